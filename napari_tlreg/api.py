@@ -1,0 +1,136 @@
+"""``tl.register``: validate, normalise, run an engine, and package the result.
+
+This is the one place where input checks live, so every face (Python, CLI, viewer, Dask
+batch) gets the same clear errors.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from .engines import get_engine
+from .engines import methods as _methods
+from .engines.base import Cancelled, RunContext
+from .result import RegistrationResult
+
+__all__ = ["register", "methods", "Cancelled", "validate_frames", "MAX_VOXELS", "DEFAULT_METHOD"]
+
+#: Sequences larger than this many voxels (T*H*W) are refused before anything is allocated
+#: (2**27 float32 voxels = 512 MiB per copy; an engine holds several copies).
+MAX_VOXELS = 2**27
+MIN_SIZE = 8
+DEFAULT_METHOD = "tlrn"
+
+
+def methods() -> dict[str, str]:
+    """``{name: one-line description}`` of the registration engines."""
+    return _methods()
+
+
+def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
+    """Check a sequence and a reference index; return frames as float32 ``(T, H, W)`` and ``reference`` in ``[0, T)``.
+
+    Raises ``ValueError`` with a plain message for anything an engine cannot use.
+    """
+    shape = tuple(getattr(frames, "shape", ()))
+    if not shape:
+        frames = np.asarray(frames)
+        shape = frames.shape
+    if len(shape) == 4 and shape[-1] in (3, 4):
+        raise ValueError(
+            f"frames look like colour (T, H, W, {shape[-1]}); convert to grey first "
+            "(tl.load_sequence does, by luminance)"
+        )
+    if len(shape) != 3:
+        raise ValueError(f"frames must be a (T, H, W) sequence, got shape {shape}")
+    t, h, w = (int(s) for s in shape)
+    if t < 2:
+        raise ValueError(f"a sequence needs at least 2 frames to register, got {t}")
+    if h < MIN_SIZE or w < MIN_SIZE:
+        raise ValueError(f"frames of {h}x{w} pixels are too small (minimum {MIN_SIZE}x{MIN_SIZE})")
+    if t * h * w > MAX_VOXELS:
+        raise ValueError(
+            f"sequence of {t}x{h}x{w} = {t * h * w:,} voxels exceeds the limit of {MAX_VOXELS:,}; "
+            "crop, downsample or split it"
+        )
+    if hasattr(frames, "detach"):
+        frames = frames.detach().cpu().numpy()
+    arr = np.asarray(frames)
+    if arr.dtype.kind not in "uif b":
+        raise ValueError(f"frames must be numeric, got dtype {arr.dtype}")
+    arr = arr.astype(np.float32, copy=False)
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).sum())
+        raise ValueError(f"frames contain {bad} NaN or infinite value(s); fill or mask them first")
+    if isinstance(reference, bool) or not isinstance(reference, (int, np.integer)):
+        raise ValueError(f"reference must be an integer frame index, got {reference!r}")
+    if not -t <= int(reference) < t:
+        raise ValueError(f"reference {reference} is out of range for {t} frames")
+    return arr, int(reference) % t
+
+
+def register(
+    frames,
+    method: str = DEFAULT_METHOD,
+    reference: int = 0,
+    device: str = "auto",
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: Any = None,
+    spacing: tuple[float, float] | None = None,
+    **params,
+) -> RegistrationResult:
+    """Register every frame of ``frames`` (``(T, H, W)``, T >= 2) to ``frames[reference]``.
+
+    method: one of :func:`methods`. device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+    progress: ``callable(done, total, message)``. cancel: ``threading.Event`` or ``callable() -> bool``,
+    checked between steps; when set, :class:`Cancelled` is raised and nothing is returned.
+    spacing: ``(row, col)`` pixel size, carried into the result for physical-unit reporting.
+    ``params`` are the method's own parameters (see each engine's ``defaults``).
+    Returns a :class:`RegistrationResult` whose displacements are pull fields in pixels.
+    """
+    import torch
+
+    from .core import fields as F
+    from .core.normalize import normalize_sequence
+    from .core.ops import resolve_device
+
+    engine = get_engine(method)
+    arr, ref = validate_frames(frames, reference)
+    checked = engine.validate_params(params)
+    dev = resolve_device(device)
+    ctx = RunContext(progress=progress, cancel=cancel)
+    ctx.check()
+
+    t0 = time.perf_counter()
+    norm = normalize_sequence(arr)
+    x = torch.from_numpy(norm).to(dev)
+    u = engine.run(x, ref, checked, ctx)
+    ctx.check()
+    if tuple(u.shape) != (arr.shape[0], 2, *arr.shape[1:]):
+        raise RuntimeError(f"engine {method!r} returned a field of shape {tuple(u.shape)} for frames {arr.shape}")
+    with torch.no_grad():
+        u = u.detach().float()
+        u[ref] = 0.0
+        warped = F.warp(x[ref][None, None], u)[:, 0]
+        jac = F.jacobian_determinant(u)
+        inv = engine.inverse(u)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    runtime = time.perf_counter() - t0
+    if progress is not None:
+        progress(1, 1, "done")
+    return RegistrationResult(
+        frames=norm,
+        warped=warped.cpu().numpy(),
+        displacement=u.cpu().numpy(),
+        jacobian=jac.cpu().numpy(),
+        method=method,
+        params=checked,
+        reference=ref,
+        device=str(dev),
+        runtime_s=runtime,
+        spacing=tuple(float(s) for s in spacing) if spacing is not None else None,
+        inverse=None if inv is None else inv.detach().float().cpu().numpy(),
+    )

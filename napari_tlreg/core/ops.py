@@ -1,0 +1,125 @@
+"""The public, numpy-facing deformation functions (``tl.warp`` etc.).
+
+Inputs are numpy arrays or torch tensors; outputs are numpy arrays. float64 input is
+computed in float64, everything else in float32. Shapes follow CONVENTIONS.md:
+a field is ``(2, H, W)`` or ``(T, 2, H, W)``, pixels, channels ``(row, col)``, pull.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import fields as _f
+
+__all__ = ["warp", "integrate_velocity", "compose", "invert", "jacobian_determinant", "resolve_device"]
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU raises ``ValueError``."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was requested but no CUDA GPU is available (use 'auto' or 'cpu')")
+    return dev
+
+
+def _tensor(x, dtype=None, device=None) -> torch.Tensor:
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.ascontiguousarray(x))
+    if dtype is not None:
+        t = t.to(dtype)
+    if device is not None:
+        t = t.to(device)
+    return t
+
+
+def _float_dtype(*arrays) -> torch.dtype:
+    return torch.float64 if any(getattr(a, "dtype", None) in (np.float64, torch.float64) for a in arrays) else torch.float32
+
+
+def _field(u, name: str = "displacement") -> tuple[torch.Tensor, bool]:
+    """Validate a field; return it batched ``(N, 2, H, W)`` and whether it was a single frame."""
+    dt = _float_dtype(u)
+    t = _tensor(u, dt)
+    if t.ndim == 3 and t.shape[0] == 2:
+        return t[None], True
+    if t.ndim == 4 and t.shape[1] == 2:
+        return t, False
+    raise ValueError(f"{name} must have shape (2, H, W) or (T, 2, H, W), got {tuple(t.shape)}")
+
+
+def _out(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+def warp(image, displacement, order: int | None = None) -> np.ndarray:
+    """Pull ``image`` through ``displacement``: ``out(x) = image(x + u(x))``.
+
+    - image ``(H, W)`` or ``(C, H, W)`` with a field ``(2, H, W)`` -> same shape as image;
+    - image ``(T, H, W)`` with fields ``(T, 2, H, W)`` -> ``(T, H, W)``, frame by frame;
+    - image ``(H, W)`` with fields ``(T, 2, H, W)`` -> ``(T, H, W)`` (one image through every field).
+    order: 1 bilinear, 0 nearest; ``None`` picks 0 for integer/bool images (labels) and 1 otherwise.
+    Integer images come back in their own dtype.
+    """
+    img_np = np.asarray(image) if not isinstance(image, torch.Tensor) else None
+    img_dtype = img_np.dtype if img_np is not None else None
+    is_int = (img_dtype is not None and (img_dtype.kind in "iub")) or (
+        isinstance(image, torch.Tensor) and not image.is_floating_point()
+    )
+    if order is None:
+        order = 0 if is_int else 1
+    u, single = _field(displacement)
+    h, w = u.shape[-2:]
+    img = _tensor(image if img_np is None else (img_np.astype(np.int64) if img_dtype.kind == "b" else img_np))
+    if tuple(img.shape[-2:]) != (h, w) or img.ndim not in (2, 3):
+        raise ValueError(f"image shape {tuple(img.shape)} does not match field {(2, h, w) if single else tuple(u.shape)}")
+    work = img.to(u.dtype) if not is_int else img.to(torch.float64 if img.dtype == torch.int64 else u.dtype)
+    if single:
+        src = work[None, None] if work.ndim == 2 else work[None]
+        out = _f.warp(src, u.to(src.dtype), order)[0]
+        out = out[0] if img.ndim == 2 else out
+    else:
+        if img.ndim == 2:
+            src = work[None, None]
+        elif img.shape[0] == u.shape[0]:
+            src = work[:, None]
+        else:
+            raise ValueError(f"image stack {tuple(img.shape)} and fields {tuple(u.shape)} differ in length")
+        out = _f.warp(src, u.to(src.dtype), order)[:, 0]
+    if is_int:
+        out = out.round()
+        res = _out(out).astype(img_dtype if img_dtype is not None else np.int64)
+        return res
+    return _out(out)
+
+
+def integrate_velocity(velocity, steps: int = 7) -> np.ndarray:
+    """Scaling and squaring: stationary velocity ``(2, H, W)`` or ``(T, 2, H, W)`` (pixels) -> displacement, same shape."""
+    v, single = _field(velocity, "velocity")
+    u = _f.integrate_velocity(v, int(steps))
+    return _out(u[0] if single else u)
+
+
+def compose(a, b) -> np.ndarray:
+    """The field ``c`` with ``warp(warp(I, a), b) == warp(I, c)``: ``c(x) = b(x) + a(x + b(x))``."""
+    ta, sa = _field(a, "a")
+    tb, sb = _field(b, "b")
+    if ta.shape[-2:] != tb.shape[-2:]:
+        raise ValueError(f"fields differ in size: {tuple(ta.shape)} vs {tuple(tb.shape)}")
+    dt = torch.promote_types(ta.dtype, tb.dtype)
+    c = _f.compose(ta.to(dt), tb.to(dt))
+    return _out(c[0] if (sa and sb) else c)
+
+
+def invert(u, iterations: int = 100, tol: float = 1e-4) -> np.ndarray:
+    """Inverse displacement by fixed-point iteration: ``compose(u, invert(u)) ≈ 0``. Shape as ``u``."""
+    t, single = _field(u)
+    v = _f.invert(t, iterations=int(iterations), tol=float(tol))
+    return _out(v[0] if single else v)
+
+
+def jacobian_determinant(u) -> np.ndarray:
+    """``det(I + ∇u)`` with central differences: ``(2, H, W)`` -> ``(H, W)``, ``(T, 2, H, W)`` -> ``(T, H, W)``."""
+    t, single = _field(u)
+    j = _f.jacobian_determinant(t)
+    return _out(j[0] if single else j)

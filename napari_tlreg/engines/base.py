@@ -1,0 +1,105 @@
+"""What an engine is, and the small context every engine run gets.
+
+An engine maps normalised frames ``(T, H, W)`` (torch, [0, 1], on its device) and a
+reference index to pull displacements ``(T, 2, H, W)`` in pixels with ``u[reference] = 0``
+(CONVENTIONS.md). Everything else (validation, normalisation, warping, Jacobians, timing,
+the result object) is done once, in :func:`napari_tlreg.api.register`.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+
+class Cancelled(Exception):
+    """Raised by :func:`napari_tlreg.register` when its ``cancel`` event/callable is set."""
+
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+@dataclass
+class RunContext:
+    """Progress reporting and cooperative cancellation for one engine run."""
+
+    progress: ProgressFn | None = None
+    cancel: threading.Event | Callable[[], bool] | None = None
+
+    def report(self, done: int, total: int, message: str = "") -> None:
+        self.check()
+        if self.progress is not None:
+            self.progress(int(done), int(total), str(message))
+
+    def cancelled(self) -> bool:
+        c = self.cancel
+        if c is None:
+            return False
+        if hasattr(c, "is_set"):
+            return bool(c.is_set())
+        return bool(c())
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` if cancellation was requested."""
+        if self.cancelled():
+            raise Cancelled("registration cancelled")
+
+
+class Engine:
+    """Base class. Subclasses set ``name``, ``description``, ``defaults`` and implement :meth:`run`.
+
+    ``defaults`` maps each accepted parameter to its default; the type of the default is the
+    type a caller's value must have (int params reject 1.5; float params accept ints).
+    """
+
+    name: str = ""
+    description: str = ""
+    defaults: dict[str, Any] = {}
+    choices: dict[str, tuple] = {}
+
+    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            raise ValueError(
+                f"method {self.name!r} has no parameter(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(self.defaults)) or 'none'}"
+            )
+        out = dict(self.defaults)
+        for key, value in params.items():
+            default = self.defaults[key]
+            out[key] = _coerce(self.name, key, value, default)
+            if key in self.choices and out[key] not in self.choices[key]:
+                raise ValueError(f"{self.name}: {key} must be one of {self.choices[key]}, got {value!r}")
+        return out
+
+    def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
+        """Return pull displacements ``(T, 2, H, W)`` (pixels) on ``frames.device``; ``u[reference] = 0``."""
+        raise NotImplementedError  # abstract: every engine overrides this
+
+    def inverse(self, displacement: torch.Tensor) -> torch.Tensor | None:
+        """Optional learned inverse ``(T, 2, H, W)``; ``None`` means use fixed-point inversion."""
+        return None
+
+
+def _coerce(method: str, key: str, value: Any, default: Any) -> Any:
+    """Check ``value`` against the type of ``default`` (validated at the API edge, never parsed as int by accident)."""
+    if default is None:
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise TypeError(f"{method}: {key} must be True or False, got {value!r}")
+        return value
+    if isinstance(default, int):
+        integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        if isinstance(value, bool) or not integral:
+            raise TypeError(f"{method}: {key} must be an integer, got {value!r}")
+        return int(value)
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{method}: {key} must be a number, got {value!r}")
+        return float(value)
+    if isinstance(default, str) and not isinstance(value, str):
+        raise TypeError(f"{method}: {key} must be a string, got {value!r}")
+    return value

@@ -1,0 +1,43 @@
+"""The in-memory sequence every reader returns and every engine consumes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Sequence:
+    """A loaded image sequence.
+
+    frames:    ``(T, H, W)`` float32, original intensities (grey; colour converted by luminance).
+    labels:    ``(T, H, W)`` integer segmentation or ``None``; a frame with no annotation is all 0.
+    spacing:   ``(row, col)`` physical size of a pixel (``unit``, usually mm or m) or ``None``.
+    landmarks: ``(N, 4)`` float rows ``(id, t, row, col)`` or ``None``.
+    metadata:  free-form dict (source path, frame time, reader, original colour frames, ...).
+    """
+
+    frames: np.ndarray
+    labels: np.ndarray | None = None
+    spacing: tuple[float, float] | None = None
+    unit: str = "px"
+    landmarks: np.ndarray | None = None
+    name: str = ""
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        f = np.asarray(self.frames)
+        if f.ndim != 3:
+            raise ValueError(f"{self.name or 'sequence'}: frames must be (T, H, W), got shape {f.shape}")
+        self.frames = f.astype(np.float32, copy=False)
+        if self.labels is not None:
+            lab = np.asarray(self.labels)
+            if lab.shape != f.shape:
+                raise ValueError(f"{self.name or 'sequence'}: labels {lab.shape} do not match frames {f.shape}")
+            self.labels = lab.astype(np.int32, copy=False)
+        if self.spacing is not None:
+            self.spacing = (float(self.spacing[0]), float(self.spacing[1]))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.frames.shape)  # type: ignore[return-value]

@@ -1,0 +1,159 @@
+"""``RegistrationResult``: what every engine run returns, with its derived queries and lossless save/load."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_ARRAYS = ("frames", "warped", "displacement", "jacobian")
+_FORMAT = 1
+
+
+@dataclass
+class RegistrationResult:
+    """A registered sequence (CONVENTIONS.md).
+
+    frames:       ``(T, H, W)`` float32, the normalised input ([0, 1]).
+    warped:       ``(T, H, W)`` the reference warped onto every frame.
+    displacement: ``(T, 2, H, W)`` pull fields in pixels, channels (row, col); zero at ``reference``.
+    jacobian:     ``(T, H, W)`` ``det(I + ∇u)``; folding where ``<= 0``.
+    inverse:      ``(T, 2, H, W)`` or ``None``: a learned inverse from the engine, if it has one.
+    spacing:      ``(row, col)`` physical pixel size, or ``None``.
+    """
+
+    frames: np.ndarray
+    warped: np.ndarray
+    displacement: np.ndarray
+    jacobian: np.ndarray
+    method: str
+    params: dict[str, Any] = field(default_factory=dict)
+    reference: int = 0
+    device: str = "cpu"
+    runtime_s: float = 0.0
+    spacing: tuple[float, float] | None = None
+    inverse: np.ndarray | None = None
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def folding_pct(self) -> np.ndarray:
+        """``(T,)`` percentage of pixels with ``det <= 0`` per frame."""
+        return (self.jacobian <= 0).mean(axis=(1, 2)) * 100.0
+
+    def _check_plane(self, what: str, shape) -> None:
+        if tuple(shape[-2:]) != tuple(self.frames.shape[1:]):
+            raise ValueError(f"{what} of shape {tuple(shape)} do not match frames of {self.frames.shape[1]}x{self.frames.shape[2]}")
+
+    def warp_labels(self, labels) -> np.ndarray:
+        """Propagate integer labels ``(H, W)`` on the reference to every frame (nearest): ``(T, H, W)``."""
+        from .core.ops import warp
+
+        lab = np.asarray(labels)
+        if lab.ndim != 2:
+            raise ValueError(f"labels must be one (H, W) frame on the reference, got shape {lab.shape}")
+        self._check_plane("labels", lab.shape)
+        if lab.dtype.kind == "f":
+            if not np.all(np.isfinite(lab)) or not np.all(lab == np.round(lab)):
+                raise ValueError("labels must be integers")
+            lab = lab.astype(np.int32)
+        return warp(lab.astype(np.int32, copy=False), self.displacement, order=0)
+
+    def warp_images(self, image) -> np.ndarray:
+        """Warp any other image ``(H, W)`` defined on the reference onto every frame (bilinear): ``(T, H, W)``."""
+        from .core.ops import warp
+
+        img = np.asarray(image, dtype=np.float32)
+        self._check_plane("image", img.shape)
+        return warp(img, self.displacement, order=1)
+
+    def map_points(self, points) -> np.ndarray:
+        """Points ``(N, 3)`` as ``(t, row, col)`` in their frames -> ``(N, 2)`` positions in the reference: ``q + u_t(q)``."""
+        from .metrics import map_points
+
+        pts = np.asarray(points, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 3:
+            raise ValueError(f"points must be (N, 3) rows (t, row, col), got shape {pts.shape}")
+        t = pts[:, 0]
+        if len(t) and (np.any(t != np.round(t)) or t.min() < 0 or t.max() >= self.n_frames):
+            raise ValueError(f"point frame indices must be integers in [0, {self.n_frames})")
+        return map_points(self.displacement, pts)
+
+    def inverse_field(self) -> np.ndarray:
+        """``(T, 2, H, W)`` inverse of every displacement (the engine's learned one, else fixed-point iteration)."""
+        if self.inverse is None:
+            from .core.ops import invert
+
+            self.inverse = invert(self.displacement)
+        return self.inverse
+
+    def track_points(self, points) -> np.ndarray:
+        """Reference points ``(N, 2)`` ``(row, col)`` -> ``(T, N, 2)`` positions in each frame: ``p + inv(u_t)(p)``."""
+        from .metrics import map_points
+
+        pts = np.asarray(points, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 2:
+            raise ValueError(f"points must be (N, 2) rows (row, col), got shape {pts.shape}")
+        inv = self.inverse_field()
+        n = len(pts)
+        out = np.empty((self.n_frames, n, 2))
+        for t in range(self.n_frames):
+            q = np.column_stack([np.full(n, t), pts])
+            out[t] = map_points(inv, q)
+        return out
+
+    # ---- persistence -------------------------------------------------------------------------
+    def save(self, folder) -> Path:
+        """Write the result to ``folder`` (TIFF per array + ``result.json``), atomically: a failure leaves no partial folder."""
+        import tifffile
+
+        from .io.writers import atomic_dir
+
+        folder = Path(folder)
+        with atomic_dir(folder) as tmp:
+            for name in _ARRAYS:
+                tifffile.imwrite(tmp / f"{name}.tif", np.ascontiguousarray(getattr(self, name)))
+            if self.inverse is not None:
+                tifffile.imwrite(tmp / "inverse.tif", np.ascontiguousarray(self.inverse))
+            meta = {
+                "format": _FORMAT,
+                "method": self.method,
+                "params": self.params,
+                "reference": self.reference,
+                "device": self.device,
+                "runtime_s": self.runtime_s,
+                "spacing": list(self.spacing) if self.spacing is not None else None,
+                "shape": list(self.frames.shape),
+            }
+            (tmp / "result.json").write_text(json.dumps(meta, indent=2))
+        return folder
+
+    @classmethod
+    def load(cls, folder) -> "RegistrationResult":
+        """Read a folder written by :meth:`save`."""
+        import tifffile
+
+        folder = Path(folder)
+        meta_path = folder / "result.json"
+        if not meta_path.is_file():
+            raise FileNotFoundError(f"{folder}: not a napari-tlreg result folder (no result.json)")
+        try:
+            meta = json.loads(meta_path.read_text())
+            arrays = {name: tifffile.imread(folder / f"{name}.tif") for name in _ARRAYS}
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"{folder}: unreadable result folder ({exc})") from exc
+        inv_path = folder / "inverse.tif"
+        return cls(
+            **arrays,
+            method=meta["method"],
+            params=meta.get("params", {}),
+            reference=int(meta["reference"]),
+            device=meta.get("device", "cpu"),
+            runtime_s=float(meta.get("runtime_s", 0.0)),
+            spacing=tuple(meta["spacing"]) if meta.get("spacing") else None,
+            inverse=tifffile.imread(inv_path) if inv_path.is_file() else None,
+        )

@@ -1,0 +1,192 @@
+"""Properties of the deformation core (tl.warp, integrate_velocity, compose, invert, jacobian_determinant)."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import napari_tlreg as tl
+
+H = W = 48
+
+
+def smooth_field(seed: int, amplitude: float, size=(H, W), n_bumps: int = 4, sigma: float = 11.0) -> np.ndarray:
+    """A smooth random displacement (2, H, W) made of Gaussian bumps, max |u| == amplitude."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    rr, cc = np.mgrid[0:h, 0:w].astype(np.float64)
+    u = np.zeros((2, h, w))
+    for _ in range(n_bumps):
+        r0, c0 = rng.uniform(0, h), rng.uniform(0, w)
+        g = np.exp(-((rr - r0) ** 2 + (cc - c0) ** 2) / (2 * sigma**2))
+        u += rng.normal(size=(2, 1, 1)) * g
+    u *= amplitude / max(np.abs(u).max(), 1e-9)
+    return u.astype(np.float32)
+
+
+def test_warp_convention_pull_in_pixels_row_col():
+    img = np.zeros((H, W), np.float32)
+    img[20, 30] = 1.0
+    u = np.zeros((2, H, W), np.float32)
+    u[0] = 3.0  # pull from 3 rows below: out(x) = img(x + (3, 0))
+    out = tl.warp(img, u)
+    assert out[17, 30] == pytest.approx(1.0, abs=1e-4)
+    assert out.sum() == pytest.approx(1.0, abs=1e-4)
+    u = np.zeros((2, H, W), np.float32)
+    u[1] = -5.0  # channel 1 is the column offset
+    out = tl.warp(img, u)
+    assert out[20, 35] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_warp_subpixel_is_bilinear_and_labels_are_nearest():
+    ramp = np.tile(np.arange(W, dtype=np.float32), (H, 1))
+    u = np.zeros((2, H, W), np.float32)
+    u[1] = 0.25
+    out = tl.warp(ramp, u)
+    np.testing.assert_allclose(out[:, :-1], ramp[:, :-1] + 0.25, atol=1e-5)
+    assert out[0, -1] == pytest.approx(W - 1)  # border replication
+    labels = np.zeros((H, W), np.int32)
+    labels[10:20, 10:20] = 3
+    u[1] = 0.4
+    lab = tl.warp(labels, u)
+    assert lab.dtype == np.int32
+    assert set(np.unique(lab)) == {0, 3}
+
+
+def test_warp_shapes():
+    u = smooth_field(0, 2.0)
+    assert tl.warp(np.zeros((H, W)), u).shape == (H, W)
+    assert tl.warp(np.zeros((3, H, W)), u).shape == (3, H, W)
+    us = np.stack([u, -u, 0 * u])
+    assert tl.warp(np.zeros((H, W)), us).shape == (3, H, W)
+    assert tl.warp(np.zeros((3, H, W)), us).shape == (3, H, W)
+    with pytest.raises(ValueError):
+        tl.warp(np.zeros((H, W + 1)), u)
+    with pytest.raises(ValueError):
+        tl.warp(np.zeros((H, W)), np.zeros((3, H, W)))
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), amp=st.floats(0.0, 6.0))
+def test_identity(seed, amp):
+    rng = np.random.default_rng(seed)
+    img = rng.random((H, W)).astype(np.float32)
+    zero = np.zeros((2, H, W), np.float32)
+    np.testing.assert_allclose(tl.warp(img, zero), img, atol=2e-5)
+    u = smooth_field(seed, amp)
+    np.testing.assert_allclose(tl.compose(zero, u), u, atol=1e-5)
+    np.testing.assert_allclose(tl.compose(u, zero), u, atol=1e-5)
+    np.testing.assert_allclose(tl.integrate_velocity(zero), zero)
+    np.testing.assert_allclose(tl.jacobian_determinant(zero), 1.0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), amp=st.floats(0.5, 4.0))
+def test_compose_is_associative_on_smooth_fields(seed, amp):
+    a, b, c = (smooth_field(seed + k, amp) for k in range(3))
+    left = tl.compose(tl.compose(a, b), c)
+    right = tl.compose(a, tl.compose(b, c))
+    inner = (slice(None), slice(8, -8), slice(8, -8))
+    assert np.abs(left - right)[inner].max() < 0.05
+
+
+def test_compose_matches_sequential_warping():
+    rng = np.random.default_rng(1)
+    img = tl.warp(rng.random((H, W)).astype(np.float32), smooth_field(9, 0.0))
+    from scipy.ndimage import gaussian_filter
+
+    img = gaussian_filter(rng.random((H, W)), 3).astype(np.float32)
+    a, b = smooth_field(2, 3.0), smooth_field(3, 3.0)
+    two_step = tl.warp(tl.warp(img, a), b)
+    one_step = tl.warp(img, tl.compose(a, b))
+    assert np.abs(two_step - one_step)[8:-8, 8:-8].max() < 0.01 * np.ptp(img)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), amp=st.floats(0.5, 6.0))
+def test_compose_with_inverse_is_zero(seed, amp):
+    u = smooth_field(seed, amp)
+    v = tl.invert(u)
+    inner = (slice(None), slice(6, -6), slice(6, -6))
+    assert np.abs(tl.compose(u, v)).max() < 0.1
+    assert np.abs(tl.compose(v, u))[inner].max() < 0.1
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    a=st.lists(st.floats(-0.4, 0.4), min_size=4, max_size=4),
+    b=st.lists(st.floats(-5, 5), min_size=2, max_size=2),
+)
+def test_jacobian_of_affine_is_det_A(a, b):
+    A = np.eye(2) + np.array(a).reshape(2, 2)
+    rr, cc = np.mgrid[0:H, 0:W].astype(np.float64)
+    x = np.stack([rr, cc])
+    u = np.einsum("ij,jhw->ihw", A - np.eye(2), x) + np.array(b)[:, None, None]
+    np.testing.assert_allclose(tl.jacobian_determinant(u), np.linalg.det(A), atol=1e-9)
+
+
+def test_jacobian_marks_folding():
+    u = np.zeros((2, H, W))
+    u[1] = -2.0 * np.arange(W)[None, :]  # x -> -x along columns: det = -1
+    assert np.allclose(tl.jacobian_determinant(u), -1.0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(r=st.floats(-8, 8), c=st.floats(-8, 8), steps=st.integers(0, 9))
+def test_constant_velocity_integrates_to_translation(r, c, steps):
+    v = np.empty((2, H, W), np.float32)
+    v[0], v[1] = r, c
+    u = tl.integrate_velocity(v, steps=steps)
+    np.testing.assert_allclose(u[0], r, atol=1e-4)
+    np.testing.assert_allclose(u[1], c, atol=1e-4)
+
+
+def test_integrated_velocity_is_invertible_by_negation():
+    v = smooth_field(5, 4.0)
+    u = tl.integrate_velocity(v)
+    u_neg = tl.integrate_velocity(-v)
+    assert np.abs(tl.compose(u, u_neg))[:, 6:-6, 6:-6].max() < 0.05
+    assert (tl.jacobian_determinant(u) > 0).all()
+
+
+def test_batched_equals_per_frame():
+    us = np.stack([smooth_field(k, 3.0) for k in range(4)])
+    rng = np.random.default_rng(0)
+    imgs = rng.random((4, H, W)).astype(np.float32)
+    np.testing.assert_allclose(tl.warp(imgs, us), np.stack([tl.warp(i, u) for i, u in zip(imgs, us)]), atol=1e-6)
+    np.testing.assert_allclose(tl.integrate_velocity(us), np.stack([tl.integrate_velocity(u) for u in us]), atol=1e-5)
+    np.testing.assert_allclose(tl.compose(us, us[::-1]), np.stack([tl.compose(a, b) for a, b in zip(us, us[::-1])]), atol=1e-5)
+    np.testing.assert_allclose(tl.invert(us), np.stack([tl.invert(u) for u in us]), atol=1e-4)
+    np.testing.assert_allclose(tl.jacobian_determinant(us), np.stack([tl.jacobian_determinant(u) for u in us]), atol=1e-6)
+
+
+def test_float64_agrees_with_float32():
+    u32 = smooth_field(7, 5.0)
+    u64 = u32.astype(np.float64)
+    rng = np.random.default_rng(0)
+    img = rng.random((H, W))
+    out64 = tl.warp(img, u64)
+    assert out64.dtype == np.float64
+    np.testing.assert_allclose(tl.warp(img.astype(np.float32), u32), out64, atol=1e-5)
+    np.testing.assert_allclose(tl.integrate_velocity(u32), tl.integrate_velocity(u64), atol=1e-4)
+    np.testing.assert_allclose(tl.invert(u32), tl.invert(u64), atol=1e-3)
+    np.testing.assert_allclose(tl.jacobian_determinant(u32), tl.jacobian_determinant(u64), atol=1e-5)
+
+
+def test_torch_input_accepted():
+    import torch
+
+    u = torch.from_numpy(smooth_field(1, 2.0))
+    out = tl.jacobian_determinant(u)
+    assert isinstance(out, np.ndarray) and out.shape == (H, W)
+
+
+def test_resize_field_rescales_values():
+    import torch
+
+    from napari_tlreg.core.fields import resize_field
+
+    u = torch.zeros(1, 2, 16, 16)
+    u[:, 0] = 1.5
+    big = resize_field(u, (31, 61))
+    assert big.shape == (1, 2, 31, 61)
+    assert torch.allclose(big[:, 0], torch.tensor(1.5 * 30 / 15))
