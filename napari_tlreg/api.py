@@ -15,7 +15,8 @@ from .engines import methods as _methods
 from .engines.base import Cancelled, RunContext
 from .result import RegistrationResult
 
-__all__ = ["register", "methods", "Cancelled", "validate_frames", "MAX_VOXELS", "DEFAULT_METHOD"]
+__all__ = ["register", "methods", "method_params", "available_devices", "Cancelled", "validate_frames",
+           "MAX_VOXELS", "DEFAULT_METHOD"]
 
 #: Sequences larger than this many voxels (T*H*W) are refused before anything is allocated
 #: (2**27 float32 voxels = 512 MiB per copy; an engine holds several copies).
@@ -27,6 +28,27 @@ DEFAULT_METHOD = "tlrn"
 def methods() -> dict[str, str]:
     """``{name: one-line description}`` of the registration engines."""
     return _methods()
+
+
+def method_params(name: str) -> dict[str, dict[str, Any]]:
+    """The parameters of method ``name``: ``{param: {"default": value, "choices": tuple | None}}``.
+
+    The type of ``default`` is the type :func:`register` accepts for that parameter (see
+    ``Engine.validate_params``). Unknown names raise ``ValueError`` listing the known ones.
+    """
+    engine = get_engine(name)
+    choices = dict(getattr(engine, "choices", None) or {})
+    return {
+        key: {"default": default, "choices": tuple(choices[key]) if key in choices else None}
+        for key, default in dict(engine.defaults).items()
+    }
+
+
+def available_devices() -> dict[str, bool]:
+    """``{"auto": True, "cpu": True, "cuda": <a CUDA GPU is usable>}``: the ``device`` values :func:`register` can run on now."""
+    import torch
+
+    return {"auto": True, "cpu": True, "cuda": bool(torch.cuda.is_available())}
 
 
 def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:

@@ -109,28 +109,32 @@ class RegistrationResult:
     # ---- persistence -------------------------------------------------------------------------
     def save(self, folder) -> Path:
         """Write the result to ``folder`` (TIFF per array + ``result.json``), atomically: a failure leaves no partial folder."""
-        import tifffile
-
         from .io.writers import atomic_dir
 
         folder = Path(folder)
         with atomic_dir(folder) as tmp:
-            for name in _ARRAYS:
-                tifffile.imwrite(tmp / f"{name}.tif", np.ascontiguousarray(getattr(self, name)))
-            if self.inverse is not None:
-                tifffile.imwrite(tmp / "inverse.tif", np.ascontiguousarray(self.inverse))
-            meta = {
-                "format": _FORMAT,
-                "method": self.method,
-                "params": self.params,
-                "reference": self.reference,
-                "device": self.device,
-                "runtime_s": self.runtime_s,
-                "spacing": list(self.spacing) if self.spacing is not None else None,
-                "shape": list(self.frames.shape),
-            }
-            (tmp / "result.json").write_text(json.dumps(meta, indent=2))
+            self.write_into(tmp)
         return folder
+
+    def write_into(self, folder: Path) -> None:
+        """Write the arrays and ``result.json`` into an existing folder (not atomic: see :meth:`save`)."""
+        import tifffile
+
+        for name in _ARRAYS:
+            tifffile.imwrite(folder / f"{name}.tif", np.ascontiguousarray(getattr(self, name)))
+        if self.inverse is not None:
+            tifffile.imwrite(folder / "inverse.tif", np.ascontiguousarray(self.inverse))
+        meta = {
+            "format": _FORMAT,
+            "method": self.method,
+            "params": self.params,
+            "reference": self.reference,
+            "device": self.device,
+            "runtime_s": self.runtime_s,
+            "spacing": list(self.spacing) if self.spacing is not None else None,
+            "shape": list(self.frames.shape),
+        }
+        (folder / "result.json").write_text(json.dumps(meta, indent=2))
 
     @classmethod
     def load(cls, folder) -> "RegistrationResult":

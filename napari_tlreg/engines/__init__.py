@@ -27,6 +27,11 @@ def methods() -> dict[str, str]:
 
 _CACHE: dict[str, object] = {}
 
+add_engine("tlrn", "napari_tlreg.engines.tlrn:TLRNEngine",
+           "TLRN: temporal latent residual network over SVF velocities (cine sequences; default)")
+add_engine("voxelmorph", "napari_tlreg.engines.tlrn:VoxelMorphEngine",
+           "VoxelMorph SVF U-Net: each frame to the reference independently (the TLRN ablation)")
+
 
 def get_engine(name: str):
     """The engine instance for ``name``; unknown names raise ``ValueError`` listing the known ones."""

@@ -1,0 +1,16 @@
+"""napari widgets (Qt). A face on the public API: no registration math lives here.
+
+- :class:`~napari_tlreg._widgets.register.RegisterWidget`: the "Register sequence" dock widget.
+- :mod:`napari_tlreg._widgets.layers`: ``RegistrationResult`` -> napari ``LayerData`` tuples (no Qt).
+"""
+from __future__ import annotations
+
+__all__ = ["RegisterWidget"]
+
+
+def __getattr__(name: str):
+    if name == "RegisterWidget":
+        from .register import RegisterWidget
+
+        return RegisterWidget
+    raise AttributeError(f"module 'napari_tlreg._widgets' has no attribute {name!r}")

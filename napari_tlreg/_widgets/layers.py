@@ -1,0 +1,250 @@
+"""``RegistrationResult`` -> napari layer data, as plain functions (no Qt, no viewer).
+
+Each ``*_layer`` function returns a napari ``LayerData`` tuple ``(data, kwargs, layer_type)``
+that ``viewer._add_layer_from_data(*t)`` (or ``napari.layers.Layer.create(*t)``) turns into a
+layer. Every number comes from the public API (:class:`~napari_tlreg.RegistrationResult`,
+:func:`napari_tlreg.warp`); this module only reshapes arrays and picks display settings.
+
+``scale`` and ``translate`` are those of the input ``(T, H, W)`` image layer, so the result
+layers sit on it in time and space.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+import napari_tlreg as tl
+
+LayerData = tuple[Any, dict[str, Any], str]
+
+# Suffixes of the result layers' names: "<input name> warped reference", ...
+WARPED = "warped reference"
+GRID = "grid"
+JACOBIAN = "jacobian"
+FOLDS = "folds"
+DISPLACEMENT = "displacement"
+LABELS = "propagated labels"
+SUFFIXES = (JACOBIAN, FOLDS, WARPED, GRID, DISPLACEMENT, LABELS)  # bottom -> top as first added
+
+#: Display choices shared with the widget's legend.
+WARPED_COLORMAP = "magenta"
+GRID_COLOR = "cyan"
+JACOBIAN_COLORMAP = "bwr"  # blue (det < 1, compression) - white (1) - red (det > 1, expansion)
+FOLD_COLOR = "yellow"
+VECTOR_COLOR = "orange"
+
+
+def layer_name(base: str, suffix: str) -> str:
+    return f"{base} {suffix}"
+
+
+def _placement(scale: Sequence[float] | None, translate: Sequence[float] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if scale is not None:
+        out["scale"] = tuple(float(s) for s in scale)
+    if translate is not None:
+        out["translate"] = tuple(float(t) for t in translate)
+    return out
+
+
+# ---- arrays -----------------------------------------------------------------------------------
+def checkerboard(a: np.ndarray, b: np.ndarray, tile: int) -> np.ndarray:
+    """Tiles of ``a`` and ``b`` alternating over the last two axes (``a`` where the tile index sum is even)."""
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"checkerboard needs arrays of one shape, got {a.shape} and {b.shape}")
+    tile = max(1, int(tile))
+    h, w = a.shape[-2:]
+    rows = (np.arange(h) // tile)[:, None]
+    cols = (np.arange(w) // tile)[None, :]
+    mask = (rows + cols) % 2 == 0
+    return np.where(mask, a, b)
+
+
+def default_tile(shape: Sequence[int]) -> int:
+    """A checkerboard tile size giving about 8 tiles across the shorter side."""
+    return max(2, int(min(shape[-2:])) // 8)
+
+
+def grid_image(shape: Sequence[int], spacing: int) -> np.ndarray:
+    """``(H, W)`` float32 image: 1 on the rows and columns ``0, spacing, 2*spacing, ...`` and on the last ones; 0 elsewhere."""
+    h, w = (int(s) for s in shape[-2:])
+    spacing = max(2, int(spacing))
+    img = np.zeros((h, w), dtype=np.float32)
+    img[::spacing, :] = 1.0
+    img[:, ::spacing] = 1.0
+    img[h - 1, :] = 1.0
+    img[:, w - 1] = 1.0
+    return img
+
+
+def jacobian_limits(jacobian: np.ndarray, minimum: float = 0.05) -> tuple[float, float]:
+    """Contrast limits ``(1 - d, 1 + d)`` symmetric about 1, with ``d`` the 99th percentile of ``|det - 1|`` (at least ``minimum``)."""
+    jac = np.asarray(jacobian, dtype=np.float64)
+    finite = jac[np.isfinite(jac)]
+    d = float(np.percentile(np.abs(finite - 1.0), 99)) if finite.size else 0.0
+    d = max(d, float(minimum))
+    return 1.0 - d, 1.0 + d
+
+
+def displacement_vectors(displacement: np.ndarray, step: int = 8) -> np.ndarray:
+    """``(N, 2, 3)`` napari vectors of the pull fields ``(T, 2, H, W)`` sampled every ``step`` px.
+
+    Each vector is ``[(t, row, col), (0, u_row, u_col)]``: at pixel ``x`` of frame ``t`` it points by
+    ``u_t(x)``, to where that pixel's content sits in the reference (``frame_t(x) ≈ ref(x + u_t(x))``).
+    """
+    u = np.asarray(displacement)
+    if u.ndim != 4 or u.shape[1] != 2:
+        raise ValueError(f"displacement must be (T, 2, H, W), got {u.shape}")
+    step = max(1, int(step))
+    t, _, h, w = u.shape
+    r0, c0 = (h - 1) % step // 2, (w - 1) % step // 2  # centre the sample grid
+    rows = np.arange(r0, h, step)
+    cols = np.arange(c0, w, step)
+    tt, rr, cc = np.meshgrid(np.arange(t), rows, cols, indexing="ij")
+    sub = u[:, :, rows][:, :, :, cols]  # (T, 2, nr, nc)
+    out = np.zeros((tt.size, 2, 3), dtype=np.float32)
+    out[:, 0, 0] = tt.ravel()
+    out[:, 0, 1] = rr.ravel()
+    out[:, 0, 2] = cc.ravel()
+    out[:, 1, 1] = sub[:, 0].ravel()
+    out[:, 1, 2] = sub[:, 1].ravel()
+    return out
+
+
+def default_vector_step(shape: Sequence[int]) -> int:
+    """About every 8 px, coarser for big frames so a frame holds at most ~64 x 64 arrows."""
+    return max(8, int(np.ceil(max(shape[-2:]) / 64)))
+
+
+# ---- layers -----------------------------------------------------------------------------------
+def warped_layer(res, base: str, *, checker: bool = False, tile: int | None = None, scale=None, translate=None) -> LayerData:
+    """The reference warped onto every frame, ``(T, H, W)``.
+
+    Default: magenta, additive, to lay over the (grey/green) input so misalignment shows as colour.
+    ``checker=True``: a checkerboard of ``res.warped`` and ``res.frames`` (both normalised to [0, 1]),
+    grey and opaque, so edges that do not continue across tiles show misalignment.
+    """
+    kw = {"name": layer_name(base, WARPED), "contrast_limits": (0.0, 1.0), **_placement(scale, translate)}
+    if checker:
+        tile = default_tile(res.warped.shape) if tile is None else tile
+        data = checkerboard(res.warped, res.frames, tile).astype(np.float32, copy=False)
+        kw.update(colormap="gray", blending="translucent", opacity=1.0)
+    else:
+        data = np.asarray(res.warped, dtype=np.float32)
+        kw.update(colormap=WARPED_COLORMAP, blending="additive", opacity=1.0)
+    return data, kw, "image"
+
+
+def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None) -> LayerData:
+    """The reference's regular grid (lines every ``spacing`` px) pulled into every frame: ``(T, H, W)``."""
+    grid = grid_image(res.frames.shape, spacing)
+    data = np.clip(tl.warp(grid, res.displacement), 0.0, 1.0).astype(np.float32, copy=False)
+    kw = {
+        "name": layer_name(base, GRID),
+        "colormap": GRID_COLOR,
+        "blending": "additive",
+        "contrast_limits": (0.0, 0.8),  # bilinear sampling spreads a 1-px line to ~0.5 over 2 px: keep it visible
+        "opacity": 0.6,
+        **_placement(scale, translate),
+    }
+    return data, kw, "image"
+
+
+def jacobian_layer(res, base: str, *, scale=None, translate=None, visible: bool = True) -> LayerData:
+    """``det(I + ∇u)`` per frame with a diverging colormap centred on 1 (white = no area change)."""
+    data = np.asarray(res.jacobian, dtype=np.float32)
+    kw = {
+        "name": layer_name(base, JACOBIAN),
+        "colormap": JACOBIAN_COLORMAP,
+        "contrast_limits": jacobian_limits(data),
+        "blending": "translucent",
+        "opacity": 0.7,
+        "visible": visible,
+        **_placement(scale, translate),
+    }
+    return data, kw, "image"
+
+
+def folds_layer(res, base: str, *, scale=None, translate=None) -> LayerData:
+    """Labels ``(T, H, W)``: 1 where the field folds (``det <= 0``), drawn in :data:`FOLD_COLOR`."""
+    data = (np.asarray(res.jacobian) <= 0).astype(np.uint8)
+    kw = {
+        "name": layer_name(base, FOLDS),
+        "colormap": {0: "transparent", 1: FOLD_COLOR, None: "transparent"},
+        "opacity": 1.0,
+        **_placement(scale, translate),
+    }
+    return data, kw, "labels"
+
+
+def displacement_layer(res, base: str, step: int | None = None, *, scale=None, translate=None) -> LayerData:
+    """Vectors of the pull displacement ``u_t(x)`` at ``x``, subsampled every ``step`` px (default ~8)."""
+    step = default_vector_step(res.displacement.shape) if step is None else int(step)
+    data = displacement_vectors(res.displacement, step)
+    kw = {
+        "name": layer_name(base, DISPLACEMENT),
+        "edge_width": max(0.3, 0.15 * step),
+        "edge_color": VECTOR_COLOR,
+        "length": 1.0,
+        "vector_style": "arrow",
+        "opacity": 0.9,
+        **_placement(scale, translate),
+    }
+    return data, kw, "vectors"
+
+
+def reference_labels(labels: np.ndarray, reference: int, n_frames: int) -> np.ndarray:
+    """The ``(H, W)`` labels of the reference frame from a labels array ``(T, H, W)`` or ``(H, W)``.
+
+    Raises ``ValueError`` (plain message) when the labels cannot belong to the sequence.
+    """
+    lab = np.asarray(labels)
+    if lab.ndim == 3:
+        if lab.shape[0] != n_frames:
+            raise ValueError(f"labels have {lab.shape[0]} frames but the sequence has {n_frames}")
+        return lab[reference]
+    if lab.ndim == 2:
+        return lab
+    raise ValueError(f"labels must be (T, H, W) or (H, W), got shape {lab.shape}")
+
+
+def labels_layer(res, labels: np.ndarray, base: str, *, scale=None, translate=None) -> LayerData:
+    """The reference frame's labels propagated to every frame (``res.warp_labels``): Labels ``(T, H, W)``.
+
+    Raises ``ValueError`` with a plain message when the labels do not match the frames.
+    """
+    ref = reference_labels(labels, res.reference, res.n_frames)
+    data = res.warp_labels(ref)
+    kw = {"name": layer_name(base, LABELS), "opacity": 0.5, **_placement(scale, translate)}
+    return data, kw, "labels"
+
+
+def result_layers(
+    res,
+    base: str,
+    labels: np.ndarray | None = None,
+    *,
+    grid_spacing: int = 8,
+    checker: bool = False,
+    scale=None,
+    translate=None,
+) -> tuple[list[LayerData], list[str]]:
+    """All result layers for one run, bottom to top, and the plain-text warnings of the ones skipped."""
+    place = {"scale": scale, "translate": translate}
+    out = [
+        jacobian_layer(res, base, visible=False, **place),
+        folds_layer(res, base, **place),
+        warped_layer(res, base, checker=checker, **place),
+        grid_layer(res, base, grid_spacing, **place),
+        displacement_layer(res, base, **place),
+    ]
+    warnings: list[str] = []
+    if labels is not None:
+        try:
+            out.append(labels_layer(res, labels, base, **place))
+        except ValueError as exc:
+            warnings.append(f"labels not propagated: {exc}")
+    return out, warnings

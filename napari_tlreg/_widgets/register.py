@@ -1,0 +1,592 @@
+"""The "Register sequence" dock widget: a face on :func:`napari_tlreg.register`.
+
+Qt code only: the registration runs in a worker thread through the public API, and the
+result arrays become layers through the plain functions of :mod:`napari_tlreg._widgets.layers`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+from napari.layers import Image, Labels, Layer, Vectors
+from napari.qt.threading import create_worker
+from napari.utils.colormaps import ensure_colormap
+from napari.utils.notifications import show_error, show_warning
+from qtpy.QtCore import QObject, Qt, QTimer, Signal
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+import napari_tlreg as tl
+from napari_tlreg.api import DEFAULT_METHOD, Cancelled, available_devices, method_params, methods, validate_frames
+
+from . import layers as L
+
+if TYPE_CHECKING:  # pragma: no cover
+    import napari
+
+__all__ = ["RegisterWidget"]
+
+log = logging.getLogger(__name__)
+
+#: metadata key marking the layers this widget made (kept out of its input combos)
+RESULT_KEY = "napari_tlreg_result"
+NO_LABELS = "none"
+LAYER_TYPES = {"image": Image, "labels": Labels, "vectors": Vectors}
+RUN_TEXT = "Run"
+CANCEL_TEXT = "Cancel"
+
+
+# ---- work done in the worker thread (touches no widget) -------------------------------------------
+@dataclass
+class _Outcome:
+    kind: str  # "done" | "cancelled" | "error"
+    message: str = ""
+    result: Any = None
+    layers: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+
+class _Throttle:
+    """Forward ``progress(done, total, message)`` at most every ``interval`` s (always the last step)."""
+
+    def __init__(self, emit: Callable[[int, int, str], None], interval: float = 0.05):
+        self._emit = emit
+        self._interval = interval
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        now = time.monotonic()
+        if now - self._last >= self._interval or done >= total:
+            self._last = now
+            self._emit(int(done), int(total), str(message))
+
+
+def _run_job(frames, labels, cancel: threading.Event, progress, call: dict, display: dict) -> _Outcome:
+    """Register and build the layer data; every failure comes back as an :class:`_Outcome`, never raised."""
+    try:
+        res = tl.register(frames, progress=progress, cancel=cancel, **call)
+        if cancel.is_set():
+            return _Outcome("cancelled")
+        layers, warnings = L.result_layers(res, labels=labels, **display)
+        return _Outcome("done", result=res, layers=layers, warnings=warnings, settings=display)
+    except Cancelled:
+        return _Outcome("cancelled")
+    except (ValueError, TypeError) as exc:
+        return _Outcome("error", message=str(exc))
+    except MemoryError:
+        return _Outcome("error", message="out of memory: crop or downsample the sequence, or use another device")
+    except Exception as exc:  # a bug or a backend failure: report it, keep the viewer alive
+        log.exception("registration failed")
+        return _Outcome("error", message=f"registration failed: {type(exc).__name__}: {exc}")
+
+
+class _Relay(QObject):
+    """Carries progress from the worker thread to the GUI thread (queued connection)."""
+
+    progress = Signal(int, int, str)
+
+
+# ---- small widget helpers -------------------------------------------------------------------------
+def _float_spin(value: float) -> QDoubleSpinBox:
+    w = QDoubleSpinBox()
+    mag = abs(float(value))
+    if mag == 0 or mag >= 0.01:
+        decimals, step = 3, (0.1 if mag == 0 else 10.0 ** np.floor(np.log10(mag)) / 10)
+    else:
+        exp = int(np.floor(np.log10(mag)))
+        decimals, step = min(12, -exp + 2), 10.0**exp
+    w.setDecimals(decimals)
+    w.setRange(-1e9, 1e9)
+    w.setSingleStep(max(step, 10.0**-decimals))
+    w.setValue(float(value))
+    return w
+
+
+def _param_editor(default: Any, choices: tuple | None) -> tuple[QWidget, Callable[[], Any]]:
+    """An editor for one engine parameter and a getter returning a value of the default's type."""
+    if choices:
+        w = QComboBox()
+        for c in choices:
+            w.addItem(str(c), c)
+        if default in choices:
+            w.setCurrentIndex(list(choices).index(default))
+        return w, w.currentData
+    if isinstance(default, bool):
+        w = QCheckBox()
+        w.setChecked(default)
+        return w, w.isChecked
+    if isinstance(default, int):
+        w = QSpinBox()
+        w.setRange(-(10**9), 10**9)
+        w.setValue(default)
+        return w, w.value
+    if isinstance(default, float):
+        w = _float_spin(default)
+        return w, w.value
+    w = QLineEdit("" if default is None else str(default))
+    if default is None:
+        w.setPlaceholderText("default")
+        return w, lambda: (w.text() or None)
+    return w, w.text
+
+
+def _hex(rgba) -> str:
+    r, g, b = (int(round(float(c) * 255)) for c in rgba[:3])
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+class _JacobianLegend(QWidget):
+    """Colour bar of the jacobian layer (its colormap and contrast limits) and the fold colour."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        self.title = QLabel("Jacobian det(I + ∇u) — layer “… jacobian”")
+        stops = np.linspace(0, 1, 9)
+        colors = ensure_colormap(L.JACOBIAN_COLORMAP).map(stops)
+        grad = ", ".join(f"stop:{s:.3f} {_hex(c)}" for s, c in zip(stops, colors))
+        self.ramp = QLabel()
+        self.ramp.setFixedHeight(14)
+        self.ramp.setMinimumWidth(120)
+        self.ramp.setStyleSheet(
+            f"background: qlineargradient(x1:0, y1:0, x2:1, y2:0, {grad}); border: 1px solid #808080;"
+        )
+        ticks = QHBoxLayout()
+        self.lo = QLabel()
+        self.mid = QLabel("1 (area kept)")
+        self.hi = QLabel()
+        self.mid.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hi.setAlignment(Qt.AlignmentFlag.AlignRight)
+        for w in (self.lo, self.mid, self.hi):
+            ticks.addWidget(w, 1)
+        self.meaning = QLabel("blue: shrinks · white: unchanged · red: grows")
+        folds = QHBoxLayout()
+        swatch = QLabel()
+        swatch.setFixedSize(14, 14)
+        swatch.setStyleSheet(f"background: {_hex(ensure_colormap(L.FOLD_COLOR).map([1.0])[0])}; border: 1px solid #808080;")
+        self.folds = QLabel()
+        folds.addWidget(swatch)
+        folds.addWidget(self.folds, 1)
+        for w in (self.title, self.ramp):
+            lay.addWidget(w)
+        lay.addLayout(ticks)
+        lay.addWidget(self.meaning)
+        lay.addLayout(folds)
+        self.set_values((0.9, 1.1), None)
+
+    def set_values(self, limits: tuple[float, float], folding_pct) -> None:
+        lo, hi = limits
+        self.lo.setText(f"≤ {lo:.3g}")
+        self.hi.setText(f"≥ {hi:.3g}")
+        text = "folding: det ≤ 0 (layer “… folds”)"
+        if folding_pct is not None and len(folding_pct):
+            text += f" — worst frame {float(np.max(folding_pct)):.2f} %"
+        self.folds.setText(text)
+
+
+# ---- the widget -----------------------------------------------------------------------------------
+class RegisterWidget(QWidget):
+    """Register an image sequence ``(T, H, W)`` to one of its frames and show the result as layers."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._viewer = napari_viewer
+        self._image_layers: list[Image] = []
+        self._labels_layers: list[Labels] = []
+        self._worker = None
+        self._cancel: threading.Event | None = None
+        self._result = None  # last RegistrationResult
+        self._result_place: dict = {}  # base name, scale, translate of the last result's layers
+        self._param_getters: dict[str, Callable[[], Any]] = {}
+        self._relay = _Relay(self)
+        self._relay.progress.connect(self._on_progress)
+        self._build()
+        self._connect_viewer()
+        self._refresh_layers()
+        self._on_method_changed()
+
+    # -- construction ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        self.inputs = QWidget()  # everything a run reads: disabled while it runs
+        inputs = QVBoxLayout(self.inputs)
+        inputs.setContentsMargins(0, 0, 0, 0)
+        root.addWidget(self.inputs)
+        form = QFormLayout()
+        inputs.addLayout(form)
+
+        self.image_combo = QComboBox()
+        self.image_combo.setToolTip("Image layer with a time axis (T, H, W)")
+        self.image_combo.currentIndexChanged.connect(self._on_image_changed)
+        form.addRow("image", self.image_combo)
+
+        self.labels_combo = QComboBox()
+        self.labels_combo.setToolTip("Labels (T, H, W) or (H, W): the reference frame's labels are propagated")
+        form.addRow("labels", self.labels_combo)
+
+        ref_row = QHBoxLayout()
+        self.reference_spin = QSpinBox()
+        self.reference_spin.setToolTip("Frame every other frame is registered to")
+        self.current_frame_btn = QPushButton("use current frame")
+        self.current_frame_btn.clicked.connect(self._use_current_frame)
+        ref_row.addWidget(self.reference_spin, 1)
+        ref_row.addWidget(self.current_frame_btn)
+        form.addRow("reference", ref_row)
+
+        self.method_combo = QComboBox()
+        names = methods()
+        for name, description in names.items():
+            self.method_combo.addItem(name, name)
+            self.method_combo.setItemData(self.method_combo.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
+        if DEFAULT_METHOD in names:
+            self.method_combo.setCurrentIndex(list(names).index(DEFAULT_METHOD))
+        self.method_combo.currentIndexChanged.connect(self._on_method_changed)
+        form.addRow("method", self.method_combo)
+
+        self.params_box = QGroupBox("parameters")
+        self.params_form = QFormLayout(self.params_box)
+        inputs.addWidget(self.params_box)
+
+        form2 = QFormLayout()
+        inputs.addLayout(form2)
+        self.device_combo = QComboBox()
+        devices = available_devices()
+        for i, (name, ok) in enumerate(devices.items()):
+            self.device_combo.addItem(name, name)
+            if not ok:
+                item = self.device_combo.model().item(i)
+                item.setEnabled(False)
+                item.setToolTip(f"{name}: not available on this machine")
+        form2.addRow("device", self.device_combo)
+
+        self.run_btn = QPushButton(RUN_TEXT)
+        self.run_btn.clicked.connect(self._on_run_clicked)
+        root.addWidget(self.run_btn)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        root.addWidget(self.progress_bar)
+        self.status_label = QLabel("ready")
+        self.status_label.setWordWrap(True)
+        root.addWidget(self.status_label)
+
+        display = QGroupBox("display")
+        dform = QFormLayout(display)
+        self.grid_spin = QSpinBox()
+        self.grid_spin.setRange(2, 512)
+        self.grid_spin.setValue(8)
+        self.grid_spin.setSuffix(" px")
+        self.grid_spin.setToolTip("Spacing of the reference grid drawn deformed in the “… grid” layer")
+        self._grid_timer = QTimer(self)
+        self._grid_timer.setSingleShot(True)
+        self._grid_timer.setInterval(200)
+        self._grid_timer.timeout.connect(self._update_grid_layer)
+        self.grid_spin.valueChanged.connect(lambda _v: self._grid_timer.start())
+        dform.addRow("grid spacing", self.grid_spin)
+        self.checker_box = QCheckBox("checkerboard (warped reference | frame)")
+        self.checker_box.setToolTip(
+            "Show the “… warped reference” layer as tiles alternating between the warped reference and the frame"
+        )
+        self.checker_box.toggled.connect(self._update_warped_layer)
+        dform.addRow(self.checker_box)
+        self.legend = _JacobianLegend()
+        self.legend.setVisible(False)
+        dform.addRow(self.legend)
+        root.addWidget(display)
+        root.addStretch(1)
+
+    def _connect_viewer(self) -> None:
+        ev = self._viewer.layers.events
+        ev.inserted.connect(self._on_layer_inserted)
+        ev.removed.connect(self._refresh_layers)
+        ev.moved.connect(self._refresh_layers)
+        for layer in self._viewer.layers:
+            layer.events.name.connect(self._refresh_layers)
+        holder = self._cancel_holder = [None]
+        # if the widget goes away mid-run, stop the worker (a plain closure: no method of a deleted object)
+        self.destroyed.connect(lambda *_: holder[0] is not None and holder[0].set())
+
+    # -- layer combos --------------------------------------------------------------------------------
+    def _on_layer_inserted(self, event=None) -> None:
+        layer = getattr(event, "value", None)
+        if layer is not None:
+            layer.events.name.connect(self._refresh_layers)
+        self._refresh_layers()
+
+    @staticmethod
+    def _is_result(layer) -> bool:
+        return bool(layer.metadata.get(RESULT_KEY))
+
+    def _refresh_layers(self, event=None) -> None:
+        layers = [ly for ly in self._viewer.layers if not self._is_result(ly)]
+        images = [ly for ly in layers if isinstance(ly, Image) and ly.ndim == 3]
+        labels = [ly for ly in layers if isinstance(ly, Labels) and ly.ndim in (2, 3)]
+
+        old_image = self.current_image()
+        self.image_combo.blockSignals(True)
+        self.image_combo.clear()
+        for ly in images:
+            self.image_combo.addItem(ly.name)
+        self._image_layers = images
+        self.image_combo.setCurrentIndex(images.index(old_image) if old_image in images else (0 if images else -1))
+        self.image_combo.blockSignals(False)
+        if self.current_image() is not old_image:
+            self._on_image_changed()
+
+        old_labels = self.current_labels()
+        self.labels_combo.clear()
+        self.labels_combo.addItem(NO_LABELS)
+        for ly in labels:
+            self.labels_combo.addItem(ly.name)
+        self._labels_layers = labels
+        self.labels_combo.setCurrentIndex(labels.index(old_labels) + 1 if old_labels in labels else 0)
+
+    def current_image(self) -> Image | None:
+        i = self.image_combo.currentIndex()
+        return self._image_layers[i] if 0 <= i < len(self._image_layers) else None
+
+    def current_labels(self) -> Labels | None:
+        i = self.labels_combo.currentIndex() - 1
+        return self._labels_layers[i] if 0 <= i < len(self._labels_layers) else None
+
+    def _current_frame(self, layer) -> int:
+        """The viewer's current frame as an index into ``layer``'s first axis."""
+        try:
+            idx = float(layer.world_to_data(self._viewer.dims.point)[0])
+        except Exception:  # a layer whose transform cannot be inverted: fall back to the slider step
+            idx = float(self._viewer.dims.current_step[0])
+        return int(np.clip(round(idx), 0, max(0, layer.data.shape[0] - 1)))
+
+    def _on_image_changed(self, *_) -> None:
+        layer = self.current_image()
+        if layer is None:
+            self.reference_spin.setRange(0, 0)
+            return
+        n = int(layer.data.shape[0]) if not layer.multiscale else int(layer.data[0].shape[0])
+        self.reference_spin.setRange(0, max(0, n - 1))
+        self.reference_spin.setValue(self._current_frame(layer))
+
+    def _use_current_frame(self) -> None:
+        layer = self.current_image()
+        if layer is not None:
+            self.reference_spin.setValue(self._current_frame(layer))
+
+    # -- method parameters ---------------------------------------------------------------------------
+    def _on_method_changed(self, *_) -> None:
+        while self.params_form.rowCount():
+            self.params_form.removeRow(0)
+        self._param_getters = {}
+        name = self.method_combo.currentData()
+        if name is None:
+            self.params_box.setVisible(False)
+            return
+        self.method_combo.setToolTip(methods().get(name, ""))
+        try:
+            params = method_params(name)
+        except Exception as exc:  # an engine that fails to load: say so, keep the widget usable
+            self.status_label.setText(f"method {name!r} unavailable: {exc}")
+            params = {}
+        for key, spec in params.items():
+            editor, getter = _param_editor(spec["default"], spec.get("choices"))
+            editor.setObjectName(f"param_{key}")
+            self.params_form.addRow(key, editor)
+            self._param_getters[key] = getter
+        self.params_box.setVisible(bool(params))
+
+    def param_values(self) -> dict[str, Any]:
+        values = {k: get() for k, get in self._param_getters.items()}
+        return {k: v for k, v in values.items() if v is not None}
+
+    # -- running -------------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    def _on_run_clicked(self) -> None:
+        if self.running:
+            self.cancel()
+        else:
+            self.run()
+
+    def cancel(self) -> None:
+        """Ask the running registration to stop (it raises ``Cancelled`` at its next step)."""
+        if self._cancel is not None:
+            self._cancel.set()
+            self.run_btn.setEnabled(False)
+            self.status_label.setText("cancelling…")
+
+    def run(self) -> None:
+        """Validate the inputs and start the registration in a worker thread."""
+        if self.running:
+            return
+        layer = self.current_image()
+        if layer is None:
+            show_error("Register sequence: no image sequence to register — add an image layer with a time axis (T, H, W); 2-D images are not listed")
+            return
+        data = layer.data[0] if layer.multiscale else layer.data
+        reference = int(self.reference_spin.value())
+        try:
+            frames, reference = validate_frames(data, reference)
+        except ValueError as exc:
+            show_error(f"Register sequence: layer '{layer.name}': {exc}")
+            return
+        labels = None
+        lab_layer = self.current_labels()
+        if lab_layer is not None:
+            labels = np.array(lab_layer.data[0] if lab_layer.multiscale else lab_layer.data)
+        scale = tuple(float(s) for s in layer.scale)
+        translate = tuple(float(t) for t in layer.translate)
+        spacing = None if scale[-2:] == (1.0, 1.0) else scale[-2:]
+        call = {
+            "method": self.method_combo.currentData(),
+            "reference": reference,
+            "device": self.device_combo.currentData(),
+            "spacing": spacing,
+            **self.param_values(),
+        }
+        display = {
+            "base": layer.name,
+            "grid_spacing": int(self.grid_spin.value()),
+            "checker": self.checker_box.isChecked(),
+            "scale": scale,
+            "translate": translate,
+        }
+        self._cancel = threading.Event()
+        self._cancel_holder[0] = self._cancel
+        progress = _Throttle(self._relay.progress.emit)
+        worker = create_worker(_run_job, frames, labels, self._cancel, progress, call, display, _start_thread=False)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self.inputs.setEnabled(False)
+        self.run_btn.setText(CANCEL_TEXT)
+        self.run_btn.setEnabled(True)
+        self.progress_bar.setRange(0, 0)  # busy until the first step is reported
+        self.status_label.setText(f"registering '{layer.name}' with {call['method']}…")
+        worker.start()
+
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        if not self.running:
+            return
+        if total > 0:
+            self.progress_bar.setRange(0, total)
+            self.progress_bar.setValue(min(done, total))
+        self.status_label.setText(f"{message} ({done}/{total})" if message else f"{done}/{total}")
+
+    def _on_returned(self, outcome: _Outcome) -> None:
+        cancelled = self._cancel is not None and self._cancel.is_set()
+        self._reset()
+        if outcome.kind == "cancelled" or cancelled:
+            self.status_label.setText("cancelled")
+            return
+        if outcome.kind == "error":
+            self.status_label.setText(f"failed: {outcome.message}")
+            show_error(f"Register sequence: {outcome.message}")
+            return
+        self._show_result(outcome)
+
+    def _on_errored(self, exc: BaseException) -> None:  # not expected: _run_job catches everything
+        self._reset()
+        self.status_label.setText(f"failed: {exc}")
+        show_error(f"Register sequence: {exc}")
+
+    def _on_finished(self) -> None:
+        if self._worker is not None:
+            self._reset()
+
+    def _reset(self) -> None:
+        self._worker = None
+        self._cancel_holder[0] = None
+        self.inputs.setEnabled(True)
+        self.run_btn.setText(RUN_TEXT)
+        self.run_btn.setEnabled(True)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+
+    # -- results as layers ---------------------------------------------------------------------------
+    def _show_result(self, outcome: _Outcome) -> None:
+        res = outcome.result
+        settings = outcome.settings
+        self._result = res
+        self._result_place = {k: settings[k] for k in ("base", "scale", "translate")}
+        self._add_layers(outcome.layers)
+        # display settings changed while it ran: redraw those layers now
+        if settings["grid_spacing"] != self.grid_spin.value():
+            self._update_grid_layer()
+        if settings["checker"] != self.checker_box.isChecked():
+            self._update_warped_layer()
+        jac = next((d for d in outcome.layers if d[1]["name"].endswith(L.JACOBIAN)), None)
+        if jac is not None:
+            self.legend.set_values(jac[1]["contrast_limits"], res.folding_pct)
+            self.legend.setVisible(True)
+        for w in outcome.warnings:
+            show_warning(f"Register sequence: {w}")
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(1)
+        self.status_label.setText(
+            f"done: {res.n_frames} frames to frame {res.reference} with {res.method} on {res.device} "
+            f"in {res.runtime_s:.1f} s; worst folding {float(np.max(res.folding_pct)):.2f} %"
+        )
+
+    def _add_layers(self, layer_data: list) -> None:
+        dims = self._viewer.dims
+        step = tuple(dims.current_step)
+        for data, kwargs, layer_type in layer_data:
+            self._upsert(data, kwargs, layer_type)
+        if len(dims.current_step) == len(step):
+            dims.current_step = step
+
+    def _upsert(self, data, kwargs: dict, layer_type: str) -> Layer:
+        """Update the layer of that name in place (keeping its visibility and opacity), or add it."""
+        kwargs = dict(kwargs)
+        kwargs["metadata"] = {RESULT_KEY: True}
+        name = kwargs["name"]
+        layers = self._viewer.layers
+        existing = layers[name] if name in layers else None
+        if existing is not None and isinstance(existing, LAYER_TYPES[layer_type]):
+            existing.data = data
+            for key, value in kwargs.items():
+                if key not in ("name", "visible", "opacity", "metadata"):
+                    setattr(existing, key, value)
+            existing.metadata[RESULT_KEY] = True
+            return existing
+        if existing is not None:
+            layers.remove(existing)
+        layer = Layer.create(data, kwargs, layer_type)
+        self._viewer.add_layer(layer)
+        return layer
+
+    def _update_grid_layer(self) -> None:
+        if self._result is None:
+            return
+        p = self._result_place
+        self._upsert(*L.grid_layer(self._result, p["base"], int(self.grid_spin.value()), scale=p["scale"], translate=p["translate"]))
+
+    def _update_warped_layer(self, *_) -> None:
+        if self._result is None:
+            return
+        p = self._result_place
+        self._upsert(
+            *L.warped_layer(self._result, p["base"], checker=self.checker_box.isChecked(), scale=p["scale"], translate=p["translate"])
+        )

@@ -1,0 +1,129 @@
+"""Networks shared by the learned engines (torch only).
+
+``SVFUNet`` is the VoxelMorph-style velocity U-Net of the TLRN paper (encoder 16-32-32,
+bottleneck 32 at 1/8, decoder 32-32-32 + 32-16-16, flow head to 2 channels) split into
+``encode`` / ``decode`` so TLRN can run its temporal latent residual unit on the bottleneck.
+``TemporalResidualUnit`` is the paper's ``ẑ_t = LeakyReLU(F(ẑ_{t-1} ⊕ z_t) + W(ẑ_{t-1} ⊕ z_t))``.
+All tensors are ``(N, C, H, W)``; H and W must be multiples of ``SVFUNet.multiple`` (8).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def conv_block(cin: int, cout: int) -> nn.Sequential:
+    """3x3 conv (bias) + LeakyReLU(0.2)."""
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.LeakyReLU(0.2))
+
+
+class SVFUNet(nn.Module):
+    """Pair (fixed, moving) ``(N, 2, H, W)`` -> stationary velocity ``(N, 2, H, W)`` in pixels.
+
+    enc: features of the encoder levels (default 16, 32, 32) followed by the bottleneck width
+    (default 32); dec: decoder widths after the three upsampling steps, then the final convs.
+    """
+
+    multiple = 8
+
+    def __init__(self, enc=(16, 32, 32, 32), dec=(32, 32, 32, 32, 16, 16)):
+        super().__init__()
+        e0, e1, e2, eb = enc
+        self.enc = nn.ModuleList([conv_block(2, e0), conv_block(e0, e1), conv_block(e1, e2)])
+        self.bottleneck = conv_block(e2, eb)
+        d0, d1, d2, d3, d4, d5 = dec
+        self.dec0 = conv_block(eb, d0)  # at 1/8
+        self.dec1 = conv_block(d0 + e2, d1)  # at 1/4
+        self.dec2 = conv_block(d1 + e1, d2)  # at 1/2
+        self.final = nn.Sequential(conv_block(d2 + e0, d3), conv_block(d3, d4), conv_block(d4, d5))
+        self.flow = nn.Conv2d(d5, 2, 3, padding=1)
+        nn.init.normal_(self.flow.weight, 0.0, 1e-5)
+        nn.init.zeros_(self.flow.bias)
+        self.latent_channels = eb
+
+    def encode(self, pair: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(N, 2, H, W)`` -> bottleneck ``z`` ``(N, C, H/8, W/8)`` and the skips (full, 1/2, 1/4)."""
+        skips = []
+        x = pair
+        for i, block in enumerate(self.enc):
+            x = block(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2)
+        return self.bottleneck(x), skips
+
+    def decode(self, z: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        """Bottleneck + skips -> velocity ``(N, 2, H, W)``."""
+        x = self.dec0(z)
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.dec1(torch.cat([x, skips[2]], 1))
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.dec2(torch.cat([x, skips[1]], 1))
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.final(torch.cat([x, skips[0]], 1))
+        return self.flow(x)
+
+    def forward(self, pair: torch.Tensor) -> torch.Tensor:
+        z, skips = self.encode(pair)
+        return self.decode(z, skips)
+
+
+class TemporalResidualUnit(nn.Module):
+    """``ẑ_t = LeakyReLU(F(ẑ_{t-1} ⊕ z_t) + W(ẑ_{t-1} ⊕ z_t))`` on bottleneck features ``(N, C, h, w)``."""
+
+    def __init__(self, channels: int = 32):
+        super().__init__()
+        c2 = 2 * channels
+        self.F = nn.Sequential(
+            nn.Conv2d(c2, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+        )
+        self.W = nn.Sequential(nn.Conv2d(c2, channels, 1, bias=False), nn.BatchNorm2d(channels))
+        self.act = nn.LeakyReLU(0.2)
+
+    def forward(self, prev: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([prev, z], 1)
+        return self.act(self.F(x) + self.W(x))
+
+
+class TLRNNet(nn.Module):
+    """TLRN: the SVF U-Net with a temporal latent residual unit recurring over the frames.
+
+    ``forward(ref, frames)``: ``ref`` ``(B, 1, H, W)``, ``frames`` ``(B, K, H, W)`` ordered by time away
+    from the reference (k = 0 is the frame next to it) -> velocities ``(B, K, 2, H, W)``.
+    ``residual=False`` gives the pairwise VoxelMorph ablation with identical weights layout.
+    ``shared=True`` uses one unit for every step (runs on any K); otherwise ``n_units`` units.
+    """
+
+    def __init__(self, enc=(16, 32, 32, 32), dec=(32, 32, 32, 32, 16, 16), residual=True, shared=True, n_units=1):
+        super().__init__()
+        self.unet = SVFUNet(enc, dec)
+        self.residual = residual
+        self.shared = shared
+        c = self.unet.latent_channels
+        n = 1 if shared else max(1, n_units)
+        self.units = nn.ModuleList([TemporalResidualUnit(c) for _ in range(n)]) if residual else nn.ModuleList()
+
+    def forward(self, ref: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        b, k, h, w = frames.shape
+        pairs = torch.stack([ref.expand(b, k, h, w), frames], 2).reshape(b * k, 2, h, w)
+        z, skips = self.unet.encode(pairs)  # all pairs of all sequences in one batch
+        if self.residual and k > 1:
+            zs = z.reshape(b, k, *z.shape[1:])
+            out = [zs[:, 0]]
+            for t in range(1, k):
+                unit = self.units[0] if self.shared else self.units[min(t - 1, len(self.units) - 1)]
+                out.append(unit(out[-1], zs[:, t]))
+            z = torch.stack(out, 1).reshape(b * k, *z.shape[1:])
+        v = self.unet.decode(z, skips)
+        return v.reshape(b, k, 2, h, w)
+
+
+def grad_l2(v: torch.Tensor) -> torch.Tensor:
+    """"Grad l2" smoothness: mean over the two axes of mean(forward difference²). ``v`` ``(..., H, W)``."""
+    dr = v[..., 1:, :] - v[..., :-1, :]
+    dc = v[..., :, 1:] - v[..., :, :-1]
+    return 0.5 * (dr.pow(2).mean() + dc.pow(2).mean())

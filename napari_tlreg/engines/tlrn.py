@@ -1,0 +1,106 @@
+"""TLRN (temporal latent residual network) and its pairwise ablation, VoxelMorph.
+
+Both use the same SVF U-Net, the same scaling-and-squaring integration (7 steps) and the same
+loss; TLRN adds the temporal residual unit over the bottleneck features of the pairs
+``(I_ref, I_t)`` ordered by time away from the reference (one chain forward, one backward).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..core import fields
+from .base import Engine, RunContext
+from .nets import TLRNNet
+from .weights import resolve
+
+INTEGRATION_STEPS = 7
+_MODELS: dict[tuple, TLRNNet] = {}
+
+
+def build_net(config: dict[str, Any]) -> TLRNNet:
+    cfg = dict(config)
+    return TLRNNet(
+        enc=tuple(cfg.get("enc", (16, 32, 32, 32))),
+        dec=tuple(cfg.get("dec", (32, 32, 32, 32, 16, 16))),
+        residual=bool(cfg.get("residual", True)),
+        shared=bool(cfg.get("shared", True)),
+        n_units=int(cfg.get("n_units", 1)),
+    )
+
+
+def load_net(weights: str, default_name: str, residual: bool, device: torch.device) -> TLRNNet:
+    """Build and load a network (cached per weights/device); BatchNorm in eval mode."""
+    key = (weights, default_name, residual, str(device))
+    if key not in _MODELS:
+        state, card = resolve(weights, default_name)
+        cfg = dict(card.get("config", {}))
+        cfg["residual"] = residual
+        net = build_net(cfg)
+        if not residual:  # a TLRN checkpoint also serves the pairwise ablation: drop the unit
+            state = {k: v for k, v in state.items() if not k.startswith("units.")}
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ValueError(f"weights {weights or default_name!r} do not fit this network (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        _MODELS[key] = net.to(device).eval()
+    return _MODELS[key]
+
+
+def time_chains(n_frames: int, reference: int) -> list[list[int]]:
+    """Frame indices ordered away from the reference: ``[[ref+1, ..., T-1], [ref-1, ..., 0]]`` (empty chains dropped)."""
+    chains = [list(range(reference + 1, n_frames)), list(range(reference - 1, -1, -1))]
+    return [c for c in chains if c]
+
+
+def predict_velocities(net: TLRNNet, frames: torch.Tensor, reference: int, ctx: RunContext | None = None) -> torch.Tensor:
+    """Velocities ``(T, 2, H, W)`` for normalised frames ``(T, H, W)``; zero at the reference.
+
+    Pads H, W to a multiple of 8 (border replication) and crops back.
+    """
+    t, h, w = frames.shape
+    m = net.unet.multiple
+    ph, pw = (-h) % m, (-w) % m
+    x = F.pad(frames[None], (0, pw, 0, ph), mode="replicate")[0] if (ph or pw) else frames
+    v = torch.zeros(t, 2, h + ph, w + pw, device=frames.device, dtype=frames.dtype)
+    chains = time_chains(t, reference)
+    for i, chain in enumerate(chains):
+        if ctx is not None:
+            ctx.report(i, len(chains), f"chain {i + 1}/{len(chains)}: {len(chain)} frames")
+        out = net(x[reference][None, None], x[chain][None])[0]
+        v[chain] = out
+    return v[:, :, :h, :w]
+
+
+class TLRNEngine(Engine):
+    name = "tlrn"
+    defaults = {"weights": "", "scale": 1.0, "steps": INTEGRATION_STEPS}
+    residual = True
+    default_model = "tlrn_cine64"
+
+    def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
+        if not 0.1 <= params["scale"] <= 4.0:
+            raise ValueError(f"{self.name}: scale must be in [0.1, 4], got {params['scale']}")
+        if params["steps"] < 0 or params["steps"] > 12:
+            raise ValueError(f"{self.name}: steps must be in [0, 12], got {params['steps']}")
+        net = load_net(params["weights"], self.default_model, self.residual, frames.device)
+        t, h, w = frames.shape
+        s = params["scale"]
+        x = frames
+        if s != 1.0:  # run the network at another resolution, bring the field back to pixels here
+            size = (max(8, round(h * s)), max(8, round(w * s)))
+            x = F.interpolate(frames[:, None], size=size, mode="bilinear", align_corners=True)[:, 0]
+        with torch.no_grad():
+            v = predict_velocities(net, x, reference, ctx)
+            u = fields.integrate_velocity(v, params["steps"])
+            if s != 1.0:
+                u = fields.resize_field(u, (h, w))
+        ctx.report(1, 1, "integrated")
+        return u
+
+
+class VoxelMorphEngine(TLRNEngine):
+    name = "voxelmorph"
+    residual = False
+    default_model = "voxelmorph_cine64"

@@ -1,0 +1,73 @@
+"""Shipped and user weights: model cards, sha256 checks, safe loading (``weights_only=True``).
+
+A model card is ``resources/models/<name>.json`` with at least ``file`` (relative to
+``resources/``), ``sha256``, ``method`` and ``config`` (constructor arguments of the network),
+plus how the weights were trained and the figures they reach. A user checkpoint written by the
+trainer is a dict ``{"model": state_dict, "config": {...}, "method": str, ...}``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._paths import resources_dir
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def model_card(name: str) -> dict[str, Any]:
+    """The card of shipped model ``name`` (``resources/models/<name>.json``)."""
+    path = resources_dir() / "models" / f"{name}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in (resources_dir() / "models").glob("*.json"))
+        raise FileNotFoundError(f"no shipped model {name!r}; shipped models: {', '.join(known) or 'none'}")
+    return json.loads(path.read_text())
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a trainer checkpoint or a bare state dict safely (``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated or not a torch file
+        raise ValueError(f"{path}: not a readable weights file ({exc.__class__.__name__}: {exc})") from exc
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: expected a state dict or a checkpoint dict")
+    return obj
+
+
+def load_shipped(name: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """State dict and card of a shipped model, after checking the file's sha256 against its card."""
+    card = model_card(name)
+    path = resources_dir() / card["file"]
+    if not path.is_file():
+        raise FileNotFoundError(f"shipped weights {path} are missing from the installation")
+    digest = sha256(path)
+    if digest != card["sha256"]:
+        raise ValueError(f"{path}: sha256 {digest[:12]}… does not match its model card ({card['sha256'][:12]}…)")
+    ckpt = load_checkpoint(path)
+    return ckpt.get("model", ckpt), card
+
+
+def resolve(weights: str, default_name: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``weights`` = "" (the shipped default), a shipped model name, or a path to a checkpoint."""
+    if not weights:
+        return load_shipped(default_name)
+    if Path(weights).suffix in {".pt", ".pth"} or Path(weights).exists():
+        ckpt = load_checkpoint(weights)
+        if "model" in ckpt:
+            return ckpt["model"], {"config": ckpt.get("config", {}), "method": ckpt.get("method"), "file": str(weights)}
+        return ckpt, {"config": {}, "file": str(weights)}
+    return load_shipped(weights)

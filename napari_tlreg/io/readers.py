@@ -1,0 +1,793 @@
+"""Readers: every supported file (or DICOM folder, or bundled sample) -> :class:`Sequence`.
+
+``load_sequence(path)`` picks a reader by suffix (or, for files without a known suffix, by
+the file's first bytes). Every reader returns ``frames`` ``(T, H, W)`` float32 in the file's
+original intensities (colour converted to grey by Rec. 601 luminance, the colour frames kept
+under ``metadata["rgb"]``), ``spacing`` ``(row, col)`` in ``unit`` (mm unless the file says
+metres) when the file records it, and ``metadata["source"]``/``metadata["reader"]``.
+
+Axis conventions
+----------------
+* TIFF / OME-TIFF / npz / npy: the array is already ``(T, H, W)`` (or ``(H, W)``).
+* NIfTI: the voxel array ``data[i, j, t]`` or ``data[i, j, 0, t]`` (nibabel order) becomes
+  ``frames[t, j, i]``: rows are the second voxel axis (j, "Y"), columns the first (i, "X"),
+  i.e. each slice is shown as nibabel's array transposed. The affine is not applied (no
+  reorientation); it is kept in ``metadata["affine"]``. ``save_stack`` writes the inverse,
+  so a ``.nii``/``.nii.gz`` written here reads back exactly.
+* DICOM: ``pixel_array`` rows/cols as stored; frames in time order.
+
+Errors: a missing path raises ``FileNotFoundError``; a file that cannot be read (empty,
+truncated, random bytes, unsupported type) raises :class:`SequenceReadError` (a
+``ValueError``) whose message starts with the file name and says what is wrong.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+import warnings
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+from .sequence import Sequence
+
+__all__ = [
+    "SequenceReadError",
+    "load_sequence",
+    "load_stack",
+    "samples",
+    "to_luminance",
+    "SUPPORTED_SUFFIXES",
+]
+
+# suffix -> reader kind ("nifti" double suffix handled in _suffix)
+SUPPORTED_SUFFIXES = {
+    ".tif": "tiff", ".tiff": "tiff", ".ome.tif": "tiff", ".ome.tiff": "tiff",
+    ".nii": "nifti", ".nii.gz": "nifti",
+    ".dcm": "dicom", ".dicom": "dicom", ".ima": "dicom",
+    ".avi": "video", ".mp4": "video", ".mov": "video",
+    ".npz": "npz", ".npy": "npz",
+}
+_KIND_TEXT = {"tiff": "TIFF", "nifti": "NIfTI", "dicom": "DICOM", "video": "video", "npz": "NumPy"}
+
+# mm per unit, for spacing conversion; metres are kept as metres (satellite data).
+_MM_PER_UNIT = {
+    "nm": 1e-6, "nanometer": 1e-6, "µm": 1e-3, "\u03bcm": 1e-3, "um": 1e-3, "micron": 1e-3,
+    "micrometer": 1e-3, "\\u00b5m": 1e-3, "mm": 1.0, "millimeter": 1.0, "cm": 10.0,
+    "centimeter": 10.0, "inch": 25.4, "in": 25.4,
+}
+
+
+class SequenceReadError(ValueError):
+    """A file exists but cannot be read as an image sequence; the message names the file."""
+
+
+# --------------------------------------------------------------------------- helpers
+def to_luminance(rgb: np.ndarray) -> np.ndarray:
+    """``(..., 3 or 4)`` RGB(A) -> ``(...)`` float32 grey, Rec. 601: 0.299 R + 0.587 G + 0.114 B.
+
+    Alpha, if present, is ignored. Values keep the input's scale (0-255 stays 0-255).
+    """
+    rgb = np.asarray(rgb)
+    w = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return (rgb[..., :3].astype(np.float32) @ w).astype(np.float32)
+
+
+def samples() -> dict[str, str]:
+    """``{name: description}`` of the bundled sample sequences (see ``io/samples.py``)."""
+    from .samples import samples as _s
+
+    return _s()
+
+
+def _sample_names() -> dict[str, str]:
+    try:
+        return samples()
+    except ModuleNotFoundError as e:  # samples.py not written yet
+        if e.name and e.name.endswith("io.samples"):
+            return {}
+        raise
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for double in (".nii.gz", ".ome.tif", ".ome.tiff"):
+        if name.endswith(double):
+            return double
+    return path.suffix.lower()
+
+
+def _stem(path: Path) -> str:
+    """File name without its (possibly double) suffix."""
+    suf = _suffix(path)
+    return path.name[: len(path.name) - len(suf)] if suf else path.name
+
+
+def _sniff(path: Path) -> str | None:
+    """Guess the reader kind from the first bytes (for files without a known suffix)."""
+    with open(path, "rb") as f:
+        head = f.read(352)
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "dicom"
+    if head[:6] == b"\x93NUMPY" or head[:2] == b"PK":
+        return "npz"
+    if len(head) >= 348 and head[344:347] in (b"n+1", b"ni1"):
+        return "nifti"
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    """First line of an exception message, short, for wrapping library errors."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _fail(path: Path, what: str):
+    raise SequenceReadError(f"{path.name}: {what}")
+
+
+def _unit_scale(unit: str | None) -> tuple[float, str] | None:
+    """Factor and unit to express a length unit in mm (or m for metres); None if unknown."""
+    if unit is None:
+        return None
+    u = str(unit).strip().lower()
+    if u in ("m", "meter", "metre", "meters", "metres"):
+        return 1.0, "m"
+    if u in ("km", "kilometer"):
+        return 1000.0, "m"
+    if u in _MM_PER_UNIT:
+        return _MM_PER_UNIT[u], "mm"
+    return None
+
+
+def _split_rgb(arr: np.ndarray, rgb_last: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return (grey, original colour or None); colour when the last axis holds 3/4 samples."""
+    if rgb_last and arr.shape[-1] in (3, 4):
+        return to_luminance(arr), arr
+    return arr, None
+
+
+def _as_thw(arr: np.ndarray, path: Path, what: str = "image") -> np.ndarray:
+    """``(H, W)`` -> ``(1, H, W)``; drop singleton leading axes; refuse anything else."""
+    arr = np.asarray(arr)
+    if arr.ndim < 2:
+        _fail(path, f"{what} has shape {arr.shape}; expected (T, H, W) or (H, W)")
+    lead = [s for s in arr.shape[:-2] if s != 1]
+    if len(lead) > 1:
+        _fail(path, f"{what} has shape {arr.shape}; expected (T, H, W) (a 2-D+time sequence)")
+    return arr.reshape((lead[0] if lead else 1, *arr.shape[-2:]))
+
+
+def _sibling_labels(path: Path, shape: tuple) -> tuple[np.ndarray | None, str | None]:
+    """Load ``<stem>_labels.tif/.tiff/.nii.gz/.nii/.npy`` next to ``path`` if its shape matches."""
+    stem = _stem(path)
+    for suf in (".tif", ".tiff", ".nii.gz", ".nii", ".npy"):
+        cand = path.with_name(f"{stem}_labels{suf}")
+        if cand.is_file() and cand != path:
+            try:
+                lab, _, _ = load_stack(cand)
+                lab = _as_thw(lab, cand, "labels")
+            except (SequenceReadError, OSError) as e:
+                warnings.warn(f"ignoring labels {cand.name}: {e}", stacklevel=3)
+                return None, None
+            if lab.shape != tuple(shape):
+                warnings.warn(
+                    f"ignoring labels {cand.name}: shape {lab.shape} does not match frames {tuple(shape)}",
+                    stacklevel=3,
+                )
+                return None, None
+            if np.issubdtype(lab.dtype, np.floating):
+                if not np.all(np.isfinite(lab)) or not np.array_equal(lab, np.round(lab)):
+                    warnings.warn(f"ignoring labels {cand.name}: values are not integers", stacklevel=3)
+                    return None, None
+            return lab.astype(np.int32), str(cand)
+    return None, None
+
+
+# --------------------------------------------------------------------------- public
+def load_sequence(source, *, slice: int | None = None, series: int | str | None = None) -> Sequence:
+    """Load an image sequence from a file, a DICOM folder, or a bundled sample name.
+
+    source: path to ``.tif/.tiff/.ome.tif``, ``.nii/.nii.gz``, ``.dcm`` (or a suffix-less
+        DICOM file), a folder of DICOM files, ``.avi/.mp4/.mov``, ``.npz/.npy``; or a key of
+        :func:`samples`.
+    slice: which slice position to return when the source holds several (a DICOM folder of
+        a multi-slice cine, a 4-D NIfTI ``(X, Y, Z, T)``, an npz ``(S, T, H, W)`` array).
+        Default 0. For DICOM folders, slice positions are ordered by acquisition (the lowest
+        InstanceNumber in each position); ``metadata["slice_locations"]`` lists them.
+    series: for a DICOM folder holding several series, the SeriesInstanceUID or the index in
+        the order of SeriesNumber; default the series with the most images.
+
+    Returns a :class:`Sequence` with frames ``(T, H, W)`` float32 (``T`` may be 1).
+    """
+    if isinstance(source, str) and not Path(source).exists():
+        names = _sample_names()
+        if source in names:
+            from .samples import load_sample
+
+            return load_sample(source)
+    path = Path(source).expanduser()
+    if not path.exists():
+        hint = ""
+        if isinstance(source, str):
+            names = _sample_names()
+            if names:
+                hint = f" (and not a sample name; samples: {', '.join(sorted(names))})"
+        raise FileNotFoundError(f"{source}: no such file or folder{hint}")
+
+    if path.is_dir():
+        kind = "dicom"
+        reader = _read_dicom_folder
+    else:
+        if path.stat().st_size == 0:
+            _fail(path, "file is empty")
+        kind = SUPPORTED_SUFFIXES.get(_suffix(path)) or _sniff(path)
+        if kind is None:
+            _fail(
+                path,
+                f"unsupported file type {_suffix(path) or '(no suffix)'!r}; supported: "
+                + ", ".join(sorted(SUPPORTED_SUFFIXES)) + ", or a folder of DICOM files",
+            )
+        reader = _READERS[kind]
+    try:
+        with warnings.catch_warnings():  # pydicom warns on every non-conformant UID; not useful here
+            warnings.filterwarnings("ignore", message="Invalid value for VR", category=UserWarning)
+            seq = reader(path, slice=slice, series=series)
+    except (SequenceReadError, FileNotFoundError, MemoryError):
+        raise
+    except Exception as e:  # wrap library errors (struct.error, KeyError, TiffFileError, ...)
+        what = "folder of DICOM files" if path.is_dir() else f"{_KIND_TEXT[kind]} file"
+        raise SequenceReadError(
+            f"{path.name}: not a readable {what} (truncated or corrupt: {_reason(e)})"
+        ) from e
+    seq.metadata.setdefault("source", str(path))
+    seq.metadata.setdefault("reader", kind)
+    if not seq.name:
+        seq.name = _stem(path)
+    return seq
+
+
+def load_stack(path) -> tuple[np.ndarray, tuple[float, float] | None, str]:
+    """Read an array exactly as :func:`~napari_tlreg.io.writers.save_stack` wrote it.
+
+    Returns ``(array, spacing, unit)``: the array with its stored dtype and shape (TIFF: as
+    stored, e.g. ``(T, H, W)`` or ``(T, 2, H, W)``; NIfTI: ``(T, H, W)`` or ``(H, W)`` by the
+    module's axis convention; ``.npy``: as stored), spacing ``(row, col)`` or ``None``.
+    Raises ``FileNotFoundError`` or :class:`SequenceReadError`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        _fail(path, "file is empty")
+    kind = SUPPORTED_SUFFIXES.get(_suffix(path)) or _sniff(path)
+    try:
+        if kind == "tiff":
+            arr, _axes, spacing, unit, _meta = _tiff_array(path)
+        elif kind == "nifti":
+            arr, spacing, unit, _meta = _nifti_array(path)
+            if arr.ndim == 4 and arr.shape[2] != 1:
+                _fail(path, f"NIfTI image has {arr.shape[2]} slices; expected (X, Y, 1, T)")
+            arr = _nifti_to_napari(arr, path, None)[0] if arr.ndim > 2 else arr.T
+        elif kind == "npz" and _suffix(path) == ".npy":
+            arr, spacing, unit = np.load(path, allow_pickle=False), None, "px"
+        else:
+            _fail(path, f"unsupported stack type {_suffix(path)!r}; use .tif, .tiff, .nii, .nii.gz or .npy")
+    except (SequenceReadError, MemoryError):
+        raise
+    except Exception as e:
+        raise SequenceReadError(
+            f"{path.name}: not a readable {_KIND_TEXT.get(kind, kind)} file (truncated or corrupt: {_reason(e)})"
+        ) from e
+    return arr, spacing, unit
+
+
+# --------------------------------------------------------------------------- TIFF
+class _LogCatcher(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+_CORRUPT = re.compile(r"corrupt|invalid page offset|truncat|invalid offset|eof|out of range|failed", re.I)
+
+
+def _tiff_array(path: Path):
+    """-> (array, axes, spacing, unit, metadata) of the first series; raises on truncation."""
+    import tifffile
+
+    catcher = _LogCatcher()
+    log = logging.getLogger("tifffile")
+    log.addHandler(catcher)
+    try:
+        with tifffile.TiffFile(path) as tif:
+            s = tif.series[0]
+            arr = s.asarray()
+            axes = s.axes
+            size = path.stat().st_size
+            for page in s.pages:
+                if page is None:
+                    continue
+                offs = getattr(page, "dataoffsets", ()) or ()
+                counts = getattr(page, "databytecounts", ()) or ()
+                if any(o + c > size for o, c in zip(offs, counts)):
+                    _fail(path, "not a readable TIFF file (truncated: image data runs past the end of the file)")
+            spacing, unit = _tiff_spacing(tif)
+            meta = {"tiff_axes": axes, "dtype": str(arr.dtype)}
+    finally:
+        log.removeHandler(catcher)
+    bad = [m for m in catcher.messages if _CORRUPT.search(m)]
+    if bad:
+        _fail(path, f"not a readable TIFF file (truncated or corrupt: {bad[0].splitlines()[0][:120]})")
+    return arr, axes, spacing, unit, meta
+
+
+def _tiff_spacing(tif) -> tuple[tuple[float, float] | None, str]:
+    """Pixel spacing ``(row, col)`` from our own JSON metadata, OME, ImageJ or resolution tags."""
+    # 1. tifffile "shaped" JSON description written by save_stack (exact floats)
+    shaped = getattr(tif, "shaped_metadata", None)
+    if shaped:
+        md = shaped[0]
+        if md.get("spacing") is not None:
+            r, c = md["spacing"]
+            return (float(r), float(c)), str(md.get("unit", "mm"))
+    # 2. OME PhysicalSizeX/Y (default unit micrometre)
+    if tif.is_ome and tif.ome_metadata:
+        try:
+            root = ET.fromstring(tif.ome_metadata)
+        except ET.ParseError:
+            root = None
+        pix = None if root is None else next((e for e in root.iter() if e.tag.endswith("Pixels")), None)
+        if pix is not None and pix.get("PhysicalSizeX") and pix.get("PhysicalSizeY"):
+            sx = _unit_scale(pix.get("PhysicalSizeXUnit", "µm"))
+            sy = _unit_scale(pix.get("PhysicalSizeYUnit", "µm"))
+            if sx and sy and sx[1] == sy[1]:
+                return (float(pix.get("PhysicalSizeY")) * sy[0], float(pix.get("PhysicalSizeX")) * sx[0]), sx[1]
+    # 3. ImageJ unit or TIFF ResolutionUnit with X/YResolution (pixels per unit)
+    page = tif.pages[0]
+    tags = page.tags
+    if "XResolution" not in tags or "YResolution" not in tags:
+        return None, "px"
+    try:
+        xn, xd = tags["XResolution"].value
+        yn, yd = tags["YResolution"].value
+        xres, yres = xn / xd, yn / yd
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None, "px"
+    if xres <= 0 or yres <= 0:
+        return None, "px"
+    unit = None
+    ij = tif.imagej_metadata or {}
+    if ij.get("unit"):
+        unit = ij["unit"]
+    else:
+        ru = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2
+        unit = {2: "inch", 3: "cm"}.get(ru)
+        if unit == "inch" and xres == yres and xres in (1.0, 72.0, 96.0, 300.0):
+            return None, "px"  # default screen resolution, not a physical size
+    scale = _unit_scale(unit)
+    if scale is None:
+        return None, "px"
+    return (scale[0] / yres, scale[0] / xres), scale[1]
+
+
+def _read_tiff(path: Path, **_) -> Sequence:
+    arr, axes, spacing, unit, meta = _tiff_array(path)
+    rgb_last = axes.endswith("S") or (arr.ndim == 4 and arr.shape[-1] in (3, 4))
+    grey, rgb = _split_rgb(arr, rgb_last)
+    frames = _as_thw(grey, path)
+    if rgb is not None:
+        meta["rgb"] = rgb.reshape(frames.shape + rgb.shape[-1:])
+    labels, lab_src = _sibling_labels(path, frames.shape)
+    if lab_src:
+        meta["labels_source"] = lab_src
+    return Sequence(frames, labels=labels, spacing=spacing, unit=unit if spacing else "px", metadata=meta)
+
+
+# --------------------------------------------------------------------------- NIfTI
+def _nifti_array(path: Path):
+    """-> (raw voxel array in nibabel order, spacing (row, col), unit, metadata)."""
+    import nibabel as nib
+
+    img = nib.load(str(path))
+    data = np.asanyarray(img.dataobj)
+    if data.dtype.names:  # RGB24 / RGBA32 structured voxels
+        data = np.stack([data[n] for n in data.dtype.names[:3]], axis=-1)
+        data = to_luminance(data)
+    zooms = [float(z) for z in img.header.get_zooms()]
+    space_unit, time_unit = img.header.get_xyzt_units()
+    spacing, unit = None, "px"
+    if len(zooms) >= 2:
+        scale = _unit_scale({"meter": "m", "micron": "um", "mm": "mm"}.get(space_unit))
+        if scale is None and not (zooms[0] == 1.0 and zooms[1] == 1.0):
+            scale = (1.0, "mm")  # unknown unit: NIfTI tools assume mm
+        if scale is not None:
+            spacing, unit = (zooms[1] * scale[0], zooms[0] * scale[0]), scale[1]
+    meta = {"affine": np.asarray(img.affine).tolist(), "zooms": zooms, "dtype": str(data.dtype)}
+    if len(zooms) >= 4 and time_unit in ("sec", "msec", "usec") and zooms[3] not in (0.0, 1.0):
+        meta["frame_time_ms"] = zooms[3] * {"sec": 1000.0, "msec": 1.0, "usec": 1e-3}[time_unit]
+    return data, spacing, unit, meta
+
+
+def _nifti_to_napari(data: np.ndarray, path: Path, slice: int | None):
+    """Voxel array (X, Y[, Z][, T]) -> ``(T, H, W)`` = data[x, y, t] -> out[t, y, x]."""
+    data = np.asarray(data)
+    while data.ndim > 4 and data.shape[-1] == 1:
+        data = data[..., 0]
+    n_slices = 1
+    if data.ndim == 2:
+        return data.T[None], n_slices
+    if data.ndim == 3:  # (X, Y, T)
+        return np.transpose(data, (2, 1, 0)), n_slices
+    if data.ndim == 4:  # (X, Y, Z, T)
+        n_slices = data.shape[2]
+        k = 0 if slice is None else int(slice)
+        if not 0 <= k < n_slices:
+            _fail(path, f"slice={k} is out of range: the image has {n_slices} slice(s)")
+        return np.transpose(data[:, :, k, :], (2, 1, 0)), n_slices
+    _fail(path, f"NIfTI image has shape {data.shape}; expected (X, Y, T) or (X, Y, Z, T)")
+
+
+def _read_nifti(path: Path, slice: int | None = None, **_) -> Sequence:
+    data, spacing, unit, meta = _nifti_array(path)
+    frames, n_slices = _nifti_to_napari(data, path, slice)
+    if n_slices > 1:
+        meta.update(n_slices=n_slices, slice=int(slice or 0))
+    labels, lab_src = _sibling_labels(path, frames.shape)
+    if lab_src:
+        meta["labels_source"] = lab_src
+    return Sequence(frames, labels=labels, spacing=spacing, unit=unit, metadata=meta)
+
+
+# --------------------------------------------------------------------------- DICOM
+def _dcmread(path: Path, **kw):
+    import pydicom
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Invalid value for VR", category=UserWarning)
+        return pydicom.dcmread(str(path), **kw)
+
+
+def _dicom_pixels(ds) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(T, H, W)`` float32 grey (modality LUT applied; MONOCHROME1 inverted) and RGB or None.
+
+    pydicom >= 3 returns YBR_FULL/YBR_FULL_422 pixel data already converted to RGB.
+    """
+    from pydicom.pixels import apply_rescale
+
+    arr = ds.pixel_array
+    nframes = int(ds.get("NumberOfFrames", 1) or 1)
+    spp = int(ds.get("SamplesPerPixel", 1) or 1)
+    if spp >= 3:  # pydicom >= 3 (as_rgb=True) already converted YBR_FULL(_422) to RGB
+        if arr.ndim == 3:
+            arr = arr[None]
+        return to_luminance(arr), arr
+    if nframes == 1 or arr.ndim == 2:
+        arr = arr.reshape((-1, *arr.shape[-2:]))
+    try:
+        grey = np.asarray(apply_rescale(arr, ds), dtype=np.float32)
+    except Exception:  # no or unusual modality LUT: keep stored values
+        grey = arr.astype(np.float32)
+    if str(ds.get("PhotometricInterpretation", "")) == "MONOCHROME1":
+        grey = grey.max() + grey.min() - grey
+    return grey, None
+
+
+def _dicom_spacing(ds) -> tuple[float, float] | None:
+    """``(row, col)`` in mm from PixelSpacing, functional groups, or ultrasound regions."""
+    ps = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+    if ps is None:
+        try:
+            ps = ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing
+        except (AttributeError, IndexError, KeyError):
+            ps = None
+    if ps is not None and len(ps) >= 2 and float(ps[0]) > 0 and float(ps[1]) > 0:
+        return float(ps[0]), float(ps[1])
+    for region in ds.get("SequenceOfUltrasoundRegions", []) or []:
+        # PhysicalUnits 3 = cm; deltas are cm per pixel
+        if int(region.get("PhysicalUnitsXDirection", 0)) == 3 and int(region.get("PhysicalUnitsYDirection", 0)) == 3:
+            dx, dy = float(region.PhysicalDeltaX), float(region.PhysicalDeltaY)
+            if dx > 0 and dy > 0:
+                return dy * 10.0, dx * 10.0
+    return None
+
+
+def _dicom_frame_time(ds) -> float | None:
+    """Milliseconds between frames from FrameTime, FrameTimeVector, CineRate or display rate."""
+    for key in ("FrameTime",):
+        if ds.get(key) not in (None, ""):
+            return float(ds.get(key))
+    ftv = ds.get("FrameTimeVector")
+    if ftv is not None and len(ftv) > 1:
+        return float(np.median([float(v) for v in list(ftv)[1:]]))
+    for key in ("CineRate", "RecommendedDisplayFrameRate"):
+        if ds.get(key) not in (None, "") and float(ds.get(key)) > 0:
+            return 1000.0 / float(ds.get(key))
+    return None
+
+
+def _read_dicom(path: Path, **_) -> Sequence:
+    import pydicom.errors
+
+    try:
+        ds = _dcmread(path)
+    except pydicom.errors.InvalidDicomError:
+        _fail(path, "not a DICOM file (no DICOM header found)")
+    if "PixelData" not in ds and "FloatPixelData" not in ds:
+        _fail(path, "DICOM file holds no image (no pixel data)")
+    grey, rgb = _dicom_pixels(ds)
+    meta = {"modality": str(ds.get("Modality", "")), "photometric": str(ds.get("PhotometricInterpretation", ""))}
+    ft = _dicom_frame_time(ds)
+    if ft is not None:
+        meta["frame_time_ms"] = ft
+    if rgb is not None:
+        meta["rgb"] = rgb
+    spacing = _dicom_spacing(ds)
+    return Sequence(grey, spacing=spacing, unit="mm" if spacing else "px", metadata=meta)
+
+
+def _natural_key(name: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def _num(value, default=math.inf) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _slice_key(ds):
+    """A hashable slice position: SliceLocation, else position along the slice normal."""
+    if ds.get("SliceLocation") not in (None, ""):
+        return round(float(ds.SliceLocation), 3)
+    ipp, iop = ds.get("ImagePositionPatient"), ds.get("ImageOrientationPatient")
+    if ipp is not None and iop is not None and len(iop) == 6:
+        normal = np.cross(np.array(iop[:3], float), np.array(iop[3:], float))
+        return round(float(np.dot(normal, np.array(ipp, float))), 3)
+    return None
+
+
+def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str | None = None, **_) -> Sequence:
+    """A folder of DICOM files -> one slice position of one series, frames ordered in time.
+
+    Files that are not DICOM are skipped with a warning. Files are grouped by
+    SeriesInstanceUID, then by slice position (SliceLocation, else ImagePositionPatient along
+    the slice normal). Slice positions are numbered in acquisition order (lowest
+    InstanceNumber first); ``slice`` picks one (default 0). Frames within a position are
+    ordered by TriggerTime, then InstanceNumber, then file name.
+    """
+    import pydicom.errors
+
+    files = sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")),
+                   key=lambda p: _natural_key(p.name))
+    headers, skipped = [], []
+    for f in files:
+        try:
+            ds = _dcmread(f, stop_before_pixels=True)
+        except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError) as e:
+            skipped.append(f"{f.name} ({_reason(e)})")
+            continue
+        if "Rows" not in ds:
+            skipped.append(f"{f.name} (no image)")
+            continue
+        headers.append((f, ds))
+    if skipped:
+        warnings.warn(
+            f"{path.name}: skipped {len(skipped)} non-DICOM or image-less file(s): "
+            + ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else ""),
+            stacklevel=3,
+        )
+    if not headers:
+        _fail(path, "folder holds no readable DICOM image files")
+
+    # series
+    by_series: dict[str, list] = {}
+    for f, ds in headers:
+        by_series.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append((f, ds))
+    uids = sorted(by_series, key=lambda u: (_num(by_series[u][0][1].get("SeriesNumber")), u))
+    if series is None:
+        uid = max(uids, key=lambda u: len(by_series[u]))
+        if len(uids) > 1:
+            warnings.warn(f"{path.name}: {len(uids)} series found; using the largest ({uid}); "
+                          "pass series= to choose", stacklevel=3)
+    elif isinstance(series, str):
+        if series not in by_series:
+            _fail(path, f"series {series!r} not found; series in folder: {', '.join(uids)}")
+        uid = series
+    else:
+        if not 0 <= int(series) < len(uids):
+            _fail(path, f"series={series} is out of range: the folder has {len(uids)} series")
+        uid = uids[int(series)]
+    items = by_series[uid]
+
+    # slice positions, in acquisition order
+    groups: dict = {}
+    for f, ds in items:
+        groups.setdefault(_slice_key(ds), []).append((f, ds))
+
+    def time_key(item):
+        f, ds = item
+        return (_num(ds.get("TriggerTime"), 0.0), _num(ds.get("InstanceNumber")), _natural_key(f.name))
+
+    order = sorted(groups, key=lambda k: min(time_key(it)[1:] for it in groups[k]))
+    k = 0 if slice is None else int(slice)
+    if not 0 <= k < len(order):
+        _fail(path, f"slice={k} is out of range: the folder has {len(order)} slice position(s)")
+    chosen = sorted(groups[order[k]], key=time_key)
+
+    greys, rgbs = [], []
+    for f, _ds in chosen:
+        ds = _dcmread(f)
+        g, c = _dicom_pixels(ds)
+        if greys and g.shape[1:] != greys[0].shape[1:]:
+            _fail(path, f"{f.name} has size {g.shape[1:]} but earlier frames have {greys[0].shape[1:]}")
+        greys.append(g)
+        if c is not None:
+            rgbs.append(c)
+    frames = np.concatenate(greys, axis=0)
+    first = chosen[0][1]
+    trig = [_num(ds.get("TriggerTime"), math.nan) for _, ds in chosen]
+    meta = {
+        "modality": str(first.get("Modality", "")),
+        "series_uid": uid,
+        "n_series": len(uids),
+        "slice": k,
+        "n_slices": len(order),
+        "slice_locations": [None if key is None else float(key) for key in order],
+        "files": [f.name for f, _ in chosen],
+        "skipped_files": skipped,
+    }
+    if all(np.isfinite(trig)):
+        meta["trigger_times_ms"] = trig
+        if len(trig) > 1:
+            meta["frame_time_ms"] = float(np.median(np.diff(trig)))
+    elif (ft := _dicom_frame_time(first)) is not None:
+        meta["frame_time_ms"] = ft
+    if rgbs and len(rgbs) == len(greys):
+        meta["rgb"] = np.concatenate(rgbs, axis=0)
+    spacing = _dicom_spacing(first)
+    name = path.name if len(order) == 1 else f"{path.name}_slice{k}"
+    return Sequence(frames, spacing=spacing, unit="mm" if spacing else "px", name=name, metadata=meta)
+
+
+# --------------------------------------------------------------------------- video
+def _read_video(path: Path, **_) -> Sequence:
+    """Video via imageio's FFMPEG plugin (pyav as fallback): RGB -> luminance, fps kept."""
+    import imageio.v3 as iio
+
+    _check_video_container(path)
+    try:
+        arr = iio.imread(path, plugin="FFMPEG")
+        meta_in = iio.immeta(path, plugin="FFMPEG")
+    except ImportError:
+        arr = iio.imread(path, plugin="pyav")
+        meta_in = iio.immeta(path, plugin="pyav")
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[-1] not in (3, 4):  # (T, H, W) grey
+        grey, rgb = arr.astype(np.float32), None
+    else:
+        if arr.ndim == 3:
+            arr = arr[None]
+        grey, rgb = _split_rgb(arr, True)
+    if grey.size == 0 or grey.ndim != 3:
+        _fail(path, "video holds no frames")
+    meta = {"rgb": rgb} if rgb is not None else {}
+    fps = meta_in.get("fps")
+    if fps and math.isfinite(float(fps)) and float(fps) > 0:
+        meta["fps"] = float(fps)
+        meta["frame_time_ms"] = 1000.0 / float(fps)
+    return Sequence(grey, metadata=meta)
+
+
+def _check_video_container(path: Path) -> None:
+    """Refuse truncated AVI (RIFF) and MP4/MOV (ISO-BMFF) files, which ffmpeg reads partly."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if head[:4] == b"RIFF":
+            riff = int.from_bytes(head[4:8], "little")
+            if riff + 8 > size:
+                _fail(path, f"not a readable video file (truncated: {size} of {riff + 8} bytes)")
+            return
+        if head[4:8] not in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
+            return  # unknown container: leave it to ffmpeg
+        pos = 0
+        while pos < size:  # walk the top-level boxes
+            f.seek(pos)
+            hdr = f.read(16)
+            if len(hdr) < 8:
+                _fail(path, "not a readable video file (truncated inside a box header)")
+            box = int.from_bytes(hdr[:4], "big")
+            if box == 1:
+                box = int.from_bytes(hdr[8:16], "big")
+            elif box == 0:
+                return  # box extends to the end of the file
+            if box < 8 or pos + box > size:
+                _fail(path, f"not a readable video file (truncated: box {hdr[4:8]!r} runs past the end)")
+            pos += box
+
+
+# --------------------------------------------------------------------------- NumPy
+_FRAME_KEYS = ("frames", "cine", "images", "image", "data")
+_SPACING_KEYS = ("spacing", "pixel_spacing_mm", "pixel_spacing")
+
+
+def _pick_slice(arr: np.ndarray, path: Path, slice: int | None, what: str) -> tuple[np.ndarray, int]:
+    """``(S, T, H, W)`` -> ``(T, H, W)`` at ``slice`` (default 0); 3-D and 2-D pass through."""
+    if arr.ndim != 4:
+        return arr, 1
+    k = 0 if slice is None else int(slice)
+    if not 0 <= k < arr.shape[0]:
+        _fail(path, f"slice={k} is out of range: {what} has {arr.shape[0]} slice(s)")
+    return arr[k], arr.shape[0]
+
+
+def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
+    """``.npy`` (one array) or ``.npz`` with ``frames`` (or ``cine``, or the first >=3-D array),
+    optional ``labels``, ``spacing`` ``(row, col)`` (unit ``unit`` key, default mm), ``landmarks``."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic != b"\x93NUMPY" and magic[:4] != b"PK\x03\x04":
+        _fail(path, "not a NumPy .npy/.npz file (unrecognised header)")
+    loaded = np.load(path, allow_pickle=False)
+    labels = landmarks = spacing = None
+    unit = "mm"
+    meta: dict = {}
+    if isinstance(loaded, np.ndarray):
+        arr = loaded
+    else:
+        with loaded as z:
+            keys = list(z.files)
+            key = next((k for k in _FRAME_KEYS if k in keys), None)
+            if key is None:
+                key = next((k for k in keys if z[k].ndim >= 3 and k != "labels"), None)
+            if key is None:
+                _fail(path, f"npz holds no image array (keys: {', '.join(keys) or 'none'}); "
+                            "expected 'frames' with shape (T, H, W)")
+            arr = z[key]
+            meta["npz_key"] = key
+            if "labels" in keys:
+                labels = z["labels"]
+            if "landmarks" in keys:
+                landmarks = np.asarray(z["landmarks"], dtype=np.float64)
+            skey = next((k for k in _SPACING_KEYS if k in keys), None)
+            if skey is not None:
+                s = np.asarray(z[skey], dtype=np.float64).ravel()
+                spacing = (s[0], s[0]) if s.size == 1 else (s[-2], s[-1])
+            if "unit" in keys:
+                unit = str(z["unit"])
+    if arr.dtype.kind not in "biuf":
+        _fail(path, f"array has dtype {arr.dtype}; expected numbers")
+    rgb = None
+    if arr.ndim in (3, 4) and arr.shape[-1] in (3, 4) and arr.shape[-2] > 4:
+        arr, rgb = _split_rgb(arr, True)
+    arr, n_slices = _pick_slice(arr, path, slice, "the array")
+    if n_slices > 1:
+        meta.update(slice=int(slice or 0), n_slices=n_slices)
+    frames = _as_thw(arr, path)
+    if rgb is not None:
+        meta["rgb"] = rgb.reshape(frames.shape + rgb.shape[-1:])
+    if labels is not None:
+        labels, _ = _pick_slice(np.asarray(labels), path, slice, "labels")
+        labels = _as_thw(labels, path, "labels")
+        if labels.shape != frames.shape:
+            _fail(path, f"labels {labels.shape} do not match frames {frames.shape}")
+    return Sequence(frames, labels=labels, spacing=spacing, unit=unit if spacing else "px",
+                    landmarks=landmarks, metadata=meta)
+
+
+_READERS = {
+    "tiff": _read_tiff,
+    "nifti": _read_nifti,
+    "dicom": _read_dicom,
+    "video": _read_video,
+    "npz": _read_numpy,
+}

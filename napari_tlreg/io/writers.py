@@ -1,0 +1,310 @@
+"""Atomic writers: stacks (TIFF, OME-TIFF, NIfTI) and landmark CSVs.
+
+Every writer goes through :func:`atomic_path`: the data is written to a temporary sibling
+``.<name>.tmp-<random>``, flushed to disk (fsync), then moved onto the target with
+``os.replace``. If anything fails, the temporary file is deleted and the exception re-raised;
+a file already at the target is left untouched. :func:`atomic_dir` does the same for whole
+result folders.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import os
+import secrets
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["atomic_path", "atomic_dir", "save_stack", "save_points_csv", "load_points_csv"]
+
+POINTS_HEADER = ("id", "t", "row", "col")
+
+
+# --------------------------------------------------------------------------- atomicity
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename durable (POSIX); silently skipped where directories cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _tmp_sibling(target: Path, tag: str) -> Path:
+    return target.with_name(f".{target.name}.{tag}-{secrets.token_hex(4)}")
+
+
+@contextmanager
+def atomic_path(target):
+    """Yield a temporary path next to ``target``; on success move it onto ``target``.
+
+    Usage::
+
+        with atomic_path("out.tif") as tmp:
+            tifffile.imwrite(tmp, data)
+
+    The parent folder is created if needed. On an exception inside the block (or if the
+    block wrote nothing), the temporary file is removed, the target is unchanged, and the
+    exception propagates.
+    """
+    target = Path(target)
+    if target.is_dir():
+        raise IsADirectoryError(f"{target}: is a folder, expected a file path")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(target, "tmp")
+    try:
+        yield tmp
+        if not tmp.is_file():
+            raise OSError(f"{target.name}: nothing was written")
+        _fsync_file(tmp)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_dir(target):
+    """Yield a temporary folder next to ``target``; on success it replaces ``target``.
+
+    If ``target`` already exists (a folder), it is moved aside, the new folder renamed into
+    place, then the old one deleted; if the final rename fails the old folder is restored.
+    On an exception inside the block the temporary folder is deleted and the exception
+    propagates, leaving ``target`` as it was.
+    """
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise FileExistsError(f"{target}: exists and is not a folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(target, "tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        for root, _dirs, files in os.walk(tmp):
+            for name in files:
+                _fsync_file(Path(root) / name)
+        if target.exists():
+            old = _tmp_sibling(target, "old")
+            os.rename(target, old)
+            try:
+                os.rename(tmp, target)
+            except BaseException:
+                os.rename(old, target)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# --------------------------------------------------------------------------- stacks
+def _stack_kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".ome.tif", ".ome.tiff")):
+        return "ome"
+    if name.endswith((".tif", ".tiff")):
+        return "tiff"
+    if name.endswith((".nii", ".nii.gz")):
+        return "nifti"
+    raise ValueError(f"{path.name}: unsupported file type for a stack; use .tif, .tiff, .ome.tif, .nii or .nii.gz")
+
+
+_IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
+_AXES = {2: "YX", 3: "TYX", 4: "TCYX"}
+
+
+def save_stack(path, array, spacing=None, *, unit: str = "mm") -> Path:
+    """Write an array atomically, format chosen by suffix; returns the path.
+
+    array: ``(H, W)``, ``(T, H, W)`` (TIFF also ``(T, C, H, W)`` or any N-D). Values and dtype
+        are kept exactly (bool is stored as uint8). Read back with ``load_stack``.
+    spacing: ``(row, col)`` pixel size in ``unit`` (default mm), or ``None``.
+
+    ``.tif/.tiff``: ImageJ-compatible hyperstack for uint8/uint16/float32 (spacing as ImageJ
+    resolution + unit), otherwise a plain TIFF with spacing in its JSON description and, for
+    mm, the resolution tags (pixels per cm). ``.ome.tif``: OME-TIFF with PhysicalSizeX/Y.
+    ``.nii/.nii.gz``: NIfTI-1, ``(T, H, W)`` stored as voxel array ``(W, H, 1, T)`` (``(H, W)``
+    as ``(W, H)``), zooms ``(col, row, 1, 1)``; see the reader's axis convention.
+    """
+    path = Path(path)
+    kind = _stack_kind(path)
+    arr = np.asarray(array)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    if arr.ndim < 2:
+        raise ValueError(f"{path.name}: expected an image array of at least 2 dimensions, got shape {arr.shape}")
+    if kind == "ome" and arr.dtype.kind in "iu" and arr.dtype.itemsize > 4:
+        raise ValueError(f"{path.name}: OME-TIFF cannot store {arr.dtype}; use .tif")
+    if kind == "nifti" and arr.ndim > 3:
+        raise ValueError(f"{path.name}: NIfTI stacks must be (H, W) or (T, H, W), got {arr.shape}; use .tif")
+    if spacing is not None:
+        spacing = (float(spacing[0]), float(spacing[1]))
+        if not all(math.isfinite(s) and s > 0 for s in spacing):
+            raise ValueError(f"{path.name}: spacing must be two positive numbers, got {spacing}")
+    with atomic_path(path) as tmp:
+        if kind == "nifti":
+            _write_nifti(tmp, arr, spacing, unit, gz=path.name.lower().endswith(".gz"))
+        else:
+            _write_tiff(tmp, arr, spacing, unit, ome=(kind == "ome"))
+    return path
+
+
+def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool) -> None:
+    import tifffile
+
+    axes = _AXES.get(arr.ndim)
+    if ome:
+        md: dict = {"axes": axes} if axes else {}
+        if spacing is not None:
+            md.update(PhysicalSizeY=spacing[0], PhysicalSizeYUnit=unit,
+                      PhysicalSizeX=spacing[1], PhysicalSizeXUnit=unit)
+        tifffile.imwrite(tmp, arr, ome=True, metadata=md)
+        return
+    if arr.dtype.type in _IMAGEJ_DTYPES and axes is not None:
+        kw = {}
+        md = {"axes": axes}
+        if spacing is not None:
+            kw["resolution"] = (1.0 / spacing[1], 1.0 / spacing[0])
+            md["unit"] = unit
+        tifffile.imwrite(tmp, arr, imagej=True, metadata=md, **kw)
+        return
+    md = {"axes": axes} if axes else {}
+    kw = {}
+    if spacing is not None:
+        md.update(spacing=list(spacing), unit=unit)
+        if unit == "mm":
+            kw = {"resolution": (10.0 / spacing[1], 10.0 / spacing[0]), "resolutionunit": "CENTIMETER"}
+    tifffile.imwrite(tmp, arr, imagej=False, ome=False, metadata=md, **kw)
+
+
+def _write_nifti(tmp: Path, arr: np.ndarray, spacing, unit: str, gz: bool) -> None:
+    import nibabel as nib
+
+    if arr.ndim == 2:
+        data = arr.T
+    elif arr.ndim == 3:
+        data = np.transpose(arr, (2, 1, 0))[:, :, None, :]  # (T,H,W) -> (W,H,1,T)
+    else:  # checked by save_stack
+        raise ValueError(f"NIfTI writer takes (H, W) or (T, H, W), got {arr.shape}")
+    sr, sc = spacing if spacing is not None else (1.0, 1.0)
+    affine = np.diag([sc, sr, 1.0, 1.0])
+    img = nib.Nifti1Image(np.ascontiguousarray(data), affine, dtype=data.dtype)
+    zooms = (sc, sr) + (1.0,) * (data.ndim - 2)
+    img.header.set_zooms(zooms)
+    nifti_unit = {"mm": "mm", "m": "meter", "um": "micron", "µm": "micron"}.get(unit, "unknown")
+    img.header.set_xyzt_units(nifti_unit if spacing is not None else "unknown", "unknown")
+    raw = img.to_bytes()
+    with open(tmp, "wb") as f:
+        if gz:
+            with gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as g:
+                g.write(raw)
+        else:
+            f.write(raw)
+
+
+# --------------------------------------------------------------------------- points CSV
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 2**53 else repr(float(x))
+
+
+def save_points_csv(path, points) -> Path:
+    """Write landmarks atomically as CSV with header ``id,t,row,col``; returns the path.
+
+    points: ``(N, 4)`` rows ``(id, t, row, col)`` (pixels, time index), or ``(N, 3)`` rows
+        ``(t, row, col)`` (napari Points), which get ids ``0..N-1``. Floats are written
+        with full precision (``repr``), integral values as integers.
+    """
+    path = Path(path)
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.size == 0:
+        pts = pts.reshape(0, 4)
+    if pts.ndim != 2 or pts.shape[1] not in (3, 4):
+        raise ValueError(f"{path.name}: points must be (N, 4) (id, t, row, col) or (N, 3) (t, row, col), got {pts.shape}")
+    if pts.shape[1] == 3:
+        pts = np.column_stack([np.arange(len(pts), dtype=np.float64), pts])
+    if not np.all(np.isfinite(pts)):
+        raise ValueError(f"{path.name}: points contain NaN or infinite values")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(POINTS_HEADER)
+    for row in pts:
+        w.writerow([_fmt(v) for v in row])
+    with atomic_path(path) as tmp:
+        tmp.write_text(buf.getvalue(), encoding="utf-8")
+    return path
+
+
+def load_points_csv(path) -> np.ndarray:
+    """Read landmarks -> ``(N, 4)`` float64 rows ``(id, t, row, col)``.
+
+    Accepts the header ``id,t,row,col`` (any order, any case, extra columns ignored) or
+    napari's own Points export ``index,axis-0,axis-1,axis-2``. Raises ``FileNotFoundError``
+    for a missing file and ``ValueError`` naming the file (and line) for a bad CSV: missing
+    columns, non-numbers, NaN/inf, non-integer ids or times, or an id repeated in one frame.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path.name}: not a text CSV file") from None
+    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    if not rows:
+        raise ValueError(f"{path.name}: file is empty (expected a header id,t,row,col)")
+    header = [c.strip().lower() for c in rows[0]]
+    aliases = {"id": ("id", "index"), "t": ("t", "axis-0"), "row": ("row", "axis-1"), "col": ("col", "axis-2")}
+    cols = {}
+    for key, names in aliases.items():
+        cols[key] = next((header.index(n) for n in names if n in header), None)
+    missing = [k for k in ("t", "row", "col") if cols[k] is None]
+    if missing:
+        raise ValueError(f"{path.name}: missing column(s) {', '.join(missing)} "
+                         f"(expected header id,t,row,col; found {','.join(header)})")
+    out = np.empty((len(rows) - 1, 4), dtype=np.float64)
+    for i, r in enumerate(rows[1:]):
+        line = i + 2
+        if len(r) < len(header):
+            raise ValueError(f"{path.name} line {line}: expected {len(header)} values, found {len(r)}")
+        for j, key in enumerate(POINTS_HEADER):
+            if cols[key] is None:  # napari export without index column
+                out[i, j] = i
+                continue
+            cell = r[cols[key]].strip()
+            try:
+                v = float(cell)
+            except ValueError:
+                raise ValueError(f"{path.name} line {line}: {cell!r} in column {key!r} is not a number") from None
+            if not math.isfinite(v):
+                raise ValueError(f"{path.name} line {line}: {cell!r} in column {key!r} is not a finite number")
+            if key in ("id", "t") and not v.is_integer():
+                raise ValueError(f"{path.name} line {line}: {key} must be an integer, got {cell!r}")
+            out[i, j] = v
+    pairs = set()
+    for i, (pid, t) in enumerate(out[:, :2]):
+        if (pid, t) in pairs:
+            raise ValueError(f"{path.name} line {i + 2}: landmark id {int(pid)} appears twice in frame {int(t)}")
+        pairs.add((pid, t))
+    return out

@@ -1,0 +1,545 @@
+"""Evaluation metrics for registered sequences: overlap, surface distance, landmark error,
+intensity similarity and folding, plus a per-frame evaluation table.
+
+Pure numpy/scipy (no torch, no Qt, no napari); ``scipy.ndimage`` is imported on first use so
+``import napari_tlreg.metrics`` stays cheap. Conventions (CONVENTIONS.md): frames ``(T, H, W)``;
+a displacement is a pull field in pixels, ``(T, 2, H, W)``, channels ``(row, col)``; a point ``q``
+in frame ``t`` corresponds to ``q + u_t(q)`` in the reference (bilinear sample, border replication).
+
+Definitions chosen here (each is tested against a hand-computed case):
+
+* **Dice** ``2|A∩B| / (|A| + |B|)``. ``label=None`` compares foregrounds (``> 0``), otherwise the
+  pixels equal to ``label``. Two empty sets give ``1.0`` (nothing to disagree on).
+* **Hausdorff** is the surface-distance definition of medpy (``hd``/``hd95``) and MONAI: the
+  boundary of a mask is the mask minus its erosion by the 4-connected cross (pixels touching
+  the image edge count as boundary); for every boundary pixel of ``a`` the Euclidean distance to
+  the nearest boundary pixel of ``b`` and vice versa; both sets of distances are pooled and the
+  ``percentile`` (numpy's linear interpolation) of the pool is returned; ``percentile=100`` is the
+  classical symmetric Hausdorff distance, ``95`` is HD95. Distances are between pixel centres,
+  in pixels, or in physical units when ``spacing=(row, col)`` is given. Both masks empty: ``0.0``;
+  exactly one empty: ``inf``.
+* **TRE** (target registration error) of matched points ``(row, col)``: per point the difference
+  ``d = moved - target``. ``mean``/``std``/``max`` are over the Euclidean norms ``|d|`` (``std``
+  is the population std, ddof=0). Following the multistep paper (002, Tables 1-3: "dx and dy
+  represent the distances along the x and y axis ... ds the average error along all axes",
+  captioned "errors measured as average euclidean distances"): ``dx`` = mean ``|d_col|``,
+  ``dy`` = mean ``|d_row|`` (x = column, y = row) and ``ds`` = mean Euclidean distance (= ``mean``).
+  The paper's numbers are consistent with exactly this: dx, dy are multiples of 1/15 (15
+  landmarks, integer pixel errors), and ``sqrt(dx² + dy²) <= ds <= dx + dy`` in every row.
+* **MSE** mean of ``(a - b)²`` (over ``mask`` if given).
+* **LNCC** mean local normalised cross-correlation over ``(2r+1)²`` box windows (VoxelMorph's
+  window sums, eps ``1e-5``; radius 4 = the 9x9 window of METHODS.md). Per pixel
+  ``cc = cross / sqrt(var_a · var_b + eps)`` (signed, in [-1, 1]); ``squared=True`` gives
+  VoxelMorph's loss form ``cross² / (var_a · var_b + eps)``. Windows at the image edge use
+  reflected samples (``scipy.ndimage.uniform_filter``'s default); a window where either image is
+  flat contributes 0.
+* **Folding**: percentage of pixels with ``det(I + ∇u) <= 0``, with ``np.gradient`` differences
+  (central inside, one-sided at the edges), the same numbers as ``tl.jacobian_determinant``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "dice",
+    "dice_per_label",
+    "hausdorff",
+    "tre",
+    "mse",
+    "lncc",
+    "negative_jacobian_fraction",
+    "map_points",
+    "evaluate",
+    "summarize",
+]
+
+LNCC_EPS = 1e-5
+DEFAULT_LNCC_RADIUS = 4  # 9x9 window (TLRN, VoxelMorph)
+
+
+# --------------------------------------------------------------------------- helpers
+def _asarray(x, name: str) -> np.ndarray:
+    if hasattr(x, "detach"):  # a torch tensor, without importing torch
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _same_shape(a: np.ndarray, b: np.ndarray, what: str = "arrays") -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{what} must have the same shape, got {a.shape} and {b.shape}")
+
+
+def _mask_of(x: np.ndarray, label) -> np.ndarray:
+    if label is None:
+        return x > 0 if x.dtype != bool else x
+    return x == label
+
+
+def _spacing(spacing, ndim: int = 2) -> tuple[float, ...] | None:
+    if spacing is None:
+        return None
+    if np.isscalar(spacing):
+        s = (float(spacing),) * ndim
+    else:
+        s = tuple(float(v) for v in spacing)
+    if len(s) != ndim:
+        raise ValueError(f"spacing must have {ndim} values (row, col), got {spacing!r}")
+    if not all(math.isfinite(v) and v > 0 for v in s):
+        raise ValueError(f"spacing values must be positive and finite, got {spacing!r}")
+    return s
+
+
+def _nan_stats() -> dict:
+    return {"mean": math.nan, "std": math.nan, "max": math.nan, "dx": math.nan, "dy": math.nan, "ds": math.nan}
+
+
+# --------------------------------------------------------------------------- overlap
+def dice(a, b, label=None) -> float:
+    """Dice coefficient ``2|A∩B| / (|A|+|B|)`` of two label arrays of the same shape.
+
+    ``label=None``: foreground ``a > 0`` vs ``b > 0``; otherwise the pixels equal to ``label``.
+    Both sets empty -> ``1.0``. Shape mismatch -> ``ValueError``.
+    """
+    a = _asarray(a, "a")
+    b = _asarray(b, "b")
+    _same_shape(a, b, "label arrays")
+    ma, mb = _mask_of(a, label), _mask_of(b, label)
+    na, nb = int(np.count_nonzero(ma)), int(np.count_nonzero(mb))
+    if na + nb == 0:
+        return 1.0
+    inter = int(np.count_nonzero(ma & mb))
+    return 2.0 * inter / (na + nb)
+
+
+def dice_per_label(a, b) -> dict[int, float]:
+    """``{label: dice(a, b, label)}`` for every nonzero label present in ``a`` or ``b``."""
+    a = _asarray(a, "a")
+    b = _asarray(b, "b")
+    _same_shape(a, b, "label arrays")
+    labels = np.union1d(np.unique(a), np.unique(b))
+    return {int(k): dice(a, b, label=k) for k in labels if k != 0}
+
+
+# --------------------------------------------------------------------------- surface distance
+def _boundary(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage as ndi
+
+    cross = ndi.generate_binary_structure(mask.ndim, 1)
+    return mask & ~ndi.binary_erosion(mask, structure=cross, iterations=1, border_value=0)
+
+
+def surface_distances(a, b, spacing=None, label=None) -> np.ndarray:
+    """Pooled boundary-to-boundary distances (a->b then b->a), 1-D array. Empty if a mask is empty."""
+    a = _asarray(a, "a")
+    b = _asarray(b, "b")
+    _same_shape(a, b, "masks")
+    ma, mb = _mask_of(a, label), _mask_of(b, label)
+    if not ma.any() or not mb.any():
+        return np.zeros(0)
+    from scipy import ndimage as ndi
+
+    sp = _spacing(spacing, a.ndim)
+    ba, bb = _boundary(ma), _boundary(mb)
+    dt_b = ndi.distance_transform_edt(~bb, sampling=sp)  # distance to the nearest boundary pixel of b
+    dt_a = ndi.distance_transform_edt(~ba, sampling=sp)
+    return np.concatenate([dt_b[ba], dt_a[bb]])
+
+
+def hausdorff(a, b, percentile: float = 100, spacing=None, label=None) -> float:
+    """Symmetric (percentile) Hausdorff distance between the boundaries of two masks.
+
+    ``a``, ``b``: label or boolean arrays of the same shape; ``label`` as in :func:`dice`.
+    ``percentile=100``: Hausdorff distance; ``95``: HD95 (percentile of the pooled surface
+    distances, as medpy). Pixels, or physical units with ``spacing=(row, col)``.
+    Both empty -> ``0.0``; one empty -> ``inf``.
+    """
+    if not 0 <= float(percentile) <= 100:
+        raise ValueError(f"percentile must be in [0, 100], got {percentile!r}")
+    a = _asarray(a, "a")
+    b = _asarray(b, "b")
+    _same_shape(a, b, "masks")
+    _spacing(spacing, a.ndim)  # validate even when a mask is empty
+    ea, eb = not _mask_of(a, label).any(), not _mask_of(b, label).any()
+    if ea and eb:
+        return 0.0
+    if ea or eb:
+        return math.inf
+    d = surface_distances(a, b, spacing=spacing, label=label)
+    if float(percentile) == 100:
+        return float(d.max())
+    return float(np.percentile(d, float(percentile)))
+
+
+# --------------------------------------------------------------------------- landmarks
+def tre(moved_points, target_points, spacing=None) -> dict:
+    """Target registration error of matched points, each ``(N, 2)`` as ``(row, col)``.
+
+    Returns ``mean``, ``std`` (ddof=0), ``max`` of the Euclidean distances, ``dx`` (mean
+    ``|Δcol|``), ``dy`` (mean ``|Δrow|``), ``ds`` (mean Euclidean distance, = ``mean``) and ``n``.
+    With ``spacing=(row, col)`` the values are in physical units and the pixel values are added
+    under the same keys suffixed ``_px``. ``N = 0`` gives NaNs. Mismatched N -> ``ValueError``.
+    """
+    m = _asarray(moved_points, "moved_points").astype(np.float64)
+    p = _asarray(target_points, "target_points").astype(np.float64)
+    if m.ndim == 1 and m.size == 0:
+        m = m.reshape(0, 2)
+    if p.ndim == 1 and p.size == 0:
+        p = p.reshape(0, 2)
+    if m.ndim != 2 or m.shape[1] != 2 or p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"points must be (N, 2) (row, col), got {m.shape} and {p.shape}")
+    if m.shape[0] != p.shape[0]:
+        raise ValueError(f"moved and target points differ in number: {m.shape[0]} vs {p.shape[0]}")
+    sp = _spacing(spacing, 2)
+
+    def stats(d: np.ndarray) -> dict:
+        if d.shape[0] == 0:
+            return _nan_stats()
+        dist = np.sqrt((d**2).sum(axis=1))
+        return {
+            "mean": float(dist.mean()),
+            "std": float(dist.std()),
+            "max": float(dist.max()),
+            "dx": float(np.abs(d[:, 1]).mean()),
+            "dy": float(np.abs(d[:, 0]).mean()),
+            "ds": float(dist.mean()),
+        }
+
+    d = m - p
+    px = stats(d)
+    if sp is None:
+        return {**px, "n": int(d.shape[0])}
+    out = stats(d * np.asarray(sp))
+    out.update({f"{k}_px": v for k, v in px.items()})
+    out["n"] = int(d.shape[0])
+    return out
+
+
+def map_points(displacement, points) -> np.ndarray:
+    """Positions in the reference of points given in the frames: ``q + u_t(q)``.
+
+    displacement: ``(T, 2, H, W)`` (or one field ``(2, H, W)``); points: ``(N, 3)`` ``(t, row, col)``
+    (``(N, 2)`` ``(row, col)`` allowed with a single field). ``u_t`` is sampled bilinearly at ``q``
+    with border replication outside the image. Returns ``(N, 2)`` ``(row, col)`` float64.
+    """
+    from scipy import ndimage as ndi
+
+    u = _asarray(displacement, "displacement")
+    pts = _asarray(points, "points").astype(np.float64)
+    if u.ndim == 3:
+        u = u[None]
+        if pts.ndim == 2 and pts.shape[1] == 2:
+            pts = np.concatenate([np.zeros((pts.shape[0], 1)), pts], axis=1)
+    if u.ndim != 4 or u.shape[1] != 2:
+        raise ValueError(f"displacement must be (T, 2, H, W) or (2, H, W), got {u.shape}")
+    if pts.ndim == 1 and pts.size == 0:
+        pts = pts.reshape(0, 3)
+    if pts.ndim != 2 or pts.shape[1] != 3:
+        raise ValueError(f"points must be (N, 3) (t, row, col), got {pts.shape}")
+    out = pts[:, 1:].copy()
+    if pts.shape[0] == 0:
+        return out
+    if not np.isfinite(pts).all():
+        raise ValueError("points contain NaN or inf")
+    t = np.rint(pts[:, 0])
+    if np.any(np.abs(t - pts[:, 0]) > 1e-6):
+        raise ValueError("point time indices must be integers")
+    t = t.astype(np.int64)
+    if t.min() < 0 or t.max() >= u.shape[0]:
+        raise ValueError(f"point time index out of range [0, {u.shape[0]}): {t.min()}..{t.max()}")
+    for ti in np.unique(t):
+        sel = t == ti
+        coords = pts[sel, 1:].T  # (2, n): rows, cols
+        for ch in range(2):
+            field = np.asarray(u[ti, ch], dtype=np.float64)
+            out[sel, ch] += ndi.map_coordinates(field, coords, order=1, mode="nearest")
+    return out
+
+
+# --------------------------------------------------------------------------- intensities
+def _stack_pair(a, b, mask):
+    a = _asarray(a, "a").astype(np.float64)
+    b = _asarray(b, "b").astype(np.float64)
+    _same_shape(a, b, "images")
+    if a.ndim not in (2, 3):
+        raise ValueError(f"images must be (H, W) or (T, H, W), got {a.shape}")
+    single = a.ndim == 2
+    if single:
+        a, b = a[None], b[None]
+    m = None
+    if mask is not None:
+        m = _asarray(mask, "mask").astype(bool)
+        if m.shape == a.shape[1:]:
+            m = np.broadcast_to(m, a.shape)
+        elif m.shape != a.shape:
+            raise ValueError(f"mask shape {m.shape} does not match the images' {a.shape[1:]}")
+    return a, b, m, single
+
+
+def _reduce(per: np.ndarray, single: bool, per_frame: bool):
+    if single:
+        return float(per[0])
+    if per_frame:
+        return per
+    return float(np.nanmean(per)) if per.size and not np.all(np.isnan(per)) else math.nan
+
+
+def mse(a, b, mask=None, per_frame: bool = False):
+    """Mean squared difference. 2-D -> float; ``(T, H, W)`` -> mean over frames (or the per-frame
+    array with ``per_frame=True``). ``mask`` (same shape, or ``(H, W)`` for every frame): mean over
+    it; an empty mask gives NaN."""
+    a, b, m, single = _stack_pair(a, b, mask)
+    sq = (a - b) ** 2
+    if m is None:
+        per = sq.reshape(sq.shape[0], -1).mean(axis=1)
+    else:
+        cnt = m.reshape(m.shape[0], -1).sum(axis=1)
+        tot = np.where(m, sq, 0.0).reshape(sq.shape[0], -1).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+    return _reduce(per, single, per_frame)
+
+
+def lncc_map(a, b, radius: int = DEFAULT_LNCC_RADIUS, squared: bool = False) -> np.ndarray:
+    """Per-pixel local NCC of two ``(H, W)`` images over ``(2r+1)²`` windows (see module doc)."""
+    from scipy import ndimage as ndi
+
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    r = int(radius)
+    if r < 0 or r != radius:
+        raise ValueError(f"radius must be a non-negative integer, got {radius!r}")
+    size = 2 * r + 1
+    n = float(size**a.ndim)
+    mu_a = ndi.uniform_filter(a, size)
+    mu_b = ndi.uniform_filter(b, size)
+    # window sums (VoxelMorph's form): sum(x y) - n mu_x mu_y
+    cross = n * (ndi.uniform_filter(a * b, size) - mu_a * mu_b)
+    var_a = np.maximum(n * (ndi.uniform_filter(a * a, size) - mu_a * mu_a), 0.0)
+    var_b = np.maximum(n * (ndi.uniform_filter(b * b, size) - mu_b * mu_b), 0.0)
+    if squared:
+        return cross * cross / (var_a * var_b + LNCC_EPS)
+    cc = cross / np.sqrt(var_a * var_b + LNCC_EPS)
+    return np.clip(cc, -1.0, 1.0)
+
+
+def lncc(a, b, radius: int = DEFAULT_LNCC_RADIUS, mask=None, per_frame: bool = False, squared: bool = False):
+    """Mean local normalised cross-correlation, ``(2·radius+1)²`` windows (default 9x9), eps 1e-5.
+
+    2-D -> float (1.0 for identical or positively affinely related textured images); ``(T, H, W)``
+    -> mean over frames, or per frame with ``per_frame=True``. With ``mask``: mean over the mask.
+    ``squared=True``: VoxelMorph's ``cc²`` form (in [0, 1]).
+    """
+    a, b, m, single = _stack_pair(a, b, mask)
+    per = np.empty(a.shape[0])
+    for i in range(a.shape[0]):
+        cc = lncc_map(a[i], b[i], radius=radius, squared=squared)
+        if m is None:
+            per[i] = cc.mean()
+        else:
+            per[i] = cc[m[i]].mean() if m[i].any() else math.nan
+    return _reduce(per, single, per_frame)
+
+
+# --------------------------------------------------------------------------- folding
+def _grad(x: np.ndarray, axis: int) -> np.ndarray:
+    if x.shape[axis] < 2:
+        return np.zeros_like(x)
+    return np.gradient(x, axis=axis)
+
+
+def jacobian_determinant_np(u) -> np.ndarray:
+    """``det(I + ∇u)`` in numpy (``np.gradient``): ``(2, H, W)`` -> ``(H, W)``, ``(T, 2, H, W)`` -> ``(T, H, W)``."""
+    u = _asarray(u, "u").astype(np.float64)
+    if u.ndim == 3:
+        u = u[None]
+        single = True
+    else:
+        single = False
+    if u.ndim != 4 or u.shape[1] != 2:
+        raise ValueError(f"displacement must be (2, H, W) or (T, 2, H, W), got {u.shape}")
+    ur, uc = u[:, 0], u[:, 1]
+    det = (1.0 + _grad(ur, 1)) * (1.0 + _grad(uc, 2)) - _grad(ur, 2) * _grad(uc, 1)
+    return det[0] if single else det
+
+
+def negative_jacobian_fraction(u, per_frame: bool = False):
+    """Percentage (0..100) of pixels where ``det(I + ∇u) <= 0``.
+
+    ``u``: ``(2, H, W)`` -> float; ``(T, 2, H, W)`` -> percentage over all pixels of all frames,
+    or a ``(T,)`` array with ``per_frame=True``.
+    """
+    det = jacobian_determinant_np(u)
+    fold = det <= 0
+    if det.ndim == 2:
+        return 100.0 * float(fold.mean())
+    if per_frame:
+        return 100.0 * fold.reshape(fold.shape[0], -1).mean(axis=1)
+    return 100.0 * float(fold.mean())
+
+
+# --------------------------------------------------------------------------- evaluation table
+def _landmark_table(landmarks, T: int) -> np.ndarray:
+    lm = _asarray(landmarks, "landmarks").astype(np.float64)
+    if lm.ndim == 1 and lm.size == 0:
+        lm = lm.reshape(0, 4)
+    if lm.ndim != 2 or lm.shape[1] != 4:
+        raise ValueError(f"landmarks must be (N, 4) rows (id, t, row, col), got {lm.shape}")
+    if not np.isfinite(lm).all():
+        raise ValueError("landmarks contain NaN or inf")
+    tt = np.rint(lm[:, 1])
+    ids = np.rint(lm[:, 0])
+    if np.any(np.abs(tt - lm[:, 1]) > 1e-6) or np.any(np.abs(ids - lm[:, 0]) > 1e-6):
+        raise ValueError("landmark ids and time indices must be integers")
+    if lm.shape[0] and (tt.min() < 0 or tt.max() >= T):
+        raise ValueError(f"landmark time index out of range [0, {T})")
+    lm[:, 0], lm[:, 1] = ids, tt
+    keys = lm[:, :2]
+    if np.unique(keys, axis=0).shape[0] != keys.shape[0]:
+        raise ValueError("landmark (id, t) pairs must be unique")
+    return lm
+
+
+def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | None = None) -> list[dict]:
+    """Per-frame evaluation table of a RegistrationResult: one ``dict`` per frame ``t``.
+
+    Always: ``t``, ``is_reference``, ``mse`` and ``lncc`` (reference warped onto the frame vs the
+    frame, 9x9 LNCC), ``folding_pct`` (% of pixels with ``det(I+∇u) <= 0``).
+
+    ``labels`` ``(T, H, W)`` (a frame without labels is all zero): the reference frame's labels
+    are propagated with ``result.warp_labels`` and compared on every other labelled frame:
+    ``dice``, ``hd``, ``hd95`` (foreground, pixels), ``dice_before``/``hd95_before`` (the
+    reference labels unwarped), and ``dice_<k>`` per label when there is more than one label
+    (or the ids in ``label_ids``). With ``result.spacing``: ``hd_mm``, ``hd95_mm`` too. The
+    reference frame and unlabelled frames get NaN.
+
+    ``landmarks`` ``(N, 4)`` rows ``(id, t, row, col)``: on frame ``t``, the ids present both there
+    and on the reference; ``moved = map_points(displacement, (t, row, col))`` vs the reference
+    positions: ``tre`` (mean), ``tre_std``, ``tre_max``, ``tre_dx`` (mean |Δcol|), ``tre_dy`` (mean
+    |Δrow|), ``tre_n``, and ``tre_before`` (mean distance without registration). With spacing the
+    same keys suffixed ``_mm`` (physical units). NaN on the reference and on frames without matches.
+    """
+    frames = _asarray(result.frames, "frames")
+    warped = _asarray(result.warped, "warped")
+    disp = _asarray(result.displacement, "displacement")
+    if frames.ndim != 3:
+        raise ValueError(f"result.frames must be (T, H, W), got {frames.shape}")
+    T = frames.shape[0]
+    ref = int(result.reference)
+    if not 0 <= ref < T:
+        raise ValueError(f"reference {ref} out of range [0, {T})")
+    spacing = _spacing(getattr(result, "spacing", None), 2)
+    nan = math.nan
+
+    mse_t = mse(warped, frames, per_frame=True)
+    lncc_t = lncc(warped, frames, per_frame=True)
+    fold_t = negative_jacobian_fraction(disp, per_frame=True)
+    rows: list[dict[str, Any]] = [
+        {
+            "t": t,
+            "is_reference": t == ref,
+            "mse": float(mse_t[t]),
+            "lncc": float(lncc_t[t]),
+            "folding_pct": float(fold_t[t]),
+        }
+        for t in range(T)
+    ]
+
+    if labels is not None:
+        lab = _asarray(labels, "labels")
+        if lab.shape != frames.shape:
+            raise ValueError(f"labels must have the frames' shape {frames.shape}, got {lab.shape}")
+        ref_lab = lab[ref]
+        if label_ids is not None:
+            ids = [int(k) for k in label_ids]
+        else:
+            present = [int(k) for k in np.unique(lab) if k != 0]
+            ids = present if len(present) > 1 else []
+        propagated = None
+        if ref_lab.any():
+            propagated = _asarray(result.warp_labels(ref_lab), "propagated labels")
+            if propagated.shape != frames.shape:
+                raise ValueError(f"warp_labels returned {propagated.shape}, expected {frames.shape}")
+        for t, row in enumerate(rows):
+            keys = ["dice", "hd", "hd95", "dice_before", "hd95_before"]
+            if spacing is not None:
+                keys += ["hd_mm", "hd95_mm"]
+            vals = dict.fromkeys(keys, nan)
+            vals.update({f"dice_{k}": nan for k in ids})
+            if t != ref and propagated is not None and lab[t].any():
+                pt, mt = propagated[t], lab[t]
+                d = surface_distances(pt, mt)
+                vals["dice"] = dice(pt, mt)
+                vals["hd"] = float(d.max()) if d.size else math.inf
+                vals["hd95"] = float(np.percentile(d, 95)) if d.size else math.inf
+                vals["dice_before"] = dice(ref_lab, mt)
+                vals["hd95_before"] = hausdorff(ref_lab, mt, percentile=95)
+                if spacing is not None:
+                    dm = surface_distances(pt, mt, spacing=spacing)
+                    vals["hd_mm"] = float(dm.max()) if dm.size else math.inf
+                    vals["hd95_mm"] = float(np.percentile(dm, 95)) if dm.size else math.inf
+                for k in ids:
+                    vals[f"dice_{k}"] = dice(pt, mt, label=k)
+            row.update(vals)
+
+    if landmarks is not None:
+        lm = _landmark_table(landmarks, T)
+        ref_pos = {int(r[0]): r[2:4] for r in lm[lm[:, 1] == ref]}
+        base = ["tre", "tre_std", "tre_max", "tre_dx", "tre_dy", "tre_before"]
+        for t, row in enumerate(rows):
+            vals: dict[str, Any] = dict.fromkeys(base, nan)
+            vals["tre_n"] = 0
+            if spacing is not None:
+                vals.update({f"{k}_mm": nan for k in base})
+            sel = lm[(lm[:, 1] == t) & np.isin(lm[:, 0], list(ref_pos))] if t != ref else lm[:0]
+            if sel.shape[0]:
+                q = sel[:, 2:4]
+                p = np.stack([ref_pos[int(i)] for i in sel[:, 0]])
+                moved = map_points(disp, np.column_stack([np.full(len(q), t), q]))
+                after = tre(moved, p, spacing=spacing)
+                before = tre(q, p, spacing=spacing)
+                sfx = "_px" if spacing is not None else ""
+                vals.update(
+                    tre=after["mean" + sfx], tre_std=after["std" + sfx], tre_max=after["max" + sfx],
+                    tre_dx=after["dx" + sfx], tre_dy=after["dy" + sfx], tre_before=before["mean" + sfx],
+                    tre_n=int(after["n"]),
+                )
+                if spacing is not None:
+                    vals.update(
+                        tre_mm=after["mean"], tre_std_mm=after["std"], tre_max_mm=after["max"],
+                        tre_dx_mm=after["dx"], tre_dy_mm=after["dy"], tre_before_mm=before["mean"],
+                    )
+            row.update(vals)
+    return rows
+
+
+def summarize(rows: Sequence[dict], reference: int | None = None) -> dict:
+    """Mean over the non-reference frames of every numeric column, ignoring NaN.
+
+    The reference row is the one with ``is_reference`` true (or ``t == reference`` when given).
+    ``t`` and ``is_reference`` are left out; a column that is NaN everywhere gives NaN. Also
+    ``n_frames``: the number of frames averaged.
+    """
+    def is_ref(r: dict) -> bool:
+        if reference is not None:
+            return int(r.get("t", -1)) == int(reference)
+        return bool(r.get("is_reference", False))
+
+    kept = [r for r in rows if not is_ref(r)]
+    cols: list[str] = []
+    for r in rows:
+        for k, v in r.items():
+            if k in ("t", "is_reference") or k in cols:
+                continue
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+                continue
+            cols.append(k)
+    out: dict[str, float] = {}
+    for k in cols:
+        vals = np.array([float(r[k]) for r in kept if k in r and r[k] is not None], dtype=np.float64)
+        vals = vals[~np.isnan(vals)]
+        out[k] = float(vals.mean()) if vals.size else math.nan
+    out["n_frames"] = len(kept)
+    return out

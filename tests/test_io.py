@@ -1,0 +1,544 @@
+"""Readers and atomic writers: round trips, real DICOM/echo/video, corrupt files, atomicity."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_tlreg.io import (
+    Sequence,
+    SequenceReadError,
+    atomic_dir,
+    atomic_path,
+    load_points_csv,
+    load_sequence,
+    load_stack,
+    save_points_csv,
+    save_stack,
+    to_luminance,
+)
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"  # ../shared/data (read-only)
+SUNNY = DATA / "sunnybrook"
+DICOM_FOLDER = SUNNY / "dicom_SCD0000101"
+MULTIFRAME = DATA / "dicom" / "heart_cine_multiframe_16x256x256.dcm"
+
+needs_sunny = pytest.mark.skipif(not DICOM_FOLDER.is_dir(), reason="shared Sunnybrook data not present")
+needs_multiframe = pytest.mark.skipif(not MULTIFRAME.is_file(), reason="shared multi-frame DICOM not present")
+
+
+def _stack(shape=(5, 24, 32), dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random(shape) * 1000
+    if np.dtype(dtype).kind in "iu":
+        x = np.round(x)
+    return x.astype(dtype)
+
+
+def _write_dicom(path, frames, *, spacing=(0.7, 0.9), frame_time=40.0, rgb=False):
+    """A minimal uncompressed multi-frame DICOM (MONOCHROME2 uint16, or YBR_FULL uint8)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7.4"
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.Modality = "OT"
+    ds.NumberOfFrames = frames.shape[0]
+    ds.Rows, ds.Columns = frames.shape[1:3]
+    ds.PixelSpacing = list(spacing)
+    ds.FrameTime = frame_time
+    ds.PixelRepresentation = 0
+    if rgb:
+        from pydicom.pixels import convert_color_space
+
+        ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "YBR_FULL", 0
+        ds.BitsAllocated = ds.BitsStored = 8
+        ds.HighBit = 7
+        ds.PixelData = convert_color_space(frames, "RGB", "YBR_FULL").astype(np.uint8).tobytes()
+    else:
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated = ds.BitsStored = 16
+        ds.HighBit = 15
+        ds.PixelData = frames.astype(np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
+def _write_video(path, grey, fps=10, **kw):
+    import imageio.v3 as iio
+
+    iio.imwrite(path, np.repeat(grey[..., None], 3, axis=-1), plugin="FFMPEG", fps=fps, **kw)
+
+
+def _smooth_video(t=12, h=64, w=64):
+    r, c = np.mgrid[0:h, 0:w] / max(h, w)
+    return np.stack([(255 * (0.5 + 0.4 * np.sin(6 * c + k / 3) * np.cos(4 * r))) for k in range(t)]).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- TIFF
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64])
+def test_tiff_round_trip_exact_with_spacing(tmp_path, dtype):
+    x = _stack(dtype=dtype)
+    p = save_stack(tmp_path / "s.tif", x, spacing=(1.367188, 0.5))
+    arr, spacing, unit = load_stack(p)
+    assert arr.dtype == x.dtype and arr.shape == x.shape
+    np.testing.assert_array_equal(arr, x)
+    assert spacing == pytest.approx((1.367188, 0.5), rel=1e-9) and unit == "mm"
+    seq = load_sequence(p)
+    assert isinstance(seq, Sequence) and seq.frames.dtype == np.float32 and seq.shape == x.shape
+    np.testing.assert_array_equal(seq.frames, x.astype(np.float32))
+    assert seq.spacing == pytest.approx((1.367188, 0.5), rel=1e-9) and seq.unit == "mm"
+    assert seq.metadata["reader"] == "tiff" and seq.metadata["source"] == str(p)
+    assert seq.labels is None
+
+
+def test_tiff_without_spacing_and_4d_and_2d(tmp_path):
+    x = _stack((3, 2, 8, 9))
+    arr, spacing, _ = load_stack(save_stack(tmp_path / "u.tiff", x))
+    assert arr.shape == (3, 2, 8, 9) and spacing is None
+    np.testing.assert_array_equal(arr, x)
+    seq = load_sequence(save_stack(tmp_path / "one.tif", _stack((8, 9), np.float64)))
+    assert seq.shape == (1, 8, 9) and seq.spacing is None and seq.unit == "px"
+
+
+def test_ome_tiff_spacing_converted_to_mm(tmp_path):
+    import tifffile
+
+    x = _stack((4, 10, 12), np.uint16)
+    p = tmp_path / "cells.ome.tif"
+    tifffile.imwrite(p, x, metadata={"axes": "TYX", "PhysicalSizeX": 250.0, "PhysicalSizeXUnit": "µm",
+                                     "PhysicalSizeY": 500.0, "PhysicalSizeYUnit": "µm"})
+    seq = load_sequence(p)
+    assert seq.spacing == pytest.approx((0.5, 0.25)) and seq.unit == "mm"
+    np.testing.assert_array_equal(seq.frames, x)
+    # and our own OME writer
+    arr, spacing, unit = load_stack(save_stack(tmp_path / "w.ome.tif", x, spacing=(2.0, 3.0)))
+    np.testing.assert_array_equal(arr, x)
+    assert spacing == pytest.approx((2.0, 3.0)) and unit == "mm"
+
+
+def test_plain_tiff_resolution_tags_in_cm(tmp_path):
+    import tifffile
+
+    p = tmp_path / "res.tif"
+    tifffile.imwrite(p, _stack((2, 6, 7), np.uint8), resolution=(10 / 0.25, 10 / 0.5), resolutionunit="CENTIMETER")
+    assert load_sequence(p).spacing == pytest.approx((0.5, 0.25))
+
+
+def test_rgb_tiff_to_luminance_keeps_colour(tmp_path):
+    import tifffile
+
+    rgb = np.zeros((3, 6, 7, 3), np.uint8)
+    rgb[..., 0] = 200
+    rgb[..., 1] = 100
+    rgb[1, 2, 3] = (10, 20, 30)
+    p = tmp_path / "colour.tif"
+    tifffile.imwrite(p, rgb, photometric="rgb")
+    seq = load_sequence(p)
+    assert seq.shape == (3, 6, 7)
+    assert seq.frames[0, 0, 0] == pytest.approx(0.299 * 200 + 0.587 * 100)
+    assert seq.frames[1, 2, 3] == pytest.approx(0.299 * 10 + 0.587 * 20 + 0.114 * 30)
+    np.testing.assert_array_equal(seq.metadata["rgb"], rgb)
+
+
+def test_sibling_labels_loaded_and_mismatch_ignored(tmp_path):
+    x = _stack((4, 10, 12))
+    lab = np.zeros((4, 10, 12), np.uint8)
+    lab[:, 3:6, 4:8] = 2
+    save_stack(tmp_path / "heart.tif", x)
+    save_stack(tmp_path / "heart_labels.tif", lab)
+    seq = load_sequence(tmp_path / "heart.tif")
+    assert seq.labels is not None and seq.labels.dtype == np.int32
+    np.testing.assert_array_equal(seq.labels, lab)
+
+    save_stack(tmp_path / "b.nii.gz", x)
+    save_stack(tmp_path / "b_labels.nii.gz", lab[:, :5])  # wrong shape
+    with pytest.warns(UserWarning, match="does not match"):
+        seq = load_sequence(tmp_path / "b.nii.gz")
+    assert seq.labels is None
+
+
+def test_nan_frames_allowed_at_load(tmp_path):
+    x = _stack((3, 5, 6))
+    x[1, 2, 2] = np.nan
+    seq = load_sequence(save_stack(tmp_path / "nan.tif", x))
+    assert np.isnan(seq.frames[1, 2, 2]) and np.isfinite(seq.frames[0]).all()
+
+
+# --------------------------------------------------------------------------- NIfTI
+@pytest.mark.parametrize("name", ["s.nii", "s.nii.gz"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int64, np.float32, np.float64])
+def test_nifti_round_trip_exact_with_spacing(tmp_path, name, dtype):
+    x = _stack((5, 24, 32), dtype)
+    p = save_stack(tmp_path / name, x, spacing=(1.25, 0.75))
+    arr, spacing, unit = load_stack(p)
+    assert arr.dtype == x.dtype and arr.shape == x.shape
+    np.testing.assert_array_equal(arr, x)
+    assert spacing == pytest.approx((1.25, 0.75)) and unit == "mm"
+    seq = load_sequence(p)
+    np.testing.assert_array_equal(seq.frames, x.astype(np.float32))
+    assert seq.spacing == pytest.approx((1.25, 0.75)) and seq.metadata["reader"] == "nifti"
+    if name.endswith(".gz"):
+        assert p.read_bytes()[:2] == b"\x1f\x8b"  # really gzip-compressed
+
+
+def test_nifti_axis_convention_matches_nibabel(tmp_path):
+    """data[x, y, t] (nibabel order) is frames[t, row=y, col=x]; zooms (x, y) -> spacing (row=y, col=x)."""
+    import nibabel as nib
+
+    X, Y, T = 7, 5, 3
+    data = np.zeros((X, Y, T), np.float32)
+    data[6, 1, 2] = 9.0  # x=6 (col), y=1 (row), t=2
+    img = nib.Nifti1Image(data, np.diag([0.4, 0.8, 1.0, 1.0]))
+    img.header.set_xyzt_units("mm", "sec")
+    nib.save(img, tmp_path / "xyt.nii")
+    seq = load_sequence(tmp_path / "xyt.nii")
+    assert seq.shape == (T, Y, X)
+    assert seq.frames[2, 1, 6] == 9.0 and seq.frames.sum() == 9.0
+    assert seq.spacing == pytest.approx((0.8, 0.4))
+
+    # (X, Y, 1, T) is the same sequence; and our writer produces that layout
+    nib.save(nib.Nifti1Image(data[:, :, None, :], np.eye(4)), tmp_path / "xy1t.nii.gz")
+    np.testing.assert_array_equal(load_sequence(tmp_path / "xy1t.nii.gz").frames, seq.frames)
+    save_stack(tmp_path / "ours.nii", seq.frames)
+    stored = np.asanyarray(nib.load(tmp_path / "ours.nii").dataobj)
+    assert stored.shape == (X, Y, 1, T) and stored[6, 1, 0, 2] == 9.0
+
+
+def test_nifti_4d_slices(tmp_path):
+    import nibabel as nib
+
+    data = np.zeros((6, 5, 3, 4), np.int16)
+    for z in range(3):
+        data[:, :, z, :] = z + 1
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "xyzt.nii.gz")
+    seq = load_sequence(tmp_path / "xyzt.nii.gz", slice=2)
+    assert seq.shape == (4, 5, 6) and np.all(seq.frames == 3)
+    assert seq.metadata["n_slices"] == 3
+    with pytest.raises(ValueError, match="out of range"):
+        load_sequence(tmp_path / "xyzt.nii.gz", slice=3)
+
+
+# --------------------------------------------------------------------------- NumPy
+def test_npz_and_npy(tmp_path):
+    x = _stack((4, 9, 11))
+    lab = (x > 500).astype(np.uint8)
+    np.savez(tmp_path / "a.npz", frames=x, labels=lab, spacing=np.array([0.5, 0.25]))
+    seq = load_sequence(tmp_path / "a.npz")
+    np.testing.assert_array_equal(seq.frames, x)
+    np.testing.assert_array_equal(seq.labels, lab)
+    assert seq.spacing == (0.5, 0.25) and seq.metadata["reader"] == "npz"
+
+    cine = np.stack([x, x + 1])  # (S, T, H, W)
+    np.savez(tmp_path / "c.npz", cine=cine)
+    np.testing.assert_array_equal(load_sequence(tmp_path / "c.npz", slice=1).frames, x + 1)
+    np.save(tmp_path / "b.npy", x)
+    np.testing.assert_array_equal(load_sequence(tmp_path / "b.npy").frames, x)
+    np.savez(tmp_path / "none.npz", spacing=np.array([1.0, 1.0]))
+    with pytest.raises(ValueError, match="none.npz: npz holds no image"):
+        load_sequence(tmp_path / "none.npz")
+
+
+# --------------------------------------------------------------------------- DICOM
+@needs_sunny
+def test_dicom_folder_orders_slices_and_phases():
+    import pydicom
+
+    seq = load_sequence(DICOM_FOLDER, slice=4)
+    assert seq.shape == (20, 256, 256)
+    md = seq.metadata
+    assert md["reader"] == "dicom" and md["n_slices"] == 12 and md["slice"] == 4
+    # n.dcm: slice = (n-1)//20, phase = (n-1)%20
+    assert md["files"] == [f"{4 * 20 + p + 1}.dcm" for p in range(20)]
+    assert np.all(np.diff(md["trigger_times_ms"]) > 0)
+    assert seq.spacing == pytest.approx((1.367188, 1.367188)) and seq.unit == "mm"
+    assert 20 < md["frame_time_ms"] < 60
+    np.testing.assert_array_equal(seq.frames[7], pydicom.dcmread(DICOM_FOLDER / "88.dcm").pixel_array)
+    # slice positions are distinct, in acquisition order
+    assert len(set(md["slice_locations"])) == 12
+    crop = SUNNY / "SCD0000101_crop128.npz"
+    if crop.is_file():
+        z = np.load(crop)
+        r, c = z["crop_origin_rc"]
+        for s_i in (0, len(z["slice_index"]) - 1):
+            k = int(z["slice_index"][s_i])
+            frames = seq.frames if k == 4 else load_sequence(DICOM_FOLDER, slice=k).frames
+            np.testing.assert_array_equal(frames[:, r:r + 128, c:c + 128], z["cine"][s_i])
+    with pytest.raises(ValueError, match="slice=12 is out of range"):
+        load_sequence(DICOM_FOLDER, slice=12)
+
+
+@needs_sunny
+def test_dicom_folder_skips_non_dicom_files(tmp_path):
+    for n in (21, 1, 2, 22):  # two slice positions, two phases each, out of order
+        os.symlink(DICOM_FOLDER / f"{n}.dcm", tmp_path / f"{n}.dcm")
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "junk.dcm").write_bytes(np.random.default_rng(1).bytes(300))
+    with pytest.warns(UserWarning, match="skipped 2"):
+        seq = load_sequence(tmp_path)
+    assert seq.metadata["files"] == ["1.dcm", "2.dcm"] and seq.metadata["n_slices"] == 2
+    with pytest.warns(UserWarning):
+        assert load_sequence(tmp_path, slice=1).metadata["files"] == ["21.dcm", "22.dcm"]
+
+
+def test_dicom_folder_without_dicom(tmp_path):
+    (tmp_path / "a.txt").write_text("x")
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="no readable DICOM"):
+        load_sequence(tmp_path)
+
+
+@needs_multiframe
+def test_dicom_multiframe_real():
+    import pydicom
+
+    seq = load_sequence(MULTIFRAME)
+    assert seq.shape == (16, 256, 256)
+    assert seq.metadata["frame_time_ms"] == pytest.approx(69.47)
+    np.testing.assert_array_equal(seq.frames, pydicom.dcmread(MULTIFRAME).pixel_array.astype(np.float32))
+
+
+def test_dicom_echo_ybr_ultrasound_regions():
+    import pydicom.examples
+
+    seq = load_sequence(pydicom.examples.get_path("ybr_color"))
+    assert seq.shape == (30, 240, 320)
+    assert seq.unit == "mm" and seq.spacing == pytest.approx((0.5104970559, 0.5104970559))  # 0.0510 cm
+    assert seq.metadata["frame_time_ms"] == pytest.approx(33.333)
+    rgb = seq.metadata["rgb"]
+    assert rgb.shape == (30, 240, 320, 3)
+    np.testing.assert_allclose(seq.frames, to_luminance(rgb), atol=1e-4)
+    assert seq.frames.max() > 100  # a real image, not blank
+
+
+def test_dicom_synthetic_single_file_grey_and_ybr(tmp_path):
+    frames = _stack((3, 8, 10), np.uint16)
+    _write_dicom(tmp_path / "IM0001", frames)  # no suffix: sniffed by the DICM preamble
+    seq = load_sequence(tmp_path / "IM0001")
+    np.testing.assert_array_equal(seq.frames, frames)
+    assert seq.spacing == pytest.approx((0.7, 0.9)) and seq.metadata["frame_time_ms"] == 40.0
+
+    rgb = np.random.default_rng(2).integers(0, 256, (2, 8, 10, 3)).astype(np.uint8)
+    _write_dicom(tmp_path / "c.dcm", rgb, rgb=True)
+    seq = load_sequence(tmp_path / "c.dcm")
+    assert seq.shape == (2, 8, 10)
+    np.testing.assert_allclose(seq.metadata["rgb"], rgb, atol=2)  # YBR -> RGB, not raw YBR
+    np.testing.assert_allclose(seq.frames, to_luminance(rgb), atol=2)
+
+
+# --------------------------------------------------------------------------- video
+def test_video_mp4_round_trip(tmp_path):
+    grey = _smooth_video()
+    _write_video(tmp_path / "clip.mp4", grey, fps=10)
+    seq = load_sequence(tmp_path / "clip.mp4")
+    assert seq.shape == grey.shape
+    assert np.abs(seq.frames - grey).mean() < 3.0
+    assert seq.metadata["fps"] == pytest.approx(10.0) and seq.metadata["reader"] == "video"
+    assert seq.metadata["rgb"].shape == grey.shape + (3,)
+
+
+def test_video_avi_lossless_codec(tmp_path):
+    grey = _smooth_video(t=6, h=32, w=48)
+    _write_video(tmp_path / "clip.avi", grey, fps=5, codec="ffv1")
+    seq = load_sequence(tmp_path / "clip.avi")
+    assert seq.shape == (6, 32, 48) and seq.metadata["frame_time_ms"] == pytest.approx(200.0)
+    assert np.abs(seq.frames - grey).max() <= 2
+
+
+# --------------------------------------------------------------------------- bad inputs
+def _valid_file(tmp_path, fmt):
+    x = _stack((6, 32, 48), np.uint16)
+    p = tmp_path / f"good.{fmt}"
+    if fmt in ("tif", "nii", "nii.gz"):
+        save_stack(p, x)
+    elif fmt == "dcm":
+        _write_dicom(p, x)
+    elif fmt == "npy":
+        np.save(p, x)
+    elif fmt == "npz":
+        np.savez(p, frames=x)
+    elif fmt in ("mp4", "avi"):
+        _write_video(p, _smooth_video(6, 32, 48), fps=5, **({"codec": "ffv1"} if fmt == "avi" else {}))
+    return p
+
+
+@pytest.mark.parametrize("fmt", ["tif", "nii", "nii.gz", "dcm", "npy", "npz", "mp4", "avi"])
+@pytest.mark.parametrize("damage", ["empty", "truncated", "tail_cut", "random"])
+def test_corrupt_files_raise_clear_errors(tmp_path, fmt, damage):
+    good = _valid_file(tmp_path, fmt)
+    data = good.read_bytes()
+    load_sequence(good)  # sanity: the undamaged file reads
+    content = {"empty": b"", "truncated": data[: len(data) // 2], "tail_cut": data[: len(data) * 9 // 10],
+               "random": np.random.default_rng(3).bytes(4096)}[damage]
+    bad = tmp_path / f"heart_{damage}.{fmt}"
+    bad.write_bytes(content)
+    with pytest.raises((ValueError, OSError)) as info:
+        load_sequence(bad)
+    assert isinstance(info.value, SequenceReadError)  # never a raw library error type
+    assert str(info.value).startswith(bad.name + ":")
+    assert "Traceback" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_unsupported_and_unknown_sample(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.tif"):
+        load_sequence(tmp_path / "nope.tif")
+    with pytest.raises(FileNotFoundError):
+        load_sequence("no-such-sample-name")
+    p = tmp_path / "notes.xyz"
+    p.write_text("hello")
+    with pytest.raises(ValueError, match=r"notes.xyz: unsupported file type '.xyz'"):
+        load_sequence(p)
+
+
+def test_sample_names_dispatch_to_samples_module(monkeypatch):
+    fake = types.ModuleType("napari_tlreg.io.samples")
+    fake.samples = lambda: {"demo": "a fake sample"}
+    fake.load_sample = lambda name: Sequence(np.zeros((2, 3, 4)), name=name)
+    monkeypatch.setitem(sys.modules, "napari_tlreg.io.samples", fake)
+    seq = load_sequence("demo")
+    assert seq.name == "demo" and seq.shape == (2, 3, 4)
+
+
+# --------------------------------------------------------------------------- CSV
+def test_points_csv_round_trip(tmp_path):
+    pts = np.array([[0, 0, 10.5, 20.25], [1, 0, 3.0, 4.0], [0, 5, 1 / 3, 2e-7]])
+    p = save_points_csv(tmp_path / "lm.csv", pts)
+    assert p.read_text().splitlines()[0] == "id,t,row,col"
+    out = load_points_csv(p)
+    assert out.shape == (3, 4) and out.dtype == np.float64
+    np.testing.assert_array_equal(out, pts)  # exact: floats written with repr
+    # (N, 3) napari points get ids 0..N-1
+    out3 = load_points_csv(save_points_csv(tmp_path / "n.csv", pts[:, 1:]))
+    np.testing.assert_array_equal(out3, np.column_stack([np.arange(3), pts[:, 1:]]))
+    # napari's own export header
+    (tmp_path / "napari.csv").write_text("index,axis-0,axis-1,axis-2\n0,1.0,2.5,3.5\n1,2.0,4.0,5.0\n")
+    np.testing.assert_array_equal(load_points_csv(tmp_path / "napari.csv"), [[0, 1, 2.5, 3.5], [1, 2, 4, 5]])
+    assert load_points_csv(save_points_csv(tmp_path / "e.csv", np.zeros((0, 4)))).shape == (0, 4)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("", "file is empty"),
+    ("id,t,row\n0,0,1\n", "missing column"),
+    ("id,t,row,col\n0,0,abc,1\n", "line 2: 'abc' in column 'row' is not a number"),
+    ("id,t,row,col\n0,0,1,nan\n", "not a finite number"),
+    ("id,t,row,col\n0.5,0,1,2\n", "id must be an integer"),
+    ("id,t,row,col\n0,0,1,2\n0,0,3,4\n", "appears twice"),
+    ("id,t,row,col\n0,0,1\n", "expected 4 values"),
+])
+def test_points_csv_bad_files(tmp_path, text, match):
+    p = tmp_path / "bad.csv"
+    p.write_text(text)
+    with pytest.raises(ValueError, match=match) as info:
+        load_points_csv(p)
+    assert "bad.csv" in str(info.value)
+
+
+def test_points_csv_binary_and_missing(tmp_path):
+    p = tmp_path / "bin.csv"
+    p.write_bytes(b"\xff\xfe\x00\x81" * 10)
+    with pytest.raises(ValueError, match="bin.csv"):
+        load_points_csv(p)
+    with pytest.raises(FileNotFoundError):
+        load_points_csv(tmp_path / "none.csv")
+
+
+def test_points_csv_property_round_trip(tmp_path):
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    coords = arrays(np.float64, st.tuples(st.integers(0, 6), st.just(2)),
+                    elements=st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
+
+    @settings(max_examples=40, deadline=None)
+    @given(coords)
+    def check(rc):
+        pts = np.column_stack([np.arange(len(rc)), np.arange(len(rc)) % 3, rc])
+        np.testing.assert_array_equal(load_points_csv(save_points_csv(tmp_path / "h.csv", pts)), pts)
+
+    check()
+
+
+# --------------------------------------------------------------------------- atomic writes
+def _only(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_atomic_tiff_failure_keeps_old_file(tmp_path, monkeypatch):
+    import tifffile
+
+    target = tmp_path / "result.tif"
+    save_stack(target, _stack((2, 4, 5)))
+    before = target.read_bytes()
+    seen = []
+
+    def broken(path, data, **kw):
+        seen.append(Path(path))
+        Path(path).write_bytes(b"II*\x00partial")  # half-written file, then a crash
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(tifffile, "imwrite", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        save_stack(target, _stack((3, 4, 5), seed=1))
+    assert seen and seen[0].parent == tmp_path and seen[0].name.startswith(".result.tif.tmp-")
+    assert target.read_bytes() == before
+    assert _only(tmp_path) == ["result.tif"]  # no temp file left
+
+
+def test_atomic_nifti_failure_keeps_old_file(tmp_path, monkeypatch):
+    import nibabel as nib
+
+    target = tmp_path / "r.nii.gz"
+    save_stack(target, _stack((2, 4, 5)))
+    before = target.read_bytes()
+    monkeypatch.setattr(nib.Nifti1Image, "to_bytes", lambda self: (_ for _ in ()).throw(OSError("boom")))
+    with pytest.raises(OSError, match="boom"):
+        save_stack(target, _stack((2, 4, 5), seed=2))
+    assert target.read_bytes() == before and _only(tmp_path) == ["r.nii.gz"]
+
+
+def test_atomic_path_success_and_unknown_suffix(tmp_path):
+    target = tmp_path / "sub" / "x.txt"
+    with atomic_path(target) as tmp:
+        assert not target.exists() and tmp.parent == target.parent
+        tmp.write_text("new")
+    assert target.read_text() == "new" and _only(target.parent) == ["x.txt"]
+    with pytest.raises(OSError, match="nothing was written"):
+        with atomic_path(target):
+            pass
+    assert target.read_text() == "new"
+    with pytest.raises(ValueError, match="unsupported file type"):
+        save_stack(tmp_path / "a.png", _stack((2, 3, 4)))
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_atomic_dir_replaces_or_keeps(tmp_path):
+    out = tmp_path / "res"
+    with atomic_dir(out) as d:
+        (d / "a.txt").write_text("1")
+    assert _only(out) == ["a.txt"]
+    with pytest.raises(KeyError):
+        with atomic_dir(out) as d:
+            (d / "b.txt").write_text("2")
+            raise KeyError("crash midway")
+    assert _only(out) == ["a.txt"] and _only(tmp_path) == ["res"]
+    with atomic_dir(out) as d:
+        (d / "c.txt").write_text("3")
+    assert _only(out) == ["c.txt"] and _only(tmp_path) == ["res"]  # old folder removed
+
+
+def test_io_imports_no_qt_or_napari():
+    code = ("import sys, napari_tlreg.io; "
+            "bad = [m for m in ('napari', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'qtpy', 'torch') if m in sys.modules]; "
+            "print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,403 @@
+"""tl.metrics against hand-computed cases (the arithmetic is written out beside each number)."""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from napari_tlreg import metrics as M
+
+
+# --------------------------------------------------------------------------- dice
+def _box(shape, r0, r1, c0, c1, value=1, out=None):
+    """Fill rows r0..r1, cols c0..c1 (inclusive) with value."""
+    a = np.zeros(shape, dtype=np.int32) if out is None else out
+    a[r0 : r1 + 1, c0 : c1 + 1] = value
+    return a
+
+
+def test_dice_two_squares():
+    # 4x4 squares at (0..3, 0..3) and (2..5, 2..5): overlap (2..3, 2..3) = 4 px
+    a = _box((10, 10), 0, 3, 0, 3)
+    b = _box((10, 10), 2, 5, 2, 5)
+    assert M.dice(a, b) == pytest.approx(2 * 4 / (16 + 16))  # 0.25
+    assert M.dice(a, a) == 1.0
+    assert M.dice(a, np.zeros_like(a)) == 0.0
+
+
+def test_dice_labels_and_per_label():
+    a = _box((10, 10), 0, 3, 0, 3, 1)  # label 1: 16 px
+    _box((10, 10), 6, 7, 6, 8, 2, out=a)  # label 2: 2x3 = 6 px
+    b = _box((10, 10), 2, 5, 2, 5, 1)  # label 1: 16 px, overlap with a's label 1: 4 px
+    _box((10, 10), 6, 7, 7, 9, 2, out=b)  # label 2: 6 px, overlap rows 6..7 cols 7..8 = 4 px
+    b[9, 0] = b[9, 1] = 3  # label 3 only in b
+    assert M.dice(a, b, label=1) == pytest.approx(8 / 32)
+    assert M.dice(a, b, label=2) == pytest.approx(8 / 12)
+    assert M.dice(a, b, label=3) == 0.0
+    assert M.dice(a, b, label=7) == 1.0  # absent from both: both empty -> 1.0
+    # foreground: |A| = 22, |B| = 24, overlap 4 + 4 = 8
+    assert M.dice(a, b) == pytest.approx(16 / 46)
+    per = M.dice_per_label(a, b)
+    assert set(per) == {1, 2, 3}
+    assert per[1] == pytest.approx(0.25) and per[2] == pytest.approx(2 / 3) and per[3] == 0.0
+
+
+def test_dice_empty_and_shape_mismatch():
+    z = np.zeros((5, 5), int)
+    assert M.dice(z, z) == 1.0
+    assert M.dice_per_label(z, z) == {}
+    with pytest.raises(ValueError):
+        M.dice(z, np.zeros((5, 6), int))
+    with pytest.raises(ValueError):
+        M.dice_per_label(z, np.zeros((6, 5), int))
+
+
+# --------------------------------------------------------------------------- hausdorff
+def test_hausdorff_translated_squares():
+    a = _box((20, 20), 5, 9, 5, 9)
+    # shifted 3 cols: left side of a (col 5) is 3 px from b's left side (col 8); nothing farther
+    assert M.hausdorff(a, _box((20, 20), 5, 9, 8, 12)) == pytest.approx(3.0)
+    # shifted (3, 4): the corner (5,5) of a is sqrt(3²+4²) = 5 from b's nearest boundary pixel (8,9)
+    assert M.hausdorff(a, _box((20, 20), 8, 12, 9, 13)) == pytest.approx(5.0)
+    assert M.hausdorff(a, a) == 0.0
+    assert M.hausdorff(a, a, percentile=95) == 0.0
+
+
+def test_hausdorff_anisotropic_spacing():
+    sp = (2.0, 0.5)  # (row, col) mm per pixel
+    a = _box((16, 24), 4, 8, 4, 13)  # 5 x 10 rectangle
+    # shifted +2 rows: a's top row (4, c) -> nearest b boundary (6, c): 2 px = 4 mm; everything
+    # else is closer (e.g. a's bottom row lies inside b, <= 4 cols = 2 mm from b's side columns).
+    b = _box((16, 24), 6, 10, 4, 13)
+    assert M.hausdorff(a, b) == pytest.approx(2.0)
+    assert M.hausdorff(a, b, spacing=sp) == pytest.approx(4.0)
+    # shifted +4 cols: a's left column (r, 4) -> (r, 8): 4 px = 2 mm; a's right column is inside b,
+    # 4 cols (2 mm) from b's right side; so HD is 4 px but 2 mm.
+    b = _box((16, 24), 4, 8, 8, 17)
+    assert M.hausdorff(a, b) == pytest.approx(4.0)
+    assert M.hausdorff(a, b, spacing=sp) == pytest.approx(2.0)
+    with pytest.raises(ValueError):
+        M.hausdorff(a, b, spacing=(1.0, 2.0, 3.0))
+
+
+def test_hd95_differs_from_max():
+    # a: 5x5 square (16 boundary px); b: the same square plus an isolated pixel 6 px below (15, 9),
+    # whose nearest boundary pixel of a is (9, 9). Pooled distances: 16 zeros (a->b) and 16 zeros
+    # plus one 6 (b->a): n = 33 values, sorted [0]*32 + [6].
+    a = _box((20, 20), 5, 9, 5, 9)
+    b = a.copy()
+    b[15, 9] = 1
+    assert M.hausdorff(a, b) == pytest.approx(6.0)
+    # 95th percentile: position 0.95*32 = 30.4, between sorted[30] = 0 and sorted[31] = 0
+    assert M.hausdorff(a, b, percentile=95) == pytest.approx(0.0)
+    # 99th: position 0.99*32 = 31.68 -> 0 + 0.68*(6 - 0) = 4.08
+    assert M.hausdorff(a, b, percentile=99) == pytest.approx(4.08)
+    assert M.hausdorff(b, a, percentile=99) == pytest.approx(4.08)  # symmetric
+    with pytest.raises(ValueError):
+        M.hausdorff(a, b, percentile=101)
+
+
+def test_hausdorff_empty_and_labels():
+    z = np.zeros((10, 10), int)
+    a = _box((10, 10), 2, 4, 2, 4)
+    assert M.hausdorff(z, z) == 0.0
+    assert M.hausdorff(a, z) == math.inf
+    assert M.hausdorff(z, a, percentile=95) == math.inf
+    # label selection: label 2 squares offset by 2 rows, label 1 identical
+    x = _box((12, 12), 0, 2, 0, 2, 1)
+    y = x.copy()
+    _box((12, 12), 6, 8, 6, 8, 2, out=x)
+    _box((12, 12), 8, 10, 6, 8, 2, out=y)
+    assert M.hausdorff(x, y, label=1) == 0.0
+    assert M.hausdorff(x, y, label=2) == pytest.approx(2.0)
+    # bool masks accepted
+    assert M.hausdorff(x == 2, y == 2) == pytest.approx(2.0)
+
+
+def test_hausdorff_matches_brute_force():
+    """Random masks: the EDT result equals pairwise distances between the boundary pixel sets."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(3)
+    sp = np.array([1.5, 0.7])
+    for _ in range(5):
+        a = ndi.binary_opening(rng.random((15, 17)) > 0.55)
+        b = ndi.binary_opening(rng.random((15, 17)) > 0.55)
+        if not a.any() or not b.any():
+            continue
+        cross = ndi.generate_binary_structure(2, 1)
+        ba = np.argwhere(a & ~ndi.binary_erosion(a, cross)) * sp
+        bb = np.argwhere(b & ~ndi.binary_erosion(b, cross)) * sp
+        d = np.sqrt(((ba[:, None] - bb[None]) ** 2).sum(-1))
+        pooled = np.concatenate([d.min(axis=1), d.min(axis=0)])
+        assert M.hausdorff(a, b, spacing=tuple(sp)) == pytest.approx(pooled.max())
+        assert M.hausdorff(a, b, percentile=95, spacing=tuple(sp)) == pytest.approx(np.percentile(pooled, 95))
+
+
+# --------------------------------------------------------------------------- TRE
+def test_tre_three_points():
+    target = np.array([[0.0, 0.0], [10.0, 10.0], [5.0, 5.0]])
+    moved = np.array([[3.0, 4.0], [10.0, 10.0], [5.0, -1.0]])
+    # d = moved - target = (3,4), (0,0), (0,-6); |d| = 5, 0, 6
+    r = M.tre(moved, target)
+    assert r["n"] == 3
+    assert r["mean"] == pytest.approx(11 / 3)  # (5+0+6)/3 = 3.667
+    assert r["ds"] == pytest.approx(11 / 3)
+    # std (ddof=0) = sqrt(mean(|d|²) - mean²) = sqrt(61/3 - 121/9) = sqrt(62)/3 = 2.6247
+    assert r["std"] == pytest.approx(math.sqrt(62) / 3)
+    assert r["max"] == pytest.approx(6.0)
+    assert r["dx"] == pytest.approx((4 + 0 + 6) / 3)  # mean |Δcol|
+    assert r["dy"] == pytest.approx((3 + 0 + 0) / 3)  # mean |Δrow|
+    assert not any(k.endswith("_px") for k in r)
+
+
+def test_tre_physical_units():
+    target = np.array([[0.0, 0.0], [10.0, 10.0], [5.0, 5.0]])
+    moved = np.array([[3.0, 4.0], [10.0, 10.0], [5.0, -1.0]])
+    r = M.tre(moved, target, spacing=(2.0, 0.5))
+    # d in mm = (6, 2), (0, 0), (0, -3); |d| = sqrt(40), 0, 3
+    assert r["mean"] == pytest.approx((math.sqrt(40) + 3) / 3)
+    assert r["max"] == pytest.approx(math.sqrt(40))
+    assert r["dx"] == pytest.approx((2 + 0 + 3) / 3)
+    assert r["dy"] == pytest.approx((6 + 0 + 0) / 3)
+    assert r["ds"] == pytest.approx(r["mean"])
+    # pixel values kept under *_px
+    assert r["mean_px"] == pytest.approx(11 / 3)
+    assert r["dx_px"] == pytest.approx(10 / 3) and r["dy_px"] == pytest.approx(1.0)
+    assert r["n"] == 3
+
+
+def test_tre_errors_and_empty():
+    with pytest.raises(ValueError):
+        M.tre(np.zeros((3, 2)), np.zeros((2, 2)))
+    with pytest.raises(ValueError):
+        M.tre(np.zeros((3, 3)), np.zeros((3, 3)))
+    r = M.tre(np.zeros((0, 2)), np.zeros((0, 2)))
+    assert r["n"] == 0 and math.isnan(r["mean"])
+
+
+# --------------------------------------------------------------------------- intensities
+def test_mse_hand():
+    a = np.zeros((2, 2))
+    b = np.array([[1.0, 2.0], [3.0, 0.0]])
+    assert M.mse(a, b) == pytest.approx((1 + 4 + 9 + 0) / 4)  # 3.5
+    assert M.mse(a, b, mask=np.array([[1, 1], [0, 0]])) == pytest.approx((1 + 4) / 2)
+    stack_a = np.stack([a, a])
+    stack_b = np.stack([b, a])
+    assert np.allclose(M.mse(stack_a, stack_b, per_frame=True), [3.5, 0.0])
+    assert M.mse(stack_a, stack_b) == pytest.approx(1.75)
+    assert math.isnan(M.mse(a, b, mask=np.zeros((2, 2))))
+    with pytest.raises(ValueError):
+        M.mse(a, np.zeros((3, 2)))
+
+
+def test_lncc_properties():
+    rng = np.random.default_rng(0)
+    a = rng.random((32, 32))
+    assert M.lncc(a, a) == pytest.approx(1.0, abs=1e-6)
+    assert M.lncc(a, 2.0 * a + 0.3) == pytest.approx(1.0, abs=1e-6)  # affine, positive gain
+    assert M.lncc(a, -a) == pytest.approx(-1.0, abs=1e-6)
+    assert M.lncc(a, -a, squared=True) == pytest.approx(1.0, abs=1e-6)
+    noise = rng.random((32, 32))
+    assert abs(M.lncc(a, noise)) < 0.2
+    assert M.lncc(a, noise) < M.lncc(a, a + 0.1 * noise) < 1.0
+    assert M.lncc(a, noise) == M.lncc(a, noise, radius=4)  # default: 9x9 window
+    # constant image: zero variance in every window -> 0
+    assert M.lncc(a, np.ones_like(a)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_lncc_mask_and_stack():
+    rng = np.random.default_rng(1)
+    a = rng.random((24, 24))
+    b = a.copy()
+    b[:, 12:] = rng.random((24, 12))  # right half unrelated
+    mask = np.zeros((24, 24), bool)
+    mask[:, :6] = True  # windows (radius 2) there only see the identical left part
+    # 5x5 windows: window variance sums ~2, so eps = 1e-5 costs ~eps/(2 v²) ~ 1e-6
+    assert M.lncc(a, b, radius=2, mask=mask) == pytest.approx(1.0, abs=1e-5)
+    assert M.lncc(a, b, radius=2) < 0.9  # unmasked, the unrelated half pulls it down
+    per = M.lncc(np.stack([a, a]), np.stack([a, b]), per_frame=True)
+    assert per.shape == (2,) and per[0] == pytest.approx(1.0, abs=1e-6) and per[1] < 0.9
+    assert M.lncc(np.stack([a, a]), np.stack([a, b])) == pytest.approx(per.mean())
+
+
+# --------------------------------------------------------------------------- folding
+def _band_field(h=10, w=8, rows=(2, 5)):
+    u = np.zeros((2, h, w))
+    c = np.arange(w, dtype=float)
+    u[1, rows[0] : rows[1]] = -2.0 * c  # u_c = -2c on rows 2..4: du_c/dc = -2, du_r/d* = 0
+    return u
+
+
+def test_negative_jacobian_fraction_band():
+    u = _band_field()
+    det = M.jacobian_determinant_np(u)
+    # det = (1 + 0)(1 - 2) - 0 * du_c/dr = -1 on the 3 band rows, 1 elsewhere
+    assert np.allclose(det[2:5], -1.0) and np.allclose(det[:2], 1.0) and np.allclose(det[5:], 1.0)
+    assert M.negative_jacobian_fraction(u) == pytest.approx(100 * 3 / 10)  # 30 %
+    assert M.negative_jacobian_fraction(np.zeros((2, 10, 8))) == 0.0
+    # u_c = -c: det = 0 everywhere, which counts as folding (det <= 0)
+    u0 = np.zeros((2, 6, 6))
+    u0[1] = -np.arange(6.0)[None, :]
+    assert M.negative_jacobian_fraction(u0) == pytest.approx(100.0)
+    stack = np.stack([u, np.zeros_like(u)])
+    assert M.negative_jacobian_fraction(stack) == pytest.approx(15.0)
+    assert np.allclose(M.negative_jacobian_fraction(stack, per_frame=True), [30.0, 0.0])
+
+
+def test_jacobian_matches_core_ops():
+    pytest.importorskip("torch")
+    from napari_tlreg.core.ops import jacobian_determinant
+
+    rng = np.random.default_rng(2)
+    u = (rng.standard_normal((3, 2, 12, 10)) * 0.8).astype(np.float32)
+    assert np.allclose(M.jacobian_determinant_np(u), jacobian_determinant(u), atol=1e-5)
+
+
+# --------------------------------------------------------------------------- map_points
+def test_map_points_constant_field():
+    u = np.zeros((2, 2, 8, 8))
+    u[1, 0], u[1, 1] = 1.5, -2.0
+    pts = np.array([[1, 3.0, 4.0], [0, 3.0, 4.0], [1, 0.25, 7.0]])
+    out = M.map_points(u, pts)
+    assert np.allclose(out, [[4.5, 2.0], [3.0, 4.0], [1.75, 5.0]])
+
+
+def test_map_points_linear_field():
+    h, w = 8, 9
+    r, c = np.mgrid[0:h, 0:w].astype(float)
+    u = np.stack([0.1 * r + 0.2 * c + 1.0, -0.3 * r + 0.05 * c])
+    # bilinear interpolation reproduces a linear field exactly inside the grid:
+    # q = (2.5, 3.25): u_r = 0.25 + 0.65 + 1 = 1.9, u_c = -0.75 + 0.1625 = -0.5875
+    out = M.map_points(u, np.array([[2.5, 3.25]]))  # single field: (N, 2) accepted
+    assert np.allclose(out, [[2.5 + 1.9, 3.25 - 0.5875]])
+    # outside the image the field is border-replicated: q = (-3, 4) samples u at (0, 4):
+    # u_r = 0 + 0.8 + 1 = 1.8, u_c = 0 + 0.2 = 0.2
+    out = M.map_points(u[None], np.array([[0, -3.0, 4.0]]))
+    assert np.allclose(out, [[-1.2, 4.2]])
+    with pytest.raises(ValueError):
+        M.map_points(u[None], np.array([[1, 0.0, 0.0]]))  # t out of range
+    with pytest.raises(ValueError):
+        M.map_points(u[None], np.array([[0.5, 0.0, 0.0]]))  # non-integer t
+
+
+# --------------------------------------------------------------------------- evaluate
+def _shift(img, ur, uc):
+    """warp(img, constant u)(x) = img(x + u), integer u, border replication."""
+    h, w = img.shape
+    ri = np.clip(np.arange(h) + ur, 0, h - 1)
+    ci = np.clip(np.arange(w) + uc, 0, w - 1)
+    return img[np.ix_(ri, ci)]
+
+
+def _fake_result(shifts, registered=True, spacing=None, size=24, seed=0):
+    rng = np.random.default_rng(seed)
+    ref = rng.random((size, size)).astype(np.float32)
+    frames = np.stack([_shift(ref, *s) for s in shifts])
+    T = len(shifts)
+    disp = np.zeros((T, 2, size, size), np.float32)
+    if registered:
+        for t, (ur, uc) in enumerate(shifts):
+            disp[t, 0], disp[t, 1] = ur, uc
+    used = shifts if registered else [(0, 0)] * T
+    warped = np.stack([_shift(ref, *s) for s in used])
+
+    def warp_labels(lab):
+        return np.stack([_shift(lab, *s) for s in used])
+
+    return SimpleNamespace(
+        frames=frames, warped=warped, displacement=disp, jacobian=np.ones((T, size, size)),
+        reference=0, spacing=spacing, method="fake", warp_labels=warp_labels,
+    )
+
+
+SHIFTS = [(0, 0), (2, -3), (0, 2)]  # pull displacement u_t of each frame (row, col)
+
+
+def _labels_and_landmarks():
+    ref_lab = _box((24, 24), 6, 11, 6, 11, 1)  # 36 px
+    _box((24, 24), 14, 17, 12, 16, 2, out=ref_lab)  # 20 px
+    labels = np.zeros((3, 24, 24), np.int32)
+    labels[0] = ref_lab
+    labels[1] = _shift(ref_lab, 2, -3)  # content moves by -u = (-2, +3)
+    # frame 2 has no manual labels
+    p = np.array([[5.0, 5.0], [10.0, 12.0], [15.0, 8.0]])  # reference landmarks
+    rows = [[i, 0, *p[i]] for i in range(3)]
+    rows += [[i, 1, *(p[i] - np.array(SHIFTS[1]))] for i in range(3)]  # q = p - u
+    rows += [[i, 2, *(p[i] - np.array(SHIFTS[2]))] for i in range(2)]
+    rows += [[9, 2, 1.0, 1.0]]  # id 9 has no reference partner: ignored
+    return labels, np.array(rows, dtype=float)
+
+
+def test_evaluate_constant_translation():
+    labels, landmarks = _labels_and_landmarks()
+    res = _fake_result(SHIFTS)
+    rows = M.evaluate(res, labels=labels, landmarks=landmarks)
+    assert [r["t"] for r in rows] == [0, 1, 2]
+    assert [r["is_reference"] for r in rows] == [True, False, False]
+    for r in rows:
+        assert r["mse"] == pytest.approx(0.0)
+        assert r["lncc"] > 0.999
+        assert r["folding_pct"] == 0.0
+    r1, r2 = rows[1], rows[2]
+    # labels propagated by the right field coincide with the manual ones
+    assert r1["dice"] == pytest.approx(1.0) and r1["hd"] == 0.0 and r1["hd95"] == 0.0
+    assert r1["dice_1"] == pytest.approx(1.0) and r1["dice_2"] == pytest.approx(1.0)
+    # unregistered overlap: label 1 rows 6..9 x cols 9..11 = 12 px, label 2 rows 14..15 x cols
+    # 15..16 = 4 px; |A| = |B| = 56 -> 2*16/112 = 2/7
+    assert r1["dice_before"] == pytest.approx(2 / 7)
+    assert all(math.isnan(r2[k]) for k in ("dice", "hd", "hd95", "dice_1", "dice_2"))  # unlabelled
+    assert all(math.isnan(rows[0][k]) for k in ("dice", "tre"))  # the reference itself
+    # landmarks: q + u(q) = p exactly; before = |u|
+    assert r1["tre"] == pytest.approx(0.0, abs=1e-9) and r1["tre_max"] == pytest.approx(0.0, abs=1e-9)
+    assert r1["tre_before"] == pytest.approx(math.sqrt(2**2 + 3**2))
+    assert r1["tre_n"] == 3 and r2["tre_n"] == 2
+    assert r2["tre"] == pytest.approx(0.0, abs=1e-9) and r2["tre_before"] == pytest.approx(2.0)
+    assert "tre_mm" not in r1 and "hd_mm" not in r1
+    s = M.summarize(rows)
+    assert s["n_frames"] == 2
+    assert s["tre_before"] == pytest.approx((math.sqrt(13) + 2.0) / 2)
+    assert s["dice"] == pytest.approx(1.0)  # NaN of the unlabelled frame ignored
+    assert s["mse"] == pytest.approx(0.0)
+    assert "t" not in s and "is_reference" not in s
+
+
+def test_evaluate_unregistered_and_physical_units():
+    labels, landmarks = _labels_and_landmarks()
+    res = _fake_result(SHIFTS, registered=False, spacing=(0.5, 2.0))
+    r1 = M.evaluate(res, labels=labels, landmarks=landmarks)[1]
+    # zero displacement: after == before
+    assert r1["tre"] == pytest.approx(math.sqrt(13))
+    assert r1["tre_dx"] == pytest.approx(3.0) and r1["tre_dy"] == pytest.approx(2.0)
+    assert r1["tre_std"] == pytest.approx(0.0, abs=1e-9)
+    # mm: (2 rows * 0.5, 3 cols * 2.0) = (1, 6) -> sqrt(37)
+    assert r1["tre_mm"] == pytest.approx(math.sqrt(37)) and r1["tre_before_mm"] == pytest.approx(math.sqrt(37))
+    assert r1["tre_dx_mm"] == pytest.approx(6.0) and r1["tre_dy_mm"] == pytest.approx(1.0)
+    assert r1["dice"] == pytest.approx(2 / 7)
+    assert r1["hd_mm"] > 0 and r1["hd"] > 0
+
+
+def test_evaluate_minimal_and_errors():
+    res = _fake_result(SHIFTS)
+    rows = M.evaluate(res)
+    assert set(rows[1]) == {"t", "is_reference", "mse", "lncc", "folding_pct"}
+    with pytest.raises(ValueError):
+        M.evaluate(res, labels=np.zeros((2, 24, 24), int))
+    with pytest.raises(ValueError):
+        M.evaluate(res, landmarks=np.zeros((3, 3)))
+    with pytest.raises(ValueError):
+        M.evaluate(res, landmarks=np.array([[0, 5, 1.0, 1.0]]))  # t out of range
+
+
+def test_import_is_light():
+    code = (
+        "import sys, napari_tlreg.metrics as m; "
+        "bad = [k for k in ('torch', 'napari', 'qtpy', 'PyQt5', 'scipy.ndimage') if k in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,0 +1,373 @@
+"""The "Register sequence" dock widget, end to end in a real viewer (pytest-qt, Xvfb).
+
+The real engines need trained weights; these tests register two small engines of their own
+via ``add_engine`` and remove them afterwards:
+- ``widget_test_truth`` returns the ground-truth displacement of the synthetic sequence;
+- ``widget_test_slow`` reports progress slowly, so Run -> Cancel can be exercised.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+import torch  # noqa: E402
+
+from napari_tlreg.engines import add_engine, remove_engine  # noqa: E402
+from napari_tlreg.engines.base import Engine  # noqa: E402
+
+T, H, W = 4, 32, 32
+REF = 1
+SHIFT = np.array([0.75, -0.5])  # px per frame away from the reference (row, col)
+
+
+def truth_displacement(n=T, h=H, w=W, reference=REF) -> np.ndarray:
+    """Pull fields ``(T, 2, H, W)``: frame t is the reference shifted by ``-(t - ref) * SHIFT``."""
+    u = np.zeros((n, 2, h, w), dtype=np.float32)
+    for t in range(n):
+        u[t, 0] = (t - reference) * SHIFT[0]
+        u[t, 1] = (t - reference) * SHIFT[1]
+    return u
+
+
+def synthetic_sequence() -> tuple[np.ndarray, np.ndarray]:
+    """A bright disc moving by ``SHIFT`` px per frame, and its labels on every frame."""
+    rr, cc = np.mgrid[0:H, 0:W].astype(np.float32)
+    frames = np.zeros((T, H, W), np.float32)
+    labels = np.zeros((T, H, W), np.int32)
+    for t in range(T):
+        r0 = 16 - (t - REF) * SHIFT[0]
+        c0 = 14 - (t - REF) * SHIFT[1]
+        d = np.hypot(rr - r0, cc - c0)
+        frames[t] = np.clip(8.0 - d, 0, 1) * 0.8 + 0.1 + 0.05 * np.sin(rr / 3.0)
+        labels[t] = (d < 7.5).astype(np.int32)
+    return frames, labels
+
+
+class TruthEngine(Engine):
+    name = "widget_test_truth"
+    description = "test: the ground-truth displacement"
+    defaults = {"gain": 1.0, "repeats": 2, "flip": False, "mode": "a"}
+    choices = {"mode": ("a", "b")}
+    last_params: dict = {}
+
+    def run(self, frames, reference, params, ctx):
+        TruthEngine.last_params = dict(params)
+        n = int(params["repeats"])
+        for i in range(n):
+            ctx.report(i + 1, n, "truth")
+        u = truth_displacement(*frames.shape[:1], *frames.shape[1:], reference=reference) * params["gain"]
+        return torch.from_numpy(u).to(frames.device)
+
+
+class SlowEngine(Engine):
+    name = "widget_test_slow"
+    description = "test: 400 slow steps"
+    defaults = {"steps": 400}
+
+    def run(self, frames, reference, params, ctx):
+        n = params["steps"]
+        for i in range(n):
+            ctx.report(i, n, "slow step")
+            time.sleep(0.02)
+        return torch.zeros((frames.shape[0], 2, *frames.shape[1:]), device=frames.device)
+
+
+@pytest.fixture
+def engines():
+    add_engine(TruthEngine.name, f"{__name__}:TruthEngine", TruthEngine.description)
+    add_engine(SlowEngine.name, f"{__name__}:SlowEngine", SlowEngine.description)
+    yield
+    remove_engine(TruthEngine.name)
+    remove_engine(SlowEngine.name)
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Notifications the widget shows (errors and warnings), as plain strings."""
+    from napari_tlreg._widgets import register as mod
+
+    seen: list[tuple[str, str]] = []
+    monkeypatch.setattr(mod, "show_error", lambda msg: seen.append(("error", str(msg))))
+    monkeypatch.setattr(mod, "show_warning", lambda msg: seen.append(("warning", str(msg))))
+    return seen
+
+
+@pytest.fixture
+def widget(make_napari_viewer, qtbot, engines):
+    from napari_tlreg._widgets.register import RegisterWidget
+
+    viewer = make_napari_viewer()
+    w = RegisterWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Register sequence")
+    yield viewer, w
+    if w.running:  # never leave a worker behind
+        w.cancel()
+        qtbot.waitUntil(lambda: not w.running, timeout=5000)
+
+
+def choose(combo, text):
+    i = combo.findText(text)
+    assert i >= 0, f"{text!r} not in {[combo.itemText(k) for k in range(combo.count())]}"
+    combo.setCurrentIndex(i)
+
+
+RESULT_SUFFIXES = ("warped reference", "grid", "jacobian", "folds", "displacement", "propagated labels")
+
+
+def run_and_wait(qtbot, w, timeout=20000):
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: not w.running, timeout=timeout)
+
+
+def test_run_end_to_end(widget, qtbot, errors):
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    img = viewer.add_image(frames, name="seq", colormap="green", scale=(1.0, 0.5, 0.5), translate=(0, 3, 4))
+    viewer.add_labels(labels, name="seg", scale=(1.0, 0.5, 0.5), translate=(0, 3, 4))
+    viewer.dims.set_current_step(0, REF)
+    assert w.image_combo.currentText() == "seq"
+    choose(w.labels_combo, "seg")
+    w._use_current_frame()
+    assert w.reference_spin.value() == REF
+    choose(w.method_combo, TruthEngine.name)
+    # the parameter form follows the engine's defaults and choices
+    form = {k: w.findChild(object, f"param_{k}") for k in TruthEngine.defaults}
+    assert type(form["gain"]).__name__ == "QDoubleSpinBox"
+    assert type(form["repeats"]).__name__ == "QSpinBox"
+    assert type(form["flip"]).__name__ == "QCheckBox"
+    assert type(form["mode"]).__name__ == "QComboBox" and form["mode"].count() == 2
+    form["repeats"].setValue(3)
+    choose(w.device_combo, "cpu")
+
+    run_and_wait(qtbot, w)
+    assert not errors, errors
+    assert w.run_btn.text() == "Run"
+    assert TruthEngine.last_params == {"gain": 1.0, "repeats": 3, "flip": False, "mode": "a"}
+    assert w.progress_bar.value() == w.progress_bar.maximum()
+    assert "done" in w.status_label.text()
+
+    names = [ly.name for ly in viewer.layers]
+    for s in RESULT_SUFFIXES:
+        assert f"seq {s}" in names, names
+        layer = viewer.layers[f"seq {s}"]
+        np.testing.assert_allclose(layer.scale, img.scale)
+        np.testing.assert_allclose(layer.translate, img.translate)
+        assert names.index(f"seq {s}") > names.index("seq")  # above the image
+    assert viewer.dims.current_step[0] == REF  # the viewer stays on its frame
+    for s in ("warped reference", "grid", "jacobian", "folds", "propagated labels"):
+        assert viewer.layers[f"seq {s}"].data.shape == (T, H, W), s
+    warped = viewer.layers["seq warped reference"]
+    assert warped.blending == "additive" and warped.colormap.name == "magenta"
+    jac = viewer.layers["seq jacobian"]
+    lo, hi = jac.contrast_limits
+    assert lo < 1 < hi and abs((1 - lo) - (hi - 1)) < 1e-6
+    np.testing.assert_allclose(jac.data, 1.0, atol=1e-4)  # a translation keeps area
+    assert viewer.layers["seq folds"].data.max() == 0
+    assert not w.legend.isHidden() and w.legend.lo.text() and w.legend.hi.text()
+
+    vec = viewer.layers["seq displacement"].data
+    assert vec.ndim == 3 and vec.shape[1:] == (2, 3)
+    assert set(np.unique(vec[:, 0, 0])) == set(range(T))
+    np.testing.assert_allclose(vec[:, 1, 0], 0)
+    t = vec[:, 0, 0].astype(int)
+    np.testing.assert_allclose(vec[:, 1, 1], (t - REF) * SHIFT[0], atol=1e-5)
+    np.testing.assert_allclose(vec[:, 1, 2], (t - REF) * SHIFT[1], atol=1e-5)
+
+    prop = viewer.layers["seq propagated labels"].data
+    inter = np.logical_and(prop > 0, labels > 0).sum(axis=(1, 2))
+    dice = 2 * inter / ((prop > 0).sum(axis=(1, 2)) + (labels > 0).sum(axis=(1, 2)))
+    assert dice.min() > 0.9, dice
+
+    # display controls update the layers in place
+    grid = viewer.layers["seq grid"]
+    before = grid.data.copy()
+    w.grid_spin.setValue(4)
+    qtbot.waitUntil(lambda: not np.array_equal(viewer.layers["seq grid"].data, before), timeout=3000)
+    assert viewer.layers["seq grid"] is grid
+    w.checker_box.setChecked(True)
+    assert viewer.layers["seq warped reference"].colormap.name == "gray"
+    w.checker_box.setChecked(False)
+    assert viewer.layers["seq warped reference"].colormap.name == "magenta"
+
+    # a second run replaces the layers, never piles them up
+    n_layers = len(viewer.layers)
+    run_and_wait(qtbot, w)
+    assert not errors, errors
+    assert len(viewer.layers) == n_layers
+    assert sorted(ly.name for ly in viewer.layers) == sorted(names)
+    # results stay out of the input combos
+    assert [w.image_combo.itemText(i) for i in range(w.image_combo.count())] == ["seq"]
+    assert [w.labels_combo.itemText(i) for i in range(w.labels_combo.count())] == ["none", "seg"]
+
+
+def test_labels_mismatch_keeps_other_layers(widget, qtbot, errors):
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_labels(np.zeros((20, 20), np.int32), name="small")
+    choose(w.labels_combo, "small")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert [k for k, _ in errors] == ["warning"] and "labels" in errors[0][1]
+    names = [ly.name for ly in viewer.layers]
+    assert "seq propagated labels" not in names
+    assert {"seq warped reference", "seq grid", "seq jacobian", "seq displacement"} <= set(names)
+
+
+def test_2d_labels_are_the_reference(widget, qtbot, errors):
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_labels(labels[REF], name="ref")
+    w.reference_spin.setValue(REF)
+    choose(w.labels_combo, "ref")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert not errors, errors
+    assert viewer.layers["seq propagated labels"].data.shape == (T, H, W)
+
+
+def test_combos_follow_layers(widget, qtbot):
+    viewer, w = widget
+    items = lambda c: [c.itemText(i) for i in range(c.count())]  # noqa: E731
+    assert items(w.image_combo) == [] and items(w.labels_combo) == ["none"]
+    frames, labels = synthetic_sequence()
+    a = viewer.add_image(frames, name="a")
+    viewer.add_image(frames[0], name="flat")  # 2-D: not a sequence, not listed
+    b = viewer.add_image(frames[:3], name="b")
+    viewer.add_labels(labels, name="lab")
+    assert items(w.image_combo) == ["a", "b"]
+    assert items(w.labels_combo) == ["none", "lab"]
+    assert w.image_combo.currentText() == "a"
+    choose(w.image_combo, "b")
+    assert w.reference_spin.maximum() == 2
+    b.name = "bee"
+    assert items(w.image_combo) == ["a", "bee"] and w.image_combo.currentText() == "bee"
+    viewer.layers.move(viewer.layers.index(b), 0)
+    assert items(w.image_combo) == ["bee", "a"] and w.image_combo.currentText() == "bee"
+    viewer.layers.remove(b)
+    assert items(w.image_combo) == ["a"] and w.current_image() is a
+    assert w.reference_spin.maximum() == T - 1
+    viewer.layers.remove("lab")
+    assert items(w.labels_combo) == ["none"]
+    viewer.layers.remove(a)
+    assert items(w.image_combo) == [] and w.current_image() is None
+
+
+def test_reference_defaults_to_current_frame(widget):
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="a")
+    viewer.dims.set_current_step(0, 2)
+    viewer.add_image(frames + 1, name="b")
+    choose(w.image_combo, "b")
+    assert w.reference_spin.value() == 2
+    viewer.dims.set_current_step(0, 3)
+    w.current_frame_btn.click()
+    assert w.reference_spin.value() == 3
+
+
+def test_method_combo_and_devices(widget):
+    from napari_tlreg.api import available_devices, methods
+
+    _, w = widget
+    names = [w.method_combo.itemText(i) for i in range(w.method_combo.count())]
+    assert names == list(methods())
+    if "tlrn" in names:
+        w2 = type(w)(widget[0])
+        assert w2.method_combo.currentText() == "tlrn"
+        w2.deleteLater()
+    devs = available_devices()
+    model = w.device_combo.model()
+    for i in range(w.device_combo.count()):
+        name = w.device_combo.itemText(i)
+        assert model.item(i).isEnabled() == devs[name]
+    assert w.device_combo.currentText() == "auto"
+
+
+def test_cancel(widget, qtbot, errors):
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, SlowEngine.name)
+    n_layers = len(viewer.layers)
+    w.run_btn.click()
+    assert w.running and w.run_btn.text() == "Cancel"
+    qtbot.waitUntil(lambda: w.progress_bar.value() > 0, timeout=10000)  # real progress arrives
+    t0 = time.perf_counter()
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: not w.running, timeout=1000)
+    assert time.perf_counter() - t0 < 1.0
+    assert w.run_btn.text() == "Run" and w.run_btn.isEnabled()
+    assert w.status_label.text() == "cancelled"
+    assert len(viewer.layers) == n_layers
+    assert not errors, errors
+    qtbot.wait(100)  # nothing arrives late
+    assert len(viewer.layers) == n_layers
+
+
+@pytest.mark.parametrize(
+    "case, data, rgb, expected",
+    [
+        ("one frame", np.random.default_rng(0).random((1, H, W)), False, "at least 2 frames"),
+        ("rgb", np.random.default_rng(0).random((T, H, W, 3)), True, "colour"),
+        ("nans", np.where(np.eye(H, W, dtype=bool)[None], np.nan, 1.0) * np.ones((T, 1, 1)), False, "NaN"),
+    ],
+)
+def test_bad_layers_notify(widget, qtbot, errors, case, data, rgb, expected):
+    viewer, w = widget
+    viewer.add_image(data, name=case, rgb=rgb)
+    n_layers = len(viewer.layers)
+    assert w.image_combo.currentText() == case
+    w.run_btn.click()  # validation happens before any worker starts
+    assert not w.running
+    assert len(errors) == 1 and errors[0][0] == "error" and expected in errors[0][1], errors
+    assert w.run_btn.text() == "Run"
+    assert len(viewer.layers) == n_layers
+
+
+def test_no_sequence_notifies(widget, errors):
+    viewer, w = widget
+    viewer.add_image(np.random.default_rng(0).random((H, W)), name="flat")  # a 2-D single frame
+    assert w.current_image() is None
+    w.run_btn.click()
+    assert not w.running
+    assert len(errors) == 1 and "(T, H, W)" in errors[0][1]
+
+
+def test_engine_error_notifies(widget, qtbot, errors):
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    w.findChild(object, "param_mode").addItem("c", "c")  # a value the engine refuses
+    choose(w.findChild(object, "param_mode"), "c")
+    n_layers = len(viewer.layers)
+    run_and_wait(qtbot, w)
+    assert len(errors) == 1 and "mode must be one of" in errors[0][1], errors
+    assert w.run_btn.text() == "Run" and len(viewer.layers) == n_layers
+
+
+# ---- layers.py: plain functions, no Qt ----------------------------------------------------------
+def test_layer_helpers():
+    from napari_tlreg._widgets import layers as L
+
+    a = np.zeros((2, 8, 8))
+    b = np.ones((2, 8, 8))
+    cb = L.checkerboard(a, b, 2)
+    assert cb[0, 0, 0] == 0 and cb[0, 0, 2] == 1 and cb[0, 2, 2] == 0 and cb.mean() == 0.5
+    g = L.grid_image((10, 13), 4)
+    assert g[0].all() and g[:, 0].all() and g[4].all() and g[-1].all() and g[:, -1].all() and g[1, 1] == 0
+    lo, hi = L.jacobian_limits(np.array([0.5, 1.0, 1.2]))
+    assert lo < 1 < hi and np.isclose(1 - lo, hi - 1)
+    assert L.jacobian_limits(np.ones(4)) == (0.95, 1.05)
+    u = truth_displacement()
+    v = L.displacement_vectors(u, 8)
+    assert v.shape == (T * 4 * 4, 2, 3)
+    with pytest.raises(ValueError):
+        L.reference_labels(np.zeros((T + 1, H, W)), 0, T)
