@@ -52,14 +52,15 @@ class TrainConfig:
 
 # ---- data ----------------------------------------------------------------------------------------
 def _synthetic(kind: str, rng: np.random.Generator, n: int, n_frames: int, size: int) -> np.ndarray:
-    from .synth import cardiac, lemniscate
+    from .synth.cardiac import cardiac_batch
+    from .synth.lemniscate import lemniscate_batch
 
     if kind == "mix":
         kind = "cardiac" if rng.random() < 0.5 else "lemniscate"
     if kind == "cardiac":
-        frames = cardiac.cardiac_batch(n, rng, n_frames=n_frames, size=size)
+        frames = cardiac_batch(n, rng, n_frames=n_frames, size=size)
     elif kind == "lemniscate":
-        frames = lemniscate.lemniscate_batch(n, rng, n_frames=n_frames, size=size)
+        frames = lemniscate_batch(n, rng, n_frames=n_frames, size=size)
     else:
         raise ValueError(f"unknown synthetic data {kind!r}: use synthetic:cardiac, synthetic:lemniscate or synthetic:mix")
     return frames[0] if isinstance(frames, tuple) else frames

@@ -1,0 +1,277 @@
+"""Reproduce the TLRN paper's claims with our engines, beside ANTs SyN, in one run.
+
+    python benchmarks/tlrn_paper.py [--quick] [--no-ants] [--out benchmarks/results/tlrn]
+
+Prints tables and writes ``results.json`` + ``tlrn_paper.png`` into ``--out``:
+1. lemniscate test split (sequences the models never saw): MSE per time step, TLRN vs VoxelMorph
+   (the paper's Fig. 3), % non-positive Jacobian;
+2. unseen cardiac phantoms: Dice / HD95 of the propagated myocardium per frame (Fig. 5), folding;
+3. real cine MRI (Sunnybrook, ../shared/data): ED endocardium propagated to ES, Dice vs the expert;
+4. inference speed on 8x64x64 and 30x128x128 (2 threads; CUDA too when present), ANTs per pair.
+ANTs needs the bench extra (``pip install -e .[bench]``: antspyx pins numpy<2.4, scipy<1.16).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import napari_tlreg as tl  # noqa: E402
+from napari_tlreg import metrics  # noqa: E402
+from napari_tlreg.core.normalize import normalize_sequence  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+CARDIAC_TEST_SEED0 = 50_000  # training draws from default_rng([1234, rank, step]): disjoint
+METHODS = ("tlrn", "voxelmorph")
+
+
+# ---- ANTs, converted to our conventions -----------------------------------------------------------
+def have_ants() -> bool:
+    try:
+        import ants  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def ants_register(frames: np.ndarray, reference: int = 0, labels_ref=None, syn="SyN"):
+    """ANTs SyN (defaults) of the reference onto every frame: warped (T,H,W), labels (T,H,W)|None, jac (T,H,W), seconds."""
+    import ants
+
+    ref = ants.from_numpy(np.ascontiguousarray(frames[reference], dtype=np.float32))
+    lab = None if labels_ref is None else ants.from_numpy(np.ascontiguousarray(labels_ref, dtype=np.float32))
+    T = len(frames)
+    warped = np.array(frames, dtype=np.float32, copy=True)
+    labs = None if lab is None else np.repeat(np.asarray(labels_ref)[None], T, 0).astype(np.int32)
+    jac = np.ones(frames.shape, np.float32)
+    t0 = time.perf_counter()
+    for t in range(T):
+        if t == reference:
+            continue
+        fixed = ants.from_numpy(np.ascontiguousarray(frames[t], dtype=np.float32))
+        reg = ants.registration(fixed=fixed, moving=ref, type_of_transform=syn)
+        warped[t] = reg["warpedmovout"].numpy()
+        if lab is not None:
+            labs[t] = ants.apply_transforms(fixed, lab, reg["fwdtransforms"], interpolator="nearestNeighbor").numpy().round()
+        jac[t] = ants.create_jacobian_determinant_image(fixed, reg["fwdtransforms"][0]).numpy()
+    return warped, labs, jac, time.perf_counter() - t0
+
+
+# ---- evaluations -----------------------------------------------------------------------------------
+def evaluate_cardiac(method: str, n_sequences: int = 20, seed0: int = CARDIAC_TEST_SEED0, n_frames: int = 12, size: int = 64, **params) -> dict:
+    """Unseen cardiac phantoms: myocardium (label 1) propagated from frame 0; per-frame Dice/HD95, folding, MSE."""
+    from napari_tlreg.synth.cardiac import cardiac_phantom
+
+    dice = np.zeros((n_sequences, n_frames))
+    hd95 = np.zeros((n_sequences, n_frames))
+    fold, mse, secs = [], np.zeros((n_sequences, n_frames)), 0.0
+    for i in range(n_sequences):
+        seq = cardiac_phantom(n_frames=n_frames, size=size, seed=seed0 + i)
+        gt = seq.labels == 1
+        if method == "none":
+            prop = np.repeat(gt[:1], n_frames, 0)
+            warped, f = np.repeat(normalize_sequence(seq.frames)[:1], n_frames, 0), 0.0
+            frames_n = normalize_sequence(seq.frames)
+        elif method == "ants":
+            frames_n = normalize_sequence(seq.frames)
+            warped, labs, jac, s = ants_register(frames_n, 0, gt.astype(np.int32))
+            prop, f, secs = labs == 1, float((jac[1:] <= 0).mean() * 100), secs + s
+        else:
+            res = tl.register(seq.frames, method=method, **params)
+            prop = res.warp_labels(gt.astype(np.int32)[0]) == 1
+            warped, frames_n, f, secs = res.warped, res.frames, float(res.folding_pct[1:].mean()), secs + res.runtime_s
+        fold.append(f)
+        for t in range(n_frames):
+            dice[i, t] = metrics.dice(prop[t], gt[t])
+            hd95[i, t] = metrics.hausdorff(prop[t], gt[t], percentile=95)
+            mse[i, t] = metrics.mse(warped[t], frames_n[t])
+    return {
+        "method": method, "n_sequences": n_sequences, "n_frames": n_frames,
+        "dice_per_frame": dice.mean(0).tolist(), "hd95_per_frame": hd95.mean(0).tolist(),
+        "dice_mean": float(dice[:, 1:].mean()), "dice_min_frame": float(dice[:, 1:].mean(0).min()),
+        "hd95_mean": float(hd95[:, 1:].mean()), "folding_pct": float(np.mean(fold)),
+        "mse_mean": float(mse[:, 1:].mean()), "seconds_per_sequence": secs / n_sequences,
+    }
+
+
+def evaluate_lemniscate(method: str, n_sequences: int = 200, n_frames: int = 12) -> dict:
+    """Lemniscate test split: MSE per time step and folding (the paper's Fig. 3 and Table)."""
+    from napari_tlreg.synth.lemniscate import lemniscate_split
+
+    mse = np.zeros((n_sequences, n_frames))
+    fold = []
+    for i in range(n_sequences):
+        seq = lemniscate_split("test", i, n_frames=n_frames)
+        frames = normalize_sequence(seq.frames)
+        if method == "none":
+            warped = np.repeat(frames[:1], n_frames, 0)
+            f = 0.0
+        elif method == "ants":
+            warped, _, jac, _ = ants_register(frames, 0)
+            f = float((jac[1:] <= 0).mean() * 100)
+        else:
+            res = tl.register(seq.frames, method=method)
+            warped, f = res.warped, float(res.folding_pct[1:].mean())
+        mse[i] = ((warped - frames) ** 2).mean(axis=(1, 2))
+        fold.append(f)
+    return {"method": method, "n_sequences": n_sequences, "mse_per_step": mse.mean(0).tolist(),
+            "mse_mean": float(mse[:, 1:].mean()), "folding_pct": float(np.mean(fold)),
+            "folding_std": float(np.std(fold))}
+
+
+def sunnybrook_cases():
+    """(name, cine (20,H,W), ed, es, endo_ed, endo_es, spacing) for every slice with both contours."""
+    for path in sorted(SHARED.glob("sunnybrook/SCD*_crop128.npz")):
+        d = np.load(path)
+        for s in range(d["cine"].shape[0]):
+            idx = np.flatnonzero(d["has_endo"][s])
+            if len(idx) != 2:
+                continue
+            areas = [d["endo"][s, i].sum() for i in idx]
+            ed, es = (idx[0], idx[1]) if areas[0] >= areas[1] else (idx[1], idx[0])
+            yield f"{path.stem.split('_')[0]}/s{s}", d["cine"][s].astype(np.float32), int(ed), int(es), d["endo"][s, ed], d["endo"][s, es]
+
+
+def evaluate_sunnybrook(method: str, limit: int | None = None, **params) -> dict:
+    dices, names, secs = [], [], 0.0
+    for k, (name, cine, ed, es, endo_ed, endo_es) in enumerate(sunnybrook_cases()):
+        if limit is not None and k >= limit:
+            break
+        lab = endo_ed.astype(np.int32)
+        if method == "none":
+            prop = lab
+        elif method == "ants":
+            frames = normalize_sequence(cine)
+            pair = frames[[ed, es]]
+            _, labs, _, s = ants_register(pair, 0, lab)
+            prop, secs = labs[1], secs + s
+        else:
+            res = tl.register(cine, method=method, reference=ed, **params)
+            prop, secs = res.warp_labels(lab)[es], secs + res.runtime_s
+        dices.append(metrics.dice(prop > 0, endo_es))
+        names.append(name)
+    return {"method": method, "params": params, "n_cases": len(dices), "dice_mean": float(np.mean(dices)) if dices else float("nan"),
+            "dice_per_case": dict(zip(names, map(float, dices))), "seconds_per_case": secs / max(len(dices), 1)}
+
+
+def speed(method: str, shape, repeats: int = 5, device: str = "cpu") -> float:
+    """Median wall time (s) of ``tl.register`` on a random-phantom sequence of ``shape`` (after one warm-up)."""
+    from napari_tlreg.synth.cardiac import cardiac_phantom
+
+    T, H, W = shape
+    frames = cardiac_phantom(n_frames=T, size=H, seed=7).frames
+    tl.register(frames, method=method, device=device)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        tl.register(frames, method=method, device=device)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def ants_speed(shape, pairs: int = 3) -> float:
+    from napari_tlreg.synth.cardiac import cardiac_phantom
+
+    T, H, W = shape
+    frames = normalize_sequence(cardiac_phantom(n_frames=T, size=H, seed=7).frames)
+    _, _, _, s = ants_register(frames[: pairs + 1], 0)
+    return s / pairs  # seconds per pair
+
+
+# ---- report ----------------------------------------------------------------------------------------
+def main(argv=None) -> int:
+    import torch
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer sequences (a few minutes)")
+    ap.add_argument("--no-ants", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "tlrn"))
+    args = ap.parse_args(argv)
+    torch.set_num_threads(2)
+    use_ants = have_ants() and not args.no_ants
+    n_lem, n_card, ants_lem, ants_card = (40, 8, 5, 4) if args.quick else (200, 30, 20, 10)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    R: dict = {"torch": torch.__version__, "threads": torch.get_num_threads(), "ants": use_ants}
+
+    print(f"\n## Lemniscate test split ({n_lem} sequences x 12 frames, 64x64)")
+    R["lemniscate"] = {m: evaluate_lemniscate(m, n_lem) for m in ("none", *METHODS)}
+    if use_ants:
+        R["lemniscate"]["ants"] = evaluate_lemniscate("ants", ants_lem)
+    print(f"{'method':12s} {'MSE (x1e-3) per step t=1..11':70s} {'mean':>7s} {'fold %':>7s}")
+    for m, r in R["lemniscate"].items():
+        steps = " ".join(f"{1e3 * v:5.2f}" for v in r["mse_per_step"][1:])
+        print(f"{m:12s} {steps:70s} {1e3 * r['mse_mean']:7.3f} {r['folding_pct']:7.3f}")
+
+    print(f"\n## Unseen cardiac phantoms ({n_card} sequences x 12 frames, 64x64): propagated myocardium")
+    R["cardiac"] = {m: evaluate_cardiac(m, n_card) for m in ("none", *METHODS)}
+    if use_ants:
+        R["cardiac"]["ants"] = evaluate_cardiac("ants", ants_card)
+    print(f"{'method':12s} {'Dice':>6s} {'worst-frame Dice':>16s} {'HD95 px':>8s} {'fold %':>7s} {'s/seq':>7s}")
+    for m, r in R["cardiac"].items():
+        print(f"{m:12s} {r['dice_mean']:6.3f} {r['dice_min_frame']:16.3f} {r['hd95_mean']:8.2f} {r['folding_pct']:7.3f} {r['seconds_per_sequence']:7.3f}")
+
+    if SHARED.is_dir():
+        print("\n## Real cine MRI (Sunnybrook, 3 patients): ED endocardium propagated to ES, Dice vs expert")
+        R["sunnybrook"] = {"none": evaluate_sunnybrook("none")}
+        for m in METHODS:
+            for s in (1.0, 0.5):
+                R["sunnybrook"][f"{m} scale={s}"] = evaluate_sunnybrook(m, scale=s)
+        if use_ants:
+            R["sunnybrook"]["ants"] = evaluate_sunnybrook("ants")
+        print(f"{'method':22s} {'cases':>5s} {'Dice':>6s} {'s/case':>7s}")
+        for m, r in R["sunnybrook"].items():
+            print(f"{m:22s} {r['n_cases']:5d} {r['dice_mean']:6.3f} {r['seconds_per_case']:7.3f}")
+
+    print("\n## Inference speed (median of 5, seconds per sequence)")
+    R["speed"] = {}
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for shape in ((8, 64, 64), (30, 128, 128)):
+        key = "x".join(map(str, shape))
+        row = {f"{m}_{d}": speed(m, shape, device=d) for m in METHODS for d in devices}
+        if use_ants:
+            per_pair = ants_speed(shape)
+            row["ants_per_pair"] = per_pair
+            row["ants_sequence"] = per_pair * (shape[0] - 1)
+            row["ratio_ants_over_tlrn"] = row["ants_sequence"] / row["tlrn_cpu"]
+        R["speed"][key] = row
+        print(key, "  ".join(f"{k}={v:.4f}" for k, v in row.items()))
+
+    (out / "results.json").write_text(json.dumps(R, indent=2))
+    plot(R, out / "tlrn_paper.png")
+    print(f"\nwrote {out / 'results.json'} and {out / 'tlrn_paper.png'}")
+    return 0
+
+
+def plot(R: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
+    for m, r in R["lemniscate"].items():
+        ax[0].plot(range(1, 12), [1e3 * v for v in r["mse_per_step"][1:]], marker="o", label=m)
+    ax[0].set(title="Lemniscate test: MSE per time step", xlabel="t", ylabel="MSE x 1e-3")
+    for m, r in R["cardiac"].items():
+        ax[1].plot(range(len(r["dice_per_frame"])), r["dice_per_frame"], marker="o", label=m)
+        ax[2].plot(range(len(r["hd95_per_frame"])), r["hd95_per_frame"], marker="o", label=m)
+    ax[1].set(title="Cardiac phantoms: Dice of propagated myocardium", xlabel="t", ylim=(0.5, 1.0))
+    ax[2].set(title="Cardiac phantoms: HD95 (px)", xlabel="t")
+    for a in ax:
+        a.legend(fontsize=8)
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,161 @@
+"""Bundled samples: names, shapes, dtypes, ground truth, and that the stored files are reproducible."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from napari_tlreg._paths import samples_dir
+from napari_tlreg.io.samples import RECIPES, load_sample, samples
+
+NAMES = {"lemniscate", "cardiac", "echo", "satellite", "echo_real"}
+SYNTHETIC = {
+    # name: (frames shape, has labels, has landmarks, unit)
+    "lemniscate": ((12, 64, 64), False, False, "px"),
+    "cardiac": ((20, 128, 128), True, False, "mm"),
+    "echo": ((24, 128, 128), True, False, "mm"),
+    "satellite": ((2, 256, 256), False, True, "m"),
+}
+
+
+def _warp_np(image, u):
+    h, w = image.shape
+    rr, cc = np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64), indexing="ij")
+    return ndimage.map_coordinates(np.asarray(image, np.float64), np.stack([rr + u[0], cc + u[1]]), order=1, mode="nearest")
+
+
+def test_sample_names_and_descriptions():
+    s = samples()
+    assert set(s) == NAMES
+    for name, desc in s.items():
+        assert isinstance(desc, str) and desc.strip() and "\n" not in desc, name
+    assert set(RECIPES) == NAMES - {"echo_real"}
+
+
+def test_unknown_sample_lists_known_names():
+    with pytest.raises(ValueError) as e:
+        load_sample("no-such-sample")
+    for name in NAMES:
+        assert name in str(e.value)
+
+
+@pytest.fixture(scope="module", params=sorted(SYNTHETIC))
+def stored(request):
+    return request.param, load_sample(request.param)
+
+
+def test_stored_sample_shapes_and_dtypes(stored):
+    name, seq = stored
+    shape, has_labels, has_landmarks, unit = SYNTHETIC[name]
+    assert seq.name == name
+    assert seq.frames.shape == shape and seq.frames.dtype == np.float32
+    assert 0 <= seq.frames.min() and seq.frames.max() <= 1
+    assert seq.unit == unit and seq.spacing is not None and all(s > 0 for s in seq.spacing)
+    u = seq.metadata["displacement"]
+    assert u.shape == (shape[0], 2, *shape[1:]) and u.dtype == np.float32
+    assert np.all(u[0] == 0)
+    if has_labels:
+        assert seq.labels is not None and seq.labels.shape == shape
+        assert all((seq.labels[t] == 1).any() for t in range(shape[0])), "a frame without myocardium label"
+    else:
+        assert seq.labels is None
+    if has_landmarks:
+        lm = seq.landmarks
+        assert lm.shape == (30, 4)
+        assert sorted(lm[lm[:, 1] == 0, 0].astype(int)) == list(range(15))
+        assert sorted(lm[lm[:, 1] == 1, 0].astype(int)) == list(range(15))
+    else:
+        assert seq.landmarks is None
+    if name == "echo":
+        mask = seq.metadata["mask"]
+        assert mask.shape == shape[1:] and mask.dtype == bool
+        assert np.all(seq.frames[:, ~mask] == 0)
+    assert seq.metadata["description"] == samples()[name]
+
+
+def test_stored_sample_ground_truth(stored):
+    """The (float16-stored) field still maps the reference onto the last moving frame."""
+    name, seq = stored
+    u, f = seq.metadata["displacement"], seq.frames
+    t = int(np.argmax(np.abs(u).reshape(len(u), -1).max(axis=1)))
+    m = np.ones(f.shape[1:], bool)
+    if "mask" in seq.metadata:  # echo: measure where x and x + u_t(x) both lie in the sector
+        mask = seq.metadata["mask"]
+        m = mask & (_warp_np(mask.astype(float), u[t]) > 0.999)
+    good = np.mean(((_warp_np(f[0], u[t]) - f[t]) ** 2)[m])
+    ident = np.mean(((f[0] - f[t]) ** 2)[m])
+    assert good < 0.2 * ident, (name, good, ident)
+    if seq.landmarks is not None:
+        lm = seq.landmarks
+        p = lm[lm[:, 1] == 0]
+        q = lm[lm[:, 1] == 1]
+        p = p[np.argsort(p[:, 0]), 2:]
+        q = q[np.argsort(q[:, 0]), 2:]
+        uq = np.stack([ndimage.map_coordinates(u[1, k].astype(np.float64), q.T, order=1, mode="nearest") for k in range(2)], 1)
+        assert np.abs(q + uq - p).max() < 0.05
+
+
+def test_load_sequence_reaches_the_samples():
+    from napari_tlreg.io import load_sequence
+
+    seq = load_sequence("lemniscate")
+    ref = load_sample("lemniscate")
+    assert np.array_equal(seq.frames, ref.frames)
+
+
+def _make_samples_module():
+    path = Path(__file__).resolve().parents[1] / "scripts" / "make_samples.py"
+    if not path.is_file():
+        pytest.skip("scripts/make_samples.py is not in this checkout")
+    spec = importlib.util.spec_from_file_location("make_samples", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("name", sorted(SYNTHETIC))
+def test_stored_samples_are_what_the_script_regenerates(name):
+    mod = _make_samples_module()
+    fresh = mod.build(name)
+    with np.load(samples_dir() / f"{name}.npz", allow_pickle=False) as old:
+        problems = mod.compare(old, fresh)
+    assert problems == [], f"{name}: stored file differs from `python scripts/make_samples.py {name}`: {problems}"
+
+
+def test_samples_folder_is_small_and_documented():
+    folder = samples_dir()
+    total = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+    assert total < 6 * 1024 * 1024, f"sample_sequences/ holds {total / 1e6:.1f} MB"
+    readme = folder / "README.md"
+    if readme.is_file():  # the wheel may not carry it
+        text = readme.read_text()
+        for name in NAMES:
+            assert name in text
+        assert "make_samples.py" in text and "MIT" in text
+
+
+def test_echo_real_from_pydicom():
+    pytest.importorskip("pydicom")
+    from pydicom import examples
+
+    try:
+        examples.get_path("ybr_color")
+    except Exception:  # pragma: no cover - an unusual pydicom build without its examples
+        pytest.skip("pydicom's example 'ybr_color' is not installed")
+    seq = load_sample("echo_real")
+    assert seq.frames.shape == (30, 240, 320) and seq.frames.dtype == np.float32
+    rgb = seq.metadata["rgb"]
+    assert rgb.shape == (30, 240, 320, 3) and rgb.dtype == np.uint8
+    lum = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    assert np.abs(lum - seq.frames).max() < 1e-3
+    # the stored YBR luminance channel is (up to rounding) the same grey
+    assert seq.unit == "mm"
+    # PhysicalDelta 0.0510 cm refers to the 640x480 acquisition grid; the pixels are 2x that
+    assert seq.spacing == pytest.approx((1.021, 1.021), abs=1e-3)
+    assert seq.metadata["frame_time_ms"] == pytest.approx(33.333)
+    r0, r1, c0, c1 = seq.metadata["ultrasound_region_rc"]
+    assert 0 <= r0 < r1 < 240 and 0 <= c0 < c1 < 320
+    assert seq.landmarks is None and seq.labels is None

@@ -1,0 +1,234 @@
+"""TLRN / VoxelMorph engines, the trainer, and the shipped weights."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import napari_tlreg as tl
+from napari_tlreg.engines.nets import TLRNNet
+from napari_tlreg.engines.tlrn import time_chains
+from napari_tlreg.engines.weights import load_shipped, model_card, sha256
+from napari_tlreg.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_methods_lists_both_and_unknown_method_is_refused():
+    m = tl.methods()
+    assert {"tlrn", "voxelmorph"} <= set(m)
+    with pytest.raises(ValueError, match="known methods: .*tlrn"):
+        tl.register(np.zeros((3, 32, 32)), method="nope")
+
+
+def test_time_chains_any_reference():
+    assert time_chains(5, 0) == [[1, 2, 3, 4]]
+    assert time_chains(5, 4) == [[3, 2, 1, 0]]
+    assert time_chains(5, 2) == [[3, 4], [1, 0]]
+
+
+def test_voxelmorph_shares_the_backbone_exactly():
+    a, b = TLRNNet(residual=True), TLRNNet(residual=False)
+    ka = {k for k in a.state_dict() if not k.startswith("units.")}
+    assert ka == set(b.state_dict())
+    assert any(k.startswith("units.") for k in a.state_dict())
+
+
+def test_residual_unit_carries_information_over_time_and_pairwise_does_not():
+    torch.manual_seed(0)
+    for residual in (True, False):
+        net = TLRNNet(residual=residual).eval()
+        for p in net.parameters():  # make the head non-trivial so outputs differ
+            p.data.normal_(0, 0.1)
+        ref = torch.rand(1, 1, 32, 32)
+        frames = torch.rand(1, 4, 32, 32)
+        changed = frames.clone()
+        changed[:, 0] = torch.rand(32, 32)
+        with torch.no_grad():
+            v1, v2 = net(ref, frames), net(ref, changed)
+        late_diff = (v1[:, 3] - v2[:, 3]).abs().max().item()
+        if residual:
+            assert late_diff > 1e-6  # frame 1 influences frame 4 through the latent recurrence
+        else:
+            assert late_diff == 0.0
+
+
+@pytest.mark.parametrize("method", ["tlrn", "voxelmorph"])
+def test_register_shapes_reference_and_odd_sizes(method):
+    seq = tl.load_sequence("lemniscate")
+    frames = seq.frames[:6, 3:40, 5:58]  # 37 x 53: not a multiple of 8
+    for ref in (0, 3, 5):
+        res = tl.register(frames, method=method, reference=ref, device="cpu")
+        assert res.displacement.shape == (6, 2, 37, 53)
+        assert res.warped.shape == res.jacobian.shape == (6, 37, 53)
+        assert np.abs(res.displacement[ref]).max() == 0.0
+        assert res.reference == ref and res.method == method
+        assert np.isfinite(res.displacement).all()
+
+
+def test_register_improves_alignment_on_an_unseen_phantom():
+    from napari_tlreg.synth.cardiac import cardiac_phantom
+
+    seq = cardiac_phantom(n_frames=8, size=64, seed=987_654)
+    res = tl.register(seq.frames, method="tlrn")
+    before = ((res.frames - res.frames[0]) ** 2).mean()
+    after = ((res.frames - res.warped) ** 2).mean()
+    assert after < 0.5 * before
+    lab = res.warp_labels(seq.labels[0])
+    dice = np.mean([tl.metrics.dice(lab[t] == 1, seq.labels[t] == 1) for t in range(1, 8)])
+    assert dice > 0.8
+
+
+def test_progress_and_cancel():
+    import threading
+
+    calls = []
+    frames = tl.load_sequence("lemniscate").frames
+    tl.register(frames, method="tlrn", reference=5, progress=lambda d, t, m: calls.append((d, t, m)))
+    assert calls and calls[-1][:2] == (1, 1)
+    ev = threading.Event()
+    ev.set()
+    with pytest.raises(tl.Cancelled):
+        tl.register(frames, method="tlrn", cancel=ev)
+    with pytest.raises(tl.Cancelled):
+        tl.register(frames, method="tlrn", cancel=lambda: len(calls) > 0)
+
+
+@pytest.mark.parametrize(
+    "frames, match",
+    [
+        (np.zeros((1, 32, 32)), "at least 2 frames"),
+        (np.zeros((32, 32)), r"\(T, H, W\)"),
+        (np.zeros((4, 32, 32, 3)), "colour"),
+        (np.full((3, 32, 32), np.nan), "NaN"),
+        (np.zeros((3, 4, 32)), "too small"),
+    ],
+)
+def test_bad_frames_are_refused_clearly(frames, match):
+    with pytest.raises(ValueError, match=match):
+        tl.register(frames, method="tlrn")
+
+
+def test_bad_params_and_reference():
+    f = np.random.default_rng(0).random((3, 32, 32))
+    with pytest.raises(ValueError, match="out of range"):
+        tl.register(f, reference=3)
+    with pytest.raises(ValueError, match="no parameter"):
+        tl.register(f, sigma=2)
+    with pytest.raises(TypeError, match="integer"):
+        tl.register(f, steps=2.5)
+    with pytest.raises(ValueError, match="huge|exceeds"):
+        tl.register(np.broadcast_to(np.float32(0), (10_000, 512, 512)))
+    with pytest.raises(ValueError, match="no CUDA" if not torch.cuda.is_available() else "zzz"):
+        tl.register(f, device="cuda")
+
+
+def test_scale_parameter_runs_the_net_at_another_resolution():
+    seq = tl.load_sequence("cardiac")
+    full = tl.register(seq.frames[:6], method="tlrn")
+    half = tl.register(seq.frames[:6], method="tlrn", scale=0.5)
+    assert half.displacement.shape == full.displacement.shape
+    # both move the same anatomy: the fields agree in direction on the moving region
+    m = np.abs(full.displacement[3]).sum(0) > 0.5
+    assert m.any()
+    assert np.corrcoef(full.displacement[3][:, m].ravel(), half.displacement[3][:, m].ravel())[0, 1] > 0.5
+
+
+# ---- shipped weights -------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["tlrn_cine64", "voxelmorph_cine64"])
+def test_shipped_weights_match_their_card(name):
+    card = model_card(name)
+    path = ROOT / "resources" / card["file"]
+    assert sha256(path) == card["sha256"]
+    state, _ = load_shipped(name)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    assert path.stat().st_size < 5 * 2**20
+    for key in ("data", "iterations", "seed", "command", "figures"):
+        assert key in card["training"] or key in card
+
+
+def test_tampered_weights_are_refused(tmp_path, monkeypatch):
+    import shutil
+
+    from napari_tlreg.engines import weights
+
+    res = tmp_path / "resources"
+    shutil.copytree(ROOT / "resources", res)
+    card = json.loads((res / "models" / "tlrn_cine64.json").read_text())
+    with open(res / card["file"], "r+b") as f:
+        f.seek(200)
+        f.write(b"\x00\x01\x02\x03")
+    monkeypatch.setattr(weights, "resources_dir", lambda: res)
+    with pytest.raises(ValueError, match="sha256"):
+        weights.load_shipped("tlrn_cine64")
+
+
+def test_shipped_weights_reach_their_card_figures_on_a_quick_subset():
+    """CI check: the model card's figures, re-measured on the first few test phantoms."""
+    from benchmarks.tlrn_paper import evaluate_cardiac
+
+    for name, method in (("tlrn_cine64", "tlrn"), ("voxelmorph_cine64", "voxelmorph")):
+        card = model_card(name)
+        quick = card["figures"]["quick_check"]
+        got = evaluate_cardiac(method, n_sequences=quick["n_sequences"], seed0=quick["seed0"], n_frames=quick["n_frames"])
+        assert got["dice_mean"] >= quick["dice_mean"] - 0.01, (name, got)
+        assert got["folding_pct"] <= quick["folding_pct"] + 0.1, (name, got)
+
+
+# ---- training -----------------------------------------------------------------------------------------
+def _tiny(tmp_path, name="w.pt", **kw):
+    cfg = dict(method="tlrn", data="synthetic:cardiac", out=str(tmp_path / name), iterations=3, batch=2,
+               n_frames=4, size=32, checkpoint_every=2, threads=1, device="cpu")
+    cfg.update(kw)
+    return TrainConfig(**cfg)
+
+
+def test_tiny_training_run_checkpoints_resumes_and_is_deterministic(tmp_path):
+    seen = []
+    out = train(_tiny(tmp_path), progress=lambda d, t, s: seen.append((d, s["mse"])))
+    assert [d for d, _ in seen] == [1, 2, 3]
+    ck = torch.load(out, weights_only=True)
+    assert ck["step"] == 3 and ck["method"] == "tlrn"
+    # same seed -> bit-identical weights
+    out2 = train(_tiny(tmp_path, "w2.pt"), progress=lambda *a: None)
+    ck2 = torch.load(out2, weights_only=True)
+    assert all(torch.equal(ck["model"][k], ck2["model"][k]) for k in ck["model"])
+    # stop at 2 then resume to 3 == straight to 3
+    train(_tiny(tmp_path, "w3.pt", iterations=2), progress=lambda *a: None)
+    train(_tiny(tmp_path, "w3.pt", resume=True), progress=lambda *a: None)
+    ck3 = torch.load(tmp_path / "w3.pt", weights_only=True)
+    assert ck3["step"] == 3
+    assert all(torch.allclose(ck["model"][k].float(), ck3["model"][k].float(), atol=1e-6) for k in ck["model"])
+    # a user checkpoint is usable by register
+    res = tl.register(tl.load_sequence("lemniscate").frames[:4], method="tlrn", weights=str(out))
+    assert res.displacement.shape[0] == 4
+
+
+def test_training_on_a_user_folder(tmp_path):
+    from napari_tlreg.io import save_stack
+
+    data = tmp_path / "data"
+    seq = tl.load_sequence("cardiac")
+    save_stack(data / "a.tif", seq.frames[:10])
+    save_stack(data / "b.tif", seq.frames[10:])
+    (data / "junk.tif").write_bytes(b"not a tiff")
+    out = train(_tiny(tmp_path, data=str(data), method="voxelmorph"), progress=lambda *a: None)
+    assert torch.load(out, weights_only=True)["method"] == "voxelmorph"
+    with pytest.raises(ValueError, match="not found"):
+        train(_tiny(tmp_path, data=str(tmp_path / "missing")), progress=lambda *a: None)
+
+
+def test_cli_train_under_torchrun_with_two_gloo_processes(tmp_path):
+    out = tmp_path / "ddp.pt"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+           "-m", "napari_tlreg.cli", "train", "tlrn", "--iterations", "2", "--batch", "1", "--frames", "3",
+           "--size", "32", "--device", "cpu", "--threads", "1", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ck = torch.load(out, weights_only=True)
+    assert ck["step"] == 2
