@@ -6,7 +6,7 @@
     python scripts/make_samples.py --check         # compare with the stored files, write nothing
     python scripts/make_samples.py --out DIR       # write elsewhere
 
-The recipes (generator + seed) live in ``napari_tlreg.io.samples.RECIPES``; the file format in
+The recipes (generator + seed) live in ``napari_tlreg.io.bundled.RECIPES``; the file format in
 ``pack_sequence``. ``echo_real`` is not stored (it is read from pydicom's wheel at run time).
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def build(name: str) -> dict:
     """The arrays that ``<name>.npz`` holds."""
-    from napari_tlreg.io.samples import RECIPES, generate, pack_sequence, samples
+    from napari_tlreg.io.bundled import RECIPES, generate, pack_sequence, samples
 
     seq = generate(name)
     return pack_sequence(seq, description=samples()[name], recipe=RECIPES[name])
@@ -57,7 +57,7 @@ def compare(stored, fresh: dict) -> list[str]:
 
 
 def main(argv=None) -> int:
-    from napari_tlreg.io.samples import RECIPES
+    from napari_tlreg.io.bundled import RECIPES
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", help=f"samples to build (default all: {', '.join(RECIPES)})")

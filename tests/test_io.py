@@ -399,10 +399,10 @@ def test_missing_unsupported_and_unknown_sample(tmp_path):
 
 
 def test_sample_names_dispatch_to_samples_module(monkeypatch):
-    fake = types.ModuleType("napari_tlreg.io.samples")
+    fake = types.ModuleType("napari_tlreg.io.bundled")
     fake.samples = lambda: {"demo": "a fake sample"}
     fake.load_sample = lambda name: Sequence(np.zeros((2, 3, 4)), name=name)
-    monkeypatch.setitem(sys.modules, "napari_tlreg.io.samples", fake)
+    monkeypatch.setitem(sys.modules, "napari_tlreg.io.bundled", fake)
     seq = load_sequence("demo")
     assert seq.name == "demo" and seq.shape == (2, 3, 4)
 

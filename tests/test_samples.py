@@ -9,7 +9,7 @@ import pytest
 from scipy import ndimage
 
 from napari_tlreg._paths import samples_dir
-from napari_tlreg.io.samples import RECIPES, load_sample, samples
+from napari_tlreg.io.bundled import RECIPES, load_sample, samples
 
 NAMES = {"lemniscate", "cardiac", "echo", "satellite", "echo_real"}
 SYNTHETIC = {

@@ -76,19 +76,14 @@ def to_luminance(rgb: np.ndarray) -> np.ndarray:
 
 
 def samples() -> dict[str, str]:
-    """``{name: description}`` of the bundled sample sequences (see ``io/samples.py``)."""
-    from .samples import samples as _s
+    """``{name: description}`` of the bundled sample sequences (see ``io/bundled.py``)."""
+    from .bundled import samples as _s
 
     return _s()
 
 
 def _sample_names() -> dict[str, str]:
-    try:
-        return samples()
-    except ModuleNotFoundError as e:  # samples.py not written yet
-        if e.name and e.name.endswith("io.samples"):
-            return {}
-        raise
+    return samples()
 
 
 def _suffix(path: Path) -> str:
@@ -207,7 +202,7 @@ def load_sequence(source, *, slice: int | None = None, series: int | str | None 
     if isinstance(source, str) and not Path(source).exists():
         names = _sample_names()
         if source in names:
-            from .samples import load_sample
+            from .bundled import load_sample
 
             return load_sample(source)
     path = Path(source).expanduser()

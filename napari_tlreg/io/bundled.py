@@ -117,7 +117,7 @@ def unpack_sequence(data, source: str = "") -> Sequence:
         md["activation"] = np.asarray(data["activation"], np.float32)
     md["description"] = str(data["description"]) if "description" in data else ""
     md["source"] = source
-    md["reader"] = "napari_tlreg.io.samples"
+    md["reader"] = "napari_tlreg.io.bundled"
     sp = np.asarray(data["spacing"], np.float64)
     return Sequence(
         frames=frames,
@@ -196,7 +196,7 @@ def _load_echo_real() -> Sequence:
         metadata={
             "rgb": rgb,
             "source": str(path),
-            "reader": "napari_tlreg.io.samples",
+            "reader": "napari_tlreg.io.bundled",
             "description": _DESCRIPTIONS["echo_real"],
             "licence": "MIT (pydicom test data, pydicom/data/test_files/examples_ybr_color.dcm)",
             "frame_time_ms": float(ds.FrameTime) if ds.get("FrameTime") not in (None, "") else None,

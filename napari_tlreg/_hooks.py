@@ -1,0 +1,213 @@
+"""npe2 glue: the reader, writers and sample-data commands named in ``napari.yaml``.
+
+Nothing here imports Qt or napari: napari LayerData tuples are plain ``(data, kwargs, type)``
+tuples, and the real work is done by :mod:`napari_tlreg.io` (imported on first use, so that
+napari's start-up, which imports this module to list contributions, stays cheap).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence as _Seq
+
+import numpy as np
+
+LayerData = tuple  # (data, kwargs, layer_type): napari's LayerDataTuple without importing napari
+
+#: File name endings the reader takes (the same patterns as in napari.yaml).
+READER_SUFFIXES = (".tif", ".tiff", ".nii", ".nii.gz", ".dcm", ".avi", ".mp4", ".npz")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sequence -> napari layers
+# ---------------------------------------------------------------------------------------------
+def sequence_to_layers(seq) -> list[LayerData]:
+    """Turn a :class:`napari_tlreg.io.Sequence` into napari LayerData tuples.
+
+    An Image layer ``(T, H, W)`` (scale = ``(1, *spacing)``), a Labels layer when the sequence has
+    labels, and a Points layer ``(t, row, col)`` with ``features["id"]`` when it has landmarks.
+    """
+    name = getattr(seq, "name", "") or "sequence"
+    spacing = getattr(seq, "spacing", None)
+    scale = (1.0, float(spacing[0]), float(spacing[1])) if spacing is not None else (1.0, 1.0, 1.0)
+    info = {
+        "name": name,
+        "spacing": None if spacing is None else (float(spacing[0]), float(spacing[1])),
+        "unit": getattr(seq, "unit", "px"),
+    }
+    source = (getattr(seq, "metadata", None) or {}).get("source")
+    if source is not None:
+        info["source"] = str(source)
+
+    frames = np.asarray(seq.frames)
+    layers: list[LayerData] = [
+        (frames, {"name": name, "scale": scale, "metadata": {"napari_tlreg": info}}, "image")
+    ]
+    labels = getattr(seq, "labels", None)
+    if labels is not None:
+        layers.append(
+            (
+                np.asarray(labels).astype(np.int32, copy=False),
+                {"name": f"{name} labels", "scale": scale, "opacity": 0.5,
+                 "metadata": {"napari_tlreg": info}},
+                "labels",
+            )
+        )
+    landmarks = getattr(seq, "landmarks", None)
+    if landmarks is not None and len(landmarks):
+        lm = np.asarray(landmarks, dtype=float).reshape(-1, 4)
+        layers.append(
+            (
+                lm[:, 1:4].copy(),  # (t, row, col)
+                {
+                    "name": f"{name} landmarks",
+                    "scale": scale,
+                    "features": {"id": lm[:, 0].astype(np.int64)},
+                    "metadata": {"napari_tlreg": info},
+                },
+                "points",
+            )
+        )
+    return layers
+
+
+# ---------------------------------------------------------------------------------------------
+# Sample data
+# ---------------------------------------------------------------------------------------------
+def _sample(name: str) -> Callable[[], list[LayerData]]:
+    def load() -> list[LayerData]:
+        from napari_tlreg.io import load_sequence
+
+        return sequence_to_layers(load_sequence(name))
+
+    load.__name__ = load.__qualname__ = f"sample_{name}"
+    load.__doc__ = f"napari sample data: the bundled {name!r} sequence."
+    return load
+
+
+sample_lemniscate = _sample("lemniscate")
+sample_cardiac = _sample("cardiac")
+sample_echo = _sample("echo")
+sample_satellite = _sample("satellite")
+sample_echo_real = _sample("echo_real")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reader
+# ---------------------------------------------------------------------------------------------
+def _is_dicom_file(path: Path) -> bool:
+    if path.suffix.lower() == ".dcm" or path.name.upper() == "DICOMDIR":
+        return True
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def _is_dicom_folder(path: Path, probe: int = 16) -> bool:
+    try:
+        entries = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    except OSError:
+        return False
+    return any(_is_dicom_file(p) for p in entries[:probe])
+
+
+def _can_read(path: str | os.PathLike) -> bool:
+    p = Path(path)
+    if p.is_dir():
+        return _is_dicom_folder(p)
+    return p.name.lower().endswith(READER_SUFFIXES)
+
+
+def get_reader(path: str | os.PathLike | _Seq[str]) -> Callable[[Any], list[LayerData]] | None:
+    """napari reader hook: a function reading ``path`` into layers, or ``None`` if not ours.
+
+    Takes the file types in :data:`READER_SUFFIXES` and folders of DICOM files (one cine series);
+    a list of paths is read as one layer set per path.
+    """
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    if not paths or not all(_can_read(p) for p in paths):
+        return None
+    return read_sequences
+
+
+def read_sequences(path: str | os.PathLike | _Seq[str]) -> list[LayerData]:
+    """Read one path (or several) with :func:`napari_tlreg.io.load_sequence` into layers."""
+    from napari_tlreg.io import load_sequence
+
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    layers: list[LayerData] = []
+    for p in paths:
+        layers.extend(sequence_to_layers(load_sequence(p)))
+    return layers
+
+
+# ---------------------------------------------------------------------------------------------
+# Writers (single-layer: napari calls ``writer(path, data, meta)`` and expects the paths written)
+# ---------------------------------------------------------------------------------------------
+def _spacing_from_meta(meta: dict) -> tuple[float, float] | None:
+    info = (meta.get("metadata") or {}).get("napari_tlreg") or {}
+    if info.get("spacing") is not None:
+        return tuple(float(s) for s in info["spacing"])  # type: ignore[return-value]
+    scale = meta.get("scale")
+    if scale is None or len(scale) < 2:
+        return None
+    sp = (float(scale[-2]), float(scale[-1]))
+    return None if sp == (1.0, 1.0) else sp
+
+
+def _written(result: Any, path: str) -> list[str]:
+    if isinstance(result, (str, os.PathLike)):
+        return [str(result)]
+    if isinstance(result, (list, tuple)) and result and all(isinstance(r, (str, os.PathLike)) for r in result):
+        return [str(r) for r in result]
+    return [str(path)]
+
+
+def write_image(path: str, data: Any, meta: dict) -> list[str]:
+    """Save an Image layer as ``.tif`` or ``.nii.gz`` (spacing from the layer's scale)."""
+    from napari_tlreg.io import save_stack
+
+    return _written(save_stack(path, np.asarray(data), spacing=_spacing_from_meta(meta)), path)
+
+
+def write_labels(path: str, data: Any, meta: dict) -> list[str]:
+    """Save a Labels layer as ``.tif`` or ``.nii.gz`` (integer)."""
+    from napari_tlreg.io import save_stack
+
+    arr = np.asarray(data)
+    if not np.issubdtype(arr.dtype, np.integer):
+        arr = arr.astype(np.int32)
+    return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta)), path)
+
+
+def points_with_ids(data: Any, meta: dict) -> np.ndarray:
+    """``(N, 4)`` rows ``(id, t, row, col)`` from a Points layer's data and ``features["id"]``.
+
+    2-D points (no time axis) get ``t = 0``; points without an id are numbered from 0.
+    """
+    pts = np.asarray(data, dtype=float)
+    pts = pts.reshape(-1, pts.shape[-1] if pts.ndim == 2 else 3)
+    if pts.shape[1] == 2:
+        pts = np.column_stack([np.zeros(len(pts)), pts])
+    pts = pts[:, -3:]
+    ids = None
+    features = meta.get("features")
+    if features is not None:
+        try:
+            col = features["id"]
+            ids = np.asarray(col, dtype=float).reshape(-1)
+        except (KeyError, TypeError, ValueError, IndexError):
+            ids = None
+    if ids is None or len(ids) != len(pts):
+        ids = np.arange(len(pts), dtype=float)
+    return np.column_stack([ids, pts])
+
+
+def write_points(path: str, data: Any, meta: dict) -> list[str]:
+    """Save a Points layer as CSV rows ``id, t, row, col`` (the landmark format)."""
+    from napari_tlreg.io import save_points_csv
+
+    return _written(save_points_csv(path, points_with_ids(data, meta)), path)

@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# Shared by scripts/run.sh and scripts/test.sh (sourced, not run): finds a Python >= 3.10,
+# creates the project's virtual environment if missing, and installs the package editable with
+# the requested extra ("napari" or "test") unless a stamp in the venv says that exact
+# pyproject.toml was already installed with that extra.
+#
+#   source scripts/_venv.sh && tlreg_ensure_venv test    # then use "$TLREG_PY"
+#
+# Environment knobs: PYTHON (interpreter used to create the venv), TLREG_VENV (venv folder,
+# default <repo>/.venv), TLREG_FORCE_INSTALL=1 (reinstall even when the stamp is current).
+
+TLREG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TLREG_VENV="${TLREG_VENV:-$TLREG_ROOT/.venv}"
+TLREG_PY="$TLREG_VENV/bin/python"
+
+_tlreg_log() { printf '[napari-tlreg] %s\n' "$*" >&2; }
+
+_tlreg_pick_python() {
+  local cand
+  for cand in "${PYTHON:-}" python3.11 python3 python; do
+    [ -n "$cand" ] || continue
+    command -v "$cand" >/dev/null 2>&1 || continue
+    if "$cand" -c 'import sys, venv; sys.exit(0 if sys.version_info >= (3, 10) else 1)' 2>/dev/null; then
+      echo "$cand"
+      return 0
+    fi
+  done
+  _tlreg_log "no Python >= 3.10 with the venv module found (3.11 is the tested version); set PYTHON=/path/to/python3.11"
+  return 1
+}
+
+# A short hash of what decides the install: pyproject.toml, the extra, where the source tree is.
+_tlreg_stamp_key() {
+  local extra="$1"
+  "$TLREG_PY" - "$TLREG_ROOT" "$extra" <<'PY'
+import hashlib, pathlib, sys
+root, extra = pathlib.Path(sys.argv[1]), sys.argv[2]
+h = hashlib.sha256((root / "pyproject.toml").read_bytes())
+h.update(f"\0{extra}\0{root}\0{sys.version}".encode())
+print(h.hexdigest()[:32])
+PY
+}
+
+# The "test" extra contains "napari", so a current test install also satisfies "napari".
+_tlreg_covering_extras() {
+  case "$1" in
+    napari) echo "napari test" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+_tlreg_install_current() {
+  local extra="$1" stamp="$TLREG_VENV/.tlreg-install-stamp" e key
+  [ -f "$stamp" ] || return 1
+  for e in $(_tlreg_covering_extras "$extra"); do
+    key="$(_tlreg_stamp_key "$e")" || return 1
+    if grep -qxF "$e $key" "$stamp"; then
+      # The stamp alone is not proof: the editable install must still point at this tree.
+      # (-I: no current folder on sys.path, so ./napari_tlreg cannot stand in for the install.)
+      "$TLREG_PY" -I -c 'import sys, pathlib, napari_tlreg
+sys.exit(0 if pathlib.Path(napari_tlreg.__file__).resolve().is_relative_to(pathlib.Path(sys.argv[1]).resolve()) else 1)' \
+        "$TLREG_ROOT" 2>/dev/null && return 0
+    fi
+  done
+  return 1
+}
+
+# pip, quiet, without the one-line-per-package notes that a pip.conf naming local index folders
+# produces ("Location 'file:///...' is ignored"); pip's own exit status is kept.
+_tlreg_pip() {
+  local rc
+  { "$TLREG_PY" -m pip --quiet "$@" 2>&1 1>&3 3>&- \
+      | { grep -v "^WARNING: Location 'file://.*' is ignored" >&2 || true; }; rc=${PIPESTATUS[0]}; } 3>&1
+  return "$rc"
+}
+
+tlreg_ensure_venv() {
+  local extra="${1:-napari}" py start stamp="$TLREG_VENV/.tlreg-install-stamp"
+  if [ ! -x "$TLREG_PY" ] || ! "$TLREG_PY" -c 'import sys' >/dev/null 2>&1; then
+    py="$(_tlreg_pick_python)" || return 1
+    _tlreg_log "creating virtual environment $TLREG_VENV with $("$py" -c 'import sys; print(sys.executable, sys.version.split()[0])')"
+    "$py" -m venv --clear "$TLREG_VENV" || return 1
+    rm -f "$stamp"
+  fi
+  if [ "${TLREG_FORCE_INSTALL:-0}" != 1 ] && _tlreg_install_current "$extra"; then
+    return 0
+  fi
+  start=$SECONDS
+  _tlreg_log "installing napari-tlreg[$extra] into $TLREG_VENV (a few minutes on a fresh machine) ..."
+  _tlreg_pip install --upgrade pip || return 1
+  # torch==2.13.0 (CPU) is pinned by pyproject.toml; a CUDA build of torch 2.13 installed
+  # beforehand satisfies the pin and is kept (see README).
+  (cd "$TLREG_ROOT" && _tlreg_pip install --progress-bar off -e ".[$extra]") || return 1
+  # Keep other extras' lines whose key is still current, replace this extra's line.
+  { [ -f "$stamp" ] && grep -v "^$extra " "$stamp" || true; echo "$extra $(_tlreg_stamp_key "$extra")"; } > "$stamp.tmp"
+  mv "$stamp.tmp" "$stamp"
+  _tlreg_log "installed in $((SECONDS - start)) s"
+}

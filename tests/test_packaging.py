@@ -1,0 +1,380 @@
+"""Packaging and plugin glue: the wheel, a clean install of it, the npe2 manifest, the cheap
+top-level import, the import-linter contracts, the npe2 hooks, and napari's canvas on Xvfb."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import napari_tlreg
+from napari_tlreg import _hooks
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DATA_FOLDERS = ("resources", "sample_sequences")
+SAMPLE_NAMES = ("lemniscate", "cardiac", "echo", "satellite", "echo_real")
+HEAVY = ("qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "napari", "magicgui", "superqt", "torch")
+
+
+def _files(folder: Path) -> list[str]:
+    """Shipped files of a data folder, relative, without placeholders and caches."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != ".gitkeep" and "__pycache__" not in p.parts
+    )
+
+
+def _run(cmd, **kw) -> subprocess.CompletedProcess:
+    kw.setdefault("cwd", REPO_ROOT)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=kw.pop("timeout", 600), **kw)
+
+
+def _io_has(*names: str) -> None:
+    """Skip (naming what is missing) while napari_tlreg.io is still being written."""
+    import napari_tlreg.io as io
+
+    missing = [n for n in names if not hasattr(io, n)]
+    if missing:
+        pytest.skip(f"napari_tlreg.io does not provide {', '.join(missing)} yet")
+
+
+def _samples_written() -> None:
+    """Skip while the bundled samples are still being written (no files in sample_sequences/)."""
+    _io_has("load_sequence", "samples")
+    if not _files(REPO_ROOT / "sample_sequences"):
+        pytest.skip("the bundled samples are not written yet (sample_sequences/ is empty)")
+
+
+def _widget_module_exists() -> bool:
+    return importlib.util.find_spec("napari_tlreg._widgets.register") is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) the wheel
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    # --no-isolation: use the hatchling of this venv (the test extra has it): no download.
+    r = _run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(REPO_ROOT)])
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    wheels = list(out.glob("napari_tlreg-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+@pytest.mark.slow
+def test_wheel_has_manifest_and_entry_points(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        assert "napari_tlreg/napari.yaml" in names
+        assert "napari_tlreg/_hooks.py" in names
+        assert "napari_tlreg/_paths.py" in names
+        ep_file = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+        entry_points = z.read(ep_file).decode()
+    assert "[napari.manifest]" in entry_points
+    assert "napari-tlreg = napari_tlreg:napari.yaml" in entry_points
+    assert "napari-tlreg = napari_tlreg.cli:main" in entry_points
+    assert not any(n.startswith(("tests/", "resources/", "sample_sequences/")) for n in names)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", DATA_FOLDERS)
+def test_wheel_ships_data_folder(wheel, folder):
+    # The folder must exist in the checkout even while empty (a .gitkeep keeps it in git):
+    # hatchling's force-include fails on a missing folder, and with it `pip install -e .`.
+    assert (REPO_ROOT / folder).is_dir(), f"{folder}/ is missing from the checkout"
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    files = _files(REPO_ROOT / folder)
+    missing = [f for f in files if f"napari_tlreg/{folder}/{f}" not in names]
+    assert not missing, f"not in the wheel: {missing}"
+    if not files:
+        pytest.skip(f"{folder}/ has no files yet: nothing to ship")
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) the wheel installed into a fresh venv (dependencies borrowed from this venv via a .pth)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fresh_venv(wheel, tmp_path_factory) -> Path:
+    venv = tmp_path_factory.mktemp("fresh") / "venv"
+    r = _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    assert r.returncode == 0, r.stderr
+    py = venv / "bin" / "python"
+    site = Path(
+        _run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
+    )
+    # Dependencies (torch, numpy, ...) come from this venv's site-packages, appended after the
+    # fresh one's: a path line in a .pth does not process that folder's own .pth files, so the
+    # editable install of the source tree stays invisible.
+    (site / "_tlreg_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    r = _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index",
+              "--quiet", str(wheel)])
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return venv
+
+
+def _in_fresh(venv: Path, code: str, tmp_path: Path) -> dict:
+    # cwd outside the source tree, so "" on sys.path cannot find ./napari_tlreg.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    r = _run([str(venv / "bin" / "python"), "-c", textwrap.dedent(code), str(venv), str(REPO_ROOT)],
+             cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_wheel_installs_into_fresh_venv(fresh_venv, tmp_path):
+    info = _in_fresh(fresh_venv, """
+        import json, pathlib, sys
+        venv, repo = (pathlib.Path(a).resolve() for a in sys.argv[1:3])
+        import napari_tlreg
+        from napari_tlreg import _paths
+        pkg = pathlib.Path(napari_tlreg.__file__).resolve()
+        out = {"pkg": str(pkg), "in_venv": pkg.is_relative_to(venv), "in_repo": pkg.is_relative_to(repo),
+               "manifest": (pkg.parent / "napari.yaml").is_file(),
+               "heavy": [m for m in %r if m in sys.modules]}
+        for name in ("resources", "sample_sequences"):
+            d = _paths._find(name)
+            out[name] = str(d)
+            out[name + "_in_venv"] = d.resolve().is_relative_to(venv)
+        print(json.dumps(out))
+    """ % (HEAVY,), tmp_path)
+    assert info["in_venv"] and not info["in_repo"], info["pkg"]
+    assert info["manifest"]
+    assert info["heavy"] == [], f"import napari_tlreg pulled in {info['heavy']}"
+    for name in DATA_FOLDERS:
+        assert info[name + "_in_venv"], f"{name} resolved to {info[name]}, not the installed copy"
+    assert (fresh_venv / "bin" / "napari-tlreg").exists(), "console script not installed"
+
+
+@pytest.mark.slow
+def test_installed_copy_loads_a_bundled_sample(fresh_venv, tmp_path):
+    if not _files(REPO_ROOT / "sample_sequences"):
+        pytest.skip("sample_sequences/ has no files yet")
+    _samples_written()
+    info = _in_fresh(fresh_venv, """
+        import json, pathlib, sys
+        venv = pathlib.Path(sys.argv[1]).resolve()
+        import napari_tlreg
+        seq = napari_tlreg.load_sequence("cardiac")
+        mods = [m.__file__ for m in list(sys.modules.values())
+                if getattr(m, "__name__", "").startswith("napari_tlreg") and getattr(m, "__file__", None)]
+        print(json.dumps({"shape": list(seq.frames.shape), "dtype": str(seq.frames.dtype),
+                          "outside": [f for f in mods if not pathlib.Path(f).resolve().is_relative_to(venv)]}))
+    """, tmp_path)
+    assert len(info["shape"]) == 3 and info["shape"][0] >= 2
+    assert info["dtype"] == "float32"
+    assert info["outside"] == [], "modules loaded from outside the fresh venv"
+
+
+# ---------------------------------------------------------------------------------------------
+# (c) the npe2 manifest
+# ---------------------------------------------------------------------------------------------
+def test_npe2_validate():
+    r = _run([sys.executable, "-m", "npe2", "validate", "napari-tlreg"])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.slow
+def test_npe2_validate_imports_every_python_name():
+    if not _widget_module_exists():
+        pytest.skip("napari_tlreg._widgets.register (RegisterWidget) is not written yet")
+    r = _run([sys.executable, "-m", "npe2", "validate", "--imports", "napari-tlreg"])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _manifest():
+    from npe2 import PluginManifest
+
+    return PluginManifest.from_file(Path(napari_tlreg.__file__).parent / "napari.yaml")
+
+
+def test_manifest_matches_hooks_and_samples():
+    mf = _manifest()
+    assert mf.name == "napari-tlreg"
+    for cmd in mf.contributions.commands:
+        module, _, attr = cmd.python_name.partition(":")
+        if module == "napari_tlreg._hooks":
+            assert callable(getattr(_hooks, attr, None)), cmd.python_name
+    keys = {s.key for s in mf.contributions.sample_data}
+    assert keys == set(SAMPLE_NAMES)
+    widgets = {w.display_name: w.command for w in mf.contributions.widgets}
+    assert widgets == {"Register sequence": "napari-tlreg.register_widget"}
+    _samples_written()
+    assert keys == set(napari_tlreg.samples()), "napari.yaml's sample_data and io.bundled() differ"
+
+
+# ---------------------------------------------------------------------------------------------
+# (d) cheap imports
+# ---------------------------------------------------------------------------------------------
+def _imported_after(code: str) -> list[str]:
+    r = _run([sys.executable, "-c", code + f"\nimport sys; print([m for m in {HEAVY!r} if m in sys.modules])"])
+    assert r.returncode == 0, r.stderr
+    return eval(r.stdout.strip().splitlines()[-1])
+
+
+def test_top_level_import_is_light():
+    assert _imported_after("import napari_tlreg") == []
+
+
+def test_hooks_import_neither_qt_nor_napari():
+    heavy = _imported_after("import napari_tlreg._hooks")
+    assert heavy == [], heavy
+
+
+def test_load_sequence_needs_no_qt():
+    _io_has("load_sequence")
+    heavy = _imported_after("import napari_tlreg; napari_tlreg.load_sequence")
+    assert not [m for m in heavy if m != "torch"], heavy
+
+
+# ---------------------------------------------------------------------------------------------
+# (e) import-linter contracts
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_import_linter_contracts():
+    exe = BIN / "lint-imports"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "importlinter.cli"]
+    r = _run(cmd + ["--no-cache"])
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+
+
+# ---------------------------------------------------------------------------------------------
+# npe2 hooks on their own (plain tuples, no napari)
+# ---------------------------------------------------------------------------------------------
+def _toy_sequence(landmarks=True, labels=True, spacing=(1.5, 2.0)):
+    from napari_tlreg.io import Sequence
+
+    frames = np.random.default_rng(0).random((4, 12, 10)).astype(np.float32)
+    lab = np.zeros(frames.shape, np.int32)
+    lab[0, 3:7, 2:5] = 1
+    lm = np.array([[0, 0, 3.0, 4.0], [0, 2, 3.5, 4.5], [1, 0, 8.0, 6.0]])
+    return Sequence(frames=frames, labels=lab if labels else None, spacing=spacing,
+                    landmarks=lm if landmarks else None, name="toy")
+
+
+def test_sequence_to_layers_tuples():
+    layers = _hooks.sequence_to_layers(_toy_sequence())
+    assert [t for _, _, t in layers] == ["image", "labels", "points"]
+    (img, img_kw, _), (lab, lab_kw, _), (pts, pts_kw, _) = layers
+    assert img.shape == (4, 12, 10) and img_kw["name"] == "toy"
+    assert tuple(img_kw["scale"]) == (1.0, 1.5, 2.0) == tuple(lab_kw["scale"]) == tuple(pts_kw["scale"])
+    assert lab.dtype == np.int32 and lab.shape == img.shape
+    np.testing.assert_array_equal(pts, [[0, 3.0, 4.0], [2, 3.5, 4.5], [0, 8.0, 6.0]])
+    np.testing.assert_array_equal(pts_kw["features"]["id"], [0, 0, 1])
+
+    only = _hooks.sequence_to_layers(_toy_sequence(landmarks=False, labels=False, spacing=None))
+    assert len(only) == 1 and tuple(only[0][1]["scale"]) == (1.0, 1.0, 1.0)
+
+
+def test_reader_claims_only_its_files(tmp_path):
+    assert _hooks.get_reader(str(tmp_path / "a.tif")) is not None
+    assert _hooks.get_reader(str(tmp_path / "a.nii.gz")) is not None
+    assert _hooks.get_reader([str(tmp_path / "a.npz"), str(tmp_path / "b.tiff")]) is not None
+    assert _hooks.get_reader(str(tmp_path / "a.png")) is None
+    assert _hooks.get_reader(str(tmp_path)) is None  # an empty folder is not a DICOM series
+    dicom_dir = REPO_ROOT.parent / "shared" / "data" / "sunnybrook" / "dicom_SCD0000101"
+    if dicom_dir.is_dir():
+        assert _hooks.get_reader(str(dicom_dir)) is not None
+
+
+def test_points_with_ids_reads_features():
+    import pandas as pd
+
+    rows = _hooks.points_with_ids([[1, 2, 3], [4, 5, 6]], {"features": pd.DataFrame({"id": [7, 9]})})
+    np.testing.assert_array_equal(rows, [[7, 1, 2, 3], [9, 4, 5, 6]])
+    rows = _hooks.points_with_ids(np.array([[2.0, 3.0]]), {})  # 2-D points, no ids
+    np.testing.assert_array_equal(rows, [[0, 0, 2, 3]])
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".nii.gz"])
+def test_image_writer_round_trips_through_reader(tmp_path, suffix):
+    _io_has("save_stack", "load_sequence")
+    seq = _toy_sequence(landmarks=False, labels=False)
+    path = tmp_path / f"stack{suffix}"
+    written = _hooks.write_image(str(path), seq.frames, {"scale": (1.0, 1.5, 2.0)})
+    assert Path(written[0]).is_file()
+    reader = _hooks.get_reader(written[0])
+    assert reader is not None
+    (data, kw, kind), *_ = reader(written[0])
+    assert kind == "image"
+    np.testing.assert_allclose(data, seq.frames, rtol=1e-5, atol=1e-5)
+    assert tuple(kw["scale"]) == pytest.approx((1.0, 1.5, 2.0))
+
+
+def test_points_writer_writes_id_t_row_col(tmp_path):
+    _io_has("save_points_csv")
+    import pandas as pd
+
+    path = tmp_path / "lm.csv"
+    written = _hooks.write_points(str(path), np.array([[0, 3.0, 4.0], [2, 5.0, 6.0]]),
+                                  {"features": pd.DataFrame({"id": [4, 4]})})
+    text = Path(written[0]).read_text()
+    assert "4" in text and "5" in text and "6" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_sample_hooks_give_layer_tuples(name):
+    _samples_written()
+    layers = getattr(_hooks, f"sample_{name}")()
+    data, kw, kind = layers[0]
+    assert kind == "image" and np.asarray(data).ndim == 3 and kw["name"]
+    assert len(kw["scale"]) == 3 and kw["scale"][0] == 1.0
+    for data2, kw2, kind2 in layers[1:]:
+        assert kind2 in ("labels", "points")
+        if kind2 == "labels":
+            assert np.asarray(data2).shape == np.asarray(data).shape
+        else:
+            assert np.asarray(data2).shape[1] == 3 and len(kw2["features"]["id"]) == len(data2)
+
+
+# ---------------------------------------------------------------------------------------------
+# napari itself, on Xvfb
+# ---------------------------------------------------------------------------------------------
+def test_napari_canvas_under_xvfb(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((3, 16, 16)))
+    assert len(viewer.layers) == 1
+    # Draw once through OpenGL: fails where the canvas has no GL context (Qt "offscreen").
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    assert shot.ndim == 3 and shot.shape[-1] == 4
+
+
+@pytest.mark.slow
+def test_napari_opens_sample_and_docks_widget(make_napari_viewer):
+    _samples_written()
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-tlreg", "lemniscate")
+    assert viewer.layers and viewer.layers[0].data.ndim == 3
+    if not _widget_module_exists():
+        pytest.skip("napari_tlreg._widgets.register (RegisterWidget) is not written yet")
+    dock, widget = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
+    assert type(widget).__name__ == "RegisterWidget"
+
+
+# ---------------------------------------------------------------------------------------------
+# the scripts
+# ---------------------------------------------------------------------------------------------
+def test_scripts_parse_and_ci_runs_the_test_command():
+    for script in ("scripts/run.sh", "scripts/test.sh", "scripts/setup_system.sh", "scripts/_venv.sh", ".ci/run"):
+        r = _run(["bash", "-n", script])
+        assert r.returncode == 0, f"{script}: {r.stderr}"
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    assert "exec bash scripts/test.sh" in ci
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert "bash scripts/test.sh" in readme and "bash scripts/run.sh" in readme
