@@ -311,7 +311,8 @@ def test_dicom_echo_ybr_ultrasound_regions():
 
     seq = load_sequence(pydicom.examples.get_path("ybr_color"))
     assert seq.shape == (30, 240, 320)
-    assert seq.unit == "mm" and seq.spacing == pytest.approx((0.5104970559, 0.5104970559))  # 0.0510 cm
+    # PhysicalDelta 0.0510 cm refers to the 640x480 original; the stored pixels are 2x coarser
+    assert seq.unit == "mm" and seq.spacing == pytest.approx((1.020994112, 1.020994112))
     assert seq.metadata["frame_time_ms"] == pytest.approx(33.333)
     rgb = seq.metadata["rgb"]
     assert rgb.shape == (30, 240, 320, 3)

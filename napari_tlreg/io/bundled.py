@@ -140,31 +140,12 @@ def _load_stored(name: str) -> Sequence:
         return unpack_sequence(data, source=str(path))
 
 
-def _ultrasound_region_scale(ds) -> tuple[int, object]:
-    """(factor, region): how much the stored pixels were reduced relative to the region's grid.
-
-    pydicom's ``ybr_color`` example holds 320x240 pixels while its SequenceOfUltrasoundRegions
-    (location up to x=595, y=414, PhysicalDelta 0.0510 cm) describe the original 640x480 grid,
-    so the pixels are 2x larger than PhysicalDelta says. ``factor`` is the smallest integer with
-    the region inside the stored image once divided by it (1 for a consistent file).
-    """
-    regions = ds.get("SequenceOfUltrasoundRegions") or []
-    if not regions:
-        return 1, None
-    reg = regions[0]
-    x1, y1 = int(reg.get("RegionLocationMaxX1", 0)), int(reg.get("RegionLocationMaxY1", 0))
-    factor = 1
-    while x1 >= factor * int(ds.Columns) or y1 >= factor * int(ds.Rows):
-        factor += 1
-    return factor, reg
-
-
 def _load_echo_real() -> Sequence:
     import pydicom
     from pydicom import examples
     from pydicom.pixels import convert_color_space, pixel_array
 
-    from .readers import to_luminance
+    from .readers import to_luminance, ultrasound_region_scale
 
     path = examples.get_path("ybr_color")
     ds = pydicom.dcmread(path)
@@ -177,7 +158,7 @@ def _load_echo_real() -> Sequence:
     else:
         raise ValueError(f"unexpected PhotometricInterpretation {pi!r} in {path}")
     grey = to_luminance(rgb)
-    factor, reg = _ultrasound_region_scale(ds)
+    factor, reg = ultrasound_region_scale(ds)
     spacing = None
     region = None
     if reg is not None and int(reg.get("PhysicalUnitsXDirection", 0)) == 3:  # 3 = cm

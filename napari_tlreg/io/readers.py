@@ -485,13 +485,32 @@ def _dicom_spacing(ds) -> tuple[float, float] | None:
             ps = None
     if ps is not None and len(ps) >= 2 and float(ps[0]) > 0 and float(ps[1]) > 0:
         return float(ps[0]), float(ps[1])
-    for region in ds.get("SequenceOfUltrasoundRegions", []) or []:
-        # PhysicalUnits 3 = cm; deltas are cm per pixel
-        if int(region.get("PhysicalUnitsXDirection", 0)) == 3 and int(region.get("PhysicalUnitsYDirection", 0)) == 3:
-            dx, dy = float(region.PhysicalDeltaX), float(region.PhysicalDeltaY)
-            if dx > 0 and dy > 0:
-                return dy * 10.0, dx * 10.0
+    factor, region = ultrasound_region_scale(ds)
+    # PhysicalUnits 3 = cm; deltas are cm per pixel of the region's grid (maybe finer than the stored pixels)
+    if region is not None and int(region.get("PhysicalUnitsXDirection", 0)) == 3 and int(region.get("PhysicalUnitsYDirection", 0)) == 3:
+        dx, dy = float(region.PhysicalDeltaX), float(region.PhysicalDeltaY)
+        if dx > 0 and dy > 0:
+            return dy * 10.0 * factor, dx * 10.0 * factor
     return None
+
+
+def ultrasound_region_scale(ds) -> tuple[int, object]:
+    """(factor, region): how much the stored pixels were reduced relative to the region's grid.
+
+    pydicom's ``ybr_color`` example holds 320x240 pixels while its SequenceOfUltrasoundRegions
+    (location up to x=595, y=414, PhysicalDelta 0.0510 cm) describe the original 640x480 grid,
+    so the pixels are 2x larger than PhysicalDelta says. ``factor`` is the smallest integer with
+    the region inside the stored image once divided by it (1 for a consistent file).
+    """
+    regions = ds.get("SequenceOfUltrasoundRegions") or []
+    if not regions:
+        return 1, None
+    reg = regions[0]
+    x1, y1 = int(reg.get("RegionLocationMaxX1", 0)), int(reg.get("RegionLocationMaxY1", 0))
+    factor = 1
+    while x1 >= factor * int(ds.Columns) or y1 >= factor * int(ds.Rows):
+        factor += 1
+    return factor, reg
 
 
 def _dicom_frame_time(ds) -> float | None:
