@@ -127,15 +127,23 @@ def test_bad_params_and_reference():
         tl.register(f, device="cuda")
 
 
-def test_scale_parameter_runs_the_net_at_another_resolution():
-    seq = tl.load_sequence("cardiac")
-    full = tl.register(seq.frames[:6], method="tlrn")
+def test_scale_parameter_and_auto_scale():
+    from napari_tlreg.engines.tlrn import auto_scale
+
+    assert auto_scale(64, 64, 64) == 1.0 and auto_scale(128, 100, 64) == 0.5 and auto_scale(32, 32, 64) == 1.0
+    assert auto_scale(1024, 1024, 64) == 0.25
+    seq = tl.load_sequence("cardiac")  # 128 x 128: auto runs the 64-px model at scale 0.5
+    auto = tl.register(seq.frames[:6], method="tlrn")
     half = tl.register(seq.frames[:6], method="tlrn", scale=0.5)
-    assert half.displacement.shape == full.displacement.shape
-    # both move the same anatomy: the fields agree in direction on the moving region
-    m = np.abs(full.displacement[3]).sum(0) > 0.5
+    full = tl.register(seq.frames[:6], method="tlrn", scale=1.0)
+    np.testing.assert_array_equal(auto.displacement, half.displacement)
+    assert full.displacement.shape == half.displacement.shape == (6, 2, 128, 128)
+    # both move the same anatomy: the fields agree in direction where the motion is
+    m = np.abs(half.displacement[3]).sum(0) > 0.5
     assert m.any()
     assert np.corrcoef(full.displacement[3][:, m].ravel(), half.displacement[3][:, m].ravel())[0, 1] > 0.5
+    with pytest.raises(ValueError, match="scale"):
+        tl.register(seq.frames[:3], method="tlrn", scale=50.0)
 
 
 # ---- shipped weights -------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ def resolve(weights: str, default_name: str) -> tuple[dict[str, torch.Tensor], d
     if Path(weights).suffix in {".pt", ".pth"} or Path(weights).exists():
         ckpt = load_checkpoint(weights)
         if "model" in ckpt:
-            return ckpt["model"], {"config": ckpt.get("config", {}), "method": ckpt.get("method"), "file": str(weights)}
+            train_size = (ckpt.get("train") or {}).get("size", 64)
+            return ckpt["model"], {"config": ckpt.get("config", {}), "method": ckpt.get("method"), "file": str(weights), "train_size": train_size}
         return ckpt, {"config": {}, "file": str(weights)}
     return load_shipped(weights)
