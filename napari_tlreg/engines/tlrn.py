@@ -31,8 +31,8 @@ def build_net(config: dict[str, Any]) -> TLRNNet:
     )
 
 
-def load_net(weights: str, default_name: str, residual: bool, device: torch.device) -> TLRNNet:
-    """Build and load a network (cached per weights/device); BatchNorm in eval mode."""
+def load_net(weights: str, default_name: str, residual: bool, device: torch.device) -> tuple[TLRNNet, int]:
+    """Build and load a network (cached per weights/device; BatchNorm in eval mode) and its training image size."""
     key = (weights, default_name, residual, str(device))
     if key not in _MODELS:
         state, card = resolve(weights, default_name)
@@ -44,8 +44,13 @@ def load_net(weights: str, default_name: str, residual: bool, device: torch.devi
         missing, unexpected = net.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise ValueError(f"weights {weights or default_name!r} do not fit this network (missing {missing[:3]}, unexpected {unexpected[:3]})")
-        _MODELS[key] = net.to(device).eval()
+        _MODELS[key] = (net.to(device).eval(), int(card.get("train_size", 64)))
     return _MODELS[key]
+
+
+def auto_scale(h: int, w: int, train_size: int) -> float:
+    """The resampling factor that brings the longer side to ``train_size`` (at most 1, at least 0.25)."""
+    return float(min(1.0, max(0.25, train_size / max(h, w))))
 
 
 def time_chains(n_frames: int, reference: int) -> list[list[int]]:
@@ -75,18 +80,20 @@ def predict_velocities(net: TLRNNet, frames: torch.Tensor, reference: int, ctx: 
 
 class TLRNEngine(Engine):
     name = "tlrn"
-    defaults = {"weights": "", "scale": 1.0, "steps": INTEGRATION_STEPS}
+    #: scale 0 = auto: run the network at the resolution it was trained at, i.e. resize so the
+    #: longer side is the training size (64 px for the shipped cine models), never upsampling.
+    defaults = {"weights": "", "scale": 0.0, "steps": INTEGRATION_STEPS}
     residual = True
     default_model = "tlrn_cine64"
 
     def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
-        if not 0.1 <= params["scale"] <= 4.0:
-            raise ValueError(f"{self.name}: scale must be in [0.1, 4], got {params['scale']}")
+        if params["scale"] != 0.0 and not 0.1 <= params["scale"] <= 4.0:
+            raise ValueError(f"{self.name}: scale must be 0 (auto) or in [0.1, 4], got {params['scale']}")
         if params["steps"] < 0 or params["steps"] > 12:
             raise ValueError(f"{self.name}: steps must be in [0, 12], got {params['steps']}")
-        net = load_net(params["weights"], self.default_model, self.residual, frames.device)
+        net, train_size = load_net(params["weights"], self.default_model, self.residual, frames.device)
         t, h, w = frames.shape
-        s = params["scale"]
+        s = params["scale"] or auto_scale(h, w, train_size)
         x = frames
         if s != 1.0:  # run the network at another resolution, bring the field back to pixels here
             size = (max(8, round(h * s)), max(8, round(w * s)))
