@@ -26,12 +26,12 @@ _LAZY = {
     "samples": "napari_tlreg.io",
     "Sequence": "napari_tlreg.io",
 }
-_SUBMODULES = {"metrics", "core", "engines", "io", "synth", "cli"}
+_SUBMODULES = {"metrics", "landmarks", "core", "engines", "io", "synth", "cli"}
 
 __all__ = sorted([*_LAZY, "metrics", "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import metrics
+    from . import landmarks, metrics
     from .api import Cancelled, methods, register
     from .core.ops import compose, integrate_velocity, invert, jacobian_determinant, warp
     from .io import Sequence, load_sequence, samples

@@ -2,19 +2,24 @@
 
     napari-tlreg register INPUT [--method tlrn] [--reference 0] [--labels FILE]
                          [--landmarks CSV] [--device auto] --out FOLDER
-    napari-tlreg evaluate FOLDER [--labels FILE] [--landmarks CSV]
-    napari-tlreg train METHOD [--data synthetic:cardiac|FOLDER] [--iterations N] --out WEIGHTS
+    napari-tlreg evaluate FOLDER... [--labels FILE] [--landmarks CSV] [--report FOLDER]
+    napari-tlreg train METHOD [--data synthetic:cardiac|synthetic:satellite|FOLDER] [--iterations N]
+                         [--net KEY=VALUE] --out WEIGHTS
+    napari-tlreg batch INPUTS... --method M --out FOLDER [--scheduler local|ADDRESS] [--workers N]
+                       [--param KEY=VALUE] [--reference 0] [--device auto] [--no-montage]
     napari-tlreg view [INPUT] [--run]          (napari with the plugin docked)
     napari-tlreg methods | samples
 
-INPUT is a file, a DICOM folder or a bundled sample name. Exit code 0 on success; bad input
-prints one line to stderr and exits 2. Like the widgets, this module holds no math.
+INPUT is a file, a DICOM folder or a bundled sample name (batch: also globs and cohort folders).
+Exit code 0 on success; bad input prints one line to stderr and exits 2; a batch in which some
+sequences failed writes its summary and exits 1. Like the widgets, this module holds no math.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 
@@ -33,20 +38,26 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="output folder (written atomically)")
     r.add_argument("--no-montage", action="store_true", help="skip the PNG montage")
 
-    e = sub.add_parser("evaluate", help="per-frame metrics of a saved result folder")
-    e.add_argument("folder")
-    e.add_argument("--labels", default=None)
-    e.add_argument("--landmarks", default=None)
+    e = sub.add_parser("evaluate", help="per-frame metrics, plots and TRE tables of saved result folder(s)")
+    e.add_argument("folder", nargs="+", help="result folder(s) written by `register` (several: one sequence, several methods)")
+    e.add_argument("--labels", default=None, help="manual labels file (T,H,W): Dice/HD of the propagated labels")
+    e.add_argument("--landmarks", default=None, help="CSV with columns id,t,row,col: TRE tables")
+    e.add_argument("--report", default=None, metavar="FOLDER",
+                   help="also write a report folder (as the viewer's Export) for all the results, atomically")
 
     t = sub.add_parser("train", help="train a learned engine (by hand; minutes to hours on a CPU)")
-    t.add_argument("method", choices=["tlrn", "voxelmorph"])
-    t.add_argument("--data", default="synthetic:cardiac", help="synthetic:cardiac|synthetic:lemniscate|synthetic:mix or a folder")
+    t.add_argument("method", choices=["tlrn", "voxelmorph", "multistep", "hsyn"])
+    t.add_argument("--data", default=None, help="synthetic:cardiac|synthetic:lemniscate|synthetic:mix (sequences), "
+                   "synthetic:satellite (pairs) or a folder; default: the method's synthetic data")
     t.add_argument("--iterations", "--epochs", type=int, default=2000, dest="iterations")
     t.add_argument("--batch", type=int, default=4)
     t.add_argument("--frames", type=int, default=8, dest="n_frames")
-    t.add_argument("--size", type=int, default=64)
+    t.add_argument("--size", type=int, default=None, help="training image size (default 64 sequences, 128 pairs)")
     t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--weight", type=float, default=0.03)
+    t.add_argument("--weight", type=float, default=None,
+                   help="regulariser weight (default: TLRN Grad 0.03, multistep beta 1e-4, HSyN lambda1 1)")
+    t.add_argument("--net", action="append", default=[], metavar="KEY=VALUE",
+                   help="network/method option, e.g. c=2 or steps=3 (multistep); repeatable")
     t.add_argument("--seed", type=int, default=1234)
     t.add_argument("--device", default="auto")
     t.add_argument("--threads", type=int, default=0)
@@ -54,6 +65,18 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true")
     t.add_argument("--init", default="", help="start from these weights (fine-tuning)")
     t.add_argument("--out", required=True)
+
+    b = sub.add_parser("batch", help="register a cohort on Dask: one result folder per sequence + summary.csv")
+    b.add_argument("inputs", nargs="+", help="files, DICOM folders, cohort folders, sample names or globs")
+    b.add_argument("--method", required=True, help="engine; see `napari-tlreg methods`")
+    b.add_argument("--out", required=True, help="output folder: OUT/<name>/ per sequence, OUT/summary.csv")
+    b.add_argument("--scheduler", default="local",
+                   help="'local' (a LocalCluster, the default) or the address of a running Dask scheduler")
+    b.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster (default 2)")
+    b.add_argument("--reference", type=int, default=0)
+    b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    b.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="engine parameter (repeatable)")
+    b.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
 
     v = sub.add_parser("view", help="open napari with the plugin docked on a sequence")
     v.add_argument("input", nargs="?", default="cardiac")
@@ -79,36 +102,56 @@ def _parse_params(items: list[str]) -> dict:
     return params
 
 
-def _load_labels(path: str | None, shape: tuple[int, int, int]):
+def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int = 0):
+    """Labels from a file, checked against the frames: ``(T, H, W)`` int32 (one frame goes on the reference)."""
     if path is None:
         return None
     from .io import load_sequence
+    from .report import check_annotations
 
     lab = load_sequence(path).frames
-    if lab.shape[1:] != shape[1:]:
+    if lab.shape[1:] != tuple(shape[1:]):
         raise ValueError(f"{path}: labels of {lab.shape[1]}x{lab.shape[2]} do not match frames of {shape[1]}x{shape[2]}")
-    return lab.astype("int32")
+    try:
+        return check_annotations(shape, lab, None, reference)[0]
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+_PROGRESS_LINE = [False]  # a "\r[...] done/total" progress line is open on stderr
+
+
+def _end_progress() -> None:
+    if _PROGRESS_LINE[0]:
+        print(file=sys.stderr)
+        _PROGRESS_LINE[0] = False
 
 
 def cmd_register(args) -> int:
-    import numpy as np
-
     from . import api, report
     from .io import load_points_csv, load_sequence
 
-    seq = load_sequence(args.input)
-    labels = _load_labels(args.labels, seq.shape) if args.labels else seq.labels
-    landmarks = load_points_csv(args.landmarks) if args.landmarks else seq.landmarks
     method = args.method or api.DEFAULT_METHOD
+    api.get_engine(method)  # an unknown method fails before anything is read or computed
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise FileExistsError(f"{args.out}: exists and is not a folder")
+    seq = load_sequence(args.input)
+    # everything that can be checked is checked before the (possibly long) registration
+    api.validate_frames(seq.frames, args.reference)
+    labels = _load_labels(args.labels, seq.shape, args.reference) if args.labels else seq.labels
+    landmarks = load_points_csv(args.landmarks) if args.landmarks else seq.landmarks
+    try:
+        labels, landmarks = report.check_annotations(seq.shape, labels, landmarks, args.reference)
+    except ValueError as exc:
+        raise ValueError(f"{Path(args.landmarks or args.input).name}: {exc}") from None
 
     def progress(done, total, message):
+        _PROGRESS_LINE[0] = True
         print(f"\r[{method}] {done}/{total} {message:40s}", end="", file=sys.stderr, flush=True)
 
     res = api.register(seq.frames, method=method, reference=args.reference, device=args.device,
                        progress=progress, spacing=seq.spacing, **_parse_params(args.param))
-    print(file=sys.stderr)
-    if labels is not None and labels.ndim == 3 and labels.shape[0] == 1:
-        labels = np.repeat(labels, seq.shape[0], 0) * (np.arange(seq.shape[0]) == 0)[:, None, None]
+    _end_progress()
     report.write(res, args.out, labels=labels, landmarks=landmarks, montage=not args.no_montage, source=str(args.input))
     print(f"{method}: {seq.shape[0]} frames of {seq.shape[1]}x{seq.shape[2]} in {res.runtime_s:.2f} s on {res.device} -> {args.out}")
     return 0
@@ -119,20 +162,52 @@ def cmd_evaluate(args) -> int:
     from .io import load_points_csv
     from .result import RegistrationResult
 
-    res = RegistrationResult.load(args.folder)
-    labels = _load_labels(args.labels, res.frames.shape)
+    results = [RegistrationResult.load(f) for f in args.folder]
+    shapes = {tuple(r.frames.shape) for r in results}
+    if len(shapes) > 1:
+        raise ValueError(f"the result folders hold different sequences (shapes {sorted(shapes)})")
+    labels = _load_labels(args.labels, results[0].frames.shape, results[0].reference)
     landmarks = load_points_csv(args.landmarks) if args.landmarks else None
-    summary = report.write_metrics(res, args.folder, labels=labels, landmarks=landmarks)
-    print(json.dumps(summary, indent=2))
+    summaries = {}
+    for folder, res in zip(args.folder, results):
+        summaries[folder] = report.write_evaluation(res, folder, labels=labels, landmarks=landmarks)
+    if args.report:
+        report.export_report(results, args.report, labels=labels, landmarks=landmarks, source=", ".join(args.folder))
+    print(json.dumps(summaries[args.folder[0]] if len(args.folder) == 1 else summaries, indent=2))
+    if args.report:
+        print(f"report written to {args.report}", file=sys.stderr)
     return 0
 
 
 def cmd_train(args) -> int:
     from .train import TrainConfig, train
 
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k != "command"})
+    opts = {k: v for k, v in vars(args).items() if k != "command"}
+    opts["net"] = _parse_params(opts["net"])
+    cfg = TrainConfig(**opts)
     out = train(cfg)
     print(f"weights written to {out}")
+    return 0
+
+
+def cmd_batch(args) -> int:
+    from .batch import SUMMARY_NAME, run_batch
+
+    def report(row: dict) -> None:
+        secs = f"{row['seconds']:.1f} s" if row.get("seconds") else ""
+        extra = f": {row['error']}" if row.get("error") else ""
+        print(f"{row['status']:8s} {row['name']} {secs}{extra}", flush=True)
+
+    rows = run_batch(args.inputs, args.method, args.out, scheduler=args.scheduler, n_workers=args.workers,
+                     reference=args.reference, device=args.device, montage=not args.no_montage, on_row=report,
+                     **_parse_params(args.param))
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "skipped", "failed")}
+    print(f"{len(rows)} sequence(s): {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed "
+          f"-> {Path(args.out) / SUMMARY_NAME}")
+    if counts["failed"]:
+        print(f"napari-tlreg batch: {counts['failed']} sequence(s) failed; see {Path(args.out) / SUMMARY_NAME}",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -144,6 +219,13 @@ def cmd_view(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    with warnings.catch_warnings():  # a warning is one line too, never a source excerpt
+        warnings.showwarning = lambda message, category, *_a, **_k: print(
+            f"napari-tlreg {args.command}: warning: {_first_line(message)}", file=sys.stderr)
+        return _main(args)
+
+
+def _main(args) -> int:
     try:
         if args.command == "methods":
             from .api import methods
@@ -157,13 +239,26 @@ def main(argv: list[str] | None = None) -> int:
             for name, desc in samples().items():
                 print(f"{name:12s} {desc}")
             return 0
-        return {"register": cmd_register, "evaluate": cmd_evaluate, "train": cmd_train, "view": cmd_view}[args.command](args)
+        return {"register": cmd_register, "evaluate": cmd_evaluate, "train": cmd_train, "view": cmd_view,
+                "batch": cmd_batch}[args.command](args)
     except (ValueError, OSError, TypeError) as exc:
-        print(f"napari-tlreg {args.command}: error: {exc}", file=sys.stderr)
+        _end_progress()
+        print(f"napari-tlreg {args.command}: error: {_first_line(exc)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        _end_progress()
+        print(f"napari-tlreg {args.command}: error: out of memory; crop, downsample or split the sequence",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _end_progress()
         print(f"napari-tlreg {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -402,6 +402,16 @@ def _landmark_table(landmarks, T: int) -> np.ndarray:
     return lm
 
 
+def _label_hd(a: np.ndarray, b: np.ndarray, k: int, spacing, suffix: str) -> dict:
+    """``hd_<k>`` and ``hd95_<k>`` (+ ``suffix``) of label ``k``: 0 when both lack it, inf when one does."""
+    ea, eb = not (a == k).any(), not (b == k).any()
+    if ea or eb:
+        v = 0.0 if (ea and eb) else math.inf
+        return {f"hd_{k}{suffix}": v, f"hd95_{k}{suffix}": v}
+    d = surface_distances(a, b, spacing=spacing, label=k)
+    return {f"hd_{k}{suffix}": float(d.max()), f"hd95_{k}{suffix}": float(np.percentile(d, 95))}
+
+
 def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | None = None) -> list[dict]:
     """Per-frame evaluation table of a RegistrationResult: one ``dict`` per frame ``t``.
 
@@ -411,8 +421,9 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     ``labels`` ``(T, H, W)`` (a frame without labels is all zero): the reference frame's labels
     are propagated with ``result.warp_labels`` and compared on every other labelled frame:
     ``dice``, ``hd``, ``hd95`` (foreground, pixels), ``dice_before``/``hd95_before`` (the
-    reference labels unwarped), and ``dice_<k>`` per label when there is more than one label
-    (or the ids in ``label_ids``). With ``result.spacing``: ``hd_mm``, ``hd95_mm`` too. The
+    reference labels unwarped), and ``dice_<k>``, ``hd_<k>``, ``hd95_<k>`` per label when there is
+    more than one label (or the ids in ``label_ids``). With ``result.spacing``: ``hd_mm``,
+    ``hd95_mm`` (and ``hd_<k>_mm``, ``hd95_<k>_mm``) too. The
     reference frame and unlabelled frames get NaN.
 
     ``landmarks`` ``(N, 4)`` rows ``(id, t, row, col)``: on frame ``t``, the ids present both there
@@ -467,7 +478,10 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
             if spacing is not None:
                 keys += ["hd_mm", "hd95_mm"]
             vals = dict.fromkeys(keys, nan)
-            vals.update({f"dice_{k}": nan for k in ids})
+            for k in ids:
+                vals.update({f"dice_{k}": nan, f"hd_{k}": nan, f"hd95_{k}": nan})
+                if spacing is not None:
+                    vals.update({f"hd_{k}_mm": nan, f"hd95_{k}_mm": nan})
             if t != ref and propagated is not None and lab[t].any():
                 pt, mt = propagated[t], lab[t]
                 d = surface_distances(pt, mt)
@@ -482,6 +496,9 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
                     vals["hd95_mm"] = float(np.percentile(dm, 95)) if dm.size else math.inf
                 for k in ids:
                     vals[f"dice_{k}"] = dice(pt, mt, label=k)
+                    vals.update(_label_hd(pt, mt, k, None, ""))
+                    if spacing is not None:
+                        vals.update(_label_hd(pt, mt, k, spacing, "_mm"))
             row.update(vals)
 
     if landmarks is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .metrics import summarize
 from .result import RegistrationResult
 
 
@@ -22,6 +23,54 @@ def _clean(value):
     if isinstance(value, np.integer):
         return int(value)
     return value
+
+
+def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
+    """Check labels and landmarks against frames of ``shape`` ``(T, H, W)``, before any work is done.
+
+    labels: ``(T, H, W)`` (manual labels per frame, zero where none), or one ``(H, W)`` / ``(1, H, W)``
+        frame, taken as the labels of the reference frame. Values must be integers.
+    landmarks: ``(N, 4)`` rows ``(id, t, row, col)``: finite, ``t`` an integer frame index in ``[0, T)``,
+        the position inside the image (pixel centres ``0 .. H-1``, half a pixel of margin).
+    Returns ``(labels (T, H, W) int32 or None, landmarks (N, 4) float64 or None)``; raises
+    ``ValueError`` with a plain message for anything that does not match.
+    """
+    t, h, w = (int(s) for s in shape)
+    if isinstance(reference, bool) or not -t <= int(reference) < t:
+        raise ValueError(f"reference {reference} is out of range for {t} frames")
+    ref = int(reference) % t
+    if labels is not None:
+        lab = np.asarray(labels)
+        if lab.ndim == 3 and lab.shape[0] == 1 and t > 1:
+            lab = lab[0]
+        if lab.ndim == 2 and lab.shape == (h, w):
+            full = np.zeros((t, h, w), dtype=lab.dtype)
+            full[ref] = lab
+            lab = full
+        if lab.shape != (t, h, w):
+            raise ValueError(f"labels of shape {lab.shape} do not match the frames {(t, h, w)}: expected "
+                             f"(T, H, W) = {(t, h, w)} or one {h}x{w} frame on the reference")
+        if lab.dtype.kind not in "biuf":
+            raise ValueError(f"labels must be integers, got dtype {lab.dtype}")
+        if lab.dtype.kind == "f" and not (np.isfinite(lab).all() and np.array_equal(lab, np.round(lab))):
+            raise ValueError("labels must be integers (found fractional, NaN or infinite values)")
+        labels = lab.astype(np.int32, copy=False)
+    if landmarks is not None:
+        pts = np.asarray(landmarks, dtype=np.float64)
+        if pts.size == 0:
+            pts = pts.reshape(0, 4)
+        if pts.ndim != 2 or pts.shape[1] != 4:
+            raise ValueError(f"landmarks must be (N, 4) rows (id, t, row, col), got shape {pts.shape}")
+        if not np.isfinite(pts).all():
+            raise ValueError("landmarks contain NaN or infinite values")
+        for pid, tt, r, c in pts:
+            if tt != round(tt) or not 0 <= tt < t:
+                raise ValueError(f"landmark id {pid:g}: frame {tt:g} is out of range for {t} frames [0, {t - 1}]")
+            if not (-0.5 <= r <= h - 0.5 and -0.5 <= c <= w - 0.5):
+                raise ValueError(f"landmark id {pid:g} in frame {int(tt)} at (row {r:g}, col {c:g}) lies outside "
+                                 f"the {h}x{w} image")
+        landmarks = pts
+    return labels, landmarks
 
 
 def metrics_tables(res: RegistrationResult, labels=None, landmarks=None) -> tuple[list[dict], dict]:
@@ -57,6 +106,7 @@ def write_metrics(res: RegistrationResult, folder, labels=None, landmarks=None, 
     from .io.writers import atomic_path
 
     folder = Path(folder)
+    labels, landmarks = check_annotations(res.frames.shape, labels, landmarks, res.reference)
     rows, summary = metrics_tables(res, labels, landmarks)
     tmpdir = folder / ".metrics-tmp"
     tmpdir.mkdir(exist_ok=True)
@@ -79,6 +129,7 @@ def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bo
     from .io.writers import atomic_dir
 
     out = Path(out)
+    labels, landmarks = check_annotations(res.frames.shape, labels, landmarks, res.reference)
     with atomic_dir(out) as tmp:
         res.write_into(tmp)
         rows, summary = metrics_tables(res, labels, landmarks)
@@ -86,7 +137,7 @@ def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bo
         propagated = None
         if labels is not None:
             propagated = res.warp_labels(np.asarray(labels)[res.reference])
-            tifffile.imwrite(tmp / "propagated_labels.tif", propagated.astype(np.int32))
+            tifffile.imwrite(tmp / "propagated_labels.tif", propagated.astype(np.int32), photometric="minisblack")
         if montage:
             save_montage(res, tmp / "montage.png", propagated=propagated)
     return out
@@ -125,3 +176,365 @@ def save_montage(res: RegistrationResult, path, propagated=None, n_cols: int = 6
     fig.suptitle(f"{res.method}: {T} frames, reference {res.reference}, {res.runtime_s:.2f} s on {res.device}", fontsize=10)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------- per-frame curves
+#: The per-frame curves of the plots (the TLRN paper's Figs. 3 and 5): key -> (title, better).
+PLOT_METRICS: dict[str, tuple[str, str]] = {
+    "dice": ("Dice", "higher"),
+    "hd": ("HD (max)", "lower"),
+    "hd95": ("HD95", "lower"),
+    "tre": ("TRE", "lower"),
+    "mse": ("MSE", "lower"),
+    "folding": ("% folding", "lower"),
+}
+_DISTANCES = ("hd", "hd95", "tre")
+
+
+def metric_column(metric: str, label: int | None = None, physical: bool = False) -> str:
+    """The :func:`metrics.evaluate` column of a plot metric (``label``: per-label Dice/HD; ``physical``: ``_mm``)."""
+    if metric not in PLOT_METRICS:
+        raise ValueError(f"unknown metric {metric!r}; known: {', '.join(PLOT_METRICS)}")
+    if metric == "mse":
+        return "mse"
+    if metric == "folding":
+        return "folding_pct"
+    if metric == "tre":
+        return "tre_mm" if physical else "tre"
+    col = metric if label is None else f"{metric}_{int(label)}"
+    return col + ("_mm" if physical and metric != "dice" else "")
+
+
+def metric_series(rows: list[dict], metric: str, label: int | None = None, physical: bool = False) -> tuple[np.ndarray, np.ndarray, bool]:
+    """``(t, values, physical_used)`` of one metric over the frames of an evaluate table.
+
+    Falls back to the foreground column when the per-label one is absent (a single label) and to
+    pixels when the physical one is absent (no spacing). Missing values are NaN.
+    """
+    keys = set().union(*(r.keys() for r in rows)) if rows else set()
+    if label is not None and metric in ("dice", "hd", "hd95") and metric_column(metric, label) not in keys:
+        label = None
+    col = metric_column(metric, label, physical)
+    if physical and col not in keys:
+        col, physical = metric_column(metric, label, False), False
+    t = np.array([int(r["t"]) for r in rows], dtype=int)
+    v = np.array([np.nan if r.get(col) is None else float(r[col]) for r in rows], dtype=np.float64)
+    return t, v, physical
+
+
+def available_metrics(tables: dict[str, list[dict]]) -> list[str]:
+    """The plot metrics that have at least one finite value in one of the tables."""
+    out = []
+    for m in PLOT_METRICS:
+        if any(np.isfinite(metric_series(rows, m)[1]).any() for rows in tables.values() if rows):
+            out.append(m)
+    return out
+
+
+def worst_frame(rows: list[dict], metric: str, label: int | None = None) -> int | None:
+    """The frame with the worst value of ``metric`` (lowest Dice, highest otherwise); ``None`` if no values."""
+    t, v, _ = metric_series(rows, metric, label)
+    ok = np.isfinite(v) | np.isposinf(v)
+    if not ok.any():
+        return None
+    v = np.where(ok, v, np.nan)
+    i = int(np.nanargmin(v)) if PLOT_METRICS[metric][1] == "higher" else int(np.nanargmax(v))
+    return int(t[i])
+
+
+def per_frame_tables(results: dict, labels=None, landmarks=None, spacing=None) -> dict[str, list[dict]]:
+    """``{name: metrics.evaluate(result, labels, landmarks)}`` with NaN/inf cleaned to ``None``.
+
+    ``spacing`` fills in a result's missing spacing (physical units of HD/TRE).
+    """
+    import dataclasses
+
+    from .metrics import evaluate
+
+    out = {}
+    for name, res in results.items():
+        if spacing is not None and getattr(res, "spacing", None) is None:
+            res = dataclasses.replace(res, spacing=tuple(float(s) for s in spacing))
+        out[name] = [{k: _clean(v) for k, v in row.items()} for row in evaluate(res, labels=labels, landmarks=landmarks)]
+    return out
+
+
+def _curve_mask(rows: list[dict], v: np.ndarray) -> np.ndarray:
+    """Points drawn on a curve: finite values of the non-reference frames (lines join across gaps)."""
+    return np.isfinite(v) & ~np.array([bool(r.get("is_reference", False)) for r in rows], dtype=bool)
+
+
+def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None = None, *, label: int | None = None,
+                 physical: bool = True, unit: str = "mm", current: int | None = None, ncols: int | None = None) -> dict:
+    """Draw per-frame curves on a matplotlib ``Figure`` (cleared first): one axes per metric, one line per result.
+
+    Dashed grey: the same metric without registration (TRE, and Dice/HD95 of the foreground), from the
+    first table. ``current``: a vertical marker at that frame. Returns ``{axes: metric}`` (for picking)
+    and stores the frame markers in ``fig._tlreg_markers``.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    fig.clear()
+    fig.set_layout_engine("constrained", h_pad=0.04, w_pad=0.04, hspace=0.02, wspace=0.02)
+    tables = {k: v for k, v in tables.items() if v}
+    metrics = [m for m in (metrics or available_metrics(tables)) if m in PLOT_METRICS]
+    if not tables or not metrics:
+        fig.text(0.5, 0.5, "no results to plot yet:\nregister a sequence first", ha="center", va="center", fontsize=10)
+        fig._tlreg_markers = []
+        return {}
+    n = len(metrics)
+    ncols = ncols or (1 if n == 1 else 2)
+    nrows = int(np.ceil(n / ncols))
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+    out, markers = {}, []
+    first = next(iter(tables.values()))
+    T = max(len(rows) for rows in tables.values())
+    for k, ax in enumerate(axes.ravel()):
+        if k >= n:
+            ax.set_visible(False)
+            continue
+        m = metrics[k]
+        used_phys = False
+        for j, (name, rows) in enumerate(tables.items()):
+            t, v, ph = metric_series(rows, m, label, physical)
+            used_phys |= ph
+            keep = _curve_mask(rows, v)
+            ax.plot(t[keep], v[keep], "-o", color=colours[j % len(colours)], ms=3.5, lw=1.4, label=name,
+                    picker=True, pickradius=6)
+        base = {"tre": "tre_before", "dice": "dice_before", "hd95": "hd95_before"}.get(m)
+        if base is not None and (m == "tre" or label is None):
+            col = base + ("_mm" if used_phys and m == "tre" else "")
+            if any(col in r for r in first):
+                bt = np.array([int(r["t"]) for r in first])
+                bv = np.array([np.nan if r.get(col) is None else float(r[col]) for r in first])
+                keep = _curve_mask(first, bv)
+                if keep.any():
+                    ax.plot(bt[keep], bv[keep], "--x", color="0.55", lw=1.0, ms=3.5, label="before registration")
+        if m == "folding":
+            top = max([np.nanmax(np.r_[metric_series(rows, m)[1], 0.0]) for rows in tables.values()])
+            ax.set_ylim(-0.02 * max(top, 0.1), max(top * 1.1, 0.1))
+        title, better = PLOT_METRICS[m]
+        if m in _DISTANCES:
+            title += f" ({unit if used_phys else 'px'})"
+        if label is not None and m in ("dice", "hd", "hd95"):
+            title += f", label {label}"
+        ax.set_title(f"{title} {'↑' if better == 'higher' else '↓'}", fontsize=8.5)
+        ax.tick_params(labelsize=7.5)
+        ax.grid(True, lw=0.4, alpha=0.5)
+        ax.set_xlim(-0.5, T - 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
+        if k >= n - ncols:  # nothing below this one: label its axis
+            ax.set_xlabel("frame", fontsize=8)
+            ax.xaxis.set_tick_params(labelbottom=True)
+        markers.append(ax.axvline(current if current is not None else -10, color="0.6", lw=1.2, ls=":", zorder=0.5))
+        out[ax] = m
+    handles, names = {}, []
+    for ax in out:
+        for h, nm in zip(*ax.get_legend_handles_labels()):
+            if nm not in handles:
+                handles[nm] = h
+                names.append(nm)
+    if handles:  # ↑ / ↓ in the titles: higher / lower is better
+        fig.legend([handles[n] for n in names], names, loc="outside upper center", ncol=min(3, len(names)),
+                   fontsize=7.5, frameon=False, title="↑ higher is better   ↓ lower is better",
+                   title_fontsize=7)
+    fig._tlreg_markers = markers
+    return out
+
+
+def save_plots(tables: dict[str, list[dict]], path, *, label: int | None = None, physical: bool = True,
+               unit: str = "mm", metrics: list[str] | None = None) -> None:
+    """Write the per-frame curves of every available metric to a PNG (Agg canvas, no pyplot, no Qt)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    metrics = metrics or available_metrics(tables) or ["mse"]
+    ncols = 1 if len(metrics) == 1 else 2
+    nrows = int(np.ceil(len(metrics) / ncols))
+    fig = Figure(figsize=(4.2 * ncols, 2.4 * nrows + 0.6))
+    FigureCanvasAgg(fig)
+    draw_metrics(fig, tables, metrics, label=label, physical=physical, unit=unit, ncols=ncols)
+    fig.savefig(path, dpi=120, format="png")
+
+
+# --------------------------------------------------------------------------- report folder
+def _csv_value(v):
+    v = _clean(v)
+    if isinstance(v, (bool, np.bool_)):
+        return int(v)
+    return "" if v is None else v
+
+
+def _write_csv(path: Path, rows: list[dict], first: tuple[str, ...] = ()) -> None:
+    keys: list[str] = [k for k in first if any(k in r for r in rows)]
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: _csv_value(r.get(k)) for k in keys})
+
+
+def _json_default(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.integer, np.floating, np.bool_)):
+        return _clean(o.item())
+    if isinstance(o, Path):
+        return str(o)
+    return str(o)
+
+
+def _finite_json(obj):
+    if isinstance(obj, dict):
+        return {str(k): _finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_json(v) for v in obj]
+    return _clean(obj)
+
+
+def software_versions() -> dict:
+    """Versions of the software a report depends on (napari only if installed; never imported)."""
+    from importlib import metadata
+
+    out = _versions()
+    for pkg in ("matplotlib", "napari", "tifffile"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    out["platform"] = platform.platform()
+    return out
+
+
+def _named(results) -> dict:
+    if isinstance(results, RegistrationResult):
+        results = [results]
+    if isinstance(results, dict):
+        return dict(results)
+    out: dict = {}
+    for res in results:
+        name, k = res.method, 2
+        while name in out:
+            name, k = f"{res.method} #{k}", k + 1
+        out[name] = res
+    return out
+
+
+def export_report(results, folder, labels=None, landmarks=None, *, spacing=None, unit: str = "mm",
+                  label: int | None = None, source: str | None = None, tables: dict | None = None,
+                  extra: dict | None = None) -> Path:
+    """Write a report folder atomically (all files appear at once, or none).
+
+    ``results``: a RegistrationResult, a list of them (named by method) or ``{name: result}``, all of
+    one sequence. Files:
+
+    * ``per_frame.csv``: one row per result and frame (``method``, ``t`` then every evaluate column);
+    * ``summary.csv``: one row per result, the mean over the non-reference frames;
+    * ``plots.png``: the per-frame curves of every available metric, results overlaid;
+    * with landmarks: ``landmarks.csv`` (``id,t,row,col``), ``tre.csv`` (per frame and ``all``: before
+      and after, mean/std/max/dx/dy/ds, pixels and ``_mm``), ``landmark_pairs.csv`` (every pair's error);
+    * ``report.json``: per result its method, parameters, reference, device, runtime, spacing, summary
+      and overall TRE; the software versions, the source, the figures and files written.
+
+    An existing ``folder`` is replaced only if it is a previous report (holds ``report.json``).
+    ``tables``: precomputed :func:`per_frame_tables` output (the viewer passes what it plotted).
+    """
+    import datetime
+
+    from . import landmarks as LM
+    from .io.writers import atomic_dir, save_points_csv
+
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / "report.json").is_file())):
+        raise FileExistsError(f"{folder}: exists and is not a napari-tlreg report folder; choose a new folder")
+    named = _named(results)
+    if not named:
+        raise ValueError("nothing to export: no registration result")
+    shapes = {tuple(r.frames.shape) for r in named.values()}
+    if len(shapes) != 1:
+        raise ValueError(f"results of different sequences cannot share a report: shapes {sorted(shapes)}")
+    T = next(iter(shapes))[0]
+    lm = LM.as_table(landmarks, T) if landmarks is not None else None
+    if lm is not None and not len(lm):
+        lm = None
+    if tables is None:
+        tables = per_frame_tables(named, labels=labels, landmarks=lm, spacing=spacing)
+    methods_doc, per_frame, summaries, tre_rows, pair_rows = [], [], [], [], []
+    for name, res in named.items():
+        sp = res.spacing if res.spacing is not None else spacing
+        rows = tables[name]
+        per_frame += [{"method": name, **r} for r in rows]
+        summary = {k: _clean(v) for k, v in summarize(rows).items()}
+        summaries.append({"method": name, **summary})
+        doc = {"name": name, "method": res.method, "params": res.params, "reference": res.reference,
+               "device": res.device, "runtime_s": res.runtime_s,
+               "spacing": list(sp) if sp is not None else None, "summary": summary}
+        if lm is not None:
+            tt = LM.tre_table(lm, res.reference, res.displacement, spacing=sp, n_frames=T)
+            tre_rows += [{"method": name, **r} for r in tt]
+            pairs = LM.match_pairs(lm, res.reference, T)
+            pair_rows += [{"method": name, **r} for r in LM.pair_errors(pairs, res.displacement, spacing=sp)]
+            doc["tre"] = tt[-1]
+            doc["landmark_pairs"] = len(pairs)
+        methods_doc.append(doc)
+    figures = {"plots.png": "per-frame curves: " + ", ".join(PLOT_METRICS[m][0] for m in (available_metrics(tables) or ["mse"]))}
+    with atomic_dir(folder) as tmp:
+        _write_csv(tmp / "per_frame.csv", per_frame, first=("method", "t"))
+        _write_csv(tmp / "summary.csv", summaries, first=("method",))
+        save_plots(tables, tmp / "plots.png", label=label, unit=unit)
+        files = ["per_frame.csv", "summary.csv", "plots.png"]
+        if lm is not None:
+            save_points_csv(tmp / "landmarks.csv", lm)
+            _write_csv(tmp / "tre.csv", tre_rows, first=("method", "t", "n"))
+            _write_csv(tmp / "landmark_pairs.csv", pair_rows, first=("method", "id", "t"))
+            files += ["landmarks.csv", "tre.csv", "landmark_pairs.csv"]
+        files.append("report.json")
+        doc = {
+            "napari_tlreg_report": 1,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "source": source,
+            "frames": list(next(iter(shapes))),
+            "unit": unit,
+            "labels": None if labels is None else {
+                "frames_labelled": [int(t) for t in range(T) if np.asarray(labels)[t].any()],
+                "label_ids": [int(k) for k in np.unique(labels) if k != 0]},
+            "landmarks": None if lm is None else {"points": len(lm), "ids": len(np.unique(lm[:, 0]))},
+            "results": methods_doc,
+            "versions": software_versions(),
+            "figures": figures,
+            "files": files,
+            **(extra or {}),
+        }
+        (tmp / "report.json").write_text(json.dumps(_finite_json(doc), indent=2, default=_json_default))
+    return folder
+
+
+def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=None, *, spacing=None,
+                     unit: str = "mm") -> dict:
+    """``napari-tlreg evaluate`` on one result folder: (re)write ``metrics.json``/``metrics.csv`` (as
+    :func:`write_metrics`), ``plots.png``, and with landmarks ``landmarks.csv``, ``tre.csv`` and
+    ``landmark_pairs.csv`` (as in :func:`export_report`), each file atomically. Returns the summary."""
+    from . import landmarks as LM
+    from .io.writers import atomic_path, save_points_csv
+
+    folder = Path(folder)
+    summary = write_metrics(res, folder, labels=labels, landmarks=landmarks)
+    name = res.method
+    tables = per_frame_tables({name: res}, labels=labels, landmarks=landmarks, spacing=spacing)
+    with atomic_path(folder / "plots.png") as tmp:
+        save_plots(tables, tmp, unit=unit)
+    if landmarks is not None and len(landmarks):
+        T = res.n_frames
+        lm = LM.as_table(landmarks, T)
+        sp = res.spacing if res.spacing is not None else spacing
+        save_points_csv(folder / "landmarks.csv", lm)
+        tt = LM.tre_table(lm, res.reference, res.displacement, spacing=sp, n_frames=T)
+        pairs = LM.pair_errors(LM.match_pairs(lm, res.reference, T), res.displacement, spacing=sp)
+        for fname, rows, first in (("tre.csv", tt, ("t", "n")), ("landmark_pairs.csv", pairs, ("id", "t"))):
+            with atomic_path(folder / fname) as tmp:
+                _write_csv(tmp, [{"method": name, **r} for r in rows], first=("method", *first))
+        summary = {**summary, "tre_all": {k: _clean(v) for k, v in tt[-1].items()}}
+    return summary

@@ -121,9 +121,10 @@ class RegistrationResult:
         import tifffile
 
         for name in _ARRAYS:
-            tifffile.imwrite(folder / f"{name}.tif", np.ascontiguousarray(getattr(self, name)))
+            # photometric: a sequence of 3 or 4 frames is frames, not the planes of an RGB(A) image
+            tifffile.imwrite(folder / f"{name}.tif", np.ascontiguousarray(getattr(self, name)), photometric="minisblack")
         if self.inverse is not None:
-            tifffile.imwrite(folder / "inverse.tif", np.ascontiguousarray(self.inverse))
+            tifffile.imwrite(folder / "inverse.tif", np.ascontiguousarray(self.inverse), photometric="minisblack")
         meta = {
             "format": _FORMAT,
             "method": self.method,

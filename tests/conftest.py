@@ -51,3 +51,15 @@ def _limit_torch_threads():
             pass
         _torch_threads_set = True
     yield
+
+
+@pytest.fixture
+def shift_engine():
+    """Register the fast ``test_shift`` engine (``tests/_test_engines.py``) for one test; yields its name."""
+    from _test_engines import SHIFT_ENGINE, SHIFT_TARGET, ShiftEngine
+
+    from napari_tlreg.engines import add_engine, remove_engine
+
+    add_engine(SHIFT_ENGINE, SHIFT_TARGET, ShiftEngine.description)
+    yield SHIFT_ENGINE
+    remove_engine(SHIFT_ENGINE)

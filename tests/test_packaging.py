@@ -213,7 +213,9 @@ def test_manifest_matches_hooks_and_samples():
     keys = {s.key for s in mf.contributions.sample_data}
     assert keys == set(SAMPLE_NAMES)
     widgets = {w.display_name: w.command for w in mf.contributions.widgets}
-    assert widgets == {"Register sequence": "napari-tlreg.register_widget"}
+    assert widgets == {"Register sequence": "napari-tlreg.register_widget",
+                       "Landmarks & TRE": "napari-tlreg.landmarks_widget",
+                       "Evaluation plots": "napari-tlreg.plots_widget"}
     _samples_written()
     assert keys == set(napari_tlreg.samples()), "napari.yaml's sample_data and io.bundled() differ"
 

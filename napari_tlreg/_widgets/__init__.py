@@ -1,7 +1,10 @@
 """napari widgets (Qt). A face on the public API: no registration math lives here.
 
 - :class:`~napari_tlreg._widgets.register.RegisterWidget`: the "Register sequence" dock widget.
+- :class:`~napari_tlreg._widgets.landmarks.LandmarkWidget`: "Landmarks & TRE" (pairs, TRE, tracking).
+- :class:`~napari_tlreg._widgets.plots.PlotsWidget`: "Evaluation plots" (per-frame curves, export).
 - :mod:`napari_tlreg._widgets.layers`: ``RegistrationResult`` -> napari ``LayerData`` tuples (no Qt).
+- :mod:`napari_tlreg._widgets.store`: the results of a viewer, shared by its widgets (no Qt).
 """
 from __future__ import annotations
 

@@ -37,6 +37,7 @@ import napari_tlreg as tl
 from napari_tlreg.api import DEFAULT_METHOD, Cancelled, available_devices, method_params, methods, validate_frames
 
 from . import layers as L
+from .store import store_for
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -206,7 +207,14 @@ class _JacobianLegend(QWidget):
 
 # ---- the widget -----------------------------------------------------------------------------------
 class RegisterWidget(QWidget):
-    """Register an image sequence ``(T, H, W)`` to one of its frames and show the result as layers."""
+    """Register an image sequence ``(T, H, W)`` to one of its frames and show the result as layers.
+
+    Every finished run is kept in :attr:`results` under ``(image layer name, method)``, published to
+    the viewer's :func:`~napari_tlreg._widgets.store.store_for` store (read by the landmark and plots
+    widgets) and announced by :attr:`result_ready` ``(image name, method, result)``.
+    """
+
+    result_ready = Signal(str, str, object)
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
         super().__init__(parent)
@@ -216,6 +224,7 @@ class RegisterWidget(QWidget):
         self._worker = None
         self._cancel: threading.Event | None = None
         self._result = None  # last RegistrationResult
+        self.results: dict[tuple[str, str], Any] = {}  # (image name, method) -> last RegistrationResult
         self._result_place: dict = {}  # base name, scale, translate of the last result's layers
         self._param_getters: dict[str, Callable[[], Any]] = {}
         self._relay = _Relay(self)
@@ -548,6 +557,10 @@ class RegisterWidget(QWidget):
             f"done: {res.n_frames} frames to frame {res.reference} with {res.method} on {res.device} "
             f"in {res.runtime_s:.1f} s; worst folding {float(np.max(res.folding_pct)):.2f} %"
         )
+        key = (str(settings["base"]), str(res.method))
+        self.results[key] = res
+        store_for(self._viewer).add(*key, res)
+        self.result_ready.emit(*key, res)
 
     def _add_layers(self, layer_data: list) -> None:
         dims = self._viewer.dims

@@ -1,0 +1,799 @@
+"""The "Landmarks & TRE" dock widget: place landmark pairs, see their TRE, track reference points.
+
+Qt code only. The landmarks of image ``X`` live in their own Points layer ``"X landmarks"``
+(``(t, row, col)``, ids in ``features["id"]``), which the Register widget never touches, so a
+re-run keeps them. Pairing rules, undo and every number come from :mod:`napari_tlreg.landmarks`
+(no Qt); the registration results come from the viewer's result store (:mod:`.store`).
+
+Pairing mode (the layer is made active, in pan/zoom mode, and a click that is not a drag
+places a point): click on the reference frame to start landmark ``#k`` (next id), then on
+another frame for its partner. Keys on the layer: ``n`` / ``b`` next / previous frame,
+``m`` or ``Shift-N`` next landmark, ``Ctrl-Z`` undo.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from napari.layers import Image, Points
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_tlreg import landmarks as LM
+from napari_tlreg._hooks import points_with_ids
+from napari_tlreg.io import load_points_csv, save_points_csv
+
+from .register import RESULT_KEY
+from .store import store_for, unwrap
+
+if TYPE_CHECKING:  # pragma: no cover
+    import napari
+
+__all__ = ["LandmarkWidget", "LANDMARKS", "TRACKED", "layer_spacing"]
+
+LANDMARKS = "landmarks"  # layer "<image> landmarks"
+TRACKED = "tracked"  # layer "<image> tracked"
+TRACKED_KEY = "napari_tlreg_tracked"
+NO_RESULT = "none (before registration only)"
+REF_COLOR = (0.0, 0.85, 1.0, 1.0)  # cyan: on the reference
+PARTNER_COLOR = (1.0, 0.55, 0.0, 1.0)  # orange: on another frame
+ORPHAN_COLOR = (0.6, 0.6, 0.6, 1.0)  # grey: no partner on the reference
+ACTIVE_BORDER = (1.0, 1.0, 1.0, 1.0)
+BORDER = (0.0, 0.0, 0.0, 1.0)
+PAIR_COLUMNS = ("id", "t", "row", "col", "ref row", "ref col", "TRE before", "TRE after")
+STAT_ROWS = ("n", "mean", "std", "max", "dx", "dy", "ds")
+
+
+def _fmt(v, digits: int = 2) -> str:
+    if v is None:
+        return ""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if not np.isfinite(f):
+        return "—" if np.isnan(f) else "inf"
+    return f"{f:.{digits}f}"
+
+
+def _item(text: str, data: Any = None) -> QTableWidgetItem:
+    it = QTableWidgetItem(text)
+    it.setFlags(it.flags() & ~Qt.ItemFlag.ItemIsEditable)
+    it.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+    if data is not None:
+        it.setData(Qt.ItemDataRole.UserRole, data)
+    return it
+
+
+def layer_spacing(layer) -> tuple[tuple[float, float] | None, str]:
+    """``(spacing, unit)`` of an image layer: the reader's metadata, else a non-unit scale."""
+    info = (getattr(layer, "metadata", None) or {}).get("napari_tlreg") or {}
+    if info.get("spacing") is not None:
+        return tuple(float(s) for s in info["spacing"]), str(info.get("unit") or "mm")  # type: ignore[return-value]
+    scale = tuple(float(s) for s in layer.scale[-2:])
+    return (None, "px") if scale == (1.0, 1.0) else (scale, "mm")
+
+
+class LandmarkWidget(QWidget):
+    """Landmark pairs per sequence, their TRE before/after registration, and point tracking."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._viewer = unwrap(napari_viewer)
+        self._store = store_for(napari_viewer)
+        self._models: dict[str, LM.LandmarkModel] = {}
+        self._images: list[Image] = []
+        self._syncing = False
+        self._hooked: set[int] = set()  # ids of landmark layers whose events/keys we connected
+        self._pairing_layer: Points | None = None
+        self._worker = None
+        self._build()
+        ev = self._viewer.layers.events
+        ev.inserted.connect(self._on_layers_changed)
+        ev.removed.connect(self._on_layers_changed)
+        ev.moved.connect(self._on_layers_changed)
+        self._viewer.dims.events.current_step.connect(self._update_hint)
+        self._store.changed.connect(self._on_result_changed)
+        self.destroyed.connect(self._disconnect_all)
+        self._on_layers_changed()
+
+    # -- construction ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        form = QFormLayout()
+        root.addLayout(form)
+        self.image_combo = QComboBox()
+        self.image_combo.setToolTip("Image sequence (T, H, W); its landmarks are the Points layer “<image> landmarks”")
+        self.image_combo.currentIndexChanged.connect(self._on_image_changed)
+        form.addRow("image", self.image_combo)
+        self.result_combo = QComboBox()
+        self.result_combo.setToolTip("Registration result (one per method run on this image) used for TRE and tracking")
+        self.result_combo.currentIndexChanged.connect(self._on_result_selected)
+        form.addRow("result", self.result_combo)
+        self.reference_spin = QSpinBox()
+        self.reference_spin.setToolTip("Reference frame of the pairs (the result's, when one is chosen)")
+        self.reference_spin.valueChanged.connect(self._on_reference_changed)
+        form.addRow("reference", self.reference_spin)
+
+        pair_box = QGroupBox("place pairs")
+        pl = QVBoxLayout(pair_box)
+        row = QHBoxLayout()
+        self.pairing_box = QCheckBox("pairing mode")
+        self.pairing_box.setToolTip("Click on the reference frame, then on another frame: a pair with one id")
+        self.pairing_box.toggled.connect(self._on_pairing_toggled)
+        self.advance_box = QCheckBox("auto-advance")
+        self.advance_box.setChecked(True)
+        self.advance_box.setToolTip("After a click, go to the frame where the next click is expected")
+        row.addWidget(self.pairing_box)
+        row.addWidget(self.advance_box)
+        row.addStretch(1)
+        pl.addLayout(row)
+        self.hint_label = QLabel()
+        self.hint_label.setWordWrap(True)
+        pl.addWidget(self.hint_label)
+        row = QHBoxLayout()
+        self.prev_btn = QPushButton("◀ frame (b)")
+        self.prev_btn.clicked.connect(lambda: self.step_frame(-1))
+        self.next_btn = QPushButton("frame ▶ (n)")
+        self.next_btn.clicked.connect(lambda: self.step_frame(1))
+        self.next_landmark_btn = QPushButton("next landmark (m)")
+        self.next_landmark_btn.clicked.connect(self.next_landmark)
+        for b in (self.prev_btn, self.next_btn, self.next_landmark_btn):
+            row.addWidget(b)
+        pl.addLayout(row)
+        row = QHBoxLayout()
+        self.undo_btn = QPushButton("undo (Ctrl+Z)")
+        self.undo_btn.clicked.connect(self.undo)
+        self.delete_btn = QPushButton("delete point")
+        self.delete_btn.setToolTip("Delete the point of the selected table row")
+        self.delete_btn.clicked.connect(self.delete_selected)
+        self.load_btn = QPushButton("load CSV…")
+        self.load_btn.clicked.connect(self._on_load_clicked)
+        self.save_btn = QPushButton("save CSV…")
+        self.save_btn.clicked.connect(self._on_save_clicked)
+        for b in (self.undo_btn, self.delete_btn, self.load_btn, self.save_btn):
+            row.addWidget(b)
+        pl.addLayout(row)
+        root.addWidget(pair_box)
+
+        self.pairs_table = QTableWidget(0, len(PAIR_COLUMNS))
+        self.pairs_table.setHorizontalHeaderLabels(PAIR_COLUMNS)
+        self.pairs_table.verticalHeader().setVisible(False)
+        self.pairs_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.pairs_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.pairs_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.pairs_table.setMinimumHeight(150)
+        self.pairs_table.itemSelectionChanged.connect(self._on_row_selected)
+        self.pairs_table.setToolTip("Pairs: a landmark on a frame and its partner on the reference; TRE in pixels")
+        root.addWidget(self.pairs_table, 2)
+
+        tre_box = QGroupBox("TRE (target registration error)")
+        tl_ = QVBoxLayout(tre_box)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("frames"))
+        self.tre_frame_combo = QComboBox()
+        self.tre_frame_combo.currentIndexChanged.connect(self._refresh_tre)
+        row.addWidget(self.tre_frame_combo, 1)
+        tl_.addLayout(row)
+        self.tre_table = QTableWidget(len(STAT_ROWS), 2)
+        self.tre_table.setVerticalHeaderLabels(STAT_ROWS)
+        self.tre_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.tre_table.setMinimumHeight(self.tre_table.verticalHeader().defaultSectionSize() * (len(STAT_ROWS) + 1) + 6)
+        self.tre_table.setToolTip("mean/std/max of the Euclidean error; dx = mean |Δcol|, dy = mean |Δrow|, ds = mean distance")
+        tl_.addWidget(self.tre_table)
+        root.addWidget(tre_box)
+
+        row = QHBoxLayout()
+        self.track_btn = QPushButton("track reference points")
+        self.track_btn.setToolTip("Follow the landmarks placed on the reference through every frame (layer “<image> tracked”)")
+        self.track_btn.clicked.connect(self.track)
+        row.addWidget(self.track_btn)
+        root.addLayout(row)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        root.addWidget(self.status_label)
+
+    # -- layers and images -------------------------------------------------------------------------
+    def _on_layers_changed(self, event=None) -> None:
+        if self._syncing:  # a layer this widget adds itself
+            return
+        layer = getattr(event, "value", None)
+        kind = getattr(event, "type", "")
+        if layer is not None and kind == "inserted":
+            layer.events.name.connect(self._on_layers_changed)
+        if isinstance(layer, Points) and kind in ("inserted", "removed") and layer.name.endswith(f" {LANDMARKS}"):
+            # a landmark layer replaced or deleted by the user: its model starts again from the layer
+            self._models.pop(layer.name[: -len(f" {LANDMARKS}")], None)
+            if kind == "removed":
+                self._hooked.discard(id(layer))
+        images = [ly for ly in self._viewer.layers
+                  if isinstance(ly, Image) and ly.ndim == 3 and not ly.metadata.get(RESULT_KEY) and not ly.rgb]
+        old = self.current_image()
+        self.image_combo.blockSignals(True)
+        self.image_combo.clear()
+        for ly in images:
+            self.image_combo.addItem(ly.name)
+        self._images = images
+        self.image_combo.setCurrentIndex(images.index(old) if old in images else (0 if images else -1))
+        self.image_combo.blockSignals(False)
+        for ly in self._viewer.layers:  # landmark layers appearing (a sample, a CSV dropped in)
+            if isinstance(ly, Points) and ly.name.endswith(f" {LANDMARKS}"):
+                self._hook_layer(ly)
+        self._on_image_changed()
+
+    def current_image(self) -> Image | None:
+        i = self.image_combo.currentIndex()
+        return self._images[i] if 0 <= i < len(self._images) else None
+
+    @property
+    def image_name(self) -> str | None:
+        img = self.current_image()
+        return None if img is None else img.name
+
+    @property
+    def n_frames(self) -> int:
+        img = self.current_image()
+        return 0 if img is None else int((img.data[0] if img.multiscale else img.data).shape[0])
+
+    def landmarks_layer(self, create: bool = False) -> Points | None:
+        """The Points layer ``"<image> landmarks"`` (created, empty, on request)."""
+        img = self.current_image()
+        if img is None:
+            return None
+        name = f"{img.name} {LANDMARKS}"
+        if name in self._viewer.layers and isinstance(self._viewer.layers[name], Points):
+            return self._viewer.layers[name]
+        if not create:
+            return None
+        shape = (img.data[0] if img.multiscale else img.data).shape
+        with self._quiet():
+            layer = self._viewer.add_points(
+                np.zeros((0, 3)), name=name, scale=img.scale, translate=img.translate,
+                features={"id": np.zeros(0, dtype=np.int64)}, feature_defaults={"id": 0},
+                size=max(3.0, round(max(shape[-2:]) / 40)), ndim=3,
+            )
+        self._hook_layer(layer)
+        return layer
+
+    @staticmethod
+    def _style_layer(layer: Points) -> None:
+        size = float(layer.current_size)
+        layer.text = {"string": "{id}", "size": 9, "color": "white", "anchor": "upper_left",
+                      "translation": [0, -size * 0.6, size * 0.6]}
+        layer.border_width = 0.15
+
+    def _hook_layer(self, layer: Points) -> None:
+        if id(layer) in self._hooked:
+            return
+        self._hooked.add(id(layer))
+        if getattr(layer.text.string, "format", None) != "{id}":  # show the ids (a sample's layer has no text)
+            self._style_layer(layer)
+        layer.events.data.connect(self._on_layer_data)
+        layer.bind_key("n", lambda _ly: self.step_frame(1), overwrite=True)
+        layer.bind_key("b", lambda _ly: self.step_frame(-1), overwrite=True)
+        layer.bind_key("m", lambda _ly: self.next_landmark(), overwrite=True)
+        layer.bind_key("Shift-N", lambda _ly: self.next_landmark(), overwrite=True)
+        layer.bind_key("Control-Z", lambda _ly: self.undo(), overwrite=True)
+
+    def _disconnect_all(self, *_) -> None:
+        try:
+            self._store.changed.disconnect(self._on_result_changed)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+
+    # -- the model of the current image ------------------------------------------------------------
+    def model(self) -> LM.LandmarkModel | None:
+        name = self.image_name
+        if name is None:
+            return None
+        m = self._models.get(name)
+        if m is None:
+            m = self._models[name] = LM.LandmarkModel(reference=self.reference)
+            layer = self.landmarks_layer()
+            if layer is not None:
+                m.set_table(self._layer_table(layer), undoable=False)
+                self._push(create=False)
+        return m
+
+    @staticmethod
+    def _layer_table(layer: Points) -> np.ndarray:
+        return points_with_ids(layer.data, {"features": layer.features})
+
+    @contextmanager
+    def _quiet(self):
+        self._syncing, old = True, self._syncing
+        try:
+            yield
+        finally:
+            self._syncing = old
+
+    def _push(self, create: bool = True) -> None:
+        """Model -> layer (data, ids, colours), then the tables. ``create``: add the layer if it is missing
+        and there are landmarks (user edits only: never while reacting to layer events)."""
+        m = self._models.get(self.image_name or "")
+        if m is None:
+            return
+        layer = self.landmarks_layer(create=create and len(m) > 0)
+        if layer is not None:
+            with self._quiet():
+                ids = m.ids
+                layer.data = m.points
+                layer.features = {"id": ids}
+                layer.feature_defaults = {"id": m.next_id()}
+                if len(m):
+                    pairs_on_ref = set(ids[m.table[:, 1] == m.reference].tolist())
+                    face = np.array([REF_COLOR if t == m.reference else (PARTNER_COLOR if i in pairs_on_ref else ORPHAN_COLOR)
+                                     for i, t in zip(ids, m.table[:, 1])])
+                    border = np.array([ACTIVE_BORDER if i == m.active_id else BORDER for i in ids])
+                    layer.face_color = face
+                    layer.border_color = border
+                layer.refresh()
+        self._refresh_tables()
+
+    def _on_layer_data(self, event) -> None:
+        """Edits made with napari's own tools (add, move, delete): take them into the model (undoable)."""
+        if self._syncing:
+            return
+        action = str(getattr(getattr(event, "action", None), "value", getattr(event, "action", "")))
+        if action not in ("added", "removed", "changed"):
+            return
+        layer = event.source
+        image = layer.name[: -len(f" {LANDMARKS}")]
+        m = self._models.get(image)
+        if m is None:
+            if image == self.image_name:
+                self.model()  # reads the layer as it is now
+            return
+        table = self._layer_table(layer)
+        kept = m.set_table(table)
+        if not np.array_equal(kept, table) and image == self.image_name:
+            self._push()  # ids repaired: show them
+        elif image == self.image_name:
+            self._refresh_tables()
+
+    # -- image / result / reference -------------------------------------------------------------------
+    def _on_image_changed(self, *_) -> None:
+        T = self.n_frames
+        self.reference_spin.blockSignals(True)
+        self.reference_spin.setRange(0, max(0, T - 1))
+        self.reference_spin.blockSignals(False)
+        if self.pairing_box.isChecked() and (self._pairing_layer is None or self._pairing_layer is not self.landmarks_layer()):
+            self.pairing_box.setChecked(False)  # another image, or its landmark layer went away
+        self._refresh_results()
+        self.model()
+        self._push(create=False)
+
+    def _on_result_changed(self, image: str, method: str) -> None:
+        if image == self.image_name:
+            self._refresh_results(select=method)
+
+    def _refresh_results(self, select: str | None = None) -> None:
+        name = self.image_name
+        results = self._store.for_image(name) if name is not None else {}
+        old = self.result_combo.currentData()
+        self.result_combo.blockSignals(True)
+        self.result_combo.clear()
+        self.result_combo.addItem(NO_RESULT, None)
+        for method in results:
+            self.result_combo.addItem(method, method)
+        want = select if select in results else (old if old in results else (list(results)[-1] if results else None))
+        self.result_combo.setCurrentIndex(max(0, self.result_combo.findData(want)) if want else 0)
+        self.result_combo.blockSignals(False)
+        self._on_result_selected()
+
+    def current_result(self):
+        method = self.result_combo.currentData()
+        name = self.image_name
+        return None if method is None or name is None else self._store.get(name, method)
+
+    def _on_result_selected(self, *_) -> None:
+        res = self.current_result()
+        self.reference_spin.setEnabled(res is None)
+        self.track_btn.setEnabled(res is not None)
+        if res is not None and res.n_frames == self.n_frames:
+            self.reference_spin.setValue(int(res.reference))
+        self._on_reference_changed()
+
+    @property
+    def reference(self) -> int:
+        res = self.current_result()
+        return int(res.reference) if res is not None else int(self.reference_spin.value())
+
+    def _on_reference_changed(self, *_) -> None:
+        m = self._models.get(self.image_name or "")
+        if m is not None and m.reference != self.reference:
+            m.reference = self.reference
+            m.next_landmark()
+        self._push(create=False)
+        self._update_hint()
+
+    def spacing(self) -> tuple[tuple[float, float] | None, str]:
+        res = self.current_result()
+        img = self.current_image()
+        sp, unit = layer_spacing(img) if img is not None else (None, "px")
+        if res is not None and res.spacing is not None:
+            return tuple(res.spacing), (unit if unit != "px" else "mm")
+        return sp, unit
+
+    # -- pairing ---------------------------------------------------------------------------------------
+    def _on_pairing_toggled(self, on: bool) -> None:
+        self._set_pairing(on)
+        self._update_hint()
+
+    def _set_pairing(self, on: bool) -> None:
+        old = self._pairing_layer
+        if old is not None and self._on_click in old.mouse_drag_callbacks:
+            old.mouse_drag_callbacks.remove(self._on_click)
+        self._pairing_layer = None
+        if not on or self.current_image() is None:
+            return
+        layer = self.landmarks_layer(create=True)
+        layer.mode = "pan_zoom"
+        layer.mouse_drag_callbacks.append(self._on_click)
+        self._pairing_layer = layer
+        self._viewer.layers.selection.active = layer
+
+    def _on_click(self, layer, event):
+        """Mouse drag callback of the landmarks layer in pairing mode: a click (no drag) places a point."""
+        if getattr(event, "button", 1) != 1 or layer.mode != "pan_zoom":
+            return
+        yield
+        dragged = False
+        while event.type == "mouse_move":
+            dragged = True
+            yield
+        if dragged:
+            return
+        pos = np.asarray(layer.world_to_data(event.position), dtype=float)
+        self.place(int(round(pos[-3])), float(pos[-2]), float(pos[-1]))
+
+    def place(self, t: int, row: float, col: float) -> LM.Placement | None:
+        """A pairing-mode click at ``(t, row, col)`` (data coordinates of the image)."""
+        m = self.model()
+        if m is None:
+            return None
+        img = self.current_image()
+        h, w = (img.data[0] if img.multiscale else img.data).shape[-2:]
+        if not (0 <= t < self.n_frames and -0.5 <= row <= h - 0.5 and -0.5 <= col <= w - 0.5):
+            self._status(f"outside the image (t={t}, row={row:.1f}, col={col:.1f}): nothing placed")
+            return None
+        m.reference = self.reference
+        try:
+            p = m.place(t, row, col)
+        except ValueError as exc:
+            self._status(str(exc))
+            return None
+        self._push()
+        self._status(f"landmark {p.id} {p.action} on frame {t} at ({row:.1f}, {col:.1f})")
+        if self.advance_box.isChecked():
+            self._advance(m, p)
+        self._update_hint()
+        return p
+
+    def _advance(self, m: LM.LandmarkModel, p: LM.Placement) -> None:
+        others = [t for t in range(self.n_frames) if t != m.reference]
+        missing = [t for t in others if t not in m.frames_of(p.id)]
+        if not missing:
+            m.next_landmark()
+            self._push()
+            self.go_to_frame(m.reference)
+            return
+        after = [t for t in missing if t > p.t] if p.t != m.reference else missing
+        self.go_to_frame((after or missing)[0])
+
+    def current_frame(self) -> int:
+        img = self.current_image()
+        if img is None:
+            return 0
+        try:
+            idx = float(img.world_to_data(self._viewer.dims.point)[0])
+        except Exception:  # noqa: BLE001 - a transform that cannot be inverted
+            idx = float(self._viewer.dims.current_step[0])
+        return int(np.clip(round(idx), 0, max(0, self.n_frames - 1)))
+
+    def go_to_frame(self, t: int) -> None:
+        img = self.current_image()
+        if img is None:
+            return
+        world = img.data_to_world([int(t), 0, 0])
+        self._viewer.dims.set_point(0, float(world[0]))
+
+    def step_frame(self, delta: int) -> None:
+        """Next (``+1``) / previous (``-1``) frame, skipping the reference in pairing mode."""
+        T = self.n_frames
+        if T < 2:
+            return
+        t = self.current_frame()
+        for _ in range(T):
+            t = (t + delta) % T
+            if not (self.pairing_box.isChecked() and t == self.reference):
+                break
+        self.go_to_frame(t)
+
+    def next_landmark(self) -> None:
+        m = self.model()
+        if m is None:
+            return
+        m.next_landmark()
+        self._push()
+        self.go_to_frame(self.reference)
+        self._update_hint()
+
+    def undo(self) -> None:
+        m = self.model()
+        if m is None:
+            return
+        if m.undo():
+            self._push()
+            self._status("undone")
+        else:
+            self._status("nothing to undo")
+        self._update_hint()
+
+    def delete_selected(self) -> None:
+        key = self._selected_key()
+        m = self.model()
+        if key is None or m is None:
+            self._status("select a row of the table first")
+            return
+        pid, t = key
+        m.remove(pid, t)
+        self._push()
+        self._status(f"landmark {pid} removed from frame {t}")
+
+    def _update_hint(self, *_) -> None:
+        m = self._models.get(self.image_name or "")
+        if m is None:
+            self.hint_label.setText("add an image sequence")
+            return
+        ref = self.reference
+        a = m.active_id
+        if not self.pairing_box.isChecked():
+            text = f"{len(m.pairs(None))} pair(s). Tick “pairing mode” and click on the reference frame (t={ref})."
+        elif a is None or m.position(a, ref) is None:
+            text = f"click on the reference frame (t={ref}) to start landmark {m.next_id()}"
+        else:
+            text = f"landmark {a}: click its partner on another frame (n/b: frames, m: next landmark, Ctrl+Z: undo)"
+        self.hint_label.setText(text)
+
+    # -- CSV -----------------------------------------------------------------------------------------
+    def _ask_path(self, save: bool) -> str:
+        default = f"{self.image_name or 'landmarks'}_landmarks.csv"
+        if save:
+            path, _ = QFileDialog.getSaveFileName(self, "Save landmarks", default, "CSV (*.csv)")
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Load landmarks", "", "CSV (*.csv);;All files (*)")
+        return path
+
+    def _on_save_clicked(self) -> None:
+        path = self._ask_path(save=True)
+        if path:
+            self.save_csv(path)
+
+    def _on_load_clicked(self) -> None:
+        path = self._ask_path(save=False)
+        if path:
+            self.load_csv(path)
+
+    def save_csv(self, path) -> Path | None:
+        m = self.model()
+        if m is None:
+            return None
+        try:
+            out = save_points_csv(path, m.table)
+        except (OSError, ValueError) as exc:
+            self._error(f"could not save landmarks: {exc}")
+            return None
+        self._status(f"{len(m)} landmark point(s) saved to {Path(path).name}")
+        return out
+
+    def load_csv(self, path) -> bool:
+        m = self.model()
+        if m is None:
+            self._error("add an image sequence before loading its landmarks")
+            return False
+        try:
+            table = LM.as_table(load_points_csv(path), self.n_frames)
+        except (OSError, ValueError) as exc:
+            self._error(f"could not load landmarks: {exc}")
+            return False
+        m.set_table(table)
+        m.next_landmark()
+        self._push()
+        self._status(f"{len(table)} landmark point(s) loaded from {Path(path).name}")
+        self._update_hint()
+        return True
+
+    # -- tables --------------------------------------------------------------------------------------
+    def _pairs(self):
+        m = self._models.get(self.image_name or "")
+        if m is None:
+            return None, None
+        m.reference = self.reference
+        try:
+            return m, m.pairs(self.n_frames or None)
+        except ValueError as exc:
+            self._status(f"landmarks: {exc}")
+            return m, None
+
+    def _refresh_tables(self) -> None:
+        self._refresh_pairs()
+        self._refresh_tre_frames()
+        self._refresh_tre()
+        m = self._models.get(self.image_name or "")
+        self.undo_btn.setEnabled(bool(m is not None and m.can_undo))
+
+    def _displacement(self):
+        res = self.current_result()
+        if res is None or res.n_frames != self.n_frames:
+            return None
+        return res.displacement
+
+    def _refresh_pairs(self) -> None:
+        m, pairs = self._pairs()
+        tab = self.pairs_table
+        selected = self._selected_key()
+        tab.blockSignals(True)
+        tab.setRowCount(0)
+        if pairs is not None:
+            sp, _ = self.spacing()
+            errors = LM.pair_errors(pairs, self._displacement(), spacing=sp)
+            rows: list[tuple] = []
+            for e in errors:
+                rows.append(((e["id"], e["t"]), [str(e["id"]), str(e["t"]), _fmt(e["row"], 1), _fmt(e["col"], 1),
+                                                 _fmt(e["ref_row"], 1), _fmt(e["ref_col"], 1),
+                                                 _fmt(e["error_before"]), _fmt(e["error_after"])]))
+            for pid in pairs.reference_only:
+                p = m.position(int(pid), pairs.reference)
+                rows.append(((int(pid), pairs.reference), [str(pid), f"{pairs.reference} (ref)", _fmt(p[0], 1), _fmt(p[1], 1),
+                                                           "", "", "no partner", ""]))
+            for o in pairs.orphans:
+                rows.append(((int(o[0]), int(o[1])), [str(int(o[0])), str(int(o[1])), _fmt(o[2], 1), _fmt(o[3], 1),
+                                                      "—", "—", "not on ref", ""]))
+            rows.sort(key=lambda r: r[0])
+            tab.setRowCount(len(rows))
+            for i, (key, cells) in enumerate(rows):
+                for j, text in enumerate(cells):
+                    tab.setItem(i, j, _item(text, key if j == 0 else None))
+                if m.active_id == key[0]:
+                    for j in range(len(cells)):
+                        tab.item(i, j).setBackground(Qt.GlobalColor.darkCyan)
+                if key == selected:
+                    tab.selectRow(i)
+        tab.blockSignals(False)
+
+    def _refresh_tre_frames(self) -> None:
+        _, pairs = self._pairs()
+        frames = [] if pairs is None else [int(t) for t in pairs.frames]
+        old = self.tre_frame_combo.currentData()
+        self.tre_frame_combo.blockSignals(True)
+        self.tre_frame_combo.clear()
+        self.tre_frame_combo.addItem("all frames (pooled)", None)
+        for t in frames:
+            self.tre_frame_combo.addItem(f"t = {t}", t)
+        i = self.tre_frame_combo.findData(old) if old is not None else 0
+        self.tre_frame_combo.setCurrentIndex(max(0, i))
+        self.tre_frame_combo.blockSignals(False)
+
+    def tre_values(self) -> dict | None:
+        """The TRE summary shown (:func:`napari_tlreg.landmarks.tre_summary`) or ``None``."""
+        m, pairs = self._pairs()
+        if pairs is None:
+            return None
+        sp, _ = self.spacing()
+        return LM.tre_summary(m.table, m.reference, self._displacement(), spacing=sp,
+                              frame=self.tre_frame_combo.currentData())
+
+    def _refresh_tre(self, *_) -> None:
+        row = self.tre_values()
+        sp, unit = self.spacing()
+        cols = [("before", ""), ("after", "")]
+        if sp is not None:
+            cols += [("before", "_mm"), ("after", "_mm")]
+        tab = self.tre_table
+        tab.setColumnCount(len(cols))
+        tab.setHorizontalHeaderLabels([f"{w} ({'px' if not s else unit})" for w, s in cols])
+        for j, (when, sfx) in enumerate(cols):
+            for i, stat in enumerate(STAT_ROWS):
+                if row is None:
+                    text = ""
+                elif stat == "n":
+                    text = str(row["n"])
+                else:
+                    text = _fmt(row.get(f"{when}_{stat}{sfx}"), 3)
+                tab.setItem(i, j, _item(text))
+
+    def _selected_key(self) -> tuple[int, int] | None:
+        rows = self.pairs_table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        item = self.pairs_table.item(rows[0].row(), 0)
+        data = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        return None if data is None else (int(data[0]), int(data[1]))
+
+    def _on_row_selected(self) -> None:
+        key = self._selected_key()
+        m = self.model()
+        if key is None or m is None:
+            return
+        m.select(key[0])
+        self.go_to_frame(key[1])
+        self._push(create=False)
+        self._update_hint()
+
+    # -- tracking ------------------------------------------------------------------------------------
+    def track(self) -> None:
+        """Follow the landmarks on the reference through every frame into the layer ``"<image> tracked"``."""
+        res = self.current_result()
+        m = self.model()
+        if res is None or m is None:
+            self._error("tracking needs a registration result: run “Register sequence” first")
+            return
+        if res.n_frames != self.n_frames:
+            self._error("the result does not match the image's frames")
+            return
+        on_ref = m.table[m.table[:, 1] == res.reference]
+        if not len(on_ref):
+            self._error(f"place points on the reference frame (t={res.reference}) to track them")
+            return
+        img = self.current_image()
+        place = {"scale": tuple(img.scale), "translate": tuple(img.translate), "base": img.name}
+        self.track_btn.setEnabled(False)
+        self._status(f"tracking {len(on_ref)} point(s) through {res.n_frames} frames…")
+        worker = create_worker(LM.tracked_points, res, on_ref[:, 2:4], on_ref[:, 0].astype(np.int64), _start_thread=False)
+        worker.returned.connect(lambda out: self._show_tracked(out, place))
+        worker.errored.connect(lambda exc: self._error(f"tracking failed: {exc}"))
+        worker.finished.connect(lambda: (setattr(self, "_worker", None), self.track_btn.setEnabled(self.current_result() is not None)))
+        self._worker = worker
+        worker.start()
+
+    def _show_tracked(self, out, place: dict) -> None:
+        data, ids = out
+        name = f"{place['base']} {TRACKED}"
+        layers = self._viewer.layers
+        if name in layers and isinstance(layers[name], Points):
+            layer = layers[name]
+            layer.data = data
+            layer.features = {"id": ids}
+        else:
+            if name in layers:
+                layers.remove(name)
+            shape = self.current_image().data.shape if self.current_image() is not None else (1, 256, 256)
+            size = max(3.0, round(max(shape[-2:]) / 40))
+            layer = self._viewer.add_points(
+                data, name=name, ndim=3, features={"id": ids}, scale=place["scale"], translate=place["translate"],
+                face_color="magenta", border_color="white", border_width=0.1, size=size, symbol="cross",
+                text={"string": "{id}", "size": 8, "color": "magenta", "anchor": "lower_right"},
+                metadata={TRACKED_KEY: True},
+            )
+        n = len(np.unique(ids))
+        self._status(f"{n} point(s) tracked through {len(data) // max(1, n)} frames → layer “{layer.name}”")
+
+    # -- messages ------------------------------------------------------------------------------------
+    def _status(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    def _error(self, text: str) -> None:
+        self._status(text)
+        show_error(f"Landmarks: {text}")
+

@@ -1,0 +1,387 @@
+"""The "Evaluation plots" dock widget: per-frame Dice, HD, HD95, TRE, MSE and % folding curves.
+
+Qt code only. The numbers are :func:`napari_tlreg.metrics.evaluate` tables of every result the
+viewer holds for the chosen image (one curve per method, from the viewer's result store), drawn
+by :func:`napari_tlreg.report.draw_metrics` onto a matplotlib canvas; clicking a curve moves the
+viewer to that frame. "Export report" writes :func:`napari_tlreg.report.export_report`'s folder.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from napari.layers import Image, Labels, Points
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_tlreg import report
+from napari_tlreg._hooks import points_with_ids
+
+from .landmarks import LANDMARKS, layer_spacing
+from .register import RESULT_KEY
+from .store import store_for, unwrap
+
+if TYPE_CHECKING:  # pragma: no cover
+    import napari
+
+__all__ = ["PlotsWidget"]
+
+NONE = "none"
+ALL_LABELS = "all labels (foreground)"
+
+
+class PlotsWidget(QWidget):
+    """Per-frame curves of every result of one image, overlaid; click to go to a frame."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._viewer = unwrap(napari_viewer)
+        self._store = store_for(napari_viewer)
+        self._images: list[Image] = []
+        self._labels: list[Labels] = []
+        self._points: list[Points] = []
+        self._hooked: set[int] = set()
+        self.tables: dict[str, list[dict]] = {}  # what is plotted: {method: evaluate rows}
+        self._axes: dict = {}
+        self._generation = 0
+        self._worker = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(250)
+        self._timer.timeout.connect(self.recompute)
+        self._build()
+        ev = self._viewer.layers.events
+        ev.inserted.connect(self._on_layers_changed)
+        ev.removed.connect(self._on_layers_changed)
+        ev.moved.connect(self._on_layers_changed)
+        self._viewer.dims.events.current_step.connect(self._update_marker)
+        self._store.changed.connect(self._on_result_changed)
+        self._on_layers_changed()
+
+    # -- construction ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        root = QVBoxLayout(self)
+        form = QFormLayout()
+        root.addLayout(form)
+        self.image_combo = QComboBox()
+        self.image_combo.currentIndexChanged.connect(self._on_image_changed)
+        form.addRow("image", self.image_combo)
+        self.labels_combo = QComboBox()
+        self.labels_combo.setToolTip("Manual labels (T, H, W): Dice/HD of the propagated reference labels on every labelled frame")
+        self.labels_combo.currentIndexChanged.connect(self._on_inputs_changed)
+        form.addRow("manual labels", self.labels_combo)
+        self.label_combo = QComboBox()
+        self.label_combo.setToolTip("Dice/HD of the foreground or of one label")
+        self.label_combo.currentIndexChanged.connect(self.redraw)
+        form.addRow("label", self.label_combo)
+        self.points_combo = QComboBox()
+        self.points_combo.setToolTip("Landmarks (Points with features['id']): TRE")
+        self.points_combo.currentIndexChanged.connect(self._on_inputs_changed)
+        form.addRow("landmarks", self.points_combo)
+        row = QHBoxLayout()
+        self.metric_combo = QComboBox()
+        for key, (title, _) in report.PLOT_METRICS.items():
+            self.metric_combo.addItem(title, key)
+        self.metric_combo.setToolTip("The metric drawn (or highlighted) and used by “worst frame”")
+        self.metric_combo.currentIndexChanged.connect(self.redraw)
+        self.all_box = QCheckBox("all metrics")
+        self.all_box.setChecked(True)
+        self.all_box.setToolTip("Small multiples: every metric with values; untick for the chosen one only")
+        self.all_box.toggled.connect(self.redraw)
+        row.addWidget(self.metric_combo, 1)
+        row.addWidget(self.all_box)
+        form.addRow("metric", row)
+
+        self.figure = Figure(figsize=(4.2, 4.8), dpi=100)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.canvas.setMinimumHeight(320)
+        self.canvas.mpl_connect("button_press_event", self._on_canvas_click)
+        root.addWidget(self.canvas, 1)
+
+        row = QHBoxLayout()
+        self.worst_btn = QPushButton("jump to worst frame")
+        self.worst_btn.setToolTip("Go to the frame with the worst value of the chosen metric (latest result)")
+        self.worst_btn.clicked.connect(self.jump_to_worst)
+        self.refresh_btn = QPushButton("refresh")
+        self.refresh_btn.clicked.connect(self.recompute)
+        self.export_btn = QPushButton("export report…")
+        self.export_btn.setToolTip("Write a folder: per-frame CSV, plots PNG, landmarks, TRE tables, JSON of methods and versions")
+        self.export_btn.clicked.connect(self._on_export_clicked)
+        for b in (self.worst_btn, self.refresh_btn, self.export_btn):
+            row.addWidget(b)
+        root.addLayout(row)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        root.addWidget(self.status_label)
+        report.draw_metrics(self.figure, {})
+
+    # -- inputs ------------------------------------------------------------------------------------
+    def _on_layers_changed(self, event=None) -> None:
+        layer = getattr(event, "value", None)
+        if layer is not None and getattr(event, "type", "") == "inserted":
+            layer.events.name.connect(self._on_layers_changed)
+        lys = list(self._viewer.layers)
+        images = [ly for ly in lys if isinstance(ly, Image) and ly.ndim == 3 and not ly.rgb and not ly.metadata.get(RESULT_KEY)]
+        old = self.current_image()
+        self.image_combo.blockSignals(True)
+        self.image_combo.clear()
+        for ly in images:
+            self.image_combo.addItem(ly.name)
+        self._images = images
+        self.image_combo.setCurrentIndex(images.index(old) if old in images else (0 if images else -1))
+        self.image_combo.blockSignals(False)
+        self._on_image_changed()
+
+    def current_image(self) -> Image | None:
+        i = self.image_combo.currentIndex()
+        return self._images[i] if 0 <= i < len(self._images) else None
+
+    def _fill(self, combo: QComboBox, layers: list, preferred: str | None) -> list:
+        old = combo.currentText()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem(NONE)
+        for ly in layers:
+            combo.addItem(ly.name)
+        names = [ly.name for ly in layers]
+        want = old if old in names else (preferred if preferred in names else NONE)
+        combo.setCurrentIndex(combo.findText(want))
+        combo.blockSignals(False)
+        return layers
+
+    def _on_image_changed(self, *_) -> None:
+        img = self.current_image()
+        shape = None if img is None else tuple((img.data[0] if img.multiscale else img.data).shape)
+        lys = list(self._viewer.layers)
+        labels = [ly for ly in lys if isinstance(ly, Labels) and not ly.metadata.get(RESULT_KEY)
+                  and shape is not None and tuple(ly.data.shape) == shape]
+        points = [ly for ly in lys if isinstance(ly, Points) and ly.ndim == 3 and "id" in ly.features]
+        base = img.name if img is not None else ""
+        self._labels = self._fill(self.labels_combo, labels, f"{base} labels")
+        self._points = self._fill(self.points_combo, points, f"{base} {LANDMARKS}")
+        for ly in labels + points:
+            if id(ly) not in self._hooked:
+                self._hooked.add(id(ly))
+                ly.events.data.connect(self._on_layer_data)
+        self._on_inputs_changed()
+
+    def _on_layer_data(self, event=None) -> None:
+        layer = getattr(event, "source", None)
+        if layer is None or layer.name in (self.labels_combo.currentText(), self.points_combo.currentText()):
+            self._timer.start()
+
+    def _on_result_changed(self, image: str, method: str) -> None:
+        img = self.current_image()
+        if img is not None and img.name == image:
+            self._timer.start()
+
+    def _on_inputs_changed(self, *_) -> None:
+        lab = self.current_labels()
+        ids = [] if lab is None else [int(k) for k in np.unique(np.asarray(lab.data)) if k != 0]
+        old = self.label_combo.currentData()
+        self.label_combo.blockSignals(True)
+        self.label_combo.clear()
+        self.label_combo.addItem(ALL_LABELS, None)
+        names = (lab.metadata.get("label_names") if lab is not None else None) or {}
+        for k in ids:
+            self.label_combo.addItem(f"{k}: {names[k]}" if k in names else str(k), k)
+        self.label_combo.setCurrentIndex(max(0, self.label_combo.findData(old)) if old is not None else 0)
+        self.label_combo.setEnabled(len(ids) > 1)
+        self.label_combo.blockSignals(False)
+        self._timer.start()
+
+    def current_labels(self) -> Labels | None:
+        i = self.labels_combo.currentIndex() - 1
+        return self._labels[i] if 0 <= i < len(self._labels) else None
+
+    def current_points(self) -> Points | None:
+        i = self.points_combo.currentIndex() - 1
+        return self._points[i] if 0 <= i < len(self._points) else None
+
+    def results(self) -> dict:
+        img = self.current_image()
+        if img is None:
+            return {}
+        T = int((img.data[0] if img.multiscale else img.data).shape[0])
+        return {m: r for m, r in self._store.for_image(img.name).items() if r.n_frames == T}
+
+    def _inputs(self):
+        lab = self.current_labels()
+        labels = None if lab is None else np.asarray(lab.data).astype(np.int32, copy=False)
+        pts = self.current_points()
+        landmarks = None if pts is None or not len(pts.data) else points_with_ids(pts.data, {"features": pts.features})
+        img = self.current_image()
+        spacing, unit = layer_spacing(img) if img is not None else (None, "px")
+        return labels, landmarks, spacing, unit
+
+    # -- evaluation --------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None or self._timer.isActive()
+
+    def recompute(self) -> None:
+        """Evaluate every result of the image (in a worker thread), then redraw."""
+        self._timer.stop()
+        results = self.results()
+        self._generation += 1
+        gen = self._generation
+        if not results:
+            self.tables = {}
+            self.redraw()
+            self._status("no registration result for this image yet: run “Register sequence”")
+            return
+        labels, landmarks, spacing, _ = self._inputs()
+        self._status(f"evaluating {len(results)} result(s)…")
+        worker = create_worker(report.per_frame_tables, results, labels=labels, landmarks=landmarks,
+                               spacing=spacing, _start_thread=False)
+        worker.returned.connect(lambda tables: self._on_tables(gen, tables))
+        worker.errored.connect(lambda exc: self._on_error(gen, exc))
+        worker.finished.connect(lambda: self._on_worker_done(worker))
+        self._worker = worker
+        worker.start()
+
+    def _on_worker_done(self, worker) -> None:
+        if self._worker is worker:
+            self._worker = None
+
+    def _on_tables(self, gen: int, tables: dict) -> None:
+        if gen != self._generation:
+            return  # inputs changed meanwhile; a newer run is coming
+        self.tables = tables
+        self.redraw()
+        self._status(f"{len(tables)} result(s): " + ", ".join(tables) + " — click a curve to go to that frame")
+
+    def _on_error(self, gen: int, exc: BaseException) -> None:
+        if gen != self._generation:
+            return
+        self.tables = {}
+        self.redraw()
+        self._error(f"evaluation failed: {exc}")
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def metrics_shown(self) -> list[str]:
+        chosen = self.metric_combo.currentData()
+        if self.all_box.isChecked():
+            avail = report.available_metrics(self.tables)
+            return avail or [chosen]
+        return [chosen]
+
+    def redraw(self, *_) -> None:
+        _, _, spacing, unit = self._inputs()
+        cur = self._viewer.dims.current_step[0] if self._viewer.dims.ndim else None
+        self._axes = report.draw_metrics(self.figure, self.tables, self.metrics_shown(), label=self.label_combo.currentData(),
+                                         physical=spacing is not None, unit=unit, current=self._frame_of_step(cur))
+        chosen = self.metric_combo.currentData()
+        for ax, m in self._axes.items():
+            if m == chosen and len(self._axes) > 1:
+                ax.title.set_fontweight("bold")
+        self.canvas.draw_idle()
+
+    def _frame_of_step(self, step) -> int | None:
+        img = self.current_image()
+        if img is None or step is None:
+            return None
+        try:
+            return int(round(float(img.world_to_data(self._viewer.dims.point)[0])))
+        except Exception:  # noqa: BLE001
+            return int(step)
+
+    def _update_marker(self, *_) -> None:
+        markers = getattr(self.figure, "_tlreg_markers", [])
+        if not markers:
+            return
+        t = self._frame_of_step(self._viewer.dims.current_step[0])
+        for mk in markers:
+            mk.set_xdata([t, t])
+        self.canvas.draw_idle()
+
+    def _on_canvas_click(self, event) -> None:
+        if event.inaxes is None or event.inaxes not in self._axes or event.xdata is None:
+            return
+        T = max((len(rows) for rows in self.tables.values()), default=0)
+        if not T:
+            return
+        self.go_to_frame(int(np.clip(round(event.xdata), 0, T - 1)))
+
+    def go_to_frame(self, t: int) -> None:
+        img = self.current_image()
+        if img is None:
+            return
+        self._viewer.dims.set_point(0, float(img.data_to_world([int(t), 0, 0])[0]))
+
+    def jump_to_worst(self) -> int | None:
+        """Go to the worst frame of the chosen metric for the latest result; returns it (or ``None``)."""
+        if not self.tables:
+            self._status("nothing to jump to: no results evaluated")
+            return None
+        metric = self.metric_combo.currentData()
+        if self.all_box.isChecked() and metric not in report.available_metrics(self.tables):
+            avail = report.available_metrics(self.tables)
+            metric = avail[0] if avail else metric
+        name, rows = list(self.tables.items())[-1]
+        label = self.label_combo.currentData()
+        t = report.worst_frame(rows, metric, label)
+        if t is None:
+            self._status(f"no {report.PLOT_METRICS[metric][0]} values for {name}")
+            return None
+        tt, v, _ = report.metric_series(rows, metric, label)
+        self.go_to_frame(t)
+        self._status(f"worst {report.PLOT_METRICS[metric][0]} of {name}: {v[list(tt).index(t)]:.4g} at frame {t}")
+        return t
+
+    # -- export ------------------------------------------------------------------------------------
+    def _ask_folder(self) -> str:
+        img = self.current_image()
+        default = f"{img.name if img is not None else 'sequence'}_report"
+        path, _ = QFileDialog.getSaveFileName(self, "Export report folder", default, "Report folder (*)")
+        return path
+
+    def _on_export_clicked(self) -> None:
+        path = self._ask_folder()
+        if path:
+            self.export(path)
+
+    def export(self, folder) -> Path | None:
+        """Write the report folder of every result of this image (atomically)."""
+        results = self.results()
+        if not results:
+            self._error("nothing to export: run “Register sequence” first")
+            return None
+        labels, landmarks, spacing, unit = self._inputs()
+        img = self.current_image()
+        source = ((img.metadata.get("napari_tlreg") or {}).get("source") if img is not None else None) or (img.name if img else None)
+        tables = self.tables if set(self.tables) == set(results) and not self.busy else None
+        try:
+            out = report.export_report(results, folder, labels=labels, landmarks=landmarks, spacing=spacing, unit=unit,
+                                       label=self.label_combo.currentData(), source=source, tables=tables,
+                                       extra={"image_layer": img.name if img is not None else None})
+        except (OSError, ValueError) as exc:
+            self._error(f"export failed: {exc}")
+            return None
+        self._status(f"report written to {out}")
+        return out
+
+    # -- messages ----------------------------------------------------------------------------------
+    def _status(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    def _error(self, text: str) -> None:
+        self._status(text)
+        show_error(f"Evaluation plots: {text}")

@@ -1,0 +1,77 @@
+"""The registration results of one viewer, shared by its dock widgets (no Qt).
+
+The Register widget publishes every finished run here, keyed by ``(image layer name, method)``
+(a re-run of the same method on the same image replaces the previous result); the landmark
+and plots widgets read from it and listen to :attr:`ResultStore.changed`. One store per viewer,
+found with :func:`store_for`; it goes away with its viewer.
+"""
+from __future__ import annotations
+
+import weakref
+
+from psygnal import Signal
+
+__all__ = ["ResultStore", "store_for", "unwrap"]
+
+
+class ResultStore:
+    """``{(image, method): RegistrationResult}`` in insertion order, with a change signal."""
+
+    #: ``changed(image, method)``: a result was added, replaced or removed.
+    changed = Signal(str, str)
+
+    def __init__(self) -> None:
+        self._results: dict[tuple[str, str], object] = {}
+
+    def add(self, image: str, method: str, result) -> None:
+        key = (str(image), str(method))
+        self._results.pop(key, None)  # a re-run moves to the end (the latest)
+        self._results[key] = result
+        self.changed.emit(*key)
+
+    def get(self, image: str, method: str):
+        return self._results.get((image, method))
+
+    def remove(self, image: str, method: str | None = None) -> None:
+        keys = [k for k in self._results if k[0] == image and (method is None or k[1] == method)]
+        for k in keys:
+            del self._results[k]
+            self.changed.emit(*k)
+
+    def for_image(self, image: str) -> dict[str, object]:
+        """``{method: result}`` of one image, oldest first."""
+        return {m: r for (i, m), r in self._results.items() if i == image}
+
+    def images(self) -> list[str]:
+        return list(dict.fromkeys(i for i, _ in self._results))
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+
+_STORES: dict[int, ResultStore] = {}
+
+
+def unwrap(obj):
+    """The object behind napari's ``PublicOnlyProxy`` (a plugin widget's viewer), or ``obj`` itself.
+
+    Through the proxy every attribute access returns a new proxy, so identity checks and ``id()``
+    keys on layers would not hold; the landmark and plots widgets keep the real viewer.
+    """
+    while hasattr(obj, "__wrapped__"):
+        obj = obj.__wrapped__
+    return obj
+
+
+def store_for(viewer) -> ResultStore:
+    """The result store of ``viewer`` (created on first use, dropped when the viewer is collected).
+
+    napari hands each plugin widget its own proxy of the viewer: the store is keyed by the viewer itself.
+    """
+    viewer = unwrap(viewer)
+    key = id(viewer)
+    store = _STORES.get(key)
+    if store is None:
+        store = _STORES[key] = ResultStore()
+        weakref.finalize(viewer, _STORES.pop, key, None)
+    return store

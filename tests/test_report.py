@@ -1,0 +1,214 @@
+"""Report outputs (no Qt): per-label HD in evaluate, the plot helpers, the atomic report folder
+(``report.export_report``) and ``napari-tlreg evaluate`` writing the same things headless."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from napari_tlreg import metrics as M
+from napari_tlreg import report
+from napari_tlreg.io import load_points_csv, save_points_csv
+from napari_tlreg.result import RegistrationResult
+
+T, H, W = 4, 24, 24
+
+
+def _result(gain: float = 1.0, method: str = "shift", spacing=(0.5, 0.5)) -> RegistrationResult:
+    """Frame t is the reference moved by -(t * 0.75, -t * 0.5); the field is ``gain`` times the truth."""
+    rr, cc = np.mgrid[0:H, 0:W].astype(np.float32)
+    u = np.zeros((T, 2, H, W), np.float32)
+    frames = np.zeros((T, H, W), np.float32)
+    for t in range(T):
+        u[t, 0], u[t, 1] = 0.75 * t * gain, -0.5 * t * gain
+        frames[t] = np.exp(-((rr - 12 + 0.75 * t) ** 2 + (cc - 11 - 0.5 * t) ** 2) / 20.0)
+    warped = np.stack([frames[0]] * T)  # not used by the checks below
+    return RegistrationResult(frames=frames, warped=warped, displacement=u, jacobian=np.ones((T, H, W), np.float32),
+                              method=method, params={"gain": gain}, spacing=spacing)
+
+
+def _labels() -> np.ndarray:
+    lab = np.zeros((T, H, W), np.int32)
+    for t in (0, 2, 3):  # frame 1 unlabelled
+        r0, c0 = 12 - 0.75 * t, 11 + 0.5 * t
+        rr, cc = np.mgrid[0:H, 0:W]
+        d = np.hypot(rr - r0, cc - c0)
+        lab[t][d < 6] = 1
+        lab[t][d < 3] = 2
+    return lab
+
+
+def _landmarks() -> np.ndarray:
+    rows = []
+    for k, (r, c) in enumerate([(5.0, 6.0), (10.0, 12.0), (15.0, 9.0)]):
+        rows.append([k, 0, r, c])
+        for t in (1, 3):
+            rows.append([k, t, r - 0.75 * t + 0.1 * k, c + 0.5 * t])  # truth plus 0.1 k row error
+    return np.array(rows, float)
+
+
+# --------------------------------------------------------------------------- evaluate: per-label HD
+def test_evaluate_per_label_hausdorff():
+    res = _result()
+    rows = M.evaluate(res, labels=_labels())
+    r2, r1 = rows[2], rows[1]
+    for k in (1, 2):
+        assert f"hd_{k}" in r2 and f"hd95_{k}" in r2 and f"hd_{k}_mm" in r2
+        prop = res.warp_labels(_labels()[0])[2]
+        assert r2[f"hd_{k}"] == pytest.approx(M.hausdorff(prop, _labels()[2], label=k))
+        assert r2[f"hd95_{k}"] == pytest.approx(M.hausdorff(prop, _labels()[2], percentile=95, label=k))
+        assert r2[f"hd_{k}_mm"] == pytest.approx(M.hausdorff(prop, _labels()[2], label=k, spacing=(0.5, 0.5)))
+        assert math.isnan(r1[f"hd_{k}"])  # unlabelled frame
+
+
+# --------------------------------------------------------------------------- plot helpers
+def test_metric_columns_series_and_worst_frame():
+    assert report.metric_column("dice") == "dice"
+    assert report.metric_column("dice", 2, physical=True) == "dice_2"
+    assert report.metric_column("hd95", 1, physical=True) == "hd95_1_mm"
+    assert report.metric_column("tre", physical=True) == "tre_mm"
+    assert report.metric_column("folding") == "folding_pct"
+    with pytest.raises(ValueError):
+        report.metric_column("nope")
+    rows = [{"t": 0, "dice": None, "hd95": None}, {"t": 1, "dice": 0.9, "hd95": 2.0},
+            {"t": 2, "dice": 0.7, "hd95": 1.0}, {"t": 3, "dice": 0.8, "hd95": 5.0}]
+    t, v, ph = report.metric_series(rows, "hd95", label=3, physical=True)  # falls back to foreground, pixels
+    assert not ph and t.tolist() == [0, 1, 2, 3] and np.isnan(v[0]) and v[1:].tolist() == [2.0, 1.0, 5.0]
+    assert report.worst_frame(rows, "dice") == 2
+    assert report.worst_frame(rows, "hd95") == 3
+    assert report.worst_frame(rows, "tre") is None
+    assert report.available_metrics({"a": rows}) == ["dice", "hd95"]
+
+
+def test_draw_metrics_overlays_results():
+    from matplotlib.figure import Figure
+
+    tables = report.per_frame_tables({"truth": _result(1.0), "half": _result(0.5)}, labels=_labels(), landmarks=_landmarks())
+    fig = Figure()
+    axes = report.draw_metrics(fig, tables, current=2)
+    assert set(axes.values()) == {"dice", "hd", "hd95", "tre", "mse", "folding"}
+    for ax, m in axes.items():
+        names = [ln.get_label() for ln in ax.get_lines()]
+        assert "truth" in names and "half" in names, (m, names)
+    assert len(fig._tlreg_markers) == 6 and fig._tlreg_markers[0].get_xdata()[0] == 2
+    assert report.draw_metrics(Figure(), {}) == {}
+
+
+# --------------------------------------------------------------------------- export folder
+def _independent_tre(res: RegistrationResult, lm: np.ndarray, t: int) -> np.ndarray:
+    """Errors |q + u_t(q) - p| with a hand-written bilinear sample (border clamp), no project code."""
+    ref = {int(r[0]): r[2:] for r in lm if r[1] == res.reference}
+    errs = []
+    for r in lm[lm[:, 1] == t]:
+        q = r[2:]
+        r0, c0 = int(np.floor(q[0])), int(np.floor(q[1]))
+        fr, fc = q[0] - r0, q[1] - c0
+        u = np.zeros(2)
+        for dr, dc, w in ((0, 0, (1 - fr) * (1 - fc)), (1, 0, fr * (1 - fc)), (0, 1, (1 - fr) * fc), (1, 1, fr * fc)):
+            rr = min(max(r0 + dr, 0), H - 1)
+            cc = min(max(c0 + dc, 0), W - 1)
+            u += w * res.displacement[t, :, rr, cc]
+        errs.append(np.linalg.norm(q + u - ref[int(r[0])]))
+    return np.array(errs)
+
+
+def _read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_export_report_folder(tmp_path):
+    results = [_result(1.0, "truth"), _result(0.5, "half")]
+    lab, lm = _labels(), _landmarks()
+    out = report.export_report(results, tmp_path / "rep", labels=lab, landmarks=lm, unit="mm", source="unit test")
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["landmark_pairs.csv", "landmarks.csv", "per_frame.csv", "plots.png", "report.json", "summary.csv", "tre.csv"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+    doc = json.loads((out / "report.json").read_text())
+    assert [r["method"] for r in doc["results"]] == ["truth", "half"]
+    assert doc["results"][1]["params"] == {"gain": 0.5}
+    assert {"napari_tlreg", "numpy", "scipy", "torch", "matplotlib", "python"} <= set(doc["versions"])
+    assert "plots.png" in doc["figures"] and "report.json" in doc["files"] and doc["source"] == "unit test"
+    assert doc["labels"]["frames_labelled"] == [0, 2, 3] and doc["landmarks"] == {"points": 9, "ids": 3}
+    per = _read_csv(out / "per_frame.csv")
+    assert len(per) == 2 * T and list(per[0])[:2] == ["method", "t"]
+    assert {"dice", "hd", "hd95", "tre", "mse", "folding_pct", "dice_1", "hd95_2"} <= set(per[0])
+    np.testing.assert_array_equal(load_points_csv(out / "landmarks.csv"), lm)
+    assert (out / "plots.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # TRE table vs an independent computation, per frame and pooled
+    tre = _read_csv(out / "tre.csv")
+    for name, res in zip(("truth", "half"), results):
+        mine = [r for r in tre if r["method"] == name]
+        assert [r["t"] for r in mine] == ["1", "3", "all"]
+        pooled = []
+        for r in mine[:2]:
+            e = _independent_tre(res, lm, int(r["t"]))
+            pooled.append(e)
+            assert float(r["after_mean"]) == pytest.approx(e.mean(), abs=1e-6)
+            assert float(r["after_max"]) == pytest.approx(e.max(), abs=1e-6)
+            assert float(r["after_std"]) == pytest.approx(e.std(), abs=1e-6)
+            assert float(r["after_mean_mm"]) == pytest.approx(0.5 * e.mean(), abs=1e-6)
+        allp = np.concatenate(pooled)
+        assert float(mine[-1]["after_mean"]) == pytest.approx(allp.mean(), abs=1e-6) and mine[-1]["n"] == "6"
+    truth_all = [r for r in tre if r["method"] == "truth"][-1]
+    assert float(truth_all["after_mean"]) == pytest.approx(0.1, abs=1e-5)  # 0, 0.1, 0.2 row errors
+    assert float(truth_all["after_dy"]) == pytest.approx(0.1, abs=1e-5) and float(truth_all["after_dx"]) == pytest.approx(0, abs=1e-5)
+    pairs = _read_csv(out / "landmark_pairs.csv")
+    assert len(pairs) == 2 * 6
+    # re-exporting over a previous report replaces it
+    report.export_report(results[:1], out)
+    assert json.loads((out / "report.json").read_text())["landmarks"] is None
+    assert not (out / "tre.csv").exists()
+
+
+def test_export_report_is_atomic_and_careful(tmp_path, monkeypatch):
+    res = _result()
+    other = tmp_path / "my_data"
+    other.mkdir()
+    (other / "precious.txt").write_text("keep")
+    with pytest.raises(FileExistsError):
+        report.export_report(res, other)
+    assert (other / "precious.txt").read_text() == "keep"
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report, "save_plots", boom)
+    with pytest.raises(RuntimeError):
+        report.export_report(res, tmp_path / "rep")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my_data"]  # nothing half-written
+    with pytest.raises(ValueError, match="different sequences"):
+        report.export_report([res, RegistrationResult(frames=np.zeros((2, 8, 8), np.float32), warped=np.zeros((2, 8, 8), np.float32),
+                                                      displacement=np.zeros((2, 2, 8, 8), np.float32),
+                                                      jacobian=np.ones((2, 8, 8), np.float32), method="x")], tmp_path / "r2")
+
+
+# --------------------------------------------------------------------------- CLI evaluate
+def test_cli_evaluate_writes_plots_landmarks_and_report(tmp_path, capsys):
+    from napari_tlreg.cli import main
+    from napari_tlreg.io import save_stack
+
+    a, b = tmp_path / "truth", tmp_path / "half"
+    _result(1.0, "truth").save(a)
+    _result(0.5, "half").save(b)
+    save_points_csv(tmp_path / "lm.csv", _landmarks())
+    save_stack(tmp_path / "lab.tif", _labels())
+    # one folder: the current behaviour (metrics.json/csv + the summary printed) plus plots and TRE tables
+    assert main(["evaluate", str(a), "--landmarks", str(tmp_path / "lm.csv"), "--labels", str(tmp_path / "lab.tif")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["tre"] == pytest.approx(0.1, abs=1e-5) and "dice" in summary
+    for name in ("metrics.json", "metrics.csv", "plots.png", "landmarks.csv", "tre.csv", "landmark_pairs.csv", "result.json"):
+        assert (a / name).is_file(), name
+    assert not [p for p in a.iterdir() if p.name.startswith(".")]
+    # several folders and a report folder
+    rep = tmp_path / "report"
+    assert main(["evaluate", str(a), str(b), "--landmarks", str(tmp_path / "lm.csv"), "--report", str(rep)]) == 0
+    doc = json.loads((rep / "report.json").read_text())
+    assert [r["method"] for r in doc["results"]] == ["truth", "half"]
+    assert (rep / "tre.csv").is_file() and (rep / "plots.png").is_file()
+    # bad input: one line, exit 2
+    assert main(["evaluate", str(tmp_path / "nope")]) == 2
+    assert "error" in capsys.readouterr().err

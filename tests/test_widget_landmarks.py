@@ -1,0 +1,454 @@
+"""The "Landmarks & TRE" and "Evaluation plots" docks in a real viewer (pytest-qt, Xvfb).
+
+Registration runs through the Register widget with small test engines (``add_engine``) that
+return a known field, so every number can be checked against an independent computation.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+import torch  # noqa: E402
+from napari.utils._proxies import ReadOnlyWrapper  # noqa: E402
+from napari.utils.interactions import mouse_move_callbacks, mouse_press_callbacks, mouse_release_callbacks  # noqa: E402
+
+from napari_tlreg.engines import add_engine, remove_engine  # noqa: E402
+from napari_tlreg.engines.base import Engine  # noqa: E402
+
+T, H, W = 4, 32, 32
+SHIFT = np.array([0.75, -0.5])  # frame t = reference moved by -t * SHIFT (reference 0)
+SCALE = (1.0, 0.5, 0.5)  # world != data: clicks must be converted
+
+
+# ---- engines returning a known field --------------------------------------------------------------
+class FieldEngine(Engine):
+    name = "lm_test_truth"
+    description = "test: the field in FieldEngine.FIELD (or a translation)"
+    defaults = {"gain": 1.0}
+    FIELD: np.ndarray | None = None
+
+    def run(self, frames, reference, params, ctx):
+        ctx.report(1, 1, "field")
+        n, h, w = frames.shape
+        if FieldEngine.FIELD is not None and FieldEngine.FIELD.shape == (n, 2, h, w):
+            u = FieldEngine.FIELD.astype(np.float32).copy()
+        else:
+            u = np.zeros((n, 2, h, w), np.float32)
+            for t in range(n):
+                u[t, 0], u[t, 1] = (t - reference) * SHIFT
+        return torch.from_numpy(u * params["gain"]).to(frames.device)
+
+
+class HalfEngine(FieldEngine):
+    name = "lm_test_half"
+    defaults = {"gain": 0.5}
+
+
+@pytest.fixture
+def engines():
+    add_engine(FieldEngine.name, f"{__name__}:FieldEngine", FieldEngine.description)
+    add_engine(HalfEngine.name, f"{__name__}:HalfEngine", "test: half the field")
+    yield
+    FieldEngine.FIELD = None
+    remove_engine(FieldEngine.name)
+    remove_engine(HalfEngine.name)
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    from napari_tlreg._widgets import landmarks, plots, register
+
+    seen: list[str] = []
+    for mod in (landmarks, plots, register):
+        monkeypatch.setattr(mod, "show_error", lambda msg: seen.append(str(msg)))
+    monkeypatch.setattr(register, "show_warning", lambda msg: seen.append(str(msg)))
+    return seen
+
+
+@pytest.fixture
+def docks(make_napari_viewer, qtbot, engines):
+    from napari_tlreg._widgets.landmarks import LandmarkWidget
+    from napari_tlreg._widgets.plots import PlotsWidget
+    from napari_tlreg._widgets.register import RegisterWidget
+
+    viewer = make_napari_viewer()
+    reg = RegisterWidget(viewer)
+    lmw = LandmarkWidget(viewer)
+    plots = PlotsWidget(viewer)
+    viewer.window.add_dock_widget(reg, name="Register sequence")
+    viewer.window.add_dock_widget(lmw, name="Landmarks & TRE")
+    viewer.window.add_dock_widget(plots, name="Evaluation plots")
+    yield viewer, reg, lmw, plots
+    for w in (plots, lmw):
+        qtbot.waitUntil(lambda w=w: w._worker is None, timeout=10000)
+
+
+def sequence():
+    rr, cc = np.mgrid[0:H, 0:W].astype(np.float32)
+    frames = np.zeros((T, H, W), np.float32)
+    labels = np.zeros((T, H, W), np.int32)
+    for t in range(T):
+        r0, c0 = 16 - t * SHIFT[0], 14 - t * SHIFT[1]
+        d = np.hypot(rr - r0, cc - c0)
+        frames[t] = np.clip(8.0 - d, 0, 1) * 0.8 + 0.1 + 0.05 * np.sin(rr / 3.0)
+        labels[t] = (d < 7.5).astype(np.int32) + (d < 3.5)
+    return frames, labels
+
+
+# ---- simulated mouse events (as napari's own tests do) ----------------------------------------------
+@dataclass
+class _Event:
+    type: str
+    position: tuple
+    is_dragging: bool = False
+    modifiers: list = field(default_factory=list)
+    pos: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    view_direction: object = None
+    up_direction: object = None
+    dims_displayed: list = field(default_factory=lambda: [1, 2])
+    button: int = 1
+    handled: bool = False
+
+
+def _ev(**kw):
+    return ReadOnlyWrapper(_Event(**kw), exceptions=("handled",))
+
+
+def click(layer, data_pos, drag_to=None):
+    """Press and release on ``layer`` at data coordinates ``(t, row, col)`` (optionally dragging)."""
+    world = tuple(layer.data_to_world(np.asarray(data_pos, float)))
+    mouse_press_callbacks(layer, _ev(type="mouse_press", position=world))
+    if drag_to is not None:
+        w2 = tuple(layer.data_to_world(np.asarray(drag_to, float)))
+        mouse_move_callbacks(layer, _ev(type="mouse_move", position=w2, is_dragging=True))
+        world = w2
+    mouse_release_callbacks(layer, _ev(type="mouse_release", position=world))
+
+
+def press_key(layer, key: str):
+    from app_model.types import KeyBinding
+
+    layer.keymap[KeyBinding.from_str(key)](layer)
+
+
+def table_rows(table):
+    return [[table.item(i, j).text() if table.item(i, j) else "" for j in range(table.columnCount())]
+            for i in range(table.rowCount())]
+
+
+def run_register(qtbot, reg, method, image=None):
+    if image is not None:
+        reg.image_combo.setCurrentText(image)
+    i = reg.method_combo.findText(method)
+    assert i >= 0
+    reg.method_combo.setCurrentIndex(i)
+    reg.reference_spin.setValue(0)
+    reg.run_btn.click()
+    qtbot.waitUntil(lambda: not reg.running, timeout=20000)
+
+
+# ---- tests ------------------------------------------------------------------------------------------
+def test_pairing_clicks_keys_undo_table_and_csv(docks, qtbot, tmp_path, errors):
+    viewer, _, w, _ = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq", scale=SCALE)
+    assert w.image_combo.currentText() == "seq"
+    viewer.dims.set_current_step(0, 0)
+    w.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    assert viewer.layers.selection.active is layer and layer.mode == "pan_zoom"
+    np.testing.assert_allclose(layer.scale, SCALE)
+    assert "start landmark 0" in w.hint_label.text()
+
+    # a click on another frame first: refused, nothing placed
+    click(layer, (2, 5, 5))
+    assert len(layer.data) == 0 and "reference" in w.status_label.text()
+    # reference, then auto-advance through the other frames
+    click(layer, (0, 10, 12))
+    assert layer.data.tolist() == [[0, 10, 12]] and layer.features["id"].tolist() == [0]
+    assert viewer.dims.current_step[0] == 1
+    for t in (1, 2, 3):
+        assert viewer.dims.current_step[0] == t
+        click(layer, (t, 10 - 0.75 * t, 12 + 0.5 * t))
+    assert viewer.dims.current_step[0] == 0  # every frame has its partner: back to the reference
+    assert layer.features["id"].tolist() == [0, 0, 0, 0]
+    # a drag pans, it does not place
+    click(layer, (0, 20, 20), drag_to=(0, 22, 25))
+    assert len(layer.data) == 4
+    # the next landmark gets the next id
+    click(layer, (0, 20, 8))
+    assert layer.features["id"].tolist()[-1] == 1 and viewer.dims.current_step[0] == 1
+    # keys bound on the layer: n / b step frames (skipping the reference), m: next landmark
+    press_key(layer, "n")
+    assert viewer.dims.current_step[0] == 2
+    press_key(layer, "b")
+    press_key(layer, "b")
+    assert viewer.dims.current_step[0] == 3
+    press_key(layer, "m")
+    assert viewer.dims.current_step[0] == 0 and w.model().active_id is None
+
+    # the table: three pairs of id 0, and id 1 without a partner
+    rows = table_rows(w.pairs_table)
+    assert [r[:2] for r in rows] == [["0", "1"], ["0", "2"], ["0", "3"], ["1", "0 (ref)"]]
+    assert rows[0][2:6] == ["9.2", "12.5", "10.0", "12.0"]
+    assert rows[0][6] == f"{np.hypot(0.75, 0.5):.2f}" and rows[0][7] == "—"  # TRE before; no result yet
+    assert rows[3][6] == "no partner"
+    tre = table_rows(w.tre_table)
+    assert tre[0][0] == "3"  # n
+    assert float(tre[1][0]) == pytest.approx(np.mean([np.hypot(0.75, 0.5) * t for t in (1, 2, 3)]), abs=1e-3)
+
+    # Ctrl-Z undoes the last placement
+    press_key(layer, "Control-Z")
+    assert layer.features["id"].tolist() == [0, 0, 0, 0] and len(table_rows(w.pairs_table)) == 3
+    # edits made with napari's own tools come into the model (a fresh id), and can be undone too
+    layer.add([2.0, 5.0, 5.0])
+    assert layer.features["id"].tolist()[-1] == 1
+    assert table_rows(w.pairs_table)[-1][:2] == ["1", "2"] and table_rows(w.pairs_table)[-1][6] == "not on ref"
+    w.undo()
+    assert len(layer.data) == 4
+
+    # selecting a table row selects the landmark and shows its frame
+    w.pairs_table.selectRow(2)
+    assert w.model().active_id == 0 and viewer.dims.current_step[0] == 3
+    w.delete_selected()
+    assert len(layer.data) == 3
+    w.undo()
+
+    # CSV round trip through the widget
+    before = np.column_stack([layer.features["id"], layer.data])
+    path = w.save_csv(tmp_path / "lm.csv")
+    assert path.read_text().splitlines()[0] == "id,t,row,col"
+    w.model().set_table(np.zeros((0, 4)))
+    w._push()
+    assert len(layer.data) == 0
+    assert w.load_csv(tmp_path / "lm.csv")
+    np.testing.assert_allclose(np.column_stack([layer.features["id"], layer.data]), before)
+    # a CSV that does not fit the sequence is refused with a message, nothing changes
+    (tmp_path / "bad.csv").write_text("id,t,row,col\n0,9,1,1\n")
+    assert not w.load_csv(tmp_path / "bad.csv")
+    assert errors and "out of range" in errors[-1]
+    assert len(layer.data) == 4
+
+
+def test_landmarks_survive_rerun_tre_and_tracking(docks, qtbot, errors):
+    viewer, reg, w, _ = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq", scale=SCALE)
+    w.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    ps = np.array([[10.0, 12.0], [20.0, 8.0], [6.0, 25.0]])
+    for p in ps:  # exact correspondences: q = p - t * SHIFT
+        viewer.dims.set_current_step(0, 0)
+        click(layer, (0, *p))
+        for t in (1, 2, 3):
+            click(layer, (t, *(p - t * SHIFT)))
+    assert len(layer.data) == 12
+    data0, ids0 = layer.data.copy(), layer.features["id"].to_numpy().copy()
+
+    run_register(qtbot, reg, FieldEngine.name)
+    assert not errors, errors
+    assert w.result_combo.currentText() == FieldEngine.name and not w.reference_spin.isEnabled()
+    rows = table_rows(w.pairs_table)
+    assert len(rows) == 9 and all(float(r[7]) == pytest.approx(0.0, abs=0.01) for r in rows)  # TRE after ~ 0
+    tre = table_rows(w.tre_table)
+    assert [w.tre_table.horizontalHeaderItem(j).text() for j in range(4)] == [
+        "before (px)", "after (px)", "before (mm)", "after (mm)"]
+    assert float(tre[1][1]) == pytest.approx(0.0, abs=1e-3)
+    assert float(tre[1][3]) == pytest.approx(0.0, abs=1e-3)  # physical (spacing 0.5 from the layer scale)
+    assert float(tre[1][2]) == pytest.approx(0.5 * float(tre[1][0]), abs=2e-3)
+
+    # a re-run (and another method) never touches the landmarks
+    run_register(qtbot, reg, FieldEngine.name)
+    run_register(qtbot, reg, HalfEngine.name)
+    assert viewer.layers["seq landmarks"] is layer
+    np.testing.assert_array_equal(layer.data, data0)
+    np.testing.assert_array_equal(layer.features["id"], ids0)
+    assert [w.result_combo.itemText(i) for i in range(w.result_combo.count())][1:] == [FieldEngine.name, HalfEngine.name]
+    assert w.result_combo.currentText() == HalfEngine.name
+    assert float(table_rows(w.tre_table)[1][1]) > 0.3  # half the field: errors remain
+
+    # tracking the reference points through every frame
+    w.result_combo.setCurrentIndex(w.result_combo.findText(FieldEngine.name))
+    w.track_btn.click()
+    qtbot.waitUntil(lambda: "seq tracked" in viewer.layers, timeout=10000)
+    tracked = viewer.layers["seq tracked"]
+    assert tracked.data.shape == (T * 3, 3)
+    np.testing.assert_allclose(tracked.scale, SCALE)
+    assert tracked.features["id"].tolist() == [0, 1, 2] * T
+    expect = np.concatenate([ps - t * SHIFT for t in range(T)])
+    np.testing.assert_allclose(tracked.data[:, 1:], expect, atol=0.02)
+    np.testing.assert_array_equal(tracked.data[:, 0], np.repeat(np.arange(T), 3))
+    # the tracked layer is no image and no landmark layer: combos unchanged
+    assert [w.image_combo.itemText(i) for i in range(w.image_combo.count())] == ["seq"]
+
+
+def test_plots_overlay_click_worst_and_export(docks, qtbot, tmp_path, errors):
+    from matplotlib.backend_bases import MouseEvent
+
+    from napari_tlreg import metrics as M
+
+    viewer, reg, lmw, plots = docks
+    frames, labels = sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_labels(labels, name="seq labels")
+    reg.labels_combo.setCurrentText("seq labels")
+    assert plots.labels_combo.currentText() == "seq labels"
+    run_register(qtbot, reg, FieldEngine.name)
+    run_register(qtbot, reg, HalfEngine.name)
+    qtbot.waitUntil(lambda: set(plots.tables) == {FieldEngine.name, HalfEngine.name} and not plots.busy, timeout=10000)
+    assert not errors, errors
+    shown = set(plots._axes.values())
+    assert {"dice", "hd", "hd95", "mse", "folding"} <= shown and "tre" not in shown  # no landmarks yet
+    for ax in plots._axes:
+        names = [ln.get_label() for ln in ax.get_lines()]
+        assert FieldEngine.name in names and HalfEngine.name in names
+    # per-label curves
+    plots.label_combo.setCurrentIndex(plots.label_combo.findData(2))
+    assert any("label 2" in ax.get_title() for ax in plots._axes)
+
+    # a click on a curve point moves the viewer to that frame
+    viewer.dims.set_current_step(0, 0)
+    plots.canvas.draw()
+    ax = next(a for a, m in plots._axes.items() if m == "dice")
+    x, y = ax.transData.transform((2, plots.tables[HalfEngine.name][2]["dice_2"]))
+    MouseEvent("button_press_event", plots.canvas, x, y, button=1)._process()
+    assert viewer.dims.current_step[0] == 2
+    assert plots.figure._tlreg_markers[0].get_xdata()[0] == 2  # the frame marker follows
+
+    # worst frame: the lowest Dice (label 2) of the latest result, computed independently
+    plots.all_box.setChecked(False)
+    plots.metric_combo.setCurrentIndex(plots.metric_combo.findData("dice"))
+    assert list(plots._axes.values()) == ["dice"]
+    res = reg.results[("seq", HalfEngine.name)]
+    rows = M.evaluate(res, labels=labels)
+    dices = {r["t"]: r["dice_2"] for r in rows if not r["is_reference"]}
+    worst = min(dices, key=dices.get)
+    assert plots.jump_to_worst() == worst and viewer.dims.current_step[0] == worst and worst != 0
+    assert "worst Dice" in plots.status_label.text()
+
+    # landmarks appear -> TRE curves
+    lmw.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    viewer.dims.set_current_step(0, 0)
+    click(layer, (0, 10, 12))
+    click(layer, (1, 10 - 0.75, 12 + 0.5))
+    qtbot.waitUntil(lambda: not plots.busy and "tre" in plots.tables[FieldEngine.name][1], timeout=10000)
+    plots.metric_combo.setCurrentIndex(plots.metric_combo.findData("tre"))
+    assert plots.tables[FieldEngine.name][1]["tre"] == pytest.approx(0.0, abs=1e-3)
+
+    # one click: the report folder
+    monkey_path = tmp_path / "seq_report"
+    plots._ask_folder = lambda: str(monkey_path)
+    plots.export_btn.click()
+    names = sorted(p.name for p in monkey_path.iterdir())
+    assert names == ["landmark_pairs.csv", "landmarks.csv", "per_frame.csv", "plots.png", "report.json", "summary.csv", "tre.csv"]
+    doc = json.loads((monkey_path / "report.json").read_text())
+    assert [r["method"] for r in doc["results"]] == [FieldEngine.name, HalfEngine.name]
+    assert doc["image_layer"] == "seq" and doc["results"][1]["params"] == {"gain": 0.5}
+    assert not errors, errors
+
+
+def test_satellite_15_pairs_register_export_matches_numpy(docks, qtbot, tmp_path, errors):
+    """Done when: 15 landmark pairs on the satellite sample -> register -> exported TRE = numpy."""
+    from napari_tlreg._hooks import sequence_to_layers
+    from napari_tlreg.io import load_sequence
+
+    viewer, reg, w, plots = docks
+    seq = load_sequence("satellite")
+    for data, kwargs, kind in sequence_to_layers(seq):
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    truth = seq.landmarks.copy()  # the sample's own 15 pairs: our "human" clicks start from them
+    viewer.layers.remove("satellite landmarks")
+    FieldEngine.FIELD = seq.metadata["displacement"]
+    assert w.image_combo.currentText() == "satellite"
+
+    w.pairing_box.setChecked(True)
+    layer = viewer.layers["satellite landmarks"]
+    rng = np.random.default_rng(7)
+    clicks = {}
+    for k in range(15):
+        p = truth[(truth[:, 0] == k) & (truth[:, 1] == 0)][0, 2:]
+        q = truth[(truth[:, 0] == k) & (truth[:, 1] == 1)][0, 2:]
+        p_click = np.round(p * 2) / 2  # a human clicks to about half a pixel
+        q_click = np.round((q + rng.normal(0, 0.7, 2)) * 2) / 2
+        assert viewer.dims.current_step[0] == 0
+        click(layer, (0, *p_click))
+        assert viewer.dims.current_step[0] == 1  # auto-advance to the other frame
+        click(layer, (1, *q_click))
+        clicks[k] = (p_click, q_click)
+    assert len(layer.data) == 30 and len(table_rows(w.pairs_table)) == 15
+
+    run_register(qtbot, reg, FieldEngine.name, image="satellite")
+    assert not errors, errors
+    qtbot.waitUntil(lambda: FieldEngine.name in plots.tables and not plots.busy, timeout=10000)
+    assert plots.points_combo.currentText() == "satellite landmarks"
+    out = plots.export(tmp_path / "satellite_report")
+    assert out is not None, errors
+    with open(out / "tre.csv", newline="") as f:
+        tre = list(csv.DictReader(f))
+    assert [r["t"] for r in tre] == ["1", "all"] and tre[-1]["n"] == "15"
+
+    # independent: q + u_1(q) with a hand-written bilinear sample of the ground-truth field
+    u = seq.metadata["displacement"][1].astype(np.float64)
+    d = []
+    for k in range(15):
+        p, q = clicks[k]
+        r0, c0 = np.floor(q).astype(int)
+        fr, fc = q - (r0, c0)
+        uq = ((1 - fr) * (1 - fc) * u[:, r0, c0] + fr * (1 - fc) * u[:, r0 + 1, c0]
+              + (1 - fr) * fc * u[:, r0, c0 + 1] + fr * fc * u[:, r0 + 1, c0 + 1])
+        d.append(q + uq - p)
+    d = np.array(d)
+    err = np.hypot(d[:, 0], d[:, 1])
+    before = np.array([np.hypot(*(clicks[k][1] - clicks[k][0])) for k in range(15)])
+    row = tre[-1]
+    assert float(row["after_mean"]) == pytest.approx(err.mean(), abs=1e-4)
+    assert float(row["after_std"]) == pytest.approx(err.std(), abs=1e-4)
+    assert float(row["after_max"]) == pytest.approx(err.max(), abs=1e-4)
+    assert float(row["after_dx"]) == pytest.approx(np.abs(d[:, 1]).mean(), abs=1e-4)
+    assert float(row["after_dy"]) == pytest.approx(np.abs(d[:, 0]).mean(), abs=1e-4)
+    assert float(row["after_ds"]) == pytest.approx(err.mean(), abs=1e-4)
+    assert float(row["before_mean"]) == pytest.approx(before.mean(), abs=1e-9)
+    assert float(row["after_mean_mm"]) == pytest.approx(err.mean() * seq.spacing[0], abs=1e-4)  # 1 m pixels
+    assert float(row["after_mean"]) < 1.5 < float(row["before_mean"])  # registration helps a lot
+    # the widget shows the same numbers
+    tab = table_rows(w.tre_table)
+    assert tab[1][1] == f"{err.mean():.3f}" and tab[0][1] == "15"
+    np.testing.assert_allclose(np.loadtxt(out / "landmarks.csv", delimiter=",", skiprows=1)[:, 2:],
+                               np.column_stack([layer.data])[:, 1:])
+
+
+def test_plugin_docks_share_results(make_napari_viewer, qtbot, engines):
+    """Docked through the npe2 manifest, the three widgets find each other's results (one store per viewer)."""
+    viewer = make_napari_viewer()
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    _, reg = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
+    _, lmw = viewer.window.add_plugin_dock_widget("napari-tlreg", "Landmarks & TRE")
+    _, plots = viewer.window.add_plugin_dock_widget("napari-tlreg", "Evaluation plots")
+    assert (type(lmw).__name__, type(plots).__name__) == ("LandmarkWidget", "PlotsWidget")
+    run_register(qtbot, reg, FieldEngine.name)
+    assert lmw.result_combo.currentText() == FieldEngine.name
+    qtbot.waitUntil(lambda: FieldEngine.name in plots.tables and not plots.busy, timeout=10000)
+    # pairing works the same behind napari's viewer proxy, and survives other layers coming and going
+    lmw.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    viewer.dims.set_current_step(0, 0)
+    click(layer, (0, 10, 12))
+    viewer.add_image(frames[0], name="flat")
+    assert lmw.pairing_box.isChecked()
+    click(layer, (1, 10 - 0.75, 12 + 0.5))
+    assert layer.features["id"].tolist() == [0, 0]
+    assert float(table_rows(lmw.tre_table)[1][1]) == pytest.approx(0.0, abs=1e-3)
+    qtbot.waitUntil(lambda: not plots.busy and plots.tables[FieldEngine.name][1].get("tre_n") == 1, timeout=10000)
+    other = make_napari_viewer()  # another viewer has its own (empty) store
+    from napari_tlreg._widgets.store import store_for
+
+    assert len(store_for(other)) == 0 and len(store_for(viewer)) == 1
