@@ -1,6 +1,8 @@
 """``napari-tlreg view``: open napari on a sequence with the Register widget docked (Qt side only)."""
 from __future__ import annotations
 
+import warnings
+
 import napari
 from qtpy.QtCore import QTimer
 
@@ -14,10 +16,15 @@ def launch(source: str = "cardiac", method: str | None = None, run: bool = False
 
     With ``screenshot`` the window is saved to that PNG once the run has finished, and napari quits.
     """
+    # napari shows warnings as toasts over the canvas; its PyQt5 deprecation notice is not ours to act on
+    warnings.filterwarnings("ignore", message=".*PyQt5 backend is deprecated.*")
     seq = load_sequence(source)
     viewer = napari.Viewer(title=f"napari-tlreg: {seq.name or source}")
+    viewer.window.resize(1500, 950)
     for data, kwargs, kind in sequence_to_layers(seq):
         getattr(viewer, f"add_{kind}")(data, **kwargs)
+    viewer.dims.axis_labels = ("t", "row", "col")
+    viewer.dims.set_current_step(0, 0)  # the sample's reference frame; the widget defaults to the current frame
     widget = RegisterWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Register sequence", area="right")
     image = viewer.layers[seq.name or "sequence"] if (seq.name or "sequence") in viewer.layers else None
@@ -38,6 +45,7 @@ def launch(source: str = "cardiac", method: str | None = None, run: bool = False
             return
         if screenshot:
             viewer.dims.set_current_step(0, max(0, seq.frames.shape[0] // 2))
+            viewer.reset_view()
             QTimer.singleShot(500, lambda: (viewer.screenshot(screenshot, canvas_only=False), viewer.close()))
 
     if run:

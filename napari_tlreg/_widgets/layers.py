@@ -147,7 +147,7 @@ def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None) 
         "colormap": GRID_COLOR,
         "blending": "additive",
         "contrast_limits": (0.0, 0.8),  # bilinear sampling spreads a 1-px line to ~0.5 over 2 px: keep it visible
-        "opacity": 0.6,
+        "opacity": 0.45,
         **_placement(scale, translate),
     }
     return data, kw, "image"
@@ -191,6 +191,7 @@ def displacement_layer(res, base: str, step: int | None = None, *, scale=None, t
         "length": 1.0,
         "vector_style": "arrow",
         "opacity": 0.9,
+        "visible": False,  # with the grid, warped reference and labels on, arrows crowd the view: opt in
         **_placement(scale, translate),
     }
     return data, kw, "vectors"
