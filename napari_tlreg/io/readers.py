@@ -64,6 +64,44 @@ class SequenceReadError(ValueError):
     """A file exists but cannot be read as an image sequence; the message names the file."""
 
 
+#: A file whose header claims more voxels than this is refused before anything is allocated
+#: (2**30 voxels = 4 GiB as float32 frames; ``tl.register`` takes at most ``api.MAX_VOXELS``).
+MAX_READ_VOXELS = 2**30
+
+
+def _check_claim(path: Path, shape, what: str = "image") -> int:
+    """Refuse a header that claims more than :data:`MAX_READ_VOXELS` voxels; return the voxel count."""
+    shape = tuple(int(s) for s in shape)
+    if any(s < 0 for s in shape):
+        _fail(path, f"{what} header claims a negative size {shape}")
+    n = math.prod(shape)
+    if n > MAX_READ_VOXELS:
+        _fail(path, f"{what} of shape {shape} ({n:,} voxels, {n * 4 / 2**30:,.1f} GiB as float32) is larger "
+                    f"than the {MAX_READ_VOXELS:,} voxels napari-tlreg loads; crop, downsample or split it")
+    return n
+
+
+def _check_stored(path: Path, offset: int, nbytes: int) -> None:
+    """Refuse uncompressed data that the header says runs past the end of the file (before reading it)."""
+    size = path.stat().st_size
+    if offset + nbytes > size:
+        _fail(path, f"truncated: the header claims {offset + nbytes:,} bytes of image data, the file holds {size:,}")
+
+
+def _gz_holds(path: Path, need: int, chunk: int = 1 << 20) -> bool:
+    """Whether the gzip file decompresses to at least ``need`` bytes (streamed, never held in memory)."""
+    import gzip
+
+    total = 0
+    with gzip.open(path, "rb") as g:
+        while total < need:
+            block = g.read(min(chunk, need - total))
+            if not block:
+                return False
+            total += len(block)
+    return True
+
+
 # --------------------------------------------------------------------------- helpers
 def to_luminance(rgb: np.ndarray) -> np.ndarray:
     """``(..., 3 or 4)`` RGB(A) -> ``(...)`` float32 grey, Rec. 601: 0.299 R + 0.587 G + 0.114 B.
@@ -232,8 +270,10 @@ def load_sequence(source, *, slice: int | None = None, series: int | str | None 
         with warnings.catch_warnings():  # pydicom warns on every non-conformant UID; not useful here
             warnings.filterwarnings("ignore", message="Invalid value for VR", category=UserWarning)
             seq = reader(path, slice=slice, series=series)
-    except (SequenceReadError, FileNotFoundError, MemoryError):
+    except (SequenceReadError, FileNotFoundError):
         raise
+    except MemoryError:
+        raise SequenceReadError(f"{path.name}: too large to load into memory; crop, downsample or split it") from None
     except Exception as e:  # wrap library errors (struct.error, KeyError, TiffFileError, ...)
         what = "folder of DICOM files" if path.is_dir() else f"{_KIND_TEXT[kind]} file"
         raise SequenceReadError(
@@ -272,8 +312,10 @@ def load_stack(path) -> tuple[np.ndarray, tuple[float, float] | None, str]:
             arr, spacing, unit = np.load(path, allow_pickle=False), None, "px"
         else:
             _fail(path, f"unsupported stack type {_suffix(path)!r}; use .tif, .tiff, .nii, .nii.gz or .npy")
-    except (SequenceReadError, MemoryError):
+    except SequenceReadError:
         raise
+    except MemoryError:
+        raise SequenceReadError(f"{path.name}: too large to load into memory; crop, downsample or split it") from None
     except Exception as e:
         raise SequenceReadError(
             f"{path.name}: not a readable {_KIND_TEXT.get(kind, kind)} file (truncated or corrupt: {_reason(e)})"
@@ -304,16 +346,9 @@ def _tiff_array(path: Path):
     try:
         with tifffile.TiffFile(path) as tif:
             s = tif.series[0]
+            _check_tiff_series(path, s)
             arr = s.asarray()
             axes = s.axes
-            size = path.stat().st_size
-            for page in s.pages:
-                if page is None:
-                    continue
-                offs = getattr(page, "dataoffsets", ()) or ()
-                counts = getattr(page, "databytecounts", ()) or ()
-                if any(o + c > size for o, c in zip(offs, counts)):
-                    _fail(path, "not a readable TIFF file (truncated: image data runs past the end of the file)")
             spacing, unit = _tiff_spacing(tif)
             meta = {"tiff_axes": axes, "dtype": str(arr.dtype)}
     finally:
@@ -322,6 +357,28 @@ def _tiff_array(path: Path):
     if bad:
         _fail(path, f"not a readable TIFF file (truncated or corrupt: {bad[0].splitlines()[0][:120]})")
     return arr, axes, spacing, unit, meta
+
+
+def _check_tiff_series(path: Path, s) -> None:
+    """Before reading: the claimed size is within limits and uncompressed data lies inside the file."""
+    _check_claim(path, s.shape, "TIFF image")
+    size = path.stat().st_size
+    truncated = "not a readable TIFF file (truncated: image data runs past the end of the file)"
+    if s.dataoffset is not None:  # one contiguous block of uncompressed data
+        if s.dataoffset + s.nbytes > size:
+            _fail(path, truncated)
+        return
+    for page in s.pages:
+        if page is None:
+            continue
+        offs = getattr(page, "dataoffsets", ()) or ()
+        counts = getattr(page, "databytecounts", ()) or ()
+        if any(o + c > size for o, c in zip(offs, counts)):
+            _fail(path, truncated)
+        key = getattr(page, "keyframe", None) or page
+        if int(key.compression) == 1 and int(key.bitspersample) in (8, 16, 32, 64) and sum(counts) < key.nbytes:
+            _fail(path, f"not a readable TIFF file (corrupt: the header claims {key.nbytes:,} bytes per page, "
+                        f"the page holds {sum(counts):,})")
 
 
 def _tiff_spacing(tif) -> tuple[tuple[float, float] | None, str]:
@@ -392,6 +449,14 @@ def _nifti_array(path: Path):
     import nibabel as nib
 
     img = nib.load(str(path))
+    n = _check_claim(path, img.header.get_data_shape(), "NIfTI image")
+    offset = int(img.dataobj.offset) if hasattr(img.dataobj, "offset") else int(img.header["vox_offset"])
+    need = offset + n * img.header.get_data_dtype().itemsize
+    if path.name.lower().endswith(".gz"):
+        if not _gz_holds(path, need):
+            _fail(path, f"truncated: the header claims {need:,} bytes, the file decompresses to fewer")
+    else:
+        _check_stored(path, 0, need)
     data = np.asanyarray(img.dataobj)
     if data.dtype.names:  # RGB24 / RGBA32 structured voxels
         data = np.stack([data[n] for n in data.dtype.names[:3]], axis=-1)
@@ -457,6 +522,7 @@ def _dicom_pixels(ds) -> tuple[np.ndarray, np.ndarray | None]:
     """
     from pydicom.pixels import apply_rescale
 
+    _check_dicom_claim(ds)
     arr = ds.pixel_array
     nframes = int(ds.get("NumberOfFrames", 1) or 1)
     spp = int(ds.get("SamplesPerPixel", 1) or 1)
@@ -473,6 +539,13 @@ def _dicom_pixels(ds) -> tuple[np.ndarray, np.ndarray | None]:
     if str(ds.get("PhotometricInterpretation", "")) == "MONOCHROME1":
         grey = grey.max() + grey.min() - grey
     return grey, None
+
+
+def _check_dicom_claim(ds, n_files: int = 1) -> None:
+    """Refuse Rows x Columns x frames (x samples, x files) beyond :data:`MAX_READ_VOXELS` before decoding."""
+    shape = (n_files * int(_num(ds.get("NumberOfFrames", 1) or 1, 1)), int(_num(ds.get("Rows"), 0)),
+             int(_num(ds.get("Columns"), 0)), int(_num(ds.get("SamplesPerPixel", 1) or 1, 1)))
+    _check_claim(Path(str(getattr(ds, "filename", "") or "DICOM")), shape, "DICOM image")
 
 
 def _dicom_spacing(ds) -> tuple[float, float] | None:
@@ -636,6 +709,10 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
     if not 0 <= k < len(order):
         _fail(path, f"slice={k} is out of range: the folder has {len(order)} slice position(s)")
     chosen = sorted(groups[order[k]], key=time_key)
+    try:
+        _check_dicom_claim(chosen[0][1], n_files=len(chosen))
+    except SequenceReadError as exc:
+        _fail(path, str(exc).split(": ", 1)[-1])
 
     greys, rgbs = [], []
     for f, _ds in chosen:
@@ -679,11 +756,18 @@ def _read_video(path: Path, **_) -> Sequence:
 
     _check_video_container(path)
     try:
-        arr = iio.imread(path, plugin="FFMPEG")
         meta_in = iio.immeta(path, plugin="FFMPEG")
+        plugin = "FFMPEG"
     except ImportError:
-        arr = iio.imread(path, plugin="pyav")
         meta_in = iio.immeta(path, plugin="pyav")
+        plugin = "pyav"
+    size = meta_in.get("size") or meta_in.get("shape")
+    n_frames = _num(meta_in.get("nframes"), math.nan)
+    if not math.isfinite(n_frames):
+        n_frames = _num(meta_in.get("duration"), 0.0) * _num(meta_in.get("fps"), 0.0)
+    if size is not None and len(size) >= 2 and math.isfinite(n_frames):
+        _check_claim(path, (max(1, math.ceil(n_frames)), int(size[1]), int(size[0]), 3), "video")
+    arr = iio.imread(path, plugin=plugin)
     arr = np.asarray(arr)
     if arr.ndim == 3 and arr.shape[-1] not in (3, 4):  # (T, H, W) grey
         grey, rgb = arr.astype(np.float32), None
@@ -744,6 +828,28 @@ def _pick_slice(arr: np.ndarray, path: Path, slice: int | None, what: str) -> tu
     return arr[k], arr.shape[0]
 
 
+def _npy_header(fp) -> tuple[tuple, np.dtype]:
+    """``(shape, dtype)`` from an ``.npy`` header, reading nothing else."""
+    fmt = np.lib.format
+    version = fmt.read_magic(fp)
+    reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, _fortran, dtype = reader(fp)
+    return tuple(shape), np.dtype(dtype)
+
+
+def _npz_member_shape(z, key: str, path: Path) -> tuple:
+    """Shape of one npz member from its header, after checking its claimed size (nothing allocated)."""
+    names = z.zip.namelist()
+    member = key + ".npy" if key + ".npy" in names else key
+    info = z.zip.getinfo(member)
+    with z.zip.open(member) as fp:
+        shape, dtype = _npy_header(fp)
+    n = _check_claim(path, shape, f"array {key!r}")
+    if n * dtype.itemsize > info.file_size:
+        _fail(path, f"truncated: array {key!r} claims {n * dtype.itemsize:,} bytes, its zip entry holds {info.file_size:,}")
+    return shape
+
+
 def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
     """``.npy`` (one array) or ``.npz`` with ``frames`` (or ``cine``, or the first >=3-D array),
     optional ``labels``, ``spacing`` ``(row, col)`` (unit ``unit`` key, default mm), ``landmarks``."""
@@ -751,6 +857,11 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
         magic = f.read(6)
     if magic != b"\x93NUMPY" and magic[:4] != b"PK\x03\x04":
         _fail(path, "not a NumPy .npy/.npz file (unrecognised header)")
+    if magic == b"\x93NUMPY":  # check the header's claim before numpy allocates it
+        with open(path, "rb") as f:
+            shape, dtype = _npy_header(f)
+            offset = f.tell()
+        _check_stored(path, offset, _check_claim(path, shape, "array") * dtype.itemsize)
     loaded = np.load(path, allow_pickle=False)
     labels = landmarks = spacing = None
     unit = "mm"
@@ -762,10 +873,13 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
             keys = list(z.files)
             key = next((k for k in _FRAME_KEYS if k in keys), None)
             if key is None:
-                key = next((k for k in keys if z[k].ndim >= 3 and k != "labels"), None)
+                key = next((k for k in keys if len(_npz_member_shape(z, k, path)) >= 3 and k != "labels"), None)
             if key is None:
                 _fail(path, f"npz holds no image array (keys: {', '.join(keys) or 'none'}); "
                             "expected 'frames' with shape (T, H, W)")
+            for k in (key, "labels"):
+                if k in keys:
+                    _npz_member_shape(z, k, path)
             arr = z[key]
             meta["npz_key"] = key
             if "labels" in keys:

@@ -1,0 +1,354 @@
+"""Cohort registration on Dask: one task per sequence, each result folder written atomically.
+
+    from napari_tlreg.batch import run_batch
+    rows = run_batch(["cohort/*.nii.gz", "dicom/patient01", "cardiac"], "tlrn", "results/")
+
+* ``inputs``: files, DICOM folders, bundled sample names, or globs of them. A folder that holds
+  sequence files (TIFF, NIfTI, video, npz) or sub-folders is a cohort folder: its sequence
+  files and its sub-folders (each read as a DICOM folder) are taken. Any other folder is one
+  DICOM series. Files named ``<stem>_labels.<ext>`` are labels of ``<stem>`` (the readers load
+  them), not sequences of their own.
+* Each sequence's results go to ``out/<name>/`` (``report.write``: arrays, metrics, montage),
+  moved into place only once complete. ``<name>`` is the file name without its suffix (the
+  folder name for DICOM); names that collide get a short hash of their path appended.
+* A rerun skips every sequence whose folder already holds ``result.json`` and ``metrics.json``.
+* A sequence that fails (unreadable file, bad shape, an engine error, a dead worker) becomes a
+  row with ``status="failed"`` and its error message; the others go on.
+* ``out/summary.csv`` (one row per sequence: name, status, seconds, frames, key metrics,
+  error) is written atomically at the end.
+
+The scheduler is a :class:`distributed.LocalCluster` by default (worker processes,
+``threads_per_worker=1``, torch limited to ``cores // n_workers`` threads each), or an existing
+cluster given by its address (``tcp://host:8786``) or a :class:`distributed.Client`. With a
+remote cluster, every worker must see the input files and ``out`` at the same paths (a shared
+file system). No Qt, no napari: safe for headless workers.
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+__all__ = ["run_batch", "expand_inputs", "is_finished", "SUMMARY_NAME", "SUMMARY_FIELDS"]
+
+SUMMARY_NAME = "summary.csv"
+#: Metric columns copied from each result's ``metrics.json`` summary (means over non-reference frames).
+METRIC_KEYS = ("mse", "lncc", "folding_pct", "dice", "hd95", "tre")
+SUMMARY_FIELDS = ("name", "status", "seconds", "frames", "height", "width", "method", "runtime_s",
+                  *METRIC_KEYS, "error", "source", "folder")
+
+_GLOB_CHARS = set("*?[")
+#: How long to try reaching a scheduler given by its address.
+CONNECT_TIMEOUT = "20s"
+
+
+# --------------------------------------------------------------------------- inputs
+def _is_labels_file(path: Path) -> bool:
+    from .io.readers import _stem
+
+    return _stem(path).endswith("_labels")
+
+
+def _sequence_files(folder: Path) -> list[Path] | None:
+    """The sequences of a cohort folder, or ``None`` when ``folder`` is itself a DICOM series."""
+    from .io.readers import SUPPORTED_SUFFIXES, _suffix
+
+    entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    subdirs = [p for p in entries if p.is_dir()]
+    files = [p for p in entries if p.is_file() and SUPPORTED_SUFFIXES.get(_suffix(p)) not in (None, "dicom")
+             and not _is_labels_file(p)]
+    if not files and not subdirs:
+        return None
+    return files + subdirs
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike | None = None) -> list[dict]:
+    """Resolve ``inputs`` into ``[{"name", "source", "error"}]``, one per sequence, in input order.
+
+    An input that matches nothing gives one item with an ``error`` (reported as failed, never
+    silently dropped); the same path listed twice is taken once. Paths inside ``exclude`` (the
+    batch's output folder) are never taken as inputs.
+    """
+    from .io import samples
+
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    sample_names = None
+    items: list[dict] = []
+    seen: set[str] = set()
+
+    def add(source: str, name: str, error: str | None = None) -> None:
+        if source in seen:
+            return
+        seen.add(source)
+        items.append({"name": name, "source": source, "error": error})
+
+    skip = Path(exclude).expanduser().resolve() if exclude is not None else None
+
+    def add_path(p: Path) -> None:
+        from .io.readers import _stem
+
+        p = p.expanduser().resolve()
+        if skip is not None and (p == skip or skip in p.parents):
+            return
+        if p.is_dir():
+            inner = _sequence_files(p)
+            if inner is not None:
+                for q in inner:
+                    if skip is None or (q != skip and skip not in q.parents):
+                        add(str(q), q.name if q.is_dir() else _stem(q))
+                return
+            add(str(p), p.name)
+        else:
+            add(str(p), _stem(p))
+
+    for raw in inputs:
+        text = os.fspath(raw)
+        path = Path(text).expanduser()
+        if path.exists():
+            add_path(path)
+            continue
+        if _GLOB_CHARS & set(text):
+            matches = sorted(glob.glob(str(path), recursive=True))
+            matches = [m for m in matches if not Path(m).name.startswith(".")
+                       and not (Path(m).is_file() and _is_labels_file(Path(m)))]
+            if not matches:
+                add(text, _safe_name(text), f"{text}: no file or folder matches this pattern")
+            for m in matches:
+                add_path(Path(m))
+            continue
+        if sample_names is None:
+            sample_names = samples()
+        if text in sample_names:
+            add(text, text)
+            continue
+        from .io.readers import _stem
+
+        add(text, _stem(Path(text)), f"{text}: no such file, folder or sample name")
+
+    # unique folder names: a colliding name gets a short hash of its source
+    # unique folder names (case-insensitively): a colliding name gets a short hash of its source
+    for it in items:
+        it["name"] = _safe_name(it["name"])
+    counts: dict[str, int] = {}
+    for it in items:
+        counts[it["name"].lower()] = counts.get(it["name"].lower(), 0) + 1
+    for it in items:
+        if counts[it["name"].lower()] > 1 or not it["name"] or it["name"].lower() == SUMMARY_NAME:
+            it["name"] = f"{it['name'] or 'sequence'}-{hashlib.sha1(it['source'].encode()).hexdigest()[:8]}"
+    return items
+
+
+def _safe_name(text: str) -> str:
+    bad = '<>:"/\\|?*\0'
+    name = "".join("_" if (c in bad or ord(c) < 32) else c for c in str(text)).strip(" .")
+    return name[:120]
+
+
+def is_finished(folder: str | os.PathLike) -> bool:
+    """A result folder a rerun can skip: it holds ``result.json`` and ``metrics.json``."""
+    folder = Path(folder)
+    return (folder / "result.json").is_file() and (folder / "metrics.json").is_file()
+
+
+# --------------------------------------------------------------------------- one task
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    name = type(exc).__name__
+    if isinstance(exc, (ValueError, OSError)) and first:
+        return first[:500]
+    return f"{name}: {first}"[:500] if first else name
+
+
+def _row(item: dict, **values) -> dict:
+    row = {k: None for k in SUMMARY_FIELDS}
+    row.update(name=item["name"], source=item["source"])
+    row.update(values)
+    return row
+
+
+def _metrics_of(folder: Path) -> dict:
+    """Frames, size, runtime and the key metrics recorded in a finished result folder."""
+    out: dict[str, Any] = {}
+    try:
+        doc = json.loads((folder / "metrics.json").read_text())
+        summary = doc.get("summary") or {}
+        out["runtime_s"] = doc.get("runtime_s")
+        out["method"] = doc.get("method")
+        for key in METRIC_KEYS:
+            value = summary.get(key)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                out[key] = float(value)
+        shape = json.loads((folder / "result.json").read_text()).get("shape")
+        if shape and len(shape) == 3:
+            out["frames"], out["height"], out["width"] = (int(s) for s in shape)
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass
+    return out
+
+
+def register_one(item: dict, method: str, out: str, *, reference: int = 0, device: str = "auto",
+                 montage: bool = True, params: dict | None = None, engine_entry: tuple[str, str] | None = None,
+                 torch_threads: int | None = None) -> dict:
+    """Load, register and write one sequence into ``out/<name>/``; never raises for a bad sequence.
+
+    Runs on a Dask worker (or anywhere). ``engine_entry`` (``(target, description)`` from the
+    submitting process's registry) makes an engine added at run time known in the worker too.
+    """
+    t0 = time.perf_counter()
+    folder = Path(out) / item["name"]
+    if item.get("error"):
+        return _row(item, status="failed", seconds=0.0, method=method, error=item["error"])
+    try:
+        from . import api, report
+        from .engines import add_engine, methods
+        from .io import load_sequence
+
+        if engine_entry is not None and method not in methods():
+            add_engine(method, *engine_entry)
+        if torch_threads:
+            import torch
+
+            if torch.get_num_threads() != torch_threads:
+                torch.set_num_threads(torch_threads)
+        seq = load_sequence(item["source"])
+        api.validate_frames(seq.frames, reference)  # cheap checks first, before the registration
+        labels, landmarks = report.check_annotations(seq.shape, seq.labels, seq.landmarks, reference)
+        res = api.register(seq.frames, method=method, reference=reference, device=device,
+                           spacing=seq.spacing, **(params or {}))
+        report.write(res, folder, labels=labels, landmarks=landmarks, montage=montage, source=item["source"])
+    except Exception as exc:  # a bad sequence is reported, never stops the cohort
+        return _row(item, status="failed", seconds=round(time.perf_counter() - t0, 3), method=method,
+                    error=_one_line(exc))
+    row = _row(item, status="ok", seconds=round(time.perf_counter() - t0, 3), method=method, folder=str(folder))
+    row.update(_metrics_of(folder))
+    return row
+
+
+# --------------------------------------------------------------------------- the batch
+def _client(scheduler, n_workers: int):
+    """``(client, cluster, owns_client)`` for ``scheduler``: None/"local", an address, a cluster or a Client.
+
+    ``cluster`` is the LocalCluster started here (to be closed by the caller), else ``None``.
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None and not isinstance(scheduler, (str, os.PathLike)):
+        if isinstance(scheduler, Client):
+            return scheduler, None, False
+        if hasattr(scheduler, "scheduler_address"):  # a cluster object
+            return Client(scheduler), None, True
+        raise ValueError(f"scheduler must be 'local', an address or a distributed.Client, got {type(scheduler).__name__}")
+    if scheduler is None or str(scheduler) == "local":
+        cluster = LocalCluster(n_workers=int(n_workers), threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR,
+                               scheduler_kwargs={"dashboard_address": ":0"})  # no dashboard; any free port
+        try:
+            return Client(cluster), cluster, True
+        except BaseException:
+            cluster.close()
+            raise
+    try:
+        return Client(str(scheduler), timeout=CONNECT_TIMEOUT), None, True
+    except (OSError, TimeoutError) as exc:
+        raise OSError(f"cannot reach the Dask scheduler at {scheduler}: {_one_line(exc)}") from None
+
+
+def write_summary(rows: list[dict], out: str | os.PathLike) -> Path:
+    """Write ``out/summary.csv`` atomically; returns its path."""
+    from .io.writers import atomic_path
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for row in rows:
+        w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in SUMMARY_FIELDS})
+    path = Path(out) / SUMMARY_NAME
+    with atomic_path(path) as tmp:
+        tmp.write_text(buf.getvalue(), encoding="utf-8")
+    return path
+
+
+def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, reference: int = 0,
+              device: str = "auto", montage: bool = True, on_row: Callable[[dict], None] | None = None,
+              **params) -> list[dict]:
+    """Register every sequence of ``inputs`` with ``method`` on Dask; one folder per sequence under ``out``.
+
+    scheduler: ``None`` or ``"local"`` (a LocalCluster of ``n_workers`` processes, started and
+        stopped here), a scheduler address (``"tcp://host:8786"``), or a ``distributed.Client``.
+    reference, device, params: as for :func:`napari_tlreg.register` (same for every sequence).
+    on_row: called with each row as its sequence finishes (in completion order).
+    Returns one row per sequence, in input order: ``name``, ``status`` (``ok``/``skipped``/
+    ``failed``), ``seconds``, ``frames``, key metrics, ``error``, ...; the same rows are written
+    to ``out/summary.csv``. An unknown method or bad parameters raise ``ValueError`` before any
+    work starts.
+    """
+    from .engines import _REGISTRY, get_engine
+
+    engine = get_engine(method)  # unknown method -> ValueError now, not once per sequence
+    checked = engine.validate_params(params)
+    given = {k: checked[k] for k in params}
+    if scheduler is None or str(scheduler) == "local":
+        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+            raise ValueError(f"n_workers must be an integer >= 1, got {n_workers!r}")
+    out = Path(out).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    items = expand_inputs(inputs, exclude=out)
+    if not items:
+        raise ValueError("no input sequences given")
+
+    rows: dict[int, dict] = {}
+    todo: list[int] = []
+    for i, item in enumerate(items):
+        folder = out / item["name"]
+        if not item.get("error") and is_finished(folder):
+            rows[i] = _row(item, status="skipped", seconds=0.0, folder=str(folder), **_metrics_of(folder))
+            if on_row is not None:
+                on_row(rows[i])
+        else:
+            todo.append(i)
+
+    if todo:
+        from distributed import as_completed
+
+        client, cluster, owns_client = _client(scheduler, n_workers)
+        local = cluster is not None
+        try:
+            threads = max(1, (os.cpu_count() or 1) // int(n_workers)) if local else None
+            entry = _REGISTRY.get(method)
+            futures = {}
+            for i in todo:
+                fut = client.submit(register_one, items[i], method, str(out), reference=reference, device=device,
+                                    montage=montage, params=given, engine_entry=entry, torch_threads=threads,
+                                    key=f"napari-tlreg-{items[i]['name']}-{uuid.uuid4().hex[:12]}", pure=False)
+                futures[fut] = i
+            for fut in as_completed(list(futures)):
+                i = futures[fut]
+                try:
+                    row = fut.result()
+                except Exception as exc:  # the worker died (KilledWorker), a pickling error, ...
+                    row = _row(items[i], status="failed", method=method, error=f"task failed: {_one_line(exc)}")
+                rows[i] = row
+                if on_row is not None:
+                    on_row(row)
+        finally:
+            if owns_client:
+                client.close()
+            if cluster is not None:
+                cluster.close()
+
+    ordered = [rows[i] for i in range(len(items))]
+    write_summary(ordered, out)
+    return ordered

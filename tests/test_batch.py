@@ -1,0 +1,217 @@
+"""Cohort batch on Dask (``napari_tlreg.batch`` and ``napari-tlreg batch``).
+
+One ``LocalCluster`` of 2 worker processes serves the whole module (start-up is the slow part);
+the sequences are small TIFFs registered with the fast ``test_shift`` engine
+(``tests/_test_engines.py``), which the batch makes known to the workers.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+
+from napari_tlreg import cli  # noqa: E402
+from napari_tlreg.batch import SUMMARY_FIELDS, expand_inputs, is_finished, run_batch  # noqa: E402
+from napari_tlreg.io import save_points_csv, save_stack  # noqa: E402
+
+RESULT_FILES = {"frames.tif", "warped.tif", "displacement.tif", "jacobian.tif", "result.json",
+                "metrics.json", "metrics.csv"}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import LocalCluster
+
+    c = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                     silence_logs=40, scheduler_kwargs={"dashboard_address": ":0"})
+    yield c
+    c.close()
+
+
+def _blob(size=40, seed=0):
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    return gaussian_filter(rng.random((size, size)), 2.0).astype(np.float32)
+
+
+def _sequence(n=4, size=40, seed=0, step=(1, -1)):
+    """A smooth random image shifted by ``step`` pixels per frame (exact integer shifts)."""
+    base = _blob(size, seed)
+    return np.stack([np.roll(base, (t * step[0], t * step[1]), (0, 1)) for t in range(n)])
+
+
+def _cohort(folder: Path) -> dict[str, Path]:
+    """Four good sequences (one with labels beside it, one with landmarks in an npz), one corrupt file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for k in range(3):
+        paths[f"seq{k}"] = save_stack(folder / f"seq{k}.tif", _sequence(4 + k, seed=k))
+    square = np.zeros((40, 40), np.uint8)
+    square[10:20, 10:20] = 1
+    lab = np.stack([np.roll(square, (t, -t), (0, 1)) for t in range(4)])  # moves with the image
+    save_stack(folder / "seq0_labels.tif", lab)  # labels of seq0: not a sequence of its own
+    np.savez(folder / "withpts.npz", frames=_sequence(3, seed=9),
+             landmarks=np.array([[0, 0, 12.0, 14.0], [0, 1, 13.0, 13.0], [0, 2, 14.0, 12.0]]))
+    paths["withpts"] = folder / "withpts.npz"
+    bad = folder / "corrupt.nii.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00" + np.random.default_rng(1).bytes(500))  # gzip magic, junk after
+    paths["corrupt"] = bad
+    return paths
+
+
+def _summary(out: Path) -> list[dict]:
+    with open(out / "summary.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _hidden(out: Path) -> list[str]:
+    """Temporary files/folders left anywhere under ``out`` (the atomic writers' ``.name.tmp-*``)."""
+    return sorted(str(p.relative_to(out)) for p in out.rglob(".*"))
+
+
+def test_expand_inputs(tmp_path, monkeypatch):
+    paths = _cohort(tmp_path / "cohort")
+    dcm = tmp_path / "patient7"  # a folder without sequence files: one DICOM series
+    dcm.mkdir()
+    (dcm / "IM0001.dcm").write_bytes(b"x")
+    other = tmp_path / "other"
+    other.mkdir()
+    save_stack(other / "seq1.tif", _sequence(2))  # same stem as cohort/seq1.tif
+    monkeypatch.chdir(tmp_path)
+    items = expand_inputs(["cohort", "patient7", "other/*.tif", "cohort/seq0.tif", "lemniscate", "nope/*.tif", "missing.tif"])
+    by_source = {Path(it["source"]).name: it for it in items if not it["error"]}
+    names = [it["name"] for it in items]
+    assert len(names) == len(set(names)), names  # every sequence gets its own folder
+    assert "seq0_labels" not in names and by_source["seq0.tif"]["name"] == "seq0"
+    assert sum(1 for it in items if it["source"] == str(paths["seq0"].resolve())) == 1  # listed twice, taken once
+    assert by_source["patient7"]["name"] == "patient7" and by_source["lemniscate"]["name"] == "lemniscate"
+    seq1 = [it for it in items if it["name"].startswith("seq1")]
+    assert len(seq1) == 2 and all(it["name"].startswith("seq1-") for it in seq1)  # collision: hashed
+    assert expand_inputs(["other/*.tif"])[0]["name"] == "seq1"  # no collision: the plain stem
+    errors = {it["source"]: it["error"] for it in items if it["error"]}
+    assert set(errors) == {"nope/*.tif", "missing.tif"}
+    assert "no file or folder matches" in errors["nope/*.tif"] and "no such file" in errors["missing.tif"]
+
+
+def test_batch_cohort_failures_summary_and_rerun(cluster, shift_engine, tmp_path):
+    paths = _cohort(tmp_path / "cohort")
+    out = tmp_path / "out"
+    seen = []
+    rows = run_batch([tmp_path / "cohort", "missing.tif"], shift_engine, out, scheduler=cluster.scheduler_address,
+                     montage=False, on_row=seen.append)
+    status = {r["name"]: r["status"] for r in rows}
+    assert status == {"seq0": "ok", "seq1": "ok", "seq2": "ok", "withpts": "ok", "corrupt": "failed",
+                      "missing": "failed"}
+    assert len(seen) == len(rows)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["corrupt"]["error"].startswith("corrupt.nii.gz: ")
+    assert "\n" not in by_name["corrupt"]["error"]
+    for name in ("seq0", "seq1", "seq2", "withpts"):
+        folder = out / name
+        assert RESULT_FILES <= {p.name for p in folder.iterdir()} and is_finished(folder)
+        r = by_name[name]
+        assert r["frames"] == json.loads((folder / "result.json").read_text())["shape"][0]
+        assert r["seconds"] > 0 and r["mse"] is not None and r["folding_pct"] == 0.0
+    # the engine found the exact shifts: frame t = reference rolled by t*(1, -1) -> u_t = -t*(1, -1)
+    import tifffile
+
+    u = tifffile.imread(out / "seq1" / "displacement.tif")
+    assert u.shape == (5, 2, 40, 40)
+    np.testing.assert_array_equal(u[:, :, 20, 20], [[-t, t] for t in range(5)])
+    assert by_name["seq0"]["dice"] == pytest.approx(1.0)  # labels beside the file were propagated
+    assert by_name["withpts"]["tre"] is not None
+    assert not (out / "corrupt").exists() and not (out / "missing").exists()
+    assert _hidden(out) == []  # no temporary folder or file left behind
+
+    summary = _summary(out)
+    assert tuple(summary[0]) == SUMMARY_FIELDS
+    assert [r["name"] for r in summary] == [r["name"] for r in rows]
+    assert {r["name"]: r["status"] for r in summary} == status
+    assert float(next(r for r in summary if r["name"] == "seq0")["dice"]) == pytest.approx(1.0)
+
+    # rerun: finished sequences are skipped (not rewritten), the failed one is tried again
+    stamp = (out / "seq0" / "result.json").stat().st_mtime_ns
+    (out / "seq2" / "metrics.json").unlink()  # an unfinished folder is redone
+    rows2 = run_batch([tmp_path / "cohort"], shift_engine, out, scheduler=cluster.scheduler_address, montage=False)
+    status2 = {r["name"]: r["status"] for r in rows2}
+    assert status2 == {"seq0": "skipped", "seq1": "skipped", "seq2": "ok", "withpts": "skipped", "corrupt": "failed"}
+    assert (out / "seq0" / "result.json").stat().st_mtime_ns == stamp
+    skipped = next(r for r in rows2 if r["name"] == "seq1")
+    assert skipped["frames"] == 5 and skipped["mse"] is not None  # the summary keeps the old metrics
+    assert is_finished(out / "seq2") and _hidden(out) == []
+    assert {r["name"]: r["status"] for r in _summary(out)} == status2
+
+
+def test_batch_bad_annotations_fail_before_registering(cluster, shift_engine, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    np.savez(folder / "lm_out.npz", frames=_sequence(3), landmarks=np.array([[0, 7, 5.0, 5.0]]))
+    save_stack(folder / "good.tif", _sequence(3))
+    rows = run_batch([folder], shift_engine, tmp_path / "out", scheduler=cluster.scheduler_address, montage=False)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["good"]["status"] == "ok"
+    assert by_name["lm_out"]["status"] == "failed" and "out of range for 3 frames" in by_name["lm_out"]["error"]
+
+
+def test_batch_cli(cluster, shift_engine, tmp_path, capsys):
+    _cohort(tmp_path / "cohort")
+    out = tmp_path / "out"
+    rc = cli.main(["batch", str(tmp_path / "cohort" / "seq*.tif"), str(tmp_path / "cohort" / "corrupt.nii.gz"),
+                   "--method", shift_engine, "--out", str(out), "--scheduler", cluster.scheduler_address,
+                   "--param", "gain=1.0", "--no-montage"])
+    cap = capsys.readouterr()
+    assert rc == 1  # a sequence failed: summary written, non-zero exit
+    assert "3 ok, 0 skipped, 1 failed" in cap.out and "corrupt.nii.gz:" in cap.out
+    assert cap.err.strip().splitlines() == [f"napari-tlreg batch: 1 sequence(s) failed; see {out / 'summary.csv'}"]
+    rc = cli.main(["batch", str(tmp_path / "cohort" / "seq*.tif"), "--method", shift_engine, "--out", str(out),
+                   "--scheduler", cluster.scheduler_address])
+    cap = capsys.readouterr()
+    assert rc == 0 and "0 ok, 3 skipped, 0 failed" in cap.out and cap.err == ""
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--method", "no-such-method"], "unknown method 'no-such-method'"),
+    (["--method", "test_shift", "--param", "nope=1"], "has no parameter(s) nope"),
+    (["--method", "test_shift", "--param", "gain=abc"], "gain must be a number"),
+    (["--method", "test_shift", "--workers", "0"], "n_workers must be an integer >= 1"),
+    (["--method", "test_shift", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+])
+def test_batch_cli_bad_arguments_exit_2_before_any_work(shift_engine, tmp_path, capsys, monkeypatch, argv, match):
+    monkeypatch.setattr("napari_tlreg.batch.CONNECT_TIMEOUT", "2s")
+    save_stack(tmp_path / "a.tif", _sequence(2))
+    out = tmp_path / "out"
+    rc = cli.main(["batch", str(tmp_path / "a.tif"), "--out", str(out), *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("napari-tlreg batch: error: ") and match in err[0]
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_batch_default_local_cluster(shift_engine, tmp_path):
+    """``scheduler=None``: a LocalCluster is started for the batch and closed afterwards."""
+    save_stack(tmp_path / "one.tif", _sequence(3))
+    save_points_csv(tmp_path / "ignored.csv", [[0, 0, 1, 1]])  # not a sequence: not taken from the folder
+    rows = run_batch([tmp_path], shift_engine, tmp_path / "out", n_workers=1, montage=True)
+    assert [(r["name"], r["status"]) for r in rows] == [("one", "ok")]
+    assert (tmp_path / "out" / "one" / "montage.png").is_file()
+
+
+TLRN_CARD = Path(__file__).resolve().parents[1] / "resources" / "models" / "tlrn_cine64.json"
+
+
+@pytest.mark.skipif(not TLRN_CARD.is_file(), reason="shipped tlrn weights (resources/models/tlrn_cine64.json) absent")
+def test_batch_with_shipped_tlrn(cluster, tmp_path):
+    save_stack(tmp_path / "moving.tif", _sequence(4, size=48))
+    (tmp_path / "broken.tif").write_bytes(b"II*\x00" + b"\xff" * 64)
+    rows = run_batch([tmp_path / "moving.tif", tmp_path / "broken.tif", "satellite"], "tlrn", tmp_path / "out",
+                     scheduler=cluster.scheduler_address, montage=False)
+    status = {r["name"]: r["status"] for r in rows}
+    assert status == {"moving": "ok", "broken": "failed", "satellite": "ok"}
+    sat = next(r for r in rows if r["name"] == "satellite")  # 2 x 256 x 256 with 15 landmark pairs
+    assert sat["frames"] == 2 and sat["tre"] is not None and sat["method"] == "tlrn"
+    assert _hidden(tmp_path / "out") == []

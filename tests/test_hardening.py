@@ -1,0 +1,691 @@
+"""Bad input through every face: the API, the CLI and the viewer (issue 8, point 4).
+
+Each bad input gets one clear error (a ``ValueError``/``OSError`` from the API, one line on stderr
+and a non-zero exit from the CLI, a notification in the viewer), nothing crashes, nothing huge is
+allocated, and no output is left half-written. Corrupt files straight through ``load_sequence``
+are in ``test_io.py``; here they go through the CLI and the viewer, plus a fuzz run of the readers.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import napari_tlreg as tl
+from napari_tlreg import cli
+from napari_tlreg.io import SequenceReadError, load_sequence, save_points_csv, save_stack
+from napari_tlreg.io.readers import MAX_READ_VOXELS
+from test_io import _valid_file, _write_dicom  # the corrupt-file builders of the reader tests
+
+FORMATS = ["tif", "nii", "nii.gz", "dcm", "avi", "mp4", "npz", "npy"]
+DAMAGE = ["empty", "truncated", "random"]
+MB = 2**20
+
+
+# --------------------------------------------------------------------------- helpers
+def _seq(t=4, h=32, w=32, seed=0) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter
+
+    base = gaussian_filter(np.random.default_rng(seed).random((h, w)), 2.0).astype(np.float32)
+    return np.stack([np.roll(base, (k, -k), (0, 1)) for k in range(t)])
+
+
+def _damaged(tmp_path: Path, fmt: str, damage: str) -> Path:
+    good = _valid_file(tmp_path, fmt)
+    data = good.read_bytes()
+    content = {"empty": b"", "truncated": data[: len(data) // 2],
+               "random": np.random.default_rng(3).bytes(4096)}[damage]
+    bad = tmp_path / f"bad_{damage}.{fmt}"
+    bad.write_bytes(content)
+    good.unlink()
+    return bad
+
+
+def _junk_dicom_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "junk_dicom"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(3):
+        (folder / f"IM{i:04d}.dcm").write_bytes(rng.bytes(300))
+    (folder / "IM0009.dcm").write_bytes(b"\0" * 128 + b"DICM" + rng.bytes(200))  # magic, then junk
+    return folder
+
+
+def _cli(argv, capsys) -> tuple[int, list[str], str]:
+    rc = cli.main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return rc, cap.err.strip().splitlines(), cap.out
+
+
+def _assert_one_line_error(rc, err, command="register", match=None, progress=False):
+    """A non-zero exit and one error line (warnings, one line each, may come before it).
+
+    ``progress``: the failure came after the registration ran, so its progress lines came first.
+    """
+    assert rc != 0
+    if progress:
+        assert err and err[-1].startswith(f"napari-tlreg {command}: error: "), err
+        err = [line for line in err if not line.startswith("[")]
+    errors = [line for line in err if line.startswith(f"napari-tlreg {command}: error: ")]
+    warns = [line for line in err if line.startswith(f"napari-tlreg {command}: warning: ")]
+    assert len(errors) == 1 and len(errors) + len(warns) == len(err), err
+    assert "Traceback" not in errors[0]
+    if match is not None:
+        assert match in errors[0], err
+
+
+def _hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob(".*"))
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+class _Peak:
+    """Peak numpy/Python allocation (tracemalloc) and peak-RSS growth while the block runs."""
+
+    def __enter__(self):
+        self.rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        tracemalloc.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.traced = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        self.rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - self.rss0
+        return False
+
+
+# --------------------------------------------------------------------------- bad files: CLI
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_cli_bad_files(tmp_path, capsys, shift_engine, fmt, damage):
+    bad = _damaged(tmp_path, fmt, damage)
+    out = tmp_path / "out"
+    rc, err, _ = _cli(["register", bad, "--method", shift_engine, "--out", out], capsys)
+    _assert_one_line_error(rc, err, match=f"{bad.name}: ")
+    assert rc == 2 and not out.exists() and _hidden(tmp_path) == []
+
+
+def test_cli_junk_dicom_folder_and_missing_input(tmp_path, capsys, shift_engine):
+    folder = _junk_dicom_folder(tmp_path)
+    rc, err, _ = _cli(["register", folder, "--method", shift_engine, "--out", tmp_path / "o"], capsys)
+    assert err[0].startswith("napari-tlreg register: warning: junk_dicom: skipped 4 non-DICOM")
+    _assert_one_line_error(rc, err, match="junk_dicom: folder holds no readable DICOM image files")
+    rc, err, _ = _cli(["register", tmp_path / "none.tif", "--method", shift_engine, "--out", tmp_path / "o"], capsys)
+    _assert_one_line_error(rc, err, match="none.tif: no such file or folder")
+    assert not (tmp_path / "o").exists()
+
+
+def test_api_junk_dicom_folder(tmp_path):
+    with pytest.warns(UserWarning, match="skipped 4"), pytest.raises(SequenceReadError, match="no readable DICOM"):
+        load_sequence(_junk_dicom_folder(tmp_path))
+
+
+# --------------------------------------------------------------------------- bad arrays: API + CLI
+BAD_ARRAYS = [
+    ("one frame", np.zeros((1, 32, 32), np.float32), "at least 2 frames"),
+    ("nan", np.where(np.eye(32, dtype=bool), np.nan, 1.0)[None].repeat(3, 0), "NaN or infinite"),
+    ("inf", np.where(np.eye(32, dtype=bool), np.inf, 1.0)[None].repeat(3, 0), "NaN or infinite"),
+    ("-inf", np.where(np.eye(32, dtype=bool), -np.inf, 1.0)[None].repeat(3, 0), "NaN or infinite"),
+    ("4-D", np.zeros((3, 2, 32, 32), np.float32), "must be a (T, H, W) sequence"),
+    ("rgb", np.zeros((3, 32, 32, 3), np.float32), "colour"),
+    ("rgba", np.zeros((3, 32, 32, 4), np.uint8), "colour"),
+    ("2-D", np.zeros((32, 32), np.float32), "must be a (T, H, W) sequence"),
+    ("tiny", np.zeros((3, 4, 4), np.float32), "too small"),
+    ("complex", np.zeros((3, 32, 32), np.complex64), "must be numeric"),
+    ("strings", np.full((3, 32, 32), "a"), "must be numeric"),
+]
+
+
+@pytest.mark.parametrize("case, frames, match", BAD_ARRAYS, ids=[c[0] for c in BAD_ARRAYS])
+def test_api_bad_arrays(shift_engine, case, frames, match):
+    with pytest.raises(ValueError, match=match.replace("(", r"\(").replace(")", r"\)")):
+        tl.register(frames, method=shift_engine)
+
+
+def test_api_bad_arrays_as_torch_tensors(shift_engine):
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="NaN"):
+        tl.register(torch.full((3, 16, 16), float("nan")), method=shift_engine)
+    with pytest.raises(ValueError, match="exceeds the limit"):
+        tl.register(torch.zeros(()).expand(100_000, 64, 64), method=shift_engine)
+
+
+@pytest.mark.parametrize("case, make, match", [
+    ("one frame", lambda: _seq(1), "at least 2 frames"),
+    ("nan", lambda: np.where(np.eye(32, dtype=bool), np.nan, _seq(3)), "NaN or infinite"),
+    ("inf", lambda: np.where(np.eye(32, dtype=bool), np.inf, _seq(3)), "NaN or infinite"),
+    ("4-D", lambda: np.zeros((3, 2, 32, 32), np.float32), "expected (T, H, W)"),
+    ("tiny", lambda: np.zeros((3, 4, 4), np.float32), "too small"),
+])
+def test_cli_bad_arrays(tmp_path, capsys, shift_engine, case, make, match):
+    path = save_stack(tmp_path / "bad.tif", make())
+    rc, err, _ = _cli(["register", path, "--method", shift_engine, "--out", tmp_path / "o"], capsys)
+    _assert_one_line_error(rc, err, match=match)
+    assert rc == 2 and not (tmp_path / "o").exists()
+
+
+def test_cli_rgb_file_is_converted_to_grey(tmp_path, capsys, shift_engine):
+    """Colour files are not an error: readers convert them by luminance (CONVENTIONS.md)."""
+    rgb = np.repeat((_seq(3) * 255).astype(np.uint8)[..., None], 3, axis=-1)
+    path = save_stack(tmp_path / "rgb.tif", rgb)
+    rc, err, out = _cli(["register", path, "--method", shift_engine, "--out", tmp_path / "o", "--no-montage"], capsys)
+    assert rc == 0, err
+    assert "3 frames of 32x32" in out
+
+
+# --------------------------------------------------------------------------- huge: refused before allocation
+def test_api_huge_arrays_refused_before_allocation(shift_engine):
+    huge = np.broadcast_to(np.float32(0.5), (100_000, 1024, 1024))  # 400 TB if it were real
+    with _Peak() as peak, pytest.raises(ValueError, match="exceeds the limit"):
+        tl.register(huge, method=shift_engine)
+    assert peak.traced < MB and peak.rss < 50 * MB
+    with _Peak() as peak, pytest.raises(ValueError, match="exceeds the limit"):
+        tl.api.validate_frames(np.broadcast_to(np.uint8(1), (3, 2**15, 2**15)))
+    assert peak.traced < MB
+
+
+def _claiming_file(tmp_path: Path, fmt: str, shape=(1000, 30000, 30000)) -> Path:
+    """A small file whose header claims a sequence of ``shape`` (TIFF: 2 frames of H x W)."""
+    import gzip
+    import struct
+    import zipfile
+
+    t, h, w = shape
+    p = tmp_path / f"claim.{fmt}"
+    if fmt == "tif":
+        import tifffile
+
+        tifffile.imwrite(p, np.zeros((2, 8, 8), np.uint16))
+        with tifffile.TiffFile(p, mode="r+b") as tif:
+            for page in tif.pages:
+                page.tags["ImageWidth"].overwrite(w)
+                page.tags["ImageLength"].overwrite(h)
+    elif fmt in ("nii", "nii.gz"):
+        import nibabel as nib
+
+        raw = bytearray(nib.Nifti1Image(np.zeros((8, 8, 1, 2), np.float32), np.eye(4)).to_bytes())
+        struct.pack_into("<8h", raw, 40, 4, w, h, 1, t, 1, 1, 1)  # dim[0..7]: (X, Y, Z, T)
+        p.write_bytes(gzip.compress(bytes(raw)) if fmt == "nii.gz" else bytes(raw))
+    elif fmt in ("npy", "npz"):
+        target = p if fmt == "npy" else tmp_path / "frames.npy"
+        with open(target, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (t, h, w)})
+            f.write(b"\0" * 4096)
+        if fmt == "npz":
+            with zipfile.ZipFile(p, "w") as z:
+                z.write(target, "frames.npy")
+            target.unlink()
+    elif fmt == "dcm":
+        import pydicom
+
+        _write_dicom(p, np.zeros((2, 8, 8), np.uint16))
+        ds = pydicom.dcmread(p)
+        ds.Rows, ds.Columns, ds.NumberOfFrames = h, w, t
+        ds.save_as(p)
+    return p
+
+
+CLAIM_FORMATS = ["tif", "nii", "nii.gz", "npy", "npz", "dcm"]
+
+
+@pytest.mark.parametrize("fmt", CLAIM_FORMATS)
+def test_api_huge_header_refused_before_allocation(tmp_path, fmt):
+    path = _claiming_file(tmp_path, fmt)  # 1000 x 30000 x 30000 voxels: 3.3 TiB as float32
+    with _Peak() as peak, pytest.raises(SequenceReadError) as info:
+        load_sequence(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path.name}: ") and "\n" not in msg
+    assert f"{MAX_READ_VOXELS:,} voxels" in msg and "crop, downsample or split" in msg
+    assert peak.traced < 8 * MB, f"{peak.traced / MB:.1f} MiB allocated"
+    assert peak.rss < 64 * MB
+
+
+@pytest.mark.parametrize("fmt", CLAIM_FORMATS)
+def test_api_header_larger_than_file_refused_before_allocation(tmp_path, fmt):
+    """A claim under the voxel limit (3 GiB) but far beyond what the file holds: found from the header."""
+    path = _claiming_file(tmp_path, fmt, (2, 20000, 20000))
+    with _Peak() as peak, pytest.raises(SequenceReadError) as info:
+        load_sequence(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path.name}: ") and "\n" not in msg
+    assert any(word in msg for word in ("truncated", "corrupt", "less than expected")), msg
+    assert peak.traced < 8 * MB, f"{peak.traced / MB:.1f} MiB allocated"
+    assert peak.rss < 64 * MB
+
+
+def test_cli_huge_header(tmp_path, capsys, shift_engine):
+    path = _claiming_file(tmp_path, "tif")
+    rc, err, _ = _cli(["register", path, "--method", shift_engine, "--out", tmp_path / "o"], capsys)
+    _assert_one_line_error(rc, err, match="is larger than the")
+
+
+# --------------------------------------------------------------------------- labels, landmarks, method, reference
+@pytest.fixture
+def good_tif(tmp_path):
+    return save_stack(tmp_path / "seq.tif", _seq(4))
+
+
+@pytest.mark.parametrize("case, labels, match", [
+    ("wrong T", np.ones((3, 32, 32), np.uint8), "labels of shape (3, 32, 32) do not match the frames (4, 32, 32)"),
+    ("wrong H, W", np.ones((4, 16, 32), np.uint8), "labels of 16x32 do not match frames of 32x32"),
+    ("fractional", np.full((4, 32, 32), 0.5, np.float32), "labels must be integers"),
+    ("4-D", np.ones((4, 2, 32, 32), np.uint8), "expected (T, H, W)"),
+])
+def test_cli_labels_that_do_not_match(tmp_path, capsys, shift_engine, good_tif, case, labels, match):
+    lab = save_stack(tmp_path / "lab.tif", labels)
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--labels", lab, "--out", tmp_path / "o"], capsys)
+    _assert_one_line_error(rc, err, match=match)  # one line: it failed before the registration printed progress
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("case, points, match", [
+    ("t out of range", [[0, 0, 5, 5], [0, 9, 5, 5]], "frame 9 is out of range for 4 frames"),
+    ("negative t", [[0, -1, 5, 5]], "frame -1 is out of range"),
+    ("outside the image", [[0, 0, 5, 5], [0, 1, 500, -50]], "lies outside the 32x32 image"),
+])
+def test_cli_landmarks_that_do_not_match(tmp_path, capsys, shift_engine, good_tif, case, points, match):
+    csv = save_points_csv(tmp_path / "lm.csv", points)
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--landmarks", csv, "--out", tmp_path / "o"],
+                      capsys)
+    _assert_one_line_error(rc, err, match=match)
+    assert err[0].split("error: ")[1].startswith("lm.csv: ")
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_evaluate_with_labels_that_do_not_match(tmp_path, capsys, shift_engine, good_tif):
+    assert _cli(["register", good_tif, "--method", shift_engine, "--out", tmp_path / "o", "--no-montage"], capsys)[0] == 0
+    before = _tree(tmp_path / "o")
+    lab = save_stack(tmp_path / "lab.tif", np.ones((2, 32, 32), np.uint8))
+    rc, err, _ = _cli(["evaluate", tmp_path / "o", "--labels", lab], capsys)
+    _assert_one_line_error(rc, err, command="evaluate", match="do not match")
+    assert _tree(tmp_path / "o") == before
+
+
+def test_api_annotations_that_do_not_match(shift_engine):
+    from napari_tlreg.report import check_annotations
+
+    res = tl.register(_seq(4), method=shift_engine)
+    with pytest.raises(ValueError, match="do not match"):
+        res.warp_labels(np.ones((16, 16), np.int32))
+    with pytest.raises(ValueError, match=r"point frame indices must be integers in \[0, 4\)"):
+        res.map_points([[7, 1.0, 1.0]])
+    with pytest.raises(ValueError, match="do not match the frames"):
+        check_annotations((4, 32, 32), np.ones((2, 32, 32), np.int32))
+    with pytest.raises(ValueError, match="out of range for 4 frames"):
+        check_annotations((4, 32, 32), None, [[0, 4, 1, 1]])
+    with pytest.raises(ValueError, match=r"must be \(N, 4\)"):
+        check_annotations((4, 32, 32), None, [[1, 1, 1]])
+    with pytest.raises(ValueError, match="NaN"):
+        check_annotations((4, 32, 32), None, [[0, 1, np.nan, 1]])
+    lab, pts = check_annotations((4, 32, 32), np.ones((32, 32), np.uint8), [[0, 1, 31.4, -0.4]], reference=2)
+    assert lab.shape == (4, 32, 32) and lab[2].all() and not lab[[0, 1, 3]].any()  # 2-D labels: the reference
+    assert pts.shape == (1, 4)
+
+
+def test_unknown_method_and_reference_out_of_range(tmp_path, capsys, shift_engine, good_tif):
+    with pytest.raises(ValueError, match="unknown method 'nope'; known methods: .*test_shift"):
+        tl.register(_seq(3), method="nope")
+    with pytest.raises(ValueError, match="unknown method"):
+        tl.api.method_params("nope")
+    for ref in (3, -4, 100):
+        with pytest.raises(ValueError, match=f"reference {ref} is out of range for 3 frames"):
+            tl.register(_seq(3), method=shift_engine, reference=ref)
+    with pytest.raises(ValueError, match="reference must be an integer"):
+        tl.register(_seq(3), method=shift_engine, reference=1.5)
+    rc, err, _ = _cli(["register", good_tif, "--method", "nope", "--out", tmp_path / "o"], capsys)
+    _assert_one_line_error(rc, err, match="unknown method 'nope'")
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--reference", "4", "--out", tmp_path / "o"], capsys)
+    _assert_one_line_error(rc, err, match="reference 4 is out of range for 4 frames")
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--param", "gain=x", "--out", tmp_path / "o"], capsys)
+    _assert_one_line_error(rc, err, match="gain must be a number")
+    assert not (tmp_path / "o").exists()
+
+
+TLRN_CARD = Path(__file__).resolve().parents[1] / "resources" / "models" / "tlrn_cine64.json"
+
+
+@pytest.mark.skipif(not TLRN_CARD.is_file(), reason="shipped tlrn weights (resources/models/tlrn_cine64.json) absent")
+def test_shipped_tlrn_bad_input_then_good_run(tmp_path, capsys):
+    for frames, match in [(np.full((4, 32, 32), np.nan, np.float32), "NaN"), (np.zeros((1, 32, 32)), "2 frames"),
+                          (np.broadcast_to(np.float32(0), (100_000, 64, 64)), "exceeds the limit")]:
+        with pytest.raises(ValueError, match=match):
+            tl.register(frames, method="tlrn")
+    with pytest.raises(tl.Cancelled):
+        tl.register(_seq(6), method="tlrn", cancel=lambda: True)
+    bad = _damaged(tmp_path, "nii.gz", "truncated")
+    rc, err, _ = _cli(["register", bad, "--method", "tlrn", "--out", tmp_path / "o"], capsys)
+    _assert_one_line_error(rc, err, match=bad.name)
+    res = tl.register(_seq(6), method="tlrn")  # still works after all that
+    assert res.displacement.shape == (6, 2, 32, 32) and np.isfinite(res.displacement).all()
+
+
+# --------------------------------------------------------------------------- no half-written output
+def _fail_tiff_midway(monkeypatch, after: int = 2):
+    """Make the n-th TIFF write die halfway (a partial file on disk, then 'disk full')."""
+    import tifffile
+
+    real = tifffile.imwrite
+    calls = []
+
+    def flaky(path, data, *a, **kw):
+        calls.append(Path(path).name)
+        if len(calls) > after:
+            Path(path).write_bytes(b"II*\x00partial")
+            raise OSError(28, "No space left on device")
+        return real(path, data, *a, **kw)
+
+    monkeypatch.setattr(tifffile, "imwrite", flaky)
+    return calls
+
+
+def test_failed_write_keeps_previous_result_folder(tmp_path, monkeypatch, shift_engine):
+    from napari_tlreg import report
+
+    out = tmp_path / "result"
+    res = tl.register(_seq(4), method=shift_engine)
+    report.write(res, out, montage=False)
+    before = _tree(out)
+    res2 = tl.register(_seq(4, seed=1), method=shift_engine)
+    calls = _fail_tiff_midway(monkeypatch)
+    with pytest.raises(OSError, match="No space left"):
+        report.write(res2, out, montage=False)
+    assert len(calls) == 3
+    assert _tree(out) == before  # the old result, byte for byte
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result"] and _hidden(tmp_path) == []
+    with pytest.raises(OSError, match="No space left"):
+        res2.save(tmp_path / "saved")
+    assert not (tmp_path / "saved").exists() and _hidden(tmp_path) == []
+
+
+def test_failed_montage_keeps_previous_result_folder(tmp_path, monkeypatch, shift_engine):
+    import matplotlib.figure
+
+    from napari_tlreg import report
+
+    out = tmp_path / "result"
+    report.write(tl.register(_seq(4), method=shift_engine), out, montage=False)
+    before = _tree(out)
+
+    def broken(self, path, *a, **kw):
+        Path(path).write_bytes(b"\x89PNG half")
+        raise OSError("disk quota exceeded")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", broken)
+    with pytest.raises(OSError, match="quota"):
+        report.write(tl.register(_seq(4, seed=2), method=shift_engine), out, montage=True)
+    assert _tree(out) == before and _hidden(tmp_path) == []
+
+
+def test_cli_failed_write_exits_2_and_keeps_previous_output(tmp_path, monkeypatch, capsys, shift_engine, good_tif):
+    out = tmp_path / "o"
+    assert _cli(["register", good_tif, "--method", shift_engine, "--out", out, "--no-montage"], capsys)[0] == 0
+    before = _tree(out)
+    _fail_tiff_midway(monkeypatch, after=0)
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--out", out, "--no-montage"], capsys)
+    _assert_one_line_error(rc, err, match="No space left on device", progress=True)
+    assert _tree(out) == before and _hidden(tmp_path) == []
+
+
+def test_cli_out_is_a_file(tmp_path, capsys, shift_engine, good_tif):
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--out", target], capsys)
+    _assert_one_line_error(rc, err, match="exists and is not a folder")
+    assert target.read_text() == "keep me" and _hidden(tmp_path) == []
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root POSIX user (root ignores modes)")
+def test_cli_read_only_out_folder(tmp_path, capsys, shift_engine, good_tif):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--out", ro / "o"], capsys)
+        _assert_one_line_error(rc, err, match="ermission denied")
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o755)
+
+
+@pytest.mark.parametrize("t", [3, 4])
+def test_result_of_3_or_4_frames_is_not_written_as_rgb(tmp_path, shift_engine, t):
+    """tifffile takes a (3|4, H, W) array for RGB(A) planes unless told otherwise: the round trip stays exact."""
+    import warnings
+
+    res = tl.register(_seq(t), method=shift_engine)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        res.save(tmp_path / "r")
+    back = tl.RegistrationResult.load(tmp_path / "r")
+    for name in ("frames", "warped", "displacement", "jacobian"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(res, name))
+
+
+def test_cancel_leaves_nothing(shift_engine):
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 3
+
+    with pytest.raises(tl.Cancelled):
+        tl.register(_seq(8), method=shift_engine, cancel=cancel)
+
+
+# --------------------------------------------------------------------------- the viewer
+@pytest.fixture
+def notes(monkeypatch):
+    """Notifications shown by the Register widget, as ``(kind, message)``."""
+    from napari_tlreg._widgets import register as mod
+
+    seen: list[tuple[str, str]] = []
+    monkeypatch.setattr(mod, "show_error", lambda msg: seen.append(("error", str(msg))))
+    monkeypatch.setattr(mod, "show_warning", lambda msg: seen.append(("warning", str(msg))))
+    return seen
+
+
+@pytest.fixture
+def viewer_widget(make_napari_viewer, qtbot, shift_engine):
+    pytest.importorskip("napari")
+    from napari_tlreg._widgets.register import RegisterWidget
+
+    viewer = make_napari_viewer()
+    w = RegisterWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Register sequence")
+    yield viewer, w
+    if w.running:
+        w.cancel()
+        qtbot.waitUntil(lambda: not w.running, timeout=5000)
+
+
+def _choose(combo, text):
+    i = combo.findText(text)
+    assert i >= 0, text
+    combo.setCurrentIndex(i)
+
+
+def _alive(viewer, qtbot, w, shift_engine, notes):
+    """The viewer and the widget still work: a good sequence registers afterwards."""
+    n = len(notes)
+    viewer.add_image(_seq(3), name="good after")
+    _choose(w.image_combo, "good after")
+    _choose(w.method_combo, shift_engine)
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: not w.running, timeout=20000)
+    assert notes[n:] == [] and "good after warped reference" in [ly.name for ly in viewer.layers]
+
+
+def test_viewer_bad_files_raise_clear_errors_and_viewer_survives(viewer_widget, qtbot, tmp_path, shift_engine, notes):
+    viewer, w = viewer_widget
+    paths = []
+    for fmt in [f for f in FORMATS if f != "npy"]:  # the napari reader takes every format but .npy
+        for damage in DAMAGE:
+            (tmp_path / f"{fmt}-{damage}").mkdir()
+            paths.append(_damaged(tmp_path / f"{fmt}-{damage}", fmt, damage))
+    paths.append(_junk_dicom_folder(tmp_path))
+    paths.append(_claiming_file(tmp_path, "nii"))
+    for path in paths:
+        with pytest.raises(ValueError) as info:
+            viewer.open(str(path), plugin="napari-tlreg")
+        assert str(info.value).startswith(f"{path.name}: ") and "\n" not in str(info.value), str(info.value)
+    assert len(viewer.layers) == 0
+    _alive(viewer, qtbot, w, shift_engine, notes)
+
+
+BAD_LAYERS = [
+    ("inf", dict(data=np.where(np.eye(32, dtype=bool), np.inf, 1.0)[None].repeat(3, 0)), "NaN or infinite"),
+    ("tiny", dict(data=np.zeros((3, 4, 4), np.float32)), "too small"),
+    ("huge", dict(data=np.broadcast_to(np.float32(0.25), (100_000, 64, 64)), contrast_limits=(0, 1)), "exceeds the limit"),
+    ("4-D", dict(data=np.zeros((3, 2, 32, 32), np.float32)), "no image sequence"),  # not listed: no (T, H, W) layer
+]
+
+
+@pytest.mark.parametrize("case, kwargs, match", BAD_LAYERS, ids=[c[0] for c in BAD_LAYERS])
+def test_viewer_bad_layers_notify(viewer_widget, qtbot, notes, shift_engine, case, kwargs, match):
+    viewer, w = viewer_widget
+    viewer.add_image(name=case, **kwargs)
+    _choose(w.method_combo, shift_engine)
+    with _Peak() as peak:
+        w.run_btn.click()  # validated before any worker starts
+    assert not w.running
+    assert len(notes) == 1 and notes[0][0] == "error" and match in notes[0][1], notes
+    assert peak.traced < 16 * MB  # the huge view was never materialised
+    _alive(viewer, qtbot, w, shift_engine, notes)
+
+
+def test_viewer_labels_that_do_not_match_warn(viewer_widget, qtbot, notes, shift_engine):
+    viewer, w = viewer_widget
+    viewer.add_image(_seq(4), name="seq")
+    viewer.add_labels(np.ones((3, 32, 32), np.int32), name="lab")  # one frame short
+    _choose(w.labels_combo, "lab")
+    _choose(w.method_combo, shift_engine)
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: not w.running, timeout=20000)
+    assert [k for k, _ in notes] == ["warning"] and "labels" in notes[0][1]
+    assert "seq propagated labels" not in [ly.name for ly in viewer.layers]
+
+
+def test_viewer_unknown_method_and_reference_out_of_range(viewer_widget, qtbot, notes, shift_engine):
+    from napari_tlreg.engines import add_engine, remove_engine
+
+    viewer, w = viewer_widget
+    layer = viewer.add_image(_seq(6), name="seq")
+    _choose(w.method_combo, shift_engine)
+    # the layer shrinks after the reference was chosen
+    w.reference_spin.setValue(5)
+    layer.data = _seq(3)
+    w.run_btn.click()
+    assert not w.running
+    assert notes[-1][0] == "error" and "reference 5 is out of range for 3 frames" in notes[-1][1], notes
+    # the engine goes away between listing and running
+    w.reference_spin.setValue(0)
+    entry = __import__("napari_tlreg.engines", fromlist=["_REGISTRY"])._REGISTRY[shift_engine]
+    remove_engine(shift_engine)
+    try:
+        w.run_btn.click()
+        qtbot.waitUntil(lambda: not w.running, timeout=20000)
+    finally:
+        add_engine(shift_engine, *entry)
+    assert notes[-1][0] == "error" and f"unknown method '{shift_engine}'" in notes[-1][1], notes
+    assert w.status_label.text().startswith("failed: ")
+    _alive(viewer, qtbot, w, shift_engine, notes)
+
+
+# --------------------------------------------------------------------------- fuzz the readers
+FUZZ_FORMATS = ["tif", "nii", "nii.gz", "dcm", "npz", "npy", "avi", "mp4"]
+MAGIC = {
+    "tif": [b"II*\x00", b"MM\x00*", b"II+\x00"],
+    "nii": [b"\x5c\x01\x00\x00"],  # sizeof_hdr = 348
+    "nii.gz": [b"\x1f\x8b\x08\x00"],
+    "dcm": [b"\0" * 128 + b"DICM"],
+    "npz": [b"PK\x03\x04"],
+    "npy": [b"\x93NUMPY\x01\x00", b"\x93NUMPY\x02\x00"],
+    "avi": [b"RIFF\xff\xff\x00\x00AVI LIST"],
+    "mp4": [b"\x00\x00\x00\x18ftypisom"],
+}
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory):
+    """One valid small file per format: the fuzzer mutates, truncates or replaces their bytes."""
+    root = tmp_path_factory.mktemp("templates")
+    return {fmt: _valid_file(root, fmt).read_bytes() for fmt in FUZZ_FORMATS}
+
+
+def test_fuzz_readers(tmp_path_factory, templates):
+    """~200 random files with valid magic: any exception but ValueError/OSError fails (hypothesis)."""
+    pytest.importorskip("hypothesis")
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    counter = iter(range(10**9))
+
+    @st.composite
+    def damaged_files(draw):
+        fmt = draw(st.sampled_from(FUZZ_FORMATS))
+        good = templates[fmt]
+        mode = draw(st.sampled_from(["magic+random", "truncate", "flip", "splice"]))
+        if mode == "magic+random":
+            data = draw(st.sampled_from(MAGIC[fmt])) + draw(st.binary(max_size=2048))
+        elif mode == "truncate":
+            data = good[: draw(st.integers(0, len(good)))]
+        elif mode == "flip":  # a few bytes overwritten, mostly in the header
+            data = bytearray(good)
+            for _ in range(draw(st.integers(1, 8))):
+                pos = draw(st.integers(0, min(len(data) - 1, draw(st.sampled_from([64, 512, len(data) - 1])))))
+                data[pos] = draw(st.integers(0, 255))
+            data = bytes(data)
+        else:  # header of a valid file, junk after
+            cut = draw(st.integers(1, min(len(good), 1024)))
+            data = good[:cut] + draw(st.binary(max_size=1024))
+        return fmt, data
+
+    @settings(max_examples=200, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(damaged_files())
+    def check(case):
+        fmt, data = case
+        path = folder / f"f{next(counter)}.{fmt}"
+        path.write_bytes(data)
+        try:
+            seq = load_sequence(path)
+        except (ValueError, OSError):
+            return
+        finally:
+            path.unlink(missing_ok=True)
+        assert seq.frames.ndim == 3 and seq.frames.dtype == np.float32
+
+    check()
+
+
+def test_fuzz_landmark_csv(tmp_path):
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from napari_tlreg.io import load_points_csv
+
+    path = tmp_path / "lm.csv"
+    cells = st.one_of(st.integers(-5, 5).map(str), st.floats(allow_nan=True).map(repr), st.text(max_size=4))
+
+    @settings(max_examples=100, deadline=None, derandomize=True, database=None)
+    @given(st.one_of(st.binary(max_size=200),
+                     st.lists(st.lists(cells, max_size=5), max_size=6).map(
+                         lambda rows: ("id,t,row,col\n" + "\n".join(",".join(r) for r in rows)).encode("utf-8"))))
+    def check(data):
+        path.write_bytes(data)
+        try:
+            pts = load_points_csv(path)
+        except (ValueError, OSError):
+            return
+        assert pts.ndim == 2 and pts.shape[1] == 4 and np.isfinite(pts).all()
+
+    check()
