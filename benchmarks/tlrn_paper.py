@@ -13,6 +13,8 @@ ANTs needs the bench extra (``pip install -e .[bench]``: antspyx pins numpy<2.4,
 from __future__ import annotations
 
 import argparse
+import builtins
+import functools
 import json
 import sys
 import time
@@ -100,7 +102,7 @@ def evaluate_cardiac(method: str, n_sequences: int = 20, seed0: int = CARDIAC_TE
             frames_n = normalize_sequence(seq.frames)
         elif method == "ants":
             frames_n = normalize_sequence(seq.frames)
-            warped, labs, jac, s = ants_register(frames_n, 0, gt.astype(np.int32))
+            warped, labs, jac, s = ants_register(frames_n, 0, gt[0].astype(np.int32))
             prop, f, secs = labs == 1, float((jac[1:] <= 0).mean() * 100), secs + s
         else:
             res = tl.register(seq.frames, method=method, **params)
@@ -212,42 +214,71 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer sequences (a few minutes)")
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "tlrn"))
+    ap.add_argument("--sections", default="lemniscate,cardiac,sunnybrook,speed",
+                    help="comma-separated subset; results of other sections already in --out are kept")
     args = ap.parse_args(argv)
+    sections = set(args.sections.split(","))
     torch.set_num_threads(2)
     use_ants = have_ants() and not args.no_ants
     n_lem, n_card, ants_lem, ants_card = (40, 8, 5, 4) if args.quick else (200, 30, 20, 10)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    R: dict = {"torch": torch.__version__, "threads": torch.get_num_threads(), "ants": use_ants}
+    prev = out / "results.json"
+    R: dict = json.loads(prev.read_text()) if prev.is_file() else {}
+    R.update({"torch": torch.__version__, "threads": torch.get_num_threads(), "ants": use_ants})
+    print = functools.partial(builtins.print, flush=True)  # noqa: A001 - progress visible when piped
 
+    if "lemniscate" in sections:
+        run_lemniscate(R, n_lem, ants_lem if use_ants else 0, print)
+    if "cardiac" in sections:
+        run_cardiac(R, n_card, ants_card if use_ants else 0, print)
+    if "sunnybrook" in sections and SHARED.is_dir():
+        run_sunnybrook(R, use_ants, print)
+    if "speed" in sections:
+        run_speed(R, use_ants, print)
+    (out / "results.json").write_text(json.dumps(R, indent=2))
+    if "lemniscate" in R and "cardiac" in R:
+        plot(R, out / "tlrn_paper.png")
+    print(f"\nwrote {out / 'results.json'} and {out / 'tlrn_paper.png'}")
+    return 0
+
+
+def run_lemniscate(R, n_lem, n_ants, print):
     print(f"\n## Lemniscate test split ({n_lem} sequences x 12 frames, 64x64)")
     R["lemniscate"] = {m: evaluate_lemniscate(m, n_lem) for m in ("none", *METHODS)}
-    if use_ants:
-        R["lemniscate"]["ants"] = evaluate_lemniscate("ants", ants_lem)
+    if n_ants:
+        R["lemniscate"]["ants"] = evaluate_lemniscate("ants", n_ants)
     print(f"{'method':12s} {'MSE (x1e-3) per step t=1..11':70s} {'mean':>7s} {'fold %':>7s}")
     for m, r in R["lemniscate"].items():
         steps = " ".join(f"{1e3 * v:5.2f}" for v in r["mse_per_step"][1:])
         print(f"{m:12s} {steps:70s} {1e3 * r['mse_mean']:7.3f} {r['folding_pct']:7.3f}")
 
+
+def run_cardiac(R, n_card, n_ants, print):
     print(f"\n## Unseen cardiac phantoms ({n_card} sequences x 12 frames, 64x64): propagated myocardium")
     R["cardiac"] = {m: evaluate_cardiac(m, n_card) for m in ("none", *METHODS)}
-    if use_ants:
-        R["cardiac"]["ants"] = evaluate_cardiac("ants", ants_card)
+    if n_ants:
+        R["cardiac"]["ants"] = evaluate_cardiac("ants", n_ants)
     print(f"{'method':12s} {'Dice':>6s} {'worst-frame Dice':>16s} {'HD95 px':>8s} {'fold %':>7s} {'s/seq':>7s}")
     for m, r in R["cardiac"].items():
         print(f"{m:12s} {r['dice_mean']:6.3f} {r['dice_min_frame']:16.3f} {r['hd95_mean']:8.2f} {r['folding_pct']:7.3f} {r['seconds_per_sequence']:7.3f}")
 
-    if SHARED.is_dir():
-        print("\n## Real cine MRI (Sunnybrook, 3 patients): ED endocardium propagated to ES, Dice vs expert")
-        R["sunnybrook"] = {"none": evaluate_sunnybrook("none")}
-        for m in METHODS:
-            R["sunnybrook"][m] = evaluate_sunnybrook(m)  # auto scale: 128 px -> the 64 px training size
-            R["sunnybrook"][f"{m} scale=1"] = evaluate_sunnybrook(m, scale=1.0)
-        if use_ants:
-            R["sunnybrook"]["ants"] = evaluate_sunnybrook("ants")
-        print(f"{'method':22s} {'cases':>5s} {'Dice':>6s} {'s/case':>7s}")
-        for m, r in R["sunnybrook"].items():
-            print(f"{m:22s} {r['n_cases']:5d} {r['dice_mean']:6.3f} {r['seconds_per_case']:7.3f}")
+
+def run_sunnybrook(R, use_ants, print):
+    print("\n## Real cine MRI (Sunnybrook, 3 patients): ED endocardium propagated to ES, Dice vs expert")
+    R["sunnybrook"] = {"none": evaluate_sunnybrook("none")}
+    for m in METHODS:
+        R["sunnybrook"][m] = evaluate_sunnybrook(m)  # auto scale: 128 px -> the 64 px training size
+        R["sunnybrook"][f"{m} scale=1"] = evaluate_sunnybrook(m, scale=1.0)
+    if use_ants:
+        R["sunnybrook"]["ants"] = evaluate_sunnybrook("ants")
+    print(f"{'method':22s} {'cases':>5s} {'Dice':>6s} {'s/case':>7s}")
+    for m, r in R["sunnybrook"].items():
+        print(f"{m:22s} {r['n_cases']:5d} {r['dice_mean']:6.3f} {r['seconds_per_case']:7.3f}")
+
+
+def run_speed(R, use_ants, print):
+    import torch
 
     print("\n## Inference speed (median of 5, seconds per sequence)")
     R["speed"] = {}
@@ -262,11 +293,6 @@ def main(argv=None) -> int:
             row["ratio_ants_over_tlrn"] = row["ants_sequence"] / row["tlrn_cpu"]
         R["speed"][key] = row
         print(key, "  ".join(f"{k}={v:.4f}" for k, v in row.items()))
-
-    (out / "results.json").write_text(json.dumps(R, indent=2))
-    plot(R, out / "tlrn_paper.png")
-    print(f"\nwrote {out / 'results.json'} and {out / 'tlrn_paper.png'}")
-    return 0
 
 
 def plot(R: dict, path: Path) -> None:

@@ -196,7 +196,7 @@ def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool) -> No
         md.update(spacing=list(spacing), unit=unit)
         if unit == "mm":
             kw = {"resolution": (10.0 / spacing[1], 10.0 / spacing[0]), "resolutionunit": "CENTIMETER"}
-    tifffile.imwrite(tmp, arr, imagej=False, ome=False, metadata=md, **kw)
+    tifffile.imwrite(tmp, arr, imagej=False, ome=False, metadata=md, photometric="minisblack", **kw)
 
 
 def _write_nifti(tmp: Path, arr: np.ndarray, spacing, unit: str, gz: bool) -> None:
