@@ -304,7 +304,7 @@ def plot(R: dict, path: Path) -> None:
     fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
     for m, r in R["lemniscate"].items():
         ax[0].plot(range(1, 12), [1e3 * v for v in r["mse_per_step"][1:]], marker="o", label=m)
-    ax[0].set(title="Lemniscate test: MSE per time step", xlabel="t", ylabel="MSE x 1e-3")
+    ax[0].set(title="Lemniscate test: MSE per time step", xlabel="t", ylabel="MSE x 1e-3 (log)", yscale="log")
     for m, r in R["cardiac"].items():
         ax[1].plot(range(len(r["dice_per_frame"])), r["dice_per_frame"], marker="o", label=m)
         ax[2].plot(range(len(r["hd95_per_frame"])), r["hd95_per_frame"], marker="o", label=m)
