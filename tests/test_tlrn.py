@@ -240,3 +240,17 @@ def test_cli_train_under_torchrun_with_two_gloo_processes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     ck = torch.load(out, weights_only=True)
     assert ck["step"] == 2
+
+
+def test_streaming_in_blocks_equals_one_pass_and_reports_progress():
+    from napari_tlreg.engines.base import RunContext
+    from napari_tlreg.engines.tlrn import load_net, predict_velocities
+
+    net, _ = load_net("", "tlrn_cine64", True, torch.device("cpu"))
+    x = torch.rand(23, 32, 40)
+    seen = []
+    with torch.no_grad():
+        whole = predict_velocities(net, x, 6, block=1000)
+        blocks = predict_velocities(net, x, 6, RunContext(progress=lambda d, t, m: seen.append((d, t))), block=4)
+    assert torch.allclose(whole, blocks, atol=1e-5)
+    assert seen[0] == (0, 22) and len(seen) == 4 + 2  # forward chain 16 frames = 4 blocks, backward 6 = 2

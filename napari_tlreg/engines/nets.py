@@ -108,18 +108,34 @@ class TLRNNet(nn.Module):
         self.units = nn.ModuleList([TemporalResidualUnit(c) for _ in range(n)]) if residual else nn.ModuleList()
 
     def forward(self, ref: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        return self.step(ref, frames)[0]
+
+    def step(self, ref: torch.Tensor, frames: torch.Tensor, state: torch.Tensor | None = None, t0: int = 0):
+        """Velocities for a block of frames continuing a chain: returns ``(v (B, K, 2, H, W), last latent)``.
+
+        ``state`` is the last ``ẑ`` of the previous block (``None`` at the chain's start) and ``t0`` the
+        index of this block's first frame in the chain, so a long chain can be streamed in blocks
+        with the same result as one call.
+        """
         b, k, h, w = frames.shape
         pairs = torch.stack([ref.expand(b, k, h, w), frames], 2).reshape(b * k, 2, h, w)
         z, skips = self.unet.encode(pairs)  # all pairs of all sequences in one batch
-        if self.residual and k > 1:
-            zs = z.reshape(b, k, *z.shape[1:])
-            out = [zs[:, 0]]
-            for t in range(1, k):
-                unit = self.units[0] if self.shared else self.units[min(t - 1, len(self.units) - 1)]
-                out.append(unit(out[-1], zs[:, t]))
-            z = torch.stack(out, 1).reshape(b * k, *z.shape[1:])
+        zs = z.reshape(b, k, *z.shape[1:])
+        if self.residual:
+            out = []
+            for i in range(k):
+                t = t0 + i
+                if t == 0:  # the chain starts: ẑ_1 = z_1
+                    cur = zs[:, i]
+                else:
+                    prev = out[-1] if out else state
+                    unit = self.units[0] if self.shared else self.units[min(t - 1, len(self.units) - 1)]
+                    cur = unit(prev, zs[:, i])
+                out.append(cur)
+            zs = torch.stack(out, 1)
+            z = zs.reshape(b * k, *z.shape[1:])
         v = self.unet.decode(z, skips)
-        return v.reshape(b, k, 2, h, w)
+        return v.reshape(b, k, 2, h, w), zs[:, -1]
 
 
 def grad_l2(v: torch.Tensor) -> torch.Tensor:

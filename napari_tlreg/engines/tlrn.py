@@ -59,22 +59,29 @@ def time_chains(n_frames: int, reference: int) -> list[list[int]]:
     return [c for c in chains if c]
 
 
-def predict_velocities(net: TLRNNet, frames: torch.Tensor, reference: int, ctx: RunContext | None = None) -> torch.Tensor:
+def predict_velocities(net: TLRNNet, frames: torch.Tensor, reference: int, ctx: RunContext | None = None, block: int = 16) -> torch.Tensor:
     """Velocities ``(T, 2, H, W)`` for normalised frames ``(T, H, W)``; zero at the reference.
 
-    Pads H, W to a multiple of 8 (border replication) and crops back.
+    Pads H, W to a multiple of 8 (border replication) and crops back. Each chain is streamed in
+    blocks of ``block`` frames (the latent state carried across blocks), so memory stays bounded on
+    long sequences and cancellation is checked between blocks.
     """
     t, h, w = frames.shape
     m = net.unet.multiple
     ph, pw = (-h) % m, (-w) % m
     x = F.pad(frames[None], (0, pw, 0, ph), mode="replicate")[0] if (ph or pw) else frames
     v = torch.zeros(t, 2, h + ph, w + pw, device=frames.device, dtype=frames.dtype)
-    chains = time_chains(t, reference)
-    for i, chain in enumerate(chains):
-        if ctx is not None:
-            ctx.report(i, len(chains), f"chain {i + 1}/{len(chains)}: {len(chain)} frames")
-        out = net(x[reference][None, None], x[chain][None])[0]
-        v[chain] = out
+    ref = x[reference][None, None]
+    done, total = 0, t - 1
+    for chain in time_chains(t, reference):
+        state = None
+        for start in range(0, len(chain), block):
+            idx = chain[start : start + block]
+            if ctx is not None:
+                ctx.report(done, total, f"frames {done + 1}-{done + len(idx)} of {total}")
+            out, state = net.step(ref, x[idx][None], state, t0=start)
+            v[idx] = out[0]
+            done += len(idx)
     return v[:, :, :h, :w]
 
 
