@@ -1,11 +1,18 @@
-"""Training of the learned sequence engines (``tlrn``, ``voxelmorph``): one trainer, run by hand.
+"""Training of the learned engines (``tlrn``, ``voxelmorph``, ``multistep``, ``hsyn``): one trainer, run by hand.
 
-``napari-tlreg train tlrn --data synthetic:cardiac --iterations 3000 --out w.pt`` or
-:func:`train` from Python. Unsupervised: loss = mean over frames of
-``MSE(warp(I_ref, φ_t), I_t) + w·Grad_l2(v_t)`` (TLRN paper eq. 4, w = 0.03).
-Data: synthetic generators on the fly (``synthetic:cardiac``, ``synthetic:lemniscate``,
-``synthetic:mix``) or a folder of the user's sequences (any format ``load_sequence`` reads),
-with flips / 90° rotations / time reversal applied to whole sequences. Deterministic on CPU
+``napari-tlreg train tlrn --data synthetic:cardiac --iterations 3000 --out w.pt``,
+``napari-tlreg train multistep --data synthetic:satellite --out w.pt`` or :func:`train` from Python.
+What differs between methods lives in a *task* (:data:`TASKS`): its network, its data and its loss;
+the loop, the checkpoints, resuming, DDP and the deterministic batches are shared.
+
+* Sequences (``tlrn``, ``voxelmorph``): loss = mean over frames of ``MSE(warp(I_ref, φ_t), I_t) + w·Grad_l2(v_t)``
+  (TLRN paper eq. 4, w = 0.03). Data: ``synthetic:cardiac``, ``synthetic:lemniscate``, ``synthetic:mix``
+  or a folder of sequences, with flips / 90° rotations / time reversal of whole sequences.
+* Pairs (``multistep``, ``hsyn``): ``synthetic:satellite`` (urban-like scenes under the multistep paper's
+  extra translation 2-12 px, rotation 3-4° and scale) or a folder of image pairs (any file with two or
+  more frames, same random motion added); flips / 90° rotations / swaps. Losses: see the tasks.
+
+Several sources may be given separated by commas (one drawn per step). Deterministic on CPU
 under a seed: the batch of step ``k`` on rank ``r`` is drawn from ``default_rng([seed, r, k])``,
 so resuming from a checkpoint continues exactly. Multi-GPU (or multi-process CPU) through
 ``torchrun``: torch DistributedDataParallel, gloo on CPU, nccl on CUDA.
@@ -33,21 +40,21 @@ SEQUENCE_METHODS = ("tlrn", "voxelmorph")
 @dataclass
 class TrainConfig:
     method: str = "tlrn"
-    data: str = "synthetic:cardiac"
+    data: str | None = None  # None: the method's default (synthetic:cardiac, synthetic:satellite)
     out: str = "weights.pt"
     iterations: int = 2000
-    batch: int = 4  # sequences per step (each gives n_frames - 1 pairs)
-    n_frames: int = 8
-    size: int = 64
+    batch: int = 4  # sequences (each gives n_frames - 1 pairs) or pairs per step
+    n_frames: int = 8  # sequences only
+    size: int | None = None  # None: the method's default (64 sequences, 128 pairs)
     lr: float = 1e-3
-    weight: float = 0.03  # Grad-l2 weight with MSE (TLRN paper)
+    weight: float | None = None  # None: the method's default (TLRN Grad 0.03, multistep β 1e-4, HSyN λ1 1)
     seed: int = 1234
     device: str = "auto"
     threads: int = 0  # 0: torch default
     checkpoint_every: int = 200
     resume: bool = False
     init: str = ""  # start from these weights (fine-tuning)
-    net: dict[str, Any] = field(default_factory=lambda: {"enc": [16, 32, 32, 32], "dec": [32, 32, 32, 32, 16, 16], "shared": True})
+    net: dict[str, Any] = field(default_factory=dict)  # network/method options over the task's defaults
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -109,13 +116,12 @@ def augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(np.stack(out), dtype=np.float32)
 
 
-def make_batch(cfg: TrainConfig, step: int, rank: int, folder: FolderData | None) -> np.ndarray:
+def make_batch(cfg: TrainConfig, step: int, rank: int, folders: dict) -> np.ndarray:
+    """The batch of ``step`` on ``rank``: one source (of the comma-separated ``cfg.data``) drawn per step."""
     rng = np.random.default_rng([cfg.seed, rank, step])
-    if folder is not None:
-        raw = folder.sample(rng, cfg.batch, cfg.n_frames)
-    else:
-        raw = _synthetic(cfg.data.split(":", 1)[1], rng, cfg.batch, cfg.n_frames, cfg.size)
-    return augment(raw, rng)
+    sources = cfg.data.split(",")
+    src = sources[int(rng.integers(len(sources)))] if len(sources) > 1 else sources[0]
+    return TASKS[cfg.method].batch(cfg, rng, src, folders)
 
 
 # ---- loss ----------------------------------------------------------------------------------------
@@ -131,6 +137,278 @@ def sequence_loss(net, seqs: torch.Tensor, weight: float) -> tuple[torch.Tensor,
     return mse + weight * reg, {"mse": float(mse.detach()), "grad": float(reg.detach())}
 
 
+# ---- tasks: what differs between the trainable methods --------------------------------------------
+class SequenceTask:
+    """TLRN and its pairwise ablation VoxelMorph: sequences ``(B, T, H, W)``, SVF U-Net, MSE + Grad."""
+
+    methods = ("tlrn", "voxelmorph")
+    default_data = "synthetic:cardiac"
+    default_size = 64
+    default_weight = 0.03
+    default_net = {"enc": [16, 32, 32, 32], "dec": [32, 32, 32, 32, 16, 16], "shared": True}
+    find_unused_parameters = False
+
+    def net_config(self, cfg: TrainConfig) -> dict:
+        return {**self.default_net, **cfg.net, "residual": cfg.method == "tlrn"}
+
+    def build(self, net_cfg: dict):
+        return build_net(net_cfg)
+
+    def init_state(self, cfg: TrainConfig, state: dict) -> dict:
+        if cfg.method == "voxelmorph":
+            return {k: v for k, v in state.items() if not k.startswith("units.")}
+        return state
+
+    def folder(self, src: str, cfg: TrainConfig):
+        return FolderData(src, cfg.size)
+
+    def batch(self, cfg: TrainConfig, rng: np.random.Generator, src: str, folders: dict) -> np.ndarray:
+        if src.startswith("synthetic:"):
+            raw = _synthetic(src.split(":", 1)[1], rng, cfg.batch, cfg.n_frames, cfg.size)
+        else:
+            raw = folders[src].sample(rng, cfg.batch, cfg.n_frames)
+        return augment(raw, rng)
+
+    def loss(self, model, batch: torch.Tensor, cfg: TrainConfig, net_cfg: dict, step: int):
+        return sequence_loss(model, batch, cfg.weight)
+
+
+class PairFolderData:
+    """Image pairs from a folder: every file ``load_sequence`` reads with >= 2 frames (e.g. two dates).
+
+    A sample = two different frames of one file, the same random window of ``size`` px (the images
+    are resized to it when smaller), the second pulled through a random motion of the pairs' model
+    (the multistep paper's extra translation / rotation / scale) on top of its real misregistration.
+    No-data (constant border-connected regions, :func:`~napari_tlreg.engines.pairs.nodata_mask`) is NaN.
+    """
+
+    MARGIN = 24
+
+    def __init__(self, folder: str | Path, size: int):
+        from .engines.pairs import nodata_mask
+        from .io import load_sequence
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ValueError(f"training data folder not found: {folder}")
+        self.size = size
+        self.items = []
+        need = size + 2 * self.MARGIN
+        for path in sorted(folder.iterdir()):
+            try:
+                seq = load_sequence(path)
+            except (ValueError, OSError):
+                continue
+            if seq.frames.shape[0] < 2:
+                continue
+            f = torch.from_numpy(np.asarray(seq.frames, np.float32))[:, None]
+            valid = nodata_mask(f)
+            if min(f.shape[-2:]) < need:  # small images: resize up to the window (and the mask with them)
+                f = F.interpolate(f, size=(need, need), mode="bilinear", align_corners=True)
+                valid = F.interpolate(valid.float(), size=(need, need), mode="bilinear", align_corners=True) > 0.99
+            x = f[:, 0].numpy().copy()
+            x[~valid[:, 0].numpy()] = np.nan
+            self.items.append(x)
+        if not self.items:
+            raise ValueError(f"{folder}: no readable image pairs (files with 2 or more frames)")
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        from .core.ops import warp
+        from .synth.satellite import random_motion
+
+        s, m = self.size, self.MARGIN
+        out = np.empty((n, 2, s, s), np.float32)
+        for k in range(n):
+            x = self.items[rng.integers(len(self.items))]
+            i, j = rng.choice(x.shape[0], 2, replace=False)
+            r0 = int(rng.integers(x.shape[1] - (s + 2 * m) + 1))
+            c0 = int(rng.integers(x.shape[2] - (s + 2 * m) + 1))
+            a = x[i, r0:r0 + s + 2 * m, c0:c0 + s + 2 * m]
+            b = x[j, r0:r0 + s + 2 * m, c0:c0 + s + 2 * m]
+            u = random_motion(s + 2 * m, rng)
+            b = warp(b, u)  # NaN (no-data) spreads to its bilinear neighbours: masked in the loss
+            out[k, 0], out[k, 1] = a[m:m + s, m:m + s], b[m:m + s, m:m + s]
+        return out
+
+
+def augment_pairs(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Flips, 90° rotations and moving/fixed swaps of pairs ``(B, 2, H, W)``."""
+    out = []
+    for pair in batch:
+        pair = np.rot90(pair, k=int(rng.integers(4)), axes=(1, 2))
+        if rng.random() < 0.5:
+            pair = pair[:, :, ::-1]
+        if rng.random() < 0.5:
+            pair = pair[::-1]
+        out.append(pair)
+    return np.ascontiguousarray(np.stack(out), dtype=np.float32)
+
+
+def _prepare_pairs(batch: torch.Tensor):
+    """Raw pairs ``(B, 2, H, W)`` (NaN = no-data) -> moving, fixed ``(B, 1, H, W)`` robustly normalised
+    and filled as the engines see them, and the validity masks."""
+    from .engines.pairs import fill_nodata, robust_normalize
+
+    moving, fixed = batch[:, :1], batch[:, 1:]
+    vm, vf = ~torch.isnan(moving), ~torch.isnan(fixed)
+    moving, fixed = torch.nan_to_num(moving), torch.nan_to_num(fixed)
+    m, f = robust_normalize(moving, vm), robust_normalize(fixed, vf)
+    return fill_nodata(m, vm), fill_nodata(f, vf), vm, vf
+
+
+class PairTask:
+    """Common part of the pair methods: pairs ``(B, 2, H, W)`` (moving = the reference, fixed = the frame)."""
+
+    default_data = "synthetic:satellite"
+    default_size = 128
+    find_unused_parameters = False
+
+    def net_config(self, cfg: TrainConfig) -> dict:
+        return {**self.default_net, **cfg.net}
+
+    def init_state(self, cfg: TrainConfig, state: dict) -> dict:
+        return state
+
+    def folder(self, src: str, cfg: TrainConfig):
+        return PairFolderData(src, cfg.size)
+
+    def batch(self, cfg: TrainConfig, rng: np.random.Generator, src: str, folders: dict) -> np.ndarray:
+        from .synth.satellite import satellite_batch
+
+        if src == "synthetic:satellite":
+            raw = satellite_batch(cfg.batch, rng, cfg.size, change=float(self.net_config(cfg).get("change", 0.0)))
+        elif src.startswith("synthetic:"):
+            raise ValueError(f"unknown synthetic data {src!r} for {cfg.method}: use synthetic:satellite or a folder of pairs")
+        else:
+            raw = folders[src].sample(rng, cfg.batch)
+        return augment_pairs(raw, rng)
+
+
+class MultistepTask(PairTask):
+    """Multistep: mean over steps of masked MSE(warped_s, fixed) + β·mean|Φ_acc| (β = ``weight``)."""
+
+    methods = ("multistep",)
+    default_weight = 1e-4
+    default_net = {"enc": [16, 32, 64, 128], "slope": 0.01, "c": 2.0, "steps": 3, "affine_fraction": 1.0,
+                   "change": 0.0}
+
+    def build(self, net_cfg: dict):
+        from .engines.multistep import build_net as build_multistep
+
+        return build_multistep(net_cfg)
+
+    def loss(self, model, batch: torch.Tensor, cfg: TrainConfig, net_cfg: dict, step: int):
+        m, f, vm, vf = _prepare_pairs(batch)
+        init = None
+        k = round(float(net_cfg["affine_fraction"]) * m.shape[0])
+        if k:  # the first k pairs of the (randomly drawn) batch start from the affine pre-alignment
+            from .engines.pairs import affine_prealign
+
+            init = torch.zeros(m.shape[0], 2, *m.shape[-2:], dtype=m.dtype, device=m.device)
+            init[:k] = affine_prealign(m[:k], f[:k], vm[:k], vf[:k])
+        phis, warped = model(m, f, int(net_cfg["steps"]), float(net_cfg["c"]), init)
+        masked = not bool(vm.all() and vf.all())
+        mses = []
+        for s, w in enumerate(warped):
+            err = (w - f) ** 2
+            if masked:
+                from .engines.multistep import gradients_to_displacement
+
+                u = gradients_to_displacement(phis[s], float(net_cfg["c"]))
+                ok = vf & (fields.warp(vm.float(), u if init is None else fields.compose(init, u)) > 0.99)
+                mses.append((err * ok).sum() / ok.sum().clamp_min(1))
+            else:
+                mses.append(err.mean())
+        mse = torch.stack(mses).mean()
+        reg = phis[-1].abs().mean()
+        return mse + cfg.weight * reg, {"mse": float(mse.detach()), "mse_last": float(mses[-1].detach()), "phi": float(reg.detach())}
+
+
+class HSyNTask(PairTask):
+    """HSyN: -LNCC in the mean space + λ1·2·Grad + λ2·mean((u_mf+u_fm)²), plus the inverse net's loss.
+
+    Levels are trained progressively (the authors' schedule): level 1 alone until ``schedule[0]`` of the
+    iterations, levels 1-2 until ``schedule[1]``, then all three; for ``freeze`` of the iterations after a
+    level is added, the coarser levels are frozen. ``weight`` is λ1.
+    """
+
+    methods = ("hsyn",)
+    default_weight = 1.0
+    default_net = {"enc": [16, 32, 32, 32], "dec": [32, 32, 32, 32, 16, 16], "inv_enc": [16, 32, 32, 32],
+                   "inv_dec": [32, 32, 32, 32, 16, 16], "smc": 0.1, "inv_smooth": 0.02, "loss_mult": 2.0,
+                   "schedule": [0.2, 0.45], "freeze": 0.05, "affine_fraction": 1.0, "change": 0.5}
+    find_unused_parameters = True
+
+    def build(self, net_cfg: dict):
+        from .engines.hsyn import build_net as build_hsyn
+
+        return build_hsyn(net_cfg)
+
+    @staticmethod
+    def stage(net_cfg: dict, step: int, iterations: int) -> tuple[int, int]:
+        """(active levels, frozen levels) at ``step``."""
+        b1, b2 = (float(v) * iterations for v in net_cfg["schedule"])
+        fr = float(net_cfg["freeze"]) * iterations
+        if step < b1:
+            return 1, 0
+        if step < b2:
+            return 2, (1 if step < b1 + fr else 0)
+        return 3, (2 if step < b2 + fr else 0)
+
+    def loss(self, model, batch: torch.Tensor, cfg: TrainConfig, net_cfg: dict, step: int):
+        from .engines.hsyn import NCC_WINDOWS, lncc_loss
+
+        m, f, vm, vf = _prepare_pairs(batch)
+        k = round(float(net_cfg["affine_fraction"]) * m.shape[0])
+        if k:  # the first k pairs of the (randomly drawn) batch start from the affine pre-alignment
+            from .engines.pairs import affine_prealign
+
+            pre = affine_prealign(m[:k], f[:k], vm[:k], vf[:k])
+            m = torch.cat([fields.warp(m[:k], pre), m[k:]])
+            vm = torch.cat([fields.warp(vm[:k].float(), pre) > 0.99, vm[k:]])
+        n_levels, frozen = self.stage(net_cfg, step, cfg.iterations)
+        out = model(m, f, n_levels, frozen)
+        lev = out["level"]
+        u_mf, u_fm = out["u_mf"], out["u_fm"]
+        mask = None
+        if not bool(vm.all() and vf.all()):
+            factor = 2 ** (2 - lev)
+            pm = F.avg_pool2d(vm.float(), factor) if factor > 1 else vm.float()
+            pf = F.avg_pool2d(vf.float(), factor) if factor > 1 else vf.float()
+            mask = (fields.warp(pm, u_mf) > 0.99) & (fields.warp(pf, u_fm) > 0.99)
+        sim = lncc_loss(out["m_mean"], out["f_mean"], NCC_WINDOWS[lev], mask=mask)
+        smooth = float(net_cfg["loss_mult"]) * (grad_l2(u_mf) + grad_l2(u_fm))
+        smc = ((u_mf + u_fm) ** 2).mean()
+        res = torch.cat([fields.compose(out["u_mf_full"], out["inv_mf"]), fields.compose(out["u_fm_full"], out["inv_fm"])])
+        inv_loss = (res**2).mean()
+        inv_smooth = grad_l2(torch.cat([out["inv_mf"], out["inv_fm"]]))
+        loss = sim + cfg.weight * smooth + float(net_cfg["smc"]) * smc + inv_loss + float(net_cfg["inv_smooth"]) * inv_smooth
+        return loss, {"ncc": float(-sim.detach()), "grad": float(smooth.detach()), "smc": float(smc.detach()),
+                      "inv": float(inv_loss.detach()), "levels": float(n_levels)}
+
+
+TASKS = {m: task for task in (SequenceTask(), MultistepTask(), HSyNTask()) for m in task.methods}
+TRAINABLE = tuple(TASKS)
+
+
+def resolve_config(cfg: TrainConfig) -> TrainConfig:
+    """Fill the method's defaults (data, size, weight) into ``cfg`` and check it; returns a new config."""
+    if cfg.method not in TASKS:
+        raise ValueError(f"train: unknown method {cfg.method!r}; trainable here: {', '.join(TRAINABLE)}")
+    task = TASKS[cfg.method]
+    cfg = TrainConfig(**asdict(cfg))
+    cfg.data = cfg.data or task.default_data
+    cfg.size = cfg.size or task.default_size
+    cfg.weight = task.default_weight if cfg.weight is None else float(cfg.weight)
+    unknown = sorted(set(cfg.net) - set(task.default_net))
+    if unknown:
+        raise ValueError(f"train: {cfg.method} has no network option(s) {', '.join(unknown)}; known: {', '.join(sorted(task.default_net))}")
+    multiple = 32 if cfg.method == "hsyn" else 8
+    if cfg.iterations < 1 or cfg.batch < 1 or cfg.n_frames < 2 or cfg.size % multiple:
+        raise ValueError(f"train: iterations, batch >= 1, n_frames >= 2 and size a multiple of {multiple} are required")
+    return cfg
+
+
 # ---- the loop ------------------------------------------------------------------------------------
 def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict], None] | None = None, **overrides) -> Path:
     """Train ``config.method`` and write the checkpoint ``config.out``; returns its path.
@@ -140,11 +418,8 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
     """
     import torch.distributed as dist
 
-    cfg = TrainConfig(**{**(asdict(config) if config else {}), **overrides})
-    if cfg.method not in SEQUENCE_METHODS:
-        raise ValueError(f"train: unknown method {cfg.method!r}; trainable here: {', '.join(SEQUENCE_METHODS)}")
-    if cfg.iterations < 1 or cfg.batch < 1 or cfg.n_frames < 2 or cfg.size % 8:
-        raise ValueError("train: iterations, batch >= 1, n_frames >= 2 and size a multiple of 8 are required")
+    cfg = resolve_config(TrainConfig(**{**(asdict(config) if config else {}), **overrides}))
+    task = TASKS[cfg.method]
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     from .core.ops import resolve_device
@@ -160,9 +435,9 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
     torch.manual_seed(cfg.seed)
     torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
 
-    folder = None if cfg.data.startswith("synthetic:") else FolderData(cfg.data, cfg.size)
-    net_cfg = {**cfg.net, "residual": cfg.method == "tlrn"}
-    net = build_net(net_cfg).to(device)
+    folders = {src: task.folder(src, cfg) for src in cfg.data.split(",") if not src.startswith("synthetic:")}
+    net_cfg = task.net_config(cfg)
+    net = task.build(net_cfg).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     out = Path(cfg.out)
     start = 0
@@ -170,9 +445,7 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
         from .engines.weights import resolve
 
         state, _ = resolve(cfg.init, cfg.init)
-        if cfg.method == "voxelmorph":
-            state = {k: v for k, v in state.items() if not k.startswith("units.")}
-        net.load_state_dict(state, strict=False)
+        net.load_state_dict(task.init_state(cfg, state), strict=False)
     if cfg.resume and out.is_file():
         from .engines.weights import load_checkpoint
 
@@ -182,7 +455,7 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
         start = int(ckpt["step"])
     model = net
     if world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(net)
+        model = torch.nn.parallel.DistributedDataParallel(net, find_unused_parameters=task.find_unused_parameters)
     net.train()
 
     bar = None
@@ -193,8 +466,8 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
     t0 = time.perf_counter()
     stats: dict[str, float] = {}
     for step in range(start, cfg.iterations):
-        seqs = torch.from_numpy(make_batch(cfg, step, rank, folder)).to(device)
-        loss, stats = sequence_loss(model, seqs, cfg.weight)
+        batch = torch.from_numpy(make_batch(cfg, step, rank, folders)).to(device)
+        loss, stats = task.loss(model, batch, cfg, net_cfg, step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -203,7 +476,7 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
             stats["seconds"] = time.perf_counter() - t0
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(mse=f"{stats['mse']:.5f}", grad=f"{stats['grad']:.4f}")
+                bar.set_postfix({k: (f"{v:.5f}" if abs(v) < 1 else f"{v:.3f}") for k, v in stats.items() if k != "seconds"})
             if progress is not None:
                 progress(done, cfg.iterations, stats)
             if done % cfg.checkpoint_every == 0 or done == cfg.iterations:

@@ -31,6 +31,12 @@ add_engine("tlrn", "napari_tlreg.engines.tlrn:TLRNEngine",
            "TLRN: temporal latent residual network over SVF velocities (cine sequences; default)")
 add_engine("voxelmorph", "napari_tlreg.engines.tlrn:VoxelMorphEngine",
            "VoxelMorph SVF U-Net: each frame to the reference independently (the TLRN ablation)")
+add_engine("multistep", "napari_tlreg.engines.multistep:MultistepEngine",
+           "Multistep spatial-gradient network: bounded gradients, cumulative-sum grid, T refinement steps (satellite pairs)")
+add_engine("hsyn", "napari_tlreg.engines.hsyn:HSyNEngine",
+           "HSyN: hierarchical symmetric half-way fields + deformation-inverse network (pairs; learned inverse)")
+add_engine("nmsr", "napari_tlreg.engines.nmsr:NMSREngine",
+           "NMSR: a U-Net optimised on the sequence itself, coarse to fine (echo; no training data needed)")
 
 
 def get_engine(name: str):

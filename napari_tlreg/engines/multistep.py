@@ -1,0 +1,226 @@
+"""Multistep spatial-gradient registration (Papadomanolaki et al., Remote Sensing 2021; paper 002).
+
+The network regresses pre-logistic spatial gradients ``Φ`` (2 channels); the logistic
+``L(Φ) = c / (1 + (c - 1)·e^(-Φ))`` bounds them to ``(0, c)`` with ``L(0) = 1`` (identity spacing);
+the sampling grid is their cumulative sum minus 1: absolute (row, col) coordinates in the
+*moving* image for every *fixed* pixel, monotone along each axis (no fold along the axes).
+That grid minus the identity is exactly our pull displacement (CONVENTIONS.md), so
+``warp(moving, u) ≈ fixed`` with ``moving`` = the reference and ``fixed`` = frame t.
+
+Channel order: the authors' code puts the x (width) gradient in channel 0; here ``Φ`` uses the
+project's (row, col) order like every field: channel 0 = gradient along rows (the row coordinate
+grows down the rows), channel 1 = gradient along columns.
+
+T refinement steps with shared weights: step 0 sees ``[moving, fixed]``, step s > 0 sees
+``[moving warped by the field of step s-1, fixed]``; the outputs are accumulated in the
+pre-logistic space (``Φ_acc = Σ Φ_s``) and the *original* moving image is re-warped with the
+accumulated grid at every step (no resampling blur build-up). Loss (training, :mod:`..train`):
+mean over steps of ``MSE(warped_s, fixed) + β·mean|Φ_acc|`` — a mean, not the authors' sum, so β
+does not scale with batch and image size (retuned: β = 1e-4, see the model card).
+
+Network: blocks conv3x3 + InstanceNorm(affine=False) + LeakyReLU(0.01); encoder 16-32-64-128
+(max-pool after the first three), decoder 128 -> concat -> 64 -> concat -> 32 -> concat -> 16 with
+nearest upsampling, 3x3 conv 16 -> 2 (the authors' layout: the full-resolution features are the
+input block and the last decoder block).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..core import fields
+from . import pairs
+from .base import Engine, RunContext
+from .weights import resolve
+
+C_MAX = 16.0
+MAX_STEPS = 10
+_MODELS: dict[tuple, tuple] = {}
+
+
+# ---- the logistic, the grid, and the conversion to our displacement ------------------------------
+def logistic(phi: torch.Tensor, c: float) -> torch.Tensor:
+    """``L(Φ) = c / (1 + (c - 1) e^(-Φ))``: in ``(0, c)``, ``L(0) = 1``."""
+    if not c > 1.0:
+        raise ValueError(f"c must be > 1, got {c}")
+    return c / (1.0 + (c - 1.0) * torch.exp(-phi))
+
+
+def logit(spacing: torch.Tensor, c: float) -> torch.Tensor:
+    """Inverse of :func:`logistic`: the ``Φ`` that gives grid spacing ``spacing`` in ``(0, c)``."""
+    return torch.log((c - 1.0) * spacing / (c - spacing))
+
+
+def gradients_to_grid(phi: torch.Tensor, c: float) -> torch.Tensor:
+    """``Φ`` ``(N, 2, H, W)`` (row, col order) -> absolute sampling coordinates ``(N, 2, H, W)`` (row, col).
+
+    ``grid_row = cumsum_rows(L(Φ_row)) - 1``, ``grid_col = cumsum_cols(L(Φ_col)) - 1``.
+    """
+    g = logistic(phi, c)
+    return torch.stack([torch.cumsum(g[:, 0], dim=1), torch.cumsum(g[:, 1], dim=2)], 1) - 1.0
+
+
+def grid_to_displacement(grid: torch.Tensor) -> torch.Tensor:
+    """Absolute sampling coordinates in the moving image -> our pull displacement (minus the identity)."""
+    h, w = grid.shape[-2:]
+    return grid - fields.identity_grid(h, w, grid.device, grid.dtype)
+
+
+def gradients_to_displacement(phi: torch.Tensor, c: float) -> torch.Tensor:
+    return grid_to_displacement(gradients_to_grid(phi, c))
+
+
+def displacement_to_gradients(u: torch.Tensor, c: float) -> torch.Tensor:
+    """The ``Φ`` whose grid is ``u`` (where representable: spacings clamped into ``(0, c)``); for tests/inits."""
+    h, w = u.shape[-2:]
+    grid = u + fields.identity_grid(h, w, u.device, u.dtype)
+    g_r = torch.diff(grid[:, 0], dim=1, prepend=torch.full_like(grid[:, 0, :1], -1.0))
+    g_c = torch.diff(grid[:, 1], dim=2, prepend=torch.full_like(grid[:, 1, :, :1], -1.0))
+    g = torch.stack([g_r, g_c], 1).clamp(1e-4, c - 1e-4)
+    return logit(g, c)
+
+
+# ---- network --------------------------------------------------------------------------------------
+def _block(cin: int, cout: int, slope: float) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.InstanceNorm2d(cout, affine=False), nn.LeakyReLU(slope))
+
+
+class MultistepNet(nn.Module):
+    """``forward(moving, fixed, steps, c)`` -> (list of accumulated ``Φ`` per step, list of warped moving).
+
+    moving, fixed ``(N, 1, H, W)`` with H, W multiples of :attr:`multiple`; all steps share the weights.
+    """
+
+    multiple = 8
+
+    def __init__(self, enc=(16, 32, 64, 128), slope: float = 0.01):
+        super().__init__()
+        e1, e2, e3, e4 = enc
+        self.enc1, self.enc2, self.enc3, self.enc4 = _block(2, e1, slope), _block(e1, e2, slope), _block(e2, e3, slope), _block(e3, e4, slope)
+        self.dec4 = _block(e4, e4, slope)
+        self.dec3 = _block(e4 + e3, e3, slope)
+        self.dec2 = _block(e3 + e2, e2, slope)
+        self.dec1 = _block(e2 + e1, e1, slope)
+        self.head = nn.Conv2d(e1, 2, 3, padding=1)
+        nn.init.normal_(self.head.weight, 0.0, 1e-5)  # an untrained net is the identity (Φ = 0)
+        nn.init.zeros_(self.head.bias)
+
+    def gradients(self, moving: torch.Tensor, fixed: torch.Tensor) -> torch.Tensor:
+        """One step: ``[moving, fixed]`` -> ``Φ_s`` ``(N, 2, H, W)`` (row, col order)."""
+        x = torch.cat([moving, fixed], 1)
+        e1 = F.max_pool2d(self.enc1(x), 2)
+        e2 = F.max_pool2d(self.enc2(e1), 2)
+        e3 = F.max_pool2d(self.enc3(e2), 2)
+        e4 = self.enc4(e3)
+        d = torch.cat([self.dec4(e4), e3], 1)
+        d = self.dec3(F.interpolate(d, scale_factor=2, mode="nearest"))
+        d = self.dec2(F.interpolate(torch.cat([d, e2], 1), scale_factor=2, mode="nearest"))
+        d = self.dec1(F.interpolate(torch.cat([d, e1], 1), scale_factor=2, mode="nearest"))
+        return self.head(d)
+
+    def forward(self, moving: torch.Tensor, fixed: torch.Tensor, steps: int = 3, c: float = 2.0, init: torch.Tensor | None = None):
+        """``init``: an optional pull field applied first (the affine pre-alignment): step s warps the
+        original moving image once, through ``compose(init, u_s)``."""
+        phis, warped = [], []
+        phi = None
+        current = moving if init is None else fields.warp(moving, init)
+        for _ in range(steps):
+            d = self.gradients(current, fixed)
+            phi = d if phi is None else phi + d  # accumulated in the pre-logistic space
+            u = gradients_to_displacement(phi, c)
+            current = fields.warp(moving, u if init is None else fields.compose(init, u))  # the original moving, re-warped
+            phis.append(phi)
+            warped.append(current)
+        return phis, warped
+
+
+def build_net(config: dict[str, Any]) -> MultistepNet:
+    return MultistepNet(enc=tuple(config.get("enc", (16, 32, 64, 128))), slope=float(config.get("slope", 0.01)))
+
+
+def load_net(weights: str, device: torch.device) -> tuple[MultistepNet, dict]:
+    key = (weights, str(device))
+    if key not in _MODELS:
+        state, card = resolve(weights, MultistepEngine.default_model)
+        cfg = dict(card.get("config", {}))
+        net = build_net(cfg)
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ValueError(f"weights {weights or MultistepEngine.default_model!r} do not fit the multistep network "
+                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        info = {"c": float(cfg.get("c", 2.0)), "steps": int(cfg.get("steps", 3)), "train_size": int(card.get("train_size", 128))}
+        _MODELS[key] = (net.to(device).eval(), info)
+    return _MODELS[key]
+
+
+def auto_scale(h: int, w: int, train_size: int) -> float:
+    """Run at the training resolution for images up to twice its size (longer side), else at 1/2 (never upsample)."""
+    return float(min(1.0, max(0.5, train_size / max(h, w))))
+
+
+def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor, steps: int, c: float,
+                   scale: float = 1.0, affine: bool = False, mask_nodata: bool = True, chunk: int = 8) -> torch.Tensor:
+    """Pull fields ``(N, 2, H, W)`` with ``warp(moving, u) ≈ fixed`` for raw pairs ``(N, 1, H, W)``."""
+    n, _, h, w = moving.shape
+    m, f, vm, vf = pairs.prepare_pair(moving, fixed, mask_nodata)
+    pre = pairs.affine_prealign(m, f, vm, vf) if affine else None
+    size = (max(8, round(h * scale)), max(8, round(w * scale)))
+    out = []
+    for i in range(0, n, chunk):
+        ms, fs = pairs.resample(m[i:i + chunk], size), pairs.resample(f[i:i + chunk], size)
+        ms, _ = pairs.pad_to_multiple(ms, net.multiple)
+        fs, _ = pairs.pad_to_multiple(fs, net.multiple)
+        init = None
+        if pre is not None:  # the affine at the network's resolution, padded like the images
+            init, _ = pairs.pad_to_multiple(fields.resize_field(pre[i:i + chunk], size), net.multiple)
+        phis, _ = net(ms, fs, steps, c, init)
+        u = gradients_to_displacement(phis[-1], c)
+        if init is not None:
+            u = fields.compose(init, u)  # first the affine, then the deformable part
+        u = u[:, :, : size[0], : size[1]]
+        out.append(fields.resize_field(u, (h, w)) if size != (h, w) else u)
+    return torch.cat(out)
+
+
+class MultistepEngine(Engine):
+    name = "multistep"
+    description = "Multistep spatial-gradient network: logistic-bounded gradients, cumulative-sum grid, T refinement steps (satellite pairs)"
+    #: c = 0 and steps = 0 mean "as the weights were trained" (shipped model: c = 2, the paper's value for
+    #: VHR imagery, T = 3); scale = 0: auto (the training resolution, at most halving the image).
+    defaults = {"weights": "", "steps": 0, "c": 0.0, "affine": True, "scale": 0.0, "mask_nodata": True}
+    default_model = "multistep_satellite128"
+
+    def check(self, params: dict[str, Any]) -> None:
+        if params["steps"] != 0 and not 1 <= params["steps"] <= MAX_STEPS:
+            raise ValueError(f"multistep: steps must be 0 (as trained) or in [1, {MAX_STEPS}], got {params['steps']}")
+        if params["c"] != 0.0 and not 1.0 < params["c"] <= C_MAX:
+            raise ValueError(f"multistep: c must be 0 (as trained) or in (1, {C_MAX:g}], got {params['c']}")
+        if params["scale"] != 0.0 and not 0.125 <= params["scale"] <= 2.0:
+            raise ValueError(f"multistep: scale must be 0 (auto) or in [0.125, 2], got {params['scale']}")
+
+    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = super().validate_params(params)
+        self.check(out)
+        return out
+
+    def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
+        self.check(params)
+        net, info = load_net(params["weights"], frames.device)
+        steps = params["steps"] or info["steps"]
+        c = params["c"] or info["c"]
+        t, h, w = frames.shape
+        scale = params["scale"] or auto_scale(h, w, info["train_size"])
+        u = torch.zeros(t, 2, h, w, device=frames.device, dtype=frames.dtype)
+        others = [i for i in range(t) if i != reference]
+        chunk = 8
+        with torch.no_grad():
+            for k in range(0, len(others), chunk):
+                idx = others[k:k + chunk]
+                ctx.report(k, len(others), f"pairs {k + 1}-{k + len(idx)} of {len(others)}")
+                moving = frames[reference][None, None].expand(len(idx), 1, h, w)
+                u[idx] = register_pairs(net, moving, frames[idx][:, None], steps, c, scale, params["affine"], params["mask_nodata"], chunk)
+        ctx.report(len(others), len(others), "done")
+        return u

@@ -1,0 +1,478 @@
+"""NMSR: neural multi-scale self-supervised registration (paper 003), fast on a CPU.
+
+No training set is needed: a U-Net ``N(M, I; θ)`` that maps a (moving, fixed) pair to a pull
+displacement is *optimised on the sequence in front of the user*, one scale after another
+(1/8, 1/4, 1/2, 1 by default), with
+
+    loss(θ^s) = mean over pairs [ -LNCC_r(warp(M^s, F̃^s), I^s) + λ · Grad_l2(F̃^s) ]
+
+(LNCC in the squared form of the paper's eq. 3, box windows of radius ``r`` = 6, averaged over
+the mask; Grad_l2 as in :func:`~napari_tlreg.engines.nets.grad_l2`). All frame pairs of a scale
+are one batch, so one Adam step moves every pair.
+
+Scales and eq. 4. ``F^{s/2}`` is the field found so far, at full resolution. At scale ``s``:
+``M^s = down(warp(moving, F^{s/2}), s)``, ``I^s = down(fixed, s)``; the network's field ``F̃^s``
+(pixels of scale ``s``) aligns ``M^s`` to ``I^s``. The paper writes the combination for forward
+(push) maps, ``F^s(p) = F^{s/2}(p) + up(F̃^s)(p + F^{s/2}(p))``. Our fields are pull fields
+(``warp(I, u)(x) = I(x + u(x))``, CONVENTIONS.md), so the same geometric chain "first the coarse
+field, then the residual" reads in the other order::
+
+    warp(warp(moving, F^{s/2}), up(F̃^s)) = warp(moving, F^s),
+    F^s(x) = up(F̃^s)(x) + F^{s/2}(x + up(F̃^s)(x)) = fields.compose(F^{s/2}, up(F̃^s))
+
+i.e. the residual is evaluated at ``x`` first and the coarse field is sampled where it points
+(``up`` = :func:`~napari_tlreg.core.fields.resize_field`, which also rescales the values by
+``1/s``). A test checks this against warping twice.
+
+Pairings. ``"reference"``: pairs ``(moving = I_ref, fixed = I_t)``; the result is the field
+directly. ``"consecutive"`` (the paper's dense tracking): pairs ``(moving = the neighbour of t
+towards the reference, fixed = I_t)`` give ``a_t`` with ``I_t ≈ warp(I_{t∓1}, a_t)``, hence
+``I_t ≈ warp(warp(I_ref, u_{t∓1}), a_t) = warp(I_ref, compose(u_{t∓1}, a_t))``::
+
+    u_ref = 0,   u_t = compose(u_{t-1}, a_t)  for t > ref,   u_t = compose(u_{t+1}, a_t)  for t < ref.
+
+Warm starts (the paper's variants): ``init="pretrained"`` starts every scale from shipped weights
+(NMSR_V), ``"previous"`` the first scale from a fresh seeded network and every later scale from
+the previous scale's optimised weights (NMSR_VI), ``"pretrained+previous"`` both (the default),
+``"random"`` a fresh network per scale (plain NMSR).
+
+A ``mask`` ``(H, W)`` (e.g. the echo sector or the LV) multiplies the frames before anything sees
+them and weights the LNCC, so nothing outside it can change the result. It is accepted as an
+array, a ``.npy/.npz/.tif/.png`` path, or the encoded string the result's ``params`` keep
+(``"mask:HxW:<base64>"``, so results with a mask still save to JSON). Each scale stops early when
+the loss fell by less than ``tol`` times its total fall over the last ``patience`` iterations
+(the best field seen is kept). Progress is reported, and cancellation checked, every iteration;
+fresh networks are seeded by ``seed`` (CPU runs are bit-identical under the same seed and threads).
+
+Where we differ from the paper, and why (measured on the bundled echo and unseen phantoms):
+- 150 Adam iterations per scale at most with the early stop above, lr 2e-3, instead of 3500 at
+  1e-3: the coarse scales stop after ~50-100, and more iterations lowered the image loss while
+  raising the error against the true motion (the early stop regularises).
+- λ = 10 as in the paper, on ``Grad_l2`` (mean of squared forward differences, pixels of the
+  scale): λ = 1-5 matched the images better but tracked the true motion worse.
+- ``resample_once``: the loss at scale ``s`` resamples the original moving frame once through the
+  composed field instead of warping the already warped ``M^s`` (eq. 2); the network still gets
+  ``M^s`` as input. Slightly better Dice / endpoint error, no blur build-up over the scales.
+- The network is the SVF U-Net layout at half width (``NET_CONFIG``): ~2x cheaper per iteration
+  than the full width, which gained <= 0.002 Dice on the echo from the same start.
+- Box sums by running sums (cumsum), O(1) per pixel for any radius.
+"""
+from __future__ import annotations
+
+import base64
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..core import fields
+from .base import Engine, RunContext
+from .nets import SVFUNet, grad_l2
+from .weights import resolve
+
+__all__ = ["NMSREngine", "NMSRNet", "lncc_loss", "combine_scales", "chain_consecutive", "encode_mask", "decode_mask",
+           "NET_CONFIG", "DEFAULT_MODEL"]
+
+#: Network shipped and used by default: the SVF U-Net layout (nets.SVFUNet) at half the width;
+#: the full width costs ~2x the time per iteration and gained <= 0.002 Dice on the echo.
+NET_CONFIG: dict[str, Any] = {"enc": [8, 16, 16, 16], "dec": [16, 16, 16, 16, 8, 8]}
+DEFAULT_MODEL = "nmsr_synth"
+INIT_CHOICES = ("pretrained+previous", "pretrained", "previous", "random")
+PAIRINGS = ("reference", "consecutive")
+MIN_SCALE_SIZE = 8  # a scale's side never goes below this (64 px at 1/8 stays 8 px: the U-Net's minimum)
+LNCC_EPS = 1e-5  # on window sums, as VoxelMorph and tl.metrics.lncc
+
+_STATE_CACHE: dict[str, tuple[dict, dict]] = {}
+
+
+class NMSRNet(SVFUNet):
+    """``(N, 2, H, W)`` = [moving, fixed] -> pull displacement ``(N, 2, H, W)`` in pixels of that grid.
+
+    Any H, W: the input is padded (border replication) to a multiple of 8 and the output cropped.
+    With ``diffeomorphic=True`` the output is read as a stationary velocity and integrated
+    (scaling and squaring, 7 steps).
+    """
+
+    def __init__(self, enc=tuple(NET_CONFIG["enc"]), dec=tuple(NET_CONFIG["dec"])):
+        super().__init__(tuple(enc), tuple(dec))
+
+    def field(self, pair: torch.Tensor, diffeomorphic: bool = False) -> torch.Tensor:
+        h, w = pair.shape[-2:]
+        m = self.multiple
+        ph, pw = (-h) % m, (-w) % m
+        x = F.pad(pair, (0, pw, 0, ph), mode="replicate") if (ph or pw) else pair
+        out = self(x)[..., :h, :w]
+        if diffeomorphic:
+            out = fields.integrate_velocity(out, 7)
+        return out
+
+
+def build_net(config: dict[str, Any] | None = None) -> NMSRNet:
+    cfg = dict(NET_CONFIG if config is None else config)
+    return NMSRNet(enc=tuple(cfg.get("enc", NET_CONFIG["enc"])), dec=tuple(cfg.get("dec", NET_CONFIG["dec"])))
+
+
+# ---- loss ----------------------------------------------------------------------------------------
+def _window_means(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Box means over ``(2r+1)²`` windows, border replication.
+
+    Running sums (cumsum, then differences k apart), O(1) per pixel whatever the radius: measured
+    3.7x faster than separable ``avg_pool2d`` (forward + backward) at radius 6.
+    """
+    k = 2 * radius + 1
+    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
+    c = F.pad(x.cumsum(-2), (0, 0, 1, 0))
+    x = c[..., k:, :] - c[..., :-k, :]
+    c = F.pad(x.cumsum(-1), (1, 0))
+    return (c[..., k:] - c[..., :-k]) * (1.0 / (k * k))
+
+
+def lncc_map(a: torch.Tensor, b: torch.Tensor, radius: int) -> torch.Tensor:
+    """Per-pixel squared local NCC ``cross² / (var_a var_b + eps)`` of ``(N, 1, H, W)`` images (paper eq. 3)."""
+    n = float((2 * radius + 1) ** 2)
+    stats = _window_means(torch.cat([a, b, a * a, b * b, a * b], 1), radius)
+    ma, mb, aa, bb, ab = stats.unbind(1)
+    cross = ab - ma * mb
+    va = (aa - ma * ma).clamp_min(0.0)
+    vb = (bb - mb * mb).clamp_min(0.0)
+    return (cross * cross / (va * vb + LNCC_EPS / (n * n)))[:, None]
+
+
+def lncc_loss(a: torch.Tensor, b: torch.Tensor, radius: int, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """``-mean(cc²)`` (over ``weight`` ``(1 or N, 1, H, W)`` when given); 0 is no match, -1 a perfect one."""
+    cc = lncc_map(a, b, radius)
+    if weight is None:
+        return -cc.mean()
+    w = weight.expand_as(cc)
+    return -(cc * w).sum() / w.sum().clamp_min(1e-8)
+
+
+# ---- field algebra -------------------------------------------------------------------------------
+def combine_scales(coarse: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+    """Eq. 4 in the pull convention: the field ``F^s`` with ``warp(warp(I, coarse), up(residual)) == warp(I, F^s)``.
+
+    ``coarse`` ``(N, 2, H, W)`` full resolution; ``residual`` ``(N, 2, h, w)`` in pixels of its own grid.
+    """
+    up = fields.resize_field(residual, tuple(coarse.shape[-2:])) if residual.shape[-2:] != coarse.shape[-2:] else residual
+    return fields.compose(coarse, up)
+
+
+def chain_consecutive(steps: torch.Tensor, targets: list[int], reference: int) -> torch.Tensor:
+    """Fields to the reference from consecutive ones.
+
+    ``steps[i]`` is ``a_t`` for ``t = targets[i]``: ``I_t ≈ warp(I_n, a_t)`` with ``n`` the neighbour of
+    ``t`` towards the reference. Returns ``u`` ``(T, 2, H, W)`` with ``I_t ≈ warp(I_ref, u_t)``.
+    """
+    T = len(targets) + 1
+    a = {t: steps[i : i + 1] for i, t in enumerate(targets)}
+    u = torch.zeros(T, 2, *steps.shape[-2:], dtype=steps.dtype, device=steps.device)
+    for t in range(reference + 1, T):
+        u[t] = fields.compose(u[t - 1 : t], a[t])[0]
+    for t in range(reference - 1, -1, -1):
+        u[t] = fields.compose(u[t + 1 : t + 2], a[t])[0]
+    return u
+
+
+# ---- mask parameter ------------------------------------------------------------------------------
+_MASK_PREFIX = "mask:"
+
+
+def encode_mask(mask: np.ndarray) -> str:
+    """A bool ``(H, W)`` mask as a compact JSON-safe string ``"mask:HxW:<base64 packbits>"`` (kept in result params)."""
+    m = np.asarray(mask, bool)
+    return f"{_MASK_PREFIX}{m.shape[0]}x{m.shape[1]}:" + base64.b64encode(np.packbits(m.ravel())).decode("ascii")
+
+
+def decode_mask(text: str) -> np.ndarray:
+    head, _, data = text[len(_MASK_PREFIX):].partition(":")
+    h, w = (int(v) for v in head.split("x"))
+    bits = np.unpackbits(np.frombuffer(base64.b64decode(data), np.uint8))[: h * w]
+    return bits.reshape(h, w).astype(bool)
+
+
+def _read_mask_file(path: str) -> np.ndarray:
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"nmsr: mask file not found: {path}")
+    suffix = p.suffix.lower()
+    if suffix == ".npy":
+        return np.load(p, allow_pickle=False)
+    if suffix == ".npz":
+        with np.load(p, allow_pickle=False) as d:
+            key = "mask" if "mask" in d else next(iter(d.files))
+            return d[key]
+    if suffix in (".tif", ".tiff"):
+        import tifffile
+
+        return tifffile.imread(p)
+    if suffix == ".png":
+        from PIL import Image
+
+        return np.asarray(Image.open(p).convert("L"))
+    raise ValueError(f"nmsr: mask file must be .npy, .npz, .tif or .png, got {path}")
+
+
+def _coerce_mask(value: Any) -> str | None:
+    """None, an (H, W) array (numpy/torch, nonzero = inside), a file path or an encoded mask -> encoded string."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value.startswith(_MASK_PREFIX):
+            try:
+                arr = decode_mask(value)
+            except Exception as exc:
+                raise ValueError(f"nmsr: malformed encoded mask ({exc})") from exc
+        elif value == "":
+            return None
+        else:
+            arr = _read_mask_file(value)
+    else:
+        if hasattr(value, "detach"):
+            value = value.detach().cpu().numpy()
+        arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"nmsr: mask must be a boolean or numeric (H, W) array, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"nmsr: mask must be a 2-D (H, W) array, got shape {arr.shape}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError("nmsr: mask contains NaN or infinite values")
+    m = arr != 0
+    if not m.any():
+        raise ValueError("nmsr: mask is empty (no nonzero pixel)")
+    return encode_mask(m)
+
+
+# ---- the engine ----------------------------------------------------------------------------------
+def load_warm_start(weights: str) -> tuple[dict, dict]:
+    """State dict and card of the warm-start network (sha256-checked for shipped models; cached)."""
+    key = weights or DEFAULT_MODEL
+    if key not in _STATE_CACHE:
+        state, card = resolve(weights, DEFAULT_MODEL)
+        method = card.get("method")
+        if method not in (None, "nmsr"):
+            raise ValueError(f"nmsr: weights {key!r} belong to method {method!r}, not nmsr")
+        _STATE_CACHE[key] = ({k: v.clone() for k, v in state.items()}, card)
+    return _STATE_CACHE[key]
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Images ``(N, C, H, W)`` to ``size`` with the field grid's geometry (align_corners) and antialiasing."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    down = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=True, antialias=down)
+
+
+def _gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of ``(N, 1, H, W)`` images (border replication); ``sigma <= 0`` is the identity."""
+    if sigma <= 0:
+        return x
+    r = max(1, int(math.ceil(3 * sigma)))
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
+    k = k / k.sum()
+    x = F.pad(x, (r, r, r, r), mode="replicate")
+    x = F.conv2d(x, k.view(1, 1, -1, 1))
+    return F.conv2d(x, k.view(1, 1, 1, -1))
+
+
+def scale_sizes(h: int, w: int, levels: int) -> list[tuple[float, tuple[int, int]]]:
+    """``[(s, (h_s, w_s))]`` for s = 2^-(levels-1) .. 1; sides never below 8 pixels (or the image)."""
+    out = []
+    for i in range(levels):
+        s = 2.0 ** (i - levels + 1)
+        size = (max(min(h, MIN_SCALE_SIZE), round(h * s)), max(min(w, MIN_SCALE_SIZE), round(w * s)))
+        out.append((s, size))
+    return out
+
+
+def plateaued(history: list[float], patience: int, tol: float) -> bool:
+    """Early stop: after ``2·patience`` iterations, the loss fell by less than ``tol`` times its total fall
+    over the last ``patience`` iterations (scale-free: the same rule works from a warm or a cold start)."""
+    if len(history) < max(2 * patience, patience + 1):
+        return False
+    recent = history[-patience - 1] - min(history[-patience:])
+    overall = history[0] - min(history)
+    return recent <= tol * max(overall, 0.0)
+
+
+class NMSREngine(Engine):
+    name = "nmsr"
+    description = "NMSR: a U-Net optimised on the sequence itself, coarse to fine (echo; no training data needed)"
+    defaults = {
+        "pairing": "reference",
+        "levels": 4,
+        "iterations": 150,
+        "lr": 2e-3,
+        "smooth": 10.0,
+        "radius": 6,
+        "init": "pretrained+previous",
+        "weights": "",
+        "patience": 10,
+        "tol": 0.02,
+        "seed": 0,
+        "diffeomorphic": False,
+        "mask": None,
+        "threads": 0,
+        "resample_once": True,
+        "final_iterations": -1,
+        "sigma": 0.0,
+        "average": 0.0,
+    }
+    choices = {"pairing": PAIRINGS, "init": INIT_CHOICES}
+
+    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = super().validate_params(params)
+        ranges = {
+            "levels": (1, 6), "iterations": (0, 100_000), "radius": (1, 32), "patience": (1, 100_000),
+            "lr": (1e-6, 1.0), "smooth": (0.0, 1e4), "tol": (0.0, 1.0), "seed": (0, 2**31 - 1), "threads": (0, 1024),
+            "final_iterations": (-1, 100_000), "sigma": (0.0, 10.0), "average": (0.0, 0.999),
+        }
+        for key, (lo, hi) in ranges.items():
+            v = out[key]
+            if not (lo <= v <= hi) or (isinstance(v, float) and not math.isfinite(v)):
+                raise ValueError(f"nmsr: {key} must be in [{lo}, {hi}], got {v!r}")
+        if out["lr"] <= 0:
+            raise ValueError(f"nmsr: lr must be > 0, got {out['lr']!r}")
+        if not isinstance(out["weights"], str):
+            raise TypeError(f"nmsr: weights must be a string (shipped model name or path), got {out['weights']!r}")
+        out["mask"] = _coerce_mask(out["mask"])
+        return out
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _fresh(self, seed: int, level: int, device, config=None) -> NMSRNet:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed * 1009 + level)
+            net = build_net(config)
+        return net.to(device)
+
+    def _initial(self, params: dict, level: int, prev: NMSRNet | None, device) -> NMSRNet:
+        init = params["init"]
+        if prev is not None and init in ("previous", "pretrained+previous"):
+            return prev  # NMSR_VI: keep optimising the previous scale's weights
+        if init.startswith("pretrained"):
+            state, card = load_warm_start(params["weights"])
+            net = build_net(card.get("config") or NET_CONFIG)
+            try:
+                net.load_state_dict(state)
+            except RuntimeError as exc:
+                raise ValueError(f"nmsr: weights {params['weights'] or DEFAULT_MODEL!r} do not fit the NMSR network: {exc}") from exc
+            return net.to(device)
+        return self._fresh(params["seed"], level, device)
+
+    # -- run -------------------------------------------------------------------------------------------
+    def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
+        n = params["threads"]
+        if n <= 0 or n == torch.get_num_threads():
+            return self._run(frames, reference, params, ctx)
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)  # process-wide in torch: restored below
+        try:
+            return self._run(frames, reference, params, ctx)
+        finally:
+            torch.set_num_threads(before)
+
+    def _run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
+        T, H, W = frames.shape
+        dev = frames.device
+        x = frames.float()
+        weight_full = None
+        if params["mask"] is not None:
+            m = decode_mask(params["mask"])
+            if m.shape != (H, W):
+                raise ValueError(f"nmsr: mask of shape {m.shape} does not match frames of {H}x{W}")
+            weight_full = torch.from_numpy(m.astype(np.float32)).to(dev)[None, None]
+            x = x * weight_full[0]  # nothing outside the mask reaches the network or the loss
+
+        targets = [t for t in range(T) if t != reference]
+        if params["pairing"] == "reference":
+            movers = [reference] * len(targets)
+        else:
+            movers = [t - 1 if t > reference else t + 1 for t in targets]
+        moving = x[movers][:, None]  # (P, 1, H, W)
+        fixed = x[targets][:, None]
+        P = len(targets)
+        U = torch.zeros(P, 2, H, W, device=dev)
+
+        levels = scale_sizes(H, W, params["levels"])
+        per_scale = [params["iterations"]] * len(levels)
+        if params["final_iterations"] >= 0:
+            per_scale[-1] = params["final_iterations"]
+        starts = [sum(per_scale[:i]) for i in range(len(levels))]
+        total = max(1, sum(per_scale))
+        prev: NMSRNet | None = None
+        diffeo = params["diffeomorphic"]
+        # per scale: size, iterations run, first/best loss, seconds (diagnostics for benchmarks and
+        # tests; the engine instance is shared, so read it right after the call that wrote it)
+        self.last_log = []
+        for li, (s, size) in enumerate(levels):
+            t_scale = time.perf_counter()
+            iters = per_scale[li]
+            ctx.report(starts[li], total, f"scale {s:g} ({size[0]}x{size[1]}): start")
+            with torch.no_grad():
+                M = _resize(fields.warp(moving, U) if li else moving, size)  # the network's input (eq. 1)
+                I = _resize(fixed, size)
+                # the loss resamples the original moving frame once, through the composed field
+                # F^s = compose(F^{s/2}, F̃), instead of warping the already warped M again: no blur
+                # builds up over the scales (set resample_once=False for the paper's T(M^s, F̃^s))
+                once = params["resample_once"] and li > 0
+                M0 = _resize(moving, size) if once else M
+                U_s = fields.resize_field(U, size) if once else None
+                # the loss sees both images lightly smoothed: with noisy frames, bilinear resampling
+                # alone smooths the warped one most at half-pixel shifts, which biases the optimum
+                # towards them (~0.2 px a pair on the phantoms, drifting over consecutive chains)
+                M_loss, I_loss = _gaussian(M0, params["sigma"]), _gaussian(I, params["sigma"])
+                w_s = None if weight_full is None else _resize(weight_full, size).clamp(0, 1)
+            net = self._initial(params, li, prev, dev)
+            net.train()
+            pair = torch.cat([M, I], 1)
+            net_in = pair.contiguous(memory_format=torch.channels_last) if dev.type == "cpu" else pair
+            net = net.to(memory_format=torch.channels_last) if dev.type == "cpu" else net
+            opt = torch.optim.Adam(net.parameters(), lr=params["lr"])
+            radius, pat, tol = params["radius"], params["patience"], params["tol"]
+            history: list[float] = []
+            best_loss, best_f = math.inf, None
+            avg_f, avg_w = None, params["average"]
+            done_it = 0
+            for it in range(iters):
+                opt.zero_grad(set_to_none=True)
+                f = net.field(net_in, diffeo).contiguous()
+                warped = fields.warp(M_loss, fields.compose(U_s, f)) if once else fields.warp(M_loss, f)
+                loss = lncc_loss(warped, I_loss, radius, w_s) + params["smooth"] * grad_l2(f)
+                lv = float(loss.detach())
+                if not math.isfinite(lv):
+                    raise RuntimeError(f"nmsr: the loss diverged at scale {s:g}, iteration {it + 1} (try a smaller lr)")
+                if lv < best_loss:  # keep the best field seen (Adam can overshoot at the end)
+                    best_loss, best_f = lv, f.detach()
+                if avg_w > 0:  # exponential moving average of the field over the iterations
+                    avg_f = f.detach() if avg_f is None else avg_f.lerp(f.detach(), 1.0 - avg_w)
+                loss.backward()
+                opt.step()
+                done_it = it + 1
+                history.append(lv)
+                ctx.report(starts[li] + done_it, total, f"scale {s:g} ({size[0]}x{size[1]}): iteration {done_it}/{iters}, loss {lv:.4f}")
+                if plateaued(history, pat, tol):
+                    break
+            with torch.no_grad():
+                if best_f is None:  # iterations = 0: the warm-start network's field as is
+                    net.eval()
+                    best_f = net.field(net_in, diffeo)
+                if avg_f is not None:
+                    best_f = avg_f
+                U = combine_scales(U, best_f.float().contiguous())
+            self.last_log.append({"scale": s, "size": list(size), "iterations": done_it,
+                                  "loss": best_loss if history else None, "first_loss": history[0] if history else None,
+                                  "seconds": time.perf_counter() - t_scale})
+            ctx.report(starts[li] + iters, total, f"scale {s:g}: done after {done_it} iterations")
+            prev = net
+
+        if params["pairing"] == "consecutive":
+            u = chain_consecutive(U, targets, reference)
+        else:
+            u = torch.zeros(T, 2, H, W, device=dev)
+            u[targets] = U
+        ctx.report(total, total, "fields composed")
+        return u

@@ -1,0 +1,270 @@
+"""Multistep spatial-gradient engine: the grid <-> pull-field conversion, parameters, shipped weights, trainer."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import napari_tlreg as tl
+from napari_tlreg.core import fields
+from napari_tlreg.engines import multistep as ms
+from napari_tlreg.engines.weights import load_shipped, model_card, sha256
+from napari_tlreg.synth.satellite import random_motion, satellite_batch
+from napari_tlreg.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _smooth_image(h=64, w=80, seed=0):
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(np.random.default_rng(seed).standard_normal((h, w)), 2.0).astype(np.float32)
+
+
+def _shifted_pair(size=128, shift=(3.0, -2.0), rotation_deg=0.0, seed=5):
+    """A satellite scene and the same scene under a known similarity: frame 1 = warp(frame 0, u),
+    ``u(x) = R(x - c) + c + shift - x`` (row, col), no noise on top."""
+    rng = np.random.default_rng(seed)
+    base = satellite_batch(1, rng, size, translation=(0.0, 0.0), rotation_deg=(0.0, 0.0), scale=(1.0, 1.0), nonrigid=0.0)[0, 0]
+    th = np.deg2rad(rotation_deg)
+    c = (size - 1) / 2.0
+    rr, cc = np.mgrid[0:size, 0:size].astype(np.float64) - c
+    u = np.stack([np.cos(th) * rr - np.sin(th) * cc - rr + shift[0], np.sin(th) * rr + np.cos(th) * cc - cc + shift[1]]).astype(np.float32)
+    return np.stack([base, tl.warp(base, u)]), u
+
+
+# ---- the parameterisation -----------------------------------------------------------------------------
+def test_logistic_identity_and_bounds():
+    phi = torch.linspace(-30, 30, 101)
+    for c in (1.5, 2.0, 8.0):
+        g = ms.logistic(phi, c)
+        assert float(ms.logistic(torch.zeros(1), c)) == pytest.approx(1.0)
+        assert g.min() >= 0 and g.max() <= c and torch.all(torch.diff(g) >= 0)
+        inner = torch.linspace(0.05, c - 0.05, 17)
+        assert torch.allclose(ms.logistic(ms.logit(inner, c), c), inner, atol=1e-5)
+    with pytest.raises(ValueError, match="c must be > 1"):
+        ms.logistic(phi, 1.0)
+
+
+def test_zero_gradients_are_the_identity_and_grid_is_monotone():
+    phi = torch.zeros(1, 2, 16, 20)
+    assert torch.allclose(ms.gradients_to_displacement(phi, 2.0), torch.zeros(1, 2, 16, 20), atol=1e-5)
+    noisy = torch.randn(2, 2, 16, 20) * 3
+    grid = ms.gradients_to_grid(noisy, 2.0)
+    # channel 0 (rows) grows down the rows, channel 1 (cols) along the columns: never folds along an axis
+    assert torch.all(torch.diff(grid[:, 0], dim=1) > 0) and torch.all(torch.diff(grid[:, 1], dim=2) > 0)
+    assert torch.all(torch.diff(grid[:, 0], dim=1) < 2.0) and torch.all(torch.diff(grid[:, 1], dim=2) < 2.0)
+
+
+def test_grid_is_our_pull_displacement_on_a_known_translation():
+    """grid = absolute sampling coordinates in the moving image for every fixed pixel = x + u(x)."""
+    img = _smooth_image()
+    h, w = img.shape
+    t = (0.6, -0.4)  # representable with c = 2: the first spacings are 1.6 and 0.6
+    u_true = torch.zeros(1, 2, h, w)
+    u_true[:, 0], u_true[:, 1] = t
+    phi = ms.displacement_to_gradients(u_true, 2.0)
+    u = ms.gradients_to_displacement(phi, 2.0)
+    assert torch.allclose(u, u_true, atol=1e-4)
+    # warp(moving, u)(x) = moving(x + t): compare with scipy sampling at x + t (rows, cols)
+    from scipy import ndimage
+
+    rr, cc = np.mgrid[0:h, 0:w].astype(np.float64)
+    expect = ndimage.map_coordinates(img.astype(np.float64), [rr + t[0], cc + t[1]], order=1, mode="nearest")
+    got = tl.warp(img, u[0].numpy())
+    inner = (slice(2, -2), slice(2, -2))
+    assert np.abs(got[inner] - expect[inner]).max() < 1e-4
+    # the channels are (row, col): a row-only shift leaves the column channel at zero
+    u_row = torch.zeros(1, 2, h, w)
+    u_row[:, 0] = 0.5
+    back = ms.gradients_to_displacement(ms.displacement_to_gradients(u_row, 2.0), 2.0)
+    assert torch.allclose(back[:, 1], torch.zeros(1, h, w), atol=1e-4) and torch.allclose(back[:, 0], u_row[:, 0], atol=1e-4)
+
+
+def test_untrained_network_is_the_identity_and_steps_accumulate():
+    net = ms.MultistepNet().eval()
+    m, f = torch.rand(2, 1, 32, 40), torch.rand(2, 1, 32, 40)
+    with torch.no_grad():
+        phis, warped = net(m, f, steps=4, c=2.0)
+    assert len(phis) == len(warped) == 4
+    assert float(ms.gradients_to_displacement(phis[-1], 2.0).abs().max()) < 0.05
+    # with a non-trivial head, the accumulated Φ of step s+1 = Φ_s + the new step's output
+    torch.manual_seed(0)
+    torch.nn.init.normal_(net.head.weight, 0, 0.05)
+    with torch.no_grad():
+        phis, warped = net(m, f, steps=2, c=2.0)
+        d1 = net.gradients(warped[0], f)
+    assert torch.allclose(phis[1], phis[0] + d1, atol=1e-5)
+    assert torch.allclose(warped[1], fields.warp(m, ms.gradients_to_displacement(phis[1], 2.0)), atol=1e-6)
+
+
+# ---- the engine (shipped weights) -------------------------------------------------------------------------
+def test_known_translation_is_recovered_with_the_right_signs():
+    frames, u = _shifted_pair(128, shift=(3.0, -2.0))
+    res = tl.register(frames, method="multistep")  # default: affine stage, then the network
+    d = np.median(res.displacement[1][:, 20:-20, 20:-20].reshape(2, -1), axis=1)
+    # wrong sign -> error 6 or 4 px, swapped channels -> error 5 px: far above the tolerance
+    assert np.abs(d - [3.0, -2.0]).max() < 0.3, d
+    assert np.abs(res.displacement[0]).max() == 0.0
+    # the network alone (no affine stage; trained on affine residuals, it recovers only part of a
+    # shift: see the model card) moves the right way along each axis
+    frames, u = _shifted_pair(128, shift=(0.8, -0.5))
+    res = tl.register(frames, method="multistep", affine=False)
+    d = np.median(res.displacement[1][:, 20:-20, 20:-20].reshape(2, -1), axis=1)
+    assert d[0] > 0.05 and d[1] < -0.05 and np.abs(d - [0.8, -0.5]).max() < 0.8, d
+
+
+def test_known_rotation_is_recovered():
+    frames, u = _shifted_pair(128, shift=(2.0, 1.0), rotation_deg=3.5, seed=11)
+    res = tl.register(frames, method="multistep", affine=True)
+    err = np.abs(res.displacement[1] - u)[:, 16:-16, 16:-16]
+    assert np.median(err) < 0.5, np.median(err)
+    unreg = np.abs(u)[:, 16:-16, 16:-16]
+    assert np.median(err) < 0.25 * np.median(unreg)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5])
+def test_steps_parameter(steps):
+    frames, u = _shifted_pair(64, shift=(2.0, -1.0))
+    res = tl.register(frames, method="multistep", steps=steps, scale=1.0)
+    assert res.params["steps"] == steps and res.displacement.shape == (2, 2, 64, 64)
+    assert np.isfinite(res.displacement).all()
+    if steps > 1:
+        one = tl.register(frames, method="multistep", steps=1, scale=1.0)
+        assert not np.allclose(one.displacement, res.displacement)
+
+
+def test_c_bounds_and_effect():
+    frames, _ = _shifted_pair(64)
+    a = tl.register(frames, method="multistep", c=2.0, scale=1.0)
+    b = tl.register(frames, method="multistep", c=4.0, scale=1.0)
+    assert not np.allclose(a.displacement, b.displacement)
+    for c, spacing_max in ((2.0, 2.0), (4.0, 4.0)):
+        u = (a if c == 2.0 else b).displacement[1]
+        sp_r = np.diff(u[0], axis=0) + 1
+        sp_c = np.diff(u[1], axis=1) + 1
+        assert sp_r.min() > 0 and sp_c.min() > 0 and max(sp_r.max(), sp_c.max()) < spacing_max
+    for bad in (1.0, 0.5, 17.0, -2.0):
+        with pytest.raises(ValueError, match="c must be"):
+            tl.register(frames, method="multistep", c=bad)
+
+
+def test_bad_params_are_refused():
+    f = np.random.default_rng(0).random((2, 32, 32))
+    with pytest.raises(TypeError, match="integer"):
+        tl.register(f, method="multistep", steps=2.5)
+    with pytest.raises(ValueError, match="steps must be"):
+        tl.register(f, method="multistep", steps=11)
+    with pytest.raises(TypeError, match="number"):
+        tl.register(f, method="multistep", c="2")
+    with pytest.raises(TypeError, match="True or False"):
+        tl.register(f, method="multistep", affine=1)
+    with pytest.raises(ValueError, match="scale"):
+        tl.register(f, method="multistep", scale=5.0)
+    with pytest.raises(ValueError, match="no parameter"):
+        tl.register(f, method="multistep", beta=1.0)
+
+
+def test_sequences_each_frame_to_the_reference_and_odd_sizes():
+    rng = np.random.default_rng(3)
+    frames, fields_ = satellite_batch(1, rng, 96, return_fields=True)
+    base = frames[0, 0]
+    seq = np.stack([base] + [tl.warp(base, random_motion(96, np.random.default_rng(k), translation=(1, 3), rotation_deg=(0, 1)))
+                             for k in range(3)])[:, 5:90, 3:94]  # 85 x 91: not a multiple of 8
+    for ref in (0, 2):
+        res = tl.register(seq, method="multistep", reference=ref)
+        assert res.displacement.shape == (4, 2, 85, 91)
+        assert np.abs(res.displacement[ref]).max() == 0.0
+        assert ((res.warped - res.frames) ** 2).mean() < ((res.frames[ref] - res.frames) ** 2).mean()
+
+
+def test_nodata_border_is_masked():
+    frames, u = _shifted_pair(128, shift=(3.0, -2.0))
+    clean = tl.register(frames, method="multistep", affine=True)
+    holed = frames.copy()
+    holed[1, :, :30] = 0.0  # a no-data swath edge in the frame
+    holed[1, :18, :] = 0.0
+    res = tl.register(holed, method="multistep", affine=True)
+    inner = (slice(None), slice(40, -20), slice(50, -20))
+    d0 = np.median(clean.displacement[1][inner].reshape(2, -1), axis=1)
+    d1 = np.median(res.displacement[1][inner].reshape(2, -1), axis=1)
+    assert np.abs(d1 - d0).max() < 0.5, (d0, d1)
+    from napari_tlreg.engines.pairs import nodata_mask
+
+    valid = nodata_mask(torch.from_numpy(holed[1:, None]))
+    assert not bool(valid[0, 0, :, :30].any()) and bool(valid[0, 0, 40:, 40:].all())
+
+
+# ---- shipped weights ---------------------------------------------------------------------------------------
+def test_shipped_weights_match_their_card():
+    card = model_card("multistep_satellite128")
+    path = ROOT / "resources" / card["file"]
+    assert sha256(path) == card["sha256"] and path.stat().st_size < 5 * 2**20
+    state, _ = load_shipped("multistep_satellite128")
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    assert card["method"] == "multistep" and card["config"]["c"] == 2.0 and card["config"]["steps"] == 3
+    for key in ("data", "iterations", "seed", "command"):
+        assert key in card["training"]
+
+
+def test_shipped_weights_reach_their_card_figures_on_a_quick_subset():
+    from benchmarks.pairs import evaluate_synthetic
+
+    card = model_card("multistep_satellite128")
+    quick = card["figures"]["quick_check"]
+    got = evaluate_synthetic("multistep", n_pairs=quick["n_pairs"], size=quick["size"], seed0=quick["seed0"], **quick["params"])
+    assert got["ds"] <= quick["ds"] + 0.05, got
+    assert got["folding_pct"] <= quick["folding_pct"] + 0.1, got
+
+
+# ---- the trainer ---------------------------------------------------------------------------------------------
+def _tiny(tmp_path, name="m.pt", **kw):
+    cfg = dict(method="multistep", out=str(tmp_path / name), iterations=2, batch=2, size=64, checkpoint_every=1,
+               threads=1, device="cpu", net={"steps": 2})
+    cfg.update(kw)
+    return TrainConfig(**cfg)
+
+
+def test_tiny_training_run_resumes_deterministically_and_registers(tmp_path):
+    seen = []
+    out = train(_tiny(tmp_path), progress=lambda d, t, s: seen.append(s))
+    assert len(seen) == 2 and {"mse", "phi"} <= set(seen[0])
+    ck = torch.load(out, weights_only=True)
+    assert ck["method"] == "multistep" and ck["step"] == 2 and ck["config"]["steps"] == 2 and ck["config"]["c"] == 2.0
+    assert ck["train"]["data"] == "synthetic:satellite" and ck["train"]["weight"] == pytest.approx(1e-4)
+    train(_tiny(tmp_path, "r.pt", iterations=1), progress=lambda *a: None)
+    train(_tiny(tmp_path, "r.pt", resume=True), progress=lambda *a: None)
+    ck2 = torch.load(tmp_path / "r.pt", weights_only=True)
+    assert all(torch.allclose(ck["model"][k], ck2["model"][k], atol=1e-6) for k in ck["model"])
+    res = tl.register(_shifted_pair(64)[0], method="multistep", weights=str(out))
+    assert res.displacement.shape == (2, 2, 64, 64)
+    with pytest.raises(ValueError, match="no network option"):
+        train(_tiny(tmp_path, net={"zz": 1}), progress=lambda *a: None)
+    with pytest.raises(ValueError, match="unknown synthetic"):
+        train(_tiny(tmp_path, data="synthetic:cardiac"), progress=lambda *a: None)
+
+
+def test_training_on_a_folder_of_pairs_with_nodata(tmp_path):
+    from napari_tlreg.io import save_stack
+
+    data = tmp_path / "pairs"
+    frames = satellite_batch(2, np.random.default_rng(1), 96)
+    a = frames[0] * 3000 + 500
+    a[:, :, :10] = 0  # a no-data edge
+    save_stack(data / "a.tif", a.astype(np.uint16))
+    save_stack(data / "b.tif", (frames[1] * 3000 + 500).astype(np.uint16))
+    (data / "junk.tif").write_bytes(b"not a tiff")
+    out = train(_tiny(tmp_path, data=str(data), net={"steps": 1, "affine_fraction": 0.5}), progress=lambda *a: None)
+    ck = torch.load(out, weights_only=True)
+    assert all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
+
+
+def test_cli_train_multistep(tmp_path):
+    from napari_tlreg.cli import main
+
+    out = tmp_path / "cli.pt"
+    rc = main(["train", "multistep", "--iterations", "1", "--batch", "1", "--size", "64", "--threads", "1",
+               "--device", "cpu", "--net", "steps=1", "--net", "c=4", "--out", str(out)])
+    assert rc == 0
+    assert json.loads(json.dumps(torch.load(out, weights_only=True)["config"]))["c"] == 4

@@ -1,0 +1,303 @@
+"""NMSR engine: eq. 4 in the pull convention, both pairings against ground truth, warm starts,
+mask, progress / cancel / early stop, determinism, parameter checks. Tiny sequences: fast."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import napari_tlreg as tl
+from napari_tlreg.core import fields
+from napari_tlreg.engines import get_engine, nmsr
+from napari_tlreg.engines.base import RunContext
+from napari_tlreg.engines.nmsr import chain_consecutive, combine_scales, decode_mask, encode_mask, lncc_loss
+from napari_tlreg.synth.cardiac import cardiac_phantom
+
+FAST = dict(levels=2, iterations=10, init="random", threads=1)
+RUN = dict(levels=3, iterations=150, tol=0.0, init="random", threads=1)
+
+
+def _epe(u, gt):
+    return float(np.sqrt(((u - gt) ** 2).sum(1))[1:].mean())
+
+
+def _smooth_field(h, w, amp, seed):
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.randn(1, 2, 4, 4, generator=g) * amp
+    return torch.nn.functional.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)
+
+
+@pytest.fixture(scope="module")
+def textured():
+    """A textured 4 x 40 x 40 sequence with exact motion: frame_t = warp(frame_0, u_t), |u| up to ~3 px."""
+    g = torch.Generator().manual_seed(7)
+    base = torch.nn.functional.avg_pool2d(torch.rand(1, 1, 56, 56, generator=g), 5, 1, 2)[..., 8:48, 8:48]
+    base = (base - base.min()) / (base.max() - base.min())
+    v = _smooth_field(40, 40, 1.0, 3)
+    u = torch.cat([torch.zeros(1, 2, 40, 40)] + [fields.integrate_velocity(v * t) for t in (1, 2, 3)])
+    frames = fields.warp(base, u)[:, 0]
+    return frames.numpy(), u.numpy()
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    seq = cardiac_phantom(n_frames=4, size=32, seed=50_123, noise=0.0)
+    return seq.frames, seq.metadata["displacement"]
+
+
+# ---- field algebra ---------------------------------------------------------------------------------
+def test_combine_scales_equals_warping_twice_and_not_the_push_order():
+    rr, cc = torch.meshgrid(torch.arange(40.0), torch.arange(48.0), indexing="ij")
+    img = (torch.sin(rr / 4.0) + torch.cos(cc / 5.0) + torch.sin((rr + cc) / 6.0))[None, None]  # smooth: small resampling error
+    coarse = _smooth_field(40, 48, 3.0, 1)
+    residual = _smooth_field(20, 24, 1.5, 2)  # at scale 1/2, in pixels of that grid
+    up = fields.resize_field(residual, (40, 48))
+    twice = fields.warp(fields.warp(img, coarse), up)
+    once = fields.warp(img, combine_scales(coarse, residual))
+    err = (twice - once)[..., 4:-4, 4:-4].abs().mean()
+    # the paper's eq. 4 read literally with pull fields (coarse applied last) is measurably wrong
+    err_wrong = (twice - fields.warp(img, fields.compose(up, coarse)))[..., 4:-4, 4:-4].abs().mean()
+    assert err < 0.2 * err_wrong, (float(err), float(err_wrong))
+
+
+@pytest.mark.parametrize("reference", [0, 2, 4])
+def test_chain_consecutive_recovers_fields_to_the_reference(reference):
+    T, H, W = 5, 36, 36
+    u = torch.stack([_smooth_field(H, W, 0.6 * abs(t - reference), 10 + t)[0] for t in range(T)])
+    u[reference] = 0
+    targets = [t for t in range(T) if t != reference]
+    steps = []
+    for t in targets:  # a_t maps the neighbour towards the reference onto frame t
+        n = t - 1 if t > reference else t + 1
+        steps.append(fields.compose(fields.invert(u[n : n + 1], iterations=200), u[t : t + 1])[0])
+    steps = torch.stack(steps)
+    got = chain_consecutive(steps, targets, reference)
+    inner = (slice(None), slice(None), slice(4, -4), slice(4, -4))
+    err = (got - u)[inner].abs().mean()
+    assert float(got[reference].abs().max()) == 0.0
+    # the other composition order is measurably wrong: the test can fail
+    wrong = torch.zeros_like(u)
+    for t in list(range(reference + 1, T)):
+        wrong[t] = fields.compose(steps[targets.index(t)][None], wrong[t - 1][None])[0]
+    for t in range(reference - 1, -1, -1):
+        wrong[t] = fields.compose(steps[targets.index(t)][None], wrong[t + 1][None])[0]
+    err_wrong = (wrong - u)[inner].abs().mean()
+    assert err < 0.05 and err < 0.3 * err_wrong, (float(err), float(err_wrong))
+
+
+def test_lncc_loss_is_minus_one_for_identical_and_respects_weights():
+    a = torch.rand(2, 1, 24, 24)
+    assert float(lncc_loss(a, a, 3)) == pytest.approx(-1.0, abs=1e-3)
+    b = torch.rand(2, 1, 24, 24)
+    assert float(lncc_loss(a, b, 3)) > -0.2
+    w = torch.zeros(1, 1, 24, 24)
+    w[..., :12, :] = 1
+    c = a.clone()
+    c[..., 18:, :] = torch.rand(2, 1, 6, 24)  # differs only far outside the weighted half (> radius away)
+    assert float(lncc_loss(a, c, 3, w)) == pytest.approx(-1.0, abs=1e-3)
+
+
+def test_mask_encoding_round_trip():
+    m = np.random.default_rng(0).random((37, 53)) > 0.5
+    text = encode_mask(m)
+    assert text.startswith("mask:37x53:") and np.array_equal(decode_mask(text), m)
+
+
+# ---- registration ----------------------------------------------------------------------------------
+def test_improves_over_identity_on_a_synthetic_pair(phantom):
+    frames, gt = phantom
+    pair, gt2 = frames[[0, 3]], gt[[0, 3]]
+    res = tl.register(pair, method="nmsr", **dict(RUN, iterations=60))
+    before = ((res.frames[1] - res.frames[0]) ** 2).mean()
+    after = ((res.frames[1] - res.warped[1]) ** 2).mean()
+    assert after < 0.5 * before
+    assert _epe(res.displacement, gt2) < 0.75 * _epe(np.zeros_like(gt2), gt2)
+    assert res.displacement.shape == (2, 2, 32, 32) and np.abs(res.displacement[0]).max() == 0
+
+
+@pytest.mark.parametrize("pairing", ["reference", "consecutive"])
+def test_both_pairings_agree_with_ground_truth(textured, pairing):
+    reference = 2  # frames on both sides: chains forward and backward
+    frames, gt = textured
+    # ground truth against another reference r: frame_t = warp(frame_r, compose(inv(u_r), u_t))
+    inv_r = fields.invert(torch.from_numpy(gt[reference : reference + 1]), iterations=200)
+    gt_r = np.stack([fields.compose(inv_r, torch.from_numpy(gt[t : t + 1]))[0].numpy() for t in range(len(gt))])
+    res = tl.register(frames, method="nmsr", reference=reference, pairing=pairing, **RUN)
+    assert np.abs(res.displacement[reference]).max() == 0
+    inner = (slice(None), slice(3, -3), slice(3, -3))  # border replication makes the edge ill-posed
+    err = np.sqrt(((res.displacement - gt_r) ** 2).sum(1))[inner]
+    zero = np.sqrt((gt_r**2).sum(1))[inner]
+    for t in range(len(gt)):
+        if t != reference:
+            assert err[t].mean() < 0.3 * zero[t].mean(), (t, err[t].mean(), zero[t].mean())
+
+
+def test_progress_per_scale_and_iteration_and_early_stop(phantom):
+    frames, _ = phantom
+    calls = []
+    tl.register(frames, method="nmsr", levels=3, iterations=30, patience=3, tol=0.5, init="random", threads=1,
+                progress=lambda d, t, m: calls.append((d, t, m)))
+    log = get_engine("nmsr").last_log
+    assert [round(e["scale"], 3) for e in log] == [0.25, 0.5, 1.0]
+    for e in log:
+        its = [c for c in calls if c[2].startswith(f"scale {e['scale']:g} ") and "iteration" in c[2]]
+        assert len(its) == e["iterations"] >= 1
+    assert any(e["iterations"] < 30 for e in log)  # a generous tol stops early
+    done = [c[0] for c in calls[:-1]]
+    assert done == sorted(done) and done[-1] == calls[0][1] and all(c[1] == calls[0][1] for c in calls[:-1])
+    assert calls[-1] == (1, 1, "done")
+
+
+def test_cancel_within_an_iteration(phantom):
+    frames, _ = phantom
+    seen = []
+
+    def cancel():
+        return len(seen) >= 5
+
+    with pytest.raises(tl.Cancelled):
+        tl.register(frames, method="nmsr", levels=2, iterations=50, init="random", tol=0.0, threads=1,
+                    progress=lambda d, t, m: seen.append(m), cancel=cancel)
+    assert len(seen) == 5  # the check before the 6th report raised
+
+
+def test_deterministic_under_seed(phantom):
+    frames, _ = phantom
+    a = tl.register(frames, method="nmsr", seed=3, **FAST).displacement
+    b = tl.register(frames, method="nmsr", seed=3, **FAST).displacement
+    c = tl.register(frames, method="nmsr", seed=4, **FAST).displacement
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_mask_restricts_the_loss(phantom):
+    """Engine level (frames already normalised): content outside the mask cannot change the fields."""
+    frames, _ = phantom
+    engine = get_engine("nmsr")
+    mask = np.zeros(frames.shape[1:], bool)
+    mask[4:28, 4:28] = True
+    x1 = torch.from_numpy(frames.copy())
+    x2 = x1.clone()
+    x2[:, torch.from_numpy(~mask)] = torch.rand(frames.shape[0], int((~mask).sum()), generator=torch.Generator().manual_seed(1))
+    run = dict(FAST, seed=1)
+
+    def fields_of(x, **extra):
+        return engine.run(x, 0, engine.validate_params(dict(run, **extra)), RunContext())
+
+    # without the mask the outside content matters (so the assertion below can fail) ...
+    assert not torch.allclose(fields_of(x1), fields_of(x2), atol=1e-4)
+    # ... with it, nothing outside the mask reaches the network or the loss
+    assert torch.equal(fields_of(x1, mask=mask), fields_of(x2, mask=mask))
+    res = tl.register(frames, method="nmsr", mask=mask, **run)
+    assert isinstance(res.params["mask"], str) and np.array_equal(decode_mask(res.params["mask"]), mask)
+
+
+def test_mask_param_forms_and_result_saves(tmp_path, phantom):
+    frames, _ = phantom
+    mask = np.zeros(frames.shape[1:], np.uint8)
+    mask[2:30, 3:29] = 7
+    np.save(tmp_path / "m.npy", mask)
+    run = dict(levels=1, iterations=2, init="random", threads=1)
+    a = tl.register(frames, method="nmsr", mask=mask, **run)
+    b = tl.register(frames, method="nmsr", mask=str(tmp_path / "m.npy"), **run)
+    c = tl.register(frames, method="nmsr", mask=torch.from_numpy(mask > 0), **run)
+    assert np.array_equal(a.displacement, b.displacement) and np.array_equal(a.displacement, c.displacement)
+    a.save(tmp_path / "res")
+    back = tl.RegistrationResult.load(tmp_path / "res")
+    assert np.array_equal(decode_mask(back.params["mask"]), mask > 0)
+    assert json.loads((tmp_path / "res" / "result.json").read_text())["params"]["pairing"] == "reference"
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (dict(pairing="forward"), ValueError, "pairing must be one of"),
+        (dict(init="imagenet"), ValueError, "init must be one of"),
+        (dict(levels=0), ValueError, "levels must be in"),
+        (dict(levels=2.5), TypeError, "levels must be an integer"),
+        (dict(iterations="10"), TypeError, "iterations must be an integer"),
+        (dict(lr=-1e-3), ValueError, "lr must be in"),
+        (dict(lr=float("nan")), ValueError, "lr must be in"),
+        (dict(radius=0), ValueError, "radius must be in"),
+        (dict(smooth=True), TypeError, "smooth must be a number"),
+        (dict(diffeomorphic=1), TypeError, "diffeomorphic must be True or False"),
+        (dict(mask=np.zeros((32, 32), bool)), ValueError, "mask is empty"),
+        (dict(mask=np.ones((2, 32, 32), bool)), ValueError, "2-D"),
+        (dict(mask=np.ones((16, 16), bool)), ValueError, "does not match frames"),
+        (dict(mask="/nonexistent/mask.npy"), ValueError, "mask file not found"),
+        (dict(weights="/nonexistent/w.pt", init="pretrained"), FileNotFoundError, "not found"),
+        (dict(threads=-1), ValueError, "threads must be in"),
+        (dict(final_iterations=-2), ValueError, "final_iterations must be in"),
+        (dict(resample_once="yes"), TypeError, "resample_once must be True or False"),
+        (dict(steps=3), ValueError, "has no parameter"),
+    ],
+)
+def test_bad_params_are_refused(phantom, params, error, match):
+    frames, _ = phantom
+    with pytest.raises(error, match=match):
+        tl.register(frames, method="nmsr", **params)
+
+
+# ---- warm-start weights ----------------------------------------------------------------------------
+def test_shipped_weights_load_with_sha256_check(tmp_path, monkeypatch, phantom):
+    from napari_tlreg import _paths
+    from napari_tlreg.engines import weights
+
+    card = weights.model_card(nmsr.DEFAULT_MODEL)
+    assert card["method"] == "nmsr" and card["config"] == nmsr.NET_CONFIG
+    state, _ = weights.load_shipped(nmsr.DEFAULT_MODEL)
+    net = nmsr.build_net(card["config"])
+    net.load_state_dict(state)  # fits the engine's network exactly
+    # zero-shot (no optimisation): the warm start alone already registers an unseen phantom
+    frames, gt = phantom
+    res = tl.register(frames, method="nmsr", iterations=0, init="pretrained", threads=1)
+    assert ((res.warped - res.frames) ** 2)[1:].mean() < 0.6 * ((res.frames[:1] - res.frames) ** 2)[1:].mean()
+    assert _epe(res.displacement, gt) < 0.95 * _epe(np.zeros_like(gt), gt)
+    # a tampered copy is refused by its sha256
+    fake = tmp_path / "resources"
+    shutil.copytree(_paths.resources_dir(), fake)
+    wfile = fake / card["file"]
+    data = bytearray(wfile.read_bytes())
+    data[-10] ^= 0xFF
+    wfile.write_bytes(bytes(data))
+    monkeypatch.setattr(weights, "resources_dir", lambda: fake)
+    monkeypatch.setattr(nmsr, "_STATE_CACHE", {})
+    with pytest.raises(ValueError, match="sha256"):
+        tl.register(frames, method="nmsr", iterations=0, init="pretrained")
+
+
+def test_weights_of_another_method_are_refused(tmp_path, phantom):
+    from napari_tlreg.engines.nets import TLRNNet
+
+    path = tmp_path / "tlrn.pt"
+    torch.save({"model": TLRNNet().state_dict(), "config": {}, "method": "tlrn"}, path)
+    frames, _ = phantom
+    with pytest.raises(ValueError, match="method 'tlrn'"):
+        tl.register(frames, method="nmsr", weights=str(path), iterations=1)
+
+
+def test_user_checkpoint_and_init_variants(tmp_path, phantom):
+    frames, _ = phantom
+    net = nmsr.build_net()
+    path = tmp_path / "mine.pt"
+    torch.save({"model": net.state_dict(), "config": nmsr.NET_CONFIG, "method": "nmsr"}, path)
+    outs = {}
+    for init in ("pretrained", "pretrained+previous", "previous", "random"):
+        outs[init] = tl.register(frames, method="nmsr", weights=str(path), init=init, levels=2, iterations=4,
+                                 threads=1).displacement
+        assert np.isfinite(outs[init]).all()
+    assert not np.array_equal(outs["pretrained"], outs["pretrained+previous"])  # the second scale differs
+
+
+@pytest.mark.parametrize("extra", [dict(diffeomorphic=True), dict(resample_once=False, final_iterations=0)])
+def test_odd_sizes_and_options(phantom, extra):
+    frames, _ = phantom
+    sub = frames[:3, 1:30, 2:27]  # 29 x 25
+    calls = []
+    res = tl.register(sub, method="nmsr", reference=1, levels=3, iterations=3, threads=1, progress=lambda *a: calls.append(a), **extra)
+    assert res.displacement.shape == (3, 2, 29, 25) and np.abs(res.displacement[1]).max() == 0
+    assert np.isfinite(res.displacement).all()
+    its = [e["iterations"] for e in get_engine("nmsr").last_log]
+    assert its[:2] == [3, 3] and its[2] == extra.get("final_iterations", 3)
+    assert max(c[0] for c in calls[:-1]) == calls[0][1]  # progress reaches its total
