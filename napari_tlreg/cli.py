@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--size", type=int, default=None, help="training image size (default 64 sequences, 128 pairs)")
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--weight", type=float, default=None,
-                   help="regulariser weight (default: TLRN Grad 0.03, multistep beta 1e-4, HSyN lambda1 1)")
+                   help="regulariser weight (default: TLRN Grad 0.03, multistep beta 0.01, HSyN lambda1 1)")
     t.add_argument("--net", action="append", default=[], metavar="KEY=VALUE",
                    help="network/method option, e.g. c=2 or steps=3 (multistep); repeatable")
     t.add_argument("--seed", type=int, default=1234)

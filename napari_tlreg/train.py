@@ -47,7 +47,7 @@ class TrainConfig:
     n_frames: int = 8  # sequences only
     size: int | None = None  # None: the method's default (64 sequences, 128 pairs)
     lr: float = 1e-3
-    weight: float | None = None  # None: the method's default (TLRN Grad 0.03, multistep β 1e-4, HSyN λ1 1)
+    weight: float | None = None  # None: the method's default (TLRN Grad 0.03, multistep β 0.01, HSyN λ1 1)
     seed: int = 1234
     device: str = "auto"
     threads: int = 0  # 0: torch default
@@ -285,10 +285,16 @@ class PairTask:
 
 
 class MultistepTask(PairTask):
-    """Multistep: mean over steps of masked MSE(warped_s, fixed) + β·mean|Φ_acc| (β = ``weight``)."""
+    """Multistep: mean over steps of masked MSE(warped_s, fixed) + β·mean|Φ_acc| (β = ``weight``).
+
+    Options (``net``): ``c``, ``steps`` (T), ``affine_fraction`` (share of the batch that starts from the
+    affine pre-alignment, as the engine's default ``affine=True`` does), ``change`` (probability of a local
+    radiometric change in a synthetic pair; 0 for the shipped model: with an MSE loss it taught the
+    network to explain intensity changes by motion).
+    """
 
     methods = ("multistep",)
-    default_weight = 1e-4
+    default_weight = 0.01
     default_net = {"enc": [16, 32, 64, 128], "slope": 0.01, "c": 2.0, "steps": 3, "affine_fraction": 1.0,
                    "change": 0.0}
 
@@ -329,7 +335,10 @@ class HSyNTask(PairTask):
 
     Levels are trained progressively (the authors' schedule): level 1 alone until ``schedule[0]`` of the
     iterations, levels 1-2 until ``schedule[1]``, then all three; for ``freeze`` of the iterations after a
-    level is added, the coarser levels are frozen. ``weight`` is λ1.
+    level is added, the coarser levels are frozen. ``weight`` is λ1. Options (``net``) also hold
+    ``smc`` (λ2), ``inv_smooth`` (λ3), ``loss_mult``, ``affine_fraction`` and ``change`` (local
+    radiometric change on that share of synthetic pairs; NCC is insensitive to it, and it taught the
+    nets not to deform where real fields changed between dates).
     """
 
     methods = ("hsyn",)

@@ -232,7 +232,7 @@ def test_tiny_training_run_resumes_deterministically_and_registers(tmp_path):
     assert len(seen) == 2 and {"mse", "phi"} <= set(seen[0])
     ck = torch.load(out, weights_only=True)
     assert ck["method"] == "multistep" and ck["step"] == 2 and ck["config"]["steps"] == 2 and ck["config"]["c"] == 2.0
-    assert ck["train"]["data"] == "synthetic:satellite" and ck["train"]["weight"] == pytest.approx(1e-4)
+    assert ck["train"]["data"] == "synthetic:satellite" and ck["train"]["weight"] == pytest.approx(0.01)
     train(_tiny(tmp_path, "r.pt", iterations=1), progress=lambda *a: None)
     train(_tiny(tmp_path, "r.pt", resume=True), progress=lambda *a: None)
     ck2 = torch.load(tmp_path / "r.pt", weights_only=True)

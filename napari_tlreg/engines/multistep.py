@@ -15,8 +15,14 @@ T refinement steps with shared weights: step 0 sees ``[moving, fixed]``, step s 
 ``[moving warped by the field of step s-1, fixed]``; the outputs are accumulated in the
 pre-logistic space (``Φ_acc = Σ Φ_s``) and the *original* moving image is re-warped with the
 accumulated grid at every step (no resampling blur build-up). Loss (training, :mod:`..train`):
-mean over steps of ``MSE(warped_s, fixed) + β·mean|Φ_acc|`` — a mean, not the authors' sum, so β
-does not scale with batch and image size (retuned: β = 1e-4, see the model card).
+mean over steps of ``MSE(warped_s, fixed)`` + ``β·mean|Φ_acc|`` — a mean, not the authors' sum, so β
+does not scale with batch and image size (retuned: β = 0.01; the paper's 1e-6 on a sum over a 256² pair
+is 0.13 in mean form; see the model card).
+
+Affine stage (``affine=True``, the default; the paper's "A & Φ"): a global affine
+(:func:`~napari_tlreg.engines.pairs.affine_prealign`) is found first and the network refines from it;
+the shipped network was trained on affine-pre-aligned pairs. With ``affine=False`` ("Φ only") the
+network alone must find the whole motion, which the CPU-trained weights do not (see the README).
 
 Network: blocks conv3x3 + InstanceNorm(affine=False) + LeakyReLU(0.01); encoder 16-32-64-128
 (max-pool after the first three), decoder 128 -> concat -> 64 -> concat -> 32 -> concat -> 16 with

@@ -5,10 +5,10 @@
   percentile of its *valid* pixels -> 0/1), no-data pixels are filled with the nearest valid value
   (so the networks see no artificial edge that does not move with the scene) and a validity mask
   is returned for the losses and the affine fit.
-* :func:`phase_correlation`: the global shift ``d`` (row, col) with ``moving(x) ≈ fixed... `` see its doc.
+* :func:`phase_correlation`: the global shift ``d`` (row, col) with ``fixed(x) ≈ moving(x + d)`` (a pull translation).
 * :func:`affine_prealign`: a global affine pull field per pair (the multistep paper's "A" stage),
-  phase-correlation initialised, then Gauss-Newton on a 3-level pyramid with a linear photometric
-  model (gain, offset), masked by validity. Batched over pairs.
+  phase-correlation initialised, then Gauss-Newton on a 3-level pyramid (1/4, 1/2, 1) with a linear
+  photometric model (gain, offset), masked by validity. Batched over pairs.
 
 Conventions (CONVENTIONS.md): images ``(N, 1, H, W)``; fields are pull displacements in pixels
 ``(N, 2, H, W)``, channels (row, col); ``warp(moving, u) ≈ fixed``.
