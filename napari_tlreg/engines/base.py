@@ -72,7 +72,11 @@ class Engine:
             out[key] = _coerce(self.name, key, value, default)
             if key in self.choices and out[key] not in self.choices[key]:
                 raise ValueError(f"{self.name}: {key} must be one of {self.choices[key]}, got {value!r}")
+        self.check(out)
         return out
+
+    def check(self, params: dict[str, Any]) -> None:
+        """Range checks beyond the types (override): raise ``ValueError`` with a plain message."""
 
     def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
         """Return pull displacements ``(T, 2, H, W)`` (pixels) on ``frames.device``; ``u[reference] = 0``."""

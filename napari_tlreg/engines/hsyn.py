@@ -205,11 +205,6 @@ class HSyNEngine(Engine):
         if params["scale"] != 0.0 and not 0.125 <= params["scale"] <= 2.0:
             raise ValueError(f"hsyn: scale must be 0 (auto) or in [0.125, 2], got {params['scale']}")
 
-    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        out = super().validate_params(params)
-        self.check(out)
-        return out
-
     def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
         self.check(params)
         net, info = load_net(params["weights"], frames.device)

@@ -93,11 +93,13 @@ class TLRNEngine(Engine):
     residual = True
     default_model = "tlrn_cine64"
 
-    def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
+    def check(self, params: dict[str, Any]) -> None:
         if params["scale"] != 0.0 and not 0.1 <= params["scale"] <= 4.0:
             raise ValueError(f"{self.name}: scale must be 0 (auto) or in [0.1, 4], got {params['scale']}")
         if params["steps"] < 0 or params["steps"] > 12:
             raise ValueError(f"{self.name}: steps must be in [0, 12], got {params['steps']}")
+
+    def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
         net, train_size = load_net(params["weights"], self.default_model, self.residual, frames.device)
         t, h, w = frames.shape
         s = params["scale"] or auto_scale(h, w, train_size)
