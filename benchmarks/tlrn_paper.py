@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import os
 import functools
 import json
 import sys
@@ -214,11 +215,13 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer sequences (a few minutes)")
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "tlrn"))
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (ANTs/ITK get the same)")
     ap.add_argument("--sections", default="lemniscate,cardiac,sunnybrook,speed",
                     help="comma-separated subset; results of other sections already in --out are kept")
     args = ap.parse_args(argv)
     sections = set(args.sections.split(","))
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
+    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
     use_ants = have_ants() and not args.no_ants
     n_lem, n_card, ants_lem, ants_card = (40, 8, 5, 4) if args.quick else (200, 30, 20, 10)
     out = Path(args.out)
@@ -281,10 +284,12 @@ def run_speed(R, use_ants, print):
     import torch
 
     print("\n## Inference speed (median of 5, seconds per sequence)")
-    R["speed"] = {}
+    R["speed"] = {"threads": torch.get_num_threads()}
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for shape in ((8, 64, 64), (30, 128, 128)):
         key = "x".join(map(str, shape))
+        if use_ants:
+            ants_speed(shape, pairs=1)  # warm-up: ANTs' first call loads its libraries
         row = {f"{m}_{d}": speed(m, shape, device=d) for m in METHODS for d in devices}
         if use_ants:
             per_pair = ants_speed(shape)
