@@ -237,7 +237,8 @@ def main(argv=None) -> int:
     if "synthetic" not in skip:
         R["synthetic"] = {}
         for case in cases:
-            rows = {"none": run_none(case), "nmsr": run_nmsr(case), "nmsr consecutive": run_nmsr(case, pairing="consecutive")}
+            rows = {"none": run_none(case), "nmsr": run_nmsr(case), "nmsr consecutive": run_nmsr(case, pairing="consecutive"),
+                    "nmsr consecutive sigma=1.5": run_nmsr(case, pairing="consecutive", sigma=1.5)}
             if use_ants:
                 for name, kw in ANTS.items():
                     rows[name] = run_ants(case, **kw)

@@ -230,6 +230,8 @@ def test_mask_param_forms_and_result_saves(tmp_path, phantom):
         (dict(threads=-1), ValueError, "threads must be in"),
         (dict(final_iterations=-2), ValueError, "final_iterations must be in"),
         (dict(resample_once="yes"), TypeError, "resample_once must be True or False"),
+        (dict(sigma=-0.5), ValueError, "sigma must be in"),
+        (dict(average=1.0), ValueError, "average must be in"),
         (dict(steps=3), ValueError, "has no parameter"),
     ],
 )
@@ -290,7 +292,8 @@ def test_user_checkpoint_and_init_variants(tmp_path, phantom):
     assert not np.array_equal(outs["pretrained"], outs["pretrained+previous"])  # the second scale differs
 
 
-@pytest.mark.parametrize("extra", [dict(diffeomorphic=True), dict(resample_once=False, final_iterations=0)])
+@pytest.mark.parametrize("extra", [dict(diffeomorphic=True), dict(resample_once=False, final_iterations=0),
+                                   dict(sigma=1.0, average=0.0)])
 def test_odd_sizes_and_options(phantom, extra):
     frames, _ = phantom
     sub = frames[:3, 1:30, 2:27]  # 29 x 25
