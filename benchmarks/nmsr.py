@@ -191,18 +191,25 @@ def profile_echo(case) -> dict:
     from torch.profiler import ProfilerActivity, profile
 
     tl.register(case["frames"][:3], method="nmsr", iterations=2)  # warm-up
+    from napari_tlreg.engines import get_engine
+
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         t0 = time.perf_counter()
         run_nmsr(case)
         wall = time.perf_counter() - t0
+    scales = [{"scale": e["scale"], "size": e["size"], "iterations": e["iterations"], "seconds": e["seconds"]}
+              for e in get_engine("nmsr").last_log]
     rows = []
     total = sum(e.self_cpu_time_total for e in prof.key_averages())
     for e in sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:15]:
         rows.append({"op": e.key, "self_pct": 100.0 * e.self_cpu_time_total / total, "calls": e.count})
     print(f"\n## Profile: one registration of the bundled echo ({wall:.1f} s wall, torch.profiler, self CPU time)")
+    for e in scales:
+        print(f"scale {e['scale']:<6g} {e['size'][0]:4d}x{e['size'][1]:<4d} {e['iterations']:4d} iterations {e['seconds']:7.2f} s "
+              f"({1000 * e['seconds'] / max(e['iterations'], 1):.0f} ms/iteration)")
     for r in rows:
         print(f"{r['op']:45s} {r['self_pct']:6.1f} %  {r['calls']:7d} calls")
-    return {"wall_s": wall, "top_ops": rows, "threads": torch.get_num_threads()}
+    return {"wall_s": wall, "scales": scales, "top_ops": rows, "threads": torch.get_num_threads()}
 
 
 # ---- main ----------------------------------------------------------------------------------------
@@ -222,6 +229,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     skip = set(filter(None, args.skip.split(",")))
     use_ants = have_ants() and not args.no_ants
+    if use_ants:
+        import ants.config
+
+        ants.config._random_seed = 1234  # ANTs samples its affine metric at random: make reruns repeatable
     n_phantoms = 3 if args.quick else 8
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -237,7 +248,8 @@ def main(argv=None) -> int:
     if "synthetic" not in skip:
         R["synthetic"] = {}
         for case in cases:
-            rows = {"none": run_none(case), "nmsr": run_nmsr(case), "nmsr consecutive": run_nmsr(case, pairing="consecutive"),
+            rows = {"none": run_none(case), "nmsr": run_nmsr(case), "nmsr smooth=1": run_nmsr(case, smooth=1.0),
+                    "nmsr consecutive": run_nmsr(case, pairing="consecutive"),
                     "nmsr consecutive sigma=1.5": run_nmsr(case, pairing="consecutive", sigma=1.5)}
             if use_ants:
                 for name, kw in ANTS.items():
@@ -291,15 +303,18 @@ def main(argv=None) -> int:
         frames = seq.frames if not args.quick else seq.frames[: 3 if args.smoke else 10]
         mask = real_echo_mask(frames, seq.metadata.get("ultrasound_region_rc"))
         case = {"name": "echo_real", "frames": frames, "mask": mask, "labels": None, "gt": None}
-        rows = {"none": run_none(case), "nmsr": run_nmsr(case), "nmsr consecutive": run_nmsr(case, pairing="consecutive")}
+        rows = {"none": run_none(case), "nmsr": run_nmsr(case), "nmsr smooth=1": run_nmsr(case, smooth=1.0),
+                "nmsr consecutive": run_nmsr(case, pairing="consecutive")}
         if use_ants:
             rows["ants SyN"] = run_ants(case, syn="SyN")
             sub = {**case, "frames": frames[: 2 if args.smoke else 6]}  # SyNCC costs ~40 s a pair at 240x320: a subset, timing per pair
             a = run_ants(sub, syn="SyNCC")
             n = run_nmsr(sub)
-            a["note"] = n["note"] = "first 6 frames only"
+            n1 = run_nmsr(sub, smooth=1.0)
+            a["note"] = n["note"] = n1["note"] = "first 6 frames only"
             rows["ants SyNCC (frames 0-5)"] = a
             rows["nmsr (frames 0-5)"] = n
+            rows["nmsr smooth=1 (frames 0-5)"] = n1
         R["echo_real"] = rows
         print_table(f"real echo (pydicom ybr_color), {frames.shape[0]}x{frames.shape[1]}x{frames.shape[2]}, in the fan", rows)
 
