@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from .core import fields
 from .core.normalize import normalize_sequence
-from .engines.nets import grad_l2
+from .engines.nets import grad_l2, half_resolution_state, velocity_to_displacement
 from .engines.tlrn import INTEGRATION_STEPS, build_net
 
 SEQUENCE_METHODS = ("tlrn", "voxelmorph")
@@ -125,12 +125,13 @@ def make_batch(cfg: TrainConfig, step: int, rank: int, folders: dict) -> np.ndar
 
 
 # ---- loss ----------------------------------------------------------------------------------------
-def sequence_loss(net, seqs: torch.Tensor, weight: float) -> tuple[torch.Tensor, dict[str, float]]:
+def sequence_loss(net, seqs: torch.Tensor, weight: float, flow_level: int = 0) -> tuple[torch.Tensor, dict[str, float]]:
     """Reference = frame 0 of each sequence ``(B, T, H, W)``; mean over frames of MSE + w·Grad_l2(v)."""
     b, t, h, w = seqs.shape
     ref, moving = seqs[:, :1], seqs[:, 1:]
-    v = net(ref, moving).reshape(b * (t - 1), 2, h, w)
-    u = fields.integrate_velocity(v, INTEGRATION_STEPS)
+    v = net(ref, moving)
+    v = v.reshape(b * (t - 1), *v.shape[2:])
+    u = velocity_to_displacement(v, INTEGRATION_STEPS, flow_level)
     warped = fields.warp(ref.expand(b, t - 1, h, w).reshape(b * (t - 1), 1, h, w), u)
     mse = F.mse_loss(warped[:, 0], moving.reshape(b * (t - 1), h, w))
     reg = grad_l2(v)
@@ -145,7 +146,7 @@ class SequenceTask:
     default_data = "synthetic:cardiac"
     default_size = 64
     default_weight = 0.03
-    default_net = {"enc": [16, 32, 32, 32], "dec": [32, 32, 32, 32, 16, 16], "shared": True}
+    default_net = {"enc": [16, 32, 32, 32], "dec": [32, 32, 32, 32, 16, 16], "shared": True, "flow_level": 0}
     find_unused_parameters = False
 
     def net_config(self, cfg: TrainConfig) -> dict:
@@ -156,7 +157,9 @@ class SequenceTask:
 
     def init_state(self, cfg: TrainConfig, state: dict) -> dict:
         if cfg.method == "voxelmorph":
-            return {k: v for k, v in state.items() if not k.startswith("units.")}
+            state = {k: v for k, v in state.items() if not k.startswith("units.")}
+        if int(self.net_config(cfg).get("flow_level", 0)) == 1:
+            state = half_resolution_state(state)
         return state
 
     def folder(self, src: str, cfg: TrainConfig):
@@ -170,7 +173,7 @@ class SequenceTask:
         return augment(raw, rng)
 
     def loss(self, model, batch: torch.Tensor, cfg: TrainConfig, net_cfg: dict, step: int):
-        return sequence_loss(model, batch, cfg.weight)
+        return sequence_loss(model, batch, cfg.weight, int(net_cfg.get("flow_level", 0)))
 
 
 class PairFolderData:

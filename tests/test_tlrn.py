@@ -254,3 +254,40 @@ def test_streaming_in_blocks_equals_one_pass_and_reports_progress():
         blocks = predict_velocities(net, x, 6, RunContext(progress=lambda d, t, m: seen.append((d, t))), block=4)
     assert torch.allclose(whole, blocks, atol=1e-5)
     assert seen[0] == (0, 22) and len(seen) == 4 + 2  # forward chain 16 frames = 4 blocks, backward 6 = 2
+
+
+def test_half_resolution_head_geometry():
+    """flow_level=1: a field on the pooled half grid comes back on the image grid with the pooling's geometry."""
+    from napari_tlreg.engines.nets import velocity_to_displacement
+
+    # constant velocity (2.5, -1) half-grid px -> exactly (5, -2) image px everywhere
+    v = torch.tensor([2.5, -1.0]).view(1, 2, 1, 1).expand(1, 2, 16, 20).contiguous()
+    u = velocity_to_displacement(v, 0, flow_level=1)
+    assert u.shape == (1, 2, 32, 40)
+    assert torch.allclose(u, torch.tensor([5.0, -2.0]).view(1, 2, 1, 1).expand_as(u))
+    # a linear field sampled at half-grid pixel centres (image coordinate 2i + 0.5) is reproduced
+    # at every interior image pixel: no half-pixel shift
+    i = torch.arange(16, dtype=torch.float32)
+    x_half = 2 * i + 0.5
+    v = (0.05 * x_half).view(1, 1, 16, 1).expand(1, 2, 16, 20).contiguous() / 2  # half-grid px
+    u = velocity_to_displacement(v, 0, flow_level=1)
+    x = torch.arange(32, dtype=torch.float32)
+    assert torch.allclose(u[0, 0, 1:-1, 5], 0.05 * x[1:-1], atol=1e-5)
+
+
+def test_half_resolution_network_warm_starts_from_a_full_one_and_registers_any_size(tmp_path):
+    from napari_tlreg.engines.nets import half_resolution_state
+
+    full = TLRNNet(residual=True)
+    half = TLRNNet(residual=True, flow_level=1)
+    half.load_state_dict(half_resolution_state(full.state_dict()))  # strict: every key fits
+    ref, frames = torch.rand(1, 1, 32, 40), torch.rand(1, 3, 32, 40)
+    with torch.no_grad():
+        v, _ = half.step(ref, frames)
+    assert v.shape == (1, 3, 2, 16, 20)
+    path = tmp_path / "half.pt"
+    torch.save({"model": half.state_dict(), "config": {"flow_level": 1}, "method": "tlrn"}, path)
+    seq = tl.load_sequence("lemniscate")
+    res = tl.register(seq.frames[:5, 3:40, 5:58], method="tlrn", weights=str(path), reference=2, scale=1.0)
+    assert res.displacement.shape == (5, 2, 37, 53)
+    assert np.abs(res.displacement[2]).max() == 0.0 and np.isfinite(res.displacement).all()

@@ -3,6 +3,9 @@
 ``SVFUNet`` is the VoxelMorph-style velocity U-Net of the TLRN paper (encoder 16-32-32,
 bottleneck 32 at 1/8, decoder 32-32-32 + 32-16-16, flow head to 2 channels) split into
 ``encode`` / ``decode`` so TLRN can run its temporal latent residual unit on the bottleneck.
+``flow_level=1`` ends the decoder at half resolution (no full-resolution convolutions, the
+full-resolution skip unused): the velocity comes out on the 1/2 grid, is integrated there and the
+displacement upsampled (VoxelMorph's ``int_downsize=2``); ~3x fewer multiply-adds at 64 px.
 ``TemporalResidualUnit`` is the paper's ``ẑ_t = LeakyReLU(F(ẑ_{t-1} ⊕ z_t) + W(ẑ_{t-1} ⊕ z_t))``.
 All tensors are ``(N, C, H, W)``; H and W must be multiples of ``SVFUNet.multiple`` (8).
 """
@@ -27,8 +30,11 @@ class SVFUNet(nn.Module):
 
     multiple = 8
 
-    def __init__(self, enc=(16, 32, 32, 32), dec=(32, 32, 32, 32, 16, 16)):
+    def __init__(self, enc=(16, 32, 32, 32), dec=(32, 32, 32, 32, 16, 16), flow_level: int = 0):
         super().__init__()
+        if flow_level not in (0, 1):
+            raise ValueError(f"flow_level must be 0 (full resolution) or 1 (half), got {flow_level!r}")
+        self.flow_level = flow_level
         e0, e1, e2, eb = enc
         self.enc = nn.ModuleList([conv_block(2, e0), conv_block(e0, e1), conv_block(e1, e2)])
         self.bottleneck = conv_block(e2, eb)
@@ -36,7 +42,8 @@ class SVFUNet(nn.Module):
         self.dec0 = conv_block(eb, d0)  # at 1/8
         self.dec1 = conv_block(d0 + e2, d1)  # at 1/4
         self.dec2 = conv_block(d1 + e1, d2)  # at 1/2
-        self.final = nn.Sequential(conv_block(d2 + e0, d3), conv_block(d3, d4), conv_block(d4, d5))
+        skip0 = e0 if flow_level == 0 else 0  # the full-resolution skip only feeds a full-resolution head
+        self.final = nn.Sequential(conv_block(d2 + skip0, d3), conv_block(d3, d4), conv_block(d4, d5))
         self.flow = nn.Conv2d(d5, 2, 3, padding=1)
         nn.init.normal_(self.flow.weight, 0.0, 1e-5)
         nn.init.zeros_(self.flow.bias)
@@ -53,15 +60,16 @@ class SVFUNet(nn.Module):
         return self.bottleneck(x), skips
 
     def decode(self, z: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
-        """Bottleneck + skips -> velocity ``(N, 2, H, W)``."""
+        """Bottleneck + skips -> velocity ``(N, 2, H, W)`` (``flow_level=1``: ``(N, 2, H/2, W/2)`` in pixels of that grid)."""
         x = self.dec0(z)
         x = F.interpolate(x, scale_factor=2, mode="nearest")
         x = self.dec1(torch.cat([x, skips[2]], 1))
         x = F.interpolate(x, scale_factor=2, mode="nearest")
         x = self.dec2(torch.cat([x, skips[1]], 1))
-        x = F.interpolate(x, scale_factor=2, mode="nearest")
-        x = self.final(torch.cat([x, skips[0]], 1))
-        return self.flow(x)
+        if self.flow_level == 0:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = torch.cat([x, skips[0]], 1)
+        return self.flow(self.final(x))
 
     def forward(self, pair: torch.Tensor) -> torch.Tensor:
         z, skips = self.encode(pair)
@@ -98,9 +106,9 @@ class TLRNNet(nn.Module):
     ``shared=True`` uses one unit for every step (runs on any K); otherwise ``n_units`` units.
     """
 
-    def __init__(self, enc=(16, 32, 32, 32), dec=(32, 32, 32, 32, 16, 16), residual=True, shared=True, n_units=1):
+    def __init__(self, enc=(16, 32, 32, 32), dec=(32, 32, 32, 32, 16, 16), residual=True, shared=True, n_units=1, flow_level=0):
         super().__init__()
-        self.unet = SVFUNet(enc, dec)
+        self.unet = SVFUNet(enc, dec, flow_level)
         self.residual = residual
         self.shared = shared
         c = self.unet.latent_channels
@@ -111,7 +119,10 @@ class TLRNNet(nn.Module):
         return self.step(ref, frames)[0]
 
     def step(self, ref: torch.Tensor, frames: torch.Tensor, state: torch.Tensor | None = None, t0: int = 0):
-        """Velocities for a block of frames continuing a chain: returns ``(v (B, K, 2, H, W), last latent)``.
+        """Velocities for a block of frames continuing a chain: returns ``(v (B, K, 2, h, w), last latent)``.
+
+        ``(h, w)`` is ``(H, W)`` or, with ``flow_level=1``, ``(H/2, W/2)``. The pairs run channels-last
+        (the same arithmetic, ~1.5x faster convolutions on CPU).
 
         ``state`` is the last ``ẑ`` of the previous block (``None`` at the chain's start) and ``t0`` the
         index of this block's first frame in the chain, so a long chain can be streamed in blocks
@@ -119,6 +130,7 @@ class TLRNNet(nn.Module):
         """
         b, k, h, w = frames.shape
         pairs = torch.stack([ref.expand(b, k, h, w), frames], 2).reshape(b * k, 2, h, w)
+        pairs = pairs.contiguous(memory_format=torch.channels_last)
         z, skips = self.unet.encode(pairs)  # all pairs of all sequences in one batch
         zs = z.reshape(b, k, *z.shape[1:])
         if self.residual:
@@ -134,8 +146,44 @@ class TLRNNet(nn.Module):
                 out.append(cur)
             zs = torch.stack(out, 1)
             z = zs.reshape(b * k, *z.shape[1:])
-        v = self.unet.decode(z, skips)
-        return v.reshape(b, k, 2, h, w), zs[:, -1]
+        v = self.unet.decode(z, skips).contiguous()
+        return v.reshape(b, k, *v.shape[1:]), zs[:, -1]
+
+
+def half_resolution_state(state: dict) -> dict:
+    """Warm start for a ``flow_level=1`` network from a full-resolution one's state dict.
+
+    Every layer is kept except where the heads differ: the first head convolution drops its
+    full-resolution-skip inputs (the last ``e0`` channels of the concatenation) and the flow layer
+    is halved (velocities in pixels of the half grid). A state that already fits is returned as is.
+    """
+    key = "unet.final.0.0.weight"
+    if key not in state or "unet.dec2.0.weight" not in state:
+        return state
+    d2 = state["unet.dec2.0.weight"].shape[0]
+    if state[key].shape[1] == d2:
+        return state
+    out = dict(state)
+    out[key] = state[key][:, :d2].clone()
+    out["unet.flow.weight"] = state["unet.flow.weight"] * 0.5
+    out["unet.flow.bias"] = state["unet.flow.bias"] * 0.5
+    return out
+
+
+def velocity_to_displacement(v: torch.Tensor, steps: int, flow_level: int = 0) -> torch.Tensor:
+    """Scaling and squaring of ``v`` ``(N, 2, h, w)`` on its own grid, then up to the image grid.
+
+    ``flow_level=1``: ``v`` lives on the half grid (the max-pooled one, whose pixel ``i`` is centred on
+    image pixel ``2i + 0.5``), so the displacement is upsampled by exactly 2 with that geometry
+    (bilinear, ``align_corners=False``) and its values doubled.
+    """
+    from ..core import fields
+
+    u = fields.integrate_velocity(v, steps)
+    if flow_level:
+        f = 2**flow_level
+        u = F.interpolate(u, scale_factor=f, mode="bilinear", align_corners=False) * f
+    return u
 
 
 def grad_l2(v: torch.Tensor) -> torch.Tensor:

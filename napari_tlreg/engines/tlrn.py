@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ..core import fields
 from .base import Engine, RunContext
-from .nets import TLRNNet
+from .nets import TLRNNet, velocity_to_displacement
 from .weights import resolve
 
 INTEGRATION_STEPS = 7
@@ -28,6 +28,7 @@ def build_net(config: dict[str, Any]) -> TLRNNet:
         residual=bool(cfg.get("residual", True)),
         shared=bool(cfg.get("shared", True)),
         n_units=int(cfg.get("n_units", 1)),
+        flow_level=int(cfg.get("flow_level", 0)),
     )
 
 
@@ -44,7 +45,8 @@ def load_net(weights: str, default_name: str, residual: bool, device: torch.devi
         missing, unexpected = net.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise ValueError(f"weights {weights or default_name!r} do not fit this network (missing {missing[:3]}, unexpected {unexpected[:3]})")
-        _MODELS[key] = (net.to(device).eval(), int(card.get("train_size", 64)))
+        net = net.to(device).eval().to(memory_format=torch.channels_last)
+        _MODELS[key] = (net, int(card.get("train_size", 64)))
     return _MODELS[key]
 
 
@@ -60,9 +62,11 @@ def time_chains(n_frames: int, reference: int) -> list[list[int]]:
 
 
 def predict_velocities(net: TLRNNet, frames: torch.Tensor, reference: int, ctx: RunContext | None = None, block: int = 16) -> torch.Tensor:
-    """Velocities ``(T, 2, H, W)`` for normalised frames ``(T, H, W)``; zero at the reference.
+    """Velocities for normalised frames ``(T, H, W)``; zero at the reference.
 
-    Pads H, W to a multiple of 8 (border replication) and crops back. Each chain is streamed in
+    Pads H, W to a multiple of 8 (border replication); the result is on the network's output grid
+    of the *padded* frames, ``(T, 2, Hp, Wp)`` or ``(T, 2, Hp/2, Wp/2)`` (``flow_level=1``): crop after
+    :func:`~napari_tlreg.engines.nets.velocity_to_displacement`. Each chain is streamed in
     blocks of ``block`` frames (the latent state carried across blocks), so memory stays bounded on
     long sequences and cancellation is checked between blocks.
     """
@@ -70,7 +74,8 @@ def predict_velocities(net: TLRNNet, frames: torch.Tensor, reference: int, ctx: 
     m = net.unet.multiple
     ph, pw = (-h) % m, (-w) % m
     x = F.pad(frames[None], (0, pw, 0, ph), mode="replicate")[0] if (ph or pw) else frames
-    v = torch.zeros(t, 2, h + ph, w + pw, device=frames.device, dtype=frames.dtype)
+    f = 2**net.unet.flow_level
+    v = torch.zeros(t, 2, (h + ph) // f, (w + pw) // f, device=frames.device, dtype=frames.dtype)
     ref = x[reference][None, None]
     done, total = 0, t - 1
     for chain in time_chains(t, reference):
@@ -82,7 +87,7 @@ def predict_velocities(net: TLRNNet, frames: torch.Tensor, reference: int, ctx: 
             out, state = net.step(ref, x[idx][None], state, t0=start)
             v[idx] = out[0]
             done += len(idx)
-    return v[:, :, :h, :w]
+    return v
 
 
 class TLRNEngine(Engine):
@@ -109,7 +114,7 @@ class TLRNEngine(Engine):
             x = F.interpolate(frames[:, None], size=size, mode="bilinear", align_corners=True)[:, 0]
         with torch.no_grad():
             v = predict_velocities(net, x, reference, ctx)
-            u = fields.integrate_velocity(v, params["steps"])
+            u = velocity_to_displacement(v, params["steps"], net.unet.flow_level)[:, :, : x.shape[1], : x.shape[2]]
             if s != 1.0:
                 u = fields.resize_field(u, (h, w))
         ctx.report(1, 1, "integrated")
