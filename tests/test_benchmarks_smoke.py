@@ -1,0 +1,65 @@
+"""Smoke tests of the benchmark scripts that run every engine: their tiniest mode runs and reports sane rows.
+
+``--smoke``: one tiny case per dataset / one point, NMSR a couple of iterations, no ANTs or dipy, all work in
+one spawned child (the numbers are meaningless; the shape of the report is what is checked).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import pytest
+
+
+@pytest.fixture
+def restore_thread_env(monkeypatch):
+    """The scripts set OMP/MKL/ITK thread variables for their children: put them back afterwards."""
+    from benchmarks.peers import THREAD_VARS
+
+    for var in THREAD_VARS:
+        if var in os.environ:
+            monkeypatch.setenv(var, os.environ[var])
+        else:
+            monkeypatch.delenv(var, raising=False)
+
+
+def test_peers_smoke(tmp_path, restore_thread_env):
+    from benchmarks import peers
+
+    assert peers.main(["--smoke", "--out", str(tmp_path)]) == 0
+    R = json.loads((tmp_path / "results.json").read_text())
+    assert (tmp_path / "peers.png").stat().st_size > 0
+    assert list(R["datasets"]) == ["cardiac", "echo", "pairs"]
+    assert set(R["skipped"]) <= {"ants", "dipy"}
+    for ds, rows in R["datasets"].items():
+        assert list(rows) == ["none", *peers.OURS]
+        for m, r in rows.items():
+            assert r["n_cases"] == 1
+            assert 0.0 <= r["folding_pct"] <= 100.0
+            assert math.isfinite(r["epe_px"]) and r["epe_px"] >= 0.0
+            assert r["peak_mib"] >= 0.0
+            assert (r["seconds"] > 0.0) if m != "none" else r["seconds"] == 0.0
+            if ds == "pairs":
+                assert "dice" not in r and 0.0 <= r["tre_px"] < 50.0
+            else:
+                assert 0.0 <= r["dice"] <= 1.0
+        assert rows["tlrn"]["epe_px"] < rows["none"]["epe_px"] or ds == "echo"  # a trained engine moves towards the truth
+    table = R["table_markdown"].splitlines()
+    assert len(table) == 2 + 3 * (1 + len(peers.OURS))
+    assert any("| tlrn |" in line for line in table)
+
+
+def test_scaling_smoke(tmp_path, restore_thread_env):
+    from benchmarks import peers, scaling
+
+    assert scaling.main(["--smoke", "--out", str(tmp_path)]) == 0
+    R = json.loads((tmp_path / "results.json").read_text())
+    assert (tmp_path / "scaling.png").stat().st_size > 0
+    assert [tuple(p) for p in R["points"]] == [(8, 64)]
+    assert set(R["results"]) == {*peers.OURS, "tlrn scale=1", "nmsr (1 it/scale)"} - {"nmsr"}
+    for name, rows in R["results"].items():
+        r = rows["8x64"]
+        assert r["seconds"] > 0.0 and r["peak_mib"] >= 0.0
+        assert 0.5 < r["result_mib"] < 5.0  # 8x64x64 float32 arrays: frames, warped, field, Jacobian (+ inverse)
+    assert "| tlrn scale=1 |" in R["table_markdown"]
