@@ -310,7 +310,7 @@ def main(argv=None) -> int:
     R: dict = {"torch": torch.__version__, "threads": args.threads, "ants": use_ants, "n_synthetic_pairs": n_syn}
     variants = [("none", {}), ("affine", {})]
     for m in ENGINES:  # default = the affine stage then the network ("A & Φ"); affine=False: the network alone
-        variants += [(m, {}), (m, {"scale": 1.0}), (m, {"affine": False})]
+        variants += [(m, {}), (m, {"scale": 0.5}), (m, {"affine": False})]  # default: native resolution up to 512 px
     if use_ants:
         variants.append(("ants", {"syn": "SyN"}))
 
@@ -344,7 +344,7 @@ def main(argv=None) -> int:
     frames = cases[0]["frames"]
     R["speed"] = {}
     for m, p in [("affine", {}), ("multistep", {}), ("multistep", {"steps": 1}), ("multistep", {"affine": False}),
-                 ("multistep", {"scale": 1.0}), ("hsyn", {}), ("hsyn", {"scale": 1.0}), ("hsyn", {"affine": False})] + ([("ants", {"syn": "SyN"})] if use_ants else []):
+                 ("multistep", {"scale": 0.5}), ("hsyn", {}), ("hsyn", {"scale": 0.5}), ("hsyn", {"affine": False})] + ([("ants", {"syn": "SyN"})] if use_ants else []):
         R["speed"][label(m, p)] = speed(m, frames, reps, **p)
     if use_ants:
         base = R["speed"]["ants"]

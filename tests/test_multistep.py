@@ -268,3 +268,11 @@ def test_cli_train_multistep(tmp_path):
                "--device", "cpu", "--net", "steps=1", "--net", "c=4", "--out", str(out)])
     assert rc == 0
     assert json.loads(json.dumps(torch.load(out, weights_only=True)["config"]))["c"] == 4
+
+
+def test_pair_engines_run_native_up_to_four_times_the_training_size():
+    from napari_tlreg.engines.pairs import auto_scale
+
+    assert auto_scale(256, 256, 128) == 1.0 and auto_scale(512, 300, 128) == 1.0
+    assert auto_scale(1024, 1024, 128) == 0.5 and auto_scale(64, 64, 128) == 1.0  # never upsamples
+    assert auto_scale(100_000, 10, 128) == 0.125

@@ -152,10 +152,6 @@ def load_net(weights: str, device: torch.device) -> tuple[HSyNNet, dict]:
     return _MODELS[key]
 
 
-def auto_scale(h: int, w: int, train_size: int) -> float:
-    return float(min(1.0, max(0.5, train_size / max(h, w))))
-
-
 def register_pairs(net: HSyNNet, moving: torch.Tensor, fixed: torch.Tensor, levels: int = N_LEVELS, inverse: str = "learned",
                    scale: float = 1.0, affine: bool = False, mask_nodata: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Pull field ``u`` with ``warp(moving, u) ≈ fixed`` and its inverse, each ``(N, 2, H, W)``, for raw pairs."""
@@ -209,7 +205,7 @@ class HSyNEngine(Engine):
         self.check(params)
         net, info = load_net(params["weights"], frames.device)
         t, h, w = frames.shape
-        scale = params["scale"] or auto_scale(h, w, info["train_size"])
+        scale = params["scale"] or pairs.auto_scale(h, w, info["train_size"])
         u = torch.zeros(t, 2, h, w, device=frames.device, dtype=frames.dtype)
         inv = torch.zeros_like(u)
         others = [i for i in range(t) if i != reference]

@@ -162,11 +162,6 @@ def load_net(weights: str, device: torch.device) -> tuple[MultistepNet, dict]:
     return _MODELS[key]
 
 
-def auto_scale(h: int, w: int, train_size: int) -> float:
-    """Run at the training resolution for images up to twice its size (longer side), else at 1/2 (never upsample)."""
-    return float(min(1.0, max(0.5, train_size / max(h, w))))
-
-
 def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor, steps: int, c: float,
                    scale: float = 1.0, affine: bool = False, mask_nodata: bool = True, chunk: int = 8) -> torch.Tensor:
     """Pull fields ``(N, 2, H, W)`` with ``warp(moving, u) ≈ fixed`` for raw pairs ``(N, 1, H, W)``."""
@@ -195,7 +190,7 @@ class MultistepEngine(Engine):
     name = "multistep"
     description = "Multistep spatial-gradient network: logistic-bounded gradients, cumulative-sum grid, T refinement steps (satellite pairs)"
     #: c = 0 and steps = 0 mean "as the weights were trained" (shipped model: c = 2, the paper's value for
-    #: VHR imagery, T = 3); scale = 0: auto (the training resolution, at most halving the image).
+    #: VHR imagery, T = 3); scale = 0: auto (native up to 4x the training size, see pairs.auto_scale).
     defaults = {"weights": "", "steps": 0, "c": 0.0, "affine": True, "scale": 0.0, "mask_nodata": True}
     default_model = "multistep_satellite128"
 
@@ -213,7 +208,7 @@ class MultistepEngine(Engine):
         steps = params["steps"] or info["steps"]
         c = params["c"] or info["c"]
         t, h, w = frames.shape
-        scale = params["scale"] or auto_scale(h, w, info["train_size"])
+        scale = params["scale"] or pairs.auto_scale(h, w, info["train_size"])
         u = torch.zeros(t, 2, h, w, device=frames.device, dtype=frames.dtype)
         others = [i for i in range(t) if i != reference]
         chunk = 8

