@@ -400,7 +400,7 @@ def main(argv=None) -> int:
 
 def plot(R: dict, path: Path) -> None:
     plt = pyplot()
-    keys = (("dice", "Dice of propagated labels"), ("epe_px", "endpoint error vs truth (px)"), ("folding_pct", "folding (% det J <= 0)"),
+    keys = (("dice", "Dice of propagated labels"), ("epe_px", "endpoint error vs truth (px, log)"), ("folding_pct", "folding (% det J <= 0)"),
             ("seconds", "s per sequence / pair (log)"), ("peak_mib", "peak memory above baseline (MiB, log)"))
     datasets = list(R["datasets"])
     methods = list(dict.fromkeys(m for rows in R["datasets"].values() for m in rows))
@@ -413,12 +413,12 @@ def plot(R: dict, path: Path) -> None:
             a.bar(x + i * width, [np.nan if v is None else v for v in vals], width, label=NAMES.get(m, m))
     for a, (key, title) in zip(ax, keys):
         a.set_title(title, fontsize=10)
-        a.set_xticks(x + 0.4 - width / 2, [TITLES[d].split(" ")[0] for d in datasets])
+        a.set_xticks(x + 0.4 - width / 2, datasets)
         a.grid(alpha=0.3, axis="y")
-        if key in ("seconds", "peak_mib"):
+        if key in ("epe_px", "seconds", "peak_mib"):
             a.set_yscale("log")
     ax[0].set_ylim(0.5, 1.0)
-    save_figure(fig, ax[0], f"All engines vs ANTs/dipy SyN, {R['threads']} thread(s), unseen synthetic data with ground truth", path)
+    save_figure(fig, ax[2], f"All engines vs ANTs/dipy SyN, {R['threads']} thread(s), unseen synthetic data with ground truth", path)
 
 
 if __name__ == "__main__":
