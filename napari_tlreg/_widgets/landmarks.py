@@ -43,7 +43,7 @@ from napari_tlreg import landmarks as LM
 from napari_tlreg._hooks import points_with_ids
 from napari_tlreg.io import load_points_csv, save_points_csv
 
-from .register import RESULT_KEY
+from .chooser import ImageChooser, watch_layers
 from .store import store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -102,16 +102,12 @@ class LandmarkWidget(QWidget):
         self._viewer = unwrap(napari_viewer)
         self._store = store_for(napari_viewer)
         self._models: dict[str, LM.LandmarkModel] = {}
-        self._images: list[Image] = []
         self._syncing = False
         self._hooked: set[int] = set()  # ids of landmark layers whose events/keys we connected
         self._pairing_layer: Points | None = None
         self._worker = None
         self._build()
-        ev = self._viewer.layers.events
-        ev.inserted.connect(self._on_layers_changed)
-        ev.removed.connect(self._on_layers_changed)
-        ev.moved.connect(self._on_layers_changed)
+        watch_layers(self._viewer, self._on_layers_changed)
         self._viewer.dims.events.current_step.connect(self._update_hint)
         self._store.changed.connect(self._on_result_changed)
         self.destroyed.connect(self._disconnect_all)
@@ -122,9 +118,8 @@ class LandmarkWidget(QWidget):
         root = QVBoxLayout(self)
         form = QFormLayout()
         root.addLayout(form)
-        self.image_combo = QComboBox()
-        self.image_combo.setToolTip("Image sequence (T, H, W); its landmarks are the Points layer “<image> landmarks”")
-        self.image_combo.currentIndexChanged.connect(self._on_image_changed)
+        self.images = ImageChooser(self._on_image_changed, "Image sequence (T, H, W); its landmarks are the Points layer “<image> landmarks”")
+        self.image_combo = self.images.combo
         form.addRow("image", self.image_combo)
         self.result_combo = QComboBox()
         self.result_combo.setToolTip("Registration result (one per method run on this image) used for TRE and tracking")
@@ -219,31 +214,19 @@ class LandmarkWidget(QWidget):
             return
         layer = getattr(event, "value", None)
         kind = getattr(event, "type", "")
-        if layer is not None and kind == "inserted":
-            layer.events.name.connect(self._on_layers_changed)
         if isinstance(layer, Points) and kind in ("inserted", "removed") and layer.name.endswith(f" {LANDMARKS}"):
             # a landmark layer replaced or deleted by the user: its model starts again from the layer
             self._models.pop(layer.name[: -len(f" {LANDMARKS}")], None)
             if kind == "removed":
                 self._hooked.discard(id(layer))
-        images = [ly for ly in self._viewer.layers
-                  if isinstance(ly, Image) and ly.ndim == 3 and not ly.metadata.get(RESULT_KEY) and not ly.rgb]
-        old = self.current_image()
-        self.image_combo.blockSignals(True)
-        self.image_combo.clear()
-        for ly in images:
-            self.image_combo.addItem(ly.name)
-        self._images = images
-        self.image_combo.setCurrentIndex(images.index(old) if old in images else (0 if images else -1))
-        self.image_combo.blockSignals(False)
+        self.images.refresh(self._viewer.layers)
         for ly in self._viewer.layers:  # landmark layers appearing (a sample, a CSV dropped in)
             if isinstance(ly, Points) and ly.name.endswith(f" {LANDMARKS}"):
                 self._hook_layer(ly)
         self._on_image_changed()
 
     def current_image(self) -> Image | None:
-        i = self.image_combo.currentIndex()
-        return self._images[i] if 0 <= i < len(self._images) else None
+        return self.images.current()
 
     @property
     def image_name(self) -> str | None:

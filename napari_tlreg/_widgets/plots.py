@@ -34,6 +34,7 @@ from napari_tlreg import report
 from napari_tlreg._hooks import points_with_ids
 
 from .landmarks import LANDMARKS, layer_spacing
+from .chooser import ImageChooser, watch_layers
 from .register import RESULT_KEY
 from .store import store_for, unwrap
 
@@ -53,7 +54,6 @@ class PlotsWidget(QWidget):
         super().__init__(parent)
         self._viewer = unwrap(napari_viewer)
         self._store = store_for(napari_viewer)
-        self._images: list[Image] = []
         self._labels: list[Labels] = []
         self._points: list[Points] = []
         self._hooked: set[int] = set()
@@ -66,10 +66,7 @@ class PlotsWidget(QWidget):
         self._timer.setInterval(250)
         self._timer.timeout.connect(self.recompute)
         self._build()
-        ev = self._viewer.layers.events
-        ev.inserted.connect(self._on_layers_changed)
-        ev.removed.connect(self._on_layers_changed)
-        ev.moved.connect(self._on_layers_changed)
+        watch_layers(self._viewer, self._on_layers_changed)
         self._viewer.dims.events.current_step.connect(self._update_marker)
         self._store.changed.connect(self._on_result_changed)
         self._on_layers_changed()
@@ -79,8 +76,8 @@ class PlotsWidget(QWidget):
         root = QVBoxLayout(self)
         form = QFormLayout()
         root.addLayout(form)
-        self.image_combo = QComboBox()
-        self.image_combo.currentIndexChanged.connect(self._on_image_changed)
+        self.images = ImageChooser(self._on_image_changed)
+        self.image_combo = self.images.combo
         form.addRow("image", self.image_combo)
         self.labels_combo = QComboBox()
         self.labels_combo.setToolTip("Manual labels (T, H, W): Dice/HD of the propagated reference labels on every labelled frame")
@@ -134,24 +131,11 @@ class PlotsWidget(QWidget):
 
     # -- inputs ------------------------------------------------------------------------------------
     def _on_layers_changed(self, event=None) -> None:
-        layer = getattr(event, "value", None)
-        if layer is not None and getattr(event, "type", "") == "inserted":
-            layer.events.name.connect(self._on_layers_changed)
-        lys = list(self._viewer.layers)
-        images = [ly for ly in lys if isinstance(ly, Image) and ly.ndim == 3 and not ly.rgb and not ly.metadata.get(RESULT_KEY)]
-        old = self.current_image()
-        self.image_combo.blockSignals(True)
-        self.image_combo.clear()
-        for ly in images:
-            self.image_combo.addItem(ly.name)
-        self._images = images
-        self.image_combo.setCurrentIndex(images.index(old) if old in images else (0 if images else -1))
-        self.image_combo.blockSignals(False)
+        self.images.refresh(self._viewer.layers)
         self._on_image_changed()
 
     def current_image(self) -> Image | None:
-        i = self.image_combo.currentIndex()
-        return self._images[i] if 0 <= i < len(self._images) else None
+        return self.images.current()
 
     def _fill(self, combo: QComboBox, layers: list, preferred: str | None) -> list:
         old = combo.currentText()

@@ -148,7 +148,7 @@ def load_net(weights: str, device: torch.device) -> tuple[HSyNNet, dict]:
         if missing or unexpected:
             raise ValueError(f"weights {weights or HSyNEngine.default_model!r} do not fit the hsyn network "
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-        _MODELS[key] = (net.to(device).eval(), {"train_size": int(card.get("train_size", 128))})
+        _MODELS[key] = (net.to(device).eval().to(memory_format=torch.channels_last), {"train_size": int(card.get("train_size", 128))})
     return _MODELS[key]
 
 

@@ -52,7 +52,7 @@ class SVFUNet(nn.Module):
     def encode(self, pair: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``(N, 2, H, W)`` -> bottleneck ``z`` ``(N, C, H/8, W/8)`` and the skips (full, 1/2, 1/4)."""
         skips = []
-        x = pair
+        x = pair.contiguous(memory_format=torch.channels_last)  # same arithmetic, ~1.5x faster convs on CPU
         for i, block in enumerate(self.enc):
             x = block(x)
             skips.append(x)
@@ -69,7 +69,7 @@ class SVFUNet(nn.Module):
         if self.flow_level == 0:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
             x = torch.cat([x, skips[0]], 1)
-        return self.flow(self.final(x))
+        return self.flow(self.final(x)).contiguous()
 
     def forward(self, pair: torch.Tensor) -> torch.Tensor:
         z, skips = self.encode(pair)
@@ -121,8 +121,7 @@ class TLRNNet(nn.Module):
     def step(self, ref: torch.Tensor, frames: torch.Tensor, state: torch.Tensor | None = None, t0: int = 0):
         """Velocities for a block of frames continuing a chain: returns ``(v (B, K, 2, h, w), last latent)``.
 
-        ``(h, w)`` is ``(H, W)`` or, with ``flow_level=1``, ``(H/2, W/2)``. The pairs run channels-last
-        (the same arithmetic, ~1.5x faster convolutions on CPU).
+        ``(h, w)`` is ``(H, W)`` or, with ``flow_level=1``, ``(H/2, W/2)``.
 
         ``state`` is the last ``ẑ`` of the previous block (``None`` at the chain's start) and ``t0`` the
         index of this block's first frame in the chain, so a long chain can be streamed in blocks
@@ -130,7 +129,6 @@ class TLRNNet(nn.Module):
         """
         b, k, h, w = frames.shape
         pairs = torch.stack([ref.expand(b, k, h, w), frames], 2).reshape(b * k, 2, h, w)
-        pairs = pairs.contiguous(memory_format=torch.channels_last)
         z, skips = self.unet.encode(pairs)  # all pairs of all sequences in one batch
         zs = z.reshape(b, k, *z.shape[1:])
         if self.residual:
@@ -146,7 +144,7 @@ class TLRNNet(nn.Module):
                 out.append(cur)
             zs = torch.stack(out, 1)
             z = zs.reshape(b * k, *z.shape[1:])
-        v = self.unet.decode(z, skips).contiguous()
+        v = self.unet.decode(z, skips)
         return v.reshape(b, k, *v.shape[1:]), zs[:, -1]
 
 

@@ -1,0 +1,50 @@
+"""The image chooser shared by the docks: the viewer's grey ``(T, H, W)`` image layers that are not
+results of ours, kept in a combo box whose selection survives layers being added, moved or renamed."""
+from __future__ import annotations
+
+from typing import Callable
+
+from napari.layers import Image
+from qtpy.QtWidgets import QComboBox
+
+from .register import RESULT_KEY
+
+
+def watch_layers(viewer, slot: Callable) -> None:
+    """Call ``slot(event)`` when a layer is inserted, removed or moved, and when an inserted one is renamed."""
+    ev = viewer.layers.events
+
+    def on_event(event=None):
+        layer = getattr(event, "value", None)
+        if layer is not None and getattr(event, "type", "") == "inserted":
+            layer.events.name.connect(slot)
+        slot(event)
+
+    ev.inserted.connect(on_event)
+    ev.removed.connect(on_event)
+    ev.moved.connect(on_event)
+
+
+class ImageChooser:
+    def __init__(self, on_changed: Callable, tooltip: str = ""):
+        self.combo = QComboBox()
+        if tooltip:
+            self.combo.setToolTip(tooltip)
+        self.combo.currentIndexChanged.connect(on_changed)
+        self._images: list[Image] = []
+
+    def refresh(self, layers) -> None:
+        """Re-list the sequence images among ``layers``, keeping the current one when it is still there (no signal)."""
+        images = [ly for ly in layers if isinstance(ly, Image) and ly.ndim == 3 and not ly.rgb and not ly.metadata.get(RESULT_KEY)]
+        old = self.current()
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for ly in images:
+            self.combo.addItem(ly.name)
+        self._images = images
+        self.combo.setCurrentIndex(images.index(old) if old in images else (0 if images else -1))
+        self.combo.blockSignals(False)
+
+    def current(self) -> Image | None:
+        i = self.combo.currentIndex()
+        return self._images[i] if 0 <= i < len(self._images) else None
