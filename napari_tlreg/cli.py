@@ -212,10 +212,6 @@ def cmd_batch(args) -> int:
 
 
 def cmd_view(args) -> int:
-    import warnings
-
-    # napari shows warnings as toasts over the canvas; its PyQt5 deprecation notice is not the user's to act on
-    warnings.filterwarnings("ignore", message=".*PyQt5 backend is deprecated.*")
     from ._widgets.launch import launch
 
     return launch(args.input, method=args.method, run=args.run, screenshot=args.screenshot)

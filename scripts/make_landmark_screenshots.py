@@ -192,13 +192,12 @@ def main() -> None:
     args = p.parse_args()
     import warnings
 
-    # napari shows warnings as toasts over the canvas: keep its PyQt5 deprecation notice out of the pictures
-    warnings.filterwarnings("ignore", message=".*PyQt5 backend is deprecated.*")
     warnings.filterwarnings("ignore", message=".*System theme detection.*")
-    import napari._qt.qt_main_window as qmw
     from qtpy.QtWidgets import QApplication
 
-    qmw.SHOW_QT_WARNING = False  # its toast would cover the canvas
+    from napari_tlreg._widgets.launch import quiet_pyqt5_notice
+
+    quiet_pyqt5_notice()  # its toast would cover the canvas
 
     from napari._qt.qt_event_loop import get_qapp
 

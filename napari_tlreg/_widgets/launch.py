@@ -1,7 +1,7 @@
 """``napari-tlreg view``: open napari on a sequence with the Register widget docked (Qt side only)."""
 from __future__ import annotations
 
-import warnings
+import contextlib
 
 import napari
 from qtpy.QtCore import QTimer
@@ -11,13 +11,24 @@ from ..io import load_sequence
 from .register import RegisterWidget
 
 
+def quiet_pyqt5_notice() -> None:
+    """Keep napari's "PyQt5 backend is deprecated" toast off the canvas of the viewers we open.
+
+    napari raises it with ``show_warning`` (a notification, not ``warnings.warn``) from the main
+    window's first ``showEvent`` unless its module flag is cleared; there is no public switch.
+    """
+    with contextlib.suppress(ImportError, AttributeError):
+        from napari._qt import qt_main_window
+
+        qt_main_window.SHOW_QT_WARNING = False
+
+
 def launch(source: str = "cardiac", method: str | None = None, run: bool = False, screenshot: str | None = None) -> int:
     """Open a viewer on ``source`` (file, DICOM folder or sample name), dock the widget, optionally run.
 
     With ``screenshot`` the window is saved to that PNG once the run has finished, and napari quits.
     """
-    # napari shows warnings as toasts over the canvas; its PyQt5 deprecation notice is not ours to act on
-    warnings.filterwarnings("ignore", message=".*PyQt5 backend is deprecated.*")
+    quiet_pyqt5_notice()
     seq = load_sequence(source)
     viewer = napari.Viewer(title=f"napari-tlreg: {seq.name or source}")
     viewer.window.resize(1500, 950)

@@ -1,0 +1,33 @@
+"""``napari-tlreg view``: the real launcher under Xvfb, and no napari toast over the canvas."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+
+
+def test_view_runs_registers_and_saves_a_screenshot(tmp_path):
+    png = tmp_path / "shot.png"
+    cmd = [sys.executable, "-m", "napari_tlreg.cli", "view", "lemniscate", "--method", "tlrn", "--run", "--screenshot", str(png)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    from PIL import Image
+
+    img = np.asarray(Image.open(png).convert("RGB"))
+    assert img.shape[0] > 400 and img.shape[1] > 600 and img.std() > 10  # a real window, not a blank frame
+
+
+def test_pyqt5_deprecation_toast_is_kept_off_our_viewers(make_napari_viewer):
+    from napari._qt import qt_main_window
+    from napari.utils.notifications import notification_manager
+
+    from napari_tlreg._widgets.launch import quiet_pyqt5_notice
+
+    qt_main_window.SHOW_QT_WARNING = True  # as in a fresh process
+    quiet_pyqt5_notice()
+    assert qt_main_window.SHOW_QT_WARNING is False
+    before = len(notification_manager.records)
+    make_napari_viewer(show=True)
+    assert not any("PyQt5" in str(r.message) for r in notification_manager.records[before:])
