@@ -1,11 +1,19 @@
-"""Turn a trainer checkpoint into shipped weights + a model card with measured figures.
+"""Turn a trainer checkpoint into shipped weights + a model card with figures measured here.
 
     python scripts/ship_weights.py CHECKPOINT --name tlrn_cine64 --command "napari-tlreg train ..." [--notes "..."]
+    python scripts/ship_weights.py --refresh multistep_satellite128     # re-measure a shipped card's figures
 
-Writes ``resources/weights/<name>.pt`` (state dict and network config only, no optimizer) and
-``resources/models/<name>.json`` (file, sha256, method, config, training, figures). The figures are
-measured here on data the model never saw (unseen cardiac phantoms, the lemniscate test split, and the
-held-out real cine patient); ``figures.quick_check`` is what CI re-measures on a small subset.
+Writes ``resources/weights/<name>.pt`` (state dict, network config and training size; no optimizer)
+and ``resources/models/<name>.json`` (file, sha256, method, config, train_size, training, figures).
+The figures are measured with the engine's default parameters on data the model never saw:
+
+- ``tlrn`` / ``voxelmorph``: unseen cardiac phantoms, the lemniscate test split, real cine
+  (Sunnybrook, ED endocardium propagated to ES);
+- ``multistep`` / ``hsyn``: held-out synthetic pairs (``benchmarks.pairs``), the real Sentinel-2
+  pair's shift and semi-synthetic pairs made from it.
+
+``figures.quick_check`` is what the tests re-measure on a small subset. ``--refresh`` keeps the
+weights and the training record and measures the figures again (after a change of defaults).
 """
 from __future__ import annotations
 
@@ -19,50 +27,107 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.tlrn_paper import evaluate_cardiac, evaluate_lemniscate, evaluate_sunnybrook  # noqa: E402
 from napari_tlreg.engines.weights import sha256  # noqa: E402
 
-QUICK = {"n_sequences": 4, "seed0": 90_000, "n_frames": 12}
+WEIGHTS, MODELS = ROOT / "resources" / "weights", ROOT / "resources" / "models"
+
+
+def _round(d):
+    """Four significant digits for every float in a nested figure dict."""
+    if isinstance(d, dict):
+        return {k: _round(v) for k, v in d.items()}
+    if isinstance(d, list):
+        return [_round(v) for v in d]
+    if isinstance(d, float):
+        return float(f"{d:.4g}")
+    return d
+
+
+def sequence_figures(method: str, w: dict) -> dict:
+    from benchmarks.tlrn_paper import evaluate_cardiac, evaluate_lemniscate, evaluate_sunnybrook
+
+    quick_cfg = {"n_sequences": 4, "seed0": 90_000, "n_frames": 12}
+    quick = evaluate_cardiac(method, **quick_cfg, **w)
+    figures = {
+        "quick_check": {**quick_cfg, "dice_mean": quick["dice_mean"], "folding_pct": quick["folding_pct"]},
+        "cardiac_unseen_30": {k: v for k, v in evaluate_cardiac(method, n_sequences=30, **w).items() if isinstance(v, float)},
+        "lemniscate_test_200": {k: v for k, v in evaluate_lemniscate(method, 200, **w).items() if k != "method"},
+    }
+    sunny = evaluate_sunnybrook(method, **w)
+    if sunny["n_cases"]:
+        per_case = sunny["dice_per_case"]
+        figures["sunnybrook_ed_to_es_endo_dice"] = {
+            "mean_all": sunny["dice_mean"], "per_case": per_case,
+            "mean_by_patient": {p: sum(v for k, v in per_case.items() if k.startswith(p)) / sum(k.startswith(p) for k in per_case)
+                                for p in sorted({k.split("/")[0] for k in per_case})},
+        }
+    return figures
+
+
+def pair_figures(method: str, w: dict) -> dict:
+    from benchmarks.pairs import REAL_PAIR, evaluate_cases, evaluate_synthetic, real_shift, semi_synthetic_pairs
+
+    quick_cfg = {"n_pairs": 3, "size": 128, "seed0": 60_000}
+    quick = evaluate_synthetic(method, quick_cfg["n_pairs"], quick_cfg["size"], quick_cfg["seed0"], **w)
+    qc = {**quick_cfg, "params": {}, "ds": quick["ds"], "folding_pct": quick["folding_pct"]}
+    if "inverse_residual" in quick:
+        qc["inverse_residual"] = quick["inverse_residual"]
+    figures = {"quick_check": qc}
+    for size in (192, 256):
+        r = evaluate_synthetic(method, 10, size, **w)
+        figures[f"synthetic_{size}_10_pairs"] = {k: v for k, v in r.items() if k not in ("params", "method")}
+    if REAL_PAIR.is_file():
+        figures["real_sentinel2_shift"] = {k: v for k, v in real_shift(method, **w).items() if k not in ("params", "method")}
+        r = evaluate_cases(method, semi_synthetic_pairs(4, 256), **w)
+        figures["semi_synthetic_real_4x256"] = {k: v for k, v in r.items() if k not in ("params", "method")}
+    return figures
+
+
+FIGURES = {"tlrn": sequence_figures, "voxelmorph": sequence_figures, "multistep": pair_figures, "hsyn": pair_figures}
+
+
+def ship(checkpoint: str, name: str, command: str, notes: str = "") -> dict:
+    """Write the weights file and the card's record of where they came from (figures still to measure)."""
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    method = ck["method"]
+    if method not in FIGURES:
+        raise SystemExit(f"ship_weights: no figures defined for method {method!r}")
+    WEIGHTS.mkdir(parents=True, exist_ok=True)
+    wpath = WEIGHTS / f"{name}.pt"
+    # "train" (size) travels with the file, so a path to it behaves exactly like the shipped name
+    torch.save({"model": ck["model"], "config": ck["config"], "method": method, "train": {"size": ck["train"]["size"]}}, wpath)
+    return {
+        "name": name, "method": method, "file": f"weights/{name}.pt", "sha256": sha256(wpath),
+        "config": ck["config"], "train_size": ck["train"]["size"],
+        "training": {**ck["train"], "iterations_done": ck["step"], "command": command,
+                     "final_batch_loss": ck.get("last", {}), "notes": notes},
+    }
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoint")
-    ap.add_argument("--name", required=True)
-    ap.add_argument("--command", required=True, help="the command(s) that trained it, verbatim")
+    ap.add_argument("checkpoint", nargs="?")
+    ap.add_argument("--name", help="the shipped name (resources/weights/<name>.pt)")
+    ap.add_argument("--command", help="the command(s) that trained it, verbatim")
     ap.add_argument("--notes", default="")
+    ap.add_argument("--refresh", metavar="NAME", help="re-measure the figures of an already shipped model")
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
-    torch.set_num_threads(2)
-    ck = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-    method = ck["method"]
-    wdir, mdir = ROOT / "resources" / "weights", ROOT / "resources" / "models"
-    wdir.mkdir(parents=True, exist_ok=True)
-    mdir.mkdir(parents=True, exist_ok=True)
-    wpath = wdir / f"{args.name}.pt"
-    torch.save({"model": ck["model"], "config": ck["config"], "method": method}, wpath)
-    figures_params = {"weights": str(wpath)}
-    card = {
-        "name": args.name,
-        "method": method,
-        "file": f"weights/{args.name}.pt",
-        "sha256": sha256(wpath),
-        "config": ck["config"],
-        "train_size": ck["train"]["size"],
-        "training": {**ck["train"], "iterations_done": ck["step"], "command": args.command,
-                     "final_batch_loss": ck.get("last", {}), "notes": args.notes},
-    }
-    card["training"]["data"] = ck["train"]["data"]
-    quick = evaluate_cardiac(method, **QUICK, **figures_params)
-    card["figures"] = {
-        "quick_check": {**QUICK, "dice_mean": round(quick["dice_mean"], 4), "folding_pct": round(quick["folding_pct"], 4)},
-        "cardiac_unseen_30": {k: round(v, 4) for k, v in evaluate_cardiac(method, n_sequences=30, **figures_params).items() if isinstance(v, float)},
-        "lemniscate_test_200": {k: (round(v, 6) if isinstance(v, float) else [round(x, 6) for x in v] if isinstance(v, list) else v)
-                                for k, v in evaluate_lemniscate(method, 200, **figures_params).items() if k != "method"},
-    }
-    sunny = evaluate_sunnybrook(method, **figures_params)
-    card["figures"]["sunnybrook_ed_to_es_endo_dice"] = {"mean_all": round(sunny["dice_mean"], 4), "per_case": sunny["dice_per_case"]}
-    (mdir / f"{args.name}.json").write_text(json.dumps(card, indent=2))
-    print(json.dumps(card["figures"]["quick_check"]), json.dumps(card["figures"]["cardiac_unseen_30"]))
+    torch.set_num_threads(args.threads)
+    if args.refresh:
+        name = args.refresh
+        card = json.loads((MODELS / f"{name}.json").read_text())
+        if sha256(ROOT / "resources" / card["file"]) != card["sha256"]:
+            raise SystemExit(f"ship_weights: {card['file']} does not match its card's sha256")
+    else:
+        if not (args.checkpoint and args.name and args.command):
+            ap.error("CHECKPOINT, --name and --command are required (or --refresh NAME)")
+        name = args.name
+        card = ship(args.checkpoint, name, args.command, args.notes)
+    card["figures"] = _round(FIGURES[card["method"]](card["method"], {"weights": str(WEIGHTS / f"{name}.pt")}))
+    MODELS.mkdir(parents=True, exist_ok=True)
+    (MODELS / f"{name}.json").write_text(json.dumps(card, indent=2))
+    print(json.dumps(card["figures"]["quick_check"]))
     return 0
 
 
