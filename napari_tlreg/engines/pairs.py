@@ -205,6 +205,17 @@ def affine_field(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return y - grid
 
 
+def _theta_at_level(theta: torch.Tensor, sr: float, sc: float) -> torch.Tensor:
+    """The affine ``theta`` in the pixels of a level whose pixel is ``(sr, sc)`` full-resolution pixels:
+    ``A_l = S^-1 A S`` with ``S = diag(sr, sc)``, shift divided by ``S``."""
+    th = theta.clone()
+    th[:, 4] /= sr
+    th[:, 5] /= sc
+    th[:, 1] *= sc / sr
+    th[:, 2] *= sr / sc
+    return th
+
+
 def _gauss(x: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return x
@@ -232,11 +243,13 @@ def affine_prealign(moving: torch.Tensor, fixed: torch.Tensor, valid_moving: tor
     theta = torch.zeros(n, 6, dtype=torch.float64, device=moving.device)
     theta[:, 0] = 1.0
     theta[:, 3] = 1.0
+    identity = theta.clone()
     with torch.no_grad():
         if init_shift:
             k = max(1, max(h, w) // 256)  # shift estimate on a <= 256 px image, enough for a start
             ms, fs = (resample(moving, (h // k, w // k)), resample(fixed, (h // k, w // k))) if k > 1 else (moving, fixed)
             theta[:, 4:] = phase_correlation(ms, fs).double() * k
+        theta0 = theta.clone()  # fallbacks when Gauss-Newton ends somewhere implausible or worse
         if isinstance(iterations, int):
             iterations = (iterations,) * len(levels)
         for lev, n_it in zip(levels, iterations):
@@ -257,13 +270,7 @@ def affine_prealign(moving: torch.Tensor, fixed: torch.Tensor, valid_moving: tor
             gain = torch.ones(n, dtype=torch.float64, device=m.device)
             off = torch.zeros(n, dtype=torch.float64, device=m.device)
             for _ in range(n_it):
-                th = theta.clone()
-                th[:, 4] /= sr
-                th[:, 5] /= sc
-                # the affine in level pixels: A_l = S^-1 A S with S = diag(sr, sc)
-                th[:, 1] *= sc / sr
-                th[:, 2] *= sr / sc
-                u = affine_field(th.to(dt), hs, ws)
+                u = affine_field(_theta_at_level(theta, sr, sc).to(dt), hs, ws)
                 s = fields.warp(stack, u)
                 mw, dr, dc, inside = s[:, 0], s[:, 1], s[:, 2], s[:, 3] > 0.99
                 wgt = (inside & vf[:, 0] & (u[:, 0] + grid[:, 0] >= 0) & (u[:, 0] + grid[:, 0] <= hs - 1)
@@ -289,4 +296,56 @@ def affine_prealign(moving: torch.Tensor, fixed: torch.Tensor, valid_moving: tor
                 off = off + delta[:, 7]
                 if float(delta[:, 4:6].abs().max()) < 1e-3 and float(delta[:, :4].abs().max()) < 1e-5:
                     break
+        theta = choose_affine([theta, theta0, identity], moving, fixed, valid_fixed, plausible_affine(theta, h, w))
     return affine_field(theta, h, w).to(moving.dtype)
+
+
+#: An affine pre-alignment is kept only when its linear part scales every direction by a factor in
+#: this range, keeps orientation, and its shift stays within half the image; else the pair falls
+#: back to the phase-correlation translation (Gauss-Newton can diverge on low-texture pairs such as
+#: echo frames: one synthetic echo frame went to a mirror affine, 1,400 px off, before this check).
+AFFINE_SCALE_RANGE = (0.5, 2.0)
+
+
+def choose_affine(candidates: list[torch.Tensor], moving: torch.Tensor, fixed: torch.Tensor,
+                  valid_fixed: torch.Tensor | None, first_ok: torch.Tensor, size: int = 128) -> torch.Tensor:
+    """Per pair, the candidate affine ``(N, 6)`` whose warp of ``moving`` best matches ``fixed``.
+
+    Cost: 1 - normalised cross-correlation over the valid overlap, on images of at most ``size`` px;
+    the first candidate (the Gauss-Newton result) is used only where ``first_ok``.
+    """
+    n, _, h, w = moving.shape
+    k = max(1, max(h, w) // size)
+    hs, ws = max(8, h // k), max(8, w // k)
+    m = resample(moving.float(), (hs, ws))
+    f = resample(fixed.float(), (hs, ws))
+    vf = torch.ones_like(f, dtype=torch.bool) if valid_fixed is None else resample(valid_fixed.float(), (hs, ws)) > 0.99
+    costs = []
+    for i, th in enumerate(candidates):
+        t = _theta_at_level(torch.nan_to_num(th), (h - 1) / max(hs - 1, 1), (w - 1) / max(ws - 1, 1))
+        u = affine_field(t.float(), hs, ws)
+        mw = fields.warp(m, u)
+        pos = fields.identity_grid(hs, ws, u.device, u.dtype) + u
+        inside = (pos[:, 0] >= 0) & (pos[:, 0] <= hs - 1) & (pos[:, 1] >= 0) & (pos[:, 1] <= ws - 1)
+        wgt = (inside[:, None] & vf).float()
+        cnt = wgt.sum((1, 2, 3)).clamp_min(1.0)
+        a = mw - (mw * wgt).sum((1, 2, 3), keepdim=True) / cnt.view(-1, 1, 1, 1)
+        b = f - (f * wgt).sum((1, 2, 3), keepdim=True) / cnt.view(-1, 1, 1, 1)
+        ncc = (a * b * wgt).sum((1, 2, 3)) / ((a * a * wgt).sum((1, 2, 3)) * (b * b * wgt).sum((1, 2, 3))).sqrt().clamp_min(1e-12)
+        cost = 1.0 - ncc + (cnt < 0.25 * hs * ws).float()  # an overlap under a quarter of the image is no match
+        if i == 0:
+            cost = torch.where(first_ok, cost, torch.full_like(cost, float("inf")))
+        costs.append(cost)
+    best = torch.stack(costs).argmin(0)
+    return torch.stack(candidates)[best, torch.arange(n, device=best.device)]
+
+
+def plausible_affine(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Which of the affines ``theta`` ``(N, 6)`` (see :func:`affine_field`) are plausible: ``(N,)`` bool."""
+    A = theta[:, :4].reshape(-1, 2, 2)
+    finite = torch.isfinite(theta).all(1)
+    A = torch.where(finite[:, None, None], A, torch.eye(2, dtype=A.dtype, device=A.device))
+    sv = torch.linalg.svdvals(A)
+    lo, hi = AFFINE_SCALE_RANGE
+    return (finite & (torch.linalg.det(A) > 0) & (sv.amin(1) >= lo) & (sv.amax(1) <= hi)
+            & (theta[:, 4:].abs().amax(1) <= 0.5 * max(h, w)))
