@@ -301,3 +301,10 @@ def test_affine_stage_recovers_a_known_affine_and_rejects_a_diverged_one():
     f = torch.from_numpy(seq.frames).float()
     a = pairs.affine_prealign(f[0][None, None], f[6][None, None])
     assert a.abs().max() < 20 and (tl.jacobian_determinant(a.numpy()) > 0).all()
+
+
+def test_pair_batches_are_bounded_by_pixels_not_frames():
+    from napari_tlreg.engines.pairs import chunk_size
+
+    assert chunk_size(128, 128) == 8 and chunk_size(256, 256) == 8
+    assert chunk_size(512, 512) == 2 and chunk_size(4096, 4096) == 1

@@ -209,7 +209,7 @@ class HSyNEngine(Engine):
         u = torch.zeros(t, 2, h, w, device=frames.device, dtype=frames.dtype)
         inv = torch.zeros_like(u)
         others = [i for i in range(t) if i != reference]
-        chunk = 8
+        chunk = pairs.chunk_size(h, w)
         self._last = None
         with torch.no_grad():
             for k in range(0, len(others), chunk):

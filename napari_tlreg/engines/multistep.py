@@ -211,7 +211,7 @@ class MultistepEngine(Engine):
         scale = params["scale"] or pairs.auto_scale(h, w, info["train_size"])
         u = torch.zeros(t, 2, h, w, device=frames.device, dtype=frames.dtype)
         others = [i for i in range(t) if i != reference]
-        chunk = 8
+        chunk = pairs.chunk_size(h, w)
         with torch.no_grad():
             for k in range(0, len(others), chunk):
                 idx = others[k:k + chunk]

@@ -119,6 +119,16 @@ def prepare_pair(moving: torch.Tensor, fixed: torch.Tensor, mask_nodata: bool = 
 
 
 # ---- sizes --------------------------------------------------------------------------------------
+#: Pairs processed together: as many as fit this many pixels (8 pairs of 256², 2 of 512²), at least one,
+#: so memory is bounded by image size, not by the number of frames.
+CHUNK_PIXELS = 8 * 256 * 256
+
+
+def chunk_size(h: int, w: int) -> int:
+    """How many ``h x w`` pairs one batch of a pair engine holds (the affine stage runs at full size)."""
+    return int(max(1, min(8, CHUNK_PIXELS // max(1, h * w))))
+
+
 #: Pair engines run at native resolution up to this many times their training size (longer side).
 NATIVE_UP_TO = 4
 
