@@ -304,3 +304,15 @@ def test_odd_sizes_and_options(phantom, extra):
     its = [e["iterations"] for e in get_engine("nmsr").last_log]
     assert its[:2] == [3, 3] and its[2] == extra.get("final_iterations", 3)
     assert max(c[0] for c in calls[:-1]) == calls[0][1]  # progress reaches its total
+
+
+@pytest.mark.parametrize("pairing", ["reference", "consecutive"])
+def test_blocks_of_pairs_give_the_same_fields_as_one_batch(phantom, monkeypatch, pairing):
+    """Memory is bounded by accumulating gradients over blocks of pairs: the same loss and Adam steps."""
+    frames, _ = phantom
+    whole = tl.register(frames, method="nmsr", seed=3, pairing=pairing, **FAST)
+    monkeypatch.setattr(nmsr, "BLOCK_PIXELS", 1)  # one pair per block
+    blocks = tl.register(frames, method="nmsr", seed=3, pairing=pairing, **FAST)
+    assert nmsr.block_pairs(32, 32) == 1
+    np.testing.assert_allclose(blocks.displacement, whole.displacement, atol=2e-4)
+    assert np.abs(whole.displacement).max() > 0.1  # it moved: the comparison is not between two zeros

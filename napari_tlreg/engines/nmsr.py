@@ -8,7 +8,8 @@ displacement is *optimised on the sequence in front of the user*, one scale afte
 
 (LNCC in the squared form of the paper's eq. 3, box windows of radius ``r`` = 6, averaged over
 the mask; Grad_l2 as in :func:`~napari_tlreg.engines.nets.grad_l2`). All frame pairs of a scale
-are one batch, so one Adam step moves every pair.
+are one batch, so one Adam step moves every pair (the forward/backward passes run over blocks of
+pairs, ``BLOCK_PIXELS`` at a time, with gradients accumulated: the same loss, bounded memory).
 
 Scales and eq. 4. ``F^{s/2}`` is the field found so far, at full resolution. At scale ``s``:
 ``M^s = down(warp(moving, F^{s/2}), s)``, ``I^s = down(fixed, s)``; the network's field ``F̃^s``
@@ -299,6 +300,15 @@ def scale_sizes(h: int, w: int, levels: int) -> list[tuple[float, tuple[int, int
     return out
 
 
+#: Pairs whose forward/backward pass runs at once (gradients accumulate over blocks of this many
+#: pixels; 64 pairs at 64², 16 at 128², 1 at 512²): memory bounded by image size, not frame count.
+BLOCK_PIXELS = 64 * 64 * 64
+
+
+def block_pairs(h: int, w: int) -> int:
+    return max(1, BLOCK_PIXELS // max(1, h * w))
+
+
 def plateaued(history: list[float], patience: int, tol: float) -> bool:
     """Early stop: after ``2·patience`` iterations, the loss fell by less than ``tol`` times its total fall
     over the last ``patience`` iterations (scale-free: the same rule works from a warm or a cold start)."""
@@ -444,19 +454,29 @@ class NMSREngine(Engine):
             best_loss, best_f = math.inf, None
             avg_f, avg_w = None, params["average"]
             done_it = 0
+            n_pairs = pair.shape[0]
+            step = block_pairs(*size)
+            blocks = [slice(b, min(b + step, n_pairs)) for b in range(0, n_pairs, step)]
             for it in range(iters):
                 opt.zero_grad(set_to_none=True)
-                f = net.field(net_in, diffeo).contiguous()
-                warped = fields.warp(M_loss, fields.compose(U_s, f)) if once else fields.warp(M_loss, f)
-                loss = lncc_loss(warped, I_loss, radius, w_s) + params["smooth"] * grad_l2(f)
-                lv = float(loss.detach())
+                # one Adam step on the mean loss over all pairs; blocks of pairs only bound the memory
+                # (gradients accumulate; the network has no batch statistics, so this is the same loss)
+                lv, parts = 0.0, []
+                for blk in blocks:
+                    f = net.field(net_in[blk], diffeo).contiguous()
+                    warped = fields.warp(M_loss[blk], fields.compose(U_s[blk], f)) if once else fields.warp(M_loss[blk], f)
+                    loss = lncc_loss(warped, I_loss[blk], radius, w_s) + params["smooth"] * grad_l2(f)
+                    loss = loss * ((blk.stop - blk.start) / n_pairs)
+                    loss.backward()
+                    lv += float(loss.detach())
+                    parts.append(f.detach())
+                f = parts[0] if len(parts) == 1 else torch.cat(parts)
                 if not math.isfinite(lv):
                     raise RuntimeError(f"nmsr: the loss diverged at scale {s:g}, iteration {it + 1} (try a smaller lr)")
                 if lv < best_loss:  # keep the best field seen (Adam can overshoot at the end)
-                    best_loss, best_f = lv, f.detach()
+                    best_loss, best_f = lv, f
                 if avg_w > 0:  # exponential moving average of the field over the iterations
-                    avg_f = f.detach() if avg_f is None else avg_f.lerp(f.detach(), 1.0 - avg_w)
-                loss.backward()
+                    avg_f = f if avg_f is None else avg_f.lerp(f, 1.0 - avg_w)
                 opt.step()
                 done_it = it + 1
                 history.append(lv)
