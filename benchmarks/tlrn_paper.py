@@ -286,10 +286,15 @@ def run_sunnybrook(R, use_ants, print):
 
 
 def run_speed(R, use_ants, print):
+    """Median ``tl.register`` time per sequence beside ANTs SyN, both on the same thread count.
+
+    Results go to ``R["speed"]["<n> thread(s)"]`` so runs with ``--threads 1`` and ``--threads 2`` sit side by side.
+    """
     import torch
 
-    print("\n## Inference speed (median of 5, seconds per sequence)")
-    R["speed"] = {"threads": torch.get_num_threads()}
+    threads = torch.get_num_threads()
+    print(f"\n## Inference speed (median of 5, seconds per sequence, {threads} thread(s) for torch and ITK)")
+    rows = {}
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for shape in ((8, 64, 64), (30, 128, 128)):
         key = "x".join(map(str, shape))
@@ -300,9 +305,15 @@ def run_speed(R, use_ants, print):
             per_pair = ants_speed(shape)
             row["ants_per_pair"] = per_pair
             row["ants_sequence"] = per_pair * (shape[0] - 1)
-            row["ratio_ants_over_tlrn"] = row["ants_sequence"] / row["tlrn_cpu"]
-        R["speed"][key] = row
+            for m in METHODS:
+                row[f"ratio_ants_over_{m}"] = row["ants_sequence"] / row[f"{m}_cpu"]
+        rows[key] = row
         print(key, "  ".join(f"{k}={v:.4f}" for k, v in row.items()))
+    speed_r = R.get("speed", {})
+    if "threads" in speed_r:  # results of the older layout: one thread count at the top level
+        speed_r = {}
+    speed_r[f"{threads} thread(s)"] = rows
+    R["speed"] = speed_r
 
 
 def plot(R: dict, path: Path) -> None:
