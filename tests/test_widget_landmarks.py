@@ -452,3 +452,18 @@ def test_plugin_docks_share_results(make_napari_viewer, qtbot, engines):
     from napari_tlreg._widgets.store import store_for
 
     assert len(store_for(other)) == 0 and len(store_for(viewer)) == 1
+
+
+def test_results_follow_a_renamed_image(docks, qtbot, errors):
+    from napari_tlreg._widgets.store import store_for
+
+    viewer, reg, w, _ = docks
+    frames, _ = sequence()
+    layer = viewer.add_image(frames, name="seq", scale=SCALE)
+    run_register(qtbot, reg, FieldEngine.name)
+    assert not errors, errors
+    layer.name = "patient 7"
+    store = store_for(viewer)
+    assert set(store.for_image("patient 7")) == {FieldEngine.name} and not store.for_image("seq")
+    assert w.image_combo.currentText() == "patient 7"
+    assert [w.result_combo.itemText(i) for i in range(w.result_combo.count())][1:] == [FieldEngine.name]

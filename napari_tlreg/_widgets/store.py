@@ -3,7 +3,7 @@
 The Register widget publishes every finished run here, keyed by ``(image layer name, method)``
 (a re-run of the same method on the same image replaces the previous result); the landmark
 and plots widgets read from it and listen to :attr:`ResultStore.changed`. One store per viewer,
-found with :func:`store_for`; it goes away with its viewer.
+found with :func:`store_for`; it goes away with its viewer. Renaming a layer renames its results.
 """
 from __future__ import annotations
 
@@ -37,6 +37,15 @@ class ResultStore:
         for k in keys:
             del self._results[k]
             self.changed.emit(*k)
+
+    def rename(self, old: str, new: str) -> None:
+        """The image layer ``old`` is now called ``new``: its results follow it."""
+        if old == new or not any(i == old for i, _ in self._results):
+            return
+        self._results = {((new if i == old else i), m): r for (i, m), r in self._results.items()}
+        for i, m in list(self._results):
+            if i == new:
+                self.changed.emit(i, m)
 
     def for_image(self, image: str) -> dict[str, object]:
         """``{method: result}`` of one image, oldest first."""
@@ -74,4 +83,27 @@ def store_for(viewer) -> ResultStore:
     if store is None:
         store = _STORES[key] = ResultStore()
         weakref.finalize(viewer, _STORES.pop, key, None)
+        _follow_renames(viewer, store)
     return store
+
+
+def _follow_renames(viewer, store: ResultStore) -> None:
+    """Keep the store's image names in step with the viewer's layers when one is renamed."""
+    layers = getattr(viewer, "layers", None)
+    if layers is None:
+        return
+    names: dict[int, str] = {}
+
+    def track(layer) -> None:
+        names[id(layer)] = layer.name
+        layer.events.name.connect(lambda _event=None, ly=layer: renamed(ly))
+
+    def renamed(layer) -> None:
+        old = names.get(id(layer))
+        names[id(layer)] = layer.name
+        if old is not None:
+            store.rename(old, layer.name)
+
+    for layer in layers:
+        track(layer)
+    layers.events.inserted.connect(lambda event: track(event.value))
