@@ -11,7 +11,7 @@ displacement, Jacobian, inverse: a lower bound on what any method must hold), so
 working memory of the engine and of ``tl.register``.
 
 Methods run with their defaults, which matters here: ``tlrn``/``voxelmorph`` run at their training resolution
-(longer side 64 px, ``scale=0``) and the pair engines at >= half resolution, so ``tlrn scale=1`` is added to
+(longer side 64 px, ``scale=0``) and the pair engines at native resolution up to 512 px, so ``tlrn scale=1`` is added to
 show the network at native size. ``nmsr`` is test-time optimisation with an early stop; here it runs a fixed
 ``--nmsr-iterations`` per scale (4 scales, early stop off) so that what scales is the cost per iteration.
 Prints a markdown table and writes ``results.json`` + ``scaling.png`` (log-log) into ``--out``.

@@ -301,8 +301,8 @@ def scale_sizes(h: int, w: int, levels: int) -> list[tuple[float, tuple[int, int
 
 
 #: Pairs whose forward/backward pass runs at once (gradients accumulate over blocks of this many
-#: pixels; 64 pairs at 64², 16 at 128², 1 at 512²): memory bounded by image size, not frame count.
-BLOCK_PIXELS = 64 * 64 * 64
+#: pixels; 16 pairs at 64², 4 at 128², 1 from 256²): memory bounded by image size, not frame count.
+BLOCK_PIXELS = 16 * 64 * 64
 
 
 def block_pairs(h: int, w: int) -> int:
