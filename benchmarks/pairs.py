@@ -54,7 +54,7 @@ def synthetic_pairs(n: int, size: int, seed0: int = TEST_SEED0) -> list:
     return out
 
 
-def _landmarks(seq):
+def pair_landmarks(seq):
     lm = seq.landmarks
     p = lm[lm[:, 1] == 0]
     q = lm[lm[:, 1] == 1]
@@ -249,7 +249,7 @@ def evaluate_cases(method: str, cases: list[dict], **params) -> dict:
 def synthetic_cases(n: int, size: int, seed0: int = TEST_SEED0) -> list[dict]:
     cases = []
     for seq in synthetic_pairs(n, size, seed0):
-        p, q, kinds = _landmarks(seq)
+        p, q, kinds = pair_landmarks(seq)
         cases.append({"frames": seq.frames, "p": p, "q": q, "kinds": kinds})
     return cases
 

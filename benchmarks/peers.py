@@ -90,11 +90,11 @@ def echo_cases(n: int, n_frames: int = 12, size: int = 128) -> list[dict]:
 
 
 def pair_cases(n: int, size: int = 256) -> list[dict]:
-    from benchmarks.pairs import _landmarks, synthetic_pairs
+    from benchmarks.pairs import pair_landmarks, synthetic_pairs
 
     out = []
     for seq in synthetic_pairs(n, size):
-        p, q, _ = _landmarks(seq)
+        p, q, _ = pair_landmarks(seq)
         out.append({"name": f"pair {seq.metadata.get('seed', '')}", "frames": seq.frames, "labels": None,
                     "gt": seq.metadata["displacement"], "mask": None, "p": p, "q": q})
     return out
