@@ -7,7 +7,8 @@ from typing import Callable
 from napari.layers import Image
 from qtpy.QtWidgets import QComboBox
 
-from .register import RESULT_KEY
+#: metadata flag of the layers our widgets create (results are never offered as inputs)
+RESULT_KEY = "napari_tlreg_result"
 
 
 def watch_layers(viewer, slot: Callable) -> None:
@@ -26,7 +27,10 @@ def watch_layers(viewer, slot: Callable) -> None:
 
 
 class ImageChooser:
-    def __init__(self, on_changed: Callable, tooltip: str = ""):
+    """``rgb=True`` also lists RGB time series (the Register widget does, to explain why it refuses them)."""
+
+    def __init__(self, on_changed: Callable, tooltip: str = "", rgb: bool = False):
+        self.rgb = rgb
         self.combo = QComboBox()
         if tooltip:
             self.combo.setToolTip(tooltip)
@@ -35,7 +39,8 @@ class ImageChooser:
 
     def refresh(self, layers) -> None:
         """Re-list the sequence images among ``layers``, keeping the current one when it is still there (no signal)."""
-        images = [ly for ly in layers if isinstance(ly, Image) and ly.ndim == 3 and not ly.rgb and not ly.metadata.get(RESULT_KEY)]
+        images = [ly for ly in layers if isinstance(ly, Image) and ly.ndim == 3 and (self.rgb or not ly.rgb)
+                  and not ly.metadata.get(RESULT_KEY)]
         old = self.current()
         self.combo.blockSignals(True)
         self.combo.clear()

@@ -34,8 +34,7 @@ from napari_tlreg import report
 from napari_tlreg._hooks import points_with_ids
 
 from .landmarks import LANDMARKS, layer_spacing
-from .chooser import ImageChooser, watch_layers
-from .register import RESULT_KEY
+from .chooser import RESULT_KEY, ImageChooser, watch_layers
 from .store import store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover

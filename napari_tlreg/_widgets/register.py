@@ -37,6 +37,7 @@ import napari_tlreg as tl
 from napari_tlreg.api import DEFAULT_METHOD, Cancelled, available_devices, method_params, methods, validate_frames
 
 from . import layers as L
+from .chooser import RESULT_KEY, ImageChooser
 from .store import store_for
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,7 +48,6 @@ __all__ = ["RegisterWidget"]
 log = logging.getLogger(__name__)
 
 #: metadata key marking the layers this widget made (kept out of its input combos)
-RESULT_KEY = "napari_tlreg_result"
 NO_LABELS = "none"
 LAYER_TYPES = {"image": Image, "labels": Labels, "vectors": Vectors}
 RUN_TEXT = "Run"
@@ -219,7 +219,6 @@ class RegisterWidget(QWidget):
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
         super().__init__(parent)
         self._viewer = napari_viewer
-        self._image_layers: list[Image] = []
         self._labels_layers: list[Labels] = []
         self._worker = None
         self._cancel: threading.Event | None = None
@@ -244,9 +243,8 @@ class RegisterWidget(QWidget):
         form = QFormLayout()
         inputs.addLayout(form)
 
-        self.image_combo = QComboBox()
-        self.image_combo.setToolTip("Image layer with a time axis (T, H, W)")
-        self.image_combo.currentIndexChanged.connect(self._on_image_changed)
+        self.images = ImageChooser(self._on_image_changed, "Image layer with a time axis (T, H, W)", rgb=True)
+        self.image_combo = self.images.combo
         form.addRow("image", self.image_combo)
 
         self.labels_combo = QComboBox()
@@ -348,17 +346,10 @@ class RegisterWidget(QWidget):
 
     def _refresh_layers(self, event=None) -> None:
         layers = [ly for ly in self._viewer.layers if not self._is_result(ly)]
-        images = [ly for ly in layers if isinstance(ly, Image) and ly.ndim == 3]
         labels = [ly for ly in layers if isinstance(ly, Labels) and ly.ndim in (2, 3)]
 
         old_image = self.current_image()
-        self.image_combo.blockSignals(True)
-        self.image_combo.clear()
-        for ly in images:
-            self.image_combo.addItem(ly.name)
-        self._image_layers = images
-        self.image_combo.setCurrentIndex(images.index(old_image) if old_image in images else (0 if images else -1))
-        self.image_combo.blockSignals(False)
+        self.images.refresh(self._viewer.layers)
         if self.current_image() is not old_image:
             self._on_image_changed()
 
@@ -371,8 +362,7 @@ class RegisterWidget(QWidget):
         self.labels_combo.setCurrentIndex(labels.index(old_labels) + 1 if old_labels in labels else 0)
 
     def current_image(self) -> Image | None:
-        i = self.image_combo.currentIndex()
-        return self._image_layers[i] if 0 <= i < len(self._image_layers) else None
+        return self.images.current()
 
     def current_labels(self) -> Labels | None:
         i = self.labels_combo.currentIndex() - 1
