@@ -454,12 +454,17 @@ def test_plugin_docks_share_results(make_napari_viewer, qtbot, engines):
     assert len(store_for(other)) == 0 and len(store_for(viewer)) == 1
 
 
-def test_results_follow_a_renamed_image(docks, qtbot, errors):
+def test_results_and_landmarks_follow_a_renamed_image(docks, qtbot, errors):
     from napari_tlreg._widgets.store import store_for
 
     viewer, reg, w, _ = docks
     frames, _ = sequence()
     layer = viewer.add_image(frames, name="seq", scale=SCALE)
+    w.pairing_box.setChecked(True)
+    points = viewer.layers["seq landmarks"]
+    viewer.dims.set_current_step(0, 0)
+    click(points, (0, 10.0, 12.0))
+    click(points, (1, *(np.array([10.0, 12.0]) - SHIFT)))
     run_register(qtbot, reg, FieldEngine.name)
     assert not errors, errors
     layer.name = "patient 7"
@@ -467,3 +472,8 @@ def test_results_follow_a_renamed_image(docks, qtbot, errors):
     assert set(store.for_image("patient 7")) == {FieldEngine.name} and not store.for_image("seq")
     assert w.image_combo.currentText() == "patient 7"
     assert [w.result_combo.itemText(i) for i in range(w.result_combo.count())][1:] == [FieldEngine.name]
+    # the landmark layer is renamed with its image and keeps its pair: TRE after ~ 0 as before
+    assert "seq landmarks" not in viewer.layers and viewer.layers["patient 7 landmarks"] is points
+    assert len(points.data) == 2
+    rows = table_rows(w.pairs_table)
+    assert len(rows) == 1 and float(rows[0][7]) == pytest.approx(0.0, abs=0.01)

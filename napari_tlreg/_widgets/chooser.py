@@ -21,6 +21,8 @@ def watch_layers(viewer, slot: Callable) -> None:
             layer.events.name.connect(slot)
         slot(event)
 
+    for layer in viewer.layers:  # layers already there when the widget is made
+        layer.events.name.connect(slot)
     ev.inserted.connect(on_event)
     ev.removed.connect(on_event)
     ev.moved.connect(on_event)

@@ -102,6 +102,7 @@ class LandmarkWidget(QWidget):
         self._viewer = unwrap(napari_viewer)
         self._store = store_for(napari_viewer)
         self._models: dict[str, LM.LandmarkModel] = {}
+        self._image_names: dict[int, str] = {}  # id(image layer) -> its last known name
         self._syncing = False
         self._hooked: set[int] = set()  # ids of landmark layers whose events/keys we connected
         self._pairing_layer: Points | None = None
@@ -212,6 +213,7 @@ class LandmarkWidget(QWidget):
     def _on_layers_changed(self, event=None) -> None:
         if self._syncing:  # a layer this widget adds itself
             return
+        self._follow_image_renames()
         layer = getattr(event, "value", None)
         kind = getattr(event, "type", "")
         if isinstance(layer, Points) and kind in ("inserted", "removed") and layer.name.endswith(f" {LANDMARKS}"):
@@ -224,6 +226,22 @@ class LandmarkWidget(QWidget):
             if isinstance(ly, Points) and ly.name.endswith(f" {LANDMARKS}"):
                 self._hook_layer(ly)
         self._on_image_changed()
+
+    def _follow_image_renames(self) -> None:
+        """An image renamed in the layer list takes its landmark layer (and its pairs) along."""
+        for ly in self._viewer.layers:
+            if not isinstance(ly, Image):
+                continue
+            old = self._image_names.get(id(ly))
+            self._image_names[id(ly)] = ly.name
+            if old is None or old == ly.name:
+                continue
+            src, dst = f"{old} {LANDMARKS}", f"{ly.name} {LANDMARKS}"
+            if src in self._viewer.layers and dst not in self._viewer.layers:
+                with self._quiet():
+                    self._viewer.layers[src].name = dst
+            if old in self._models:
+                self._models[ly.name] = self._models.pop(old)
 
     def current_image(self) -> Image | None:
         return self.images.current()
