@@ -236,8 +236,11 @@ def main(argv=None) -> int:
     n_phantoms = 3 if args.quick else 8
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    R: dict = {"torch": torch.__version__, "threads": args.threads, "ants": use_ants, "quick": args.quick,
-               "load_avg_start": os.getloadavg(), "nmsr_defaults": method_params("nmsr")}
+    prev = out / "results.json"
+    # sections skipped in this run keep their results from the last one (e.g. --skip ... --profile)
+    R: dict = json.loads(prev.read_text()) if skip and prev.is_file() else {}
+    R.update({"torch": torch.__version__, "threads": args.threads, "ants": use_ants, "quick": args.quick,
+              "load_avg_start": os.getloadavg(), "nmsr_defaults": method_params("nmsr")})
     R["nmsr_defaults"] = {k: v["default"] for k, v in R["nmsr_defaults"].items()}
 
     cases = [echo_case()] + [phantom_case(i) for i in range(n_phantoms)]
@@ -356,9 +359,9 @@ def main(argv=None) -> int:
 
     R["load_avg_end"] = os.getloadavg()
     (out / "results.json").write_text(json.dumps(R, indent=2, default=float))
-    if "synthetic" not in skip:
+    if "synthetic" in R:
         plot(R, out / "nmsr.png")
-    print(f"\nwrote {out / 'results.json'}" + ("" if "synthetic" in skip else f" and {out / 'nmsr.png'}"))
+    print(f"\nwrote {out / 'results.json'}" + ("" if "synthetic" not in R else f" and {out / 'nmsr.png'}"))
     return 0
 
 
