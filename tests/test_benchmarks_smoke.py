@@ -63,3 +63,17 @@ def test_scaling_smoke(tmp_path, restore_thread_env):
         assert r["seconds"] > 0.0 and r["peak_mib"] >= 0.0
         assert 0.5 < r["result_mib"] < 5.0  # 8x64x64 float32 arrays: frames, warped, field, Jacobian (+ inverse)
     assert "| tlrn scale=1 |" in R["table_markdown"]
+
+
+def test_nmsr_benchmark_smoke_and_section_merge(tmp_path, restore_thread_env):
+    """``benchmarks/nmsr.py --smoke``: tiny synthetic cases; a later run that skips sections keeps them."""
+    from benchmarks import nmsr as bench
+
+    args = ["--smoke", "--no-ants", "--out", str(tmp_path)]
+    assert bench.main([*args, "--skip", "real,sunnybrook,cold"]) == 0
+    R = json.loads((tmp_path / "results.json").read_text())
+    rows = R["synthetic"]["echo (bundled)"]
+    assert {"none", "nmsr"} <= set(rows)
+    assert rows["nmsr"]["mse"] < rows["none"]["mse"] and 0.0 <= rows["nmsr"]["dice"] <= 1.0
+    assert bench.main([*args, "--skip", "synthetic,variants,real,sunnybrook,cold"]) == 0
+    assert json.loads((tmp_path / "results.json").read_text())["synthetic"] == R["synthetic"]
