@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--frames", type=int, default=8, dest="n_frames")
     t.add_argument("--size", type=int, default=None, help="training image size (default 64 sequences, 128 pairs)")
     t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                   help="cosine: anneal the learning rate to 0 over the iterations")
     t.add_argument("--weight", type=float, default=None,
                    help="regulariser weight (default: TLRN Grad 0.03, multistep beta 0.01, HSyN lambda1 1)")
     t.add_argument("--net", action="append", default=[], metavar="KEY=VALUE",

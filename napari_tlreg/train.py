@@ -19,6 +19,7 @@ so resuming from a checkpoint continues exactly. Multi-GPU (or multi-process CPU
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -47,6 +48,7 @@ class TrainConfig:
     n_frames: int = 8  # sequences only
     size: int | None = None  # None: the method's default (64 sequences, 128 pairs)
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # or "cosine": lr·½(1 + cos(π·step/iterations)), down to 0 at the end
     weight: float | None = None  # None: the method's default (TLRN Grad 0.03, multistep β 0.01, HSyN λ1 1)
     seed: int = 1234
     device: str = "auto"
@@ -415,6 +417,8 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     unknown = sorted(set(cfg.net) - set(task.default_net))
     if unknown:
         raise ValueError(f"train: {cfg.method} has no network option(s) {', '.join(unknown)}; known: {', '.join(sorted(task.default_net))}")
+    if cfg.lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"train: lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
     multiple = 32 if cfg.method == "hsyn" else 8
     if cfg.iterations < 1 or cfg.batch < 1 or cfg.n_frames < 2 or cfg.size % multiple:
         raise ValueError(f"train: iterations, batch >= 1, n_frames >= 2 and size a multiple of {multiple} are required")
@@ -478,6 +482,8 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
     t0 = time.perf_counter()
     stats: dict[str, float] = {}
     for step in range(start, cfg.iterations):
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(cfg, step)
         batch = torch.from_numpy(make_batch(cfg, step, rank, folders)).to(device)
         loss, stats = task.loss(model, batch, cfg, net_cfg, step)
         opt.zero_grad(set_to_none=True)
@@ -499,6 +505,16 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
         dist.barrier()
         dist.destroy_process_group()
     return out
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """The learning rate of ``step`` (0-based): constant, or cosine-annealed to 0 over ``cfg.iterations``.
+
+    A function of the step alone, so ``--resume`` continues the same schedule.
+    """
+    if cfg.lr_schedule == "cosine":
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / max(1, cfg.iterations)))
+    return cfg.lr
 
 
 def _save(out: Path, net, opt, step: int, cfg: TrainConfig, net_cfg: dict, stats: dict) -> None:

@@ -291,3 +291,29 @@ def test_half_resolution_network_warm_starts_from_a_full_one_and_registers_any_s
     res = tl.register(seq.frames[:5, 3:40, 5:58], method="tlrn", weights=str(path), reference=2, scale=1.0)
     assert res.displacement.shape == (5, 2, 37, 53)
     assert np.abs(res.displacement[2]).max() == 0.0 and np.isfinite(res.displacement).all()
+
+
+def test_cosine_learning_rate_schedule_and_resume(tmp_path):
+    from napari_tlreg.train import learning_rate
+
+    cfg = TrainConfig(lr=1e-3, iterations=100, lr_schedule="cosine")
+    assert learning_rate(cfg, 0) == pytest.approx(1e-3) and learning_rate(cfg, 50) == pytest.approx(5e-4)
+    assert learning_rate(cfg, 99) < 1e-6 and learning_rate(TrainConfig(lr=1e-3), 99) == 1e-3
+    # interrupted after the step-2 checkpoint, then resumed == straight through, under the schedule too
+    a = train(_tiny(tmp_path, "a.pt", lr_schedule="cosine"), progress=lambda *a: None)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_3(done, total, stats):
+        if done == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(_tiny(tmp_path, "b.pt", lr_schedule="cosine"), progress=stop_at_3)
+    assert torch.load(tmp_path / "b.pt", weights_only=True)["step"] == 2
+    b = train(_tiny(tmp_path, "b.pt", resume=True, lr_schedule="cosine"), progress=lambda *a: None)
+    ka, kb = torch.load(a, weights_only=True)["model"], torch.load(b, weights_only=True)["model"]
+    assert all(torch.allclose(ka[k].float(), kb[k].float(), atol=1e-6) for k in ka)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train(_tiny(tmp_path, "c.pt", lr_schedule="step"), progress=lambda *a: None)
