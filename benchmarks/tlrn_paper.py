@@ -33,6 +33,9 @@ from napari_tlreg.core.normalize import normalize_sequence  # noqa: E402
 SHARED = ROOT.parent / "shared" / "data"
 CARDIAC_TEST_SEED0 = 50_000  # training draws from default_rng([1234, rank, step]): disjoint
 METHODS = ("tlrn", "voxelmorph")
+#: the shipped models (fine-tuned on real cine too) and the synthetic-only ones they started from
+VARIANTS = {"tlrn": ("tlrn", {}), "voxelmorph": ("voxelmorph", {}),
+            "tlrn synth64": ("tlrn", {"weights": "tlrn_synth64"}), "voxelmorph synth64": ("voxelmorph", {"weights": "voxelmorph_synth64"})}
 
 
 # ---- ANTs, converted to our conventions -----------------------------------------------------------
@@ -179,8 +182,11 @@ def evaluate_sunnybrook(method: str, limit: int | None = None, **params) -> dict
             prop, secs = res.warp_labels(lab)[es], secs + res.runtime_s
         dices.append(metrics.dice(prop > 0, endo_es))
         names.append(name)
+    by_patient = {p: float(np.mean([d for n, d in zip(names, dices) if n.startswith(p + "/")]))
+                  for p in sorted({n.split("/")[0] for n in names})}
     return {"method": method, "params": params, "n_cases": len(dices), "dice_mean": float(np.mean(dices)) if dices else float("nan"),
-            "dice_per_case": dict(zip(names, map(float, dices))), "seconds_per_case": secs / max(len(dices), 1)}
+            "dice_per_case": dict(zip(names, map(float, dices))), "dice_by_patient": by_patient,
+            "seconds_per_case": secs / max(len(dices), 1)}
 
 
 def speed(method: str, shape, repeats: int = 5, device: str = "cpu") -> float:
@@ -253,36 +259,41 @@ def main(argv=None) -> int:
 
 def run_lemniscate(R, n_lem, n_ants, print):
     print(f"\n## Lemniscate test split ({n_lem} sequences x 12 frames, 64x64)")
-    R["lemniscate"] = {m: evaluate_lemniscate(m, n_lem) for m in ("none", *METHODS)}
+    R["lemniscate"] = {"none": evaluate_lemniscate("none", n_lem)}
+    R["lemniscate"].update({k: evaluate_lemniscate(m, n_lem, **p) for k, (m, p) in VARIANTS.items()})
     if n_ants:
         R["lemniscate"]["ants"] = evaluate_lemniscate("ants", n_ants)
-    print(f"{'method':12s} {'MSE (x1e-3) per step t=1..11':70s} {'mean':>7s} {'fold %':>7s}")
+    print(f"{'method':18s} {'MSE (x1e-3) per step t=1..11':70s} {'mean':>7s} {'fold %':>7s}")
     for m, r in R["lemniscate"].items():
         steps = " ".join(f"{1e3 * v:5.2f}" for v in r["mse_per_step"][1:])
-        print(f"{m:12s} {steps:70s} {1e3 * r['mse_mean']:7.3f} {r['folding_pct']:7.3f}")
+        print(f"{m:18s} {steps:70s} {1e3 * r['mse_mean']:7.3f} {r['folding_pct']:7.3f}")
 
 
 def run_cardiac(R, n_card, n_ants, print):
     print(f"\n## Unseen cardiac phantoms ({n_card} sequences x 12 frames, 64x64): propagated myocardium")
-    R["cardiac"] = {m: evaluate_cardiac(m, n_card) for m in ("none", *METHODS)}
+    R["cardiac"] = {"none": evaluate_cardiac("none", n_card)}
+    R["cardiac"].update({k: evaluate_cardiac(m, n_card, **p) for k, (m, p) in VARIANTS.items()})
     if n_ants:
         R["cardiac"]["ants"] = evaluate_cardiac("ants", n_ants)
-    print(f"{'method':12s} {'Dice':>6s} {'worst-frame Dice':>16s} {'HD95 px':>8s} {'fold %':>7s} {'s/seq':>7s}")
+    print(f"{'method':18s} {'Dice':>6s} {'worst-frame Dice':>16s} {'HD95 px':>8s} {'fold %':>7s} {'s/seq':>7s}")
     for m, r in R["cardiac"].items():
-        print(f"{m:12s} {r['dice_mean']:6.3f} {r['dice_min_frame']:16.3f} {r['hd95_mean']:8.2f} {r['folding_pct']:7.3f} {r['seconds_per_sequence']:7.3f}")
+        print(f"{m:18s} {r['dice_mean']:6.3f} {r['dice_min_frame']:16.3f} {r['hd95_mean']:8.2f} {r['folding_pct']:7.3f} {r['seconds_per_sequence']:7.3f}")
 
 
 def run_sunnybrook(R, use_ants, print):
     print("\n## Real cine MRI (Sunnybrook, 3 patients): ED endocardium propagated to ES, Dice vs expert")
     R["sunnybrook"] = {"none": evaluate_sunnybrook("none")}
-    for m in METHODS:
-        R["sunnybrook"][m] = evaluate_sunnybrook(m)  # auto scale: 128 px -> the 64 px training size
-        R["sunnybrook"][f"{m} scale=1"] = evaluate_sunnybrook(m, scale=1.0)
+    for k, (m, p) in VARIANTS.items():
+        R["sunnybrook"][k] = evaluate_sunnybrook(m, **p)  # auto scale: 128 px -> the 64 px training size
+        if not p:
+            R["sunnybrook"][f"{k} scale=1"] = evaluate_sunnybrook(m, scale=1.0)
     if use_ants:
         R["sunnybrook"]["ants"] = evaluate_sunnybrook("ants")
-    print(f"{'method':22s} {'cases':>5s} {'Dice':>6s} {'s/case':>7s}")
+    patients = list(R["sunnybrook"]["none"]["dice_by_patient"])
+    print(f"{'method':22s} {'cases':>5s} {'Dice':>6s} " + " ".join(f"{p:>11s}" for p in patients) + f" {'s/case':>7s}")
     for m, r in R["sunnybrook"].items():
-        print(f"{m:22s} {r['n_cases']:5d} {r['dice_mean']:6.3f} {r['seconds_per_case']:7.3f}")
+        per = " ".join(f"{r['dice_by_patient'][p]:11.3f}" for p in patients)
+        print(f"{m:22s} {r['n_cases']:5d} {r['dice_mean']:6.3f} {per} {r['seconds_per_case']:7.3f}")
 
 
 def run_speed(R, use_ants, print):
@@ -324,11 +335,12 @@ def plot(R: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
     for m, r in R["lemniscate"].items():
-        ax[0].plot(range(1, 12), [1e3 * v for v in r["mse_per_step"][1:]], marker="o", label=m)
+        ax[0].plot(range(1, 12), [1e3 * v for v in r["mse_per_step"][1:]], marker="o", label=m, ls="--" if "synth" in m else "-")
     ax[0].set(title="Lemniscate test: MSE per time step", xlabel="t", ylabel="MSE x 1e-3 (log)", yscale="log")
     for m, r in R["cardiac"].items():
-        ax[1].plot(range(len(r["dice_per_frame"])), r["dice_per_frame"], marker="o", label=m)
-        ax[2].plot(range(len(r["hd95_per_frame"])), r["hd95_per_frame"], marker="o", label=m)
+        ls = "--" if "synth" in m else "-"
+        ax[1].plot(range(len(r["dice_per_frame"])), r["dice_per_frame"], marker="o", label=m, ls=ls)
+        ax[2].plot(range(len(r["hd95_per_frame"])), r["hd95_per_frame"], marker="o", label=m, ls=ls)
     ax[1].set(title="Cardiac phantoms: Dice of propagated myocardium", xlabel="t", ylim=(0.5, 1.0))
     ax[2].set(title="Cardiac phantoms: HD95 (px)", xlabel="t")
     for a in ax:

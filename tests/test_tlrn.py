@@ -147,7 +147,7 @@ def test_scale_parameter_and_auto_scale():
 
 
 # ---- shipped weights -------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["tlrn_cine64", "voxelmorph_cine64"])
+@pytest.mark.parametrize("name", ["tlrn_cine64", "voxelmorph_cine64", "tlrn_synth64", "voxelmorph_synth64"])
 def test_shipped_weights_match_their_card(name):
     card = model_card(name)
     path = ROOT / "resources" / card["file"]
