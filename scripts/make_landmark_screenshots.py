@@ -190,9 +190,6 @@ def main() -> None:
     p.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
     p.add_argument("which", nargs="*", default=["satellite", "cardiac"])
     args = p.parse_args()
-    import warnings
-
-    warnings.filterwarnings("ignore", message=".*System theme detection.*")
     from qtpy.QtWidgets import QApplication
 
     from napari_tlreg._widgets.launch import quiet_pyqt5_notice

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import napari
 from qtpy.QtCore import QTimer
@@ -16,7 +17,9 @@ def quiet_pyqt5_notice() -> None:
 
     napari raises it with ``show_warning`` (a notification, not ``warnings.warn``) from the main
     window's first ``showEvent`` unless its module flag is cleared; there is no public switch.
+    Its "System theme detection requires a Qt6 backend" warning is silenced too: nothing to act on.
     """
+    warnings.filterwarnings("ignore", message=".*System theme detection requires a Qt6 backend.*")
     with contextlib.suppress(ImportError, AttributeError):
         from napari._qt import qt_main_window
 
