@@ -102,7 +102,6 @@ class LandmarkWidget(QWidget):
         self._viewer = unwrap(napari_viewer)
         self._store = store_for(napari_viewer)
         self._models: dict[str, LM.LandmarkModel] = {}
-        self._image_names: dict[int, str] = {}  # id(image layer) -> its last known name
         self._syncing = False
         self._hooked: set[int] = set()  # ids of landmark layers whose events/keys we connected
         self._pairing_layer: Points | None = None
@@ -111,6 +110,7 @@ class LandmarkWidget(QWidget):
         watch_layers(self._viewer, self._on_layers_changed)
         self._viewer.dims.events.current_step.connect(self._update_hint)
         self._store.changed.connect(self._on_result_changed)
+        self._store.renamed.connect(self._on_layer_renamed)
         self.destroyed.connect(self._disconnect_all)
         self._on_layers_changed()
 
@@ -213,7 +213,6 @@ class LandmarkWidget(QWidget):
     def _on_layers_changed(self, event=None) -> None:
         if self._syncing:  # a layer this widget adds itself
             return
-        self._follow_image_renames()
         layer = getattr(event, "value", None)
         kind = getattr(event, "type", "")
         if isinstance(layer, Points) and kind in ("inserted", "removed") and layer.name.endswith(f" {LANDMARKS}"):
@@ -227,21 +226,18 @@ class LandmarkWidget(QWidget):
                 self._hook_layer(ly)
         self._on_image_changed()
 
-    def _follow_image_renames(self) -> None:
+    def _on_layer_renamed(self, old: str, new: str) -> None:
         """An image renamed in the layer list takes its landmark layer (and its pairs) along."""
-        for ly in self._viewer.layers:
-            if not isinstance(ly, Image):
-                continue
-            old = self._image_names.get(id(ly))
-            self._image_names[id(ly)] = ly.name
-            if old is None or old == ly.name:
-                continue
-            src, dst = f"{old} {LANDMARKS}", f"{ly.name} {LANDMARKS}"
-            if src in self._viewer.layers and dst not in self._viewer.layers:
-                with self._quiet():
-                    self._viewer.layers[src].name = dst
-            if old in self._models:
-                self._models[ly.name] = self._models.pop(old)
+        layer = self._viewer.layers[new] if new in self._viewer.layers else None
+        if not isinstance(layer, Image):
+            return
+        src, dst = f"{old} {LANDMARKS}", f"{new} {LANDMARKS}"
+        if src in self._viewer.layers and dst not in self._viewer.layers:
+            with self._quiet():
+                self._viewer.layers[src].name = dst
+        if old in self._models:
+            self._models[new] = self._models.pop(old)
+        self._on_image_changed()
 
     def current_image(self) -> Image | None:
         return self.images.current()
@@ -297,10 +293,11 @@ class LandmarkWidget(QWidget):
         layer.bind_key("Control-Z", lambda _ly: self.undo(), overwrite=True)
 
     def _disconnect_all(self, *_) -> None:
-        try:
-            self._store.changed.disconnect(self._on_result_changed)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
+        for signal, slot in ((self._store.changed, self._on_result_changed), (self._store.renamed, self._on_layer_renamed)):
+            try:
+                signal.disconnect(slot)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
 
     # -- the model of the current image ------------------------------------------------------------
     def model(self) -> LM.LandmarkModel | None:

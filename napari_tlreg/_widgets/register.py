@@ -47,7 +47,6 @@ __all__ = ["RegisterWidget"]
 
 log = logging.getLogger(__name__)
 
-#: metadata key marking the layers this widget made (kept out of its input combos)
 NO_LABELS = "none"
 LAYER_TYPES = {"image": Image, "labels": Labels, "vectors": Vectors}
 RUN_TEXT = "Run"

@@ -19,6 +19,8 @@ class ResultStore:
 
     #: ``changed(image, method)``: a result was added, replaced or removed.
     changed = Signal(str, str)
+    #: ``renamed(old, new)``: a layer of the viewer was renamed (after its results followed it).
+    renamed = Signal(str, str)
 
     def __init__(self) -> None:
         self._results: dict[tuple[str, str], object] = {}
@@ -88,7 +90,8 @@ def store_for(viewer) -> ResultStore:
 
 
 def _follow_renames(viewer, store: ResultStore) -> None:
-    """Keep the store's image names in step with the viewer's layers when one is renamed."""
+    """Keep the store's image names in step with the viewer's layers when one is renamed, and tell
+    the docks (:attr:`ResultStore.renamed`): one place knows a layer's previous name."""
     layers = getattr(viewer, "layers", None)
     if layers is None:
         return
@@ -101,8 +104,9 @@ def _follow_renames(viewer, store: ResultStore) -> None:
     def renamed(layer) -> None:
         old = names.get(id(layer))
         names[id(layer)] = layer.name
-        if old is not None:
+        if old is not None and old != layer.name:
             store.rename(old, layer.name)
+            store.renamed.emit(old, layer.name)
 
     for layer in layers:
         track(layer)
