@@ -198,8 +198,7 @@ class HSyNEngine(Engine):
     def check(self, params: dict[str, Any]) -> None:
         if not 1 <= params["levels"] <= N_LEVELS:
             raise ValueError(f"hsyn: levels must be in [1, {N_LEVELS}], got {params['levels']}")
-        if params["scale"] != 0.0 and not 0.125 <= params["scale"] <= 2.0:
-            raise ValueError(f"hsyn: scale must be 0 (auto) or in [0.125, 2], got {params['scale']}")
+        pairs.check_scale(self.name, params["scale"])
 
     def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
         self.check(params)

@@ -199,8 +199,7 @@ class MultistepEngine(Engine):
             raise ValueError(f"multistep: steps must be 0 (as trained) or in [1, {MAX_STEPS}], got {params['steps']}")
         if params["c"] != 0.0 and not 1.0 < params["c"] <= C_MAX:
             raise ValueError(f"multistep: c must be 0 (as trained) or in (1, {C_MAX:g}], got {params['c']}")
-        if params["scale"] != 0.0 and not 0.125 <= params["scale"] <= 2.0:
-            raise ValueError(f"multistep: scale must be 0 (auto) or in [0.125, 2], got {params['scale']}")
+        pairs.check_scale(self.name, params["scale"])
 
     def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
         self.check(params)

@@ -142,6 +142,12 @@ def auto_scale(h: int, w: int, train_size: int) -> float:
     return float(min(1.0, max(0.125, NATIVE_UP_TO * train_size / max(h, w))))
 
 
+def check_scale(engine: str, scale: float) -> None:
+    """The ``scale`` parameter of a pair engine: 0 (auto, :func:`auto_scale`) or a factor in [0.125, 2]."""
+    if scale != 0.0 and not 0.125 <= scale <= 2.0:
+        raise ValueError(f"{engine}: scale must be 0 (auto) or in [0.125, 2], got {scale}")
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """Replicate-pad ``(N, C, H, W)`` at the bottom/right so H, W are multiples; returns the original size.
 
