@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import napari_tlreg as tl  # noqa: E402
 from napari_tlreg import metrics  # noqa: E402
+from napari_tlreg.synth._common import farthest_points  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 REAL_PAIR = SHARED / "satellite" / "arosics_S2A_crop512_r1044_c1044.npz"
@@ -83,13 +84,7 @@ def _corners(img: np.ndarray, n: int, border: int, rng: np.random.Generator, all
         peak &= allowed
     pts = np.argwhere(peak).astype(np.float64)
     pts = pts[np.argsort(-resp[peak])][: 8 * n]
-    chosen = [int(rng.integers(len(pts)))]
-    dmin = np.linalg.norm(pts - pts[chosen[0]], axis=1)
-    while len(chosen) < n:
-        k = int(np.argmax(dmin))
-        chosen.append(k)
-        dmin = np.minimum(dmin, np.linalg.norm(pts - pts[k], axis=1))
-    return pts[chosen]
+    return pts[farthest_points(pts, n, rng)]
 
 
 def semi_synthetic_pairs(n: int, size: int = 256, seed0: int = SEMI_SEED0, nodata: bool = False) -> list[dict]:

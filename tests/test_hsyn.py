@@ -1,5 +1,4 @@
-"""HSyN engine: half-way fields, composition in the pull convention, the learned inverse, weights, trainer."""
-from pathlib import Path
+"""HSyN engine: half-way fields, composition in the pull convention, the learned inverse, trainer (shipped weights: test_shipped_pairs.py)."""
 
 import numpy as np
 import pytest
@@ -8,11 +7,8 @@ import torch
 import napari_tlreg as tl
 from napari_tlreg.core import fields
 from napari_tlreg.engines import hsyn
-from napari_tlreg.engines.weights import load_shipped, model_card, sha256
 from napari_tlreg.synth.satellite import random_motion, satellite_batch
 from napari_tlreg.train import HSyNTask, TrainConfig, train
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _pair(size=128, shift=(3.0, -2.0), rotation_deg=0.0, seed=5, nonrigid=0.0):
@@ -154,28 +150,6 @@ def test_sequences_and_reference():
     res = tl.register(seq, method="hsyn", reference=1)
     assert res.displacement.shape == (4, 2, 90, 90) and np.abs(res.displacement[1]).max() == 0.0
     assert ((res.warped - res.frames) ** 2).mean() < ((res.frames[1] - res.frames) ** 2).mean()
-
-
-# ---- shipped weights ---------------------------------------------------------------------------------------
-def test_shipped_weights_match_their_card():
-    card = model_card("hsyn_satellite128")
-    path = ROOT / "resources" / card["file"]
-    assert sha256(path) == card["sha256"] and path.stat().st_size < 5 * 2**20
-    state, _ = load_shipped("hsyn_satellite128")
-    assert any(k.startswith("inverse.") for k in state) and any(k.startswith("levels.2.") for k in state)
-    for key in ("data", "iterations", "seed", "command"):
-        assert key in card["training"]
-
-
-def test_shipped_weights_reach_their_card_figures_on_a_quick_subset():
-    from benchmarks.pairs import evaluate_synthetic
-
-    card = model_card("hsyn_satellite128")
-    quick = card["figures"]["quick_check"]
-    got = evaluate_synthetic("hsyn", n_pairs=quick["n_pairs"], size=quick["size"], seed0=quick["seed0"], **quick["params"])
-    assert got["ds"] <= quick["ds"] + 0.05, got
-    assert got["folding_pct"] <= quick["folding_pct"] + 0.1, got
-    assert got["inverse_residual"] <= quick["inverse_residual"] + 0.02, got
 
 
 # ---- the trainer ---------------------------------------------------------------------------------------------

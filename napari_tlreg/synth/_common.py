@@ -93,6 +93,17 @@ def warp_nearest(labels: np.ndarray, u: np.ndarray) -> np.ndarray:
     return labels[ri, ci]
 
 
+def farthest_points(pts: np.ndarray, n: int, rng: np.random.Generator) -> list[int]:
+    """Indices of ``n`` of ``pts`` ``(N, 2)`` spread out by farthest-point sampling from a random start."""
+    chosen = [int(rng.integers(len(pts)))]
+    dmin = np.linalg.norm(pts - pts[chosen[0]], axis=1)
+    while len(chosen) < n:
+        k = int(np.argmax(dmin))
+        chosen.append(k)
+        dmin = np.minimum(dmin, np.linalg.norm(pts - pts[k], axis=1))
+    return chosen
+
+
 def cycle_activation(n_frames: int, systole: float, cycle: str = "full") -> np.ndarray:
     """Contraction level in [0, 1] for each frame: 0 at end-diastole (frame 0), 1 at end-systole.
 

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..io.sequence import Sequence
-from ._common import as_rng, pixel_grid, sample_bilinear, sample_field
+from ._common import as_rng, farthest_points, pixel_grid, sample_bilinear, sample_field
 
 __all__ = ["satellite_pair", "satellite_batch", "random_motion", "radiometric_change", "solve_landmark"]
 
@@ -238,12 +238,7 @@ def satellite_pair(size: int = 256, seed=0, n_landmarks: int = 15, rng: np.rando
     if len(pts) < n_landmarks:
         raise RuntimeError(f"only {len(pts)} landmark candidates; try another seed")
     # farthest-point sampling, starting from a random building corner / crossing
-    chosen = [int(g.integers(len(pts)))]
-    dmin = np.linalg.norm(pts - pts[chosen[0]], axis=1)
-    while len(chosen) < n_landmarks:
-        nxt = int(np.argmax(dmin))
-        chosen.append(nxt)
-        dmin = np.minimum(dmin, np.linalg.norm(pts - pts[nxt], axis=1))
+    chosen = farthest_points(pts, n_landmarks, g)
     rows = []
     for i, j in enumerate(chosen):
         rows.append((i, 0, pts[j, 0], pts[j, 1]))

@@ -1,0 +1,38 @@
+"""The shipped pair-engine weights (multistep, HSyN): files match their cards and reach the cards' figures."""
+from pathlib import Path
+
+import pytest
+import torch
+
+from napari_tlreg.engines.weights import load_shipped, model_card, sha256
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = {"multistep_satellite128": "multistep", "hsyn_satellite128": "hsyn"}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_shipped_weights_match_their_card(name):
+    card = model_card(name)
+    path = ROOT / "resources" / card["file"]
+    assert sha256(path) == card["sha256"] and path.stat().st_size < 5 * 2**20
+    assert card["method"] == MODELS[name]
+    state, _ = load_shipped(name)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    if name.startswith("hsyn"):  # the inverse network and all three levels are in the file
+        assert any(k.startswith("inverse.") for k in state) and any(k.startswith("levels.2.") for k in state)
+    else:
+        assert card["config"]["c"] == 2.0 and card["config"]["steps"] == 3
+    for key in ("data", "iterations", "seed", "command"):
+        assert key in card["training"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_shipped_weights_reach_their_card_figures_on_a_quick_subset(name):
+    from benchmarks.pairs import evaluate_synthetic
+
+    quick = model_card(name)["figures"]["quick_check"]
+    got = evaluate_synthetic(MODELS[name], n_pairs=quick["n_pairs"], size=quick["size"], seed0=quick["seed0"], **quick["params"])
+    assert got["ds"] <= quick["ds"] + 0.05, got
+    assert got["folding_pct"] <= quick["folding_pct"] + 0.1, got
+    if "inverse_residual" in quick:
+        assert got["inverse_residual"] <= quick["inverse_residual"] + 0.02, got
