@@ -36,6 +36,7 @@ from .engines.nets import grad_l2, half_resolution_state, velocity_to_displaceme
 from .engines.tlrn import INTEGRATION_STEPS, build_net
 
 SEQUENCE_METHODS = ("tlrn", "voxelmorph")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -417,8 +418,8 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     unknown = sorted(set(cfg.net) - set(task.default_net))
     if unknown:
         raise ValueError(f"train: {cfg.method} has no network option(s) {', '.join(unknown)}; known: {', '.join(sorted(task.default_net))}")
-    if cfg.lr_schedule not in ("constant", "cosine"):
-        raise ValueError(f"train: lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
+    if cfg.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"train: lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {cfg.lr_schedule!r}")
     multiple = 32 if cfg.method == "hsyn" else 8
     if cfg.iterations < 1 or cfg.batch < 1 or cfg.n_frames < 2 or cfg.size % multiple:
         raise ValueError(f"train: iterations, batch >= 1, n_frames >= 2 and size a multiple of {multiple} are required")

@@ -11,6 +11,11 @@ from qtpy.QtWidgets import QComboBox
 RESULT_KEY = "napari_tlreg_result"
 
 
+def is_result(layer) -> bool:
+    """Whether ``layer`` was made by our widgets (a result, never an input)."""
+    return bool(layer.metadata.get(RESULT_KEY))
+
+
 def watch_layers(viewer, slot: Callable) -> None:
     """Call ``slot(event)`` when a layer is inserted, removed or moved, and when an inserted one is renamed."""
     ev = viewer.layers.events
@@ -42,7 +47,7 @@ class ImageChooser:
     def refresh(self, layers) -> None:
         """Re-list the sequence images among ``layers``, keeping the current one when it is still there (no signal)."""
         images = [ly for ly in layers if isinstance(ly, Image) and ly.ndim == 3 and (self.rgb or not ly.rgb)
-                  and not ly.metadata.get(RESULT_KEY)]
+                  and not is_result(ly)]
         old = self.current()
         self.combo.blockSignals(True)
         self.combo.clear()

@@ -34,7 +34,7 @@ from napari_tlreg import report
 from napari_tlreg._hooks import points_with_ids
 
 from .landmarks import LANDMARKS, layer_spacing
-from .chooser import RESULT_KEY, ImageChooser, watch_layers
+from .chooser import ImageChooser, is_result, watch_layers
 from .store import store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -153,7 +153,7 @@ class PlotsWidget(QWidget):
         img = self.current_image()
         shape = None if img is None else tuple((img.data[0] if img.multiscale else img.data).shape)
         lys = list(self._viewer.layers)
-        labels = [ly for ly in lys if isinstance(ly, Labels) and not ly.metadata.get(RESULT_KEY)
+        labels = [ly for ly in lys if isinstance(ly, Labels) and not is_result(ly)
                   and shape is not None and tuple(ly.data.shape) == shape]
         points = [ly for ly in lys if isinstance(ly, Points) and ly.ndim == 3 and "id" in ly.features]
         base = img.name if img is not None else ""

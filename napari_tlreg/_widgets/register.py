@@ -37,7 +37,7 @@ import napari_tlreg as tl
 from napari_tlreg.api import DEFAULT_METHOD, Cancelled, available_devices, method_params, methods, validate_frames
 
 from . import layers as L
-from .chooser import RESULT_KEY, ImageChooser
+from .chooser import RESULT_KEY, ImageChooser, is_result
 from .store import store_for
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -339,12 +339,8 @@ class RegisterWidget(QWidget):
             layer.events.name.connect(self._refresh_layers)
         self._refresh_layers()
 
-    @staticmethod
-    def _is_result(layer) -> bool:
-        return bool(layer.metadata.get(RESULT_KEY))
-
     def _refresh_layers(self, event=None) -> None:
-        layers = [ly for ly in self._viewer.layers if not self._is_result(ly)]
+        layers = [ly for ly in self._viewer.layers if not is_result(ly)]
         labels = [ly for ly in layers if isinstance(ly, Labels) and ly.ndim in (2, 3)]
 
         old_image = self.current_image()
