@@ -8,11 +8,15 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
    MSE and mean local CC (radius 10) of the warped reference against every frame inside the mask,
    Dice of the propagated labels (mean of the two labels, all frames), endpoint error of the field
    against the ground truth (px, inside the mask), folding %, wall time;
-2. the paper's variants (plain NMSR, NMSR_V, NMSR_VI, both) and both pairings;
-3. cold start on 8x64x64 in a fresh process (import + weights + optimisation);
-4. real sequences: the pydicom apical echo (30x240x320, MSE / local CC in the fan) and Sunnybrook
+   ("bias px": a shift common to the whole frame, the norm of the mean of field - truth);
+   rows for the default and for ``noise_compensation=True``;
+2. where the similarity is best ("landscape"): global sub-pixel shifts of the true field on the
+   phantoms, plain LNCC vs LNCC with ``noise_compensation``;
+3. the paper's variants (plain NMSR, NMSR_V, NMSR_VI, both) and both pairings;
+4. cold start on 8x64x64 in a fresh process (import + weights + optimisation);
+5. real sequences: the pydicom apical echo (30x240x320, MSE / local CC in the fan) and Sunnybrook
    cine MRI (ED endocardium propagated to ES, Dice vs the expert contour);
-5. ``--profile``: where the time of one echo registration goes (torch.profiler).
+6. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ANTs (``.venv-bench``: antspyx) runs in the same process with the same thread count
 (``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS``): "SyN" = ANTsPy's defaults (affine + SyN, MI),
@@ -100,6 +104,9 @@ def score(frames_n, warped, labels_prop, labels, jac, field, gt, mask, label_ids
         err = np.sqrt(((field[others] - gt[others]) ** 2).sum(1))
         valid = np.isfinite(err) & m[None]
         out["epe_px"] = float(err[valid].mean())
+        # a shift common to the whole frame (e.g. a sub-pixel bias of the similarity), px, mean over frames
+        diff = np.where(np.isfinite(err)[:, None] & m[None, None], field[others] - gt[others], np.nan)
+        out["bias_px"] = float(np.mean(np.hypot(*np.nanmean(diff, axis=(2, 3)).T)))
         out["epe_valid_pct"] = float(valid.sum() / (len(others) * m.sum()) * 100)
     return out
 
@@ -144,6 +151,7 @@ def run_none(case) -> dict:
 
 
 COLS = (("mse", "MSE", "{:9.2e}"), ("lncc10", "LCC r10", "{:8.4f}"), ("dice", "Dice", "{:6.3f}"), ("epe_px", "EPE px", "{:7.3f}"),
+        ("bias_px", "bias px", "{:7.3f}"),
         ("folding_pct", "fold %", "{:7.3f}"), ("seconds", "s", "{:8.2f}"))
 
 
@@ -185,6 +193,46 @@ def cold_start(threads: int, seed: int = PHANTOM_SEED0 + 999) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# ---- loss landscape ------------------------------------------------------------------------------
+LANDSCAPE_SHIFTS = (-0.5, -0.375, -0.25, -0.125, 0.0, 0.125, 0.25, 0.375, 0.5)
+
+
+def loss_landscape(cases) -> dict:
+    """The NMSR similarity (LNCC, radius 6, full resolution) of ``warp(I_0, u_true + d)`` against ``I_t``
+    for global column shifts ``d`` of the true field, plain and with ``noise_compensation``: where is the optimum?"""
+    import torch
+
+    from napari_tlreg.core import fields
+    from napari_tlreg.engines.nmsr import interpolation_noise, lncc_loss, noise_variance
+
+    out = {"shifts": list(LANDSCAPE_SHIFTS), "plain": [], "compensated": []}
+    for case in cases:
+        x = torch.from_numpy(normalize_sequence(case["frames"])).float()[:, None]
+        gt = torch.from_numpy(case["gt"]).float()
+        var = noise_variance(x[:1])
+        for t in range(1, len(x)):
+            curves = {"plain": [], "compensated": []}
+            for d in LANDSCAPE_SHIFTS:
+                u = gt[t : t + 1].clone()
+                u[:, 1] += d
+                warped = fields.warp(x[:1], u)
+                curves["plain"].append(float(lncc_loss(warped, x[t : t + 1], 6)))
+                curves["compensated"].append(float(lncc_loss(warped, x[t : t + 1], 6, extra_var_a=interpolation_noise(u, var))))
+            for k, c in curves.items():
+                out[k].append(LANDSCAPE_SHIFTS[int(np.argmin(c))])
+    for k in ("plain", "compensated"):
+        best = np.abs(out[k])
+        out[f"{k}_summary"] = {"frames": len(best), "optimum_at_true_pct": float((best == 0).mean() * 100),
+                               "mean_abs_optimum_px": float(best.mean())}
+    print(f"\n## Where the similarity is best: global column shifts of the true field, {len(out['plain'])} frames of "
+          f"{len(cases)} unseen phantoms (LNCC r6, full resolution)")
+    for k in ("plain", "compensated"):
+        r = out[f"{k}_summary"]
+        print(f"{'LNCC ' + k:28s} optimum at the true field in {r['optimum_at_true_pct']:5.1f} % of frames, "
+              f"mean |optimum| {r['mean_abs_optimum_px']:.3f} px")
+    return out
+
+
 # ---- profile -------------------------------------------------------------------------------------
 def profile_echo(case) -> dict:
     import torch
@@ -220,7 +268,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,variants,cold,real,sunnybrook")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,variants,cold,real,sunnybrook")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "nmsr"))
     args = ap.parse_args(argv)
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
@@ -251,7 +299,8 @@ def main(argv=None) -> int:
     if "synthetic" not in skip:
         R["synthetic"] = {}
         for case in cases:
-            rows = {"none": run_none(case), "nmsr": run_nmsr(case), "nmsr smooth=1": run_nmsr(case, smooth=1.0),
+            rows = {"none": run_none(case), "nmsr": run_nmsr(case), "nmsr noise_compensation": run_nmsr(case, noise_compensation=True),
+                    "nmsr smooth=1": run_nmsr(case, smooth=1.0),
                     "nmsr consecutive": run_nmsr(case, pairing="consecutive"),
                     "nmsr consecutive sigma=1.5": run_nmsr(case, pairing="consecutive", sigma=1.5)}
             if use_ants:
@@ -272,6 +321,9 @@ def main(argv=None) -> int:
             print("\nNMSR at least as good as ANTs SyNCC (True per metric):")
             for cname, v in verdict.items():
                 print(f"  {cname:20s} " + "  ".join(f"{k}={'yes' if ok else 'NO'}" for k, ok in v.items()))
+
+    if "landscape" not in skip:
+        R["landscape"] = loss_landscape([c for c in cases if c["name"].startswith("phantom")])
 
     if "variants" not in skip:
         variants = {

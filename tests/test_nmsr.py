@@ -11,7 +11,8 @@ import napari_tlreg as tl
 from napari_tlreg.core import fields
 from napari_tlreg.engines import get_engine, nmsr
 from napari_tlreg.engines.base import RunContext
-from napari_tlreg.engines.nmsr import chain_consecutive, combine_scales, decode_mask, encode_mask, lncc_loss
+from napari_tlreg.engines.nmsr import (chain_consecutive, combine_scales, decode_mask, encode_mask, interpolation_noise,
+                                      lncc_loss, noise_variance)
 from napari_tlreg.synth.cardiac import cardiac_phantom
 
 FAST = dict(levels=2, iterations=10, init="random", threads=1)
@@ -96,6 +97,52 @@ def test_lncc_loss_is_minus_one_for_identical_and_respects_weights():
     c = a.clone()
     c[..., 18:, :] = torch.rand(2, 1, 6, 24)  # differs only far outside the weighted half (> radius away)
     assert float(lncc_loss(a, c, 3, w)) == pytest.approx(-1.0, abs=1e-3)
+
+
+def _noisy_pair(sigma=0.08, size=64, seed=0):
+    """A smooth textured image seen twice with independent white noise: the true field is zero."""
+    g = torch.Generator().manual_seed(seed)
+    clean = torch.nn.functional.interpolate(torch.rand(1, 1, 12, 12, generator=g), size=(size, size), mode="bicubic",
+                                            align_corners=True)
+    return clean + sigma * torch.randn(1, 1, size, size, generator=g), clean + sigma * torch.randn(1, 1, size, size, generator=g)
+
+
+def test_noise_variance_estimates_white_noise_and_ignores_outside_the_mask():
+    m, _ = _noisy_pair(sigma=0.05)
+    assert float(noise_variance(m)) == pytest.approx(0.05**2, rel=0.15)
+    loud = m.clone()  # the same image with a very noisy half that a mask leaves out
+    loud[..., 32:] += 0.5 * torch.randn(1, 1, 64, 32, generator=torch.Generator().manual_seed(3))
+    w = torch.zeros(1, 1, 64, 64)
+    w[..., :30] = 1
+    assert float(noise_variance(loud)) > 10 * 0.05**2
+    assert float(noise_variance(loud, w)) == pytest.approx(0.05**2, rel=0.2)
+
+
+def test_interpolation_noise_is_zero_on_the_grid_and_largest_at_half_pixels():
+    var = torch.full((1, 1, 1, 1), 2.0)
+    u = torch.zeros(1, 2, 4, 4)
+    assert float(interpolation_noise(u + 3.0, var).abs().max()) == 0.0  # whole-pixel shifts keep all noise
+    u[:, 1] = 0.5
+    assert torch.allclose(interpolation_noise(u, var), torch.full((1, 1, 4, 4), 1.0))  # (1 - 1/2) of it removed
+    u[:, 0] = 0.5
+    assert torch.allclose(interpolation_noise(u, var), torch.full((1, 1, 4, 4), 1.5))  # 1/4 kept
+
+
+def test_noise_compensation_moves_the_loss_optimum_back_to_the_true_shift():
+    """Plain LNCC prefers sub-pixel shifts of a noisy moving image (interpolation smooths its noise);
+    with the removed variance added back, the true (zero) shift is the best of the candidates."""
+    m, f = _noisy_pair()
+    var = noise_variance(m)
+    shifts = [-0.5, -0.25, 0.0, 0.25, 0.5]
+    plain, comp = [], []
+    for d in shifts:
+        u = torch.zeros(1, 2, 64, 64)
+        u[:, 1] = d
+        warped = fields.warp(m, u)
+        plain.append(float(lncc_loss(warped, f, 6)))
+        comp.append(float(lncc_loss(warped, f, 6, extra_var_a=interpolation_noise(u, var))))
+    assert shifts[int(np.argmin(plain))] != 0.0  # the bias this option exists for
+    assert shifts[int(np.argmin(comp))] == 0.0
 
 
 def test_mask_encoding_round_trip():
@@ -232,6 +279,7 @@ def test_mask_param_forms_and_result_saves(tmp_path, phantom):
         (dict(resample_once="yes"), TypeError, "resample_once must be True or False"),
         (dict(sigma=-0.5), ValueError, "sigma must be in"),
         (dict(average=1.0), ValueError, "average must be in"),
+        (dict(noise_compensation=1), TypeError, "noise_compensation must be True or False"),
         (dict(steps=3), ValueError, "has no parameter"),
     ],
 )
@@ -293,7 +341,7 @@ def test_user_checkpoint_and_init_variants(tmp_path, phantom):
 
 
 @pytest.mark.parametrize("extra", [dict(diffeomorphic=True), dict(resample_once=False, final_iterations=0),
-                                   dict(sigma=1.0, average=0.0)])
+                                   dict(sigma=1.0, average=0.0), dict(noise_compensation=True, sigma=0.5)])
 def test_odd_sizes_and_options(phantom, extra):
     frames, _ = phantom
     sub = frames[:3, 1:30, 2:27]  # 29 x 25

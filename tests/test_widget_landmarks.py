@@ -467,7 +467,11 @@ def test_results_and_landmarks_follow_a_renamed_image(docks, qtbot, errors):
     click(points, (1, *(np.array([10.0, 12.0]) - SHIFT)))
     run_register(qtbot, reg, FieldEngine.name)
     assert not errors, errors
+    updates = []
+    update = w._on_image_changed
+    w._on_image_changed = lambda *a: (updates.append(a), update(*a))[1]
     layer.name = "patient 7"
+    assert len(updates) == 1  # one refresh of the dock per rename
     store = store_for(viewer)
     assert set(store.for_image("patient 7")) == {FieldEngine.name} and not store.for_image("seq")
     assert w.image_combo.currentText() == "patient 7"

@@ -224,6 +224,8 @@ class LandmarkWidget(QWidget):
         for ly in self._viewer.layers:  # landmark layers appearing (a sample, a CSV dropped in)
             if isinstance(ly, Points) and ly.name.endswith(f" {LANDMARKS}"):
                 self._hook_layer(ly)
+        if kind == "name" and isinstance(getattr(event, "source", None), Image):
+            return  # an image renamed: the store's ``renamed`` signal (_on_layer_renamed) updates the rest, once
         self._on_image_changed()
 
     def _on_layer_renamed(self, old: str, new: str) -> None:
