@@ -418,14 +418,12 @@ def main(argv=None) -> int:
 
 
 def plot(R: dict, path: Path) -> None:
-    import matplotlib
+    from benchmarks.peers import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     cases = list(R["synthetic"])
     methods = list(R["synthetic"][cases[0]])
-    fig, ax = plt.subplots(1, 4, figsize=(17, 3.8))
+    fig, ax = plt.subplots(1, 4, figsize=(17, 4.2))
     width = 0.8 / len(methods)
     x = np.arange(len(cases))
     for i, m in enumerate(methods):
@@ -440,10 +438,7 @@ def plot(R: dict, path: Path) -> None:
     ax[0].set_ylim(0.5, 1.0)
     ax[1].set_ylim(0.5, 1.0)
     ax[3].set_yscale("log")
-    ax[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, None, path, dpi=110)
 
 
 if __name__ == "__main__":

@@ -376,12 +376,10 @@ def main(argv=None) -> int:
 
 
 def plot(R: dict, path: Path) -> None:
-    import matplotlib
+    from benchmarks.peers import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+    plt = pyplot()
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4.6))
     res = R["synthetic"].get(256) or R["synthetic"]["256"]  # int keys in the run, str keys from results.json
     names = list(res)
     x = np.arange(len(names))
@@ -400,11 +398,8 @@ def plot(R: dict, path: Path) -> None:
     ax[2].barh(list(sp), list(sp.values()))
     ax[2].set(title="Seconds per 256² pair (CPU, 1 thread)")
     for a in ax[:2]:
-        a.legend(fontsize=8)
         a.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, None, path, dpi=110)
 
 
 if __name__ == "__main__":

@@ -341,14 +341,21 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, legend_ax, title: str, path: Path) -> None:
-    """Legend on ``legend_ax``, a small suptitle, tight layout, PNG at 100 dpi, figure closed."""
-    import matplotlib.pyplot as plt
-
-    legend_ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+def save_figure(fig, title: str | None, path: Path, dpi: int = 100) -> None:
+    """One legend for the whole figure, below the panels (inside a panel it hides data), labels
+    gathered from every panel once each; a small suptitle; tight layout; PNG; figure closed."""
+    plt = pyplot()
+    entries: dict = {}
+    for a in fig.axes:
+        for handle, label in zip(*a.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    ncol = max(1, min(len(entries), 8))
+    rows = -(-len(entries) // ncol)
+    fig.legend(list(entries.values()), list(entries), loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, (0.1 + 0.22 * rows) / fig.get_figheight(), 1, 1))
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
 
 
@@ -418,7 +425,7 @@ def plot(R: dict, path: Path) -> None:
         if key in ("epe_px", "seconds", "peak_mib"):
             a.set_yscale("log")
     ax[0].set_ylim(0.5, 1.0)
-    save_figure(fig, ax[2], f"All engines vs ANTs/dipy SyN, {R['threads']} thread(s), unseen synthetic data with ground truth", path)
+    save_figure(fig, f"All engines vs ANTs/dipy SyN, {R['threads']} thread(s), unseen synthetic data with ground truth", path)
 
 
 if __name__ == "__main__":

@@ -155,7 +155,7 @@ def plot(R: dict, path: Path) -> None:
     for a, t, xl, yl in zip(ax, titles, ("H x W", "H x W", "frames", "frames"), ("s", "MiB", "s", "MiB")):
         a.set(title=t, xscale="log", yscale="log", xlabel=xl, ylabel=yl)
         a.grid(alpha=0.3, which="both")
-    save_figure(fig, ax[0], f"Scaling, {R['threads']} thread(s); nmsr at {R['nmsr_iterations_per_scale']} iterations per scale", path)
+    save_figure(fig, f"Scaling, {R['threads']} thread(s); nmsr at {R['nmsr_iterations_per_scale']} iterations per scale", path)
 
 
 if __name__ == "__main__":

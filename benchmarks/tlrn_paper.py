@@ -328,12 +328,10 @@ def run_speed(R, use_ants, print):
 
 
 def plot(R: dict, path: Path) -> None:
-    import matplotlib
+    from benchmarks.peers import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
+    plt = pyplot()
+    fig, ax = plt.subplots(1, 3, figsize=(14, 4.2))
     for m, r in R["lemniscate"].items():
         ax[0].plot(range(1, 12), [1e3 * v for v in r["mse_per_step"][1:]], marker="o", label=m, ls="--" if "synth" in m else "-")
     ax[0].set(title="Lemniscate test: MSE per time step", xlabel="t", ylabel="MSE x 1e-3 (log)", yscale="log")
@@ -344,11 +342,8 @@ def plot(R: dict, path: Path) -> None:
     ax[1].set(title="Cardiac phantoms: Dice of propagated myocardium", xlabel="t", ylim=(0.5, 1.0))
     ax[2].set(title="Cardiac phantoms: HD95 (px)", xlabel="t")
     for a in ax:
-        a.legend(fontsize=8)
         a.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, None, path, dpi=110)
 
 
 if __name__ == "__main__":
