@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto")
     t.add_argument("--threads", type=int, default=0)
     t.add_argument("--checkpoint-every", type=int, default=200)
+    t.add_argument("--val-every", type=int, default=0,
+                   help="every N steps, the loss on held-out batches; the best weights go to OUT's .best.pt (0: off)")
+    t.add_argument("--val-batches", type=int, default=4, help="held-out batches for --val-every (default 4)")
     t.add_argument("--resume", action="store_true")
     t.add_argument("--init", default="", help="start from these weights (fine-tuning)")
     t.add_argument("--out", required=True)

@@ -12,6 +12,13 @@ the loop, the checkpoints, resuming, DDP and the deterministic batches are share
   extra translation 2-12 px, rotation 3-4° and scale) or a folder of image pairs (any file with two or
   more frames, same random motion added); flips / 90° rotations / swaps. Losses: see the tasks.
 
+Checkpoint selection: with ``val_every = N`` the objective is measured every N steps on
+``val_batches`` held-out batches (drawn like training batches from a random stream no training
+step uses, so for synthetic data: sequences the run never sees) and the weights of the lowest
+value are kept in :func:`best_path` (``w.pt`` -> ``w.best.pt``); the history is in both checkpoints
+(``"val"``), and ``resume`` continues it. For HSyN only losses with the same number of active
+levels are compared (the best restarts when a level is added).
+
 Several sources may be given separated by commas (one drawn per step). Deterministic on CPU
 under a seed: the batch of step ``k`` on rank ``r`` is drawn from ``default_rng([seed, r, k])``,
 so resuming from a checkpoint continues exactly. Multi-GPU (or multi-process CPU) through
@@ -55,6 +62,8 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 0  # 0: torch default
     checkpoint_every: int = 200
+    val_every: int = 0  # > 0: every this many steps, the loss on held-out batches; the best weights -> best_path(out)
+    val_batches: int = 4  # held-out batches (drawn like training ones, from a stream training never uses)
     resume: bool = False
     init: str = ""  # start from these weights (fine-tuning)
     net: dict[str, Any] = field(default_factory=dict)  # network/method options over the task's defaults
@@ -119,6 +128,10 @@ def augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(np.stack(out), dtype=np.float32)
 
 
+#: the random stream of the validation batches: a "rank" no training process has
+VALIDATION_STREAM = 1 << 30
+
+
 def make_batch(cfg: TrainConfig, step: int, rank: int, folders: dict) -> np.ndarray:
     """The batch of ``step`` on ``rank``: one source (of the comma-separated ``cfg.data``) drawn per step."""
     rng = np.random.default_rng([cfg.seed, rank, step])
@@ -142,7 +155,15 @@ def sequence_loss(net, seqs: torch.Tensor, weight: float, flow_level: int = 0) -
 
 
 # ---- tasks: what differs between the trainable methods --------------------------------------------
-class SequenceTask:
+class Task:
+    """What a trainable method defines (see the subclasses); shared defaults here."""
+
+    def regime(self, net_cfg: dict, step: int, iterations: int) -> int:
+        """Validation losses of steps with the same regime are comparable (one regime unless a task says otherwise)."""
+        return 0
+
+
+class SequenceTask(Task):
     """TLRN and its pairwise ablation VoxelMorph: sequences ``(B, T, H, W)``, SVF U-Net, MSE + Grad."""
 
     methods = ("tlrn", "voxelmorph")
@@ -262,7 +283,7 @@ def _prepare_pairs(batch: torch.Tensor):
     return fill_nodata(m, vm), fill_nodata(f, vf), vm, vf
 
 
-class PairTask:
+class PairTask(Task):
     """Common part of the pair methods: pairs ``(B, 2, H, W)`` (moving = the reference, fixed = the frame)."""
 
     default_data = "synthetic:satellite"
@@ -370,6 +391,10 @@ class HSyNTask(PairTask):
             return 2, (1 if step < b1 + fr else 0)
         return 3, (2 if step < b2 + fr else 0)
 
+    def regime(self, net_cfg: dict, step: int, iterations: int) -> int:
+        """Validation losses compare only within one number of active levels (the loss changes with it)."""
+        return self.stage(net_cfg, step, iterations)[0]
+
     def loss(self, model, batch: torch.Tensor, cfg: TrainConfig, net_cfg: dict, step: int):
         from .engines.hsyn import NCC_WINDOWS, lncc_loss
 
@@ -421,6 +446,8 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     if cfg.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"train: lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {cfg.lr_schedule!r}")
     multiple = 32 if cfg.method == "hsyn" else 8
+    if cfg.val_every < 0 or cfg.val_batches < 1:
+        raise ValueError(f"train: val_every must be >= 0 and val_batches >= 1, got {cfg.val_every} and {cfg.val_batches}")
     if cfg.iterations < 1 or cfg.batch < 1 or cfg.n_frames < 2 or cfg.size % multiple:
         raise ValueError(f"train: iterations, batch >= 1, n_frames >= 2 and size a multiple of {multiple} are required")
     return cfg
@@ -463,6 +490,7 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
 
         state, _ = resolve(cfg.init, cfg.init)
         net.load_state_dict(task.init_state(cfg, state), strict=False)
+    val: dict[str, Any] = {"history": [], "best_loss": None, "best_step": None, "regime": None}
     if cfg.resume and out.is_file():
         from .engines.weights import load_checkpoint
 
@@ -470,6 +498,8 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         start = int(ckpt["step"])
+        val = ckpt.get("val") or val
+    val_set = [make_batch(cfg, k, VALIDATION_STREAM, folders) for k in range(cfg.val_batches)] if cfg.val_every and rank == 0 else []
     model = net
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net, find_unused_parameters=task.find_unused_parameters)
@@ -493,19 +523,47 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
         done = step + 1
         if rank == 0:
             stats["seconds"] = time.perf_counter() - t0
+            if val_set and (done % cfg.val_every == 0 or done == cfg.iterations):
+                loss_val = validation_loss(task, net, val_set, cfg, net_cfg, step, device)
+                val["history"].append([done, loss_val])
+                stats["val"] = loss_val
+                regime = task.regime(net_cfg, step, cfg.iterations)
+                if val.get("regime") != regime:  # a loss not comparable with the earlier ones: start again
+                    val.update(regime=regime, best_loss=None, best_step=None)
+                if val["best_loss"] is None or loss_val < val["best_loss"]:
+                    val["best_loss"], val["best_step"] = loss_val, done
+                    _save(best_path(out), net, opt, done, cfg, net_cfg, stats, val)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix({k: (f"{v:.5f}" if abs(v) < 1 else f"{v:.3f}") for k, v in stats.items() if k != "seconds"})
             if progress is not None:
                 progress(done, cfg.iterations, stats)
             if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
-                _save(out, net, opt, done, cfg, net_cfg, stats)
+                _save(out, net, opt, done, cfg, net_cfg, stats, val)
     if bar is not None:
         bar.close()
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
     return out
+
+
+def best_path(out: str | Path) -> Path:
+    """Where ``val_every`` keeps the weights of the lowest validation loss: ``weights.pt`` -> ``weights.best.pt``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.best{out.suffix or '.pt'}")
+
+
+def validation_loss(task, net, batches: list[np.ndarray], cfg: TrainConfig, net_cfg: dict, step: int, device) -> float:
+    """Mean training objective over the held-out ``batches`` (eval mode, no gradients; the mode is restored)."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            total = [float(task.loss(net, torch.from_numpy(b).to(device), cfg, net_cfg, step)[0]) for b in batches]
+    finally:
+        net.train(was_training)
+    return float(np.mean(total))
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -518,7 +576,7 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
     return cfg.lr
 
 
-def _save(out: Path, net, opt, step: int, cfg: TrainConfig, net_cfg: dict, stats: dict) -> None:
+def _save(out: Path, net, opt, step: int, cfg: TrainConfig, net_cfg: dict, stats: dict, val: dict | None = None) -> None:
     from .io.writers import atomic_path
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -530,6 +588,7 @@ def _save(out: Path, net, opt, step: int, cfg: TrainConfig, net_cfg: dict, stats
         "config": net_cfg,
         "train": {k: v for k, v in asdict(cfg).items() if k != "net"},
         "last": dict(stats),
+        "val": val,
     }
     with atomic_path(out) as tmp:
         torch.save(ckpt, tmp)

@@ -317,3 +317,52 @@ def test_cosine_learning_rate_schedule_and_resume(tmp_path):
     assert all(torch.allclose(ka[k].float(), kb[k].float(), atol=1e-6) for k in ka)
     with pytest.raises(ValueError, match="lr_schedule"):
         train(_tiny(tmp_path, "c.pt", lr_schedule="step"), progress=lambda *a: None)
+
+
+def test_validation_keeps_the_best_checkpoint_and_resumes_its_history(tmp_path):
+    from napari_tlreg.engines.weights import load_checkpoint
+    from napari_tlreg.train import best_path
+
+    seen = []
+    cfg = _tiny(tmp_path, "v.pt", iterations=6, val_every=2, val_batches=2, lr=3e-3)
+    out = train(cfg, progress=lambda d, t, s: seen.append((d, s.get("val"))))
+    ck = load_checkpoint(out)  # weights_only
+    hist = ck["val"]["history"]
+    assert [h[0] for h in hist] == [2, 4, 6] and [v for d, v in seen if v is not None] == [h[1] for h in hist]
+    best_step, best_loss = min(hist, key=lambda h: h[1])
+    assert ck["val"]["best_step"] == best_step and ck["val"]["best_loss"] == pytest.approx(best_loss)
+    best = load_checkpoint(best_path(out))
+    assert best_path(out).name == "v.best.pt" and best["step"] == best_step
+    # the best checkpoint's weights give that validation loss again (and register like any checkpoint)
+    from napari_tlreg.train import TASKS, VALIDATION_STREAM, make_batch, resolve_config, validation_loss
+
+    rcfg = resolve_config(cfg)
+    task = TASKS["tlrn"]
+    net_cfg = task.net_config(rcfg)
+    net = task.build(net_cfg)
+    net.load_state_dict(best["model"])
+    batches = [make_batch(rcfg, k, VALIDATION_STREAM, {}) for k in range(2)]
+    assert validation_loss(task, net, batches, rcfg, net_cfg, best_step - 1, "cpu") == pytest.approx(best_loss, rel=1e-5)
+    assert net.training  # mode restored
+    # held-out batches are not training batches
+    assert not any(np.array_equal(batches[0], make_batch(rcfg, k, 0, {})) for k in range(6))
+    # a run of 4 steps resumed to 6 continues the history
+    train(_tiny(tmp_path, "r.pt", iterations=4, val_every=2, val_batches=2, lr=3e-3), progress=lambda *a: None)
+    train(_tiny(tmp_path, "r.pt", iterations=6, val_every=2, val_batches=2, lr=3e-3, resume=True), progress=lambda *a: None)
+    assert [h[0] for h in load_checkpoint(tmp_path / "r.pt")["val"]["history"]] == [2, 4, 6]
+    with pytest.raises(ValueError, match="val_every"):
+        train(_tiny(tmp_path, "bad.pt", val_every=-1), progress=lambda *a: None)
+    # the CLI flags
+    from napari_tlreg.cli import main
+
+    assert main(["train", "tlrn", "--iterations", "2", "--batch", "1", "--frames", "3", "--size", "32", "--threads", "1",
+                 "--device", "cpu", "--val-every", "1", "--val-batches", "1", "--out", str(tmp_path / "c.pt")]) == 0
+    assert load_checkpoint(tmp_path / "c.best.pt")["val"]["history"][0][0] == 1
+
+
+def test_hsyn_validation_compares_only_within_one_number_of_levels():
+    from napari_tlreg.train import TASKS
+
+    task, net_cfg = TASKS["hsyn"], TASKS["hsyn"].default_net
+    assert [task.regime(net_cfg, s, 100) for s in (0, 19, 20, 44, 45, 99)] == [1, 1, 2, 2, 3, 3]
+    assert TASKS["tlrn"].regime({}, 5, 100) == TASKS["multistep"].regime({}, 99, 100) == 0
