@@ -140,3 +140,30 @@ def pull_consistency(frames: np.ndarray, u: np.ndarray, reference: int = 0, vali
         warped.append(float(np.mean((wt - frames[t])[m] ** 2)))
         ident.append(float(np.mean((ref - frames[t])[m] ** 2)))
     return {"warped": np.array(warped), "identity": np.array(ident)}
+
+
+def cycle_sequence(frames, labels, u, act, *, mm: float, name: str, label_names: dict, n_frames: int, cycle: str,
+                   half_cycle_ms: float, seed, rng, params: dict, **metadata):
+    """The :class:`~napari_tlreg.io.sequence.Sequence` of a synthetic cardiac cycle (phantom or echo):
+    frames, labels, pixel size, and the ground truth + provenance every generator records."""
+    from ..io.sequence import Sequence
+
+    return Sequence(
+        frames=frames,
+        labels=labels,
+        spacing=(mm, mm),
+        unit="mm",
+        name=name,
+        metadata={
+            "displacement": u,
+            **metadata,
+            "reference": 0,
+            "activation": act.astype(np.float32),
+            "label_names": label_names,
+            "frame_time_ms": 900.0 / n_frames if cycle == "full" else half_cycle_ms / max(n_frames - 1, 1),
+            "generator": f"napari_tlreg.synth.{name}",
+            "seed": seed if rng is None else None,
+            "params": params,
+        },
+    )
+

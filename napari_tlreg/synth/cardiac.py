@@ -26,6 +26,7 @@ from ._common import (
     as_rng,
     cosine_taper,
     cycle_activation,
+    cycle_sequence,
     pixel_grid,
     sample_bilinear,
     smooth_noise,
@@ -221,24 +222,9 @@ def cardiac_phantom(
         if not blood_pool_label:
             lab0[lab0 == BLOOD_POOL] = 0
         labels = warp_nearest(lab0, u)
-    mm = FOV_MM / size
-    return Sequence(
-        frames=frames,
-        labels=labels,
-        spacing=(mm, mm),
-        unit="mm",
-        name="cardiac",
-        metadata={
-            "displacement": u,
-            "reference": 0,
-            "activation": act.astype(np.float32),
-            "label_names": {MYOCARDIUM: "myocardium", BLOOD_POOL: "LV blood pool"},
-            "frame_time_ms": 900.0 / n_frames if cycle == "full" else 350.0 / max(n_frames - 1, 1),
-            "generator": "napari_tlreg.synth.cardiac",
-            "seed": seed if rng is None else None,
-            "params": _summary(p),
-        },
-    )
+    return cycle_sequence(frames, labels, u, act, mm=FOV_MM / size, name="cardiac",
+                          label_names={MYOCARDIUM: "myocardium", BLOOD_POOL: "LV blood pool"}, n_frames=n_frames,
+                          cycle=cycle, half_cycle_ms=350.0, seed=seed, rng=rng, params=_summary(p))
 
 
 def cardiac_batch(

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..io.sequence import Sequence
-from ._common import as_rng, cycle_activation, pixel_grid, sample_bilinear, smooth_noise, smoothstep, soft_inside
+from ._common import as_rng, cycle_activation, cycle_sequence, pixel_grid, sample_bilinear, smooth_noise, smoothstep, soft_inside
 
 __all__ = ["echo_sequence", "sector_mask", "DEPTH_MM"]
 
@@ -237,28 +237,8 @@ def echo_sequence(
         lab0[wall >= 0.5] = LV_WALL
         lab0[cav >= 0.5] = LV_CAVITY
         labels = warp_nearest(lab0, u)
-    mm = DEPTH_MM / p["depth"]
-    return Sequence(
-        frames=frames,
-        labels=labels,
-        spacing=(mm, mm),
-        unit="mm",
-        name="echo",
-        metadata={
-            "displacement": u,
-            "mask": mask,
-            "reference": 0,
-            "activation": act.astype(np.float32),
-            "label_names": {LV_WALL: "LV wall", LV_CAVITY: "LV cavity"},
-            "frame_time_ms": 900.0 / n_frames if cycle == "full" else 320.0 / max(n_frames - 1, 1),
-            "generator": "napari_tlreg.synth.echo",
-            "seed": seed if rng is None else None,
-            "params": {
-                "e_long": float(p["e_long"]),
-                "e_rad": float(p["e_rad"]),
-                "systole": float(p["systole"]),
-                "wall_px": float(p["th"]),
-                "decorrelation": float(p["decorrelation"]),
-            },
-        },
-    )
+    params = {k: float(p[key]) for k, key in (("e_long", "e_long"), ("e_rad", "e_rad"), ("systole", "systole"),
+                                                ("wall_px", "th"), ("decorrelation", "decorrelation"))}
+    return cycle_sequence(frames, labels, u, act, mm=DEPTH_MM / p["depth"], name="echo",
+                          label_names={LV_WALL: "LV wall", LV_CAVITY: "LV cavity"}, n_frames=n_frames, cycle=cycle,
+                          half_cycle_ms=320.0, seed=seed, rng=rng, params=params, mask=mask)
