@@ -12,11 +12,12 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
    rows for the default and for ``noise_compensation=True``;
 2. where the similarity is best ("landscape"): global sub-pixel shifts of the true field on the
    phantoms, plain LNCC vs LNCC with ``noise_compensation``;
-3. the paper's variants (plain NMSR, NMSR_V, NMSR_VI, both) and both pairings;
-4. cold start on 8x64x64 in a fresh process (import + weights + optimisation);
-5. real sequences: the pydicom apical echo (30x240x320, MSE / local CC in the fan) and Sunnybrook
+3. consecutive pairing (the paper's dense tracking) with and without ``noise_compensation``;
+4. the paper's variants (plain NMSR, NMSR_V, NMSR_VI, both) and both pairings;
+5. cold start on 8x64x64 in a fresh process (import + weights + optimisation);
+6. real sequences: the pydicom apical echo (30x240x320, MSE / local CC in the fan) and Sunnybrook
    cine MRI (ED endocardium propagated to ES, Dice vs the expert contour);
-6. ``--profile``: where the time of one echo registration goes (torch.profiler).
+7. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ANTs (``.venv-bench``: antspyx) runs in the same process with the same thread count
 (``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS``): "SyN" = ANTsPy's defaults (affine + SyN, MI),
@@ -156,11 +157,12 @@ COLS = (("mse", "MSE", "{:9.2e}"), ("lncc10", "LCC r10", "{:8.4f}"), ("dice", "D
 
 
 def print_table(title: str, rows: dict[str, dict]) -> None:
+    width = max(28, *(len(n) + 1 for n in rows))
     print(f"\n## {title}")
-    print(f"{'method':28s}" + "".join(f"{h:>10s}" for _, h, _ in COLS))
+    print(f"{'method':{width}s}" + "".join(f"{h:>10s}" for _, h, _ in COLS))
     for name, r in rows.items():
         cells = "".join(f"{(fmt.format(r[k]) if k in r and r[k] is not None else '-'):>10s}" for k, _, fmt in COLS)
-        print(f"{name:28s}{cells}")
+        print(f"{name:{width}s}{cells}")
 
 
 def mean_rows(per_case: list[dict]) -> dict:
@@ -268,7 +270,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,variants,cold,real,sunnybrook")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,real,sunnybrook")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "nmsr"))
     args = ap.parse_args(argv)
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
@@ -324,6 +326,19 @@ def main(argv=None) -> int:
 
     if "landscape" not in skip:
         R["landscape"] = loss_landscape([c for c in cases if c["name"].startswith("phantom")])
+
+    if "consecutive" not in skip:
+        # the paper's dense tracking: fields of consecutive pairs chained to the reference, where a
+        # similarity bias of each pair adds up along the chain
+        R["consecutive"] = {}
+        for case in cases:
+            R["consecutive"][case["name"]] = {
+                "nmsr consecutive": run_nmsr(case, pairing="consecutive"),
+                "nmsr consecutive noise_compensation": run_nmsr(case, pairing="consecutive", noise_compensation=True)}
+        ph = [v for k, v in R["consecutive"].items() if k.startswith("phantom")]
+        R["consecutive_phantom_mean"] = {m: mean_rows([c[m] for c in ph]) for m in ph[0]}
+        print_table("consecutive pairing, bundled echo", R["consecutive"][cases[0]["name"]])
+        print_table(f"consecutive pairing, mean over {len(ph)} unseen phantoms", R["consecutive_phantom_mean"])
 
     if "variants" not in skip:
         variants = {
