@@ -70,7 +70,8 @@ inside the mask), carries it to each scale, and adds the variance the resampling
 the moving frame's window variance (:func:`interpolation_noise`): the true field is the optimum
 again, and on near-still phantom frames the residual shift falls from ~0.08 to ~0.01 px. Over
 whole phantom sequences and on echo it did not raise Dice or local CC beyond run-to-run spread
-(the early stop and the large-motion frames dominate there), so it is not the default.
+(the early stop and the large-motion frames dominate there), so it is not the default; with the
+consecutive pairing it matters (next paragraph).
 
 Consecutive pairing on noisy, weakly textured frames (cine MRI phantoms) drifts: with noise,
 bilinear resampling smooths the warped frame most at half-pixel shifts, so each pair's optimum is

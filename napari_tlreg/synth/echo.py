@@ -237,8 +237,8 @@ def echo_sequence(
         lab0[wall >= 0.5] = LV_WALL
         lab0[cav >= 0.5] = LV_CAVITY
         labels = warp_nearest(lab0, u)
-    params = {k: float(p[key]) for k, key in (("e_long", "e_long"), ("e_rad", "e_rad"), ("systole", "systole"),
-                                                ("wall_px", "th"), ("decorrelation", "decorrelation"))}
+    params = {"e_long": float(p["e_long"]), "e_rad": float(p["e_rad"]), "systole": float(p["systole"]),
+              "wall_px": float(p["th"]), "decorrelation": float(p["decorrelation"])}
     return cycle_sequence(frames, labels, u, act, mm=DEPTH_MM / p["depth"], name="echo",
                           label_names={LV_WALL: "LV wall", LV_CAVITY: "LV cavity"}, n_frames=n_frames, cycle=cycle,
                           half_cycle_ms=320.0, seed=seed, rng=rng, params=params, mask=mask)
