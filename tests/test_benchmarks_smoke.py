@@ -9,6 +9,7 @@ import json
 import math
 import os
 
+import numpy as np
 import pytest
 
 
@@ -77,3 +78,20 @@ def test_nmsr_benchmark_smoke_and_section_merge(tmp_path, restore_thread_env):
     assert rows["nmsr"]["mse"] < rows["none"]["mse"] and 0.0 <= rows["nmsr"]["dice"] <= 1.0
     assert bench.main([*args, "--skip", "synthetic,variants,real,sunnybrook,cold"]) == 0
     assert json.loads((tmp_path / "results.json").read_text())["synthetic"] == R["synthetic"]
+
+
+def test_nmsr_benchmark_wall_errors_measure_the_recovered_twist():
+    """``wall_errors``: a field with half the true rotation recovers 50 % of the twist; the truth 100 % and no error."""
+    from benchmarks.nmsr import wall_errors
+
+    rr, cc = np.indices((48, 48)) - 23.5
+    r = np.hypot(rr, cc)
+    labels = np.where(r < 8, 2, np.where(r < 13, 1, 0))[None].repeat(3, 0)
+    theta = np.deg2rad(10.0)
+    rot = np.stack([(np.cos(theta) - 1) * rr - np.sin(theta) * cc, np.sin(theta) * rr + (np.cos(theta) - 1) * cc])
+    gt = np.stack([0 * rot, rot, rot * 0.5])  # frames 1, 2: turned by 10 and ~5 degrees
+    exact = wall_errors(gt, gt, labels, [1, 2])
+    assert exact["epe_inner_px"] == exact["epe_outer_px"] == 0.0 and abs(exact["twist_pct"] - 100.0) < 1e-6
+    half = wall_errors(gt * 0.5, gt, labels, [1, 2])
+    assert abs(half["twist_pct"] - 50.0) < 1e-6 and half["epe_outer_px"] > half["epe_inner_px"] > 0.5
+    assert wall_errors(gt * 0, gt * 0, labels, [1, 2])["twist_pct"] is None  # nothing turns: no share to report
