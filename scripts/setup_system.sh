@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian packages that Qt (PyQt5's xcb platform plugin) and napari's OpenGL canvas need to run
+# Debian packages that Qt (PyQt6's xcb platform plugin) and napari's OpenGL canvas need to run
 # under a virtual X server (Xvfb): scripts/test.sh runs this first; `scripts/run.sh` on a desktop
 # needs the Qt libraries of this list too.
 # Installs only what is missing (checked with `dpkg -s`), so a second run is quick and silent.
@@ -10,9 +10,10 @@ PACKAGES=(
   xvfb xauth x11-utils               # virtual X server, its auth helper, xdpyinfo
   libgl1 libegl1 libgl1-mesa-dri     # OpenGL (Mesa software rendering for Xvfb's GLX)
   libglib2.0-0 libfontconfig1 libdbus-1-3
-  libxkbcommon-x11-0                 # what PyQt5's libqxcb.so links against ...
+  libxkbcommon-x11-0 libxkbcommon0   # what Qt 6's libqxcb.so and libQt6XcbQpa link against (ldd) ...
   libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
-  libxcb-xinerama0 libxcb-xfixes0 libxcb-shape0 libxcb-cursor0
+  libxcb-xinerama0 libxcb-xfixes0 libxcb-shape0 libxcb-cursor0  # libxcb-cursor0: required from Qt 6.5
+  libxcb-sync1 libxcb-xkb1 libx11-xcb1 libxcb-shm0 libxcb-render0 libxcb-util1
 )
 
 if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

@@ -15,6 +15,7 @@ from .register import RegisterWidget
 def quiet_pyqt5_notice() -> None:
     """Keep napari's "PyQt5 backend is deprecated" toast off the canvas of the viewers we open.
 
+    The project installs PyQt6 (the ``napari`` extra); this is for a napari that a user runs on PyQt5.
     napari raises it with ``show_warning`` (a notification, not ``warnings.warn``) from the main
     window's first ``showEvent`` unless its module flag is cleared; there is no public switch.
     Its "System theme detection requires a Qt6 backend" warning is silenced too: nothing to act on.
