@@ -63,3 +63,14 @@ def shift_engine():
     add_engine(SHIFT_ENGINE, SHIFT_TARGET, ShiftEngine.description)
     yield SHIFT_ENGINE
     remove_engine(SHIFT_ENGINE)
+
+
+@pytest.fixture
+def notes(monkeypatch):
+    """Notifications shown by the Register widget, as ``(kind, message)``."""
+    from napari_tlreg._widgets import register as mod
+
+    seen: list[tuple[str, str]] = []
+    monkeypatch.setattr(mod, "show_error", lambda msg: seen.append(("error", str(msg))))
+    monkeypatch.setattr(mod, "show_warning", lambda msg: seen.append(("warning", str(msg))))
+    return seen

@@ -481,17 +481,6 @@ def test_cancel_leaves_nothing(shift_engine):
 
 # --------------------------------------------------------------------------- the viewer
 @pytest.fixture
-def notes(monkeypatch):
-    """Notifications shown by the Register widget, as ``(kind, message)``."""
-    from napari_tlreg._widgets import register as mod
-
-    seen: list[tuple[str, str]] = []
-    monkeypatch.setattr(mod, "show_error", lambda msg: seen.append(("error", str(msg))))
-    monkeypatch.setattr(mod, "show_warning", lambda msg: seen.append(("warning", str(msg))))
-    return seen
-
-
-@pytest.fixture
 def viewer_widget(make_napari_viewer, qtbot, shift_engine):
     pytest.importorskip("napari")
     from napari_tlreg._widgets.register import RegisterWidget

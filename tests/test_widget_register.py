@@ -87,17 +87,6 @@ def engines():
 
 
 @pytest.fixture
-def errors(monkeypatch):
-    """Notifications the widget shows (errors and warnings), as plain strings."""
-    from napari_tlreg._widgets import register as mod
-
-    seen: list[tuple[str, str]] = []
-    monkeypatch.setattr(mod, "show_error", lambda msg: seen.append(("error", str(msg))))
-    monkeypatch.setattr(mod, "show_warning", lambda msg: seen.append(("warning", str(msg))))
-    return seen
-
-
-@pytest.fixture
 def widget(make_napari_viewer, qtbot, engines):
     from napari_tlreg._widgets.register import RegisterWidget
 
@@ -124,7 +113,7 @@ def run_and_wait(qtbot, w, timeout=20000):
     qtbot.waitUntil(lambda: not w.running, timeout=timeout)
 
 
-def test_run_end_to_end(widget, qtbot, errors):
+def test_run_end_to_end(widget, qtbot, notes):
     viewer, w = widget
     frames, labels = synthetic_sequence()
     img = viewer.add_image(frames, name="seq", colormap="green", scale=(1.0, 0.5, 0.5), translate=(0, 3, 4))
@@ -145,7 +134,7 @@ def test_run_end_to_end(widget, qtbot, errors):
     choose(w.device_combo, "cpu")
 
     run_and_wait(qtbot, w)
-    assert not errors, errors
+    assert not notes, notes
     assert w.run_btn.text() == "Run"
     assert TruthEngine.last_params == {"gain": 1.0, "repeats": 3, "flip": False, "mode": "a"}
     assert w.progress_bar.value() == w.progress_bar.maximum()
@@ -197,7 +186,7 @@ def test_run_end_to_end(widget, qtbot, errors):
     # a second run replaces the layers, never piles them up
     n_layers = len(viewer.layers)
     run_and_wait(qtbot, w)
-    assert not errors, errors
+    assert not notes, notes
     assert len(viewer.layers) == n_layers
     assert sorted(ly.name for ly in viewer.layers) == sorted(names)
     # results stay out of the input combos
@@ -205,7 +194,7 @@ def test_run_end_to_end(widget, qtbot, errors):
     assert [w.labels_combo.itemText(i) for i in range(w.labels_combo.count())] == ["none", "seg"]
 
 
-def test_labels_mismatch_keeps_other_layers(widget, qtbot, errors):
+def test_labels_mismatch_keeps_other_layers(widget, qtbot, notes):
     viewer, w = widget
     frames, _ = synthetic_sequence()
     viewer.add_image(frames, name="seq")
@@ -213,13 +202,13 @@ def test_labels_mismatch_keeps_other_layers(widget, qtbot, errors):
     choose(w.labels_combo, "small")
     choose(w.method_combo, TruthEngine.name)
     run_and_wait(qtbot, w)
-    assert [k for k, _ in errors] == ["warning"] and "labels" in errors[0][1]
+    assert [k for k, _ in notes] == ["warning"] and "labels" in notes[0][1]
     names = [ly.name for ly in viewer.layers]
     assert "seq propagated labels" not in names
     assert {"seq warped reference", "seq grid", "seq jacobian", "seq displacement"} <= set(names)
 
 
-def test_2d_labels_are_the_reference(widget, qtbot, errors):
+def test_2d_labels_are_the_reference(widget, qtbot, notes):
     viewer, w = widget
     frames, labels = synthetic_sequence()
     viewer.add_image(frames, name="seq")
@@ -228,7 +217,7 @@ def test_2d_labels_are_the_reference(widget, qtbot, errors):
     choose(w.labels_combo, "ref")
     choose(w.method_combo, TruthEngine.name)
     run_and_wait(qtbot, w)
-    assert not errors, errors
+    assert not notes, notes
     assert viewer.layers["seq propagated labels"].data.shape == (T, H, W)
 
 
@@ -290,7 +279,7 @@ def test_method_combo_and_devices(widget):
     assert w.device_combo.currentText() == "auto"
 
 
-def test_cancel(widget, qtbot, errors):
+def test_cancel(widget, qtbot, notes):
     viewer, w = widget
     frames, _ = synthetic_sequence()
     viewer.add_image(frames, name="seq")
@@ -306,7 +295,7 @@ def test_cancel(widget, qtbot, errors):
     assert w.run_btn.text() == "Run" and w.run_btn.isEnabled()
     assert w.status_label.text() == "cancelled"
     assert len(viewer.layers) == n_layers
-    assert not errors, errors
+    assert not notes, notes
     qtbot.wait(100)  # nothing arrives late
     assert len(viewer.layers) == n_layers
 
@@ -319,28 +308,28 @@ def test_cancel(widget, qtbot, errors):
         ("nans", np.where(np.eye(H, W, dtype=bool)[None], np.nan, 1.0) * np.ones((T, 1, 1)), False, "NaN"),
     ],
 )
-def test_bad_layers_notify(widget, qtbot, errors, case, data, rgb, expected):
+def test_bad_layers_notify(widget, qtbot, notes, case, data, rgb, expected):
     viewer, w = widget
     viewer.add_image(data, name=case, rgb=rgb)
     n_layers = len(viewer.layers)
     assert w.image_combo.currentText() == case
     w.run_btn.click()  # validation happens before any worker starts
     assert not w.running
-    assert len(errors) == 1 and errors[0][0] == "error" and expected in errors[0][1], errors
+    assert len(notes) == 1 and notes[0][0] == "error" and expected in notes[0][1], notes
     assert w.run_btn.text() == "Run"
     assert len(viewer.layers) == n_layers
 
 
-def test_no_sequence_notifies(widget, errors):
+def test_no_sequence_notifies(widget, notes):
     viewer, w = widget
     viewer.add_image(np.random.default_rng(0).random((H, W)), name="flat")  # a 2-D single frame
     assert w.current_image() is None
     w.run_btn.click()
     assert not w.running
-    assert len(errors) == 1 and "(T, H, W)" in errors[0][1]
+    assert len(notes) == 1 and "(T, H, W)" in notes[0][1]
 
 
-def test_engine_error_notifies(widget, qtbot, errors):
+def test_engine_error_notifies(widget, qtbot, notes):
     viewer, w = widget
     frames, _ = synthetic_sequence()
     viewer.add_image(frames, name="seq")
@@ -349,7 +338,7 @@ def test_engine_error_notifies(widget, qtbot, errors):
     choose(w.findChild(object, "param_mode"), "c")
     n_layers = len(viewer.layers)
     run_and_wait(qtbot, w)
-    assert len(errors) == 1 and "mode must be one of" in errors[0][1], errors
+    assert len(notes) == 1 and "mode must be one of" in notes[0][1], notes
     assert w.run_btn.text() == "Run" and len(viewer.layers) == n_layers
 
 
