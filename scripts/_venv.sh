@@ -91,6 +91,12 @@ tlreg_ensure_venv() {
   # torch==2.13.0 (CPU) is pinned by pyproject.toml; a CUDA build of torch 2.13 installed
   # beforehand satisfies the pin and is kept (see README).
   (cd "$TLREG_ROOT" && _tlreg_pip install --progress-bar off -e ".[$extra]") || return 1
+  # The project moved from PyQt5 to PyQt6: a venv made before keeps PyQt5, which qtpy would
+  # still pick first. Remove it so that every .venv runs the Qt the tests run.
+  if "$TLREG_PY" -m pip show --quiet PyQt5 >/dev/null 2>&1; then
+    _tlreg_log "removing PyQt5 from $TLREG_VENV (the project uses PyQt6)"
+    _tlreg_pip uninstall --yes PyQt5 PyQt5-Qt5 PyQt5-sip || return 1
+  fi
   # Keep other extras' lines whose key is still current, replace this extra's line.
   { [ -f "$stamp" ] && grep -v "^$extra " "$stamp" || true; echo "$extra $(_tlreg_stamp_key "$extra")"; } > "$stamp.tmp"
   mv "$stamp.tmp" "$stamp"
