@@ -26,6 +26,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sample", default="cardiac")
     ap.add_argument("--tile", type=int, default=5, help="repeat the sample's frames N times (longer run)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-preimport", action="store_true",
+                    help="skip the worker's import of what napari loads lazily for new layers (for a side-by-side)")
     args = ap.parse_args(argv)
 
     import napari
@@ -35,7 +37,11 @@ def main(argv=None) -> int:
 
     import napari_tlreg as tl
     from napari_tlreg._hooks import sequence_to_layers
+    from napari_tlreg._widgets import register as register_module
     from napari_tlreg._widgets.register import RegisterWidget
+
+    if args.no_preimport:
+        register_module._preimport_layer_modules = lambda: None
 
     seq = tl.load_sequence(args.sample)
     viewer = napari.Viewer(show=True)

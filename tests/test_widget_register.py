@@ -7,6 +7,8 @@ via ``add_engine`` and remove them afterwards:
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -360,3 +362,22 @@ def test_layer_helpers():
     assert v.shape == (T * 4 * 4, 2, 3)
     with pytest.raises(ValueError):
         L.reference_labels(np.zeros((T + 1, H, W)), 0, T)
+
+
+def test_worker_preimports_what_napari_loads_lazily_for_result_layers():
+    """The modules napari imports on its first Labels/Image/Vectors layer are imported by the worker
+    (``_run_job``), not on the GUI thread when the result is shown. Fresh process: nothing imported yet."""
+    code = (
+        "import sys, numpy as np\n"
+        "from napari.layers import Image, Labels, Vectors\n"
+        "from napari_tlreg._widgets import register as R\n"
+        "if sys.argv[1] == 'warm':\n"
+        "    R._preimport_layer_modules()\n"
+        "before = set(sys.modules)\n"
+        "Labels(np.zeros((3, 8, 8), np.uint8)); Image(np.zeros((3, 8, 8), np.float32)); Vectors(np.zeros((4, 2, 2)))\n"
+        "print(sorted({m.split('.')[0] for m in set(sys.modules) - before if not m.startswith('napari')}))\n"
+    )
+    out = {mode: subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True).stdout.strip()
+           for mode in ("cold", "warm")}
+    assert "pandas" in out["cold"]  # what the first result display used to import on the GUI thread
+    assert out["warm"] == "[]", out["warm"]

@@ -5,6 +5,8 @@ result arrays become layers through the plain functions of :mod:`napari_tlreg._w
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import threading
 import time
@@ -79,6 +81,18 @@ class _Throttle:
             self._emit(int(done), int(total), str(message))
 
 
+#: Modules napari imports lazily the first time it builds our result layers (the Labels layers'
+#: features table, colour conversions): about 0.5 s of the first result's display, on the GUI
+#: thread. The worker imports them first (a no-op once imported; a missing one is skipped).
+LAZY_LAYER_MODULES = ("pandas", "scipy.ndimage", "scipy.linalg", "skimage.color.colorconv", "skimage.exposure", "skimage.util")
+
+
+def _preimport_layer_modules() -> None:
+    for name in LAZY_LAYER_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
 def _run_job(frames, labels, cancel: threading.Event, progress, call: dict, display: dict) -> _Outcome:
     """Register and build the layer data; every failure comes back as an :class:`_Outcome`, never raised."""
     try:
@@ -86,6 +100,7 @@ def _run_job(frames, labels, cancel: threading.Event, progress, call: dict, disp
         if cancel.is_set():
             return _Outcome("cancelled")
         layers, warnings = L.result_layers(res, labels=labels, **display)
+        _preimport_layer_modules()
         return _Outcome("done", result=res, layers=layers, warnings=warnings, settings=display)
     except Cancelled:
         return _Outcome("cancelled")
