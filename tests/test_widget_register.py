@@ -185,12 +185,23 @@ def test_run_end_to_end(widget, qtbot, notes):
     w.checker_box.setChecked(False)
     assert viewer.layers["seq warped reference"].colormap.name == "magenta"
 
-    # a second run replaces the layers, never piles them up
+    # a second run replaces the layers, never piles them up; an unchanged placement is not set
+    # again (napari would recompute the dims and refresh every layer for it)
     n_layers = len(viewer.layers)
+    placed: list[str] = []
+    viewer.layers["seq jacobian"].events.scale.connect(lambda e: placed.append("scale"))
+    viewer.layers["seq jacobian"].events.translate.connect(lambda e: placed.append("translate"))
     run_and_wait(qtbot, w)
     assert not notes, notes
     assert len(viewer.layers) == n_layers
     assert sorted(ly.name for ly in viewer.layers) == sorted(names)
+    assert placed == []
+    # ... but a moved image moves its results on the next run
+    img.translate = (0, 5, 6)
+    run_and_wait(qtbot, w)
+    assert "translate" in placed and "scale" not in placed
+    for s in RESULT_SUFFIXES:
+        np.testing.assert_allclose(viewer.layers[f"seq {s}"].translate, (0, 5, 6))
     # results stay out of the input combos
     assert [w.image_combo.itemText(i) for i in range(w.image_combo.count())] == ["seq"]
     assert [w.labels_combo.itemText(i) for i in range(w.labels_combo.count())] == ["none", "seg"]

@@ -93,6 +93,16 @@ def _preimport_layer_modules() -> None:
             importlib.import_module(name)
 
 
+def _same(current: Any, value: Any) -> bool:
+    """Whether a layer attribute already has ``value`` (numbers and tuples compared as arrays)."""
+    if current is None:
+        return False
+    try:
+        return bool(np.array_equal(np.asarray(current), np.asarray(value)))
+    except (TypeError, ValueError):
+        return False
+
+
 def _run_job(frames, labels, cancel: threading.Event, progress, call: dict, display: dict) -> _Outcome:
     """Register and build the layer data; every failure comes back as an :class:`_Outcome`, never raised."""
     try:
@@ -580,7 +590,9 @@ class RegisterWidget(QWidget):
         if existing is not None and isinstance(existing, LAYER_TYPES[layer_type]):
             existing.data = data
             for key, value in kwargs.items():
-                if key not in ("name", "visible", "opacity", "metadata"):
+                # an unchanged value is not set again: setting scale/translate, even to the same
+                # numbers, makes napari recompute the dims and refresh every layer (~0.25 s a re-run)
+                if key not in ("name", "visible", "opacity", "metadata") and not _same(getattr(existing, key, None), value):
                     setattr(existing, key, value)
             existing.metadata[RESULT_KEY] = True
             return existing
