@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..io.sequence import Sequence
+
 __all__ = [
     "as_rng",
     "pixel_grid",
@@ -143,11 +145,9 @@ def pull_consistency(frames: np.ndarray, u: np.ndarray, reference: int = 0, vali
 
 
 def cycle_sequence(frames, labels, u, act, *, mm: float, name: str, label_names: dict, n_frames: int, cycle: str,
-                   half_cycle_ms: float, seed, rng, params: dict, **metadata):
+                   half_cycle_ms: float, seed, rng, params: dict, **metadata) -> Sequence:
     """The :class:`~napari_tlreg.io.sequence.Sequence` of a synthetic cardiac cycle (phantom or echo):
     frames, labels, pixel size, and the ground truth + provenance every generator records."""
-    from ..io.sequence import Sequence
-
     return Sequence(
         frames=frames,
         labels=labels,
@@ -166,4 +166,3 @@ def cycle_sequence(frames, labels, u, act, *, mm: float, name: str, label_names:
             "params": params,
         },
     )
-
