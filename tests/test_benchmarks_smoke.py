@@ -76,6 +76,8 @@ def test_nmsr_benchmark_smoke_and_section_merge(tmp_path, restore_thread_env):
     rows = R["synthetic"]["echo (bundled)"]
     assert {"none", "nmsr"} <= set(rows)
     assert rows["nmsr"]["mse"] < rows["none"]["mse"] and 0.0 <= rows["nmsr"]["dice"] <= 1.0
+    assert set(R["fresh"]) == {"phantom 60000"} and set(R["fresh"]["phantom 60000"]) == {
+        "nmsr", "nmsr noise_compensation=False", "nmsr shared network"}
     assert bench.main([*args, "--skip", "synthetic,variants,real,sunnybrook,cold"]) == 0
     assert json.loads((tmp_path / "results.json").read_text())["synthetic"] == R["synthetic"]
 
