@@ -642,7 +642,7 @@ class NMSREngine(Engine):
             history: list[list[float]] = [[] for _ in groups]
             running = list(range(len(groups)))
             kept = nets.snapshot()  # the weights each network stopped with
-            best_loss = torch.full((n_pairs,), math.inf)
+            best_loss = torch.full((n_pairs,), math.inf, device=dev)  # all bookkeeping on the fields' device
             best_f: torch.Tensor | None = None
             avg_f: torch.Tensor | None = None
             avg_w = params["average"]
@@ -651,7 +651,7 @@ class NMSREngine(Engine):
             for it in range(iters):
                 opt.zero_grad(set_to_none=True)
                 active = [p for g in running for p in groups[g]]
-                losses = torch.empty(len(active))
+                losses = torch.empty(len(active), device=dev)
                 new_f = []
                 # one Adam step on all running pairs; blocks of pairs only bound the memory (each
                 # pair's loss depends on its own field only, and the networks have no batch statistics)
@@ -672,7 +672,7 @@ class NMSREngine(Engine):
                     raise RuntimeError(f"nmsr: the loss diverged at scale {s:g}, iteration {it + 1} (try a smaller lr)")
                 if best_f is None:  # the first iteration: every pair is running
                     best_f, avg_f = f.clone(), f.clone()
-                act = torch.tensor(active)
+                act = torch.tensor(active, device=dev)
                 better = losses < best_loss[act]  # the best field of each pair (Adam can overshoot at the end)
                 best_loss[act[better]] = losses[better]
                 best_f[act[better]] = f[better]
