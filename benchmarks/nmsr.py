@@ -18,11 +18,11 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
 3. consecutive pairing (the paper's dense tracking) with and without ``noise_compensation``;
 4. the paper's variants (plain NMSR, NMSR_V, NMSR_VI, both) and both pairings;
 5. cold start on 8x64x64 in a fresh process (import + weights + optimisation);
-   "fresh": 8 more phantoms (seeds 60,000+) that nobody looked at when the defaults were chosen on
+6. "fresh": 8 more phantoms (seeds 60,000+) that nobody looked at when the defaults were chosen on
    the first 8: the default, without noise compensation, the paper's shared network and SyN-CC;
-6. real sequences: the pydicom apical echo (30x240x320, MSE / local CC in the fan) and Sunnybrook
+7. real sequences: the pydicom apical echo (30x240x320, MSE / local CC in the fan) and Sunnybrook
    cine MRI (ED endocardium propagated to ES, Dice vs the expert contour);
-7. ``--profile``: where the time of one echo registration goes (torch.profiler).
+8. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ANTs (``.venv-bench``: antspyx) runs in the same process with the same thread count
 (``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS``): "SyN" = ANTsPy's defaults (affine + SyN, MI),
