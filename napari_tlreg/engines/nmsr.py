@@ -14,12 +14,12 @@ pairs, ``BLOCK_PIXELS`` at a time, with gradients accumulated: the same loss, bo
 One network per pair at the fine scales (``pair_networks_from``, default 1/2; the paper shares one
 network between all pairs of a sequence, ``pair_networks_from=2``). A shared network has to be one
 function for every pair, and with the ~100 iterations of a scale it pulls each pair's field towards
-the others': on the cardiac phantoms, near-still frames got part of the twist of the contracted ones
-and the contracted ones too little (phantom 50007, frame 10 of 12, true motion < 0.6 px: the myocardium
-propagated with the shared network lost 0.05 Dice against the same pair optimised alone). The pairs' networks start from the shared
-one of the previous scale, run together through ``torch.func.vmap`` over stacked weights (one Adam
-step for all, which, Adam working element by element, moves each network as if it were alone), and
-each stops on its own loss plateau.
+the others': on the cardiac phantoms, near-still frames got part of the twist of the contracted
+ones and the contracted ones too little (phantom 50007, frame 10 of 12, true motion < 0.6 px: the
+myocardium propagated with the shared network lost 0.05 Dice against the same pair optimised
+alone). The pairs' networks start from the shared one of the previous scale, run together through
+``torch.func.vmap`` over stacked weights (one Adam step for all, which, Adam working element by
+element, moves each network as if it were alone), and each stops on its own loss plateau.
 
 ``loss_octaves`` (default 1): the loss of scale ``s`` is taken at scale ``min(1, 2^k s)``: the field
 is still that of scale ``s`` (the network's output, upsampled and composed, eq. 4), but it is judged
