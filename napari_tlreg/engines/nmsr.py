@@ -146,14 +146,19 @@ class NMSRNet(SVFUNet):
         super().__init__(tuple(enc), tuple(dec))
 
     def field(self, pair: torch.Tensor, diffeomorphic: bool = False) -> torch.Tensor:
-        h, w = pair.shape[-2:]
-        m = self.multiple
-        ph, pw = (-h) % m, (-w) % m
-        x = F.pad(pair, (0, pw, 0, ph), mode="replicate") if (ph or pw) else pair
-        out = self(x)[..., :h, :w]
-        if diffeomorphic:
-            out = fields.integrate_velocity(out, 7)
-        return out
+        return output_field(self(pad_input(pair, self.multiple)), pair.shape[-2:], diffeomorphic)
+
+
+def pad_input(pair: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Network input ``(N, 2, h, w)`` padded at the bottom and right (border replication) to a multiple of ``multiple``."""
+    ph, pw = (-pair.shape[-2]) % multiple, (-pair.shape[-1]) % multiple
+    return F.pad(pair, (0, pw, 0, ph), mode="replicate") if (ph or pw) else pair
+
+
+def output_field(out: torch.Tensor, size, diffeomorphic: bool) -> torch.Tensor:
+    """The network's output on a :func:`pad_input` grid cropped to ``size``; a velocity integrated if ``diffeomorphic``."""
+    out = out[..., : size[0], : size[1]]
+    return fields.integrate_velocity(out, 7) if diffeomorphic else out
 
 
 def build_net(config: dict[str, Any] | None = None) -> NMSRNet:
@@ -432,9 +437,8 @@ class PairNets:
         return list(self.params.values())
 
     def pad(self, pair: torch.Tensor) -> torch.Tensor:
-        """Network input ``(P, 2, h, w)`` padded (border replication) to a multiple of the U-Net's 8."""
-        ph, pw = (-pair.shape[-2]) % self.multiple, (-pair.shape[-1]) % self.multiple
-        x = F.pad(pair, (0, pw, 0, ph), mode="replicate") if (ph or pw) else pair
+        """Network input ``(P, 2, h, w)`` as :func:`pad_input`, in the layout the networks run in."""
+        x = pad_input(pair, self.multiple)
         return x.contiguous(memory_format=torch.channels_last) if self.shared else x.contiguous()
 
     def fields(self, x: torch.Tensor, idx: list[int], size: tuple[int, int], diffeomorphic: bool) -> torch.Tensor:
@@ -444,8 +448,7 @@ class PairNets:
         else:
             rows = {k: v[idx] for k, v in self.params.items()}
             out = vmap(lambda p, xi: functional_call(self.module, p, (xi[None],))[0])(rows, x[idx])
-        out = out[..., : size[0], : size[1]]
-        return fields.integrate_velocity(out, 7) if diffeomorphic else out
+        return output_field(out, size, diffeomorphic)
 
     def snapshot(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in self.params.items()}
@@ -607,7 +610,8 @@ class NMSREngine(Engine):
             # a coarse field is still judged on the detail it cannot resolve (texture shows a twist)
             loss_size = scale_size(H, W, min(1.0, s * 2 ** params["loss_octaves"]))
             with torch.no_grad():
-                M = _resize(fields.warp(moving, U) if li else moving, size)  # the network's input (eq. 1)
+                M_full = fields.warp(moving, U) if li else moving  # warp(M, F^{s/2})
+                M = _resize(M_full, size)  # the network's input (eq. 1)
                 I = _resize(fixed, size)
                 # the loss resamples the original moving frame once, through the composed field
                 # F^s = compose(F^{s/2}, F̃), instead of warping the already warped M again: no blur
@@ -616,7 +620,7 @@ class NMSREngine(Engine):
                 if once:
                     M0, U_s = _resize(moving, loss_size), fields.resize_field(U, loss_size)
                 else:
-                    M0, U_s = (M if loss_size == size else _resize(fields.warp(moving, U) if li else moving, loss_size)), None
+                    M0, U_s = _resize(M_full, loss_size), None
                 # the loss sees both images lightly smoothed: with noisy frames, bilinear resampling
                 # alone smooths the warped one most at half-pixel shifts, which biases the optimum
                 # towards them (~0.2 px a pair on the phantoms, drifting over consecutive chains)
