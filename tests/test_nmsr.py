@@ -400,7 +400,7 @@ def test_per_pair_losses_average_to_the_batch_losses():
 
 
 def test_pair_networks_run_and_learn_each_as_if_alone():
-    """vmap over stacked weights: each pair's output and gradient are those of its own network alone."""
+    """Grouped convolutions over stacked weights: each pair's output and gradient are those of its own network alone."""
     torch.manual_seed(0)
     nets = PairNets(build_net(), 3)
     with torch.no_grad():  # make the three networks different
@@ -421,6 +421,9 @@ def test_pair_networks_run_and_learn_each_as_if_alone():
         for k, v in alone.named_parameters():
             np.testing.assert_allclose(nets.params[k].grad[p].numpy(), v.grad.numpy(), rtol=1e-3, atol=1e-6)
     assert float((out[0] - out[1]).detach().abs().max()) > 1e-4  # three different networks
+    # a subset of the pairs, in any order (the pairs still running at a scale): each by its own network
+    part = nets.fields(x, [2, 0], (21, 19), False)
+    np.testing.assert_allclose(part.detach().numpy(), out.detach().numpy()[[2, 0]], rtol=1e-4, atol=1e-6)
 
 
 def test_a_pairs_own_network_does_not_see_the_other_pairs(phantom):

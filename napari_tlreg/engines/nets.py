@@ -66,13 +66,17 @@ class SVFUNet(nn.Module):
         """Bottleneck + skips -> velocity ``(N, 2, H, W)`` (``flow_level=1``: ``(N, 2, H/2, W/2)`` in pixels of that grid)."""
         x = self.dec0(z)
         x = F.interpolate(x, scale_factor=2, mode="nearest")
-        x = self.dec1(torch.cat([x, skips[2]], 1))
+        x = self.dec1(self.join(x, skips[2]))
         x = F.interpolate(x, scale_factor=2, mode="nearest")
-        x = self.dec2(torch.cat([x, skips[1]], 1))
+        x = self.dec2(self.join(x, skips[1]))
         if self.flow_level == 0:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
-            x = torch.cat([x, skips[0]], 1)
+            x = self.join(x, skips[0])
         return self.flow(self.final(x)).contiguous()
+
+    def join(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """A decoder level's input: the upsampled features, then the encoder's skip, along the channels."""
+        return torch.cat([x, skip], 1)
 
     def forward(self, pair: torch.Tensor) -> torch.Tensor:
         z, skips = self.encode(pair)

@@ -17,9 +17,10 @@ function for every pair, and with the ~100 iterations of a scale it pulls each p
 the others': on the cardiac phantoms, near-still frames got part of the twist of the contracted
 ones and the contracted ones too little (phantom 50007, frame 10 of 12, true motion < 0.6 px: the
 myocardium propagated with the shared network lost 0.05 Dice against the same pair optimised
-alone). The pairs' networks start from the shared one of the previous scale, run together through
-``torch.func.vmap`` over stacked weights (one Adam step for all, which, Adam working element by
-element, moves each network as if it were alone), and each stops on its own loss plateau.
+alone). The pairs' networks start from the shared one of the previous scale, run together as one
+network with a group of channels per pair (grouped convolutions over stacked weights: one Adam step
+for all, which, Adam working element by element, moves each network as if it were alone), and each
+stops on its own loss plateau.
 
 ``loss_octaves`` (default 1): the loss of scale ``s`` is taken at scale ``min(1, 2^k s)``: the field
 is still that of scale ``s`` (the network's output, upsampled and composed, eq. 4), but it is judged
@@ -112,7 +113,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call, vmap
+from torch.func import functional_call
 
 from ..core import fields
 from .base import Engine, RunContext
@@ -145,8 +146,28 @@ class NMSRNet(SVFUNet):
     def __init__(self, enc=tuple(NET_CONFIG["enc"]), dec=tuple(NET_CONFIG["dec"])):
         super().__init__(tuple(enc), tuple(dec))
 
+    #: ``n > 1``: the module runs ``n`` networks side by side as one with ``n`` groups of channels
+    #: (:meth:`grouped`; the weights, stacked, come through ``torch.func.functional_call``)
+    groups = 1
+
     def field(self, pair: torch.Tensor, diffeomorphic: bool = False) -> torch.Tensor:
         return output_field(self(pad_input(pair, self.multiple)), pair.shape[-2:], diffeomorphic)
+
+    def grouped(self, n: int) -> "NMSRNet":
+        """Set every convolution to ``n`` groups: input ``(1, n·2, H, W)`` is ``n`` pairs, each seen only by its own
+        network (weights ``(n·C_out, C_in, k, k)``: the ``n`` networks' kernels one after another)."""
+        self.groups = n
+        for m in self.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.groups = n
+        return self
+
+    def join(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        if self.groups == 1:
+            return super().join(x, skip)
+        # each group's own channels: features then skip, group after group
+        n = self.groups
+        return torch.cat([x.unflatten(1, (n, -1)), skip.unflatten(1, (n, -1))], 2).flatten(1, 2)
 
 
 def pad_input(pair: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -406,7 +427,8 @@ class PairNets:
     """The networks of a run: one shared by all pairs (``copies=1``, the paper's) or one per pair.
 
     Per-pair networks start as copies of ``net`` and are held as stacked parameters (one row per
-    pair), run with ``torch.func.vmap`` over the rows: one Adam step moves every pair's network, and
+    pair), run as one network with ``n`` groups of channels (:meth:`NMSRNet.grouped`; 1.3x faster
+    than ``torch.func.vmap`` over the rows on this CPU): one Adam step moves every pair's network, and
     as Adam works element by element, each one exactly as if it were optimised alone. A shared network
     has to fit one function to every pair, which pulls each pair's field towards the others' (on
     near-still frames of a cardiac cycle, towards the twist of the contracted ones).
@@ -414,9 +436,11 @@ class PairNets:
 
     def __init__(self, net: NMSRNet, copies: int):
         self.shared = copies == 1
+        self.copies = copies
         self.module = net  # its own parameters are unused: torch.func.functional_call swaps these in
         self.multiple = net.multiple
-        net.channels_last = self.shared  # vmap cannot query the channels-last layout
+        net.channels_last = self.shared  # grouped convolutions run slower channels-last (measured)
+        net.grouped(1)
         if self.shared:
             self.params = {k: v.detach().clone().contiguous(memory_format=torch.channels_last) if v.dim() == 4
                            else v.detach().clone() for k, v in net.named_parameters()}
@@ -446,8 +470,13 @@ class PairNets:
         if self.shared:
             out = functional_call(self.module, self.params, (x[idx],))
         else:
-            rows = {k: v[idx] for k, v in self.params.items()}
-            out = vmap(lambda p, xi: functional_call(self.module, p, (xi[None],))[0])(rows, x[idx])
+            # the networks of the pairs as one network with a group of channels per pair
+            n = len(idx)
+            every = n == self.copies and idx == list(range(n))
+            rows = {k: (v if every else v[idx]).flatten(0, 1) for k, v in self.params.items()}
+            xi = x if every else x[idx]
+            out = functional_call(self.module.grouped(n), rows, (xi.reshape(1, -1, *xi.shape[-2:]),))
+            out = out.view(n, -1, *out.shape[-2:])
         return output_field(out, size, diffeomorphic)
 
     def snapshot(self) -> dict[str, torch.Tensor]:
