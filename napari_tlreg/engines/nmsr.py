@@ -96,11 +96,12 @@ bilinear resampling smooths the warped frame most at half-pixel shifts, so each 
 biased by ~0.2 px and the chain adds the biases up (endpoint error 1.8 px after 11 frames).
 ``sigma`` smooths both images inside the loss: 1.5 px cuts that drift to 0.55 px on the phantoms
 but costs accuracy on echo speckle, so it stays 0 by default. ``noise_compensation`` removes the
-cause instead: on the 8 unseen phantoms the chain's endpoint error falls from 2.0 to 0.54 px (the
-shift common to a frame from 1.7 to 0.09 px, Dice 0.946 -> 0.955); on the speckled echo it changes
-nothing useful (Dice 0.966 both, EPE 1.00 -> 1.06 px): use it with consecutive pairing on noisy
-frames such as cine MRI (the consecutive section of ``benchmarks/nmsr.py``). The reference pairing
-has no chain and is the default.
+cause instead: on the 8 unseen phantoms the chain's endpoint error falls from 1.8 to 0.49 px (the
+shift common to a frame from 1.6 to 0.09 px, Dice 0.957 -> 0.968). On the speckled echo it harms the
+chain (Dice 0.975 -> 0.957, EPE 0.68 -> 0.97 px): speckle is neither white nor additive, as the
+compensation assumes. So with consecutive pairing, keep it on noisy frames such as cine MRI and turn
+it off on echo (the consecutive section of ``benchmarks/nmsr.py``). The reference pairing has no
+chain and is the default; there the two tie on the echo.
 """
 from __future__ import annotations
 
@@ -143,12 +144,12 @@ class NMSRNet(SVFUNet):
     (scaling and squaring, 7 steps).
     """
 
-    def __init__(self, enc=tuple(NET_CONFIG["enc"]), dec=tuple(NET_CONFIG["dec"])):
-        super().__init__(tuple(enc), tuple(dec))
-
     #: ``n > 1``: the module runs ``n`` networks side by side as one with ``n`` groups of channels
     #: (:meth:`grouped`; the weights, stacked, come through ``torch.func.functional_call``)
     groups = 1
+
+    def __init__(self, enc=tuple(NET_CONFIG["enc"]), dec=tuple(NET_CONFIG["dec"])):
+        super().__init__(tuple(enc), tuple(dec))
 
     def field(self, pair: torch.Tensor, diffeomorphic: bool = False) -> torch.Tensor:
         return output_field(self(pad_input(pair, self.multiple)), pair.shape[-2:], diffeomorphic)
@@ -427,8 +428,8 @@ class PairNets:
     """The networks of a run: one shared by all pairs (``copies=1``, the paper's) or one per pair.
 
     Per-pair networks start as copies of ``net`` and are held as stacked parameters (one row per
-    pair), run as one network with ``n`` groups of channels (:meth:`NMSRNet.grouped`; 1.3x faster
-    than ``torch.func.vmap`` over the rows on this CPU): one Adam step moves every pair's network, and
+    pair), run as one network with ``n`` groups of channels (:meth:`NMSRNet.grouped`; faster
+    than ``torch.func.vmap`` over the rows on a CPU): one Adam step moves every pair's network, and
     as Adam works element by element, each one exactly as if it were optimised alone. A shared network
     has to fit one function to every pair, which pulls each pair's field towards the others' (on
     near-still frames of a cardiac cycle, towards the twist of the contracted ones).
