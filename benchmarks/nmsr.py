@@ -70,6 +70,11 @@ def phantom_case(i: int, n_frames: int = 12, size: int = 64):
             "gt": seq.metadata["displacement"], "mask": None, "label_ids": (1, 2)}
 
 
+def first_frames(case: dict, n: int = 3) -> dict:
+    """The case cut to its first ``n`` frames (``--smoke``)."""
+    return {**case, "frames": case["frames"][:n], "labels": case["labels"][:n], "gt": case["gt"][:n]}
+
+
 def real_echo_mask(frames: np.ndarray, region=None) -> np.ndarray:
     """The ultrasound fan of a real clip: the convex hull of the largest ever-bright region, eroded 2 px."""
     from matplotlib.path import Path as MPath
@@ -346,7 +351,7 @@ def main(argv=None) -> int:
     cases = [echo_case()] + [phantom_case(i) for i in range(n_phantoms)]
     if args.smoke:
         NMSR_DEFAULT.update(iterations=3)
-        cases = [{**c, "frames": c["frames"][:3], "labels": c["labels"][:3], "gt": c["gt"][:3]} for c in cases[:2]]
+        cases = [first_frames(c) for c in cases[:2]]
         args.quick = True
     if "synthetic" not in skip:
         R["synthetic"] = {}
@@ -443,9 +448,7 @@ def main(argv=None) -> int:
         # set nobody looked at before (seeds 60,000+) says how much of that carries over
         R["fresh"] = {}
         for i in range(FRESH_OFFSET, FRESH_OFFSET + (1 if args.smoke else 3 if args.quick else 8)):
-            case = phantom_case(i)
-            if args.smoke:
-                case = {**case, "frames": case["frames"][:3], "labels": case["labels"][:3], "gt": case["gt"][:3]}
+            case = first_frames(phantom_case(i)) if args.smoke else phantom_case(i)
             rows = {"nmsr": run_nmsr(case), "nmsr noise_compensation=False": run_nmsr(case, noise_compensation=False),
                     "nmsr shared network": run_nmsr(case, **PAPER_SHARED)}
             if use_ants:

@@ -144,12 +144,14 @@ class NMSRNet(SVFUNet):
     (scaling and squaring, 7 steps).
     """
 
-    #: ``n > 1``: the module runs ``n`` networks side by side as one with ``n`` groups of channels
-    #: (:meth:`grouped`; the weights, stacked, come through ``torch.func.functional_call``)
-    groups = 1
-
     def __init__(self, enc=tuple(NET_CONFIG["enc"]), dec=tuple(NET_CONFIG["dec"])):
         super().__init__(tuple(enc), tuple(dec))
+
+    @property
+    def groups(self) -> int:
+        """``n > 1``: the module runs ``n`` networks side by side as one with ``n`` groups of channels
+        (:meth:`grouped`; the weights, stacked, come through ``torch.func.functional_call``)."""
+        return self.flow.groups
 
     def field(self, pair: torch.Tensor, diffeomorphic: bool = False) -> torch.Tensor:
         return output_field(self(pad_input(pair, self.multiple)), pair.shape[-2:], diffeomorphic)
@@ -157,7 +159,8 @@ class NMSRNet(SVFUNet):
     def grouped(self, n: int) -> "NMSRNet":
         """Set every convolution to ``n`` groups: input ``(1, n·2, H, W)`` is ``n`` pairs, each seen only by its own
         network (weights ``(n·C_out, C_in, k, k)``: the ``n`` networks' kernels one after another)."""
-        self.groups = n
+        if n == self.groups:
+            return self
         for m in self.modules():
             if isinstance(m, torch.nn.Conv2d):
                 m.groups = n
