@@ -193,9 +193,7 @@ def velocity_to_displacement(v: torch.Tensor, steps: int, flow_level: int = 0) -
 
 def grad_l2(v: torch.Tensor) -> torch.Tensor:
     """"Grad l2" smoothness: mean over the two axes of mean(forward difference²). ``v`` ``(..., H, W)``."""
-    dr = v[..., 1:, :] - v[..., :-1, :]
-    dc = v[..., :, 1:] - v[..., :, :-1]
-    return 0.5 * (dr.pow(2).mean() + dc.pow(2).mean())
+    return grad_l2_per_item(v[None])[0]
 
 
 def grad_l2_per_item(v: torch.Tensor) -> torch.Tensor:
