@@ -96,9 +96,9 @@ bilinear resampling smooths the warped frame most at half-pixel shifts, so each 
 biased by ~0.2 px and the chain adds the biases up (endpoint error 1.8 px after 11 frames).
 ``sigma`` smooths both images inside the loss: 1.5 px cuts that drift to 0.55 px on the phantoms
 but costs accuracy on echo speckle, so it stays 0 by default. ``noise_compensation`` removes the
-cause instead: on the 8 unseen phantoms the chain's endpoint error falls from 1.8 to 0.49 px (the
-shift common to a frame from 1.6 to 0.09 px, Dice 0.957 -> 0.968). On the speckled echo it harms the
-chain (Dice 0.975 -> 0.957, EPE 0.68 -> 0.97 px): speckle is neither white nor additive, as the
+cause instead: on the 8 unseen phantoms the chain's endpoint error falls from 1.6 to 0.45 px (the
+shift common to a frame from 1.4 to 0.08 px, Dice 0.959 -> 0.968). On the speckled echo it harms the
+chain (Dice 0.975 -> 0.966, EPE 0.70 -> 0.95 px): speckle is neither white nor additive, as the
 compensation assumes. So with consecutive pairing, keep it on noisy frames such as cine MRI and turn
 it off on echo (the consecutive section of ``benchmarks/nmsr.py``). The reference pairing has no
 chain and is the default; there the two tie on the echo.
