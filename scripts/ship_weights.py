@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from napari_tlreg.engines.weights import sha256  # noqa: E402
+from napari_tlreg.engines.weights import save_weights, sha256, write_model_card  # noqa: E402
 
 WEIGHTS, MODELS = ROOT / "resources" / "weights", ROOT / "resources" / "models"
 
@@ -95,7 +95,7 @@ def ship(checkpoint: str, name: str, command: str, notes: str = "") -> dict:
     WEIGHTS.mkdir(parents=True, exist_ok=True)
     wpath = WEIGHTS / f"{name}.pt"
     # "train" (size) travels with the file, so a path to it behaves exactly like the shipped name
-    torch.save({"model": ck["model"], "config": ck["config"], "method": method, "train": {"size": ck["train"]["size"]}}, wpath)
+    save_weights(wpath, {"model": ck["model"], "config": ck["config"], "method": method, "train": {"size": ck["train"]["size"]}})
     return {
         "name": name, "method": method, "file": f"weights/{name}.pt", "sha256": sha256(wpath),
         "config": ck["config"], "train_size": ck["train"]["size"],
@@ -125,8 +125,7 @@ def main(argv=None) -> int:
         name = args.name
         card = ship(args.checkpoint, name, args.command, args.notes)
     card["figures"] = _round(FIGURES[card["method"]](card["method"], {"weights": str(WEIGHTS / f"{name}.pt")}))
-    MODELS.mkdir(parents=True, exist_ok=True)
-    (MODELS / f"{name}.json").write_text(json.dumps(card, indent=2))
+    write_model_card(MODELS / f"{name}.json", card)
     print(json.dumps(card["figures"]["quick_check"]))
     return 0
 

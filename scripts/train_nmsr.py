@@ -29,8 +29,7 @@ from napari_tlreg.core import fields  # noqa: E402
 from napari_tlreg.core.normalize import normalize_sequence  # noqa: E402
 from napari_tlreg.engines.nets import grad_l2  # noqa: E402
 from napari_tlreg.engines.nmsr import NET_CONFIG, _resize, build_net, lncc_loss  # noqa: E402
-from napari_tlreg.engines.weights import sha256  # noqa: E402
-from napari_tlreg.io.writers import atomic_path  # noqa: E402
+from napari_tlreg.engines.weights import save_weights, sha256, write_model_card  # noqa: E402
 from napari_tlreg.synth.cardiac import cardiac_phantom  # noqa: E402
 from napari_tlreg.synth.echo import echo_sequence  # noqa: E402
 
@@ -96,11 +95,6 @@ def figures(weights: str) -> dict:
                             "default_run_first_sequence": {k: round(full[k], 4) for k in keep}}}
 
 
-def write_card(path: Path, card: dict) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(card, indent=2) + "\n")
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=4000)
@@ -121,7 +115,7 @@ def main(argv=None) -> int:
     if args.figures_only:
         card = json.loads(card_path.read_text())
         card["figures"] = figures(str(wpath))
-        write_card(card_path, card)
+        write_model_card(card_path, card)
         print(json.dumps(card["figures"], indent=2))
         return 0
     torch.set_num_threads(args.threads)
@@ -146,8 +140,7 @@ def main(argv=None) -> int:
         if step % 100 == 0 or step == args.steps - 1:
             print(f"step {step:5d}  loss(ema) {ema:.4f}  {what:16s} {time.perf_counter() - t0:7.1f} s", flush=True)
     state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    with atomic_path(wpath) as tmp:
-        torch.save({"model": state, "config": config, "method": "nmsr"}, tmp)
+    save_weights(wpath, {"model": state, "config": config, "method": "nmsr"})
     card = {
         "file": f"weights/{args.name}.pt",
         "sha256": sha256(wpath),
@@ -167,10 +160,10 @@ def main(argv=None) -> int:
         },
         "figures": {},
     }
-    write_card(card_path, card)  # the record first: the figures take a minute more
+    write_model_card(card_path, card)  # the record first: the figures take a minute more
     if args.steps >= 100:
         card["figures"] = figures(str(wpath))
-        write_card(card_path, card)
+        write_model_card(card_path, card)
     print(f"wrote {wpath} ({wpath.stat().st_size / 1e3:.0f} kB) and {card_path}")
     return 0
 

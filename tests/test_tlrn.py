@@ -175,6 +175,24 @@ def test_tampered_weights_are_refused(tmp_path, monkeypatch):
         weights.load_shipped("tlrn_cine64")
 
 
+def test_weights_and_cards_are_written_whole_or_not_at_all(tmp_path):
+    """``save_weights`` / ``write_model_card`` (the training and shipping scripts'): a failed write keeps the
+    previous file as it was and leaves no temporary file; a good one loads with ``weights_only=True``."""
+    from napari_tlreg.engines.weights import load_checkpoint, save_weights, write_model_card
+
+    card = tmp_path / "models" / "m.json"
+    write_model_card(card, {"name": "m", "figures": {"dice": 0.9}})
+    with pytest.raises(TypeError):
+        write_model_card(card, {"name": "m", "figures": object()})  # not JSON: fails mid-way
+    assert json.loads(card.read_text()) == {"name": "m", "figures": {"dice": 0.9}}
+    pt = tmp_path / "weights" / "m.pt"
+    save_weights(pt, {"model": {"w": torch.ones(3)}, "config": {}, "method": "nmsr"})
+    with pytest.raises(Exception):
+        save_weights(pt, {"model": {"w": torch.zeros(3)}, "bad": lambda: 0})  # not picklable
+    assert torch.equal(load_checkpoint(pt)["model"]["w"], torch.ones(3))
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["m.json", "m.pt"]
+
+
 def test_shipped_weights_reach_their_card_figures_on_a_quick_subset():
     """CI check: the model card's figures, re-measured on the first few test phantoms."""
     from benchmarks.tlrn_paper import evaluate_cardiac

@@ -25,6 +25,24 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def save_weights(path: str | Path, payload: dict[str, Any]) -> None:
+    """``torch.save`` of ``payload`` to ``path`` atomically: written beside it and moved on success, so an
+    interrupted run never leaves half a weights file (through a file object, so the archive's records are
+    named ``archive/…``, not after the temporary file)."""
+    from ..io.writers import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(payload, f)
+
+
+def write_model_card(path: str | Path, card: dict[str, Any]) -> None:
+    """A model card (JSON) written atomically, like :func:`save_weights`."""
+    from ..io.writers import atomic_path
+
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(card, indent=2) + "\n")
+
+
 def model_card(name: str) -> dict[str, Any]:
     """The card of shipped model ``name`` (``resources/models/<name>.json``)."""
     path = resources_dir() / "models" / f"{name}.json"
