@@ -334,10 +334,10 @@ def profile_echo(case) -> dict:
 
 #: phantom_case index of the second, untouched set of phantoms (seeds 60,000+)
 FRESH_OFFSET = 10_000
-#: the engine's settings before one network per pair, the finer loss and noise compensation became
-#: its defaults (the paper's one network for all pairs, the loss at the field's own scale)
 #: NMSR's smoothness weights on the real echo's first frames (the default, 10, among them)
 REAL_SMOOTH_SWEEP = (10.0, 3.0, 1.0, 0.2)
+#: the engine's settings before one network per pair, the finer loss and noise compensation became
+#: its defaults (the paper's one network for all pairs, the loss at the field's own scale)
 PAPER_SHARED = dict(pair_networks_from=2.0, loss_octaves=0, final_iterations=-1, noise_compensation=False)
 
 
@@ -460,7 +460,7 @@ def main(argv=None) -> int:
         print_table(f"real echo (pydicom ybr_color), {frames.shape[0]}x{frames.shape[1]}x{frames.shape[2]}, in the fan", rows)
 
     if "realsub" not in skip:
-        # SyN-CC costs ~40 s a pair at 240x320: the first 6 frames (5 pairs), with NMSR's smoothness
+        # SyN-CC costs 25-40 s a pair at 240x320: the first 6 frames (5 pairs), with NMSR's smoothness
         # weight swept, so that the similarity each method reaches is read against how rough its
         # field is (no ground truth here: local CC alone rewards a field that follows the speckle)
         seq = tl.load_sequence("echo_real")
