@@ -99,6 +99,19 @@ def test_nmsr_benchmark_wall_errors_measure_the_recovered_twist():
     assert wall_errors(gt * 0, gt * 0, labels, [1, 2])["twist_pct"] is None  # nothing turns: no share to report
 
 
+def test_nmsr_benchmark_realsub_section_reads_similarity_beside_roughness(tmp_path, restore_thread_env):
+    """``--smoke`` of the real-echo sweep alone: every row has the similarity and both roughness figures, and the plot is written."""
+    from benchmarks import nmsr as bench
+
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,sunnybrook"
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
+    rows = json.loads((tmp_path / "results.json").read_text())["echo_real_0_5"]
+    assert {"none", "nmsr", "nmsr smooth=1", "nmsr smooth=3, 400 iterations"} <= set(rows)
+    assert rows["none"]["grad2"] == rows["none"]["jitter_px"] == 0.0
+    assert all(r["grad2"] > 0.0 and r["jitter_px"] > 0.0 and r["lncc10"] > rows["none"]["lncc10"] for n, r in rows.items() if n != "none")
+    assert (tmp_path / "nmsr_real.png").stat().st_size > 10_000
+
+
 def test_nmsr_benchmark_roughness_tells_smooth_motion_from_fitted_noise():
     """``roughness``: a field growing linearly in time and space has no jitter and the squared gradient
     of its slope; the same field plus noise that changes from frame to frame scores rougher on both."""
