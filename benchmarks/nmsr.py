@@ -133,8 +133,8 @@ def roughness(field: np.ndarray, mask: np.ndarray, reference: int = 0) -> dict:
     derivative (sum over both components and both axes; frames other than the reference) and
     ``jitter_px`` = mean norm of the second difference in time, ``|u_{t+1} - 2 u_t + u_{t-1}|`` over
     consecutive frames (``u_ref = 0``). Where the true motion is smooth in space and time (a heart at
-    30 frames a second), what a method adds to these beyond the truth is fitted noise; a similarity
-    metric alone (MSE, local CC) rewards it, so on data without a ground truth the two go side by side."""
+    30 frames a second), roughness beyond the truth's is fitted noise; a similarity metric alone (MSE,
+    local CC) rewards it, so on data without a ground truth the two go side by side."""
     others = [t for t in range(len(field)) if t != reference]
     d_r, d_c = np.gradient(field[others], axis=(2, 3))
     g2 = (d_r**2 + d_c**2).sum(1)  # (T-1, H, W)

@@ -130,5 +130,5 @@ def test_nmsr_benchmark_roughness_tells_smooth_motion_from_fitted_noise():
     rn = roughness(noisy, mask)
     assert rn["jitter_px"] > 0.5 and rn["grad2"] > r["grad2"] + 0.1
     nan = smooth.copy()
-    nan[1:, :, :3] = np.nan  # ANTs' fields are NaN where it sampled outside: left out, not spread
+    nan[1:, :, :3] = np.nan  # ANTs' fields are NaN where it sampled outside: those pixels (and derivatives next to them) are left out
     assert abs(roughness(nan, mask)["grad2"] - r["grad2"]) < 1e-6
