@@ -337,11 +337,22 @@ def profile_echo(case) -> dict:
 FRESH_OFFSET = 10_000
 #: NMSR's smoothness weights on the real echo's first frames (the default, 10, among them)
 REAL_SMOOTH_SWEEP = (10.0, 3.0, 1.0, 0.2)
+
+
+def sweep_name(lam: float) -> str:
+    """The row of smoothness weight ``lam`` in the real-echo sweep ("nmsr" for the engine's default)."""
+    return "nmsr" if lam == method_params("nmsr")["smooth"]["default"] else f"nmsr smooth={lam:g}"
+
+
 #: ... and λ = 3 run longer (400 iterations at every scale, patience 40 instead of 10): how far the caps stop it
 REAL_LONG = dict(iterations=400, final_iterations=400, patience=40)
 #: the engine's settings before one network per pair, the finer loss and noise compensation became
 #: its defaults (the paper's one network for all pairs, the loss at the field's own scale)
 PAPER_SHARED = dict(pair_networks_from=2.0, loss_octaves=0, final_iterations=-1, noise_compensation=False)
+#: NMSR's runs on each Sunnybrook slice (beside "none" and ANTs): the ED,ES pair with the defaults and
+#: with a lower λ (real cine), and the consecutive chain through every phase from ED to ES
+SUNNYBROOK_NMSR = {"nmsr (ED,ES pair)": {}, "nmsr smooth=3 (ED,ES pair)": {"smooth": 3.0},
+                   "nmsr consecutive (ED..ES)": {"pairing": "consecutive"}}
 
 
 # ---- main ----------------------------------------------------------------------------------------
@@ -472,7 +483,7 @@ def main(argv=None) -> int:
         sub = {"name": "echo_real 0-5", "frames": frames, "mask": mask, "labels": None, "gt": None}
         rows = {"none": run_none(sub)}
         for lam in REAL_SMOOTH_SWEEP:
-            rows["nmsr" if lam == method_params("nmsr")["smooth"]["default"] else f"nmsr smooth={lam:g}"] = run_nmsr(sub, smooth=lam)
+            rows[sweep_name(lam)] = run_nmsr(sub, smooth=lam)
         rows["nmsr smooth=0.2 diffeomorphic"] = run_nmsr(sub, smooth=0.2, diffeomorphic=True)
         # the same λ with the iteration caps and the early stop's patience raised: how much of the gap is convergence
         rows["nmsr smooth=3, 400 iterations"] = run_nmsr(sub, smooth=3.0, **({"iterations": 3} if args.smoke else REAL_LONG))
@@ -502,7 +513,7 @@ def main(argv=None) -> int:
 
     if "sunnybrook" not in skip and SHARED.is_dir():
         limit = 1 if args.smoke else 6 if args.quick else None
-        per: dict[str, list] = {"none": [], "nmsr (ED,ES pair)": [], "nmsr smooth=3 (ED,ES pair)": [], "nmsr consecutive (ED..ES)": []}
+        per: dict[str, list] = {"none": [], **{m: [] for m in SUNNYBROOK_NMSR}}
         if use_ants:
             per.update({k: [] for k in ANTS})
         secs: dict[str, float] = {k: 0.0 for k in per}
@@ -513,16 +524,13 @@ def main(argv=None) -> int:
             names.append(name)
             lab = endo_ed.astype(np.int32)
             per["none"].append(metrics.dice(lab > 0, endo_es))
-            res = tl.register(cine[[ed, es]], method="nmsr", reference=0, **NMSR_DEFAULT)
-            per["nmsr (ED,ES pair)"].append(metrics.dice(res.warp_labels(lab)[1] > 0, endo_es))
-            secs["nmsr (ED,ES pair)"] += res.runtime_s
-            res = tl.register(cine[[ed, es]], method="nmsr", reference=0, **{**NMSR_DEFAULT, "smooth": 3.0})  # real cine: a lower λ
-            per["nmsr smooth=3 (ED,ES pair)"].append(metrics.dice(res.warp_labels(lab)[1] > 0, endo_es))
-            secs["nmsr smooth=3 (ED,ES pair)"] += res.runtime_s
             path = list(range(ed, es - 1, -1)) if ed > es else list(range(ed, es + 1))
-            res = tl.register(cine[path], method="nmsr", reference=0, pairing="consecutive", **NMSR_DEFAULT)
-            per["nmsr consecutive (ED..ES)"].append(metrics.dice(res.warp_labels(lab)[-1] > 0, endo_es))
-            secs["nmsr consecutive (ED..ES)"] += res.runtime_s
+            for m, kw in SUNNYBROOK_NMSR.items():
+                # ED -> ES as a pair, or along every phase between them; the label propagated to the last frame
+                res = tl.register(cine[path if kw.get("pairing") == "consecutive" else [ed, es]], method="nmsr",
+                                  reference=0, **{**NMSR_DEFAULT, **kw})
+                per[m].append(metrics.dice(res.warp_labels(lab)[-1] > 0, endo_es))
+                secs[m] += res.runtime_s
             if use_ants:
                 pair = normalize_sequence(cine)[[ed, es]]
                 for aname, kw in ANTS.items():
@@ -555,7 +563,7 @@ def plot_real(rows: dict, path: Path) -> None:
 
     plt = pyplot()
     fig, ax = plt.subplots(1, 2, figsize=(10, 4.2))
-    sweep = [(n, r) for n, r in rows.items() if n.startswith("nmsr") and "diffeomorphic" not in n and "iterations" not in n]
+    sweep = [(n, rows[n]) for n in map(sweep_name, REAL_SMOOTH_SWEEP) if n in rows]
     for a, key, label in zip(ax, ("grad2", "jitter_px"), ("mean |∇u|² in the fan (roughness in space)",
                                                           "mean |u(t+1) − 2u(t) + u(t−1)| in the fan, px (in time)")):
         a.plot([r[key] for _, r in sweep], [r["lncc10"] for _, r in sweep], "o-", color="C0", label="nmsr, smooth swept")
