@@ -313,6 +313,32 @@ def test_cancel(widget, qtbot, notes):
     assert len(viewer.layers) == n_layers
 
 
+def test_late_finished_of_an_earlier_run_does_not_end_the_next(widget, qtbot, notes):
+    """A worker's ``finished`` comes after its ``returned``; when it is delivered only after the next
+    run started, it must not reset the widget (the next run would look finished while it runs, and
+    its result would be shown after a second run was allowed to start)."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    w.run_btn.click()
+    earlier = w._worker
+    qtbot.waitUntil(lambda: not w.running, timeout=20000)
+    w.run_btn.click()  # the next run starts ...
+    assert w.running and w._worker is not earlier
+    earlier.finished.emit()  # ... and the earlier run's `finished` arrives only now
+    assert w.running and w.run_btn.text() == "Cancel"
+    qtbot.waitUntil(lambda: not w.running, timeout=20000)
+    assert w.status_label.text().startswith("done: ") and "seq warped reference" in [ly.name for ly in viewer.layers]
+    # the current run's own `finished` does end it (the net for a worker that never returned)
+    w.run_btn.click()
+    current = w._worker
+    current.finished.emit()
+    assert not w.running and w.run_btn.text() == "Run"
+    qtbot.waitUntil(lambda: not current.is_running, timeout=20000)
+    assert not notes, notes
+
+
 @pytest.mark.parametrize(
     "case, data, rgb, expected",
     [

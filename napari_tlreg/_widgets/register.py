@@ -531,7 +531,9 @@ class RegisterWidget(QWidget):
         show_error(f"Register sequence: {exc}")
 
     def _on_finished(self) -> None:
-        if self._worker is not None:
+        # a safety net: `returned` or `errored` came first and already reset the widget. A run's
+        # `finished` can be delivered after the next run started: only the current worker's counts.
+        if self._worker is not None and self.sender() is self._worker.signals:
             self._reset()
 
     def _reset(self) -> None:
