@@ -50,6 +50,7 @@ import napari_tlreg as tl  # noqa: E402
 from napari_tlreg import metrics  # noqa: E402
 from napari_tlreg.api import method_params  # noqa: E402
 from napari_tlreg.core.normalize import normalize_sequence  # noqa: E402
+from napari_tlreg.engines import get_engine  # noqa: E402
 
 from benchmarks.tlrn_paper import SHARED, ants_register, have_ants, sunnybrook_cases  # noqa: E402
 
@@ -188,15 +189,15 @@ def run_nmsr(case, **params) -> dict:
     if mask is not None and "mask" not in kw:
         kw["mask"] = mask
     res = tl.register(case["frames"], method="nmsr", reference=case.get("reference", 0), **kw)
-    from napari_tlreg.engines import get_engine
-
-    log = list(get_engine("nmsr").last_log)
+    engine = get_engine("nmsr")
+    log, lam, noise = list(engine.last_log), engine.last_smooth, engine.last_noise_ratio
     labels = case.get("labels")
     prop = res.warp_labels(labels[case.get("reference", 0)]) if labels is not None else None
     out = score(res.frames, res.warped, prop, labels, res.jacobian, res.displacement, case.get("gt"), mask,
                 case.get("label_ids", (1,)), case.get("reference", 0))
     out["seconds"] = res.runtime_s
     out["iterations_per_scale"] = [e["iterations"] for e in log]
+    out["smooth_used"], out["noise_pct"] = lam, None if noise is None else 100.0 * noise
     return out
 
 
@@ -312,8 +313,6 @@ def profile_echo(case) -> dict:
     from torch.profiler import ProfilerActivity, profile
 
     tl.register(case["frames"][:3], method="nmsr", iterations=2)  # warm-up
-    from napari_tlreg.engines import get_engine
-
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         t0 = time.perf_counter()
         run_nmsr(case)
@@ -335,13 +334,14 @@ def profile_echo(case) -> dict:
 
 #: phantom_case index of the second, untouched set of phantoms (seeds 60,000+)
 FRESH_OFFSET = 10_000
-#: NMSR's smoothness weights on the real echo's first frames (the default, 10, among them)
+#: NMSR's smoothness weights on the real echo's first frames (the engine's two defaults, 10 on noisy
+#: frames and 3 on clean ones such as these, among them)
 REAL_SMOOTH_SWEEP = (10.0, 3.0, 1.0, 0.2)
 
 
 def sweep_name(lam: float) -> str:
-    """The row of smoothness weight ``lam`` in the real-echo sweep ("nmsr" for the engine's default)."""
-    return "nmsr" if lam == method_params("nmsr")["smooth"]["default"] else f"nmsr smooth={lam:g}"
+    """The row of smoothness weight ``lam`` in the real-echo sweep (the row "nmsr" is the engine's default)."""
+    return f"nmsr smooth={lam:g}"
 
 
 #: ... and λ = 3 run longer (400 iterations at every scale, patience 40 instead of 10): how far the caps stop it
@@ -349,9 +349,10 @@ REAL_LONG = dict(iterations=400, final_iterations=400, patience=40)
 #: the engine's settings before one network per pair, the finer loss and noise compensation became
 #: its defaults (the paper's one network for all pairs, the loss at the field's own scale)
 PAPER_SHARED = dict(pair_networks_from=2.0, loss_octaves=0, final_iterations=-1, noise_compensation=False)
-#: NMSR's runs on each Sunnybrook slice (beside "none" and ANTs): the ED,ES pair with the defaults and
-#: with a lower λ (real cine), and the consecutive chain through every phase from ED to ES
-SUNNYBROOK_NMSR = {"nmsr (ED,ES pair)": {}, "nmsr smooth=3 (ED,ES pair)": {"smooth": 3.0},
+#: NMSR's runs on each Sunnybrook slice (beside "none" and ANTs): the ED,ES pair with the defaults
+#: (λ = 3 on these clean frames) and with the noisy frames' λ = 10 everywhere, and the consecutive
+#: chain through every phase from ED to ES
+SUNNYBROOK_NMSR = {"nmsr (ED,ES pair)": {}, "nmsr smooth=10 (ED,ES pair)": {"smooth": 10.0},
                    "nmsr consecutive (ED..ES)": {"pairing": "consecutive"}}
 
 
@@ -481,7 +482,7 @@ def main(argv=None) -> int:
         frames = seq.frames[: 3 if args.smoke else 6]
         mask = real_echo_mask(seq.frames, seq.metadata.get("ultrasound_region_rc"))
         sub = {"name": "echo_real 0-5", "frames": frames, "mask": mask, "labels": None, "gt": None}
-        rows = {"none": run_none(sub)}
+        rows = {"none": run_none(sub), "nmsr": run_nmsr(sub)}
         for lam in REAL_SMOOTH_SWEEP:
             rows[sweep_name(lam)] = run_nmsr(sub, smooth=lam)
         rows["nmsr smooth=0.2 diffeomorphic"] = run_nmsr(sub, smooth=0.2, diffeomorphic=True)
@@ -517,6 +518,7 @@ def main(argv=None) -> int:
         if use_ants:
             per.update({k: [] for k in ANTS})
         secs: dict[str, float] = {k: 0.0 for k in per}
+        lam_used: dict[str, list] = {}  # the λ NMSR used on each slice (it follows the frames' noise)
         names = []
         for k, (name, cine, ed, es, endo_ed, endo_es) in enumerate(sunnybrook_cases()):
             if limit is not None and k >= limit:
@@ -531,6 +533,7 @@ def main(argv=None) -> int:
                                   reference=0, **{**NMSR_DEFAULT, **kw})
                 per[m].append(metrics.dice(res.warp_labels(lab)[-1] > 0, endo_es))
                 secs[m] += res.runtime_s
+                lam_used.setdefault(m, []).append(get_engine("nmsr").last_smooth)
             if use_ants:
                 pair = normalize_sequence(cine)[[ed, es]]
                 for aname, kw in ANTS.items():
@@ -538,7 +541,8 @@ def main(argv=None) -> int:
                     per[aname].append(metrics.dice(labs[1] > 0, endo_es))
                     secs[aname] += s
         R["sunnybrook"] = {m: {"dice_mean": float(np.mean(v)), "dice_std": float(np.std(v)), "seconds_per_case": secs[m] / len(v),
-                               "per_case": dict(zip(names, map(float, v)))} for m, v in per.items()}
+                               "per_case": dict(zip(names, map(float, v))),
+                               **({"smooth_used": dict(zip(names, lam_used[m]))} if m in lam_used else {})} for m, v in per.items()}
         print(f"\n## Sunnybrook cine MRI ({len(names)} slices of 3 patients): ED endocardium -> ES, Dice vs expert")
         print(f"{'method':28s} {'Dice':>6s} {'std':>6s} {'s/case':>7s}")
         for m, r in R["sunnybrook"].items():
@@ -568,7 +572,7 @@ def plot_real(rows: dict, path: Path) -> None:
                                                           "mean |u(t+1) − 2u(t) + u(t−1)| in the fan, px (in time)")):
         a.plot([r[key] for _, r in sweep], [r["lncc10"] for _, r in sweep], "o-", color="C0", label="nmsr, smooth swept")
         for n, r in sweep:
-            a.annotate(n.replace("nmsr smooth=", "λ=").replace("nmsr", "λ=10 (default)"), (r[key], r["lncc10"]),
+            a.annotate(n.replace("nmsr smooth=", "λ="), (r[key], r["lncc10"]),
                        textcoords="offset points", xytext=(5, -10), fontsize=8)
         for i, (n, r) in enumerate((n, r) for n, r in rows.items() if (n, r) not in sweep):
             a.plot([r[key]], [r["lncc10"]], "sDP^v"[i % 5], color=f"C{i + 1}", ms=8, label=n)

@@ -13,7 +13,8 @@ from napari_tlreg.engines import get_engine, nmsr
 from napari_tlreg.engines.base import RunContext
 from napari_tlreg.engines.nets import grad_l2, grad_l2_per_item
 from napari_tlreg.engines.nmsr import (PairNets, build_net, chain_consecutive, combine_scales, decode_mask, encode_mask,
-                                      interpolation_noise, lncc_loss, lncc_loss_per_pair, noise_variance)
+                                      interpolation_noise, lncc_loss, lncc_loss_per_pair, noise_variance,
+                                      white_noise_ratio)
 from napari_tlreg.synth.cardiac import cardiac_phantom
 
 FAST = dict(levels=2, iterations=10, init="random", threads=1)
@@ -117,6 +118,47 @@ def test_noise_variance_estimates_white_noise_and_ignores_outside_the_mask():
     w[..., :30] = 1
     assert float(noise_variance(loud)) > 10 * 0.05**2
     assert float(noise_variance(loud, w)) == pytest.approx(0.05**2, rel=0.2)
+
+
+def test_white_noise_ratio_is_the_noise_share_of_the_frames_variance():
+    clean = torch.cat([_noisy_pair(sigma=0.0, seed=k)[0] for k in range(3)])[:, 0]  # (3, 64, 64), no noise
+    noisy = clean + 0.05 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(7))
+    ratio = white_noise_ratio(noisy, noise_variance(noisy[:, None]))
+    assert ratio == pytest.approx(0.05**2 / float(noisy.flatten(1).var(1).mean()), rel=0.2)
+    assert white_noise_ratio(clean, noise_variance(clean[:, None])) < 0.1 * ratio
+    # inside a mask: the variance and the noise of the masked part only
+    w = torch.zeros(1, 1, 64, 64)
+    w[..., :, :32] = 1
+    loud = noisy.clone()
+    loud[..., 32:] += torch.randn(3, 64, 32, generator=torch.Generator().manual_seed(8))
+    assert white_noise_ratio(loud, noise_variance(loud[:, None], w), w) == pytest.approx(
+        white_noise_ratio(noisy, noise_variance(noisy[:, None], w), w), rel=0.01)
+    assert white_noise_ratio(torch.zeros(2, 8, 8), torch.zeros(2, 1, 1, 1)) == float("inf")  # constant: "noisy"
+
+
+def test_smoothness_weight_follows_the_frames_noise():
+    """λ is ``smooth`` on noisy frames and ``smooth_clean`` on clean ones (white noise under
+    ``CLEAN_NOISE`` of the variance); a ``smooth`` the caller gives alone holds on both."""
+    clean = np.stack([_noisy_pair(sigma=0.0, size=32, seed=0)[0][0, 0].numpy()] * 3)
+    clean[1:] = np.roll(clean[1:], 1, axis=-1)
+    noisy = clean + 0.1 * np.random.default_rng(0).standard_normal(clean.shape).astype(np.float32)
+    engine = get_engine("nmsr")
+    seen = {}
+    for name, seq in (("clean", clean), ("noisy", noisy)):
+        for key, kw in (("default", {}), ("smooth=1", dict(smooth=1.0)), ("both", dict(smooth=8.0, smooth_clean=2.0))):
+            msgs = []
+            res = tl.register(seq, method="nmsr", **FAST, **kw, progress=lambda d, t, m: msgs.append(m))
+            seen[name, key] = engine.last_smooth
+            assert any(f"λ {engine.last_smooth:g}" in m for m in msgs), msgs  # the progress says which λ
+        ratio = engine.last_noise_ratio
+        assert (ratio < nmsr.CLEAN_NOISE) == (name == "clean"), ratio
+    assert seen == {("clean", "default"): 3.0, ("clean", "smooth=1"): 1.0, ("clean", "both"): 2.0,
+                    ("noisy", "default"): 10.0, ("noisy", "smooth=1"): 1.0, ("noisy", "both"): 8.0}
+    assert res.params["smooth_clean"] == 2.0
+    # the λ reaches the loss: a very stiff clean-frame λ leaves the field near zero, a light one does not
+    stiff = tl.register(clean, method="nmsr", **FAST, smooth_clean=1e4).displacement
+    light = tl.register(clean, method="nmsr", **FAST, smooth_clean=0.1).displacement
+    assert np.abs(stiff).max() < 0.5 * np.abs(light).max()
 
 
 def test_interpolation_noise_is_zero_on_the_grid_and_largest_at_half_pixels():
@@ -269,6 +311,7 @@ def test_mask_param_forms_and_result_saves(tmp_path, phantom):
         (dict(lr=float("nan")), ValueError, "lr must be in"),
         (dict(radius=0), ValueError, "radius must be in"),
         (dict(smooth=True), TypeError, "smooth must be a number"),
+        (dict(smooth_clean=-1.0), ValueError, "smooth_clean must be in"),
         (dict(diffeomorphic=1), TypeError, "diffeomorphic must be True or False"),
         (dict(mask=np.zeros((32, 32), bool)), ValueError, "mask is empty"),
         (dict(mask=np.ones((2, 32, 32), bool)), ValueError, "2-D"),

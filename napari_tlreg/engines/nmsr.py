@@ -68,14 +68,19 @@ Where we differ from the paper, and why (measured on the bundled echo and unseen
   above, lr 2e-3, instead of 3500 at 1e-3: the coarse scales stop after ~50-100, and more iterations
   lowered the image loss while raising the error against the true motion (the early stop regularises).
 - One network per pair at the fine scales and the loss one scale finer (above).
-- λ = 10 as in the paper, on ``Grad_l2`` (mean of squared forward differences, pixels of the
-  scale): λ = 1-5 matched the images better (MSE, local CC) but tracked the true motion worse
-  (Dice, endpoint error) on the synthetic sequences. On the real echo clip, which has no ground
-  truth, λ = 1 gives clearly better MSE / local CC: pass ``smooth=1`` when image match is the goal.
+- λ follows the frames' white noise (Immerkær's estimator, :func:`white_noise_ratio`): ``smooth``
+  (10, as in the paper) where the noise is at least ``CLEAN_NOISE`` (0.5 %) of the frames' variance,
+  ``smooth_clean`` (3) below it. λ is on ``Grad_l2`` (mean of squared forward differences, pixels of
+  the scale). On the noisy synthetic sequences (every benchmark phantom 0.73-2.4 %, bundled echo
+  2.6 %) λ = 1-5 matched the images better (MSE, local CC) but tracked the true motion worse (Dice,
+  endpoint error). Real frames are cleaner (the 28 Sunnybrook ED/ES pairs 0.06-0.31 %, the real echo
+  clip 0.06 %) and there a lower λ is better: Sunnybrook ED -> ES endocardium Dice 0.935 with λ = 3
+  against 0.931 with 10 (ANTs SyN-CC 0.932); on the real echo λ = 1 gives better MSE / local CC still
+  (pass ``smooth=1``: a ``smooth`` given without ``smooth_clean`` holds on every sequence).
   On large frames the iteration caps bind too: on the real echo's first 6 frames (240x320),
   ``smooth=3, iterations=400, final_iterations=400, patience=40`` matched the frames better than
   ANTs SyN-CC (local CC 0.846 vs 0.837) with a field about as smooth in space and smoother in time,
-  in 3.3x its time (the realsub section of ``benchmarks/nmsr.py``; the defaults: 0.753).
+  in 3.3x its time (the realsub section of ``benchmarks/nmsr.py``; the defaults: 0.786).
 - ``resample_once``: the loss at scale ``s`` resamples the original moving frame once through the
   composed field instead of warping the already warped ``M^s`` (eq. 2); the network still gets
   ``M^s`` as input. Slightly better Dice / endpoint error, no blur build-up over the scales.
@@ -125,7 +130,7 @@ from .base import Engine, RunContext
 from .nets import SVFUNet, grad_l2_per_item
 from .weights import resolve
 
-__all__ = ["NMSREngine", "NMSRNet", "lncc_loss", "lncc_loss_per_pair", "noise_variance", "interpolation_noise", "combine_scales", "chain_consecutive", "encode_mask", "decode_mask",
+__all__ = ["NMSREngine", "NMSRNet", "lncc_loss", "lncc_loss_per_pair", "noise_variance", "white_noise_ratio", "interpolation_noise", "combine_scales", "chain_consecutive", "encode_mask", "decode_mask",
            "NET_CONFIG", "DEFAULT_MODEL"]
 
 #: Network shipped and used by default: the SVF U-Net layout (nets.SVFUNet) at half the width;
@@ -134,6 +139,8 @@ NET_CONFIG: dict[str, Any] = {"enc": [8, 16, 16, 16], "dec": [16, 16, 16, 16, 8,
 DEFAULT_MODEL = "nmsr_synth"
 INIT_CHOICES = ("pretrained+previous", "pretrained", "previous", "random")
 PAIRINGS = ("reference", "consecutive")
+#: white noise, as a fraction of the frames' variance, below which frames count as clean (λ = ``smooth_clean``)
+CLEAN_NOISE = 0.005
 MIN_SCALE_SIZE = 8  # a scale's side never goes below this (64 px at 1/8 stays 8 px: the U-Net's minimum)
 LNCC_EPS = 1e-5  # on window sums, as VoxelMorph and tl.metrics.lncc
 
@@ -265,6 +272,20 @@ def noise_variance(x: torch.Tensor, weight: torch.Tensor | None = None) -> torch
         inside = (-F.max_pool2d(-weight.expand(x.shape[0], 1, *x.shape[-2:]), 3, 1) > 0.5).to(x.dtype)
         mean = (r * inside).sum((1, 2, 3)) / inside.sum((1, 2, 3)).clamp_min(1.0)
     return ((math.sqrt(math.pi / 2) / 6.0) * mean).square().view(-1, 1, 1, 1)
+
+
+def white_noise_ratio(x: torch.Tensor, noise_var: torch.Tensor, weight: torch.Tensor | None = None) -> float:
+    """White-noise variance of frames ``x`` ``(T, H, W)`` as a fraction of their variance (inside ``weight``).
+
+    ``noise_var`` ``(T, 1, 1, 1)`` from :func:`noise_variance`; the ratio of the means over frames
+    (a constant sequence counts as noisy: ``inf``).
+    """
+    flat = x.flatten(1)
+    if weight is not None:
+        flat = flat[:, weight.flatten() > 0.5]
+    var = float(flat.var(1).mean()) if flat.shape[1] > 1 else 0.0
+    noise = float(noise_var.mean())
+    return noise / var if var > 0 else math.inf
 
 
 def _noise_gain(full: tuple[int, int], size: tuple[int, int], sigma: float) -> float:
@@ -535,6 +556,7 @@ class NMSREngine(Engine):
         "iterations": 150,
         "lr": 2e-3,
         "smooth": 10.0,
+        "smooth_clean": 3.0,
         "radius": 6,
         "init": "pretrained+previous",
         "weights": "",
@@ -556,9 +578,11 @@ class NMSREngine(Engine):
 
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
         out = super().validate_params(params)
+        if "smooth" in params and "smooth_clean" not in params:
+            out["smooth_clean"] = out["smooth"]  # a λ the caller chose holds on every sequence
         ranges = {
             "levels": (1, 6), "iterations": (0, 100_000), "radius": (1, 32), "patience": (1, 100_000),
-            "lr": (1e-6, 1.0), "smooth": (0.0, 1e4), "tol": (0.0, 1.0), "seed": (0, 2**31 - 1), "threads": (0, 1024),
+            "lr": (1e-6, 1.0), "smooth": (0.0, 1e4), "smooth_clean": (0.0, 1e4), "tol": (0.0, 1.0), "seed": (0, 2**31 - 1), "threads": (0, 1024),
             "final_iterations": (-1, 100_000), "sigma": (0.0, 10.0), "average": (0.0, 0.999), "loss_octaves": (0, 6),
             "pair_networks_from": (0.0, 2.0),
         }
@@ -615,7 +639,13 @@ class NMSREngine(Engine):
             x = x * weight_full[0]  # nothing outside the mask reaches the network or the loss
 
         # white noise is estimated where it is white (the full-resolution frames; inside the mask)
-        noise_full = noise_variance(x[:, None], weight_full) if params["noise_compensation"] else None
+        need_noise = params["noise_compensation"] or params["smooth"] != params["smooth_clean"]
+        noise_full = noise_variance(x[:, None], weight_full) if need_noise else None
+        # λ follows the noise: `smooth` on noisy frames, `smooth_clean` on clean ones (module docstring)
+        self.last_noise_ratio = None if noise_full is None else white_noise_ratio(x, noise_full, weight_full)
+        clean = self.last_noise_ratio is not None and self.last_noise_ratio < CLEAN_NOISE
+        lam = params["smooth_clean"] if clean else params["smooth"]
+        self.last_smooth = lam
         targets = [t for t in range(T) if t != reference]
         if params["pairing"] == "reference":
             movers = [reference] * len(targets)
@@ -642,7 +672,7 @@ class NMSREngine(Engine):
         for li, (s, size) in enumerate(levels):
             t_scale = time.perf_counter()
             iters = per_scale[li]
-            ctx.report(starts[li], total, f"scale {s:g} ({size[0]}x{size[1]}): start")
+            ctx.report(starts[li], total, f"scale {s:g} ({size[0]}x{size[1]}, λ {lam:g}): start")
             # the loss of this scale's field is taken loss_octaves scales finer (at most full size):
             # a coarse field is still judged on the detail it cannot resolve (texture shows a twist)
             loss_size = scale_size(H, W, min(1.0, s * 2 ** params["loss_octaves"]))
@@ -676,7 +706,7 @@ class NMSREngine(Engine):
             # else NMSR_VI: every network keeps optimising its weights of the previous scale
             net_in = nets.pad(torch.cat([M, I], 1))
             opt = torch.optim.Adam(nets.parameters(), lr=params["lr"], foreach=True)
-            radius, pat, tol, lam = params["radius"], params["patience"], params["tol"], params["smooth"]
+            radius, pat, tol = params["radius"], params["patience"], params["tol"]
             # early stopping per network: a pair's own network stops on its own loss plateau (the
             # others go on); a shared network stops on the mean loss of all pairs
             groups = [list(range(n_pairs))] if nets.shared else [[p] for p in range(n_pairs)]
