@@ -292,6 +292,26 @@ def test_method_combo_and_devices(widget):
     assert w.device_combo.currentText() == "auto"
 
 
+def test_only_edited_parameters_are_passed(widget):
+    """The form sends what the user changed; the engine fills in its defaults, as for a call from
+    Python (an nmsr ``smooth`` edited alone then holds on every sequence, clean or noisy)."""
+    viewer, w = widget
+    choose(w.method_combo, TruthEngine.name)
+    assert w.param_values() == {}
+    w.findChild(object, "param_gain").setValue(2.5)
+    choose(w.findChild(object, "param_mode"), "b")
+    assert w.param_values() == {"gain": 2.5, "mode": "b"}
+    w.findChild(object, "param_gain").setValue(1.0)  # back to the default: not sent
+    assert w.param_values() == {"mode": "b"}
+    choose(w.method_combo, "nmsr")
+    assert w.param_values() == {}  # every float, int, bool, choice and text editor starts at its default
+    w.findChild(object, "param_smooth").setValue(1.0)
+    assert w.param_values() == {"smooth": 1.0}
+    from napari_tlreg.engines import get_engine
+
+    assert get_engine("nmsr").validate_params(w.param_values())["smooth_clean"] == 1.0
+
+
 def test_cancel(widget, qtbot, notes):
     viewer, w = widget
     frames, _ = synthetic_sequence()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -91,6 +92,13 @@ def _preimport_layer_modules() -> None:
     for name in LAZY_LAYER_MODULES:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    """Whether an editor's ``value`` is the parameter's ``default`` (floats as shown by their spin box)."""
+    if isinstance(value, float) and isinstance(default, (int, float)) and not isinstance(default, bool):
+        return math.isclose(value, float(default), rel_tol=1e-9, abs_tol=1e-15)
+    return type(value) is type(default) and value == default
 
 
 def _same(current: Any, value: Any) -> bool:
@@ -250,6 +258,7 @@ class RegisterWidget(QWidget):
         self.results: dict[tuple[str, str], Any] = {}  # (image name, method) -> last RegistrationResult
         self._result_place: dict = {}  # base name, scale, translate of the last result's layers
         self._param_getters: dict[str, Callable[[], Any]] = {}
+        self._param_defaults: dict[str, Any] = {}
         self._relay = _Relay(self)
         self._relay.progress.connect(self._on_progress)
         self._build()
@@ -415,6 +424,7 @@ class RegisterWidget(QWidget):
         while self.params_form.rowCount():
             self.params_form.removeRow(0)
         self._param_getters = {}
+        self._param_defaults: dict[str, Any] = {}
         name = self.method_combo.currentData()
         if name is None:
             self.params_box.setVisible(False)
@@ -430,11 +440,14 @@ class RegisterWidget(QWidget):
             editor.setObjectName(f"param_{key}")
             self.params_form.addRow(key, editor)
             self._param_getters[key] = getter
+            self._param_defaults[key] = spec["default"]
         self.params_box.setVisible(bool(params))
 
     def param_values(self) -> dict[str, Any]:
+        """The parameters the user changed from the method's defaults: the engine fills in the rest, as
+        for a call from Python (so e.g. an edited nmsr ``smooth`` alone holds on every sequence)."""
         values = {k: get() for k, get in self._param_getters.items()}
-        return {k: v for k, v in values.items() if v is not None}
+        return {k: v for k, v in values.items() if v is not None and not _is_default(v, self._param_defaults.get(k))}
 
     # -- running -------------------------------------------------------------------------------------
     @property
