@@ -31,15 +31,16 @@ def methods() -> dict[str, str]:
 
 
 def method_params(name: str) -> dict[str, dict[str, Any]]:
-    """The parameters of method ``name``: ``{param: {"default": value, "choices": tuple | None}}``.
+    """The parameters of method ``name``: ``{param: {"default": value, "choices": tuple | None, "help": str}}``.
 
     The type of ``default`` is the type :func:`register` accepts for that parameter (see
     ``Engine.validate_params``). Unknown names raise ``ValueError`` listing the known ones.
     """
     engine = get_engine(name)
     choices = dict(getattr(engine, "choices", None) or {})
+    helps = dict(getattr(engine, "help", None) or {})
     return {
-        key: {"default": default, "choices": tuple(choices[key]) if key in choices else None}
+        key: {"default": default, "choices": tuple(choices[key]) if key in choices else None, "help": helps.get(key, "")}
         for key, default in dict(engine.defaults).items()
     }
 

@@ -305,6 +305,9 @@ def test_only_edited_parameters_are_passed(widget):
     assert w.param_values() == {"mode": "b"}
     choose(w.method_combo, "nmsr")
     assert w.param_values() == {}  # every float, int, bool, choice and text editor starts at its default
+    # each parameter says what it does, on its editor and its label
+    editor = w.findChild(object, "param_smooth_clean")
+    assert "clean frames" in editor.toolTip() and w.params_form.labelForField(editor).toolTip() == editor.toolTip()
     w.findChild(object, "param_smooth").setValue(1.0)
     assert w.param_values() == {"smooth": 1.0}
     from napari_tlreg.engines import get_engine

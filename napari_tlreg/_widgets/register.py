@@ -438,7 +438,11 @@ class RegisterWidget(QWidget):
         for key, spec in params.items():
             editor, getter = _param_editor(spec["default"], spec.get("choices"))
             editor.setObjectName(f"param_{key}")
+            editor.setToolTip(spec.get("help", ""))
             self.params_form.addRow(key, editor)
+            label = self.params_form.labelForField(editor)
+            if label is not None:
+                label.setToolTip(spec.get("help", ""))
             self._param_getters[key] = getter
             self._param_defaults[key] = spec["default"]
         self.params_box.setVisible(bool(params))

@@ -58,6 +58,8 @@ class Engine:
     description: str = ""
     defaults: dict[str, Any] = {}
     choices: dict[str, tuple] = {}
+    #: one line per parameter for people (the viewer shows it as the parameter's tooltip)
+    help: dict[str, str] = {}
 
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(params) - set(self.defaults))

@@ -575,6 +575,32 @@ class NMSREngine(Engine):
         "loss_octaves": 1,
     }
     choices = {"pairing": PAIRINGS, "init": INIT_CHOICES}
+    help = {
+        "pairing": "reference: every frame against the reference; consecutive: each frame against its "
+                   "neighbour, fields composed (dense tracking)",
+        "levels": "scales, coarse to fine: 4 = 1/8, 1/4, 1/2, 1",
+        "iterations": "Adam iterations per scale at most (each scale also stops on a loss plateau)",
+        "lr": "Adam learning rate",
+        "smooth": "λ, weight of the smoothness term, on noisy frames (white noise ≥ 0.5 % of their variance); "
+                  "changed alone, it holds on every sequence",
+        "smooth_clean": "λ on clean frames (white noise < 0.5 % of their variance: real MRI and echo)",
+        "radius": "local cross-correlation window radius, px",
+        "init": "warm start: shipped weights (pretrained), the previous scale's (previous), both, or random",
+        "weights": "shipped model name or .pt path for the warm start (empty: nmsr_synth)",
+        "patience": "early stop: iterations over which the loss must still fall",
+        "tol": "early stop: stop when the loss fell by less than this share of its total fall",
+        "seed": "seed of fresh networks (same seed and threads: the same result on a CPU)",
+        "diffeomorphic": "integrate the network's output as a velocity field (no folds, slower)",
+        "mask": "region the loss and the metrics see: .npy/.npz/.tif/.png path (empty: whole frame)",
+        "threads": "torch threads for this run (0: leave as is)",
+        "resample_once": "the loss resamples the original frame once through the composed field",
+        "final_iterations": "iterations at the finest scale at most (-1: as iterations)",
+        "sigma": "Gaussian smoothing of both images inside the loss, px",
+        "average": "the scale's field is the moving average of its iterations' (0: the lowest loss's)",
+        "noise_compensation": "remove LNCC's sub-pixel bias on noisy frames (off for consecutive echo)",
+        "pair_networks_from": "one network per frame pair from this scale on (2: one shared network)",
+        "loss_octaves": "the loss of each scale is taken this many scales finer",
+    }
 
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
         out = super().validate_params(params)
