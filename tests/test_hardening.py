@@ -329,6 +329,15 @@ def test_api_annotations_that_do_not_match(shift_engine):
     assert pts.shape == (1, 4)
 
 
+@pytest.mark.parametrize("method", ["tlrn", "voxelmorph", "multistep", "nmsr", "hsyn"])
+def test_every_parameter_is_explained(method):
+    """Each shipped method explains each of its parameters (the viewer shows it as the tooltip)."""
+    from napari_tlreg.api import method_params
+
+    spec = method_params(method)
+    assert spec and all(len(v["help"]) > 15 for v in spec.values()), [k for k, v in spec.items() if len(v["help"]) <= 15]
+
+
 def test_unknown_method_and_reference_out_of_range(tmp_path, capsys, shift_engine, good_tif):
     with pytest.raises(ValueError, match="unknown method 'nope'; known methods: .*test_shift"):
         tl.register(_seq(3), method="nope")

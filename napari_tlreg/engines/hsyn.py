@@ -189,6 +189,14 @@ class HSyNEngine(Engine):
     #: levels = 3: all three (coarse to fine); fewer uses only the coarse ones. inverse: how the final
     #: field is composed: the learned inverse net (the paper) or fixed-point inversion.
     defaults = {"weights": "", "levels": N_LEVELS, "inverse": "learned", "affine": True, "scale": 0.0, "mask_nodata": True}
+    help = {
+        "weights": "shipped model name or .pt path (empty: the engine's shipped model)",
+        "levels": "symmetric levels run, coarse to fine",
+        "inverse": "inverse of the half-way fields: the learned network or fixed-point iterations",
+        "affine": "find a global affine first, then the deformable part (as the shipped network was trained)",
+        "scale": "resolution the network runs at, as a factor (0: auto, from the size it was trained at)",
+        "mask_nodata": "ignore no-data pixels (zeros / NaN borders of satellite tiles) in the images",
+    }
     choices = {"inverse": ("learned", "fixed-point")}
     default_model = "hsyn_satellite128"
 

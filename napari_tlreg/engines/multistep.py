@@ -192,6 +192,14 @@ class MultistepEngine(Engine):
     #: c = 0 and steps = 0 mean "as the weights were trained" (shipped model: c = 2, the paper's value for
     #: VHR imagery, T = 3); scale = 0: auto (native up to 4x the training size, see pairs.auto_scale).
     defaults = {"weights": "", "steps": 0, "c": 0.0, "affine": True, "scale": 0.0, "mask_nodata": True}
+    help = {
+        "weights": "shipped model name or .pt path (empty: the engine's shipped model)",
+        "steps": "refinement steps of the network (0: as trained)",
+        "c": "upper bound of the spatial gradients, > 1 (0: as trained)",
+        "affine": "find a global affine first, then the deformable part (as the shipped network was trained)",
+        "scale": "resolution the network runs at, as a factor (0: auto, from the size it was trained at)",
+        "mask_nodata": "ignore no-data pixels (zeros / NaN borders of satellite tiles) in the images",
+    }
     default_model = "multistep_satellite128"
 
     def check(self, params: dict[str, Any]) -> None:

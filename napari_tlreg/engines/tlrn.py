@@ -95,6 +95,11 @@ class TLRNEngine(Engine):
     #: scale 0 = auto: run the network at the resolution it was trained at, i.e. resize so the
     #: longer side is the training size (64 px for the shipped cine models), never upsampling.
     defaults = {"weights": "", "scale": 0.0, "steps": INTEGRATION_STEPS}
+    help = {
+        "weights": "shipped model name or .pt path (empty: the engine's shipped model)",
+        "scale": "resolution the network runs at, as a factor (0: auto, from the size it was trained at)",
+        "steps": "scaling-and-squaring steps integrating the velocities (0: the velocity as a displacement)",
+    }
     residual = True
     default_model = "tlrn_cine64"
 
