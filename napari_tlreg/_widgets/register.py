@@ -6,6 +6,7 @@ result arrays become layers through the plain functions of :mod:`napari_tlreg._w
 from __future__ import annotations
 
 import contextlib
+import html
 import importlib
 import logging
 import math
@@ -438,11 +439,12 @@ class RegisterWidget(QWidget):
         for key, spec in params.items():
             editor, getter = _param_editor(spec["default"], spec.get("choices"))
             editor.setObjectName(f"param_{key}")
-            editor.setToolTip(spec.get("help", ""))
+            tip = f"<p>{html.escape(spec['help'])}</p>" if spec.get("help") else ""  # rich text: Qt wraps it
+            editor.setToolTip(tip)
             self.params_form.addRow(key, editor)
             label = self.params_form.labelForField(editor)
             if label is not None:
-                label.setToolTip(spec.get("help", ""))
+                label.setToolTip(tip)
             self._param_getters[key] = getter
             self._param_defaults[key] = spec["default"]
         self.params_box.setVisible(bool(params))
