@@ -51,6 +51,7 @@ from napari_tlreg import metrics  # noqa: E402
 from napari_tlreg.api import method_params  # noqa: E402
 from napari_tlreg.core.normalize import normalize_sequence  # noqa: E402
 from napari_tlreg.engines import get_engine  # noqa: E402
+from napari_tlreg.engines.nmsr import CLEAN_NOISE  # noqa: E402
 
 from benchmarks.tlrn_paper import SHARED, ants_register, have_ants, sunnybrook_cases  # noqa: E402
 
@@ -199,6 +200,19 @@ def run_nmsr(case, **params) -> dict:
     out["iterations_per_scale"] = [e["iterations"] for e in log]
     out["smooth_used"], out["noise_pct"] = lam, None if noise is None else 100.0 * noise
     return out
+
+
+def noise_share(frames: np.ndarray, mask=None) -> float:
+    """White noise as a % of the frames' variance, as NMSR computes it to choose λ (normalised, in the mask)."""
+    import torch
+
+    from napari_tlreg.engines.nmsr import noise_variance, white_noise_ratio
+
+    x = torch.from_numpy(normalize_sequence(frames))
+    w = None if mask is None else torch.from_numpy(np.asarray(mask, np.float32))[None, None]
+    if w is not None:
+        x = x * w[0]
+    return 100.0 * white_noise_ratio(x, noise_variance(x[:, None], w), w)
 
 
 def run_ants(case, syn="SyN", **options) -> dict:
@@ -364,7 +378,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "nmsr"))
     args = ap.parse_args(argv)
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
@@ -451,6 +465,24 @@ def main(argv=None) -> int:
         for part in ("echo", "phantoms"):
             print_table(f"variants on {'the bundled echo' if part == 'echo' else f'{len(vcases) - 1} phantoms (mean)'}",
                         {k: v[part] for k, v in R["variants"].items()})
+
+    if "noise" not in skip:
+        # the white-noise share that sets NMSR's λ (smooth at >= CLEAN_NOISE, smooth_clean below), per case
+        seq = tl.load_sequence("echo_real")
+        real = seq.frames if not args.quick else seq.frames[:10]
+        named = [(c["name"], c["frames"], c["mask"]) for c in cases]
+        named += [(f"phantom {PHANTOM_SEED0 + i}", phantom_case(i)["frames"], None)
+                  for i in range(FRESH_OFFSET, FRESH_OFFSET + (1 if args.smoke else 3 if args.quick else 8))]
+        named += [("cold-start phantom (8 frames)", phantom_case(999, n_frames=8)["frames"], None),
+                  ("echo_real 0-5", real[:6], real_echo_mask(seq.frames, seq.metadata.get("ultrasound_region_rc"))),
+                  ("echo_real", real, real_echo_mask(real, seq.metadata.get("ultrasound_region_rc")))]
+        if SHARED.is_dir():
+            named += [(f"sunnybrook {name} ED,ES", cine[[ed, es]], None) for k, (name, cine, ed, es, *_) in
+                      enumerate(sunnybrook_cases()) if not (args.smoke and k) and not (args.quick and k >= 6)]
+        R["noise"] = {name: noise_share(frames, mask) for name, frames, mask in named}
+        print(f"\n## White noise, % of the frames' variance (NMSR: λ = smooth at >= {100 * CLEAN_NOISE:g} %, smooth_clean below)")
+        for name, pct in R["noise"].items():
+            print(f"{name:40s} {pct:7.3f} %")
 
     if "cold" not in skip:
         R["cold_start_8x64x64"] = cold_start(args.threads)

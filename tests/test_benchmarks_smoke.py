@@ -12,6 +12,8 @@ import os
 import numpy as np
 import pytest
 
+import napari_tlreg as tl
+
 
 @pytest.fixture
 def restore_thread_env(monkeypatch):
@@ -110,6 +112,26 @@ def test_nmsr_benchmark_realsub_section_reads_similarity_beside_roughness(tmp_pa
     assert rows["none"]["grad2"] == rows["none"]["jitter_px"] == 0.0
     assert all(r["grad2"] > 0.0 and r["jitter_px"] > 0.0 and r["lncc10"] > rows["none"]["lncc10"] for n, r in rows.items() if n != "none")
     assert (tmp_path / "nmsr_real.png").stat().st_size > 10_000
+
+
+def test_nmsr_benchmark_noise_section_is_what_the_engine_sees(tmp_path, restore_thread_env):
+    """``--smoke`` of the noise section: a share per case, and the engine's own figure on the same frames."""
+    from benchmarks import nmsr as bench
+    from napari_tlreg.engines import get_engine
+
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook"
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
+    noise = json.loads((tmp_path / "results.json").read_text())["noise"]
+    assert {"echo (bundled)", "phantom 50000", "phantom 60000", "echo_real 0-5"} <= set(noise)
+    assert noise["phantom 50000"] > 100 * bench.CLEAN_NOISE > noise["echo_real 0-5"] > 0.0
+    frames = bench.phantom_case(0)["frames"][:3]
+    tl.register(frames, method="nmsr", iterations=0, threads=1)
+    assert bench.noise_share(frames) == pytest.approx(100 * get_engine("nmsr").last_noise_ratio, rel=1e-6)
+    seq = tl.load_sequence("echo_real")
+    mask = bench.real_echo_mask(seq.frames, seq.metadata.get("ultrasound_region_rc"))
+    tl.register(seq.frames[:3], method="nmsr", iterations=0, threads=1, mask=mask)
+    assert get_engine("nmsr").last_smooth == 3.0  # clean: smooth_clean
+    assert bench.noise_share(seq.frames[:3], mask) == pytest.approx(100 * get_engine("nmsr").last_noise_ratio, rel=1e-6)
 
 
 def test_nmsr_benchmark_roughness_tells_smooth_motion_from_fitted_noise():
