@@ -607,7 +607,8 @@ def plot_real(rows: dict, path: Path) -> None:
             a.annotate(n.replace("nmsr smooth=", "λ="), (r[key], r["lncc10"]),
                        textcoords="offset points", xytext=(5, -10), fontsize=8)
         for i, (n, r) in enumerate((n, r) for n, r in rows.items() if (n, r) not in sweep):
-            a.plot([r[key]], [r["lncc10"]], "sDP^v"[i % 5], color=f"C{i + 1}", ms=8, label=n)
+            name = f"nmsr, defaults (λ = {r['smooth_used']:g} here)" if n == "nmsr" and r.get("smooth_used") else n
+            a.plot([r[key]], [r["lncc10"]], "sDP^v"[i % 5], color=f"C{i + 1}", ms=8, label=name)
         a.set_xlabel(label, fontsize=9)
         a.set_ylabel("mean local CC (r=10, fan)", fontsize=9)
         a.grid(alpha=0.3)

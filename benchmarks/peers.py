@@ -349,9 +349,13 @@ def save_figure(fig, title: str | None, path: Path, dpi: int = 100) -> None:
     for a in fig.axes:
         for handle, label in zip(*a.get_legend_handles_labels()):
             entries.setdefault(label, handle)
-    ncol = max(1, min(len(entries), 8))
+    renderer = fig.canvas.get_renderer()
+    for ncol in range(max(1, min(len(entries), 8)), 0, -1):  # as many columns as fit the figure's width
+        legend = fig.legend(list(entries.values()), list(entries), loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+        if ncol == 1 or legend.get_window_extent(renderer).width <= 0.98 * fig.bbox.width:
+            break
+        legend.remove()
     rows = -(-len(entries) // ncol)
-    fig.legend(list(entries.values()), list(entries), loc="lower center", ncol=ncol, fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, (0.1 + 0.22 * rows) / fig.get_figheight(), 1, 1))

@@ -80,7 +80,7 @@ Where we differ from the paper, and why (measured on the bundled echo and unseen
   On large frames the iteration caps bind too: on the real echo's first 6 frames (240x320),
   ``smooth=3, iterations=400, final_iterations=400, patience=40`` matched the frames better than
   ANTs SyN-CC (local CC 0.846 vs 0.837) with a field about as smooth in space and smoother in time,
-  in 3.3x its time (the realsub section of ``benchmarks/nmsr.py``; the defaults: 0.786).
+  in 3.3-3.5x its time (the realsub section of ``benchmarks/nmsr.py``; the defaults: 0.786).
 - ``resample_once``: the loss at scale ``s`` resamples the original moving frame once through the
   composed field instead of warping the already warped ``M^s`` (eq. 2); the network still gets
   ``M^s`` as input. Slightly better Dice / endpoint error, no blur build-up over the scales.
