@@ -425,7 +425,7 @@ class RegisterWidget(QWidget):
         while self.params_form.rowCount():
             self.params_form.removeRow(0)
         self._param_getters = {}
-        self._param_defaults: dict[str, Any] = {}
+        self._param_defaults = {}
         name = self.method_combo.currentData()
         if name is None:
             self.params_box.setVisible(False)

@@ -575,6 +575,10 @@ class NMSREngine(Engine):
         "loss_octaves": 1,
     }
     choices = {"pairing": PAIRINGS, "init": INIT_CHOICES}
+    # diagnostics of the last run (the engine instance is shared: read them right after the call)
+    last_log: list[dict] = []
+    last_smooth: float | None = None  # the λ it used
+    last_noise_ratio: float | None = None  # the frames' white noise over their variance (None: not estimated)
     help = {
         "pairing": "reference: every frame against the reference; consecutive: each frame against its "
                    "neighbour, fields composed (dense tracking)",
