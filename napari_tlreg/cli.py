@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -132,6 +133,31 @@ def _end_progress() -> None:
         _PROGRESS_LINE[0] = False
 
 
+#: seconds between progress lines when stderr is not a terminal (a log, a batch job)
+LOG_PROGRESS_EVERY = 2.0
+
+
+def _progress_printer(method: str):
+    """Progress on stderr: on a terminal one line rewritten in place (padded over the longer line it
+    replaces); elsewhere whole lines, at most one every ``LOG_PROGRESS_EVERY`` s, and the last."""
+    tty = sys.stderr.isatty()
+    state = {"width": 0, "last": -float("inf")}
+
+    def progress(done, total, message):
+        text = f"[{method}] {done}/{total} {message}"
+        if tty:
+            _PROGRESS_LINE[0] = True
+            print("\r" + text.ljust(state["width"]), end="", file=sys.stderr, flush=True)
+            state["width"] = len(text)
+            return
+        now = time.monotonic()
+        if now - state["last"] >= LOG_PROGRESS_EVERY or done >= total:
+            print(text, file=sys.stderr, flush=True)
+            state["last"] = now
+
+    return progress
+
+
 def cmd_register(args) -> int:
     from . import api, report
     from .io import load_points_csv, load_sequence
@@ -150,12 +176,8 @@ def cmd_register(args) -> int:
     except ValueError as exc:
         raise ValueError(f"{Path(args.landmarks or args.input).name}: {exc}") from None
 
-    def progress(done, total, message):
-        _PROGRESS_LINE[0] = True
-        print(f"\r[{method}] {done}/{total} {message:40s}", end="", file=sys.stderr, flush=True)
-
     res = api.register(seq.frames, method=method, reference=args.reference, device=args.device,
-                       progress=progress, spacing=seq.spacing, **_parse_params(args.param))
+                       progress=_progress_printer(method), spacing=seq.spacing, **_parse_params(args.param))
     _end_progress()
     report.write(res, args.out, labels=labels, landmarks=landmarks, montage=not args.no_montage, source=str(args.input))
     print(f"{method}: {seq.shape[0]} frames of {seq.shape[1]}x{seq.shape[2]} in {res.runtime_s:.2f} s on {res.device} -> {args.out}")

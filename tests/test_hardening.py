@@ -687,3 +687,37 @@ def test_fuzz_landmark_csv(tmp_path):
         assert pts.ndim == 2 and pts.shape[1] == 4 and np.isfinite(pts).all()
 
     check()
+
+
+def test_cli_progress_lines_in_a_log_and_on_a_terminal(monkeypatch):
+    """In a log (stderr not a terminal) whole lines, at most one every LOG_PROGRESS_EVERY s, and the last;
+    on a terminal one line rewritten in place, padded over a longer one it replaces."""
+    import io
+
+    clock = [0.0]
+    monkeypatch.setattr(cli.time, "monotonic", lambda: clock[0])
+
+    class Stream(io.StringIO):
+        def __init__(self, tty):
+            super().__init__()
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    log = Stream(False)
+    monkeypatch.setattr(cli.sys, "stderr", log)
+    progress = cli._progress_printer("m")
+    for i in range(1, 11):  # 10 steps, 0.5 s apart
+        progress(i, 10, f"step {i}")
+        clock[0] += 0.5
+    lines = log.getvalue().splitlines()
+    assert lines == ["[m] 1/10 step 1", "[m] 5/10 step 5", "[m] 9/10 step 9", "[m] 10/10 step 10"]
+    tty = Stream(True)
+    monkeypatch.setattr(cli.sys, "stderr", tty)
+    progress = cli._progress_printer("m")
+    progress(1, 2, "a much longer message")
+    progress(2, 2, "short")
+    cli._end_progress()
+    first, second = tty.getvalue().split("\r")[1:]
+    assert second.rstrip("\n").startswith("[m] 2/2 short") and len(second.rstrip("\n")) == len(first)
