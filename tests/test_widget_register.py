@@ -303,8 +303,9 @@ def test_only_edited_parameters_are_passed(widget):
     assert w.param_values() == {"gain": 2.5, "mode": "b"}
     w.findChild(object, "param_gain").setValue(1.0)  # back to the default: not sent
     assert w.param_values() == {"mode": "b"}
-    choose(w.method_combo, "nmsr")
-    assert w.param_values() == {}  # every float, int, bool, choice and text editor starts at its default
+    for method in ("tlrn", "voxelmorph", "multistep", "hsyn", "nmsr"):
+        choose(w.method_combo, method)
+        assert w.param_values() == {}, method  # every float, int, bool, choice and text editor starts at its default
     # each parameter says what it does, on its editor and its label
     editor = w.findChild(object, "param_smooth_clean")
     assert "clean frames" in editor.toolTip() and w.params_form.labelForField(editor).toolTip() == editor.toolTip()

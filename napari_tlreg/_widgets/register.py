@@ -9,7 +9,6 @@ import contextlib
 import html
 import importlib
 import logging
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -95,15 +94,9 @@ def _preimport_layer_modules() -> None:
             importlib.import_module(name)
 
 
-def _is_default(value: Any, default: Any) -> bool:
-    """Whether an editor's ``value`` is the parameter's ``default`` (floats as shown by their spin box)."""
-    if isinstance(value, float) and isinstance(default, (int, float)) and not isinstance(default, bool):
-        return math.isclose(value, float(default), rel_tol=1e-9, abs_tol=1e-15)
-    return type(value) is type(default) and value == default
-
-
 def _same(current: Any, value: Any) -> bool:
-    """Whether a layer attribute already has ``value`` (numbers and tuples compared as arrays)."""
+    """Whether ``current`` (a layer attribute, an editor's value) already is ``value`` (numbers and
+    tuples compared as arrays)."""
     if current is None:
         return False
     try:
@@ -453,7 +446,7 @@ class RegisterWidget(QWidget):
         """The parameters the user changed from the method's defaults: the engine fills in the rest, as
         for a call from Python (so e.g. an edited nmsr ``smooth`` alone holds on every sequence)."""
         values = {k: get() for k, get in self._param_getters.items()}
-        return {k: v for k, v in values.items() if v is not None and not _is_default(v, self._param_defaults.get(k))}
+        return {k: v for k, v in values.items() if v is not None and not _same(v, self._param_defaults.get(k))}
 
     # -- running -------------------------------------------------------------------------------------
     @property
