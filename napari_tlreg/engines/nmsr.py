@@ -585,9 +585,9 @@ class NMSREngine(Engine):
         "levels": "scales, coarse to fine: 4 = 1/8, 1/4, 1/2, 1",
         "iterations": "Adam iterations per scale at most (each scale also stops on a loss plateau)",
         "lr": "Adam learning rate",
-        "smooth": "λ, weight of the smoothness term, on noisy frames (white noise ≥ 0.5 % of their variance); "
-                  "changed alone, it holds on every sequence",
-        "smooth_clean": "λ on clean frames (white noise < 0.5 % of their variance: real MRI and echo)",
+        "smooth": f"λ, weight of the smoothness term, on noisy frames (white noise ≥ {100 * CLEAN_NOISE:g} % of "
+                  "their variance); changed alone, it holds on every sequence",
+        "smooth_clean": f"λ on clean frames (white noise < {100 * CLEAN_NOISE:g} % of their variance: real MRI and echo)",
         "radius": "local cross-correlation window radius, px",
         "init": "warm start: shipped weights (pretrained), the previous scale's (previous), both, or random",
         "weights": "shipped model name or .pt path for the warm start (empty: nmsr_synth)",
