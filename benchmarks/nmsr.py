@@ -360,7 +360,7 @@ def sweep_name(lam: float) -> str:
 
 
 #: ... and λ = 3 run longer (400 iterations at every scale, patience 40 instead of 10): how far the caps stop it
-REAL_LONG = dict(iterations=400, final_iterations=400, patience=40)
+REAL_LONG = dict(iterations=400, final_iterations=400, patience=40, iterations_side=0)  # as given, at every scale
 #: the engine's settings before one network per pair, the finer loss and noise compensation became
 #: its defaults (the paper's one network for all pairs, the loss at the field's own scale)
 PAPER_SHARED = dict(pair_networks_from=2.0, loss_octaves=0, final_iterations=-1, noise_compensation=False)

@@ -6,6 +6,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage as ndi
 
 import napari_tlreg as tl
 from napari_tlreg.core import fields
@@ -13,8 +14,8 @@ from napari_tlreg.engines import get_engine, nmsr
 from napari_tlreg.engines.base import RunContext
 from napari_tlreg.engines.nets import grad_l2, grad_l2_per_item
 from napari_tlreg.engines.nmsr import (PairNets, build_net, chain_consecutive, combine_scales, decode_mask, encode_mask,
-                                      interpolation_noise, lncc_loss, lncc_loss_per_pair, noise_variance,
-                                      white_noise_ratio)
+                                      interpolation_noise, lncc_loss, lncc_loss_per_pair, loss_scale_size, noise_variance,
+                                      scale_size, size_factor, white_noise_ratio)
 from napari_tlreg.synth.cardiac import cardiac_phantom
 
 FAST = dict(levels=2, iterations=10, init="random", threads=1)
@@ -325,6 +326,8 @@ def test_mask_param_forms_and_result_saves(tmp_path, phantom):
         (dict(average=1.0), ValueError, "average must be in"),
         (dict(noise_compensation=1), TypeError, "noise_compensation must be True or False"),
         (dict(loss_octaves=7), ValueError, "loss_octaves must be in"),
+        (dict(loss_octave_limit=-1), ValueError, "loss_octave_limit must be in"),
+        (dict(iterations_side=2.5), TypeError, "iterations_side"),
         (dict(pair_networks_from=-1.0), ValueError, "pair_networks_from must be in"),
         (dict(steps=3), ValueError, "has no parameter"),
     ],
@@ -540,3 +543,30 @@ def test_each_pair_stops_on_its_own_plateau_and_the_loss_is_taken_finer(phantom)
     assert [e["loss_size"] for e in log] == [[16, 16], [32, 32], [32, 32]]  # one octave finer, at most full size
     tl.register(frames, method="nmsr", levels=3, iterations=2, threads=1, loss_octaves=0)
     assert [e["loss_size"] for e in get_engine("nmsr").last_log] == [[8, 8], [16, 16], [32, 32]]
+
+
+def test_large_frames_take_the_loss_at_most_at_the_limit_and_get_more_iterations():
+    # frames up to 128x128 keep the loss one octave finer at every scale (the limit is never reached)
+    for side in (64, 128):
+        for s in (0.125, 0.25, 0.5, 1.0):
+            assert loss_scale_size(side, side, s, 1, 128) == scale_size(side, side, min(1.0, 2 * s))
+    # the real echo (240x320): 1/8 is judged at 1/4, but 1/4 at its own scale (1/2 would be 120x160 > 128)
+    assert loss_scale_size(240, 320, 0.125, 1, 128) == (60, 80)
+    assert loss_scale_size(240, 320, 0.25, 1, 128) == (60, 80)
+    assert loss_scale_size(240, 320, 0.25, 1, 0) == (120, 160)  # no limit: as before
+    assert loss_scale_size(240, 320, 0.125, 2, 128) == (60, 80)  # the octaves stop at the limit
+    assert size_factor(128, 128, 128) == 1.0 and size_factor(64, 64, 128) == 1.0 and size_factor(240, 320, 0) == 1.0
+    assert size_factor(240, 320, 128) == pytest.approx((240 * 320) ** 0.5 / 128)
+
+    rng = np.random.default_rng(0)
+    img = ndi.gaussian_filter(rng.random((192, 192)), 3).astype(np.float32)
+    frames = np.stack([img, np.roll(img, 1, 0)])
+    kw = dict(levels=2, iterations=2, final_iterations=-1, tol=0.0, threads=1)
+    tl.register(frames, method="nmsr", **kw)  # 192 px: caps x1.5 but at the finest scale; loss of 1/2 at 96 px
+    log = get_engine("nmsr").last_log
+    assert [e["iterations"] for e in log] == [3, 2]
+    assert [e["loss_size"] for e in log] == [[96, 96], [192, 192]]
+    tl.register(frames, method="nmsr", iterations_side=0, loss_octave_limit=0, **kw)  # as given, as before
+    log = get_engine("nmsr").last_log
+    assert [e["iterations"] for e in log] == [2, 2]
+    assert [e["loss_size"] for e in log] == [[192, 192], [192, 192]]

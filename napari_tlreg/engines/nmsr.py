@@ -27,6 +27,16 @@ is still that of scale ``s`` (the network's output, upsampled and composed, eq. 
 on detail it cannot resolve itself. Texture is what shows the phantoms' twist, and at 1/8 or 1/4 it
 is averaged away: with the loss at the field's own scale, the coarse scales recovered 3 % and 24 % of
 the twist of phantom 50007, leaving the rest to the finer residuals, which λ·‖∇F̃‖² shrinks.
+The finer loss is taken only where its image is at most ``loss_octave_limit`` (128) px, the root of
+its area: on larger frames the field's own scale has detail enough, and the finer loss is what costs
+(the loss image has 4x the field's pixels). Frames of 128x128 or less are not affected.
+
+Large frames. The iteration caps and the early stop's ``patience`` hold for frames up to
+``iterations_side`` (128) px, the root of ``H·W``; larger frames get both times ``√(H·W) / 128`` at every
+scale but the finest (whose ``final_iterations`` cap bounds the time): a larger frame has more detail
+at every scale for the network to fit, and on the real echo the fixed caps stopped it early. With both
+rules the real echo's first 6 frames are matched better in about the same time (the realsub section of
+``benchmarks/nmsr.py``); frames of 128x128 or less are not affected.
 
 Scales and eq. 4. ``F^{s/2}`` is the field found so far, at full resolution. At scale ``s``:
 ``M^s = down(warp(moving, F^{s/2}), s)``, ``I^s = down(fixed, s)``; the network's field ``F̃^s``
@@ -67,6 +77,7 @@ Where we differ from the paper, and why (measured on the bundled echo and unseen
 - 150 Adam iterations per scale at most (60 at the finest, ``final_iterations``) with the early stop
   above, lr 2e-3, instead of 3500 at 1e-3: the coarse scales stop after ~50-100, and more iterations
   lowered the image loss while raising the error against the true motion (the early stop regularises).
+  These hold for frames up to 128x128; larger ones get more (``iterations_side``, above).
 - One network per pair at the fine scales and the loss one scale finer (above).
 - λ follows the frames' white noise (Immerkær's estimator, :func:`white_noise_ratio`): ``smooth``
   (10, as in the paper) where the noise is at least ``CLEAN_NOISE`` (0.5 %) of the frames' variance,
@@ -447,6 +458,23 @@ def scale_size(h: int, w: int, s: float) -> tuple[int, int]:
     return (max(min(h, MIN_SCALE_SIZE), round(h * s)), max(min(w, MIN_SCALE_SIZE), round(w * s)))
 
 
+def loss_scale_size(h: int, w: int, s: float, octaves: int, limit: int) -> tuple[int, int]:
+    """Where the loss of scale ``s`` is taken: ``octaves`` scales finer (at most full size), but no finer
+    than the last of those whose image is at most ``limit`` px (root of its area; ``limit`` 0: no bound)."""
+    size = scale_size(h, w, s)
+    for k in range(1, octaves + 1):
+        finer = scale_size(h, w, min(1.0, s * 2**k))
+        if limit and math.sqrt(finer[0] * finer[1]) > limit:
+            break
+        size = finer
+    return size
+
+
+def size_factor(h: int, w: int, side: int) -> float:
+    """``√(h·w) / side`` for frames larger than ``side`` px (root of the area), else 1 (``side`` 0: 1)."""
+    return max(1.0, math.sqrt(h * w) / side) if side else 1.0
+
+
 def scale_sizes(h: int, w: int, levels: int) -> list[tuple[float, tuple[int, int]]]:
     """``[(s, (h_s, w_s))]`` for s = 2^-(levels-1) .. 1 (:func:`scale_size`)."""
     return [(s, scale_size(h, w, s)) for s in (2.0 ** (i - levels + 1) for i in range(levels))]
@@ -573,6 +601,8 @@ class NMSREngine(Engine):
         "noise_compensation": True,
         "pair_networks_from": 0.5,
         "loss_octaves": 1,
+        "loss_octave_limit": 128,
+        "iterations_side": 128,
     }
     choices = {"pairing": PAIRINGS, "init": INIT_CHOICES}
     # diagnostics of the last run (the engine instance is shared: read them right after the call)
@@ -604,6 +634,9 @@ class NMSREngine(Engine):
         "noise_compensation": "remove LNCC's sub-pixel bias on noisy frames (off for consecutive echo)",
         "pair_networks_from": "one network per frame pair from this scale on (2: one shared network)",
         "loss_octaves": "the loss of each scale is taken this many scales finer",
+        "loss_octave_limit": "... only where that image is at most this many px (root of its area; 0: everywhere)",
+        "iterations_side": "iterations and patience hold for frames up to this many px (root of H·W); larger "
+                           "frames get both times root(H·W)/this, but for the finest scale (0: as given)",
     }
 
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -614,6 +647,7 @@ class NMSREngine(Engine):
             "levels": (1, 6), "iterations": (0, 100_000), "radius": (1, 32), "patience": (1, 100_000),
             "lr": (1e-6, 1.0), "smooth": (0.0, 1e4), "smooth_clean": (0.0, 1e4), "tol": (0.0, 1.0), "seed": (0, 2**31 - 1), "threads": (0, 1024),
             "final_iterations": (-1, 100_000), "sigma": (0.0, 10.0), "average": (0.0, 0.999), "loss_octaves": (0, 6),
+            "loss_octave_limit": (0, 1_000_000), "iterations_side": (0, 1_000_000),
             "pair_networks_from": (0.0, 2.0),
         }
         for key, (lo, hi) in ranges.items():
@@ -686,7 +720,11 @@ class NMSREngine(Engine):
         U = torch.zeros(len(targets), 2, H, W, device=dev)  # F^{s/2} of every pair, full resolution
 
         levels = scale_sizes(H, W, params["levels"])
-        per_scale = [params["iterations"]] * len(levels)
+        # caps and patience hold for frames up to iterations_side px; larger ones get more (but the finest scale)
+        grow = size_factor(H, W, params["iterations_side"])
+        per_scale = [round(params["iterations"] * grow)] * len(levels)
+        patience = [round(params["patience"] * grow)] * len(levels)
+        per_scale[-1], patience[-1] = params["iterations"], params["patience"]
         if params["final_iterations"] >= 0:
             per_scale[-1] = min(params["iterations"], params["final_iterations"])  # the finest scale's own cap
         starts = [sum(per_scale[:i]) for i in range(len(levels))]
@@ -705,7 +743,7 @@ class NMSREngine(Engine):
             ctx.report(starts[li], total, f"scale {s:g} ({size[0]}x{size[1]}, λ {lam:g}): start")
             # the loss of this scale's field is taken loss_octaves scales finer (at most full size):
             # a coarse field is still judged on the detail it cannot resolve (texture shows a twist)
-            loss_size = scale_size(H, W, min(1.0, s * 2 ** params["loss_octaves"]))
+            loss_size = loss_scale_size(H, W, s, params["loss_octaves"], params["loss_octave_limit"])
             with torch.no_grad():
                 M_full = fields.warp(moving, U) if li else moving  # warp(M, F^{s/2})
                 M = _resize(M_full, size)  # the network's input (eq. 1)
@@ -736,7 +774,7 @@ class NMSREngine(Engine):
             # else NMSR_VI: every network keeps optimising its weights of the previous scale
             net_in = nets.pad(torch.cat([M, I], 1))
             opt = torch.optim.Adam(nets.parameters(), lr=params["lr"], foreach=True)
-            radius, pat, tol = params["radius"], params["patience"], params["tol"]
+            radius, pat, tol = params["radius"], patience[li], params["tol"]
             # early stopping per network: a pair's own network stops on its own loss plateau (the
             # others go on); a shared network stops on the mean loss of all pairs
             groups = [list(range(n_pairs))] if nets.shared else [[p] for p in range(n_pairs)]
