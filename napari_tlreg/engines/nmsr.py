@@ -88,10 +88,10 @@ Where we differ from the paper, and why (measured on the bundled echo and unseen
   clip 0.06 %) and there a lower λ is better: Sunnybrook ED -> ES endocardium Dice 0.935 with λ = 3
   against 0.931 with 10 (ANTs SyN-CC 0.932); on the real echo λ = 1 gives better MSE / local CC still
   (pass ``smooth=1``: a ``smooth`` given without ``smooth_clean`` holds on every sequence).
-  On large frames the iteration caps bind too: on the real echo's first 6 frames (240x320),
-  ``smooth=3, iterations=400, final_iterations=400, patience=40`` matched the frames better than
-  ANTs SyN-CC (local CC 0.846 vs 0.837) with a field about as smooth in space and smoother in time,
-  in 3.3-3.5x its time (the realsub section of ``benchmarks/nmsr.py``; the defaults: 0.786).
+  On the real echo's first 6 frames (240x320), with the large-frame rules above, the defaults match
+  the frames better than ANTs SyN-CC (local CC 0.842 vs 0.837) with a field about as smooth in space
+  and smoother in time, in 1.05x its time (the realsub section of ``benchmarks/nmsr.py``; with the
+  caps of 64² frames the defaults reached 0.786).
 - ``resample_once``: the loss at scale ``s`` resamples the original moving frame once through the
   composed field instead of warping the already warped ``M^s`` (eq. 2); the network still gets
   ``M^s`` as input. Slightly better Dice / endpoint error, no blur build-up over the scales.
