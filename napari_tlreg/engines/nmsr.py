@@ -35,8 +35,8 @@ Large frames. The iteration caps and the early stop's ``patience`` hold for fram
 ``iterations_side`` (128) px, the root of ``H·W``; larger frames get both times ``√(H·W) / 128`` at every
 scale but the finest (whose ``final_iterations`` cap bounds the time): a larger frame has more detail
 at every scale for the network to fit, and on the real echo the fixed caps stopped it early. With both
-rules the real echo's first 6 frames are matched better in about the same time (the realsub section of
-``benchmarks/nmsr.py``); frames of 128x128 or less are not affected.
+rules NMSR matches the real echo's first 6 frames better than ANTs SyN-CC, in 1.05x its time (the
+realsub section of ``benchmarks/nmsr.py``, below); frames of 128x128 or less are not affected.
 
 Scales and eq. 4. ``F^{s/2}`` is the field found so far, at full resolution. At scale ``s``:
 ``M^s = down(warp(moving, F^{s/2}), s)``, ``I^s = down(fixed, s)``; the network's field ``F̃^s``
@@ -634,7 +634,7 @@ class NMSREngine(Engine):
         "noise_compensation": "remove LNCC's sub-pixel bias on noisy frames (off for consecutive echo)",
         "pair_networks_from": "one network per frame pair from this scale on (2: one shared network)",
         "loss_octaves": "the loss of each scale is taken this many scales finer",
-        "loss_octave_limit": "... only where that image is at most this many px (root of its area; 0: everywhere)",
+        "loss_octave_limit": "the finer loss only where its image is at most this many px (root of its area; 0: no limit)",
         "iterations_side": "iterations and patience hold for frames up to this many px (root of H·W); larger "
                            "frames get both times root(H·W)/this, but for the finest scale (0: as given)",
     }
@@ -741,8 +741,9 @@ class NMSREngine(Engine):
             t_scale = time.perf_counter()
             iters = per_scale[li]
             ctx.report(starts[li], total, f"scale {s:g} ({size[0]}x{size[1]}, λ {lam:g}): start")
-            # the loss of this scale's field is taken loss_octaves scales finer (at most full size):
-            # a coarse field is still judged on the detail it cannot resolve (texture shows a twist)
+            # the loss of this scale's field is taken loss_octaves scales finer (at most full size, and
+            # no finer than loss_octave_limit px): a coarse field is still judged on the detail it
+            # cannot resolve (texture shows a twist)
             loss_size = loss_scale_size(H, W, s, params["loss_octaves"], params["loss_octave_limit"])
             with torch.no_grad():
                 M_full = fields.warp(moving, U) if li else moving  # warp(M, F^{s/2})
