@@ -26,7 +26,11 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
    Sunnybrook cine MRI (ED endocardium propagated to ES, Dice vs the expert contour; the pair also
    with ``smooth=10``, the noisy frames' λ, where the defaults take λ = 3 on these clean frames);
    "noise": the white-noise share of every case's frames, from which NMSR picks λ;
-8. ``--profile``: where the time of one echo registration goes (torch.profiler).
+8. "pace": wall time where NMSR and SyN-CC are close (the real echo's first 6 frames, and the phantoms
+   60001 and 60004, whose times were above or level with SyN-CC's), over ``--rounds`` rounds: each round
+   runs both, one after the other, the first of the pair alternating, so that a busy spell of this shared
+   machine slows both; the median of the rounds' time ratios (NMSR / SyN-CC). Without ANTs: NMSR's times;
+9. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ANTs (``.venv-bench``: antspyx) runs in the same process with the same thread count
 (``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS``): "SyN" = ANTsPy's defaults (affine + SyN, MI),
@@ -257,6 +261,39 @@ def mean_rows(per_case: list[dict]) -> dict:
     return {k: float(np.mean([r[k] for r in per_case if r.get(k) is not None])) for k in keys}
 
 
+# ---- pace: wall time side by side -----------------------------------------------------------------
+def pace(phantoms, rounds: int, use_ants: bool, real_frames: int = 6) -> dict:
+    """NMSR (defaults) and SyN-CC timed in ``rounds`` rounds on the real echo's first frames and on ``phantoms``.
+
+    Each round runs both methods one after the other, NMSR first in even rounds and SyN-CC first in odd
+    ones; a round's ratio is NMSR's time over SyN-CC's. Returns per case the times, the ratios and their
+    median (``None`` without ANTs).
+    """
+    seq = tl.load_sequence("echo_real")
+    fan = real_echo_mask(seq.frames, seq.metadata.get("ultrasound_region_rc"))  # as the realsub section
+    cases = [{"name": f"echo_real 0-{real_frames - 1}", "frames": seq.frames[:real_frames], "mask": fan, "labels": None, "gt": None}]
+    cases += [phantom_case(i) for i in phantoms]
+    runners = {"nmsr": run_nmsr}
+    if use_ants:
+        runners["ants SyNCC"] = lambda case: run_ants(case, **ANTS["ants SyNCC"])
+    out = {}
+    print(f"\n## Pace: NMSR and SyN-CC side by side, {rounds} round(s), the first of each pair alternating")
+    print(f"{'case':22s} {'NMSR s':>24s} {'SyN-CC s':>24s} {'median NMSR/SyN-CC':>19s}")
+    for case in cases:
+        times: dict[str, list[float]] = {name: [] for name in runners}
+        for k in range(rounds):
+            for name in (list(runners) if k % 2 == 0 else list(runners)[::-1]):
+                times[name].append(runners[name](case)["seconds"])
+        ratios = [n / a for n, a in zip(times["nmsr"], times["ants SyNCC"])] if use_ants else []
+        row = {"nmsr_s": times["nmsr"], "syncc_s": times.get("ants SyNCC"), "ratios": ratios,
+               "median_ratio": float(np.median(ratios)) if ratios else None}
+        out[case["name"]] = row
+        fmt = lambda v: "-" if v is None else " ".join(f"{x:.1f}" for x in v)  # noqa: E731
+        med = "-" if row["median_ratio"] is None else f"{row['median_ratio']:.2f}x"
+        print(f"{case['name']:22s} {fmt(row['nmsr_s']):>24s} {fmt(row['syncc_s']):>24s} {med:>19s}", flush=True)
+    return out
+
+
 # ---- cold start ----------------------------------------------------------------------------------
 COLD = r"""
 import time, json, sys
@@ -349,6 +386,8 @@ def profile_echo(case) -> dict:
 
 #: phantom_case index of the second, untouched set of phantoms (seeds 60,000+)
 FRESH_OFFSET = 10_000
+#: the phantoms of the pace section: 60001 (NMSR slower than SyN-CC in the fresh section) and 60004 (level)
+PACE_PHANTOMS = (FRESH_OFFSET + 1, FRESH_OFFSET + 4)
 #: NMSR's smoothness weights on the real echo's first frames (the engine's two defaults, 10 on noisy
 #: frames and 3 on clean ones such as these, among them)
 REAL_SMOOTH_SWEEP = (10.0, 3.0, 1.0, 0.2)
@@ -379,7 +418,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise,pace")
+    ap.add_argument("--rounds", type=int, default=3, help="pace section: rounds of NMSR and SyN-CC timed side by side")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "nmsr"))
     args = ap.parse_args(argv)
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
@@ -581,6 +621,10 @@ def main(argv=None) -> int:
         print(f"{'method':28s} {'Dice':>6s} {'std':>6s} {'s/case':>7s}")
         for m, r in R["sunnybrook"].items():
             print(f"{m:28s} {r['dice_mean']:6.3f} {r['dice_std']:6.3f} {r['seconds_per_case']:7.2f}")
+
+    if "pace" not in skip:
+        R["pace"] = pace(PACE_PHANTOMS[:1] if args.quick else PACE_PHANTOMS, 1 if args.smoke else args.rounds, use_ants,
+                         3 if args.smoke else 6)
 
     if args.profile:
         R["profile"] = profile_echo(cases[0])

@@ -73,14 +73,14 @@ def test_nmsr_benchmark_smoke_and_section_merge(tmp_path, restore_thread_env):
     from benchmarks import nmsr as bench
 
     args = ["--smoke", "--no-ants", "--out", str(tmp_path)]
-    assert bench.main([*args, "--skip", "real,realsub,sunnybrook,cold"]) == 0
+    assert bench.main([*args, "--skip", "real,realsub,sunnybrook,cold,pace"]) == 0
     R = json.loads((tmp_path / "results.json").read_text())
     rows = R["synthetic"]["echo (bundled)"]
     assert {"none", "nmsr"} <= set(rows)
     assert rows["nmsr"]["mse"] < rows["none"]["mse"] and 0.0 <= rows["nmsr"]["dice"] <= 1.0
     assert set(R["fresh"]) == {"phantom 60000"} and set(R["fresh"]["phantom 60000"]) == {
         "nmsr", "nmsr noise_compensation=False", "nmsr shared network"}
-    assert bench.main([*args, "--skip", "synthetic,variants,real,realsub,sunnybrook,cold"]) == 0
+    assert bench.main([*args, "--skip", "synthetic,variants,real,realsub,sunnybrook,cold,pace"]) == 0
     assert json.loads((tmp_path / "results.json").read_text())["synthetic"] == R["synthetic"]
 
 
@@ -105,7 +105,7 @@ def test_nmsr_benchmark_realsub_section_reads_similarity_beside_roughness(tmp_pa
     """``--smoke`` of the real-echo sweep alone: every row has the similarity and both roughness figures, and the plot is written."""
     from benchmarks import nmsr as bench
 
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,sunnybrook"
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,sunnybrook,pace"
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     rows = json.loads((tmp_path / "results.json").read_text())["echo_real_0_5"]
     assert {"none", "nmsr", "nmsr smooth=1", "nmsr smooth=3, 400 iterations"} <= set(rows)
@@ -114,12 +114,38 @@ def test_nmsr_benchmark_realsub_section_reads_similarity_beside_roughness(tmp_pa
     assert (tmp_path / "nmsr_real.png").stat().st_size > 10_000
 
 
+def test_nmsr_benchmark_pace_alternates_which_method_goes_first(monkeypatch):
+    """``pace``: each round times both methods, the first of the pair alternating; the median of the rounds' ratios."""
+    from benchmarks import nmsr as bench
+
+    calls, clock = [], iter([10.0, 20.0, 30.0, 10.0, 12.0, 8.0] * 2)
+    monkeypatch.setattr(bench, "run_nmsr", lambda case, **kw: calls.append(("nmsr", case["name"])) or {"seconds": next(clock)})
+    monkeypatch.setattr(bench, "run_ants", lambda case, **kw: calls.append(("ants", case["name"])) or {"seconds": next(clock)})
+    out = bench.pace([bench.FRESH_OFFSET + 1], rounds=3, use_ants=True, real_frames=3)
+    assert list(out) == ["echo_real 0-2", "phantom 60001"]
+    assert [m for m, name in calls if name == "phantom 60001"] == ["nmsr", "ants", "ants", "nmsr", "nmsr", "ants"]
+    row = out["echo_real 0-2"]  # rounds: nmsr 10 / ants 20; ants 30, nmsr 10; nmsr 12 / ants 8
+    assert row["nmsr_s"] == [10.0, 10.0, 12.0] and row["syncc_s"] == [20.0, 30.0, 8.0]
+    assert row["ratios"] == pytest.approx([0.5, 1 / 3, 1.5]) and row["median_ratio"] == pytest.approx(0.5)
+
+
+def test_nmsr_benchmark_pace_section_runs_without_ants(tmp_path, restore_thread_env):
+    """``--smoke --no-ants`` of the pace section alone: NMSR's real times for the real echo and the phantom, no ratio."""
+    from benchmarks import nmsr as bench
+
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise"
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
+    pace = json.loads((tmp_path / "results.json").read_text())["pace"]
+    assert set(pace) == {"echo_real 0-2", "phantom 60001"}
+    assert all(len(r["nmsr_s"]) == 1 and r["nmsr_s"][0] > 0.0 and r["median_ratio"] is None for r in pace.values())
+
+
 def test_nmsr_benchmark_noise_section_is_what_the_engine_sees(tmp_path, restore_thread_env):
     """``--smoke`` of the noise section: a share per case, and the engine's own figure on the same frames."""
     from benchmarks import nmsr as bench
     from napari_tlreg.engines import get_engine
 
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook"
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,pace"
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     noise = json.loads((tmp_path / "results.json").read_text())["noise"]
     assert {"echo (bundled)", "phantom 50000", "phantom 60000", "echo_real 0-5"} <= set(noise)
