@@ -35,8 +35,9 @@ Large frames. The iteration caps and the early stop's ``patience`` hold for fram
 ``iterations_side`` (128) px, the root of ``H·W``; larger frames get both times ``√(H·W) / 128`` at every
 scale but the finest (whose ``final_iterations`` cap bounds the time): a larger frame has more detail
 at every scale for the network to fit, and on the real echo the fixed caps stopped it early. With both
-rules NMSR matches the real echo's first 6 frames better than ANTs SyN-CC, in 1.05x its time (the
-realsub section of ``benchmarks/nmsr.py``, below); frames of 128x128 or less are not affected.
+rules NMSR matches the real echo's first 6 frames better than ANTs SyN-CC, in about its time (1.05x
+in the realsub section of ``benchmarks/nmsr.py``, a median 0.98x over its pace section's 3 rounds
+side by side); frames of 128x128 or less are not affected.
 
 Scales and eq. 4. ``F^{s/2}`` is the field found so far, at full resolution. At scale ``s``:
 ``M^s = down(warp(moving, F^{s/2}), s)``, ``I^s = down(fixed, s)``; the network's field ``F̃^s``
@@ -90,8 +91,8 @@ Where we differ from the paper, and why (measured on the bundled echo and unseen
   (pass ``smooth=1``: a ``smooth`` given without ``smooth_clean`` holds on every sequence).
   On the real echo's first 6 frames (240x320), with the large-frame rules above, the defaults match
   the frames better than ANTs SyN-CC (local CC 0.842 vs 0.837) with a field about as smooth in space
-  and smoother in time, in 1.05x its time (the realsub section of ``benchmarks/nmsr.py``; with the
-  caps of 64² frames the defaults reached 0.786).
+  and smoother in time, in about its time (1.05x in the realsub section, 0.98x in the pace section
+  of ``benchmarks/nmsr.py``; with the caps of 64² frames the defaults reached 0.786).
 - ``resample_once``: the loss at scale ``s`` resamples the original moving frame once through the
   composed field instead of warping the already warped ``M^s`` (eq. 2); the network still gets
   ``M^s`` as input. Slightly better Dice / endpoint error, no blur build-up over the scales.
