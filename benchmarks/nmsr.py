@@ -30,7 +30,11 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
    60001 and 60004, whose times were above or level with SyN-CC's), over ``--rounds`` rounds: each round
    runs both, one after the other, the first of the pair alternating, so that a busy spell of this shared
    machine slows both; the median of the rounds' time ratios (NMSR / SyN-CC). Without ANTs: NMSR's times;
-9. ``--profile``: where the time of one echo registration goes (torch.profiler).
+9. "radius": the loss's window radius, the paper's 6 (the default) against ANTs' 4 (its SyN-CC preset),
+   NMSR's defaults otherwise, on the bundled echo, the 16 phantoms, the real echo's first 6 frames and the
+   Sunnybrook ED,ES pairs; per radius, on how many phantoms and slices NMSR's Dice is at least SyN-CC's
+   (SyN-CC's Dice read from the synthetic, fresh and sunnybrook sections of the same results.json);
+10. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ANTs (``.venv-bench``: antspyx) runs in the same process with the same thread count
 (``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS``): "SyN" = ANTsPy's defaults (affine + SyN, MI),
@@ -294,6 +298,53 @@ def pace(phantoms, rounds: int, use_ants: bool, real_frames: int = 6) -> dict:
     return out
 
 
+# ---- radius: the paper's window against ANTs' -------------------------------------------------------
+#: the LNCC window radius of NMSR's loss: the paper's 6 (the engine's default) and ANTs' SyN-CC preset's 4
+RADII = (6, 4)
+
+
+def radius_sweep(cases: list[dict], sunny_limit: int | None, R: dict) -> dict:
+    """NMSR's defaults at each radius of :data:`RADII` on ``cases`` and on the Sunnybrook ED,ES pairs (the
+    first ``sunny_limit``; None: all), and per radius on how many phantoms and slices its Dice is at least
+    SyN-CC's (read from the synthetic, fresh and sunnybrook sections of ``R``; None where those lack it)."""
+    keys = [f"radius={r}" for r in RADII]
+    per_case = {c["name"]: {k: run_nmsr(c, radius=r) for k, r in zip(keys, RADII)} for c in cases}
+    sunny: dict[str, dict[str, float]] = {k: {} for k in keys}
+    if SHARED.is_dir():
+        for n, (name, cine, ed, es, endo_ed, endo_es, *_) in enumerate(sunnybrook_cases()):
+            if sunny_limit is not None and n >= sunny_limit:
+                break
+            for k, r in zip(keys, RADII):
+                res = tl.register(cine[[ed, es]], method="nmsr", reference=0, **{**NMSR_DEFAULT, "radius": r})
+                sunny[k][name] = metrics.dice(res.warp_labels(endo_ed.astype(np.int32))[-1] > 0, endo_es)
+    syncc = {name: rows["ants SyNCC"]["dice"] for sec in ("synthetic", "fresh") for name, rows in R.get(sec, {}).items()
+             if "ants SyNCC" in rows}
+    syncc_sb = R.get("sunnybrook", {}).get("ants SyNCC", {}).get("per_case", {})
+
+    def at_least(ours: dict[str, float], theirs: dict[str, float]) -> int | None:
+        return sum(ours[n] >= theirs[n] for n in ours) if ours and set(ours) <= set(theirs) else None
+
+    summary = {}
+    for k in keys:
+        ph = {n: rows[k] for n, rows in per_case.items() if n.startswith("phantom")}
+        summary[k] = {"phantom_dice_mean": float(np.mean([r["dice"] for r in ph.values()])) if ph else None,
+                      "phantom_epe_mean": float(np.mean([r["epe_px"] for r in ph.values()])) if ph else None,
+                      "phantoms": len(ph), "phantoms_at_least_syncc": at_least({n: r["dice"] for n, r in ph.items()}, syncc),
+                      "sunnybrook_dice_mean": float(np.mean(list(sunny[k].values()))) if sunny[k] else None,
+                      "sunnybrook_slices": len(sunny[k]), "sunnybrook_at_least_syncc": at_least(sunny[k], syncc_sb)}
+    print(f"\n## Loss window radius: the paper's {RADII[0]} against ANTs' {RADII[1]} (NMSR defaults otherwise)")
+    print(f"{'case':22s}" + "".join(f" {k + ' Dice':>15s} {'EPE':>6s} {'LCC10':>6s} {'s':>6s}" for k in keys))
+    fmt = lambda r, key, f: "-" if r.get(key) is None else f.format(r[key])  # noqa: E731
+    for name, rows in per_case.items():
+        print(f"{name:22s}" + "".join(f" {fmt(rows[k], 'dice', '{:.4f}'):>15s} {fmt(rows[k], 'epe_px', '{:.3f}'):>6s} "
+                                      f"{rows[k]['lncc10']:6.3f} {rows[k]['seconds']:6.1f}" for k in keys))
+    for k, v in summary.items():
+        print(f"{k}: phantoms' Dice {v['phantom_dice_mean']}, EPE {v['phantom_epe_mean']}, at least SyN-CC's on "
+              f"{v['phantoms_at_least_syncc']} of {v['phantoms']}; Sunnybrook Dice {v['sunnybrook_dice_mean']}, at least "
+              f"SyN-CC's on {v['sunnybrook_at_least_syncc']} of {v['sunnybrook_slices']}")
+    return {"cases": per_case, "sunnybrook": sunny, "summary": summary}
+
+
 # ---- cold start ----------------------------------------------------------------------------------
 COLD = r"""
 import time, json, sys
@@ -418,7 +469,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise,pace")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise,pace,radius")
     ap.add_argument("--rounds", type=int, default=3, help="pace section: rounds of NMSR and SyN-CC timed side by side")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "nmsr"))
     args = ap.parse_args(argv)
@@ -625,6 +676,15 @@ def main(argv=None) -> int:
     if "pace" not in skip:
         R["pace"] = pace(PACE_PHANTOMS[:1] if args.quick else PACE_PHANTOMS, 1 if args.smoke else args.rounds, use_ants,
                          3 if args.smoke else 6)
+
+    if "radius" not in skip:
+        fresh = [phantom_case(i) for i in range(FRESH_OFFSET, FRESH_OFFSET + (1 if args.smoke else 3 if args.quick else 8))]
+        seq = tl.load_sequence("echo_real")
+        fan = real_echo_mask(seq.frames, seq.metadata.get("ultrasound_region_rc"))  # as the realsub section
+        n_real = 3 if args.smoke else 6
+        real = {"name": f"echo_real 0-{n_real - 1}", "frames": seq.frames[:n_real], "mask": fan, "labels": None, "gt": None}
+        R["radius"] = radius_sweep(cases + [first_frames(c) if args.smoke else c for c in fresh] + [real],
+                                   1 if args.smoke else 6 if args.quick else None, R)
 
     if args.profile:
         R["profile"] = profile_echo(cases[0])

@@ -73,14 +73,14 @@ def test_nmsr_benchmark_smoke_and_section_merge(tmp_path, restore_thread_env):
     from benchmarks import nmsr as bench
 
     args = ["--smoke", "--no-ants", "--out", str(tmp_path)]
-    assert bench.main([*args, "--skip", "real,realsub,sunnybrook,cold,pace"]) == 0
+    assert bench.main([*args, "--skip", "real,realsub,sunnybrook,cold,pace,radius"]) == 0
     R = json.loads((tmp_path / "results.json").read_text())
     rows = R["synthetic"]["echo (bundled)"]
     assert {"none", "nmsr"} <= set(rows)
     assert rows["nmsr"]["mse"] < rows["none"]["mse"] and 0.0 <= rows["nmsr"]["dice"] <= 1.0
     assert set(R["fresh"]) == {"phantom 60000"} and set(R["fresh"]["phantom 60000"]) == {
         "nmsr", "nmsr noise_compensation=False", "nmsr shared network"}
-    assert bench.main([*args, "--skip", "synthetic,variants,real,realsub,sunnybrook,cold,pace"]) == 0
+    assert bench.main([*args, "--skip", "synthetic,variants,real,realsub,sunnybrook,cold,pace,radius"]) == 0
     assert json.loads((tmp_path / "results.json").read_text())["synthetic"] == R["synthetic"]
 
 
@@ -105,7 +105,7 @@ def test_nmsr_benchmark_realsub_section_reads_similarity_beside_roughness(tmp_pa
     """``--smoke`` of the real-echo sweep alone: every row has the similarity and both roughness figures, and the plot is written."""
     from benchmarks import nmsr as bench
 
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,sunnybrook,pace"
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,sunnybrook,pace,radius"
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     rows = json.loads((tmp_path / "results.json").read_text())["echo_real_0_5"]
     assert {"none", "nmsr", "nmsr smooth=1", "nmsr smooth=3, 400 iterations"} <= set(rows)
@@ -133,11 +133,29 @@ def test_nmsr_benchmark_pace_section_runs_without_ants(tmp_path, restore_thread_
     """``--smoke --no-ants`` of the pace section alone: NMSR's real times for the real echo and the phantom, no ratio."""
     from benchmarks import nmsr as bench
 
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise"
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise,radius"
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     pace = json.loads((tmp_path / "results.json").read_text())["pace"]
     assert set(pace) == {"echo_real 0-2", "phantom 60001"}
     assert all(len(r["nmsr_s"]) == 1 and r["nmsr_s"][0] > 0.0 and r["median_ratio"] is None for r in pace.values())
+
+
+def test_nmsr_benchmark_radius_section_runs_both_windows_and_counts_against_syncc(tmp_path, restore_thread_env):
+    """``--smoke`` of the radius section alone: both radii on every case, really applied; the count of phantoms
+    at or above SyN-CC's Dice read from the earlier sections' rows kept in results.json."""
+    from benchmarks import nmsr as bench
+
+    (tmp_path / "results.json").write_text(json.dumps({"fresh": {  # SyN-CC's Dice as an earlier run with ANTs left it
+        "phantom 50000": {"ants SyNCC": {"dice": 0.0}}, "phantom 60000": {"ants SyNCC": {"dice": 1.0}}}}))
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise,pace"
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
+    R = json.loads((tmp_path / "results.json").read_text())["radius"]
+    assert list(R["cases"]) == ["echo (bundled)", "phantom 50000", "phantom 60000", "echo_real 0-2"]
+    for rows in R["cases"].values():
+        assert set(rows) == {"radius=6", "radius=4"} and rows["radius=6"]["lncc10"] != rows["radius=4"]["lncc10"]
+    for v in R["summary"].values():
+        assert v["phantoms"] == 2 and v["phantoms_at_least_syncc"] == 1  # above 0.0, below 1.0
+        assert v["sunnybrook_at_least_syncc"] is None  # no SyN-CC rows for Sunnybrook in this results.json
 
 
 def test_nmsr_benchmark_noise_section_is_what_the_engine_sees(tmp_path, restore_thread_env):
@@ -145,7 +163,7 @@ def test_nmsr_benchmark_noise_section_is_what_the_engine_sees(tmp_path, restore_
     from benchmarks import nmsr as bench
     from napari_tlreg.engines import get_engine
 
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,pace"
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,pace,radius"
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     noise = json.loads((tmp_path / "results.json").read_text())["noise"]
     assert {"echo (bundled)", "phantom 50000", "phantom 60000", "echo_real 0-5"} <= set(noise)
