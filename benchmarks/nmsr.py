@@ -112,6 +112,13 @@ def real_echo_mask(frames: np.ndarray, region=None) -> np.ndarray:
     return ndi.binary_erosion(fan, iterations=2)
 
 
+def real_echo_head(n: int) -> dict:
+    """The real echo's first ``n`` frames, in the fan of the whole clip (the realsub, pace and radius sections)."""
+    seq = tl.load_sequence("echo_real")
+    fan = real_echo_mask(seq.frames, seq.metadata.get("ultrasound_region_rc"))
+    return {"name": f"echo_real 0-{n - 1}", "frames": seq.frames[:n], "mask": fan, "labels": None, "gt": None}
+
+
 # ---- scoring -------------------------------------------------------------------------------------
 def score(frames_n, warped, labels_prop, labels, jac, field, gt, mask, label_ids, reference=0) -> dict:
     T = len(frames_n)
@@ -273,10 +280,7 @@ def pace(phantoms, rounds: int, use_ants: bool, real_frames: int = 6) -> dict:
     ones; a round's ratio is NMSR's time over SyN-CC's. Returns per case the times, the ratios and their
     median (``None`` without ANTs).
     """
-    seq = tl.load_sequence("echo_real")
-    fan = real_echo_mask(seq.frames, seq.metadata.get("ultrasound_region_rc"))  # as the realsub section
-    cases = [{"name": f"echo_real 0-{real_frames - 1}", "frames": seq.frames[:real_frames], "mask": fan, "labels": None, "gt": None}]
-    cases += [phantom_case(i) for i in phantoms]
+    cases = [real_echo_head(real_frames)] + [phantom_case(i) for i in phantoms]
     runners = {"nmsr": run_nmsr}
     if use_ants:
         runners["ants SyNCC"] = lambda case: run_ants(case, **ANTS["ants SyNCC"])
@@ -498,6 +502,7 @@ def main(argv=None) -> int:
         NMSR_DEFAULT.update(iterations=3)
         cases = [first_frames(c) for c in cases[:2]]
         args.quick = True
+    fresh_ids = range(FRESH_OFFSET, FRESH_OFFSET + (1 if args.smoke else 3 if args.quick else 8))  # the fresh phantoms
     if "synthetic" not in skip:
         R["synthetic"] = {}
         for case in cases:
@@ -565,7 +570,7 @@ def main(argv=None) -> int:
         fan = real_echo_mask(seq.frames, seq.metadata.get("ultrasound_region_rc"))  # the realsub section's mask
         named = [(c["name"], c["frames"], c["mask"]) for c in cases]
         named += [(f"phantom {PHANTOM_SEED0 + i}", phantom_case(i)["frames"], None)
-                  for i in range(FRESH_OFFSET, FRESH_OFFSET + (1 if args.smoke else 3 if args.quick else 8))]
+                  for i in fresh_ids]
         named += [("cold-start phantom (8 frames)", phantom_case(999, n_frames=8)["frames"], None),
                   ("echo_real 0-5", real[:6], fan),  # the real section's mask is from the frames it runs on
                   ("echo_real", real, fan if not args.quick else real_echo_mask(real, seq.metadata.get("ultrasound_region_rc")))]
@@ -603,10 +608,8 @@ def main(argv=None) -> int:
         # SyN-CC costs 25-40 s a pair at 240x320: the first 6 frames (5 pairs), with NMSR's smoothness
         # weight swept, so that the similarity each method reaches is read against how rough its
         # field is (no ground truth here: local CC alone rewards a field that follows the speckle)
-        seq = tl.load_sequence("echo_real")
-        frames = seq.frames[: 3 if args.smoke else 6]
-        mask = real_echo_mask(seq.frames, seq.metadata.get("ultrasound_region_rc"))
-        sub = {"name": "echo_real 0-5", "frames": frames, "mask": mask, "labels": None, "gt": None}
+        sub = real_echo_head(3 if args.smoke else 6)
+        frames = sub["frames"]
         rows = {"none": run_none(sub), "nmsr": run_nmsr(sub)}
         for lam in REAL_SMOOTH_SWEEP:
             rows[sweep_name(lam)] = run_nmsr(sub, smooth=lam)
@@ -623,7 +626,7 @@ def main(argv=None) -> int:
         # the engine's settings were chosen by looking at the synthetic section's 8 phantoms: a second
         # set nobody looked at before (seeds 60,000+) says how much of that carries over
         R["fresh"] = {}
-        for i in range(FRESH_OFFSET, FRESH_OFFSET + (1 if args.smoke else 3 if args.quick else 8)):
+        for i in fresh_ids:
             case = first_frames(phantom_case(i)) if args.smoke else phantom_case(i)
             rows = {"nmsr": run_nmsr(case), "nmsr noise_compensation=False": run_nmsr(case, noise_compensation=False),
                     "nmsr shared network": run_nmsr(case, **PAPER_SHARED)}
@@ -678,12 +681,8 @@ def main(argv=None) -> int:
                          3 if args.smoke else 6)
 
     if "radius" not in skip:
-        fresh = [phantom_case(i) for i in range(FRESH_OFFSET, FRESH_OFFSET + (1 if args.smoke else 3 if args.quick else 8))]
-        seq = tl.load_sequence("echo_real")
-        fan = real_echo_mask(seq.frames, seq.metadata.get("ultrasound_region_rc"))  # as the realsub section
-        n_real = 3 if args.smoke else 6
-        real = {"name": f"echo_real 0-{n_real - 1}", "frames": seq.frames[:n_real], "mask": fan, "labels": None, "gt": None}
-        R["radius"] = radius_sweep(cases + [first_frames(c) if args.smoke else c for c in fresh] + [real],
+        fresh = [phantom_case(i) for i in fresh_ids]
+        R["radius"] = radius_sweep(cases + [first_frames(c) if args.smoke else c for c in fresh] + [real_echo_head(3 if args.smoke else 6)],
                                    1 if args.smoke else 6 if args.quick else None, R)
 
     if args.profile:
