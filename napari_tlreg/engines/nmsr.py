@@ -723,11 +723,9 @@ class NMSREngine(Engine):
         levels = scale_sizes(H, W, params["levels"])
         # caps and patience hold for frames up to iterations_side px; larger ones get more (but the finest scale)
         grow = size_factor(H, W, params["iterations_side"])
-        per_scale = [round(params["iterations"] * grow)] * len(levels)
-        patience = [round(params["patience"] * grow)] * len(levels)
-        per_scale[-1], patience[-1] = params["iterations"], params["patience"]
-        if params["final_iterations"] >= 0:
-            per_scale[-1] = min(params["iterations"], params["final_iterations"])  # the finest scale's own cap
+        final = params["iterations"] if params["final_iterations"] < 0 else min(params["iterations"], params["final_iterations"])
+        per_scale = [round(params["iterations"] * grow)] * (len(levels) - 1) + [final]  # the finest scale: its own cap
+        patience = [round(params["patience"] * grow)] * (len(levels) - 1) + [params["patience"]]
         starts = [sum(per_scale[:i]) for i in range(len(levels))]
         total = max(1, sum(per_scale))
         n_pairs = len(targets)
