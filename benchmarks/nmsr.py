@@ -272,19 +272,27 @@ def mean_rows(per_case: list[dict]) -> dict:
     return {k: float(np.mean([r[k] for r in per_case if r.get(k) is not None])) for k in keys}
 
 
+def sunnybrook_nmsr(frames: np.ndarray, endo_ed: np.ndarray, endo_es: np.ndarray, **params):
+    """NMSR from the first of ``frames`` (ED) to the last (ES), the ED endocardium propagated: its Dice against
+    the ES contour, and the result."""
+    res = tl.register(frames, method="nmsr", reference=0, **{**NMSR_DEFAULT, **params})
+    return metrics.dice(res.warp_labels(endo_ed.astype(np.int32))[-1] > 0, endo_es), res
+
+
 # ---- pace: wall time side by side -----------------------------------------------------------------
-def pace(phantoms, rounds: int, use_ants: bool, real_frames: int = 6) -> dict:
-    """NMSR (defaults) and SyN-CC timed in ``rounds`` rounds on the real echo's first frames and on ``phantoms``.
+def pace(real: dict, phantoms, rounds: int, use_ants: bool) -> dict:
+    """NMSR (defaults) and SyN-CC timed in ``rounds`` rounds on ``real`` (the real echo's first frames) and on ``phantoms``.
 
     Each round runs both methods one after the other, NMSR first in even rounds and SyN-CC first in odd
     ones; a round's ratio is NMSR's time over SyN-CC's. Returns per case the times, the ratios and their
     median (``None`` without ANTs).
     """
-    cases = [real_echo_head(real_frames)] + [phantom_case(i) for i in phantoms]
+    cases = [real] + [phantom_case(i) for i in phantoms]
     runners = {"nmsr": run_nmsr}
     if use_ants:
         runners["ants SyNCC"] = lambda case: run_ants(case, **ANTS["ants SyNCC"])
     out = {}
+    fmt = lambda v: "-" if v is None else " ".join(f"{x:.1f}" for x in v)  # noqa: E731
     print(f"\n## Pace: NMSR and SyN-CC side by side, {rounds} round(s), the first of each pair alternating")
     print(f"{'case':22s} {'NMSR s':>24s} {'SyN-CC s':>24s} {'median NMSR/SyN-CC':>19s}")
     for case in cases:
@@ -296,7 +304,6 @@ def pace(phantoms, rounds: int, use_ants: bool, real_frames: int = 6) -> dict:
         row = {"nmsr_s": times["nmsr"], "syncc_s": times.get("ants SyNCC"), "ratios": ratios,
                "median_ratio": float(np.median(ratios)) if ratios else None}
         out[case["name"]] = row
-        fmt = lambda v: "-" if v is None else " ".join(f"{x:.1f}" for x in v)  # noqa: E731
         med = "-" if row["median_ratio"] is None else f"{row['median_ratio']:.2f}x"
         print(f"{case['name']:22s} {fmt(row['nmsr_s']):>24s} {fmt(row['syncc_s']):>24s} {med:>19s}", flush=True)
     return out
@@ -319,8 +326,7 @@ def radius_sweep(cases: list[dict], sunny_limit: int | None, R: dict) -> dict:
             if sunny_limit is not None and n >= sunny_limit:
                 break
             for k, r in zip(keys, RADII):
-                res = tl.register(cine[[ed, es]], method="nmsr", reference=0, **{**NMSR_DEFAULT, "radius": r})
-                sunny[k][name] = metrics.dice(res.warp_labels(endo_ed.astype(np.int32))[-1] > 0, endo_es)
+                sunny[k][name] = sunnybrook_nmsr(cine[[ed, es]], endo_ed, endo_es, radius=r)[0]
     syncc = {name: rows["ants SyNCC"]["dice"] for sec in ("synthetic", "fresh") for name, rows in R.get(sec, {}).items()
              if "ants SyNCC" in rows}
     syncc_sb = R.get("sunnybrook", {}).get("ants SyNCC", {}).get("per_case", {})
@@ -503,6 +509,8 @@ def main(argv=None) -> int:
         cases = [first_frames(c) for c in cases[:2]]
         args.quick = True
     fresh_ids = range(FRESH_OFFSET, FRESH_OFFSET + (1 if args.smoke else 3 if args.quick else 8))  # the fresh phantoms
+    # the real echo's first frames (5 pairs), for the sections that run on them
+    real_head = real_echo_head(3 if args.smoke else 6) if {"realsub", "pace", "radius"} - skip else None
     if "synthetic" not in skip:
         R["synthetic"] = {}
         for case in cases:
@@ -608,7 +616,7 @@ def main(argv=None) -> int:
         # SyN-CC costs 25-40 s a pair at 240x320: the first 6 frames (5 pairs), with NMSR's smoothness
         # weight swept, so that the similarity each method reaches is read against how rough its
         # field is (no ground truth here: local CC alone rewards a field that follows the speckle)
-        sub = real_echo_head(3 if args.smoke else 6)
+        sub = real_head
         frames = sub["frames"]
         rows = {"none": run_none(sub), "nmsr": run_nmsr(sub)}
         for lam in REAL_SMOOTH_SWEEP:
@@ -657,9 +665,8 @@ def main(argv=None) -> int:
             path = list(range(ed, es - 1, -1)) if ed > es else list(range(ed, es + 1))
             for m, kw in SUNNYBROOK_NMSR.items():
                 # ED -> ES as a pair, or along every phase between them; the label propagated to the last frame
-                res = tl.register(cine[path if kw.get("pairing") == "consecutive" else [ed, es]], method="nmsr",
-                                  reference=0, **{**NMSR_DEFAULT, **kw})
-                per[m].append(metrics.dice(res.warp_labels(lab)[-1] > 0, endo_es))
+                dice, res = sunnybrook_nmsr(cine[path if kw.get("pairing") == "consecutive" else [ed, es]], endo_ed, endo_es, **kw)
+                per[m].append(dice)
                 secs[m] += res.runtime_s
                 lam_used.setdefault(m, []).append(get_engine("nmsr").last_smooth)
             if use_ants:
@@ -677,12 +684,11 @@ def main(argv=None) -> int:
             print(f"{m:28s} {r['dice_mean']:6.3f} {r['dice_std']:6.3f} {r['seconds_per_case']:7.2f}")
 
     if "pace" not in skip:
-        R["pace"] = pace(PACE_PHANTOMS[:1] if args.quick else PACE_PHANTOMS, 1 if args.smoke else args.rounds, use_ants,
-                         3 if args.smoke else 6)
+        R["pace"] = pace(real_head, PACE_PHANTOMS[:1] if args.quick else PACE_PHANTOMS, 1 if args.smoke else args.rounds, use_ants)
 
     if "radius" not in skip:
         fresh = [phantom_case(i) for i in fresh_ids]
-        R["radius"] = radius_sweep(cases + [first_frames(c) if args.smoke else c for c in fresh] + [real_echo_head(3 if args.smoke else 6)],
+        R["radius"] = radius_sweep(cases + [first_frames(c) if args.smoke else c for c in fresh] + [real_head],
                                    1 if args.smoke else 6 if args.quick else None, R)
 
     if args.profile:

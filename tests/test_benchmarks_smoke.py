@@ -121,7 +121,7 @@ def test_nmsr_benchmark_pace_alternates_which_method_goes_first(monkeypatch):
     calls, clock = [], iter([10.0, 20.0, 30.0, 10.0, 12.0, 8.0] * 2)
     monkeypatch.setattr(bench, "run_nmsr", lambda case, **kw: calls.append(("nmsr", case["name"])) or {"seconds": next(clock)})
     monkeypatch.setattr(bench, "run_ants", lambda case, **kw: calls.append(("ants", case["name"])) or {"seconds": next(clock)})
-    out = bench.pace([bench.FRESH_OFFSET + 1], rounds=3, use_ants=True, real_frames=3)
+    out = bench.pace(bench.real_echo_head(3), [bench.FRESH_OFFSET + 1], rounds=3, use_ants=True)
     assert list(out) == ["echo_real 0-2", "phantom 60001"]
     assert [m for m, name in calls if name == "phantom 60001"] == ["nmsr", "ants", "ants", "nmsr", "nmsr", "ants"]
     row = out["echo_real 0-2"]  # rounds: nmsr 10 / ants 20; ants 30, nmsr 10; nmsr 12 / ants 8
