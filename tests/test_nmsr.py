@@ -13,7 +13,7 @@ from napari_tlreg.core import fields
 from napari_tlreg.engines import get_engine, nmsr
 from napari_tlreg.engines.base import RunContext
 from napari_tlreg.engines.nets import grad_l2, grad_l2_per_item
-from napari_tlreg.engines.nmsr import (PairNets, build_net, chain_consecutive, combine_scales, decode_mask, encode_mask,
+from napari_tlreg.engines.nmsr import (PairNets, smooth_field, build_net, chain_consecutive, combine_scales, decode_mask, encode_mask,
                                       interpolation_noise, lncc_loss, lncc_loss_per_pair, loss_scale_size, noise_variance,
                                       scale_size, size_factor, white_noise_ratio)
 from napari_tlreg.synth.cardiac import cardiac_phantom
@@ -329,6 +329,7 @@ def test_mask_param_forms_and_result_saves(tmp_path, phantom):
         (dict(loss_octave_limit=-1), ValueError, "loss_octave_limit must be in"),
         (dict(iterations_side=2.5), TypeError, "iterations_side"),
         (dict(pair_networks_from=-1.0), ValueError, "pair_networks_from must be in"),
+        (dict(field_sigma=-1.0), ValueError, "field_sigma must be in"),
         (dict(steps=3), ValueError, "has no parameter"),
     ],
 )
@@ -570,3 +571,30 @@ def test_large_frames_take_the_loss_at_most_at_the_limit_and_get_more_iterations
     log = get_engine("nmsr").last_log
     assert [e["iterations"] for e in log] == [2, 2]
     assert [e["loss_size"] for e in log] == [[192, 192], [192, 192]]
+
+
+def test_smooth_field_keeps_smooth_motion_and_removes_grid_scale_wiggles():
+    const = torch.full((3, 2, 16, 20), 1.5)
+    assert torch.allclose(smooth_field(const, 1.0), const)  # a translation is kept (border replication)
+    ramp = torch.stack(torch.meshgrid(torch.arange(16.0), torch.arange(20.0), indexing="ij"))[None] * 0.1
+    inner = (slice(None), slice(None), slice(4, -4), slice(4, -4))
+    assert torch.allclose(smooth_field(ramp, 1.0)[inner], ramp[inner], atol=1e-5)  # so is a linear stretch, inside
+    checker = ((torch.arange(16)[:, None] + torch.arange(20)[None]) % 2 * 2.0 - 1.0).expand(1, 2, 16, 20)
+    assert smooth_field(checker, 1.0)[inner].abs().max() < 0.1  # the grid's highest frequency: gone
+    assert torch.equal(smooth_field(checker, 0.0), checker)
+
+
+def test_field_sigma_smooths_only_the_fields_judged_on_a_finer_grid(phantom):
+    frames, _ = phantom
+    kw = dict(levels=3, iterations=8, tol=0.0, threads=1)
+    u = {}
+    for octaves in (0, 1):
+        for sigma in (0.0, 2.0):
+            u[octaves, sigma] = tl.register(frames, method="nmsr", loss_octaves=octaves, field_sigma=sigma, **kw).displacement
+            log = get_engine("nmsr").last_log
+            finer = [e["loss_size"] != e["size"] for e in log]
+            assert finer == ([False] * 3 if octaves == 0 else [True, True, False])
+            assert [e["field_sigma"] for e in log] == [sigma if f else 0.0 for f in finer]
+    np.testing.assert_array_equal(u[0, 0.0], u[0, 2.0])  # the loss at each field's own grid: nothing smoothed
+    assert np.abs(u[1, 0.0] - u[1, 2.0]).max() > 1e-3
+    assert get_engine("nmsr").defaults["field_sigma"] == 1.0

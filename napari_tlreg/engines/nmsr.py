@@ -336,6 +336,13 @@ def combine_scales(coarse: torch.Tensor, residual: torch.Tensor) -> torch.Tensor
     return fields.compose(coarse, up)
 
 
+def smooth_field(field: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Each component of ``(N, 2, H, W)`` fields blurred by :func:`_gaussian` (``sigma`` px of their grid; 0: as is)."""
+    if sigma <= 0:
+        return field
+    return _gaussian(field.flatten(0, 1)[:, None], sigma).view_as(field)
+
+
 def chain_consecutive(steps: torch.Tensor, targets: list[int], reference: int) -> torch.Tensor:
     """Fields to the reference from consecutive ones.
 
@@ -604,6 +611,7 @@ class NMSREngine(Engine):
         "loss_octaves": 1,
         "loss_octave_limit": 128,
         "iterations_side": 128,
+        "field_sigma": 1.0,
     }
     choices = {"pairing": PAIRINGS, "init": INIT_CHOICES}
     # diagnostics of the last run (the engine instance is shared: read them right after the call)
@@ -638,6 +646,7 @@ class NMSREngine(Engine):
         "loss_octave_limit": "the finer loss only where its image is at most this many px (root of its area; 0: no limit)",
         "iterations_side": "iterations and patience hold for frames up to this many px (root of H·W); larger "
                            "frames get both times root(H·W)/this, but for the finest scale (0: as given)",
+        "field_sigma": "Gaussian smoothing of the field of each scale whose loss is taken finer, px of its grid (0: none)",
     }
 
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -648,7 +657,7 @@ class NMSREngine(Engine):
             "levels": (1, 6), "iterations": (0, 100_000), "radius": (1, 32), "patience": (1, 100_000),
             "lr": (1e-6, 1.0), "smooth": (0.0, 1e4), "smooth_clean": (0.0, 1e4), "tol": (0.0, 1.0), "seed": (0, 2**31 - 1), "threads": (0, 1024),
             "final_iterations": (-1, 100_000), "sigma": (0.0, 10.0), "average": (0.0, 0.999), "loss_octaves": (0, 6),
-            "loss_octave_limit": (0, 1_000_000), "iterations_side": (0, 1_000_000),
+            "loss_octave_limit": (0, 1_000_000), "iterations_side": (0, 1_000_000), "field_sigma": (0.0, 10.0),
             "pair_networks_from": (0.0, 2.0),
         }
         for key, (lo, hi) in ranges.items():
@@ -837,9 +846,13 @@ class NMSREngine(Engine):
                     best_f = avg_f
                 nets.keep(kept, [p for g in running for p in groups[g]])  # the networks that ran to the end
                 nets.restore(kept)
-                U = combine_scales(U, best_f.float().contiguous())
+                best_f = best_f.float().contiguous()
+                # a field judged on a finer grid than its own is smoothed before it is upsampled (module docstring)
+                field_sigma = params["field_sigma"] if loss_size != size else 0.0
+                best_f = smooth_field(best_f, field_sigma)
+                U = combine_scales(U, best_f)
             runs = [len(h) for h in history]
-            self.last_log.append({"scale": s, "size": list(size), "loss_size": list(loss_size), "iterations": done_it,
+            self.last_log.append({"scale": s, "size": list(size), "loss_size": list(loss_size), "field_sigma": field_sigma, "iterations": done_it,
                                   "pair_iterations": runs if not nets.shared else None,
                                   "loss": float(best_loss.mean()) if history[0] else None,
                                   "first_loss": float(np.mean([h[0] for h in history])) if history[0] else None,
