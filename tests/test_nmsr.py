@@ -523,7 +523,11 @@ def test_a_pairs_own_network_does_not_see_the_other_pairs(phantom):
     x = torch.from_numpy(np.asarray(frames, np.float32))
 
     def field_of_frame_1(n_frames, share_from):
-        params = engine.validate_params(dict(levels=2, iterations=15, tol=0.0, threads=1, pair_networks_from=share_from))
+        # the grouped convolutions of 2 and 3 pairs round differently (~1e-6 px); noise compensation's
+        # gradient has a kink at whole-pixel positions (where the fraction wraps), which Adam can turn
+        # such a rounding into ~3e-3 px, so it is off here: the test is about what each network sees
+        params = engine.validate_params(dict(levels=2, iterations=15, tol=0.0, threads=1, noise_compensation=False,
+                                                   pair_networks_from=share_from))
         return engine.run(x[:n_frames], 0, params, RunContext())[1].numpy()
 
     own3, own2 = field_of_frame_1(3, 0.0), field_of_frame_1(2, 0.0)
