@@ -43,9 +43,9 @@ Large frames. The iteration caps and the early stop's ``patience`` hold for fram
 ``iterations_side`` (128) px, the root of ``H·W``; larger frames get both times ``√(H·W) / 128`` at every
 scale but the finest (whose ``final_iterations`` cap bounds the time): a larger frame has more detail
 at every scale for the network to fit, and on the real echo the fixed caps stopped it early. With both
-rules NMSR matches the real echo's first 6 frames better than ANTs SyN-CC, in about its time (1.05x
-in the realsub section of ``benchmarks/nmsr.py``, a median 0.98x over its pace section's 3 rounds
-side by side); frames of 128x128 or less are not affected.
+rules NMSR matches the real echo's first 6 frames a little better than ANTs SyN-CC, in less of its
+time (0.99x in the realsub section of ``benchmarks/nmsr.py``, a median 0.87x over its pace section's
+3 rounds side by side); frames of 128x128 or less are not affected.
 
 Scales and eq. 4. ``F^{s/2}`` is the field found so far, at full resolution. At scale ``s``:
 ``M^s = down(warp(moving, F^{s/2}), s)``, ``I^s = down(fixed, s)``; the network's field ``F̃^s``
@@ -94,12 +94,12 @@ Where we differ from the paper, and why (measured on the bundled echo and unseen
   the scale). On the noisy synthetic sequences (every benchmark phantom 0.73-2.4 %, bundled echo
   2.6 %) λ = 1-5 matched the images better (MSE, local CC) but tracked the true motion worse (Dice,
   endpoint error). Real frames are cleaner (the 28 Sunnybrook ED/ES pairs 0.06-0.31 %, the real echo
-  clip 0.06 %) and there a lower λ is better: Sunnybrook ED -> ES endocardium Dice 0.935 with λ = 3
-  against 0.931 with 10 (ANTs SyN-CC 0.932); on the real echo λ = 1 gives better MSE / local CC still
+  clip 0.06 %) and there a lower λ is better: Sunnybrook ED -> ES endocardium Dice 0.934 with λ = 3
+  against 0.929 with 10 (ANTs SyN-CC 0.932); on the real echo λ = 1 gives better MSE / local CC still
   (pass ``smooth=1``: a ``smooth`` given without ``smooth_clean`` holds on every sequence).
   On the real echo's first 6 frames (240x320), with the large-frame rules above, the defaults match
-  the frames better than ANTs SyN-CC (local CC 0.842 vs 0.837) with a field about as smooth in space
-  and smoother in time, in about its time (1.05x in the realsub section, 0.98x in the pace section
+  the frames a little better than ANTs SyN-CC (local CC 0.838 vs 0.837) with a field as smooth in space
+  and smoother in time, in less of its time (0.99x in the realsub section, 0.87x in the pace section
   of ``benchmarks/nmsr.py``; with the caps of 64² frames the defaults reached 0.786).
 - ``resample_once``: the loss at scale ``s`` resamples the original moving frame once through the
   composed field instead of warping the already warped ``M^s`` (eq. 2); the network still gets
@@ -126,8 +126,8 @@ biased by ~0.2 px and the chain adds the biases up (endpoint error 1.8 px after 
 ``sigma`` smooths both images inside the loss: 1.5 px cuts that drift to 0.55 px on the phantoms
 but costs accuracy on echo speckle, so it stays 0 by default. ``noise_compensation`` removes the
 cause instead: on the 8 unseen phantoms the chain's endpoint error falls from 1.6 to 0.45 px (the
-shift common to a frame from 1.4 to 0.08 px, Dice 0.959 -> 0.968). On the speckled echo it harms the
-chain (Dice 0.975 -> 0.966, EPE 0.70 -> 0.95 px): speckle is neither white nor additive, as the
+shift common to a frame from 1.5 to 0.09 px, Dice 0.958 -> 0.967). On the speckled echo it harms the
+chain (Dice 0.978 -> 0.969, EPE 0.64 -> 0.90 px): speckle is neither white nor additive, as the
 compensation assumes. So with consecutive pairing, keep it on noisy frames such as cine MRI and turn
 it off on echo (the consecutive section of ``benchmarks/nmsr.py``). The reference pairing has no
 chain and is the default; there the two tie on the echo.
