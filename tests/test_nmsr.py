@@ -13,9 +13,9 @@ from napari_tlreg.core import fields
 from napari_tlreg.engines import get_engine, nmsr
 from napari_tlreg.engines.base import RunContext
 from napari_tlreg.engines.nets import grad_l2, grad_l2_per_item
-from napari_tlreg.engines.nmsr import (PairNets, smooth_field, build_net, chain_consecutive, combine_scales, decode_mask, encode_mask,
+from napari_tlreg.engines.nmsr import (PairNets, build_net, chain_consecutive, combine_scales, decode_mask, encode_mask,
                                       interpolation_noise, lncc_loss, lncc_loss_per_pair, loss_scale_size, noise_variance,
-                                      scale_size, size_factor, white_noise_ratio)
+                                      scale_size, size_factor, smooth_field, white_noise_ratio)
 from napari_tlreg.synth.cardiac import cardiac_phantom
 
 FAST = dict(levels=2, iterations=10, init="random", threads=1)
