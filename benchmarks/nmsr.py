@@ -509,6 +509,9 @@ def main(argv=None) -> int:
         cases = [first_frames(c) for c in cases[:2]]
         args.quick = True
     fresh_ids = range(FRESH_OFFSET, FRESH_OFFSET + (1 if args.smoke else 3 if args.quick else 8))  # the fresh phantoms
+    # ... built once, for the sections that run on them
+    fresh_cases = [first_frames(phantom_case(i)) if args.smoke else phantom_case(i) for i in fresh_ids] \
+        if {"fresh", "radius"} - skip else []
     # the real echo's first frames (5 pairs), for the sections that run on them
     real_head = real_echo_head(3 if args.smoke else 6) if {"realsub", "pace", "radius"} - skip else None
     if "synthetic" not in skip:
@@ -634,8 +637,7 @@ def main(argv=None) -> int:
         # the engine's settings were chosen by looking at the synthetic section's 8 phantoms: a second
         # set nobody looked at before (seeds 60,000+) says how much of that carries over
         R["fresh"] = {}
-        for i in fresh_ids:
-            case = first_frames(phantom_case(i)) if args.smoke else phantom_case(i)
+        for case in fresh_cases:
             rows = {"nmsr": run_nmsr(case), "nmsr noise_compensation=False": run_nmsr(case, noise_compensation=False),
                     "nmsr shared network": run_nmsr(case, **PAPER_SHARED)}
             if use_ants:
@@ -687,8 +689,7 @@ def main(argv=None) -> int:
         R["pace"] = pace(real_head, PACE_PHANTOMS[:1] if args.quick else PACE_PHANTOMS, 1 if args.smoke else args.rounds, use_ants)
 
     if "radius" not in skip:
-        fresh = [phantom_case(i) for i in fresh_ids]
-        R["radius"] = radius_sweep(cases + [first_frames(c) if args.smoke else c for c in fresh] + [real_head],
+        R["radius"] = radius_sweep(cases + fresh_cases + [real_head],
                                    1 if args.smoke else 6 if args.quick else None, R)
 
     if args.profile:
