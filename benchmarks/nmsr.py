@@ -25,7 +25,8 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
    the field's roughness in space and time, ``roughness``, plotted in ``nmsr_real.png``) and
    Sunnybrook cine MRI (ED endocardium propagated to ES, Dice vs the expert contour; the pair also
    with ``smooth=10``, the noisy frames' λ, where the defaults take λ = 3 on these clean frames);
-   "noise": the white-noise share of every case's frames, from which NMSR picks λ;
+   "noise": the white-noise share of every case's frames, from which NMSR picks λ (and on the
+            phantoms, whose noise is known, the estimate against the truth);
 8. "pace": wall time where NMSR and SyN-CC are close (the real echo's first 6 frames, and the phantoms
    60001 and 60004, whose times were above or level with SyN-CC's), over ``--rounds`` rounds: each round
    runs both, one after the other, the first of the pair alternating, so that a busy spell of this shared
@@ -81,7 +82,7 @@ def phantom_case(i: int, n_frames: int = 12, size: int = 64):
 
     seq = cardiac_phantom(n_frames=n_frames, size=size, seed=PHANTOM_SEED0 + i)
     return {"name": f"phantom {PHANTOM_SEED0 + i}", "frames": seq.frames, "labels": seq.labels.astype(np.int32),
-            "gt": seq.metadata["displacement"], "mask": None, "label_ids": (1, 2)}
+            "gt": seq.metadata["displacement"], "mask": None, "label_ids": (1, 2), "noise_sigma": seq.metadata["params"]["noise"]}
 
 
 def first_frames(case: dict, n: int = 3) -> dict:
@@ -229,6 +230,26 @@ def noise_share(frames: np.ndarray, mask=None) -> float:
     if w is not None:
         x = x * w[0]
     return 100.0 * white_noise_ratio(x, noise_variance(x[:, None], w), w)
+
+
+def noise_estimates(frames: np.ndarray, sigma: float) -> dict:
+    """White noise of a phantom's frames of known Rician ``sigma`` (on bright tissue ~ Gaussian of that sigma),
+    as % of their variance: the truth, NMSR's estimate, and Immerkær's mean estimator (NMSR's before it
+    took the median), all on the normalised frames."""
+    import math
+
+    import torch
+    import torch.nn.functional as F
+
+    from napari_tlreg.engines.nmsr import _LAPLACE_NOISE
+
+    f = np.asarray(frames, np.float32)
+    lo, hi = np.percentile(f, [1.0, 99.0])  # normalize_sequence's linear map (before its clip)
+    x = torch.from_numpy(normalize_sequence(frames))
+    var = float(x.flatten(1).var(1).mean())
+    r = F.conv2d(x[:, None], _LAPLACE_NOISE.view(1, 1, 3, 3)).abs()
+    mean_abs = float(((math.sqrt(math.pi / 2) / 6.0 * r.mean((1, 2, 3))) ** 2).mean())
+    return {"true": 100.0 * (sigma / (hi - lo)) ** 2 / var, "nmsr": noise_share(frames), "immerkaer_mean": 100.0 * mean_abs / var}
 
 
 def run_ants(case, syn="SyN", **options) -> dict:
@@ -592,6 +613,13 @@ def main(argv=None) -> int:
         print(f"\n## White noise, % of the frames' variance (NMSR: λ = smooth at >= {100 * CLEAN_NOISE:g} %, smooth_clean below)")
         for name, pct in R["noise"].items():
             print(f"{name:40s} {pct:7.3f} %")
+        # the estimator against the truth, where it is known (the phantoms' Rician sigma)
+        phantoms = [c for c in cases if "noise_sigma" in c] + [phantom_case(i) for i in fresh_ids]
+        R["noise_truth"] = truth = {c["name"]: noise_estimates(c["frames"], c["noise_sigma"]) for c in phantoms}
+        print("\n## Phantoms: white noise % of the variance, true vs NMSR's estimate (median) vs Immerkær's mean")
+        for name, e in truth.items():
+            print(f"{name:40s} true {e['true']:6.3f}  nmsr {e['nmsr']:6.3f} ({e['nmsr'] / e['true']:.2f}x)  "
+                  f"mean {e['immerkaer_mean']:6.3f} ({e['immerkaer_mean'] / e['true']:.2f}x)")
 
     if "cold" not in skip:
         R["cold_start_8x64x64"] = cold_start(args.threads)

@@ -1,6 +1,7 @@
 """NMSR engine: eq. 4 in the pull convention, both pairings against ground truth, warm starts,
 mask, progress / cancel / early stop, determinism, parameter checks. Tiny sequences: fast."""
 import json
+import math
 import shutil
 
 import numpy as np
@@ -113,12 +114,27 @@ def _noisy_pair(sigma=0.08, size=64, seed=0):
 def test_noise_variance_estimates_white_noise_and_ignores_outside_the_mask():
     m, _ = _noisy_pair(sigma=0.05)
     assert float(noise_variance(m)) == pytest.approx(0.05**2, rel=0.15)
-    loud = m.clone()  # the same image with a very noisy half that a mask leaves out
-    loud[..., 32:] += 0.5 * torch.randn(1, 1, 64, 32, generator=torch.Generator().manual_seed(3))
+    loud = m.clone()  # the same image, very noisy on the most of it, which a mask leaves out
+    loud[..., 20:] += 0.5 * torch.randn(1, 1, 64, 44, generator=torch.Generator().manual_seed(3))
     w = torch.zeros(1, 1, 64, 64)
-    w[..., :30] = 1
+    w[..., :18] = 1
     assert float(noise_variance(loud)) > 10 * 0.05**2
     assert float(noise_variance(loud, w)) == pytest.approx(0.05**2, rel=0.2)
+    assert float(noise_variance(m, torch.zeros(1, 1, 64, 64))) == 0.0  # no pixel inside: no noise seen
+
+
+def test_noise_variance_is_not_raised_by_edges():
+    """Sharp edges answer the noise kernel strongly on a few pixels: the median of the answers ignores
+    them, where Immerkær's mean of them (the estimator before) reads them as noise."""
+    rr, cc = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    disks = sum(((rr - r) ** 2 + (cc - c) ** 2 < 8.0**2).float() for r, c in ((16, 16), (16, 46), (46, 30)))
+    stripes = ((cc // 5) % 2) * (rr > 40)
+    sigma = 0.02
+    img = (disks + 0.5 * stripes + sigma * torch.randn(64, 64, generator=torch.Generator().manual_seed(1)))[None, None]
+    assert float(noise_variance(img)) == pytest.approx(sigma**2, rel=0.2)
+    k = nmsr._LAPLACE_NOISE.view(1, 1, 3, 3)
+    mean_abs = float(torch.nn.functional.conv2d(img, k).abs().mean()) * math.sqrt(math.pi / 2) / 6.0
+    assert mean_abs**2 > 3 * sigma**2  # the mean of the answers: the edges counted as noise
 
 
 def test_white_noise_ratio_is_the_noise_share_of_the_frames_variance():
@@ -160,6 +176,22 @@ def test_smoothness_weight_follows_the_frames_noise():
     stiff = tl.register(clean, method="nmsr", **FAST, smooth_clean=1e4).displacement
     light = tl.register(clean, method="nmsr", **FAST, smooth_clean=0.1).displacement
     assert np.abs(stiff).max() < 0.5 * np.abs(light).max()
+
+
+def test_noise_compensation_acts_on_noisy_frames_only():
+    """The loss is compensated for the noise that resampling removes where the frames are noisy (the
+    rule that chooses λ); on clean frames it is left plain: the same field with the option on or off."""
+    clean = np.stack([_noisy_pair(sigma=0.0, size=32, seed=0)[0][0, 0].numpy()] * 3)
+    clean[1:] = np.roll(clean[1:], 1, axis=-1)
+    noisy = clean + 0.1 * np.random.default_rng(0).standard_normal(clean.shape).astype(np.float32)
+    engine = get_engine("nmsr")
+    out = {}
+    for name, seq in (("clean", clean), ("noisy", noisy)):
+        for on in (True, False):
+            out[name, on] = tl.register(seq, method="nmsr", **FAST, noise_compensation=on).displacement
+            assert engine.last_compensated == (on and name == "noisy")
+    np.testing.assert_array_equal(out["clean", True], out["clean", False])
+    assert np.abs(out["noisy", True] - out["noisy", False]).max() > 1e-3
 
 
 def test_interpolation_noise_is_zero_on_the_grid_and_largest_at_half_pixels():
