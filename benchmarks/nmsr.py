@@ -394,8 +394,27 @@ print(json.dumps({{"import_s": t1 - t0, "first_register_s": t2 - t1, "process_s"
 """
 
 
-def cold_start(threads: int, seed: int = PHANTOM_SEED0 + 999) -> dict:
-    out = subprocess.run([sys.executable, "-c", COLD.format(threads=threads, seed=seed)], capture_output=True, text=True, cwd=ROOT)
+#: the same for ANTs SyN-CC, also in a fresh process (its ITK threads from the environment, as main sets them)
+COLD_ANTS = r"""
+import time, json, sys
+t0 = time.perf_counter()
+import ants
+from benchmarks.tlrn_paper import ants_register
+from napari_tlreg.core.normalize import normalize_sequence
+from napari_tlreg.synth.cardiac import cardiac_phantom
+frames = normalize_sequence(cardiac_phantom(n_frames=8, size=64, seed={seed}).frames)
+t1 = time.perf_counter()
+ants_register(frames, 0, syn="SyNCC")
+t2 = time.perf_counter()
+ants_register(frames, 0, syn="SyNCC")
+t3 = time.perf_counter()
+print(json.dumps({{"import_s": t1 - t0, "first_register_s": t2 - t1, "process_s": t2 - t0, "second_register_s": t3 - t2}}))
+"""
+
+
+def cold_start(threads: int, seed: int = PHANTOM_SEED0 + 999, script: str = COLD) -> dict:
+    """``script`` (NMSR's :data:`COLD`, or :data:`COLD_ANTS`) in a fresh process: import, first and second register, s."""
+    out = subprocess.run([sys.executable, "-c", script.format(threads=threads, seed=seed)], capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -629,7 +648,10 @@ def main(argv=None) -> int:
         if use_ants:
             case = phantom_case(999, n_frames=3 if args.smoke else 8)
             R["cold_start_ants"] = {name: run_ants(case, **kw)["seconds"] for name, kw in ANTS.items()}
-            print("   ANTs on the same sequence: " + ", ".join(f"{k} {v:.1f} s" for k, v in R["cold_start_ants"].items()))
+            print("   ANTs on the same sequence (in this process): " + ", ".join(f"{k} {v:.1f} s" for k, v in R["cold_start_ants"].items()))
+            R["cold_start_syncc_process"] = c = cold_start(args.threads, script=COLD_ANTS)
+            print(f"   ANTs SyN-CC in a fresh process: import {c['import_s']:.1f} s, first register {c['first_register_s']:.1f} s "
+                  f"(process total {c['process_s']:.1f} s); second register {c['second_register_s']:.1f} s")
 
     if "real" not in skip:
         seq = tl.load_sequence("echo_real")

@@ -634,3 +634,37 @@ def test_field_sigma_smooths_only_the_fields_judged_on_a_finer_grid(phantom):
     np.testing.assert_array_equal(u[0, 0.0], u[0, 2.0])  # the loss at each field's own grid: nothing smoothed
     assert np.abs(u[1, 0.0] - u[1, 2.0]).max() > 1e-3
     assert get_engine("nmsr").defaults["field_sigma"] == 1.0
+
+
+def test_adam_steps_as_torch_adam_to_the_bit():
+    """The engine's Adam is torch.optim.Adam(foreach=True) op for op: the same parameters after many steps,
+    channels-last and unused parameters included (an unused one, grad None, is left as it is)."""
+    g = torch.Generator().manual_seed(0)
+    start = [torch.randn(3, 4, 5, 5, generator=g).contiguous(memory_format=torch.channels_last), torch.randn(7, generator=g),
+             torch.randn(2, generator=g)]
+    ours, theirs = ([p.clone().requires_grad_(True) for p in start] for _ in range(2))
+    opts = (nmsr.Adam(ours, lr=2e-3), torch.optim.Adam(theirs, lr=2e-3, foreach=True))
+    for k in range(40):
+        for ps, opt in zip((ours, theirs), opts):
+            opt.zero_grad()
+            sum((p.sin() * (k + 1)).sum() for p in ps[:2]).backward()
+            opt.step()
+    for a, b, p0 in zip(ours, theirs, start):
+        assert torch.equal(a, b)
+    assert torch.equal(ours[2].detach(), start[2]) and not torch.equal(ours[0].detach(), start[0])
+    assert ours[0].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_a_registration_does_not_import_torch_dynamo():
+    """torch.optim's constructor imports torch._dynamo (~1.5 s), which a fresh process (each CLI call) would pay
+    before its first NMSR iteration; the engine's own Adam does not."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, napari_tlreg as tl\n"
+            "f = np.random.default_rng(0).random((3, 32, 32)).astype('float32')\n"
+            "tl.register(f, method='nmsr', levels=2, iterations=2, threads=1)\n"
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"
