@@ -44,7 +44,7 @@ Large frames. The iteration caps and the early stop's ``patience`` hold for fram
 scale but the finest (whose ``final_iterations`` cap bounds the time): a larger frame has more detail
 at every scale for the network to fit, and on the real echo the fixed caps stopped it early. With both
 rules NMSR matches the real echo's first 6 frames a little better than ANTs SyN-CC, in less of its
-time (0.99x in the realsub section of ``benchmarks/nmsr.py``, a median 0.87x over its pace section's
+time (0.85x in the realsub section of ``benchmarks/nmsr.py``, a median 0.76x over its pace section's
 3 rounds side by side); frames of 128x128 or less are not affected.
 
 Scales and eq. 4. ``F^{s/2}`` is the field found so far, at full resolution. At scale ``s``:
@@ -94,12 +94,12 @@ Where we differ from the paper, and why (measured on the bundled echo and unseen
   the scale). On the noisy synthetic sequences (every benchmark phantom 0.46-2.1 %, bundled echo
   0.99 %) λ = 1-5 matched the images better (MSE, local CC) but tracked the true motion worse (Dice,
   endpoint error). Real frames are cleaner (the 28 Sunnybrook ED/ES pairs 0.04-0.17 %, the real echo
-  clip 0.015 %) and there a lower λ is better: Sunnybrook ED -> ES endocardium Dice 0.934 with λ = 3
+  clip 0.015 %) and there a lower λ is better: Sunnybrook ED -> ES endocardium Dice 0.933 with λ = 3
   against 0.929 with 10 (ANTs SyN-CC 0.932); on the real echo λ = 1 gives better MSE / local CC still
   (pass ``smooth=1``: a ``smooth`` given without ``smooth_clean`` holds on every sequence).
   On the real echo's first 6 frames (240x320), with the large-frame rules above, the defaults match
-  the frames a little better than ANTs SyN-CC (local CC 0.838 vs 0.837) with a field as smooth in space
-  and smoother in time, in less of its time (0.99x in the realsub section, 0.87x in the pace section
+  the frames a little better than ANTs SyN-CC (local CC 0.8385 vs 0.8375) with a field as smooth in space
+  and smoother in time, in less of its time (0.85x in the realsub section, 0.76x in the pace section
   of ``benchmarks/nmsr.py``; with the caps of 64² frames the defaults reached 0.786).
 - ``resample_once``: the loss at scale ``s`` resamples the original moving frame once through the
   composed field instead of warping the already warped ``M^s`` (eq. 2); the network still gets
