@@ -153,12 +153,17 @@ def test_white_noise_ratio_is_the_noise_share_of_the_frames_variance():
     assert white_noise_ratio(torch.zeros(2, 8, 8), torch.zeros(2, 1, 1, 1)) == float("inf")  # constant: "noisy"
 
 
+def _clean_and_noisy_sequences():
+    """Three 32² frames, the last two shifted one column: clean, and the same with white noise of σ 0.1."""
+    clean = np.stack([_noisy_pair(sigma=0.0, size=32, seed=0)[0][0, 0].numpy()] * 3)
+    clean[1:] = np.roll(clean[1:], 1, axis=-1)
+    return clean, clean + 0.1 * np.random.default_rng(0).standard_normal(clean.shape).astype(np.float32)
+
+
 def test_smoothness_weight_follows_the_frames_noise():
     """λ is ``smooth`` on noisy frames and ``smooth_clean`` on clean ones (white noise under
     ``CLEAN_NOISE`` of the variance); a ``smooth`` the caller gives alone holds on both."""
-    clean = np.stack([_noisy_pair(sigma=0.0, size=32, seed=0)[0][0, 0].numpy()] * 3)
-    clean[1:] = np.roll(clean[1:], 1, axis=-1)
-    noisy = clean + 0.1 * np.random.default_rng(0).standard_normal(clean.shape).astype(np.float32)
+    clean, noisy = _clean_and_noisy_sequences()
     engine = get_engine("nmsr")
     seen = {}
     for name, seq in (("clean", clean), ("noisy", noisy)):
@@ -181,9 +186,7 @@ def test_smoothness_weight_follows_the_frames_noise():
 def test_noise_compensation_acts_on_noisy_frames_only():
     """The loss is compensated for the noise that resampling removes where the frames are noisy (the
     rule that chooses λ); on clean frames it is left plain: the same field with the option on or off."""
-    clean = np.stack([_noisy_pair(sigma=0.0, size=32, seed=0)[0][0, 0].numpy()] * 3)
-    clean[1:] = np.roll(clean[1:], 1, axis=-1)
-    noisy = clean + 0.1 * np.random.default_rng(0).standard_normal(clean.shape).astype(np.float32)
+    clean, noisy = _clean_and_noisy_sequences()
     engine = get_engine("nmsr")
     out = {}
     for name, seq in (("clean", clean), ("noisy", noisy)):
