@@ -30,7 +30,8 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
 8. "pace": wall time where NMSR and SyN-CC are close (the real echo's first 6 frames, and the phantoms
    60001, 60002 and 60004, whose times were above or level with SyN-CC's in one run), over ``--rounds``
    rounds: each round runs both, one after the other, the first of the pair alternating, so that a busy
-   spell of this shared machine slows both; the median of the rounds' time ratios (NMSR / SyN-CC). Without ANTs: NMSR's times;
+   spell of this shared machine slows both; the median of the rounds' time ratios (NMSR / SyN-CC).
+   Without ANTs: NMSR's times;
 9. "radius": the loss's window radius, the paper's 6 (the default) against ANTs' 4 (its SyN-CC preset),
    NMSR's defaults otherwise, on the bundled echo, the 16 phantoms, the real echo's first 6 frames and the
    Sunnybrook ED,ES pairs; per radius, on how many phantoms and slices NMSR's Dice is at least SyN-CC's
@@ -234,8 +235,8 @@ def noise_share(frames: np.ndarray, mask=None) -> float:
 
 def noise_estimates(frames: np.ndarray, sigma: float) -> dict:
     """White noise of a phantom's frames of known Rician ``sigma`` (on bright tissue ~ Gaussian of that sigma),
-    as % of their variance: the truth, NMSR's estimate, and Immerkær's mean estimator (NMSR's before it
-    took the median), all on the normalised frames."""
+    as % of their variance: the truth and Immerkær's mean estimator (NMSR's before it took the median; NMSR's
+    own figure is :func:`noise_share`), both on the normalised frames."""
     import math
 
     import torch
@@ -249,7 +250,7 @@ def noise_estimates(frames: np.ndarray, sigma: float) -> dict:
     var = float(x.flatten(1).var(1).mean())
     r = F.conv2d(x[:, None], _LAPLACE_NOISE.view(1, 1, 3, 3)).abs()
     mean_abs = float(((math.sqrt(math.pi / 2) / 6.0 * r.mean((1, 2, 3))) ** 2).mean())
-    return {"true": 100.0 * (sigma / (hi - lo)) ** 2 / var, "nmsr": noise_share(frames), "immerkaer_mean": 100.0 * mean_abs / var}
+    return {"true": 100.0 * (sigma / (hi - lo)) ** 2 / var, "immerkaer_mean": 100.0 * mean_abs / var}
 
 
 def run_ants(case, syn="SyN", **options) -> dict:
@@ -620,8 +621,8 @@ def main(argv=None) -> int:
         real = seq.frames if not args.quick else seq.frames[:10]
         fan = real_echo_mask(seq.frames, seq.metadata.get("ultrasound_region_rc"))  # the realsub section's mask
         named = [(c["name"], c["frames"], c["mask"]) for c in cases]
-        named += [(f"phantom {PHANTOM_SEED0 + i}", phantom_case(i)["frames"], None)
-                  for i in fresh_ids]
+        fresh_whole = [phantom_case(i) for i in fresh_ids]  # whole, also in --smoke (fresh_cases are cut there)
+        named += [(c["name"], c["frames"], None) for c in fresh_whole]
         named += [("cold-start phantom (8 frames)", phantom_case(999, n_frames=8)["frames"], None),
                   ("echo_real 0-5", real[:6], fan),  # the real section's mask is from the frames it runs on
                   ("echo_real", real, fan if not args.quick else real_echo_mask(real, seq.metadata.get("ultrasound_region_rc")))]
@@ -633,8 +634,9 @@ def main(argv=None) -> int:
         for name, pct in R["noise"].items():
             print(f"{name:40s} {pct:7.3f} %")
         # the estimator against the truth, where it is known (the phantoms' Rician sigma)
-        phantoms = [c for c in cases if "noise_sigma" in c] + [phantom_case(i) for i in fresh_ids]
-        R["noise_truth"] = truth = {c["name"]: noise_estimates(c["frames"], c["noise_sigma"]) for c in phantoms}
+        phantoms = [c for c in cases if "noise_sigma" in c] + fresh_whole
+        R["noise_truth"] = truth = {c["name"]: {**noise_estimates(c["frames"], c["noise_sigma"]), "nmsr": R["noise"][c["name"]]}
+                                    for c in phantoms}
         print("\n## Phantoms: white noise % of the variance, true vs NMSR's estimate (median) vs Immerkær's mean")
         for name, e in truth.items():
             print(f"{name:40s} true {e['true']:6.3f}  nmsr {e['nmsr']:6.3f} ({e['nmsr'] / e['true']:.2f}x)  "
