@@ -73,14 +73,14 @@ def test_nmsr_benchmark_smoke_and_section_merge(tmp_path, restore_thread_env):
     from benchmarks import nmsr as bench
 
     args = ["--smoke", "--no-ants", "--out", str(tmp_path)]
-    assert bench.main([*args, "--skip", "real,realsub,sunnybrook,cold,pace,radius"]) == 0
+    assert bench.main([*args, "--skip", "real,realcc,realsub,sunnybrook,cold,pace,radius"]) == 0
     R = json.loads((tmp_path / "results.json").read_text())
     rows = R["synthetic"]["echo (bundled)"]
     assert {"none", "nmsr"} <= set(rows)
     assert rows["nmsr"]["mse"] < rows["none"]["mse"] and 0.0 <= rows["nmsr"]["dice"] <= 1.0
     assert set(R["fresh"]) == {"phantom 60000"} and set(R["fresh"]["phantom 60000"]) == {
         "nmsr", "nmsr noise_compensation=False", "nmsr shared network"}
-    assert bench.main([*args, "--skip", "synthetic,variants,real,realsub,sunnybrook,cold,pace,radius"]) == 0
+    assert bench.main([*args, "--skip", "synthetic,variants,real,realcc,realsub,sunnybrook,cold,pace,radius"]) == 0
     assert json.loads((tmp_path / "results.json").read_text())["synthetic"] == R["synthetic"]
 
 
@@ -102,7 +102,7 @@ def test_nmsr_benchmark_wall_errors_measure_the_recovered_twist():
 
 
 def test_nmsr_benchmark_realsub_section_reads_similarity_beside_roughness(tmp_path, restore_thread_env):
-    """``--smoke`` of the real-echo sweep alone: every row has the similarity and both roughness figures, and the plot is written."""
+    """``--smoke`` of the real-echo sweep (and the whole-clip realcc): every row has the similarity and both roughness figures, and the plot is written."""
     from benchmarks import nmsr as bench
 
     skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,sunnybrook,pace,radius"
@@ -112,6 +112,8 @@ def test_nmsr_benchmark_realsub_section_reads_similarity_beside_roughness(tmp_pa
     assert rows["none"]["grad2"] == rows["none"]["jitter_px"] == 0.0
     assert all(r["grad2"] > 0.0 and r["jitter_px"] > 0.0 and r["lncc10"] > rows["none"]["lncc10"] for n, r in rows.items() if n != "none")
     assert (tmp_path / "nmsr_real.png").stat().st_size > 10_000
+    whole = json.loads((tmp_path / "results.json").read_text())["echo_real_syncc"]  # realcc: no ANTs here
+    assert set(whole) == {"none", "nmsr"} and whole["nmsr"]["lncc10"] > whole["none"]["lncc10"] and whole["nmsr"]["seconds"] > 0
 
 
 def test_nmsr_benchmark_pace_alternates_which_method_goes_first(monkeypatch):
