@@ -73,14 +73,14 @@ def test_nmsr_benchmark_smoke_and_section_merge(tmp_path, restore_thread_env):
     from benchmarks import nmsr as bench
 
     args = ["--smoke", "--no-ants", "--out", str(tmp_path)]
-    assert bench.main([*args, "--skip", "real,realcc,realsub,sunnybrook,cold,pace,radius"]) == 0
+    assert bench.main([*args, "--skip", "heldout,real,realcc,realsub,sunnybrook,cold,pace,radius"]) == 0
     R = json.loads((tmp_path / "results.json").read_text())
     rows = R["synthetic"]["echo (bundled)"]
     assert {"none", "nmsr"} <= set(rows)
     assert rows["nmsr"]["mse"] < rows["none"]["mse"] and 0.0 <= rows["nmsr"]["dice"] <= 1.0
     assert set(R["fresh"]) == {"phantom 60000"} and set(R["fresh"]["phantom 60000"]) == {
         "nmsr", "nmsr noise_compensation=False", "nmsr shared network"}
-    assert bench.main([*args, "--skip", "synthetic,variants,real,realcc,realsub,sunnybrook,cold,pace,radius"]) == 0
+    assert bench.main([*args, "--skip", "synthetic,variants,heldout,real,realcc,realsub,sunnybrook,cold,pace,radius"]) == 0
     assert json.loads((tmp_path / "results.json").read_text())["synthetic"] == R["synthetic"]
 
 
@@ -105,7 +105,7 @@ def test_nmsr_benchmark_realsub_section_reads_similarity_beside_roughness(tmp_pa
     """``--smoke`` of the real-echo sweep (and the whole-clip realcc): every row has the similarity and both roughness figures, and the plot is written."""
     from benchmarks import nmsr as bench
 
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,sunnybrook,pace,radius"
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,sunnybrook,pace,radius"
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     rows = json.loads((tmp_path / "results.json").read_text())["echo_real_0_5"]
     assert {"none", "nmsr", "nmsr smooth=1", "nmsr smooth=3, 400 iterations"} <= set(rows)
@@ -205,3 +205,20 @@ def test_nmsr_benchmark_roughness_tells_smooth_motion_from_fitted_noise():
     nan = smooth.copy()
     nan[1:, :, :3] = np.nan  # ANTs' fields are NaN where it sampled outside: those pixels (and derivatives next to them) are left out
     assert abs(roughness(nan, mask)["grad2"] - r["grad2"]) < 1e-6
+
+
+def test_nmsr_benchmark_heldout_cases_and_where_nmsr_is_worse(tmp_path, restore_thread_env):
+    """``heldout`` (``--smoke``, no ANTs): a phantom and an echo of the held-out seeds, registered; ``worse_cases``
+    names, per figure, the cases where NMSR is worse than SyN-CC (lower Dice / local CC, higher MSE / endpoint error)."""
+    from benchmarks import nmsr as bench
+
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realcc,realsub,sunnybrook,noise,pace,radius"
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
+    held = json.loads((tmp_path / "results.json").read_text())["heldout"]
+    assert list(held) == ["phantom 70000", "echo 70000"]
+    assert all(r["nmsr"]["mse"] < r["none"]["mse"] for r in held.values())
+    row = {"dice": 0.9, "lncc10": 0.8, "mse": 0.01, "epe_px": 0.5}
+    cases = {"a": {"nmsr": row, "ants SyNCC": row},  # a tie is not worse
+             "b": {"nmsr": {**row, "dice": 0.89, "epe_px": 0.4}, "ants SyNCC": row},
+             "c": {"nmsr": {**row, "mse": 0.02, "lncc10": 0.81}, "ants SyNCC": row}}
+    assert bench.worse_cases(cases) == {"dice": ["b"], "lncc10": [], "mse": ["c"], "epe_px": []}
