@@ -135,6 +135,14 @@ def real_echo_mask(frames: np.ndarray, region=None) -> np.ndarray:
     return ndi.binary_erosion(fan, iterations=2)
 
 
+def real_echo_clip(n: int | None = None) -> dict:
+    """The real echo's first ``n`` frames (``None``: the whole clip), in the fan of those frames (the real and realcc sections)."""
+    seq = tl.load_sequence("echo_real")
+    frames = seq.frames[:n]
+    return {"name": "echo_real", "frames": frames, "mask": real_echo_mask(frames, seq.metadata.get("ultrasound_region_rc")),
+            "labels": None, "gt": None}
+
+
 def real_echo_head(n: int) -> dict:
     """The real echo's first ``n`` frames, in the fan of the whole clip (the realsub, pace and radius sections)."""
     seq = tl.load_sequence("echo_real")
@@ -682,10 +690,8 @@ def main(argv=None) -> int:
                   f"(process total {c['process_s']:.1f} s); second register {c['second_register_s']:.1f} s")
 
     if "real" not in skip:
-        seq = tl.load_sequence("echo_real")
-        frames = seq.frames if not args.quick else seq.frames[: 3 if args.smoke else 10]
-        mask = real_echo_mask(frames, seq.metadata.get("ultrasound_region_rc"))
-        case = {"name": "echo_real", "frames": frames, "mask": mask, "labels": None, "gt": None}
+        case = real_echo_clip(None if not args.quick else 3 if args.smoke else 10)
+        frames = case["frames"]
         rows = {"none": run_none(case), "nmsr": run_nmsr(case), "nmsr smooth=1": run_nmsr(case, smooth=1.0),
                 "nmsr consecutive": run_nmsr(case, pairing="consecutive")}
         if use_ants:
@@ -696,10 +702,8 @@ def main(argv=None) -> int:
     if "realcc" not in skip:
         # SyN-CC on the whole clip (~17 s a pair here), with NMSR's defaults just before it in the same
         # process: the issue's speed figure is against SyN-CC; run this section alone for the times
-        seq = tl.load_sequence("echo_real")
-        frames = seq.frames if not args.quick else seq.frames[: 3 if args.smoke else 10]
-        case = {"name": "echo_real", "frames": frames, "mask": real_echo_mask(frames, seq.metadata.get("ultrasound_region_rc")),
-                "labels": None, "gt": None}
+        case = real_echo_clip(None if not args.quick else 3 if args.smoke else 10)
+        frames = case["frames"]
         rows = {"none": run_none(case), "nmsr": run_nmsr(case)}
         if use_ants:
             rows["ants SyNCC"] = run_ants(case, **ANTS["ants SyNCC"])
