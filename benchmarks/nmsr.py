@@ -148,9 +148,8 @@ def real_echo_clip(n: int | None = None) -> dict:
 
 def real_echo_head(n: int) -> dict:
     """The real echo's first ``n`` frames, in the fan of the whole clip (the realsub, pace and radius sections)."""
-    seq = tl.load_sequence("echo_real")
-    fan = real_echo_mask(seq.frames, seq.metadata.get("ultrasound_region_rc"))
-    return {"name": f"echo_real 0-{n - 1}", "frames": seq.frames[:n], "mask": fan, "labels": None, "gt": None}
+    clip = real_echo_clip()
+    return {**clip, "name": f"echo_real 0-{n - 1}", "frames": clip["frames"][:n]}
 
 
 # ---- scoring -------------------------------------------------------------------------------------
@@ -294,6 +293,14 @@ def run_ants(case, syn="SyN", **options) -> dict:
     out = score(frames_n, warped, labs, labels, jac, field, case.get("gt"), case["mask"], case.get("label_ids", (1,)), ref)
     out["seconds"] = secs
     return out
+
+
+def beside_syncc(case, use_ants: bool) -> dict[str, dict]:
+    """No registration, NMSR's defaults and (with ANTs) SyN-CC on ``case``, one after the other."""
+    rows = {"none": run_none(case), "nmsr": run_nmsr(case)}
+    if use_ants:
+        rows["ants SyNCC"] = run_ants(case, **ANTS["ants SyNCC"])
+    return rows
 
 
 def run_none(case) -> dict:
@@ -708,9 +715,8 @@ def main(argv=None) -> int:
         # process: the issue's speed figure is against SyN-CC; run this section alone for the times
         case = real_echo_clip(real_frames)
         frames = case["frames"]
-        rows = {"none": run_none(case), "nmsr": run_nmsr(case)}
+        rows = beside_syncc(case, use_ants)
         if use_ants:
-            rows["ants SyNCC"] = run_ants(case, **ANTS["ants SyNCC"])
             rows["ants SyNCC"]["nmsr_time_ratio"] = rows["nmsr"]["seconds"] / rows["ants SyNCC"]["seconds"]
         R["echo_real_syncc"] = rows
         print_table(f"real echo, whole clip {frames.shape[0]}x{frames.shape[1]}x{frames.shape[2]}: NMSR then SyN-CC, one process", rows)
@@ -759,10 +765,7 @@ def main(argv=None) -> int:
             held += [echo_case_seed(seed) for seed in HELDOUT_ECHO_SEEDS[: 1 if args.quick else None]]
         R["heldout"] = {}
         for case in held:
-            rows = {"none": run_none(case), "nmsr": run_nmsr(case)}
-            if use_ants:
-                rows["ants SyNCC"] = run_ants(case, **ANTS["ants SyNCC"])
-            R["heldout"][case["name"]] = rows
+            R["heldout"][case["name"]] = rows = beside_syncc(case, use_ants)
             print_table(f"held out: {case['name']}", rows)
         if use_ants:
             R["heldout_below_syncc"] = worse_cases(R["heldout"])
