@@ -375,19 +375,20 @@ def pace(real: dict, phantoms, rounds: int, use_ants: bool) -> dict:
 RADII = (6, 4)
 
 
-def radius_sweep(cases: list[dict], sunny_limit: int | None, R: dict) -> dict:
-    """NMSR's defaults at each radius of :data:`RADII` on ``cases`` and on the Sunnybrook ED,ES pairs (the
-    first ``sunny_limit``; None: all), and per radius on how many phantoms and slices its Dice is at least
-    SyN-CC's (read from the synthetic, fresh and sunnybrook sections of ``R``; None where those lack it)."""
-    keys = [f"radius={r}" for r in RADII]
-    per_case = {c["name"]: {k: run_nmsr(c, radius=r) for k, r in zip(keys, RADII)} for c in cases}
+def option_sweep(cases: list[dict], variants: dict[str, dict], sunny_limit: int | None, R: dict, title: str) -> dict:
+    """NMSR with each of ``variants`` (row name -> options, NMSR's defaults otherwise) on ``cases`` and on the
+    Sunnybrook ED,ES pairs (the first ``sunny_limit``; None: all, 0: none), and per row on how many phantoms and
+    slices its Dice is at least SyN-CC's (read from the synthetic, fresh and sunnybrook sections of ``R``; None
+    where those lack it). The rows of a case run one after the other, so their times are side by side."""
+    keys = list(variants)
+    per_case = {c["name"]: {k: run_nmsr(c, **variants[k]) for k in keys} for c in cases}
     sunny: dict[str, dict[str, float]] = {k: {} for k in keys}
-    if SHARED.is_dir():
+    if SHARED.is_dir() and sunny_limit != 0:
         for n, (name, cine, ed, es, endo_ed, endo_es, *_) in enumerate(sunnybrook_cases()):
             if sunny_limit is not None and n >= sunny_limit:
                 break
-            for k, r in zip(keys, RADII):
-                sunny[k][name] = sunnybrook_nmsr(cine[[ed, es]], endo_ed, endo_es, radius=r)[0]
+            for k in keys:
+                sunny[k][name] = sunnybrook_nmsr(cine[[ed, es]], endo_ed, endo_es, **variants[k])[0]
     syncc = {name: rows["ants SyNCC"]["dice"] for sec in ("synthetic", "fresh") for name, rows in R.get(sec, {}).items()
              if "ants SyNCC" in rows}
     syncc_sb = R.get("sunnybrook", {}).get("ants SyNCC", {}).get("per_case", {})
@@ -395,25 +396,49 @@ def radius_sweep(cases: list[dict], sunny_limit: int | None, R: dict) -> dict:
     def at_least(ours: dict[str, float], theirs: dict[str, float]) -> int | None:
         return sum(ours[n] >= theirs[n] for n in ours) if ours and set(ours) <= set(theirs) else None
 
+    def mean(rows: list[dict], key: str) -> float | None:
+        vals = [r[key] for r in rows if r.get(key) is not None]
+        return float(np.mean(vals)) if vals else None
+
     summary = {}
     for k in keys:
         ph = {n: rows[k] for n, rows in per_case.items() if n.startswith("phantom")}
-        summary[k] = {"phantom_dice_mean": float(np.mean([r["dice"] for r in ph.values()])) if ph else None,
-                      "phantom_epe_mean": float(np.mean([r["epe_px"] for r in ph.values()])) if ph else None,
+        summary[k] = {"phantom_dice_mean": mean(list(ph.values()), "dice"), "phantom_epe_mean": mean(list(ph.values()), "epe_px"),
+                      "phantom_epe_inner_mean": mean(list(ph.values()), "epe_inner_px"),
                       "phantoms": len(ph), "phantoms_at_least_syncc": at_least({n: r["dice"] for n, r in ph.items()}, syncc),
+                      "seconds": float(sum(rows[k]["seconds"] for rows in per_case.values())),
                       "sunnybrook_dice_mean": float(np.mean(list(sunny[k].values()))) if sunny[k] else None,
                       "sunnybrook_slices": len(sunny[k]), "sunnybrook_at_least_syncc": at_least(sunny[k], syncc_sb)}
-    print(f"\n## Loss window radius: the paper's {RADII[0]} against ANTs' {RADII[1]} (NMSR defaults otherwise)")
-    print(f"{'case':22s}" + "".join(f" {k + ' Dice':>15s} {'EPE':>6s} {'LCC10':>6s} {'s':>6s}" for k in keys))
+    print(f"\n## {title}")
+    print(f"{'case':22s}" + "".join(f" {k + ' Dice':>22s} {'EPE':>6s} {'LCC10':>6s} {'s':>6s}" for k in keys))
     fmt = lambda r, key, f: "-" if r.get(key) is None else f.format(r[key])  # noqa: E731
     for name, rows in per_case.items():
-        print(f"{name:22s}" + "".join(f" {fmt(rows[k], 'dice', '{:.4f}'):>15s} {fmt(rows[k], 'epe_px', '{:.3f}'):>6s} "
+        print(f"{name:22s}" + "".join(f" {fmt(rows[k], 'dice', '{:.4f}'):>22s} {fmt(rows[k], 'epe_px', '{:.3f}'):>6s} "
                                       f"{rows[k]['lncc10']:6.3f} {rows[k]['seconds']:6.1f}" for k in keys))
     for k, v in summary.items():
-        print(f"{k}: phantoms' Dice {v['phantom_dice_mean']}, EPE {v['phantom_epe_mean']}, at least SyN-CC's on "
-              f"{v['phantoms_at_least_syncc']} of {v['phantoms']}; Sunnybrook Dice {v['sunnybrook_dice_mean']}, at least "
-              f"SyN-CC's on {v['sunnybrook_at_least_syncc']} of {v['sunnybrook_slices']}")
+        print(f"{k}: phantoms' Dice {v['phantom_dice_mean']}, EPE {v['phantom_epe_mean']} (inner band {v['phantom_epe_inner_mean']}), "
+              f"at least SyN-CC's on {v['phantoms_at_least_syncc']} of {v['phantoms']}; {v['seconds']:.1f} s in all; Sunnybrook Dice "
+              f"{v['sunnybrook_dice_mean']}, at least SyN-CC's on {v['sunnybrook_at_least_syncc']} of {v['sunnybrook_slices']}")
     return {"cases": per_case, "sunnybrook": sunny, "summary": summary}
+
+
+def radius_sweep(cases: list[dict], sunny_limit: int | None, R: dict) -> dict:
+    """NMSR's defaults at each radius of :data:`RADII` (:func:`option_sweep`)."""
+    return option_sweep(cases, {f"radius={r}": {"radius": r} for r in RADII}, sunny_limit, R,
+                        f"Loss window radius: the paper's {RADII[0]} against ANTs' {RADII[1]} (NMSR defaults otherwise)")
+
+
+#: the symmetric section's rows: NMSR's defaults, and with the loss taken both ways (``symmetric``)
+SYMMETRIC = {"defaults": {}, "symmetric": {"symmetric": True}}
+
+
+def symmetric_sweep(cases: list[dict], sunny_limit: int | None, R: dict) -> dict:
+    """NMSR's defaults beside ``symmetric=True`` (:func:`option_sweep`), with the time of the second over the first."""
+    out = option_sweep(cases, SYMMETRIC, sunny_limit, R, "The loss taken both ways (symmetric) beside NMSR's defaults")
+    s = out["summary"]
+    out["time_ratio"] = s["symmetric"]["seconds"] / max(s["defaults"]["seconds"], 1e-9)
+    print(f"symmetric / defaults, time: {out['time_ratio']:.2f}x")
+    return out
 
 
 # ---- cold start ----------------------------------------------------------------------------------
@@ -564,7 +589,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric")
     ap.add_argument("--rounds", type=int, default=3, help="pace section: rounds of NMSR and SyN-CC timed side by side")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "nmsr"))
     args = ap.parse_args(argv)
@@ -596,7 +621,7 @@ def main(argv=None) -> int:
     fresh_ids = range(FRESH_OFFSET, FRESH_OFFSET + (1 if args.smoke else 3 if args.quick else 8))  # the fresh phantoms
     # ... built once, for the sections that run on them
     fresh_cases = [first_frames(phantom_case(i)) if args.smoke else phantom_case(i) for i in fresh_ids] \
-        if {"fresh", "radius"} - skip else []
+        if {"fresh", "radius", "symmetric"} - skip else []
     # the real echo's first frames (5 pairs), for the sections that run on them
     real_frames = None if not args.quick else 3 if args.smoke else 10  # the real and realcc sections' clip: whole, or its first frames
     real_head = real_echo_head(3 if args.smoke else 6) if {"realsub", "pace", "radius"} - skip else None
@@ -814,6 +839,9 @@ def main(argv=None) -> int:
     if "radius" not in skip:
         R["radius"] = radius_sweep(cases + fresh_cases + [real_head],
                                    1 if args.smoke else 6 if args.quick else None, R)
+
+    if "symmetric" not in skip:
+        R["symmetric"] = symmetric_sweep(cases + fresh_cases, 1 if args.smoke else 6 if args.quick else None, R)
 
     if args.profile:
         R["profile"] = profile_echo(cases[0])

@@ -73,14 +73,14 @@ def test_nmsr_benchmark_smoke_and_section_merge(tmp_path, restore_thread_env):
     from benchmarks import nmsr as bench
 
     args = ["--smoke", "--no-ants", "--out", str(tmp_path)]
-    assert bench.main([*args, "--skip", "heldout,real,realcc,realsub,sunnybrook,cold,pace,radius"]) == 0
+    assert bench.main([*args, "--skip", "heldout,real,realcc,realsub,sunnybrook,cold,pace,radius,symmetric"]) == 0
     R = json.loads((tmp_path / "results.json").read_text())
     rows = R["synthetic"]["echo (bundled)"]
     assert {"none", "nmsr"} <= set(rows)
     assert rows["nmsr"]["mse"] < rows["none"]["mse"] and 0.0 <= rows["nmsr"]["dice"] <= 1.0
     assert set(R["fresh"]) == {"phantom 60000"} and set(R["fresh"]["phantom 60000"]) == {
         "nmsr", "nmsr noise_compensation=False", "nmsr shared network"}
-    assert bench.main([*args, "--skip", "synthetic,variants,heldout,real,realcc,realsub,sunnybrook,cold,pace,radius"]) == 0
+    assert bench.main([*args, "--skip", "synthetic,variants,heldout,real,realcc,realsub,sunnybrook,cold,pace,radius,symmetric"]) == 0
     assert json.loads((tmp_path / "results.json").read_text())["synthetic"] == R["synthetic"]
 
 
@@ -105,7 +105,7 @@ def test_nmsr_benchmark_realsub_section_reads_similarity_beside_roughness(tmp_pa
     """``--smoke`` of the real-echo sweep (and the whole-clip realcc): every row has the similarity and both roughness figures, and the plot is written."""
     from benchmarks import nmsr as bench
 
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,sunnybrook,pace,radius"
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,sunnybrook,pace,radius,symmetric"
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     rows = json.loads((tmp_path / "results.json").read_text())["echo_real_0_5"]
     assert {"none", "nmsr", "nmsr smooth=1", "nmsr smooth=3, 400 iterations"} <= set(rows)
@@ -135,7 +135,7 @@ def test_nmsr_benchmark_pace_section_runs_without_ants(tmp_path, restore_thread_
     """``--smoke --no-ants`` of the pace section alone: NMSR's real times for the real echo and the phantom, no ratio."""
     from benchmarks import nmsr as bench
 
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise,radius"
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise,radius,symmetric"
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     pace = json.loads((tmp_path / "results.json").read_text())["pace"]
     assert set(pace) == {"echo_real 0-2", "phantom 60001"}
@@ -149,7 +149,7 @@ def test_nmsr_benchmark_radius_section_runs_both_windows_and_counts_against_sync
 
     (tmp_path / "results.json").write_text(json.dumps({"fresh": {  # SyN-CC's Dice as an earlier run with ANTs left it
         "phantom 50000": {"ants SyNCC": {"dice": 0.0}}, "phantom 60000": {"ants SyNCC": {"dice": 1.0}}}}))
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise,pace"
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise,pace,symmetric"
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     R = json.loads((tmp_path / "results.json").read_text())["radius"]
     assert list(R["cases"]) == ["echo (bundled)", "phantom 50000", "phantom 60000", "echo_real 0-2"]
@@ -165,7 +165,7 @@ def test_nmsr_benchmark_noise_section_is_what_the_engine_sees(tmp_path, restore_
     from benchmarks import nmsr as bench
     from napari_tlreg.engines import get_engine
 
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,pace,radius"
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,pace,radius,symmetric"
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     noise = json.loads((tmp_path / "results.json").read_text())["noise"]
     assert {"echo (bundled)", "phantom 50000", "phantom 60000", "echo_real 0-5"} <= set(noise)
@@ -212,7 +212,7 @@ def test_nmsr_benchmark_heldout_cases_and_where_nmsr_is_worse(tmp_path, restore_
     names, per figure, the cases where NMSR is worse than SyN-CC (lower Dice / local CC, higher MSE / endpoint error)."""
     from benchmarks import nmsr as bench
 
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realcc,realsub,sunnybrook,noise,pace,radius"
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric"
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     held = json.loads((tmp_path / "results.json").read_text())["heldout"]
     assert list(held) == ["phantom 70000", "echo 70000"]
@@ -222,3 +222,21 @@ def test_nmsr_benchmark_heldout_cases_and_where_nmsr_is_worse(tmp_path, restore_
              "b": {"nmsr": {**row, "dice": 0.89, "epe_px": 0.4}, "ants SyNCC": row},
              "c": {"nmsr": {**row, "mse": 0.02, "lncc10": 0.81}, "ants SyNCC": row}}
     assert bench.worse_cases(cases) == {"dice": ["b"], "lncc10": [], "mse": ["c"], "epe_px": []}
+
+
+def test_nmsr_benchmark_symmetric_section_runs_both_rows_side_by_side(tmp_path, restore_thread_env):
+    """``--smoke`` of the symmetric section alone: the defaults and ``symmetric=True`` on every case (really applied),
+    the count of phantoms at or above SyN-CC's Dice from the rows kept in results.json, and the time ratio."""
+    from benchmarks import nmsr as bench
+
+    (tmp_path / "results.json").write_text(json.dumps({"fresh": {  # SyN-CC's Dice as an earlier run with ANTs left it
+        "phantom 50000": {"ants SyNCC": {"dice": 0.0}}, "phantom 60000": {"ants SyNCC": {"dice": 1.0}}}}))
+    skip = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius"
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
+    R = json.loads((tmp_path / "results.json").read_text())["symmetric"]
+    assert list(R["cases"]) == ["echo (bundled)", "phantom 50000", "phantom 60000"]
+    for rows in R["cases"].values():
+        assert set(rows) == {"defaults", "symmetric"} and rows["defaults"]["lncc10"] != rows["symmetric"]["lncc10"]
+    for v in R["summary"].values():
+        assert v["phantoms"] == 2 and v["phantoms_at_least_syncc"] == 1 and v["phantom_epe_inner_mean"] > 0.0
+    assert R["time_ratio"] == pytest.approx(R["summary"]["symmetric"]["seconds"] / R["summary"]["defaults"]["seconds"])

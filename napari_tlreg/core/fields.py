@@ -91,14 +91,15 @@ def invert(u: torch.Tensor, iterations: int = 100, tol: float = 1e-4) -> torch.T
     """Inverse of a displacement by fixed-point iteration ``v <- -u(x + v(x))``.
 
     Returns ``v`` with ``compose(u, v) ≈ 0`` (and, for invertible smooth fields, ``compose(v, u) ≈ 0``).
-    Stops early when the update's max change is below ``tol`` pixels.
+    Stops early when the update's max change is below ``tol`` pixels (``tol=0``: runs all ``iterations``;
+    differentiable, as NMSR's ``symmetric`` loss uses it).
     """
     v = -u
     for _ in range(iterations):
         nv = -warp(u, v)
-        delta = (nv - v).abs().amax()
+        done = tol > 0 and float((nv - v).detach().abs().amax()) < tol  # tol 0: every iteration (no sync)
         v = nv
-        if float(delta) < tol:
+        if done:
             break
     return v
 
