@@ -375,11 +375,14 @@ def pace(real: dict, phantoms, rounds: int, use_ants: bool) -> dict:
 RADII = (6, 4)
 
 
-def option_sweep(cases: list[dict], variants: dict[str, dict], sunny_limit: int | None, R: dict, title: str) -> dict:
+def option_sweep(cases: list[dict], variants: dict[str, dict], sunny_limit: int | None, R: dict, title: str,
+                 held_out: tuple[str, ...] = ()) -> dict:
     """NMSR with each of ``variants`` (row name -> options, NMSR's defaults otherwise) on ``cases`` and on the
     Sunnybrook ED,ES pairs (the first ``sunny_limit``; None: all, 0: none), and per row on how many phantoms and
     slices its Dice is at least SyN-CC's (read from the synthetic, fresh and sunnybrook sections of ``R``; None
-    where those lack it). The rows of a case run one after the other, so their times are side by side."""
+    where those lack it). The rows of a case run one after the other, so their times are side by side. The cases
+    named in ``held_out`` are summed up on their own too (``summary[row]["held_out"]``; SyN-CC's Dice from the
+    heldout section of ``R``)."""
     keys = list(variants)
     per_case = {c["name"]: {k: run_nmsr(c, **variants[k]) for k in keys} for c in cases}
     sunny: dict[str, dict[str, float]] = {k: {} for k in keys}
@@ -389,7 +392,7 @@ def option_sweep(cases: list[dict], variants: dict[str, dict], sunny_limit: int 
                 break
             for k in keys:
                 sunny[k][name] = sunnybrook_nmsr(cine[[ed, es]], endo_ed, endo_es, **variants[k])[0]
-    syncc = {name: rows["ants SyNCC"]["dice"] for sec in ("synthetic", "fresh") for name, rows in R.get(sec, {}).items()
+    syncc = {name: rows["ants SyNCC"]["dice"] for sec in ("synthetic", "fresh", "heldout") for name, rows in R.get(sec, {}).items()
              if "ants SyNCC" in rows}
     syncc_sb = R.get("sunnybrook", {}).get("ants SyNCC", {}).get("per_case", {})
 
@@ -400,12 +403,16 @@ def option_sweep(cases: list[dict], variants: dict[str, dict], sunny_limit: int 
         vals = [r[key] for r in rows if r.get(key) is not None]
         return float(np.mean(vals)) if vals else None
 
+    def phantoms(ph: dict[str, dict]) -> dict:
+        return {"phantom_dice_mean": mean(list(ph.values()), "dice"), "phantom_epe_mean": mean(list(ph.values()), "epe_px"),
+                "phantom_epe_inner_mean": mean(list(ph.values()), "epe_inner_px"),
+                "phantoms": len(ph), "phantoms_at_least_syncc": at_least({n: r["dice"] for n, r in ph.items()}, syncc)}
+
     summary = {}
     for k in keys:
         ph = {n: rows[k] for n, rows in per_case.items() if n.startswith("phantom")}
-        summary[k] = {"phantom_dice_mean": mean(list(ph.values()), "dice"), "phantom_epe_mean": mean(list(ph.values()), "epe_px"),
-                      "phantom_epe_inner_mean": mean(list(ph.values()), "epe_inner_px"),
-                      "phantoms": len(ph), "phantoms_at_least_syncc": at_least({n: r["dice"] for n, r in ph.items()}, syncc),
+        summary[k] = {**phantoms({n: r for n, r in ph.items() if n not in held_out}),
+                      "held_out": phantoms({n: r for n, r in ph.items() if n in held_out}) if held_out else None,
                       "seconds": float(sum(rows[k]["seconds"] for rows in per_case.values())),
                       "sunnybrook_dice_mean": float(np.mean(list(sunny[k].values()))) if sunny[k] else None,
                       "sunnybrook_slices": len(sunny[k]), "sunnybrook_at_least_syncc": at_least(sunny[k], syncc_sb)}
@@ -416,9 +423,12 @@ def option_sweep(cases: list[dict], variants: dict[str, dict], sunny_limit: int 
         print(f"{name:22s}" + "".join(f" {fmt(rows[k], 'dice', '{:.4f}'):>22s} {fmt(rows[k], 'epe_px', '{:.3f}'):>6s} "
                                       f"{rows[k]['lncc10']:6.3f} {rows[k]['seconds']:6.1f}" for k in keys))
     for k, v in summary.items():
-        print(f"{k}: phantoms' Dice {v['phantom_dice_mean']}, EPE {v['phantom_epe_mean']} (inner band {v['phantom_epe_inner_mean']}), "
-              f"at least SyN-CC's on {v['phantoms_at_least_syncc']} of {v['phantoms']}; {v['seconds']:.1f} s in all; Sunnybrook Dice "
-              f"{v['sunnybrook_dice_mean']}, at least SyN-CC's on {v['sunnybrook_at_least_syncc']} of {v['sunnybrook_slices']}")
+        for label, g in (("phantoms", v), ("held-out phantoms", v["held_out"])):
+            if g:
+                print(f"{k}: {label}' Dice {g['phantom_dice_mean']}, EPE {g['phantom_epe_mean']} (inner band "
+                      f"{g['phantom_epe_inner_mean']}), at least SyN-CC's on {g['phantoms_at_least_syncc']} of {g['phantoms']}")
+        print(f"{k}: {v['seconds']:.1f} s in all; Sunnybrook Dice {v['sunnybrook_dice_mean']}, at least SyN-CC's on "
+              f"{v['sunnybrook_at_least_syncc']} of {v['sunnybrook_slices']}")
     return {"cases": per_case, "sunnybrook": sunny, "summary": summary}
 
 
@@ -432,9 +442,11 @@ def radius_sweep(cases: list[dict], sunny_limit: int | None, R: dict) -> dict:
 SYMMETRIC = {"defaults": {}, "symmetric": {"symmetric": True}}
 
 
-def symmetric_sweep(cases: list[dict], sunny_limit: int | None, R: dict) -> dict:
-    """NMSR's defaults beside ``symmetric=True`` (:func:`option_sweep`), with the time of the second over the first."""
-    out = option_sweep(cases, SYMMETRIC, sunny_limit, R, "The loss taken both ways (symmetric) beside NMSR's defaults")
+def symmetric_sweep(cases: list[dict], held: list[dict], sunny_limit: int | None, R: dict) -> dict:
+    """NMSR's defaults beside ``symmetric=True`` (:func:`option_sweep`) on ``cases`` and the held-out phantoms ``held``
+    (summed up on their own), with the time of the second over the first."""
+    out = option_sweep(cases + held, SYMMETRIC, sunny_limit, R, "The loss taken both ways (symmetric) beside NMSR's defaults",
+                       held_out=tuple(c["name"] for c in held))
     s = out["summary"]
     out["time_ratio"] = s["symmetric"]["seconds"] / max(s["defaults"]["seconds"], 1e-9)
     print(f"symmetric / defaults, time: {out['time_ratio']:.2f}x")
@@ -841,7 +853,9 @@ def main(argv=None) -> int:
                                    1 if args.smoke else 6 if args.quick else None, R)
 
     if "symmetric" not in skip:
-        R["symmetric"] = symmetric_sweep(cases + fresh_cases, 1 if args.smoke else 6 if args.quick else None, R)
+        held = [first_frames(phantom_case(HELDOUT_OFFSET)) if args.smoke else phantom_case(i)
+                for i in range(HELDOUT_OFFSET, HELDOUT_OFFSET + (1 if args.smoke else 3 if args.quick else 8))]
+        R["symmetric"] = symmetric_sweep(cases + fresh_cases, held, 1 if args.smoke else 6 if args.quick else None, R)
 
     if args.profile:
         R["profile"] = profile_echo(cases[0])

@@ -234,9 +234,10 @@ def test_nmsr_benchmark_symmetric_section_runs_both_rows_side_by_side(tmp_path, 
     skip = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius"
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     R = json.loads((tmp_path / "results.json").read_text())["symmetric"]
-    assert list(R["cases"]) == ["echo (bundled)", "phantom 50000", "phantom 60000"]
+    assert list(R["cases"]) == ["echo (bundled)", "phantom 50000", "phantom 60000", "phantom 70000"]
     for rows in R["cases"].values():
         assert set(rows) == {"defaults", "symmetric"} and rows["defaults"]["lncc10"] != rows["symmetric"]["lncc10"]
     for v in R["summary"].values():
         assert v["phantoms"] == 2 and v["phantoms_at_least_syncc"] == 1 and v["phantom_epe_inner_mean"] > 0.0
+        assert v["held_out"]["phantoms"] == 1 and v["held_out"]["phantoms_at_least_syncc"] is None  # no heldout rows here
     assert R["time_ratio"] == pytest.approx(R["summary"]["symmetric"]["seconds"] / R["summary"]["defaults"]["seconds"])
