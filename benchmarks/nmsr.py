@@ -39,7 +39,11 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
    NMSR's defaults otherwise, on the bundled echo, the 16 phantoms, the real echo's first 6 frames and the
    Sunnybrook ED,ES pairs; per radius, on how many phantoms and slices NMSR's Dice is at least SyN-CC's
    (SyN-CC's Dice read from the synthetic, fresh and sunnybrook sections of the same results.json);
-10. ``--profile``: where the time of one echo registration goes (torch.profiler).
+10. "symmetric": NMSR's defaults beside ``symmetric=True`` (the loss taken both ways), one after the other on each
+    case: the bundled echo, the 16 phantoms, the 8 held-out phantoms (summed up on their own) and the Sunnybrook
+    ED,ES pairs; per row, on how many phantoms and slices the Dice is at least SyN-CC's (from the synthetic,
+    fresh, heldout and sunnybrook sections of the same results.json), and the time of the two rows;
+11. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ANTs (``.venv-bench``: antspyx) runs in the same process with the same thread count
 (``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS``): "SyN" = ANTsPy's defaults (affine + SyN, MI),

@@ -142,24 +142,6 @@ def test_nmsr_benchmark_pace_section_runs_without_ants(tmp_path, restore_thread_
     assert all(len(r["nmsr_s"]) == 1 and r["nmsr_s"][0] > 0.0 and r["median_ratio"] is None for r in pace.values())
 
 
-def test_nmsr_benchmark_radius_section_runs_both_windows_and_counts_against_syncc(tmp_path, restore_thread_env):
-    """``--smoke`` of the radius section alone: both radii on every case, really applied; the count of phantoms
-    at or above SyN-CC's Dice read from the earlier sections' rows kept in results.json."""
-    from benchmarks import nmsr as bench
-
-    (tmp_path / "results.json").write_text(json.dumps({"fresh": {  # SyN-CC's Dice as an earlier run with ANTs left it
-        "phantom 50000": {"ants SyNCC": {"dice": 0.0}}, "phantom 60000": {"ants SyNCC": {"dice": 1.0}}}}))
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise,pace,symmetric"
-    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
-    R = json.loads((tmp_path / "results.json").read_text())["radius"]
-    assert list(R["cases"]) == ["echo (bundled)", "phantom 50000", "phantom 60000", "echo_real 0-2"]
-    for rows in R["cases"].values():
-        assert set(rows) == {"radius=6", "radius=4"} and rows["radius=6"]["lncc10"] != rows["radius=4"]["lncc10"]
-    for v in R["summary"].values():
-        assert v["phantoms"] == 2 and v["phantoms_at_least_syncc"] == 1  # above 0.0, below 1.0
-        assert v["sunnybrook_at_least_syncc"] is None  # no SyN-CC rows for Sunnybrook in this results.json
-
-
 def test_nmsr_benchmark_noise_section_is_what_the_engine_sees(tmp_path, restore_thread_env):
     """``--smoke`` of the noise section: a share per case, and the engine's own figure on the same frames."""
     from benchmarks import nmsr as bench
@@ -224,20 +206,36 @@ def test_nmsr_benchmark_heldout_cases_and_where_nmsr_is_worse(tmp_path, restore_
     assert bench.worse_cases(cases) == {"dice": ["b"], "lncc10": [], "mse": ["c"], "epe_px": []}
 
 
-def test_nmsr_benchmark_symmetric_section_runs_both_rows_side_by_side(tmp_path, restore_thread_env):
-    """``--smoke`` of the symmetric section alone: the defaults and ``symmetric=True`` on every case (really applied),
-    the count of phantoms at or above SyN-CC's Dice from the rows kept in results.json, and the time ratio."""
+NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric"
+#: the sections of rows of NMSR options: their rows, and the cases of ``--smoke``
+OPTION_SECTIONS = {
+    "radius": ({"radius=6", "radius=4"}, ["echo (bundled)", "phantom 50000", "phantom 60000", "echo_real 0-2"]),
+    "symmetric": ({"defaults", "symmetric"}, ["echo (bundled)", "phantom 50000", "phantom 60000", "phantom 70000"]),
+}
+
+
+@pytest.mark.parametrize("section", list(OPTION_SECTIONS))
+def test_nmsr_benchmark_option_sections_run_every_row_and_count_against_syncc(tmp_path, restore_thread_env, section):
+    """``--smoke`` of a section of NMSR option rows alone (radius: the paper's window and ANTs'; symmetric: the
+    defaults and the loss taken both ways, with the held-out phantoms summed up on their own): every row on every
+    case, really applied; the count of phantoms at or above SyN-CC's Dice read from the earlier sections' rows
+    kept in results.json."""
     from benchmarks import nmsr as bench
 
     (tmp_path / "results.json").write_text(json.dumps({"fresh": {  # SyN-CC's Dice as an earlier run with ANTs left it
         "phantom 50000": {"ants SyNCC": {"dice": 0.0}}, "phantom 60000": {"ants SyNCC": {"dice": 1.0}}}}))
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius"
+    skip = ",".join(s for s in NMSR_SECTIONS.split(",") if s != section)
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
-    R = json.loads((tmp_path / "results.json").read_text())["symmetric"]
-    assert list(R["cases"]) == ["echo (bundled)", "phantom 50000", "phantom 60000", "phantom 70000"]
+    R = json.loads((tmp_path / "results.json").read_text())[section]
+    rows_wanted, cases = OPTION_SECTIONS[section]
+    assert list(R["cases"]) == cases
     for rows in R["cases"].values():
-        assert set(rows) == {"defaults", "symmetric"} and rows["defaults"]["lncc10"] != rows["symmetric"]["lncc10"]
+        assert set(rows) == rows_wanted and len({r["lncc10"] for r in rows.values()}) == len(rows)
     for v in R["summary"].values():
-        assert v["phantoms"] == 2 and v["phantoms_at_least_syncc"] == 1 and v["phantom_epe_inner_mean"] > 0.0
-        assert v["held_out"]["phantoms"] == 1 and v["held_out"]["phantoms_at_least_syncc"] is None  # no heldout rows here
-    assert R["time_ratio"] == pytest.approx(R["summary"]["symmetric"]["seconds"] / R["summary"]["defaults"]["seconds"])
+        assert v["phantoms"] == 2 and v["phantoms_at_least_syncc"] == 1  # above 0.0, below 1.0
+        assert v["sunnybrook_at_least_syncc"] is None  # no SyN-CC rows for Sunnybrook in this results.json
+    if section == "symmetric":
+        for v in R["summary"].values():
+            assert v["phantom_epe_inner_mean"] > 0.0
+            assert v["held_out"]["phantoms"] == 1 and v["held_out"]["phantoms_at_least_syncc"] is None  # no heldout rows here
+        assert R["time_ratio"] == pytest.approx(R["summary"]["symmetric"]["seconds"] / R["summary"]["defaults"]["seconds"])
