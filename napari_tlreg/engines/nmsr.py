@@ -139,6 +139,16 @@ the speckle as 2.6x more noise): speckle is neither white nor additive, as the c
 So with consecutive pairing, keep it on noisy frames such as cine MRI and turn it off on echo (the
 consecutive section of ``benchmarks/nmsr.py``). The reference pairing has no
 chain and is the default; there the two tie on the echo.
+
+``symmetric`` (off by default): the loss is taken both ways, ``½ [LNCC(warp(M, φ), I) + LNCC(M, warp(I, φ⁻¹))]``
+with ``φ⁻¹`` from :data:`INVERSE_ITERATIONS` fixed-point steps of :func:`~napari_tlreg.core.fields.invert`
+(differentiated through), the noise compensation applied to each warped frame with its own noise. The plain
+loss judges the field on the fixed frame's grid only; the second term judges it on the moving frame's too, as
+SyN judges both halves of its path. On the 16 cardiac phantoms it lowered the mean error on the LV wall's
+inner boundary from 0.133 to 0.123 px and raised the propagated labels' Dice from 0.9848 to 0.9860 (8 held-out
+phantoms: 0.146 -> 0.136 px, 0.9839 -> 0.9848), the Sunnybrook ED -> ES endocardium's from 0.9333 to 0.9345,
+at 1.36x the time (the symmetric section of ``benchmarks/nmsr.py``): off by default because the defaults' time
+is what is set against ANTs SyN-CC's.
 """
 from __future__ import annotations
 
