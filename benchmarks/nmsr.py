@@ -383,10 +383,9 @@ def option_sweep(cases: list[dict], variants: dict[str, dict], sunny_limit: int 
                  held_out: tuple[str, ...] = ()) -> dict:
     """NMSR with each of ``variants`` (row name -> options, NMSR's defaults otherwise) on ``cases`` and on the
     Sunnybrook ED,ES pairs (the first ``sunny_limit``; None: all, 0: none), and per row on how many phantoms and
-    slices its Dice is at least SyN-CC's (read from the synthetic, fresh and sunnybrook sections of ``R``; None
-    where those lack it). The rows of a case run one after the other, so their times are side by side. The cases
-    named in ``held_out`` are summed up on their own too (``summary[row]["held_out"]``; SyN-CC's Dice from the
-    heldout section of ``R``)."""
+    slices its Dice is at least SyN-CC's (read from the synthetic, fresh, heldout and sunnybrook sections of ``R``;
+    None where those lack it). The rows of a case run one after the other, so their times are side by side. The cases
+    named in ``held_out`` are summed up on their own (``summary[row]["held_out"]``), apart from the others."""
     keys = list(variants)
     per_case = {c["name"]: {k: run_nmsr(c, **variants[k]) for k in keys} for c in cases}
     sunny: dict[str, dict[str, float]] = {k: {} for k in keys}
