@@ -27,6 +27,15 @@ def restore_thread_env(monkeypatch):
             monkeypatch.delenv(var, raising=False)
 
 
+#: every section of ``benchmarks/nmsr.py``, in its --skip help's order
+NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric"
+
+
+def smoke_skip(*run: str) -> str:
+    """``--skip`` for ``benchmarks/nmsr.py``: every section but ``run`` (a new section is skipped by every test at once)."""
+    return ",".join(s for s in NMSR_SECTIONS.split(",") if s not in run)
+
+
 def test_peers_smoke(tmp_path, restore_thread_env):
     from benchmarks import peers
 
@@ -73,14 +82,14 @@ def test_nmsr_benchmark_smoke_and_section_merge(tmp_path, restore_thread_env):
     from benchmarks import nmsr as bench
 
     args = ["--smoke", "--no-ants", "--out", str(tmp_path)]
-    assert bench.main([*args, "--skip", "heldout,real,realcc,realsub,sunnybrook,cold,pace,radius,symmetric"]) == 0
+    assert bench.main([*args, "--skip", smoke_skip("synthetic", "landscape", "consecutive", "variants", "fresh", "noise")]) == 0
     R = json.loads((tmp_path / "results.json").read_text())
     rows = R["synthetic"]["echo (bundled)"]
     assert {"none", "nmsr"} <= set(rows)
     assert rows["nmsr"]["mse"] < rows["none"]["mse"] and 0.0 <= rows["nmsr"]["dice"] <= 1.0
     assert set(R["fresh"]) == {"phantom 60000"} and set(R["fresh"]["phantom 60000"]) == {
         "nmsr", "nmsr noise_compensation=False", "nmsr shared network"}
-    assert bench.main([*args, "--skip", "synthetic,variants,heldout,real,realcc,realsub,sunnybrook,cold,pace,radius,symmetric"]) == 0
+    assert bench.main([*args, "--skip", smoke_skip("landscape", "consecutive", "fresh", "noise")]) == 0
     assert json.loads((tmp_path / "results.json").read_text())["synthetic"] == R["synthetic"]
 
 
@@ -105,7 +114,7 @@ def test_nmsr_benchmark_realsub_section_reads_similarity_beside_roughness(tmp_pa
     """``--smoke`` of the real-echo sweep (and the whole-clip realcc): every row has the similarity and both roughness figures, and the plot is written."""
     from benchmarks import nmsr as bench
 
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,sunnybrook,pace,radius,symmetric"
+    skip = smoke_skip("realcc", "realsub", "noise")
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     rows = json.loads((tmp_path / "results.json").read_text())["echo_real_0_5"]
     assert {"none", "nmsr", "nmsr smooth=1", "nmsr smooth=3, 400 iterations"} <= set(rows)
@@ -135,7 +144,7 @@ def test_nmsr_benchmark_pace_section_runs_without_ants(tmp_path, restore_thread_
     """``--smoke --no-ants`` of the pace section alone: NMSR's real times for the real echo and the phantom, no ratio."""
     from benchmarks import nmsr as bench
 
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,noise,radius,symmetric"
+    skip = smoke_skip("heldout", "realcc", "pace")
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     pace = json.loads((tmp_path / "results.json").read_text())["pace"]
     assert set(pace) == {"echo_real 0-2", "phantom 60001"}
@@ -147,7 +156,7 @@ def test_nmsr_benchmark_noise_section_is_what_the_engine_sees(tmp_path, restore_
     from benchmarks import nmsr as bench
     from napari_tlreg.engines import get_engine
 
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realsub,sunnybrook,pace,radius,symmetric"
+    skip = smoke_skip("heldout", "realcc", "noise")
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     noise = json.loads((tmp_path / "results.json").read_text())["noise"]
     assert {"echo (bundled)", "phantom 50000", "phantom 60000", "echo_real 0-5"} <= set(noise)
@@ -194,7 +203,7 @@ def test_nmsr_benchmark_heldout_cases_and_where_nmsr_is_worse(tmp_path, restore_
     names, per figure, the cases where NMSR is worse than SyN-CC (lower Dice / local CC, higher MSE / endpoint error)."""
     from benchmarks import nmsr as bench
 
-    skip = "synthetic,landscape,consecutive,variants,cold,fresh,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric"
+    skip = smoke_skip("heldout")
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     held = json.loads((tmp_path / "results.json").read_text())["heldout"]
     assert list(held) == ["phantom 70000", "echo 70000"]
@@ -206,7 +215,6 @@ def test_nmsr_benchmark_heldout_cases_and_where_nmsr_is_worse(tmp_path, restore_
     assert bench.worse_cases(cases) == {"dice": ["b"], "lncc10": [], "mse": ["c"], "epe_px": []}
 
 
-NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric"
 #: the sections of rows of NMSR options: their rows, and the cases of ``--smoke``
 OPTION_SECTIONS = {
     "radius": ({"radius=6", "radius=4"}, ["echo (bundled)", "phantom 50000", "phantom 60000", "echo_real 0-2"]),
@@ -224,7 +232,7 @@ def test_nmsr_benchmark_option_sections_run_every_row_and_count_against_syncc(tm
 
     (tmp_path / "results.json").write_text(json.dumps({"fresh": {  # SyN-CC's Dice as an earlier run with ANTs left it
         "phantom 50000": {"ants SyNCC": {"dice": 0.0}}, "phantom 60000": {"ants SyNCC": {"dice": 1.0}}}}))
-    skip = ",".join(s for s in NMSR_SECTIONS.split(",") if s != section)
+    skip = smoke_skip(section)
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
     R = json.loads((tmp_path / "results.json").read_text())[section]
     rows_wanted, cases = OPTION_SECTIONS[section]
