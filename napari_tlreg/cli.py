@@ -8,7 +8,7 @@
     napari-tlreg batch INPUTS... --method M --out FOLDER [--scheduler local|ADDRESS] [--workers N]
                        [--param KEY=VALUE] [--reference 0] [--device auto] [--no-montage]
     napari-tlreg view [INPUT] [--run]          (napari with the plugin docked)
-    napari-tlreg methods | samples
+    napari-tlreg methods [METHOD] | samples
 
 INPUT is a file, a DICOM folder or a bundled sample name (batch: also globs and cohort folders).
 Exit code 0 on success; bad input prints one line to stderr and exits 2; a batch in which some
@@ -90,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--run", action="store_true", help="start the registration at once")
     v.add_argument("--screenshot", default=None, help="save a screenshot after the run and quit")
 
-    sub.add_parser("methods", help="list the engines")
+    m = sub.add_parser("methods", help="list the engines, or one engine's parameters (for --param)")
+    m.add_argument("method", nargs="?", default=None, help="an engine: list its parameters, defaults and what they do")
     sub.add_parser("samples", help="list the bundled sample sequences")
     return p
 
@@ -255,10 +256,24 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args) -> int:
     try:
         if args.command == "methods":
-            from .api import methods
+            from .api import method_params, methods
 
-            for name, desc in methods().items():
-                print(f"{name:12s} {desc}")
+            if args.method is None:
+                for name, desc in methods().items():
+                    print(f"{name:12s} {desc}")
+                return 0
+            spec = method_params(args.method)  # an unknown name: ValueError listing the known ones
+            print(f"{args.method}: {methods()[args.method]}")
+            for advanced in (False, True):
+                keys = [k for k, v in spec.items() if v["advanced"] == advanced]
+                if keys:
+                    print("\nadvanced parameters (few users change these):" if advanced else "\nparameters (--param KEY=VALUE):")
+                for key in keys:
+                    v = spec[key]
+                    d = v["default"]  # as --param takes it: JSON, or a plain string
+                    default = "(not set)" if d is None else d if isinstance(d, str) and d else json.dumps(d)
+                    choices = f" (one of {', '.join(map(str, v['choices']))})" if v["choices"] else ""
+                    print(f"  {key} = {default}{choices}" + (f"\n      {v['help']}" if v["help"] else ""))
             return 0
         if args.command == "samples":
             from .io import samples

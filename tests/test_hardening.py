@@ -336,6 +336,36 @@ def test_every_parameter_is_explained(method):
 
     spec = method_params(method)
     assert spec and all(len(v["help"]) > 15 for v in spec.values()), [k for k, v in spec.items() if len(v["help"]) <= 15]
+    from napari_tlreg.engines import get_engine
+
+    assert set(get_engine(method).advanced) <= set(spec)  # a misspelt advanced name would silently show as basic
+    assert sum(v["advanced"] for v in spec.values()) == len(get_engine(method).advanced)
+    assert sum(not v["advanced"] for v in spec.values()) <= 10  # the form a user sees first stays short
+
+
+def test_cli_lists_a_methods_parameters(capsys, shift_engine):
+    """``napari-tlreg methods M``: every parameter --param takes, with its default and help, the advanced ones last."""
+    rc, err, out = _cli(["methods", "nmsr"], capsys)
+    assert rc == 0 and not err
+    lines = out.splitlines()
+    assert lines[0].startswith("nmsr: NMSR")
+    head, tail = lines.index("parameters (--param KEY=VALUE):"), lines.index("advanced parameters (few users change these):")
+    assert head < tail
+    def names(block):  # a parameter's line is indented 2 spaces, its help 6
+        return [ln.split(" = ")[0].strip() for ln in block if ln.startswith("  ") and not ln.startswith("   ")]
+
+    basic, advanced = names(lines[head + 1 : tail]), names(lines[tail + 1 :])
+    spec = tl.api.method_params("nmsr")
+    assert basic == [k for k, v in spec.items() if not v["advanced"]] and "symmetric" in basic
+    assert advanced == [k for k, v in spec.items() if v["advanced"]] and "field_sigma" in advanced
+    assert "  pairing = reference (one of reference, consecutive)" in lines  # as --param takes it
+    assert "  symmetric = false" in lines and "  mask = (not set)" in lines
+    rc, err, out = _cli(["methods", shift_engine], capsys)  # no advanced parameters: no such heading
+    assert rc == 0 and "advanced parameters" not in out and "  gain = 1.0" in out.splitlines()
+    rc, err, _ = _cli(["methods", "nope"], capsys)
+    _assert_one_line_error(rc, err, command="methods", match="unknown method 'nope'")
+    rc, err, out = _cli(["methods"], capsys)
+    assert rc == 0 and any(ln.startswith("nmsr ") for ln in out.splitlines())
 
 
 def test_unknown_method_and_reference_out_of_range(tmp_path, capsys, shift_engine, good_tif):

@@ -316,6 +316,40 @@ def test_only_edited_parameters_are_passed(widget):
     assert get_engine("nmsr").validate_params(w.param_values())["smooth_clean"] == 1.0
 
 
+def test_advanced_parameters_fold_away(widget, qtbot):
+    """NMSR's 26 parameters: the 10 a user sets first in the form, the other 16 in a folded "advanced"
+    group whose title counts the ones edited (they are still sent); its state carries across methods."""
+    from napari_tlreg.api import method_params
+
+    viewer, w = widget
+    choose(w.method_combo, "nmsr")
+    spec = method_params("nmsr")
+    advanced = [k for k, v in spec.items() if v["advanced"]]
+    assert len(advanced) == 16 and w.advanced is not None and not w.advanced.isExpanded()
+    assert w.advanced.text() == "advanced (16)"
+    assert w.params_form.rowCount() == len(spec) - 16 and w.advanced_form.rowCount() == 16
+    for key in spec:  # each parameter in its form, with its tooltip on the label too
+        editor = w.findChild(object, f"param_{key}")
+        form = w.advanced_form if key in advanced else w.params_form
+        label = form.labelForField(editor)
+        assert label is not None and label.text() == key and label.toolTip() == editor.toolTip(), key
+    w.show()
+    qtbot.waitExposed(w)
+    assert w.findChild(object, "param_field_sigma").height() < 5 or not w.findChild(object, "param_field_sigma").isVisible()
+    w.findChild(object, "param_field_sigma").setValue(0.5)
+    w.findChild(object, "param_noise_compensation").setChecked(False)
+    assert w.advanced.text() == "advanced (16, 2 changed)"
+    assert w.param_values() == {"field_sigma": 0.5, "noise_compensation": False}
+    w.findChild(object, "param_noise_compensation").setChecked(True)
+    assert w.advanced.text() == "advanced (16, 1 changed)"
+    w.advanced.expand(animate=False)
+    qtbot.waitUntil(lambda: w.findChild(object, "param_field_sigma").height() > 5, timeout=2000)
+    choose(w.method_combo, "tlrn")  # no advanced parameters: no group
+    assert w.advanced is None and w.param_values() == {}
+    choose(w.method_combo, "nmsr")  # fresh editors at the defaults, the group open as the user left it
+    assert w.advanced.isExpanded() and w.advanced.text() == "advanced (16)" and w.param_values() == {}
+
+
 def test_cancel(widget, qtbot, notes):
     viewer, w = widget
     frames, _ = synthetic_sequence()

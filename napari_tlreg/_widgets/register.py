@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt import QCollapsible
 
 import napari_tlreg as tl
 from napari_tlreg.api import DEFAULT_METHOD, Cancelled, available_devices, method_params, methods, validate_frames
@@ -147,32 +148,33 @@ def _float_spin(value: float) -> QDoubleSpinBox:
     return w
 
 
-def _param_editor(default: Any, choices: tuple | None) -> tuple[QWidget, Callable[[], Any]]:
-    """An editor for one engine parameter and a getter returning a value of the default's type."""
+def _param_editor(default: Any, choices: tuple | None) -> tuple[QWidget, Callable[[], Any], Any]:
+    """An editor for one engine parameter, a getter returning a value of the default's type, and the
+    editor's signal that its value changed."""
     if choices:
         w = QComboBox()
         for c in choices:
             w.addItem(str(c), c)
         if default in choices:
             w.setCurrentIndex(list(choices).index(default))
-        return w, w.currentData
+        return w, w.currentData, w.currentIndexChanged
     if isinstance(default, bool):
         w = QCheckBox()
         w.setChecked(default)
-        return w, w.isChecked
+        return w, w.isChecked, w.toggled
     if isinstance(default, int):
         w = QSpinBox()
         w.setRange(-(10**9), 10**9)
         w.setValue(default)
-        return w, w.value
+        return w, w.value, w.valueChanged
     if isinstance(default, float):
         w = _float_spin(default)
-        return w, w.value
+        return w, w.value, w.valueChanged
     w = QLineEdit("" if default is None else str(default))
     if default is None:
-        w.setPlaceholderText("default")
-        return w, lambda: (w.text() or None)
-    return w, w.text
+        w.setPlaceholderText("not set")
+        return w, lambda: (w.text() or None), w.textChanged
+    return w, w.text, w.textChanged
 
 
 def _hex(rgba) -> str:
@@ -298,7 +300,14 @@ class RegisterWidget(QWidget):
         form.addRow("method", self.method_combo)
 
         self.params_box = QGroupBox("parameters")
-        self.params_form = QFormLayout(self.params_box)
+        params_layout = QVBoxLayout(self.params_box)
+        self.params_form = QFormLayout()
+        params_layout.addLayout(self.params_form)
+        # the parameters few users change (Engine.advanced), folded away: rebuilt per method
+        self.advanced: QCollapsible | None = None
+        self.advanced_form: QFormLayout | None = None
+        self._advanced_keys: list[str] = []
+        self._advanced_open = False
         inputs.addWidget(self.params_box)
 
         form2 = QFormLayout()
@@ -417,6 +426,10 @@ class RegisterWidget(QWidget):
     def _on_method_changed(self, *_) -> None:
         while self.params_form.rowCount():
             self.params_form.removeRow(0)
+        if self.advanced is not None:
+            self.params_box.layout().removeWidget(self.advanced)
+            self.advanced.deleteLater()
+            self.advanced = self.advanced_form = None
         self._param_getters = {}
         self._param_defaults = {}
         name = self.method_combo.currentData()
@@ -429,18 +442,48 @@ class RegisterWidget(QWidget):
         except Exception as exc:  # an engine that fails to load: say so, keep the widget usable
             self.status_label.setText(f"method {name!r} unavailable: {exc}")
             params = {}
+        advanced = self._advanced_keys = [k for k, spec in params.items() if spec.get("advanced")]
+        if advanced:
+            self.advanced = QCollapsible(self._advanced_title(len(advanced), 0), expandedIcon="▼", collapsedIcon="▶")
+            self.advanced.setObjectName("advanced_parameters")
+            self.advanced.setToolTip("Parameters few users change: the benchmarks chose their defaults")
+            self.advanced.toggled.connect(self._on_advanced_toggled)
+            holder = QWidget()
+            self.advanced_form = QFormLayout(holder)
+            self.advanced_form.setContentsMargins(0, 0, 0, 0)
+            self.advanced.addWidget(holder)
+            self.params_box.layout().addWidget(self.advanced)
         for key, spec in params.items():
-            editor, getter = _param_editor(spec["default"], spec.get("choices"))
+            editor, getter, changed = _param_editor(spec["default"], spec.get("choices"))
             editor.setObjectName(f"param_{key}")
             tip = f"<p>{html.escape(spec['help'])}</p>" if spec.get("help") else ""  # rich text: Qt wraps it
             editor.setToolTip(tip)
-            self.params_form.addRow(key, editor)
-            label = self.params_form.labelForField(editor)
+            form = self.advanced_form if key in advanced else self.params_form
+            form.addRow(key, editor)
+            label = form.labelForField(editor)
             if label is not None:
                 label.setToolTip(tip)
             self._param_getters[key] = getter
             self._param_defaults[key] = spec["default"]
+            if key in advanced:
+                changed.connect(self._update_advanced_title)
+        if self.advanced is not None and self._advanced_open:
+            self.advanced.expand(animate=False)
         self.params_box.setVisible(bool(params))
+
+    @staticmethod
+    def _advanced_title(n: int, changed: int) -> str:
+        return f"advanced ({n}" + (f", {changed} changed)" if changed else ")")
+
+    def _update_advanced_title(self, *_) -> None:
+        """The folded group says how many of its parameters differ from the defaults (they are sent)."""
+        if self.advanced is None:
+            return
+        edited = self.param_values()
+        self.advanced.setText(self._advanced_title(len(self._advanced_keys), sum(k in edited for k in self._advanced_keys)))
+
+    def _on_advanced_toggled(self, expanded: bool) -> None:
+        self._advanced_open = expanded  # kept for the next method that has advanced parameters
 
     def param_values(self) -> dict[str, Any]:
         """The parameters the user changed from the method's defaults: the engine fills in the rest, as

@@ -60,6 +60,8 @@ class Engine:
     choices: dict[str, tuple] = {}
     #: one line per parameter for people (the viewer shows it as the parameter's tooltip)
     help: dict[str, str] = {}
+    #: parameters few users change (the viewer folds them into an "advanced" group; the CLI lists them last)
+    advanced: tuple[str, ...] = ()
 
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(params) - set(self.defaults))

@@ -688,6 +688,10 @@ class NMSREngine(Engine):
         "symmetric": False,
     }
     choices = {"pairing": PAIRINGS, "init": INIT_CHOICES}
+    # the settings the benchmarks chose (and the machinery's knobs): folded away in the viewer
+    advanced = ("levels", "lr", "weights", "patience", "tol", "threads", "resample_once", "final_iterations", "sigma",
+                "average", "noise_compensation", "pair_networks_from", "loss_octaves", "loss_octave_limit",
+                "iterations_side", "field_sigma")
     # diagnostics of the last run (the engine instance is shared: read them right after the call)
     last_log: list[dict] = []
     last_smooth: float | None = None  # the λ it used
