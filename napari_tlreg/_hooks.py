@@ -25,7 +25,8 @@ def sequence_to_layers(seq) -> list[LayerData]:
     """Turn a :class:`napari_tlreg.io.Sequence` into napari LayerData tuples.
 
     An Image layer ``(T, H, W)`` (scale = ``(1, *spacing)``), a Labels layer when the sequence has
-    labels, and a Points layer ``(t, row, col)`` with ``features["id"]`` when it has landmarks.
+    labels, a hidden 2-D Labels layer ``"<name> mask"`` when it has a region mask (``metadata["mask"]``,
+    e.g. the echo sector), and a Points layer ``(t, row, col)`` with ``features["id"]`` when it has landmarks.
     """
     name = getattr(seq, "name", "") or "sequence"
     spacing = getattr(seq, "spacing", None)
@@ -49,6 +50,16 @@ def sequence_to_layers(seq) -> list[LayerData]:
             (
                 np.asarray(labels).astype(np.int32, copy=False),
                 {"name": f"{name} labels", "scale": scale, "opacity": 0.5,
+                 "metadata": {"napari_tlreg": info}},
+                "labels",
+            )
+        )
+    mask = (getattr(seq, "metadata", None) or {}).get("mask")
+    if mask is not None and np.ndim(mask) == 2:  # e.g. the echo sector: NMSR's mask, one click away in its form
+        layers.append(
+            (
+                np.asarray(mask).astype(np.int32),
+                {"name": f"{name} mask", "scale": scale[1:], "opacity": 0.25, "visible": False,
                  "metadata": {"napari_tlreg": info}},
                 "labels",
             )

@@ -32,19 +32,21 @@ def methods() -> dict[str, str]:
 
 def method_params(name: str) -> dict[str, dict[str, Any]]:
     """The parameters of method ``name``:
-    ``{param: {"default": value, "choices": tuple | None, "help": str, "advanced": bool}}``.
+    ``{param: {"default": value, "choices": tuple | None, "help": str, "advanced": bool, "region": bool}}``.
 
     The type of ``default`` is the type :func:`register` accepts for that parameter (see
     ``Engine.validate_params``); ``advanced`` parameters are those few users change (the viewer
-    folds them away). Unknown names raise ``ValueError`` listing the known ones.
+    folds them away); ``region`` ones take an ``(H, W)`` mask (the viewer offers Labels layers).
+    Unknown names raise ``ValueError`` listing the known ones.
     """
     engine = get_engine(name)
     choices = dict(getattr(engine, "choices", None) or {})
     helps = dict(getattr(engine, "help", None) or {})
     advanced = set(getattr(engine, "advanced", None) or ())
+    region = set(getattr(engine, "region_params", None) or ())
     return {
         key: {"default": default, "choices": tuple(choices[key]) if key in choices else None, "help": helps.get(key, ""),
-              "advanced": key in advanced}
+              "advanced": key in advanced, "region": key in region}
         for key, default in dict(engine.defaults).items()
     }
 

@@ -412,11 +412,13 @@ def _label_hd(a: np.ndarray, b: np.ndarray, k: int, spacing, suffix: str) -> dic
     return {f"hd_{k}{suffix}": float(d.max()), f"hd95_{k}{suffix}": float(np.percentile(d, 95))}
 
 
-def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | None = None) -> list[dict]:
+def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | None = None, mask="result") -> list[dict]:
     """Per-frame evaluation table of a RegistrationResult: one ``dict`` per frame ``t``.
 
     Always: ``t``, ``is_reference``, ``mse`` and ``lncc`` (reference warped onto the frame vs the
-    frame, 9x9 LNCC), ``folding_pct`` (% of pixels with ``det(I+∇u) <= 0``).
+    frame, 9x9 LNCC), ``folding_pct`` (% of pixels with ``det(I+∇u) <= 0``). ``mse`` and ``lncc``
+    are means over ``mask`` ``(H, W)``: by default the region the registration was restricted to
+    (``result.mask``, e.g. NMSR's ``mask``; the whole frame when it has none); None: the whole frame.
 
     ``labels`` ``(T, H, W)`` (a frame without labels is all zero): the reference frame's labels
     are propagated with ``result.warp_labels`` and compared on every other labelled frame:
@@ -444,8 +446,9 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     spacing = _spacing(getattr(result, "spacing", None), 2)
     nan = math.nan
 
-    mse_t = mse(warped, frames, per_frame=True)
-    lncc_t = lncc(warped, frames, per_frame=True)
+    region = getattr(result, "mask", None) if isinstance(mask, str) and mask == "result" else mask
+    mse_t = mse(warped, frames, mask=region, per_frame=True)
+    lncc_t = lncc(warped, frames, mask=region, per_frame=True)
     fold_t = negative_jacobian_fraction(disp, per_frame=True)
     rows: list[dict[str, Any]] = [
         {

@@ -80,6 +80,13 @@ def metrics_tables(res: RegistrationResult, labels=None, landmarks=None) -> tupl
     return rows, {k: _clean(v) for k, v in summarize(rows).items()}
 
 
+def region_note(res: RegistrationResult) -> str:
+    """Where the MSE and local CC of a result's tables were taken (:func:`napari_tlreg.metrics.evaluate`)."""
+    m = res.mask
+    h, w = res.frames.shape[1:]
+    return "whole frame" if m is None else f"mask: {int(m.sum())} of {h}x{w} px"
+
+
 def _versions() -> dict:
     import scipy
     import torch
@@ -91,7 +98,7 @@ def _versions() -> dict:
 def _write_metrics_files(folder: Path, res: RegistrationResult, rows: list[dict], summary: dict, source: str | None) -> dict:
     doc = {"method": res.method, "params": res.params, "reference": res.reference, "device": res.device,
            "runtime_s": res.runtime_s, "source": source, "spacing": res.spacing, "versions": _versions(),
-           "summary": summary, "frames": rows}
+           "mse_lncc_region": region_note(res), "summary": summary, "frames": rows}
     (folder / "metrics.json").write_text(json.dumps(doc, indent=2))
     keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "t", k))
     with open(folder / "metrics.csv", "w", newline="") as f:
@@ -471,7 +478,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
         summaries.append({"method": name, **summary})
         doc = {"name": name, "method": res.method, "params": res.params, "reference": res.reference,
                "device": res.device, "runtime_s": res.runtime_s,
-               "spacing": list(sp) if sp is not None else None, "summary": summary}
+               "spacing": list(sp) if sp is not None else None, "mse_lncc_region": region_note(res), "summary": summary}
         if lm is not None:
             tt = LM.tre_table(lm, res.reference, res.displacement, spacing=sp, n_frames=T)
             tre_rows += [{"method": name, **r} for r in tt]

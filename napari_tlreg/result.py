@@ -41,6 +41,16 @@ class RegistrationResult:
         return int(self.frames.shape[0])
 
     @property
+    def mask(self) -> np.ndarray | None:
+        """``(H, W)`` bool: the region the registration was restricted to (an engine's ``mask`` parameter), or None.
+
+        :func:`napari_tlreg.metrics.evaluate` reports MSE and local CC over it."""
+        from .core.region import decode_mask, is_encoded_mask
+
+        value = self.params.get("mask")
+        return decode_mask(value) if is_encoded_mask(value) else None
+
+    @property
     def folding_pct(self) -> np.ndarray:
         """``(T,)`` percentage of pixels with ``det <= 0`` per frame."""
         return (self.jacobian <= 0).mean(axis=(1, 2)) * 100.0

@@ -335,6 +335,37 @@ def test_mask_param_forms_and_result_saves(tmp_path, phantom):
     assert json.loads((tmp_path / "res" / "result.json").read_text())["params"]["pairing"] == "reference"
 
 
+def test_mask_restricts_the_reported_mse_and_local_cc(tmp_path, phantom):
+    """The mask restricts the reported MSE and local CC too (the issue's point 3, as the paper reports them):
+    the per-frame table, the written metrics.json and the report folder, after a save and reload as well."""
+    from napari_tlreg import metrics
+    from napari_tlreg.report import export_report, write_metrics
+
+    frames, _ = phantom
+    mask = np.zeros(frames.shape[1:], bool)
+    mask[6:22, 8:26] = True
+    res = tl.register(frames, method="nmsr", mask=mask, levels=1, iterations=3, init="random", threads=1)
+    assert np.array_equal(res.mask, mask)
+    rows = metrics.evaluate(res)
+    inside = metrics.mse(res.warped, res.frames, mask=mask, per_frame=True)
+    whole = metrics.mse(res.warped, res.frames, per_frame=True)
+    assert np.allclose([r["mse"] for r in rows], inside) and not np.allclose(inside, whole)
+    assert np.allclose([r["lncc"] for r in rows], metrics.lncc(res.warped, res.frames, mask=mask, per_frame=True))
+    assert np.allclose([r["mse"] for r in metrics.evaluate(res, mask=None)], whole)  # asked for: the whole frame
+    res.save(tmp_path / "res")
+    back = tl.RegistrationResult.load(tmp_path / "res")
+    assert np.array_equal(back.mask, mask) and np.allclose([r["mse"] for r in metrics.evaluate(back)], inside)
+    write_metrics(back, tmp_path / "res")
+    doc = json.loads((tmp_path / "res" / "metrics.json").read_text())
+    assert doc["mse_lncc_region"] == f"mask: {mask.sum()} of 32x32 px"
+    assert np.isclose(doc["summary"]["mse"], np.mean(np.delete(inside, res.reference)))
+    export_report({"nmsr": back}, tmp_path / "report")
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["results"][0]["mse_lncc_region"].startswith("mask: ")
+    plain = tl.register(frames, method="nmsr", levels=1, iterations=3, init="random", threads=1)
+    assert plain.mask is None and np.allclose([r["mse"] for r in metrics.evaluate(plain)],
+                                              metrics.mse(plain.warped, plain.frames, per_frame=True))
+
+
 @pytest.mark.parametrize(
     "params, error, match",
     [

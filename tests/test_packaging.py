@@ -337,12 +337,22 @@ def test_sample_hooks_give_layer_tuples(name):
     data, kw, kind = layers[0]
     assert kind == "image" and np.asarray(data).ndim == 3 and kw["name"]
     assert len(kw["scale"]) == 3 and kw["scale"][0] == 1.0
+    masks = [(d, k) for d, k, t in layers[1:] if t == "labels" and k["name"].endswith(" mask")]
     for data2, kw2, kind2 in layers[1:]:
         assert kind2 in ("labels", "points")
-        if kind2 == "labels":
+        if kind2 == "labels" and kw2["name"].endswith(" mask"):  # a region (the echo sector): 2-D, hidden
+            assert np.asarray(data2).shape == np.asarray(data).shape[1:] and tuple(kw2["scale"]) == tuple(kw["scale"][1:])
+            assert kw2["visible"] is False
+        elif kind2 == "labels":
             assert np.asarray(data2).shape == np.asarray(data).shape
         else:
             assert np.asarray(data2).shape[1] == 3 and len(kw2["features"]["id"]) == len(data2)
+    from napari_tlreg.io import load_sequence
+
+    sector = load_sequence(name).metadata.get("mask")
+    assert len(masks) == (sector is not None) and (name != "echo" or sector is not None)
+    if masks:
+        assert np.array_equal(masks[0][0] != 0, sector)
 
 
 # ---------------------------------------------------------------------------------------------

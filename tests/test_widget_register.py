@@ -350,6 +350,70 @@ def test_advanced_parameters_fold_away(widget, qtbot):
     assert w.advanced.isExpanded() and w.advanced.text() == "advanced (16)" and w.param_values() == {}
 
 
+def test_nmsr_mask_from_a_labels_layer(widget, qtbot, notes):
+    """NMSR's mask is chosen among the viewer's Labels layers (2-D, or a (T, H, W) layer's reference frame);
+    one that does not fit the image is a notification, not a run; the result keeps the region and reports
+    its MSE / local CC there."""
+    from napari_tlreg import metrics
+
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, "nmsr")
+    combo = w.findChild(object, "param_mask")
+    assert [combo.itemText(i) for i in range(combo.count())] == ["none (whole frame)"] and w.param_values() == {}
+    region = np.zeros((H, W), np.int32)
+    region[4:28, 6:30] = 1
+    viewer.add_labels(region, name="roi")
+    viewer.add_labels(labels, name="seg")  # (T, H, W): its plane at the reference
+    viewer.add_labels(np.ones((H + 2, W), np.int32), name="too big")
+    viewer.add_labels(np.zeros((H, W), np.int32), name="blank")
+    assert [combo.itemText(i) for i in range(combo.count())] == ["none (whole frame)", "roi", "seg", "too big", "blank"]
+    w.reference_spin.setValue(REF)
+    choose(combo, "seg")
+    assert np.array_equal(w.param_values()["mask"], labels[REF] != 0)
+    for name, says in (("too big", "mask layer 'too big' is 34x32, the image 'seq' 32x32"), ("blank", "mask layer 'blank' is empty")):
+        choose(combo, name)
+        n_layers = len(viewer.layers)
+        notes.clear()
+        w.run_btn.click()
+        assert not w.running and len(viewer.layers) == n_layers and says in notes[-1][1], notes
+    viewer.layers["too big"].name = "wide"  # renames follow; the choice stays on its layer
+    assert combo.currentText() == "blank" and combo.findText("wide") > 0
+    choose(combo, "roi")
+    for key, value in (("levels", 1), ("iterations", 3), ("threads", 1)):
+        w.findChild(object, f"param_{key}").setValue(value)
+    notes.clear()
+    run_and_wait(qtbot, w, timeout=60000)
+    assert not [n for n in notes if n[0] == "error"], notes
+    res = w.results[("seq", "nmsr")]
+    assert np.array_equal(res.mask, region != 0)
+    rows = metrics.evaluate(res)
+    assert np.allclose([r["mse"] for r in rows], metrics.mse(res.warped, res.frames, mask=region != 0, per_frame=True))
+    viewer.layers.remove("roi")  # the chosen layer gone: back to the whole frame
+    assert combo.currentText() == "none (whole frame)" and "mask" not in w.param_values()
+
+
+def test_nmsr_mask_starts_on_the_images_own_region(widget):
+    """A sample's region (the echo sector, Labels ``"echo mask"``) is NMSR's mask from the start, as in the
+    benchmark; "none" chosen by the user stays none."""
+    from napari_tlreg.io import load_sequence
+
+    viewer, w = widget
+    viewer.open_sample("napari-tlreg", "echo")
+    assert viewer.layers["echo mask"].visible is False
+    choose(w.method_combo, "nmsr")
+    combo = w.findChild(object, "param_mask")
+    assert combo.currentText() == "echo mask"
+    assert np.array_equal(w.param_values()["mask"], load_sequence("echo").metadata["mask"])
+    choose(combo, "none (whole frame)")
+    viewer.add_labels(np.zeros((8, 8), np.int32), name="other")
+    assert combo.currentText() == "none (whole frame)" and "mask" not in w.param_values()
+    choose(w.method_combo, "tlrn")
+    choose(w.method_combo, "nmsr")  # a new form: the image's region again
+    assert w.findChild(object, "param_mask").currentText() == "echo mask"
+
+
 def test_cancel(widget, qtbot, notes):
     viewer, w = widget
     frames, _ = synthetic_sequence()
@@ -476,3 +540,11 @@ def test_worker_preimports_what_napari_loads_lazily_for_result_layers():
            for mode in ("cold", "warm")}
     assert "pandas" in out["cold"]  # what the first result display used to import on the GUI thread
     assert out["warm"] == "[]", out["warm"]
+
+
+def test_folding_share_never_reads_zero_when_pixels_fold():
+    """A few folded pixels of a large frame (0.004 %) must not read as "0.00 %" in the status or the legend."""
+    from napari_tlreg._widgets.register import _percent
+
+    assert _percent(0.0) == "0.00 %" and _percent(np.float32(0.5)) == "0.50 %" and _percent(12.345) == "12.35 %"
+    assert _percent(0.0041) == "0.004 %" and _percent(0.009) == "0.009 %"

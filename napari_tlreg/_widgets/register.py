@@ -52,6 +52,7 @@ __all__ = ["RegisterWidget"]
 log = logging.getLogger(__name__)
 
 NO_LABELS = "none"
+NO_REGION = "none (whole frame)"
 LAYER_TYPES = {"image": Image, "labels": Labels, "vectors": Vectors}
 RUN_TEXT = "Run"
 CANCEL_TEXT = "Cancel"
@@ -177,6 +178,12 @@ def _param_editor(default: Any, choices: tuple | None) -> tuple[QWidget, Callabl
     return w, w.text, w.textChanged
 
 
+def _percent(value) -> str:
+    """A share in % for people: 2 decimals, but a few folded pixels never read as "0.00 %"."""
+    v = float(value)
+    return f"{v:.2f} %" if v == 0 or v >= 0.01 else f"{v:.1g} %"
+
+
 def _hex(rgba) -> str:
     r, g, b = (int(round(float(c) * 255)) for c in rgba[:3])
     return f"#{r:02x}{g:02x}{b:02x}"
@@ -229,7 +236,7 @@ class _JacobianLegend(QWidget):
         self.hi.setText(f"≥ {hi:.3g}")
         text = "folding: det ≤ 0 (layer “… folds”)"
         if folding_pct is not None and len(folding_pct):
-            text += f" — worst frame {float(np.max(folding_pct)):.2f} %"
+            text += f" — worst frame {_percent(np.max(folding_pct))}"
         self.folds.setText(text)
 
 
@@ -255,6 +262,7 @@ class RegisterWidget(QWidget):
         self._result_place: dict = {}  # base name, scale, translate of the last result's layers
         self._param_getters: dict[str, Callable[[], Any]] = {}
         self._param_defaults: dict[str, Any] = {}
+        self._region_combos: dict[str, QComboBox] = {}  # region parameters: their Labels-layer choosers
         self._relay = _Relay(self)
         self._relay.progress.connect(self._on_progress)
         self._build()
@@ -375,6 +383,8 @@ class RegisterWidget(QWidget):
         if layer is not None:
             layer.events.name.connect(self._refresh_layers)
         self._refresh_layers()
+        if layer is not None and layer is self._own_region_layer():  # e.g. a sample's sector, added after its image
+            self._choose_own_region()
 
     def _refresh_layers(self, event=None) -> None:
         layers = [ly for ly in self._viewer.layers if not is_result(ly)]
@@ -392,6 +402,43 @@ class RegisterWidget(QWidget):
             self.labels_combo.addItem(ly.name)
         self._labels_layers = labels
         self.labels_combo.setCurrentIndex(labels.index(old_labels) + 1 if old_labels in labels else 0)
+        for combo in self._region_combos.values():
+            self._fill_region_combo(combo)
+
+    def _fill_region_combo(self, combo: QComboBox) -> None:
+        """"none" and the viewer's Labels layers (not results), keeping the layer chosen before."""
+        old = combo.currentData()
+        layers = [ly for ly in self._viewer.layers if isinstance(ly, Labels) and ly.ndim in (2, 3) and not is_result(ly)]
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem(NO_REGION, None)
+        for ly in layers:
+            combo.addItem(ly.name, ly)
+        combo.setCurrentIndex(layers.index(old) + 1 if old in layers else 0)
+        combo.blockSignals(False)
+
+    def _region_value(self, key: str, combo: QComboBox) -> np.ndarray | None:
+        """The chosen Labels layer as an ``(H, W)`` bool mask (nonzero = inside; a ``(T, H, W)`` layer: its plane at
+        the reference frame), checked against the image; ``ValueError`` with a plain message otherwise."""
+        layer = combo.currentData()
+        if layer is None or layer not in self._viewer.layers:
+            return None
+        data = np.asarray(layer.data[0] if layer.multiscale else layer.data)
+        if data.ndim == 3:
+            ref = int(self.reference_spin.value())
+            if not 0 <= ref < data.shape[0]:
+                raise ValueError(f"{key} layer '{layer.name}' has {data.shape[0]} frames, no frame {ref} (the reference)")
+            data = data[ref]
+        image = self.current_image()
+        if image is not None:
+            shape = tuple((image.data[0] if image.multiscale else image.data).shape[1:3])
+            if data.shape != shape:
+                raise ValueError(f"{key} layer '{layer.name}' is {data.shape[0]}x{data.shape[1]}, "
+                                 f"the image '{image.name}' {shape[0]}x{shape[1]}")
+        mask = data != 0
+        if not mask.any():
+            raise ValueError(f"{key} layer '{layer.name}' is empty: paint the region to register in (nonzero = inside)")
+        return mask
 
     def current_image(self) -> Image | None:
         return self.images.current()
@@ -416,6 +463,25 @@ class RegisterWidget(QWidget):
         n = int(layer.data.shape[0]) if not layer.multiscale else int(layer.data[0].shape[0])
         self.reference_spin.setRange(0, max(0, n - 1))
         self.reference_spin.setValue(self._current_frame(layer))
+        self._choose_own_region()
+
+    def _own_region_layer(self) -> Labels | None:
+        """The image's own region, the Labels layer ``"<image> mask"`` (a sample's or reader's, e.g. the echo sector)."""
+        image = self.current_image()
+        if image is None:
+            return None
+        layer = next((ly for ly in self._viewer.layers if ly.name == f"{image.name} mask"), None)
+        return layer if isinstance(layer, Labels) else None
+
+    def _choose_own_region(self) -> None:
+        """Region parameters start on the image's own region when it has one (the user can set "none")."""
+        own = self._own_region_layer()
+        if own is None:
+            return
+        for combo in self._region_combos.values():
+            i = combo.findData(own)
+            if i >= 0:
+                combo.setCurrentIndex(i)
 
     def _use_current_frame(self) -> None:
         layer = self.current_image()
@@ -453,8 +519,15 @@ class RegisterWidget(QWidget):
             self.advanced_form.setContentsMargins(0, 0, 0, 0)
             self.advanced.addWidget(holder)
             self.params_box.layout().addWidget(self.advanced)
+        self._region_combos = {}
         for key, spec in params.items():
-            editor, getter, changed = _param_editor(spec["default"], spec.get("choices"))
+            if spec.get("region"):  # an (H, W) mask: chosen among the viewer's Labels layers
+                editor = QComboBox()
+                self._region_combos[key] = editor
+                self._fill_region_combo(editor)
+                getter, changed = (lambda combo=editor, k=key: self._region_value(k, combo)), editor.currentIndexChanged
+            else:
+                editor, getter, changed = _param_editor(spec["default"], spec.get("choices"))
             editor.setObjectName(f"param_{key}")
             tip = f"<p>{html.escape(spec['help'])}</p>" if spec.get("help") else ""  # rich text: Qt wraps it
             editor.setToolTip(tip)
@@ -467,6 +540,7 @@ class RegisterWidget(QWidget):
             self._param_defaults[key] = spec["default"]
             if key in advanced:
                 changed.connect(self._update_advanced_title)
+        self._choose_own_region()
         if self.advanced is not None and self._advanced_open:
             self.advanced.expand(animate=False)
         self.params_box.setVisible(bool(params))
@@ -479,15 +553,17 @@ class RegisterWidget(QWidget):
         """The folded group says how many of its parameters differ from the defaults (they are sent)."""
         if self.advanced is None:
             return
-        edited = self.param_values()
-        self.advanced.setText(self._advanced_title(len(self._advanced_keys), sum(k in edited for k in self._advanced_keys)))
+        values = {k: self._param_getters[k]() for k in self._advanced_keys}
+        edited = [k for k, v in values.items() if v is not None and not _same(v, self._param_defaults[k])]
+        self.advanced.setText(self._advanced_title(len(self._advanced_keys), len(edited)))
 
     def _on_advanced_toggled(self, expanded: bool) -> None:
         self._advanced_open = expanded  # kept for the next method that has advanced parameters
 
     def param_values(self) -> dict[str, Any]:
         """The parameters the user changed from the method's defaults: the engine fills in the rest, as
-        for a call from Python (so e.g. an edited nmsr ``smooth`` alone holds on every sequence)."""
+        for a call from Python (so e.g. an edited nmsr ``smooth`` alone holds on every sequence). A region
+        parameter (nmsr ``mask``) is the chosen Labels layer as an ``(H, W)`` mask; ``ValueError`` if it does not fit."""
         values = {k: get() for k, get in self._param_getters.items()}
         return {k: v for k, v in values.items() if v is not None and not _same(v, self._param_defaults.get(k))}
 
@@ -531,12 +607,17 @@ class RegisterWidget(QWidget):
         scale = tuple(float(s) for s in layer.scale)
         translate = tuple(float(t) for t in layer.translate)
         spacing = None if scale[-2:] == (1.0, 1.0) else scale[-2:]
+        try:
+            params = self.param_values()
+        except ValueError as exc:  # e.g. a mask layer that does not fit the image
+            show_error(f"Register sequence: {exc}")
+            return
         call = {
             "method": self.method_combo.currentData(),
             "reference": reference,
             "device": self.device_combo.currentData(),
             "spacing": spacing,
-            **self.param_values(),
+            **params,
         }
         display = {
             "base": layer.name,
@@ -622,7 +703,7 @@ class RegisterWidget(QWidget):
         self.progress_bar.setValue(1)
         self.status_label.setText(
             f"done: {res.n_frames} frames to frame {res.reference} with {res.method} on {res.device} "
-            f"in {res.runtime_s:.1f} s; worst folding {float(np.max(res.folding_pct)):.2f} %"
+            f"in {res.runtime_s:.1f} s; worst folding {_percent(np.max(res.folding_pct))}"
         )
         key = (str(settings["base"]), str(res.method))
         self.results[key] = res

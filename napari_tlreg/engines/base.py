@@ -62,6 +62,8 @@ class Engine:
     help: dict[str, str] = {}
     #: parameters few users change (the viewer folds them into an "advanced" group; the CLI lists them last)
     advanced: tuple[str, ...] = ()
+    #: parameters that take an ``(H, W)`` region (a mask: array, file or encoded string); the viewer offers Labels layers
+    region_params: tuple[str, ...] = ()
 
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(params) - set(self.defaults))

@@ -152,10 +152,8 @@ is what is set against ANTs SyN-CC's.
 """
 from __future__ import annotations
 
-import base64
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -164,6 +162,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from ..core import fields
+from ..core.region import coerce_mask, decode_mask, encode_mask
 from .base import Engine, RunContext
 from .nets import SVFUNet, grad_l2_per_item
 from .weights import resolve
@@ -393,75 +392,6 @@ def chain_consecutive(steps: torch.Tensor, targets: list[int], reference: int) -
     return u
 
 
-# ---- mask parameter ------------------------------------------------------------------------------
-_MASK_PREFIX = "mask:"
-
-
-def encode_mask(mask: np.ndarray) -> str:
-    """A bool ``(H, W)`` mask as a compact JSON-safe string ``"mask:HxW:<base64 packbits>"`` (kept in result params)."""
-    m = np.asarray(mask, bool)
-    return f"{_MASK_PREFIX}{m.shape[0]}x{m.shape[1]}:" + base64.b64encode(np.packbits(m.ravel())).decode("ascii")
-
-
-def decode_mask(text: str) -> np.ndarray:
-    head, _, data = text[len(_MASK_PREFIX):].partition(":")
-    h, w = (int(v) for v in head.split("x"))
-    bits = np.unpackbits(np.frombuffer(base64.b64decode(data), np.uint8))[: h * w]
-    return bits.reshape(h, w).astype(bool)
-
-
-def _read_mask_file(path: str) -> np.ndarray:
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"nmsr: mask file not found: {path}")
-    suffix = p.suffix.lower()
-    if suffix == ".npy":
-        return np.load(p, allow_pickle=False)
-    if suffix == ".npz":
-        with np.load(p, allow_pickle=False) as d:
-            key = "mask" if "mask" in d else next(iter(d.files))
-            return d[key]
-    if suffix in (".tif", ".tiff"):
-        import tifffile
-
-        return tifffile.imread(p)
-    if suffix == ".png":
-        from PIL import Image
-
-        return np.asarray(Image.open(p).convert("L"))
-    raise ValueError(f"nmsr: mask file must be .npy, .npz, .tif or .png, got {path}")
-
-
-def _coerce_mask(value: Any) -> str | None:
-    """None, an (H, W) array (numpy/torch, nonzero = inside), a file path or an encoded mask -> encoded string."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value.startswith(_MASK_PREFIX):
-            try:
-                arr = decode_mask(value)
-            except Exception as exc:
-                raise ValueError(f"nmsr: malformed encoded mask ({exc})") from exc
-        elif value == "":
-            return None
-        else:
-            arr = _read_mask_file(value)
-    else:
-        if hasattr(value, "detach"):
-            value = value.detach().cpu().numpy()
-        arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"nmsr: mask must be a boolean or numeric (H, W) array, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"nmsr: mask must be a 2-D (H, W) array, got shape {arr.shape}")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError("nmsr: mask contains NaN or infinite values")
-    m = arr != 0
-    if not m.any():
-        raise ValueError("nmsr: mask is empty (no nonzero pixel)")
-    return encode_mask(m)
-
-
 # ---- the engine ----------------------------------------------------------------------------------
 def load_warm_start(weights: str) -> tuple[dict, dict]:
     """State dict and card of the warm-start network (sha256-checked for shipped models; cached)."""
@@ -688,6 +618,7 @@ class NMSREngine(Engine):
         "symmetric": False,
     }
     choices = {"pairing": PAIRINGS, "init": INIT_CHOICES}
+    region_params = ("mask",)
     # the settings the benchmarks chose (and the machinery's knobs): folded away in the viewer
     advanced = ("levels", "lr", "weights", "patience", "tol", "threads", "resample_once", "final_iterations", "sigma",
                 "average", "noise_compensation", "pair_networks_from", "loss_octaves", "loss_octave_limit",
@@ -713,7 +644,8 @@ class NMSREngine(Engine):
         "tol": "early stop: stop when the loss fell by less than this share of its total fall",
         "seed": "seed of fresh networks (same seed and threads: the same result on a CPU)",
         "diffeomorphic": "integrate the network's output as a velocity field (no folds, slower)",
-        "mask": "region the loss and the metrics see: .npy/.npz/.tif/.png path (empty: whole frame)",
+        "mask": "region the loss and the reported MSE / local CC see: a Labels layer in the viewer (nonzero = inside; "
+                "a (T, H, W) layer: its reference frame), a .npy/.npz/.tif/.png path from Python or the CLI (none: the whole frame)",
         "threads": "torch threads for this run (0: leave as is)",
         "resample_once": "the loss resamples the original frame once through the composed field",
         "final_iterations": "iterations at the finest scale at most (-1: as iterations)",
@@ -747,7 +679,7 @@ class NMSREngine(Engine):
                 raise ValueError(f"nmsr: {key} must be in [{lo}, {hi}], got {v!r}")
         if not isinstance(out["weights"], str):
             raise TypeError(f"nmsr: weights must be a string (shipped model name or path), got {out['weights']!r}")
-        out["mask"] = _coerce_mask(out["mask"])
+        out["mask"] = coerce_mask(out["mask"], self.name)
         return out
 
     # -- helpers -------------------------------------------------------------------------------------
