@@ -51,6 +51,21 @@ def method_params(name: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with each region parameter of ``method`` (nmsr ``mask``) the caller left unset filled
+    with ``sequence``'s own region (``metadata["mask"]``, e.g. the bundled echo's sector), as the
+    viewer's form starts on it and as a sequence's own labels are used; an empty value (``mask=""``)
+    asks for the whole frame. The CLI's ``register`` and ``batch`` use this; ``register`` does not."""
+    own = (getattr(sequence, "metadata", None) or {}).get("mask")
+    if own is None or np.ndim(own) != 2:
+        return dict(params)
+    out = dict(params)
+    for key, spec in method_params(method).items():
+        if spec.get("region") and key not in out:
+            out[key] = np.asarray(own, bool)
+    return out
+
+
 def available_devices() -> dict[str, bool]:
     """``{"auto": True, "cpu": True, "cuda": <a CUDA GPU is usable>}``: the ``device`` values :func:`register` can run on now."""
     import torch

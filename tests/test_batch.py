@@ -215,3 +215,19 @@ def test_batch_with_shipped_tlrn(cluster, tmp_path):
     sat = next(r for r in rows if r["name"] == "satellite")  # 2 x 256 x 256 with 15 landmark pairs
     assert sat["frames"] == 2 and sat["tre"] is not None and sat["method"] == "tlrn"
     assert _hidden(tmp_path / "out") == []
+
+
+def test_batch_uses_each_sequences_own_region(tmp_path):
+    """A cohort item with its own region (the echo sample's sector) is registered within it by nmsr, as by
+    ``napari-tlreg register``; ``mask=""`` in the batch's params asks for the whole frame."""
+    from napari_tlreg.batch import register_one
+    from napari_tlreg.io import load_sequence
+    from napari_tlreg.result import RegistrationResult
+
+    quick = {"levels": 1, "iterations": 1, "threads": 1}
+    item = {"name": "echo", "source": "echo"}
+    row = register_one(item, "nmsr", str(tmp_path / "own"), montage=False, params=quick)
+    assert row["status"] == "ok", row
+    assert np.array_equal(RegistrationResult.load(tmp_path / "own" / "echo").mask, load_sequence("echo").metadata["mask"])
+    row = register_one(item, "nmsr", str(tmp_path / "whole"), montage=False, params={**quick, "mask": ""})
+    assert row["status"] == "ok" and RegistrationResult.load(tmp_path / "whole" / "echo").mask is None

@@ -7,6 +7,7 @@ are in ``test_io.py``; here they go through the CLI and the viewer, plus a fuzz 
 """
 from __future__ import annotations
 
+import json
 import os
 import resource
 import tracemalloc
@@ -366,6 +367,24 @@ def test_cli_lists_a_methods_parameters(capsys, shift_engine):
     _assert_one_line_error(rc, err, command="methods", match="unknown method 'nope'")
     rc, err, out = _cli(["methods"], capsys)
     assert rc == 0 and any(ln.startswith("nmsr ") for ln in out.splitlines())
+
+
+def test_cli_register_uses_the_sequences_own_region(tmp_path, capsys):
+    """``register echo --method nmsr``: the sample's sector is the mask unless the user says otherwise, as its
+    own labels are used and as the viewer's form starts on it; ``--param mask=`` is the whole frame."""
+    from napari_tlreg.io import load_sequence
+
+    quick = ["--param", "levels=1", "--param", "iterations=1", "--param", "threads=1", "--no-montage"]
+    rc, err, _ = _cli(["register", "echo", "--method", "nmsr", "--out", tmp_path / "own", *quick], capsys)
+    sector = load_sequence("echo").metadata["mask"]
+    assert rc == 0 and any(f"mask = the sequence's own region ({sector.sum()} px)" in e for e in err), err
+    res = tl.RegistrationResult.load(tmp_path / "own")
+    assert np.array_equal(res.mask, sector)
+    assert json.loads((tmp_path / "own" / "metrics.json").read_text())["mse_lncc_region"].startswith("mask: ")
+    rc, err, _ = _cli(["register", "echo", "--method", "nmsr", "--param", "mask=", "--out", tmp_path / "whole", *quick], capsys)
+    assert rc == 0 and not any("own region" in e for e in err)
+    assert tl.RegistrationResult.load(tmp_path / "whole").mask is None
+    assert tl.api.own_region_params("tlrn", load_sequence("echo"), {}) == {}  # no region parameter: nothing added
 
 
 def test_unknown_method_and_reference_out_of_range(tmp_path, capsys, shift_engine, good_tif):
