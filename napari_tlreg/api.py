@@ -55,7 +55,8 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
     """``params`` with each region parameter of ``method`` (nmsr ``mask``) the caller left unset filled
     with ``sequence``'s own region (``metadata["mask"]``, e.g. the bundled echo's sector), as the
     viewer's form starts on it and as a sequence's own labels are used; an empty value (``mask=""``)
-    asks for the whole frame. The CLI's ``register`` and ``batch`` use this; ``register`` does not."""
+    asks for the whole frame. The CLI's ``register`` and ``batch`` use this; :func:`register`, which
+    takes frames rather than a sequence, does not."""
     own = (getattr(sequence, "metadata", None) or {}).get("mask")
     if own is None or np.ndim(own) != 2:
         return dict(params)

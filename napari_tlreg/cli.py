@@ -190,6 +190,29 @@ def cmd_register(args) -> int:
     return 0
 
 
+def cmd_methods(args) -> int:
+    """The engines; with a method, its parameters as ``--param`` takes them, defaults and help, the advanced ones last."""
+    from .api import method_params, methods
+
+    if args.method is None:
+        for name, desc in methods().items():
+            print(f"{name:12s} {desc}")
+        return 0
+    spec = method_params(args.method)  # an unknown name: ValueError listing the known ones
+    print(f"{args.method}: {methods()[args.method]}")
+    for advanced in (False, True):
+        keys = [k for k, v in spec.items() if v["advanced"] == advanced]
+        if keys:
+            print("\nadvanced parameters (few users change these):" if advanced else "\nparameters (--param KEY=VALUE):")
+        for key in keys:
+            v = spec[key]
+            d = v["default"]  # as --param takes it: JSON, or a plain string
+            default = "(not set)" if d is None else d if isinstance(d, str) and d else json.dumps(d)
+            choices = f" (one of {', '.join(map(str, v['choices']))})" if v["choices"] else ""
+            print(f"  {key} = {default}{choices}" + (f"\n      {v['help']}" if v["help"] else ""))
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from . import report
     from .io import load_points_csv
@@ -261,25 +284,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args) -> int:
     try:
         if args.command == "methods":
-            from .api import method_params, methods
-
-            if args.method is None:
-                for name, desc in methods().items():
-                    print(f"{name:12s} {desc}")
-                return 0
-            spec = method_params(args.method)  # an unknown name: ValueError listing the known ones
-            print(f"{args.method}: {methods()[args.method]}")
-            for advanced in (False, True):
-                keys = [k for k, v in spec.items() if v["advanced"] == advanced]
-                if keys:
-                    print("\nadvanced parameters (few users change these):" if advanced else "\nparameters (--param KEY=VALUE):")
-                for key in keys:
-                    v = spec[key]
-                    d = v["default"]  # as --param takes it: JSON, or a plain string
-                    default = "(not set)" if d is None else d if isinstance(d, str) and d else json.dumps(d)
-                    choices = f" (one of {', '.join(map(str, v['choices']))})" if v["choices"] else ""
-                    print(f"  {key} = {default}{choices}" + (f"\n      {v['help']}" if v["help"] else ""))
-            return 0
+            return cmd_methods(args)
         if args.command == "samples":
             from .io import samples
 
