@@ -120,26 +120,11 @@ def first_frames(case: dict, n: int = 3) -> dict:
 
 
 def real_echo_mask(frames: np.ndarray, region=None) -> np.ndarray:
-    """The ultrasound fan of a real clip: the convex hull of the largest ever-bright region, eroded 2 px."""
-    from matplotlib.path import Path as MPath
-    from scipy import ndimage as ndi
-    from scipy.spatial import ConvexHull
+    """The ultrasound fan of a real clip: the convex hull of the largest ever-bright region, eroded 2 px
+    (:func:`napari_tlreg.core.region.signal_region`, which the DICOM readers give real echo clips)."""
+    from napari_tlreg.core.region import signal_region
 
-    m = frames.max(0) > 0.02 * frames.max()
-    if region is not None:
-        r0, r1, c0, c1 = region
-        box = np.zeros_like(m)
-        box[r0:r1, c0:c1] = True
-        m &= box
-    m = ndi.binary_closing(m, iterations=3)
-    lab, n = ndi.label(m)
-    if n > 1:
-        m = lab == (np.argmax(np.bincount(lab.ravel())[1:]) + 1)
-    pts = np.argwhere(m).astype(float)
-    hull = MPath(pts[ConvexHull(pts).vertices])
-    rr, cc = np.mgrid[: m.shape[0], : m.shape[1]]
-    fan = hull.contains_points(np.stack([rr.ravel(), cc.ravel()], 1)).reshape(m.shape)
-    return ndi.binary_erosion(fan, iterations=2)
+    return signal_region(frames, region)
 
 
 def real_echo_clip(n: int | None = None) -> dict:

@@ -318,6 +318,38 @@ def test_dicom_echo_ybr_ultrasound_regions():
     assert rgb.shape == (30, 240, 320, 3)
     np.testing.assert_allclose(seq.frames, to_luminance(rgb), atol=1e-4)
     assert seq.frames.max() > 100  # a real image, not blank
+    # an ultrasound clip comes with its fan (NMSR's mask by default): inside the imaging region, where the signal is
+    fan = seq.metadata["mask"]
+    assert fan.dtype == bool and fan.shape == (240, 320) and 0.25 < fan.mean() < 0.6
+    assert seq.frames[:, fan].mean() > 4 * seq.frames[:, ~fan].mean()
+    from napari_tlreg.io.readers import ultrasound_region_box
+
+    r0, r1, c0, c1 = ultrasound_region_box(pydicom.dcmread(pydicom.examples.get_path("ybr_color")))
+    outside = np.ones_like(fan)
+    outside[r0:r1, c0:c1] = False
+    assert not (fan & outside).any()
+
+
+def test_signal_region_finds_a_fan_and_declines_what_has_none():
+    from napari_tlreg.core.region import signal_region
+
+    T, H, W = 4, 60, 80
+    rr, cc = np.indices((H, W))
+    ang, rad = np.arctan2(cc - 40, rr - 5), np.hypot(cc - 40, rr - 5)
+    fan = (np.abs(ang) < 0.6) & (rad < 50)
+    rng = np.random.default_rng(0)
+    frames = np.where(fan, rng.uniform(0.2, 1.0, (T, H, W)), 0.0)
+    frames[:, 55:58, 2:30] = 1.0  # text under the image, outside the imaging region
+    got = signal_region(frames, box=(0, 54, 0, W))
+    from scipy import ndimage as ndi
+
+    assert got[(ndi.distance_transform_edt(fan) > 3) & (rr < 54)].all()  # the fan, less its 2 px rim
+    assert not got[~fan].any() and not got[54:].any()  # neither outside it nor the text below the region
+    assert signal_region(np.zeros((T, H, W))) is None  # blank
+    line = np.zeros((T, H, W))
+    line[:, 30, 10:50] = 1.0
+    assert signal_region(line) is None  # no area
+    assert signal_region(np.full((T, H, W), np.nan)) is None
 
 
 def test_dicom_synthetic_single_file_grey_and_ybr(tmp_path):
@@ -325,6 +357,7 @@ def test_dicom_synthetic_single_file_grey_and_ybr(tmp_path):
     _write_dicom(tmp_path / "IM0001", frames)  # no suffix: sniffed by the DICM preamble
     seq = load_sequence(tmp_path / "IM0001")
     np.testing.assert_array_equal(seq.frames, frames)
+    assert "mask" not in seq.metadata  # not ultrasound: no fan
     assert seq.spacing == pytest.approx((0.7, 0.9)) and seq.metadata["frame_time_ms"] == 40.0
 
     rgb = np.random.default_rng(2).integers(0, 256, (2, 8, 10, 3)).astype(np.uint8)

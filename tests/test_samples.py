@@ -158,4 +158,8 @@ def test_echo_real_from_pydicom():
     assert seq.metadata["frame_time_ms"] == pytest.approx(33.333)
     r0, r1, c0, c1 = seq.metadata["ultrasound_region_rc"]
     assert 0 <= r0 < r1 < 240 and 0 <= c0 < c1 < 320
+    # its fan, as the DICOM reader gives it (and the NMSR benchmark's real sections use)
+    from napari_tlreg.io import load_sequence
+
+    assert np.array_equal(seq.metadata["mask"], load_sequence(examples.get_path("ybr_color")).metadata["mask"])
     assert seq.landmarks is None and seq.labels is None

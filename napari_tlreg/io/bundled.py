@@ -145,7 +145,7 @@ def _load_echo_real() -> Sequence:
     from pydicom import examples
     from pydicom.pixels import convert_color_space, pixel_array
 
-    from .readers import to_luminance, ultrasound_region_scale
+    from .readers import to_luminance, ultrasound_mask, ultrasound_region_box, ultrasound_region_scale
 
     path = examples.get_path("ybr_color")
     ds = pydicom.dcmread(path)
@@ -163,12 +163,7 @@ def _load_echo_real() -> Sequence:
     region = None
     if reg is not None and int(reg.get("PhysicalUnitsXDirection", 0)) == 3:  # 3 = cm
         spacing = (float(reg.PhysicalDeltaY) * 10.0 * factor, float(reg.PhysicalDeltaX) * 10.0 * factor)
-        region = [
-            int(reg.RegionLocationMinY0) // factor,
-            int(reg.RegionLocationMaxY1) // factor,
-            int(reg.RegionLocationMinX0) // factor,
-            int(reg.RegionLocationMaxX1) // factor,
-        ]
+        region = ultrasound_region_box(ds)
     return Sequence(
         frames=grey,
         spacing=spacing,
@@ -183,6 +178,7 @@ def _load_echo_real() -> Sequence:
             "frame_time_ms": float(ds.FrameTime) if ds.get("FrameTime") not in (None, "") else None,
             "photometric_interpretation": pi,
             "ultrasound_region_rc": region,  # (row0, row1, col0, col1) of the imaging region
+            "mask": ultrasound_mask(grey, ds),  # the fan: NMSR's mask by default (viewer, CLI)
             "spacing_note": (
                 f"PhysicalDelta of the ultrasound region refers to a grid {factor}x finer than the stored "
                 f"pixels; spacing multiplied by {factor}"

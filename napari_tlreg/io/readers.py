@@ -586,6 +586,26 @@ def ultrasound_region_scale(ds) -> tuple[int, object]:
     return factor, reg
 
 
+def ultrasound_region_box(ds) -> list[int] | None:
+    """``[row0, row1, col0, col1]`` of the first ultrasound region, in stored pixels (None without one)."""
+    factor, reg = ultrasound_region_scale(ds)
+    if reg is None or not all(reg.get(k) is not None for k in ("RegionLocationMinY0", "RegionLocationMaxY1",
+                                                                 "RegionLocationMinX0", "RegionLocationMaxX1")):
+        return None
+    return [int(reg.RegionLocationMinY0) // factor, int(reg.RegionLocationMaxY1) // factor,
+            int(reg.RegionLocationMinX0) // factor, int(reg.RegionLocationMaxX1) // factor]
+
+
+def ultrasound_mask(frames: np.ndarray, ds) -> np.ndarray | None:
+    """The fan of an ultrasound clip (:func:`~napari_tlreg.core.region.signal_region` inside its imaging
+    region): NMSR's mask by default in the viewer and the CLI. None for other modalities or single frames."""
+    from ..core.region import signal_region
+
+    if str(ds.get("Modality", "")) != "US" or frames.ndim != 3 or frames.shape[0] < 2:
+        return None
+    return signal_region(frames, ultrasound_region_box(ds))
+
+
 def _dicom_frame_time(ds) -> float | None:
     """Milliseconds between frames from FrameTime, FrameTimeVector, CineRate or display rate."""
     for key in ("FrameTime",):
@@ -616,6 +636,9 @@ def _read_dicom(path: Path, **_) -> Sequence:
         meta["frame_time_ms"] = ft
     if rgb is not None:
         meta["rgb"] = rgb
+    fan = ultrasound_mask(grey, ds)
+    if fan is not None:
+        meta["mask"] = fan
     spacing = _dicom_spacing(ds)
     return Sequence(grey, spacing=spacing, unit="mm" if spacing else "px", metadata=meta)
 
