@@ -419,6 +419,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     frame, 9x9 LNCC), ``folding_pct`` (% of pixels with ``det(I+∇u) <= 0``). ``mse`` and ``lncc``
     are means over ``mask`` ``(H, W)``: by default the region the registration was restricted to
     (``result.mask``, e.g. NMSR's ``mask``; the whole frame when it has none); None: the whole frame.
+    With a mask every row also has ``in_mask: True``.
 
     ``labels`` ``(T, H, W)`` (a frame without labels is all zero): the reference frame's labels
     are propagated with ``result.warp_labels`` and compared on every other labelled frame:
@@ -457,6 +458,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
             "mse": float(mse_t[t]),
             "lncc": float(lncc_t[t]),
             "folding_pct": float(fold_t[t]),
+            **({"in_mask": True} if region is not None else {}),
         }
         for t in range(T)
     ]

@@ -326,6 +326,10 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             title += f" ({unit if used_phys else 'px'})"
         if label is not None and m in ("dice", "hd", "hd95"):
             title += f", label {label}"
+        if m == "mse":  # taken in the registration's mask (metrics.evaluate): say so, and for which results
+            masked = [n for n, rows in tables.items() if any(r.get("in_mask") for r in rows)]
+            if masked:
+                title += ", in the mask" if len(masked) == len(tables) else f", in the mask for {', '.join(masked)}"
         ax.set_title(f"{title} {'↑' if better == 'higher' else '↓'}", fontsize=8.5)
         ax.tick_params(labelsize=7.5)
         ax.grid(True, lw=0.4, alpha=0.5)

@@ -364,6 +364,20 @@ def test_mask_restricts_the_reported_mse_and_local_cc(tmp_path, phantom):
     plain = tl.register(frames, method="nmsr", levels=1, iterations=3, init="random", threads=1)
     assert plain.mask is None and np.allclose([r["mse"] for r in metrics.evaluate(plain)],
                                               metrics.mse(plain.warped, plain.frames, per_frame=True))
+    # every row says so (the plots' MSE title too); a result without a mask has no such column
+    assert all(r["in_mask"] is True for r in rows) and "in_mask" not in metrics.evaluate(plain)[0]
+    from matplotlib.figure import Figure
+
+    from napari_tlreg.report import draw_metrics, per_frame_tables
+
+    def mse_title(results):
+        fig = Figure()
+        axes = draw_metrics(fig, per_frame_tables(results), ["mse"])
+        return next(iter(axes)).get_title()
+
+    assert mse_title({"nmsr": back}).startswith("MSE, in the mask")
+    assert mse_title({"nmsr": back, "plain": plain}).startswith("MSE, in the mask for nmsr")
+    assert mse_title({"plain": plain}).startswith("MSE ↓")
 
 
 @pytest.mark.parametrize(
