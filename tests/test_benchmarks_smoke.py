@@ -28,7 +28,7 @@ def restore_thread_env(monkeypatch):
 
 
 #: every section of ``benchmarks/nmsr.py``, in its --skip help's order
-NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric"
+NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective"
 
 
 def smoke_skip(*run: str) -> str:
@@ -213,6 +213,24 @@ def test_nmsr_benchmark_heldout_cases_and_where_nmsr_is_worse(tmp_path, restore_
              "b": {"nmsr": {**row, "dice": 0.89, "epe_px": 0.4}, "ants SyNCC": row},
              "c": {"nmsr": {**row, "mse": 0.02, "lncc10": 0.81}, "ants SyNCC": row}}
     assert bench.worse_cases(cases) == {"dice": ["b"], "lncc10": [], "mse": ["c"], "epe_px": []}
+
+
+def test_nmsr_benchmark_objective_sets_nmsr_against_the_true_field(tmp_path, restore_thread_env):
+    """``objective``: per phantom, the similarity NMSR optimises and the smoothness of the whole field, for the true
+    field and NMSR's, beside the Dice of both methods (SyN-CC's read from earlier sections' rows)."""
+    from benchmarks import nmsr as bench
+
+    (tmp_path / "results.json").write_text(json.dumps({"fresh": {
+        "phantom 50000": {"ants SyNCC": {"dice": 1.0}}, "phantom 60000": {"ants SyNCC": {"dice": 0.0}}}}))
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", smoke_skip("objective")]) == 0
+    R = json.loads((tmp_path / "results.json").read_text())["objective"]
+    assert list(R["cases"]) == ["phantom 50000", "phantom 60000", "phantom 70000"]
+    for r in R["cases"].values():
+        assert -1.0 <= r["similarity_truth"] < -0.5 and -1.0 <= r["similarity_nmsr"] < -0.5  # both match the frames
+        assert r["grad_l2_truth"] > 0.0 and r["grad_l2_nmsr"] > 0.0 and 0.5 < r["dice_nmsr"] <= 1.0
+        assert r["nmsr_matches_better_than_truth"] == (r["similarity_nmsr"] < r["similarity_truth"])
+    assert [r["dice_syncc"] for r in R["cases"].values()] == [1.0, 0.0, None]
+    assert R["summary"]["below_syncc"] == ["phantom 50000"] and R["summary"]["phantoms"] == 3
 
 
 #: the sections of rows of NMSR options: their rows, and the cases of ``--smoke``
