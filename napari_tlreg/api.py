@@ -55,8 +55,8 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
     """``params`` with each region parameter of ``method`` (nmsr ``mask``) the caller left unset filled
     with ``sequence``'s own region (``metadata["mask"]``, e.g. the bundled echo's sector), as the
     viewer's form starts on it and as a sequence's own labels are used; an empty value (``mask=""``)
-    asks for the whole frame. The CLI's ``register`` and ``batch`` use this; :func:`register`, which
-    takes frames rather than a sequence, does not."""
+    asks for the whole frame. The CLI's ``register`` and ``batch`` use this, and :func:`register` when
+    it is given a sequence rather than frames."""
     own = (getattr(sequence, "metadata", None) or {}).get("mask")
     if own is None or np.ndim(own) != 2:
         return dict(params)
@@ -128,6 +128,9 @@ def register(
 ) -> RegistrationResult:
     """Register every frame of ``frames`` (``(T, H, W)``, T >= 2) to ``frames[reference]``.
 
+    ``frames`` may also be a :class:`~napari_tlreg.io.Sequence` (``load_sequence``): its frames, its
+    spacing (unless ``spacing`` is given) and its own region as the mask of a method that takes one
+    (:func:`own_region_params`; ``mask=None`` for the whole frame), as the CLI and the viewer do.
     method: one of :func:`methods`. device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
     progress: ``callable(done, total, message)``. cancel: ``threading.Event`` or ``callable() -> bool``,
     checked between steps; when set, :class:`Cancelled` is raised and nothing is returned.
@@ -142,6 +145,10 @@ def register(
     from .core.ops import resolve_device
 
     engine = get_engine(method)
+    if hasattr(frames, "frames") and hasattr(frames, "metadata"):  # a Sequence
+        params = own_region_params(method, frames, params)
+        spacing = frames.spacing if spacing is None else spacing
+        frames = frames.frames
     arr, ref = validate_frames(frames, reference)
     checked = engine.validate_params(params)
     dev = resolve_device(device)

@@ -380,6 +380,19 @@ def test_mask_restricts_the_reported_mse_and_local_cc(tmp_path, phantom):
     assert mse_title({"plain": plain}).startswith("MSE ↓")
 
 
+def test_register_takes_a_sequence_with_its_own_region():
+    """``tl.register(seq)``: the sequence's frames, spacing and own region (the echo sample's sector) as the
+    mask, as the CLI and the viewer do; ``mask=None`` asks for the whole frame."""
+    seq = tl.load_sequence("echo")
+    quick = dict(method="nmsr", levels=1, iterations=1, threads=1)
+    res = tl.register(seq, **quick)
+    assert np.array_equal(res.mask, seq.metadata["mask"]) and res.spacing == seq.spacing
+    frames_only = tl.register(seq.frames, mask=seq.metadata["mask"], **quick)
+    assert np.array_equal(res.displacement, frames_only.displacement)
+    whole = tl.register(seq, mask=None, spacing=(2.0, 2.0), **quick)
+    assert whole.mask is None and whole.spacing == (2.0, 2.0)
+
+
 @pytest.mark.parametrize(
     "params, error, match",
     [
