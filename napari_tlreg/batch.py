@@ -224,8 +224,8 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
         seq = load_sequence(item["source"])
         api.validate_frames(seq.frames, reference)  # cheap checks first, before the registration
         labels, landmarks = report.check_annotations(seq.shape, seq.labels, seq.landmarks, reference)
-        res = api.register(seq.frames, method=method, reference=reference, device=device,
-                           spacing=seq.spacing, **api.own_region_params(method, seq, params or {}))
+        # the sequence itself: its spacing, and its own region as the mask of a method that takes one
+        res = api.register(seq, method=method, reference=reference, device=device, **(params or {}))
         report.write(res, folder, labels=labels, landmarks=landmarks, montage=montage, source=item["source"])
     except Exception as exc:  # a bad sequence is reported, never stops the cohort
         return _row(item, status="failed", seconds=round(time.perf_counter() - t0, 3), method=method,
