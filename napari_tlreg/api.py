@@ -58,9 +58,9 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
     asks for the whole frame. The CLI's ``register`` and ``batch`` use this, and :func:`register` when
     it is given a sequence rather than frames."""
     own = (getattr(sequence, "metadata", None) or {}).get("mask")
-    if own is None or np.ndim(own) != 2:
-        return dict(params)
     out = dict(params)
+    if own is None or np.ndim(own) != 2:
+        return out
     for key, spec in method_params(method).items():
         if spec.get("region") and key not in out:
             out[key] = np.asarray(own, bool)

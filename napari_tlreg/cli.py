@@ -182,8 +182,8 @@ def cmd_register(args) -> int:
     for key in sorted(set(params) - set(given)):  # say so: it changes what is registered and reported
         print(f"napari-tlreg register: {key} = the sequence's own region ({int(params[key].sum())} px); "
               f"--param {key}= for the whole frame", file=sys.stderr)
-    res = api.register(seq.frames, method=method, reference=args.reference, device=args.device,
-                       progress=_progress_printer(method), spacing=seq.spacing, **params)
+    res = api.register(seq, method=method, reference=args.reference, device=args.device,  # its spacing too
+                       progress=_progress_printer(method), **params)
     _end_progress()
     report.write(res, args.out, labels=labels, landmarks=landmarks, montage=not args.no_montage, source=str(args.input))
     print(f"{method}: {seq.shape[0]} frames of {seq.shape[1]}x{seq.shape[2]} in {res.runtime_s:.2f} s on {res.device} -> {args.out}")
