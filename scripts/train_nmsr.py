@@ -8,7 +8,9 @@ seed 0: disjoint), at a random scale of 1/8, 1/4, 1/2 or 1 (the scales the engin
 both pairings (reference -> frame and consecutive frames), random flips/transposes and gamma.
 Writes ``resources/weights/nmsr_synth.pt`` and its model card ``resources/models/nmsr_synth.json``
 (sha256, config, how it was trained, and the figures it reaches: :func:`figures`, which the tests
-re-measure). Minutes on one CPU thread. ``--figures-only`` measures the figures of the weights
+re-measure). Minutes on one CPU thread. ``--supervised α`` adds α times the squared endpoint error
+against the sequences' true fields (:func:`pair_truth`), ``--init`` starts from other weights (the
+shipped ones are self-supervised only). ``--figures-only`` measures the figures of the weights
 already there (after a change of the engine's defaults) without training.
 """
 from __future__ import annotations
@@ -37,7 +39,17 @@ SEED0 = 10_000
 KINDS = (("cardiac", 64), ("cardiac", 128), ("echo", 128), ("echo", 64))
 
 
-def draw_batch(step: int, rng: np.random.Generator, pairs: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+def pair_truth(u: torch.Tensor, a: list[int], b: list[int]) -> torch.Tensor:
+    """The pull fields that carry frames ``a`` onto frames ``b`` of a sequence whose frames are
+    ``warp(reference, u[t])``: ``compose(u[a]⁻¹, u[b])`` (``warp(frame_a, ·) == frame_b``)."""
+    inv = fields.invert(u[a], 40, tol=1e-4)
+    return fields.compose(inv, u[b])
+
+
+def draw_batch(step: int, rng: np.random.Generator, pairs: int, truth: bool = False
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, str]:
+    """``pairs`` (moving, fixed) frames of one synthetic sequence at one scale, and with ``truth`` the
+    pull fields that carry each moving frame onto its fixed one (px of that scale; else ``None``)."""
     kind, size = KINDS[rng.integers(len(KINDS))]
     T = int(rng.integers(8, 21))
     seed = SEED0 + step
@@ -48,7 +60,7 @@ def draw_batch(step: int, rng: np.random.Generator, pairs: int) -> tuple[torch.T
         seq = echo_sequence(n_frames=T, size=size, seed=seed, with_labels=False)
         mask = seq.metadata["mask"]
     f = normalize_sequence(seq.frames)
-    mov, fix = [], []
+    mov, fix, ia, ib = [], [], [], []
     for _ in range(pairs):
         t = int(rng.integers(1, T))
         if rng.random() < 0.5:  # reference pairing (reference anywhere)
@@ -61,23 +73,32 @@ def draw_batch(step: int, rng: np.random.Generator, pairs: int) -> tuple[torch.T
             a, b = b, a
         mov.append(f[a])
         fix.append(f[b])
+        ia.append(a)
+        ib.append(b)
     m = torch.from_numpy(np.stack(mov))[:, None]
     x = torch.from_numpy(np.stack(fix))[:, None]
+    u = pair_truth(torch.from_numpy(np.asarray(seq.metadata["displacement"], np.float32)), ia, ib) if truth else None
     if mask is not None and rng.random() < 0.5:  # the engine's mask option multiplies the frames
         w = torch.from_numpy(mask.astype(np.float32))
         m, x = m * w, x * w
     # augmentations: flips / transpose of the whole batch, gamma
+    # (the true field follows: a flip mirrors it and negates its component along the flipped axis,
+    # a transpose swaps its components)
     if rng.random() < 0.5:
         m, x = m.flip(-1), x.flip(-1)
+        u = None if u is None else u.flip(-1) * torch.tensor([1.0, -1.0]).view(1, 2, 1, 1)
     if rng.random() < 0.5:
         m, x = m.flip(-2), x.flip(-2)
+        u = None if u is None else u.flip(-2) * torch.tensor([-1.0, 1.0]).view(1, 2, 1, 1)
     if rng.random() < 0.5:
         m, x = m.transpose(-1, -2), x.transpose(-1, -2)
+        u = None if u is None else u.transpose(-1, -2).flip(1)
     g = float(np.exp(rng.uniform(-0.4, 0.4)))
     m, x = m.clamp_min(0) ** g, x.clamp_min(0) ** g
     s = [0.125, 0.25, 0.5, 1.0][rng.integers(4)]
     size_s = (max(8, round(size * s)),) * 2
-    return _resize(m.contiguous(), size_s), _resize(x.contiguous(), size_s), f"{kind}{size}@{s:g}"
+    u_s = None if u is None else fields.resize_field(u.contiguous(), size_s)
+    return _resize(m.contiguous(), size_s), _resize(x.contiguous(), size_s), u_s, f"{kind}{size}@{s:g}"
 
 
 QUICK = {"n_sequences": 4, "seed0": 90_000, "n_frames": 12}  # unseen phantoms (training: 10_000 + step)
@@ -104,6 +125,9 @@ def main(argv=None) -> int:
     ap.add_argument("--enc", default=",".join(map(str, NET_CONFIG["enc"])), help="encoder widths (4 numbers)")
     ap.add_argument("--dec", default=",".join(map(str, NET_CONFIG["dec"])), help="decoder widths (6 numbers)")
     ap.add_argument("--radius", type=int, default=6)
+    ap.add_argument("--supervised", type=float, default=0.0,
+                    help="weight of the squared endpoint error against the synthetic truth (px² of the scale), added to the loss")
+    ap.add_argument("--init", default="", help="start from these weights (.pt) instead of a fresh network")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--name", default="nmsr_synth")
@@ -123,14 +147,18 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(args.seed)
     config = {"enc": [int(v) for v in args.enc.split(",")], "dec": [int(v) for v in args.dec.split(",")]}
     net = build_net(config)
+    if args.init:
+        net.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["model"])
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps, eta_min=args.lr * 0.05)
     t0 = time.perf_counter()
     ema = None
     for step in range(args.steps):
-        m, x, what = draw_batch(step, rng, args.pairs)
+        m, x, u, what = draw_batch(step, rng, args.pairs, truth=args.supervised > 0)
         f = net.field(torch.cat([m, x], 1))
         loss = lncc_loss(fields.warp(m, f), x, args.radius) + args.smooth * grad_l2(f)
+        if args.supervised > 0:
+            loss = loss + args.supervised * (f - u).pow(2).sum(1).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -149,7 +177,9 @@ def main(argv=None) -> int:
         "description": "NMSR warm start (NMSR_V): the engine's U-Net pre-optimised with its own test-time loss on synthetic cardiac phantoms and echo sequences",
         "training": {
             "data": f"synthetic: cardiac_phantom 64/128 and echo_sequence 64/128, 8-20 frames, seeds {SEED0}..{SEED0 + args.steps - 1} (one sequence per step; test sets use seeds >= 50000 and the bundled echo, seed 0), scales 1/8-1, both pairings, flips/transpose/gamma",
-            "loss": f"-LNCC(radius {args.radius}, squared) + {args.smooth} * Grad_l2",
+            "loss": f"-LNCC(radius {args.radius}, squared) + {args.smooth} * Grad_l2"
+                    + (f" + {args.supervised} * squared endpoint error against the synthetic truth" if args.supervised > 0 else ""),
+            **({"init": str(args.init)} if args.init else {}),
             "iterations": args.steps,
             "pairs_per_step": args.pairs,
             "optimizer": f"Adam lr {args.lr} cosine to {args.lr * 0.05}",

@@ -486,6 +486,53 @@ def test_tiny_warm_start_training_run_writes_weights_the_engine_uses(tmp_path, p
     assert np.abs(mine.displacement - shipped.displacement).max() > 1e-3  # the new network's field, not the shipped one's
 
 
+def test_training_truth_carries_each_moving_frame_onto_its_fixed_one():
+    """``--supervised``: the true pair fields (any two frames, after flips/transposes and at every scale)
+    warp the moving frame onto the fixed one; the same field without its augmentation bookkeeping does not."""
+    from napari_tlreg.core import fields
+
+    train = _train_script()
+    # pair_truth on a smooth image: frames warp(ref, u_t), the pair (2, 1) neither being the reference
+    rr, cc = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
+    ref = (torch.sin(rr / 5) * torch.cos(cc / 7) + 0.3 * torch.sin((rr + cc) / 4))[None, None]
+    u = torch.zeros(3, 2, 48, 48)
+    u[1, 0], u[1, 1] = 1.5 * torch.sin(cc / 9), -1.0 * torch.cos(rr / 11)
+    u[2, 0], u[2, 1] = -2.0 * torch.cos(cc / 13), 1.2 * torch.sin(rr / 8)
+    frames = fields.warp(ref.expand(3, 1, 48, 48), u)
+    phi = train.pair_truth(u, [2], [1])
+    inner = (slice(None), slice(None), slice(6, -6), slice(6, -6))
+    err = float((fields.warp(frames[2:3], phi) - frames[1:2])[inner].abs().mean())
+    assert err < 0.05 * float((frames[2:3] - frames[1:2])[inner].abs().mean())
+    # draw_batch: augmented, resized; the truth beats no motion and beats the field with its row axis mirrored
+    rng = np.random.default_rng(3)
+    checked = 0
+    for step in range(16):
+        m, x, tru, what = train.draw_batch(step, rng, 4, truth=True)
+        if float(tru.abs().amax()) < 0.5:  # motion under the noise: nothing to tell apart
+            continue
+        checked += 1
+        mse = lambda a: float((a - x).pow(2).mean())  # noqa: E731
+        wrong = tru * torch.tensor([-1.0, 1.0]).view(1, 2, 1, 1)
+        assert mse(fields.warp(m, tru)) < 0.85 * mse(m), what
+        assert mse(fields.warp(m, tru)) < mse(fields.warp(m, wrong)), what
+    assert checked >= 6
+    # and without truth nothing is computed
+    assert train.draw_batch(0, np.random.default_rng(0), 2)[2] is None
+
+
+def test_tiny_supervised_fine_tune_records_itself(tmp_path):
+    from napari_tlreg.engines.weights import resources_dir
+
+    shipped = str(resources_dir() / "weights" / f"{nmsr.DEFAULT_MODEL}.pt")
+    assert _train_script().main(["--steps", "2", "--pairs", "2", "--supervised", "2", "--init", shipped, "--out", str(tmp_path)]) == 0
+    card = json.loads((tmp_path / "models" / "nmsr_synth.json").read_text())
+    assert "2.0 * squared endpoint error" in card["training"]["loss"] and card["training"]["init"] == shipped
+    new = torch.load(tmp_path / "weights" / "nmsr_synth.pt", weights_only=True)["model"]
+    old = torch.load(shipped, weights_only=True)["model"]
+    diff = max(float((new[k] - old[k]).abs().max()) for k in old)
+    assert 0 < diff < 0.05  # started from the shipped weights and moved (two small steps)
+
+
 def test_shipped_warm_start_reaches_its_card_figures_on_a_quick_subset():
     """CI check: the card's figures (unseen phantoms), re-measured by the script that wrote them."""
     from napari_tlreg.engines.weights import model_card
