@@ -1,0 +1,126 @@
+"""The README's NMSR-vs-ANTs table says what ``benchmarks/results/nmsr/results.json`` holds.
+
+Every number in that table was printed by ``benchmarks/nmsr.py``; after a re-run of some of its
+sections the README has to follow. This reads the table and compares each figure with the stored
+results, at the precision the table shows it.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = "| case | method | MSE | LCC10 | Dice | EPE | bias | EPE out | twist % | folding % | s |"
+COLUMNS = ("mse", "lncc10", "dice", "epe_px", "bias_px", "epe_outer_px", "twist_pct", "folding_pct", "seconds")
+#: the table's method names (bold and notes in brackets dropped) -> the benchmark's row keys
+METHODS = {"none": "none", "nmsr": "nmsr", "nmsr, noise_compensation=False": "nmsr noise_compensation=False",
+           "nmsr, the paper's shared network": "nmsr shared network", "nmsr, smooth=1": "nmsr smooth=1",
+           "nmsr, consecutive": "nmsr consecutive", "ANTs SyN": "ants SyN", "ANTs SyN-CC": "ants SyNCC"}
+
+
+def table_rows(text: str) -> list[tuple[str, str, list[str]]]:
+    """(case, method, cells) of the table under :data:`HEADER`; a blank case cell repeats the one above."""
+    lines = text.splitlines()
+    start = lines.index(HEADER)
+    rows, case = [], ""
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        case = cells[0] or case
+        rows.append((case, cells[1], cells[2:]))
+    return rows
+
+
+def method_key(label: str) -> str:
+    name = re.sub(r"\s*\(.*\)\s*$", "", label.replace("**", "")).replace("‡", "").strip()
+    return METHODS[name]
+
+
+def mean_of(cases: list[dict]) -> dict:
+    keys = [k for k in COLUMNS if any(isinstance(r.get(k), (int, float)) for r in cases)]
+    return {k: float(np.mean([r[k] for r in cases if isinstance(r.get(k), (int, float))])) for k in keys}
+
+
+def sources(R: dict) -> dict[str, object]:
+    """Each case of the table (its label's start) -> a function of the method key giving the stored row(s)."""
+    held = {k: v for k, v in R["heldout"].items() if k.startswith("phantom")}
+    echoes = [v for k, v in R["heldout"].items() if k.startswith("echo")]
+    return {
+        "bundled echo": lambda m: R["synthetic"]["echo (bundled)"][m],
+        "8 unseen phantoms": lambda m: R["phantom_mean"][m],
+        "8 fresh phantoms": lambda m: R["fresh_mean"][m],
+        "real echo (pydicom": lambda m: (R["echo_real_syncc"] if m == "ants SyNCC" else R["echo_real"])[m],
+        "**held out**": lambda m: mean_of([rows[m] for rows in held.values()]),
+        "held out: echo": lambda m: [rows[m] for rows in echoes],
+    }
+
+
+def _check(cell: str, value) -> bool:
+    digits = len(cell.split(".")[1]) if "." in cell else 0
+    return abs(float(value) - float(cell)) <= 0.5 * 10.0**-digits + 1e-9  # the figure, rounded as shown
+
+
+def test_readme_nmsr_table_matches_the_stored_results():
+    R = json.loads((ROOT / "benchmarks" / "results" / "nmsr" / "results.json").read_text())
+    src = sources(R)
+    checked, wrong, seen = 0, [], set()
+    for case, method, cells in table_rows((ROOT / "README.md").read_text()):
+        prefix = next((p for p in src if case.startswith(p)), None)
+        if prefix is None:  # the Sunnybrook line: its figures are in the text of the cell
+            continue
+        seen.add(prefix)
+        getter = src[prefix]
+        stored = getter(method_key(method))
+        stored = stored if isinstance(stored, list) else [stored]
+        for col, cell in zip(COLUMNS, cells):
+            parts = [p.strip() for p in cell.split("/")]  # "a / b": one figure per held-out echo
+            for row, part in zip(stored if len(parts) > 1 else stored[:1], parts):
+                if part in ("–", ""):
+                    continue
+                checked += 1
+                if not _check(part, row[col]):
+                    wrong.append(f"{case[:30]} | {method[:30]} | {col}: README {part}, results.json {row[col]}")
+    assert not wrong, "\n".join(wrong)
+    assert seen == set(src) and checked > 200  # every block of the table was read
+
+
+@pytest.mark.parametrize("cell, value, ok", [("0.942", 0.9421, True), ("0.942", 0.9426, False), ("64.4", 64.44, True),
+                                             ("90", 90.4, True), ("90", 90.6, False), ("0.0090", 0.00901, True),
+                                             ("0.874", 0.8736, True), ("0.875", 0.8736, False)])
+def test_a_figure_matches_at_the_precision_shown(cell, value, ok):
+    assert _check(cell, value) is ok
+
+
+REAL_HEADER = "| method | MSE | LCC10 | \\|∇u\\|² | jitter px | folding % | s |"
+REAL_COLUMNS = ("mse", "lncc10", "grad2", "jitter_px", "folding_pct", "seconds")
+
+
+def real_key(label: str) -> str:
+    """A row of the real-echo (frames 0-5) table -> its key in ``echo_real_0_5``."""
+    name = re.sub(r"\s*\([^)]*\)\s*$", "", label.replace("**", "")).strip()
+    if name.startswith("ANTs") or name == "none":
+        return METHODS[name]
+    name = name.replace(" at every scale, patience 40", "")
+    return {"nmsr": "nmsr", "nmsr, smooth=0.2, diffeomorphic": "nmsr smooth=0.2 diffeomorphic"}.get(name, name.replace("nmsr, ", "nmsr "))
+
+
+def test_readme_real_echo_table_matches_the_stored_results():
+    R = json.loads((ROOT / "benchmarks" / "results" / "nmsr" / "results.json").read_text())["echo_real_0_5"]
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = lines.index(REAL_HEADER)
+    wrong, names = [], []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        key = real_key(cells[0])
+        names.append(key)
+        wrong += [f"{key} | {col}: README {cell}, results.json {R[key][col]}"
+                  for col, cell in zip(REAL_COLUMNS, cells[1:]) if not _check(cell, R[key][col])]
+    assert not wrong, "\n".join(wrong)
+    assert set(names) == set(R)  # every stored row is in the table
