@@ -124,3 +124,60 @@ def test_readme_real_echo_table_matches_the_stored_results():
                   for col, cell in zip(REAL_COLUMNS, cells[1:]) if not _check(cell, R[key][col])]
     assert not wrong, "\n".join(wrong)
     assert set(names) == set(R)  # every stored row is in the table
+
+
+def numbers(text: str) -> list[str]:
+    """The figures of a table row, in order, as written (bold and the 'x' of ratios dropped)."""
+    return re.findall(r"\d+(?:\.\d+)?", text.replace("**", ""))
+
+
+def row_cells(header_start: str) -> dict[str, str]:
+    """First cell -> the rest of the row, for the README table whose header starts with ``header_start``."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    out = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        first, rest = line.strip().strip("|").split("|", 1)
+        out[first.replace("**", "").strip()] = rest
+    return out
+
+
+def assert_row(text: str, expected: list, what: str) -> None:
+    got = numbers(text)
+    assert len(got) == len(expected), (what, got, expected)
+    wrong = [(g, e) for g, e in zip(got, expected) if not _check(g, e)]
+    assert not wrong, (what, wrong)
+
+
+def test_readme_pace_radius_and_symmetric_tables_match_the_stored_results():
+    R = json.loads((ROOT / "benchmarks" / "results" / "nmsr" / "results.json").read_text())
+    pace = row_cells("| case | NMSR s (3 rounds) |")
+    names = {"real echo, frames 0–5": "echo_real 0-5"}
+    assert len(pace) == len(R["pace"])
+    for label, rest in pace.items():
+        p = R["pace"][names.get(label, label)]
+        assert_row(rest, [*p["nmsr_s"], *p["syncc_s"], *p["ratios"], p["median_ratio"]], label)
+
+    radius = row_cells("| radius | 16 phantoms: mean Dice |")
+    assert len(radius) == len(R["radius"]["summary"])
+    for label, rest in radius.items():
+        r = label.split()[0]
+        s, cases = R["radius"]["summary"][f"radius={r}"], R["radius"]["cases"]
+        assert_row(rest, [s["phantom_dice_mean"], s["phantom_epe_mean"], s["phantoms_at_least_syncc"], s["phantoms"],
+                          cases["echo (bundled)"][f"radius={r}"]["dice"], cases["echo (bundled)"][f"radius={r}"]["epe_px"],
+                          cases["echo_real 0-5"][f"radius={r}"]["lncc10"], s["sunnybrook_dice_mean"],
+                          s["sunnybrook_at_least_syncc"], s["sunnybrook_slices"]], label)
+
+    sym = row_cells("| NMSR | 16 phantoms: Dice |")
+    assert set(sym) == set(R["symmetric"]["summary"])
+    for label, rest in sym.items():
+        s, h, echo = R["symmetric"]["summary"][label], R["symmetric"]["summary"][label]["held_out"], R["symmetric"]["cases"]["echo (bundled)"][label]
+        want = [s["phantom_dice_mean"], s["phantom_epe_mean"], s["phantom_epe_inner_mean"], s["phantoms_at_least_syncc"], s["phantoms"],
+                h["phantom_dice_mean"], h["phantom_epe_mean"], h["phantom_epe_inner_mean"], h["phantoms_at_least_syncc"], h["phantoms"],
+                echo["dice"], echo["lncc10"], echo["mse"], s["sunnybrook_dice_mean"], s["sunnybrook_at_least_syncc"],
+                s["sunnybrook_slices"], s["seconds"]]
+        if label == "symmetric":
+            want.append(R["symmetric"]["time_ratio"])
+        assert_row(rest, want, label)
