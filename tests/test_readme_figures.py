@@ -181,3 +181,21 @@ def test_readme_pace_radius_and_symmetric_tables_match_the_stored_results():
         if label == "symmetric":
             want.append(R["symmetric"]["time_ratio"])
         assert_row(rest, want, label)
+
+
+def test_readme_objective_table_matches_the_stored_results():
+    o = json.loads((ROOT / "benchmarks" / "results" / "nmsr" / "results.json").read_text())["objective"]
+    rows = row_cells("| phantom | similarity, truth |")
+    cases, s = o["cases"], o["summary"]
+    for label, rest in rows.items():
+        if label.startswith("all"):
+            smoother = sum(c["grad_l2_nmsr"] < c["grad_l2_truth"] for c in cases.values())
+            assert_row(rest, [s["nmsr_matches_better_than_truth"], smoother, s["phantoms"] - len(s["below_syncc"])], label)
+            assert numbers(label) == [str(s["phantoms"])]
+            continue
+        c = cases[f"phantom {label.split()[0]}"]
+        # the similarities are negative (−LNCC): the table writes them with a minus sign
+        assert rest.count("−") == 2 and c["similarity_truth"] < 0 and c["similarity_nmsr"] < 0
+        assert_row(rest, [-c["similarity_truth"], -c["similarity_nmsr"], c["grad_l2_truth"], c["grad_l2_nmsr"],
+                          c["dice_nmsr"], c["dice_syncc"]], label)
+    assert {f"phantom {k.split()[0]}" for k in rows if not k.startswith("all")} == set(s["below_syncc"])
