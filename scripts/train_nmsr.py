@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from napari_tlreg.core import fields  # noqa: E402
 from napari_tlreg.core.normalize import normalize_sequence  # noqa: E402
 from napari_tlreg.engines.nets import grad_l2  # noqa: E402
-from napari_tlreg.engines.nmsr import NET_CONFIG, _resize, build_net, lncc_loss  # noqa: E402
+from napari_tlreg.engines.nmsr import NET_CONFIG, _resize, build_net, lncc_loss, load_warm_start  # noqa: E402
 from napari_tlreg.engines.weights import save_weights, sha256, write_model_card  # noqa: E402
 from napari_tlreg.synth.cardiac import cardiac_phantom  # noqa: E402
 from napari_tlreg.synth.echo import echo_sequence  # noqa: E402
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     ap.add_argument("--radius", type=int, default=6)
     ap.add_argument("--supervised", type=float, default=0.0,
                     help="weight of the squared endpoint error against the synthetic truth (px² of the scale), added to the loss")
-    ap.add_argument("--init", default="", help="start from these weights (.pt) instead of a fresh network")
+    ap.add_argument("--init", default="", help="start from these weights (a .pt path or a shipped model's name) instead of a fresh network")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--name", default="nmsr_synth")
@@ -148,7 +148,7 @@ def main(argv=None) -> int:
     config = {"enc": [int(v) for v in args.enc.split(",")], "dec": [int(v) for v in args.dec.split(",")]}
     net = build_net(config)
     if args.init:
-        net.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True)["model"])
+        net.load_state_dict(load_warm_start(args.init)[0])  # as the engine loads it (checked: an nmsr network)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps, eta_min=args.lr * 0.05)
     t0 = time.perf_counter()
