@@ -1,8 +1,10 @@
-"""The README's NMSR-vs-ANTs table says what ``benchmarks/results/nmsr/results.json`` holds.
+"""The README's benchmark tables say what the benchmarks' ``results.json`` files hold.
 
-Every number in that table was printed by ``benchmarks/nmsr.py``; after a re-run of some of its
-sections the README has to follow. This reads the table and compares each figure with the stored
-results, at the precision the table shows it.
+Every number in those tables was printed by a script in ``benchmarks/``; after a re-run of some of
+its sections the README has to follow. These read the NMSR tables (``benchmarks/results/nmsr``: the
+NMSR-vs-ANTs table, the real echo's, pace, radius, symmetric, objective) and the TLRN ones
+(``benchmarks/results/tlrn``: lemniscate, phantoms, Sunnybrook, speed) and compare each figure with
+the stored results, at the precision the table shows it.
 """
 from __future__ import annotations
 
@@ -23,15 +25,11 @@ METHODS = {"none": "none", "nmsr": "nmsr", "nmsr, noise_compensation=False": "nm
            "nmsr, consecutive": "nmsr consecutive", "ANTs SyN": "ants SyN", "ANTs SyN-CC": "ants SyNCC"}
 
 
-def table_rows(text: str) -> list[tuple[str, str, list[str]]]:
+def table_rows() -> list[tuple[str, str, list[str]]]:
     """(case, method, cells) of the table under :data:`HEADER`; a blank case cell repeats the one above."""
-    lines = text.splitlines()
-    start = lines.index(HEADER)
     rows, case = [], ""
-    for line in lines[start + 2:]:
-        if not line.startswith("|"):
-            break
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    for line in table_lines(HEADER):
+        cells = [c.strip() for c in line.split("|")]
         case = cells[0] or case
         rows.append((case, cells[1], cells[2:]))
     return rows
@@ -65,7 +63,7 @@ def test_readme_nmsr_table_matches_the_stored_results():
     R = json.loads((ROOT / "benchmarks" / "results" / "nmsr" / "results.json").read_text())
     src = sources(R)
     checked, wrong, seen = 0, [], set()
-    for case, method, cells in table_rows((ROOT / "README.md").read_text()):
+    for case, method, cells in table_rows():
         prefix = next((p for p in src if case.startswith(p)), None)
         if prefix is None:  # the Sunnybrook line: its figures are in the text of the cell
             continue
@@ -118,17 +116,21 @@ def numbers(text: str) -> list[str]:
     return re.findall(r"\d+(?:\.\d+)?", text.replace("**", ""))
 
 
-def row_cells(header_start: str) -> dict[str, str]:
-    """First cell -> the rest of the row, for the README table whose header starts with ``header_start``."""
+def table_lines(header_start: str) -> list[str]:
+    """The body rows of the README table whose header starts with ``header_start``."""
     lines = (ROOT / "README.md").read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
-    out = {}
+    body = []
     for line in lines[start + 2:]:
         if not line.startswith("|"):
             break
-        first, rest = line.strip().strip("|").split("|", 1)
-        out[first.replace("**", "").strip()] = rest
-    return out
+        body.append(line.strip().strip("|"))
+    return body
+
+
+def row_cells(header_start: str) -> dict[str, str]:
+    """First cell -> the rest of the row, for the README table whose header starts with ``header_start``."""
+    return {first.replace("**", "").strip(): rest for first, rest in (line.split("|", 1) for line in table_lines(header_start))}
 
 
 def assert_row(text: str, expected: list, what: str) -> None:
@@ -186,3 +188,42 @@ def test_readme_objective_table_matches_the_stored_results():
         assert_row(rest, [-c["similarity_truth"], -c["similarity_nmsr"], c["grad_l2_truth"], c["grad_l2_nmsr"],
                           c["dice_nmsr"], c["dice_syncc"]], label)
     assert {f"phantom {k.split()[0]}" for k in rows if not k.startswith("all")} == set(s["below_syncc"])
+
+
+# ---- TLRN vs VoxelMorph vs ANTs (benchmarks/tlrn_paper.py) ----------------------------------------
+#: the TLRN tables' method labels (first cell, bold dropped) -> the benchmark's keys
+TLRN_METHODS = {
+    "none": "none", "tlrn, `tlrn_synth64` (trained on lemniscate + phantoms)": "tlrn synth64",
+    "voxelmorph, `voxelmorph_synth64` (the same training)": "voxelmorph synth64",
+    "tlrn, default `tlrn_cine64` (cardiac)": "tlrn", "voxelmorph, default `voxelmorph_cine64` (cardiac)": "voxelmorph",
+    "ANTs SyN": "ants", "tlrn (default `tlrn_cine64`)": "tlrn", "voxelmorph (default `voxelmorph_cine64`)": "voxelmorph",
+    "tlrn, synthetic-only weights (`tlrn_synth64`)": "tlrn synth64",
+    "voxelmorph, synthetic-only weights (`voxelmorph_synth64`)": "voxelmorph synth64",
+    "tlrn (auto scale: 128 px run at 64 px)": "tlrn", "tlrn, scale=1 (native 128 px)": "tlrn scale=1",
+    "voxelmorph": "voxelmorph", "voxelmorph, scale=1": "voxelmorph scale=1", "tlrn, synthetic-only weights": "tlrn synth64",
+    "voxelmorph, synthetic-only weights": "voxelmorph synth64", "ANTs SyN (ED/ES pair only)": "ants",
+}
+
+
+def test_readme_tlrn_tables_match_the_stored_results():
+    R = json.loads((ROOT / "benchmarks" / "results" / "tlrn" / "results.json").read_text())
+    tables = {
+        "| method | t=1 |": ("lemniscate", lambda r: [1e3 * v for v in r["mse_per_step"][1:]] + [1e3 * r["mse_mean"], r["folding_pct"]]),
+        "| method | Dice (mean over frames) |": ("cardiac", lambda r: [r["dice_mean"], r["dice_min_frame"], r["hd95_mean"],
+                                                                      r["folding_pct"], r["seconds_per_sequence"]]),
+        "| method | Dice ED→ES (28 slices) |": ("sunnybrook", lambda r: [r["dice_mean"], *(r["dice_by_patient"][p] for p in
+                                                                      ("SCD0000101", "SCD0000201", "SCD0000301")), r["seconds_per_case"]]),
+    }
+    for header, (section, figures) in tables.items():
+        rows = row_cells(header)
+        assert {TLRN_METHODS[label] for label in rows} == set(R[section]), section  # every stored method, once
+        assert len(rows) == len(R[section]), section
+        for label, rest in rows.items():
+            assert_row(rest, figures(R[section][TLRN_METHODS[label]]), f"{section}: {label}")
+    speed = table_lines("| sequence | threads | tlrn |")  # first cells repeat: one row per sequence and thread count
+    assert len(speed) == sum(len(v) for v in R["speed"].values())
+    for line in speed:
+        seq, threads, rest = line.split("|", 2)
+        s = R["speed"][f"{threads.strip()} thread(s)"][seq.strip()]
+        assert_row(rest, [s["tlrn_cpu"], s["voxelmorph_cpu"], s["ants_per_pair"], s["ants_sequence"], s["ratio_ants_over_tlrn"]],
+                   f"speed {seq.strip()} {threads.strip()}")
