@@ -227,3 +227,17 @@ def test_readme_tlrn_tables_match_the_stored_results():
         s = R["speed"][f"{threads.strip()} thread(s)"][seq.strip()]
         assert_row(rest, [s["tlrn_cpu"], s["voxelmorph_cpu"], s["ants_per_pair"], s["ants_sequence"], s["ratio_ants_over_tlrn"]],
                    f"speed {seq.strip()} {threads.strip()}")
+
+
+def test_readme_pairs_table_matches_the_stored_results():
+    """The satellite pair engines' table (``benchmarks/pairs.py``, 256 px pairs)."""
+    R = json.loads((ROOT / "benchmarks" / "results" / "pairs" / "results.json").read_text())["synthetic"]["256"]
+    keys = {"unregistered": "none", "affine only": "affine", "ANTs SyN": "ants"}
+    rows = row_cells("| method | buildings dx / dy / ds |")
+    assert len(rows) == 7
+    for label, rest in rows.items():
+        r = R[keys.get(label, label.replace(", ", " "))]
+        want = [r[part][k] for part in ("buildings", "roads") for k in ("dx", "dy", "ds")] + [r["all"]["ds"]]
+        if r["method"] != "none":  # "–" for the unregistered pairs
+            want += [r["folding_pct"], r["seconds_per_pair"]]
+        assert_row(rest, want, label)
