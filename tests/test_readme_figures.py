@@ -3,8 +3,9 @@
 Every number in those tables was printed by a script in ``benchmarks/``; after a re-run of some of
 its sections the README has to follow. These read the NMSR tables (``benchmarks/results/nmsr``: the
 NMSR-vs-ANTs table, the real echo's, pace, radius, symmetric, objective) and the TLRN ones
-(``benchmarks/results/tlrn``: lemniscate, phantoms, Sunnybrook, speed) and compare each figure with
-the stored results, at the precision the table shows it.
+(``benchmarks/results/tlrn``: lemniscate, phantoms, Sunnybrook, speed) and the satellite pairs' table,
+and compare each figure with the stored results, at the precision the table shows it; the peers and
+scaling benchmarks store their tables' markdown, which the README has to show as printed.
 """
 from __future__ import annotations
 
@@ -241,3 +242,14 @@ def test_readme_pairs_table_matches_the_stored_results():
         if r["method"] != "none":  # "–" for the unregistered pairs
             want += [r["folding_pct"], r["seconds_per_pair"]]
         assert_row(rest, want, label)
+
+
+@pytest.mark.parametrize("bench", ["peers", "scaling"])
+def test_readme_shows_the_tables_the_benchmark_printed(bench):
+    """``benchmarks/peers.py`` and ``scaling.py`` store the markdown of their tables: the README shows each one as printed."""
+    stored = json.loads((ROOT / "benchmarks" / "results" / bench / "results.json").read_text())["table_markdown"]
+    readme = (ROOT / "README.md").read_text()
+    blocks = [b for b in re.split(r"\n\s*\n", stored) if b.lstrip().startswith("|")]
+    assert blocks
+    for block in blocks:
+        assert block.strip() + "\n" in readme, f"{bench}: the README's table differs from the stored one:\n{block}"
