@@ -28,6 +28,11 @@ METHODS = {"none": "none", "nmsr": "nmsr", "nmsr, noise_compensation=False": "nm
            "nmsr, consecutive": "nmsr consecutive", "ANTs SyN": "ants SyN", "ANTs SyN-CC": "ants SyNCC"}
 
 
+def results_of(bench: str) -> dict:
+    """What ``benchmarks/<bench>.py`` wrote: ``benchmarks/results/<bench>/results.json``."""
+    return json.loads((ROOT / "benchmarks" / "results" / bench / "results.json").read_text())
+
+
 def table_rows() -> list[tuple[str, str, list[str]]]:
     """(case, method, cells) of the table under :data:`HEADER`; a blank case cell repeats the one above."""
     rows, case = [], ""
@@ -63,7 +68,7 @@ def _check(cell: str, value) -> bool:
 
 
 def test_readme_nmsr_table_matches_the_stored_results():
-    R = json.loads((ROOT / "benchmarks" / "results" / "nmsr" / "results.json").read_text())
+    R = results_of("nmsr")
     src = sources(R)
     checked, wrong, seen = 0, [], set()
     for case, method, cells in table_rows():
@@ -107,7 +112,7 @@ def real_key(label: str) -> str:
 
 
 def test_readme_real_echo_table_matches_the_stored_results():
-    R = json.loads((ROOT / "benchmarks" / "results" / "nmsr" / "results.json").read_text())["echo_real_0_5"]
+    R = results_of("nmsr")["echo_real_0_5"]
     rows = {real_key(label): rest for label, rest in row_cells(REAL_HEADER).items()}
     assert set(rows) == set(R)  # every stored row is in the table, once
     for key, rest in rows.items():
@@ -144,7 +149,7 @@ def assert_row(text: str, expected: list, what: str) -> None:
 
 
 def test_readme_pace_radius_and_symmetric_tables_match_the_stored_results():
-    R = json.loads((ROOT / "benchmarks" / "results" / "nmsr" / "results.json").read_text())
+    R = results_of("nmsr")
     pace = row_cells("| case | NMSR s (3 rounds) |")
     names = {"real echo, frames 0–5": "echo_real 0-5"}
     assert len(pace) == len(R["pace"])
@@ -176,7 +181,7 @@ def test_readme_pace_radius_and_symmetric_tables_match_the_stored_results():
 
 
 def test_readme_objective_table_matches_the_stored_results():
-    o = json.loads((ROOT / "benchmarks" / "results" / "nmsr" / "results.json").read_text())["objective"]
+    o = results_of("nmsr")["objective"]
     rows = row_cells("| phantom | similarity, truth |")
     cases, s = o["cases"], o["summary"]
     for label, rest in rows.items():
@@ -209,7 +214,7 @@ TLRN_METHODS = {
 
 
 def test_readme_tlrn_tables_match_the_stored_results():
-    R = json.loads((ROOT / "benchmarks" / "results" / "tlrn" / "results.json").read_text())
+    R = results_of("tlrn")
     tables = {
         "| method | t=1 |": ("lemniscate", lambda r: [1e3 * v for v in r["mse_per_step"][1:]] + [1e3 * r["mse_mean"], r["folding_pct"]]),
         "| method | Dice (mean over frames) |": ("cardiac", lambda r: [r["dice_mean"], r["dice_min_frame"], r["hd95_mean"],
@@ -234,7 +239,7 @@ def test_readme_tlrn_tables_match_the_stored_results():
 
 def test_readme_pairs_table_matches_the_stored_results():
     """The satellite pair engines' table (``benchmarks/pairs.py``, 256 px pairs)."""
-    R = json.loads((ROOT / "benchmarks" / "results" / "pairs" / "results.json").read_text())["synthetic"]["256"]
+    R = results_of("pairs")["synthetic"]["256"]
     keys = {"unregistered": "none", "affine only": "affine", "ANTs SyN": "ants"}
     rows = row_cells("| method | buildings dx / dy / ds |")
     assert len(rows) == 7
@@ -249,7 +254,7 @@ def test_readme_pairs_table_matches_the_stored_results():
 @pytest.mark.parametrize("bench", ["peers", "scaling"])
 def test_readme_shows_the_tables_the_benchmark_printed(bench):
     """``benchmarks/peers.py`` and ``scaling.py`` store the markdown of their tables: the README shows each one as printed."""
-    stored = json.loads((ROOT / "benchmarks" / "results" / bench / "results.json").read_text())["table_markdown"]
+    stored = results_of(bench)["table_markdown"]
     readme = (ROOT / "README.md").read_text()
     blocks = [b for b in re.split(r"\n\s*\n", stored) if b.lstrip().startswith("|")]
     assert blocks
@@ -257,7 +262,7 @@ def test_readme_shows_the_tables_the_benchmark_printed(bench):
         assert block.strip() + "\n" in readme, f"{bench}: the README's table differs from the stored one:\n{block}"
 
 
-# ---- the NMSR section's prose ------------------------------------------------------------------------
+# ---- the prose around the tables -----------------------------------------------------------------
 FIGURE = r"(\d+(?:\.\d+)?)"
 
 
@@ -427,13 +432,13 @@ def nmsr_prose(R: dict) -> list[tuple[str, list]]:
 def test_readme_nmsr_prose_quotes_the_stored_results():
     """The sentences of the NMSR section that quote the benchmark ("Met", "Held out", "Not met", and the notes under
     the tables) quote ``results.json`` at the precision they show, and their counts are the stored results' counts."""
-    R = json.loads((ROOT / "benchmarks" / "results" / "nmsr" / "results.json").read_text())
+    R = results_of("nmsr")
     text = readme_prose()
     assert_quotes(text, nmsr_prose(R))
 
 
 def test_the_prose_check_fails_on_a_changed_figure():
-    R = json.loads((ROOT / "benchmarks" / "results" / "nmsr" / "results.json").read_text())
+    R = results_of("nmsr")
     template, values = nmsr_prose(R)[0]
     text = readme_prose()
     (figures,) = prose_figures(text, template)
@@ -487,7 +492,7 @@ def tlrn_prose(R: dict) -> list[tuple[str, list]]:
 
 @pytest.mark.parametrize("bench, sentences", [("pairs", pairs_prose), ("tlrn", tlrn_prose)])
 def test_readme_prose_of_the_other_benchmarks_quotes_their_results(bench, sentences):
-    R = json.loads((ROOT / "benchmarks" / "results" / bench / "results.json").read_text())
+    R = results_of(bench)
     text = readme_prose()
     assert_quotes(text, sentences(R))
 
@@ -497,7 +502,7 @@ def test_the_nmsr_engine_docstring_quotes_the_stored_results():
     figure, is not checked)."""
     import napari_tlreg.engines.nmsr as nmsr
 
-    R = json.loads((ROOT / "benchmarks" / "results" / "nmsr" / "results.json").read_text())
+    R = results_of("nmsr")
     sub, sb, sym = R["echo_real_0_5"], R["sunnybrook"], R["symmetric"]["summary"]
     ratio = sub["nmsr"]["seconds"] / sub["ants SyNCC"]["seconds"]
     pace = R["pace"]["echo_real 0-5"]["median_ratio"]
