@@ -519,8 +519,42 @@ def test_layer_helpers():
     u = truth_displacement()
     v = L.displacement_vectors(u, 8)
     assert v.shape == (T * 4 * 4, 2, 3)
+    inside = np.zeros((H, W), bool)
+    inside[:16, :] = True  # the top half: 2 of the 4 sample rows
+    vi = L.displacement_vectors(u, 8, inside)
+    assert vi.shape == (T * 2 * 4, 2, 3) and vi[:, 0, 1].max() < 16
+    assert {tuple(r) for r in vi.reshape(len(vi), -1)} <= {tuple(r) for r in v.reshape(len(v), -1)}
+    with pytest.raises(ValueError, match="region of shape"):
+        L.displacement_vectors(u, 8, inside[:-1])
     with pytest.raises(ValueError):
         L.reference_labels(np.zeros((T + 1, H, W)), 0, T)
+
+
+def test_result_layers_of_a_masked_run_draw_the_field_inside_its_region_only():
+    """A run restricted to a region (NMSR's ``mask``, e.g. the echo sector) fits no field outside it: the
+    grid and the vectors are drawn inside it only, and the Jacobian's colour limits come from inside it;
+    the same result without a mask is drawn everywhere."""
+    from napari_tlreg import RegistrationResult, jacobian_determinant, warp
+    from napari_tlreg._widgets import layers as L
+    from napari_tlreg.core.region import encode_mask
+
+    frames, _ = synthetic_sequence()
+    u = truth_displacement().astype(np.float32)
+    u[:, 1, :, W // 2:] += 0.3 * np.arange(W - W // 2, dtype=np.float32)  # outside the region (the right half): a stretch
+    region = np.zeros((H, W), bool)
+    region[:, : W // 2] = True
+    jac = np.asarray(jacobian_determinant(u))
+    plain = RegistrationResult(frames=frames, warped=warp(frames[REF], u), displacement=u, jacobian=jac, method="nmsr")
+    masked = RegistrationResult(frames=frames, warped=plain.warped, displacement=u, jacobian=jac, method="nmsr",
+                                params={"mask": encode_mask(region)})
+    g_plain, g_masked = L.grid_layer(plain, "s")[0], L.grid_layer(masked, "s")[0]
+    assert g_plain[:, ~region].max() > 0.5 and g_masked[:, ~region].max() == 0.0
+    assert np.array_equal(g_masked[:, region], g_plain[:, region])
+    v_plain, v_masked = L.displacement_layer(plain, "s", 8)[0], L.displacement_layer(masked, "s", 8)[0]
+    assert v_plain[:, 0, 2].max() >= W // 2 and v_masked[:, 0, 2].max() < W // 2 and len(v_masked) == len(v_plain) // 2
+    lim_plain = L.jacobian_layer(plain, "s")[1]["contrast_limits"]
+    lim_masked = L.jacobian_layer(masked, "s")[1]["contrast_limits"]
+    assert lim_masked == L.jacobian_limits(jac[:, region]) and lim_masked[1] < lim_plain[1]
 
 
 def test_worker_preimports_what_napari_loads_lazily_for_result_layers():

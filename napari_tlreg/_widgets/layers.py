@@ -89,11 +89,12 @@ def jacobian_limits(jacobian: np.ndarray, minimum: float = 0.05) -> tuple[float,
     return 1.0 - d, 1.0 + d
 
 
-def displacement_vectors(displacement: np.ndarray, step: int = 8) -> np.ndarray:
+def displacement_vectors(displacement: np.ndarray, step: int = 8, region: np.ndarray | None = None) -> np.ndarray:
     """``(N, 2, 3)`` napari vectors of the pull fields ``(T, 2, H, W)`` sampled every ``step`` px.
 
     Each vector is ``[(t, row, col), (0, u_row, u_col)]``: at pixel ``x`` of frame ``t`` it points by
     ``u_t(x)``, to where that pixel's content sits in the reference (``frame_t(x) ≈ ref(x + u_t(x))``).
+    ``region`` ``(H, W)`` bool: only the samples inside it.
     """
     u = np.asarray(displacement)
     if u.ndim != 4 or u.shape[1] != 2:
@@ -105,13 +106,21 @@ def displacement_vectors(displacement: np.ndarray, step: int = 8) -> np.ndarray:
     cols = np.arange(c0, w, step)
     tt, rr, cc = np.meshgrid(np.arange(t), rows, cols, indexing="ij")
     sub = u[:, :, rows][:, :, :, cols]  # (T, 2, nr, nc)
-    out = np.zeros((tt.size, 2, 3), dtype=np.float32)
-    out[:, 0, 0] = tt.ravel()
-    out[:, 0, 1] = rr.ravel()
-    out[:, 0, 2] = cc.ravel()
-    out[:, 1, 1] = sub[:, 0].ravel()
-    out[:, 1, 2] = sub[:, 1].ravel()
+    keep = np.ones(tt.shape, bool) if region is None else np.broadcast_to(_region(region, (h, w))[np.ix_(rows, cols)], tt.shape)
+    out = np.zeros((int(keep.sum()), 2, 3), dtype=np.float32)
+    out[:, 0, 0] = tt[keep]
+    out[:, 0, 1] = rr[keep]
+    out[:, 0, 2] = cc[keep]
+    out[:, 1, 1] = sub[:, 0][keep]
+    out[:, 1, 2] = sub[:, 1][keep]
     return out
+
+
+def _region(region, shape) -> np.ndarray:
+    m = np.asarray(region, dtype=bool)
+    if m.shape != tuple(shape):
+        raise ValueError(f"region of shape {m.shape} does not match frames of {shape[0]}x{shape[1]}")
+    return m
 
 
 def default_vector_step(shape: Sequence[int]) -> int:
@@ -139,9 +148,16 @@ def warped_layer(res, base: str, *, checker: bool = False, tile: int | None = No
 
 
 def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None) -> LayerData:
-    """The reference's regular grid (lines every ``spacing`` px) pulled into every frame: ``(T, H, W)``."""
+    """The reference's regular grid (lines every ``spacing`` px) pulled into every frame: ``(T, H, W)``.
+
+    Drawn only inside ``res.mask`` when the run was restricted to a region (e.g. NMSR on the echo
+    sector): outside it nothing fitted the field, which is the network's extrapolation there.
+    """
     grid = grid_image(res.frames.shape, spacing)
     data = np.clip(tl.warp(grid, res.displacement), 0.0, 1.0).astype(np.float32, copy=False)
+    region = res.mask
+    if region is not None:
+        data *= _region(region, res.frames.shape[1:])
     kw = {
         "name": layer_name(base, GRID),
         "colormap": GRID_COLOR,
@@ -154,12 +170,14 @@ def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None) 
 
 
 def jacobian_layer(res, base: str, *, scale=None, translate=None, visible: bool = True) -> LayerData:
-    """``det(I + ∇u)`` per frame with a diverging colormap centred on 1 (white = no area change)."""
+    """``det(I + ∇u)`` per frame with a diverging colormap centred on 1 (white = no area change); its
+    limits from the values inside ``res.mask`` when the run was restricted to a region."""
     data = np.asarray(res.jacobian, dtype=np.float32)
+    region = res.mask  # the colour scale spans the field where it was fitted (e.g. the echo sector)
     kw = {
         "name": layer_name(base, JACOBIAN),
         "colormap": JACOBIAN_COLORMAP,
-        "contrast_limits": jacobian_limits(data),
+        "contrast_limits": jacobian_limits(data if region is None else data[:, _region(region, data.shape[1:])]),
         "blending": "translucent",
         "opacity": 0.7,
         "visible": visible,
@@ -181,9 +199,10 @@ def folds_layer(res, base: str, *, scale=None, translate=None) -> LayerData:
 
 
 def displacement_layer(res, base: str, step: int | None = None, *, scale=None, translate=None) -> LayerData:
-    """Vectors of the pull displacement ``u_t(x)`` at ``x``, subsampled every ``step`` px (default ~8)."""
+    """Vectors of the pull displacement ``u_t(x)`` at ``x``, subsampled every ``step`` px (default ~8);
+    inside ``res.mask`` only, when the run was restricted to a region (as :func:`grid_layer`)."""
     step = default_vector_step(res.displacement.shape) if step is None else int(step)
-    data = displacement_vectors(res.displacement, step)
+    data = displacement_vectors(res.displacement, step, res.mask)
     kw = {
         "name": layer_name(base, DISPLACEMENT),
         "edge_width": max(0.3, 0.15 * step),
