@@ -39,10 +39,12 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
    NMSR's defaults otherwise, on the bundled echo, the 16 phantoms, the real echo's first 6 frames and the
    Sunnybrook ED,ES pairs; per radius, on how many phantoms and slices NMSR's Dice is at least SyN-CC's
    (SyN-CC's Dice read from the synthetic, fresh and sunnybrook sections of the same results.json);
-10. "symmetric": NMSR's defaults beside ``symmetric=True`` (the loss taken both ways), one after the other on each
-    case: the bundled echo, the 16 phantoms, the 8 held-out phantoms (summed up on their own) and the Sunnybrook
-    ED,ES pairs; per row, on how many phantoms and slices the Dice is at least SyN-CC's (from the synthetic,
-    fresh, heldout and sunnybrook sections of the same results.json), and the time of the two rows;
+10. "symmetric": NMSR's defaults beside ``symmetric=True`` (the loss taken both ways) at the finest scale (the
+    option's ``symmetric_from=1``) and at every scale (``symmetric_from=0``), one after the other on each case: the
+    bundled echo, the 16 phantoms, the 8 held-out phantoms (summed up on their own), the Sunnybrook ED,ES pairs and
+    the real echo's first 6 frames (no ground truth: similarity and roughness); per row, on how many phantoms and
+    slices the Dice is at least SyN-CC's (from the synthetic, fresh, heldout and sunnybrook sections of the same
+    results.json), and each row's time over the defaults';
 11. "objective": per phantom (16 + the 8 held out), NMSR's field against the true one on what NMSR optimises:
     the noise-compensated similarity (−LNCC r6, full resolution) of the reference warped by each and the
     smoothness (Grad_l2) of each whole field, beside both methods' Dice: where NMSR's similarity is worse than
@@ -430,18 +432,24 @@ def radius_sweep(cases: list[dict], sunny_limit: int | None, R: dict) -> dict:
                         f"Loss window radius: the paper's {RADII[0]} against ANTs' {RADII[1]} (NMSR defaults otherwise)")
 
 
-#: the symmetric section's rows: NMSR's defaults, and with the loss taken both ways (``symmetric``)
-SYMMETRIC = {"defaults": {}, "symmetric": {"symmetric": True}}
+#: the symmetric section's rows: NMSR's defaults, and with the loss taken both ways (``symmetric``) at the finest
+#: scale (the option's default ``symmetric_from=1``) and at every scale (``symmetric_from=0``)
+SYMMETRIC = {"defaults": {}, "symmetric": {"symmetric": True}, "symmetric, every scale": {"symmetric": True, "symmetric_from": 0.0}}
 
 
-def symmetric_sweep(cases: list[dict], held: list[dict], sunny_limit: int | None, R: dict) -> dict:
-    """NMSR's defaults beside ``symmetric=True`` (:func:`option_sweep`) on ``cases`` and the held-out phantoms ``held``
-    (summed up on their own), with the time of the second over the first."""
+def symmetric_sweep(cases: list[dict], held: list[dict], sunny_limit: int | None, R: dict, real: dict | None = None) -> dict:
+    """NMSR's defaults beside the :data:`SYMMETRIC` variants (:func:`option_sweep`) on ``cases`` and the held-out phantoms
+    ``held`` (summed up on their own), with each variant's time over the defaults'; and on ``real`` (the real echo's first
+    frames) the same rows, for the similarity and roughness without ground truth (``real`` rows)."""
     out = option_sweep(cases + held, SYMMETRIC, sunny_limit, R, "The loss taken both ways (symmetric) beside NMSR's defaults",
                        held_out=tuple(c["name"] for c in held))
     s = out["summary"]
-    out["time_ratio"] = s["symmetric"]["seconds"] / max(s["defaults"]["seconds"], 1e-9)
-    print(f"symmetric / defaults, time: {out['time_ratio']:.2f}x")
+    out["time_ratio"] = {k: s[k]["seconds"] / max(s["defaults"]["seconds"], 1e-9) for k in SYMMETRIC if k != "defaults"}
+    for k, v in out["time_ratio"].items():
+        print(f"{k} / defaults, time: {v:.2f}x")
+    if real is not None:
+        out["real"] = rows = {k: run_nmsr(real, **kw) for k, kw in SYMMETRIC.items()}
+        print_table(f"{real['name']}: the symmetric rows, in the fan", rows)
     return out
 
 
@@ -682,7 +690,7 @@ def main(argv=None) -> int:
         if {"fresh", "radius", "symmetric", "objective"} - skip else []
     # the real echo's first frames (5 pairs), for the sections that run on them
     real_frames = None if not args.quick else 3 if args.smoke else 10  # the real and realcc sections' clip: whole, or its first frames
-    real_head = real_echo_head(3 if args.smoke else 6) if {"realsub", "pace", "radius"} - skip else None
+    real_head = real_echo_head(3 if args.smoke else 6) if {"realsub", "pace", "radius", "symmetric"} - skip else None
     if "synthetic" not in skip:
         R["synthetic"] = {}
         for case in cases:
@@ -905,7 +913,7 @@ def main(argv=None) -> int:
         R["objective"] = objective_check(cases[1:] + fresh_cases + held, R)
 
     if "symmetric" not in skip:
-        R["symmetric"] = symmetric_sweep(cases + fresh_cases, held, 1 if args.smoke else 6 if args.quick else None, R)
+        R["symmetric"] = symmetric_sweep(cases + fresh_cases, held, 1 if args.smoke else 6 if args.quick else None, R, real_head)
 
     if args.profile:
         R["profile"] = profile_echo(cases[0])

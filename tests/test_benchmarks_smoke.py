@@ -236,14 +236,15 @@ def test_nmsr_benchmark_objective_sets_nmsr_against_the_true_field(tmp_path, res
 #: the sections of rows of NMSR options: their rows, and the cases of ``--smoke``
 OPTION_SECTIONS = {
     "radius": ({"radius=6", "radius=4"}, ["echo (bundled)", "phantom 50000", "phantom 60000", "echo_real 0-2"]),
-    "symmetric": ({"defaults", "symmetric"}, ["echo (bundled)", "phantom 50000", "phantom 60000", "phantom 70000"]),
+    "symmetric": ({"defaults", "symmetric", "symmetric, every scale"}, ["echo (bundled)", "phantom 50000", "phantom 60000", "phantom 70000"]),
 }
 
 
 @pytest.mark.parametrize("section", list(OPTION_SECTIONS))
 def test_nmsr_benchmark_option_sections_run_every_row_and_count_against_syncc(tmp_path, restore_thread_env, section):
     """``--smoke`` of a section of NMSR option rows alone (radius: the paper's window and ANTs'; symmetric: the
-    defaults and the loss taken both ways, with the held-out phantoms summed up on their own): every row on every
+    defaults and the loss taken both ways at the finest scale and at every scale, with the held-out phantoms summed
+    up on their own, and the same rows on the real echo's first frames): every row on every
     case, really applied; the count of phantoms at or above SyN-CC's Dice read from the earlier sections' rows
     kept in results.json."""
     from benchmarks import nmsr as bench
@@ -264,4 +265,7 @@ def test_nmsr_benchmark_option_sections_run_every_row_and_count_against_syncc(tm
         for v in R["summary"].values():
             assert v["phantom_epe_inner_mean"] > 0.0
             assert v["held_out"]["phantoms"] == 1 and v["held_out"]["phantoms_at_least_syncc"] is None  # no heldout rows here
-        assert R["time_ratio"] == pytest.approx(R["summary"]["symmetric"]["seconds"] / R["summary"]["defaults"]["seconds"])
+        assert set(R["time_ratio"]) == rows_wanted - {"defaults"}
+        for k, ratio in R["time_ratio"].items():
+            assert ratio == pytest.approx(R["summary"][k]["seconds"] / R["summary"]["defaults"]["seconds"])
+        assert set(R["real"]) == rows_wanted and len({r["lncc10"] for r in R["real"].values()}) == len(rows_wanted)

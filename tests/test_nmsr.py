@@ -792,3 +792,25 @@ def test_symmetric_loss_inverts_the_field_accurately_and_changes_the_result(text
     a, b = (tl.register(frames[:4], method="nmsr", symmetric=True, **run).displacement for _ in range(2))
     assert np.array_equal(a, b)
     assert np.abs(a - tl.register(frames[:4], method="nmsr", **run).displacement).max() > 1e-3
+
+
+def test_symmetric_from_takes_the_loss_both_ways_from_that_scale_on(phantom):
+    """``symmetric_from`` (default 1: the finest scale only): the scales before it run the one-way loss, exactly as
+    without ``symmetric`` (same losses, iterations and field), the scales from it on the symmetric one; 0 is every
+    scale. Out of [0, 1] it is refused."""
+    frames, _ = phantom
+    run = dict(FAST, levels=2, iterations=8, noise_compensation=True)
+    eng = get_engine("nmsr")
+
+    def logged(**kw):
+        res = tl.register(frames[:4], method="nmsr", **run, **kw)
+        return res.displacement, [(e["scale"], e["iterations"], e["loss"], e["first_loss"]) for e in eng.last_log]
+
+    plain, finest, every = logged(), logged(symmetric=True), logged(symmetric=True, symmetric_from=0.0)
+    assert nmsr.NMSREngine.defaults["symmetric_from"] == 1.0 and not nmsr.NMSREngine.defaults["symmetric"]
+    assert finest[1][0] == plain[1][0] and finest[1][0] != every[1][0]  # scale 1/2: one-way unless from 0
+    assert finest[1][1][3] != plain[1][1][3]  # the finest scale: both ways (another loss from the same start)
+    assert np.abs(finest[0] - plain[0]).max() > 1e-3 and np.abs(finest[0] - every[0]).max() > 1e-3
+    assert np.array_equal(logged(symmetric=True, symmetric_from=0.5)[0], every[0])  # 1/2 and 1 of 2 levels: every scale
+    with pytest.raises(ValueError, match="symmetric_from must be in"):
+        tl.register(frames[:4], method="nmsr", symmetric=True, symmetric_from=1.5)
