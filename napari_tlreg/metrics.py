@@ -365,19 +365,28 @@ def jacobian_determinant_np(u) -> np.ndarray:
     return det[0] if single else det
 
 
-def negative_jacobian_fraction(u, per_frame: bool = False):
+def negative_jacobian_fraction(u, per_frame: bool = False, mask=None):
     """Percentage (0..100) of pixels where ``det(I + ∇u) <= 0``.
 
     ``u``: ``(2, H, W)`` -> float; ``(T, 2, H, W)`` -> percentage over all pixels of all frames,
-    or a ``(T,)`` array with ``per_frame=True``.
+    or a ``(T,)`` array with ``per_frame=True``. ``mask`` ``(H, W)``: of the pixels inside it only
+    (the region a registration was restricted to; outside it nothing fitted the field); an empty
+    mask gives NaN.
     """
     det = jacobian_determinant_np(u)
-    fold = det <= 0
+    fold = (det <= 0).reshape(-1, *det.shape[-2:])
+    if mask is None:
+        per = fold.reshape(fold.shape[0], -1).mean(axis=1)
+    else:
+        m = _asarray(mask, "mask")
+        if m.shape != fold.shape[1:]:
+            raise ValueError(f"mask must be (H, W) = {fold.shape[1:]}, got {m.shape}")
+        m = m.astype(bool)
+        n = int(m.sum())
+        per = fold[:, m].sum(axis=1) / n if n else np.full(fold.shape[0], np.nan)
     if det.ndim == 2:
-        return 100.0 * float(fold.mean())
-    if per_frame:
-        return 100.0 * fold.reshape(fold.shape[0], -1).mean(axis=1)
-    return 100.0 * float(fold.mean())
+        return 100.0 * float(per[0])
+    return 100.0 * per if per_frame else 100.0 * float(per.mean())
 
 
 # --------------------------------------------------------------------------- evaluation table
@@ -416,8 +425,8 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     """Per-frame evaluation table of a RegistrationResult: one ``dict`` per frame ``t``.
 
     Always: ``t``, ``is_reference``, ``mse`` and ``lncc`` (reference warped onto the frame vs the
-    frame, 9x9 LNCC), ``folding_pct`` (% of pixels with ``det(I+∇u) <= 0``). ``mse`` and ``lncc``
-    are means over ``mask`` ``(H, W)``: by default the region the registration was restricted to
+    frame, 9x9 LNCC), ``folding_pct`` (% of pixels with ``det(I+∇u) <= 0``). ``mse``, ``lncc`` and
+    ``folding_pct`` are taken over ``mask`` ``(H, W)``: by default the region the registration was restricted to
     (``result.mask``, e.g. NMSR's ``mask``; the whole frame when it has none); None: the whole frame.
     With a mask every row also has ``in_mask: True``.
 
@@ -450,7 +459,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     region = getattr(result, "mask", None) if isinstance(mask, str) and mask == "result" else mask
     mse_t = mse(warped, frames, mask=region, per_frame=True)
     lncc_t = lncc(warped, frames, mask=region, per_frame=True)
-    fold_t = negative_jacobian_fraction(disp, per_frame=True)
+    fold_t = negative_jacobian_fraction(disp, per_frame=True, mask=region)
     rows: list[dict[str, Any]] = [
         {
             "t": t,

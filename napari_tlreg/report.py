@@ -81,7 +81,8 @@ def metrics_tables(res: RegistrationResult, labels=None, landmarks=None) -> tupl
 
 
 def region_note(res: RegistrationResult) -> str:
-    """Where the MSE and local CC of a result's tables were taken (:func:`napari_tlreg.metrics.evaluate`)."""
+    """Where the MSE, local CC and folding of a result's tables were taken (:func:`napari_tlreg.metrics.evaluate`;
+    the key ``mse_lncc_region`` is older than folding's being taken there too)."""
     m = res.mask
     h, w = res.frames.shape[1:]
     return "whole frame" if m is None else f"mask: {int(m.sum())} of {h}x{w} px"

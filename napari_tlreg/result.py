@@ -44,7 +44,8 @@ class RegistrationResult:
     def mask(self) -> np.ndarray | None:
         """``(H, W)`` bool: the region the registration was restricted to (an engine's ``mask`` parameter), or None.
 
-        :func:`napari_tlreg.metrics.evaluate` reports MSE and local CC over it."""
+        :func:`napari_tlreg.metrics.evaluate` reports MSE, local CC and folding over it, and so does
+        :attr:`folding_pct`."""
         from .core.region import decode_mask, is_encoded_mask
 
         value = self.params.get("mask")
@@ -52,8 +53,13 @@ class RegistrationResult:
 
     @property
     def folding_pct(self) -> np.ndarray:
-        """``(T,)`` percentage of pixels with ``det <= 0`` per frame."""
-        return (self.jacobian <= 0).mean(axis=(1, 2)) * 100.0
+        """``(T,)`` percentage of pixels with ``det <= 0`` per frame: inside :attr:`mask` when the run had one
+        (outside it nothing fitted the field), else over the whole frame."""
+        fold = self.jacobian <= 0
+        m = self.mask
+        if m is None or not m.any():
+            return fold.mean(axis=(1, 2)) * 100.0
+        return fold[:, m].mean(axis=1) * 100.0
 
     def _check_plane(self, what: str, shape) -> None:
         if tuple(shape[-2:]) != tuple(self.frames.shape[1:]):

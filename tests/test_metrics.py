@@ -401,3 +401,32 @@ def test_import_is_light():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_folding_of_a_masked_run_is_taken_inside_its_region():
+    """A run restricted to a region fits no field outside it: its folding (``RegistrationResult.folding_pct``,
+    ``evaluate``'s ``folding_pct``, and so the viewer's legend and status) counts the region's pixels only,
+    as its MSE and local CC do; ``mask=None`` gives the whole frame."""
+    from napari_tlreg import RegistrationResult, jacobian_determinant
+    from napari_tlreg.core.region import encode_mask
+
+    T, H, W = 3, 24, 32
+    frames = np.random.default_rng(0).random((T, H, W)).astype(np.float32)
+    u = np.zeros((T, 2, H, W), np.float32)
+    u[1:, 1, :, W // 2:] = -2.0 * np.arange(W - W // 2, dtype=np.float32)  # det = 1 - 2 < 0 in the right half only
+    region = np.zeros((H, W), bool)
+    region[:, : W // 2 - 2] = True
+    jac = np.asarray(jacobian_determinant(u))
+    plain = RegistrationResult(frames=frames, warped=frames.copy(), displacement=u, jacobian=jac, method="nmsr")
+    masked = RegistrationResult(frames=frames, warped=frames.copy(), displacement=u, jacobian=jac, method="nmsr",
+                                params={"mask": encode_mask(region)})
+    whole = M.negative_jacobian_fraction(u, per_frame=True)
+    assert whole[0] == 0 and np.all(whole[1:] > 40)
+    assert np.allclose(plain.folding_pct, whole) and np.all(masked.folding_pct == 0)
+    assert [r["folding_pct"] for r in M.evaluate(masked)] == [0.0, 0.0, 0.0]
+    assert np.allclose([r["folding_pct"] for r in M.evaluate(masked, mask=None)], whole)
+    assert np.allclose(M.negative_jacobian_fraction(u, per_frame=True, mask=~region), 100 * (jac[:, ~region] <= 0).mean(axis=1))
+    assert M.negative_jacobian_fraction(u[1], mask=~region) > 50
+    assert np.isnan(M.negative_jacobian_fraction(u, mask=np.zeros((H, W), bool)))
+    with pytest.raises(ValueError, match="mask must be"):
+        M.negative_jacobian_fraction(u, mask=region[:, 1:])

@@ -390,6 +390,9 @@ def test_nmsr_mask_from_a_labels_layer(widget, qtbot, notes):
     assert np.array_equal(res.mask, region != 0)
     rows = metrics.evaluate(res)
     assert np.allclose([r["mse"] for r in rows], metrics.mse(res.warped, res.frames, mask=region != 0, per_frame=True))
+    # folding is the region's too, and the legend and the status say so
+    assert np.allclose(res.folding_pct, 100 * (res.jacobian[:, region != 0] <= 0).mean(axis=1))
+    assert w.status_label.text().endswith("in the mask") and w.legend.folds.text().endswith("in the mask")
     viewer.layers.remove("roi")  # the chosen layer gone: back to the whole frame
     assert combo.currentText() == "none (whole frame)" and "mask" not in w.param_values()
 

@@ -230,13 +230,13 @@ class _JacobianLegend(QWidget):
         lay.addLayout(folds)
         self.set_values((0.9, 1.1), None)
 
-    def set_values(self, limits: tuple[float, float], folding_pct) -> None:
+    def set_values(self, limits: tuple[float, float], folding_pct, in_mask: bool = False) -> None:
         lo, hi = limits
         self.lo.setText(f"≤ {lo:.3g}")
         self.hi.setText(f"≥ {hi:.3g}")
         text = "folding: det ≤ 0 (layer “… folds”)"
         if folding_pct is not None and len(folding_pct):
-            text += f" — worst frame {_percent(np.max(folding_pct))}"
+            text += f" — worst frame {_percent(np.max(folding_pct))}" + (" in the mask" if in_mask else "")
         self.folds.setText(text)
 
 
@@ -695,7 +695,7 @@ class RegisterWidget(QWidget):
             self._update_warped_layer()
         jac = next((d for d in outcome.layers if d[1]["name"].endswith(L.JACOBIAN)), None)
         if jac is not None:
-            self.legend.set_values(jac[1]["contrast_limits"], res.folding_pct)
+            self.legend.set_values(jac[1]["contrast_limits"], res.folding_pct, in_mask=res.mask is not None)
             self.legend.setVisible(True)
         for w in outcome.warnings:
             show_warning(f"Register sequence: {w}")
@@ -704,6 +704,7 @@ class RegisterWidget(QWidget):
         self.status_label.setText(
             f"done: {res.n_frames} frames to frame {res.reference} with {res.method} on {res.device} "
             f"in {res.runtime_s:.1f} s; worst folding {_percent(np.max(res.folding_pct))}"
+            + (" in the mask" if res.mask is not None else "")
         )
         key = (str(settings["base"]), str(res.method))
         self.results[key] = res
