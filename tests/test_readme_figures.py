@@ -363,7 +363,7 @@ def nmsr_prose(R: dict) -> list[tuple[str, list]]:
         ("it took {}–{} of SyN-CC's time on {} phantoms and {} on 60002 ({} vs {} s)",
          [min(others), max(others), len(others), ratio["phantom 60002"], phantoms["phantom 60002"]["nmsr"]["seconds"],
           phantoms["phantom 60002"]["ants SyNCC"]["seconds"]]),
-        ("side by side over 3 rounds (pace, alone) {}x on 60001, {}x on 60002 and {}x on 60004",
+        ("side by side over 3 rounds (pace) {}x on 60001, {}x on 60002 and {}x on 60004",
          [R["pace"][f"phantom {k}"]["median_ratio"] for k in (60001, 60002, 60004)]),
         ("took {} s in a fresh process, {} s with the imports (goal < 20 s), against SyN-CC's {} s ({} s with its imports) "
          "in a fresh process of its own and {} s in the benchmark's, and ANTs SyN's {} s",
