@@ -51,6 +51,7 @@ __all__ = [
     "mse",
     "lncc",
     "negative_jacobian_fraction",
+    "folded_percent",
     "map_points",
     "evaluate",
     "summarize",
@@ -374,19 +375,24 @@ def negative_jacobian_fraction(u, per_frame: bool = False, mask=None):
     mask gives NaN.
     """
     det = jacobian_determinant_np(u)
-    fold = (det <= 0).reshape(-1, *det.shape[-2:])
-    if mask is None:
-        per = fold.reshape(fold.shape[0], -1).mean(axis=1)
-    else:
-        m = _asarray(mask, "mask")
-        if m.shape != fold.shape[1:]:
-            raise ValueError(f"mask must be (H, W) = {fold.shape[1:]}, got {m.shape}")
-        m = m.astype(bool)
-        n = int(m.sum())
-        per = fold[:, m].sum(axis=1) / n if n else np.full(fold.shape[0], np.nan)
+    per = folded_percent(det.reshape(-1, *det.shape[-2:]), mask)
     if det.ndim == 2:
-        return 100.0 * float(per[0])
-    return 100.0 * per if per_frame else 100.0 * float(per.mean())
+        return float(per[0])
+    return per if per_frame else float(per.mean())
+
+
+def folded_percent(det, mask=None) -> np.ndarray:
+    """``(T,)`` percentage of pixels with ``det <= 0`` in each frame of ``det`` ``(T, H, W)``: of the pixels
+    inside ``mask`` ``(H, W)`` when given (NaN where it is empty), else of the whole frame."""
+    fold = np.asarray(det) <= 0
+    if mask is None:
+        return 100.0 * fold.reshape(fold.shape[0], -1).mean(axis=1)
+    m = _asarray(mask, "mask")
+    if m.shape != fold.shape[1:]:
+        raise ValueError(f"mask must be (H, W) = {fold.shape[1:]}, got {m.shape}")
+    m = m.astype(bool)
+    n = int(m.sum())
+    return 100.0 * fold[:, m].sum(axis=1) / n if n else np.full(fold.shape[0], np.nan)
 
 
 # --------------------------------------------------------------------------- evaluation table

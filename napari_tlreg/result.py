@@ -55,11 +55,9 @@ class RegistrationResult:
     def folding_pct(self) -> np.ndarray:
         """``(T,)`` percentage of pixels with ``det <= 0`` per frame: inside :attr:`mask` when the run had one
         (outside it nothing fitted the field), else over the whole frame."""
-        fold = self.jacobian <= 0
-        m = self.mask
-        if m is None or not m.any():
-            return fold.mean(axis=(1, 2)) * 100.0
-        return fold[:, m].mean(axis=1) * 100.0
+        from .metrics import folded_percent
+
+        return folded_percent(self.jacobian, self.mask)
 
     def _check_plane(self, what: str, shape) -> None:
         if tuple(shape[-2:]) != tuple(self.frames.shape[1:]):

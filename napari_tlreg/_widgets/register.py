@@ -694,8 +694,9 @@ class RegisterWidget(QWidget):
         if settings["checker"] != self.checker_box.isChecked():
             self._update_warped_layer()
         jac = next((d for d in outcome.layers if d[1]["name"].endswith(L.JACOBIAN)), None)
+        folding, in_mask = res.folding_pct, res.mask is not None
         if jac is not None:
-            self.legend.set_values(jac[1]["contrast_limits"], res.folding_pct, in_mask=res.mask is not None)
+            self.legend.set_values(jac[1]["contrast_limits"], folding, in_mask=in_mask)
             self.legend.setVisible(True)
         for w in outcome.warnings:
             show_warning(f"Register sequence: {w}")
@@ -703,8 +704,7 @@ class RegisterWidget(QWidget):
         self.progress_bar.setValue(1)
         self.status_label.setText(
             f"done: {res.n_frames} frames to frame {res.reference} with {res.method} on {res.device} "
-            f"in {res.runtime_s:.1f} s; worst folding {_percent(np.max(res.folding_pct))}"
-            + (" in the mask" if res.mask is not None else "")
+            f"in {res.runtime_s:.1f} s; worst folding {_percent(np.max(folding))}" + (" in the mask" if in_mask else "")
         )
         key = (str(settings["base"]), str(res.method))
         self.results[key] = res
