@@ -414,6 +414,7 @@ def test_register_takes_a_sequence_with_its_own_region():
         (dict(weights="/nonexistent/w.pt", init="pretrained"), FileNotFoundError, "not found"),
         (dict(threads=-1), ValueError, "threads must be in"),
         (dict(final_iterations=-2), ValueError, "final_iterations must be in"),
+        (dict(final_iterations_large=-3), ValueError, "final_iterations_large must be in"),
         (dict(resample_once="yes"), TypeError, "resample_once must be True or False"),
         (dict(sigma=-0.5), ValueError, "sigma must be in"),
         (dict(average=1.0), ValueError, "average must be in"),
@@ -716,6 +717,25 @@ def test_large_frames_take_the_loss_at_most_at_the_limit_and_get_more_iterations
     log = get_engine("nmsr").last_log
     assert [e["iterations"] for e in log] == [2, 2]
     assert [e["loss_size"] for e in log] == [[192, 192], [192, 192]]
+
+
+def test_the_finest_scale_cap_is_final_iterations_large_on_frames_larger_than_iterations_side():
+    """Frames of iterations_side px or less (root of H·W) stop the finest scale at final_iterations, larger ones at
+    final_iterations_large; a final_iterations the caller sets alone holds on every frame (as smooth does)."""
+    rng = np.random.default_rng(1)
+    kw = dict(levels=2, iterations=9, tol=0.0, threads=1, iterations_side=16)
+    finest = {}
+    for side in (16, 24):  # 16 px: at iterations_side; 24 px: larger
+        img = ndi.gaussian_filter(rng.random((side, side)), 2).astype(np.float32)
+        frames = np.stack([img, np.roll(img, 1, 1)])
+        for extra in (dict(final_iterations=3, final_iterations_large=5), dict(final_iterations=3), {}):
+            tl.register(frames, method="nmsr", **kw, **extra)
+            finest[side, len(extra)] = get_engine("nmsr").last_log[-1]["iterations"]
+    assert finest[16, 2] == 3 and finest[24, 2] == 5
+    assert finest[16, 1] == 3 and finest[24, 1] == 3  # set alone: on every frame
+    assert finest[16, 0] == 9 and finest[24, 0] == 9  # the defaults (60, 70) are above iterations=9
+    defaults = get_engine("nmsr").validate_params({})
+    assert (defaults["final_iterations"], defaults["final_iterations_large"]) == (60, 70)
 
 
 def test_smooth_field_keeps_smooth_motion_and_removes_grid_scale_wiggles():
