@@ -45,12 +45,11 @@ scale but the finest (whose cap bounds the time: ``final_iterations_large``, 70,
 128x128 or less get ``final_iterations``, 60): a larger frame has more detail
 at every scale for the network to fit, and on the real echo the fixed caps stopped it early. With both
 rules NMSR matches the real echo's first 6 frames a little better than ANTs SyN-CC, in less of its
-time (0.93x in the realsub section of ``benchmarks/nmsr.py``, a median 0.92x over its pace section's
+time (0.93x in the realsub section of ``benchmarks/nmsr.py``, a median 0.89x over its pace section's
 3 rounds side by side); frames of 128x128 or less are not affected. On the real echo the finest scale
 runs to its cap every time; at 70 (60 until the thirteenth run of that benchmark) its whole clip's local CC is
-above SyN-CC's, 0.8267 vs 0.8245 (with 60: 0.8239; the realcc section). On frames of 128x128 or less the
-finest scale stops on its plateau or near its cap, and 70 there bought no accuracy worth its time (the
-thirteenth run gave it to every frame: phantom 60004 took 1.04x SyN-CC's time); the fourteenth run keeps 60 there.
+above SyN-CC's, 0.8267 vs 0.8245 (with 60: 0.8239; the realcc section). The thirteenth run gave 70 to every
+frame; on frames of 128x128 or less it bought no accuracy worth its time (README, NMSR section), so they keep 60.
 
 Scales and eq. 4. ``F^{s/2}`` is the field found so far, at full resolution. At scale ``s``:
 ``M^s = down(warp(moving, F^{s/2}), s)``, ``I^s = down(fixed, s)``; the network's field ``F̃^s``
@@ -104,7 +103,7 @@ Where we differ from the paper, and why (measured on the bundled echo and unseen
   (pass ``smooth=1``: a ``smooth`` given without ``smooth_clean`` holds on every sequence).
   On the real echo's first 6 frames (240x320), with the large-frame rules above, the defaults match
   the frames a little better than ANTs SyN-CC (local CC 0.8415 vs 0.8375) with a field as smooth in space
-  and smoother in time, in less of its time (0.93x in the realsub section, 0.92x in the pace section
+  and smoother in time, in less of its time (0.93x in the realsub section, 0.89x in the pace section
   of ``benchmarks/nmsr.py``; with the caps of 64² frames the defaults reached 0.786).
 - ``resample_once``: the loss at scale ``s`` resamples the original moving frame once through the
   composed field instead of warping the already warped ``M^s`` (eq. 2); the network still gets
@@ -151,9 +150,9 @@ with ``φ⁻¹`` from :data:`INVERSE_ITERATIONS` fixed-point steps of :func:`~na
 loss judges the field on the fixed frame's grid only; the second term judges it on the moving frame's too, as
 SyN judges both halves of its path. ``symmetric_from`` is the scale from which it does so: 1 (the default) the
 finest scale only, 0 every scale. At the finest scale, on the 16 cardiac phantoms it lowered the mean error on
-the LV wall's inner boundary from 0.133 to 0.124 px and raised the propagated labels' Dice from 0.9848 to 0.9857
-(8 held-out phantoms: 0.145 -> 0.138 px, 0.9843 -> 0.9849), the Sunnybrook ED -> ES endocardium's from 0.9334 to
-0.9337, at 1.12x the time (every scale: a little more, at 1.30x; the symmetric section of ``benchmarks/nmsr.py``).
+the LV wall's inner boundary from 0.133 to 0.125 px and raised the propagated labels' Dice from 0.9848 to 0.9857
+(8 held-out phantoms: 0.146 -> 0.139 px, 0.9839 -> 0.9846), the Sunnybrook ED -> ES endocardium's from 0.9333 to
+0.9341, at 1.10x the time (every scale: a little more, at 1.39x; the symmetric section of ``benchmarks/nmsr.py``).
 Off by default because of the real echo: on its first 6 frames the local CC fell from 0.8415 to 0.8235, below
 ANTs SyN-CC's 0.8375, with a smoother field.
 """
