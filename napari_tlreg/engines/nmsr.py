@@ -657,7 +657,8 @@ class NMSREngine(Engine):
                 "a (T, H, W) layer: its reference frame), a .npy/.npz/.tif/.png path from Python or the CLI (none: the whole frame)",
         "threads": "torch threads for this run (0: leave as is)",
         "resample_once": "the loss resamples the original frame once through the composed field",
-        "final_iterations": "iterations at the finest scale at most (-1: as iterations)",
+        "final_iterations": "iterations at the finest scale at most on frames up to iterations_side px (larger: "
+                            "final_iterations_large; -1: as iterations)",
         "final_iterations_large": "iterations at the finest scale at most on frames larger than iterations_side px "
                                   "(-1: as iterations; set final_iterations alone and it holds on every frame)",
         "sigma": "Gaussian smoothing of both images inside the loss, px",
