@@ -49,7 +49,12 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
     the noise-compensated similarity (−LNCC r6, full resolution) of the reference warped by each and the
     smoothness (Grad_l2) of each whole field, beside both methods' Dice: where NMSR's similarity is worse than
     the truth's the smoothness term held it back, where it is better NMSR fits the frames beyond the motion;
-12. ``--profile``: where the time of one echo registration goes (torch.profiler).
+12. "seeds": SyN-CC's spread over ANTs' random seeds (``ANTS_SEEDS``; its rigid and affine stages sample
+    their metric at random, and the other sections fix the seed at 1234) on the 24 phantoms (8 + 8 fresh +
+    8 held out), beside NMSR's Dice from the synthetic, fresh and heldout sections of the same results.json
+    (NMSR's defaults start from shipped weights: no seed enters them). Per phantom the Dice of each seed, and on
+    how many phantoms NMSR's Dice is at least SyN-CC's median over the seeds and at least its lowest;
+13. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ANTs (``.venv-bench``: antspyx) runs in the same process with the same thread count
 (``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS``): "SyN" = ANTsPy's defaults (affine + SyN, MI),
@@ -453,6 +458,48 @@ def symmetric_sweep(cases: list[dict], held: list[dict], sunny_limit: int | None
     return out
 
 
+# ---- seeds: SyN-CC's spread over ANTs' random seeds ---------------------------------------------
+#: the seeds of the seeds section: the other sections' 1234 first, then six more
+ANTS_SEEDS = (1234, 1, 2, 3, 4, 5, 6)
+#: where each phantom's NMSR row lives in results.json
+PHANTOM_SECTIONS = ("synthetic", "fresh", "heldout")
+
+
+def syncc_seed_spread(cases: list[dict], R: dict, seeds=ANTS_SEEDS) -> dict:
+    """SyN-CC's Dice on each of ``cases`` under each of ``seeds`` (``ants.config._random_seed``), beside NMSR's Dice
+    read from ``R``'s phantom sections (None where ``R`` has no NMSR row for the case). Returns per case the Dice per
+    seed, their min / median / max, NMSR's, and a summary: on how many cases NMSR's Dice is at least the median and
+    at least the lowest, and the cases below the median."""
+    import ants.config
+
+    nmsr_dice = {name: rows["nmsr"]["dice"] for sec in PHANTOM_SECTIONS for name, rows in R.get(sec, {}).items()
+                 if name.startswith("phantom") and "nmsr" in rows}
+    out: dict = {"seeds": list(seeds), "cases": {}}
+    try:
+        for case in cases:
+            per = {}
+            for seed in seeds:
+                ants.config._random_seed = seed
+                per[str(seed)] = run_ants(case, **ANTS["ants SyNCC"])["dice"]
+            d = np.array(list(per.values()))
+            out["cases"][case["name"]] = row = {"dice": per, "min": float(d.min()), "median": float(np.median(d)),
+                                                "max": float(d.max()), "nmsr": nmsr_dice.get(case["name"])}
+            print(f"{case['name']:16s} SyN-CC over {len(seeds)} seeds: min {row['min']:.4f} median {row['median']:.4f} "
+                  f"max {row['max']:.4f}" + ("" if row["nmsr"] is None else f"   NMSR {row['nmsr']:.4f}"), flush=True)
+    finally:
+        ants.config._random_seed = seeds[0]  # as the other sections expect
+    scored = {k: v for k, v in out["cases"].items() if v["nmsr"] is not None}
+    out["summary"] = {"cases": len(scored),
+                      "nmsr_at_least_median": sum(v["nmsr"] >= v["median"] for v in scored.values()),
+                      "nmsr_at_least_min": sum(v["nmsr"] >= v["min"] for v in scored.values()),
+                      "below_median": [k for k, v in scored.items() if v["nmsr"] < v["median"]],
+                      "largest_spread": max((v["max"] - v["min"] for v in out["cases"].values()), default=None)}
+    s = out["summary"]
+    print(f"NMSR's Dice at least SyN-CC's median over the seeds on {s['nmsr_at_least_median']} of {s['cases']} phantoms, "
+          f"at least its lowest on {s['nmsr_at_least_min']}; below the median: {', '.join(s['below_median']) or 'none'}")
+    return out
+
+
 # ---- cold start ----------------------------------------------------------------------------------
 COLD = r"""
 import time, json, sys
@@ -656,7 +703,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds")
     ap.add_argument("--rounds", type=int, default=3, help="pace section: rounds of NMSR and SyN-CC timed side by side")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "nmsr"))
     args = ap.parse_args(argv)
@@ -915,6 +962,14 @@ def main(argv=None) -> int:
 
     if "symmetric" not in skip:
         R["symmetric"] = symmetric_sweep(cases + fresh_cases, held, 1 if args.smoke else 6 if args.quick else None, R, real_head)
+
+    if "seeds" not in skip and use_ants:
+        if args.smoke:
+            spread_cases, seeds = [first_frames(phantom_case(FRESH_OFFSET + 1))], ANTS_SEEDS[:2]
+        else:
+            ids = [i for base in (0, FRESH_OFFSET, HELDOUT_OFFSET) for i in range(base, base + n_phantoms)]
+            spread_cases, seeds = [phantom_case(i) for i in ids], ANTS_SEEDS
+        R["seeds"] = syncc_seed_spread(spread_cases, R, seeds)
 
     if args.profile:
         R["profile"] = profile_echo(cases[0])

@@ -28,7 +28,7 @@ def restore_thread_env(monkeypatch):
 
 
 #: every section of ``benchmarks/nmsr.py``, in its --skip help's order
-NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective"
+NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds"
 
 
 def smoke_skip(*run: str) -> str:
@@ -138,6 +138,39 @@ def test_nmsr_benchmark_pace_alternates_which_method_goes_first(monkeypatch):
     row = out["echo_real 0-2"]  # rounds: nmsr 10 / ants 20; ants 30, nmsr 10; nmsr 12 / ants 8
     assert row["nmsr_s"] == [10.0, 10.0, 12.0] and row["syncc_s"] == [20.0, 30.0, 8.0]
     assert row["ratios"] == pytest.approx([0.5, 1 / 3, 1.5]) and row["median_ratio"] == pytest.approx(0.5)
+
+
+def test_nmsr_benchmark_seeds_section_spreads_syncc_over_ants_seeds(monkeypatch):
+    """``syncc_seed_spread``: SyN-CC once per ANTs seed on each phantom, its min / median / max beside NMSR's Dice
+    from the results' phantom sections, the counts against them, and the seed left at the other sections' 1234."""
+    import sys
+    import types
+
+    from benchmarks import nmsr as bench
+
+    config = types.SimpleNamespace(_random_seed=99)
+    ants = types.ModuleType("ants")
+    ants.config = config
+    monkeypatch.setitem(sys.modules, "ants", ants)
+    monkeypatch.setitem(sys.modules, "ants.config", config)
+    dice = {"phantom 60001": [0.90, 0.95, 0.92], "phantom 70000": [0.80, 0.70, 0.75]}
+    seen = []
+
+    def fake_ants(case, **kw):
+        seen.append((case["name"], config._random_seed))
+        return {"dice": dice[case["name"]][(1234, 1, 2).index(config._random_seed)]}
+
+    monkeypatch.setattr(bench, "run_ants", fake_ants)
+    R = {"fresh": {"phantom 60001": {"nmsr": {"dice": 0.93}}}, "heldout": {"phantom 70000": {"nmsr": {"dice": 0.74}}}}
+    out = bench.syncc_seed_spread([{"name": "phantom 60001"}, {"name": "phantom 70000"}], R, seeds=(1234, 1, 2))
+    assert seen == [(n, s) for n in ("phantom 60001", "phantom 70000") for s in (1234, 1, 2)]
+    assert config._random_seed == 1234
+    a, b = out["cases"]["phantom 60001"], out["cases"]["phantom 70000"]
+    assert a["dice"] == {"1234": 0.90, "1": 0.95, "2": 0.92} and (a["min"], a["median"], a["max"], a["nmsr"]) == (0.90, 0.92, 0.95, 0.93)
+    assert (b["min"], b["median"], b["max"], b["nmsr"]) == (0.70, 0.75, 0.80, 0.74)
+    s = out["summary"]
+    assert (s["cases"], s["nmsr_at_least_median"], s["nmsr_at_least_min"], s["below_median"]) == (2, 1, 2, ["phantom 70000"])
+    assert s["largest_spread"] == pytest.approx(0.10)
 
 
 def test_nmsr_benchmark_pace_section_runs_without_ants(tmp_path, restore_thread_env):
