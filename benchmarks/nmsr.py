@@ -468,8 +468,9 @@ PHANTOM_SECTIONS = ("synthetic", "fresh", "heldout")
 def syncc_seed_spread(cases: list[dict], R: dict, seeds=ANTS_SEEDS) -> dict:
     """SyN-CC's Dice on each of ``cases`` under each of ``seeds`` (``ants.config._random_seed``), beside NMSR's Dice
     read from ``R``'s phantom sections (None where ``R`` has no NMSR row for the case). Returns per case the Dice per
-    seed, their min / median / max, NMSR's, and a summary: on how many cases NMSR's Dice is at least the median and
-    at least the lowest, and the cases below the median."""
+    seed, their min / median / max, NMSR's, and a summary (:func:`seed_summary`). The cases of ``R``'s last seeds
+    section (same seeds) that this run did not redo are kept, so ``--seed-phantoms`` can split the work."""
+    previous = R.get("seeds")
     import ants.config
 
     nmsr_dice = {name: rows["nmsr"]["dice"] for sec in PHANTOM_SECTIONS for name, rows in R.get(sec, {}).items()
@@ -488,16 +489,26 @@ def syncc_seed_spread(cases: list[dict], R: dict, seeds=ANTS_SEEDS) -> dict:
                   f"max {row['max']:.4f}" + ("" if row["nmsr"] is None else f"   NMSR {row['nmsr']:.4f}"), flush=True)
     finally:
         ants.config._random_seed = seeds[0]  # as the other sections expect
-    scored = {k: v for k, v in out["cases"].items() if v["nmsr"] is not None}
-    out["summary"] = {"cases": len(scored),
-                      "nmsr_at_least_median": sum(v["nmsr"] >= v["median"] for v in scored.values()),
-                      "nmsr_at_least_min": sum(v["nmsr"] >= v["min"] for v in scored.values()),
-                      "below_median": [k for k, v in scored.items() if v["nmsr"] < v["median"]],
-                      "largest_spread": max((v["max"] - v["min"] for v in out["cases"].values()), default=None)}
+    if previous and previous.get("seeds") == out["seeds"]:  # a run on some of the phantoms adds to the last one's
+        out["cases"] = {**previous["cases"], **out["cases"]}
+        for name, row in out["cases"].items():  # NMSR's figure as the results hold it now
+            row["nmsr"] = nmsr_dice.get(name)
+    out["summary"] = seed_summary(out["cases"])
     s = out["summary"]
     print(f"NMSR's Dice at least SyN-CC's median over the seeds on {s['nmsr_at_least_median']} of {s['cases']} phantoms, "
           f"at least its lowest on {s['nmsr_at_least_min']}; below the median: {', '.join(s['below_median']) or 'none'}")
     return out
+
+
+def seed_summary(cases: dict[str, dict]) -> dict:
+    """Of :func:`syncc_seed_spread`'s cases: on how many NMSR's Dice is at least SyN-CC's median and its lowest, and
+    which are below the median (cases without an NMSR Dice are left out), and SyN-CC's largest spread."""
+    scored = {k: v for k, v in cases.items() if v["nmsr"] is not None}
+    return {"cases": len(scored),
+            "nmsr_at_least_median": sum(v["nmsr"] >= v["median"] for v in scored.values()),
+            "nmsr_at_least_min": sum(v["nmsr"] >= v["min"] for v in scored.values()),
+            "below_median": [k for k, v in scored.items() if v["nmsr"] < v["median"]],
+            "largest_spread": max((v["max"] - v["min"] for v in cases.values()), default=None)}
 
 
 # ---- cold start ----------------------------------------------------------------------------------
@@ -705,6 +716,8 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds")
     ap.add_argument("--rounds", type=int, default=3, help="pace section: rounds of NMSR and SyN-CC timed side by side")
+    ap.add_argument("--seed-phantoms", default="", help="seeds section: only these phantoms (comma list of their seeds, "
+                    "e.g. 70000,70001); the others keep the results.json's figures")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "nmsr"))
     args = ap.parse_args(argv)
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
@@ -968,6 +981,8 @@ def main(argv=None) -> int:
             spread_cases, seeds = [first_frames(phantom_case(FRESH_OFFSET + 1))], ANTS_SEEDS[:2]
         else:
             ids = [i for base in (0, FRESH_OFFSET, HELDOUT_OFFSET) for i in range(base, base + n_phantoms)]
+            if args.seed_phantoms:  # phantom seeds, e.g. 70000,70001 (the others keep their last results)
+                ids = [int(v) - PHANTOM_SEED0 for v in args.seed_phantoms.split(",")]
             spread_cases, seeds = [phantom_case(i) for i in ids], ANTS_SEEDS
         R["seeds"] = syncc_seed_spread(spread_cases, R, seeds)
 

@@ -171,6 +171,11 @@ def test_nmsr_benchmark_seeds_section_spreads_syncc_over_ants_seeds(monkeypatch)
     s = out["summary"]
     assert (s["cases"], s["nmsr_at_least_median"], s["nmsr_at_least_min"], s["below_median"]) == (2, 1, 2, ["phantom 70000"])
     assert s["largest_spread"] == pytest.approx(0.10)
+    # a run on one phantom keeps the other's figures (same seeds), with NMSR's Dice as the results hold it now
+    R["heldout"]["phantom 70000"]["nmsr"]["dice"] = 0.76
+    again = bench.syncc_seed_spread([{"name": "phantom 60001"}], {**R, "seeds": out}, seeds=(1234, 1, 2))
+    assert again["cases"]["phantom 70000"]["median"] == 0.75 and again["cases"]["phantom 70000"]["nmsr"] == 0.76
+    assert again["summary"]["nmsr_at_least_median"] == 2 and again["summary"]["below_median"] == []
 
 
 def test_nmsr_benchmark_pace_section_runs_without_ants(tmp_path, restore_thread_env):
