@@ -53,7 +53,8 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
     their metric at random, and the other sections fix the seed at 1234) on the 24 phantoms (8 + 8 fresh +
     8 held out), beside NMSR's Dice from the synthetic, fresh and heldout sections of the same results.json
     (NMSR's defaults start from shipped weights: no seed enters them). Per phantom the Dice of each seed, and on
-    how many phantoms NMSR's Dice is at least SyN-CC's median over the seeds and at least its lowest;
+    how many phantoms NMSR's Dice is at least SyN-CC's highest over the seeds, its median and its lowest
+    (``--seed-phantoms``: some of the phantoms only, the others keeping their figures);
 13. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ANTs (``.venv-bench``: antspyx) runs in the same process with the same thread count
