@@ -55,7 +55,10 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
     (NMSR's defaults start from shipped weights: no seed enters them). Per phantom the Dice of each seed, and on
     how many phantoms NMSR's Dice is at least SyN-CC's highest over the seeds, its median and its lowest
     (``--seed-phantoms``: some of the phantoms only, the others keeping their figures);
-13. ``--profile``: where the time of one echo registration goes (torch.profiler).
+13. "edges": NMSR's defaults beside ``edge_weight=1`` (λ lowered at the fixed frame's edges at the finest scale), one
+    after the other on each case of the symmetric section (the bundled echo, the 16 phantoms, the 8 held-out ones, the
+    Sunnybrook ED,ES pairs and the real echo's first 6 frames), summed up as there;
+14. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ANTs (``.venv-bench``: antspyx) runs in the same process with the same thread count
 (``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS``): "SyN" = ANTsPy's defaults (affine + SyN, MI),
@@ -443,20 +446,34 @@ def radius_sweep(cases: list[dict], sunny_limit: int | None, R: dict) -> dict:
 SYMMETRIC = {"defaults": {}, "symmetric": {"symmetric": True}, "symmetric, every scale": {"symmetric": True, "symmetric_from": 0.0}}
 
 
-def symmetric_sweep(cases: list[dict], held: list[dict], sunny_limit: int | None, R: dict, real: dict | None = None) -> dict:
-    """NMSR's defaults beside the :data:`SYMMETRIC` variants (:func:`option_sweep`) on ``cases`` and the held-out phantoms
-    ``held`` (summed up on their own), with each variant's time over the defaults'; and on ``real`` (the real echo's first
-    frames) the same rows, for the similarity and roughness without ground truth (``real`` rows)."""
-    out = option_sweep(cases + held, SYMMETRIC, sunny_limit, R, "The loss taken both ways (symmetric) beside NMSR's defaults",
-                       held_out=tuple(c["name"] for c in held))
+def defaults_beside(variants: dict[str, dict], title: str, cases: list[dict], held: list[dict], sunny_limit: int | None,
+                    R: dict, real: dict | None = None) -> dict:
+    """NMSR's defaults (``variants["defaults"]``) beside the other ``variants`` (:func:`option_sweep`) on ``cases`` and the
+    held-out phantoms ``held`` (summed up on their own), with each variant's time over the defaults'; and on ``real`` (the
+    real echo's first frames) the same rows, for the similarity and roughness without ground truth (``real`` rows)."""
+    out = option_sweep(cases + held, variants, sunny_limit, R, title, held_out=tuple(c["name"] for c in held))
     s = out["summary"]
-    out["time_ratio"] = {k: s[k]["seconds"] / max(s["defaults"]["seconds"], 1e-9) for k in SYMMETRIC if k != "defaults"}
+    out["time_ratio"] = {k: s[k]["seconds"] / max(s["defaults"]["seconds"], 1e-9) for k in variants if k != "defaults"}
     for k, v in out["time_ratio"].items():
         print(f"{k} / defaults, time: {v:.2f}x")
     if real is not None:
-        out["real"] = rows = {k: run_nmsr(real, **kw) for k, kw in SYMMETRIC.items()}
-        print_table(f"{real['name']}: the symmetric rows, in the fan", rows)
+        out["real"] = rows = {k: run_nmsr(real, **kw) for k, kw in variants.items()}
+        print_table(f"{real['name']}: {title}, in the fan", rows)
     return out
+
+
+def symmetric_sweep(cases: list[dict], held: list[dict], sunny_limit: int | None, R: dict, real: dict | None = None) -> dict:
+    """NMSR's defaults beside the :data:`SYMMETRIC` variants (:func:`defaults_beside`)."""
+    return defaults_beside(SYMMETRIC, "The loss taken both ways (symmetric) beside NMSR's defaults", cases, held, sunny_limit, R, real)
+
+
+#: the edges section's rows: NMSR's defaults, and λ lowered at the fixed frame's edges at the finest scale
+EDGES = {"defaults": {}, "edge_weight=1": {"edge_weight": 1.0}}
+
+
+def edges_sweep(cases: list[dict], held: list[dict], sunny_limit: int | None, R: dict, real: dict | None = None) -> dict:
+    """NMSR's defaults beside the :data:`EDGES` variant (:func:`defaults_beside`)."""
+    return defaults_beside(EDGES, "λ lowered at edges (edge_weight) beside NMSR's defaults", cases, held, sunny_limit, R, real)
 
 
 # ---- seeds: SyN-CC's spread over ANTs' random seeds ---------------------------------------------
@@ -719,7 +736,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges")
     ap.add_argument("--rounds", type=int, default=3, help="pace section: rounds of NMSR and SyN-CC timed side by side")
     ap.add_argument("--seed-phantoms", default="", help="seeds section: only these phantoms (comma list of their seeds, "
                     "e.g. 70000,70001); the others keep the results.json's figures")
@@ -753,10 +770,10 @@ def main(argv=None) -> int:
     fresh_ids = range(FRESH_OFFSET, FRESH_OFFSET + (1 if args.smoke else 3 if args.quick else 8))  # the fresh phantoms
     # ... built once, for the sections that run on them
     fresh_cases = [first_frames(phantom_case(i)) if args.smoke else phantom_case(i) for i in fresh_ids] \
-        if {"fresh", "radius", "symmetric", "objective"} - skip else []
+        if {"fresh", "radius", "symmetric", "objective", "edges"} - skip else []
     # the real echo's first frames (5 pairs), for the sections that run on them
     real_frames = None if not args.quick else 3 if args.smoke else 10  # the real and realcc sections' clip: whole, or its first frames
-    real_head = real_echo_head(3 if args.smoke else 6) if {"realsub", "pace", "radius", "symmetric"} - skip else None
+    real_head = real_echo_head(3 if args.smoke else 6) if {"realsub", "pace", "radius", "symmetric", "edges"} - skip else None
     if "synthetic" not in skip:
         R["synthetic"] = {}
         for case in cases:
@@ -974,12 +991,15 @@ def main(argv=None) -> int:
 
     held = [first_frames(phantom_case(HELDOUT_OFFSET)) if args.smoke else phantom_case(i)
             for i in range(HELDOUT_OFFSET, HELDOUT_OFFSET + (1 if args.smoke else 3 if args.quick else 8))] \
-        if {"symmetric", "objective"} - skip else []
+        if {"symmetric", "objective", "edges"} - skip else []
     if "objective" not in skip:
         R["objective"] = objective_check(cases[1:] + fresh_cases + held, R)
 
     if "symmetric" not in skip:
         R["symmetric"] = symmetric_sweep(cases + fresh_cases, held, 1 if args.smoke else 6 if args.quick else None, R, real_head)
+
+    if "edges" not in skip:
+        R["edges"] = edges_sweep(cases + fresh_cases, held, 1 if args.smoke else 6 if args.quick else None, R, real_head)
 
     if "seeds" not in skip and use_ants:
         if args.smoke:

@@ -28,7 +28,7 @@ def restore_thread_env(monkeypatch):
 
 
 #: every section of ``benchmarks/nmsr.py``, in its --skip help's order
-NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds"
+NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges"
 
 
 def smoke_skip(*run: str) -> str:

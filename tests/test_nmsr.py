@@ -834,3 +834,53 @@ def test_symmetric_from_takes_the_loss_both_ways_from_that_scale_on(phantom):
     assert np.array_equal(logged(symmetric=True, symmetric_from=0.5)[0], every[0])  # 1/2 and 1 of 2 levels: every scale
     with pytest.raises(ValueError, match="symmetric_from must be in"):
         tl.register(frames[:4], method="nmsr", symmetric=True, symmetric_from=1.5)
+
+
+def test_edge_weights_are_low_at_edges_one_elsewhere_and_ignore_contrast():
+    """``edge_weights``: ones on a flat frame and away from a step (beyond the blur), at most 1 / (1 + β) on the step
+    (its gradient is at least the frame's 90th percentile), the same for the frame at another contrast; β = 0: ones."""
+    step = torch.zeros(1, 1, 24, 24)
+    step[..., 12:] = 1.0
+    w = nmsr.edge_weights(step, 4.0)
+    assert torch.equal(nmsr.edge_weights(torch.full((1, 1, 24, 24), 0.3), 4.0), torch.ones(1, 1, 24, 24))
+    assert float(w[..., 11:13].amax()) <= 1 / 5 + 1e-6 and bool((w[..., :6] == 1).all()) and bool((w[..., 18:] == 1).all())
+    assert torch.allclose(nmsr.edge_weights(5 * step + 2, 4.0), w, atol=1e-5)
+    assert torch.equal(nmsr.edge_weights(step, 0.0), torch.ones_like(w))
+
+
+def test_grad_l2_per_item_weights_each_difference():
+    v = torch.randn(3, 2, 9, 11, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(grad_l2_per_item(v, torch.ones(3, 1, 9, 11)), grad_l2_per_item(v))
+    assert torch.allclose(grad_l2_per_item(v, torch.full((3, 1, 9, 11), 0.25)), 0.25 * grad_l2_per_item(v))
+    assert float(grad_l2_per_item(v, torch.zeros(3, 1, 9, 11)).abs().max()) == 0.0
+
+
+def test_edge_weight_lowers_lambda_at_the_finest_scale_only(phantom, monkeypatch):
+    """``edge_weight``: the smoothness term of the finest scale is weighted by ``edge_weights`` of the fixed frames (the
+    coarser scales' is not: they run as without it, to the bit); the result differs from the defaults', the same on a
+    rerun; a negative β is refused."""
+    from napari_tlreg.core.normalize import normalize_sequence
+
+    frames, _ = phantom
+    run = dict(levels=2, iterations=10, threads=1, noise_compensation=True)  # from the shipped warm start
+    eng = get_engine("nmsr")
+    seen = []
+    plain_l2 = nmsr.grad_l2_per_item
+    monkeypatch.setattr(nmsr, "grad_l2_per_item", lambda f, weight=None: seen.append((f.shape[-1], weight)) or plain_l2(f, weight))
+
+    def logged(**kw):
+        res = tl.register(frames[:4], method="nmsr", **run, **kw)
+        return res.displacement, [(e["scale"], e["iterations"], e["loss"]) for e in eng.last_log]
+
+    plain = logged()
+    assert all(w is None for _, w in seen)
+    seen.clear()
+    edged = logged(edge_weight=4.0)
+    assert {size for size, w in seen if w is None} == {16} and {size for size, w in seen if w is not None} == {32}
+    fixed = torch.from_numpy(normalize_sequence(frames[:4]))[1:, None]
+    assert torch.allclose(next(w for _, w in seen if w is not None), nmsr.edge_weights(fixed, 4.0), atol=1e-5)
+    assert edged[1][0] == plain[1][0] and edged[1][1][2] != plain[1][1][2]  # scale 1/2 as before; the finest not
+    assert np.abs(edged[0] - plain[0]).max() > 1e-4 and np.array_equal(logged(edge_weight=4.0)[0], edged[0])
+    assert nmsr.NMSREngine.defaults["edge_weight"] == 0.0
+    with pytest.raises(ValueError, match="edge_weight must be in"):
+        tl.register(frames[:4], method="nmsr", edge_weight=-1.0)

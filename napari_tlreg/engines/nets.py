@@ -196,8 +196,15 @@ def grad_l2(v: torch.Tensor) -> torch.Tensor:
     return grad_l2_per_item(v[None])[0]
 
 
-def grad_l2_per_item(v: torch.Tensor) -> torch.Tensor:
-    """:func:`grad_l2` of each item of ``v`` ``(N, ..., H, W)`` on its own: ``(N,)`` (their mean is ``grad_l2(v)``)."""
+def grad_l2_per_item(v: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`grad_l2` of each item of ``v`` ``(N, ..., H, W)`` on its own: ``(N,)`` (their mean is ``grad_l2(v)``).
+
+    ``weight`` ``(N, 1, H, W)``: each squared difference weighted by the mean of the weights at its two ends
+    (ones: the plain sum)."""
     dr = v[..., 1:, :] - v[..., :-1, :]
     dc = v[..., :, 1:] - v[..., :, :-1]
-    return 0.5 * (dr.pow(2).flatten(1).mean(1) + dc.pow(2).flatten(1).mean(1))
+    if weight is None:
+        return 0.5 * (dr.pow(2).flatten(1).mean(1) + dc.pow(2).flatten(1).mean(1))
+    wr = 0.5 * (weight[..., 1:, :] + weight[..., :-1, :])
+    wc = 0.5 * (weight[..., :, 1:] + weight[..., :, :-1])
+    return 0.5 * ((wr * dr.pow(2)).flatten(1).mean(1) + (wc * dc.pow(2)).flatten(1).mean(1))
