@@ -67,6 +67,7 @@ ANTs (``.venv-bench``: antspyx) runs in the same process with the same thread co
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -729,6 +730,20 @@ SUNNYBROOK_NMSR = {"nmsr (ED,ES pair)": {}, "nmsr smooth=10 (ED,ES pair)": {"smo
 
 
 # ---- main ----------------------------------------------------------------------------------------
+def cpu_info() -> dict:
+    """The CPU the run had (model name and the instruction set torch's kernels use): the arithmetic of large frames
+    can differ between CPUs (the 240x320 real echo did, by 0.0007 LCC10; 64² phantoms did not)."""
+    import platform
+
+    import torch
+
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                      if ln.startswith("model name")), model)
+    return {"model": model, "torch_capability": torch.backends.cpu.get_cpu_capability(), "cores": os.cpu_count()}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer phantoms and real cases")
@@ -758,7 +773,7 @@ def main(argv=None) -> int:
     prev = out / "results.json"
     # sections skipped in this run keep their results from the last one (e.g. --skip ... --profile)
     R: dict = json.loads(prev.read_text()) if skip and prev.is_file() else {}
-    R.update({"torch": torch.__version__, "threads": args.threads, "ants": use_ants, "quick": args.quick,
+    R.update({"torch": torch.__version__, "cpu": cpu_info(), "threads": args.threads, "ants": use_ants, "quick": args.quick,
               "load_avg_start": os.getloadavg(), "nmsr_defaults": method_params("nmsr")})
     R["nmsr_defaults"] = {k: v["default"] for k, v in R["nmsr_defaults"].items()}
 
