@@ -472,10 +472,6 @@ def symmetric_sweep(cases: list[dict], held: list[dict], sunny_limit: int | None
 EDGES = {"defaults": {}, "edge_weight=1": {"edge_weight": 1.0}}
 
 
-def edges_sweep(cases: list[dict], held: list[dict], sunny_limit: int | None, R: dict, real: dict | None = None) -> dict:
-    """NMSR's defaults beside the :data:`EDGES` variant (:func:`defaults_beside`)."""
-    return defaults_beside(EDGES, "λ lowered at edges (edge_weight) beside NMSR's defaults", cases, held, sunny_limit, R, real)
-
 
 # ---- seeds: SyN-CC's spread over ANTs' random seeds ---------------------------------------------
 #: the seeds of the seeds section: the other sections' 1234 first, then six more
@@ -1014,7 +1010,8 @@ def main(argv=None) -> int:
         R["symmetric"] = symmetric_sweep(cases + fresh_cases, held, 1 if args.smoke else 6 if args.quick else None, R, real_head)
 
     if "edges" not in skip:
-        R["edges"] = edges_sweep(cases + fresh_cases, held, 1 if args.smoke else 6 if args.quick else None, R, real_head)
+        R["edges"] = defaults_beside(EDGES, "λ lowered at edges (edge_weight) beside NMSR's defaults", cases + fresh_cases, held,
+                                     1 if args.smoke else 6 if args.quick else None, R, real_head)
 
     if "seeds" not in skip and use_ants:
         if args.smoke:
