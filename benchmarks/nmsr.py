@@ -375,6 +375,10 @@ def pace(real: dict, phantoms, rounds: int, use_ants: bool) -> dict:
     return out
 
 
+#: the sections of results.json that hold each phantom's NMSR and SyN-CC rows (the bundled and held-out echoes' too)
+PHANTOM_SECTIONS = ("synthetic", "fresh", "heldout")
+
+
 # ---- radius: the paper's window against ANTs' -------------------------------------------------------
 #: the LNCC window radius of NMSR's loss: the paper's 6 (the engine's default) and ANTs' SyN-CC preset's 4
 RADII = (6, 4)
@@ -396,7 +400,7 @@ def option_sweep(cases: list[dict], variants: dict[str, dict], sunny_limit: int 
                 break
             for k in keys:
                 sunny[k][name] = sunnybrook_nmsr(cine[[ed, es]], endo_ed, endo_es, **variants[k])[0]
-    syncc = {name: rows["ants SyNCC"]["dice"] for sec in ("synthetic", "fresh", "heldout") for name, rows in R.get(sec, {}).items()
+    syncc = {name: rows["ants SyNCC"]["dice"] for sec in PHANTOM_SECTIONS for name, rows in R.get(sec, {}).items()
              if "ants SyNCC" in rows}
     syncc_sb = R.get("sunnybrook", {}).get("ants SyNCC", {}).get("per_case", {})
 
@@ -476,8 +480,6 @@ EDGES = {"defaults": {}, "edge_weight=1": {"edge_weight": 1.0}}
 # ---- seeds: SyN-CC's spread over ANTs' random seeds ---------------------------------------------
 #: the seeds of the seeds section: the other sections' 1234 first, then six more
 ANTS_SEEDS = (1234, 1, 2, 3, 4, 5, 6)
-#: where each phantom's NMSR row lives in results.json
-PHANTOM_SECTIONS = ("synthetic", "fresh", "heldout")
 
 
 def syncc_seed_spread(cases: list[dict], R: dict, seeds=ANTS_SEEDS) -> dict:
@@ -630,7 +632,7 @@ def objective_check(cases, R: dict) -> dict:
     from napari_tlreg.engines.nets import grad_l2_per_item
     from napari_tlreg.engines.nmsr import interpolation_noise, lncc_loss_per_pair, noise_variance
 
-    syncc = {k: v["ants SyNCC"]["dice"] for sec in ("synthetic", "fresh", "heldout") for k, v in R.get(sec, {}).items()
+    syncc = {k: v["ants SyNCC"]["dice"] for sec in PHANTOM_SECTIONS for k, v in R.get(sec, {}).items()
              if "ants SyNCC" in v}
     per_case = {}
     for case in cases:
