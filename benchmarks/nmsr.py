@@ -58,7 +58,9 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
 13. "edges": NMSR's defaults beside ``edge_weight=1`` (λ lowered at the fixed frame's edges at the finest scale), one
     after the other on each case of the symmetric section (the bundled echo, the 16 phantoms, the 8 held-out ones, the
     Sunnybrook ED,ES pairs and the real echo's first 6 frames), summed up as there;
-14. ``--profile``: where the time of one echo registration goes (torch.profiler).
+14. "cubic": NMSR's defaults beside ``interpolation="cubic"`` (the loss resamples the moving frame with a cubic
+    kernel at the finest scale), alone and with ``edge_weight=1``, on the cases of the edges section, summed up as there;
+15. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ANTs (``.venv-bench``: antspyx) runs in the same process with the same thread count
 (``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS``): "SyN" = ANTsPy's defaults (affine + SyN, MI),
@@ -474,6 +476,9 @@ def symmetric_sweep(cases: list[dict], held: list[dict], sunny_limit: int | None
 
 #: the edges section's rows: NMSR's defaults, and λ lowered at the fixed frame's edges at the finest scale
 EDGES = {"defaults": {}, "edge_weight=1": {"edge_weight": 1.0}}
+#: the cubic section's rows: NMSR's defaults, and the loss's cubic resampling at the finest scale, alone and with edge_weight=1
+CUBIC = {"defaults": {}, "interpolation=cubic": {"interpolation": "cubic"},
+         "interpolation=cubic, edge_weight=1": {"interpolation": "cubic", "edge_weight": 1.0}}
 
 
 
@@ -749,7 +754,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic")
     ap.add_argument("--rounds", type=int, default=3, help="pace section: rounds of NMSR and SyN-CC timed side by side")
     ap.add_argument("--seed-phantoms", default="", help="seeds section: only these phantoms (comma list of their seeds, "
                     "e.g. 70000,70001); the others keep the results.json's figures")
@@ -783,10 +788,10 @@ def main(argv=None) -> int:
     fresh_ids = range(FRESH_OFFSET, FRESH_OFFSET + (1 if args.smoke else 3 if args.quick else 8))  # the fresh phantoms
     # ... built once, for the sections that run on them
     fresh_cases = [first_frames(phantom_case(i)) if args.smoke else phantom_case(i) for i in fresh_ids] \
-        if {"fresh", "radius", "symmetric", "objective", "edges"} - skip else []
+        if {"fresh", "radius", "symmetric", "objective", "edges", "cubic"} - skip else []
     # the real echo's first frames (5 pairs), for the sections that run on them
     real_frames = None if not args.quick else 3 if args.smoke else 10  # the real and realcc sections' clip: whole, or its first frames
-    real_head = real_echo_head(3 if args.smoke else 6) if {"realsub", "pace", "radius", "symmetric", "edges"} - skip else None
+    real_head = real_echo_head(3 if args.smoke else 6) if {"realsub", "pace", "radius", "symmetric", "edges", "cubic"} - skip else None
     if "synthetic" not in skip:
         R["synthetic"] = {}
         for case in cases:
@@ -1004,7 +1009,7 @@ def main(argv=None) -> int:
 
     held = [first_frames(phantom_case(HELDOUT_OFFSET)) if args.smoke else phantom_case(i)
             for i in range(HELDOUT_OFFSET, HELDOUT_OFFSET + (1 if args.smoke else 3 if args.quick else 8))] \
-        if {"symmetric", "objective", "edges"} - skip else []
+        if {"symmetric", "objective", "edges", "cubic"} - skip else []
     if "objective" not in skip:
         R["objective"] = objective_check(cases[1:] + fresh_cases + held, R)
 
@@ -1014,6 +1019,10 @@ def main(argv=None) -> int:
     if "edges" not in skip:
         R["edges"] = defaults_beside(EDGES, "λ lowered at edges (edge_weight) beside NMSR's defaults", cases + fresh_cases, held,
                                      1 if args.smoke else 6 if args.quick else None, R, real_head)
+
+    if "cubic" not in skip:
+        R["cubic"] = defaults_beside(CUBIC, "The loss's cubic resampling at the finest scale beside NMSR's defaults",
+                                     cases + fresh_cases, held, 1 if args.smoke else 6 if args.quick else None, R, real_head)
 
     if "seeds" not in skip and use_ants:
         if args.smoke:

@@ -28,7 +28,7 @@ def restore_thread_env(monkeypatch):
 
 
 #: every section of ``benchmarks/nmsr.py``, in its --skip help's order
-NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges"
+NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic"
 
 
 def smoke_skip(*run: str) -> str:
@@ -277,6 +277,8 @@ OPTION_SECTIONS = {
     "radius": ({"radius=6", "radius=4"}, ["echo (bundled)", "phantom 50000", "phantom 60000", "echo_real 0-2"]),
     "symmetric": ({"defaults", "symmetric", "symmetric, every scale"}, ["echo (bundled)", "phantom 50000", "phantom 60000", "phantom 70000"]),
     "edges": ({"defaults", "edge_weight=1"}, ["echo (bundled)", "phantom 50000", "phantom 60000", "phantom 70000"]),
+    "cubic": ({"defaults", "interpolation=cubic", "interpolation=cubic, edge_weight=1"},
+              ["echo (bundled)", "phantom 50000", "phantom 60000", "phantom 70000"]),
 }
 
 
@@ -284,7 +286,8 @@ OPTION_SECTIONS = {
 def test_nmsr_benchmark_option_sections_run_every_row_and_count_against_syncc(tmp_path, restore_thread_env, section):
     """``--smoke`` of a section of NMSR option rows alone (radius: the paper's window and ANTs'; symmetric: the
     defaults and the loss taken both ways at the finest scale and at every scale, with the held-out phantoms summed
-    up on their own, and the same rows on the real echo's first frames; edges: the same with ``edge_weight``): every row on every
+    up on their own, and the same rows on the real echo's first frames; edges: the same with ``edge_weight``; cubic: the
+    same with ``interpolation="cubic"``, alone and with ``edge_weight``): every row on every
     case, really applied; the count of phantoms at or above SyN-CC's Dice read from the earlier sections' rows
     kept in results.json."""
     from benchmarks import nmsr as bench
@@ -301,7 +304,7 @@ def test_nmsr_benchmark_option_sections_run_every_row_and_count_against_syncc(tm
     for v in R["summary"].values():
         assert v["phantoms"] == 2 and v["phantoms_at_least_syncc"] == 1  # above 0.0, below 1.0
         assert v["sunnybrook_at_least_syncc"] is None  # no SyN-CC rows for Sunnybrook in this results.json
-    if section in ("symmetric", "edges"):  # defaults beside options, on the held-out phantoms and the real echo too
+    if section in ("symmetric", "edges", "cubic"):  # defaults beside options, on the held-out phantoms and the real echo too
         for v in R["summary"].values():
             assert v["phantom_epe_inner_mean"] > 0.0
             assert v["held_out"]["phantoms"] == 1 and v["held_out"]["phantoms_at_least_syncc"] is None  # no heldout rows here

@@ -43,15 +43,19 @@ def _sampling_grid(u: torch.Tensor) -> torch.Tensor:
     return torch.stack([col, row], dim=-1)  # grid_sample's last axis is (x, y) = (col, row)
 
 
+_MODES = {0: "nearest", 1: "bilinear", 3: "bicubic"}
+
+
 def warp(image: torch.Tensor, u: torch.Tensor, order: int = 1) -> torch.Tensor:
     """Sample ``image`` at ``x + u(x)``.
 
     image: ``(N, C, H, W)``; u: ``(N, 2, H, W)`` pixels (or ``(1, 2, H, W)`` broadcast over N,
-    or N fields with a single image). order: 1 = bilinear (intensities, fields), 0 = nearest (labels).
+    or N fields with a single image). order: 1 = bilinear (intensities, fields), 0 = nearest (labels),
+    3 = bicubic (Keys, a = -0.75: intensities where bilinear's smoothing would bias a loss).
     Returns ``(N, C, H, W)`` in image's dtype.
     """
-    if order not in (0, 1):
-        raise ValueError(f"order must be 0 (nearest) or 1 (bilinear), got {order!r}")
+    if order not in (0, 1, 3):
+        raise ValueError(f"order must be 0 (nearest), 1 (bilinear) or 3 (bicubic), got {order!r}")
     if image.shape[0] != u.shape[0]:
         if image.shape[0] == 1:
             image = image.expand(u.shape[0], *image.shape[1:])
@@ -63,7 +67,7 @@ def warp(image: torch.Tensor, u: torch.Tensor, order: int = 1) -> torch.Tensor:
     out = F.grid_sample(
         src.to(u.dtype),
         _sampling_grid(u),
-        mode="bilinear" if order == 1 else "nearest",
+        mode=_MODES[order],
         padding_mode="border",
         align_corners=True,
     )

@@ -58,7 +58,7 @@ def warp(image, displacement, order: int | None = None) -> np.ndarray:
     - image ``(H, W)`` or ``(C, H, W)`` with a field ``(2, H, W)`` -> same shape as image;
     - image ``(T, H, W)`` with fields ``(T, 2, H, W)`` -> ``(T, H, W)``, frame by frame;
     - image ``(H, W)`` with fields ``(T, 2, H, W)`` -> ``(T, H, W)`` (one image through every field).
-    order: 1 bilinear, 0 nearest; ``None`` picks 0 for integer/bool images (labels) and 1 otherwise.
+    order: 1 bilinear, 0 nearest, 3 bicubic; ``None`` picks 0 for integer/bool images (labels) and 1 otherwise.
     Integer images come back in their own dtype.
     """
     img_np = np.asarray(image) if not isinstance(image, torch.Tensor) else None

@@ -163,6 +163,14 @@ depend on the frames' contrast). Motion changes across tissue boundaries (the ca
 wall thickens; the field has a kink at the endocardium), and a uniform λ rounds that kink off. Only the finest scale:
 the coarse scales' fields are judged one scale finer and smoothed (``field_sigma``), and lowering their λ at edges
 there cost accuracy (ad hoc). The edges section of ``benchmarks/nmsr.py`` measures it beside the defaults.
+
+``interpolation`` ("linear" by default): how the loss resamples the moving frame at the finest scale. Bilinear
+resampling at a fractional offset averages neighbours, so the warped frame is blurred by an amount that depends on
+the offset, and LNCC follows that blur (signal as well as noise: the noise compensation removes only the noise
+part); "cubic" (Keys' kernel, ``grid_sample``'s bicubic) blurs far less (it keeps 72 % of white noise at a half-pixel
+offset where bilinear keeps 50 %; :func:`interpolation_noise` carries the kernel's own figure). Only the finest
+scale: there the field is judged on the grid it is delivered on; at every scale it gave no more (ad hoc). The
+cubic section of ``benchmarks/nmsr.py`` measures it beside the defaults, alone and with ``edge_weight=1``.
 """
 from __future__ import annotations
 
@@ -190,6 +198,10 @@ NET_CONFIG: dict[str, Any] = {"enc": [8, 16, 16, 16], "dec": [16, 16, 16, 16, 8,
 DEFAULT_MODEL = "nmsr_synth"
 INIT_CHOICES = ("pretrained+previous", "pretrained", "previous", "random")
 PAIRINGS = ("reference", "consecutive")
+#: ``interpolation``: how the loss resamples the moving frame at the finest scale -> fields.warp's order
+INTERPOLATIONS = {"linear": 1, "cubic": 3}
+#: the parameter of Keys' cubic convolution kernel in torch's bicubic grid_sample
+CUBIC_A = -0.75
 #: white noise, as a fraction of the frames' variance, below which frames count as clean (λ = ``smooth_clean``)
 CLEAN_NOISE = 0.003
 MIN_SCALE_SIZE = 8  # a scale's side never goes below this (64 px at 1/8 stays 8 px: the U-Net's minimum)
@@ -361,8 +373,22 @@ def _noise_gain(full: tuple[int, int], size: tuple[int, int], sigma: float) -> f
     return float(out[..., 2:-2, 2:-2].var()) if min(out.shape[-2:]) > 8 else float(out.var())
 
 
-def interpolation_noise(field: torch.Tensor, noise_var: torch.Tensor) -> torch.Tensor:
-    """Noise variance that bilinear resampling through ``field`` removed from the moving image, per pixel.
+def _kept_per_axis(frac: torch.Tensor, order: int) -> torch.Tensor:
+    """Sum of the squared interpolation weights at fractional offsets ``frac`` (the share of white noise's
+    variance one axis of the resampling keeps): bilinear ``(1-t)² + t²``, bicubic the four Keys weights'."""
+    if order == 1:
+        return (1.0 - frac) ** 2 + frac**2
+    t, a = frac, CUBIC_A
+    w0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
+    w1 = ((a + 2) * t - (a + 3)) * t * t + 1
+    w2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
+    w3 = 1 - w0 - w1 - w2
+    return w0 * w0 + w1 * w1 + w2 * w2 + w3 * w3
+
+
+def interpolation_noise(field: torch.Tensor, noise_var: torch.Tensor, order: int = 1) -> torch.Tensor:
+    """Noise variance that resampling through ``field`` removed from the moving image, per pixel
+    (``order``: 1 bilinear, 3 bicubic, as :func:`fields.warp`).
 
     Sampling at fractional offsets ``(a, b)`` averages neighbours, which scales white noise of variance
     ``σ²`` by ``((1-a)² + a²)((1-b)² + b²)`` (1 on the grid, 1/4 at half-pixel offsets in both axes).
@@ -371,9 +397,11 @@ def interpolation_noise(field: torch.Tensor, noise_var: torch.Tensor) -> torch.T
     *maximum* of the plain LNCC, with minima ±0.25 px away). Adding the removed variance back to the
     moving image's window variance makes the true field the optimum again.
     """
+    if order not in (1, 3):
+        raise ValueError(f"interpolation_noise: order must be 1 (bilinear) or 3 (bicubic), got {order!r}")
     pos = fields.identity_grid(*field.shape[-2:], field.device, field.dtype) + field
     frac = pos - torch.floor(pos)
-    kept = ((1.0 - frac) ** 2 + frac**2).prod(1, keepdim=True)
+    kept = _kept_per_axis(frac, order).prod(1, keepdim=True)
     return (1.0 - kept) * noise_var
 
 
@@ -396,12 +424,11 @@ def smooth_field(field: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def edge_weights(images: torch.Tensor, beta: float) -> torch.Tensor:
     """Weights ``(N, 1, H, W)`` of the smoothness term at the edges of ``images`` ``(N, 1, H, W)``:
-    ``1 / (1 + beta (g / q)²)``, ``g`` the gradient magnitude (central differences) of the image blurred by
-    :data:`EDGE_SIGMA`, ``q`` its :data:`EDGE_QUANTILE` quantile over the image (a flat image: all ones)."""
+    ``1 / (1 + beta (g / q)²)``, ``g`` the gradient magnitude (central differences, one-sided at the borders:
+    :func:`fields._gradient`, as the Jacobian's) of the image blurred by :data:`EDGE_SIGMA`, ``q`` its
+    :data:`EDGE_QUANTILE` quantile over the image (a flat image: all ones)."""
     g = _gaussian(images, EDGE_SIGMA)
-    gr, gc = torch.zeros_like(g), torch.zeros_like(g)
-    gr[..., 1:-1, :] = 0.5 * (g[..., 2:, :] - g[..., :-2, :])
-    gc[..., :, 1:-1] = 0.5 * (g[..., :, 2:] - g[..., :, :-2])
+    gr, gc = fields._gradient(g, 2), fields._gradient(g, 3)
     mag = (gr * gr + gc * gc).sqrt()
     q = torch.quantile(mag.flatten(1), EDGE_QUANTILE, dim=1).view(-1, 1, 1, 1)
     ratio = torch.where(q > 0, mag / q.clamp_min(torch.finfo(mag.dtype).tiny), torch.zeros_like(mag))
@@ -651,14 +678,15 @@ class NMSREngine(Engine):
         "symmetric": False,
         "symmetric_from": 1.0,
         "edge_weight": 0.0,
+        "interpolation": "linear",
     }
-    choices = {"pairing": PAIRINGS, "init": INIT_CHOICES}
+    choices = {"pairing": PAIRINGS, "init": INIT_CHOICES, "interpolation": tuple(INTERPOLATIONS)}
     region_params = ("mask",)
     # the settings the benchmarks chose (and the machinery's knobs): folded away in the viewer
     advanced = ("levels", "lr", "weights", "patience", "tol", "threads", "resample_once", "final_iterations",
                 "final_iterations_large", "sigma",
                 "average", "noise_compensation", "pair_networks_from", "loss_octaves", "loss_octave_limit",
-                "iterations_side", "field_sigma", "symmetric_from", "edge_weight")
+                "iterations_side", "field_sigma", "symmetric_from", "edge_weight", "interpolation")
     # diagnostics of the last run (the engine instance is shared: read them right after the call)
     last_log: list[dict] = []
     last_smooth: float | None = None  # the λ it used
@@ -701,6 +729,7 @@ class NMSREngine(Engine):
                      "from scale symmetric_from on (boundaries more accurate)",
         "symmetric_from": "with symmetric: the loss both ways from this scale on (1: the finest only; 0: every scale, ~1.3x the time)",
         "edge_weight": "at the finest scale, λ lowered at the fixed frame's edges: λ / (1 + this·(gradient / its 90th percentile)²) (0: off)",
+        "interpolation": "how the loss resamples the moving frame at the finest scale (cubic: less of linear's blur at fractional shifts)",
     }
 
     def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -847,6 +876,8 @@ class NMSREngine(Engine):
             # λ lowered at the fixed frame's edges at the finest scale (module docstring)
             with torch.no_grad():
                 edge_w = edge_weights(I, params["edge_weight"]) if params["edge_weight"] > 0 and li == len(levels) - 1 else None
+            # ... and the loss resamples with the chosen kernel there (module docstring)
+            order = INTERPOLATIONS[params["interpolation"]] if li == len(levels) - 1 else 1
             opt = Adam(nets.parameters(), lr=params["lr"])
             radius, pat, tol = params["radius"], patience[li], params["tol"]
             # early stopping per network: a pair's own network stops on its own loss plateau (the
@@ -873,13 +904,13 @@ class NMSREngine(Engine):
                     f = nets.fields(net_in, idx, size, diffeo)
                     f_l = fields.resize_field(f, loss_size) if loss_size != size else f
                     phi = fields.compose(U_s[idx], f_l) if once else f_l
-                    warped = fields.warp(M_loss[idx], phi)
-                    extra = None if noise_var is None else interpolation_noise(phi, noise_var[idx])
+                    warped = fields.warp(M_loss[idx], phi, order)
+                    extra = None if noise_var is None else interpolation_noise(phi, noise_var[idx], order)
                     sim = lncc_loss_per_pair(warped, I_loss[idx], radius, w_s, extra)
                     if symmetric_here:  # ... and the fixed frame pulled back onto the moving one (module docstring)
                         psi = fields.invert(phi, INVERSE_ITERATIONS, tol=0.0)
-                        back = fields.warp(I_loss[idx], psi)
-                        extra_b = None if noise_var_f is None else interpolation_noise(psi, noise_var_f[idx])
+                        back = fields.warp(I_loss[idx], psi, order)
+                        extra_b = None if noise_var_f is None else interpolation_noise(psi, noise_var_f[idx], order)
                         sim = 0.5 * (sim + lncc_loss_per_pair(back, M_loss[idx], radius, w_s, extra_b))
                     loss = sim + lam * grad_l2_per_item(f, None if edge_w is None else edge_w[idx])
                     # a shared network minimises the mean over pairs; a pair's own network its own loss
