@@ -814,18 +814,28 @@ def test_symmetric_loss_inverts_the_field_accurately_and_changes_the_result(text
     assert np.abs(a - tl.register(frames[:4], method="nmsr", **run).displacement).max() > 1e-3
 
 
-def test_symmetric_from_takes_the_loss_both_ways_from_that_scale_on(phantom):
-    """``symmetric_from`` (default 1: the finest scale only): the scales before it run the one-way loss, exactly as
-    without ``symmetric`` (same losses, iterations and field), the scales from it on the symmetric one; 0 is every
-    scale. Out of [0, 1] it is refused."""
-    frames, _ = phantom
-    run = dict(FAST, levels=2, iterations=8, noise_compensation=True)
+def _scale_runs(frames, **run):
+    """A runner of short NMSR runs ``run`` on ``frames[:4]``: each call with extra options returns the field and each
+    scale's (scale, iterations, best loss, first loss)."""
     eng = get_engine("nmsr")
 
     def logged(**kw):
         res = tl.register(frames[:4], method="nmsr", **run, **kw)
         return res.displacement, [(e["scale"], e["iterations"], e["loss"], e["first_loss"]) for e in eng.last_log]
 
+    return logged
+
+
+#: two short scales (32 px frames: 1/2, then the finest) from the shipped warm start
+TWO_SCALES = dict(levels=2, iterations=10, threads=1, noise_compensation=True)
+
+
+def test_symmetric_from_takes_the_loss_both_ways_from_that_scale_on(phantom):
+    """``symmetric_from`` (default 1: the finest scale only): the scales before it run the one-way loss, exactly as
+    without ``symmetric`` (same losses, iterations and field), the scales from it on the symmetric one; 0 is every
+    scale. Out of [0, 1] it is refused."""
+    frames, _ = phantom
+    logged = _scale_runs(frames, **dict(FAST, levels=2, iterations=8, noise_compensation=True))
     plain, finest, every = logged(), logged(symmetric=True), logged(symmetric=True, symmetric_from=0.0)
     assert nmsr.NMSREngine.defaults["symmetric_from"] == 1.0 and not nmsr.NMSREngine.defaults["symmetric"]
     assert finest[1][0] == plain[1][0] and finest[1][0] != every[1][0]  # scale 1/2: one-way unless from 0
@@ -848,6 +858,78 @@ def test_edge_weights_are_low_at_edges_one_elsewhere_and_ignore_contrast():
     assert torch.equal(nmsr.edge_weights(step, 0.0), torch.ones_like(w))
 
 
+def test_edge_weights_take_one_sided_differences_at_the_borders():
+    """On a ramp the blurred frame's gradient is the same on every pixel, borders included (one-sided there, as
+    ``np.gradient``): the same weight 1 / (1 + β) everywhere; and on a textured frame the weights are np.gradient's."""
+    ramp = torch.arange(20.0).repeat(16, 1)[None, None] * 0.1
+    w = nmsr.edge_weights(ramp, 3.0)
+    assert float(w[..., 4:-4, 4:-4].sub(0.25).abs().max()) < 1e-5  # 1 / (1 + 3) inside
+    assert float(w.max()) < 0.5  # and no border pixel left at 1 (a zero gradient there)
+    img = torch.rand(2, 1, 12, 15, generator=torch.Generator().manual_seed(3))
+    g = nmsr._gaussian(img, nmsr.EDGE_SIGMA).numpy()
+    mag = np.hypot(*np.gradient(g, axis=(2, 3)))
+    q = np.quantile(mag.reshape(2, -1), nmsr.EDGE_QUANTILE, axis=1).reshape(2, 1, 1, 1)
+    assert np.allclose(nmsr.edge_weights(img, 2.0).numpy(), 1 / (1 + 2.0 * (mag / q) ** 2), atol=1e-5)
+
+
+def test_warp_bicubic_is_exact_on_the_grid_and_closer_than_bilinear_between():
+    """``fields.warp(order=3)``: whole-pixel shifts move the image as bilinear does (exactly); at a half-pixel shift of
+    a smooth image the cubic kernel's error is about half of bilinear's; other orders are refused."""
+    rr, cc = torch.meshgrid(torch.arange(24.0), torch.arange(24.0), indexing="ij")
+    img = torch.sin(rr / 3.0 + 0.5) * torch.cos(cc / 4.0)
+    u = torch.zeros(1, 2, 24, 24)
+    u[:, 0], u[:, 1] = 2.0, -1.0
+    assert torch.allclose(fields.warp(img[None, None], u, 3), fields.warp(img[None, None], u, 1), atol=1e-6)
+    u[:, 0], u[:, 1] = 0.5, 0.5
+    truth = torch.sin((rr + 0.5) / 3.0 + 0.5) * torch.cos((cc + 0.5) / 4.0)
+    err = {o: float((fields.warp(img[None, None], u, o)[0, 0] - truth)[2:-2, 2:-2].abs().max()) for o in (1, 3)}
+    assert err[3] < 0.6 * err[1]  # Keys a = -0.75: about half of bilinear's error here
+    with pytest.raises(ValueError, match="order must be 0"):
+        fields.warp(img[None, None], u, 2)
+
+
+@pytest.mark.parametrize("order", [1, 3])
+def test_interpolation_noise_is_what_resampling_takes_from_white_noise(order):
+    """The noise variance each kernel removes at a fractional shift, against white noise resampled by ``fields.warp``
+    (bicubic keeps 0.7227² of it at half a pixel in both axes, bilinear 0.5²); an unknown order is refused."""
+    noise = torch.randn(1, 1, 256, 256, generator=torch.Generator().manual_seed(0))
+    var = torch.full((1, 1, 1, 1), float(noise.var()))
+    for shift in ((0.5, 0.5), (0.25, 0.0), (0.1, 0.7)):
+        u = torch.zeros(1, 2, 256, 256)
+        u[:, 0], u[:, 1] = shift
+        kept = float(fields.warp(noise, u, order)[..., 2:-2, 2:-2].var())
+        removed = float(interpolation_noise(u, var, order)[..., 2:-2, 2:-2].mean())
+        assert removed == pytest.approx(float(var) - kept, abs=0.02 * float(var)), shift
+    u[:, 0], u[:, 1] = 0.5, 0.5
+    assert float(interpolation_noise(u, torch.ones(1, 1, 1, 1), order).mean()) == pytest.approx(
+        1 - (0.72265625**2 if order == 3 else 0.25), abs=1e-6)
+    with pytest.raises(ValueError, match="order must be 1"):
+        interpolation_noise(u, var, 0)
+
+
+def test_interpolation_cubic_resamples_at_the_finest_scale_only(monkeypatch):
+    """``interpolation="cubic"``: the loss warps with order 3 at the finest scale (and its noise compensation takes the
+    cubic kernel's figures: noisy frames), the coarser scales with order 1 as before (to the bit); the result differs
+    from the defaults', the same on a rerun; an unknown kernel is refused."""
+    frames = cardiac_phantom(n_frames=4, size=32, seed=50_123, noise=0.03).frames
+    seen = []
+    plain_noise = nmsr.interpolation_noise
+    monkeypatch.setattr(nmsr, "interpolation_noise", lambda f, v, order=1: seen.append((f.shape[-1], order)) or plain_noise(f, v, order))
+    logged = _scale_runs(frames, **TWO_SCALES)
+    plain = logged()
+    assert get_engine("nmsr").last_compensated and {o for _, o in seen} == {1}
+    seen.clear()
+    cubic = logged(interpolation="cubic")
+    orders = [o for _, o in seen]  # the scale 1/2 first (its loss at 32 px, one octave finer), then the finest
+    k = orders.index(3)
+    assert k > 0 and set(orders[:k]) == {1} and set(orders[k:]) == {3} and {size for size, _ in seen} == {32}
+    assert cubic[1][0] == plain[1][0] and cubic[1][1][2] != plain[1][1][2]  # scale 1/2 as before; the finest not
+    assert np.abs(cubic[0] - plain[0]).max() > 1e-4 and np.array_equal(logged(interpolation="cubic")[0], cubic[0])
+    assert nmsr.NMSREngine.defaults["interpolation"] == "linear"
+    with pytest.raises(ValueError, match="interpolation must be one of"):
+        tl.register(frames[:4], method="nmsr", interpolation="quadratic")
+
+
 def test_grad_l2_per_item_weights_each_difference():
     v = torch.randn(3, 2, 9, 11, generator=torch.Generator().manual_seed(1))
     assert torch.allclose(grad_l2_per_item(v, torch.ones(3, 1, 9, 11)), grad_l2_per_item(v))
@@ -862,16 +944,10 @@ def test_edge_weight_lowers_lambda_at_the_finest_scale_only(phantom, monkeypatch
     from napari_tlreg.core.normalize import normalize_sequence
 
     frames, _ = phantom
-    run = dict(levels=2, iterations=10, threads=1, noise_compensation=True)  # from the shipped warm start
-    eng = get_engine("nmsr")
     seen = []
     plain_l2 = nmsr.grad_l2_per_item
     monkeypatch.setattr(nmsr, "grad_l2_per_item", lambda f, weight=None: seen.append((f.shape[-1], weight)) or plain_l2(f, weight))
-
-    def logged(**kw):
-        res = tl.register(frames[:4], method="nmsr", **run, **kw)
-        return res.displacement, [(e["scale"], e["iterations"], e["loss"]) for e in eng.last_log]
-
+    logged = _scale_runs(frames, **TWO_SCALES)
     plain = logged()
     assert all(w is None for _, w in seen)
     seen.clear()

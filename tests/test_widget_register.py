@@ -317,7 +317,7 @@ def test_only_edited_parameters_are_passed(widget):
 
 
 def test_advanced_parameters_fold_away(widget, qtbot):
-    """NMSR's 29 parameters: the 10 a user sets first in the form, the other 19 in a folded "advanced"
+    """NMSR's 30 parameters: the 10 a user sets first in the form, the other 20 in a folded "advanced"
     group whose title counts the ones edited (they are still sent); its state carries across methods."""
     from napari_tlreg.api import method_params
 
@@ -325,9 +325,9 @@ def test_advanced_parameters_fold_away(widget, qtbot):
     choose(w.method_combo, "nmsr")
     spec = method_params("nmsr")
     advanced = [k for k, v in spec.items() if v["advanced"]]
-    assert len(advanced) == 19 and w.advanced is not None and not w.advanced.isExpanded()
-    assert w.advanced.text() == "advanced (19)"
-    assert w.params_form.rowCount() == len(spec) - 19 and w.advanced_form.rowCount() == 19
+    assert len(advanced) == 20 and w.advanced is not None and not w.advanced.isExpanded()
+    assert w.advanced.text() == "advanced (20)"
+    assert w.params_form.rowCount() == len(spec) - 20 and w.advanced_form.rowCount() == 20
     for key in spec:  # each parameter in its form, with its tooltip on the label too
         editor = w.findChild(object, f"param_{key}")
         form = w.advanced_form if key in advanced else w.params_form
@@ -338,16 +338,16 @@ def test_advanced_parameters_fold_away(widget, qtbot):
     assert w.findChild(object, "param_field_sigma").height() < 5 or not w.findChild(object, "param_field_sigma").isVisible()
     w.findChild(object, "param_field_sigma").setValue(0.5)
     w.findChild(object, "param_noise_compensation").setChecked(False)
-    assert w.advanced.text() == "advanced (19, 2 changed)"
+    assert w.advanced.text() == "advanced (20, 2 changed)"
     assert w.param_values() == {"field_sigma": 0.5, "noise_compensation": False}
     w.findChild(object, "param_noise_compensation").setChecked(True)
-    assert w.advanced.text() == "advanced (19, 1 changed)"
+    assert w.advanced.text() == "advanced (20, 1 changed)"
     w.advanced.expand(animate=False)
     qtbot.waitUntil(lambda: w.findChild(object, "param_field_sigma").height() > 5, timeout=2000)
     choose(w.method_combo, "tlrn")  # no advanced parameters: no group
     assert w.advanced is None and w.param_values() == {}
     choose(w.method_combo, "nmsr")  # fresh editors at the defaults, the group open as the user left it
-    assert w.advanced.isExpanded() and w.advanced.text() == "advanced (19)" and w.param_values() == {}
+    assert w.advanced.isExpanded() and w.advanced.text() == "advanced (20)" and w.param_values() == {}
 
 
 def test_nmsr_mask_from_a_labels_layer(widget, qtbot, notes):
