@@ -167,7 +167,7 @@ there cost accuracy (ad hoc). The edges section of ``benchmarks/nmsr.py`` measur
 ``interpolation`` ("linear" by default): how the loss resamples the moving frame at the finest scale. Bilinear
 resampling at a fractional offset averages neighbours, so the warped frame is blurred by an amount that depends on
 the offset, and LNCC follows that blur (signal as well as noise: the noise compensation removes only the noise
-part); "cubic" (Keys' kernel, ``grid_sample``'s bicubic) blurs far less (it keeps 72 % of white noise at a half-pixel
+part); "cubic" (Keys' kernel, ``grid_sample``'s bicubic) blurs far less (per axis it keeps 72 % of white noise at a half-pixel
 offset where bilinear keeps 50 %; :func:`interpolation_noise` carries the kernel's own figure). Only the finest
 scale: there the field is judged on the grid it is delivered on; at every scale it gave no more (ad hoc). The
 cubic section of ``benchmarks/nmsr.py`` measures it beside the defaults, alone and with ``edge_weight=1``.
