@@ -469,16 +469,17 @@ def defaults_beside(variants: dict[str, dict], title: str, cases: list[dict], he
     return out
 
 
-def symmetric_sweep(cases: list[dict], held: list[dict], sunny_limit: int | None, R: dict, real: dict | None = None) -> dict:
-    """NMSR's defaults beside the :data:`SYMMETRIC` variants (:func:`defaults_beside`)."""
-    return defaults_beside(SYMMETRIC, "The loss taken both ways (symmetric) beside NMSR's defaults", cases, held, sunny_limit, R, real)
-
-
 #: the edges section's rows: NMSR's defaults, and λ lowered at the fixed frame's edges at the finest scale
 EDGES = {"defaults": {}, "edge_weight=1": {"edge_weight": 1.0}}
 #: the cubic section's rows: NMSR's defaults, and the loss's cubic resampling at the finest scale, alone and with edge_weight=1
 CUBIC = {"defaults": {}, "interpolation=cubic": {"interpolation": "cubic"},
          "interpolation=cubic, edge_weight=1": {"interpolation": "cubic", "edge_weight": 1.0}}
+#: the sections of NMSR's defaults beside options (:func:`defaults_beside`), in the order they run: their rows and title
+BESIDE_DEFAULTS = {
+    "symmetric": (SYMMETRIC, "The loss taken both ways (symmetric) beside NMSR's defaults"),
+    "edges": (EDGES, "λ lowered at edges (edge_weight) beside NMSR's defaults"),
+    "cubic": (CUBIC, "The loss's cubic resampling at the finest scale beside NMSR's defaults"),
+}
 
 
 
@@ -788,10 +789,10 @@ def main(argv=None) -> int:
     fresh_ids = range(FRESH_OFFSET, FRESH_OFFSET + (1 if args.smoke else 3 if args.quick else 8))  # the fresh phantoms
     # ... built once, for the sections that run on them
     fresh_cases = [first_frames(phantom_case(i)) if args.smoke else phantom_case(i) for i in fresh_ids] \
-        if {"fresh", "radius", "symmetric", "objective", "edges", "cubic"} - skip else []
+        if {"fresh", "radius", "objective", *BESIDE_DEFAULTS} - skip else []
     # the real echo's first frames (5 pairs), for the sections that run on them
     real_frames = None if not args.quick else 3 if args.smoke else 10  # the real and realcc sections' clip: whole, or its first frames
-    real_head = real_echo_head(3 if args.smoke else 6) if {"realsub", "pace", "radius", "symmetric", "edges", "cubic"} - skip else None
+    real_head = real_echo_head(3 if args.smoke else 6) if {"realsub", "pace", "radius", *BESIDE_DEFAULTS} - skip else None
     if "synthetic" not in skip:
         R["synthetic"] = {}
         for case in cases:
@@ -1009,20 +1010,14 @@ def main(argv=None) -> int:
 
     held = [first_frames(phantom_case(HELDOUT_OFFSET)) if args.smoke else phantom_case(i)
             for i in range(HELDOUT_OFFSET, HELDOUT_OFFSET + (1 if args.smoke else 3 if args.quick else 8))] \
-        if {"symmetric", "objective", "edges", "cubic"} - skip else []
+        if {"objective", *BESIDE_DEFAULTS} - skip else []
     if "objective" not in skip:
         R["objective"] = objective_check(cases[1:] + fresh_cases + held, R)
 
-    if "symmetric" not in skip:
-        R["symmetric"] = symmetric_sweep(cases + fresh_cases, held, 1 if args.smoke else 6 if args.quick else None, R, real_head)
-
-    if "edges" not in skip:
-        R["edges"] = defaults_beside(EDGES, "λ lowered at edges (edge_weight) beside NMSR's defaults", cases + fresh_cases, held,
-                                     1 if args.smoke else 6 if args.quick else None, R, real_head)
-
-    if "cubic" not in skip:
-        R["cubic"] = defaults_beside(CUBIC, "The loss's cubic resampling at the finest scale beside NMSR's defaults",
-                                     cases + fresh_cases, held, 1 if args.smoke else 6 if args.quick else None, R, real_head)
+    for section, (variants, title) in BESIDE_DEFAULTS.items():
+        if section not in skip:
+            R[section] = defaults_beside(variants, title, cases + fresh_cases, held, 1 if args.smoke else 6 if args.quick else None,
+                                         R, real_head)
 
     if "seeds" not in skip and use_ants:
         if args.smoke:

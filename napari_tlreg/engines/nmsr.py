@@ -873,11 +873,11 @@ class NMSREngine(Engine):
                 nets = nets.split(n_pairs)
             # else NMSR_VI: every network keeps optimising its weights of the previous scale
             net_in = nets.pad(torch.cat([M, I], 1))
-            # λ lowered at the fixed frame's edges at the finest scale (module docstring)
+            # λ lowered at the fixed frame's edges at the finest scale, and the loss's resampling kernel there (module docstring)
+            finest = li == len(levels) - 1
             with torch.no_grad():
-                edge_w = edge_weights(I, params["edge_weight"]) if params["edge_weight"] > 0 and li == len(levels) - 1 else None
-            # ... and the loss resamples with the chosen kernel there (module docstring)
-            order = INTERPOLATIONS[params["interpolation"]] if li == len(levels) - 1 else 1
+                edge_w = edge_weights(I, params["edge_weight"]) if params["edge_weight"] > 0 and finest else None
+            order = INTERPOLATIONS[params["interpolation"]] if finest else 1
             opt = Adam(nets.parameters(), lr=params["lr"])
             radius, pat, tol = params["radius"], patience[li], params["tol"]
             # early stopping per network: a pair's own network stops on its own loss plateau (the
