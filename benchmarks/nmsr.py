@@ -60,7 +60,9 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
     Sunnybrook ED,ES pairs and the real echo's first 6 frames), summed up as there;
 14. "cubic": NMSR's defaults beside ``interpolation="cubic"`` (the loss resamples the moving frame with a cubic
     kernel at the finest scale), alone and with ``edge_weight=1``, on the cases of the edges section, summed up as there;
-15. ``--profile``: where the time of one echo registration goes (torch.profiler).
+15. "cubicpace": the pace section's rounds with the cubic section's ``interpolation="cubic", edge_weight=1`` row timed
+    in each round as well, between NMSR's defaults and SyN-CC (its own ratios to SyN-CC);
+16. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ANTs (``.venv-bench``: antspyx) runs in the same process with the same thread count
 (``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS``): "SyN" = ANTsPy's defaults (affine + SyN, MI),
@@ -348,32 +350,46 @@ def sunnybrook_nmsr(frames: np.ndarray, endo_ed: np.ndarray, endo_es: np.ndarray
 
 
 # ---- pace: wall time side by side -----------------------------------------------------------------
-def pace(real: dict, phantoms, rounds: int, use_ants: bool) -> dict:
+def pace(real: dict, phantoms, rounds: int, use_ants: bool, candidates: dict[str, dict] | None = None) -> dict:
     """NMSR (defaults) and SyN-CC timed in ``rounds`` rounds on ``real`` (the real echo's first frames) and on ``phantoms``.
 
     Each round runs both methods one after the other, NMSR first in even rounds and SyN-CC first in odd
     ones; a round's ratio is NMSR's time over SyN-CC's. Returns per case the times, the ratios and their
-    median (``None`` without ANTs).
+    median (``None`` without ANTs). ``candidates`` (row name -> NMSR options) are timed in the same rounds,
+    between the two (the order reversed in odd rounds as well), each with its own times, ratios to SyN-CC
+    and median (``row["candidates"]``).
     """
     cases = [real] + [phantom_case(i) for i in phantoms]
+    candidates = candidates or {}
     runners = {"nmsr": run_nmsr}
+    for name, kw in candidates.items():
+        runners[name] = lambda case, kw=kw: run_nmsr(case, **kw)
     if use_ants:
         runners["ants SyNCC"] = lambda case: run_ants(case, **ANTS["ants SyNCC"])
     out = {}
     fmt = lambda v: "-" if v is None else " ".join(f"{x:.1f}" for x in v)  # noqa: E731
-    print(f"\n## Pace: NMSR and SyN-CC side by side, {rounds} round(s), the first of each pair alternating")
-    print(f"{'case':22s} {'NMSR s':>24s} {'SyN-CC s':>24s} {'median NMSR/SyN-CC':>19s}")
+
+    def timed(seconds: list[float], syncc: list[float] | None) -> dict:
+        ratios = [n / a for n, a in zip(seconds, syncc)] if syncc else []
+        return {"ratios": ratios, "median_ratio": float(np.median(ratios)) if ratios else None}
+
+    names = ["NMSR", *candidates]
+    print(f"\n## Pace: {', '.join(names)} and SyN-CC side by side, {rounds} round(s), the first of each pair alternating")
+    print(f"{'case':22s} " + " ".join(f"{n + ' s':>24s}" for n in names) + f" {'SyN-CC s':>24s} "
+          + " ".join(f"{'median ' + n + '/SyN-CC':>19s}" for n in names))
     for case in cases:
         times: dict[str, list[float]] = {name: [] for name in runners}
         for k in range(rounds):
             for name in (list(runners) if k % 2 == 0 else list(runners)[::-1]):
                 times[name].append(runners[name](case)["seconds"])
-        ratios = [n / a for n, a in zip(times["nmsr"], times["ants SyNCC"])] if use_ants else []
-        row = {"nmsr_s": times["nmsr"], "syncc_s": times.get("ants SyNCC"), "ratios": ratios,
-               "median_ratio": float(np.median(ratios)) if ratios else None}
+        syncc = times.get("ants SyNCC")
+        row = {"nmsr_s": times["nmsr"], "syncc_s": syncc, **timed(times["nmsr"], syncc)}
+        if candidates:
+            row["candidates"] = {name: {"s": times[name], **timed(times[name], syncc)} for name in candidates}
         out[case["name"]] = row
-        med = "-" if row["median_ratio"] is None else f"{row['median_ratio']:.2f}x"
-        print(f"{case['name']:22s} {fmt(row['nmsr_s']):>24s} {fmt(row['syncc_s']):>24s} {med:>19s}", flush=True)
+        meds = [row["median_ratio"]] + [row["candidates"][n]["median_ratio"] for n in candidates]
+        print(f"{case['name']:22s} " + " ".join(f"{fmt(times[n]):>24s}" for n in runners if n != "ants SyNCC")
+              + f" {fmt(row['syncc_s']):>24s} " + " ".join(f"{'-' if m is None else f'{m:.2f}x':>19s}" for m in meds), flush=True)
     return out
 
 
@@ -474,6 +490,8 @@ EDGES = {"defaults": {}, "edge_weight=1": {"edge_weight": 1.0}}
 #: the cubic section's rows: NMSR's defaults, and the loss's cubic resampling at the finest scale, alone and with edge_weight=1
 CUBIC = {"defaults": {}, "interpolation=cubic": {"interpolation": "cubic"},
          "interpolation=cubic, edge_weight=1": {"interpolation": "cubic", "edge_weight": 1.0}}
+#: the cubic section's row that the cubicpace section times beside the defaults and SyN-CC
+CUBIC_CANDIDATE = "interpolation=cubic, edge_weight=1"
 #: the sections of NMSR's defaults beside options (:func:`defaults_beside`), in the order they run: their rows and title
 BESIDE_DEFAULTS = {
     "symmetric": (SYMMETRIC, "The loss taken both ways (symmetric) beside NMSR's defaults"),
@@ -755,7 +773,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace")
     ap.add_argument("--rounds", type=int, default=3, help="pace section: rounds of NMSR and SyN-CC timed side by side")
     ap.add_argument("--seed-phantoms", default="", help="seeds section: only these phantoms (comma list of their seeds, "
                     "e.g. 70000,70001); the others keep the results.json's figures")
@@ -792,7 +810,7 @@ def main(argv=None) -> int:
         if {"fresh", "radius", "objective", *BESIDE_DEFAULTS} - skip else []
     # the real echo's first frames (5 pairs), for the sections that run on them
     real_frames = None if not args.quick else 3 if args.smoke else 10  # the real and realcc sections' clip: whole, or its first frames
-    real_head = real_echo_head(3 if args.smoke else 6) if {"realsub", "pace", "radius", *BESIDE_DEFAULTS} - skip else None
+    real_head = real_echo_head(3 if args.smoke else 6) if {"realsub", "pace", "cubicpace", "radius", *BESIDE_DEFAULTS} - skip else None
     if "synthetic" not in skip:
         R["synthetic"] = {}
         for case in cases:
@@ -1003,6 +1021,9 @@ def main(argv=None) -> int:
 
     if "pace" not in skip:
         R["pace"] = pace(real_head, PACE_PHANTOMS[:1] if args.quick else PACE_PHANTOMS, 1 if args.smoke else args.rounds, use_ants)
+    if "cubicpace" not in skip:  # the pace section's protocol, the cubic section's last row timed in the same rounds
+        R["cubicpace"] = pace(real_head, PACE_PHANTOMS[:1] if args.quick else PACE_PHANTOMS, 1 if args.smoke else args.rounds,
+                              use_ants, candidates={CUBIC_CANDIDATE: CUBIC[CUBIC_CANDIDATE]})
 
     if "radius" not in skip:
         R["radius"] = radius_sweep(cases + fresh_cases + [real_head],

@@ -28,7 +28,7 @@ def restore_thread_env(monkeypatch):
 
 
 #: every section of ``benchmarks/nmsr.py``, in its --skip help's order
-NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic"
+NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace"
 
 
 def smoke_skip(*run: str) -> str:
@@ -140,6 +140,24 @@ def test_nmsr_benchmark_pace_alternates_which_method_goes_first(monkeypatch):
     assert row["ratios"] == pytest.approx([0.5, 1 / 3, 1.5]) and row["median_ratio"] == pytest.approx(0.5)
 
 
+def test_nmsr_benchmark_pace_times_candidates_in_the_same_rounds(monkeypatch):
+    """``pace(candidates=...)``: a candidate's NMSR options are timed in every round between the defaults and SyN-CC
+    (the order reversed in odd rounds), with its own ratios to SyN-CC; the defaults' row is as without it."""
+    from benchmarks import nmsr as bench
+
+    calls, clock = [], iter([10.0, 11.0, 20.0, 30.0, 15.0, 10.0, 12.0, 6.0, 8.0] * 2)
+    monkeypatch.setattr(bench, "run_nmsr", lambda case, **kw: calls.append((kw.get("edge_weight", "nmsr"), case["name"]))
+                        or {"seconds": next(clock)})
+    monkeypatch.setattr(bench, "run_ants", lambda case, **kw: calls.append(("ants", case["name"])) or {"seconds": next(clock)})
+    out = bench.pace(bench.real_echo_head(3), [bench.FRESH_OFFSET + 1], rounds=3, use_ants=True, candidates={"cand": {"edge_weight": 2.0}})
+    assert [m for m, name in calls if name == "phantom 60001"] == ["nmsr", 2.0, "ants", "ants", 2.0, "nmsr", "nmsr", 2.0, "ants"]
+    row = out["echo_real 0-2"]  # rounds: nmsr 10, cand 11, ants 20; ants 30, cand 15, nmsr 10; nmsr 12, cand 6, ants 8
+    assert row["nmsr_s"] == [10.0, 10.0, 12.0] and row["syncc_s"] == [20.0, 30.0, 8.0]
+    assert row["ratios"] == pytest.approx([0.5, 1 / 3, 1.5]) and row["median_ratio"] == pytest.approx(0.5)
+    cand = row["candidates"]["cand"]
+    assert cand["s"] == [11.0, 15.0, 6.0] and cand["ratios"] == pytest.approx([0.55, 0.5, 0.75]) and cand["median_ratio"] == pytest.approx(0.55)
+
+
 def test_nmsr_benchmark_seeds_section_spreads_syncc_over_ants_seeds(monkeypatch):
     """``syncc_seed_spread``: SyN-CC once per ANTs seed on each phantom, its min / median / max beside NMSR's Dice
     from the results' phantom sections, the counts against them, and the seed left at the other sections' 1234."""
@@ -179,15 +197,23 @@ def test_nmsr_benchmark_seeds_section_spreads_syncc_over_ants_seeds(monkeypatch)
     assert again["summary"]["nmsr_at_least_median"] == 2 and again["summary"]["below_median"] == []
 
 
-def test_nmsr_benchmark_pace_section_runs_without_ants(tmp_path, restore_thread_env):
-    """``--smoke --no-ants`` of the pace section alone: NMSR's real times for the real echo and the phantom, no ratio."""
+@pytest.mark.parametrize("section", ["pace", "cubicpace"])
+def test_nmsr_benchmark_pace_sections_run_without_ants(tmp_path, restore_thread_env, section):
+    """``--smoke --no-ants`` of a pace section alone: NMSR's real times for the real echo and the phantom, no ratio (the
+    cubicpace section: the cubic candidate's times too, in each of its rows)."""
     from benchmarks import nmsr as bench
 
-    skip = smoke_skip("heldout", "realcc", "pace")
+    skip = smoke_skip("heldout", "realcc", section)
     assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
-    pace = json.loads((tmp_path / "results.json").read_text())["pace"]
+    pace = json.loads((tmp_path / "results.json").read_text())[section]
     assert set(pace) == {"echo_real 0-2", "phantom 60001"}
     assert all(len(r["nmsr_s"]) == 1 and r["nmsr_s"][0] > 0.0 and r["median_ratio"] is None for r in pace.values())
+    for r in pace.values():
+        if section == "cubicpace":
+            cand = r["candidates"][bench.CUBIC_CANDIDATE]
+            assert len(cand["s"]) == 1 and cand["s"][0] > 0.0 and cand["median_ratio"] is None
+        else:
+            assert "candidates" not in r
 
 
 def test_nmsr_benchmark_noise_section_is_what_the_engine_sees(tmp_path, restore_thread_env):
