@@ -62,7 +62,10 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
     kernel at the finest scale), alone and with ``edge_weight=1``, on the cases of the edges section, summed up as there;
 15. "cubicpace": the pace section's rounds with the cubic section's ``interpolation="cubic", edge_weight=1`` row timed
     in each round as well, between NMSR's defaults and SyN-CC (its own ratios to SyN-CC);
-16. ``--profile``: where the time of one echo registration goes (torch.profiler).
+16. "spread": NMSR's Dice on the 24 phantoms of the seeds section under 6 perturbations of the frames (white noise of
+    σ = 1e-4, 1 % of the phantoms' own noise or less), with the defaults and the cubic candidate: per phantom and row
+    the min / median / max, beside SyN-CC's over its seeds (from the seeds section); ``--seed-phantoms`` as there;
+17. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ANTs (``.venv-bench``: antspyx) runs in the same process with the same thread count
 (``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS``): "SyN" = ANTsPy's defaults (affine + SyN, MI),
@@ -492,6 +495,8 @@ CUBIC = {"defaults": {}, "interpolation=cubic": {"interpolation": "cubic"},
          "interpolation=cubic, edge_weight=1": {"interpolation": "cubic", "edge_weight": 1.0}}
 #: the cubic section's row that the cubicpace section times beside the defaults and SyN-CC
 CUBIC_CANDIDATE = "interpolation=cubic, edge_weight=1"
+#: the spread section's rows: NMSR's defaults and the cubic candidate
+SPREAD_ROWS = {"defaults": {}, CUBIC_CANDIDATE: CUBIC[CUBIC_CANDIDATE]}
 #: the sections of NMSR's defaults beside options (:func:`defaults_beside`), in the order they run: their rows and title
 BESIDE_DEFAULTS = {
     "symmetric": (SYMMETRIC, "The loss taken both ways (symmetric) beside NMSR's defaults"),
@@ -554,6 +559,66 @@ def seed_summary(cases: dict[str, dict]) -> dict:
             "below_median": [k for k, v in scored.items() if v["nmsr"] < v["median"]],
             "below_min": [k for k, v in scored.items() if v["nmsr"] < v["min"]],
             "largest_spread": max((v["max"] - v["min"] for v in cases.values()), default=None)}
+
+
+# ---- spread: NMSR's Dice under perturbations far below the frames' noise ---------------------------
+#: the seeds of the perturbations of the spread section, and their size: white noise of this σ added to the frames
+#: (the phantoms' own noise is 0.01-0.03 of their range: this is 1 % of it or less)
+PERTURBATIONS = (1, 2, 3, 4, 5, 6)
+PERTURBATION_SIGMA = 1e-4
+
+
+def perturbed(case: dict, seed: int, sigma: float = PERTURBATION_SIGMA) -> dict:
+    """``case`` with white noise of ``sigma`` (seeded by ``seed``) added to its frames."""
+    frames = np.asarray(case["frames"])
+    noise = np.random.default_rng(seed).normal(0.0, sigma, frames.shape).astype(frames.dtype)
+    return {**case, "frames": frames + noise}
+
+
+def nmsr_spread(cases: list[dict], R: dict, rows: dict[str, dict], seeds=PERTURBATIONS, sigma: float = PERTURBATION_SIGMA) -> dict:
+    """NMSR's Dice on each of ``cases`` with each of ``rows`` (row name -> options) under each perturbation
+    (:func:`perturbed`, ``seeds``): NMSR is deterministic, so this is the spread of its outcome over changes of the
+    frames that no scan would notice, the counterpart of SyN-CC's spread over ANTs' seeds (read from ``R``'s seeds
+    section: None where it lacks the case). Per case and row the Dice per seed and their min / median / max; a summary
+    per row (:func:`spread_summary`). The cases of ``R``'s last spread section (same seeds, σ and rows) that this run
+    did not redo are kept, so ``--seed-phantoms`` can split the work."""
+    previous = R.get("spread")
+    syncc = R.get("seeds", {}).get("cases", {})
+    out: dict = {"seeds": list(seeds), "sigma": sigma, "rows": list(rows), "cases": {}}
+    for case in cases:
+        entry: dict = {}
+        for row, kw in rows.items():
+            per = {str(seed): run_nmsr(perturbed(case, seed, sigma), **kw)["dice"] for seed in seeds}
+            d = np.array(list(per.values()))
+            entry[row] = {"dice": per, "min": float(d.min()), "median": float(np.median(d)), "max": float(d.max())}
+        out["cases"][case["name"]] = entry
+        print(f"{case['name']:16s} " + "   ".join(f"{row}: {v['min']:.4f} / {v['median']:.4f} / {v['max']:.4f}"
+                                                  for row, v in entry.items()), flush=True)
+    if previous and all(previous.get(k) == out[k] for k in ("seeds", "sigma", "rows")):  # a partial run adds to the last
+        out["cases"] = {**previous["cases"], **out["cases"]}
+    for name, entry in out["cases"].items():  # SyN-CC's spread as the results hold it now
+        s = syncc.get(name)
+        entry["syncc"] = None if s is None else {k: s[k] for k in ("min", "median", "max")}
+    out["summary"] = {row: spread_summary(out["cases"], row) for row in rows}
+    for row, s in out["summary"].items():
+        print(f"{row}: NMSR's median Dice over the perturbations at least SyN-CC's median over its seeds on "
+              f"{s['median_at_least_syncc_median']} of {s['cases']} phantoms (below: {', '.join(s['median_below_syncc_median']) or 'none'}); "
+              f"NMSR's highest below SyN-CC's lowest on {', '.join(s['max_below_syncc_min']) or 'none'}; "
+              f"NMSR's spread (max - min) median {s['median_spread']:.4f}")
+    return out
+
+
+def spread_summary(cases: dict[str, dict], row: str) -> dict:
+    """Of :func:`nmsr_spread`'s cases, for ``row``: on how many NMSR's median is at least SyN-CC's median over its
+    seeds, which are below it, which have NMSR's highest Dice below SyN-CC's lowest (cases without SyN-CC's spread
+    are left out of these), and the median of NMSR's spreads (max - min) over all cases."""
+    scored = {k: v for k, v in cases.items() if v["syncc"] is not None}
+    spreads = [v[row]["max"] - v[row]["min"] for v in cases.values()]
+    return {"cases": len(scored),
+            "median_at_least_syncc_median": sum(v[row]["median"] >= v["syncc"]["median"] for v in scored.values()),
+            "median_below_syncc_median": [k for k, v in scored.items() if v[row]["median"] < v["syncc"]["median"]],
+            "max_below_syncc_min": [k for k, v in scored.items() if v[row]["max"] < v["syncc"]["min"]],
+            "median_spread": float(np.median(spreads)) if spreads else None}
 
 
 # ---- cold start ----------------------------------------------------------------------------------
@@ -773,9 +838,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread")
     ap.add_argument("--rounds", type=int, default=3, help="pace section: rounds of NMSR and SyN-CC timed side by side")
-    ap.add_argument("--seed-phantoms", default="", help="seeds section: only these phantoms (comma list of their seeds, "
+    ap.add_argument("--seed-phantoms", default="", help="seeds and spread sections: only these phantoms (comma list of their seeds, "
                     "e.g. 70000,70001); the others keep the results.json's figures")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "nmsr"))
     args = ap.parse_args(argv)
@@ -1040,15 +1105,18 @@ def main(argv=None) -> int:
             R[section] = defaults_beside(variants, title, cases + fresh_cases, held, 1 if args.smoke else 6 if args.quick else None,
                                          R, real_head)
 
-    if "seeds" not in skip and use_ants:
+    if {"seeds", "spread"} - skip:
         if args.smoke:
-            spread_cases, seeds = [first_frames(phantom_case(FRESH_OFFSET + 1))], ANTS_SEEDS[:2]
+            spread_cases = [first_frames(phantom_case(FRESH_OFFSET + 1))]
         else:
             ids = [i for base in (0, FRESH_OFFSET, HELDOUT_OFFSET) for i in range(base, base + n_phantoms)]
             if args.seed_phantoms:  # phantom seeds, e.g. 70000,70001 (the others keep their last results)
                 ids = [int(v) - PHANTOM_SEED0 for v in args.seed_phantoms.split(",")]
-            spread_cases, seeds = [phantom_case(i) for i in ids], ANTS_SEEDS
-        R["seeds"] = syncc_seed_spread(spread_cases, R, seeds)
+            spread_cases = [phantom_case(i) for i in ids]
+        if "seeds" not in skip and use_ants:
+            R["seeds"] = syncc_seed_spread(spread_cases, R, ANTS_SEEDS[:2] if args.smoke else ANTS_SEEDS)
+        if "spread" not in skip:
+            R["spread"] = nmsr_spread(spread_cases, R, SPREAD_ROWS, PERTURBATIONS[:2] if args.smoke else PERTURBATIONS)
 
     if args.profile:
         R["profile"] = profile_echo(cases[0])

@@ -28,7 +28,7 @@ def restore_thread_env(monkeypatch):
 
 
 #: every section of ``benchmarks/nmsr.py``, in its --skip help's order
-NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace"
+NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread"
 
 
 def smoke_skip(*run: str) -> str:
@@ -156,6 +156,49 @@ def test_nmsr_benchmark_pace_times_candidates_in_the_same_rounds(monkeypatch):
     assert row["ratios"] == pytest.approx([0.5, 1 / 3, 1.5]) and row["median_ratio"] == pytest.approx(0.5)
     cand = row["candidates"]["cand"]
     assert cand["s"] == [11.0, 15.0, 6.0] and cand["ratios"] == pytest.approx([0.55, 0.5, 0.75]) and cand["median_ratio"] == pytest.approx(0.55)
+
+
+def test_nmsr_benchmark_spread_perturbs_the_frames_and_counts_against_syncc_seeds(monkeypatch):
+    """``nmsr_spread``: each row runs once per perturbation seed on frames that differ from the case's by white noise of
+    σ (the same seed: the same noise; another seed: other noise); min / median / max per row beside SyN-CC's spread from
+    the results' seeds section, the counts against it, and a partial run keeping the other cases."""
+    from benchmarks import nmsr as bench
+
+    frames = np.zeros((3, 16, 16), np.float32)
+    seen, dice = [], iter([0.90, 0.94, 0.92, 0.80, 0.81, 0.82, 0.99, 0.97, 0.98, 0.60, 0.70, 0.65] * 2)
+    monkeypatch.setattr(bench, "run_nmsr", lambda case, **kw: seen.append((case["name"], kw, case["frames"].copy())) or {"dice": next(dice)})
+    R = {"seeds": {"cases": {"phantom 60001": {"min": 0.91, "median": 0.93, "max": 0.95},
+                             "phantom 70000": {"min": 0.66, "median": 0.68, "max": 0.70}}}}
+    cases = [{"name": "phantom 60001", "frames": frames}, {"name": "phantom 70000", "frames": frames}]
+    out = bench.nmsr_spread(cases, R, {"defaults": {}, "cand": {"edge_weight": 1.0}}, seeds=(1, 2, 3), sigma=1e-3)
+    assert [(n, kw) for n, kw, _ in seen[:6]] == [("phantom 60001", {})] * 3 + [("phantom 60001", {"edge_weight": 1.0})] * 3
+    noise = [f for _, _, f in seen[:3]]
+    assert all(0.7e-3 < float(f.std()) < 1.3e-3 for f in noise) and not np.array_equal(noise[0], noise[1])
+    assert np.array_equal(noise[0], seen[3][2])  # seed 1 is the same perturbation for every row
+    a = out["cases"]["phantom 60001"]
+    assert a["defaults"]["dice"] == {"1": 0.90, "2": 0.94, "3": 0.92} and (a["defaults"]["min"], a["defaults"]["median"], a["defaults"]["max"]) == (0.90, 0.92, 0.94)
+    assert a["cand"]["median"] == 0.81 and a["syncc"] == {"min": 0.91, "median": 0.93, "max": 0.95}
+    s = out["summary"]
+    assert s["defaults"]["median_below_syncc_median"] == ["phantom 60001"] and s["defaults"]["median_at_least_syncc_median"] == 1
+    assert s["defaults"]["max_below_syncc_min"] == [] and s["cand"]["max_below_syncc_min"] == ["phantom 60001"]
+    assert s["cand"]["median_below_syncc_median"] == ["phantom 60001", "phantom 70000"] and s["defaults"]["cases"] == 2
+    assert s["defaults"]["median_spread"] == pytest.approx(0.03)  # 0.04 and 0.02
+    again = bench.nmsr_spread(cases[:1], {**R, "spread": out}, {"defaults": {}, "cand": {"edge_weight": 1.0}}, seeds=(1, 2, 3), sigma=1e-3)
+    assert again["cases"]["phantom 70000"] == out["cases"]["phantom 70000"] and again["summary"]["defaults"]["cases"] == 2
+
+
+def test_nmsr_benchmark_spread_section_runs_alone(tmp_path, restore_thread_env):
+    """``--smoke --no-ants`` of the spread section alone: both rows on the phantom, 2 perturbations, SyN-CC's spread
+    read from the results' seeds section."""
+    from benchmarks import nmsr as bench
+
+    (tmp_path / "results.json").write_text(json.dumps({"seeds": {"cases": {"phantom 60001": {"min": 0.0, "median": 0.5, "max": 1.0}}}}))
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", smoke_skip("spread")]) == 0
+    R = json.loads((tmp_path / "results.json").read_text())["spread"]
+    assert list(R["cases"]) == ["phantom 60001"] and R["rows"] == list(bench.SPREAD_ROWS) and R["seeds"] == [1, 2]
+    entry = R["cases"]["phantom 60001"]
+    assert all(set(entry[row]["dice"]) == {"1", "2"} and 0.5 < entry[row]["min"] <= entry[row]["max"] <= 1.0 for row in R["rows"])
+    assert entry["syncc"] == {"min": 0.0, "median": 0.5, "max": 1.0} and R["summary"]["defaults"]["cases"] == 1
 
 
 def test_nmsr_benchmark_seeds_section_spreads_syncc_over_ants_seeds(monkeypatch):
