@@ -210,6 +210,17 @@ def test_readme_edges_and_cubic_tables_match_the_stored_results(section):
         assert_row(rest, want, label)
 
 
+def test_readme_spread_table_matches_the_stored_results():
+    S = results_of("nmsr")["spread"]
+    rows = row_cells("| NMSR, spread |")
+    assert set(rows) == set(S["summary"])
+    for label, rest in rows.items():
+        s = S["summary"][label]
+        names = [int(k.split()[1]) for k in s["median_below_syncc_median"] + s["max_below_syncc_min"]]
+        means = sum(c[label]["median"] for c in S["cases"].values()) / len(S["cases"])
+        assert_row(rest, [s["median_at_least_syncc_median"], s["cases"], *names, s["median_spread"], means], label)
+
+
 def test_readme_objective_table_matches_the_stored_results():
     o = results_of("nmsr")["objective"]
     rows = row_cells("| phantom | similarity, truth |")
@@ -402,6 +413,14 @@ def nmsr_prose(R: dict) -> list[tuple[str, list]]:
     assert ed_s[E1]["sunnybrook_at_least_syncc"] == ed_s["defaults"]["sunnybrook_at_least_syncc"] + 1  # "one more"
     echo_syncc = R["synthetic"]["echo (bundled)"]["ants SyNCC"]["dice"]
     cu_moved = [rows[CE]["dice"] - rows["defaults"]["dice"] for k, rows in cu_c.items() if k.startswith("phantom")]
+    sp, sp_c = R["spread"], R["spread"]["cases"]
+    sp_def = [c["defaults"]["max"] - c["defaults"]["min"] for c in sp_c.values()]
+    unperturbed = {k: v["nmsr"] for k, v in R["seeds"]["cases"].items()}
+    assert [k for k, c in sp_c.items() if unperturbed[k] > c["defaults"]["max"]] == ["phantom 60003"]  # "above it on 60003"
+    assert [k for k, c in sp_c.items() if unperturbed[k] < c["defaults"]["min"]] == ["phantom 60005", "phantom 70000"]
+    sp_better = sum(c[CE]["median"] >= c["defaults"]["median"] for c in sp_c.values())
+    assert sp["summary"][CE]["median_below_syncc_median"] == ["phantom 60001", "phantom 60005"]  # the Not-met line's names
+    assert all(sp["summary"][row]["max_below_syncc_min"] == ["phantom 60001"] for row in sp["rows"])  # "no perturbation reaches"
     cp = R["cubicpace"]
     cp_cand = [row["candidates"][CE]["median_ratio"] for row in cp.values()]
     cp_nmsr = [row["median_ratio"] for row in cp.values()]
@@ -444,6 +463,16 @@ def nmsr_prose(R: dict) -> list[tuple[str, list]]:
         ("and the pair still leaves 60001 and {} Sunnybrook slices below SyN-CC (Not met, below).", [cu_sunny_below]),
         ("(side by side with SyN-CC in the cubicpace section: {}x–{}x of its time, the defaults {}x–{}x in the same rounds).",
          [min(cp_cand), max(cp_cand), min(cp_nmsr), max(cp_nmsr)]),
+        ("white noise of σ = 1e-4 added to a phantom's frames (1 % of the phantoms' own noise or less; {} seeds) moves the "
+         "defaults' Dice by {}–{} (median {}),", [len(sp["seeds"]), min(sp_def), max(sp_def), sp["summary"]["defaults"]["median_spread"]]),
+        ("The mean of SyN-CC's medians is {}. The cubic pair's median is at least the defaults' on {} of the {} phantoms.",
+         [sum(c["syncc"]["median"] for c in sp_c.values()) / len(sp_c), sp_better, len(sp_c)]),
+        ("On 60001 no draw closes the gap: NMSR {}–{} (the cubic pair {}–{}) against SyN-CC {}–{}.",
+         [sp_c["phantom 60001"][row][f] for row in ("defaults", CE) for f in ("min", "max")]
+         + [sp_c["phantom 60001"]["syncc"]["min"], sp_c["phantom 60001"]["syncc"]["max"]]),
+        ("NMSR's median Dice is below SyN-CC's on {} of the {} phantoms with the defaults and {} with the cubic pair (60001, 60005);",
+         [len(sp["summary"]["defaults"]["median_below_syncc_median"]), sp["summary"]["defaults"]["cases"],
+          len(sp["summary"][CE]["median_below_syncc_median"])]),
         ("(SyN-CC {}–{} s on the real echo's frames here, {}–{} s there)",
          [min(cp["echo_real 0-5"]["syncc_s"]), max(cp["echo_real 0-5"]["syncc_s"]), min(pace["echo_real 0-5"]["syncc_s"]),
           max(pace["echo_real 0-5"]["syncc_s"])]),
