@@ -528,9 +528,7 @@ def syncc_seed_spread(cases: list[dict], R: dict, seeds=ANTS_SEEDS) -> dict:
             for seed in seeds:
                 ants.config._random_seed = seed
                 per[str(seed)] = run_ants(case, **ANTS["ants SyNCC"])["dice"]
-            d = np.array(list(per.values()))
-            out["cases"][case["name"]] = row = {"dice": per, "min": float(d.min()), "median": float(np.median(d)),
-                                                "max": float(d.max()), "nmsr": nmsr_dice.get(case["name"])}
+            out["cases"][case["name"]] = row = {**dice_spread(per), "nmsr": nmsr_dice.get(case["name"])}
             print(f"{case['name']:16s} SyN-CC over {len(seeds)} seeds: min {row['min']:.4f} median {row['median']:.4f} "
                   f"max {row['max']:.4f}" + ("" if row["nmsr"] is None else f"   NMSR {row['nmsr']:.4f}"), flush=True)
     finally:
@@ -545,6 +543,12 @@ def syncc_seed_spread(cases: list[dict], R: dict, seeds=ANTS_SEEDS) -> dict:
           f"its median on {s['nmsr_at_least_median']}, at least its lowest on {s['nmsr_at_least_min']}; below the median: "
           f"{', '.join(s['below_median']) or 'none'}; below the lowest: {', '.join(s['below_min']) or 'none'}")
     return out
+
+
+def dice_spread(per: dict[str, float]) -> dict:
+    """A case's Dice per seed (seed -> Dice) with their min / median / max (the seeds and spread sections' rows)."""
+    d = np.array(list(per.values()))
+    return {"dice": per, "min": float(d.min()), "median": float(np.median(d)), "max": float(d.max())}
 
 
 def seed_summary(cases: dict[str, dict]) -> dict:
@@ -588,9 +592,7 @@ def nmsr_spread(cases: list[dict], R: dict, rows: dict[str, dict], seeds=PERTURB
     for case in cases:
         entry: dict = {}
         for row, kw in rows.items():
-            per = {str(seed): run_nmsr(perturbed(case, seed, sigma), **kw)["dice"] for seed in seeds}
-            d = np.array(list(per.values()))
-            entry[row] = {"dice": per, "min": float(d.min()), "median": float(np.median(d)), "max": float(d.max())}
+            entry[row] = dice_spread({str(seed): run_nmsr(perturbed(case, seed, sigma), **kw)["dice"] for seed in seeds})
         out["cases"][case["name"]] = entry
         print(f"{case['name']:16s} " + "   ".join(f"{row}: {v['min']:.4f} / {v['median']:.4f} / {v['max']:.4f}"
                                                   for row, v in entry.items()), flush=True)
