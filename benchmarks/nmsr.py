@@ -400,6 +400,11 @@ def pace(real: dict, phantoms, rounds: int, use_ants: bool, candidates: dict[str
 PHANTOM_SECTIONS = ("synthetic", "fresh", "heldout")
 
 
+def section_dice(R: dict, method: str) -> dict[str, float]:
+    """``method``'s Dice (e.g. "nmsr", "ants SyNCC") on each case of ``R``'s :data:`PHANTOM_SECTIONS` that has its row."""
+    return {name: rows[method]["dice"] for sec in PHANTOM_SECTIONS for name, rows in R.get(sec, {}).items() if method in rows}
+
+
 # ---- radius: the paper's window against ANTs' -------------------------------------------------------
 #: the LNCC window radius of NMSR's loss: the paper's 6 (the engine's default) and ANTs' SyN-CC preset's 4
 RADII = (6, 4)
@@ -421,8 +426,7 @@ def option_sweep(cases: list[dict], variants: dict[str, dict], sunny_limit: int 
                 break
             for k in keys:
                 sunny[k][name] = sunnybrook_nmsr(cine[[ed, es]], endo_ed, endo_es, **variants[k])[0]
-    syncc = {name: rows["ants SyNCC"]["dice"] for sec in PHANTOM_SECTIONS for name, rows in R.get(sec, {}).items()
-             if "ants SyNCC" in rows}
+    syncc = section_dice(R, "ants SyNCC")
     syncc_sb = R.get("sunnybrook", {}).get("ants SyNCC", {}).get("per_case", {})
 
     def at_least(ours: dict[str, float], theirs: dict[str, float]) -> int | None:
@@ -519,8 +523,7 @@ def syncc_seed_spread(cases: list[dict], R: dict, seeds=ANTS_SEEDS) -> dict:
     previous = R.get("seeds")
     import ants.config
 
-    nmsr_dice = {name: rows["nmsr"]["dice"] for sec in PHANTOM_SECTIONS for name, rows in R.get(sec, {}).items()
-                 if name.startswith("phantom") and "nmsr" in rows}
+    nmsr_dice = section_dice(R, "nmsr")  # looked up by phantom name only
     out: dict = {"seeds": list(seeds), "cases": {}}
     try:
         for case in cases:
@@ -723,8 +726,7 @@ def objective_check(cases, R: dict) -> dict:
     from napari_tlreg.engines.nets import grad_l2_per_item
     from napari_tlreg.engines.nmsr import interpolation_noise, lncc_loss_per_pair, noise_variance
 
-    syncc = {k: v["ants SyNCC"]["dice"] for sec in PHANTOM_SECTIONS for k, v in R.get(sec, {}).items()
-             if "ants SyNCC" in v}
+    syncc = section_dice(R, "ants SyNCC")
     per_case = {}
     for case in cases:
         res = tl.register(case["frames"], method="nmsr", reference=0, **NMSR_DEFAULT)
@@ -878,6 +880,7 @@ def main(argv=None) -> int:
     # the real echo's first frames (5 pairs), for the sections that run on them
     real_frames = None if not args.quick else 3 if args.smoke else 10  # the real and realcc sections' clip: whole, or its first frames
     real_head = real_echo_head(3 if args.smoke else 6) if {"realsub", "pace", "cubicpace", "radius", *BESIDE_DEFAULTS} - skip else None
+    sunny_limit = 1 if args.smoke else 6 if args.quick else None  # the Sunnybrook slices of the sections that run them
     if "synthetic" not in skip:
         R["synthetic"] = {}
         for case in cases:
@@ -1052,7 +1055,6 @@ def main(argv=None) -> int:
                 print(f"  held out, NMSR worse than SyN-CC on {k}: {len(v)} of {len(held)} {', '.join(v)}")
 
     if "sunnybrook" not in skip and SHARED.is_dir():
-        limit = 1 if args.smoke else 6 if args.quick else None
         per: dict[str, list] = {"none": [], **{m: [] for m in SUNNYBROOK_NMSR}}
         if use_ants:
             per.update({k: [] for k in ANTS})
@@ -1060,7 +1062,7 @@ def main(argv=None) -> int:
         lam_used: dict[str, list] = {}  # the λ NMSR used on each slice (it follows the frames' noise)
         names = []
         for k, (name, cine, ed, es, endo_ed, endo_es) in enumerate(sunnybrook_cases()):
-            if limit is not None and k >= limit:
+            if sunny_limit is not None and k >= sunny_limit:
                 break
             names.append(name)
             lab = endo_ed.astype(np.int32)
@@ -1086,15 +1088,14 @@ def main(argv=None) -> int:
         for m, r in R["sunnybrook"].items():
             print(f"{m:28s} {r['dice_mean']:6.3f} {r['dice_std']:6.3f} {r['seconds_per_case']:7.2f}")
 
+    pace_args = (real_head, PACE_PHANTOMS[:1] if args.quick else PACE_PHANTOMS, 1 if args.smoke else args.rounds, use_ants)
     if "pace" not in skip:
-        R["pace"] = pace(real_head, PACE_PHANTOMS[:1] if args.quick else PACE_PHANTOMS, 1 if args.smoke else args.rounds, use_ants)
+        R["pace"] = pace(*pace_args)
     if "cubicpace" not in skip:  # the pace section's protocol, the cubic section's last row timed in the same rounds
-        R["cubicpace"] = pace(real_head, PACE_PHANTOMS[:1] if args.quick else PACE_PHANTOMS, 1 if args.smoke else args.rounds,
-                              use_ants, candidates={CUBIC_CANDIDATE: CUBIC[CUBIC_CANDIDATE]})
+        R["cubicpace"] = pace(*pace_args, candidates={CUBIC_CANDIDATE: CUBIC[CUBIC_CANDIDATE]})
 
     if "radius" not in skip:
-        R["radius"] = radius_sweep(cases + fresh_cases + [real_head],
-                                   1 if args.smoke else 6 if args.quick else None, R)
+        R["radius"] = radius_sweep(cases + fresh_cases + [real_head], sunny_limit, R)
 
     held = [first_frames(phantom_case(HELDOUT_OFFSET)) if args.smoke else phantom_case(i)
             for i in range(HELDOUT_OFFSET, HELDOUT_OFFSET + (1 if args.smoke else 3 if args.quick else 8))] \
@@ -1104,8 +1105,7 @@ def main(argv=None) -> int:
 
     for section, (variants, title) in BESIDE_DEFAULTS.items():
         if section not in skip:
-            R[section] = defaults_beside(variants, title, cases + fresh_cases, held, 1 if args.smoke else 6 if args.quick else None,
-                                         R, real_head)
+            R[section] = defaults_beside(variants, title, cases + fresh_cases, held, sunny_limit, R, real_head)
 
     if {"seeds", "spread"} - skip:
         if args.smoke:
