@@ -67,6 +67,11 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
     the min / median / max, beside SyN-CC's over its seeds (from the seeds section); ``--seed-phantoms`` as there;
 17. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
+``--nmsr KEY=VALUE`` (repeatable) sets an option every NMSR row starts from instead of the engine's default (a row's
+own options still win). The engine's defaults have been ``interpolation="cubic"``, ``edge_weight=1`` since the
+eighteenth run; sections 9-16 (the option studies: every "defaults" row in them, and the rows that add one option)
+ran with the earlier defaults, ``--nmsr interpolation=linear --nmsr edge_weight=0``, which reproduces them.
+
 ANTs (``.venv-bench``: antspyx) runs in the same process with the same thread count
 (``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS``): "SyN" = ANTsPy's defaults (affine + SyN, MI),
 "SyNCC" = ANTsPy's CC preset (rigid + affine + SyN[0.15,3,0] with CC radius 4, 2100x1200x1200x20).
@@ -90,6 +95,7 @@ sys.path.insert(0, str(ROOT))
 import napari_tlreg as tl  # noqa: E402
 from napari_tlreg import metrics  # noqa: E402
 from napari_tlreg.api import method_params  # noqa: E402
+from napari_tlreg.cli import _parse_params  # noqa: E402
 from napari_tlreg.core.normalize import normalize_sequence  # noqa: E402
 from napari_tlreg.engines import get_engine  # noqa: E402
 from napari_tlreg.engines.nmsr import CLEAN_NOISE  # noqa: E402
@@ -98,6 +104,7 @@ from benchmarks.tlrn_paper import SHARED, ants_register, have_ants, sunnybrook_c
 
 PHANTOM_SEED0 = 50_000
 ANTS = {"ants SyN": dict(syn="SyN"), "ants SyNCC": dict(syn="SyNCC")}
+#: the options every NMSR row starts from on top of the engine's defaults (``--nmsr``)
 NMSR_DEFAULT: dict = {}
 
 
@@ -636,9 +643,9 @@ import napari_tlreg as tl
 from napari_tlreg.synth.cardiac import cardiac_phantom
 frames = cardiac_phantom(n_frames=8, size=64, seed={seed}).frames
 t1 = time.perf_counter()
-res = tl.register(frames, method="nmsr")
+res = tl.register(frames, method="nmsr", **{params})
 t2 = time.perf_counter()
-res2 = tl.register(frames, method="nmsr")
+res2 = tl.register(frames, method="nmsr", **{params})
 t3 = time.perf_counter()
 print(json.dumps({{"import_s": t1 - t0, "first_register_s": t2 - t1, "process_s": t2 - t0, "second_register_s": t3 - t2}}))
 """
@@ -664,7 +671,8 @@ print(json.dumps({{"import_s": t1 - t0, "first_register_s": t2 - t1, "process_s"
 
 def cold_start(threads: int, seed: int = PHANTOM_SEED0 + 999, script: str = COLD) -> dict:
     """``script`` (NMSR's :data:`COLD`, or :data:`COLD_ANTS`) in a fresh process: import, first and second register, s."""
-    out = subprocess.run([sys.executable, "-c", script.format(threads=threads, seed=seed)], capture_output=True, text=True, cwd=ROOT)
+    code = script.format(threads=threads, seed=seed, params=repr(dict(NMSR_DEFAULT)))  # NMSR: the rows' options (--nmsr)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -811,8 +819,13 @@ def sweep_name(lam: float) -> str:
 #: ... and λ = 3 run longer (400 iterations at every scale, patience 40 instead of 10): how far the caps stop it
 REAL_LONG = dict(iterations=400, final_iterations=400, patience=40, iterations_side=0)  # as given, at every scale
 #: the engine's settings before one network per pair, the finer loss and noise compensation became
-#: its defaults (the paper's one network for all pairs, the loss at the field's own scale)
-PAPER_SHARED = dict(pair_networks_from=2.0, loss_octaves=0, final_iterations=-1, noise_compensation=False)
+#: its defaults (the paper's one network for all pairs, the loss at the field's own scale, bilinear
+#: resampling and one λ everywhere)
+PAPER_SHARED = dict(pair_networks_from=2.0, loss_octaves=0, final_iterations=-1, noise_compensation=False,
+                    interpolation="linear", edge_weight=0.0)
+#: the engine's defaults until the eighteenth run (bilinear resampling in the loss, one λ everywhere):
+#: ``--nmsr interpolation=linear --nmsr edge_weight=0`` re-runs the sections measured with them
+EARLIER_DEFAULTS = {"interpolation": "linear", "edge_weight": 0.0}
 #: NMSR's runs on each Sunnybrook slice (beside "none" and ANTs): the ED,ES pair with the defaults
 #: (λ = 3 on these clean frames) and with the noisy frames' λ = 10 everywhere, and the consecutive
 #: chain through every phase from ED to ES
@@ -846,8 +859,13 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="pace section: rounds of NMSR and SyN-CC timed side by side")
     ap.add_argument("--seed-phantoms", default="", help="seeds and spread sections: only these phantoms (comma list of their seeds, "
                     "e.g. 70000,70001); the others keep the results.json's figures")
+    ap.add_argument("--nmsr", action="append", default=[], metavar="KEY=VALUE",
+                    help="an NMSR option every NMSR row starts from instead of the engine's default (repeatable; "
+                         "e.g. --nmsr interpolation=linear --nmsr edge_weight=0: the defaults before the eighteenth run)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "nmsr"))
     args = ap.parse_args(argv)
+    NMSR_DEFAULT.clear()  # this run's: main may run more than once in a process (the tests)
+    NMSR_DEFAULT.update(_parse_params(args.nmsr))
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
     import torch
 
@@ -867,6 +885,7 @@ def main(argv=None) -> int:
     R.update({"torch": torch.__version__, "cpu": cpu_info(), "threads": args.threads, "ants": use_ants, "quick": args.quick,
               "load_avg_start": os.getloadavg(), "nmsr_defaults": method_params("nmsr")})
     R["nmsr_defaults"] = {k: v["default"] for k, v in R["nmsr_defaults"].items()}
+    R["nmsr_defaults"].update(NMSR_DEFAULT)  # what this run's NMSR rows start from
 
     cases = [echo_case()] + [phantom_case(i) for i in range(n_phantoms)]
     if args.smoke:

@@ -201,6 +201,27 @@ def test_nmsr_benchmark_spread_section_runs_alone(tmp_path, restore_thread_env):
     assert entry["syncc"] == {"min": 0.0, "median": 0.5, "max": 1.0} and R["summary"]["defaults"]["cases"] == 1
 
 
+def test_nmsr_benchmark_nmsr_flag_sets_what_every_row_starts_from(tmp_path, restore_thread_env, monkeypatch):
+    """``--nmsr KEY=VALUE``: every NMSR row starts from those options instead of the engine's defaults (a row's own
+    options still win), ``nmsr_defaults`` records them, and the next run in the process starts from the engine's again."""
+    from benchmarks import nmsr as bench
+
+    calls = []
+    register = bench.tl.register
+    monkeypatch.setattr(bench.tl, "register", lambda *a, **kw: calls.append(kw) or register(*a, **kw))
+    (tmp_path / "results.json").write_text(json.dumps({"seeds": {"cases": {"phantom 60001": {"min": 0.0, "median": 0.5, "max": 1.0}}}}))
+    earlier = ["--nmsr", "interpolation=linear", "--nmsr", "edge_weight=0"]
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", smoke_skip("spread"), *earlier]) == 0
+    R = json.loads((tmp_path / "results.json").read_text())
+    assert R["nmsr_defaults"]["interpolation"] == "linear" and R["nmsr_defaults"]["edge_weight"] == 0
+    rows = [(kw["interpolation"], kw["edge_weight"]) for kw in calls]
+    assert rows == [("linear", 0)] * 2 + [("cubic", 1.0)] * 2  # the defaults' row, then the cubic candidate's own options
+    calls.clear()
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", smoke_skip("spread")]) == 0
+    assert len(calls) == 4 and all("edge_weight" not in kw and "interpolation" not in kw for kw in calls[:2])
+    assert json.loads((tmp_path / "results.json").read_text())["nmsr_defaults"]["interpolation"] == "cubic"
+
+
 def test_nmsr_benchmark_seeds_section_spreads_syncc_over_ants_seeds(monkeypatch):
     """``syncc_seed_spread``: SyN-CC once per ANTs seed on each phantom, its min / median / max beside NMSR's Dice
     from the results' phantom sections, the counts against them, and the seed left at the other sections' 1234."""

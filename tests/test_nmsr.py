@@ -908,15 +908,15 @@ def test_interpolation_noise_is_what_resampling_takes_from_white_noise(order):
 
 
 def test_interpolation_cubic_resamples_at_the_finest_scale_only(monkeypatch):
-    """``interpolation="cubic"``: the loss warps with order 3 at the finest scale (and its noise compensation takes the
-    cubic kernel's figures: noisy frames), the coarser scales with order 1 as before (to the bit); the result differs
-    from the defaults', the same on a rerun; an unknown kernel is refused."""
+    """``interpolation="cubic"`` (the default): the loss warps with order 3 at the finest scale (and its noise
+    compensation takes the cubic kernel's figures: noisy frames), the coarser scales with order 1 as with "linear" (to
+    the bit); the result differs from linear's, the same on a rerun; an unknown kernel is refused."""
     frames = cardiac_phantom(n_frames=4, size=32, seed=50_123, noise=0.03).frames
     seen = []
     plain_noise = nmsr.interpolation_noise
     monkeypatch.setattr(nmsr, "interpolation_noise", lambda f, v, order=1: seen.append((f.shape[-1], order)) or plain_noise(f, v, order))
-    logged = _scale_runs(frames, **TWO_SCALES)
-    plain = logged()
+    logged = _scale_runs(frames, **TWO_SCALES, edge_weight=0.0)
+    plain = logged(interpolation="linear")
     assert get_engine("nmsr").last_compensated and {o for _, o in seen} == {1}
     seen.clear()
     cubic = logged(interpolation="cubic")
@@ -925,7 +925,7 @@ def test_interpolation_cubic_resamples_at_the_finest_scale_only(monkeypatch):
     assert k > 0 and set(orders[:k]) == {1} and set(orders[k:]) == {3} and {size for size, _ in seen} == {32}
     assert cubic[1][0] == plain[1][0] and cubic[1][1][2] != plain[1][1][2]  # scale 1/2 as before; the finest not
     assert np.abs(cubic[0] - plain[0]).max() > 1e-4 and np.array_equal(logged(interpolation="cubic")[0], cubic[0])
-    assert nmsr.NMSREngine.defaults["interpolation"] == "linear"
+    assert nmsr.NMSREngine.defaults["interpolation"] == "cubic"
     with pytest.raises(ValueError, match="interpolation must be one of"):
         tl.register(frames[:4], method="nmsr", interpolation="quadratic")
 
@@ -938,17 +938,17 @@ def test_grad_l2_per_item_weights_each_difference():
 
 
 def test_edge_weight_lowers_lambda_at_the_finest_scale_only(phantom, monkeypatch):
-    """``edge_weight``: the smoothness term of the finest scale is weighted by ``edge_weights`` of the fixed frames (the
-    coarser scales' is not: they run as without it, to the bit); the result differs from the defaults', the same on a
-    rerun; a negative β is refused."""
+    """``edge_weight`` (1 by default): the smoothness term of the finest scale is weighted by ``edge_weights`` of the
+    fixed frames (the coarser scales' is not: they run as without it, to the bit); the result differs from β = 0's, the
+    same on a rerun; a negative β is refused."""
     from napari_tlreg.core.normalize import normalize_sequence
 
     frames, _ = phantom
     seen = []
     plain_l2 = nmsr.grad_l2_per_item
     monkeypatch.setattr(nmsr, "grad_l2_per_item", lambda f, weight=None: seen.append((f.shape[-1], weight)) or plain_l2(f, weight))
-    logged = _scale_runs(frames, **TWO_SCALES)
-    plain = logged()
+    logged = _scale_runs(frames, **TWO_SCALES, interpolation="linear")
+    plain = logged(edge_weight=0.0)
     assert all(w is None for _, w in seen)
     seen.clear()
     edged = logged(edge_weight=4.0)
@@ -957,6 +957,6 @@ def test_edge_weight_lowers_lambda_at_the_finest_scale_only(phantom, monkeypatch
     assert torch.allclose(next(w for _, w in seen if w is not None), nmsr.edge_weights(fixed, 4.0), atol=1e-5)
     assert edged[1][0] == plain[1][0] and edged[1][1][2] != plain[1][1][2]  # scale 1/2 as before; the finest not
     assert np.abs(edged[0] - plain[0]).max() > 1e-4 and np.array_equal(logged(edge_weight=4.0)[0], edged[0])
-    assert nmsr.NMSREngine.defaults["edge_weight"] == 0.0
+    assert nmsr.NMSREngine.defaults["edge_weight"] == 1.0
     with pytest.raises(ValueError, match="edge_weight must be in"):
         tl.register(frames[:4], method="nmsr", edge_weight=-1.0)
