@@ -377,7 +377,8 @@ def test_nmsr_benchmark_option_sections_run_every_row_and_count_against_syncc(tm
     """``--smoke`` of a section of NMSR option rows alone (radius: the paper's window and ANTs'; symmetric: the
     defaults and the loss taken both ways at the finest scale and at every scale, with the held-out phantoms summed
     up on their own, and the same rows on the real echo's first frames; edges: the same with ``edge_weight``; cubic: the
-    same with ``interpolation="cubic"``, alone and with ``edge_weight``): every row on every
+    same with ``interpolation="cubic"``, alone and with ``edge_weight``), run with the earlier defaults
+    (``--nmsr``, as the README's option studies were: else an option row would be the defaults row): every row on every
     case, really applied; the count of phantoms at or above SyN-CC's Dice read from the earlier sections' rows
     kept in results.json."""
     from benchmarks import nmsr as bench
@@ -385,8 +386,10 @@ def test_nmsr_benchmark_option_sections_run_every_row_and_count_against_syncc(tm
     (tmp_path / "results.json").write_text(json.dumps({"fresh": {  # SyN-CC's Dice as an earlier run with ANTs left it
         "phantom 50000": {"ants SyNCC": {"dice": 0.0}}, "phantom 60000": {"ants SyNCC": {"dice": 1.0}}}}))
     skip = smoke_skip(section)
-    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip]) == 0
+    earlier = [a for k, v in bench.EARLIER_DEFAULTS.items() for a in ("--nmsr", f"{k}={v}")]  # as the README's runs
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", skip, *earlier]) == 0
     R = json.loads((tmp_path / "results.json").read_text())[section]
+    assert R is not None and json.loads((tmp_path / "results.json").read_text())["nmsr_defaults"]["edge_weight"] == 0.0
     rows_wanted, cases = OPTION_SECTIONS[section]
     assert list(R["cases"]) == cases
     for rows in R["cases"].values():

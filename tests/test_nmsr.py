@@ -589,29 +589,34 @@ def test_odd_sizes_and_options(phantom, extra):
 
 
 @pytest.mark.parametrize("pairing", ["reference", "consecutive"])
-def test_blocks_of_pairs_give_the_same_fields_as_one_batch(phantom, monkeypatch, pairing):
-    """Memory is bounded by accumulating gradients over blocks of pairs: the same loss and Adam steps."""
+@pytest.mark.parametrize("options, atol", [({"interpolation": "linear", "edge_weight": 0.0}, 2e-4), ({}, 2e-3)],
+                         ids=["bilinear", "defaults"])
+def test_blocks_of_pairs_give_the_same_fields_as_one_batch(phantom, monkeypatch, pairing, options, atol):
+    """Memory is bounded by accumulating gradients over blocks of pairs: the same loss and Adam steps, up to
+    the order of float sums (a network's convolutions over one pair or four). Adam's steps magnify that
+    rounding where a gradient is near zero: measured after these 10 iterations, 3e-7 px with bilinear
+    resampling and up to 4.4e-4 px with the defaults' bicubic (its gradient varies faster within a pixel)."""
     frames, _ = phantom
-    whole = tl.register(frames, method="nmsr", seed=3, pairing=pairing, **FAST)
+    whole = tl.register(frames, method="nmsr", seed=3, pairing=pairing, **FAST, **options)
     monkeypatch.setattr(nmsr, "BLOCK_PIXELS", 1)  # one pair per block
-    blocks = tl.register(frames, method="nmsr", seed=3, pairing=pairing, **FAST)
+    blocks = tl.register(frames, method="nmsr", seed=3, pairing=pairing, **FAST, **options)
     assert nmsr.block_pairs(32, 32) == 1
-    np.testing.assert_allclose(blocks.displacement, whole.displacement, atol=2e-4)
+    np.testing.assert_allclose(blocks.displacement, whole.displacement, atol=atol)
     assert np.abs(whole.displacement).max() > 0.1  # it moved: the comparison is not between two zeros
 
 
 def test_noise_compensation_stops_the_consecutive_chain_drifting():
     """Each consecutive pair's LNCC bias adds up along the chain (a shift common to the whole frame);
-    with the compensation the chained fields stay on the true motion. (The paper's shared network and
-    loss scale, where the bias is largest: one network per pair and the finer loss lower it, 0.62 ->
+    with the compensation the chained fields stay on the true motion. (The paper's shared network, loss
+    scale, bilinear resampling and one λ, where the bias is largest: one network per pair and the finer loss lower it, 0.62 ->
     0.24 px here, and the compensation still takes it to 0.06 px.)"""
     seq = cardiac_phantom(n_frames=8, size=48, seed=8)
     gt = seq.metadata["displacement"]
     out = {}
     for comp in (False, True):
         u = tl.register(seq.frames, method="nmsr", pairing="consecutive", levels=3, iterations=60, threads=1,
-                        pair_networks_from=2.0, loss_octaves=0, final_iterations=-1,
-                        noise_compensation=comp).displacement
+                        pair_networks_from=2.0, loss_octaves=0, final_iterations=-1, interpolation="linear",
+                        edge_weight=0.0, noise_compensation=comp).displacement
         common = float(np.mean(np.hypot(*(u - gt)[1:].mean((2, 3)).T)))
         out[comp] = (_epe(u, gt), common)
     assert out[True][1] < 0.2 * out[False][1] and out[False][1] > 0.3  # 0.62 -> 0.03 px when written
