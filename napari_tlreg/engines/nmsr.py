@@ -44,11 +44,12 @@ Large frames. The iteration caps and the early stop's ``patience`` hold for fram
 scale but the finest (whose cap bounds the time: ``final_iterations_large``, 70, where frames of
 128x128 or less get ``final_iterations``, 60): a larger frame has more detail
 at every scale for the network to fit, and on the real echo the fixed caps stopped it early. With both
-rules NMSR matches the real echo's first 6 frames a little better than ANTs SyN-CC, in less of its
-time (0.93x in the realsub section of ``benchmarks/nmsr.py``, a median 0.89x over its pace section's
+rules NMSR matches the real echo's first 6 frames better than ANTs SyN-CC, in less of its
+time (0.86x in the realsub section of ``benchmarks/nmsr.py``, a median 0.77x over its pace section's
 3 rounds side by side); frames of 128x128 or less are not affected. On the real echo the finest scale
 runs to its cap every time; at 70 (60 until the thirteenth run of that benchmark) its whole clip's local CC is
-above SyN-CC's, 0.8267 vs 0.8245 (with 60: 0.8239; the realcc section). The thirteenth run gave 70 to every
+above SyN-CC's, 0.8347 vs 0.8244 (the realcc section; with 60 and the earlier defaults, bilinear and
+``edge_weight=0``: 0.8239). The thirteenth run gave 70 to every
 frame; on frames of 128x128 or less it bought no accuracy worth its time (README, NMSR section), so they keep 60.
 
 Scales and eq. 4. ``F^{s/2}`` is the field found so far, at full resolution. At scale ``s``:
@@ -98,12 +99,12 @@ Where we differ from the paper, and why (measured on the bundled echo and unseen
   the scale). On the noisy synthetic sequences (every benchmark phantom 0.46-2.1 %, bundled echo
   0.99 %) λ = 1-5 matched the images better (MSE, local CC) but tracked the true motion worse (Dice,
   endpoint error). Real frames are cleaner (the 28 Sunnybrook ED/ES pairs 0.04-0.17 %, the real echo
-  clip 0.015 %) and there a lower λ is better: Sunnybrook ED -> ES endocardium Dice 0.933 with λ = 3
+  clip 0.015 %) and there a lower λ is better: Sunnybrook ED -> ES endocardium Dice 0.934 with λ = 3
   against 0.929 with 10 (ANTs SyN-CC 0.932); on the real echo λ = 1 gives better MSE / local CC still
   (pass ``smooth=1``: a ``smooth`` given without ``smooth_clean`` holds on every sequence).
   On the real echo's first 6 frames (240x320), with the large-frame rules above, the defaults match
-  the frames a little better than ANTs SyN-CC (local CC 0.8415 vs 0.8375) with a field as smooth in space
-  and smoother in time, in less of its time (0.93x in the realsub section, 0.89x in the pace section
+  the frames better than ANTs SyN-CC (local CC 0.8464 vs 0.8371) with a field a little rougher in space
+  and smoother in time, in less of its time (0.86x in the realsub section, 0.77x in the pace section
   of ``benchmarks/nmsr.py``; with the caps of 64² frames the defaults reached 0.786).
 - ``resample_once``: the loss at scale ``s`` resamples the original moving frame once through the
   composed field instead of warping the already warped ``M^s`` (eq. 2); the network still gets
@@ -126,7 +127,7 @@ there is mostly speckle and fine structure, neither white nor additive; compensa
 local CC of the real echo. An estimate that is too high (Immerkær's mean, before) pulls the
 field towards whole pixels, which costs small motions most: on phantom 60001 (the least noisy)
 the twist recovered on the LV wall rose from 84 % to 90 % with the robust estimate, and the Dice of
-its propagated labels from 0.9894 to 0.9907 (the fresh section of ``benchmarks/nmsr.py``). With the
+its propagated labels from 0.9894 to 0.9907 (the fresh section of ``benchmarks/nmsr.py``, its eighth run). With the
 paper's shared network it did not raise Dice beyond run-to-run spread (the shared network's pull
 between pairs dominated); with one network per pair it lowers the error on the phantoms' near-still
 frames (the "nmsr, noise_compensation=False" row of the benchmark), so it is the default. With the consecutive pairing it matters most (next paragraph).
@@ -154,7 +155,8 @@ the LV wall's inner boundary from 0.133 to 0.125 px and raised the propagated la
 (8 held-out phantoms: 0.146 -> 0.139 px, 0.9839 -> 0.9846), the Sunnybrook ED -> ES endocardium's from 0.9333 to
 0.9341, at 1.10x the time (every scale: a little more, at 1.39x; the symmetric section of ``benchmarks/nmsr.py``).
 Off by default because of the real echo: on its first 6 frames the local CC fell from 0.8415 to 0.8235, below
-ANTs SyN-CC's 0.8375, with a smoother field.
+ANTs SyN-CC's 0.8375, with a smoother field. (These figures are the earlier defaults', bilinear and ``edge_weight=0``,
+the symmetric section's run.)
 
 ``edge_weight`` β (1 by default; 0 is off): at the finest scale λ is lowered where the fixed frame has edges, each
 squared difference of ``Grad_l2`` weighted by ``1 / (1 + β (|∇I_σ| / q)²)`` (:func:`edge_weights`: ``I_σ`` the frame
