@@ -95,7 +95,7 @@ sys.path.insert(0, str(ROOT))
 import napari_tlreg as tl  # noqa: E402
 from napari_tlreg import metrics  # noqa: E402
 from napari_tlreg.api import method_params  # noqa: E402
-from napari_tlreg.cli import _parse_params  # noqa: E402
+from napari_tlreg.cli import parse_params  # noqa: E402
 from napari_tlreg.core.normalize import normalize_sequence  # noqa: E402
 from napari_tlreg.engines import get_engine  # noqa: E402
 from napari_tlreg.engines.nmsr import CLEAN_NOISE  # noqa: E402
@@ -865,7 +865,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "nmsr"))
     args = ap.parse_args(argv)
     NMSR_DEFAULT.clear()  # this run's: main may run more than once in a process (the tests)
-    NMSR_DEFAULT.update(_parse_params(args.nmsr))
+    NMSR_DEFAULT.update(parse_params(args.nmsr))
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
     import torch
 

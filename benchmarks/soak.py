@@ -114,9 +114,9 @@ def _frames(n_frames: int, size: int):
 
 def _engine_setup(args) -> tuple[dict, str, tempfile.TemporaryDirectory | None]:
     """Engine params and a line saying which engine/weights ran."""
-    from napari_tlreg.cli import _parse_params
+    from napari_tlreg.cli import parse_params
 
-    params = _parse_params(args.param)
+    params = parse_params(args.param)
     if args.method not in ("tlrn", "voxelmorph"):
         return params, f"{args.method} {json.dumps(params)}", None
     from napari_tlreg._paths import resources_dir

@@ -96,7 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _parse_params(items: list[str]) -> dict:
+def parse_params(items: list[str]) -> dict:
+    """``KEY=VALUE`` strings (``--param``, and the benchmarks' ``--nmsr``) as a dict: a value that reads as JSON
+    (numbers, ``true``, lists) is that, any other the string itself."""
     params = {}
     for item in items:
         if "=" not in item:
@@ -177,7 +179,7 @@ def cmd_register(args) -> int:
     except ValueError as exc:
         raise ValueError(f"{Path(args.landmarks or args.input).name}: {exc}") from None
 
-    given = _parse_params(args.param)
+    given = parse_params(args.param)
     params = api.own_region_params(method, seq, given)
     for key in sorted(set(params) - set(given)):  # say so: it changes what is registered and reported
         print(f"napari-tlreg register: {key} = the sequence's own region ({int(params[key].sum())} px); "
@@ -239,7 +241,7 @@ def cmd_train(args) -> int:
     from .train import TrainConfig, train
 
     opts = {k: v for k, v in vars(args).items() if k != "command"}
-    opts["net"] = _parse_params(opts["net"])
+    opts["net"] = parse_params(opts["net"])
     cfg = TrainConfig(**opts)
     out = train(cfg)
     print(f"weights written to {out}")
@@ -256,7 +258,7 @@ def cmd_batch(args) -> int:
 
     rows = run_batch(args.inputs, args.method, args.out, scheduler=args.scheduler, n_workers=args.workers,
                      reference=args.reference, device=args.device, montage=not args.no_montage, on_row=report,
-                     **_parse_params(args.param))
+                     **parse_params(args.param))
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "skipped", "failed")}
     print(f"{len(rows)} sequence(s): {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed "
           f"-> {Path(args.out) / SUMMARY_NAME}")

@@ -49,7 +49,8 @@ def _write_dicom(path, frames, *, spacing=(0.7, 0.9), frame_time=40.0, rgb=False
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7.4"
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    # a UID from the file's name, not a random one: the same bytes every run (the fuzz test mutates them)
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[Path(path).name])
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
     ds.Modality = "OT"
