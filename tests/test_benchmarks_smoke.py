@@ -222,6 +222,31 @@ def test_nmsr_benchmark_nmsr_flag_sets_what_every_row_starts_from(tmp_path, rest
     assert json.loads((tmp_path / "results.json").read_text())["nmsr_defaults"]["interpolation"] == "cubic"
 
 
+def test_nmsr_options_judges_each_row_over_the_same_perturbations(tmp_path, monkeypatch):
+    """``benchmarks/nmsr_options.py``: the defaults row and each ``--row`` (its options really reach the engine) run
+    on every phantom under the same perturbations; min / median / max of their Dice, the times, the iterations each
+    scale ran; bad counts refused."""
+    from benchmarks import nmsr_options as bench
+
+    calls = []
+    run = bench.run_nmsr
+    monkeypatch.setattr(bench, "run_nmsr", lambda case, **kw: calls.append((float(case["frames"].sum()), kw)) or run(case, **kw))
+    argv = ["--smoke", "--phantoms", "60001", "--perturbations", "2", "--row", "tol=0,patience=3", "--out", str(tmp_path)]
+    assert bench.main(argv) == 0
+    R = json.loads((tmp_path / "results.json").read_text())
+    assert R["rows"] == {"defaults": {}, "tol=0,patience=3": {"tol": 0, "patience": 3}} and R["perturbation_seeds"] == [1, 2]
+    rows = R["cases"]["phantom 60001"]
+    for r in rows.values():
+        assert list(r["dice"]) == ["1", "2"] and r["min"] <= r["median"] <= r["max"] and 0.5 < r["min"] <= 1.0
+        assert r["seconds_median"] > 0 and len(r["iterations_per_scale"]) == 4
+    assert rows["tol=0,patience=3"]["iterations_per_scale"] != rows["defaults"]["iterations_per_scale"]  # applied
+    sums = [f for f, _ in calls]
+    assert len(calls) == 4 and sums[0] != sums[1] and sums[:2] == sums[2:]  # two perturbations, the same for both rows
+    assert [kw.get("tol") for _, kw in calls] == [None, None, 0, 0] and R["syncc"] == {"phantom 60001": None}
+    with pytest.raises(SystemExit):
+        bench.main(["--smoke", "--perturbations", "0", "--out", str(tmp_path)])
+
+
 def test_nmsr_benchmark_seeds_section_spreads_syncc_over_ants_seeds(monkeypatch):
     """``syncc_seed_spread``: SyN-CC once per ANTs seed on each phantom, its min / median / max beside NMSR's Dice
     from the results' phantom sections, the counts against them, and the seed left at the other sections' 1234."""

@@ -732,7 +732,31 @@ def tlrn_prose(R: dict) -> list[tuple[str, list]]:
     ]
 
 
-@pytest.mark.parametrize("bench, sentences", [("nmsr", nmsr_prose), ("pairs", pairs_prose), ("tlrn", tlrn_prose)])
+def nmsr_options_prose(R: dict) -> list[tuple[str, list]]:
+    """The NMSR section's "Options over perturbations" table and sentences (``benchmarks/nmsr_options.py``)."""
+    assert not R["smoke"] and len(R["perturbation_seeds"]) == 6 and list(R["rows"]) == ["defaults", "tol=0", "patience=30"]
+    rows, syncc = R["cases"]["phantom 60001"], R["syncc"]["phantom 60001"]
+    pace = results_of("nmsr")["pace"]
+    ratio = rows["tol=0"]["seconds_median"] / rows["defaults"]["seconds_median"]
+    # the words: the early stop costs Dice, yet every scale to its cap stays below SyN-CC's lowest seed; 1/4 stopped early
+    assert rows["defaults"]["median"] < rows["tol=0"]["median"] < syncc["min"] and rows["patience=30"]["median"] < syncc["min"]
+    assert rows["tol=0"]["iterations_per_scale"][:3] == [150, 150, 150] and ratio > 1
+    table = [(f"| {label} | {{}} / {{}} / {{}} | {{}} | {{}}, {{}}, {{}}, {{}} |",
+              [rows[row][k] for k in ("min", "median", "max", "seconds_median")] + rows[row]["iterations_per_scale"])
+             for row, label in (("defaults", "defaults"), ("tol=0", "tol=0 (no early stop)"), ("patience=30", "patience=30"))]
+    return table + [
+        ("SyN-CC over its 7 seeds: {} at the lowest, median {}. The early stop costs 60001 about {} of Dice (scale 1/4 stops "
+         "after {} iterations)", [syncc["min"], syncc["median"], rows["tol=0"]["median"] - rows["defaults"]["median"],
+                                 rows["defaults"]["iterations_per_scale"][1]]),
+        ("at {}x the time (60001's pace is {}x SyN-CC's, 60004's {}x)",
+         [ratio, pace["phantom 60001"]["median_ratio"], pace["phantom 60004"]["median_ratio"]]),
+        ("Over perturbations of the frames the defaults' median is {}, and without the early stop {} at {}x the time",
+         [rows["defaults"]["median"], rows["tol=0"]["median"], ratio]),
+    ]
+
+
+@pytest.mark.parametrize("bench, sentences", [("nmsr", nmsr_prose), ("nmsr_options", nmsr_options_prose),
+                                              ("pairs", pairs_prose), ("tlrn", tlrn_prose)])
 def test_readme_prose_quotes_the_stored_results(bench, sentences):
     """The sentences that quote a benchmark outside its tables (NMSR: "Met", "Held out", "Not met" and the notes
     under its tables) quote ``results.json`` at the precision they show, and their counts are the stored results'."""
