@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.nmsr import (  # noqa: E402
     PERTURBATIONS,
     PHANTOM_SEED0,
+    dice_spread,
     first_frames,
     perturbed,
     phantom_case,
@@ -52,10 +53,9 @@ def judge(cases: list[dict], rows: dict[str, dict], seeds, threads: int) -> dict
         out[case["name"]] = {}
         for row, kw in rows.items():
             runs = {str(s): run_nmsr(perturbed(case, s), threads=threads, **kw) for s in seeds}
-            dice = {s: r["dice"] for s, r in runs.items()}
             out[case["name"]][row] = {
-                "dice": dice, "min": min(dice.values()), "median": statistics.median(dice.values()),
-                "max": max(dice.values()), "seconds_median": statistics.median(r["seconds"] for r in runs.values()),
+                **dice_spread({s: r["dice"] for s, r in runs.items()}),
+                "seconds_median": statistics.median(r["seconds"] for r in runs.values()),
                 "iterations_per_scale": next(iter(runs.values()))["iterations_per_scale"]}
     return out
 
