@@ -331,8 +331,15 @@ def assert_quotes(text: str, sentences: list[tuple[str, list]]) -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def timeless(row: dict) -> dict:
+    """A benchmark row without its time (rows of two runs compared to the bit)."""
+    return {k: v for k, v in row.items() if k != "seconds"}
+
+
 def nmsr_prose(R: dict) -> list[tuple[str, list]]:
     """The sentences of the NMSR section that quote the benchmark (``{}``: a figure) and the stored values they quote."""
+    from benchmarks.nmsr import section_dice
+
     echo = R["synthetic"]["echo (bundled)"]
     en, ea = echo["nmsr"], echo["ants SyNCC"]
     phantoms = {**{k: v for k, v in R["synthetic"].items() if k.startswith("phantom")}, **R["fresh"]}
@@ -372,7 +379,7 @@ def nmsr_prose(R: dict) -> list[tuple[str, list]]:
     assert real_n["lncc10"] >= real_a["lncc10"] and obj["similarity_nmsr"] > obj["similarity_truth"]
     # ... by under a twentieth of what λ = 10 charges the truth for its extra roughness
     assert obj["similarity_nmsr"] - obj["similarity_truth"] < 10 * (obj["grad_l2_truth"] - obj["grad_l2_nmsr"]) / 20
-    now = {k: v["nmsr"]["dice"] for s in ("synthetic", "fresh", "heldout") for k, v in E[s].items() if "nmsr" in v}
+    now = section_dice(E, "nmsr")
     moved = [f70["nmsr_dice"][k] - now[k] for k in f70["nmsr_dice"]]
     sb70 = f70["sunnybrook_nmsr_pair_mean"] - E["sunnybrook"]["nmsr (ED,ES pair)"]["dice_mean"]
     assert min(moved) < 0 < max(moved) and sum(moved) > 0 and sb70 > 0  # the signs the README writes
@@ -393,7 +400,7 @@ def nmsr_prose(R: dict) -> list[tuple[str, list]]:
     assert min(spread.values()) == min(steady) and sorted(spread, key=spread.get)[-2:] in (list(astray), list(astray)[::-1])
     assert seeds["phantom 60005"]["nmsr"] >= seeds["phantom 60005"]["dice"]["1234"]  # "above the seed-1234 figure"
     # the defaults' rows (eighteenth run) against the seeds section's SyN-CC spread: the Not-met line's names
-    rows_now = {k: v["nmsr"]["dice"] for s in ("synthetic", "fresh", "heldout") for k, v in R[s].items() if "nmsr" in v}
+    rows_now = section_dice(R, "nmsr")
     now_below_median = [k for k, c in seeds.items() if rows_now[k] < c["median"]]
     now_below_min = [k for k, c in seeds.items() if rows_now[k] < c["min"]]
     assert now_below_median == [f"phantom {k}" for k in (60001, 60005, 70001)] and now_below_min == ["phantom 60001"]
@@ -411,9 +418,6 @@ def nmsr_prose(R: dict) -> list[tuple[str, list]]:
     # the cubic paragraphs' words: which phantoms stay below SyN-CC with each row, its defaults' rows as the edges section's
     cu_below = {row: [k for k, rows in cu_c.items() if k in syncc_all and rows[row]["dice"] < syncc_all[k]] for row in (C, CE)}
     assert cu_below == {C: ["phantom 60001", "phantom 70000"], CE: ["phantom 60001"]}
-    def timeless(row):
-        return {k: v for k, v in row.items() if k != "seconds"}
-
     assert all(timeless(rows["defaults"]) == timeless(ed_c[k]["defaults"]) for k, rows in cu_c.items())  # "to the bit"
     assert cu["sunnybrook"]["defaults"] == ed["sunnybrook"]["defaults"] and timeless(cu["real"]["defaults"]) == timeless(ed["real"]["defaults"])
     assert ed_s[E1]["sunnybrook_at_least_syncc"] == ed_s["defaults"]["sunnybrook_at_least_syncc"] + 1  # "one more"
@@ -658,18 +662,15 @@ def test_the_defaults_rows_are_the_cubic_sections_candidate_rows_to_the_bit():
     """The eighteenth run's defaults are the seventeenth run's cubic candidate (``interpolation="cubic"``,
     ``edge_weight=1``): the main sections' NMSR rows, re-run with them, equal that row of the cubic section to the bit
     on every case it ran (times aside), as the README says; ANTs' rows did not move."""
+    from benchmarks.nmsr import section_dice
+
     R = results_of("nmsr")
     cu, CE = R["cubic"], "interpolation=cubic, edge_weight=1"
-
-    def timeless(row):
-        return {k: v for k, v in row.items() if k != "seconds"}
-
     rows = {k: v for s in ("synthetic", "fresh", "heldout") for k, v in R[s].items()}
     assert set(cu["cases"]) <= set(rows) and len(cu["cases"]) == 25
     for case, by_row in cu["cases"].items():
         assert timeless(rows[case]["nmsr"]) == timeless(by_row[CE]), case
-        assert rows[case]["ants SyNCC"]["dice"] == R["earlier_defaults"][next(s for s in ("synthetic", "fresh", "heldout")
-                                                                          if case in R[s])][case]["ants SyNCC"]["dice"]
+    assert section_dice(R, "ants SyNCC") == section_dice(R["earlier_defaults"], "ants SyNCC")  # every case's, not only these
     assert R["sunnybrook"]["nmsr (ED,ES pair)"]["per_case"] == cu["sunnybrook"][CE]
     # the paper's configuration names bilinear resampling and one λ, so its rows did not move ("‡ ... did not move")
     E = R["earlier_defaults"]
