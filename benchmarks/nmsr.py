@@ -864,8 +864,15 @@ def main(argv=None) -> int:
                          "e.g. --nmsr interpolation=linear --nmsr edge_weight=0: the defaults before the eighteenth run)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "nmsr"))
     args = ap.parse_args(argv)
-    NMSR_DEFAULT.clear()  # this run's: main may run more than once in a process (the tests)
-    NMSR_DEFAULT.update(parse_params(args.nmsr))
+    NMSR_DEFAULT.update(parse_params(args.nmsr))  # this run's; gone when it returns (main may run again in a process)
+    try:
+        return run_sections(args)
+    finally:
+        NMSR_DEFAULT.clear()
+
+
+def run_sections(args) -> int:
+    """The run :func:`main` parsed: every section not skipped, with :data:`NMSR_DEFAULT` set for it."""
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
     import torch
 

@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.nmsr import (  # noqa: E402
-    NMSR_DEFAULT,
     PERTURBATIONS,
     PHANTOM_SEED0,
     dice_spread,
@@ -74,7 +73,6 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if not 1 <= args.perturbations <= len(PERTURBATIONS):
         ap.error(f"--perturbations must be 1..{len(PERTURBATIONS)}")
-    NMSR_DEFAULT.clear()  # rows start from the engine's defaults, whatever a benchmarks.nmsr run in this process left
     rows = option_rows(args.row)
     seeds = PERTURBATIONS[: args.perturbations]
     cases = [phantom_case(int(s) - PHANTOM_SEED0) for s in args.phantoms.split(",")]
