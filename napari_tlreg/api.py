@@ -6,6 +6,7 @@ batch) gets the same clear errors.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -13,9 +14,10 @@ import numpy as np
 from .engines import get_engine
 from .engines import methods as _methods
 from .engines.base import Cancelled, RunContext
+from .io.sequence import Sequence
 from .result import RegistrationResult
 
-__all__ = ["register", "methods", "method_params", "available_devices", "Cancelled", "validate_frames",
+__all__ = ["register", "methods", "method_params", "available_devices", "Cancelled", "validate_frames", "blank_frames",
            "MAX_VOXELS", "DEFAULT_METHOD"]
 
 #: Sequences larger than this many voxels (T*H*W) are refused before anything is allocated
@@ -77,7 +79,8 @@ def available_devices() -> dict[str, bool]:
 def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
     """Check a sequence and a reference index; return frames as float32 ``(T, H, W)`` and ``reference`` in ``[0, T)``.
 
-    Raises ``ValueError`` with a plain message for anything an engine cannot use.
+    Raises ``ValueError`` with a plain message for anything an engine cannot use (a constant sequence, or a constant
+    reference frame, included: nothing in it can be matched).
     """
     shape = tuple(getattr(frames, "shape", ()))
     if not shape:
@@ -113,7 +116,30 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
         raise ValueError(f"reference must be an integer frame index, got {reference!r}")
     if not -t <= int(reference) < t:
         raise ValueError(f"reference {reference} is out of range for {t} frames")
-    return arr, int(reference) % t
+    ref = int(reference) % t
+    # a constant image has no structure to match: every engine would return its own bias as a motion
+    lo, hi = arr.min(), arr.max()
+    if lo == hi:
+        raise ValueError(f"every frame is the same constant image ({float(lo):g} everywhere): there is no motion to register")
+    if arr[ref].min() == arr[ref].max():
+        raise ValueError(f"the reference frame {ref} is constant ({float(arr[ref, 0, 0]):g} everywhere): "
+                         "choose a frame with image content as the reference")
+    return arr, ref
+
+
+def blank_frames(frames: np.ndarray) -> list[int]:
+    """Indices of the frames of ``(T, H, W)`` ``frames`` that are constant (e.g. dropped frames of a video): nothing in
+    them can be matched, so their fields are the engine's guess (``register`` warns of them)."""
+    flat = np.asarray(frames).reshape(len(frames), -1)
+    return [int(i) for i in np.flatnonzero(flat.min(1) == flat.max(1))]
+
+
+def blank_frames_message(blank: list[int]) -> str:
+    """The warning for :func:`blank_frames`' indices (at most 10 named)."""
+    shown = ", ".join(str(i) for i in blank[:10]) + (f" and {len(blank) - 10} more" if len(blank) > 10 else "")
+    if len(blank) == 1:
+        return f"frame {shown} is constant (blank): nothing in it can be matched, so its field is the method's guess"
+    return f"frames {shown} are constant (blank): nothing in them can be matched, so their fields are the method's guess"
 
 
 def register(
@@ -124,6 +150,7 @@ def register(
     progress: Callable[[int, int, str], None] | None = None,
     cancel: Any = None,
     spacing: tuple[float, float] | None = None,
+    on_warning: Callable[[str], None] | None = None,
     **params,
 ) -> RegistrationResult:
     """Register every frame of ``frames`` (``(T, H, W)``, T >= 2) to ``frames[reference]``.
@@ -135,6 +162,9 @@ def register(
     progress: ``callable(done, total, message)``. cancel: ``threading.Event`` or ``callable() -> bool``,
     checked between steps; when set, :class:`Cancelled` is raised and nothing is returned.
     spacing: ``(row, col)`` pixel size, carried into the result for physical-unit reporting.
+    on_warning: ``callable(message)`` for what does not stop the run but makes part of it a guess (constant,
+    blank frames: :func:`blank_frames`), e.g. a viewer's notifications; None: ``warnings.warn`` (UserWarning).
+    A constant sequence, or a constant reference frame, is an error: nothing in it can be matched.
     ``params`` are the method's own parameters (see each engine's ``defaults``).
     Returns a :class:`RegistrationResult` whose displacements are pull fields in pixels.
     """
@@ -145,12 +175,18 @@ def register(
     from .core.ops import resolve_device
 
     engine = get_engine(method)
-    if hasattr(frames, "frames") and hasattr(frames, "metadata"):  # a Sequence
+    if isinstance(frames, Sequence):
         params = own_region_params(method, frames, params)
         spacing = frames.spacing if spacing is None else spacing
         frames = frames.frames
     arr, ref = validate_frames(frames, reference)
     checked = engine.validate_params(params)
+    blank = blank_frames(arr)
+    if blank:
+        if on_warning is None:
+            warnings.warn(blank_frames_message(blank), UserWarning, stacklevel=2)
+        else:
+            on_warning(blank_frames_message(blank))
     dev = resolve_device(device)
     ctx = RunContext(progress=progress, cancel=cancel)
     ctx.check()

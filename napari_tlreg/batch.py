@@ -44,7 +44,7 @@ SUMMARY_NAME = "summary.csv"
 #: Metric columns copied from each result's ``metrics.json`` summary (means over non-reference frames).
 METRIC_KEYS = ("mse", "lncc", "folding_pct", "dice", "hd95", "tre")
 SUMMARY_FIELDS = ("name", "status", "seconds", "frames", "height", "width", "method", "runtime_s",
-                  *METRIC_KEYS, "error", "source", "folder")
+                  *METRIC_KEYS, "warning", "error", "source", "folder")
 
 _GLOB_CHARS = set("*?[")
 #: How long to try reaching a scheduler given by its address.
@@ -225,12 +225,14 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
         api.validate_frames(seq.frames, reference)  # cheap checks first, before the registration
         labels, landmarks = report.check_annotations(seq.shape, seq.labels, seq.landmarks, reference)
         # the sequence itself: its spacing, and its own region as the mask of a method that takes one
-        res = api.register(seq, method=method, reference=reference, device=device, **(params or {}))
+        notes: list[str] = []  # e.g. blank frames: the run goes on, the summary says so
+        res = api.register(seq, method=method, reference=reference, device=device, on_warning=notes.append, **(params or {}))
         report.write(res, folder, labels=labels, landmarks=landmarks, montage=montage, source=item["source"])
     except Exception as exc:  # a bad sequence is reported, never stops the cohort
         return _row(item, status="failed", seconds=round(time.perf_counter() - t0, 3), method=method,
                     error=_one_line(exc))
-    row = _row(item, status="ok", seconds=round(time.perf_counter() - t0, 3), method=method, folder=str(folder))
+    row = _row(item, status="ok", seconds=round(time.perf_counter() - t0, 3), method=method, folder=str(folder),
+               warning="; ".join(notes) or None)
     row.update(_metrics_of(folder))
     return row
 

@@ -161,6 +161,11 @@ def _progress_printer(method: str):
     return progress
 
 
+def _print_warning(message: str) -> None:
+    _end_progress()  # on a line of its own, not after a progress line
+    print(f"napari-tlreg register: warning: {message}", file=sys.stderr)
+
+
 def cmd_register(args) -> int:
     from . import api, report
     from .io import load_points_csv, load_sequence
@@ -185,7 +190,7 @@ def cmd_register(args) -> int:
         print(f"napari-tlreg register: {key} = the sequence's own region ({int(params[key].sum())} px); "
               f"--param {key}= for the whole frame", file=sys.stderr)
     res = api.register(seq, method=method, reference=args.reference, device=args.device,  # its spacing too
-                       progress=_progress_printer(method), **params)
+                       progress=_progress_printer(method), on_warning=_print_warning, **params)
     _end_progress()
     report.write(res, args.out, labels=labels, landmarks=landmarks, montage=not args.no_montage, source=str(args.input))
     print(f"{method}: {seq.shape[0]} frames of {seq.shape[1]}x{seq.shape[2]} in {res.runtime_s:.2f} s on {res.device} -> {args.out}")

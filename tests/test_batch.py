@@ -159,6 +159,26 @@ def test_batch_bad_annotations_fail_before_registering(cluster, shift_engine, tm
     assert by_name["lm_out"]["status"] == "failed" and "out of range for 3 frames" in by_name["lm_out"]["error"]
 
 
+def test_batch_blank_frames_and_constant_sequences(cluster, shift_engine, tmp_path):
+    """A blank (constant) frame does not stop its sequence: the summary's warning column names it. A constant sequence
+    is a failure with a plain reason, and the others go on."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    dropped = _sequence(4)
+    dropped[2] = 0.0  # a dropped video frame
+    save_stack(folder / "dropped.tif", dropped)
+    save_stack(folder / "flat.tif", np.full((3, 40, 40), 5, np.uint8))
+    save_stack(folder / "good.tif", _sequence(3))
+    rows = run_batch([folder], shift_engine, tmp_path / "out", scheduler=cluster.scheduler_address, montage=False)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["dropped"]["status"] == "ok"
+    assert by_name["dropped"]["warning"].startswith("frame 2 is constant (blank)")
+    assert by_name["good"]["status"] == "ok" and by_name["good"]["warning"] is None
+    assert by_name["flat"]["status"] == "failed" and "same constant image" in by_name["flat"]["error"]
+    summary = {r["name"]: r for r in _summary(tmp_path / "out")}
+    assert summary["dropped"]["warning"] == by_name["dropped"]["warning"] and summary["good"]["warning"] == ""
+
+
 def test_batch_cli(cluster, shift_engine, tmp_path, capsys):
     _cohort(tmp_path / "cohort")
     out = tmp_path / "out"

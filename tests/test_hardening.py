@@ -11,6 +11,7 @@ import json
 import os
 import resource
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +142,9 @@ BAD_ARRAYS = [
     ("tiny", np.zeros((3, 4, 4), np.float32), "too small"),
     ("complex", np.zeros((3, 32, 32), np.complex64), "must be numeric"),
     ("strings", np.full((3, 32, 32), "a"), "must be numeric"),
+    ("constant", np.full((3, 32, 32), 7, np.uint8), "every frame is the same constant image (7 everywhere)"),
+    ("zeros", np.zeros((3, 32, 32), np.float32), "every frame is the same constant image (0 everywhere)"),
+    ("blank reference", np.concatenate([np.zeros((1, 32, 32), np.float32), _seq(2)]), "reference frame 0 is constant"),
 ]
 
 
@@ -164,12 +168,46 @@ def test_api_bad_arrays_as_torch_tensors(shift_engine):
     ("inf", lambda: np.where(np.eye(32, dtype=bool), np.inf, _seq(3)), "NaN or infinite"),
     ("4-D", lambda: np.zeros((3, 2, 32, 32), np.float32), "expected (T, H, W)"),
     ("tiny", lambda: np.zeros((3, 4, 4), np.float32), "too small"),
+    ("constant", lambda: np.full((3, 32, 32), 3, np.uint16), "same constant image"),
 ])
 def test_cli_bad_arrays(tmp_path, capsys, shift_engine, case, make, match):
     path = save_stack(tmp_path / "bad.tif", make())
     rc, err, _ = _cli(["register", path, "--method", shift_engine, "--out", tmp_path / "o"], capsys)
     _assert_one_line_error(rc, err, match=match)
     assert rc == 2 and not (tmp_path / "o").exists()
+
+
+def _with_blank(t: int, blank: list[int]) -> np.ndarray:
+    frames = _seq(t)
+    frames[blank] = 0.25
+    return frames
+
+
+def test_api_blank_frames_warn_and_still_register(shift_engine):
+    """Constant frames that are not the reference: nothing in them can be matched, so the run goes on and says so,
+    through ``warnings`` or through ``on_warning`` (then not both)."""
+    frames = _with_blank(5, [2])
+    assert tl.api.blank_frames(frames) == [2] and tl.api.blank_frames(_seq(3)) == []
+    with pytest.warns(UserWarning, match=r"^frame 2 is constant \(blank\): nothing in it can be matched, so its field is"):
+        res = tl.register(frames, method=shift_engine)
+    assert res.displacement.shape == (5, 2, 32, 32)
+    seen = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # on_warning given: no Python warning
+        tl.register(_with_blank(14, list(range(1, 13))), method=shift_engine, on_warning=seen.append)
+    assert seen == ["frames 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more are constant (blank): nothing in them can be "
+                    "matched, so their fields are the method's guess"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tl.register(_seq(3), method=shift_engine)  # no blank frame: no warning
+
+
+def test_cli_blank_frame_warns_on_one_line_and_registers(tmp_path, capsys, shift_engine):
+    path = save_stack(tmp_path / "blank.tif", _with_blank(4, [3]))
+    rc, err, out = _cli(["register", path, "--method", shift_engine, "--out", tmp_path / "o", "--no-montage"], capsys)
+    assert rc == 0, err
+    assert "napari-tlreg register: warning: frame 3 is constant (blank): nothing in it can be matched, so its field is the method's guess" in err
+    assert (tmp_path / "o" / "result.json").exists()
 
 
 def test_cli_rgb_file_is_converted_to_grey(tmp_path, capsys, shift_engine):

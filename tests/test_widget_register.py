@@ -470,6 +470,9 @@ def test_late_finished_of_an_earlier_run_does_not_end_the_next(widget, qtbot, no
         ("one frame", np.random.default_rng(0).random((1, H, W)), False, "at least 2 frames"),
         ("rgb", np.random.default_rng(0).random((T, H, W, 3)), True, "colour"),
         ("nans", np.where(np.eye(H, W, dtype=bool)[None], np.nan, 1.0) * np.ones((T, 1, 1)), False, "NaN"),
+        ("constant", np.full((T, H, W), 0.5), False, "same constant image"),
+        ("blank reference", np.concatenate([np.zeros((1, H, W)), np.random.default_rng(0).random((T - 1, H, W))]),
+         False, "reference frame 0 is constant"),
     ],
 )
 def test_bad_layers_notify(widget, qtbot, notes, case, data, rgb, expected):
@@ -477,11 +480,26 @@ def test_bad_layers_notify(widget, qtbot, notes, case, data, rgb, expected):
     viewer.add_image(data, name=case, rgb=rgb)
     n_layers = len(viewer.layers)
     assert w.image_combo.currentText() == case
+    w.reference_spin.setValue(0)
     w.run_btn.click()  # validation happens before any worker starts
     assert not w.running
     assert len(notes) == 1 and notes[0][0] == "error" and expected in notes[0][1], notes
     assert w.run_btn.text() == "Run"
     assert len(viewer.layers) == n_layers
+
+
+def test_blank_frame_warns_and_registers(widget, qtbot, notes):
+    """A constant frame that is not the reference: the run goes on, and a warning names the frame."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    frames = frames.copy()
+    frames[3] = 0.0
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert notes == [("warning", "Register sequence: frame 3 is constant (blank): nothing in it can be matched, "
+                                 "so its field is the method's guess")], notes
+    assert "seq warped reference" in viewer.layers
 
 
 def test_no_sequence_notifies(widget, notes):

@@ -110,12 +110,13 @@ def _same(current: Any, value: Any) -> bool:
 def _run_job(frames, labels, cancel: threading.Event, progress, call: dict, display: dict) -> _Outcome:
     """Register and build the layer data; every failure comes back as an :class:`_Outcome`, never raised."""
     try:
-        res = tl.register(frames, progress=progress, cancel=cancel, **call)
+        notes: list[str] = []  # the run's own warnings (e.g. blank frames), shown with the result's
+        res = tl.register(frames, progress=progress, cancel=cancel, on_warning=notes.append, **call)
         if cancel.is_set():
             return _Outcome("cancelled")
         layers, warnings = L.result_layers(res, labels=labels, **display)
         _preimport_layer_modules()
-        return _Outcome("done", result=res, layers=layers, warnings=warnings, settings=display)
+        return _Outcome("done", result=res, layers=layers, warnings=notes + warnings, settings=display)
     except Cancelled:
         return _Outcome("cancelled")
     except (ValueError, TypeError) as exc:
