@@ -18,6 +18,7 @@ from .io.sequence import Sequence
 from .result import RegistrationResult
 
 __all__ = ["register", "methods", "method_params", "available_devices", "Cancelled", "validate_frames", "blank_frames",
+           "available_memory", "check_memory",
            "MAX_VOXELS", "DEFAULT_METHOD"]
 
 #: Sequences larger than this many voxels (T*H*W) are refused before anything is allocated
@@ -127,6 +128,45 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
     return arr, ref
 
 
+def available_memory() -> int | None:
+    """Bytes a new allocation can still get without the system (or this process's cgroup, as in a container) running
+    out: the least of Linux's ``MemAvailable`` and the cgroup's limit minus its usage; None where neither is known."""
+    found = []
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                         ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit) as fl, open(usage) as fu:
+                lim, use = fl.read().strip(), fu.read().strip()
+            if lim != "max" and int(lim) < 2**60:  # cgroup v1 writes "no limit" as a huge number
+                found.append(max(0, int(lim) - int(use)))
+        except (OSError, ValueError):
+            pass
+    return min(found) if found else None
+
+
+def check_memory(method: str, shape: tuple[int, int, int], params: dict[str, Any]) -> None:
+    """Refuse a CPU run that would not fit in :func:`available_memory` (the engine's :meth:`~Engine.peak_bytes`), before it
+    starts: the operating system would otherwise kill the whole process (a viewer, with its unsaved work) part-way."""
+    need = get_engine(method).peak_bytes(tuple(shape), params)
+    avail = available_memory()
+    if need is None or avail is None or need <= avail:
+        return
+    t, h, w = shape
+    raise ValueError(f"{method} on {t} frames of {h}x{w} needs about {_size(need)} of memory and {_size(avail)} is "
+                     "available: crop, downsample or split the sequence, or close other programs")
+
+
+def _size(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
 def blank_frames(frames: np.ndarray) -> list[int]:
     """Indices of the frames of ``(T, H, W)`` ``frames`` that are constant (e.g. dropped frames of a video): nothing in
     them can be matched, so their fields are the engine's guess (``register`` warns of them)."""
@@ -188,6 +228,8 @@ def register(
         else:
             on_warning(blank_frames_message(blank))
     dev = resolve_device(device)
+    if dev.type == "cpu":  # a GPU that runs out raises a clear error of its own; the CPU's is the OOM killer
+        check_memory(method, arr.shape, checked)
     ctx = RunContext(progress=progress, cancel=cancel)
     ctx.check()
 

@@ -430,3 +430,21 @@ def test_nmsr_benchmark_option_sections_run_every_row_and_count_against_syncc(tm
         for k, ratio in R["time_ratio"].items():
             assert ratio == pytest.approx(R["summary"][k]["seconds"] / R["summary"]["defaults"]["seconds"])
         assert set(R["real"]) == rows_wanted and len({r["lncc10"] for r in R["real"].values()}) == len(rows_wanted)
+
+
+def test_memory_smoke(tmp_path, restore_thread_env):
+    """``benchmarks/memory.py --smoke --fit``: a peak per point from a child, the engine's estimate beside it, and fitted
+    constants that hold every measured peak."""
+    from benchmarks import memory
+
+    assert memory.main(["--smoke", "--fit", "--rows", "tlrn,nmsr", "--threads", "1", "--out", str(tmp_path)]) == 0
+    R = json.loads((tmp_path / "results.json").read_text())
+    assert R["rows"]["nmsr"] == {"method": "nmsr", "params": memory.VARIANTS["nmsr"][1]}
+    assert R["table_markdown"].splitlines()[2].startswith("| tlrn | ")
+    for method in ("tlrn", "nmsr"):
+        rows = R["results"][method]
+        assert set(rows) == {f"{t}x{s}" for t, s in memory.SMOKE_POINTS}
+        for r in rows.values():
+            assert r["peak_mib"] > 0 and r["estimate_mib"] > 0 and r["ratio"] == pytest.approx(r["estimate_mib"] / r["peak_mib"])
+            c = R["fitted"][method]
+            assert sum(ci * fi for ci, fi in zip(c, r["features"])) >= r["peak_mib"] * memory.MiB * (1 - 1e-9)

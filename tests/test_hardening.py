@@ -808,3 +808,103 @@ def test_cli_progress_lines_in_a_log_and_on_a_terminal(monkeypatch):
     cli._end_progress()
     first, second = tty.getvalue().split("\r")[1:]
     assert second.rstrip("\n").startswith("[m] 2/2 short") and len(second.rstrip("\n")) == len(first)
+
+
+# --------------------------------------------------------------------------- memory: refused before it runs
+def test_api_refuses_a_cpu_run_that_would_not_fit_in_memory(monkeypatch):
+    """NMSR's estimate of 2 frames of 1024x1024 (about 1.3 GiB) against 1 GiB available: a ValueError that says both,
+    before the engine starts (no progress); with the memory unknown, no check."""
+    from napari_tlreg import api
+
+    monkeypatch.setattr(api, "available_memory", lambda: 2**30)
+    seen = []
+    with pytest.raises(ValueError, match=r"^nmsr on 2 frames of 1024x1024 needs about 1\.\d GiB of memory and 1\.0 GiB is available: crop"):
+        tl.register(_seq(2, 1024, 1024), method="nmsr", progress=lambda *a: seen.append(a))
+    assert seen == []
+    monkeypatch.setattr(api, "available_memory", lambda: 2**20)
+    with pytest.raises(ValueError, match="needs about"):
+        tl.register(_seq(3, 64, 64), method="tlrn")
+    monkeypatch.setattr(api, "available_memory", lambda: None)
+    assert tl.register(_seq(3, 64, 64), method="tlrn").displacement.shape == (3, 2, 64, 64)
+
+
+def test_engine_memory_estimates_hold_the_measured_peaks():
+    """``benchmarks/memory.py``'s stored run: every engine's current ``peak_bytes`` holds the peak measured at every
+    point (2 frames of 2048x2048 to 2048 of 64x64), and is not more than 3x it (a refusal must mean something)."""
+    from napari_tlreg.engines import get_engine
+
+    R = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "memory" / "results.json").read_text())
+    assert not R["smoke"] and {r["method"] for r in R["rows"].values()} == {"tlrn", "voxelmorph", "multistep", "hsyn", "nmsr"}
+    for name, rows in R["results"].items():
+        engine = get_engine(R["rows"][name]["method"])
+        params = engine.validate_params(R["rows"][name]["params"])
+        assert len(rows) == 7
+        for point, r in rows.items():
+            est = engine.peak_bytes((r["frames"], r["side"], r["side"]), params) / 2**20
+            assert r["peak_mib"] <= est <= 3 * r["peak_mib"], (name, point, r["peak_mib"], est)
+
+
+def test_memory_estimates_follow_the_working_resolution():
+    """TLRN runs its network at the size it was trained at unless ``scale`` says otherwise: the estimate follows;
+    NMSR computes at full size: four times the pixels, about four times the memory."""
+    from napari_tlreg.engines import get_engine
+
+    tlrn, nmsr = get_engine("tlrn"), get_engine("nmsr")
+    auto = tlrn.peak_bytes((8, 1024, 1024), tlrn.validate_params({}))
+    full = tlrn.peak_bytes((8, 1024, 1024), tlrn.validate_params({"scale": 1.0}))
+    assert full > 3 * auto
+    big, small = (nmsr.peak_bytes((2, s, s), nmsr.validate_params({})) for s in (4096, 2048))
+    assert 3.5 < big / small < 4.1
+
+
+def test_viewer_run_that_would_not_fit_in_memory_notifies(viewer_widget, qtbot, notes, shift_engine, monkeypatch):
+    """The memory check in the viewer: an error notification that says what is needed and what is free, no layer
+    added, and the viewer goes on working."""
+    from napari_tlreg import api
+
+    viewer, w = viewer_widget
+    monkeypatch.setattr(api, "available_memory", lambda: 2**20)
+    viewer.add_image(_seq(3, 64, 64), name="seq")
+    _choose(w.image_combo, "seq")
+    _choose(w.method_combo, "tlrn")
+    n_layers = len(viewer.layers)
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: not w.running, timeout=20000)
+    assert len(notes) == 1 and notes[0][0] == "error", notes
+    assert "tlrn on 3 frames of 64x64 needs about" in notes[0][1] and "MiB of memory and 1 MiB is available" in notes[0][1]
+    assert len(viewer.layers) == n_layers
+    monkeypatch.setattr(api, "available_memory", lambda: None)
+    notes.clear()
+    _alive(viewer, qtbot, w, shift_engine, notes)
+
+
+def test_cli_run_that_would_not_fit_in_memory(tmp_path, capsys, monkeypatch, good_tif):
+    from napari_tlreg import api
+
+    monkeypatch.setattr(api, "available_memory", lambda: 2**20)
+    rc, err, _ = _cli(["register", good_tif, "--method", "tlrn", "--out", tmp_path / "o"], capsys)
+    _assert_one_line_error(rc, err, match="tlrn on 4 frames of 32x32 needs about")
+    assert rc == 2 and not (tmp_path / "o").exists()
+
+
+def test_readme_quotes_nmsrs_estimate_for_two_8192_frames():
+    from napari_tlreg.engines import get_engine
+
+    nmsr = get_engine("nmsr")
+    gib = nmsr.peak_bytes((2, 8192, 8192), nmsr.validate_params({})) / 2**30
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert f"NMSR on 2 frames of 8192x8192 needs about {gib:.0f} GiB" in readme
+
+
+def test_engine_memory_models_are_the_fit_of_the_stored_runs():
+    """Each engine's ``memory_model`` is what ``benchmarks/memory.py --fit-only --fit-with
+    benchmarks/results/memory/earlier/*.json`` prints (to its 3 significant figures)."""
+    from benchmarks import memory
+
+    from napari_tlreg.engines import get_engine
+
+    earlier = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "memory" / "earlier").glob("*.json"))
+    fitted = memory.fit_runs([json.loads(p.read_text())["results"] for p in earlier])
+    assert set(fitted) == {"tlrn", "voxelmorph", "multistep", "hsyn", "nmsr"}
+    for method, c in fitted.items():
+        assert get_engine(method).memory_model == pytest.approx(c, rel=5e-3, abs=1.0), method

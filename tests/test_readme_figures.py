@@ -292,9 +292,10 @@ def test_readme_pairs_table_matches_the_stored_results():
         assert_row(rest, want, label)
 
 
-@pytest.mark.parametrize("bench", ["peers", "scaling"])
+@pytest.mark.parametrize("bench", ["peers", "scaling", "memory"])
 def test_readme_shows_the_tables_the_benchmark_printed(bench):
-    """``benchmarks/peers.py`` and ``scaling.py`` store the markdown of their tables: the README shows each one as printed."""
+    """``benchmarks/peers.py``, ``scaling.py`` and ``memory.py`` store the markdown of their tables: the README shows each
+    one as printed."""
     stored = results_of(bench)["table_markdown"]
     readme = (ROOT / "README.md").read_text()
     blocks = [b for b in re.split(r"\n\s*\n", stored) if b.lstrip().startswith("|")]

@@ -84,6 +84,26 @@ class Engine:
     def check(self, params: dict[str, Any]) -> None:
         """Range checks beyond the types (override): raise ``ValueError`` with a plain message."""
 
+    #: Peak memory a CPU run adds, in bytes: ``fixed + per_voxel · T·H·W + per_pixel · (full-size pixels held at once) +
+    #: per_work_pixel · (pixels held at once at the engine's working resolution) + per_pair · (T - 1)``, the pixels
+    #: from :meth:`pixels_at_once`. Fitted by ``benchmarks/memory.py`` as an upper envelope of measured peaks (its
+    #: stored run is checked against these by a test). None: no estimate.
+    memory_model: tuple[float, float, float, float, float] | None = None
+
+    def pixels_at_once(self, shape: tuple[int, int, int], params: dict[str, Any]) -> tuple[int, int]:
+        """``(full-size pixels, working-resolution pixels)`` the engine holds at once (a block of frames or pairs)."""
+        t, h, w = shape
+        return h * w * t, 0
+
+    def peak_bytes(self, shape: tuple[int, int, int], params: dict[str, Any]) -> float | None:
+        """Estimated peak memory of a CPU run on frames of ``shape`` with validated ``params`` (:attr:`memory_model`)."""
+        if self.memory_model is None:
+            return None
+        fixed, per_voxel, per_pixel, per_work_pixel, per_pair = self.memory_model
+        t, h, w = shape
+        full, work = self.pixels_at_once(shape, params)
+        return fixed + per_voxel * t * h * w + per_pixel * full + per_work_pixel * work + per_pair * (t - 1)
+
     def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
         """Return pull displacements ``(T, 2, H, W)`` (pixels) on ``frames.device``; ``u[reference] = 0``."""
         raise NotImplementedError  # abstract: every engine overrides this

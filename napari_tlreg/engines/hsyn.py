@@ -185,6 +185,8 @@ def register_pairs(net: HSyNNet, moving: torch.Tensor, fixed: torch.Tensor, leve
 
 class HSyNEngine(Engine):
     name = "hsyn"
+    #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (``benchmarks/memory.py --fit``)
+    memory_model = (0.0, 15.7, 255.0, 1630.0, 2.84e5)
     description = "HSyN: hierarchical symmetric half-way fields + deformation-inverse network (pairs; learned inverse)"
     #: levels = 3: all three (coarse to fine); fewer uses only the coarse ones. inverse: how the final
     #: field is composed: the learned inverse net (the paper) or fixed-point inversion.
@@ -207,6 +209,14 @@ class HSyNEngine(Engine):
         if not 1 <= params["levels"] <= N_LEVELS:
             raise ValueError(f"hsyn: levels must be in [1, {N_LEVELS}], got {params['levels']}")
         pairs.check_scale(self.name, params["scale"])
+
+    def pixels_at_once(self, shape, params):
+        """One chunk of pairs at full size (the affine stage) and at the resolution the network runs at."""
+        t, h, w = shape
+        _, info = load_net(params["weights"], torch.device("cpu"))
+        s = params["scale"] or pairs.auto_scale(h, w, info["train_size"])
+        n = min(t - 1, pairs.chunk_size(h, w))
+        return h * w * n, max(1, round(h * s)) * max(1, round(w * s)) * n
 
     def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
         self.check(params)

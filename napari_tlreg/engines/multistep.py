@@ -188,6 +188,8 @@ def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor,
 
 class MultistepEngine(Engine):
     name = "multistep"
+    #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (``benchmarks/memory.py --fit``)
+    memory_model = (1.4e7, 3.71, 313.0, 787.0, 2.63e5)
     description = "Multistep spatial-gradient network: logistic-bounded gradients, cumulative-sum grid, T refinement steps (satellite pairs)"
     #: c = 0 and steps = 0 mean "as the weights were trained" (shipped model: c = 2, the paper's value for
     #: VHR imagery, T = 3); scale = 0: auto (native up to 4x the training size, see pairs.auto_scale).
@@ -208,6 +210,14 @@ class MultistepEngine(Engine):
         if params["c"] != 0.0 and not 1.0 < params["c"] <= C_MAX:
             raise ValueError(f"multistep: c must be 0 (as trained) or in (1, {C_MAX:g}], got {params['c']}")
         pairs.check_scale(self.name, params["scale"])
+
+    def pixels_at_once(self, shape, params):
+        """One chunk of pairs at full size (the affine stage) and at the resolution the network runs at."""
+        t, h, w = shape
+        _, info = load_net(params["weights"], torch.device("cpu"))
+        s = params["scale"] or pairs.auto_scale(h, w, info["train_size"])
+        n = min(t - 1, pairs.chunk_size(h, w))
+        return h * w * n, max(1, round(h * s)) * max(1, round(w * s)) * n
 
     def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
         self.check(params)

@@ -653,6 +653,8 @@ def plateaued(history: list[float], patience: int, tol: float) -> bool:
 
 class NMSREngine(Engine):
     name = "nmsr"
+    #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (``benchmarks/memory.py --fit``)
+    memory_model = (3.92e7, 189.0, 1060.0, 0.0, 6.22e5)
     description = "NMSR: a U-Net optimised on the sequence itself, coarse to fine (echo; no training data needed)"
     defaults = {
         "pairing": "reference",
@@ -759,6 +761,11 @@ class NMSREngine(Engine):
             raise TypeError(f"nmsr: weights must be a string (shipped model name or path), got {out['weights']!r}")
         out["mask"] = coerce_mask(out["mask"], self.name)
         return out
+
+    def pixels_at_once(self, shape, params):
+        """One block of the finest scale's pairs (its network and loss at full size): the most it holds at once."""
+        t, h, w = shape
+        return h * w * min(t - 1, block_pairs(h, w)), 0
 
     # -- helpers -------------------------------------------------------------------------------------
     def _fresh(self, seed: int, level: int, device, config=None) -> NMSRNet:

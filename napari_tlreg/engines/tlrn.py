@@ -61,7 +61,12 @@ def time_chains(n_frames: int, reference: int) -> list[list[int]]:
     return [c for c in chains if c]
 
 
-def predict_velocities(net: TLRNNet, frames: torch.Tensor, reference: int, ctx: RunContext | None = None, block: int = 16) -> torch.Tensor:
+#: frames ``predict_velocities`` runs through the network at once
+PREDICT_BLOCK = 16
+
+
+def predict_velocities(net: TLRNNet, frames: torch.Tensor, reference: int, ctx: RunContext | None = None,
+                       block: int = PREDICT_BLOCK) -> torch.Tensor:
     """Velocities for normalised frames ``(T, H, W)``; zero at the reference.
 
     Pads H, W to a multiple of 8 (border replication); the result is on the network's output grid
@@ -92,6 +97,8 @@ def predict_velocities(net: TLRNNet, frames: torch.Tensor, reference: int, ctx: 
 
 class TLRNEngine(Engine):
     name = "tlrn"
+    #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (``benchmarks/memory.py --fit``)
+    memory_model = (0.0, 78.6, 0.0, 621.0, 3.68e4)
     #: scale 0 = auto: run the network at the resolution it was trained at, i.e. resize so the
     #: longer side is the training size (64 px for the shipped cine models), never upsampling.
     defaults = {"weights": "", "scale": 0.0, "steps": INTEGRATION_STEPS}
@@ -108,6 +115,13 @@ class TLRNEngine(Engine):
             raise ValueError(f"{self.name}: scale must be 0 (auto) or in [0.1, 4], got {params['scale']}")
         if params["steps"] < 0 or params["steps"] > 12:
             raise ValueError(f"{self.name}: steps must be in [0, 12], got {params['steps']}")
+
+    def pixels_at_once(self, shape, params):
+        """A block of ``predict_velocities``' frames at the resolution the network runs at."""
+        t, h, w = shape
+        _, train_size = load_net(params["weights"], self.default_model, self.residual, torch.device("cpu"))
+        s = params["scale"] or auto_scale(h, w, train_size)
+        return 0, max(8, round(h * s)) * max(8, round(w * s)) * min(t, PREDICT_BLOCK)
 
     def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
         net, train_size = load_net(params["weights"], self.default_model, self.residual, frames.device)
@@ -128,5 +142,7 @@ class TLRNEngine(Engine):
 
 class VoxelMorphEngine(TLRNEngine):
     name = "voxelmorph"
+    #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (``benchmarks/memory.py --fit``)
+    memory_model = (0.0, 73.0, 0.0, 413.0, 4.58e4)
     residual = False
     default_model = "voxelmorph_cine64"
