@@ -211,12 +211,8 @@ class HSyNEngine(Engine):
         pairs.check_scale(self.name, params["scale"])
 
     def pixels_at_once(self, shape, params):
-        """One chunk of pairs at full size (the affine stage) and at the resolution the network runs at."""
-        t, h, w = shape
         _, info = load_net(params["weights"], torch.device("cpu"))
-        s = params["scale"] or pairs.auto_scale(h, w, info["train_size"])
-        n = min(t - 1, pairs.chunk_size(h, w))
-        return h * w * n, max(1, round(h * s)) * max(1, round(w * s)) * n
+        return pairs.pixels_at_once(shape, params["scale"], info["train_size"])
 
     def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
         self.check(params)

@@ -142,6 +142,15 @@ def auto_scale(h: int, w: int, train_size: int) -> float:
     return float(min(1.0, max(0.125, NATIVE_UP_TO * train_size / max(h, w))))
 
 
+def pixels_at_once(shape: tuple[int, int, int], scale: float, train_size: int) -> tuple[int, int]:
+    """A pair engine's ``Engine.pixels_at_once``: one chunk of pairs at full size (the affine stage) and at the
+    resolution the network runs at (``scale``, 0: :func:`auto_scale`)."""
+    t, h, w = shape
+    s = scale or auto_scale(h, w, train_size)
+    n = min(t - 1, chunk_size(h, w))
+    return h * w * n, max(1, round(h * s)) * max(1, round(w * s)) * n
+
+
 def check_scale(engine: str, scale: float) -> None:
     """The ``scale`` parameter of a pair engine: 0 (auto, :func:`auto_scale`) or a factor in [0.125, 2]."""
     if scale != 0.0 and not 0.125 <= scale <= 2.0:
