@@ -221,15 +221,15 @@ def register(
         frames = frames.frames
     arr, ref = validate_frames(frames, reference)
     checked = engine.validate_params(params)
-    blank = blank_frames(arr)
+    dev = resolve_device(device)
+    if dev.type == "cpu":  # a GPU that runs out raises a clear error of its own; the CPU's is the OOM killer
+        check_memory(method, arr.shape, checked)
+    blank = blank_frames(arr)  # the run goes on, but says so (after every error)
     if blank:
         if on_warning is None:
             warnings.warn(blank_frames_message(blank), UserWarning, stacklevel=2)
         else:
             on_warning(blank_frames_message(blank))
-    dev = resolve_device(device)
-    if dev.type == "cpu":  # a GPU that runs out raises a clear error of its own; the CPU's is the OOM killer
-        check_memory(method, arr.shape, checked)
     ctx = RunContext(progress=progress, cancel=cancel)
     ctx.check()
 

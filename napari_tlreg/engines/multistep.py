@@ -188,7 +188,8 @@ def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor,
 
 class MultistepEngine(Engine):
     name = "multistep"
-    #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (``benchmarks/memory.py --fit``)
+    #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (Engine.memory_model;
+    #: ``benchmarks/memory.py --fit-only --fit-with benchmarks/results/memory/earlier/*.json``)
     memory_model = (1.4e7, 3.71, 313.0, 787.0, 2.63e5)
     description = "Multistep spatial-gradient network: logistic-bounded gradients, cumulative-sum grid, T refinement steps (satellite pairs)"
     #: c = 0 and steps = 0 mean "as the weights were trained" (shipped model: c = 2, the paper's value for

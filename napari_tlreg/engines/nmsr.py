@@ -653,7 +653,8 @@ def plateaued(history: list[float], patience: int, tol: float) -> bool:
 
 class NMSREngine(Engine):
     name = "nmsr"
-    #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (``benchmarks/memory.py --fit``)
+    #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (Engine.memory_model;
+    #: ``benchmarks/memory.py --fit-only --fit-with benchmarks/results/memory/earlier/*.json``)
     memory_model = (3.92e7, 189.0, 1060.0, 0.0, 6.22e5)
     description = "NMSR: a U-Net optimised on the sequence itself, coarse to fine (echo; no training data needed)"
     defaults = {

@@ -97,7 +97,8 @@ def predict_velocities(net: TLRNNet, frames: torch.Tensor, reference: int, ctx: 
 
 class TLRNEngine(Engine):
     name = "tlrn"
-    #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (``benchmarks/memory.py --fit``)
+    #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (Engine.memory_model;
+    #: ``benchmarks/memory.py --fit-only --fit-with benchmarks/results/memory/earlier/*.json``)
     memory_model = (0.0, 78.6, 0.0, 621.0, 3.68e4)
     #: scale 0 = auto: run the network at the resolution it was trained at, i.e. resize so the
     #: longer side is the training size (64 px for the shipped cine models), never upsampling.
@@ -142,7 +143,8 @@ class TLRNEngine(Engine):
 
 class VoxelMorphEngine(TLRNEngine):
     name = "voxelmorph"
-    #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (``benchmarks/memory.py --fit``)
+    #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (Engine.memory_model;
+    #: ``benchmarks/memory.py --fit-only --fit-with benchmarks/results/memory/earlier/*.json``)
     memory_model = (0.0, 73.0, 0.0, 413.0, 4.58e4)
     residual = False
     default_model = "voxelmorph_cine64"
