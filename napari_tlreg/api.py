@@ -25,6 +25,8 @@ __all__ = ["register", "methods", "method_params", "available_devices", "Cancell
 #: (2**27 float32 voxels = 512 MiB per copy; an engine holds several copies).
 MAX_VOXELS = 2**27
 MIN_SIZE = 8
+#: float64 frames whose largest magnitude is outside this range are scaled to a peak of 1 before the float32 cast
+F32_SAFE = (1e-30, 1e30)
 DEFAULT_METHOD = "tlrn"
 
 
@@ -109,6 +111,12 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
     arr = np.asarray(frames)
     if arr.dtype.kind not in "uif b":
         raise ValueError(f"frames must be numeric, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and np.isfinite(arr).all():
+        # float64 values beyond float32's range would turn inf or 0 in the cast: every method is blind to a
+        # positive scale (the sequence is normalised to [0, 1] by percentiles), so bring the peak to 1 first
+        peak = float(np.abs(arr).max())
+        if peak > 0 and not F32_SAFE[0] < peak < F32_SAFE[1]:
+            arr = arr / peak
     arr = arr.astype(np.float32, copy=False)
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).sum())

@@ -177,6 +177,16 @@ def test_cli_bad_arrays(tmp_path, capsys, shift_engine, case, make, match):
     assert rc == 2 and not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_api_float64_beyond_float32s_range_registers_as_its_shape(scale):
+    """float64 frames of 1e-300 or 1e300 would be 0 or inf as float32 (a 'constant' or 'infinite' sequence): they
+    register as the same frames at a sane scale do."""
+    frames = _seq(3, 64, 64).astype(np.float64)
+    want = tl.register(frames, method="tlrn").displacement
+    got = tl.register(frames * scale, method="tlrn").displacement
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
 def _with_blank(t: int, blank: list[int]) -> np.ndarray:
     frames = _seq(t)
     frames[blank] = 0.25
