@@ -159,16 +159,22 @@ def available_memory() -> int | None:
     return min(found) if found else None
 
 
-def check_memory(method: str, shape: tuple[int, int, int], params: dict[str, Any]) -> None:
+def check_memory(method: str, shape: tuple[int, int, int], params: dict[str, Any], limit: int | None = None,
+                 where: str = "") -> None:
     """Refuse a CPU run that would not fit in :func:`available_memory` (the engine's :meth:`~Engine.peak_bytes`), before it
-    starts: the operating system would otherwise kill the whole process (a viewer, with its unsaved work) part-way."""
+    starts: the operating system would otherwise kill the whole process (a viewer, with its unsaved work) part-way.
+    ``limit``: bytes the caller's own budget leaves (e.g. a Dask worker's), named ``where`` in the message."""
     need = get_engine(method).peak_bytes(tuple(shape), params)
     avail = available_memory()
+    if limit is not None and (avail is None or limit < avail):
+        avail = max(0, limit)
+    else:
+        where = ""
     if need is None or avail is None or need <= avail:
         return
     t, h, w = shape
     raise ValueError(f"{method} on {t} frames of {h}x{w} needs about {_size(need)} of memory and {_size(avail)} is "
-                     "available: crop, downsample or split the sequence, or close other programs")
+                     f"available{where}: crop, downsample or split the sequence, or close other programs")
 
 
 def _size(n: float) -> str:

@@ -197,6 +197,25 @@ def _metrics_of(folder: Path) -> dict:
     return out
 
 
+def _worker_memory_left() -> int | None:
+    """Bytes this Dask worker may still take before its nanny terminates it (``distributed.worker.memory.terminate`` of
+    its memory limit, less what it holds now); None outside a worker or without a limit."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return None
+    limit = getattr(getattr(worker, "memory_manager", None), "memory_limit", None)
+    if not limit:
+        return None
+    import dask
+    import psutil
+
+    fraction = dask.config.get("distributed.worker.memory.terminate") or 1.0
+    return int(limit * fraction) - psutil.Process().memory_info().rss
+
+
 def register_one(item: dict, method: str, out: str, *, reference: int = 0, device: str = "auto",
                  montage: bool = True, params: dict | None = None, engine_entry: tuple[str, str] | None = None,
                  torch_threads: int | None = None) -> dict:
@@ -211,6 +230,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
         return _row(item, status="failed", seconds=0.0, method=method, error=item["error"])
     try:
         from . import api, report
+        from .core.ops import resolve_device
         from .engines import add_engine, methods
         from .io import load_sequence
 
@@ -223,6 +243,10 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
                 torch.set_num_threads(torch_threads)
         seq = load_sequence(item["source"])
         api.validate_frames(seq.frames, reference)  # cheap checks first, before the registration
+        left = _worker_memory_left()
+        if left is not None and resolve_device(device).type == "cpu":  # the worker's own budget: its nanny would kill it
+            api.check_memory(method, seq.frames.shape, api.get_engine(method).validate_params(params or {}), limit=left,
+                             where=" to this Dask worker (its memory limit)")
         labels, landmarks = report.check_annotations(seq.shape, seq.labels, seq.landmarks, reference)
         # the sequence itself: its spacing, and its own region as the mask of a method that takes one
         notes: list[str] = []  # e.g. blank frames: the run goes on, the summary says so

@@ -179,6 +179,27 @@ def test_batch_blank_frames_and_constant_sequences(cluster, shift_engine, tmp_pa
     assert summary["dropped"]["warning"] == by_name["dropped"]["warning"] and summary["good"]["warning"] == ""
 
 
+def test_batch_refuses_what_would_not_fit_in_a_workers_memory_limit(tmp_path):
+    """A Dask worker with a 1 GB limit: NMSR on 2 frames of 1024x1024 (about 1.4 GiB) fails at once with the reason,
+    instead of the nanny killing the worker part-way; a small sequence on the same worker registers."""
+    from distributed import LocalCluster
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    save_stack(folder / "large.tif", _sequence(2, size=1024))
+    save_stack(folder / "small.tif", _sequence(3, size=40))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, memory_limit="1GB", dashboard_address=None,
+                      silence_logs=40, scheduler_kwargs={"dashboard_address": ":0"}) as c:
+        rows = run_batch([folder], "nmsr", tmp_path / "out", scheduler=c.scheduler_address, montage=False,
+                         iterations=2, final_iterations=2)
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["small"]["status"] == "ok", by_name["small"]
+    assert by_name["large"]["status"] == "failed"
+    assert "nmsr on 2 frames of 1024x1024 needs about 1.4 GiB of memory and" in by_name["large"]["error"]
+    assert "available to this Dask worker (its memory limit)" in by_name["large"]["error"]
+    assert not (tmp_path / "out" / "large").exists()
+
+
 def test_batch_cli(cluster, shift_engine, tmp_path, capsys):
     _cohort(tmp_path / "cohort")
     out = tmp_path / "out"
