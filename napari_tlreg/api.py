@@ -138,7 +138,8 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
 
 def available_memory() -> int | None:
     """Bytes a new allocation can still get without the system (or this process's cgroup, as in a container) running
-    out: the least of Linux's ``MemAvailable`` and the cgroup's limit minus its usage; None where neither is known."""
+    out: the least of Linux's ``MemAvailable`` and the cgroup's limit minus its usage; elsewhere psutil's available
+    memory; None where none of these is known."""
     found = []
     try:
         with open("/proc/meminfo") as fh:
@@ -155,6 +156,13 @@ def available_memory() -> int | None:
             if lim != "max" and int(lim) < 2**60:  # cgroup v1 writes "no limit" as a huge number
                 found.append(max(0, int(lim) - int(use)))
         except (OSError, ValueError):
+            pass
+    if not found:  # macOS, Windows: psutil (napari depends on it), where installed
+        try:
+            import psutil
+
+            found.append(int(psutil.virtual_memory().available))
+        except (ImportError, OSError, AttributeError):
             pass
     return min(found) if found else None
 

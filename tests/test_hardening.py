@@ -838,6 +838,28 @@ def test_api_refuses_a_cpu_run_that_would_not_fit_in_memory(monkeypatch):
     assert tl.register(_seq(3, 64, 64), method="tlrn").displacement.shape == (3, 2, 64, 64)
 
 
+def test_available_memory_without_proc_meminfo_asks_psutil(monkeypatch):
+    """Where Linux's files are missing (macOS, Windows), psutil's figure; with neither, None (no check)."""
+    import builtins
+    import sys
+
+    psutil = pytest.importorskip("psutil")
+    from napari_tlreg import api
+
+    real_open = builtins.open
+
+    def no_linux_files(path, *a, **k):
+        if str(path).startswith(("/proc/", "/sys/")):
+            raise FileNotFoundError(path)
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", no_linux_files)
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: type("VM", (), {"available": 123 * 2**20})())
+    assert api.available_memory() == 123 * 2**20
+    monkeypatch.setitem(sys.modules, "psutil", None)  # not installed
+    assert api.available_memory() is None
+
+
 def test_engine_memory_estimates_hold_the_measured_peaks():
     """``benchmarks/memory.py``'s stored run: every engine's current ``peak_bytes`` holds the peak measured at every
     point (2 frames of 2048x2048 to 2048 of 64x64), and is not more than 3x it (a refusal must mean something)."""
