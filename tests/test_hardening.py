@@ -863,16 +863,15 @@ def test_available_memory_without_proc_meminfo_asks_psutil(monkeypatch):
 def test_engine_memory_estimates_hold_the_measured_peaks():
     """``benchmarks/memory.py``'s stored run: every engine's current ``peak_bytes`` holds the peak measured at every
     point (2 frames of 2048x2048 to 2048 of 64x64), and is not more than 3x it (a refusal must mean something)."""
-    from napari_tlreg.engines import get_engine
+    from benchmarks import memory
 
     R = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "memory" / "results.json").read_text())
     assert not R["smoke"] and {r["method"] for r in R["rows"].values()} == {"tlrn", "voxelmorph", "multistep", "hsyn", "nmsr"}
     for name, rows in R["results"].items():
-        engine = get_engine(R["rows"][name]["method"])
-        params = engine.validate_params(R["rows"][name]["params"])
+        row = R["rows"][name]
         assert len(rows) == 7
         for point, r in rows.items():
-            est = engine.peak_bytes((r["frames"], r["side"], r["side"]), params) / 2**20
+            est = memory.estimate(row["method"], row["params"], r["frames"], r["side"]) / memory.MiB
             assert r["peak_mib"] <= est <= 3 * r["peak_mib"], (name, point, r["peak_mib"], est)
 
 
