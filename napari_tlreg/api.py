@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .core.normalize import NORMALIZATIONS
 from .engines import get_engine
 from .engines import methods as _methods
 from .engines.base import Cancelled, RunContext
@@ -19,7 +20,7 @@ from .result import RegistrationResult
 
 __all__ = ["register", "methods", "method_params", "available_devices", "Cancelled", "validate_frames", "blank_frames",
            "available_memory", "check_memory",
-           "MAX_VOXELS", "DEFAULT_METHOD"]
+           "MAX_VOXELS", "DEFAULT_METHOD", "NORMALIZATIONS"]
 
 #: Sequences larger than this many voxels (T*H*W) are refused before anything is allocated
 #: (2**27 float32 voxels = 512 MiB per copy; an engine holds several copies).
@@ -213,6 +214,7 @@ def register(
     cancel: Any = None,
     spacing: tuple[float, float] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    normalize: str = "auto",
     **params,
 ) -> RegistrationResult:
     """Register every frame of ``frames`` (``(T, H, W)``, T >= 2) to ``frames[reference]``.
@@ -225,7 +227,13 @@ def register(
     checked between steps; when set, :class:`Cancelled` is raised and nothing is returned.
     spacing: ``(row, col)`` pixel size, carried into the result for physical-unit reporting.
     on_warning: ``callable(message)`` for what does not stop the run but makes part of it a guess (constant,
-    blank frames: :func:`blank_frames`), e.g. a viewer's notifications; None: ``warnings.warn`` (UserWarning).
+    blank frames: :func:`blank_frames`; frames normalised one by one), e.g. a viewer's notifications; None:
+    ``warnings.warn`` (UserWarning).
+    normalize: how intensities are scaled to [0, 1] before the engine sees them: ``"sequence"`` (one scale for
+    all frames), ``"frame"`` (each frame its own: a flickering video's gain and offset do not reach the engine) or
+    ``"auto"`` (the default: per frame where some frame's brightness differs from the reference's beyond what motion
+    does, :func:`napari_tlreg.core.normalize.flicker`, and then ``on_warning`` says so; else per sequence).
+    ``RegistrationResult.normalization`` says which was used.
     A constant sequence, or a constant reference frame, is an error: nothing in it can be matched.
     ``params`` are the method's own parameters (see each engine's ``defaults``).
     Returns a :class:`RegistrationResult` whose displacements are pull fields in pixels.
@@ -233,7 +241,8 @@ def register(
     import torch
 
     from .core import fields as F
-    from .core.normalize import normalize_sequence
+    from .core.normalize import flicker_message
+    from .core.normalize import normalize as scale_intensities
     from .core.ops import resolve_device
 
     engine = get_engine(method)
@@ -243,20 +252,26 @@ def register(
         frames = frames.frames
     arr, ref = validate_frames(frames, reference)
     checked = engine.validate_params(params)
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, got {normalize!r}")
     dev = resolve_device(device)
     if dev.type == "cpu":  # a GPU that runs out raises a clear error of its own; the CPU's is the OOM killer
         check_memory(method, arr.shape, checked)
+    def warn(message: str) -> None:
+        if on_warning is None:
+            warnings.warn(message, UserWarning, stacklevel=3)
+        else:
+            on_warning(message)
+
     blank = blank_frames(arr)  # the run goes on, but says so (after every error)
     if blank:
-        if on_warning is None:
-            warnings.warn(blank_frames_message(blank), UserWarning, stacklevel=2)
-        else:
-            on_warning(blank_frames_message(blank))
+        warn(blank_frames_message(blank))
+    t0 = time.perf_counter()
+    norm, normalization, flickering = scale_intensities(arr, ref, normalize, skip=blank)
+    if flickering:
+        warn(flicker_message(flickering))
     ctx = RunContext(progress=progress, cancel=cancel)
     ctx.check()
-
-    t0 = time.perf_counter()
-    norm = normalize_sequence(arr)
     x = torch.from_numpy(norm).to(dev)
     u = engine.run(x, ref, checked, ctx)
     ctx.check()
@@ -285,4 +300,5 @@ def register(
         runtime_s=runtime,
         spacing=tuple(float(s) for s in spacing) if spacing is not None else None,
         inverse=None if inv is None else inv.detach().float().cpu().numpy(),
+        normalization=normalization,
     )

@@ -218,7 +218,7 @@ def _worker_memory_left() -> int | None:
 
 def register_one(item: dict, method: str, out: str, *, reference: int = 0, device: str = "auto",
                  montage: bool = True, params: dict | None = None, engine_entry: tuple[str, str] | None = None,
-                 torch_threads: int | None = None) -> dict:
+                 torch_threads: int | None = None, normalize: str = "auto") -> dict:
     """Load, register and write one sequence into ``out/<name>/``; never raises for a bad sequence.
 
     Runs on a Dask worker (or anywhere). ``engine_entry`` (``(target, description)`` from the
@@ -250,7 +250,8 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
         labels, landmarks = report.check_annotations(seq.shape, seq.labels, seq.landmarks, reference)
         # the sequence itself: its spacing, and its own region as the mask of a method that takes one
         notes: list[str] = []  # e.g. blank frames: the run goes on, the summary says so
-        res = api.register(seq, method=method, reference=reference, device=device, on_warning=notes.append, **(params or {}))
+        res = api.register(seq, method=method, reference=reference, device=device, on_warning=notes.append,
+                           normalize=normalize, **(params or {}))
         report.write(res, folder, labels=labels, landmarks=landmarks, montage=montage, source=item["source"])
     except Exception as exc:  # a bad sequence is reported, never stops the cohort
         return _row(item, status="failed", seconds=round(time.perf_counter() - t0, 3), method=method,
@@ -307,12 +308,12 @@ def write_summary(rows: list[dict], out: str | os.PathLike) -> Path:
 
 def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, reference: int = 0,
               device: str = "auto", montage: bool = True, on_row: Callable[[dict], None] | None = None,
-              **params) -> list[dict]:
+              normalize: str = "auto", **params) -> list[dict]:
     """Register every sequence of ``inputs`` with ``method`` on Dask; one folder per sequence under ``out``.
 
     scheduler: ``None`` or ``"local"`` (a LocalCluster of ``n_workers`` processes, started and
         stopped here), a scheduler address (``"tcp://host:8786"``), or a ``distributed.Client``.
-    reference, device, params: as for :func:`napari_tlreg.register` (same for every sequence).
+    reference, device, normalize, params: as for :func:`napari_tlreg.register` (same for every sequence).
     on_row: called with each row as its sequence finishes (in completion order).
     Returns one row per sequence, in input order: ``name``, ``status`` (``ok``/``skipped``/
     ``failed``), ``seconds``, ``frames``, key metrics, ``error``, ...; the same rows are written
@@ -324,6 +325,10 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     engine = get_engine(method)  # unknown method -> ValueError now, not once per sequence
     checked = engine.validate_params(params)
     given = {k: checked[k] for k in params}
+    from .core.normalize import NORMALIZATIONS
+
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, got {normalize!r}")
     if scheduler is None or str(scheduler) == "local":
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
             raise ValueError(f"n_workers must be an integer >= 1, got {n_workers!r}")
@@ -358,6 +363,7 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
             for i in todo:
                 fut = client.submit(register_one, items[i], method, str(out), reference=reference, device=device,
                                     montage=montage, params=given, engine_entry=entry, torch_threads=threads,
+                                    normalize=normalize,
                                     key=f"napari-tlreg-{items[i]['name']}-{uuid.uuid4().hex[:12]}", pure=False)
                 futures[fut] = i
             for fut in as_completed(list(futures)):

@@ -23,6 +23,8 @@ import time
 import warnings
 from pathlib import Path
 
+from .core.normalize import NORMALIZATIONS
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="napari-tlreg", description="Deformable registration of image sequences.")
@@ -36,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--landmarks", default=None, help="CSV with columns id,t,row,col")
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     r.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="engine parameter (repeatable)")
+    r.add_argument("--normalize", default="auto", choices=NORMALIZATIONS,
+                   help="intensity scale: per frame where frames flicker in brightness (auto), one for the sequence, or each frame its own")
     r.add_argument("--out", required=True, help="output folder (written atomically)")
     r.add_argument("--no-montage", action="store_true", help="skip the PNG montage")
 
@@ -82,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--reference", type=int, default=0)
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     b.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="engine parameter (repeatable)")
+    b.add_argument("--normalize", default="auto", choices=NORMALIZATIONS,
+                   help="intensity scale: per frame where frames flicker in brightness (auto), one for the sequence, or each frame its own")
     b.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
 
     v = sub.add_parser("view", help="open napari with the plugin docked on a sequence")
@@ -190,7 +196,7 @@ def cmd_register(args) -> int:
         print(f"napari-tlreg register: {key} = the sequence's own region ({int(params[key].sum())} px); "
               f"--param {key}= for the whole frame", file=sys.stderr)
     res = api.register(seq, method=method, reference=args.reference, device=args.device,  # its spacing too
-                       progress=_progress_printer(method), on_warning=_print_warning, **params)
+                       progress=_progress_printer(method), on_warning=_print_warning, normalize=args.normalize, **params)
     _end_progress()
     report.write(res, args.out, labels=labels, landmarks=landmarks, montage=not args.no_montage, source=str(args.input))
     print(f"{method}: {seq.shape[0]} frames of {seq.shape[1]}x{seq.shape[2]} in {res.runtime_s:.2f} s on {res.device} -> {args.out}")
@@ -263,7 +269,7 @@ def cmd_batch(args) -> int:
 
     rows = run_batch(args.inputs, args.method, args.out, scheduler=args.scheduler, n_workers=args.workers,
                      reference=args.reference, device=args.device, montage=not args.no_montage, on_row=report,
-                     **parse_params(args.param))
+                     normalize=args.normalize, **parse_params(args.param))
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "skipped", "failed")}
     print(f"{len(rows)} sequence(s): {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed "
           f"-> {Path(args.out) / SUMMARY_NAME}")

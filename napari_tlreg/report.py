@@ -98,7 +98,7 @@ def _versions() -> dict:
 
 def _write_metrics_files(folder: Path, res: RegistrationResult, rows: list[dict], summary: dict, source: str | None) -> dict:
     doc = {"method": res.method, "params": res.params, "reference": res.reference, "device": res.device,
-           "runtime_s": res.runtime_s, "source": source, "spacing": res.spacing, "versions": _versions(),
+           "runtime_s": res.runtime_s, "normalization": res.normalization, "source": source, "spacing": res.spacing, "versions": _versions(),
            "mse_lncc_region": region_note(res), "summary": summary, "frames": rows}
     (folder / "metrics.json").write_text(json.dumps(doc, indent=2))
     keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "t", k))
@@ -482,7 +482,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
         summary = {k: _clean(v) for k, v in summarize(rows).items()}
         summaries.append({"method": name, **summary})
         doc = {"name": name, "method": res.method, "params": res.params, "reference": res.reference,
-               "device": res.device, "runtime_s": res.runtime_s,
+               "device": res.device, "runtime_s": res.runtime_s, "normalization": res.normalization,
                "spacing": list(sp) if sp is not None else None, "mse_lncc_region": region_note(res), "summary": summary}
         if lm is not None:
             tt = LM.tre_table(lm, res.reference, res.displacement, spacing=sp, n_frames=T)

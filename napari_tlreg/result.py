@@ -22,6 +22,7 @@ class RegistrationResult:
     jacobian:     ``(T, H, W)`` ``det(I + ∇u)``; folding where ``<= 0``.
     inverse:      ``(T, 2, H, W)`` or ``None``: a learned inverse from the engine, if it has one.
     spacing:      ``(row, col)`` physical pixel size, or ``None``.
+    normalization: ``"sequence"`` (one intensity scale for all frames) or ``"frame"`` (each frame its own).
     """
 
     frames: np.ndarray
@@ -35,6 +36,7 @@ class RegistrationResult:
     runtime_s: float = 0.0
     spacing: tuple[float, float] | None = None
     inverse: np.ndarray | None = None
+    normalization: str = "sequence"
 
     @property
     def n_frames(self) -> int:
@@ -148,6 +150,7 @@ class RegistrationResult:
             "runtime_s": self.runtime_s,
             "spacing": list(self.spacing) if self.spacing is not None else None,
             "shape": list(self.frames.shape),
+            "normalization": self.normalization,
         }
         (folder / "result.json").write_text(json.dumps(meta, indent=2))
 
@@ -175,4 +178,5 @@ class RegistrationResult:
             runtime_s=float(meta.get("runtime_s", 0.0)),
             spacing=tuple(meta["spacing"]) if meta.get("spacing") else None,
             inverse=tifffile.imread(inv_path) if inv_path.is_file() else None,
+            normalization=meta.get("normalization", "sequence"),  # results saved before it was recorded: per sequence
         )

@@ -179,6 +179,33 @@ def test_batch_blank_frames_and_constant_sequences(cluster, shift_engine, tmp_pa
     assert summary["dropped"]["warning"] == by_name["dropped"]["warning"] and summary["good"]["warning"] == ""
 
 
+def test_batch_flickering_sequence_and_normalize_choice(cluster, shift_engine, tmp_path):
+    """``auto`` normalises a flickering sequence per frame on the worker and the summary's warning column says so;
+    ``normalize="sequence"`` reaches the worker too (the saved result records it); a bad choice fails at once."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    flick = _sequence(4)
+    flick[2] = flick[2] * 1.7  # a frame 70 % brighter
+    save_stack(folder / "flick.tif", flick)
+    save_stack(folder / "steady.tif", _sequence(4))
+    rows = {r["name"]: r for r in run_batch([folder], shift_engine, tmp_path / "auto", scheduler=cluster.scheduler_address,
+                                             montage=False)}
+    assert rows["flick"]["status"] == "ok" and "frame 2 differs in brightness" in rows["flick"]["warning"]
+    assert rows["steady"]["status"] == "ok" and rows["steady"]["warning"] is None
+    used = {n: json.loads((tmp_path / "auto" / n / "result.json").read_text())["normalization"] for n in rows}
+    assert used == {"flick": "frame", "steady": "sequence"}
+    rows = {r["name"]: r for r in run_batch([folder], shift_engine, tmp_path / "seq", scheduler=cluster.scheduler_address,
+                                             montage=False, normalize="sequence")}
+    assert rows["flick"]["warning"] is None
+    assert json.loads((tmp_path / "seq" / "flick" / "result.json").read_text())["normalization"] == "sequence"
+    assert cli.main(["batch", str(folder), "--method", shift_engine, "--out", str(tmp_path / "cli"), "--scheduler",
+                     cluster.scheduler_address, "--normalize", "frame", "--no-montage"]) == 0
+    assert {json.loads((tmp_path / "cli" / n / "result.json").read_text())["normalization"] for n in rows} == {"frame"}
+    with pytest.raises(ValueError, match="normalize must be one of auto, sequence, frame"):
+        run_batch([folder], shift_engine, tmp_path / "bad", scheduler=cluster.scheduler_address, normalize="max")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_batch_refuses_what_would_not_fit_in_a_workers_memory_limit(tmp_path):
     """A Dask worker with a 1 GB limit: NMSR on 2 frames of 1024x1024 (about 1.4 GiB) fails at once with the reason,
     instead of the nanny killing the worker part-way; a small sequence on the same worker registers."""

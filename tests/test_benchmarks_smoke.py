@@ -448,3 +448,22 @@ def test_memory_smoke(tmp_path, restore_thread_env):
             assert r["peak_mib"] > 0 and r["estimate_mib"] > 0 and r["ratio"] == pytest.approx(r["estimate_mib"] / r["peak_mib"])
             c = R["fitted"][method]
             assert sum(ci * fi for ci, fi in zip(c, r["features"])) >= r["peak_mib"] * memory.MiB * (1 - 1e-9)
+
+
+def test_flicker_smoke(tmp_path, restore_thread_env):
+    """``benchmarks/flicker.py --smoke``: a flickering phantom that ``auto`` normalises per frame (and registers better),
+    ``auto`` equal to one scale to the bit without flicker, and the natural sequences kept on one scale."""
+    from benchmarks import flicker
+
+    assert flicker.main(["--smoke", "--out", str(tmp_path)]) == 0
+    R = json.loads((tmp_path / "results.json").read_text())
+    F = R["flicker"]
+    assert F["auto_equals_sequence_without_flicker"] is True
+    assert F["auto_per_frame"] == {"0.0": 0, "0.3": 1}
+    assert F["rows"]["tlrn, auto"]["0.3"] < F["rows"]["tlrn, sequence"]["0.3"]
+    assert F["rows"]["tlrn, auto"]["0.0"] == F["rows"]["tlrn, sequence"]["0.0"]
+    for name, r in R["natural"].items():
+        assert r["per_frame"] == (1 if "DICOM" in name else 0), name
+    assert R["table_markdown"].startswith("| method, normalize | A = 0 | A = 0.3 | s |")
+    with pytest.raises(SystemExit):
+        flicker.main(["--methods", "tlrn,nope", "--out", str(tmp_path / "x")])

@@ -502,6 +502,27 @@ def test_blank_frame_warns_and_registers(widget, qtbot, notes):
     assert "seq warped reference" in viewer.layers
 
 
+def test_intensity_choice_and_flicker_notice(widget, qtbot, notes):
+    """The form's intensity choice reaches ``tl.register``: ``auto`` (the default) normalises a flickering sequence per
+    frame and a warning says so; one scale for the sequence keeps it, silently."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    frames = frames * np.array([1.0, 1.0, 1.6, 0.6], np.float32)[:, None, None]  # frames 2 and 3 flicker
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    assert [w.normalize_combo.itemData(i) for i in range(w.normalize_combo.count())] == ["auto", "sequence", "frame"]
+    assert w.normalize_combo.currentData() == "auto"
+    run_and_wait(qtbot, w)
+    assert w.results[("seq", TruthEngine.name)].normalization == "frame"
+    assert len(notes) == 1 and notes[0][0] == "warning", notes
+    assert notes[0][1].startswith("Register sequence: frames 2, 3 differ in brightness from the reference by ")
+    notes.clear()
+    choose(w.normalize_combo, "one scale for the sequence")
+    run_and_wait(qtbot, w)
+    assert w.results[("seq", TruthEngine.name)].normalization == "sequence"
+    assert notes == []
+
+
 def test_no_sequence_notifies(widget, notes):
     viewer, w = widget
     viewer.add_image(np.random.default_rng(0).random((H, W)), name="flat")  # a 2-D single frame

@@ -38,7 +38,15 @@ from qtpy.QtWidgets import (
 from superqt import QCollapsible
 
 import napari_tlreg as tl
-from napari_tlreg.api import DEFAULT_METHOD, Cancelled, available_devices, method_params, methods, validate_frames
+from napari_tlreg.api import (
+    DEFAULT_METHOD,
+    NORMALIZATIONS,
+    Cancelled,
+    available_devices,
+    method_params,
+    methods,
+    validate_frames,
+)
 
 from . import layers as L
 from .chooser import RESULT_KEY, ImageChooser, is_result
@@ -54,6 +62,9 @@ log = logging.getLogger(__name__)
 NO_LABELS = "none"
 NO_REGION = "none (whole frame)"
 LAYER_TYPES = {"image": Image, "labels": Labels, "vectors": Vectors}
+#: the intensity choices (``tl.register``'s ``normalize``) as the form names them
+NORMALIZE_TEXT = {"auto": "auto (per frame if they flicker)", "sequence": "one scale for the sequence",
+                  "frame": "each frame its own"}
 RUN_TEXT = "Run"
 CANCEL_TEXT = "Cancel"
 
@@ -330,6 +341,14 @@ class RegisterWidget(QWidget):
                 item.setEnabled(False)
                 item.setToolTip(f"{name}: not available on this machine")
         form2.addRow("device", self.device_combo)
+        self.normalize_combo = QComboBox()
+        for value in NORMALIZATIONS:
+            self.normalize_combo.addItem(NORMALIZE_TEXT[value], value)
+        self.normalize_combo.setToolTip(
+            "how intensities are scaled before registration: one scale for every frame, or each frame its own "
+            "(a flickering video's brightness changes); auto chooses per frame where frames differ in brightness "
+            "from the reference beyond what motion does, and says so")
+        form2.addRow("intensity", self.normalize_combo)
 
         self.run_btn = QPushButton(RUN_TEXT)
         self.run_btn.clicked.connect(self._on_run_clicked)
@@ -617,6 +636,7 @@ class RegisterWidget(QWidget):
             "method": self.method_combo.currentData(),
             "reference": reference,
             "device": self.device_combo.currentData(),
+            "normalize": self.normalize_combo.currentData(),
             "spacing": spacing,
             **params,
         }

@@ -1,7 +1,17 @@
-"""Intensity normalisation shared by every engine (CONVENTIONS.md)."""
+"""Intensity normalisation shared by every engine (CONVENTIONS.md): per sequence, or per frame where frames flicker."""
 from __future__ import annotations
 
 import numpy as np
+
+#: ``tl.register``'s ``normalize`` choices
+NORMALIZATIONS = ("auto", "sequence", "frame")
+#: ``auto`` normalises each frame on its own where a frame's intensity spread differs from the reference frame's by
+#: more than this factor either way ...
+FLICKER_GAIN = 1.2
+#: ... or its intensities moved by more than this share of the reference's range (a brightness offset)
+FLICKER_OFFSET = 0.05
+#: ... in a sequence of at least this many frames (the two dates of a satellite pair differ in brightness by nature)
+FLICKER_MIN_FRAMES = 3
 
 
 def normalize_sequence(frames: np.ndarray, low: float = 1.0, high: float = 99.0) -> np.ndarray:
@@ -16,3 +26,83 @@ def normalize_sequence(frames: np.ndarray, low: float = 1.0, high: float = 99.0)
     if not hi > lo:
         return np.zeros_like(f)
     return np.clip((f - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+
+
+def normalize_frames(frames: np.ndarray, low: float = 1.0, high: float = 99.0) -> np.ndarray:
+    """:func:`normalize_sequence` of each frame on its own: a frame's gain and offset do not reach the engines."""
+    return np.stack([normalize_sequence(f[None], low, high)[0] for f in np.asarray(frames)])
+
+
+#: quantile pairs whose spread (upper minus lower) measures a frame's gain, and lower quantiles whose move measures its
+#: offset: a change of brightness moves them all; motion (a bright object entering the view, a dark border) moves a few
+RANGES = ((1.0, 99.0), (5.0, 95.0), (10.0, 90.0), (25.0, 75.0))
+LEVELS = (1.0, 5.0, 10.0, 25.0, 50.0)
+
+
+def brightness_changes(frames: np.ndarray, reference: int = 0, skip=()) -> dict[int, tuple[float, float]]:
+    """How each frame's brightness differs from the reference frame's: ``{t: (factor, shift)}``.
+
+    ``factor`` (>= 1): the spread between the quantiles of each pair of :data:`RANGES` in the frame over the same in
+    the reference, taken the larger way round, and the least of these over the pairs; ``shift``: the move of each
+    quantile of :data:`LEVELS` over the reference's 1st-99th percentile range, the least over the quantiles. A gain
+    or an offset of the whole frame moves every one of them; motion moves some (a bright object that enters the view
+    moves the top quantiles, a dark border the bottom ones, a contracting heart the middle ones), and the least is what
+    all agree on: a lower bound of the frame's change (motion can also hide part of a gain), which motion alone keeps
+    small. Frames in ``skip``,
+    constant frames and quantile pairs with no spread in the reference are left out (a constant reference: ``{}``).
+    """
+    f = np.asarray(frames, dtype=np.float32)
+    qs = sorted({q for pair in RANGES for q in pair} | set(LEVELS))
+    table = dict(zip(qs, np.percentile(f.reshape(len(f), -1), qs, axis=1)))
+    full = table[99.0] - table[1.0]
+    if not full[reference] > 0:
+        return {}
+    out = {}
+    for t in range(len(f)):
+        if t == reference or t in skip or not full[t] > 0:
+            continue
+        logs = [abs(np.log((table[hi][t] - table[lo][t]) / (table[hi][reference] - table[lo][reference])))
+                for lo, hi in RANGES if table[hi][reference] > table[lo][reference] and table[hi][t] > table[lo][t]]
+        shift = min(abs(table[q][t] - table[q][reference]) for q in LEVELS) / full[reference]
+        out[t] = (float(np.exp(min(logs))), float(shift))
+    return out
+
+
+def flicker(frames: np.ndarray, reference: int = 0, skip=()) -> dict[int, float]:
+    """Frames whose brightness differs from the reference frame's beyond what motion does (a camera's auto-exposure,
+    frames windowed one by one on export): ``{t: change}``, ``change`` the larger of the range factor less 1 and the
+    shift (:func:`brightness_changes`).
+
+    Flagged: a factor over :data:`FLICKER_GAIN` or a shift over :data:`FLICKER_OFFSET`. Motion alone stays well inside
+    (``benchmarks/flicker.py``, natural section: factors up to 1.11 and shifts under 0.005 on the cine MRI, echo and
+    phantoms of the benchmarks). Frames in ``skip`` (blank ones) and sequences of fewer than
+    :data:`FLICKER_MIN_FRAMES` frames are not judged.
+    """
+    if len(frames) < FLICKER_MIN_FRAMES:
+        return {}
+    return {t: max(factor - 1.0, shift) for t, (factor, shift) in brightness_changes(frames, reference, skip).items()
+            if factor > FLICKER_GAIN or shift > FLICKER_OFFSET}
+
+
+def flicker_message(changed: dict[int, float]) -> str:
+    """What ``register`` says when ``normalize="auto"`` normalised each frame on its own (at most 10 frames named; the
+    change quoted is the least of theirs, and each measure is a lower bound: :func:`brightness_changes`)."""
+    ts = sorted(changed)
+    shown = ", ".join(str(t) for t in ts[:10]) + (f" and {len(ts) - 10} more" if len(ts) > 10 else "")
+    which = f"frame {shown} differs" if len(ts) == 1 else f"frames {shown} differ"
+    return (f"{which} in brightness from the reference by {100 * min(changed.values()):.0f} % or more (flicker?): "
+            "each frame was normalised on its own (normalize='sequence' to keep one scale for all)")
+
+
+def normalize(frames: np.ndarray, reference: int = 0, mode: str = "auto", skip=()) -> tuple[np.ndarray, str, dict[int, float]]:
+    """The frames scaled to [0, 1] as ``mode`` says: ``(normalised, "sequence" | "frame", flickering frames)``.
+
+    ``sequence``: one scale for all (:func:`normalize_sequence`); ``frame``: each its own (:func:`normalize_frames`);
+    ``auto``: per frame where :func:`flicker` finds frames whose brightness changed, else per sequence (then the
+    result is exactly ``sequence``'s).
+    """
+    if mode not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, got {mode!r}")
+    changed = flicker(frames, reference, skip) if mode == "auto" else {}
+    per_frame = mode == "frame" or bool(changed)
+    return (normalize_frames(frames) if per_frame else normalize_sequence(frames)), ("frame" if per_frame else "sequence"), changed
