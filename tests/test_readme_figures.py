@@ -292,10 +292,10 @@ def test_readme_pairs_table_matches_the_stored_results():
         assert_row(rest, want, label)
 
 
-@pytest.mark.parametrize("bench", ["peers", "scaling", "memory"])
+@pytest.mark.parametrize("bench", ["peers", "scaling", "memory", "flicker"])
 def test_readme_shows_the_tables_the_benchmark_printed(bench):
-    """``benchmarks/peers.py``, ``scaling.py`` and ``memory.py`` store the markdown of their tables: the README shows each
-    one as printed."""
+    """``benchmarks/peers.py``, ``scaling.py``, ``memory.py`` and ``flicker.py`` store the markdown of their tables: the
+    README shows each one as printed."""
     stored = results_of(bench)["table_markdown"]
     readme = (ROOT / "README.md").read_text()
     blocks = [b for b in re.split(r"\n\s*\n", stored) if b.lstrip().startswith("|")]
@@ -805,3 +805,33 @@ def test_the_nmsr_engine_docstring_quotes_the_stored_results():
     import napari_tlreg.engines.nmsr as nmsr
 
     assert_quotes(" ".join(nmsr.__doc__.split()), nmsr_docstring_prose(results_of("nmsr")))
+
+
+def test_readme_flicker_claims_hold_in_the_stored_run():
+    """The API section's sentence on flicker, and the Flicker section's, against ``benchmarks/results/flicker``."""
+    R = results_of("flicker")
+    rows = R["flicker"]["rows"]
+    text = readme_prose()
+    assert "with a gain of ±30 % and an offset of ±6 % TLRN's error more than doubles" in text
+    assert rows["tlrn, sequence"]["0.3"] > 2 * rows["tlrn, sequence"]["0.0"]
+    assert "`auto` brings it back to within 10 % of that of the steady frames" in text
+    assert rows["tlrn, auto"]["0.3"] <= 1.1 * rows["tlrn, auto"]["0.0"]
+    assert R["flicker"]["auto_equals_sequence_without_flicker"] is True
+    assert "No sequence of the other benchmarks comes near the threshold" in text
+    natural = {k: v for k, v in R["natural"].items() if "DICOM" not in k}
+    assert all(v["per_frame"] == 0 for v in natural.values())
+    largest = max(v["range_change_max"] for v in natural.values())
+    (shown,) = prose_figures(text, "(the largest change among them is {} %,")[0]
+    assert float(shown) == round(100 * largest, 1) and 1 + largest < R["threshold"]["range_factor"]
+    # the Flicker section's "Read plainly"
+    seq, auto = rows["tlrn, sequence"], rows["tlrn, auto"]
+    (a, b, c), = prose_figures(text, "(TLRN {} px steady, {} px at A = 0.3, {} px at A = 0.5)")
+    assert (a, b, c) == (f"{seq['0.0']:.3f}", f"{seq['0.3']:.3f}", f"{seq['0.5']:.3f}")
+    (d,), = prose_figures(text, "(A = 0.1: 0 of 8 switched, TLRN {} px")
+    assert d == f"{auto['0.1']:.3f}" and R["flicker"]["auto_per_frame"]["0.1"] == 0
+    (n,), = prose_figures(text, "and catches {} of 8 at A = 0.2")
+    assert int(n) == R["flicker"]["auto_per_frame"]["0.2"]
+    assert "On the real DICOM the learned engines' local CC moves by under 0.002 either way" in text
+    for m in ("tlrn", "voxelmorph"):
+        assert abs(R["dicom"][f"{m}, auto"]["lncc10"] - R["dicom"][f"{m}, sequence"]["lncc10"]) < 0.002
+    assert 0.4 < largest / (R["threshold"]["range_factor"] - 1) < 0.6  # "about half the threshold's 20 %"
