@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .core.normalize import NORMALIZATIONS
+from .core.normalize import NORMALIZATIONS, check_mode
 from .engines import get_engine
 from .engines import methods as _methods
 from .engines.base import Cancelled, RunContext
@@ -252,11 +252,11 @@ def register(
         frames = frames.frames
     arr, ref = validate_frames(frames, reference)
     checked = engine.validate_params(params)
-    if normalize not in NORMALIZATIONS:
-        raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, got {normalize!r}")
+    check_mode(normalize)
     dev = resolve_device(device)
     if dev.type == "cpu":  # a GPU that runs out raises a clear error of its own; the CPU's is the OOM killer
         check_memory(method, arr.shape, checked)
+
     def warn(message: str) -> None:
         if on_warning is None:
             warnings.warn(message, UserWarning, stacklevel=3)

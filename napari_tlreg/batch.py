@@ -325,10 +325,9 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     engine = get_engine(method)  # unknown method -> ValueError now, not once per sequence
     checked = engine.validate_params(params)
     given = {k: checked[k] for k in params}
-    from .core.normalize import NORMALIZATIONS
+    from .core.normalize import check_mode
 
-    if normalize not in NORMALIZATIONS:
-        raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, got {normalize!r}")
+    check_mode(normalize)
     if scheduler is None or str(scheduler) == "local":
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
             raise ValueError(f"n_workers must be an integer >= 1, got {n_workers!r}")

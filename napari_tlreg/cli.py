@@ -25,6 +25,9 @@ from pathlib import Path
 
 from .core.normalize import NORMALIZATIONS
 
+NORMALIZE_HELP = ("intensity scale: per frame where frames flicker in brightness (auto), one for the sequence, "
+                  "or each frame its own")
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="napari-tlreg", description="Deformable registration of image sequences.")
@@ -39,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     r.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="engine parameter (repeatable)")
     r.add_argument("--normalize", default="auto", choices=NORMALIZATIONS,
-                   help="intensity scale: per frame where frames flicker in brightness (auto), one for the sequence, or each frame its own")
+                   help=NORMALIZE_HELP)
     r.add_argument("--out", required=True, help="output folder (written atomically)")
     r.add_argument("--no-montage", action="store_true", help="skip the PNG montage")
 
@@ -87,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     b.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="engine parameter (repeatable)")
     b.add_argument("--normalize", default="auto", choices=NORMALIZATIONS,
-                   help="intensity scale: per frame where frames flicker in brightness (auto), one for the sequence, or each frame its own")
+                   help=NORMALIZE_HELP)
     b.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
 
     v = sub.add_parser("view", help="open napari with the plugin docked on a sequence")

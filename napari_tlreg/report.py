@@ -98,7 +98,8 @@ def _versions() -> dict:
 
 def _write_metrics_files(folder: Path, res: RegistrationResult, rows: list[dict], summary: dict, source: str | None) -> dict:
     doc = {"method": res.method, "params": res.params, "reference": res.reference, "device": res.device,
-           "runtime_s": res.runtime_s, "normalization": res.normalization, "source": source, "spacing": res.spacing, "versions": _versions(),
+           "runtime_s": res.runtime_s, "normalization": res.normalization, "source": source, "spacing": res.spacing,
+           "versions": _versions(),
            "mse_lncc_region": region_note(res), "summary": summary, "frames": rows}
     (folder / "metrics.json").write_text(json.dumps(doc, indent=2))
     keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "t", k))

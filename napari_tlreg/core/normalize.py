@@ -48,8 +48,8 @@ def brightness_changes(frames: np.ndarray, reference: int = 0, skip=()) -> dict[
     or an offset of the whole frame moves every one of them; motion moves some (a bright object that enters the view
     moves the top quantiles, a dark border the bottom ones, a contracting heart the middle ones), and the least is what
     all agree on: a lower bound of the frame's change (motion can also hide part of a gain), which motion alone keeps
-    small. Frames in ``skip``,
-    constant frames and quantile pairs with no spread in the reference are left out (a constant reference: ``{}``).
+    small. Frames in ``skip``, constant frames and quantile pairs with no spread in the reference are left out (a
+    constant reference: ``{}``).
     """
     f = np.asarray(frames, dtype=np.float32)
     qs = sorted({q for pair in RANGES for q in pair} | set(LEVELS))
@@ -94,6 +94,13 @@ def flicker_message(changed: dict[int, float]) -> str:
             "each frame was normalised on its own (normalize='sequence' to keep one scale for all)")
 
 
+def check_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`NORMALIZATIONS`, else a ``ValueError`` that lists them."""
+    if mode not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, got {mode!r}")
+    return mode
+
+
 def normalize(frames: np.ndarray, reference: int = 0, mode: str = "auto", skip=()) -> tuple[np.ndarray, str, dict[int, float]]:
     """The frames scaled to [0, 1] as ``mode`` says: ``(normalised, "sequence" | "frame", flickering frames)``.
 
@@ -101,8 +108,7 @@ def normalize(frames: np.ndarray, reference: int = 0, mode: str = "auto", skip=(
     ``auto``: per frame where :func:`flicker` finds frames whose brightness changed, else per sequence (then the
     result is exactly ``sequence``'s).
     """
-    if mode not in NORMALIZATIONS:
-        raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, got {mode!r}")
+    check_mode(mode)
     changed = flicker(frames, reference, skip) if mode == "auto" else {}
     per_frame = mode == "frame" or bool(changed)
     return (normalize_frames(frames) if per_frame else normalize_sequence(frames)), ("frame" if per_frame else "sequence"), changed
