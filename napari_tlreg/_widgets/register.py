@@ -726,6 +726,7 @@ class RegisterWidget(QWidget):
         self.status_label.setText(
             f"done: {res.n_frames} frames to frame {res.reference} with {res.method} on {res.device} "
             f"in {res.runtime_s:.1f} s; worst folding {_percent(np.max(folding))}" + (" in the mask" if in_mask else "")
+            + ("; intensities scaled per frame" if res.normalization == "frame" else "")
         )
         key = (str(settings["base"]), str(res.method))
         self.results[key] = res
