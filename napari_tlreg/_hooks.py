@@ -145,13 +145,17 @@ def get_reader(path: str | os.PathLike | _Seq[str]) -> Callable[[Any], list[Laye
 
 
 def read_sequences(path: str | os.PathLike | _Seq[str]) -> list[LayerData]:
-    """Read one path (or several) with :func:`napari_tlreg.io.load_sequence` into layers."""
-    from napari_tlreg.io import load_sequence
+    """Read one path (or several) into layers: every slice position of a multi-slice cine as a time series of its own
+    (:func:`napari_tlreg.io.load_slices`, layers ``"<name>_slice<k>"``), the first shown and the others hidden, so
+    that the Register widget can take any one."""
+    from napari_tlreg.io import load_slices
 
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     layers: list[LayerData] = []
     for p in paths:
-        layers.extend(sequence_to_layers(load_sequence(p)))
+        for k, seq in enumerate(load_slices(p)):
+            for data, kwargs, kind in sequence_to_layers(seq):
+                layers.append((data, {**kwargs, "visible": False} if k else kwargs, kind))
     return layers
 
 

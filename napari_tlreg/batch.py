@@ -218,7 +218,7 @@ def _worker_memory_left() -> int | None:
 
 def register_one(item: dict, method: str, out: str, *, reference: int = 0, device: str = "auto",
                  montage: bool = True, params: dict | None = None, engine_entry: tuple[str, str] | None = None,
-                 torch_threads: int | None = None, normalize: str = "auto") -> dict:
+                 torch_threads: int | None = None, normalize: str = "auto", slice: int | None = None) -> dict:
     """Load, register and write one sequence into ``out/<name>/``; never raises for a bad sequence.
 
     Runs on a Dask worker (or anywhere). ``engine_entry`` (``(target, description)`` from the
@@ -241,7 +241,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
 
             if torch.get_num_threads() != torch_threads:
                 torch.set_num_threads(torch_threads)
-        seq = load_sequence(item["source"])
+        seq = load_sequence(item["source"], slice=slice)
         api.validate_frames(seq.frames, reference)  # cheap checks first, before the registration
         left = _worker_memory_left()
         if left is not None and resolve_device(device).type == "cpu":  # the worker's own budget: its nanny would kill it
@@ -308,12 +308,13 @@ def write_summary(rows: list[dict], out: str | os.PathLike) -> Path:
 
 def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, reference: int = 0,
               device: str = "auto", montage: bool = True, on_row: Callable[[dict], None] | None = None,
-              normalize: str = "auto", **params) -> list[dict]:
+              normalize: str = "auto", slice: int | None = None, **params) -> list[dict]:
     """Register every sequence of ``inputs`` with ``method`` on Dask; one folder per sequence under ``out``.
 
     scheduler: ``None`` or ``"local"`` (a LocalCluster of ``n_workers`` processes, started and
         stopped here), a scheduler address (``"tcp://host:8786"``), or a ``distributed.Client``.
     reference, device, normalize, params: as for :func:`napari_tlreg.register` (same for every sequence).
+    slice: the slice position of each multi-slice source (``load_sequence``'s ``slice``; default 0).
     on_row: called with each row as its sequence finishes (in completion order).
     Returns one row per sequence, in input order: ``name``, ``status`` (``ok``/``skipped``/
     ``failed``), ``seconds``, ``frames``, key metrics, ``error``, ...; the same rows are written
@@ -362,7 +363,7 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
             for i in todo:
                 fut = client.submit(register_one, items[i], method, str(out), reference=reference, device=device,
                                     montage=montage, params=given, engine_entry=entry, torch_threads=threads,
-                                    normalize=normalize,
+                                    normalize=normalize, slice=slice,
                                     key=f"napari-tlreg-{items[i]['name']}-{uuid.uuid4().hex[:12]}", pure=False)
                 futures[fut] = i
             for fut in as_completed(list(futures)):

@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("input", help="file, DICOM folder, or bundled sample name")
     r.add_argument("--method", default=None, help="engine (default: tlrn); see `napari-tlreg methods`")
     r.add_argument("--reference", type=int, default=0)
+    r.add_argument("--slice", type=int, default=None, metavar="K",
+                   help="slice position of a multi-slice cine (DICOM folder, 4-D NIfTI, npz (S,T,H,W)); default 0")
     r.add_argument("--labels", default=None, help="labels file (T,H,W) or (H,W) on the reference")
     r.add_argument("--landmarks", default=None, help="CSV with columns id,t,row,col")
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -87,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="'local' (a LocalCluster, the default) or the address of a running Dask scheduler")
     b.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster (default 2)")
     b.add_argument("--reference", type=int, default=0)
+    b.add_argument("--slice", type=int, default=None, metavar="K",
+                   help="slice position of each multi-slice cine (default 0)")
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     b.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="engine parameter (repeatable)")
     b.add_argument("--normalize", default="auto", choices=NORMALIZATIONS,
@@ -183,7 +187,11 @@ def cmd_register(args) -> int:
     api.get_engine(method)  # an unknown method fails before anything is read or computed
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise FileExistsError(f"{args.out}: exists and is not a folder")
-    seq = load_sequence(args.input)
+    seq = load_sequence(args.input, slice=args.slice)
+    n_slices = int(seq.metadata.get("n_slices", 1))
+    if n_slices > 1 and args.slice is None:  # say so: the other slice positions are not registered
+        print(f"napari-tlreg register: {args.input} has {n_slices} slice positions; registering slice 0 "
+              f"(--slice K for another)", file=sys.stderr)
     # everything that can be checked is checked before the (possibly long) registration
     api.validate_frames(seq.frames, args.reference)
     labels = _load_labels(args.labels, seq.shape, args.reference) if args.labels else seq.labels
@@ -272,7 +280,7 @@ def cmd_batch(args) -> int:
 
     rows = run_batch(args.inputs, args.method, args.out, scheduler=args.scheduler, n_workers=args.workers,
                      reference=args.reference, device=args.device, montage=not args.no_montage, on_row=report,
-                     normalize=args.normalize, **parse_params(args.param))
+                     normalize=args.normalize, slice=args.slice, **parse_params(args.param))
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "skipped", "failed")}
     print(f"{len(rows)} sequence(s): {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed "
           f"-> {Path(args.out) / SUMMARY_NAME}")

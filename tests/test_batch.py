@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 
 pytest.importorskip("distributed")
 
@@ -204,6 +205,29 @@ def test_batch_flickering_sequence_and_normalize_choice(cluster, shift_engine, t
     with pytest.raises(ValueError, match="normalize must be one of auto, sequence, frame"):
         run_batch([folder], shift_engine, tmp_path / "bad", scheduler=cluster.scheduler_address, normalize="max")
     assert not (tmp_path / "bad").exists()
+
+
+def test_batch_takes_a_slice_position_of_multi_slice_sources(cluster, shift_engine, tmp_path):
+    """``slice`` (``--slice``) reaches the worker: each multi-slice source gives that slice position; one it does not
+    have fails with the reader's reason, and the others go on."""
+    from napari_tlreg.core.normalize import normalize_sequence
+    from napari_tlreg.io import load_sequence
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    stack = np.stack([_sequence(4, seed=s) for s in range(3)])  # (S, T, H, W): 3 slice positions
+    np.savez(folder / "stack.npz", frames=stack)
+    np.savez(folder / "thin.npz", frames=stack[:1])
+    rows = {r["name"]: r for r in run_batch([folder], shift_engine, tmp_path / "out", scheduler=cluster.scheduler_address,
+                                             montage=False, slice=2)}
+    assert rows["stack"]["status"] == "ok"
+    got = np.asarray(tifffile.imread(tmp_path / "out" / "stack" / "frames.tif"))
+    np.testing.assert_array_equal(got, normalize_sequence(load_sequence(folder / "stack.npz", slice=2).frames))
+    assert rows["thin"]["status"] == "failed" and "slice=2 is out of range" in rows["thin"]["error"]
+    assert cli.main(["batch", str(folder / "stack.npz"), "--method", shift_engine, "--out", str(tmp_path / "cli"),
+                     "--scheduler", cluster.scheduler_address, "--slice", "1", "--no-montage"]) == 0
+    got = np.asarray(tifffile.imread(tmp_path / "cli" / "stack" / "frames.tif"))
+    np.testing.assert_array_equal(got, normalize_sequence(stack[1]))
 
 
 def test_batch_refuses_what_would_not_fit_in_a_workers_memory_limit(tmp_path):

@@ -7,8 +7,7 @@ import warnings
 import napari
 from qtpy.QtCore import QTimer
 
-from .._hooks import sequence_to_layers
-from ..io import load_sequence
+from .._hooks import read_sequences
 from .register import RegisterWidget
 
 
@@ -33,21 +32,20 @@ def launch(source: str = "cardiac", method: str | None = None, run: bool = False
     With ``screenshot`` the window is saved to that PNG once the run has finished, and napari quits.
     """
     quiet_pyqt5_notice()
-    seq = load_sequence(source)
-    viewer = napari.Viewer(title=f"napari-tlreg: {seq.name or source}")
+    layers = read_sequences(source)  # a multi-slice cine: every slice a layer, slice 0 shown (and chosen below)
+    data, kwargs, _kind = layers[0]
+    name, n_frames = kwargs["name"], len(data)
+    viewer = napari.Viewer(title=f"napari-tlreg: {name}")
     viewer.window.resize(1500, 950)
-    for data, kwargs, kind in sequence_to_layers(seq):
-        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    for d, kw, kind in layers:
+        getattr(viewer, f"add_{kind}")(d, **kw)
     viewer.dims.axis_labels = ("t", "row", "col")
     viewer.dims.set_current_step(0, 0)  # the sample's reference frame; the widget defaults to the current frame
     widget = RegisterWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Register sequence", area="right")
-    image = viewer.layers[seq.name or "sequence"] if (seq.name or "sequence") in viewer.layers else None
-    if image is not None:
-        widget.image_combo.setCurrentText(image.name)
-    lab_name = f"{seq.name or 'sequence'} labels"
-    if lab_name in viewer.layers:
-        widget.labels_combo.setCurrentText(lab_name)
+    widget.image_combo.setCurrentText(name)
+    if f"{name} labels" in viewer.layers:
+        widget.labels_combo.setCurrentText(f"{name} labels")
     if method is not None:
         idx = widget.method_combo.findData(method)
         if idx < 0:
@@ -59,7 +57,7 @@ def launch(source: str = "cardiac", method: str | None = None, run: bool = False
             QTimer.singleShot(200, finish)
             return
         if screenshot:
-            viewer.dims.set_current_step(0, max(0, seq.frames.shape[0] // 2))
+            viewer.dims.set_current_step(0, max(0, n_frames // 2))
             viewer.reset_view()
             QTimer.singleShot(500, lambda: (viewer.screenshot(screenshot, canvas_only=False), viewer.close()))
 

@@ -6,7 +6,7 @@
 never leave a half-written file. Heavy libraries (tifffile, nibabel, pydicom, imageio) are
 imported on first use.
 """
-from .readers import SUPPORTED_SUFFIXES, SequenceReadError, load_sequence, load_stack, samples, to_luminance
+from .readers import SUPPORTED_SUFFIXES, SequenceReadError, load_sequence, load_slices, load_stack, samples, to_luminance
 from .sequence import Sequence
 from .writers import atomic_dir, atomic_path, load_points_csv, save_points_csv, save_stack
 
@@ -15,6 +15,7 @@ __all__ = [
     "SequenceReadError",
     "SUPPORTED_SUFFIXES",
     "load_sequence",
+    "load_slices",
     "load_stack",
     "samples",
     "to_luminance",

@@ -286,6 +286,38 @@ def load_sequence(source, *, slice: int | None = None, series: int | str | None 
     return seq
 
 
+def load_slices(source, *, series: int | str | None = None, max_voxels: int = MAX_READ_VOXELS) -> list[Sequence]:
+    """Every slice position of ``source`` as a :class:`Sequence` of its own, in :func:`load_sequence`'s order (one
+    item for a single-slice source): a multi-slice cine (a DICOM folder of a short-axis stack, a 4-D NIfTI, an npz
+    ``(S, T, H, W)``) is one time series per slice. Each is named ``"<name>_slice<k>"``.
+
+    Slices beyond ``max_voxels`` voxels in all are left out, with a warning that names the first one left out
+    (``load_sequence(source, slice=k)`` loads any one). The reader's own warnings (skipped files, several series)
+    are given once, for the first slice.
+    """
+    first = load_sequence(source, series=series)
+    n = int(first.metadata.get("n_slices", 1))
+    if n <= 1:
+        return [first]
+    out = [first]
+    total = first.frames.size
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # said for the first slice already
+        for k in range(1, n):
+            if total + first.frames.size > max_voxels:
+                break
+            seq = load_sequence(source, slice=k, series=series)
+            total += seq.frames.size
+            out.append(seq)
+    base = first.name[: -len("_slice0")] if first.name.endswith("_slice0") else first.name
+    for k, seq in enumerate(out):
+        seq.name = f"{base}_slice{k}"
+    if len(out) < n:
+        warnings.warn(f"{base}: loaded slices 0-{len(out) - 1} of {n}; the others would pass {max_voxels:,} voxels "
+                      f"in all (load_sequence(..., slice={len(out)}) loads one on its own)", stacklevel=2)
+    return out
+
+
 def load_stack(path) -> tuple[np.ndarray, tuple[float, float] | None, str]:
     """Read an array exactly as :func:`~napari_tlreg.io.writers.save_stack` wrote it.
 

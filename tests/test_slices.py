@@ -1,0 +1,101 @@
+"""Multi-slice cine (a short-axis stack: a DICOM folder, a 4-D NIfTI): every slice position is a time series of its
+own in the viewer (``io.load_slices`` through the reader hook and ``napari-tlreg view``), and the CLI and batch take
+one by ``--slice`` and say so when there are others. (Batch: ``test_batch.py``.)"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import napari_tlreg as tl
+from napari_tlreg import cli
+from napari_tlreg._hooks import read_sequences
+from napari_tlreg.core.normalize import normalize_sequence
+from napari_tlreg.io import load_sequence, load_slices, save_stack
+
+X, Y, Z, T = 40, 36, 3, 5
+
+
+def _stack(tmp_path):
+    """A 4-D NIfTI ``(X, Y, Z, T)``: slice z is a smooth image shifted one px per frame, brighter with z."""
+    nib = pytest.importorskip("nibabel")
+    from scipy.ndimage import gaussian_filter
+
+    base = gaussian_filter(np.random.default_rng(0).random((X, Y)), 2.0).astype(np.float32)
+    data = np.stack([np.stack([np.roll(base, t, 0) * (1 + z) for t in range(T)], -1) for z in range(Z)], 2)
+    path = tmp_path / "stack.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.eye(4)), path)
+    return path
+
+
+def test_load_slices_gives_every_slice_position(tmp_path):
+    path = _stack(tmp_path)
+    seqs = load_slices(path)
+    assert [s.name for s in seqs] == ["stack_slice0", "stack_slice1", "stack_slice2"]
+    for k, seq in enumerate(seqs):
+        assert seq.frames.shape == (T, Y, X)
+        np.testing.assert_array_equal(seq.frames, load_sequence(path, slice=k).frames)
+        assert seq.metadata["slice"] == k and seq.metadata["n_slices"] == Z
+    single = save_stack(tmp_path / "one.tif", seqs[0].frames)
+    (only,) = load_slices(single)
+    assert only.name == "one" and "n_slices" not in only.metadata  # a single slice keeps its name
+
+
+def test_load_slices_stops_at_the_voxel_limit_and_says_so(tmp_path):
+    path = _stack(tmp_path)
+    per_slice = T * Y * X
+    with pytest.warns(UserWarning, match=r"stack: loaded slices 0-1 of 3; the others would pass 15,000 voxels in "
+                                         r"all \(load_sequence\(\.\.\., slice=2\) loads one on its own\)"):
+        seqs = load_slices(path, max_voxels=15_000)
+    assert 2 * per_slice <= 15_000 < 3 * per_slice
+    assert [s.name for s in seqs] == ["stack_slice0", "stack_slice1"]
+
+
+def test_real_dicom_stack_opens_one_layer_per_slice(shared_data):
+    """The Sunnybrook patient's 240 DICOM files (12 slice positions x 20 phases): 12 image layers, in acquisition
+    order, the first shown."""
+    folder = shared_data / "sunnybrook" / "dicom_SCD0000101"
+    layers = read_sequences(str(folder))
+    names = [kw["name"] for _, kw, kind in layers if kind == "image"]
+    assert names == [f"dicom_SCD0000101_slice{k}" for k in range(12)]
+    assert [kw.get("visible", True) for _, kw, _ in layers] == [True] + [False] * 11
+    for k in (0, 7):
+        np.testing.assert_array_equal(layers[k][0], load_sequence(folder, slice=k).frames)
+        assert layers[k][0].shape == (20, 256, 256)
+
+
+def test_cli_register_takes_a_slice_and_says_when_there_are_others(tmp_path, capsys):
+    path = _stack(tmp_path)
+    assert cli.main(["register", str(path), "--out", str(tmp_path / "s0"), "--no-montage"]) == 0
+    err = capsys.readouterr().err
+    assert f"napari-tlreg register: {path} has 3 slice positions; registering slice 0 (--slice K for another)" in err
+    assert cli.main(["register", str(path), "--slice", "2", "--out", str(tmp_path / "s2"), "--no-montage"]) == 0
+    assert "slice positions" not in capsys.readouterr().err
+    res = tl.RegistrationResult.load(tmp_path / "s2")
+    np.testing.assert_array_equal(res.frames, normalize_sequence(load_sequence(path, slice=2).frames))
+    assert cli.main(["register", str(path), "--slice", "9", "--out", str(tmp_path / "s9"), "--no-montage"]) != 0
+    assert "slice=9 is out of range: the image has 3 slice(s)" in capsys.readouterr().err
+    assert not (tmp_path / "s9").exists()
+
+
+def test_viewer_opens_every_slice_and_registers_the_chosen_one(make_napari_viewer, qtbot, tmp_path):
+    pytest.importorskip("pytestqt")
+    from napari_tlreg._widgets.register import RegisterWidget
+
+    path = _stack(tmp_path)
+    viewer = make_napari_viewer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        viewer.open(str(path), plugin="napari-tlreg")
+    assert [layer.name for layer in viewer.layers] == ["stack_slice0", "stack_slice1", "stack_slice2"]
+    assert [layer.visible for layer in viewer.layers] == [True, False, False]
+    w = RegisterWidget(viewer)
+    assert [w.image_combo.itemText(i) for i in range(w.image_combo.count())] == ["stack_slice0", "stack_slice1",
+                                                                               "stack_slice2"]
+    w.image_combo.setCurrentText("stack_slice1")
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: not w.running, timeout=60000)
+    res = w.results[("stack_slice1", "tlrn")]
+    np.testing.assert_array_equal(res.frames, normalize_sequence(load_sequence(path, slice=1).frames))
+    assert "stack_slice1 warped reference" in viewer.layers
