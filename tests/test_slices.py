@@ -99,3 +99,28 @@ def test_viewer_opens_every_slice_and_registers_the_chosen_one(make_napari_viewe
     res = w.results[("stack_slice1", "tlrn")]
     np.testing.assert_array_equal(res.frames, normalize_sequence(load_sequence(path, slice=1).frames))
     assert "stack_slice1 warped reference" in viewer.layers
+
+
+def test_load_slices_reads_the_source_once(tmp_path, monkeypatch, shared_data):
+    """A 4-D NIfTI is decoded once for all its slices, and a DICOM folder's headers are read once each (not once per
+    slice position): 240 header reads for the Sunnybrook stack of 12 x 20 files, then each file's pixels once."""
+    from napari_tlreg.io import readers
+
+    path = _stack(tmp_path)
+    calls = {"nifti": 0, "headers": 0, "pixels": 0}
+    nifti, dcmread = readers._nifti_array, readers._dcmread
+
+    def count_nifti(p):
+        calls["nifti"] += 1
+        return nifti(p)
+
+    def count_dcmread(p, **kw):
+        calls["headers" if kw.get("stop_before_pixels") else "pixels"] += 1
+        return dcmread(p, **kw)
+
+    monkeypatch.setattr(readers, "_nifti_array", count_nifti)
+    monkeypatch.setattr(readers, "_dcmread", count_dcmread)
+    assert len(load_slices(path)) == Z and calls["nifti"] == 1
+    folder = shared_data / "sunnybrook" / "dicom_SCD0000101"
+    assert len(load_slices(folder)) == 12
+    assert calls["headers"] == 240 and calls["pixels"] == 240

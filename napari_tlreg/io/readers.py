@@ -22,6 +22,7 @@ truncated, random bytes, unsupported type) raises :class:`SequenceReadError` (a
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -237,12 +238,18 @@ def load_sequence(source, *, slice: int | None = None, series: int | str | None 
 
     Returns a :class:`Sequence` with frames ``(T, H, W)`` float32 (``T`` may be 1).
     """
+    return _load(source, slice, series)
+
+
+def _load(source, slice, series):
+    """:func:`load_sequence`'s work; with ``slice=EVERY`` a builder per slice position (read once: :func:`load_slices`)."""
     if isinstance(source, str) and not Path(source).exists():
         names = _sample_names()
         if source in names:
             from .bundled import load_sample
 
-            return load_sample(source)
+            seq = load_sample(source)
+            return [lambda: seq] if slice is EVERY else seq
     path = Path(source).expanduser()
     if not path.exists():
         hint = ""
@@ -266,24 +273,35 @@ def load_sequence(source, *, slice: int | None = None, series: int | str | None 
                 + ", ".join(sorted(SUPPORTED_SUFFIXES)) + ", or a folder of DICOM files",
             )
         reader = _READERS[kind]
-    try:
-        with warnings.catch_warnings():  # pydicom warns on every non-conformant UID; not useful here
-            warnings.filterwarnings("ignore", message="Invalid value for VR", category=UserWarning)
-            seq = reader(path, slice=slice, series=series)
-    except (SequenceReadError, FileNotFoundError):
-        raise
-    except MemoryError:
-        raise SequenceReadError(f"{path.name}: too large to load into memory; crop, downsample or split it") from None
-    except Exception as e:  # wrap library errors (struct.error, KeyError, TiffFileError, ...)
-        what = "folder of DICOM files" if path.is_dir() else f"{_KIND_TEXT[kind]} file"
-        raise SequenceReadError(
-            f"{path.name}: not a readable {what} (truncated or corrupt: {_reason(e)})"
-        ) from e
-    seq.metadata.setdefault("source", str(path))
-    seq.metadata.setdefault("reader", kind)
-    if not seq.name:
-        seq.name = _stem(path)
-    return seq
+
+    def guarded(read):
+        try:
+            with warnings.catch_warnings():  # pydicom warns on every non-conformant UID; not useful here
+                warnings.filterwarnings("ignore", message="Invalid value for VR", category=UserWarning)
+                seq = read()
+        except (SequenceReadError, FileNotFoundError):
+            raise
+        except MemoryError:
+            raise SequenceReadError(f"{path.name}: too large to load into memory; crop, downsample or split it") from None
+        except Exception as e:  # wrap library errors (struct.error, KeyError, TiffFileError, ...)
+            what = "folder of DICOM files" if path.is_dir() else f"{_KIND_TEXT[kind]} file"
+            raise SequenceReadError(
+                f"{path.name}: not a readable {what} (truncated or corrupt: {_reason(e)})"
+            ) from e
+        if isinstance(seq, list):  # the builders of every slice position (slice=EVERY)
+            return seq
+        seq.metadata.setdefault("source", str(path))
+        seq.metadata.setdefault("reader", kind)
+        if not seq.name:
+            seq.name = _stem(path)
+        return seq
+
+    got = guarded(lambda: reader(path, slice=slice, series=series))
+    if slice is not EVERY:
+        return got
+    if not isinstance(got, list):  # a reader of single-slice sources
+        return [lambda: got]
+    return [functools.partial(guarded, build) for build in got]
 
 
 def load_slices(source, *, series: int | str | None = None, max_voxels: int = MAX_READ_VOXELS) -> list[Sequence]:
@@ -291,24 +309,23 @@ def load_slices(source, *, series: int | str | None = None, max_voxels: int = MA
     item for a single-slice source): a multi-slice cine (a DICOM folder of a short-axis stack, a 4-D NIfTI, an npz
     ``(S, T, H, W)``) is one time series per slice. Each is named ``"<name>_slice<k>"``.
 
+    The source is read once (a DICOM folder's headers, a NIfTI or npz file), then each slice is built from it.
     Slices beyond ``max_voxels`` voxels in all are left out, with a warning that names the first one left out
-    (``load_sequence(source, slice=k)`` loads any one). The reader's own warnings (skipped files, several series)
-    are given once, for the first slice.
+    (``load_sequence(source, slice=k)`` loads any one).
     """
-    first = load_sequence(source, series=series)
-    n = int(first.metadata.get("n_slices", 1))
-    if n <= 1:
+    builders = _load(source, EVERY, series)  # the source read (a DICOM folder indexed) once
+    n = len(builders)
+    first = builders[0]()
+    if n == 1:
         return [first]
     out = [first]
     total = first.frames.size
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # said for the first slice already
-        for k in range(1, n):
-            if total + first.frames.size > max_voxels:
-                break
-            seq = load_sequence(source, slice=k, series=series)
-            total += seq.frames.size
-            out.append(seq)
+    for build in builders[1:]:
+        if total + first.frames.size > max_voxels:
+            break
+        seq = build()
+        total += seq.frames.size
+        out.append(seq)
     base = first.name[: -len("_slice0")] if first.name.endswith("_slice0") else first.name
     for k, seq in enumerate(out):
         seq.name = f"{base}_slice{k}"
@@ -462,6 +479,18 @@ def _tiff_spacing(tif) -> tuple[tuple[float, float] | None, str]:
     return (scale[0] / yres, scale[0] / xres), scale[1]
 
 
+#: a reader's ``slice`` for every slice position at once (:func:`load_slices`): the reader then reads the source once
+#: and returns one builder (a function of no arguments giving that slice's Sequence) per slice position
+EVERY = object()
+
+
+def _per_slice(slice, n: int, one):
+    """``one(k)`` for the slice a caller asked for, or with :data:`EVERY` a builder per slice position ``0..n-1``."""
+    if slice is EVERY:
+        return [functools.partial(one, k) for k in range(n)]
+    return one(slice)
+
+
 def _read_tiff(path: Path, **_) -> Sequence:
     arr, axes, spacing, unit, meta = _tiff_array(path)
     rgb_last = axes.endswith("S") or (arr.ndim == 4 and arr.shape[-1] in (3, 4))
@@ -528,14 +557,19 @@ def _nifti_to_napari(data: np.ndarray, path: Path, slice: int | None):
 
 
 def _read_nifti(path: Path, slice: int | None = None, **_) -> Sequence:
-    data, spacing, unit, meta = _nifti_array(path)
-    frames, n_slices = _nifti_to_napari(data, path, slice)
-    if n_slices > 1:
-        meta.update(n_slices=n_slices, slice=int(slice or 0))
-    labels, lab_src = _sibling_labels(path, frames.shape)
-    if lab_src:
-        meta["labels_source"] = lab_src
-    return Sequence(frames, labels=labels, spacing=spacing, unit=unit, metadata=meta)
+    data, spacing, unit, meta0 = _nifti_array(path)
+
+    def one(k):
+        frames, n_slices = _nifti_to_napari(data, path, k)
+        meta = dict(meta0)
+        if n_slices > 1:
+            meta.update(n_slices=n_slices, slice=int(k or 0))
+        labels, lab_src = _sibling_labels(path, frames.shape)
+        if lab_src:
+            meta["labels_source"] = lab_src
+        return Sequence(frames, labels=labels, spacing=spacing, unit=unit, metadata=meta)
+
+    return _per_slice(slice, data.shape[2] if data.ndim == 4 else 1, one)
 
 
 # --------------------------------------------------------------------------- DICOM
@@ -760,6 +794,12 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
         return (_num(ds.get("TriggerTime"), 0.0), _num(ds.get("InstanceNumber")), _natural_key(f.name))
 
     order = sorted(groups, key=lambda k: min(time_key(it)[1:] for it in groups[k]))
+    return _per_slice(slice, len(order), functools.partial(_dicom_slice, path, uid, uids, order, groups, time_key, skipped))
+
+
+def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, time_key, skipped: list,
+                 slice: int | None) -> Sequence:
+    """Slice position ``slice`` (default 0) of a DICOM folder that :func:`_read_dicom_folder` indexed."""
     k = 0 if slice is None else int(slice)
     if not 0 <= k < len(order):
         _fail(path, f"slice={k} is out of range: the folder has {len(order)} slice position(s)")
@@ -952,19 +992,25 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
     rgb = None
     if arr.ndim in (3, 4) and arr.shape[-1] in (3, 4) and arr.shape[-2] > 4:
         arr, rgb = _split_rgb(arr, True)
-    arr, n_slices = _pick_slice(arr, path, slice, "the array")
-    if n_slices > 1:
-        meta.update(slice=int(slice or 0), n_slices=n_slices)
-    frames = _as_thw(arr, path)
-    if rgb is not None:
-        meta["rgb"] = rgb.reshape(frames.shape + rgb.shape[-1:])
-    if labels is not None:
-        labels, _ = _pick_slice(np.asarray(labels), path, slice, "labels")
-        labels = _as_thw(labels, path, "labels")
-        if labels.shape != frames.shape:
-            _fail(path, f"labels {labels.shape} do not match frames {frames.shape}")
-    return Sequence(frames, labels=labels, spacing=spacing, unit=unit if spacing else "px",
-                    landmarks=landmarks, metadata=meta)
+
+    def one(k):
+        a, n_slices = _pick_slice(arr, path, k, "the array")
+        m = dict(meta)
+        if n_slices > 1:
+            m.update(slice=int(k or 0), n_slices=n_slices)
+        frames = _as_thw(a, path)
+        if rgb is not None:
+            m["rgb"] = rgb.reshape(frames.shape + rgb.shape[-1:])  # colour comes as (T, H, W, C): one slice
+        lab = None
+        if labels is not None:
+            lab, _ = _pick_slice(np.asarray(labels), path, k, "labels")
+            lab = _as_thw(lab, path, "labels")
+            if lab.shape != frames.shape:
+                _fail(path, f"labels {lab.shape} do not match frames {frames.shape}")
+        return Sequence(frames, labels=lab, spacing=spacing, unit=unit if spacing else "px",
+                        landmarks=landmarks, metadata=m)
+
+    return _per_slice(slice, arr.shape[0] if arr.ndim == 4 else 1, one)
 
 
 _READERS = {
