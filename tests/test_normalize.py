@@ -83,6 +83,16 @@ def test_flicker_finds_the_frames_whose_gain_or_offset_changed():
     assert flicker(_flickering(frames, {0: 2.0}), reference=0) and flicker(np.zeros((4, 8, 8))) == {}
 
 
+def test_large_frames_are_judged_on_a_subsample():
+    """Frames over 512x512 are judged on every k-th pixel (a fraction of the time), and a gain is still found."""
+    from scipy.ndimage import zoom
+
+    frames, _ = _phantom()
+    big = zoom(frames[:4], (1, 20, 20), order=1)  # 4 x 1280 x 1280
+    assert flicker(big) == {}
+    assert sorted(flicker(_flickering(big, {2: 1.5}))) == [2]
+
+
 def test_normalize_modes():
     frames, _ = _phantom()
     flick = _flickering(frames, {2: 1.6, 5: 0.6})
