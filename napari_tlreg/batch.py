@@ -262,6 +262,27 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
     return row
 
 
+def _count_slices(source: str) -> int:
+    """Slice positions of ``source`` (on a worker); 1 where it cannot be read (its own task then says why)."""
+    try:
+        from .io import count_slices
+
+        return count_slices(source)
+    except Exception:  # noqa: BLE001 - a bad source is reported by register_one, with its reason
+        return 1
+
+
+def _every_slice(items: list[dict], counts: list[int]) -> list[dict]:
+    """``items`` with each multi-slice source split into one item per slice position, ``"<name>_slice<k>"``."""
+    out = []
+    for item, n in zip(items, counts):
+        if n > 1:
+            out += [{**item, "name": f"{item['name']}_slice{k}", "slice": k} for k in range(n)]
+        else:
+            out.append(item)
+    return out
+
+
 # --------------------------------------------------------------------------- the batch
 def _client(scheduler, n_workers: int):
     """``(client, cluster, owns_client)`` for ``scheduler``: None/"local", an address, a cluster or a Client.
@@ -314,14 +335,15 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     scheduler: ``None`` or ``"local"`` (a LocalCluster of ``n_workers`` processes, started and
         stopped here), a scheduler address (``"tcp://host:8786"``), or a ``distributed.Client``.
     reference, device, normalize, params: as for :func:`napari_tlreg.register` (same for every sequence).
-    slice: the slice position of each multi-slice source (``load_sequence``'s ``slice``; default 0).
+    slice: the slice position of each multi-slice source (``load_sequence``'s ``slice``; default 0), or ``"all"``:
+        every slice position, each its own sequence ``"<name>_slice<k>"`` (counted on the workers first).
     on_row: called with each row as its sequence finishes (in completion order).
     Returns one row per sequence, in input order: ``name``, ``status`` (``ok``/``skipped``/
     ``failed``), ``seconds``, ``frames``, key metrics, ``error``, ...; the same rows are written
     to ``out/summary.csv``. An unknown method or bad parameters raise ``ValueError`` before any
     work starts.
     """
-    from .engines import _REGISTRY, get_engine
+    from .engines import get_engine
 
     engine = get_engine(method)  # unknown method -> ValueError now, not once per sequence
     checked = engine.validate_params(params)
@@ -329,6 +351,8 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     from .core.normalize import check_mode
 
     check_mode(normalize)
+    if not (slice is None or slice == "all" or (isinstance(slice, int) and not isinstance(slice, bool) and slice >= 0)):
+        raise ValueError(f"slice must be a slice position (an integer >= 0) or 'all', got {slice!r}")
     if scheduler is None or str(scheduler) == "local":
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
             raise ValueError(f"n_workers must be an integer >= 1, got {n_workers!r}")
@@ -339,6 +363,36 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     items = expand_inputs(inputs, exclude=out)
     if not items:
         raise ValueError("no input sequences given")
+    session: list = []  # (client, cluster, owns_client), started on first need
+
+    def client():
+        if not session:
+            session.append(_client(scheduler, n_workers))
+        return session[0][0]
+
+    try:
+        if slice == "all":  # every slice position of each source: count them on the workers first
+            live = [it for it in items if not it.get("error")]
+            c = client()
+            counts = dict(zip(map(id, live), c.gather(c.map(_count_slices, [it["source"] for it in live], pure=False))))
+            items = _every_slice(items, [counts.get(id(it), 1) for it in items])
+        return _register_items(items, client, session, method, out, reference=reference, device=device,
+                               montage=montage, on_row=on_row, normalize=normalize,
+                               slice=None if slice == "all" else slice, given=given, n_workers=n_workers)
+    finally:
+        if session:
+            c, cluster, owns_client = session[0]
+            if owns_client:
+                c.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _register_items(items, client, session, method, out, *, reference, device, montage, on_row, normalize, slice,
+                    given, n_workers) -> list[dict]:
+    """:func:`run_batch`'s work on resolved ``items``: skip the finished, register the others on Dask (``client()``
+    starts the session), write the summary."""
+    from .engines import _REGISTRY
 
     rows: dict[int, dict] = {}
     todo: list[int] = []
@@ -354,32 +408,26 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     if todo:
         from distributed import as_completed
 
-        client, cluster, owns_client = _client(scheduler, n_workers)
-        local = cluster is not None
-        try:
-            threads = max(1, (os.cpu_count() or 1) // int(n_workers)) if local else None
-            entry = _REGISTRY.get(method)
-            futures = {}
-            for i in todo:
-                fut = client.submit(register_one, items[i], method, str(out), reference=reference, device=device,
-                                    montage=montage, params=given, engine_entry=entry, torch_threads=threads,
-                                    normalize=normalize, slice=slice,
-                                    key=f"napari-tlreg-{items[i]['name']}-{uuid.uuid4().hex[:12]}", pure=False)
-                futures[fut] = i
-            for fut in as_completed(list(futures)):
-                i = futures[fut]
-                try:
-                    row = fut.result()
-                except Exception as exc:  # the worker died (KilledWorker), a pickling error, ...
-                    row = _row(items[i], status="failed", method=method, error=f"task failed: {_one_line(exc)}")
-                rows[i] = row
-                if on_row is not None:
-                    on_row(row)
-        finally:
-            if owns_client:
-                client.close()
-            if cluster is not None:
-                cluster.close()
+        c = client()
+        local = session[0][1] is not None
+        threads = max(1, (os.cpu_count() or 1) // int(n_workers)) if local else None
+        entry = _REGISTRY.get(method)
+        futures = {}
+        for i in todo:
+            fut = c.submit(register_one, items[i], method, str(out), reference=reference, device=device,
+                           montage=montage, params=given, engine_entry=entry, torch_threads=threads,
+                           normalize=normalize, slice=items[i].get("slice", slice),
+                           key=f"napari-tlreg-{items[i]['name']}-{uuid.uuid4().hex[:12]}", pure=False)
+            futures[fut] = i
+        for fut in as_completed(list(futures)):
+            i = futures[fut]
+            try:
+                row = fut.result()
+            except Exception as exc:  # the worker died (KilledWorker), a pickling error, ...
+                row = _row(items[i], status="failed", method=method, error=f"task failed: {_one_line(exc)}")
+            rows[i] = row
+            if on_row is not None:
+                on_row(row)
 
     ordered = [rows[i] for i in range(len(items))]
     write_summary(ordered, out)

@@ -29,6 +29,19 @@ NORMALIZE_HELP = ("intensity scale: per frame where frames flicker in brightness
                   "or each frame its own")
 
 
+def _slice_choice(text: str):
+    """``--slice``'s value: ``all`` or a slice position."""
+    if text == "all":
+        return text
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a slice position (0, 1, ...) or 'all', got {text!r}") from None
+    if k < 0:
+        raise argparse.ArgumentTypeError(f"a slice position is 0 or more, got {k}")
+    return k
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="napari-tlreg", description="Deformable registration of image sequences.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -89,8 +102,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="'local' (a LocalCluster, the default) or the address of a running Dask scheduler")
     b.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster (default 2)")
     b.add_argument("--reference", type=int, default=0)
-    b.add_argument("--slice", type=int, default=None, metavar="K",
-                   help="slice position of each multi-slice cine (default 0)")
+    b.add_argument("--slice", type=_slice_choice, default=None, metavar="K|all",
+                   help="slice position of each multi-slice cine (default 0), or all: every slice position, "
+                        "each its own sequence NAME_slice<k>")
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     b.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="engine parameter (repeatable)")
     b.add_argument("--normalize", default="auto", choices=NORMALIZATIONS,

@@ -18,7 +18,8 @@ pytest.importorskip("distributed")
 
 from napari_tlreg import cli  # noqa: E402
 from napari_tlreg.batch import SUMMARY_FIELDS, expand_inputs, is_finished, run_batch  # noqa: E402
-from napari_tlreg.io import save_points_csv, save_stack  # noqa: E402
+from napari_tlreg.core.normalize import normalize_sequence  # noqa: E402
+from napari_tlreg.io import load_sequence, save_points_csv, save_stack  # noqa: E402
 
 RESULT_FILES = {"frames.tif", "warped.tif", "displacement.tif", "jacobian.tif", "result.json",
                 "metrics.json", "metrics.csv"}
@@ -210,8 +211,6 @@ def test_batch_flickering_sequence_and_normalize_choice(cluster, shift_engine, t
 def test_batch_takes_a_slice_position_of_multi_slice_sources(cluster, shift_engine, tmp_path):
     """``slice`` (``--slice``) reaches the worker: each multi-slice source gives that slice position; one it does not
     have fails with the reader's reason, and the others go on."""
-    from napari_tlreg.core.normalize import normalize_sequence
-    from napari_tlreg.io import load_sequence
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -228,6 +227,43 @@ def test_batch_takes_a_slice_position_of_multi_slice_sources(cluster, shift_engi
                      "--scheduler", cluster.scheduler_address, "--slice", "1", "--no-montage"]) == 0
     got = np.asarray(tifffile.imread(tmp_path / "cli" / "stack" / "frames.tif"))
     np.testing.assert_array_equal(got, normalize_sequence(stack[1]))
+
+
+def test_batch_every_slice_position(cluster, shift_engine, tmp_path):
+    """``slice="all"`` (``--slice all``): each multi-slice source becomes one sequence per slice position,
+    ``<name>_slice<k>`` (counted on the workers), single-slice sources stay as they are, a corrupt one fails with its
+    reason, a re-run skips what is done, and a bad value is refused before any work."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    stack = np.stack([_sequence(4, seed=s) for s in range(3)])  # (S, T, H, W): 3 slice positions
+    np.savez(folder / "stack.npz", frames=stack)
+    save_stack(folder / "single.tif", _sequence(3))
+    (folder / "broken.npz").write_bytes(b"PK\x03\x04 not a zip")
+    rows = run_batch([folder], shift_engine, tmp_path / "out", scheduler=cluster.scheduler_address, montage=False,
+                     slice="all")
+    by_name = {r["name"]: r for r in rows}
+    assert sorted(by_name) == ["broken", "single", "stack_slice0", "stack_slice1", "stack_slice2"]
+    assert by_name["broken"]["status"] == "failed" and "broken.npz" in by_name["broken"]["error"]
+    for k in range(3):
+        assert by_name[f"stack_slice{k}"]["status"] == "ok"
+        got = np.asarray(tifffile.imread(tmp_path / "out" / f"stack_slice{k}" / "frames.tif"))
+        np.testing.assert_array_equal(got, normalize_sequence(stack[k]))
+    assert by_name["single"]["status"] == "ok"
+    assert [r["name"] for r in _summary(tmp_path / "out")] == [r["name"] for r in rows]
+    again = run_batch([folder], shift_engine, tmp_path / "out", scheduler=cluster.scheduler_address, montage=False,
+                      slice="all")
+    assert {r["name"]: r["status"] for r in again} == {"broken": "failed", "single": "skipped", "stack_slice0": "skipped",
+                                                       "stack_slice1": "skipped", "stack_slice2": "skipped"}
+    assert cli.main(["batch", str(folder / "stack.npz"), "--method", shift_engine, "--out", str(tmp_path / "cli"),
+                     "--scheduler", cluster.scheduler_address, "--slice", "all", "--no-montage"]) == 0
+    assert sorted(p.name for p in (tmp_path / "cli").iterdir() if p.is_dir()) == ["stack_slice0", "stack_slice1",
+                                                                                "stack_slice2"]
+    for bad in (-1, "every", 1.5, True):
+        with pytest.raises(ValueError, match="slice must be a slice position"):
+            run_batch([folder], shift_engine, tmp_path / "bad", scheduler=cluster.scheduler_address, slice=bad)
+    assert not (tmp_path / "bad").exists()
+    with pytest.raises(SystemExit):
+        cli.main(["batch", str(folder), "--method", shift_engine, "--out", str(tmp_path / "bad"), "--slice", "some"])
 
 
 def test_batch_refuses_what_would_not_fit_in_a_workers_memory_limit(tmp_path):

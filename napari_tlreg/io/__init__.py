@@ -6,7 +6,16 @@
 never leave a half-written file. Heavy libraries (tifffile, nibabel, pydicom, imageio) are
 imported on first use.
 """
-from .readers import SUPPORTED_SUFFIXES, SequenceReadError, load_sequence, load_slices, load_stack, samples, to_luminance
+from .readers import (
+    SUPPORTED_SUFFIXES,
+    SequenceReadError,
+    count_slices,
+    load_sequence,
+    load_slices,
+    load_stack,
+    samples,
+    to_luminance,
+)
 from .sequence import Sequence
 from .writers import atomic_dir, atomic_path, load_points_csv, save_points_csv, save_stack
 
@@ -14,6 +23,7 @@ __all__ = [
     "Sequence",
     "SequenceReadError",
     "SUPPORTED_SUFFIXES",
+    "count_slices",
     "load_sequence",
     "load_slices",
     "load_stack",

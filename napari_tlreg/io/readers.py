@@ -304,6 +304,12 @@ def _load(source, slice, series):
     return [functools.partial(guarded, build) for build in got]
 
 
+def count_slices(source, *, series: int | str | None = None) -> int:
+    """How many slice positions ``source`` holds (1 for a single-slice source): what :func:`load_slices` would give,
+    with the source read once and no slice built."""
+    return len(_load(source, EVERY, series))
+
+
 def load_slices(source, *, series: int | str | None = None, max_voxels: int = MAX_READ_VOXELS) -> list[Sequence]:
     """Every slice position of ``source`` as a :class:`Sequence` of its own, in :func:`load_sequence`'s order (one
     item for a single-slice source): a multi-slice cine (a DICOM folder of a short-axis stack, a 4-D NIfTI, an npz
