@@ -11,6 +11,8 @@
 * Each sequence's results go to ``out/<name>/`` (``report.write``: arrays, metrics, montage),
   moved into place only once complete. ``<name>`` is the file name without its suffix (the
   folder name for DICOM); names that collide get a short hash of their path appended.
+* A multi-slice source (a short-axis stack) gives slice position ``slice`` (default 0), or with
+  ``slice="all"`` every slice position, each a sequence of its own named ``<name>_slice<k>``.
 * A rerun skips every sequence whose folder already holds ``result.json`` and ``metrics.json``.
 * A sequence that fails (unreadable file, bad shape, an engine error, a dead worker) becomes a
   row with ``status="failed"`` and its error message; the others go on.
