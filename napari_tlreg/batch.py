@@ -368,17 +368,18 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     session: list = []  # (client, cluster, owns_client), started on first need
 
     def client():
+        """The Dask client (started on first call) and whether its cluster is the local one started here."""
         if not session:
             session.append(_client(scheduler, n_workers))
-        return session[0][0]
+        return session[0][0], session[0][1] is not None
 
     try:
         if slice == "all":  # every slice position of each source: count them on the workers first
-            live = [it for it in items if not it.get("error")]
-            c = client()
-            counts = dict(zip(map(id, live), c.gather(c.map(_count_slices, [it["source"] for it in live], pure=False))))
-            items = _every_slice(items, [counts.get(id(it), 1) for it in items])
-        return _register_items(items, client, session, method, out, reference=reference, device=device,
+            c, _ = client()
+            counts = iter(c.gather(c.map(_count_slices, [it["source"] for it in items if not it.get("error")],
+                                         pure=False)))
+            items = _every_slice(items, [1 if it.get("error") else next(counts) for it in items])
+        return _register_items(items, client, method, out, reference=reference, device=device,
                                montage=montage, on_row=on_row, normalize=normalize,
                                slice=None if slice == "all" else slice, given=given, n_workers=n_workers)
     finally:
@@ -390,10 +391,10 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
                 cluster.close()
 
 
-def _register_items(items, client, session, method, out, *, reference, device, montage, on_row, normalize, slice,
+def _register_items(items, client, method, out, *, reference, device, montage, on_row, normalize, slice,
                     given, n_workers) -> list[dict]:
     """:func:`run_batch`'s work on resolved ``items``: skip the finished, register the others on Dask (``client()``
-    starts the session), write the summary."""
+    starts the session: ``(client, local)``), write the summary."""
     from .engines import _REGISTRY
 
     rows: dict[int, dict] = {}
@@ -410,8 +411,7 @@ def _register_items(items, client, session, method, out, *, reference, device, m
     if todo:
         from distributed import as_completed
 
-        c = client()
-        local = session[0][1] is not None
+        c, local = client()
         threads = max(1, (os.cpu_count() or 1) // int(n_workers)) if local else None
         entry = _REGISTRY.get(method)
         futures = {}
