@@ -50,7 +50,8 @@ time (0.86x in the realsub section of ``benchmarks/nmsr.py``, a median 0.77x ove
 runs to its cap every time; at 70 (60 until the thirteenth run of that benchmark) its whole clip's local CC is
 above SyN-CC's, 0.8347 vs 0.8244 (the realcc section; with 60 and the earlier defaults, bilinear and
 ``edge_weight=0``: 0.8239). The thirteenth run gave 70 to every
-frame; on frames of 128x128 or less it bought no accuracy worth its time (README, NMSR section), so they keep 60.
+frame; on frames of 128x128 or less it bought no accuracy worth its time (docs/nmsr.md, Frames larger than
+128x128), so they keep 60.
 
 Scales and eq. 4. ``F^{s/2}`` is the field found so far, at full resolution. At scale ``s``:
 ``M^s = down(warp(moving, F^{s/2}), s)``, ``I^s = down(fixed, s)``; the network's field ``F̃^s``
@@ -176,7 +177,7 @@ Only the finest scale: there the field is judged on the grid it is delivered on;
 The two are the defaults since the eighteenth run of ``benchmarks/nmsr.py``: its cubic section measured them beside
 the earlier defaults (bilinear, ``edge_weight=0``), alone and together, on the bundled echo, 24 cardiac phantoms,
 28 Sunnybrook slices and the real echo's first 6 frames; together they raised the phantoms' Dice of the propagated
-labels on 21 of the 24 (mean +0.0014), at 1.03x the time (README, NMSR section).
+labels on 21 of the 24 (mean +0.0014), at 1.03x the time (docs/nmsr.md, Departures from the paper).
 """
 from __future__ import annotations
 
