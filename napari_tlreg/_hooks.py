@@ -181,21 +181,30 @@ def _written(result: Any, path: str) -> list[str]:
     return [str(path)]
 
 
+def _unit_from_meta(meta: dict) -> str:
+    """The layer's length unit (the one its reader gave, kept in its metadata), mm otherwise."""
+    info = (meta.get("metadata") or {}).get("napari_tlreg") or {}
+    unit = info.get("unit")
+    return str(unit) if unit and unit != "px" else "mm"
+
+
 def write_image(path: str, data: Any, meta: dict) -> list[str]:
-    """Save an Image layer as ``.tif`` or ``.nii.gz`` (spacing from the layer's scale)."""
+    """Save an Image layer as ``.tif`` or ``.nii.gz`` (spacing and its unit from the layer; an RGB layer as an
+    RGB TIFF)."""
     from napari_tlreg.io import save_stack
 
-    return _written(save_stack(path, np.asarray(data), spacing=_spacing_from_meta(meta)), path)
+    return _written(save_stack(path, np.asarray(data), spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta),
+                               rgb=bool(meta.get("rgb"))), path)
 
 
 def write_labels(path: str, data: Any, meta: dict) -> list[str]:
-    """Save a Labels layer as ``.tif`` or ``.nii.gz`` (integer)."""
+    """Save a Labels layer as ``.tif`` or ``.nii.gz`` (integer; spacing and its unit from the layer)."""
     from napari_tlreg.io import save_stack
 
     arr = np.asarray(data)
     if not np.issubdtype(arr.dtype, np.integer):
         arr = arr.astype(np.int32)
-    return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta)), path)
+    return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta)), path)
 
 
 def points_with_ids(data: Any, meta: dict) -> np.ndarray:

@@ -577,3 +577,154 @@ def test_io_imports_no_qt_or_napari():
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ---- found in review (2026-12-04): units, page-by-page TIFFs, colour samples, DICOM colour tables and MONOCHROME1 ----
+def test_napari_writers_keep_the_layers_unit(tmp_path):
+    """The satellite sample's pixels are 1 m: saved from its layer, they read back as 1 m, not 1 mm."""
+    from napari_tlreg import _hooks
+
+    seq = load_sequence("satellite")
+    data, kw, _ = _hooks.sequence_to_layers(seq)[0]
+    assert (seq.spacing, seq.unit) == ((1.0, 1.0), "m")
+    for name in ("sat.tif", "sat.nii.gz"):
+        back = load_sequence(_hooks.write_image(str(tmp_path / name), data, kw)[0])
+        assert (back.spacing, back.unit) == ((1.0, 1.0), "m"), name
+    labels = (np.asarray(data) > np.median(data)).astype(np.int32)
+    back = load_sequence(_hooks.write_labels(str(tmp_path / "lab.tif"), labels, kw)[0])
+    assert back.unit == "m"
+
+
+@pytest.mark.parametrize("name, dtype", [("a.nii.gz", np.float32), ("a.tif", np.float32), ("a.tif", np.float64),
+                                         ("a.ome.tif", np.float32)])
+@pytest.mark.parametrize("unit, mm", [("cm", 10.0), ("µm", 1e-3), ("um", 1e-3), ("inch", 25.4)])
+def test_save_stack_stores_any_known_unit_as_mm(tmp_path, name, dtype, unit, mm):
+    """NIfTI knows mm, m and micron, and ImageJ's unit must be ASCII: a cm spacing stored as it was read back as
+    mm (10x too small), and µm into an ImageJ TIFF raised UnicodeEncodeError."""
+    p = save_stack(tmp_path / name, np.zeros((3, 8, 10), dtype), spacing=(0.5, 0.25), unit=unit)
+    seq = load_sequence(p)
+    assert seq.unit == "mm"
+    assert seq.spacing == pytest.approx((0.5 * mm, 0.25 * mm), rel=1e-6)
+
+
+def test_save_stack_refuses_an_unknown_unit_and_float16_where_it_cannot_be_kept(tmp_path):
+    with pytest.raises(ValueError, match="unknown length unit 'furlong'"):
+        save_stack(tmp_path / "a.tif", np.zeros((3, 8, 10), np.float32), spacing=(1, 1), unit="furlong")
+    for name, fmt in (("h.nii.gz", "NIfTI"), ("h.ome.tif", "OME-TIFF")):
+        with pytest.raises(ValueError, match=f"{fmt} cannot store float16"):
+            save_stack(tmp_path / name, np.zeros((3, 8, 10), np.float16))
+    assert sorted(os.listdir(tmp_path)) == []  # nothing half-written
+    arr = np.arange(3 * 8 * 10, dtype=np.float16).reshape(3, 8, 10)
+    back, _, _ = load_stack(save_stack(tmp_path / "h.tif", arr))
+    assert back.dtype == np.float16 and np.array_equal(back, arr)
+
+
+def test_a_tiff_written_page_by_page_loads_every_frame(tmp_path):
+    """``TiffWriter.write`` once a frame makes one series per page: the reader took the first series, one frame."""
+    import tifffile
+
+    frames = (np.arange(6)[:, None, None] * 10 + np.zeros((6, 16, 20))).astype(np.uint8)
+    with tifffile.TiffWriter(tmp_path / "loop.tif") as tw:
+        for f in frames:
+            tw.write(f)
+    seq = load_sequence(tmp_path / "loop.tif")
+    assert seq.shape == (6, 16, 20) and np.array_equal(seq.frames, frames.astype(np.float32))
+    # series that differ (a full image and a thumbnail) are not joined: the first one is the image
+    with tifffile.TiffWriter(tmp_path / "thumb.tif") as tw:
+        tw.write(frames[:4], photometric="minisblack")
+        tw.write(frames[0, ::2, ::2])
+    assert load_sequence(tmp_path / "thumb.tif").shape == (4, 16, 20)
+
+
+def test_colour_samples_on_any_axis_and_grey_with_alpha(tmp_path):
+    """Planar RGB (samples first) became 3 frames, grey + alpha 20 frames of 30x2 pixels."""
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(rgb, -1, 0), photometric="rgb", planarconfig="separate")
+    seq = load_sequence(tmp_path / "planar.tif")
+    assert seq.shape == (1, 20, 30) and np.allclose(seq.frames[0], to_luminance(rgb))
+    assert np.array_equal(seq.metadata["rgb"][0], rgb)
+    la = rng.integers(0, 255, (20, 30, 2), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "ga.tif", la, photometric="minisblack", extrasamples=["unassalpha"])
+    seq = load_sequence(tmp_path / "ga.tif")
+    assert seq.shape == (1, 20, 30) and np.array_equal(seq.frames[0], la[..., 0].astype(np.float32))
+
+
+def test_an_rgb_image_layer_is_saved_as_colour(tmp_path):
+    """``write_image`` wrote an (H, W, 3) RGB layer as a stack of 40 frames of 50x3."""
+    from napari_tlreg import _hooks
+
+    rgb = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    seq = load_sequence(_hooks.write_image(str(tmp_path / "photo.tif"), rgb, {"rgb": True, "scale": (1.0, 1.0)})[0])
+    assert seq.shape == (1, 40, 50) and np.array_equal(seq.metadata["rgb"][0], rgb)
+    two = np.stack([rgb, rgb[::-1]])
+    seq = load_sequence(_hooks.write_image(str(tmp_path / "two.tif"), two, {"rgb": True, "scale": (1.0, 0.5, 0.5)})[0])
+    assert seq.shape == (2, 40, 50) and seq.spacing == (0.5, 0.5) and np.array_equal(seq.metadata["rgb"], two)
+    with pytest.raises(ValueError, match="colour is stored as .tif"):
+        save_stack(tmp_path / "photo.nii.gz", rgb, rgb=True)
+
+
+def test_palette_colour_dicom_is_converted_through_its_table():
+    """PALETTE COLOR pixels are indices into the file's colour table: they were taken as intensities."""
+    import pydicom
+    from pydicom import examples
+    from pydicom.pixels import apply_color_lut
+
+    palette_color = examples.get_path("palette_color")
+    seq = load_sequence(palette_color)
+    ds = pydicom.dcmread(palette_color)
+    rgb = apply_color_lut(ds.pixel_array, ds)
+    assert np.array_equal(seq.metadata["rgb"][0], rgb)
+    assert np.allclose(seq.frames[0], to_luminance(rgb))
+
+
+@needs_sunny
+def test_monochrome1_folder_is_inverted_alike_in_every_file(tmp_path):
+    """Each file was inverted within its own values (max + min - x), so the same stored value came out differently
+    in each frame; the stored range (BitsStored) is the same for the whole series."""
+    import pydicom
+
+    folder = tmp_path / "mono1"
+    folder.mkdir()
+    base = pydicom.dcmread(DICOM_FOLDER / "1.dcm").pixel_array
+    for i, top in enumerate((1000, 500)):
+        ds = pydicom.dcmread(DICOM_FOLDER / f"{i + 1}.dcm")
+        a = np.full_like(base, 100)
+        a[0, 0] = top  # one pixel differs
+        ds.PixelData = a.tobytes()
+        ds.PhotometricInterpretation = "MONOCHROME1"
+        ds.save_as(folder / f"{i + 1}.dcm")
+    seq = load_sequence(folder)
+    assert seq.frames[0, 5, 5] == seq.frames[1, 5, 5]
+    assert seq.frames[0, 0, 0] < seq.frames[1, 0, 0] < seq.frames[0, 5, 5]  # inverted: brighter stored, darker shown
+
+
+@needs_sunny
+def test_load_slices_holds_its_limit_with_slices_of_different_lengths(tmp_path):
+    """The limit was checked with the first slice's size: a 2-phase slice 0 let a 20-phase slice 1 pass it."""
+    import shutil
+
+    from napari_tlreg.io import load_slices
+
+    folder = tmp_path / "uneven"
+    folder.mkdir()
+    for n in [1, 2, *range(21, 41)]:  # slice 0: 2 phases, slice 1: all 20
+        shutil.copy(DICOM_FOLDER / f"{n}.dcm", folder / f"{n}.dcm")
+    assert [s.shape[0] for s in load_slices(folder)] == [2, 20]
+    with pytest.warns(UserWarning, match="loaded slices 0-0 of 2"):
+        out = load_slices(folder, max_voxels=5 * 256 * 256)
+    assert [s.shape[0] for s in out] == [2]
+
+
+def test_a_slice_beyond_a_single_slice_source_is_refused(tmp_path):
+    """``slice=5`` of a TIFF, an npy, a 3-D NIfTI or a sample returned the one sequence there is (so
+    ``batch --slice 5`` registered slice 0); a multi-slice source refused it."""
+    arr = _stack()
+    paths = [save_stack(tmp_path / "a.tif", arr), save_stack(tmp_path / "a.nii.gz", arr)]
+    np.save(tmp_path / "a.npy", arr)
+    for src in (*paths, tmp_path / "a.npy", "cardiac"):
+        with pytest.raises(SequenceReadError, match="slice=5 is out of range"):
+            load_sequence(src, slice=5)
+        assert load_sequence(src, slice=0).shape == load_sequence(src).shape

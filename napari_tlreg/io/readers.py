@@ -249,6 +249,8 @@ def _load(source, slice, series):
             from .bundled import load_sample
 
             seq = load_sample(source)
+            if slice is not EVERY and slice not in (None, 0):
+                raise SequenceReadError(f"{source}: slice={slice} is out of range: the sample has 1 slice position")
             return [lambda: seq] if slice is EVERY else seq
     path = Path(source).expanduser()
     if not path.exists():
@@ -298,6 +300,8 @@ def _load(source, slice, series):
 
     got = guarded(lambda: reader(path, slice=slice, series=series))
     if slice is not EVERY:
+        if slice not in (None, 0) and int(got.metadata.get("n_slices", 1)) <= 1:
+            _fail(path, f"slice={slice} is out of range: the source has 1 slice position")
         return got
     if not isinstance(got, list):  # a reader of single-slice sources
         return [lambda: got]
@@ -327,9 +331,11 @@ def load_slices(source, *, series: int | str | None = None, max_voxels: int = MA
     out = [first]
     total = first.frames.size
     for build in builders[1:]:
-        if total + first.frames.size > max_voxels:
+        if total + first.frames.size > max_voxels:  # a slice like the first would not fit: not read at all
             break
         seq = build()
+        if total + seq.frames.size > max_voxels:  # slices of a stack can differ in frames
+            break
         total += seq.frames.size
         out.append(seq)
     base = first.name[: -len("_slice0")] if first.name.endswith("_slice0") else first.name
@@ -400,10 +406,14 @@ def _tiff_array(path: Path):
     log.addHandler(catcher)
     try:
         with tifffile.TiffFile(path) as tif:
-            s = tif.series[0]
-            _check_tiff_series(path, s)
-            arr = s.asarray()
-            axes = s.axes
+            series = _frame_series(tif.series)
+            for s in series:
+                _check_tiff_series(path, s)
+            if len(series) == 1:
+                arr, axes = series[0].asarray(), series[0].axes
+            else:  # one series per page (TiffWriter.write in a loop): one frame each
+                _check_claim(path, (len(series), *series[0].shape), "TIFF image")
+                arr, axes = np.stack([s.asarray() for s in series]), "T" + series[0].axes
             spacing, unit = _tiff_spacing(tif)
             meta = {"tiff_axes": axes, "dtype": str(arr.dtype)}
     finally:
@@ -412,6 +422,17 @@ def _tiff_array(path: Path):
     if bad:
         _fail(path, f"not a readable TIFF file (truncated or corrupt: {bad[0].splitlines()[0][:120]})")
     return arr, axes, spacing, unit, meta
+
+
+def _frame_series(series: list) -> list:
+    """The series that hold the frames: the first, or every series when each is one 2-D image (or one RGB image) of
+    the same shape and type, as ``tifffile.TiffWriter.write`` called once a frame writes them (a series per page).
+    Files whose later series differ (thumbnails, pyramid levels, a label mask) give their first series only."""
+    first = series[0]
+    if len(series) > 1 and first.axes in ("YX", "YXS") and all(
+            s.shape == first.shape and s.dtype == first.dtype and s.axes == first.axes for s in series[1:]):
+        return list(series)
+    return [first]
 
 
 def _check_tiff_series(path: Path, s) -> None:
@@ -444,7 +465,9 @@ def _tiff_spacing(tif) -> tuple[tuple[float, float] | None, str]:
         md = shaped[0]
         if md.get("spacing") is not None:
             r, c = md["spacing"]
-            return (float(r), float(c)), str(md.get("unit", "mm"))
+            scale = _unit_scale(md.get("unit", "mm"))
+            if scale is not None:
+                return (float(r) * scale[0], float(c) * scale[0]), scale[1]
     # 2. OME PhysicalSizeX/Y (default unit micrometre)
     if tif.is_ome and tif.ome_metadata:
         try:
@@ -499,6 +522,11 @@ def _per_slice(slice, n: int, one):
 
 def _read_tiff(path: Path, **_) -> Sequence:
     arr, axes, spacing, unit, meta = _tiff_array(path)
+    if "S" in axes and len(axes) == arr.ndim:  # samples per pixel: colour, or grey with alpha
+        arr = np.moveaxis(arr, axes.index("S"), -1)
+        axes = axes.replace("S", "") + "S"
+        if arr.shape[-1] == 2:  # grey + alpha: the grey
+            arr, axes = arr[..., 0], axes[:-1]
     rgb_last = axes.endswith("S") or (arr.ndim == 4 and arr.shape[-1] in (3, 4))
     grey, rgb = _split_rgb(arr, rgb_last)
     frames = _as_thw(grey, path)
@@ -604,13 +632,33 @@ def _dicom_pixels(ds) -> tuple[np.ndarray, np.ndarray | None]:
         return to_luminance(arr), arr
     if nframes == 1 or arr.ndim == 2:
         arr = arr.reshape((-1, *arr.shape[-2:]))
+    photometric = str(ds.get("PhotometricInterpretation", ""))
+    if photometric == "PALETTE COLOR":  # indices into the file's colour table
+        from pydicom.pixels import apply_color_lut
+
+        rgb = np.asarray(apply_color_lut(arr, ds))
+        return to_luminance(rgb), rgb
     try:
         grey = np.asarray(apply_rescale(arr, ds), dtype=np.float32)
+        ends = np.asarray(apply_rescale(_stored_range(ds, arr.dtype), ds), dtype=np.float64)
     except Exception:  # no or unusual modality LUT: keep stored values
-        grey = arr.astype(np.float32)
-    if str(ds.get("PhotometricInterpretation", "")) == "MONOCHROME1":
-        grey = grey.max() + grey.min() - grey
+        grey, ends = arr.astype(np.float32), _stored_range(ds, arr.dtype).astype(np.float64)
+    if photometric == "MONOCHROME1":  # the lowest value is white: flipped within the stored range, which every
+        grey = np.float32(ends.min() + ends.max()) - grey  # file of a series shares (its own values' would not)
     return grey, None
+
+
+def _stored_range(ds, dtype) -> np.ndarray:
+    """The lowest and highest value the pixel data can store (BitsStored, PixelRepresentation), in ``dtype``."""
+    bits = int(_num(ds.get("BitsStored") or ds.get("BitsAllocated") or 16, 16))
+    if int(_num(ds.get("PixelRepresentation", 0) or 0, 0)) == 1:
+        lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    else:
+        lo, hi = 0, 2**bits - 1
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        lo, hi = max(lo, int(info.min)), min(hi, int(info.max))
+    return np.array([lo, hi], dtype=dtype)
 
 
 def _check_dicom_claim(ds, n_files: int = 1) -> None:

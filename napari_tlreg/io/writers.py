@@ -135,12 +135,16 @@ _IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
 _AXES = {2: "YX", 3: "TYX", 4: "TCYX"}
 
 
-def save_stack(path, array, spacing=None, *, unit: str = "mm") -> Path:
+def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False) -> Path:
     """Write an array atomically, format chosen by suffix; returns the path.
 
     array: ``(H, W)``, ``(T, H, W)`` (TIFF also ``(T, C, H, W)`` or any N-D). Values and dtype
-        are kept exactly (bool is stored as uint8). Read back with ``load_stack``.
-    spacing: ``(row, col)`` pixel size in ``unit`` (default mm), or ``None``.
+        are kept exactly (bool is stored as uint8; NIfTI and OME-TIFF refuse float16). Read back with ``load_stack``.
+    spacing: ``(row, col)`` pixel size in ``unit`` (default mm), or ``None``. Any length unit the readers know
+        (``um``, ``µm``, ``cm``, ``inch``, ...) is stored as mm, metres and km as m, as the readers give them back;
+        an unknown unit is refused.
+    rgb: the last axis (3 or 4 samples) is colour: ``(H, W, 3)`` or ``(T, H, W, 3)``, stored as an RGB(A) TIFF
+        (the readers take its luminance as the frames and keep the colour). TIFF only.
 
     ``.tif/.tiff``: ImageJ-compatible hyperstack for uint8/uint16/float32 (spacing as ImageJ
     resolution + unit), otherwise a plain TIFF with spacing in its JSON description and, for
@@ -159,16 +163,50 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm") -> Path:
         raise ValueError(f"{path.name}: OME-TIFF cannot store {arr.dtype}; use .tif")
     if kind == "nifti" and arr.ndim > 3:
         raise ValueError(f"{path.name}: NIfTI stacks must be (H, W) or (T, H, W), got {arr.shape}; use .tif")
+    if kind in ("nifti", "ome") and arr.dtype == np.float16:
+        raise ValueError(f"{path.name}: {'NIfTI' if kind == 'nifti' else 'OME-TIFF'} cannot store float16; use .tif "
+                         "or convert to float32")
+    if rgb:
+        if kind != "tiff" or arr.ndim not in (3, 4) or arr.shape[-1] not in (3, 4):
+            raise ValueError(f"{path.name}: colour is stored as .tif, (H, W, 3|4) or (T, H, W, 3|4); got "
+                             f"{arr.shape} for {path.suffix or 'no suffix'}")
+        if arr.dtype not in (np.uint8, np.uint16, np.float32):
+            arr = arr.astype(np.float32)
     if spacing is not None:
         spacing = (float(spacing[0]), float(spacing[1]))
         if not all(math.isfinite(s) and s > 0 for s in spacing):
             raise ValueError(f"{path.name}: spacing must be two positive numbers, got {spacing}")
+        spacing, unit = _canonical_spacing(path, spacing, unit)
     with atomic_path(path) as tmp:
-        if kind == "nifti":
+        if rgb:
+            _write_rgb_tiff(tmp, arr, spacing, unit)
+        elif kind == "nifti":
             _write_nifti(tmp, arr, spacing, unit, gz=path.name.lower().endswith(".gz"))
         else:
             _write_tiff(tmp, arr, spacing, unit, ome=(kind == "ome"))
     return path
+
+
+def _canonical_spacing(path: Path, spacing: tuple[float, float], unit: str) -> tuple[tuple[float, float], str]:
+    """``spacing`` in mm (or m), as every reader gives it back: ImageJ's unit must be ASCII and NIfTI knows mm,
+    m and micron only, so ``cm`` or ``µm`` stored as they are would read back wrong or not be written at all."""
+    from .readers import _unit_scale
+
+    scale = _unit_scale(unit)
+    if scale is None:
+        raise ValueError(f"{path.name}: unknown length unit {unit!r}; use mm, um, cm, m or another the readers know")
+    return (spacing[0] * scale[0], spacing[1] * scale[0]), scale[1]
+
+
+def _write_rgb_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str) -> None:
+    """``(H, W, 3|4)`` or ``(T, H, W, 3|4)`` as an RGB(A) TIFF (spacing in its JSON description)."""
+    import tifffile
+
+    md: dict = {"axes": "YXS" if arr.ndim == 3 else "TYXS"}
+    if spacing is not None:
+        md.update(spacing=list(spacing), unit=unit)
+    extra = {"extrasamples": ["unassalpha"]} if arr.shape[-1] == 4 else {}
+    tifffile.imwrite(tmp, arr, imagej=False, ome=False, metadata=md, photometric="rgb", **extra)
 
 
 def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool) -> None:
