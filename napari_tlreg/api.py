@@ -244,6 +244,7 @@ def register(
     from .core.normalize import flicker_message
     from .core.normalize import normalize as scale_intensities
     from .core.ops import resolve_device
+    from .metrics import check_spacing
 
     engine = get_engine(method)
     if isinstance(frames, Sequence):
@@ -251,6 +252,7 @@ def register(
         spacing = frames.spacing if spacing is None else spacing
         frames = frames.frames
     arr, ref = validate_frames(frames, reference)
+    spacing = check_spacing(spacing, 2)  # before the run: a bad one would fail only when the result is measured
     checked = engine.validate_params(params)
     check_mode(normalize)
     dev = resolve_device(device)
@@ -298,7 +300,7 @@ def register(
         reference=ref,
         device=str(dev),
         runtime_s=runtime,
-        spacing=tuple(float(s) for s in spacing) if spacing is not None else None,
+        spacing=spacing,
         inverse=None if inv is None else inv.detach().float().cpu().numpy(),
         normalization=normalization,
     )

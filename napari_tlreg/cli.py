@@ -142,10 +142,19 @@ def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int =
     """Labels from a file, checked against the frames: ``(T, H, W)`` int32 (one frame goes on the reference)."""
     if path is None:
         return None
-    from .io import load_sequence
+    from .io import load_sequence, load_stack
     from .report import check_annotations
 
-    lab = load_sequence(path).frames
+    try:  # the stored integers exactly (the sequence readers give float32 frames: ids over 2**24 would round)
+        lab, _, _ = load_stack(path)
+        while lab.ndim > 3 and lab.shape[0] == 1:
+            lab = lab[0]
+        if lab.ndim == 2:
+            lab = lab[None]
+    except (ValueError, OSError):  # DICOM, video: the sequence readers
+        lab = load_sequence(path).frames
+    if lab.ndim != 3:
+        raise ValueError(f"{path}: labels of shape {lab.shape}; expected (T, H, W) or (H, W)")
     if lab.shape[1:] != tuple(shape[1:]):
         raise ValueError(f"{path}: labels of {lab.shape[1]}x{lab.shape[2]} do not match frames of {shape[1]}x{shape[2]}")
     try:
@@ -196,11 +205,11 @@ def _print_warning(message: str) -> None:
 def cmd_register(args) -> int:
     from . import api, report
     from .io import load_points_csv, load_sequence
+    from .io.writers import check_replaceable
 
     method = args.method or api.DEFAULT_METHOD
     api.get_engine(method)  # an unknown method fails before anything is read or computed
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise FileExistsError(f"{args.out}: exists and is not a folder")
+    check_replaceable(args.out, "result.json", "result")  # ... and so does an --out that is someone else's folder
     seq = load_sequence(args.input, slice=args.slice)
     n_slices = int(seq.metadata.get("n_slices", 1))
     if n_slices > 1 and args.slice is None:  # say so: the other slice positions are not registered

@@ -125,7 +125,7 @@ def match_pairs(landmarks, reference: int, n_frames: int | None = None) -> Pairs
 
 
 def _spacing(spacing):
-    return M._spacing(spacing, 2)
+    return M.check_spacing(spacing, 2)
 
 
 def pair_errors(pairs: Pairs, displacement=None, spacing=None) -> list[dict[str, Any]]:

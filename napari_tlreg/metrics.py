@@ -79,7 +79,9 @@ def _mask_of(x: np.ndarray, label) -> np.ndarray:
     return x == label
 
 
-def _spacing(spacing, ndim: int = 2) -> tuple[float, ...] | None:
+def check_spacing(spacing, ndim: int = 2) -> tuple[float, ...] | None:
+    """``spacing`` as ``ndim`` positive finite floats (a number: the same on every axis), or None; a clear
+    ``ValueError`` otherwise."""
     if spacing is None:
         return None
     if np.isscalar(spacing):
@@ -142,7 +144,7 @@ def surface_distances(a, b, spacing=None, label=None) -> np.ndarray:
         return np.zeros(0)
     from scipy import ndimage as ndi
 
-    sp = _spacing(spacing, a.ndim)
+    sp = check_spacing(spacing, a.ndim)
     ba, bb = _boundary(ma), _boundary(mb)
     dt_b = ndi.distance_transform_edt(~bb, sampling=sp)  # distance to the nearest boundary pixel of b
     dt_a = ndi.distance_transform_edt(~ba, sampling=sp)
@@ -162,7 +164,7 @@ def hausdorff(a, b, percentile: float = 100, spacing=None, label=None) -> float:
     a = _asarray(a, "a")
     b = _asarray(b, "b")
     _same_shape(a, b, "masks")
-    _spacing(spacing, a.ndim)  # validate even when a mask is empty
+    check_spacing(spacing, a.ndim)  # validate even when a mask is empty
     ea, eb = not _mask_of(a, label).any(), not _mask_of(b, label).any()
     if ea and eb:
         return 0.0
@@ -193,7 +195,7 @@ def tre(moved_points, target_points, spacing=None) -> dict:
         raise ValueError(f"points must be (N, 2) (row, col), got {m.shape} and {p.shape}")
     if m.shape[0] != p.shape[0]:
         raise ValueError(f"moved and target points differ in number: {m.shape[0]} vs {p.shape[0]}")
-    sp = _spacing(spacing, 2)
+    sp = check_spacing(spacing, 2)
 
     def stats(d: np.ndarray) -> dict:
         if d.shape[0] == 0:
@@ -459,7 +461,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     ref = int(result.reference)
     if not 0 <= ref < T:
         raise ValueError(f"reference {ref} out of range [0, {T})")
-    spacing = _spacing(getattr(result, "spacing", None), 2)
+    spacing = check_spacing(getattr(result, "spacing", None), 2)
     nan = math.nan
 
     region = getattr(result, "mask", None) if isinstance(mask, str) and mask == "result" else mask

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import __version__
 from .metrics import summarize
-from .result import RegistrationResult
+from .result import RegistrationResult, check_label_range
 
 
 def _clean(value):
@@ -54,6 +54,7 @@ def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
             raise ValueError(f"labels must be integers, got dtype {lab.dtype}")
         if lab.dtype.kind == "f" and not (np.isfinite(lab).all() and np.array_equal(lab, np.round(lab))):
             raise ValueError("labels must be integers (found fractional, NaN or infinite values)")
+        check_label_range(lab)
         labels = lab.astype(np.int32, copy=False)
     if landmarks is not None:
         pts = np.asarray(landmarks, dtype=np.float64)
@@ -139,7 +140,7 @@ def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bo
 
     out = Path(out)
     labels, landmarks = check_annotations(res.frames.shape, labels, landmarks, res.reference)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, replaces="result.json", kind="result") as tmp:
         res.write_into(tmp)
         rows, summary = metrics_tables(res, labels, landmarks)
         _write_metrics_files(tmp, res, rows, summary, source)
@@ -458,11 +459,10 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     import datetime
 
     from . import landmarks as LM
-    from .io.writers import atomic_dir, save_points_csv
+    from .io.writers import atomic_dir, check_replaceable, save_points_csv
 
     folder = Path(folder)
-    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / "report.json").is_file())):
-        raise FileExistsError(f"{folder}: exists and is not a napari-tlreg report folder; choose a new folder")
+    check_replaceable(folder, "report.json", "report")  # before any work
     named = _named(results)
     if not named:
         raise ValueError("nothing to export: no registration result")
@@ -494,7 +494,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
             doc["landmark_pairs"] = len(pairs)
         methods_doc.append(doc)
     figures = {"plots.png": "per-frame curves: " + ", ".join(PLOT_METRICS[m][0] for m in (available_metrics(tables) or ["mse"]))}
-    with atomic_dir(folder) as tmp:
+    with atomic_dir(folder, replaces="report.json", kind="report") as tmp:
         _write_csv(tmp / "per_frame.csv", per_frame, first=("method", "t"))
         _write_csv(tmp / "summary.csv", summaries, first=("method",))
         save_plots(tables, tmp / "plots.png", label=label, unit=unit)
@@ -525,6 +525,16 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     return folder
 
 
+def _recorded_source(folder: Path) -> str | None:
+    """The source that ``folder``'s ``metrics.json`` records (what ``register`` read), if any: re-evaluating a
+    result keeps it."""
+    try:
+        source = json.loads((folder / "metrics.json").read_text()).get("source")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return source if isinstance(source, str) else None
+
+
 def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=None, *, spacing=None,
                      unit: str = "mm") -> dict:
     """``napari-tlreg evaluate`` on one result folder: (re)write ``metrics.json``/``metrics.csv`` (as
@@ -534,7 +544,7 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
     from .io.writers import atomic_path, save_points_csv
 
     folder = Path(folder)
-    summary = write_metrics(res, folder, labels=labels, landmarks=landmarks)
+    summary = write_metrics(res, folder, labels=labels, landmarks=landmarks, source=_recorded_source(folder))
     name = res.method
     tables = per_frame_tables({name: res}, labels=labels, landmarks=landmarks, spacing=spacing)
     with atomic_path(folder / "plots.png") as tmp:

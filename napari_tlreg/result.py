@@ -76,7 +76,7 @@ class RegistrationResult:
         if lab.dtype.kind == "f":
             if not np.all(np.isfinite(lab)) or not np.all(lab == np.round(lab)):
                 raise ValueError("labels must be integers")
-            lab = lab.astype(np.int32)
+        check_label_range(lab)
         return warp(lab.astype(np.int32, copy=False), self.displacement, order=0)
 
     def warp_images(self, image) -> np.ndarray:
@@ -124,11 +124,12 @@ class RegistrationResult:
 
     # ---- persistence -------------------------------------------------------------------------
     def save(self, folder) -> Path:
-        """Write the result to ``folder`` (TIFF per array + ``result.json``), atomically: a failure leaves no partial folder."""
+        """Write the result to ``folder`` (TIFF per array + ``result.json``), atomically: a failure leaves no partial folder.
+        An existing folder is replaced only if it holds an earlier result (``result.json``) or nothing."""
         from .io.writers import atomic_dir
 
         folder = Path(folder)
-        with atomic_dir(folder) as tmp:
+        with atomic_dir(folder, replaces="result.json", kind="result") as tmp:
             self.write_into(tmp)
         return folder
 
@@ -163,20 +164,43 @@ class RegistrationResult:
         meta_path = folder / "result.json"
         if not meta_path.is_file():
             raise FileNotFoundError(f"{folder}: not a napari-tlreg result folder (no result.json)")
+        inv_path = folder / "inverse.tif"
         try:
             meta = json.loads(meta_path.read_text())
             arrays = {name: tifffile.imread(folder / f"{name}.tif") for name in _ARRAYS}
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"{folder}: unreadable result folder ({exc})") from exc
-        inv_path = folder / "inverse.tif"
-        return cls(
-            **arrays,
-            method=meta["method"],
-            params=meta.get("params", {}),
-            reference=int(meta["reference"]),
-            device=meta.get("device", "cpu"),
-            runtime_s=float(meta.get("runtime_s", 0.0)),
-            spacing=tuple(meta["spacing"]) if meta.get("spacing") else None,
-            inverse=tifffile.imread(inv_path) if inv_path.is_file() else None,
-            normalization=meta.get("normalization", "sequence"),  # results saved before it was recorded: per sequence
-        )
+            inverse = tifffile.imread(inv_path) if inv_path.is_file() else None
+            fields = dict(method=str(meta["method"]), params=dict(meta.get("params") or {}), reference=int(meta["reference"]),
+                          device=str(meta.get("device", "cpu")), runtime_s=float(meta.get("runtime_s", 0.0)),
+                          spacing=tuple(float(s) for s in meta["spacing"]) if meta.get("spacing") else None,
+                          # results saved before it was recorded: per sequence
+                          normalization=str(meta.get("normalization", "sequence")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            what = f"no {exc.args[0]!r} in result.json" if isinstance(exc, KeyError) else str(exc)
+            raise ValueError(f"{folder}: unreadable result folder ({what})") from exc
+        _check_saved_shapes(folder, arrays, inverse, fields)
+        return cls(**arrays, inverse=inverse, **fields)
+
+
+def _check_saved_shapes(folder: Path, arrays: dict, inverse, fields: dict) -> None:
+    """A saved result's arrays agree with each other and with its reference frame, or the folder is refused: a
+    truncated or swapped file would otherwise load and fail later, far from its cause."""
+    frames = arrays["frames"]
+    if frames.ndim != 3 or min(frames.shape) < 1:
+        raise ValueError(f"{folder}: unreadable result folder (frames.tif holds shape {frames.shape}, not (T, H, W))")
+    t, h, w = frames.shape
+    want = {"warped": (t, h, w), "jacobian": (t, h, w), "displacement": (t, 2, h, w)}
+    got = {name: arrays[name].shape for name in want}
+    if inverse is not None:
+        want["inverse"], got["inverse"] = (t, 2, h, w), inverse.shape
+    bad = [f"{name}.tif {got[name]}" for name in want if tuple(got[name]) != want[name]]
+    if bad:
+        raise ValueError(f"{folder}: inconsistent result folder: frames.tif is {(t, h, w)} but " + ", ".join(bad))
+    if not 0 <= fields["reference"] < t:
+        raise ValueError(f"{folder}: inconsistent result folder: reference {fields['reference']} of {t} frames")
+
+
+def check_label_range(labels: np.ndarray) -> None:
+    """Label ids are kept as int32: one outside its range would wrap around to another id, silently."""
+    lab = np.asarray(labels)
+    if lab.size and lab.dtype.kind in "iuf" and (lab.min() < np.iinfo(np.int32).min or lab.max() > np.iinfo(np.int32).max):
+        raise ValueError(f"label ids must lie in the int32 range (±2147483647), got {lab.min():.0f}..{lab.max():.0f}")

@@ -939,3 +939,105 @@ def test_engine_memory_models_are_the_fit_of_the_stored_runs():
     assert set(fitted) == {"tlrn", "voxelmorph", "multistep", "hsyn", "nmsr"}
     for method, c in fitted.items():
         assert get_engine(method).memory_model == pytest.approx(c, rel=5e-3, abs=1.0), method
+
+
+# ---- found in review (2026-12-04): output folders, saved results, spacing, device, label ids, warp's dtypes ----
+def test_register_out_refuses_a_folder_that_is_not_a_result(tmp_path, capsys, shift_engine, good_tif):
+    """Writing a result replaced the whole --out folder: a file the user kept there was deleted."""
+    out = tmp_path / "mydocs"
+    out.mkdir()
+    (out / "important.txt").write_text("precious")
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--out", out, "--no-montage"], capsys)
+    _assert_one_line_error(rc, err, match="is not a napari-tlreg result folder (no result.json)")
+    assert sorted(os.listdir(out)) == ["important.txt"]
+    res = tl.register(_seq(4), method=shift_engine)
+    with pytest.raises(FileExistsError, match="choose a new or empty folder"):
+        res.save(out)
+    assert (out / "important.txt").read_text() == "precious" and _hidden(tmp_path) == []
+    # an earlier result, or an empty folder, is replaced as before
+    (tmp_path / "empty").mkdir()
+    for folder in (tmp_path / "empty", tmp_path / "again"):
+        res.save(folder)
+        res.save(folder)
+        assert tl.RegistrationResult.load(folder).method == shift_engine
+
+
+def test_loading_a_damaged_result_folder_says_so(tmp_path, capsys, shift_engine):
+    """``result.json`` without its keys raised a bare KeyError (a traceback from ``evaluate``); a truncated array
+    loaded, and ``evaluate`` failed later with an IndexError."""
+    import tifffile
+
+    res = tl.register(_seq(6), method=shift_engine)
+    res.save(tmp_path / "r")
+    (tmp_path / "r" / "result.json").write_text("{}")
+    with pytest.raises(ValueError, match="unreadable result folder \\(no 'method' in result.json\\)"):
+        tl.RegistrationResult.load(tmp_path / "r")
+    rc, err, _ = _cli(["evaluate", tmp_path / "r"], capsys)
+    _assert_one_line_error(rc, err, command="evaluate", match="no 'method' in result.json")
+    res.save(tmp_path / "cut")
+    tifffile.imwrite(tmp_path / "cut" / "displacement.tif", res.displacement[:3], photometric="minisblack")
+    with pytest.raises(ValueError, match=r"inconsistent result folder: frames.tif is \(6, 32, 32\) but "
+                                         r"displacement.tif \(3, 2, 32, 32\)"):
+        tl.RegistrationResult.load(tmp_path / "cut")
+
+
+@pytest.mark.parametrize("spacing, match", [((0.0, -1.0), "positive and finite"), ((1.0,), "must have 2 values"),
+                                            ((float("nan"), 1.0), "positive and finite"), ("ab", "could not convert")])
+def test_register_checks_spacing_before_the_run(shift_engine, spacing, match):
+    """A bad spacing was accepted (and saved), or failed only after the engine had run."""
+    seen = []
+    with pytest.raises(ValueError, match=match):
+        tl.register(_seq(4), method=shift_engine, spacing=spacing, progress=lambda *a: seen.append(a))
+    assert seen == []
+    assert tl.register(_seq(4), method=shift_engine, spacing=0.5).spacing == (0.5, 0.5)
+
+
+@pytest.mark.parametrize("device", ["gpu", "CPU", "cuda:x"])
+def test_a_mistyped_device_is_a_value_error(shift_engine, device):
+    with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda' or 'cuda:N'"):
+        tl.register(_seq(4), method=shift_engine, device=device)
+
+
+def test_label_ids_come_through_whole(tmp_path, capsys, shift_engine, good_tif):
+    """Ids over 2**24 were warped in float32 (16777217 came back as 16777216), and ids over 2**31 wrapped."""
+    lab = np.zeros((32, 32), np.int64)
+    lab[4:12, 4:12], lab[14:20, 14:24], lab[24:, :8] = 16777217, 2**31 - 1, -7
+    u = np.random.default_rng(0).normal(0, 1.5, (3, 2, 32, 32)).astype(np.float32)
+    warped = tl.warp(lab, u)
+    assert warped.dtype == np.int64 and set(np.unique(warped)) <= {0, 16777217, 2**31 - 1, -7}
+    assert np.array_equal(warped, tl.warp(lab.astype(np.float64), u, order=0).astype(np.int64))  # the same pixels
+    res = tl.register(_seq(4), method=shift_engine)
+    assert set(np.unique(res.warp_labels(lab))) == {0, 16777217, 2**31 - 1, -7}
+    with pytest.raises(ValueError, match="label ids must lie in the int32 range"):
+        res.warp_labels(lab + 2**31)
+    # through the CLI: a label file's ids are read as stored, not as float32 frames
+    path = save_stack(tmp_path / "lab.tif", lab.astype(np.int32))
+    rc, _, _ = _cli(["register", good_tif, "--method", shift_engine, "--labels", path, "--out", tmp_path / "o",
+                     "--no-montage"], capsys)
+    assert rc == 0
+    import tifffile
+
+    assert set(np.unique(tifffile.imread(tmp_path / "o" / "propagated_labels.tif"))) == {0, 16777217, 2**31 - 1, -7}
+
+
+def test_warp_keeps_the_images_dtype_and_precision():
+    """float64 images were computed in float32 when the field was float32 (0.34 off at 1e6); torch integer
+    tensors came back as int64."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    u = rng.normal(0, 2, (2, 20, 24)).astype(np.float32)
+    img = rng.normal(1e6, 1, (20, 24))
+    out = tl.warp(img, u)
+    assert out.dtype == np.float64 and np.abs(out - tl.warp(img, u.astype(np.float64))).max() == 0.0
+    for dt in (torch.int32, torch.uint8, torch.int16):
+        assert tl.warp(torch.ones(20, 24, dtype=dt), u).dtype == torch.empty(0, dtype=dt).numpy().dtype
+
+
+def test_evaluate_keeps_the_recorded_source(tmp_path, capsys, shift_engine, good_tif):
+    """``napari-tlreg evaluate`` rewrote ``metrics.json`` with ``"source": null``."""
+    out = tmp_path / "o"
+    assert _cli(["register", good_tif, "--method", shift_engine, "--out", out, "--no-montage"], capsys)[0] == 0
+    assert json.loads((out / "metrics.json").read_text())["source"] == str(good_tif)
+    assert _cli(["evaluate", out], capsys)[0] == 0
+    assert json.loads((out / "metrics.json").read_text())["source"] == str(good_tif)

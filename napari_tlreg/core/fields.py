@@ -63,9 +63,10 @@ def warp(image: torch.Tensor, u: torch.Tensor, order: int = 1) -> torch.Tensor:
             u = u.expand(image.shape[0], *u.shape[1:])
         else:
             raise ValueError(f"batch mismatch: image {tuple(image.shape)} vs field {tuple(u.shape)}")
-    src = image if image.is_floating_point() else image.to(u.dtype)
+    if order == 0 and not image.is_floating_point():
+        return _warp_integers(image, u)
     out = F.grid_sample(
-        src.to(u.dtype),
+        image.to(u.dtype),
         _sampling_grid(u),
         mode=_MODES[order],
         padding_mode="border",
@@ -74,6 +75,22 @@ def warp(image: torch.Tensor, u: torch.Tensor, order: int = 1) -> torch.Tensor:
     if not image.is_floating_point():
         out = out.round().to(image.dtype)
     return out
+
+
+def _warp_integers(image: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Nearest-neighbour :func:`warp` of an integer image, exact for any value: float32 holds integers up to 2**24
+    only (a label id 16777217 came back as 16777216), so the values go through as 16-bit parts, each picked from
+    the same source pixel by the same grid, and are put together again."""
+    x = image.to(torch.int64)
+    lo = int(x.min()) if x.numel() else 0
+    x = x - lo
+    n = max(1, (int(x.max()).bit_length() + 15) // 16) if x.numel() else 1
+    c = x.shape[1]
+    parts = torch.cat([(x >> (16 * k)) & 0xFFFF for k in range(n)], 1).to(u.dtype)
+    out = F.grid_sample(parts, _sampling_grid(u), mode="nearest", padding_mode="border", align_corners=True)
+    out = out.round().to(torch.int64)
+    whole = sum(out[:, k * c:(k + 1) * c] << (16 * k) for k in range(n)) + lo
+    return whole.to(image.dtype)
 
 
 def compose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,10 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` without a GPU raises ``ValueError``."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was requested but no CUDA GPU is available (use 'auto' or 'cpu')")
     return dev
@@ -73,10 +76,15 @@ def warp(image, displacement, order: int | None = None) -> np.ndarray:
     img = _tensor(image if img_np is None else (img_np.astype(np.int64) if img_dtype.kind == "b" else img_np))
     if tuple(img.shape[-2:]) != (h, w) or img.ndim not in (2, 3):
         raise ValueError(f"image shape {tuple(img.shape)} does not match field {(2, h, w) if single else tuple(u.shape)}")
-    work = img.to(u.dtype) if not is_int else img.to(torch.float64 if img.dtype == torch.int64 else u.dtype)
+    if img.dtype == torch.float64:  # float64 in: computed in float64, whatever the field's dtype
+        u = u.to(torch.float64)
+    if is_int and order == 0:  # labels: exact for any integer (fields.warp picks each value whole)
+        work = img
+    else:
+        work = img.to(u.dtype) if not is_int else img.to(torch.float64 if img.dtype == torch.int64 else u.dtype)
     if single:
         src = work[None, None] if work.ndim == 2 else work[None]
-        out = _f.warp(src, u.to(src.dtype), order)[0]
+        out = _f.warp(src, u.to(src.dtype) if src.is_floating_point() else u, order)[0]
         out = out[0] if img.ndim == 2 else out
     else:
         if img.ndim == 2:
@@ -85,11 +93,13 @@ def warp(image, displacement, order: int | None = None) -> np.ndarray:
             src = work[:, None]
         else:
             raise ValueError(f"image stack {tuple(img.shape)} and fields {tuple(u.shape)} differ in length")
-        out = _f.warp(src, u.to(src.dtype), order)[:, 0]
+        out = _f.warp(src, u.to(src.dtype) if src.is_floating_point() else u, order)[:, 0]
     if is_int:
-        out = out.round()
-        res = _out(out).astype(img_dtype if img_dtype is not None else np.int64)
-        return res
+        if out.is_floating_point():
+            out = out.round()
+        # in the image's own dtype: numpy's, or the torch tensor's
+        own = img_dtype if img_dtype is not None else torch.empty(0, dtype=image.dtype).numpy().dtype
+        return _out(out).astype(own)
     return _out(out)
 
 

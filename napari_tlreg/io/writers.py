@@ -82,18 +82,31 @@ def atomic_path(target):
         raise
 
 
+def check_replaceable(target, replaces: str | None = None, kind: str = "output") -> None:
+    """Raise ``FileExistsError`` unless :func:`atomic_dir` may replace ``target``: it is missing, an empty folder,
+    or (with ``replaces``) a folder holding that file. Callers run it early too, before a long computation."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise FileExistsError(f"{target}: exists and is not a folder")
+    if replaces is not None and target.is_dir() and any(target.iterdir()) and not (target / replaces).is_file():
+        raise FileExistsError(f"{target}: exists and is not a napari-tlreg {kind} folder (no {replaces}); writing "
+                              "there would delete what it holds: choose a new or empty folder")
+
+
 @contextmanager
-def atomic_dir(target):
+def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
     """Yield a temporary folder next to ``target``; on success it replaces ``target``.
 
     If ``target`` already exists (a folder), it is moved aside, the new folder renamed into
     place, then the old one deleted; if the final rename fails the old folder is restored.
     On an exception inside the block the temporary folder is deleted and the exception
     propagates, leaving ``target`` as it was.
+    ``replaces``: a file name that marks an earlier output of the same kind (``result.json``); a
+    non-empty folder without it is refused before anything is written (``FileExistsError``, naming
+    ``kind``), as replacing it would delete whatever else the user kept there.
     """
     target = Path(target)
-    if target.exists() and not target.is_dir():
-        raise FileExistsError(f"{target}: exists and is not a folder")
+    check_replaceable(target, replaces, kind)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(target, "tmp")
     tmp.mkdir()
