@@ -638,13 +638,18 @@ def _dicom_pixels(ds) -> tuple[np.ndarray, np.ndarray | None]:
 
         rgb = np.asarray(apply_color_lut(arr, ds))
         return to_luminance(rgb), rgb
+    rescaled = True
     try:
         grey = np.asarray(apply_rescale(arr, ds), dtype=np.float32)
-        ends = np.asarray(apply_rescale(_stored_range(ds, arr.dtype), ds), dtype=np.float64)
     except Exception:  # no or unusual modality LUT: keep stored values
-        grey, ends = arr.astype(np.float32), _stored_range(ds, arr.dtype).astype(np.float64)
-    if photometric == "MONOCHROME1":  # the lowest value is white: flipped within the stored range, which every
-        grey = np.float32(ends.min() + ends.max()) - grey  # file of a series shares (its own values' would not)
+        grey, rescaled = arr.astype(np.float32), False
+    if photometric == "MONOCHROME1":  # the lowest value is white: flipped within the range the pixel data can
+        ends = _stored_range(ds, arr.dtype)  # store, which every file of a series shares (its own values' would not)
+        try:
+            ends = np.asarray(apply_rescale(ends, ds) if rescaled else ends, dtype=np.float64)
+        except Exception:  # a modality LUT that cannot take the range's ends: the file's own values
+            ends = np.array([grey.min(), grey.max()], dtype=np.float64)
+        grey = np.float32(ends.min() + ends.max()) - grey
     return grey, None
 
 
