@@ -283,3 +283,14 @@ def test_pair_batches_are_bounded_by_pixels_not_frames():
 
     assert chunk_size(128, 128) == 8 and chunk_size(256, 256) == 8
     assert chunk_size(512, 512) == 2 and chunk_size(4096, 4096) == 1
+
+
+@pytest.mark.parametrize("shape, scale", [((2, 8, 8), 0.0), ((2, 64, 64), 0.125), ((2, 40, 40), 0.2)])
+def test_multistep_takes_the_smallest_frames_and_scales_it_accepts(shape, scale):
+    """Found in review (2026-12-04): at a working size of 8x8 or less (8x8 frames, the minimum the API takes, or a
+    small ``scale``) three poolings left one pixel, and torch's instance norm refused it."""
+    rng = np.random.default_rng(0)
+    frames = rng.random(shape).astype(np.float32)
+    kw = {"scale": scale} if scale else {}
+    res = tl.register(frames, method="multistep", **kw)
+    assert res.displacement.shape == (2, 2, *shape[1:]) and np.isfinite(res.displacement).all()

@@ -965,3 +965,30 @@ def test_edge_weight_lowers_lambda_at_the_finest_scale_only(phantom, monkeypatch
     assert nmsr.NMSREngine.defaults["edge_weight"] == 1.0
     with pytest.raises(ValueError, match="edge_weight must be in"):
         tl.register(frames[:4], method="nmsr", edge_weight=-1.0)
+
+
+def test_an_lr_that_diverges_is_a_clear_error():
+    """Found in review (2026-12-04): with lr 10x the default or at its allowed maximum the optimisation diverged with a
+    finite loss, and the result held fields of hundreds to 1e15 px, a third to a half folded, without a word."""
+    rng = np.random.default_rng(0)
+    img = ndi.gaussian_filter(rng.random((64, 64)), 3).astype(np.float32)
+    frames = np.stack([img, np.roll(img, (-2, 1), (0, 1))])  # u = (+2, -1)
+    ok = tl.register(frames, method="nmsr", iterations=20)
+    assert np.median(ok.displacement[1], axis=(1, 2)) == pytest.approx([2.0, -1.0], abs=0.1)
+    for lr in (0.02, 1.0):
+        with pytest.raises(ValueError, match=r"nmsr: the optimisation diverged at scale .*: the field reached .* px "
+                                             r"on a \d+x\d+ grid \(try a smaller lr\)"):
+            tl.register(frames, method="nmsr", iterations=20, lr=lr)
+
+
+def test_numpy_scalars_are_parameters_like_python_numbers():
+    """``np.int64(5)`` for an integer parameter and ``np.float32`` for a number were refused with a TypeError."""
+    engine = get_engine("nmsr")
+    p = engine.validate_params({"iterations": np.int64(5), "smooth": np.float32(2.5), "symmetric": np.bool_(True),
+                                "lr": np.float64(1e-3), "levels": np.float64(3.0)})
+    assert (p["iterations"], p["smooth"], p["symmetric"], p["levels"]) == (5, 2.5, True, 3)
+    assert type(p["iterations"]) is int and type(p["smooth"]) is float and type(p["symmetric"]) is bool
+    for key, bad in (("iterations", np.float64(2.5)), ("iterations", np.bool_(True)), ("smooth", "3"),
+                     ("symmetric", np.int64(1))):
+        with pytest.raises(TypeError, match=key):
+            engine.validate_params({key: bad})

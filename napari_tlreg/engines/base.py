@@ -7,10 +7,12 @@ the result object) is done once, in :func:`napari_tlreg.api.register`.
 """
 from __future__ import annotations
 
+import numbers
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 
@@ -117,17 +119,19 @@ def _coerce(method: str, key: str, value: Any, default: Any) -> Any:
     """Check ``value`` against the type of ``default`` (validated at the API edge, never parsed as int by accident)."""
     if default is None:
         return value
+    # numpy's scalars count as Python's numbers (numbers.Integral / Real), booleans as booleans only
+    is_bool = isinstance(value, (bool, np.bool_))
     if isinstance(default, bool):
-        if not isinstance(value, bool):
+        if not is_bool:
             raise TypeError(f"{method}: {key} must be True or False, got {value!r}")
-        return value
+        return bool(value)
     if isinstance(default, int):
-        integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        if isinstance(value, bool) or not integral:
+        integral = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and float(value).is_integer())
+        if is_bool or not integral:
             raise TypeError(f"{method}: {key} must be an integer, got {value!r}")
         return int(value)
     if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if is_bool or not isinstance(value, numbers.Real):
             raise TypeError(f"{method}: {key} must be a number, got {value!r}")
         return float(value)
     if isinstance(default, str) and not isinstance(value, str):

@@ -162,13 +162,19 @@ def load_net(weights: str, device: torch.device) -> tuple[MultistepNet, dict]:
     return _MODELS[key]
 
 
+#: the smallest side of the network's working image (px)
+MIN_WORK_SIDE = 16
+
+
 def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor, steps: int, c: float,
                    scale: float = 1.0, affine: bool = False, mask_nodata: bool = True, chunk: int = 8) -> torch.Tensor:
     """Pull fields ``(N, 2, H, W)`` with ``warp(moving, u) ≈ fixed`` for raw pairs ``(N, 1, H, W)``."""
     n, _, h, w = moving.shape
     m, f, vm, vf = pairs.prepare_pair(moving, fixed, mask_nodata)
     pre = pairs.affine_prealign(m, f, vm, vf) if affine else None
-    size = (max(8, round(h * scale)), max(8, round(w * scale)))
+    # at least 16 px a side: three poolings leave 2x2 or more for the deepest block's instance norm (at 8x8, one pixel:
+    # torch refuses it), whatever the frames' size and ``scale``
+    size = (max(MIN_WORK_SIDE, round(h * scale)), max(MIN_WORK_SIDE, round(w * scale)))
     out = []
     for i in range(0, n, chunk):
         ms, fs = pairs.resample(m[i:i + chunk], size), pairs.resample(f[i:i + chunk], size)

@@ -652,6 +652,10 @@ def plateaued(history: list[float], patience: int, tol: float) -> bool:
     return recent <= tol * max(overall, 0.0)
 
 
+#: a field whose largest displacement exceeds this many times its grid's longer side has diverged
+DIVERGED_REACH = 2.0
+
+
 class NMSREngine(Engine):
     name = "nmsr"
     #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (Engine.memory_model;
@@ -934,7 +938,12 @@ class NMSREngine(Engine):
                     new_f.append(f.detach())
                 f = new_f[0] if len(new_f) == 1 else torch.cat(new_f)
                 if not bool(torch.isfinite(losses).all()):
-                    raise RuntimeError(f"nmsr: the loss diverged at scale {s:g}, iteration {it + 1} (try a smaller lr)")
+                    raise ValueError(f"nmsr: the loss diverged at scale {s:g}, iteration {it + 1} (try a smaller lr)")
+                # an lr far too large diverges with a finite loss: the field runs off the image (hundreds to 1e15 px)
+                reach = float(f.abs().amax()) if bool(torch.isfinite(f).all()) else math.inf
+                if reach > DIVERGED_REACH * max(size):
+                    raise ValueError(f"nmsr: the optimisation diverged at scale {s:g}, iteration {it + 1}: the field "
+                                       f"reached {reach:.3g} px on a {size[0]}x{size[1]} grid (try a smaller lr)")
                 if best_f is None:  # the first iteration: every pair is running
                     best_f, avg_f = f.clone(), f.clone()
                 act = torch.tensor(active, device=dev)
