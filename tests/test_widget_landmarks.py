@@ -481,3 +481,78 @@ def test_results_and_landmarks_follow_a_renamed_image(docks, qtbot, errors):
     assert len(points.data) == 2
     rows = table_rows(w.pairs_table)
     assert len(rows) == 1 and float(rows[0][7]) == pytest.approx(0.0, abs=0.01)
+
+
+# ---- found in review (2026-12-04) ------------------------------------------------------------------------------
+def test_a_removed_images_results_are_not_inherited_by_a_new_one_of_that_name(docks, qtbot, errors):
+    """The store kept a deleted image's results under its name: another sequence opened as "seq" got them (TRE,
+    tracking and the report computed with the other sequence's field)."""
+    from napari_tlreg._widgets.store import store_for
+
+    viewer, reg, w, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    run_register(qtbot, reg, FieldEngine.name)
+    assert store_for(viewer).for_image("seq")
+    viewer.layers.clear()
+    viewer.add_image(np.random.default_rng(0).random((T, 48, 40)).astype(np.float32), name="seq")
+    assert not store_for(viewer).for_image("seq")
+    assert [w.result_combo.itemText(i) for i in range(w.result_combo.count())][1:] == []
+    assert not plots.results()
+    assert not errors, errors
+
+
+def test_frame_navigation_moves_the_sequences_own_axis(docks, qtbot):
+    """With a 4-D layer in the viewer, n/b, "go to frame" and the plots' frame jumps moved axis 0, the 4-D layer's."""
+    viewer, reg, w, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(np.zeros((3, *frames.shape), np.float32), name="stack4d")
+    viewer.add_image(frames, name="seq")
+    w.image_combo.setCurrentText("seq")
+    plots.image_combo.setCurrentText("seq")
+    viewer.dims.set_current_step(0, 2)  # the 4-D layer's extra axis
+    viewer.dims.set_current_step(1, 1)  # the frames
+    w.step_frame(1)
+    assert tuple(viewer.dims.current_step[:2]) == (2, 2) and w.current_frame() == 2
+    w.go_to_frame(3)
+    assert tuple(viewer.dims.current_step[:2]) == (2, 3)
+    plots.go_to_frame(0)
+    assert tuple(viewer.dims.current_step[:2]) == (2, 0)
+
+
+def test_an_evaluation_error_is_one_notification(docks, qtbot, monkeypatch):
+    """A failed evaluation raised its exception in the main thread too (napari's raw traceback notification)
+    beside the widget's own message."""
+    from napari_tlreg import report
+
+    viewer, reg, w, plots = docks
+    shown: list[str] = []
+    from napari_tlreg._widgets import plots as plots_mod
+
+    monkeypatch.setattr(plots_mod, "show_error", lambda msg: shown.append(str(msg)))
+    raised: list[BaseException] = []
+    monkeypatch.setattr("sys.excepthook", lambda *exc: raised.append(exc[1]))
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    run_register(qtbot, reg, FieldEngine.name)
+    qtbot.waitUntil(lambda: plots._worker is None, timeout=10000)
+
+    def boom(*a, **k):
+        raise ValueError("landmark time index out of range [0, 2)")
+
+    monkeypatch.setattr(report, "per_frame_tables", boom)
+    plots.recompute()
+    qtbot.waitUntil(lambda: plots._worker is None, timeout=10000)
+    qtbot.wait(50)
+    assert any("evaluation failed" in s for s in shown) and raised == []
+
+
+def test_the_hint_counts_the_pairs_of_an_image_opened_before_the_dock(make_napari_viewer, engines):
+    """The hint said "add an image sequence" while the satellite sample's 15 pairs were in the table."""
+    from napari_tlreg._widgets.landmarks import LandmarkWidget
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-tlreg", "satellite")
+    w = LandmarkWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Landmarks & TRE")
+    assert w.hint_label.text().startswith("15 pair(s)")

@@ -625,3 +625,65 @@ def test_folding_share_never_reads_zero_when_pixels_fold():
 
     assert _percent(0.0) == "0.00 %" and _percent(np.float32(0.5)) == "0.50 %" and _percent(12.345) == "12.35 %"
     assert _percent(0.0041) == "0.004 %" and _percent(0.009) == "0.009 %"
+
+
+# ---- found in review (2026-12-04) ------------------------------------------------------------------------------
+def test_a_rerun_without_labels_removes_the_earlier_propagated_labels(widget, qtbot, notes):
+    """The first run's "propagated labels" layer stayed on screen (and visible) after a run that made none."""
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_labels(labels, name="seg")
+    choose(w.method_combo, TruthEngine.name)
+    choose(w.labels_combo, "seg")
+    run_and_wait(qtbot, w)
+    assert "seq propagated labels" in viewer.layers
+    choose(w.labels_combo, "none")
+    run_and_wait(qtbot, w)
+    assert "seq propagated labels" not in viewer.layers
+    assert all(f"seq {s}" in viewer.layers for s in RESULT_SUFFIXES if s != "propagated labels")
+    assert "seg" in viewer.layers  # the user's own labels are untouched
+
+
+def test_result_layers_follow_a_renamed_image(widget, qtbot, notes):
+    """After a rename, a re-run added a second set of overlays under the new name, both drawn."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    img = viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    img.name = "patient 7"
+    names = [ly.name for ly in viewer.layers]
+    assert not any(n.startswith("seq ") for n in names)
+    assert all(f"patient 7 {s}" in names for s in RESULT_SUFFIXES if s != "propagated labels")
+    run_and_wait(qtbot, w)
+    assert len(viewer.layers) == len(names)  # updated in place: no second set
+    assert w.results.keys() == {("patient 7", TruthEngine.name)}
+
+
+def test_nmsr_mask_of_another_image_is_not_kept(widget):
+    """Switching from the echo sample (its sector the mask) to an image without a region kept the echo's sector:
+    the cardiac sequence was registered inside it."""
+    viewer, w = widget
+    viewer.open_sample("napari-tlreg", "echo")
+    choose(w.method_combo, "nmsr")
+    combo = w.findChild(object, "param_mask")
+    assert combo.currentText() == "echo mask"
+    viewer.open_sample("napari-tlreg", "cardiac")
+    choose(w.image_combo, "cardiac")
+    assert combo.currentText() == "none (whole frame)" and "mask" not in w.param_values()
+    choose(w.image_combo, "echo")  # back: its own region again
+    assert combo.currentText() == "echo mask"
+
+
+def test_frames_follow_the_sequences_axis_with_a_4d_layer_in_the_viewer(widget):
+    """With a 4-D layer in the viewer, axis 0 is that layer's extra axis: "use current frame" read it."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(np.zeros((3, *frames.shape), np.float32), name="stack4d")
+    viewer.add_image(frames, name="seq")
+    choose(w.image_combo, "seq")
+    viewer.dims.set_current_step(0, 2)  # the 4-D layer's extra axis
+    viewer.dims.set_current_step(1, 3)  # the frames
+    w._use_current_frame()
+    assert w.reference_spin.value() == 3

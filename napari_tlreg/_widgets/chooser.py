@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 from napari.layers import Image
 from qtpy.QtWidgets import QComboBox
 
@@ -14,6 +15,29 @@ RESULT_KEY = "napari_tlreg_result"
 def is_result(layer) -> bool:
     """Whether ``layer`` was made by our widgets (a result, never an input)."""
     return bool(layer.metadata.get(RESULT_KEY))
+
+
+def frame_axis(viewer, layer) -> int:
+    """The viewer's axis that is ``layer``'s time axis (its first): with a 4-D layer in the viewer too, axis 0 is
+    that layer's extra axis, not the frames."""
+    return max(0, int(viewer.dims.ndim) - int(layer.ndim))
+
+
+def current_frame(viewer, layer) -> int:
+    """The viewer's current frame as an index into ``layer``'s first axis (clipped to its frames)."""
+    axis = frame_axis(viewer, layer)
+    try:
+        idx = float(layer.world_to_data(viewer.dims.point)[0])
+    except Exception:  # noqa: BLE001 - a layer whose transform cannot be inverted: the slider's step
+        idx = float(viewer.dims.current_step[axis]) if viewer.dims.ndim > axis else 0.0
+    n = int(layer.data.shape[0]) if not getattr(layer, "multiscale", False) else int(layer.data[0].shape[0])
+    return int(np.clip(round(idx), 0, max(0, n - 1)))
+
+
+def show_frame(viewer, layer, t: int) -> None:
+    """Move the viewer to frame ``t`` of ``layer`` (on ``layer``'s own time axis)."""
+    world = layer.data_to_world([int(t)] + [0] * (int(layer.ndim) - 1))
+    viewer.dims.set_point(frame_axis(viewer, layer), float(world[0]))
 
 
 def watch_layers(viewer, slot: Callable) -> None:

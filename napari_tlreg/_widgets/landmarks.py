@@ -43,7 +43,7 @@ from napari_tlreg import landmarks as LM
 from napari_tlreg._hooks import points_with_ids
 from napari_tlreg.io import load_points_csv, save_points_csv
 
-from .chooser import ImageChooser, watch_layers
+from .chooser import ImageChooser, current_frame, is_result, show_frame, watch_layers
 from .store import store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -224,14 +224,17 @@ class LandmarkWidget(QWidget):
         for ly in self._viewer.layers:  # landmark layers appearing (a sample, a CSV dropped in)
             if isinstance(ly, Points) and ly.name.endswith(f" {LANDMARKS}"):
                 self._hook_layer(ly)
-        if kind == "name" and isinstance(getattr(event, "source", None), Image):
-            return  # an image renamed: the store's ``renamed`` signal (_on_layer_renamed) updates the rest, once
+        source = getattr(event, "source", None)
+        if kind == "name" and (isinstance(source, Image) or (source is not None and is_result(source))):
+            # an image renamed: the store's ``renamed`` signal (_on_layer_renamed) updates the rest, once; a result
+            # layer renamed (following its image) changes nothing here
+            return
         self._on_image_changed()
 
     def _on_layer_renamed(self, old: str, new: str) -> None:
         """An image renamed in the layer list takes its landmark layer (and its pairs) along."""
         layer = self._viewer.layers[new] if new in self._viewer.layers else None
-        if not isinstance(layer, Image):
+        if not isinstance(layer, Image) or is_result(layer):  # a result layer following its image: nothing to do
             return
         src, dst = f"{old} {LANDMARKS}", f"{new} {LANDMARKS}"
         if src in self._viewer.layers and dst not in self._viewer.layers:
@@ -382,6 +385,7 @@ class LandmarkWidget(QWidget):
         self._refresh_results()
         self.model()
         self._push(create=False)
+        self._update_hint()  # now that the image's model is made (the results' refresh gave the hint before it)
 
     def _on_result_changed(self, image: str, method: str) -> None:
         if image == self.image_name:
@@ -505,18 +509,13 @@ class LandmarkWidget(QWidget):
         img = self.current_image()
         if img is None:
             return 0
-        try:
-            idx = float(img.world_to_data(self._viewer.dims.point)[0])
-        except Exception:  # noqa: BLE001 - a transform that cannot be inverted
-            idx = float(self._viewer.dims.current_step[0])
-        return int(np.clip(round(idx), 0, max(0, self.n_frames - 1)))
+        return int(np.clip(current_frame(self._viewer, img), 0, max(0, self.n_frames - 1)))
 
     def go_to_frame(self, t: int) -> None:
         img = self.current_image()
         if img is None:
             return
-        world = img.data_to_world([int(t), 0, 0])
-        self._viewer.dims.set_point(0, float(world[0]))
+        show_frame(self._viewer, img, t)
 
     def step_frame(self, delta: int) -> None:
         """Next (``+1``) / previous (``-1``) frame, skipping the reference in pairing mode."""
@@ -760,7 +759,8 @@ class LandmarkWidget(QWidget):
         place = {"scale": tuple(img.scale), "translate": tuple(img.translate), "base": img.name}
         self.track_btn.setEnabled(False)
         self._status(f"tracking {len(on_ref)} point(s) through {res.n_frames} frames…")
-        worker = create_worker(LM.tracked_points, res, on_ref[:, 2:4], on_ref[:, 0].astype(np.int64), _start_thread=False)
+        worker = create_worker(LM.tracked_points, res, on_ref[:, 2:4], on_ref[:, 0].astype(np.int64), _start_thread=False,
+                               _ignore_errors=True)  # errors go to self._error only (not re-raised as well)
         worker.returned.connect(lambda out: self._show_tracked(out, place))
         worker.errored.connect(lambda exc: self._error(f"tracking failed: {exc}"))
         worker.finished.connect(lambda: (setattr(self, "_worker", None), self.track_btn.setEnabled(self.current_result() is not None)))

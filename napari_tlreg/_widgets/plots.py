@@ -34,7 +34,7 @@ from napari_tlreg import report
 from napari_tlreg._hooks import points_with_ids
 
 from .landmarks import LANDMARKS, layer_spacing
-from .chooser import ImageChooser, is_result, watch_layers
+from .chooser import ImageChooser, current_frame, is_result, show_frame, watch_layers
 from .store import store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -232,8 +232,9 @@ class PlotsWidget(QWidget):
             return
         labels, landmarks, spacing, _ = self._inputs()
         self._status(f"evaluating {len(results)} result(s)…")
+        # errors go to _on_error only (superqt would re-raise them in the main thread too: a second, raw notification)
         worker = create_worker(report.per_frame_tables, results, labels=labels, landmarks=landmarks,
-                               spacing=spacing, _start_thread=False)
+                               spacing=spacing, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda tables: self._on_tables(gen, tables))
         worker.errored.connect(lambda exc: self._on_error(gen, exc))
         worker.finished.connect(lambda: self._on_worker_done(worker))
@@ -268,29 +269,24 @@ class PlotsWidget(QWidget):
 
     def redraw(self, *_) -> None:
         _, _, spacing, unit = self._inputs()
-        cur = self._viewer.dims.current_step[0] if self._viewer.dims.ndim else None
         self._axes = report.draw_metrics(self.figure, self.tables, self.metrics_shown(), label=self.label_combo.currentData(),
-                                         physical=spacing is not None, unit=unit, current=self._frame_of_step(cur))
+                                         physical=spacing is not None, unit=unit, current=self._frame_now())
         chosen = self.metric_combo.currentData()
         for ax, m in self._axes.items():
             if m == chosen and len(self._axes) > 1:
                 ax.title.set_fontweight("bold")
         self.canvas.draw_idle()
 
-    def _frame_of_step(self, step) -> int | None:
+    def _frame_now(self) -> int | None:
+        """The frame the viewer shows, of the chosen image (None without one)."""
         img = self.current_image()
-        if img is None or step is None:
-            return None
-        try:
-            return int(round(float(img.world_to_data(self._viewer.dims.point)[0])))
-        except Exception:  # noqa: BLE001
-            return int(step)
+        return None if img is None or not self._viewer.dims.ndim else current_frame(self._viewer, img)
 
     def _update_marker(self, *_) -> None:
         markers = getattr(self.figure, "_tlreg_markers", [])
         if not markers:
             return
-        t = self._frame_of_step(self._viewer.dims.current_step[0])
+        t = self._frame_now()
         for mk in markers:
             mk.set_xdata([t, t])
         self.canvas.draw_idle()
@@ -307,7 +303,7 @@ class PlotsWidget(QWidget):
         img = self.current_image()
         if img is None:
             return
-        self._viewer.dims.set_point(0, float(img.data_to_world([int(t), 0, 0])[0]))
+        show_frame(self._viewer, img, t)
 
     def jump_to_worst(self) -> int | None:
         """Go to the worst frame of the chosen metric for the latest result; returns it (or ``None``)."""

@@ -49,7 +49,7 @@ from napari_tlreg.api import (
 )
 
 from . import layers as L
-from .chooser import RESULT_KEY, ImageChooser, is_result
+from .chooser import RESULT_KEY, ImageChooser, current_frame, is_result
 from .store import store_for
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -396,6 +396,9 @@ class RegisterWidget(QWidget):
         holder = self._cancel_holder = [None]
         # if the widget goes away mid-run, stop the worker (a plain closure: no method of a deleted object)
         self.destroyed.connect(lambda *_: holder[0] is not None and holder[0].set())
+        store, slot = store_for(self._viewer), self._on_image_renamed  # result layers follow their image's name
+        store.renamed.connect(slot)
+        self.destroyed.connect(lambda *_: store.renamed.disconnect(slot))
 
     # -- layer combos --------------------------------------------------------------------------------
     def _on_layer_inserted(self, event=None) -> None:
@@ -469,11 +472,7 @@ class RegisterWidget(QWidget):
 
     def _current_frame(self, layer) -> int:
         """The viewer's current frame as an index into ``layer``'s first axis."""
-        try:
-            idx = float(layer.world_to_data(self._viewer.dims.point)[0])
-        except Exception:  # a layer whose transform cannot be inverted: fall back to the slider step
-            idx = float(self._viewer.dims.current_step[0])
-        return int(np.clip(round(idx), 0, max(0, layer.data.shape[0] - 1)))
+        return current_frame(self._viewer, layer)
 
     def _on_image_changed(self, *_) -> None:
         layer = self.current_image()
@@ -483,7 +482,7 @@ class RegisterWidget(QWidget):
         n = int(layer.data.shape[0]) if not layer.multiscale else int(layer.data[0].shape[0])
         self.reference_spin.setRange(0, max(0, n - 1))
         self.reference_spin.setValue(self._current_frame(layer))
-        self._choose_own_region()
+        self._choose_own_region(reset=True)
 
     def _own_region_layer(self) -> Labels | None:
         """The image's own region, the Labels layer ``"<image> mask"`` (a sample's or reader's, e.g. the echo sector)."""
@@ -493,10 +492,15 @@ class RegisterWidget(QWidget):
         layer = next((ly for ly in self._viewer.layers if ly.name == f"{image.name} mask"), None)
         return layer if isinstance(layer, Labels) else None
 
-    def _choose_own_region(self) -> None:
-        """Region parameters start on the image's own region when it has one (the user can set "none")."""
+    def _choose_own_region(self, reset: bool = False) -> None:
+        """Region parameters start on the image's own region when it has one (the user can set "none"). With
+        ``reset`` (another image chosen) an image without one starts on "none": the region chosen for the previous
+        image (e.g. the echo's sector) would otherwise restrict this one's registration."""
         own = self._own_region_layer()
         if own is None:
+            if reset:
+                for combo in self._region_combos.values():
+                    combo.setCurrentIndex(0)  # NO_REGION
             return
         for combo in self._region_combos.values():
             i = combo.findData(own)
@@ -650,7 +654,8 @@ class RegisterWidget(QWidget):
         self._cancel = threading.Event()
         self._cancel_holder[0] = self._cancel
         progress = _Throttle(self._relay.progress.emit)
-        worker = create_worker(_run_job, frames, labels, self._cancel, progress, call, display, _start_thread=False)
+        worker = create_worker(_run_job, frames, labels, self._cancel, progress, call, display, _start_thread=False,
+                               _ignore_errors=True)  # errors go to _on_errored only (not re-raised as well)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_errored)
         worker.finished.connect(self._on_finished)
@@ -709,6 +714,7 @@ class RegisterWidget(QWidget):
         self._result = res
         self._result_place = {k: settings[k] for k in ("base", "scale", "translate")}
         self._add_layers(outcome.layers)
+        self._drop_stale_layers(str(settings["base"]), outcome.layers)
         # display settings changed while it ran: redraw those layers now
         if settings["grid_spacing"] != self.grid_spin.value():
             self._update_grid_layer()
@@ -740,6 +746,27 @@ class RegisterWidget(QWidget):
             self._upsert(data, kwargs, layer_type)
         if len(dims.current_step) == len(step):
             dims.current_step = step
+
+    def _drop_stale_layers(self, base: str, layer_data: list) -> None:
+        """Remove ``base``'s result layers that this run did not make (its propagated labels when this run had
+        none): left as they were, they showed the previous run's result beside this one's."""
+        made = {kwargs["name"] for _, kwargs, _ in layer_data}
+        for suffix in L.SUFFIXES:
+            name = L.layer_name(base, suffix)
+            if name not in made and name in self._viewer.layers and is_result(self._viewer.layers[name]):
+                self._viewer.layers.remove(name)
+
+    def _on_image_renamed(self, old: str, new: str) -> None:
+        """An image renamed in the layer list takes its result layers along (a re-run would otherwise add a second
+        set under the new name, both drawn)."""
+        layers = self._viewer.layers
+        for suffix in L.SUFFIXES:
+            src, dst = L.layer_name(old, suffix), L.layer_name(new, suffix)
+            if src in layers and is_result(layers[src]) and dst not in layers:
+                layers[src].name = dst
+        self.results = {((new if i == old else i), m): r for (i, m), r in self.results.items()}
+        if self._result_place.get("base") == old:
+            self._result_place["base"] = new
 
     def _upsert(self, data, kwargs: dict, layer_type: str) -> Layer:
         """Update the layer of that name in place (keeping its visibility and opacity), or add it."""

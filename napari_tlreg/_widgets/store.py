@@ -3,7 +3,8 @@
 The Register widget publishes every finished run here, keyed by ``(image layer name, method)``
 (a re-run of the same method on the same image replaces the previous result); the landmark
 and plots widgets read from it and listen to :attr:`ResultStore.changed`. One store per viewer,
-found with :func:`store_for`; it goes away with its viewer. Renaming a layer renames its results.
+found with :func:`store_for`; it goes away with its viewer. Renaming a layer renames its results, and removing
+it removes them.
 """
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ def store_for(viewer) -> ResultStore:
 
 def _follow_renames(viewer, store: ResultStore) -> None:
     """Keep the store's image names in step with the viewer's layers when one is renamed, and tell
-    the docks (:attr:`ResultStore.renamed`): one place knows a layer's previous name."""
+    the docks (:attr:`ResultStore.renamed`): one place knows a layer's previous name. A removed image's
+    results are dropped."""
     layers = getattr(viewer, "layers", None)
     if layers is None:
         return
@@ -108,6 +110,13 @@ def _follow_renames(viewer, store: ResultStore) -> None:
             store.rename(old, layer.name)
             store.renamed.emit(old, layer.name)
 
+    def removed(layer) -> None:
+        # the image is gone: its results go too (another sequence opened under the same name must not inherit them)
+        names.pop(id(layer), None)
+        if not any(ly.name == layer.name for ly in layers):
+            store.remove(layer.name)
+
     for layer in layers:
         track(layer)
     layers.events.inserted.connect(lambda event: track(event.value))
+    layers.events.removed.connect(lambda event: removed(event.value))
