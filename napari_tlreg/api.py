@@ -215,6 +215,7 @@ def register(
     spacing: tuple[float, float] | None = None,
     on_warning: Callable[[str], None] | None = None,
     normalize: str = "auto",
+    unit: str | None = None,
     **params,
 ) -> RegistrationResult:
     """Register every frame of ``frames`` (``(T, H, W)``, T >= 2) to ``frames[reference]``.
@@ -226,6 +227,8 @@ def register(
     progress: ``callable(done, total, message)``. cancel: ``threading.Event`` or ``callable() -> bool``,
     checked between steps; when set, :class:`Cancelled` is raised and nothing is returned.
     spacing: ``(row, col)`` pixel size, carried into the result for physical-unit reporting.
+    unit: the spacing's length unit (``"mm"``, ``"m"``, ...: ``RegistrationResult.unit``); default the Sequence's
+    (metres for satellite data), else mm.
     on_warning: ``callable(message)`` for what does not stop the run but makes part of it a guess (constant,
     blank frames: :func:`blank_frames`; frames normalised one by one), e.g. a viewer's notifications; None:
     ``warnings.warn`` (UserWarning).
@@ -250,7 +253,9 @@ def register(
     if isinstance(frames, Sequence):
         params = own_region_params(method, frames, params)
         spacing = frames.spacing if spacing is None else spacing
+        unit = (frames.unit if frames.unit != "px" else None) if unit is None else unit
         frames = frames.frames
+    unit = "mm" if unit is None else str(unit)
     arr, ref = validate_frames(frames, reference)
     spacing = check_spacing(spacing, 2)  # before the run: a bad one would fail only when the result is measured
     checked = engine.validate_params(params)
@@ -303,4 +308,5 @@ def register(
         spacing=spacing,
         inverse=None if inv is None else inv.detach().float().cpu().numpy(),
         normalization=normalization,
+        unit=unit,
     )

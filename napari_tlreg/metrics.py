@@ -443,7 +443,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     ``dice``, ``hd``, ``hd95`` (foreground, pixels), ``dice_before``/``hd95_before`` (the
     reference labels unwarped), and ``dice_<k>``, ``hd_<k>``, ``hd95_<k>`` per label when there is
     more than one label (or the ids in ``label_ids``). With ``result.spacing``: ``hd_mm``,
-    ``hd95_mm`` (and ``hd_<k>_mm``, ``hd95_<k>_mm``) too. The
+    ``hd95_mm``, ``hd95_before_mm`` (and ``hd_<k>_mm``, ``hd95_<k>_mm``) too. The
     reference frame and unlabelled frames get NaN.
 
     ``landmarks`` ``(N, 4)`` rows ``(id, t, row, col)``: on frame ``t``, the ids present both there
@@ -498,7 +498,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
         for t, row in enumerate(rows):
             keys = ["dice", "hd", "hd95", "dice_before", "hd95_before"]
             if spacing is not None:
-                keys += ["hd_mm", "hd95_mm"]
+                keys += ["hd_mm", "hd95_mm", "hd95_before_mm"]
             vals = dict.fromkeys(keys, nan)
             for k in ids:
                 vals.update({f"dice_{k}": nan, f"hd_{k}": nan, f"hd95_{k}": nan})
@@ -516,6 +516,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
                     dm = surface_distances(pt, mt, spacing=spacing)
                     vals["hd_mm"] = float(dm.max()) if dm.size else math.inf
                     vals["hd95_mm"] = float(np.percentile(dm, 95)) if dm.size else math.inf
+                    vals["hd95_before_mm"] = hausdorff(ref_lab, mt, percentile=95, spacing=spacing)
                 for k in ids:
                     vals[f"dice_{k}"] = dice(pt, mt, label=k)
                     vals.update(_label_hd(pt, mt, k, None, ""))
@@ -572,12 +573,14 @@ def summarize(rows: Sequence[dict], reference: int | None = None) -> dict:
         for k, v in r.items():
             if k in ("t", "is_reference") or k in cols:
                 continue
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            # None is a missing number (a table cleaned for JSON): a column of nothing else still gives NaN
+            if isinstance(v, (bool, np.bool_)) or not (v is None or isinstance(v, (int, float, np.integer, np.floating))):
                 continue
             cols.append(k)
     out: dict[str, float] = {}
     for k in cols:
-        vals = np.array([float(r[k]) for r in kept if k in r and r[k] is not None], dtype=np.float64)
+        vals = np.array([float(r[k]) for r in kept if isinstance(r.get(k), (int, float, np.integer, np.floating))
+                         and not isinstance(r.get(k), (bool, np.bool_))], dtype=np.float64)
         vals = vals[~np.isnan(vals)]
         out[k] = float(vals.mean()) if vals.size else math.nan
     out["n_frames"] = len(kept)

@@ -18,10 +18,30 @@ from .result import RegistrationResult, check_label_range
 
 
 def _clean(value):
+    """A table value as plain Python: NaN (no value: an unlabelled frame, the reference) is ``None``; an infinity
+    stays (a Hausdorff distance where a label was lost is infinite, not missing)."""
     if isinstance(value, (np.floating, float)):
-        return None if not math.isfinite(float(value)) else float(value)
+        return None if math.isnan(float(value)) else float(value)
     if isinstance(value, np.integer):
         return int(value)
+    return value
+
+
+def in_unit(obj, unit: str | None):
+    """Rows (a dict, or a list of them) with their physical columns (``*_mm``, in the spacing's unit) named after
+    ``unit`` when it is not mm: ``tre_m`` for a satellite sequence in metres, whose ``tre_mm`` held metres."""
+    if unit in (None, "mm", "px"):
+        return obj
+    if isinstance(obj, list):
+        return [in_unit(r, unit) for r in obj]
+    return {(k[:-3] + f"_{unit}" if isinstance(k, str) and k.endswith("_mm") else k): v for k, v in obj.items()}
+
+
+def _json_value(value):
+    """:func:`_clean`, with infinities as the strings ``"inf"`` / ``"-inf"`` (standard JSON has no number for them)."""
+    value = _clean(value)
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
     return value
 
 
@@ -77,8 +97,8 @@ def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
 def metrics_tables(res: RegistrationResult, labels=None, landmarks=None) -> tuple[list[dict], dict]:
     from .metrics import evaluate, summarize
 
-    rows = [{k: _clean(v) for k, v in row.items()} for row in evaluate(res, labels=labels, landmarks=landmarks)]
-    return rows, {k: _clean(v) for k, v in summarize(rows).items()}
+    raw = evaluate(res, labels=labels, landmarks=landmarks)
+    return [{k: _clean(v) for k, v in row.items()} for row in raw], {k: _clean(v) for k, v in summarize(raw).items()}
 
 
 def region_note(res: RegistrationResult) -> str:
@@ -98,11 +118,12 @@ def _versions() -> dict:
 
 
 def _write_metrics_files(folder: Path, res: RegistrationResult, rows: list[dict], summary: dict, source: str | None) -> dict:
+    rows, summary = in_unit(rows, res.unit), in_unit(summary, res.unit)
     doc = {"method": res.method, "params": res.params, "reference": res.reference, "device": res.device,
            "runtime_s": res.runtime_s, "normalization": res.normalization, "source": source, "spacing": res.spacing,
-           "versions": _versions(),
+           "unit": res.unit, "versions": _versions(),
            "mse_lncc_region": region_note(res), "summary": summary, "frames": rows}
-    (folder / "metrics.json").write_text(json.dumps(doc, indent=2))
+    (folder / "metrics.json").write_text(json.dumps(_finite_json(doc), indent=2, default=_json_default))
     keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "t", k))
     with open(folder / "metrics.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys)
@@ -129,7 +150,7 @@ def write_metrics(res: RegistrationResult, folder, labels=None, landmarks=None, 
         for p in tmpdir.iterdir():
             p.unlink()
         tmpdir.rmdir()
-    return summary
+    return in_unit(summary, res.unit)
 
 
 def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bool = True, source: str | None = None) -> Path:
@@ -253,7 +274,7 @@ def worst_frame(rows: list[dict], metric: str, label: int | None = None) -> int 
 
 
 def per_frame_tables(results: dict, labels=None, landmarks=None, spacing=None) -> dict[str, list[dict]]:
-    """``{name: metrics.evaluate(result, labels, landmarks)}`` with NaN/inf cleaned to ``None``.
+    """``{name: metrics.evaluate(result, labels, landmarks)}`` with NaN cleaned to ``None`` (infinities kept).
 
     ``spacing`` fills in a result's missing spacing (physical units of HD/TRE).
     """
@@ -314,7 +335,7 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
                     picker=True, pickradius=6)
         base = {"tre": "tre_before", "dice": "dice_before", "hd95": "hd95_before"}.get(m)
         if base is not None and (m == "tre" or label is None):
-            col = base + ("_mm" if used_phys and m == "tre" else "")
+            col = base + ("_mm" if used_phys and m in ("tre", "hd95") else "")  # in the unit of the curves above
             if any(col in r for r in first):
                 bt = np.array([int(r["t"]) for r in first])
                 bv = np.array([np.nan if r.get(col) is None else float(r[col]) for r in first])
@@ -395,18 +416,19 @@ def _json_default(o):
     if isinstance(o, np.ndarray):
         return o.tolist()
     if isinstance(o, (np.integer, np.floating, np.bool_)):
-        return _clean(o.item())
+        return _json_value(o.item())
     if isinstance(o, Path):
         return str(o)
     return str(o)
 
 
 def _finite_json(obj):
+    """``obj`` with every float JSON can hold: NaN as null, infinities as ``"inf"`` / ``"-inf"``."""
     if isinstance(obj, dict):
         return {str(k): _finite_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_finite_json(v) for v in obj]
-    return _clean(obj)
+    return _json_value(obj)
 
 
 def software_versions() -> dict:
@@ -437,7 +459,7 @@ def _named(results) -> dict:
     return out
 
 
-def export_report(results, folder, labels=None, landmarks=None, *, spacing=None, unit: str = "mm",
+def export_report(results, folder, labels=None, landmarks=None, *, spacing=None, unit: str | None = None,
                   label: int | None = None, source: str | None = None, tables: dict | None = None,
                   extra: dict | None = None) -> Path:
     """Write a report folder atomically (all files appear at once, or none).
@@ -455,6 +477,8 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
 
     An existing ``folder`` is replaced only if it is a previous report (holds ``report.json``).
     ``tables``: precomputed :func:`per_frame_tables` output (the viewer passes what it plotted).
+    ``unit``: the spacing's length unit (default: the results'); physical columns are named after it (``_mm``,
+    ``_m``).
     """
     import datetime
 
@@ -476,6 +500,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     if tables is None:
         tables = per_frame_tables(named, labels=labels, landmarks=lm, spacing=spacing)
     methods_doc, per_frame, summaries, tre_rows, pair_rows = [], [], [], [], []
+    unit = next(iter(named.values())).unit if unit is None else unit
     for name, res in named.items():
         sp = res.spacing if res.spacing is not None else spacing
         rows = tables[name]
@@ -495,6 +520,9 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
         methods_doc.append(doc)
     figures = {"plots.png": "per-frame curves: " + ", ".join(PLOT_METRICS[m][0] for m in (available_metrics(tables) or ["mse"]))}
     with atomic_dir(folder, replaces="report.json", kind="report") as tmp:
+        per_frame, summaries, tre_rows, pair_rows = (in_unit(rows, unit) for rows in (per_frame, summaries, tre_rows, pair_rows))
+        methods_doc = [{**d, "summary": in_unit(d["summary"], unit), **({"tre": in_unit(d["tre"], unit)} if "tre" in d else {})}
+                       for d in methods_doc]
         _write_csv(tmp / "per_frame.csv", per_frame, first=("method", "t"))
         _write_csv(tmp / "summary.csv", summaries, first=("method",))
         save_plots(tables, tmp / "plots.png", label=label, unit=unit)
@@ -536,7 +564,7 @@ def _recorded_source(folder: Path) -> str | None:
 
 
 def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=None, *, spacing=None,
-                     unit: str = "mm") -> dict:
+                     unit: str | None = None) -> dict:
     """``napari-tlreg evaluate`` on one result folder: (re)write ``metrics.json``/``metrics.csv`` (as
     :func:`write_metrics`), ``plots.png``, and with landmarks ``landmarks.csv``, ``tre.csv`` and
     ``landmark_pairs.csv`` (as in :func:`export_report`), each file atomically. Returns the summary."""
@@ -544,6 +572,7 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
     from .io.writers import atomic_path, save_points_csv
 
     folder = Path(folder)
+    unit = res.unit if unit is None else unit
     summary = write_metrics(res, folder, labels=labels, landmarks=landmarks, source=_recorded_source(folder))
     name = res.method
     tables = per_frame_tables({name: res}, labels=labels, landmarks=landmarks, spacing=spacing)
@@ -558,6 +587,6 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
         pairs = LM.pair_errors(LM.match_pairs(lm, res.reference, T), res.displacement, spacing=sp)
         for fname, rows, first in (("tre.csv", tt, ("t", "n")), ("landmark_pairs.csv", pairs, ("id", "t"))):
             with atomic_path(folder / fname) as tmp:
-                _write_csv(tmp, [{"method": name, **r} for r in rows], first=("method", *first))
-        summary = {**summary, "tre_all": {k: _clean(v) for k, v in tt[-1].items()}}
+                _write_csv(tmp, in_unit([{"method": name, **r} for r in rows], unit), first=("method", *first))
+        summary = {**summary, "tre_all": in_unit({k: _clean(v) for k, v in tt[-1].items()}, unit)}
     return summary

@@ -22,6 +22,8 @@ class RegistrationResult:
     jacobian:     ``(T, H, W)`` ``det(I + ∇u)``; folding where ``<= 0``.
     inverse:      ``(T, 2, H, W)`` or ``None``: a learned inverse from the engine, if it has one.
     spacing:      ``(row, col)`` physical pixel size, or ``None``.
+    unit:         the spacing's length unit: ``"mm"``, or ``"m"`` (satellite data); the physical columns of the
+                  metrics are in it (named ``*_mm`` in memory, after the unit in the files written).
     normalization: ``"sequence"`` (one intensity scale for all frames) or ``"frame"`` (each frame its own).
     """
 
@@ -37,6 +39,7 @@ class RegistrationResult:
     spacing: tuple[float, float] | None = None
     inverse: np.ndarray | None = None
     normalization: str = "sequence"
+    unit: str = "mm"
 
     @property
     def n_frames(self) -> int:
@@ -152,6 +155,7 @@ class RegistrationResult:
             "spacing": list(self.spacing) if self.spacing is not None else None,
             "shape": list(self.frames.shape),
             "normalization": self.normalization,
+            "unit": self.unit,
         }
         (folder / "result.json").write_text(json.dumps(meta, indent=2))
 
@@ -173,7 +177,8 @@ class RegistrationResult:
                           device=str(meta.get("device", "cpu")), runtime_s=float(meta.get("runtime_s", 0.0)),
                           spacing=tuple(float(s) for s in meta["spacing"]) if meta.get("spacing") else None,
                           # results saved before it was recorded: per sequence
-                          normalization=str(meta.get("normalization", "sequence")))
+                          normalization=str(meta.get("normalization", "sequence")),
+                          unit=str(meta.get("unit", "mm")))  # results saved before it was recorded: mm
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             what = f"no {exc.args[0]!r} in result.json" if isinstance(exc, KeyError) else str(exc)
             raise ValueError(f"{folder}: unreadable result folder ({what})") from exc

@@ -212,3 +212,94 @@ def test_cli_evaluate_writes_plots_landmarks_and_report(tmp_path, capsys):
     # bad input: one line, exit 2
     assert main(["evaluate", str(tmp_path / "nope")]) == 2
     assert "error" in capsys.readouterr().err
+
+
+# ---- found in review (2026-12-04) ------------------------------------------------------------------------------
+def _lost_label_case(spacing=None):
+    """Frame 1: the reference disc moved by 2 px; frame 2: pulled off the image (its propagated label is empty)."""
+    from napari_tlreg.core.ops import jacobian_determinant
+
+    T, H, W = 3, 48, 48
+    u = np.zeros((T, 2, H, W), np.float32)
+    u[1, 0], u[2, 0] = 2.0, 30.0
+    rr, cc = np.mgrid[0:H, 0:W]
+    disc = ((rr - 8) ** 2 + (cc - 24) ** 2 < 25).astype(np.int32)
+    labels = np.stack([disc, np.roll(disc, -2, 0), np.roll(disc, 20, 0)])  # a manual label on every frame
+    frames = np.repeat(disc[None].astype(np.float32), T, 0)
+    res = RegistrationResult(frames=frames, warped=frames, displacement=u, jacobian=jacobian_determinant(u),
+                             method="test", reference=0, spacing=spacing)
+    return res, labels
+
+
+def test_a_lost_label_counts_as_an_infinite_distance_in_summaries_and_files(tmp_path):
+    """The report turned HD = inf (a label lost) into "no value": the summaries left that frame out (HD 2.0 where
+    metrics.summarize gives inf) and the worst frame skipped it."""
+    res, labels = _lost_label_case()
+    raw = M.evaluate(res, labels=labels)
+    assert raw[2]["hd"] == math.inf and raw[2]["dice"] == 0.0
+    rows, summary = report.metrics_tables(res, labels=labels)
+    assert rows[2]["hd"] == math.inf and summary["hd"] == math.inf == M.summarize(raw)["hd"]
+    tables = report.per_frame_tables({"test": res}, labels=labels)
+    assert report.worst_frame(tables["test"], "hd") == 2
+    report.write(res, tmp_path / "o", labels=labels, montage=False)
+    doc = json.loads((tmp_path / "o" / "metrics.json").read_text())  # standard JSON: no Infinity / NaN tokens
+    assert doc["summary"]["hd"] == "inf" and doc["frames"][2]["hd"] == "inf" and doc["frames"][0]["hd"] is None
+    assert "Infinity" not in (tmp_path / "o" / "metrics.json").read_text()
+    with open(tmp_path / "o" / "metrics.csv") as f:
+        assert [r["hd"] for r in csv.DictReader(f)] == ["", "0.0", "inf"]
+
+
+def test_a_column_without_values_stays_in_the_summary_as_nan():
+    """With a landmark on the reference only, ``tre`` was missing from the report's summary (NaN in summarize)."""
+    res, labels = _lost_label_case()
+    lm = np.array([[0, 0, 10.0, 10.0]])
+    _, summary = report.metrics_tables(res, labels=labels, landmarks=lm)
+    assert "tre" in summary and summary["tre"] is None
+    assert math.isnan(M.summarize([{"t": 0, "is_reference": True, "x": None}, {"t": 1, "x": None}])["x"])
+
+
+def test_the_hd95_before_curve_is_in_the_axis_unit():
+    """With spacing, the HD95 panel (mm) drew its "before registration" curve in pixels."""
+    from matplotlib.figure import Figure
+
+    res, labels = _lost_label_case(spacing=(2.0, 0.5))
+    rows = M.evaluate(res, labels=labels)
+    want = M.hausdorff(labels[0], labels[1], percentile=95, spacing=(2.0, 0.5))
+    assert rows[1]["hd95_before_mm"] == pytest.approx(want) and want != pytest.approx(rows[1]["hd95_before"])
+    fig = Figure()
+    axes = report.draw_metrics(fig, report.per_frame_tables({"test": res}, labels=labels), ["hd95"])
+    ax = next(iter(axes))
+    before = next(line for line in ax.get_lines() if line.get_label() == "before registration")
+    assert before.get_ydata()[0] == pytest.approx(want)
+
+
+def test_physical_columns_are_named_after_the_unit_in_the_files(tmp_path):
+    """A satellite sequence's spacing is in metres, but the files called its physical columns ``*_mm``."""
+    import napari_tlreg as tl
+    from napari_tlreg.io import load_sequence
+
+    seq = load_sequence("satellite")
+    assert (seq.unit, seq.spacing) == ("m", (1.0, 1.0))
+    res = tl.register(seq, method="multistep")
+    assert res.unit == "m"
+    res.save(tmp_path / "r")
+    assert RegistrationResult.load(tmp_path / "r").unit == "m"
+    lm = np.array([[0, 0, 100.0, 120.0], [0, 1, 101.0, 118.5], [1, 0, 40.0, 60.0], [1, 1, 42.0, 61.0]])
+    summary = report.write_evaluation(res, tmp_path / "r", landmarks=lm)
+    doc = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert doc["unit"] == "m" and "tre_m" in doc["summary"] and not any(k.endswith("_mm") for k in doc["summary"])
+    assert "tre_m" in summary and "after_mean_m" in summary["tre_all"]
+    with open(tmp_path / "r" / "tre.csv") as f:
+        header = next(csv.reader(f))
+    assert "after_mean_m" in header and not any(h.endswith("_mm") for h in header)
+    out = report.export_report(res, tmp_path / "rep", landmarks=lm)
+    with open(out / "per_frame.csv") as f:
+        header = next(csv.reader(f))
+    assert "tre_m" in header and json.loads((out / "report.json").read_text())["unit"] == "m"
+    # millimetres keep their names; a result saved before the unit was recorded loads as mm
+    mm = tl.register(seq.frames, method="multistep", spacing=(0.5, 0.5))
+    assert mm.unit == "mm" and "tre_mm" in report.metrics_tables(mm, landmarks=lm)[1]
+    meta = json.loads((tmp_path / "r" / "result.json").read_text())
+    del meta["unit"]
+    (tmp_path / "r" / "result.json").write_text(json.dumps(meta))
+    assert RegistrationResult.load(tmp_path / "r").unit == "mm"

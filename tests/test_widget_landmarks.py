@@ -416,7 +416,9 @@ def test_satellite_15_pairs_register_export_matches_numpy(docks, qtbot, tmp_path
     assert float(row["after_dy"]) == pytest.approx(np.abs(d[:, 0]).mean(), abs=1e-4)
     assert float(row["after_ds"]) == pytest.approx(err.mean(), abs=1e-4)
     assert float(row["before_mean"]) == pytest.approx(before.mean(), abs=1e-9)
-    assert float(row["after_mean_mm"]) == pytest.approx(err.mean() * seq.spacing[0], abs=1e-4)  # 1 m pixels
+    # 1 m pixels: the physical columns are named after the unit (they were "_mm" and held metres)
+    assert float(row["after_mean_m"]) == pytest.approx(err.mean() * seq.spacing[0], abs=1e-4)
+    assert not any(k.endswith("_mm") for k in row)
     assert float(row["after_mean"]) < 1.5 < float(row["before_mean"])  # registration helps a lot
     # the widget shows the same numbers
     tab = table_rows(w.tre_table)

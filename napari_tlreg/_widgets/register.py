@@ -631,6 +631,7 @@ class RegisterWidget(QWidget):
         scale = tuple(float(s) for s in layer.scale)
         translate = tuple(float(t) for t in layer.translate)
         spacing = None if scale[-2:] == (1.0, 1.0) else scale[-2:]
+        unit = ((layer.metadata or {}).get("napari_tlreg") or {}).get("unit")  # the reader's (metres: satellite)
         try:
             params = self.param_values()
         except ValueError as exc:  # e.g. a mask layer that does not fit the image
@@ -642,6 +643,7 @@ class RegisterWidget(QWidget):
             "device": self.device_combo.currentData(),
             "normalize": self.normalize_combo.currentData(),
             "spacing": spacing,
+            "unit": unit if unit not in (None, "px") else "mm",
             **params,
         }
         display = {
