@@ -55,9 +55,9 @@ CONNECT_TIMEOUT = "20s"
 
 # --------------------------------------------------------------------------- inputs
 def _is_labels_file(path: Path) -> bool:
-    from .io.readers import _stem
+    from .io.readers import is_labels_file
 
-    return _stem(path).endswith("_labels")
+    return is_labels_file(path)
 
 
 def _sequence_files(folder: Path) -> list[Path] | None:
@@ -137,16 +137,41 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLik
 
         add(text, _stem(Path(text)), f"{text}: no such file, folder or sample name")
 
-    # unique folder names: a colliding name gets a short hash of its source
-    # unique folder names (case-insensitively): a colliding name gets a short hash of its source
     for it in items:
         it["name"] = _safe_name(it["name"])
-    counts: dict[str, int] = {}
+    return unique_names(items, skip)
+
+
+def _recorded_source(folder: Path) -> tuple[str, int | None] | None:
+    """The source (and slice) a finished result folder was made from, as its ``metrics.json`` records them."""
+    try:
+        doc = json.loads((folder / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    run = doc.get("batch") if isinstance(doc, dict) else None
+    if isinstance(run, dict) and isinstance(run.get("source"), str):
+        return run["source"], run.get("slice")
+    return (doc.get("source"), None) if isinstance(doc, dict) and isinstance(doc.get("source"), str) else None
+
+
+def unique_names(items: list[dict], out: Path | None = None) -> list[dict]:
+    """Folder names unique (case-insensitively): a colliding name gets a short hash of its source (and slice). Where
+    ``out/<name>`` already holds the result of one of the colliding sources, that one keeps the plain name, so a
+    rerun with more inputs finds it (not a second copy under a hashed name)."""
+    groups: dict[str, list[dict]] = {}
     for it in items:
-        counts[it["name"].lower()] = counts.get(it["name"].lower(), 0) + 1
-    for it in items:
-        if counts[it["name"].lower()] > 1 or not it["name"] or it["name"].lower() == SUMMARY_NAME:
-            it["name"] = f"{it['name'] or 'sequence'}-{hashlib.sha1(it['source'].encode()).hexdigest()[:8]}"
+        groups.setdefault(it["name"].lower(), []).append(it)
+    for key, group in groups.items():
+        if len(group) == 1 and group[0]["name"] and key != SUMMARY_NAME:
+            continue
+        keep = None
+        if out is not None and group[0]["name"] and key != SUMMARY_NAME:
+            made = _recorded_source(Path(out) / group[0]["name"])
+            keep = next((it for it in group if made == (it["source"], it.get("slice"))), None)
+        for it in group:
+            if it is not keep:
+                tag = it["source"] + ("" if it.get("slice") is None else f"#slice{it['slice']}")
+                it["name"] = f"{it['name'] or 'sequence'}-{hashlib.sha1(tag.encode()).hexdigest()[:8]}"
     return items
 
 
@@ -156,10 +181,32 @@ def _safe_name(text: str) -> str:
     return name[:120]
 
 
-def is_finished(folder: str | os.PathLike) -> bool:
-    """A result folder a rerun can skip: it holds ``result.json`` and ``metrics.json``."""
+def is_finished(folder: str | os.PathLike, run: dict | None = None) -> bool:
+    """A result folder a rerun can skip: it holds ``result.json`` and ``metrics.json`` and, with ``run`` (what the
+    batch would register: source, slice, method, parameters, reference, intensity scaling), was made by that
+    same run (``metrics.json``'s ``batch`` record): another source under the same name, or another method or
+    parameters, is registered again."""
     folder = Path(folder)
-    return (folder / "result.json").is_file() and (folder / "metrics.json").is_file()
+    if not ((folder / "result.json").is_file() and (folder / "metrics.json").is_file()):
+        return False
+    if run is None:
+        return True
+    try:
+        doc = json.loads((folder / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("batch") == run
+
+
+def run_record(item: dict, method: str, params: dict, reference: int, normalize: str, slice: int | None) -> dict:
+    """What decides a batch result (:func:`is_finished`), as ``metrics.json`` records it under ``batch``: the
+    method's parameters with their defaults filled in (``gain=1.0`` given or not is the same run), as JSON."""
+    from .engines import get_engine
+
+    full = get_engine(method).validate_params(params or {})
+    record = {"source": item["source"], "slice": item.get("slice", slice), "method": method, "params": full,
+              "reference": reference, "normalize": normalize}
+    return json.loads(json.dumps(record, default=str))
 
 
 # --------------------------------------------------------------------------- one task
@@ -187,6 +234,8 @@ def _metrics_of(folder: Path) -> dict:
         summary = doc.get("summary") or {}
         out["runtime_s"] = doc.get("runtime_s")
         out["method"] = doc.get("method")
+        if doc.get("warnings"):  # what the run warned of (a rerun that skips it says it again)
+            out["warning"] = "; ".join(str(w) for w in doc["warnings"])
         for key in METRIC_KEYS:
             value = summary.get(key)
             if isinstance(value, (int, float)) and math.isfinite(value):
@@ -254,7 +303,9 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
         notes: list[str] = []  # e.g. blank frames: the run goes on, the summary says so
         res = api.register(seq, method=method, reference=reference, device=device, on_warning=notes.append,
                            normalize=normalize, **(params or {}))
-        report.write(res, folder, labels=labels, landmarks=landmarks, montage=montage, source=item["source"])
+        run = run_record(item, method, params or {}, reference, normalize, slice)
+        report.write(res, folder, labels=labels, landmarks=landmarks, montage=montage, source=item["source"],
+                     extra={"batch": run, "warnings": notes})
     except Exception as exc:  # a bad sequence is reported, never stops the cohort
         return _row(item, status="failed", seconds=round(time.perf_counter() - t0, 3), method=method,
                     error=_one_line(exc))
@@ -308,10 +359,38 @@ def _client(scheduler, n_workers: int):
         except BaseException:
             cluster.close()
             raise
-    try:
-        return Client(str(scheduler), timeout=CONNECT_TIMEOUT), None, True
-    except (OSError, TimeoutError) as exc:
-        raise OSError(f"cannot reach the Dask scheduler at {scheduler}: {_one_line(exc)}") from None
+    return _connect(str(scheduler)), None, True
+
+
+def _connect(address: str):
+    """A ``Client`` of the scheduler at ``address``, or ``OSError`` within :data:`CONNECT_TIMEOUT` (and a few
+    seconds): Dask's own timeout does not cover a port that accepts the connection and never answers (it waited
+    for ever), and a service of another kind there (an SSH banner read as a message length: "out of memory")."""
+    import threading
+
+    import dask
+    from distributed import Client
+
+    seconds = dask.utils.parse_timedelta(CONNECT_TIMEOUT)
+    box: dict = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = Client(address, timeout=CONNECT_TIMEOUT)
+        except BaseException as exc:  # noqa: BLE001 - reported below, in the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=connect, name="napari-tlreg-connect", daemon=True)  # daemon: may never return
+    worker.start()
+    worker.join(1.5 * seconds + 2)  # Dask gets its own timeout, and a little more, first
+    if "client" in box:
+        return box["client"]
+    if worker.is_alive():
+        raise OSError(f"cannot reach the Dask scheduler at {address}: no answer in {seconds:g} s")
+    exc = box["error"]
+    if isinstance(exc, (OSError, TimeoutError)):
+        raise OSError(f"cannot reach the Dask scheduler at {address}: {_one_line(exc)}") from None
+    raise OSError(f"{address} does not answer as a Dask scheduler ({type(exc).__name__})") from None
 
 
 def write_summary(rows: list[dict], out: str | os.PathLike) -> Path:
@@ -378,7 +457,7 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
             c, _ = client()
             counts = iter(c.gather(c.map(_count_slices, [it["source"] for it in items if not it.get("error")],
                                          pure=False)))
-            items = _every_slice(items, [1 if it.get("error") else next(counts) for it in items])
+            items = unique_names(_every_slice(items, [1 if it.get("error") else next(counts) for it in items]), out)
         return _register_items(items, client, method, out, reference=reference, device=device,
                                montage=montage, on_row=on_row, normalize=normalize,
                                slice=None if slice == "all" else slice, given=given, n_workers=n_workers)
@@ -401,7 +480,8 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
     todo: list[int] = []
     for i, item in enumerate(items):
         folder = out / item["name"]
-        if not item.get("error") and is_finished(folder):
+        run = run_record(item, method, given, reference, normalize, slice)
+        if not item.get("error") and is_finished(folder, run):
             rows[i] = _row(item, status="skipped", seconds=0.0, folder=str(folder), **_metrics_of(folder))
             if on_row is not None:
                 on_row(rows[i])

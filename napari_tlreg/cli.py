@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -315,6 +316,11 @@ def cmd_batch(args) -> int:
 
 
 def cmd_view(args) -> int:
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                                                 or os.environ.get("QT_QPA_PLATFORM")):
+        # Qt would abort the process (SIGABRT) with a page about its xcb plugin
+        raise OSError("no display to open napari on (DISPLAY is not set): run it in a desktop session or under "
+                      "xvfb-run, or use `napari-tlreg register` without one")
     from ._widgets.launch import launch
 
     return launch(args.input, method=args.method, run=args.run, screenshot=args.screenshot)

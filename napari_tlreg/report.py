@@ -117,12 +117,13 @@ def _versions() -> dict:
             "scipy": scipy.__version__, "torch": torch.__version__}
 
 
-def _write_metrics_files(folder: Path, res: RegistrationResult, rows: list[dict], summary: dict, source: str | None) -> dict:
+def _write_metrics_files(folder: Path, res: RegistrationResult, rows: list[dict], summary: dict, source: str | None,
+                         extra: dict | None = None) -> dict:
     rows, summary = in_unit(rows, res.unit), in_unit(summary, res.unit)
     doc = {"method": res.method, "params": res.params, "reference": res.reference, "device": res.device,
            "runtime_s": res.runtime_s, "normalization": res.normalization, "source": source, "spacing": res.spacing,
            "unit": res.unit, "versions": _versions(),
-           "mse_lncc_region": region_note(res), "summary": summary, "frames": rows}
+           "mse_lncc_region": region_note(res), **(extra or {}), "summary": summary, "frames": rows}
     (folder / "metrics.json").write_text(json.dumps(_finite_json(doc), indent=2, default=_json_default))
     keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "t", k))
     with open(folder / "metrics.csv", "w", newline="") as f:
@@ -132,8 +133,10 @@ def _write_metrics_files(folder: Path, res: RegistrationResult, rows: list[dict]
     return summary
 
 
-def write_metrics(res: RegistrationResult, folder, labels=None, landmarks=None, source: str | None = None) -> dict:
-    """(Re)write ``metrics.json`` and ``metrics.csv`` in a result folder, each file atomically."""
+def write_metrics(res: RegistrationResult, folder, labels=None, landmarks=None, source: str | None = None,
+                  extra: dict | None = None) -> dict:
+    """(Re)write ``metrics.json`` and ``metrics.csv`` in a result folder, each file atomically (``extra``: more keys
+    for ``metrics.json``)."""
     from .io.writers import atomic_path
 
     folder = Path(folder)
@@ -142,7 +145,7 @@ def write_metrics(res: RegistrationResult, folder, labels=None, landmarks=None, 
     tmpdir = folder / ".metrics-tmp"
     tmpdir.mkdir(exist_ok=True)
     try:
-        _write_metrics_files(tmpdir, res, rows, summary, source)
+        _write_metrics_files(tmpdir, res, rows, summary, source, extra)
         for name in ("metrics.json", "metrics.csv"):
             with atomic_path(folder / name) as tmp:
                 tmp.write_bytes((tmpdir / name).read_bytes())
@@ -153,8 +156,10 @@ def write_metrics(res: RegistrationResult, folder, labels=None, landmarks=None, 
     return in_unit(summary, res.unit)
 
 
-def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bool = True, source: str | None = None) -> Path:
-    """Write everything for one run into ``out`` atomically: arrays, metrics, montage, labels."""
+def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bool = True, source: str | None = None,
+          extra: dict | None = None) -> Path:
+    """Write everything for one run into ``out`` atomically: arrays, metrics, montage, labels. ``extra``: more keys
+    for ``metrics.json`` (a batch's run record and warnings)."""
     import tifffile
 
     from .io.writers import atomic_dir
@@ -164,7 +169,7 @@ def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bo
     with atomic_dir(out, replaces="result.json", kind="result") as tmp:
         res.write_into(tmp)
         rows, summary = metrics_tables(res, labels, landmarks)
-        _write_metrics_files(tmp, res, rows, summary, source)
+        _write_metrics_files(tmp, res, rows, summary, source, extra)
         propagated = None
         if labels is not None:
             propagated = res.warp_labels(np.asarray(labels)[res.reference])
@@ -553,14 +558,17 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     return folder
 
 
-def _recorded_source(folder: Path) -> str | None:
-    """The source that ``folder``'s ``metrics.json`` records (what ``register`` read), if any: re-evaluating a
-    result keeps it."""
+def _recorded(folder: Path) -> tuple[str | None, dict]:
+    """What ``folder``'s ``metrics.json`` records of how the result was made, which re-evaluating it keeps: the
+    source ``register`` read, and a batch's run record and warnings (a rerun of the batch still skips it)."""
     try:
-        source = json.loads((folder / "metrics.json").read_text()).get("source")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return source if isinstance(source, str) else None
+        doc = json.loads((folder / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None, {}
+    if not isinstance(doc, dict):
+        return None, {}
+    source = doc.get("source")
+    return (source if isinstance(source, str) else None), {k: doc[k] for k in ("batch", "warnings") if k in doc}
 
 
 def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=None, *, spacing=None,
@@ -573,7 +581,8 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
 
     folder = Path(folder)
     unit = res.unit if unit is None else unit
-    summary = write_metrics(res, folder, labels=labels, landmarks=landmarks, source=_recorded_source(folder))
+    source, kept = _recorded(folder)
+    summary = write_metrics(res, folder, labels=labels, landmarks=landmarks, source=source, extra=kept)
     name = res.method
     tables = per_frame_tables({name: res}, labels=labels, landmarks=landmarks, spacing=spacing)
     with atomic_path(folder / "plots.png") as tmp:

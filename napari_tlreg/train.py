@@ -70,6 +70,14 @@ class TrainConfig:
 
 
 # ---- data ----------------------------------------------------------------------------------------
+def _training_files(folder: Path) -> list[Path]:
+    """The sequences of a training folder: not hidden files, and not ``<stem>_labels.*`` (a sequence's labels, which
+    the readers attach to it: as a sequence of its own it would be trained on as frames)."""
+    from .io.readers import is_labels_file
+
+    return [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and not (p.is_file() and is_labels_file(p))]
+
+
 def _synthetic(kind: str, rng: np.random.Generator, n: int, n_frames: int, size: int) -> np.ndarray:
     from .synth.cardiac import cardiac_batch
     from .synth.lemniscate import lemniscate_batch
@@ -95,7 +103,7 @@ class FolderData:
         if not folder.is_dir():
             raise ValueError(f"training data folder not found: {folder}")
         self.seqs = []
-        for path in sorted(folder.iterdir()):
+        for path in _training_files(folder):
             try:
                 seq = load_sequence(path)
             except (ValueError, OSError):
@@ -221,7 +229,7 @@ class PairFolderData:
         self.size = size
         self.items = []
         need = size + 2 * self.MARGIN
-        for path in sorted(folder.iterdir()):
+        for path in _training_files(folder):
             try:
                 seq = load_sequence(path)
             except (ValueError, OSError):
@@ -450,6 +458,13 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
         raise ValueError(f"train: val_every must be >= 0 and val_batches >= 1, got {cfg.val_every} and {cfg.val_batches}")
     if cfg.iterations < 1 or cfg.batch < 1 or cfg.n_frames < 2 or cfg.size % multiple:
         raise ValueError(f"train: iterations, batch >= 1, n_frames >= 2 and size a multiple of {multiple} are required")
+    if cfg.checkpoint_every < 1 or cfg.threads < 0:
+        raise ValueError(f"train: checkpoint_every must be >= 1 and threads >= 0 (0: torch's default), got "
+                         f"{cfg.checkpoint_every} and {cfg.threads}")
+    out = Path(cfg.out)
+    if out.is_dir() or (out.parent.exists() and not out.parent.is_dir()):
+        raise ValueError(f"train: cannot write the weights to {out}: " + ("it is a folder; give a file path"
+                         if out.is_dir() else f"{out.parent} is not a folder"))
     return cfg
 
 
@@ -489,13 +504,13 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
         from .engines.weights import resolve
 
         state, _ = resolve(cfg.init, cfg.init)
-        net.load_state_dict(task.init_state(cfg, state), strict=False)
+        _load_fitting(net, task.init_state(cfg, state), f"--init {cfg.init}", strict=False)
     val: dict[str, Any] = {"history": [], "best_loss": None, "best_step": None, "regime": None}
     if cfg.resume and out.is_file():
         from .engines.weights import load_checkpoint
 
         ckpt = load_checkpoint(out)
-        net.load_state_dict(ckpt["model"])
+        _load_fitting(net, ckpt["model"], f"--resume {out}", strict=True)
         opt.load_state_dict(ckpt["optimizer"])
         start = int(ckpt["step"])
         val = ckpt.get("val") or val
@@ -546,6 +561,21 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
         dist.barrier()
         dist.destroy_process_group()
     return out
+
+
+def _load_fitting(net, state: dict, what: str, strict: bool) -> None:
+    """Load ``state`` into ``net``, or a one-line ``ValueError`` when the weights are another network's: another
+    method's or size's (torch's own error is a page), or none of their names in this one (``strict=False`` loaded
+    nothing, silently: a fine-tuning that started from scratch)."""
+    own = net.state_dict()
+    shared = [k for k in state if k in own]
+    wrong = [k for k in shared if tuple(state[k].shape) != tuple(own[k].shape)]
+    if wrong or not shared or (strict and set(state) != set(own)):
+        why = (f"{len(wrong)} of its tensors have other shapes (e.g. {wrong[0]}: {tuple(state[wrong[0]].shape)} here "
+               f"{tuple(own[wrong[0]].shape)})" if wrong else "none of its tensors is this network's" if not shared
+               else f"its tensors are not this network's ({len(set(own) ^ set(state))} differ)")
+        raise ValueError(f"train: {what}: these weights do not fit the {type(net).__name__}: {why}")
+    net.load_state_dict(state, strict=strict)
 
 
 def best_path(out: str | Path) -> Path:

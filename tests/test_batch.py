@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -359,3 +360,83 @@ def test_batch_uses_each_sequences_own_region(tmp_path):
     assert np.array_equal(RegistrationResult.load(tmp_path / "own" / "echo").mask, load_sequence("echo").metadata["mask"])
     row = register_one(item, "nmsr", str(tmp_path / "whole"), montage=False, params={**quick, "mask": ""})
     assert row["status"] == "ok" and RegistrationResult.load(tmp_path / "whole" / "echo").mask is None
+
+
+# ---- found in review (2026-12-04) ------------------------------------------------------------------------------
+@pytest.mark.parametrize("banner, match", [(None, "no answer in 1 s"), (b"SSH-2.0-OpenSSH_9.6\r\n", "does not answer as a Dask scheduler")])
+def test_a_scheduler_address_that_is_not_a_scheduler_fails_in_time(shift_engine, tmp_path, capsys, monkeypatch, banner, match):
+    """A port that accepted the connection and never answered hung for ever; an SSH banner was read as a message
+    length and reported as "out of memory"."""
+    import socket
+    import threading
+
+    monkeypatch.setattr("napari_tlreg.batch.CONNECT_TIMEOUT", "1s")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if banner:
+                conn.sendall(banner)
+
+    threading.Thread(target=serve, daemon=True).start()
+    save_stack(tmp_path / "a.tif", _sequence(2))
+    t0 = time.perf_counter()
+    rc = cli.main(["batch", str(tmp_path / "a.tif"), "--method", shift_engine, "--out", str(tmp_path / "out"),
+                   "--scheduler", f"tcp://127.0.0.1:{server.getsockname()[1]}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    server.close()
+    assert rc == 2 and len(err) == 1 and match in err[0], err
+    assert time.perf_counter() - t0 < 30
+
+
+def test_a_rerun_redoes_what_another_source_or_setting_made(cluster, shift_engine, tmp_path):
+    """A rerun skipped a folder made from another source of the same name, or with another method, parameters or
+    slice, and paired the new source with the old results in the summary."""
+    (tmp_path / "d1").mkdir()
+    (tmp_path / "d2").mkdir()
+    save_stack(tmp_path / "d1" / "a.tif", _sequence(3))
+    save_stack(tmp_path / "d2" / "a.tif", _sequence(4))
+    out = tmp_path / "out"
+    kw = dict(scheduler=cluster.scheduler_address, montage=False)
+    assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, **kw)] == ["ok"]
+    assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, **kw)] == ["skipped"]
+    assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, gain=1.0, **kw)] == ["skipped"]
+    assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, gain=2.0, **kw)] == ["ok"]
+    rows = run_batch([tmp_path / "d2" / "a.tif"], shift_engine, out, gain=2.0, **kw)
+    assert [r["status"] for r in rows] == ["ok"] and rows[0]["frames"] == 4  # d2's own frames, not d1's
+    # both at once: the one whose result is in out/a keeps that name, the other gets a hashed one
+    rows = run_batch([tmp_path / "d1" / "a.tif", tmp_path / "d2" / "a.tif"], shift_engine, out, gain=2.0, **kw)
+    assert [(r["name"], r["status"]) for r in rows][1] == ("a", "skipped") and rows[0]["name"].startswith("a-")
+    assert rows[0]["status"] == "ok"
+
+
+def test_slices_split_from_a_source_get_names_of_their_own(cluster, shift_engine, tmp_path):
+    """``m.npz`` (2 slices) beside ``m_slice0.tif``: two sequences wrote the one folder ``m_slice0``."""
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    np.savez(cohort / "m.npz", frames=np.stack([_sequence(3), _sequence(3)]))
+    save_stack(cohort / "m_slice0.tif", _sequence(3))
+    rows = run_batch([cohort], shift_engine, tmp_path / "out", scheduler=cluster.scheduler_address, slice="all",
+                     montage=False)
+    names = [r["name"] for r in rows]
+    assert len(set(n.lower() for n in names)) == 3 and all(r["status"] == "ok" for r in rows), rows
+    assert len({r["folder"] for r in rows}) == 3
+
+
+def test_a_skipped_sequence_keeps_its_warning(cluster, shift_engine, tmp_path):
+    """The warning (a blank frame) was in the first run's summary and gone from a rerun's."""
+    frames = _sequence(4)
+    frames[2] = 0.0
+    save_stack(tmp_path / "blank.tif", frames)
+    kw = dict(scheduler=cluster.scheduler_address, montage=False)
+    first = run_batch([tmp_path / "blank.tif"], shift_engine, tmp_path / "out", **kw)
+    again = run_batch([tmp_path / "blank.tif"], shift_engine, tmp_path / "out", **kw)
+    assert again[0]["status"] == "skipped" and first[0]["warning"] and again[0]["warning"] == first[0]["warning"]

@@ -32,3 +32,14 @@ def test_pyqt5_deprecation_toast_is_kept_off_our_viewers(make_napari_viewer):
     before = len(notification_manager.records)
     make_napari_viewer(show=True)
     assert not any("PyQt5" in str(r.message) for r in notification_manager.records[before:])
+
+
+def test_view_without_a_display_is_a_one_line_error():
+    """Found in review (2026-12-04): Qt aborted the process (SIGABRT, rc 134) with a page about its xcb plugin."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "-m", "napari_tlreg.cli", "view", "cardiac"], capture_output=True,
+                          text=True, timeout=120, env=env)
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(err) == 1 and "no display to open napari on" in err[0], proc.stderr[-500:]

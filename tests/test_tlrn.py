@@ -384,3 +384,41 @@ def test_hsyn_validation_compares_only_within_one_number_of_levels():
     task, net_cfg = TASKS["hsyn"], TASKS["hsyn"].default_net
     assert [task.regime(net_cfg, s, 100) for s in (0, 19, 20, 44, 45, 99)] == [1, 1, 2, 2, 3, 3]
     assert TASKS["tlrn"].regime({}, 5, 100) == TASKS["multistep"].regime({}, 99, 100) == 0
+
+
+# ---- found in review (2026-12-04) ------------------------------------------------------------------------------
+@pytest.mark.parametrize("kw, match", [({"checkpoint_every": 0}, "checkpoint_every must be >= 1"),
+                                       ({"threads": -1}, "threads >= 0"),
+                                       ({"out": "."}, "it is a folder")])
+def test_training_settings_that_cannot_work_are_refused_before_the_first_step(tmp_path, kw, match):
+    """``checkpoint_every=0`` ended in a ZeroDivisionError and ``threads=-1`` in torch's RuntimeError; an ``out``
+    that cannot be written was found after the whole run."""
+    seen = []
+    kw = {k: (str(tmp_path) if v == "." else v) for k, v in kw.items()}
+    with pytest.raises(ValueError, match=match):
+        train(_tiny(tmp_path, **kw), progress=lambda d, *a: seen.append(d))
+    assert seen == []
+
+
+def test_weights_of_another_network_are_a_clear_error(tmp_path):
+    """``--resume`` from another method's weights gave torch's page-long error; ``--init`` with them loaded nothing
+    (strict=False) and trained from scratch without a word."""
+    other = train(_tiny(tmp_path, "pairs.pt", method="multistep", data="synthetic:satellite", size=32, n_frames=2),
+                  progress=lambda *a: None)
+    with pytest.raises(ValueError, match="--init .*: these weights do not fit the TLRNNet"):
+        train(_tiny(tmp_path, "a.pt", init=str(other)), progress=lambda *a: None)
+    import shutil
+
+    shutil.copy(other, tmp_path / "b.pt")
+    with pytest.raises(ValueError, match="--resume .*: these weights do not fit the TLRNNet"):
+        train(_tiny(tmp_path, "b.pt", resume=True), progress=lambda *a: None)
+
+
+def test_a_folder_of_sequences_does_not_train_on_their_labels(tmp_path):
+    from napari_tlreg.io import save_stack
+    from napari_tlreg.train import FolderData
+
+    seq = tl.load_sequence("cardiac")
+    save_stack(tmp_path / "a.tif", seq.frames[:6])
+    save_stack(tmp_path / "a_labels.tif", seq.labels[:6].astype(np.int32))
+    assert len(FolderData(tmp_path, 32).seqs) == 1

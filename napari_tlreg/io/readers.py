@@ -196,6 +196,11 @@ def _as_thw(arr: np.ndarray, path: Path, what: str = "image") -> np.ndarray:
     return arr.reshape((lead[0] if lead else 1, *arr.shape[-2:]))
 
 
+def is_labels_file(path: Path) -> bool:
+    """Whether ``path`` is a sequence's labels, ``<stem>_labels.<suffix>`` (loaded with that sequence, not as one)."""
+    return _stem(Path(path)).endswith("_labels")
+
+
 def _sibling_labels(path: Path, shape: tuple) -> tuple[np.ndarray | None, str | None]:
     """Load ``<stem>_labels.tif/.tiff/.nii.gz/.nii/.npy`` next to ``path`` if its shape matches."""
     stem = _stem(path)
