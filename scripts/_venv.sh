@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by scripts/run.sh and scripts/test.sh (sourced, not run): finds a Python >= 3.10,
+# Shared by scripts/run.sh and scripts/test.sh (sourced, not run): finds a Python >= 3.11,
 # creates the project's virtual environment if missing, and installs the package editable with
 # the requested extra ("napari" or "test") unless a stamp in the venv says that exact
 # pyproject.toml was already installed with that extra.
@@ -20,12 +20,13 @@ _tlreg_pick_python() {
   for cand in "${PYTHON:-}" python3.11 python3 python; do
     [ -n "$cand" ] || continue
     command -v "$cand" >/dev/null 2>&1 || continue
-    if "$cand" -c 'import sys, venv; sys.exit(0 if sys.version_info >= (3, 10) else 1)' 2>/dev/null; then
+    # ensurepip too: Debian's python3.11 has the venv module without it (python3.11-venv), and venv then fails
+    if "$cand" -c 'import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
       echo "$cand"
       return 0
     fi
   done
-  _tlreg_log "no Python >= 3.10 with the venv module found (3.11 is the tested version); set PYTHON=/path/to/python3.11"
+  _tlreg_log "no Python >= 3.11 with the venv and ensurepip modules found (on Debian/Ubuntu: apt-get install python3-venv); set PYTHON=/path/to/python3.11"
   return 1
 }
 
@@ -76,8 +77,10 @@ _tlreg_pip() {
 
 tlreg_ensure_venv() {
   local extra="${1:-napari}" py start stamp="$TLREG_VENV/.tlreg-install-stamp"
-  if [ ! -x "$TLREG_PY" ] || ! "$TLREG_PY" -c 'import sys' >/dev/null 2>&1; then
-    py="$(_tlreg_pick_python)" || return 1
+  # a venv without pip (made where ensurepip was missing) is remade, or every later run would fail on it
+  if [ ! -x "$TLREG_PY" ] || ! "$TLREG_PY" -c 'import pip' >/dev/null 2>&1; then
+    # no usable Python: on Debian/Ubuntu the system set-up installs python3-venv (with Qt's libraries), then retry
+    py="$(_tlreg_pick_python 2>/dev/null)" || { bash "$TLREG_ROOT/scripts/setup_system.sh" && py="$(_tlreg_pick_python)"; } || return 1
     _tlreg_log "creating virtual environment $TLREG_VENV with $("$py" -c 'import sys; print(sys.executable, sys.version.split()[0])')"
     "$py" -m venv --clear "$TLREG_VENV" || return 1
     rm -f "$stamp"

@@ -7,6 +7,7 @@
 set -euo pipefail
 
 PACKAGES=(
+  python3-venv                       # venv's ensurepip: Debian's python3 has the venv module without it
   xvfb xauth x11-utils               # virtual X server, its auth helper, xdpyinfo
   libgl1 libegl1 libgl1-mesa-dri     # OpenGL (Mesa software rendering for Xvfb's GLX)
   libglib2.0-0 libfontconfig1 libdbus-1-3

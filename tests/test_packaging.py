@@ -390,3 +390,32 @@ def test_scripts_parse_and_ci_runs_the_test_command():
     assert "exec bash scripts/test.sh" in ci
     readme = (REPO_ROOT / "README.md").read_text()
     assert "bash scripts/test.sh" in readme and "bash scripts/run.sh" in readme
+
+
+# ---- found in review (2026-12-04) ------------------------------------------------------------------------------
+def test_a_venv_without_pip_is_made_again(tmp_path):
+    """Where ensurepip is missing (Debian's python3 without python3-venv) ``venv`` leaves a venv without pip behind,
+    and every later run failed on it ("No module named pip") until it was deleted by hand."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    script = (f"set -euo pipefail; TLREG_VENV={venv}; source {REPO_ROOT / 'scripts' / '_venv.sh'}; "
+              "_tlreg_pip() { echo \"pip $*\"; }; tlreg_ensure_venv napari")  # pip itself stubbed: no install
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "creating virtual environment" in proc.stderr
+    assert subprocess.run([str(venv / "bin" / "python"), "-c", "import pip"]).returncode == 0
+
+
+def test_the_sdist_holds_what_its_tests_import_and_python_matches_napari():
+    """The sdist shipped tests/ without the benchmarks/ they import; ``requires-python`` said 3.10, which napari 0.9
+    does not support."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    include = set(project["tool"]["hatch"]["build"]["targets"]["sdist"]["include"])
+    imported = set()
+    for test in (REPO_ROOT / "tests").glob("*.py"):
+        imported |= set(re.findall(r"^\s*(?:from|import) (benchmarks|napari_tlreg)\b", test.read_text(), re.M))
+    assert "tests" in include and imported <= include
+    assert project["project"]["requires-python"] == ">=3.11"
