@@ -687,3 +687,52 @@ def test_frames_follow_the_sequences_axis_with_a_4d_layer_in_the_viewer(widget):
     viewer.dims.set_current_step(1, 3)  # the frames
     w._use_current_frame()
     assert w.reference_spin.value() == 3
+
+
+def _shift_result(shift=(6.0, 0.0), h=48, w=64):
+    from napari_tlreg.core.ops import jacobian_determinant
+    from napari_tlreg.result import RegistrationResult
+
+    u = np.zeros((2, 2, h, w), np.float32)
+    u[1, 0], u[1, 1] = shift
+    frames = np.random.default_rng(0).random((2, h, w)).astype(np.float32)
+    return RegistrationResult(frames=frames, warped=frames, displacement=u, jacobian=jacobian_determinant(u),
+                              method="test", reference=0)
+
+
+def test_the_grid_shows_no_band_where_a_frame_shows_what_lies_beyond_the_reference():
+    """Review (2026-12-04): pulled 6 px, the reference's closing edge line was repeated over rows 41-47: a solid band
+    that reads as heavy compression."""
+    from napari_tlreg._widgets import layers as L
+
+    data, _, _ = L.grid_layer(_shift_result((6.0, 0.0)), "seq", 8)
+    full_rows = [r for r in range(48) if data[1, r].min() > 0.5]
+    # the lines of reference rows 8, 16, ..., 40 and its closing edge row 47, 6 px up; beyond that edge nothing
+    assert full_rows == [2, 10, 18, 26, 34, 41] and data[1, 42:].max() == 0.0
+    data, _, _ = L.grid_layer(_shift_result((3.0, -2.0)), "seq", 8)
+    assert data[1, 45:].max() == 0.0 and data[1, :, :2].max() == 0.0
+
+
+def test_the_jacobian_is_drawn_above_the_warped_reference_and_its_legend_reads_as_the_field_does(qtbot):
+    """Review (2026-12-04): the legend said red = grows where det > 1 of the pull field, which is tissue that shrank;
+    and the Jacobian lay under the warped reference's additive magenta, which washed its colours out."""
+    from napari_tlreg._widgets import layers as L
+    from napari_tlreg._widgets.register import _JacobianLegend
+    from napari_tlreg.core.ops import jacobian_determinant
+    from napari_tlreg.result import RegistrationResult
+
+    # a disc of radius 10 on the reference, of radius 14 in frame 1: it grew; the pull field maps r -> r·10/14
+    h = w = 48
+    rr, cc = np.mgrid[0:h, 0:w].astype(np.float32) - 24.0
+    u = np.zeros((2, 2, h, w), np.float32)
+    u[1, 0], u[1, 1] = rr * (10 / 14 - 1), cc * (10 / 14 - 1)
+    res = RegistrationResult(frames=np.zeros((2, h, w), np.float32), warped=np.zeros((2, h, w), np.float32),
+                             displacement=u, jacobian=jacobian_determinant(u), method="test", reference=0)
+    assert res.jacobian[1, 24, 24] == pytest.approx((10 / 14) ** 2, rel=1e-3)  # < 1 where the tissue grew
+    legend = _JacobianLegend()
+    qtbot.addWidget(legend)
+    assert "blue grew" in legend.meaning.text() and "red shrank" in legend.meaning.text()
+    assert "against the motion" in legend.arrows.text()
+    names = [kw["name"] for _, kw, _ in L.result_layers(res, "seq")[0]]
+    assert names.index("seq jacobian") > names.index("seq warped reference")
+    assert [n.removeprefix("seq ") for n in names] == list(L.SUFFIXES[:5])

@@ -25,12 +25,16 @@ JACOBIAN = "jacobian"
 FOLDS = "folds"
 DISPLACEMENT = "displacement"
 LABELS = "propagated labels"
-SUFFIXES = (JACOBIAN, FOLDS, WARPED, GRID, DISPLACEMENT, LABELS)  # bottom -> top as first added
+# bottom -> top as first added: the Jacobian (hidden at first) above the warped reference, whose additive magenta
+# would otherwise wash its colours out when it is shown
+SUFFIXES = (WARPED, JACOBIAN, FOLDS, GRID, DISPLACEMENT, LABELS)
 
 #: Display choices shared with the widget's legend.
 WARPED_COLORMAP = "magenta"
 GRID_COLOR = "cyan"
-JACOBIAN_COLORMAP = "bwr"  # blue (det < 1, compression) - white (1) - red (det > 1, expansion)
+# det(I + ∇u) of the pull field is the reference area that one pixel of the frame shows: blue (det < 1) where the
+# tissue is larger in the frame than on the reference (it grew), white (1), red (det > 1) where it shrank
+JACOBIAN_COLORMAP = "bwr"
 FOLD_COLOR = "yellow"
 VECTOR_COLOR = "orange"
 
@@ -69,7 +73,8 @@ def default_tile(shape: Sequence[int]) -> int:
 
 
 def grid_image(shape: Sequence[int], spacing: int) -> np.ndarray:
-    """``(H, W)`` float32 image: 1 on the rows and columns ``0, spacing, 2*spacing, ...`` and on the last ones; 0 elsewhere."""
+    """``(H, W)`` float32 image: 1 on the rows and columns ``0, spacing, 2*spacing, ...`` and on the last ones; 0 elsewhere.
+    (Pulled into a frame, :func:`grid_layer` leaves out what comes from beyond the reference's edge.)"""
     h, w = (int(s) for s in shape[-2:])
     spacing = max(2, int(spacing))
     img = np.zeros((h, w), dtype=np.float32)
@@ -155,6 +160,9 @@ def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None) 
     """
     grid = grid_image(res.frames.shape, spacing)
     data = np.clip(tl.warp(grid, res.displacement), 0.0, 1.0).astype(np.float32, copy=False)
+    # where a frame shows what lies beyond the reference's edge, the warp repeats the edge (its closing grid line)
+    # over |u| px: a solid band that reads as heavy compression; nothing of the grid is there
+    data *= _inside_reference(res.displacement)
     region = res.mask
     if region is not None:
         data *= _region(region, res.frames.shape[1:])
@@ -167,6 +175,16 @@ def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None) 
         **_placement(scale, translate),
     }
     return data, kw, "image"
+
+
+def _inside_reference(displacement: np.ndarray) -> np.ndarray:
+    """``(T, H, W)`` 1 where ``x + u_t(x)`` falls on the reference image (within half a pixel of its edge), else 0."""
+    u = np.asarray(displacement)
+    h, w = u.shape[-2:]
+    rows = np.arange(h, dtype=np.float32)[None, :, None] + u[:, 0]
+    cols = np.arange(w, dtype=np.float32)[None, None, :] + u[:, 1]
+    inside = (rows >= -0.5) & (rows <= h - 0.5) & (cols >= -0.5) & (cols <= w - 0.5)
+    return inside.astype(np.float32)
 
 
 def jacobian_layer(res, base: str, *, scale=None, translate=None, visible: bool = True) -> LayerData:
@@ -199,8 +217,10 @@ def folds_layer(res, base: str, *, scale=None, translate=None) -> LayerData:
 
 
 def displacement_layer(res, base: str, step: int | None = None, *, scale=None, translate=None) -> LayerData:
-    """Vectors of the pull displacement ``u_t(x)`` at ``x``, subsampled every ``step`` px (default ~8);
-    inside ``res.mask`` only, when the run was restricted to a region (as :func:`grid_layer`)."""
+    """Vectors of the pull displacement ``u_t(x)`` at ``x``, subsampled every ``step`` px (default ~8): each arrow
+    goes from a pixel of frame t to where its content is on the reference, so it points against the tissue's motion
+    since the reference (the legend says so). Inside ``res.mask`` only, when the run was restricted to a region
+    (as :func:`grid_layer`)."""
     step = default_vector_step(res.displacement.shape) if step is None else int(step)
     data = displacement_vectors(res.displacement, step, res.mask)
     kw = {
@@ -254,10 +274,10 @@ def result_layers(
 ) -> tuple[list[LayerData], list[str]]:
     """All result layers for one run, bottom to top, and the plain-text warnings of the ones skipped."""
     place = {"scale": scale, "translate": translate}
-    out = [
+    out = [  # in the order of SUFFIXES, bottom to top
+        warped_layer(res, base, checker=checker, **place),
         jacobian_layer(res, base, visible=False, **place),
         folds_layer(res, base, **place),
-        warped_layer(res, base, checker=checker, **place),
         grid_layer(res, base, grid_spacing, **place),
         displacement_layer(res, base, **place),
     ]

@@ -227,7 +227,11 @@ class _JacobianLegend(QWidget):
         self.hi.setAlignment(Qt.AlignmentFlag.AlignRight)
         for w in (self.lo, self.mid, self.hi):
             ticks.addWidget(w, 1)
-        self.meaning = QLabel("blue: shrinks · white: unchanged · red: grows")
+        # det of the pull field: the reference area one pixel of the frame shows (> 1: the tissue shrank since the reference)
+        self.meaning = QLabel("since the reference: blue grew · white unchanged · red shrank")
+        self.arrows = QLabel("arrows (“… displacement”): from a pixel to where its content is on the reference, "
+                             "against the motion")
+        self.arrows.setWordWrap(True)
         folds = QHBoxLayout()
         swatch = QLabel()
         swatch.setFixedSize(14, 14)
@@ -240,6 +244,7 @@ class _JacobianLegend(QWidget):
         lay.addLayout(ticks)
         lay.addWidget(self.meaning)
         lay.addLayout(folds)
+        lay.addWidget(self.arrows)
         self.set_values((0.9, 1.1), None)
 
     def set_values(self, limits: tuple[float, float], folding_pct, in_mask: bool = False) -> None:
