@@ -144,14 +144,13 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLik
 
 def _recorded_source(folder: Path) -> tuple[str, int | None] | None:
     """The source (and slice) a finished result folder was made from, as its ``metrics.json`` records them."""
-    try:
-        doc = json.loads((folder / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return None
-    run = doc.get("batch") if isinstance(doc, dict) else None
+    from .report import recorded
+
+    source, kept = recorded(folder)
+    run = kept.get("batch")
     if isinstance(run, dict) and isinstance(run.get("source"), str):
         return run["source"], run.get("slice")
-    return (doc.get("source"), None) if isinstance(doc, dict) and isinstance(doc.get("source"), str) else None
+    return None if source is None else (source, None)
 
 
 def unique_names(items: list[dict], out: Path | None = None) -> list[dict]:

@@ -145,7 +145,7 @@ def write_metrics(res: RegistrationResult, folder, labels=None, landmarks=None, 
     tmpdir = folder / ".metrics-tmp"
     tmpdir.mkdir(exist_ok=True)
     try:
-        _write_metrics_files(tmpdir, res, rows, summary, source, extra)
+        summary = _write_metrics_files(tmpdir, res, rows, summary, source, extra)  # as written: named after the unit
         for name in ("metrics.json", "metrics.csv"):
             with atomic_path(folder / name) as tmp:
                 tmp.write_bytes((tmpdir / name).read_bytes())
@@ -153,7 +153,7 @@ def write_metrics(res: RegistrationResult, folder, labels=None, landmarks=None, 
         for p in tmpdir.iterdir():
             p.unlink()
         tmpdir.rmdir()
-    return in_unit(summary, res.unit)
+    return summary
 
 
 def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bool = True, source: str | None = None,
@@ -558,7 +558,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     return folder
 
 
-def _recorded(folder: Path) -> tuple[str | None, dict]:
+def recorded(folder: Path) -> tuple[str | None, dict]:
     """What ``folder``'s ``metrics.json`` records of how the result was made, which re-evaluating it keeps: the
     source ``register`` read, and a batch's run record and warnings (a rerun of the batch still skips it)."""
     try:
@@ -581,7 +581,7 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
 
     folder = Path(folder)
     unit = res.unit if unit is None else unit
-    source, kept = _recorded(folder)
+    source, kept = recorded(folder)
     summary = write_metrics(res, folder, labels=labels, landmarks=landmarks, source=source, extra=kept)
     name = res.method
     tables = per_frame_tables({name: res}, labels=labels, landmarks=landmarks, spacing=spacing)
