@@ -54,20 +54,14 @@ CONNECT_TIMEOUT = "20s"
 
 
 # --------------------------------------------------------------------------- inputs
-def _is_labels_file(path: Path) -> bool:
-    from .io.readers import is_labels_file
-
-    return is_labels_file(path)
-
-
 def _sequence_files(folder: Path) -> list[Path] | None:
     """The sequences of a cohort folder, or ``None`` when ``folder`` is itself a DICOM series."""
-    from .io.readers import SUPPORTED_SUFFIXES, _suffix
+    from .io.readers import SUPPORTED_SUFFIXES, _suffix, is_labels_file
 
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     subdirs = [p for p in entries if p.is_dir()]
     files = [p for p in entries if p.is_file() and SUPPORTED_SUFFIXES.get(_suffix(p)) not in (None, "dicom")
-             and not _is_labels_file(p)]
+             and not is_labels_file(p)]
     if not files and not subdirs:
         return None
     return files + subdirs
@@ -81,6 +75,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLik
     batch's output folder) are never taken as inputs.
     """
     from .io import samples
+    from .io.readers import is_labels_file
 
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -122,7 +117,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLik
         if _GLOB_CHARS & set(text):
             matches = sorted(glob.glob(str(path), recursive=True))
             matches = [m for m in matches if not Path(m).name.startswith(".")
-                       and not (Path(m).is_file() and _is_labels_file(Path(m)))]
+                       and not (Path(m).is_file() and is_labels_file(Path(m)))]
             if not matches:
                 add(text, _safe_name(text), f"{text}: no file or folder matches this pattern")
             for m in matches:

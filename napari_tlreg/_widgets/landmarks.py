@@ -509,7 +509,7 @@ class LandmarkWidget(QWidget):
         img = self.current_image()
         if img is None:
             return 0
-        return int(np.clip(current_frame(self._viewer, img), 0, max(0, self.n_frames - 1)))
+        return current_frame(self._viewer, img)  # clipped to its frames
 
     def go_to_frame(self, t: int) -> None:
         img = self.current_image()
