@@ -26,8 +26,6 @@ __all__ = ["register", "methods", "method_params", "available_devices", "Cancell
 #: (2**27 float32 voxels = 512 MiB per copy; an engine holds several copies).
 MAX_VOXELS = 2**27
 MIN_SIZE = 8
-#: float64 frames whose largest magnitude is outside this range are scaled to a peak of 1 before the float32 cast
-F32_SAFE = (1e-30, 1e30)
 DEFAULT_METHOD = "tlrn"
 
 
@@ -112,12 +110,9 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
     arr = np.asarray(frames)
     if arr.dtype.kind not in "uif b":
         raise ValueError(f"frames must be numeric, got dtype {arr.dtype}")
-    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and np.isfinite(arr).all():
-        # float64 values beyond float32's range would turn inf or 0 in the cast: every method is blind to a
-        # positive scale (the sequence is normalised to [0, 1] by percentiles), so bring the peak to 1 first
-        peak = float(np.abs(arr).max())
-        if peak > 0 and not F32_SAFE[0] < peak < F32_SAFE[1]:
-            arr = arr / peak
+    given = arr
+    if arr.dtype.itemsize > 4 or (arr.dtype.kind in "iu" and arr.dtype.itemsize == 4):
+        arr = _exact_to_float32(arr)
     arr = arr.astype(np.float32, copy=False)
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).sum())
@@ -132,9 +127,31 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
     if lo == hi:
         raise ValueError(f"every frame is the same constant image ({float(lo):g} everywhere): there is no motion to register")
     if arr[ref].min() == arr[ref].max():
-        raise ValueError(f"the reference frame {ref} is constant ({float(arr[ref, 0, 0]):g} everywhere): "
+        raise ValueError(f"the reference frame {ref} is constant ({given[ref, 0, 0]:g} everywhere): "
                          "choose a frame with image content as the reference")
     return arr, ref
+
+
+def _exact_to_float32(arr: np.ndarray) -> np.ndarray:
+    """``arr`` (float64, or integers float32 cannot hold exactly) mapped onto [0, 1] in float64, ready for the cast
+    to float32: every method is blind to a positive gain and an offset (the sequence is normalised to [0, 1] by
+    percentiles), but the cast is not. Values beyond float32's range would turn inf or 0, and a small variation on a
+    large offset (1000 + 1e-5 noise; 16777217 next to 16777216) would round away into a "constant" sequence. Values
+    that are not finite, and a truly constant sequence, are left for the checks that follow."""
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        return arr
+    lo, hi = arr.min(), arr.max()
+    if lo == hi:
+        return arr
+    if arr.dtype.kind in "iu":  # the differences from the least value, exact (modular arithmetic, read unsigned)
+        diff = (arr - lo).view(np.dtype(f"u{arr.dtype.itemsize}"))
+        return diff.astype(np.float64) / float(int(hi) - int(lo))
+    lo, hi = float(lo), float(hi)
+    span = hi - lo
+    if not np.isfinite(span):  # e.g. -1e308 and 1e308: scale first, then shift
+        scaled = arr / max(abs(lo), abs(hi))
+        return (scaled - scaled.min()) / (scaled.max() - scaled.min())
+    return (arr - lo) / span
 
 
 def available_memory() -> int | None:

@@ -187,6 +187,28 @@ def test_api_float64_beyond_float32s_range_registers_as_its_shape(scale):
     np.testing.assert_allclose(got, want, atol=1e-4)
 
 
+@pytest.mark.parametrize("kind", ["float64 offset", "int64 offset", "int32 offset", "uint64 top"])
+def test_api_small_variation_on_a_large_offset_registers_as_its_shape(kind):
+    """float32 holds 7 digits: 1000 + 1e-5 x frames (float64), or 2**40 + 0..200 (int64) cast as they are would
+    round to a 'constant' sequence. They register as the same frames at a sane scale do."""
+    frames = _seq(3, 64, 64).astype(np.float64)
+    steps = np.round(frames / frames.max() * 200)
+    given = {"float64 offset": 1000.0 + 1e-5 * frames, "int64 offset": (2**40 + steps).astype(np.int64),
+             "int32 offset": (2**30 + steps).astype(np.int32),
+             "uint64 top": (np.uint64(2**64 - 1) - steps.astype(np.uint64)).astype(np.uint64)}[kind]
+    assert np.ptp(given.astype(np.float32)) == 0 or kind.startswith("int32")  # what the plain cast would see
+    want = tl.register(frames if kind == "float64 offset" else (-steps if kind == "uint64 top" else steps),
+                       method="tlrn").displacement
+    got = tl.register(given, method="tlrn").displacement
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_api_constant_reference_message_names_the_value_given():
+    frames = np.stack([np.full((16, 16), 1000.5), *np.random.default_rng(0).random((2, 16, 16))])
+    with pytest.raises(ValueError, match=r"reference frame 0 is constant \(1000\.5 everywhere\)"):
+        tl.api.validate_frames(frames)
+
+
 def _with_blank(t: int, blank: list[int]) -> np.ndarray:
     frames = _seq(t)
     frames[blank] = 0.25

@@ -728,3 +728,18 @@ def test_a_slice_beyond_a_single_slice_source_is_refused(tmp_path):
         with pytest.raises(SequenceReadError, match="slice=5 is out of range"):
             load_sequence(src, slice=5)
         assert load_sequence(src, slice=0).shape == load_sequence(src).shape
+
+
+@pytest.mark.parametrize("shape", [(1, 16, 16), (1, 2, 16, 16), (2, 1, 16, 16), (3, 1, 16)])
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8, np.float64])
+def test_save_stack_keeps_axes_of_length_one(tmp_path, shape, dtype):
+    """An ImageJ hyperstack reads back squeezed: one frame of a displacement, (1, 2, H, W), came back as two frames
+    (2, H, W). Such arrays are written as plain TIFFs, and OME-TIFF, which squeezes too, refuses them."""
+    arr = np.random.default_rng(0).random(shape).astype(dtype)
+    save_stack(tmp_path / "a.tif", arr, spacing=(0.5, 0.7))
+    back, spacing, unit = load_stack(tmp_path / "a.tif")
+    assert back.shape == shape and back.dtype == dtype and np.array_equal(back, arr)
+    assert spacing == (0.5, 0.7) and unit == "mm"
+    with pytest.raises(ValueError, match="OME-TIFF cannot keep the axes of length 1"):
+        save_stack(tmp_path / "a.ome.tif", arr)
+    assert not (tmp_path / "a.ome.tif").exists()

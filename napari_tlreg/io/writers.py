@@ -152,15 +152,15 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
     """Write an array atomically, format chosen by suffix; returns the path.
 
     array: ``(H, W)``, ``(T, H, W)`` (TIFF also ``(T, C, H, W)`` or any N-D). Values and dtype
-        are kept exactly (bool is stored as uint8; NIfTI and OME-TIFF refuse float16). Read back with ``load_stack``.
+        are kept exactly (bool is stored as uint8; NIfTI and OME-TIFF refuse float16, OME-TIFF axes of length 1). Read back with ``load_stack``.
     spacing: ``(row, col)`` pixel size in ``unit`` (default mm), or ``None``. Any length unit the readers know
         (``um``, ``µm``, ``cm``, ``inch``, ...) is stored as mm, metres and km as m, as the readers give them back;
         an unknown unit is refused.
     rgb: the last axis (3 or 4 samples) is colour: ``(H, W, 3)`` or ``(T, H, W, 3)``, stored as an RGB(A) TIFF
         (the readers take its luminance as the frames and keep the colour). TIFF only.
 
-    ``.tif/.tiff``: ImageJ-compatible hyperstack for uint8/uint16/float32 (spacing as ImageJ
-    resolution + unit), otherwise a plain TIFF with spacing in its JSON description and, for
+    ``.tif/.tiff``: ImageJ-compatible hyperstack for uint8/uint16/float32 without axes of length 1 (spacing as
+    ImageJ resolution + unit), otherwise a plain TIFF with spacing in its JSON description and, for
     mm, the resolution tags (pixels per cm). ``.ome.tif``: OME-TIFF with PhysicalSizeX/Y.
     ``.nii/.nii.gz``: NIfTI-1, ``(T, H, W)`` stored as voxel array ``(W, H, 1, T)`` (``(H, W)``
     as ``(W, H)``), zooms ``(col, row, 1, 1)``; see the reader's axis convention.
@@ -176,6 +176,8 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
         raise ValueError(f"{path.name}: OME-TIFF cannot store {arr.dtype}; use .tif")
     if kind == "nifti" and arr.ndim > 3:
         raise ValueError(f"{path.name}: NIfTI stacks must be (H, W) or (T, H, W), got {arr.shape}; use .tif")
+    if kind == "ome" and 1 in arr.shape:  # OME-TIFF's readers squeeze every axis of length 1 away
+        raise ValueError(f"{path.name}: OME-TIFF cannot keep the axes of length 1 of {arr.shape}; use .tif")
     if kind in ("nifti", "ome") and arr.dtype == np.float16:
         raise ValueError(f"{path.name}: {'NIfTI' if kind == 'nifti' else 'OME-TIFF'} cannot store float16; use .tif "
                          "or convert to float32")
@@ -233,7 +235,9 @@ def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool) -> No
                       PhysicalSizeX=spacing[1], PhysicalSizeXUnit=unit)
         tifffile.imwrite(tmp, arr, ome=True, metadata=md)
         return
-    if arr.dtype.type in _IMAGEJ_DTYPES and axes is not None:
+    # ImageJ hyperstacks read back with their axes of length 1 squeezed away ((1, 2, H, W) as (2, H, W): one frame of
+    # a displacement as two frames): such arrays go to the plain TIFF, whose shape tifffile stores exactly
+    if arr.dtype.type in _IMAGEJ_DTYPES and axes is not None and 1 not in arr.shape:
         kw = {}
         md = {"axes": axes}
         if spacing is not None:
