@@ -385,8 +385,9 @@ def negative_jacobian_fraction(u, per_frame: bool = False, mask=None):
 
 def folded_percent(det, mask=None) -> np.ndarray:
     """``(T,)`` percentage of pixels with ``det <= 0`` in each frame of ``det`` ``(T, H, W)``: of the pixels
-    inside ``mask`` ``(H, W)`` when given (NaN where it is empty), else of the whole frame."""
-    fold = np.asarray(det) <= 0
+    inside ``mask`` ``(H, W)`` when given (NaN where it is empty), else of the whole frame. A determinant that is
+    not a number counts as folded (a broken field is not a fold-free one)."""
+    fold = ~(np.asarray(det) > 0)
     if mask is None:
         return 100.0 * fold.reshape(fold.shape[0], -1).mean(axis=1)
     m = _asarray(mask, "mask")
@@ -507,15 +508,17 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
             if t != ref and propagated is not None and lab[t].any():
                 pt, mt = propagated[t], lab[t]
                 d = surface_distances(pt, mt)
+                # no distances: both foregrounds empty (0, as hausdorff() says) or one of them (inf)
+                none = 0.0 if not (_mask_of(pt, None).any() or _mask_of(mt, None).any()) else math.inf
                 vals["dice"] = dice(pt, mt)
-                vals["hd"] = float(d.max()) if d.size else math.inf
-                vals["hd95"] = float(np.percentile(d, 95)) if d.size else math.inf
+                vals["hd"] = float(d.max()) if d.size else none
+                vals["hd95"] = float(np.percentile(d, 95)) if d.size else none
                 vals["dice_before"] = dice(ref_lab, mt)
                 vals["hd95_before"] = hausdorff(ref_lab, mt, percentile=95)
                 if spacing is not None:
                     dm = surface_distances(pt, mt, spacing=spacing)
-                    vals["hd_mm"] = float(dm.max()) if dm.size else math.inf
-                    vals["hd95_mm"] = float(np.percentile(dm, 95)) if dm.size else math.inf
+                    vals["hd_mm"] = float(dm.max()) if dm.size else none
+                    vals["hd95_mm"] = float(np.percentile(dm, 95)) if dm.size else none
                     vals["hd95_before_mm"] = hausdorff(ref_lab, mt, percentile=95, spacing=spacing)
                 for k in ids:
                     vals[f"dice_{k}"] = dice(pt, mt, label=k)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ import numpy as np
 
 _ARRAYS = ("frames", "warped", "displacement", "jacobian")
 _FORMAT = 1
+#: px: :meth:`RegistrationResult.track_points` warns of a tracked point that maps back farther than this from its own
+TRACK_TOLERANCE = 0.5
 
 
 @dataclass
@@ -103,7 +106,7 @@ class RegistrationResult:
         return map_points(self.displacement, pts)
 
     def inverse_field(self) -> np.ndarray:
-        """``(T, 2, H, W)`` inverse of every displacement (the engine's learned one, else fixed-point iteration)."""
+        """``(T, 2, H, W)`` inverse of every displacement (the engine's learned one, else :func:`~napari_tlreg.invert`)."""
         if self.inverse is None:
             from .core.ops import invert
 
@@ -111,7 +114,10 @@ class RegistrationResult:
         return self.inverse
 
     def track_points(self, points) -> np.ndarray:
-        """Reference points ``(N, 2)`` ``(row, col)`` -> ``(T, N, 2)`` positions in each frame: ``p + inv(u_t)(p)``."""
+        """Reference points ``(N, 2)`` ``(row, col)`` -> ``(T, N, 2)`` positions in each frame: ``p + inv(u_t)(p)``.
+
+        Warns (``UserWarning``) when a position ``q`` does not map back onto its point (``q + u_t(q)`` more than
+        :data:`TRACK_TOLERANCE` px from ``p``): where the field folds, no inverse exists."""
         from .metrics import map_points
 
         pts = np.asarray(points, dtype=np.float64)
@@ -120,9 +126,19 @@ class RegistrationResult:
         inv = self.inverse_field()
         n = len(pts)
         out = np.empty((self.n_frames, n, 2))
+        miss = np.zeros((self.n_frames, n))
         for t in range(self.n_frames):
-            q = np.column_stack([np.full(n, t), pts])
-            out[t] = map_points(inv, q)
+            out[t] = map_points(inv, np.column_stack([np.full(n, t), pts]))
+            # a tracked point q must map back onto its reference point: q + u_t(q) = p
+            back = map_points(self.displacement, np.column_stack([np.full(n, t), out[t]]))
+            miss[t] = np.linalg.norm(back - pts, axis=1)
+        bad = miss > TRACK_TOLERANCE
+        if bad.any():
+            t, k = np.unravel_index(np.argmax(miss), miss.shape)
+            warnings.warn(f"{int(bad.any(0).sum())} of {n} tracked point(s) do not map back onto their reference "
+                          f"point in {int(bad.any(1).sum())} frame(s) (worst {miss[t, k]:.2f} px: point {k} in frame "
+                          f"{t}): the field folds or is not invertible there, so their positions are approximate",
+                          UserWarning, stacklevel=2)
         return out
 
     # ---- persistence -------------------------------------------------------------------------
@@ -149,15 +165,15 @@ class RegistrationResult:
             "format": _FORMAT,
             "method": self.method,
             "params": self.params,
-            "reference": self.reference,
-            "device": self.device,
-            "runtime_s": self.runtime_s,
+            "reference": int(self.reference),
+            "device": str(self.device),
+            "runtime_s": float(self.runtime_s),
             "spacing": list(self.spacing) if self.spacing is not None else None,
             "shape": list(self.frames.shape),
             "normalization": self.normalization,
             "unit": self.unit,
         }
-        (folder / "result.json").write_text(json.dumps(meta, indent=2))
+        (folder / "result.json").write_text(json.dumps(meta, indent=2, default=_json_plain))
 
     @classmethod
     def load(cls, folder) -> "RegistrationResult":
@@ -184,6 +200,15 @@ class RegistrationResult:
             raise ValueError(f"{folder}: unreadable result folder ({what})") from exc
         _check_saved_shapes(folder, arrays, inverse, fields)
         return cls(**arrays, inverse=inverse, **fields)
+
+
+def _json_plain(value):
+    """numpy scalars and arrays (a hand-built result's parameters) as the JSON values they stand for."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"a result's {type(value).__name__} value cannot be saved as JSON")
 
 
 def _check_saved_shapes(folder: Path, arrays: dict, inverse, fields: dict) -> None:

@@ -190,3 +190,94 @@ def test_resize_field_rescales_values():
     big = resize_field(u, (31, 61))
     assert big.shape == (1, 2, 31, 61)
     assert torch.allclose(big[:, 0], torch.tensor(1.5 * 30 / 15))
+
+
+def _radial_zoom(a: float, size: int = 64) -> np.ndarray:
+    """A pull field ``a (x - c) exp(-|x - c|² / 128)``: a smooth local zoom by ~(1 + a) at the centre, no fold."""
+    r, c = np.mgrid[:size, :size].astype(np.float64) - (size - 1) / 2
+    g = np.exp(-(r**2 + c**2) / 128.0)
+    return np.stack([a * r * g, a * c * g])
+
+
+@pytest.mark.parametrize("a", [1.0, 1.5, 2.0])
+def test_invert_a_strong_local_zoom(a):
+    """The fixed-point iteration v <- -u(x + v) stalls (a = 1) or diverges (1.5, 2: residual 13-18 px) where the
+    field zooms by 2x or more; Newton's steps take over, so compose(u, invert(u)) ≈ 0 wherever the map does not fold."""
+    u = _radial_zoom(a)
+    assert tl.jacobian_determinant(u).min() > 0
+    assert np.abs(tl.compose(u, tl.invert(u))).max() < 1e-3
+
+
+def test_invert_keeps_the_fixed_point_answer_where_it_converges():
+    u = smooth_field(3, 2.0)
+    v = tl.invert(u)
+    w = -u.copy()  # the plain iteration to the same tolerance
+    for _ in range(100):
+        nw = -tl.warp(u, w)
+        done = np.abs(nw - w).max() < 1e-4
+        w = nw
+        if done:
+            break
+    assert np.abs(v - w).max() < 1e-3 and np.abs(tl.compose(u, v)).max() < 1e-3
+
+
+def test_track_points_follow_a_strong_zoom_and_warn_where_the_field_folds():
+    from napari_tlreg.result import RegistrationResult
+
+    u = np.stack([np.zeros((2, 64, 64)), _radial_zoom(1.5)]).astype(np.float32)
+    res = RegistrationResult(np.zeros((2, 64, 64), np.float32), np.zeros((2, 64, 64), np.float32), u,
+                             tl.jacobian_determinant(u), "x")
+    pts = np.array([[28.0, 31.5], [40.0, 40.0]])
+    q = res.track_points(pts)[1]
+    back = res.map_points(np.column_stack([np.ones(2), q]))
+    assert np.abs(back - pts).max() < 0.05  # q + u(q) = p (it was 11 px off)
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(0)
+    fold = u.copy()
+    fold[1] = [gaussian_filter(rng.normal(size=(64, 64)), 3) * 60 for _ in range(2)]  # ~40 % folded
+    res_fold = RegistrationResult(res.frames, res.warped, fold, tl.jacobian_determinant(fold), "x")
+    grid = np.stack(np.meshgrid(np.arange(4, 60, 8.0), np.arange(4, 60, 8.0)), -1).reshape(-1, 2)
+    with pytest.warns(UserWarning, match=r"of 49 tracked point\(s\) do not map back onto their reference point"):
+        res_fold.track_points(grid)
+
+
+def test_nearest_halves_round_up_so_labels_shift_whole():
+    """grid_sample's nearest rounds half-pixel ties to even: a field of exactly +0.5 px dropped one 1-px label and
+    doubled the next. Halves now round up (scipy's order=0), so every label shifts by the same pixel."""
+    lab = np.zeros((6, 10), np.int32)
+    lab[:, 3], lab[:, 6] = 1, 2
+    u = np.zeros((2, 6, 10))
+    u[1] = 0.5
+    out = tl.warp(lab, u)
+    assert out[0].tolist() == [0, 0, 1, 0, 0, 2, 0, 0, 0, 0]
+    assert np.array_equal(tl.warp(lab.astype(np.float32), u, order=0), out.astype(np.float32))
+    big = lab.astype(np.int64) * (2**62)  # picked whole: any integer exact
+    assert np.array_equal(tl.warp(big, u), out.astype(np.int64) * 2**62)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16])
+def test_bicubic_integer_images_clip_not_wrap(dtype):
+    """Bicubic overshoots a step edge (-12 and 283 on 0 | 255): cast as they were, they wrapped round to 244 and 27."""
+    top = np.iinfo(dtype).max
+    img = np.zeros((4, 12), dtype)
+    img[:, 6:] = top
+    u = np.zeros((2, 4, 12))
+    u[1] = 0.3
+    out = tl.warp(img, u, order=3)[0].astype(np.int64)
+    want = np.clip(np.round(tl.warp(img.astype(np.float64), u, order=3)[0]), np.iinfo(dtype).min, top)
+    assert np.array_equal(out, want) and out[4] <= 0 and out[6] == top
+
+
+def test_fields_with_nan_are_refused():
+    u = np.zeros((2, 16, 16))
+    u[:, 5, 5] = np.nan
+    for call in (lambda: tl.warp(np.ones((16, 16)), u), lambda: tl.jacobian_determinant(u), lambda: tl.invert(u),
+                 lambda: tl.compose(u, np.zeros_like(u))):
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            call()
+    from napari_tlreg.metrics import folded_percent
+
+    det = np.ones((1, 4, 4))
+    det[0, 0, 0] = np.nan
+    assert folded_percent(det)[0] == pytest.approx(100 / 16)  # not a number is not fold-free

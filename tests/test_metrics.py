@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from napari_tlreg import metrics as M
+import napari_tlreg as tl
 
 
 # --------------------------------------------------------------------------- dice
@@ -430,3 +431,29 @@ def test_folding_of_a_masked_run_is_taken_inside_its_region():
     assert np.isnan(M.negative_jacobian_fraction(u, mask=np.zeros((H, W), bool)))
     with pytest.raises(ValueError, match="mask must be"):
         M.negative_jacobian_fraction(u, mask=region[:, 1:])
+
+
+def test_evaluate_both_foregrounds_empty_is_hd_zero_as_hausdorff_says():
+    """Labels with negative ids only: both foregrounds (> 0) are empty, Dice 1; HD was inf where hausdorff() says 0."""
+    from napari_tlreg.result import RegistrationResult
+
+    u = np.zeros((2, 2, 16, 16), np.float32)
+    u[1, 0] = 1
+    fr = np.random.default_rng(0).random((2, 16, 16)).astype(np.float32)
+    res = RegistrationResult(fr, fr, u, tl.jacobian_determinant(u), "x", spacing=(0.5, 0.5))
+    lab = np.zeros((2, 16, 16), np.int32)
+    lab[0, 4:10, 4:10] = -1
+    lab[1, 5:11, 4:10] = -1
+    row = M.evaluate(res, labels=lab)[1]
+    assert row["dice"] == 1.0 and row["hd"] == 0.0 and row["hd95"] == 0.0 and row["hd_mm"] == 0.0
+
+
+def test_result_save_takes_numpy_scalars(tmp_path):
+    from napari_tlreg.result import RegistrationResult
+
+    u = np.zeros((2, 2, 16, 16), np.float32)
+    fr = np.zeros((2, 16, 16), np.float32)
+    res = RegistrationResult(fr, fr, u, tl.jacobian_determinant(u), "x", params={"lam": np.float32(0.5),
+                             "k": np.int64(3), "v": np.arange(2)}, reference=np.int64(1), runtime_s=np.float32(1.5))
+    back = RegistrationResult.load(res.save(tmp_path / "r"))
+    assert back.params == {"lam": 0.5, "k": 3, "v": [0, 1]} and back.reference == 1 and back.runtime_s == 1.5

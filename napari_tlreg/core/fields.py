@@ -11,6 +11,8 @@ wrappers exported at top level live in :mod:`napari_tlreg.core.ops`.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -20,6 +22,7 @@ __all__ = [
     "integrate_velocity",
     "compose",
     "invert",
+    "inverse_residual",
     "jacobian_determinant",
     "resize_field",
 ]
@@ -63,8 +66,8 @@ def warp(image: torch.Tensor, u: torch.Tensor, order: int = 1) -> torch.Tensor:
             u = u.expand(image.shape[0], *u.shape[1:])
         else:
             raise ValueError(f"batch mismatch: image {tuple(image.shape)} vs field {tuple(u.shape)}")
-    if order == 0 and not image.is_floating_point():
-        return _warp_integers(image, u)
+    if order == 0:
+        return _warp_nearest(image, u)
     out = F.grid_sample(
         image.to(u.dtype),
         _sampling_grid(u),
@@ -72,25 +75,24 @@ def warp(image: torch.Tensor, u: torch.Tensor, order: int = 1) -> torch.Tensor:
         padding_mode="border",
         align_corners=True,
     )
-    if not image.is_floating_point():
-        out = out.round().to(image.dtype)
+    if not image.is_floating_point():  # bicubic overshoots: clip into the dtype's range (not wrap round it)
+        info = (0.0, 1.0) if image.dtype == torch.bool else (torch.iinfo(image.dtype).min, torch.iinfo(image.dtype).max)
+        top = math.nextafter(float(info[1]), 0.0) if image.element_size() == 8 else float(info[1])  # 2**63 - 1 as a float wraps
+        out = out.round().clamp(float(info[0]), top).to(image.dtype)
     return out
 
 
-def _warp_integers(image: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Nearest-neighbour :func:`warp` of an integer image, exact for any value: float32 holds integers up to 2**24
-    only (a label id 16777217 came back as 16777216), so the values go through as 16-bit parts, each picked from
-    the same source pixel by the same grid, and are put together again."""
-    x = image.to(torch.int64)
-    lo = int(x.min()) if x.numel() else 0
-    x = x - lo
-    n = max(1, (int(x.max()).bit_length() + 15) // 16) if x.numel() else 1
-    c = x.shape[1]
-    parts = torch.cat([(x >> (16 * k)) & 0xFFFF for k in range(n)], 1).to(u.dtype)
-    out = F.grid_sample(parts, _sampling_grid(u), mode="nearest", padding_mode="border", align_corners=True)
-    out = out.round().to(torch.int64)
-    whole = sum(out[:, k * c:(k + 1) * c] << (16 * k) for k in range(n)) + lo
-    return whole.to(image.dtype)
+def _warp_nearest(image: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Nearest-neighbour :func:`warp`: each output pixel takes the value of the pixel nearest ``x + u(x)`` (halves
+    round up, as scipy's ``order=0`` does; grid_sample's nearest rounds them to even, so a field of exactly half a
+    pixel dropped every other column of a label), the border replicated. Values are picked whole: exact for any dtype
+    (an integer label id of any size comes back as it was)."""
+    n, c, h, w = image.shape
+    pos = identity_grid(h, w, u.device, u.dtype) + u
+    row = torch.floor(pos[:, 0] + 0.5).clamp_(0, h - 1).long()
+    col = torch.floor(pos[:, 1] + 0.5).clamp_(0, w - 1).long()
+    index = (row * w + col).view(n, 1, h * w).expand(n, c, h * w)
+    return image.reshape(n, c, h * w).gather(2, index).view(n, c, h, w)
 
 
 def compose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -108,21 +110,62 @@ def integrate_velocity(v: torch.Tensor, steps: int = 7) -> torch.Tensor:
     return u
 
 
-def invert(u: torch.Tensor, iterations: int = 100, tol: float = 1e-4) -> torch.Tensor:
-    """Inverse of a displacement by fixed-point iteration ``v <- -u(x + v(x))``.
+#: :func:`invert` leaves the fixed-point iteration for Newton's once an iteration cuts the residual by less than this
+SLOW_CONVERGENCE = 0.9
 
-    Returns ``v`` with ``compose(u, v) ≈ 0`` (and, for invertible smooth fields, ``compose(v, u) ≈ 0``).
-    Stops early when the update's max change is below ``tol`` pixels (``tol=0``: runs all ``iterations``;
-    differentiable, as NMSR's ``symmetric`` loss uses it).
+
+def invert(u: torch.Tensor, iterations: int = 100, tol: float = 1e-4) -> torch.Tensor:
+    """Inverse of a displacement: ``v`` with ``compose(u, v) ≈ 0``, i.e. ``v(x) + u(x + v(x)) = 0``.
+
+    Fixed-point iteration ``v <- -u(x + v(x))``, which converges where the field compresses by less than 2x
+    (``|∇u| < 1``, at the rate of ``|∇u|``); where it stalls (an iteration cuts the residual by less than
+    :data:`SLOW_CONVERGENCE`: a local zoom near or past 2x), Newton's steps
+    ``v <- v - (I + ∇u(x + v))⁻¹ (v + u(x + v))`` take over, which converge wherever ``x + u(x)`` does not fold. The
+    least residual ``max |v + u(x + v)|`` seen is returned (for invertible smooth fields ``compose(v, u) ≈ 0`` too).
+    Stops early when the residual is below ``tol`` pixels. ``tol=0`` runs every iteration of the fixed-point
+    update, without a host sync and differentiable (NMSR's ``symmetric`` loss).
     """
     v = -u
+    if tol <= 0:
+        for _ in range(iterations):
+            v = -warp(u, v)
+        return v
+    best, best_res, newton, grad_u = v, math.inf, False, None
     for _ in range(iterations):
-        nv = -warp(u, v)
-        done = tol > 0 and float((nv - v).detach().abs().amax()) < tol  # tol 0: every iteration (no sync)
-        v = nv
-        if done:
+        r = v + warp(u, v)  # the residual of v: the fixed-point update is v - r
+        res = float(r.detach().abs().amax())
+        slow = res > SLOW_CONVERGENCE * best_res
+        if res < best_res:
+            best, best_res = v, res
+        if slow and not newton:  # the fixed-point iteration stalls or diverges: Newton from the best v so far
+            newton, v = True, best
+            r = v + warp(u, v)
+        if res < tol:
             break
-    return v
+        if not newton:
+            v = v - r
+            continue
+        if grad_u is None:
+            grad_u = torch.stack([_gradient(u[:, 0], 1), _gradient(u[:, 0], 2),
+                                  _gradient(u[:, 1], 1), _gradient(u[:, 1], 2)], 1)
+        g = warp(grad_u, v)  # ∇u at x + v(x)
+        a, b, c, d = 1.0 + g[:, 0], g[:, 1], g[:, 2], 1.0 + g[:, 3]
+        det = a * d - b * c
+        ok = det.abs() > 1e-6  # folded or singular pixels take the fixed-point step
+        safe = torch.where(ok, det, torch.ones_like(det))
+        step = torch.stack([torch.where(ok, (d * r[:, 0] - b * r[:, 1]) / safe, r[:, 0]),
+                            torch.where(ok, (a * r[:, 1] - c * r[:, 0]) / safe, r[:, 1])], 1)
+        v = v - step.clamp(-1.0, 1.0)  # at most a pixel a step: Newton far from the answer can overshoot
+    else:
+        r = v + warp(u, v)
+        if float(r.detach().abs().amax()) < best_res:
+            best = v
+    return best
+
+
+def inverse_residual(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``|compose(u, v)|`` per pixel, ``(N, H, W)``: how far ``v`` is from the inverse of ``u``, in pixels."""
+    return compose(u, v).norm(dim=1)
 
 
 def _gradient(x: torch.Tensor, dim: int) -> torch.Tensor:

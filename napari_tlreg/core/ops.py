@@ -44,6 +44,9 @@ def _field(u, name: str = "displacement") -> tuple[torch.Tensor, bool]:
     """Validate a field; return it batched ``(N, 2, H, W)`` and whether it was a single frame."""
     dt = _float_dtype(u)
     t = _tensor(u, dt)
+    if not bool(torch.isfinite(t).all()):  # a broken field would warp to plausible values and count as fold-free
+        bad = int((~torch.isfinite(t)).sum())
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
     if t.ndim == 3 and t.shape[0] == 2:
         return t[None], True
     if t.ndim == 4 and t.shape[1] == 2:
@@ -95,10 +98,12 @@ def warp(image, displacement, order: int | None = None) -> np.ndarray:
             raise ValueError(f"image stack {tuple(img.shape)} and fields {tuple(u.shape)} differ in length")
         out = _f.warp(src, u.to(src.dtype) if src.is_floating_point() else u, order)[:, 0]
     if is_int:
-        if out.is_floating_point():
-            out = out.round()
         # in the image's own dtype: numpy's, or the torch tensor's
         own = img_dtype if img_dtype is not None else torch.empty(0, dtype=image.dtype).numpy().dtype
+        if out.is_floating_point():  # bicubic overshoots the values it interpolates: clipped, not wrapped round
+            info = (0.0, 1.0) if own.kind == "b" else (float(np.iinfo(own).min), float(np.iinfo(own).max))
+            # 64-bit limits round up as floats (2**63 - 1 -> 2**63, which wraps): the float just below them
+            out = out.round().clamp(info[0], float(np.nextafter(info[1], 0)) if own.itemsize == 8 else info[1])
         return _out(out).astype(own)
     return _out(out)
 
