@@ -127,7 +127,7 @@ def compose(a, b) -> np.ndarray:
 
 
 def invert(u, iterations: int = 100, tol: float = 1e-4) -> np.ndarray:
-    """Inverse displacement by fixed-point iteration: ``compose(u, invert(u)) ≈ 0``. Shape as ``u``."""
+    """Inverse displacement (fixed-point iteration, Newton's steps where it stalls): ``compose(u, invert(u)) ≈ 0``. Shape as ``u``."""
     t, single = _field(u)
     v = _f.invert(t, iterations=int(iterations), tol=float(tol))
     return _out(v[0] if single else v)
