@@ -39,6 +39,9 @@ def sequence_to_layers(seq) -> list[LayerData]:
     source = (getattr(seq, "metadata", None) or {}).get("source")
     if source is not None:
         info["source"] = str(source)
+    reference = (getattr(seq, "metadata", None) or {}).get("reference")
+    if isinstance(reference, (int, np.integer)) and 0 <= reference < len(seq.frames):
+        info["reference"] = int(reference)  # the sequence's own (a sample's): the dock starts on it
 
     frames = np.asarray(seq.frames)
     layers: list[LayerData] = [

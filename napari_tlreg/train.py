@@ -27,6 +27,7 @@ so resuming from a checkpoint continues exactly. Multi-GPU (or multi-process CPU
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -176,13 +177,22 @@ class SequenceTask(Task):
 
     methods = ("tlrn", "voxelmorph")
     default_data = "synthetic:cardiac"
+    synthetic = ("cardiac", "lemniscate", "mix")
     default_size = 64
     default_weight = 0.03
-    default_net = {"enc": [16, 32, 32, 32], "dec": [32, 32, 32, 32, 16, 16], "shared": True, "flow_level": 0}
+    # n_units: TLRN's per-step temporal units with shared=False (the authors' variant; 0: one per step of the
+    # training chains, n_frames - 2); a shared unit serves every step
+    default_net = {"enc": [16, 32, 32, 32], "dec": [32, 32, 32, 32, 16, 16], "shared": True, "flow_level": 0,
+                   "n_units": 0}
     find_unused_parameters = False
 
     def net_config(self, cfg: TrainConfig) -> dict:
-        return {**self.default_net, **cfg.net, "residual": cfg.method == "tlrn"}
+        net = {**self.default_net, **cfg.net, "residual": cfg.method == "tlrn"}
+        if net["shared"]:
+            net["n_units"] = 1
+        elif not net["n_units"]:
+            net["n_units"] = max(1, cfg.n_frames - 2)
+        return net
 
     def build(self, net_cfg: dict):
         return build_net(net_cfg)
@@ -295,6 +305,7 @@ class PairTask(Task):
     """Common part of the pair methods: pairs ``(B, 2, H, W)`` (moving = the reference, fixed = the frame)."""
 
     default_data = "synthetic:satellite"
+    synthetic = ("satellite",)
     default_size = 128
     find_unused_parameters = False
 
@@ -451,13 +462,19 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     unknown = sorted(set(cfg.net) - set(task.default_net))
     if unknown:
         raise ValueError(f"train: {cfg.method} has no network option(s) {', '.join(unknown)}; known: {', '.join(sorted(task.default_net))}")
+    cfg.net = {key: _net_option(cfg.method, key, value, task.default_net[key]) for key, value in cfg.net.items()}
+    for src in cfg.data.split(","):  # before the first step (a misspelt one failed when a batch first drew it)
+        if src.startswith("synthetic:") and src.split(":", 1)[1] not in task.synthetic:
+            raise ValueError(f"train: unknown synthetic data {src!r} for {cfg.method}: use "
+                             + ", ".join(f"synthetic:{k}" for k in task.synthetic) + " or a folder")
     if cfg.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"train: lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {cfg.lr_schedule!r}")
     multiple = 32 if cfg.method == "hsyn" else 8
     if cfg.val_every < 0 or cfg.val_batches < 1:
         raise ValueError(f"train: val_every must be >= 0 and val_batches >= 1, got {cfg.val_every} and {cfg.val_batches}")
-    if cfg.iterations < 1 or cfg.batch < 1 or cfg.n_frames < 2 or cfg.size % multiple:
-        raise ValueError(f"train: iterations, batch >= 1, n_frames >= 2 and size a multiple of {multiple} are required")
+    if cfg.iterations < 1 or cfg.batch < 1 or cfg.n_frames < 2 or cfg.size % multiple or cfg.size < MIN_SIZE[cfg.method]:
+        raise ValueError(f"train: iterations, batch >= 1, n_frames >= 2 and size a multiple of {multiple}, at least "
+                         f"{MIN_SIZE[cfg.method]}, are required (got size {cfg.size})")
     if cfg.checkpoint_every < 1 or cfg.threads < 0:
         raise ValueError(f"train: checkpoint_every must be >= 1 and threads >= 0 (0: torch's default), got "
                          f"{cfg.checkpoint_every} and {cfg.threads}")
@@ -466,6 +483,44 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
         raise ValueError(f"train: cannot write the weights to {out}: " + ("it is a folder; give a file path"
                          if out.is_dir() else f"{out.parent} is not a folder"))
     return cfg
+
+
+#: the smallest training size each method's network takes (its encoder halves the image 3 or 5 times)
+MIN_SIZE = {"tlrn": 16, "voxelmorph": 16, "multistep": 32, "hsyn": 32}
+#: network options' ranges (inclusive; the type is the default's): what the losses and networks can use
+NET_RANGES = {"flow_level": (0, 1), "n_units": (0, 10_000), "slope": (0.0, 1.0), "c": (1e-3, 1e3), "steps": (1, 100),
+              "affine_fraction": (0.0, 1.0), "change": (0.0, 1.0), "smc": (0.0, 1e6), "inv_smooth": (0.0, 1e6),
+              "loss_mult": (0.0, 1e6), "freeze": (0.0, 1.0), "schedule": (0.0, 1.0)}
+
+
+def _net_option(method: str, key: str, value, default):
+    """A ``--net`` option checked against its default's type and its range (:data:`NET_RANGES`); returns it typed."""
+    what = f"train: {method}'s network option {key}"
+    if isinstance(default, list):
+        if not isinstance(value, (list, tuple)) or len(value) != len(default):
+            raise ValueError(f"{what} must be a list of {len(default)} numbers like {default}, got {value!r}")
+        out = [_net_option(method, key, v, default[0]) for v in value]
+        if key == "schedule" and out != sorted(out):
+            raise ValueError(f"{what} must be in increasing order, got {value!r}")
+        if isinstance(default[0], int) and min(out) < 1:
+            raise ValueError(f"{what} must list positive channel counts, got {value!r}")
+        return out
+    if isinstance(default, bool):
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        raise ValueError(f"{what} must be true or false, got {value!r}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    if isinstance(default, int):
+        if float(value) != int(value):
+            raise ValueError(f"{what} must be a whole number, got {value!r}")
+        value = int(value)
+    else:
+        value = float(value)
+    lo, hi = NET_RANGES.get(key, (-math.inf, math.inf))
+    if not lo <= value <= hi:
+        raise ValueError(f"{what} must be in [{lo:g}, {hi:g}], got {value!r}")
+    return value
 
 
 # ---- the loop ------------------------------------------------------------------------------------
@@ -527,36 +582,38 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
         bar = tqdm(total=cfg.iterations, initial=start, desc=f"train {cfg.method}", unit="it")
     t0 = time.perf_counter()
     stats: dict[str, float] = {}
-    for step in range(start, cfg.iterations):
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(cfg, step)
-        batch = torch.from_numpy(make_batch(cfg, step, rank, folders)).to(device)
-        loss, stats = task.loss(model, batch, cfg, net_cfg, step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        done = step + 1
-        if rank == 0:
-            stats["seconds"] = time.perf_counter() - t0
-            if val_set and (done % cfg.val_every == 0 or done == cfg.iterations):
-                loss_val = validation_loss(task, net, val_set, cfg, net_cfg, step, device)
-                val["history"].append([done, loss_val])
-                stats["val"] = loss_val
-                regime = task.regime(net_cfg, step, cfg.iterations)
-                if val.get("regime") != regime:  # a loss not comparable with the earlier ones: start again
-                    val.update(regime=regime, best_loss=None, best_step=None)
-                if val["best_loss"] is None or loss_val < val["best_loss"]:
-                    val["best_loss"], val["best_step"] = loss_val, done
-                    _save(best_path(out), net, opt, done, cfg, net_cfg, stats, val)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix({k: (f"{v:.5f}" if abs(v) < 1 else f"{v:.3f}") for k, v in stats.items() if k != "seconds"})
-            if progress is not None:
-                progress(done, cfg.iterations, stats)
-            if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
-                _save(out, net, opt, done, cfg, net_cfg, stats, val)
-    if bar is not None:
-        bar.close()
+    try:
+        for step in range(start, cfg.iterations):
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(cfg, step)
+            batch = torch.from_numpy(make_batch(cfg, step, rank, folders)).to(device)
+            loss, stats = task.loss(model, batch, cfg, net_cfg, step)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            done = step + 1
+            if rank == 0:
+                stats["seconds"] = time.perf_counter() - t0
+                if val_set and (done % cfg.val_every == 0 or done == cfg.iterations):
+                    loss_val = validation_loss(task, net, val_set, cfg, net_cfg, step, device)
+                    val["history"].append([done, loss_val])
+                    stats["val"] = loss_val
+                    regime = task.regime(net_cfg, step, cfg.iterations)
+                    if val.get("regime") != regime:  # a loss not comparable with the earlier ones: start again
+                        val.update(regime=regime, best_loss=None, best_step=None)
+                    if val["best_loss"] is None or loss_val < val["best_loss"]:
+                        val["best_loss"], val["best_step"] = loss_val, done
+                        _save(best_path(out), net, opt, done, cfg, net_cfg, stats, val)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix({k: (f"{v:.5f}" if abs(v) < 1 else f"{v:.3f}") for k, v in stats.items() if k != "seconds"})
+                if progress is not None:
+                    progress(done, cfg.iterations, stats)
+                if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
+                    _save(out, net, opt, done, cfg, net_cfg, stats, val)
+    finally:
+        if bar is not None:  # closed on an error too: its message then starts a line of its own
+            bar.close()
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -86,14 +87,21 @@ def pair_figures(method: str, w: dict) -> dict:
 FIGURES = {"tlrn": sequence_figures, "voxelmorph": sequence_figures, "multistep": pair_figures, "hsyn": pair_figures}
 
 
+def staging(name: str) -> Path:
+    """Where the weights wait while their figures are measured: the shipped file and its card change together, at
+    the end (an interrupted or failed run left new weights beside the old card, whose sha256 then refused them)."""
+    return WEIGHTS / f".{name}.staging.pt"
+
+
 def ship(checkpoint: str, name: str, command: str, notes: str = "") -> dict:
-    """Write the weights file and the card's record of where they came from (figures still to measure)."""
+    """Write the weights to :func:`staging` and return the card's record of where they came from (figures still to
+    measure)."""
     ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
     method = ck["method"]
     if method not in FIGURES:
         raise SystemExit(f"ship_weights: no figures defined for method {method!r}")
     WEIGHTS.mkdir(parents=True, exist_ok=True)
-    wpath = WEIGHTS / f"{name}.pt"
+    wpath = staging(name)
     # "train" (size) travels with the file, so a path to it behaves exactly like the shipped name
     save_weights(wpath, {"model": ck["model"], "config": ck["config"], "method": method, "train": {"size": ck["train"]["size"]}})
     return {
@@ -116,16 +124,29 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     if args.refresh:
         name = args.refresh
-        card = json.loads((MODELS / f"{name}.json").read_text())
+        card_path = MODELS / f"{name}.json"
+        if not card_path.is_file():
+            raise SystemExit(f"ship_weights: no shipped model {name!r} ({card_path} is missing)")
+        card = json.loads(card_path.read_text())
+        if card.get("method") not in FIGURES:
+            raise SystemExit(f"ship_weights: no figures defined for method {card.get('method')!r} "
+                             f"(its card's figures come from {', '.join(sorted(FIGURES))}'s scripts only)")
         if sha256(ROOT / "resources" / card["file"]) != card["sha256"]:
             raise SystemExit(f"ship_weights: {card['file']} does not match its card's sha256")
+        weights = ROOT / "resources" / card["file"]
     else:
         if not (args.checkpoint and args.name and args.command):
             ap.error("CHECKPOINT, --name and --command are required (or --refresh NAME)")
         name = args.name
         card = ship(args.checkpoint, name, args.command, args.notes)
-    card["figures"] = _round(FIGURES[card["method"]](card["method"], {"weights": str(WEIGHTS / f"{name}.pt")}))
-    write_model_card(MODELS / f"{name}.json", card)
+        weights = staging(name)
+    try:
+        card["figures"] = _round(FIGURES[card["method"]](card["method"], {"weights": str(weights)}))
+        if weights != ROOT / "resources" / card["file"]:
+            os.replace(weights, ROOT / "resources" / card["file"])  # the weights, then at once their card
+        write_model_card(MODELS / f"{name}.json", card)
+    finally:
+        staging(name).unlink(missing_ok=True)
     print(json.dumps(card["figures"]["quick_check"]))
     return 0
 

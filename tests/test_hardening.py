@@ -1014,7 +1014,7 @@ def test_register_checks_spacing_before_the_run(shift_engine, spacing, match):
     assert tl.register(_seq(4), method=shift_engine, spacing=0.5).spacing == (0.5, 0.5)
 
 
-@pytest.mark.parametrize("device", ["gpu", "CPU", "cuda:x"])
+@pytest.mark.parametrize("device", ["gpu", "CPU", "cuda:x", "mps", "meta", "xpu"])
 def test_a_mistyped_device_is_a_value_error(shift_engine, device):
     with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda' or 'cuda:N'"):
         tl.register(_seq(4), method=shift_engine, device=device)

@@ -422,3 +422,95 @@ def test_a_folder_of_sequences_does_not_train_on_their_labels(tmp_path):
     save_stack(tmp_path / "a.tif", seq.frames[:6])
     save_stack(tmp_path / "a_labels.tif", seq.labels[:6].astype(np.int32))
     assert len(FolderData(tmp_path, 32).seqs) == 1
+
+
+# ---- found in review (session 29) ----------------------------------------------------------------------------
+@pytest.mark.parametrize("method, net, match", [
+    ("multistep", {"steps": 2.5}, "steps must be a whole number"),  # trained with 2 steps, the card said 2.5
+    ("multistep", {"steps": 0}, r"steps must be in \[1, 100\]"),  # torch's 'stack expects a non-empty TensorList'
+    ("tlrn", {"shared": "maybe"}, "shared must be true or false"),  # taken as True
+    ("multistep", {"affine_fraction": 3}, r"affine_fraction must be in \[0, 1\]"),
+    ("hsyn", {"smc": -1}, r"smc must be in \[0, 1e\+06\]"),
+    ("hsyn", {"schedule": [0.5, 0.2]}, "schedule must be in increasing order"),
+    ("tlrn", {"enc": [16, 32]}, "enc must be a list of 4 numbers"),
+])
+def test_network_options_are_checked_before_the_first_step(tmp_path, method, net, match):
+    from napari_tlreg.train import resolve_config
+
+    with pytest.raises(ValueError, match=match):
+        resolve_config(_tiny(tmp_path, method=method, net=net, size=32, data=None))
+
+
+@pytest.mark.parametrize("kw, match", [({"size": -8}, "at least 16"), ({"size": 8}, "at least 16"),
+                                       ({"method": "multistep", "size": 16}, "at least 32"),
+                                       ({"data": "synthetic:foo"}, "unknown synthetic data 'synthetic:foo'")])
+def test_sizes_and_data_sources_are_checked_before_the_first_step(tmp_path, kw, match):
+    """A negative size failed in numpy, 8 px in BatchNorm's 'more than 1 value per channel', a misspelt synthetic
+    source only when a batch first drew it."""
+    from napari_tlreg.train import resolve_config
+
+    with pytest.raises(ValueError, match=match):
+        resolve_config(_tiny(tmp_path, **{"data": None, **kw}))
+
+
+def test_tlrn_per_step_units_train_and_register(tmp_path):
+    """``shared=false`` (the authors' unit per time step) trained the same single unit as the shared network."""
+    out = train(_tiny(tmp_path, "units.pt", net={"shared": False}, n_frames=5, size=32), progress=lambda *a: None)
+    ck = torch.load(out, weights_only=True)
+    assert ck["config"]["shared"] is False and ck["config"]["n_units"] == 3
+    assert sorted({k.split(".")[1] for k in ck["model"] if k.startswith("units.")}) == ["0", "1", "2"]
+    x = np.random.default_rng(0).random((6, 32, 32)).astype(np.float32)
+    assert tl.register(x, method="tlrn", weights=str(out)).displacement.shape == (6, 2, 32, 32)
+
+
+def test_weights_trained_again_into_the_same_path_are_loaded_afresh(tmp_path):
+    """The engines cached networks by the weights string: a checkpoint trained again into the same path kept
+    registering with the old network."""
+    from napari_tlreg.engines import tlrn as engine
+
+    path = tmp_path / "w.pt"
+    x = np.random.default_rng(0).random((4, 32, 32)).astype(np.float32)
+    train(_tiny(tmp_path, "w.pt", size=32), progress=lambda *a: None)
+    first = tl.register(x, method="tlrn", weights=str(path)).displacement
+    train(_tiny(tmp_path, "w.pt", size=32, seed=7, iterations=3, lr=1e-2), progress=lambda *a: None)
+    second = tl.register(x, method="tlrn", weights=str(path)).displacement
+    engine._MODELS.clear()
+    fresh = tl.register(x, method="tlrn", weights=str(path)).displacement
+    assert not np.array_equal(first, fresh) and np.array_equal(second, fresh)
+
+
+def test_ship_weights_changes_the_file_and_its_card_together(tmp_path, monkeypatch):
+    """The weights were replaced first and the card written minutes later, after the figures: an interrupted or
+    failed run left new weights beside the old card, whose sha256 then refused them (the default engine broke)."""
+    import shutil
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import ship_weights
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    res = tmp_path / "resources"
+    shutil.copytree(ROOT / "resources" / "weights", res / "weights")
+    shutil.copytree(ROOT / "resources" / "models", res / "models")
+    monkeypatch.setattr(ship_weights, "ROOT", tmp_path)
+    monkeypatch.setattr(ship_weights, "WEIGHTS", res / "weights")
+    monkeypatch.setattr(ship_weights, "MODELS", res / "models")
+    new = train(_tiny(tmp_path, "new.pt", size=32), progress=lambda *a: None)
+    before = {p.name: p.read_bytes() for p in [*(res / "weights").iterdir(), *(res / "models").iterdir()]}
+
+    def fails(method, w):
+        assert Path(w["weights"]).is_file()  # measured on the staged weights
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(ship_weights.FIGURES, "tlrn", fails)
+    with pytest.raises(KeyboardInterrupt):
+        ship_weights.main([str(new), "--name", "tlrn_cine64", "--command", "x"])
+    after = {p.name: p.read_bytes() for p in [*(res / "weights").iterdir(), *(res / "models").iterdir()]}
+    assert after == before  # nothing changed, no staged file left
+    monkeypatch.setitem(ship_weights.FIGURES, "tlrn", lambda method, w: {"quick_check": {"w": Path(w["weights"]).name}})
+    ship_weights.main([str(new), "--name", "tlrn_cine64", "--command", "x"])
+    card = json.loads((res / "models" / "tlrn_cine64.json").read_text())
+    assert card["sha256"] == sha256(res / "weights" / "tlrn_cine64.pt") != sha256(ROOT / "resources" / "weights" / "tlrn_cine64.pt")
+    assert sorted(p.name for p in (res / "weights").iterdir()) == sorted(before_w for before_w in before if before_w.endswith(".pt"))
+    with pytest.raises(SystemExit, match="no figures defined for method 'nmsr'"):
+        ship_weights.main(["--refresh", "nmsr_synth"])

@@ -736,3 +736,72 @@ def test_the_jacobian_is_drawn_above_the_warped_reference_and_its_legend_reads_a
     names = [kw["name"] for _, kw, _ in L.result_layers(res, "seq")[0]]
     assert names.index("seq jacobian") > names.index("seq warped reference")
     assert [n.removeprefix("seq ") for n in names] == list(L.SUFFIXES[:5])
+
+
+def _start_slow(viewer, w, qtbot, steps=60):
+    frames, _ = synthetic_sequence()
+    img = viewer.add_image(frames, name="seq")
+    choose(w.method_combo, SlowEngine.name)
+    w.findChild(object, "param_steps").setValue(steps)
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: w.progress_bar.value() > 0, timeout=10000)
+    return img
+
+
+def test_a_run_whose_image_was_removed_publishes_nothing(widget, qtbot, notes):
+    """A run finishing after its image was deleted added result layers and published its result, which a sequence
+    opened later under the same name inherited (the landmarks dock measured TRE with another sequence's field)."""
+    from napari_tlreg._widgets.store import store_for
+
+    viewer, w = widget
+    img = _start_slow(viewer, w, qtbot)
+    viewer.layers.remove(img)
+    qtbot.waitUntil(lambda: not w.running, timeout=20000)
+    assert [ly.name for ly in viewer.layers] == []
+    assert "removed while it was registered" in w.status_label.text()
+    assert not w.results and len(store_for(viewer)) == 0
+    viewer.add_image(synthetic_sequence()[0], name="seq")  # another sequence, the same name
+    assert len(store_for(viewer)) == 0
+
+
+def test_a_run_whose_image_was_renamed_shows_under_the_new_name(widget, qtbot, notes):
+    """Renamed mid-run, the result came under the old name (invisible to the other docks) and a re-run added a
+    second set of overlays."""
+    viewer, w = widget
+    img = _start_slow(viewer, w, qtbot)
+    img.name = "patient 7"
+    qtbot.waitUntil(lambda: not w.running, timeout=20000)
+    names = [ly.name for ly in viewer.layers]
+    assert all(f"patient 7 {s}" in names for s in RESULT_SUFFIXES if s != "propagated labels")
+    assert not any(n.startswith("seq ") for n in names)
+    assert w.results.keys() == {("patient 7", SlowEngine.name)}
+    run_and_wait(qtbot, w)
+    assert len(viewer.layers) == len(names)
+
+
+def test_a_refused_run_does_not_leave_the_last_runs_status(widget, qtbot, notes):
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert w.status_label.text().startswith("done: ")
+    viewer.add_image(np.random.default_rng(0).random((3, 6, 6)), name="tiny")
+    choose(w.image_combo, "tiny")
+    w.run_btn.click()
+    assert w.status_label.text().startswith("not run: layer 'tiny'") and "too small" in w.status_label.text()
+    assert w.progress_bar.value() == 0
+    assert notes and notes[-1][0] == "error"
+
+
+def test_a_sample_opens_with_its_own_reference_frame(widget):
+    """napari opens a sequence on its middle frame, and the dock took that as the reference (frame 9 of the cardiac
+    sample, whose reference is frame 0, as the launcher and the CLI use)."""
+    viewer, w = widget
+    viewer.open_sample("napari-tlreg", "cardiac")
+    layer = w.current_image()
+    assert viewer.dims.current_step[0] != 0  # napari's middle frame
+    assert layer.metadata["napari_tlreg"]["reference"] == 0 and w.reference_spin.value() == 0
+    viewer.dims.set_current_step(0, 3)
+    w.current_frame_btn.click()
+    assert w.reference_spin.value() == 3

@@ -11,7 +11,7 @@ import importlib
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -78,6 +78,15 @@ class _Outcome:
     layers: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+
+
+def _renamed(outcome: _Outcome, base: str) -> _Outcome:
+    """``outcome`` with its result layers named after ``base``, the image's name now."""
+    old = str(outcome.settings["base"])
+    names = {L.layer_name(old, suffix): L.layer_name(base, suffix) for suffix in L.SUFFIXES}
+    layers = [(data, {**kwargs, "name": names.get(kwargs["name"], kwargs["name"])}, kind)
+              for data, kwargs, kind in outcome.layers]
+    return replace(outcome, layers=layers, settings={**outcome.settings, "base": base})
 
 
 class _Throttle:
@@ -273,6 +282,7 @@ class RegisterWidget(QWidget):
         self._viewer = napari_viewer
         self._labels_layers: list[Labels] = []
         self._worker = None
+        self._run_layer: Layer | None = None
         self._cancel: threading.Event | None = None
         self._result = None  # last RegistrationResult
         self.results: dict[tuple[str, str], Any] = {}  # (image name, method) -> last RegistrationResult
@@ -486,7 +496,9 @@ class RegisterWidget(QWidget):
             return
         n = int(layer.data.shape[0]) if not layer.multiscale else int(layer.data[0].shape[0])
         self.reference_spin.setRange(0, max(0, n - 1))
-        self.reference_spin.setValue(self._current_frame(layer))
+        # the sequence's own reference (a sample's: napari opens it on its middle frame), else the current frame
+        own = ((layer.metadata or {}).get("napari_tlreg") or {}).get("reference")
+        self.reference_spin.setValue(own if isinstance(own, int) and 0 <= own < n else self._current_frame(layer))
         self._choose_own_region(reset=True)
 
     def _own_region_layer(self) -> Labels | None:
@@ -620,14 +632,14 @@ class RegisterWidget(QWidget):
             return
         layer = self.current_image()
         if layer is None:
-            show_error("Register sequence: no image sequence to register — add an image layer with a time axis (T, H, W); 2-D images are not listed")
+            self._refuse("no image sequence to register — add an image layer with a time axis (T, H, W); 2-D images are not listed")
             return
         data = layer.data[0] if layer.multiscale else layer.data
         reference = int(self.reference_spin.value())
         try:
             frames, reference = validate_frames(data, reference)
         except ValueError as exc:
-            show_error(f"Register sequence: layer '{layer.name}': {exc}")
+            self._refuse(f"layer '{layer.name}': {exc}")
             return
         labels = None
         lab_layer = self.current_labels()
@@ -640,7 +652,7 @@ class RegisterWidget(QWidget):
         try:
             params = self.param_values()
         except ValueError as exc:  # e.g. a mask layer that does not fit the image
-            show_error(f"Register sequence: {exc}")
+            self._refuse(str(exc))
             return
         call = {
             "method": self.method_combo.currentData(),
@@ -660,6 +672,7 @@ class RegisterWidget(QWidget):
         }
         self._cancel = threading.Event()
         self._cancel_holder[0] = self._cancel
+        self._run_layer = layer  # the image itself: it may be renamed or removed while the run goes on
         progress = _Throttle(self._relay.progress.emit)
         worker = create_worker(_run_job, frames, labels, self._cancel, progress, call, display, _start_thread=False,
                                _ignore_errors=True)  # errors go to _on_errored only (not re-raised as well)
@@ -674,6 +687,13 @@ class RegisterWidget(QWidget):
         self.status_label.setText(f"registering '{layer.name}' with {call['method']}…")
         worker.start()
 
+    def _refuse(self, message: str) -> None:
+        """A run refused before it started: said in a notification and in the dock (not the last run's "done")."""
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.status_label.setText(f"not run: {message}")
+        show_error(f"Register sequence: {message}")
+
     def _on_progress(self, done: int, total: int, message: str) -> None:
         if not self.running:
             return
@@ -684,6 +704,7 @@ class RegisterWidget(QWidget):
 
     def _on_returned(self, outcome: _Outcome) -> None:
         cancelled = self._cancel is not None and self._cancel.is_set()
+        layer = self._run_layer
         self._reset()
         if outcome.kind == "cancelled" or cancelled:
             self.status_label.setText("cancelled")
@@ -692,7 +713,7 @@ class RegisterWidget(QWidget):
             self.status_label.setText(f"failed: {outcome.message}")
             show_error(f"Register sequence: {outcome.message}")
             return
-        self._show_result(outcome)
+        self._show_result(outcome, layer)
 
     def _on_errored(self, exc: BaseException) -> None:  # not expected: _run_job catches everything
         self._reset()
@@ -707,6 +728,7 @@ class RegisterWidget(QWidget):
 
     def _reset(self) -> None:
         self._worker = None
+        self._run_layer = None
         self._cancel_holder[0] = None
         self.inputs.setEnabled(True)
         self.run_btn.setText(RUN_TEXT)
@@ -715,7 +737,14 @@ class RegisterWidget(QWidget):
         self.progress_bar.setValue(0)
 
     # -- results as layers ---------------------------------------------------------------------------
-    def _show_result(self, outcome: _Outcome) -> None:
+    def _show_result(self, outcome: _Outcome, layer: Layer | None = None) -> None:
+        """Show a finished run's layers and publish its result; ``layer`` is the image it ran on (its name now)."""
+        if layer is not None and layer not in self._viewer.layers:
+            # its result must not reach the other docks: a sequence opened later under the same name would inherit it
+            self.status_label.setText(f"'{layer.name}' was removed while it was registered: its result is discarded")
+            return
+        if layer is not None and layer.name != outcome.settings["base"]:  # renamed while it ran
+            outcome = _renamed(outcome, layer.name)
         res = outcome.result
         settings = outcome.settings
         self._result = res

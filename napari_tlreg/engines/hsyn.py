@@ -33,7 +33,7 @@ from ..core import fields
 from . import pairs
 from .base import Engine, RunContext
 from .nets import SVFUNet
-from .weights import resolve
+from .weights import cache_key, resolve
 
 N_LEVELS = 3
 MULTIPLE = 32  # 1/4 resolution must still be a multiple of the U-Net's 8
@@ -140,7 +140,7 @@ def build_net(config: dict[str, Any]) -> HSyNNet:
 
 
 def load_net(weights: str, device: torch.device) -> tuple[HSyNNet, dict]:
-    key = (weights, str(device))
+    key = (*cache_key(weights), str(device))
     if key not in _MODELS:
         state, card = resolve(weights, HSyNEngine.default_model)
         net = build_net(card.get("config", {}))

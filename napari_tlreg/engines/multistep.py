@@ -40,7 +40,7 @@ from torch import nn
 from ..core import fields
 from . import pairs
 from .base import Engine, RunContext
-from .weights import resolve
+from .weights import cache_key, resolve
 
 C_MAX = 16.0
 MAX_STEPS = 10
@@ -148,7 +148,7 @@ def build_net(config: dict[str, Any]) -> MultistepNet:
 
 
 def load_net(weights: str, device: torch.device) -> tuple[MultistepNet, dict]:
-    key = (weights, str(device))
+    key = (*cache_key(weights), str(device))
     if key not in _MODELS:
         state, card = resolve(weights, MultistepEngine.default_model)
         cfg = dict(card.get("config", {}))

@@ -194,7 +194,7 @@ from ..core import fields
 from ..core.region import coerce_mask, decode_mask, encode_mask
 from .base import Engine, RunContext
 from .nets import SVFUNet, grad_l2_per_item
-from .weights import resolve
+from .weights import cache_key, resolve
 
 __all__ = ["NMSREngine", "NMSRNet", "lncc_loss", "lncc_loss_per_pair", "noise_variance", "white_noise_ratio", "interpolation_noise", "combine_scales", "chain_consecutive", "edge_weights", "encode_mask", "decode_mask",
            "NET_CONFIG", "DEFAULT_MODEL"]
@@ -461,12 +461,12 @@ def chain_consecutive(steps: torch.Tensor, targets: list[int], reference: int) -
 # ---- the engine ----------------------------------------------------------------------------------
 def load_warm_start(weights: str) -> tuple[dict, dict]:
     """State dict and card of the warm-start network (sha256-checked for shipped models; cached)."""
-    key = weights or DEFAULT_MODEL
+    key = cache_key(weights or DEFAULT_MODEL)
     if key not in _STATE_CACHE:
         state, card = resolve(weights, DEFAULT_MODEL)
         method = card.get("method")
         if method not in (None, "nmsr"):
-            raise ValueError(f"nmsr: weights {key!r} belong to method {method!r}, not nmsr")
+            raise ValueError(f"nmsr: weights {weights or DEFAULT_MODEL!r} belong to method {method!r}, not nmsr")
         _STATE_CACHE[key] = ({k: v.clone() for k, v in state.items()}, card)
     return _STATE_CACHE[key]
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from ..core import fields
 from .base import Engine, RunContext
 from .nets import TLRNNet, velocity_to_displacement
-from .weights import resolve
+from .weights import cache_key, resolve
 
 INTEGRATION_STEPS = 7
 _MODELS: dict[tuple, TLRNNet] = {}
@@ -34,7 +34,7 @@ def build_net(config: dict[str, Any]) -> TLRNNet:
 
 def load_net(weights: str, default_name: str, residual: bool, device: torch.device) -> tuple[TLRNNet, int]:
     """Build and load a network (cached per weights/device; BatchNorm in eval mode) and its training image size."""
-    key = (weights, default_name, residual, str(device))
+    key = (*cache_key(weights), default_name, residual, str(device))
     if key not in _MODELS:
         state, card = resolve(weights, default_name)
         cfg = dict(card.get("config", {}))

@@ -79,11 +79,31 @@ def load_shipped(name: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     return ckpt.get("model", ckpt), card
 
 
+def is_path(weights: str) -> bool:
+    """Whether ``weights`` names a checkpoint file (a ``.pt``/``.pth`` suffix or an existing path), not a shipped model."""
+    return bool(weights) and (Path(weights).suffix in {".pt", ".pth"} or Path(weights).exists())
+
+
+def cache_key(weights: str) -> tuple:
+    """What identifies the network ``weights`` loads, for the engines' caches of built networks: a shipped name as it
+    is (its file is checked against its card); a path by the file itself (absolute path, size, modification time),
+    so a checkpoint trained again into the same path, or a relative path after a change of directory, is loaded
+    afresh rather than served from the cache."""
+    if not is_path(weights):
+        return (weights,)
+    path = Path(weights).expanduser().resolve()
+    try:
+        st = path.stat()
+    except OSError:
+        return (str(path),)  # missing: resolve() says so
+    return (str(path), st.st_size, st.st_mtime_ns)
+
+
 def resolve(weights: str, default_name: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """``weights`` = "" (the shipped default), a shipped model name, or a path to a checkpoint."""
     if not weights:
         return load_shipped(default_name)
-    if Path(weights).suffix in {".pt", ".pth"} or Path(weights).exists():
+    if is_path(weights):
         ckpt = load_checkpoint(weights)
         if "model" in ckpt:
             train_size = (ckpt.get("train") or {}).get("size", 64)
