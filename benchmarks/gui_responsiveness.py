@@ -99,9 +99,9 @@ def main(argv=None) -> int:
 
     shown: list[float] = []
 
-    def timed_show(outcome):
+    def timed_show(*args, **kwargs):
         returned.append(time.perf_counter())
-        show(outcome)
+        show(*args, **kwargs)
         shown.append(time.perf_counter())
 
     widget._show_result = timed_show

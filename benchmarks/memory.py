@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 #: rows: name -> (engine, parameters); ``tlrn scale=1`` runs the network at full size, as a user may ask
 VARIANTS = {"tlrn": ("tlrn", {}), "tlrn scale=1": ("tlrn", {"scale": 1.0}), "voxelmorph": ("voxelmorph", {}),
             "multistep": ("multistep", {}), "hsyn": ("hsyn", {}),
-            "nmsr": ("nmsr", {"iterations": 1, "final_iterations": 1, "final_iterations_large": 1})}
+            "nmsr": ("nmsr", {"iterations": 1, "final_iterations": 1, "final_iterations_large": 1, "iterations_side": 0})}
 POINTS = ((2, 512), (2, 1024), (2, 2048), (8, 512), (64, 256), (512, 64), (2048, 64))
 SMOKE_POINTS = ((2, 64), (4, 64))
 MARGIN = 1.25

@@ -92,6 +92,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import write_json  # noqa: E402
 import napari_tlreg as tl  # noqa: E402
 from napari_tlreg import metrics  # noqa: E402
 from napari_tlreg.api import method_params  # noqa: E402
@@ -1150,7 +1151,7 @@ def run_sections(args) -> int:
         R["profile"] = profile_echo(cases[0])
 
     R["load_avg_end"] = os.getloadavg()
-    (out / "results.json").write_text(json.dumps(R, indent=2, default=float))
+    write_json(out / "results.json", R, default=float)
     if "synthetic" in R:
         plot(R, out / "nmsr.png")
     if "echo_real_0_5" in R:

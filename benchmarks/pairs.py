@@ -28,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import write_json  # noqa: E402
 import napari_tlreg as tl  # noqa: E402
 from napari_tlreg import metrics  # noqa: E402
 from napari_tlreg.synth._common import farthest_points  # noqa: E402
@@ -369,7 +370,7 @@ def main(argv=None) -> int:
                 R[key][label(m, p)] = r
                 print(_row(label(m, p), r))
 
-    (out / "results.json").write_text(json.dumps(R, indent=2, default=float))
+    write_json(out / "results.json", R, default=float)
     plot(R, out / "pairs.png")
     print(f"\nwrote {out / 'results.json'} and {out / 'pairs.png'}")
     return 0

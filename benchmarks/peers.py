@@ -43,6 +43,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import write_json  # noqa: E402
+
 OURS = ("tlrn", "voxelmorph", "multistep", "hsyn", "nmsr")
 PEERS = ("ants", "dipy")
 NAMES = {"none": "none (identity)", "ants": "ANTs SyN", "dipy": "dipy SyN (CC)"}
@@ -299,7 +301,8 @@ def table(R: dict) -> str:
                 v = r.get(key)
                 cells.append("–" if v is None or (isinstance(v, float) and not np.isfinite(v)) or (key == "seconds" and m == "none")
                              else fmt.format(v))
-            name = NAMES.get(m, m) + (" †" if m == "nmsr" and r["n_cases"] < R["datasets"][ds]["none"]["n_cases"] else "")
+            most = max(x["n_cases"] for x in rows.values())  # the others' count (with or without the none row)
+            name = NAMES.get(m, m) + (" †" if m == "nmsr" and r["n_cases"] < most else "")
             lines.append(f"| {title(ds, r['shape']) if i == 0 else ''} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -312,12 +315,19 @@ def add_speedups(rows: dict) -> None:
             r["ants_speedup"] = ants["seconds"] / r["seconds"]
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def bench_parser(doc: str, out: str, quick: str, smoke: str) -> argparse.ArgumentParser:
     """The options both ``peers.py`` and ``scaling.py`` take: --quick, --smoke, --threads, --out."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help=quick)
     ap.add_argument("--smoke", action="store_true", help=smoke)
-    ap.add_argument("--threads", type=int, default=1, help="torch, ITK, OpenMP threads (the same for all)")
+    ap.add_argument("--threads", type=_positive_int, default=1, help="torch, ITK, OpenMP threads (the same for all)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / out))
     return ap
 
@@ -326,7 +336,7 @@ def write_results(R: dict, out: str, png: str, plot_fn, print=builtins.print) ->
     """``results.json`` and the plot ``png`` (drawn by ``plot_fn(R, path)``) into ``out``."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "results.json").write_text(json.dumps(R, indent=2, default=float))
+    write_json(folder / "results.json", R, default=float)
     plot_fn(R, folder / png)
     print(f"wrote {folder / 'results.json'} and {folder / png}")
 
@@ -374,6 +384,12 @@ def main(argv=None) -> int:
     set_threads(args.threads)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     methods = [m for m in args.methods.split(",") if m]
+    datasets = [d for d in args.datasets.split(",") if d]
+    # checked before the first measurement (a typo failed in a child after the other methods had run, writing nothing)
+    bad = [m for m in methods if m not in ("none", *OURS, *PEERS)] + [d for d in datasets if d not in DATASETS]
+    if bad or not methods or not datasets:
+        ap.error(f"unknown or missing --methods/--datasets {', '.join(bad) or '(none given)'}; methods: "
+                 f"{', '.join(('none', *OURS, *PEERS))}; datasets: {', '.join(DATASETS)}")
     skipped = {}
     for m, mod in (("ants", "ants"), ("dipy", "dipy")):
         if m in methods and (args.no_peers or args.smoke or not have(mod)):
@@ -384,7 +400,7 @@ def main(argv=None) -> int:
     t_run = time.perf_counter()
     R: dict = {"mode": mode, "threads": args.threads, "skipped": skipped, "load_avg_start": os.getloadavg(), "datasets": {}, "raw": {}}
     pool = isolated_pool(fresh=not args.smoke)
-    for ds in [d for d in args.datasets.split(",") if d]:
+    for ds in datasets:
         n_all, n_nmsr = SIZES[mode][ds]
         case_args = SMOKE_CASE[ds] if args.smoke else ()
         R["datasets"][ds], R["raw"][ds] = {}, {}

@@ -43,7 +43,8 @@ BASE_FRAMES, BASE_SIZE = 8, 64
 def variants(nmsr_iterations: int, use_ants: bool) -> dict[str, tuple[str, dict]]:
     out = {m: (m, {}) for m in OURS}
     out["tlrn scale=1"] = ("tlrn", {"scale": 1.0})
-    out[f"nmsr ({nmsr_iterations} it/scale)"] = ("nmsr", {"iterations": nmsr_iterations, "patience": 100_000})
+    # iterations_side=0: the same cap at every scale and size (larger frames get more coarse iterations by default)
+    out[f"nmsr ({nmsr_iterations} it/scale)"] = ("nmsr", {"iterations": nmsr_iterations, "patience": 100_000, "iterations_side": 0})
     del out["nmsr"]
     if use_ants:
         out["ants"] = ("ants", {})

@@ -26,6 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import write_json  # noqa: E402
 import napari_tlreg as tl  # noqa: E402
 from napari_tlreg import metrics  # noqa: E402
 from napari_tlreg.core.normalize import normalize_sequence  # noqa: E402
@@ -250,7 +251,7 @@ def main(argv=None) -> int:
         run_sunnybrook(R, use_ants, print)
     if "speed" in sections:
         run_speed(R, use_ants, print)
-    (out / "results.json").write_text(json.dumps(R, indent=2))
+    write_json(out / "results.json", R)
     if "lemniscate" in R and "cardiac" in R:
         plot(R, out / "tlrn_paper.png")
     print(f"\nwrote {out / 'results.json'} and {out / 'tlrn_paper.png'}")

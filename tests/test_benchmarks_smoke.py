@@ -467,3 +467,37 @@ def test_flicker_smoke(tmp_path, restore_thread_env):
     assert R["table_markdown"].startswith("| method, normalize | A = 0 | A = 0.3 | s |")
     with pytest.raises(SystemExit):
         flicker.main(["--methods", "tlrn,nope", "--out", str(tmp_path / "x")])
+
+
+def test_gui_responsiveness_runs_and_prints_its_table(qapp, capsys):
+    """It replaced the dock's ``_show_result`` with a one-argument stand-in, and crashed once the dock passed two."""
+    from benchmarks import gui_responsiveness
+
+    assert gui_responsiveness.main(["--tile", "1", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "max gap during registration (ms)" in out and "cancel latency (s):" in out
+
+
+def test_peers_checks_its_methods_first_and_runs_without_the_none_row(tmp_path, restore_thread_env):
+    """A typo in --methods failed in a child after the other methods had run; without "none" the table's † lookup
+    raised KeyError after every measurement. Neither wrote anything."""
+    from benchmarks import peers
+
+    with pytest.raises(SystemExit):
+        peers.main(["--smoke", "--methods", "none,tlrn,nmrs", "--out", str(tmp_path / "a")])
+    assert not (tmp_path / "a").exists()
+    assert peers.main(["--smoke", "--methods", "tlrn,nmsr", "--datasets", "cardiac", "--out", str(tmp_path / "b")]) == 0
+    R = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert list(R["datasets"]["cardiac"]) == ["tlrn", "nmsr"]
+
+
+def test_results_files_are_replaced_whole(tmp_path, monkeypatch):
+    """results.json was written in place: a run killed while writing left half a file where the last results were."""
+    from benchmarks import write_json
+
+    path = write_json(tmp_path / "results.json", {"a": 1})
+    monkeypatch.setattr(json, "dumps", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        write_json(path, {"a": 2})
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == {"a": 1} and [p.name for p in tmp_path.iterdir()] == ["results.json"]
