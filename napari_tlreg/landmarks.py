@@ -316,7 +316,9 @@ class LandmarkModel:
         t = int(t)
         if t == self.reference:
             a = self.active_id
-            if a is not None and (self.frames_of(a) in ([], [self.reference])):
+            # the active landmark takes this click when it is new, only on the reference (moved), or has partners
+            # but lost its reference point (otherwise those could never be paired again)
+            if a is not None and (self.position(a, self.reference) is None or self.frames_of(a) == [self.reference]):
                 p = self.add(a, t, row, col)
             else:
                 p = self.add(self.next_id(), t, row, col)

@@ -197,9 +197,9 @@ def test_pairing_clicks_keys_undo_table_and_csv(docks, qtbot, tmp_path, errors):
     # the table: three pairs of id 0, and id 1 without a partner
     rows = table_rows(w.pairs_table)
     assert [r[:2] for r in rows] == [["0", "1"], ["0", "2"], ["0", "3"], ["1", "0 (ref)"]]
-    assert rows[0][2:6] == ["9.2", "12.5", "10.0", "12.0"]
-    assert rows[0][6] == f"{np.hypot(0.75, 0.5):.2f}" and rows[0][7] == "—"  # TRE before; no result yet
-    assert rows[3][6] == "no partner"
+    assert rows[0][4:8] == ["9.2", "12.5", "10.0", "12.0"]
+    assert rows[0][2] == f"{np.hypot(0.75, 0.5):.2f}" and rows[0][3] == "—"  # TRE before; no result yet
+    assert rows[3][2] == "no partner"
     tre = table_rows(w.tre_table)
     assert tre[0][0] == "3"  # n
     assert float(tre[1][0]) == pytest.approx(np.mean([np.hypot(0.75, 0.5) * t for t in (1, 2, 3)]), abs=1e-3)
@@ -210,7 +210,7 @@ def test_pairing_clicks_keys_undo_table_and_csv(docks, qtbot, tmp_path, errors):
     # edits made with napari's own tools come into the model (a fresh id), and can be undone too
     layer.add([2.0, 5.0, 5.0])
     assert layer.features["id"].tolist()[-1] == 1
-    assert table_rows(w.pairs_table)[-1][:2] == ["1", "2"] and table_rows(w.pairs_table)[-1][6] == "not on ref"
+    assert table_rows(w.pairs_table)[-1][:2] == ["1", "2"] and table_rows(w.pairs_table)[-1][2] == "not on ref"
     w.undo()
     assert len(layer.data) == 4
 
@@ -256,7 +256,7 @@ def test_landmarks_survive_rerun_tre_and_tracking(docks, qtbot, errors):
     assert not errors, errors
     assert w.result_combo.currentText() == FieldEngine.name and not w.reference_spin.isEnabled()
     rows = table_rows(w.pairs_table)
-    assert len(rows) == 9 and all(float(r[7]) == pytest.approx(0.0, abs=0.01) for r in rows)  # TRE after ~ 0
+    assert len(rows) == 9 and all(float(r[3]) == pytest.approx(0.0, abs=0.01) for r in rows)  # TRE after ~ 0
     tre = table_rows(w.tre_table)
     assert [w.tre_table.horizontalHeaderItem(j).text() for j in range(4)] == [
         "before (px)", "after (px)", "before (mm)", "after (mm)"]
@@ -482,7 +482,7 @@ def test_results_and_landmarks_follow_a_renamed_image(docks, qtbot, errors):
     assert "seq landmarks" not in viewer.layers and viewer.layers["patient 7 landmarks"] is points
     assert len(points.data) == 2
     rows = table_rows(w.pairs_table)
-    assert len(rows) == 1 and float(rows[0][7]) == pytest.approx(0.0, abs=0.01)
+    assert len(rows) == 1 and float(rows[0][3]) == pytest.approx(0.0, abs=0.01)
 
 
 # ---- found in review (2026-12-04) ------------------------------------------------------------------------------
@@ -558,3 +558,85 @@ def test_the_hint_counts_the_pairs_of_an_image_opened_before_the_dock(make_napar
     w = LandmarkWidget(viewer)
     viewer.window.add_dock_widget(w, name="Landmarks & TRE")
     assert w.hint_label.text().startswith("15 pair(s)")
+
+
+# ---- found in review (session 29) ----------------------------------------------------------------------------
+def _plots_idle(qtbot, plots):
+    qtbot.wait(plots._timer.interval() + 50)
+    qtbot.waitUntil(lambda: not plots.busy, timeout=10000)
+
+
+def test_plots_take_the_chosen_images_own_labels_and_landmarks(docks, qtbot, errors):
+    """Switching the plots to image B kept A's labels and landmarks chosen: B's TRE and Dice (plots and report) were
+    computed from A's annotations."""
+    viewer, reg, w, plots = docks
+    frames, labels = sequence()
+    for name, lab in (("A", labels), ("B", np.roll(labels, 3, axis=2))):
+        viewer.add_image(frames, name=name)
+        viewer.add_labels(lab, name=f"{name} labels")
+        viewer.add_points(np.array([[0, 10.0, 10.0], [1, 12.0, 11.0]]) + (name == "B") * np.array([0, 5.0, 2.0]),
+                          name=f"{name} landmarks", features={"id": [0, 0]})
+        run_register(qtbot, reg, FieldEngine.name, image=name)
+    plots.image_combo.setCurrentText("A")
+    assert (plots.labels_combo.currentText(), plots.points_combo.currentText()) == ("A labels", "A landmarks")
+    plots.image_combo.setCurrentText("B")
+    assert (plots.labels_combo.currentText(), plots.points_combo.currentText()) == ("B labels", "B landmarks")
+    plots.labels_combo.setCurrentText("A labels")  # a choice for the same image is kept
+    viewer.add_image(frames, name="C")  # (the layer list changed)
+    assert plots.labels_combo.currentText() == "A labels"
+    assert not errors, errors
+
+
+def test_plots_follow_labels_painted_with_the_brush(docks, qtbot, errors):
+    viewer, reg, w, plots = docks
+    frames, labels = sequence()
+    viewer.add_image(frames, name="seq")
+    lab = viewer.add_labels(labels, name="seq labels")
+    run_register(qtbot, reg, FieldEngine.name)
+    _plots_idle(qtbot, plots)
+    assert plots.tables[FieldEngine.name][1]["dice"] > 0.5
+    lab.brush_size = 40
+    viewer.dims.set_current_step(0, 1)
+    lab.paint((1, 16, 14), 0)  # erase frame 1's labels with the brush (a paint event, no data event)
+    _plots_idle(qtbot, plots)
+    assert not (np.asarray(lab.data)[1] > 0).any()
+    after = plots.tables[FieldEngine.name][1].get("dice")
+    assert after is None or not np.isfinite(after)  # no labels on frame 1 now: no Dice (it was 0.84, stale)
+    assert not errors, errors
+
+
+def test_a_result_is_dropped_when_its_image_data_is_replaced(docks, qtbot, errors):
+    """TRE, tracking and the report went on with the old sequence's field after the image's data was replaced."""
+    from napari_tlreg._widgets.store import store_for
+
+    viewer, reg, w, plots = docks
+    frames, _ = sequence()
+    img = viewer.add_image(frames, name="seq")
+    run_register(qtbot, reg, FieldEngine.name)
+    assert store_for(viewer).for_image("seq") and w.current_result() is not None
+    img.data = np.random.default_rng(0).random((T, 64, 48)).astype(np.float32)
+    assert not store_for(viewer).for_image("seq")
+    assert w.current_result() is None and not plots.results() and not w.track_btn.isEnabled()
+
+
+def test_landmarks_csv_outside_the_image_is_refused(docks, tmp_path, errors):
+    viewer, reg, w, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    path = tmp_path / "far.csv"
+    path.write_text("id,t,row,col\n0,0,10,10\n0,1,500,-300\n")
+    assert not w.load_csv(path)
+    assert errors and "lies outside the 32x32 image" in errors[-1]
+
+
+def test_a_landmark_that_lost_its_reference_point_takes_the_next_click_there():
+    from napari_tlreg.landmarks import LandmarkModel
+
+    m = LandmarkModel(reference=0)
+    m.place(0, 10.0, 10.0)
+    m.place(1, 11.0, 10.0)
+    m.place(2, 12.0, 10.0)
+    m.remove(0, t=0)  # its partners are left "not on ref"
+    m.select(0)
+    p = m.place(0, 9.0, 9.0)
+    assert p.id == 0 and tuple(m.position(0, 0)) == (9.0, 9.0) and sorted(m.frames_of(0)) == [0, 1, 2]

@@ -42,9 +42,10 @@ from qtpy.QtWidgets import (
 from napari_tlreg import landmarks as LM
 from napari_tlreg._hooks import points_with_ids
 from napari_tlreg.io import load_points_csv, save_points_csv
+from napari_tlreg.report import check_annotations
 
 from .chooser import ImageChooser, current_frame, is_result, show_frame, watch_layers
-from .store import store_for, unwrap
+from .store import fits, store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -60,7 +61,9 @@ PARTNER_COLOR = (1.0, 0.55, 0.0, 1.0)  # orange: on another frame
 ORPHAN_COLOR = (0.6, 0.6, 0.6, 1.0)  # grey: no partner on the reference
 ACTIVE_BORDER = (1.0, 1.0, 1.0, 1.0)
 BORDER = (0.0, 0.0, 0.0, 1.0)
-PAIR_COLUMNS = ("id", "t", "row", "col", "ref row", "ref col", "TRE before", "TRE after")
+# the errors next to the ids, the positions after them (a narrow dock shows what matters without scrolling)
+PAIR_COLUMNS = ("id", "t", "TRE before", "TRE after", "row", "col", "ref row", "ref col")
+_PAIR_ORDER = (0, 1, 6, 7, 2, 3, 4, 5)  # the cells below are built as id, t, row, col, ref row, ref col, TRE b/a
 STAT_ROWS = ("n", "mean", "std", "max", "dx", "dy", "ds")
 
 
@@ -178,7 +181,7 @@ class LandmarkWidget(QWidget):
         self.pairs_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.pairs_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.pairs_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.pairs_table.setMinimumHeight(150)
+        self.pairs_table.setMinimumHeight(180)
         self.pairs_table.itemSelectionChanged.connect(self._on_row_selected)
         self.pairs_table.setToolTip("Pairs: a landmark on a frame and its partner on the reference; TRE in pixels")
         root.addWidget(self.pairs_table, 2)
@@ -393,7 +396,8 @@ class LandmarkWidget(QWidget):
 
     def _refresh_results(self, select: str | None = None) -> None:
         name = self.image_name
-        results = self._store.for_image(name) if name is not None else {}
+        img = self.current_image()
+        results = {m: r for m, r in self._store.for_image(name).items() if fits(r, img)} if name is not None else {}
         old = self.result_combo.currentData()
         self.result_combo.blockSignals(True)
         self.result_combo.clear()
@@ -406,9 +410,11 @@ class LandmarkWidget(QWidget):
         self._on_result_selected()
 
     def current_result(self):
+        """The chosen result of the current image, if it was made from frames of the image's shape."""
         method = self.result_combo.currentData()
         name = self.image_name
-        return None if method is None or name is None else self._store.get(name, method)
+        res = None if method is None or name is None else self._store.get(name, method)
+        return res if res is None or fits(res, self.current_image()) else None
 
     def _on_result_selected(self, *_) -> None:
         res = self.current_result()
@@ -569,6 +575,8 @@ class LandmarkWidget(QWidget):
         a = m.active_id
         if not self.pairing_box.isChecked():
             text = f"{len(m.pairs(None))} pair(s). Tick “pairing mode” and click on the reference frame (t={ref})."
+        elif a is not None and m.position(a, ref) is None and m.frames_of(a):
+            text = f"landmark {a} has no point on the reference: click on the reference frame (t={ref}) to place it"
         elif a is None or m.position(a, ref) is None:
             text = f"click on the reference frame (t={ref}) to start landmark {m.next_id()}"
         else:
@@ -611,8 +619,11 @@ class LandmarkWidget(QWidget):
         if m is None:
             self._error("add an image sequence before loading its landmarks")
             return False
+        img = self.current_image()
         try:
             table = LM.as_table(load_points_csv(path), self.n_frames)
+            # inside the image, as a click must be (and as the CLI's evaluate requires)
+            check_annotations((img.data[0] if img.multiscale else img.data).shape, None, table)
         except (OSError, ValueError) as exc:
             self._error(f"could not load landmarks: {exc}")
             return False
@@ -672,6 +683,7 @@ class LandmarkWidget(QWidget):
             rows.sort(key=lambda r: r[0])
             tab.setRowCount(len(rows))
             for i, (key, cells) in enumerate(rows):
+                cells = [cells[k] for k in _PAIR_ORDER]
                 for j, text in enumerate(cells):
                     tab.setItem(i, j, _item(text, key if j == 0 else None))
                 if m.active_id == key[0]:

@@ -35,7 +35,7 @@ from napari_tlreg._hooks import points_with_ids
 
 from .landmarks import LANDMARKS, layer_spacing
 from .chooser import ImageChooser, current_frame, is_result, show_frame, watch_layers
-from .store import store_for, unwrap
+from .store import fits, store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -56,6 +56,7 @@ class PlotsWidget(QWidget):
         self._labels: list[Labels] = []
         self._points: list[Points] = []
         self._hooked: set[int] = set()
+        self._filled_for: Image | None = None  # the image the labels and landmarks choices were made for
         self.tables: dict[str, list[dict]] = {}  # what is plotted: {method: evaluate rows}
         self._axes: dict = {}
         self._generation = 0
@@ -136,8 +137,10 @@ class PlotsWidget(QWidget):
     def current_image(self) -> Image | None:
         return self.images.current()
 
-    def _fill(self, combo: QComboBox, layers: list, preferred: str | None) -> list:
-        old = combo.currentText()
+    def _fill(self, combo: QComboBox, layers: list, preferred: str | None, keep: bool = True) -> list:
+        """List ``layers`` in ``combo``: the layer chosen before if ``keep`` (the same image), else the image's own
+        (``preferred``), else none."""
+        old = combo.currentText() if keep else None
         combo.blockSignals(True)
         combo.clear()
         combo.addItem(NONE)
@@ -157,12 +160,17 @@ class PlotsWidget(QWidget):
                   and shape is not None and tuple(ly.data.shape) == shape]
         points = [ly for ly in lys if isinstance(ly, Points) and ly.ndim == 3 and "id" in ly.features]
         base = img.name if img is not None else ""
-        self._labels = self._fill(self.labels_combo, labels, f"{base} labels")
-        self._points = self._fill(self.points_combo, points, f"{base} {LANDMARKS}")
+        # another image: its own labels and landmarks (another image's kept chosen gave its TRE and Dice to this one)
+        same = img is not None and img is self._filled_for
+        self._filled_for = img
+        self._labels = self._fill(self.labels_combo, labels, f"{base} labels", keep=same)
+        self._points = self._fill(self.points_combo, points, f"{base} {LANDMARKS}", keep=same)
         for ly in labels + points:
             if id(ly) not in self._hooked:
                 self._hooked.add(id(ly))
                 ly.events.data.connect(self._on_layer_data)
+                if isinstance(ly, Labels):  # the brush and the fill edit in place, without a data event
+                    ly.events.paint.connect(self._on_layer_data)
         self._on_inputs_changed()
 
     def _on_layer_data(self, event=None) -> None:
@@ -202,8 +210,7 @@ class PlotsWidget(QWidget):
         img = self.current_image()
         if img is None:
             return {}
-        T = int((img.data[0] if img.multiscale else img.data).shape[0])
-        return {m: r for m, r in self._store.for_image(img.name).items() if r.n_frames == T}
+        return {m: r for m, r in self._store.for_image(img.name).items() if fits(r, img)}
 
     def _inputs(self):
         lab = self.current_labels()

@@ -10,9 +10,18 @@ from __future__ import annotations
 
 import weakref
 
+from napari.layers import Image
 from psygnal import Signal
 
-__all__ = ["ResultStore", "store_for", "unwrap"]
+__all__ = ["ResultStore", "store_for", "unwrap", "fits"]
+
+
+def fits(result, image) -> bool:
+    """Whether ``result`` was made from frames of ``image``'s shape (an Image layer; None: no)."""
+    if image is None:
+        return False
+    data = image.data[0] if image.multiscale else image.data
+    return tuple(result.frames.shape) == tuple(data.shape)
 
 
 class ResultStore:
@@ -93,7 +102,7 @@ def store_for(viewer) -> ResultStore:
 def _follow_renames(viewer, store: ResultStore) -> None:
     """Keep the store's image names in step with the viewer's layers when one is renamed, and tell
     the docks (:attr:`ResultStore.renamed`): one place knows a layer's previous name. A removed image's
-    results are dropped."""
+    results are dropped, and so are an image's whose data is replaced."""
     layers = getattr(viewer, "layers", None)
     if layers is None:
         return
@@ -102,6 +111,8 @@ def _follow_renames(viewer, store: ResultStore) -> None:
     def track(layer) -> None:
         names[id(layer)] = layer.name
         layer.events.name.connect(lambda _event=None, ly=layer: renamed(ly))
+        if isinstance(layer, Image):  # new pixels: the results no longer describe them (TRE, tracking, reports)
+            layer.events.data.connect(lambda _event=None, ly=layer: store.remove(ly.name))
 
     def renamed(layer) -> None:
         old = names.get(id(layer))
