@@ -269,7 +269,8 @@ def register(
     engine = get_engine(method)
     if isinstance(frames, Sequence):
         params = own_region_params(method, frames, params)
-        spacing = frames.spacing if spacing is None else spacing
+        # a Sequence in pixels (no physical size known: a sample without one, a bare TIFF) has no physical spacing
+        spacing = (frames.spacing if frames.unit != "px" else None) if spacing is None else spacing
         unit = (frames.unit if frames.unit != "px" else None) if unit is None else unit
         frames = frames.frames
     unit = "mm" if unit is None else str(unit)

@@ -117,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--method", default=None)
     v.add_argument("--run", action="store_true", help="start the registration at once")
     v.add_argument("--screenshot", default=None, help="save a screenshot after the run and quit")
+    v.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="set an engine parameter in the dock's form (repeatable)")
+    v.add_argument("--normalize", default=None, choices=NORMALIZATIONS, help="the dock's intensity choice")
 
     m = sub.add_parser("methods", help="list the engines, or one engine's parameters (for --param)")
     m.add_argument("method", nargs="?", default=None, help="an engine: list its parameters, defaults and what they do")
@@ -146,14 +149,17 @@ def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int =
     from .io import load_sequence, load_stack
     from .report import check_annotations
 
-    try:  # the stored integers exactly (the sequence readers give float32 frames: ids over 2**24 would round)
-        lab, _, _ = load_stack(path)
-        while lab.ndim > 3 and lab.shape[0] == 1:
-            lab = lab[0]
-        if lab.ndim == 2:
-            lab = lab[None]
-    except (ValueError, OSError):  # DICOM, video: the sequence readers
-        lab = load_sequence(path).frames
+    if Path(path).suffix.lower() == ".npz":
+        lab = _npz_labels(path)
+    else:
+        try:  # the stored integers exactly (the sequence readers give float32 frames: ids over 2**24 would round)
+            lab = load_stack(path)[0]
+        except (ValueError, OSError):  # DICOM, video: the sequence readers
+            lab = load_sequence(path).frames
+    while lab.ndim > 3 and lab.shape[0] == 1:
+        lab = lab[0]
+    if lab.ndim == 2:
+        lab = lab[None]
     if lab.ndim != 3:
         raise ValueError(f"{path}: labels of shape {lab.shape}; expected (T, H, W) or (H, W)")
     if lab.shape[1:] != tuple(shape[1:]):
@@ -162,6 +168,44 @@ def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int =
         return check_annotations(shape, lab, None, reference)[0]
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
+
+
+def _recorded_annotations(folder: Path, res) -> tuple:
+    """The labels and landmarks of the source ``register`` recorded in ``folder`` (a sample, a file), when it can
+    still be read and holds the same frames; else ``(None, None)``."""
+    from . import report
+    from .io import load_sequence
+
+    source, _ = report.recorded(folder)
+    if not source:
+        return None, None
+    try:
+        seq = load_sequence(source)
+    except (ValueError, OSError):
+        return None, None
+    if tuple(seq.shape) != tuple(res.frames.shape) or (seq.labels is None and seq.landmarks is None):
+        return None, None
+    try:
+        out = report.check_annotations(seq.shape, seq.labels, seq.landmarks, res.reference)
+    except ValueError:
+        return None, None
+    print(f"napari-tlreg evaluate: {folder}: the labels and landmarks of its source, {source}", file=sys.stderr)
+    return out
+
+
+def _npz_labels(path):
+    """The labels of an ``.npz``: its ``labels`` array (the package's sequence files keep them beside ``frames``,
+    which are not labels), or its one array."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            keys = list(z.keys())
+            if "labels" in keys or len(keys) == 1:
+                return z["labels" if "labels" in keys else keys[0]]
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
+    raise ValueError(f"{Path(path).name}: the .npz holds no 'labels' array (keys: {', '.join(keys) or 'none'})")
 
 
 _PROGRESS_LINE = [False]  # a "\r[...] done/total" progress line is open on stderr
@@ -264,19 +308,27 @@ def cmd_methods(args) -> int:
 def cmd_evaluate(args) -> int:
     from . import report
     from .io import load_points_csv
+    from .io.writers import check_replaceable
     from .result import RegistrationResult
 
     results = [RegistrationResult.load(f) for f in args.folder]
     shapes = {tuple(r.frames.shape) for r in results}
     if len(shapes) > 1:
         raise ValueError(f"the result folders hold different sequences (shapes {sorted(shapes)})")
+    if args.report:  # before any folder is rewritten
+        check_replaceable(args.report, "report.json", "report")
     labels = _load_labels(args.labels, results[0].frames.shape, results[0].reference)
     landmarks = load_points_csv(args.landmarks) if args.landmarks else None
-    summaries = {}
+    given = args.labels is not None or args.landmarks is not None
+    summaries, first = {}, None
     for folder, res in zip(args.folder, results):
-        summaries[folder] = report.write_evaluation(res, folder, labels=labels, landmarks=landmarks)
+        # none given: the recorded source's own annotations, as register used them (else its Dice and TRE were lost)
+        lab, lm = (labels, landmarks) if given else _recorded_annotations(Path(folder), res)
+        first = first or (lab, lm)
+        summaries[folder] = report.write_evaluation(res, folder, labels=lab, landmarks=lm)
     if args.report:
-        report.export_report(results, args.report, labels=labels, landmarks=landmarks, source=", ".join(args.folder))
+        lab, lm = (labels, landmarks) if given else first
+        report.export_report(results, args.report, labels=lab, landmarks=lm, source=", ".join(args.folder))
     print(json.dumps(summaries[args.folder[0]] if len(args.folder) == 1 else summaries, indent=2))
     if args.report:
         print(f"report written to {args.report}", file=sys.stderr)
@@ -323,7 +375,8 @@ def cmd_view(args) -> int:
                       "xvfb-run, or use `napari-tlreg register` without one")
     from ._widgets.launch import launch
 
-    return launch(args.input, method=args.method, run=args.run, screenshot=args.screenshot)
+    return launch(args.input, method=args.method, run=args.run, screenshot=args.screenshot,
+                  params=parse_params(args.param), normalize=args.normalize)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,10 @@ def _json_value(value):
     return value
 
 
+#: labels with more ids than this are refused (an image passed as labels: per-label Dice and HD of each)
+MAX_LABEL_IDS = 1000
+
+
 def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
     """Check labels and landmarks against frames of ``shape`` ``(T, H, W)``, before any work is done.
 
@@ -76,6 +80,10 @@ def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
             raise ValueError("labels must be integers (found fractional, NaN or infinite values)")
         check_label_range(lab)
         labels = lab.astype(np.int32, copy=False)
+        n_ids = len(np.unique(labels)) - 1
+        if n_ids > MAX_LABEL_IDS:  # an image given as labels: per-label metrics would run for hours
+            raise ValueError(f"labels hold {n_ids:,} different ids (at most {MAX_LABEL_IDS:,}): is this an image "
+                             "rather than a segmentation?")
     if landmarks is not None:
         pts = np.asarray(landmarks, dtype=np.float64)
         if pts.size == 0:
@@ -571,11 +579,16 @@ def recorded(folder: Path) -> tuple[str | None, dict]:
     return (source if isinstance(source, str) else None), {k: doc[k] for k in ("batch", "warnings") if k in doc}
 
 
+#: what :func:`write_evaluation` writes with landmarks (and removes without them)
+LANDMARK_FILES = ("landmarks.csv", "tre.csv", "landmark_pairs.csv")
+
+
 def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=None, *, spacing=None,
                      unit: str | None = None) -> dict:
     """``napari-tlreg evaluate`` on one result folder: (re)write ``metrics.json``/``metrics.csv`` (as
     :func:`write_metrics`), ``plots.png``, and with landmarks ``landmarks.csv``, ``tre.csv`` and
-    ``landmark_pairs.csv`` (as in :func:`export_report`), each file atomically. Returns the summary."""
+    ``landmark_pairs.csv`` (as in :func:`export_report`), each file atomically; without landmarks, removes those an
+    earlier evaluation wrote. Returns the summary."""
     from . import landmarks as LM
     from .io.writers import atomic_path, save_points_csv
 
@@ -598,4 +611,7 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
             with atomic_path(folder / fname) as tmp:
                 _write_csv(tmp, in_unit([{"method": name, **r} for r in rows], unit), first=("method", *first))
         summary = {**summary, "tre_all": in_unit({k: _clean(v) for k, v in tt[-1].items()}, unit)}
+    else:  # an earlier evaluation's landmark files would sit beside metrics without TRE
+        for fname in LANDMARK_FILES:
+            (folder / fname).unlink(missing_ok=True)
     return summary

@@ -1063,3 +1063,65 @@ def test_evaluate_keeps_the_recorded_source(tmp_path, capsys, shift_engine, good
     assert json.loads((out / "metrics.json").read_text())["source"] == str(good_tif)
     assert _cli(["evaluate", out], capsys)[0] == 0
     assert json.loads((out / "metrics.json").read_text())["source"] == str(good_tif)
+
+
+# ---- found in review (session 29) ----------------------------------------------------------------------------
+def test_cli_labels_from_an_npz_are_its_labels_array(tmp_path, capsys, shift_engine):
+    """``--labels seq.npz`` took the file's frames as labels (the bundled cardiac.npz: 39,956 'ids', a run of many
+    minutes); an npz without labels said it held no image."""
+    frames = (_seq(4) * 30).astype(np.uint16)
+    lab = (_seq(4) > 0.5).astype(np.uint8)
+    np.savez(tmp_path / "seq.npz", frames=frames, labels=lab)
+    np.savez(tmp_path / "img.npz", frames=frames, other=np.zeros(3))
+    np.savez(tmp_path / "ids.npz", labels=np.arange(4 * 32 * 32).reshape(4, 32, 32))
+    rc, err, _ = _cli(["register", tmp_path / "seq.npz", "--method", shift_engine, "--labels", tmp_path / "seq.npz",
+                       "--out", tmp_path / "o"], capsys)
+    assert rc == 0, err
+    from napari_tlreg.io import load_stack
+
+    prop = load_stack(tmp_path / "o" / "propagated_labels.tif")[0]
+    assert set(np.unique(prop)) <= {0, 1}
+    rc, err, _ = _cli(["register", tmp_path / "seq.npz", "--method", shift_engine, "--labels", tmp_path / "img.npz",
+                       "--out", tmp_path / "o2"], capsys)
+    _assert_one_line_error(rc, err, match="the .npz holds no 'labels' array (keys: frames, other)")
+    rc, err, _ = _cli(["register", tmp_path / "seq.npz", "--method", shift_engine, "--labels", tmp_path / "ids.npz",
+                       "--out", tmp_path / "o3"], capsys)
+    _assert_one_line_error(rc, err, match="labels hold 4,095 different ids (at most 1,000)")
+
+
+def test_cli_evaluate_refuses_its_report_folder_before_rewriting_results(tmp_path, capsys, shift_engine, good_tif):
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--out", tmp_path / "r"], capsys)
+    assert rc == 0, err
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "r").iterdir()}
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    rc, err, _ = _cli(["evaluate", tmp_path / "r", "--report", tmp_path / "mine"], capsys)
+    _assert_one_line_error(rc, err, command="evaluate", match="is not a napari-tlreg report folder")
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "r").iterdir()} == before
+
+
+def test_cli_evaluate_without_annotations_uses_the_sources_and_drops_stale_landmark_files(tmp_path, capsys):
+    """A plain ``evaluate`` dropped the TRE and Dice register had computed from the sample's own annotations, and
+    left an earlier evaluation's tre.csv beside metrics without TRE."""
+    rc, err, _ = _cli(["register", "satellite", "--method", "multistep", "--out", tmp_path / "r"], capsys)
+    assert rc == 0, err
+    had = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    rc, err, _ = _cli(["evaluate", tmp_path / "r"], capsys)
+    assert rc == 0 and any("the labels and landmarks of its source, satellite" in line for line in err), err
+    now = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert (tmp_path / "r" / "tre.csv").is_file()
+    tre_keys = [k for k in had["summary"] if k.startswith("tre")]
+    assert tre_keys and all(now["summary"][k] == pytest.approx(had["summary"][k]) for k in tre_keys)
+    from napari_tlreg.report import write_evaluation
+    from napari_tlreg.result import RegistrationResult
+
+    write_evaluation(RegistrationResult.load(tmp_path / "r"), tmp_path / "r")  # no landmarks: no landmark files
+    assert not any((tmp_path / "r" / f).exists() for f in ("tre.csv", "landmark_pairs.csv", "landmarks.csv"))
+
+
+def test_a_sequence_in_pixels_reports_in_pixels():
+    """The lemniscate sample (unit px) came back with unit mm and tre_mm columns for its nominal 1 px spacing."""
+    seq = tl.load_sequence("lemniscate")
+    assert seq.unit == "px"
+    res = tl.register(seq, method="tlrn")
+    assert res.spacing is None

@@ -43,3 +43,29 @@ def test_view_without_a_display_is_a_one_line_error():
                           text=True, timeout=120, env=env)
     err = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(err) == 1 and "no display to open napari on" in err[0], proc.stderr[-500:]
+
+
+def test_view_sets_the_forms_parameters_and_refuses_unknown_ones():
+    """``run.sh`` passes later arguments to ``view``, which took only --method: ``--param`` and ``--normalize``
+    ended in argparse's "unrecognized arguments"."""
+    base = [sys.executable, "-m", "napari_tlreg.cli", "view", "lemniscate", "--method", "nmsr"]
+    proc = subprocess.run(base + ["--param", "foo=3"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "has no parameter 'foo'" in proc.stderr.strip().splitlines()[-1]
+    proc = subprocess.run(base + ["--param", "iterations=2.5"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "iterations=2.5 does not fit" in proc.stderr
+
+
+def test_set_param_fills_the_form(make_napari_viewer):
+    from napari_tlreg._widgets.register import RegisterWidget
+
+    w = RegisterWidget(make_napari_viewer())
+    w.method_combo.setCurrentIndex(w.method_combo.findData("nmsr"))
+    w.set_param("iterations", 3)
+    w.set_param("smooth", 4.0)
+    w.set_param("pairing", "consecutive")
+    w.set_param("symmetric", True)
+    assert w.param_values() == {"iterations": 3, "smooth": 4.0, "pairing": "consecutive", "symmetric": True}
+    with pytest.raises(ValueError, match="region"):
+        w.set_param("mask", "x.npy")
+    with pytest.raises(ValueError, match="does not fit"):
+        w.set_param("pairing", "sideways")

@@ -863,3 +863,14 @@ def test_readme_flicker_claims_hold_in_the_stored_run():
     for m in ("tlrn", "voxelmorph"):
         assert abs(R["dicom"][f"{m}, auto"]["lncc10"] - R["dicom"][f"{m}, sequence"]["lncc10"]) < 0.002
     assert 0.4 < largest / (R["threshold"]["range_factor"] - 1) < 0.6  # "about half the threshold's 20 %"
+
+
+def test_readme_counts_nmsrs_folded_parameters_as_the_engine_has_them():
+    """The README said 17 of 27 long after NMSR had 20 advanced parameters of 30."""
+    import re
+
+    from napari_tlreg.engines import get_engine
+
+    engine = get_engine("nmsr")
+    m = re.search(r"\((\d+) of NMSR's (\d+): the settings its benchmark chose\)", (ROOT / "README.md").read_text())
+    assert m and (int(m[1]), int(m[2])) == (len(engine.advanced), len(engine.defaults))

@@ -26,10 +26,12 @@ def quiet_pyqt5_notice() -> None:
         qt_main_window.SHOW_QT_WARNING = False
 
 
-def launch(source: str = "cardiac", method: str | None = None, run: bool = False, screenshot: str | None = None) -> int:
+def launch(source: str = "cardiac", method: str | None = None, run: bool = False, screenshot: str | None = None,
+           params: dict | None = None, normalize: str | None = None) -> int:
     """Open a viewer on ``source`` (file, DICOM folder or sample name), dock the widget, optionally run.
 
-    With ``screenshot`` the window is saved to that PNG once the run has finished, and napari quits.
+    ``params`` are set in the dock's form (``ValueError`` for one the method has not), ``normalize`` is its intensity
+    choice. With ``screenshot`` the window is saved to that PNG once the run has finished, and napari quits.
     """
     quiet_pyqt5_notice()
     layers = read_sequences(source)  # a multi-slice cine: every slice a layer, slice 0 shown (and chosen below)
@@ -51,6 +53,14 @@ def launch(source: str = "cardiac", method: str | None = None, run: bool = False
         if idx < 0:
             raise ValueError(f"unknown method {method!r}")
         widget.method_combo.setCurrentIndex(idx)
+    try:
+        for key, value in (params or {}).items():
+            widget.set_param(key, value)
+        if normalize is not None:
+            widget.normalize_combo.setCurrentIndex(widget.normalize_combo.findData(normalize))
+    except ValueError:
+        viewer.close()
+        raise
 
     def finish():
         if widget.running:

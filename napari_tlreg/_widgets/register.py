@@ -601,6 +601,37 @@ class RegisterWidget(QWidget):
     def _on_advanced_toggled(self, expanded: bool) -> None:
         self._advanced_open = expanded  # kept for the next method that has advanced parameters
 
+    def set_param(self, key: str, value: Any) -> None:
+        """Set the current method's parameter ``key`` in the form, as if typed (``napari-tlreg view --param``);
+        ``ValueError`` for a parameter the method does not have or a value its editor cannot take. The engine
+        checks the value itself when the run starts."""
+        editor = self.findChild(QWidget, f"param_{key}")
+        if editor is None or key not in self._param_getters:
+            raise ValueError(f"method {self.method_combo.currentData()!r} has no parameter {key!r} in the form; "
+                             f"its parameters: {', '.join(self._param_getters)}")
+        ok = True
+        if key in self._region_combos:
+            raise ValueError(f"{key} is a region: choose its Labels layer in the dock")
+        if isinstance(editor, QComboBox):
+            i = editor.findData(value)
+            ok = i >= 0
+            if ok:
+                editor.setCurrentIndex(i)
+        elif isinstance(editor, QCheckBox):
+            ok = isinstance(value, bool)
+            editor.setChecked(bool(value))
+        elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+                isinstance(editor, QDoubleSpinBox) or float(value).is_integer())
+            if ok:
+                editor.setValue(type(editor.value())(value))
+                ok = editor.value() == value  # not clipped by the editor's range
+        elif isinstance(editor, QLineEdit):
+            editor.setText(str(value))
+        if not ok:
+            raise ValueError(f"{key}={value!r} does not fit the form's {key} (default "
+                             f"{self._param_defaults.get(key)!r})")
+
     def param_values(self) -> dict[str, Any]:
         """The parameters the user changed from the method's defaults: the engine fills in the rest, as
         for a call from Python (so e.g. an edited nmsr ``smooth`` alone holds on every sequence). A region
