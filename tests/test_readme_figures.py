@@ -874,3 +874,14 @@ def test_readme_counts_nmsrs_folded_parameters_as_the_engine_has_them():
     engine = get_engine("nmsr")
     m = re.search(r"\((\d+) of NMSR's (\d+): the settings its benchmark chose\)", (ROOT / "README.md").read_text())
     assert m and (int(m[1]), int(m[2])) == (len(engine.advanced), len(engine.defaults))
+
+
+def test_readme_says_on_how_many_pixels_ants_epe_is_taken():
+    import json
+    import re
+
+    R = json.loads((ROOT / "benchmarks" / "results" / "peers" / "results.json").read_text())
+    want = [f"{R['datasets'][ds]['ants']['epe_valid_pct']:.1f} %" for ds in ("cardiac", "echo", "pairs")]
+    m = re.search(r"its EPE is the mean over the rest: ([\d.]+ %), ([\d.]+ %) and\s+([\d.]+ %) of the pixels",
+                  (ROOT / "README.md").read_text())
+    assert m and list(m.groups()) == want
