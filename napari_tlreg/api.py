@@ -302,6 +302,8 @@ def register(
     ctx.check()
     if tuple(u.shape) != (arr.shape[0], 2, *arr.shape[1:]):
         raise RuntimeError(f"engine {method!r} returned a field of shape {tuple(u.shape)} for frames {arr.shape}")
+    if not bool(torch.isfinite(u).all()):  # never a result whose warps and measures are quietly wrong
+        raise ValueError(f"{method}: the registration gave NaN or infinite displacements; nothing is returned")
     with torch.no_grad():
         u = u.detach().float()
         u[ref] = 0.0

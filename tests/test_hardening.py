@@ -1125,3 +1125,10 @@ def test_a_sequence_in_pixels_reports_in_pixels():
     assert seq.unit == "px"
     res = tl.register(seq, method="tlrn")
     assert res.spacing is None
+
+
+def test_an_engine_that_returns_nan_gives_an_error_not_a_result(shift_engine):
+    frames = _seq(4)
+    frames[1] = np.roll(frames[0], 3, axis=1)  # a shift the engine finds, times an infinite gain
+    with pytest.raises(ValueError, match="NaN or infinite displacements; nothing is returned"):
+        tl.register(frames, method=shift_engine, gain=float("inf"))

@@ -992,3 +992,25 @@ def test_numpy_scalars_are_parameters_like_python_numbers():
                      ("symmetric", np.int64(1))):
         with pytest.raises(TypeError, match=key):
             engine.validate_params({key: bad})
+
+
+# ---- found in review (session 29) ----------------------------------------------------------------------------
+def test_warm_start_weights_with_nan_are_a_clear_error(tmp_path):
+    """A diverged checkpoint crashed the process (torch's grid_sample backward segfaults on NaN grids) or, with
+    iterations=0, returned NaN fields."""
+    from napari_tlreg.engines.weights import load_shipped
+
+    state, card = load_shipped("nmsr_synth")
+    bad = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state.items()}
+    torch.save({"model": bad, "config": card["config"], "method": "nmsr"}, tmp_path / "nan.pt")
+    frames = np.random.default_rng(0).random((3, 32, 32)).astype(np.float32)
+    for iterations in (0, 3):
+        with pytest.raises(ValueError, match="hold NaN or infinite values"):
+            tl.register(frames, method="nmsr", weights=str(tmp_path / "nan.pt"), iterations=iterations)
+
+
+def test_weights_with_an_init_that_does_not_read_them_are_refused():
+    frames = np.random.default_rng(0).random((3, 32, 32)).astype(np.float32)
+    for init in ("previous", "random"):
+        with pytest.raises(ValueError, match="are read only with init 'pretrained'"):
+            tl.register(frames, method="nmsr", init=init, weights="/no/such/file.pt")

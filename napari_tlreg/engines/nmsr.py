@@ -228,7 +228,8 @@ class NMSRNet(SVFUNet):
 
     Any H, W: the input is padded (border replication) to a multiple of 8 and the output cropped.
     With ``diffeomorphic=True`` the output is read as a stationary velocity and integrated
-    (scaling and squaring, 7 steps).
+    (scaling and squaring, 7 steps): fewer folds, no guarantee of none once the engine composes the scales'
+    fields, averages a scale's iterations and chains consecutive pairs.
     """
 
     def __init__(self, enc=tuple(NET_CONFIG["enc"]), dec=tuple(NET_CONFIG["dec"])):
@@ -721,7 +722,8 @@ class NMSREngine(Engine):
         "patience": "early stop: iterations over which the loss must still fall",
         "tol": "early stop: stop when the loss fell by less than this share of its total fall",
         "seed": "seed of fresh networks (same seed and threads: the same result on a CPU)",
-        "diffeomorphic": "integrate the network's output as a velocity field (no folds, slower)",
+        "diffeomorphic": "integrate the network's output as a velocity field: each scale's residual field folds "
+                         "less (composed over the scales, averaged and chained, the result can still fold; slower)",
         "mask": "region the loss and the reported MSE / local CC see: a Labels layer in the viewer (nonzero = inside; "
                 "a (T, H, W) layer: its reference frame), a .npy/.npz/.tif/.png path from Python or the CLI (none: the whole frame)",
         "threads": "torch threads for this run (0: leave as is)",
@@ -765,6 +767,9 @@ class NMSREngine(Engine):
                 raise ValueError(f"nmsr: {key} must be in [{lo}, {hi}], got {v!r}")
         if not isinstance(out["weights"], str):
             raise TypeError(f"nmsr: weights must be a string (shipped model name or path), got {out['weights']!r}")
+        if out["weights"] and not out["init"].startswith("pretrained"):  # it would be recorded, never read
+            raise ValueError(f"nmsr: weights {out['weights']!r} are read only with init 'pretrained' or "
+                             f"'pretrained+previous', not {out['init']!r}")
         out["mask"] = coerce_mask(out["mask"], self.name)
         return out
 

@@ -100,13 +100,24 @@ def cache_key(weights: str) -> tuple:
 
 
 def resolve(weights: str, default_name: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """``weights`` = "" (the shipped default), a shipped model name, or a path to a checkpoint."""
+    """``weights`` = "" (the shipped default), a shipped model name, or a path to a checkpoint. Weights with NaN or
+    infinite values (a diverged training) are a ``ValueError``: they would give NaN fields, or crash torch's
+    backward pass in a test-time optimisation."""
     if not weights:
-        return load_shipped(default_name)
-    if is_path(weights):
+        state, card = load_shipped(default_name)
+    elif is_path(weights):
         ckpt = load_checkpoint(weights)
         if "model" in ckpt:
             train_size = (ckpt.get("train") or {}).get("size", 64)
-            return ckpt["model"], {"config": ckpt.get("config", {}), "method": ckpt.get("method"), "file": str(weights), "train_size": train_size}
-        return ckpt, {"config": {}, "file": str(weights)}
-    return load_shipped(weights)
+            state, card = ckpt["model"], {"config": ckpt.get("config", {}), "method": ckpt.get("method"),
+                                          "file": str(weights), "train_size": train_size}
+        else:
+            state, card = ckpt, {"config": {}, "file": str(weights)}
+    else:
+        state, card = load_shipped(weights)
+    bad = [k for k, v in state.items() if isinstance(v, torch.Tensor) and v.is_floating_point()
+           and not bool(torch.isfinite(v).all())] if isinstance(state, dict) else []
+    if bad:
+        raise ValueError(f"weights {weights or default_name!r} hold NaN or infinite values ({', '.join(bad[:3])}"
+                         f"{', ...' if len(bad) > 3 else ''}): a diverged training?")
+    return state, card
