@@ -60,11 +60,25 @@ def _sequence_files(folder: Path) -> list[Path] | None:
 
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     subdirs = [p for p in entries if p.is_dir()]
-    files = [p for p in entries if p.is_file() and SUPPORTED_SUFFIXES.get(_suffix(p)) not in (None, "dicom")
-             and not is_labels_file(p)]
+    # a multi-frame DICOM file is a sequence of its own (an echo cohort: a clip per file); single-frame ones are
+    # the slices of a series, which the folder is
+    files = [p for p in entries if p.is_file() and not is_labels_file(p) and (
+        SUPPORTED_SUFFIXES.get(_suffix(p)) not in (None, "dicom") or (
+            SUPPORTED_SUFFIXES.get(_suffix(p)) == "dicom" and _multi_frame(p)))]
     if not files and not subdirs:
         return None
     return files + subdirs
+
+
+def _multi_frame(path: Path) -> bool:
+    """Whether ``path`` is a DICOM file of several frames (its header's NumberOfFrames)."""
+    try:
+        import pydicom
+
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["NumberOfFrames"])
+        return int(ds.get("NumberOfFrames", 1) or 1) > 1
+    except Exception:  # not DICOM, or unreadable: the folder's reader says so
+        return False
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike | None = None) -> list[dict]:
@@ -148,24 +162,47 @@ def _recorded_source(folder: Path) -> tuple[str, int | None] | None:
     return None if source is None else (source, None)
 
 
+def _slice_key(value) -> int:
+    """A recorded slice position: the default (None) is slice 0, as ``load_sequence`` reads it."""
+    return 0 if value is None else int(value)
+
+
+def _made_from(folder: Path, item: dict) -> bool | None:
+    """Whether the result in ``folder`` was made from ``item``'s source and slice (None: no recorded result there)."""
+    made = _recorded_source(folder)
+    if made is None:
+        return None
+    return made[0] == item["source"] and _slice_key(made[1]) == _slice_key(item.get("slice"))
+
+
+def _hashed(item: dict) -> str:
+    tag = item["source"] + ("" if item.get("slice") is None else f"#slice{item['slice']}")
+    return f"{item['name'] or 'sequence'}-{hashlib.sha1(tag.encode()).hexdigest()[:8]}"
+
+
 def unique_names(items: list[dict], out: Path | None = None) -> list[dict]:
     """Folder names unique (case-insensitively): a colliding name gets a short hash of its source (and slice). Where
     ``out/<name>`` already holds the result of one of the colliding sources, that one keeps the plain name, so a
-    rerun with more inputs finds it (not a second copy under a hashed name)."""
+    rerun with more inputs finds it (not a second copy under a hashed name). Names are unique against ``out`` too:
+    a name whose folder holds another source's result (an earlier run on other inputs) takes the hashed name (it
+    replaced that result), and a sequence an earlier run stored under its hashed name finds it there again."""
     groups: dict[str, list[dict]] = {}
     for it in items:
         groups.setdefault(it["name"].lower(), []).append(it)
     for key, group in groups.items():
         if len(group) == 1 and group[0]["name"] and key != SUMMARY_NAME:
+            it = group[0]
+            if out is not None:
+                here = _made_from(Path(out) / it["name"], it)
+                if here is False or (here is None and _made_from(Path(out) / _hashed(it), it)):
+                    it["name"] = _hashed(it)
             continue
         keep = None
         if out is not None and group[0]["name"] and key != SUMMARY_NAME:
-            made = _recorded_source(Path(out) / group[0]["name"])
-            keep = next((it for it in group if made == (it["source"], it.get("slice"))), None)
+            keep = next((it for it in group if _made_from(Path(out) / group[0]["name"], it)), None)
         for it in group:
             if it is not keep:
-                tag = it["source"] + ("" if it.get("slice") is None else f"#slice{it['slice']}")
-                it["name"] = f"{it['name'] or 'sequence'}-{hashlib.sha1(tag.encode()).hexdigest()[:8]}"
+                it["name"] = _hashed(it)
     return items
 
 
@@ -198,7 +235,7 @@ def run_record(item: dict, method: str, params: dict, reference: int, normalize:
     from .engines import get_engine
 
     full = get_engine(method).validate_params(params or {})
-    record = {"source": item["source"], "slice": item.get("slice", slice), "method": method, "params": full,
+    record = {"source": item["source"], "slice": _slice_key(item.get("slice", slice)), "method": method, "params": full,
               "reference": reference, "normalize": normalize}
     return json.loads(json.dumps(record, default=str))
 
@@ -474,6 +511,7 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
     todo: list[int] = []
     for i, item in enumerate(items):
         folder = out / item["name"]
+        _remove_leftovers(folder)
         run = run_record(item, method, given, reference, normalize, slice)
         if not item.get("error") and is_finished(folder, run):
             rows[i] = _row(item, status="skipped", seconds=0.0, folder=str(folder), **_metrics_of(folder))
@@ -495,6 +533,11 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
                            normalize=normalize, slice=items[i].get("slice", slice),
                            key=f"napari-tlreg-{items[i]['name']}-{uuid.uuid4().hex[:12]}", pure=False)
             futures[fut] = i
+        # the summary says at every moment what the folders hold: an interrupted run leaves "pending" rows, not
+        # the previous run's figures for results it has since replaced
+        for i in todo:
+            rows[i] = _row(items[i], status="pending", method=method, folder=str(out / items[i]["name"]))
+        write_summary([rows[i] for i in range(len(items))], out)
         for fut in as_completed(list(futures)):
             i = futures[fut]
             try:
@@ -502,9 +545,29 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
             except Exception as exc:  # the worker died (KilledWorker), a pickling error, ...
                 row = _row(items[i], status="failed", method=method, error=f"task failed: {_one_line(exc)}")
             rows[i] = row
+            write_summary([rows[k] for k in range(len(items))], out)
             if on_row is not None:
                 on_row(row)
 
     ordered = [rows[i] for i in range(len(items))]
     write_summary(ordered, out)
     return ordered
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """The temporary siblings (``.<name>.tmp-*``, ``.<name>.old-*``) of a result folder that an interrupted run
+    left: a worker stopped with its cluster never runs the cleanup of :func:`~napari_tlreg.io.writers.atomic_dir`.
+    A result moved aside whose replacement never arrived is put back first; the rest is not needed."""
+    import shutil
+
+    parent = folder.parent
+    if not parent.is_dir():
+        return
+    if not folder.exists():  # stopped between atomic_dir's two renames: the moved-aside result is the only copy
+        old = [p for p in parent.glob(f".{glob.escape(folder.name)}.old-*") if (p / "result.json").is_file()]
+        if len(old) == 1:
+            os.rename(old[0], folder)
+    for tag in ("tmp", "old"):
+        for left in parent.glob(f".{glob.escape(folder.name)}.{tag}-*"):
+            if left.is_dir() and not left.is_symlink():
+                shutil.rmtree(left, ignore_errors=True)

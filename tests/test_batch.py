@@ -412,10 +412,72 @@ def test_a_rerun_redoes_what_another_source_or_setting_made(cluster, shift_engin
     assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, gain=2.0, **kw)] == ["ok"]
     rows = run_batch([tmp_path / "d2" / "a.tif"], shift_engine, out, gain=2.0, **kw)
     assert [r["status"] for r in rows] == ["ok"] and rows[0]["frames"] == 4  # d2's own frames, not d1's
-    # both at once: the one whose result is in out/a keeps that name, the other gets a hashed one
+    # ... in a folder of its own: out/a holds d1's result, which a later run on other inputs must not replace
+    assert rows[0]["name"].startswith("a-") and _made_from(out / "a") == str(tmp_path / "d1" / "a.tif")
+    # both at once: the one whose result is in out/a keeps that name, the other finds its hashed one
     rows = run_batch([tmp_path / "d1" / "a.tif", tmp_path / "d2" / "a.tif"], shift_engine, out, gain=2.0, **kw)
-    assert [(r["name"], r["status"]) for r in rows][1] == ("a", "skipped") and rows[0]["name"].startswith("a-")
-    assert rows[0]["status"] == "ok"
+    assert [r["status"] for r in rows] == ["skipped", "skipped"] and rows[0]["name"] == "a" and rows[1]["name"].startswith("a-")
+    # and a rerun of d2 alone finds it there too (it was registered again under the plain name)
+    rows = run_batch([tmp_path / "d2" / "a.tif"], shift_engine, out, gain=2.0, **kw)
+    assert rows[0]["name"].startswith("a-") and rows[0]["status"] == "skipped"
+
+
+def _made_from(folder: Path) -> str:
+    return json.loads((folder / "metrics.json").read_text())["batch"]["source"]
+
+
+def test_the_default_slice_and_slice_0_are_the_same_run(cluster, shift_engine, tmp_path):
+    save_stack(tmp_path / "a.tif", _sequence(3))
+    kw = dict(scheduler=cluster.scheduler_address, montage=False)
+    assert run_batch([tmp_path / "a.tif"], shift_engine, tmp_path / "out", **kw)[0]["status"] == "ok"
+    assert run_batch([tmp_path / "a.tif"], shift_engine, tmp_path / "out", slice=0, **kw)[0]["status"] == "skipped"
+
+
+def test_an_interrupted_runs_leftovers_are_cleared_and_a_moved_aside_result_put_back(cluster, shift_engine, tmp_path):
+    """A worker stopped with its cluster never ran atomic_dir's cleanup: hidden .name.tmp-* folders piled up, and a
+    result moved aside (.name.old-*) for a replacement that never came was the only copy."""
+    import shutil
+
+    save_stack(tmp_path / "a.tif", _sequence(3))
+    save_stack(tmp_path / "b.tif", _sequence(3, seed=1))
+    out = tmp_path / "out"
+    kw = dict(scheduler=cluster.scheduler_address, montage=False)
+    run_batch([tmp_path / "a.tif", tmp_path / "b.tif"], shift_engine, out, **kw)
+    shutil.copytree(out / "a", out / ".a.tmp-0badc0de")  # half a new result
+    (out / "b").rename(out / ".b.old-0badc0de")  # moved aside, the new one never renamed into place
+    rows = run_batch([tmp_path / "a.tif", tmp_path / "b.tif"], shift_engine, out, **kw)
+    assert [r["status"] for r in rows] == ["skipped", "skipped"] and _hidden(out) == []
+
+
+def test_the_summary_says_pending_until_a_sequence_is_done(cluster, shift_engine, tmp_path, monkeypatch):
+    """The summary was written at the end only: an interrupted rerun left the previous run's figures for results it
+    had replaced (or no summary at all)."""
+    from napari_tlreg import batch
+
+    save_stack(tmp_path / "a.tif", _sequence(3))
+    seen = []
+    real = batch.write_summary
+    monkeypatch.setattr(batch, "write_summary", lambda rows, out: (seen.append([r["status"] for r in rows]),
+                                                                  real(rows, out))[1])
+    run_batch([tmp_path / "a.tif"], shift_engine, tmp_path / "out", scheduler=cluster.scheduler_address, montage=False)
+    assert seen[0] == ["pending"] and seen[-1] == ["ok"]
+
+
+def test_a_cohort_folder_of_multi_frame_dicom_files_is_a_sequence_per_file(tmp_path):
+    """Such a folder was read as one DICOM series (the largest file), and a multi-frame .dcm beside other sequence
+    files was dropped."""
+    import shutil
+
+    from pydicom import examples
+
+    from napari_tlreg.batch import expand_inputs
+
+    (tmp_path / "echo").mkdir()
+    shutil.copy(examples.get_path("ybr_color"), tmp_path / "echo" / "p1.dcm")
+    shutil.copy(examples.get_path("ybr_color"), tmp_path / "echo" / "p2.dcm")
+    save_stack(tmp_path / "echo" / "c.tif", _sequence(3))
+    items = expand_inputs([tmp_path / "echo"])
+    assert sorted(it["name"] for it in items) == ["c", "p1", "p2"]
 
 
 def test_slices_split_from_a_source_get_names_of_their_own(cluster, shift_engine, tmp_path):
