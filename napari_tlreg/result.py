@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,6 +186,9 @@ class RegistrationResult:
         if not meta_path.is_file():
             raise FileNotFoundError(f"{folder}: not a napari-tlreg result folder (no result.json)")
         inv_path = folder / "inverse.tif"
+        log = logging.getLogger("tifffile")
+        level = log.level
+        log.setLevel(logging.CRITICAL)  # a damaged file is the one error below, not a log line as well
         try:
             meta = json.loads(meta_path.read_text())
             arrays = {name: tifffile.imread(folder / f"{name}.tif") for name in _ARRAYS}
@@ -198,6 +202,8 @@ class RegistrationResult:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             what = f"no {exc.args[0]!r} in result.json" if isinstance(exc, KeyError) else str(exc)
             raise ValueError(f"{folder}: unreadable result folder ({what})") from exc
+        finally:
+            log.setLevel(level)
         _check_saved_shapes(folder, arrays, inverse, fields)
         return cls(**arrays, inverse=inverse, **fields)
 

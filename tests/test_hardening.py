@@ -1132,3 +1132,17 @@ def test_an_engine_that_returns_nan_gives_an_error_not_a_result(shift_engine):
     frames[1] = np.roll(frames[0], 3, axis=1)  # a shift the engine finds, times an infinite gain
     with pytest.raises(ValueError, match="NaN or infinite displacements; nothing is returned"):
         tl.register(frames, method=shift_engine, gain=float("inf"))
+
+
+def test_evaluate_on_a_truncated_result_file_is_one_line(tmp_path, capsys, caplog, shift_engine):
+    """tifffile's own log line ("invalid page offset", on stderr outside pytest) came before the error."""
+    src = save_stack(tmp_path / "seq.tif", np.random.default_rng(0).random((20, 128, 128)).astype(np.float32))
+    rc, err, _ = _cli(["register", src, "--method", shift_engine, "--out", tmp_path / "r"], capsys)
+    assert rc == 0, err
+    path = tmp_path / "r" / "warped.tif"
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+    caplog.clear()
+    rc, err, _ = _cli(["evaluate", tmp_path / "r"], capsys)
+    _assert_one_line_error(rc, err, command="evaluate", match="unreadable result folder")
+    assert not [r for r in caplog.records if r.name.startswith("tifffile")]
