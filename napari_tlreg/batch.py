@@ -37,6 +37,7 @@ import math
 import os
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -323,7 +324,10 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
 
             if torch.get_num_threads() != torch_threads:
                 torch.set_num_threads(torch_threads)
-        seq = load_sequence(item["source"], slice=slice)
+        with warnings.catch_warnings(record=True) as caught:  # what the reader warns of (several series, a
+            warnings.simplefilter("always")  # folder's skipped files) goes in the summary with the run's own
+            seq = load_sequence(item["source"], slice=slice)
+        notes: list[str] = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
         api.validate_frames(seq.frames, reference)  # cheap checks first, before the registration
         left = _worker_memory_left()
         if left is not None and resolve_device(device).type == "cpu":  # the worker's own budget: its nanny would kill it
@@ -331,7 +335,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
                              where=" to this Dask worker (its memory limit)")
         labels, landmarks = report.check_annotations(seq.shape, seq.labels, seq.landmarks, reference)
         # the sequence itself: its spacing, and its own region as the mask of a method that takes one
-        notes: list[str] = []  # e.g. blank frames: the run goes on, the summary says so
+        # and the registration's (e.g. blank frames): the run goes on, the summary says so
         res = api.register(seq, method=method, reference=reference, device=device, on_warning=notes.append,
                            normalize=normalize, **(params or {}))
         run = run_record(item, method, params or {}, reference, normalize, slice)

@@ -502,3 +502,14 @@ def test_a_skipped_sequence_keeps_its_warning(cluster, shift_engine, tmp_path):
     first = run_batch([tmp_path / "blank.tif"], shift_engine, tmp_path / "out", **kw)
     again = run_batch([tmp_path / "blank.tif"], shift_engine, tmp_path / "out", **kw)
     assert again[0]["status"] == "skipped" and first[0]["warning"] and again[0]["warning"] == first[0]["warning"]
+
+
+def test_what_the_reader_warns_of_is_in_the_summary(cluster, shift_engine, tmp_path):
+    """Only the registration's warnings reached the summary; the reader's (labels ignored, several DICOM series)
+    were lost in the worker's log."""
+    save_stack(tmp_path / "a.tif", _sequence(3))
+    save_stack(tmp_path / "a_labels.tif", np.ones((2, 40, 40), np.uint8))  # the wrong number of frames
+    rows = run_batch([tmp_path / "a.tif"], shift_engine, tmp_path / "out", scheduler=cluster.scheduler_address,
+                     montage=False)
+    assert rows[0]["status"] == "ok" and "ignoring labels a_labels.tif" in rows[0]["warning"]
+    assert "ignoring labels a_labels.tif" in _summary(tmp_path / "out")[0]["warning"]
