@@ -609,9 +609,9 @@ class RegisterWidget(QWidget):
         if editor is None or key not in self._param_getters:
             raise ValueError(f"method {self.method_combo.currentData()!r} has no parameter {key!r} in the form; "
                              f"its parameters: {', '.join(self._param_getters)}")
-        ok = True
         if key in self._region_combos:
             raise ValueError(f"{key} is a region: choose its Labels layer in the dock")
+        ok = True
         if isinstance(editor, QComboBox):
             i = editor.findData(value)
             ok = i >= 0
@@ -619,7 +619,8 @@ class RegisterWidget(QWidget):
                 editor.setCurrentIndex(i)
         elif isinstance(editor, QCheckBox):
             ok = isinstance(value, bool)
-            editor.setChecked(bool(value))
+            if ok:
+                editor.setChecked(value)
         elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
                 isinstance(editor, QDoubleSpinBox) or float(value).is_integer())

@@ -22,7 +22,6 @@ __all__ = [
     "integrate_velocity",
     "compose",
     "invert",
-    "inverse_residual",
     "jacobian_determinant",
     "resize_field",
 ]
@@ -161,11 +160,6 @@ def invert(u: torch.Tensor, iterations: int = 100, tol: float = 1e-4) -> torch.T
         if float(r.detach().abs().amax()) < best_res:
             best = v
     return best
-
-
-def inverse_residual(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """``|compose(u, v)|`` per pixel, ``(N, H, W)``: how far ``v`` is from the inverse of ``u``, in pixels."""
-    return compose(u, v).norm(dim=1)
 
 
 def _gradient(x: torch.Tensor, dim: int) -> torch.Tensor:
