@@ -101,7 +101,8 @@ class TLRNEngine(Engine):
     #: ``benchmarks/memory.py --fit-only --fit-with benchmarks/results/memory/earlier/*.json``)
     memory_model = (0.0, 78.6, 0.0, 621.0, 3.68e4)
     #: scale 0 = auto: run the network at the resolution it was trained at, i.e. resize so the
-    #: longer side is the training size (64 px for the shipped cine models), never upsampling.
+    #: longer side is the training size (64 px for the shipped cine models), never upsampling and never below a
+    #: quarter of the frame (:func:`auto_scale`)
     defaults = {"weights": "", "scale": 0.0, "steps": INTEGRATION_STEPS}
     help = {
         "weights": "shipped model name or .pt path (empty: the engine's shipped model)",
