@@ -48,14 +48,17 @@ def have_ants() -> bool:
     return True
 
 
-def ants_register(frames: np.ndarray, reference: int = 0, labels_ref=None, syn="SyN", return_field: bool = False, **options):
+def ants_register(frames: np.ndarray, reference: int = 0, labels_ref=None, syn="SyN", return_field: bool = False,
+                  field_pad: int = 0, **options):
     """ANTs of the reference onto every frame: warped (T,H,W), labels (T,H,W)|None, jac (T,H,W), seconds.
 
     ``syn`` is ANTsPy's ``type_of_transform`` ("SyN" = its defaults, "SyNCC" = its SyN preset with the
     CC metric, "SyNOnly", ...); ``options`` go to ``ants.registration`` (e.g. ``syn_metric="CC"``).
     ``return_field=True`` adds a 5th item, the pull displacement (T,2,H,W) in our convention, read
     off by warping row/col coordinate images with the forward transforms (NaN where ANTs samples
-    outside the image, which it fills with a constant); it is not part of the timing.
+    outside the image, which it fills with a constant); it is not part of the timing. ``field_pad`` > 0 reads it
+    on coordinate images that reach that many pixels beyond the frame, so the field has a value where ANTs
+    samples outside the frame too (NaN only beyond the pad).
     """
     import ants
 
@@ -67,8 +70,12 @@ def ants_register(frames: np.ndarray, reference: int = 0, labels_ref=None, syn="
     jac = np.ones(frames.shape, np.float32)
     field = np.zeros((T, 2, *frames.shape[1:]), np.float32) if return_field else None
     if return_field:
+        P = int(field_pad)
         rr, cc = np.meshgrid(np.arange(frames.shape[1], dtype=np.float32), np.arange(frames.shape[2], dtype=np.float32), indexing="ij")
-        coords = [ants.from_numpy(np.ascontiguousarray(v + 1.0)) for v in (rr, cc)]  # +1: 0 marks "outside"
+        pr, pc = np.meshgrid(np.arange(-P, frames.shape[1] + P, dtype=np.float32),
+                             np.arange(-P, frames.shape[2] + P, dtype=np.float32), indexing="ij")
+        # +1 + P: 0 marks "outside" (beyond the pad); the padded images' origin sits P pixels before the frame's
+        coords = [ants.from_numpy(np.ascontiguousarray(v + 1.0 + P), origin=(-float(P), -float(P))) for v in (pr, pc)]
     secs = 0.0
     for t in range(T):
         if t == reference:
@@ -84,7 +91,7 @@ def ants_register(frames: np.ndarray, reference: int = 0, labels_ref=None, syn="
         if return_field:
             for ch, grid in enumerate((rr, cc)):
                 pos = ants.apply_transforms(fixed, coords[ch], reg["fwdtransforms"], interpolator="linear").numpy()
-                field[t, ch] = np.where(pos > 0.5, pos - 1.0 - grid, np.nan)
+                field[t, ch] = np.where(pos > 0.5, pos - 1.0 - P - grid, np.nan)
     if return_field:
         return warped, labs, jac, secs, field
     return warped, labs, jac, secs

@@ -374,7 +374,6 @@ def nmsr_prose(R: dict) -> list[tuple[str, list]]:
     phantoms = {**{k: v for k, v in R["synthetic"].items() if k.startswith("phantom")}, **R["fresh"]}
     below16 = [k for k, v in phantoms.items() if v["nmsr"]["dice"] < v["ants SyNCC"]["dice"]]
     ratio = {k: v["nmsr"]["seconds"] / v["ants SyNCC"]["seconds"] for k, v in phantoms.items()}
-    others = [r for k, r in ratio.items() if k != "phantom 60004"]
     cold, cold_a, cold_p = R["cold_start_8x64x64"], R["cold_start_ants"], R["cold_start_syncc_process"]
     sub = R["echo_real_0_5"]
     sn, sa = sub["nmsr"], sub["ants SyNCC"]
@@ -414,7 +413,13 @@ def nmsr_prose(R: dict) -> list[tuple[str, list]]:
     assert min(moved) < 0 < max(moved) and sum(moved) > 0 and sb70 > 0  # the signs the README writes
     pace = R["pace"]
     assert all(v["median_ratio"] < 1 for v in pace.values())  # "the time goal is met on every case timed side by side"
-    assert sum(r > 1 for r in ratio.values()) == 1 and ratio["phantom 60004"] > 1  # "the one ratio above 1"
+    assert all(r < 1 for r in ratio.values())  # "0.43–0.90 of SyN-CC's time on the 16 phantoms"
+    # the Not-met line on image match: the cases where SyN-CC's MSE / local CC are the better (ANTs scored as NMSR)
+    worse = {m: [k for k, v in phantoms.items() if (v["nmsr"][m] > v["ants SyNCC"][m]) == (m == "mse")] for m in ("mse", "lncc10")}
+    assert worse["mse"] == worse["lncc10"] == [f"phantom {k}" for k in (50002, 50004, 50005, 60003, 60005)]
+    assert R["nmsr_vs_syncc"]["echo (bundled)"]["mse"] is False and R["heldout_below_syncc"]["lncc10"] == ["phantom 70003", "phantom 70005"]
+    assert R["heldout_below_syncc"]["mse"] == ["phantom 70003", "echo 70000"] and R["heldout_below_syncc"]["epe_px"] == []
+    gaps = [phantoms[k]["ants SyNCC"]["lncc10"] - phantoms[k]["nmsr"]["lncc10"] for k in worse["lncc10"]]
     seeds, ss_ = R["seeds"]["cases"], R["seeds"]["summary"]
     spread = {k: v["max"] - v["min"] for k, v in seeds.items()}
     astray = {"phantom 60004": "1", "phantom 70004": "5"}  # the seed that lands 0.02 below the others
@@ -566,18 +571,24 @@ def nmsr_prose(R: dict) -> list[tuple[str, list]]:
          "field (|∇u|² {} → {}; SyN-CC {})",
          [sym_real["defaults"]["lncc10"], sym_real["symmetric"]["lncc10"], sym_real[EVERY]["lncc10"], sa_e["lncc10"],
           sym_real["defaults"]["grad2"], sym_real["symmetric"]["grad2"], sa_e["grad2"]]),
-        ("on the bundled echo NMSR is at least SyN-CC on every metric (LCC10 {} vs {}, Dice {} vs {}, EPE {} vs {} px, "
-         "MSE {} vs {}) in {} of its time ({} vs {} s",
+        ("on the bundled echo NMSR's local CC, Dice and endpoint error are at least SyN-CC's (LCC10 {} vs {}, Dice {} vs {}, "
+         "EPE {} vs {} px; its MSE is not: {} vs {}, Not met below) in {} of its time ({} vs {} s",
          [en["lncc10"], ea["lncc10"], en["dice"], ea["dice"], en["epe_px"], ea["epe_px"], en["mse"], ea["mse"],
           en["seconds"] / ea["seconds"], en["seconds"], ea["seconds"]]),
+        ("Its image match (MSE, LCC10) beats SyN-CC's on {} of the {} phantoms.", [len(phantoms) - len(worse["mse"]), len(phantoms)]),
+        ("those pixels took SyN-CC's LCC10 down to {} and had NMSR's image match above it on every phantom.",
+         [E["phantom_mean"]["ants SyNCC"]["lncc10"]]),
+        ("SyN-CC's MSE and local CC are better on {} of the {} phantoms (50002, 50004, 50005, 60003, 60005: LCC10 by {}–{}), "
+         "its local CC on {} of the {} held-out ones (70003, 70005) and its MSE on {} (70003), and its MSE on the bundled echo "
+         "({} vs {}) and held-out echo 70000 ({} vs {}).",
+         [len(worse["mse"]), len(phantoms), min(gaps), max(gaps), len(R["heldout_below_syncc"]["lncc10"]), len(held),
+          sum(k.startswith("phantom") for k in R["heldout_below_syncc"]["mse"]), ea["mse"], en["mse"],
+          R["heldout"]["echo 70000"]["ants SyNCC"]["mse"], R["heldout"]["echo 70000"]["nmsr"]["mse"]]),
         ("its Dice is at least SyN-CC's on {} of the {} ", [len(phantoms) - len(below16), len(phantoms)]),
         ("the means are above on both sets ({} vs {} unseen, {} vs {} fresh)",
          [R["phantom_mean"]["nmsr"]["dice"], R["phantom_mean"]["ants SyNCC"]["dice"], R["fresh_mean"]["nmsr"]["dice"],
           R["fresh_mean"]["ants SyNCC"]["dice"]]),
-        ("it took {}–{} of SyN-CC's time on {} phantoms and {} on 60004 ({} vs {} s, one run of each beside another process: "
-         "the one ratio above 1 in these sections)",
-         [min(others), max(others), len(others), ratio["phantom 60004"], phantoms["phantom 60004"]["nmsr"]["seconds"],
-          phantoms["phantom 60004"]["ants SyNCC"]["seconds"]]),
+        ("it took {}–{} of SyN-CC's time on the {} phantoms", [min(ratio.values()), max(ratio.values()), len(ratio)]),
         ("side by side over 3 rounds (pace) {}x on 60001, {}x on 60002 and {}x on 60004",
          [R["pace"][f"phantom {k}"]["median_ratio"] for k in (60001, 60002, 60004)]),
         ("took {} s in a fresh process, {} s with the imports (goal < 20 s), against SyN-CC's {} s ({} s with its imports) "
@@ -601,19 +612,21 @@ def nmsr_prose(R: dict) -> list[tuple[str, list]]:
          [sn_e["lncc10"], sn_e["grad2"], sn_e["folding_pct"]]),
         ("the ED→ES pair reaches Dice {} against SyN-CC's {}, at {} vs {} s a case",
          [sb_n["dice_mean"], sb_a["dice_mean"], sb_n["seconds_per_case"], sb_a["seconds_per_case"]]),
-        ("NMSR's MSE, local CC and endpoint error are better than SyN-CC's on all {} (phantoms' mean EPE {} vs {} px, "
-         "LCC10 {} vs {}), in {}–{} of its time on the phantoms and {} and {} on the echoes; its Dice is higher on the "
+        ("NMSR's endpoint error is better than SyN-CC's on all {} (phantoms' mean EPE {} vs {} px), its local CC on {} (mean "
+         "over the phantoms {} vs {}; below on 70003 and 70005), its MSE on {} (below on 70003 and echo 70000), in {}–{} of its "
+         "time on the phantoms and {} and {} on the echoes; its Dice is higher on the "
          "echoes ({} vs {}, {} vs {}) and on {} of the {} phantoms (mean {} vs {}). With the earlier defaults (fourteenth "
          "run) it was **lower on {}**: 70000, {} vs {}, and 70006, {} vs {}.",
-         [len(R["heldout"]), hn["epe_px"], ha["epe_px"], hn["lncc10"], ha["lncc10"], min(h_ph), max(h_ph),
+         [len(R["heldout"]), hn["epe_px"], ha["epe_px"], len(R["heldout"]) - len(R["heldout_below_syncc"]["lncc10"]),
+          hn["lncc10"], ha["lncc10"], len(R["heldout"]) - len(R["heldout_below_syncc"]["mse"]), min(h_ph), max(h_ph),
           h_ratio["echo 70000"], h_ratio["echo 70001"], he[0]["nmsr"]["dice"], he[0]["ants SyNCC"]["dice"],
           he[1]["nmsr"]["dice"], he[1]["ants SyNCC"]["dice"], len(held) - len(R["heldout_below_syncc"]["dice"]), len(held),
           hn["dice"], ha["dice"], len(E["heldout_below_syncc"]["dice"]), E["heldout"]["phantom 70000"]["nmsr"]["dice"],
           E["heldout"]["phantom 70000"]["ants SyNCC"]["dice"], E["heldout"]["phantom 70006"]["nmsr"]["dice"],
           E["heldout"]["phantom 70006"]["ants SyNCC"]["dice"]]),
         ("With `symmetric` (the finest scale), held-out 70000 comes above SyN-CC ({} vs {}); 60001 ({} vs {}) and 70006 ({} vs {}) "
-         "stay below it, as at every scale ({}, {}). On the bundled echo both stay above SyN-CC on every figure (LCC10 {} and {} vs {}, "
-         "MSE {} and {} vs {})",
+         "stay below it, as at every scale ({}, {}). On the bundled echo both are below SyN-CC's image match as the nineteenth run "
+         "scores ANTs (LCC10 {} and {} vs {}, MSE {} and {} vs {};",
          [sym["phantom 70000"]["symmetric"]["dice"], held["phantom 70000"]["ants SyNCC"]["dice"],
           sym["phantom 60001"]["symmetric"]["dice"], f60001["ants SyNCC"]["dice"], sym["phantom 70006"]["symmetric"]["dice"],
           held["phantom 70006"]["ants SyNCC"]["dice"], sym["phantom 60001"][EVERY]["dice"], sym["phantom 70006"][EVERY]["dice"],
@@ -711,7 +724,7 @@ def test_the_defaults_rows_are_the_cubic_sections_candidate_rows_to_the_bit():
 
 def test_the_prose_check_fails_on_a_changed_figure():
     R = results_of("nmsr")
-    template, values = next(t for t in nmsr_prose(R) if t[0].startswith("on the bundled echo NMSR is at least SyN-CC"))
+    template, values = next(t for t in nmsr_prose(R) if t[0].startswith("on the bundled echo NMSR's local CC"))
     text = readme_prose()
     (figures,) = prose_figures(text, template)
     changed = text.replace(f"LCC10 {figures[0]} vs", f"LCC10 {float(figures[0]) + 0.01:.4f} vs", 1)
