@@ -185,8 +185,8 @@ def unique_names(items: list[dict], out: Path | None = None) -> list[dict]:
     """Folder names unique (case-insensitively): a colliding name gets a short hash of its source (and slice). Where
     ``out/<name>`` already holds the result of one of the colliding sources, that one keeps the plain name, so a
     rerun with more inputs finds it (not a second copy under a hashed name). Names are unique against ``out`` too:
-    a name whose folder holds another source's result (an earlier run on other inputs) takes the hashed name (it
-    replaced that result), and a sequence an earlier run stored under its hashed name finds it there again."""
+    a name whose folder holds another source's result (an earlier run on other inputs) takes the hashed name rather
+    than replace that result, and a sequence an earlier run stored under its hashed name finds it there again."""
     groups: dict[str, list[dict]] = {}
     for it in items:
         groups.setdefault(it["name"].lower(), []).append(it)
