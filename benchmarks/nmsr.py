@@ -101,7 +101,7 @@ from napari_tlreg.core.normalize import normalize_sequence  # noqa: E402
 from napari_tlreg.engines import get_engine  # noqa: E402
 from napari_tlreg.engines.nmsr import CLEAN_NOISE  # noqa: E402
 
-from benchmarks.tlrn_paper import SHARED, ants_register, have_ants, sunnybrook_cases  # noqa: E402
+from benchmarks.tlrn_paper import SHARED, ants_as_ours, ants_register, have_ants, sunnybrook_cases  # noqa: E402
 
 PHANTOM_SEED0 = 50_000
 ANTS = {"ants SyN": dict(syn="SyN"), "ants SyNCC": dict(syn="SyNCC")}
@@ -304,25 +304,16 @@ def noise_estimates(frames: np.ndarray, sigma: float) -> dict:
     return {"true": 100.0 * (sigma / (hi - lo)) ** 2 / var, "immerkaer_mean": 100.0 * mean_abs / var}
 
 
-#: px beyond the frame on which ANTs' field is read (:func:`run_ants`)
-ANTS_FIELD_PAD = 32
-
-
 def run_ants(case, syn="SyN", **options) -> dict:
-    """ANTs on ``case``, scored as NMSR is: its field is read everywhere (on coordinate images reaching
-    :data:`ANTS_FIELD_PAD` px beyond the frame, so its endpoint error covers the pixels it pulls from outside the
-    frame too), and the reference is resampled through that field as NMSR's warped frames are (bilinear, the border
-    replicated: ANTs' own output fills 0 where it samples outside the frame, which on the phantoms, scored over the
-    whole frame, dominated its MSE and local CC). Its labels are ANTs' own (nearest neighbour through its transform)."""
+    """ANTs on ``case``, scored as NMSR is (:func:`benchmarks.tlrn_paper.ants_as_ours`: its field read everywhere, so
+    its endpoint error covers the pixels it pulls from outside the frame too, and the reference resampled through it
+    as NMSR's warped frames are; ANTs' own output, 0 where it samples outside the frame, dominated its MSE and local
+    CC on the phantoms, scored over the whole frame). Its labels are ANTs' own."""
     frames_n = normalize_sequence(case["frames"])
     ref = case.get("reference", 0)
     labels = case.get("labels")
-    own, labs, jac, secs, field = ants_register(frames_n, ref, None if labels is None else labels[ref], syn=syn,
-                                                return_field=True, field_pad=ANTS_FIELD_PAD, **options)
-    others = [t for t in range(len(frames_n)) if t != ref]
-    warped = own.copy()
-    read = np.isfinite(field[others]).all(1)  # beyond the pad (none on these cases): ANTs' own value
-    warped[others] = np.where(read, tl.warp(frames_n[ref], np.nan_to_num(field[others])), own[others])
+    warped, labs, jac, secs, field = ants_as_ours(frames_n, ref, None if labels is None else labels[ref], syn=syn,
+                                                  **options)
     out = score(frames_n, warped, labs, labels, jac, field, case.get("gt"), case["mask"], case.get("label_ids", (1,)), ref)
     out["seconds"] = secs
     return out

@@ -97,6 +97,25 @@ def ants_register(frames: np.ndarray, reference: int = 0, labels_ref=None, syn="
     return warped, labs, jac, secs
 
 
+#: px beyond the frame on which :func:`ants_as_ours` reads ANTs' field
+ANTS_FIELD_PAD = 32
+
+
+def ants_as_ours(frames: np.ndarray, reference: int = 0, labels_ref=None, syn="SyN", **options):
+    """:func:`ants_register` with its field read everywhere (coordinate images reaching :data:`ANTS_FIELD_PAD` px
+    beyond the frame) and its warped frames made as ours are: the reference resampled through that field, bilinear,
+    the border replicated. ANTs' own output fills 0 where it samples outside the frame, which, scored over the
+    whole frame, would count against its image match what is only a border convention. Its labels stay ANTs' own
+    (nearest neighbour through its transform). Returns ``(warped, labels, jac, seconds, field)``."""
+    own, labs, jac, secs, field = ants_register(frames, reference, labels_ref, syn=syn, return_field=True,
+                                                field_pad=ANTS_FIELD_PAD, **options)
+    others = [t for t in range(len(frames)) if t != reference]
+    warped = own.copy()
+    read = np.isfinite(field[others]).all(1)  # beyond the pad: ANTs' own value
+    warped[others] = np.where(read, tl.warp(frames[reference], np.nan_to_num(field[others])), own[others])
+    return warped, labs, jac, secs, field
+
+
 # ---- evaluations -----------------------------------------------------------------------------------
 def evaluate_cardiac(method: str, n_sequences: int = 20, seed0: int = CARDIAC_TEST_SEED0, n_frames: int = 12, size: int = 64, **params) -> dict:
     """Unseen cardiac phantoms: myocardium (label 1) propagated from frame 0; per-frame Dice/HD95, folding, MSE."""

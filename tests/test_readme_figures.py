@@ -895,6 +895,6 @@ def test_readme_says_on_how_many_pixels_ants_epe_is_taken():
 
     R = json.loads((ROOT / "benchmarks" / "results" / "peers" / "results.json").read_text())
     want = [f"{R['datasets'][ds]['ants']['epe_valid_pct']:.1f} %" for ds in ("cardiac", "echo", "pairs")]
-    m = re.search(r"its EPE is the mean over the rest: ([\d.]+ %), ([\d.]+ %) and\s+([\d.]+ %) of the pixels",
+    m = re.search(r"its EPE covers ([\d.]+ %),\s+([\d.]+ %) and ([\d.]+ %) of the pixels",
                   (ROOT / "README.md").read_text())
     assert m and list(m.groups()) == want
