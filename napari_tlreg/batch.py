@@ -168,12 +168,16 @@ def _slice_key(value) -> int:
     return 0 if value is None else int(value)
 
 
-def _made_from(folder: Path, item: dict) -> bool | None:
-    """Whether the result in ``folder`` was made from ``item``'s source and slice (None: no recorded result there)."""
-    made = _recorded_source(folder)
+def _same_source(made: tuple[str, int | None] | None, item: dict) -> bool | None:
+    """Whether a recorded ``(source, slice)`` (:func:`_recorded_source`) is ``item``'s (None: nothing recorded)."""
     if made is None:
         return None
     return made[0] == item["source"] and _slice_key(made[1]) == _slice_key(item.get("slice"))
+
+
+def _made_from(folder: Path, item: dict) -> bool | None:
+    """Whether the result in ``folder`` was made from ``item``'s source and slice (None: no recorded result there)."""
+    return _same_source(_recorded_source(folder), item)
 
 
 def _hashed(item: dict) -> str:
@@ -200,7 +204,8 @@ def unique_names(items: list[dict], out: Path | None = None) -> list[dict]:
             continue
         keep = None
         if out is not None and group[0]["name"] and key != SUMMARY_NAME:
-            keep = next((it for it in group if _made_from(Path(out) / group[0]["name"], it)), None)
+            made = _recorded_source(Path(out) / group[0]["name"])  # read once for the whole group
+            keep = next((it for it in group if _same_source(made, it)), None)
         for it in group:
             if it is not keep:
                 it["name"] = _hashed(it)

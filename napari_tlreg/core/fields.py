@@ -74,11 +74,23 @@ def warp(image: torch.Tensor, u: torch.Tensor, order: int = 1) -> torch.Tensor:
         padding_mode="border",
         align_corners=True,
     )
-    if not image.is_floating_point():  # bicubic overshoots: clip into the dtype's range (not wrap round it)
-        info = (0.0, 1.0) if image.dtype == torch.bool else (torch.iinfo(image.dtype).min, torch.iinfo(image.dtype).max)
-        top = math.nextafter(float(info[1]), 0.0) if image.element_size() == 8 else float(info[1])  # 2**63 - 1 as a float wraps
-        out = out.round().clamp(float(info[0]), top).to(image.dtype)
+    if not image.is_floating_point():
+        out = round_into(out, image.dtype)
     return out
+
+
+def round_into(values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Interpolated ``values`` rounded into the integer (or bool) ``dtype``, clipped to its range, not wrapped round
+    it (bicubic overshoots a step edge: -12 would become 244 in uint8). 64-bit limits are clipped to the float just
+    below them (2**63 - 1 as a float is 2**63, which wraps)."""
+    if dtype == torch.bool:
+        lo, hi = 0.0, 1.0
+    else:
+        info = torch.iinfo(dtype)
+        lo, hi = float(info.min), float(info.max)
+        if info.bits == 64:
+            hi = math.nextafter(hi, 0.0)
+    return values.round().clamp(lo, hi).to(dtype)
 
 
 def _warp_nearest(image: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

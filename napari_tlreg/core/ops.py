@@ -103,9 +103,7 @@ def warp(image, displacement, order: int | None = None) -> np.ndarray:
         # in the image's own dtype: numpy's, or the torch tensor's
         own = img_dtype if img_dtype is not None else torch.empty(0, dtype=image.dtype).numpy().dtype
         if out.is_floating_point():  # bicubic overshoots the values it interpolates: clipped, not wrapped round
-            info = (0.0, 1.0) if own.kind == "b" else (float(np.iinfo(own).min), float(np.iinfo(own).max))
-            # 64-bit limits round up as floats (2**63 - 1 -> 2**63, which wraps): the float just below them
-            out = out.round().clamp(info[0], float(np.nextafter(info[1], 0)) if own.itemsize == 8 else info[1])
+            out = _f.round_into(out, torch.from_numpy(np.empty(0, own)).dtype)
         return _out(out).astype(own)
     return _out(out)
 
