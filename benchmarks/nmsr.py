@@ -65,7 +65,12 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
 16. "spread": NMSR's Dice on the 24 phantoms of the seeds section under 6 perturbations of the frames (white noise of
     σ = 1e-4, 1 % of the phantoms' own noise or less), with the defaults and the cubic candidate: per phantom and row
     the min / median / max, beside SyN-CC's over its seeds (from the seeds section); ``--seed-phantoms`` as there;
-17. ``--profile``: where the time of one echo registration goes (torch.profiler).
+17. "truth": the true motion scored as a registration beside NMSR's defaults and SyN-CC on every synthetic case of
+    sections 1 and 6 (the bundled echo, the 24 phantoms, the 2 held-out echoes), on the frames and on the same
+    sequences without their noise (:func:`noise_free`): MSE and local CC against noisy frames reward a field that
+    smooths the reference's own noise away, and the true motion scores worse there than both methods on most
+    phantoms; ``--truth-cases``: some of the cases only, by name;
+18. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ``--nmsr KEY=VALUE`` (repeatable) sets an option every NMSR row starts from instead of the engine's default (a row's
 own options still win). The engine's defaults have been ``interpolation="cubic"``, ``edge_weight=1`` since the
@@ -110,22 +115,45 @@ NMSR_DEFAULT: dict = {}
 
 
 # ---- cases ---------------------------------------------------------------------------------------
-def labelled_case(name: str, seq, mask) -> dict:
-    """A synthetic sequence with labels (LV wall 1, cavity 2) and ground truth as a benchmark case."""
+def labelled_case(name: str, seq, mask, recipe: tuple[str, dict] | None = None) -> dict:
+    """A synthetic sequence with labels (LV wall 1, cavity 2) and ground truth as a benchmark case.
+
+    ``recipe``: the generator (``"cardiac"`` or ``"echo"``) and its arguments, from which :func:`noise_free`
+    makes the same sequence without its noise."""
     return {"name": name, "frames": seq.frames, "labels": seq.labels.astype(np.int32),
-            "gt": seq.metadata["displacement"], "mask": mask, "label_ids": (1, 2)}
+            "gt": seq.metadata["displacement"], "mask": mask, "label_ids": (1, 2), "recipe": recipe}
 
 
 def echo_case():
+    from napari_tlreg.io.bundled import RECIPES
+
     seq = tl.load_sequence("echo")
-    return labelled_case("echo (bundled)", seq, seq.metadata["mask"])
+    return labelled_case("echo (bundled)", seq, seq.metadata["mask"], ("echo", dict(RECIPES["echo"][1])))
 
 
 def phantom_case(i: int, n_frames: int = 12, size: int = 64):
     from napari_tlreg.synth.cardiac import cardiac_phantom
 
-    seq = cardiac_phantom(n_frames=n_frames, size=size, seed=PHANTOM_SEED0 + i)
-    return {**labelled_case(f"phantom {PHANTOM_SEED0 + i}", seq, None), "noise_sigma": seq.metadata["params"]["noise"]}
+    kw = dict(n_frames=n_frames, size=size, seed=PHANTOM_SEED0 + i)
+    seq = cardiac_phantom(**kw)
+    return {**labelled_case(f"phantom {PHANTOM_SEED0 + i}", seq, None, ("cardiac", kw)),
+            "noise_sigma": seq.metadata["params"]["noise"]}
+
+
+def noise_free(case: dict) -> np.ndarray:
+    """``case``'s frames without their noise: its generator and seed again with the noise off (the phantoms' Rician
+    noise, the echoes' fresh speckle: both drawn after the geometry and the motion, so nothing else changes; checked
+    against the case's true motion). Intensities as generated, in [0, 1]."""
+    from napari_tlreg.synth.cardiac import cardiac_phantom
+    from napari_tlreg.synth.echo import echo_sequence
+
+    kind, kw = case["recipe"]
+    seq = cardiac_phantom(**kw, noise=0.0) if kind == "cardiac" else echo_sequence(**kw, decorrelation=0.0)
+    n = len(case["frames"])
+    # the bundled echo's file holds the motion in float16's precision
+    if not np.allclose(seq.metadata["displacement"][:n], case["gt"], atol=1e-2):
+        raise RuntimeError(f"{case['name']}: the noise-free sequence does not move as the case does")
+    return seq.frames[:n]
 
 
 #: the figures a case is judged on: higher is better, but for the endpoint error
@@ -141,8 +169,9 @@ def echo_case_seed(seed: int, n_frames: int = 24, size: int = 128) -> dict:
     """A synthetic echo like the bundled one (24x128x128), another seed, scored in its sector."""
     from napari_tlreg.synth.echo import echo_sequence
 
-    seq = echo_sequence(n_frames=n_frames, size=size, seed=seed)
-    return labelled_case(f"echo {seed}", seq, seq.metadata["mask"])
+    kw = dict(n_frames=n_frames, size=size, seed=seed)
+    seq = echo_sequence(**kw)
+    return labelled_case(f"echo {seed}", seq, seq.metadata["mask"], ("echo", kw))
 
 
 def first_frames(case: dict, n: int = 3) -> dict:
@@ -173,7 +202,9 @@ def real_echo_head(n: int) -> dict:
 
 
 # ---- scoring -------------------------------------------------------------------------------------
-def score(frames_n, warped, labels_prop, labels, jac, field, gt, mask, label_ids, reference=0) -> dict:
+def score(frames_n, warped, labels_prop, labels, jac, field, gt, mask, label_ids, reference=0, clean=None) -> dict:
+    """The figures of one registration (``clean``: the case's :func:`noise_free` frames, for ``mse_clean`` and
+    ``lncc10_clean``: the noise-free reference through the same field against the noise-free frames)."""
     T = len(frames_n)
     others = [t for t in range(T) if t != reference]
     m = np.ones(frames_n.shape[1:], bool) if mask is None else mask
@@ -182,6 +213,10 @@ def score(frames_n, warped, labels_prop, labels, jac, field, gt, mask, label_ids
         "lncc10": float(metrics.lncc(warped[others], frames_n[others], radius=10, mask=m)),
         "folding_pct": float((jac[others] <= 0).mean() * 100),
     }
+    if clean is not None and field is not None:
+        w = np.asarray(tl.warp(clean[reference], np.nan_to_num(field[others])))
+        out["mse_clean"] = float(metrics.mse(w, clean[others], mask=m))
+        out["lncc10_clean"] = float(metrics.lncc(w, clean[others], radius=10, mask=m))
     if field is not None:
         out.update(roughness(field, m, reference))
     if labels is not None and labels_prop is not None:
@@ -264,7 +299,7 @@ def run_nmsr(case, **params) -> dict:
     labels = case.get("labels")
     prop = res.warp_labels(labels[case.get("reference", 0)]) if labels is not None else None
     out = score(res.frames, res.warped, prop, labels, res.jacobian, res.displacement, case.get("gt"), mask,
-                case.get("label_ids", (1,)), case.get("reference", 0))
+                case.get("label_ids", (1,)), case.get("reference", 0), case.get("clean"))
     out["seconds"] = res.runtime_s
     out["iterations_per_scale"] = [e["iterations"] for e in log]
     out["smooth_used"], out["noise_pct"] = lam, None if noise is None else 100.0 * noise
@@ -314,8 +349,59 @@ def run_ants(case, syn="SyN", **options) -> dict:
     labels = case.get("labels")
     warped, labs, jac, secs, field = ants_as_ours(frames_n, ref, None if labels is None else labels[ref], syn=syn,
                                                   **options)
-    out = score(frames_n, warped, labs, labels, jac, field, case.get("gt"), case["mask"], case.get("label_ids", (1,)), ref)
+    out = score(frames_n, warped, labs, labels, jac, field, case.get("gt"), case["mask"], case.get("label_ids", (1,)), ref,
+                case.get("clean"))
     out["seconds"] = secs
+    return out
+
+
+def run_truth(case) -> dict:
+    """The true motion scored as a registration: the reference resampled through it (bilinear, as every method's),
+    its labels through it (nearest)."""
+    frames_n = normalize_sequence(case["frames"])
+    ref = case.get("reference", 0)
+    gt = np.nan_to_num(case["gt"])
+    warped = np.asarray(tl.warp(frames_n[ref], gt))
+    labels = case["labels"]
+    prop = np.asarray(tl.warp(labels[ref], gt, order=0))
+    jac = np.asarray(tl.jacobian_determinant(gt))
+    return dict(score(frames_n, warped, prop, labels, jac, gt, case["gt"], case["mask"], case.get("label_ids", (1,)), ref,
+                      case.get("clean")), seconds=0.0)
+
+
+#: the image-match figures, on the noisy frames and on the noise-free ones, and which way is worse
+IMAGE_MATCH = {"mse": np.greater, "lncc10": np.less, "mse_clean": np.greater, "lncc10_clean": np.less}
+
+
+def truth_check(cases: list[dict], use_ants: bool) -> dict:
+    """The ``truth`` section: on each synthetic case, the true motion scored as a registration beside NMSR's defaults
+    and SyN-CC, on the frames (as every other section) and on the same sequence without its noise (:func:`noise_free`).
+
+    The noise is independent from frame to frame, so no field can predict it; a field that resamples the reference
+    at fractional offsets smooths the reference's own noise away (bilinear weights average neighbours), which lowers
+    the MSE and raises the local CC against a noisy frame without matching its anatomy any better. Against the
+    noise-free frames that reward is gone. Per case the rows; ``worse_than_syncc``: per figure, the cases where
+    NMSR's (and the truth's) is worse than SyN-CC's."""
+    per: dict[str, dict] = {}
+    print("\n## truth: image match on the frames and without their noise (MSE x1e3 / LCC r10)")
+    print(f"{'case':16s} {'row':12s} {'MSE':>8s} {'LCC10':>8s} {'MSE clean':>10s} {'LCC10 clean':>12s} {'Dice':>7s} {'EPE px':>7s}")
+    for case in cases:
+        case = {**case, "clean": noise_free(case)}
+        rows = {"truth": run_truth(case), "nmsr": run_nmsr(case)}
+        if use_ants:
+            rows["ants SyNCC"] = run_ants(case, **ANTS["ants SyNCC"])
+        per[case["name"]] = rows
+        for name, r in rows.items():
+            print(f"{case['name']:16s} {name:12s} {r['mse'] * 1e3:8.4f} {r['lncc10']:8.4f} {r['mse_clean'] * 1e3:10.4f} "
+                  f"{r['lncc10_clean']:12.4f} {r['dice']:7.4f} {r['epe_px']:7.3f}", flush=True)
+    out: dict = {"cases": per}
+    if use_ants:
+        out["worse_than_syncc"] = {
+            who: {k: [n for n, rows in per.items() if bool(worse(rows[who][k], rows["ants SyNCC"][k]))]
+                  for k, worse in IMAGE_MATCH.items()} for who in ("nmsr", "truth")}
+        for who, by in out["worse_than_syncc"].items():
+            for k, names in by.items():
+                print(f"  {who} worse than SyN-CC on {k}: {len(names)} of {len(per)} {', '.join(names)}")
     return out
 
 
@@ -860,10 +946,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread,truth")
     ap.add_argument("--rounds", type=int, default=3, help="pace section: rounds of NMSR and SyN-CC timed side by side")
     ap.add_argument("--seed-phantoms", default="", help="seeds and spread sections: only these phantoms (comma list of their seeds, "
                     "e.g. 70000,70001); the others keep the results.json's figures")
+    ap.add_argument("--truth-cases", default="", help="truth section: only these cases (comma list of names, e.g. "
+                    "'phantom 50004,echo 70000,echo (bundled)')")
     ap.add_argument("--nmsr", action="append", default=[], metavar="KEY=VALUE",
                     help="an NMSR option every NMSR row starts from instead of the engine's default (repeatable; "
                          "e.g. --nmsr interpolation=linear --nmsr edge_weight=0: the defaults before the eighteenth run)")
@@ -1084,6 +1172,19 @@ def run_sections(args) -> int:
             R["heldout_time_ratio"] = {n: r["nmsr"]["seconds"] / r["ants SyNCC"]["seconds"] for n, r in R["heldout"].items()}
             for k, v in R["heldout_below_syncc"].items():
                 print(f"  held out, NMSR worse than SyN-CC on {k}: {len(v)} of {len(held)} {', '.join(v)}")
+
+    if "truth" not in skip:
+        # every synthetic case of the synthetic, fresh and heldout sections, with its noise-free frames
+        if args.smoke:
+            truth_cases = [first_frames(phantom_case(0)), first_frames(echo_case_seed(HELDOUT_ECHO_SEEDS[0], size=64))]
+        else:
+            k = 3 if args.quick else 8
+            truth_cases = [echo_case(), *(phantom_case(base + i) for base in (0, FRESH_OFFSET, HELDOUT_OFFSET) for i in range(k)),
+                           *(echo_case_seed(seed) for seed in HELDOUT_ECHO_SEEDS[: 1 if args.quick else None])]
+            if args.truth_cases:  # some cases only, by name (the others keep their figures: merge the results)
+                keep = set(args.truth_cases.split(","))
+                truth_cases = [c for c in truth_cases if c["name"] in keep]
+        R["truth"] = truth_check(truth_cases, use_ants)
 
     if "sunnybrook" not in skip and SHARED.is_dir():
         per: dict[str, list] = {"none": [], **{m: [] for m in SUNNYBROOK_NMSR}}

@@ -28,7 +28,7 @@ def restore_thread_env(monkeypatch):
 
 
 #: every section of ``benchmarks/nmsr.py``, in its --skip help's order
-NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread"
+NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread,truth"
 
 
 def smoke_skip(*run: str) -> str:
@@ -185,6 +185,42 @@ def test_nmsr_benchmark_spread_perturbs_the_frames_and_counts_against_syncc_seed
     assert s["defaults"]["median_spread"] == pytest.approx(0.03)  # 0.04 and 0.02
     again = bench.nmsr_spread(cases[:1], {**R, "spread": out}, {"defaults": {}, "cand": {"edge_weight": 1.0}}, seeds=(1, 2, 3), sigma=1e-3)
     assert again["cases"]["phantom 70000"] == out["cases"]["phantom 70000"] and again["summary"]["defaults"]["cases"] == 2
+
+
+def test_nmsr_benchmark_truth_section_scores_the_true_motion_and_the_noise_free_frames(tmp_path, restore_thread_env):
+    """``--smoke --no-ants`` of the truth section: per case the true motion (Dice 1, EPE 0) and NMSR, each on the frames
+    and on the noise-free ones; without the noise the true motion matches a phantom far better than with it."""
+    from benchmarks import nmsr as bench
+
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", smoke_skip("truth")]) == 0
+    R = json.loads((tmp_path / "results.json").read_text())["truth"]
+    assert list(R["cases"]) == ["phantom 50000", "echo 70000"] and "worse_than_syncc" not in R  # no ANTs: nothing to compare
+    for rows in R["cases"].values():
+        assert list(rows) == ["truth", "nmsr"]
+        assert rows["truth"]["dice"] > 0.999 and rows["truth"]["epe_px"] == 0.0 and rows["truth"]["folding_pct"] == 0.0
+        assert all(0.0 < r["lncc10_clean"] <= 1.0 and r["mse_clean"] >= 0.0 for r in rows.values())
+    truth = R["cases"]["phantom 50000"]["truth"]
+    assert truth["mse_clean"] < 0.5 * truth["mse"] and truth["lncc10_clean"] > truth["lncc10"] + 0.05
+
+
+def test_noise_free_is_the_same_sequence_without_its_noise():
+    """``benchmarks.nmsr.noise_free``: the phantom's own motion and anatomy, without the Rician noise (the difference is
+    noise-sized, zero-mean-ish, not structure); the echo's without its fresh speckle; a case that does not move as the
+    regenerated sequence does is refused."""
+    from benchmarks import nmsr as bench
+
+    case = bench.phantom_case(3, n_frames=4)
+    clean = bench.noise_free(case)
+    assert clean.shape == case["frames"].shape and clean.dtype == np.float32
+    diff = case["frames"] - clean
+    sigma = case["noise_sigma"]
+    assert 0.5 * sigma < float(diff.std()) < 2.0 * sigma  # the noise, nothing else
+    echo = bench.echo_case_seed(70_000, n_frames=3, size=64)
+    clean_echo = bench.noise_free(echo)
+    assert clean_echo.shape == echo["frames"].shape and not np.array_equal(clean_echo[1:], echo["frames"][1:])
+    assert np.array_equal(clean_echo[:, ~echo["mask"]], echo["frames"][:, ~echo["mask"]])  # outside the fan: 0 in both
+    with pytest.raises(RuntimeError, match="does not move as the case does"):
+        bench.noise_free({**case, "gt": case["gt"] + 0.5})
 
 
 def test_nmsr_benchmark_spread_section_runs_alone(tmp_path, restore_thread_env):

@@ -20,6 +20,7 @@ import re
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks.nmsr import mean_rows
@@ -371,6 +372,15 @@ def nmsr_prose(R: dict) -> list[tuple[str, list]]:
 
     echo = R["synthetic"]["echo (bundled)"]
     en, ea = echo["nmsr"], echo["ants SyNCC"]
+    # the truth section: NMSR's worse image match on the frames is where the true motion's is worse too ("every case
+    # above among them"), and without the noise NMSR's is better everywhere ("on all")
+    tc, tw, nw = R["truth"]["cases"], R["truth"]["worse_than_syncc"]["truth"], R["truth"]["worse_than_syncc"]["nmsr"]
+    assert set(nw["mse"]) <= set(tw["mse"]) and set(nw["lncc10"]) <= set(tw["lncc10"])
+    assert not nw["mse_clean"] and not nw["lncc10_clean"]
+
+    def tmean(kind: str, row: str) -> list[float]:
+        return [float(np.mean([r[row]["lncc10_clean"] for n, r in tc.items() if n.startswith(kind)]))]
+
     phantoms = {**{k: v for k, v in R["synthetic"].items() if k.startswith("phantom")}, **R["fresh"]}
     below16 = [k for k, v in phantoms.items() if v["nmsr"]["dice"] < v["ants SyNCC"]["dice"]]
     ratio = {k: v["nmsr"]["seconds"] / v["ants SyNCC"]["seconds"] for k, v in phantoms.items()}
@@ -584,6 +594,12 @@ def nmsr_prose(R: dict) -> list[tuple[str, list]]:
          [len(worse["mse"]), len(phantoms), min(gaps), max(gaps), len(R["heldout_below_syncc"]["lncc10"]), len(held),
           sum(k.startswith("phantom") for k in R["heldout_below_syncc"]["mse"]), ea["mse"], en["mse"],
           R["heldout"]["echo 70000"]["ants SyNCC"]["mse"], R["heldout"]["echo 70000"]["nmsr"]["mse"]]),
+        ("The true motion, scored as a registration, is worse than SyN-CC on {} (MSE) and {} (LCC10) of the {} synthetic cases",
+         [len(tw["mse"]), len(tw["lncc10"]), len(tc)]),
+        ("NMSR's MSE and LCC10 are better than SyN-CC's on all {} (phantoms' mean LCC10 {} vs {}, the true motion's {}; "
+         "echoes' {} vs {})",
+         [len(tc) - len(nw["mse_clean"]) - len(nw["lncc10_clean"]), *tmean("phantom", "nmsr"), *tmean("phantom", "ants SyNCC"),
+          *tmean("phantom", "truth"), *tmean("echo", "nmsr"), *tmean("echo", "ants SyNCC")]),
         ("its Dice is at least SyN-CC's on {} of the {} ", [len(phantoms) - len(below16), len(phantoms)]),
         ("the means are above on both sets ({} vs {} unseen, {} vs {} fresh)",
          [R["phantom_mean"]["nmsr"]["dice"], R["phantom_mean"]["ants SyNCC"]["dice"], R["fresh_mean"]["nmsr"]["dice"],
@@ -898,3 +914,28 @@ def test_readme_says_on_how_many_pixels_ants_epe_is_taken():
     m = re.search(r"its EPE covers ([\d.]+ %),\s+([\d.]+ %) and ([\d.]+ %) of the pixels",
                   (ROOT / "README.md").read_text())
     assert m and list(m.groups()) == want
+
+
+def test_docs_truth_table_and_prose_match_the_stored_results():
+    """docs/nmsr.md's Truth study: a row per case where NMSR's image match on the frames is below SyN-CC's (MSE x10³ and
+    LCC10 of the true motion, NMSR and SyN-CC, on the frames and without the noise), and the counts its prose quotes."""
+    T = results_of("nmsr")["truth"]
+    C, worse = T["cases"], T["worse_than_syncc"]
+    rows = row_cells("| case | MSE ×10³: truth / NMSR / SyN-CC |")
+    shown = [n for n in C if n in set(worse["nmsr"]["mse"]) | set(worse["nmsr"]["lncc10"])]
+    assert list(rows) == [n.replace("phantom ", "") for n in shown]
+    for (label, rest), name in zip(rows.items(), shown):
+        r = [C[name][m] for m in ("truth", "nmsr", "ants SyNCC")]
+        assert_row(rest, [*(x["mse"] * 1e3 for x in r), *(x["lncc10"] for x in r), *(x["mse_clean"] * 1e3 for x in r),
+                          *(x["lncc10_clean"] for x in r)], label)
+    phantoms = [n for n in C if n.startswith("phantom")]
+    truth_best_lcc = sum(C[n]["truth"]["lncc10_clean"] >= max(C[n][m]["lncc10_clean"] for m in ("nmsr", "ants SyNCC"))
+                         for n in phantoms)
+    truth_mse_ok = sum(C[n]["truth"]["mse_clean"] <= C[n]["nmsr"]["mse_clean"] for n in phantoms)
+    assert_quotes(readme_prose(), [
+        ("On the frames the true motion is worse than SyN-CC on {} (MSE) and {} (LCC10) of the {} cases, every case above among them",
+         [len(worse["truth"]["mse"]), len(worse["truth"]["lncc10"]), len(C)]),
+        ("Without the noise NMSR's MSE and LCC10 are better than SyN-CC's on all {} cases, and on the phantoms the true "
+         "motion's LCC10 is the best of the three on {} of the {} (its MSE is NMSR's or below on {}:",
+         [len(C) - len(worse["nmsr"]["mse_clean"]) - len(worse["nmsr"]["lncc10_clean"]), truth_best_lcc, len(phantoms), truth_mse_ok]),
+    ])
