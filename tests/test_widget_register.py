@@ -805,3 +805,25 @@ def test_a_sample_opens_with_its_own_reference_frame(widget):
     viewer.dims.set_current_step(0, 3)
     w.current_frame_btn.click()
     assert w.reference_spin.value() == 3
+
+
+def test_a_multiscale_sequence_registers_at_full_resolution(widget, qtbot, notes):
+    """A multiscale image layer (a pyramid, as large files open) registers its full-resolution level: the results have
+    its frames' shape, the store keeps them for it, and the reference follows the viewer's frame."""
+    from napari_tlreg._widgets.chooser import base_data
+    from napari_tlreg._widgets.store import fits, store_for
+
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    img = viewer.add_image([frames, frames[:, ::2, ::2]], name="pyr", multiscale=True)
+    assert img.multiscale and base_data(img) is img.data[0] and base_data(viewer.add_labels(labels, name="seg")).shape == labels.shape
+    viewer.dims.set_current_step(0, REF)
+    assert w.image_combo.currentText() == "pyr"
+    w._use_current_frame()
+    assert w.reference_spin.value() == REF
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert not notes, notes
+    assert viewer.layers["pyr warped reference"].data.shape == (T, H, W)
+    results = list(store_for(viewer).for_image("pyr").values())
+    assert len(results) == 1 and fits(results[0], img) and results[0].frames.shape == (T, H, W)

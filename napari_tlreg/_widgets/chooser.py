@@ -17,6 +17,11 @@ def is_result(layer) -> bool:
     return bool(layer.metadata.get(RESULT_KEY))
 
 
+def base_data(layer):
+    """``layer``'s data at full resolution: level 0 of a multiscale layer, else its data (not copied)."""
+    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+
+
 def frame_axis(viewer, layer) -> int:
     """The viewer's axis that is ``layer``'s time axis (its first): with a 4-D layer in the viewer too, axis 0 is
     that layer's extra axis, not the frames."""
@@ -30,7 +35,7 @@ def current_frame(viewer, layer) -> int:
         idx = float(layer.world_to_data(viewer.dims.point)[0])
     except Exception:  # noqa: BLE001 - a layer whose transform cannot be inverted: the slider's step
         idx = float(viewer.dims.current_step[axis]) if viewer.dims.ndim > axis else 0.0
-    n = int(layer.data.shape[0]) if not getattr(layer, "multiscale", False) else int(layer.data[0].shape[0])
+    n = int(base_data(layer).shape[0])
     return int(np.clip(round(idx), 0, max(0, n - 1)))
 
 

@@ -44,7 +44,7 @@ from napari_tlreg._hooks import points_with_ids
 from napari_tlreg.io import load_points_csv, save_points_csv
 from napari_tlreg.report import check_annotations
 
-from .chooser import ImageChooser, current_frame, is_result, show_frame, watch_layers
+from .chooser import ImageChooser, base_data, current_frame, is_result, show_frame, watch_layers
 from .store import fits, store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -258,7 +258,7 @@ class LandmarkWidget(QWidget):
     @property
     def n_frames(self) -> int:
         img = self.current_image()
-        return 0 if img is None else int((img.data[0] if img.multiscale else img.data).shape[0])
+        return 0 if img is None else int(base_data(img).shape[0])
 
     def landmarks_layer(self, create: bool = False) -> Points | None:
         """The Points layer ``"<image> landmarks"`` (created, empty, on request)."""
@@ -270,7 +270,7 @@ class LandmarkWidget(QWidget):
             return self._viewer.layers[name]
         if not create:
             return None
-        shape = (img.data[0] if img.multiscale else img.data).shape
+        shape = base_data(img).shape
         with self._quiet():
             layer = self._viewer.add_points(
                 np.zeros((0, 3)), name=name, scale=img.scale, translate=img.translate,
@@ -483,7 +483,7 @@ class LandmarkWidget(QWidget):
         if m is None:
             return None
         img = self.current_image()
-        h, w = (img.data[0] if img.multiscale else img.data).shape[-2:]
+        h, w = base_data(img).shape[-2:]
         if not (0 <= t < self.n_frames and -0.5 <= row <= h - 0.5 and -0.5 <= col <= w - 0.5):
             self._status(f"outside the image (t={t}, row={row:.1f}, col={col:.1f}): nothing placed")
             return None
@@ -623,7 +623,7 @@ class LandmarkWidget(QWidget):
         try:
             table = LM.as_table(load_points_csv(path), self.n_frames)
             # inside the image, as a click must be (and as the CLI's evaluate requires)
-            check_annotations((img.data[0] if img.multiscale else img.data).shape, None, table)
+            check_annotations(base_data(img).shape, None, table)
         except (OSError, ValueError) as exc:
             self._error(f"could not load landmarks: {exc}")
             return False

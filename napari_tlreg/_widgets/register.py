@@ -49,7 +49,7 @@ from napari_tlreg.api import (
 )
 
 from . import layers as L
-from .chooser import RESULT_KEY, ImageChooser, current_frame, is_result
+from .chooser import RESULT_KEY, ImageChooser, base_data, current_frame, is_result
 from .store import store_for
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -461,7 +461,7 @@ class RegisterWidget(QWidget):
         layer = combo.currentData()
         if layer is None or layer not in self._viewer.layers:
             return None
-        data = np.asarray(layer.data[0] if layer.multiscale else layer.data)
+        data = np.asarray(base_data(layer))
         if data.ndim == 3:
             ref = int(self.reference_spin.value())
             if not 0 <= ref < data.shape[0]:
@@ -469,7 +469,7 @@ class RegisterWidget(QWidget):
             data = data[ref]
         image = self.current_image()
         if image is not None:
-            shape = tuple((image.data[0] if image.multiscale else image.data).shape[1:3])
+            shape = tuple(base_data(image).shape[1:3])
             if data.shape != shape:
                 raise ValueError(f"{key} layer '{layer.name}' is {data.shape[0]}x{data.shape[1]}, "
                                  f"the image '{image.name}' {shape[0]}x{shape[1]}")
@@ -494,7 +494,7 @@ class RegisterWidget(QWidget):
         if layer is None:
             self.reference_spin.setRange(0, 0)
             return
-        n = int(layer.data.shape[0]) if not layer.multiscale else int(layer.data[0].shape[0])
+        n = int(base_data(layer).shape[0])
         self.reference_spin.setRange(0, max(0, n - 1))
         # the sequence's own reference (a sample's: napari opens it on its middle frame), else the current frame
         own = ((layer.metadata or {}).get("napari_tlreg") or {}).get("reference")
@@ -666,7 +666,7 @@ class RegisterWidget(QWidget):
         if layer is None:
             self._refuse("no image sequence to register — add an image layer with a time axis (T, H, W); 2-D images are not listed")
             return
-        data = layer.data[0] if layer.multiscale else layer.data
+        data = base_data(layer)
         reference = int(self.reference_spin.value())
         try:
             frames, reference = validate_frames(data, reference)
@@ -676,7 +676,7 @@ class RegisterWidget(QWidget):
         labels = None
         lab_layer = self.current_labels()
         if lab_layer is not None:
-            labels = np.array(lab_layer.data[0] if lab_layer.multiscale else lab_layer.data)
+            labels = np.array(base_data(lab_layer))
         scale = tuple(float(s) for s in layer.scale)
         translate = tuple(float(t) for t in layer.translate)
         spacing = None if scale[-2:] == (1.0, 1.0) else scale[-2:]

@@ -13,6 +13,8 @@ import weakref
 from napari.layers import Image
 from psygnal import Signal
 
+from .chooser import base_data
+
 __all__ = ["ResultStore", "store_for", "unwrap", "fits"]
 
 
@@ -20,7 +22,7 @@ def fits(result, image) -> bool:
     """Whether ``result`` was made from frames of ``image``'s shape (an Image layer; None: no)."""
     if image is None:
         return False
-    data = image.data[0] if image.multiscale else image.data
+    data = base_data(image)
     return tuple(result.frames.shape) == tuple(data.shape)
 
 
