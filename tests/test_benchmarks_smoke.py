@@ -201,6 +201,14 @@ def test_nmsr_benchmark_truth_section_scores_the_true_motion_and_the_noise_free_
         assert all(0.0 < r["lncc10_clean"] <= 1.0 and r["mse_clean"] >= 0.0 for r in rows.values())
     truth = R["cases"]["phantom 50000"]["truth"]
     assert truth["mse_clean"] < 0.5 * truth["mse"] and truth["lncc10_clean"] > truth["lncc10"] + 0.05
+    # --truth-cases runs some cases and keeps the others' stored figures
+    stored = json.loads((tmp_path / "results.json").read_text())
+    stored["truth"]["cases"]["phantom 50000"]["nmsr"]["mse"] = -1.0  # a marker: kept only if not re-run
+    (tmp_path / "results.json").write_text(json.dumps(stored))
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", smoke_skip("truth"), "--truth-cases", "echo 70000"]) == 0
+    again = json.loads((tmp_path / "results.json").read_text())["truth"]["cases"]
+    assert list(again) == ["phantom 50000", "echo 70000"] and again["phantom 50000"]["nmsr"]["mse"] == -1.0
+    assert again["echo 70000"]["truth"] == R["cases"]["echo 70000"]["truth"]  # re-run: the same figures
 
 
 def test_noise_free_is_the_same_sequence_without_its_noise():
@@ -219,6 +227,9 @@ def test_noise_free_is_the_same_sequence_without_its_noise():
     clean_echo = bench.noise_free(echo)
     assert clean_echo.shape == echo["frames"].shape and not np.array_equal(clean_echo[1:], echo["frames"][1:])
     assert np.array_equal(clean_echo[:, ~echo["mask"]], echo["frames"][:, ~echo["mask"]])  # outside the fan: 0 in both
+    # the same anatomy and speckle, less the fresh speckle of each frame (its weight is 0.15); another seed's is not
+    inside = echo["frames"][0][echo["mask"]], clean_echo[0][echo["mask"]]
+    assert np.corrcoef(*inside)[0, 1] > 0.95 and np.corrcoef(inside[0], bench.noise_free(bench.echo_case_seed(70_001, 3, 64))[0][echo["mask"]])[0, 1] < 0.7
     with pytest.raises(RuntimeError, match="does not move as the case does"):
         bench.noise_free({**case, "gt": case["gt"] + 0.5})
 

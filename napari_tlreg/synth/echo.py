@@ -14,9 +14,10 @@ contraction about the LV apex: longitudinal ``e_long · s`` along the long axis 
 ``e_rad · l`` across it (more at the base than at the apex), faded out by a smooth window
 around the heart. The window is meant to keep the sector's edges still, but it does not reach zero at
 them everywhere: near end-systole a part of the sector (about a tenth of the bundled sample's) is pulled
-from outside the fan, so the fan's border moves a little with the tissue (a known flaw, left as it is
-because the bundled sample and every echo figure of the benchmarks were made with it; frames and true field
-agree, so the methods are compared fairly). Frames are the continuous reference
+from outside the fan, so the frames show there tissue that lay outside the reference's fan, where the reference
+is black (the fan itself, a fixed mask, does not move; a known flaw, left as it is because the bundled sample and
+every echo figure of the benchmarks were made with it; frames and true field agree, so the methods are compared
+fairly, but no field can match those pixels from the reference). Frames are the continuous reference
 evaluated at ``x + u_t(x)``; labels (1 = LV wall, 2 = LV cavity) are drawn on the reference and
 carried to every frame with nearest sampling.
 """
