@@ -585,7 +585,9 @@ def nmsr_prose(R: dict) -> list[tuple[str, list]]:
          "EPE {} vs {} px; its MSE is not: {} vs {}, Not met below) in {} of its time ({} vs {} s",
          [en["lncc10"], ea["lncc10"], en["dice"], ea["dice"], en["epe_px"], ea["epe_px"], en["mse"], ea["mse"],
           en["seconds"] / ea["seconds"], en["seconds"], ea["seconds"]]),
-        ("Its image match (MSE, LCC10) beats SyN-CC's on {} of the {} phantoms.", [len(phantoms) - len(worse["mse"]), len(phantoms)]),
+        ("Its image match (MSE, LCC10) beats SyN-CC's on {} of the {} phantoms, and on all {} against the frames without "
+         "their noise", [len(phantoms) - len(worse["mse"]), len(phantoms),
+                         sum(not (set(nw["mse_clean"]) | set(nw["lncc10_clean"])) & {n} for n in phantoms)]),
         ("those pixels took SyN-CC's LCC10 down to {} and had NMSR's image match above it on every phantom.",
          [E["phantom_mean"]["ants SyNCC"]["lncc10"]]),
         ("SyN-CC's MSE and local CC are better on {} of the {} phantoms (50002, 50004, 50005, 60003, 60005: LCC10 by {}–{}), "
