@@ -161,9 +161,12 @@ def noise_free(case: dict) -> np.ndarray:
 WORSE_IF = {"dice": np.less, "lncc10": np.less, "mse": np.greater, "epe_px": np.greater}
 
 
-def worse_cases(per_case: dict[str, dict[str, dict]], ours: str = "nmsr", theirs: str = "ants SyNCC") -> dict[str, list[str]]:
-    """Per figure of :data:`WORSE_IF`, the cases where ``ours`` is worse than ``theirs`` (ties are not worse)."""
-    return {k: [n for n, rows in per_case.items() if bool(worse(rows[ours][k], rows[theirs][k]))] for k, worse in WORSE_IF.items()}
+def worse_cases(per_case: dict[str, dict[str, dict]], ours: str = "nmsr", theirs: str = "ants SyNCC",
+                figures: dict | None = None) -> dict[str, list[str]]:
+    """Per figure of ``figures`` (default :data:`WORSE_IF`: name -> the comparison that says worse), the cases where
+    ``ours`` is worse than ``theirs`` (ties are not worse)."""
+    return {k: [n for n, rows in per_case.items() if bool(worse(rows[ours][k], rows[theirs][k]))]
+            for k, worse in (WORSE_IF if figures is None else figures).items()}
 
 
 def echo_case_seed(seed: int, n_frames: int = 24, size: int = 128) -> dict:
@@ -398,9 +401,7 @@ def truth_check(cases: list[dict], use_ants: bool, kept: dict | None = None) -> 
                   f"{r['lncc10_clean']:12.4f} {r['dice']:7.4f} {r['epe_px']:7.3f}", flush=True)
     out: dict = {"cases": per}
     if use_ants and all("ants SyNCC" in rows for rows in per.values()):
-        out["worse_than_syncc"] = {
-            who: {k: [n for n, rows in per.items() if bool(worse(rows[who][k], rows["ants SyNCC"][k]))]
-                  for k, worse in IMAGE_MATCH.items()} for who in ("nmsr", "truth")}
+        out["worse_than_syncc"] = {who: worse_cases(per, who, "ants SyNCC", IMAGE_MATCH) for who in ("nmsr", "truth")}
         for who, by in out["worse_than_syncc"].items():
             for k, names in by.items():
                 print(f"  {who} worse than SyN-CC on {k}: {len(names)} of {len(per)} {', '.join(names)}")
@@ -1216,7 +1217,7 @@ def run_sections(args) -> int:
             if use_ants:
                 # ANTs registers the very frames NMSR's pair did (until the twenty-first run: the whole cine normalised
                 # and the pair taken from it, `earlier_sunnybrook_ants` in results.json; SyN-CC's Dice moved by up to
-                # 0.004 on a slice between the two)
+                # 0.006 on a slice between the two)
                 for aname, kw in ANTS.items():
                     _, labs, _, s = ants_register(pair, 0, lab, **kw)
                     per[aname].append(metrics.dice(labs[1] > 0, endo_es))
