@@ -45,7 +45,7 @@ scale but the finest (whose cap bounds the time: ``final_iterations_large``, 70,
 128x128 or less get ``final_iterations``, 60): a larger frame has more detail
 at every scale for the network to fit, and on the real echo the fixed caps stopped it early. With both
 rules NMSR matches the real echo's first 6 frames better than ANTs SyN-CC, in less of its
-time (0.86x in the realsub section of ``benchmarks/nmsr.py``, a median 0.77x over its pace section's
+time (0.83x in the realsub section of ``benchmarks/nmsr.py``, a median 0.77x over its pace section's
 3 rounds side by side); frames of 128x128 or less are not affected. On the real echo the finest scale
 runs to its cap every time; at 70 (60 until the thirteenth run of that benchmark) its whole clip's local CC is
 above SyN-CC's, 0.8347 vs 0.8244 (the realcc section; with 60 and the earlier defaults, bilinear and
@@ -105,7 +105,7 @@ Where we differ from the paper, and why (measured on the bundled echo and unseen
   (pass ``smooth=1``: a ``smooth`` given without ``smooth_clean`` holds on every sequence).
   On the real echo's first 6 frames (240x320), with the large-frame rules above, the defaults match
   the frames better than ANTs SyN-CC (local CC 0.8464 vs 0.8371) with a field a little rougher in space
-  and smoother in time, in less of its time (0.86x in the realsub section, 0.77x in the pace section
+  and smoother in time, in less of its time (0.83x in the realsub section, 0.77x in the pace section
   of ``benchmarks/nmsr.py``; with the caps of 64² frames the defaults reached 0.786).
 - ``resample_once``: the loss at scale ``s`` resamples the original moving frame once through the
   composed field instead of warping the already warped ``M^s`` (eq. 2); the network still gets
