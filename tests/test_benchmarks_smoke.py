@@ -481,6 +481,26 @@ def test_nmsr_benchmark_option_sections_run_every_row_and_count_against_syncc(tm
         assert set(R["real"]) == rows_wanted and len({r["lncc10"] for r in R["real"].values()}) == len(rows_wanted)
 
 
+def test_nmsr_benchmark_recount_counts_option_studies_against_the_sunnybrook_section(tmp_path, capsys):
+    """``--recount`` runs nothing: it counts each option study's Sunnybrook slices at or above SyN-CC's again against
+    the sunnybrook section as it is now (re-run alone, it gave ANTs other frames), and leaves everything else as it was."""
+    from benchmarks import nmsr as bench
+
+    R = {"sunnybrook": {"ants SyNCC": {"per_case": {"a": 0.90, "b": 0.80, "c": 0.70}}},
+         "radius": {"sunnybrook": {"radius=6": {"a": 0.91, "b": 0.79, "c": 0.70}, "radius=4": {}},
+                    "summary": {"radius=6": {"sunnybrook_at_least_syncc": 3, "phantoms": 16},
+                                "radius=4": {"sunnybrook_at_least_syncc": None}}},
+         "seeds": {"cases": {"phantom 1": {"nmsr": 0.9}}, "summary": {"cases": 1}}}
+    (tmp_path / "results.json").write_text(json.dumps(R))
+    assert bench.main(["--recount", "--out", str(tmp_path)]) == 0
+    after = json.loads((tmp_path / "results.json").read_text())
+    assert after["radius"]["summary"]["radius=6"] == {"sunnybrook_at_least_syncc": 2, "phantoms": 16}  # a and c; b below
+    assert after["radius"]["summary"]["radius=4"]["sunnybrook_at_least_syncc"] is None  # no slices run: nothing counted
+    del after["radius"]["summary"], R["radius"]["summary"]
+    assert after == R
+    assert "slices >= SyN-CC's: 3 -> 2" in capsys.readouterr().out
+
+
 def test_memory_smoke(tmp_path, restore_thread_env):
     """``benchmarks/memory.py --smoke --fit``: a peak per point from a child, the engine's estimate beside it, and fitted
     constants that hold every measured peak."""
