@@ -144,7 +144,9 @@ def phantom_case(i: int, n_frames: int = 12, size: int = 64):
 def noise_free(case: dict) -> np.ndarray:
     """``case``'s frames without their noise: its generator and seed again with the noise off (the phantoms' Rician
     noise, the echoes' fresh speckle: both drawn after the geometry and the motion, so nothing else changes; checked
-    against the case's true motion). Intensities as generated, in [0, 1]."""
+    against the case's true motion, labels and anatomy: a phantom's frames differ from these by noise of the case's
+    sigma, an echo's reference frame, whose speckle is not fresh, correlates with this one's). Intensities as
+    generated, in [0, 1]."""
     from napari_tlreg.synth.cardiac import cardiac_phantom
     from napari_tlreg.synth.echo import echo_sequence
 
@@ -154,7 +156,16 @@ def noise_free(case: dict) -> np.ndarray:
     # the bundled echo's file holds the motion in float16's precision
     if not np.allclose(seq.metadata["displacement"][:n], case["gt"], atol=1e-2):
         raise RuntimeError(f"{case['name']}: the noise-free sequence does not move as the case does")
-    return seq.frames[:n]
+    clean, frames = seq.frames[:n], np.asarray(case["frames"], np.float32)
+    if kind == "cardiac":  # Rician noise of the case's sigma, and nothing else
+        sigma = case.get("noise_sigma") or 0.0
+        same = 0.5 * sigma < float((frames - clean).std()) < 2.0 * sigma
+    else:  # the same anatomy and speckle in the reference frame (its speckle is the sequence's, not fresh)
+        inside = case["mask"] if case.get("mask") is not None else np.ones(frames.shape[1:], bool)
+        same = float(np.corrcoef(frames[0][inside], clean[0][inside])[0, 1]) > 0.95
+    if not same or (case.get("labels") is not None and not np.array_equal(seq.labels[:n], case["labels"])):
+        raise RuntimeError(f"{case['name']}: the noise-free sequence does not show the case's anatomy")
+    return clean
 
 
 #: the figures a case is judged on: higher is better, but for the endpoint error

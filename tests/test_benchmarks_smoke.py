@@ -216,7 +216,7 @@ def test_nmsr_benchmark_truth_section_scores_the_true_motion_and_the_noise_free_
 def test_noise_free_is_the_same_sequence_without_its_noise():
     """``benchmarks.nmsr.noise_free``: the phantom's own motion and anatomy, without the Rician noise (the difference is
     noise-sized, zero-mean-ish, not structure); the echo's without its fresh speckle; a case that does not move as the
-    regenerated sequence does is refused."""
+    regenerated sequence does, or shows other anatomy, is refused."""
     from benchmarks import nmsr as bench
 
     case = bench.phantom_case(3, n_frames=4)
@@ -234,6 +234,11 @@ def test_noise_free_is_the_same_sequence_without_its_noise():
     assert np.corrcoef(*inside)[0, 1] > 0.95 and np.corrcoef(inside[0], bench.noise_free(bench.echo_case_seed(70_001, 3, 64))[0][echo["mask"]])[0, 1] < 0.7
     with pytest.raises(RuntimeError, match="does not move as the case does"):
         bench.noise_free({**case, "gt": case["gt"] + 0.5})
+    # the anatomy is checked at run time too: other labels, noise of another size, an echo's frames shifted
+    for other in ({**case, "labels": np.roll(case["labels"], 2, axis=-1)}, {**case, "noise_sigma": 3 * sigma},
+                  {**echo, "frames": np.roll(echo["frames"], 7, axis=-1)}):
+        with pytest.raises(RuntimeError, match="does not show the case's anatomy"):
+            bench.noise_free(other)
 
 
 def test_nmsr_benchmark_spread_section_runs_alone(tmp_path, restore_thread_env):
