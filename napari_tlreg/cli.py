@@ -142,28 +142,39 @@ def parse_params(items: list[str]) -> dict:
     return params
 
 
-def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int = 0):
-    """Labels from a file, checked against the frames: ``(T, H, W)`` int32 (one frame goes on the reference)."""
+def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int = 0, slice: int | None = None):
+    """Labels from a file, checked against the frames: ``(T, H, W)`` int32 (one frame goes on the reference). A
+    file of several slice positions (a 4-D NIfTI, an ``(S, T, H, W)`` array) gives slice position ``slice`` (the
+    frames' own, ``--slice``; default 0)."""
     if path is None:
         return None
     from .io import load_sequence, load_stack
-    from .report import check_annotations
 
     if Path(path).suffix.lower() == ".npz":
         lab = _npz_labels(path)
     else:
         try:  # the stored integers exactly (the sequence readers give float32 frames: ids over 2**24 would round)
             lab = load_stack(path)[0]
-        except (ValueError, OSError):  # DICOM, video: the sequence readers
-            lab = load_sequence(path).frames
+        except (ValueError, OSError):  # a 4-D NIfTI, DICOM, video: the sequence readers, at the frames' slice position
+            seq = load_sequence(path)
+            if int(seq.metadata.get("n_slices", 1)) > 1 and slice:
+                seq = load_sequence(path, slice=slice)
+            lab = seq.frames
     while lab.ndim > 3 and lab.shape[0] == 1:
         lab = lab[0]
+    if lab.ndim == 4 and lab.shape[1:] == tuple(shape):  # (S, T, H, W): the frames' slice position
+        k = slice or 0
+        if not 0 <= k < lab.shape[0]:
+            raise ValueError(f"{path}: labels of {lab.shape[0]} slice positions have no slice {k}")
+        lab = lab[k]
     if lab.ndim == 2:
         lab = lab[None]
     if lab.ndim != 3:
         raise ValueError(f"{path}: labels of shape {lab.shape}; expected (T, H, W) or (H, W)")
     if lab.shape[1:] != tuple(shape[1:]):
         raise ValueError(f"{path}: labels of {lab.shape[1]}x{lab.shape[2]} do not match frames of {shape[1]}x{shape[2]}")
+    from .report import check_annotations
+
     try:
         return check_annotations(shape, lab, None, reference)[0]
     except ValueError as exc:
@@ -176,11 +187,12 @@ def _recorded_annotations(folder: Path, res) -> tuple:
     from . import report
     from .io import load_sequence
 
-    source, _ = report.recorded(folder)
+    source, kept = report.recorded(folder)
     if not source:
         return None, None
+    slice = kept.get("slice", (kept.get("batch") or {}).get("slice"))
     try:
-        seq = load_sequence(source)
+        seq = load_sequence(source, slice=slice if isinstance(slice, int) else None)
     except (ValueError, OSError):
         return None, None
     if tuple(seq.shape) != tuple(res.frames.shape) or (seq.labels is None and seq.landmarks is None):
@@ -262,7 +274,7 @@ def cmd_register(args) -> int:
               f"(--slice K for another)", file=sys.stderr)
     # everything that can be checked is checked before the (possibly long) registration
     api.validate_frames(seq.frames, args.reference)
-    labels = _load_labels(args.labels, seq.shape, args.reference) if args.labels else seq.labels
+    labels = _load_labels(args.labels, seq.shape, args.reference, args.slice) if args.labels else seq.labels
     landmarks = load_points_csv(args.landmarks) if args.landmarks else seq.landmarks
     try:
         labels, landmarks = report.check_annotations(seq.shape, labels, landmarks, args.reference)
@@ -277,7 +289,10 @@ def cmd_register(args) -> int:
     res = api.register(seq, method=method, reference=args.reference, device=args.device,  # its spacing too
                        progress=_progress_printer(method), on_warning=_print_warning, normalize=args.normalize, **params)
     _end_progress()
-    report.write(res, args.out, labels=labels, landmarks=landmarks, montage=not args.no_montage, source=str(args.input))
+    source = Path(args.input)  # a file, as evaluate can find it again from anywhere; a sample by its name
+    report.write(res, args.out, labels=labels, landmarks=landmarks, montage=not args.no_montage,
+                 source=str(source.resolve()) if source.exists() else str(args.input),
+                 extra=None if args.slice is None else {"slice": args.slice})
     print(f"{method}: {seq.shape[0]} frames of {seq.shape[1]}x{seq.shape[2]} in {res.runtime_s:.2f} s on {res.device} -> {args.out}")
     return 0
 
@@ -319,16 +334,22 @@ def cmd_evaluate(args) -> int:
         check_replaceable(args.report, "report.json", "report")
     labels = _load_labels(args.labels, results[0].frames.shape, results[0].reference)
     landmarks = load_points_csv(args.landmarks) if args.landmarks else None
-    given = args.labels is not None or args.landmarks is not None
     summaries, first = {}, None
     for folder, res in zip(args.folder, results):
-        # none given: the recorded source's own annotations, as register used them (else its Dice and TRE were lost)
-        lab, lm = (labels, landmarks) if given else _recorded_annotations(Path(folder), res)
+        # what is not given: the annotations the folder keeps (those register or an earlier evaluate used); a folder
+        # older than that: its recorded source's own (else its Dice and TRE were lost)
+        own = report.saved_annotations(Path(folder), res.frames.shape, res.reference)
+        if own[0] is None and own[1] is None:
+            own = _recorded_annotations(Path(folder), res)
+        lab = labels if args.labels is not None else own[0]
+        lm = landmarks if args.landmarks is not None else own[1]
+        if lab is None and lm is None:
+            print(f"napari-tlreg evaluate: {folder}: no labels or landmarks (none given, none kept in the folder or "
+                  "readable from its source): image figures only", file=sys.stderr)
         first = first or (lab, lm)
         summaries[folder] = report.write_evaluation(res, folder, labels=lab, landmarks=lm)
     if args.report:
-        lab, lm = (labels, landmarks) if given else first
-        report.export_report(results, args.report, labels=lab, landmarks=lm, source=", ".join(args.folder))
+        report.export_report(results, args.report, labels=first[0], landmarks=first[1], source=", ".join(args.folder))
     print(json.dumps(summaries[args.folder[0]] if len(args.folder) == 1 else summaries, indent=2))
     if args.report:
         print(f"report written to {args.report}", file=sys.stderr)

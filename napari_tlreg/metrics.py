@@ -8,7 +8,7 @@ in frame ``t`` corresponds to ``q + u_t(q)`` in the reference (bilinear sample, 
 
 Definitions chosen here (each is tested against a hand-computed case):
 
-* **Dice** ``2|A∩B| / (|A| + |B|)``. ``label=None`` compares foregrounds (``> 0``), otherwise the
+* **Dice** ``2|A∩B| / (|A| + |B|)``. ``label=None`` compares foregrounds (every nonzero id), otherwise the
   pixels equal to ``label``. Two empty sets give ``1.0`` (nothing to disagree on).
 * **Hausdorff** is the surface-distance definition of medpy (``hd``/``hd95``) and MONAI: the
   boundary of a mask is the mask minus its erosion by the 4-connected cross (pixels touching
@@ -74,8 +74,8 @@ def _same_shape(a: np.ndarray, b: np.ndarray, what: str = "arrays") -> None:
 
 
 def _mask_of(x: np.ndarray, label) -> np.ndarray:
-    if label is None:
-        return x > 0 if x.dtype != bool else x
+    if label is None:  # the foreground: every label, as a frame with any nonzero id counts as labelled
+        return x != 0 if x.dtype != bool else x
     return x == label
 
 
@@ -103,7 +103,7 @@ def _nan_stats() -> dict:
 def dice(a, b, label=None) -> float:
     """Dice coefficient ``2|A∩B| / (|A|+|B|)`` of two label arrays of the same shape.
 
-    ``label=None``: foreground ``a > 0`` vs ``b > 0``; otherwise the pixels equal to ``label``.
+    ``label=None``: foreground ``a != 0`` vs ``b != 0``; otherwise the pixels equal to ``label``.
     Both sets empty -> ``1.0``. Shape mismatch -> ``ValueError``.
     """
     a = _asarray(a, "a")
@@ -482,7 +482,9 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     ]
 
     if labels is not None:
-        lab = _asarray(labels, "labels")
+        from .core.labels import as_label_ids
+
+        lab = as_label_ids(_asarray(labels, "labels"))
         if lab.shape != frames.shape:
             raise ValueError(f"labels must have the frames' shape {frames.shape}, got {lab.shape}")
         ref_lab = lab[ref]
@@ -559,7 +561,8 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
 
 
 def summarize(rows: Sequence[dict], reference: int | None = None) -> dict:
-    """Mean over the non-reference frames of every numeric column, ignoring NaN.
+    """Mean over the non-reference frames of every numeric column, ignoring NaN; a count (``tre_n``: a column
+    named ``*_n``) is summed, a maximum (``tre_max``, ``tre_max_mm``) is the largest.
 
     The reference row is the one with ``is_reference`` true (or ``t == reference`` when given).
     ``t`` and ``is_reference`` are left out; a column that is NaN everywhere gives NaN. Also
@@ -585,6 +588,7 @@ def summarize(rows: Sequence[dict], reference: int | None = None) -> dict:
         vals = np.array([float(r[k]) for r in kept if isinstance(r.get(k), (int, float, np.integer, np.floating))
                          and not isinstance(r.get(k), (bool, np.bool_))], dtype=np.float64)
         vals = vals[~np.isnan(vals)]
-        out[k] = float(vals.mean()) if vals.size else math.nan
+        reduce = np.sum if k.endswith("_n") else np.max if k.endswith("_max") or k.startswith("tre_max") else np.mean
+        out[k] = float(reduce(vals)) if vals.size else math.nan
     out["n_frames"] = len(kept)
     return out

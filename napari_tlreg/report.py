@@ -14,7 +14,8 @@ import numpy as np
 
 from . import __version__
 from .metrics import summarize
-from .result import RegistrationResult, check_label_range
+from .core.labels import as_label_ids
+from .result import RegistrationResult
 
 
 def _clean(value):
@@ -74,12 +75,7 @@ def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
         if lab.shape != (t, h, w):
             raise ValueError(f"labels of shape {lab.shape} do not match the frames {(t, h, w)}: expected "
                              f"(T, H, W) = {(t, h, w)} or one {h}x{w} frame on the reference")
-        if lab.dtype.kind not in "biuf":
-            raise ValueError(f"labels must be integers, got dtype {lab.dtype}")
-        if lab.dtype.kind == "f" and not (np.isfinite(lab).all() and np.array_equal(lab, np.round(lab))):
-            raise ValueError("labels must be integers (found fractional, NaN or infinite values)")
-        check_label_range(lab)
-        labels = lab.astype(np.int32, copy=False)
+        labels = as_label_ids(lab)
         n_ids = len(np.unique(labels)) - 1
         if n_ids > MAX_LABEL_IDS:  # an image given as labels: per-label metrics would run for hours
             raise ValueError(f"labels hold {n_ids:,} different ids (at most {MAX_LABEL_IDS:,}): is this an image "
@@ -92,12 +88,19 @@ def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
             raise ValueError(f"landmarks must be (N, 4) rows (id, t, row, col), got shape {pts.shape}")
         if not np.isfinite(pts).all():
             raise ValueError("landmarks contain NaN or infinite values")
+        if (pts[:, 0] != np.round(pts[:, 0])).any():
+            raise ValueError(f"landmark ids must be integers, got {pts[pts[:, 0] != np.round(pts[:, 0]), 0][0]:g}")
         for pid, tt, r, c in pts:
             if tt != round(tt) or not 0 <= tt < t:
                 raise ValueError(f"landmark id {pid:g}: frame {tt:g} is out of range for {t} frames [0, {t - 1}]")
             if not (-0.5 <= r <= h - 0.5 and -0.5 <= c <= w - 0.5):
                 raise ValueError(f"landmark id {pid:g} in frame {int(tt)} at (row {r:g}, col {c:g}) lies outside "
                                  f"the {h}x{w} image")
+        seen: set[tuple[float, float]] = set()
+        for pid, tt in pts[:, :2]:
+            if (pid, tt) in seen:
+                raise ValueError(f"landmark id {pid:g} appears twice in frame {tt:g}")
+            seen.add((pid, tt))
         landmarks = pts
     return labels, landmarks
 
@@ -182,9 +185,42 @@ def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bo
         if labels is not None:
             propagated = res.warp_labels(np.asarray(labels)[res.reference])
             tifffile.imwrite(tmp / "propagated_labels.tif", propagated.astype(np.int32), photometric="minisblack")
+        save_annotations(tmp, labels, landmarks)
         if montage:
             save_montage(res, tmp / "montage.png", propagated=propagated)
     return out
+
+
+#: the annotations a result was evaluated against, kept in its folder (``napari-tlreg evaluate FOLDER`` reads them)
+LABELS_FILE, LANDMARKS_FILE = "labels.tif", "landmarks.csv"
+
+
+def save_annotations(folder: Path, labels=None, landmarks=None) -> None:
+    """Keep ``labels`` ``(T, H, W)`` (zlib TIFF) and ``landmarks`` (``id,t,row,col``) in a result folder being written."""
+    import tifffile
+
+    from .io.writers import save_points_csv
+
+    if labels is not None:
+        tifffile.imwrite(folder / LABELS_FILE, np.asarray(labels, np.int32), photometric="minisblack", compression="zlib")
+    if landmarks is not None and len(landmarks):
+        save_points_csv(folder / LANDMARKS_FILE, landmarks)
+
+
+def saved_annotations(folder: Path, shape, reference: int) -> tuple:
+    """The labels and landmarks a result folder keeps (:func:`save_annotations`; ``None`` for each it lacks),
+    checked against frames of ``shape``."""
+    import tifffile
+
+    from .io.writers import load_points_csv
+
+    folder = Path(folder)
+    labels = tifffile.imread(folder / LABELS_FILE) if (folder / LABELS_FILE).is_file() else None
+    landmarks = load_points_csv(folder / LANDMARKS_FILE) if (folder / LANDMARKS_FILE).is_file() else None
+    try:
+        return check_annotations(shape, labels, landmarks, reference)
+    except ValueError as exc:
+        raise ValueError(f"{folder}: its {LABELS_FILE} / {LANDMARKS_FILE}: {exc}") from None
 
 
 def save_montage(res: RegistrationResult, path, propagated=None, n_cols: int = 6) -> None:
@@ -568,7 +604,8 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
 
 def recorded(folder: Path) -> tuple[str | None, dict]:
     """What ``folder``'s ``metrics.json`` records of how the result was made, which re-evaluating it keeps: the
-    source ``register`` read, and a batch's run record and warnings (a rerun of the batch still skips it)."""
+    source ``register`` read and its slice position, and a batch's run record and warnings (a rerun of the batch
+    still skips it)."""
     try:
         doc = json.loads((folder / "metrics.json").read_text())
     except (OSError, ValueError):
@@ -576,7 +613,7 @@ def recorded(folder: Path) -> tuple[str | None, dict]:
     if not isinstance(doc, dict):
         return None, {}
     source = doc.get("source")
-    return (source if isinstance(source, str) else None), {k: doc[k] for k in ("batch", "warnings") if k in doc}
+    return (source if isinstance(source, str) else None), {k: doc[k] for k in ("batch", "warnings", "slice") if k in doc}
 
 
 #: what :func:`write_evaluation` writes with landmarks (and removes without them)
@@ -588,7 +625,9 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
     """``napari-tlreg evaluate`` on one result folder: (re)write ``metrics.json``/``metrics.csv`` (as
     :func:`write_metrics`), ``plots.png``, and with landmarks ``landmarks.csv``, ``tre.csv`` and
     ``landmark_pairs.csv`` (as in :func:`export_report`), each file atomically; without landmarks, removes those an
-    earlier evaluation wrote. Returns the summary."""
+    earlier evaluation wrote; with labels, ``labels.tif`` and ``propagated_labels.tif``. Returns the summary."""
+    import tifffile
+
     from . import landmarks as LM
     from .io.writers import atomic_path, save_points_csv
 
@@ -596,6 +635,11 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
     unit = res.unit if unit is None else unit
     source, kept = recorded(folder)
     summary = write_metrics(res, folder, labels=labels, landmarks=landmarks, source=source, extra=kept)
+    if labels is not None:  # the folder keeps what it was evaluated against (a later `evaluate FOLDER` reads it)
+        lab = check_annotations(res.frames.shape, labels, None, res.reference)[0]
+        for fname, arr, zlib in ((LABELS_FILE, lab, True), ("propagated_labels.tif", res.warp_labels(lab[res.reference]), False)):
+            with atomic_path(folder / fname) as tmp:
+                tifffile.imwrite(tmp, arr.astype(np.int32), photometric="minisblack", compression="zlib" if zlib else None)
     name = res.method
     tables = per_frame_tables({name: res}, labels=labels, landmarks=landmarks, spacing=spacing)
     with atomic_path(folder / "plots.png") as tmp:

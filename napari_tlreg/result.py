@@ -74,17 +74,14 @@ class RegistrationResult:
 
     def warp_labels(self, labels) -> np.ndarray:
         """Propagate integer labels ``(H, W)`` on the reference to every frame (nearest): ``(T, H, W)``."""
+        from .core.labels import as_label_ids
         from .core.ops import warp
 
         lab = np.asarray(labels)
         if lab.ndim != 2:
             raise ValueError(f"labels must be one (H, W) frame on the reference, got shape {lab.shape}")
         self._check_plane("labels", lab.shape)
-        if lab.dtype.kind == "f":
-            if not np.all(np.isfinite(lab)) or not np.all(lab == np.round(lab)):
-                raise ValueError("labels must be integers")
-        check_label_range(lab)
-        return warp(lab.astype(np.int32, copy=False), self.displacement, order=0)
+        return warp(as_label_ids(lab), self.displacement, order=0)
 
     def warp_images(self, image) -> np.ndarray:
         """Warp any other image ``(H, W)`` defined on the reference onto every frame (bilinear): ``(T, H, W)``."""
@@ -233,10 +230,3 @@ def _check_saved_shapes(folder: Path, arrays: dict, inverse, fields: dict) -> No
         raise ValueError(f"{folder}: inconsistent result folder: frames.tif is {(t, h, w)} but " + ", ".join(bad))
     if not 0 <= fields["reference"] < t:
         raise ValueError(f"{folder}: inconsistent result folder: reference {fields['reference']} of {t} frames")
-
-
-def check_label_range(labels: np.ndarray) -> None:
-    """Label ids are kept as int32: one outside its range would wrap around to another id, silently."""
-    lab = np.asarray(labels)
-    if lab.size and lab.dtype.kind in "iuf" and (lab.min() < np.iinfo(np.int32).min or lab.max() > np.iinfo(np.int32).max):
-        raise ValueError(f"label ids must lie in the int32 range (±2147483647), got {lab.min():.0f}..{lab.max():.0f}")

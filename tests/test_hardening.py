@@ -1106,17 +1106,141 @@ def test_cli_evaluate_without_annotations_uses_the_sources_and_drops_stale_landm
     rc, err, _ = _cli(["register", "satellite", "--method", "multistep", "--out", tmp_path / "r"], capsys)
     assert rc == 0, err
     had = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    tre_keys = [k for k in had["summary"] if k.startswith("tre")]
+    assert (tmp_path / "r" / "landmarks.csv").is_file()  # the folder keeps what register evaluated against
+    rc, err, _ = _cli(["evaluate", tmp_path / "r"], capsys)
+    assert rc == 0 and not err, err
+    now = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert (tmp_path / "r" / "tre.csv").is_file()
+    assert tre_keys and all(now["summary"][k] == pytest.approx(had["summary"][k]) for k in tre_keys)
+    # a folder that keeps none (written before it did): its recorded source's own annotations, said so
+    (tmp_path / "r" / "landmarks.csv").unlink()
     rc, err, _ = _cli(["evaluate", tmp_path / "r"], capsys)
     assert rc == 0 and any("the labels and landmarks of its source, satellite" in line for line in err), err
     now = json.loads((tmp_path / "r" / "metrics.json").read_text())
-    assert (tmp_path / "r" / "tre.csv").is_file()
-    tre_keys = [k for k in had["summary"] if k.startswith("tre")]
-    assert tre_keys and all(now["summary"][k] == pytest.approx(had["summary"][k]) for k in tre_keys)
+    assert all(now["summary"][k] == pytest.approx(had["summary"][k]) for k in tre_keys)
     from napari_tlreg.report import write_evaluation
     from napari_tlreg.result import RegistrationResult
 
     write_evaluation(RegistrationResult.load(tmp_path / "r"), tmp_path / "r")  # no landmarks: no landmark files
     assert not any((tmp_path / "r" / f).exists() for f in ("tre.csv", "landmark_pairs.csv", "landmarks.csv"))
+
+
+def test_cli_evaluate_keeps_the_annotations_register_used(tmp_path, capsys, shift_engine, monkeypatch):
+    """``evaluate FOLDER`` re-read the recorded source without its slice (slice 0's labels scored slice 1: Dice 1 ->
+    0) and could not find a relative source from elsewhere, dropping the TRE of ``--landmarks``; ``--labels`` of a
+    4-D file took slice 0 whatever ``--slice`` said. The folder now keeps the labels and landmarks it was evaluated
+    against, each kind replaced only by what is given."""
+    frames = np.stack([_seq(4, seed=1), _seq(4, seed=2)])
+    lab = np.zeros((2, 4, 32, 32), np.int32)
+    lab[0, :, 4:12, 4:12], lab[1, :, 14:30, 10:20] = 1, 2
+    np.savez(tmp_path / "ms.npz", frames=frames, labels=lab)
+    (tmp_path / "lm.csv").write_text("id,t,row,col\n0,0,10,10\n0,1,11,12\n1,0,20,20\n1,2,21,19\n")
+    monkeypatch.chdir(tmp_path)
+    rc, err, _ = _cli(["register", "ms.npz", "--slice", "1", "--landmarks", "lm.csv", "--method", shift_engine,
+                       "--out", "o", "--no-montage"], capsys)
+    assert rc == 0, err
+    had = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert had["slice"] == 1 and had["source"] == str(tmp_path / "ms.npz")
+    import tifffile
+
+    assert np.array_equal(tifffile.imread(tmp_path / "o" / "labels.tif"), lab[1])
+    monkeypatch.chdir(tmp_path.parent)
+    rc, err, _ = _cli(["evaluate", tmp_path / "o"], capsys)
+    assert rc == 0 and not err, err
+    now = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    keys = [k for k in had["summary"] if k.startswith(("tre", "dice", "hd"))]
+    assert {"tre", "dice"} <= set(keys) and all(now["summary"][k] == pytest.approx(had["summary"][k]) for k in keys)
+    assert now["slice"] == 1
+    # --labels replaces the labels only: the landmarks stay, and the folder keeps the new labels
+    other = lab[1].copy()
+    other[:, 14:30, 10:20] = 0
+    other[:, 2:8, 2:8] = 3
+    save_stack(tmp_path / "other.tif", other)
+    rc, err, _ = _cli(["evaluate", tmp_path / "o", "--labels", tmp_path / "other.tif"], capsys)
+    assert rc == 0, err
+    now = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert now["summary"]["tre"] == pytest.approx(had["summary"]["tre"])
+    assert np.array_equal(tifffile.imread(tmp_path / "o" / "labels.tif"), other)
+    assert set(np.unique(tifffile.imread(tmp_path / "o" / "propagated_labels.tif"))) == {0, 3}
+
+
+def test_cli_labels_of_a_4d_nifti_follow_the_slice(tmp_path, capsys, shift_engine):
+    import nibabel as nib
+
+    img = np.random.default_rng(0).random((32, 32, 3, 4)).astype(np.float32)  # (X, Y, Z, T)
+    lab = np.zeros((32, 32, 3, 4), np.int16)
+    for z in range(3):
+        lab[8:20, 8:20, z, :] = z + 1
+    nib.save(nib.Nifti1Image(img, np.eye(4)), tmp_path / "m4.nii")
+    nib.save(nib.Nifti1Image(lab, np.eye(4)), tmp_path / "m4lab.nii")
+    rc, err, _ = _cli(["register", tmp_path / "m4.nii", "--slice", "2", "--labels", tmp_path / "m4lab.nii",
+                       "--method", shift_engine, "--out", tmp_path / "o", "--no-montage"], capsys)
+    assert rc == 0, err
+    import tifffile
+
+    assert set(np.unique(tifffile.imread(tmp_path / "o" / "propagated_labels.tif"))) == {0, 3}
+
+
+@pytest.mark.parametrize("labels, match", [
+    (np.full((4, 32, 32), np.nan), "labels must be integers"),
+    (np.full((4, 32, 32), 0.7), "labels must be integers"),
+    (np.full((4, 32, 32), 2**32 + 1, np.int64), "label ids must lie in the int32 range"),
+])
+def test_labels_inside_a_sequence_file_are_checked_as_ids(tmp_path, labels, match):
+    """An npz's labels were cast to int32 unchecked (NaN came back as -2147483648 and scored Dice 1; 2**32 + 1 as
+    1); a sibling ``<stem>_labels`` file is ignored with a warning that says why."""
+    np.savez(tmp_path / "s.npz", frames=_seq(4), labels=labels)
+    with pytest.raises(ValueError, match=f"s.npz: {match}"):
+        tl.load_sequence(tmp_path / "s.npz")
+    save_stack(tmp_path / "t.tif", _seq(4))
+    np.save(tmp_path / "t_labels.npy", labels)
+    with pytest.warns(UserWarning, match=f"ignoring labels t_labels.npy: {match}"):
+        assert tl.load_sequence(tmp_path / "t.tif").labels is None
+
+
+def test_a_bad_pixel_spacing_is_dropped_with_a_warning(tmp_path):
+    """A NIfTI pixdim of NaN (or an npz spacing of -1, 0) made the file impossible to register ("spacing values
+    must be positive and finite"), with no way round it: it is dropped, the sequence measured in pixels."""
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.random.default_rng(0).random((32, 32, 4)).astype(np.float32), np.eye(4))
+    img.header["pixdim"][1:4] = [np.nan, 2.0, 1.0]
+    nib.save(img, tmp_path / "zn.nii")
+    np.savez(tmp_path / "sp.npz", frames=_seq(4), spacing=np.array([-1.0, 0.0]))
+    for name in ("zn.nii", "sp.npz"):
+        with pytest.warns(UserWarning, match=f"{name}: ignoring pixel spacing .* measuring in pixels"):
+            seq = tl.load_sequence(tmp_path / name)
+        assert seq.spacing is None and seq.unit == "px"
+        tl.register(seq, method="multistep")  # registers, in pixels
+
+
+def test_landmarks_are_checked_before_the_registration_and_written_only_if_readable(tmp_path):
+    """Duplicate (id, t) pairs or fractional ids inside an npz were refused only after the registration; the writer
+    wrote files its own reader refuses."""
+    from napari_tlreg.io import load_points_csv, save_points_csv
+    from napari_tlreg.report import check_annotations
+
+    for pts, match in (([[0, 0, 5, 5], [0, 0, 6, 6], [0, 1, 5, 5]], "landmark id 0 appears twice in frame 0"),
+                       ([[0.5, 0, 5, 5], [0.5, 1, 5, 5]], "landmark ids must be integers, got 0.5")):
+        with pytest.raises(ValueError, match=match):
+            check_annotations((4, 32, 32), None, np.array(pts, float))
+        with pytest.raises(ValueError, match=r"appears twice|id must be an integer"):
+            save_points_csv(tmp_path / "p.csv", pts)
+        assert not (tmp_path / "p.csv").exists()
+    save_points_csv(tmp_path / "p.csv", [[3, 0, 5, 5], [3, 1, 6, 6]])
+    assert load_points_csv(tmp_path / "p.csv").tolist() == [[3, 0, 5, 5], [3, 1, 6, 6]]
+
+
+def test_the_summary_counts_landmark_pairs_and_takes_the_largest_error():
+    """``tre_n`` was averaged over the frames (4 pairs over 11 frames: 0.36) and ``tre_max`` too."""
+    from napari_tlreg.metrics import summarize
+
+    rows = [{"t": 0, "is_reference": True, "tre_n": 0, "tre_max": np.nan, "tre": np.nan},
+            {"t": 1, "tre_n": 3, "tre_max": 2.0, "tre": 1.0}, {"t": 2, "tre_n": 0, "tre_max": np.nan, "tre": np.nan},
+            {"t": 3, "tre_n": 1, "tre_max": 5.0, "tre": 5.0}]
+    s = summarize(rows)
+    assert s["tre_n"] == 4 and s["tre_max"] == 5.0 and s["tre"] == 3.0
 
 
 def test_a_sequence_in_pixels_reports_in_pixels():

@@ -433,8 +433,9 @@ def test_folding_of_a_masked_run_is_taken_inside_its_region():
         M.negative_jacobian_fraction(u, mask=region[:, 1:])
 
 
-def test_evaluate_both_foregrounds_empty_is_hd_zero_as_hausdorff_says():
-    """Labels with negative ids only: both foregrounds (> 0) are empty, Dice 1; HD was inf where hausdorff() says 0."""
+def test_evaluate_counts_negative_label_ids_as_foreground():
+    """Labels with negative ids only were frames counted as labelled whose foregrounds (> 0) were both empty: Dice 1,
+    HD 0 for regions that did not overlap at all. The foreground is every nonzero id, as "labelled" is."""
     from napari_tlreg.result import RegistrationResult
 
     u = np.zeros((2, 2, 16, 16), np.float32)
@@ -444,8 +445,8 @@ def test_evaluate_both_foregrounds_empty_is_hd_zero_as_hausdorff_says():
     lab = np.zeros((2, 16, 16), np.int32)
     lab[0, 4:10, 4:10] = -1
     lab[1, 5:11, 4:10] = -1
-    row = M.evaluate(res, labels=lab)[1]
-    assert row["dice"] == 1.0 and row["hd"] == 0.0 and row["hd95"] == 0.0 and row["hd_mm"] == 0.0
+    row, same = M.evaluate(res, labels=lab)[1], M.evaluate(res, labels=-lab)[1]  # the same regions with id 1
+    assert row["dice"] < 0.9 and row["hd"] > 0 and row["dice"] == same["dice"] and row["hd"] == same["hd"]
 
 
 def test_result_save_takes_numpy_scalars(tmp_path):

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .sequence import Sequence
+from ..core.labels import as_label_ids
+from .sequence import Sequence, checked_spacing
 
 __all__ = [
     "SequenceReadError",
@@ -219,11 +220,11 @@ def _sibling_labels(path: Path, shape: tuple) -> tuple[np.ndarray | None, str | 
                     stacklevel=3,
                 )
                 return None, None
-            if np.issubdtype(lab.dtype, np.floating):
-                if not np.all(np.isfinite(lab)) or not np.array_equal(lab, np.round(lab)):
-                    warnings.warn(f"ignoring labels {cand.name}: values are not integers", stacklevel=3)
-                    return None, None
-            return lab.astype(np.int32), str(cand)
+            try:
+                return as_label_ids(lab), str(cand)
+            except ValueError as e:
+                warnings.warn(f"ignoring labels {cand.name}: {e}", stacklevel=3)
+                return None, None
     return None, None
 
 
@@ -540,6 +541,7 @@ def _read_tiff(path: Path, **_) -> Sequence:
     labels, lab_src = _sibling_labels(path, frames.shape)
     if lab_src:
         meta["labels_source"] = lab_src
+    spacing = checked_spacing(spacing, path.name)
     return Sequence(frames, labels=labels, spacing=spacing, unit=unit if spacing else "px", metadata=meta)
 
 
@@ -597,6 +599,8 @@ def _nifti_to_napari(data: np.ndarray, path: Path, slice: int | None):
 
 def _read_nifti(path: Path, slice: int | None = None, **_) -> Sequence:
     data, spacing, unit, meta0 = _nifti_array(path)
+    spacing = checked_spacing(spacing, path.name)
+    unit = unit if spacing else "px"
 
     def one(k):
         frames, n_slices = _nifti_to_napari(data, path, k)
@@ -770,6 +774,7 @@ def _read_dicom(path: Path, **_) -> Sequence:
     if fan is not None:
         meta["mask"] = fan
     spacing = _dicom_spacing(ds)
+    spacing = checked_spacing(spacing, path.name)
     return Sequence(grey, spacing=spacing, unit="mm" if spacing else "px", metadata=meta)
 
 
@@ -905,6 +910,7 @@ def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, ti
         meta["rgb"] = np.concatenate(rgbs, axis=0)
     spacing = _dicom_spacing(first)
     name = path.name if len(order) == 1 else f"{path.name}_slice{k}"
+    spacing = checked_spacing(spacing, path.name)
     return Sequence(frames, spacing=spacing, unit="mm" if spacing else "px", name=name, metadata=meta)
 
 
@@ -1053,6 +1059,7 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
                 unit = str(z["unit"])
     if arr.dtype.kind not in "biuf":
         _fail(path, f"array has dtype {arr.dtype}; expected numbers")
+    spacing = checked_spacing(spacing, path.name)
     rgb = None
     if arr.ndim in (3, 4) and arr.shape[-1] in (3, 4) and arr.shape[-2] > 4:
         arr, rgb = _split_rgb(arr, True)
@@ -1071,6 +1078,10 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
             lab = _as_thw(lab, path, "labels")
             if lab.shape != frames.shape:
                 _fail(path, f"labels {lab.shape} do not match frames {frames.shape}")
+            try:
+                lab = as_label_ids(lab)
+            except ValueError as e:
+                _fail(path, str(e))
         return Sequence(frames, labels=lab, spacing=spacing, unit=unit if spacing else "px",
                         landmarks=landmarks, metadata=m)
 

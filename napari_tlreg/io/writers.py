@@ -301,6 +301,15 @@ def save_points_csv(path, points) -> Path:
         pts = np.column_stack([np.arange(len(pts), dtype=np.float64), pts])
     if not np.all(np.isfinite(pts)):
         raise ValueError(f"{path.name}: points contain NaN or infinite values")
+    # what load_points_csv refuses is not written: it could not be read back
+    frac = pts[:, :2] != np.round(pts[:, :2])
+    if frac.any():
+        i, j = np.argwhere(frac)[0]
+        raise ValueError(f"{path.name}: {POINTS_HEADER[j]} must be an integer, got {pts[i, j]!r} (point {i})")
+    keys = [tuple(r) for r in pts[:, :2]]
+    if len(set(keys)) != len(keys):
+        pid, t = next(k for i, k in enumerate(keys) if k in keys[:i])
+        raise ValueError(f"{path.name}: landmark id {pid:g} appears twice in frame {t:g}")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(POINTS_HEADER)

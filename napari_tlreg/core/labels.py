@@ -1,0 +1,25 @@
+"""Label ids: the one check every path that takes a segmentation applies (readers, the API, metrics, reports)."""
+from __future__ import annotations
+
+import numpy as np
+
+_I32 = np.iinfo(np.int32)
+
+
+def as_label_ids(labels, what: str = "labels") -> np.ndarray:
+    """``labels`` as int32 ids, 0 the background, or a ``ValueError`` that says what is wrong with them.
+
+    Integer (or bool) arrays, and floating ones whose values are all whole numbers, are accepted (any id but 0 is a
+    label, negative ones too); NaN, infinities, fractions and ids beyond int32 (they would wrap around onto another
+    id) are refused.
+    """
+    lab = np.asarray(labels)
+    if lab.dtype.kind not in "biuf":
+        raise ValueError(f"{what} must be integers, got dtype {lab.dtype}")
+    if lab.dtype.kind == "f" and not (np.isfinite(lab).all() and np.array_equal(lab, np.round(lab))):
+        raise ValueError(f"{what} must be integers (found fractional, NaN or infinite values)")
+    if lab.size and lab.dtype.kind != "b":
+        lo, hi = lab.min(), lab.max()
+        if lo < _I32.min or hi > _I32.max:
+            raise ValueError(f"label ids must lie in the int32 range (±{_I32.max}), got {lo:.0f}..{hi:.0f}")
+    return lab.astype(np.int32, copy=False)
