@@ -1232,6 +1232,23 @@ def test_landmarks_are_checked_before_the_registration_and_written_only_if_reada
     assert load_points_csv(tmp_path / "p.csv").tolist() == [[3, 0, 5, 5], [3, 1, 6, 6]]
 
 
+def test_three_planes_stored_as_rgb_say_how_they_were_read(tmp_path):
+    """tifffile's default writes a (3, H, W) array as one RGB image with separate planes: it loaded as one grey
+    frame ("needs at least 2 frames, got 1") with nothing to say why."""
+    import tifffile
+
+    frames = (np.random.default_rng(0).random((3, 32, 32)) * 255).astype(np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # tifffile's own notice of its default
+        tifffile.imwrite(tmp_path / "p3.tif", frames)
+    with pytest.warns(UserWarning, match="p3.tif: read as one colour frame .* if they are 3 frames, save them"):
+        assert tl.load_sequence(tmp_path / "p3.tif").shape == (1, 32, 32)
+    tifffile.imwrite(tmp_path / "g3.tif", frames, photometric="minisblack")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert tl.load_sequence(tmp_path / "g3.tif").shape == (3, 32, 32)
+
+
 def test_the_summary_counts_landmark_pairs_and_takes_the_largest_error():
     """``tre_n`` was averaged over the frames (4 pairs over 11 frames: 0.36) and ``tre_max`` too."""
     from napari_tlreg.metrics import summarize

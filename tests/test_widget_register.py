@@ -438,6 +438,62 @@ def test_cancel(widget, qtbot, notes):
     assert len(viewer.layers) == n_layers
 
 
+def test_closing_the_dock_cancels_its_run(widget, qtbot, notes):
+    """napari's closing a dock takes the widget out (setParent(None)) without deleting it: the run went on unseen,
+    and quitting Python afterwards aborted the process (a worker emitting into deleted objects)."""
+    from napari_tlreg._widgets import register as R
+
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, SlowEngine.name)
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: w.progress_bar.value() > 0, timeout=10000)
+    cancel = w._cancel
+    assert cancel in R._RUNNING
+    viewer.window.remove_dock_widget(w)
+    assert cancel.is_set()
+    qtbot.waitUntil(lambda: not w.running, timeout=2000)
+    assert cancel not in R._RUNNING and w.status_label.text() == "cancelled" and not notes
+
+
+EXIT_MID_RUN = """
+import sys, time
+sys.path.insert(0, {tests!r})
+import napari
+from qtpy.QtWidgets import QApplication
+from napari_tlreg.engines import add_engine
+from napari_tlreg._widgets.register import RegisterWidget
+from test_widget_register import SlowEngine, synthetic_sequence
+add_engine(SlowEngine.name, "test_widget_register:SlowEngine", SlowEngine.description)
+v = napari.Viewer(show=False)
+v.add_image(synthetic_sequence()[0], name="seq")
+w = RegisterWidget(v)
+v.window.add_dock_widget(w)
+w.method_combo.setCurrentIndex(w.method_combo.findData(SlowEngine.name))
+w.run()
+t0 = time.time()
+while time.time() - t0 < 1.0:
+    QApplication.processEvents()
+assert w.running
+{then}
+print("exiting", flush=True)
+"""
+
+
+@pytest.mark.parametrize("then", ["", "v.close()"])
+def test_python_exits_cleanly_in_the_middle_of_a_run(then):
+    """A run still going when the process ends (a script, napari closed mid-run) aborted Python (exit 134)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = EXIT_MID_RUN.format(tests=str(Path(__file__).parent), then=then)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "exiting" in done.stdout, (done.returncode, done.stderr[-2000:])
+    assert "has been deleted" not in done.stderr
+
+
 def test_late_finished_of_an_earlier_run_does_not_end_the_next(widget, qtbot, notes):
     """A worker's ``finished`` comes after its ``returned``; when it is delivered only after the next
     run started, it must not reset the widget (the next run would look finished while it runs, and
@@ -544,6 +600,19 @@ def test_engine_error_notifies(widget, qtbot, notes):
     run_and_wait(qtbot, w)
     assert len(notes) == 1 and "mode must be one of" in notes[0][1], notes
     assert w.run_btn.text() == "Run" and len(viewer.layers) == n_layers
+
+
+def test_a_missing_weights_file_is_the_users_error_not_a_bug(widget, qtbot, notes, caplog):
+    """A mistyped weights path was reported as "registration failed: FileNotFoundError: ..." with a traceback in
+    the log, as a bug is."""
+    viewer, w = widget
+    viewer.add_image(synthetic_sequence()[0], name="seq")
+    choose(w.method_combo, "tlrn")
+    w.set_param("weights", "/nonexistent/w.pt")
+    caplog.clear()
+    run_and_wait(qtbot, w)
+    assert len(notes) == 1 and notes[0][1] == "Register sequence: weights file not found: /nonexistent/w.pt", notes
+    assert not [r for r in caplog.records if r.exc_info], "logged as a bug"
 
 
 # ---- layers.py: plain functions, no Qt ----------------------------------------------------------

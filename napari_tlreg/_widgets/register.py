@@ -5,6 +5,7 @@ result arrays become layers through the plain functions of :mod:`napari_tlreg._w
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import html
 import importlib
@@ -19,7 +20,7 @@ from napari.layers import Image, Labels, Layer, Vectors
 from napari.qt.threading import create_worker
 from napari.utils.colormaps import ensure_colormap
 from napari.utils.notifications import show_error, show_warning
-from qtpy.QtCore import QObject, Qt, QTimer, Signal
+from qtpy.QtCore import QEvent, QObject, Qt, QThreadPool, QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -139,13 +140,27 @@ def _run_job(frames, labels, cancel: threading.Event, progress, call: dict, disp
         return _Outcome("done", result=res, layers=layers, warnings=notes + warnings, settings=display)
     except Cancelled:
         return _Outcome("cancelled")
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:  # the user's to fix
         return _Outcome("error", message=str(exc))
     except MemoryError:
         return _Outcome("error", message="out of memory: crop or downsample the sequence, or use another device")
     except Exception as exc:  # a bug or a backend failure: report it, keep the viewer alive
         log.exception("registration failed")
         return _Outcome("error", message=f"registration failed: {type(exc).__name__}: {exc}")
+
+
+#: the cancel events of the runs going on now, in any dock
+_RUNNING: set[threading.Event] = set()
+
+
+@atexit.register
+def _stop_runs_at_exit() -> None:
+    """A run still going when Python exits would emit into objects already torn down (Qt aborts the process): stop
+    every run and let its thread end first."""
+    for cancel in list(_RUNNING):
+        cancel.set()
+    if _RUNNING:
+        QThreadPool.globalInstance().waitForDone(10_000)
 
 
 class _Relay(QObject):
@@ -414,6 +429,12 @@ class RegisterWidget(QWidget):
         store, slot = store_for(self._viewer), self._on_image_renamed  # result layers follow their image's name
         store.renamed.connect(slot)
         self.destroyed.connect(lambda *_: store.renamed.disconnect(slot))
+
+    def event(self, e) -> bool:
+        # napari's closing a dock takes the widget out of it (setParent(None)) without deleting it: stop its run
+        if e.type() == QEvent.ParentChange and self.parent() is None and self.running:
+            self.cancel()
+        return super().event(e)
 
     # -- layer combos --------------------------------------------------------------------------------
     def _on_layer_inserted(self, event=None) -> None:
@@ -704,6 +725,7 @@ class RegisterWidget(QWidget):
         }
         self._cancel = threading.Event()
         self._cancel_holder[0] = self._cancel
+        _RUNNING.add(self._cancel)
         self._run_layer = layer  # the image itself: it may be renamed or removed while the run goes on
         progress = _Throttle(self._relay.progress.emit)
         worker = create_worker(_run_job, frames, labels, self._cancel, progress, call, display, _start_thread=False,
@@ -759,6 +781,8 @@ class RegisterWidget(QWidget):
             self._reset()
 
     def _reset(self) -> None:
+        if self._cancel is not None:
+            _RUNNING.discard(self._cancel)
         self._worker = None
         self._run_layer = None
         self._cancel_holder[0] = None

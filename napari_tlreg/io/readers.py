@@ -528,6 +528,10 @@ def _per_slice(slice, n: int, one):
 
 def _read_tiff(path: Path, **_) -> Sequence:
     arr, axes, spacing, unit, meta = _tiff_array(path)
+    if axes == "SYX" and arr.shape[0] in (3, 4):  # tifffile's default for a (3|4, H, W) array before 2025
+        warnings.warn(f"{path.name}: read as one colour frame (the file stores {arr.shape[0]} planes as RGB"
+                      f"{'A' if arr.shape[0] == 4 else ''}); if they are {arr.shape[0]} frames, save them with "
+                      "photometric='minisblack'", stacklevel=3)
     if "S" in axes and len(axes) == arr.ndim:  # samples per pixel: colour, or grey with alpha
         arr = np.moveaxis(arr, axes.index("S"), -1)
         axes = axes.replace("S", "") + "S"
