@@ -18,6 +18,7 @@ pytest.importorskip("pytestqt")
 import torch  # noqa: E402
 from napari.utils._proxies import ReadOnlyWrapper  # noqa: E402
 from napari.utils.interactions import mouse_move_callbacks, mouse_press_callbacks, mouse_release_callbacks  # noqa: E402
+from qtpy.QtWidgets import QScrollArea  # noqa: E402
 
 from napari_tlreg.engines import add_engine, remove_engine  # noqa: E402
 from napari_tlreg.engines.base import Engine  # noqa: E402
@@ -235,6 +236,37 @@ def test_pairing_clicks_keys_undo_table_and_csv(docks, qtbot, tmp_path, errors):
     assert not w.load_csv(tmp_path / "bad.csv")
     assert errors and "out of range" in errors[-1]
     assert len(layer.data) == 4
+
+
+def test_three_docks_fit_a_900_px_screen(docks, qtbot):
+    """The three docks stacked (tables and plot at their least heights) forced a window 1936 px high: the time
+    slider and the export button lay below the screen. Each dock's content now scrolls."""
+    from napari_tlreg._widgets.chooser import MIN_VISIBLE_HEIGHT
+
+    viewer, reg, lmw, plots = docks
+    window = viewer.window._qt_window
+    window.resize(1400, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.minimumSizeHint().height() < 900
+    for w in (reg, lmw, plots):
+        area = w.findChild(QScrollArea, "scroll_area")
+        assert area.widget().minimumSizeHint().height() > area.minimumSizeHint().height() == MIN_VISIBLE_HEIGHT
+        assert area.minimumSizeHint().width() >= area.widget().minimumSizeHint().width()  # never cut at the side
+
+
+def test_a_sequence_in_pixels_has_one_pair_of_tre_columns(docks):
+    """The lemniscate sample (unit px, the reader's nominal spacing 1 x 1) showed its TRE twice, all four columns
+    "(px)"."""
+    from napari_tlreg._widgets.landmarks import layer_spacing
+
+    viewer, _, w, _ = docks
+    (layer,) = [ly for ly in viewer.open_sample("napari-tlreg", "lemniscate") if ly.name == "lemniscate"]
+    assert layer_spacing(layer) == (None, "px")
+    w.image_combo.setCurrentIndex(w.image_combo.findText("lemniscate"))
+    w._refresh_tre()
+    assert [w.tre_table.horizontalHeaderItem(j).text() for j in range(w.tre_table.columnCount())] == [
+        "before (px)", "after (px)"]
 
 
 def test_landmarks_survive_rerun_tre_and_tracking(docks, qtbot, errors):

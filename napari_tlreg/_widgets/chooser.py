@@ -6,7 +6,8 @@ from typing import Callable
 
 import numpy as np
 from napari.layers import Image
-from qtpy.QtWidgets import QComboBox
+from qtpy.QtCore import QEvent, Qt
+from qtpy.QtWidgets import QComboBox, QFrame, QScrollArea, QVBoxLayout, QWidget
 
 #: metadata flag of the layers our widgets create (results are never offered as inputs)
 RESULT_KEY = "napari_tlreg_result"
@@ -89,3 +90,57 @@ class ImageChooser:
     def current(self) -> Image | None:
         i = self.combo.currentIndex()
         return self._images[i] if 0 <= i < len(self._images) else None
+
+
+#: the least height of a dock's scroll area: three docks stacked still fit a 900 px screen
+MIN_VISIBLE_HEIGHT = 230
+
+
+class _Scroll(QScrollArea):
+    """A scroll area that asks for its content's natural size, up to most of the screen's height (a plain one asks
+    for a size set by the font: the dock would open squeezed), and is never narrower than its content nor lower
+    than :data:`MIN_VISIBLE_HEIGHT` (or the content's own least height). Read each time: napari's style sheet,
+    applied once the dock is shown, changes the content's sizes."""
+
+    def _bar(self) -> int:
+        return self.verticalScrollBar().sizeHint().width()
+
+    def setWidget(self, widget: QWidget) -> None:  # noqa: N802 (Qt's name)
+        super().setWidget(widget)
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
+        if obj is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()  # the content's sizes changed (a style sheet, a result's legend): tell the dock
+        return super().eventFilter(obj, event)
+
+    def sizeHint(self):  # noqa: N802 (Qt's name)
+        hint = self.widget().sizeHint()
+        screen = self.screen().availableGeometry().height() if self.screen() is not None else 900
+        hint.setWidth(max(hint.width(), self.widget().minimumSizeHint().width()) + self._bar())
+        hint.setHeight(min(hint.height(), int(0.8 * screen)))
+        return hint
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt's name)
+        least = self.widget().minimumSizeHint()
+        least.setWidth(least.width() + self._bar())
+        least.setHeight(min(least.height(), MIN_VISIBLE_HEIGHT))
+        return least
+
+
+def scroll_body(widget: QWidget) -> QVBoxLayout:
+    """The layout for ``widget``'s content, inside a vertical scroll area (:class:`_Scroll`): napari stacks docks
+    on one side of its window, and docks whose content is taller than the screen would push the window (and its
+    time slider) off it."""
+    outer = QVBoxLayout(widget)
+    outer.setContentsMargins(0, 0, 0, 0)
+    area = _Scroll(widget)
+    area.setObjectName("scroll_area")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    body = QWidget()
+    body.setObjectName("scroll_body")
+    area.setWidget(body)
+    outer.addWidget(area)
+    return QVBoxLayout(body)

@@ -44,7 +44,8 @@ from napari_tlreg._hooks import points_with_ids
 from napari_tlreg.io import load_points_csv, save_points_csv
 from napari_tlreg.report import check_annotations
 
-from .chooser import ImageChooser, base_data, current_frame, is_result, show_frame, watch_layers
+from .chooser import (ImageChooser, base_data, current_frame, is_result, scroll_body, show_frame,
+                      watch_layers)
 from .store import fits, store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,8 +90,11 @@ def _item(text: str, data: Any = None) -> QTableWidgetItem:
 
 
 def layer_spacing(layer) -> tuple[tuple[float, float] | None, str]:
-    """``(spacing, unit)`` of an image layer: the reader's metadata, else a non-unit scale."""
+    """``(spacing, unit)`` of an image layer: the reader's metadata, else a non-unit scale; ``(None, "px")`` for a
+    sequence in pixels (a reader's nominal 1 px spacing is no physical one)."""
     info = (getattr(layer, "metadata", None) or {}).get("napari_tlreg") or {}
+    if info.get("unit") == "px":
+        return None, "px"
     if info.get("spacing") is not None:
         return tuple(float(s) for s in info["spacing"]), str(info.get("unit") or "mm")  # type: ignore[return-value]
     scale = tuple(float(s) for s in layer.scale[-2:])
@@ -119,7 +123,7 @@ class LandmarkWidget(QWidget):
 
     # -- construction ------------------------------------------------------------------------------
     def _build(self) -> None:
-        root = QVBoxLayout(self)
+        root = scroll_body(self)
         form = QFormLayout()
         root.addLayout(form)
         self.images = ImageChooser(self._on_image_changed, "Image sequence (T, H, W); its landmarks are the Points layer “<image> landmarks”")

@@ -34,7 +34,8 @@ from napari_tlreg import report
 from napari_tlreg._hooks import points_with_ids
 
 from .landmarks import LANDMARKS, layer_spacing
-from .chooser import ImageChooser, base_data, current_frame, is_result, show_frame, watch_layers
+from .chooser import (ImageChooser, base_data, current_frame, is_result, scroll_body, show_frame,
+                      watch_layers)
 from .store import fits, store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,7 +74,7 @@ class PlotsWidget(QWidget):
 
     # -- construction ------------------------------------------------------------------------------
     def _build(self) -> None:
-        root = QVBoxLayout(self)
+        root = scroll_body(self)
         form = QFormLayout()
         root.addLayout(form)
         self.images = ImageChooser(self._on_image_changed)

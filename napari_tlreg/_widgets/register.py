@@ -50,7 +50,7 @@ from napari_tlreg.api import (
 )
 
 from . import layers as L
-from .chooser import RESULT_KEY, ImageChooser, base_data, current_frame, is_result
+from .chooser import RESULT_KEY, ImageChooser, base_data, current_frame, is_result, scroll_body
 from .store import store_for
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -314,7 +314,7 @@ class RegisterWidget(QWidget):
 
     # -- construction ------------------------------------------------------------------------------
     def _build(self) -> None:
-        root = QVBoxLayout(self)
+        root = scroll_body(self)
         self.inputs = QWidget()  # everything a run reads: disabled while it runs
         inputs = QVBoxLayout(self.inputs)
         inputs.setContentsMargins(0, 0, 0, 0)
