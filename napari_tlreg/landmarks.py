@@ -354,8 +354,13 @@ class LandmarkModel:
 
         A repeated ``(id, t)`` keeps its first row and gives the others fresh ids (never loses a point).
         """
-        lm = np.asarray(landmarks, dtype=np.float64).reshape(-1, 4)
-        lm = lm.copy()
+        lm = np.array(landmarks, dtype=np.float64)
+        if lm.size == 0:
+            lm = lm.reshape(0, 4)
+        if lm.ndim != 2 or lm.shape[1] != 4:
+            raise ValueError(f"landmarks must be (N, 4) rows (id, t, row, col), got shape {lm.shape}")
+        if not np.isfinite(lm).all():
+            raise ValueError("landmarks contain NaN or inf")
         if len(lm):
             lm[:, :2] = np.rint(lm[:, :2])
             seen: set = set()

@@ -291,6 +291,19 @@ def test_dicom_folder_skips_non_dicom_files(tmp_path):
         assert load_sequence(tmp_path, slice=1).metadata["files"] == ["21.dcm", "22.dcm"]
 
 
+@needs_sunny
+def test_dicom_folder_with_a_truncated_file_names_it(tmp_path):
+    """A damaged file of the series was reported against the folder alone."""
+    import shutil
+
+    for n in (1, 2, 3):
+        shutil.copy(DICOM_FOLDER / f"{n}.dcm", tmp_path / f"{n}.dcm")
+    data = (tmp_path / "2.dcm").read_bytes()
+    (tmp_path / "2.dcm").write_bytes(data[: len(data) - 20000])  # the header whole, the pixel data cut short
+    with pytest.raises(ValueError, match=r"^" + tmp_path.name + r": 2.dcm is not readable \(truncated or corrupt"):
+        load_sequence(tmp_path)
+
+
 def test_dicom_folder_without_dicom(tmp_path):
     (tmp_path / "a.txt").write_text("x")
     with pytest.warns(UserWarning), pytest.raises(ValueError, match="no readable DICOM"):

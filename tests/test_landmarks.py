@@ -180,6 +180,12 @@ def test_model_set_table_repairs_ids_and_remove():
     assert len(m) == 3
     m.set_table(np.zeros((0, 4)), undoable=False)
     assert len(m) == 0 and not m.can_undo
+    # bad tables: a plain message, and the model unchanged (a NaN id, an infinite one, rows of 3: numpy's errors)
+    for bad, match in (([[np.nan, 0, 1, 1]], "NaN or inf"), ([[np.inf, 0, 1, 1]], "NaN or inf"),
+                       ([[0, 1, 1]], r"\(N, 4\) rows .* got shape \(1, 3\)")):
+        with pytest.raises(ValueError, match=match):
+            m.set_table(bad)
+    assert len(m) == 0
 
 
 # --------------------------------------------------------------------------- CSV round trip

@@ -161,8 +161,9 @@ def test_pairing_clicks_keys_undo_table_and_csv(docks, qtbot, tmp_path, errors):
     frames, _ = sequence()
     viewer.add_image(frames, name="seq", scale=SCALE)
     assert w.image_combo.currentText() == "seq"
-    viewer.dims.set_current_step(0, 0)
-    w.pairing_box.setChecked(True)
+    viewer.dims.set_current_step(0, 2)
+    w.pairing_box.setChecked(True)  # a pair starts on the reference: the viewer goes there
+    assert viewer.dims.current_step[0] == 0
     layer = viewer.layers["seq landmarks"]
     assert viewer.layers.selection.active is layer and layer.mode == "pan_zoom"
     np.testing.assert_allclose(layer.scale, SCALE)

@@ -452,6 +452,9 @@ class LandmarkWidget(QWidget):
     # -- pairing ---------------------------------------------------------------------------------------
     def _on_pairing_toggled(self, on: bool) -> None:
         self._set_pairing(on)
+        img = self.current_image()
+        if on and img is not None:  # a pair starts on the reference frame: show it
+            show_frame(self._viewer, img, self.reference)
         self._update_hint()
 
     def _set_pairing(self, on: bool) -> None:

@@ -884,8 +884,12 @@ def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, ti
 
     greys, rgbs = [], []
     for f, _ds in chosen:
-        ds = _dcmread(f)
-        g, c = _dicom_pixels(ds)
+        try:
+            g, c = _dicom_pixels(_dcmread(f))
+        except (SequenceReadError, MemoryError):
+            raise
+        except Exception as e:  # one damaged file of the series: say which
+            _fail(path, f"{f.name} is not readable (truncated or corrupt: {_reason(e)})")
         if greys and g.shape[1:] != greys[0].shape[1:]:
             _fail(path, f"{f.name} has size {g.shape[1:]} but earlier frames have {greys[0].shape[1:]}")
         greys.append(g)
