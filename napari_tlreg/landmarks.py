@@ -40,20 +40,27 @@ STATS = ("mean", "std", "max", "dx", "dy", "ds")
 
 
 # --------------------------------------------------------------------------- tables and pairs
+def landmark_rows(landmarks) -> np.ndarray:
+    """``landmarks`` as a new ``(N, 4)`` float64 array of finite rows ``(id, t, row, col)``, or a ``ValueError``."""
+    lm = np.array(landmarks, dtype=np.float64)
+    if lm.size == 0:
+        return np.zeros((0, 4))
+    if lm.ndim != 2 or lm.shape[1] != 4:
+        raise ValueError(f"landmarks must be (N, 4) rows (id, t, row, col), got shape {lm.shape}")
+    if not np.isfinite(lm).all():
+        raise ValueError("landmarks contain NaN or infinite values")
+    return lm
+
+
 def as_table(landmarks, n_frames: int | None = None) -> np.ndarray:
     """Validate landmarks -> ``(N, 4)`` float64 rows ``(id, t, row, col)`` with integral ids and times.
 
     Raises ``ValueError`` for a wrong shape, NaN/inf, non-integer ids or times, a time outside
     ``[0, n_frames)`` (when given) or an id repeated within one frame.
     """
-    lm = np.asarray(landmarks, dtype=np.float64)
-    if lm.size == 0:
-        return np.zeros((0, 4))
-    if lm.ndim != 2 or lm.shape[1] != 4:
-        raise ValueError(f"landmarks must be (N, 4) rows (id, t, row, col), got shape {lm.shape}")
-    if not np.isfinite(lm).all():
-        raise ValueError("landmarks contain NaN or inf")
-    lm = lm.copy()
+    lm = landmark_rows(landmarks)
+    if not len(lm):
+        return lm
     for j, name in ((0, "id"), (1, "t")):
         r = np.rint(lm[:, j])
         if np.any(np.abs(r - lm[:, j]) > 1e-6):
@@ -354,13 +361,7 @@ class LandmarkModel:
 
         A repeated ``(id, t)`` keeps its first row and gives the others fresh ids (never loses a point).
         """
-        lm = np.array(landmarks, dtype=np.float64)
-        if lm.size == 0:
-            lm = lm.reshape(0, 4)
-        if lm.ndim != 2 or lm.shape[1] != 4:
-            raise ValueError(f"landmarks must be (N, 4) rows (id, t, row, col), got shape {lm.shape}")
-        if not np.isfinite(lm).all():
-            raise ValueError("landmarks contain NaN or inf")
+        lm = landmark_rows(landmarks)
         if len(lm):
             lm[:, :2] = np.rint(lm[:, :2])
             seen: set = set()

@@ -15,6 +15,7 @@ import numpy as np
 from . import __version__
 from .metrics import summarize
 from .core.labels import as_label_ids
+from .landmarks import landmark_rows
 from .result import RegistrationResult
 
 
@@ -81,13 +82,7 @@ def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
             raise ValueError(f"labels hold {n_ids:,} different ids (at most {MAX_LABEL_IDS:,}): is this an image "
                              "rather than a segmentation?")
     if landmarks is not None:
-        pts = np.asarray(landmarks, dtype=np.float64)
-        if pts.size == 0:
-            pts = pts.reshape(0, 4)
-        if pts.ndim != 2 or pts.shape[1] != 4:
-            raise ValueError(f"landmarks must be (N, 4) rows (id, t, row, col), got shape {pts.shape}")
-        if not np.isfinite(pts).all():
-            raise ValueError("landmarks contain NaN or infinite values")
+        pts = landmark_rows(landmarks)
         if (pts[:, 0] != np.round(pts[:, 0])).any():
             raise ValueError(f"landmark ids must be integers, got {pts[pts[:, 0] != np.round(pts[:, 0]), 0][0]:g}")
         for pid, tt, r, c in pts:
