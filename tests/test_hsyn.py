@@ -56,6 +56,39 @@ def test_final_field_is_half_composed_with_the_inverse_of_the_other_half():
     assert err < 0.1 * (fixed - moving)[..., 8:-8, 8:-8].abs().mean()
 
 
+def test_fields_keep_their_size_between_the_pooled_levels():
+    """The levels' images are average-pooled (coarse pixel i centred on fine pixel f·i + (f − 1)/2) but their fields
+    were brought up with corner-aligned resampling, values x (H − 1)/(h − 1): a translation found exactly at 1/4
+    came back 2.4 % too large at 128 px. Level nets that find the whole translation at 1/4 (the finer ones add
+    nothing) must give exactly its half-way fields, at every number of levels."""
+    from torch import nn
+
+    d = torch.tensor([4.0, -2.0])
+
+    class Oracle(nn.Module):
+        def __init__(self, f: int, zero: bool = False):
+            super().__init__()
+            self.f, self.zero = f, zero
+
+        def forward(self, x):
+            n = x.shape[0] // 2
+            v = torch.zeros(x.shape[0], 2, *x.shape[-2:])
+            if not self.zero:
+                v[:n], v[n:] = (d / (2 * self.f)).view(1, 2, 1, 1), (-d / (2 * self.f)).view(1, 2, 1, 1)
+            return v
+
+    moving = torch.rand(1, 1, 128, 128, generator=torch.Generator().manual_seed(0))
+    fixed = fields.warp(moving, d.view(1, 2, 1, 1).expand(1, 2, 128, 128).contiguous())
+    net = hsyn.HSyNNet()
+    net.levels = nn.ModuleList([Oracle(4), Oracle(2, zero=True), Oracle(1, zero=True)])
+    for levels in (1, 2, 3):
+        with torch.no_grad():
+            u_mf, u_fm, _, _ = net.half_fields(moving, fixed, levels)
+            full = net(moving, fixed, levels)["u_mf_full"]
+        for u, want in ((hsyn._unpool_field(u_mf, (128, 128)), d / 2), (full, d / 2), (hsyn._unpool_field(u_fm, (128, 128)), -d / 2)):
+            torch.testing.assert_close(u[0].flatten(1).median(1).values, want, atol=1e-5, rtol=0)
+
+
 def test_lncc_loss_is_minimal_for_identical_images_and_gain_invariant():
     a = torch.rand(1, 1, 32, 32)
     assert float(hsyn.lncc_loss(a, a, 5)) < -0.95
