@@ -128,10 +128,16 @@ def _is_dicom_folder(path: Path, probe: int = 16) -> bool:
     return any(_is_dicom_file(p) for p in entries[:probe])
 
 
+#: the files of a result folder (``RegistrationResult.save``) that are no image sequence: ``(T, 2, H, W)`` fields
+FIELD_FILES = ("displacement.tif", "inverse.tif")
+
+
 def _can_read(path: str | os.PathLike) -> bool:
     p = Path(path)
     if p.is_dir():
         return _is_dicom_folder(p)
+    if p.name in FIELD_FILES and (p.parent / "result.json").is_file():
+        return False  # a field: napari's own reader shows it as the 4-D array it is
     return p.name.lower().endswith(READER_SUFFIXES)
 
 
@@ -152,14 +158,31 @@ def read_sequences(path: str | os.PathLike | _Seq[str]) -> list[LayerData]:
     (:func:`napari_tlreg.io.load_slices`, layers ``"<name>_slice<k>"``), the first shown and the others hidden, so
     that the Register widget can take any one."""
     from napari_tlreg.io import load_slices
+    from napari_tlreg.io.readers import is_labels_stack
 
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     layers: list[LayerData] = []
     for p in paths:
+        if is_labels_stack(p):  # a segmentation saved as one (the Labels writer): a Labels layer again
+            layers.append(_labels_layer(p))
+            continue
         for k, seq in enumerate(load_slices(p)):
             for data, kwargs, kind in sequence_to_layers(seq):
                 layers.append((data, {**kwargs, "visible": False} if k else kwargs, kind))
     return layers
+
+
+def _labels_layer(path) -> LayerData:
+    """A labels stack (``save_stack(..., labels=True)``) as a Labels layer, scaled by its spacing."""
+    from napari_tlreg.io import load_stack
+    from napari_tlreg.io.readers import _stem
+
+    arr, spacing, unit = load_stack(path)
+    sp = tuple(float(v) for v in spacing) if spacing is not None else (1.0, 1.0)
+    info = {"name": _stem(Path(path)), "spacing": None if spacing is None else sp, "unit": unit if spacing is not None else "px",
+            "source": str(path)}
+    return (arr, {"name": info["name"], "scale": (1.0,) * (arr.ndim - 2) + sp, "metadata": {"napari_tlreg": info}},
+            "labels")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,7 +230,8 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
     arr = np.asarray(data)
     if not np.issubdtype(arr.dtype, np.integer):
         arr = arr.astype(np.int32)
-    return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta)), path)
+    return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta), labels=True),
+                    path)
 
 
 def points_with_ids(data: Any, meta: dict) -> np.ndarray:

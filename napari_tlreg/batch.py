@@ -448,6 +448,16 @@ def write_summary(rows: list[dict], out: str | os.PathLike) -> Path:
     return path
 
 
+def require_dask() -> None:
+    """A clear ``ImportError`` when Dask's ``distributed`` (the ``dask`` extra) is not installed: napari brings
+    ``dask`` but not its scheduler."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise ImportError('batch registration runs on Dask\'s distributed scheduler, which is not installed: '
+                          'pip install "napari-tlreg[dask]"')
+
+
 def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, reference: int = 0,
               device: str = "auto", montage: bool = True, on_row: Callable[[dict], None] | None = None,
               normalize: str = "auto", slice: int | None = None, **params) -> list[dict]:
@@ -466,6 +476,7 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     """
     from .engines import get_engine
 
+    require_dask()
     engine = get_engine(method)  # unknown method -> ValueError now, not once per sequence
     checked = engine.validate_params(params)
     given = {k: checked[k] for k in params}

@@ -368,7 +368,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    from .batch import SUMMARY_NAME, run_batch
+    from .batch import SUMMARY_NAME, require_dask, run_batch
+
+    try:
+        require_dask()
+    except ImportError as exc:
+        raise OSError(str(exc)) from None
 
     def report(row: dict) -> None:
         secs = f"{row['seconds']:.1f} s" if row.get("seconds") else ""
@@ -394,6 +399,10 @@ def cmd_view(args) -> int:
         # Qt would abort the process (SIGABRT) with a page about its xcb plugin
         raise OSError("no display to open napari on (DISPLAY is not set): run it in a desktop session or under "
                       "xvfb-run, or use `napari-tlreg register` without one")
+    import importlib.util
+
+    if importlib.util.find_spec("napari") is None:
+        raise OSError('napari is not installed: pip install "napari-tlreg[napari]" (or use `napari-tlreg register`)')
     from ._widgets.launch import launch
 
     return launch(args.input, method=args.method, run=args.run, screenshot=args.screenshot,

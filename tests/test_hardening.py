@@ -1249,6 +1249,26 @@ def test_three_planes_stored_as_rgb_say_how_they_were_read(tmp_path):
         assert tl.load_sequence(tmp_path / "g3.tif").shape == (3, 32, 32)
 
 
+def test_a_missing_optional_part_names_its_extra(monkeypatch, capsys, tmp_path):
+    """Without Dask's distributed (napari brings dask, not its scheduler) ``batch`` ended in a ModuleNotFoundError
+    traceback, and so did ``view`` without napari."""
+    import importlib.util
+
+    from napari_tlreg.batch import run_batch
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a, **k: None if name in ("distributed", "napari") else real(name, *a, **k))
+    monkeypatch.setenv("DISPLAY", ":0")  # past the display check: napari is what is missing
+    rc, err, _ = _cli(["batch", "lemniscate", "--method", "tlrn", "--out", tmp_path / "b"], capsys)
+    _assert_one_line_error(rc, err, command="batch", match='pip install "napari-tlreg[dask]"')
+    rc, err, _ = _cli(["view", "cardiac"], capsys)
+    _assert_one_line_error(rc, err, command="view", match='pip install "napari-tlreg[napari]"')
+    with pytest.raises(ImportError, match="distributed scheduler, which is not installed"):
+        run_batch(["lemniscate"], "tlrn", tmp_path / "b")
+    assert not (tmp_path / "b").exists()
+
+
 def test_the_summary_counts_landmark_pairs_and_takes_the_largest_error():
     """``tre_n`` was averaged over the frames (4 pairs over 11 frames: 0.36) and ``tre_max`` too."""
     from napari_tlreg.metrics import summarize

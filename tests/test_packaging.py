@@ -318,6 +318,30 @@ def test_image_writer_round_trips_through_reader(tmp_path, suffix):
     assert tuple(kw["scale"]) == pytest.approx((1.0, 1.5, 2.0))
 
 
+@pytest.mark.parametrize("suffix", [".tif", ".nii.gz"])
+def test_labels_writer_round_trips_through_reader_as_labels(tmp_path, suffix):
+    """A Labels layer saved by the plugin reopened as a float Image layer."""
+    labels = np.zeros((3, 20, 24), np.int32)
+    labels[:, 4:9, 5:12], labels[1:, 12:18, 2:6] = 1, 7
+    written = _hooks.write_labels(str(tmp_path / f"lab{suffix}"), labels, {"scale": (1.0, 1.5, 2.0)})
+    (data, kw, kind), *rest = _hooks.get_reader(written[0])(written[0])
+    assert kind == "labels" and not rest and data.dtype.kind == "i"
+    np.testing.assert_array_equal(data, labels)
+    assert tuple(kw["scale"]) == pytest.approx((1.0, 1.5, 2.0)) and kw["name"] == "lab"
+    image = _hooks.write_image(str(tmp_path / f"img{suffix}"), labels, {})  # the same integers, saved as an image
+    assert _hooks.get_reader(image[0])(image[0])[0][2] == "image"
+
+
+def test_a_result_folders_fields_are_left_to_napari(tmp_path):
+    """The reader took ``displacement.tif`` of a result folder and failed on its (T, 2, H, W) shape."""
+    import napari_tlreg as tl
+
+    res = tl.register(_toy_sequence(landmarks=False, labels=False).frames, method="multistep")
+    folder = res.save(tmp_path / "r")
+    assert _hooks.get_reader(str(folder / "displacement.tif")) is None
+    assert _hooks.get_reader(str(folder / "frames.tif")) is not None  # the frames are a sequence
+
+
 def test_points_writer_writes_id_t_row_col(tmp_path):
     _io_has("save_points_csv")
     import pandas as pd
@@ -418,4 +442,10 @@ def test_the_sdist_holds_what_its_tests_import_and_python_matches_napari():
     for test in (REPO_ROOT / "tests").glob("*.py"):
         imported |= set(re.findall(r"^\s*(?:from|import) (benchmarks|napari_tlreg)\b", test.read_text(), re.M))
     assert "tests" in include and imported <= include
+    # ... and the files the tests read: the scripts (parsed, run), CI's script, docs/nmsr.md (its figures)
+    read = set(re.findall(r'REPO_ROOT / "([^"/]+)', "".join(t.read_text() for t in (REPO_ROOT / "tests").glob("*.py"))))
+    read |= set(re.findall(r'ROOT / "([^"/]+)', "".join(t.read_text() for t in (REPO_ROOT / "tests").glob("*.py"))))
+    assert {"scripts", ".ci", "docs"} <= include and {r for r in read if (REPO_ROOT / r).exists()} <= include | {
+        "pyproject.toml"}, read - include
+    assert not any(c.startswith("License ::") for c in project["project"]["classifiers"])  # PEP 639: `license` says it
     assert project["project"]["requires-python"] == ">=3.11"

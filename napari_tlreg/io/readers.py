@@ -353,6 +353,27 @@ def load_slices(source, *, series: int | str | None = None, max_voxels: int = MA
     return out
 
 
+def is_labels_stack(path) -> bool:
+    """Whether ``path`` is a segmentation saved as one (``save_stack(..., labels=True)``: a TIFF whose JSON
+    description says ``"labels": true``, a NIfTI of intent ``label``); reads the header only."""
+    path = Path(path)
+    kind = SUPPORTED_SUFFIXES.get(_suffix(path)) if path.is_file() else None
+    try:
+        if kind == "tiff":
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                shaped = tif.shaped_metadata
+                return bool(shaped and shaped[0].get("labels") is True)
+        if kind == "nifti":
+            import nibabel as nib
+
+            return nib.load(path).header.get_intent()[0] == "label"
+    except Exception:  # unreadable: not ours to say; the reader gives the error
+        return False
+    return False
+
+
 def load_stack(path) -> tuple[np.ndarray, tuple[float, float] | None, str]:
     """Read an array exactly as :func:`~napari_tlreg.io.writers.save_stack` wrote it.
 

@@ -148,7 +148,7 @@ _IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
 _AXES = {2: "YX", 3: "TYX", 4: "TCYX"}
 
 
-def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False) -> Path:
+def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False, labels: bool = False) -> Path:
     """Write an array atomically, format chosen by suffix; returns the path.
 
     array: ``(H, W)``, ``(T, H, W)`` (TIFF also ``(T, C, H, W)`` or any N-D). Values and dtype
@@ -158,6 +158,9 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
         an unknown unit is refused.
     rgb: the last axis (3 or 4 samples) is colour: ``(H, W, 3)`` or ``(T, H, W, 3)``, stored as an RGB(A) TIFF
         (the readers take its luminance as the frames and keep the colour). TIFF only.
+    labels: an integer segmentation, marked as one in the file (TIFF: ``"labels": true`` in its JSON description,
+        always a plain TIFF; NIfTI: intent ``label``) so that the plugin's reader opens it as a Labels layer
+        (:func:`~napari_tlreg.io.readers.is_labels_stack`).
 
     ``.tif/.tiff``: ImageJ-compatible hyperstack for uint8/uint16/float32 without axes of length 1 (spacing as
     ImageJ resolution + unit), otherwise a plain TIFF with spacing in its JSON description and, for
@@ -181,6 +184,9 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
     if kind in ("nifti", "ome") and arr.dtype == np.float16:
         raise ValueError(f"{path.name}: {'NIfTI' if kind == 'nifti' else 'OME-TIFF'} cannot store float16; use .tif "
                          "or convert to float32")
+    if labels and (rgb or kind == "ome" or arr.dtype.kind not in "iu"):
+        raise ValueError(f"{path.name}: labels are an integer array stored as .tif or .nii(.gz), got {arr.dtype}"
+                         f"{' as colour' if rgb else ''} for {path.suffix or 'no suffix'}")
     if rgb:
         if kind != "tiff" or arr.ndim not in (3, 4) or arr.shape[-1] not in (3, 4):
             raise ValueError(f"{path.name}: colour is stored as .tif, (H, W, 3|4) or (T, H, W, 3|4); got "
@@ -196,9 +202,9 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
         if rgb:
             _write_rgb_tiff(tmp, arr, spacing, unit)
         elif kind == "nifti":
-            _write_nifti(tmp, arr, spacing, unit, gz=path.name.lower().endswith(".gz"))
+            _write_nifti(tmp, arr, spacing, unit, gz=path.name.lower().endswith(".gz"), labels=labels)
         else:
-            _write_tiff(tmp, arr, spacing, unit, ome=(kind == "ome"))
+            _write_tiff(tmp, arr, spacing, unit, ome=(kind == "ome"), labels=labels)
     return path
 
 
@@ -224,7 +230,7 @@ def _write_rgb_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str) -> None:
     tifffile.imwrite(tmp, arr, imagej=False, ome=False, metadata=md, photometric="rgb", **extra)
 
 
-def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool) -> None:
+def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool, labels: bool = False) -> None:
     import tifffile
 
     axes = _AXES.get(arr.ndim)
@@ -237,7 +243,7 @@ def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool) -> No
         return
     # ImageJ hyperstacks read back with their axes of length 1 squeezed away ((1, 2, H, W) as (2, H, W): one frame of
     # a displacement as two frames): such arrays go to the plain TIFF, whose shape tifffile stores exactly
-    if arr.dtype.type in _IMAGEJ_DTYPES and axes is not None and 1 not in arr.shape:
+    if arr.dtype.type in _IMAGEJ_DTYPES and axes is not None and 1 not in arr.shape and not labels:
         kw = {}
         md = {"axes": axes}
         if spacing is not None:
@@ -246,6 +252,8 @@ def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool) -> No
         tifffile.imwrite(tmp, arr, imagej=True, metadata=md, **kw)
         return
     md = {"axes": axes} if axes else {}
+    if labels:
+        md["labels"] = True
     kw = {}
     if spacing is not None:
         md.update(spacing=list(spacing), unit=unit)
@@ -254,7 +262,7 @@ def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool) -> No
     tifffile.imwrite(tmp, arr, imagej=False, ome=False, metadata=md, photometric="minisblack", **kw)
 
 
-def _write_nifti(tmp: Path, arr: np.ndarray, spacing, unit: str, gz: bool) -> None:
+def _write_nifti(tmp: Path, arr: np.ndarray, spacing, unit: str, gz: bool, labels: bool = False) -> None:
     import nibabel as nib
 
     if arr.ndim == 2:
@@ -270,6 +278,8 @@ def _write_nifti(tmp: Path, arr: np.ndarray, spacing, unit: str, gz: bool) -> No
     img.header.set_zooms(zooms)
     nifti_unit = {"mm": "mm", "m": "meter", "um": "micron", "µm": "micron"}.get(unit, "unknown")
     img.header.set_xyzt_units(nifti_unit if spacing is not None else "unknown", "unknown")
+    if labels:
+        img.header.set_intent("label")
     raw = img.to_bytes()
     with open(tmp, "wb") as f:
         if gz:
