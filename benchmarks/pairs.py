@@ -300,6 +300,10 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     use_ants = have_ants() and not args.no_ants
+    if use_ants:
+        import ants.config
+
+        ants.config._random_seed = 1234  # ANTs samples its affine metric at random: repeatable reruns (as peers.py)
     n_syn, n_semi, reps = (4, 2, 3) if args.quick else (10, 4, 5)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
