@@ -314,6 +314,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
     """
     t0 = time.perf_counter()
     folder = Path(out) / item["name"]
+    notes: list[str] = []  # the reader's and the run's warnings: in the summary, a failed row's too
     if item.get("error"):
         return _row(item, status="failed", seconds=0.0, method=method, error=item["error"])
     try:
@@ -332,15 +333,19 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
         with warnings.catch_warnings(record=True) as caught:  # what the reader warns of (several series, a
             warnings.simplefilter("always")  # folder's skipped files) goes in the summary with the run's own
             seq = load_sequence(item["source"], slice=slice)
-        notes: list[str] = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
         api.validate_frames(seq.frames, reference)  # cheap checks first, before the registration
         left = _worker_memory_left()
         if left is not None and resolve_device(device).type == "cpu":  # the worker's own budget: its nanny would kill it
             api.check_memory(method, seq.frames.shape, api.get_engine(method).validate_params(params or {}), limit=left,
                              where=" to this Dask worker (its memory limit)")
         labels, landmarks = report.check_annotations(seq.shape, seq.labels, seq.landmarks, reference)
-        # the sequence itself: its spacing, and its own region as the mask of a method that takes one
-        # and the registration's (e.g. blank frames): the run goes on, the summary says so
+        # the sequence itself: its spacing, and its own region as the mask of a method that takes one (said in the
+        # summary, as register says it) and the registration's (e.g. blank frames): the run goes on, the summary says so
+        for key, region in api.own_region_params(method, seq, params or {}).items():
+            if key not in (params or {}):
+                notes.append(f"{key} = the sequence's own region ({int(region.sum())} px); --param {key}= for the "
+                             "whole frame")
         res = api.register(seq, method=method, reference=reference, device=device, on_warning=notes.append,
                            normalize=normalize, **(params or {}))
         run = run_record(item, method, params or {}, reference, normalize, slice)
@@ -348,7 +353,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
                      extra={"batch": run, "warnings": notes})
     except Exception as exc:  # a bad sequence is reported, never stops the cohort
         return _row(item, status="failed", seconds=round(time.perf_counter() - t0, 3), method=method,
-                    error=_one_line(exc))
+                    error=_one_line(exc), warning="; ".join(notes) or None)
     row = _row(item, status="ok", seconds=round(time.perf_counter() - t0, 3), method=method, folder=str(folder),
                warning="; ".join(notes) or None)
     row.update(_metrics_of(folder))
@@ -360,7 +365,9 @@ def _count_slices(source: str) -> int:
     try:
         from .io import count_slices
 
-        return count_slices(source)
+        with warnings.catch_warnings():  # the reader's warnings: register_one gives them, in the summary
+            warnings.simplefilter("ignore")
+            return count_slices(source)
     except Exception:  # noqa: BLE001 - a bad source is reported by register_one, with its reason
         return 1
 

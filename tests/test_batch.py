@@ -357,9 +357,25 @@ def test_batch_uses_each_sequences_own_region(tmp_path):
     item = {"name": "echo", "source": "echo"}
     row = register_one(item, "nmsr", str(tmp_path / "own"), montage=False, params=quick)
     assert row["status"] == "ok", row
+    assert "mask = the sequence's own region (" in row["warning"]  # said, as register says it
     assert np.array_equal(RegistrationResult.load(tmp_path / "own" / "echo").mask, load_sequence("echo").metadata["mask"])
     row = register_one(item, "nmsr", str(tmp_path / "whole"), montage=False, params={**quick, "mask": ""})
     assert row["status"] == "ok" and RegistrationResult.load(tmp_path / "whole" / "echo").mask is None
+
+
+def test_a_failed_row_keeps_the_readers_warning(tmp_path):
+    """A (4, H, W) TIFF stored as RGBA planes failed with "needs at least 2 frames, got 1" and no word of why: the
+    reader's warning, which says how the file was read, was dropped from failed rows."""
+    import tifffile
+
+    from napari_tlreg.batch import register_one
+
+    frames = (np.random.default_rng(0).random((4, 32, 32)) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "rgba4.tif", frames, photometric="rgb", extrasamples=["unassalpha"], planarconfig="separate")
+    row = register_one({"name": "rgba4", "source": str(tmp_path / "rgba4.tif")}, "multistep", str(tmp_path / "o"),
+                       montage=False)
+    assert row["status"] == "failed" and "at least 2 frames" in row["error"]
+    assert "read as one colour frame" in row["warning"], row
 
 
 # ---- found in review (2026-12-04) ------------------------------------------------------------------------------
