@@ -79,6 +79,34 @@ def _training_files(folder: Path) -> list[Path]:
     return [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and not (p.is_file() and is_labels_file(p))]
 
 
+def _training_sequences(folder: Path, finite: bool = True):
+    """``(path, Sequence)`` of each file of a training folder that reads as 2 or more frames (and, with ``finite``,
+    holds no NaN or infinity: one NaN pixel made the whole sequence 0 after normalisation); the others are named in
+    one warning, with why."""
+    import warnings
+
+    from .io import load_sequence
+
+    skipped = []
+    for path in _training_files(folder):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                seq = load_sequence(path)
+        except (ValueError, OSError) as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            skipped.append(f"{path.name} ({why.removeprefix(path.name + ': ')})")
+            continue
+        if seq.frames.shape[0] < 2:
+            skipped.append(f"{path.name} (1 frame)")
+        elif finite and not np.isfinite(seq.frames).all():
+            skipped.append(f"{path.name} (NaN or infinite values)")
+        else:
+            yield path, seq
+    if skipped:
+        warnings.warn(f"{folder}: skipped {len(skipped)} file(s): " + "; ".join(skipped), stacklevel=2)
+
+
 def _synthetic(kind: str, rng: np.random.Generator, n: int, n_frames: int, size: int) -> np.ndarray:
     from .synth.cardiac import cardiac_batch
     from .synth.lemniscate import lemniscate_batch
@@ -98,20 +126,13 @@ class FolderData:
     """Sequences from a folder (every file/DICOM folder ``load_sequence`` reads), cropped/resized to ``size``."""
 
     def __init__(self, folder: str | Path, size: int):
-        from .io import load_sequence
-
         folder = Path(folder)
         if not folder.is_dir():
             raise ValueError(f"training data folder not found: {folder}")
         self.seqs = []
-        for path in _training_files(folder):
-            try:
-                seq = load_sequence(path)
-            except (ValueError, OSError):
-                continue
-            if seq.frames.shape[0] >= 2:
-                f = torch.from_numpy(normalize_sequence(seq.frames))[:, None]
-                self.seqs.append(F.interpolate(f, size=(size, size), mode="bilinear", align_corners=True)[:, 0].numpy())
+        for _path, seq in _training_sequences(folder):
+            f = torch.from_numpy(normalize_sequence(seq.frames))[:, None]
+            self.seqs.append(F.interpolate(f, size=(size, size), mode="bilinear", align_corners=True)[:, 0].numpy())
         if not self.seqs:
             raise ValueError(f"{folder}: no readable sequences of 2 or more frames")
 
@@ -231,7 +252,6 @@ class PairFolderData:
 
     def __init__(self, folder: str | Path, size: int):
         from .engines.pairs import nodata_mask
-        from .io import load_sequence
 
         folder = Path(folder)
         if not folder.is_dir():
@@ -239,13 +259,7 @@ class PairFolderData:
         self.size = size
         self.items = []
         need = size + 2 * self.MARGIN
-        for path in _training_files(folder):
-            try:
-                seq = load_sequence(path)
-            except (ValueError, OSError):
-                continue
-            if seq.frames.shape[0] < 2:
-                continue
+        for _path, seq in _training_sequences(folder, finite=False):  # NaN: no-data, masked below
             f = torch.from_numpy(np.asarray(seq.frames, np.float32))[:, None]
             valid = nodata_mask(f)
             if min(f.shape[-2:]) < need:  # small images: resize up to the window (and the mask with them)
@@ -482,6 +496,7 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     if out.is_dir() or (out.parent.exists() and not out.parent.is_dir()):
         raise ValueError(f"train: cannot write the weights to {out}: " + ("it is a folder; give a file path"
                          if out.is_dir() else f"{out.parent} is not a folder"))
+    _check_writable(out)  # now, not at the first checkpoint (step 200 by default)
     return cfg
 
 
@@ -561,10 +576,18 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
         state, _ = resolve(cfg.init, cfg.init)
         _load_fitting(net, task.init_state(cfg, state), f"--init {cfg.init}", strict=False)
     val: dict[str, Any] = {"history": [], "best_loss": None, "best_step": None, "regime": None}
+    if cfg.resume and not out.is_file():
+        import warnings
+
+        warnings.warn(f"--resume: no checkpoint at {out}; training from step 0", stacklevel=2)
     if cfg.resume and out.is_file():
         from .engines.weights import load_checkpoint
 
         ckpt = load_checkpoint(out)
+        missing = [k for k in ("model", "optimizer", "step") if k not in ckpt]
+        if missing:
+            raise ValueError(f"--resume {out}: not a trainer checkpoint (no {', '.join(missing)}); "
+                             f"--init {out} starts from its weights")
         _load_fitting(net, ckpt["model"], f"--resume {out}", strict=True)
         opt.load_state_dict(ckpt["optimizer"])
         start = int(ckpt["step"])
@@ -677,8 +700,23 @@ def _save(out: Path, net, opt, step: int, cfg: TrainConfig, net_cfg: dict, stats
         "last": dict(stats),
         "val": val,
     }
-    with atomic_path(out) as tmp:
-        torch.save(ckpt, tmp)
+    try:
+        with atomic_path(out) as tmp:
+            torch.save(ckpt, tmp)
+    except RuntimeError as exc:  # torch's writer: a full disk, a file system that refuses the file
+        raise OSError(f"{out}: the checkpoint could not be written ({str(exc).splitlines()[0]})") from None
+
+
+def _check_writable(out: Path) -> None:
+    """A file can be written beside ``out`` (its folder made if missing), or an ``OSError`` that says so."""
+    import tempfile
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.probe-"):
+            pass
+    except OSError as exc:
+        raise OSError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
 
 
 def main_torchrun() -> None:  # pragma: no cover - entry for `torchrun -m napari_tlreg.train ...`

@@ -230,7 +230,8 @@ def test_training_on_a_folder_of_pairs_with_nodata(tmp_path):
     save_stack(data / "a.tif", a.astype(np.uint16))
     save_stack(data / "b.tif", (frames[1] * 3000 + 500).astype(np.uint16))
     (data / "junk.tif").write_bytes(b"not a tiff")
-    out = train(_tiny(tmp_path, data=str(data), net={"steps": 1, "affine_fraction": 0.5}), progress=lambda *a: None)
+    with pytest.warns(UserWarning, match=r"skipped 1 file\(s\): junk.tif \(not a readable TIFF"):
+        out = train(_tiny(tmp_path, data=str(data), net={"steps": 1, "affine_fraction": 0.5}), progress=lambda *a: None)
     ck = torch.load(out, weights_only=True)
     assert all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
 

@@ -242,7 +242,13 @@ def test_training_on_a_user_folder(tmp_path):
     save_stack(data / "a.tif", seq.frames[:10])
     save_stack(data / "b.tif", seq.frames[10:])
     (data / "junk.tif").write_bytes(b"not a tiff")
-    out = train(_tiny(tmp_path, data=str(data), method="voxelmorph"), progress=lambda *a: None)
+    nan = seq.frames[:6].copy()
+    nan[3, 5, 5] = np.nan  # one pixel made the whole sequence 0 after normalisation, trained on without a word
+    save_stack(data / "nan.tif", nan)
+    save_stack(data / "one.tif", seq.frames[:1])
+    with pytest.warns(UserWarning, match=r"skipped 3 file\(s\): junk.tif \(.*\); nan.tif \(NaN or infinite values\); "
+                                         r"one.tif \(1 frame\)"):
+        out = train(_tiny(tmp_path, data=str(data), method="voxelmorph"), progress=lambda *a: None)
     assert torch.load(out, weights_only=True)["method"] == "voxelmorph"
     with pytest.raises(ValueError, match="not found"):
         train(_tiny(tmp_path, data=str(tmp_path / "missing")), progress=lambda *a: None)
@@ -412,6 +418,32 @@ def test_weights_of_another_network_are_a_clear_error(tmp_path):
     shutil.copy(other, tmp_path / "b.pt")
     with pytest.raises(ValueError, match="--resume .*: these weights do not fit the TLRNNet"):
         train(_tiny(tmp_path, "b.pt", resume=True), progress=lambda *a: None)
+
+
+def test_checkpoints_that_cannot_be_written_or_resumed_say_so_before_training(tmp_path, monkeypatch):
+    """An --out that cannot be written failed at the first checkpoint (step 200 by default) with torch's traceback;
+    --resume from weights without the optimizer was a KeyError, and from a missing file silently started at 0."""
+    import napari_tlreg.train as T
+
+    steps = []
+    if Path("/proc/self").is_dir():  # a folder no one may create files in, root included
+        with pytest.raises(OSError, match="--out /proc/w.pt: cannot write there"):
+            train(_tiny(tmp_path, out="/proc/w.pt"), progress=lambda d, *a: steps.append(d))
+        assert not steps  # refused before the first step
+    out = train(_tiny(tmp_path, "w.pt", iterations=1), progress=lambda *a: None)
+    torch.save({"model": torch.load(out, weights_only=True)["model"]}, tmp_path / "bare.pt")
+    with pytest.raises(ValueError, match=r"--resume .*bare.pt: not a trainer checkpoint \(no optimizer, step\); --init"):
+        train(_tiny(tmp_path, "bare.pt", resume=True), progress=lambda *a: None)
+    with pytest.warns(UserWarning, match="--resume: no checkpoint at .*missing.pt; training from step 0"):
+        train(_tiny(tmp_path, "missing.pt", iterations=1, resume=True), progress=lambda *a: None)
+
+    def full_disk(*a, **k):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(T.torch, "save", full_disk)
+    with pytest.raises(OSError, match="the checkpoint could not be written .*unexpected pos"):
+        train(_tiny(tmp_path, "w4.pt", iterations=1), progress=lambda *a: None)
+    assert not (tmp_path / "w4.pt").exists() and not list(tmp_path.glob(".w4.pt*"))
 
 
 def test_a_folder_of_sequences_does_not_train_on_their_labels(tmp_path):
