@@ -398,15 +398,31 @@ def _client(scheduler, n_workers: int):
             return Client(scheduler), None, True
         raise ValueError(f"scheduler must be 'local', an address or a distributed.Client, got {type(scheduler).__name__}")
     if scheduler is None or str(scheduler) == "local":
-        cluster = LocalCluster(n_workers=int(n_workers), threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR,
-                               scheduler_kwargs={"dashboard_address": ":0"})  # no dashboard; any free port
+        cluster = _quiet_on_ctrl_c(lambda: LocalCluster(
+            n_workers=int(n_workers), threads_per_worker=1, processes=True, dashboard_address=None,
+            silence_logs=logging.CRITICAL, scheduler_kwargs={"dashboard_address": ":0"}))  # no dashboard; any free port
         try:
             return Client(cluster), cluster, True
         except BaseException:
             cluster.close()
             raise
     return _connect(str(scheduler)), None, True
+
+
+def _quiet_on_ctrl_c(start: Callable):
+    """``start()`` with SIGINT ignored, so that the worker processes it starts inherit that (Python leaves an ignored
+    SIGINT ignored): Ctrl-C in a terminal reaches the whole process group, and each worker printed pages of
+    KeyboardInterrupt tracebacks; the batch itself stops them (it closes its cluster) and says "interrupted"."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return start()
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return start()
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def _connect(address: str):
