@@ -13,11 +13,13 @@
   folder name for DICOM); names that collide get a short hash of their path appended.
 * A multi-slice source (a short-axis stack) gives slice position ``slice`` (default 0), or with
   ``slice="all"`` every slice position, each a sequence of its own named ``<name>_slice<k>``.
-* A rerun skips every sequence whose folder already holds ``result.json`` and ``metrics.json``.
+* A rerun skips every sequence whose folder holds a finished result of the same run (source, slice, method,
+  parameters with their defaults, reference and intensity scaling, as its ``metrics.json`` records them:
+  :func:`is_finished`); the others are registered again.
 * A sequence that fails (unreadable file, bad shape, an engine error, a dead worker) becomes a
   row with ``status="failed"`` and its error message; the others go on.
-* ``out/summary.csv`` (one row per sequence: name, status, seconds, frames, key metrics,
-  error) is written atomically at the end.
+* ``out/summary.csv`` (one row per sequence: name, status, seconds, frames, key metrics, warning,
+  error) is written atomically at the start, every row ``pending``, and again as each sequence finishes.
 
 The scheduler is a :class:`distributed.LocalCluster` by default (worker processes,
 ``threads_per_worker=1``, torch limited to ``cores // n_workers`` threads each), or an existing

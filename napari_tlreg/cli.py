@@ -1,12 +1,13 @@
 """``napari-tlreg``: the command-line face of the public API.
 
-    napari-tlreg register INPUT [--method tlrn] [--reference 0] [--labels FILE]
-                         [--landmarks CSV] [--device auto] --out FOLDER
+    napari-tlreg register INPUT [--method tlrn] [--reference 0] [--slice K] [--labels FILE]
+                         [--landmarks CSV] [--device auto] [--normalize auto] --out FOLDER
     napari-tlreg evaluate FOLDER... [--labels FILE] [--landmarks CSV] [--report FOLDER]
     napari-tlreg train METHOD [--data synthetic:cardiac|synthetic:satellite|FOLDER] [--iterations N]
                          [--net KEY=VALUE] --out WEIGHTS
     napari-tlreg batch INPUTS... --method M --out FOLDER [--scheduler local|ADDRESS] [--workers N]
-                       [--param KEY=VALUE] [--reference 0] [--device auto] [--no-montage]
+                       [--param KEY=VALUE] [--reference 0] [--slice K|all] [--device auto] [--normalize auto]
+                       [--no-montage]
     napari-tlreg view [INPUT] [--run]          (napari with the plugin docked)
     napari-tlreg methods [METHOD] | samples
 
