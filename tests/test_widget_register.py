@@ -602,6 +602,19 @@ def test_engine_error_notifies(widget, qtbot, notes):
     assert w.run_btn.text() == "Run" and len(viewer.layers) == n_layers
 
 
+def test_the_images_own_labels_are_chosen(widget):
+    """Opened from the Plugins menu, the dock left labels on "none" beside a sample's "<image> labels": its labels
+    were not propagated unless the user picked them (``napari-tlreg view`` did)."""
+    viewer, w = widget
+    viewer.open_sample("napari-tlreg", "cardiac")
+    assert w.image_combo.currentText() == "cardiac" and w.labels_combo.currentText() == "cardiac labels"
+    viewer.add_image(synthetic_sequence()[0], name="plain")
+    choose(w.image_combo, "plain")
+    assert w.labels_combo.currentText() == "none"  # not the other image's
+    choose(w.image_combo, "cardiac")
+    assert w.labels_combo.currentText() == "cardiac labels"
+
+
 def test_a_missing_weights_file_is_the_users_error_not_a_bug(widget, qtbot, notes, caplog):
     """A mistyped weights path was reported as "registration failed: FileNotFoundError: ..." with a traceback in
     the log, as a bug is."""

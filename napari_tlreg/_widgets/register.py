@@ -444,6 +444,8 @@ class RegisterWidget(QWidget):
         self._refresh_layers()
         if layer is not None and layer is self._own_region_layer():  # e.g. a sample's sector, added after its image
             self._choose_own_region()
+        if layer is not None and layer is self._own_labels_layer():  # a sample's labels, added after its image
+            self._choose_own_labels()
 
     def _refresh_layers(self, event=None) -> None:
         layers = [ly for ly in self._viewer.layers if not is_result(ly)]
@@ -521,6 +523,22 @@ class RegisterWidget(QWidget):
         own = ((layer.metadata or {}).get("napari_tlreg") or {}).get("reference")
         self.reference_spin.setValue(own if isinstance(own, int) and 0 <= own < n else self._current_frame(layer))
         self._choose_own_region(reset=True)
+        self._choose_own_labels(reset=True)
+
+    def _own_labels_layer(self) -> Labels | None:
+        """The image's own labels, the Labels layer ``"<image> labels"`` (a sample's or reader's)."""
+        image = self.current_image()
+        layer = None if image is None else next((ly for ly in self._labels_layers if ly.name == f"{image.name} labels"), None)
+        return layer
+
+    def _choose_own_labels(self, reset: bool = False) -> None:
+        """Labels start on the image's own when it has them (as the region does; the user can pick "none"); with
+        ``reset`` (another image chosen) an image without them starts on "none", not on the previous image's."""
+        own = self._own_labels_layer()
+        if own is not None:
+            self.labels_combo.setCurrentIndex(self._labels_layers.index(own) + 1)
+        elif reset:
+            self.labels_combo.setCurrentIndex(0)
 
     def _own_region_layer(self) -> Labels | None:
         """The image's own region, the Labels layer ``"<image> mask"`` (a sample's or reader's, e.g. the echo sector)."""
