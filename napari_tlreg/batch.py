@@ -554,6 +554,9 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
 
     rows: dict[int, dict] = {}
     todo: list[int] = []
+    for left in out.glob(f".{SUMMARY_NAME}.tmp-*"):  # a summary being written when a run was killed
+        if left.is_file() and not left.is_symlink():
+            left.unlink(missing_ok=True)
     for i, item in enumerate(items):
         folder = out / item["name"]
         _remove_leftovers(folder)

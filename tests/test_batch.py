@@ -502,6 +502,7 @@ def test_an_interrupted_runs_leftovers_are_cleared_and_a_moved_aside_result_put_
     run_batch([tmp_path / "a.tif", tmp_path / "b.tif"], shift_engine, out, **kw)
     shutil.copytree(out / "a", out / ".a.tmp-0badc0de")  # half a new result
     (out / "b").rename(out / ".b.old-0badc0de")  # moved aside, the new one never renamed into place
+    (out / ".summary.csv.tmp-0badc0de").write_text("name,status\n")  # a summary killed mid-write
     rows = run_batch([tmp_path / "a.tif", tmp_path / "b.tif"], shift_engine, out, **kw)
     assert [r["status"] for r in rows] == ["skipped", "skipped"] and _hidden(out) == []
 
