@@ -166,9 +166,7 @@ def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bo
           extra: dict | None = None) -> Path:
     """Write everything for one run into ``out`` atomically: arrays, metrics, montage, labels. ``extra``: more keys
     for ``metrics.json`` (a batch's run record and warnings)."""
-    import tifffile
-
-    from .io.writers import atomic_dir
+    from .io.writers import atomic_dir, save_points_csv
 
     out = Path(out)
     labels, landmarks = check_annotations(res.frames.shape, labels, landmarks, res.reference)
@@ -176,41 +174,40 @@ def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bo
         res.write_into(tmp)
         rows, summary = metrics_tables(res, labels, landmarks)
         _write_metrics_files(tmp, res, rows, summary, source, extra)
-        propagated = None
-        if labels is not None:
-            propagated = res.warp_labels(np.asarray(labels)[res.reference])
-            tifffile.imwrite(tmp / "propagated_labels.tif", propagated.astype(np.int32), photometric="minisblack")
-        save_annotations(tmp, labels, landmarks)
+        propagated = None if labels is None else save_label_files(tmp, res, labels)
+        if landmarks is not None and len(landmarks):
+            save_points_csv(tmp / LANDMARKS_FILE, landmarks)
         if montage:
             save_montage(res, tmp / "montage.png", propagated=propagated)
     return out
 
 
-#: the annotations a result was evaluated against, kept in its folder (``napari-tlreg evaluate FOLDER`` reads them)
-LABELS_FILE, LANDMARKS_FILE = "labels.tif", "landmarks.csv"
+#: the annotations a result was evaluated against, kept in its folder (``napari-tlreg evaluate FOLDER`` reads them),
+#: and the reference's labels carried to every frame
+LABELS_FILE, LANDMARKS_FILE, PROPAGATED_FILE = "labels.tif", "landmarks.csv", "propagated_labels.tif"
 
 
-def save_annotations(folder: Path, labels=None, landmarks=None) -> None:
-    """Keep ``labels`` ``(T, H, W)`` (zlib TIFF) and ``landmarks`` (``id,t,row,col``) in a result folder being written."""
-    import tifffile
+def save_label_files(folder: Path, res: RegistrationResult, labels: np.ndarray) -> np.ndarray:
+    """Write ``labels`` ``(T, H, W)`` (checked) and the reference frame's labels propagated through ``res`` into a
+    result folder, each atomically, as labels stacks (the plugin's reader opens them as Labels layers); returns
+    the propagated labels."""
+    from .io.writers import save_stack
 
-    from .io.writers import save_points_csv
-
-    if labels is not None:
-        tifffile.imwrite(folder / LABELS_FILE, np.asarray(labels, np.int32), photometric="minisblack", compression="zlib")
-    if landmarks is not None and len(landmarks):
-        save_points_csv(folder / LANDMARKS_FILE, landmarks)
+    propagated = res.warp_labels(labels[res.reference])
+    for name, arr in ((LABELS_FILE, labels), (PROPAGATED_FILE, propagated)):
+        save_stack(folder / name, np.asarray(arr, np.int32), spacing=res.spacing,
+                   unit=res.unit if res.spacing is not None else "mm", labels=True)
+    return propagated
 
 
 def saved_annotations(folder: Path, shape, reference: int) -> tuple:
-    """The labels and landmarks a result folder keeps (:func:`save_annotations`; ``None`` for each it lacks),
-    checked against frames of ``shape``."""
-    import tifffile
-
+    """The labels and landmarks a result folder keeps (``None`` for each it lacks), checked against frames of
+    ``shape``."""
+    from .io import load_stack
     from .io.writers import load_points_csv
 
     folder = Path(folder)
-    labels = tifffile.imread(folder / LABELS_FILE) if (folder / LABELS_FILE).is_file() else None
+    labels = load_stack(folder / LABELS_FILE)[0] if (folder / LABELS_FILE).is_file() else None
     landmarks = load_points_csv(folder / LANDMARKS_FILE) if (folder / LANDMARKS_FILE).is_file() else None
     try:
         return check_annotations(shape, labels, landmarks, reference)
@@ -621,8 +618,6 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
     :func:`write_metrics`), ``plots.png``, and with landmarks ``landmarks.csv``, ``tre.csv`` and
     ``landmark_pairs.csv`` (as in :func:`export_report`), each file atomically; without landmarks, removes those an
     earlier evaluation wrote; with labels, ``labels.tif`` and ``propagated_labels.tif``. Returns the summary."""
-    import tifffile
-
     from . import landmarks as LM
     from .io.writers import atomic_path, save_points_csv
 
@@ -631,10 +626,7 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
     source, kept = recorded(folder)
     summary = write_metrics(res, folder, labels=labels, landmarks=landmarks, source=source, extra=kept)
     if labels is not None:  # the folder keeps what it was evaluated against (a later `evaluate FOLDER` reads it)
-        lab = check_annotations(res.frames.shape, labels, None, res.reference)[0]
-        for fname, arr, zlib in ((LABELS_FILE, lab, True), ("propagated_labels.tif", res.warp_labels(lab[res.reference]), False)):
-            with atomic_path(folder / fname) as tmp:
-                tifffile.imwrite(tmp, arr.astype(np.int32), photometric="minisblack", compression="zlib" if zlib else None)
+        save_label_files(folder, res, check_annotations(res.frames.shape, labels, None, res.reference)[0])
     name = res.method
     tables = per_frame_tables({name: res}, labels=labels, landmarks=landmarks, spacing=spacing)
     with atomic_path(folder / "plots.png") as tmp:

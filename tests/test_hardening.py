@@ -1145,6 +1145,11 @@ def test_cli_evaluate_keeps_the_annotations_register_used(tmp_path, capsys, shif
     import tifffile
 
     assert np.array_equal(tifffile.imread(tmp_path / "o" / "labels.tif"), lab[1])
+    from napari_tlreg import _hooks
+
+    for name in ("labels.tif", "propagated_labels.tif"):  # saved as labels: napari opens them as Labels layers
+        path = str(tmp_path / "o" / name)
+        assert [kind for *_, kind in _hooks.get_reader(path)(path)] == ["labels"], name
     monkeypatch.chdir(tmp_path.parent)
     rc, err, _ = _cli(["evaluate", tmp_path / "o"], capsys)
     assert rc == 0 and not err, err

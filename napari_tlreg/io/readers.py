@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.labels import as_label_ids
-from .sequence import Sequence, checked_spacing
+from .sequence import Sequence
 
 __all__ = [
     "SequenceReadError",
@@ -159,6 +159,22 @@ def _reason(exc: BaseException) -> str:
     """First line of an exception message, short, for wrapping library errors."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+def checked_spacing(spacing, what: str) -> tuple[float, float] | None:
+    """``spacing`` as ``(row, col)`` floats, or ``None`` with a warning naming ``what`` when it is not two positive
+    finite numbers (a header's bad pixel size: the sequence is still usable, measured in pixels)."""
+    if spacing is None:
+        return None
+    try:
+        sp = np.asarray(spacing, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        sp = np.array([np.nan])
+    if sp.size != 2 or not (np.isfinite(sp).all() and (sp > 0).all()):
+        warnings.warn(f"{what}: ignoring pixel spacing {tuple(sp.tolist())} (not two positive finite numbers); "
+                      "measuring in pixels", stacklevel=3)
+        return None
+    return float(sp[0]), float(sp[1])
 
 
 def _fail(path: Path, what: str):
@@ -798,8 +814,7 @@ def _read_dicom(path: Path, **_) -> Sequence:
     fan = ultrasound_mask(grey, ds)
     if fan is not None:
         meta["mask"] = fan
-    spacing = _dicom_spacing(ds)
-    spacing = checked_spacing(spacing, path.name)
+    spacing = checked_spacing(_dicom_spacing(ds), path.name)
     return Sequence(grey, spacing=spacing, unit="mm" if spacing else "px", metadata=meta)
 
 
@@ -937,9 +952,8 @@ def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, ti
         meta["frame_time_ms"] = ft
     if rgbs and len(rgbs) == len(greys):
         meta["rgb"] = np.concatenate(rgbs, axis=0)
-    spacing = _dicom_spacing(first)
+    spacing = checked_spacing(_dicom_spacing(first), path.name)
     name = path.name if len(order) == 1 else f"{path.name}_slice{k}"
-    spacing = checked_spacing(spacing, path.name)
     return Sequence(frames, spacing=spacing, unit="mm" if spacing else "px", name=name, metadata=meta)
 
 

@@ -1,7 +1,6 @@
 """The in-memory sequence every reader returns and every engine consumes."""
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,27 +40,10 @@ class Sequence:
                 self.labels = as_label_ids(lab)
             except ValueError as exc:
                 raise ValueError(f"{self.name or 'sequence'}: {exc}") from None
-        if self.spacing is not None:
-            self.spacing = checked_spacing(self.spacing, self.name or "sequence")
-            if self.spacing is None:
-                self.unit = "px"
+        if self.spacing is not None:  # a reader drops a bad one (checked_spacing); register refuses one given so
+            self.spacing = (float(self.spacing[0]), float(self.spacing[1]))
 
     @property
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.frames.shape)  # type: ignore[return-value]
 
-
-def checked_spacing(spacing, what: str) -> tuple[float, float] | None:
-    """``spacing`` as ``(row, col)`` floats, or ``None`` with a warning naming ``what`` when it is not two positive
-    finite numbers (a header's bad pixel size: the sequence is still usable, measured in pixels)."""
-    if spacing is None:
-        return None
-    try:
-        sp = np.asarray(spacing, dtype=np.float64).ravel()
-    except (TypeError, ValueError):
-        sp = np.array([np.nan])
-    if sp.size != 2 or not (np.isfinite(sp).all() and (sp > 0).all()):
-        warnings.warn(f"{what}: ignoring pixel spacing {tuple(sp.tolist())} (not two positive finite numbers); "
-                      "measuring in pixels", stacklevel=3)
-        return None
-    return float(sp[0]), float(sp[1])
