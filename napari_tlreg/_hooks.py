@@ -179,8 +179,8 @@ def _labels_layer(path) -> LayerData:
 
     arr, spacing, unit = load_stack(path)
     sp = tuple(float(v) for v in spacing) if spacing is not None else (1.0, 1.0)
-    info = {"name": _stem(Path(path)), "spacing": None if spacing is None else sp, "unit": unit if spacing is not None else "px",
-            "source": str(path)}
+    info = {"name": _stem(Path(path)), "spacing": None if spacing is None else sp,
+            "unit": unit if spacing is not None else "px", "source": str(path)}
     return (arr, {"name": info["name"], "scale": (1.0,) * (arr.ndim - 2) + sp, "metadata": {"napari_tlreg": info}},
             "labels")
 

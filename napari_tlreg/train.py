@@ -80,7 +80,7 @@ def _training_files(folder: Path) -> list[Path]:
 
 
 def _training_sequences(folder: Path, finite: bool = True):
-    """``(path, Sequence)`` of each file of a training folder that reads as 2 or more frames (and, with ``finite``,
+    """The :class:`~napari_tlreg.io.Sequence` of each file of a training folder that reads as 2 or more frames (and, with ``finite``,
     holds no NaN or infinity: one NaN pixel made the whole sequence 0 after normalisation); the others are named in
     one warning, with why."""
     import warnings
@@ -102,7 +102,7 @@ def _training_sequences(folder: Path, finite: bool = True):
         elif finite and not np.isfinite(seq.frames).all():
             skipped.append(f"{path.name} (NaN or infinite values)")
         else:
-            yield path, seq
+            yield seq
     if skipped:
         warnings.warn(f"{folder}: skipped {len(skipped)} file(s): " + "; ".join(skipped), stacklevel=2)
 
@@ -130,7 +130,7 @@ class FolderData:
         if not folder.is_dir():
             raise ValueError(f"training data folder not found: {folder}")
         self.seqs = []
-        for _path, seq in _training_sequences(folder):
+        for seq in _training_sequences(folder):
             f = torch.from_numpy(normalize_sequence(seq.frames))[:, None]
             self.seqs.append(F.interpolate(f, size=(size, size), mode="bilinear", align_corners=True)[:, 0].numpy())
         if not self.seqs:
@@ -259,7 +259,7 @@ class PairFolderData:
         self.size = size
         self.items = []
         need = size + 2 * self.MARGIN
-        for _path, seq in _training_sequences(folder, finite=False):  # NaN: no-data, masked below
+        for seq in _training_sequences(folder, finite=False):  # NaN: no-data, masked below
             f = torch.from_numpy(np.asarray(seq.frames, np.float32))[:, None]
             valid = nodata_mask(f)
             if min(f.shape[-2:]) < need:  # small images: resize up to the window (and the mask with them)
