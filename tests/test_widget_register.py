@@ -613,6 +613,10 @@ def test_the_images_own_labels_are_chosen(widget):
     assert w.labels_combo.currentText() == "none"  # not the other image's
     choose(w.image_combo, "cardiac")
     assert w.labels_combo.currentText() == "cardiac labels"
+    from napari_tlreg._widgets.register import RegisterWidget
+
+    late = RegisterWidget(viewer)  # a dock opened after the sample: its labels were already there
+    assert late.image_combo.currentText() == "cardiac" and late.labels_combo.currentText() == "cardiac labels"
 
 
 def test_a_missing_weights_file_is_the_users_error_not_a_bug(widget, qtbot, notes, caplog):

@@ -453,7 +453,8 @@ class RegisterWidget(QWidget):
 
         old_image = self.current_image()
         self.images.refresh(self._viewer.layers)
-        if self.current_image() is not old_image:
+        image_changed = self.current_image() is not old_image
+        if image_changed:
             self._on_image_changed()
 
         old_labels = self.current_labels()
@@ -463,6 +464,8 @@ class RegisterWidget(QWidget):
             self.labels_combo.addItem(ly.name)
         self._labels_layers = labels
         self.labels_combo.setCurrentIndex(labels.index(old_labels) + 1 if old_labels in labels else 0)
+        if image_changed:  # now that the combo lists the viewer's labels (a dock added beside an open sample)
+            self._choose_own_labels(reset=True)
         for combo in self._region_combos.values():
             self._fill_region_combo(combo)
 
