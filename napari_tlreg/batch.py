@@ -234,17 +234,33 @@ def is_finished(folder: str | os.PathLike, run: dict | None = None) -> bool:
         doc = json.loads((folder / "metrics.json").read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(doc, dict) and doc.get("batch") == run
+    made = doc.get("batch") if isinstance(doc, dict) else None
+    if isinstance(made, dict) and "stamp" not in made:  # made before records had the files' stamps: by the rest
+        run = {k: v for k, v in run.items() if k != "stamp"}
+    return made == run
+
+
+def _stamp(path) -> str | None:
+    """Size and modification time of a file, or of each file of a folder (a DICOM series): a source rewritten in
+    place, under the same name, is another source. ``None`` for what is no path (a bundled sample)."""
+    if not isinstance(path, (str, os.PathLike)) or not Path(path).exists():
+        return None
+    p = Path(path)
+    files = [p] if p.is_file() else sorted(f for f in p.iterdir() if f.is_file())
+    text = ";".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def run_record(item: dict, method: str, params: dict, reference: int, normalize: str, slice: int | None) -> dict:
     """What decides a batch result (:func:`is_finished`), as ``metrics.json`` records it under ``batch``: the
-    method's parameters with their defaults filled in (``gain=1.0`` given or not is the same run), as JSON."""
+    method's parameters with their defaults filled in (``gain=1.0`` given or not is the same run), and the stamps
+    (:func:`_stamp`) of the source's files and of a weights file, as JSON."""
     from .engines import get_engine
 
     full = get_engine(method).validate_params(params or {})
     record = {"source": item["source"], "slice": _slice_key(item.get("slice", slice)), "method": method, "params": full,
-              "reference": reference, "normalize": normalize}
+              "reference": reference, "normalize": normalize,
+              "stamp": {"source": _stamp(item["source"]), "weights": _stamp(full.get("weights") or None)}}
     return json.loads(json.dumps(record, default=str))
 
 

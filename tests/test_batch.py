@@ -479,6 +479,24 @@ def test_a_rerun_redoes_what_another_source_or_setting_made(cluster, shift_engin
     assert rows[0]["name"].startswith("a-") and rows[0]["status"] == "skipped"
 
 
+def test_a_source_rewritten_in_place_is_registered_again(cluster, shift_engine, tmp_path):
+    """A rerun compared the source by its path: a file rewritten with other frames (6 -> 9) kept its stale result
+    and row. Results recorded before the files' stamps are still taken as finished by the rest of their record."""
+    path = tmp_path / "a.tif"
+    save_stack(path, _sequence(3))
+    out = tmp_path / "out"
+    kw = dict(scheduler=cluster.scheduler_address, montage=False)
+    assert [r["status"] for r in run_batch([path], shift_engine, out, **kw)] == ["ok"]
+    assert [r["status"] for r in run_batch([path], shift_engine, out, **kw)] == ["skipped"]
+    save_stack(path, _sequence(4))
+    rows = run_batch([path], shift_engine, out, **kw)
+    assert rows[0]["status"] == "ok" and rows[0]["frames"] == 4
+    doc = json.loads((out / "a" / "metrics.json").read_text())
+    del doc["batch"]["stamp"]  # as a run before the stamps wrote it
+    (out / "a" / "metrics.json").write_text(json.dumps(doc))
+    assert [r["status"] for r in run_batch([path], shift_engine, out, **kw)] == ["skipped"]
+
+
 def _made_from(folder: Path) -> str:
     return json.loads((folder / "metrics.json").read_text())["batch"]["source"]
 
