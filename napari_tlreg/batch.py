@@ -439,8 +439,8 @@ def _quiet_on_ctrl_c(start: Callable):
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         return start()
-    finally:
-        signal.signal(signal.SIGINT, before)
+    finally:  # None: a handler not installed from Python (an embedding application): the default then
+        signal.signal(signal.SIGINT, signal.SIG_DFL if before is None else before)
 
 
 def _connect(address: str):

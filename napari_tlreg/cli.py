@@ -202,7 +202,6 @@ def _recorded_annotations(folder: Path, res) -> tuple:
         out = report.check_annotations(seq.shape, seq.labels, seq.landmarks, res.reference)
     except ValueError:
         return None, None
-    print(f"napari-tlreg evaluate: {folder}: the labels and landmarks of its source, {source}", file=sys.stderr)
     return out
 
 
@@ -337,13 +336,21 @@ def cmd_evaluate(args) -> int:
     landmarks = load_points_csv(args.landmarks) if args.landmarks else None
     summaries, first = {}, None
     for folder, res in zip(args.folder, results):
-        # what is not given: the annotations the folder keeps (those register or an earlier evaluate used); a folder
-        # older than that: its recorded source's own (else its Dice and TRE were lost)
-        own = report.saved_annotations(Path(folder), res.frames.shape, res.reference)
-        if own[0] is None and own[1] is None:
-            own = _recorded_annotations(Path(folder), res)
-        lab = labels if args.labels is not None else own[0]
-        lm = landmarks if args.landmarks is not None else own[1]
+        # each kind not given: what the folder keeps (what register or an earlier evaluate used); a folder older
+        # than that: its recorded source's own (else its Dice and TRE were lost)
+        want = (args.labels is None, args.landmarks is None)
+        own = list(report.saved_annotations(Path(folder), res.frames.shape, res.reference, *want))
+        missing = [k for k in (0, 1) if want[k] and own[k] is None]
+        if missing:
+            from_source = _recorded_annotations(Path(folder), res)
+            took = [k for k in missing if from_source[k] is not None]
+            for k in took:
+                own[k] = from_source[k]
+            if took:
+                print(f"napari-tlreg evaluate: {folder}: the {' and '.join(('labels', 'landmarks')[k] for k in took)} "
+                      f"of its source, {report.recorded(Path(folder))[0]}", file=sys.stderr)
+        lab = own[0] if want[0] else labels
+        lm = own[1] if want[1] else landmarks
         if lab is None and lm is None:
             print(f"napari-tlreg evaluate: {folder}: no labels or landmarks (none given, none kept in the folder or "
                   "readable from its source): image figures only", file=sys.stderr)

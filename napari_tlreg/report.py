@@ -191,24 +191,27 @@ def save_label_files(folder: Path, res: RegistrationResult, labels: np.ndarray) 
     """Write ``labels`` ``(T, H, W)`` (checked) and the reference frame's labels propagated through ``res`` into a
     result folder, each atomically, as labels stacks (the plugin's reader opens them as Labels layers); returns
     the propagated labels."""
+    from .io.readers import _unit_scale
     from .io.writers import save_stack
 
     propagated = res.warp_labels(labels[res.reference])
+    # a unit the files cannot hold (a sequence's own, e.g. "microns"): the labels without their spacing, not no result
+    known = res.spacing is not None and _unit_scale(res.unit) is not None
     for name, arr in ((LABELS_FILE, labels), (PROPAGATED_FILE, propagated)):
-        save_stack(folder / name, np.asarray(arr, np.int32), spacing=res.spacing,
-                   unit=res.unit if res.spacing is not None else "mm", labels=True)
+        save_stack(folder / name, np.asarray(arr, np.int32), spacing=res.spacing if known else None,
+                   unit=res.unit if known else "mm", labels=True)
     return propagated
 
 
-def saved_annotations(folder: Path, shape, reference: int) -> tuple:
-    """The labels and landmarks a result folder keeps (``None`` for each it lacks), checked against frames of
-    ``shape``."""
+def saved_annotations(folder: Path, shape, reference: int, labels: bool = True, landmarks: bool = True) -> tuple:
+    """The labels and landmarks a result folder keeps (``None`` for each it lacks, and for a kind not asked for),
+    checked against frames of ``shape``."""
     from .io import load_stack
     from .io.writers import load_points_csv
 
     folder = Path(folder)
-    labels = load_stack(folder / LABELS_FILE)[0] if (folder / LABELS_FILE).is_file() else None
-    landmarks = load_points_csv(folder / LANDMARKS_FILE) if (folder / LANDMARKS_FILE).is_file() else None
+    labels = load_stack(folder / LABELS_FILE)[0] if labels and (folder / LABELS_FILE).is_file() else None
+    landmarks = load_points_csv(folder / LANDMARKS_FILE) if landmarks and (folder / LANDMARKS_FILE).is_file() else None
     try:
         return check_annotations(shape, labels, landmarks, reference)
     except ValueError as exc:

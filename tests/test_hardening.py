@@ -1116,7 +1116,7 @@ def test_cli_evaluate_without_annotations_uses_the_sources_and_drops_stale_landm
     # a folder that keeps none (written before it did): its recorded source's own annotations, said so
     (tmp_path / "r" / "landmarks.csv").unlink()
     rc, err, _ = _cli(["evaluate", tmp_path / "r"], capsys)
-    assert rc == 0 and any("the labels and landmarks of its source, satellite" in line for line in err), err
+    assert rc == 0 and any("the landmarks of its source, satellite" in line for line in err), err
     now = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert all(now["summary"][k] == pytest.approx(had["summary"][k]) for k in tre_keys)
     from napari_tlreg.report import write_evaluation
@@ -1168,6 +1168,34 @@ def test_cli_evaluate_keeps_the_annotations_register_used(tmp_path, capsys, shif
     assert now["summary"]["tre"] == pytest.approx(had["summary"]["tre"])
     assert np.array_equal(tifffile.imread(tmp_path / "o" / "labels.tif"), other)
     assert set(np.unique(tifffile.imread(tmp_path / "o" / "propagated_labels.tif"))) == {0, 3}
+
+
+def test_evaluate_takes_each_kind_of_annotation_where_it_is_and_a_units_labels_still_write(tmp_path, capsys,
+                                                                                            shift_engine):
+    """Found in review of the change above: a folder keeping landmarks but no labels never read its source's
+    labels; and a unit the label files cannot hold ("microns", as an npz may say) failed the run after it ended."""
+    frames = _seq(4)
+    lab = np.zeros((4, 32, 32), np.int32)
+    lab[:, 6:14, 6:14] = 1
+    np.savez(tmp_path / "s.npz", frames=frames, labels=lab, spacing=np.array([0.5, 0.5]), unit="microns",
+             landmarks=np.array([[0, 0, 10.0, 10.0], [0, 1, 11.0, 9.0]]))
+    rc, err, _ = _cli(["register", tmp_path / "s.npz", "--method", shift_engine, "--out", tmp_path / "o", "--no-montage"],
+                      capsys)
+    assert rc == 0, err
+    assert (tmp_path / "o" / "labels.tif").is_file() and (tmp_path / "o" / "landmarks.csv").is_file()
+    had = json.loads((tmp_path / "o" / "metrics.json").read_text())["summary"]
+    (tmp_path / "o" / "labels.tif").unlink()  # as a folder kept by an older run with landmarks only
+    rc, err, _ = _cli(["evaluate", tmp_path / "o"], capsys)
+    assert rc == 0 and err == [f"napari-tlreg evaluate: {tmp_path / 'o'}: the labels of its source, {tmp_path / 's.npz'}"], err
+    now = json.loads((tmp_path / "o" / "metrics.json").read_text())["summary"]
+    assert now["dice"] == pytest.approx(had["dice"]) and now["tre"] == pytest.approx(had["tre"])
+
+
+def test_a_float32_label_id_of_2_to_the_31_is_refused_not_wrapped():
+    from napari_tlreg.core.labels import as_label_ids
+
+    with pytest.raises(ValueError, match="int32 range"):
+        as_label_ids(np.array([[2147483647.0]], np.float32))  # float32 holds it as 2**31: it wrapped to -2**31
 
 
 def test_cli_labels_of_a_4d_nifti_follow_the_slice(tmp_path, capsys, shift_engine):

@@ -19,7 +19,7 @@ def as_label_ids(labels, what: str = "labels") -> np.ndarray:
     if lab.dtype.kind == "f" and not (np.isfinite(lab).all() and np.array_equal(lab, np.round(lab))):
         raise ValueError(f"{what} must be integers (found fractional, NaN or infinite values)")
     if lab.size and lab.dtype.kind != "b":
-        lo, hi = lab.min(), lab.max()
+        lo, hi = float(lab.min()), float(lab.max())  # as Python floats: float32 holds int32.max as 2**31
         if lo < _I32.min or hi > _I32.max:
             raise ValueError(f"label ids must lie in the int32 range (±{_I32.max}), got {lo:.0f}..{hi:.0f}")
     return lab.astype(np.int32, copy=False)
