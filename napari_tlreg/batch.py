@@ -247,7 +247,7 @@ def _stamp(path) -> str | None:
         return None
     p = Path(path)
     files = [p] if p.is_file() else sorted(f for f in p.iterdir() if f.is_file())
-    text = ";".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+    text = ";".join(f"{f.name}:{st.st_size}:{st.st_mtime_ns}" for f in files for st in (f.stat(),))
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 

@@ -528,11 +528,17 @@ class RegisterWidget(QWidget):
         self._choose_own_region(reset=True)
         self._choose_own_labels(reset=True)
 
-    def _own_labels_layer(self) -> Labels | None:
-        """The image's own labels, the Labels layer ``"<image> labels"`` (a sample's or reader's)."""
+    def _own_layer(self, suffix: str) -> Labels | None:
+        """The image's own Labels layer ``"<image> <suffix>"`` (a sample's or reader's), if there is one."""
         image = self.current_image()
-        layer = None if image is None else next((ly for ly in self._labels_layers if ly.name == f"{image.name} labels"), None)
-        return layer
+        name = None if image is None else f"{image.name} {suffix}"
+        layer = next((ly for ly in self._viewer.layers if ly.name == name), None)
+        return layer if isinstance(layer, Labels) else None
+
+    def _own_labels_layer(self) -> Labels | None:
+        """The image's own labels, ``"<image> labels"``, as the labels combo lists it."""
+        own = self._own_layer("labels")
+        return own if own in self._labels_layers else None
 
     def _choose_own_labels(self, reset: bool = False) -> None:
         """Labels start on the image's own when it has them (as the region does; the user can pick "none"); with
@@ -544,12 +550,8 @@ class RegisterWidget(QWidget):
             self.labels_combo.setCurrentIndex(0)
 
     def _own_region_layer(self) -> Labels | None:
-        """The image's own region, the Labels layer ``"<image> mask"`` (a sample's or reader's, e.g. the echo sector)."""
-        image = self.current_image()
-        if image is None:
-            return None
-        layer = next((ly for ly in self._viewer.layers if ly.name == f"{image.name} mask"), None)
-        return layer if isinstance(layer, Labels) else None
+        """The image's own region, ``"<image> mask"`` (e.g. the echo sector)."""
+        return self._own_layer("mask")
 
     def _choose_own_region(self, reset: bool = False) -> None:
         """Region parameters start on the image's own region when it has one (the user can set "none"). With
