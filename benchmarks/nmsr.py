@@ -71,7 +71,12 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
     smooths the reference's own noise away, and there the true motion scores worse than NMSR on nearly every phantom
     and worse than SyN-CC on about half of them (the twentieth run: 22 and 23, 12 and 14 of the 24, MSE and LCC10);
     ``--truth-cases``: some of the cases only, by name, merged with the stored ones;
-18. ``--profile``: where the time of one echo registration goes (torch.profiler).
+18. "sunnyspread": the sunnybrook section's ED,ES pairs under SyN-CC's 7 ANTs seeds (the seeds section's) and NMSR's
+    6 perturbations (the spread section's, σ relative to each pair's intensity range): per slice both methods' min /
+    median / max, checked against the sunnybrook section's figures (seed 1234, no perturbation); on how many slices
+    NMSR's median is at least SyN-CC's and on which NMSR's highest is below SyN-CC's lowest; ``--sunny-part K/N``:
+    every N-th slice from the K-th, the others keeping their figures;
+19. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ``--nmsr KEY=VALUE`` (repeatable) sets an option every NMSR row starts from instead of the engine's default (a row's
 own options still win). The engine's defaults have been ``interpolation="cubic"``, ``edge_weight=1`` since the
@@ -756,6 +761,88 @@ def spread_summary(cases: dict[str, dict], row: str) -> dict:
             "median_spread": float(np.median(spreads)) if spreads else None}
 
 
+# ---- sunnyspread: the Sunnybrook slices under ANTs' seeds and NMSR's perturbations -------------------
+def sunnybrook_spread(R: dict, use_ants: bool, limit: int | None = None, part: tuple[int, int] = (0, 1), seeds=ANTS_SEEDS,
+                      perturbations=PERTURBATIONS, sigma: float = PERTURBATION_SIGMA) -> dict:
+    """Per Sunnybrook slice (ED -> ES endocardium, Dice against the expert's ES contour, as the sunnybrook section):
+    SyN-CC's Dice under each of ``seeds`` (on the pair as NMSR normalises it, as there) and NMSR's (its defaults)
+    under each of ``perturbations``: white noise of ``sigma`` times the pair's 1-99 % intensity range added to the
+    raw frames (the phantoms' perturbation, :func:`perturbed`, relative to their range). Per slice both spreads
+    (min / median / max) and whether seed 1234 and the unperturbed run give the sunnybrook section's figures
+    (``reproduces_section``; None where the section lacks the slice). ``limit``: the first slices only; ``part``
+    ``(k, n)``: every n-th slice from the k-th (two processes side by side), merged with the slices of ``R``'s last
+    sunnyspread section (same seeds, perturbations and σ) that this run did not redo. Summary:
+    :func:`sunnybrook_spread_summary`."""
+    previous = R.get("sunnyspread")
+    section = R.get("sunnybrook", {})
+    stored = {m: section.get(m, {}).get("per_case", {}) for m in ("nmsr (ED,ES pair)", "ants SyNCC")}
+    out: dict = {"seeds": list(seeds) if use_ants else [], "perturbations": list(perturbations), "sigma": sigma, "cases": {}}
+    k, n = part
+    try:
+        for i, (name, cine, ed, es, endo_ed, endo_es) in enumerate(sunnybrook_cases()):
+            if limit is not None and i >= limit:
+                break
+            if i % n != k:
+                continue
+            raw = cine[[ed, es]]
+            lo, hi = np.percentile(raw, [1.0, 99.0])
+            nm = {str(p): float(sunnybrook_nmsr(raw + np.random.default_rng(p).normal(0.0, sigma * (hi - lo), raw.shape)
+                                                .astype(raw.dtype), endo_ed, endo_es)[0]) for p in perturbations}
+            plain = float(sunnybrook_nmsr(raw, endo_ed, endo_es)[0])
+            row = {"nmsr": {**dice_spread(nm), "unperturbed": plain}, "syncc": None}
+            checks = [plain == stored["nmsr (ED,ES pair)"][name]] if name in stored["nmsr (ED,ES pair)"] else []
+            if use_ants:
+                import ants.config
+
+                pair, lab = normalize_sequence(raw), endo_ed.astype(np.int32)
+                per = {}
+                for seed in seeds:
+                    ants.config._random_seed = seed
+                    per[str(seed)] = float(metrics.dice(ants_register(pair, 0, lab, **ANTS["ants SyNCC"])[1][1] > 0, endo_es))
+                row["syncc"] = dice_spread(per)
+                if "1234" in per and name in stored["ants SyNCC"]:
+                    checks.append(per["1234"] == stored["ants SyNCC"][name])
+            row["reproduces_section"] = all(checks) if checks else None
+            out["cases"][name] = row
+            s = row["syncc"]
+            print(f"{name:16s} NMSR over {len(nm)} perturbations: {row['nmsr']['min']:.4f} / {row['nmsr']['median']:.4f} / "
+                  f"{row['nmsr']['max']:.4f}" + ("" if s is None else f"   SyN-CC over {len(seeds)} seeds: "
+                                                  f"{s['min']:.4f} / {s['median']:.4f} / {s['max']:.4f}")
+                  + ("" if row["reproduces_section"] in (None, True) else "   (NOT the sunnybrook section's figures)"), flush=True)
+    finally:
+        if use_ants:
+            import ants.config
+
+            ants.config._random_seed = ANTS_SEEDS[0]  # as the other sections expect
+    if previous and all(previous.get(key) == out[key] for key in ("seeds", "perturbations", "sigma")):
+        out["cases"] = {**previous["cases"], **out["cases"]}
+    out["summary"] = sunnybrook_spread_summary(out["cases"])
+    s = out["summary"]
+    print(f"Sunnybrook, {s['slices']} slices: NMSR's median over the perturbations at least SyN-CC's median over its seeds on "
+          f"{s['median_at_least_syncc_median']} (below: {', '.join(s['median_below_syncc_median']) or 'none'}); NMSR's highest "
+          f"below SyN-CC's lowest on {', '.join(s['max_below_syncc_min']) or 'none'}; NMSR's lowest above SyN-CC's highest on "
+          f"{s['min_above_syncc_max']}; spreads (median): NMSR {s['nmsr_median_spread']}, SyN-CC {s['syncc_median_spread']}")
+    return out
+
+
+def sunnybrook_spread_summary(cases: dict[str, dict]) -> dict:
+    """Of :func:`sunnybrook_spread`'s slices with both spreads: on how many NMSR's median is at least SyN-CC's median
+    (and which are below), which have NMSR's highest below SyN-CC's lowest (short whatever the draw), on how many NMSR's
+    lowest is above SyN-CC's highest, and the median spread (max - min) of each method."""
+    both = {k: v for k, v in cases.items() if v["syncc"] is not None}
+
+    def median_spread(rows) -> float | None:
+        return float(np.median([r["max"] - r["min"] for r in rows])) if rows else None
+
+    return {"slices": len(both),
+            "median_at_least_syncc_median": sum(v["nmsr"]["median"] >= v["syncc"]["median"] for v in both.values()),
+            "median_below_syncc_median": [k for k, v in both.items() if v["nmsr"]["median"] < v["syncc"]["median"]],
+            "max_below_syncc_min": [k for k, v in both.items() if v["nmsr"]["max"] < v["syncc"]["min"]],
+            "min_above_syncc_max": sum(v["nmsr"]["min"] > v["syncc"]["max"] for v in both.values()),
+            "nmsr_median_spread": median_spread([v["nmsr"] for v in cases.values()]),
+            "syncc_median_spread": median_spread([v["syncc"] for v in both.values()])}
+
+
 # ---- cold start ----------------------------------------------------------------------------------
 COLD = r"""
 import time, json, sys
@@ -978,10 +1065,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread,truth")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread,truth,sunnyspread")
     ap.add_argument("--rounds", type=int, default=3, help="pace section: rounds of NMSR and SyN-CC timed side by side")
     ap.add_argument("--seed-phantoms", default="", help="seeds and spread sections: only these phantoms (comma list of their seeds, "
                     "e.g. 70000,70001); the others keep the results.json's figures")
+    ap.add_argument("--sunny-part", default="0/1", metavar="K/N", help="sunnyspread section: every N-th Sunnybrook slice "
+                    "from the K-th (e.g. 0/2 and 1/2 in two processes); the others keep the results.json's figures")
     ap.add_argument("--truth-cases", default="", help="truth section: only these cases (comma list of names, e.g. "
                     "'phantom 50004,echo 70000,echo (bundled)')")
     ap.add_argument("--nmsr", action="append", default=[], metavar="KEY=VALUE",
@@ -1300,6 +1389,11 @@ def run_sections(args) -> int:
             R["seeds"] = syncc_seed_spread(spread_cases, R, ANTS_SEEDS[:2] if args.smoke else ANTS_SEEDS)
         if "spread" not in skip:
             R["spread"] = nmsr_spread(spread_cases, R, SPREAD_ROWS, PERTURBATIONS[:2] if args.smoke else PERTURBATIONS)
+
+    if "sunnyspread" not in skip and SHARED.is_dir():
+        k, n = (int(v) for v in args.sunny_part.split("/"))
+        R["sunnyspread"] = sunnybrook_spread(R, use_ants, sunny_limit, (k, n), ANTS_SEEDS[:2] if args.smoke else ANTS_SEEDS,
+                                             PERTURBATIONS[:2] if args.smoke else PERTURBATIONS)
 
     if args.profile:
         R["profile"] = profile_echo(cases[0])

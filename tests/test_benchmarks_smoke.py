@@ -30,7 +30,7 @@ def restore_thread_env(monkeypatch):
 
 
 #: every section of ``benchmarks/nmsr.py``, in its --skip help's order
-NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread,truth"
+NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread,truth,sunnyspread"
 
 
 def smoke_skip(*run: str) -> str:
@@ -338,6 +338,73 @@ def test_nmsr_benchmark_seeds_section_spreads_syncc_over_ants_seeds(monkeypatch)
     again = bench.syncc_seed_spread([{"name": "phantom 60001"}], {**R, "seeds": out}, seeds=(1234, 1, 2))
     assert again["cases"]["phantom 70000"]["median"] == 0.75 and again["cases"]["phantom 70000"]["nmsr"] == 0.76
     assert again["summary"]["nmsr_at_least_median"] == 2 and again["summary"]["below_median"] == []
+
+
+def test_nmsr_benchmark_sunnyspread_perturbs_relative_to_the_range_seeds_ants_and_checks_the_section(monkeypatch):
+    """``sunnybrook_spread``: NMSR once per perturbation on the raw ED,ES frames plus white noise of σ times their 1-99 %
+    range (the same seed: the same noise), once unperturbed; SyN-CC once per ANTs seed on the normalised pair, the seed
+    left at 1234; both spreads per slice, whether seed 1234 and the unperturbed run give the sunnybrook section's Dice,
+    the counts, and a part (``(k, n)``) keeping the other slices' figures."""
+    import sys
+    import types
+
+    from benchmarks import nmsr as bench
+
+    config = types.SimpleNamespace(_random_seed=99)
+    ants = types.ModuleType("ants")
+    ants.config = config
+    monkeypatch.setitem(sys.modules, "ants", ants)
+    monkeypatch.setitem(sys.modules, "ants.config", config)
+    rng = np.random.default_rng(0)
+    cine = [(rng.random((3, 12, 12)) * 500).astype(np.float32) for _ in range(3)]
+    lab = np.zeros((12, 12), bool)
+    lab[3:8, 3:8] = True
+    names = ["P/s0", "P/s1", "P/s2"]
+    monkeypatch.setattr(bench, "sunnybrook_cases", lambda: iter([(n, c, 2, 0, lab, lab) for n, c in zip(names, cine)]))
+    seen, nm_dice = [], iter([0.80, 0.84, 0.82, 0.83, 0.60, 0.62, 0.64, 0.62] * 2)
+
+    def fake_nmsr(frames, ed, es):
+        seen.append(frames.copy())
+        return next(nm_dice), None
+
+    syncc = {"1234": 0.81, "1": 0.79, "2": 0.85}
+    area = {1234: 10, 1: 11, 2: 12}  # the stand-in's ES label has this many pixels under each seed ...
+    pairs = []
+
+    def fake_ants(pair, ref, labels, **kw):
+        pairs.append(pair)
+        out = np.zeros((2, 12, 12), np.int32)
+        out[1].flat[:area[config._random_seed]] = 1
+        return None, out, None, 0.0
+
+    monkeypatch.setattr(bench, "sunnybrook_nmsr", fake_nmsr)
+    monkeypatch.setattr(bench, "ants_register", fake_ants)
+    by_area = {area[int(k)]: v for k, v in syncc.items()}  # ... and this Dice
+    monkeypatch.setattr(bench.metrics, "dice", lambda a, b: by_area[int(a.sum())])
+    R = {"sunnybrook": {"nmsr (ED,ES pair)": {"per_case": {"P/s0": 0.83, "P/s1": 0.5}}, "ants SyNCC": {"per_case": {"P/s0": 0.81}}}}
+    out = bench.sunnybrook_spread(R, True, limit=2, seeds=(1234, 1, 2), perturbations=(1, 2, 3), sigma=1e-3)
+    assert config._random_seed == 1234 and list(out["cases"]) == ["P/s0", "P/s1"]
+    raw = cine[0][[2, 0]]
+    lo, hi = np.percentile(raw, [1, 99])
+    noise = [f - raw for f in seen[:3]]
+    assert all(0.7e-3 < float(n.std()) / (hi - lo) < 1.3e-3 for n in noise) and not np.array_equal(noise[0], noise[1])
+    raw1 = cine[1][[2, 0]]  # the next slice: seed 1's noise again, scaled to its own range
+    assert np.array_equal(seen[3], raw) and np.allclose(seen[4] - raw1, np.random.default_rng(1).normal(
+        0.0, 1e-3 * np.subtract(*np.percentile(raw1, [99, 1])), raw.shape), atol=1e-4)
+    assert np.allclose(pairs[0], bench.normalize_sequence(raw))
+    a, b = out["cases"]["P/s0"], out["cases"]["P/s1"]
+    assert (a["nmsr"]["min"], a["nmsr"]["median"], a["nmsr"]["max"], a["nmsr"]["unperturbed"]) == (0.80, 0.82, 0.84, 0.83)
+    assert a["syncc"]["dice"] == syncc and a["syncc"]["median"] == 0.81 and a["reproduces_section"] is True
+    assert b["reproduces_section"] is False  # the section's NMSR Dice of P/s1 (0.5) is not what this run gave (0.62)
+    s = out["summary"]
+    assert (s["slices"], s["median_at_least_syncc_median"], s["min_above_syncc_max"]) == (2, 1, 0)
+    assert s["median_below_syncc_median"] == ["P/s1"] and s["max_below_syncc_min"] == ["P/s1"]
+    assert s["nmsr_median_spread"] == pytest.approx(0.04) and s["syncc_median_spread"] == pytest.approx(0.06)
+    again = bench.sunnybrook_spread({**R, "sunnyspread": out}, True, limit=2, part=(1, 2), seeds=(1234, 1, 2),
+                                    perturbations=(1, 2, 3), sigma=1e-3)
+    assert again["cases"]["P/s0"] == a and again["summary"]["slices"] == 2
+    alone = bench.sunnybrook_spread({}, False, limit=1, perturbations=(1,), sigma=1e-3)  # without ANTs: NMSR's spread
+    assert alone["cases"]["P/s0"]["syncc"] is None and alone["summary"]["slices"] == 0 and alone["seeds"] == []
 
 
 @pytest.mark.parametrize("section", ["pace", "cubicpace"])

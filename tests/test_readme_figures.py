@@ -969,3 +969,45 @@ def test_docs_truth_table_and_prose_match_the_stored_results():
          "motion's LCC10 is the best of the three on {} of the {} (its MSE is NMSR's or below on {}).",
          [len(C) - len(worse["nmsr"]["mse_clean"]) - len(worse["nmsr"]["lncc10_clean"]), truth_best_lcc, len(phantoms), truth_mse_ok]),
     ])
+
+
+def test_docs_sunnyspread_table_and_prose_match_the_stored_results():
+    """docs/nmsr.md's Sunnybrook spread and the README's Not-met line: the single runs' and the spreads' counts and names,
+    the gaps of the slices below SyN-CC's median, and that seed 1234 / no perturbation gave the sunnybrook section's Dice."""
+    R = results_of("nmsr")
+    S, C = R["sunnyspread"]["summary"], R["sunnyspread"]["cases"]
+    sn, sa = R["sunnybrook"]["nmsr (ED,ES pair)"]["per_case"], R["sunnybrook"]["ants SyNCC"]["per_case"]
+    assert list(C) == list(sn) and all(v["reproduces_section"] is True for v in C.values())  # "to the bit on all 28"
+
+    def short(names: list[str]) -> str:  # SCD0000101/s6, SCD0000101/s7 -> 101/s6, s7 (as the table writes them)
+        out, last = [], None
+        for n in names:
+            patient, s = n.replace("SCD0000", "").split("/")
+            out.append(s if patient == last else f"{patient}/{s}")
+            last = patient
+        return ", ".join(out)
+
+    single_below = [k for k in sn if sn[k] < sa[k]]
+    rows = row_cells("| Sunnybrook, 28 slices |")
+    assert rows["NMSR below SyN-CC"].split("|")[:2] == [f" {len(single_below)}: {short(single_below)} ",
+                                                       f" {len(S['median_below_syncc_median'])}: {short(S['median_below_syncc_median'])} "]
+    assert_row(rows["NMSR at least SyN-CC"], [len(sn) - len(single_below), len(sn), S["median_at_least_syncc_median"], S["slices"]],
+               "at least")
+    assert_row(rows["every NMSR draw above every SyN-CC draw"], [S["min_above_syncc_max"], S["slices"]], "above")
+    assert S["max_below_syncc_min"] == ["SCD0000201/s8"] and rows["every NMSR draw below every SyN-CC draw"].startswith(
+        f" | 1 of {S['slices']}: SCD0000201/s8")
+    gaps = {k: C[k]["syncc"]["median"] - C[k]["nmsr"]["median"] for k in S["median_below_syncc_median"]}
+    rest = [g for k, g in gaps.items() if k != "SCD0000201/s8"]
+    assert all(C[k]["nmsr"]["max"] > C[k]["syncc"]["min"] for k in gaps if k != "SCD0000201/s8")  # "highest draw above"
+    s8 = C["SCD0000201/s8"]
+    assert_quotes(readme_prose(), [
+        ("A slice's Dice spreads by {} with NMSR (median over the slices) and {} with SyN-CC",
+         [S["nmsr_median_spread"], S["syncc_median_spread"]]),
+        ("Below SyN-CC's median, NMSR's median is short by {}–{} on {} of the {} slices",
+         [min(rest), max(rest), len(rest), len(gaps)]),
+        ("and by {} on SCD0000201/s8: NMSR {}–{} against SyN-CC {}–{}, where no registration at all scores {}.",
+         [gaps["SCD0000201/s8"], s8["nmsr"]["min"], s8["nmsr"]["max"], s8["syncc"]["min"], s8["syncc"]["max"],
+          R["sunnybrook"]["none"]["per_case"]["SCD0000201/s8"]]),
+        ("NMSR's median Dice is below SyN-CC's median on {} of the {} slices, by {}–{} on {} of them",
+         [len(gaps), S["slices"], min(rest), max(rest), len(rest)]),
+    ])
