@@ -913,3 +913,37 @@ def test_a_multiscale_sequence_registers_at_full_resolution(widget, qtbot, notes
     assert viewer.layers["pyr warped reference"].data.shape == (T, H, W)
     results = list(store_for(viewer).for_image("pyr").values())
     assert len(results) == 1 and fits(results[0], img) and results[0].frames.shape == (T, H, W)
+
+
+def test_special_values_read_as_their_meaning_and_the_form_goes_no_lower(widget):
+    """A number whose help gives a value a meaning ("0: auto") shows the meaning, not "0.000", and goes no lower; the
+    engine refuses anything lower (so the form hides nothing a user could ask for); an empty weights field says what
+    empty means. The value sent is still the number."""
+    from napari_tlreg.api import method_params
+    from napari_tlreg.engines import get_engine
+
+    viewer, w = widget
+    choose(w.method_combo, "tlrn")
+    scale, steps, weights = (w.findChild(object, f"param_{k}") for k in ("scale", "steps", "weights"))
+    assert scale.text() == "auto" and scale.minimum() == 0.0 and weights.placeholderText() == "the engine's shipped model"
+    assert steps.text() == "7" and steps.minimum() == 0
+    steps.setValue(0)
+    assert steps.text() == "the velocity as a displacement" and w.param_values() == {"steps": 0}
+    scale.setValue(1.5)
+    assert scale.text() == "1.500" and w.param_values() == {"steps": 0, "scale": 1.5}
+    choose(w.method_combo, "nmsr")
+    sym, pnf = w.findChild(object, "param_symmetric_from"), w.findChild(object, "param_pair_networks_from")
+    assert sym.minimum() == 0.0 and sym.specialValueText() == "every scale"  # the lowest of the values its help names
+    assert pnf.specialValueText() == "" and pnf.minimum() < 0  # "2: one shared network" is not its lowest value
+    assert w.findChild(object, "param_weights").placeholderText() == "nmsr_synth"
+    checked = 0
+    for method in ("tlrn", "voxelmorph", "multistep", "hsyn", "nmsr"):
+        choose(w.method_combo, method)
+        for key, spec in method_params(method).items():
+            editor = w.findChild(object, f"param_{key}")
+            if hasattr(editor, "specialValueText") and editor.specialValueText():
+                below = editor.minimum() - (1 if isinstance(spec["default"], int) else 0.5)
+                with pytest.raises(ValueError):
+                    get_engine(method).validate_params({key: type(spec["default"])(below)})
+                checked += 1
+    assert checked >= 15

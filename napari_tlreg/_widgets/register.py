@@ -9,6 +9,7 @@ import atexit
 import contextlib
 import html
 import importlib
+import re
 import logging
 import threading
 import time
@@ -185,9 +186,25 @@ def _float_spin(value: float) -> QDoubleSpinBox:
     return w
 
 
-def _param_editor(default: Any, choices: tuple | None) -> tuple[QWidget, Callable[[], Any], Any]:
+def _special_value(help_text: str) -> tuple[float, str] | None:
+    """The lowest value an engine's help gives a meaning of its own, and that meaning's first words: ``"... (0: auto,
+    from ...)"`` -> ``(0.0, "auto")``; ``"(1: the finest only; 0: every scale)"`` -> ``(0.0, "every scale")``; None
+    where the help names none. (The engines refuse anything lower: tests/test_widgets.py checks it for each one.)"""
+    named = re.findall(r"[(;]\s*(-?\d+): ([^,;()]+)", help_text or "")
+    return min(((float(v), text.strip()) for v, text in named), default=None, key=lambda vt: vt[0])
+
+
+def _empty_meaning(help_text: str) -> str | None:
+    """What an empty text parameter means by its help: ``"... (empty: nmsr_synth)"`` -> ``"nmsr_synth"``."""
+    m = re.search(r"\(empty: ([^()]+)\)", help_text or "")
+    return m.group(1).strip() if m else None
+
+
+def _param_editor(default: Any, choices: tuple | None, help_text: str = "") -> tuple[QWidget, Callable[[], Any], Any]:
     """An editor for one engine parameter, a getter returning a value of the default's type, and the
-    editor's signal that its value changed."""
+    editor's signal that its value changed. A number whose help gives one value a meaning of its own ("0: auto")
+    shows that meaning instead of the number, and goes no lower; an empty text shows what empty means."""
+    special = _special_value(help_text) if isinstance(default, (int, float)) and not isinstance(default, bool) else None
     if choices:
         w = QComboBox()
         for c in choices:
@@ -199,18 +216,24 @@ def _param_editor(default: Any, choices: tuple | None) -> tuple[QWidget, Callabl
         w = QCheckBox()
         w.setChecked(default)
         return w, w.isChecked, w.toggled
-    if isinstance(default, int):
-        w = QSpinBox()
-        w.setRange(-(10**9), 10**9)
-        w.setValue(default)
-        return w, w.value, w.valueChanged
-    if isinstance(default, float):
-        w = _float_spin(default)
+    if isinstance(default, (int, float)):
+        if isinstance(default, int):
+            w = QSpinBox()
+            w.setRange(-(10**9), 10**9)
+            w.setValue(default)
+        else:
+            w = _float_spin(default)
+        if special is not None and special[0] <= default:  # "scale 0.000" reads as a scale of nothing: "auto"
+            w.setMinimum(type(default)(special[0]))
+            w.setSpecialValueText(special[1])
         return w, w.value, w.valueChanged
     w = QLineEdit("" if default is None else str(default))
     if default is None:
         w.setPlaceholderText("not set")
         return w, lambda: (w.text() or None), w.textChanged
+    empty = _empty_meaning(help_text)
+    if empty:
+        w.setPlaceholderText(empty)
     return w, w.text, w.textChanged
 
 
@@ -612,7 +635,7 @@ class RegisterWidget(QWidget):
                 self._fill_region_combo(editor)
                 getter, changed = (lambda combo=editor, k=key: self._region_value(k, combo)), editor.currentIndexChanged
             else:
-                editor, getter, changed = _param_editor(spec["default"], spec.get("choices"))
+                editor, getter, changed = _param_editor(spec["default"], spec.get("choices"), spec.get("help", ""))
             editor.setObjectName(f"param_{key}")
             tip = f"<p>{html.escape(spec['help'])}</p>" if spec.get("help") else ""  # rich text: Qt wraps it
             editor.setToolTip(tip)
