@@ -321,6 +321,8 @@ def cmd_methods(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    import numpy as np
+
     from . import report
     from .io import load_points_csv
     from .io.writers import check_replaceable
@@ -332,7 +334,14 @@ def cmd_evaluate(args) -> int:
         raise ValueError(f"the result folders hold different sequences (shapes {sorted(shapes)})")
     if args.report:  # before any folder is rewritten
         check_replaceable(args.report, "report.json", "report")
-    labels = _load_labels(args.labels, results[0].frames.shape, results[0].reference)
+    # one labels frame goes on each folder's own reference (read once per reference)
+    refs = sorted({r.reference for r in results})
+    placed = {ref: _load_labels(args.labels, results[0].frames.shape, ref) for ref in refs} if args.labels else {}
+    if args.report and len(refs) > 1 and any(
+            not np.array_equal(placed[refs[0]], v) for v in placed.values()):
+        raise ValueError(f"{args.labels} is one frame of labels, which goes on each folder's reference, and these folders "
+                         f"have references {', '.join(map(str, refs))}: a shared --report needs labels for every frame "
+                         "(T, H, W), or run evaluate on each folder with its own --report")
     landmarks = load_points_csv(args.landmarks) if args.landmarks else None
     summaries, first = {}, None
     for folder, res in zip(args.folder, results):
@@ -349,7 +358,7 @@ def cmd_evaluate(args) -> int:
             if took:
                 print(f"napari-tlreg evaluate: {folder}: the {' and '.join(('labels', 'landmarks')[k] for k in took)} "
                       f"of its source, {report.recorded(Path(folder))[0]}", file=sys.stderr)
-        lab = own[0] if want[0] else labels
+        lab = own[0] if want[0] else placed[res.reference]
         lm = own[1] if want[1] else landmarks
         if lab is None and lm is None:
             print(f"napari-tlreg evaluate: {folder}: no labels or landmarks (none given, none kept in the folder or "

@@ -10,12 +10,14 @@ Definitions chosen here (each is tested against a hand-computed case):
 
 * **Dice** ``2|A∩B| / (|A| + |B|)``. ``label=None`` compares foregrounds (every nonzero id), otherwise the
   pixels equal to ``label``. Two empty sets give ``1.0`` (nothing to disagree on).
-* **Hausdorff** is the surface-distance definition of medpy (``hd``/``hd95``) and MONAI: the
+* **Hausdorff** is the surface-distance definition of medpy (``hd``/``hd95``): the
   boundary of a mask is the mask minus its erosion by the 4-connected cross (pixels touching
   the image edge count as boundary); for every boundary pixel of ``a`` the Euclidean distance to
   the nearest boundary pixel of ``b`` and vice versa; both sets of distances are pooled and the
   ``percentile`` (numpy's linear interpolation) of the pool is returned; ``percentile=100`` is the
-  classical symmetric Hausdorff distance, ``95`` is HD95. Distances are between pixel centres,
+  classical symmetric Hausdorff distance (as MONAI's), ``95`` is medpy's HD95. (MONAI's
+  ``compute_hausdorff_distance`` with a percentile takes it of each direction's distances and returns
+  the larger: its HD95 can be larger than this one where one mask has a thin part the other lacks.) Distances are between pixel centres,
   in pixels, or in physical units when ``spacing=(row, col)`` is given. Both masks empty: ``0.0``;
   exactly one empty: ``inf``.
 * **TRE** (target registration error) of matched points ``(row, col)``: per point the difference

@@ -537,7 +537,14 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     shapes = {tuple(r.frames.shape) for r in named.values()}
     if len(shapes) != 1:
         raise ValueError(f"results of different sequences cannot share a report: shapes {sorted(shapes)}")
-    T = next(iter(shapes))[0]
+    shape = next(iter(shapes))
+    T = shape[0]
+    if labels is not None and tables is None:  # checked as every other writer checks them; one frame: the reference's
+        refs = sorted({r.reference for r in named.values()})
+        if len(refs) > 1 and (np.ndim(labels) == 2 or (np.ndim(labels) == 3 and np.shape(labels)[0] == 1 and T > 1)):
+            raise ValueError(f"one frame of labels goes on the reference, and these results have references "
+                             f"{', '.join(map(str, refs))}: give labels for every frame (T, H, W)")
+        labels = check_annotations(shape, labels, None, refs[0])[0]
     lm = LM.as_table(landmarks, T) if landmarks is not None else None
     if lm is not None and not len(lm):
         lm = None
@@ -626,21 +633,28 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
 
     folder = Path(folder)
     unit = res.unit if unit is None else unit
-    source, kept = recorded(folder)
-    summary = write_metrics(res, folder, labels=labels, landmarks=landmarks, source=source, extra=kept)
-    if labels is not None:  # the folder keeps what it was evaluated against (a later `evaluate FOLDER` reads it)
-        save_label_files(folder, res, check_annotations(res.frames.shape, labels, None, res.reference)[0])
+    # the annotations as every step below takes them (one labels frame goes on the reference), and every figure
+    # computed before the first file is rewritten: a bad annotation leaves the folder as it was
+    labels, landmarks = check_annotations(res.frames.shape, labels, landmarks, res.reference)
     name = res.method
     tables = per_frame_tables({name: res}, labels=labels, landmarks=landmarks, spacing=spacing)
-    with atomic_path(folder / "plots.png") as tmp:
-        save_plots(tables, tmp, unit=unit)
+    lm_files = None
     if landmarks is not None and len(landmarks):
         T = res.n_frames
         lm = LM.as_table(landmarks, T)
         sp = res.spacing if res.spacing is not None else spacing
-        save_points_csv(folder / "landmarks.csv", lm)
         tt = LM.tre_table(lm, res.reference, res.displacement, spacing=sp, n_frames=T)
         pairs = LM.pair_errors(LM.match_pairs(lm, res.reference, T), res.displacement, spacing=sp)
+        lm_files = (lm, tt, pairs)
+    source, kept = recorded(folder)
+    summary = write_metrics(res, folder, labels=labels, landmarks=landmarks, source=source, extra=kept)
+    if labels is not None:  # the folder keeps what it was evaluated against (a later `evaluate FOLDER` reads it)
+        save_label_files(folder, res, labels)
+    with atomic_path(folder / "plots.png") as tmp:
+        save_plots(tables, tmp, unit=unit)
+    if lm_files is not None:
+        lm, tt, pairs = lm_files
+        save_points_csv(folder / "landmarks.csv", lm)
         for fname, rows, first in (("tre.csv", tt, ("t", "n")), ("landmark_pairs.csv", pairs, ("id", "t"))):
             with atomic_path(folder / fname) as tmp:
                 _write_csv(tmp, in_unit([{"method": name, **r} for r in rows], unit), first=("method", *first))

@@ -1340,3 +1340,78 @@ def test_evaluate_on_a_truncated_result_file_is_one_line(tmp_path, capsys, caplo
     rc, err, _ = _cli(["evaluate", tmp_path / "r"], capsys)
     _assert_one_line_error(rc, err, command="evaluate", match="unreadable result folder")
     assert not [r for r in caplog.records if r.name.startswith("tifffile")]
+
+
+def _result_with_reference(folder, reference: int):
+    """A 3-frame 32x32 result registered to ``reference``: every other frame is the reference shifted by (-2, +3) px."""
+    from napari_tlreg.result import RegistrationResult
+
+    fr = np.random.default_rng(0).random((3, 32, 32)).astype(np.float32)
+    u = np.zeros((3, 2, 32, 32), np.float32)
+    for t in range(3):
+        if t != reference:
+            u[t, 0], u[t, 1] = -2.0, 3.0
+    RegistrationResult(frames=fr, warped=fr.copy(), displacement=u, jacobian=np.ones((3, 32, 32), np.float32),
+                       method="fixture", reference=reference).save(folder)
+    return folder
+
+
+def test_cli_evaluate_puts_one_labels_frame_on_each_folders_own_reference(tmp_path, capsys):
+    """``evaluate A B --labels one_frame``: the frame goes on A's reference in A and on B's in B (it went on A's in
+    both: B propagated nothing, silently); a shared ``--report`` over different references is refused before any
+    folder is rewritten."""
+    import tifffile
+
+    a, b = _result_with_reference(tmp_path / "a", 0), _result_with_reference(tmp_path / "b", 1)
+    lab = np.zeros((32, 32), np.int32)
+    lab[10:20, 10:20] = 1
+    np.save(tmp_path / "lab.npy", lab)
+    rc, err, _ = _cli(["evaluate", a, b, "--labels", tmp_path / "lab.npy"], capsys)
+    assert rc == 0, err
+    for folder, ref in ((a, 0), (b, 1)):
+        kept, prop = tifffile.imread(folder / "labels.tif"), tifffile.imread(folder / "propagated_labels.tif")
+        assert [t for t in range(3) if kept[t].any()] == [ref]
+        assert [int(prop[t].sum()) for t in range(3)] == [100, 100, 100]
+    before = {p: p.stat().st_mtime_ns for f in (a, b) for p in f.iterdir()}
+    rc, err, _ = _cli(["evaluate", a, b, "--labels", tmp_path / "lab.npy", "--report", tmp_path / "rep"], capsys)
+    _assert_one_line_error(rc, err, command="evaluate", match="a shared --report needs labels for every frame")
+    assert {p: p.stat().st_mtime_ns for f in (a, b) for p in f.iterdir()} == before and not (tmp_path / "rep").exists()
+    full = np.repeat(lab[None], 3, 0)  # labels on every frame: one report for both
+    np.save(tmp_path / "full.npy", full)
+    rc, err, _ = _cli(["evaluate", a, b, "--labels", tmp_path / "full.npy", "--report", tmp_path / "rep"], capsys)
+    assert rc == 0, err and (tmp_path / "rep" / "report.json").is_file()
+
+
+def test_write_evaluation_takes_one_labels_frame_and_fails_before_writing(tmp_path):
+    """``report.write_evaluation`` with one (H, W) labels frame (the reference's, as every writer takes it) evaluates
+    (it rewrote metrics and labels, then failed before plots.png); a bad annotation leaves the folder untouched;
+    ``export_report`` takes the frame too, and refuses it for results of different references."""
+    from napari_tlreg import report
+    from napari_tlreg.result import RegistrationResult
+
+    folder = _result_with_reference(tmp_path / "r", 0)
+    res = RegistrationResult.load(folder)
+    lab = np.zeros((32, 32), np.int32)
+    lab[10:20, 10:20] = 1
+    summary = report.write_evaluation(res, folder, labels=lab)
+    assert (folder / "plots.png").is_file() and (folder / "propagated_labels.tif").is_file() and "mse" in summary
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    with pytest.raises(ValueError, match="do not match the frames"):
+        report.write_evaluation(res, folder, labels=np.ones((5, 32, 32), np.int32))
+    with pytest.raises(ValueError):
+        report.write_evaluation(res, folder, labels=lab, landmarks=np.array([[1, 0, 5.0, 5.0], [1, 7, 5.0, 5.0]]))
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+    out = report.export_report(res, tmp_path / "rep", labels=lab)
+    assert (out / "report.json").is_file()
+    other = RegistrationResult.load(_result_with_reference(tmp_path / "r1", 1))
+    with pytest.raises(ValueError, match="one frame of labels goes on the reference"):
+        report.export_report({"a": res, "b": other}, tmp_path / "rep2", labels=lab)
+
+
+def test_python_dash_m_runs_the_command():
+    """``python -m napari_tlreg`` is the ``napari-tlreg`` command."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "napari_tlreg", "methods"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "nmsr" in out.stdout and "tlrn" in out.stdout
