@@ -214,12 +214,18 @@ def blank_frames(frames: np.ndarray) -> list[int]:
     return [int(i) for i in np.flatnonzero(flat.min(1) == flat.max(1))]
 
 
-def blank_frames_message(blank: list[int]) -> str:
-    """The warning for :func:`blank_frames`' indices (at most 10 named)."""
+def blank_frames_message(blank: list[int], chained: str | None = None) -> str:
+    """The warning for :func:`blank_frames`' indices (at most 10 named). ``chained``: the method's name where a
+    frame's field depends on the frames between it and the reference (:meth:`Engine.chains_frames`)."""
     shown = ", ".join(str(i) for i in blank[:10]) + (f" and {len(blank) - 10} more" if len(blank) > 10 else "")
     if len(blank) == 1:
-        return f"frame {shown} is constant (blank): nothing in it can be matched, so its field is the method's guess"
-    return f"frames {shown} are constant (blank): nothing in them can be matched, so their fields are the method's guess"
+        text = f"frame {shown} is constant (blank): nothing in it can be matched, so its field is the method's guess"
+    else:
+        text = f"frames {shown} are constant (blank): nothing in them can be matched, so their fields are the method's guess"
+    if chained:
+        text += (f"; {chained} carries each frame on to the next one away from the reference, so the frames beyond "
+                 f"{'it' if len(blank) == 1 else 'them'} are less accurate too")
+    return text
 
 
 def register(
@@ -290,7 +296,7 @@ def register(
 
     blank = blank_frames(arr)  # the run goes on, but says so (after every error)
     if blank:
-        warn(blank_frames_message(blank))
+        warn(blank_frames_message(blank, method if engine.chains_frames(checked) else None))
     t0 = time.perf_counter()
     norm, normalization, flickering = scale_intensities(arr, ref, normalize, skip=blank)
     if flickering:

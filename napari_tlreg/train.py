@@ -101,10 +101,22 @@ def _training_sequences(folder: Path, finite: bool = True):
             skipped.append(f"{path.name} (1 frame)")
         elif finite and not np.isfinite(seq.frames).all():
             skipped.append(f"{path.name} (NaN or infinite values)")
+        elif not _varies(seq.frames):  # nothing to register: every loss 0, a network trained on nothing
+            skipped.append(f"{path.name} (constant)")
         else:
             yield seq
     if skipped:
         warnings.warn(f"{folder}: skipped {len(skipped)} file(s): " + "; ".join(skipped), stacklevel=2)
+
+
+def _varies(frames: np.ndarray) -> bool:
+    """Whether the finite values of ``frames`` are not all one value."""
+    lo, hi = np.inf, -np.inf
+    for f in frames:  # frame by frame: no copy of the whole sequence
+        ok = f[np.isfinite(f)]
+        if ok.size:
+            lo, hi = min(lo, float(ok.min())), max(hi, float(ok.max()))
+    return hi > lo
 
 
 def _synthetic(kind: str, rng: np.random.Generator, n: int, n_frames: int, size: int) -> np.ndarray:
@@ -543,8 +555,18 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
     """Train ``config.method`` and write the checkpoint ``config.out``; returns its path.
 
     Checkpoints every ``checkpoint_every`` steps (atomically); ``resume=True`` continues from ``out``.
-    Under ``torchrun`` each process trains on its own batches and gradients are averaged (DDP).
+    Under ``torchrun`` each process trains on its own batches and gradients are averaged (DDP). Training on a CPU
+    runs torch's deterministic algorithms; the process's setting is restored afterwards (in napari, what runs
+    next is not slowed by it).
     """
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        return _train(config, progress, **overrides)
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
+def _train(config: TrainConfig | None, progress: Callable[[int, int, dict], None] | None, **overrides) -> Path:
     import torch.distributed as dist
 
     cfg = resolve_config(TrainConfig(**{**(asdict(config) if config else {}), **overrides}))

@@ -1415,3 +1415,41 @@ def test_python_dash_m_runs_the_command():
 
     out = subprocess.run([sys.executable, "-m", "napari_tlreg", "methods"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "nmsr" in out.stdout and "tlrn" in out.stdout
+
+
+def test_blank_frame_warning_says_when_later_frames_depend_on_it():
+    """TLRN's temporal unit and NMSR's consecutive pairing carry a frame on to the next one away from the reference:
+    the blank-frame warning says the frames beyond it suffer too (TLRN's error on the next frame rose by ~20 %);
+    VoxelMorph and NMSR's reference pairing register each frame on its own and say nothing more."""
+    from napari_tlreg.engines import get_engine
+
+    frames = tl.load_sequence("cardiac").frames[:6].copy()
+    frames[3] = 0.0
+    said = {}
+    for method, params in (("tlrn", {}), ("voxelmorph", {}), ("nmsr", {"iterations": 1, "levels": 1}),
+                           ("nmsr", {"iterations": 1, "levels": 1, "pairing": "consecutive"})):
+        seen = []
+        tl.register(frames, method=method, on_warning=seen.append, **params)
+        said[(method, params.get("pairing", ""))] = next(m for m in seen if "blank" in m)
+    chained = "carries each frame on to the next one away from the reference, so the frames beyond it are less accurate too"
+    assert said[("tlrn", "")].endswith("the method's guess; tlrn " + chained)
+    assert said[("nmsr", "consecutive")].endswith("; nmsr " + chained)
+    assert said[("voxelmorph", "")].endswith("the method's guess") and said[("nmsr", "")].endswith("the method's guess")
+    assert not get_engine("hsyn").chains_frames(get_engine("hsyn").validate_params({}))
+
+
+def test_a_cuda_index_beyond_the_gpus_is_a_value_error(monkeypatch):
+    """``cuda:3`` on a machine with one GPU: a plain error naming the GPUs there (torch's "invalid device ordinal"
+    came from deep inside a run). Checked with torch's CUDA queries stood in for (the CI machines have no GPU)."""
+    import torch
+
+    from napari_tlreg.core.ops import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match=r"device 'cuda:3': this machine has 1 CUDA GPU \(cuda:0\)"):
+        resolve_device("cuda:3")
+    assert resolve_device("cuda:0") == torch.device("cuda", 0) and resolve_device("cuda") == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    with pytest.raises(ValueError, match=r"has 2 CUDA GPUs \(cuda:0 \.\. cuda:1\)"):
+        resolve_device("cuda:2")

@@ -246,10 +246,17 @@ def test_training_on_a_user_folder(tmp_path):
     nan[3, 5, 5] = np.nan  # one pixel made the whole sequence 0 after normalisation, trained on without a word
     save_stack(data / "nan.tif", nan)
     save_stack(data / "one.tif", seq.frames[:1])
-    with pytest.warns(UserWarning, match=r"skipped 3 file\(s\): junk.tif \(.*\); nan.tif \(NaN or infinite values\); "
-                                         r"one.tif \(1 frame\)"):
+    save_stack(data / "zero.tif", np.full((5, 32, 32), 7.0, np.float32))  # trained on with every loss 0, without a word
+    torch.use_deterministic_algorithms(False)
+    with pytest.warns(UserWarning, match=r"skipped 4 file\(s\): junk.tif \(.*\); nan.tif \(NaN or infinite values\); "
+                                         r"one.tif \(1 frame\); zero.tif \(constant\)"):
         out = train(_tiny(tmp_path, data=str(data), method="voxelmorph"), progress=lambda *a: None)
     assert torch.load(out, weights_only=True)["method"] == "voxelmorph"
+    assert not torch.are_deterministic_algorithms_enabled()  # the CPU run's deterministic mode did not outlive it
+    for name in ("a", "b", "nan", "one", "junk"):
+        (data / f"{name}.tif").unlink()
+    with pytest.raises(ValueError, match="no readable sequences of 2 or more frames"), pytest.warns(UserWarning, match="zero.tif"):
+        train(_tiny(tmp_path, data=str(data)), progress=lambda *a: None)
     with pytest.raises(ValueError, match="not found"):
         train(_tiny(tmp_path, data=str(tmp_path / "missing")), progress=lambda *a: None)
 

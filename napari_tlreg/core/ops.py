@@ -26,6 +26,10 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was requested but no CUDA GPU is available (use 'auto' or 'cpu')")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        n = torch.cuda.device_count()  # torch's own "invalid device ordinal" comes far inside a run
+        raise ValueError(f"device {device!r}: this machine has {n} CUDA GPU{'s' if n != 1 else ''} "
+                         f"(cuda:0{f' .. cuda:{n - 1}' if n > 1 else ''})")
     return dev
 
 

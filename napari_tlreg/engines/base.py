@@ -86,6 +86,12 @@ class Engine:
     def check(self, params: dict[str, Any]) -> None:
         """Range checks beyond the types (override): raise ``ValueError`` with a plain message."""
 
+    def chains_frames(self, params: dict[str, Any]) -> bool:
+        """Whether a frame's field, with these validated ``params``, depends on the frames between it and the
+        reference (a recurrent state, or consecutive fields composed): a blank frame then misleads the frames
+        beyond it too (``register``'s warning says so). Default: no, every frame is registered on its own."""
+        return False
+
     #: Peak memory a CPU run adds, in bytes: ``fixed + per_voxel · T·H·W + per_pixel · (full-size pixels held at once) +
     #: per_work_pixel · (pixels held at once at the engine's working resolution) + per_pair · (T - 1)``, the pixels
     #: from :meth:`pixels_at_once`. Fitted by ``benchmarks/memory.py`` as an upper envelope of measured peaks (its

@@ -773,6 +773,9 @@ class NMSREngine(Engine):
         out["mask"] = coerce_mask(out["mask"], self.name)
         return out
 
+    def chains_frames(self, params):
+        return params["pairing"] == "consecutive"  # each frame's field is composed from its neighbours'
+
     def pixels_at_once(self, shape, params):
         """One block of the finest scale's pairs (its network and loss at full size): the most it holds at once."""
         t, h, w = shape

@@ -142,6 +142,10 @@ class TLRNEngine(Engine):
         return u
 
 
+    def chains_frames(self, params: dict) -> bool:
+        return self.residual  # the temporal unit carries each frame's features to the next one away from the reference
+
+
 class VoxelMorphEngine(TLRNEngine):
     name = "voxelmorph"
     #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (Engine.memory_model;
