@@ -47,7 +47,7 @@ __all__ = ["run_batch", "expand_inputs", "is_finished", "SUMMARY_NAME", "SUMMARY
 
 SUMMARY_NAME = "summary.csv"
 #: Metric columns copied from each result's ``metrics.json`` summary (means over non-reference frames).
-METRIC_KEYS = ("mse", "lncc", "folding_pct", "dice", "hd95", "tre")
+METRIC_KEYS = ("mse", "lncc", "lncc10", "folding_pct", "dice", "hd95", "tre")
 SUMMARY_FIELDS = ("name", "status", "seconds", "frames", "height", "width", "method", "runtime_s",
                   *METRIC_KEYS, "warning", "error", "source", "folder")
 

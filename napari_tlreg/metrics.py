@@ -61,6 +61,8 @@ __all__ = [
 
 LNCC_EPS = 1e-5
 DEFAULT_LNCC_RADIUS = 4  # 9x9 window (TLRN, VoxelMorph)
+#: the radius of the mean local CC NMSR's paper reports (METHODS.md), :func:`evaluate`'s ``lncc10``
+REPORTED_LNCC_RADIUS = 10
 
 
 # --------------------------------------------------------------------------- helpers
@@ -435,10 +437,11 @@ def _label_hd(a: np.ndarray, b: np.ndarray, k: int, spacing, suffix: str) -> dic
 def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | None = None, mask="result") -> list[dict]:
     """Per-frame evaluation table of a RegistrationResult: one ``dict`` per frame ``t``.
 
-    Always: ``t``, ``is_reference``, ``mse`` and ``lncc`` (reference warped onto the frame vs the
-    frame, 9x9 LNCC), ``folding_pct`` (% of pixels with ``det(I+∇u) <= 0``). ``mse``, ``lncc`` and
-    ``folding_pct`` are taken over ``mask`` ``(H, W)``: by default the region the registration was restricted to
-    (``result.mask``, e.g. NMSR's ``mask``; the whole frame when it has none); None: the whole frame.
+    Always: ``t``, ``is_reference``, ``mse``, ``lncc`` (reference warped onto the frame vs the
+    frame, 9x9 LNCC), ``lncc10`` (21x21: the radius NMSR's paper evaluates with) and ``folding_pct`` (% of pixels
+    with ``det(I+∇u) <= 0``). ``mse``, ``lncc``, ``lncc10`` and ``folding_pct`` are taken over ``mask`` ``(H, W)``:
+    by default the region the registration was restricted to (``result.mask``, e.g. NMSR's ``mask``; the whole
+    frame when it has none); None: the whole frame.
     With a mask every row also has ``in_mask: True``.
 
     ``labels`` ``(T, H, W)`` (a frame without labels is all zero): the reference frame's labels
@@ -470,6 +473,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     region = getattr(result, "mask", None) if isinstance(mask, str) and mask == "result" else mask
     mse_t = mse(warped, frames, mask=region, per_frame=True)
     lncc_t = lncc(warped, frames, mask=region, per_frame=True)
+    lncc10_t = lncc(warped, frames, radius=REPORTED_LNCC_RADIUS, mask=region, per_frame=True)
     fold_t = negative_jacobian_fraction(disp, per_frame=True, mask=region)
     rows: list[dict[str, Any]] = [
         {
@@ -477,6 +481,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
             "is_reference": t == ref,
             "mse": float(mse_t[t]),
             "lncc": float(lncc_t[t]),
+            "lncc10": float(lncc10_t[t]),
             "folding_pct": float(fold_t[t]),
             **({"in_mask": True} if region is not None else {}),
         }

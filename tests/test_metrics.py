@@ -385,7 +385,7 @@ def test_evaluate_unregistered_and_physical_units():
 def test_evaluate_minimal_and_errors():
     res = _fake_result(SHIFTS)
     rows = M.evaluate(res)
-    assert set(rows[1]) == {"t", "is_reference", "mse", "lncc", "folding_pct"}
+    assert set(rows[1]) == {"t", "is_reference", "mse", "lncc", "lncc10", "folding_pct"}
     with pytest.raises(ValueError):
         M.evaluate(res, labels=np.zeros((2, 24, 24), int))
     with pytest.raises(ValueError):
@@ -458,3 +458,23 @@ def test_result_save_takes_numpy_scalars(tmp_path):
                              "k": np.int64(3), "v": np.arange(2)}, reference=np.int64(1), runtime_s=np.float32(1.5))
     back = RegistrationResult.load(res.save(tmp_path / "r"))
     assert back.params == {"lam": 0.5, "k": 3, "v": [0, 1]} and back.reference == 1 and back.runtime_s == 1.5
+
+
+def test_evaluate_reports_the_local_cc_of_nmsrs_paper_in_the_mask():
+    """``lncc10``: the mean local CC with 21x21 windows (radius 10, as NMSR's paper and the NMSR benchmark report
+    it) beside the 9x9 ``lncc``, both over the registration's mask."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(3)
+    frames = rng.random((3, 40, 40)).astype(np.float32)
+    warped = (frames + 0.3 * rng.random((3, 40, 40))).astype(np.float32)
+    mask = np.zeros((40, 40), bool)
+    mask[5:30, 8:36] = True
+    res = SimpleNamespace(frames=frames, warped=warped, displacement=np.zeros((3, 2, 40, 40), np.float32),
+                          reference=0, spacing=None, mask=mask)
+    rows = M.evaluate(res)
+    for t in (1, 2):
+        assert rows[t]["lncc10"] == pytest.approx(M.lncc(warped[t], frames[t], radius=10, mask=mask))
+        assert rows[t]["lncc"] == pytest.approx(M.lncc(warped[t], frames[t], radius=4, mask=mask))
+        assert rows[t]["lncc10"] != pytest.approx(rows[t]["lncc"])
+        assert rows[t]["lncc10"] != pytest.approx(M.lncc(warped[t], frames[t], radius=10))  # in the mask

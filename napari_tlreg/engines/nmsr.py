@@ -721,7 +721,8 @@ class NMSREngine(Engine):
         "weights": "shipped model name or .pt path for the warm start (empty: nmsr_synth)",
         "patience": "early stop: iterations over which the loss must still fall",
         "tol": "early stop: stop when the loss fell by less than this share of its total fall",
-        "seed": "seed of fresh networks (same seed and threads: the same result on a CPU)",
+        "seed": "seed of fresh networks: init random (every scale) or previous (the first); the default warm start "
+                "from shipped weights has none (same seed and threads: the same result on a CPU)",
         "diffeomorphic": "integrate the network's output as a velocity field: each scale's residual field folds "
                          "less (composed over the scales, averaged and chained, the result can still fold; slower)",
         "mask": "region the loss and the reported MSE / local CC see: a Labels layer in the viewer (nonzero = inside; "
