@@ -15,7 +15,7 @@ import numpy as np
 LayerData = tuple  # (data, kwargs, layer_type): napari's LayerDataTuple without importing napari
 
 #: File name endings the reader takes (the same patterns as in napari.yaml).
-READER_SUFFIXES = (".tif", ".tiff", ".nii", ".nii.gz", ".dcm", ".avi", ".mp4", ".npz")
+READER_SUFFIXES = (".tif", ".tiff", ".nii", ".nii.gz", ".dcm", ".dicom", ".ima", ".avi", ".mp4", ".mov", ".npz")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,6 +214,25 @@ def _unit_from_meta(meta: dict) -> str:
     return str(unit) if unit and unit != "px" else "mm"
 
 
+class WriteRefused(OSError):
+    """A layer this writer cannot store in the file asked for; the message says why and what to do instead.
+
+    Not a ``ValueError``: napari reads a writer's ``ValueError`` as "not a valid writer" and tells the user only
+    that, so the reason was lost and nothing was saved without a word on why."""
+
+
+def _refusing(write: Callable[..., list[str]]) -> Callable[..., list[str]]:
+    def hook(path: str, data: Any, meta: dict) -> list[str]:
+        try:
+            return write(path, data, meta)
+        except ValueError as exc:
+            raise WriteRefused(str(exc)) from None
+
+    hook.__name__, hook.__qualname__, hook.__doc__ = write.__name__, write.__qualname__, write.__doc__
+    return hook
+
+
+@_refusing
 def write_image(path: str, data: Any, meta: dict) -> list[str]:
     """Save an Image layer as ``.tif`` or ``.nii.gz`` (spacing and its unit from the layer; an RGB layer as an
     RGB TIFF)."""
@@ -223,6 +242,7 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
                                rgb=bool(meta.get("rgb"))), path)
 
 
+@_refusing
 def write_labels(path: str, data: Any, meta: dict) -> list[str]:
     """Save a Labels layer as ``.tif`` or ``.nii.gz`` (integer; spacing and its unit from the layer)."""
     from napari_tlreg.io import save_stack
@@ -257,6 +277,7 @@ def points_with_ids(data: Any, meta: dict) -> np.ndarray:
     return np.column_stack([ids, pts])
 
 
+@_refusing
 def write_points(path: str, data: Any, meta: dict) -> list[str]:
     """Save a Points layer as CSV rows ``id, t, row, col`` (the landmark format)."""
     from napari_tlreg.io import save_points_csv

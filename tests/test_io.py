@@ -757,3 +757,53 @@ def test_save_stack_keeps_axes_of_length_one(tmp_path, shape, dtype):
     with pytest.raises(ValueError, match="OME-TIFF cannot keep the axes of length 1"):
         save_stack(tmp_path / "a.ome.tif", arr)
     assert not (tmp_path / "a.ome.tif").exists()
+
+
+# ---- found in review (2026-12-05): napari meets the plugin's reader and writers ----
+def test_a_result_folders_images_read_with_the_folders_spacing(tmp_path):
+    """A result folder's frames / warped / jacobian TIFFs hold no spacing of their own; its labels do: read alone,
+    the images came at scale 1 and the labels at the spacing, so the overlay drifted. The folder's result.json has it."""
+    from napari_tlreg.result import RegistrationResult
+
+    fr = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32)
+    res = RegistrationResult(frames=fr, warped=fr.copy(), displacement=np.zeros((3, 2, 16, 16), np.float32),
+                             jacobian=np.ones((3, 16, 16), np.float32), method="x", reference=0, spacing=(1.5, 0.5),
+                             unit="mm")
+    folder = res.save(tmp_path / "res")
+    for name in ("frames.tif", "warped.tif", "jacobian.tif"):
+        seq = load_sequence(folder / name)
+        assert (seq.spacing, seq.unit) == ((1.5, 0.5), "mm"), name
+    import shutil
+
+    shutil.copy(folder / "frames.tif", tmp_path / "frames.tif")  # the same file outside a result folder: no spacing
+    assert load_sequence(tmp_path / "frames.tif").spacing is None
+    (folder / "result.json").write_text("{not json")  # a damaged record: the image still opens, in pixels
+    assert load_sequence(folder / "warped.tif").spacing is None
+
+
+def test_napari_shows_why_a_writer_refuses_and_opens_every_suffix_the_readers_take(make_napari_viewer, tmp_path):
+    """Saving a 4-D image as NIfTI through napari: napari reads a writer's ValueError as "not a valid writer" and
+    said only that; the plugin's reason now reaches the user. The manifest's patterns cover .dicom, .ima and .mov,
+    which load_sequence reads (napari said "not a compatible reader" for a DICOM file named .ima)."""
+    import shutil
+
+    from npe2 import PluginManifest
+    from pydicom.data import get_testdata_file
+
+    import napari_tlreg
+    from napari_tlreg import _hooks
+    from napari_tlreg.io.readers import SUPPORTED_SUFFIXES
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((2, 3, 8, 8), np.float32), name="four")
+    with pytest.raises(_hooks.WriteRefused, match="NIfTI stacks must be"):
+        viewer.layers.save(str(tmp_path / "four.nii.gz"), selected=True, plugin="napari-tlreg")
+    assert not (tmp_path / "four.nii.gz").exists()
+    mf = PluginManifest.from_file(Path(napari_tlreg.__file__).parent / "napari.yaml")
+    assert set(mf.contributions.readers[0].filename_patterns) == {f"*{s}" for s in _hooks.READER_SUFFIXES}
+    # every suffix load_sequence reads, but .npy (napari's own reader opens arrays) and .ome.tif (a .tif)
+    assert {s for s in SUPPORTED_SUFFIXES if s != ".npy" and not s.startswith(".ome")} == set(_hooks.READER_SUFFIXES)
+    ima = tmp_path / "heart.ima"
+    shutil.copy(get_testdata_file("MR_small.dcm"), ima)
+    layers = viewer.open(str(ima), plugin="napari-tlreg")
+    assert layers and layers[0].data.shape[-2:] == (64, 64)

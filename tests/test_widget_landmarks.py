@@ -673,3 +673,16 @@ def test_a_landmark_that_lost_its_reference_point_takes_the_next_click_there():
     m.select(0)
     p = m.place(0, 9.0, 9.0)
     assert p.id == 0 and tuple(m.position(0, 0)) == (9.0, 9.0) and sorted(m.frames_of(0)) == [0, 1, 2]
+
+
+def test_saving_landmarks_without_an_image_says_so_before_asking_for_a_file(docks, tmp_path, errors, monkeypatch):
+    """"save CSV…" with no image: an error notification and no file dialog (the dialog took a name, then nothing was
+    written and nothing said)."""
+    from napari_tlreg._widgets import landmarks as mod
+
+    viewer, reg, w, plots = docks
+    asked = []
+    monkeypatch.setattr(mod.QFileDialog, "getSaveFileName", lambda *a, **k: asked.append(a) or (str(tmp_path / "x.csv"), ""))
+    w.save_btn.click()
+    assert asked == [] and errors and "add an image sequence" in errors[-1] and not (tmp_path / "x.csv").exists()
+    assert w.save_csv(tmp_path / "y.csv") is None and len(errors) == 2

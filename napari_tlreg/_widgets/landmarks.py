@@ -600,6 +600,9 @@ class LandmarkWidget(QWidget):
         return path
 
     def _on_save_clicked(self) -> None:
+        if self.model() is None:  # say so before the dialog (it asked for a name, then wrote nothing, silently)
+            self._error("add an image sequence and place landmarks before saving them")
+            return
         path = self._ask_path(save=True)
         if path:
             self.save_csv(path)
@@ -612,6 +615,7 @@ class LandmarkWidget(QWidget):
     def save_csv(self, path) -> Path | None:
         m = self.model()
         if m is None:
+            self._error("add an image sequence and place landmarks before saving them")
             return None
         try:
             out = save_points_csv(path, m.table)

@@ -23,6 +23,7 @@ truncated, random bytes, unsupported type) raises :class:`SequenceReadError` (a
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import math
 import re
@@ -583,7 +584,27 @@ def _read_tiff(path: Path, **_) -> Sequence:
     if lab_src:
         meta["labels_source"] = lab_src
     spacing = checked_spacing(spacing, path.name)
+    if spacing is None:  # an image of a result folder: its spacing is in the folder's result.json
+        spacing, unit = _result_folder_spacing(path)
     return Sequence(frames, labels=labels, spacing=spacing, unit=unit if spacing else "px", metadata=meta)
+
+
+#: the images of a result folder (``RegistrationResult.save``), whose TIFFs hold no spacing of their own
+RESULT_IMAGES = ("frames.tif", "warped.tif", "jacobian.tif")
+
+
+def _result_folder_spacing(path: Path) -> tuple[tuple[float, float] | None, str]:
+    """``(spacing, unit)`` of a result folder's image from the folder's ``result.json`` (``(None, "px")`` otherwise:
+    not such an image, or no spacing recorded), so that it overlays the folder's labels, which carry theirs."""
+    meta_path = path.parent / "result.json"
+    if path.name not in RESULT_IMAGES or not meta_path.is_file():
+        return None, "px"
+    try:
+        meta = json.loads(meta_path.read_text())
+        spacing = checked_spacing(meta.get("spacing"), meta_path.name) if isinstance(meta, dict) else None
+    except (OSError, ValueError, TypeError):
+        return None, "px"
+    return (spacing, str(meta.get("unit") or "mm")) if spacing is not None else (None, "px")
 
 
 # --------------------------------------------------------------------------- NIfTI
