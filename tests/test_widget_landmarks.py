@@ -686,3 +686,16 @@ def test_saving_landmarks_without_an_image_says_so_before_asking_for_a_file(dock
     w.save_btn.click()
     assert asked == [] and errors and "add an image sequence" in errors[-1] and not (tmp_path / "x.csv").exists()
     assert w.save_csv(tmp_path / "y.csv") is None and len(errors) == 2
+
+
+def test_placing_buttons_wait_for_an_image(docks):
+    """Without an image sequence the frame, landmark, undo, delete and pairing controls are disabled (they did nothing
+    and said nothing); adding one enables them, removing it disables them again."""
+    viewer, reg, w, plots = docks
+    controls = (w.pairing_box, w.prev_btn, w.next_btn, w.next_landmark_btn, w.undo_btn, w.delete_btn)
+    assert not any(c.isEnabled() for c in controls)
+    frames, _ = sequence()
+    layer = viewer.add_image(frames, name="seq")
+    assert all(c.isEnabled() for c in controls)
+    viewer.layers.remove(layer)
+    assert not any(c.isEnabled() for c in controls)
