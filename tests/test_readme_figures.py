@@ -1001,8 +1001,10 @@ def test_docs_sunnyspread_table_and_prose_match_the_stored_results():
     assert all(C[k]["nmsr"]["max"] > C[k]["syncc"]["min"] for k in gaps if k != "SCD0000201/s8")  # "highest draw above"
     s8 = C["SCD0000201/s8"]
     assert_quotes(readme_prose(), [
-        ("A slice's Dice spreads by {} with NMSR (median over the slices) and {} with SyN-CC",
-         [S["nmsr_median_spread"], S["syncc_median_spread"]]),
+        ("A slice's Dice spreads by {} with NMSR (median over the slices) and {} with SyN-CC (on the phantoms {} and {}: "
+         "Spread, Seeds)",
+         [S["nmsr_median_spread"], S["syncc_median_spread"], R["spread"]["summary"]["interpolation=cubic, edge_weight=1"]["median_spread"],
+          statistics.median(v["max"] - v["min"] for v in R["seeds"]["cases"].values())]),
         ("Below SyN-CC's median, NMSR's median is short by {}–{} on {} of the {} slices",
          [min(rest), max(rest), len(rest), len(gaps)]),
         ("and by {} on SCD0000201/s8: NMSR {}–{} against SyN-CC {}–{}, where no registration at all scores {}.",
