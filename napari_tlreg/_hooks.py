@@ -77,6 +77,12 @@ def sequence_to_layers(seq) -> list[LayerData]:
                     "name": f"{name} landmarks",
                     "scale": scale,
                     "features": {"id": lm[:, 0].astype(np.int64)},
+                    # rings the size the Landmarks dock gives its points: napari's filled white discs hid what
+                    # they mark (a building's corner)
+                    "size": max(3.0, round(max(frames.shape[-2:]) / 40)),
+                    "face_color": "transparent",
+                    "border_color": "white",
+                    "border_width": 0.2,
                     "metadata": {"napari_tlreg": info},
                 },
                 "points",

@@ -807,3 +807,14 @@ def test_napari_shows_why_a_writer_refuses_and_opens_every_suffix_the_readers_ta
     shutil.copy(get_testdata_file("MR_small.dcm"), ima)
     layers = viewer.open(str(ima), plugin="napari-tlreg")
     assert layers and layers[0].data.shape[-2:] == (64, 64)
+
+
+def test_a_samples_landmarks_are_rings_that_leave_the_image_visible():
+    """The satellite sample's landmarks: hollow rings sized to the image (napari's default filled white discs of 10 px
+    hid the corners they mark)."""
+    from napari_tlreg import _hooks
+
+    seq = load_sequence("satellite")
+    _, kw, kind = next(layer for layer in _hooks.sequence_to_layers(seq) if layer[2] == "points")
+    assert kw["face_color"] == "transparent" and kw["border_color"] == "white"
+    assert kw["size"] == max(3.0, round(max(seq.frames.shape[-2:]) / 40))

@@ -947,3 +947,34 @@ def test_special_values_read_as_their_meaning_and_the_form_goes_no_lower(widget)
                     get_engine(method).validate_params({key: type(spec["default"])(below)})
                 checked += 1
     assert checked >= 15
+
+
+def test_result_overlays_stay_readable(widget, qtbot, notes):
+    """After a run: the grey frame turns green under the magenta warped reference (aligned tissue white; over grey
+    everything read pink), a frame the user coloured is left as it is; the grid is drawn over the layers below with
+    its zeros transparent (added, it vanished into bright tissue and tinted the Jacobian map); the Jacobian map is
+    opaque (its colours are the legend's); the propagated labels are outlines over the frame's own labels."""
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    img = viewer.add_image(frames, name="seq")
+    viewer.add_labels(labels, name="seg")
+    choose(w.labels_combo, "seg")
+    choose(w.method_combo, TruthEngine.name)
+    assert img.colormap.name == "gray"
+    run_and_wait(qtbot, w)
+    assert not notes, notes
+    assert img.colormap.name == "green" and img.blending == "additive"
+    warped = viewer.layers["seq warped reference"]
+    assert warped.colormap.name == "magenta" and warped.blending == "additive"
+    grid = viewer.layers["seq grid"]
+    assert grid.blending == "translucent" and grid.colormap.map([0.0])[0][3] == 0.0 and grid.colormap.map([1.0])[0][3] == 1.0
+    assert viewer.layers["seq jacobian"].opacity == 1.0
+    prop = viewer.layers["seq propagated labels"]
+    assert prop.contour == 1 and viewer.layers["seg"].contour == 0
+    run_and_wait(qtbot, w)  # a re-run updates the layers in place: still outlines
+    assert viewer.layers["seq propagated labels"].contour == 1
+    other = viewer.add_image(frames, name="mine", colormap="inferno")
+    w.image_combo.setCurrentText("mine")
+    choose(w.labels_combo, "none")
+    run_and_wait(qtbot, w)
+    assert other.colormap.name == "inferno" and other.blending != "additive"

@@ -69,8 +69,13 @@ def launch(source: str = "cardiac", method: str | None = None, run: bool = False
         if screenshot:
             viewer.dims.set_current_step(0, max(0, n_frames // 2))
             viewer.reset_view()
-            QTimer.singleShot(500, lambda: (viewer.screenshot(screenshot, canvas_only=False), viewer.close()))
+            # fitted again once the canvas has its final size (the dock's layout can still narrow it)
+            QTimer.singleShot(400, viewer.reset_view)
+            QTimer.singleShot(800, lambda: (viewer.screenshot(screenshot, canvas_only=False), viewer.close()))
 
+    # the first layer fitted the view to a canvas the dock then narrowed (the image's sides were cut off): fit it
+    # again once the window is laid out
+    QTimer.singleShot(250, viewer.reset_view)
     if run:
         QTimer.singleShot(300, widget.run)
         QTimer.singleShot(800, finish)

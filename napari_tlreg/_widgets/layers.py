@@ -32,6 +32,13 @@ SUFFIXES = (WARPED, JACOBIAN, FOLDS, GRID, DISPLACEMENT, LABELS)
 #: Display choices shared with the widget's legend.
 WARPED_COLORMAP = "magenta"
 GRID_COLOR = "cyan"
+#: the grid's colormap: transparent where there is no line, :data:`GRID_COLOR` on one, drawn over the layers below
+#: (translucent), so a line keeps its colour over bright tissue and over the Jacobian map (added, cyan vanished into
+#: white tissue and tinted the map)
+GRID_COLORMAP = {"colors": [[0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 1.0]], "name": "tlreg grid", "interpolation": "linear"}
+#: the frame under the warped reference once a result is shown: green beside its magenta, so aligned tissue reads
+#: white and a misalignment green or magenta (over a grey frame everything read pink)
+FRAME_COLORMAP = "green"
 # det(I + ∇u) of the pull field is the reference area that one pixel of the frame shows: blue (det < 1) where the
 # tissue is larger in the frame than on the reference (it grew), white (1), red (det > 1) where it shrank
 JACOBIAN_COLORMAP = "bwr"
@@ -168,10 +175,10 @@ def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None) 
         data *= _region(region, res.frames.shape[1:])
     kw = {
         "name": layer_name(base, GRID),
-        "colormap": GRID_COLOR,
-        "blending": "additive",
+        "colormap": GRID_COLORMAP,
+        "blending": "translucent",
         "contrast_limits": (0.0, 0.8),  # bilinear sampling spreads a 1-px line to ~0.5 over 2 px: keep it visible
-        "opacity": 0.45,
+        "opacity": 0.5,
         **_placement(scale, translate),
     }
     return data, kw, "image"
@@ -197,7 +204,7 @@ def jacobian_layer(res, base: str, *, scale=None, translate=None, visible: bool 
         "colormap": JACOBIAN_COLORMAP,
         "contrast_limits": jacobian_limits(data if region is None else data[:, _region(region, data.shape[1:])]),
         "blending": "translucent",
-        "opacity": 0.7,
+        "opacity": 1.0,  # the legend's colours as drawn (at 0.7 the magenta overlay below tinted the whole map)
         "visible": visible,
         **_placement(scale, translate),
     }
@@ -258,7 +265,8 @@ def labels_layer(res, labels: np.ndarray, base: str, *, scale=None, translate=No
     """
     ref = reference_labels(labels, res.reference, res.n_frames)
     data = res.warp_labels(ref)
-    kw = {"name": layer_name(base, LABELS), "opacity": 0.5, **_placement(scale, translate)}
+    # outlines: the frame's own labels (filled, beneath) and the anatomy stay visible; where the two disagree it shows
+    kw = {"name": layer_name(base, LABELS), "opacity": 0.9, "contour": 1, **_placement(scale, translate)}
     return data, kw, "labels"
 
 

@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 NO_LABELS = "none"
 NO_REGION = "none (whole frame)"
 LAYER_TYPES = {"image": Image, "labels": Labels, "vectors": Vectors}
+#: layer settings that are properties only (no constructor argument): set once the layer is made
+SET_AFTER = ("contour",)
 #: the intensity choices (``tl.register``'s ``normalize``) as the form names them
 NORMALIZE_TEXT = {"auto": "auto (per frame if they flicker)", "sequence": "one scale for the sequence",
                   "frame": "each frame its own"}
@@ -276,6 +278,9 @@ class _JacobianLegend(QWidget):
             ticks.addWidget(w, 1)
         # det of the pull field: the reference area one pixel of the frame shows (> 1: the tissue shrank since the reference)
         self.meaning = QLabel("since the reference: blue grew · white unchanged · red shrank")
+        self.overlay = QLabel("overlay: the frame green, the warped reference magenta: aligned tissue white, "
+                              "a misalignment green or magenta")
+        self.overlay.setWordWrap(True)
         self.arrows = QLabel("arrows (“… displacement”): from a pixel to where its content is on the reference, "
                              "against the motion")
         self.arrows.setWordWrap(True)
@@ -291,6 +296,7 @@ class _JacobianLegend(QWidget):
         lay.addLayout(ticks)
         lay.addWidget(self.meaning)
         lay.addLayout(folds)
+        lay.addWidget(self.overlay)
         lay.addWidget(self.arrows)
         self.set_values((0.9, 1.1), None)
 
@@ -853,6 +859,10 @@ class RegisterWidget(QWidget):
         self._result_place = {k: settings[k] for k in ("base", "scale", "translate")}
         self._add_layers(outcome.layers)
         self._drop_stale_layers(str(settings["base"]), outcome.layers)
+        if isinstance(layer, Image) and layer.colormap.name == "gray" and not layer.rgb:
+            # the frame green under the magenta warped reference: aligned tissue white, a misalignment coloured
+            # (a frame the user coloured is left as it is)
+            layer.colormap, layer.blending = L.FRAME_COLORMAP, "additive"
         # display settings changed while it ran: redraw those layers now
         if settings["grid_spacing"] != self.grid_spin.value():
             self._update_grid_layer()
@@ -924,7 +934,10 @@ class RegisterWidget(QWidget):
             return existing
         if existing is not None:
             layers.remove(existing)
+        after = {k: kwargs.pop(k) for k in SET_AFTER if k in kwargs}  # properties napari's constructors do not take
         layer = Layer.create(data, kwargs, layer_type)
+        for key, value in after.items():
+            setattr(layer, key, value)
         self._viewer.add_layer(layer)
         return layer
 
