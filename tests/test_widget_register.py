@@ -978,3 +978,16 @@ def test_result_overlays_stay_readable(widget, qtbot, notes):
     choose(w.labels_combo, "none")
     run_and_wait(qtbot, w)
     assert other.colormap.name == "inferno" and other.blending != "additive"
+
+
+def test_the_time_slider_is_named(widget):
+    """napari numbers the axes of a layer opened from a sample or the Plugins menu (the slider read "-3"): choosing a
+    (T, H, W) image names them t, row, col; labels the user set are kept."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    assert tuple(viewer.dims.axis_labels) == ("t", "row", "col")
+    viewer.dims.axis_labels = ("time", "y", "x")
+    viewer.add_image(frames, name="seq2")
+    w.image_combo.setCurrentText("seq2")
+    assert tuple(viewer.dims.axis_labels) == ("time", "y", "x")

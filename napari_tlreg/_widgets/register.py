@@ -556,6 +556,9 @@ class RegisterWidget(QWidget):
         self.reference_spin.setValue(own if isinstance(own, int) and 0 <= own < n else self._current_frame(layer))
         self._choose_own_region(reset=True)
         self._choose_own_labels(reset=True)
+        dims = self._viewer.dims
+        if dims.ndim == 3 and layer.ndim == 3 and all(str(a).lstrip("-").isdigit() for a in dims.axis_labels):
+            dims.axis_labels = ("t", "row", "col")  # napari's numbered axes ("-3" on the time slider): name them
 
     def _own_layer(self, suffix: str) -> Labels | None:
         """The image's own Labels layer ``"<image> <suffix>"`` (a sample's or reader's), if there is one."""
