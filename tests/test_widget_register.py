@@ -709,8 +709,9 @@ def test_folding_share_never_reads_zero_when_pixels_fold():
     """A few folded pixels of a large frame (0.004 %) must not read as "0.00 %" in the status or the legend."""
     from napari_tlreg._widgets.register import _percent
 
-    assert _percent(0.0) == "0.00 %" and _percent(np.float32(0.5)) == "0.50 %" and _percent(12.345) == "12.35 %"
-    assert _percent(0.0041) == "0.004 %" and _percent(0.009) == "0.009 %"
+    nb = "\u00a0"  # a no-break space: a wrapped line never ends on the number with its "%" on the next
+    assert _percent(0.0) == f"0.00{nb}%" and _percent(np.float32(0.5)) == f"0.50{nb}%" and _percent(12.345) == f"12.35{nb}%"
+    assert _percent(0.0041) == f"0.004{nb}%" and _percent(0.009) == f"0.009{nb}%"
 
 
 # ---- found in review (2026-12-04) ------------------------------------------------------------------------------

@@ -242,7 +242,8 @@ def _param_editor(default: Any, choices: tuple | None, help_text: str = "") -> t
 def _percent(value) -> str:
     """A share in % for people: 2 decimals, but a few folded pixels never read as "0.00 %"."""
     v = float(value)
-    return f"{v:.2f} %" if v == 0 or v >= 0.01 else f"{v:.1g} %"
+    # a no-break space: the status line wrapped between the number and its "%"
+    return f"{v:.2f}\u00a0%" if v == 0 or v >= 0.01 else f"{v:.1g}\u00a0%"
 
 
 def _hex(rgba) -> str:
