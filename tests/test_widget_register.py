@@ -965,6 +965,7 @@ def test_result_overlays_stay_readable(widget, qtbot, notes):
     run_and_wait(qtbot, w)
     assert not notes, notes
     assert img.colormap.name == "green" and img.blending == "additive"
+    assert viewer.layers.selection.active is img  # not the hidden arrows layer napari selected last
     warped = viewer.layers["seq warped reference"]
     assert warped.colormap.name == "magenta" and warped.blending == "additive"
     grid = viewer.layers["seq grid"]

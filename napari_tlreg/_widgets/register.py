@@ -863,6 +863,8 @@ class RegisterWidget(QWidget):
         self._result_place = {k: settings[k] for k in ("base", "scale", "translate")}
         self._add_layers(outcome.layers)
         self._drop_stale_layers(str(settings["base"]), outcome.layers)
+        if layer is not None:  # napari selected the last layer added (the hidden arrows): the image again
+            self._viewer.layers.selection.active = layer
         if isinstance(layer, Image) and layer.colormap.name == "gray" and not layer.rgb:
             # the frame green under the magenta warped reference: aligned tissue white, a misalignment coloured
             # (a frame the user coloured is left as it is)
