@@ -69,6 +69,8 @@ def sequence_to_layers(seq) -> list[LayerData]:
         )
     landmarks = getattr(seq, "landmarks", None)
     if landmarks is not None and len(landmarks):
+        from napari_tlreg.landmarks import point_size
+
         lm = np.asarray(landmarks, dtype=float).reshape(-1, 4)
         layers.append(
             (
@@ -79,7 +81,7 @@ def sequence_to_layers(seq) -> list[LayerData]:
                     "features": {"id": lm[:, 0].astype(np.int64)},
                     # rings the size the Landmarks dock gives its points: napari's filled white discs hid what
                     # they mark (a building's corner)
-                    "size": max(3.0, round(max(frames.shape[-2:]) / 40)),
+                    "size": point_size(frames.shape),
                     "face_color": "transparent",
                     "border_color": "white",
                     "border_width": 0.2,

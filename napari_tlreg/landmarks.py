@@ -23,6 +23,7 @@ import numpy as np
 from . import metrics as M
 
 __all__ = [
+    "point_size",
     "as_table",
     "Pairs",
     "match_pairs",
@@ -40,6 +41,12 @@ STATS = ("mean", "std", "max", "dx", "dy", "ds")
 
 
 # --------------------------------------------------------------------------- tables and pairs
+def point_size(shape) -> float:
+    """The size (px) landmark points are drawn at on frames of ``shape`` (``(..., H, W)``): about 1/40 of the longer
+    side, at least 3 (the Landmarks dock's points, its tracked points and a read sequence's landmarks alike)."""
+    return max(3.0, round(max(shape[-2:]) / 40))
+
+
 def landmark_rows(landmarks) -> np.ndarray:
     """``landmarks`` as a new ``(N, 4)`` float64 array of finite rows ``(id, t, row, col)``, or a ``ValueError``."""
     lm = np.array(landmarks, dtype=np.float64)

@@ -51,6 +51,12 @@ def _json_value(value):
 MAX_LABEL_IDS = 1000
 
 
+def one_labels_frame(labels, shape) -> bool:
+    """Whether ``labels`` is one frame, ``(H, W)`` or ``(1, H, W)`` (the latter for frames of ``shape`` ``(T, H, W)``
+    with T > 1): the reference frame's labels, as :func:`check_annotations` takes them (its size checked there)."""
+    return np.ndim(labels) == 2 or (np.ndim(labels) == 3 and np.shape(labels)[0] == 1 and int(shape[0]) > 1)
+
+
 def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
     """Check labels and landmarks against frames of ``shape`` ``(T, H, W)``, before any work is done.
 
@@ -67,7 +73,7 @@ def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
     ref = int(reference) % t
     if labels is not None:
         lab = np.asarray(labels)
-        if lab.ndim == 3 and lab.shape[0] == 1 and t > 1:
+        if lab.ndim == 3 and one_labels_frame(lab, shape):
             lab = lab[0]
         if lab.ndim == 2 and lab.shape == (h, w):
             full = np.zeros((t, h, w), dtype=lab.dtype)
@@ -541,7 +547,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     T = shape[0]
     if labels is not None and tables is None:  # checked as every other writer checks them; one frame: the reference's
         refs = sorted({r.reference for r in named.values()})
-        if len(refs) > 1 and (np.ndim(labels) == 2 or (np.ndim(labels) == 3 and np.shape(labels)[0] == 1 and T > 1)):
+        if len(refs) > 1 and one_labels_frame(labels, shape):
             raise ValueError(f"one frame of labels goes on the reference, and these results have references "
                              f"{', '.join(map(str, refs))}: give labels for every frame (T, H, W)")
         labels = check_annotations(shape, labels, None, refs[0])[0]

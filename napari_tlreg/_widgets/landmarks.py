@@ -279,7 +279,7 @@ class LandmarkWidget(QWidget):
             layer = self._viewer.add_points(
                 np.zeros((0, 3)), name=name, scale=img.scale, translate=img.translate,
                 features={"id": np.zeros(0, dtype=np.int64)}, feature_defaults={"id": 0},
-                size=max(3.0, round(max(shape[-2:]) / 40)), ndim=3,
+                size=LM.point_size(shape), ndim=3,
             )
         self._hook_layer(layer)
         return layer
@@ -805,7 +805,7 @@ class LandmarkWidget(QWidget):
             if name in layers:
                 layers.remove(name)
             shape = self.current_image().data.shape if self.current_image() is not None else (1, 256, 256)
-            size = max(3.0, round(max(shape[-2:]) / 40))
+            size = LM.point_size(shape)
             layer = self._viewer.add_points(
                 data, name=name, ndim=3, features={"id": ids}, scale=place["scale"], translate=place["translate"],
                 face_color="magenta", border_color="white", border_width=0.1, size=size, symbol="cross",

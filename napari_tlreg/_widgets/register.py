@@ -9,8 +9,8 @@ import atexit
 import contextlib
 import html
 import importlib
-import re
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -191,7 +191,7 @@ def _float_spin(value: float) -> QDoubleSpinBox:
 def _special_value(help_text: str) -> tuple[float, str] | None:
     """The lowest value an engine's help gives a meaning of its own, and that meaning's first words: ``"... (0: auto,
     from ...)"`` -> ``(0.0, "auto")``; ``"(1: the finest only; 0: every scale)"`` -> ``(0.0, "every scale")``; None
-    where the help names none. (The engines refuse anything lower: tests/test_widgets.py checks it for each one.)"""
+    where the help names none. (The engines refuse anything lower: tests/test_widget_register.py checks it for each one.)"""
     named = re.findall(r"[(;]\s*(-?\d+): ([^,;()]+)", help_text or "")
     return min(((float(v), text.strip()) for v, text in named), default=None, key=lambda vt: vt[0])
 

@@ -141,7 +141,6 @@ class TLRNEngine(Engine):
         ctx.report(1, 1, "integrated")
         return u
 
-
     def chains_frames(self, params: dict) -> bool:
         return self.residual  # the temporal unit carries each frame's features to the next one away from the reference
 
