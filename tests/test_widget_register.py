@@ -965,6 +965,8 @@ def test_result_overlays_stay_readable(widget, qtbot, notes):
     run_and_wait(qtbot, w)
     assert not notes, notes
     assert img.colormap.name == "green" and img.blending == "additive"
+    # ... at the contrast the warped reference has: the percentiles the frames were normalised by
+    assert img.contrast_limits == pytest.approx(np.percentile(frames, [1, 99]), rel=1e-5)
     assert viewer.layers.selection.active is img  # not the hidden arrows layer napari selected last
     warped = viewer.layers["seq warped reference"]
     assert warped.colormap.name == "magenta" and warped.blending == "additive"
@@ -993,3 +995,30 @@ def test_the_time_slider_is_named(widget):
     viewer.add_image(frames, name="seq2")
     w.image_combo.setCurrentText("seq2")
     assert tuple(viewer.dims.axis_labels) == ("time", "y", "x")
+
+
+def test_grid_and_arrows_stay_inside_the_images_own_region(widget, qtbot, notes):
+    """An image with its own region ("<image> mask", e.g. the real echo's sector) registered by a method without a
+    mask: the grid and arrows are drawn inside the region only (they covered the burned-in text and the black outside
+    the sector, a field no tissue constrained); re-drawn at another spacing, still inside; without the region, all over."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    region = np.zeros(frames.shape[1:], np.int32)
+    region[4:20, 6:26] = 1
+    viewer.add_labels(region, name="seq mask")
+    choose(w.method_combo, TruthEngine.name)
+    w.image_combo.setCurrentText("seq")
+    run_and_wait(qtbot, w)
+    assert not notes, notes
+    outside = region == 0
+    grid = np.asarray(viewer.layers["seq grid"].data)
+    assert grid[:, outside].max() == 0 and grid[:, ~outside].max() > 0
+    vec = np.asarray(viewer.layers["seq displacement"].data)  # (N, 2, 3): start (t, row, col), direction
+    rows, cols = vec[:, 0, 1].astype(int), vec[:, 0, 2].astype(int)
+    assert len(vec) and not outside[rows, cols].any()
+    w.grid_spin.setValue(4)
+    assert np.asarray(viewer.layers["seq grid"].data)[:, outside].max() == 0
+    viewer.layers.remove("seq mask")
+    run_and_wait(qtbot, w)
+    assert np.asarray(viewer.layers["seq grid"].data)[:, outside].max() > 0

@@ -128,6 +128,13 @@ def displacement_vectors(displacement: np.ndarray, step: int = 8, region: np.nda
     return out
 
 
+def drawn_region(res, region=None) -> np.ndarray | None:
+    """Where the grid and arrows are drawn and the Jacobian's colour scale is taken: the region the run was restricted
+    to (``res.mask``), else ``region`` (the image's own, e.g. the real echo's sector: outside it a field that no
+    tissue constrained, over burned-in text and black), else None (the whole frame)."""
+    return res.mask if res.mask is not None else region
+
+
 def _region(region, shape) -> np.ndarray:
     m = np.asarray(region, dtype=bool)
     if m.shape != tuple(shape):
@@ -159,7 +166,7 @@ def warped_layer(res, base: str, *, checker: bool = False, tile: int | None = No
     return data, kw, "image"
 
 
-def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None) -> LayerData:
+def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None, region=None) -> LayerData:
     """The reference's regular grid (lines every ``spacing`` px) pulled into every frame: ``(T, H, W)``.
 
     Drawn only inside ``res.mask`` when the run was restricted to a region (e.g. NMSR on the echo
@@ -170,7 +177,7 @@ def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None) 
     # where a frame shows what lies beyond the reference's edge, the warp repeats the edge (its closing grid line)
     # over |u| px: a solid band that reads as heavy compression; nothing of the grid is there
     data *= _inside_reference(res.displacement)
-    region = res.mask
+    region = drawn_region(res, region)
     if region is not None:
         data *= _region(region, res.frames.shape[1:])
     kw = {
@@ -194,11 +201,11 @@ def _inside_reference(displacement: np.ndarray) -> np.ndarray:
     return inside.astype(np.float32)
 
 
-def jacobian_layer(res, base: str, *, scale=None, translate=None, visible: bool = True) -> LayerData:
+def jacobian_layer(res, base: str, *, scale=None, translate=None, visible: bool = True, region=None) -> LayerData:
     """``det(I + ∇u)`` per frame with a diverging colormap centred on 1 (white = no area change); its
     limits from the values inside ``res.mask`` when the run was restricted to a region."""
     data = np.asarray(res.jacobian, dtype=np.float32)
-    region = res.mask  # the colour scale spans the field where it was fitted (e.g. the echo sector)
+    region = drawn_region(res, region)  # the colour scale spans the field where it was fitted (e.g. the echo sector)
     kw = {
         "name": layer_name(base, JACOBIAN),
         "colormap": JACOBIAN_COLORMAP,
@@ -223,13 +230,13 @@ def folds_layer(res, base: str, *, scale=None, translate=None) -> LayerData:
     return data, kw, "labels"
 
 
-def displacement_layer(res, base: str, step: int | None = None, *, scale=None, translate=None) -> LayerData:
+def displacement_layer(res, base: str, step: int | None = None, *, scale=None, translate=None, region=None) -> LayerData:
     """Vectors of the pull displacement ``u_t(x)`` at ``x``, subsampled every ``step`` px (default ~8): each arrow
     goes from a pixel of frame t to where its content is on the reference, so it points against the tissue's motion
     since the reference (the legend says so). Inside ``res.mask`` only, when the run was restricted to a region
     (as :func:`grid_layer`)."""
     step = default_vector_step(res.displacement.shape) if step is None else int(step)
-    data = displacement_vectors(res.displacement, step, res.mask)
+    data = displacement_vectors(res.displacement, step, drawn_region(res, region))
     kw = {
         "name": layer_name(base, DISPLACEMENT),
         "edge_width": max(0.3, 0.15 * step),
@@ -279,15 +286,17 @@ def result_layers(
     checker: bool = False,
     scale=None,
     translate=None,
+    region=None,
 ) -> tuple[list[LayerData], list[str]]:
-    """All result layers for one run, bottom to top, and the plain-text warnings of the ones skipped."""
+    """All result layers for one run, bottom to top, and the plain-text warnings of the ones skipped. ``region``: the
+    image's own region, where the grid and arrows are drawn when the run had no mask (:func:`drawn_region`)."""
     place = {"scale": scale, "translate": translate}
     out = [  # in the order of SUFFIXES, bottom to top
         warped_layer(res, base, checker=checker, **place),
-        jacobian_layer(res, base, visible=False, **place),
+        jacobian_layer(res, base, visible=False, region=region, **place),
         folds_layer(res, base, **place),
-        grid_layer(res, base, grid_spacing, **place),
-        displacement_layer(res, base, **place),
+        grid_layer(res, base, grid_spacing, region=region, **place),
+        displacement_layer(res, base, region=region, **place),
     ]
     warnings: list[str] = []
     if labels is not None:

@@ -49,6 +49,7 @@ from napari_tlreg.api import (
     methods,
     validate_frames,
 )
+from napari_tlreg.core.normalize import intensity_range
 
 from . import layers as L
 from .chooser import RESULT_KEY, ImageChooser, base_data, current_frame, is_result, scroll_body
@@ -139,6 +140,8 @@ def _run_job(frames, labels, cancel: threading.Event, progress, call: dict, disp
         if cancel.is_set():
             return _Outcome("cancelled")
         layers, warnings = L.result_layers(res, labels=labels, **display)
+        # the frame's contrast as the warped reference's (normalised by the same percentiles): the overlay balanced
+        display = {**display, "frame_limits": intensity_range(frames)}
         _preimport_layer_modules()
         return _Outcome("done", result=res, layers=layers, warnings=notes + warnings, settings=display)
     except Cancelled:
@@ -568,6 +571,13 @@ class RegisterWidget(QWidget):
         layer = next((ly for ly in self._viewer.layers if ly.name == name), None)
         return layer if isinstance(layer, Labels) else None
 
+    def _own_region_mask(self, image: Layer) -> np.ndarray | None:
+        """The chosen image's own region, ``"<image> mask"`` (a reader's or sample's, e.g. the real echo's sector) as
+        an ``(H, W)`` bool array, if it has one of its frames' size: the grid and arrows stay inside it."""
+        own = self._own_layer("mask")
+        data = None if own is None else np.asarray(own.data)
+        return data != 0 if data is not None and data.shape == tuple(base_data(image).shape[-2:]) else None
+
     def _own_labels_layer(self) -> Labels | None:
         """The image's own labels, ``"<image> labels"``, as the labels combo lists it."""
         own = self._own_layer("labels")
@@ -778,6 +788,7 @@ class RegisterWidget(QWidget):
             "checker": self.checker_box.isChecked(),
             "scale": scale,
             "translate": translate,
+            "region": self._own_region_mask(layer),
         }
         self._cancel = threading.Event()
         self._cancel_holder[0] = self._cancel
@@ -860,15 +871,18 @@ class RegisterWidget(QWidget):
         res = outcome.result
         settings = outcome.settings
         self._result = res
-        self._result_place = {k: settings[k] for k in ("base", "scale", "translate")}
+        self._result_place = {k: settings[k] for k in ("base", "scale", "translate", "region")}
         self._add_layers(outcome.layers)
         self._drop_stale_layers(str(settings["base"]), outcome.layers)
         if layer is not None:  # napari selected the last layer added (the hidden arrows): the image again
             self._viewer.layers.selection.active = layer
         if isinstance(layer, Image) and layer.colormap.name == "gray" and not layer.rgb:
             # the frame green under the magenta warped reference: aligned tissue white, a misalignment coloured
-            # (a frame the user coloured is left as it is)
+            # (a frame the user coloured is left as it is), at the contrast the warped reference has
             layer.colormap, layer.blending = L.FRAME_COLORMAP, "additive"
+            lo, hi = settings["frame_limits"]
+            if hi > lo:
+                layer.contrast_limits = (lo, hi)
         # display settings changed while it ran: redraw those layers now
         if settings["grid_spacing"] != self.grid_spin.value():
             self._update_grid_layer()
@@ -951,7 +965,8 @@ class RegisterWidget(QWidget):
         if self._result is None:
             return
         p = self._result_place
-        self._upsert(*L.grid_layer(self._result, p["base"], int(self.grid_spin.value()), scale=p["scale"], translate=p["translate"]))
+        self._upsert(*L.grid_layer(self._result, p["base"], int(self.grid_spin.value()), scale=p["scale"], translate=p["translate"],
+                                   region=p["region"]))
 
     def _update_warped_layer(self, *_) -> None:
         if self._result is None:
