@@ -437,8 +437,8 @@ def _label_hd(a: np.ndarray, b: np.ndarray, k: int, spacing, suffix: str) -> dic
 def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | None = None, mask="result") -> list[dict]:
     """Per-frame evaluation table of a RegistrationResult: one ``dict`` per frame ``t``.
 
-    Always: ``t``, ``is_reference``, ``mse``, ``lncc`` (reference warped onto the frame vs the
-    frame, 9x9 LNCC), ``lncc10`` (21x21: the radius NMSR's paper evaluates with) and ``folding_pct`` (% of pixels
+    Always: ``t``, ``is_reference``, ``mse``, ``mse_before`` (the reference unwarped against the frame), ``lncc``
+    (reference warped onto the frame vs the frame, 9x9 LNCC), ``lncc10`` (21x21: the radius NMSR's paper evaluates with) and ``folding_pct`` (% of pixels
     with ``det(I+∇u) <= 0``). ``mse``, ``lncc``, ``lncc10`` and ``folding_pct`` are taken over ``mask`` ``(H, W)``:
     by default the region the registration was restricted to (``result.mask``, e.g. NMSR's ``mask``; the whole
     frame when it has none); None: the whole frame.
@@ -446,10 +446,10 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
 
     ``labels`` ``(T, H, W)`` (a frame without labels is all zero): the reference frame's labels
     are propagated with ``result.warp_labels`` and compared on every other labelled frame:
-    ``dice``, ``hd``, ``hd95`` (foreground, pixels), ``dice_before``/``hd95_before`` (the
+    ``dice``, ``hd``, ``hd95`` (foreground, pixels), ``dice_before``/``hd_before``/``hd95_before`` (the
     reference labels unwarped), and ``dice_<k>``, ``hd_<k>``, ``hd95_<k>`` per label when there is
     more than one label (or the ids in ``label_ids``). With ``result.spacing``: ``hd_mm``,
-    ``hd95_mm``, ``hd95_before_mm`` (and ``hd_<k>_mm``, ``hd95_<k>_mm``) too. The
+    ``hd95_mm``, ``hd_before_mm``, ``hd95_before_mm`` (and ``hd_<k>_mm``, ``hd95_<k>_mm``) too. The
     reference frame and unlabelled frames get NaN.
 
     ``landmarks`` ``(N, 4)`` rows ``(id, t, row, col)``: on frame ``t``, the ids present both there
@@ -474,12 +474,14 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     mse_t = mse(warped, frames, mask=region, per_frame=True)
     lncc_t = lncc(warped, frames, mask=region, per_frame=True)
     lncc10_t = lncc(warped, frames, radius=REPORTED_LNCC_RADIUS, mask=region, per_frame=True)
+    mse_before_t = mse(np.broadcast_to(frames[ref], frames.shape), frames, mask=region, per_frame=True)
     fold_t = negative_jacobian_fraction(disp, per_frame=True, mask=region)
     rows: list[dict[str, Any]] = [
         {
             "t": t,
             "is_reference": t == ref,
             "mse": float(mse_t[t]),
+            "mse_before": float(mse_before_t[t]),
             "lncc": float(lncc_t[t]),
             "lncc10": float(lncc10_t[t]),
             "folding_pct": float(fold_t[t]),
@@ -506,9 +508,9 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
             if propagated.shape != frames.shape:
                 raise ValueError(f"warp_labels returned {propagated.shape}, expected {frames.shape}")
         for t, row in enumerate(rows):
-            keys = ["dice", "hd", "hd95", "dice_before", "hd95_before"]
+            keys = ["dice", "hd", "hd95", "dice_before", "hd_before", "hd95_before"]
             if spacing is not None:
-                keys += ["hd_mm", "hd95_mm", "hd95_before_mm"]
+                keys += ["hd_mm", "hd95_mm", "hd_before_mm", "hd95_before_mm"]
             vals = dict.fromkeys(keys, nan)
             for k in ids:
                 vals.update({f"dice_{k}": nan, f"hd_{k}": nan, f"hd95_{k}": nan})
@@ -523,12 +525,14 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
                 vals["hd"] = float(d.max()) if d.size else none
                 vals["hd95"] = float(np.percentile(d, 95)) if d.size else none
                 vals["dice_before"] = dice(ref_lab, mt)
-                vals["hd95_before"] = hausdorff(ref_lab, mt, percentile=95)
+                db = surface_distances(ref_lab, mt)  # both non-empty here: the reference's labels and the frame's
+                vals["hd_before"], vals["hd95_before"] = float(db.max()), float(np.percentile(db, 95))
                 if spacing is not None:
                     dm = surface_distances(pt, mt, spacing=spacing)
                     vals["hd_mm"] = float(dm.max()) if dm.size else none
                     vals["hd95_mm"] = float(np.percentile(dm, 95)) if dm.size else none
-                    vals["hd95_before_mm"] = hausdorff(ref_lab, mt, percentile=95, spacing=spacing)
+                    dbm = surface_distances(ref_lab, mt, spacing=spacing)
+                    vals["hd_before_mm"], vals["hd95_before_mm"] = float(dbm.max()), float(np.percentile(dbm, 95))
                 for k in ids:
                     vals[f"dice_{k}"] = dice(pt, mt, label=k)
                     vals.update(_label_hd(pt, mt, k, None, ""))

@@ -383,9 +383,10 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             keep = _curve_mask(rows, v)
             ax.plot(t[keep], v[keep], "-o", color=colours[j % len(colours)], ms=3.5, lw=1.4, label=name,
                     picker=True, pickradius=6)
-        base = {"tre": "tre_before", "dice": "dice_before", "hd95": "hd95_before"}.get(m)
-        if base is not None and (m == "tre" or label is None):
-            col = base + ("_mm" if used_phys and m in ("tre", "hd95") else "")  # in the unit of the curves above
+        base = {"tre": "tre_before", "dice": "dice_before", "hd": "hd_before", "hd95": "hd95_before",
+                "mse": "mse_before"}.get(m)
+        if base is not None and (m in ("tre", "mse") or label is None):
+            col = base + ("_mm" if used_phys and m in _DISTANCES else "")  # in the unit of the curves above
             if any(col in r for r in first):
                 bt = np.array([int(r["t"]) for r in first])
                 bv = np.array([np.nan if r.get(col) is None else float(r[col]) for r in first])

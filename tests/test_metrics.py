@@ -385,7 +385,7 @@ def test_evaluate_unregistered_and_physical_units():
 def test_evaluate_minimal_and_errors():
     res = _fake_result(SHIFTS)
     rows = M.evaluate(res)
-    assert set(rows[1]) == {"t", "is_reference", "mse", "lncc", "lncc10", "folding_pct"}
+    assert set(rows[1]) == {"t", "is_reference", "mse", "mse_before", "lncc", "lncc10", "folding_pct"}
     with pytest.raises(ValueError):
         M.evaluate(res, labels=np.zeros((2, 24, 24), int))
     with pytest.raises(ValueError):

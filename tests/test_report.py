@@ -303,3 +303,21 @@ def test_physical_columns_are_named_after_the_unit_in_the_files(tmp_path):
     del meta["unit"]
     (tmp_path / "r" / "result.json").write_text(json.dumps(meta))
     assert RegistrationResult.load(tmp_path / "r").unit == "mm"
+
+
+def test_hd_and_mse_panels_draw_their_before_registration_curves():
+    """The HD (max) and MSE panels had no "before registration" curve beside Dice, HD95 and TRE: ``hd_before``
+    (the reference's labels unwarped against the frame's, in the panel's unit) and ``mse_before`` (the reference
+    unwarped against the frame, in the run's mask as ``mse``)."""
+    from matplotlib.figure import Figure
+
+    res, labels = _lost_label_case(spacing=(2.0, 0.5))
+    rows = M.evaluate(res, labels=labels)
+    assert rows[1]["hd_before"] == pytest.approx(M.hausdorff(labels[0], labels[1]))
+    assert rows[1]["hd_before_mm"] == pytest.approx(M.hausdorff(labels[0], labels[1], spacing=(2.0, 0.5)))
+    assert rows[1]["mse_before"] == pytest.approx(M.mse(res.frames[res.reference], res.frames[1], mask=res.mask))
+    fig = Figure()
+    axes = report.draw_metrics(fig, report.per_frame_tables({"test": res}, labels=labels), ["hd", "mse"])
+    for ax, want in zip(axes, (rows[1]["hd_before_mm"], rows[1]["mse_before"])):
+        before = next(line for line in ax.get_lines() if line.get_label() == "before registration")
+        assert before.get_ydata()[0] == pytest.approx(want)
