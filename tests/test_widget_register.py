@@ -1022,3 +1022,28 @@ def test_grid_and_arrows_stay_inside_the_images_own_region(widget, qtbot, notes)
     viewer.layers.remove("seq mask")
     run_and_wait(qtbot, w)
     assert np.asarray(viewer.layers["seq grid"].data)[:, outside].max() > 0
+
+
+def test_the_checkerboard_hides_the_grid_while_it_is_on(widget, qtbot, notes):
+    """The grid's lines ran along the checkerboard's tile edges, where a misalignment shows: ticking it hides the grid,
+    unticking shows it again as it was (a grid the user had hidden stays hidden); a run with the box ticked adds the
+    grid hidden."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    grid = viewer.layers["seq grid"]
+    assert grid.visible
+    w.checker_box.setChecked(True)
+    assert not grid.visible
+    w.checker_box.setChecked(False)
+    assert grid.visible
+    grid.visible = False
+    w.checker_box.setChecked(True)
+    w.checker_box.setChecked(False)
+    assert not grid.visible
+    viewer.layers.remove(grid)
+    w.checker_box.setChecked(True)
+    run_and_wait(qtbot, w)
+    assert not viewer.layers["seq grid"].visible

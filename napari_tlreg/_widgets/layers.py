@@ -166,7 +166,8 @@ def warped_layer(res, base: str, *, checker: bool = False, tile: int | None = No
     return data, kw, "image"
 
 
-def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None, region=None) -> LayerData:
+def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None, region=None,
+               visible: bool = True) -> LayerData:
     """The reference's regular grid (lines every ``spacing`` px) pulled into every frame: ``(T, H, W)``.
 
     Drawn only inside ``res.mask`` when the run was restricted to a region (e.g. NMSR on the echo
@@ -186,6 +187,7 @@ def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None, 
         "blending": "translucent",
         "contrast_limits": (0.0, 0.8),  # bilinear sampling spreads a 1-px line to ~0.5 over 2 px: keep it visible
         "opacity": 0.5,
+        "visible": visible,
         **_placement(scale, translate),
     }
     return data, kw, "image"
@@ -295,7 +297,7 @@ def result_layers(
         warped_layer(res, base, checker=checker, **place),
         jacobian_layer(res, base, visible=False, region=region, **place),
         folds_layer(res, base, **place),
-        grid_layer(res, base, grid_spacing, region=region, **place),
+        grid_layer(res, base, grid_spacing, region=region, visible=not checker, **place),  # not over the tiles' edges
         displacement_layer(res, base, region=region, **place),
     ]
     warnings: list[str] = []

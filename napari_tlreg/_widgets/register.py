@@ -335,6 +335,7 @@ class RegisterWidget(QWidget):
         self._result = None  # last RegistrationResult
         self.results: dict[tuple[str, str], Any] = {}  # (image name, method) -> last RegistrationResult
         self._result_place: dict = {}  # base name, scale, translate of the last result's layers
+        self._grid_was_visible = True  # the grid's visibility before the checkerboard hid it
         self._param_getters: dict[str, Callable[[], Any]] = {}
         self._param_defaults: dict[str, Any] = {}
         self._region_combos: dict[str, QComboBox] = {}  # region parameters: their Labels-layer choosers
@@ -439,7 +440,8 @@ class RegisterWidget(QWidget):
         dform.addRow("grid spacing", self.grid_spin)
         self.checker_box = QCheckBox("checkerboard (warped reference | frame)")
         self.checker_box.setToolTip(
-            "Show the “… warped reference” layer as tiles alternating between the warped reference and the frame"
+            "Show the “… warped reference” layer as tiles alternating between the warped reference and the frame "
+            "(the grid is hidden meanwhile: its lines ran along the tiles' edges)"
         )
         self.checker_box.toggled.connect(self._update_warped_layer)
         dform.addRow(self.checker_box)
@@ -972,6 +974,13 @@ class RegisterWidget(QWidget):
         if self._result is None:
             return
         p = self._result_place
-        self._upsert(
-            *L.warped_layer(self._result, p["base"], checker=self.checker_box.isChecked(), scale=p["scale"], translate=p["translate"])
-        )
+        checker = self.checker_box.isChecked()
+        self._upsert(*L.warped_layer(self._result, p["base"], checker=checker, scale=p["scale"], translate=p["translate"]))
+        # the grid's lines ran along the tiles' edges, where a misalignment shows: hidden while the checkerboard is on
+        name = L.layer_name(p["base"], L.GRID)
+        grid = self._viewer.layers[name] if name in self._viewer.layers else None
+        if grid is not None and is_result(grid):
+            if checker:
+                self._grid_was_visible, grid.visible = grid.visible, False
+            else:
+                grid.visible = self._grid_was_visible
