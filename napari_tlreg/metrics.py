@@ -424,22 +424,28 @@ def _landmark_table(landmarks, T: int) -> np.ndarray:
     return lm
 
 
+def _hd_pair(d: np.ndarray, empty: float = math.inf) -> tuple[float, float]:
+    """``(HD, HD95)`` of surface distances ``d``; ``(empty, empty)`` where there are none."""
+    return (float(d.max()), float(np.percentile(d, 95))) if d.size else (empty, empty)
+
+
 def _label_hd(a: np.ndarray, b: np.ndarray, k: int, spacing, suffix: str) -> dict:
     """``hd_<k>`` and ``hd95_<k>`` (+ ``suffix``) of label ``k``: 0 when both lack it, inf when one does."""
     ea, eb = not (a == k).any(), not (b == k).any()
     if ea or eb:
         v = 0.0 if (ea and eb) else math.inf
         return {f"hd_{k}{suffix}": v, f"hd95_{k}{suffix}": v}
-    d = surface_distances(a, b, spacing=spacing, label=k)
-    return {f"hd_{k}{suffix}": float(d.max()), f"hd95_{k}{suffix}": float(np.percentile(d, 95))}
+    hd, hd95 = _hd_pair(surface_distances(a, b, spacing=spacing, label=k))
+    return {f"hd_{k}{suffix}": hd, f"hd95_{k}{suffix}": hd95}
 
 
 def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | None = None, mask="result") -> list[dict]:
     """Per-frame evaluation table of a RegistrationResult: one ``dict`` per frame ``t``.
 
     Always: ``t``, ``is_reference``, ``mse``, ``mse_before`` (the reference unwarped against the frame), ``lncc``
-    (reference warped onto the frame vs the frame, 9x9 LNCC), ``lncc10`` (21x21: the radius NMSR's paper evaluates with) and ``folding_pct`` (% of pixels
-    with ``det(I+∇u) <= 0``). ``mse``, ``lncc``, ``lncc10`` and ``folding_pct`` are taken over ``mask`` ``(H, W)``:
+    (reference warped onto the frame vs the frame, 9x9 LNCC), ``lncc10`` (21x21: the radius NMSR's paper evaluates
+    with) and ``folding_pct`` (% of pixels with ``det(I+∇u) <= 0``). ``mse``, ``mse_before``, ``lncc``, ``lncc10`` and
+    ``folding_pct`` are taken over ``mask`` ``(H, W)``:
     by default the region the registration was restricted to (``result.mask``, e.g. NMSR's ``mask``; the whole
     frame when it has none); None: the whole frame.
     With a mask every row also has ``in_mask: True``.
@@ -518,21 +524,16 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
                     vals.update({f"hd_{k}_mm": nan, f"hd95_{k}_mm": nan})
             if t != ref and propagated is not None and lab[t].any():
                 pt, mt = propagated[t], lab[t]
-                d = surface_distances(pt, mt)
                 # no distances: both foregrounds empty (0, as hausdorff() says) or one of them (inf)
                 none = 0.0 if not (_mask_of(pt, None).any() or _mask_of(mt, None).any()) else math.inf
                 vals["dice"] = dice(pt, mt)
-                vals["hd"] = float(d.max()) if d.size else none
-                vals["hd95"] = float(np.percentile(d, 95)) if d.size else none
+                vals["hd"], vals["hd95"] = _hd_pair(surface_distances(pt, mt), none)
                 vals["dice_before"] = dice(ref_lab, mt)
-                db = surface_distances(ref_lab, mt)  # both non-empty here: the reference's labels and the frame's
-                vals["hd_before"], vals["hd95_before"] = float(db.max()), float(np.percentile(db, 95))
+                # both non-empty here: the reference's labels and the frame's
+                vals["hd_before"], vals["hd95_before"] = _hd_pair(surface_distances(ref_lab, mt))
                 if spacing is not None:
-                    dm = surface_distances(pt, mt, spacing=spacing)
-                    vals["hd_mm"] = float(dm.max()) if dm.size else none
-                    vals["hd95_mm"] = float(np.percentile(dm, 95)) if dm.size else none
-                    dbm = surface_distances(ref_lab, mt, spacing=spacing)
-                    vals["hd_before_mm"], vals["hd95_before_mm"] = float(dbm.max()), float(np.percentile(dbm, 95))
+                    vals["hd_mm"], vals["hd95_mm"] = _hd_pair(surface_distances(pt, mt, spacing=spacing), none)
+                    vals["hd_before_mm"], vals["hd95_before_mm"] = _hd_pair(surface_distances(ref_lab, mt, spacing=spacing))
                 for k in ids:
                     vals[f"dice_{k}"] = dice(pt, mt, label=k)
                     vals.update(_label_hd(pt, mt, k, None, ""))
