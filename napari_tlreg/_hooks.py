@@ -13,6 +13,8 @@ from typing import Any, Callable, Sequence as _Seq
 import numpy as np
 
 LayerData = tuple  # (data, kwargs, layer_type): napari's LayerDataTuple without importing napari
+#: key in a colour layer's ``metadata["napari_tlreg"]``: the grey image it shows in colour (display only, no input)
+COLOUR_OF = "colour_of"
 
 #: File name endings the reader takes (the same patterns as in napari.yaml).
 READER_SUFFIXES = (".tif", ".tiff", ".nii", ".nii.gz", ".dcm", ".dicom", ".ima", ".avi", ".mp4", ".mov", ".npz")
@@ -24,8 +26,9 @@ READER_SUFFIXES = (".tif", ".tiff", ".nii", ".nii.gz", ".dcm", ".dicom", ".ima",
 def sequence_to_layers(seq) -> list[LayerData]:
     """Turn a :class:`napari_tlreg.io.Sequence` into napari LayerData tuples.
 
-    An Image layer ``(T, H, W)`` (scale = ``(1, *spacing)``), a Labels layer when the sequence has
-    labels, a hidden 2-D Labels layer ``"<name> mask"`` when it has a region mask (``metadata["mask"]``,
+    An Image layer ``(T, H, W)`` (scale = ``(1, *spacing)``), a hidden RGB Image layer ``"<name> colour"``
+    ``(T, H, W, 3|4)`` when the file held colour (``metadata["rgb"]``: the original kept for display; the grey
+    frames are what is registered), a Labels layer when the sequence has labels, a hidden 2-D Labels layer ``"<name> mask"`` when it has a region mask (``metadata["mask"]``,
     e.g. the echo sector), and a Points layer ``(t, row, col)`` with ``features["id"]`` when it has landmarks.
     """
     name = getattr(seq, "name", "") or "sequence"
@@ -47,6 +50,17 @@ def sequence_to_layers(seq) -> list[LayerData]:
     layers: list[LayerData] = [
         (frames, {"name": name, "scale": scale, "metadata": {"napari_tlreg": info}}, "image")
     ]
+    rgb = (getattr(seq, "metadata", None) or {}).get("rgb")
+    if rgb is not None and np.shape(rgb)[:-1] == frames.shape and np.shape(rgb)[-1] in (3, 4):
+        # the colour frames as the file holds them, for display only (hidden; registration uses the grey ones)
+        layers.append(
+            (
+                np.asarray(rgb),
+                {"name": f"{name} colour", "scale": scale, "rgb": True, "visible": False,
+                 "metadata": {"napari_tlreg": {**info, COLOUR_OF: name}}},
+                "image",
+            )
+        )
     labels = getattr(seq, "labels", None)
     if labels is not None:
         layers.append(

@@ -363,8 +363,11 @@ def test_sample_hooks_give_layer_tuples(name):
     assert len(kw["scale"]) == 3 and kw["scale"][0] == 1.0
     masks = [(d, k) for d, k, t in layers[1:] if t == "labels" and k["name"].endswith(" mask")]
     for data2, kw2, kind2 in layers[1:]:
-        assert kind2 in ("labels", "points")
-        if kind2 == "labels" and kw2["name"].endswith(" mask"):  # a region (the echo sector): 2-D, hidden
+        assert kind2 in ("labels", "points", "image")
+        if kind2 == "image":  # the colour frames of a colour file, for display: hidden, the grey image's scale
+            assert kw2["rgb"] is True and kw2["visible"] is False and kw2["name"] == kw["name"] + " colour"
+            assert np.asarray(data2).shape[:-1] == np.asarray(data).shape and tuple(kw2["scale"]) == tuple(kw["scale"])
+        elif kind2 == "labels" and kw2["name"].endswith(" mask"):  # a region (the echo sector): 2-D, hidden
             assert np.asarray(data2).shape == np.asarray(data).shape[1:] and tuple(kw2["scale"]) == tuple(kw["scale"][1:])
             assert kw2["visible"] is False
         elif kind2 == "labels":

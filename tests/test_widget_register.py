@@ -1047,3 +1047,26 @@ def test_the_checkerboard_hides_the_grid_while_it_is_on(widget, qtbot, notes):
     w.checker_box.setChecked(True)
     run_and_wait(qtbot, w)
     assert not viewer.layers["seq grid"].visible
+
+
+def test_colour_file_opens_with_a_hidden_colour_copy(widget, notes):
+    """CONVENTIONS: colour frames are registered as grey, "and the original kept for display if the user wants it".
+    The real echo (a YBR DICOM) opens as its grey frames plus a hidden RGB layer at the same scale; the docks offer
+    only the grey one (the colour copy is no input, and listing it would only earn the "colour" refusal)."""
+    from pydicom import examples
+
+    from napari_tlreg._widgets.landmarks import LandmarkWidget
+    from napari_tlreg.io.readers import to_luminance
+
+    viewer, w = widget
+    lm = LandmarkWidget(viewer)
+    path = str(examples.get_path("ybr_color"))
+    viewer.open(path, plugin="napari-tlreg")
+    grey, colour = viewer.layers[0], viewer.layers[1]
+    assert colour.name == f"{grey.name} colour" and colour.rgb and not colour.visible
+    assert colour.data.shape == grey.data.shape + (3,) and colour.data.dtype == np.uint8
+    assert np.allclose(colour.scale, grey.scale) and grey.scale[1] != 1.0  # the file's spacing, on both
+    np.testing.assert_allclose(to_luminance(colour.data[:2]), grey.data[:2], atol=1e-3)
+    for combo in (w.image_combo, lm.images.combo):
+        assert [combo.itemText(i) for i in range(combo.count())] == [grey.name]
+    assert not notes, notes

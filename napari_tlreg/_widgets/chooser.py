@@ -9,6 +9,8 @@ from napari.layers import Image
 from qtpy.QtCore import QEvent, Qt
 from qtpy.QtWidgets import QComboBox, QFrame, QScrollArea, QVBoxLayout, QWidget
 
+from napari_tlreg._hooks import COLOUR_OF
+
 #: metadata flag of the layers our widgets create (results are never offered as inputs)
 RESULT_KEY = "napari_tlreg_result"
 
@@ -16,6 +18,13 @@ RESULT_KEY = "napari_tlreg_result"
 def is_result(layer) -> bool:
     """Whether ``layer`` was made by our widgets (a result, never an input)."""
     return bool(layer.metadata.get(RESULT_KEY))
+
+
+def is_colour_copy(layer) -> bool:
+    """Whether ``layer`` is the colour copy of a grey sequence that our reader adds for display (never an input:
+    its grey image is the one to register)."""
+    info = layer.metadata.get("napari_tlreg")
+    return isinstance(info, dict) and COLOUR_OF in info
 
 
 def base_data(layer):
@@ -77,7 +86,7 @@ class ImageChooser:
     def refresh(self, layers) -> None:
         """Re-list the sequence images among ``layers``, keeping the current one when it is still there (no signal)."""
         images = [ly for ly in layers if isinstance(ly, Image) and ly.ndim == 3 and (self.rgb or not ly.rgb)
-                  and not is_result(ly)]
+                  and not is_result(ly) and not is_colour_copy(ly)]
         old = self.current()
         self.combo.blockSignals(True)
         self.combo.clear()
