@@ -29,6 +29,8 @@ class RegistrationResult:
     unit:         the spacing's length unit: ``"mm"``, or ``"m"`` (satellite data); the physical columns of the
                   metrics are in it (named ``*_mm`` in memory, after the unit in the files written).
     normalization: ``"sequence"`` (one intensity scale for all frames) or ``"frame"`` (each frame its own).
+    params: the method's parameters, kept as JSON values (what ``result.json`` holds: tuples become lists, numpy
+        scalars Python numbers, dict keys strings); a value JSON cannot hold raises ``TypeError``.
     """
 
     frames: np.ndarray
@@ -44,6 +46,12 @@ class RegistrationResult:
     inverse: np.ndarray | None = None
     normalization: str = "sequence"
     unit: str = "mm"
+
+    def __post_init__(self) -> None:
+        # the parameters as result.json holds them (tuples as lists, numpy scalars as Python numbers, keys as
+        # strings), so a saved and loaded result has the same ones; a value JSON cannot hold is refused here,
+        # not when the result is saved after the run
+        self.params = json.loads(json.dumps(dict(self.params or {}), default=_json_plain))
 
     @property
     def n_frames(self) -> int:

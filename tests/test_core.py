@@ -256,6 +256,29 @@ def test_nearest_halves_round_up_so_labels_shift_whole():
     assert np.array_equal(tl.warp(big, u), out.astype(np.int64) * 2**62)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int32, bool])
+def test_labels_of_every_integer_dtype_warp_whole(dtype):
+    """Labels read from a TIFF are often uint16: torch has no gather for uint16/32/64, and warping them failed
+    ("scatter_gather_tensor_cpu" not implemented for 'UInt16'). Every integer dtype comes back whole, in its dtype."""
+    top = np.iinfo(dtype).max if dtype is not bool else True
+    lab = np.zeros((6, 9), dtype)
+    lab[2:4, 3:6] = top
+    u = np.zeros((2, 6, 9), np.float32)
+    u[1] = 1.0
+    out = tl.warp(lab, u)
+    assert out.dtype == np.dtype(dtype)
+    assert out[2].tolist() == [0, 0, top, top, top, 0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.uint32, np.int64, np.uint64])
+def test_wide_integer_images_interpolate_exactly(dtype):
+    """Integers above 2**24 were interpolated in float32 (int64 only in float64): an identity warp of 16777217 gave
+    16777216. Every integer wider than 16 bits is interpolated in float64."""
+    img = np.full((4, 5), 2**24 + 1, dtype)
+    for order in (1, 3):
+        assert tl.warp(img, np.zeros((2, 4, 5), np.float32), order=order).tolist() == img.tolist()
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16])
 def test_bicubic_integer_images_clip_not_wrap(dtype):
     """Bicubic overshoots a step edge (-12 and 283 on 0 | 255): cast as they were, they wrapped round to 244 and 27."""
@@ -281,3 +304,18 @@ def test_fields_with_nan_are_refused():
     det = np.ones((1, 4, 4))
     det[0, 0, 0] = np.nan
     assert folded_percent(det)[0] == pytest.approx(100 / 16)  # not a number is not fold-free
+
+
+def test_result_params_survive_save_and_load(tmp_path):
+    """CONVENTIONS: a result saves and loads "without loss". Tuples came back as lists, int keys as strings and
+    numpy scalars as floats, so the loaded params differed from the saved ones; they are now kept as JSON values from
+    the start, and a value JSON cannot hold is refused when the result is made, not when it is saved after a run."""
+    from napari_tlreg.result import RegistrationResult
+
+    z = np.zeros((2, 8, 8), np.float32)
+    res = RegistrationResult(z, z, np.zeros((2, 2, 8, 8), np.float32), z + 1, "x",
+                             params={"levels": (4, 2, 1), "w": {1: 0.5}, "lam": np.float32(0.1), "n": np.int64(3)})
+    assert res.params == {"levels": [4, 2, 1], "w": {"1": 0.5}, "lam": float(np.float32(0.1)), "n": 3}
+    assert RegistrationResult.load(res.save(tmp_path / "r")).params == res.params
+    with pytest.raises(TypeError, match="cannot be saved as JSON"):
+        RegistrationResult(z, z, np.zeros((2, 2, 8, 8), np.float32), z + 1, "x", params={"f": print})

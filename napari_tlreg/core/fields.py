@@ -103,7 +103,14 @@ def _warp_nearest(image: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     row = torch.floor(pos[:, 0] + 0.5).clamp_(0, h - 1).long()
     col = torch.floor(pos[:, 1] + 0.5).clamp_(0, w - 1).long()
     index = (row * w + col).view(n, 1, h * w).expand(n, c, h * w)
-    return image.reshape(n, c, h * w).gather(2, index).view(n, c, h, w)
+    signed = _SIGNED_VIEW.get(image.dtype)  # torch's gather has no uint16/32/64 kernel: the same bits as signed
+    flat = image.reshape(n, c, h * w)
+    if signed is not None:
+        return flat.contiguous().view(signed).gather(2, index).view(image.dtype).view(n, c, h, w)
+    return flat.gather(2, index).view(n, c, h, w)
+
+
+_SIGNED_VIEW = {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint64: torch.int64}
 
 
 def compose(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

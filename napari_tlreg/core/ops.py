@@ -90,7 +90,9 @@ def warp(image, displacement, order: int | None = None) -> np.ndarray:
     if is_int and order == 0:  # labels: exact for any integer (fields.warp picks each value whole)
         work = img
     else:
-        work = img.to(u.dtype) if not is_int else img.to(torch.float64 if img.dtype == torch.int64 else u.dtype)
+        # integers wider than float32's 24-bit mantissa are interpolated in float64 (16777217 stays 16777217)
+        wide = is_int and img.dtype not in (torch.bool, torch.uint8, torch.int8, torch.int16, torch.uint16)
+        work = img.to(torch.float64 if wide else u.dtype)
     if single:
         src = work[None, None] if work.ndim == 2 else work[None]
         out = _f.warp(src, u.to(src.dtype) if src.is_floating_point() else u, order)[0]
