@@ -22,6 +22,7 @@ from napari_tlreg.io import (
     save_stack,
     to_luminance,
 )
+from napari_tlreg.io.writers import check_replaceable
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"  # ../shared/data (read-only)
 SUNNY = DATA / "sunnybrook"
@@ -582,6 +583,61 @@ def test_atomic_dir_replaces_or_keeps(tmp_path):
     with atomic_dir(out) as d:
         (d / "c.txt").write_text("3")
     assert _only(out) == ["c.txt"] and _only(tmp_path) == ["res"]  # old folder removed
+
+
+def test_atomic_writes_follow_links_refuse_the_current_folder_and_name_a_full_disk(tmp_path, monkeypatch):
+    """Review (2026-12-05): an output folder that is a link to another disk had the link renamed aside and replaced
+    by a plain folder (the disk it pointed to got nothing, and a stray ".res.old-*" link stayed); ``--out .`` ran the
+    whole registration, then failed on "PosixPath('.') has an empty name"; a full disk read "10240 requested and 3004
+    written" (tifffile's short write, no errno)."""
+    import errno
+
+    import tifffile
+
+    disk = tmp_path / "disk"
+    (disk / "res").mkdir(parents=True)
+    (tmp_path / "res").symlink_to(disk / "res")
+    for text in ("1", "2"):  # into the empty folder, then replacing what it holds
+        with atomic_dir(tmp_path / "res", replaces="result.json") as d:
+            (d / "result.json").write_text(text)
+        assert (tmp_path / "res").is_symlink() and (disk / "res" / "result.json").read_text() == text
+        assert _only(tmp_path) == ["disk", "res"] and _only(disk) == ["res"]
+    (tmp_path / "lm.csv").symlink_to(disk / "lm.csv")
+    save_points_csv(tmp_path / "lm.csv", np.array([[0, 0, 1, 2]]))
+    assert (tmp_path / "lm.csv").is_symlink() and (disk / "lm.csv").read_text().startswith("id,t,row,col")
+
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for target in (".", here, tmp_path):
+        with pytest.raises(FileExistsError, match="is the current folder or holds it"):
+            check_replaceable(target, "result.json")
+    assert _only(here) == []
+
+    def short_write(path, data, **kw):
+        Path(path).write_bytes(b"II*\x00")
+        raise OSError("10240 requested and 3004 written")
+
+    monkeypatch.setattr(tifffile, "imwrite", short_write)
+    with pytest.raises(OSError, match="no space left on the device while writing .*s.tif") as info:
+        save_stack(tmp_path / "s.tif", _stack((2, 4, 5)))
+    assert info.value.errno == errno.ENOSPC and not (tmp_path / "s.tif").exists()
+    with pytest.raises(OSError, match="no space left on the device while writing .*new"):
+        with atomic_dir(tmp_path / "new") as d:
+            tifffile.imwrite(d / "a.tif", np.zeros(3))
+    assert not (tmp_path / "new").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_complex_files_are_refused_not_cut_to_their_real_part(tmp_path):
+    """A complex TIFF (MRI phase / k-space) loaded as its real part with only numpy's ComplexWarning; ``tl.register``
+    refuses complex frames, and so does every reader now."""
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "c.tif", (np.ones((5, 8, 8)) * (1 + 2j)).astype(np.complex64), photometric="minisblack")
+    with pytest.raises(ValueError, match="must be real numbers, got dtype complex64 .take the magnitude first"):
+        load_sequence(tmp_path / "c.tif")
+    with pytest.raises(ValueError, match="colour frames must be real numbers, got dtype complex128"):
+        to_luminance(np.ones((2, 4, 4, 3), complex))
 
 
 def test_io_imports_no_qt_or_napari():

@@ -112,6 +112,8 @@ def to_luminance(rgb: np.ndarray) -> np.ndarray:
     Alpha, if present, is ignored. Values keep the input's scale (0-255 stays 0-255).
     """
     rgb = np.asarray(rgb)
+    if rgb.dtype.kind not in "biuf":
+        raise ValueError(f"colour frames must be real numbers, got dtype {rgb.dtype}")
     w = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     return (rgb[..., :3].astype(np.float32) @ w).astype(np.float32)
 

@@ -31,6 +31,9 @@ class Sequence:
         f = np.asarray(self.frames)
         if f.ndim != 3:
             raise ValueError(f"{self.name or 'sequence'}: frames must be (T, H, W), got shape {f.shape}")
+        if f.dtype.kind not in "biuf":  # complex (e.g. MRI k-space or phase data) cast to float kept the real part only
+            raise ValueError(f"{self.name or 'sequence'}: frames must be real numbers, got dtype {f.dtype}"
+                             + (" (take the magnitude first)" if f.dtype.kind == "c" else ""))
         self.frames = f.astype(np.float32, copy=False)
         if self.labels is not None:
             lab = np.asarray(self.labels)

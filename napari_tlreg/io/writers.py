@@ -9,6 +9,7 @@ result folders.
 from __future__ import annotations
 
 import csv
+import errno
 import gzip
 import io
 import math
@@ -45,6 +46,20 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _final_target(target) -> Path:
+    """The absolute path a write lands on, links followed: a link to a folder (or file) elsewhere has what it points
+    to replaced and stays a link (renaming onto the link itself replaced the link and left the old folder behind)."""
+    return Path(os.path.realpath(Path(target).expanduser()))
+
+
+def _disk_full(exc: BaseException, target: Path) -> OSError | None:
+    """A plain "no space left" error for a short write (tifffile reports a full disk as "N requested and M written",
+    without an errno)."""
+    if isinstance(exc, OSError) and exc.errno is None and "requested and" in str(exc) and "written" in str(exc):
+        return OSError(errno.ENOSPC, f"no space left on the device while writing {target} ({exc})")
+    return None
+
+
 def _tmp_sibling(target: Path, tag: str) -> Path:
     return target.with_name(f".{target.name}.{tag}-{secrets.token_hex(4)}")
 
@@ -62,7 +77,7 @@ def atomic_path(target):
     block wrote nothing), the temporary file is removed, the target is unchanged, and the
     exception propagates.
     """
-    target = Path(target)
+    target = _final_target(target)
     if target.is_dir():
         raise IsADirectoryError(f"{target}: is a folder, expected a file path")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -74,18 +89,24 @@ def atomic_path(target):
         _fsync_file(tmp)
         os.replace(tmp, target)
         _fsync_dir(target.parent)
-    except BaseException:
+    except BaseException as exc:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
+        full = _disk_full(exc, target)
+        if full is not None:
+            raise full from exc
         raise
 
 
 def check_replaceable(target, replaces: str | None = None, kind: str = "output") -> None:
     """Raise ``FileExistsError`` unless :func:`atomic_dir` may replace ``target``: it is missing, an empty folder,
     or (with ``replaces``) a folder holding that file. Callers run it early too, before a long computation."""
-    target = Path(target)
+    target = _final_target(target)
+    here = Path.cwd().resolve()
+    if target == here or target in here.parents:  # replacing it would move the folder the user is in aside
+        raise FileExistsError(f"{target}: is the current folder or holds it; name a new folder for the output")
     if target.exists() and not target.is_dir():
         raise FileExistsError(f"{target}: exists and is not a folder")
     if replaces is not None and target.is_dir() and any(target.iterdir()) and not (target / replaces).is_file():
@@ -105,7 +126,7 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
     non-empty folder without it is refused before anything is written (``FileExistsError``, naming
     ``kind``), as replacing it would delete whatever else the user kept there.
     """
-    target = Path(target)
+    target = _final_target(target)
     check_replaceable(target, replaces, kind)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(target, "tmp")
@@ -127,8 +148,11 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
         else:
             os.rename(tmp, target)
         _fsync_dir(target.parent)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        full = _disk_full(exc, target)
+        if full is not None:
+            raise full from exc
         raise
 
 
