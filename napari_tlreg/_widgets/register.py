@@ -331,6 +331,7 @@ class RegisterWidget(QWidget):
         self._labels_layers: list[Labels] = []
         self._worker = None
         self._run_layer: Layer | None = None
+        self._run_removed: str | None = None  # the name of the image removed while it was registered
         self._cancel: threading.Event | None = None
         self._result = None  # last RegistrationResult
         self.results: dict[tuple[str, str], Any] = {}  # (image name, method) -> last RegistrationResult
@@ -455,6 +456,7 @@ class RegisterWidget(QWidget):
         ev = self._viewer.layers.events
         ev.inserted.connect(self._on_layer_inserted)
         ev.removed.connect(self._refresh_layers)
+        ev.removed.connect(self._on_layer_removed)
         ev.moved.connect(self._refresh_layers)
         for layer in self._viewer.layers:
             layer.events.name.connect(self._refresh_layers)
@@ -740,6 +742,13 @@ class RegisterWidget(QWidget):
         else:
             self.run()
 
+    def _on_layer_removed(self, event=None) -> None:
+        """The image being registered was removed: its result could not be shown, so the run stops now (it went on
+        to the end, minutes for NMSR, with the Run button taken)."""
+        if self.running and self._run_layer is not None and getattr(event, "value", None) is self._run_layer:
+            self._run_removed = self._run_layer.name
+            self.cancel()
+
     def cancel(self) -> None:
         """Ask the running registration to stop (it raises ``Cancelled`` at its next step)."""
         if self._cancel is not None:
@@ -827,10 +836,11 @@ class RegisterWidget(QWidget):
 
     def _on_returned(self, outcome: _Outcome) -> None:
         cancelled = self._cancel is not None and self._cancel.is_set()
-        layer = self._run_layer
+        layer, removed = self._run_layer, self._run_removed
         self._reset()
         if outcome.kind == "cancelled" or cancelled:
-            self.status_label.setText("cancelled")
+            self.status_label.setText(f"'{removed}' was removed while it was registered: the run was cancelled"
+                                      if removed is not None else "cancelled")
             return
         if outcome.kind == "error":
             self.status_label.setText(f"failed: {outcome.message}")
@@ -854,6 +864,7 @@ class RegisterWidget(QWidget):
             _RUNNING.discard(self._cancel)
         self._worker = None
         self._run_layer = None
+        self._run_removed = None
         self._cancel_holder[0] = None
         self.inputs.setEnabled(True)
         self.run_btn.setText(RUN_TEXT)
