@@ -201,6 +201,8 @@ def test_pairing_clicks_keys_undo_table_and_csv(docks, qtbot, tmp_path, errors):
     assert [r[:2] for r in rows] == [["0", "1"], ["0", "2"], ["0", "3"], ["1", "0 (ref)"]]
     assert rows[0][4:8] == ["9.2", "12.5", "10.0", "12.0"]
     assert rows[0][2] == f"{np.hypot(0.75, 0.5):.2f}" and rows[0][3] == "—"  # TRE before; no result yet
+    # in pixels, and the header says so (with anisotropic spacing 4.12 px is 2.83 mm: read as mm it misled)
+    assert [w.pairs_table.horizontalHeaderItem(j).text() for j in (2, 3)] == ["TRE before (px)", "TRE after (px)"]
     assert rows[3][2] == "no partner"
     tre = table_rows(w.tre_table)
     assert tre[0][0] == "3"  # n

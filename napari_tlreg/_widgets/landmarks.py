@@ -63,7 +63,7 @@ ORPHAN_COLOR = (0.6, 0.6, 0.6, 1.0)  # grey: no partner on the reference
 ACTIVE_BORDER = (1.0, 1.0, 1.0, 1.0)
 BORDER = (0.0, 0.0, 0.0, 1.0)
 # the errors next to the ids, the positions after them (a narrow dock shows what matters without scrolling)
-PAIR_COLUMNS = ("id", "t", "TRE before", "TRE after", "row", "col", "ref row", "ref col")
+PAIR_COLUMNS = ("id", "t", "TRE before (px)", "TRE after (px)", "row", "col", "ref row", "ref col")
 _PAIR_ORDER = (0, 1, 6, 7, 2, 3, 4, 5)  # the cells below are built as id, t, row, col, ref row, ref col, TRE b/a
 STAT_ROWS = ("n", "mean", "std", "max", "dx", "dy", "ds")
 
