@@ -524,7 +524,6 @@ def test_late_finished_of_an_earlier_run_does_not_end_the_next(widget, qtbot, no
     "case, data, rgb, expected",
     [
         ("one frame", np.random.default_rng(0).random((1, H, W)), False, "at least 2 frames"),
-        ("rgb", np.random.default_rng(0).random((T, H, W, 3)), True, "colour"),
         ("nans", np.where(np.eye(H, W, dtype=bool)[None], np.nan, 1.0) * np.ones((T, 1, 1)), False, "NaN"),
         ("constant", np.full((T, H, W), 0.5), False, "same constant image"),
         ("blank reference", np.concatenate([np.zeros((1, H, W)), np.random.default_rng(0).random((T - 1, H, W))]),
@@ -1072,3 +1071,33 @@ def test_colour_file_opens_with_a_hidden_colour_copy(widget, notes):
     for combo in (w.image_combo, lm.images.combo):
         assert [combo.itemText(i) for i in range(combo.count())] == [grey.name]
     assert not notes, notes
+
+
+def test_a_colour_layer_registers_as_grey(widget, qtbot, notes):
+    """napari's own reader opens a video as an RGB (T, H, W, 3) layer: the dock listed it only to refuse it ("convert
+    to grey first (tl.load_sequence does...)", advice for Python). It registers its luminance, as the plugin's reader
+    does, and the other docks list it; a huge one is refused before its grey copy is made."""
+    from napari_tlreg._widgets.landmarks import LandmarkWidget
+    from napari_tlreg._widgets.plots import PlotsWidget
+    from napari_tlreg._widgets.store import store_for
+    from napari_tlreg.io import to_luminance
+
+    viewer, w = widget
+    grey, _ = synthetic_sequence()
+    rgb = np.stack([grey, 0.5 * grey, 0.25 * grey], -1)
+    viewer.add_image(rgb, name="video", rgb=True)
+    others = [LandmarkWidget(viewer), PlotsWidget(viewer)]
+    for combo in [w.image_combo] + [d.images.combo for d in others]:
+        assert combo.currentText() == "video"
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert not notes, notes
+    res = store_for(viewer).get("video", TruthEngine.name)
+    want = to_luminance(rgb)
+    lo, hi = np.percentile(want, [1, 99])
+    np.testing.assert_allclose(res.frames, np.clip((want - lo) / (hi - lo), 0, 1), atol=1e-5)
+    assert viewer.layers["video warped reference"].data.shape == grey.shape
+    viewer.add_image(np.broadcast_to(np.float32(0.5), (100_000, 64, 64, 3)), name="huge", rgb=True)
+    choose(w.image_combo, "huge")
+    w.run_btn.click()
+    assert not w.running and notes[-1][0] == "error" and "exceeds the limit" in notes[-1][1], notes

@@ -27,6 +27,11 @@ def is_colour_copy(layer) -> bool:
     return isinstance(info, dict) and COLOUR_OF in info
 
 
+def frames_shape(layer) -> tuple[int, int, int]:
+    """``(T, H, W)`` of a sequence layer: its data's shape, less the colour axis of an RGB(A) layer."""
+    return tuple(int(s) for s in base_data(layer).shape[:3])
+
+
 def base_data(layer):
     """``layer``'s data at full resolution: level 0 of a multiscale layer, else its data (not copied)."""
     return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
@@ -45,7 +50,7 @@ def current_frame(viewer, layer) -> int:
         idx = float(layer.world_to_data(viewer.dims.point)[0])
     except Exception:  # noqa: BLE001 - a layer whose transform cannot be inverted: the slider's step
         idx = float(viewer.dims.current_step[axis]) if viewer.dims.ndim > axis else 0.0
-    n = int(base_data(layer).shape[0])
+    n = frames_shape(layer)[0]
     return int(np.clip(round(idx), 0, max(0, n - 1)))
 
 
@@ -73,10 +78,9 @@ def watch_layers(viewer, slot: Callable) -> None:
 
 
 class ImageChooser:
-    """``rgb=True`` also lists RGB time series (the Register widget does, to explain why it refuses them)."""
+    """The viewer's sequence images, grey ``(T, H, W)`` or RGB(A) ``(T, H, W, C)`` (registered as grey)."""
 
-    def __init__(self, on_changed: Callable, tooltip: str = "", rgb: bool = False):
-        self.rgb = rgb
+    def __init__(self, on_changed: Callable, tooltip: str = ""):
         self.combo = QComboBox()
         if tooltip:
             self.combo.setToolTip(tooltip)
@@ -85,7 +89,7 @@ class ImageChooser:
 
     def refresh(self, layers) -> None:
         """Re-list the sequence images among ``layers``, keeping the current one when it is still there (no signal)."""
-        images = [ly for ly in layers if isinstance(ly, Image) and ly.ndim == 3 and (self.rgb or not ly.rgb)
+        images = [ly for ly in layers if isinstance(ly, Image) and ly.ndim == 3
                   and not is_result(ly) and not is_colour_copy(ly)]
         old = self.current()
         self.combo.blockSignals(True)

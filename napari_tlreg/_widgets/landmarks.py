@@ -44,7 +44,7 @@ from napari_tlreg._hooks import points_with_ids
 from napari_tlreg.io import load_points_csv, save_points_csv
 from napari_tlreg.report import check_annotations
 
-from .chooser import (ImageChooser, base_data, current_frame, is_result, scroll_body, show_frame,
+from .chooser import (ImageChooser, current_frame, frames_shape, is_result, scroll_body, show_frame,
                       watch_layers)
 from .store import fits, store_for, unwrap
 
@@ -262,7 +262,7 @@ class LandmarkWidget(QWidget):
     @property
     def n_frames(self) -> int:
         img = self.current_image()
-        return 0 if img is None else int(base_data(img).shape[0])
+        return 0 if img is None else frames_shape(img)[0]
 
     def landmarks_layer(self, create: bool = False) -> Points | None:
         """The Points layer ``"<image> landmarks"`` (created, empty, on request)."""
@@ -274,7 +274,7 @@ class LandmarkWidget(QWidget):
             return self._viewer.layers[name]
         if not create:
             return None
-        shape = base_data(img).shape
+        shape = frames_shape(img)
         with self._quiet():
             layer = self._viewer.add_points(
                 np.zeros((0, 3)), name=name, scale=img.scale, translate=img.translate,
@@ -493,7 +493,7 @@ class LandmarkWidget(QWidget):
         if m is None:
             return None
         img = self.current_image()
-        h, w = base_data(img).shape[-2:]
+        h, w = frames_shape(img)[1:]
         if not (0 <= t < self.n_frames and -0.5 <= row <= h - 0.5 and -0.5 <= col <= w - 0.5):
             self._status(f"outside the image (t={t}, row={row:.1f}, col={col:.1f}): nothing placed")
             return None
@@ -637,7 +637,7 @@ class LandmarkWidget(QWidget):
         try:
             table = LM.as_table(load_points_csv(path), self.n_frames)
             # inside the image, as a click must be (and as the CLI's evaluate requires)
-            check_annotations(base_data(img).shape, None, table)
+            check_annotations(frames_shape(img), None, table)
         except (OSError, ValueError) as exc:
             self._error(f"could not load landmarks: {exc}")
             return False

@@ -34,7 +34,7 @@ from napari_tlreg import report
 from napari_tlreg._hooks import points_with_ids
 
 from .landmarks import LANDMARKS, layer_spacing
-from .chooser import (ImageChooser, base_data, current_frame, is_result, scroll_body, show_frame,
+from .chooser import (ImageChooser, current_frame, frames_shape, is_result, scroll_body, show_frame,
                       watch_layers)
 from .store import fits, store_for, unwrap
 
@@ -155,7 +155,7 @@ class PlotsWidget(QWidget):
 
     def _on_image_changed(self, *_) -> None:
         img = self.current_image()
-        shape = None if img is None else tuple(base_data(img).shape)
+        shape = None if img is None else frames_shape(img)
         lys = list(self._viewer.layers)
         labels = [ly for ly in lys if isinstance(ly, Labels) and not is_result(ly)
                   and shape is not None and tuple(ly.data.shape) == shape]

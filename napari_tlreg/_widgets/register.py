@@ -42,6 +42,7 @@ from superqt import QCollapsible
 import napari_tlreg as tl
 from napari_tlreg.api import (
     DEFAULT_METHOD,
+    MAX_VOXELS,
     NORMALIZATIONS,
     Cancelled,
     available_devices,
@@ -50,9 +51,10 @@ from napari_tlreg.api import (
     validate_frames,
 )
 from napari_tlreg.core.normalize import intensity_range
+from napari_tlreg.io import to_luminance
 
 from . import layers as L
-from .chooser import RESULT_KEY, ImageChooser, base_data, current_frame, is_result, scroll_body
+from .chooser import RESULT_KEY, ImageChooser, base_data, current_frame, frames_shape, is_result, scroll_body
 from .store import store_for
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -357,7 +359,7 @@ class RegisterWidget(QWidget):
         form = QFormLayout()
         inputs.addLayout(form)
 
-        self.images = ImageChooser(self._on_image_changed, "Image layer with a time axis (T, H, W)", rgb=True)
+        self.images = ImageChooser(self._on_image_changed, "Image layer with a time axis (T, H, W); colour is registered as grey")
         self.image_combo = self.images.combo
         form.addRow("image", self.image_combo)
 
@@ -532,7 +534,7 @@ class RegisterWidget(QWidget):
             data = data[ref]
         image = self.current_image()
         if image is not None:
-            shape = tuple(base_data(image).shape[1:3])
+            shape = frames_shape(image)[1:]
             if data.shape != shape:
                 raise ValueError(f"{key} layer '{layer.name}' is {data.shape[0]}x{data.shape[1]}, "
                                  f"the image '{image.name}' {shape[0]}x{shape[1]}")
@@ -557,7 +559,7 @@ class RegisterWidget(QWidget):
         if layer is None:
             self.reference_spin.setRange(0, 0)
             return
-        n = int(base_data(layer).shape[0])
+        n = frames_shape(layer)[0]
         self.reference_spin.setRange(0, max(0, n - 1))
         # the sequence's own reference (a sample's: napari opens it on its middle frame), else the current frame
         own = ((layer.metadata or {}).get("napari_tlreg") or {}).get("reference")
@@ -580,7 +582,7 @@ class RegisterWidget(QWidget):
         an ``(H, W)`` bool array, if it has one of its frames' size: the grid and arrows stay inside it."""
         own = self._own_layer("mask")
         data = None if own is None else np.asarray(own.data)
-        return data != 0 if data is not None and data.shape == tuple(base_data(image).shape[-2:]) else None
+        return data != 0 if data is not None and data.shape == frames_shape(image)[1:] else None
 
     def _own_labels_layer(self) -> Labels | None:
         """The image's own labels, ``"<image> labels"``, as the labels combo lists it."""
@@ -765,6 +767,13 @@ class RegisterWidget(QWidget):
             self._refuse("no image sequence to register — add an image layer with a time axis (T, H, W); 2-D images are not listed")
             return
         data = base_data(layer)
+        if layer.rgb:  # colour (napari's own reader opens a video so): registered as grey, as the plugin's reader does
+            t, h, w = frames_shape(layer)
+            if t * h * w > MAX_VOXELS:  # before the grey copy is made
+                self._refuse(f"layer '{layer.name}': sequence of {t}x{h}x{w} = {t * h * w:,} voxels exceeds the "
+                             f"limit of {MAX_VOXELS:,}; crop or downsample it")
+                return
+            data = to_luminance(np.asarray(data))
         reference = int(self.reference_spin.value())
         try:
             frames, reference = validate_frames(data, reference)

@@ -13,7 +13,7 @@ import weakref
 from napari.layers import Image
 from psygnal import Signal
 
-from .chooser import base_data
+from .chooser import frames_shape
 
 __all__ = ["ResultStore", "store_for", "unwrap", "fits"]
 
@@ -22,8 +22,7 @@ def fits(result, image) -> bool:
     """Whether ``result`` was made from frames of ``image``'s shape (an Image layer; None: no)."""
     if image is None:
         return False
-    data = base_data(image)
-    return tuple(result.frames.shape) == tuple(data.shape)
+    return tuple(result.frames.shape) == frames_shape(image)
 
 
 class ResultStore:
