@@ -641,6 +641,13 @@ def test_layer_helpers():
     assert cb[0, 0, 0] == 0 and cb[0, 0, 2] == 1 and cb[0, 2, 2] == 0 and cb.mean() == 0.5
     g = L.grid_image((10, 13), 4)
     assert g[0].all() and g[:, 0].all() and g[4].all() and g[-1].all() and g[:, -1].all() and g[1, 1] == 0
+    # 2.0 x 0.5 mm pixels (review): square cells of 4 x 2.0 mm = 16 x 0.5 mm, the rows' lines (2 mm wide) a quarter
+    # as dark as the columns' (0.5 mm)
+    ga = L.grid_image((10, 40), 4, (2.0, 0.5))
+    rows, cols = np.flatnonzero(ga[:, 3]), np.flatnonzero(ga[3, :])
+    assert rows.tolist() == [0, 4, 8, 9] and cols.tolist() == [0, 16, 32, 39]
+    assert ga[4, 3] == 0.25 and ga[3, 16] == 1.0 and ga[4, 16] == 1.0
+    assert np.array_equal(L.grid_image((10, 40), 4, (0.5, 2.0)).T, L.grid_image((40, 10), 4, (2.0, 0.5)))
     lo, hi = L.jacobian_limits(np.array([0.5, 1.0, 1.2]))
     assert lo < 1 < hi and np.isclose(1 - lo, hi - 1)
     assert L.jacobian_limits(np.ones(4)) == (0.95, 1.05)

@@ -79,16 +79,25 @@ def default_tile(shape: Sequence[int]) -> int:
     return max(2, int(min(shape[-2:])) // 8)
 
 
-def grid_image(shape: Sequence[int], spacing: int) -> np.ndarray:
+def grid_image(shape: Sequence[int], spacing: int, pixel: Sequence[float] = (1.0, 1.0)) -> np.ndarray:
     """``(H, W)`` float32 image: 1 on the rows and columns ``0, spacing, 2*spacing, ...`` and on the last ones; 0 elsewhere.
-    (Pulled into a frame, :func:`grid_layer` leaves out what comes from beyond the reference's edge.)"""
+    (Pulled into a frame, :func:`grid_layer` leaves out what comes from beyond the reference's edge.)
+
+    ``pixel``: the pixel's size ``(row, col)`` (the layer's scale). With anisotropic pixels ``spacing`` counts the
+    coarser axis's pixels and the other axis gets the step of the same length, so the cells are square on screen; a
+    line one coarse pixel wide is drawn fainter by the ratio, so both directions weigh alike (a 2.0 x 0.5 mm grid's
+    rows were 4x the columns' width: bands that hid the image)."""
     h, w = (int(s) for s in shape[-2:])
     spacing = max(2, int(spacing))
+    sr, sc = (abs(float(p)) or 1.0 for p in pixel)
+    fine, coarse = min(sr, sc), max(sr, sc)
+    step_r, step_c = (max(2, int(round(spacing * coarse / s))) for s in (sr, sc))
     img = np.zeros((h, w), dtype=np.float32)
-    img[::spacing, :] = 1.0
-    img[:, ::spacing] = 1.0
-    img[h - 1, :] = 1.0
-    img[:, w - 1] = 1.0
+    row_ink, col_ink = fine / sr, fine / sc  # 1 along the finer axis
+    for rows in (slice(None, None, step_r), h - 1):
+        img[rows, :] = np.maximum(img[rows, :], row_ink)
+    for cols in (slice(None, None, step_c), w - 1):
+        img[:, cols] = np.maximum(img[:, cols], col_ink)
     return img
 
 
@@ -168,12 +177,13 @@ def warped_layer(res, base: str, *, checker: bool = False, tile: int | None = No
 
 def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None, region=None,
                visible: bool = True) -> LayerData:
-    """The reference's regular grid (lines every ``spacing`` px) pulled into every frame: ``(T, H, W)``.
+    """The reference's regular grid (lines every ``spacing`` px, of the coarser axis when ``scale``'s pixels are not
+    square: :func:`grid_image`) pulled into every frame: ``(T, H, W)``.
 
     Drawn only inside ``res.mask`` when the run was restricted to a region (e.g. NMSR on the echo
     sector): outside it nothing fitted the field, which is the network's extrapolation there.
     """
-    grid = grid_image(res.frames.shape, spacing)
+    grid = grid_image(res.frames.shape, spacing, (1.0, 1.0) if scale is None else tuple(scale)[-2:])
     data = np.clip(tl.warp(grid, res.displacement), 0.0, 1.0).astype(np.float32, copy=False)
     # where a frame shows what lies beyond the reference's edge, the warp repeats the edge (its closing grid line)
     # over |u| px: a solid band that reads as heavy compression; nothing of the grid is there

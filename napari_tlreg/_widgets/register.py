@@ -434,7 +434,8 @@ class RegisterWidget(QWidget):
         self.grid_spin.setRange(2, 512)
         self.grid_spin.setValue(8)
         self.grid_spin.setSuffix(" px")
-        self.grid_spin.setToolTip("Spacing of the reference grid drawn deformed in the “… grid” layer")
+        self.grid_spin.setToolTip("Spacing of the reference grid drawn deformed in the “… grid” layer (pixels of the "
+                                  "coarser axis when they are not square: the cells stay square)")
         self._grid_timer = QTimer(self)
         self._grid_timer.setSingleShot(True)
         self._grid_timer.setInterval(200)
