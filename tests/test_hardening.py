@@ -660,7 +660,6 @@ BAD_LAYERS = [
     ("inf", dict(data=np.where(np.eye(32, dtype=bool), np.inf, 1.0)[None].repeat(3, 0)), "NaN or infinite"),
     ("tiny", dict(data=np.zeros((3, 4, 4), np.float32)), "too small"),
     ("huge", dict(data=np.broadcast_to(np.float32(0.25), (100_000, 64, 64)), contrast_limits=(0, 1)), "exceeds the limit"),
-    ("4-D", dict(data=np.zeros((3, 2, 32, 32), np.float32)), "no image sequence"),  # not listed: no (T, H, W) layer
 ]
 
 

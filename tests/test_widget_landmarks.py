@@ -685,19 +685,28 @@ def test_saving_landmarks_without_an_image_says_so_before_asking_for_a_file(dock
     viewer, reg, w, plots = docks
     asked = []
     monkeypatch.setattr(mod.QFileDialog, "getSaveFileName", lambda *a, **k: asked.append(a) or (str(tmp_path / "x.csv"), ""))
-    w.save_btn.click()
+    assert not w.save_btn.isEnabled()  # (and the button waits for an image)
+    w._on_save_clicked()
     assert asked == [] and errors and "add an image sequence" in errors[-1] and not (tmp_path / "x.csv").exists()
     assert w.save_csv(tmp_path / "y.csv") is None and len(errors) == 2
 
 
 def test_placing_buttons_wait_for_an_image(docks):
-    """Without an image sequence the frame, landmark, undo, delete and pairing controls are disabled (they did nothing
-    and said nothing); adding one enables them, removing it disables them again."""
+    """Without an image sequence the frame, landmark, undo, delete, pairing and CSV controls are disabled (they did
+    nothing and said nothing, or only that there was no image), and so are Register's Run; adding one enables them,
+    removing it disables them again. The Plots dock's export and jump-to-worst wait for a result."""
     viewer, reg, w, plots = docks
-    controls = (w.pairing_box, w.prev_btn, w.next_btn, w.next_landmark_btn, w.undo_btn, w.delete_btn)
+    controls = (w.pairing_box, w.prev_btn, w.next_btn, w.next_landmark_btn, w.undo_btn, w.delete_btn, w.load_btn,
+                w.save_btn, reg.run_btn)
+    assert "no image sequence to register" in reg.run_btn.toolTip()
+    assert not plots.export_btn.isEnabled() and not plots.worst_btn.isEnabled()
     assert not any(c.isEnabled() for c in controls)
+    viewer.add_image(np.zeros((3, 2, 32, 32), np.float32), name="4-D")  # no (T, H, W) sequence: not listed
+    assert not reg.run_btn.isEnabled()
+    viewer.layers.remove("4-D")
     frames, _ = sequence()
     layer = viewer.add_image(frames, name="seq")
-    assert all(c.isEnabled() for c in controls)
+    assert all(c.isEnabled() for c in controls) and reg.run_btn.toolTip() == ""
+    assert not plots.export_btn.isEnabled() and not plots.worst_btn.isEnabled()  # no result yet
     viewer.layers.remove(layer)
     assert not any(c.isEnabled() for c in controls)

@@ -583,7 +583,8 @@ def test_no_sequence_notifies(widget, notes):
     viewer, w = widget
     viewer.add_image(np.random.default_rng(0).random((H, W)), name="flat")  # a 2-D single frame
     assert w.current_image() is None
-    w.run_btn.click()
+    assert not w.run_btn.isEnabled() and "(T, H, W)" in w.run_btn.toolTip()  # Run waits for a sequence ...
+    w.run()  # ... and a run asked for all the same says why
     assert not w.running
     assert len(notes) == 1 and "(T, H, W)" in notes[0][1]
 
@@ -853,7 +854,7 @@ def test_a_run_whose_image_was_removed_publishes_nothing(widget, qtbot, notes):
     qtbot.waitUntil(lambda: not w.running, timeout=3000)
     assert [ly.name for ly in viewer.layers] == []
     assert w.status_label.text() == "'seq' was removed while it was registered: the run was cancelled"
-    assert w.run_btn.isEnabled() and w.run_btn.text() == "Run"
+    assert not w.run_btn.isEnabled() and w.run_btn.text() == "Run"  # no image left to register
     assert not w.results and len(store_for(viewer)) == 0
     viewer.add_image(synthetic_sequence()[0], name="seq")  # another sequence, the same name
     assert len(store_for(viewer)) == 0

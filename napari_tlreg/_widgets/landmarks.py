@@ -394,7 +394,8 @@ class LandmarkWidget(QWidget):
         self._push(create=False)
         self._update_hint()  # now that the image's model is made (the results' refresh gave the hint before it)
         has_image = self.current_image() is not None  # without one, these buttons did nothing and said nothing
-        for w in (self.pairing_box, self.prev_btn, self.next_btn, self.next_landmark_btn, self.undo_btn, self.delete_btn):
+        for w in (self.pairing_box, self.prev_btn, self.next_btn, self.next_landmark_btn, self.undo_btn, self.delete_btn,
+                  self.load_btn, self.save_btn):
             w.setEnabled(has_image)
 
     def _on_result_changed(self, image: str, method: str) -> None:

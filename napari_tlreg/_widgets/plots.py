@@ -124,6 +124,8 @@ class PlotsWidget(QWidget):
         self.export_btn.clicked.connect(self._on_export_clicked)
         for b in (self.worst_btn, self.refresh_btn, self.export_btn):
             row.addWidget(b)
+        self.worst_btn.setEnabled(False)  # until there are results (redraw)
+        self.export_btn.setEnabled(False)
         root.addLayout(row)
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
@@ -276,6 +278,9 @@ class PlotsWidget(QWidget):
         return [chosen]
 
     def redraw(self, *_) -> None:
+        # without a result (or its tables) these did nothing but say so
+        self.export_btn.setEnabled(bool(self.results()))
+        self.worst_btn.setEnabled(bool(self.tables))
         _, _, spacing, unit = self._inputs()
         self._axes = report.draw_metrics(self.figure, self.tables, self.metrics_shown(), label=self.label_combo.currentData(),
                                          physical=spacing is not None, unit=unit, current=self._frame_now())

@@ -73,6 +73,7 @@ SET_AFTER = ("contour",)
 NORMALIZE_TEXT = {"auto": "auto (per frame if they flicker)", "sequence": "one scale for the sequence",
                   "frame": "each frame its own"}
 RUN_TEXT = "Run"
+NO_IMAGE = "no image sequence to register — add an image layer with a time axis (T, H, W); 2-D images are not listed"
 CANCEL_TEXT = "Cancel"
 
 
@@ -493,6 +494,7 @@ class RegisterWidget(QWidget):
 
         old_image = self.current_image()
         self.images.refresh(self._viewer.layers)
+        self._update_run_button()
         image_changed = self.current_image() is not old_image
         if image_changed:
             self._on_image_changed()
@@ -745,6 +747,14 @@ class RegisterWidget(QWidget):
         else:
             self.run()
 
+    def _update_run_button(self) -> None:
+        """Run is enabled when there is an image sequence to register (without one it only said so)."""
+        if self.running:
+            return
+        has = self.current_image() is not None
+        self.run_btn.setEnabled(has)
+        self.run_btn.setToolTip("" if has else NO_IMAGE)
+
     def _on_layer_removed(self, event=None) -> None:
         """The image being registered was removed: its result could not be shown, so the run stops now (it went on
         to the end, minutes for NMSR, with the Run button taken)."""
@@ -765,7 +775,7 @@ class RegisterWidget(QWidget):
             return
         layer = self.current_image()
         if layer is None:
-            self._refuse("no image sequence to register — add an image layer with a time axis (T, H, W); 2-D images are not listed")
+            self._refuse(NO_IMAGE)
             return
         data = base_data(layer)
         if layer.rgb:  # colour (napari's own reader opens a video so): registered as grey, as the plugin's reader does
@@ -879,6 +889,7 @@ class RegisterWidget(QWidget):
         self.inputs.setEnabled(True)
         self.run_btn.setText(RUN_TEXT)
         self.run_btn.setEnabled(True)
+        self._update_run_button()
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
 
