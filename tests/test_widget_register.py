@@ -1004,6 +1004,10 @@ def test_the_time_slider_is_named(widget):
     viewer.add_image(frames, name="seq2")
     w.image_combo.setCurrentText("seq2")
     assert tuple(viewer.dims.axis_labels) == ("time", "y", "x")
+    viewer.layers.clear()  # napari keeps the last two labels and numbers the new axis: "-3", "y", "x" ...
+    viewer.dims.axis_labels = ("row", "col")  # ... and after our labels: "-3", "row", "col" (the slider read "-3")
+    viewer.add_image(frames, name="seq")
+    assert tuple(viewer.dims.axis_labels) == ("t", "row", "col")
 
 
 def test_grid_and_arrows_stay_inside_the_images_own_region(widget, qtbot, notes):

@@ -570,8 +570,10 @@ class RegisterWidget(QWidget):
         self._choose_own_region(reset=True)
         self._choose_own_labels(reset=True)
         dims = self._viewer.dims
-        if dims.ndim == 3 and layer.ndim == 3 and all(str(a).lstrip("-").isdigit() for a in dims.axis_labels):
-            dims.axis_labels = ("t", "row", "col")  # napari's numbered axes ("-3" on the time slider): name them
+        named = ("t", "row", "col")  # napari's numbered axes ("-3" on the time slider; after the layer list was
+        # cleared, "-3" beside the "row", "col" it kept): name them, unless the user named them
+        if dims.ndim == 3 and layer.ndim == 3 and all(str(a).lstrip("-").isdigit() or a in named for a in dims.axis_labels):
+            dims.axis_labels = named
 
     def _own_layer(self, suffix: str) -> Labels | None:
         """The image's own Labels layer ``"<image> <suffix>"`` (a sample's or reader's), if there is one."""
