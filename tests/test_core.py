@@ -47,9 +47,14 @@ def test_warp_subpixel_is_bilinear_and_labels_are_nearest():
     labels = np.zeros((H, W), np.int32)
     labels[10:20, 10:20] = 3
     u[1] = 0.4
-    lab = tl.warp(labels, u)
+    lab = tl.warp(labels, u, order=0)  # labels: nearest, as CONVENTIONS.md warps them
     assert lab.dtype == np.int32
     assert set(np.unique(lab)) == {0, 3}
+    # the default is API.md's order=1 for every dtype: a uint8 intensity image is interpolated, not picked
+    ramp8 = np.tile(np.arange(0, 250, 10, dtype=np.uint8), (4, 1))
+    half = np.zeros((2, 4, 25))
+    half[1] = 0.5
+    assert tl.warp(ramp8, half).dtype == np.uint8 and tl.warp(ramp8, half)[0, :3].tolist() == [5, 15, 25]
 
 
 def test_warp_shapes():
@@ -249,11 +254,11 @@ def test_nearest_halves_round_up_so_labels_shift_whole():
     lab[:, 3], lab[:, 6] = 1, 2
     u = np.zeros((2, 6, 10))
     u[1] = 0.5
-    out = tl.warp(lab, u)
+    out = tl.warp(lab, u, order=0)
     assert out[0].tolist() == [0, 0, 1, 0, 0, 2, 0, 0, 0, 0]
     assert np.array_equal(tl.warp(lab.astype(np.float32), u, order=0), out.astype(np.float32))
     big = lab.astype(np.int64) * (2**62)  # picked whole: any integer exact
-    assert np.array_equal(tl.warp(big, u), out.astype(np.int64) * 2**62)
+    assert np.array_equal(tl.warp(big, u, order=0), out.astype(np.int64) * 2**62)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int32, bool])
@@ -265,7 +270,7 @@ def test_labels_of_every_integer_dtype_warp_whole(dtype):
     lab[2:4, 3:6] = top
     u = np.zeros((2, 6, 9), np.float32)
     u[1] = 1.0
-    out = tl.warp(lab, u)
+    out = tl.warp(lab, u, order=0)
     assert out.dtype == np.dtype(dtype)
     assert out[2].tolist() == [0, 0, top, top, top, 0, 0, 0, 0]
 

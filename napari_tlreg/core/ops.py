@@ -64,22 +64,21 @@ def _out(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
-def warp(image, displacement, order: int | None = None) -> np.ndarray:
+def warp(image, displacement, order: int = 1) -> np.ndarray:
     """Pull ``image`` through ``displacement``: ``out(x) = image(x + u(x))``.
 
     - image ``(H, W)`` or ``(C, H, W)`` with a field ``(2, H, W)`` -> same shape as image;
     - image ``(T, H, W)`` with fields ``(T, 2, H, W)`` -> ``(T, H, W)``, frame by frame;
     - image ``(H, W)`` with fields ``(T, 2, H, W)`` -> ``(T, H, W)`` (one image through every field).
-    order: 1 bilinear, 0 nearest, 3 bicubic; ``None`` picks 0 for integer/bool images (labels) and 1 otherwise.
-    Integer images come back in their own dtype.
+    order: 1 bilinear (the default, as in API.md, for every dtype), 0 nearest (labels: CONVENTIONS.md warps them with
+    ``order=0``, as :meth:`RegistrationResult.warp_labels` does), 3 bicubic. Integer images come back in their own
+    dtype (interpolated values rounded and clipped into it).
     """
     img_np = np.asarray(image) if not isinstance(image, torch.Tensor) else None
     img_dtype = img_np.dtype if img_np is not None else None
     is_int = (img_dtype is not None and (img_dtype.kind in "iub")) or (
         isinstance(image, torch.Tensor) and not image.is_floating_point()
     )
-    if order is None:
-        order = 0 if is_int else 1
     u, single = _field(displacement)
     h, w = u.shape[-2:]
     img = _tensor(image if img_np is None else (img_np.astype(np.int64) if img_dtype.kind == "b" else img_np))

@@ -86,7 +86,7 @@ def warp_nearest(labels: np.ndarray, u: np.ndarray) -> np.ndarray:
     """``labels_t = labels(x + u_t(x))`` with nearest sampling and border replication.
 
     labels ``(H, W)`` integer; u ``(T, 2, H, W)`` or ``(N, T, 2, H, W)``. The numpy twin of
-    ``napari_tlreg.core.ops.warp(labels, u)`` (which picks nearest for integer images).
+    ``napari_tlreg.core.ops.warp(labels, u, order=0)``.
     """
     h, w = labels.shape
     rr, cc = pixel_grid(h, w)
