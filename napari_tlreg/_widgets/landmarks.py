@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Image, Points
-from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
@@ -38,6 +37,9 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+# not napari.qt.threading's create_worker: its task-status registry kept every worker, and with it every run's
+# arguments (results, frame copies)
+from superqt.utils import create_worker
 
 from napari_tlreg import landmarks as LM
 from napari_tlreg._hooks import points_with_ids

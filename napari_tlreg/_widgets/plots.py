@@ -14,7 +14,6 @@ import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from napari.layers import Image, Labels, Points
-from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
@@ -29,6 +28,9 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+# not napari.qt.threading's create_worker: its task-status registry kept every worker, and with it every run's
+# arguments (results, frame copies)
+from superqt.utils import create_worker
 
 from napari_tlreg import report
 from napari_tlreg._hooks import points_with_ids

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from napari.layers import Image, Labels, Layer, Vectors
-from napari.qt.threading import create_worker
 from napari.utils.colormaps import ensure_colormap
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QEvent, QObject, Qt, QThreadPool, QTimer, Signal
@@ -38,6 +37,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 from superqt import QCollapsible
+# not napari.qt.threading's create_worker: its task-status registry kept every worker, and with it every run's
+# arguments (results, frame copies)
+from superqt.utils import create_worker
 
 import napari_tlreg as tl
 from napari_tlreg.api import (
