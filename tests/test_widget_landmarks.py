@@ -356,6 +356,18 @@ def test_plots_overlay_click_worst_and_export(docks, qtbot, tmp_path, errors):
     MouseEvent("button_press_event", plots.canvas, x, y, button=1)._process()
     assert viewer.dims.current_step[0] == 2
     assert plots.figure._tlreg_markers[0].get_xdata()[0] == 2  # the frame marker follows
+    # scrubbing moves the markers without drawing the figure again (a full draw per step: ~5 fps with the dock open)
+    viewer.window._qt_window.show()
+    qtbot.waitUntil(plots.canvas.isVisible, timeout=5000)
+    qtbot.wait(1000)  # the window's layout settles (its resizes draw the figure again)
+    full_draws = []
+    cid = plots.canvas.mpl_connect("draw_event", lambda e: full_draws.append(1))
+    for t in (3, 1, 0, 2):
+        viewer.dims.set_current_step(0, t)
+        qtbot.wait(5)
+        assert all(mk.get_xdata()[0] == t for mk in plots.figure._tlreg_markers)
+    plots.canvas.mpl_disconnect(cid)
+    assert full_draws == []
 
     # worst frame: the lowest Dice (label 2) of the latest result, computed independently
     plots.all_box.setChecked(False)
