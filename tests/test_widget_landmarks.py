@@ -752,3 +752,34 @@ def test_a_replaced_result_is_freed(docks, qtbot, errors):
         qtbot.wait(50)
     assert first() is None, [type(r).__name__ for r in gc.get_referrers(first())]
     assert not errors, errors
+
+
+def test_label_ids_are_read_once_until_the_labels_change(docks, qtbot, errors, monkeypatch):
+    """The Plots dock listed the labels' ids with np.unique over the whole (T, H, W) layer on every layer inserted:
+    five times on the GUI thread as a result was shown (~0.3 s at 30x480x640). Read once, again when the data change
+    (then the label choices follow: they kept the ids of the data as first chosen)."""
+    import threading
+
+    viewer, reg, lmw, plots = docks
+    frames, labels = sequence()
+    viewer.add_image(frames, name="seq")
+    lab = viewer.add_labels(labels, name="seq labels")
+    qtbot.waitUntil(lambda: plots.labels_combo.currentText() == "seq labels", timeout=5000)
+    calls = []
+    real = np.unique
+
+    def spy(a, *args, **kw):
+        if threading.current_thread() is threading.main_thread() and a is lab.data:
+            calls.append(1)
+        return real(a, *args, **kw)
+
+    monkeypatch.setattr(np, "unique", spy)
+    run_register(qtbot, reg, FieldEngine.name)
+    qtbot.waitUntil(lambda: not plots.busy and FieldEngine.name in plots.tables, timeout=10000)
+    assert calls == []  # five result layers inserted, the labels' ids not read again
+    new = labels.copy()
+    new[new == 2] = 5
+    lab.data = new
+    qtbot.waitUntil(lambda: plots.label_combo.findData(5) >= 0, timeout=5000)
+    assert plots.label_combo.findData(2) < 0 and len(calls) == 1
+    assert not errors, errors

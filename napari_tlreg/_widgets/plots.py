@@ -7,6 +7,7 @@ viewer to that frame. "Export report" writes :func:`napari_tlreg.report.export_r
 """
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,9 @@ class PlotsWidget(QWidget):
         self._labels: list[Labels] = []
         self._points: list[Points] = []
         self._hooked: set[int] = set()
+        # the ids in each Labels layer, until its data changes: np.unique over a (T, H, W) layer ran on every layer
+        # inserted (five times as a result is shown, ~0.3 s on the GUI thread at 30x480x640)
+        self._label_ids: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._filled_for: Image | None = None  # the image the labels and landmarks choices were made for
         self.tables: dict[str, list[dict]] = {}  # what is plotted: {method: evaluate rows}
         self._axes: dict = {}
@@ -182,7 +186,11 @@ class PlotsWidget(QWidget):
 
     def _on_layer_data(self, event=None) -> None:
         layer = getattr(event, "source", None)
-        if layer is None or layer.name in (self.labels_combo.currentText(), self.points_combo.currentText()):
+        if layer is not None:
+            self._label_ids.pop(layer, None)
+        if layer is not None and layer is self.current_labels():
+            self._on_inputs_changed()  # its ids may have changed (the label choices), and the tables
+        elif layer is None or layer.name in (self.labels_combo.currentText(), self.points_combo.currentText()):
             self._timer.start()
 
     def _on_result_changed(self, image: str, method: str) -> None:
@@ -192,7 +200,9 @@ class PlotsWidget(QWidget):
 
     def _on_inputs_changed(self, *_) -> None:
         lab = self.current_labels()
-        ids = [] if lab is None else [int(k) for k in np.unique(np.asarray(lab.data)) if k != 0]
+        if lab is not None and lab not in self._label_ids:
+            self._label_ids[lab] = [int(k) for k in np.unique(np.asarray(lab.data)) if k != 0]
+        ids = [] if lab is None else self._label_ids[lab]
         old = self.label_combo.currentData()
         self.label_combo.blockSignals(True)
         self.label_combo.clear()
