@@ -1030,7 +1030,9 @@ def test_grid_and_arrows_stay_inside_the_images_own_region(widget, qtbot, notes)
     vec = np.asarray(viewer.layers["seq displacement"].data)  # (N, 2, 3): start (t, row, col), direction
     rows, cols = vec[:, 0, 1].astype(int), vec[:, 0, 2].astype(int)
     assert len(vec) and not outside[rows, cols].any()
+    before = np.asarray(viewer.layers["seq grid"].data).copy()
     w.grid_spin.setValue(4)
+    qtbot.waitUntil(lambda: not np.array_equal(viewer.layers["seq grid"].data, before), timeout=3000)
     assert np.asarray(viewer.layers["seq grid"].data)[:, outside].max() == 0
     viewer.layers.remove("seq mask")
     run_and_wait(qtbot, w)
@@ -1113,3 +1115,27 @@ def test_a_colour_layer_registers_as_grey(widget, qtbot, notes):
     choose(w.image_combo, "huge")
     w.run_btn.click()
     assert not w.running and notes[-1][0] == "error" and "exceeds the limit" in notes[-1][1], notes
+
+
+def test_the_grid_is_redrawn_off_the_gui_thread(widget, qtbot, notes, monkeypatch):
+    """A new grid spacing warped the grid through every field on the GUI thread (up to 1 s at 30x480x640, the viewer
+    frozen): it is computed in a worker, and of spacings changed quickly only the last one's grid is shown."""
+    import threading
+
+    from napari_tlreg._widgets import layers as L
+
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    threads, real = [], L.grid_layer
+    monkeypatch.setattr(L, "grid_layer", lambda *a, **k: threads.append(threading.current_thread()) or real(*a, **k))
+    for spacing in (3, 5, 6):
+        w.grid_spin.setValue(spacing)
+        w._update_grid_layer()  # as if each one's debounce had run out
+    qtbot.waitUntil(lambda: not w._grid_workers, timeout=5000)
+    assert threads and threading.main_thread() not in threads
+    res = w.results[("seq", TruthEngine.name)]
+    np.testing.assert_array_equal(viewer.layers["seq grid"].data, real(res, "seq", 6)[0])
+    assert not notes, notes

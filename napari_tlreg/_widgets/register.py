@@ -337,6 +337,8 @@ class RegisterWidget(QWidget):
         self._worker = None
         self._run_layer: Layer | None = None
         self._run_removed: str | None = None  # the name of the image removed while it was registered
+        self._grid_gen = 0  # the latest grid asked for (a spacing changed again meanwhile: the older one is dropped)
+        self._grid_workers: set = set()
         self._cancel: threading.Event | None = None
         self._result = None  # last RegistrationResult
         self.results: dict[tuple[str, str], Any] = {}  # (image name, method) -> last RegistrationResult
@@ -1000,11 +1002,24 @@ class RegisterWidget(QWidget):
         return layer
 
     def _update_grid_layer(self) -> None:
+        """The grid at the spin box's spacing, warped in a worker thread (on the GUI thread it froze the viewer for up
+        to 1 s at 30x480x640); the layer takes the newest one that is still for the shown result."""
         if self._result is None:
             return
-        p = self._result_place
-        self._upsert(*L.grid_layer(self._result, p["base"], int(self.grid_spin.value()), scale=p["scale"], translate=p["translate"],
-                                   region=p["region"]))
+        p, res = self._result_place, self._result
+        self._grid_gen += 1
+        gen = self._grid_gen
+        worker = create_worker(L.grid_layer, res, p["base"], int(self.grid_spin.value()), scale=p["scale"],
+                               translate=p["translate"], region=p["region"], _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda out: self._on_grid_ready(gen, res, out))
+        worker.errored.connect(lambda exc: show_error(f"Register sequence: the grid could not be drawn: {exc}"))
+        worker.finished.connect(lambda: self._grid_workers.discard(worker))
+        self._grid_workers.add(worker)  # held until it ends
+        worker.start()
+
+    def _on_grid_ready(self, gen: int, res, layer_data) -> None:
+        if gen == self._grid_gen and res is self._result:
+            self._upsert(*layer_data)
 
     def _update_warped_layer(self, *_) -> None:
         if self._result is None:
