@@ -105,8 +105,9 @@ class ImageChooser:
         return self._images[i] if 0 <= i < len(self._images) else None
 
 
-#: the least height of a dock's scroll area: three docks stacked still fit a 900 px screen
-MIN_VISIBLE_HEIGHT = 230
+#: the least height of a dock's scroll area: three docks stacked still fit a 1366x768 laptop's screen (at 230 px the
+#: window could not be made lower than 813 px); each still shows five rows of its form
+MIN_VISIBLE_HEIGHT = 170
 
 
 class _Scroll(QScrollArea):
