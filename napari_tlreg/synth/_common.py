@@ -96,7 +96,10 @@ def warp_nearest(labels: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 def farthest_points(pts: np.ndarray, n: int, rng: np.random.Generator) -> list[int]:
-    """Indices of ``n`` of ``pts`` ``(N, 2)`` spread out by farthest-point sampling from a random start."""
+    """Indices of ``n`` of ``pts`` ``(N, 2)`` spread out by farthest-point sampling from a random start (none for
+    ``n <= 0``)."""
+    if n <= 0:
+        return []
     chosen = [int(rng.integers(len(pts)))]
     dmin = np.linalg.norm(pts - pts[chosen[0]], axis=1)
     while len(chosen) < n:

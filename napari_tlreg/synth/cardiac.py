@@ -210,6 +210,8 @@ def cardiac_phantom(
     """
     if n_frames < 1 or size < 32:
         raise ValueError(f"need n_frames >= 1 and size >= 32, got {n_frames}, {size}")
+    if noise is not None and not noise >= 0:  # a negative one added none, and was recorded as given
+        raise ValueError(f"noise must be >= 0, got {noise}")
     g = as_rng(seed, rng)
     p = _draw(g, size, noise)
     act = cycle_activation(n_frames, p["systole"], cycle)

@@ -222,10 +222,15 @@ def echo_sequence(
 
     decorrelation: weight of fresh (untracked) speckle per frame, default 0.15. Labels: 1 = LV
     wall, 2 = LV cavity, on every frame. ``metadata["mask"]``: the sector ``(H, W)`` bool;
-    ``metadata["displacement"]``: ``(T, 2, H, W)`` float32 pull field.
+    ``metadata["displacement"]``: ``(T, 2, H, W)`` float32 pull field; ``metadata["matchable"]``: ``(T, H, W)`` bool,
+    the sector's pixels whose source ``x + u_t(x)`` lies in the sector too. The others (about a tenth of the sector
+    near end-systole: the module's docstring) show tissue that lay outside the reference's fan, which no field can
+    bring from the reference: ``frame_t ≈ warp(frame_0, u_t)`` holds on the matchable pixels only.
     """
     if n_frames < 1 or size < 64:
         raise ValueError(f"need n_frames >= 1 and size >= 64, got {n_frames}, {size}")
+    if decorrelation is not None and not 0 <= decorrelation <= 1:  # it was clipped, and recorded as given
+        raise ValueError(f"decorrelation must be in [0, 1], got {decorrelation}")
     g = as_rng(seed, rng)
     p = _draw(g, size, decorrelation)
     act = cycle_activation(n_frames, p["systole"], cycle)
@@ -244,6 +249,10 @@ def echo_sequence(
         labels = warp_nearest(lab0, u)
     params = {"e_long": float(p["e_long"]), "e_rad": float(p["e_rad"]), "systole": float(p["systole"]),
               "wall_px": float(p["th"]), "decorrelation": float(p["decorrelation"])}
-    return cycle_sequence(frames, labels, u, act, mm=DEPTH_MM / p["depth"], name="echo",
-                          label_names={LV_WALL: "LV wall", LV_CAVITY: "LV cavity"}, n_frames=n_frames, cycle=cycle,
-                          half_cycle_ms=320.0, seed=seed, rng=rng, params=params, mask=mask)
+    seq = cycle_sequence(frames, labels, u, act, mm=DEPTH_MM / p["depth"], name="echo",
+                         label_names={LV_WALL: "LV wall", LV_CAVITY: "LV cavity"}, n_frames=n_frames, cycle=cycle,
+                         half_cycle_ms=320.0, seed=seed, rng=rng, params=params, mask=mask)
+    from ._common import warp_nearest
+
+    seq.metadata["matchable"] = mask[None] & warp_nearest(mask.astype(np.uint8), u).astype(bool)
+    return seq
