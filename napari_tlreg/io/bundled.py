@@ -96,6 +96,7 @@ def pack_sequence(seq: Sequence, description: str = "", recipe: tuple[str, dict]
         out["mask"] = np.asarray(md.pop("mask"), bool)
     if "activation" in md:
         out["activation"] = np.asarray(md.pop("activation"), np.float32)
+    md.pop("matchable", None)  # (T, H, W) bool, from the mask and the field: not stored
     if recipe is not None:
         md["recipe"] = {"generator": recipe[0], "kwargs": recipe[1]}
     out["metadata_json"] = np.str_(_json(md))
