@@ -58,7 +58,7 @@ SIZES = {
     "smoke": {"cardiac": (1, 1), "echo": (1, 1), "pairs": (1, 1)},
 }
 SMOKE_NMSR = {"iterations": 2, "levels": 2}
-SMOKE_CASE = {"cardiac": (2, 64), "echo": (2, 64), "pairs": (192,)}  # (frames, size) / (size,)
+SMOKE_CASE = {"cardiac": (2, 64), "echo": (2, 64), "pairs": (128,)}  # (frames, size) / (size,)
 
 
 def have(module: str) -> bool:
