@@ -89,8 +89,9 @@ class ImageChooser:
 
     def refresh(self, layers) -> None:
         """Re-list the sequence images among ``layers``, keeping the current one when it is still there (no signal)."""
-        images = [ly for ly in layers if isinstance(ly, Image) and ly.ndim == 3
-                  and not is_result(ly) and not is_colour_copy(ly)]
+        names = {ly.name for ly in layers}
+        images = [ly for ly in layers if isinstance(ly, Image) and ly.ndim == 3 and not is_result(ly)
+                  and not (is_colour_copy(ly) and ly.metadata["napari_tlreg"][COLOUR_OF] in names)]  # its grey one is there
         old = self.current()
         self.combo.blockSignals(True)
         self.combo.clear()

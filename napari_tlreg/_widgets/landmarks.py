@@ -807,7 +807,7 @@ class LandmarkWidget(QWidget):
         else:
             if name in layers:
                 layers.remove(name)
-            shape = self.current_image().data.shape if self.current_image() is not None else (1, 256, 256)
+            shape = frames_shape(self.current_image()) if self.current_image() is not None else (1, 256, 256)
             size = LM.point_size(shape)
             layer = self._viewer.add_points(
                 data, name=name, ndim=3, features={"id": ids}, scale=place["scale"], translate=place["translate"],

@@ -85,7 +85,7 @@ def grid_image(shape: Sequence[int], spacing: int, pixel: Sequence[float] = (1.0
 
     ``pixel``: the pixel's size ``(row, col)`` (the layer's scale). With anisotropic pixels ``spacing`` counts the
     coarser axis's pixels and the other axis gets the step of the same length, so the cells are square on screen; a
-    line one coarse pixel wide is drawn fainter by the ratio, so both directions weigh alike (a 2.0 x 0.5 mm grid's
+    line one coarse pixel wide is drawn fainter by the ratio (at least 0.35), so both directions weigh alike (a 2.0 x 0.5 mm grid's
     rows were 4x the columns' width: bands that hid the image)."""
     h, w = (int(s) for s in shape[-2:])
     spacing = max(2, int(spacing))
@@ -93,7 +93,8 @@ def grid_image(shape: Sequence[int], spacing: int, pixel: Sequence[float] = (1.0
     fine, coarse = min(sr, sc), max(sr, sc)
     step_r, step_c = (max(2, int(round(spacing * coarse / s))) for s in (sr, sc))
     img = np.zeros((h, w), dtype=np.float32)
-    row_ink, col_ink = fine / sr, fine / sc  # 1 along the finer axis
+    # 1 along the finer axis; at least 0.35 (at 5.0 x 0.5 mm the rows' 0.1 vanished once warped)
+    row_ink, col_ink = max(fine / sr, 0.35), max(fine / sc, 0.35)
     for rows in (slice(None, None, step_r), h - 1):
         img[rows, :] = np.maximum(img[rows, :], row_ink)
     for cols in (slice(None, None, step_c), w - 1):

@@ -7,7 +7,6 @@ viewer to that frame. "Export report" writes :func:`napari_tlreg.report.export_r
 """
 from __future__ import annotations
 
-import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,9 +59,10 @@ class PlotsWidget(QWidget):
         self._labels: list[Labels] = []
         self._points: list[Points] = []
         self._hooked: set[int] = set()
-        # the ids in each Labels layer, until its data changes: np.unique over a (T, H, W) layer ran on every layer
-        # inserted (five times as a result is shown, ~0.3 s on the GUI thread at 30x480x640)
-        self._label_ids: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # the labels and landmarks layers the label choices were last read for: np.unique over a (T, H, W) layer ran on
+        # every layer inserted (five times as a result is shown, ~0.3 s on the GUI thread at 30x480x640); now when the
+        # choice changes and before each evaluation (napari's undo and a paint from code change the data unseen)
+        self._inputs_for: tuple | None = None
         self._filled_for: Image | None = None  # the image the labels and landmarks choices were made for
         self.tables: dict[str, list[dict]] = {}  # what is plotted: {method: evaluate rows}
         self._axes: dict = {}
@@ -182,16 +182,13 @@ class PlotsWidget(QWidget):
                 ly.events.data.connect(self._on_layer_data)
                 if isinstance(ly, Labels):  # the brush and the fill edit in place, without a data event
                     ly.events.paint.connect(self._on_layer_data)
-        self._on_inputs_changed()
+        if (self.current_labels(), self.current_points()) != self._inputs_for:  # not for every layer inserted
+            self._on_inputs_changed()
 
     def _on_layer_data(self, event=None) -> None:
         layer = getattr(event, "source", None)
-        if layer is not None:
-            self._label_ids.pop(layer, None)
-        if layer is not None and layer is self.current_labels():
-            self._on_inputs_changed()  # its ids may have changed (the label choices), and the tables
-        elif layer is None or layer.name in (self.labels_combo.currentText(), self.points_combo.currentText()):
-            self._timer.start()
+        if layer is None or layer.name in (self.labels_combo.currentText(), self.points_combo.currentText()):
+            self._timer.start()  # the evaluation re-reads the label choices (the data is written after a paint event)
 
     def _on_result_changed(self, image: str, method: str) -> None:
         img = self.current_image()
@@ -199,10 +196,14 @@ class PlotsWidget(QWidget):
             self._timer.start()
 
     def _on_inputs_changed(self, *_) -> None:
+        self._inputs_for = (self.current_labels(), self.current_points())
+        self._refresh_label_choices()
+        self._timer.start()
+
+    def _refresh_label_choices(self) -> None:
+        """The label combo: the ids in the chosen labels layer now."""
         lab = self.current_labels()
-        if lab is not None and lab not in self._label_ids:
-            self._label_ids[lab] = [int(k) for k in np.unique(np.asarray(lab.data)) if k != 0]
-        ids = [] if lab is None else self._label_ids[lab]
+        ids = [] if lab is None else [int(k) for k in np.unique(np.asarray(lab.data)) if k != 0]
         old = self.label_combo.currentData()
         self.label_combo.blockSignals(True)
         self.label_combo.clear()
@@ -213,7 +214,6 @@ class PlotsWidget(QWidget):
         self.label_combo.setCurrentIndex(max(0, self.label_combo.findData(old)) if old is not None else 0)
         self.label_combo.setEnabled(len(ids) > 1)
         self.label_combo.blockSignals(False)
-        self._timer.start()
 
     def current_labels(self) -> Labels | None:
         i = self.labels_combo.currentIndex() - 1
@@ -246,6 +246,7 @@ class PlotsWidget(QWidget):
     def recompute(self) -> None:
         """Evaluate every result of the image (in a worker thread), then redraw."""
         self._timer.stop()
+        self._refresh_label_choices()  # the data may have changed since (an undo sends no event)
         results = self.results()
         self._generation += 1
         gen = self._generation

@@ -1018,7 +1018,10 @@ class RegisterWidget(QWidget):
         worker.start()
 
     def _on_grid_ready(self, gen: int, res, layer_data) -> None:
-        if gen == self._grid_gen and res is self._result:
+        # only into the grid layer still shown: one the user removed (or a cleared viewer) is not brought back
+        name = layer_data[1]["name"]
+        layers = self._viewer.layers
+        if gen == self._grid_gen and res is self._result and name in layers and is_result(layers[name]):
             self._upsert(*layer_data)
 
     def _update_warped_layer(self, *_) -> None:
