@@ -364,8 +364,13 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
             if key not in (params or {}):
                 notes.append(f"{key} = the sequence's own region ({int(region.sum())} px); --param {key}= for the "
                              "whole frame")
+        call = dict(params or {})
+        if torch_threads and "threads" in api.method_params(method) and not call.get("threads"):
+            # the threads it runs on, in its recorded parameters: NMSR's result depends on them (the same numbers
+            # from `register --param threads=N`), and "0: leave as is" recorded none
+            call["threads"] = int(torch_threads)
         res = api.register(seq, method=method, reference=reference, device=device, on_warning=notes.append,
-                           normalize=normalize, **(params or {}))
+                           normalize=normalize, **call)
         run = run_record(item, method, params or {}, reference, normalize, slice)
         report.write(res, folder, labels=labels, landmarks=landmarks, montage=montage, source=item["source"],
                      extra={"batch": run, "warnings": notes})

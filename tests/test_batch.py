@@ -589,3 +589,22 @@ def test_what_the_reader_warns_of_is_in_the_summary(cluster, shift_engine, tmp_p
                      montage=False)
     assert rows[0]["status"] == "ok" and "ignoring labels a_labels.tif" in rows[0]["warning"]
     assert "ignoring labels a_labels.tif" in _summary(tmp_path / "out")[0]["warning"]
+
+
+def test_a_batch_result_records_the_threads_it_ran_on(tmp_path):
+    """A batch worker runs torch on cores / workers threads, but NMSR's recorded params said threads 0 ("leave as
+    is"): `register` with the recorded params gave other numbers (review). The threads used are recorded, a user's
+    own choice kept, and an engine without the parameter gets none."""
+    from napari_tlreg.batch import register_one
+    from napari_tlreg.result import RegistrationResult
+
+    quick = {"levels": 1, "iterations": 1}
+    for given, want in (({}, 2), ({"threads": 1}, 1)):
+        out = tmp_path / f"t{want}"
+        row = register_one({"name": "lem", "source": "lemniscate"}, "nmsr", str(out), montage=False,
+                           params={**quick, **given}, torch_threads=2)
+        assert row["status"] == "ok", row
+        assert RegistrationResult.load(out / "lem").params["threads"] == want
+    row = register_one({"name": "lem", "source": "lemniscate"}, "tlrn", str(tmp_path / "tl"), montage=False,
+                       torch_threads=2)
+    assert row["status"] == "ok" and "threads" not in RegistrationResult.load(tmp_path / "tl" / "lem").params

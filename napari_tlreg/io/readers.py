@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.labels import as_label_ids
-from .sequence import Sequence
+from .sequence import NotRealFrames, Sequence, not_real_reason
 
 __all__ = [
     "SequenceReadError",
@@ -113,7 +113,7 @@ def to_luminance(rgb: np.ndarray) -> np.ndarray:
     """
     rgb = np.asarray(rgb)
     if rgb.dtype.kind not in "biuf":
-        raise ValueError(f"colour frames must be real numbers, got dtype {rgb.dtype}")
+        raise NotRealFrames(f"colour {not_real_reason(rgb.dtype)}")
     w = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     return (rgb[..., :3].astype(np.float32) @ w).astype(np.float32)
 
@@ -310,6 +310,8 @@ def _load(source, slice, series):
             raise
         except MemoryError:
             raise SequenceReadError(f"{path.name}: too large to load into memory; crop, downsample or split it") from None
+        except NotRealFrames as e:  # readable, but not frames to register: not "truncated or corrupt"
+            raise SequenceReadError(f"{path.name}: {str(e).split(': ', 1)[-1]}") from None
         except Exception as e:  # wrap library errors (struct.error, KeyError, TiffFileError, ...)
             what = "folder of DICOM files" if path.is_dir() else f"{_KIND_TEXT[kind]} file"
             raise SequenceReadError(

@@ -8,6 +8,15 @@ import numpy as np
 from ..core.labels import as_label_ids
 
 
+
+class NotRealFrames(ValueError):
+    """Frames that are not real numbers (complex, objects): a reader names the file and this reason."""
+
+
+def not_real_reason(dtype) -> str:
+    dtype = np.dtype(dtype)
+    return f"frames must be real numbers, got dtype {dtype}" + (" (take the magnitude first)" if dtype.kind == "c" else "")
+
 @dataclass
 class Sequence:
     """A loaded image sequence.
@@ -32,8 +41,7 @@ class Sequence:
         if f.ndim != 3:
             raise ValueError(f"{self.name or 'sequence'}: frames must be (T, H, W), got shape {f.shape}")
         if f.dtype.kind not in "biuf":  # complex (e.g. MRI k-space or phase data) cast to float kept the real part only
-            raise ValueError(f"{self.name or 'sequence'}: frames must be real numbers, got dtype {f.dtype}"
-                             + (" (take the magnitude first)" if f.dtype.kind == "c" else ""))
+            raise NotRealFrames(f"{self.name or 'sequence'}: {not_real_reason(f.dtype)}")
         self.frames = f.astype(np.float32, copy=False)
         if self.labels is not None:
             lab = np.asarray(self.labels)
