@@ -894,7 +894,6 @@ class RegisterWidget(QWidget):
         self._cancel_holder[0] = None
         self.inputs.setEnabled(True)
         self.run_btn.setText(RUN_TEXT)
-        self.run_btn.setEnabled(True)
         self._update_run_button()
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
