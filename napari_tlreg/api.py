@@ -18,7 +18,7 @@ from .engines.base import Cancelled, RunContext
 from .io.sequence import Sequence
 from .result import RegistrationResult
 
-__all__ = ["register", "methods", "method_params", "available_devices", "Cancelled", "validate_frames", "blank_frames",
+__all__ = ["register", "methods", "method_params", "available_devices", "Cancelled", "validate_frames", "check_shape", "blank_frames",
            "available_memory", "check_memory",
            "MAX_VOXELS", "DEFAULT_METHOD", "NORMALIZATIONS"]
 
@@ -78,6 +78,23 @@ def available_devices() -> dict[str, bool]:
     return {"auto": True, "cpu": True, "cuda": bool(torch.cuda.is_available())}
 
 
+def check_shape(shape) -> tuple[int, int, int]:
+    """The checks of :func:`validate_frames` that need only the shape ``(T, H, W)`` (before any copy is made)."""
+    if len(shape) != 3:
+        raise ValueError(f"frames must be a (T, H, W) sequence, got shape {tuple(shape)}")
+    t, h, w = (int(s) for s in shape)
+    if t < 2:
+        raise ValueError(f"a sequence needs at least 2 frames to register, got {t}")
+    if h < MIN_SIZE or w < MIN_SIZE:
+        raise ValueError(f"frames of {h}x{w} pixels are too small (minimum {MIN_SIZE}x{MIN_SIZE})")
+    if t * h * w > MAX_VOXELS:
+        raise ValueError(
+            f"sequence of {t}x{h}x{w} = {t * h * w:,} voxels exceeds the limit of {MAX_VOXELS:,}; "
+            "crop, downsample or split it"
+        )
+    return t, h, w
+
+
 def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
     """Check a sequence and a reference index; return frames as float32 ``(T, H, W)`` and ``reference`` in ``[0, T)``.
 
@@ -93,18 +110,7 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
             f"frames look like colour (T, H, W, {shape[-1]}); convert to grey first "
             "(tl.load_sequence does, by luminance)"
         )
-    if len(shape) != 3:
-        raise ValueError(f"frames must be a (T, H, W) sequence, got shape {shape}")
-    t, h, w = (int(s) for s in shape)
-    if t < 2:
-        raise ValueError(f"a sequence needs at least 2 frames to register, got {t}")
-    if h < MIN_SIZE or w < MIN_SIZE:
-        raise ValueError(f"frames of {h}x{w} pixels are too small (minimum {MIN_SIZE}x{MIN_SIZE})")
-    if t * h * w > MAX_VOXELS:
-        raise ValueError(
-            f"sequence of {t}x{h}x{w} = {t * h * w:,} voxels exceeds the limit of {MAX_VOXELS:,}; "
-            "crop, downsample or split it"
-        )
+    t, _, _ = check_shape(shape)
     if hasattr(frames, "detach"):
         frames = frames.detach().cpu().numpy()
     arr = np.asarray(frames)

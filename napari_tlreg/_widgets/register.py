@@ -44,10 +44,10 @@ from superqt.utils import create_worker
 import napari_tlreg as tl
 from napari_tlreg.api import (
     DEFAULT_METHOD,
-    MAX_VOXELS,
     NORMALIZATIONS,
     Cancelled,
     available_devices,
+    check_shape,
     method_params,
     methods,
     validate_frames,
@@ -785,10 +785,10 @@ class RegisterWidget(QWidget):
             return
         data = base_data(layer)
         if layer.rgb:  # colour (napari's own reader opens a video so): registered as grey, as the plugin's reader does
-            t, h, w = frames_shape(layer)
-            if t * h * w > MAX_VOXELS:  # before the grey copy is made
-                self._refuse(f"layer '{layer.name}': sequence of {t}x{h}x{w} = {t * h * w:,} voxels exceeds the "
-                             f"limit of {MAX_VOXELS:,}; crop or downsample it")
+            try:
+                check_shape(frames_shape(layer))  # before the grey copy is made
+            except ValueError as exc:
+                self._refuse(f"layer '{layer.name}': {exc}")
                 return
             data = to_luminance(np.asarray(data))
         reference = int(self.reference_spin.value())
