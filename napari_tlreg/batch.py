@@ -7,7 +7,9 @@
   sequence files (TIFF, NIfTI, video, npz) or sub-folders is a cohort folder: its sequence
   files and its sub-folders (each read as a DICOM folder) are taken. Any other folder is one
   DICOM series. Files named ``<stem>_labels.<ext>`` are labels of ``<stem>`` (the readers load
-  them), not sequences of their own.
+  them), not sequences of their own; nor are the batch's output folder and folders napari-tlreg wrote (a result's
+  ``result.json``, a batch's ``summary.csv``) inside a cohort.
+* One batch at a time writes to ``out``: a second one is refused (:class:`OSError`) before it reads anything.
 * Each sequence's results go to ``out/<name>/`` (``report.write``: arrays, metrics, montage),
   moved into place only once complete. ``<name>`` is the file name without its suffix (the
   folder name for DICOM); names that collide get a short hash of their path appended.
@@ -29,6 +31,7 @@ file system). No Qt, no napari: safe for headless workers.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import hashlib
@@ -57,12 +60,20 @@ CONNECT_TIMEOUT = "20s"
 
 
 # --------------------------------------------------------------------------- inputs
-def _sequence_files(folder: Path) -> list[Path] | None:
-    """The sequences of a cohort folder, or ``None`` when ``folder`` is itself a DICOM series."""
+def _is_output_folder(folder: Path) -> bool:
+    """Whether ``folder`` is what napari-tlreg wrote: a result (``result.json``) or a batch's output (its
+    ``summary.csv``), not a DICOM series of a cohort."""
+    return (folder / "result.json").is_file() or (folder / SUMMARY_NAME).is_file()
+
+
+def _sequence_files(folder: Path, skip: Path | None = None) -> list[Path] | None:
+    """The sequences of a cohort folder, or ``None`` when ``folder`` is itself a DICOM series. Sub-folders that are
+    ``skip`` (the batch's output folder) or an earlier output of napari-tlreg are neither sequences nor a reason
+    to take ``folder`` for a cohort."""
     from .io.readers import SUPPORTED_SUFFIXES, _suffix, is_labels_file
 
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
-    subdirs = [p for p in entries if p.is_dir()]
+    subdirs = [p for p in entries if p.is_dir() and p.resolve() != skip and not _is_output_folder(p)]
     # a multi-frame DICOM file is a sequence of its own (an echo cohort: a clip per file); single-frame ones are
     # the slices of a series, which the folder is
     files = [p for p in entries if p.is_file() and not is_labels_file(p) and (
@@ -115,7 +126,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLik
         if skip is not None and (p == skip or skip in p.parents):
             return
         if p.is_dir():
-            inner = _sequence_files(p)
+            inner = _sequence_files(p, skip)
             if inner is not None:
                 for q in inner:
                     if skip is None or (q != skip and skip not in q.parents):
@@ -538,6 +549,39 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
+    with _only_batch_in(out):
+        return _run_batch(inputs, method, out, scheduler, n_workers, reference=reference, device=device,
+                          montage=montage, on_row=on_row, normalize=normalize, slice=slice, given=given)
+
+
+@contextlib.contextmanager
+def _only_batch_in(out: Path):
+    """Hold ``out`` for this batch: a second batch into the same folder (another terminal, a job array) is refused
+    with :class:`OSError` before it reads anything, rather than registering the same sequences again, clearing the
+    first one's half-written results as an interrupted run's leftovers and writing its own summary over the first's.
+    An advisory ``flock`` on the folder itself (no lock file to leave behind; the system drops it with the process)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OSError(f"{out}: another napari-tlreg batch is writing to this folder; wait for it to finish "
+                          "or give another output folder") from None
+        except OSError:  # a file system without locks (some network mounts): run unguarded, as before
+            pass
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, montage, on_row, normalize, slice,
+               given) -> list[dict]:
+    """:func:`run_batch`'s work, with the arguments checked and ``out`` held."""
     items = expand_inputs(inputs, exclude=out)
     if not items:
         raise ValueError("no input sequences given")

@@ -608,3 +608,54 @@ def test_a_batch_result_records_the_threads_it_ran_on(tmp_path):
     row = register_one({"name": "lem", "source": "lemniscate"}, "tlrn", str(tmp_path / "tl"), montage=False,
                        torch_threads=2)
     assert row["status"] == "ok" and "threads" not in RegistrationResult.load(tmp_path / "tl" / "lem").params
+
+
+def test_a_second_batch_into_the_same_folder_is_refused_before_any_work(cluster, shift_engine, tmp_path, capsys):
+    """Two batches into one output folder ran at once: each registered every sequence, cleared the other's
+    half-written results as an interrupted run's leftovers, and wrote its summary over the other's."""
+    import fcntl
+    import os
+
+    save_stack(tmp_path / "a.tif", _sequence(3))
+    out = tmp_path / "out"
+    out.mkdir()
+    held = os.open(out, os.O_RDONLY)  # what a running batch holds
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(OSError, match="another napari-tlreg batch is writing to this folder"):
+            run_batch([tmp_path / "a.tif"], shift_engine, out, scheduler=cluster.scheduler_address)
+        assert list(out.iterdir()) == []  # nothing read, nothing written
+        assert cli.main(["batch", str(tmp_path / "a.tif"), "--method", shift_engine, "--out", str(out),
+                         "--scheduler", cluster.scheduler_address]) == 2
+        assert "another napari-tlreg batch is writing to this folder" in capsys.readouterr().err
+    finally:
+        os.close(held)
+    rows = run_batch([tmp_path / "a.tif"], shift_engine, out, scheduler=cluster.scheduler_address, montage=False)
+    assert rows[0]["status"] == "ok"  # released with the other batch: the folder is free again
+    assert run_batch([tmp_path / "a.tif"], shift_engine, out, scheduler=cluster.scheduler_address,
+                     montage=False)[0]["status"] == "skipped"  # and each batch lets go of it when it ends
+
+
+def test_output_folders_inside_the_inputs_are_not_sequences(tmp_path):
+    """``batch series/ --out series/results``: the output folder (made before the inputs are listed) turned the DICOM
+    series folder into a cohort of no sequences ("no input sequences given"); and an earlier batch's output folder
+    or result folder inside a cohort was read as a DICOM series (a failed row each)."""
+    from pydicom import examples
+
+    series = tmp_path / "series"
+    series.mkdir()
+    ds = examples.ct  # a single-frame DICOM file: a slice of the series the folder is
+    ds.save_as(series / "IM1.dcm")
+    (series / "results").mkdir()
+    items = expand_inputs([series], exclude=series / "results")
+    assert [(it["name"], it["source"], it["error"]) for it in items] == [("series", str(series.resolve()), None)]
+
+    cohort = tmp_path / "cohort"
+    save_stack(cohort / "a.tif", _sequence(3))
+    (cohort / "old_batch").mkdir()
+    (cohort / "old_batch" / "summary.csv").write_text(",".join(SUMMARY_FIELDS) + "\n")
+    (cohort / "old_result").mkdir()
+    (cohort / "old_result" / "result.json").write_text("{}")
+    (cohort / "patient2").mkdir()  # a DICOM series of the cohort: still a sequence
+    ds.save_as(cohort / "patient2" / "IM1.dcm")
+    assert sorted(it["name"] for it in expand_inputs([cohort])) == ["a", "patient2"]
