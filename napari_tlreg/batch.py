@@ -173,7 +173,7 @@ def _recorded_source(folder: Path) -> tuple[str, int | None] | None:
     run = kept.get("batch")
     if isinstance(run, dict) and isinstance(run.get("source"), str):
         return run["source"], run.get("slice")
-    return None if source is None else (source, None)
+    return None if source is None else (source, kept.get("slice"))  # register --slice K records its K
 
 
 def _slice_key(value) -> int:

@@ -334,6 +334,7 @@ def cmd_evaluate(args) -> int:
         raise ValueError(f"the result folders hold different sequences (shapes {sorted(shapes)})")
     if args.report:  # before any folder is rewritten
         check_replaceable(args.report, "report.json", "report")
+        _check_one_source(args.folder)
     # one labels frame goes on each folder's own reference (read once per reference)
     refs = sorted({r.reference for r in results})
     placed = {ref: _load_labels(args.labels, results[0].frames.shape, ref) for ref in refs} if args.labels else {}
@@ -371,6 +372,29 @@ def cmd_evaluate(args) -> int:
     if args.report:
         print(f"report written to {args.report}", file=sys.stderr)
     return 0
+
+
+def _check_one_source(folders: list[str]) -> None:
+    """A shared report compares methods on one sequence: folders whose ``metrics.json`` record different sources (or
+    slice positions of one) are refused before anything is evaluated (``export_report`` tells them apart by their
+    frames only when they were scaled alike)."""
+    from .batch import _recorded_source, _slice_key
+
+    def what(key):
+        return key[0] + (f" slice {key[1]}" if key[1] else "")
+
+    known = {}
+    for folder in folders:
+        made = _recorded_source(Path(folder))
+        if made is None:
+            continue
+        key = (made[0], _slice_key(made[1]))
+        other = next((f for f, k in known.items() if k != key), None)
+        if other is not None:
+            raise ValueError(f"{other} and {folder} are results of different sequences ({what(known[other])}, "
+                             f"{what(key)}): a --report compares methods on one sequence; run evaluate on each "
+                             "folder with its own --report")
+        known[folder] = key
 
 
 def cmd_train(args) -> int:

@@ -510,6 +510,18 @@ def _named(results) -> dict:
     return out
 
 
+def _check_one_sequence(named: dict) -> None:
+    """Refuse results of different sequences of one shape (two patients' cines): a report would compare them as
+    methods. Results scaled alike hold the same frames when they are of one sequence (results scaled otherwise
+    cannot be told apart by their frames, and pass)."""
+    first: dict = {}
+    for name, res in named.items():
+        seen = first.setdefault(res.normalization, (name, res))
+        if seen[1] is not res and not np.array_equal(seen[1].frames, res.frames):
+            raise ValueError(f"results of different sequences cannot share a report: {seen[0]!r} and {name!r} hold "
+                             "other frames (a report compares methods on one sequence)")
+
+
 def export_report(results, folder, labels=None, landmarks=None, *, spacing=None, unit: str | None = None,
                   label: int | None = None, source: str | None = None, tables: dict | None = None,
                   extra: dict | None = None) -> Path:
@@ -544,6 +556,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     shapes = {tuple(r.frames.shape) for r in named.values()}
     if len(shapes) != 1:
         raise ValueError(f"results of different sequences cannot share a report: shapes {sorted(shapes)}")
+    _check_one_sequence(named)
     shape = next(iter(shapes))
     T = shape[0]
     if labels is not None and tables is None:  # checked as every other writer checks them; one frame: the reference's

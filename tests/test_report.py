@@ -321,3 +321,33 @@ def test_hd_and_mse_panels_draw_their_before_registration_curves():
     for ax, want in zip(axes, (rows[1]["hd_before_mm"], rows[1]["mse_before"])):
         before = next(line for line in ax.get_lines() if line.get_label() == "before registration")
         assert before.get_ydata()[0] == pytest.approx(want)
+
+
+def test_a_report_refuses_results_of_different_sequences_of_one_shape(tmp_path, capsys):
+    """Two patients' cines of one shape shared a report as two methods ("shift", "shift #2"); through
+    ``evaluate A B --report`` too, after both folders were re-evaluated."""
+    from napari_tlreg.cli import main
+
+    a, b = _result(1.0), _result(1.0)
+    b.frames = np.ascontiguousarray(b.frames[:, ::-1])  # another sequence: same shape, other frames
+    with pytest.raises(ValueError, match="results of different sequences cannot share a report"):
+        report.export_report([a, b], tmp_path / "rep")
+    assert not (tmp_path / "rep").exists()
+    other = _result(0.5)
+    other.normalization = "frame"  # one sequence scaled otherwise: its frames differ, and it may share the report
+    other.frames = other.frames / other.frames.max(axis=(1, 2), keepdims=True)
+    assert (report.export_report([a, other], tmp_path / "rep") / "report.json").is_file()
+
+    report.write(_result(1.0), tmp_path / "p1", source="/data/patient1.nii.gz", montage=False)
+    report.write(_result(0.5), tmp_path / "p2", source="/data/patient2.nii.gz", montage=False)  # frames alike here
+    before = {p: p.stat().st_mtime_ns for f in ("p1", "p2") for p in (tmp_path / f).iterdir()}
+    assert main(["evaluate", str(tmp_path / "p1"), str(tmp_path / "p2"), "--report", str(tmp_path / "rep2")]) == 2
+    err = capsys.readouterr().err
+    assert "are results of different sequences (/data/patient1.nii.gz, /data/patient2.nii.gz)" in err
+    assert not (tmp_path / "rep2").exists()
+    assert {p: p.stat().st_mtime_ns for f in ("p1", "p2") for p in (tmp_path / f).iterdir()} == before
+    report.write(_result(0.5), tmp_path / "p3", source="/data/patient1.nii.gz", montage=False, extra={"slice": 2})
+    assert main(["evaluate", str(tmp_path / "p1"), str(tmp_path / "p3"), "--report", str(tmp_path / "rep2")]) == 2
+    assert "(/data/patient1.nii.gz, /data/patient1.nii.gz slice 2)" in capsys.readouterr().err
+    report.write(_result(0.5), tmp_path / "m2", source="/data/patient1.nii.gz", montage=False)  # another method
+    assert main(["evaluate", str(tmp_path / "p1"), str(tmp_path / "m2"), "--report", str(tmp_path / "rep2")]) == 0
