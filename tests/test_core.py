@@ -145,6 +145,18 @@ def test_constant_velocity_integrates_to_translation(r, c, steps):
     np.testing.assert_allclose(u[1], c, atol=1e-4)
 
 
+def test_scaling_and_squaring_takes_its_steps():
+    """A constant velocity integrates to itself at any number of steps (the test above): ``steps`` ignored passed it.
+    On a smooth field each step halves and composes: 0 steps give ``v``, 1 step ``v/2 ∘ v/2``, 2 steps that twice."""
+    v = smooth_field(3, 4.0)
+    np.testing.assert_allclose(tl.integrate_velocity(v, steps=0), v, atol=1e-6)
+    one = tl.compose(v / 2, v / 2)
+    np.testing.assert_allclose(tl.integrate_velocity(v, steps=1), one, atol=1e-5)
+    quarter = tl.compose(v / 4, v / 4)
+    np.testing.assert_allclose(tl.integrate_velocity(v, steps=2), tl.compose(quarter, quarter), atol=1e-5)
+    assert np.abs(one - v).max() > 0.05  # the field is not constant: the steps matter
+
+
 def test_integrated_velocity_is_invertible_by_negation():
     v = smooth_field(5, 4.0)
     u = tl.integrate_velocity(v)
@@ -180,9 +192,16 @@ def test_float64_agrees_with_float32():
 def test_torch_input_accepted():
     import torch
 
-    u = torch.from_numpy(smooth_field(1, 2.0))
+    u_np = smooth_field(1, 2.0)
+    u = torch.from_numpy(u_np)
     out = tl.jacobian_determinant(u)
     assert isinstance(out, np.ndarray) and out.shape == (H, W)
+    np.testing.assert_allclose(out, tl.jacobian_determinant(u_np), atol=1e-6)  # the same numbers, not only a shape
+    assert np.abs(out - 1).max() > 0.01
+    img = smooth_field(2, 3.0)[0]
+    np.testing.assert_allclose(tl.warp(torch.from_numpy(img), u), tl.warp(img, u_np), atol=1e-6)
+    np.testing.assert_allclose(tl.compose(u, u), tl.compose(u_np, u_np), atol=1e-6)
+    np.testing.assert_allclose(tl.invert(u), tl.invert(u_np), atol=1e-6)
 
 
 def test_resize_field_rescales_values():
@@ -192,9 +211,11 @@ def test_resize_field_rescales_values():
 
     u = torch.zeros(1, 2, 16, 16)
     u[:, 0] = 1.5
+    u[:, 1] = -0.7  # each channel by its own axis' factor (the column one by the row factor passed with 0 here)
     big = resize_field(u, (31, 61))
     assert big.shape == (1, 2, 31, 61)
     assert torch.allclose(big[:, 0], torch.tensor(1.5 * 30 / 15))
+    assert torch.allclose(big[:, 1], torch.tensor(-0.7 * 60 / 15))
 
 
 def _radial_zoom(a: float, size: int = 64) -> np.ndarray:

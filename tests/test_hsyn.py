@@ -182,7 +182,9 @@ def test_sequences_and_reference():
                              for k in range(3)])[:, 3:93, 0:90]
     res = tl.register(seq, method="hsyn", reference=1)
     assert res.displacement.shape == (4, 2, 90, 90) and np.abs(res.displacement[1]).max() == 0.0
-    assert ((res.warped - res.frames) ** 2).mean() < ((res.frames[1] - res.frames) ** 2).mean()
+    for t in (0, 2, 3):  # each frame to this reference, not on average (0.03-0.18 of the unregistered error
+        # measured; registering to frame 0 whatever the reference passed the mean over frames)
+        assert ((res.warped[t] - res.frames[t]) ** 2).mean() < 0.3 * ((res.frames[1] - res.frames[t]) ** 2).mean(), t
 
 
 # ---- the trainer ---------------------------------------------------------------------------------------------

@@ -101,6 +101,17 @@ def test_tiff_round_trip_exact_with_spacing(tmp_path, dtype):
     assert seq.spacing == pytest.approx((1.367188, 0.5), rel=1e-9) and seq.unit == "mm"
     assert seq.metadata["reader"] == "tiff" and seq.metadata["source"] == str(p)
     assert seq.labels is None
+    # what other tools read (Fiji, QuPath): the resolution tags, pixels per unit, X the columns (our reader takes the
+    # JSON description first, so the round trip above passed with X and Y swapped in the tags)
+    import tifffile
+
+    with tifffile.TiffFile(p) as tif:
+        tags = tif.pages[0].tags
+        per_col = tags["XResolution"].value[0] / tags["XResolution"].value[1]
+        per_row = tags["YResolution"].value[0] / tags["YResolution"].value[1]
+        per_mm = 0.1 if tags["ResolutionUnit"].value == tifffile.RESUNIT.CENTIMETER else 1.0  # ImageJ: unit=mm
+        assert tif.is_imagej or tags["ResolutionUnit"].value == tifffile.RESUNIT.CENTIMETER
+    assert per_col * per_mm == pytest.approx(1 / 0.5, rel=1e-6) and per_row * per_mm == pytest.approx(1 / 1.367188, rel=1e-6)
 
 
 def test_tiff_without_spacing_and_4d_and_2d(tmp_path):

@@ -172,7 +172,10 @@ def test_sequences_each_frame_to_the_reference_and_odd_sizes():
         res = tl.register(seq, method="multistep", reference=ref)
         assert res.displacement.shape == (4, 2, 85, 91)
         assert np.abs(res.displacement[ref]).max() == 0.0
-        assert ((res.warped - res.frames) ** 2).mean() < ((res.frames[ref] - res.frames) ** 2).mean()
+        for t in set(range(4)) - {ref}:  # each frame to this reference, not on average (0.03-0.12 of the unregistered
+            # error measured; registering to frame 0 whatever the reference passed the mean over frames)
+            before = ((res.frames[ref] - res.frames[t]) ** 2).mean()
+            assert ((res.warped[t] - res.frames[t]) ** 2).mean() < 0.3 * before, (ref, t)
 
 
 def test_nodata_border_is_masked():

@@ -231,7 +231,12 @@ def test_2d_labels_are_the_reference(widget, qtbot, notes):
     choose(w.method_combo, TruthEngine.name)
     run_and_wait(qtbot, w)
     assert not notes, notes
-    assert viewer.layers["seq propagated labels"].data.shape == (T, H, W)
+    prop = viewer.layers["seq propagated labels"].data
+    assert prop.shape == (T, H, W)
+    np.testing.assert_array_equal(prop[REF], labels[REF])  # the one frame is the reference's (an empty one passed)
+    inter = np.logical_and(prop > 0, labels > 0).sum(axis=(1, 2))
+    dice = 2 * inter / ((prop > 0).sum(axis=(1, 2)) + (labels > 0).sum(axis=(1, 2)))
+    assert dice.min() > 0.9, dice  # and it follows the motion to every frame
 
 
 def test_combos_follow_layers(widget, qtbot):

@@ -197,8 +197,7 @@ class PlotsWidget(QWidget):
 
     def _on_inputs_changed(self, *_) -> None:
         self._inputs_for = (self.current_labels(), self.current_points())
-        self._refresh_label_choices()
-        self._timer.start()
+        self._timer.start()  # recompute reads the label choices (once: np.unique over the whole layer)
 
     def _refresh_label_choices(self) -> None:
         """The label combo: the ids in the chosen labels layer now."""
