@@ -1118,6 +1118,27 @@ def test_a_colour_layer_registers_as_grey(widget, qtbot, notes):
     lo, hi = np.percentile(want, [1, 99])
     np.testing.assert_allclose(res.frames, np.clip((want - lo) / (hi - lo), 0, 1), atol=1e-5)
     assert viewer.layers["video warped reference"].data.shape == grey.shape
+    # napari cannot turn a colour image green under the magenta overlay (added to the colours, aligned tissue read
+    # pink): the frames as registered go under the overlay, green and opaque, and the legend says so
+    from napari_tlreg._widgets.register import OVERLAY_TEXT
+
+    names = [ly.name for ly in viewer.layers]
+    grey_frame = viewer.layers["video grey frame"]
+    assert names.index("video") < names.index("video grey frame") < names.index("video warped reference")
+    assert grey_frame.colormap.name == "green" and grey_frame.blending == "translucent_no_depth"
+    assert grey_frame.data is res.frames and grey_frame.metadata.get("napari_tlreg_result")
+    assert w.legend.overlay.text() == OVERLAY_TEXT["rgb"]
+    for combo in [w.image_combo] + [d.images.combo for d in others]:  # a result, not an input
+        assert [combo.itemText(i) for i in range(combo.count())] == ["video"]
+    viewer.add_image(grey, name="grey")
+    choose(w.image_combo, "grey")
+    run_and_wait(qtbot, w)
+    assert viewer.layers["grey"].colormap.name == "green" and w.legend.overlay.text() == OVERLAY_TEXT["green"]
+    assert "grey grey frame" not in viewer.layers  # a grey image is the green frame itself
+    viewer.add_image(grey, name="mine", colormap="viridis")  # a colormap the user chose is kept, and said so
+    choose(w.image_combo, "mine")
+    run_and_wait(qtbot, w)
+    assert viewer.layers["mine"].colormap.name == "viridis" and w.legend.overlay.text() == OVERLAY_TEXT["own"]
     viewer.add_image(np.broadcast_to(np.float32(0.5), (100_000, 64, 64, 3)), name="huge", rgb=True)
     choose(w.image_combo, "huge")
     w.run_btn.click()

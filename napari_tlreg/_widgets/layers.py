@@ -25,9 +25,10 @@ JACOBIAN = "jacobian"
 FOLDS = "folds"
 DISPLACEMENT = "displacement"
 LABELS = "propagated labels"
+GREY_FRAME = "grey frame"
 # bottom -> top as first added: the Jacobian (hidden at first) above the warped reference, whose additive magenta
-# would otherwise wash its colours out when it is shown
-SUFFIXES = (WARPED, JACOBIAN, FOLDS, GRID, DISPLACEMENT, LABELS)
+# would otherwise wash its colours out when it is shown; a colour image's grey frame (green) under them all
+SUFFIXES = (GREY_FRAME, WARPED, JACOBIAN, FOLDS, GRID, DISPLACEMENT, LABELS)
 
 #: Display choices shared with the widget's legend.
 WARPED_COLORMAP = "magenta"
@@ -176,6 +177,15 @@ def warped_layer(res, base: str, *, checker: bool = False, tile: int | None = No
     return data, kw, "image"
 
 
+def grey_frame_layer(res, base: str, *, scale=None, translate=None) -> LayerData:
+    """The frames as registered (grey, normalised to [0, 1]: ``res.frames``, not a copy), green and opaque: laid over
+    a colour (RGB) image, whose colours napari cannot recolour, it gives the overlay the green beside the warped
+    reference's magenta that a grey image gets (added to the colours, aligned tissue read pink, not white)."""
+    kw = {"name": layer_name(base, GREY_FRAME), "contrast_limits": (0.0, 1.0), "colormap": FRAME_COLORMAP,
+          "blending": "translucent_no_depth", "opacity": 1.0, **_placement(scale, translate)}
+    return np.asarray(res.frames, dtype=np.float32), kw, "image"
+
+
 def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None, region=None,
                visible: bool = True) -> LayerData:
     """The reference's regular grid (lines every ``spacing`` px, of the coarser axis when ``scale``'s pixels are not
@@ -300,11 +310,14 @@ def result_layers(
     scale=None,
     translate=None,
     region=None,
+    grey_frame: bool = False,
 ) -> tuple[list[LayerData], list[str]]:
     """All result layers for one run, bottom to top, and the plain-text warnings of the ones skipped. ``region``: the
-    image's own region, where the grid and arrows are drawn when the run had no mask (:func:`drawn_region`)."""
+    image's own region, where the grid and arrows are drawn when the run had no mask (:func:`drawn_region`).
+    ``grey_frame``: the image is in colour; the frames as registered go under the others (:func:`grey_frame_layer`)."""
     place = {"scale": scale, "translate": translate}
-    out = [  # in the order of SUFFIXES, bottom to top
+    out = [grey_frame_layer(res, base, **place)] if grey_frame else []
+    out += [  # in the order of SUFFIXES, bottom to top
         warped_layer(res, base, checker=checker, **place),
         jacobian_layer(res, base, visible=False, region=region, **place),
         folds_layer(res, base, **place),

@@ -259,6 +259,17 @@ def _hex(rgba) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+#: the legend's line on the overlay, by how the frame under the warped reference is drawn
+OVERLAY_TEXT = {
+    "green": "overlay: the frame green, the warped reference magenta: aligned tissue white, a misalignment green or "
+             "magenta",
+    "rgb": "overlay: the frame as registered (grey, layer “… grey frame”, over the colour image) green, the warped "
+           "reference magenta: aligned tissue white, a misalignment green or magenta",
+    "own": "overlay: the warped reference magenta, added over the frame in the colormap you gave it (a gray frame "
+           "turns green: aligned tissue white, a misalignment green or magenta)",
+}
+
+
 class _JacobianLegend(QWidget):
     """Colour bar of the jacobian layer (its colormap and contrast limits) and the fold colour."""
 
@@ -287,8 +298,7 @@ class _JacobianLegend(QWidget):
             ticks.addWidget(w, 1)
         # det of the pull field: the reference area one pixel of the frame shows (> 1: the tissue shrank since the reference)
         self.meaning = QLabel("since the reference: blue grew · white unchanged · red shrank")
-        self.overlay = QLabel("overlay: the frame green, the warped reference magenta: aligned tissue white, "
-                              "a misalignment green or magenta")
+        self.overlay = QLabel(OVERLAY_TEXT["green"])
         self.overlay.setWordWrap(True)
         self.arrows = QLabel("arrows (“… displacement”): from a pixel to where its content is on the reference, "
                              "against the motion")
@@ -826,6 +836,7 @@ class RegisterWidget(QWidget):
             "scale": scale,
             "translate": translate,
             "region": self._own_region_mask(layer),
+            "grey_frame": bool(layer.rgb),  # napari cannot turn a colour image green under the overlay
         }
         self._cancel = threading.Event()
         self._cancel_holder[0] = self._cancel
@@ -922,6 +933,9 @@ class RegisterWidget(QWidget):
             lo, hi = settings["frame_limits"]
             if hi > lo:
                 layer.contrast_limits = (lo, hi)
+        if isinstance(layer, Image):  # the legend says what the overlay shows (it promised white on a colour frame)
+            green = not layer.rgb and layer.colormap.name == L.FRAME_COLORMAP
+            self.legend.overlay.setText(OVERLAY_TEXT["green" if green else "rgb" if layer.rgb else "own"])
         # display settings changed while it ran: redraw those layers now
         if settings["grid_spacing"] != self.grid_spin.value():
             self._update_grid_layer()
