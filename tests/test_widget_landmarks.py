@@ -790,3 +790,118 @@ def test_label_ids_are_read_once_until_the_labels_change(docks, qtbot, errors, m
     plots.recompute()
     assert plots.label_combo.findData(7) < 0
     assert not errors, errors
+
+
+def test_a_closed_dock_lets_go_and_a_reopened_one_acts_once(make_napari_viewer, qtbot, engines, errors, monkeypatch):
+    """napari closes a dock by taking its widget out (setParent(None)) and makes a new one when it is reopened: the
+    closed Landmarks dock still placed a point on a click, a reopened one placed two (two ids per click), and each
+    closed Plots dock kept evaluating every new result."""
+    from napari_tlreg import report
+    from napari_tlreg._widgets import plots as plots_mod
+
+    viewer = make_napari_viewer()
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    _, reg = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
+    _, lmw = viewer.window.add_plugin_dock_widget("napari-tlreg", "Landmarks & TRE")
+    _, plots = viewer.window.add_plugin_dock_widget("napari-tlreg", "Evaluation plots")
+    lmw.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    assert lmw.live and plots.live
+    viewer.window.remove_dock_widget(lmw)  # what the dock's close button does
+    viewer.window.remove_dock_widget(plots)
+    assert not lmw.live and not plots.live
+    click(layer, (0, 10, 12))
+    assert len(layer.data) == 0  # the closed dock placed nothing
+    assert not [cb for cb in layer.mouse_drag_callbacks if getattr(cb, "__self__", None) is lmw]
+    from app_model.types import KeyBinding
+
+    assert KeyBinding.from_str("n") not in layer.keymap  # nor do its keys step frames
+
+    evaluated = []
+    real = report.per_frame_tables
+    monkeypatch.setattr(plots_mod.report, "per_frame_tables", lambda *a, **k: (evaluated.append(1), real(*a, **k))[1])
+    _, lmw2 = viewer.window.add_plugin_dock_widget("napari-tlreg", "Landmarks & TRE")
+    _, plots2 = viewer.window.add_plugin_dock_widget("napari-tlreg", "Evaluation plots")
+    lmw2.pairing_box.setChecked(True)
+    viewer.dims.set_current_step(0, 0)
+    click(layer, (0, 10, 12))
+    assert layer.features["id"].tolist() == [0]  # one point per click
+    viewer.dims.set_current_step(0, 1)
+    click(layer, (1, 10 - 0.75, 12 + 0.5))
+    assert layer.features["id"].tolist() == [0, 0] and len(table_rows(lmw2.pairs_table)) == 1
+    run_register(qtbot, reg, FieldEngine.name)
+    qtbot.waitUntil(lambda: FieldEngine.name in plots2.tables and not plots2.busy, timeout=10000)
+    qtbot.wait(400)  # a closed dock's timer (250 ms) would have fired by now
+    assert len(evaluated) == 1 and plots.tables == {}  # the new dock's evaluation only
+    assert not errors, errors
+
+
+def test_results_arriving_after_a_dock_is_closed_are_dropped(docks, qtbot, errors, monkeypatch):
+    """A viewer (or dock) closed while the Plots dock evaluated or the Landmarks dock tracked: the worker's result
+    reached the deleted widget's combos ("wrapped C/C++ object of type QComboBox has been deleted", an error
+    notification; outside napari's event loop the process aborted)."""
+    import threading
+
+    from napari_tlreg import landmarks as LM
+    from napari_tlreg import report
+    from napari_tlreg._widgets import landmarks as lm_mod
+    from napari_tlreg._widgets import plots as plots_mod
+
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    lmw.pairing_box.setChecked(True)
+    click(viewer.layers["seq landmarks"], (0, 10, 12))
+    run_register(qtbot, reg, FieldEngine.name)
+    qtbot.waitUntil(lambda: FieldEngine.name in plots.tables and not plots.busy, timeout=10000)
+    gate = threading.Event()
+    tables = report.per_frame_tables
+    monkeypatch.setattr(plots_mod.report, "per_frame_tables", lambda *a, **k: (gate.wait(10), tables(*a, **k))[1])
+    real = LM.tracked_points
+    monkeypatch.setattr(lm_mod.LM, "tracked_points", lambda *a, **k: (gate.wait(10), real(*a, **k))[1])
+    plots.recompute()
+    lmw.track()
+    shown = plots.tables
+    viewer.window.remove_dock_widget(plots)  # closed
+    lmw.deleteLater()  # deleted, as a closed viewer deletes its docks
+    qtbot.waitUntil(lambda: not lmw.live, timeout=5000)
+    gate.set()
+    qtbot.waitUntil(lambda: plots._worker is None or not plots._worker.is_running, timeout=10000)
+    qtbot.waitUntil(lambda: lmw._worker is None or not lmw._worker.is_running, timeout=10000)
+    qtbot.wait(100)
+    assert "seq tracked" not in viewer.layers and plots.tables is shown and not errors, errors
+
+
+def test_tracks_follow_a_renamed_image_and_are_dropped_for_a_removed_one(docks, qtbot, errors, monkeypatch):
+    """Tracking captured the image's name when it started: renamed meanwhile, the tracks landed as '<old> tracked'
+    (and the next tracking made '<new> tracked' beside it); removed meanwhile, they were added for no image."""
+    import threading
+
+    from napari_tlreg import landmarks as LM
+    from napari_tlreg._widgets import landmarks as lm_mod
+
+    viewer, reg, lmw, _ = docks
+    frames, _ = sequence()
+    img = viewer.add_image(frames, name="seq")
+    lmw.pairing_box.setChecked(True)
+    click(viewer.layers["seq landmarks"], (0, 10, 12))
+    run_register(qtbot, reg, FieldEngine.name)
+    gate = threading.Event()
+    real = LM.tracked_points
+    monkeypatch.setattr(lm_mod.LM, "tracked_points", lambda *a, **k: (gate.wait(10), real(*a, **k))[1])
+    lmw.track()
+    img.name = "heart"
+    gate.set()
+    qtbot.waitUntil(lambda: "heart tracked" in viewer.layers, timeout=10000)
+    assert "seq tracked" not in viewer.layers
+    img.name = "heart2"  # an earlier track follows its image's name
+    assert "heart2 tracked" in viewer.layers and "heart tracked" not in viewer.layers
+    gate.clear()
+    lmw.track()
+    viewer.layers.remove("heart2 tracked")
+    viewer.layers.remove(img)
+    gate.set()
+    qtbot.waitUntil(lambda: lmw._worker is None, timeout=10000)
+    assert not [ly.name for ly in viewer.layers if ly.name.endswith("tracked")]
+    assert "was removed while its points were tracked" in lmw.status_label.text() and not errors, errors

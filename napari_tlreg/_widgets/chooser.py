@@ -2,6 +2,7 @@
 results of ours, kept in a combo box whose selection survives layers being added, moved or renamed."""
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import numpy as np
@@ -60,8 +61,9 @@ def show_frame(viewer, layer, t: int) -> None:
     viewer.dims.set_point(frame_axis(viewer, layer), float(world[0]))
 
 
-def watch_layers(viewer, slot: Callable) -> None:
-    """Call ``slot(event)`` when a layer is inserted, removed or moved, and when an inserted one is renamed."""
+def watch_layers(viewer, slot: Callable) -> Callable[[], None]:
+    """Call ``slot(event)`` when a layer is inserted, removed or moved, and when an inserted one is renamed. Returns
+    the function that stops it (a dock that is closed)."""
     ev = viewer.layers.events
 
     def on_event(event=None):
@@ -75,6 +77,50 @@ def watch_layers(viewer, slot: Callable) -> None:
     ev.inserted.connect(on_event)
     ev.removed.connect(on_event)
     ev.moved.connect(on_event)
+
+    def unwatch() -> None:
+        for signal in (ev.inserted, ev.removed, ev.moved):
+            signal.disconnect(on_event)
+        for layer in viewer.layers:
+            layer.events.name.disconnect(slot)
+
+    return unwatch
+
+
+class ClosingDock:
+    """For a dock widget (a base before ``QWidget``): napari closes a dock by taking its widget out of it
+    (``setParent(None)``) and never shows that widget again (reopened, a new one is made), but the widget lived on,
+    connected: a closed Landmarks dock still placed points on a click, and each reopening added another evaluation
+    and another point per click. On that, what the widget registered with :meth:`_when_closed` is undone (its
+    connections to the viewer). :attr:`live` is False once the widget is closed or deleted (its viewer closed): a
+    worker's result that arrives afterwards is dropped (it raised "wrapped C/C++ object ... has been deleted")."""
+
+    def _start_life(self) -> None:
+        life, undo = self._life, self._undo = [True], []
+        self.destroyed.connect(lambda *_: _end_life(life, undo))  # a plain function: no method of a deleted object
+
+    def _when_closed(self, undo: Callable[[], None]) -> None:
+        """Call ``undo`` when the widget is closed or deleted; it must not touch the widget's Qt objects."""
+        self._undo.append(undo)
+
+    @property
+    def live(self) -> bool:
+        return self._life[0]
+
+    def event(self, e) -> bool:
+        if e.type() == QEvent.Type.ParentChange and self.parent() is None and hasattr(self, "_life"):
+            _end_life(self._life, self._undo)
+        return super().event(e)
+
+
+def _end_life(life: list, undo: list) -> None:
+    if not life[0]:
+        return
+    life[0] = False
+    for step in reversed(undo):
+        with contextlib.suppress(TypeError, ValueError, RuntimeError):  # already disconnected, or gone
+            step()
+    undo.clear()
 
 
 class ImageChooser:

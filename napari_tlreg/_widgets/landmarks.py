@@ -46,7 +46,7 @@ from napari_tlreg._hooks import points_with_ids
 from napari_tlreg.io import load_points_csv, save_points_csv
 from napari_tlreg.report import check_annotations
 
-from .chooser import (ImageChooser, current_frame, frames_shape, is_result, scroll_body, show_frame,
+from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, scroll_body, show_frame,
                       watch_layers)
 from .store import fits, store_for, unwrap
 
@@ -103,7 +103,7 @@ def layer_spacing(layer) -> tuple[tuple[float, float] | None, str]:
     return (None, "px") if scale == (1.0, 1.0) else (scale, "mm")
 
 
-class LandmarkWidget(QWidget):
+class LandmarkWidget(ClosingDock, QWidget):
     """Landmark pairs per sequence, their TRE before/after registration, and point tracking."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
@@ -116,11 +116,14 @@ class LandmarkWidget(QWidget):
         self._pairing_layer: Points | None = None
         self._worker = None
         self._build()
-        watch_layers(self._viewer, self._on_layers_changed)
+        self._start_life()
+        self._when_closed(watch_layers(self._viewer, self._on_layers_changed))
         self._viewer.dims.events.current_step.connect(self._update_hint)
+        self._when_closed(lambda: self._viewer.dims.events.current_step.disconnect(self._update_hint))
         self._store.changed.connect(self._on_result_changed)
         self._store.renamed.connect(self._on_layer_renamed)
-        self.destroyed.connect(self._disconnect_all)
+        self._when_closed(self._disconnect_all)
+        self._when_closed(self._unhook_layers)  # its keys, its click in pairing mode
         self._on_layers_changed()
 
     # -- construction ------------------------------------------------------------------------------
@@ -241,14 +244,17 @@ class LandmarkWidget(QWidget):
         self._on_image_changed()
 
     def _on_layer_renamed(self, old: str, new: str) -> None:
-        """An image renamed in the layer list takes its landmark layer (and its pairs) along."""
-        layer = self._viewer.layers[new] if new in self._viewer.layers else None
+        """An image renamed in the layer list takes its landmark layer (and its pairs) and its tracked points along
+        (the next tracking made a second tracked layer under the new name, both drawn)."""
+        layers = self._viewer.layers
+        layer = layers[new] if new in layers else None
         if not isinstance(layer, Image) or is_result(layer):  # a result layer following its image: nothing to do
             return
-        src, dst = f"{old} {LANDMARKS}", f"{new} {LANDMARKS}"
-        if src in self._viewer.layers and dst not in self._viewer.layers:
-            with self._quiet():
-                self._viewer.layers[src].name = dst
+        for suffix in (LANDMARKS, TRACKED):
+            src, dst = f"{old} {suffix}", f"{new} {suffix}"
+            if src in layers and dst not in layers and (suffix == LANDMARKS or layers[src].metadata.get(TRACKED_KEY)):
+                with self._quiet():
+                    layers[src].name = dst
         if old in self._models:
             self._models[new] = self._models.pop(old)
         self._on_image_changed()
@@ -300,11 +306,23 @@ class LandmarkWidget(QWidget):
         if getattr(layer.text.string, "format", None) != "{id}":  # show the ids (a sample's layer has no text)
             self._style_layer(layer)
         layer.events.data.connect(self._on_layer_data)
-        layer.bind_key("n", lambda _ly: self.step_frame(1), overwrite=True)
-        layer.bind_key("b", lambda _ly: self.step_frame(-1), overwrite=True)
-        layer.bind_key("m", lambda _ly: self.next_landmark(), overwrite=True)
-        layer.bind_key("Shift-N", lambda _ly: self.next_landmark(), overwrite=True)
-        layer.bind_key("Control-Z", lambda _ly: self.undo(), overwrite=True)
+        for key, action in self._keys().items():
+            layer.bind_key(key, action, overwrite=True)
+
+    def _keys(self) -> dict:
+        return {"n": lambda _ly: self.step_frame(1), "b": lambda _ly: self.step_frame(-1),
+                "m": lambda _ly: self.next_landmark(), "Shift-N": lambda _ly: self.next_landmark(),
+                "Control-Z": lambda _ly: self.undo()}
+
+    def _unhook_layers(self) -> None:
+        """The dock is closed: its click, keys and data events leave the landmark layers (they stay, as points)."""
+        self._set_pairing(False)
+        for layer in self._viewer.layers:
+            if id(layer) in self._hooked:
+                layer.events.data.disconnect(self._on_layer_data)
+                for key in self._keys():
+                    layer.bind_key(key, None)
+        self._hooked.clear()
 
     def _disconnect_all(self, *_) -> None:
         for signal, slot in ((self._store.changed, self._on_result_changed), (self._store.renamed, self._on_layer_renamed)):
@@ -785,20 +803,25 @@ class LandmarkWidget(QWidget):
             self._error(f"place points on the reference frame (t={res.reference}) to track them")
             return
         img = self.current_image()
-        place = {"scale": tuple(img.scale), "translate": tuple(img.translate), "base": img.name}
+        place = {"scale": tuple(img.scale), "translate": tuple(img.translate)}
         self.track_btn.setEnabled(False)
         self._status(f"tracking {len(on_ref)} point(s) through {res.n_frames} frames…")
         worker = create_worker(LM.tracked_points, res, on_ref[:, 2:4], on_ref[:, 0].astype(np.int64), _start_thread=False,
                                _ignore_errors=True)  # errors go to self._error only (not re-raised as well)
-        worker.returned.connect(lambda out: self._show_tracked(out, place))
-        worker.errored.connect(lambda exc: self._error(f"tracking failed: {exc}"))
-        worker.finished.connect(lambda: (setattr(self, "_worker", None), self.track_btn.setEnabled(self.current_result() is not None)))
+        # a closed dock or viewer drops what comes back (its combos are gone)
+        worker.returned.connect(lambda out: self.live and self._show_tracked(out, place, img))
+        worker.errored.connect(lambda exc: self.live and self._error(f"tracking failed: {exc}"))
+        worker.finished.connect(lambda: (setattr(self, "_worker", None),
+                                         self.live and self.track_btn.setEnabled(self.current_result() is not None)))
         self._worker = worker
         worker.start()
 
-    def _show_tracked(self, out, place: dict) -> None:
+    def _show_tracked(self, out, place: dict, image: Image) -> None:
         data, ids = out
-        name = f"{place['base']} {TRACKED}"
+        if image not in self._viewer.layers:  # removed while it was tracked: its tracks are for no image now
+            self._status(f"'{image.name}' was removed while its points were tracked: the tracks are discarded")
+            return
+        name = f"{image.name} {TRACKED}"  # its name now (renamed meanwhile: a second set was made at the next track)
         layers = self._viewer.layers
         if name in layers and isinstance(layers[name], Points):
             layer = layers[name]
@@ -807,8 +830,7 @@ class LandmarkWidget(QWidget):
         else:
             if name in layers:
                 layers.remove(name)
-            shape = frames_shape(self.current_image()) if self.current_image() is not None else (1, 256, 256)
-            size = LM.point_size(shape)
+            size = LM.point_size(frames_shape(image))
             layer = self._viewer.add_points(
                 data, name=name, ndim=3, features={"id": ids}, scale=place["scale"], translate=place["translate"],
                 face_color="magenta", border_color="white", border_width=0.1, size=size, symbol="cross",

@@ -36,7 +36,7 @@ from napari_tlreg import report
 from napari_tlreg._hooks import points_with_ids
 
 from .landmarks import LANDMARKS, layer_spacing
-from .chooser import (ImageChooser, current_frame, frames_shape, is_result, scroll_body, show_frame,
+from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, scroll_body, show_frame,
                       watch_layers)
 from .store import fits, store_for, unwrap
 
@@ -49,7 +49,7 @@ NONE = "none"
 ALL_LABELS = "all labels (foreground)"
 
 
-class PlotsWidget(QWidget):
+class PlotsWidget(ClosingDock, QWidget):
     """Per-frame curves of every result of one image, overlaid; click to go to a frame."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
@@ -73,9 +73,14 @@ class PlotsWidget(QWidget):
         self._timer.setInterval(250)
         self._timer.timeout.connect(self.recompute)
         self._build()
-        watch_layers(self._viewer, self._on_layers_changed)
+        self._start_life()
+        self._when_closed(watch_layers(self._viewer, self._on_layers_changed))
         self._viewer.dims.events.current_step.connect(self._update_marker)
+        self._when_closed(lambda: self._viewer.dims.events.current_step.disconnect(self._update_marker))
         self._store.changed.connect(self._on_result_changed)
+        self._when_closed(lambda: self._store.changed.disconnect(self._on_result_changed))
+        self._when_closed(self._timer.stop)
+        self._when_closed(self._unhook_layers)
         self._on_layers_changed()
 
     # -- construction ------------------------------------------------------------------------------
@@ -185,6 +190,15 @@ class PlotsWidget(QWidget):
         if (self.current_labels(), self.current_points()) != self._inputs_for:  # not for every layer inserted
             self._on_inputs_changed()
 
+    def _unhook_layers(self) -> None:
+        """The dock is closed: the labels and landmark layers' edits no longer re-evaluate."""
+        for ly in self._viewer.layers:
+            if id(ly) in self._hooked:
+                ly.events.data.disconnect(self._on_layer_data)
+                if isinstance(ly, Labels):
+                    ly.events.paint.disconnect(self._on_layer_data)
+        self._hooked.clear()
+
     def _on_layer_data(self, event=None) -> None:
         layer = getattr(event, "source", None)
         if layer is None or layer.name in (self.labels_combo.currentText(), self.points_combo.currentText()):
@@ -259,9 +273,10 @@ class PlotsWidget(QWidget):
         # errors go to _on_error only (superqt would re-raise them in the main thread too: a second, raw notification)
         worker = create_worker(report.per_frame_tables, results, labels=labels, landmarks=landmarks,
                                spacing=spacing, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(lambda tables: self._on_tables(gen, tables))
-        worker.errored.connect(lambda exc: self._on_error(gen, exc))
-        worker.finished.connect(lambda: self._on_worker_done(worker))
+        # a closed dock or viewer drops what comes back (its combos are gone)
+        worker.returned.connect(lambda tables: self.live and self._on_tables(gen, tables))
+        worker.errored.connect(lambda exc: self.live and self._on_error(gen, exc))
+        worker.finished.connect(lambda: self._on_worker_done(worker))  # no Qt object touched
         self._worker = worker
         worker.start()
 
