@@ -659,3 +659,23 @@ def test_output_folders_inside_the_inputs_are_not_sequences(tmp_path):
     (cohort / "patient2").mkdir()  # a DICOM series of the cohort: still a sequence
     ds.save_as(cohort / "patient2" / "IM1.dcm")
     assert sorted(it["name"] for it in expand_inputs([cohort])) == ["a", "patient2"]
+
+
+def test_a_batch_registers_to_the_reference_it_is_given(cluster, shift_engine, tmp_path, capsys):
+    """No test gave the batch a reference: a worker registering every sequence to frame 0 passed them all."""
+    import tifffile
+
+    save_stack(tmp_path / "a.tif", _sequence(5))
+    out = tmp_path / "out"
+    kw = dict(scheduler=cluster.scheduler_address, montage=False)
+    assert run_batch([tmp_path / "a.tif"], shift_engine, out, reference=2, **kw)[0]["status"] == "ok"
+    assert json.loads((out / "a" / "result.json").read_text())["reference"] == 2
+    u = tifffile.imread(out / "a" / "displacement.tif")  # frame t = frame 2 rolled by (t - 2, -(t - 2))
+    np.testing.assert_allclose(u[:, :, 20, 20], [[-(t - 2), t - 2] for t in range(5)], atol=1e-4)
+    assert run_batch([tmp_path / "a.tif"], shift_engine, out, reference=2, **kw)[0]["status"] == "skipped"
+    assert cli.main(["batch", str(tmp_path / "a.tif"), "--method", shift_engine, "--out", str(out), "--reference", "3",
+                     "--scheduler", cluster.scheduler_address, "--no-montage"]) == 0  # another reference: again
+    assert "ok" in capsys.readouterr().out
+    assert json.loads((out / "a" / "result.json").read_text())["reference"] == 3
+    u = tifffile.imread(out / "a" / "displacement.tif")
+    np.testing.assert_allclose(u[:, :, 20, 20], [[-(t - 3), t - 3] for t in range(5)], atol=1e-4)

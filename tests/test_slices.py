@@ -18,12 +18,13 @@ X, Y, Z, T = 40, 36, 3, 5
 
 
 def _stack(tmp_path):
-    """A 4-D NIfTI ``(X, Y, Z, T)``: slice z is a smooth image shifted one px per frame, brighter with z."""
+    """A 4-D NIfTI ``(X, Y, Z, T)``: slice z is a smooth image shifted one px per frame, brighter with z and moved
+    3z px across (brightness alone normalises away: slice 0's frames, normalised, were slice 1's bit for bit)."""
     nib = pytest.importorskip("nibabel")
     from scipy.ndimage import gaussian_filter
 
     base = gaussian_filter(np.random.default_rng(0).random((X, Y)), 2.0).astype(np.float32)
-    data = np.stack([np.stack([np.roll(base, t, 0) * (1 + z) for t in range(T)], -1) for z in range(Z)], 2)
+    data = np.stack([np.stack([np.roll(base, (t, 3 * z), (0, 1)) * (1 + z) for t in range(T)], -1) for z in range(Z)], 2)
     path = tmp_path / "stack.nii.gz"
     nib.save(nib.Nifti1Image(data, np.eye(4)), path)
     return path
@@ -98,6 +99,7 @@ def test_viewer_opens_every_slice_and_registers_the_chosen_one(make_napari_viewe
     qtbot.waitUntil(lambda: not w.running, timeout=60000)
     res = w.results[("stack_slice1", "tlrn")]
     np.testing.assert_array_equal(res.frames, normalize_sequence(load_sequence(path, slice=1).frames))
+    assert not np.allclose(res.frames, normalize_sequence(load_sequence(path, slice=0).frames), atol=0.05)
     assert "stack_slice1 warped reference" in viewer.layers
 
 
