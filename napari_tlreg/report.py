@@ -146,14 +146,16 @@ def _write_metrics_files(folder: Path, res: RegistrationResult, rows: list[dict]
 
 
 def write_metrics(res: RegistrationResult, folder, labels=None, landmarks=None, source: str | None = None,
-                  extra: dict | None = None) -> dict:
+                  extra: dict | None = None, tables: tuple[list[dict], dict] | None = None) -> dict:
     """(Re)write ``metrics.json`` and ``metrics.csv`` in a result folder, each file atomically (``extra``: more keys
-    for ``metrics.json``)."""
+    for ``metrics.json``; ``tables``: :func:`metrics_tables` of these annotations, when the caller has them)."""
     from .io.writers import atomic_path
 
     folder = Path(folder)
-    labels, landmarks = check_annotations(res.frames.shape, labels, landmarks, res.reference)
-    rows, summary = metrics_tables(res, labels, landmarks)
+    if tables is None:
+        labels, landmarks = check_annotations(res.frames.shape, labels, landmarks, res.reference)
+        tables = metrics_tables(res, labels, landmarks)
+    rows, summary = tables
     tmpdir = folder / ".metrics-tmp"
     tmpdir.mkdir(exist_ok=True)
     try:
@@ -657,7 +659,11 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
     # computed before the first file is rewritten: a bad annotation leaves the folder as it was
     labels, landmarks = check_annotations(res.frames.shape, labels, landmarks, res.reference)
     name = res.method
-    tables = per_frame_tables({name: res}, labels=labels, landmarks=landmarks, spacing=spacing)
+    computed = metrics_tables(res, labels, landmarks)  # evaluated once, for metrics.json and the plots
+    if spacing is None or res.spacing is not None:
+        tables = {name: computed[0]}
+    else:  # the plots in the spacing given (metrics.json keeps the result's own, pixels)
+        tables = per_frame_tables({name: res}, labels=labels, landmarks=landmarks, spacing=spacing)
     lm_files = None
     if landmarks is not None and len(landmarks):
         T = res.n_frames
@@ -667,7 +673,7 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
         pairs = LM.pair_errors(LM.match_pairs(lm, res.reference, T), res.displacement, spacing=sp)
         lm_files = (lm, tt, pairs)
     source, kept = recorded(folder)
-    summary = write_metrics(res, folder, labels=labels, landmarks=landmarks, source=source, extra=kept)
+    summary = write_metrics(res, folder, source=source, extra=kept, tables=computed)
     if labels is not None:  # the folder keeps what it was evaluated against (a later `evaluate FOLDER` reads it)
         save_label_files(folder, res, labels)
     with atomic_path(folder / "plots.png") as tmp:

@@ -351,3 +351,22 @@ def test_a_report_refuses_results_of_different_sequences_of_one_shape(tmp_path, 
     assert "(/data/patient1.nii.gz, /data/patient1.nii.gz slice 2)" in capsys.readouterr().err
     report.write(_result(0.5), tmp_path / "m2", source="/data/patient1.nii.gz", montage=False)  # another method
     assert main(["evaluate", str(tmp_path / "p1"), str(tmp_path / "m2"), "--report", str(tmp_path / "rep2")]) == 0
+
+
+def test_write_evaluation_evaluates_once(tmp_path, monkeypatch):
+    """``evaluate FOLDER`` ran every metric twice (once for the plots, once for metrics.json): the Hausdorff distances
+    of a long sequence's labels took twice as long. The figures written are those of one evaluation."""
+    from napari_tlreg import metrics
+
+    res = _result(1.0)
+    res.save(tmp_path / "r")
+    calls = []
+    real = metrics.evaluate
+    monkeypatch.setattr(metrics, "evaluate", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    summary = report.write_evaluation(res, tmp_path / "r", labels=_labels(), landmarks=_landmarks())
+    assert len(calls) == 1
+    doc = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    want = [{k: report._clean(v) for k, v in row.items()} for row in real(res, labels=_labels(), landmarks=_landmarks())]
+    assert [r["dice"] for r in doc["frames"]] == pytest.approx([r["dice"] for r in report.in_unit(want, res.unit)],
+                                                               nan_ok=True)
+    assert summary["dice"] == doc["summary"]["dice"] and (tmp_path / "r" / "plots.png").is_file()
