@@ -117,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("input", nargs="?", default="cardiac")
     v.add_argument("--method", default=None)
     v.add_argument("--run", action="store_true", help="start the registration at once")
-    v.add_argument("--screenshot", default=None, help="save a screenshot after the run and quit")
+    v.add_argument("--screenshot", default=None,
+                   help="save a screenshot after the run (whose status line it prints) and quit")
     v.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="set an engine parameter in the dock's form (repeatable)")
     v.add_argument("--normalize", default=None, choices=NORMALIZATIONS, help="the dock's intensity choice")

@@ -356,6 +356,27 @@ def test_dicom_echo_ybr_ultrasound_regions():
     assert not (fan & outside).any()
 
 
+def test_ultrasound_region_spacing_is_row_col(tmp_path):
+    """pydicom's echo has equal X and Y deltas: PhysicalDeltaX (columns) taken as the row spacing passed every test
+    of the ultrasound path. Rows 0.5 mm, columns 0.2 mm here."""
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    p = tmp_path / "us.dcm"
+    _write_dicom(p, np.random.default_rng(0).integers(0, 4000, (3, 40, 60)).astype(np.uint16))
+    ds = pydicom.dcmread(p)
+    del ds.PixelSpacing
+    region = Dataset()
+    region.RegionLocationMinX0, region.RegionLocationMinY0, region.RegionLocationMaxX1, region.RegionLocationMaxY1 = (
+        0, 0, 59, 39)
+    region.PhysicalUnitsXDirection = region.PhysicalUnitsYDirection = 3  # cm
+    region.PhysicalDeltaX, region.PhysicalDeltaY = 0.02, 0.05
+    ds.SequenceOfUltrasoundRegions = [region]
+    ds.save_as(p)
+    seq = load_sequence(p)
+    assert seq.spacing == pytest.approx((0.5, 0.2)) and seq.unit == "mm"
+
+
 def test_signal_region_finds_a_fan_and_declines_what_has_none():
     from napari_tlreg.core.region import signal_region
 

@@ -350,7 +350,10 @@ def test_points_writer_writes_id_t_row_col(tmp_path):
     written = _hooks.write_points(str(path), np.array([[0, 3.0, 4.0], [2, 5.0, 6.0]]),
                                   {"features": pd.DataFrame({"id": [4, 4]})})
     text = Path(written[0]).read_text()
-    assert "4" in text and "5" in text and "6" in text
+    assert text.splitlines()[0] == "id,t,row,col"
+    from napari_tlreg.io import load_points_csv  # (row, col) in order and the layer's ids kept (a substring passed)
+
+    np.testing.assert_array_equal(load_points_csv(written[0]), [[4, 0, 3.0, 4.0], [4, 2, 5.0, 6.0]])
 
 
 @pytest.mark.slow

@@ -67,6 +67,8 @@ def launch(source: str = "cardiac", method: str | None = None, run: bool = False
             QTimer.singleShot(200, finish)
             return
         if screenshot:
+            if run:  # what the screenshot shows, for a script or a log that has no window to read it from
+                print(f"napari-tlreg view: {widget.status_label.text()}", flush=True)
             viewer.dims.set_current_step(0, max(0, n_frames // 2))
             viewer.reset_view()
             # fitted again once the canvas has its final size (the dock's layout can still narrow it)
