@@ -361,7 +361,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
                 torch.set_num_threads(torch_threads)
         with warnings.catch_warnings(record=True) as caught:  # what the reader warns of (several series, a
             warnings.simplefilter("always")  # folder's skipped files) goes in the summary with the run's own
-            seq = load_sequence(item["source"], slice=slice)
+            seq = load_sequence(item["source"], slice=slice, max_voxels=api.MAX_VOXELS)  # refused before it is read
         notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
         api.validate_frames(seq.frames, reference)  # cheap checks first, before the registration
         left = _worker_memory_left()

@@ -268,7 +268,7 @@ def cmd_register(args) -> int:
     method = args.method or api.DEFAULT_METHOD
     api.get_engine(method)  # an unknown method fails before anything is read or computed
     check_replaceable(args.out, "result.json", "result")  # ... and so does an --out that is someone else's folder
-    seq = load_sequence(args.input, slice=args.slice)
+    seq = load_sequence(args.input, slice=args.slice, max_voxels=api.MAX_VOXELS)  # too large: refused before it is read
     n_slices = int(seq.metadata.get("n_slices", 1))
     if n_slices > 1 and args.slice is None:  # say so: the other slice positions are not registered
         print(f"napari-tlreg register: {args.input} has {n_slices} slice positions; registering slice 0 "

@@ -907,3 +907,64 @@ def test_a_samples_landmarks_are_rings_that_leave_the_image_visible():
     _, kw, kind = next(layer for layer in _hooks.sequence_to_layers(seq) if layer[2] == "points")
     assert kw["face_color"] == "transparent" and kw["border_color"] == "white"
     assert kw["size"] == max(3.0, round(max(seq.frames.shape[-2:]) / 40))
+
+
+def test_max_voxels_refuses_what_a_header_claims_before_reading_it(tmp_path, monkeypatch):
+    """``load_sequence(..., max_voxels=)`` (the command line and a batch pass what tl.register takes): an 8x8192x8192
+    TIFF was read whole (2.85 GB, 16 s) only to be refused by the registration. Every reader refuses from the header,
+    before a pixel is read, and counts one sequence: a slice position of a stack, the frames of a colour clip."""
+    import nibabel as nib
+
+    from napari_tlreg.io import readers
+
+    frames = (np.random.default_rng(0).random((6, 48, 64)) * 1000).astype(np.uint16)  # 18,432 voxels (a multiple of 16 a side: the video keeps its size)
+    files = {
+        "tif": save_stack(tmp_path / "s.tif", frames),
+        "nii": tmp_path / "s.nii.gz",
+        "npy": tmp_path / "s.npy",
+        "npz": tmp_path / "s.npz",
+        "dcm": tmp_path / "s.dcm",
+        "avi": tmp_path / "s.avi",
+        "rgb": save_stack(tmp_path / "rgb.tif", np.stack([frames.astype(np.uint8)] * 3, -1), rgb=True),
+    }
+    nib.save(nib.Nifti1Image(np.transpose(frames, (2, 1, 0)), np.eye(4)), files["nii"])
+    np.save(files["npy"], frames)
+    np.savez(files["npz"], frames=frames)
+    _write_dicom(files["dcm"], frames)
+    _write_video(files["avi"], frames.astype(np.float32) / 1000, codec="ffv1")
+    read = []
+    import pydicom.pixels
+
+    for mod, name in ((readers, "_as_thw"), (readers, "_nifti_to_napari"), (pydicom.pixels, "apply_rescale")):
+        real = getattr(mod, name)  # each reader's first step once the pixels are in
+        monkeypatch.setattr(mod, name, lambda *a, _real=real, **k: (read.append(1), _real(*a, **k))[1])
+    for kind, path in files.items():
+        with pytest.raises(SequenceReadError, match=r"sequence of 6x48x64 = 18,432 voxels exceeds the limit of 18,431; "
+                                                    r"crop, downsample or split it \(as its header says: nothing was read\)"):
+            load_sequence(path, max_voxels=18_431)
+        assert read == [], kind
+        assert load_sequence(path, max_voxels=18_432).shape == (6, 48, 64), kind  # at the limit: read
+        read.clear()
+    stack = tmp_path / "stack.npz"
+    np.savez(stack, frames=np.stack([frames] * 3))  # (S, T, H, W): 3 x 18,432 voxels, 18,432 a slice position
+    assert load_sequence(stack, slice=2, max_voxels=18_432).shape == (6, 48, 64)
+    nib.save(nib.Nifti1Image(np.stack([np.transpose(frames, (2, 1, 0))] * 3, 2), np.eye(4)), tmp_path / "stack.nii")
+    assert load_sequence(tmp_path / "stack.nii", slice=1, max_voxels=18_432).shape == (6, 48, 64)
+    assert load_sequence(files["tif"]).shape == (6, 48, 64)  # no limit by default (the viewer's own, 2**30)
+
+
+def test_cli_and_batch_refuse_a_too_large_sequence_before_reading_it(tmp_path, monkeypatch, capsys):
+    from napari_tlreg import api, cli
+    from napari_tlreg.io import readers
+
+    monkeypatch.setattr(api, "MAX_VOXELS", 11_999)
+    monkeypatch.setattr(readers, "_as_thw", lambda *a, **k: pytest.fail("the pixels were read"))
+    path = save_stack(tmp_path / "big.tif", np.zeros((6, 48, 64), np.uint16))
+    assert cli.main(["register", str(path), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["napari-tlreg register: error: big.tif: sequence of 6x48x64 = 18,432 voxels exceeds the limit of "
+                   "11,999; crop, downsample or split it (as its header says: nothing was read)"]
+    from napari_tlreg import batch
+
+    row = batch.register_one({"name": "big", "source": str(path)}, "tlrn", str(tmp_path / "out"))
+    assert row["status"] == "failed" and "exceeds the limit of 11,999" in row["error"]

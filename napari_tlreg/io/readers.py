@@ -22,6 +22,7 @@ truncated, random bytes, unsupported type) raises :class:`SequenceReadError` (a
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import logging
@@ -82,6 +83,22 @@ def _check_claim(path: Path, shape, what: str = "image") -> int:
         _fail(path, f"{what} of shape {shape} ({n:,} voxels, {n * 4 / 2**30:,.1f} GiB as float32) is larger "
                     f"than the {MAX_READ_VOXELS:,} voxels napari-tlreg loads; crop, downsample or split it")
     return n
+
+
+#: the most voxels ``T x H x W`` of one sequence that the caller of :func:`load_sequence` takes (``max_voxels``), or
+#: None: what a header claims beyond it is refused before the pixels are read
+_SEQUENCE_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar("napari_tlreg_sequence_limit", default=None)
+
+
+def _check_frames(path: Path, thw) -> None:
+    """Refuse a sequence whose header claims more than ``load_sequence(..., max_voxels=)`` voxels ``T x H x W`` (the
+    command line and a batch pass ``api.MAX_VOXELS``: an 8x8192x8192 TIFF was read whole, 2.85 GB and 16 s, only to
+    be refused by the registration)."""
+    limit = _SEQUENCE_LIMIT.get()
+    t, h, w = (int(s) for s in thw)
+    if limit is not None and t * h * w > limit:
+        _fail(path, f"sequence of {t}x{h}x{w} = {t * h * w:,} voxels exceeds the limit of {limit:,}; crop, downsample "
+                    "or split it (as its header says: nothing was read)")
 
 
 def _check_stored(path: Path, offset: int, nbytes: int) -> None:
@@ -248,7 +265,8 @@ def _sibling_labels(path: Path, shape: tuple) -> tuple[np.ndarray | None, str | 
 
 
 # --------------------------------------------------------------------------- public
-def load_sequence(source, *, slice: int | None = None, series: int | str | None = None) -> Sequence:
+def load_sequence(source, *, slice: int | None = None, series: int | str | None = None,
+                  max_voxels: int | None = None) -> Sequence:
     """Load an image sequence from a file, a DICOM folder, or a bundled sample name.
 
     source: path to ``.tif/.tiff/.ome.tif``, ``.nii/.nii.gz``, ``.dcm`` (or a suffix-less
@@ -261,9 +279,16 @@ def load_sequence(source, *, slice: int | None = None, series: int | str | None 
     series: for a DICOM folder holding several series, the SeriesInstanceUID or the index in
         the order of SeriesNumber; default the series with the most images.
 
+    max_voxels: refuse (:class:`SequenceReadError`) a sequence of more voxels ``T x H x W`` before its pixels are
+        read, as its header claims them (``api.MAX_VOXELS``: what ``tl.register`` takes).
+
     Returns a :class:`Sequence` with frames ``(T, H, W)`` float32 (``T`` may be 1).
     """
-    return _load(source, slice, series)
+    token = _SEQUENCE_LIMIT.set(None if max_voxels is None else int(max_voxels))
+    try:
+        return _load(source, slice, series)
+    finally:
+        _SEQUENCE_LIMIT.reset(token)
 
 
 def _load(source, slice, series):
@@ -457,6 +482,8 @@ def _tiff_array(path: Path):
             series = _frame_series(tif.series)
             for s in series:
                 _check_tiff_series(path, s)
+            t, h, w = _tiff_frames(series[0].shape, series[0].axes)
+            _check_frames(path, (t * len(series), h, w))
             if len(series) == 1:
                 arr, axes = series[0].asarray(), series[0].axes
             else:  # one series per page (TiffWriter.write in a loop): one frame each
@@ -481,6 +508,16 @@ def _frame_series(series: list) -> list:
             s.shape == first.shape and s.dtype == first.dtype and s.axes == first.axes for s in series[1:]):
         return list(series)
     return [first]
+
+
+def _tiff_frames(shape, axes: str) -> tuple[int, int, int]:
+    """``(T, H, W)`` that a TIFF series of ``shape`` and ``axes`` reads as (samples per pixel are colour)."""
+    dims = [int(n) for n, a in zip(shape, axes) if a != "S"]
+    if "S" not in axes and len(dims) == 4 and dims[-1] in (3, 4):  # colour, unlabelled
+        dims = dims[:-1]
+    if len(dims) < 2:
+        return 1, 1, math.prod(dims)
+    return math.prod(dims[:-2]), dims[-2], dims[-1]
 
 
 def _check_tiff_series(path: Path, s) -> None:
@@ -617,7 +654,10 @@ def _nifti_array(path: Path):
     import nibabel as nib
 
     img = nib.load(str(path))
-    n = _check_claim(path, img.header.get_data_shape(), "NIfTI image")
+    shape = img.header.get_data_shape()
+    n = _check_claim(path, shape, "NIfTI image")
+    dims = list(shape[:4]) + [1] * max(0, 2 - len(shape))  # (X, Y[, Z][, T]): the frames are (T, Y, X)
+    _check_frames(path, (dims[3] if len(dims) == 4 else dims[2] if len(dims) == 3 else 1, dims[1], dims[0]))
     offset = int(img.dataobj.offset) if hasattr(img.dataobj, "offset") else int(img.header["vox_offset"])
     need = offset + n * img.header.get_data_dtype().itemsize
     if path.name.lower().endswith(".gz"):
@@ -745,7 +785,9 @@ def _check_dicom_claim(ds, n_files: int = 1) -> None:
     """Refuse Rows x Columns x frames (x samples, x files) beyond :data:`MAX_READ_VOXELS` before decoding."""
     shape = (n_files * int(_num(ds.get("NumberOfFrames", 1) or 1, 1)), int(_num(ds.get("Rows"), 0)),
              int(_num(ds.get("Columns"), 0)), int(_num(ds.get("SamplesPerPixel", 1) or 1, 1)))
-    _check_claim(Path(str(getattr(ds, "filename", "") or "DICOM")), shape, "DICOM image")
+    path = Path(str(getattr(ds, "filename", "") or "DICOM"))
+    _check_claim(path, shape, "DICOM image")
+    _check_frames(path, shape[:3])
 
 
 def _dicom_spacing(ds) -> tuple[float, float] | None:
@@ -1000,6 +1042,7 @@ def _read_video(path: Path, **_) -> Sequence:
         n_frames = _num(meta_in.get("duration"), 0.0) * _num(meta_in.get("fps"), 0.0)
     if size is not None and len(size) >= 2 and math.isfinite(n_frames):
         _check_claim(path, (max(1, math.ceil(n_frames)), int(size[1]), int(size[0]), 3), "video")
+        _check_frames(path, (max(1, math.ceil(n_frames)), int(size[1]), int(size[0])))
     arr = iio.imread(path, plugin=plugin)
     arr = np.asarray(arr)
     if arr.ndim == 3 and arr.shape[-1] not in (3, 4):  # (T, H, W) grey
@@ -1061,6 +1104,19 @@ def _pick_slice(arr: np.ndarray, path: Path, slice: int | None, what: str) -> tu
     return arr[k], arr.shape[0]
 
 
+def _numpy_frames(shape) -> tuple[int, int, int]:
+    """``(T, H, W)`` of one sequence that an array of ``shape`` reads as (:func:`_read_numpy`: colour last, slices
+    first)."""
+    dims = [int(n) for n in shape]
+    if len(dims) in (3, 4) and dims[-1] in (3, 4) and dims[-2] > 4:
+        dims = dims[:-1]
+    if len(dims) == 4:  # (S, T, H, W): one slice position
+        dims = dims[1:]
+    if len(dims) < 2:
+        return 1, 1, math.prod(dims)
+    return math.prod(dims[:-2]), dims[-2], dims[-1]
+
+
 def _npy_header(fp) -> tuple[tuple, np.dtype]:
     """``(shape, dtype)`` from an ``.npy`` header, reading nothing else."""
     fmt = np.lib.format
@@ -1095,6 +1151,7 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
             shape, dtype = _npy_header(f)
             offset = f.tell()
         _check_stored(path, offset, _check_claim(path, shape, "array") * dtype.itemsize)
+        _check_frames(path, _numpy_frames(shape))
     loaded = np.load(path, allow_pickle=False)
     labels = landmarks = spacing = None
     unit = "mm"
@@ -1113,6 +1170,7 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
             for k in (key, "labels"):
                 if k in keys:
                     _npz_member_shape(z, k, path)
+            _check_frames(path, _numpy_frames(_npz_member_shape(z, key, path)))
             arr = z[key]
             meta["npz_key"] = key
             if "labels" in keys:
