@@ -389,8 +389,10 @@ def test_register_takes_a_sequence_with_its_own_region():
     assert np.array_equal(res.mask, seq.metadata["mask"]) and res.spacing == seq.spacing
     frames_only = tl.register(seq.frames, mask=seq.metadata["mask"], **quick)
     assert np.array_equal(res.displacement, frames_only.displacement)
-    whole = tl.register(seq, mask=None, spacing=(2.0, 2.0), **quick)
-    assert whole.mask is None and whole.spacing == (2.0, 2.0)
+    whole = tl.register(seq, mask=None, spacing=(2.0, 0.5), **quick)
+    assert whole.mask is None and whole.spacing == (2.0, 0.5)
+    seq.spacing = (0.5, 0.25)  # non-square pixels: the sequence's (row, col) kept in order (the sample's are square)
+    assert tl.register(seq, **quick).spacing == (0.5, 0.25)
 
 
 @pytest.mark.parametrize(

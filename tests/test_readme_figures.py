@@ -109,6 +109,7 @@ def test_readme_nmsr_table_matches_the_stored_results():
         getter = src[prefix]
         stored = getter(method_key(method))
         stored = stored if isinstance(stored, list) else [stored]
+        assert len(cells) == len(COLUMNS), (case, method, cells)  # a row that lost a column (zip stops short)
         for col, cell in zip(COLUMNS, cells):
             parts = [p.strip() for p in cell.split("/")]  # "a / b": one figure per held-out echo
             for row, part in zip(stored if len(parts) > 1 else stored[:1], parts):

@@ -370,3 +370,19 @@ def test_write_evaluation_evaluates_once(tmp_path, monkeypatch):
     assert [r["dice"] for r in doc["frames"]] == pytest.approx([r["dice"] for r in report.in_unit(want, res.unit)],
                                                                nan_ok=True)
     assert summary["dice"] == doc["summary"]["dice"] and (tmp_path / "r" / "plots.png").is_file()
+
+
+def test_a_reports_physical_tre_on_non_square_pixels(tmp_path):
+    """tre.csv's physical columns with (row, col) spacing 0.5 x 2.0: the satellite test's 1 x 1 m pixels (and the
+    docks' 0.5 x 0.5) passed with the spacing given as (col, row)."""
+    import csv
+
+    fr = np.random.default_rng(0).random((2, 32, 32)).astype(np.float32)
+    res = RegistrationResult(frames=fr, warped=fr.copy(), displacement=np.zeros((2, 2, 32, 32), np.float32),
+                             jacobian=np.ones((2, 32, 32), np.float32), method="zero", reference=0, spacing=(0.5, 2.0))
+    lm = np.array([[0, 0, 10.0, 10.0], [0, 1, 13.0, 14.0]])  # (3, 4) px apart: (1.5, 8) mm
+    out = report.export_report({"zero": res}, tmp_path / "rep", landmarks=lm)
+    with open(out / "tre.csv", newline="") as f:
+        row = list(csv.DictReader(f))[-1]
+    assert float(row["after_mean"]) == pytest.approx(5.0)
+    assert float(row["after_mean_mm"]) == pytest.approx(np.hypot(1.5, 8.0))

@@ -905,3 +905,24 @@ def test_tracks_follow_a_renamed_image_and_are_dropped_for_a_removed_one(docks, 
     qtbot.waitUntil(lambda: lmw._worker is None, timeout=10000)
     assert not [ly.name for ly in viewer.layers if ly.name.endswith("tracked")]
     assert "was removed while its points were tracked" in lmw.status_label.text() and not errors, errors
+
+
+def test_the_landmarks_docks_physical_tre_on_non_square_pixels(docks, qtbot, errors):
+    """Every dock test used pixels of 0.5 x 0.5: the (row, col) spacing handed on as (col, row) passed them. With
+    0.5 x 2.0 the mm columns are the pairs' offsets scaled per axis, computed here independently."""
+    viewer, reg, w, _ = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq", scale=(1.0, 0.5, 2.0))
+    w.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    p = np.array([10.0, 12.0])
+    viewer.dims.set_current_step(0, 0)
+    click(layer, (0, *p))
+    for t in (1, 2, 3):
+        click(layer, (t, *(p - t * SHIFT)))
+    run_register(qtbot, reg, FieldEngine.name)
+    tre = table_rows(w.tre_table)
+    before_px = np.mean([np.hypot(*(t * SHIFT)) for t in (1, 2, 3)])
+    before_mm = np.mean([np.hypot(*(t * SHIFT * (0.5, 2.0))) for t in (1, 2, 3)])
+    assert float(tre[1][0]) == pytest.approx(before_px, abs=2e-3)
+    assert float(tre[1][2]) == pytest.approx(before_mm, abs=2e-3) and not errors, errors
