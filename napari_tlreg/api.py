@@ -122,7 +122,9 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
     arr = arr.astype(np.float32, copy=False)
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).sum())
-        raise ValueError(f"frames contain {bad} NaN or infinite value(s); fill or mask them first")
+        raise ValueError(f"frames contain {bad} NaN or infinite value(s); fill or mask them first (no-data: fill it "
+                         "with one value, e.g. np.nan_to_num(frames); the pair engines' mask_nodata ignores a border "
+                         "filled so)")
     if isinstance(reference, bool) or not isinstance(reference, (int, np.integer)):
         raise ValueError(f"reference must be an integer frame index, got {reference!r}")
     if not -t <= int(reference) < t:

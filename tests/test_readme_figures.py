@@ -788,7 +788,8 @@ def pairs_prose(R: dict) -> list[tuple[str, list]]:
          "{} / {} px against ANTs' {} px",
          [speed["multistep"], speed["hsyn"], speed["ants"], ratio["multistep"], ratio["hsyn"], ratio["multistep scale=0.5"],
           ratio["hsyn scale=0.5"], s256["multistep"]["all"]["ds"], s256["hsyn"]["all"]["ds"], s256["ants"]["all"]["ds"]]),
-        ("(multistep T = 1, `affine=False`, {} px off without the pre-alignment) takes {} s and the affine stage alone {} s",
+        ("(multistep T = 1, `affine=False`, {} px off without the pre-alignment; two passes with `two_way`) takes {} s and "
+         "the affine stage alone {} s",
          [steps["T=1 affine=False"]["ds"], steps["T=1 affine=False"]["seconds_per_pair"], speed["affine"]]),
         ("HSyN's learned inverse: mean |compose(u, inverse)| {} px", [s256["hsyn"]["inverse_residual"]]),
         ("(shift by our phase correlation (+{}, −{}) px): error of the median displacement: affine {}, multistep {}, hsyn {}, "

@@ -208,7 +208,8 @@ class HSyNEngine(Engine):
         "inverse": "inverse of the half-way fields: the learned network or fixed-point iterations",
         "affine": "find a global affine first, then the deformable part (as the shipped network was trained)",
         "scale": "resolution the network runs at, as a factor (0: auto, from the size it was trained at)",
-        "mask_nodata": "ignore no-data pixels (zeros / NaN borders of satellite tiles) in the images",
+        "mask_nodata": "ignore no-data pixels in the images: a constant border at an image's minimum or maximum (a "
+                       "satellite tile's fill; NaN must be filled first, e.g. with 0)",
     }
     choices = {"inverse": ("learned", "fixed-point")}
     default_model = "hsyn_satellite128"
