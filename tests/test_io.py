@@ -968,3 +968,53 @@ def test_cli_and_batch_refuse_a_too_large_sequence_before_reading_it(tmp_path, m
 
     row = batch.register_one({"name": "big", "source": str(path)}, "tlrn", str(tmp_path / "out"))
     assert row["status"] == "failed" and "exceeds the limit of 11,999" in row["error"]
+
+
+def _geotiff(path, frames, scale=(10.0, 20.0), model=1, linear=None):
+    import tifffile
+
+    keys = [1024, 0, 1, model, 1025, 0, 1, 1] + ([3076, 0, 1, linear] if linear else [])
+    tags = [(33550, "d", 3, (scale[0], scale[1], 0.0), True), (33922, "d", 6, (0, 0, 0, 626000.0, 5220000.0, 0.0), True),
+            (34735, "H", 4 + len(keys), (1, 1, 0, len(keys) // 4, *keys), True)]
+    tifffile.imwrite(path, frames, extratags=tags, photometric="minisblack")
+    return path
+
+
+def test_a_geotiffs_pixel_size_is_its_spacing(tmp_path):
+    """A Sentinel-2 GeoTIFF (UTM: ModelPixelScale 10 m) read as pixels, without a word: TRE in px only. ModelPixelScale
+    is (x, y): columns, then rows."""
+    frames = np.random.default_rng(0).integers(0, 4000, (2, 40, 50)).astype(np.uint16)
+    seq = load_sequence(_geotiff(tmp_path / "utm.tif", frames))
+    assert seq.spacing == pytest.approx((20.0, 10.0)) and seq.unit == "m"
+    feet = load_sequence(_geotiff(tmp_path / "ft.tif", frames, scale=(3.0, 3.0), linear=9002))
+    assert feet.spacing == pytest.approx((0.9144, 0.9144)) and feet.unit == "m"
+    with pytest.warns(UserWarning, match=r"deg.tif: its GeoTIFF pixel size \(0.0001, 0.0001\) is not in a known length "
+                                         r"unit \(a geographic model's degrees\?\); measuring in pixels"):
+        deg = load_sequence(_geotiff(tmp_path / "deg.tif", frames, scale=(1e-4, 1e-4), model=2))
+    assert deg.spacing is None and deg.unit == "px"
+
+
+def test_a_tiff_of_images_of_different_sizes_says_so(tmp_path, capsys):
+    """Two dates of different sizes in one TIFF: the first image was read alone, and the error was "a sequence needs
+    at least 2 frames, got 1"; the reader says why."""
+    import tifffile
+
+    from napari_tlreg import cli
+
+    with tifffile.TiffWriter(tmp_path / "pair.tif") as tw:
+        tw.write(np.zeros((64, 64), np.uint16), photometric="minisblack")
+        tw.write(np.zeros((60, 48), np.uint16), photometric="minisblack")
+    with pytest.warns(UserWarning, match=r"pair.tif: its images differ in size \(64x64, 60x48\): read the first only; "
+                                         r"resample the frames onto one grid"):
+        assert load_sequence(tmp_path / "pair.tif").shape == (1, 64, 64)
+    assert cli.main(["register", str(tmp_path / "pair.tif"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert "its images differ in size (64x64, 60x48)" in err[0] and "at least 2 frames" in err[-1]
+    with tifffile.TiffWriter(tmp_path / "thumb.tif") as tw:  # a thumbnail after the image: no warning
+        tw.write(np.zeros((64, 64), np.uint16), photometric="minisblack")
+        tw.write(np.zeros((16, 16), np.uint16), photometric="minisblack")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_sequence(tmp_path / "thumb.tif").shape == (1, 64, 64)

@@ -479,7 +479,7 @@ def _tiff_array(path: Path):
     log.addHandler(catcher)
     try:
         with tifffile.TiffFile(path) as tif:
-            series = _frame_series(tif.series)
+            series = _frame_series(tif.series, path)
             for s in series:
                 _check_tiff_series(path, s)
             t, h, w = _tiff_frames(series[0].shape, series[0].axes)
@@ -489,7 +489,7 @@ def _tiff_array(path: Path):
             else:  # one series per page (TiffWriter.write in a loop): one frame each
                 _check_claim(path, (len(series), *series[0].shape), "TIFF image")
                 arr, axes = np.stack([s.asarray() for s in series]), "T" + series[0].axes
-            spacing, unit = _tiff_spacing(tif)
+            spacing, unit = _tiff_spacing(tif, path)
             meta = {"tiff_axes": axes, "dtype": str(arr.dtype)}
     finally:
         log.removeHandler(catcher)
@@ -499,7 +499,7 @@ def _tiff_array(path: Path):
     return arr, axes, spacing, unit, meta
 
 
-def _frame_series(series: list) -> list:
+def _frame_series(series: list, path: Path) -> list:
     """The series that hold the frames: the first, or every series when each is one 2-D image (or one RGB image) of
     the same shape and type, as ``tifffile.TiffWriter.write`` called once a frame writes them (a series per page).
     Files whose later series differ (thumbnails, pyramid levels, a label mask) give their first series only."""
@@ -507,6 +507,12 @@ def _frame_series(series: list) -> list:
     if len(series) > 1 and first.axes in ("YX", "YXS") and all(
             s.shape == first.shape and s.dtype == first.dtype and s.axes == first.axes for s in series[1:]):
         return list(series)
+    images = [s for s in series if s.axes == first.axes and len(s.shape) == len(first.shape)]
+    if first.axes in ("YX", "YXS") and len(images) > 1 and any(
+            min(s.shape[:2]) > min(first.shape[:2]) // 2 for s in images[1:]):  # not thumbnails or pyramid levels
+        sizes = ", ".join(f"{s.shape[0]}x{s.shape[1]}" for s in images[:4]) + (", ..." if len(images) > 4 else "")
+        warnings.warn(f"{path.name}: its images differ in size ({sizes}): read the first only; resample the frames onto one grid "
+                      "to register them together", stacklevel=4)
     return [first]
 
 
@@ -542,8 +548,31 @@ def _check_tiff_series(path: Path, s) -> None:
                         f"the page holds {sum(counts):,})")
 
 
-def _tiff_spacing(tif) -> tuple[tuple[float, float] | None, str]:
-    """Pixel spacing ``(row, col)`` from our own JSON metadata, OME, ImageJ or resolution tags."""
+#: GeoTIFF ProjLinearUnitsGeoKey codes -> metres
+_GEO_LINEAR_M = {9001: 1.0, 9002: 0.3048, 9003: 1200 / 3937, 9036: 1000.0}
+
+
+def _geotiff_spacing(tif, path: Path) -> tuple[tuple[float, float], str] | None:
+    """``(row, col)`` in metres from a GeoTIFF's ModelPixelScale (a projected model, e.g. UTM: a satellite tile's
+    10 m), or None (no GeoTIFF, or a geographic model, whose pixels are degrees: warned, measured in pixels)."""
+    if not getattr(tif, "is_geotiff", False):
+        return None
+    try:
+        md = tif.geotiff_metadata or {}
+        sx, sy = (float(v) for v in md.get("ModelPixelScale", [])[:2])
+    except (TypeError, ValueError, KeyError):
+        return None
+    model = int(md.get("GTModelTypeGeoKey", 1) or 1)
+    linear = int(md.get("ProjLinearUnitsGeoKey", 9001) or 9001)
+    if model != 1 or linear not in _GEO_LINEAR_M:  # degrees, or a unit we do not know: no length
+        warnings.warn(f"{path.name}: its GeoTIFF pixel size ({sy:g}, {sx:g}) is not in a known "
+                      "length unit (a geographic model's degrees?); measuring in pixels", stacklevel=4)
+        return None
+    return (sy * _GEO_LINEAR_M[linear], sx * _GEO_LINEAR_M[linear]), "m"
+
+
+def _tiff_spacing(tif, path: Path) -> tuple[tuple[float, float] | None, str]:
+    """Pixel spacing ``(row, col)`` from our own JSON metadata, OME, GeoTIFF, ImageJ or resolution tags."""
     # 1. tifffile "shaped" JSON description written by save_stack (exact floats)
     shaped = getattr(tif, "shaped_metadata", None)
     if shaped:
@@ -565,7 +594,11 @@ def _tiff_spacing(tif) -> tuple[tuple[float, float] | None, str]:
             sy = _unit_scale(pix.get("PhysicalSizeYUnit", "µm"))
             if sx and sy and sx[1] == sy[1]:
                 return (float(pix.get("PhysicalSizeY")) * sy[0], float(pix.get("PhysicalSizeX")) * sx[0]), sx[1]
-    # 3. ImageJ unit or TIFF ResolutionUnit with X/YResolution (pixels per unit)
+    # 3. GeoTIFF: the model's pixel size, in the projection's linear unit (metres unless it says otherwise)
+    geo = _geotiff_spacing(tif, path)
+    if geo is not None:
+        return geo
+    # 4. ImageJ unit or TIFF ResolutionUnit with X/YResolution (pixels per unit)
     page = tif.pages[0]
     tags = page.tags
     if "XResolution" not in tags or "YResolution" not in tags:
