@@ -275,6 +275,9 @@ def cmd_register(args) -> int:
               f"(--slice K for another)", file=sys.stderr)
     # everything that can be checked is checked before the (possibly long) registration
     api.validate_frames(seq.frames, args.reference)
+    if args.method is None and seq.shape[0] == 2:  # the default is trained on cine: say what a pair of dates wants
+        print(f"napari-tlreg register: 2 frames: registering with {method} (the default, trained on cine sequences); "
+              "for a pair of dates (satellite), --method hsyn or multistep", file=sys.stderr)
     labels = _load_labels(args.labels, seq.shape, args.reference, args.slice) if args.labels else seq.labels
     landmarks = load_points_csv(args.landmarks) if args.landmarks else seq.landmarks
     try:
