@@ -992,6 +992,14 @@ def test_a_geotiffs_pixel_size_is_its_spacing(tmp_path):
                                          r"unit \(a geographic model's degrees\?\); measuring in pixels"):
         deg = load_sequence(_geotiff(tmp_path / "deg.tif", frames, scale=(1e-4, 1e-4), model=2))
     assert deg.spacing is None and deg.unit == "px"
+    north_up = load_sequence(_geotiff(tmp_path / "neg.tif", frames, scale=(10.0, -10.0)))  # a negative y step
+    assert north_up.spacing == pytest.approx((10.0, 10.0))
+    import tifffile  # a model transformation in place of the pixel scale: 5 m columns, 7 m rows, north up
+
+    matrix = (5.0, 0, 0, 626000.0, 0, -7.0, 0, 5220000.0, 0, 0, 0, 0, 0, 0, 0, 1.0)
+    tifffile.imwrite(tmp_path / "mt.tif", frames, photometric="minisblack",
+                     extratags=[(34264, "d", 16, matrix, True), (34735, "H", 8, (1, 1, 0, 1, 1024, 0, 1, 1), True)])
+    assert load_sequence(tmp_path / "mt.tif").spacing == pytest.approx((7.0, 5.0))
 
 
 def test_a_tiff_of_images_of_different_sizes_says_so(tmp_path, capsys):
@@ -1015,6 +1023,13 @@ def test_a_tiff_of_images_of_different_sizes_says_so(tmp_path, capsys):
         tw.write(np.zeros((16, 16), np.uint16), photometric="minisblack")
     import warnings
 
+    with tifffile.TiffWriter(tmp_path / "pyramid.tif") as tw:  # odd-sized pyramid levels, a mask of another type
+        tw.write(np.zeros((101, 101), np.uint16), photometric="minisblack")
+        tw.write(np.zeros((51, 51), np.uint16), photometric="minisblack")
+    with tifffile.TiffWriter(tmp_path / "mask.tif") as tw:
+        tw.write(np.zeros((64, 64), np.uint16), photometric="minisblack")
+        tw.write(np.zeros((64, 64), np.uint8), photometric="minisblack")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert load_sequence(tmp_path / "thumb.tif").shape == (1, 64, 64)
+        for name in ("thumb", "pyramid", "mask"):
+            assert load_sequence(tmp_path / f"{name}.tif").shape[0] == 1

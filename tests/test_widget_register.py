@@ -1139,6 +1139,10 @@ def test_a_colour_layer_registers_as_grey(widget, qtbot, notes):
     assert w.legend.overlay.text() == OVERLAY_TEXT["rgb"]
     for combo in [w.image_combo] + [d.images.combo for d in others]:  # a result, not an input
         assert [combo.itemText(i) for i in range(combo.count())] == ["video"]
+    viewer.layers.remove("video grey frame")  # removed by the user, made again by the next run: still under the
+    run_and_wait(qtbot, w)  # overlay (it was added on top of every result layer, opaque: only green showed)
+    names = [ly.name for ly in viewer.layers]
+    assert names.index("video") + 1 == names.index("video grey frame") < names.index("video warped reference")
     viewer.add_image(grey, name="grey")
     choose(w.image_combo, "grey")
     run_and_wait(qtbot, w)

@@ -924,6 +924,7 @@ class RegisterWidget(QWidget):
         self._result_place = {k: settings[k] for k in ("base", "scale", "translate", "region")}
         self._add_layers(outcome.layers)
         self._drop_stale_layers(str(settings["base"]), outcome.layers)
+        self._grey_frame_under_the_overlay(str(settings["base"]), layer)
         if layer is not None:  # napari selected the last layer added (the hidden arrows): the image again
             self._viewer.layers.selection.active = layer
         if isinstance(layer, Image) and layer.colormap.name == "gray" and not layer.rgb:
@@ -967,6 +968,15 @@ class RegisterWidget(QWidget):
             self._upsert(data, kwargs, layer_type)
         if len(dims.current_step) == len(step):
             dims.current_step = step
+
+    def _grey_frame_under_the_overlay(self, base: str, image: Layer | None) -> None:
+        """A colour image's grey frame (opaque) just above the image, under the other result layers: made again after
+        the user removed it, it was added on top of them all and hid the overlay."""
+        layers = self._viewer.layers
+        name = L.layer_name(base, L.GREY_FRAME)
+        if image is None or image not in layers or name not in layers:
+            return
+        layers.move(layers.index(name), layers.index(image) + 1)  # before the layer after the image (a no-op there)
 
     def _drop_stale_layers(self, base: str, layer_data: list) -> None:
         """Remove ``base``'s result layers that this run did not make (its propagated labels when this run had

@@ -508,8 +508,9 @@ def _frame_series(series: list, path: Path) -> list:
             s.shape == first.shape and s.dtype == first.dtype and s.axes == first.axes for s in series[1:]):
         return list(series)
     images = [s for s in series if s.axes == first.axes and len(s.shape) == len(first.shape)]
-    if first.axes in ("YX", "YXS") and len(images) > 1 and any(
-            min(s.shape[:2]) > min(first.shape[:2]) // 2 for s in images[1:]):  # not thumbnails or pyramid levels
+    if first.axes in ("YX", "YXS") and any(  # another date of another size, not a mask, thumbnail or pyramid level
+            s.shape[:2] != first.shape[:2] and min(s.shape[0] / first.shape[0], s.shape[1] / first.shape[1]) > 0.6
+            for s in images[1:]):
         sizes = ", ".join(f"{s.shape[0]}x{s.shape[1]}" for s in images[:4]) + (", ..." if len(images) > 4 else "")
         warnings.warn(f"{path.name}: its images differ in size ({sizes}): read the first only; resample the frames onto one grid "
                       "to register them together", stacklevel=4)
@@ -559,8 +560,12 @@ def _geotiff_spacing(tif, path: Path) -> tuple[tuple[float, float], str] | None:
         return None
     try:
         md = tif.geotiff_metadata or {}
-        sx, sy = (float(v) for v in md.get("ModelPixelScale", [])[:2])
-    except (TypeError, ValueError, KeyError):
+        if md.get("ModelPixelScale") is not None:
+            sx, sy = (abs(float(v)) for v in md["ModelPixelScale"][:2])
+        else:  # a 4x4 model transformation (row-major): the columns' and the rows' steps in the model
+            m = [float(v) for v in np.ravel(md["ModelTransformation"])]  # tifffile gives it as 4 rows
+            sx, sy = math.hypot(m[0], m[4]), math.hypot(m[1], m[5])
+    except (TypeError, ValueError, KeyError, IndexError):
         return None
     model = int(md.get("GTModelTypeGeoKey", 1) or 1)
     linear = int(md.get("ProjLinearUnitsGeoKey", 9001) or 9001)
