@@ -475,14 +475,20 @@ def test_satellite_15_pairs_register_export_matches_numpy(docks, qtbot, tmp_path
                                np.column_stack([layer.data])[:, 1:])
 
 
-def test_plugin_docks_share_results(make_napari_viewer, qtbot, engines):
-    """Docked through the npe2 manifest, the three widgets find each other's results (one store per viewer)."""
+def _plugin_docks(make_napari_viewer):
+    """A viewer with the sequence "seq" and the three docks added through the npe2 manifest."""
     viewer = make_napari_viewer()
     frames, _ = sequence()
     viewer.add_image(frames, name="seq")
-    _, reg = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
-    _, lmw = viewer.window.add_plugin_dock_widget("napari-tlreg", "Landmarks & TRE")
-    _, plots = viewer.window.add_plugin_dock_widget("napari-tlreg", "Evaluation plots")
+    docks = [viewer.window.add_plugin_dock_widget("napari-tlreg", name)[1]
+             for name in ("Register sequence", "Landmarks & TRE", "Evaluation plots")]
+    return (viewer, *docks)
+
+
+def test_plugin_docks_share_results(make_napari_viewer, qtbot, engines):
+    """Docked through the npe2 manifest, the three widgets find each other's results (one store per viewer)."""
+    viewer, reg, lmw, plots = _plugin_docks(make_napari_viewer)
+    frames, _ = sequence()
     assert (type(lmw).__name__, type(plots).__name__) == ("LandmarkWidget", "PlotsWidget")
     run_register(qtbot, reg, FieldEngine.name)
     assert lmw.result_combo.currentText() == FieldEngine.name
@@ -799,12 +805,7 @@ def test_a_closed_dock_lets_go_and_a_reopened_one_acts_once(make_napari_viewer, 
     from napari_tlreg import report
     from napari_tlreg._widgets import plots as plots_mod
 
-    viewer = make_napari_viewer()
-    frames, _ = sequence()
-    viewer.add_image(frames, name="seq")
-    _, reg = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
-    _, lmw = viewer.window.add_plugin_dock_widget("napari-tlreg", "Landmarks & TRE")
-    _, plots = viewer.window.add_plugin_dock_widget("napari-tlreg", "Evaluation plots")
+    viewer, reg, lmw, plots = _plugin_docks(make_napari_viewer)
     lmw.pairing_box.setChecked(True)
     layer = viewer.layers["seq landmarks"]
     assert lmw.live and plots.live
