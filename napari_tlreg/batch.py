@@ -67,32 +67,53 @@ def _is_output_folder(folder: Path) -> bool:
 
 
 def _sequence_files(folder: Path, skip: Path | None = None) -> list[Path] | None:
-    """The sequences of a cohort folder, or ``None`` when ``folder`` is itself a DICOM series. Sub-folders that are
-    ``skip`` (the batch's output folder) or an earlier output of napari-tlreg are neither sequences nor a reason
-    to take ``folder`` for a cohort."""
-    from .io.readers import SUPPORTED_SUFFIXES, _suffix, is_labels_file
+    """The sequences of a cohort folder, or ``None`` when ``folder`` is itself a DICOM series and nothing else.
+
+    Single-frame DICOM files are the slices of a series, which the folder is: with other sequence files or
+    sub-folders beside them, the folder is listed too (a preview TIFF beside a series dropped the series). A
+    multi-frame DICOM file is a sequence of its own (an echo cohort: a clip per file), and so is a DICOM file that
+    cannot be read (a failed row that says why; it was left out without a word). Sub-folders that are ``skip`` (the
+    batch's output folder) or an earlier output of napari-tlreg are neither sequences nor a reason to take
+    ``folder`` for a cohort."""
+    from .io.readers import SUPPORTED_SUFFIXES, _sniff, _suffix, is_labels_file
 
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     subdirs = [p for p in entries if p.is_dir() and p.resolve() != skip and not _is_output_folder(p)]
-    # a multi-frame DICOM file is a sequence of its own (an echo cohort: a clip per file); single-frame ones are
-    # the slices of a series, which the folder is
-    files = [p for p in entries if p.is_file() and not is_labels_file(p) and (
-        SUPPORTED_SUFFIXES.get(_suffix(p)) not in (None, "dicom") or (
-            SUPPORTED_SUFFIXES.get(_suffix(p)) == "dicom" and _multi_frame(p)))]
-    if not files and not subdirs:
+    files, unreadable, series = [], [], False
+    for p in entries:
+        if not p.is_file() or is_labels_file(p):
+            continue
+        kind = SUPPORTED_SUFFIXES.get(_suffix(p))
+        if kind is None and p.stat().st_size and _sniff(p) == "dicom":  # a DICOM file without a suffix (IM0001)
+            kind = "dicom"
+        if kind == "dicom":
+            frames = _dicom_frames(p)
+            if frames == 1:
+                series = True
+            elif frames is None:
+                unreadable.append(p)
+            else:
+                files.append(p)
+        elif kind is not None:
+            files.append(p)
+    if not files and not subdirs:  # a series (its reader skips, and names, the files it cannot read)
         return None
-    return files + subdirs
+    # beside a series, a file that cannot be read is taken for one of its slices (the series' reader names it)
+    return [folder] + files + subdirs if series else files + unreadable + subdirs
 
 
-def _multi_frame(path: Path) -> bool:
-    """Whether ``path`` is a DICOM file of several frames (its header's NumberOfFrames)."""
+def _dicom_frames(path: Path) -> int | None:
+    """The number of frames a DICOM file's header gives (1 without NumberOfFrames), or None when it cannot be read or
+    holds no image (no Rows)."""
     try:
         import pydicom
 
-        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["NumberOfFrames"])
-        return int(ds.get("NumberOfFrames", 1) or 1) > 1
-    except Exception:  # not DICOM, or unreadable: the folder's reader says so
-        return False
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["NumberOfFrames", "Rows"])
+        if "Rows" not in ds:
+            return None
+        return max(1, int(ds.get("NumberOfFrames", 1) or 1))
+    except Exception:  # not DICOM, or unreadable: its own row, where the reader says why
+        return None
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike | None = None) -> list[dict]:

@@ -679,3 +679,26 @@ def test_a_batch_registers_to_the_reference_it_is_given(cluster, shift_engine, t
     assert json.loads((out / "a" / "result.json").read_text())["reference"] == 3
     u = tifffile.imread(out / "a" / "displacement.tif")
     np.testing.assert_allclose(u[:, :, 20, 20], [[-(t - 3), t - 3] for t in range(5)], atol=1e-4)
+
+
+def test_a_series_folder_with_other_files_is_still_a_series_and_no_dicom_is_dropped(tmp_path):
+    """A DICOM series folder holding a preview TIFF (or a notes folder) was taken for a cohort of that file alone:
+    the series was dropped with no word (exit 0); a corrupt .dcm in a cohort was left out of the summary."""
+    from pydicom import examples
+
+    pt = tmp_path / "pt"
+    pt.mkdir()
+    for k in range(3):
+        examples.ct.save_as(pt / f"{k + 1}.dcm")
+    save_stack(pt / "preview.tif", _sequence(3))
+    items = expand_inputs([pt])
+    assert [(it["name"], Path(it["source"]).name) for it in items] == [("pt", "pt"), ("preview", "preview.tif")]
+    (pt / "preview.tif").unlink()
+    assert [it["name"] for it in expand_inputs([pt])] == ["pt"]  # a series alone: the folder, as before
+    (pt / "IM0004").write_bytes((pt / "1.dcm").read_bytes())  # a slice without a suffix is a slice too
+    assert [it["name"] for it in expand_inputs([pt])] == ["pt"]
+
+    cohort = tmp_path / "cohort"
+    save_stack(cohort / "a.tif", _sequence(3))
+    (cohort / "corrupt.dcm").write_bytes(b"\x00" * 128 + b"DICM" + b"\x01" * 40)
+    assert sorted(it["name"] for it in expand_inputs([cohort])) == ["a", "corrupt"]  # reported, not dropped

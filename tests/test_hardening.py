@@ -1474,3 +1474,23 @@ def test_cli_register_of_a_pair_with_the_default_method_says_what_pairs_want(tmp
     rc, err, _ = _cli(["register", tmp_path / "pair.tif", "--method", "tlrn", "--out", tmp_path / "r2", "--no-montage"],
                       capsys)
     assert rc == 0 and not any("pair of dates" in line for line in err)  # chosen: not second-guessed
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_run(tmp_path, capsys, shift_engine, good_tif, monkeypatch):
+    """`--out /proc/x` or `--out a_file/sub` ran the whole registration, then failed with the hidden temporary
+    folder's name ("No such file or directory: '/proc/.x.tmp-836c677f'")."""
+    from napari_tlreg import api
+
+    ran = []
+    real = api.register
+    monkeypatch.setattr(api, "register", lambda *a, **k: (ran.append(1), real(*a, **k))[1])
+    (tmp_path / "afile").write_text("x")
+    for out, match in ((tmp_path / "afile" / "sub", "afile is not a folder"),
+                       (Path("/proc/napari_tlreg_out"), "does not let us write")):
+        rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--out", out, "--no-montage"], capsys)
+        _assert_one_line_error(rc, err, match=match)
+        assert ".tmp-" not in err[-1]
+    assert ran == []
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--out", tmp_path / "new" / "deep" / "r",
+                       "--no-montage"], capsys)
+    assert rc == 0 and ran == [1], err  # folders still to make, under one we may write: fine

@@ -100,6 +100,18 @@ def atomic_path(target):
         raise
 
 
+def _writable(folder: Path) -> bool:
+    """Whether a file can be made in ``folder`` (a read-only mount or a pseudo file system such as /proc says yes to
+    ``os.access`` as root, and no to a file)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
 def check_replaceable(target, replaces: str | None = None, kind: str = "output") -> None:
     """Raise ``FileExistsError`` unless :func:`atomic_dir` may replace ``target``: it is missing, an empty folder,
     or (with ``replaces``) a folder holding that file. Callers run it early too, before a long computation."""
@@ -112,6 +124,15 @@ def check_replaceable(target, replaces: str | None = None, kind: str = "output")
     if replaces is not None and target.is_dir() and any(target.iterdir()) and not (target / replaces).is_file():
         raise FileExistsError(f"{target}: exists and is not a napari-tlreg {kind} folder (no {replaces}); writing "
                               "there would delete what it holds: choose a new or empty folder")
+    # where it will be made: the nearest folder that exists must let us write (found only after a long run, with the
+    # hidden temporary folder's name: "No such file or directory: '/proc/.x.tmp-836c677f'")
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise FileExistsError(f"{target}: cannot be made: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK) or not _writable(parent):
+        raise PermissionError(f"{target}: cannot be written: {parent} does not let us write")
 
 
 @contextmanager
