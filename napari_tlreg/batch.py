@@ -390,6 +390,8 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
             api.check_memory(method, seq.frames.shape, api.get_engine(method).validate_params(params or {}), limit=left,
                              where=" to this Dask worker (its memory limit)")
         labels, landmarks = report.check_annotations(seq.shape, seq.labels, seq.landmarks, reference)
+        if note := report.unlabelled_reference(labels, reference % seq.shape[0]):
+            notes.append(note)
         # the sequence itself: its spacing, and its own region as the mask of a method that takes one (said in the
         # summary, as register says it) and the registration's (e.g. blank frames): the run goes on, the summary says so
         for key, region in api.own_region_params(method, seq, params or {}).items():

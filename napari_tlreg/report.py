@@ -57,6 +57,20 @@ def one_labels_frame(labels, shape) -> bool:
     return np.ndim(labels) == 2 or (np.ndim(labels) == 3 and np.shape(labels)[0] == 1 and int(shape[0]) > 1)
 
 
+def unlabelled_reference(labels, reference: int) -> str | None:
+    """What to say when checked ``(T, H, W)`` labels have none on the reference frame but some elsewhere: only the
+    reference's labels are carried to the other frames, so Dice and Hausdorff come out empty, without a word (expert
+    contours drawn on end-diastole and end-systole, the reference left at 0)."""
+    if labels is None or labels[reference].any():
+        return None
+    drawn = [int(t) for t in np.flatnonzero(labels.reshape(len(labels), -1).any(axis=1))]
+    if not drawn:
+        return None
+    shown = ", ".join(map(str, drawn[:8])) + (", ..." if len(drawn) > 8 else "")
+    return (f"the reference frame ({reference}) has no labels, so none are carried to the other frames and Dice and "
+            f"Hausdorff stay empty; labelled frames: {shown} (register with one of them as the reference)")
+
+
 def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
     """Check labels and landmarks against frames of ``shape`` ``(T, H, W)``, before any work is done.
 

@@ -1494,3 +1494,26 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_run(tmp_path, ca
     rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--out", tmp_path / "new" / "deep" / "r",
                        "--no-montage"], capsys)
     assert rc == 0 and ran == [1], err  # folders still to make, under one we may write: fine
+
+
+def test_labels_without_the_reference_frame_are_said_to_carry_nothing(tmp_path, capsys, shift_engine, good_tif):
+    """Expert contours drawn on end-diastole and end-systole only, the reference left at 0: every Dice and Hausdorff
+    came out empty, exit 0, without a word."""
+    lab = np.zeros((4, 32, 32), np.uint8)
+    lab[2, 10:20, 10:20] = 1
+    save_stack(tmp_path / "lab.tif", lab)
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--labels", tmp_path / "lab.tif",
+                       "--out", tmp_path / "r", "--no-montage"], capsys)
+    want = ("the reference frame (0) has no labels, so none are carried to the other frames and Dice and Hausdorff "
+            "stay empty; labelled frames: 2 (register with one of them as the reference)")
+    assert rc == 0 and f"napari-tlreg register: warning: {want}" in err, err
+    rc, err, _ = _cli(["evaluate", tmp_path / "r", "--labels", tmp_path / "lab.tif"], capsys)
+    assert rc == 0 and any(line.endswith(want) and "evaluate: warning" in line for line in err), err
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--labels", tmp_path / "lab.tif",
+                       "--reference", "2", "--out", tmp_path / "r2", "--no-montage"], capsys)
+    assert rc == 0 and not any("has no labels" in line for line in err), err
+    from napari_tlreg import batch
+
+    save_stack(tmp_path / "seq_labels.tif", lab)  # beside good_tif (seq.tif): its labels, in a batch
+    row = batch.register_one({"name": "seq", "source": str(good_tif)}, shift_engine, str(tmp_path / "out"))
+    assert row["status"] == "ok" and want in row["warning"], row
