@@ -214,6 +214,26 @@ def test_run_end_to_end(widget, qtbot, notes):
     assert [w.labels_combo.itemText(i) for i in range(w.labels_combo.count())] == ["none", "seg"]
 
 
+def test_labels_off_the_reference_frame_are_said_to_carry_nothing(widget, qtbot, notes):
+    """Labels drawn on other frames than the reference: the propagated layer came out empty, without a word."""
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    only = np.zeros_like(labels)
+    only[REF + 1] = labels[REF + 1]
+    viewer.add_labels(only, name="seg")
+    choose(w.labels_combo, "seg")
+    choose(w.method_combo, TruthEngine.name)
+    w.reference_spin.setValue(REF)
+    run_and_wait(qtbot, w)
+    assert [k for k, _ in notes] == ["warning"] and f"the reference frame ({REF}) has no labels" in notes[0][1], notes
+    assert f"labelled frames: {REF + 1}" in notes[0][1]
+    viewer.layers["seg"].data = labels  # labels on the reference: nothing to say
+    notes.clear()
+    run_and_wait(qtbot, w)
+    assert notes == []
+
+
 def test_labels_mismatch_keeps_other_layers(widget, qtbot, notes):
     viewer, w = widget
     frames, _ = synthetic_sequence()

@@ -330,4 +330,9 @@ def result_layers(
             out.append(labels_layer(res, labels, base, **place))
         except ValueError as exc:
             warnings.append(f"labels not propagated: {exc}")
+        else:
+            from napari_tlreg.report import unlabelled_reference
+
+            if np.ndim(labels) == 3 and (note := unlabelled_reference(np.asarray(labels), res.reference)):
+                warnings.append(f"labels: {note}")
     return out, warnings
