@@ -144,10 +144,12 @@ def parse_params(items: list[str]) -> dict:
     return params
 
 
-def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int = 0, slice: int | None = None):
+def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int = 0, slice: int | None = None,
+                 n_slices: int | None = None):
     """Labels from a file, checked against the frames: ``(T, H, W)`` int32 (one frame goes on the reference). A
     file of several slice positions (a 4-D NIfTI, an ``(S, T, H, W)`` array) gives slice position ``slice`` (the
-    frames' own, ``--slice``; default 0)."""
+    frames' own, ``--slice``; default 0), and must have the frames' ``n_slices`` when that is known (9 positions of
+    labels against a stack of 12 gave another position's labels, without a word)."""
     if path is None:
         return None
     from .io import load_sequence, load_stack
@@ -159,12 +161,17 @@ def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int =
             lab = load_stack(path)[0]
         except (ValueError, OSError):  # a 4-D NIfTI, DICOM, video: the sequence readers, at the frames' slice position
             seq = load_sequence(path)
-            if int(seq.metadata.get("n_slices", 1)) > 1 and slice:
+            held = int(seq.metadata.get("n_slices", 1))
+            if held > 1 and n_slices is not None and held != n_slices:
+                raise ValueError(f"{path}: labels of {held} slice positions, the frames' source has {n_slices}")
+            if held > 1 and slice:
                 seq = load_sequence(path, slice=slice)
             lab = seq.frames
     while lab.ndim > 3 and lab.shape[0] == 1:
         lab = lab[0]
     if lab.ndim == 4 and lab.shape[1:] == tuple(shape):  # (S, T, H, W): the frames' slice position
+        if n_slices is not None and lab.shape[0] != n_slices:
+            raise ValueError(f"{path}: labels of {lab.shape[0]} slice positions, the frames' source has {n_slices}")
         k = slice or 0
         if not 0 <= k < lab.shape[0]:
             raise ValueError(f"{path}: labels of {lab.shape[0]} slice positions have no slice {k}")
@@ -278,7 +285,8 @@ def cmd_register(args) -> int:
     if args.method is None and seq.shape[0] == 2:  # the default is trained on cine: say what a pair of dates wants
         print(f"napari-tlreg register: 2 frames: registering with {method} (the default, trained on cine sequences); "
               "for a pair of dates (satellite), --method hsyn or multistep", file=sys.stderr)
-    labels = _load_labels(args.labels, seq.shape, args.reference, args.slice) if args.labels else seq.labels
+    labels = (_load_labels(args.labels, seq.shape, args.reference, args.slice, int(seq.metadata.get("n_slices", 1)))
+              if args.labels else seq.labels)
     landmarks = load_points_csv(args.landmarks) if args.landmarks else seq.landmarks
     try:
         labels, landmarks = report.check_annotations(seq.shape, labels, landmarks, args.reference)
