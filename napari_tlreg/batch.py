@@ -384,6 +384,9 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
             warnings.simplefilter("always")  # folder's skipped files) goes in the summary with the run's own
             seq = load_sequence(item["source"], slice=slice, max_voxels=api.MAX_VOXELS)  # refused before it is read
         notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        n_slices = int(seq.metadata.get("n_slices", 1))
+        if n_slices > 1 and slice is None:  # as register says it: the other slice positions are not registered
+            notes.append(f"{n_slices} slice positions; slice 0 registered (--slice K, or all, for the others)")
         api.validate_frames(seq.frames, reference)  # cheap checks first, before the registration
         left = _worker_memory_left()
         if left is not None and resolve_device(device).type == "cpu":  # the worker's own budget: its nanny would kill it

@@ -228,6 +228,10 @@ def test_batch_takes_a_slice_position_of_multi_slice_sources(cluster, shift_engi
                      "--scheduler", cluster.scheduler_address, "--slice", "1", "--no-montage"]) == 0
     got = np.asarray(tifffile.imread(tmp_path / "cli" / "stack" / "frames.tif"))
     np.testing.assert_array_equal(got, normalize_sequence(stack[1]))
+    assert "slice positions" not in (rows["stack"]["warning"] or "")  # a slice given: nothing to say
+    row = run_batch([folder / "stack.npz"], shift_engine, tmp_path / "dflt", scheduler=cluster.scheduler_address,
+                    montage=False)[0]  # none given: slice 0, said as register says it (it was silent)
+    assert "3 slice positions; slice 0 registered (--slice K, or all, for the others)" in row["warning"]
 
 
 def test_batch_every_slice_position(cluster, shift_engine, tmp_path):
