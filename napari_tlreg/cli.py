@@ -397,8 +397,8 @@ def _check_one_source(folders: list[str]) -> None:
     frames only when they were scaled alike)."""
     from .batch import _recorded_source, _slice_key
 
-    def what(key):
-        return key[0] + (f" slice {key[1]}" if key[1] else "")
+    def what(key, other):  # the slice position named when it tells them apart, or when it is not the default
+        return key[0] + (f" slice {key[1]}" if key[1] or key[0] == other[0] else "")
 
     known = {}
     for folder in folders:
@@ -408,9 +408,9 @@ def _check_one_source(folders: list[str]) -> None:
         key = (made[0], _slice_key(made[1]))
         other = next((f for f, k in known.items() if k != key), None)
         if other is not None:
-            raise ValueError(f"{other} and {folder} are results of different sequences ({what(known[other])}, "
-                             f"{what(key)}): a --report compares methods on one sequence; run evaluate on each "
-                             "folder with its own --report")
+            raise ValueError(f"{other} and {folder} are results of different sequences ({what(known[other], key)}, "
+                             f"{what(key, known[other])}): a --report compares methods on one sequence; run evaluate "
+                             "on each folder with its own --report")
         known[folder] = key
 
 

@@ -348,7 +348,7 @@ def test_a_report_refuses_results_of_different_sequences_of_one_shape(tmp_path, 
     assert {p: p.stat().st_mtime_ns for f in ("p1", "p2") for p in (tmp_path / f).iterdir()} == before
     report.write(_result(0.5), tmp_path / "p3", source="/data/patient1.nii.gz", montage=False, extra={"slice": 2})
     assert main(["evaluate", str(tmp_path / "p1"), str(tmp_path / "p3"), "--report", str(tmp_path / "rep2")]) == 2
-    assert "(/data/patient1.nii.gz, /data/patient1.nii.gz slice 2)" in capsys.readouterr().err
+    assert "(/data/patient1.nii.gz slice 0, /data/patient1.nii.gz slice 2)" in capsys.readouterr().err
     report.write(_result(0.5), tmp_path / "m2", source="/data/patient1.nii.gz", montage=False)  # another method
     assert main(["evaluate", str(tmp_path / "p1"), str(tmp_path / "m2"), "--report", str(tmp_path / "rep2")]) == 0
 
