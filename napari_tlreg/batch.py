@@ -4,9 +4,9 @@
     rows = run_batch(["cohort/*.nii.gz", "dicom/patient01", "cardiac"], "tlrn", "results/")
 
 * ``inputs``: files, DICOM folders, bundled sample names, or globs of them. A folder that holds
-  sequence files (TIFF, NIfTI, video, npz) or sub-folders is a cohort folder: its sequence
-  files and its sub-folders (each read as a DICOM folder) are taken. Any other folder is one
-  DICOM series. Files named ``<stem>_labels.<ext>`` are labels of ``<stem>`` (the readers load
+  sequence files (TIFF, NIfTI, video, npz, multi-frame DICOM) or sub-folders is a cohort folder: its sequence
+  files and its sub-folders (each read as a DICOM folder) are taken, and the folder itself too when it holds
+  single-frame DICOM files (a series). Any other folder is one DICOM series. Files named ``<stem>_labels.<ext>`` are labels of ``<stem>`` (the readers load
   them), not sequences of their own; nor are the batch's output folder and folders napari-tlreg wrote (a result's
   ``result.json``, a batch's ``summary.csv``) inside a cohort.
 * One batch at a time writes to ``out``: a second one is refused (:class:`OSError`) before it reads anything.

@@ -285,8 +285,7 @@ def cmd_register(args) -> int:
     if args.method is None and seq.shape[0] == 2:  # the default is trained on cine: say what a pair of dates wants
         print(f"napari-tlreg register: 2 frames: registering with {method} (the default, trained on cine sequences); "
               "for a pair of dates (satellite), --method hsyn or multistep", file=sys.stderr)
-    labels = (_load_labels(args.labels, seq.shape, args.reference, args.slice, int(seq.metadata.get("n_slices", 1)))
-              if args.labels else seq.labels)
+    labels = _load_labels(args.labels, seq.shape, args.reference, args.slice, n_slices) if args.labels else seq.labels
     landmarks = load_points_csv(args.landmarks) if args.landmarks else seq.landmarks
     try:
         labels, landmarks = report.check_annotations(seq.shape, labels, landmarks, args.reference)

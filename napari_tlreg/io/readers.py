@@ -512,8 +512,8 @@ def _frame_series(series: list, path: Path) -> list:
             s.shape[:2] != first.shape[:2] and min(s.shape[0] / first.shape[0], s.shape[1] / first.shape[1]) > 0.6
             for s in images[1:]):
         sizes = ", ".join(f"{s.shape[0]}x{s.shape[1]}" for s in images[:4]) + (", ..." if len(images) > 4 else "")
-        warnings.warn(f"{path.name}: its images differ in size ({sizes}): read the first only; resample the frames onto one grid "
-                      "to register them together", stacklevel=4)
+        warnings.warn(f"{path.name}: its images differ in size ({sizes}): read the first only; resample the frames "
+                      "onto one grid to register them together", stacklevel=4)
     return [first]
 
 
