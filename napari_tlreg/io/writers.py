@@ -131,7 +131,7 @@ def check_replaceable(target, replaces: str | None = None, kind: str = "output")
         parent = parent.parent
     if not parent.is_dir():
         raise FileExistsError(f"{target}: cannot be made: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK) or not _writable(parent):
+    if not _writable(parent):
         raise PermissionError(f"{target}: cannot be written: {parent} does not let us write")
 
 
