@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import write_json  # noqa: E402
+from benchmarks import ants_registration, write_json  # noqa: E402
 import napari_tlreg as tl  # noqa: E402
 from napari_tlreg import metrics  # noqa: E402
 from napari_tlreg.synth._common import farthest_points  # noqa: E402
@@ -142,20 +142,20 @@ def ants_field(frames: np.ndarray, syn: str = "SyN"):
     fixed = ants.from_numpy(np.ascontiguousarray(frames[1], dtype=np.float32))
     moving = ants.from_numpy(np.ascontiguousarray(frames[0], dtype=np.float32))
     t0 = time.perf_counter()
-    reg = ants.registration(fixed=fixed, moving=moving, type_of_transform=syn)
-    secs = time.perf_counter() - t0
-    h, w = frames.shape[1:]
-    rr, cc = np.mgrid[0:h, 0:w].astype(np.float32)
-    outside = -1e6
-    pull = [ants.apply_transforms(fixed, ants.from_numpy(x), reg["fwdtransforms"], interpolator="linear",
-                                  defaultvalue=outside).numpy() for x in (rr, cc)]
-    u = np.stack([pull[0] - rr, pull[1] - cc])
-    u[:, (pull[0] < outside / 2) | (pull[1] < outside / 2)] = 0.0  # outside the moving image: ANTs has no value there
-    fold = 0.0
-    warp_tx = [t for t in reg["fwdtransforms"] if t.endswith((".nii.gz", ".nii"))]
-    if warp_tx:
-        jac = ants.create_jacobian_determinant_image(fixed, warp_tx[0]).numpy()
-        fold = float((jac <= 0).mean() * 100)
+    with ants_registration(fixed, moving, syn) as reg:
+        secs = time.perf_counter() - t0
+        h, w = frames.shape[1:]
+        rr, cc = np.mgrid[0:h, 0:w].astype(np.float32)
+        outside = -1e6
+        pull = [ants.apply_transforms(fixed, ants.from_numpy(x), reg["fwdtransforms"], interpolator="linear",
+                                      defaultvalue=outside).numpy() for x in (rr, cc)]
+        u = np.stack([pull[0] - rr, pull[1] - cc])
+        u[:, (pull[0] < outside / 2) | (pull[1] < outside / 2)] = 0.0  # outside the moving image: ANTs has no value there
+        fold = 0.0
+        warp_tx = [t for t in reg["fwdtransforms"] if t.endswith((".nii.gz", ".nii"))]
+        if warp_tx:
+            jac = ants.create_jacobian_determinant_image(fixed, warp_tx[0]).numpy()
+            fold = float((jac <= 0).mean() * 100)
     return u.astype(np.float32), secs, fold
 
 

@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import write_json  # noqa: E402
+from benchmarks import ants_registration, write_json  # noqa: E402
 import napari_tlreg as tl  # noqa: E402
 from napari_tlreg import metrics  # noqa: E402
 from napari_tlreg.core.normalize import normalize_sequence  # noqa: E402
@@ -82,16 +82,16 @@ def ants_register(frames: np.ndarray, reference: int = 0, labels_ref=None, syn="
             continue
         fixed = ants.from_numpy(np.ascontiguousarray(frames[t], dtype=np.float32))
         t0 = time.perf_counter()
-        reg = ants.registration(fixed=fixed, moving=ref, type_of_transform=syn, **options)
-        warped[t] = reg["warpedmovout"].numpy()
-        if lab is not None:
-            labs[t] = ants.apply_transforms(fixed, lab, reg["fwdtransforms"], interpolator="nearestNeighbor").numpy().round()
-        jac[t] = ants.create_jacobian_determinant_image(fixed, reg["fwdtransforms"][0]).numpy()
-        secs += time.perf_counter() - t0
-        if return_field:
-            for ch, grid in enumerate((rr, cc)):
-                pos = ants.apply_transforms(fixed, coords[ch], reg["fwdtransforms"], interpolator="linear").numpy()
-                field[t, ch] = np.where(pos > 0.5, pos - 1.0 - P - grid, np.nan)
+        with ants_registration(fixed, ref, syn, **options) as reg:
+            warped[t] = reg["warpedmovout"].numpy()
+            if lab is not None:
+                labs[t] = ants.apply_transforms(fixed, lab, reg["fwdtransforms"], interpolator="nearestNeighbor").numpy().round()
+            jac[t] = ants.create_jacobian_determinant_image(fixed, reg["fwdtransforms"][0]).numpy()
+            secs += time.perf_counter() - t0
+            if return_field:
+                for ch, grid in enumerate((rr, cc)):
+                    pos = ants.apply_transforms(fixed, coords[ch], reg["fwdtransforms"], interpolator="linear").numpy()
+                    field[t, ch] = np.where(pos > 0.5, pos - 1.0 - P - grid, np.nan)
     if return_field:
         return warped, labs, jac, secs, field
     return warped, labs, jac, secs

@@ -672,3 +672,59 @@ def test_nmsr_benchmark_sunnybrook_gives_ants_the_frames_nmsrs_pair_registered(t
     R = json.loads((tmp_path / "results.json").read_text())["sunnybrook"]
     assert set(R) == {"none", *bench.SUNNYBROOK_NMSR, *bench.ANTS}
     assert R["ants SyNCC"]["dice_mean"] == pytest.approx(R["none"]["dice_mean"])  # the fake keeps the ED labels
+
+
+def fake_antspy(monkeypatch, tmp_path):
+    """A stand-in ``ants`` module whose ``registration`` writes its transform files as ANTsPy's does: under
+    ``outprefix``, or under a ``mktemp()`` name in the system's temporary folder (here ``tmp_path / "system"``)
+    when none is given; ``apply_transforms`` and the Jacobian read those files (failing once they are gone)."""
+    import tempfile
+    from pathlib import Path
+
+    system = tmp_path / "system"
+    system.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system))
+
+    class Img:
+        def __init__(self, a):
+            self.a = np.asarray(a, np.float32)
+
+        def numpy(self):
+            return self.a
+
+    def registration(fixed, moving, type_of_transform, outprefix="", **kw):
+        prefix = outprefix or tempfile.mktemp()
+        names = [prefix + "1Warp.nii.gz", prefix + "0GenericAffine.mat", prefix + "1InverseWarp.nii.gz"]
+        for n in names:
+            Path(n).write_bytes(b"transform")
+        return {"warpedmovout": Img(moving.a), "fwdtransforms": names[:2], "invtransforms": names[1:]}
+
+    def apply_transforms(fixed, moving, transformlist, **kw):
+        assert all(Path(t).read_bytes() == b"transform" for t in transformlist)
+        return Img(moving.a)
+
+    def create_jacobian_determinant_image(fixed, tx, *a):
+        assert Path(tx).read_bytes() == b"transform"
+        return Img(np.ones_like(fixed.a))
+
+    mod = types.SimpleNamespace(from_numpy=lambda a, **kw: Img(a), registration=registration,
+                                apply_transforms=apply_transforms,
+                                create_jacobian_determinant_image=create_jacobian_determinant_image)
+    monkeypatch.setitem(sys.modules, "ants", mod)
+    return system
+
+
+def test_ants_peer_leaves_no_transform_files(monkeypatch, tmp_path):
+    """ANTsPy leaves every registration's transform files in the temporary folder unless told where to write them
+    (7,380 had piled up in /tmp here): the benchmarks' ANTs peers read them inside a folder of their own, then
+    remove it."""
+    from benchmarks import pairs
+    from benchmarks.tlrn_paper import ants_register
+
+    system = fake_antspy(monkeypatch, tmp_path)
+    frames = np.random.default_rng(0).random((3, 8, 8)).astype(np.float32)
+    warped, labs, jac, secs, field = ants_register(frames, 0, np.ones((8, 8)), syn="SyNCC", return_field=True)
+    assert warped.shape == (3, 8, 8) and labs.shape == (3, 8, 8) and field.shape == (3, 2, 8, 8)
+    u, secs, fold = pairs.ants_field(frames[:2])
+    assert u.shape == (2, 8, 8) and fold == 0.0
+    assert list(system.rglob("*")) == []
