@@ -157,7 +157,11 @@ FIELD_FILES = ("displacement.tif", "inverse.tif")
 def _can_read(path: str | os.PathLike) -> bool:
     p = Path(path)
     if p.is_dir():
-        return _is_dicom_folder(p)
+        if _is_dicom_folder(p):
+            return True
+        from napari_tlreg.io.readers import frame_files
+
+        return frame_files(p) is not None
     if p.name in FIELD_FILES and (p.parent / "result.json").is_file():
         return False  # a field: napari's own reader shows it as the 4-D array it is
     return p.name.lower().endswith(READER_SUFFIXES)
@@ -166,8 +170,8 @@ def _can_read(path: str | os.PathLike) -> bool:
 def get_reader(path: str | os.PathLike | _Seq[str]) -> Callable[[Any], list[LayerData]] | None:
     """napari reader hook: a function reading ``path`` into layers, or ``None`` if not ours.
 
-    Takes the file types in :data:`READER_SUFFIXES` and folders of DICOM files (one cine series);
-    a list of paths is read as one layer set per path.
+    Takes the file types in :data:`READER_SUFFIXES`, folders of DICOM files (one cine series) and folders of frames
+    (one TIFF or NIfTI image a file); a list of paths (napari's "Open Files as Stack") is one sequence, a frame a file.
     """
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     if not paths or not all(_can_read(p) for p in paths):
@@ -178,11 +182,14 @@ def get_reader(path: str | os.PathLike | _Seq[str]) -> Callable[[Any], list[Laye
 def read_sequences(path: str | os.PathLike | _Seq[str]) -> list[LayerData]:
     """Read one path (or several) into layers: every slice position of a multi-slice cine as a time series of its own
     (:func:`napari_tlreg.io.load_slices`, layers ``"<name>_slice<k>"``), the first shown and the others hidden, so
-    that the Register widget can take any one."""
+    that the Register widget can take any one. napari passes a list of paths for "Open Files as Stack" only: they are
+    one sequence, a frame a file (:func:`napari_tlreg.io.readers.stack_files`)."""
     from napari_tlreg.io import load_slices
     from napari_tlreg.io.readers import is_labels_stack
 
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    if len(paths) > 1:
+        return [layer for seq in load_slices(paths) for layer in sequence_to_layers(seq)]
     layers: list[LayerData] = []
     for p in paths:
         if is_labels_stack(p):  # a segmentation saved as one (the Labels writer): a Labels layer again

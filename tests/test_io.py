@@ -1033,3 +1033,110 @@ def test_a_tiff_of_images_of_different_sizes_says_so(tmp_path, capsys):
         warnings.simplefilter("error")
         for name in ("thumb", "pyramid", "mask"):
             assert load_sequence(tmp_path / f"{name}.tif").shape[0] == 1
+
+
+def _date_pair(shared_data, folder, crop=128):
+    """The real Sentinel-2 pair as it is delivered: one 10 m GeoTIFF a date, named by date (the later date first in
+    the npz: ``ref`` is 2016-06-08, ``tgt`` 2016-05-29)."""
+    d = np.load(shared_data / "satellite" / "arosics_S2A_crop512_r1044_c1044.npz")
+    folder.mkdir()
+    _geotiff(folder / "S2A_20160608.tif", d["ref"][:crop, :crop], scale=(10.0, 10.0))
+    _geotiff(folder / "S2A_20160529.tif", d["tgt"][:crop, :crop], scale=(10.0, 10.0))
+    return d["tgt"][:crop, :crop], d["ref"][:crop, :crop]
+
+
+def test_a_folder_of_one_geotiff_a_date_is_a_sequence(shared_data, tmp_path, capsys):
+    """A bi-temporal pair comes as one GeoTIFF a date. Its folder was taken for a DICOM series ("holds no readable
+    DICOM image files", after a warning that named every TIFF), so the pair could not be registered at all."""
+    import napari_tlreg as tl
+    from napari_tlreg import _hooks, cli
+
+    early, late = _date_pair(shared_data, tmp_path / "pair")
+    (tmp_path / "pair" / "notes.txt").write_text("Sentinel-2A, band 4")  # other files are left out
+    seq = load_sequence(tmp_path / "pair")
+    np.testing.assert_array_equal(seq.frames, np.stack([early, late]).astype(np.float32))  # in date (name) order
+    assert seq.spacing == pytest.approx((10.0, 10.0)) and seq.unit == "m" and seq.name == "pair"
+    assert seq.metadata["files"] == [str(tmp_path / "pair" / n) for n in ("S2A_20160529.tif", "S2A_20160608.tif")]
+    assert _hooks.get_reader(str(tmp_path / "pair")) is not None
+    assert cli.main(["register", str(tmp_path / "pair"), "--method", "multistep", "--out", str(tmp_path / "r")]) == 0
+    res = tl.RegistrationResult.load(tmp_path / "r")
+    assert res.displacement.shape == (2, 2, 128, 128) and res.spacing == pytest.approx((10.0, 10.0))
+    shift = np.median(res.displacement[1], axis=(1, 2))  # the pair's real misregistration, about (1.7, -0.6) px
+    assert np.abs(shift).max() > 0.3
+
+
+def test_stacked_files_must_be_one_image_of_one_size_each(tmp_path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "a.tif", np.zeros((40, 50), np.float32))
+    tifffile.imwrite(tmp_path / "clip.tif", np.zeros((5, 40, 50), np.float32), photometric="minisblack")
+    tifffile.imwrite(tmp_path / "small.tif", np.zeros((30, 50), np.float32))
+    with pytest.raises(SequenceReadError, match=r"^clip.tif: holds 5 frames; files are stacked one image a file"):
+        load_sequence([tmp_path / "a.tif", tmp_path / "clip.tif"])
+    with pytest.raises(SequenceReadError, match=r"^small.tif: is 30x50, but a.tif is 40x50: files are stacked as "
+                                                r"frames of one size"):
+        load_sequence([tmp_path / "a.tif", tmp_path / "small.tif"])
+    # the stack's size is checked from the first file, before the others are read
+    with pytest.raises(SequenceReadError, match=r"^a.tif: sequence of 3x40x50 = 6,000 voxels exceeds the limit"):
+        load_sequence([tmp_path / "a.tif", tmp_path / "a.tif", tmp_path / "nope.tif"], max_voxels=5000)
+    with pytest.raises(SequenceReadError, match="slice=1 is out of range"):
+        load_sequence([tmp_path / "a.tif", tmp_path / "a.tif"], slice=1)
+
+
+def test_which_folders_are_folders_of_frames(tmp_path):
+    """Natural name order; labels files are not frames; a folder with a DICOM file (one without a suffix too) is a
+    DICOM series, and a result folder is not a sequence."""
+    import shutil
+
+    import tifffile
+    from pydicom.data import get_testdata_file
+
+    import napari_tlreg as tl
+    from napari_tlreg.io.readers import frame_files
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for k in (10, 2, 1):
+        tifffile.imwrite(frames / f"t{k}.tif", np.full((8, 8), k, np.float32))
+    tifffile.imwrite(frames / "t1_labels.tif", np.ones((8, 8), np.uint8))
+    assert [p.name for p in frame_files(frames)] == ["t1.tif", "t2.tif", "t10.tif"]
+    assert load_sequence(frames).frames[:, 0, 0].tolist() == [1, 2, 10]
+    shutil.copy(get_testdata_file("MR_small.dcm"), frames / "IM0001")
+    assert frame_files(frames) is None
+    with pytest.warns(UserWarning, match=r"frames: skipped 4 non-DICOM or image-less file\(s\): t1.tif"):
+        assert load_sequence(frames).frames.shape[-2:] == (64, 64)  # the DICOM series, as before
+    res = tl.register(np.random.default_rng(0).random((2, 16, 16)).astype(np.float32), method="multistep")
+    res.save(tmp_path / "result")
+    assert frame_files(tmp_path / "result") is None
+    (tmp_path / "empty").mkdir()
+    assert frame_files(tmp_path / "empty") is None
+
+
+def test_open_files_as_stack_in_napari_gives_one_sequence(make_napari_viewer, shared_data, tmp_path):
+    """napari's "Open Files as Stack" hands the reader the files picked: one sequence, a frame a file (they were one
+    layer a file, single frames that the Register dock cannot register)."""
+    from napari_tlreg import _hooks
+
+    _date_pair(shared_data, tmp_path / "pair", crop=64)
+    viewer = make_napari_viewer()
+    files = [str(tmp_path / "pair" / n) for n in ("S2A_20160529.tif", "S2A_20160608.tif")]
+    layers = viewer.open(files, stack=True, plugin="napari-tlreg")
+    assert [layer.name for layer in layers] == ["S2A_20160529"] and layers[0].data.shape == (2, 64, 64)
+    assert tuple(layers[0].scale) == pytest.approx((1.0, 10.0, 10.0))
+    assert layers[0].metadata["napari_tlreg"]["unit"] == "m"
+    one = viewer.open(files[0], plugin="napari-tlreg")  # one file alone: its own layer, as before
+    assert one[0].data.shape == (1, 64, 64)
+    assert len(_hooks.read_sequences(files)) == 1
+
+
+def test_a_suffixless_dicom_file_whose_preamble_is_a_tiff_header_is_read_as_dicom(tmp_path):
+    """pydicom's MR_small.dcm begins with a TIFF header in its 128-byte preamble (a dual DICOM/TIFF file). Without
+    its suffix (IM0001, as scanners name them) it was sniffed as TIFF: "not a readable TIFF file (... list index out
+    of range)"; the DICM magic decides first."""
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    shutil.copy(get_testdata_file("MR_small.dcm"), tmp_path / "IM0001")
+    seq = load_sequence(tmp_path / "IM0001")
+    assert seq.metadata["reader"] == "dicom" and seq.shape == (1, 64, 64) and seq.spacing == pytest.approx((0.3125, 0.3125))

@@ -164,10 +164,10 @@ def _sniff(path: Path) -> str | None:
     """Guess the reader kind from the first bytes (for files without a known suffix)."""
     with open(path, "rb") as f:
         head = f.read(352)
+    if len(head) >= 132 and head[128:132] == b"DICM":  # first: a DICOM preamble may be a TIFF header (dual files)
+        return "dicom"
     if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         return "tiff"
-    if len(head) >= 132 and head[128:132] == b"DICM":
-        return "dicom"
     if head[:6] == b"\x93NUMPY" or head[:2] == b"PK":
         return "npz"
     if len(head) >= 348 and head[344:347] in (b"n+1", b"ni1"):
@@ -271,7 +271,8 @@ def load_sequence(source, *, slice: int | None = None, series: int | str | None 
 
     source: path to ``.tif/.tiff/.ome.tif``, ``.nii/.nii.gz``, ``.dcm`` (or a suffix-less
         DICOM file), a folder of DICOM files, ``.avi/.mp4/.mov``, ``.npz/.npy``; or a key of
-        :func:`samples`.
+        :func:`samples`. A folder of TIFF / NIfTI files holding one image each (a satellite pair as one GeoTIFF a
+        date), or a list of such files, is one sequence, a frame a file (:func:`stack_files`).
     slice: which slice position to return when the source holds several (a DICOM folder of
         a multi-slice cine, a 4-D NIfTI ``(X, Y, Z, T)``, an npz ``(S, T, H, W)`` array).
         Default 0. For DICOM folders, slice positions are ordered by acquisition (the lowest
@@ -293,6 +294,11 @@ def load_sequence(source, *, slice: int | None = None, series: int | str | None 
 
 def _load(source, slice, series):
     """:func:`load_sequence`'s work; with ``slice=EVERY`` a builder per slice position (read once: :func:`load_slices`)."""
+    if isinstance(source, (list, tuple)):  # files, one image each (napari's "Open Files as Stack")
+        if slice not in (None, 0, EVERY):
+            raise SequenceReadError(f"slice={slice} is out of range: stacked files have 1 slice position")
+        seq = stack_files(source)
+        return [lambda: seq] if slice is EVERY else seq
     if isinstance(source, str) and not Path(source).exists():
         names = _sample_names()
         if source in names:
@@ -312,8 +318,15 @@ def _load(source, slice, series):
         raise FileNotFoundError(f"{source}: no such file or folder{hint}")
 
     if path.is_dir():
-        kind = "dicom"
-        reader = _read_dicom_folder
+        files = frame_files(path)
+        if files is not None:  # one image a file: a satellite pair as one GeoTIFF a date
+            kind = "stack"
+
+            def reader(path, slice=None, series=None):
+                return stack_files(files, name=path.name, source=path)
+        else:
+            kind = "dicom"
+            reader = _read_dicom_folder
     else:
         if path.stat().st_size == 0:
             _fail(path, "file is empty")
@@ -338,7 +351,8 @@ def _load(source, slice, series):
         except NotRealFrames as e:  # readable, but not frames to register: not "truncated or corrupt"
             raise SequenceReadError(f"{path.name}: {str(e).split(': ', 1)[-1]}") from None
         except Exception as e:  # wrap library errors (struct.error, KeyError, TiffFileError, ...)
-            what = "folder of DICOM files" if path.is_dir() else f"{_KIND_TEXT[kind]} file"
+            what = {"dicom": "folder of DICOM files", "stack": "folder of frames"}[kind] if path.is_dir() \
+                else f"{_KIND_TEXT[kind]} file"
             raise SequenceReadError(
                 f"{path.name}: not a readable {what} (truncated or corrupt: {_reason(e)})"
             ) from e
@@ -358,6 +372,76 @@ def _load(source, slice, series):
     if not isinstance(got, list):  # a reader of single-slice sources
         return [lambda: got]
     return [functools.partial(guarded, build) for build in got]
+
+
+#: the files of which a folder of frames is made (or napari's "Open Files as Stack"), one image a file
+FRAME_FILE_KINDS = ("tiff", "nifti")
+
+
+def frame_files(folder) -> list[Path] | None:
+    """The files of a folder of frames, in natural name order (``date2`` before ``date10``): one TIFF or NIfTI image a
+    time point, e.g. a bi-temporal satellite pair as one GeoTIFF a date. ``None`` when the folder is something else:
+    it holds a DICOM file (one without a suffix too: a DICOM series folder), it is a result folder (``result.json``),
+    or it holds no TIFF or NIfTI file. Labels files (``<stem>_labels.*``) and other files (notes, CSV) are left out.
+    """
+    folder = Path(folder)
+    try:
+        entries = sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")),
+                         key=lambda p: _natural_key(p.name))
+    except OSError:
+        return None
+    if (folder / "result.json").is_file():
+        return None
+    files = []
+    for p in entries:
+        kind = SUPPORTED_SUFFIXES.get(_suffix(p))
+        if kind == "dicom" or (not _suffix(p) and p.stat().st_size and _sniff(p) == "dicom"):
+            return None
+        if kind in FRAME_FILE_KINDS and not is_labels_file(p):
+            files.append(p)
+    return files or None
+
+
+def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
+    """Files of one image each -> the frames of one sequence, in the order given (a folder of frames:
+    :func:`frame_files`; napari's "Open Files as Stack" gives the files picked).
+
+    Every file must hold one frame of one size; the spacing, unit and other metadata are the first file's (a file
+    whose spacing differs is warned of). Colour frames are kept (``metadata["rgb"]``) when every file is in colour.
+    ``metadata["files"]`` lists the files; ``source`` (default: the first file) is recorded as the source.
+    """
+    paths = [Path(p).expanduser() for p in paths]
+    if not paths:
+        raise SequenceReadError("no files to stack")
+    limit = _SEQUENCE_LIMIT.get()
+    seqs: list[Sequence] = []
+    for p in paths:
+        seq = load_sequence(p, max_voxels=limit)
+        t, h, w = seq.frames.shape
+        if t != 1 or int(seq.metadata.get("n_slices", 1)) > 1:
+            where = f" at {seq.metadata['n_slices']} slice positions" if int(seq.metadata.get("n_slices", 1)) > 1 else ""
+            _fail(p, f"holds {t} frames{where}; files are stacked one image a file (open it on its own)")
+        if seqs:
+            first = seqs[0]
+            if seq.frames.shape[1:] != first.frames.shape[1:]:
+                _fail(p, f"is {h}x{w}, but {paths[0].name} is {first.frames.shape[1]}x{first.frames.shape[2]}: "
+                         "files are stacked as frames of one size (crop or resample them to one grid)")
+            if (seq.spacing is None) != (first.spacing is None) or seq.unit != first.unit or (
+                    seq.spacing is not None and not np.allclose(seq.spacing, first.spacing, rtol=1e-6)):
+                warnings.warn(f"{p.name}: pixel size {seq.spacing or 'not recorded'} {seq.unit} differs from "
+                              f"{paths[0].name}'s ({first.spacing or 'not recorded'} {first.unit}); "
+                              f"{paths[0].name}'s is used", stacklevel=3)
+        else:
+            _check_frames(p, (len(paths), h, w))  # the stack as a whole, before the other files are read
+        seqs.append(seq)
+    first = seqs[0]
+    meta = {k: v for k, v in first.metadata.items() if k not in ("rgb", "source", "reader", "labels_source")}
+    rgbs = [s.metadata.get("rgb") for s in seqs]
+    if all(r is not None for r in rgbs) and len({np.shape(r) for r in rgbs}) == 1:
+        meta["rgb"] = np.concatenate(rgbs)
+    meta.update(source=str(source if source is not None else paths[0]), reader="stack", files=[str(p) for p in paths])
+    return Sequence(np.concatenate([s.frames for s in seqs]), spacing=first.spacing, unit=first.unit,
+                    name=name or first.name, metadata=meta)
 
 
 def count_slices(source, *, series: int | str | None = None) -> int:
