@@ -67,7 +67,8 @@ def _is_output_folder(folder: Path) -> bool:
 
 
 def _sequence_files(folder: Path, skip: Path | None = None) -> list[Path] | None:
-    """The sequences of a cohort folder, or ``None`` when ``folder`` is itself a DICOM series and nothing else.
+    """The sequences of a cohort folder, or ``None`` when ``folder`` is itself a sequence: a DICOM series and nothing
+    else, or a folder of frames without sub-folders (one TIFF or NIfTI image a file: ``io.readers.frame_files``).
 
     Single-frame DICOM files are the slices of a series, which the folder is: with other sequence files or
     sub-folders beside them, the folder is listed too (a preview TIFF beside a series dropped the series). A
@@ -75,10 +76,13 @@ def _sequence_files(folder: Path, skip: Path | None = None) -> list[Path] | None
     cannot be read (a failed row that says why; it was left out without a word). Sub-folders that are ``skip`` (the
     batch's output folder) or an earlier output of napari-tlreg are neither sequences nor a reason to take
     ``folder`` for a cohort."""
-    from .io.readers import SUPPORTED_SUFFIXES, _sniff, _suffix, is_labels_file
+    from .io.readers import SUPPORTED_SUFFIXES, _sniff, _suffix, frame_files, is_labels_file, one_image
 
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     subdirs = [p for p in entries if p.is_dir() and p.resolve() != skip and not _is_output_folder(p)]
+    frames = frame_files(folder)
+    if frames and not subdirs and one_image(frames[0]):  # a folder of frames (one GeoTIFF a date): a sequence
+        return None
     files, unreadable, series = [], [], False
     for p in entries:
         if not p.is_file() or is_labels_file(p):

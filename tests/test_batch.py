@@ -706,3 +706,23 @@ def test_a_series_folder_with_other_files_is_still_a_series_and_no_dicom_is_drop
     save_stack(cohort / "a.tif", _sequence(3))
     (cohort / "corrupt.dcm").write_bytes(b"\x00" * 128 + b"DICM" + b"\x01" * 40)
     assert sorted(it["name"] for it in expand_inputs([cohort])) == ["a", "corrupt"]  # reported, not dropped
+
+
+def test_folders_of_one_image_a_date_are_sequences_in_a_batch(cluster, shift_engine, tmp_path):
+    """``batch pairs/*``, each folder a satellite pair as one TIFF a date: every TIFF was a sequence of its own, a
+    failed row each ("at least 2 frames"). A folder of frames is a sequence, given itself or inside a cohort; a
+    cohort of single-image files beside a sub-folder stays a cohort."""
+    seq = _sequence(2)
+    for k in (1, 2):
+        (tmp_path / "pairs" / f"site{k}").mkdir(parents=True)
+        tifffile.imwrite(tmp_path / "pairs" / f"site{k}" / "2016-05-29.tif", seq[0])
+        tifffile.imwrite(tmp_path / "pairs" / f"site{k}" / "2016-06-08.tif", seq[1])
+    assert [it["name"] for it in expand_inputs(sorted((tmp_path / "pairs").glob("*")))] == ["site1", "site2"]
+    assert [it["name"] for it in expand_inputs([tmp_path / "pairs"])] == ["site1", "site2"]
+    clip = tmp_path / "pairs" / "site3"
+    clip.mkdir()
+    save_stack(clip / "clip.tif", _sequence(3))  # a file of several frames: a cohort of one sequence
+    assert [it["name"] for it in expand_inputs([clip])] == ["clip"]
+    rows = run_batch([tmp_path / "pairs" / "site1"], shift_engine, tmp_path / "out", scheduler=cluster.scheduler_address,
+                     montage=False)
+    assert [(r["name"], r["status"]) for r in rows] == [("site1", "ok")], rows

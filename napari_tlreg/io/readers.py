@@ -402,6 +402,27 @@ def frame_files(folder) -> list[Path] | None:
     return files or None
 
 
+def one_image(path) -> bool:
+    """Whether a TIFF or NIfTI file holds one 2-D image, from its header (the pixels are not read): a frame of a
+    folder of frames rather than a sequence of its own."""
+    path = Path(path)
+    kind = SUPPORTED_SUFFIXES.get(_suffix(path))
+    try:
+        if kind == "tiff":
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                s = tif.series[0]
+                return _tiff_frames(s.shape, s.axes)[0] == 1
+        if kind == "nifti":
+            import nibabel
+
+            return math.prod(nibabel.load(path).shape[2:]) == 1
+    except Exception:  # unreadable: its reader says why
+        return False
+    return False
+
+
 def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
     """Files of one image each -> the frames of one sequence, in the order given (a folder of frames:
     :func:`frame_files`; napari's "Open Files as Stack" gives the files picked).
