@@ -223,8 +223,10 @@ def _npz_labels(path):
             keys = list(z.keys())
             if "labels" in keys or len(keys) == 1:
                 return z["labels" if "labels" in keys else keys[0]]
-    except (ValueError, OSError) as exc:
-        raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
+    except Exception as exc:  # zipfile.BadZipFile, zlib.error, EOFError too: one line, not a traceback
+        from .core.region import unreadable_reason
+
+        raise ValueError(f"{path}: not a readable .npz file ({unreadable_reason(exc)})") from None
     raise ValueError(f"{Path(path).name}: the .npz holds no 'labels' array (keys: {', '.join(keys) or 'none'})")
 
 

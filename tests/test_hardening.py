@@ -1524,3 +1524,32 @@ def test_labels_without_the_reference_frame_are_said_to_carry_nothing(tmp_path, 
     save_stack(tmp_path / "seq_labels.tif", lab)  # beside good_tif (seq.tif): its labels, in a batch
     row = batch.register_one({"name": "seq", "source": str(good_tif)}, shift_engine, str(tmp_path / "out"))
     assert row["status"] == "ok" and want in row["warning"], row
+
+
+def test_corrupt_labels_masks_and_weights_are_one_line_errors(tmp_path, capsys):
+    """A corrupt .npz given as --labels, to evaluate, or as NMSR's mask ended in zipfile.BadZipFile's traceback
+    (rc 1); a corrupt .npy mask relayed numpy's advice to load it "unsafely", and a corrupt weights file torch's to
+    re-run torch.load with weights_only=False."""
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04garbage")
+    (tmp_path / "bad.npy").write_bytes(b"garbage")
+    (tmp_path / "bad.pt").write_bytes(b"II*\x00garbage")
+    assert cli.main(["register", "lemniscate", "--labels", str(bad), "--out", str(tmp_path / "r1")]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "bad.npz: not a readable .npz file (truncated or corrupt: File is not a zip file)")
+    assert not (tmp_path / "r1").exists()
+    assert cli.main(["register", "lemniscate", "--out", str(tmp_path / "r2"), "--no-montage"]) == 0
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(tmp_path / "r2"), "--labels", str(bad)]) == 2
+    assert "bad.npz: not a readable .npz file (truncated or corrupt: File is not a zip file)" in capsys.readouterr().err
+    frames = load_sequence("echo").frames[:3]
+    with pytest.raises(ValueError, match=r"^nmsr: mask file bad.npz is not readable \(truncated or corrupt: File is "
+                                         r"not a zip file\)$"):
+        tl.register(frames, method="nmsr", mask=str(bad))
+    with pytest.raises(ValueError, match=r"^nmsr: mask file bad.npy is not readable \(no NumPy array in it: "
+                                         r"truncated, corrupt or another format\)$"):
+        tl.register(frames, method="nmsr", mask=str(tmp_path / "bad.npy"))
+    with pytest.raises(ValueError, match=r"bad.pt: not a readable weights file \(corrupt, or not tensors alone: "
+                                         r"weights are read with torch.load\(weights_only=True\)") as info:
+        tl.register(load_sequence("lemniscate").frames[:3], weights=str(tmp_path / "bad.pt"))
+    assert "False" not in str(info.value) and "\n" not in str(info.value)

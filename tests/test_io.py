@@ -1031,8 +1031,21 @@ def test_a_tiff_of_images_of_different_sizes_says_so(tmp_path, capsys):
         tw.write(np.zeros((64, 64), np.uint8), photometric="minisblack")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        for name in ("thumb", "pyramid", "mask"):
-            assert load_sequence(tmp_path / f"{name}.tif").shape[0] == 1
+        assert load_sequence(tmp_path / "mask.tif").shape[0] == 1
+    # a thumbnail or pyramid level looks like a 20 m date beside a 10 m one: one frame read, and what else it holds
+    with pytest.warns(UserWarning, match=r"thumb.tif: read its first image only \(64x64\), one frame; it also holds "
+                                         r"16x16, taken for a thumbnail or pyramid level \(if a frame, resample it "
+                                         r"onto the first's grid\)"):
+        assert load_sequence(tmp_path / "thumb.tif").shape[0] == 1
+    with pytest.warns(UserWarning, match=r"pyramid.tif: read its first image only \(101x101\), one frame; it also "
+                                         r"holds 51x51,"):
+        assert load_sequence(tmp_path / "pyramid.tif").shape[0] == 1
+    with tifffile.TiffWriter(tmp_path / "clip_thumb.tif") as tw:  # frames, then a thumbnail: nothing to say
+        tw.write(np.zeros((3, 64, 64), np.uint16), photometric="minisblack")
+        tw.write(np.zeros((16, 16), np.uint16), photometric="minisblack")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_sequence(tmp_path / "clip_thumb.tif").shape == (3, 64, 64)
 
 
 def _date_pair(shared_data, folder, crop=128):
@@ -1140,3 +1153,10 @@ def test_a_suffixless_dicom_file_whose_preamble_is_a_tiff_header_is_read_as_dico
     shutil.copy(get_testdata_file("MR_small.dcm"), tmp_path / "IM0001")
     seq = load_sequence(tmp_path / "IM0001")
     assert seq.metadata["reader"] == "dicom" and seq.shape == (1, 64, 64) and seq.spacing == pytest.approx((0.3125, 0.3125))
+
+
+def test_a_samples_size_is_held_to_max_voxels_too():
+    with pytest.raises(SequenceReadError, match=r"^cardiac: sequence of 20x128x128 = 327,680 voxels exceeds the limit "
+                                                r"of 1,000; crop, downsample or split it$"):
+        load_sequence("cardiac", max_voxels=1000)
+    assert load_sequence("cardiac", max_voxels=327_680).shape == (20, 128, 128)

@@ -40,6 +40,24 @@ def _read_mask_file(path: str, who: str) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"{who}: mask file not found: {path}")
+    if p.suffix.lower() not in (".npy", ".npz", ".tif", ".tiff", ".png"):
+        raise ValueError(f"{who}: mask file must be .npy, .npz, .tif or .png, got {path}")
+    try:
+        return _read_mask_array(p)
+    except Exception as exc:  # a corrupt file (zipfile.BadZipFile, a TIFF or PNG error, ...): one line that says so
+        raise ValueError(f"{who}: mask file {p.name} is not readable ({unreadable_reason(exc)})") from None
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """Why a NumPy (or other) file could not be read, in a line. numpy's text for bytes without its header says to
+    load the file "unsafely" with pickle: that is not advice to pass on about a file that is only corrupt."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "pickled" in text or "allow_pickle" in text:
+        return "no NumPy array in it: truncated, corrupt or another format"
+    return f"truncated or corrupt: {text[:157] + '...' if len(text) > 160 else text}"
+
+
+def _read_mask_array(p: Path) -> np.ndarray:
     suffix = p.suffix.lower()
     if suffix == ".npy":
         return np.load(p, allow_pickle=False)
@@ -55,7 +73,7 @@ def _read_mask_file(path: str, who: str) -> np.ndarray:
         from PIL import Image
 
         return np.asarray(Image.open(p).convert("L"))
-    raise ValueError(f"{who}: mask file must be .npy, .npz, .tif or .png, got {path}")
+    raise AssertionError(suffix)  # the suffixes are checked first
 
 
 def coerce_mask(value: Any, who: str = "mask") -> str | None:

@@ -52,6 +52,18 @@ def model_card(name: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def _load_failure(exc: BaseException) -> str:
+    """Why ``torch.load(..., weights_only=True)`` failed, in a line. torch's own text for a file it cannot unpickle
+    safely (corrupt bytes, or Python objects beside the tensors) advises loading it with ``weights_only=False``,
+    which runs whatever code the file holds: not advice to relay."""
+    text = str(exc).strip()
+    if "weights_only" in text or "Weights only load failed" in text:
+        return ("corrupt, or not tensors alone: weights are read with torch.load(weights_only=True), which loads no "
+                "other Python objects; save the model's state_dict() or the trainer's checkpoint")
+    first = text.splitlines()[0] if text else ""
+    return f"{exc.__class__.__name__}: {first[:157] + '...' if len(first) > 160 else first}"
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a trainer checkpoint or a bare state dict safely (``weights_only=True``)."""
     path = Path(path)
@@ -60,7 +72,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt, truncated or not a torch file
-        raise ValueError(f"{path}: not a readable weights file ({exc.__class__.__name__}: {exc})") from exc
+        raise ValueError(f"{path}: not a readable weights file ({_load_failure(exc)})") from exc
     if not isinstance(obj, dict):
         raise ValueError(f"{path}: expected a state dict or a checkpoint dict")
     return obj

@@ -90,7 +90,7 @@ def _check_claim(path: Path, shape, what: str = "image") -> int:
 _SEQUENCE_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar("napari_tlreg_sequence_limit", default=None)
 
 
-def _check_frames(path: Path, thw) -> None:
+def _check_frames(path: Path, thw, header: bool = True) -> None:
     """Refuse a sequence whose header claims more than ``load_sequence(..., max_voxels=)`` voxels ``T x H x W`` (the
     command line and a batch pass ``api.MAX_VOXELS``: an 8x8192x8192 TIFF was read whole, 2.85 GB and 16 s, only to
     be refused by the registration)."""
@@ -98,7 +98,7 @@ def _check_frames(path: Path, thw) -> None:
     t, h, w = (int(s) for s in thw)
     if limit is not None and t * h * w > limit:
         _fail(path, f"sequence of {t}x{h}x{w} = {t * h * w:,} voxels exceeds the limit of {limit:,}; crop, downsample "
-                    "or split it (as its header says: nothing was read)")
+                    "or split it" + (" (as its header says: nothing was read)" if header else ""))
 
 
 def _check_stored(path: Path, offset: int, nbytes: int) -> None:
@@ -305,6 +305,7 @@ def _load(source, slice, series):
             from .bundled import load_sample
 
             seq = load_sample(source)
+            _check_frames(Path(source), seq.frames.shape, header=False)  # max_voxels= holds for samples too
             if slice is not EVERY and slice not in (None, 0):
                 raise SequenceReadError(f"{source}: slice={slice} is out of range: the sample has 1 slice position")
             return [lambda: seq] if slice is EVERY else seq
@@ -613,12 +614,17 @@ def _frame_series(series: list, path: Path) -> list:
             s.shape == first.shape and s.dtype == first.dtype and s.axes == first.axes for s in series[1:]):
         return list(series)
     images = [s for s in series if s.axes == first.axes and len(s.shape) == len(first.shape)]
+    other = [s for s in images[1:] if s.shape[:2] != first.shape[:2]]
     if first.axes in ("YX", "YXS") and any(  # another date of another size, not a mask, thumbnail or pyramid level
-            s.shape[:2] != first.shape[:2] and min(s.shape[0] / first.shape[0], s.shape[1] / first.shape[1]) > 0.6
-            for s in images[1:]):
+            min(s.shape[0] / first.shape[0], s.shape[1] / first.shape[1]) > 0.6 for s in other):
         sizes = ", ".join(f"{s.shape[0]}x{s.shape[1]}" for s in images[:4]) + (", ..." if len(images) > 4 else "")
         warnings.warn(f"{path.name}: its images differ in size ({sizes}): read the first only; resample the frames "
                       "onto one grid to register them together", stacklevel=4)
+    elif first.axes in ("YX", "YXS") and other:  # one image, and smaller ones: a thumbnail, or a 20 m date by a 10 m one
+        sizes = ", ".join(f"{s.shape[0]}x{s.shape[1]}" for s in other[:3]) + (", ..." if len(other) > 3 else "")
+        warnings.warn(f"{path.name}: read its first image only ({first.shape[0]}x{first.shape[1]}), one frame; it "
+                      f"also holds {sizes}, taken for a thumbnail or pyramid level (if a frame, resample it onto the "
+                      "first's grid)", stacklevel=4)
     return [first]
 
 
