@@ -927,3 +927,51 @@ def test_the_landmarks_docks_physical_tre_on_non_square_pixels(docks, qtbot, err
     before_mm = np.mean([np.hypot(*(t * SHIFT * (0.5, 2.0))) for t in (1, 2, 3)])
     assert float(tre[1][0]) == pytest.approx(before_px, abs=2e-3)
     assert float(tre[1][2]) == pytest.approx(before_mm, abs=2e-3) and not errors, errors
+
+
+def test_tracked_points_are_not_landmarks_and_go_with_the_result_they_followed(docks, qtbot, errors):
+    """The Evaluation plots dock offered "<image> tracked" as landmarks: scored against the result they came from,
+    its TRE was 0 (a clinician reads a perfect registration). And after a run with another reference the tracks of
+    the replaced result stayed, drawn and scored beside the new one."""
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    lmw.pairing_box.setChecked(True)
+    click(viewer.layers["seq landmarks"], (0, 10, 12))
+    click(viewer.layers["seq landmarks"], (1, 10 - SHIFT[0] + 1.0, 12 - SHIFT[1]))  # off by a pixel: TRE 1
+    run_register(qtbot, reg, FieldEngine.name)
+    lmw.track_btn.click()
+    qtbot.waitUntil(lambda: "seq tracked" in viewer.layers, timeout=10000)
+    items = [plots.points_combo.itemText(i) for i in range(plots.points_combo.count())]
+    assert "seq landmarks" in items and "seq tracked" not in items
+    run_register(qtbot, reg, HalfEngine.name)  # another method's result: the tracks still follow theirs
+    assert "seq tracked" in viewer.layers
+    run_register(qtbot, reg, FieldEngine.name)  # the result they followed is replaced (a re-run)
+    assert "seq tracked" not in viewer.layers
+    assert "followed a result that was replaced: removed (track again)" in lmw.status_label.text() and not errors, errors
+
+
+def test_jump_to_worst_says_the_tre_in_the_plots_unit(docks, qtbot, errors):
+    """"worst TRE of ...: 1.964 at frame 7" was in pixels beside a plot titled "TRE (mm)" at 2.69 mm (and a satellite
+    pair's 1.27 beside 12.7 m): the status line gives the plotted value and its unit."""
+    from napari_tlreg import metrics as M
+
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq", scale=SCALE)  # 0.5 mm pixels
+    lmw.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    click(layer, (0, 10, 12))
+    for t in (1, 2, 3):
+        click(layer, (t, *(np.array([10.0, 12.0]) - t * SHIFT)))
+    run_register(qtbot, reg, HalfEngine.name)  # half the motion: the TRE grows with t
+    qtbot.waitUntil(lambda: HalfEngine.name in plots.tables and not plots.busy, timeout=10000)
+    plots.all_box.setChecked(False)
+    plots.metric_combo.setCurrentIndex(plots.metric_combo.findData("tre"))
+    assert plots.jump_to_worst() == 3
+    res = reg.results[("seq", HalfEngine.name)]
+    assert res.spacing == pytest.approx((0.5, 0.5))
+    rows = M.evaluate(res, landmarks=np.column_stack([layer.features["id"], layer.data]))
+    mm = {r["t"]: r["tre_mm"] for r in rows}[3]
+    assert mm > 0.2 and plots.status_label.text() == f"worst TRE of {HalfEngine.name}: {mm:.4g} mm at frame 3"
+    assert not errors, errors

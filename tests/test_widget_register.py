@@ -526,6 +526,30 @@ def test_python_exits_cleanly_in_the_middle_of_a_run(then):
     assert "has been deleted" not in done.stderr
 
 
+EXIT_MID_WORKER = """
+import sys, time
+import napari
+from qtpy.QtWidgets import QApplication
+from superqt.utils import create_worker
+import napari_tlreg._widgets.register  # its exit handler
+v = napari.Viewer(show=False)
+worker = create_worker(lambda: (time.sleep(1.0), 1)[1], _start_thread=False)  # as the plots dock evaluates
+worker.returned.connect(lambda r: None)
+worker.start()
+QApplication.processEvents()
+time.sleep(0.2)
+print("exiting", flush=True)
+"""
+
+
+def test_python_exits_cleanly_while_a_docks_worker_runs():
+    """napari quit while the Evaluation plots dock was still evaluating (or the grid or tracking worked): the worker
+    emitted into signals Qt had torn down, "wrapped C/C++ object of type WorkerBaseSignals has been deleted" twice."""
+    done = subprocess.run([sys.executable, "-c", EXIT_MID_WORKER], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "exiting" in done.stdout, (done.returncode, done.stderr[-2000:])
+    assert "has been deleted" not in done.stderr, done.stderr[-2000:]
+
+
 def test_late_finished_of_an_earlier_run_does_not_end_the_next(widget, qtbot, notes):
     """A worker's ``finished`` comes after its ``returned``; when it is delivered only after the next
     run started, it must not reset the widget (the next run would look finished while it runs, and

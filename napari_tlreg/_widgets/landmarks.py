@@ -12,6 +12,7 @@ another frame for its partner. Keys on the layer: ``n`` / ``b`` next / previous 
 """
 from __future__ import annotations
 
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,8 @@ __all__ = ["LandmarkWidget", "LANDMARKS", "TRACKED", "layer_spacing"]
 LANDMARKS = "landmarks"  # layer "<image> landmarks"
 TRACKED = "tracked"  # layer "<image> tracked"
 TRACKED_KEY = "napari_tlreg_tracked"
+#: metadata key of a tracked layer: a weak reference to the result its points followed
+TRACKED_FROM = "napari_tlreg_tracked_from"
 NO_RESULT = "none (before registration only)"
 REF_COLOR = (0.0, 0.85, 1.0, 1.0)  # cyan: on the reference
 PARTNER_COLOR = (1.0, 0.55, 0.0, 1.0)  # orange: on another frame
@@ -419,8 +422,23 @@ class LandmarkWidget(ClosingDock, QWidget):
             w.setEnabled(has_image)
 
     def _on_result_changed(self, image: str, method: str) -> None:
+        self._drop_stale_tracks(image)
         if image == self.image_name:
             self._refresh_results(select=method)
+
+    def _drop_stale_tracks(self, image: str) -> None:
+        """Tracks follow one result: once it is replaced (a run with another reference) or removed, the layer
+        ``"<image> tracked"`` is removed. It stayed, drawn beside the new result and offered as landmarks."""
+        name = f"{image} {TRACKED}"
+        layers = self._viewer.layers
+        if name not in layers or not layers[name].metadata.get(TRACKED_KEY):
+            return
+        ref = layers[name].metadata.get(TRACKED_FROM)
+        res = ref() if callable(ref) else None
+        if res is not None and any(r is res for r in self._store.for_image(image).values()):
+            return  # still a result of the image (renamed, or another method's run)
+        layers.remove(name)
+        self._status(f"the tracks of '{image}' followed a result that was replaced: removed (track again)")
 
     def _refresh_results(self, select: str | None = None) -> None:
         name = self.image_name
@@ -809,14 +827,14 @@ class LandmarkWidget(ClosingDock, QWidget):
         worker = create_worker(LM.tracked_points, res, on_ref[:, 2:4], on_ref[:, 0].astype(np.int64), _start_thread=False,
                                _ignore_errors=True)  # errors go to self._error only (not re-raised as well)
         # a closed dock or viewer drops what comes back (its combos are gone)
-        worker.returned.connect(lambda out: self.live and self._show_tracked(out, place, img))
+        worker.returned.connect(lambda out: self.live and self._show_tracked(out, place, img, res))
         worker.errored.connect(lambda exc: self.live and self._error(f"tracking failed: {exc}"))
         worker.finished.connect(lambda: (setattr(self, "_worker", None),
                                          self.live and self.track_btn.setEnabled(self.current_result() is not None)))
         self._worker = worker
         worker.start()
 
-    def _show_tracked(self, out, place: dict, image: Image) -> None:
+    def _show_tracked(self, out, place: dict, image: Image, res=None) -> None:
         data, ids = out
         if image not in self._viewer.layers:  # removed while it was tracked: its tracks are for no image now
             self._status(f"'{image.name}' was removed while its points were tracked: the tracks are discarded")
@@ -827,6 +845,7 @@ class LandmarkWidget(ClosingDock, QWidget):
             layer = layers[name]
             layer.data = data
             layer.features = {"id": ids}
+            layer.metadata[TRACKED_FROM] = weakref.ref(res) if res is not None else None
         else:
             if name in layers:
                 layers.remove(name)
@@ -835,7 +854,7 @@ class LandmarkWidget(ClosingDock, QWidget):
                 data, name=name, ndim=3, features={"id": ids}, scale=place["scale"], translate=place["translate"],
                 face_color="magenta", border_color="white", border_width=0.1, size=size, symbol="cross",
                 text={"string": "{id}", "size": 8, "color": "magenta", "anchor": "lower_right"},
-                metadata={TRACKED_KEY: True},
+                metadata={TRACKED_KEY: True, TRACKED_FROM: weakref.ref(res) if res is not None else None},
             )
         n = len(np.unique(ids))
         self._status(f"{n} point(s) tracked through {len(data) // max(1, n)} frames → layer “{layer.name}”")

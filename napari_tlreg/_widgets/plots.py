@@ -35,7 +35,7 @@ from superqt.utils import create_worker
 from napari_tlreg import report
 from napari_tlreg._hooks import points_with_ids
 
-from .landmarks import LANDMARKS, layer_spacing
+from .landmarks import LANDMARKS, TRACKED_KEY, layer_spacing
 from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, scroll_body, show_frame,
                       watch_layers)
 from .store import fits, store_for, unwrap
@@ -174,7 +174,9 @@ class PlotsWidget(ClosingDock, QWidget):
         lys = list(self._viewer.layers)
         labels = [ly for ly in lys if isinstance(ly, Labels) and not is_result(ly)
                   and shape is not None and tuple(ly.data.shape) == shape]
-        points = [ly for ly in lys if isinstance(ly, Points) and ly.ndim == 3 and "id" in ly.features]
+        # tracked points are the result's own output: scored against it, its TRE is 0 (not landmarks placed by hand)
+        points = [ly for ly in lys if isinstance(ly, Points) and ly.ndim == 3 and "id" in ly.features
+                  and not ly.metadata.get(TRACKED_KEY)]
         base = img.name if img is not None else ""
         # another image: its own labels and landmarks (another image's kept chosen gave its TRE and Dice to this one)
         same = img is not None and img is self._filled_for
@@ -385,9 +387,14 @@ class PlotsWidget(ClosingDock, QWidget):
         if t is None:
             self._status(f"no {report.PLOT_METRICS[metric][0]} values for {name}")
             return None
-        tt, v, _ = report.metric_series(rows, metric, label)
+        _, _, spacing, unit = self._inputs()
+        # in the plot's unit (it plots mm or m when the image has a pixel size): "1.27" beside a plot of 12.7 m
+        tt, v, physical = report.metric_series(rows, metric, label, physical=spacing is not None)
+        shown = f"{v[list(tt).index(t)]:.4g}"
+        if metric in ("hd", "hd95", "tre"):
+            shown += f" {unit if physical else 'px'}"
         self.go_to_frame(t)
-        self._status(f"worst {report.PLOT_METRICS[metric][0]} of {name}: {v[list(tt).index(t)]:.4g} at frame {t}")
+        self._status(f"worst {report.PLOT_METRICS[metric][0]} of {name}: {shown} at frame {t}")
         return t
 
     # -- export ------------------------------------------------------------------------------------

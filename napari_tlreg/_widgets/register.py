@@ -167,11 +167,12 @@ _RUNNING: set[threading.Event] = set()
 @atexit.register
 def _stop_runs_at_exit() -> None:
     """A run still going when Python exits would emit into objects already torn down (Qt aborts the process): stop
-    every run and let its thread end first."""
+    every run and let its thread end first. The docks' other workers (the plots' evaluation, the grid, tracking:
+    superqt's, on the global pool too) are waited for as well: one ending after Qt's teardown printed "wrapped C/C++
+    object of type WorkerBaseSignals has been deleted" twice as the viewer quit."""
     for cancel in list(_RUNNING):
         cancel.set()
-    if _RUNNING:
-        QThreadPool.globalInstance().waitForDone(10_000)
+    QThreadPool.globalInstance().waitForDone(10_000)
 
 
 class _Relay(QObject):
