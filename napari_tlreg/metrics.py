@@ -454,7 +454,9 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     are propagated with ``result.warp_labels`` and compared on every other labelled frame:
     ``dice``, ``hd``, ``hd95`` (foreground, pixels), ``dice_before``/``hd_before``/``hd95_before`` (the
     reference labels unwarped), and ``dice_<k>``, ``hd_<k>``, ``hd95_<k>`` per label when there is
-    more than one label (or the ids in ``label_ids``). With ``result.spacing``: ``hd_mm``,
+    more than one label (or the ids in ``label_ids``); a label not drawn on a labelled frame is taken as not
+    annotated there (an expert's contours: the epicardium at end-diastole only): its columns are NaN on that frame and
+    the foreground figures leave it out. With ``result.spacing``: ``hd_mm``,
     ``hd95_mm``, ``hd_before_mm``, ``hd95_before_mm`` (and ``hd_<k>_mm``, ``hd95_<k>_mm``) too. The
     reference frame and unlabelled frames get NaN.
 
@@ -523,18 +525,25 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
                 if spacing is not None:
                     vals.update({f"hd_{k}_mm": nan, f"hd95_{k}_mm": nan})
             if t != ref and propagated is not None and lab[t].any():
-                pt, mt = propagated[t], lab[t]
+                pt, mt, before = propagated[t], lab[t], ref_lab
+                drawn = np.unique(mt)
+                if not np.isin(np.unique(ref_lab), drawn).all():
+                    # a label drawn on the reference but not on this frame (Sunnybrook: the epicardium at ED only) is
+                    # not annotated here: it is left out of the foreground, and its own columns stay NaN
+                    pt, before = np.where(np.isin(pt, drawn), pt, 0), np.where(np.isin(ref_lab, drawn), ref_lab, 0)
                 # no distances: both foregrounds empty (0, as hausdorff() says) or one of them (inf)
                 none = 0.0 if not (_mask_of(pt, None).any() or _mask_of(mt, None).any()) else math.inf
                 vals["dice"] = dice(pt, mt)
                 vals["hd"], vals["hd95"] = _hd_pair(surface_distances(pt, mt), none)
-                vals["dice_before"] = dice(ref_lab, mt)
-                # both non-empty here: the reference's labels and the frame's
-                vals["hd_before"], vals["hd95_before"] = _hd_pair(surface_distances(ref_lab, mt))
+                vals["dice_before"] = dice(before, mt)
+                # the frame's labels are not empty here; the reference's (of the labels drawn here) may be
+                vals["hd_before"], vals["hd95_before"] = _hd_pair(surface_distances(before, mt))
                 if spacing is not None:
                     vals["hd_mm"], vals["hd95_mm"] = _hd_pair(surface_distances(pt, mt, spacing=spacing), none)
-                    vals["hd_before_mm"], vals["hd95_before_mm"] = _hd_pair(surface_distances(ref_lab, mt, spacing=spacing))
+                    vals["hd_before_mm"], vals["hd95_before_mm"] = _hd_pair(surface_distances(before, mt, spacing=spacing))
                 for k in ids:
+                    if k not in drawn:
+                        continue  # not annotated on this frame: NaN
                     vals[f"dice_{k}"] = dice(pt, mt, label=k)
                     vals.update(_label_hd(pt, mt, k, None, ""))
                     if spacing is not None:

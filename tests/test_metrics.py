@@ -478,3 +478,35 @@ def test_evaluate_reports_the_local_cc_of_nmsrs_paper_in_the_mask():
         assert rows[t]["lncc"] == pytest.approx(M.lncc(warped[t], frames[t], radius=4, mask=mask))
         assert rows[t]["lncc10"] != pytest.approx(rows[t]["lncc"])
         assert rows[t]["lncc10"] != pytest.approx(M.lncc(warped[t], frames[t], radius=10))  # in the mask
+
+
+def test_a_label_not_drawn_on_a_frame_is_not_annotated_there(shared_data):
+    """The Sunnybrook expert drew the epicardium at end-diastole only and the endocardium at ED and ES. With the
+    reference at ED, ES was scored as if the myocardium had vanished there: dice_1 0, hd_1 inf, and the foreground
+    Dice (0.707) compared the propagated myocardium and cavity against the cavity alone."""
+    from matplotlib.path import Path as Polygon
+
+    from napari_tlreg.io import load_sequence
+
+    folder = shared_data / "sunnybrook" / "contours_SCD0000101"
+    seq = load_sequence(shared_data / "sunnybrook" / "dicom_SCD0000101", slice=5)
+    T, H, W = seq.frames.shape
+    rr, cc = np.mgrid[0:H, 0:W]
+    pixels = np.column_stack([cc.ravel(), rr.ravel()])
+
+    def inside(kind, image):
+        xy = np.loadtxt(folder / f"{kind}-contours" / f"IM-0001-{image:04d}-{kind}contour-manual.txt")
+        return Polygon(xy).contains_points(pixels).reshape(H, W)
+
+    lab = np.zeros((T, H, W), np.int32)
+    lab[18][inside("o", 119)] = 1  # ED: myocardium (epicardium minus endocardium) and cavity
+    lab[18][inside("i", 119)] = 2
+    lab[7][inside("i", 108)] = 2  # ES: the endocardium alone
+    res = tl.register(seq.frames, reference=18, spacing=seq.spacing)
+    es = M.evaluate(res, labels=lab)[7]
+    assert np.isnan(es["dice_1"]) and np.isnan(es["hd_1"]) and np.isnan(es["hd95_1_mm"])
+    cavity = res.warp_labels(lab[18])[7] == 2
+    assert es["dice_2"] == pytest.approx(M.dice(cavity, lab[7] == 2))
+    assert es["dice"] == pytest.approx(es["dice_2"])  # the foreground: the cavity, the one label drawn at ES
+    assert es["dice_before"] == pytest.approx(M.dice(lab[18] == 2, lab[7] == 2)) and es["dice"] > 0.8
+    assert np.isfinite(es["hd_2"]) and es["hd"] == pytest.approx(es["hd_2"])
