@@ -1094,6 +1094,10 @@ def test_stacked_files_must_be_one_image_of_one_size_each(tmp_path):
         load_sequence([tmp_path / "a.tif", tmp_path / "a.tif", tmp_path / "nope.tif"], max_voxels=5000)
     with pytest.raises(SequenceReadError, match="slice=1 is out of range"):
         load_sequence([tmp_path / "a.tif", tmp_path / "a.tif"], slice=1)
+    (tmp_path / "one").mkdir()  # a folder of one file is that file's sequence, frames and all
+    tifffile.imwrite(tmp_path / "one" / "clip.tif", np.zeros((5, 40, 50), np.float32), photometric="minisblack")
+    one = load_sequence(tmp_path / "one")
+    assert one.shape == (5, 40, 50) and one.name == "clip"
 
 
 def test_which_folders_are_folders_of_frames(tmp_path):
@@ -1134,7 +1138,7 @@ def test_open_files_as_stack_in_napari_gives_one_sequence(make_napari_viewer, sh
     viewer = make_napari_viewer()
     files = [str(tmp_path / "pair" / n) for n in ("S2A_20160529.tif", "S2A_20160608.tif")]
     layers = viewer.open(files, stack=True, plugin="napari-tlreg")
-    assert [layer.name for layer in layers] == ["S2A_20160529"] and layers[0].data.shape == (2, 64, 64)
+    assert [layer.name for layer in layers] == ["S2A_20160529..S2A_20160608"] and layers[0].data.shape == (2, 64, 64)
     assert tuple(layers[0].scale) == pytest.approx((1.0, 10.0, 10.0))
     assert layers[0].metadata["napari_tlreg"]["unit"] == "m"
     one = viewer.open(files[0], plugin="napari-tlreg")  # one file alone: its own layer, as before
@@ -1160,3 +1164,21 @@ def test_a_samples_size_is_held_to_max_voxels_too():
                                                 r"of 1,000; crop, downsample or split it$"):
         load_sequence("cardiac", max_voxels=1000)
     assert load_sequence("cardiac", max_voxels=327_680).shape == (20, 128, 128)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9])
+def test_a_cut_off_dicom_says_truncated_not_imageless(tmp_path, keep):
+    """The real echo clip cut short (a copy interrupted) was "DICOM file holds no image (no pixel data)", with
+    pydicom's raw "End of file reached before delimiter" warning beside it: the user looked for a DICOM without pixels."""
+    import warnings
+
+    import pydicom
+
+    data = Path(pydicom.examples.get_path("ybr_color")).read_bytes()
+    bad = tmp_path / "echo.dcm"
+    bad.write_bytes(data[: int(len(data) * keep)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(SequenceReadError, match=r"^echo.dcm: not a readable DICOM file \(truncated: it ends inside "
+                                                    r"its data\)$"):
+            load_sequence(bad)

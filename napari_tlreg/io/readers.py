@@ -320,6 +320,8 @@ def _load(source, slice, series):
 
     if path.is_dir():
         files = frame_files(path)
+        if files is not None and len(files) == 1:  # a folder of one file: that file's sequence
+            return _load(str(files[0]), slice, series)
         if files is not None:  # one image a file: a satellite pair as one GeoTIFF a date
             kind = "stack"
 
@@ -462,8 +464,10 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
     if all(r is not None for r in rgbs) and len({np.shape(r) for r in rgbs}) == 1:
         meta["rgb"] = np.concatenate(rgbs)
     meta.update(source=str(source if source is not None else paths[0]), reader="stack", files=[str(p) for p in paths])
-    return Sequence(np.concatenate([s.frames for s in seqs]), spacing=first.spacing, unit=first.unit,
-                    name=name or first.name, metadata=meta)
+    # named for the files it holds: the first file's name alone named the stack of both dates after one of them
+    name = name or (first.name if len(seqs) == 1 else f"{first.name}..{seqs[-1].name}")
+    return Sequence(np.concatenate([s.frames for s in seqs]), spacing=first.spacing, unit=first.unit, name=name,
+                    metadata=meta)
 
 
 def count_slices(source, *, series: int | str | None = None) -> int:
@@ -1015,11 +1019,20 @@ def _read_dicom(path: Path, **_) -> Sequence:
     import pydicom.errors
 
     try:
-        ds = _dcmread(path)
+        with warnings.catch_warnings(record=True) as caught:  # pydicom warns of a cut-off file, then returns what it read
+            warnings.simplefilter("always")
+            ds = _dcmread(path)
     except pydicom.errors.InvalidDicomError:
         _fail(path, "not a DICOM file (no DICOM header found)")
+    cut = [str(w.message) for w in caught if "end of file" in str(w.message).lower()]
     if "PixelData" not in ds and "FloatPixelData" not in ds:
+        if cut or "Rows" in ds:  # an image's header without its pixels: the file ends early
+            _fail(path, "not a readable DICOM file (truncated: " + ("it ends inside its data" if cut else
+                        f"the header describes a {ds.get('Rows')}x{ds.get('Columns')} image, the pixel data is missing")
+                  + ")")
         _fail(path, "DICOM file holds no image (no pixel data)")
+    for message in (str(w.message) for w in caught if not str(w.message).startswith("Invalid value for VR")):
+        warnings.warn(f"{path.name}: {message}", stacklevel=3)
     grey, rgb = _dicom_pixels(ds)
     meta = {"modality": str(ds.get("Modality", "")), "photometric": str(ds.get("PhotometricInterpretation", ""))}
     ft = _dicom_frame_time(ds)
