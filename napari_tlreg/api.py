@@ -71,6 +71,24 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
     return out
 
 
+def worse_than_none(frames, warped, reference: int) -> tuple[float, float, int, int] | None:
+    """``(MSE after, MSE before, frames worse, frames)`` when the warped reference matches the (normalised) frames
+    worse, on the mean over the frames other than the reference, than the reference left as it is; else None."""
+    others = [t for t in range(frames.shape[0]) if t != reference]
+    f = frames[others].float()
+    after = ((warped[others].float() - f) ** 2).mean(dim=(1, 2))
+    before = ((frames[reference].float()[None] - f) ** 2).mean(dim=(1, 2))
+    if float(after.mean()) <= float(before.mean()):
+        return None
+    return float(after.mean()), float(before.mean()), int((after > before).sum()), len(others)
+
+
+def worse_message(method: str, after: float, before: float, worse: int, n: int) -> str:
+    return (f"{method}: the warped reference matches the frames worse than the reference left as it is (mean MSE "
+            f"{after:.3g} against {before:.3g}; worse on {worse} of {n} frames): this field does not fit these frames; "
+            "try another method" + (" (nmsr fits the sequence in front of it)" if method != "nmsr" else ""))
+
+
 def available_devices() -> dict[str, bool]:
     """``{"auto": True, "cpu": True, "cuda": <a CUDA GPU is usable>}``: the ``device`` values :func:`register` can run on now."""
     import torch
@@ -290,7 +308,7 @@ def register(
     unit = "mm" if unit is None else str(unit)
     arr, ref = validate_frames(frames, reference)
     spacing = check_spacing(spacing, 2)  # before the run: a bad one would fail only when the result is measured
-    checked = engine.validate_params(params)
+    checked = engine.for_frames(engine.validate_params(params), arr.shape, spacing, unit)
     check_mode(normalize)
     dev = resolve_device(device)
     if dev.type == "cpu":  # a GPU that runs out raises a clear error of its own; the CPU's is the OOM killer
@@ -327,6 +345,9 @@ def register(
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     runtime = time.perf_counter() - t0
+    worse = worse_than_none(x, warped, ref)
+    if worse:
+        warn(worse_message(method, *worse))
     if progress is not None:
         progress(1, 1, "done")
     return RegistrationResult(

@@ -728,3 +728,16 @@ def test_ants_peer_leaves_no_transform_files(monkeypatch, tmp_path):
     u, secs, fold = pairs.ants_field(frames[:2])
     assert u.shape == (2, 8, 8) and fold == 0.0
     assert list(system.rglob("*")) == []
+
+
+def test_fullsize_benchmark_runs_and_the_auto_scale_is_the_pixel_sizes(shared_data, tmp_path, restore_thread_env):
+    from benchmarks import fullsize
+
+    assert fullsize.main(["--methods", "tlrn", "--out", str(tmp_path)]) == 0
+    out = json.loads((tmp_path / "results.json").read_text())
+    rows = out["rows"]
+    assert out["cases"] == list(range(2, 11)) and len(rows["none"]["dice"]) == 9
+    assert rows["tlrn full, auto (pixel size given)"]["scale"] == [0.5]
+    assert rows["tlrn full, auto (pixel size given)"]["dice"] == rows["tlrn full, scale 0.5"]["dice"]
+    assert rows["tlrn full, scale 0.25 (size rule)"]["worse"] >= 5 and rows["tlrn full, scale 0.5"]["worse"] == 0
+    assert "| tlrn | full, auto (pixel size given) → 0.5 |" in out["table_markdown"]

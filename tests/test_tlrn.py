@@ -557,3 +557,55 @@ def test_ship_weights_changes_the_file_and_its_card_together(tmp_path, monkeypat
     assert sorted(p.name for p in (res / "weights").iterdir()) == sorted(before_w for before_w in before if before_w.endswith(".pt"))
     with pytest.raises(SystemExit, match="no figures defined for method 'nmsr'"):
         ship_weights.main(["--refresh", "nmsr_synth"])
+
+
+def _sunnybrook_full_size(shared_data, i):
+    """Slice ``i`` of the held-out patient's crop file at full size (256 px, 1.37 mm pixels, from the DICOM folder)
+    with its ED and ES endocardium placed where the crop was taken: ``(frames ED/ES, spacing, endo ED/ES)``."""
+    from napari_tlreg.io import load_sequence
+
+    d = np.load(shared_data / "sunnybrook" / "SCD0000101_crop128.npz")
+    r0, c0 = (int(v) for v in d["crop_origin_rc"])
+    seq = load_sequence(shared_data / "sunnybrook" / "dicom_SCD0000101", slice=int(d["slice_index"][i]))
+    np.testing.assert_array_equal(seq.frames[:, r0:r0 + 128, c0:c0 + 128], d["cine"][i])  # the crop's own frames
+    ed = int(np.flatnonzero(d["has_epi"][i])[0])
+    es = int([t for t in np.flatnonzero(d["has_endo"][i]) if t != ed][0])
+    endo = np.zeros((2, *seq.frames.shape[1:]), np.int32)
+    endo[:, r0:r0 + 128, c0:c0 + 128] = d["endo"][i][[ed, es]]
+    return seq.frames[[ed, es]], seq.spacing, endo
+
+
+def test_a_full_field_of_view_runs_at_the_pixel_size_the_models_know(shared_data):
+    """A 256-px Sunnybrook slice of 1.37 mm pixels ran at 64 px (the size rule: 5.5 mm a pixel, the heart a quarter
+    of its size in training): its ED->ES Dice fell below the 128-px crop's, and on slice 5 the warped frames matched
+    worse than none, without a word. With its pixel size known the scale is chosen from it (0.5: 2.7 mm a pixel)."""
+    import warnings
+
+    from napari_tlreg import metrics
+
+    frames, spacing, endo = _sunnybrook_full_size(shared_data, 1)  # slice position 3
+    with pytest.warns(UserWarning, match="matches the frames worse than the reference left as it is"):
+        by_size = tl.register(frames, spacing=spacing, scale=0.25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = tl.register(frames, spacing=spacing)
+    assert res.params["scale"] == 0.5
+    with pytest.warns(UserWarning, match="matches the frames worse"):  # no pixel size: the size rule, as before
+        assert tl.register(frames).params["scale"] == 0.0
+    dice = [metrics.dice(r.warp_labels(endo[0])[1], endo[1]) for r in (res, by_size)]
+    assert dice[0] > dice[1] + 0.02 and dice[0] > 0.9, dice
+
+
+def test_a_field_that_matches_worse_than_none_is_warned_of(shared_data):
+    from napari_tlreg.io import load_sequence
+
+    seq = load_sequence(shared_data / "sunnybrook" / "dicom_SCD0000101", slice=5)
+    notes = []
+    tl.register(seq, reference=18, scale=0.25, on_warning=notes.append)
+    assert len(notes) == 1 and notes[0].startswith(
+        "tlrn: the warped reference matches the frames worse than the reference left as it is (mean MSE 0.00305 "
+        "against 0.00227; worse on 18 of 19 frames): this field does not fit these frames; try another method (nmsr "
+        "fits the sequence in front of it)"), notes
+    notes.clear()
+    tl.register(seq, reference=18, on_warning=notes.append)
+    assert notes == []

@@ -86,6 +86,11 @@ class Engine:
     def check(self, params: dict[str, Any]) -> None:
         """Range checks beyond the types (override): raise ``ValueError`` with a plain message."""
 
+    def for_frames(self, params: dict[str, Any], shape: tuple[int, int, int], spacing, unit: str) -> dict[str, Any]:
+        """Validated ``params`` with the choices that depend on the frames made (the result records them): their
+        ``shape`` and pixel size (``spacing`` ``(row, col)`` in ``unit``, or None). Default: as they are."""
+        return params
+
     def chains_frames(self, params: dict[str, Any]) -> bool:
         """Whether a frame's field, with these validated ``params``, depends on the frames between it and the
         reference (a recurrent state, or consecutive fields composed): a blank frame then misleads the frames

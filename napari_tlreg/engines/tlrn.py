@@ -6,6 +6,8 @@ loss; TLRN adds the temporal residual unit over the bottleneck features of the p
 """
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import torch
@@ -53,6 +55,18 @@ def load_net(weights: str, default_name: str, residual: bool, device: torch.devi
 def auto_scale(h: int, w: int, train_size: int) -> float:
     """The resampling factor that brings the longer side to ``train_size`` (at most 1, at least 0.25)."""
     return float(min(1.0, max(0.25, train_size / max(h, w))))
+
+
+#: mm a pixel the shipped cine models see: 128-px crops of the real cine (1.29-1.37 mm pixels) run at 64 px
+CINE_PIXEL_MM = 2.7
+
+
+def spacing_scale(spacing, unit: str) -> float | None:
+    """The resampling factor, a power of 2, that brings pixels of ``spacing`` mm nearest to :data:`CINE_PIXEL_MM`
+    (None without a pixel size in mm)."""
+    if spacing is None or unit != "mm":
+        return None
+    return float(2.0 ** round(math.log2((float(spacing[0]) + float(spacing[1])) / 2 / CINE_PIXEL_MM)))
 
 
 def time_chains(n_frames: int, reference: int) -> list[list[int]]:
@@ -117,6 +131,19 @@ class TLRNEngine(Engine):
             raise ValueError(f"{self.name}: scale must be 0 (auto) or in [0.1, 4], got {params['scale']}")
         if params["steps"] < 0 or params["steps"] > 12:
             raise ValueError(f"{self.name}: steps must be in [0, 12], got {params['steps']}")
+
+    def for_frames(self, params, shape, spacing, unit):
+        """Auto scale on frames with a pixel size in mm: never so coarse that the heart is drawn smaller than in
+        training (:func:`spacing_scale`). The size rule alone ran a full 256-px field of view of 1.37 mm pixels at
+        64 px (5.5 mm a pixel): on the real cine (SCD0000101, held out) the ED->ES Dice fell from 0.914 (at 0.5) to
+        0.902, and the warped frames matched worse than none (MSE 0.00305 against 0.00227 unregistered)."""
+        by_mm = spacing_scale(spacing, unit)
+        if params["scale"] != 0.0 or by_mm is None:
+            return params
+        _, train_size = load_net(params["weights"], self.default_model, self.residual, torch.device("cpu"))
+        by_size = auto_scale(shape[1], shape[2], train_size)
+        s = min(1.0, max(by_size, by_mm))
+        return params if s == by_size else {**params, "scale": s}
 
     def pixels_at_once(self, shape, params):
         """A block of ``predict_velocities``' frames at the resolution the network runs at."""
