@@ -975,3 +975,20 @@ def test_jump_to_worst_says_the_tre_in_the_plots_unit(docks, qtbot, errors):
     mm = {r["t"]: r["tre_mm"] for r in rows}[3]
     assert mm > 0.2 and plots.status_label.text() == f"worst TRE of {HalfEngine.name}: {mm:.4g} mm at frame 3"
     assert not errors, errors
+
+
+def test_the_docks_turn_to_the_image_just_registered(docks, qtbot, errors):
+    """A 12-slice stack opens as 12 images; slice 5 registered, the Landmarks and Evaluation plots docks stayed on
+    slice 0 ("none (before registration only)"): they turn to the image of a new result."""
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="slice0")
+    viewer.add_image(frames, name="slice5")
+    assert lmw.image_combo.currentText() == "slice0" and plots.image_combo.currentText() == "slice0"
+    run_register(qtbot, reg, FieldEngine.name, image="slice5")
+    assert lmw.image_combo.currentText() == "slice5" and plots.image_combo.currentText() == "slice5"
+    assert lmw.result_combo.currentText() == FieldEngine.name
+    qtbot.waitUntil(lambda: FieldEngine.name in plots.tables and not plots.busy, timeout=10000)
+    lmw.image_combo.setCurrentText("slice0")  # the user's own choice stands until the next result
+    viewer.layers["slice5"].name = "renamed"  # a rename is no new result
+    assert lmw.image_combo.currentText() == "slice0" and not errors, errors

@@ -151,6 +151,12 @@ class ImageChooser:
         i = self.combo.currentIndex()
         return self._images[i] if 0 <= i < len(self._images) else None
 
+    def follow(self, name: str) -> None:
+        """Turn to the image called ``name`` (one just registered) when it is listed; the change is signalled."""
+        i = self.combo.findText(name)
+        if i >= 0 and i != self.combo.currentIndex():
+            self.combo.setCurrentIndex(i)
+
 
 #: the least height of a dock's scroll area: three docks stacked still fit a 1366x768 laptop's screen (at 230 px the
 #: window could not be made lower than 813 px); each still shows five rows of its form

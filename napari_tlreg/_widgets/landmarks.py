@@ -124,6 +124,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._viewer.dims.events.current_step.connect(self._update_hint)
         self._when_closed(lambda: self._viewer.dims.events.current_step.disconnect(self._update_hint))
         self._store.changed.connect(self._on_result_changed)
+        self._store.added.connect(self._on_result_added)
         self._store.renamed.connect(self._on_layer_renamed)
         self._when_closed(self._disconnect_all)
         self._when_closed(self._unhook_layers)  # its keys, its click in pairing mode
@@ -328,7 +329,8 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._hooked.clear()
 
     def _disconnect_all(self, *_) -> None:
-        for signal, slot in ((self._store.changed, self._on_result_changed), (self._store.renamed, self._on_layer_renamed)):
+        for signal, slot in ((self._store.changed, self._on_result_changed), (self._store.added, self._on_result_added),
+                             (self._store.renamed, self._on_layer_renamed)):
             try:
                 signal.disconnect(slot)
             except Exception:  # noqa: BLE001 - already gone
@@ -425,6 +427,11 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._drop_stale_tracks(image)
         if image == self.image_name:
             self._refresh_results(select=method)
+
+    def _on_result_added(self, image: str, method: str) -> None:
+        """A run's result: the dock turns to its image (one of a 12-slice stack registered, the dock stayed on
+        slice 0 with "none (before registration only)")."""
+        self.images.follow(image)
 
     def _drop_stale_tracks(self, image: str) -> None:
         """Tracks follow one result: once it is replaced (a run with another reference) or removed, the layer

@@ -79,6 +79,8 @@ class PlotsWidget(ClosingDock, QWidget):
         self._when_closed(lambda: self._viewer.dims.events.current_step.disconnect(self._update_marker))
         self._store.changed.connect(self._on_result_changed)
         self._when_closed(lambda: self._store.changed.disconnect(self._on_result_changed))
+        self._store.added.connect(self.images.follow)  # a run's result: the dock turns to its image
+        self._when_closed(lambda: self._store.added.disconnect(self.images.follow))
         self._when_closed(self._timer.stop)
         self._when_closed(self._unhook_layers)
         self._on_layers_changed()

@@ -262,12 +262,12 @@ def _hex(rgba) -> str:
 
 #: the legend's line on the overlay, by how the frame under the warped reference is drawn
 OVERLAY_TEXT = {
-    "green": "overlay: the frame green, the warped reference magenta: aligned tissue white, a misalignment green or "
+    "green": "overlay: the frame green, the warped reference magenta: aligned structures white, a misalignment green or "
              "magenta",
     "rgb": "overlay: the frame as registered (grey, layer “… grey frame”, over the colour image) green, the warped "
-           "reference magenta: aligned tissue white, a misalignment green or magenta",
+           "reference magenta: aligned structures white, a misalignment green or magenta",
     "own": "overlay: the warped reference magenta, added over the frame in the colormap you gave it (a gray frame "
-           "turns green: aligned tissue white, a misalignment green or magenta)",
+           "turns green: aligned structures white, a misalignment green or magenta)",
 }
 
 
@@ -929,7 +929,7 @@ class RegisterWidget(QWidget):
         if layer is not None:  # napari selected the last layer added (the hidden arrows): the image again
             self._viewer.layers.selection.active = layer
         if isinstance(layer, Image) and layer.colormap.name == "gray" and not layer.rgb:
-            # the frame green under the magenta warped reference: aligned tissue white, a misalignment coloured
+            # the frame green under the magenta warped reference: aligned structures white, a misalignment coloured
             # (a frame the user coloured is left as it is), at the contrast the warped reference has
             layer.colormap, layer.blending = L.FRAME_COLORMAP, "additive"
             lo, hi = settings["frame_limits"]

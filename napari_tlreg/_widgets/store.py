@@ -30,6 +30,8 @@ class ResultStore:
 
     #: ``changed(image, method)``: a result was added, replaced or removed.
     changed = Signal(str, str)
+    #: ``added(image, method)``: a run's result was added (after ``changed``): the docks turn to that image.
+    added = Signal(str, str)
     #: ``renamed(old, new)``: a layer of the viewer was renamed (after its results followed it).
     renamed = Signal(str, str)
 
@@ -41,6 +43,7 @@ class ResultStore:
         self._results.pop(key, None)  # a re-run moves to the end (the latest)
         self._results[key] = result
         self.changed.emit(*key)
+        self.added.emit(*key)
 
     def get(self, image: str, method: str):
         return self._results.get((image, method))
