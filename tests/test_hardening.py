@@ -1553,3 +1553,28 @@ def test_corrupt_labels_masks_and_weights_are_one_line_errors(tmp_path, capsys):
                                          r"weights are read with torch.load\(weights_only=True\)") as info:
         tl.register(load_sequence("lemniscate").frames[:3], weights=str(tmp_path / "bad.pt"))
     assert "False" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_weights_that_do_not_fit_are_one_line_errors(tmp_path, capsys):
+    """Shipped nmsr weights given to multistep, or a tlrn state_dict trained with another --net option, crashed
+    register with a page of torch's "size mismatch" (exit 1); voxelmorph weights given to tlrn said only "missing
+    ['units.0...']"."""
+    import torch
+
+    from napari_tlreg.engines.tlrn import build_net
+
+    torch.save(build_net({"flow_level": 1}).state_dict(), tmp_path / "bare.pt")
+    frames = load_sequence("lemniscate").frames[:3]
+    with pytest.raises(ValueError, match=r"^weights 'nmsr_synth' are nmsr weights; multistep takes multistep weights"):
+        tl.register(load_sequence("satellite").frames, method="multistep", weights="nmsr_synth")
+    with pytest.raises(ValueError, match=r"do not fit the tlrn network: 1 of their tensors have other shapes \(e.g. "
+                                         r"unet.final.0.0.weight: \(32, 32, 3, 3\), here \(32, 48, 3, 3\)\)"):
+        tl.register(frames, weights=str(tmp_path / "bare.pt"))
+    with pytest.raises(ValueError, match=r"^weights 'voxelmorph_cine64' are voxelmorph weights; tlrn takes tlrn"):
+        tl.register(frames, weights="voxelmorph_cine64")
+    assert tl.register(frames, method="voxelmorph", weights="tlrn_cine64").displacement.shape == (3, 2, 64, 64)
+    assert cli.main(["register", "satellite", "--method", "hsyn", "--param", "weights=tlrn_cine64",
+                     "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["napari-tlreg register: error: weights 'tlrn_cine64' are tlrn weights; hsyn "
+                                        "takes hsyn weights (napari-tlreg train hsyn ... makes them)"]

@@ -33,7 +33,7 @@ from ..core import fields
 from . import pairs
 from .base import Engine, RunContext
 from .nets import SVFUNet
-from .weights import cache_key, resolve
+from .weights import cache_key, load_fitting, resolve
 
 N_LEVELS = 3
 MULTIPLE = 32  # 1/4 resolution must still be a multiple of the U-Net's 8
@@ -154,10 +154,7 @@ def load_net(weights: str, device: torch.device) -> tuple[HSyNNet, dict]:
     if key not in _MODELS:
         state, card = resolve(weights, HSyNEngine.default_model)
         net = build_net(card.get("config", {}))
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise ValueError(f"weights {weights or HSyNEngine.default_model!r} do not fit the hsyn network "
-                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        load_fitting(net, state, card, weights or HSyNEngine.default_model, "hsyn", ("hsyn",))
         _MODELS[key] = (net.to(device).eval().to(memory_format=torch.channels_last), {"train_size": int(card.get("train_size", 128))})
     return _MODELS[key]
 

@@ -40,7 +40,7 @@ from torch import nn
 from ..core import fields
 from . import pairs
 from .base import Engine, RunContext
-from .weights import cache_key, resolve
+from .weights import cache_key, load_fitting, resolve
 
 C_MAX = 16.0
 MAX_STEPS = 10
@@ -153,10 +153,7 @@ def load_net(weights: str, device: torch.device) -> tuple[MultistepNet, dict]:
         state, card = resolve(weights, MultistepEngine.default_model)
         cfg = dict(card.get("config", {}))
         net = build_net(cfg)
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise ValueError(f"weights {weights or MultistepEngine.default_model!r} do not fit the multistep network "
-                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        load_fitting(net, state, card, weights or MultistepEngine.default_model, "multistep", ("multistep",))
         info = {"c": float(cfg.get("c", 2.0)), "steps": int(cfg.get("steps", 3)), "train_size": int(card.get("train_size", 128))}
         _MODELS[key] = (net.to(device).eval(), info)
     return _MODELS[key]

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from ..core import fields
 from .base import Engine, RunContext
 from .nets import TLRNNet, velocity_to_displacement
-from .weights import cache_key, resolve
+from .weights import cache_key, load_fitting, resolve
 
 INTEGRATION_STEPS = 7
 _MODELS: dict[tuple, TLRNNet] = {}
@@ -44,9 +44,8 @@ def load_net(weights: str, default_name: str, residual: bool, device: torch.devi
         net = build_net(cfg)
         if not residual:  # a TLRN checkpoint also serves the pairwise ablation: drop the unit
             state = {k: v for k, v in state.items() if not k.startswith("units.")}
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise ValueError(f"weights {weights or default_name!r} do not fit this network (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        load_fitting(net, state, card, weights or default_name, "tlrn" if residual else "voxelmorph",
+                     ("tlrn",) if residual else ("voxelmorph", "tlrn"))
         net = net.to(device).eval().to(memory_format=torch.channels_last)
         _MODELS[key] = (net, int(card.get("train_size", 64)))
     return _MODELS[key]

@@ -133,3 +133,26 @@ def resolve(weights: str, default_name: str) -> tuple[dict[str, torch.Tensor], d
         raise ValueError(f"weights {weights or default_name!r} hold NaN or infinite values ({', '.join(bad[:3])}"
                          f"{', ...' if len(bad) > 3 else ''}): a diverged training?")
     return state, card
+
+
+def load_fitting(net: torch.nn.Module, state: dict, card: dict, label: str, method: str,
+                 takes: tuple[str, ...] = ()) -> None:
+    """Load ``state`` into ``net`` (``strict=False``), or a one-line ``ValueError`` that says why the weights do not
+    fit: a checkpoint of another method (its ``method``, when it records one, not in ``takes``), tensors of other
+    shapes (another network configuration: torch's own error was a page of "size mismatch" and a traceback), or
+    tensors missing or left over."""
+    theirs = card.get("method")
+    if theirs and takes and theirs not in takes:
+        raise ValueError(f"weights {label!r} are {theirs} weights; {method} takes {' or '.join(takes)} weights "
+                         f"(napari-tlreg train {method} ... makes them)")
+    own = net.state_dict()
+    wrong = [k for k in state if k in own and tuple(getattr(state[k], "shape", ())) != tuple(own[k].shape)]
+    if wrong:
+        raise ValueError(f"weights {label!r} do not fit the {method} network: {len(wrong)} of their tensors have other "
+                         f"shapes (e.g. {wrong[0]}: {tuple(state[wrong[0]].shape)}, here {tuple(own[wrong[0]].shape)}); "
+                         "trained with other --net options, or for another method?")
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"weights {label!r} do not fit the {method} network (missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]})")
+
