@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -85,26 +86,28 @@ def _training_sequences(folder: Path, finite: bool = True):
     one warning, with why."""
     import warnings
 
-    from .io import load_sequence
+    from .io import load_slices
 
     skipped = []
     for path in _training_files(folder):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                seq = load_sequence(path)
+                seqs = load_slices(path)  # every slice position of a stack (slice 0 alone was taken, silently)
         except (ValueError, OSError) as exc:
             why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             skipped.append(f"{path.name} ({why.removeprefix(path.name + ': ')})")
             continue
-        if seq.frames.shape[0] < 2:
-            skipped.append(f"{path.name} (1 frame)")
-        elif finite and not np.isfinite(seq.frames).all():
-            skipped.append(f"{path.name} (NaN or infinite values)")
-        elif not _varies(seq.frames):  # nothing to register: every loss 0, a network trained on nothing
-            skipped.append(f"{path.name} (constant)")
-        else:
-            yield seq
+        for k, seq in enumerate(seqs):
+            name = path.name if len(seqs) == 1 else f"{path.name} slice {k}"
+            if seq.frames.shape[0] < 2:
+                skipped.append(f"{name} (1 frame)")
+            elif finite and not np.isfinite(seq.frames).all():
+                skipped.append(f"{name} (NaN or infinite values)")
+            elif not _varies(seq.frames):  # nothing to register: every loss 0, a network trained on nothing
+                skipped.append(f"{name} (constant)")
+            else:
+                yield seq
     if skipped:
         warnings.warn(f"{folder}: skipped {len(skipped)} file(s): " + "; ".join(skipped), stacklevel=2)
 
@@ -610,10 +613,14 @@ def _train(config: TrainConfig | None, progress: Callable[[int, int, dict], None
         if missing:
             raise ValueError(f"--resume {out}: not a trainer checkpoint (no {', '.join(missing)}); "
                              f"--init {out} starts from its weights")
+        _check_resumed(ckpt, cfg, net_cfg, out)
         _load_fitting(net, ckpt["model"], f"--resume {out}", strict=True)
         opt.load_state_dict(ckpt["optimizer"])
         start = int(ckpt["step"])
         val = ckpt.get("val") or val
+        if start >= cfg.iterations:
+            raise ValueError(f"--resume {out}: the checkpoint is at step {start} already, --iterations is "
+                             f"{cfg.iterations}: nothing to train (raise --iterations to train on)")
     val_set = [make_batch(cfg, k, VALIDATION_STREAM, folders) for k in range(cfg.val_batches)] if cfg.val_every and rank == 0 else []
     model = net
     if world > 1:
@@ -627,6 +634,7 @@ def _train(config: TrainConfig | None, progress: Callable[[int, int, dict], None
         bar = tqdm(total=cfg.iterations, initial=start, desc=f"train {cfg.method}", unit="it")
     t0 = time.perf_counter()
     stats: dict[str, float] = {}
+    done = saved = start
     try:
         for step in range(start, cfg.iterations):
             for group in opt.param_groups:
@@ -656,6 +664,13 @@ def _train(config: TrainConfig | None, progress: Callable[[int, int, dict], None
                     progress(done, cfg.iterations, stats)
                 if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
                     _save(out, net, opt, done, cfg, net_cfg, stats, val)
+                    saved = done
+    except KeyboardInterrupt:  # Ctrl-C: the steps since the last checkpoint are kept (all of them, before the first)
+        if rank == 0 and done > saved:
+            _save(out, net, opt, done, cfg, net_cfg, stats, val)
+            print(f"\ntrain: interrupted at step {done} of {cfg.iterations}: checkpoint written to {out} "
+                  "(--resume continues from it)", file=sys.stderr)
+        raise
     finally:
         if bar is not None:  # closed on an error too: its message then starts a line of its own
             bar.close()
@@ -663,6 +678,32 @@ def _train(config: TrainConfig | None, progress: Callable[[int, int, dict], None
         dist.barrier()
         dist.destroy_process_group()
     return out
+
+
+#: what a resumed run must share with its checkpoint ("resuming continues exactly"); --iterations may grow
+RESUMED_AS_SAVED = ("method", "data", "batch", "n_frames", "size", "lr", "lr_schedule", "weight", "seed", "val_batches")
+
+
+def _check_resumed(ckpt: dict, cfg: TrainConfig, net_cfg: dict, out: Path) -> None:
+    """Refuse a ``--resume`` with other settings than its checkpoint's (they were taken silently, and the
+    checkpoint's record, its training size among them, rewritten); warn where a longer ``--iterations`` changes the
+    schedule of the steps to come."""
+    saved = ckpt.get("train") or {}
+    now = asdict(cfg)
+    changed = [f"--{k.replace('_', '-')} {saved[k]!r} -> {now[k]!r}" for k in RESUMED_AS_SAVED
+               if k in saved and saved[k] != now[k]]
+    if ckpt.get("config") is not None and dict(ckpt["config"]) != dict(net_cfg):
+        changed.append(f"--net {ckpt['config']!r} -> {net_cfg!r}")
+    if changed:
+        raise ValueError(f"--resume {out}: the checkpoint was trained with other settings ({'; '.join(changed)}): "
+                         f"resume with its own, or start a new run from its weights with --init {out}")
+    if "iterations" in saved and saved["iterations"] != cfg.iterations and (
+            cfg.lr_schedule == "cosine" or cfg.method == "hsyn"):
+        import warnings
+
+        warnings.warn(f"--resume {out}: --iterations {saved['iterations']} -> {cfg.iterations}: the "
+                      + ("cosine learning rate" if cfg.lr_schedule == "cosine" else "levels' schedule")
+                      + " follows --iterations, so the steps to come differ from the run that was planned", stacklevel=3)
 
 
 def _load_fitting(net, state: dict, what: str, strict: bool) -> None:

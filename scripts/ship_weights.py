@@ -96,7 +96,13 @@ def staging(name: str) -> Path:
 def ship(checkpoint: str, name: str, command: str, notes: str = "") -> dict:
     """Write the weights to :func:`staging` and return the card's record of where they came from (figures still to
     measure)."""
+    if not Path(checkpoint).is_file():
+        raise SystemExit(f"ship_weights: no checkpoint at {checkpoint}")
     ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    missing = [k for k in ("model", "config", "method", "train", "step") if k not in ck]
+    if missing:  # a bare state_dict: its method, network configuration and training size are not known
+        raise SystemExit(f"ship_weights: {checkpoint} is not a trainer checkpoint (no {', '.join(missing)}): ship what "
+                         "napari-tlreg train wrote")
     method = ck["method"]
     if method not in FIGURES:
         raise SystemExit(f"ship_weights: no figures defined for method {method!r}")

@@ -591,7 +591,7 @@ def test_a_full_field_of_view_runs_at_the_pixel_size_the_models_know(shared_data
         res = tl.register(frames, spacing=spacing)
     assert res.params["scale"] == 0.5
     with pytest.warns(UserWarning, match="matches the frames worse"):  # no pixel size: the size rule, as before
-        assert tl.register(frames).params["scale"] == 0.0
+        assert tl.register(frames).params["scale"] == 0.25  # the scale it ran at, recorded
     dice = [metrics.dice(r.warp_labels(endo[0])[1], endo[1]) for r in (res, by_size)]
     assert dice[0] > dice[1] + 0.02 and dice[0] > 0.9, dice
 
@@ -609,3 +609,44 @@ def test_a_field_that_matches_worse_than_none_is_warned_of(shared_data):
     notes.clear()
     tl.register(seq, reference=18, on_warning=notes.append)
     assert notes == []
+
+
+def test_resume_continues_the_run_it_was_and_ctrl_c_keeps_the_steps_done(tmp_path, capsys):
+    """Training review: --resume took changed settings without a word (a run at --size 32 resumed at 48, and the
+    checkpoint's record, which register's auto scale reads, rewritten); a resume with nothing left to train said
+    "weights written"; Ctrl-C before the first checkpoint (every 200 steps) lost every step, and the --resume that
+    followed started from step 0."""
+    out = train(_tiny(tmp_path, "w.pt", iterations=2), progress=lambda *a: None)
+    with pytest.raises(ValueError, match=r"--resume .*w.pt: the checkpoint was trained with other settings \(--size "
+                                         r"32 -> 48; --lr 0.001 -> 0.1\): resume with its own, or start a new run from "
+                                         r"its weights with --init"):
+        train(_tiny(tmp_path, "w.pt", resume=True, size=48, lr=0.1), progress=lambda *a: None)
+    with pytest.raises(ValueError, match=r"--net"):
+        train(_tiny(tmp_path, "w.pt", resume=True, net={"flow_level": 1}), progress=lambda *a: None)
+    with pytest.raises(ValueError, match=r"the checkpoint is at step 2 already, --iterations is 2: nothing to train"):
+        train(_tiny(tmp_path, "w.pt", resume=True, iterations=2), progress=lambda *a: None)
+    assert torch.load(out, weights_only=True)["train"]["size"] == 32
+
+    def interrupt_at_2(done, total, stats):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    cut = tmp_path / "cut.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train(_tiny(tmp_path, "cut.pt", iterations=3, checkpoint_every=200), progress=interrupt_at_2)
+    assert torch.load(cut, weights_only=True)["step"] == 2
+    assert "train: interrupted at step 2 of 3: checkpoint written to" in capsys.readouterr().err
+    train(_tiny(tmp_path, "cut.pt", iterations=3, checkpoint_every=200, resume=True), progress=lambda *a: None)
+    whole = train(_tiny(tmp_path, "whole.pt", iterations=3), progress=lambda *a: None)
+    ka, kb = torch.load(whole, weights_only=True)["model"], torch.load(cut, weights_only=True)["model"]
+    assert all(torch.allclose(ka[k].float(), kb[k].float(), atol=1e-6) for k in ka)
+
+
+def test_every_slice_position_of_a_stack_in_a_training_folder_is_trained_on(tmp_path):
+    from napari_tlreg.train import FolderData, _training_sequences
+
+    cine = tl.load_sequence("cardiac").frames
+    (tmp_path / "data").mkdir()
+    np.savez(tmp_path / "data" / "stack.npz", frames=np.stack([cine[:8], cine[8:16], cine[4:12]]))  # (S, T, H, W)
+    assert [s.shape for s in _training_sequences(tmp_path / "data")] == [(8, 128, 128)] * 3
+    assert len(FolderData(tmp_path / "data", 32).seqs) == 3

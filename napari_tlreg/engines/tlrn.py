@@ -136,13 +136,13 @@ class TLRNEngine(Engine):
         training (:func:`spacing_scale`). The size rule alone ran a full 256-px field of view of 1.37 mm pixels at
         64 px (5.5 mm a pixel): on the real cine (SCD0000101, held out) the ED->ES Dice fell from 0.914 (at 0.5) to
         0.902, and the warped frames matched worse than none (MSE 0.00305 against 0.00227 unregistered)."""
-        by_mm = spacing_scale(spacing, unit)
-        if params["scale"] != 0.0 or by_mm is None:
+        if params["scale"] != 0.0:
             return params
         _, train_size = load_net(params["weights"], self.default_model, self.residual, torch.device("cpu"))
         by_size = auto_scale(shape[1], shape[2], train_size)
-        s = min(1.0, max(by_size, by_mm))
-        return params if s == by_size else {**params, "scale": s}
+        by_mm = spacing_scale(spacing, unit)
+        # the result records the scale it ran at (0 said "auto", whatever that came to)
+        return {**params, "scale": by_size if by_mm is None else min(1.0, max(by_size, by_mm))}
 
     def pixels_at_once(self, shape, params):
         """A block of ``predict_velocities``' frames at the resolution the network runs at."""
