@@ -690,6 +690,8 @@ def _check_resumed(ckpt: dict, cfg: TrainConfig, net_cfg: dict, out: Path) -> No
     schedule of the steps to come."""
     saved = ckpt.get("train") or {}
     now = asdict(cfg)
+    if ckpt.get("method") not in (None, cfg.method):
+        raise ValueError(f"--resume {out}: a {ckpt['method']} checkpoint; this run trains {cfg.method}")
     changed = [f"--{k.replace('_', '-')} {saved[k]!r} -> {now[k]!r}" for k in RESUMED_AS_SAVED
                if k in saved and saved[k] != now[k]]
     if ckpt.get("config") is not None and dict(ckpt["config"]) != dict(net_cfg):

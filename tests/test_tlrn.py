@@ -427,7 +427,7 @@ def test_weights_of_another_network_are_a_clear_error(tmp_path):
     import shutil
 
     shutil.copy(other, tmp_path / "b.pt")
-    with pytest.raises(ValueError, match="--resume .*: these weights do not fit the TLRNNet"):
+    with pytest.raises(ValueError, match="--resume .*b.pt: a multistep checkpoint; this run trains tlrn$"):
         train(_tiny(tmp_path, "b.pt", resume=True), progress=lambda *a: None)
 
 
