@@ -719,6 +719,12 @@ def test_folders_of_one_image_a_date_are_sequences_in_a_batch(cluster, shift_eng
         tifffile.imwrite(tmp_path / "pairs" / f"site{k}" / "2016-06-08.tif", seq[1])
     assert [it["name"] for it in expand_inputs(sorted((tmp_path / "pairs").glob("*")))] == ["site1", "site2"]
     assert [it["name"] for it in expand_inputs([tmp_path / "pairs"])] == ["site1", "site2"]
+    cohort = tmp_path / "cohort"  # single-image files beside a sub-folder: a cohort, every file a row of its own
+    (cohort / "sub").mkdir(parents=True)
+    tifffile.imwrite(cohort / "x.tif", seq[0])
+    tifffile.imwrite(cohort / "y.tif", seq[1])
+    save_stack(cohort / "sub" / "clip.tif", _sequence(3))
+    assert [it["name"] for it in expand_inputs([cohort])] == ["x", "y", "sub"]
     clip = tmp_path / "pairs" / "site3"
     clip.mkdir()
     save_stack(clip / "clip.tif", _sequence(3))  # a file of several frames: a cohort of one sequence

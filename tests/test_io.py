@@ -1182,3 +1182,20 @@ def test_a_cut_off_dicom_says_truncated_not_imageless(tmp_path, keep):
         with pytest.raises(SequenceReadError, match=r"^echo.dcm: not a readable DICOM file \(truncated: it ends inside "
                                                     r"its data\)$"):
             load_sequence(bad)
+
+
+def test_stacked_files_keep_colour_and_warn_of_another_pixel_size(tmp_path):
+    import tifffile
+
+    rgb = np.random.default_rng(0).integers(0, 255, (2, 20, 30, 3)).astype(np.uint8)
+    for k in range(2):
+        tifffile.imwrite(tmp_path / f"c{k}.tif", rgb[k], photometric="rgb")
+    seq = load_sequence([tmp_path / "c0.tif", tmp_path / "c1.tif"])
+    assert seq.shape == (2, 20, 30) and seq.metadata["rgb"].shape == (2, 20, 30, 3)
+    np.testing.assert_array_equal(seq.metadata["rgb"], rgb)
+    _geotiff(tmp_path / "a.tif", np.zeros((20, 30), np.uint16), scale=(10.0, 10.0))
+    _geotiff(tmp_path / "b.tif", np.ones((20, 30), np.uint16), scale=(20.0, 20.0))
+    with pytest.warns(UserWarning, match=r"b.tif: pixel size \(20.0, 20.0\) m differs from a.tif's \(\(10.0, 10.0\) m\); "
+                                         r"a.tif's is used"):
+        seq = load_sequence([tmp_path / "a.tif", tmp_path / "b.tif"])
+    assert seq.spacing == pytest.approx((10.0, 10.0)) and seq.metadata["source"] == str(tmp_path / "a.tif")

@@ -510,3 +510,5 @@ def test_a_label_not_drawn_on_a_frame_is_not_annotated_there(shared_data):
     assert es["dice"] == pytest.approx(es["dice_2"])  # the foreground: the cavity, the one label drawn at ES
     assert es["dice_before"] == pytest.approx(M.dice(lab[18] == 2, lab[7] == 2)) and es["dice"] > 0.8
     assert np.isfinite(es["hd_2"]) and es["hd"] == pytest.approx(es["hd_2"])
+    assert es["hd_before"] == pytest.approx(M.hausdorff(lab[18] == 2, lab[7] == 2))  # the reference's cavity alone
+    assert es["hd_before_mm"] == pytest.approx(M.hausdorff(lab[18] == 2, lab[7] == 2, spacing=seq.spacing))

@@ -949,6 +949,18 @@ def test_tracked_points_are_not_landmarks_and_go_with_the_result_they_followed(d
     run_register(qtbot, reg, FieldEngine.name)  # the result they followed is replaced (a re-run)
     assert "seq tracked" not in viewer.layers
     assert "followed a result that was replaced: removed (track again)" in lmw.status_label.text() and not errors, errors
+    # tracked from one result, then again into the same layer from the other's: they follow the other now
+    lmw.result_combo.setCurrentIndex(lmw.result_combo.findText(FieldEngine.name))
+    lmw.track_btn.click()
+    qtbot.waitUntil(lambda: "seq tracked" in viewer.layers, timeout=10000)
+    qtbot.waitUntil(lambda: lmw._worker is None, timeout=10000)
+    lmw.result_combo.setCurrentIndex(lmw.result_combo.findText(HalfEngine.name))
+    lmw.track_btn.click()
+    qtbot.waitUntil(lambda: lmw._worker is None, timeout=10000)
+    run_register(qtbot, reg, FieldEngine.name)
+    assert "seq tracked" in viewer.layers
+    run_register(qtbot, reg, HalfEngine.name)
+    assert "seq tracked" not in viewer.layers and not errors, errors
 
 
 def test_jump_to_worst_says_the_tre_in_the_plots_unit(docks, qtbot, errors):
