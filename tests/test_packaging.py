@@ -455,3 +455,12 @@ def test_the_sdist_holds_what_its_tests_import_and_python_matches_napari():
         "pyproject.toml"}, read - include
     assert not any(c.startswith("License ::") for c in project["project"]["classifiers"])  # PEP 639: `license` says it
     assert project["project"]["requires-python"] == ">=3.11"
+
+
+def test_a_sequences_layers_carry_its_unit_and_pixels_carry_none():
+    from napari_tlreg.io import Sequence
+
+    frames = np.zeros((3, 8, 8), np.float32)
+    mm = _hooks.sequence_to_layers(Sequence(frames, spacing=(1.5, 1.5), unit="mm", metadata={"mask": np.ones((8, 8))}))
+    assert [kw["units"] for _, kw, _ in mm] == [("pixel", "mm", "mm"), ("mm", "mm")]  # the image, its 2-D mask
+    assert "units" not in _hooks.sequence_to_layers(Sequence(frames))[0][1]
