@@ -299,6 +299,10 @@ def register(
     from .metrics import check_spacing
 
     engine = get_engine(method)
+    if progress is not None and not callable(progress):
+        raise ValueError(f"progress must be a function progress(done, total, message), got {progress!r}")
+    if cancel is not None and not (callable(getattr(cancel, "is_set", None)) or callable(cancel)):
+        raise ValueError(f"cancel must be a threading.Event or a function returning True to stop, got {cancel!r}")
     if isinstance(frames, Sequence):
         params = own_region_params(method, frames, params)
         # a Sequence in pixels (no physical size known: a sample without one, a bare TIFF) has no physical spacing

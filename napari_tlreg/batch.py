@@ -218,6 +218,14 @@ def _made_from(folder: Path, item: dict) -> bool | None:
     return _same_source(_recorded_source(folder), item)
 
 
+def _someone_elses(path: Path) -> bool:
+    """Whether ``path`` is taken by what napari-tlreg did not write: a file, or a folder with files and no result (the
+    user's notes in ``OUT/<name>``: the sequence was registered, then refused at saving, its work lost)."""
+    if path.is_file():
+        return True
+    return path.is_dir() and not (path / "result.json").is_file() and any(path.iterdir())
+
+
 def _hashed(item: dict) -> str:
     tag = item["source"] + ("" if item.get("slice") is None else f"#slice{item['slice']}")
     return f"{item['name'] or 'sequence'}-{hashlib.sha1(tag.encode()).hexdigest()[:8]}"
@@ -237,7 +245,8 @@ def unique_names(items: list[dict], out: Path | None = None) -> list[dict]:
             it = group[0]
             if out is not None:
                 here = _made_from(Path(out) / it["name"], it)
-                if here is False or (here is None and _made_from(Path(out) / _hashed(it), it)):
+                if here is False or (here is None and (_made_from(Path(out) / _hashed(it), it)
+                                                       or _someone_elses(Path(out) / it["name"]))):
                     it["name"] = _hashed(it)
             continue
         keep = None

@@ -732,3 +732,21 @@ def test_folders_of_one_image_a_date_are_sequences_in_a_batch(cluster, shift_eng
     rows = run_batch([tmp_path / "pairs" / "site1"], shift_engine, tmp_path / "out", scheduler=cluster.scheduler_address,
                      montage=False)
     assert [(r["name"], r["status"]) for r in rows] == [("site1", "ok")], rows
+
+
+def test_a_users_own_folder_in_out_is_not_taken_for_a_result(cluster, shift_engine, tmp_path):
+    """OUT/good held the user's notes: good.tif was registered, then refused at saving ("exists and is not a
+    napari-tlreg result folder"), its work lost. The name takes its hash before the run, and the notes stay."""
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    save_stack(cohort / "good.tif", _sequence(3))
+    (tmp_path / "out" / "good").mkdir(parents=True)
+    (tmp_path / "out" / "good" / "my_notes.txt").write_text("keep me")
+    rows = run_batch([cohort / "good.tif"], shift_engine, tmp_path / "out", scheduler=cluster.scheduler_address,
+                     montage=False)
+    assert [r["status"] for r in rows] == ["ok"] and rows[0]["name"].startswith("good-"), rows
+    assert (tmp_path / "out" / rows[0]["name"] / "result.json").is_file()
+    assert (tmp_path / "out" / "good" / "my_notes.txt").read_text() == "keep me"
+    again = run_batch([cohort / "good.tif"], shift_engine, tmp_path / "out", scheduler=cluster.scheduler_address,
+                      montage=False)  # a rerun finds it under that name
+    assert [(r["name"], r["status"]) for r in again] == [(rows[0]["name"], "skipped")], again

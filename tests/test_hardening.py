@@ -1578,3 +1578,16 @@ def test_weights_that_do_not_fit_are_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.strip().splitlines() == ["napari-tlreg register: error: weights 'tlrn_cine64' are tlrn weights; hsyn "
                                         "takes hsyn weights (napari-tlreg train hsyn ... makes them)"]
+
+
+def test_wrong_types_of_parameters_progress_and_cancel_are_value_errors():
+    """API review: steps="7" raised a TypeError where the README promises a ValueError for any input register cannot
+    use (a script catching ValueError crashed); progress=5 was "'int' object is not callable" from inside the engine."""
+    frames = load_sequence("lemniscate").frames[:3]
+    with pytest.raises(ValueError, match=r"^tlrn: steps must be an integer, got '7'$"):
+        tl.register(frames, steps="7")
+    with pytest.raises(ValueError, match=r"^progress must be a function progress\(done, total, message\), got 5$"):
+        tl.register(frames, progress=5)
+    with pytest.raises(ValueError, match=r"^cancel must be a threading.Event or a function returning True to stop"):
+        tl.register(frames, cancel=5)
+    assert tl.register(frames, cancel=lambda: False, progress=lambda *a: None).displacement.shape == (3, 2, 64, 64)

@@ -126,6 +126,11 @@ class Engine:
         return None
 
 
+class ParameterError(ValueError, TypeError):
+    """A method parameter of the wrong type: a ``ValueError`` as every input ``register`` cannot use (and a
+    ``TypeError``, what it was before)."""
+
+
 def _coerce(method: str, key: str, value: Any, default: Any) -> Any:
     """Check ``value`` against the type of ``default`` (validated at the API edge, never parsed as int by accident)."""
     if default is None:
@@ -134,17 +139,17 @@ def _coerce(method: str, key: str, value: Any, default: Any) -> Any:
     is_bool = isinstance(value, (bool, np.bool_))
     if isinstance(default, bool):
         if not is_bool:
-            raise TypeError(f"{method}: {key} must be True or False, got {value!r}")
+            raise ParameterError(f"{method}: {key} must be True or False, got {value!r}")
         return bool(value)
     if isinstance(default, int):
         integral = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and float(value).is_integer())
         if is_bool or not integral:
-            raise TypeError(f"{method}: {key} must be an integer, got {value!r}")
+            raise ParameterError(f"{method}: {key} must be an integer, got {value!r}")
         return int(value)
     if isinstance(default, float):
         if is_bool or not isinstance(value, numbers.Real):
-            raise TypeError(f"{method}: {key} must be a number, got {value!r}")
+            raise ParameterError(f"{method}: {key} must be a number, got {value!r}")
         return float(value)
     if isinstance(default, str) and not isinstance(value, str):
-        raise TypeError(f"{method}: {key} must be a string, got {value!r}")
+        raise ParameterError(f"{method}: {key} must be a string, got {value!r}")
     return value
