@@ -1199,3 +1199,18 @@ def test_stacked_files_keep_colour_and_warn_of_another_pixel_size(tmp_path):
                                          r"a.tif's is used"):
         seq = load_sequence([tmp_path / "a.tif", tmp_path / "b.tif"])
     assert seq.spacing == pytest.approx((10.0, 10.0)) and seq.metadata["source"] == str(tmp_path / "a.tif")
+
+
+def test_an_npz_of_2d_images_of_one_size_is_a_sequence(shared_data, tmp_path):
+    """The real Sentinel-2 pair (``ref``, ``tgt``, ``pixel_size_m``) was "npz holds no image array": the pair could
+    not be opened without repacking it."""
+    seq = load_sequence(shared_data / "satellite" / "arosics_S2A_crop512_r1044_c1044.npz")
+    assert seq.shape == (2, 512, 512) and seq.spacing == pytest.approx((10.0, 10.0)) and seq.unit == "m"
+    assert seq.metadata["npz_keys"] == ["ref", "tgt"]
+    np.savez(tmp_path / "odd.npz", a=np.zeros((20, 20)), b=np.zeros((20, 30)))
+    with pytest.raises(SequenceReadError, match=r"^odd.npz: npz holds no image array \(keys: a, b\); expected 'frames' "
+                                                r"with shape \(T, H, W\), or 2-D images of one size$"):
+        load_sequence(tmp_path / "odd.npz")
+    np.savez(tmp_path / "one.npz", a=np.zeros((20, 20)), mask=np.ones((20, 20)))
+    with pytest.raises(SequenceReadError, match="no image array"):
+        load_sequence(tmp_path / "one.npz")

@@ -1253,7 +1253,9 @@ def _check_video_container(path: Path) -> None:
 
 # --------------------------------------------------------------------------- NumPy
 _FRAME_KEYS = ("frames", "cine", "images", "image", "data")
-_SPACING_KEYS = ("spacing", "pixel_spacing_mm", "pixel_spacing")
+_SPACING_KEYS = ("spacing", "pixel_spacing_mm", "pixel_spacing", "pixel_size_mm", "pixel_size_m")
+#: an npz's members that are no frames
+_NOT_FRAMES = ("labels", "landmarks", "unit", "mask", *_SPACING_KEYS)
 
 
 def _pick_slice(arr: np.ndarray, path: Path, slice: int | None, what: str) -> tuple[np.ndarray, int]:
@@ -1302,8 +1304,9 @@ def _npz_member_shape(z, key: str, path: Path) -> tuple:
 
 
 def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
-    """``.npy`` (one array) or ``.npz`` with ``frames`` (or ``cine``, or the first >=3-D array),
-    optional ``labels``, ``spacing`` ``(row, col)`` (unit ``unit`` key, default mm), ``landmarks``."""
+    """``.npy`` (one array) or ``.npz`` with ``frames`` (or ``cine``, or the first >=3-D array, or else its 2-D images of
+    one size, in the order stored: a pair saved as ``ref=``, ``tgt=``), optional ``labels``, ``spacing`` ``(row, col)``
+    (unit ``unit`` key, default mm; ``pixel_size_m``: metres), ``landmarks``."""
     with open(path, "rb") as f:
         magic = f.read(6)
     if magic != b"\x93NUMPY" and magic[:4] != b"PK\x03\x04":
@@ -1326,15 +1329,23 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
             key = next((k for k in _FRAME_KEYS if k in keys), None)
             if key is None:
                 key = next((k for k in keys if len(_npz_member_shape(z, k, path)) >= 3 and k != "labels"), None)
-            if key is None:
+            # no (T, H, W) array, but 2-D images of one size (a bi-temporal pair saved as ref=..., tgt=...): the
+            # frames, in the order stored
+            planes = [k for k in keys if key is None and k not in _NOT_FRAMES
+                      and len(_npz_member_shape(z, k, path)) == 2 and min(_npz_member_shape(z, k, path)) > 4]
+            if key is None and (len(planes) < 2 or len({_npz_member_shape(z, k, path) for k in planes}) != 1):
                 _fail(path, f"npz holds no image array (keys: {', '.join(keys) or 'none'}); "
-                            "expected 'frames' with shape (T, H, W)")
-            for k in (key, "labels"):
-                if k in keys:
-                    _npz_member_shape(z, k, path)
-            _check_frames(path, _numpy_frames(_npz_member_shape(z, key, path)))
-            arr = z[key]
-            meta["npz_key"] = key
+                            "expected 'frames' with shape (T, H, W), or 2-D images of one size")
+            if "labels" in keys:
+                _npz_member_shape(z, "labels", path)
+            if key is None:
+                _check_frames(path, (len(planes), *_npz_member_shape(z, planes[0], path)))
+                arr = np.stack([z[k] for k in planes])
+                meta["npz_keys"] = planes
+            else:
+                _check_frames(path, _numpy_frames(_npz_member_shape(z, key, path)))
+                arr = z[key]
+                meta["npz_key"] = key
             if "labels" in keys:
                 labels = z["labels"]
             if "landmarks" in keys:
@@ -1343,6 +1354,8 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
             if skey is not None:
                 s = np.asarray(z[skey], dtype=np.float64).ravel()
                 spacing = (s[0], s[0]) if s.size == 1 else (s[-2], s[-1])
+                if skey.endswith("_m"):
+                    unit = "m"
             if "unit" in keys:
                 unit = str(z["unit"])
     if arr.dtype.kind not in "biuf":
