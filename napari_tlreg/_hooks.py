@@ -104,10 +104,6 @@ def sequence_to_layers(seq) -> list[LayerData]:
                 "points",
             )
         )
-    unit = info["unit"]
-    if spacing is not None and unit not in (None, "", "px"):  # napari's scale bar and cursor read them: mm, not px
-        for _, kwargs, _ in layers:
-            kwargs["units"] = ("pixel", unit, unit)[-len(kwargs["scale"]):]
     return layers
 
 

@@ -1004,24 +1004,3 @@ def test_the_docks_turn_to_the_image_just_registered(docks, qtbot, errors):
     lmw.image_combo.setCurrentText("slice0")  # the user's own choice stands until the next result
     viewer.layers["slice5"].name = "renamed"  # a rename is no new result
     assert lmw.image_combo.currentText() == "slice0" and not errors, errors
-
-
-def test_layers_carry_the_images_units(docks, qtbot, errors, shared_data):
-    """The layers stayed in pixel units whatever the file said: napari's scale bar read "px" over a cine of 1.37 mm
-    pixels. The reader's layers, the result's, the landmarks and the tracks take the image's mm."""
-    viewer, reg, lmw, plots = docks
-    viewer.open(str(shared_data / "sunnybrook" / "sunnybrook_SCD0000101_slice6_crop128.npz"), plugin="napari-tlreg")
-    img = viewer.layers[0]
-    assert [str(u) for u in img.units] == ["pixel", "millimeter", "millimeter"]
-    run_register(qtbot, reg, FieldEngine.name, image=img.name)
-    assert [e for e in errors if "matches the frames worse" not in e] == []  # the test engine's field is another's
-    errors.clear()
-    ours = [ly for ly in viewer.layers if ly.name.startswith(f"{img.name} ") and ly.ndim == 3]
-    assert len(ours) >= 4 and all([str(u) for u in ly.units] == ["pixel", "millimeter", "millimeter"] for ly in ours), \
-        [(ly.name, ly.units) for ly in ours]
-    lmw.pairing_box.setChecked(True)
-    click(viewer.layers[f"{img.name} landmarks"], (0, 60, 60))
-    assert str(viewer.layers[f"{img.name} landmarks"].units[1]) == "millimeter"
-    lmw.track_btn.click()
-    qtbot.waitUntil(lambda: f"{img.name} tracked" in viewer.layers, timeout=10000)
-    assert str(viewer.layers[f"{img.name} tracked"].units[2]) == "millimeter" and not errors, errors

@@ -289,7 +289,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         shape = frames_shape(img)
         with self._quiet():
             layer = self._viewer.add_points(
-                np.zeros((0, 3)), name=name, scale=img.scale, translate=img.translate, units=img.units,
+                np.zeros((0, 3)), name=name, scale=img.scale, translate=img.translate,
                 features={"id": np.zeros(0, dtype=np.int64)}, feature_defaults={"id": 0},
                 size=LM.point_size(shape), ndim=3,
             )
@@ -828,7 +828,7 @@ class LandmarkWidget(ClosingDock, QWidget):
             self._error(f"place points on the reference frame (t={res.reference}) to track them")
             return
         img = self.current_image()
-        place = {"scale": tuple(img.scale), "translate": tuple(img.translate), "units": img.units}
+        place = {"scale": tuple(img.scale), "translate": tuple(img.translate)}
         self.track_btn.setEnabled(False)
         self._status(f"tracking {len(on_ref)} point(s) through {res.n_frames} frames…")
         worker = create_worker(LM.tracked_points, res, on_ref[:, 2:4], on_ref[:, 0].astype(np.int64), _start_thread=False,
@@ -859,7 +859,6 @@ class LandmarkWidget(ClosingDock, QWidget):
             size = LM.point_size(frames_shape(image))
             layer = self._viewer.add_points(
                 data, name=name, ndim=3, features={"id": ids}, scale=place["scale"], translate=place["translate"],
-                units=place["units"],
                 face_color="magenta", border_color="white", border_width=0.1, size=size, symbol="cross",
                 text={"string": "{id}", "size": 8, "color": "magenta", "anchor": "lower_right"},
                 metadata={TRACKED_KEY: True, TRACKED_FROM: weakref.ref(res) if res is not None else None},

@@ -144,7 +144,7 @@ def _run_job(frames, labels, cancel: threading.Event, progress, call: dict, disp
         res = tl.register(frames, progress=progress, cancel=cancel, on_warning=notes.append, **call)
         if cancel.is_set():
             return _Outcome("cancelled")
-        layers, warnings = L.result_layers(res, labels=labels, **{k: v for k, v in display.items() if k != "units"})
+        layers, warnings = L.result_layers(res, labels=labels, **display)
         # the frame's contrast as the warped reference's (normalised by the same percentiles): the overlay balanced
         display = {**display, "frame_limits": intensity_range(frames)}
         _preimport_layer_modules()
@@ -836,7 +836,6 @@ class RegisterWidget(QWidget):
             "checker": self.checker_box.isChecked(),
             "scale": scale,
             "translate": translate,
-            "units": tuple(str(u) for u in layer.units),  # mm or m from the reader: the result's layers take them
             "region": self._own_region_mask(layer),
             "grey_frame": bool(layer.rgb),  # napari cannot turn a colour image green under the overlay
         }
@@ -923,7 +922,7 @@ class RegisterWidget(QWidget):
         res = outcome.result
         settings = outcome.settings
         self._result = res
-        self._result_place = {k: settings.get(k) for k in ("base", "scale", "translate", "region", "units")}
+        self._result_place = {k: settings[k] for k in ("base", "scale", "translate", "region")}
         self._add_layers(outcome.layers)
         self._drop_stale_layers(str(settings["base"]), outcome.layers)
         self._grey_frame_under_the_overlay(str(settings["base"]), layer)
@@ -1016,7 +1015,6 @@ class RegisterWidget(QWidget):
                 if key not in ("name", "visible", "opacity", "metadata") and not _same(getattr(existing, key, None), value):
                     setattr(existing, key, value)
             existing.metadata[RESULT_KEY] = True
-            self._same_units(existing)
             return existing
         if existing is not None:
             layers.remove(existing)
@@ -1024,15 +1022,8 @@ class RegisterWidget(QWidget):
         layer = Layer.create(data, kwargs, layer_type)
         for key, value in after.items():
             setattr(layer, key, value)
-        self._same_units(layer)
         self._viewer.add_layer(layer)
         return layer
-
-    def _same_units(self, layer: Layer) -> None:
-        """The image's units (mm, m) on a result layer over it (they stayed pixel: the scale bar read px)."""
-        units = self._result_place.get("units")
-        if units and any(u != "pixel" for u in units) and tuple(str(u) for u in layer.units) != tuple(units[-layer.ndim:]):
-            layer.units = tuple(units[-layer.ndim:])
 
     def _update_grid_layer(self) -> None:
         """The grid at the spin box's spacing, warped in a worker thread (on the GUI thread it froze the viewer for up
