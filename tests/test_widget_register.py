@@ -1229,3 +1229,31 @@ def test_the_grid_is_redrawn_off_the_gui_thread(widget, qtbot, notes, monkeypatc
     qtbot.waitUntil(lambda: not w._grid_workers, timeout=5000)
     assert "seq grid" not in viewer.layers
     assert not notes, notes
+
+
+def test_run_stays_in_view_and_tab_reaches_the_parameters(widget, qtbot):
+    """Dock review on a 1366x768 laptop: Run, the progress bar and the status were under nmsr's form, 0 px of them in
+    view with the three docks stacked; Tab went method -> device -> intensity -> Run and reached the parameters made
+    for a newly chosen method only after the other docks (79 presses for nmsr); set_param found the last method's
+    editor, waiting for Qt to delete it, and set nothing."""
+    from qtpy.QtWidgets import QScrollArea
+
+    viewer, w = widget
+    area = w.findChild(QScrollArea, "scroll_area")
+    for control in (w.run_btn, w.progress_bar, w.status_label):
+        assert not area.isAncestorOf(control) and control.parent() is w
+    choose(w.method_combo, "nmsr")
+    basic = [f"param_{k}" for k in w._param_editors if k not in w._advanced_keys]
+    order, x = [], w.method_combo
+    while len(order) < len(basic):  # the spin boxes' own line edits come between
+        x = x.nextInFocusChain()
+        assert x is not w.run_btn and x is not w.device_combo, order
+        if x.objectName().startswith("param_"):
+            order.append(x.objectName())
+    assert order == basic and len(basic) >= 8
+    choose(w.method_combo, "tlrn")
+    choose(w.method_combo, "nmsr")  # back before Qt deleted the first form's editors
+    w.set_param("levels", 3)
+    assert w.param_values().get("levels") == 3
+    for control in (w.device_combo, w.current_frame_btn):
+        assert control.toolTip()

@@ -191,8 +191,11 @@ class _Scroll(QScrollArea):
     def minimumSizeHint(self):  # noqa: N802 (Qt's name)
         least = self.widget().minimumSizeHint()
         least.setWidth(least.width() + self._bar())
-        least.setHeight(min(least.height(), MIN_VISIBLE_HEIGHT))
+        least.setHeight(min(least.height(), self.least_height))
         return least
+
+    #: the least height of the scrolled part (a dock with a footer always in view, Register's Run and status, takes less)
+    least_height = MIN_VISIBLE_HEIGHT
 
 
 def scroll_body(widget: QWidget) -> QVBoxLayout:

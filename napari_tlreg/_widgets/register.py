@@ -32,6 +32,7 @@ from qtpy.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -75,8 +76,12 @@ SET_AFTER = ("contour",)
 NORMALIZE_TEXT = {"auto": "auto (per frame if they flicker)", "sequence": "one scale for the sequence",
                   "frame": "each frame its own"}
 RUN_TEXT = "Run"
+#: the least height of the Register dock's scrolled form: its Run, progress and status lie under it, always shown
+FORM_LEAST_HEIGHT = 110
 NO_IMAGE = "no image sequence to register — add an image layer with a time axis (T, H, W); 2-D images are not listed"
 CANCEL_TEXT = "Cancel"
+RUN_TIP = ("Register every frame to the reference in the background (the viewer stays usable; the button cancels "
+           "while it runs); the results come as layers over the image")
 
 
 # ---- work done in the worker thread (touches no widget) -------------------------------------------
@@ -387,6 +392,7 @@ class RegisterWidget(QWidget):
         self.reference_spin = QSpinBox()
         self.reference_spin.setToolTip("Frame every other frame is registered to")
         self.current_frame_btn = QPushButton("use current frame")
+        self.current_frame_btn.setToolTip("Take the frame the time slider shows as the reference")
         self.current_frame_btn.clicked.connect(self._use_current_frame)
         ref_row.addWidget(self.reference_spin, 1)
         ref_row.addWidget(self.current_frame_btn)
@@ -423,6 +429,7 @@ class RegisterWidget(QWidget):
                 item = self.device_combo.model().item(i)
                 item.setEnabled(False)
                 item.setToolTip(f"{name}: not available on this machine")
+        self.device_combo.setToolTip("Where the registration runs: auto takes a CUDA GPU when there is one, else the CPU")
         form2.addRow("device", self.device_combo)
         self.normalize_combo = QComboBox()
         for value in NORMALIZATIONS:
@@ -433,16 +440,20 @@ class RegisterWidget(QWidget):
             "from the reference beyond what motion does, and says so")
         form2.addRow("intensity", self.normalize_combo)
 
+        # Run, the progress and the status under the scrolled form, always in view: on a 1366x768 screen with the
+        # three docks they were below nmsr's form, 0 px of them shown, the run's progress out of sight
+        footer = self.layout()
+        self.findChild(QScrollArea, "scroll_area").least_height = FORM_LEAST_HEIGHT  # the window still fits 768 px
         self.run_btn = QPushButton(RUN_TEXT)
         self.run_btn.clicked.connect(self._on_run_clicked)
-        root.addWidget(self.run_btn)
+        footer.addWidget(self.run_btn)
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
-        root.addWidget(self.progress_bar)
+        footer.addWidget(self.progress_bar)
         self.status_label = QLabel("ready")
         self.status_label.setWordWrap(True)
-        root.addWidget(self.status_label)
+        footer.addWidget(self.status_label)
 
         display = QGroupBox("display")
         dform = QFormLayout(display)
@@ -652,6 +663,7 @@ class RegisterWidget(QWidget):
             self.advanced = self.advanced_form = None
         self._param_getters = {}
         self._param_defaults = {}
+        self._param_editors: dict[str, QWidget] = {}  # this method's (the last one's wait for Qt to delete them)
         name = self.method_combo.currentData()
         if name is None:
             self.params_box.setVisible(False)
@@ -683,6 +695,7 @@ class RegisterWidget(QWidget):
             else:
                 editor, getter, changed = _param_editor(spec["default"], spec.get("choices"), spec.get("help", ""))
             editor.setObjectName(f"param_{key}")
+            self._param_editors[key] = editor
             tip = f"<p>{html.escape(spec['help'])}</p>" if spec.get("help") else ""  # rich text: Qt wraps it
             editor.setToolTip(tip)
             form = self.advanced_form if key in advanced else self.params_form
@@ -698,6 +711,20 @@ class RegisterWidget(QWidget):
         if self.advanced is not None and self._advanced_open:
             self.advanced.expand(animate=False)
         self.params_box.setVisible(bool(params))
+        self._tab_through_parameters(advanced)
+
+    def _tab_through_parameters(self, advanced: list[str]) -> None:
+        """Tab goes from the method to its parameters (the advanced ones after their fold's button), then on to the
+        device: the editors, made when the method is chosen, came last in Qt's order, after Run and the other docks
+        (79 presses away for nmsr, through a table that keeps Tab)."""
+        chain: list[QWidget] = [self.method_combo]
+        chain += [e for k, e in self._param_editors.items() if k not in advanced]
+        if self.advanced is not None:
+            toggle = self.advanced.findChild(QPushButton)
+            chain += ([toggle] if toggle is not None else []) + [self._param_editors[k] for k in advanced]
+        chain.append(self.device_combo)
+        for a, b in zip(chain, chain[1:]):
+            QWidget.setTabOrder(a, b)
 
     @staticmethod
     def _advanced_title(n: int, changed: int) -> str:
@@ -718,7 +745,7 @@ class RegisterWidget(QWidget):
         """Set the current method's parameter ``key`` in the form, as if typed (``napari-tlreg view --param``);
         ``ValueError`` for a parameter the method does not have or a value its editor cannot take. The engine
         checks the value itself when the run starts."""
-        editor = self.findChild(QWidget, f"param_{key}")
+        editor = self._param_editors.get(key)  # not findChild: the last method's, deleted later, has the same name
         if editor is None or key not in self._param_getters:
             raise ValueError(f"method {self.method_combo.currentData()!r} has no parameter {key!r} in the form; "
                              f"its parameters: {', '.join(self._param_getters)}")
@@ -770,7 +797,7 @@ class RegisterWidget(QWidget):
             return
         has = self.current_image() is not None
         self.run_btn.setEnabled(has)
-        self.run_btn.setToolTip("" if has else NO_IMAGE)
+        self.run_btn.setToolTip(RUN_TIP if has else NO_IMAGE)
 
     def _on_layer_removed(self, event=None) -> None:
         """The image being registered was removed: its result could not be shown, so the run stops now (it went on
