@@ -74,10 +74,13 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
 def worse_than_none(frames, warped, reference: int) -> tuple[float, float, int, int] | None:
     """``(MSE after, MSE before, frames worse, frames)`` when the warped reference matches the (normalised) frames
     worse, on the mean over the frames other than the reference, than the reference left as it is; else None."""
+    import torch
+
     others = [t for t in range(frames.shape[0]) if t != reference]
-    f = frames[others].float()
-    after = ((warped[others].float() - f) ** 2).mean(dim=(1, 2))
-    before = ((frames[reference].float()[None] - f) ** 2).mean(dim=(1, 2))
+    ref = frames[reference].float()
+    # frame by frame: no copies of the whole sequence beside the run's own arrays (0.5 GB each at MAX_VOXELS)
+    after = torch.stack([((warped[t].float() - frames[t].float()) ** 2).mean() for t in others])
+    before = torch.stack([((ref - frames[t].float()) ** 2).mean() for t in others])
     if float(after.mean()) <= float(before.mean()):
         return None
     return float(after.mean()), float(before.mean()), int((after > before).sum()), len(others)

@@ -635,6 +635,7 @@ def _train(config: TrainConfig | None, progress: Callable[[int, int, dict], None
     t0 = time.perf_counter()
     stats: dict[str, float] = {}
     done = saved = start
+    stepping = False
     try:
         for step in range(start, cfg.iterations):
             for group in opt.param_groups:
@@ -643,8 +644,9 @@ def _train(config: TrainConfig | None, progress: Callable[[int, int, dict], None
             loss, stats = task.loss(model, batch, cfg, net_cfg, step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            stepping = True  # the weights change in place: Ctrl-C now leaves them half updated
             opt.step()
-            done = step + 1
+            done, stepping = step + 1, False
             if rank == 0:
                 stats["seconds"] = time.perf_counter() - t0
                 if val_set and (done % cfg.val_every == 0 or done == cfg.iterations):
@@ -666,10 +668,13 @@ def _train(config: TrainConfig | None, progress: Callable[[int, int, dict], None
                     _save(out, net, opt, done, cfg, net_cfg, stats, val)
                     saved = done
     except KeyboardInterrupt:  # Ctrl-C: the steps since the last checkpoint are kept (all of them, before the first)
-        if rank == 0 and done > saved:
+        if rank == 0 and done > saved and not stepping:
             _save(out, net, opt, done, cfg, net_cfg, stats, val)
             print(f"\ntrain: interrupted at step {done} of {cfg.iterations}: checkpoint written to {out} "
                   "(--resume continues from it)", file=sys.stderr)
+        elif rank == 0 and stepping:  # mid-update: the weights are neither step done's nor the next's
+            print(f"\ntrain: interrupted while updating the weights: nothing written; the last checkpoint (step "
+                  f"{saved}) stands", file=sys.stderr)
         raise
     finally:
         if bar is not None:  # closed on an error too: its message then starts a line of its own
@@ -694,8 +699,9 @@ def _check_resumed(ckpt: dict, cfg: TrainConfig, net_cfg: dict, out: Path) -> No
         raise ValueError(f"--resume {out}: a {ckpt['method']} checkpoint; this run trains {cfg.method}")
     changed = [f"--{k.replace('_', '-')} {saved[k]!r} -> {now[k]!r}" for k in RESUMED_AS_SAVED
                if k in saved and saved[k] != now[k]]
-    if ckpt.get("config") is not None and dict(ckpt["config"]) != dict(net_cfg):
-        changed.append(f"--net {ckpt['config']!r} -> {net_cfg!r}")
+    # the keys the checkpoint has: one written before a network option existed lacks it (and had its default)
+    old_cfg = dict(ckpt.get("config") or {})
+    changed += [f"--net {k}={old_cfg[k]!r} -> {net_cfg.get(k)!r}" for k in old_cfg if old_cfg[k] != net_cfg.get(k)]
     if changed:
         raise ValueError(f"--resume {out}: the checkpoint was trained with other settings ({'; '.join(changed)}): "
                          f"resume with its own, or start a new run from its weights with --init {out}")

@@ -1214,3 +1214,30 @@ def test_an_npz_of_2d_images_of_one_size_is_a_sequence(shared_data, tmp_path):
     np.savez(tmp_path / "one.npz", a=np.zeros((20, 20)), mask=np.ones((20, 20)))
     with pytest.raises(SequenceReadError, match="no image array"):
         load_sequence(tmp_path / "one.npz")
+
+
+def test_a_series_of_dicom_files_named_by_uid_stays_a_series_beside_a_preview(tmp_path):
+    """Code read: DICOM files named by UID (``1.3.12.2.1107.5.2.0``: suffix ".0") were not looked at, so a preview
+    TIFF beside them made the folder a "folder of frames" of that one TIFF."""
+    import shutil
+
+    import tifffile
+    from pydicom.data import get_testdata_file
+
+    from napari_tlreg.io.readers import frame_files
+
+    for k in range(3):
+        shutil.copy(get_testdata_file("MR_small.dcm"), tmp_path / f"1.3.12.2.1107.5.2.{k}")
+    tifffile.imwrite(tmp_path / "preview.tif", np.zeros((32, 32), np.uint8))
+    assert frame_files(tmp_path) is None
+    with pytest.warns(UserWarning, match="preview.tif"):
+        assert load_sequence(tmp_path).metadata["reader"] == "dicom"
+
+
+def test_an_npz_pair_beside_coordinate_grids_is_the_pair(tmp_path):
+    pair = np.random.default_rng(0).integers(0, 4000, (2, 20, 20)).astype(np.uint16)
+    lat, lon = np.meshgrid(np.linspace(45, 46, 20), np.linspace(7, 8, 20), indexing="ij")
+    np.savez(tmp_path / "geo.npz", ref=pair[0], tgt=pair[1], lat=lat, lon=lon, pixel_size_m=10.0)
+    seq = load_sequence(tmp_path / "geo.npz")
+    assert seq.metadata["npz_keys"] == ["ref", "tgt"] and seq.unit == "m"
+    np.testing.assert_array_equal(seq.frames, pair)

@@ -688,3 +688,29 @@ def test_any_method_whose_field_matches_worse_than_none_is_warned_of(shift_engin
     assert len(notes) == 1 and notes[0].startswith(f"{shift_engine}: the warped reference matches the frames worse "
                                                    "than the reference left as it is (mean MSE ")
     assert "worse on 2 of 2 frames): this field does not fit these frames; try another method (nmsr" in notes[0]
+
+
+def test_resume_takes_an_older_checkpoint_and_ctrl_c_mid_update_writes_nothing(tmp_path, monkeypatch, capsys):
+    """Code read: a checkpoint written before a network option existed (its config without the key) was refused as
+    "other --net settings"; a Ctrl-C inside opt.step() saved half-updated weights under the step before."""
+    out = train(_tiny(tmp_path, "w.pt", iterations=2), progress=lambda *a: None)
+    ck = torch.load(out, weights_only=True)
+    ck["config"].pop("n_units")  # as a checkpoint from before that option
+    torch.save(ck, out)
+    train(_tiny(tmp_path, "w.pt", iterations=3, resume=True), progress=lambda *a: None)
+    assert torch.load(out, weights_only=True)["step"] == 3
+    calls = []
+    real = torch.optim.Adam.step
+
+    def step(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    with pytest.raises(KeyboardInterrupt):
+        train(_tiny(tmp_path, "mid.pt", iterations=3, checkpoint_every=200), progress=lambda *a: None)
+    assert not (tmp_path / "mid.pt").exists()
+    assert "interrupted while updating the weights: nothing written; the last checkpoint (step 0) stands" in \
+        capsys.readouterr().err

@@ -1257,3 +1257,20 @@ def test_run_stays_in_view_and_tab_reaches_the_parameters(widget, qtbot):
     assert w.param_values().get("levels") == 3
     for control in (w.device_combo, w.current_frame_btn):
         assert control.toolTip()
+
+
+def test_the_dock_passes_the_readers_1mm_pixel_size(widget, qtbot):
+    """Code read: the dock took a 1 x 1 scale for no pixel size even where the reader recorded 1.0 mm, so tlrn's auto
+    scale on a 320-px echo was 0.25 in the viewer and 0.5 from the command line."""
+    viewer, w = widget
+    rng = np.random.default_rng(0)
+    from scipy.ndimage import gaussian_filter
+
+    base = gaussian_filter(rng.random((320, 320)), 4).astype(np.float32)
+    frames = np.stack([base, np.roll(base, (2, 1), (0, 1))])
+    viewer.add_image(frames, name="echo", metadata={"napari_tlreg": {"spacing": (1.0, 1.0), "unit": "mm"}})
+    choose(w.method_combo, "tlrn")
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: not w.running, timeout=60000)
+    res = w.results[("echo", "tlrn")]
+    assert res.spacing == (1.0, 1.0) and res.params["scale"] == 0.5

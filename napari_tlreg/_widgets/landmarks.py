@@ -846,6 +846,9 @@ class LandmarkWidget(ClosingDock, QWidget):
         if image not in self._viewer.layers:  # removed while it was tracked: its tracks are for no image now
             self._status(f"'{image.name}' was removed while its points were tracked: the tracks are discarded")
             return
+        if res is not None and not any(r is res for r in self._store.for_image(image.name).values()):
+            self._status(f"the result '{image.name}' was tracked with was replaced meanwhile: the tracks are discarded")
+            return
         name = f"{image.name} {TRACKED}"  # its name now (renamed meanwhile: a second set was made at the next track)
         layers = self._viewer.layers
         if name in layers and isinstance(layers[name], Points):

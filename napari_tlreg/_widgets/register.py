@@ -59,6 +59,7 @@ from napari_tlreg.io import to_luminance
 from . import layers as L
 from .chooser import RESULT_KEY, ImageChooser, base_data, current_frame, frames_shape, is_result, scroll_body
 from .store import store_for
+from .landmarks import layer_spacing
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -841,8 +842,9 @@ class RegisterWidget(QWidget):
             labels = np.array(base_data(lab_layer))
         scale = tuple(float(s) for s in layer.scale)
         translate = tuple(float(t) for t in layer.translate)
-        spacing = None if scale[-2:] == (1.0, 1.0) else scale[-2:]
-        unit = ((layer.metadata or {}).get("napari_tlreg") or {}).get("unit")  # the reader's (metres: satellite)
+        # the reader's pixel size, 1 x 1 mm included (the command line used it, the dock took it for none: the auto
+        # scale of tlrn differed between the two), else a scale that is not 1 x 1
+        spacing, unit = layer_spacing(layer)
         try:
             params = self.param_values()
         except ValueError as exc:  # e.g. a mask layer that does not fit the image

@@ -119,7 +119,8 @@ class TLRNEngine(Engine):
     defaults = {"weights": "", "scale": 0.0, "steps": INTEGRATION_STEPS}
     help = {
         "weights": "shipped model name or .pt path (empty: the engine's shipped model)",
-        "scale": "resolution the network runs at, as a factor (0: auto, from the size it was trained at)",
+        "scale": "resolution the network runs at, as a factor (0: auto, from the size it was trained at, and with a "
+                 "pixel size in mm never coarser than the 2.7 mm a pixel of its training)",
         "steps": "scaling-and-squaring steps integrating the velocities (0: the velocity as a displacement)",
     }
     residual = True

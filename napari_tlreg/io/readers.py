@@ -398,7 +398,8 @@ def frame_files(folder) -> list[Path] | None:
     files = []
     for p in entries:
         kind = SUPPORTED_SUFFIXES.get(_suffix(p))
-        if kind == "dicom" or (not _suffix(p) and p.stat().st_size and _sniff(p) == "dicom"):
+        # a DICOM file by its header whatever its suffix: scanners name them IM0001, or by UID (1.3.12.2.1107.5.2.0)
+        if kind == "dicom" or (kind is None and p.stat().st_size and _sniff(p) == "dicom"):
             return None
         if kind in FRAME_FILE_KINDS and not is_labels_file(p):
             files.append(p)
@@ -456,7 +457,7 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
                               f"{paths[0].name}'s ({first.spacing or 'not recorded'} {first.unit}); "
                               f"{paths[0].name}'s is used", stacklevel=3)
         else:
-            _check_frames(p, (len(paths), h, w))  # the stack as a whole, before the other files are read
+            _check_frames(p, (len(paths), h, w), header=False)  # the stack as a whole, before the others are read
         seqs.append(seq)
     first = seqs[0]
     meta = {k: v for k, v in first.metadata.items() if k not in ("rgb", "source", "reader", "labels_source")}
@@ -1329,10 +1330,13 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
             key = next((k for k in _FRAME_KEYS if k in keys), None)
             if key is None:
                 key = next((k for k in keys if len(_npz_member_shape(z, k, path)) >= 3 and k != "labels"), None)
-            # no (T, H, W) array, but 2-D images of one size (a bi-temporal pair saved as ref=..., tgt=...): the
-            # frames, in the order stored
+            # no (T, H, W) array, but 2-D images of one size and type (a bi-temporal pair saved as ref=..., tgt=...):
+            # the frames, in the order stored
             planes = [k for k in keys if key is None and k not in _NOT_FRAMES
                       and len(_npz_member_shape(z, k, path)) == 2 and min(_npz_member_shape(z, k, path)) > 4]
+            # of the first image's type too: coordinate grids or a cloud mask beside a pair (float lat/lon beside
+            # uint16 bands) are no frames
+            planes = [k for k in planes if z[k].dtype == z[planes[0]].dtype] if planes else planes
             if key is None and (len(planes) < 2 or len({_npz_member_shape(z, k, path) for k in planes}) != 1):
                 _fail(path, f"npz holds no image array (keys: {', '.join(keys) or 'none'}); "
                             "expected 'frames' with shape (T, H, W), or 2-D images of one size")
