@@ -81,7 +81,9 @@ def _sequence_files(folder: Path, skip: Path | None = None) -> list[Path] | None
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     subdirs = [p for p in entries if p.is_dir() and p.resolve() != skip and not _is_output_folder(p)]
     frames = frame_files(folder)
-    if frames and not subdirs and one_image(frames[0]):  # a folder of frames (one GeoTIFF a date): a sequence
+    # a folder of frames (one GeoTIFF a date): a sequence; every file one image, from the headers (a 2-D preview first
+    # by name beside cines made the folder a "sequence" of them all)
+    if frames and not subdirs and all(one_image(f) for f in frames):
         return None
     files, unreadable, series = [], [], False
     for p in entries:

@@ -725,6 +725,12 @@ def test_folders_of_one_image_a_date_are_sequences_in_a_batch(cluster, shift_eng
     tifffile.imwrite(cohort / "y.tif", seq[1])
     save_stack(cohort / "sub" / "clip.tif", _sequence(3))
     assert [it["name"] for it in expand_inputs([cohort])] == ["x", "y", "sub"]
+    mixed = tmp_path / "mixed"  # a 2-D preview first by name, then cines: a cohort of them all
+    mixed.mkdir()
+    tifffile.imwrite(mixed / "a_preview.tif", seq[0])
+    save_stack(mixed / "b.tif", _sequence(3))
+    save_stack(mixed / "c.tif", _sequence(3))
+    assert [it["name"] for it in expand_inputs([mixed])] == ["a_preview", "b", "c"]
     clip = tmp_path / "pairs" / "site3"
     clip.mkdir()
     save_stack(clip / "clip.tif", _sequence(3))  # a file of several frames: a cohort of one sequence
