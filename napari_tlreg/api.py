@@ -55,6 +55,16 @@ def method_params(name: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def param_problem(method: str, key: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for parameter ``key`` of ``method`` beside the other defaults (the message
+    :func:`register` would give), or None: the viewer's form says it as the value is typed, not only at Run."""
+    try:
+        get_engine(method).validate_params({key: value})
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str, Any]:
     """``params`` with each region parameter of ``method`` (nmsr ``mask``) the caller left unset filled
     with ``sequence``'s own region (``metadata["mask"]``, e.g. the bundled echo's sector), as the

@@ -1274,3 +1274,16 @@ def test_the_dock_passes_the_readers_1mm_pixel_size(widget, qtbot):
     qtbot.waitUntil(lambda: not w.running, timeout=60000)
     res = w.results[("echo", "tlrn")]
     assert res.spacing == (1.0, 1.0) and res.params["scale"] == 0.5
+
+
+def test_a_refused_parameter_value_is_marked_as_it_is_typed(widget):
+    """Dock review: hsyn levels -1 or a negative nmsr lr were taken by the form without a sign until Run."""
+    viewer, w = widget
+    choose(w.method_combo, "hsyn")
+    editor = w._param_editors["levels"]
+    tip = editor.toolTip()
+    editor.setValue(-1)
+    assert "border" in editor.styleSheet() and editor.toolTip().startswith("<p><b>hsyn: levels must be in [1, ")
+    assert editor.toolTip().endswith(tip)
+    editor.setValue(2)
+    assert editor.styleSheet() == "" and editor.toolTip() == tip

@@ -51,6 +51,7 @@ from napari_tlreg.api import (
     check_shape,
     method_params,
     methods,
+    param_problem,
     validate_frames,
 )
 from napari_tlreg.core.normalize import intensity_range
@@ -77,6 +78,8 @@ SET_AFTER = ("contour",)
 NORMALIZE_TEXT = {"auto": "auto (per frame if they flicker)", "sequence": "one scale for the sequence",
                   "frame": "each frame its own"}
 RUN_TEXT = "Run"
+#: the border of a parameter editor whose value the method refuses
+PROBLEM_COLOUR = "#e05050"
 #: the least height of the Register dock's scrolled form: its Run, progress and status lie under it, always shown
 FORM_LEAST_HEIGHT = 110
 NO_IMAGE = "no image sequence to register — add an image layer with a time axis (T, H, W); 2-D images are not listed"
@@ -708,6 +711,8 @@ class RegisterWidget(QWidget):
             self._param_defaults[key] = spec["default"]
             if key in advanced:
                 changed.connect(self._update_advanced_title)
+            if not spec.get("region"):
+                changed.connect(lambda *_, k=key, t=tip: self._flag_param(k, t))
         self._choose_own_region()
         if self.advanced is not None and self._advanced_open:
             self.advanced.expand(animate=False)
@@ -726,6 +731,16 @@ class RegisterWidget(QWidget):
         chain.append(self.device_combo)
         for a, b in zip(chain, chain[1:]):
             QWidget.setTabOrder(a, b)
+
+    def _flag_param(self, key: str, tip: str) -> None:
+        """A value the method refuses is marked as it is typed (hsyn levels -1, a negative nmsr lr: said only at
+        Run), with the reason first in its tooltip."""
+        editor, method = self._param_editors.get(key), self.method_combo.currentData()
+        if editor is None or method is None:
+            return
+        problem = param_problem(method, key, self._param_getters[key]())
+        editor.setStyleSheet(f"border: 1px solid {PROBLEM_COLOUR};" if problem else "")
+        editor.setToolTip(f"<p><b>{html.escape(problem)}</b></p>{tip}" if problem else tip)
 
     @staticmethod
     def _advanced_title(n: int, changed: int) -> str:
