@@ -81,6 +81,19 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
     return out
 
 
+def physical_size(sequence) -> tuple[tuple[float, float] | None, str | None]:
+    """``(spacing, unit)`` of a :class:`Sequence` as :func:`register` takes them: none for one in pixels (a sample
+    without a pixel size, a bare TIFF: its nominal 1 x 1 is no physical size)."""
+    return (None, None) if sequence.unit == "px" else (sequence.spacing, sequence.unit)
+
+
+def run_params(method: str, params: dict[str, Any], shape, spacing=None, unit: str | None = None) -> dict[str, Any]:
+    """``method``'s parameters as a run on frames of ``shape`` takes them: validated, and the choices that depend on
+    the frames made (tlrn's scale from their pixel size; ``unit`` None: mm)."""
+    engine = get_engine(method)
+    return engine.for_frames(engine.validate_params(params), tuple(shape), spacing, "mm" if unit is None else str(unit))
+
+
 def worse_than_none(frames, warped, reference: int) -> tuple[float, float, int, int] | None:
     """``(MSE after, MSE before, frames worse, frames)`` when the warped reference matches the (normalised) frames
     worse, on the mean over the frames other than the reference, than the reference left as it is; else None."""
@@ -318,14 +331,14 @@ def register(
         raise ValueError(f"cancel must be a threading.Event or a function returning True to stop, got {cancel!r}")
     if isinstance(frames, Sequence):
         params = own_region_params(method, frames, params)
-        # a Sequence in pixels (no physical size known: a sample without one, a bare TIFF) has no physical spacing
-        spacing = (frames.spacing if frames.unit != "px" else None) if spacing is None else spacing
-        unit = (frames.unit if frames.unit != "px" else None) if unit is None else unit
+        own_spacing, own_unit = physical_size(frames)
+        spacing = own_spacing if spacing is None else spacing
+        unit = own_unit if unit is None else unit
         frames = frames.frames
     unit = "mm" if unit is None else str(unit)
     arr, ref = validate_frames(frames, reference)
     spacing = check_spacing(spacing, 2)  # before the run: a bad one would fail only when the result is measured
-    checked = engine.for_frames(engine.validate_params(params), arr.shape, spacing, unit)
+    checked = run_params(method, params, arr.shape, spacing, unit)
     check_mode(normalize)
     dev = resolve_device(device)
     if dev.type == "cpu":  # a GPU that runs out raises a clear error of its own; the CPU's is the OOM killer

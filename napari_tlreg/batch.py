@@ -405,9 +405,8 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
         api.validate_frames(seq.frames, reference)  # cheap checks first, before the registration
         left = _worker_memory_left()
         if left is not None and resolve_device(device).type == "cpu":  # the worker's own budget: its nanny would kill it
-            engine = api.get_engine(method)  # the parameters as the run will take them (tlrn's scale from the pixel size)
-            checked = engine.for_frames(engine.validate_params(params or {}), seq.frames.shape, seq.spacing,
-                                        seq.unit if seq.unit != "px" else "mm")
+            # the parameters as the run takes them (tlrn's scale from the pixel size, none for a sequence in pixels)
+            checked = api.run_params(method, params or {}, seq.frames.shape, *api.physical_size(seq))
             api.check_memory(method, seq.frames.shape, checked, limit=left, where=" to this Dask worker (its memory limit)")
         labels, landmarks = report.check_annotations(seq.shape, seq.labels, seq.landmarks, reference)
         if note := report.unlabelled_reference(labels, reference % seq.shape[0]):

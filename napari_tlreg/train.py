@@ -718,9 +718,11 @@ def _load_fitting(net, state: dict, what: str, strict: bool) -> None:
     """Load ``state`` into ``net``, or a one-line ``ValueError`` when the weights are another network's: another
     method's or size's (torch's own error is a page), or none of their names in this one (``strict=False`` loaded
     nothing, silently: a fine-tuning that started from scratch)."""
+    from .engines.weights import other_shapes
+
     own = net.state_dict()
     shared = [k for k in state if k in own]
-    wrong = [k for k in shared if tuple(state[k].shape) != tuple(own[k].shape)]
+    wrong = other_shapes(own, state)
     if wrong or not shared or (strict and set(state) != set(own)):
         why = (f"{len(wrong)} of its tensors have other shapes (e.g. {wrong[0]}: {tuple(state[wrong[0]].shape)} here "
                f"{tuple(own[wrong[0]].shape)})" if wrong else "none of its tensors is this network's" if not shared

@@ -1591,3 +1591,17 @@ def test_wrong_types_of_parameters_progress_and_cancel_are_value_errors():
     with pytest.raises(ValueError, match=r"^cancel must be a threading.Event or a function returning True to stop"):
         tl.register(frames, cancel=5)
     assert tl.register(frames, cancel=lambda: False, progress=lambda *a: None).displacement.shape == (3, 2, 64, 64)
+
+
+def test_run_params_take_a_sequences_pixel_size_as_register_does():
+    """The batch's memory check made tlrn's scale from a pixel-unit sequence's nominal 1 x 1 as if in mm (0.5), where
+    the run itself takes no pixel size (0.25): both now go through api.physical_size and api.run_params."""
+    from napari_tlreg.api import physical_size, run_params
+    from napari_tlreg.io import Sequence
+
+    frames = np.zeros((2, 256, 256), np.float32)
+    px = Sequence(frames, spacing=(1.0, 1.0), unit="px")
+    mm = Sequence(frames, spacing=(1.37, 1.37), unit="mm")
+    assert physical_size(px) == (None, None) and physical_size(mm) == ((1.37, 1.37), "mm")
+    assert run_params("tlrn", {}, frames.shape, *physical_size(px))["scale"] == 0.25
+    assert run_params("tlrn", {}, frames.shape, *physical_size(mm))["scale"] == 0.5

@@ -135,6 +135,11 @@ def resolve(weights: str, default_name: str) -> tuple[dict[str, torch.Tensor], d
     return state, card
 
 
+def other_shapes(own: dict, state: dict) -> list[str]:
+    """The names of ``state``'s tensors that ``own`` (a network's state dict) has in another shape."""
+    return [k for k in state if k in own and tuple(getattr(state[k], "shape", ())) != tuple(own[k].shape)]
+
+
 def load_fitting(net: torch.nn.Module, state: dict, card: dict, label: str, method: str,
                  takes: tuple[str, ...] = ()) -> None:
     """Load ``state`` into ``net`` (``strict=False``), or a one-line ``ValueError`` that says why the weights do not
@@ -146,7 +151,7 @@ def load_fitting(net: torch.nn.Module, state: dict, card: dict, label: str, meth
         raise ValueError(f"weights {label!r} are {theirs} weights; {method} takes {' or '.join(takes)} weights "
                          f"(napari-tlreg train {method} ... makes them)")
     own = net.state_dict()
-    wrong = [k for k in state if k in own and tuple(getattr(state[k], "shape", ())) != tuple(own[k].shape)]
+    wrong = other_shapes(own, state)
     if wrong:
         raise ValueError(f"weights {label!r} do not fit the {method} network: {len(wrong)} of their tensors have other "
                          f"shapes (e.g. {wrong[0]}: {tuple(state[wrong[0]].shape)}, here {tuple(own[wrong[0]].shape)}); "
@@ -155,4 +160,3 @@ def load_fitting(net: torch.nn.Module, state: dict, card: dict, label: str, meth
     if missing or unexpected:
         raise ValueError(f"weights {label!r} do not fit the {method} network (missing {missing[:3]}, "
                          f"unexpected {unexpected[:3]})")
-
