@@ -755,6 +755,21 @@ def test_colour_samples_on_any_axis_and_grey_with_alpha(tmp_path):
     assert seq.shape == (1, 20, 30) and np.array_equal(seq.frames[0], la[..., 0].astype(np.float32))
 
 
+def test_bands_of_one_multispectral_tiff_are_not_called_rgb(tmp_path):
+    """A 4-band GeoTIFF (minisblack, planar samples) was said to store its planes "as RGBA", and the advice given,
+    save with photometric='minisblack', was what the file already had; the advice given now gives frames."""
+    import tifffile
+
+    bands = np.random.default_rng(0).integers(0, 4000, (4, 20, 30), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "b4.tif", bands, photometric="minisblack", planarconfig="separate")
+    with pytest.warns(UserWarning, match=r"b4.tif: read as one frame of 4 bands .* save them without planarconfig") as w:
+        seq = load_sequence(tmp_path / "b4.tif")
+    assert not any("RGB" in str(m.message) for m in w)
+    assert seq.shape == (1, 20, 30) and "photometric" not in seq.metadata
+    tifffile.imwrite(tmp_path / "f4.tif", bands, photometric="minisblack")  # as the warning says
+    assert load_sequence(tmp_path / "f4.tif").shape == (4, 20, 30)
+
+
 def test_an_rgb_image_layer_is_saved_as_colour(tmp_path):
     """``write_image`` wrote an (H, W, 3) RGB layer as a stack of 40 frames of 50x3."""
     from napari_tlreg import _hooks

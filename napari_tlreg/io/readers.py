@@ -601,7 +601,7 @@ def _tiff_array(path: Path):
                 _check_claim(path, (len(series), *series[0].shape), "TIFF image")
                 arr, axes = np.stack([s.asarray() for s in series]), "T" + series[0].axes
             spacing, unit = _tiff_spacing(tif, path)
-            meta = {"tiff_axes": axes, "dtype": str(arr.dtype)}
+            meta = {"tiff_axes": axes, "dtype": str(arr.dtype), "photometric": series[0].keyframe.photometric.name}
     finally:
         log.removeHandler(catcher)
     bad = [m for m in catcher.messages if _CORRUPT.search(m)]
@@ -762,9 +762,16 @@ def _per_slice(slice, n: int, one):
 def _read_tiff(path: Path, **_) -> Sequence:
     arr, axes, spacing, unit, meta = _tiff_array(path)
     if axes == "SYX" and arr.shape[0] in (3, 4):  # tifffile's default for a (3|4, H, W) array before 2025
-        warnings.warn(f"{path.name}: read as one colour frame (the file stores {arr.shape[0]} planes as RGB"
-                      f"{'A' if arr.shape[0] == 4 else ''}); if they are {arr.shape[0]} frames, save them with "
-                      "photometric='minisblack'", stacklevel=3)
+        n = arr.shape[0]
+        if meta.pop("photometric", "RGB") == "RGB":
+            warnings.warn(f"{path.name}: read as one colour frame (the file stores {n} planes as RGB"
+                          f"{'A' if n == 4 else ''}); if they are {n} frames, save them with "
+                          "photometric='minisblack'", stacklevel=3)
+        else:  # minisblack with extra samples: the bands of one multispectral image (a GeoTIFF), not RGB
+            warnings.warn(f"{path.name}: read as one frame of {n} bands (the file stores them as samples of each "
+                          "pixel), registered on their luminance as if the first 3 were red, green, blue; if they are "
+                          f"{n} frames, save them without planarconfig='separate'", stacklevel=3)
+    meta.pop("photometric", None)
     if "S" in axes and len(axes) == arr.ndim:  # samples per pixel: colour, or grey with alpha
         arr = np.moveaxis(arr, axes.index("S"), -1)
         axes = axes.replace("S", "") + "S"
