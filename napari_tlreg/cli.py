@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--reference", type=int, default=0)
     r.add_argument("--slice", type=int, default=None, metavar="K",
                    help="slice position of a multi-slice cine (DICOM folder, 4-D NIfTI, npz (S,T,H,W)); default 0")
-    r.add_argument("--labels", default=None, help="labels file (T,H,W) or (H,W) on the reference")
+    r.add_argument("--labels", default=None, help="labels file (T,H,W) or (H,W) on the reference; or, with a DICOM "
+                   "folder, expert contour files (Sunnybrook's IM-0001-NNNN-icontour-manual.txt) or their folder")
     r.add_argument("--landmarks", default=None, help="CSV with columns id,t,row,col")
     r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     r.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="engine parameter (repeatable)")
@@ -153,6 +154,11 @@ def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int =
     if path is None:
         return None
     from .io import load_sequence, load_stack
+    from .io.contours import is_contour_source
+
+    if is_contour_source(path):
+        raise ValueError(f"{Path(path).name}: contour files name the DICOM images they were drawn on: give them to "
+                         "`register DICOM_FOLDER --labels` (its result folder keeps them as labels, which evaluate reads)")
 
     if Path(path).suffix.lower() == ".npz":
         lab = _npz_labels(path)
@@ -272,6 +278,7 @@ def _print_warning(message: str) -> None:
 def cmd_register(args) -> int:
     from . import api, report
     from .io import load_points_csv, load_sequence
+    from .io.contours import is_contour_source, load_contours
     from .io.writers import check_replaceable
 
     method = args.method or api.DEFAULT_METHOD
@@ -287,7 +294,10 @@ def cmd_register(args) -> int:
     if args.method is None and seq.shape[0] == 2:  # the default is trained on cine: say what a pair of dates wants
         print(f"napari-tlreg register: 2 frames: registering with {method} (the default, trained on cine sequences); "
               "for a pair of dates (satellite), --method hsyn or multistep", file=sys.stderr)
-    labels = _load_labels(args.labels, seq.shape, args.reference, args.slice, n_slices) if args.labels else seq.labels
+    if args.labels and is_contour_source(args.labels):  # expert contours (Sunnybrook): on the images they name
+        labels = load_contours(args.labels, seq)
+    else:
+        labels = _load_labels(args.labels, seq.shape, args.reference, args.slice, n_slices) if args.labels else seq.labels
     landmarks = load_points_csv(args.landmarks) if args.landmarks else seq.landmarks
     try:
         labels, landmarks = report.check_annotations(seq.shape, labels, landmarks, args.reference)

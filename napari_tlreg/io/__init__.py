@@ -16,6 +16,7 @@ from .readers import (
     samples,
     to_luminance,
 )
+from .contours import load_contours
 from .sequence import Sequence
 from .writers import atomic_dir, atomic_path, load_points_csv, save_points_csv, save_stack
 
@@ -24,6 +25,7 @@ __all__ = [
     "SequenceReadError",
     "SUPPORTED_SUFFIXES",
     "count_slices",
+    "load_contours",
     "load_sequence",
     "load_slices",
     "load_stack",

@@ -1143,6 +1143,12 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
     return _per_slice(slice, len(order), functools.partial(_dicom_slice, path, uid, uids, order, groups, time_key, skipped))
 
 
+def _instance(ds) -> int | None:
+    """A DICOM header's InstanceNumber (the image number), or None."""
+    n = _num(ds.get("InstanceNumber"), math.nan)
+    return int(n) if math.isfinite(n) else None
+
+
 def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, time_key, skipped: list,
                  slice: int | None) -> Sequence:
     """Slice position ``slice`` (default 0) of a DICOM folder that :func:`_read_dicom_folder` indexed."""
@@ -1180,6 +1186,9 @@ def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, ti
         "slice_locations": [None if key is None else float(key) for key in order],
         "files": [f.name for f, _ in chosen],
         "skipped_files": skipped,
+        # each frame's InstanceNumber, and every slice position's: what contour files name (load_contours)
+        "instance_numbers": [_instance(ds) for _, ds in chosen],
+        "slice_instance_numbers": [sorted(_instance(ds) for _, ds in groups[key]) for key in order],
     }
     if all(np.isfinite(trig)):
         meta["trigger_times_ms"] = trig

@@ -1,0 +1,103 @@
+"""Expert contours as labels: the Sunnybrook Cardiac Data's text files (no Qt, no napari).
+
+A contour file ``IM-0001-0048-icontour-manual.txt`` holds one closed polygon, an ``x y`` pair (column, row, in
+pixels of the DICOM image) a line, drawn on the image whose InstanceNumber is the name's third number (48).
+``i`` is the endocardium, ``o`` the epicardium, ``p`` a papillary muscle (not a label here). Filled as the
+dataset's own masks are (the polygon and its outline, PIL's rasteriser: the masks of the Sunnybrook ``.npz`` files,
+pixel for pixel), they give the labels :data:`LV_CAVITY` (inside the endocardium) and :data:`MYOCARDIUM` (between the
+epicardium and the endocardium), on the frames of a DICOM sequence that hold those images
+(``metadata["instance_numbers"]``, which the DICOM folder reader records).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .readers import SequenceReadError
+
+#: label values: the left-ventricular cavity (inside the endocardial contour) and the myocardium (inside the
+#: epicardial contour, outside the endocardial one)
+LV_CAVITY, MYOCARDIUM = 1, 2
+CONTOUR_FILE = re.compile(r"^IM-\d+-(\d+)-([iop])contour-[A-Za-z]+\.txt$")
+
+
+def contour_files(path) -> list[Path]:
+    """The contour files in ``path`` (a folder, searched with its subfolders ``i-contours``, ``o-contours``...) or
+    ``[path]`` when it is one; ``[]`` when it holds none."""
+    path = Path(path)
+    found = [path] if path.is_file() else sorted(path.rglob("*contour*.txt")) if path.is_dir() else []
+    return [f for f in found if CONTOUR_FILE.match(f.name)]
+
+
+def is_contour_source(path) -> bool:
+    """Whether ``path`` is a contour file or a folder of them (rather than a labels image)."""
+    return bool(contour_files(path))
+
+
+def _polygon(path: Path) -> np.ndarray:
+    try:
+        xy = np.loadtxt(path, dtype=np.float64, ndmin=2)
+    except (OSError, ValueError) as exc:
+        raise SequenceReadError(f"{path.name}: not a contour file (an 'x y' pair a line): {exc}") from None
+    if xy.shape[1] != 2 or len(xy) < 3 or not np.isfinite(xy).all():
+        raise SequenceReadError(f"{path.name}: not a contour (needs 3 or more finite 'x y' points, "
+                                f"has {len(xy)} rows of {xy.shape[1]})")
+    return xy
+
+
+def fill_polygon(xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``(H, W)`` bool: the polygon of ``(x, y) = (col, row)`` vertices, filled with its outline."""
+    from PIL import Image, ImageDraw
+
+    h, w = shape
+    im = Image.new("1", (int(w), int(h)), 0)
+    ImageDraw.Draw(im).polygon([(float(x), float(y)) for x, y in xy], fill=1, outline=1)
+    return np.array(im, dtype=bool)
+
+
+def load_contours(path, sequence) -> np.ndarray:
+    """Labels ``(T, H, W)`` int32 of ``sequence`` (a DICOM folder's :class:`~napari_tlreg.io.Sequence`) from the
+    contour files in ``path``: :data:`LV_CAVITY` and :data:`MYOCARDIUM` on the frames whose images were contoured, 0
+    elsewhere. A frame with an endocardium and no epicardium (Sunnybrook's end-systole) has the cavity only, so the
+    myocardium is not scored there (:func:`napari_tlreg.metrics.evaluate`).
+
+    Raises :class:`SequenceReadError` when ``path`` holds no contour file, when the sequence does not say which
+    image each frame is, or when no contour is of its frames (then it names the slice position that has them:
+    ``load_sequence(folder, slice=k)``, ``--slice k``).
+    """
+    path = Path(path)
+    files = contour_files(path)
+    if not files:
+        raise SequenceReadError(f"{path.name}: holds no contour files (IM-0001-NNNN-icontour-manual.txt and the like)")
+    numbers = list(sequence.metadata.get("instance_numbers") or [])
+    if len(numbers) != sequence.shape[0] or None in numbers:
+        raise SequenceReadError(f"{path.name}: contours name DICOM images by number, and these frames "
+                                f"({sequence.name or 'the sequence'}) are not a DICOM folder's that records them")
+    frame_of = {int(n): t for t, n in enumerate(numbers)}
+    drawn: dict[tuple[int, str], np.ndarray] = {}
+    elsewhere: list[int] = []
+    for f in files:
+        number, kind = CONTOUR_FILE.match(f.name).groups()
+        t = frame_of.get(int(number))
+        if t is None:
+            elsewhere.append(int(number))
+        elif kind in "io":
+            drawn[(t, kind)] = drawn.get((t, kind), False) | fill_polygon(_polygon(f), sequence.shape[1:])
+    if not drawn:
+        raise SequenceReadError(f"{path.name}: no contour is of these frames (images {min(numbers)}-{max(numbers)}); "
+                                + _where(sequence, elsewhere))
+    labels = np.zeros(sequence.shape, np.int32)
+    for (t, kind), mask in sorted(drawn.items(), key=lambda item: item[0][1] == "i"):  # epicardium first
+        labels[t][mask] = MYOCARDIUM if kind == "o" else LV_CAVITY
+    return labels
+
+
+def _where(sequence, numbers: list[int]) -> str:
+    """Which slice position of the sequence's folder holds the contoured images ``numbers``."""
+    slices = sequence.metadata.get("slice_instance_numbers") or []
+    held = sorted({k for k, ns in enumerate(slices) for n in numbers if n in set(ns)})
+    if held:
+        return f"they are of slice position{'s' if len(held) > 1 else ''} {', '.join(map(str, held))} (slice=, --slice)"
+    return f"they name images {min(numbers)}-{max(numbers)}, which the folder does not hold"
