@@ -41,6 +41,9 @@ def test_contours_of_another_slice_or_of_no_dicom_are_refused_saying_why(sunnybr
         load_contours(contours, load_sequence(dicom))
     with pytest.raises(SequenceReadError, match="not a DICOM folder's that records them"):
         load_contours(contours, load_sequence("lemniscate"))
+    for folder in (contours, contours / "i-contours"):  # opened as a sequence: said what they are
+        with pytest.raises(SequenceReadError, match="holds expert contour files, which are labels"):
+            load_sequence(folder)
     with pytest.raises(SequenceReadError, match="holds no contour files"):
         load_contours(tmp_path, load_sequence(dicom, slice=2))
     bad = tmp_path / "IM-0001-0048-icontour-manual.txt"

@@ -1088,6 +1088,11 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
     """
     import pydicom.errors
 
+    from .contours import is_contour_source
+
+    if is_contour_source(path):  # before a page of "skipped" for every text file
+        _fail(path, "holds expert contour files, which are labels of a DICOM sequence, not images: give them with "
+                    "`register DICOM_FOLDER --labels` or napari_tlreg.io.load_contours")
     files = sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")),
                    key=lambda p: _natural_key(p.name))
     headers, skipped = [], []
