@@ -1199,6 +1199,26 @@ def test_a_cut_off_dicom_says_truncated_not_imageless(tmp_path, keep):
             load_sequence(bad)
 
 
+@pytest.mark.parametrize("keep", [300, 600, 1000])
+def test_a_dicom_cut_before_its_image_attributes_says_truncated(tmp_path, keep):
+    """MR_small cut in its header (before Rows) was "DICOM file holds no image (no pixel data)"; its meta header says
+    it is an MR image. A DICOM that holds no image (a structured report) still says so."""
+    import pydicom
+
+    data = Path(pydicom.examples.get_path("mr")).read_bytes()
+    bad = tmp_path / "mr.dcm"
+    bad.write_bytes(data[:keep])
+    with pytest.raises(SequenceReadError, match=r"^mr.dcm: not a readable DICOM file \(truncated: it says it is an MR "
+                                                r"Image Storage object, and ends before its image\)$"):
+        load_sequence(bad)
+    ds = pydicom.dcmread(pydicom.examples.get_path("mr"))
+    del ds.PixelData, ds.Rows, ds.Columns
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = pydicom.uid.UID("1.2.840.10008.5.1.4.1.1.88.11")  # SR
+    ds.save_as(tmp_path / "sr.dcm")
+    with pytest.raises(SequenceReadError, match=r"^sr.dcm: DICOM file holds no image \(no pixel data\)$"):
+        load_sequence(tmp_path / "sr.dcm")
+
+
 def test_stacked_files_keep_colour_and_warn_of_another_pixel_size(tmp_path):
     import tifffile
 

@@ -1038,6 +1038,12 @@ def _read_dicom(path: Path, **_) -> Sequence:
             _fail(path, "not a readable DICOM file (truncated: " + ("it ends inside its data" if cut else
                         f"the header describes a {ds.get('Rows')}x{ds.get('Columns')} image, the pixel data is missing")
                   + ")")
+        file_meta = getattr(ds, "file_meta", None)
+        sop = (file_meta.get("MediaStorageSOPClassUID") if file_meta is not None else None) or ds.get("SOPClassUID")
+        kind = str(getattr(sop, "name", "") or "")
+        if "Image Storage" in kind:  # cut off before its first image attribute: the meta header says what it was
+            _fail(path, f"not a readable DICOM file (truncated: it says it is an {kind} object, and ends before "
+                        "its image)")
         _fail(path, "DICOM file holds no image (no pixel data)")
     for message in (str(w.message) for w in caught if not str(w.message).startswith("Invalid value for VR")):
         warnings.warn(f"{path.name}: {message}", stacklevel=3)
