@@ -409,8 +409,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
             checked = api.run_params(method, params or {}, seq.frames.shape, *api.physical_size(seq))
             api.check_memory(method, seq.frames.shape, checked, limit=left, where=" to this Dask worker (its memory limit)")
         labels, landmarks = report.check_annotations(seq.shape, seq.labels, seq.landmarks, reference)
-        if note := report.unlabelled_reference(labels, reference % seq.shape[0]):
-            notes.append(note)
+        notes += report.unannotated_reference(labels, landmarks, reference % seq.shape[0])
         # the sequence itself: its spacing, and its own region as the mask of a method that takes one (said in the
         # summary, as register says it) and the registration's (e.g. blank frames): the run goes on, the summary says so
         for key, region in api.own_region_params(method, seq, params or {}).items():
@@ -590,6 +589,9 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     out = Path(out).expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out}: exists and is not a folder")
+    from .io.writers import check_place
+
+    check_place(out / SUMMARY_NAME)  # a read-only OUT said "[Errno 30] Read-only file system: '.../.summary.csv.tmp-...'"
     out.mkdir(parents=True, exist_ok=True)
     with _only_batch_in(out):
         return _run_batch(inputs, method, out, scheduler, n_workers, reference=reference, device=device,

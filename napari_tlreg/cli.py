@@ -303,8 +303,7 @@ def cmd_register(args) -> int:
         labels, landmarks = report.check_annotations(seq.shape, labels, landmarks, args.reference)
     except ValueError as exc:
         raise ValueError(f"{Path(args.landmarks or args.input).name}: {exc}") from None
-    note = report.unlabelled_reference(labels, args.reference % seq.shape[0])
-    if note:
+    for note in report.unannotated_reference(labels, landmarks, args.reference % seq.shape[0]):
         _print_warning(note)
 
     given = parse_params(args.param)
@@ -387,7 +386,7 @@ def cmd_evaluate(args) -> int:
                       f"of its source, {report.recorded(Path(folder))[0]}", file=sys.stderr)
         lab = own[0] if want[0] else placed[res.reference]
         lm = own[1] if want[1] else landmarks
-        if lab is not None and (note := report.unlabelled_reference(np.asarray(lab), res.reference)):
+        for note in report.unannotated_reference(None if lab is None else np.asarray(lab), lm, res.reference):
             print(f"napari-tlreg evaluate: warning: {folder}: {note}", file=sys.stderr)
         if lab is None and lm is None:
             print(f"napari-tlreg evaluate: {folder}: no labels or landmarks (none given, none kept in the folder or "

@@ -57,18 +57,28 @@ def one_labels_frame(labels, shape) -> bool:
     return np.ndim(labels) == 2 or (np.ndim(labels) == 3 and np.shape(labels)[0] == 1 and int(shape[0]) > 1)
 
 
-def unlabelled_reference(labels, reference: int) -> str | None:
-    """What to say when checked ``(T, H, W)`` labels have none on the reference frame but some elsewhere: only the
-    reference's labels are carried to the other frames, so Dice and Hausdorff come out empty, without a word (expert
-    contours drawn on end-diastole and end-systole, the reference left at 0)."""
-    if labels is None or labels[reference].any():
-        return None
-    drawn = [int(t) for t in np.flatnonzero(labels.reshape(len(labels), -1).any(axis=1))]
-    if not drawn:
-        return None
-    shown = ", ".join(map(str, drawn[:8])) + (", ..." if len(drawn) > 8 else "")
-    return (f"the reference frame ({reference}) has no labels, so none are carried to the other frames and Dice and "
-            f"Hausdorff stay empty; labelled frames: {shown} (register with one of them as the reference)")
+def unannotated_reference(labels, landmarks, reference: int) -> list[str]:
+    """What to say when checked ``(T, H, W)`` labels, or ``(N, 4)`` landmarks, have none on the reference frame but
+    some elsewhere: only the reference's labels are carried to the other frames, and a landmark's error is measured
+    against its point on the reference, so Dice and Hausdorff, or TRE, come out empty without a word (expert contours
+    drawn on end-diastole and end-systole, the reference left at 0)."""
+    notes = []
+    if labels is not None and not labels[reference].any():
+        drawn = [int(t) for t in np.flatnonzero(labels.reshape(len(labels), -1).any(axis=1))]
+        if drawn:
+            notes.append(f"the reference frame ({reference}) has no labels, so none are carried to the other frames "
+                         f"and Dice and Hausdorff stay empty; labelled frames: {_frames(drawn)} (register with one "
+                         "of them as the reference)")
+    if landmarks is not None and len(landmarks) and not (np.asarray(landmarks)[:, 1] == reference).any():
+        placed = sorted({int(t) for t in np.asarray(landmarks)[:, 1]})
+        notes.append(f"no landmark lies on the reference frame ({reference}), so no landmark has a partner to be "
+                     f"measured against and TRE stays empty; landmarks on frames: {_frames(placed)} (register with "
+                     "one of them as the reference)")
+    return notes
+
+
+def _frames(indices: list[int]) -> str:
+    return ", ".join(map(str, indices[:8])) + (", ..." if len(indices) > 8 else "")
 
 
 def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):

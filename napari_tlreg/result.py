@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,8 @@ class RegistrationResult:
     inverse:      ``(T, 2, H, W)`` or ``None``: a learned inverse from the engine, if it has one.
     spacing:      ``(row, col)`` physical pixel size, or ``None``.
     unit:         the spacing's length unit: ``"mm"``, or ``"m"`` (satellite data); the physical columns of the
-                  metrics are in it (named ``*_mm`` in memory, after the unit in the files written).
+                  metrics are in it (named ``*_mm`` in memory, after the unit in the files written). ``"px"`` when
+                  there is no spacing.
     normalization: ``"sequence"`` (one intensity scale for all frames) or ``"frame"`` (each frame its own).
     params: the method's parameters, kept as JSON values (what ``result.json`` holds: tuples become lists, numpy
         scalars Python numbers, dict keys strings); a value JSON cannot hold raises ``TypeError``.
@@ -52,6 +52,8 @@ class RegistrationResult:
         # strings), so a saved and loaded result has the same ones; a value JSON cannot hold is refused here,
         # not when the result is saved after the run
         self.params = json.loads(json.dumps(dict(self.params or {}), default=_json_plain))
+        if self.spacing is None:  # no length without a pixel size (result.json said "mm" beside "spacing": null)
+            self.unit = "px"
 
     @property
     def n_frames(self) -> int:
@@ -160,13 +162,17 @@ class RegistrationResult:
 
     def write_into(self, folder: Path) -> None:
         """Write the arrays and ``result.json`` into an existing folder (not atomic: see :meth:`save`)."""
-        import tifffile
+        from .io.readers import _unit_scale
+        from .io.writers import save_stack
 
-        for name in _ARRAYS:
-            # photometric: a sequence of 3 or 4 frames is frames, not the planes of an RGB(A) image
-            tifffile.imwrite(folder / f"{name}.tif", np.ascontiguousarray(getattr(self, name)), photometric="minisblack")
-        if self.inverse is not None:
-            tifffile.imwrite(folder / "inverse.tif", np.ascontiguousarray(self.inverse), photometric="minisblack")
+        # each image carries the pixel size (a copy of warped.tif opens in Fiji, a GIS or the readers at its size:
+        # a frames.tif taken out of its folder was registered as pixels, at another scale); a unit the files cannot
+        # hold (a sequence's own, e.g. "furlong") is kept in result.json alone
+        known = self.spacing is not None and _unit_scale(self.unit) is not None
+        spacing, unit = (self.spacing, self.unit) if known else (None, "mm")
+        arrays = [(name, getattr(self, name)) for name in _ARRAYS]
+        for name, arr in arrays + ([("inverse", self.inverse)] if self.inverse is not None else []):
+            save_stack(folder / f"{name}.tif", np.ascontiguousarray(arr), spacing=spacing, unit=unit)
         meta = {
             "format": _FORMAT,
             "method": self.method,
@@ -184,20 +190,18 @@ class RegistrationResult:
     @classmethod
     def load(cls, folder) -> "RegistrationResult":
         """Read a folder written by :meth:`save`."""
-        import tifffile
+        from .io.readers import load_stack
 
         folder = Path(folder)
         meta_path = folder / "result.json"
         if not meta_path.is_file():
             raise FileNotFoundError(f"{folder}: not a napari-tlreg result folder (no result.json)")
         inv_path = folder / "inverse.tif"
-        log = logging.getLogger("tifffile")
-        level = log.level
-        log.setLevel(logging.CRITICAL)  # a damaged file is the one error below, not a log line as well
         try:
             meta = json.loads(meta_path.read_text())
-            arrays = {name: tifffile.imread(folder / f"{name}.tif") for name in _ARRAYS}
-            inverse = tifffile.imread(inv_path) if inv_path.is_file() else None
+            # the readers' TIFF path: a file cut short is an error (tifffile reads an ImageJ stack's first page then)
+            arrays = {name: load_stack(folder / f"{name}.tif")[0] for name in _ARRAYS}
+            inverse = load_stack(inv_path)[0] if inv_path.is_file() else None
             fields = dict(method=str(meta["method"]), params=dict(meta.get("params") or {}), reference=int(meta["reference"]),
                           device=str(meta.get("device", "cpu")), runtime_s=float(meta.get("runtime_s", 0.0)),
                           spacing=tuple(float(s) for s in meta["spacing"]) if meta.get("spacing") else None,
@@ -207,8 +211,6 @@ class RegistrationResult:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             what = f"no {exc.args[0]!r} in result.json" if isinstance(exc, KeyError) else str(exc)
             raise ValueError(f"{folder}: unreadable result folder ({what})") from exc
-        finally:
-            log.setLevel(level)
         _check_saved_shapes(folder, arrays, inverse, fields)
         return cls(**arrays, inverse=inverse, **fields)
 

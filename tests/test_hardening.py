@@ -1524,6 +1524,17 @@ def test_labels_without_the_reference_frame_are_said_to_carry_nothing(tmp_path, 
     save_stack(tmp_path / "seq_labels.tif", lab)  # beside good_tif (seq.tif): its labels, in a batch
     row = batch.register_one({"name": "seq", "source": str(good_tif)}, shift_engine, str(tmp_path / "out"))
     assert row["status"] == "ok" and want in row["warning"], row
+    # landmarks the same (2026-12-05, CLI review): none on the reference, evaluate wrote an empty TRE, exit 0, no word
+    (tmp_path / "lm.csv").write_text("id,t,row,col\n0,2,10,10\n0,3,11,10\n1,3,20,20\n")
+    said = ("no landmark lies on the reference frame (0), so no landmark has a partner to be measured against and "
+            "TRE stays empty; landmarks on frames: 2, 3 (register with one of them as the reference)")
+    rc, err, _ = _cli(["evaluate", tmp_path / "r", "--landmarks", tmp_path / "lm.csv"], capsys)
+    assert rc == 0 and any(line.endswith(said) and "evaluate: warning" in line for line in err), err
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--landmarks", tmp_path / "lm.csv",
+                       "--out", tmp_path / "r3", "--no-montage"], capsys)
+    assert rc == 0 and f"napari-tlreg register: warning: {said}" in err, err
+    rc, err, _ = _cli(["evaluate", tmp_path / "r2", "--landmarks", tmp_path / "lm.csv"], capsys)  # reference 2
+    assert rc == 0 and not any("no landmark lies" in line for line in err), err
 
 
 def test_corrupt_labels_masks_and_weights_are_one_line_errors(tmp_path, capsys):

@@ -513,6 +513,12 @@ def test_points_csv_round_trip(tmp_path):
     ("id,t,row,col\n0.5,0,1,2\n", "id must be an integer"),
     ("id,t,row,col\n0,0,1,2\n0,0,3,4\n", "appears twice"),
     ("id,t,row,col\n0,0,1\n", "expected 4 values"),
+    # (2026-12-05, viewer review) an id past int64 crashed the Landmarks dock in napari's features (OverflowError)
+    ("id,t,row,col\n1e20,0,10,10\n", r"line 2: id 1e20 is out of range \(at most 9007199254740992\)"),
+    ("id,t,row,col\n0,-1e300,10,10\n", "line 2: t -1e300 is out of range"),
+    # blank lines were dropped before lines were counted: "line 3" for the fifth
+    ("id,t,row,col\n\n\n0,0,10,10\n0,0,x,11\n", "line 5: 'x' in column 'row' is not a number"),
+    ("id,t,row,col\n\n0,0,10,10\n\n0,0,10,11\n", "line 5: landmark id 0 appears twice in frame 0"),
 ])
 def test_points_csv_bad_files(tmp_path, text, match):
     p = tmp_path / "bad.csv"
@@ -522,6 +528,23 @@ def test_points_csv_bad_files(tmp_path, text, match):
     assert "bad.csv" in str(info.value)
 
 
+def test_a_file_that_cannot_be_written_names_the_folder_not_the_temporary_file(tmp_path):
+    """File > Save to /proc said "No such file or directory: '/proc/.nope.tif.tmp-b7c81487'", under a file "File
+    exists: '/etc/passwd'" (2026-12-05, viewer review); a batch into a read-only OUT the same."""
+    from napari_tlreg.batch import run_batch
+
+    (tmp_path / "afile").write_text("x")
+    for name, write in (("nope.tif", lambda p: save_stack(p, np.zeros((2, 4, 4), np.float32))),
+                        ("nope.csv", lambda p: save_points_csv(p, np.zeros((1, 4))))):
+        with pytest.raises(PermissionError, match=rf"^/proc/{name}: cannot be written: /proc does not let us write$"):
+            write(Path("/proc") / name)
+        with pytest.raises(FileExistsError, match=rf"afile/{name}: cannot be made: .*afile is not a folder$"):
+            write(tmp_path / "afile" / name)
+    with pytest.raises(PermissionError, match=r"^/proc/b/summary.csv: cannot be written: /proc does not let us write$"):
+        run_batch(["lemniscate"], "tlrn", "/proc/b")
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
 def test_points_csv_binary_and_missing(tmp_path):
     p = tmp_path / "bin.csv"
     p.write_bytes(b"\xff\xfe\x00\x81" * 10)
@@ -529,6 +552,9 @@ def test_points_csv_binary_and_missing(tmp_path):
         load_points_csv(p)
     with pytest.raises(FileNotFoundError):
         load_points_csv(tmp_path / "none.csv")
+    (tmp_path / "dir.csv").mkdir()  # was "no such file"
+    with pytest.raises(ValueError, match="dir.csv: is a folder, not a CSV file"):
+        load_points_csv(tmp_path / "dir.csv")
 
 
 def test_points_csv_property_round_trip(tmp_path):
@@ -879,10 +905,45 @@ def test_a_result_folders_images_read_with_the_folders_spacing(tmp_path):
         assert (seq.spacing, seq.unit) == ((1.5, 0.5), "mm"), name
     import shutil
 
-    shutil.copy(folder / "frames.tif", tmp_path / "frames.tif")  # the same file outside a result folder: no spacing
-    assert load_sequence(tmp_path / "frames.tif").spacing is None
-    (folder / "result.json").write_text("{not json")  # a damaged record: the image still opens, in pixels
+    import tifffile
+
+    # (2026-12-05, CLI review) the same file out of its folder had no spacing: a slice of 1.37 mm pixels registered as
+    # pixels, at another scale (MSE 0.00198 vs 0.00097, "worse than none"); each image now carries it, in metres too
+    shutil.copy(folder / "frames.tif", tmp_path / "frames.tif")
+    assert (load_sequence(tmp_path / "frames.tif").spacing, load_sequence(tmp_path / "frames.tif").unit) == (
+        (1.5, 0.5), "mm")
+    sat = RegistrationResult(frames=fr, warped=fr.copy(), displacement=np.zeros((3, 2, 16, 16), np.float32),
+                             jacobian=np.ones((3, 16, 16), np.float32), method="x", spacing=(10.0, 10.0), unit="m")
+    for name in ("frames", "warped", "jacobian"):
+        seq = load_sequence(sat.save(tmp_path / "sat") / f"{name}.tif")
+        assert (seq.spacing, seq.unit) == ((10.0, 10.0), "m")
+    back = RegistrationResult.load(tmp_path / "sat")
+    assert back.displacement.shape == (3, 2, 16, 16) and back.displacement.dtype == np.float32
+    # a folder written before the images carried it: result.json gives it; a damaged record: pixels
+    for name in ("frames", "warped"):
+        tifffile.imwrite(folder / f"{name}.tif", fr, photometric="minisblack")
+    assert load_sequence(folder / "frames.tif").spacing == (1.5, 0.5)
+    (folder / "result.json").write_text("{not json")
     assert load_sequence(folder / "warped.tif").spacing is None
+
+
+def test_a_result_without_spacing_says_pixels(tmp_path):
+    """result.json and metrics.json said "unit": "mm" beside "spacing": null (the multi-frame DICOM, a GeoTIFF in
+    degrees), and RegistrationResult.load gave "mm"."""
+    import json
+
+    from napari_tlreg.result import RegistrationResult
+
+    fr = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32)
+    res = RegistrationResult(frames=fr, warped=fr.copy(), displacement=np.zeros((3, 2, 16, 16), np.float32),
+                             jacobian=np.ones((3, 16, 16), np.float32), method="x")
+    assert res.unit == "px"
+    folder = res.save(tmp_path / "r")
+    assert json.loads((folder / "result.json").read_text())["unit"] == "px"
+    meta = json.loads((folder / "result.json").read_text())
+    meta["unit"] = "mm"  # as written before
+    (folder / "result.json").write_text(json.dumps(meta))
+    assert RegistrationResult.load(folder).unit == "px"
 
 
 def test_napari_shows_why_a_writer_refuses_and_opens_every_suffix_the_readers_take(make_napari_viewer, tmp_path):

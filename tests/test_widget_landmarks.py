@@ -683,6 +683,11 @@ def test_landmarks_csv_outside_the_image_is_refused(docks, tmp_path, errors):
     path.write_text("id,t,row,col\n0,0,10,10\n0,1,500,-300\n")
     assert not w.load_csv(path)
     assert errors and "lies outside the 32x32 image" in errors[-1]
+    path.write_text("id,t,row,col\n1e20,0,10,10\n")  # was an OverflowError traceback and a point of id -2**63
+    assert not w.load_csv(path)
+    assert "id 1e20 is out of range" in errors[-1] and w.landmarks_layer() is None
+    path.write_text(f"id,t,row,col\n{2**53},0,10,10\n")  # the largest: kept exactly
+    assert w.load_csv(path) and int(w.landmarks_layer().features["id"][0]) == 2**53
 
 
 def test_a_landmark_that_lost_its_reference_point_takes_the_next_click_there():

@@ -331,8 +331,8 @@ def result_layers(
         except ValueError as exc:
             warnings.append(f"labels not propagated: {exc}")
         else:
-            from napari_tlreg.report import unlabelled_reference
+            from napari_tlreg.report import unannotated_reference
 
-            if np.ndim(labels) == 3 and (note := unlabelled_reference(np.asarray(labels), res.reference)):
-                warnings.append(f"labels: {note}")
+            if np.ndim(labels) == 3:
+                warnings += [f"labels: {note}" for note in unannotated_reference(np.asarray(labels), None, res.reference)]
     return out, warnings

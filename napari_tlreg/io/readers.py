@@ -588,6 +588,7 @@ def _tiff_array(path: Path):
     catcher = _LogCatcher()
     log = logging.getLogger("tifffile")
     log.addHandler(catcher)
+    propagate, log.propagate = log.propagate, False  # what it says is the error below, not a log line as well
     try:
         with tifffile.TiffFile(path) as tif:
             series = _frame_series(tif.series, path)
@@ -604,6 +605,7 @@ def _tiff_array(path: Path):
             meta = {"tiff_axes": axes, "dtype": str(arr.dtype), "photometric": series[0].keyframe.photometric.name}
     finally:
         log.removeHandler(catcher)
+        log.propagate = propagate
     bad = [m for m in catcher.messages if _CORRUPT.search(m)]
     if bad:
         _fail(path, f"not a readable TIFF file (truncated or corrupt: {bad[0].splitlines()[0][:120]})")

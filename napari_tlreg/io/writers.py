@@ -80,6 +80,7 @@ def atomic_path(target):
     target = _final_target(target)
     if target.is_dir():
         raise IsADirectoryError(f"{target}: is a folder, expected a file path")
+    check_place(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(target, "tmp")
     try:
@@ -124,8 +125,13 @@ def check_replaceable(target, replaces: str | None = None, kind: str = "output")
     if replaces is not None and target.is_dir() and any(target.iterdir()) and not (target / replaces).is_file():
         raise FileExistsError(f"{target}: exists and is not a napari-tlreg {kind} folder (no {replaces}); writing "
                               "there would delete what it holds: choose a new or empty folder")
-    # where it will be made: the nearest folder that exists must let us write (found only after a long run, with the
-    # hidden temporary folder's name: "No such file or directory: '/proc/.x.tmp-836c677f'")
+    check_place(target)
+
+
+def check_place(target: Path) -> None:
+    """Raise unless ``target`` can be made: the nearest folder above it that exists must be a folder that lets us
+    write (found only after a long run, or when the file is saved, with the hidden temporary file's name: "No such
+    file or directory: '/proc/.x.tmp-836c677f'", "File exists: '/etc/passwd'")."""
     parent = target.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
@@ -375,6 +381,10 @@ def save_points_csv(path, points) -> Path:
     return path
 
 
+#: the largest landmark id (or frame) a CSV may give: every integer up to it is exact in float64
+MAX_POINT_ID = 2.0**53
+
+
 def load_points_csv(path) -> np.ndarray:
     """Read landmarks -> ``(N, 4)`` float64 rows ``(id, t, row, col)``.
 
@@ -384,13 +394,20 @@ def load_points_csv(path) -> np.ndarray:
     columns, non-numbers, NaN/inf, non-integer ids or times, or an id repeated in one frame.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a CSV file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise ValueError(f"{path.name}: not a text CSV file") from None
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    reader = csv.reader(io.StringIO(text))
+    lines, rows = [], []  # each row and the line it ends on in the file (blank lines are skipped, not counted out)
+    for r in reader:
+        if any(c.strip() for c in r):
+            rows.append(r)
+            lines.append(reader.line_num)
     if not rows:
         raise ValueError(f"{path.name}: file is empty (expected a header id,t,row,col)")
     header = [c.strip().lower() for c in rows[0]]
@@ -404,7 +421,7 @@ def load_points_csv(path) -> np.ndarray:
                          f"(expected header id,t,row,col; found {','.join(header)})")
     out = np.empty((len(rows) - 1, 4), dtype=np.float64)
     for i, r in enumerate(rows[1:]):
-        line = i + 2
+        line = lines[i + 1]
         if len(r) < len(header):
             raise ValueError(f"{path.name} line {line}: expected {len(header)} values, found {len(r)}")
         for j, key in enumerate(POINTS_HEADER):
@@ -420,10 +437,12 @@ def load_points_csv(path) -> np.ndarray:
                 raise ValueError(f"{path.name} line {line}: {cell!r} in column {key!r} is not a finite number")
             if key in ("id", "t") and not v.is_integer():
                 raise ValueError(f"{path.name} line {line}: {key} must be an integer, got {cell!r}")
+            if key in ("id", "t") and abs(v) > MAX_POINT_ID:  # past it, float64 loses integers and int64 overflows
+                raise ValueError(f"{path.name} line {line}: {key} {cell} is out of range (at most {MAX_POINT_ID:.0f})")
             out[i, j] = v
     pairs = set()
     for i, (pid, t) in enumerate(out[:, :2]):
         if (pid, t) in pairs:
-            raise ValueError(f"{path.name} line {i + 2}: landmark id {int(pid)} appears twice in frame {int(t)}")
+            raise ValueError(f"{path.name} line {lines[i + 1]}: landmark id {int(pid)} appears twice in frame {int(t)}")
         pairs.add((pid, t))
     return out
