@@ -497,10 +497,15 @@ def _main(args) -> int:
             return 0
         return {"register": cmd_register, "evaluate": cmd_evaluate, "train": cmd_train, "view": cmd_view,
                 "batch": cmd_batch}[args.command](args)
+    except BrokenPipeError as exc:
+        if not _stdout_closed():  # another pipe (a Dask scheduler's): an error like any other
+            return _error(args, exc)
+        # the reader of the output stopped (`methods | head -3`): not an error of ours to print; the exit status of a
+        # program that SIGPIPE ends, and nothing more written to the closed pipe at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
     except (ValueError, OSError, TypeError) as exc:
-        _end_progress()
-        print(f"napari-tlreg {args.command}: error: {_first_line(exc)}", file=sys.stderr)
-        return 2
+        return _error(args, exc)
     except MemoryError:
         _end_progress()
         print(f"napari-tlreg {args.command}: error: out of memory; crop, downsample or split the sequence",
@@ -510,6 +515,24 @@ def _main(args) -> int:
         _end_progress()
         print(f"napari-tlreg {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _error(args, exc: BaseException) -> int:
+    _end_progress()
+    print(f"napari-tlreg {args.command}: error: {_first_line(exc)}", file=sys.stderr)
+    return 2
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output's reader has gone (a pipe whose read end is closed polls as an error)."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _fd, events in poll.poll(0))
+    except (OSError, ValueError, AttributeError):  # no fileno (captured), no poll (Windows)
+        return False
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1616,3 +1616,17 @@ def test_run_params_take_a_sequences_pixel_size_as_register_does():
     assert physical_size(px) == (None, None) and physical_size(mm) == ((1.37, 1.37), "mm")
     assert run_params("tlrn", {}, frames.shape, *physical_size(px))["scale"] == 0.25
     assert run_params("tlrn", {}, frames.shape, *physical_size(mm))["scale"] == 0.5
+
+
+def test_a_reader_that_stops_reading_is_not_an_error_of_ours(tmp_path):
+    """`napari-tlreg methods nmsr | head -3` ended "error: [Errno 32] Broken pipe", exit 2, on most runs (2026-12-05,
+    CLI review): the exit status of a program that SIGPIPE ends, nothing on stderr. Deterministic: the pipe is closed
+    before the command writes."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "napari_tlreg", "methods", "nmsr"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == "", err
