@@ -1,7 +1,7 @@
 """napari-tlreg: deformable registration of image sequences (cine MRI, echo, satellite pairs).
 
 ``import napari_tlreg as tl`` is cheap: it imports neither Qt, napari nor torch. The public
-functions below are loaded on first use. Conventions (CONVENTIONS.md): frames are ``(T, H, W)``;
+functions below are loaded on first use. Conventions (README: Conventions): frames are ``(T, H, W)``;
 a displacement is a pull field in pixels, ``(T, 2, H, W)``, channels ``(row, col)``, and
 ``frame_t(x) ≈ reference(x + u_t(x))``.
 """

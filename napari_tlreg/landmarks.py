@@ -1,7 +1,7 @@
 """Landmark bookkeeping: ids, pairs with the reference, TRE tables, tracking, and an undoable model.
 
 Pure numpy (no Qt, no napari): the landmark widget is a face on this module, and scripts get
-the same numbers. Conventions (CONVENTIONS.md):
+the same numbers. Conventions (README: Conventions):
 
 * a landmark table is ``(N, 4)`` float rows ``(id, t, row, col)`` (the CSV format); an id appears
   at most once per frame; napari Points are the ``(t, row, col)`` columns with the ids in

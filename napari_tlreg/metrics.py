@@ -2,7 +2,7 @@
 intensity similarity and folding, plus a per-frame evaluation table.
 
 Pure numpy/scipy (no torch, no Qt, no napari); ``scipy.ndimage`` is imported on first use so
-``import napari_tlreg.metrics`` stays cheap. Conventions (CONVENTIONS.md): frames ``(T, H, W)``;
+``import napari_tlreg.metrics`` stays cheap. Conventions (README: Conventions): frames ``(T, H, W)``;
 a displacement is a pull field in pixels, ``(T, 2, H, W)``, channels ``(row, col)``; a point ``q``
 in frame ``t`` corresponds to ``q + u_t(q)`` in the reference (bilinear sample, border replication).
 

@@ -17,7 +17,7 @@ TRACK_TOLERANCE = 0.5
 
 @dataclass
 class RegistrationResult:
-    """A registered sequence (CONVENTIONS.md).
+    """A registered sequence (README: Conventions).
 
     frames:       ``(T, H, W)`` float32, the normalised input ([0, 1]).
     warped:       ``(T, H, W)`` the reference warped onto every frame.

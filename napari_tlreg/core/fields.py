@@ -1,6 +1,6 @@
 """Displacement-field algebra in torch (no Qt, no napari).
 
-Every function here speaks the project's one convention (CONVENTIONS.md):
+Every function here speaks the project's one convention (README: Conventions):
 a displacement is a *pull* field in pixels, shape ``(N, 2, H, W)`` (batched) with
 channel 0 = row offset and channel 1 = col offset, and
 ``warp(I, u)(x) = I(x + u(x))``. Pixel centres sit on integer coordinates

@@ -1,4 +1,5 @@
-"""Intensity normalisation shared by every engine (CONVENTIONS.md): per sequence, or per frame where frames flicker."""
+"""Intensity normalisation shared by every engine (README: Conventions): per sequence, or per frame where frames
+flicker."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,7 +1,7 @@
 """The public, numpy-facing deformation functions (``tl.warp`` etc.).
 
 Inputs are numpy arrays or torch tensors; outputs are numpy arrays. float64 input is
-computed in float64, everything else in float32. Shapes follow CONVENTIONS.md:
+computed in float64, everything else in float32. Shapes follow README: Conventions:
 a field is ``(2, H, W)`` or ``(T, 2, H, W)``, pixels, channels ``(row, col)``, pull.
 """
 from __future__ import annotations
@@ -70,7 +70,7 @@ def warp(image, displacement, order: int = 1) -> np.ndarray:
     - image ``(H, W)`` or ``(C, H, W)`` with a field ``(2, H, W)`` -> same shape as image;
     - image ``(T, H, W)`` with fields ``(T, 2, H, W)`` -> ``(T, H, W)``, frame by frame;
     - image ``(H, W)`` with fields ``(T, 2, H, W)`` -> ``(T, H, W)`` (one image through every field).
-    order: 1 bilinear (the default, as in API.md, for every dtype), 0 nearest (labels: CONVENTIONS.md warps them with
+    order: 1 bilinear (the default, for every dtype), 0 nearest (labels: the README's Conventions warp them with
     ``order=0``, as :meth:`RegistrationResult.warp_labels` does), 3 bicubic. Integer images come back in their own
     dtype (interpolated values rounded and clipped into it).
     """

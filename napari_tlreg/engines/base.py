@@ -2,7 +2,7 @@
 
 An engine maps normalised frames ``(T, H, W)`` (torch, [0, 1], on its device) and a
 reference index to pull displacements ``(T, 2, H, W)`` in pixels with ``u[reference] = 0``
-(CONVENTIONS.md). Everything else (validation, normalisation, warping, Jacobians, timing,
+(README: Conventions). Everything else (validation, normalisation, warping, Jacobians, timing,
 the result object) is done once, in :func:`napari_tlreg.api.register`.
 """
 from __future__ import annotations

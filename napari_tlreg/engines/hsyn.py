@@ -1,7 +1,7 @@
 """HSyN: hierarchical symmetric normalisation with a deformation-inverse network (Sha et al., MICCAI 2024).
 
 The 2-D analogue of the authors' 3-D method (paper 004), in the project's pull convention
-(CONVENTIONS.md: ``warp(I, u)(x) = I(x + u(x))``, ``compose(a, b)(x) = b(x) + a(x + b(x))``).
+(README: Conventions: ``warp(I, u)(x) = I(x + u(x))``, ``compose(a, b)(x) = b(x) + a(x + b(x))``).
 
 * **Symmetric net** ``g``: the same U-Net run on ``(I_m, I_f)`` and on ``(I_f, I_m)`` gives two half-way
   fields defined on the mean space ``y``: ``u_mf`` (``y + u_mf(y)`` is the moving point of ``y``) and

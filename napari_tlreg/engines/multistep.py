@@ -4,7 +4,7 @@ The network regresses pre-logistic spatial gradients ``Φ`` (2 channels); the lo
 ``L(Φ) = c / (1 + (c - 1)·e^(-Φ))`` bounds them to ``(0, c)`` with ``L(0) = 1`` (identity spacing);
 the sampling grid is their cumulative sum minus 1: absolute (row, col) coordinates in the
 *moving* image for every *fixed* pixel, monotone along each axis (no fold along the axes).
-That grid minus the identity is exactly our pull displacement (CONVENTIONS.md), so
+That grid minus the identity is exactly our pull displacement (README: Conventions), so
 ``warp(moving, u) ≈ fixed`` with ``moving`` = the reference and ``fixed`` = frame t.
 
 Channel order: the authors' code puts the x (width) gradient in channel 0; here ``Φ`` uses the

@@ -57,7 +57,7 @@ Scales and eq. 4. ``F^{s/2}`` is the field found so far, at full resolution. At 
 ``M^s = down(warp(moving, F^{s/2}), s)``, ``I^s = down(fixed, s)``; the network's field ``F̃^s``
 (pixels of scale ``s``) aligns ``M^s`` to ``I^s``. The paper writes the combination for forward
 (push) maps, ``F^s(p) = F^{s/2}(p) + up(F̃^s)(p + F^{s/2}(p))``. Our fields are pull fields
-(``warp(I, u)(x) = I(x + u(x))``, CONVENTIONS.md), so the same geometric chain "first the coarse
+(``warp(I, u)(x) = I(x + u(x))``, README: Conventions), so the same geometric chain "first the coarse
 field, then the residual" reads in the other order::
 
     warp(warp(moving, F^{s/2}), up(F̃^s)) = warp(moving, F^s),

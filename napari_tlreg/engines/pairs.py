@@ -10,7 +10,7 @@
   phase-correlation initialised, then Gauss-Newton on a 3-level pyramid (1/4, 1/2, 1) with a linear
   photometric model (gain, offset), masked by validity. Batched over pairs.
 
-Conventions (CONVENTIONS.md): images ``(N, 1, H, W)``; fields are pull displacements in pixels
+Conventions (README: Conventions): images ``(N, 1, H, W)``; fields are pull displacements in pixels
 ``(N, 2, H, W)``, channels (row, col); ``warp(moving, u) ≈ fixed``.
 """
 from __future__ import annotations

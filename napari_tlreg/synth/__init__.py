@@ -3,7 +3,7 @@
 Every generator returns a :class:`~napari_tlreg.io.Sequence` whose
 ``metadata["displacement"]`` is the ground-truth pull field ``(T, 2, H, W)`` float32 in pixels
 (channels row, col; zero at the reference, frame 0), so that
-``frame_t ≈ napari_tlreg.warp(frames[0], u_t)`` (CONVENTIONS.md). Intensities are float32 in [0, 1].
+``frame_t ≈ napari_tlreg.warp(frames[0], u_t)`` (README: Conventions). Intensities are float32 in [0, 1].
 
 - :func:`lemniscate`, :func:`lemniscate_split`, :func:`lemniscate_dataset`, :func:`lemniscate_batch`:
   the TLRN paper's lemniscate series (affine motion, 1000/200/200 split).

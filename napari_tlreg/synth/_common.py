@@ -1,6 +1,6 @@
 """Small numpy/scipy helpers shared by the synthetic generators (no torch).
 
-Coordinates follow CONVENTIONS.md: ``(row, col)``, pixel centres on integer coordinates,
+Coordinates follow README: Conventions: ``(row, col)``, pixel centres on integer coordinates,
 samples outside the image replicate the border (``align_corners=True`` + border padding).
 """
 from __future__ import annotations
