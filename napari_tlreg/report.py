@@ -57,6 +57,17 @@ def one_labels_frame(labels, shape) -> bool:
     return np.ndim(labels) == 2 or (np.ndim(labels) == 3 and np.shape(labels)[0] == 1 and int(shape[0]) > 1)
 
 
+def labels_misfit(shape, labels_shape) -> str | None:
+    """Why labels of ``labels_shape`` do not fit frames of ``shape`` ``(T, H, W)`` (None when they do: every frame's,
+    or one frame's, :func:`one_labels_frame`); from the shapes alone, before anything is copied or run."""
+    t, h, w = (int(s) for s in shape)
+    got = tuple(int(s) for s in labels_shape)
+    if got in ((t, h, w), (h, w), (1, h, w)):
+        return None
+    return (f"labels of shape {got} do not match the frames {(t, h, w)}: expected (T, H, W) = {(t, h, w)} or one "
+            f"{h}x{w} frame on the reference")
+
+
 def unannotated_reference(labels, landmarks, reference: int) -> list[str]:
     """What to say when checked ``(T, H, W)`` labels, or ``(N, 4)`` landmarks, have none on the reference frame but
     some elsewhere: only the reference's labels are carried to the other frames, and a landmark's error is measured
@@ -104,8 +115,7 @@ def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
             full[ref] = lab
             lab = full
         if lab.shape != (t, h, w):
-            raise ValueError(f"labels of shape {lab.shape} do not match the frames {(t, h, w)}: expected "
-                             f"(T, H, W) = {(t, h, w)} or one {h}x{w} frame on the reference")
+            raise ValueError(labels_misfit(shape, lab.shape))
         labels = as_label_ids(lab)
         n_ids = len(np.unique(labels)) - 1
         if n_ids > MAX_LABEL_IDS:  # an image given as labels: per-label metrics would run for hours

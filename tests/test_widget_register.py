@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -592,11 +593,40 @@ def test_bad_layers_notify(widget, qtbot, notes, case, data, rgb, expected):
     n_layers = len(viewer.layers)
     assert w.image_combo.currentText() == case
     w.reference_spin.setValue(0)
-    w.run_btn.click()  # validation happens before any worker starts
-    assert not w.running
+    w.run_btn.click()  # the shape is checked at once, the pixels in the worker, before any registration
+    qtbot.waitUntil(lambda: not w.running, timeout=20000)
     assert len(notes) == 1 and notes[0][0] == "error" and expected in notes[0][1], notes
+    assert w.status_label.text().startswith(f"not run: layer '{case}': "), w.status_label.text()
     assert w.run_btn.text() == "Run"
     assert len(viewer.layers) == n_layers
+
+
+def test_run_reads_no_pixel_on_the_gui_thread_and_refuses_labels_of_another_size(widget, qtbot, notes, monkeypatch):
+    """(2026-12-05, viewer review) Run on 8 x 4000 x 4000 froze the viewer for 3.5 s: the float copy, the NaN and
+    constant-frame scans ran on the GUI thread. And labels of another size were said only after the whole run (53 s
+    of NMSR), as "labels not propagated"."""
+    import napari_tlreg._widgets.register as R
+
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    threads = []
+    real = R.validate_frames
+    monkeypatch.setattr(R, "validate_frames", lambda *a, **k: (threads.append(threading.get_ident()), real(*a, **k))[1])
+    bad = viewer.add_labels(np.zeros((T, H + 5, W), np.int32), name="other size")
+    choose(w.labels_combo, "other size")
+    w.run_btn.click()
+    assert not w.running and w._worker is None and not threads  # refused before a worker: nothing read
+    assert w.status_label.text() == (f"not run: labels 'other size': labels of shape {(T, H + 5, W)} do not match the "
+                                     f"frames {(T, H, W)}: expected (T, H, W) = {(T, H, W)} or one {H}x{W} frame on "
+                                     "the reference; choose labels of the image's size, or none")
+    assert notes and notes[-1][0] == "error"
+    viewer.layers.remove(bad)
+    viewer.add_labels(labels.astype(np.int32), name="fits")
+    choose(w.labels_combo, "fits")
+    run_and_wait(qtbot, w)
+    assert threads and threading.main_thread().ident not in threads and "seq warped reference" in viewer.layers
 
 
 def test_blank_frame_warns_and_registers(widget, qtbot, notes):
