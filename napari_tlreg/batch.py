@@ -695,16 +695,25 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
         for i in todo:
             rows[i] = _row(items[i], status="pending", method=method, folder=str(out / items[i]["name"]))
         write_summary([rows[i] for i in range(len(items))], out)
-        for fut in as_completed(list(futures)):
-            i = futures[fut]
-            try:
-                row = fut.result()
-            except Exception as exc:  # the worker died (KilledWorker), a pickling error, ...
-                row = _row(items[i], status="failed", method=method, error=f"task failed: {_one_line(exc)}")
-            rows[i] = row
+        try:
+            for fut in as_completed(list(futures)):
+                i = futures[fut]
+                try:
+                    row = fut.result()
+                except Exception as exc:  # the worker died (KilledWorker), a pickling error, ...
+                    row = _row(items[i], status="failed", method=method, error=f"task failed: {_one_line(exc)}")
+                rows[i] = row
+                write_summary([rows[k] for k in range(len(items))], out)
+                if on_row is not None:
+                    on_row(row)
+        except BaseException:  # Ctrl-C: a result a worker finished before its row came back is not "pending"
+            for i in todo:
+                folder = out / items[i]["name"]
+                if rows[i]["status"] == "pending" and is_finished(
+                        folder, run_record(items[i], method, given, reference, normalize, slice)):
+                    rows[i] = _row(items[i], status="ok", folder=str(folder), **_metrics_of(folder))
             write_summary([rows[k] for k in range(len(items))], out)
-            if on_row is not None:
-                on_row(row)
+            raise
 
     ordered = [rows[i] for i in range(len(items))]
     write_summary(ordered, out)

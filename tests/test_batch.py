@@ -756,3 +756,28 @@ def test_a_users_own_folder_in_out_is_not_taken_for_a_result(cluster, shift_engi
     again = run_batch([cohort / "good.tif"], shift_engine, tmp_path / "out", scheduler=cluster.scheduler_address,
                       montage=False)  # a rerun finds it under that name
     assert [(r["name"], r["status"]) for r in again] == [(rows[0]["name"], "skipped")], again
+
+
+def test_an_interrupted_batch_does_not_call_a_finished_result_pending(cluster, shift_engine, tmp_path, monkeypatch):
+    """(2026-12-05, CLI review) Ctrl-C after a worker had written its result, before its row came back: the summary
+    said "pending" for a complete folder, which the README says marks what is not new. Deterministic: the rows are
+    waited for by a stand-in of ``as_completed`` that lets every task finish, then is interrupted."""
+    import distributed
+
+    from napari_tlreg.batch import SUMMARY_NAME
+
+    paths = _cohort(tmp_path / "cohort")
+    out = tmp_path / "out"
+
+    def interrupted(futures, *a, **k):
+        distributed.wait(futures)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(distributed, "as_completed", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch([paths["seq0"], paths["seq1"], tmp_path / "cohort" / "corrupt.nii.gz"], shift_engine, out,
+                  scheduler=cluster.scheduler_address, montage=False)
+    rows = {r["name"]: r for r in csv.DictReader(open(out / SUMMARY_NAME))}
+    assert rows["seq0"]["status"] == rows["seq1"]["status"] == "ok", rows
+    assert rows["seq1"]["frames"] == "5" and float(rows["seq0"]["mse"]) >= 0
+    assert rows["corrupt"]["status"] == "pending"  # its row (a failure) never came back: not a folder to call done
