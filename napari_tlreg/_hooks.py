@@ -42,6 +42,9 @@ def sequence_to_layers(seq) -> list[LayerData]:
     source = (getattr(seq, "metadata", None) or {}).get("source")
     if source is not None:
         info["source"] = str(source)
+    for key in ("instance_numbers", "slice_instance_numbers"):  # a DICOM folder's: what expert contours name
+        if (getattr(seq, "metadata", None) or {}).get(key):
+            info[key] = list(seq.metadata[key])
     reference = (getattr(seq, "metadata", None) or {}).get("reference")
     if isinstance(reference, (int, np.integer)) and 0 <= reference < len(seq.frames):
         info["reference"] = int(reference)  # the sequence's own (a sample's): the dock starts on it

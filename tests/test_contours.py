@@ -72,3 +72,34 @@ def test_register_takes_the_contours_and_evaluate_reads_them_from_the_folder(sun
     assert cli.main(["evaluate", str(out)]) == 0  # the folder's labels
     assert cli.main(["evaluate", str(out), "--labels", str(contours)]) == 2
     assert "give them to `register DICOM_FOLDER --labels`" in capsys.readouterr().err
+
+
+def test_the_register_dock_loads_contours_onto_the_dicom_slice_they_were_drawn_on(sunnybrook, make_napari_viewer,
+                                                                                  qtbot, monkeypatch):
+    """A clinician opens the DICOM folder in napari, picks the contoured slice and loads the expert's contours as its
+    labels (the command line's `register --labels CONTOURS` was the only way); on another slice, or an image that
+    is not a DICOM folder's, the dock says why."""
+    import napari_tlreg._widgets.register as R
+
+    dicom, contours, _ = sunnybrook
+    errors = []
+    monkeypatch.setattr(R, "show_error", errors.append)
+    viewer = make_napari_viewer()
+    w = R.RegisterWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    viewer.open(str(dicom), plugin="napari-tlreg")
+    name = f"{dicom.name}_slice6"
+    assert f"{dicom.name}_slice0" in viewer.layers and name in viewer.layers
+    w.image_combo.setCurrentIndex(w.image_combo.findText(f"{dicom.name}_slice0"))
+    assert w.contours_btn.isEnabled()
+    assert w.load_contours(contours) is None and "slice positions 2, 3" in errors[-1]
+    w.image_combo.setCurrentIndex(w.image_combo.findText(name))
+    monkeypatch.setattr(R.QFileDialog, "getExistingDirectory", lambda *a, **k: str(contours))
+    w.contours_btn.click()
+    layer = viewer.layers[f"{name} labels"]
+    assert np.array_equal(layer.data, load_contours(contours, load_sequence(dicom, slice=6)))
+    assert layer.scale[1:] == pytest.approx(viewer.layers[name].scale[1:]) and layer.scale[1] == pytest.approx(1.367188)
+    assert w.current_labels() is layer and w.status_label.text() == f"contours of frames 7, 18 loaded as '{name} labels'"
+    viewer.add_image(np.random.default_rng(0).random((4, 32, 32)), name="not dicom")
+    w.image_combo.setCurrentIndex(w.image_combo.findText("not dicom"))
+    assert not w.contours_btn.isEnabled()

@@ -25,6 +25,7 @@ from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -56,6 +57,7 @@ from napari_tlreg.api import (
 )
 from napari_tlreg.core.normalize import intensity_range
 from napari_tlreg.io import to_luminance
+from napari_tlreg.io.contours import contour_labels
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
@@ -90,6 +92,16 @@ RUN_TIP = ("Register every frame to the reference in the background (the viewer 
 
 
 # ---- work done in the worker thread (touches no widget) -------------------------------------------
+CONTOURS_TIP = ("Expert contours of this DICOM image (the Sunnybrook Cardiac Data's IM-0001-NNNN-icontour-manual.txt "
+                "files, or a folder of them) as its labels: 1 inside the endocardium, 2 the myocardium")
+
+
+def _tlreg_info(layer) -> dict:
+    """The plugin's record in a layer's metadata (the reader's spacing, source, DICOM image numbers...)."""
+    info = (getattr(layer, "metadata", None) or {}).get("napari_tlreg")
+    return info if isinstance(info, dict) else {}
+
+
 @dataclass
 class _Outcome:
     kind: str  # "done" | "cancelled" | "error" | "refused" (the inputs, checked in the worker: not run)
@@ -400,7 +412,14 @@ class RegisterWidget(QWidget):
 
         self.labels_combo = QComboBox()
         self.labels_combo.setToolTip("Labels (T, H, W) or (H, W): the reference frame's labels are propagated")
-        form.addRow("labels", self.labels_combo)
+        self.contours_btn = QPushButton("contours…")
+        self.contours_btn.setToolTip(CONTOURS_TIP)
+        self.contours_btn.setEnabled(False)  # until a DICOM image that records its image numbers is chosen
+        self.contours_btn.clicked.connect(lambda: self.load_contours())
+        labels_row = QHBoxLayout()
+        labels_row.addWidget(self.labels_combo, 1)
+        labels_row.addWidget(self.contours_btn)
+        form.addRow("labels", labels_row)
 
         ref_row = QHBoxLayout()
         self.reference_spin = QSpinBox()
@@ -599,6 +618,7 @@ class RegisterWidget(QWidget):
 
     def _on_image_changed(self, *_) -> None:
         layer = self.current_image()
+        self.contours_btn.setEnabled(bool(_tlreg_info(layer).get("instance_numbers")))
         if layer is None:
             self.reference_spin.setRange(0, 0)
             return
@@ -614,6 +634,34 @@ class RegisterWidget(QWidget):
         # cleared, "-3" beside the "row", "col" it kept): name them, unless the user named them
         if dims.ndim == 3 and layer.ndim == 3 and all(str(a).lstrip("-").isdigit() or a in named for a in dims.axis_labels):
             dims.axis_labels = named
+
+    def load_contours(self, folder=None) -> Labels | None:
+        """Expert contour files (Sunnybrook's) drawn on the chosen DICOM image, as its labels layer ``"<image> labels"``
+        (chosen as the labels); ``folder`` None asks for it. Returns the layer, None when nothing was loaded (said)."""
+        image = self.current_image()
+        if image is None:
+            return None
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Folder of contour files (IM-0001-NNNN-icontour-manual.txt)")
+            if not folder:
+                return None
+        info = _tlreg_info(image)
+        try:
+            labels = contour_labels(folder, info.get("instance_numbers"), frames_shape(image),
+                                    info.get("slice_instance_numbers"), name=image.name)
+        except (OSError, ValueError) as exc:
+            self.status_label.setText(f"contours not loaded: {exc}")
+            show_error(f"Register sequence: contours not loaded: {exc}")
+            return None
+        name = f"{image.name} labels"
+        if name in self._viewer.layers:  # the image's own labels, replaced by the contours
+            self._viewer.layers.remove(name)
+        layer = self._viewer.add_labels(labels, name=name, scale=image.scale, translate=image.translate, opacity=0.5,
+                                        metadata={"napari_tlreg": {"source": str(folder)}})
+        self._choose_own_labels()
+        drawn = [t for t in range(labels.shape[0]) if labels[t].any()]
+        self.status_label.setText(f"contours of frames {', '.join(map(str, drawn))} loaded as '{name}'")
+        return layer
 
     def _own_layer(self, suffix: str) -> Labels | None:
         """The image's own Labels layer ``"<image> <suffix>"`` (a sample's or reader's), if there is one."""

@@ -67,14 +67,24 @@ def load_contours(path, sequence) -> np.ndarray:
     image each frame is, or when no contour is of its frames (then it names the slice position that has them:
     ``load_sequence(folder, slice=k)``, ``--slice k``).
     """
+    meta = sequence.metadata or {}
+    return contour_labels(path, meta.get("instance_numbers"), sequence.shape, meta.get("slice_instance_numbers"),
+                          name=sequence.name)
+
+
+def contour_labels(path, instance_numbers, shape, slice_instance_numbers=None, name: str = "") -> np.ndarray:
+    """:func:`load_contours` for frames of ``shape`` ``(T, H, W)`` that are the DICOM images ``instance_numbers``
+    (one a frame); ``slice_instance_numbers`` (each slice position's) names the position the contours are of when
+    they are of none of these frames."""
     path = Path(path)
+    shape = tuple(int(s) for s in shape)
     files = contour_files(path)
     if not files:
         raise SequenceReadError(f"{path.name}: holds no contour files (IM-0001-NNNN-icontour-manual.txt and the like)")
-    numbers = list(sequence.metadata.get("instance_numbers") or [])
-    if len(numbers) != sequence.shape[0] or None in numbers:
+    numbers = list(instance_numbers or [])
+    if len(numbers) != shape[0] or None in numbers:
         raise SequenceReadError(f"{path.name}: contours name DICOM images by number, and these frames "
-                                f"({sequence.name or 'the sequence'}) are not a DICOM folder's that records them")
+                                f"({name or 'the sequence'}) are not a DICOM folder's that records them")
     frame_of = {int(n): t for t, n in enumerate(numbers)}
     drawn: dict[tuple[int, str], np.ndarray] = {}
     elsewhere: list[int] = []
@@ -84,19 +94,20 @@ def load_contours(path, sequence) -> np.ndarray:
         if t is None:
             elsewhere.append(int(number))
         elif kind in "io":
-            drawn[(t, kind)] = drawn.get((t, kind), False) | fill_polygon(_polygon(f), sequence.shape[1:])
+            drawn[(t, kind)] = drawn.get((t, kind), False) | fill_polygon(_polygon(f), shape[1:])
     if not drawn:
         raise SequenceReadError(f"{path.name}: no contour is of these frames (images {min(numbers)}-{max(numbers)}); "
-                                + _where(sequence, elsewhere))
-    labels = np.zeros(sequence.shape, np.int32)
+                                + _where(slice_instance_numbers or [], elsewhere))
+    labels = np.zeros(shape, np.int32)
     for (t, kind), mask in sorted(drawn.items(), key=lambda item: item[0][1] == "i"):  # epicardium first
         labels[t][mask] = MYOCARDIUM if kind == "o" else LV_CAVITY
     return labels
 
 
-def _where(sequence, numbers: list[int]) -> str:
-    """Which slice position of the sequence's folder holds the contoured images ``numbers``."""
-    slices = sequence.metadata.get("slice_instance_numbers") or []
+def _where(slices: list, numbers: list[int]) -> str:
+    """Which slice position (``slices``: each one's image numbers) holds the contoured images ``numbers``."""
+    if not numbers:  # papillary muscles alone
+        return "its files of them draw no endocardium (i) or epicardium (o)"
     held = sorted({k for k, ns in enumerate(slices) for n in numbers if n in set(ns)})
     if held:
         return f"they are of slice position{'s' if len(held) > 1 else ''} {', '.join(map(str, held))} (slice=, --slice)"
