@@ -51,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("register", help="register a sequence and write the results to a folder")
     r.add_argument("input", help="file, DICOM folder, or bundled sample name")
     r.add_argument("--method", default=None, help="engine (default: tlrn); see `napari-tlreg methods`")
-    r.add_argument("--reference", type=int, default=0)
+    r.add_argument("--reference", type=int, default=0, metavar="T",
+                   help="the frame every other frame is registered to (default 0; negative counts from the end: -1 is "
+                        "the last)")
     r.add_argument("--slice", type=int, default=None, metavar="K",
                    help="slice position of a multi-slice cine (DICOM folder, 4-D NIfTI, npz (S,T,H,W)); default 0")
     r.add_argument("--labels", default=None, help="labels file (T,H,W) or (H,W) on the reference; or, with a DICOM "
@@ -104,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--scheduler", default="local",
                    help="'local' (a LocalCluster, the default) or the address of a running Dask scheduler")
     b.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster (default 2)")
-    b.add_argument("--reference", type=int, default=0)
+    b.add_argument("--reference", type=int, default=0, metavar="T",
+                   help="each sequence's reference frame (default 0; -1 the last)")
     b.add_argument("--slice", type=_slice_choice, default=None, metavar="K|all",
                    help="slice position of each multi-slice cine (default 0), or all: every slice position, "
                         "each its own sequence NAME_slice<k>")
