@@ -45,6 +45,8 @@ def sequence_to_layers(seq) -> list[LayerData]:
     for key in ("instance_numbers", "slice_instance_numbers"):  # a DICOM folder's: what expert contours name
         if (getattr(seq, "metadata", None) or {}).get(key):
             info[key] = list(seq.metadata[key])
+    if int((getattr(seq, "metadata", None) or {}).get("n_slices", 1)) > 1:  # one slice position of several
+        info["slice"] = int(seq.metadata.get("slice", 0))
     reference = (getattr(seq, "metadata", None) or {}).get("reference")
     if isinstance(reference, (int, np.integer)) and 0 <= reference < len(seq.frames):
         info["reference"] = int(reference)  # the sequence's own (a sample's): the dock starts on it
@@ -70,7 +72,8 @@ def sequence_to_layers(seq) -> list[LayerData]:
             (
                 np.asarray(labels).astype(np.int32, copy=False),
                 {"name": f"{name} labels", "scale": scale, "opacity": 0.5,
-                 "metadata": {"napari_tlreg": info}},
+                 # what each id is (a sample's: myocardium, LV blood pool), as the Evaluation plots dock lists them
+                 "metadata": {"napari_tlreg": info, **_label_names(seq)}},
                 "labels",
             )
         )
@@ -108,6 +111,14 @@ def sequence_to_layers(seq) -> list[LayerData]:
             )
         )
     return layers
+
+
+def _label_names(seq) -> dict:
+    """``{"label_names": {id: name}}`` of a sequence that names its labels, else ``{}``."""
+    names = (getattr(seq, "metadata", None) or {}).get("label_names")
+    if not isinstance(names, dict) or not names:
+        return {}
+    return {"label_names": {int(k): str(v) for k, v in names.items()}}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -412,13 +412,18 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             ax.set_visible(False)
             continue
         m = metrics[k]
-        used_phys = False
+        used_phys = scored = False
         for j, (name, rows) in enumerate(tables.items()):
             t, v, ph = metric_series(rows, m, label, physical)
             used_phys |= ph
             keep = _curve_mask(rows, v)
+            scored |= bool(np.isfinite(v[keep]).any())
             ax.plot(t[keep], v[keep], "-o", color=colours[j % len(colours)], ms=3.5, lw=1.4, label=name,
                     picker=True, pickradius=6)
+        if not scored and m in ("dice", "hd", "hd95"):  # empty axes said nothing (the epicardium drawn at ED only)
+            what = "these labels are" if label is None else f"label {label} is"
+            ax.text(0.5, 0.5, f"{what} drawn on no frame\nbut the reference: nothing to score", transform=ax.transAxes,
+                    ha="center", va="center", fontsize=8, color="0.35")
         base = {"tre": "tre_before", "dice": "dice_before", "hd": "hd_before", "hd95": "hd95_before",
                 "mse": "mse_before"}.get(m)
         if base is not None and (m in ("tre", "mse") or label is None):
@@ -607,7 +612,9 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     if tables is None:
         tables = per_frame_tables(named, labels=labels, landmarks=lm, spacing=spacing)
     methods_doc, per_frame, summaries, tre_rows, pair_rows = [], [], [], [], []
-    unit = next(iter(named.values())).unit if unit is None else unit
+    if unit is None:  # the results' own; a spacing given for results without one is in mm (their unit says px)
+        first = next(iter(named.values()))
+        unit = first.unit if first.spacing is not None or spacing is None else "mm"
     for name, res in named.items():
         sp = res.spacing if res.spacing is not None else spacing
         rows = tables[name]
@@ -688,7 +695,8 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
     from .io.writers import atomic_path, save_points_csv
 
     folder = Path(folder)
-    unit = res.unit if unit is None else unit
+    if unit is None:  # the result's own; a spacing given for a result without one is in mm (its unit says px)
+        unit = res.unit if res.spacing is not None or spacing is None else "mm"
     # the annotations as every step below takes them (one labels frame goes on the reference), and every figure
     # computed before the first file is rewritten: a bad annotation leaves the folder as it was
     labels, landmarks = check_annotations(res.frames.shape, labels, landmarks, res.reference)

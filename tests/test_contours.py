@@ -100,6 +100,66 @@ def test_the_register_dock_loads_contours_onto_the_dicom_slice_they_were_drawn_o
     assert np.array_equal(layer.data, load_contours(contours, load_sequence(dicom, slice=6)))
     assert layer.scale[1:] == pytest.approx(viewer.layers[name].scale[1:]) and layer.scale[1] == pytest.approx(1.367188)
     assert w.current_labels() is layer and w.status_label.text() == f"contours of frames 7, 18 loaded as '{name} labels'"
+    # (2026-12-05, clinician review) the slice chosen is the one shown: the overlay of slice 6 was drawn over slice 0
+    assert viewer.layers[name].visible and not viewer.layers[f"{dicom.name}_slice0"].visible
+    assert layer.metadata["label_names"] == {1: "LV cavity", 2: "myocardium"}  # the plots said "1", "2"
+    # loaded again: the same layer; after an edit by hand, a new one beside it (the edit was thrown away)
+    assert w.load_contours(contours) is layer and len([ly for ly in viewer.layers if "labels" in ly.name]) == 1
+    layer.data[18, 0, 0] = 2
+    again = w.load_contours(contours)
+    assert again is not layer and layer.data[18, 0, 0] == 2 and w.current_labels() is again
+    # contours of slice 6 chosen for slice 2 were scored against slice 2 without a word: refused at Run
+    w.image_combo.setCurrentIndex(w.image_combo.findText(f"{dicom.name}_slice2"))
+    w.labels_combo.setCurrentIndex(w.labels_combo.findText(again.name))
+    w.run_btn.click()
+    assert not w.running and w.status_label.text().startswith(
+        f"not run: labels '{again.name}': contours drawn on DICOM images 121-140, and '{dicom.name}_slice2' is images "
+        "41-60; choose labels of this image, or none"), w.status_label.text()
     viewer.add_image(np.random.default_rng(0).random((4, 32, 32)), name="not dicom")
     w.image_combo.setCurrentIndex(w.image_combo.findText("not dicom"))
     assert not w.contours_btn.isEnabled()
+
+
+def test_a_patient_folder_with_its_contours_inside_still_opens_and_papillary_files_are_not_labels(sunnybrook, tmp_path):
+    """(2026-12-05, code review) The DICOM folder reader refused a folder with a contours subfolder ("holds expert
+    contour files") and a DICOM without InstanceNumber made the folder unreadable (None sorted against ints); a
+    papillary muscle's contour (p) was filled as the LV cavity when the check was loosened, and two files of one
+    image and kind are one label."""
+    import shutil
+
+    import pydicom
+
+    dicom, contours, _ = sunnybrook
+    patient = tmp_path / "patient"
+    patient.mkdir()
+    for n in range(41, 61):  # slice position 2
+        shutil.copy(dicom / f"{n}.dcm", patient / f"{n}.dcm")
+    shutil.copytree(contours, patient / "contours")
+    seq = load_sequence(patient)
+    assert seq.shape == (20, 256, 256) and seq.metadata["instance_numbers"] == list(range(41, 61))
+    labels = load_contours(patient / "contours", seq)
+    assert sorted(np.unique(labels)) == [0, 1, 2]
+    ds = pydicom.dcmread(patient / "41.dcm")
+    del ds.InstanceNumber
+    ds.save_as(patient / "41.dcm")
+    seq = load_sequence(patient)
+    assert seq.shape == (20, 256, 256) and None in seq.metadata["instance_numbers"]
+    assert seq.metadata["slice_instance_numbers"] == [list(range(42, 61))]
+    with pytest.raises(SequenceReadError, match="not a DICOM folder's that records them"):  # which frame is 41?
+        load_contours(patient / "contours", seq)
+    # p contours: not labels, here or as a slice to go to; two files of one image and kind: their union
+    seq = load_sequence(dicom, slice=2)
+    own = tmp_path / "own"
+    own.mkdir()
+    box = "\n".join(f"{x} {y}" for x, y in ((100, 100), (110, 100), (110, 110), (100, 110)))
+    other = "\n".join(f"{x} {y}" for x, y in ((120, 120), (130, 120), (130, 130), (120, 130)))
+    (own / "IM-0001-0048-pcontour-manual.txt").write_text(box)
+    with pytest.raises(SequenceReadError, match="draw no endocardium"):
+        load_contours(own, seq)
+    (own / "IM-0001-0200-pcontour-manual.txt").write_text(box)  # another slice's papillary muscle: no advice to go
+    with pytest.raises(SequenceReadError, match="draw no endocardium"):
+        load_contours(own, seq)
+    (own / "IM-0001-0048-icontour-manual.txt").write_text(box)
+    (own / "IM-0001-0048-icontour-auto.txt").write_text(other)
+    labels = load_contours(own, seq)
+    assert labels[7, 105, 105] == labels[7, 125, 125] == 1 and labels.sum() == 2 * 11 * 11

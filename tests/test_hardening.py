@@ -669,23 +669,25 @@ def test_viewer_bad_layers_notify(viewer_widget, qtbot, notes, shift_engine, cas
     viewer.add_image(name=case, **kwargs)
     _choose(w.method_combo, shift_engine)
     with _Peak() as peak:
-        w.run_btn.click()  # validated before any worker starts
-    assert not w.running
+        w.run_btn.click()  # the shape at once (tiny, huge: no worker), the pixels (inf) in the worker, not run
+        qtbot.waitUntil(lambda: not w.running, timeout=20000)
     assert len(notes) == 1 and notes[0][0] == "error" and match in notes[0][1], notes
+    assert w.status_label.text().startswith(f"not run: layer '{case}': ")
     assert peak.traced < 16 * MB  # the huge view was never materialised
     _alive(viewer, qtbot, w, shift_engine, notes)
 
 
-def test_viewer_labels_that_do_not_match_warn(viewer_widget, qtbot, notes, shift_engine):
+def test_viewer_labels_that_do_not_match_are_refused_at_run(viewer_widget, qtbot, notes, shift_engine):
+    """Were a warning after the whole run; refused at Run since 2026-12-05 (viewer review)."""
     viewer, w = viewer_widget
     viewer.add_image(_seq(4), name="seq")
     viewer.add_labels(np.ones((3, 32, 32), np.int32), name="lab")  # one frame short
     _choose(w.labels_combo, "lab")
     _choose(w.method_combo, shift_engine)
     w.run_btn.click()
-    qtbot.waitUntil(lambda: not w.running, timeout=20000)
-    assert [k for k, _ in notes] == ["warning"] and "labels" in notes[0][1]
-    assert "seq propagated labels" not in [ly.name for ly in viewer.layers]
+    assert not w.running and w._worker is None
+    assert [k for k, _ in notes] == ["error"] and "labels 'lab': labels of shape (3, 32, 32)" in notes[0][1]
+    assert "seq warped reference" not in [ly.name for ly in viewer.layers]
 
 
 def test_viewer_unknown_method_and_reference_out_of_range(viewer_widget, qtbot, notes, shift_engine):
@@ -1535,6 +1537,10 @@ def test_labels_without_the_reference_frame_are_said_to_carry_nothing(tmp_path, 
     assert rc == 0 and f"napari-tlreg register: warning: {said}" in err, err
     rc, err, _ = _cli(["evaluate", tmp_path / "r2", "--landmarks", tmp_path / "lm.csv"], capsys)  # reference 2
     assert rc == 0 and not any("no landmark lies" in line for line in err), err
+    np.savez(tmp_path / "pts.npz", frames=load_sequence(good_tif).frames,  # a source with its landmarks, in a batch
+             landmarks=np.array([[0, 2, 10, 10], [0, 3, 11, 10], [1, 3, 20, 20]], float))
+    row = batch.register_one({"name": "pts", "source": str(tmp_path / "pts.npz")}, shift_engine, str(tmp_path / "o2"))
+    assert row["status"] == "ok" and said in row["warning"], row
 
 
 def test_corrupt_labels_masks_and_weights_are_one_line_errors(tmp_path, capsys):
@@ -1616,6 +1622,18 @@ def test_run_params_take_a_sequences_pixel_size_as_register_does():
     assert physical_size(px) == (None, None) and physical_size(mm) == ((1.37, 1.37), "mm")
     assert run_params("tlrn", {}, frames.shape, *physical_size(px))["scale"] == 0.25
     assert run_params("tlrn", {}, frames.shape, *physical_size(mm))["scale"] == 0.5
+
+
+def test_a_broken_pipe_that_is_not_standard_outputs_is_an_error(monkeypatch, capsys):
+    """Only the reader of the output going away ends the command silently (141): another pipe breaking (a Dask
+    scheduler's connection) is an error like any other."""
+    def broken(args):
+        raise BrokenPipeError(32, "Broken pipe (to the scheduler)")
+
+    monkeypatch.setattr(cli, "cmd_batch", broken)
+    monkeypatch.setattr(cli, "_stdout_closed", lambda: False)
+    assert cli.main(["batch", "lemniscate", "--method", "tlrn", "--out", "x"]) == 2
+    assert "napari-tlreg batch: error: [Errno 32] Broken pipe (to the scheduler)" in capsys.readouterr().err
 
 
 def test_a_reader_that_stops_reading_is_not_an_error_of_ours(tmp_path):

@@ -796,6 +796,50 @@ def test_bands_of_one_multispectral_tiff_are_not_called_rgb(tmp_path):
     assert load_sequence(tmp_path / "f4.tif").shape == (4, 20, 30)
 
 
+def test_a_tiff_of_a_photometric_tifffile_does_not_name_still_reads(tmp_path):
+    """(2026-12-05, code review) The reader took ``photometric.name``: tifffile gives an int for a value it does not
+    know, and every such TIFF became "not a readable TIFF file ('int' object has no attribute 'name')"."""
+    import tifffile
+
+    frames = np.arange(3 * 32 * 32, dtype=np.uint16).reshape(3, 32, 32)
+    path = tmp_path / "odd.tif"
+    tifffile.imwrite(path, frames, photometric="minisblack", extratags=[])
+    with tifffile.TiffFile(path, mode="r+b") as tif:
+        for page in tif.pages:
+            page.tags["PhotometricInterpretation"].overwrite(9999)
+    assert load_stack(path)[0].shape == (3, 32, 32)
+    assert load_sequence(path).shape[1:] == (32, 32)
+
+
+def test_tiffs_read_in_threads_keep_tifffiles_log_as_it_was(tmp_path):
+    """(2026-12-05, code review) Each read switched the "tifffile" logger's propagation off and back: reads in
+    several threads at once (a Dask worker's) left it off for good. Each thread's cut-off file is still its error."""
+    import logging
+    import threading
+
+    good = save_stack(tmp_path / "good.tif", np.random.default_rng(0).random((20, 64, 64)).astype(np.float32))
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    log = logging.getLogger("tifffile")
+    assert log.propagate
+    errors, shapes = [], []
+
+    def read(k):
+        for _ in range(30):
+            try:
+                shapes.append(load_stack(good if k % 2 else cut)[0].shape)
+            except SequenceReadError as exc:
+                errors.append(str(exc))
+
+    threads = [threading.Thread(target=read, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert log.propagate and len(errors) == len(shapes) == 60
+    assert all("cut.tif: not a readable TIFF file (truncated" in e for e in errors) and set(shapes) == {(20, 64, 64)}
+
+
 def test_an_rgb_image_layer_is_saved_as_colour(tmp_path):
     """``write_image`` wrote an (H, W, 3) RGB layer as a stack of 40 frames of 50x3."""
     from napari_tlreg import _hooks

@@ -97,6 +97,22 @@ def test_draw_metrics_overlays_results():
     assert report.draw_metrics(Figure(), {}) == {}
 
 
+def test_a_label_drawn_on_no_frame_but_the_reference_says_so_in_its_plots():
+    """Sunnybrook's epicardium is drawn at ED (the reference) only: its Dice/HD axes were empty, ±0.05, without a word
+    (2026-12-05, clinician review)."""
+    from matplotlib.figure import Figure
+
+    lab = _labels()
+    ref_only = lab.copy()
+    ref_only[1:][ref_only[1:] == 2] = 0  # label 2 on the reference alone
+    tables = report.per_frame_tables({"truth": _result(1.0)}, labels=ref_only)
+    texts = {m: [t.get_text() for t in ax.texts] for ax, m in report.draw_metrics(Figure(), tables, label=2).items()}
+    said = "label 2 is drawn on no frame\nbut the reference: nothing to score"
+    assert texts["dice"] == texts["hd95"] == [said] and texts["mse"] == [], texts
+    texts = {m: [t.get_text() for t in ax.texts] for ax, m in report.draw_metrics(Figure(), tables, label=1).items()}
+    assert not any(texts.values()), texts  # label 1 is scored
+
+
 # --------------------------------------------------------------------------- export folder
 def _independent_tre(res: RegistrationResult, lm: np.ndarray, t: int) -> np.ndarray:
     """Errors |q + u_t(q) - p| with a hand-written bilinear sample (border clamp), no project code."""
@@ -162,6 +178,20 @@ def test_export_report_folder(tmp_path):
     report.export_report(results[:1], out)
     assert json.loads((out / "report.json").read_text())["landmarks"] is None
     assert not (out / "tre.csv").exists()
+
+
+def test_a_spacing_given_for_results_in_pixels_is_reported_in_mm(tmp_path):
+    """(2026-12-05, code review) A result without spacing says "px"; a report of it with ``spacing=`` then said
+    "unit": "px" beside tre_mm of 2 x the pixels, and its plots "TRE (px)" over physical curves."""
+    import json
+
+    res = _result(1.0, spacing=None)
+    assert res.unit == "px"
+    out = report.export_report({"x": res}, tmp_path / "rep", landmarks=_landmarks(), spacing=(2.0, 2.0))
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["unit"] == "mm", doc["unit"]
+    out = report.export_report({"x": res}, tmp_path / "rep2", landmarks=_landmarks())
+    assert json.loads((out / "report.json").read_text())["unit"] == "px"
 
 
 def test_export_report_is_atomic_and_careful(tmp_path, monkeypatch):

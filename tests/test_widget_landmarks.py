@@ -1011,3 +1011,17 @@ def test_the_docks_turn_to_the_image_just_registered(docks, qtbot, errors):
     lmw.image_combo.setCurrentText("slice0")  # the user's own choice stands until the next result
     viewer.layers["slice5"].name = "renamed"  # a rename is no new result
     assert lmw.image_combo.currentText() == "slice0" and not errors, errors
+
+
+def test_a_samples_label_names_reach_the_plots_label_choice(docks, qtbot):
+    """The cardiac sample names its labels (myocardium, LV blood pool), and the plots dock reads a labels layer's
+    ``label_names``, but the reader never put them there: the choice said "1", "2" (2026-12-05, clinician review)."""
+    from napari_tlreg import _hooks
+    from napari_tlreg.io import load_sequence
+
+    viewer, reg, w, plots = docks
+    for data, kwargs, kind in _hooks.sequence_to_layers(load_sequence("cardiac")):
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    plots.labels_combo.setCurrentIndex(plots.labels_combo.findText("cardiac labels"))
+    qtbot.waitUntil(lambda: plots.label_combo.count() == 3, timeout=5000)
+    assert [plots.label_combo.itemText(i) for i in range(3)][1:] == ["1: myocardium", "2: LV blood pool"]

@@ -235,18 +235,24 @@ def test_labels_off_the_reference_frame_are_said_to_carry_nothing(widget, qtbot,
     assert notes == []
 
 
-def test_labels_mismatch_keeps_other_layers(widget, qtbot, notes):
+def test_labels_mismatch_is_refused_and_one_frame_fits(widget, qtbot, notes):
+    """Labels of another size were a warning after the whole run; refused at Run (2026-12-05). One frame's labels,
+    (H, W) or (1, H, W), are the reference's, as check_annotations takes them."""
     viewer, w = widget
-    frames, _ = synthetic_sequence()
+    frames, labels = synthetic_sequence()
     viewer.add_image(frames, name="seq")
     viewer.add_labels(np.zeros((20, 20), np.int32), name="small")
     choose(w.labels_combo, "small")
     choose(w.method_combo, TruthEngine.name)
+    w.run_btn.click()
+    assert not w.running and [k for k, _ in notes] == ["error"] and "labels 'small'" in notes[0][1]
+    assert "seq warped reference" not in [ly.name for ly in viewer.layers]
+    viewer.add_labels(labels[REF][None], name="one frame")
+    choose(w.labels_combo, "one frame")
+    w.reference_spin.setValue(REF)
     run_and_wait(qtbot, w)
-    assert [k for k, _ in notes] == ["warning"] and "labels" in notes[0][1]
-    names = [ly.name for ly in viewer.layers]
-    assert "seq propagated labels" not in names
-    assert {"seq warped reference", "seq grid", "seq jacobian", "seq displacement"} <= set(names)
+    assert notes[1:] == [], notes
+    assert "seq propagated labels" in [ly.name for ly in viewer.layers]
 
 
 def test_2d_labels_are_the_reference(widget, qtbot, notes):
@@ -620,7 +626,7 @@ def test_run_reads_no_pixel_on_the_gui_thread_and_refuses_labels_of_another_size
     assert not w.running and w._worker is None and not threads  # refused before a worker: nothing read
     assert w.status_label.text() == (f"not run: labels 'other size': labels of shape {(T, H + 5, W)} do not match the "
                                      f"frames {(T, H, W)}: expected (T, H, W) = {(T, H, W)} or one {H}x{W} frame on "
-                                     "the reference; choose labels of the image's size, or none")
+                                     "the reference; choose labels of this image, or none")
     assert notes and notes[-1][0] == "error"
     viewer.layers.remove(bad)
     viewer.add_labels(labels.astype(np.int32), name="fits")

@@ -274,11 +274,13 @@ def displacement_layer(res, base: str, step: int | None = None, *, scale=None, t
 
 
 def reference_labels(labels: np.ndarray, reference: int, n_frames: int) -> np.ndarray:
-    """The ``(H, W)`` labels of the reference frame from a labels array ``(T, H, W)`` or ``(H, W)``.
+    """The ``(H, W)`` labels of the reference frame from a labels array ``(T, H, W)``, ``(H, W)`` or ``(1, H, W)``.
 
     Raises ``ValueError`` (plain message) when the labels cannot belong to the sequence.
     """
     lab = np.asarray(labels)
+    if lab.ndim == 3 and lab.shape[0] == 1 and n_frames > 1:  # one frame, (1, H, W): the reference's (as the CLI's)
+        return lab[0]
     if lab.ndim == 3:
         if lab.shape[0] != n_frames:
             raise ValueError(f"labels have {lab.shape[0]} frames but the sequence has {n_frames}")
@@ -333,6 +335,6 @@ def result_layers(
         else:
             from napari_tlreg.report import unannotated_reference
 
-            if np.ndim(labels) == 3:
+            if np.ndim(labels) == 3 and len(labels) == res.n_frames:  # every frame's (one frame is the reference's)
                 warnings += [f"labels: {note}" for note in unannotated_reference(np.asarray(labels), None, res.reference)]
     return out, warnings

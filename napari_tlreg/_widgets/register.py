@@ -57,7 +57,7 @@ from napari_tlreg.api import (
 )
 from napari_tlreg.core.normalize import intensity_range
 from napari_tlreg.io import to_luminance
-from napari_tlreg.io.contours import contour_labels
+from napari_tlreg.io.contours import LV_CAVITY, MYOCARDIUM, contour_labels
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
@@ -92,6 +92,8 @@ RUN_TIP = ("Register every frame to the reference in the background (the viewer 
 
 
 # ---- work done in the worker thread (touches no widget) -------------------------------------------
+#: key in a contour labels layer's plugin metadata: the DICOM image numbers of the frames they were drawn on
+CONTOURS_OF = "contours_of"
 CONTOURS_TIP = ("Expert contours of this DICOM image (the Sunnybrook Cardiac Data's IM-0001-NNNN-icontour-manual.txt "
                 "files, or a folder of them) as its labels: 1 inside the endocardium, 2 the myocardium")
 
@@ -619,6 +621,7 @@ class RegisterWidget(QWidget):
     def _on_image_changed(self, *_) -> None:
         layer = self.current_image()
         self.contours_btn.setEnabled(bool(_tlreg_info(layer).get("instance_numbers")))
+        self._show_slice(layer)
         if layer is None:
             self.reference_spin.setRange(0, 0)
             return
@@ -653,15 +656,31 @@ class RegisterWidget(QWidget):
             self.status_label.setText(f"contours not loaded: {exc}")
             show_error(f"Register sequence: contours not loaded: {exc}")
             return None
-        name = f"{image.name} labels"
-        if name in self._viewer.layers:  # the image's own labels, replaced by the contours
-            self._viewer.layers.remove(name)
-        layer = self._viewer.add_labels(labels, name=name, scale=image.scale, translate=image.translate, opacity=0.5,
-                                        metadata={"napari_tlreg": {"source": str(folder)}})
-        self._choose_own_labels()
+        own = self._own_layer("labels")
+        if own is not None and np.array_equal(np.asarray(own.data), labels):  # loaded before, unchanged
+            layer = own
+        else:  # a new layer: the one there (edited by hand, or other labels) is kept, under its name
+            layer = self._viewer.add_labels(
+                labels, name=f"{image.name} labels", scale=image.scale, translate=image.translate, opacity=0.5,
+                metadata={"label_names": {LV_CAVITY: "LV cavity", MYOCARDIUM: "myocardium"},
+                          # the images they were drawn on: Run refuses them on another slice
+                          "napari_tlreg": {"source": str(folder), CONTOURS_OF: list(info["instance_numbers"])}})
+        self.labels_combo.setCurrentIndex(self._labels_layers.index(layer) + 1)
         drawn = [t for t in range(labels.shape[0]) if labels[t].any()]
-        self.status_label.setText(f"contours of frames {', '.join(map(str, drawn))} loaded as '{name}'")
+        self.status_label.setText(f"contours of frames {', '.join(map(str, drawn))} loaded as '{layer.name}'")
         return layer
+
+    def _show_slice(self, layer) -> None:
+        """A slice position of a multi-slice cine chosen while hidden (the reader shows the first): shown, and the
+        other positions of its source hidden (the overlay of slice 6 was drawn over slice 0)."""
+        info = _tlreg_info(layer)
+        if layer is None or layer.visible or info.get("slice") is None:
+            return
+        for other in self._viewer.layers:
+            theirs = _tlreg_info(other)
+            if other is not layer and theirs.get("slice") is not None and theirs.get("source") == info.get("source"):
+                other.visible = False
+        layer.visible = True
 
     def _own_layer(self, suffix: str) -> Labels | None:
         """The image's own Labels layer ``"<image> <suffix>"`` (a sample's or reader's), if there is one."""
@@ -909,8 +928,12 @@ class RegisterWidget(QWidget):
         lab_layer = self.current_labels()
         if lab_layer is not None:  # labels of another size were said only after the whole run
             misfit = labels_misfit((t, h, w), np.shape(base_data(lab_layer)))
+            drawn_on, numbers = _tlreg_info(lab_layer).get(CONTOURS_OF), _tlreg_info(layer).get("instance_numbers")
+            if misfit is None and drawn_on is not None and drawn_on != numbers:  # another slice's: scored, silently
+                misfit = (f"contours drawn on DICOM images {min(drawn_on)}-{max(drawn_on)}, and '{layer.name}' is "
+                          + (f"images {min(numbers)}-{max(numbers)}" if numbers else "not those images"))
             if misfit:
-                self._refuse(f"labels '{lab_layer.name}': {misfit}; choose labels of the image's size, or none")
+                self._refuse(f"labels '{lab_layer.name}': {misfit}; choose labels of this image, or none")
                 return
             labels = np.array(base_data(lab_layer))
         scale = tuple(float(s) for s in layer.scale)

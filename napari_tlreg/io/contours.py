@@ -91,9 +91,11 @@ def contour_labels(path, instance_numbers, shape, slice_instance_numbers=None, n
     for f in files:
         number, kind = CONTOUR_FILE.match(f.name).groups()
         t = frame_of.get(int(number))
+        if kind == "p":  # a papillary muscle: not a label here
+            continue
         if t is None:
             elsewhere.append(int(number))
-        elif kind in "io":
+        else:
             drawn[(t, kind)] = drawn.get((t, kind), False) | fill_polygon(_polygon(f), shape[1:])
     if not drawn:
         raise SequenceReadError(f"{path.name}: no contour is of these frames (images {min(numbers)}-{max(numbers)}); "

@@ -22,12 +22,14 @@ truncated, random bytes, unsupported type) raises :class:`SequenceReadError` (a
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import json
 import logging
 import math
 import re
+import threading
 import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -569,13 +571,44 @@ def load_stack(path) -> tuple[np.ndarray, tuple[float, float] | None, str]:
 
 
 # --------------------------------------------------------------------------- TIFF
-class _LogCatcher(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
+class _TiffLog(logging.Filter):
+    """tifffile's log records in the threads reading a TIFF now (:func:`_caught_tiff_log`): kept for the reader to
+    turn into its error, not passed on as a log line as well; other threads' records pass. (Switching the logger's
+    propagation off and on per read left it off for good when threads read at once: a Dask worker's.)"""
 
-    def emit(self, record):
-        self.messages.append(record.getMessage())
+    def __init__(self):
+        super().__init__()
+        self.caught: dict[int, list[str]] = {}
+
+    def filter(self, record) -> bool:
+        messages = self.caught.get(record.thread)
+        if messages is None:
+            return True
+        if record.levelno >= logging.WARNING:
+            messages.append(record.getMessage())
+        return False
+
+
+_TIFF_LOG = _TiffLog()
+
+
+@contextlib.contextmanager
+def _caught_tiff_log():
+    """The warnings tifffile logs in this thread inside the block (a list, filled as they come)."""
+    log = logging.getLogger("tifffile")
+    if _TIFF_LOG not in log.filters:
+        log.addFilter(_TIFF_LOG)
+    me = threading.get_ident()
+    outer = _TIFF_LOG.caught.get(me)
+    messages: list[str] = []
+    _TIFF_LOG.caught[me] = messages
+    try:
+        yield messages
+    finally:
+        if outer is None:
+            _TIFF_LOG.caught.pop(me, None)
+        else:
+            _TIFF_LOG.caught[me] = outer
 
 
 _CORRUPT = re.compile(r"corrupt|invalid page offset|truncat|invalid offset|eof|out of range|failed", re.I)
@@ -585,28 +618,21 @@ def _tiff_array(path: Path):
     """-> (array, axes, spacing, unit, metadata) of the first series; raises on truncation."""
     import tifffile
 
-    catcher = _LogCatcher()
-    log = logging.getLogger("tifffile")
-    log.addHandler(catcher)
-    propagate, log.propagate = log.propagate, False  # what it says is the error below, not a log line as well
-    try:
-        with tifffile.TiffFile(path) as tif:
-            series = _frame_series(tif.series, path)
-            for s in series:
-                _check_tiff_series(path, s)
-            t, h, w = _tiff_frames(series[0].shape, series[0].axes)
-            _check_frames(path, (t * len(series), h, w))
-            if len(series) == 1:
-                arr, axes = series[0].asarray(), series[0].axes
-            else:  # one series per page (TiffWriter.write in a loop): one frame each
-                _check_claim(path, (len(series), *series[0].shape), "TIFF image")
-                arr, axes = np.stack([s.asarray() for s in series]), "T" + series[0].axes
-            spacing, unit = _tiff_spacing(tif, path)
-            meta = {"tiff_axes": axes, "dtype": str(arr.dtype), "photometric": series[0].keyframe.photometric.name}
-    finally:
-        log.removeHandler(catcher)
-        log.propagate = propagate
-    bad = [m for m in catcher.messages if _CORRUPT.search(m)]
+    with _caught_tiff_log() as messages, tifffile.TiffFile(path) as tif:  # what it logs is the error below
+        series = _frame_series(tif.series, path)
+        for s in series:
+            _check_tiff_series(path, s)
+        t, h, w = _tiff_frames(series[0].shape, series[0].axes)
+        _check_frames(path, (t * len(series), h, w))
+        if len(series) == 1:
+            arr, axes = series[0].asarray(), series[0].axes
+        else:  # one series per page (TiffWriter.write in a loop): one frame each
+            _check_claim(path, (len(series), *series[0].shape), "TIFF image")
+            arr, axes = np.stack([s.asarray() for s in series]), "T" + series[0].axes
+        spacing, unit = _tiff_spacing(tif, path)
+        photometric = series[0].keyframe.photometric  # an int for a value tifffile does not name
+        meta = {"tiff_axes": axes, "dtype": str(arr.dtype), "photometric": getattr(photometric, "name", str(photometric))}
+    bad = [m for m in messages if _CORRUPT.search(m)]
     if bad:
         _fail(path, f"not a readable TIFF file (truncated or corrupt: {bad[0].splitlines()[0][:120]})")
     return arr, axes, spacing, unit, meta
@@ -1096,11 +1122,6 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
     """
     import pydicom.errors
 
-    from .contours import is_contour_source
-
-    if is_contour_source(path):  # before a page of "skipped" for every text file
-        _fail(path, "holds expert contour files, which are labels of a DICOM sequence, not images: give them with "
-                    "`register DICOM_FOLDER --labels` or napari_tlreg.io.load_contours")
     files = sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")),
                    key=lambda p: _natural_key(p.name))
     headers, skipped = [], []
@@ -1114,6 +1135,12 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
             skipped.append(f"{f.name} (no image)")
             continue
         headers.append((f, ds))
+    if not headers:
+        from .contours import is_contour_source
+
+        if is_contour_source(path):  # said before a page of "skipped" for every text file
+            _fail(path, "holds expert contour files, which are labels of a DICOM sequence, not images: give them "
+                        "with `register DICOM_FOLDER --labels` or napari_tlreg.io.load_contours")
     if skipped:
         warnings.warn(
             f"{path.name}: skipped {len(skipped)} non-DICOM or image-less file(s): "
@@ -1201,7 +1228,8 @@ def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, ti
         "skipped_files": skipped,
         # each frame's InstanceNumber, and every slice position's: what contour files name (load_contours)
         "instance_numbers": [_instance(ds) for _, ds in chosen],
-        "slice_instance_numbers": [sorted(_instance(ds) for _, ds in groups[key]) for key in order],
+        "slice_instance_numbers": [sorted(n for _, ds in groups[key] if (n := _instance(ds)) is not None)
+                                   for key in order],
     }
     if all(np.isfinite(trig)):
         meta["trigger_times_ms"] = trig
