@@ -1025,3 +1025,30 @@ def test_a_samples_label_names_reach_the_plots_label_choice(docks, qtbot):
     plots.labels_combo.setCurrentIndex(plots.labels_combo.findText("cardiac labels"))
     qtbot.waitUntil(lambda: plots.label_combo.count() == 3, timeout=5000)
     assert [plots.label_combo.itemText(i) for i in range(3)][1:] == ["1: myocardium", "2: LV blood pool"]
+
+
+def test_a_dock_opened_below_others_gets_its_share_of_the_column(make_napari_viewer, qtbot, engines):
+    """(2026-12-05, clinician review) The Evaluation plots dock, opened under Register and Landmarks in a 1600x1000
+    window, got its least height, 170 px: its figure lay out of sight under its choices. The docks of the column now
+    share it."""
+    from napari_tlreg._widgets.landmarks import LandmarkWidget
+    from napari_tlreg._widgets.plots import PlotsWidget
+    from napari_tlreg._widgets.register import RegisterWidget
+
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.resize(1600, 1000)
+    qtbot.waitExposed(window)
+    widgets = []
+    for cls, name in ((RegisterWidget, "Register sequence"), (LandmarkWidget, "Landmarks & TRE"),
+                      (PlotsWidget, "Evaluation plots")):
+        widgets.append(cls(viewer))
+        viewer.window.add_dock_widget(widgets[-1], name=name)
+        qtbot.wait(50)
+    qtbot.waitUntil(lambda: min(w.height() for w in widgets) > 250, timeout=5000)
+    heights = [w.height() for w in widgets]
+    assert max(heights) - min(heights) < 20, heights
+    plots = widgets[-1]
+    assert plots.canvas.visibleRegion().boundingRect().height() > 40  # some of the figure is in view
+    for w in widgets[:2]:
+        qtbot.waitUntil(lambda w=w: getattr(w, "_worker", None) is None, timeout=10000)

@@ -7,8 +7,8 @@ from typing import Callable
 
 import numpy as np
 from napari.layers import Image
-from qtpy.QtCore import QEvent, Qt
-from qtpy.QtWidgets import QComboBox, QFrame, QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtCore import QEvent, Qt, QTimer
+from qtpy.QtWidgets import QComboBox, QDockWidget, QFrame, QMainWindow, QScrollArea, QVBoxLayout, QWidget
 
 from napari_tlreg._hooks import COLOUR_OF
 
@@ -196,6 +196,32 @@ class _Scroll(QScrollArea):
 
     #: the least height of the scrolled part (a dock with a footer always in view, Register's Run and status, takes less)
     least_height = MIN_VISIBLE_HEIGHT
+
+    _shared = False
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if not self._shared:  # once, when the dock first opens, after Qt has laid the column out
+            self._shared = True
+            QTimer.singleShot(0, self._take_share)
+
+    def _take_share(self) -> None:
+        """A dock opened below others in its column gets the least height they leave (170 px: the Evaluation plots'
+        figure out of sight under its choices, with Register and Landmarks above it): the column's docks then share
+        its height equally. Nothing changes where the dock opened with more than its least, or alone."""
+        dock = self.parentWidget()
+        while dock is not None and not isinstance(dock, QDockWidget):
+            dock = dock.parentWidget()
+        window = None if dock is None else dock.parentWidget()
+        if not isinstance(window, QMainWindow) or dock.isFloating() or not dock.isVisible():
+            return
+        if self.height() > self.minimumSizeHint().height() + 8:
+            return
+        area, x = window.dockWidgetArea(dock), dock.geometry().x()
+        column = [d for d in window.findChildren(QDockWidget) if d.isVisible() and not d.isFloating()
+                  and window.dockWidgetArea(d) == area and d.geometry().x() == x]
+        if len(column) > 1:
+            window.resizeDocks(column, [1] * len(column), Qt.Orientation.Vertical)
 
 
 def scroll_body(widget: QWidget) -> QVBoxLayout:
