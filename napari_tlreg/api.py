@@ -296,7 +296,8 @@ def register(
     """Register every frame of ``frames`` (``(T, H, W)``, T >= 2) to ``frames[reference]``.
 
     ``frames`` may also be a :class:`~napari_tlreg.io.Sequence` (``load_sequence``): its frames, its
-    spacing (unless ``spacing`` is given) and its own region as the mask of a method that takes one
+    spacing (unless ``spacing`` is given), its GeoTIFF georeferencing (``RegistrationResult.geotiff``: the saved
+    images carry it) and its own region as the mask of a method that takes one
     (:func:`own_region_params`; ``mask=None`` for the whole frame), as the CLI and the viewer do.
     method: one of :func:`methods`. device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
     progress: ``callable(done, total, message)``. cancel: ``threading.Event`` or ``callable() -> bool``,
@@ -329,11 +330,13 @@ def register(
         raise ValueError(f"progress must be a function progress(done, total, message), got {progress!r}")
     if cancel is not None and not (callable(getattr(cancel, "is_set", None)) or callable(cancel)):
         raise ValueError(f"cancel must be a threading.Event or a function returning True to stop, got {cancel!r}")
+    geotiff = None
     if isinstance(frames, Sequence):
         params = own_region_params(method, frames, params)
         own_spacing, own_unit = physical_size(frames)
         spacing = own_spacing if spacing is None else spacing
         unit = own_unit if unit is None else unit
+        geotiff = (frames.metadata or {}).get("geotiff") or None  # the results' images go where the frames lie
         frames = frames.frames
     unit = "mm" if unit is None else str(unit)
     arr, ref = validate_frames(frames, reference)
@@ -394,4 +397,5 @@ def register(
         inverse=None if inv is None else inv.detach().float().cpu().numpy(),
         normalization=normalization,
         unit=unit,
+        geotiff=geotiff,
     )

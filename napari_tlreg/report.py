@@ -241,7 +241,7 @@ def save_label_files(folder: Path, res: RegistrationResult, labels: np.ndarray) 
     known = res.spacing is not None and _unit_scale(res.unit) is not None
     for name, arr in ((LABELS_FILE, labels), (PROPAGATED_FILE, propagated)):
         save_stack(folder / name, np.asarray(arr, np.int32), spacing=res.spacing if known else None,
-                   unit=res.unit if known else "mm", labels=True)
+                   unit=res.unit if known else "mm", labels=True, geotiff=res.geotiff)
     return propagated
 
 

@@ -29,6 +29,8 @@ class RegistrationResult:
                   metrics are in it (named ``*_mm`` in memory, after the unit in the files written). ``"px"`` when
                   there is no spacing.
     normalization: ``"sequence"`` (one intensity scale for all frames) or ``"frame"`` (each frame its own).
+    geotiff: the source GeoTIFF's georeferencing tags (``[[code, datatype, count, value], ...]``), or ``None``; its
+        saved images carry them, so a GIS places ``warped.tif`` where the frames lie.
     params: the method's parameters, kept as JSON values (what ``result.json`` holds: tuples become lists, numpy
         scalars Python numbers, dict keys strings); a value JSON cannot hold raises ``TypeError``.
     """
@@ -46,6 +48,7 @@ class RegistrationResult:
     inverse: np.ndarray | None = None
     normalization: str = "sequence"
     unit: str = "mm"
+    geotiff: list | None = None
 
     def __post_init__(self) -> None:
         # the parameters as result.json holds them (tuples as lists, numpy scalars as Python numbers, keys as
@@ -172,7 +175,8 @@ class RegistrationResult:
         spacing, unit = (self.spacing, self.unit) if known else (None, "mm")
         arrays = [(name, getattr(self, name)) for name in _ARRAYS]
         for name, arr in arrays + ([("inverse", self.inverse)] if self.inverse is not None else []):
-            save_stack(folder / f"{name}.tif", np.ascontiguousarray(arr), spacing=spacing, unit=unit)
+            save_stack(folder / f"{name}.tif", np.ascontiguousarray(arr), spacing=spacing, unit=unit,
+                       geotiff=self.geotiff)
         meta = {
             "format": _FORMAT,
             "method": self.method,
@@ -184,6 +188,7 @@ class RegistrationResult:
             "shape": list(self.frames.shape),
             "normalization": self.normalization,
             "unit": self.unit,
+            "geotiff": self.geotiff,
         }
         (folder / "result.json").write_text(json.dumps(meta, indent=2, default=_json_plain))
 
@@ -207,7 +212,8 @@ class RegistrationResult:
                           spacing=tuple(float(s) for s in meta["spacing"]) if meta.get("spacing") else None,
                           # results saved before it was recorded: per sequence
                           normalization=str(meta.get("normalization", "sequence")),
-                          unit=str(meta.get("unit", "mm")))  # results saved before it was recorded: mm
+                          unit=str(meta.get("unit", "mm")),  # results saved before it was recorded: mm
+                          geotiff=meta.get("geotiff") or None)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             what = f"no {exc.args[0]!r} in result.json" if isinstance(exc, KeyError) else str(exc)
             raise ValueError(f"{folder}: unreadable result folder ({what})") from exc

@@ -1100,6 +1100,38 @@ def _geotiff(path, frames, scale=(10.0, 20.0), model=1, linear=None):
     return path
 
 
+def test_a_geotiff_pairs_results_lie_where_its_frames_do(tmp_path):
+    """(2026-12-05, CLI review) A result's images held no georeference: a GIS could not place warped.tif over the
+    dates. Each image (and the labels) now carries the source GeoTIFF's tags, kept in result.json too."""
+    import tifffile
+    from scipy.ndimage import gaussian_filter, shift
+
+    from napari_tlreg import cli
+    from napari_tlreg.result import RegistrationResult
+
+    a = gaussian_filter(np.random.default_rng(0).random((48, 56)), 2) * 4000
+    (tmp_path / "pair").mkdir()
+    _geotiff(tmp_path / "pair" / "d1.tif", a.astype(np.uint16), scale=(10.0, 10.0))
+    _geotiff(tmp_path / "pair" / "d2.tif", shift(a, (1.5, -1.0)).astype(np.uint16), scale=(10.0, 10.0))
+    lab = np.zeros((2, 48, 56), np.int32)
+    lab[0, 10:20, 10:30] = 1
+    save_stack(tmp_path / "lab.tif", lab)
+    out = tmp_path / "out"
+    assert cli.main(["register", str(tmp_path / "pair"), "--method", "multistep", "--labels", str(tmp_path / "lab.tif"),
+                     "--out", str(out), "--no-montage"]) == 0
+    with tifffile.TiffFile(tmp_path / "pair" / "d1.tif") as tif:
+        source = tif.geotiff_metadata
+    for name in ("frames", "warped", "jacobian", "displacement", "labels", "propagated_labels"):
+        with tifffile.TiffFile(out / f"{name}.tif") as tif:
+            assert tif.is_geotiff and tif.geotiff_metadata == source, name
+    assert load_sequence(out / "warped.tif").spacing == (10.0, 10.0) and load_sequence(out / "warped.tif").unit == "m"
+    res = RegistrationResult.load(out)
+    assert res.geotiff == load_sequence(tmp_path / "pair").metadata["geotiff"]
+    assert RegistrationResult.load(res.save(tmp_path / "again")).geotiff == res.geotiff
+    with pytest.raises(ValueError, match="georeferencing .* is kept in a grey .tif"):
+        save_stack(tmp_path / "x.nii.gz", lab, geotiff=res.geotiff)
+
+
 def test_a_geotiffs_pixel_size_is_its_spacing(tmp_path):
     """A Sentinel-2 GeoTIFF (UTM: ModelPixelScale 10 m) read as pixels, without a word: TRE in px only. ModelPixelScale
     is (x, y): columns, then rows."""

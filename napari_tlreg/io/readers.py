@@ -632,6 +632,9 @@ def _tiff_array(path: Path):
         spacing, unit = _tiff_spacing(tif, path)
         photometric = series[0].keyframe.photometric  # an int for a value tifffile does not name
         meta = {"tiff_axes": axes, "dtype": str(arr.dtype), "photometric": getattr(photometric, "name", str(photometric))}
+        geo = geotiff_tags(tif.pages[0])
+        if geo:
+            meta["geotiff"] = geo
     bad = [m for m in messages if _CORRUPT.search(m)]
     if bad:
         _fail(path, f"not a readable TIFF file (truncated or corrupt: {bad[0].splitlines()[0][:120]})")
@@ -695,6 +698,27 @@ def _check_tiff_series(path: Path, s) -> None:
 
 #: GeoTIFF ProjLinearUnitsGeoKey codes -> metres
 _GEO_LINEAR_M = {9001: 1.0, 9002: 0.3048, 9003: 1200 / 3937, 9036: 1000.0}
+
+
+#: the TIFF tags that place an image on the Earth: ModelPixelScale, ModelTiepoint, ModelTransformation,
+#: GeoKeyDirectory, GeoDoubleParams, GeoAsciiParams (written back into a result's images)
+GEOTIFF_TAGS = (33550, 33922, 34264, 34735, 34736, 34737)
+
+
+def geotiff_tags(page) -> list[list]:
+    """A TIFF page's georeferencing tags as JSON values, ``[[code, datatype, count, value], ...]`` (value a list of
+    numbers, or a string), as ``tifffile.imwrite(extratags=...)`` writes them again; ``[]`` for an image that has
+    none."""
+    out = []
+    for code in GEOTIFF_TAGS:
+        tag = page.tags.get(code)
+        if tag is None:
+            continue
+        value = tag.value
+        value = value if isinstance(value, str) else [v.item() if hasattr(v, "item") else v
+                                                      for v in np.ravel(np.asarray(value))]
+        out.append([int(code), int(tag.dtype), int(tag.count), value])
+    return out
 
 
 def _geotiff_spacing(tif, path: Path) -> tuple[tuple[float, float], str] | None:

@@ -199,7 +199,8 @@ _IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
 _AXES = {2: "YX", 3: "TYX", 4: "TCYX"}
 
 
-def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False, labels: bool = False) -> Path:
+def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False, labels: bool = False,
+               geotiff: list | None = None) -> Path:
     """Write an array atomically, format chosen by suffix; returns the path.
 
     array: ``(H, W)``, ``(T, H, W)`` (TIFF also ``(T, C, H, W)`` or any N-D). Values and dtype
@@ -209,6 +210,8 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
         an unknown unit is refused.
     rgb: the last axis (3 or 4 samples) is colour: ``(H, W, 3)`` or ``(T, H, W, 3)``, stored as an RGB(A) TIFF
         (the readers take its luminance as the frames and keep the colour). TIFF only.
+    geotiff: georeferencing tags ``[[code, datatype, count, value], ...]`` (``readers.geotiff_tags`` of the source),
+        written into a plain or ImageJ TIFF so that a GIS places the image where its source lies.
     labels: an integer segmentation, marked as one in the file (TIFF: ``"labels": true`` in its JSON description,
         always a plain TIFF; NIfTI: intent ``label``) so that the plugin's reader opens it as a Labels layer
         (:func:`~napari_tlreg.io.readers.is_labels_stack`).
@@ -235,6 +238,8 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
     if kind in ("nifti", "ome") and arr.dtype == np.float16:
         raise ValueError(f"{path.name}: {'NIfTI' if kind == 'nifti' else 'OME-TIFF'} cannot store float16; use .tif "
                          "or convert to float32")
+    if geotiff and (rgb or kind != "tiff"):
+        raise ValueError(f"{path.name}: georeferencing (geotiff=) is kept in a grey .tif, not {path.suffix or 'this'}")
     if labels and (rgb or kind == "ome" or arr.dtype.kind not in "iu"):
         raise ValueError(f"{path.name}: labels are an integer array stored as .tif or .nii(.gz), got {arr.dtype}"
                          f"{' as colour' if rgb else ''} for {path.suffix or 'no suffix'}")
@@ -255,7 +260,7 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
         elif kind == "nifti":
             _write_nifti(tmp, arr, spacing, unit, gz=path.name.lower().endswith(".gz"), labels=labels)
         else:
-            _write_tiff(tmp, arr, spacing, unit, ome=(kind == "ome"), labels=labels)
+            _write_tiff(tmp, arr, spacing, unit, ome=(kind == "ome"), labels=labels, geotiff=geotiff)
     return path
 
 
@@ -281,8 +286,12 @@ def _write_rgb_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str) -> None:
     tifffile.imwrite(tmp, arr, imagej=False, ome=False, metadata=md, photometric="rgb", **extra)
 
 
-def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool, labels: bool = False) -> None:
+def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool, labels: bool = False,
+                geotiff: list | None = None) -> None:
     import tifffile
+
+    extratags = [(int(code), int(dtype), int(count), value if isinstance(value, str) else tuple(value), True)
+                 for code, dtype, count, value in (geotiff or [])]
 
     axes = _AXES.get(arr.ndim)
     if ome:
@@ -300,7 +309,7 @@ def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool, label
         if spacing is not None:
             kw["resolution"] = (1.0 / spacing[1], 1.0 / spacing[0])
             md["unit"] = unit
-        tifffile.imwrite(tmp, arr, imagej=True, metadata=md, **kw)
+        tifffile.imwrite(tmp, arr, imagej=True, metadata=md, extratags=extratags, **kw)
         return
     md = {"axes": axes} if axes else {}
     if labels:
@@ -310,7 +319,8 @@ def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool, label
         md.update(spacing=list(spacing), unit=unit)
         if unit == "mm":
             kw = {"resolution": (10.0 / spacing[1], 10.0 / spacing[0]), "resolutionunit": "CENTIMETER"}
-    tifffile.imwrite(tmp, arr, imagej=False, ome=False, metadata=md, photometric="minisblack", **kw)
+    tifffile.imwrite(tmp, arr, imagej=False, ome=False, metadata=md, photometric="minisblack", extratags=extratags,
+                     **kw)
 
 
 def _write_nifti(tmp: Path, arr: np.ndarray, spacing, unit: str, gz: bool, labels: bool = False) -> None:
