@@ -1027,28 +1027,51 @@ def test_a_samples_label_names_reach_the_plots_label_choice(docks, qtbot):
     assert [plots.label_combo.itemText(i) for i in range(3)][1:] == ["1: myocardium", "2: LV blood pool"]
 
 
-def test_a_dock_opened_below_others_gets_its_share_of_the_column(make_napari_viewer, qtbot, engines):
+@pytest.mark.parametrize("size, pause", [((1600, 1000), 50), ((1366, 740), 400)])
+def test_a_dock_opened_below_others_gets_its_share_of_the_column(make_napari_viewer, qtbot, engines, size, pause):
     """(2026-12-05, clinician review) The Evaluation plots dock, opened under Register and Landmarks in a 1600x1000
-    window, got its least height, 170 px: its figure lay out of sight under its choices. The docks of the column now
-    share it."""
+    window, got its least height, 170 px: its figure lay out of sight under its choices; opened one by one (a pause
+    between), the newest took its full height and pressed the others to their least (Landmarks' tables out of
+    sight). The docks of the column now share it."""
     from napari_tlreg._widgets.landmarks import LandmarkWidget
     from napari_tlreg._widgets.plots import PlotsWidget
     from napari_tlreg._widgets.register import RegisterWidget
 
     viewer = make_napari_viewer(show=True)
     window = viewer.window._qt_window
-    window.resize(1600, 1000)
+    window.resize(*size)
     qtbot.waitExposed(window)
     widgets = []
     for cls, name in ((RegisterWidget, "Register sequence"), (LandmarkWidget, "Landmarks & TRE"),
                       (PlotsWidget, "Evaluation plots")):
         widgets.append(cls(viewer))
         viewer.window.add_dock_widget(widgets[-1], name=name)
-        qtbot.wait(50)
-    qtbot.waitUntil(lambda: min(w.height() for w in widgets) > 250, timeout=5000)
+        qtbot.wait(pause)
+    qtbot.waitUntil(lambda: min(w.height() for w in widgets) > 200, timeout=5000)
     heights = [w.height() for w in widgets]
     assert max(heights) - min(heights) < 20, heights
     plots = widgets[-1]
-    assert plots.canvas.visibleRegion().boundingRect().height() > 40  # some of the figure is in view
+    assert plots.canvas.visibleRegion().boundingRect().height() > 20  # some of the figure is in view
     for w in widgets[:2]:
         qtbot.waitUntil(lambda w=w: getattr(w, "_worker", None) is None, timeout=10000)
+
+
+def test_a_hidden_slice_chosen_in_any_dock_is_shown_with_its_own_overlays(docks, tmp_path):
+    """(2026-12-05, viewer review) Landmarks and Plots worked on a hidden slice while the canvas showed another; the
+    Register dock showed it but left the other slice's contours over it, and hid slices shown side by side on
+    purpose."""
+    viewer, reg, lmw, plots = docks
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "a.npz", frames=rng.random((3, T, H, W)).astype(np.float32))
+    viewer.open(str(tmp_path / "a.npz"), plugin="napari-tlreg")
+    s0, s1, s2 = (viewer.layers[f"a_slice{k}"] for k in range(3))
+    assert s0.visible and not s1.visible and not s2.visible
+    over = viewer.add_labels(np.zeros((T, H, W), np.int32), name="a_slice0 labels")
+    other = viewer.add_image(rng.random((T, H, W)), name="unrelated")
+    lmw.image_combo.setCurrentIndex(lmw.image_combo.findText("a_slice1"))
+    assert s1.visible and not s0.visible and not over.visible and other.visible
+    plots.image_combo.setCurrentIndex(plots.image_combo.findText("a_slice2"))
+    assert s2.visible and not s1.visible
+    s0.visible = True  # two shown side by side, on purpose: choosing the third hides neither
+    reg.image_combo.setCurrentIndex(reg.image_combo.findText("a_slice1"))
+    assert s0.visible and s1.visible and s2.visible

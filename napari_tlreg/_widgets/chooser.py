@@ -3,6 +3,7 @@ results of ours, kept in a combo box whose selection survives layers being added
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Callable
 
 import numpy as np
@@ -158,6 +159,34 @@ class ImageChooser:
             self.combo.setCurrentIndex(i)
 
 
+def _slice_info(layer) -> dict:
+    info = (getattr(layer, "metadata", None) or {}).get("napari_tlreg")
+    return info if isinstance(info, dict) and info.get("slice") is not None else {}
+
+
+def _cine_of(layer) -> tuple:
+    """Which multi-slice cine a slice layer is of: its source, and its name less ``_slice<k>`` (a second copy of the
+    same file, ``"a_slice2 [1]"``, is another)."""
+    return _slice_info(layer).get("source"), re.sub(r"_slice\d+", "", layer.name, count=1)
+
+
+def show_slice(layers, layer) -> None:
+    """A hidden slice position of a multi-slice cine chosen in a dock (the reader shows the first): shown. When one
+    other position of its cine is shown (the reader's, or the last one chosen), it is hidden with the layers named
+    after it (its contours, its results), so that what the dock works on is what the canvas shows: the overlay of
+    slice 6 was drawn over slice 0. Several shown (side by side on purpose) stay shown."""
+    if layer is None or layer.visible or not _slice_info(layer):
+        return
+    cine = _cine_of(layer)
+    shown = [ly for ly in layers if ly is not layer and ly.visible and _slice_info(ly) and _cine_of(ly) == cine]
+    if len(shown) == 1:
+        prefix = f"{shown[0].name} "
+        for ly in layers:
+            if ly is shown[0] or (ly.visible and ly.name.startswith(prefix)):
+                ly.visible = False
+    layer.visible = True
+
+
 #: the least height of a dock's scroll area: three docks stacked still fit a 1366x768 laptop's screen (at 230 px the
 #: window could not be made lower than 813 px); each still shows five rows of its form
 MIN_VISIBLE_HEIGHT = 170
@@ -206,21 +235,21 @@ class _Scroll(QScrollArea):
             QTimer.singleShot(0, self._take_share)
 
     def _take_share(self) -> None:
-        """A dock opened below others in its column gets the least height they leave (170 px: the Evaluation plots'
-        figure out of sight under its choices, with Register and Landmarks above it): the column's docks then share
-        its height equally. Nothing changes where the dock opened with more than its least, or alone."""
+        """When a dock opens in a column of docks, Qt gives it its full height and presses those above it to their
+        least (170 px: Landmarks' tables out of sight), or leaves it its least under them (the Evaluation plots'
+        figure under its choices): where one of the column's docks is pressed so, they share its height equally.
+        Nothing changes where none is, or where the dock is alone; later resizes are the user's."""
         dock = self.parentWidget()
         while dock is not None and not isinstance(dock, QDockWidget):
             dock = dock.parentWidget()
         window = None if dock is None else dock.parentWidget()
         if not isinstance(window, QMainWindow) or dock.isFloating() or not dock.isVisible():
             return
-        if self.height() > self.minimumSizeHint().height() + 8:
-            return
         area, x = window.dockWidgetArea(dock), dock.geometry().x()
         column = [d for d in window.findChildren(QDockWidget) if d.isVisible() and not d.isFloating()
                   and window.dockWidgetArea(d) == area and d.geometry().x() == x]
-        if len(column) > 1:
+        # Qt gives the new dock its full height and presses the ones above to their least (or the new one to its own)
+        if len(column) > 1 and any(d.height() <= d.minimumSizeHint().height() + 8 for d in column):
             window.resizeDocks(column, [1] * len(column), Qt.Orientation.Vertical)
 
 

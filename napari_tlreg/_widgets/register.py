@@ -61,7 +61,7 @@ from napari_tlreg.io.contours import LV_CAVITY, MYOCARDIUM, contour_labels
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
-from .chooser import RESULT_KEY, ImageChooser, base_data, current_frame, frames_shape, is_result, scroll_body
+from .chooser import RESULT_KEY, ImageChooser, base_data, current_frame, frames_shape, is_result, scroll_body, show_slice
 from .store import store_for
 from .landmarks import layer_spacing
 
@@ -621,7 +621,7 @@ class RegisterWidget(QWidget):
     def _on_image_changed(self, *_) -> None:
         layer = self.current_image()
         self.contours_btn.setEnabled(bool(_tlreg_info(layer).get("instance_numbers")))
-        self._show_slice(layer)
+        show_slice(self._viewer.layers, layer)
         if layer is None:
             self.reference_spin.setRange(0, 0)
             return
@@ -669,18 +669,6 @@ class RegisterWidget(QWidget):
         drawn = [t for t in range(labels.shape[0]) if labels[t].any()]
         self.status_label.setText(f"contours of frames {', '.join(map(str, drawn))} loaded as '{layer.name}'")
         return layer
-
-    def _show_slice(self, layer) -> None:
-        """A slice position of a multi-slice cine chosen while hidden (the reader shows the first): shown, and the
-        other positions of its source hidden (the overlay of slice 6 was drawn over slice 0)."""
-        info = _tlreg_info(layer)
-        if layer is None or layer.visible or info.get("slice") is None:
-            return
-        for other in self._viewer.layers:
-            theirs = _tlreg_info(other)
-            if other is not layer and theirs.get("slice") is not None and theirs.get("source") == info.get("source"):
-                other.visible = False
-        layer.visible = True
 
     def _own_layer(self, suffix: str) -> Labels | None:
         """The image's own Labels layer ``"<image> <suffix>"`` (a sample's or reader's), if there is one."""
