@@ -1090,11 +1090,11 @@ def test_cli_and_batch_refuse_a_too_large_sequence_before_reading_it(tmp_path, m
     assert row["status"] == "failed" and "exceeds the limit of 11,999" in row["error"]
 
 
-def _geotiff(path, frames, scale=(10.0, 20.0), model=1, linear=None):
+def _geotiff(path, frames, scale=(10.0, 20.0), model=1, linear=None, origin=(626000.0, 5220000.0)):
     import tifffile
 
     keys = [1024, 0, 1, model, 1025, 0, 1, 1] + ([3076, 0, 1, linear] if linear else [])
-    tags = [(33550, "d", 3, (scale[0], scale[1], 0.0), True), (33922, "d", 6, (0, 0, 0, 626000.0, 5220000.0, 0.0), True),
+    tags = [(33550, "d", 3, (scale[0], scale[1], 0.0), True), (33922, "d", 6, (0, 0, 0, *origin, 0.0), True),
             (34735, "H", 4 + len(keys), (1, 1, 0, len(keys) // 4, *keys), True)]
     tifffile.imwrite(path, frames, extratags=tags, photometric="minisblack")
     return path
@@ -1130,6 +1130,12 @@ def test_a_geotiff_pairs_results_lie_where_its_frames_do(tmp_path):
     assert RegistrationResult.load(res.save(tmp_path / "again")).geotiff == res.geotiff
     with pytest.raises(ValueError, match="georeferencing .* is kept in a grey .tif"):
         save_stack(tmp_path / "x.nii.gz", lab, geotiff=res.geotiff)
+    # dates on two map grids: one georeference would be wrong for the other frame, so none, and said
+    _geotiff(tmp_path / "pair" / "d2.tif", a.astype(np.uint16), scale=(10.0, 10.0), origin=(626010.0, 5220000.0))
+    with pytest.warns(UserWarning, match=r"d2.tif: its georeferencing differs from d1.tif's .* the results carry no "
+                                         r"georeferencing"):
+        seq = load_sequence(tmp_path / "pair")
+    assert "geotiff" not in seq.metadata and seq.spacing == (10.0, 10.0)
 
 
 def test_a_geotiffs_pixel_size_is_its_spacing(tmp_path):

@@ -463,6 +463,12 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
         seqs.append(seq)
     first = seqs[0]
     meta = {k: v for k, v in first.metadata.items() if k not in ("rgb", "source", "reader", "labels_source")}
+    placed = [p.name for p, s in zip(paths, seqs) if s.metadata.get("geotiff") != first.metadata.get("geotiff")]
+    if placed:  # one map grid for every frame, or none
+        meta.pop("geotiff", None)
+        warnings.warn(f"{placed[0]}: its georeferencing differs from {paths[0].name}'s (another place or pixel grid"
+                      f"{f', {len(placed)} files' if len(placed) > 1 else ''}): the frames are registered pixel for "
+                      "pixel, and the results carry no georeferencing", stacklevel=3)
     rgbs = [s.metadata.get("rgb") for s in seqs]
     if all(r is not None for r in rgbs) and len({np.shape(r) for r in rgbs}) == 1:
         meta["rgb"] = np.concatenate(rgbs)
