@@ -330,7 +330,7 @@ def register(
         raise ValueError(f"progress must be a function progress(done, total, message), got {progress!r}")
     if cancel is not None and not (callable(getattr(cancel, "is_set", None)) or callable(cancel)):
         raise ValueError(f"cancel must be a threading.Event or a function returning True to stop, got {cancel!r}")
-    geotiff = None
+    geotiff, own_spacing = None, None
     if isinstance(frames, Sequence):
         params = own_region_params(method, frames, params)
         own_spacing, own_unit = physical_size(frames)
@@ -341,6 +341,9 @@ def register(
     unit = "mm" if unit is None else str(unit)
     arr, ref = validate_frames(frames, reference)
     spacing = check_spacing(spacing, 2)  # before the run: a bad one would fail only when the result is measured
+    if geotiff is not None and not ((spacing is None and own_spacing is None) or (
+            spacing is not None and own_spacing is not None and unit == own_unit and np.allclose(spacing, own_spacing))):
+        geotiff = None  # another pixel size given: the map's would place the results at the wrong scale
     checked = run_params(method, params, arr.shape, spacing, unit)
     check_mode(normalize)
     dev = resolve_device(device)

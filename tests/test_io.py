@@ -1138,6 +1138,45 @@ def test_a_geotiff_pairs_results_lie_where_its_frames_do(tmp_path):
     assert "geotiff" not in seq.metadata and seq.spacing == (10.0, 10.0)
 
 
+def test_every_geotiff_tag_goes_through_and_a_bad_list_is_one_line(tmp_path):
+    """(2026-12-05, mutation review) A model transformation, GeoDoubleParams and GeoAsciiParams (text outside ASCII:
+    the save failed after the whole run, "TIFF strings must be 7-bit ASCII") are carried too; a pixel size given in
+    place of the map's drops the georeference (warped.tif read 10 m beside result.json's 1 mm); a malformed list is
+    a ValueError naming geotiff (was struct.error from inside tifffile)."""
+    import tifffile
+
+    import napari_tlreg as tl
+    from napari_tlreg.result import RegistrationResult
+
+    rng = np.random.default_rng(0)
+    frames = (rng.random((2, 24, 28)) * 4000).astype(np.uint16)
+    transform = (10.0, 0, 0, 626000.0, 0, -10.0, 0, 5220000.0, 0, 0, 0, 0, 0, 0, 0, 1.0)
+    keys = (1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 1, 3072, 34737, 7, 0)
+    tags = [(34264, "d", 16, transform, True), (34735, "H", 16, keys, True), (34736, "d", 2, (6378137.0, 298.25), True),
+            (34737, "s", 0, "Réseau|".encode("latin-1"), True)]
+    tifffile.imwrite(tmp_path / "m.tif", frames, extratags=tags, photometric="minisblack")
+    seq = load_sequence(tmp_path / "m.tif")
+    assert [t[0] for t in seq.metadata["geotiff"]] == [34264, 34735, 34736, 34737]
+    res = tl.register(seq, method="multistep")
+    res.save(tmp_path / "r")
+    with tifffile.TiffFile(tmp_path / "r" / "warped.tif") as tif:
+        tags_out = tif.pages[0].tags
+        assert tags_out[34264].value == transform and tags_out[34736].value == (6378137.0, 298.25)
+        assert tags_out[34737].value == "R?seau|" and tags_out[34735].value == keys
+    assert load_sequence(tmp_path / "r" / "warped.tif").spacing == (10.0, 10.0)
+    other = tl.register(seq, method="multistep", spacing=(1.0, 1.0), unit="mm")
+    assert other.geotiff is None and RegistrationResult.load(other.save(tmp_path / "o")).geotiff is None
+    assert load_sequence(tmp_path / "o" / "warped.tif").spacing == (1.0, 1.0)
+    assert tl.register(seq, method="multistep", spacing=(10.0, 10.0)).geotiff == seq.metadata["geotiff"]  # the same
+    for bad, said in (([[33550, 12, 3, [1, 2]]], "says 3 values and holds 2"), ([[33550, 12, 3, "abc"]], "numbers"),
+                      ([[33550, 12, 3]], r"must be \[\[code"), ("abc", "got str"), ([[256, 3, 1, [5]]], "not a GeoTIFF tag")):
+        with pytest.raises(ValueError, match=rf"^x.tif: geotiff= .*{said}"):
+            save_stack(tmp_path / "x.tif", frames, geotiff=bad)
+    for path, kw in ((tmp_path / "x.ome.tif", {}), (tmp_path / "c.tif", {"rgb": True})):  # kept nowhere: refused
+        with pytest.raises(ValueError, match="georeferencing .* is kept in a grey .tif"):
+            save_stack(path, np.zeros((2, 8, 8, 3), np.uint8) if kw else frames, geotiff=seq.metadata["geotiff"], **kw)
+
+
 def test_a_geotiffs_pixel_size_is_its_spacing(tmp_path):
     """A Sentinel-2 GeoTIFF (UTM: ModelPixelScale 10 m) read as pixels, without a word: TRE in px only. ModelPixelScale
     is (x, y): columns, then rows."""

@@ -1075,3 +1075,18 @@ def test_a_hidden_slice_chosen_in_any_dock_is_shown_with_its_own_overlays(docks,
     s0.visible = True  # two shown side by side, on purpose: choosing the third hides neither
     reg.image_combo.setCurrentIndex(reg.image_combo.findText("a_slice1"))
     assert s0.visible and s1.visible and s2.visible
+    # (mutation review) a dock acts once per choice: the docks re-read their choice on every layer event, and a
+    # result's new layers, or a slice another dock had shown since, were hidden again
+    s1.visible = s2.visible = False
+    reg.image_combo.setCurrentIndex(reg.image_combo.findText("a_slice2"))  # reg: slice2 shown, slice0 hidden
+    assert s2.visible and not s0.visible
+    result = viewer.add_image(rng.random((T, H, W)), name="a_slice2 warped reference")  # a layer event in every dock
+    assert s2.visible and result.visible and not s0.visible and not s1.visible
+    # a second copy of the file, and a file whose own name holds "_slice2": cines of their own
+    viewer.open(str(tmp_path / "a.npz"), plugin="napari-tlreg")
+    np.savez(tmp_path / "case_slice2.npz", frames=rng.random((2, T, H, W)).astype(np.float32))
+    viewer.open(str(tmp_path / "case_slice2.npz"), plugin="napari-tlreg")
+    lmw.image_combo.setCurrentIndex(lmw.image_combo.findText("a_slice1 [1]"))
+    assert viewer.layers["a_slice1 [1]"].visible and not viewer.layers["a_slice0 [1]"].visible and s2.visible
+    lmw.image_combo.setCurrentIndex(lmw.image_combo.findText("case_slice2_slice1"))
+    assert viewer.layers["case_slice2_slice1"].visible and not viewer.layers["case_slice2_slice0"].visible

@@ -133,6 +133,7 @@ class ImageChooser:
             self.combo.setToolTip(tooltip)
         self.combo.currentIndexChanged.connect(on_changed)
         self._images: list[Image] = []
+        self._shown: Image | None = None  # the choice show_chosen last acted on
 
     def refresh(self, layers) -> None:
         """Re-list the sequence images among ``layers``, keeping the current one when it is still there (no signal)."""
@@ -152,6 +153,14 @@ class ImageChooser:
         i = self.combo.currentIndex()
         return self._images[i] if 0 <= i < len(self._images) else None
 
+    def show_chosen(self, layers) -> None:
+        """:func:`show_slice` for the image chosen, once per choice (the docks re-read their choice on every layer
+        event: a slice another dock had shown since, or a new result's layers, were hidden again)."""
+        layer = self.current()
+        if layer is not self._shown:
+            self._shown = layer
+            show_slice(layers, layer)
+
     def follow(self, name: str) -> None:
         """Turn to the image called ``name`` (one just registered) when it is listed; the change is signalled."""
         i = self.combo.findText(name)
@@ -167,7 +176,7 @@ def _slice_info(layer) -> dict:
 def _cine_of(layer) -> tuple:
     """Which multi-slice cine a slice layer is of: its source, and its name less ``_slice<k>`` (a second copy of the
     same file, ``"a_slice2 [1]"``, is another)."""
-    return _slice_info(layer).get("source"), re.sub(r"_slice\d+", "", layer.name, count=1)
+    return _slice_info(layer).get("source"), re.sub(r"_slice\d+(?=( \[\d+\])?$)", "", layer.name)
 
 
 def show_slice(layers, layer) -> None:

@@ -48,7 +48,7 @@ from napari_tlreg.io import load_points_csv, save_points_csv
 from napari_tlreg.report import check_annotations
 
 from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, scroll_body, show_frame,
-                      show_slice, watch_layers)
+                      watch_layers)
 from .store import fits, store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -408,7 +408,7 @@ class LandmarkWidget(ClosingDock, QWidget):
 
     # -- image / result / reference -------------------------------------------------------------------
     def _on_image_changed(self, *_) -> None:
-        show_slice(self._viewer.layers, self.current_image())  # landmarks placed on the slice the canvas shows
+        self.images.show_chosen(self._viewer.layers)  # landmarks placed on the slice the canvas shows
         T = self.n_frames
         self.reference_spin.blockSignals(True)
         self.reference_spin.setRange(0, max(0, T - 1))

@@ -37,7 +37,7 @@ from napari_tlreg._hooks import points_with_ids
 
 from .landmarks import LANDMARKS, TRACKED_KEY, layer_spacing
 from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, scroll_body, show_frame,
-                      show_slice, watch_layers)
+                      watch_layers)
 from .store import fits, store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -172,7 +172,7 @@ class PlotsWidget(ClosingDock, QWidget):
 
     def _on_image_changed(self, *_) -> None:
         img = self.current_image()
-        show_slice(self._viewer.layers, img)
+        self.images.show_chosen(self._viewer.layers)
         shape = None if img is None else frames_shape(img)
         lys = list(self._viewer.layers)
         labels = [ly for ly in lys if isinstance(ly, Labels) and not is_result(ly)

@@ -61,7 +61,7 @@ from napari_tlreg.io.contours import LV_CAVITY, MYOCARDIUM, contour_labels
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
-from .chooser import RESULT_KEY, ImageChooser, base_data, current_frame, frames_shape, is_result, scroll_body, show_slice
+from .chooser import RESULT_KEY, ImageChooser, base_data, current_frame, frames_shape, is_result, scroll_body
 from .store import store_for
 from .landmarks import layer_spacing
 
@@ -621,7 +621,7 @@ class RegisterWidget(QWidget):
     def _on_image_changed(self, *_) -> None:
         layer = self.current_image()
         self.contours_btn.setEnabled(bool(_tlreg_info(layer).get("instance_numbers")))
-        show_slice(self._viewer.layers, layer)
+        self.images.show_chosen(self._viewer.layers)
         if layer is None:
             self.reference_spin.setRange(0, 0)
             return

@@ -240,6 +240,7 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
                          "or convert to float32")
     if geotiff and (rgb or kind != "tiff"):
         raise ValueError(f"{path.name}: georeferencing (geotiff=) is kept in a grey .tif, not {path.suffix or 'this'}")
+    extratags = _geotiff_extratags(geotiff, path.name)  # checked before anything is written
     if labels and (rgb or kind == "ome" or arr.dtype.kind not in "iu"):
         raise ValueError(f"{path.name}: labels are an integer array stored as .tif or .nii(.gz), got {arr.dtype}"
                          f"{' as colour' if rgb else ''} for {path.suffix or 'no suffix'}")
@@ -260,7 +261,7 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
         elif kind == "nifti":
             _write_nifti(tmp, arr, spacing, unit, gz=path.name.lower().endswith(".gz"), labels=labels)
         else:
-            _write_tiff(tmp, arr, spacing, unit, ome=(kind == "ome"), labels=labels, geotiff=geotiff)
+            _write_tiff(tmp, arr, spacing, unit, ome=(kind == "ome"), labels=labels, extratags=extratags)
     return path
 
 
@@ -287,11 +288,10 @@ def _write_rgb_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str) -> None:
 
 
 def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool, labels: bool = False,
-                geotiff: list | None = None) -> None:
+                extratags: list | None = None) -> None:
     import tifffile
 
-    extratags = [(int(code), int(dtype), int(count), value if isinstance(value, str) else tuple(value), True)
-                 for code, dtype, count, value in (geotiff or [])]
+    extratags = extratags or []
 
     axes = _AXES.get(arr.ndim)
     if ome:
@@ -321,6 +321,46 @@ def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool, label
             kw = {"resolution": (10.0 / spacing[1], 10.0 / spacing[0]), "resolutionunit": "CENTIMETER"}
     tifffile.imwrite(tmp, arr, imagej=False, ome=False, metadata=md, photometric="minisblack", extratags=extratags,
                      **kw)
+
+
+#: TIFF datatypes the GeoTIFF tags use: ASCII, SHORT, LONG, DOUBLE, LONG8
+_GEO_DATATYPES = (2, 3, 4, 12, 16)
+
+
+def _geotiff_extratags(geotiff, name: str) -> list[tuple]:
+    """``save_stack``'s ``geotiff=`` as tifffile's ``extratags``, checked (a malformed list raised struct.error from
+    inside tifffile, or was dropped with a log line); text as 7-bit ASCII, as TIFF requires (a GeoAsciiParams of
+    "Réseau" failed the save after the whole run)."""
+    from .readers import GEOTIFF_TAGS
+
+    if geotiff is not None and not isinstance(geotiff, (list, tuple)):
+        raise ValueError(f"{name}: geotiff= must be [[code, datatype, count, value], ...] (readers.geotiff_tags), "
+                         f"got {type(geotiff).__name__}")
+    out = []
+    for entry in geotiff or []:
+        try:
+            code, dtype, count, value = entry
+            code, dtype, count = int(code), int(dtype), int(count)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: geotiff= must be [[code, datatype, count, value], ...] "
+                             f"(readers.geotiff_tags), got {entry!r}") from None
+        if code not in GEOTIFF_TAGS or dtype not in _GEO_DATATYPES:
+            raise ValueError(f"{name}: geotiff= holds tag {code} of datatype {dtype}: not a GeoTIFF tag "
+                             f"({', '.join(map(str, GEOTIFF_TAGS))})")
+        if dtype == 2:
+            if not isinstance(value, str):
+                raise ValueError(f"{name}: geotiff= tag {code} is text, got {value!r}")
+            value = value.encode("ascii", "replace").decode("ascii")
+            count = len(value) + 1
+        else:
+            try:
+                value = tuple(float(v) if dtype == 12 else int(v) for v in value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name}: geotiff= tag {code} holds numbers, got {value!r}") from None
+            if len(value) != count:
+                raise ValueError(f"{name}: geotiff= tag {code} says {count} values and holds {len(value)}")
+        out.append((code, dtype, count, value, True))
+    return out
 
 
 def _write_nifti(tmp: Path, arr: np.ndarray, spacing, unit: str, gz: bool, labels: bool = False) -> None:
