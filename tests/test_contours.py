@@ -41,6 +41,11 @@ def test_contours_of_another_slice_or_of_no_dicom_are_refused_saying_why(sunnybr
         load_contours(contours, load_sequence(dicom))
     with pytest.raises(SequenceReadError, match="not a DICOM folder's that records them"):
         load_contours(contours, load_sequence("lemniscate"))
+    from napari_tlreg.io.contours import contour_labels
+
+    with pytest.raises(SequenceReadError, match=r"they name images 48-219, another slice position's "
+                                                r"\(slice_instance_numbers names it\)"):  # was "the folder does not hold"
+        contour_labels(contours, list(range(1, 21)), (20, 256, 256))
     for folder in (contours, contours / "i-contours"):  # opened as a sequence: said what they are
         with pytest.raises(SequenceReadError, match="holds expert contour files, which are labels"):
             load_sequence(folder)

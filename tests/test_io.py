@@ -1128,7 +1128,7 @@ def test_a_geotiff_pairs_results_lie_where_its_frames_do(tmp_path):
     res = RegistrationResult.load(out)
     assert res.geotiff == load_sequence(tmp_path / "pair").metadata["geotiff"]
     assert RegistrationResult.load(res.save(tmp_path / "again")).geotiff == res.geotiff
-    with pytest.raises(ValueError, match="georeferencing .* is kept in a grey .tif"):
+    with pytest.raises(ValueError, match="georeferencing .* is kept in a grey .tif, not in NIfTI"):
         save_stack(tmp_path / "x.nii.gz", lab, geotiff=res.geotiff)
     # dates on two map grids: one georeference would be wrong for the other frame, so none, and said
     _geotiff(tmp_path / "pair" / "d2.tif", a.astype(np.uint16), scale=(10.0, 10.0), origin=(626010.0, 5220000.0))
@@ -1172,8 +1172,8 @@ def test_every_geotiff_tag_goes_through_and_a_bad_list_is_one_line(tmp_path):
                       ([[33550, 12, 3]], r"must be \[\[code"), ("abc", "got str"), ([[256, 3, 1, [5]]], "not a GeoTIFF tag")):
         with pytest.raises(ValueError, match=rf"^x.tif: geotiff= .*{said}"):
             save_stack(tmp_path / "x.tif", frames, geotiff=bad)
-    for path, kw in ((tmp_path / "x.ome.tif", {}), (tmp_path / "c.tif", {"rgb": True})):  # kept nowhere: refused
-        with pytest.raises(ValueError, match="georeferencing .* is kept in a grey .tif"):
+    for path, kw, what in ((tmp_path / "x.ome.tif", {}, "an OME-TIFF"), (tmp_path / "c.tif", {"rgb": True}, "colour")):
+        with pytest.raises(ValueError, match=f"georeferencing .* is kept in a grey .tif, not in {what}$"):
             save_stack(path, np.zeros((2, 8, 8, 3), np.uint8) if kw else frames, geotiff=seq.metadata["geotiff"], **kw)
 
 

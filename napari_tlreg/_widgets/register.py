@@ -94,8 +94,8 @@ RUN_TIP = ("Register every frame to the reference in the background (the viewer 
 # ---- work done in the worker thread (touches no widget) -------------------------------------------
 #: key in a contour labels layer's plugin metadata: the DICOM image numbers of the frames they were drawn on
 CONTOURS_OF = "contours_of"
-CONTOURS_TIP = ("Expert contours of this DICOM image (the Sunnybrook Cardiac Data's IM-0001-NNNN-icontour-manual.txt "
-                "files, or a folder of them) as its labels: 1 inside the endocardium, 2 the myocardium")
+CONTOURS_TIP = ("Expert contours of this DICOM image (a folder of the Sunnybrook Cardiac Data's "
+                "IM-0001-NNNN-icontour-manual.txt files) as its labels: 1 inside the endocardium, 2 the myocardium")
 
 
 def _tlreg_info(layer) -> dict:

@@ -110,6 +110,8 @@ def _where(slices: list, numbers: list[int]) -> str:
     """Which slice position (``slices``: each one's image numbers) holds the contoured images ``numbers``."""
     if not numbers:  # papillary muscles alone
         return "its files of them draw no endocardium (i) or epicardium (o)"
+    if not slices:  # the caller did not say which images each slice position holds
+        return f"they name images {min(numbers)}-{max(numbers)}, another slice position's (slice_instance_numbers names it)"
     held = sorted({k for k, ns in enumerate(slices) for n in numbers if n in set(ns)})
     if held:
         return f"they are of slice position{'s' if len(held) > 1 else ''} {', '.join(map(str, held))} (slice=, --slice)"

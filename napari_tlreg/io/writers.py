@@ -239,7 +239,8 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
         raise ValueError(f"{path.name}: {'NIfTI' if kind == 'nifti' else 'OME-TIFF'} cannot store float16; use .tif "
                          "or convert to float32")
     if geotiff and (rgb or kind != "tiff"):
-        raise ValueError(f"{path.name}: georeferencing (geotiff=) is kept in a grey .tif, not {path.suffix or 'this'}")
+        raise ValueError(f"{path.name}: georeferencing (geotiff=) is kept in a grey .tif, not in "
+                         f"{'colour' if rgb else {'ome': 'an OME-TIFF', 'nifti': 'NIfTI'}.get(kind, kind)}")
     extratags = _geotiff_extratags(geotiff, path.name)  # checked before anything is written
     if labels and (rgb or kind == "ome" or arr.dtype.kind not in "iu"):
         raise ValueError(f"{path.name}: labels are an integer array stored as .tif or .nii(.gz), got {arr.dtype}"
