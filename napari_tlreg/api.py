@@ -139,6 +139,15 @@ def check_shape(shape) -> tuple[int, int, int]:
     return t, h, w
 
 
+def check_reference(reference, n_frames: int) -> int:
+    """``reference`` as a frame index in ``[0, n_frames)`` (negative ones count from the end), or ``ValueError``."""
+    if isinstance(reference, bool) or not isinstance(reference, (int, np.integer)):
+        raise ValueError(f"reference must be an integer frame index, got {reference!r}")
+    if not -n_frames <= int(reference) < n_frames:
+        raise ValueError(f"reference {reference} is out of range for {n_frames} frames")
+    return int(reference) % n_frames
+
+
 def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
     """Check a sequence and a reference index; return frames as float32 ``(T, H, W)`` and ``reference`` in ``[0, T)``.
 
@@ -169,11 +178,7 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
         raise ValueError(f"frames contain {bad} NaN or infinite value(s); fill or mask them first (no-data: fill it "
                          "with one value, e.g. np.nan_to_num(frames); the pair engines' mask_nodata ignores a border "
                          "filled so)")
-    if isinstance(reference, bool) or not isinstance(reference, (int, np.integer)):
-        raise ValueError(f"reference must be an integer frame index, got {reference!r}")
-    if not -t <= int(reference) < t:
-        raise ValueError(f"reference {reference} is out of range for {t} frames")
-    ref = int(reference) % t
+    ref = check_reference(reference, t)
     # a constant image has no structure to match: every engine would return its own bias as a motion
     lo, hi = arr.min(), arr.max()
     if lo == hi:

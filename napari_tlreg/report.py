@@ -102,10 +102,10 @@ def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
     Returns ``(labels (T, H, W) int32 or None, landmarks (N, 4) float64 or None)``; raises
     ``ValueError`` with a plain message for anything that does not match.
     """
+    from .api import check_reference
+
     t, h, w = (int(s) for s in shape)
-    if isinstance(reference, bool) or not -t <= int(reference) < t:
-        raise ValueError(f"reference {reference} is out of range for {t} frames")
-    ref = int(reference) % t
+    ref = check_reference(reference, t)
     if labels is not None:
         lab = np.asarray(labels)
         if lab.ndim == 3 and one_labels_frame(lab, shape):
@@ -229,19 +229,23 @@ def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bo
 LABELS_FILE, LANDMARKS_FILE, PROPAGATED_FILE = "labels.tif", "landmarks.csv", "propagated_labels.tif"
 
 
+def _unit_of(res: RegistrationResult, spacing) -> str:
+    """The unit of a result's physical figures: its own; a spacing given for a result without one is in mm (its
+    unit says px)."""
+    return res.unit if res.spacing is not None or spacing is None else "mm"
+
+
 def save_label_files(folder: Path, res: RegistrationResult, labels: np.ndarray) -> np.ndarray:
     """Write ``labels`` ``(T, H, W)`` (checked) and the reference frame's labels propagated through ``res`` into a
     result folder, each atomically, as labels stacks (the plugin's reader opens them as Labels layers); returns
     the propagated labels."""
-    from .io.readers import _unit_scale
     from .io.writers import save_stack
 
     propagated = res.warp_labels(labels[res.reference])
-    # a unit the files cannot hold (a sequence's own, e.g. "microns"): the labels without their spacing, not no result
-    known = res.spacing is not None and _unit_scale(res.unit) is not None
+    spacing, unit = res.file_spacing  # a unit the files cannot hold: the labels without their spacing, not no result
     for name, arr in ((LABELS_FILE, labels), (PROPAGATED_FILE, propagated)):
-        save_stack(folder / name, np.asarray(arr, np.int32), spacing=res.spacing if known else None,
-                   unit=res.unit if known else "mm", labels=True, geotiff=res.geotiff)
+        save_stack(folder / name, np.asarray(arr, np.int32), spacing=spacing, unit=unit, labels=True,
+                   geotiff=res.geotiff)
     return propagated
 
 
@@ -612,9 +616,8 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     if tables is None:
         tables = per_frame_tables(named, labels=labels, landmarks=lm, spacing=spacing)
     methods_doc, per_frame, summaries, tre_rows, pair_rows = [], [], [], [], []
-    if unit is None:  # the results' own; a spacing given for results without one is in mm (their unit says px)
-        first = next(iter(named.values()))
-        unit = first.unit if first.spacing is not None or spacing is None else "mm"
+    if unit is None:
+        unit = _unit_of(next(iter(named.values())), spacing)
     for name, res in named.items():
         sp = res.spacing if res.spacing is not None else spacing
         rows = tables[name]
@@ -695,8 +698,8 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
     from .io.writers import atomic_path, save_points_csv
 
     folder = Path(folder)
-    if unit is None:  # the result's own; a spacing given for a result without one is in mm (its unit says px)
-        unit = res.unit if res.spacing is not None or spacing is None else "mm"
+    if unit is None:
+        unit = _unit_of(res, spacing)
     # the annotations as every step below takes them (one labels frame goes on the reference), and every figure
     # computed before the first file is rewritten: a bad annotation leaves the folder as it was
     labels, landmarks = check_annotations(res.frames.shape, labels, landmarks, res.reference)

@@ -59,6 +59,16 @@ class RegistrationResult:
             self.unit = "px"
 
     @property
+    def file_spacing(self) -> tuple[tuple[float, float] | None, str]:
+        """``(spacing, unit)`` as the images it saves hold them: ``(None, "mm")`` without a spacing, or in a unit the
+        files cannot hold (a sequence's own, e.g. "furlong": kept in result.json alone)."""
+        from .io.readers import _unit_scale
+
+        if self.spacing is not None and _unit_scale(self.unit) is not None:
+            return self.spacing, self.unit
+        return None, "mm"
+
+    @property
     def n_frames(self) -> int:
         return int(self.frames.shape[0])
 
@@ -165,14 +175,11 @@ class RegistrationResult:
 
     def write_into(self, folder: Path) -> None:
         """Write the arrays and ``result.json`` into an existing folder (not atomic: see :meth:`save`)."""
-        from .io.readers import _unit_scale
         from .io.writers import save_stack
 
         # each image carries the pixel size (a copy of warped.tif opens in Fiji, a GIS or the readers at its size:
-        # a frames.tif taken out of its folder was registered as pixels, at another scale); a unit the files cannot
-        # hold (a sequence's own, e.g. "furlong") is kept in result.json alone
-        known = self.spacing is not None and _unit_scale(self.unit) is not None
-        spacing, unit = (self.spacing, self.unit) if known else (None, "mm")
+        # a frames.tif taken out of its folder was registered as pixels, at another scale)
+        spacing, unit = self.file_spacing
         arrays = [(name, getattr(self, name)) for name in _ARRAYS]
         for name, arr in arrays + ([("inverse", self.inverse)] if self.inverse is not None else []):
             save_stack(folder / f"{name}.tif", np.ascontiguousarray(arr), spacing=spacing, unit=unit,

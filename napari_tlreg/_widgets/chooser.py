@@ -25,8 +25,7 @@ def is_result(layer) -> bool:
 def is_colour_copy(layer) -> bool:
     """Whether ``layer`` is the colour copy of a grey sequence that our reader adds for display (never an input:
     its grey image is the one to register)."""
-    info = layer.metadata.get("napari_tlreg")
-    return isinstance(info, dict) and COLOUR_OF in info
+    return COLOUR_OF in plugin_info(layer)
 
 
 def frames_shape(layer) -> tuple[int, int, int]:
@@ -168,9 +167,16 @@ class ImageChooser:
             self.combo.setCurrentIndex(i)
 
 
-def _slice_info(layer) -> dict:
+def plugin_info(layer) -> dict:
+    """The plugin's record in a layer's metadata (the reader's spacing, source, slice position, DICOM image
+    numbers...), ``{}`` for a layer without one."""
     info = (getattr(layer, "metadata", None) or {}).get("napari_tlreg")
-    return info if isinstance(info, dict) and info.get("slice") is not None else {}
+    return info if isinstance(info, dict) else {}
+
+
+def _slice_info(layer) -> dict:
+    info = plugin_info(layer)
+    return info if info.get("slice") is not None else {}
 
 
 def _cine_of(layer) -> tuple:

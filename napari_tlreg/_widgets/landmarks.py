@@ -47,8 +47,8 @@ from napari_tlreg._hooks import points_with_ids
 from napari_tlreg.io import load_points_csv, save_points_csv
 from napari_tlreg.report import check_annotations
 
-from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, scroll_body, show_frame,
-                      watch_layers)
+from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, plugin_info, scroll_body,
+                      show_frame, watch_layers)
 from .store import fits, store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,7 +97,7 @@ def _item(text: str, data: Any = None) -> QTableWidgetItem:
 def layer_spacing(layer) -> tuple[tuple[float, float] | None, str]:
     """``(spacing, unit)`` of an image layer: the reader's metadata, else a non-unit scale; ``(None, "px")`` for a
     sequence in pixels (a reader's nominal 1 px spacing is no physical one)."""
-    info = (getattr(layer, "metadata", None) or {}).get("napari_tlreg") or {}
+    info = plugin_info(layer)
     if info.get("unit") == "px":
         return None, "px"
     if info.get("spacing") is not None:

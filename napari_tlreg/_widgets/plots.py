@@ -36,8 +36,8 @@ from napari_tlreg import report
 from napari_tlreg._hooks import points_with_ids
 
 from .landmarks import LANDMARKS, TRACKED_KEY, layer_spacing
-from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, scroll_body, show_frame,
-                      watch_layers)
+from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, plugin_info, scroll_body,
+                      show_frame, watch_layers)
 from .store import fits, store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -420,7 +420,7 @@ class PlotsWidget(ClosingDock, QWidget):
             return None
         labels, landmarks, spacing, unit = self._inputs()
         img = self.current_image()
-        source = ((img.metadata.get("napari_tlreg") or {}).get("source") if img is not None else None) or (img.name if img else None)
+        source = (plugin_info(img).get("source") or img.name) if img is not None else None
         tables = self.tables if set(self.tables) == set(results) and not self.busy else None
         try:
             out = report.export_report(results, folder, labels=labels, landmarks=landmarks, spacing=spacing, unit=unit,

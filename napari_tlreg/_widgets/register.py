@@ -49,6 +49,7 @@ from napari_tlreg.api import (
     NORMALIZATIONS,
     Cancelled,
     available_devices,
+    check_reference,
     check_shape,
     method_params,
     methods,
@@ -61,7 +62,8 @@ from napari_tlreg.io.contours import LV_CAVITY, MYOCARDIUM, contour_labels
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
-from .chooser import RESULT_KEY, ImageChooser, base_data, current_frame, frames_shape, is_result, scroll_body
+from .chooser import (RESULT_KEY, ImageChooser, base_data, current_frame, frames_shape, is_result, plugin_info,
+                      scroll_body)
 from .store import store_for
 from .landmarks import layer_spacing
 
@@ -96,12 +98,6 @@ RUN_TIP = ("Register every frame to the reference in the background (the viewer 
 CONTOURS_OF = "contours_of"
 CONTOURS_TIP = ("Expert contours of this DICOM image (a folder of the Sunnybrook Cardiac Data's "
                 "IM-0001-NNNN-icontour-manual.txt files) as its labels: 1 inside the endocardium, 2 the myocardium")
-
-
-def _tlreg_info(layer) -> dict:
-    """The plugin's record in a layer's metadata (the reader's spacing, source, DICOM image numbers...)."""
-    info = (getattr(layer, "metadata", None) or {}).get("napari_tlreg")
-    return info if isinstance(info, dict) else {}
 
 
 @dataclass
@@ -620,7 +616,7 @@ class RegisterWidget(QWidget):
 
     def _on_image_changed(self, *_) -> None:
         layer = self.current_image()
-        self.contours_btn.setEnabled(bool(_tlreg_info(layer).get("instance_numbers")))
+        self.contours_btn.setEnabled(bool(plugin_info(layer).get("instance_numbers")))
         self.images.show_chosen(self._viewer.layers)
         if layer is None:
             self.reference_spin.setRange(0, 0)
@@ -628,7 +624,7 @@ class RegisterWidget(QWidget):
         n = frames_shape(layer)[0]
         self.reference_spin.setRange(0, max(0, n - 1))
         # the sequence's own reference (a sample's: napari opens it on its middle frame), else the current frame
-        own = ((layer.metadata or {}).get("napari_tlreg") or {}).get("reference")
+        own = plugin_info(layer).get("reference")
         self.reference_spin.setValue(own if isinstance(own, int) and 0 <= own < n else self._current_frame(layer))
         self._choose_own_region(reset=True)
         self._choose_own_labels(reset=True)
@@ -648,7 +644,7 @@ class RegisterWidget(QWidget):
             folder = QFileDialog.getExistingDirectory(self, "Folder of contour files (IM-0001-NNNN-icontour-manual.txt)")
             if not folder:
                 return None
-        info = _tlreg_info(image)
+        info = plugin_info(image)
         try:
             labels = contour_labels(folder, info.get("instance_numbers"), frames_shape(image),
                                     info.get("slice_instance_numbers"), name=image.name)
@@ -906,17 +902,15 @@ class RegisterWidget(QWidget):
         reference = int(self.reference_spin.value())
         try:  # what the shape tells; the worker reads the pixels (colour napari's reader gave: registered as grey)
             t, h, w = check_shape(frames_shape(layer) if layer.rgb else np.shape(data))
-            if not -t <= reference < t:
-                raise ValueError(f"reference {reference} is out of range for {t} frames")
+            reference = check_reference(reference, t)
         except ValueError as exc:
             self._refuse(f"layer '{layer.name}': {exc}")
             return
-        reference %= t
         labels = None
         lab_layer = self.current_labels()
         if lab_layer is not None:  # labels of another size were said only after the whole run
             misfit = labels_misfit((t, h, w), np.shape(base_data(lab_layer)))
-            drawn_on, numbers = _tlreg_info(lab_layer).get(CONTOURS_OF), _tlreg_info(layer).get("instance_numbers")
+            drawn_on, numbers = plugin_info(lab_layer).get(CONTOURS_OF), plugin_info(layer).get("instance_numbers")
             if misfit is None and drawn_on is not None and drawn_on != numbers:  # another slice's: scored, silently
                 misfit = (f"contours drawn on DICOM images {min(drawn_on)}-{max(drawn_on)}, and '{layer.name}' is "
                           + (f"images {min(numbers)}-{max(numbers)}" if numbers else "not those images"))
