@@ -365,10 +365,11 @@ def register(
     if blank:
         warn(blank_frames_message(blank, method if engine.chains_frames(checked) else None))
     t0 = time.perf_counter()
+    ctx = RunContext(progress=progress, cancel=cancel)
+    ctx.check()  # a cancel during the checks is taken before the intensities are scaled (seconds on 8x4000x4000)
     norm, normalization, flickering = scale_intensities(arr, ref, normalize, skip=blank)
     if flickering:
         warn(flicker_message(flickering))
-    ctx = RunContext(progress=progress, cancel=cancel)
     ctx.check()
     x = torch.from_numpy(norm).to(dev)
     u = engine.run(x, ref, checked, ctx)

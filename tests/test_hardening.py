@@ -1648,3 +1648,20 @@ def test_a_reader_that_stops_reading_is_not_an_error_of_ours(tmp_path):
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141 and err == "", err
+
+
+def test_a_cancel_during_the_checks_is_taken_before_the_intensities_are_scaled(monkeypatch):
+    """(2026-12-05, viewer review) On 8 x 4000 x 4000 Cancel waited ~7 s: the first check of the cancel came after
+    the intensity scaling."""
+    import napari_tlreg as tl
+    from napari_tlreg.core import normalize as N
+
+    scaled = []
+    real = N.normalize
+    monkeypatch.setattr(N, "normalize", lambda *a, **k: (scaled.append(1), real(*a, **k))[1])
+    frames = load_sequence("lemniscate").frames
+    with pytest.raises(tl.Cancelled):
+        tl.register(frames, method="tlrn", cancel=lambda: True)
+    assert scaled == []
+    tl.register(frames, method="tlrn")
+    assert scaled == [1]

@@ -1323,3 +1323,23 @@ def test_a_refused_parameter_value_is_marked_as_it_is_typed(widget):
     assert editor.toolTip().endswith(tip)
     editor.setValue(2)
     assert editor.styleSheet() == "" and editor.toolTip() == tip
+
+
+def test_a_result_of_data_replaced_while_it_ran_is_discarded(widget, qtbot, notes):
+    """(2026-12-05, viewer review) The image's data replaced during a run (fewer frames, another size): the result of
+    the old data was laid over the new, without a word."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    layer = viewer.add_image(frames, name="seq")
+    choose(w.method_combo, SlowEngine.name)
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: "slow step" in w.status_label.text(), timeout=20000)
+    layer.data = np.random.default_rng(0).random((3, 20, 20)).astype(np.float32)
+    qtbot.waitUntil(lambda: not w.running, timeout=30000)
+    assert w.status_label.text() == ("'seq' changed while it was registered (its data was replaced): its result is "
+                                     "discarded; run it again")
+    assert notes[-1][0] == "warning" and "seq warped reference" not in viewer.layers
+    choose(w.method_combo, TruthEngine.name)  # the same data throughout: shown
+    w.reference_spin.setValue(0)
+    run_and_wait(qtbot, w)
+    assert "seq warped reference" in viewer.layers

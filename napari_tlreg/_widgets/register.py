@@ -377,6 +377,7 @@ class RegisterWidget(QWidget):
         self._worker = None
         self._run_layer: Layer | None = None
         self._run_removed: str | None = None  # the name of the image removed while it was registered
+        self._run_data = None  # the image's data the run took (replaced while it ran: the result is not its)
         self._grid_gen = 0  # the latest grid asked for (a spacing changed again meanwhile: the older one is dropped)
         self._grid_workers: set = set()
         self._cancel: threading.Event | None = None
@@ -950,6 +951,7 @@ class RegisterWidget(QWidget):
         self._cancel_holder[0] = self._cancel
         _RUNNING.add(self._cancel)
         self._run_layer = layer  # the image itself: it may be renamed or removed while the run goes on
+        self._run_data = data
         progress = _Throttle(self._relay.progress.emit)
         worker = create_worker(_run_job, data, bool(layer.rgb), labels, self._cancel, progress, call, display,
                                _start_thread=False,
@@ -982,7 +984,7 @@ class RegisterWidget(QWidget):
 
     def _on_returned(self, outcome: _Outcome) -> None:
         cancelled = self._cancel is not None and self._cancel.is_set()
-        layer, removed = self._run_layer, self._run_removed
+        layer, removed, data = self._run_layer, self._run_removed, self._run_data
         self._reset()
         if outcome.kind == "cancelled" or cancelled:
             self.status_label.setText(f"'{removed}' was removed while it was registered: the run was cancelled"
@@ -994,6 +996,12 @@ class RegisterWidget(QWidget):
         if outcome.kind == "error":
             self.status_label.setText(f"failed: {outcome.message}")
             show_error(f"Register sequence: {outcome.message}")
+            return
+        if layer is not None and layer in self._viewer.layers and base_data(layer) is not data:
+            # its data replaced while it ran (another sequence, or fewer frames): the result would lie over it
+            self.status_label.setText(f"'{layer.name}' changed while it was registered (its data was replaced): its "
+                                      "result is discarded; run it again")
+            show_warning(f"Register sequence: {self.status_label.text()}")
             return
         self._show_result(outcome, layer)
 
@@ -1014,6 +1022,7 @@ class RegisterWidget(QWidget):
         self._worker = None
         self._run_layer = None
         self._run_removed = None
+        self._run_data = None
         self._cancel_holder[0] = None
         self.inputs.setEnabled(True)
         self.run_btn.setText(RUN_TEXT)
