@@ -997,13 +997,7 @@ class RegisterWidget(QWidget):
             self.status_label.setText(f"failed: {outcome.message}")
             show_error(f"Register sequence: {outcome.message}")
             return
-        if layer is not None and layer in self._viewer.layers and base_data(layer) is not data:
-            # its data replaced while it ran (another sequence, or fewer frames): the result would lie over it
-            self.status_label.setText(f"'{layer.name}' changed while it was registered (its data was replaced): its "
-                                      "result is discarded; run it again")
-            show_warning(f"Register sequence: {self.status_label.text()}")
-            return
-        self._show_result(outcome, layer)
+        self._show_result(outcome, layer, data)
 
     def _on_errored(self, exc: BaseException) -> None:  # not expected: _run_job catches everything
         self._reset()
@@ -1031,11 +1025,18 @@ class RegisterWidget(QWidget):
         self.progress_bar.setValue(0)
 
     # -- results as layers ---------------------------------------------------------------------------
-    def _show_result(self, outcome: _Outcome, layer: Layer | None = None) -> None:
-        """Show a finished run's layers and publish its result; ``layer`` is the image it ran on (its name now)."""
+    def _show_result(self, outcome: _Outcome, layer: Layer | None = None, data=None) -> None:
+        """Show a finished run's layers and publish its result; ``layer`` is the image it ran on (its name now),
+        ``data`` the data the run took from it."""
         if layer is not None and layer not in self._viewer.layers:
             # its result must not reach the other docks: a sequence opened later under the same name would inherit it
             self.status_label.setText(f"'{layer.name}' was removed while it was registered: its result is discarded")
+            return
+        if layer is not None and data is not None and base_data(layer) is not data:
+            # its data replaced while it ran (another sequence, or fewer frames): the result would lie over it
+            self.status_label.setText(f"'{layer.name}' changed while it was registered (its data was replaced): its "
+                                      "result is discarded; run it again")
+            show_warning(f"Register sequence: {self.status_label.text()}")
             return
         if layer is not None and layer.name != outcome.settings["base"]:  # renamed while it ran
             outcome = _renamed(outcome, layer.name)
