@@ -168,3 +168,54 @@ def test_a_patient_folder_with_its_contours_inside_still_opens_and_papillary_fil
     (own / "IM-0001-0048-icontour-auto.txt").write_text(other)
     labels = load_contours(own, seq)
     assert labels[7, 105, 105] == labels[7, 125, 125] == 1 and labels.sum() == 2 * 11 * 11
+
+
+def test_the_sunnybrook_crops_masks_open_as_their_labels(shared_data, sunnybrook, tmp_path):
+    """An ``.npz`` with an expert's masks (``endo``, ``epi``, ``myo`` and their ``has_*`` frame flags, or one frame's
+    ``endo_ed`` with ``ed_index``) opens with them as labels, as the contour files give them; before, its labels were
+    ``None`` and ``register CROP.npz --slice K`` scored nothing."""
+    dicom, contours, z = sunnybrook
+    crop = shared_data / "sunnybrook" / "SCD0000101_crop128.npz"
+    for k in (0, 4):
+        seq = load_sequence(crop, slice=k)
+        assert seq.labels is not None and seq.labels.shape == seq.shape
+        assert seq.metadata["label_names"] == {LV_CAVITY: "LV cavity", MYOCARDIUM: "myocardium"}
+        drawn = z["has_endo"][k][:, None, None]
+        assert np.array_equal(seq.labels == LV_CAVITY, z["endo"][k] & drawn)
+        assert np.array_equal(seq.labels == MYOCARDIUM, z["myo"][k] & z["has_epi"][k][:, None, None])
+        assert [t for t in range(seq.shape[0]) if seq.labels[t].any()] == [7, 18]
+    from napari_tlreg._hooks import read_sequences
+
+    opened = [(kw["name"], kw["metadata"].get("label_names")) for _, kw, kind in read_sequences(str(crop))
+              if kind == "labels"]  # File > Open: a labels layer a slice position, named for the plots
+    assert len(opened) == 9 and opened[4] == ("SCD0000101_crop128_slice4 labels", {1: "LV cavity", 2: "myocardium"})
+    # one slice's file (ED and ES masks by index) = the contour files on the DICOM slice, cropped
+    one = load_sequence(shared_data / "sunnybrook" / "sunnybrook_SCD0000101_slice6_crop128.npz")
+    with np.load(shared_data / "sunnybrook" / "sunnybrook_SCD0000101_slice6_crop128.npz") as s6:
+        r0, c0 = (int(v) for v in s6["crop_origin_rc"])
+    full = load_contours(contours, load_sequence(dicom, slice=6))
+    assert np.array_equal(one.labels, full[:, r0:r0 + 128, c0:c0 + 128])
+    assert set(np.unique(one.labels[18])) == {0, LV_CAVITY, MYOCARDIUM}
+    # the CLI scores them: ED (18) as the reference, the ES (7) row has a Dice
+    out = tmp_path / "out"
+    assert cli.main(["register", str(crop), "--slice", "4", "--reference", "18", "--out", str(out)]) == 0
+    with open(out / "metrics.csv") as f:
+        rows = {int(r["t"]): r for r in csv.DictReader(f)}
+    assert float(rows[7]["dice_1"]) > float(rows[7]["dice_before"]) and rows[8]["dice"] == ""
+    # masks that are not of the frames, or their flags, are said
+    frames = np.zeros((3, 16, 16), np.float32)
+    frames[1, 4:8, 4:8] = 1
+    np.savez(tmp_path / "bad.npz", frames=frames, endo=np.ones((3, 16, 15), bool))
+    with pytest.raises(SequenceReadError, match=r"bad.npz.*mask 'endo' has shape \(3, 16, 15\); the frames are"):
+        load_sequence(tmp_path / "bad.npz")
+    np.savez(tmp_path / "flags.npz", frames=frames, endo=frames > 0, has_endo=np.ones(2, bool))
+    with pytest.raises(SequenceReadError, match=r"'has_endo' has shape \(2,\); expected one flag a frame"):
+        load_sequence(tmp_path / "flags.npz")
+    np.savez(tmp_path / "ed.npz", frames=frames, endo_ed=frames[1] > 0, ed_index=np.int64(5))
+    with pytest.raises(SequenceReadError, match=r"mask 'endo_ed' \(16, 16\) on frame ed_index=5 does not fit"):
+        load_sequence(tmp_path / "ed.npz")
+    # no flags: drawn where the mask is; an explicit ``labels`` wins over masks
+    np.savez(tmp_path / "plain.npz", frames=frames, endo=frames > 0)
+    assert np.array_equal(load_sequence(tmp_path / "plain.npz").labels, (frames > 0).astype(np.int32))
+    np.savez(tmp_path / "both.npz", frames=frames, endo=frames > 0, labels=np.full((3, 16, 16), 3, np.int32))
+    assert (load_sequence(tmp_path / "both.npz").labels == 3).all()

@@ -58,7 +58,7 @@ from napari_tlreg.api import (
 )
 from napari_tlreg.core.normalize import intensity_range
 from napari_tlreg.io import to_luminance
-from napari_tlreg.io.contours import LV_CAVITY, MYOCARDIUM, contour_labels
+from napari_tlreg.io.contours import LABEL_NAMES, contour_labels
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
@@ -659,7 +659,7 @@ class RegisterWidget(QWidget):
         else:  # a new layer: the one there (edited by hand, or other labels) is kept, under its name
             layer = self._viewer.add_labels(
                 labels, name=f"{image.name} labels", scale=image.scale, translate=image.translate, opacity=0.5,
-                metadata={"label_names": {LV_CAVITY: "LV cavity", MYOCARDIUM: "myocardium"},
+                metadata={"label_names": dict(LABEL_NAMES),
                           # the images they were drawn on: Run refuses them on another slice
                           "napari_tlreg": {"source": str(folder), CONTOURS_OF: list(info["instance_numbers"])}})
         self.labels_combo.setCurrentIndex(self._labels_layers.index(layer) + 1)

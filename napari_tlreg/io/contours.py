@@ -20,6 +20,8 @@ from .readers import SequenceReadError
 #: label values: the left-ventricular cavity (inside the endocardial contour) and the myocardium (inside the
 #: epicardial contour, outside the endocardial one)
 LV_CAVITY, MYOCARDIUM = 1, 2
+#: their names, as the plots show them
+LABEL_NAMES = {LV_CAVITY: "LV cavity", MYOCARDIUM: "myocardium"}
 CONTOUR_FILE = re.compile(r"^IM-\d+-(\d+)-([iop])contour-[A-Za-z]+\.txt$")
 
 
@@ -116,3 +118,65 @@ def _where(slices: list, numbers: list[int]) -> str:
     if held:
         return f"they are of slice position{'s' if len(held) > 1 else ''} {', '.join(map(str, held))} (slice=, --slice)"
     return f"they name images {min(numbers)}-{max(numbers)}, which the folder does not hold"
+
+
+#: an expert's masks in an ``.npz`` beside its frames: ``endo``, ``epi``, ``myo`` (each of the frames' shape) with
+#: ``has_endo``/``has_epi`` saying which frames were drawn, or one frame's ``endo_ed``, ``myo_es``... with ``ed_index``,
+#: ``es_index`` (the Sunnybrook crops' two layouts)
+MASKS = ("endo", "epi", "myo")
+MASK_KEY = re.compile(r"^(endo|epi|myo)(?:_([A-Za-z]+))?$")
+
+
+def is_mask_key(key: str) -> bool:
+    """Whether an ``.npz`` member named ``key`` is an expert's mask (:func:`mask_labels`) or its frame flags."""
+    return bool(MASK_KEY.match(key)) or key in ("has_endo", "has_epi")
+
+
+def mask_labels(z, shape) -> np.ndarray | None:
+    """Labels of frames of ``shape`` (``(T, H, W)``, or ``(S, T, H, W)`` for slice positions) from the expert's masks
+    in ``z`` (a mapping of ``.npz`` members; :data:`MASKS`), as :func:`load_contours` makes them from contour files:
+    :data:`LV_CAVITY` inside the endocardium, :data:`MYOCARDIUM` in ``myo`` (or the epicardium outside the
+    endocardium), on the frames that were drawn, 0 elsewhere. ``None`` when ``z`` holds no mask.
+
+    Raises :class:`SequenceReadError` when a mask is not of the frames' shape.
+    """
+    shape = tuple(int(s) for s in shape)
+    drawn: dict[str, np.ndarray] = {}  # kind -> masks of the frames' shape, empty where not drawn
+    for key in z:
+        m = MASK_KEY.match(key)
+        if m is None:
+            continue
+        kind, phase = m.groups()
+        mask = np.asarray(z[key]).astype(bool)
+        if phase is None:
+            if mask.shape != shape:
+                raise SequenceReadError(f"mask '{key}' has shape {mask.shape}; the frames are {shape}")
+            flags = z.get(f"has_{kind}") if kind != "myo" else z.get("has_epi")
+            if flags is not None:
+                flags = np.asarray(flags).astype(bool)
+                if flags.shape != shape[:-2]:
+                    raise SequenceReadError(f"'has_{kind}' has shape {flags.shape}; expected one flag a frame "
+                                            f"{shape[:-2]}")
+                mask = mask & flags[..., None, None]
+        else:  # one frame's: ``endo_ed`` on frame ``ed_index``
+            index = z.get(f"{phase}_index")
+            if index is None:
+                continue
+            t = int(np.asarray(index))
+            if len(shape) != 3 or mask.shape != shape[1:] or not -shape[0] <= t < shape[0]:
+                raise SequenceReadError(f"mask '{key}' {mask.shape} on frame {phase}_index={t} does not fit the "
+                                        f"frames {shape}")
+            frame_mask = np.zeros(shape, bool)
+            frame_mask[t] = mask
+            mask = frame_mask
+        drawn[kind] = drawn[kind] | mask if kind in drawn else mask
+    if not drawn:
+        return None
+    labels = np.zeros(shape, np.int32)
+    if "myo" in drawn:
+        labels[drawn["myo"]] = MYOCARDIUM
+    elif "epi" in drawn:
+        labels[drawn["epi"]] = MYOCARDIUM
+    if "endo" in drawn:
+        labels[drawn["endo"]] = LV_CAVITY
+    return labels

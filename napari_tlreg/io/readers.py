@@ -1393,8 +1393,9 @@ def _npz_member_shape(z, key: str, path: Path) -> tuple:
 
 def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
     """``.npy`` (one array) or ``.npz`` with ``frames`` (or ``cine``, or the first >=3-D array, or else its 2-D images of
-    one size, in the order stored: a pair saved as ``ref=``, ``tgt=``), optional ``labels``, ``spacing`` ``(row, col)``
-    (unit ``unit`` key, default mm; ``pixel_size_m``: metres), ``landmarks``."""
+    one size, in the order stored: a pair saved as ``ref=``, ``tgt=``), optional ``labels`` (or an expert's masks,
+    ``endo``, ``epi``, ``myo`` and their frame flags: :func:`~napari_tlreg.io.contours.mask_labels`), ``spacing``
+    ``(row, col)`` (unit ``unit`` key, default mm; ``pixel_size_m``: metres), ``landmarks``."""
     with open(path, "rb") as f:
         magic = f.read(6)
     if magic != b"\x93NUMPY" and magic[:4] != b"PK\x03\x04":
@@ -1405,6 +1406,8 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
             offset = f.tell()
         _check_stored(path, offset, _check_claim(path, shape, "array") * dtype.itemsize)
         _check_frames(path, _numpy_frames(shape))
+    from .contours import LABEL_NAMES, is_mask_key, mask_labels
+
     loaded = np.load(path, allow_pickle=False)
     labels = landmarks = spacing = None
     unit = "mm"
@@ -1416,10 +1419,11 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
             keys = list(z.files)
             key = next((k for k in _FRAME_KEYS if k in keys), None)
             if key is None:
-                key = next((k for k in keys if len(_npz_member_shape(z, k, path)) >= 3 and k != "labels"), None)
+                key = next((k for k in keys if len(_npz_member_shape(z, k, path)) >= 3 and k != "labels"
+                            and not is_mask_key(k)), None)
             # no (T, H, W) array, but 2-D images of one size and type (a bi-temporal pair saved as ref=..., tgt=...):
             # the frames, in the order stored
-            planes = [k for k in keys if key is None and k not in _NOT_FRAMES
+            planes = [k for k in keys if key is None and k not in _NOT_FRAMES and not is_mask_key(k)
                       and len(_npz_member_shape(z, k, path)) == 2 and min(_npz_member_shape(z, k, path)) > 4]
             # of the first image's type too: coordinate grids or a cloud mask beside a pair (float lat/lon beside
             # uint16 bands) are no frames
@@ -1439,6 +1443,12 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
                 meta["npz_key"] = key
             if "labels" in keys:
                 labels = z["labels"]
+            elif any(is_mask_key(k) for k in keys):  # an expert's masks: the Sunnybrook crops' endo, myo...
+                try:
+                    labels = mask_labels(z, arr.shape)
+                except SequenceReadError as exc:
+                    _fail(path, str(exc))
+                meta["label_names"] = dict(LABEL_NAMES)
             if "landmarks" in keys:
                 landmarks = np.asarray(z["landmarks"], dtype=np.float64)
             skey = next((k for k in _SPACING_KEYS if k in keys), None)
