@@ -377,6 +377,43 @@ def test_ultrasound_region_spacing_is_row_col(tmp_path):
     assert seq.spacing == pytest.approx((0.5, 0.2)) and seq.unit == "mm"
 
 
+def test_ultrasound_spacing_and_mask_come_from_the_clips_2d_image_region(tmp_path):
+    """A region that ends a pixel past the image (MaxX1 = Columns) doubled the spacing and cut the mask to a quarter,
+    and a spectral Doppler strip listed first gave no spacing and the strip as NMSR's mask: the spacing and the box
+    are the largest 2-D region's (RegionSpatialFormat 1), at the stored pixels' scale."""
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    def region(box, delta, units=(3, 3), fmt=1):
+        r = Dataset()
+        r.RegionSpatialFormat = fmt
+        r.RegionLocationMinX0, r.RegionLocationMinY0, r.RegionLocationMaxX1, r.RegionLocationMaxY1 = box
+        r.PhysicalUnitsXDirection, r.PhysicalUnitsYDirection = units
+        r.PhysicalDeltaX, r.PhysicalDeltaY = delta
+        return r
+
+    T, H, W = 4, 60, 80
+    frames = np.full((T, H, W), 2000, np.uint16)
+    frames[:, 5:55, 5:75] = np.random.default_rng(0).integers(2500, 4000, (T, 50, 70))
+    cases = {"offby1": [region((0, 0, W, H), (0.03, 0.02))],
+             "doppler_first": [region((0, 40, W - 1, H - 1), (0.01, 0.5), units=(4, 7), fmt=3),
+                               region((0, 0, W - 1, 39), (0.03, 0.02))],
+             "colour_box": [region((30, 10, 50, 30), (0.03, 0.02)), region((0, 0, W - 1, H - 1), (0.03, 0.02))]}
+    for name, regions in cases.items():
+        p = tmp_path / f"{name}.dcm"
+        _write_dicom(p, frames)
+        ds = pydicom.dcmread(p)
+        del ds.PixelSpacing
+        ds.Modality = "US"
+        ds.SequenceOfUltrasoundRegions = regions
+        ds.save_as(p)
+        seq = load_sequence(p)
+        assert seq.spacing == pytest.approx((0.2, 0.3)) and seq.unit == "mm", name
+        rows, cols = np.nonzero(seq.metadata["mask"])
+        top = 39 if name == "doppler_first" else H - 1  # the 2-D image's last row: the strip below it is not
+        assert rows.max() < top and rows.max() > top - 6 and cols.max() > W - 12 and cols.min() < 12, name
+
+
 def test_signal_region_finds_a_fan_and_declines_what_has_none():
     from napari_tlreg.core.region import signal_region
 

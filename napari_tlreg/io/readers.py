@@ -1029,32 +1029,45 @@ def _dicom_spacing(ds) -> tuple[float, float] | None:
 
 
 def ultrasound_region_scale(ds) -> tuple[int, object]:
-    """(factor, region): how much the stored pixels were reduced relative to the region's grid.
+    """(factor, region): the clip's 2-D image region (:func:`ultrasound_region`) and how much the stored pixels were
+    reduced relative to the region's grid.
 
     pydicom's ``ybr_color`` example holds 320x240 pixels while its SequenceOfUltrasoundRegions
     (location up to x=595, y=414, PhysicalDelta 0.0510 cm) describe the original 640x480 grid,
     so the pixels are 2x larger than PhysicalDelta says. ``factor`` is the smallest integer with
-    the region inside the stored image once divided by it (1 for a consistent file).
+    the region inside the stored image once divided by it (1 for a consistent file, and for one whose region ends a
+    pixel past the image, as exporters that write the end exclusive do: 0..Columns).
     """
-    regions = ds.get("SequenceOfUltrasoundRegions") or []
-    if not regions:
+    reg = ultrasound_region(ds)
+    if reg is None:
         return 1, None
-    reg = regions[0]
     x1, y1 = int(reg.get("RegionLocationMaxX1", 0)), int(reg.get("RegionLocationMaxY1", 0))
     factor = 1
-    while x1 >= factor * int(ds.Columns) or y1 >= factor * int(ds.Rows):
+    while x1 > factor * int(ds.Columns) or y1 > factor * int(ds.Rows):
         factor += 1
     return factor, reg
 
 
+def ultrasound_region(ds):
+    """The largest region of the clip's SequenceOfUltrasoundRegions that is a 2-D image (RegionSpatialFormat 1, or
+    not given): not a spectral Doppler or M-mode strip beside it, nor a colour-flow box inside it. None without one."""
+    def area(r) -> int:
+        return ((int(r.get("RegionLocationMaxX1", 0)) - int(r.get("RegionLocationMinX0", 0)))
+                * (int(r.get("RegionLocationMaxY1", 0)) - int(r.get("RegionLocationMinY0", 0))))
+
+    two_d = [r for r in ds.get("SequenceOfUltrasoundRegions") or [] if int(r.get("RegionSpatialFormat", 1) or 1) == 1]
+    return max(two_d, key=area) if two_d else None
+
+
 def ultrasound_region_box(ds) -> list[int] | None:
-    """``[row0, row1, col0, col1]`` of the first ultrasound region, in stored pixels (None without one)."""
+    """``[row0, row1, col0, col1]``: the first and last row and column of the 2-D ultrasound region, in stored pixels
+    (None without one)."""
     factor, reg = ultrasound_region_scale(ds)
     if reg is None or not all(reg.get(k) is not None for k in ("RegionLocationMinY0", "RegionLocationMaxY1",
                                                                  "RegionLocationMinX0", "RegionLocationMaxX1")):
         return None
-    return [int(reg.RegionLocationMinY0) // factor, int(reg.RegionLocationMaxY1) // factor,
-            int(reg.RegionLocationMinX0) // factor, int(reg.RegionLocationMaxX1) // factor]
+    return [int(reg.RegionLocationMinY0) // factor, min(int(reg.RegionLocationMaxY1) // factor, int(ds.Rows) - 1),
+            int(reg.RegionLocationMinX0) // factor, min(int(reg.RegionLocationMaxX1) // factor, int(ds.Columns) - 1)]
 
 
 def ultrasound_mask(frames: np.ndarray, ds) -> np.ndarray | None:
