@@ -1495,3 +1495,40 @@ def test_an_npz_pair_beside_coordinate_grids_is_the_pair(tmp_path):
     seq = load_sequence(tmp_path / "geo.npz")
     assert seq.metadata["npz_keys"] == ["ref", "tgt"] and seq.unit == "m"
     np.testing.assert_array_equal(seq.frames, pair)
+
+
+def test_a_volumes_slices_read_as_frames_are_said_and_two_stacked_axes_are_named(tmp_path):
+    """ACDC's ``patientNNN_frameNN.nii.gz`` (X, Y, Z of 10 mm) and an ImageJ stack saved with ``slices=`` were read as
+    cine without a word; a TZYX/TCYX stack was refused without naming its axes. A CAMUS-like (X, Y, T) NIfTI, whose
+    third step is 1, and ImageJ frames are read as before, silently."""
+    import warnings
+
+    import nibabel as nib
+    import tifffile
+
+    vol = np.random.default_rng(0).integers(0, 200, (24, 20, 6)).astype(np.int16)
+    nii = nib.Nifti1Image(vol, np.diag([-1.5, -1.5, 10.0, 1.0]))
+    nii.header.set_xyzt_units("mm")
+    nib.save(nii, tmp_path / "patient001_frame01.nii.gz")
+    with pytest.warns(UserWarning, match=r"patient001_frame01.nii.gz: its third axis steps 10 mm, as a volume's "
+                                         r"slices do .* read its 6 planes as the frames"):
+        seq = load_sequence(tmp_path / "patient001_frame01.nii.gz")
+    assert seq.shape == (6, 20, 24)
+    cine = nib.Nifti1Image(vol, np.diag([0.15, 0.3, 1.0, 1.0]))
+    cine.header.set_xyzt_units("mm")
+    nib.save(cine, tmp_path / "half_sequence.nii.gz")
+    stack = vol.transpose(2, 1, 0).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "frames.tif", stack, imagej=True, metadata={"axes": "TYX"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_sequence(tmp_path / "half_sequence.nii.gz").shape == (6, 20, 24)
+        assert load_sequence(tmp_path / "frames.tif").shape == (6, 20, 24)
+    tifffile.imwrite(tmp_path / "slices.tif", stack, imagej=True, metadata={"axes": "ZYX"})
+    with pytest.warns(UserWarning, match=r"slices.tif: its 6 z-slices \(axes ZYX, no time axis\) are read as the "
+                                         r"frames"):
+        assert load_sequence(tmp_path / "slices.tif").shape == (6, 20, 24)
+    tifffile.imwrite(tmp_path / "tzyx.tif", np.stack([stack[:3], stack[3:]], 1), imagej=True,
+                     metadata={"axes": "TZYX"})
+    with pytest.raises(SequenceReadError, match=r"tzyx.tif: image has axes TZYX of shape \(3, 2, 20, 24\) "
+                                                r"\(T=3, Z=2\); expected \(T, H, W\), one axis of frames"):
+        load_sequence(tmp_path / "tzyx.tif")

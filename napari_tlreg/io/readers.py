@@ -837,6 +837,15 @@ def _read_tiff(path: Path, **_) -> Sequence:
             arr, axes = arr[..., 0], axes[:-1]
     rgb_last = axes.endswith("S") or (arr.ndim == 4 and arr.shape[-1] in (3, 4))
     grey, rgb = _split_rgb(arr, rgb_last)
+    plain = axes.replace("S", "")
+    many = [f"{a}={n}" for a, n in zip(plain[:-2], grey.shape[:-2]) if n > 1]
+    if len(many) > 1 and len(plain) == grey.ndim:  # e.g. TZYX or TCYX: which of them are the frames?
+        _fail(path, f"image has axes {plain} of shape {grey.shape} ({', '.join(many)}); expected (T, H, W), one axis "
+                    "of frames: save one channel or z-plane a file")
+    if many and many[0].startswith("Z="):  # an ImageJ stack of slices (no time axis): read as frames
+        warnings.warn(f"{path.name}: its {many[0][2:]} z-slices (axes {plain}, no time axis) are read as the frames "
+                      "of a sequence; a volume's slices are no sequence to register (an ImageJ stack of frames is "
+                      "saved with frames=, not slices=)", stacklevel=3)
     frames = _as_thw(grey, path)
     if rgb is not None:
         meta["rgb"] = rgb.reshape(frames.shape + rgb.shape[-1:])
@@ -926,6 +935,12 @@ def _read_nifti(path: Path, slice: int | None = None, **_) -> Sequence:
     data, spacing, unit, meta0 = _nifti_array(path)
     spacing = checked_spacing(spacing, path.name)
     unit = unit if spacing else "px"
+    step = meta0["zooms"][2] if len(meta0["zooms"]) == 3 else 0.0
+    if np.ndim(data) == 3 and data.shape[2] > 1 and step not in (0.0, 1.0):  # (X, Y, Z): a volume, as NIfTI has it
+        warnings.warn(f"{path.name}: its third axis steps {step:g}{f' {unit}' if spacing else ''}, as a volume's "
+                      f"slices do (NIfTI keeps time on the fourth): read its {data.shape[2]} planes as the frames of "
+                      "a sequence; slices of one time point are no sequence to register (a cine is (X, Y, T), or "
+                      "(X, Y, Z, T))", stacklevel=3)
 
     def one(k):
         frames, n_slices = _nifti_to_napari(data, path, k)
