@@ -80,6 +80,13 @@ def test_flicker_finds_the_frames_whose_gain_or_offset_changed():
     assert flicker(_flickering(frames, {1: 1.1})) == {}  # within what motion does
     assert flicker(_flickering(frames, {3: 1.5}), skip=[3]) == {}  # blank frames are judged elsewhere
     assert flicker(_flickering(frames[:2], {1: 2.0})) == {}  # a pair (two dates of a satellite scene): not judged
+    # ... but for a change no two dates show: another unit (reflectance 0-1 beside digital numbers), another offset
+    assert list(flicker(np.stack([frames[0] * 1e4, frames[1]]))) == [1]
+    assert re.match(r"frame 1 differs in brightness from the reference by 9,\d{3}x or more",  # a lower bound
+                    flicker_message(flicker(np.stack([frames[0] * 1e4, frames[1]]))))
+    assert "x or more (another unit or encoding?): each frame was normalised on its own" in flicker_message({1: 9e3})
+    assert list(flicker(np.stack([frames[0], frames[1] + 3 * span]))) == [1]
+    assert flicker(np.stack([frames[0], frames[1] * 3.5 + 0.5 * span])) == {}
     assert flicker(_flickering(frames, {0: 2.0}), reference=0) and flicker(np.zeros((4, 8, 8))) == {}
 
 

@@ -13,6 +13,10 @@ FLICKER_GAIN = 1.2
 FLICKER_OFFSET = 0.05
 #: ... in a sequence of at least this many frames (the two dates of a satellite pair differ in brightness by nature)
 FLICKER_MIN_FRAMES = 3
+#: A pair (fewer frames) is normalised frame by frame only for a change no two dates of a scene show: a spread this
+#: many times the other's, or intensities moved by more than the reference's whole range (another unit or encoding:
+#: digital numbers beside reflectances, 8 bits beside 12)
+PAIR_GAIN, PAIR_OFFSET = 4.0, 1.0
 
 
 def intensity_range(frames: np.ndarray, low: float = 1.0, high: float = 99.0) -> tuple[float, float]:
@@ -87,13 +91,12 @@ def flicker(frames: np.ndarray, reference: int = 0, skip=()) -> dict[int, float]
 
     Flagged: a factor over :data:`FLICKER_GAIN` or a shift over :data:`FLICKER_OFFSET`. Motion alone stays well inside
     (``benchmarks/flicker.py``, natural section: factors up to 1.11 and shifts under 0.005 on the cine MRI, echo and
-    phantoms of the benchmarks). Frames in ``skip`` (blank ones) and sequences of fewer than
-    :data:`FLICKER_MIN_FRAMES` frames are not judged.
+    phantoms of the benchmarks). Frames in ``skip`` (blank ones) are not judged, and sequences of fewer than
+    :data:`FLICKER_MIN_FRAMES` frames (a pair of dates) by :data:`PAIR_GAIN` and :data:`PAIR_OFFSET` only.
     """
-    if len(frames) < FLICKER_MIN_FRAMES:
-        return {}
+    gain, offset = (FLICKER_GAIN, FLICKER_OFFSET) if len(frames) >= FLICKER_MIN_FRAMES else (PAIR_GAIN, PAIR_OFFSET)
     return {t: max(factor - 1.0, shift) for t, (factor, shift) in brightness_changes(frames, reference, skip).items()
-            if factor > FLICKER_GAIN or shift > FLICKER_OFFSET}
+            if factor > gain or shift > offset}
 
 
 def flicker_message(changed: dict[int, float]) -> str:
@@ -102,8 +105,11 @@ def flicker_message(changed: dict[int, float]) -> str:
     ts = sorted(changed)
     shown = ", ".join(str(t) for t in ts[:10]) + (f" and {len(ts) - 10} more" if len(ts) > 10 else "")
     which = f"frame {shown} differs" if len(ts) == 1 else f"frames {shown} differ"
-    return (f"{which} in brightness from the reference by {100 * min(changed.values()):.0f} % or more (flicker?): "
-            "each frame was normalised on its own (normalize='sequence' to keep one scale for all)")
+    least = min(changed.values())
+    by = f"{100 * least:.0f} % or more (flicker?)" if least < PAIR_GAIN - 1 else \
+        f"{least + 1:,.0f}x or more (another unit or encoding?)"
+    return (f"{which} in brightness from the reference by {by}: each frame was normalised on its own "
+            "(normalize='sequence' to keep one scale for all)")
 
 
 def check_mode(mode: str) -> str:
