@@ -20,7 +20,7 @@
   :func:`is_finished`); the others are registered again.
 * A sequence that fails (unreadable file, bad shape, an engine error, a dead worker) becomes a
   row with ``status="failed"`` and its error message; the others go on.
-* ``out/summary.csv`` (one row per sequence: name, status, seconds, frames, key metrics, warning,
+* ``out/summary.csv`` (one row per sequence: name, slice, status, seconds, frames, key metrics, warning,
   error) is written atomically at the start, every row ``pending``, and again as each sequence finishes.
 
 The scheduler is a :class:`distributed.LocalCluster` by default (worker processes,
@@ -51,7 +51,7 @@ __all__ = ["run_batch", "expand_inputs", "is_finished", "SUMMARY_NAME", "SUMMARY
 SUMMARY_NAME = "summary.csv"
 #: Metric columns copied from each result's ``metrics.json`` summary (means over non-reference frames).
 METRIC_KEYS = ("mse", "lncc", "lncc10", "folding_pct", "dice", "hd95", "tre")
-SUMMARY_FIELDS = ("name", "status", "seconds", "frames", "height", "width", "method", "runtime_s",
+SUMMARY_FIELDS = ("name", "slice", "status", "seconds", "frames", "height", "width", "method", "runtime_s",
                   *METRIC_KEYS, "warning", "error", "source", "folder")
 
 _GLOB_CHARS = set("*?[")
@@ -122,12 +122,15 @@ def _dicom_frames(path: Path) -> int | None:
         return None
 
 
-def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike | None = None) -> list[dict]:
+def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike | None = None,
+                  slice: int | None = None) -> list[dict]:
     """Resolve ``inputs`` into ``[{"name", "source", "error"}]``, one per sequence, in input order.
 
     An input that matches nothing gives one item with an ``error`` (reported as failed, never
     silently dropped); the same path listed twice is taken once. Paths inside ``exclude`` (the
-    batch's output folder) are never taken as inputs.
+    batch's output folder) are never taken as inputs. ``slice`` (a slice position) goes into each item
+    (``"slice"``) before the names are made unique against ``exclude``: the result of another slice position there is
+    another sequence's.
     """
     from .io import samples
     from .io.readers import is_labels_file
@@ -189,6 +192,8 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLik
 
     for it in items:
         it["name"] = _safe_name(it["name"])
+        if slice is not None:
+            it["slice"] = int(slice)
     return unique_names(items, skip)
 
 
@@ -323,7 +328,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _row(item: dict, **values) -> dict:
     row = {k: None for k in SUMMARY_FIELDS}
-    row.update(name=item["name"], source=item["source"])
+    row.update(name=item["name"], slice=item.get("slice"), source=item["source"])
     row.update(values)
     return row
 
@@ -484,20 +489,39 @@ def _client(scheduler, n_workers: int):
     return _connect(str(scheduler)), None, True
 
 
-def _quiet_on_ctrl_c(start: Callable):
+def _quiet_on_ctrl_c(start: Callable, stop: Callable[[Any], None] = lambda started: started.close()):
     """``start()`` with SIGINT ignored, so that the worker processes it starts inherit that (Python leaves an ignored
     SIGINT ignored): Ctrl-C in a terminal reaches the whole process group, and each worker printed pages of
-    KeyboardInterrupt tracebacks; the batch itself stops them (it closes its cluster) and says "interrupted"."""
+    KeyboardInterrupt tracebacks; the batch itself stops them (it closes its cluster) and says "interrupted".
+
+    A Ctrl-C while it starts is held (SIGINT blocked too, so the kernel keeps it pending: Linux does for an ignored
+    signal that is blocked) and raised once the handler is back, after ``stop(started)``: it was lost, and the whole
+    batch ran on."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         return start()
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        return start()
-    finally:  # None: a handler not installed from Python (an embedding application): the default then
+    held = hasattr(signal, "pthread_sigmask")
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if held else None
+
+    def restore() -> None:  # None: a handler not installed from Python (an embedding application): the default then
         signal.signal(signal.SIGINT, signal.SIG_DFL if before is None else before)
+        if held:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a Ctrl-C held meanwhile arrives here
+
+    try:
+        started = start()
+    except BaseException:
+        restore()
+        raise
+    try:
+        restore()
+    except BaseException:
+        stop(started)
+        raise
+    return started
 
 
 def _connect(address: str):
@@ -626,7 +650,7 @@ def _only_batch_in(out: Path):
 def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, montage, on_row, normalize, slice,
                given) -> list[dict]:
     """:func:`run_batch`'s work, with the arguments checked and ``out`` held."""
-    items = expand_inputs(inputs, exclude=out)
+    items = expand_inputs(inputs, exclude=out, slice=None if slice == "all" else slice)
     if not items:
         raise ValueError("no input sequences given")
     session: list = []  # (client, cluster, owns_client), started on first need
@@ -637,6 +661,15 @@ def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, 
             session.append(_client(scheduler, n_workers))
         return session[0][0], session[0][1] is not None
 
+    def stop() -> None:
+        """Close what was started here (the client, the local cluster: its workers stop)."""
+        if session:
+            c, cluster, owns_client = session.pop()
+            if owns_client:
+                c.close()
+            if cluster is not None:
+                cluster.close()
+
     try:
         if slice == "all":  # every slice position of each source: count them on the workers first
             c, _ = client()
@@ -645,20 +678,15 @@ def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, 
             items = unique_names(_every_slice(items, [1 if it.get("error") else next(counts) for it in items]), out)
         return _register_items(items, client, method, out, reference=reference, device=device,
                                montage=montage, on_row=on_row, normalize=normalize,
-                               slice=None if slice == "all" else slice, given=given, n_workers=n_workers)
+                               slice=None if slice == "all" else slice, given=given, n_workers=n_workers, stop=stop)
     finally:
-        if session:
-            c, cluster, owns_client = session[0]
-            if owns_client:
-                c.close()
-            if cluster is not None:
-                cluster.close()
+        stop()
 
 
 def _register_items(items, client, method, out, *, reference, device, montage, on_row, normalize, slice,
-                    given, n_workers) -> list[dict]:
+                    given, n_workers, stop: Callable[[], None] = lambda: None) -> list[dict]:
     """:func:`run_batch`'s work on resolved ``items``: skip the finished, register the others on Dask (``client()``
-    starts the session: ``(client, local)``), write the summary."""
+    starts the session: ``(client, local)``; ``stop()`` ends it), write the summary."""
     from .engines import _REGISTRY
 
     rows: dict[int, dict] = {}
@@ -707,6 +735,8 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
                 if on_row is not None:
                     on_row(row)
         except BaseException:  # Ctrl-C: a result a worker finished before its row came back is not "pending"
+            with contextlib.suppress(Exception):
+                stop()  # first: a worker still running would finish a result after the summary called it pending
             for i in todo:
                 folder = out / items[i]["name"]
                 if rows[i]["status"] == "pending" and is_finished(

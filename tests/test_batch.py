@@ -391,6 +391,36 @@ def test_ctrl_c_is_one_line(tmp_path):
     assert proc.returncode == 130 and err.strip().splitlines() == ["napari-tlreg batch: interrupted"], err[-3000:]
 
 
+def test_a_ctrl_c_while_the_cluster_starts_is_held_and_raised_after_it_is_stopped():
+    """SIGINT was ignored while the LocalCluster started, so a Ctrl-C then was lost and the whole batch ran (rc 0)."""
+    import os
+    import signal
+
+    from napari_tlreg.batch import _quiet_on_ctrl_c
+
+    class Started:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    started = Started()
+    seen = []
+
+    def start():
+        seen.append(signal.getsignal(signal.SIGINT))  # what the worker processes inherit
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, while the workers start
+        return started
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        _quiet_on_ctrl_c(start)
+    assert seen == [signal.SIG_IGN] and started.closed
+    assert signal.getsignal(signal.SIGINT) is before and signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    quiet = Started()
+    assert _quiet_on_ctrl_c(lambda: quiet) is quiet and not quiet.closed  # no Ctrl-C: as before
+
+
 def test_the_local_clusters_workers_leave_ctrl_c_to_the_batch():
     """What the test above sees only when Ctrl-C lands at the wrong moment (one run in four here), checked directly:
     the workers of the cluster the batch starts ignore SIGINT; the batch's own process does not."""
@@ -510,6 +540,41 @@ def test_the_default_slice_and_slice_0_are_the_same_run(cluster, shift_engine, t
     kw = dict(scheduler=cluster.scheduler_address, montage=False)
     assert run_batch([tmp_path / "a.tif"], shift_engine, tmp_path / "out", **kw)[0]["status"] == "ok"
     assert run_batch([tmp_path / "a.tif"], shift_engine, tmp_path / "out", slice=0, **kw)[0]["status"] == "skipped"
+
+
+def test_a_rerun_with_a_slice_position_skips_it_and_other_positions_keep_their_results(cluster, shift_engine, tmp_path,
+                                                                                      capsys):
+    """``--slice 4`` twice registered again under a hashed name (the item had no slice, the record had 4), and
+    ``--slice 5`` then ``--slice 6`` into one OUT wrote both into that one hashed folder: slice 5's result was lost."""
+    stack = np.stack([_sequence(3, seed=s) for s in range(3)])  # (S, T, H, W)
+    np.savez(tmp_path / "stack.npz", frames=stack)
+    kw = dict(scheduler=cluster.scheduler_address, montage=False)
+    out = tmp_path / "out"
+
+    def run(k):
+        row = run_batch([tmp_path / "stack.npz"], shift_engine, out, slice=k, **kw)[0]
+        assert row["slice"] == k
+        got = np.asarray(tifffile.imread(Path(row["folder"]) / "frames.tif"))
+        np.testing.assert_array_equal(got, normalize_sequence(stack[k]))  # the folder holds slice k's result
+        return row
+
+    first = {k: run(k) for k in (2, 1)}
+    assert first[2]["status"] == "ok" and Path(first[2]["folder"]).name == "stack"
+    assert first[1]["status"] == "ok" and Path(first[1]["folder"]).name.startswith("stack-")
+    again = {k: run(k) for k in (2, 1, 0)}  # each finds its own folder; slice 0 gets one of its own
+    assert again[2]["status"] == "skipped" and again[2]["folder"] == first[2]["folder"]
+    assert again[1]["status"] == "skipped" and again[1]["folder"] == first[1]["folder"]
+    assert again[0]["status"] == "ok" and len({r["folder"] for r in again.values()}) == 3
+    for k in (2, 1):  # still slice k's, after the runs of the others
+        run(k)
+    with open(out / "summary.csv") as f:
+        assert [(r["slice"], r["status"]) for r in csv.DictReader(f)] == [("1", "skipped")]
+    # the CLI prints a sequence's warnings (were in summary.csv alone)
+    capsys.readouterr()
+    assert cli.main(["batch", str(tmp_path / "stack.npz"), "--method", shift_engine, "--out", str(tmp_path / "cli"),
+                     "--scheduler", cluster.scheduler_address, "--no-montage"]) == 0
+    assert ("napari-tlreg batch: warning: stack: 3 slice positions; slice 0 registered"
+            in capsys.readouterr().err)
 
 
 def test_an_interrupted_runs_leftovers_are_cleared_and_a_moved_aside_result_put_back(cluster, shift_engine, tmp_path):
