@@ -1056,6 +1056,29 @@ def test_a_dock_opened_below_others_gets_its_share_of_the_column(make_napari_vie
         qtbot.waitUntil(lambda w=w: getattr(w, "_worker", None) is None, timeout=10000)
 
 
+def test_a_chosen_slice_comes_with_its_expert_labels_and_what_was_hidden_with_it(docks, tmp_path):
+    """(2026-12-05, viewer review) Choosing slice 3 of a Sunnybrook crop showed the slice but left its expert labels
+    (the reader's ``"<name> labels"``) hidden: at end-systole no contour to compare the propagated one with; and a
+    slice chosen again came back without its results, hidden with it."""
+    viewer, reg, lmw, plots = docks
+    rng = np.random.default_rng(0)
+    labels = np.zeros((3, T, H, W), bool)
+    labels[:, 1, 10:20, 10:20] = True
+    np.savez(tmp_path / "a.npz", frames=rng.random((3, T, H, W)).astype(np.float32), endo=labels)
+    viewer.open(str(tmp_path / "a.npz"), plugin="napari-tlreg")
+    s0, s1 = viewer.layers["a_slice0"], viewer.layers["a_slice1"]
+    lab0, lab1, lab2 = (viewer.layers[f"a_slice{k} labels"] for k in range(3))
+    assert s0.visible and lab0.visible and not lab1.visible and not lab2.visible
+    result = viewer.add_image(rng.random((T, H, W)), name="a_slice0 warped reference")
+    reg.image_combo.setCurrentIndex(reg.image_combo.findText("a_slice1"))
+    assert s1.visible and lab1.visible and not s0.visible and not lab0.visible and not result.visible
+    assert not lab2.visible
+    reg.image_combo.setCurrentIndex(reg.image_combo.findText("a_slice0"))  # back: with its labels and its result
+    assert s0.visible and lab0.visible and result.visible and not s1.visible and not lab1.visible
+    plots.image_combo.setCurrentIndex(plots.image_combo.findText("a_slice1"))  # and again, from another dock
+    assert s1.visible and lab1.visible and not s0.visible and not lab0.visible and not result.visible
+
+
 def test_a_hidden_slice_chosen_in_any_dock_is_shown_with_its_own_overlays(docks, tmp_path):
     """(2026-12-05, viewer review) Landmarks and Plots worked on a hidden slice while the canvas showed another; the
     Register dock showed it but left the other slice's contours over it, and hid slices shown side by side on

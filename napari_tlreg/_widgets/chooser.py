@@ -185,11 +185,16 @@ def _cine_of(layer) -> tuple:
     return _slice_info(layer).get("source"), re.sub(r"_slice\d+(?=( \[\d+\])?$)", "", layer.name)
 
 
+#: a layer's metadata key: the slice position it was hidden with (:func:`show_slice` shows it again with that one)
+HIDDEN_WITH = "napari_tlreg_hidden_with"
+
+
 def show_slice(layers, layer) -> None:
-    """A hidden slice position of a multi-slice cine chosen in a dock (the reader shows the first): shown. When one
-    other position of its cine is shown (the reader's, or the last one chosen), it is hidden with the layers named
-    after it (its contours, its results), so that what the dock works on is what the canvas shows: the overlay of
-    slice 6 was drawn over slice 0. Several shown (side by side on purpose) stay shown."""
+    """A hidden slice position of a multi-slice cine chosen in a dock (the reader shows the first): shown, with its own
+    labels (the reader's ``"<name> labels"``: the expert's contours) and what was hidden with it. When one other
+    position of its cine is shown (the reader's, or the last one chosen), it is hidden with the layers named after it
+    (its labels, its results), so that what the dock works on is what the canvas shows: the overlay of slice 6 was
+    drawn over slice 0, and slice 3's contours stayed hidden. Several shown (side by side on purpose) stay shown."""
     if layer is None or layer.visible or not _slice_info(layer):
         return
     cine = _cine_of(layer)
@@ -199,7 +204,15 @@ def show_slice(layers, layer) -> None:
         for ly in layers:
             if ly is shown[0] or (ly.visible and ly.name.startswith(prefix)):
                 ly.visible = False
+                if ly is not shown[0]:
+                    ly.metadata[HIDDEN_WITH] = shown[0].name
     layer.visible = True
+    own = f"{layer.name} labels"
+    for ly in layers:
+        if ly.metadata.get(HIDDEN_WITH) == layer.name or (
+                ly.name == own and _slice_info(ly) == _slice_info(layer) and not ly.visible):
+            ly.metadata.pop(HIDDEN_WITH, None)
+            ly.visible = True
 
 
 #: the least height of a dock's scroll area: three docks stacked still fit a 1366x768 laptop's screen (at 230 px the
