@@ -430,7 +430,9 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
                            normalize=normalize, **call)
         run = run_record(item, method, params or {}, reference, normalize, slice)
         report.write(res, folder, labels=labels, landmarks=landmarks, montage=montage, source=item["source"],
-                     extra={"batch": run, "warnings": notes})
+                     extra={"batch": run, "warnings": notes,
+                            **({"label_names": report.names_of_labels(seq.metadata.get("label_names"))}
+                               if labels is not None and seq.metadata.get("label_names") else {})})
     except Exception as exc:  # a bad sequence is reported, never stops the cohort
         return _row(item, status="failed", seconds=round(time.perf_counter() - t0, 3), method=method,
                     error=_one_line(exc), warning="; ".join(notes) or None)

@@ -281,7 +281,7 @@ def _print_warning(message: str) -> None:
 def cmd_register(args) -> int:
     from . import api, report
     from .io import load_points_csv, load_sequence
-    from .io.contours import is_contour_source, load_contours
+    from .io.contours import LABEL_NAMES, is_contour_source, load_contours
     from .io.writers import check_replaceable
 
     method = args.method or api.DEFAULT_METHOD
@@ -297,10 +297,13 @@ def cmd_register(args) -> int:
     if args.method is None and seq.shape[0] == 2:  # the default is trained on cine: say what a pair of dates wants
         print(f"napari-tlreg register: 2 frames: registering with {method} (the default, trained on cine sequences); "
               "for a pair of dates (satellite), --method hsyn or multistep", file=sys.stderr)
+    names = None  # what each label id is (the plots and a report name them): the contours', the source's own labels'
     if args.labels and is_contour_source(args.labels):  # expert contours (Sunnybrook): on the images they name
         labels = load_contours(args.labels, seq)
+        names = LABEL_NAMES
     else:
         labels = _load_labels(args.labels, seq.shape, args.reference, args.slice, n_slices) if args.labels else seq.labels
+        names = None if args.labels else seq.metadata.get("label_names")
     landmarks = load_points_csv(args.landmarks) if args.landmarks else seq.landmarks
     try:
         labels, landmarks = report.check_annotations(seq.shape, labels, landmarks, args.reference)
@@ -320,7 +323,8 @@ def cmd_register(args) -> int:
     source = Path(args.input)  # a file, as evaluate can find it again from anywhere; a sample by its name
     report.write(res, args.out, labels=labels, landmarks=landmarks, montage=not args.no_montage,
                  source=str(source.resolve()) if source.exists() else str(args.input),
-                 extra=None if args.slice is None else {"slice": args.slice})
+                 extra={**({} if args.slice is None else {"slice": args.slice}),
+                        **({"label_names": report.names_of_labels(names)} if labels is not None and names else {})})
     print(f"{method}: {seq.shape[0]} frames of {seq.shape[1]}x{seq.shape[2]} in {res.runtime_s:.2f} s on {res.device} -> {args.out}")
     return 0
 
@@ -397,7 +401,8 @@ def cmd_evaluate(args) -> int:
         first = first or (lab, lm)
         summaries[folder] = report.write_evaluation(res, folder, labels=lab, landmarks=lm)
     if args.report:
-        report.export_report(results, args.report, labels=first[0], landmarks=first[1], source=", ".join(args.folder))
+        report.export_report(results, args.report, labels=first[0], landmarks=first[1], source=", ".join(args.folder),
+                             label_names=report.recorded_label_names(args.folder[0]))
     print(json.dumps(summaries[args.folder[0]] if len(args.folder) == 1 else summaries, indent=2))
     if args.report:
         print(f"report written to {args.report}", file=sys.stderr)

@@ -385,13 +385,23 @@ def _curve_mask(rows: list[dict], v: np.ndarray) -> np.ndarray:
     return np.isfinite(v) & ~np.array([bool(r.get("is_reference", False)) for r in rows], dtype=bool)
 
 
+def label_title(label: int | None, names: dict | None = None) -> str:
+    """How the plots and the report name ``label``: ``"label 2 (myocardium)"`` with its name in ``names``
+    (``{id: name}``, a labels layer's ``label_names``), ``"label 2"`` without, ``"all labels (foreground)"`` for None."""
+    if label is None:
+        return "all labels (foreground)"
+    name = (names or {}).get(int(label))
+    return f"label {label}" + (f" ({name})" if name else "")
+
+
 def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None = None, *, label: int | None = None,
-                 physical: bool = True, unit: str = "mm", current: int | None = None, ncols: int | None = None) -> dict:
+                 physical: bool = True, unit: str = "mm", current: int | None = None, ncols: int | None = None,
+                 label_names: dict | None = None) -> dict:
     """Draw per-frame curves on a matplotlib ``Figure`` (cleared first): one axes per metric, one line per result.
 
     Dashed grey: the same metric without registration (TRE, and Dice/HD95 of the foreground), from the
-    first table. ``current``: a vertical marker at that frame. Returns ``{axes: metric}`` (for picking)
-    and stores the frame markers in ``fig._tlreg_markers``.
+    first table. ``current``: a vertical marker at that frame. ``label_names`` (``{id: name}``) names ``label`` in the
+    titles. Returns ``{axes: metric}`` (for picking) and stores the frame markers in ``fig._tlreg_markers``.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -425,7 +435,7 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             ax.plot(t[keep], v[keep], "-o", color=colours[j % len(colours)], ms=3.5, lw=1.4, label=name,
                     picker=True, pickradius=6)
         if not scored and m in ("dice", "hd", "hd95"):  # empty axes said nothing (the epicardium drawn at ED only)
-            what = "these labels are" if label is None else f"label {label} is"
+            what = "these labels are" if label is None else f"{label_title(label, label_names)} is"
             ax.text(0.5, 0.5, f"{what} drawn on no frame\nbut the reference: nothing to score", transform=ax.transAxes,
                     ha="center", va="center", fontsize=8, color="0.35")
         base = {"tre": "tre_before", "dice": "dice_before", "hd": "hd_before", "hd95": "hd95_before",
@@ -445,7 +455,7 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
         if m in _DISTANCES:
             title += f" ({unit if used_phys else 'px'})"
         if label is not None and m in ("dice", "hd", "hd95"):
-            title += f", label {label}"
+            title += f", {label_title(label, label_names)}"
         if m == "mse":  # taken in the registration's mask (metrics.evaluate): say so, and for which results
             masked = [n for n, rows in tables.items() if any(r.get("in_mask") for r in rows)]
             if masked:
@@ -475,7 +485,7 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
 
 
 def save_plots(tables: dict[str, list[dict]], path, *, label: int | None = None, physical: bool = True,
-               unit: str = "mm", metrics: list[str] | None = None) -> None:
+               unit: str = "mm", metrics: list[str] | None = None, label_names: dict | None = None) -> None:
     """Write the per-frame curves of every available metric to a PNG (Agg canvas, no pyplot, no Qt)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -485,7 +495,7 @@ def save_plots(tables: dict[str, list[dict]], path, *, label: int | None = None,
     nrows = int(np.ceil(len(metrics) / ncols))
     fig = Figure(figsize=(4.2 * ncols, 2.4 * nrows + 0.6))
     FigureCanvasAgg(fig)
-    draw_metrics(fig, tables, metrics, label=label, physical=physical, unit=unit, ncols=ncols)
+    draw_metrics(fig, tables, metrics, label=label, physical=physical, unit=unit, ncols=ncols, label_names=label_names)
     fig.savefig(path, dpi=120, format="png")
 
 
@@ -569,7 +579,7 @@ def _check_one_sequence(named: dict) -> None:
 
 def export_report(results, folder, labels=None, landmarks=None, *, spacing=None, unit: str | None = None,
                   label: int | None = None, source: str | None = None, tables: dict | None = None,
-                  extra: dict | None = None) -> Path:
+                  extra: dict | None = None, label_names: dict | None = None) -> Path:
     """Write a report folder atomically (all files appear at once, or none).
 
     ``results``: a RegistrationResult, a list of them (named by method) or ``{name: result}``, all of
@@ -586,7 +596,8 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     An existing ``folder`` is replaced only if it is a previous report (holds ``report.json``).
     ``tables``: precomputed :func:`per_frame_tables` output (the viewer passes what it plotted).
     ``unit``: the spacing's length unit (default: the results'); physical columns are named after it (``_mm``,
-    ``_m``).
+    ``_m``). ``label_names`` (``{id: name}``, a labels layer's ``label_names``): in ``report.json`` and the plots'
+    titles.
     """
     import datetime
 
@@ -635,14 +646,17 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
             doc["tre"] = tt[-1]
             doc["landmark_pairs"] = len(pairs)
         methods_doc.append(doc)
-    figures = {"plots.png": "per-frame curves: " + ", ".join(PLOT_METRICS[m][0] for m in (available_metrics(tables) or ["mse"]))}
+    shown = available_metrics(tables) or ["mse"]
+    figures = {"plots.png": "per-frame curves: " + ", ".join(PLOT_METRICS[m][0] for m in shown)
+               + (f"; Dice and Hausdorff of {label_title(label, label_names)}"
+                  if labels is not None and {"dice", "hd", "hd95"} & set(shown) else "")}
     with atomic_dir(folder, replaces="report.json", kind="report") as tmp:
         per_frame, summaries, tre_rows, pair_rows = (in_unit(rows, unit) for rows in (per_frame, summaries, tre_rows, pair_rows))
         methods_doc = [{**d, "summary": in_unit(d["summary"], unit), **({"tre": in_unit(d["tre"], unit)} if "tre" in d else {})}
                        for d in methods_doc]
         _write_csv(tmp / "per_frame.csv", per_frame, first=("method", "t"))
         _write_csv(tmp / "summary.csv", summaries, first=("method",))
-        save_plots(tables, tmp / "plots.png", label=label, unit=unit)
+        save_plots(tables, tmp / "plots.png", label=label, unit=unit, label_names=label_names)
         files = ["per_frame.csv", "summary.csv", "plots.png"]
         if lm is not None:
             save_points_csv(tmp / "landmarks.csv", lm)
@@ -656,9 +670,13 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
             "source": source,
             "frames": list(next(iter(shapes))),
             "unit": unit,
+            # the unit of the columns named after it; the others (hd, hd95, tre, dx, dy...) are in pixels
+            "columns": f"distances in pixels; with the suffix _{unit}, in {unit}" if unit != "px" else "distances in pixels",
             "labels": None if labels is None else {
                 "frames_labelled": [int(t) for t in range(T) if np.asarray(labels)[t].any()],
-                "label_ids": [int(k) for k in np.unique(labels) if k != 0]},
+                "label_ids": [int(k) for k in np.unique(labels) if k != 0],
+                "label_names": {str(int(k)): str((label_names or {})[int(k)]) for k in np.unique(labels)
+                                if k != 0 and int(k) in (label_names or {})}},
             "landmarks": None if lm is None else {"points": len(lm), "ids": len(np.unique(lm[:, 0]))},
             "results": methods_doc,
             "versions": software_versions(),
@@ -681,7 +699,20 @@ def recorded(folder: Path) -> tuple[str | None, dict]:
     if not isinstance(doc, dict):
         return None, {}
     source = doc.get("source")
-    return (source if isinstance(source, str) else None), {k: doc[k] for k in ("batch", "warnings", "slice") if k in doc}
+    return (source if isinstance(source, str) else None), {k: doc[k] for k in ("batch", "warnings", "slice", "label_names")
+                                                          if k in doc}
+
+
+def names_of_labels(names) -> dict | None:
+    """``{"id": name}`` for ``metrics.json`` (JSON keys are strings) of a sequence's ``label_names``, and back with
+    :func:`recorded_label_names`; None without names."""
+    return {str(int(k)): str(v) for k, v in names.items()} if isinstance(names, dict) and names else None
+
+
+def recorded_label_names(folder) -> dict:
+    """``{id: name}`` of the labels a result folder was evaluated against, as ``metrics.json`` records them."""
+    names = recorded(Path(folder))[1].get("label_names")
+    return {int(k): str(v) for k, v in names.items()} if isinstance(names, dict) else {}
 
 
 #: what :func:`write_evaluation` writes with landmarks (and removes without them)

@@ -202,6 +202,14 @@ def test_the_sunnybrook_crops_masks_open_as_their_labels(shared_data, sunnybrook
     with open(out / "metrics.csv") as f:
         rows = {int(r["t"]): r for r in csv.DictReader(f)}
     assert float(rows[7]["dice_1"]) > float(rows[7]["dice_before"]) and rows[8]["dice"] == ""
+    # the result and a report name the labels (1, 2 were ids alone)
+    import json
+
+    assert json.loads((out / "metrics.json").read_text())["label_names"] == {"1": "LV cavity", "2": "myocardium"}
+    assert cli.main(["evaluate", str(out), "--report", str(tmp_path / "rep")]) == 0
+    assert json.loads((out / "metrics.json").read_text())["label_names"] == {"1": "LV cavity", "2": "myocardium"}
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert doc["labels"]["label_names"] == {"1": "LV cavity", "2": "myocardium"}
     # masks that are not of the frames, or their flags, are said
     frames = np.zeros((3, 16, 16), np.float32)
     frames[1, 4:8, 4:8] = 1

@@ -416,3 +416,28 @@ def test_a_reports_physical_tre_on_non_square_pixels(tmp_path):
         row = list(csv.DictReader(f))[-1]
     assert float(row["after_mean"]) == pytest.approx(5.0)
     assert float(row["after_mean_mm"]) == pytest.approx(np.hypot(1.5, 8.0))
+
+
+def test_the_plots_and_the_report_name_the_labels_and_the_unit_of_each_column(tmp_path):
+    """(2026-12-05, viewer review) The plots said "Dice, label 2" where the dock's list said "2: myocardium",
+    report.json gave ids without names and did not say which label plots.png shows, and its "unit": "mm" stood over
+    ``hd`` columns in pixels."""
+    from matplotlib.figure import Figure
+
+    names = {1: "LV wall", 2: "LV cavity"}
+    tables = report.per_frame_tables({"truth": _result(1.0)}, labels=_labels())
+    titles = {m: ax.get_title() for ax, m in report.draw_metrics(Figure(), tables, label=2, label_names=names).items()}
+    assert titles["dice"] == "Dice, label 2 (LV cavity) ↑" and titles["hd95"].startswith("HD95 (mm), label 2 (LV cavity)")
+    assert report.draw_metrics(Figure(), tables, label=2) and report.label_title(2) == "label 2"
+    out = report.export_report([_result(1.0, "truth")], tmp_path / "rep", labels=_labels(), unit="mm", label=2,
+                               label_names={**names, 7: "not in these labels"})
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["labels"]["label_names"] == {"1": "LV wall", "2": "LV cavity"}
+    assert doc["figures"]["plots.png"].endswith("; Dice and Hausdorff of label 2 (LV cavity)")
+    assert doc["unit"] == "mm" and doc["columns"] == "distances in pixels; with the suffix _mm, in mm"
+    summary = doc["results"][0]["summary"]
+    assert summary["hd_mm"] == pytest.approx(0.5 * summary["hd"])  # the columns say so: hd in px, hd_mm in mm
+    doc = json.loads(report.export_report([_result(1.0, "truth")], tmp_path / "rep", labels=_labels(),
+                                          unit="mm").joinpath("report.json").read_text())
+    assert doc["labels"]["label_names"] == {} and doc["figures"]["plots.png"].endswith(
+        "; Dice and Hausdorff of all labels (foreground)")

@@ -1077,6 +1077,8 @@ def test_a_chosen_slice_comes_with_its_expert_labels_and_what_was_hidden_with_it
     assert s0.visible and lab0.visible and result.visible and not s1.visible and not lab1.visible
     plots.image_combo.setCurrentIndex(plots.image_combo.findText("a_slice1"))  # and again, from another dock
     assert s1.visible and lab1.visible and not s0.visible and not lab0.visible and not result.visible
+    plots.labels_combo.setCurrentIndex(plots.labels_combo.findText("a_slice1 labels"))
+    assert plots.label_names() == {1: "LV cavity", 2: "myocardium"}  # what its plots and report name them
 
 
 def test_a_hidden_slice_chosen_in_any_dock_is_shown_with_its_own_overlays(docks, tmp_path):

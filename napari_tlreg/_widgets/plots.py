@@ -226,12 +226,18 @@ class PlotsWidget(ClosingDock, QWidget):
         self.label_combo.blockSignals(True)
         self.label_combo.clear()
         self.label_combo.addItem(ALL_LABELS, None)
-        names = (lab.metadata.get("label_names") if lab is not None else None) or {}
+        names = self.label_names()
         for k in ids:
             self.label_combo.addItem(f"{k}: {names[k]}" if k in names else str(k), k)
         self.label_combo.setCurrentIndex(max(0, self.label_combo.findData(old)) if old is not None else 0)
         self.label_combo.setEnabled(len(ids) > 1)
         self.label_combo.blockSignals(False)
+
+    def label_names(self) -> dict:
+        """``{id: name}`` of the chosen labels layer (its ``label_names``: a sample's, the expert's contours')."""
+        lab = self.current_labels()
+        names = (lab.metadata.get("label_names") if lab is not None else None) or {}
+        return {int(k): str(v) for k, v in names.items()}
 
     def current_labels(self) -> Labels | None:
         i = self.labels_combo.currentIndex() - 1
@@ -317,6 +323,7 @@ class PlotsWidget(ClosingDock, QWidget):
         self.worst_btn.setEnabled(bool(self.tables))
         _, _, spacing, unit = self._inputs()
         self._axes = report.draw_metrics(self.figure, self.tables, self.metrics_shown(), label=self.label_combo.currentData(),
+                                         label_names=self.label_names(),
                                          physical=spacing is not None, unit=unit, current=self._frame_now())
         chosen = self.metric_combo.currentData()
         for ax, m in self._axes.items():
@@ -425,6 +432,7 @@ class PlotsWidget(ClosingDock, QWidget):
         try:
             out = report.export_report(results, folder, labels=labels, landmarks=landmarks, spacing=spacing, unit=unit,
                                        label=self.label_combo.currentData(), source=source, tables=tables,
+                                       label_names=self.label_names(),
                                        extra={"image_layer": img.name if img is not None else None})
         except (OSError, ValueError) as exc:
             self._error(f"export failed: {exc}")
