@@ -16,6 +16,19 @@ LayerData = tuple  # (data, kwargs, layer_type): napari's LayerDataTuple without
 #: key in a colour layer's ``metadata["napari_tlreg"]``: the grey image it shows in colour (display only, no input)
 COLOUR_OF = "colour_of"
 
+#: Colours of label ids 1, 2, 3... (then again) on the plugin's labels layers, the expert's and the propagated ones
+#: alike: bright, and none of them the grid's cyan, the frame's green or the warped reference's magenta (napari's
+#: own gave label 1 a dark brown that vanished on the dark frame, and label 2 the grid's light cyan)
+LABEL_PALETTE = ((1.0, 0.3, 0.2, 1.0), (1.0, 0.85, 0.1, 1.0), (0.3, 0.55, 1.0, 1.0), (1.0, 0.55, 0.0, 1.0),
+                 (0.8, 0.5, 1.0, 1.0), (1.0, 1.0, 1.0, 1.0))
+
+
+def label_colormap() -> list:
+    """A Labels layer's ``colormap``: 0 transparent, then :data:`LABEL_PALETTE` over and over (napari reads a list of
+    colours as a cycle, so an id painted later has a colour too)."""
+    return [(0.0, 0.0, 0.0, 0.0), *LABEL_PALETTE]
+
+
 #: File name endings the reader takes (the same patterns as in napari.yaml).
 READER_SUFFIXES = (".tif", ".tiff", ".nii", ".nii.gz", ".dcm", ".dicom", ".ima", ".avi", ".mp4", ".mov", ".npz")
 
@@ -71,7 +84,7 @@ def sequence_to_layers(seq) -> list[LayerData]:
         layers.append(
             (
                 np.asarray(labels).astype(np.int32, copy=False),
-                {"name": f"{name} labels", "scale": scale, "opacity": 0.5,
+                {"name": f"{name} labels", "scale": scale, "opacity": 0.5, "colormap": label_colormap(),
                  # what each id is (a sample's: myocardium, LV blood pool), as the Evaluation plots dock lists them
                  "metadata": {"napari_tlreg": info, **_label_names(seq)}},
                 "labels",

@@ -181,6 +181,20 @@ def test_run_end_to_end(widget, qtbot, notes):
     inter = np.logical_and(prop > 0, labels > 0).sum(axis=(1, 2))
     dice = 2 * inter / ((prop > 0).sum(axis=(1, 2)) + (labels > 0).sum(axis=(1, 2)))
     assert dice.min() > 0.9, dice
+    # (viewer review) in the colours of the labels they come from: a user's layer's own (napari's); the plugin's
+    # labels layers take its palette, which gave neither label 1 napari's dark brown nor label 2 the grid's cyan
+    ids = [int(k) for k in np.unique(labels) if k]
+    seg, shown = viewer.layers["seg"], viewer.layers["seq propagated labels"]
+    np.testing.assert_allclose(shown.colormap.map(np.array(ids)), seg.colormap.map(np.array(ids)))
+    from napari_tlreg._hooks import LABEL_PALETTE, label_colormap
+
+    from napari.layers import Labels
+
+    ours = Labels(labels, colormap=label_colormap())  # the reader's and the contours' layers, not added here
+    n = len(LABEL_PALETTE)
+    np.testing.assert_allclose(ours.colormap.map(np.array([1, 2, n + 1])), np.array([*LABEL_PALETTE[:2], LABEL_PALETTE[0]]),
+                               atol=1e-6)  # an id painted later has a colour too
+    assert ours.colormap.map(np.array([0]))[0, 3] == 0
 
     # display controls update the layers in place
     grid = viewer.layers["seq grid"]

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 import napari_tlreg as tl
+from napari_tlreg._hooks import label_colormap
 
 LayerData = tuple[Any, dict[str, Any], str]
 
@@ -290,15 +291,18 @@ def reference_labels(labels: np.ndarray, reference: int, n_frames: int) -> np.nd
     raise ValueError(f"labels must be (T, H, W) or (H, W), got shape {lab.shape}")
 
 
-def labels_layer(res, labels: np.ndarray, base: str, *, scale=None, translate=None) -> LayerData:
-    """The reference frame's labels propagated to every frame (``res.warp_labels``): Labels ``(T, H, W)``.
+def labels_layer(res, labels: np.ndarray, base: str, *, scale=None, translate=None, colormap=None) -> LayerData:
+    """The reference frame's labels propagated to every frame (``res.warp_labels``): Labels ``(T, H, W)``, in
+    ``colormap`` (the labels layer's they come from), else the plugin's (:func:`napari_tlreg._hooks.label_colormap`).
 
     Raises ``ValueError`` with a plain message when the labels do not match the frames.
     """
     ref = reference_labels(labels, res.reference, res.n_frames)
     data = res.warp_labels(ref)
     # outlines: the frame's own labels (filled, beneath) and the anatomy stay visible; where the two disagree it shows
-    kw = {"name": layer_name(base, LABELS), "opacity": 0.9, "contour": 1, **_placement(scale, translate)}
+    kw = {"name": layer_name(base, LABELS), "opacity": 0.9, "contour": 1,
+          "colormap": label_colormap() if colormap is None else colormap,
+          **_placement(scale, translate)}
     return data, kw, "labels"
 
 
@@ -313,6 +317,7 @@ def result_layers(
     translate=None,
     region=None,
     grey_frame: bool = False,
+    labels_colormap=None,
 ) -> tuple[list[LayerData], list[str]]:
     """All result layers for one run, bottom to top, and the plain-text warnings of the ones skipped. ``region``: the
     image's own region, where the grid and arrows are drawn when the run had no mask (:func:`drawn_region`).
@@ -329,7 +334,7 @@ def result_layers(
     warnings: list[str] = []
     if labels is not None:
         try:
-            out.append(labels_layer(res, labels, base, **place))
+            out.append(labels_layer(res, labels, base, colormap=labels_colormap, **place))
         except ValueError as exc:
             warnings.append(f"labels not propagated: {exc}")
         else:

@@ -58,6 +58,7 @@ from napari_tlreg.api import (
 )
 from napari_tlreg.core.normalize import intensity_range
 from napari_tlreg.io import to_luminance
+from napari_tlreg._hooks import label_colormap
 from napari_tlreg.io.contours import LABEL_NAMES, contour_labels
 from napari_tlreg.report import labels_misfit
 
@@ -659,7 +660,7 @@ class RegisterWidget(QWidget):
         else:  # a new layer: the one there (edited by hand, or other labels) is kept, under its name
             layer = self._viewer.add_labels(
                 labels, name=f"{image.name} labels", scale=image.scale, translate=image.translate, opacity=0.5,
-                metadata={"label_names": dict(LABEL_NAMES),
+                colormap=label_colormap(), metadata={"label_names": dict(LABEL_NAMES),
                           # the images they were drawn on: Run refuses them on another slice
                           "napari_tlreg": {"source": str(folder), CONTOURS_OF: list(info["instance_numbers"])}})
         self.labels_combo.setCurrentIndex(self._labels_layers.index(layer) + 1)
@@ -946,6 +947,8 @@ class RegisterWidget(QWidget):
             "translate": translate,
             "region": self._own_region_mask(layer),
             "grey_frame": bool(layer.rgb),  # napari cannot turn a colour image green under the overlay
+            # the propagated labels in the colours of the labels they come from (a label reads as itself on both)
+            "labels_colormap": lab_layer.colormap if lab_layer is not None else None,
         }
         self._cancel = threading.Event()
         self._cancel_holder[0] = self._cancel
