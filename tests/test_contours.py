@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 
 import numpy as np
 import pytest
@@ -104,12 +105,18 @@ def test_the_register_dock_loads_contours_onto_the_dicom_slice_they_were_drawn_o
     layer = viewer.layers[f"{name} labels"]
     assert np.array_equal(layer.data, load_contours(contours, load_sequence(dicom, slice=6)))
     assert layer.scale[1:] == pytest.approx(viewer.layers[name].scale[1:]) and layer.scale[1] == pytest.approx(1.367188)
-    assert w.current_labels() is layer and w.status_label.text() == f"contours of frames 7, 18 loaded as '{name} labels'"
+    said = re.fullmatch(rf"contours of frames 7, 18 loaded as '{name} labels'; reference: frame 18, the most "
+                        rf"labelled of '{name} labels' \(labelled frames: 7, 18\); frame (\d+) has none to carry to "
+                        r"the others", w.status_label.text())
+    assert w.current_labels() is layer and said and int(said.group(1)) not in (7, 18), w.status_label.text()
+    assert w.reference_spin.value() == 18  # ED: Run on frame 0 carried nothing and scored nothing (viewer review)
+    w.reference_spin.setValue(7)  # a labelled frame chosen by hand stays
+    assert w.load_contours(contours) is layer and w.reference_spin.value() == 7
     # (2026-12-05, clinician review) the slice chosen is the one shown: the overlay of slice 6 was drawn over slice 0
     assert viewer.layers[name].visible and not viewer.layers[f"{dicom.name}_slice0"].visible
     assert layer.metadata["label_names"] == {1: "LV cavity", 2: "myocardium"}  # the plots said "1", "2"
     # loaded again: the same layer; after an edit by hand, a new one beside it (the edit was thrown away)
-    assert w.load_contours(contours) is layer and len([ly for ly in viewer.layers if "labels" in ly.name]) == 1
+    assert len([ly for ly in viewer.layers if "labels" in ly.name]) == 1
     layer.data[18, 0, 0] = 2
     again = w.load_contours(contours)
     assert again is not layer and layer.data[18, 0, 0] == 2 and w.current_labels() is again

@@ -1063,12 +1063,15 @@ def test_a_chosen_slice_comes_with_its_expert_labels_and_what_was_hidden_with_it
     viewer, reg, lmw, plots = docks
     rng = np.random.default_rng(0)
     labels = np.zeros((3, T, H, W), bool)
-    labels[:, 1, 10:20, 10:20] = True
+    labels[:, T - 1, 10:20, 10:20] = True  # drawn on the last frame only
     np.savez(tmp_path / "a.npz", frames=rng.random((3, T, H, W)).astype(np.float32), endo=labels)
     viewer.open(str(tmp_path / "a.npz"), plugin="napari-tlreg")
     s0, s1 = viewer.layers["a_slice0"], viewer.layers["a_slice1"]
     lab0, lab1, lab2 = (viewer.layers[f"a_slice{k} labels"] for k in range(3))
     assert s0.visible and lab0.visible and not lab1.visible and not lab2.visible
+    # the Register dock's reference goes to the labelled frame: on frame 0 Run carried nothing, scored nothing
+    assert reg.current_labels() is lab0 and reg.reference_spin.value() == T - 1
+    assert f"reference: frame {T - 1}, the most labelled of 'a_slice0 labels'" in reg.status_label.text()
     result = viewer.add_image(rng.random((T, H, W)), name="a_slice0 warped reference")
     reg.image_combo.setCurrentIndex(reg.image_combo.findText("a_slice1"))
     assert s1.visible and lab1.visible and not s0.visible and not lab0.visible and not result.visible

@@ -546,6 +546,7 @@ class RegisterWidget(QWidget):
             self._choose_own_region()
         if layer is not None and layer is self._own_labels_layer():  # a sample's labels, added after its image
             self._choose_own_labels()
+            self._reference_on_own_labels()
 
     def _refresh_layers(self, event=None) -> None:
         layers = [ly for ly in self._viewer.layers if not is_result(ly)]
@@ -567,6 +568,7 @@ class RegisterWidget(QWidget):
         self.labels_combo.setCurrentIndex(labels.index(old_labels) + 1 if old_labels in labels else 0)
         if image_changed:  # now that the combo lists the viewer's labels (a dock added beside an open sample)
             self._choose_own_labels(reset=True)
+            self._reference_on_own_labels()
         for combo in self._region_combos.values():
             self._fill_region_combo(combo)
 
@@ -630,6 +632,7 @@ class RegisterWidget(QWidget):
         self.reference_spin.setValue(own if isinstance(own, int) and 0 <= own < n else self._current_frame(layer))
         self._choose_own_region(reset=True)
         self._choose_own_labels(reset=True)
+        self._reference_on_own_labels()
         dims = self._viewer.dims
         named = ("t", "row", "col")  # napari's numbered axes ("-3" on the time slider; after the layer list was
         # cleared, "-3" beside the "row", "col" it kept): name them, unless the user named them
@@ -654,6 +657,8 @@ class RegisterWidget(QWidget):
             self.status_label.setText(f"contours not loaded: {exc}")
             show_error(f"Register sequence: contours not loaded: {exc}")
             return None
+        # the reference onto the contoured frames first: the layer's arrival would move it without a word
+        moved = self._reference_on_labels(labels, f"{image.name} labels")
         own = self._own_layer("labels")
         if own is not None and np.array_equal(np.asarray(own.data), labels):  # loaded before, unchanged
             layer = own
@@ -665,7 +670,8 @@ class RegisterWidget(QWidget):
                           "napari_tlreg": {"source": str(folder), CONTOURS_OF: list(info["instance_numbers"])}})
         self.labels_combo.setCurrentIndex(self._labels_layers.index(layer) + 1)
         drawn = [t for t in range(labels.shape[0]) if labels[t].any()]
-        self.status_label.setText(f"contours of frames {', '.join(map(str, drawn))} loaded as '{layer.name}'")
+        self.status_label.setText(f"contours of frames {', '.join(map(str, drawn))} loaded as '{layer.name}'"
+                                  + (f"; {moved}" if moved else ""))
         return layer
 
     def _own_layer(self, suffix: str) -> Labels | None:
@@ -686,6 +692,39 @@ class RegisterWidget(QWidget):
         """The image's own labels, ``"<image> labels"``, as the labels combo lists it."""
         own = self._own_layer("labels")
         return own if own in self._labels_layers else None
+
+    #: labels read on the GUI thread to place the reference, at most (a larger layer: the reference stays as it is)
+    LABELS_READ_LIMIT = 2**25
+
+    def _reference_on_own_labels(self) -> None:
+        """:meth:`_reference_on_labels` for labels the dock chose itself (the image's own), unless the image names its
+        reference (a sample's), and said in the status line."""
+        layer = self.current_image()
+        if layer is None or isinstance(plugin_info(layer).get("reference"), int):
+            return
+        moved = self._reference_on_labels()
+        if moved:
+            self.status_label.setText(moved)
+
+    def _reference_on_labels(self, data=None, name: str | None = None) -> str | None:
+        """With labels (``data``, named ``name``; else the chosen layer's) drawn on some frames only (an expert's, at
+        end-diastole and end-systole) and none on the reference, the reference goes to the frame with the most
+        labelled pixels (end-diastole's cavity and myocardium): Run on the current frame propagated nothing and gave
+        no Dice. Returns what to say, or None."""
+        if data is None:
+            lab = self.current_labels()
+            data, name = (None, None) if lab is None else (base_data(lab), lab.name)
+        if data is None or np.ndim(data) != 3 or np.size(data) > self.LABELS_READ_LIMIT:
+            return None
+        t = int(self.reference_spin.value())
+        counts = np.count_nonzero(np.asarray(data).reshape(len(data), -1), axis=1)
+        if not 0 <= t < len(counts) or counts[t] or not counts.any():
+            return None
+        best = int(np.argmax(counts))
+        self.reference_spin.setValue(best)
+        drawn = ", ".join(str(k) for k in np.flatnonzero(counts))
+        return (f"reference: frame {best}, the most labelled of '{name}' (labelled frames: {drawn}); frame {t} "
+                "has none to carry to the others")
 
     def _choose_own_labels(self, reset: bool = False) -> None:
         """Labels start on the image's own when it has them (as the region does; the user can pick "none"); with
