@@ -234,7 +234,9 @@ def _someone_elses(path: Path) -> bool:
 
 
 def _hashed(item: dict) -> str:
-    tag = item["source"] + ("" if item.get("slice") is None else f"#slice{item['slice']}")
+    """``<name>-<hash>``, of the source and its slice position (slice 0 as none: the same sequence, :func:`_slice_key`)."""
+    k = _slice_key(item.get("slice"))
+    tag = item["source"] + ("" if k == 0 else f"#slice{k}")
     return f"{item['name'] or 'sequence'}-{hashlib.sha1(tag.encode()).hexdigest()[:8]}"
 
 
@@ -491,39 +493,22 @@ def _client(scheduler, n_workers: int):
     return _connect(str(scheduler)), None, True
 
 
-def _quiet_on_ctrl_c(start: Callable, stop: Callable[[Any], None] = lambda started: started.close()):
+def _quiet_on_ctrl_c(start: Callable):
     """``start()`` with SIGINT ignored, so that the worker processes it starts inherit that (Python leaves an ignored
     SIGINT ignored): Ctrl-C in a terminal reaches the whole process group, and each worker printed pages of
     KeyboardInterrupt tracebacks; the batch itself stops them (it closes its cluster) and says "interrupted".
-
-    A Ctrl-C while it starts is held (SIGINT blocked too, so the kernel keeps it pending: Linux does for an ignored
-    signal that is blocked) and raised once the handler is back, after ``stop(started)``: it was lost, and the whole
-    batch ran on."""
+    A Ctrl-C while the cluster starts is lost with it (holding it, SIGINT blocked as well, works only where the
+    process has no other thread: numpy's BLAS threads took it and dropped it)."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         return start()
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    held = hasattr(signal, "pthread_sigmask")
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if held else None
-
-    def restore() -> None:  # None: a handler not installed from Python (an embedding application): the default then
+    try:
+        return start()
+    finally:  # None: a handler not installed from Python (an embedding application): the default then
         signal.signal(signal.SIGINT, signal.SIG_DFL if before is None else before)
-        if held:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a Ctrl-C held meanwhile arrives here
-
-    try:
-        started = start()
-    except BaseException:
-        restore()
-        raise
-    try:
-        restore()
-    except BaseException:
-        stop(started)
-        raise
-    return started
 
 
 def _connect(address: str):

@@ -391,34 +391,32 @@ def test_ctrl_c_is_one_line(tmp_path):
     assert proc.returncode == 130 and err.strip().splitlines() == ["napari-tlreg batch: interrupted"], err[-3000:]
 
 
-def test_a_ctrl_c_while_the_cluster_starts_is_held_and_raised_after_it_is_stopped():
-    """SIGINT was ignored while the LocalCluster started, so a Ctrl-C then was lost and the whole batch ran (rc 0)."""
-    import os
-    import signal
+def test_on_ctrl_c_the_workers_are_stopped_before_the_summary_is_written(cluster, shift_engine, tmp_path, monkeypatch):
+    """(2026-12-05, cohort review) Ctrl-C wrote the summary, then closed the cluster: a worker that finished its
+    sequence in between left a complete result that the summary called "pending"."""
+    import napari_tlreg.batch as B
+    from distributed import Client
 
-    from napari_tlreg.batch import _quiet_on_ctrl_c
+    for k in range(3):
+        save_stack(tmp_path / f"s{k}.tif", _sequence(3, seed=k))
+    log = []
 
-    class Started:
-        closed = False
-
+    class Started:  # the cluster the batch starts and stops: here the shared one, its stop logged
         def close(self):
-            self.closed = True
+            log.append("stop")
 
-    started = Started()
-    seen = []
+    monkeypatch.setattr(B, "_client", lambda scheduler, n: (Client(cluster), Started(), True))
+    written = B.write_summary
+    monkeypatch.setattr(B, "write_summary", lambda rows, out: (log.append("summary"), written(rows, out))[1])
 
-    def start():
-        seen.append(signal.getsignal(signal.SIGINT))  # what the worker processes inherit
-        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, while the workers start
-        return started
+    def interrupt(row):
+        raise KeyboardInterrupt
 
-    before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
-        _quiet_on_ctrl_c(start)
-    assert seen == [signal.SIG_IGN] and started.closed
-    assert signal.getsignal(signal.SIGINT) is before and signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
-    quiet = Started()
-    assert _quiet_on_ctrl_c(lambda: quiet) is quiet and not quiet.closed  # no Ctrl-C: as before
+        run_batch([tmp_path / f"s{k}.tif" for k in range(3)], shift_engine, tmp_path / "out", montage=False,
+                  on_row=interrupt)
+    assert "stop" in log and log[-1] == "summary" and log.index("stop") > log.index("summary"), log
+    assert log.count("stop") == 1  # and once: the batch's own end does not stop it again
 
 
 def test_the_local_clusters_workers_leave_ctrl_c_to_the_batch():
@@ -540,6 +538,16 @@ def test_the_default_slice_and_slice_0_are_the_same_run(cluster, shift_engine, t
     kw = dict(scheduler=cluster.scheduler_address, montage=False)
     assert run_batch([tmp_path / "a.tif"], shift_engine, tmp_path / "out", **kw)[0]["status"] == "ok"
     assert run_batch([tmp_path / "a.tif"], shift_engine, tmp_path / "out", slice=0, **kw)[0]["status"] == "skipped"
+    # under hashed names too (two sources named alike): slice 0 hashed as none (code review: "#slice0" re-registered)
+    for d in ("p", "q"):
+        (tmp_path / d).mkdir()
+        save_stack(tmp_path / d / "b.tif", _sequence(3, seed=len(d)))
+    both = [tmp_path / "p" / "b.tif", tmp_path / "q" / "b.tif"]
+    first = run_batch(both, shift_engine, tmp_path / "out2", **kw)
+    assert [r["status"] for r in first] == ["ok", "ok"] and all(r["name"].startswith("b-") for r in first)
+    again = run_batch(both, shift_engine, tmp_path / "out2", slice=0, **kw)
+    assert [r["status"] for r in again] == ["skipped", "skipped"] and [r["name"] for r in again] == [
+        r["name"] for r in first]
 
 
 def test_a_rerun_with_a_slice_position_skips_it_and_other_positions_keep_their_results(cluster, shift_engine, tmp_path,
@@ -547,7 +555,9 @@ def test_a_rerun_with_a_slice_position_skips_it_and_other_positions_keep_their_r
     """``--slice 4`` twice registered again under a hashed name (the item had no slice, the record had 4), and
     ``--slice 5`` then ``--slice 6`` into one OUT wrote both into that one hashed folder: slice 5's result was lost."""
     stack = np.stack([_sequence(3, seed=s) for s in range(3)])  # (S, T, H, W)
-    np.savez(tmp_path / "stack.npz", frames=stack)
+    endo = np.zeros(stack.shape, bool)
+    endo[:, :, 10:20, 10:20] = True  # an expert's masks: labels, named
+    np.savez(tmp_path / "stack.npz", frames=stack, endo=endo)
     kw = dict(scheduler=cluster.scheduler_address, montage=False)
     out = tmp_path / "out"
 
@@ -561,6 +571,8 @@ def test_a_rerun_with_a_slice_position_skips_it_and_other_positions_keep_their_r
     first = {k: run(k) for k in (2, 1)}
     assert first[2]["status"] == "ok" and Path(first[2]["folder"]).name == "stack"
     assert first[1]["status"] == "ok" and Path(first[1]["folder"]).name.startswith("stack-")
+    kept = json.loads((Path(first[2]["folder"]) / "metrics.json").read_text())
+    assert kept["label_names"] == {"1": "LV cavity", "2": "myocardium"} and first[2]["dice"] is not None
     again = {k: run(k) for k in (2, 1, 0)}  # each finds its own folder; slice 0 gets one of its own
     assert again[2]["status"] == "skipped" and again[2]["folder"] == first[2]["folder"]
     assert again[1]["status"] == "skipped" and again[1]["folder"] == first[1]["folder"]
