@@ -129,10 +129,10 @@ def sequence_to_layers(seq) -> list[LayerData]:
 
 def _label_names(seq) -> dict:
     """``{"label_names": {id: name}}`` of a sequence that names its labels, else ``{}``."""
-    names = (getattr(seq, "metadata", None) or {}).get("label_names")
-    if not isinstance(names, dict) or not names:
-        return {}
-    return {"label_names": {int(k): str(v) for k, v in names.items()}}
+    from napari_tlreg.core.labels import label_names
+
+    names = label_names((getattr(seq, "metadata", None) or {}).get("label_names"))
+    return {"label_names": names} if names else {}
 
 
 # ---------------------------------------------------------------------------------------------

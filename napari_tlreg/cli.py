@@ -399,10 +399,11 @@ def cmd_evaluate(args) -> int:
             print(f"napari-tlreg evaluate: {folder}: no labels or landmarks (none given, none kept in the folder or "
                   "readable from its source): image figures only", file=sys.stderr)
         first = first or (lab, lm)
-        summaries[folder] = report.write_evaluation(res, folder, labels=lab, landmarks=lm)
+        summaries[folder] = report.write_evaluation(res, folder, labels=lab, landmarks=lm,
+                                                    keep_label_names=args.labels is None)
     if args.report:
         report.export_report(results, args.report, labels=first[0], landmarks=first[1], source=", ".join(args.folder),
-                             label_names=report.recorded_label_names(args.folder[0]))
+                             label_names=report.recorded_label_names(args.folder[0]) if args.labels is None else None)
     print(json.dumps(summaries[args.folder[0]] if len(args.folder) == 1 else summaries, indent=2))
     if args.report:
         print(f"report written to {args.report}", file=sys.stderr)

@@ -15,6 +15,7 @@ import numpy as np
 from . import __version__
 from .metrics import summarize
 from .core.labels import as_label_ids
+from .core.labels import label_names as names_by_id
 from .landmarks import landmark_rows
 from .result import RegistrationResult
 
@@ -390,7 +391,7 @@ def label_title(label: int | None, names: dict | None = None) -> str:
     (``{id: name}``, a labels layer's ``label_names``), ``"label 2"`` without, ``"all labels (foreground)"`` for None."""
     if label is None:
         return "all labels (foreground)"
-    name = (names or {}).get(int(label))
+    name = names_by_id(names).get(int(label))
     return f"label {label}" + (f" ({name})" if name else "")
 
 
@@ -646,6 +647,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
             doc["tre"] = tt[-1]
             doc["landmark_pairs"] = len(pairs)
         methods_doc.append(doc)
+    names = names_by_id(label_names)
     shown = available_metrics(tables) or ["mse"]
     figures = {"plots.png": "per-frame curves: " + ", ".join(PLOT_METRICS[m][0] for m in shown)
                + (f"; Dice and Hausdorff of {label_title(label, label_names)}"
@@ -675,8 +677,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
             "labels": None if labels is None else {
                 "frames_labelled": [int(t) for t in range(T) if np.asarray(labels)[t].any()],
                 "label_ids": [int(k) for k in np.unique(labels) if k != 0],
-                "label_names": {str(int(k)): str((label_names or {})[int(k)]) for k in np.unique(labels)
-                                if k != 0 and int(k) in (label_names or {})}},
+                "label_names": {str(int(k)): names[int(k)] for k in np.unique(labels) if k != 0 and int(k) in names}},
             "landmarks": None if lm is None else {"points": len(lm), "ids": len(np.unique(lm[:, 0]))},
             "results": methods_doc,
             "versions": software_versions(),
@@ -706,13 +707,12 @@ def recorded(folder: Path) -> tuple[str | None, dict]:
 def names_of_labels(names) -> dict | None:
     """``{"id": name}`` for ``metrics.json`` (JSON keys are strings) of a sequence's ``label_names``, and back with
     :func:`recorded_label_names`; None without names."""
-    return {str(int(k)): str(v) for k, v in names.items()} if isinstance(names, dict) and names else None
+    return {str(k): v for k, v in names_by_id(names).items()} or None
 
 
 def recorded_label_names(folder) -> dict:
     """``{id: name}`` of the labels a result folder was evaluated against, as ``metrics.json`` records them."""
-    names = recorded(Path(folder))[1].get("label_names")
-    return {int(k): str(v) for k, v in names.items()} if isinstance(names, dict) else {}
+    return names_by_id(recorded(Path(folder))[1].get("label_names"))
 
 
 #: what :func:`write_evaluation` writes with landmarks (and removes without them)
@@ -720,11 +720,13 @@ LANDMARK_FILES = ("landmarks.csv", "tre.csv", "landmark_pairs.csv")
 
 
 def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=None, *, spacing=None,
-                     unit: str | None = None) -> dict:
+                     unit: str | None = None, keep_label_names: bool = True) -> dict:
     """``napari-tlreg evaluate`` on one result folder: (re)write ``metrics.json``/``metrics.csv`` (as
     :func:`write_metrics`), ``plots.png``, and with landmarks ``landmarks.csv``, ``tre.csv`` and
     ``landmark_pairs.csv`` (as in :func:`export_report`), each file atomically; without landmarks, removes those an
-    earlier evaluation wrote; with labels, ``labels.tif`` and ``propagated_labels.tif``. Returns the summary."""
+    earlier evaluation wrote; with labels, ``labels.tif`` and ``propagated_labels.tif``. ``keep_label_names``: the
+    labels are the folder's own, whose names ``metrics.json`` keeps (False: other labels, the names go). Returns the
+    summary."""
     from . import landmarks as LM
     from .io.writers import atomic_path, save_points_csv
 
@@ -749,6 +751,8 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
         pairs = LM.pair_errors(LM.match_pairs(lm, res.reference, T), res.displacement, spacing=sp)
         lm_files = (lm, tt, pairs)
     source, kept = recorded(folder)
+    if not keep_label_names:  # the names of the labels it was scored on before, not of these
+        kept.pop("label_names", None)
     summary = write_metrics(res, folder, source=source, extra=kept, tables=computed)
     if labels is not None:  # the folder keeps what it was evaluated against (a later `evaluate FOLDER` reads it)
         save_label_files(folder, res, labels)

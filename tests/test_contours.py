@@ -217,6 +217,12 @@ def test_the_sunnybrook_crops_masks_open_as_their_labels(shared_data, sunnybrook
     assert json.loads((out / "metrics.json").read_text())["label_names"] == {"1": "LV cavity", "2": "myocardium"}
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert doc["labels"]["label_names"] == {"1": "LV cavity", "2": "myocardium"}
+    # other labels given: not the names of the ones it was scored on before (code review)
+    other = tmp_path / "other.npy"
+    np.save(other, (load_sequence(crop, slice=4).labels > 0).astype(np.int32) * 5)
+    assert cli.main(["evaluate", str(out), "--labels", str(other), "--report", str(tmp_path / "rep")]) == 0
+    assert "label_names" not in json.loads((out / "metrics.json").read_text())
+    assert json.loads((tmp_path / "rep" / "report.json").read_text())["labels"]["label_names"] == {}
     # masks that are not of the frames, or their flags, are said
     frames = np.zeros((3, 16, 16), np.float32)
     frames[1, 4:8, 4:8] = 1

@@ -34,6 +34,7 @@ from superqt.utils import create_worker
 
 from napari_tlreg import report
 from napari_tlreg._hooks import points_with_ids
+from napari_tlreg.core.labels import label_names as names_by_id
 
 from .landmarks import LANDMARKS, TRACKED_KEY, layer_spacing
 from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, plugin_info, scroll_body,
@@ -236,8 +237,7 @@ class PlotsWidget(ClosingDock, QWidget):
     def label_names(self) -> dict:
         """``{id: name}`` of the chosen labels layer (its ``label_names``: a sample's, the expert's contours')."""
         lab = self.current_labels()
-        names = (lab.metadata.get("label_names") if lab is not None else None) or {}
-        return {int(k): str(v) for k, v in names.items()}
+        return names_by_id(lab.metadata.get("label_names")) if lab is not None else {}
 
     def current_labels(self) -> Labels | None:
         i = self.labels_combo.currentIndex() - 1

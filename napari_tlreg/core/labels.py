@@ -23,3 +23,17 @@ def as_label_ids(labels, what: str = "labels") -> np.ndarray:
         if lo < _I32.min or hi > _I32.max:
             raise ValueError(f"label ids must lie in the int32 range (±{_I32.max}), got {lo:.0f}..{hi:.0f}")
     return lab.astype(np.int32, copy=False)
+
+
+def label_names(names) -> dict[int, str]:
+    """``{id: name}`` of a labels layer's, a sequence's or a file's ``label_names`` (ids as ints or as the strings JSON
+    keeps); entries whose key is no integer id are left out, and anything but a mapping gives ``{}``."""
+    if not isinstance(names, dict):
+        return {}
+    out = {}
+    for k, v in names.items():
+        try:
+            out[int(k)] = str(v)
+        except (TypeError, ValueError):
+            continue
+    return out

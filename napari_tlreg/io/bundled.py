@@ -14,6 +14,7 @@ import json
 
 import numpy as np
 
+from ..core.labels import label_names
 from .sequence import Sequence
 
 __all__ = ["samples", "load_sample", "RECIPES", "pack_sequence", "unpack_sequence", "sample_path"]
@@ -109,7 +110,7 @@ def unpack_sequence(data, source: str = "") -> Sequence:
     frames = np.asarray(data["frames"]).astype(np.float32) / np.float32(levels)
     md = json.loads(str(data["metadata_json"])) if "metadata_json" in data else {}
     if "label_names" in md:
-        md["label_names"] = {int(k): v for k, v in md["label_names"].items()}
+        md["label_names"] = label_names(md["label_names"])
     if "displacement" in data:
         md["displacement"] = np.asarray(data["displacement"]).astype(np.float32)
     if "mask" in data:
