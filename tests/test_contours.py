@@ -226,9 +226,33 @@ def test_the_sunnybrook_crops_masks_open_as_their_labels(shared_data, sunnybrook
     # masks that are not of the frames, or their flags, are said
     frames = np.zeros((3, 16, 16), np.float32)
     frames[1, 4:8, 4:8] = 1
-    np.savez(tmp_path / "bad.npz", frames=frames, endo=np.ones((3, 16, 15), bool))
-    with pytest.raises(SequenceReadError, match=r"bad.npz.*mask 'endo' has shape \(3, 16, 15\); the frames are"):
+    np.savez(tmp_path / "bad.npz", frames=frames, endo=np.ones((2, 16, 16), bool))
+    with pytest.raises(SequenceReadError, match=r"bad.npz.*mask 'endo' has shape \(2, 16, 16\); the frames are"):
         load_sequence(tmp_path / "bad.npz")
+    # (code review) members named like masks that are none (contour points, a mask of another size, an index that
+    # is no frame number) are left out, said: the file opened before, it opens still
+    np.savez(tmp_path / "points.npz", frames=frames, epi=np.ones((40, 2)), endo=np.ones((3, 16, 15), bool),
+             endo_ed=frames[1] > 0, ed_index=np.array([1, 2]))
+    with pytest.warns(UserWarning, match=r"'epi' left out of the labels: shape \(40, 2\) is no mask of the 16x16"):
+        seq = load_sequence(tmp_path / "points.npz")
+    assert seq.labels is None and "label_names" not in seq.metadata
+    np.savez(tmp_path / "half.npz", frames=frames, endo_ed=frames[1] > 0, ed_index=np.float64(1.5))
+    with pytest.warns(UserWarning, match=r"'endo_ed' left out of the labels: ed_index is 1.5, not one frame number"):
+        assert load_sequence(tmp_path / "half.npz").labels is None
+    # the epicardium without a myocardium mask: the ring outside the endocardium; myo's frames are has_epi's;
+    # colour frames (T, H, W, 3) take masks of (T, H, W)
+    disc = np.zeros((3, 16, 16), bool)
+    disc[:, 3:13, 3:13] = True
+    inner = np.zeros_like(disc)
+    inner[:, 6:10, 6:10] = True
+    np.savez(tmp_path / "ring.npz", frames=np.repeat(frames[..., None], 3, axis=-1), epi=disc, endo=inner,
+             has_epi=np.array([True, False, True]), has_endo=np.ones(3, bool))
+    ring = load_sequence(tmp_path / "ring.npz").labels
+    assert np.array_equal(ring[0] == MYOCARDIUM, disc[0] & ~inner[0]) and np.array_equal(ring[0] == LV_CAVITY, inner[0])
+    assert set(np.unique(ring[1])) == {0, LV_CAVITY}
+    np.savez(tmp_path / "myo.npz", frames=frames, myo=disc & ~inner, has_epi=np.array([False, True, False]),
+             has_endo=np.ones(3, bool))
+    assert [int((lab == MYOCARDIUM).sum()) for lab in load_sequence(tmp_path / "myo.npz").labels] == [0, 84, 0]
     np.savez(tmp_path / "flags.npz", frames=frames, endo=frames > 0, has_endo=np.ones(2, bool))
     with pytest.raises(SequenceReadError, match=r"'has_endo' has shape \(2,\); expected one flag a frame"):
         load_sequence(tmp_path / "flags.npz")

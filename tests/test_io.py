@@ -396,8 +396,10 @@ def test_ultrasound_spacing_and_mask_come_from_the_clips_2d_image_region(tmp_pat
     frames = np.full((T, H, W), 2000, np.uint16)
     frames[:, 5:55, 5:75] = np.random.default_rng(0).integers(2500, 4000, (T, 50, 70))
     cases = {"offby1": [region((0, 0, W, H), (0.03, 0.02))],
-             "doppler_first": [region((0, 40, W - 1, H - 1), (0.01, 0.5), units=(4, 7), fmt=3),
-                               region((0, 0, W - 1, 39), (0.03, 0.02))],
+             # the strip the largest region, and one of no spatial format (0) larger still: neither is the image
+             "doppler_first": [region((0, 25, W - 1, H - 1), (0.01, 0.5), units=(4, 7), fmt=3),
+                               region((0, 0, W - 1, H - 1), (0.05, 0.05), fmt=0),
+                               region((0, 0, W - 1, 24), (0.03, 0.02))],
              "colour_box": [region((30, 10, 50, 30), (0.03, 0.02)), region((0, 0, W - 1, H - 1), (0.03, 0.02))]}
     for name, regions in cases.items():
         p = tmp_path / f"{name}.dcm"
@@ -410,8 +412,11 @@ def test_ultrasound_spacing_and_mask_come_from_the_clips_2d_image_region(tmp_pat
         seq = load_sequence(p)
         assert seq.spacing == pytest.approx((0.2, 0.3)) and seq.unit == "mm", name
         rows, cols = np.nonzero(seq.metadata["mask"])
-        top = 39 if name == "doppler_first" else H - 1  # the 2-D image's last row: the strip below it is not
+        top = 24 if name == "doppler_first" else H - 1  # the 2-D image's last row: the strip below it is not
         assert rows.max() < top and rows.max() > top - 6 and cols.max() > W - 12 and cols.min() < 12, name
+        from napari_tlreg.io.readers import ultrasound_region_box
+
+        assert ultrasound_region_box(ds) == [0, top, 0, W - 1], name  # within the image, MaxX1 = Columns or not
 
 
 def test_signal_region_finds_a_fan_and_declines_what_has_none():
@@ -1517,11 +1522,20 @@ def test_a_volumes_slices_read_as_frames_are_said_and_two_stacked_axes_are_named
     cine = nib.Nifti1Image(vol, np.diag([0.15, 0.3, 1.0, 1.0]))
     cine.header.set_xyzt_units("mm")
     nib.save(cine, tmp_path / "half_sequence.nii.gz")
+    timed = nib.Nifti1Image(vol, np.diag([1.3, 1.3, 0.034, 1.0]))  # (X, Y, T) with its frame time as the third step
+    timed.header.set_xyzt_units("mm")
+    nib.save(timed, tmp_path / "timed.nii.gz")
+    microns = nib.Nifti1Image(vol, np.diag([0.5, 0.5, 2.0, 1.0]))
+    microns.header.set_xyzt_units("micron")
+    nib.save(microns, tmp_path / "microns.nii.gz")
+    with pytest.warns(UserWarning, match=r"microns.nii.gz: its third axis steps 0.002 mm"):  # its unit, as spacing's
+        assert load_sequence(tmp_path / "microns.nii.gz").spacing == pytest.approx((0.0005, 0.0005))
     stack = vol.transpose(2, 1, 0).astype(np.uint16)
     tifffile.imwrite(tmp_path / "frames.tif", stack, imagej=True, metadata={"axes": "TYX"})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_sequence(tmp_path / "half_sequence.nii.gz").shape == (6, 20, 24)
+        assert load_sequence(tmp_path / "timed.nii.gz").shape == (6, 20, 24)
         assert load_sequence(tmp_path / "frames.tif").shape == (6, 20, 24)
     tifffile.imwrite(tmp_path / "slices.tif", stack, imagej=True, metadata={"axes": "ZYX"})
     with pytest.warns(UserWarning, match=r"slices.tif: its 6 z-slices \(axes ZYX, no time axis\) are read as the "

@@ -86,6 +86,8 @@ def test_flicker_finds_the_frames_whose_gain_or_offset_changed():
                     flicker_message(flicker(np.stack([frames[0] * 1e4, frames[1]]))))
     assert "x or more (another unit or encoding?): each frame was normalised on its own" in flicker_message({1: 9e3})
     assert list(flicker(np.stack([frames[0], frames[1] + 3 * span]))) == [1]
+    assert list(flicker(np.stack([frames[0], frames[1] + 1.5 * span]))) == [1]  # beyond the reference's whole range
+    assert flicker(np.stack([frames[0], frames[1] + 0.8 * span])) == {}  # within it: two dates may
     assert flicker(np.stack([frames[0], frames[1] * 3.5 + 0.5 * span])) == {}
     assert flicker(_flickering(frames, {0: 2.0}), reference=0) and flicker(np.zeros((4, 8, 8))) == {}
 

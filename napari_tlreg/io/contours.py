@@ -138,16 +138,28 @@ def mask_labels(z, shape) -> np.ndarray | None:
     :data:`LV_CAVITY` inside the endocardium, :data:`MYOCARDIUM` in ``myo`` (or the epicardium outside the
     endocardium), on the frames that were drawn, 0 elsewhere. ``None`` when ``z`` holds no mask.
 
-    Raises :class:`SequenceReadError` when a mask is not of the frames' shape.
+    A member named like a mask that is no image of the frames' size (contour points, a scalar), or a one-frame mask
+    whose ``<phase>_index`` is no whole frame number, is left out with a warning. Raises :class:`SequenceReadError`
+    when a mask of the frames' size is not of their shape (another number of frames), or its flags are not one a frame.
     """
+    import warnings
+
     shape = tuple(int(s) for s in shape)
     drawn: dict[str, np.ndarray] = {}  # kind -> masks of the frames' shape, empty where not drawn
+
+    def skip(key: str, why: str) -> None:
+        warnings.warn(f"'{key}' left out of the labels: {why}", stacklevel=4)
+
     for key in z:
         m = MASK_KEY.match(key)
         if m is None:
             continue
         kind, phase = m.groups()
-        mask = np.asarray(z[key]).astype(bool)
+        mask = np.asarray(z[key])
+        if mask.ndim < 2 or mask.shape[-2:] != shape[-2:]:
+            skip(key, f"shape {mask.shape} is no mask of the {shape[-2]}x{shape[-1]} frames")
+            continue
+        mask = mask.astype(bool)
         if phase is None:
             if mask.shape != shape:
                 raise SequenceReadError(f"mask '{key}' has shape {mask.shape}; the frames are {shape}")
@@ -162,7 +174,11 @@ def mask_labels(z, shape) -> np.ndarray | None:
             index = z.get(f"{phase}_index")
             if index is None:
                 continue
-            t = int(np.asarray(index))
+            index = np.asarray(index)
+            if index.ndim or index.dtype.kind not in "iuf" or not float(index) == int(index):
+                skip(key, f"{phase}_index is {index.tolist()!r}, not one frame number")
+                continue
+            t = int(index)
             if len(shape) != 3 or mask.shape != shape[1:] or not -shape[0] <= t < shape[0]:
                 raise SequenceReadError(f"mask '{key}' {mask.shape} on frame {phase}_index={t} does not fit the "
                                         f"frames {shape}")

@@ -935,9 +935,13 @@ def _read_nifti(path: Path, slice: int | None = None, **_) -> Sequence:
     data, spacing, unit, meta0 = _nifti_array(path)
     spacing = checked_spacing(spacing, path.name)
     unit = unit if spacing else "px"
-    step = meta0["zooms"][2] if len(meta0["zooms"]) == 3 else 0.0
-    if np.ndim(data) == 3 and data.shape[2] > 1 and step not in (0.0, 1.0):  # (X, Y, Z): a volume, as NIfTI has it
-        warnings.warn(f"{path.name}: its third axis steps {step:g}{f' {unit}' if spacing else ''}, as a volume's "
+    zooms = meta0["zooms"]
+    step = zooms[2] if len(zooms) == 3 else 0.0
+    # (X, Y, Z): a volume, as NIfTI has it: a step of a slice's thickness or more (a frame time, 0.03, is no slice;
+    # CAMUS's sequences step 1)
+    if np.ndim(data) == 3 and data.shape[2] > 1 and step not in (0.0, 1.0) and step >= min(zooms[:2]) > 0:
+        shown = step * spacing[1] / zooms[0] if spacing else step  # in the spacing's unit (a file in microns: mm)
+        warnings.warn(f"{path.name}: its third axis steps {shown:g}{f' {unit}' if spacing else ''}, as a volume's "
                       f"slices do (NIfTI keeps time on the fourth): read its {data.shape[2]} planes as the frames of "
                       "a sequence; slices of one time point are no sequence to register (a cine is (X, Y, T), or "
                       "(X, Y, Z, T))", stacklevel=3)
@@ -1070,8 +1074,12 @@ def ultrasound_region(ds):
         return ((int(r.get("RegionLocationMaxX1", 0)) - int(r.get("RegionLocationMinX0", 0)))
                 * (int(r.get("RegionLocationMaxY1", 0)) - int(r.get("RegionLocationMinY0", 0))))
 
-    two_d = [r for r in ds.get("SequenceOfUltrasoundRegions") or [] if int(r.get("RegionSpatialFormat", 1) or 1) == 1]
-    return max(two_d, key=area) if two_d else None
+    def two_d(r) -> bool:  # 1: a 2-D image; 0 none, 2 M-mode, 3 spectral, 4 waveform...; not given: taken as 2-D
+        fmt = r.get("RegionSpatialFormat")
+        return fmt in (None, "") or int(fmt) == 1
+
+    regions = [r for r in ds.get("SequenceOfUltrasoundRegions") or [] if two_d(r)]
+    return max(regions, key=area) if regions else None
 
 
 def ultrasound_region_box(ds) -> list[int] | None:
@@ -1472,11 +1480,13 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
             if "labels" in keys:
                 labels = z["labels"]
             elif any(is_mask_key(k) for k in keys):  # an expert's masks: the Sunnybrook crops' endo, myo...
+                colour = arr.ndim in (3, 4) and arr.shape[-1] in (3, 4) and arr.shape[-2] > 4  # as _split_rgb takes it
                 try:
-                    labels = mask_labels(z, arr.shape)
+                    labels = mask_labels(z, arr.shape[:-1] if colour else arr.shape)
                 except SequenceReadError as exc:
                     _fail(path, str(exc))
-                meta["label_names"] = dict(LABEL_NAMES)
+                if labels is not None:
+                    meta["label_names"] = dict(LABEL_NAMES)
             if "landmarks" in keys:
                 landmarks = np.asarray(z["landmarks"], dtype=np.float64)
             skey = next((k for k in _SPACING_KEYS if k in keys), None)
