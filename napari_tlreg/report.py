@@ -439,6 +439,7 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             what = "these labels are" if label is None else f"{label_title(label, label_names)} is"
             ax.text(0.5, 0.5, f"{what} drawn on no frame\nbut the reference: nothing to score", transform=ax.transAxes,
                     ha="center", va="center", fontsize=8, color="0.35")
+            ax.set_yticks([])  # a scale of nothing (-0.04..0.04) read as values
         base = {"tre": "tre_before", "dice": "dice_before", "hd": "hd_before", "hd95": "hd95_before",
                 "mse": "mse_before"}.get(m)
         if base is not None and (m in ("tre", "mse") or label is None):

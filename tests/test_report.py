@@ -109,6 +109,8 @@ def test_a_label_drawn_on_no_frame_but_the_reference_says_so_in_its_plots():
     texts = {m: [t.get_text() for t in ax.texts] for ax, m in report.draw_metrics(Figure(), tables, label=2).items()}
     said = "label 2 is drawn on no frame\nbut the reference: nothing to score"
     assert texts["dice"] == texts["hd95"] == [said] and texts["mse"] == [], texts
+    ticks = {m: len(ax.get_yticks()) for ax, m in report.draw_metrics(Figure(), tables, label=2).items()}
+    assert ticks["dice"] == ticks["hd95"] == 0 and ticks["mse"] > 0  # no scale of nothing beside the words
     texts = {m: [t.get_text() for t in ax.texts] for ax, m in report.draw_metrics(Figure(), tables, label=1).items()}
     assert not any(texts.values()), texts  # label 1 is scored
 
