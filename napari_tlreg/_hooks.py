@@ -17,11 +17,11 @@ LayerData = tuple  # (data, kwargs, layer_type): napari's LayerDataTuple without
 COLOUR_OF = "colour_of"
 
 #: Colours of label ids 1, 2, 3... (then again) on the plugin's labels layers, the expert's and the propagated ones
-#: alike: bright, and none of them the grid's cyan, the frame's green, the warped reference's magenta or, before the
-#: sixth, the folds' yellow (napari's own gave label 1 a dark brown that vanished on the dark frame, and label 2 the
-#: grid's light cyan)
-LABEL_PALETTE = ((1.0, 0.3, 0.2, 1.0), (0.35, 0.6, 1.0, 1.0), (1.0, 0.55, 0.0, 1.0), (0.8, 0.5, 1.0, 1.0),
-                 (1.0, 1.0, 1.0, 1.0), (1.0, 0.85, 0.1, 1.0))
+#: alike: bright, and none of them near the grid's cyan (a light blue merged with it where an outline ran along a
+#: grid line), the frame's green, the warped reference's magenta or, before the last, the folds' yellow (napari's own
+#: gave label 1 a dark brown that vanished on the dark frame, and label 2 the grid's light cyan)
+LABEL_PALETTE = ((1.0, 0.15, 0.15, 1.0), (1.0, 0.62, 0.0, 1.0), (0.6, 0.4, 1.0, 1.0), (1.0, 1.0, 1.0, 1.0),
+                 (1.0, 0.9, 0.1, 1.0))
 
 
 def label_colormap() -> list:
