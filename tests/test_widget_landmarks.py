@@ -1072,15 +1072,6 @@ def test_a_chosen_slice_comes_with_its_expert_labels_and_what_was_hidden_with_it
     # the Register dock's reference goes to the labelled frame: on frame 0 Run carried nothing, scored nothing
     assert reg.current_labels() is lab0 and reg.reference_spin.value() == T - 1
     assert f"reference: frame {T - 1}, the most labelled of 'a_slice0 labels'" in reg.status_label.text()
-    # ... and the Landmarks dock's pairs go on it too, before a run (it said t=0: pairs on the wrong frame)
-    assert lmw.image_combo.currentText() == "a_slice0" and lmw.reference == T - 1
-    reg.reference_spin.setValue(1)
-    assert lmw.reference == 1 and "the Register dock's" in lmw.status_label.text()
-    lmw.pairing_box.setChecked(True)
-    click(viewer.layers["a_slice0 landmarks"], (1, 10, 12))  # a pair started on it: the reference holds
-    reg.reference_spin.setValue(T - 1)
-    assert lmw.reference == 1 and len(viewer.layers["a_slice0 landmarks"].data) == 1
-    lmw.pairing_box.setChecked(False)
     result = viewer.add_image(rng.random((T, H, W)), name="a_slice0 warped reference")
     reg.image_combo.setCurrentIndex(reg.image_combo.findText("a_slice1"))
     assert s1.visible and lab1.visible and not s0.visible and not lab0.visible and not result.visible

@@ -126,7 +126,6 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._store.changed.connect(self._on_result_changed)
         self._store.added.connect(self._on_result_added)
         self._store.renamed.connect(self._on_layer_renamed)
-        self._store.reference_chosen.connect(self._on_reference_chosen)
         self._when_closed(self._disconnect_all)
         self._when_closed(self._unhook_layers)  # its keys, its click in pairing mode
         self._on_layers_changed()
@@ -331,8 +330,7 @@ class LandmarkWidget(ClosingDock, QWidget):
 
     def _disconnect_all(self, *_) -> None:
         for signal, slot in ((self._store.changed, self._on_result_changed), (self._store.added, self._on_result_added),
-                             (self._store.renamed, self._on_layer_renamed),
-                             (self._store.reference_chosen, self._on_reference_chosen)):
+                             (self._store.renamed, self._on_layer_renamed)):
             try:
                 signal.disconnect(slot)
             except Exception:  # noqa: BLE001 - already gone
@@ -415,9 +413,6 @@ class LandmarkWidget(ClosingDock, QWidget):
         self.reference_spin.blockSignals(True)
         self.reference_spin.setRange(0, max(0, T - 1))
         self.reference_spin.blockSignals(False)
-        chosen = self._store.chosen_reference(self.image_name) if self.image_name else None
-        if chosen is not None:  # the Register dock's, for this image (applied below, once its model is known)
-            self._on_reference_chosen(self.image_name, chosen)
         if self.pairing_box.isChecked() and (self._pairing_layer is None or self._pairing_layer is not self.landmarks_layer()):
             self.pairing_box.setChecked(False)  # another image, or its landmark layer went away
         self._refresh_results()
@@ -428,19 +423,6 @@ class LandmarkWidget(ClosingDock, QWidget):
         for w in (self.pairing_box, self.prev_btn, self.next_btn, self.next_landmark_btn, self.undo_btn, self.delete_btn,
                   self.load_btn, self.save_btn):
             w.setEnabled(has_image)
-
-    def _on_reference_chosen(self, image: str, frame: int) -> None:
-        """The Register dock's reference for this image: before a result is chosen, and while no landmark is placed
-        (their pairs are read against the reference), the pairs go on that frame: the dock said t=0 while Register
-        was to run on frame 19."""
-        if image != self.image_name or not self.reference_spin.isEnabled() or self.reference_spin.value() == frame:
-            return
-        m, layer = self._models.get(image), self.landmarks_layer()
-        if (m is not None and len(m)) or (layer is not None and len(layer.data)) \
-                or not 0 <= frame <= self.reference_spin.maximum():
-            return
-        self.reference_spin.setValue(int(frame))
-        self._status(f"reference: frame {frame}, the Register dock's")
 
     def _on_result_changed(self, image: str, method: str) -> None:
         self._drop_stale_tracks(image)

@@ -430,7 +430,6 @@ class RegisterWidget(QWidget):
         ref_row.addWidget(self.reference_spin, 1)
         ref_row.addWidget(self.current_frame_btn)
         form.addRow("reference", ref_row)
-        self.reference_spin.valueChanged.connect(self._share_reference)
 
         self.method_combo = QComboBox()
         names = methods()
@@ -630,11 +629,7 @@ class RegisterWidget(QWidget):
         self.reference_spin.setRange(0, max(0, n - 1))
         # the sequence's own reference (a sample's: napari opens it on its middle frame), else the current frame
         own = plugin_info(layer).get("reference")
-        self._sharing_reference = False  # a default, not a choice: the Landmarks dock keeps its own
-        try:
-            self.reference_spin.setValue(own if isinstance(own, int) and 0 <= own < n else self._current_frame(layer))
-        finally:
-            self._sharing_reference = True
+        self.reference_spin.setValue(own if isinstance(own, int) and 0 <= own < n else self._current_frame(layer))
         self._choose_own_region(reset=True)
         self._choose_own_labels(reset=True)
         self._reference_on_own_labels()
@@ -700,15 +695,6 @@ class RegisterWidget(QWidget):
 
     #: labels read on the GUI thread to place the reference, at most (a larger layer: the reference stays as it is)
     LABELS_READ_LIMIT = 2**25
-
-    #: whether a change of the reference is shared (a choice: the user's, or the labels'), not a default
-    _sharing_reference = True
-
-    def _share_reference(self, *_) -> None:
-        """The reference chosen for the image, for the Landmarks dock (its pairs go on the frame this run will use)."""
-        image = self.current_image()
-        if image is not None and self._sharing_reference:
-            store_for(self._viewer).choose_reference(image.name, int(self.reference_spin.value()))
 
     def _reference_on_own_labels(self) -> None:
         """:meth:`_reference_on_labels` for labels the dock chose itself (the image's own), unless the image names its

@@ -34,23 +34,9 @@ class ResultStore:
     added = Signal(str, str)
     #: ``renamed(old, new)``: a layer of the viewer was renamed (after its results followed it).
     renamed = Signal(str, str)
-    #: ``reference_chosen(image, frame)``: the Register dock's reference of an image changed (before a run, the
-    #: Landmarks dock places its pairs on that frame)
-    reference_chosen = Signal(str, int)
 
     def __init__(self) -> None:
         self._results: dict[tuple[str, str], object] = {}
-        self._references: dict[str, int] = {}
-
-    def choose_reference(self, image: str, frame: int) -> None:
-        """The Register dock's reference for ``image`` is now ``frame``: said to the docks that follow it."""
-        if self._references.get(str(image)) != int(frame):
-            self._references[str(image)] = int(frame)
-            self.reference_chosen.emit(str(image), int(frame))
-
-    def chosen_reference(self, image: str) -> int | None:
-        """The Register dock's reference for ``image``, None before it chose one."""
-        return self._references.get(str(image))
 
     def add(self, image: str, method: str, result) -> None:
         key = (str(image), str(method))
