@@ -1063,7 +1063,8 @@ def test_a_chosen_slice_comes_with_its_expert_labels_and_what_was_hidden_with_it
     viewer, reg, lmw, plots = docks
     rng = np.random.default_rng(0)
     labels = np.zeros((3, T, H, W), bool)
-    labels[:, T - 1, 10:20, 10:20] = True  # drawn on the last frame only
+    labels[:, T - 1, 10:20, 10:20] = True  # drawn on two frames, the last the most
+    labels[:, T - 2, 12:15, 12:15] = True
     np.savez(tmp_path / "a.npz", frames=rng.random((3, T, H, W)).astype(np.float32), endo=labels)
     viewer.open(str(tmp_path / "a.npz"), plugin="napari-tlreg")
     s0, s1 = viewer.layers["a_slice0"], viewer.layers["a_slice1"]
@@ -1072,6 +1073,21 @@ def test_a_chosen_slice_comes_with_its_expert_labels_and_what_was_hidden_with_it
     # the Register dock's reference goes to the labelled frame: on frame 0 Run carried nothing, scored nothing
     assert reg.current_labels() is lab0 and reg.reference_spin.value() == T - 1
     assert f"reference: frame {T - 1}, the most labelled of 'a_slice0 labels'" in reg.status_label.text()
+    # the most labelled, not the last labelled; not beyond the read limit; not labels of another size
+    import napari_tlreg._widgets.register as R
+
+    for lab, limit, start, want in ((labels[0, ::-1], None, T - 1, 0), (labels[0], labels[0].size - 1, 0, 0),
+                                    (np.concatenate([labels[0], labels[0]]), None, 0, 0)):
+        reg.reference_spin.setValue(start)
+        if limit is not None:
+            R.RegisterWidget.LABELS_READ_LIMIT, before = limit, R.RegisterWidget.LABELS_READ_LIMIT
+        try:
+            reg._reference_on_labels(lab.astype(np.int32), "test")
+        finally:
+            if limit is not None:
+                R.RegisterWidget.LABELS_READ_LIMIT = before
+        assert reg.reference_spin.value() == want, (limit, lab.shape)
+    reg.reference_spin.setValue(T - 1)
     result = viewer.add_image(rng.random((T, H, W)), name="a_slice0 warped reference")
     reg.image_combo.setCurrentIndex(reg.image_combo.findText("a_slice1"))
     assert s1.visible and lab1.visible and not s0.visible and not lab0.visible and not result.visible

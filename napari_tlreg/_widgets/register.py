@@ -714,7 +714,9 @@ class RegisterWidget(QWidget):
         if data is None:
             lab = self.current_labels()
             data, name = (None, None) if lab is None else (base_data(lab), lab.name)
-        if data is None or np.ndim(data) != 3 or np.size(data) > self.LABELS_READ_LIMIT:
+        image = self.current_image()
+        if (data is None or image is None or np.ndim(data) != 3 or np.size(data) > self.LABELS_READ_LIMIT
+                or tuple(np.shape(data)) != frames_shape(image)):  # another image's: Run refuses them, says why
             return None
         t = int(self.reference_spin.value())
         counts = np.count_nonzero(np.asarray(data).reshape(len(data), -1), axis=1)
