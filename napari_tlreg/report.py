@@ -14,8 +14,7 @@ import numpy as np
 
 from . import __version__
 from .metrics import summarize
-from .core.labels import as_label_ids
-from .core.labels import label_names as names_by_id
+from .core.labels import as_label_ids, label_names as names_by_id
 from .landmarks import landmark_rows
 from .result import RegistrationResult
 
@@ -651,7 +650,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     names = names_by_id(label_names)
     shown = available_metrics(tables) or ["mse"]
     figures = {"plots.png": "per-frame curves: " + ", ".join(PLOT_METRICS[m][0] for m in shown)
-               + (f"; Dice and Hausdorff of {label_title(label, label_names)}"
+               + (f"; Dice and Hausdorff of {label_title(label, names)}"
                   if labels is not None and {"dice", "hd", "hd95"} & set(shown) else "")}
     with atomic_dir(folder, replaces="report.json", kind="report") as tmp:
         per_frame, summaries, tre_rows, pair_rows = (in_unit(rows, unit) for rows in (per_frame, summaries, tre_rows, pair_rows))

@@ -236,9 +236,10 @@ def test_the_sunnybrook_crops_masks_open_as_their_labels(shared_data, sunnybrook
     with pytest.warns(UserWarning, match=r"'epi' left out of the labels: shape \(40, 2\) is no mask of the 16x16"):
         seq = load_sequence(tmp_path / "points.npz")
     assert seq.labels is None and "label_names" not in seq.metadata
-    np.savez(tmp_path / "half.npz", frames=frames, endo_ed=frames[1] > 0, ed_index=np.float64(1.5))
-    with pytest.warns(UserWarning, match=r"'endo_ed' left out of the labels: ed_index is 1.5, not one frame number"):
-        assert load_sequence(tmp_path / "half.npz").labels is None
+    for bad in (1.5, np.nan):
+        np.savez(tmp_path / "half.npz", frames=frames, endo_ed=frames[1] > 0, ed_index=np.float64(bad))
+        with pytest.warns(UserWarning, match=rf"'endo_ed' left out of the labels: ed_index is {bad}, not one frame"):
+            assert load_sequence(tmp_path / "half.npz").labels is None
     # the epicardium without a myocardium mask: the ring outside the endocardium; myo's frames are has_epi's;
     # colour frames (T, H, W, 3) take masks of (T, H, W)
     disc = np.zeros((3, 16, 16), bool)

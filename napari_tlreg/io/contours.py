@@ -124,7 +124,7 @@ def _where(slices: list, numbers: list[int]) -> str:
 #: ``has_endo``/``has_epi`` saying which frames were drawn, or one frame's ``endo_ed``, ``myo_es``... with ``ed_index``,
 #: ``es_index`` (the Sunnybrook crops' two layouts)
 MASKS = ("endo", "epi", "myo")
-MASK_KEY = re.compile(r"^(endo|epi|myo)(?:_([A-Za-z]+))?$")
+MASK_KEY = re.compile(rf"^({'|'.join(MASKS)})(?:_([A-Za-z]+))?$")
 
 
 def is_mask_key(key: str) -> bool:
@@ -175,7 +175,7 @@ def mask_labels(z, shape) -> np.ndarray | None:
             if index is None:
                 continue
             index = np.asarray(index)
-            if index.ndim or index.dtype.kind not in "iuf" or not float(index) == int(index):
+            if index.ndim or index.dtype.kind not in "iuf" or not np.isfinite(index) or float(index) != int(index):
                 skip(key, f"{phase}_index is {index.tolist()!r}, not one frame number")
                 continue
             t = int(index)
