@@ -454,10 +454,12 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     are propagated with ``result.warp_labels`` and compared on every other labelled frame:
     ``dice``, ``hd``, ``hd95`` (foreground, pixels), ``dice_before``/``hd_before``/``hd95_before`` (the
     reference labels unwarped), and ``dice_<k>``, ``hd_<k>``, ``hd95_<k>`` per label when there is
-    more than one label (or the ids in ``label_ids``); a label not drawn on a labelled frame is taken as not
+    more than one label (or the ids in ``label_ids``), with ``dice_<k>_before``, ``hd_<k>_before``,
+    ``hd95_<k>_before``; a label not drawn on a labelled frame is taken as not
     annotated there (an expert's contours: the epicardium at end-diastole only): its columns are NaN on that frame and
     the foreground figures leave it out. With ``result.spacing``: ``hd_mm``,
-    ``hd95_mm``, ``hd_before_mm``, ``hd95_before_mm`` (and ``hd_<k>_mm``, ``hd95_<k>_mm``) too. The
+    ``hd95_mm``, ``hd_before_mm``, ``hd95_before_mm`` (and ``hd_<k>_mm``, ``hd95_<k>_mm``, ``hd_<k>_before_mm``,
+    ``hd95_<k>_before_mm``) too. The
     reference frame and unlabelled frames get NaN.
 
     ``landmarks`` ``(N, 4)`` rows ``(id, t, row, col)``: on frame ``t``, the ids present both there
@@ -521,9 +523,11 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
                 keys += ["hd_mm", "hd95_mm", "hd_before_mm", "hd95_before_mm"]
             vals = dict.fromkeys(keys, nan)
             for k in ids:
-                vals.update({f"dice_{k}": nan, f"hd_{k}": nan, f"hd95_{k}": nan})
+                vals.update({f"dice_{k}": nan, f"hd_{k}": nan, f"hd95_{k}": nan,
+                             f"dice_{k}_before": nan, f"hd_{k}_before": nan, f"hd95_{k}_before": nan})
                 if spacing is not None:
-                    vals.update({f"hd_{k}_mm": nan, f"hd95_{k}_mm": nan})
+                    vals.update({f"hd_{k}_mm": nan, f"hd95_{k}_mm": nan, f"hd_{k}_before_mm": nan,
+                                 f"hd95_{k}_before_mm": nan})
             if t != ref and propagated is not None and lab[t].any():
                 pt, mt, before = propagated[t], lab[t], ref_lab
                 drawn = np.unique(mt)
@@ -545,9 +549,12 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
                     if k not in drawn:
                         continue  # not annotated on this frame: NaN
                     vals[f"dice_{k}"] = dice(pt, mt, label=k)
+                    vals[f"dice_{k}_before"] = dice(before, mt, label=k)
                     vals.update(_label_hd(pt, mt, k, None, ""))
+                    vals.update(_label_hd(before, mt, k, None, "_before"))
                     if spacing is not None:
                         vals.update(_label_hd(pt, mt, k, spacing, "_mm"))
+                        vals.update(_label_hd(before, mt, k, spacing, "_before_mm"))
             row.update(vals)
 
     if landmarks is not None:

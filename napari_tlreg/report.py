@@ -399,7 +399,7 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
                  label_names: dict | None = None) -> dict:
     """Draw per-frame curves on a matplotlib ``Figure`` (cleared first): one axes per metric, one line per result.
 
-    Dashed grey: the same metric without registration (TRE, and Dice/HD95 of the foreground), from the
+    Dashed grey: the same metric without registration (TRE, MSE, and Dice/HD of the foreground or of ``label``), from the
     first table. ``current``: a vertical marker at that frame. ``label_names`` (``{id: name}``) names ``label`` in the
     titles. Returns ``{axes: metric}`` (for picking) and stores the frame markers in ``fig._tlreg_markers``.
     """
@@ -441,7 +441,9 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             ax.set_yticks([])  # a scale of nothing (-0.04..0.04) read as values
         base = {"tre": "tre_before", "dice": "dice_before", "hd": "hd_before", "hd95": "hd95_before",
                 "mse": "mse_before"}.get(m)
-        if base is not None and (m in ("tre", "mse") or label is None):
+        if base is not None:
+            if label is not None and m in ("dice", "hd", "hd95"):  # the label's own, without registration
+                base = f"{m}_{label}_before"
             col = base + ("_mm" if used_phys and m in _DISTANCES else "")  # in the unit of the curves above
             if any(col in r for r in first):
                 bt = np.array([int(r["t"]) for r in first])

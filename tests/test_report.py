@@ -445,3 +445,31 @@ def test_the_plots_and_the_report_name_the_labels_and_the_unit_of_each_column(tm
                                           unit="mm").joinpath("report.json").read_text())
     assert doc["labels"]["label_names"] == {} and doc["figures"]["plots.png"].endswith(
         "; Dice and Hausdorff of all labels (foreground)")
+
+
+def test_a_labels_own_panels_have_its_before_registration_curve():
+    """(2026-12-05, viewer review) With one label chosen the Dice and HD panels had no "before registration" curve
+    (the legend listed one: the MSE panel's); ``evaluate`` gives each label's figures without registration too."""
+    from matplotlib.figure import Figure
+
+    lab = _labels()
+    res = _result(1.0)
+    rows = M.evaluate(res, labels=lab)
+    before = np.stack([lab[0]] * T)  # the reference's labels, unwarped
+    for r in rows:
+        t = r["t"]
+        if t in (2, 3):
+            for k in (1, 2):
+                assert r[f"dice_{k}_before"] == pytest.approx(M.dice(before[t], lab[t], label=k))
+                assert r[f"hd_{k}_before_mm"] == pytest.approx(0.5 * r[f"hd_{k}_before"])
+            assert r["dice_2_before"] < r["dice_2"]  # the truth's field beats none
+        else:
+            assert math.isnan(r["dice_1_before"])
+    tables = report.per_frame_tables({"truth": res}, labels=lab)
+    for ax, m in report.draw_metrics(Figure(), tables, label=2).items():
+        names = [line.get_label() for line in ax.get_lines()]
+        if m in ("dice", "hd", "hd95", "mse"):
+            assert "before registration" in names, (m, names)
+        if m == "dice":
+            ys = [line.get_ydata() for line in ax.get_lines() if line.get_label() == "before registration"][0]
+            np.testing.assert_allclose(ys, [r["dice_2_before"] for r in tables["truth"] if r["t"] in (2, 3)])
