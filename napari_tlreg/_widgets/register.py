@@ -546,7 +546,6 @@ class RegisterWidget(QWidget):
             self._choose_own_region()
         if layer is not None and layer is self._own_labels_layer():  # a sample's labels, added after its image
             self._choose_own_labels()
-            self._reference_on_own_labels()
 
     def _refresh_layers(self, event=None) -> None:
         layers = [ly for ly in self._viewer.layers if not is_result(ly)]
@@ -568,7 +567,6 @@ class RegisterWidget(QWidget):
         self.labels_combo.setCurrentIndex(labels.index(old_labels) + 1 if old_labels in labels else 0)
         if image_changed:  # now that the combo lists the viewer's labels (a dock added beside an open sample)
             self._choose_own_labels(reset=True)
-            self._reference_on_own_labels()
         for combo in self._region_combos.values():
             self._fill_region_combo(combo)
 
@@ -632,7 +630,6 @@ class RegisterWidget(QWidget):
         self.reference_spin.setValue(own if isinstance(own, int) and 0 <= own < n else self._current_frame(layer))
         self._choose_own_region(reset=True)
         self._choose_own_labels(reset=True)
-        self._reference_on_own_labels()
         dims = self._viewer.dims
         named = ("t", "row", "col")  # napari's numbered axes ("-3" on the time slider; after the layer list was
         # cleared, "-3" beside the "row", "col" it kept): name them, unless the user named them
@@ -730,10 +727,12 @@ class RegisterWidget(QWidget):
 
     def _choose_own_labels(self, reset: bool = False) -> None:
         """Labels start on the image's own when it has them (as the region does; the user can pick "none"); with
-        ``reset`` (another image chosen) an image without them starts on "none", not on the previous image's."""
+        ``reset`` (another image chosen) an image without them starts on "none", not on the previous image's. Own labels
+        drawn on some frames only bring the reference onto them (:meth:`_reference_on_own_labels`)."""
         own = self._own_labels_layer()
         if own is not None:
             self.labels_combo.setCurrentIndex(self._labels_layers.index(own) + 1)
+            self._reference_on_own_labels()
         elif reset:
             self.labels_combo.setCurrentIndex(0)
 

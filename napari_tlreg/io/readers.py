@@ -1427,6 +1427,12 @@ def _npz_member_shape(z, key: str, path: Path) -> tuple:
     return shape
 
 
+def _numpy_colour(arr: np.ndarray) -> bool:
+    """Whether an array read from ``.npy``/``.npz`` holds colour frames: 3 or 4 samples on its last axis, ``(H, W, C)``
+    or ``(T, H, W, C)``."""
+    return arr.ndim in (3, 4) and arr.shape[-1] in (3, 4) and arr.shape[-2] > 4
+
+
 def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
     """``.npy`` (one array) or ``.npz`` with ``frames`` (or ``cine``, or the first >=3-D array, or else its 2-D images of
     one size, in the order stored: a pair saved as ``ref=``, ``tgt=``), optional ``labels`` (or an expert's masks,
@@ -1480,9 +1486,8 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
             if "labels" in keys:
                 labels = z["labels"]
             elif any(is_mask_key(k) for k in keys):  # an expert's masks: the Sunnybrook crops' endo, myo...
-                colour = arr.ndim in (3, 4) and arr.shape[-1] in (3, 4) and arr.shape[-2] > 4  # as _split_rgb takes it
-                try:
-                    labels = mask_labels(z, arr.shape[:-1] if colour else arr.shape)
+                try:  # of the grey frames' shape
+                    labels = mask_labels(z, arr.shape[:-1] if _numpy_colour(arr) else arr.shape)
                 except SequenceReadError as exc:
                     _fail(path, str(exc))
                 if labels is not None:
@@ -1501,7 +1506,7 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
         _fail(path, f"array has dtype {arr.dtype}; expected numbers")
     spacing = checked_spacing(spacing, path.name)
     rgb = None
-    if arr.ndim in (3, 4) and arr.shape[-1] in (3, 4) and arr.shape[-2] > 4:
+    if _numpy_colour(arr):
         arr, rgb = _split_rgb(arr, True)
 
     def one(k):
