@@ -20,13 +20,26 @@ from .result import RegistrationResult
 
 __all__ = ["register", "methods", "method_params", "available_devices", "Cancelled", "validate_frames", "check_shape", "blank_frames",
            "available_memory", "check_memory",
-           "MAX_VOXELS", "DEFAULT_METHOD", "NORMALIZATIONS"]
+           "MAX_VOXELS", "DEFAULT_METHOD", "PAIR_METHOD", "suggested_method", "NORMALIZATIONS"]
 
 #: Sequences larger than this many voxels (T*H*W) are refused before anything is allocated
 #: (2**27 float32 voxels = 512 MiB per copy; an engine holds several copies).
 MAX_VOXELS = 2**27
 MIN_SIZE = 8
 DEFAULT_METHOD = "tlrn"
+#: the method the viewer starts on for a pair of dates: HSyN, trained on satellite pairs, the closest of the pair
+#: engines to the real Sentinel-2 pair's shift and to the semi-synthetic pairs' truth (README, pair engines); the
+#: default, trained on cine, gave that pair a field worse than none
+PAIR_METHOD = "hsyn"
+#: units of a medical image's pixel size: two frames in one of them are a pair of phases (ED, ES), not of dates
+MEDICAL_UNITS = frozenset({"mm", "cm", "um", "µm", "μm"})
+
+
+def suggested_method(n_frames: int, unit: str | None = None) -> str:
+    """The method to start on for ``n_frames`` frames whose pixel size is in ``unit``: :data:`PAIR_METHOD` for two
+    frames not in a medical unit (a pair of dates: a satellite pair in metres, two bare TIFFs), else
+    :data:`DEFAULT_METHOD`. :func:`register`'s own default stays :data:`DEFAULT_METHOD` (the API's)."""
+    return PAIR_METHOD if n_frames == 2 and str(unit or "px") not in MEDICAL_UNITS else DEFAULT_METHOD
 
 
 def methods() -> dict[str, str]:

@@ -675,6 +675,7 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
     """:func:`run_batch`'s work on resolved ``items``: skip the finished, register the others on Dask (``client()``
     starts the session: ``(client, local)``; ``stop()`` ends it), write the summary."""
     from .engines import _REGISTRY
+    from .io.writers import remove_leftovers
 
     rows: dict[int, dict] = {}
     todo: list[int] = []
@@ -683,7 +684,7 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
             left.unlink(missing_ok=True)
     for i, item in enumerate(items):
         folder = out / item["name"]
-        _remove_leftovers(folder)
+        remove_leftovers(folder)  # a worker stopped with its cluster never ran atomic_dir's clean-up
         run = run_record(item, method, given, reference, normalize, slice)
         if not item.get("error") and is_finished(folder, run):
             rows[i] = _row(item, status="skipped", seconds=0.0, folder=str(folder), **_metrics_of(folder))
@@ -735,22 +736,3 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
     ordered = [rows[i] for i in range(len(items))]
     write_summary(ordered, out)
     return ordered
-
-
-def _remove_leftovers(folder: Path) -> None:
-    """The temporary siblings (``.<name>.tmp-*``, ``.<name>.old-*``) of a result folder that an interrupted run
-    left: a worker stopped with its cluster never runs the cleanup of :func:`~napari_tlreg.io.writers.atomic_dir`.
-    A result moved aside whose replacement never arrived is put back first; the rest is not needed."""
-    import shutil
-
-    parent = folder.parent
-    if not parent.is_dir():
-        return
-    if not folder.exists():  # stopped between atomic_dir's two renames: the moved-aside result is the only copy
-        old = [p for p in parent.glob(f".{glob.escape(folder.name)}.old-*") if (p / "result.json").is_file()]
-        if len(old) == 1:
-            os.rename(old[0], folder)
-    for tag in ("tmp", "old"):
-        for left in parent.glob(f".{glob.escape(folder.name)}.{tag}-*"):
-            if left.is_dir() and not left.is_symlink():
-                shutil.rmtree(left, ignore_errors=True)

@@ -18,9 +18,12 @@ sequences failed writes its summary and exits 1. Like the widgets, this module h
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -256,10 +259,13 @@ def _progress_printer(method: str):
     """Progress on stderr: on a terminal one line rewritten in place (padded over the longer line it
     replaces); elsewhere whole lines, at most one every ``LOG_PROGRESS_EVERY`` s, and the last."""
     tty = sys.stderr.isatty()
-    state = {"width": 0, "last": -float("inf")}
+    state = {"width": 0, "last": -float("inf"), "text": None}
 
     def progress(done, total, message):
         text = f"[{method}] {done}/{total} {message}"
+        if text == state["text"]:  # the engine's last report and the API's "done" after it: said once
+            return
+        state["text"] = text
         if tty:
             _PROGRESS_LINE[0] = True
             print("\r" + text.ljust(state["width"]), end="", file=sys.stderr, flush=True)
@@ -294,9 +300,10 @@ def cmd_register(args) -> int:
               f"(--slice K for another)", file=sys.stderr)
     # everything that can be checked is checked before the (possibly long) registration
     api.validate_frames(seq.frames, args.reference)
-    if args.method is None and seq.shape[0] == 2:  # the default is trained on cine: say what a pair of dates wants
+    if args.method is None and api.suggested_method(seq.shape[0], seq.unit) != method:  # a pair of dates: say so
         print(f"napari-tlreg register: 2 frames: registering with {method} (the default, trained on cine sequences); "
-              "for a pair of dates (satellite), --method hsyn or multistep", file=sys.stderr)
+              f"for a pair of dates (satellite), --method {api.PAIR_METHOD} (the viewer's choice) or multistep",
+              file=sys.stderr)
     names = None  # what each label id is (the plots and a report name them): the contours', the source's own labels'
     if args.labels and is_contour_source(args.labels):  # expert contours (Sunnybrook): on the images they name
         labels = load_contours(args.labels, seq)
@@ -488,12 +495,37 @@ def cmd_view(args) -> int:
                   params=parse_params(args.param), normalize=args.normalize)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, SLURM's ``scancel`` or time limit, ``docker stop``) taken as an interrupt, so that what
+    an interrupt cleans up is cleaned up: killed while writing, ``register`` left a hidden half-written copy of its
+    result beside ``--out`` (the batch stops its cluster and writes its summary, as on Ctrl-C)."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts(command: str):
+    """SIGTERM raises :class:`Terminated` in the main thread while ``command`` runs; ``view`` keeps Python's default
+    (napari's event loop would take the exception as one of its own callbacks' errors)."""
+    if command == "view" or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum, frame):
+        raise Terminated()
+
+    before = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     with warnings.catch_warnings():  # a warning is one line too, never a source excerpt
         warnings.showwarning = lambda message, category, *_a, **_k: print(
             f"napari-tlreg {args.command}: warning: {_first_line(message)}", file=sys.stderr)
-        return _main(args)
+        with _sigterm_interrupts(args.command):
+            return _main(args)
 
 
 def _main(args) -> int:
@@ -522,10 +554,11 @@ def _main(args) -> int:
         print(f"napari-tlreg {args.command}: error: out of memory; crop, downsample or split the sequence",
               file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         _end_progress()
-        print(f"napari-tlreg {args.command}: interrupted", file=sys.stderr)
-        return 130
+        term = isinstance(exc, Terminated)
+        print(f"napari-tlreg {args.command}: {'terminated' if term else 'interrupted'}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if term else signal.SIGINT)
 
 
 def _error(args, exc: BaseException) -> int:

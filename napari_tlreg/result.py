@@ -11,6 +11,17 @@ import numpy as np
 
 _ARRAYS = ("frames", "warped", "displacement", "jacobian")
 _FORMAT = 1
+#: what each saved array holds, in ``result.json``: the TIFFs carry the pixel size (a GIS reads metres), not what
+#: their values are (a displacement in metres would be 10x off on a 10 m image)
+ARRAY_NOTES = {
+    "frames": "the registered frames, (T, H, W), as normalised for the run",
+    "warped": "the reference warped onto each frame, (T, H, W): warped[t](x) = reference(x + u_t(x))",
+    "displacement": "u_t, (T, 2, H, W), channels (row, col), in pixels (not the unit): a pull field, "
+                    "frame_t(x) = reference(x + u_t(x)); zero at the reference",
+    "jacobian": "det(I + grad u_t), (T, H, W), no unit: below 1 the frame's content grew since the reference, "
+                "above 1 it shrank, <= 0 folded",
+    "inverse": "the inverse field (push), (T, 2, H, W), channels (row, col), in pixels",
+}
 #: px: :meth:`RegistrationResult.track_points` warns of a tracked point that maps back farther than this from its own
 TRACK_TOLERANCE = 0.5
 
@@ -195,7 +206,9 @@ class RegistrationResult:
             "shape": list(self.frames.shape),
             "normalization": self.normalization,
             "unit": self.unit,
+            "displacement_unit": "px",
             "geotiff": self.geotiff,
+            "arrays": {name: ARRAY_NOTES[name] for name in (*_ARRAYS, *(("inverse",) if self.inverse is not None else ()))},
         }
         (folder / "result.json").write_text(json.dumps(meta, indent=2, default=_json_plain))
 

@@ -831,6 +831,7 @@ def test_cli_progress_lines_in_a_log_and_on_a_terminal(monkeypatch):
     for i in range(1, 11):  # 10 steps, 0.5 s apart
         progress(i, 10, f"step {i}")
         clock[0] += 0.5
+    progress(10, 10, "step 10")  # (satellite review) the engine's last report and the API's after it: one line
     lines = log.getvalue().splitlines()
     assert lines == ["[m] 1/10 step 1", "[m] 5/10 step 5", "[m] 9/10 step 9", "[m] 10/10 step 10"]
     tty = Stream(True)
@@ -1476,7 +1477,7 @@ def test_cli_register_of_a_pair_with_the_default_method_says_what_pairs_want(tmp
     save_stack(tmp_path / "pair.tif", frames)
     rc, err, _ = _cli(["register", tmp_path / "pair.tif", "--out", tmp_path / "r", "--no-montage"], capsys)
     assert rc == 0 and ("napari-tlreg register: 2 frames: registering with tlrn (the default, trained on cine "
-                        "sequences); for a pair of dates (satellite), --method hsyn or multistep") in err, err
+                        "sequences); for a pair of dates (satellite), --method hsyn (the viewer's choice) or multistep") in err, err
     save_stack(tmp_path / "three.tif", np.concatenate([frames, frames[:1]]))
     rc, err, _ = _cli(["register", tmp_path / "three.tif", "--out", tmp_path / "r3", "--no-montage"], capsys)
     assert rc == 0 and not any("pair of dates" in line for line in err)
@@ -1665,3 +1666,101 @@ def test_a_cancel_during_the_checks_is_taken_before_the_intensities_are_scaled(m
     assert scaled == []
     tl.register(frames, method="tlrn")
     assert scaled == [1]
+
+
+_TERM_SCRIPT = """
+import os, signal, sys
+import napari_tlreg.io.writers as W
+from napari_tlreg import cli
+
+real, calls = W._fsync_file, []
+def killed_midway(path):  # terminated as the output's files are flushed, before the folder is put in place
+    calls.append(path)
+    real(path)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGTERM)
+W._fsync_file = killed_midway
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("command", ["register", "evaluate"])
+def test_sigterm_while_writing_leaves_no_half_written_copy_and_keeps_the_earlier_output(tmp_path, command):
+    """(2026-12-05, bad-input review) `timeout`, SLURM and `docker stop` end a run with SIGTERM, which nothing handled:
+    killed while writing, `register` left a hidden half-written copy of its result beside --out (29 MB for 12x384x384,
+    one more each time), never removed. SIGTERM is now an interrupt: the writer's clean-up runs, the earlier result
+    stays, the exit status is 143."""
+    import subprocess
+    import sys
+
+    from napari_tlreg.result import RegistrationResult
+
+    frames = np.random.default_rng(0).random((3, 32, 32)).astype(np.float32)
+    save_stack(tmp_path / "seq.tif", frames)
+    out = tmp_path / "out"
+    rc = cli.main(["register", str(tmp_path / "seq.tif"), "--method", "voxelmorph", "--out", str(out), "--no-montage"])
+    assert rc == 0
+    before = RegistrationResult.load(out).runtime_s
+    argv = (["register", str(tmp_path / "seq.tif"), "--method", "voxelmorph", "--out", str(out), "--no-montage"]
+            if command == "register" else ["evaluate", str(out), "--report", str(tmp_path / "report")])
+    if command == "evaluate":
+        assert cli.main(argv) == 0
+        before = json.loads((tmp_path / "report" / "report.json").read_text())
+    proc = subprocess.run([sys.executable, "-c", _TERM_SCRIPT, *argv], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 143, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == f"napari-tlreg {command}: terminated"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["seq.tif", "out"] + (["report"] if command == "evaluate" else []))
+    if command == "register":
+        assert RegistrationResult.load(out).runtime_s == before  # the earlier result, whole
+    else:
+        assert json.loads((tmp_path / "report" / "report.json").read_text()) == before
+
+
+def test_a_killed_writes_leftovers_are_cleared_by_the_next_write_and_a_moved_aside_output_put_back(tmp_path):
+    """(2026-12-05, bad-input review) SIGKILL (or a power cut) leaves atomic_dir's hidden temporary folders; only the
+    batch cleared them, so every killed `register` or report left a full-size copy for good. A folder moved aside
+    whose replacement never arrived is the only copy: put back, not deleted."""
+    from napari_tlreg.io.writers import atomic_dir
+
+    out = tmp_path / "out"
+    for name in (".out.tmp-0badf00d", ".out.old-0badf00d"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "half.tif").write_bytes(b"II*\0")
+    (tmp_path / ".other.tmp-0badf00d").mkdir()  # another output's: not this write's to clear
+    (tmp_path / ".out.old-0badf00d" / "report.json").write_text("{}")  # an earlier report, moved aside
+    with pytest.raises(FileExistsError, match="no result.json"):  # put back first: out is a report, not a place
+        with atomic_dir(out, replaces="result.json", kind="result"):
+            pass
+    assert (out / "report.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.tmp-0badf00d", "out"]
+    (tmp_path / ".out.tmp-12345678").mkdir()
+    with atomic_dir(out, replaces="report.json", kind="report") as tmp:
+        (tmp / "report.json").write_text("{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.tmp-0badf00d", "out"]
+
+
+def test_result_json_says_the_displacement_is_in_pixels_whatever_the_images_unit(tmp_path):
+    """(2026-12-05, satellite review) displacement.tif carries a GeoTIFF's 10 m pixels, and nothing said its values
+    are pixels, not metres: a GIS user read a 1.7 px shift as 1.7 m."""
+    from napari_tlreg.result import ARRAY_NOTES
+
+    frames = np.random.default_rng(0).random((2, 32, 32)).astype(np.float32)
+    save_stack(tmp_path / "pair.tif", frames, (10.0, 10.0), unit="m")
+    assert cli.main(["register", str(tmp_path / "pair.tif"), "--method", "hsyn", "--out", str(tmp_path / "r"),
+                     "--no-montage"]) == 0
+    meta = json.loads((tmp_path / "r" / "result.json").read_text())
+    assert meta["unit"] == "m" and meta["displacement_unit"] == "px"
+    assert set(meta["arrays"]) == {p.stem for p in (tmp_path / "r").glob("*.tif")} and "inverse" in meta["arrays"]
+    assert "in pixels" in meta["arrays"]["displacement"] and "(row, col)" in meta["arrays"]["displacement"]
+    assert meta["arrays"] == {k: ARRAY_NOTES[k] for k in meta["arrays"]}
+    tl.RegistrationResult.load(tmp_path / "r")  # still a result folder the readers take
+
+
+@pytest.mark.parametrize("name", ["x.tif", "x.nii.gz", "x.ome.tif"])
+@pytest.mark.parametrize("values", [np.array([[1, None], [2, 3]], dtype=object), np.array([["a", "b"], ["c", "d"]])])
+def test_save_stack_refuses_an_array_of_no_numbers_in_a_sentence(tmp_path, name, values):
+    """(2026-12-05, bad-input review) An object array reached tifffile, whose ``KeyError: 'O'`` came out of the
+    public writer."""
+    with pytest.raises(ValueError, match=r"^x\.(tif|nii\.gz|ome\.tif): expected an array of numbers, got (object|<U1) "):
+        save_stack(tmp_path / name, values)
+    assert list(tmp_path.iterdir()) == []

@@ -345,6 +345,44 @@ def test_method_combo_and_devices(widget):
     assert w.device_combo.currentText() == "auto"
 
 
+def test_a_pair_of_dates_starts_on_the_pair_method_until_the_method_is_chosen(widget, tmp_path):
+    """(2026-12-05, satellite review) The real Sentinel-2 pair opened with `view --run` (or the dock) ran tlrn, trained
+    on cine, whose median field was (+4.25, +3.65) px against the pair's (+1.7, -0.6): worse than none. The CLI said
+    what pairs want; the dock said nothing."""
+    from napari_tlreg.api import DEFAULT_METHOD, PAIR_METHOD, method_params, suggested_method
+    from napari_tlreg.io import save_stack
+
+    viewer, w = widget
+    rng = np.random.default_rng(0)
+    save_stack(tmp_path / "pair.tif", rng.random((2, 32, 32)).astype(np.float32), (10.0, 10.0), unit="m")
+    save_stack(tmp_path / "edes.nii.gz", rng.random((2, 32, 32)).astype(np.float32), (1.3, 1.3))  # ED, ES in mm
+    save_stack(tmp_path / "cine.tif", rng.random((5, 32, 32)).astype(np.float32))
+    for name in ("pair.tif", "edes.nii.gz", "cine.tif"):
+        viewer.open(str(tmp_path / name), plugin="napari-tlreg")
+    assert PAIR_METHOD != DEFAULT_METHOD
+    choose(w.image_combo, "pair")
+    assert w.method_combo.currentData() == PAIR_METHOD
+    assert f"method: {PAIR_METHOD}, for a pair of dates (2 frames)" in w.status_label.text()
+    form = set(w._param_defaults)  # the form is the pair method's
+    assert form <= set(method_params(PAIR_METHOD)) and form - set(method_params(DEFAULT_METHOD))
+    choose(w.image_combo, "edes")  # two phases of a heart, in mm: the cine-trained default
+    assert w.method_combo.currentData() == DEFAULT_METHOD
+    choose(w.image_combo, "pair")
+    choose(w.image_combo, "cine")
+    assert w.method_combo.currentData() == DEFAULT_METHOD
+    choose(w.method_combo, "voxelmorph")  # chosen: kept, whatever image comes next
+    choose(w.image_combo, "pair")
+    assert w.method_combo.currentData() == "voxelmorph"
+    w2 = type(w)(viewer)  # a second dock, set by a script before it chooses the pair: kept too
+    choose(w2.method_combo, "multistep")
+    choose(w2.image_combo, "cine")
+    choose(w2.image_combo, "pair")
+    assert w2.method_combo.currentData() == "multistep"
+    w2.deleteLater()
+    assert [suggested_method(n, unit) for n, unit in ((2, None), (2, "px"), (2, "m"), (2, "mm"), (2, "um"), (3, "m"))] \
+        == [PAIR_METHOD, PAIR_METHOD, PAIR_METHOD, DEFAULT_METHOD, DEFAULT_METHOD, DEFAULT_METHOD]
+
+
 def test_only_edited_parameters_are_passed(widget):
     """The form sends what the user changed; the engine fills in its defaults, as for a call from
     Python (an nmsr ``smooth`` edited alone then holds on every sequence, clean or noisy)."""

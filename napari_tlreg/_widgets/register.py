@@ -54,6 +54,7 @@ from napari_tlreg.api import (
     method_params,
     methods,
     param_problem,
+    suggested_method,
     validate_frames,
 )
 from napari_tlreg.core.normalize import intensity_range
@@ -438,7 +439,11 @@ class RegisterWidget(QWidget):
             self.method_combo.setItemData(self.method_combo.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
         if DEFAULT_METHOD in names:
             self.method_combo.setCurrentIndex(list(names).index(DEFAULT_METHOD))
-        self.method_combo.currentIndexChanged.connect(self._on_method_changed)
+        # the method follows the chosen image (a pair of dates: PAIR_METHOD) until someone else sets it (the user, a
+        # script, the launcher): from then on it is theirs
+        self._method_chosen = False
+        self._setting_method = False
+        self.method_combo.currentIndexChanged.connect(self._on_method_set)
         form.addRow("method", self.method_combo)
 
         self.params_box = QGroupBox("parameters")
@@ -628,6 +633,7 @@ class RegisterWidget(QWidget):
         # the sequence's own reference (a sample's: napari opens it on its middle frame), else the current frame
         own = plugin_info(layer).get("reference")
         self.reference_spin.setValue(own if isinstance(own, int) and 0 <= own < n else self._current_frame(layer))
+        self._method_for_image(layer, n)
         self._choose_own_region(reset=True)
         self._choose_own_labels(reset=True)
         dims = self._viewer.dims
@@ -635,6 +641,25 @@ class RegisterWidget(QWidget):
         # cleared, "-3" beside the "row", "col" it kept): name them, unless the user named them
         if dims.ndim == 3 and layer.ndim == 3 and all(str(a).lstrip("-").isdigit() or a in named for a in dims.axis_labels):
             dims.axis_labels = named
+
+    def _method_for_image(self, layer, n_frames: int) -> None:
+        """The method the chosen image suggests (:func:`napari_tlreg.api.suggested_method`: a pair of dates gets a pair
+        engine; the default, trained on cine, gave the real Sentinel-2 pair a field worse than none), unless the method
+        was set by someone else; said in the status line when it changes."""
+        if self._method_chosen:
+            return
+        name = suggested_method(n_frames, layer_spacing(layer)[1])
+        i = self.method_combo.findData(name)
+        if i < 0 or i == self.method_combo.currentIndex():
+            return
+        self._setting_method = True
+        try:
+            self.method_combo.setCurrentIndex(i)
+        finally:
+            self._setting_method = False
+        if name != DEFAULT_METHOD:
+            self.status_label.setText(f"method: {name}, for a pair of dates ({n_frames} frames); {DEFAULT_METHOD} is "
+                                      "trained on cine sequences")
 
     def load_contours(self, folder=None) -> Labels | None:
         """Expert contour files (Sunnybrook's) drawn on the chosen DICOM image, as its labels layer ``"<image> labels"``
@@ -761,6 +786,11 @@ class RegisterWidget(QWidget):
             self.reference_spin.setValue(self._current_frame(layer))
 
     # -- method parameters ---------------------------------------------------------------------------
+    def _on_method_set(self, *_) -> None:
+        if not self._setting_method:
+            self._method_chosen = True
+        self._on_method_changed()
+
     def _on_method_changed(self, *_) -> None:
         while self.params_form.rowCount():
             self.params_form.removeRow(0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import glob
 import gzip
 import io
 import math
@@ -154,6 +155,7 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
     ``kind``), as replacing it would delete whatever else the user kept there.
     """
     target = _final_target(target)
+    remove_leftovers(target)
     check_replaceable(target, replaces, kind)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(target, "tmp")
@@ -181,6 +183,27 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
         if full is not None:
             raise full from exc
         raise
+
+
+def remove_leftovers(target) -> None:
+    """The temporary siblings (``.<name>.tmp-*``, ``.<name>.old-*``) of an output folder that an earlier write left
+    when its process was killed (SIGKILL, a power cut: :func:`atomic_dir`'s clean-up never ran; each kill left a
+    full-size hidden copy). A folder moved aside whose replacement never arrived (``target`` missing) was what
+    ``target`` held: put back first (the newest, were there several); the rest is not needed. Two writes into one
+    folder at once are not supported (the batch holds a lock on its output)."""
+    target = Path(target)
+    parent = target.parent
+    if not parent.is_dir():
+        return
+    name = glob.escape(target.name)
+    if not target.exists():  # stopped between atomic_dir's two renames: the moved-aside folder is the only copy
+        old = [p for p in parent.glob(f".{name}.old-*") if p.is_dir() and not p.is_symlink()]
+        if old:
+            os.rename(max(old, key=lambda p: p.stat().st_mtime), target)
+    for tag in ("tmp", "old"):
+        for left in parent.glob(f".{name}.{tag}-*"):
+            if left.is_dir() and not left.is_symlink():
+                shutil.rmtree(left, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- stacks
@@ -229,6 +252,8 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
         arr = arr.astype(np.uint8)
     if arr.ndim < 2:
         raise ValueError(f"{path.name}: expected an image array of at least 2 dimensions, got shape {arr.shape}")
+    if arr.dtype.kind not in "biufc":  # tifffile's KeyError: 'O' for an object array
+        raise ValueError(f"{path.name}: expected an array of numbers, got {arr.dtype} values")
     if kind == "ome" and arr.dtype.kind in "iu" and arr.dtype.itemsize > 4:
         raise ValueError(f"{path.name}: OME-TIFF cannot store {arr.dtype}; use .tif")
     if kind == "nifti" and arr.ndim > 3:
