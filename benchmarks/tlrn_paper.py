@@ -7,7 +7,9 @@ Prints tables and writes ``results.json`` + ``tlrn_paper.png`` into ``--out``:
    (the paper's Fig. 3), % non-positive Jacobian;
 2. unseen cardiac phantoms: Dice / HD95 of the propagated myocardium per frame (Fig. 5), folding;
 3. real cine MRI (Sunnybrook, ../shared/data): ED endocardium propagated to ES, Dice vs the expert;
-4. inference speed on 8x64x64 and 30x128x128 (2 threads; CUDA too when present), ANTs per pair.
+4. inference speed on 8x64x64 and 30x128x128 (2 threads; CUDA too when present), ANTs per pair;
+5. identity (``--sections identity``, not run by default): the field the models give a sequence of one frame
+   repeated, where the truth is none, and what the two ways of removing that bias tried cost in Dice.
 ANTs needs the bench extra (``pip install -e .[bench]``: antspyx pins numpy<2.4, scipy<1.16).
 """
 from __future__ import annotations
@@ -278,6 +280,8 @@ def main(argv=None) -> int:
         run_sunnybrook(R, use_ants, print)
     if "speed" in sections:
         run_speed(R, use_ants, print)
+    if "identity" in sections and SHARED.is_dir():
+        run_identity(R, print)
     write_json(out / "results.json", R)
     if "lemniscate" in R and "cardiac" in R:
         plot(R, out / "tlrn_paper.png")
@@ -322,6 +326,97 @@ def run_sunnybrook(R, use_ants, print):
     for m, r in R["sunnybrook"].items():
         per = " ".join(f"{r['dice_by_patient'][p]:11.3f}" for p in patients)
         print(f"{m:22s} {r['n_cases']:5d} {r['dice_mean']:6.3f} {per} {r['seconds_per_case']:7.3f}")
+
+
+def identity_cases():
+    """(name, frame) of three frames to repeat: the bundled cardiac sample's first (synthetic, noisy, 128 px), a real
+    short-axis cine's end-diastole (Sunnybrook SCD0000101 slice 6, 128 px) and a real long-axis cine's first (the
+    multi-frame DICOM, 256 px: run at 64 px, so a bias at the network's grid is four times as large)."""
+    yield "cardiac sample", tl.load_sequence("cardiac").frames[0]
+    d = np.load(SHARED / "sunnybrook" / "SCD0000101_crop128.npz")
+    yield "Sunnybrook SCD0000101 s6 ED", d["cine"][6, int(np.argmax(d["endo"][6].sum(axis=(1, 2))))].astype(np.float32)
+    yield "DICOM long axis (256 px)", tl.load_sequence(SHARED / "dicom" / "heart_cine_multiframe_16x256x256.dcm").frames[0]
+
+
+def _bias_free_velocities(mode: str):
+    """``predict_velocities`` with the networks' bias taken out, two ways: ``antisymmetric``, half the difference of
+    the velocities of (reference, frame) and (frame, reference); ``null``, the velocity of (reference, frame) less
+    that of (frame, frame). Each is zero on identical frames, and costs a second pass."""
+    import torch
+
+    from napari_tlreg.engines import tlrn as T
+
+    def step(net, a, b, state, t0):  # TLRNNet.step with the pair's two images given separately
+        bb, k, h, w = b.shape
+        z, skips = net.unet.encode(torch.stack([a, b], 2).reshape(bb * k, 2, h, w))
+        zs = z.reshape(bb, k, *z.shape[1:])
+        if net.residual:
+            out = []
+            for i in range(k):
+                prev = out[-1] if out else state
+                out.append(zs[:, i] if t0 + i == 0 else net.units[0](prev, zs[:, i]))
+            zs = torch.stack(out, 1)
+            z = zs.reshape(bb * k, *z.shape[1:])
+        v = net.unet.decode(z, skips)
+        return v.reshape(bb, k, *v.shape[1:]), zs[:, -1]
+
+    def predict(net, frames, reference, ctx=None, block=T.PREDICT_BLOCK):
+        assert net.shared, "the shipped models share one temporal unit"
+        t, h, w = frames.shape
+        m = net.unet.multiple
+        ph, pw = (-h) % m, (-w) % m
+        x = torch.nn.functional.pad(frames[None], (0, pw, 0, ph), mode="replicate")[0] if (ph or pw) else frames
+        f = 2**net.unet.flow_level
+        v = torch.zeros(t, 2, (h + ph) // f, (w + pw) // f, dtype=frames.dtype, device=frames.device)
+        ref = x[reference][None, None]
+        for chain in T.time_chains(t, reference):
+            fwd = other = None
+            for start in range(0, len(chain), block):
+                idx = chain[start:start + block]
+                fr = x[idx][None]
+                out, fwd = step(net, ref.expand_as(fr), fr, fwd, start)
+                if mode == "antisymmetric":
+                    back, other = step(net, fr, ref.expand_as(fr), other, start)
+                    v[idx] = 0.5 * (out[0] - back[0])
+                else:
+                    same, other = step(net, fr, fr, other, start)
+                    v[idx] = out[0] - same[0]
+        return v
+
+    return predict
+
+
+def run_identity(R, print):
+    """The field on one frame repeated (the truth: none), and the Dice of the bias-free variants beside the models'."""
+    from napari_tlreg.engines import tlrn as T
+
+    print("\n## Identity: one frame repeated 4 times (the true field is 0); mean displacement (row, col) and mean |u|, px")
+    R["identity"] = {"cases": {}, "variants": {}}
+    for name, frame in identity_cases():
+        R["identity"]["cases"][name] = row = {}
+        for method in (*METHODS, "nmsr"):  # nmsr: fitted to the frames in front of it, beside the trained models
+            res = tl.register(np.stack([frame] * 4), method=method)
+            u = res.displacement[1:]
+            row[method] = {"mean_row": float(u[:, 0].mean()), "mean_col": float(u[:, 1].mean()),
+                           "mean_abs": float(np.abs(u).mean()), "scale": res.params.get("scale")}  # nmsr: none
+            scale = "-" if row[method]["scale"] is None else f"{row[method]['scale']:.2f}"
+            print(f"{name:28s} {method:10s} scale {scale:4s}  mean ({row[method]['mean_row']:+.3f}, "
+                  f"{row[method]['mean_col']:+.3f})  |u| {row[method]['mean_abs']:.3f}")
+    print(f"\n{'variant':24s} {'identity |u|':>12s} {'Sunnybrook Dice':>15s} {'phantoms Dice':>13s}")
+    frame = next(identity_cases())[1]
+    original = T.predict_velocities
+    for mode in ("models", "antisymmetric", "null"):
+        for method in METHODS:
+            T.predict_velocities = original if mode == "models" else _bias_free_velocities(mode)
+            try:
+                u = tl.register(np.stack([frame] * 4), method=method).displacement[1:]
+                sb, card = evaluate_sunnybrook(method), evaluate_cardiac(method, 20)
+            finally:
+                T.predict_velocities = original
+            key = f"{method} {mode}"
+            R["identity"]["variants"][key] = {"identity_abs": float(np.abs(u).mean()), "sunnybrook": sb["dice_mean"],
+                                              "phantoms": card["dice_mean"]}
+            print(f"{key:24s} {np.abs(u).mean():12.3f} {sb['dice_mean']:15.4f} {card['dice_mean']:13.4f}")
 
 
 def run_speed(R, use_ants, print):

@@ -741,3 +741,22 @@ def test_fullsize_benchmark_runs_and_the_auto_scale_is_the_pixel_sizes(shared_da
     assert rows["tlrn full, auto (pixel size given)"]["dice"] == rows["tlrn full, scale 0.5"]["dice"]
     assert rows["tlrn full, scale 0.25 (size rule)"]["worse"] >= 5 and rows["tlrn full, scale 0.5"]["worse"] == 0
     assert "| tlrn | full, auto (pixel size given) → 0.5 |" in out["table_markdown"]
+
+
+@pytest.mark.parametrize("method", ["tlrn", "voxelmorph"])
+def test_tlrn_benchmark_identity_variants_are_the_models_without_their_bias(method, monkeypatch):
+    """The identity section's two ways of taking the models' bias out (benchmarks/tlrn_paper.py): each is zero on one
+    frame repeated, where the models' field is not, and on a moving sequence still follows the models' field."""
+    from benchmarks.tlrn_paper import _bias_free_velocities
+    from napari_tlreg.engines import tlrn as T
+
+    seq = tl.load_sequence("cardiac").frames[:6]
+    still = np.stack([seq[0]] * 4)
+    models = tl.register(seq, method=method).displacement
+    assert np.abs(tl.register(still, method=method).displacement[1:]).mean() > 0.1  # the bias the section measures
+    for mode in ("antisymmetric", "null"):
+        monkeypatch.setattr(T, "predict_velocities", _bias_free_velocities(mode))
+        assert np.abs(tl.register(still, method=method).displacement).max() < 1e-5, mode
+        moved = tl.register(seq, method=method).displacement
+        assert np.corrcoef(moved[1:].ravel(), models[1:].ravel())[0, 1] > 0.8, mode
+        assert not np.allclose(moved, models, atol=0.05)
