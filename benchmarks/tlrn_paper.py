@@ -9,7 +9,9 @@ Prints tables and writes ``results.json`` + ``tlrn_paper.png`` into ``--out``:
 3. real cine MRI (Sunnybrook, ../shared/data): ED endocardium propagated to ES, Dice vs the expert;
 4. inference speed on 8x64x64 and 30x128x128 (2 threads; CUDA too when present), ANTs per pair;
 5. identity (``--sections identity``, not run by default): the field the models give a sequence of one frame
-   repeated, where the truth is none, and what the two ways of removing that bias tried cost in Dice.
+   repeated, where the truth is none, and what the two ways of removing that bias tried cost in Dice;
+6. edpairs (``--sections edpairs``, not run by default): the 28 Sunnybrook ED/ES pairs given as two frames in pixels,
+   as a bare two-page TIFF would come, registered by every engine (the Register dock's choice for two frames).
 ANTs needs the bench extra (``pip install -e .[bench]``: antspyx pins numpy<2.4, scipy<1.16).
 """
 from __future__ import annotations
@@ -282,6 +284,8 @@ def main(argv=None) -> int:
         run_speed(R, use_ants, print)
     if "identity" in sections and SHARED.is_dir():
         run_identity(R, print)
+    if "edpairs" in sections and SHARED.is_dir():
+        run_edpairs(R, print)
     write_json(out / "results.json", R)
     if "lemniscate" in R and "cardiac" in R:
         plot(R, out / "tlrn_paper.png")
@@ -417,6 +421,24 @@ def run_identity(R, print):
             R["identity"]["variants"][key] = {"identity_abs": float(np.abs(u).mean()), "sunnybrook": sb["dice_mean"],
                                               "phantoms": card["dice_mean"]}
             print(f"{key:24s} {np.abs(u).mean():12.3f} {sb['dice_mean']:15.4f} {card['dice_mean']:13.4f}")
+
+
+def run_edpairs(R, print):
+    """Each Sunnybrook slice's ED and ES frames alone, in pixels (no pixel size): the ED endocardium propagated to ES."""
+    engines = ("tlrn", "voxelmorph", "hsyn", "multistep", "nmsr")
+    dice: dict[str, list[float]] = {m: [] for m in ("none", *engines)}
+    for _name, cine, ed, es, endo_ed, endo_es in sunnybrook_cases():
+        lab = endo_ed.astype(np.int32)
+        dice["none"].append(metrics.dice(lab > 0, endo_es))
+        for m in engines:
+            res = tl.register(cine[[ed, es]], method=m)
+            dice[m].append(metrics.dice(res.warp_labels(lab)[1] > 0, endo_es))
+    none = np.array(dice["none"])
+    R["edpairs"] = {m: {"dice_mean": float(np.mean(d)), "worse_than_none": int(np.sum(np.array(d) < none)),
+                        "n_cases": len(d)} for m, d in dice.items()}
+    print("\n## Sunnybrook ED/ES pairs as two frames in pixels: ED endocardium propagated to ES, Dice vs expert")
+    for m, r in R["edpairs"].items():
+        print(f"{m:12s} {r['dice_mean']:.4f}  below none on {r['worse_than_none']} of {r['n_cases']}")
 
 
 def run_speed(R, use_ants, print):

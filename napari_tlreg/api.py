@@ -31,15 +31,16 @@ DEFAULT_METHOD = "tlrn"
 #: engines to the real Sentinel-2 pair's shift and to the semi-synthetic pairs' truth (README, pair engines); the
 #: default, trained on cine, gave that pair a field worse than none
 PAIR_METHOD = "hsyn"
-#: units of a medical image's pixel size: two frames in one of them are a pair of phases (ED, ES), not of dates
-MEDICAL_UNITS = frozenset({"mm", "cm", "um", "µm", "μm"})
+#: the unit of a map's pixel size (the readers give metres for m and km: GeoTIFFs, the satellite sample)
+MAP_UNIT = "m"
 
 
 def suggested_method(n_frames: int, unit: str | None = None) -> str:
     """The method to start on for ``n_frames`` frames whose pixel size is in ``unit``: :data:`PAIR_METHOD` for two
-    frames not in a medical unit (a pair of dates: a satellite pair in metres, two bare TIFFs), else
-    :data:`DEFAULT_METHOD`. :func:`register`'s own default stays :data:`DEFAULT_METHOD` (the API's)."""
-    return PAIR_METHOD if n_frames == 2 and str(unit or "px") not in MEDICAL_UNITS else DEFAULT_METHOD
+    frames of a map (pixels in metres: a pair of dates), else :data:`DEFAULT_METHOD`. Two frames in pixels could be
+    anything: on the 28 Sunnybrook ED/ES pairs given without their pixel size HSyN's Dice was 0.897 against tlrn's
+    0.925. :func:`register`'s own default stays :data:`DEFAULT_METHOD` (the API's)."""
+    return PAIR_METHOD if n_frames == 2 and unit == MAP_UNIT else DEFAULT_METHOD
 
 
 def methods() -> dict[str, str]:

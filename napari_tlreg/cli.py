@@ -300,7 +300,7 @@ def cmd_register(args) -> int:
               f"(--slice K for another)", file=sys.stderr)
     # everything that can be checked is checked before the (possibly long) registration
     api.validate_frames(seq.frames, args.reference)
-    if args.method is None and api.suggested_method(seq.shape[0], seq.unit) != method:  # a pair of dates: say so
+    if args.method is None and seq.shape[0] == 2:  # the default is trained on cine: say what a pair of dates wants
         print(f"napari-tlreg register: 2 frames: registering with {method} (the default, trained on cine sequences); "
               f"for a pair of dates (satellite), --method {api.PAIR_METHOD} (the viewer's choice) or multistep",
               file=sys.stderr)

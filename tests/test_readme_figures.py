@@ -812,6 +812,8 @@ def tlrn_prose(R: dict) -> list[tuple[str, list]]:
     r1 = [sp["1 thread(s)"][s]["ratio_ants_over_tlrn"] for s in ("8x64x64", "30x128x128")]
     r2 = [sp["2 thread(s)"][s]["ratio_ants_over_tlrn"] for s in ("8x64x64", "30x128x128")]
     return [
+        ("`hsyn`, trained on satellite pairs, reached a Dice of {} against", [R["edpairs"]["hsyn"]["dice_mean"]]),
+        ("`tlrn`'s {} and `nmsr`'s {}).", [R["edpairs"][m]["dice_mean"] for m in ("tlrn", "nmsr")]),
         ("instead of none: tlrn's mean |u| is {} px on the", [ident[cases[0]]["tlrn"]["mean_abs"]]),
         ("cardiac sample's first frame, {} px on a real short-axis end-diastole", [ident[cases[1]]["tlrn"]["mean_abs"]]),
         ("{} px on the real long-axis DICOM's 256 px", [ident[cases[2]]["tlrn"]["mean_abs"]]),
