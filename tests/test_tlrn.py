@@ -714,3 +714,33 @@ def test_resume_takes_an_older_checkpoint_and_ctrl_c_mid_update_writes_nothing(t
     assert not (tmp_path / "mid.pt").exists()
     assert "interrupted while updating the weights: nothing written; the last checkpoint (step 0) stands" in \
         capsys.readouterr().err
+
+
+def test_sigterm_keeps_the_steps_done_as_ctrl_c_does(tmp_path):
+    """SLURM's time limit, `scancel` and `timeout` end a training with SIGTERM, which killed it with every step since
+    the last checkpoint lost (every step, before the first): the CLI takes it as an interrupt, so the checkpoint of
+    Ctrl-C is written and `--resume` continues from it; exit status 143."""
+    import subprocess
+    import sys
+
+    script = """
+import os, signal, sys
+import napari_tlreg.train as T
+from napari_tlreg import cli
+real = T.train
+def terminated_at_2(cfg, progress=None):
+    def hook(done, total, stats):
+        if done == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+    return real(cfg, progress=hook)
+T.train = terminated_at_2
+sys.exit(cli.main(sys.argv[1:]))
+"""
+    out = tmp_path / "cut.pt"
+    argv = ["train", "tlrn", "--data", "synthetic:cardiac", "--out", str(out), "--iterations", "3", "--batch", "2",
+            "--frames", "4", "--size", "32", "--threads", "1"]
+    proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 143, proc.stderr[-2000:]
+    assert "train: interrupted at step 2 of 3: checkpoint written to" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "napari-tlreg train: terminated"
+    assert torch.load(out, weights_only=True)["step"] == 2
