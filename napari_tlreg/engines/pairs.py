@@ -337,15 +337,18 @@ def choose_affine(candidates: list[torch.Tensor], moving: torch.Tensor, fixed: t
                   valid_fixed: torch.Tensor | None, first_ok: torch.Tensor, size: int = 128) -> torch.Tensor:
     """Per pair, the candidate affine ``(N, 6)`` whose warp of ``moving`` best matches ``fixed``.
 
-    Cost: 1 - normalised cross-correlation over the valid overlap, on images of at most ``size`` px;
-    the first candidate (the Gauss-Newton result) is used only where ``first_ok``.
+    Cost: 1 - the normalised cross-correlation of the images' ranks (Spearman's) over the valid overlap, on images of
+    at most ``size`` px; the first candidate (the Gauss-Newton result) is used only where ``first_ok``. Ranks, not
+    values: bright clouds on one date (8 blobs of 2.5x the land's brightest, 6 % of the frame) drew the values' NCC,
+    and a Gauss-Newton affine fitted to the clouds 40 px off was kept over the right phase-correlation shift.
     """
     n, _, h, w = moving.shape
     k = max(1, max(h, w) // size)
     hs, ws = max(8, h // k), max(8, w // k)
-    m = resample(moving.float(), (hs, ws))
-    f = resample(fixed.float(), (hs, ws))
-    vf = torch.ones_like(f, dtype=torch.bool) if valid_fixed is None else resample(valid_fixed.float(), (hs, ws)) > 0.99
+    vf = torch.ones((n, 1, hs, ws), dtype=torch.bool, device=fixed.device) if valid_fixed is None \
+        else resample(valid_fixed.float(), (hs, ws)) > 0.99
+    m = _ranks(resample(moving.float(), (hs, ws)))
+    f = _ranks(resample(fixed.float(), (hs, ws)), vf)
     costs = []
     for i, th in enumerate(candidates):
         t = _theta_at_level(torch.nan_to_num(th), (h - 1) / max(hs - 1, 1), (w - 1) / max(ws - 1, 1))
@@ -364,6 +367,18 @@ def choose_affine(candidates: list[torch.Tensor], moving: torch.Tensor, fixed: t
         costs.append(cost)
     best = torch.stack(costs).argmin(0)
     return torch.stack(candidates)[best, torch.arange(n, device=best.device)]
+
+
+def _ranks(images: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Each image's values as their ranks among its (valid) pixels, in [0, 1] (ties in order of position)."""
+    n = images.shape[0]
+    flat = images.reshape(n, -1)
+    out = torch.empty_like(flat)
+    for i in range(n):
+        v = flat[i] if valid is None else torch.where(valid.reshape(n, -1)[i], flat[i], flat[i].new_tensor(float("inf")))
+        order = torch.argsort(v)
+        out[i, order] = torch.arange(v.numel(), device=v.device, dtype=flat.dtype) / max(v.numel() - 1, 1)
+    return out.reshape(images.shape)
 
 
 def plausible_affine(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
