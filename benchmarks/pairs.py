@@ -11,7 +11,10 @@ Prints tables and writes ``results.json`` + ``pairs.png`` into ``--out``:
 3. speed per 256x256 pair (median of repeats, ``--threads`` for torch *and* ANTs/ITK), ratio to ANTs SyN;
 4. the real Sentinel-2 pair (``../shared/data/satellite``): the median displacement of each method vs the
    phase-correlation shift; and semi-synthetic pairs from the real image (a known warp + radiometric
-   change + haze applied to crops of it, 15 corner landmarks).
+   change + haze applied to crops of it, 15 corner landmarks);
+5. ``--sections smooth,clouds`` (not run by default): the real image under a smooth non-rigid warp of 1, 2 and 4 px
+   (no affine part), and shifted under bright clouds on the second date, each engine beside ``nmsr`` and nothing:
+   the endpoint error against the known field.
 ANTs needs the bench extra (``pip install -e .[bench]``).
 """
 from __future__ import annotations
@@ -294,7 +297,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=1, help="torch and ITK threads (same for both sides)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "pairs"))
+    ap.add_argument("--sections", default="synthetic,steps,speed,real",
+                    help="comma-separated subset (also smooth, clouds); results of other sections in --out are kept")
     args = ap.parse_args(argv)
+    sections = set(args.sections.split(","))
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
     import torch
 
@@ -307,7 +313,12 @@ def main(argv=None) -> int:
     n_syn, n_semi, reps = (4, 2, 3) if args.quick else (10, 4, 5)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    R: dict = {"torch": torch.__version__, "threads": args.threads, "ants": use_ants, "n_synthetic_pairs": n_syn}
+    prev = out / "results.json"
+    R: dict = json.loads(prev.read_text()) if prev.is_file() else {}
+    if sections & {"synthetic", "steps", "speed", "real"}:  # the main sections' run
+        R.update({"torch": torch.__version__, "threads": args.threads, "ants": use_ants, "n_synthetic_pairs": n_syn})
+    if sections & {"smooth", "clouds"}:
+        R["known_field_threads"] = args.threads
     variants = [("none", {}), ("affine", {})]
     for m in ENGINES:  # default = the affine stage then the network ("A & Φ"); affine=False: the network alone
         variants += [(m, {}), (m, {"scale": 0.5}), (m, {"affine": False})]  # default: native resolution up to 512 px
@@ -318,8 +329,9 @@ def main(argv=None) -> int:
         items = [f"{k}={v}" for k, v in p.items() if k != "syn"]
         return m + (" " + ",".join(items) if items else "")
 
-    R["synthetic"] = {}
-    for size in (192, 256):
+    if "synthetic" in sections:
+        R["synthetic"] = {}
+    for size in ((192, 256) if "synthetic" in sections else ()):
         cases = synthetic_cases(n_syn, size)
         print(f"\n## Held-out synthetic pairs, {n_syn} x {size}x{size}, 15 landmarks each (px; dx = |Δcol|, dy = |Δrow|)")
         print(HEADER)
@@ -329,19 +341,36 @@ def main(argv=None) -> int:
             R["synthetic"][size][label(m, p)] = r
             print(_row(label(m, p), r) + (f"  inv.res {r['inverse_residual']:.3f} (fixed pt {r['inverse_residual_fixed_point']:.3f})" if "inverse_residual" in r else ""))
 
-    print("\n## Multistep T = 1..5 (paper Table 1; the shipped T = 3 weights, steps at inference), 256 px; "
-          "default = A & Φ, affine=False = Φ only")
-    cases = synthetic_cases(n_syn, 256)
-    R["steps"] = {}
-    print(HEADER)
-    for T in range(1, 6):
+    cases = synthetic_cases(n_syn, 256) if sections & {"steps", "speed"} else []
+    if "steps" in sections:
+        print("\n## Multistep T = 1..5 (paper Table 1; the shipped T = 3 weights, steps at inference), 256 px; "
+              "default = A & Φ, affine=False = Φ only")
+        R["steps"] = {}
+        print(HEADER)
+    for T in (range(1, 6) if "steps" in sections else ()):
         for extra in ({}, {"affine": False}):
             r = evaluate_cases("multistep", cases, steps=T, **extra)
             R["steps"][label(f"T={T}", extra)] = r
             print(_row(label(f"multistep T={T}", extra), r))
 
-    print(f"\n## Speed per 256x256 pair (median of {reps}, {args.threads} thread(s) for torch and ITK)")
-    frames = cases[0]["frames"]
+    if "speed" in sections:
+        run_speed(R, cases[0]["frames"], reps, args.threads, use_ants, label)
+    if REAL_PAIR.is_file() and "real" in sections:
+        run_real(R, variants, n_semi, label)
+    if REAL_PAIR.is_file() and "smooth" in sections:
+        run_smooth(R)
+    if REAL_PAIR.is_file() and "clouds" in sections:
+        run_clouds(R)
+
+    write_json(out / "results.json", R, default=float)
+    if "synthetic" in R and "steps" in R:
+        plot(R, out / "pairs.png")
+    print(f"\nwrote {out / 'results.json'} and {out / 'pairs.png'}")
+    return 0
+
+
+def run_speed(R, frames, reps, threads, use_ants, label):
+    print(f"\n## Speed per 256x256 pair (median of {reps}, {threads} thread(s) for torch and ITK)")
     R["speed"] = {}
     for m, p in [("affine", {}), ("multistep", {}), ("multistep", {"steps": 1}), ("multistep", {"affine": False}),
                  ("multistep", {"scale": 0.5}), ("hsyn", {}), ("hsyn", {"scale": 0.5}), ("hsyn", {"affine": False})] + ([("ants", {"syn": "SyN"})] if use_ants else []):
@@ -353,31 +382,96 @@ def main(argv=None) -> int:
         ratio = f"  ANTs/this = {R['speed_ratio_ants_over'][k]:.1f}x" if use_ants and k != "ants" else ""
         print(f"{k:26s} {v:8.4f} s{ratio}")
 
-    if REAL_PAIR.is_file():
-        print("\n## Real Sentinel-2 pair (512x512, 10 m): median displacement vs phase correlation (px, row, col)")
-        R["real_shift"] = {}
-        for m, p in [(m, p) for m, p in variants if m != "none"]:
-            r = real_shift(m, **p)
-            R["real_shift"][label(m, p)] = r
-            print(f"{label(m, p):26s} median ({r['median_rc'][0]:+.3f}, {r['median_rc'][1]:+.3f})  phase corr "
-                  f"({r['phase_correlation_rc'][0]:+.3f}, {r['phase_correlation_rc'][1]:+.3f})  error {r['error_px']:.3f}  "
-                  f"fold {r['folding_pct']:.3f} %  {r['seconds']:.3f} s")
-        for nodata in (False, True):
-            semi = semi_synthetic_pairs(n_semi, 256, nodata=nodata)
-            key = "semi_synthetic_nodata" if nodata else "semi_synthetic"
-            print(f"\n## Semi-synthetic pairs from the real image ({n_semi} x 256 px, known warp + haze"
-                  f"{' + no-data wedge' if nodata else ''}), 15 corner landmarks")
-            print(HEADER)
-            R[key] = {}
-            for m, p in variants:
-                r = evaluate_cases(m, semi, **p)
-                R[key][label(m, p)] = r
-                print(_row(label(m, p), r))
 
-    write_json(out / "results.json", R, default=float)
-    plot(R, out / "pairs.png")
-    print(f"\nwrote {out / 'results.json'} and {out / 'pairs.png'}")
-    return 0
+def run_real(R, variants, n_semi, label):
+    """The real Sentinel-2 pair, and semi-synthetic pairs made from it."""
+    print("\n## Real Sentinel-2 pair (512x512, 10 m): median displacement vs phase correlation (px, row, col)")
+    R["real_shift"] = {}
+    for m, p in [(m, p) for m, p in variants if m != "none"]:
+        r = real_shift(m, **p)
+        R["real_shift"][label(m, p)] = r
+        print(f"{label(m, p):26s} median ({r['median_rc'][0]:+.3f}, {r['median_rc'][1]:+.3f})  phase corr "
+              f"({r['phase_correlation_rc'][0]:+.3f}, {r['phase_correlation_rc'][1]:+.3f})  error {r['error_px']:.3f}  "
+              f"fold {r['folding_pct']:.3f} %  {r['seconds']:.3f} s")
+    for nodata in (False, True):
+        semi = semi_synthetic_pairs(n_semi, 256, nodata=nodata)
+        key = "semi_synthetic_nodata" if nodata else "semi_synthetic"
+        print(f"\n## Semi-synthetic pairs from the real image ({n_semi} x 256 px, known warp + haze"
+              f"{' + no-data wedge' if nodata else ''}), 15 corner landmarks")
+        print(HEADER)
+        R[key] = {}
+        for m, p in variants:
+            r = evaluate_cases(m, semi, **p)
+            R[key][label(m, p)] = r
+            print(_row(label(m, p), r))
+
+
+#: the crop of the real image the smooth and clouds sections move (its centre, px) and the shift under the clouds
+KNOWN_SIZE, CLOUD_SHIFT = 384, (3.3, -2.7)
+
+
+def _known_pair(field) -> tuple[np.ndarray, np.ndarray]:
+    """(frames (2, H, W), u (2, H, W)): the real reference's central crop and the image pulled through ``field``
+    (``frame(x) = reference(x + u(x))``, cubic, read from the whole image so no border is filled)."""
+    from scipy import ndimage
+
+    ref, _ = load_real_pair()
+    img = ref.astype(np.float64)
+    h = w = KNOWN_SIZE
+    r0, c0 = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
+    r, c = np.mgrid[0:h, 0:w].astype(np.float64)
+    u = field(r, c)
+    frame = ndimage.map_coordinates(img, [r + r0 + u[0], c + c0 + u[1]], order=3, mode="reflect")
+    return np.stack([img[r0:r0 + h, c0:c0 + w], frame]).astype(np.float32), u
+
+
+def _endpoint(frames, u, method, **params) -> dict:
+    """Endpoint error (median, 95th percentile; 4 px border out) of ``method``'s field against ``u``, and its time."""
+    inner = (slice(None), slice(4, -4), slice(4, -4))
+    if method == "none":
+        est, secs = np.zeros_like(u), 0.0
+    else:
+        res = tl.register(frames, method=method, **params)
+        est, secs = res.displacement[1], res.runtime_s
+    err = np.hypot(*(est - u)[inner])
+    return {"median": float(np.median(err)), "p95": float(np.percentile(err, 95)), "seconds": float(secs)}
+
+
+KNOWN_METHODS = ("none", "hsyn", "multistep", "nmsr")
+
+
+def run_smooth(R):
+    """A smooth sine warp without affine part (amplitude 1, 2, 4 px, period 192 px) of the real image."""
+    print(f"\n## Smooth non-rigid warp of the real image ({KNOWN_SIZE} px): endpoint error median / p95 (px)")
+    R["smooth"] = {}
+    for amp in (1.0, 2.0, 4.0):
+        def field(r, c, a=amp, period=192.0):
+            return np.stack([a * np.sin(2 * np.pi * c / period) * np.cos(2 * np.pi * r / (1.3 * period)),
+                             a * np.cos(2 * np.pi * r / period + 0.5) * np.sin(2 * np.pi * c / (1.7 * period))])
+        frames, u = _known_pair(field)
+        R["smooth"][f"{amp:g} px"] = row = {m: _endpoint(frames, u, m) for m in KNOWN_METHODS}
+        print(f"amplitude {amp:g} px: " + "  ".join(f"{m} {r['median']:.2f} / {r['p95']:.2f}" for m, r in row.items()))
+
+
+def run_clouds(R):
+    """The real image shifted by :data:`CLOUD_SHIFT`, with 8 bright clouds (Gaussian blobs, sigma 18 px) on the
+    second date at 4,000 and 8,000 (the land's brightest is about 4,100)."""
+    print(f"\n## Clouds on the second date, real image shifted {CLOUD_SHIFT} px: endpoint error median / p95 (px)")
+    frames, u = _known_pair(lambda r, c: np.stack([np.full_like(r, CLOUD_SHIFT[0]), np.full_like(c, CLOUD_SHIFT[1])]))
+    h = w = KNOWN_SIZE
+    r, c = np.mgrid[0:h, 0:w].astype(np.float64)
+    rng, cloud = np.random.default_rng(0), np.zeros((h, w))
+    for _ in range(8):
+        cr, cc = rng.uniform(0, h, 2)
+        cloud = np.maximum(cloud, np.exp(-((r - cr) ** 2 + (c - cc) ** 2) / (2 * 18**2)))
+    R["clouds"] = {"cover_pct": float((cloud > 0.5).mean() * 100)}
+    for peak in (None, 4000.0, 8000.0):
+        f = frames.copy()
+        if peak is not None:
+            f[1] = frames[1] * (1 - cloud) + peak * cloud
+        key = "no clouds" if peak is None else f"clouds {peak:g}"
+        R["clouds"][key] = row = {m: _endpoint(f, u, m) for m in KNOWN_METHODS}
+        print(f"{key:14s}: " + "  ".join(f"{m} {x['median']:.2f} / {x['p95']:.2f}" for m, x in row.items()))
 
 
 def plot(R: dict, path: Path) -> None:

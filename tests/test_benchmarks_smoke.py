@@ -760,3 +760,20 @@ def test_tlrn_benchmark_identity_variants_are_the_models_without_their_bias(meth
         moved = tl.register(seq, method=method).displacement
         assert np.corrcoef(moved[1:].ravel(), models[1:].ravel())[0, 1] > 0.8, mode
         assert not np.allclose(moved, models, atol=0.05)
+
+
+def test_pairs_benchmark_known_fields_follow_the_pull_convention(shared_data):
+    """The smooth and clouds sections of benchmarks/pairs.py score the engines against the field they moved the real
+    image by: that field must be the pull field the engines return (frame(x) = reference(x + u(x)))."""
+    from benchmarks.pairs import KNOWN_SIZE, _endpoint, _known_pair
+
+    frames, u = _known_pair(lambda r, c: np.stack([np.full_like(r, 3.3), np.full_like(c, -2.7)]))
+    assert frames.shape == (2, KNOWN_SIZE, KNOWN_SIZE) and u.shape == (2, KNOWN_SIZE, KNOWN_SIZE)
+    inner = (slice(8, -8), slice(8, -8))
+    warped = tl.warp(frames[0].astype(np.float64), u.astype(np.float32), order=3)
+    # the reference pulled through u is the frame (to interpolation), and the frame is not the reference
+    assert np.abs(warped - frames[1])[inner].mean() < 0.1 * np.abs(frames[0] - frames[1])[inner].mean()
+    flipped = tl.warp(frames[0].astype(np.float64), -u.astype(np.float32), order=3)  # the push field: not the frame
+    assert np.abs(flipped - frames[1])[inner].mean() > 0.5 * np.abs(frames[0] - frames[1])[inner].mean()
+    none = _endpoint(frames, u, "none")
+    assert none["median"] == pytest.approx(np.hypot(3.3, 2.7)) and none["seconds"] == 0.0

@@ -779,7 +779,20 @@ def pairs_prose(R: dict) -> list[tuple[str, list]]:
     s192, s256, steps, speed, ratio = R["synthetic"]["192"], R["synthetic"]["256"], R["steps"], R["speed"], R["speed_ratio_ants_over"]
     real, semi, wedge = R["real_shift"], R["semi_synthetic"], R["semi_synthetic_nodata"]
     pc = real["affine"]["phase_correlation_rc"]
+    sm, cl = R["smooth"], R["clouds"]
+    # the words: the pair engines recover little of the 4 px warp, nmsr most of it; clouds cost both engines accuracy
+    assert sm["4 px"]["nmsr"]["median"] < 0.25 * min(sm["4 px"][m]["median"] for m in ("hsyn", "multistep"))
+    assert all(cl["clouds 8000"][m]["median"] > 2 * cl["no clouds"][m]["median"] for m in ("hsyn", "multistep"))
     return [
+        ("unregistered\n{} / {}, hsyn {} / {}, multistep {} / {}; at 1 px hsyn {} / {}), where `nmsr`, fitted to the",
+         [sm["4 px"][m][k] for m in ("none", "hsyn", "multistep") for k in ("median", "p95")]
+         + [sm["1 px"]["hsyn"][k] for k in ("median", "p95")]),
+        ("pair, reaches {} / {}: for motion", [sm["4 px"]["nmsr"][k] for k in ("median", "p95")]),
+        ("(8 blobs, {} %", [cl["cover_pct"]]),
+        ("the shift alone {} (hsyn) and {} (multistep), with clouds of\ntwice the land's brightest {} and {} (nmsr {}, but {} "
+         "at the 95th percentile",
+         [cl["no clouds"][m]["median"] for m in ("hsyn", "multistep")] + [cl["clouds 8000"][m]["median"] for m in ("hsyn", "multistep", "nmsr")]
+         + [cl["clouds 8000"]["nmsr"]["p95"]]),
         ("At 192 px: unregistered {}, affine {}, multistep {}, hsyn {}, ANTs {} px",
          [s192[m]["all"]["ds"] for m in ("none", "affine", "multistep", "hsyn", "ants")]),
         ("run with other step counts): {} / {} / {} / {} / {} px (folding {} / {} / {} / {} / {} %)",
