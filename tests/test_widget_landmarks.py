@@ -371,6 +371,17 @@ def test_plots_overlay_click_worst_and_export(docks, qtbot, tmp_path, errors):
         assert all(mk.get_xdata()[0] == t for mk in plots.figure._tlreg_markers)
     plots.canvas.mpl_disconnect(cid)
     assert full_draws == []
+    # (2026-12-05, long-session review) ... and they are painted at Qt's next paint, not inside the dims event: the
+    # blit's synchronous repaint there, while a layer was half removed ("select all, delete"), painted napari's layer
+    # list, which raised (3 of 12 times), or aborted Python
+    repaints = []
+    real = plots.canvas.repaint
+    plots.canvas.repaint = lambda *a: (repaints.append(a), real(*a))
+    try:
+        viewer.dims.set_current_step(0, 1)
+        assert all(mk.get_xdata()[0] == 1 for mk in plots.figure._tlreg_markers) and repaints == []
+    finally:
+        del plots.canvas.repaint
 
     # worst frame: the lowest Dice (label 2) of the latest result, computed independently
     plots.all_box.setChecked(False)

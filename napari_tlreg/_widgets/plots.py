@@ -362,7 +362,9 @@ class PlotsWidget(ClosingDock, QWidget):
         self.canvas.restore_region(self._background)
         for mk in markers:
             mk.axes.draw_artist(mk)
-        self.canvas.blit(self.figure.bbox)
+        # shown at Qt's next paint, not now: blit() repaints at once, inside the dims event of a layer being removed,
+        # and napari's layer list, painted with it while half removed, raised (or aborted Python: "select all, delete")
+        self.canvas.update()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -625,6 +625,9 @@ class RegisterWidget(QWidget):
         layer = self.current_image()
         self.contours_btn.setEnabled(bool(plugin_info(layer).get("instance_numbers")))
         self.images.show_chosen(self._viewer.layers)
+        # the Jacobian's legend is the last result's: shown with the image it was run on only
+        self.legend.setVisible(self._result is not None and layer is not None
+                               and self._result_place.get("base") == layer.name)
         if layer is None:
             self.reference_spin.setRange(0, 0)
             return
@@ -950,10 +953,18 @@ class RegisterWidget(QWidget):
 
     def _on_layer_removed(self, event=None) -> None:
         """The image being registered was removed: its result could not be shown, so the run stops now (it went on
-        to the end, minutes for NMSR, with the Run button taken)."""
-        if self.running and self._run_layer is not None and getattr(event, "value", None) is self._run_layer:
+        to the end, minutes for NMSR, with the Run button taken). A removed image's results go with it (the dock kept
+        every one: 12 cine files opened, run and closed held 300 MiB), and the legend of its result."""
+        gone = getattr(event, "value", None)
+        if self.running and self._run_layer is not None and gone is self._run_layer:
             self._run_removed = self._run_layer.name
             self.cancel()
+        if gone is None or is_result(gone) or gone.name in self._viewer.layers:
+            return
+        self.results = {key: res for key, res in self.results.items() if key[0] != gone.name}
+        if self._result is not None and self._result_place.get("base") == gone.name:
+            self._result = None
+            self.legend.setVisible(False)
 
     def cancel(self) -> None:
         """Ask the running registration to stop (it raises ``Cancelled`` at its next step)."""
@@ -1246,6 +1257,9 @@ class RegisterWidget(QWidget):
         if self._result is None:
             return
         p = self._result_place
+        name = L.layer_name(p["base"], L.WARPED)
+        if name not in self._viewer.layers or not is_result(self._viewer.layers[name]):
+            return  # removed by the user: the checkerboard box brought it back, over whatever image was chosen then
         checker = self.checker_box.isChecked()
         self._upsert(*L.warped_layer(self._result, p["base"], checker=checker, scale=p["scale"], translate=p["translate"]))
         # the grid's lines ran along the tiles' edges, where a misalignment shows: hidden while the checkerboard is on
