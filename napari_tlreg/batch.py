@@ -684,7 +684,7 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
             left.unlink(missing_ok=True)
     for i, item in enumerate(items):
         folder = out / item["name"]
-        remove_leftovers(folder)  # a worker stopped with its cluster never ran atomic_dir's clean-up
+        remove_leftovers(folder, "result.json")  # a worker stopped with its cluster never ran atomic_dir's clean-up
         run = run_record(item, method, given, reference, normalize, slice)
         if not item.get("error") and is_finished(folder, run):
             rows[i] = _row(item, status="skipped", seconds=0.0, folder=str(folder), **_metrics_of(folder))

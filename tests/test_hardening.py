@@ -1720,23 +1720,69 @@ def test_a_killed_writes_leftovers_are_cleared_by_the_next_write_and_a_moved_asi
     """(2026-12-05, bad-input review) SIGKILL (or a power cut) leaves atomic_dir's hidden temporary folders; only the
     batch cleared them, so every killed `register` or report left a full-size copy for good. A folder moved aside
     whose replacement never arrived is the only copy: put back, not deleted."""
-    from napari_tlreg.io.writers import atomic_dir
+    from napari_tlreg.io.writers import atomic_dir, remove_leftovers
 
     out = tmp_path / "out"
     for name in (".out.tmp-0badf00d", ".out.old-0badf00d"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "half.tif").write_bytes(b"II*\0")
     (tmp_path / ".other.tmp-0badf00d").mkdir()  # another output's: not this write's to clear
-    (tmp_path / ".out.old-0badf00d" / "report.json").write_text("{}")  # an earlier report, moved aside
-    with pytest.raises(FileExistsError, match="no result.json"):  # put back first: out is a report, not a place
-        with atomic_dir(out, replaces="result.json", kind="result"):
-            pass
-    assert (out / "report.json").is_file()
+    (tmp_path / ".out.old-0badf00d" / "result.json").write_text("{}")  # the earlier result, moved aside
+    remove_leftovers(out, "report.json")  # for a report it is no whole output: left as it is, out still missing
+    assert not out.exists() and (tmp_path / ".out.old-0badf00d" / "result.json").is_file()
+    assert not (tmp_path / ".out.tmp-0badf00d").exists()
+    remove_leftovers(out, "result.json")  # for a result it is a whole one: put back
+    assert (out / "result.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.tmp-0badf00d", "out"]
     (tmp_path / ".out.tmp-12345678").mkdir()
-    with atomic_dir(out, replaces="report.json", kind="report") as tmp:
-        (tmp / "report.json").write_text("{}")
+    with atomic_dir(out, replaces="result.json", kind="result") as tmp:
+        (tmp / "result.json").write_text("{}")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".other.tmp-0badf00d", "out"]
+    # (code review) one killed while being deleted (no marker left) is no earlier output: removed, not put back,
+    # and the write goes ahead (put back, it was refused after the run); of several whole ones the newest; a link not
+    import shutil
+
+    shutil.rmtree(out)
+    (tmp_path / ".out.old-halfgone").mkdir()
+    (tmp_path / ".out.old-halfgone" / "warped.tif").write_bytes(b"II*\0")
+    with atomic_dir(out, replaces="result.json", kind="result") as tmp:
+        (tmp / "result.json").write_text('"new"')
+    assert (out / "result.json").read_text() == '"new"' and not (out / "warped.tif").exists()
+    assert not (tmp_path / ".out.old-halfgone").exists()  # replaced by out: removed now
+    shutil.rmtree(out)
+    (tmp_path / ".out.old-report").mkdir()  # another kind's whole output: left as it is while out is missing
+    (tmp_path / ".out.old-report" / "report.json").write_text("{}")
+    remove_leftovers(out, "result.json")
+    assert not out.exists() and (tmp_path / ".out.old-report" / "report.json").is_file()
+    shutil.rmtree(tmp_path / ".out.old-report")
+    for k, name in enumerate(("older", "newer")):
+        (tmp_path / f".out.old-{name}").mkdir()
+        (tmp_path / f".out.old-{name}" / "result.json").write_text(f'"{name}"')
+        os.utime(tmp_path / f".out.old-{name}", (1e9 + k, 1e9 + k))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "result.json").write_text('"linked"')
+    (tmp_path / ".out.old-link").symlink_to(elsewhere)
+    os.utime(tmp_path / ".out.old-link", (2e9, 2e9), follow_symlinks=False)
+    remove_leftovers(out, "result.json")
+    assert (out / "result.json").read_text() == '"newer"' and (tmp_path / ".out.old-link").is_symlink()
+    assert (elsewhere / "result.json").is_file() and not (tmp_path / ".out.old-older").exists()
+
+
+def test_sigterm_is_an_interrupt_for_every_command_but_view_and_only_while_it_runs():
+    """(code review) `view` keeps Python's SIGTERM (napari's event loop would take the exception as a callback's
+    error), and the handler is put back after a command (a program calling cli.main kept it)."""
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    with cli._sigterm_interrupts("view"):
+        assert signal.getsignal(signal.SIGTERM) is before
+    with cli._sigterm_interrupts("register"):
+        handler = signal.getsignal(signal.SIGTERM)
+        assert handler is not before
+        with pytest.raises(cli.Terminated):
+            handler(signal.SIGTERM, None)
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_result_json_says_the_displacement_is_in_pixels_whatever_the_images_unit(tmp_path):
@@ -1764,3 +1810,4 @@ def test_save_stack_refuses_an_array_of_no_numbers_in_a_sentence(tmp_path, name,
     with pytest.raises(ValueError, match=r"^x\.(tif|nii\.gz|ome\.tif): expected an array of numbers, got (object|<U1) "):
         save_stack(tmp_path / name, values)
     assert list(tmp_path.iterdir()) == []
+    save_stack(tmp_path / name, np.ones((2, 3), np.complex64))  # complex numbers are numbers: written as before

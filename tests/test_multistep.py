@@ -360,3 +360,23 @@ def test_bright_clouds_on_one_date_do_not_draw_the_affine_stage_off(shared_data,
     u = res.displacement[1][:, 8:-8, 8:-8]
     err = np.hypot(u[0] - truth[0], u[1] - truth[1])
     assert np.median(err) < 1.5, (np.median(err), np.median(u, axis=(1, 2)))
+
+
+def test_affine_candidates_are_judged_on_ranks_that_share_ties():
+    """(code review) Ranked in order of position, a flat area (zeros, a saturated field) became a ramp of ranks down
+    the image, which the identity candidate matched best: equal values now share their mean rank (Spearman's)."""
+    from scipy.stats import rankdata
+
+    from napari_tlreg.engines.pairs import _ranks
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, (2, 1, 6, 7)).astype(np.float32)
+    got = _ranks(torch.from_numpy(x)).numpy()
+    for i in range(2):
+        np.testing.assert_allclose(got[i].ravel(), (rankdata(x[i].ravel()) - 1) / (x[i].size - 1), atol=1e-6)
+    valid = torch.from_numpy(rng.random((2, 1, 6, 7)) > 0.3)
+    got = _ranks(torch.from_numpy(x), valid).numpy()
+    v = valid.numpy()
+    for i in range(2):  # the invalid pixels rank above every valid one; the valid keep their order among themselves
+        assert got[i][~v[i]].min() > got[i][v[i]].max()
+        np.testing.assert_allclose(rankdata(got[i][v[i]]), rankdata(x[i][v[i]]))

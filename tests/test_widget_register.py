@@ -1432,6 +1432,11 @@ def test_a_removed_images_results_go_and_the_checkerboard_brings_back_no_removed
     w.checker_box.setChecked(False)
     choose(w.image_combo, "a")
     assert (not w.legend.isHidden())  # back on the image of the result
+    mine = viewer.add_image(frames[:1].copy(), name=warped)  # the user's own layer under that name: not overwritten
+    w.checker_box.setChecked(True)
+    w.checker_box.setChecked(False)
+    assert mine.data.shape[0] == 1
+    viewer.layers.remove(mine)
     for ly in [ly for ly in viewer.layers if ly.name.startswith("a")]:
         viewer.layers.remove(ly)
     assert a not in viewer.layers and w.results == {} and not (not w.legend.isHidden())

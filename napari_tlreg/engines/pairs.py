@@ -370,14 +370,16 @@ def choose_affine(candidates: list[torch.Tensor], moving: torch.Tensor, fixed: t
 
 
 def _ranks(images: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
-    """Each image's values as their ranks among its (valid) pixels, in [0, 1] (ties in order of position)."""
+    """Each image's values as their ranks among its (valid) pixels, in [0, 1]; equal values share their mean rank
+    (ranked in order of position, a flat area became a ramp down the image, which the identity matched best)."""
     n = images.shape[0]
     flat = images.reshape(n, -1)
     out = torch.empty_like(flat)
     for i in range(n):
         v = flat[i] if valid is None else torch.where(valid.reshape(n, -1)[i], flat[i], flat[i].new_tensor(float("inf")))
-        order = torch.argsort(v)
-        out[i, order] = torch.arange(v.numel(), device=v.device, dtype=flat.dtype) / max(v.numel() - 1, 1)
+        _, inverse, counts = torch.unique(v, return_inverse=True, return_counts=True)
+        last = torch.cumsum(counts, 0).to(flat.dtype) - 1  # each distinct value's last rank, its first last-count+1
+        out[i] = ((last - (counts.to(flat.dtype) - 1) / 2) / max(v.numel() - 1, 1))[inverse]
     return out.reshape(images.shape)
 
 

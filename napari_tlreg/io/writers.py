@@ -155,7 +155,7 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
     ``kind``), as replacing it would delete whatever else the user kept there.
     """
     target = _final_target(target)
-    remove_leftovers(target)
+    remove_leftovers(target, replaces)
     check_replaceable(target, replaces, kind)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(target, "tmp")
@@ -177,6 +177,7 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
         else:
             os.rename(tmp, target)
         _fsync_dir(target.parent)
+        remove_leftovers(target, replaces)  # what was left beside a missing target is replaced by it now
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         full = _disk_full(exc, target)
@@ -185,25 +186,29 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
         raise
 
 
-def remove_leftovers(target) -> None:
+def remove_leftovers(target, replaces: str | None = None) -> None:
     """The temporary siblings (``.<name>.tmp-*``, ``.<name>.old-*``) of an output folder that an earlier write left
     when its process was killed (SIGKILL, a power cut: :func:`atomic_dir`'s clean-up never ran; each kill left a
-    full-size hidden copy). A folder moved aside whose replacement never arrived (``target`` missing) was what
-    ``target`` held: put back first (the newest, were there several); the rest is not needed. Two writes into one
-    folder at once are not supported (the batch holds a lock on its output)."""
+    full-size hidden copy). With ``target`` missing, a folder moved aside whose replacement never arrived was what
+    ``target`` held: the newest that holds ``replaces`` (a whole output of this kind) is put back first. The
+    ``.tmp-*`` are removed; the ``.old-*`` once ``target`` is there (each was replaced by it); with ``target`` still
+    missing they are left as they are (one killed while it was deleted, or another kind's output: put back, it was
+    refused after the run). Two writes into one folder at once are not supported (the batch locks its output)."""
     target = Path(target)
     parent = target.parent
     if not parent.is_dir():
         return
     name = glob.escape(target.name)
+
+    def leftovers(tag: str) -> list[Path]:
+        return [p for p in parent.glob(f".{name}.{tag}-*") if p.is_dir() and not p.is_symlink()]
+
     if not target.exists():  # stopped between atomic_dir's two renames: the moved-aside folder is the only copy
-        old = [p for p in parent.glob(f".{name}.old-*") if p.is_dir() and not p.is_symlink()]
-        if old:
-            os.rename(max(old, key=lambda p: p.stat().st_mtime), target)
-    for tag in ("tmp", "old"):
-        for left in parent.glob(f".{name}.{tag}-*"):
-            if left.is_dir() and not left.is_symlink():
-                shutil.rmtree(left, ignore_errors=True)
+        whole = [p for p in leftovers("old") if replaces is None or (p / replaces).is_file()]
+        if whole:
+            os.rename(max(whole, key=lambda p: p.stat().st_mtime), target)
+    for left in leftovers("tmp") + (leftovers("old") if target.exists() else []):
+        shutil.rmtree(left, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- stacks
