@@ -1145,3 +1145,39 @@ def test_a_hidden_slice_chosen_in_any_dock_is_shown_with_its_own_overlays(docks,
     assert viewer.layers["a_slice1 [1]"].visible and not viewer.layers["a_slice0 [1]"].visible and s2.visible
     lmw.image_combo.setCurrentIndex(lmw.image_combo.findText("case_slice2_slice1"))
     assert viewer.layers["case_slice2_slice1"].visible and not viewer.layers["case_slice2_slice0"].visible
+
+
+def test_ids_edited_in_the_layers_features_are_the_pairs_everywhere(docks, qtbot, errors):
+    """(2026-12-05, satellite landmarks review) Ids swapped in the Points layer's features (where the README keeps
+    them: napari's features table, or ``layer.features``): the dock kept its own pairs (TRE 0.19 px) while the plots
+    and the report read the layer's (303 px), and the dock's next action wrote its ids back over the edit."""
+    import pandas as pd
+
+    viewer, reg, w, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq", scale=SCALE)
+    w.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    for p in (np.array([10.0, 12.0]), np.array([20.0, 8.0])):
+        viewer.dims.set_current_step(0, 0)
+        click(layer, (0, *p))
+        click(layer, (1, *(p - SHIFT)))
+    w.pairing_box.setChecked(False)
+    run_register(qtbot, reg, FieldEngine.name)
+    assert all(float(r[3]) == pytest.approx(0.0, abs=0.01) for r in table_rows(w.pairs_table))
+    ids = layer.features["id"].to_numpy().copy()
+    t = np.rint(layer.data[:, 0]).astype(int)
+    swapped = ids.copy()
+    on1 = np.flatnonzero(t == 1)
+    swapped[on1] = ids[on1[::-1]]  # the two frame-1 points trade ids: each pair now joins the other's point
+    layer.features = pd.DataFrame({"id": swapped})
+    model = w.model()
+    np.testing.assert_array_equal(model.table[:, 0], swapped)
+    after = [float(r[3]) for r in table_rows(w.pairs_table)]
+    assert min(after) > 5.0, after  # the dock scores the pairs the layer now holds
+    w.next_landmark()  # the dock's next action keeps the edit
+    np.testing.assert_array_equal(layer.features["id"].to_numpy()[: len(swapped)], swapped)
+    n_undo = len(model._undo)
+    layer.features = pd.DataFrame({"id": swapped})  # the same ids again: nothing new to undo
+    assert len(model._undo) == n_undo
+    assert not errors, errors
