@@ -960,6 +960,13 @@ def test_tracked_points_are_not_landmarks_and_go_with_the_result_they_followed(d
     run_register(qtbot, reg, FieldEngine.name)
     lmw.track_btn.click()
     qtbot.waitUntil(lambda: "seq tracked" in viewer.layers, timeout=10000)
+    # (satellite landmarks review) a tracked point's id is written below-left of its cross, clear of it (it was
+    # drawn under the cross) and away from the landmark's own id, above-right
+    tracked, landmarks = viewer.layers["seq tracked"], viewer.layers["seq landmarks"]
+    down, left = tracked.text.translation[1:]
+    size = float(np.max(tracked.size))
+    assert down >= 0.5 * size and left <= -0.5 * size
+    assert landmarks.text.translation[1] < 0 and landmarks.text.translation[2] > 0
     items = [plots.points_combo.itemText(i) for i in range(plots.points_combo.count())]
     assert "seq landmarks" in items and "seq tracked" not in items
     run_register(qtbot, reg, HalfEngine.name)  # another method's result: the tracks still follow theirs

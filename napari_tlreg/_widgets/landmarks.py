@@ -880,7 +880,10 @@ class LandmarkWidget(ClosingDock, QWidget):
             layer = self._viewer.add_points(
                 data, name=name, ndim=3, features={"id": ids}, scale=place["scale"], translate=place["translate"],
                 face_color="magenta", border_color="white", border_width=0.1, size=size, symbol="cross",
-                text={"string": "{id}", "size": 8, "color": "magenta", "anchor": "lower_right"},
+                # the id below-left of its cross, clear of it (at the point it was drawn under the cross) and of the
+                # landmark's own id, above-right
+                text={"string": "{id}", "size": 8, "color": "magenta", "anchor": "center",
+                      "translation": [0, 0.9 * size, -0.9 * size]},
                 metadata={TRACKED_KEY: True, TRACKED_FROM: weakref.ref(res) if res is not None else None},
             )
         n = len(np.unique(ids))
