@@ -436,8 +436,12 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
                     picker=True, pickradius=6)
         if not scored and m in ("dice", "hd", "hd95"):  # empty axes said nothing (the epicardium drawn at ED only)
             what = "these labels are" if label is None else f"{label_title(label, label_names)} is"
-            ax.text(0.5, 0.5, f"{what} drawn on no frame\nbut the reference: nothing to score", transform=ax.transAxes,
-                    ha="center", va="center", fontsize=8, color="0.35")
+            keys = {m} if label is None else {m, f"{m}_{label}"}
+            labelled = any(keys & r.keys() for rows in tables.values() for r in rows)
+            # without labels at all, "drawn on no frame but the reference" sent the user looking for the frames
+            note = f"{what} drawn on no frame\nbut the reference: nothing to score" if labelled else \
+                "no labels: choose a labels layer\nto score Dice and Hausdorff"
+            ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=8, color="0.35")
             ax.set_yticks([])  # a scale of nothing (-0.04..0.04) read as values
         base = {"tre": "tre_before", "dice": "dice_before", "hd": "hd_before", "hd95": "hd95_before",
                 "mse": "mse_before"}.get(m)

@@ -113,6 +113,13 @@ def test_a_label_drawn_on_no_frame_but_the_reference_says_so_in_its_plots():
     assert ticks["dice"] == ticks["hd95"] == 0 and ticks["mse"] > 0  # no scale of nothing beside the words
     texts = {m: [t.get_text() for t in ax.texts] for ax, m in report.draw_metrics(Figure(), tables, label=1).items()}
     assert not any(texts.values()), texts  # label 1 is scored
+    # (satellite landmarks review) no labels at all: not "drawn on no frame but the reference"
+    bare = report.per_frame_tables({"truth": _result(1.0)})
+    for label in (None, 2):
+        drawn = report.draw_metrics(Figure(), bare, ["dice", "hd", "mse"], label=label)
+        texts = {m: [t.get_text() for t in ax.texts] for ax, m in drawn.items()}
+        assert texts == {"dice": ["no labels: choose a labels layer\nto score Dice and Hausdorff"],
+                         "hd": ["no labels: choose a labels layer\nto score Dice and Hausdorff"], "mse": []}, texts
 
 
 # --------------------------------------------------------------------------- export folder

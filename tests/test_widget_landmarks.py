@@ -1188,3 +1188,21 @@ def test_ids_edited_in_the_layers_features_are_the_pairs_everywhere(docks, qtbot
     layer.features = pd.DataFrame({"id": swapped})  # the same ids again: nothing new to undo
     assert len(model._undo) == n_undo
     assert not errors, errors
+
+
+def test_without_labels_the_plots_metric_starts_on_one_with_values(docks, qtbot, errors):
+    """(2026-12-05, satellite landmarks review) A pair with no labels: the metric choice stayed on Dice, so "worst
+    frame" and the single-metric view showed an empty panel."""
+    from napari_tlreg import report
+
+    viewer, reg, _, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    assert plots.metric_combo.currentData() == "dice"
+    run_register(qtbot, reg, FieldEngine.name)
+    qtbot.waitUntil(lambda: bool(plots.tables) and not plots.busy, timeout=10000)
+    avail = report.available_metrics(plots.tables)
+    assert "dice" not in avail and plots.metric_combo.currentData() == avail[0]
+    plots.all_box.setChecked(False)
+    assert list(plots._axes.values()) == [avail[0]]
+    assert not errors, errors

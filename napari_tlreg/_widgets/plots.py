@@ -299,6 +299,11 @@ class PlotsWidget(ClosingDock, QWidget):
         if gen != self._generation:
             return  # inputs changed meanwhile; a newer run is coming
         self.tables = tables
+        avail = report.available_metrics(tables)
+        if avail and self.metric_combo.currentData() not in avail:  # (Dice without labels: an empty panel)
+            self.metric_combo.blockSignals(True)
+            self.metric_combo.setCurrentIndex(self.metric_combo.findData(avail[0]))
+            self.metric_combo.blockSignals(False)
         self.redraw()
         self._status(f"{len(tables)} result(s): " + ", ".join(tables) + " — click a curve to go to that frame")
 
