@@ -1187,7 +1187,24 @@ def test_ids_edited_in_the_layers_features_are_the_pairs_everywhere(docks, qtbot
     n_undo = len(model._undo)
     layer.features = pd.DataFrame({"id": swapped})  # the same ids again: nothing new to undo
     assert len(model._undo) == n_undo
+    # (README review) napari's features table writes in place, layer.features.iloc[row, col] = id, with no event:
+    # taken within the dock's poll, and before its next action
+    col = layer.features.columns.get_loc("id")
+    for k, i in enumerate(on1):
+        layer.features.iloc[i, col] = ids[i]  # back to the first pairing
+    qtbot.waitUntil(lambda: np.array_equal(model.table[:, 0], ids), timeout=3 * lmw_poll(docks))
+    qtbot.waitUntil(lambda: max(float(r[3]) for r in table_rows(w.pairs_table)) < 0.05, timeout=3000)
+    layer.features.iloc[on1[0], col] = swapped[on1[0]]  # in place again, and an action at once: it acts on it
+    layer.features.iloc[on1[1], col] = swapped[on1[1]]
+    w._edit_poll.stop()
+    w.next_landmark()
+    np.testing.assert_array_equal(layer.features["id"].to_numpy()[: len(swapped)], swapped)
+    np.testing.assert_array_equal(model.table[: len(swapped), 0], swapped)
     assert not errors, errors
+
+
+def lmw_poll(docks) -> int:
+    return docks[2].EDIT_POLL_MS
 
 
 def test_without_labels_the_plots_metric_starts_on_one_with_values(docks, qtbot, errors):

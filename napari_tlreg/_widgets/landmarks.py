@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from napari.layers import Image, Points
 from napari.utils.notifications import show_error
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -128,7 +128,17 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._store.renamed.connect(self._on_layer_renamed)
         self._when_closed(self._disconnect_all)
         self._when_closed(self._unhook_layers)  # its keys, its click in pairing mode
+        # napari's features table edits the ids in place (layer.features.iloc[...] = id), with no event: looked for
+        # every EDIT_POLL_MS while the dock is open, and before each of its actions (model())
+        self._edit_poll = QTimer(self)
+        self._edit_poll.setInterval(self.EDIT_POLL_MS)
+        self._edit_poll.timeout.connect(self._adopt_in_place_edits)
+        self._edit_poll.start()
+        self._when_closed(self._edit_poll.stop)
         self._on_layers_changed()
+
+    #: ms between looks at the landmarks layer for ids edited in place (a comparison of a few hundred numbers)
+    EDIT_POLL_MS = 1000
 
     # -- construction ------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -350,7 +360,20 @@ class LandmarkWidget(ClosingDock, QWidget):
             if layer is not None:
                 m.set_table(self._layer_table(layer), undoable=False)
                 self._push(create=False)
+        else:
+            self._adopt_in_place_edits()  # the action that asked acts on the ids the layer holds
         return m
+
+    def _adopt_in_place_edits(self) -> None:
+        """The chosen image's landmarks layer, edited without an event (ids changed in place in its features, as
+        napari's features table does), taken into the model: the dock scored its own pairs while the plots and the
+        report scored the layer's, and its next action wrote its ids back over the edit."""
+        layer = self.landmarks_layer()
+        m = self._models.get(self.image_name or "")
+        if layer is None or m is None or self._syncing or len(layer.features) != len(layer.data):
+            return
+        if not np.array_equal(self._layer_table(layer), m.table):
+            self._take_layer(layer)
 
     @staticmethod
     def _layer_table(layer: Points) -> np.ndarray:
