@@ -1201,6 +1201,14 @@ def test_ids_edited_in_the_layers_features_are_the_pairs_everywhere(docks, qtbot
     np.testing.assert_array_equal(layer.features["id"].to_numpy()[: len(swapped)], swapped)
     np.testing.assert_array_equal(model.table[: len(swapped), 0], swapped)
     assert not errors, errors
+    # (code review) an id that is no number: said, not raised out of napari's features setter
+    kept = model.table.copy()
+    layer.features = pd.DataFrame({"id": np.r_[np.nan, layer.features["id"].to_numpy()[1:]]})
+    assert "not taken" in w.status_label.text() and np.array_equal(model.table, kept)
+    w._edit_poll.start()
+    qtbot.wait(int(2.5 * w.EDIT_POLL_MS))  # the poll finds the same refused ids: not said again every second
+    assert sum("not taken" in e for e in errors) == 1  # one notification (the plots say theirs)
+    errors.clear()
 
 
 def lmw_poll(docks) -> int:
@@ -1222,4 +1230,17 @@ def test_without_labels_the_plots_metric_starts_on_one_with_values(docks, qtbot,
     assert "dice" not in avail and plots.metric_combo.currentData() == avail[0]
     plots.all_box.setChecked(False)
     assert list(plots._axes.values()) == [avail[0]]
-    assert not errors, errors
+    # (code review) a metric the user picks stays picked, with values or not; until then the dock's follows the labels
+    labels = viewer.add_labels((frames > 0.5).astype(np.int32), name="seq labels")
+    plots.labels_combo.setCurrentIndex(plots.labels_combo.findText("seq labels"))
+    qtbot.waitUntil(lambda: "dice" in report.available_metrics(plots.tables) and not plots.busy, timeout=10000)
+    assert plots.metric_combo.currentData() == "dice"  # labels scored: the dock's choice is Dice again
+    plots.labels_combo.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: "dice" not in report.available_metrics(plots.tables) and not plots.busy, timeout=10000)
+    plots.metric_combo.setCurrentIndex(plots.metric_combo.findData("dice"))  # the user's: kept without labels
+    plots.recompute()
+    qtbot.waitUntil(lambda: not plots.busy, timeout=10000)
+    assert plots.metric_combo.currentData() == "dice"
+    texts = [t.get_text() for ax in plots._axes for t in ax.texts]
+    assert texts == ["no labels: choose a labels layer\nto score Dice and Hausdorff"], texts
+    assert labels in viewer.layers and not errors, errors

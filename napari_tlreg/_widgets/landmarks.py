@@ -372,7 +372,14 @@ class LandmarkWidget(ClosingDock, QWidget):
         m = self._models.get(self.image_name or "")
         if layer is None or m is None or self._syncing or len(layer.features) != len(layer.data):
             return
-        if not np.array_equal(self._layer_table(layer), m.table):
+        try:
+            table = self._layer_table(layer)
+        except ValueError:
+            return  # ids that are no ids: said when they were set, or by the action that asked
+        refused = getattr(self, "_refused", None)
+        if refused is not None and refused.shape == table.shape and np.array_equal(refused, table, equal_nan=True):
+            return
+        if not np.array_equal(table, m.table):
             self._take_layer(layer)
 
     @staticmethod
@@ -438,8 +445,14 @@ class LandmarkWidget(ClosingDock, QWidget):
             if image == self.image_name:
                 self.model()  # reads the layer as it is now
             return
-        table = self._layer_table(layer)
-        kept = m.set_table(table)
+        table = None
+        try:  # raised inside napari's setter (a NaN id typed into the features table), it reached the user as a crash
+            table = self._layer_table(layer)
+            kept = m.set_table(table)
+        except ValueError as exc:
+            self._refused = table  # said once: the poll does not say it again every second
+            self._error(f"'{layer.name}' not taken: {exc}")
+            return
         if not np.array_equal(kept, table) and image == self.image_name:
             self._push()  # ids repaired: show them
         elif image == self.image_name:

@@ -112,6 +112,10 @@ class PlotsWidget(ClosingDock, QWidget):
             self.metric_combo.addItem(title, key)
         self.metric_combo.setToolTip("The metric drawn (or highlighted) and used by “worst frame”")
         self.metric_combo.currentIndexChanged.connect(self.redraw)
+        # until the user (or a script) picks a metric, the dock picks one with values: the first, Dice, once labels
+        # are scored, else the first there is
+        self._metric_set_by_dock = True
+        self.metric_combo.currentIndexChanged.connect(lambda *_: setattr(self, "_metric_set_by_dock", False))
         self.all_box = QCheckBox("all metrics")
         self.all_box.setChecked(True)
         self.all_box.setToolTip("Small multiples: every metric with values; untick for the chosen one only")
@@ -300,7 +304,7 @@ class PlotsWidget(ClosingDock, QWidget):
             return  # inputs changed meanwhile; a newer run is coming
         self.tables = tables
         avail = report.available_metrics(tables)
-        if avail and self.metric_combo.currentData() not in avail:  # (Dice without labels: an empty panel)
+        if avail and self._metric_set_by_dock:  # (Dice without labels: an empty panel, and no worst frame)
             self.metric_combo.blockSignals(True)
             self.metric_combo.setCurrentIndex(self.metric_combo.findData(avail[0]))
             self.metric_combo.blockSignals(False)
