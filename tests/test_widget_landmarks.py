@@ -1187,6 +1187,10 @@ def test_ids_edited_in_the_layers_features_are_the_pairs_everywhere(docks, qtbot
     n_undo = len(model._undo)
     layer.features = pd.DataFrame({"id": swapped})  # the same ids again: nothing new to undo
     assert len(model._undo) == n_undo
+    w.undo()  # (code review) an undo takes one step back: the dock's own push to the layer adds none
+    assert len(model._undo) == n_undo - 1
+    layer.features = pd.DataFrame({"id": swapped})
+    assert len(model._undo) == n_undo
     # (README review) napari's features table writes in place, layer.features.iloc[row, col] = id, with no event:
     # taken within the dock's poll, and before its next action
     col = layer.features.columns.get_loc("id")

@@ -431,7 +431,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         layer's (the dock kept its own, the plots and the report the layer's: a TRE of 0.19 px in the dock, 303 px
         in the report; and the dock's next action wrote its own ids back over the edit)."""
         layer = event.source
-        if self._syncing or len(layer.features) != len(layer.data):  # mid-update: the data event follows
+        if self._syncing or len(layer.features) != len(layer.data):  # rows and ids out of step: not a table to take
             return
         m = self._models.get(layer.name[: -len(f" {LANDMARKS}")])
         if m is None or not np.array_equal(self._layer_table(layer), m.table):
