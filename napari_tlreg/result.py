@@ -20,7 +20,8 @@ ARRAY_NOTES = {
                     "frame_t(x) = reference(x + u_t(x)); zero at the reference",
     "jacobian": "det(I + grad u_t), (T, H, W), no unit: below 1 the frame's content grew since the reference, "
                 "above 1 it shrank, <= 0 folded",
-    "inverse": "the inverse field (push), (T, 2, H, W), channels (row, col), in pixels",
+    "inverse": "inv(u_t), (T, 2, H, W), channels (row, col), in pixels, on the reference's grid: a reference point p "
+               "lies at p + inv(u_t)(p) in frame t (compose(u_t, inv) = 0)",
 }
 #: px: :meth:`RegistrationResult.track_points` warns of a tracked point that maps back farther than this from its own
 TRACK_TOLERANCE = 0.5
