@@ -118,6 +118,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._hooked: set[int] = set()  # ids of landmark layers whose events/keys we connected
         self._pairing_layer: Points | None = None
         self._worker = None
+        self._refused: np.ndarray | None = None  # the last landmarks table refused (said once)
         self._build()
         self._start_life()
         self._when_closed(watch_layers(self._viewer, self._on_layers_changed))
@@ -368,18 +369,24 @@ class LandmarkWidget(ClosingDock, QWidget):
         """The chosen image's landmarks layer, edited without an event (ids changed in place in its features, as
         napari's features table does), taken into the model: the dock scored its own pairs while the plots and the
         report scored the layer's, and its next action wrote its ids back over the edit."""
-        layer = self.landmarks_layer()
-        m = self._models.get(self.image_name or "")
-        if layer is None or m is None or self._syncing or len(layer.features) != len(layer.data):
+        self._take_if_changed(self.landmarks_layer(), say_unreadable=False)
+
+    def _take_if_changed(self, layer: Points | None, say_unreadable: bool = True) -> None:
+        """``layer`` into its image's model if it holds other landmarks than the model (not again a table refused
+        before: said once); ``say_unreadable``: ids that make no table are said (a poll says nothing new)."""
+        if layer is None or self._syncing or len(layer.features) != len(layer.data):  # rows and ids out of step
             return
         try:
             table = self._layer_table(layer)
         except ValueError:
-            return  # ids that are no ids: said when they were set, or by the action that asked
-        refused = getattr(self, "_refused", None)
+            if say_unreadable:
+                self._take_layer(layer)  # says why
+            return
+        refused = self._refused
         if refused is not None and refused.shape == table.shape and np.array_equal(refused, table, equal_nan=True):
             return
-        if not np.array_equal(table, m.table):
+        m = self._models.get(layer.name[: -len(f" {LANDMARKS}")])
+        if m is None or not np.array_equal(table, m.table):
             self._take_layer(layer)
 
     @staticmethod
@@ -430,12 +437,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         """Ids edited in the layer's features (napari's features table, or ``layer.features``): the pairs are the
         layer's (the dock kept its own, the plots and the report the layer's: a TRE of 0.19 px in the dock, 303 px
         in the report; and the dock's next action wrote its own ids back over the edit)."""
-        layer = event.source
-        if self._syncing or len(layer.features) != len(layer.data):  # rows and ids out of step: not a table to take
-            return
-        m = self._models.get(layer.name[: -len(f" {LANDMARKS}")])
-        if m is None or not np.array_equal(self._layer_table(layer), m.table):
-            self._take_layer(layer)
+        self._take_if_changed(event.source)
 
     def _take_layer(self, layer: Points) -> None:
         """The landmarks layer as it is now into its image's model (undoable), ids repaired and shown."""
