@@ -1443,3 +1443,29 @@ def test_a_removed_images_results_go_and_the_checkerboard_brings_back_no_removed
     gc.collect()
     assert res() is None, gc.get_referrers(res())[:3]  # nothing of the dock holds the removed image's result
     assert not notes, notes
+
+
+def test_a_closed_register_dock_lets_go_of_the_viewers_events(make_napari_viewer, qtbot, engines):
+    """(2026-12-05, long-session review) The Register dock never disconnected from the viewer's layer events, unlike
+    the other two docks: each closing left its connections in the viewer's lists (2 -> 14 over 12 reopenings), and a
+    closed dock still reacted to every layer event."""
+    viewer = make_napari_viewer()
+    frames, _ = synthetic_sequence()
+    layer = viewer.add_image(frames, name="seq")
+    ev = viewer.layers.events
+
+    def counts():
+        return [len(e.callbacks) for e in (ev.inserted, ev.removed, ev.moved, layer.events.name)]
+
+    _, w = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
+    viewer.window.remove_dock_widget(w)
+    before = counts()  # (napari's own dock machinery keeps one connection from the first dock on)
+    for _ in range(3):
+        _, w = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
+        assert w.live and counts() != before
+        viewer.window.remove_dock_widget(w)  # what the dock's close button does
+        assert not w.live and counts() == before
+    refreshed = []
+    w._refresh_layers = lambda *a: refreshed.append(a)
+    viewer.add_image(frames, name="other")
+    assert refreshed == []

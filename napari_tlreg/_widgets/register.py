@@ -64,7 +64,7 @@ from napari_tlreg.io.contours import LABEL_NAMES, contour_labels
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
-from .chooser import (RESULT_KEY, ImageChooser, base_data, current_frame, frames_shape, is_result, plugin_info,
+from .chooser import (RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, frames_shape, is_result, plugin_info,
                       scroll_body)
 from .store import store_for
 from .landmarks import layer_spacing
@@ -362,7 +362,7 @@ class _JacobianLegend(QWidget):
 
 
 # ---- the widget -----------------------------------------------------------------------------------
-class RegisterWidget(QWidget):
+class RegisterWidget(ClosingDock, QWidget):
     """Register an image sequence ``(T, H, W)`` to one of its frames and show the result as layers.
 
     Every finished run is kept in :attr:`results` under ``(image layer name, method)``, published to
@@ -522,12 +522,23 @@ class RegisterWidget(QWidget):
 
     def _connect_viewer(self) -> None:
         ev = self._viewer.layers.events
-        ev.inserted.connect(self._on_layer_inserted)
-        ev.removed.connect(self._refresh_layers)
-        ev.removed.connect(self._on_layer_removed)
-        ev.moved.connect(self._refresh_layers)
+        connections = [(ev.inserted, self._on_layer_inserted), (ev.removed, self._refresh_layers),
+                       (ev.removed, self._on_layer_removed), (ev.moved, self._refresh_layers)]
+        for signal, slot in connections:
+            signal.connect(slot)
         for layer in self._viewer.layers:
             layer.events.name.connect(self._refresh_layers)
+        # closed, the dock lets go of the viewer's events, as the other docks do (each reopening left its dead
+        # connections in the viewer's lists: 2 -> 14 over 12)
+        self._start_life()
+
+        def disconnect(viewer=self._viewer, refresh=self._refresh_layers) -> None:
+            for signal, slot in connections:
+                signal.disconnect(slot)
+            for layer in viewer.layers:
+                layer.events.name.disconnect(refresh)
+
+        self._when_closed(disconnect)
         holder = self._cancel_holder = [None]
         # if the widget goes away mid-run, stop the worker (a plain closure: no method of a deleted object)
         self.destroyed.connect(lambda *_: holder[0] is not None and holder[0].set())
