@@ -965,7 +965,8 @@ class RegisterWidget(ClosingDock, QWidget):
     def _on_layer_removed(self, event=None) -> None:
         """The image being registered was removed: its result could not be shown, so the run stops now (it went on
         to the end, minutes for NMSR, with the Run button taken). A removed image's results go with it (the dock kept
-        every one: 12 cine files opened, run and closed held 300 MiB), and the legend of its result."""
+        every one: 12 cine files opened, run and closed held 300 MiB); its legend goes with the choice of another image
+        (:meth:`_on_image_changed`)."""
         gone = getattr(event, "value", None)
         if self.running and self._run_layer is not None and gone is self._run_layer:
             self._run_removed = self._run_layer.name
@@ -975,7 +976,6 @@ class RegisterWidget(ClosingDock, QWidget):
         self.results = {key: res for key, res in self.results.items() if key[0] != gone.name}
         if self._result is not None and self._result_place.get("base") == gone.name:
             self._result = None
-            self.legend.setVisible(False)
 
     def cancel(self) -> None:
         """Ask the running registration to stop (it raises ``Cancelled`` at its next step)."""
