@@ -642,10 +642,17 @@ def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, 
         raise ValueError("no input sequences given")
     session: list = []  # (client, cluster, owns_client), started on first need
 
+    quiet = logging.getLogger("distributed")  # its INFO lines in this process (the workers' are silenced at start)
+    level = quiet.level
+
     def client():
         """The Dask client (started on first call) and whether its cluster is the local one started here."""
         if not session:
             session.append(_client(scheduler, n_workers))
+            if session[0][1] is not None:
+                # the local cluster's comms, closed under workers a SIGTERM to the process group ended, logged
+                # tracebacks at INFO around the batch's one line ("Batched Comm Closed")
+                quiet.setLevel(max(level, logging.ERROR))
         return session[0][0], session[0][1] is not None
 
     def stop() -> None:
@@ -656,6 +663,7 @@ def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, 
                 c.close()
             if cluster is not None:
                 cluster.close()
+                quiet.setLevel(level)
 
     try:
         if slice == "all":  # every slice position of each source: count them on the workers first
