@@ -108,9 +108,16 @@ def run_params(method: str, params: dict[str, Any], shape, spacing=None, unit: s
     return engine.for_frames(engine.validate_params(params), tuple(shape), spacing, "mm" if unit is None else str(unit))
 
 
+#: MSE (frames normalised to [0, 1]) by which a warped reference must match worse than the reference as it is to be
+#: called worse: an RMS difference of 0.3 % of the range. Without it, a date repeated, which the pair engines return
+#: as (nearly) no motion, was "worse" by 1.6e-12 (a resampling at 1e-6 px) and the user told the field did not fit.
+WORSE_TOLERANCE = 1e-5
+
+
 def worse_than_none(frames, warped, reference: int) -> tuple[float, float, int, int] | None:
     """``(MSE after, MSE before, frames worse, frames)`` when the warped reference matches the (normalised) frames
-    worse, on the mean over the frames other than the reference, than the reference left as it is; else None."""
+    worse, on the mean over the frames other than the reference, than the reference left as it is (by more than
+    :data:`WORSE_TOLERANCE`); else None."""
     import torch
 
     others = [t for t in range(frames.shape[0]) if t != reference]
@@ -118,9 +125,9 @@ def worse_than_none(frames, warped, reference: int) -> tuple[float, float, int, 
     # frame by frame: no copies of the whole sequence beside the run's own arrays (0.5 GB each at MAX_VOXELS)
     after = torch.stack([((warped[t].float() - frames[t].float()) ** 2).mean() for t in others])
     before = torch.stack([((ref - frames[t].float()) ** 2).mean() for t in others])
-    if float(after.mean()) <= float(before.mean()):
+    if float(after.mean()) <= float(before.mean()) + WORSE_TOLERANCE:
         return None
-    return float(after.mean()), float(before.mean()), int((after > before).sum()), len(others)
+    return float(after.mean()), float(before.mean()), int((after > before + WORSE_TOLERANCE).sum()), len(others)
 
 
 def worse_message(method: str, after: float, before: float, worse: int, n: int) -> str:

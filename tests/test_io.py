@@ -1060,6 +1060,27 @@ def test_napari_shows_why_a_writer_refuses_and_opens_every_suffix_the_readers_ta
     assert layers and layers[0].data.shape[-2:] == (64, 64)
 
 
+def test_a_map_opens_with_its_fields_in_the_grey_scale(shared_data, make_napari_viewer):
+    """(noticed, sessions 37-38) The real Sentinel-2 pair opened dark: napari's min-max (600-4149) put 99.5 % of its
+    pixels in the lowest 40 % of the grey scale (a few bright roofs set the top). A map opens on its 0.5-99.5 %
+    window; images in mm or px keep napari's own."""
+    from napari_tlreg import _hooks
+
+    viewer = make_napari_viewer()
+    path = shared_data / "satellite" / "arosics_S2A_crop512_r1044_c1044.npz"
+    [layer] = viewer.open(str(path), plugin="napari-tlreg")
+    pixels = np.stack([np.load(path)[k] for k in ("ref", "tgt")]).astype(np.float64)
+    assert layer.contrast_limits == pytest.approx(np.percentile(pixels, [0.5, 99.5]))
+    assert layer.contrast_limits[1] < 0.5 * pixels.max()
+    layer.reset_contrast_limits()  # napari's "reset": the shown frame's min-max, as before
+    assert layer.contrast_limits == pytest.approx([pixels[0].min(), pixels[0].max()])
+    for sample in ("cardiac", "echo"):
+        assert "contrast_limits" not in _hooks.sequence_to_layers(load_sequence(sample))[0][1]
+    flat = load_sequence(path)
+    flat.frames[:] = 3.0
+    assert "contrast_limits" not in _hooks.sequence_to_layers(flat)[0][1]
+
+
 def test_a_samples_landmarks_are_rings_that_leave_the_image_visible():
     """The satellite sample's landmarks: hollow rings sized to the image (napari's default filled white discs of 10 px
     hid the corners they mark)."""

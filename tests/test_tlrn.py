@@ -690,6 +690,22 @@ def test_any_method_whose_field_matches_worse_than_none_is_warned_of(shift_engin
     assert "worse on 2 of 2 frames): this field does not fit these frames; try another method (nmsr" in notes[0]
 
 
+def test_a_resampling_error_is_not_called_worse_than_none():
+    """Two identical dates, which ``multistep`` now returns as its affine (1e-6 px off), were "worse than the
+    reference left as it is" by an MSE of 1.6e-12, and the user told the field did not fit the frames."""
+    from napari_tlreg.api import WORSE_TOLERANCE, worse_than_none
+
+    rng = np.random.default_rng(0)
+    frames = torch.from_numpy(rng.random((3, 32, 32)).astype(np.float32))
+    same = frames[[0, 0, 0]]
+    assert worse_than_none(same, same + 1e-4, 0) is None  # MSE 1e-8
+    found = worse_than_none(same, same + 0.01, 0)  # MSE 1e-4: 10x the tolerance
+    assert found is not None and found[2:] == (2, 2) and found[0] == pytest.approx(1e-4, rel=1e-3)
+    half = same.clone()
+    half[1] += 2 * WORSE_TOLERANCE ** 0.5  # one frame worse by 4x the tolerance, the other as it was: 2x on the mean
+    assert worse_than_none(same, half, 0)[2:] == (1, 2)
+
+
 def test_resume_takes_an_older_checkpoint_and_ctrl_c_mid_update_writes_nothing(tmp_path, monkeypatch, capsys):
     """Code read: a checkpoint written before a network option existed (its config without the key) was refused as
     "other --net settings"; a Ctrl-C inside opt.step() saved half-updated weights under the step before."""

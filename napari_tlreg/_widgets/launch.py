@@ -41,6 +41,7 @@ def launch(source: str = "cardiac", method: str | None = None, run: bool = False
     viewer.window.resize(1500, 950)
     for d, kw, kind in layers:
         getattr(viewer, f"add_{kind}")(d, **kw)
+    viewer.layers.selection.active = viewer.layers[name]  # napari activates the last added: the echo's hidden mask
     viewer.dims.axis_labels = ("t", "row", "col")
     viewer.dims.set_current_step(0, 0)  # the sample's reference frame; the widget defaults to the current frame
     widget = RegisterWidget(viewer)

@@ -208,7 +208,7 @@ def corner_weights(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
 
 def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor, steps: int, c: float,
                    scale: float = 1.0, affine: bool = False, mask_nodata: bool = True, chunk: int = 8,
-                   two_way: bool = True) -> torch.Tensor:
+                   two_way: bool = True, only_if_better: bool = True) -> torch.Tensor:
     """Pull fields ``(N, 2, H, W)`` with ``warp(moving, u) ≈ fixed`` for raw pairs ``(N, 1, H, W)``.
 
     ``two_way`` (our addition, not the paper's): the grid is a cumulative sum from the top-left corner, so the errors
@@ -216,6 +216,10 @@ def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor,
     size: up to 33 px off along the right edge, 0.13 % folded). The pair is registered again turned by 180° (its sum
     then starts at the bottom-right corner: ``u(x) = -u_turned(turned x)``), and the two fields are blended by
     position, each weighted towards the corner its sum starts at (:func:`corner_weights`). Twice the network's time.
+
+    ``only_if_better`` (ours too; with the affine stage): a pair whose refined field matches its frame worse than the
+    affine alone keeps the affine (:func:`~napari_tlreg.engines.pairs.refinement_helps`): where the affine already
+    explains the motion (a shift, a date repeated) the network would only add its jitter.
     """
     n, _, h, w = moving.shape
     m, f, vm, vf = pairs.prepare_pair(moving, fixed, mask_nodata)
@@ -224,12 +228,14 @@ def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor,
     # torch refuses it), whatever the frames' size and ``scale``
     size = (max(MIN_WORK_SIDE, round(h * scale)), max(MIN_WORK_SIDE, round(w * scale)))
     u = _network_fields(net, m, f, pre, steps, c, size, chunk)
-    if not two_way:
-        return u
-    back = -turned(_network_fields(net, turned(m), turned(f), None if pre is None else -turned(pre), steps, c, size,
-                                   chunk))
-    weight = corner_weights(h, w, u)
-    return weight * u + (1 - weight) * back
+    if two_way:
+        back = -turned(_network_fields(net, turned(m), turned(f), None if pre is None else -turned(pre), steps, c,
+                                       size, chunk))
+        weight = corner_weights(h, w, u)
+        u = weight * u + (1 - weight) * back
+    if pre is not None and only_if_better:
+        u = torch.where(pairs.refinement_helps(m, f, u, pre, vf)[:, None, None, None], u, pre)
+    return u
 
 
 class MultistepEngine(Engine):
@@ -240,7 +246,8 @@ class MultistepEngine(Engine):
     description = "Multistep spatial-gradient network: logistic-bounded gradients, cumulative-sum grid, T refinement steps (satellite pairs)"
     #: c = 0 and steps = 0 mean "as the weights were trained" (shipped model: c = 2, the paper's value for
     #: VHR imagery, T = 3); scale = 0: auto (native up to 4x the training size, see pairs.auto_scale).
-    defaults = {"weights": "", "steps": 0, "c": 0.0, "affine": True, "scale": 0.0, "mask_nodata": True, "two_way": True}
+    defaults = {"weights": "", "steps": 0, "c": 0.0, "affine": True, "scale": 0.0, "mask_nodata": True, "two_way": True,
+                "only_if_better": True}
     help = {
         "weights": "shipped model name or .pt path (empty: the engine's shipped model)",
         "steps": "refinement steps of the network (0: as trained)",
@@ -251,7 +258,11 @@ class MultistepEngine(Engine):
                        "satellite tile's fill; NaN must be filled first, e.g. with 0)",
         "two_way": "also register the pair turned by 180° and blend the two fields by position (the grid's cumulative "
                    "sum drifts away from the corner it starts at; twice the network's time)",
+        "only_if_better": "keep a pair's refinement by the network only where it matches the frame better than the "
+                          "affine stage alone (else the network adds a jitter of ~0.25 px where the affine explains "
+                          "the motion: a shift, a date repeated)",
     }
+    advanced = ("only_if_better",)
     default_model = "multistep_satellite128"
 
     def check(self, params: dict[str, Any]) -> None:
@@ -281,6 +292,7 @@ class MultistepEngine(Engine):
                 ctx.report(k, len(others), f"pairs {k + 1}-{k + len(idx)} of {len(others)}")
                 moving = frames[reference][None, None].expand(len(idx), 1, h, w)
                 u[idx] = register_pairs(net, moving, frames[idx][:, None], steps, c, scale, params["affine"],
-                                         params["mask_nodata"], chunk, params["two_way"])
+                                         params["mask_nodata"], chunk, params["two_way"],
+                                         params["only_if_better"])
         ctx.report(len(others), len(others), "done")
         return u
