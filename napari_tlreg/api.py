@@ -5,6 +5,7 @@ batch) gets the same clear errors.
 """
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from typing import Any, Callable
@@ -15,7 +16,7 @@ from .core.normalize import NORMALIZATIONS, check_mode
 from .engines import get_engine
 from .engines import methods as _methods
 from .engines.base import Cancelled, RunContext
-from .io.sequence import Sequence
+from .io.sequence import Sequence, not_real_reason
 from .result import RegistrationResult
 
 __all__ = ["register", "methods", "method_params", "available_devices", "Cancelled", "validate_frames", "check_shape", "blank_frames",
@@ -175,6 +176,9 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
     Raises ``ValueError`` with a plain message for anything an engine cannot use (a constant sequence, or a constant
     reference frame, included: nothing in it can be matched).
     """
+    if isinstance(frames, (str, os.PathLike)):  # was "must be a (T, H, W) sequence, got shape ()"
+        raise ValueError(f"frames must be an array (T, H, W) or a Sequence, not a file or sample name ({str(frames)!r}): "
+                         "load it first, tl.register(tl.load_sequence(...))")
     shape = tuple(getattr(frames, "shape", ()))
     if not shape:
         frames = np.asarray(frames)
@@ -188,8 +192,8 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
     if hasattr(frames, "detach"):
         frames = frames.detach().cpu().numpy()
     arr = np.asarray(frames)
-    if arr.dtype.kind not in "uif b":
-        raise ValueError(f"frames must be numeric, got dtype {arr.dtype}")
+    if arr.dtype.kind not in "uif b":  # the readers' words: "numeric" refused complex numbers
+        raise ValueError(not_real_reason(arr.dtype))
     given = arr
     if arr.dtype.itemsize > 4 or (arr.dtype.kind in "iu" and arr.dtype.itemsize == 4):
         arr = _exact_to_float32(arr)

@@ -88,10 +88,11 @@ def check_spacing(spacing, ndim: int = 2) -> tuple[float, ...] | None:
     ``ValueError`` otherwise."""
     if spacing is None:
         return None
-    if np.isscalar(spacing):
-        s = (float(spacing),) * ndim
-    else:
-        s = tuple(float(v) for v in spacing)
+    try:
+        s = (float(spacing),) * ndim if np.isscalar(spacing) else tuple(float(v) for v in spacing)
+    except (TypeError, ValueError):  # float's own "could not convert string to float: '1mm'" named no argument
+        raise ValueError(f"spacing must be {ndim} numbers (row, col) in the unit's length, or one number; got "
+                         f"{spacing!r}") from None
     if len(s) != ndim:
         raise ValueError(f"spacing must have {ndim} values (row, col), got {spacing!r}")
     if not all(math.isfinite(v) and v > 0 for v in s):

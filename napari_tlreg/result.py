@@ -262,8 +262,8 @@ def _check_saved_shapes(folder: Path, arrays: dict, inverse, fields: dict) -> No
     got = {name: arrays[name].shape for name in want}
     if inverse is not None:
         want["inverse"], got["inverse"] = (t, 2, h, w), inverse.shape
-    bad = [f"{name}.tif {got[name]}" for name in want if tuple(got[name]) != want[name]]
+    bad = [f"{name}.tif is {tuple(got[name])}, not {want[name]}" for name in want if tuple(got[name]) != want[name]]
     if bad:
-        raise ValueError(f"{folder}: inconsistent result folder: frames.tif is {(t, h, w)} but " + ", ".join(bad))
+        raise ValueError(f"{folder}: inconsistent result folder: frames.tif is {(t, h, w)}, and " + "; ".join(bad))
     if not 0 <= fields["reference"] < t:
         raise ValueError(f"{folder}: inconsistent result folder: reference {fields['reference']} of {t} frames")

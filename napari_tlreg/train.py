@@ -499,14 +499,19 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
     if cfg.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"train: lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {cfg.lr_schedule!r}")
     multiple = 32 if cfg.method == "hsyn" else 8
-    if cfg.val_every < 0 or cfg.val_batches < 1:
-        raise ValueError(f"train: val_every must be >= 0 and val_batches >= 1, got {cfg.val_every} and {cfg.val_batches}")
-    if cfg.iterations < 1 or cfg.batch < 1 or cfg.n_frames < 2 or cfg.size % multiple or cfg.size < MIN_SIZE[cfg.method]:
-        raise ValueError(f"train: iterations, batch >= 1, n_frames >= 2 and size a multiple of {multiple}, at least "
-                         f"{MIN_SIZE[cfg.method]}, are required (got size {cfg.size})")
-    if cfg.checkpoint_every < 1 or cfg.threads < 0:
-        raise ValueError(f"train: checkpoint_every must be >= 1 and threads >= 0 (0: torch's default), got "
-                         f"{cfg.checkpoint_every} and {cfg.threads}")
+    # each setting by the command line's name for it (one message named them all, and the size whichever failed)
+    for flag, value, ok, need in (
+            ("--iterations", cfg.iterations, cfg.iterations >= 1, "at least 1"),
+            ("--batch", cfg.batch, cfg.batch >= 1, "at least 1"),
+            ("--frames", cfg.n_frames, cfg.n_frames >= 2, "at least 2"),
+            ("--size", cfg.size, cfg.size % multiple == 0 and cfg.size >= MIN_SIZE[cfg.method],
+             f"a multiple of {multiple}, at least {MIN_SIZE[cfg.method]}, for {cfg.method}"),
+            ("--threads", cfg.threads, cfg.threads >= 0, "0 (torch's default) or more"),
+            ("--checkpoint-every", cfg.checkpoint_every, cfg.checkpoint_every >= 1, "at least 1"),
+            ("--val-every", cfg.val_every, cfg.val_every >= 0, "0 (none) or more"),
+            ("--val-batches", cfg.val_batches, cfg.val_batches >= 1, "at least 1")):
+        if not ok:
+            raise ValueError(f"train: {flag} must be {need}, got {value}")
     out = Path(cfg.out)
     if out.is_dir() or (out.parent.exists() and not out.parent.is_dir()):
         raise ValueError(f"train: cannot write the weights to {out}: " + ("it is a folder; give a file path"

@@ -118,7 +118,14 @@ def test_cli_junk_dicom_folder_and_missing_input(tmp_path, capsys, shift_engine)
     folder = _junk_dicom_folder(tmp_path)
     rc, err, _ = _cli(["register", folder, "--method", shift_engine, "--out", tmp_path / "o"], capsys)
     assert err[0].startswith("napari-tlreg register: warning: junk_dicom: skipped 4 non-DICOM")
+    # (2026-12-05, error-message review) pydicom's reason ended "Use force=True to force reading.", which no option
+    # of ours sets
+    assert "IM0000.dcm (not DICOM)" in err[0] and "force" not in err[0]
     _assert_one_line_error(rc, err, match="junk_dicom: folder holds no readable DICOM image files")
+    (tmp_path / "empty").mkdir()  # was "holds no readable DICOM image files" (a folder of frames is one too)
+    rc, err, _ = _cli(["register", tmp_path / "empty", "--method", shift_engine, "--out", tmp_path / "o"], capsys)
+    _assert_one_line_error(rc, err, match="empty: the folder is empty (a sequence folder holds DICOM files, or one "
+                                          "TIFF or NIfTI image a frame)")
     rc, err, _ = _cli(["register", tmp_path / "none.tif", "--method", shift_engine, "--out", tmp_path / "o"], capsys)
     _assert_one_line_error(rc, err, match="none.tif: no such file or folder")
     assert not (tmp_path / "o").exists()
@@ -140,8 +147,10 @@ BAD_ARRAYS = [
     ("rgba", np.zeros((3, 32, 32, 4), np.uint8), "colour"),
     ("2-D", np.zeros((32, 32), np.float32), "must be a (T, H, W) sequence"),
     ("tiny", np.zeros((3, 4, 4), np.float32), "too small"),
-    ("complex", np.zeros((3, 32, 32), np.complex64), "must be numeric"),
-    ("strings", np.full((3, 32, 32), "a"), "must be numeric"),
+    # (2026-12-05, error-message review) "must be numeric" for complex numbers; the readers said what to do
+    ("complex", np.zeros((3, 32, 32), np.complex64), "must be real numbers, got dtype complex64 (take the magnitude first)"),
+    ("strings", np.full((3, 32, 32), "a"), "must be real numbers, got dtype <U1"),
+    ("path", "cardiac", "not a file or sample name ('cardiac'): load it first, tl.register(tl.load_sequence(...))"),
     ("constant", np.full((3, 32, 32), 7, np.uint8), "every frame is the same constant image (7 everywhere)"),
     ("zeros", np.zeros((3, 32, 32), np.float32), "every frame is the same constant image (0 everywhere)"),
     ("blank reference", np.concatenate([np.zeros((1, 32, 32), np.float32), _seq(2)]), "reference frame 0 is constant"),
@@ -648,6 +657,8 @@ def test_viewer_bad_files_raise_clear_errors_and_viewer_survives(viewer_widget, 
             paths.append(_damaged(tmp_path / f"{fmt}-{damage}", fmt, damage))
     paths.append(_junk_dicom_folder(tmp_path))
     paths.append(_claiming_file(tmp_path, "nii"))
+    (tmp_path / "empty").mkdir()  # napari said "refused the file": the reader did not take the folder
+    paths.append(tmp_path / "empty")
     for path in paths:
         with pytest.raises(ValueError) as info:
             viewer.open(str(path), plugin="napari-tlreg")
@@ -1000,13 +1011,21 @@ def test_loading_a_damaged_result_folder_says_so(tmp_path, capsys, shift_engine)
     _assert_one_line_error(rc, err, command="evaluate", match="no 'method' in result.json")
     res.save(tmp_path / "cut")
     tifffile.imwrite(tmp_path / "cut" / "displacement.tif", res.displacement[:3], photometric="minisblack")
-    with pytest.raises(ValueError, match=r"inconsistent result folder: frames.tif is \(6, 32, 32\) but "
-                                         r"displacement.tif \(3, 2, 32, 32\)"):
+    with pytest.raises(ValueError, match=r"inconsistent result folder: frames.tif is \(6, 32, 32\), and "
+                                         r"displacement.tif is \(3, 2, 32, 32\), not \(6, 2, 32, 32\)$"):
+        tl.RegistrationResult.load(tmp_path / "cut")
+    # (2026-12-05, error-message review) a field of a frame's shape read "frames.tif is (6, 32, 32) but
+    # displacement.tif (6, 32, 32)": the shape it should have had was left out
+    tifffile.imwrite(tmp_path / "cut" / "displacement.tif", res.displacement[:, 0], photometric="minisblack")
+    with pytest.raises(ValueError, match=r"displacement.tif is \(6, 32, 32\), not \(6, 2, 32, 32\)$"):
         tl.RegistrationResult.load(tmp_path / "cut")
 
 
 @pytest.mark.parametrize("spacing, match", [((0.0, -1.0), "positive and finite"), ((1.0,), "must have 2 values"),
-                                            ((float("nan"), 1.0), "positive and finite"), ("ab", "could not convert")])
+                                            ((float("nan"), 1.0), "positive and finite"),
+                                            ("1mm", r"^spacing must be 2 numbers \(row, col\) in the unit's length, "
+                                                    r"or one number; got '1mm'$"),
+                                            ((1.0, "x"), "spacing must be 2 numbers")])
 def test_register_checks_spacing_before_the_run(shift_engine, spacing, match):
     """A bad spacing was accepted (and saved), or failed only after the engine had run."""
     seen = []
@@ -1596,6 +1615,13 @@ def test_weights_that_do_not_fit_are_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.strip().splitlines() == ["napari-tlreg register: error: weights 'tlrn_cine64' are tlrn weights; hsyn "
                                         "takes hsyn weights (napari-tlreg train hsyn ... makes them)"]
+    # (2026-12-05, error-message review) nmsr pasted torch's page, of which the CLI's one line kept "Error(s) in
+    # loading state_dict for NMSRNet:", the sentence cut before it said what
+    torch.save({"foo": torch.zeros(3)}, tmp_path / "foo.pt")
+    assert cli.main(["register", "lemniscate", "--method", "nmsr", "--param", f"weights={tmp_path / 'foo.pt'}",
+                     "--out", str(tmp_path / "n")]) == 2
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("[nmsr]")]
+    assert len(err) == 1 and "foo.pt' do not fit the nmsr network (missing ['" in err[0] and "unexpected ['foo']" in err[0]
 
 
 def test_wrong_types_of_parameters_progress_and_cancel_are_value_errors():

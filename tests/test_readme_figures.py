@@ -780,16 +780,18 @@ def pairs_prose(R: dict) -> list[tuple[str, list]]:
     real, semi, wedge = R["real_shift"], R["semi_synthetic"], R["semi_synthetic_nodata"]
     pc = real["affine"]["phase_correlation_rc"]
     sm, cl = R["smooth"], R["clouds"]
-    # the words: the pair engines recover little of the 4 px warp, nmsr most of it; clouds cost both engines accuracy
+    # the words: the pair engines recover little of the 4 px warp, nmsr most of it; clouds cost hsyn accuracy, and
+    # multistep keeps its affine on both (only_if_better)
     assert sm["4 px"]["nmsr"]["median"] < 0.25 * min(sm["4 px"][m]["median"] for m in ("hsyn", "multistep"))
-    assert all(cl["clouds 8000"][m]["median"] > 2 * cl["no clouds"][m]["median"] for m in ("hsyn", "multistep"))
+    assert cl["clouds 8000"]["hsyn"]["median"] > 2 * cl["no clouds"]["hsyn"]["median"]
+    assert cl["clouds 8000"]["multistep"]["median"] == pytest.approx(cl["no clouds"]["multistep"]["median"], abs=0.01)
     return [
         ("unregistered\n{} / {}, hsyn {} / {}, multistep {} / {}; at 1 px hsyn {} / {}), where `nmsr`, fitted to the",
          [sm["4 px"][m][k] for m in ("none", "hsyn", "multistep") for k in ("median", "p95")]
          + [sm["1 px"]["hsyn"][k] for k in ("median", "p95")]),
         ("pair, reaches {} / {}: for motion", [sm["4 px"]["nmsr"][k] for k in ("median", "p95")]),
         ("(8 blobs, {} %", [cl["cover_pct"]]),
-        ("the shift alone {} (hsyn) and {} (multistep), with clouds of\ntwice the land's brightest {} and {} (nmsr {}, but {} "
+        ("the shift alone {} (hsyn) and {} (multistep), with clouds of twice the land's brightest {} and {} (nmsr {}, but {} "
          "at the 95th percentile",
          [cl["no clouds"][m]["median"] for m in ("hsyn", "multistep")] + [cl["clouds 8000"][m]["median"] for m in ("hsyn", "multistep", "nmsr")]
          + [cl["clouds 8000"]["nmsr"]["p95"]]),

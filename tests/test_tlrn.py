@@ -404,9 +404,15 @@ def test_hsyn_validation_compares_only_within_one_number_of_levels():
 
 
 # ---- found in review (2026-12-04) ------------------------------------------------------------------------------
-@pytest.mark.parametrize("kw, match", [({"checkpoint_every": 0}, "checkpoint_every must be >= 1"),
-                                       ({"threads": -1}, "threads >= 0"),
-                                       ({"out": "."}, "it is a folder")])
+@pytest.mark.parametrize("kw, match", [({"checkpoint_every": 0}, r"^train: --checkpoint-every must be at least 1, got 0$"),
+                                       ({"threads": -1}, r"^train: --threads must be 0 \(torch's default\) or more, got -1$"),
+                                       ({"out": "."}, "it is a folder"),
+                                       # one message named iterations, batch, frames and size, and "(got size 32)"
+                                       ({"iterations": 0}, r"^train: --iterations must be at least 1, got 0$"),
+                                       ({"batch": -5}, r"^train: --batch must be at least 1, got -5$"),
+                                       ({"n_frames": 1}, r"^train: --frames must be at least 2, got 1$"),
+                                       ({"val_every": -1}, r"^train: --val-every must be 0 \(none\) or more, got -1$"),
+                                       ({"val_batches": 0}, r"^train: --val-batches must be at least 1, got 0$")])
 def test_training_settings_that_cannot_work_are_refused_before_the_first_step(tmp_path, kw, match):
     """``checkpoint_every=0`` ended in a ZeroDivisionError and ``threads=-1`` in torch's RuntimeError; an ``out``
     that cannot be written was found after the whole run."""

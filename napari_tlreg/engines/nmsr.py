@@ -194,7 +194,7 @@ from ..core import fields
 from ..core.region import coerce_mask, decode_mask, encode_mask
 from .base import Engine, RunContext
 from .nets import SVFUNet, grad_l2_per_item
-from .weights import cache_key, resolve
+from .weights import cache_key, load_fitting, resolve
 
 __all__ = ["NMSREngine", "NMSRNet", "lncc_loss", "lncc_loss_per_pair", "noise_variance", "white_noise_ratio", "interpolation_noise", "combine_scales", "chain_consecutive", "edge_weights", "encode_mask", "decode_mask",
            "NET_CONFIG", "DEFAULT_MODEL"]
@@ -794,10 +794,9 @@ class NMSREngine(Engine):
         if params["init"].startswith("pretrained"):
             state, card = load_warm_start(params["weights"])
             net = build_net(card.get("config") or NET_CONFIG)
-            try:
-                net.load_state_dict(state)
-            except RuntimeError as exc:
-                raise ValueError(f"nmsr: weights {params['weights'] or DEFAULT_MODEL!r} do not fit the NMSR network: {exc}") from exc
+            # torch's own error is a page ("Error(s) in loading state_dict for NMSRNet:" and its list), of which the
+            # CLI's one line kept the first: what does not fit, in one line, as the other engines say it
+            load_fitting(net, state, card, params["weights"] or DEFAULT_MODEL, "nmsr")
             return net.to(device)
         return self._fresh(params["seed"], level, device)
 

@@ -1194,7 +1194,10 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
     for f in files:
         try:
             ds = _dcmread(f, stop_before_pixels=True)
-        except (pydicom.errors.InvalidDicomError, OSError, ValueError, EOFError) as e:
+        except pydicom.errors.InvalidDicomError:  # pydicom's words ended "Use force=True", which no user can set
+            skipped.append(f"{f.name} (not DICOM)")
+            continue
+        except (OSError, ValueError, EOFError) as e:
             skipped.append(f"{f.name} ({_reason(e)})")
             continue
         if "Rows" not in ds:
@@ -1213,6 +1216,8 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
             + ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else ""),
             stacklevel=3,
         )
+    if not files:  # "no readable DICOM image files" left out the folders of frames a folder can also be
+        _fail(path, "the folder is empty (a sequence folder holds DICOM files, or one TIFF or NIfTI image a frame)")
     if not headers:
         _fail(path, "folder holds no readable DICOM image files")
 
