@@ -408,15 +408,15 @@ def register(
         u[ref] = 0.0
         warped = F.warp(x[ref][None, None], u)[:, 0]
         jac = F.jacobian_determinant(u)
-        inv = engine.inverse(u)
+        inv = ctx.inverse
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     runtime = time.perf_counter() - t0
     worse = worse_than_none(x, warped, ref)
     if worse:
         warn(worse_message(method, *worse))
-    if progress is not None:
-        progress(1, 1, "done")
+    ctx.report(1, 1, "done")
+    ctx.check()  # a cancel set in the last call too: API.md, "when set, register raises tl.Cancelled"
     return RegistrationResult(
         frames=norm,
         warped=warped.cpu().numpy(),

@@ -347,3 +347,34 @@ def test_result_params_survive_save_and_load(tmp_path):
     assert RegistrationResult.load(res.save(tmp_path / "r")).params == res.params
     with pytest.raises(TypeError, match="cannot be saved as JSON"):
         RegistrationResult(z, z, np.zeros((2, 2, 8, 8), np.float32), z + 1, "x", params={"f": print})
+
+
+# ---- from the mutation review of the core modules (2026-12-05): each assertion fails on a mutant that passed ----
+def test_nearest_warp_rounds_halves_up_and_keeps_the_last_row_and_column():
+    """Labels are warped by nearest neighbour: a field of exactly half a pixel (rounded to even, every other column of
+    a label was lost) and the identity (a clamp one pixel short overwrote the last column)."""
+    lab = np.tile(np.arange(6, dtype=np.int32), (4, 1))
+    half = np.zeros((2, 4, 6), np.float32)
+    half[1] = 0.5
+    np.testing.assert_array_equal(tl.warp(lab, half, order=0)[0], [1, 2, 3, 4, 5, 5])
+    half[1] = -0.5  # -0.5 rounds up too: each pixel keeps its own value
+    np.testing.assert_array_equal(tl.warp(lab, half, order=0)[0], [0, 1, 2, 3, 4, 5])
+    down = np.zeros((2, 6, 4), np.float32)
+    down[0] = 0.5  # the same along the rows
+    np.testing.assert_array_equal(tl.warp(np.ascontiguousarray(lab.T), down, order=0)[:, 0], [1, 2, 3, 4, 5, 5])
+    for image in (lab, np.ascontiguousarray(lab.T)):
+        np.testing.assert_array_equal(tl.warp(image, np.zeros((2, *image.shape), np.float32), order=0), image)
+
+
+def test_resize_field_keeps_a_linear_field_linear_on_the_pixel_grid():
+    """The coarse-to-fine upsampling of NMSR and the pair engines: corner-aligned (align_corners=False put row 1 of
+    u_row = 0.1·row at 0.06 instead of 0.1)."""
+    import torch
+
+    from napari_tlreg.core.fields import resize_field
+
+    r = torch.arange(8.0)
+    u = torch.stack([0.1 * r[:, None].expand(8, 8), 0.2 * r[None, :].expand(8, 8)])[None]
+    big = resize_field(u, (15, 15))  # the grid 8 -> 15 px: positions and values scale by 14/7 = 2
+    np.testing.assert_allclose(big[0, 0, :, 0], 0.1 * torch.arange(15.0), atol=1e-5)
+    np.testing.assert_allclose(big[0, 1, 0, :], 0.2 * torch.arange(15.0), atol=1e-5)

@@ -224,3 +224,22 @@ def test_tracked_points_follow_a_translation():
     np.testing.assert_allclose(back, np.tile(p, (T, 1)), atol=1e-3)
     with pytest.raises(ValueError):
         LM.tracked_points(res, p, ids=[1])
+
+
+# ---- from the mutation review of the core modules (2026-12-05): each assertion fails on a mutant that passed ----
+def test_pair_errors_signs_spacing_order_and_the_pairs_order():
+    """Per pair: d = mapped - ref (its sign is the direction the table shows), the physical errors with the spacing in
+    (row, col) order, and the pairs sorted by (t, id) as match_pairs says."""
+    # id, t, row, col: reference frame 0; a field that moves frame 1's points by (+1, 0), frame 2's by (0, +2)
+    lm = np.array([[0, 0, 10, 10], [1, 0, 20, 20], [1, 1, 22, 20], [0, 1, 12, 10], [0, 2, 10, 13]], float)
+    u = np.zeros((3, 2, 40, 40), np.float32)
+    u[1, 0] = -1.0
+    u[2, 1] = -2.0
+    pairs = LM.match_pairs(lm, 0)
+    assert list(zip(pairs.moving[:, 0], pairs.ids)) == [(1, 0), (1, 1), (2, 0)]
+    rows = LM.pair_errors(pairs, u, spacing=(2.0, 0.5))
+    for r in rows:
+        assert r["d_row"] == r["mapped_row"] - r["ref_row"] and r["d_col"] == r["mapped_col"] - r["ref_col"]
+    assert (rows[0]["d_row"], rows[0]["d_col"]) == (1.0, 0.0)  # 12 - 1 = 11 against 10
+    assert rows[0]["error_before_mm"] == 4.0 and rows[0]["error_after_mm"] == 2.0  # rows of 2 mm
+    assert rows[2]["error_before_mm"] == 1.5 and rows[2]["error_after_mm"] == 0.5  # columns of 0.5 mm

@@ -512,3 +512,38 @@ def test_a_label_not_drawn_on_a_frame_is_not_annotated_there(shared_data):
     assert np.isfinite(es["hd_2"]) and es["hd"] == pytest.approx(es["hd_2"])
     assert es["hd_before"] == pytest.approx(M.hausdorff(lab[18] == 2, lab[7] == 2))  # the reference's cavity alone
     assert es["hd_before_mm"] == pytest.approx(M.hausdorff(lab[18] == 2, lab[7] == 2, spacing=seq.spacing))
+
+
+# ---- from the mutation review of the core modules (2026-12-05): each assertion fails on a mutant that passed ----
+def test_a_structure_touching_the_image_edge_has_its_boundary_there():
+    """Cropped anatomy, a field that fills the frame: pixels on the image's edge are boundary (erosion with the
+    border as background). A = columns 0-7, B = columns 2-7: the farthest boundary points are 2 px apart (an erosion
+    that took the border as foreground measured 5)."""
+    from napari_tlreg import metrics as M
+
+    a = np.zeros((20, 20), bool)
+    a[:, :8] = True
+    b = np.zeros((20, 20), bool)
+    b[:, 2:8] = True
+    assert M.hausdorff(a, b) == 2.0 and M.hausdorff(a, b, percentile=95) == 2.0
+
+
+def test_hd95_is_the_95th_percentile_not_the_maximum():
+    from napari_tlreg import metrics as M
+
+    assert M._hd_pair(np.arange(101.0)) == (100.0, 95.0)
+    rng = np.random.default_rng(1)
+    a = np.zeros((48, 48), bool)
+    a[10:30, 10:30] = True
+    b = a.copy()
+    b[28:34, 12:14] = True  # a spur: the maximum, not the bulk
+    b[rng.integers(10, 30, 10), rng.integers(10, 30, 10)] = False
+    hd, hd95 = M.hausdorff(a, b), M.hausdorff(a, b, percentile=95)
+    assert hd95 < hd
+    from napari_tlreg.result import RegistrationResult
+
+    frames = rng.random((2, 48, 48)).astype(np.float32)
+    u = np.zeros((2, 2, 48, 48), np.float32)  # no motion: the reference's labels (b) against frame 1's (a)
+    res = RegistrationResult(frames, frames.copy(), u, tl.jacobian_determinant(u), "x")
+    row = M.evaluate(res, labels=np.stack([b, a]).astype(np.int32))[1]
+    assert row["hd"] == pytest.approx(hd) and row["hd95"] == pytest.approx(hd95) and row["hd95_before"] == pytest.approx(hd95)

@@ -29,6 +29,8 @@ class RunContext:
 
     progress: ProgressFn | None = None
     cancel: threading.Event | Callable[[], bool] | None = None
+    #: an engine that learns its fields' inverse (``hsyn``) leaves it here, ``(T, 2, H, W)``; else None: fixed point
+    inverse: torch.Tensor | None = None
 
     def report(self, done: int, total: int, message: str = "") -> None:
         self.check()
@@ -120,10 +122,6 @@ class Engine:
     def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
         """Return pull displacements ``(T, 2, H, W)`` (pixels) on ``frames.device``; ``u[reference] = 0``."""
         raise NotImplementedError  # abstract: every engine overrides this
-
-    def inverse(self, displacement: torch.Tensor) -> torch.Tensor | None:
-        """Optional learned inverse ``(T, 2, H, W)``; ``None`` means use fixed-point inversion."""
-        return None
 
 
 class ParameterError(ValueError, TypeError):

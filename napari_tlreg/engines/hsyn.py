@@ -160,8 +160,10 @@ def load_net(weights: str, device: torch.device) -> tuple[HSyNNet, dict]:
 
 
 def register_pairs(net: HSyNNet, moving: torch.Tensor, fixed: torch.Tensor, levels: int = N_LEVELS, inverse: str = "learned",
-                   scale: float = 1.0, affine: bool = False, mask_nodata: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pull field ``u`` with ``warp(moving, u) ≈ fixed`` and its inverse, each ``(N, 2, H, W)``, for raw pairs."""
+                   scale: float = 1.0, affine: bool = False, mask_nodata: bool = True,
+                   step=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pull field ``u`` with ``warp(moving, u) ≈ fixed`` and its inverse, each ``(N, 2, H, W)``, for raw pairs;
+    ``step(i)`` before the network's pass of the ``i``-th pair (progress, and a cancel, per pair)."""
     n, _, h, w = moving.shape
     m, f, vm, vf = pairs.prepare_pair(moving, fixed, mask_nodata)
     pre = pairs.affine_prealign(m, f, vm, vf) if affine else None
@@ -171,7 +173,12 @@ def register_pairs(net: HSyNNet, moving: torch.Tensor, fixed: torch.Tensor, leve
     ms, fs = pairs.resample(m, size), pairs.resample(f, size)
     ms, _ = pairs.pad_to_multiple(ms, MULTIPLE)
     fs, _ = pairs.pad_to_multiple(fs, MULTIPLE)
-    u_mf, u_fm, _, _ = net.half_fields(ms, fs, levels)
+    halves, chunk = [], pairs.network_chunk(ms, n)
+    for i in range(0, n, chunk):
+        if step is not None:
+            step(i)
+        halves.append(net.half_fields(ms[i:i + chunk], fs[i:i + chunk], levels)[:2])
+    u_mf, u_fm = (torch.cat(parts) for parts in zip(*halves))
     full = ms.shape[-2:]
     u_mf, u_fm = _unpool_field(u_mf, full), _unpool_field(u_fm, full)
     if inverse == "learned":
@@ -211,9 +218,6 @@ class HSyNEngine(Engine):
     choices = {"inverse": ("learned", "fixed-point")}
     default_model = "hsyn_satellite128"
 
-    def __init__(self):
-        self._last: tuple[torch.Tensor, torch.Tensor] | None = None
-
     def check(self, params: dict[str, Any]) -> None:
         if not 1 <= params["levels"] <= N_LEVELS:
             raise ValueError(f"hsyn: levels must be in [1, {N_LEVELS}], got {params['levels']}")
@@ -232,21 +236,15 @@ class HSyNEngine(Engine):
         inv = torch.zeros_like(u)
         others = [i for i in range(t) if i != reference]
         chunk = pairs.chunk_size(h, w)
-        self._last = None
+        progress = pairs.PairSteps(ctx, len(others))
         with torch.no_grad():
             for k in range(0, len(others), chunk):
                 idx = others[k:k + chunk]
-                ctx.report(k, len(others), f"pairs {k + 1}-{k + len(idx)} of {len(others)}")
                 moving = frames[reference][None, None].expand(len(idx), 1, h, w)
                 u[idx], inv[idx] = register_pairs(net, moving, frames[idx][:, None], params["levels"], params["inverse"],
-                                                  scale, params["affine"], params["mask_nodata"])
-        ctx.report(len(others), len(others), "done")
-        self._last = (u, inv)
+                                                  scale, params["affine"], params["mask_nodata"], progress.at(k))
+        progress.end()
+        # the learned inverse (compose(u_fm, h(u_mf))) goes with this run's context: kept on the engine, which every
+        # run shares, a second run started before the first's result was made took it (fixed-point inverse instead)
+        ctx.inverse = inv
         return u
-
-    def inverse(self, displacement: torch.Tensor) -> torch.Tensor | None:
-        """The learned inverse of the last run's fields (``compose(u_fm, h(u_mf))``); ``None`` (fixed-point) for another field."""
-        last = self._last
-        if last is not None and last[0].shape == displacement.shape and torch.equal(last[0].to(displacement), displacement):
-            return last[1].to(displacement)
-        return None

@@ -173,11 +173,15 @@ def _past_edges(x: torch.Tensor) -> torch.Tensor:
 
 
 def _network_fields(net: MultistepNet, m: torch.Tensor, f: torch.Tensor, pre: torch.Tensor | None, steps: int,
-                    c: float, size: tuple[int, int], chunk: int) -> torch.Tensor:
-    """The network's pull fields at full size for prepared pairs ``m``, ``f`` (and their affine ``pre``)."""
+                    c: float, size: tuple[int, int], chunk: int, step=None, label: str = "") -> torch.Tensor:
+    """The network's pull fields at full size for prepared pairs ``m``, ``f`` (and their affine ``pre``);
+    ``step(i, label)`` before the pass of the pairs from ``i`` (:class:`~napari_tlreg.engines.pairs.PairSteps`)."""
     h, w = m.shape[-2:]
     out = []
+    chunk = pairs.network_chunk(m, chunk)
     for i in range(0, m.shape[0], chunk):
+        if step is not None:
+            step(i, label)
         ms, fs = pairs.resample(m[i:i + chunk], size), pairs.resample(f[i:i + chunk], size)
         ms, _ = pairs.pad_to_multiple(_past_edges(ms), net.multiple)
         fs, _ = pairs.pad_to_multiple(_past_edges(fs), net.multiple)
@@ -208,7 +212,7 @@ def corner_weights(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
 
 def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor, steps: int, c: float,
                    scale: float = 1.0, affine: bool = False, mask_nodata: bool = True, chunk: int = 8,
-                   two_way: bool = True, only_if_better: bool = True) -> torch.Tensor:
+                   two_way: bool = True, only_if_better: bool = True, step=None) -> torch.Tensor:
     """Pull fields ``(N, 2, H, W)`` with ``warp(moving, u) ≈ fixed`` for raw pairs ``(N, 1, H, W)``.
 
     ``two_way`` (our addition, not the paper's): the grid is a cumulative sum from the top-left corner, so the errors
@@ -220,6 +224,8 @@ def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor,
     ``only_if_better`` (ours too; with the affine stage): a pair whose refined field matches its frame worse than the
     affine alone keeps the affine (:func:`~napari_tlreg.engines.pairs.refinement_helps`): where the affine already
     explains the motion (a shift, a date repeated) the network would only add its jitter.
+
+    ``step(i, label)``: called before the network's pass of the ``i``-th pair (progress, and a cancel, per pair).
     """
     n, _, h, w = moving.shape
     m, f, vm, vf = pairs.prepare_pair(moving, fixed, mask_nodata)
@@ -227,10 +233,10 @@ def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor,
     # at least 16 px a side: three poolings leave 2x2 or more for the deepest block's instance norm (at 8x8, one pixel:
     # torch refuses it), whatever the frames' size and ``scale``
     size = (max(MIN_WORK_SIDE, round(h * scale)), max(MIN_WORK_SIDE, round(w * scale)))
-    u = _network_fields(net, m, f, pre, steps, c, size, chunk)
+    u = _network_fields(net, m, f, pre, steps, c, size, chunk, step)
     if two_way:
         back = -turned(_network_fields(net, turned(m), turned(f), None if pre is None else -turned(pre), steps, c,
-                                       size, chunk))
+                                       size, chunk, step, "turned"))
         weight = corner_weights(h, w, u)
         u = weight * u + (1 - weight) * back
     if pre is not None and only_if_better:
@@ -286,13 +292,13 @@ class MultistepEngine(Engine):
         u = torch.zeros(t, 2, h, w, device=frames.device, dtype=frames.dtype)
         others = [i for i in range(t) if i != reference]
         chunk = pairs.chunk_size(h, w)
+        progress = pairs.PairSteps(ctx, len(others), 2 if params["two_way"] else 1)
         with torch.no_grad():
             for k in range(0, len(others), chunk):
                 idx = others[k:k + chunk]
-                ctx.report(k, len(others), f"pairs {k + 1}-{k + len(idx)} of {len(others)}")
                 moving = frames[reference][None, None].expand(len(idx), 1, h, w)
                 u[idx] = register_pairs(net, moving, frames[idx][:, None], steps, c, scale, params["affine"],
                                          params["mask_nodata"], chunk, params["two_way"],
-                                         params["only_if_better"])
-        ctx.report(len(others), len(others), "done")
+                                         params["only_if_better"], progress.at(k))
+        progress.end()
         return u

@@ -774,6 +774,11 @@ class NMSREngine(Engine):
         out["mask"] = coerce_mask(out["mask"], self.name)
         return out
 
+    def for_frames(self, params, shape, spacing, unit):
+        """``threads = 0`` ("leave as is") recorded as the count it runs on: the fields depend on it (lemniscate,
+        1 vs 2 threads: 0.15 px at most), and a result that said 0 could not be run again to the same numbers."""
+        return params if params["threads"] else {**params, "threads": torch.get_num_threads()}
+
     def chains_frames(self, params):
         return params["pairing"] == "consecutive"  # each frame's field is composed from its neighbours'
 
