@@ -35,13 +35,29 @@ NORMALIZE_HELP = ("intensity scale: per frame where frames flicker in brightness
 
 
 def _slice_choice(text: str):
-    """``--slice``'s value: ``all`` or a slice position."""
-    if text == "all":
-        return text
+    """``batch --slice``'s value: ``all`` or a slice position."""
+    return text if text == "all" else _slice_position(text, "or 'all'")
+
+
+def _workers(text: str) -> int:
+    """``batch --workers``: 1 or more (0 was refused as the API's "n_workers must be an integer >= 1")."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of worker processes, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 worker process, got {n}")
+    return n
+
+
+def _slice_position(text: str, other: str = "") -> int:
+    """``--slice``'s value: a slice position, 0 or more (``register --slice -1`` was taken, then refused as "out of
+    range: the source has 1 slice position")."""
     try:
         k = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a slice position (0, 1, ...) or 'all', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a slice position (0, 1, ...){' ' + other if other else ''}, got "
+                                         f"{text!r}") from None
     if k < 0:
         raise argparse.ArgumentTypeError(f"a slice position is 0 or more, got {k}")
     return k
@@ -57,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--reference", type=int, default=0, metavar="T",
                    help="the frame every other frame is registered to (default 0; negative counts from the end: -1 is "
                         "the last)")
-    r.add_argument("--slice", type=int, default=None, metavar="K",
+    r.add_argument("--slice", type=_slice_position, default=None, metavar="K",
                    help="slice position of a multi-slice cine (DICOM folder, 4-D NIfTI, npz (S,T,H,W)); default 0")
     r.add_argument("--labels", default=None, help="labels file (T,H,W) or (H,W) on the reference; or, with a DICOM "
                    "folder, expert contour files (Sunnybrook's IM-0001-NNNN-icontour-manual.txt) or their folder")
@@ -108,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, help="output folder: OUT/<name>/ per sequence, OUT/summary.csv")
     b.add_argument("--scheduler", default="local",
                    help="'local' (a LocalCluster, the default) or the address of a running Dask scheduler")
-    b.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster (default 2)")
+    b.add_argument("--workers", type=_workers, default=2, help="worker processes of the local cluster (default 2)")
     b.add_argument("--reference", type=int, default=0, metavar="T",
                    help="each sequence's reference frame (default 0; -1 the last)")
     b.add_argument("--slice", type=_slice_choice, default=None, metavar="K|all",
@@ -166,6 +182,8 @@ def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int =
         raise ValueError(f"{Path(path).name}: contour files name the DICOM images they were drawn on: give them to "
                          "`register DICOM_FOLDER --labels` (its result folder keeps them as labels, which evaluate reads)")
 
+    if not Path(path).expanduser().exists():  # load_sequence's "not a sample name" hint, and a sample's frames as labels
+        raise FileNotFoundError(f"{path}: no such labels file or folder")
     if Path(path).suffix.lower() == ".npz":
         lab = _npz_labels(path)
     else:
@@ -383,6 +401,11 @@ def cmd_evaluate(args) -> int:
                          f"have references {', '.join(map(str, refs))}: a shared --report needs labels for every frame "
                          "(T, H, W), or run evaluate on each folder with its own --report")
     landmarks = load_points_csv(args.landmarks) if args.landmarks else None
+    for res in results if landmarks is not None else ():  # the file named, as register names it
+        try:
+            report.check_annotations(res.frames.shape, None, landmarks, res.reference)
+        except ValueError as exc:
+            raise ValueError(f"{Path(args.landmarks).name}: {exc}") from None
     summaries, first = {}, None
     for folder, res in zip(args.folder, results):
         # each kind not given: what the folder keeps (what register or an earlier evaluate used); a folder older

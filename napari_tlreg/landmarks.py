@@ -74,7 +74,8 @@ def as_table(landmarks, n_frames: int | None = None) -> np.ndarray:
             raise ValueError(f"landmark {name}s must be integers")
         lm[:, j] = r
     if n_frames is not None and (lm[:, 1].min() < 0 or lm[:, 1].max() >= n_frames):
-        raise ValueError(f"landmark frame index out of range [0, {n_frames})")
+        pid, tt = lm[(lm[:, 1] < 0) | (lm[:, 1] >= n_frames)][0, :2]  # which one (as check_annotations says it)
+        raise ValueError(f"landmark id {pid:g}: frame {tt:g} is out of range for {n_frames} frames [0, {n_frames - 1}]")
     keys = {(int(i), int(t)) for i, t in lm[:, :2]}
     if len(keys) != len(lm):
         raise ValueError("a landmark id appears more than once in one frame")

@@ -361,13 +361,11 @@ def _grad(x: np.ndarray, axis: int) -> np.ndarray:
 def jacobian_determinant_np(u) -> np.ndarray:
     """``det(I + ∇u)`` in numpy (``np.gradient``): ``(2, H, W)`` -> ``(H, W)``, ``(T, 2, H, W)`` -> ``(T, H, W)``."""
     u = _asarray(u, "u").astype(np.float64)
-    if u.ndim == 3:
-        u = u[None]
-        single = True
-    else:
-        single = False
-    if u.ndim != 4 or u.shape[1] != 2:
+    if not (u.ndim in (3, 4) and u.shape[-3] == 2):  # the shape given, not the one with a batch axis added
         raise ValueError(f"displacement must be (2, H, W) or (T, 2, H, W), got {u.shape}")
+    single = u.ndim == 3
+    if single:
+        u = u[None]
     ur, uc = u[:, 0], u[:, 1]
     det = (1.0 + _grad(ur, 1)) * (1.0 + _grad(uc, 2)) - _grad(ur, 2) * _grad(uc, 1)
     return det[0] if single else det

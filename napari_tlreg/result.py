@@ -220,6 +220,8 @@ class RegistrationResult:
 
         folder = Path(folder)
         meta_path = folder / "result.json"
+        if not folder.exists():
+            raise FileNotFoundError(f"{folder}: no such folder")
         if not meta_path.is_file():
             raise FileNotFoundError(f"{folder}: not a napari-tlreg result folder (no result.json)")
         inv_path = folder / "inverse.tif"

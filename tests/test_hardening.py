@@ -1915,3 +1915,65 @@ def test_nmsr_records_the_threads_it_ran_on():
     res = tl.register(_seq(3), method="nmsr", levels=1, iterations=1)
     assert res.params["threads"] == torch.get_num_threads() >= 1
     assert tl.register(_seq(3), method="nmsr", levels=1, iterations=1, threads=1).params["threads"] == 1
+
+
+def test_a_truncated_tiff_opened_through_napari_logs_no_line_of_tifffile(tmp_path, caplog):
+    """(2026-12-05, error-message review) `view` and File > Open printed tifffile's "<tifffile.TiffPages @8> invalid
+    page offset ..." before the reader's one-line error: the check for a saved segmentation read the header outside
+    the reader's catch of tifffile's log."""
+    import logging
+
+    from napari_tlreg import _hooks
+
+    import tifffile
+
+    good, bad = tmp_path / "ok.tif", tmp_path / "trunc.tif"
+    tifffile.imwrite(good, np.random.default_rng(0).random((6, 32, 32)).astype(np.float32))  # a page a frame
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with caplog.at_level(logging.WARNING, logger="tifffile"):
+        with pytest.raises(SequenceReadError, match=f"^{bad.name}: "):
+            _hooks.read_sequences(str(bad))
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("tifffile")] == []
+
+
+def test_toolbox_errors_show_the_shapes_given():
+    """(2026-12-05, error-message review) Errors named shapes with the batch axis the functions add: "got (1, 3, 32,
+    32)" for a (3, 32, 32) field, "(1, 2, 32, 32) vs (1, 2, 16, 16)" for two (2, H, W) fields."""
+    import torch
+
+    with pytest.raises(ValueError, match=r"^displacement must be \(2, H, W\) or \(T, 2, H, W\), got \(3, 32, 32\)$"):
+        tl.metrics.negative_jacobian_fraction(np.zeros((3, 32, 32)))
+    with pytest.raises(ValueError, match=r"^fields differ in size: \(2, 32, 32\) vs \(2, 16, 16\)$"):
+        tl.compose(np.zeros((2, 32, 32)), np.zeros((2, 16, 16)))
+    with pytest.raises(ValueError, match=r"^fields differ in size: \(2, 32, 32\) vs \(3, 2, 16, 16\)$"):
+        tl.compose(torch.zeros(2, 32, 32), torch.zeros(3, 2, 16, 16))
+
+
+def test_cli_flags_and_files_are_refused_by_their_own_names(tmp_path, capsys, shift_engine):
+    """(2026-12-05, error-message review) register --slice -1 was taken, then "out of range: the source has 1 slice
+    position"; batch --workers 0 was the API's "n_workers must be ..."; --labels cardiac loaded the sample's frames as
+    labels (and a missing labels file suggested sample names); evaluate on a missing folder said "not a result
+    folder"; landmarks on a frame that does not exist lost the file's name (evaluate) or which landmark (the dock's
+    loader, as_table)."""
+    from napari_tlreg import landmarks as LM
+
+    for argv, said in ((["register", "lemniscate", "--slice", "-1", "--out", tmp_path / "o"],
+                        "argument --slice: a slice position is 0 or more, got -1"),
+                       (["batch", "lemniscate", "--method", shift_engine, "--out", tmp_path / "b", "--workers", "0"],
+                        "argument --workers: at least 1 worker process, got 0")):
+        with pytest.raises(SystemExit) as info:
+            cli.main([str(a) for a in argv])
+        assert info.value.code == 2 and capsys.readouterr().err.strip().splitlines()[-1].endswith(said)
+    for labels in ("cardiac", "nonexist.tif"):
+        rc, err, _ = _cli(["register", "lemniscate", "--method", shift_engine, "--labels", labels, "--out",
+                           tmp_path / "o"], capsys)
+        _assert_one_line_error(rc, err, match=f"{labels}: no such labels file or folder")
+    rc, err, _ = _cli(["evaluate", tmp_path / "nothing"], capsys)
+    _assert_one_line_error(rc, err, command="evaluate", match="nothing: no such folder")
+    tl.register(_seq(4), method=shift_engine).save(tmp_path / "r")
+    save_points_csv(tmp_path / "lm.csv", np.array([[1, 0, 5, 5], [1, 9, 6, 6]], float))
+    rc, err, _ = _cli(["evaluate", tmp_path / "r", "--landmarks", tmp_path / "lm.csv"], capsys)
+    _assert_one_line_error(rc, err, command="evaluate",
+                           match="lm.csv: landmark id 1: frame 9 is out of range for 4 frames [0, 3]")
+    with pytest.raises(ValueError, match=r"^landmark id 1: frame 9 is out of range for 4 frames \[0, 3\]$"):
+        LM.as_table(np.array([[1, 0, 5, 5], [1, 9, 6, 6]], float), 4)

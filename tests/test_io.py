@@ -1491,6 +1491,9 @@ def test_an_npz_of_2d_images_of_one_size_is_a_sequence(shared_data, tmp_path):
     with pytest.raises(SequenceReadError, match=r"^odd.npz: npz holds no image array \(keys: a, b\); expected 'frames' "
                                                 r"with shape \(T, H, W\), or 2-D images of one size$"):
         load_sequence(tmp_path / "odd.npz")
+    np.savez(tmp_path / "none.npz")  # (2026-12-05 review) was "not a NumPy .npy/.npz file (unrecognised header)"
+    with pytest.raises(SequenceReadError, match=r"^none.npz: npz holds no arrays$"):
+        load_sequence(tmp_path / "none.npz")
     np.savez(tmp_path / "one.npz", a=np.zeros((20, 20)), mask=np.ones((20, 20)))
     with pytest.raises(SequenceReadError, match="no image array"):
         load_sequence(tmp_path / "one.npz")

@@ -238,6 +238,8 @@ def test_pairing_clicks_keys_undo_table_and_csv(docks, qtbot, tmp_path, errors):
     (tmp_path / "bad.csv").write_text("id,t,row,col\n0,9,1,1\n")
     assert not w.load_csv(tmp_path / "bad.csv")
     assert errors and "out of range" in errors[-1]
+    # (2026-12-05 review) which file and which landmark ("landmark frame index out of range [0, 5)" named neither)
+    assert errors[-1] == "Landmarks: could not load landmarks from bad.csv: landmark id 0: frame 9 is out of range for 4 frames [0, 3]"
     assert len(layer.data) == 4
 
 

@@ -1041,6 +1041,23 @@ def test_a_refused_run_does_not_leave_the_last_runs_status(widget, qtbot, notes)
     assert notes and notes[-1][0] == "error"
 
 
+def test_with_no_sequence_the_dock_says_why_an_image_is_not_one(widget, notes):
+    """(2026-12-05, error-message review) A (3, 4, 32, 32) layer was told "add an image layer with a time axis (T, H,
+    W)", which it has: the dock names the layer, its shape, and what to do."""
+    viewer, w = widget
+    viewer.add_image(np.zeros((3, 4, 32, 32), np.float32), name="stack")
+    assert w.current_image() is None and not w.run_btn.isEnabled()
+    w.run()
+    assert notes[-1][0] == "error"
+    assert notes[-1][1].endswith("'stack' is 4-D (3, 4, 32, 32): one axis of frames is registered, (T, H, W); split "
+                                 "the others first (a channel or z-plane a layer: right-click > Split Stack)")
+    assert w.run_btn.toolTip().startswith("no image sequence to register") and w.run_btn.toolTip().endswith("Split Stack)")
+    viewer.layers.clear()
+    viewer.add_image(np.zeros((32, 32), np.float32), name="one")
+    w.run()
+    assert notes[-1][1].endswith("'one' is one image (32, 32), with no time axis")
+
+
 def test_a_sample_opens_with_its_own_reference_frame(widget):
     """napari opens a sequence on its middle frame, and the dock took that as the reference (frame 9 of the cardiac
     sample, whose reference is frame 0, as the launcher and the CLI use)."""

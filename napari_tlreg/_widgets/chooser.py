@@ -148,6 +148,19 @@ class ImageChooser:
         self.combo.setCurrentIndex(images.index(old) if old in images else (0 if images else -1))
         self.combo.blockSignals(False)
 
+    @staticmethod
+    def why_none(layers) -> str:
+        """Why no image of ``layers`` is listed, naming the first image left out by its shape ("" if there is none):
+        a 4-D layer was told to "add an image layer with a time axis", which it has."""
+        for ly in layers:
+            if isinstance(ly, Image) and not is_result(ly) and ly.ndim != 3:
+                shape = tuple(int(s) for s in base_data(ly).shape)
+                if ly.ndim < 3:
+                    return f"'{ly.name}' is one image {shape}, with no time axis"
+                return (f"'{ly.name}' is {ly.ndim}-D {shape}: one axis of frames is registered, (T, H, W); split the "
+                        "others first (a channel or z-plane a layer: right-click > Split Stack)")
+        return ""
+
     def current(self) -> Image | None:
         i = self.combo.currentIndex()
         return self._images[i] if 0 <= i < len(self._images) else None

@@ -740,7 +740,7 @@ class LandmarkWidget(ClosingDock, QWidget):
             # inside the image, as a click must be (and as the CLI's evaluate requires)
             check_annotations(frames_shape(img), None, table)
         except (OSError, ValueError) as exc:
-            self._error(f"could not load landmarks: {exc}")
+            self._error(f"could not load landmarks from {Path(path).name}: {exc}")
             return False
         m.set_table(table)
         m.next_landmark()

@@ -52,7 +52,9 @@ def launch(source: str = "cardiac", method: str | None = None, run: bool = False
     if method is not None:
         idx = widget.method_combo.findData(method)
         if idx < 0:
-            raise ValueError(f"unknown method {method!r}")
+            from napari_tlreg.api import get_engine
+
+            get_engine(method)  # its error lists the known methods (this one said only "unknown method 'nope'")
         widget.method_combo.setCurrentIndex(idx)
     try:
         for key, value in (params or {}).items():

@@ -960,7 +960,11 @@ class RegisterWidget(ClosingDock, QWidget):
             return
         has = self.current_image() is not None
         self.run_btn.setEnabled(has)
-        self.run_btn.setToolTip(RUN_TIP if has else NO_IMAGE)
+        self.run_btn.setToolTip(RUN_TIP if has else self._no_image())
+
+    def _no_image(self) -> str:
+        why = ImageChooser.why_none(self._viewer.layers)
+        return f"{NO_IMAGE}: {why}" if why else NO_IMAGE
 
     def _on_layer_removed(self, event=None) -> None:
         """The image being registered was removed: its result could not be shown, so the run stops now (it went on
@@ -990,7 +994,7 @@ class RegisterWidget(ClosingDock, QWidget):
             return
         layer = self.current_image()
         if layer is None:
-            self._refuse(NO_IMAGE)
+            self._refuse(self._no_image())
             return
         data = base_data(layer)
         reference = int(self.reference_spin.value())

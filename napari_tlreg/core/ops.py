@@ -125,7 +125,7 @@ def compose(a, b) -> np.ndarray:
     ta, sa = _field(a, "a")
     tb, sb = _field(b, "b")
     if ta.shape[-2:] != tb.shape[-2:]:
-        raise ValueError(f"fields differ in size: {tuple(ta.shape)} vs {tuple(tb.shape)}")
+        raise ValueError(f"fields differ in size: {tuple(np.shape(a))} vs {tuple(np.shape(b))}")
     dt = torch.promote_types(ta.dtype, tb.dtype)
     c = _f.compose(ta.to(dt), tb.to(dt))
     return _out(c[0] if (sa and sb) else c)

@@ -527,7 +527,9 @@ def is_labels_stack(path) -> bool:
         if kind == "tiff":
             import tifffile
 
-            with tifffile.TiffFile(path) as tif:
+            # its log lines too: a truncated TIFF printed tifffile's "<tifffile.TiffPages @8> invalid page offset"
+            # before the reader's one line (napari's File > Open and `view` ask this first)
+            with _caught_tiff_log(), tifffile.TiffFile(path) as tif:
                 shaped = tif.shaped_metadata
                 return bool(shaped and shaped[0].get("labels") is True)
         if kind == "nifti":
@@ -1445,6 +1447,8 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
     ``(row, col)`` (unit ``unit`` key, default mm; ``pixel_size_m``: metres), ``landmarks``."""
     with open(path, "rb") as f:
         magic = f.read(6)
+    if magic[:4] == b"PK\x05\x06":  # a zip's end record first: np.savez with no arrays
+        _fail(path, "npz holds no arrays")
     if magic != b"\x93NUMPY" and magic[:4] != b"PK\x03\x04":
         _fail(path, "not a NumPy .npy/.npz file (unrecognised header)")
     if magic == b"\x93NUMPY":  # check the header's claim before numpy allocates it
