@@ -16,6 +16,7 @@ from .core.normalize import NORMALIZATIONS, check_mode
 from .engines import get_engine
 from .engines import methods as _methods
 from .engines.base import Cancelled, RunContext
+from .core.arrays import plain
 from .io.sequence import Sequence, not_real_reason
 from .result import RegistrationResult
 
@@ -189,9 +190,7 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
             "(tl.load_sequence does, by luminance)"
         )
     t, _, _ = check_shape(shape)
-    if hasattr(frames, "detach"):
-        frames = frames.detach().cpu().numpy()
-    arr = np.asarray(frames)
+    arr = plain(frames, "frames")  # a masked array refused, a tensor (bfloat16 too) and another byte order taken
     if arr.dtype.kind not in "uif b":  # the readers' words: "numeric" refused complex numbers
         raise ValueError(not_real_reason(arr.dtype))
     given = arr

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics as M
+from .core.arrays import plain
 
 __all__ = [
     "point_size",
@@ -194,7 +195,7 @@ def tre_table(landmarks, reference: int, displacement=None, spacing=None, n_fram
     """
     sp = _spacing(spacing)
     if displacement is not None and n_frames is None:
-        n_frames = int(np.asarray(displacement).shape[0])
+        n_frames = int(np.shape(displacement)[0])
     pairs = match_pairs(landmarks, reference, n_frames)
     mapped = M.map_points(displacement, pairs.moving) if displacement is not None and len(pairs) else None
     rows = []
@@ -232,7 +233,9 @@ def tracked_points(result, points, ids=None) -> tuple[np.ndarray, np.ndarray]:
     (frame-major) and ``ids (T*N,)`` (``ids`` or ``0..N-1`` repeated per frame), ready for a napari
     Points layer with ``features={"id": ids}``.
     """
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    pts = plain(points, "points", np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2:  # napari's (t, row, col) rows were read as 1.5 points each
+        raise ValueError(f"points must be (N, 2) rows (row, col) on the reference, got shape {pts.shape}")
     n = len(pts)
     ids = np.arange(n) if ids is None else np.asarray(ids).reshape(-1)
     if len(ids) != n:

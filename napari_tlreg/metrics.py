@@ -45,6 +45,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .core.arrays import plain
+
 __all__ = [
     "dice",
     "dice_per_label",
@@ -67,9 +69,19 @@ REPORTED_LNCC_RADIUS = 10
 
 # --------------------------------------------------------------------------- helpers
 def _asarray(x, name: str) -> np.ndarray:
-    if hasattr(x, "detach"):  # a torch tensor, without importing torch
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
+    return plain(x, name)
+
+
+def _label_array(x, name: str) -> np.ndarray:
+    """Labels or masks as given (ids or bool), refused where their values are no ids: NaN counted as foreground and
+    1.5 as a label of its own (Dice 0.29 where it is 0.97, without a word)."""
+    a = _asarray(x, name)
+    if a.dtype.kind == "f" and a.size and not (np.isfinite(a).all() and (a == np.round(a)).all()):
+        raise ValueError(f"{name}: labels must be whole ids (0 background) or bool, got {a.dtype} values that are not "
+                         "(NaN, or fractions: round or threshold them first)")
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: labels must be whole ids (0 background) or bool, got dtype {a.dtype}")
+    return a
 
 
 def _same_shape(a: np.ndarray, b: np.ndarray, what: str = "arrays") -> None:
@@ -111,8 +123,8 @@ def dice(a, b, label=None) -> float:
     ``label=None``: foreground ``a != 0`` vs ``b != 0``; otherwise the pixels equal to ``label``.
     Both sets empty -> ``1.0``. Shape mismatch -> ``ValueError``.
     """
-    a = _asarray(a, "a")
-    b = _asarray(b, "b")
+    a = _label_array(a, "a")
+    b = _label_array(b, "b")
     _same_shape(a, b, "label arrays")
     ma, mb = _mask_of(a, label), _mask_of(b, label)
     na, nb = int(np.count_nonzero(ma)), int(np.count_nonzero(mb))
@@ -124,8 +136,8 @@ def dice(a, b, label=None) -> float:
 
 def dice_per_label(a, b) -> dict[int, float]:
     """``{label: dice(a, b, label)}`` for every nonzero label present in ``a`` or ``b``."""
-    a = _asarray(a, "a")
-    b = _asarray(b, "b")
+    a = _label_array(a, "a")
+    b = _label_array(b, "b")
     _same_shape(a, b, "label arrays")
     labels = np.union1d(np.unique(a), np.unique(b))
     return {int(k): dice(a, b, label=k) for k in labels if k != 0}
@@ -166,8 +178,8 @@ def hausdorff(a, b, percentile: float = 100, spacing=None, label=None) -> float:
     """
     if not 0 <= float(percentile) <= 100:
         raise ValueError(f"percentile must be in [0, 100], got {percentile!r}")
-    a = _asarray(a, "a")
-    b = _asarray(b, "b")
+    a = _label_array(a, "a")
+    b = _label_array(b, "b")
     _same_shape(a, b, "masks")
     check_spacing(spacing, a.ndim)  # validate even when a mask is empty
     ea, eb = not _mask_of(a, label).any(), not _mask_of(b, label).any()
@@ -363,6 +375,8 @@ def jacobian_determinant_np(u) -> np.ndarray:
     u = _asarray(u, "u").astype(np.float64)
     if not (u.ndim in (3, 4) and u.shape[-3] == 2):  # the shape given, not the one with a batch axis added
         raise ValueError(f"displacement must be (2, H, W) or (T, 2, H, W), got {u.shape}")
+    if 0 in u.shape:
+        raise ValueError(f"displacement is empty, shape {u.shape}: a field needs at least one frame of 1x1 px")
     single = u.ndim == 3
     if single:
         u = u[None]

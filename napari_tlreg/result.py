@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from .core.arrays import plain
+
 _ARRAYS = ("frames", "warped", "displacement", "jacobian")
 _FORMAT = 1
 #: what each saved array holds, in ``result.json``: the TIFFs carry the pixel size (a GIS reads metres), not what
@@ -112,7 +114,7 @@ class RegistrationResult:
         from .core.labels import as_label_ids
         from .core.ops import warp
 
-        lab = np.asarray(labels)
+        lab = plain(labels, "labels")
         if lab.ndim != 2:
             raise ValueError(f"labels must be one (H, W) frame on the reference, got shape {lab.shape}")
         self._check_plane("labels", lab.shape)
@@ -122,7 +124,7 @@ class RegistrationResult:
         """Warp any other image ``(H, W)`` defined on the reference onto every frame (bilinear): ``(T, H, W)``."""
         from .core.ops import warp
 
-        img = np.asarray(image, dtype=np.float32)
+        img = plain(image, "image", np.float32)
         self._check_plane("image", img.shape)
         return warp(img, self.displacement, order=1)
 
@@ -130,7 +132,7 @@ class RegistrationResult:
         """Points ``(N, 3)`` as ``(t, row, col)`` in their frames -> ``(N, 2)`` positions in the reference: ``q + u_t(q)``."""
         from .metrics import map_points
 
-        pts = np.asarray(points, dtype=np.float64)
+        pts = plain(points, "points", np.float64)
         if pts.ndim != 2 or pts.shape[1] != 3:
             raise ValueError(f"points must be (N, 3) rows (t, row, col), got shape {pts.shape}")
         t = pts[:, 0]
@@ -153,7 +155,7 @@ class RegistrationResult:
         :data:`TRACK_TOLERANCE` px from ``p``): where the field folds, no inverse exists."""
         from .metrics import map_points
 
-        pts = np.asarray(points, dtype=np.float64)
+        pts = plain(points, "points", np.float64)
         if pts.ndim != 2 or pts.shape[1] != 2:
             raise ValueError(f"points must be (N, 2) rows (row, col), got shape {pts.shape}")
         inv = self.inverse_field()

@@ -378,3 +378,55 @@ def test_resize_field_keeps_a_linear_field_linear_on_the_pixel_grid():
     big = resize_field(u, (15, 15))  # the grid 8 -> 15 px: positions and values scale by 14/7 = 2
     np.testing.assert_allclose(big[0, 0, :, 0], 0.1 * torch.arange(15.0), atol=1e-5)
     np.testing.assert_allclose(big[0, 1, 0, :], 0.2 * torch.arange(15.0), atol=1e-5)
+
+
+# ---- from the review of array-likes given to the API (2026-12-05) ----------------------------------------------
+def test_array_likes_are_taken_as_their_values_or_refused_in_a_sentence():
+    """Big-endian arrays (FITS, some .npy/TIFF) failed in the toolbox with torch's byte-order message while register
+    took them; complex images lost their imaginary part in warp; a masked array's mask was dropped (an MSE of
+    12,498,765 where the masked one is 0); NaN labels counted as foreground (Dice 0.29 for 0.97); empty fields failed
+    deep in torch; a read-only array drew torch's "undefined behavior" warning; result methods refused a tensor that
+    requires grad; tracked_points read napari's (t, row, col) rows as 1.5 points each."""
+    import warnings
+
+    import torch
+
+    from napari_tlreg import landmarks as LM
+    from napari_tlreg import metrics as M
+    from napari_tlreg.result import RegistrationResult
+
+    rng = np.random.default_rng(0)
+    img = rng.random((32, 32)).astype(np.float32)
+    u = rng.normal(0, 1, (2, 32, 32)).astype(np.float32)
+    ref = tl.warp(img, u)
+    np.testing.assert_array_equal(tl.warp(img.astype(">f4"), u.astype(">f4")), ref)
+    np.testing.assert_array_equal(tl.jacobian_determinant(u.astype(">f8")), tl.jacobian_determinant(u.astype(np.float64)))
+    frozen = img.copy()
+    frozen.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(tl.warp(frozen, u), ref)
+    with pytest.raises(ValueError, match=r"^image must be real numbers, got dtype complex64 \(take the magnitude first\)$"):
+        tl.warp((img + 1j * img).astype(np.complex64), u)
+    masked = np.ma.masked_array(img, img > 0.5)
+    for call in (lambda: tl.warp(masked, u), lambda: M.mse(masked, img), lambda: tl.register(np.ma.stack([masked] * 3))):
+        with pytest.raises(ValueError, match="is a masked array, whose mask would be ignored"):
+            call()
+    with pytest.raises(ValueError, match="labels must be whole ids"):
+        M.dice(np.where(img > 0.5, 1.0, np.nan), img > 0.5)
+    with pytest.raises(ValueError, match="labels must be whole ids"):
+        M.hausdorff(np.where(img > 0.5, 1.5, 0.0), img > 0.5)
+    assert M.dice(np.where(img > 0.5, 2.0, 0.0), np.where(img > 0.5, 2, 0)) == 1.0  # whole ids as floats are ids
+    for call in (lambda: tl.warp(np.zeros((2, 0, 5)), np.zeros((2, 0, 5))), lambda: tl.invert(np.zeros((2, 0, 5))),
+                 lambda: M.negative_jacobian_fraction(np.zeros((2, 0, 0)))):
+        with pytest.raises(ValueError, match=r"displacement is empty, shape \(2, 0, (5|0)\)"):
+            call()
+    field = np.zeros((2, 2, 32, 32), np.float32)
+    field[1] = u
+    res = RegistrationResult(np.stack([img, ref]), np.stack([img, ref]), field, tl.jacobian_determinant(field), "x")
+    grad = torch.from_numpy(np.array([[10.0, 12.0]])).requires_grad_(True)
+    np.testing.assert_allclose(res.track_points(grad), res.track_points(np.array([[10.0, 12.0]])))
+    assert res.warp_labels(torch.from_numpy((img > 0.5).astype(np.int32))).shape == (2, 32, 32)
+    with pytest.raises(ValueError, match=r"^points must be \(N, 2\) rows \(row, col\) on the reference, got shape \(2, 3\)$"):
+        LM.tracked_points(res, [[0, 10.0, 12.0], [0, 20.0, 22.0]])
+    assert tl.register(torch.from_numpy(np.stack([img, ref, ref])).to(torch.bfloat16), method="voxelmorph").displacement.shape == (3, 2, 32, 32)

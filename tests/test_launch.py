@@ -58,6 +58,9 @@ def test_view_sets_the_forms_parameters_and_refuses_unknown_ones():
     assert proc.returncode == 2 and "has no parameter 'foo'" in proc.stderr.strip().splitlines()[-1]
     proc = subprocess.run(base + ["--param", "iterations=2.5"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "iterations=2.5 does not fit" in proc.stderr
+    proc = subprocess.run(base[:-1] + ["nope"], capture_output=True, text=True, timeout=300)  # said "unknown method 'nope'"
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == (
+        "napari-tlreg view: error: unknown method 'nope'; known methods: hsyn, multistep, nmsr, tlrn, voxelmorph")
 
 
 def test_set_param_fills_the_form(make_napari_viewer):

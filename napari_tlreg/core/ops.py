@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from . import fields as _f
+from .arrays import plain
 
 __all__ = ["warp", "integrate_velocity", "compose", "invert", "jacobian_determinant", "resolve_device"]
 
@@ -34,7 +35,14 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 
 
 def _tensor(x, dtype=None, device=None) -> torch.Tensor:
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.ascontiguousarray(x))
+    if isinstance(x, torch.Tensor):
+        if x.is_complex():
+            plain(x)  # its ValueError
+        t = x
+    else:
+        a = np.ascontiguousarray(plain(x))
+        # torch warns of "undefined behavior" on a read-only array (a memmap, np.load(mmap_mode="r")): a copy
+        t = torch.as_tensor(a if a.flags.writeable else a.copy())
     if dtype is not None:
         t = t.to(dtype)
     if device is not None:
@@ -43,7 +51,10 @@ def _tensor(x, dtype=None, device=None) -> torch.Tensor:
 
 
 def _float_dtype(*arrays) -> torch.dtype:
-    return torch.float64 if any(getattr(a, "dtype", None) in (np.float64, torch.float64) for a in arrays) else torch.float32
+    def wide(a) -> bool:  # '>f8' (big-endian) is float64 too
+        dt = getattr(a, "dtype", None)
+        return dt == torch.float64 or (isinstance(dt, np.dtype) and dt.kind == "f" and dt.itemsize == 8)
+    return torch.float64 if any(wide(a) for a in arrays) else torch.float32
 
 
 def _field(u, name: str = "displacement") -> tuple[torch.Tensor, bool]:
@@ -53,6 +64,8 @@ def _field(u, name: str = "displacement") -> tuple[torch.Tensor, bool]:
     if not bool(torch.isfinite(t).all()):  # a broken field would warp to plausible values and count as fold-free
         bad = int((~torch.isfinite(t)).sum())
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
+    if t.ndim in (3, 4) and t.shape[-3] == 2 and 0 in t.shape:  # torch's grid_sampler error came from deep inside
+        raise ValueError(f"{name} is empty, shape {tuple(t.shape)}: a field needs at least one frame of 1x1 px")
     if t.ndim == 3 and t.shape[0] == 2:
         return t[None], True
     if t.ndim == 4 and t.shape[1] == 2:
@@ -74,7 +87,7 @@ def warp(image, displacement, order: int = 1) -> np.ndarray:
     ``order=0``, as :meth:`RegistrationResult.warp_labels` does), 3 bicubic. Integer images come back in their own
     dtype (interpolated values rounded and clipped into it).
     """
-    img_np = np.asarray(image) if not isinstance(image, torch.Tensor) else None
+    img_np = plain(image, "image") if not isinstance(image, torch.Tensor) else None
     img_dtype = img_np.dtype if img_np is not None else None
     is_int = (img_dtype is not None and (img_dtype.kind in "iub")) or (
         isinstance(image, torch.Tensor) and not image.is_floating_point()
