@@ -225,6 +225,14 @@ def test_nifti_axis_convention_matches_nibabel(tmp_path):
     save_stack(tmp_path / "ours.nii", seq.frames)
     stored = np.asanyarray(nib.load(tmp_path / "ours.nii").dataobj)
     assert stored.shape == (X, Y, 1, T) and stored[6, 1, 0, 2] == 9.0
+    # (2026-12-05, outputs review) ITK's own affine, the LPS identity: written with the RAS identity, a file lay
+    # mirrored through the origin against one ITK wrote of the same frame (ITK: direction diag(-1, -1) vs diag(1, 1);
+    # checked with ITK through antspyx: after the change a labels file resamples onto ITK's image pixel for pixel)
+    save_stack(tmp_path / "sp.nii.gz", seq.frames, spacing=(0.8, 0.4))
+    img = nib.load(tmp_path / "sp.nii.gz")
+    np.testing.assert_allclose(img.affine, np.diag([-0.4, -0.8, 1.0, 1.0]))
+    assert int(img.header["qform_code"]) == 1 and int(img.header["sform_code"]) == 1
+    np.testing.assert_allclose(img.get_qform(), img.affine)
 
 
 def test_nifti_4d_slices(tmp_path):

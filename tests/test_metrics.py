@@ -361,7 +361,7 @@ def test_evaluate_constant_translation():
     assert "tre_mm" not in r1 and "hd_mm" not in r1
     s = M.summarize(rows)
     assert s["n_frames"] == 2
-    assert s["tre_before"] == pytest.approx((math.sqrt(13) + 2.0) / 2)
+    assert s["tre_before"] == pytest.approx((3 * math.sqrt(13) + 2 * 2.0) / 5)  # pooled over the 5 pairs
     assert s["dice"] == pytest.approx(1.0)  # NaN of the unlabelled frame ignored
     assert s["mse"] == pytest.approx(0.0)
     assert "t" not in s and "is_reference" not in s
@@ -547,3 +547,28 @@ def test_hd95_is_the_95th_percentile_not_the_maximum():
     res = RegistrationResult(frames, frames.copy(), u, tl.jacobian_determinant(u), "x")
     row = M.evaluate(res, labels=np.stack([b, a]).astype(np.int32))[1]
     assert row["hd"] == pytest.approx(hd) and row["hd95"] == pytest.approx(hd95) and row["hd95_before"] == pytest.approx(hd95)
+
+
+def test_the_summary_tre_is_pooled_over_the_pairs_as_tre_csv_all_row():
+    """(2026-12-05, outputs review) metrics.json's TRE was the mean of the frames' means (3.115 against tre.csv's
+    pooled 3.427 px for 6, 2 and 6 pairs), and its std the mean of the frames' deviations."""
+    from napari_tlreg import landmarks as LM
+
+    rng = np.random.default_rng(0)
+    lm = [[i, 0, 10 + 3 * i, 12 + 2 * i] for i in range(6)]
+    for t, n in ((1, 6), (2, 2), (3, 6)):
+        lm += [[i, t, 10 + 3 * i + rng.normal(0, 2), 12 + 2 * i + rng.normal(0, 2)] for i in range(n)]
+    lm = np.array(lm, float)
+    u = rng.normal(0, 0.5, (4, 2, 40, 40)).astype(np.float32)
+    u[0] = 0
+    from napari_tlreg.result import RegistrationResult
+
+    frames = rng.random((4, 40, 40)).astype(np.float32)
+    res = RegistrationResult(frames, frames.copy(), u, tl.jacobian_determinant(u), "x")
+    rows = M.evaluate(res, landmarks=lm)
+    s = M.summarize(rows)
+    pooled = LM.tre_table(lm, 0, u)[-1]  # the "all" row
+    assert pooled["t"] == "all" and s["tre_n"] == pooled["n"] == 14
+    assert s["tre"] == pytest.approx(pooled["after_mean"]) and s["tre_std"] == pytest.approx(pooled["after_std"])
+    assert s["tre_before"] == pytest.approx(pooled["before_mean"]) and s["tre_dx"] == pytest.approx(pooled["after_dx"])
+    assert s["tre_max"] == pytest.approx(pooled["after_max"])

@@ -1486,3 +1486,25 @@ def test_a_closed_register_dock_lets_go_of_the_viewers_events(make_napari_viewer
     w._refresh_layers = lambda *a: refreshed.append(a)
     viewer.add_image(frames, name="other")
     assert refreshed == []
+
+
+def test_result_layers_saved_from_napari_keep_the_maps_pixel_size_and_unit(widget, qtbot, tmp_path):
+    """(2026-12-05, outputs review) File > Save Layers of a map's result layers wrote 10 m pixels as 10 mm (the
+    writer's default unit), and the satellite sample's 1 m pixels as none: the result layers carried no record of
+    the image's pixel size. They take the image's now."""
+    from napari_tlreg.io import load_stack
+
+    viewer, w = widget
+    viewer.open_sample("napari-tlreg", "satellite")
+    image = w.current_image()
+    info = image.metadata["napari_tlreg"]
+    assert info["unit"] == "m"
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    for suffix in ("jacobian", "warped reference"):
+        layer = viewer.layers[f"satellite {suffix}"]
+        path = tmp_path / f"{suffix.replace(' ', '_')}.tif"
+        viewer.layers.selection.active = layer
+        viewer.layers.save(str(path), selected=True, plugin="napari-tlreg")
+        _, spacing, unit = load_stack(path)
+        assert unit == "m" and spacing == pytest.approx(tuple(info["spacing"])), (suffix, spacing, unit)

@@ -1223,9 +1223,13 @@ class RegisterWidget(ClosingDock, QWidget):
     def _upsert(self, data, kwargs: dict, layer_type: str) -> Layer:
         """Update the layer of that name in place (keeping its visibility and opacity), or add it."""
         kwargs = dict(kwargs)
-        kwargs["metadata"] = {RESULT_KEY: True}
-        name = kwargs["name"]
         layers = self._viewer.layers
+        base = self._result_place.get("base")
+        # the image's pixel size and unit, for napari's File > Save Layers: a map's results were written in mm (10 m
+        # pixels as 10 mm), or, at 1 m, with no pixel size at all
+        size = {k: v for k, v in plugin_info(layers[base]).items() if k in ("spacing", "unit")} if base in layers else {}
+        kwargs["metadata"] = {RESULT_KEY: True, **({"napari_tlreg": size} if size else {})}
+        name = kwargs["name"]
         existing = layers[name] if name in layers else None
         if existing is not None and isinstance(existing, LAYER_TYPES[layer_type]):
             existing.data = data
@@ -1234,7 +1238,7 @@ class RegisterWidget(ClosingDock, QWidget):
                 # numbers, makes napari recompute the dims and refresh every layer (~0.25 s a re-run)
                 if key not in ("name", "visible", "opacity", "metadata") and not _same(getattr(existing, key, None), value):
                     setattr(existing, key, value)
-            existing.metadata[RESULT_KEY] = True
+            existing.metadata.update(kwargs["metadata"])
             return existing
         if existing is not None:
             layers.remove(existing)

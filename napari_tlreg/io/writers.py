@@ -404,8 +404,13 @@ def _write_nifti(tmp: Path, arr: np.ndarray, spacing, unit: str, gz: bool, label
     else:  # checked by save_stack
         raise ValueError(f"NIfTI writer takes (H, W) or (T, H, W), got {arr.shape}")
     sr, sc = spacing if spacing is not None else (1.0, 1.0)
-    affine = np.diag([sc, sr, 1.0, 1.0])
+    # ITK's identity direction (LPS), as NIfTI's RAS affine: the file lies where ITK writes its own. The RAS identity
+    # written before put it mirrored through the origin for ITK and ITK-SNAP (a labels file and an image ITK wrote
+    # of the same frame did not overlap: 0 of 2,925 labelled pixels left after resampling one onto the other)
+    affine = np.diag([-sc, -sr, 1.0, 1.0])
     img = nib.Nifti1Image(np.ascontiguousarray(data), affine, dtype=data.dtype)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
     zooms = (sc, sr) + (1.0,) * (data.ndim - 2)
     img.header.set_zooms(zooms)
     nifti_unit = {"mm": "mm", "m": "meter", "um": "micron", "µm": "micron"}.get(unit, "unknown")
