@@ -35,29 +35,13 @@ NORMALIZE_HELP = ("intensity scale: per frame where frames flicker in brightness
 
 
 def _slice_choice(text: str):
-    """``batch --slice``'s value: ``all`` or a slice position."""
-    return text if text == "all" else _slice_position(text, "or 'all'")
-
-
-def _workers(text: str) -> int:
-    """``batch --workers``: 1 or more (0 was refused as the API's "n_workers must be an integer >= 1")."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of worker processes, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"at least 1 worker process, got {n}")
-    return n
-
-
-def _slice_position(text: str, other: str = "") -> int:
-    """``--slice``'s value: a slice position, 0 or more (``register --slice -1`` was taken, then refused as "out of
-    range: the source has 1 slice position")."""
+    """``--slice``'s value: ``all`` or a slice position."""
+    if text == "all":
+        return text
     try:
         k = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a slice position (0, 1, ...){' ' + other if other else ''}, got "
-                                         f"{text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a slice position (0, 1, ...) or 'all', got {text!r}") from None
     if k < 0:
         raise argparse.ArgumentTypeError(f"a slice position is 0 or more, got {k}")
     return k
@@ -73,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--reference", type=int, default=0, metavar="T",
                    help="the frame every other frame is registered to (default 0; negative counts from the end: -1 is "
                         "the last)")
-    r.add_argument("--slice", type=_slice_position, default=None, metavar="K",
+    r.add_argument("--slice", type=int, default=None, metavar="K",
                    help="slice position of a multi-slice cine (DICOM folder, 4-D NIfTI, npz (S,T,H,W)); default 0")
     r.add_argument("--labels", default=None, help="labels file (T,H,W) or (H,W) on the reference; or, with a DICOM "
                    "folder, expert contour files (Sunnybrook's IM-0001-NNNN-icontour-manual.txt) or their folder")
@@ -124,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, help="output folder: OUT/<name>/ per sequence, OUT/summary.csv")
     b.add_argument("--scheduler", default="local",
                    help="'local' (a LocalCluster, the default) or the address of a running Dask scheduler")
-    b.add_argument("--workers", type=_workers, default=2, help="worker processes of the local cluster (default 2)")
+    b.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster (default 2)")
     b.add_argument("--reference", type=int, default=0, metavar="T",
                    help="each sequence's reference frame (default 0; -1 the last)")
     b.add_argument("--slice", type=_slice_choice, default=None, metavar="K|all",
@@ -310,6 +294,8 @@ def cmd_register(args) -> int:
 
     method = args.method or api.DEFAULT_METHOD
     api.get_engine(method)  # an unknown method fails before anything is read or computed
+    if args.slice is not None and args.slice < 0:  # was read, then "out of range: the source has 1 slice position"
+        raise ValueError(f"--slice is a slice position, 0 or more, got {args.slice}")
     check_replaceable(args.out, "result.json", "result")  # ... and so does an --out that is someone else's folder
     seq = load_sequence(args.input, slice=args.slice, max_voxels=api.MAX_VOXELS)  # too large: refused before it is read
     n_slices = int(seq.metadata.get("n_slices", 1))
@@ -489,6 +475,8 @@ def cmd_batch(args) -> int:
         if row.get("warning"):  # as register says them (no labels on the reference: no Dice), not in the CSV alone
             print(f"napari-tlreg batch: warning: {row['name']}: {row['warning']}", file=sys.stderr, flush=True)
 
+    if args.workers < 1:  # the API's words were "n_workers must be an integer >= 1"
+        raise ValueError(f"--workers must be 1 or more, got {args.workers}")
     rows = run_batch(args.inputs, args.method, args.out, scheduler=args.scheduler, n_workers=args.workers,
                      reference=args.reference, device=args.device, montage=not args.no_montage, on_row=report,
                      normalize=args.normalize, slice=args.slice, **parse_params(args.param))

@@ -312,7 +312,7 @@ def test_batch_cli(cluster, shift_engine, tmp_path, capsys):
     (["--method", "no-such-method"], "unknown method 'no-such-method'"),
     (["--method", "test_shift", "--param", "nope=1"], "has no parameter(s) nope"),
     (["--method", "test_shift", "--param", "gain=abc"], "gain must be a number"),
-    (["--method", "test_shift", "--workers", "0"], "n_workers must be an integer >= 1"),
+    (["--method", "test_shift", "--workers", "0"], "--workers must be 1 or more, got 0"),  # named as typed
     (["--method", "test_shift", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
 ])
 def test_batch_cli_bad_arguments_exit_2_before_any_work(shift_engine, tmp_path, capsys, monkeypatch, argv, match):
