@@ -132,6 +132,31 @@ def worse_than_none(frames, warped, reference: int) -> tuple[float, float, int, 
     return float(after.mean()), float(before.mean()), int((after > before + WORSE_TOLERANCE).sum()), len(others)
 
 
+def inverted_frames(frames, warped, reference: int) -> list[tuple[int, float]]:
+    """``[(t, r), ...]``: the frames whose correlation ``r`` with the reference warped onto them is negative: their
+    contrast is inverted against the reference (every other frame inverted: tlrn's fields 5 px off where the motion
+    was under 1 px, with no word: a wrong field lowers their MSE too, so :func:`worse_than_none` is blind to it)."""
+    out = []
+    for t in range(frames.shape[0]):
+        if t == reference:
+            continue
+        a = warped[t].float() - warped[t].float().mean()
+        b = frames[t].float() - frames[t].float().mean()
+        r = float((a * b).sum() / ((a * a).sum() * (b * b).sum()).sqrt().clamp_min(1e-12))
+        if r < 0:
+            out.append((t, r))
+    return out
+
+
+def inverted_message(method: str, frames: list[tuple[int, float]]) -> str:
+    listed = ", ".join(f"{t} ({r:+.2f})" for t, r in frames[:5]) + (" ..." if len(frames) > 5 else "")
+    return (f"{method}: {len(frames)} frame(s) correlate negatively with the reference warped onto them: {listed}: "
+            "their contrast looks inverted against the reference; " + (
+                "nmsr matches by local correlation, which an inversion does not mislead, but check them"
+                if method == "nmsr" else "the engine matches intensities, so their fields are likely wrong: invert "
+                "those frames first, or use nmsr (it matches by local correlation)"))
+
+
 def worse_message(method: str, after: float, before: float, worse: int, n: int) -> str:
     return (f"{method}: the warped reference matches the frames worse than the reference left as it is (mean MSE "
             f"{after:.3g} against {before:.3g}; worse on {worse} of {n} frames): this field does not fit these frames; "
@@ -414,6 +439,9 @@ def register(
     worse = worse_than_none(x, warped, ref)
     if worse:
         warn(worse_message(method, *worse))
+    inverted = inverted_frames(x, warped, ref)
+    if inverted:
+        warn(inverted_message(method, inverted))
     ctx.report(1, 1, "done")
     ctx.check()  # a cancel set in the last call too: API.md, "when set, register raises tl.Cancelled"
     return RegistrationResult(
