@@ -203,8 +203,8 @@ FIELD_FILES = ("displacement.tif", "inverse.tif")
 def _can_read(path: str | os.PathLike) -> bool:
     p = Path(path)
     if p.is_dir():
-        if _is_dicom_folder(p) or not any(not f.name.startswith(".") for f in p.iterdir()):
-            return True  # an empty folder too: the reader says so (napari said "refused the file", no reason)
+        if _is_dicom_folder(p):
+            return True
         from napari_tlreg.io.readers import frame_files
 
         return frame_files(p) is not None

@@ -777,3 +777,20 @@ def test_pairs_benchmark_known_fields_follow_the_pull_convention(shared_data):
     assert np.abs(flipped - frames[1])[inner].mean() > 0.5 * np.abs(frames[0] - frames[1])[inner].mean()
     none = _endpoint(frames, u, "none")
     assert none["median"] == pytest.approx(np.hypot(3.3, 2.7)) and none["seconds"] == 0.0
+
+
+def test_regimes_smoke(tmp_path, restore_thread_env):
+    """``benchmarks/regimes.py --smoke``: a still sequence (tlrn's bias, warned of as worse than none; multistep keeps
+    its affine) and every other frame inverted (warned of for both engines)."""
+    from benchmarks import regimes
+
+    assert regimes.main(["--smoke", "--out", str(tmp_path)]) == 0
+    R = json.loads((tmp_path / "results.json").read_text())["cases"]
+    still, inverted = R["still"], R["base, every other frame inverted"]
+    assert still["none"]["median"] == 0.0 and still["multistep"]["median"] < 0.01
+    assert still["tlrn"]["median"] > 0.2 and still["tlrn"]["warnings"] == ["worse"]
+    assert all("inverted" in inverted[m]["warnings"] for m in ("tlrn", "multistep"))
+    # the truth relative to another reference: a frame against itself is no motion
+    truth = regimes.base_motion()
+    rel = regimes.relative(truth, 4)
+    assert np.abs(rel[4]).max() == 0.0 and np.abs(rel[0] + truth[4]).max() < 0.2

@@ -79,19 +79,15 @@ def test_set_param_fills_the_form(make_napari_viewer):
         w.set_param("pairing", "sideways")
 
 
-def test_view_starts_on_the_image_not_a_hidden_layer(monkeypatch, qtbot):
+def test_view_starts_on_the_image_not_a_hidden_layer(monkeypatch, make_napari_viewer):
     """(noticed, session 38) ``view echo_real`` opened with its hidden sector mask selected (napari activates the last
     layer added): the layer controls were a Labels layer's, the frames' contrast out of reach."""
-    import napari
-
     from napari_tlreg._widgets import launch as launch_mod
 
+    viewer = make_napari_viewer()
+    monkeypatch.setattr(launch_mod.napari, "Viewer", lambda **kw: viewer)  # the test's viewer, not a second napari
     monkeypatch.setattr(launch_mod.napari, "run", lambda: None)
     assert launch_mod.launch("echo_real") == 0
-    viewer = napari.current_viewer()
-    try:
-        names = [layer.name for layer in viewer.layers]
-        assert names[-1] == "echo_real mask" and not viewer.layers[-1].visible  # what napari would have activated
-        assert viewer.layers.selection.active is viewer.layers["echo_real"]
-    finally:
-        viewer.close()
+    names = [layer.name for layer in viewer.layers]
+    assert names[-1] == "echo_real mask" and not viewer.layers[-1].visible  # what napari would have activated
+    assert viewer.layers.selection.active is viewer.layers["echo_real"]

@@ -322,7 +322,7 @@ def test_readme_pairs_table_matches_the_stored_results():
         assert_row(rest, want, label)
 
 
-@pytest.mark.parametrize("bench", ["peers", "scaling", "memory", "flicker", "fullsize"])
+@pytest.mark.parametrize("bench", ["peers", "scaling", "memory", "flicker", "fullsize", "regimes"])
 def test_readme_shows_the_tables_the_benchmark_printed(bench):
     """``benchmarks/peers.py``, ``scaling.py``, ``memory.py`` and ``flicker.py`` store the markdown of their tables: the
     README shows each one as printed."""

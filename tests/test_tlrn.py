@@ -385,7 +385,7 @@ def test_validation_keeps_the_best_checkpoint_and_resumes_its_history(tmp_path):
     train(_tiny(tmp_path, "r.pt", iterations=4, val_every=2, val_batches=2, lr=3e-3), progress=lambda *a: None)
     train(_tiny(tmp_path, "r.pt", iterations=6, val_every=2, val_batches=2, lr=3e-3, resume=True), progress=lambda *a: None)
     assert [h[0] for h in load_checkpoint(tmp_path / "r.pt")["val"]["history"]] == [2, 4, 6]
-    with pytest.raises(ValueError, match="val_every"):
+    with pytest.raises(ValueError, match="--val-every"):
         train(_tiny(tmp_path, "bad.pt", val_every=-1), progress=lambda *a: None)
     # the CLI flags
     from napari_tlreg.cli import main
