@@ -234,6 +234,8 @@ def tracked_points(result, points, ids=None) -> tuple[np.ndarray, np.ndarray]:
     Points layer with ``features={"id": ids}``.
     """
     pts = plain(points, "points", np.float64)
+    if pts.size == 0:
+        pts = pts.reshape(0, 2)
     if pts.ndim != 2 or pts.shape[1] != 2:  # napari's (t, row, col) rows were read as 1.5 points each
         raise ValueError(f"points must be (N, 2) rows (row, col) on the reference, got shape {pts.shape}")
     n = len(pts)

@@ -429,4 +429,6 @@ def test_array_likes_are_taken_as_their_values_or_refused_in_a_sentence():
     assert res.warp_labels(torch.from_numpy((img > 0.5).astype(np.int32))).shape == (2, 32, 32)
     with pytest.raises(ValueError, match=r"^points must be \(N, 2\) rows \(row, col\) on the reference, got shape \(2, 3\)$"):
         LM.tracked_points(res, [[0, 10.0, 12.0], [0, 20.0, 22.0]])
+    data, ids = LM.tracked_points(res, [])  # no points: nothing to track, as before
+    assert data.shape == (0, 3) and ids.shape == (0,)
     assert tl.register(torch.from_numpy(np.stack([img, ref, ref])).to(torch.bfloat16), method="voxelmorph").displacement.shape == (3, 2, 32, 32)

@@ -1087,6 +1087,9 @@ def test_a_map_opens_with_its_fields_in_the_grey_scale(shared_data, make_napari_
     flat = load_sequence(path)
     flat.frames[:] = 3.0
     assert "contrast_limits" not in _hooks.sequence_to_layers(flat)[0][1]
+    holes = pixels.copy()
+    holes[:, :100] = np.nan  # no-data as NaN: the window of the numbers
+    assert _hooks.map_window(holes) == pytest.approx(tuple(np.nanpercentile(holes, [0.5, 99.5])))
 
 
 def test_a_samples_landmarks_are_rings_that_leave_the_image_visible():
@@ -1487,6 +1490,18 @@ def test_stacked_files_keep_colour_and_warn_of_another_pixel_size(tmp_path):
                                          r"a.tif's is used"):
         seq = load_sequence([tmp_path / "a.tif", tmp_path / "b.tif"])
     assert seq.spacing == pytest.approx((10.0, 10.0)) and seq.metadata["source"] == str(tmp_path / "a.tif")
+
+
+def test_a_folder_of_series_folders_says_to_open_one(tmp_path):
+    """(review of the session's diff) A patient's folder of series folders was "the folder is empty"."""
+    (tmp_path / "patient" / "series1").mkdir(parents=True)
+    (tmp_path / "patient" / "series2").mkdir()
+    with pytest.raises(SequenceReadError, match=r"^patient: holds no image files, only folders \(series1, series2\): "
+                                                r"open one of them$"):
+        load_sequence(tmp_path / "patient")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SequenceReadError, match=r"^empty: the folder is empty"):
+        load_sequence(tmp_path / "empty")
 
 
 def test_an_npz_of_2d_images_of_one_size_is_a_sequence(shared_data, tmp_path):

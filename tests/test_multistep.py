@@ -403,3 +403,74 @@ def test_affine_candidates_are_judged_on_ranks_that_share_ties():
     for i in range(2):  # the invalid pixels rank above every valid one; the valid keep their order among themselves
         assert got[i][~v[i]].min() > got[i][v[i]].max()
         np.testing.assert_allclose(rankdata(got[i][v[i]]), rankdata(x[i][v[i]]))
+
+
+# ---- review of the session's diff (2026-12-05): the refinement check and the progress of a batch --------------
+def _texture(h, w, seed=0):
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(np.random.default_rng(seed).standard_normal((h, w)), 2.0).astype(np.float32)
+
+
+def _shifted(img, shift):
+    from scipy import ndimage
+
+    return ndimage.shift(img, shift, order=3, mode="nearest").astype(np.float32)  # frame(x) = img(x - shift)
+
+
+def _field(h, w, shift):
+    u = torch.zeros(1, 2, h, w)
+    u[:, 0], u[:, 1] = -shift[0], -shift[1]
+    return u
+
+
+def test_refinement_check_judges_by_ranks_inside_the_image_and_the_valid_pixels():
+    from napari_tlreg.engines.pairs import refinement_helps
+
+    img = _texture(96, 96)
+    shift = (0.0, 18.0)  # a fifth of the width: a fifth of the samples fall outside the image
+    m, f = torch.from_numpy(img)[None, None], torch.from_numpy(_shifted(img, shift))[None, None]
+    exact, half = _field(96, 96, shift), _field(96, 96, (0.0, 9.0))
+    assert bool(refinement_helps(m, f, exact, half)[0]) and not bool(refinement_helps(m, f, half, exact)[0])
+    # a monotone change of the frame's values (and bright blobs are no different for ranks) changes nothing
+    assert bool(refinement_helps(m, (f - f.min()) ** 3 + 5, exact, half)[0])
+    # the valid pixels: a refinement that differs from the coarse field only where the frame has no data is no help
+    shifted = _field(96, 96, (0.0, 1.0))
+    other = shifted.clone()
+    other[..., :, :30] += 3.0
+    valid = torch.ones(1, 1, 96, 96, dtype=torch.bool)
+    valid[..., :, :40] = False
+    f1 = torch.from_numpy(_shifted(img, (0.0, 1.0)))[None, None]
+    assert not bool(refinement_helps(m, f1, other, shifted, valid)[0])
+    assert not bool(refinement_helps(m, f1, other, shifted)[0])  # (without the mask: worse, as it is)
+    assert bool(refinement_helps(m, f1, shifted, other)[0]) and not bool(refinement_helps(m, f1, shifted, other, valid)[0])
+
+
+def test_refinement_check_of_a_large_pair_runs_at_1024_px(monkeypatch):
+    """(review) Ranked at full size, a 4096² pair took 6 s more each; at most 1024 px a side, still right."""
+    from napari_tlreg.engines import pairs
+
+    sizes, resample = [], pairs.resample
+    monkeypatch.setattr(pairs, "resample", lambda x, size: (sizes.append(tuple(size)), resample(x, size))[1])
+    img = _texture(2100, 1400, seed=3)
+    shift = (1.0, -0.6)
+    m, f = torch.from_numpy(img)[None, None], torch.from_numpy(_shifted(img, shift))[None, None]
+    exact, none = _field(2100, 1400, shift), torch.zeros(1, 2, 2100, 1400)
+    assert bool(pairs.refinement_helps(m, f, exact, none)[0]) and not bool(pairs.refinement_helps(m, f, none, exact)[0])
+    assert pairs.REFINEMENT_CHECK_SIDE == 1024 and set(sizes) == {(700, 467)}  # 2100 / 3, 1400 / 3 rounded up
+
+
+@pytest.mark.parametrize("method, passes", [("multistep", 2), ("hsyn", 1)])
+def test_a_batch_of_pairs_reports_its_pairs(monkeypatch, method, passes):
+    """On a GPU the networks run a batch of pairs at once: each step counted one pair ("pair 1 of 9" for 8 pairs), so
+    the bar sat near 0 and jumped to the end. Simulated on the CPU with the GPU's batches."""
+    from napari_tlreg.engines import pairs
+
+    monkeypatch.setattr(pairs, "network_chunk", lambda x, chunk: chunk)
+    frames = np.stack([_texture(64, 64)] + [_shifted(_texture(64, 64), (k / 4, -k / 5)) for k in range(1, 10)])
+    calls = []
+    tl.register(frames, method=method, progress=lambda *a: calls.append(a))
+    want = {"multistep": [(0, 18, "pairs 1-8 of 9"), (8, 18, "pairs 1-8 of 9 (turned)"), (16, 18, "pair 9 of 9"),
+                          (17, 18, "pair 9 of 9 (turned)"), (18, 18, "9 pair(s) registered")],
+            "hsyn": [(0, 9, "pairs 1-8 of 9"), (8, 9, "pair 9 of 9"), (9, 9, "9 pair(s) registered")]}[method]
+    assert calls == want + [(1, 1, "done")]

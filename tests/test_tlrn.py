@@ -710,6 +710,8 @@ def test_a_resampling_error_is_not_called_worse_than_none():
     half = same.clone()
     half[1] += 2 * WORSE_TOLERANCE ** 0.5  # one frame worse by 4x the tolerance, the other as it was: 2x on the mean
     assert worse_than_none(same, half, 0)[2:] == (1, 2)
+    half[2] += 1e-3  # MSE 1e-6, under the tolerance: not counted as a frame made worse
+    assert worse_than_none(same, half, 0)[2:] == (1, 2)
 
 
 def test_resume_takes_an_older_checkpoint_and_ctrl_c_mid_update_writes_nothing(tmp_path, monkeypatch, capsys):

@@ -17,7 +17,8 @@ The 2-D analogue of the authors' 3-D method (paper 004), in the project's pull c
 * **Final field** moving -> fixed. A fixed pixel ``x`` is the mean point ``y = x + u_fm^{-1}(x)``
   (since ``y + u_fm(y) = x``), whose moving point is ``y + u_mf(y)``; so
   ``u = compose(u_mf, inv(u_fm))``. By the same argument its inverse is ``compose(u_fm, inv(u_mf))``:
-  the learned inverse :meth:`HSyNEngine.inverse` returns (the viewer tracks points forward with it).
+  the learned inverse the engine leaves in its run's context (``RunContext.inverse``, the result's ``inverse``: the
+  viewer tracks points forward with it).
 
 Here moving = the reference frame and fixed = frame t, so ``frame_t ≈ warp(reference, u_t)``.
 """
@@ -176,7 +177,7 @@ def register_pairs(net: HSyNNet, moving: torch.Tensor, fixed: torch.Tensor, leve
     halves, chunk = [], pairs.network_chunk(ms, n)
     for i in range(0, n, chunk):
         if step is not None:
-            step(i)
+            step(i, "", min(chunk, n - i))
         halves.append(net.half_fields(ms[i:i + chunk], fs[i:i + chunk], levels)[:2])
     u_mf, u_fm = (torch.cat(parts) for parts in zip(*halves))
     full = ms.shape[-2:]

@@ -181,7 +181,7 @@ def _network_fields(net: MultistepNet, m: torch.Tensor, f: torch.Tensor, pre: to
     chunk = pairs.network_chunk(m, chunk)
     for i in range(0, m.shape[0], chunk):
         if step is not None:
-            step(i, label)
+            step(i, label, min(chunk, m.shape[0] - i))
         ms, fs = pairs.resample(m[i:i + chunk], size), pairs.resample(f[i:i + chunk], size)
         ms, _ = pairs.pad_to_multiple(_past_edges(ms), net.multiple)
         fs, _ = pairs.pad_to_multiple(_past_edges(fs), net.multiple)

@@ -145,9 +145,12 @@ class PairSteps:
         self.ctx, self.n, self.total, self.done = ctx, n, n * passes, 0
 
     def at(self, first: int):
-        def step(i: int, label: str = "") -> None:
-            self.ctx.report(self.done, self.total, f"pair {first + i + 1} of {self.n}" + (f" ({label})" if label else ""))
-            self.done += 1
+        def step(i: int, label: str = "", count: int = 1) -> None:
+            """Before the pass of ``count`` pairs from the ``i``-th (one on the CPU, a batch on a GPU)."""
+            a = first + i + 1
+            which = f"pair {a}" if count == 1 else f"pairs {a}-{a + count - 1}"
+            self.ctx.report(self.done, self.total, f"{which} of {self.n}" + (f" ({label})" if label else ""))
+            self.done += count
         return step
 
     def end(self) -> None:
@@ -401,18 +404,28 @@ def _weighted_ncc(a: torch.Tensor, b: torch.Tensor, wgt: torch.Tensor) -> tuple[
     return ncc, cnt
 
 
+#: the longest side :func:`refinement_helps` compares at (a pair's network runs at 512 px at most by default)
+REFINEMENT_CHECK_SIDE = 1024
+
+
 def refinement_helps(moving: torch.Tensor, fixed: torch.Tensor, refined: torch.Tensor, coarse: torch.Tensor,
                      valid_fixed: torch.Tensor | None = None) -> torch.Tensor:
     """Per pair ``(N,)`` bool: whether ``warp(moving, refined)`` matches ``fixed`` better than ``warp(moving, coarse)``.
 
     The same measure as :func:`choose_affine` (the correlation of the images' ranks over the pixels each field
-    samples inside the image, valid in ``fixed``), at full resolution: the networks' refinements differ from the
-    affine stage's by fractions of a pixel. Used by ``multistep``, whose network, fed a pair the affine already
+    samples inside the image, valid in ``fixed``), at full resolution up to :data:`REFINEMENT_CHECK_SIDE` px (larger
+    pairs resampled to it): the networks' refinements differ from the affine stage's by fractions of a pixel. Used by ``multistep``, whose network, fed a pair the affine already
     aligns, adds a jitter of its own (two identical 512 px dates: 0.26 px median; a pure shift at 1500 px, run at
     512 px: 0.58 px, the affine's 0.01).
     """
     n, _, h, w = moving.shape
     vf = torch.ones_like(fixed, dtype=torch.bool) if valid_fixed is None else valid_fixed.bool()
+    k = -(-max(h, w) // REFINEMENT_CHECK_SIDE)  # at most that many px a side: ranking 4096² pairs took 6 s each
+    if k > 1:
+        h, w = -(-h // k), -(-w // k)
+        moving, fixed = resample(moving.float(), (h, w)), resample(fixed.float(), (h, w))
+        vf = resample(vf.float(), (h, w)) > 0.99
+        refined, coarse = fields.resize_field(refined.float(), (h, w)), fields.resize_field(coarse.float(), (h, w))
     m, f = _ranks(moving.float()), _ranks(fixed.float(), vf)
     grid = fields.identity_grid(h, w, moving.device, torch.float32)
     scores = []

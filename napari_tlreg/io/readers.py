@@ -1219,6 +1219,10 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
             stacklevel=3,
         )
     if not files:  # "no readable DICOM image files" left out the folders of frames a folder can also be
+        subs = sorted((p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_natural_key)
+        if subs:  # a patient's folder of series folders
+            _fail(path, f"holds no image files, only folders ({', '.join(subs[:5])}{' ...' if len(subs) > 5 else ''}):"
+                        " open one of them")
         _fail(path, "the folder is empty (a sequence folder holds DICOM files, or one TIFF or NIfTI image a frame)")
     if not headers:
         _fail(path, "folder holds no readable DICOM image files")
