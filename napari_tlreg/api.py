@@ -132,6 +132,31 @@ def worse_than_none(frames, warped, reference: int) -> tuple[float, float, int, 
     return float(after.mean()), float(before.mean()), int((after > before + WORSE_TOLERANCE).sum()), len(others)
 
 
+def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
+    """What made a result, for its ``result.json``: the software's versions, the weights (name and sha256) when the
+    method used any, and the source of a :class:`Sequence` given (its file and slice position). A record of
+    ``weights: ""`` and the parameters alone did not say which network, nor which code, made a result."""
+    import platform
+
+    import torch
+
+    from . import __version__
+
+    out: dict[str, Any] = {"versions": {"napari_tlreg": __version__, "torch": torch.__version__,
+                                        "numpy": np.__version__, "python": platform.python_version()}}
+    default = getattr(engine, "default_model", None)
+    if default and "weights" in params and "pretrained" in str(params.get("init", "pretrained")):  # nmsr's warm start
+        from .engines.weights import identify
+
+        out["weights"] = identify(str(params["weights"]), default)
+    meta = getattr(sequence, "metadata", None) or {}
+    if meta.get("source") is not None:
+        out["source"] = str(meta["source"])
+        if int(meta.get("n_slices", 1)) > 1:
+            out["slice"], out["n_slices"] = int(meta.get("slice", 0)), int(meta["n_slices"])
+    return out
+
+
 def inverted_frames(frames, warped, reference: int) -> list[tuple[int, float]]:
     """``[(t, r), ...]``: the frames whose correlation ``r`` with the reference warped onto them is negative: their
     contrast is inverted against the reference (every other frame inverted: tlrn's fields 5 px off where the motion
@@ -385,6 +410,7 @@ def register(
     if cancel is not None and not (callable(getattr(cancel, "is_set", None)) or callable(cancel)):
         raise ValueError(f"cancel must be a threading.Event or a function returning True to stop, got {cancel!r}")
     geotiff, own_spacing = None, None
+    sequence = frames if isinstance(frames, Sequence) else None  # its source goes into the result's provenance
     if isinstance(frames, Sequence):
         params = own_region_params(method, frames, params)
         own_spacing, own_unit = physical_size(frames)
@@ -459,4 +485,5 @@ def register(
         normalization=normalization,
         unit=unit,
         geotiff=geotiff,
+        provenance=provenance(engine, checked, sequence),
     )

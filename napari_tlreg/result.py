@@ -63,6 +63,8 @@ class RegistrationResult:
     normalization: str = "sequence"
     unit: str = "mm"
     geotiff: list | None = None
+    #: what made the result: software versions, the weights' name and sha256, the source (``register`` fills it)
+    provenance: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # the parameters as result.json holds them (tuples as lists, numpy scalars as Python numbers, keys as
@@ -211,6 +213,7 @@ class RegistrationResult:
             "unit": self.unit,
             "displacement_unit": "px",
             "geotiff": self.geotiff,
+            "provenance": self.provenance,
             "arrays": {name: ARRAY_NOTES[name] for name in (*_ARRAYS, *(("inverse",) if self.inverse is not None else ()))},
         }
         (folder / "result.json").write_text(json.dumps(meta, indent=2, default=_json_plain))
@@ -238,7 +241,8 @@ class RegistrationResult:
                           # results saved before it was recorded: per sequence
                           normalization=str(meta.get("normalization", "sequence")),
                           unit=str(meta.get("unit", "mm")),  # results saved before it was recorded: mm
-                          geotiff=meta.get("geotiff") or None)
+                          geotiff=meta.get("geotiff") or None,
+                          provenance=dict(meta.get("provenance") or {}))  # none in folders saved before it was
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             what = f"no {exc.args[0]!r} in result.json" if isinstance(exc, KeyError) else str(exc)
             raise ValueError(f"{folder}: unreadable result folder ({what})") from exc

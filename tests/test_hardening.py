@@ -1992,3 +1992,44 @@ def test_frames_of_inverted_contrast_are_warned_of():
     assert len(said) == 1 and said[0].startswith("tlrn: 2 frame(s) correlate negatively with the reference warped onto "
                                                  "them: 1 (-")
     assert ", 3 (-" in said[0] and "invert those frames first, or use nmsr" in said[0]
+
+
+# ---- found in review (2026-12-05): reproducibility and provenance ------------------------------------------------
+def test_a_result_records_what_made_it_and_runs_again_from_its_record(tmp_path, shared_data):
+    """result.json said weights "" (or only a path: the same path trained again gave fields 2.5 px apart under one
+    record), the pair engines' "auto"/"as trained" values as 0, and no software version. It now records the weights'
+    name and sha256, the values the run used, and the versions; the record alone runs it again to the same field."""
+    import shutil
+
+    import torch
+
+    from napari_tlreg.engines.weights import model_card, resources_dir, sha256
+
+    frames = load_sequence("cardiac").frames[:4]
+    res = tl.register(frames, method="tlrn")
+    res.save(tmp_path / "r")
+    back = tl.RegistrationResult.load(tmp_path / "r")
+    card = model_card("tlrn_cine64")
+    assert back.provenance["weights"] == {"name": "tlrn_cine64", "sha256": card["sha256"]}
+    assert back.provenance["versions"]["napari_tlreg"] == tl.__version__
+    assert back.provenance["versions"]["torch"] == torch.__version__
+    again = tl.register(back.frames, method=back.method, reference=back.reference, normalize=back.normalization,
+                        **back.params)
+    np.testing.assert_array_equal(again.displacement, res.displacement)
+    # a checkpoint file: its path and the file's own sha256 (a file trained again into the path is another network)
+    mine = tmp_path / "mine.pt"
+    shutil.copy(resources_dir() / card["file"], mine)
+    rec = tl.register(frames, method="tlrn", weights=str(mine)).provenance["weights"]
+    assert rec == {"name": str(mine.resolve()), "sha256": sha256(mine)}
+    # the pair engines record what ran, not "0: as trained / auto"
+    params = tl.register(load_sequence("satellite"), method="multistep").params
+    assert (params["steps"], params["c"], params["scale"]) == (3, 2.0, 1.0)
+    assert tl.register(load_sequence("satellite"), method="hsyn").params["scale"] == 1.0
+    # a sequence's source and slice position (a slice chosen by default was recorded as null)
+    seq = load_sequence(shared_data / "sunnybrook" / "SCD0000101_crop128.npz")
+    rec = tl.register(seq, method="tlrn").provenance
+    assert rec["source"].endswith("SCD0000101_crop128.npz") and (rec["slice"], rec["n_slices"]) == (0, 9)
+    # nmsr's warm start is named only when it is used
+    quick = dict(levels=1, iterations=1)
+    assert tl.register(frames[:3], method="nmsr", **quick).provenance["weights"]["name"] == "nmsr_synth"
+    assert "weights" not in tl.register(frames[:3], method="nmsr", init="random", **quick).provenance

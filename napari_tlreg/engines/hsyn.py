@@ -224,6 +224,11 @@ class HSyNEngine(Engine):
             raise ValueError(f"hsyn: levels must be in [1, {N_LEVELS}], got {params['levels']}")
         pairs.check_scale(self.name, params["scale"])
 
+    def for_frames(self, params, shape, spacing, unit):
+        """The "auto" scale resolved (the result records what ran: it said 0, whatever that was)."""
+        _, info = load_net(params["weights"], torch.device("cpu"))
+        return {**params, "scale": params["scale"] or pairs.auto_scale(shape[1], shape[2], info["train_size"])}
+
     def pixels_at_once(self, shape, params):
         _, info = load_net(params["weights"], torch.device("cpu"))
         return pairs.pixels_at_once(shape, params["scale"], info["train_size"])

@@ -278,6 +278,12 @@ class MultistepEngine(Engine):
             raise ValueError(f"multistep: c must be 0 (as trained) or in (1, {C_MAX:g}], got {params['c']}")
         pairs.check_scale(self.name, params["scale"])
 
+    def for_frames(self, params, shape, spacing, unit):
+        """The values "as trained" and "auto" resolved (the result records what ran: it said 0, whatever that was)."""
+        _, info = load_net(params["weights"], torch.device("cpu"))
+        return {**params, "steps": params["steps"] or info["steps"], "c": params["c"] or info["c"],
+                "scale": params["scale"] or pairs.auto_scale(shape[1], shape[2], info["train_size"])}
+
     def pixels_at_once(self, shape, params):
         _, info = load_net(params["weights"], torch.device("cpu"))
         return pairs.pixels_at_once(shape, params["scale"], info["train_size"])

@@ -659,6 +659,7 @@ DIVERGED_REACH = 2.0
 
 class NMSREngine(Engine):
     name = "nmsr"
+    default_model = DEFAULT_MODEL  # the warm start's
     #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (Engine.memory_model;
     #: ``benchmarks/memory.py --fit-only --fit-with benchmarks/results/memory/earlier/*.json``)
     memory_model = (3.92e7, 189.0, 1060.0, 0.0, 6.22e5)

@@ -135,6 +135,18 @@ def resolve(weights: str, default_name: str) -> tuple[dict[str, torch.Tensor], d
     return state, card
 
 
+def identify(weights: str, default_name: str) -> dict[str, str]:
+    """``{"name", "sha256"}`` of the weights a run used: a shipped model's name (the default's for "") and its card's
+    sha256 (checked against the file when it loads), or a checkpoint's absolute path and its file's sha256. A result
+    that recorded ``weights: ""``, or only a path, did not say which network made it (the same path trained again:
+    fields 2.5 px apart under one record)."""
+    if is_path(weights):
+        path = Path(weights).expanduser().resolve()
+        return {"name": str(path), "sha256": sha256(path)}
+    name = weights or default_name
+    return {"name": name, "sha256": str(model_card(name).get("sha256", ""))}
+
+
 def other_shapes(own: dict, state: dict) -> list[str]:
     """The names of ``state``'s tensors that ``own`` (a network's state dict) has in another shape."""
     return [k for k in state if k in own and tuple(getattr(state[k], "shape", ())) != tuple(own[k].shape)]
