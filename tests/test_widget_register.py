@@ -1071,6 +1071,26 @@ def test_a_sample_opens_with_its_own_reference_frame(widget):
     assert w.reference_spin.value() == 3
 
 
+def test_a_file_opens_on_reference_frame_0_as_the_cli_takes_it(widget, tmp_path):
+    """(2026-12-05, echo review) A file or a sample without a reference of its own opened on napari's middle frame, and
+    the dock took that as the reference (the real echo's frame 14; the CLI and the API take frame 0, and the README's
+    figures): File > Open's sequences start on frame 0; an image added otherwise still takes the current frame."""
+    from napari_tlreg.io import save_stack
+
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    save_stack(tmp_path / "clip.tif", frames)
+    viewer.open(str(tmp_path / "clip.tif"), plugin="napari-tlreg")
+    assert viewer.dims.current_step[0] != 0 and w.reference_spin.value() == 0
+    viewer.open_sample("napari-tlreg", "echo_real")
+    choose(w.image_combo, "echo_real")
+    assert viewer.dims.current_step[0] != 0 and w.reference_spin.value() == 0
+    viewer.dims.set_current_step(0, 2)
+    viewer.add_image(frames + 1, name="plain")
+    choose(w.image_combo, "plain")
+    assert w.reference_spin.value() == 2
+
+
 def test_a_multiscale_sequence_registers_at_full_resolution(widget, qtbot, notes):
     """A multiscale image layer (a pyramid, as large files open) registers its full-resolution level: the results have
     its frames' shape, the store keeps them for it, and the reference follows the viewer's frame."""
