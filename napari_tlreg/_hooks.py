@@ -79,10 +79,8 @@ def sequence_to_layers(seq) -> list[LayerData]:
     if int((getattr(seq, "metadata", None) or {}).get("n_slices", 1)) > 1:  # one slice position of several
         info["slice"] = int(seq.metadata.get("slice", 0))
     reference = (getattr(seq, "metadata", None) or {}).get("reference")
-    # the sequence's own (a sample's), else frame 0 as the CLI and the API take it: the dock starts on it (it took
-    # napari's middle frame, where a file opens: the real echo's frame 14, and a result the CLI's would not match)
-    own = isinstance(reference, (int, np.integer)) and 0 <= reference < len(seq.frames)
-    info["reference"] = int(reference) if own else 0
+    if isinstance(reference, (int, np.integer)) and 0 <= reference < len(seq.frames):
+        info["reference"] = int(reference)  # the sequence's own (a sample's): the dock starts on it
 
     frames = np.asarray(seq.frames)
     image_kw = {"name": name, "scale": scale, "metadata": {"napari_tlreg": info}}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 import warnings
 from typing import Any, Callable
 
@@ -151,7 +152,8 @@ def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
         out["weights"] = identify(str(params["weights"]), default)
     meta = getattr(sequence, "metadata", None) or {}
     if meta.get("source") is not None:
-        out["source"] = str(meta["source"])
+        src = Path(str(meta["source"])).expanduser()
+        out["source"] = str(src.resolve()) if src.exists() else str(meta["source"])  # a sample by its name
         if int(meta.get("n_slices", 1)) > 1:
             out["slice"], out["n_slices"] = int(meta.get("slice", 0)), int(meta["n_slices"])
     return out
@@ -447,6 +449,9 @@ def register(
         warn(flicker_message(flickering))
     ctx.check()
     x = torch.from_numpy(norm).to(dev)
+    # before the run: the weights file hashed as it is loaded (after, a file replaced or deleted during the run was
+    # recorded for the network the run did not use, or lost the result)
+    record = provenance(engine, checked, sequence)
     u = engine.run(x, ref, checked, ctx)
     ctx.check()
     if tuple(u.shape) != (arr.shape[0], 2, *arr.shape[1:]):
@@ -485,5 +490,5 @@ def register(
         normalization=normalization,
         unit=unit,
         geotiff=geotiff,
-        provenance=provenance(engine, checked, sequence),
+        provenance=record,
     )

@@ -1992,6 +1992,17 @@ def test_frames_of_inverted_contrast_are_warned_of():
     assert len(said) == 1 and said[0].startswith("tlrn: 2 frame(s) correlate negatively with the reference warped onto "
                                                  "them: 1 (-")
     assert ", 3 (-" in said[0] and "invert those frames first, or use nmsr" in said[0]
+    from napari_tlreg.api import inverted_frames, inverted_message
+
+    import torch
+
+    x = torch.from_numpy(np.stack([frames[0]] * 3))
+    blank = x.clone()
+    blank[1] = 0.5  # a constant frame correlates with nothing: not "inverted"
+    assert inverted_frames(blank, x, 0) == []
+    many = [(t, -0.5) for t in range(1, 13)]
+    assert inverted_message("tlrn", many).count("(-0.50)") == 5 and "13 frame" not in inverted_message("tlrn", many)
+    assert "(-0.50) ...:" in inverted_message("tlrn", many) and "..." not in inverted_message("tlrn", many[:2])
 
 
 # ---- found in review (2026-12-05): reproducibility and provenance ------------------------------------------------
@@ -2021,10 +2032,28 @@ def test_a_result_records_what_made_it_and_runs_again_from_its_record(tmp_path, 
     shutil.copy(resources_dir() / card["file"], mine)
     rec = tl.register(frames, method="tlrn", weights=str(mine)).provenance["weights"]
     assert rec == {"name": str(mine.resolve()), "sha256": sha256(mine)}
+    assert set(back.provenance["versions"]) == {"napari_tlreg", "torch", "numpy", "python"}
+    other = tl.register(frames, method="tlrn", weights="tlrn_synth64").provenance["weights"]
+    assert other == {"name": "tlrn_synth64", "sha256": model_card("tlrn_synth64")["sha256"]}
+    import os
+
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        from napari_tlreg.engines.weights import identify
+
+        assert identify("mine.pt", "tlrn_cine64")["name"] == str(mine.resolve())  # a relative path made absolute
+    finally:
+        os.chdir(here)
     # the pair engines record what ran, not "0: as trained / auto"
     params = tl.register(load_sequence("satellite"), method="multistep").params
     assert (params["steps"], params["c"], params["scale"]) == (3, 2.0, 1.0)
     assert tl.register(load_sequence("satellite"), method="hsyn").params["scale"] == 1.0
+    from napari_tlreg.engines import get_engine
+
+    for name in ("hsyn", "multistep"):  # 4x the 128 px they were trained at, at most: 1024 px runs at 512
+        engine = get_engine(name)
+        assert engine.for_frames(engine.validate_params({}), (2, 1024, 1024), None, "mm")["scale"] == 0.5
     # a sequence's source and slice position (a slice chosen by default was recorded as null)
     seq = load_sequence(shared_data / "sunnybrook" / "SCD0000101_crop128.npz")
     rec = tl.register(seq, method="tlrn").provenance

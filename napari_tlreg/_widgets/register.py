@@ -644,9 +644,14 @@ class RegisterWidget(ClosingDock, QWidget):
             return
         n = frames_shape(layer)[0]
         self.reference_spin.setRange(0, max(0, n - 1))
-        # the sequence's own reference (a sample's: napari opens it on its middle frame), else the current frame
-        own = plugin_info(layer).get("reference")
-        self.reference_spin.setValue(own if isinstance(own, int) and 0 <= own < n else self._current_frame(layer))
+        # the sequence's own reference (a sample's: napari opens it on its middle frame); frame 0 for one our reader
+        # opened, as the CLI and the API take it (it took napari's middle frame: the real echo's 14, a result the
+        # CLI's would not match); the current frame for an image from elsewhere. Labels drawn elsewhere move it on
+        # (_reference_on_own_labels)
+        info = plugin_info(layer)
+        own = info.get("reference")
+        self.reference_spin.setValue(own if isinstance(own, int) and 0 <= own < n else 0 if info
+                                     else self._current_frame(layer))
         self._method_for_image(layer, n)
         self._choose_own_region(reset=True)
         self._choose_own_labels(reset=True)

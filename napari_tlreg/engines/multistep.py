@@ -42,8 +42,10 @@ from . import pairs
 from .base import Engine, RunContext
 from .weights import cache_key, load_fitting, resolve
 
-C_MAX = 16.0
-MAX_STEPS = 10
+#: the ranges the trainer takes (train.NET_RANGES; c > 1 for the logistic): a checkpoint trained with 12 steps or
+#: c = 20 runs as trained, and the result, which records those values, runs again from its record
+C_MAX = 1000.0
+MAX_STEPS = 100
 _MODELS: dict[tuple, tuple] = {}
 
 

@@ -142,7 +142,7 @@ def identify(weights: str, default_name: str) -> dict[str, str]:
     fields 2.5 px apart under one record)."""
     if is_path(weights):
         path = Path(weights).expanduser().resolve()
-        return {"name": str(path), "sha256": sha256(path)}
+        return {"name": str(path), "sha256": sha256(path) if path.is_file() else ""}  # missing: the engine says so
     name = weights or default_name
     return {"name": name, "sha256": str(model_card(name).get("sha256", ""))}
 
