@@ -1091,6 +1091,21 @@ def test_a_file_opens_on_reference_frame_0_as_the_cli_takes_it(widget, tmp_path)
     assert w.reference_spin.value() == 2
 
 
+def test_a_result_made_in_the_viewer_records_the_file_it_came_from(widget, qtbot, tmp_path):
+    """(2026-12-05, review of the later diff) register saw only the layer's pixels: the viewer's results carried no
+    source in their provenance, the CLI's and the API's (given a Sequence) did."""
+    from napari_tlreg.io import save_stack
+
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    save_stack(tmp_path / "clip.tif", frames)
+    viewer.open(str(tmp_path / "clip.tif"), plugin="napari-tlreg")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert w._result.provenance["source"] == str(tmp_path / "clip.tif")
+    assert w._result.provenance["versions"]["napari_tlreg"]
+
+
 def test_a_multiscale_sequence_registers_at_full_resolution(widget, qtbot, notes):
     """A multiscale image layer (a pyramid, as large files open) registers its full-resolution level: the results have
     its frames' shape, the store keeps them for it, and the reference follows the viewer's frame."""

@@ -159,7 +159,8 @@ def _same(current: Any, value: Any) -> bool:
         return False
 
 
-def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call: dict, display: dict) -> _Outcome:
+def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call: dict, display: dict,
+             origin: dict | None = None) -> _Outcome:
     """Check the frames, register and build the layer data; every failure comes back as an :class:`_Outcome`, never
     raised. The checks that read every pixel (the grey copy of colour, NaN, constant frames) are made here, not on the
     GUI thread: 8 x 4000 x 4000 froze the viewer for 3.5 s at Run."""
@@ -175,6 +176,7 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
         res = tl.register(frames, progress=progress, cancel=cancel, on_warning=notes.append, **call)
         if cancel.is_set():
             return _Outcome("cancelled")
+        res.provenance.update(origin or {})  # the layer's file (register saw only its pixels)
         layers, warnings = L.result_layers(res, labels=labels, **display)
         # the frame's contrast as the warped reference's (normalised by the same percentiles): the overlay balanced
         display = {**display, "frame_limits": intensity_range(frames)}
@@ -1057,7 +1059,9 @@ class RegisterWidget(ClosingDock, QWidget):
         self._run_layer = layer  # the image itself: it may be renamed or removed while the run goes on
         self._run_data = data
         progress = _Throttle(self._relay.progress.emit)
-        worker = create_worker(_run_job, data, bool(layer.rgb), labels, self._cancel, progress, call, display,
+        info = plugin_info(layer)
+        origin = {k: info[k] for k in ("source", "slice") if k in info}  # a result's provenance: the file it came from
+        worker = create_worker(_run_job, data, bool(layer.rgb), labels, self._cancel, progress, call, display, origin,
                                _start_thread=False,
                                _ignore_errors=True)  # errors go to _on_errored only (not re-raised as well)
         worker.returned.connect(self._on_returned)
