@@ -1,6 +1,6 @@
 """Regimes of motion and intensity, every engine against a known field, and what ``register`` warns of.
 
-    python benchmarks/regimes.py [--methods tlrn,voxelmorph,multistep,nmsr,hsyn] [--cases PREFIX,...] [--threads 1]
+    python benchmarks/regimes.py [--methods tlrn,voxelmorph,multistep,nmsr,hsyn] [--cases 'PREFIX;...'] [--threads 1]
                                  [--smoke] [--out benchmarks/results/regimes]
 
 Frames made from the cardiac sample's first frame (resized to 96 px) warped by a known pull field,
@@ -159,7 +159,8 @@ def table(R: dict, methods) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--methods", default=",".join(METHODS))
-    ap.add_argument("--cases", default="", help="comma-separated name prefixes (default: every case)")
+    ap.add_argument("--cases", default="", help="semicolon-separated name prefixes, e.g. 'base, reference 4;still' "
+                                                 "(the names hold commas; default: every case)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--smoke", action="store_true", help="two cases, tlrn and multistep (the test's run)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "regimes"))
@@ -169,7 +170,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     methods = ("tlrn", "multistep") if args.smoke else tuple(m for m in args.methods.split(",") if m)
-    wanted = ("still", "base, every other") if args.smoke else tuple(p for p in args.cases.split(",") if p)
+    wanted = ("still", "base, every other") if args.smoke else tuple(p.strip() for p in args.cases.split(";") if p.strip())
     R: dict = {}
     for name, (frames, truth, reference) in cases().items():
         if wanted and not name.startswith(wanted):

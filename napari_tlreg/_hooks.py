@@ -73,6 +73,8 @@ def sequence_to_layers(seq) -> list[LayerData]:
     source = (getattr(seq, "metadata", None) or {}).get("source")
     if source is not None:
         info["source"] = str(source)
+    if (getattr(seq, "metadata", None) or {}).get("reader") == "napari_tlreg.io.bundled":
+        info["sample"] = name  # a result's provenance names it: load_sequence(name), not its stored file, gives it
     for key in ("instance_numbers", "slice_instance_numbers"):  # a DICOM folder's: what expert contours name
         if (getattr(seq, "metadata", None) or {}).get(key):
             info[key] = list(seq.metadata[key])

@@ -151,9 +151,11 @@ def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
 
         out["weights"] = identify(str(params["weights"]), default)
     meta = getattr(sequence, "metadata", None) or {}
-    if meta.get("source") is not None:
+    if meta.get("reader") == "napari_tlreg.io.bundled" and getattr(sequence, "name", ""):
+        out["source"] = str(sequence.name)  # a sample by its name: its stored file holds other values than it gives
+    elif meta.get("source") is not None:
         src = Path(str(meta["source"])).expanduser()
-        out["source"] = str(src.resolve()) if src.exists() else str(meta["source"])  # a sample by its name
+        out["source"] = str(src.resolve()) if src.exists() else str(meta["source"])
         if int(meta.get("n_slices", 1)) > 1:
             out["slice"], out["n_slices"] = int(meta.get("slice", 0)), int(meta["n_slices"])
     return out
@@ -427,6 +429,11 @@ def register(
             spacing is not None and own_spacing is not None and unit == own_unit and np.allclose(spacing, own_spacing))):
         geotiff = None  # another pixel size given: the map's would place the results at the wrong scale
     checked = run_params(method, params, arr.shape, spacing, unit)
+    if isinstance(checked.get("weights"), str) and checked["weights"]:
+        from .engines.weights import is_path
+
+        if is_path(checked["weights"]):  # recorded as it ran: a relative path failed a re-run from elsewhere
+            checked["weights"] = str(Path(checked["weights"]).expanduser().resolve())
     check_mode(normalize)
     dev = resolve_device(device)
     if dev.type == "cpu":  # a GPU that runs out raises a clear error of its own; the CPU's is the OOM killer

@@ -1104,6 +1104,11 @@ def test_a_result_made_in_the_viewer_records_the_file_it_came_from(widget, qtbot
     run_and_wait(qtbot, w)
     assert w._result.provenance["source"] == str(tmp_path / "clip.tif")
     assert w._result.provenance["versions"]["napari_tlreg"]
+    viewer.layers.clear()
+    viewer.open_sample("napari-tlreg", "lemniscate")  # a sample by its name, as load_sequence takes it
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert w._result.provenance["source"] == "lemniscate"
 
 
 def test_a_multiscale_sequence_registers_at_full_resolution(widget, qtbot, notes):

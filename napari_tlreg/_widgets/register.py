@@ -1060,7 +1060,10 @@ class RegisterWidget(ClosingDock, QWidget):
         self._run_data = data
         progress = _Throttle(self._relay.progress.emit)
         info = plugin_info(layer)
-        origin = {k: info[k] for k in ("source", "slice") if k in info}  # a result's provenance: the file it came from
+        # a result's provenance: the file it came from (a sample by its name)
+        origin = {k: info[k] for k in ("source", "slice") if k in info}
+        if "sample" in info:
+            origin["source"] = info["sample"]
         worker = create_worker(_run_job, data, bool(layer.rgb), labels, self._cancel, progress, call, display, origin,
                                _start_thread=False,
                                _ignore_errors=True)  # errors go to _on_errored only (not re-raised as well)
