@@ -289,8 +289,9 @@ def is_finished(folder: str | os.PathLike, run: dict | None = None) -> bool:
     except (OSError, ValueError):
         return False
     made = doc.get("batch") if isinstance(doc, dict) else None
-    if isinstance(made, dict) and "stamp" not in made:  # made before records had the files' stamps: by the rest
-        run = {k: v for k, v in run.items() if k != "stamp"}
+    for key in ("stamp", "software"):  # made before records had the files' stamps, or the software: by the rest
+        if isinstance(made, dict) and key not in made:
+            run = {k: v for k, v in run.items() if k != key}
     return made == run
 
 
@@ -311,10 +312,23 @@ def run_record(item: dict, method: str, params: dict, reference: int, normalize:
     (:func:`_stamp`) of the source's files and of a weights file, as JSON."""
     from .engines import get_engine
 
-    full = get_engine(method).validate_params(params or {})
+    import torch
+
+    from . import __version__
+
+    engine = get_engine(method)
+    full = engine.validate_params(params or {})
+    weights = _stamp(full.get("weights") or None)
+    if weights is None and "weights" in full and getattr(engine, "default_model", None):
+        from .engines.weights import identify  # a shipped model: its sha256 (a new one under the same name re-runs)
+
+        weights = identify(str(full["weights"]), engine.default_model)["sha256"][:16]
     record = {"source": item["source"], "slice": _slice_key(item.get("slice", slice)), "method": method, "params": full,
               "reference": reference, "normalize": normalize,
-              "stamp": {"source": _stamp(item["source"]), "weights": _stamp(full.get("weights") or None)}}
+              "stamp": {"source": _stamp(item["source"]), "weights": weights},
+              # another napari-tlreg or torch registers again (a re-run skipped results of older versions, mixed in
+              # one summary without a word)
+              "software": {"napari_tlreg": __version__, "torch": torch.__version__}}
     return json.loads(json.dumps(record, default=str))
 
 

@@ -528,6 +528,29 @@ def test_a_source_rewritten_in_place_is_registered_again(cluster, shift_engine, 
     del doc["batch"]["stamp"]  # as a run before the stamps wrote it
     (out / "a" / "metrics.json").write_text(json.dumps(doc))
     assert [r["status"] for r in run_batch([path], shift_engine, out, **kw)] == ["skipped"]
+    # (2026-12-05, reproducibility review) a result of another napari-tlreg or torch was skipped, and mixed with
+    # this version's in one summary without a word: it is registered again
+    doc = json.loads((out / "a" / "metrics.json").read_text())
+    doc["batch"]["software"] = {"napari_tlreg": "0.0.1", "torch": "2.0.0"}
+    (out / "a" / "metrics.json").write_text(json.dumps(doc))
+    assert [r["status"] for r in run_batch([path], shift_engine, out, **kw)] == ["ok"]
+    assert [r["status"] for r in run_batch([path], shift_engine, out, **kw)] == ["skipped"]
+    doc = json.loads((out / "a" / "metrics.json").read_text())
+    del doc["batch"]["software"]  # as a run before the record had it: by the rest
+    (out / "a" / "metrics.json").write_text(json.dumps(doc))
+    assert [r["status"] for r in run_batch([path], shift_engine, out, **kw)] == ["skipped"]
+
+
+def test_a_shipped_model_is_stamped_by_its_sha256():
+    """A shipped model's stamp was None (only a weights file was stamped): a model replaced under the same name kept
+    the results of the old one."""
+    from napari_tlreg.batch import run_record
+    from napari_tlreg.engines.weights import model_card
+
+    rec = run_record({"source": "cardiac"}, "tlrn", {}, 0, "auto", None)
+    assert rec["stamp"]["weights"] == model_card("tlrn_cine64")["sha256"][:16]
+    assert run_record({"source": "cardiac"}, "tlrn", {"weights": "tlrn_synth64"}, 0, "auto", None)["stamp"]["weights"] \
+        == model_card("tlrn_synth64")["sha256"][:16]
 
 
 def _made_from(folder: Path) -> str:
