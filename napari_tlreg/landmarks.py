@@ -119,7 +119,11 @@ class Pairs:
 def match_pairs(landmarks, reference: int, n_frames: int | None = None) -> Pairs:
     """Match landmarks by id with the reference frame (see :class:`Pairs`)."""
     lm = as_table(landmarks, n_frames)
+    if isinstance(reference, bool) or not float(reference).is_integer():  # 2.7 was taken as frame 2
+        raise ValueError(f"the reference must be a frame index, got {reference!r}")
     ref = int(reference)
+    if n_frames is not None and not 0 <= ref < n_frames:  # no pairs, and no word of why
+        raise ValueError(f"reference {ref} is out of range for {n_frames} frames")
     on_ref = lm[lm[:, 1] == ref]
     ref_pos = {int(r[0]): r[2:4] for r in on_ref}
     other = lm[lm[:, 1] != ref]

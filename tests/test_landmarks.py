@@ -243,3 +243,14 @@ def test_pair_errors_signs_spacing_order_and_the_pairs_order():
     assert (rows[0]["d_row"], rows[0]["d_col"]) == (1.0, 0.0)  # 12 - 1 = 11 against 10
     assert rows[0]["error_before_mm"] == 4.0 and rows[0]["error_after_mm"] == 2.0  # rows of 2 mm
     assert rows[2]["error_before_mm"] == 1.5 and rows[2]["error_after_mm"] == 0.5  # columns of 0.5 mm
+
+
+def test_a_reference_that_is_no_frame_is_refused():
+    """(2026-12-05, array-likes review) match_pairs(lm, 2.7) took frame 2; a reference past the frames gave no pairs
+    and no word."""
+    lm = np.array([[0, 0, 5, 5], [0, 1, 6, 6]], float)
+    with pytest.raises(ValueError, match=r"^the reference must be a frame index, got 2.7$"):
+        LM.match_pairs(lm, 2.7)
+    with pytest.raises(ValueError, match=r"^reference 7 is out of range for 3 frames$"):
+        LM.match_pairs(lm, 7, n_frames=3)
+    assert len(LM.match_pairs(lm, 0, n_frames=3)) == 1 and len(LM.match_pairs(lm, np.int64(0))) == 1
