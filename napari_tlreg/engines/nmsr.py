@@ -182,6 +182,7 @@ labels on 21 of the 24 (mean +0.0014), at 1.03x the time (docs/nmsr.md, Departur
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Any
 
@@ -203,6 +204,7 @@ __all__ = ["NMSREngine", "NMSRNet", "lncc_loss", "lncc_loss_per_pair", "noise_va
 #: the full width costs ~2x the time per iteration and gained <= 0.002 Dice on the echo.
 NET_CONFIG: dict[str, Any] = {"enc": [8, 16, 16, 16], "dec": [16, 16, 16, 16, 8, 8]}
 DEFAULT_MODEL = "nmsr_synth"
+_INIT_LOCK = threading.Lock()  # a fresh network's seeded initialisation (NMSREngine._fresh)
 INIT_CHOICES = ("pretrained+previous", "pretrained", "previous", "random")
 PAIRINGS = ("reference", "consecutive")
 #: ``interpolation``: how the loss resamples the moving frame at the finest scale -> fields.warp's order
@@ -790,7 +792,9 @@ class NMSREngine(Engine):
 
     # -- helpers -------------------------------------------------------------------------------------
     def _fresh(self, seed: int, level: int, device, config=None) -> NMSRNet:
-        with torch.random.fork_rng(devices=[]):
+        # torch's one global generator, seeded here: one run at a time (two runs in threads reseeded inside each
+        # other's initialisation: fields up to 0.9 px off their seed's, and the caller's RNG stream changed)
+        with _INIT_LOCK, torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed * 1009 + level)
             net = build_net(config)
         return net.to(device)
