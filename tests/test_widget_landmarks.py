@@ -1250,3 +1250,16 @@ def test_without_labels_the_plots_metric_starts_on_one_with_values(docks, qtbot,
     texts = [t.get_text() for ax in plots._axes for t in ax.texts]
     assert texts == ["no labels: choose a labels layer\nto score Dice and Hausdorff"], texts
     assert labels in viewer.layers and not errors, errors
+
+
+def test_the_docks_share_the_reference_before_a_run(docks, shared_data):
+    """(2026-12-05, cine clinician review) A Sunnybrook file opened through the reader: the Register dock moved its
+    reference to 18, the frame with the expert's labels, the Landmarks dock stayed on 0, and the pairs placed there
+    read "not on ref" after the run (the TRE pooled over 3 pairs of 4, no word). The Landmarks dock takes the
+    Register dock's move, and a reference the user sets in the Landmarks dock goes to the Register dock."""
+    viewer, reg, w, _ = docks
+    viewer.open(str(shared_data / "sunnybrook" / "sunnybrook_SCD0000101_slice6_crop128.npz"), plugin="napari-tlreg")
+    assert reg.reference_spin.value() == 18 and "most labelled" in reg.status_label.text()
+    assert w.reference == 18 and "t=18" in w.hint_label.text()
+    w.reference_spin.setValue(7)  # the user's choice where the pairs go
+    assert reg.reference_spin.value() == 7

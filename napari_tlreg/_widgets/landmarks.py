@@ -119,6 +119,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._pairing_layer: Points | None = None
         self._worker = None
         self._refused: np.ndarray | None = None  # the last landmarks table refused (said once)
+        self._setting_reference = False  # the reference set by the dock itself (a result's, the Register dock's)
         self._build()
         self._start_life()
         self._when_closed(watch_layers(self._viewer, self._on_layers_changed))
@@ -127,6 +128,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._store.changed.connect(self._on_result_changed)
         self._store.added.connect(self._on_result_added)
         self._store.renamed.connect(self._on_layer_renamed)
+        self._store.planned.connect(self._on_planned)
         self._when_closed(self._disconnect_all)
         self._when_closed(self._unhook_layers)  # its keys, its click in pairing mode
         # napari's features table edits the ids in place (layer.features.iloc[...] = id), with no event: looked for
@@ -343,7 +345,7 @@ class LandmarkWidget(ClosingDock, QWidget):
 
     def _disconnect_all(self, *_) -> None:
         for signal, slot in ((self._store.changed, self._on_result_changed), (self._store.added, self._on_result_added),
-                             (self._store.renamed, self._on_layer_renamed)):
+                             (self._store.renamed, self._on_layer_renamed), (self._store.planned, self._on_planned)):
             try:
                 signal.disconnect(slot)
             except Exception:  # noqa: BLE001 - already gone
@@ -528,9 +530,26 @@ class LandmarkWidget(ClosingDock, QWidget):
         res = self.current_result()
         self.reference_spin.setEnabled(res is None)
         self.track_btn.setEnabled(res is not None)
-        if res is not None and res.n_frames == self.n_frames:
-            self.reference_spin.setValue(int(res.reference))
+        planned = self._store.planned_reference(self.image_name or "")
+        self._setting_reference = True  # not the user's: not said to the Register dock
+        try:
+            if res is not None and res.n_frames == self.n_frames:
+                self.reference_spin.setValue(int(res.reference))
+            elif res is None and planned is not None and 0 <= planned < self.n_frames:
+                self.reference_spin.setValue(planned)  # the Register dock's, before a run
+        finally:
+            self._setting_reference = False
         self._on_reference_changed()
+
+    def _on_planned(self, image: str, reference: int) -> None:
+        """The Register dock set ``image``'s reference before a run: the pairs are placed on it (this dock stayed on 0
+        while that one moved to the labelled frame, 18, and the pairs on 0 were dropped from the run's TRE)."""
+        if image == self.image_name and self.current_result() is None and 0 <= reference < self.n_frames:
+            self._setting_reference = True
+            try:
+                self.reference_spin.setValue(reference)
+            finally:
+                self._setting_reference = False
 
     @property
     def reference(self) -> int:
@@ -538,6 +557,8 @@ class LandmarkWidget(ClosingDock, QWidget):
         return int(res.reference) if res is not None else int(self.reference_spin.value())
 
     def _on_reference_changed(self, *_) -> None:
+        if not self._setting_reference and self.current_result() is None and self.image_name:
+            self._store.plan(self.image_name, int(self.reference_spin.value()))  # the user's: the Register dock takes it
         m = self._models.get(self.image_name or "")
         if m is not None and m.reference != self.reference:
             m.reference = self.reference

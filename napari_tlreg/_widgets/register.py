@@ -547,6 +547,10 @@ class RegisterWidget(ClosingDock, QWidget):
         store, slot = store_for(self._viewer), self._on_image_renamed  # result layers follow their image's name
         store.renamed.connect(slot)
         self.destroyed.connect(lambda *_: store.renamed.disconnect(slot))
+        # the reference frame, shared with the Landmarks dock before a run (the pairs are placed on it)
+        planned = self._on_planned
+        store.planned.connect(planned)
+        self._when_closed(lambda: store.planned.disconnect(planned))
 
     def event(self, e) -> bool:
         # napari's closing a dock takes the widget out of it (setParent(None)) without deleting it: stop its run
@@ -652,7 +656,9 @@ class RegisterWidget(ClosingDock, QWidget):
         # (_reference_on_own_labels)
         info = plugin_info(layer)
         own = info.get("reference")
-        self.reference_spin.setValue(own if isinstance(own, int) and 0 <= own < n else 0 if info
+        planned = store_for(self._viewer).planned_reference(layer.name)  # set in a dock before (the Landmarks')
+        self.reference_spin.setValue(planned if planned is not None and 0 <= planned < n
+                                     else own if isinstance(own, int) and 0 <= own < n else 0 if info
                                      else self._current_frame(layer))
         self._method_for_image(layer, n)
         self._choose_own_region(reset=True)
@@ -715,6 +721,8 @@ class RegisterWidget(ClosingDock, QWidget):
         drawn = [t for t in range(labels.shape[0]) if labels[t].any()]
         self.status_label.setText(f"contours of frames {', '.join(map(str, drawn))} loaded as '{layer.name}'"
                                   + (f"; {moved}" if moved else ""))
+        if moved:
+            self._publish_reference()
         return layer
 
     def _own_layer(self, suffix: str) -> Labels | None:
@@ -748,6 +756,7 @@ class RegisterWidget(ClosingDock, QWidget):
         moved = self._reference_on_labels()
         if moved:
             self.status_label.setText(moved)
+            self._publish_reference()
 
     def _reference_on_labels(self, data=None, name: str | None = None) -> str | None:
         """With labels (``data``, named ``name``; else the chosen layer's) drawn on some frames only (an expert's, at
@@ -972,6 +981,20 @@ class RegisterWidget(ClosingDock, QWidget):
     def _no_image(self) -> str:
         why = ImageChooser.why_none(self._viewer.layers)
         return f"{NO_IMAGE}: {why}" if why else NO_IMAGE
+
+    def _publish_reference(self, *_) -> None:
+        """The reference the dock moved to by itself (onto the labelled frames) for the Landmarks dock, whose pairs are
+        placed on it: it stayed on 0 while this dock moved to 18, and the pairs on 0 were dropped from the run's TRE."""
+        layer = self.current_image()
+        if layer is not None and not self.running:
+            store_for(self._viewer).plan(layer.name, int(self.reference_spin.value()))
+
+    def _on_planned(self, image: str, reference: int) -> None:
+        """Another dock set ``image``'s reference (the Landmarks dock, where pairs are placed): take it."""
+        layer = self.current_image()
+        if (layer is not None and layer.name == image and not self.running
+                and 0 <= reference <= self.reference_spin.maximum() and reference != self.reference_spin.value()):
+            self.reference_spin.setValue(reference)
 
     def _on_layer_removed(self, event=None) -> None:
         """The image being registered was removed: its result could not be shown, so the run stops now (it went on

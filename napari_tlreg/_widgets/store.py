@@ -34,9 +34,23 @@ class ResultStore:
     added = Signal(str, str)
     #: ``renamed(old, new)``: a layer of the viewer was renamed (after its results followed it).
     renamed = Signal(str, str)
+    #: ``planned(image, reference)``: the reference frame a dock set for an image before it is registered; the other
+    #: docks take it (the Register dock moved to the frame with labels, 18, the Landmarks dock stayed on 0, and the
+    #: pairs placed on 0 were dropped from the TRE after the run without a word)
+    planned = Signal(str, int)
 
     def __init__(self) -> None:
         self._results: dict[tuple[str, str], object] = {}
+        self._planned: dict[str, int] = {}
+
+    def plan(self, image: str, reference: int) -> None:
+        """``image``'s reference frame as a dock now has it (said once per change)."""
+        if self._planned.get(str(image)) != int(reference):
+            self._planned[str(image)] = int(reference)
+            self.planned.emit(str(image), int(reference))
+
+    def planned_reference(self, image: str) -> int | None:
+        return self._planned.get(str(image))
 
     def add(self, image: str, method: str, result) -> None:
         key = (str(image), str(method))
@@ -55,7 +69,9 @@ class ResultStore:
             self.changed.emit(*k)
 
     def rename(self, old: str, new: str) -> None:
-        """The image layer ``old`` is now called ``new``: its results follow it."""
+        """The image layer ``old`` is now called ``new``: its results, and its planned reference, follow it."""
+        if old != new and old in self._planned:
+            self._planned[new] = self._planned.pop(old)
         if old == new or not any(i == old for i, _ in self._results):
             return
         self._results = {((new if i == old else i), m): r for (i, m), r in self._results.items()}
