@@ -414,7 +414,13 @@ def cmd_evaluate(args) -> int:
         if lab is None and lm is None:
             print(f"napari-tlreg evaluate: {folder}: no labels or landmarks (none given, none kept in the folder or "
                   "readable from its source): image figures only", file=sys.stderr)
-        first = first or (lab, lm)
+        if first is not None and args.report:  # the report scores every folder with the first's annotations
+            lent = [kind for kind, mine, theirs in (("labels", lab, first[0]), ("landmarks", lm, first[1]))
+                    if mine is None and theirs is not None]
+            if lent:  # said: it printed "no labels" for a folder the report then gave a Dice
+                print(f"napari-tlreg evaluate: {folder}: the report scores it with the {' and '.join(lent)} of "
+                      f"{first[2]}", file=sys.stderr)
+        first = first or (lab, lm, folder)
         summaries[folder] = report.write_evaluation(res, folder, labels=lab, landmarks=lm,
                                                     keep_label_names=args.labels is None)
     if args.report:

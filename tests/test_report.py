@@ -248,6 +248,14 @@ def test_cli_evaluate_writes_plots_landmarks_and_report(tmp_path, capsys):
     doc = json.loads((rep / "report.json").read_text())
     assert [r["method"] for r in doc["results"]] == ["truth", "half"]
     assert (rep / "tre.csv").is_file() and (rep / "plots.png").is_file()
+    # (2026-12-05, cine clinician review) a folder with no annotations of its own, beside one with labels: it said
+    # "no labels or landmarks", and the report then scored it with the other's labels without a word
+    capsys.readouterr()
+    c = tmp_path / "bare"
+    _result(0.5, "half").save(c)
+    assert main(["evaluate", str(a), str(c), "--report", str(tmp_path / "rep2")]) == 0
+    err = capsys.readouterr().err
+    assert f"napari-tlreg evaluate: {c}: the report scores it with the labels and landmarks of {a}" in err
     # bad input: one line, exit 2
     assert main(["evaluate", str(tmp_path / "nope")]) == 2
     assert "error" in capsys.readouterr().err
