@@ -292,6 +292,10 @@ def is_finished(folder: str | os.PathLike, run: dict | None = None) -> bool:
     for key in ("stamp", "software"):  # made before records had the files' stamps, or the software: by the rest
         if isinstance(made, dict) and key not in made:
             run = {k: v for k, v in run.items() if k != key}
+    stamp = made.get("stamp") if isinstance(made, dict) else None
+    if isinstance(stamp, dict) and stamp.get("weights") is None and isinstance(run.get("stamp"), dict):
+        # made before a shipped model was stamped by its sha256 (a file's stamp was all there was): by the rest
+        run = {**run, "stamp": {**run["stamp"], "weights": None}}
     return made == run
 
 

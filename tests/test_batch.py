@@ -882,3 +882,22 @@ def test_an_interrupted_batch_does_not_call_a_finished_result_pending(cluster, s
     assert rows["seq0"]["status"] == rows["seq1"]["status"] == "ok", rows
     assert rows["seq1"]["frames"] == "5" and float(rows["seq0"]["mse"]) >= 0
     assert rows["corrupt"]["status"] == "pending"  # its row (a failure) never came back: not a folder to call done
+
+
+def test_a_record_from_before_shipped_models_were_stamped_is_still_finished():
+    """(review of the change) A record made before a shipped model was stamped by its sha256 held a weights stamp of
+    None: every earlier result (NMSR cohorts, minutes each) was registered again. It is judged by the rest."""
+    from napari_tlreg.batch import run_record
+
+    run = run_record({"source": "cardiac"}, "tlrn", {}, 0, "auto", None)
+    old = {**run, "stamp": {**run["stamp"], "weights": None}}
+    old.pop("software")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        folder = Path(d)
+        (folder / "result.json").write_text("{}")
+        (folder / "metrics.json").write_text(json.dumps({"batch": old}))
+        assert is_finished(folder, run)
+        (folder / "metrics.json").write_text(json.dumps({"batch": {**old, "method": "voxelmorph"}}))
+        assert not is_finished(folder, run)

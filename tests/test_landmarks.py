@@ -254,3 +254,6 @@ def test_a_reference_that_is_no_frame_is_refused():
     with pytest.raises(ValueError, match=r"^reference 7 is out of range for 3 frames$"):
         LM.match_pairs(lm, 7, n_frames=3)
     assert len(LM.match_pairs(lm, 0, n_frames=3)) == 1 and len(LM.match_pairs(lm, np.int64(0))) == 1
+    for bad in (3, True):  # one past the last frame; a bool is no frame index
+        with pytest.raises(ValueError):
+            LM.match_pairs(lm, bad, n_frames=3)

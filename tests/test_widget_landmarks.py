@@ -1263,3 +1263,24 @@ def test_the_docks_share_the_reference_before_a_run(docks, shared_data):
     assert w.reference == 18 and "t=18" in w.hint_label.text()
     w.reference_spin.setValue(7)  # the user's choice where the pairs go
     assert reg.reference_spin.value() == 7
+
+
+def test_turning_the_landmarks_dock_to_an_image_plans_nothing_and_a_removed_image_takes_its_plan(docks):
+    """(review of the change) Turning the Landmarks dock to an image planned the value its spin still held from the
+    previous image (the Register dock jumped from the user's 3 to 18); a plan outlived its image (a new image of the
+    same name opened on it)."""
+    from napari_tlreg._widgets.store import store_for
+
+    viewer, reg, w, _ = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="A")
+    viewer.add_image(frames, name="B")
+    w.image_combo.setCurrentText("A")
+    w.reference_spin.setValue(3)  # the user's, for A
+    reg.image_combo.setCurrentText("B")
+    reg.reference_spin.setValue(1)  # the user's, in the Register dock, for B
+    w.image_combo.setCurrentText("B")
+    assert reg.reference_spin.value() == 1 and store_for(viewer).planned_reference("B") is None
+    assert store_for(viewer).planned_reference("A") == 3
+    viewer.layers.remove("A")
+    assert store_for(viewer).planned_reference("A") is None

@@ -531,15 +531,15 @@ class LandmarkWidget(ClosingDock, QWidget):
         self.reference_spin.setEnabled(res is None)
         self.track_btn.setEnabled(res is not None)
         planned = self._store.planned_reference(self.image_name or "")
-        self._setting_reference = True  # not the user's: not said to the Register dock
-        try:
+        self._setting_reference = True  # not the user's: not said to the Register dock (a value left from another
+        try:  # image was planned for this one, and moved the Register dock from the user's 3 to 18)
             if res is not None and res.n_frames == self.n_frames:
                 self.reference_spin.setValue(int(res.reference))
             elif res is None and planned is not None and 0 <= planned < self.n_frames:
                 self.reference_spin.setValue(planned)  # the Register dock's, before a run
+            self._on_reference_changed()
         finally:
             self._setting_reference = False
-        self._on_reference_changed()
 
     def _on_planned(self, image: str, reference: int) -> None:
         """The Register dock set ``image``'s reference before a run: the pairs are placed on it (this dock stayed on 0
