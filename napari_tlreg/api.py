@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from .core.arrays import plain
 from .core.normalize import NORMALIZATIONS, check_mode
 from .engines import get_engine
 from .engines import methods as _methods
 from .engines.base import Cancelled, RunContext
-from .core.arrays import plain
 from .io.sequence import Sequence, not_real_reason
 from .result import RegistrationResult
 
@@ -137,14 +137,9 @@ def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
     """What made a result, for its ``result.json``: the software's versions, the weights (name and sha256) when the
     method used any, and the source of a :class:`Sequence` given (its file and slice position). A record of
     ``weights: ""`` and the parameters alone did not say which network, nor which code, made a result."""
-    import platform
+    from .result import core_versions
 
-    import torch
-
-    from . import __version__
-
-    out: dict[str, Any] = {"versions": {"napari_tlreg": __version__, "torch": torch.__version__,
-                                        "numpy": np.__version__, "python": platform.python_version()}}
+    out: dict[str, Any] = {"versions": core_versions()}
     default = getattr(engine, "default_model", None)
     if default and "weights" in params and "pretrained" in str(params.get("init", "pretrained")):  # nmsr's warm start
         from .engines.weights import identify
@@ -165,13 +160,16 @@ def inverted_frames(frames, warped, reference: int) -> list[tuple[int, float]]:
     """``[(t, r), ...]``: the frames whose correlation ``r`` with the reference warped onto them is negative: their
     contrast is inverted against the reference (every other frame inverted: tlrn's fields 5 px off where the motion
     was under 1 px, with no word: a wrong field lowers their MSE too, so :func:`worse_than_none` is blind to it)."""
+    import torch
+
+    from .engines.pairs import weighted_ncc
+
     out = []
-    for t in range(frames.shape[0]):
+    for t in range(frames.shape[0]):  # frame by frame, as worse_than_none: no copy of the sequence
         if t == reference:
             continue
-        a = warped[t].float() - warped[t].float().mean()
-        b = frames[t].float() - frames[t].float().mean()
-        r = float((a * b).sum() / ((a * a).sum() * (b * b).sum()).sqrt().clamp_min(1e-12))
+        a, b = warped[t][None, None].float(), frames[t][None, None].float()
+        r = float(weighted_ncc(a, b, torch.ones_like(a))[0][0])
         if r < 0:
             out.append((t, r))
     return out

@@ -316,9 +316,7 @@ def run_record(item: dict, method: str, params: dict, reference: int, normalize:
     (:func:`_stamp`) of the source's files and of a weights file, as JSON."""
     from .engines import get_engine
 
-    import torch
-
-    from . import __version__
+    from .result import core_versions
 
     engine = get_engine(method)
     full = engine.validate_params(params or {})
@@ -332,7 +330,7 @@ def run_record(item: dict, method: str, params: dict, reference: int, normalize:
               "stamp": {"source": _stamp(item["source"]), "weights": weights},
               # another napari-tlreg or torch registers again (a re-run skipped results of older versions, mixed in
               # one summary without a word)
-              "software": {"napari_tlreg": __version__, "torch": torch.__version__}}
+              "software": {k: v for k, v in core_versions().items() if k in ("napari_tlreg", "torch")}}
     return json.loads(json.dumps(record, default=str))
 
 

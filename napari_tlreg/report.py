@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from .metrics import summarize
 from .core.labels import as_label_ids, label_names as names_by_id
 from .landmarks import landmark_rows
-from .result import RegistrationResult
+from .result import RegistrationResult, core_versions
 
 
 def _clean(value):
@@ -156,11 +155,7 @@ def region_note(res: RegistrationResult) -> str:
 
 
 def _versions() -> dict:
-    import scipy
-    import torch
-
-    return {"napari_tlreg": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "torch": torch.__version__}
+    return core_versions()
 
 
 def _write_metrics_files(folder: Path, res: RegistrationResult, rows: list[dict], summary: dict, source: str | None,

@@ -250,6 +250,20 @@ class RegistrationResult:
         return cls(**arrays, inverse=inverse, **fields)
 
 
+def core_versions() -> dict:
+    """The versions a result depends on: napari-tlreg, torch, numpy, scipy and Python (a result's provenance,
+    ``metrics.json``, a batch's record of what made a result)."""
+    import platform
+
+    import scipy
+    import torch
+
+    from . import __version__
+
+    return {"napari_tlreg": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "torch": torch.__version__}
+
+
 def _json_plain(value):
     """numpy scalars and arrays (a hand-built result's parameters) as the JSON values they stand for."""
     if isinstance(value, np.generic):

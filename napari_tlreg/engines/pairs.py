@@ -385,7 +385,7 @@ def choose_affine(candidates: list[torch.Tensor], moving: torch.Tensor, fixed: t
         pos = fields.identity_grid(hs, ws, u.device, u.dtype) + u
         inside = (pos[:, 0] >= 0) & (pos[:, 0] <= hs - 1) & (pos[:, 1] >= 0) & (pos[:, 1] <= ws - 1)
         wgt = (inside[:, None] & vf).float()
-        ncc, cnt = _weighted_ncc(mw, f, wgt)
+        ncc, cnt = weighted_ncc(mw, f, wgt)
         cost = 1.0 - ncc + (cnt < 0.25 * hs * ws).float()  # an overlap under a quarter of the image is no match
         if i == 0:
             cost = torch.where(first_ok, cost, torch.full_like(cost, float("inf")))
@@ -394,7 +394,7 @@ def choose_affine(candidates: list[torch.Tensor], moving: torch.Tensor, fixed: t
     return torch.stack(candidates)[best, torch.arange(n, device=best.device)]
 
 
-def _weighted_ncc(a: torch.Tensor, b: torch.Tensor, wgt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def weighted_ncc(a: torch.Tensor, b: torch.Tensor, wgt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per image ``(N,)``: the normalised cross-correlation of ``a`` and ``b`` ``(N, 1, H, W)`` over the weights
     ``wgt``, and the weights' sum."""
     cnt = wgt.sum((1, 2, 3)).clamp_min(1.0)
@@ -432,7 +432,7 @@ def refinement_helps(moving: torch.Tensor, fixed: torch.Tensor, refined: torch.T
     for u in (refined, coarse):
         pos = grid + u.float()
         inside = ((pos[:, 0] >= 0) & (pos[:, 0] <= h - 1) & (pos[:, 1] >= 0) & (pos[:, 1] <= w - 1))[:, None]
-        scores.append(_weighted_ncc(fields.warp(m, u.float()), f, (inside & vf).float())[0])
+        scores.append(weighted_ncc(fields.warp(m, u.float()), f, (inside & vf).float())[0])
     return scores[0] > scores[1]
 
 
