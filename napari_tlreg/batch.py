@@ -40,6 +40,7 @@ import json
 import logging
 import math
 import os
+import threading
 import time
 import uuid
 import warnings
@@ -55,6 +56,9 @@ SUMMARY_FIELDS = ("name", "slice", "status", "seconds", "frames", "height", "wid
                   *METRIC_KEYS, "warning", "error", "source", "folder")
 
 _GLOB_CHARS = set("*?[")
+#: Python's warnings machinery is the process's: two tasks of a Dask worker with several threads caught each other's
+#: reader warnings (the wrong file's in a row of the summary) and, restored out of order, left later ones swallowed
+_READ_WARNINGS = threading.Lock()
 #: How long to try reaching a scheduler given by its address.
 CONNECT_TIMEOUT = "20s"
 
@@ -418,7 +422,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
 
             if torch.get_num_threads() != torch_threads:
                 torch.set_num_threads(torch_threads)
-        with warnings.catch_warnings(record=True) as caught:  # what the reader warns of (several series, a
+        with _READ_WARNINGS, warnings.catch_warnings(record=True) as caught:  # what the reader warns of (several series, a
             warnings.simplefilter("always")  # folder's skipped files) goes in the summary with the run's own
             seq = load_sequence(item["source"], slice=slice, max_voxels=api.MAX_VOXELS)  # refused before it is read
         notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
