@@ -2000,6 +2000,9 @@ def test_frames_of_inverted_contrast_are_warned_of():
     blank = x.clone()
     blank[1] = 0.5  # a constant frame correlates with nothing: not "inverted"
     assert inverted_frames(blank, x, 0) == []
+    noise = torch.from_numpy(np.random.default_rng(3).random((2, 32, 32)).astype(np.float32))
+    weak = torch.stack([noise[0], -0.2 * noise[0] + 0.98 * noise[1]])  # a correlation of about -0.2: no inversion
+    assert inverted_frames(weak, torch.stack([noise[0], noise[0]]), 0) == []
     many = [(t, -0.5) for t in range(1, 13)]
     assert inverted_message("tlrn", many).count("(-0.50)") == 5 and "13 frame" not in inverted_message("tlrn", many)
     assert "(-0.50) ...:" in inverted_message("tlrn", many) and "..." not in inverted_message("tlrn", many[:2])

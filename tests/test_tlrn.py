@@ -266,9 +266,14 @@ def test_training_on_a_user_folder(tmp_path):
 
 
 def test_cli_train_under_torchrun_with_two_gloo_processes(tmp_path):
+    import socket
+
     out = tmp_path / "ddp.pt"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+    with socket.socket() as sock:  # a free port, not a fixed one another run (or a port still closing) may hold
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}",
            "-m", "napari_tlreg.cli", "train", "tlrn", "--iterations", "2", "--batch", "1", "--frames", "3",
            "--size", "32", "--device", "cpu", "--threads", "1", "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
