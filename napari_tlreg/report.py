@@ -167,10 +167,7 @@ def _write_metrics_files(folder: Path, res: RegistrationResult, rows: list[dict]
            "mse_lncc_region": region_note(res), **(extra or {}), "summary": summary, "frames": rows}
     (folder / "metrics.json").write_text(json.dumps(_finite_json(doc), indent=2, default=_json_default))
     keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "t", k))
-    with open(folder / "metrics.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
+    _write_csv(folder / "metrics.csv", rows, first=tuple(keys))
     return summary
 
 

@@ -488,3 +488,18 @@ def test_a_labels_own_panels_have_its_before_registration_curve():
         if m == "dice":
             ys = [line.get_ydata() for line in ax.get_lines() if line.get_label() == "before registration"][0]
             np.testing.assert_allclose(ys, [r["dice_2_before"] for r in tables["truth"] if r["t"] in (2, 3)])
+
+
+def test_a_result_folder_and_a_report_write_the_same_table_values(tmp_path):
+    """``metrics.csv`` wrote ``is_reference`` as True/False where the report's ``per_frame.csv`` writes 1/0: one table,
+    two spellings for a reader that parses either."""
+    res, labels = _lost_label_case()
+    report.write(res, tmp_path / "o", labels=labels, montage=False)
+    report.export_report({"test": res}, tmp_path / "r", labels=labels)
+    with open(tmp_path / "o" / "metrics.csv") as f:
+        folder = list(csv.DictReader(f))
+    with open(tmp_path / "r" / "per_frame.csv") as f:
+        rep = list(csv.DictReader(f))
+    assert [r["is_reference"] for r in folder] == [r["is_reference"] for r in rep] == ["1", "0", "0"]
+    for a, b in zip(folder, rep):
+        assert {k: a[k] for k in a} == {k: b[k] for k in a}
