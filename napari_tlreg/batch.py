@@ -654,6 +654,34 @@ def _only_batch_in(out: Path):
         os.close(fd)  # releases the lock
 
 
+class _QuietDistributed:
+    """distributed's INFO lines in this process (the workers' are silenced at start) kept quiet while any batch runs a
+    local cluster: each batch set the level and put back the one it found, so of two batches in threads the first to
+    end made the other's loud, and the last left the process quiet for good."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._batches = 0
+        self._level = logging.NOTSET
+
+    def enter(self) -> None:
+        log = logging.getLogger("distributed")
+        with self._lock:
+            if not self._batches:
+                self._level = log.level
+                log.setLevel(max(self._level, logging.ERROR))
+            self._batches += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._batches -= 1
+            if not self._batches:
+                logging.getLogger("distributed").setLevel(self._level)
+
+
+_QUIET = _QuietDistributed()
+
+
 def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, montage, on_row, normalize, slice,
                given) -> list[dict]:
     """:func:`run_batch`'s work, with the arguments checked and ``out`` held."""
@@ -662,9 +690,6 @@ def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, 
         raise ValueError("no input sequences given")
     session: list = []  # (client, cluster, owns_client), started on first need
 
-    quiet = logging.getLogger("distributed")  # its INFO lines in this process (the workers' are silenced at start)
-    level = quiet.level
-
     def client():
         """The Dask client (started on first call) and whether its cluster is the local one started here."""
         if not session:
@@ -672,7 +697,7 @@ def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, 
             if session[0][1] is not None:
                 # the local cluster's comms, closed under workers a SIGTERM to the process group ended, logged
                 # tracebacks at INFO around the batch's one line ("Batched Comm Closed")
-                quiet.setLevel(max(level, logging.ERROR))
+                _QUIET.enter()
         return session[0][0], session[0][1] is not None
 
     def stop() -> None:
@@ -683,7 +708,7 @@ def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, 
                 c.close()
             if cluster is not None:
                 cluster.close()
-                quiet.setLevel(level)
+                _QUIET.leave()
 
     try:
         if slice == "all":  # every slice position of each source: count them on the workers first

@@ -924,3 +924,25 @@ def test_tasks_in_threads_keep_their_own_reader_warnings(tmp_path):
         assert row["status"] == "ok" and f"({-float(k + 1)}, 1.0)" in row["warning"], (k, row["warning"])
     with pytest.warns(UserWarning, match="still heard"):
         warnings.warn("still heard", UserWarning)
+
+
+def test_overlapping_batches_keep_distributed_quiet_until_the_last_ends():
+    """(2026-12-05, thread-safety review) Each batch quietened distributed's log and put back the level it found: of
+    two batches in threads, the first to end made the other's loud, and the last left the process quiet for good."""
+    import logging
+
+    from napari_tlreg.batch import _QUIET
+
+    log = logging.getLogger("distributed")
+    before = log.level
+    try:
+        log.setLevel(logging.INFO)
+        _QUIET.enter()  # batch A's cluster
+        _QUIET.enter()  # batch B's, in another thread
+        assert log.level == logging.ERROR
+        _QUIET.leave()  # A ends: B still runs
+        assert log.level == logging.ERROR
+        _QUIET.leave()
+        assert log.level == logging.INFO
+    finally:
+        log.setLevel(before)

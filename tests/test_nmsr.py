@@ -3,6 +3,7 @@ mask, progress / cancel / early stop, determinism, parameter checks. Tiny sequen
 import json
 import math
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -1037,3 +1038,44 @@ def test_runs_in_threads_keep_their_seeds_and_the_callers_rng():
             for s, run in runs.items():
                 np.testing.assert_array_equal(run.result().displacement, alone[s])
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_runs_in_threads_keep_their_thread_counts_and_diagnostics():
+    """(2026-12-05, thread-safety review) torch's thread count is the process's: a ``threads=0`` run started in
+    another thread during a ``threads=N`` one recorded and ran with N (fields 0.29 px apart from its re-run), and the
+    engine's diagnostics (``last_smooth``, ``last_log``) were the last run's of the process, whichever thread read them.
+    Runs of one count share it, another count waits; the diagnostics are the calling thread's."""
+    import threading
+
+    f = tl.load_sequence("lemniscate").frames[:4]
+    default = torch.get_num_threads()
+    own = default + 1
+    engine = get_engine("nmsr")
+    started, b_done = threading.Event(), threading.Event()
+    seen: dict = {}
+
+    def a():
+        def progress(done, total, msg):
+            seen.setdefault("a_threads", torch.get_num_threads())
+            started.set()
+            time.sleep(0.02)  # long enough for b to start inside this run
+        res = tl.register(f, method="nmsr", levels=2, iterations=8, tol=0.0, init="random", threads=own,
+                          smooth=7.0, smooth_clean=7.0, progress=progress)
+        b_done.wait(60)
+        seen["a"] = (res.params["threads"], engine.last_smooth, len(engine.last_log))
+
+    def b():
+        started.wait(60)
+        res = tl.register(f, method="nmsr", levels=1, iterations=2, init="random", threads=0, smooth=5.0,
+                          smooth_clean=5.0, progress=lambda *_: seen.setdefault("b_threads", torch.get_num_threads()))
+        seen["b"] = (res.params["threads"], engine.last_smooth, len(engine.last_log))
+        b_done.set()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert seen["a_threads"] == own and seen["a"] == (own, 7.0, 2)
+    assert seen["b_threads"] == default and seen["b"] == (default, 5.0, 1)  # recorded and ran as the process has it
+    assert torch.get_num_threads() == default

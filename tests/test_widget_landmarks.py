@@ -1284,3 +1284,36 @@ def test_turning_the_landmarks_dock_to_an_image_plans_nothing_and_a_removed_imag
     assert store_for(viewer).planned_reference("A") == 3
     viewer.layers.remove("A")
     assert store_for(viewer).planned_reference("A") is None
+
+
+def test_an_image_chosen_in_one_dock_is_chosen_in_the_others(docks, qtbot, errors):
+    """(2026-12-05) Each dock kept its own image: slice 6 chosen in the Register dock left the Landmarks and plots docks
+    on slice 0 (the landmarks placed, and the curves drawn, for a slice the canvas no longer showed) until a run. A
+    user's choice in any dock now turns the others, and a dock opened later starts on it."""
+    from napari_tlreg._widgets.plots import PlotsWidget
+
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_image(frames[::-1].copy(), name="other")
+
+    def choose(dock, name):  # as a user does: the combo's activated signal
+        i = dock.image_combo.findText(name)
+        dock.image_combo.setCurrentIndex(i)
+        dock.image_combo.activated.emit(i)
+
+    def chosen():
+        return [d.current_image().name for d in (reg, lmw, plots)]
+
+    assert chosen() == ["seq", "seq", "seq"]
+    choose(reg, "other")
+    assert chosen() == ["other", "other", "other"]
+    choose(plots, "seq")
+    assert chosen() == ["seq", "seq", "seq"]
+    choose(lmw, "other")
+    later = PlotsWidget(viewer)
+    viewer.window.add_dock_widget(later, name="plots again")
+    assert later.current_image().name == "other" and chosen() == ["other"] * 3
+    later.close()
+    qtbot.waitUntil(lambda: later._worker is None, timeout=10000)
+    assert not errors

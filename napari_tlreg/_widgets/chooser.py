@@ -133,6 +133,25 @@ class ImageChooser:
         self.combo.currentIndexChanged.connect(on_changed)
         self._images: list[Image] = []
         self._shown: Image | None = None  # the choice show_chosen last acted on
+        self._store = None  # the viewer's ResultStore, once the choice is shared (share)
+
+    def share(self, store) -> Callable[[], None]:
+        """Share the user's choice with the viewer's other docks through ``store`` (a ResultStore): a choice made here
+        turns them, theirs turn this one, and a first listing starts on the image last chosen. Returns the undo."""
+        self._store = store
+
+        def chosen_here(i: int) -> None:  # the user's choice only (activated), not one followed or re-listed
+            if 0 <= i < len(self._images):
+                store.choose(self._images[i].name)
+
+        self.combo.activated.connect(chosen_here)
+        store.chosen.connect(self.follow)
+
+        def undo() -> None:
+            self.combo.activated.disconnect(chosen_here)
+            store.chosen.disconnect(self.follow)
+            self._store = None
+        return undo
 
     def refresh(self, layers) -> None:
         """Re-list the sequence images among ``layers``, keeping the current one when it is still there (no signal)."""
@@ -140,6 +159,8 @@ class ImageChooser:
         images = [ly for ly in layers if isinstance(ly, Image) and ly.ndim == 3 and not is_result(ly)
                   and not (is_colour_copy(ly) and ly.metadata["napari_tlreg"][COLOUR_OF] in names)]  # its grey one is there
         old = self.current()
+        if old is None and self._store is not None:  # a dock opened after another chose: it starts there
+            old = next((ly for ly in images if ly.name == self._store.chosen_image()), None)
         self.combo.blockSignals(True)
         self.combo.clear()
         for ly in images:

@@ -130,6 +130,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._store.renamed.connect(self._on_layer_renamed)
         self._store.planned.connect(self._on_planned)
         self._when_closed(self._disconnect_all)
+        self._when_closed(self.images.share(self._store))  # the image chosen, shared with the other docks
         self._when_closed(self._unhook_layers)  # its keys, its click in pairing mode
         # napari's features table edits the ids in place (layer.features.iloc[...] = id), with no event: looked for
         # every EDIT_POLL_MS while the dock is open, and before each of its actions (model())

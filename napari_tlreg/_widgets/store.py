@@ -38,10 +38,23 @@ class ResultStore:
     #: docks take it (the Register dock moved to the frame with labels, 18, the Landmarks dock stayed on 0, and the
     #: pairs placed on 0 were dropped from the TRE after the run without a word)
     planned = Signal(str, int)
+    #: ``chosen(image)``: the user chose an image in a dock; the other docks turn to it (slice 6 chosen in the Register
+    #: dock, the Landmarks and plots docks stayed on slice 0, its curves drawn under slice 6 until a run)
+    chosen = Signal(str)
 
     def __init__(self) -> None:
         self._results: dict[tuple[str, str], object] = {}
         self._planned: dict[str, int] = {}
+        self._chosen: str | None = None
+
+    def choose(self, image: str) -> None:
+        """The user chose ``image`` in a dock: every dock turns to it (and a dock opened later starts on it)."""
+        self._chosen = str(image)
+        self.chosen.emit(str(image))
+
+    def chosen_image(self) -> str | None:
+        """The image last chosen in a dock or last registered (None: none yet, or it is gone)."""
+        return self._chosen
 
     def plan(self, image: str, reference: int) -> None:
         """``image``'s reference frame as a dock now has it (said once per change)."""
@@ -56,6 +69,7 @@ class ResultStore:
         key = (str(image), str(method))
         self._results.pop(key, None)  # a re-run moves to the end (the latest)
         self._results[key] = result
+        self._chosen = key[0]  # the docks turn to it (added)
         self.changed.emit(*key)
         self.added.emit(*key)
 
@@ -74,6 +88,8 @@ class ResultStore:
         """The image layer ``old`` is now called ``new``: its results, and its planned reference, follow it."""
         if old != new and old in self._planned:
             self._planned[new] = self._planned.pop(old)
+        if old != new and self._chosen == old:
+            self._chosen = new
         if old == new or not any(i == old for i, _ in self._results):
             return
         self._results = {((new if i == old else i), m): r for (i, m), r in self._results.items()}

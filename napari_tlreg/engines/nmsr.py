@@ -181,6 +181,7 @@ labels on 21 of the 24 (mean +0.0014), at 1.03x the time (docs/nmsr.md, Departur
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -205,6 +206,55 @@ __all__ = ["NMSREngine", "NMSRNet", "lncc_loss", "lncc_loss_per_pair", "noise_va
 NET_CONFIG: dict[str, Any] = {"enc": [8, 16, 16, 16], "dec": [16, 16, 16, 16, 8, 8]}
 DEFAULT_MODEL = "nmsr_synth"
 _INIT_LOCK = threading.Lock()  # a fresh network's seeded initialisation (NMSREngine._fresh)
+
+
+class _ThreadCount:
+    """torch's thread count is the process's: runs in threads share it where they ask for the same count (0: the
+    process's own), and one that asks for another waits until they end. Without this, a ``threads=0`` run started in
+    another thread during a ``threads=N`` one recorded and ran with N (fields 0.29 px apart from its re-run), and runs
+    of different counts restored each other's in the middle of a run."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._runs = 0  # runs holding the count now
+        self._own: int | None = None  # the process's count, while runs hold one of their own
+
+    def default(self) -> int:
+        """The count a run that leaves it as is runs with (the process's, outside any run that set its own)."""
+        with self._cond:
+            return torch.get_num_threads() if self._own is None else self._own
+
+    @contextlib.contextmanager
+    def hold(self, n: int):
+        """One run with ``n`` threads (0: as the process has it), alongside the runs of the same count."""
+        with self._cond:
+            while self._runs and (self._own is not None if n <= 0 else n != torch.get_num_threads()):
+                self._cond.wait()
+            if not self._runs and n > 0 and n != torch.get_num_threads():
+                self._own = torch.get_num_threads()
+                torch.set_num_threads(n)
+            self._runs += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._runs -= 1
+                if not self._runs and self._own is not None:
+                    torch.set_num_threads(self._own)
+                    self._own = None
+                self._cond.notify_all()
+
+
+_THREADS = _ThreadCount()
+
+
+class _Diagnostics(threading.local):
+    """The last run's diagnostics, per thread: a run's are read in the thread that ran it (the engine is shared by
+    every run of the process: two runs in threads read each other's λ and log)."""
+    log: list = []
+    smooth: float | None = None
+    noise_ratio: float | None = None
+    compensated: bool = False
 INIT_CHOICES = ("pretrained+previous", "pretrained", "previous", "random")
 PAIRINGS = ("reference", "consecutive")
 #: ``interpolation``: how the loss resamples the moving frame at the finest scale -> fields.warp's order
@@ -705,11 +755,14 @@ class NMSREngine(Engine):
                 "final_iterations_large", "sigma",
                 "average", "noise_compensation", "pair_networks_from", "loss_octaves", "loss_octave_limit",
                 "iterations_side", "field_sigma", "symmetric_from", "edge_weight", "interpolation")
-    # diagnostics of the last run (the engine instance is shared: read them right after the call)
-    last_log: list[dict] = []
-    last_smooth: float | None = None  # the λ it used
-    last_noise_ratio: float | None = None  # the frames' white noise over their variance (None: not estimated)
-    last_compensated: bool = False  # whether the loss had the noise compensation (noisy frames only)
+    # diagnostics of the last run in the calling thread (read them after the call): its per-scale log, the λ it
+    # used, the frames' white noise over their variance (None: not estimated), whether the loss had the noise
+    # compensation (noisy frames only)
+    _diag = _Diagnostics()
+    last_log = property(lambda self: self._diag.log)
+    last_smooth = property(lambda self: self._diag.smooth)
+    last_noise_ratio = property(lambda self: self._diag.noise_ratio)
+    last_compensated = property(lambda self: self._diag.compensated)
     help = {
         "pairing": "reference: every frame against the reference; consecutive: each frame against its "
                    "neighbour, fields composed (dense tracking)",
@@ -780,7 +833,7 @@ class NMSREngine(Engine):
     def for_frames(self, params, shape, spacing, unit):
         """``threads = 0`` ("leave as is") recorded as the count it runs on: the fields depend on it (lemniscate,
         1 vs 2 threads: 0.15 px at most), and a result that said 0 could not be run again to the same numbers."""
-        return params if params["threads"] else {**params, "threads": torch.get_num_threads()}
+        return params if params["threads"] else {**params, "threads": _THREADS.default()}
 
     def chains_frames(self, params):
         return params["pairing"] == "consecutive"  # each frame's field is composed from its neighbours'
@@ -812,15 +865,8 @@ class NMSREngine(Engine):
 
     # -- run -------------------------------------------------------------------------------------------
     def run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
-        n = params["threads"]
-        if n <= 0 or n == torch.get_num_threads():
+        with _THREADS.hold(params["threads"]):  # process-wide in torch: set for this run alone, then restored
             return self._run(frames, reference, params, ctx)
-        before = torch.get_num_threads()
-        torch.set_num_threads(n)  # process-wide in torch: restored below
-        try:
-            return self._run(frames, reference, params, ctx)
-        finally:
-            torch.set_num_threads(before)
 
     def _run(self, frames: torch.Tensor, reference: int, params: dict[str, Any], ctx: RunContext) -> torch.Tensor:
         T, H, W = frames.shape
@@ -838,12 +884,13 @@ class NMSREngine(Engine):
         need_noise = params["noise_compensation"] or params["smooth"] != params["smooth_clean"]
         noise_full = noise_variance(x[:, None], weight_full) if need_noise else None
         # λ follows the noise: `smooth` on noisy frames, `smooth_clean` on clean ones (module docstring)
-        self.last_noise_ratio = None if noise_full is None else white_noise_ratio(x, noise_full, weight_full)
-        clean = self.last_noise_ratio is not None and self.last_noise_ratio < CLEAN_NOISE
+        diag = self._diag
+        diag.noise_ratio = None if noise_full is None else white_noise_ratio(x, noise_full, weight_full)
+        clean = diag.noise_ratio is not None and diag.noise_ratio < CLEAN_NOISE
         # ... and so does the noise compensation: on clean frames there is no sub-pixel bias to remove
-        self.last_compensated = compensate = params["noise_compensation"] and not clean
+        diag.compensated = compensate = params["noise_compensation"] and not clean
         lam = params["smooth_clean"] if clean else params["smooth"]
-        self.last_smooth = lam
+        diag.smooth = lam
         targets = [t for t in range(T) if t != reference]
         if params["pairing"] == "reference":
             movers = [reference] * len(targets)
@@ -867,9 +914,8 @@ class NMSREngine(Engine):
         # the networks: one shared by every pair at the coarse scales (the paper's: cheap, and nothing
         # there to tell the pairs apart) and one per pair from scale pair_networks_from on
         nets: PairNets | None = None
-        # per scale: size, iterations run, first/best loss, seconds (diagnostics for benchmarks and
-        # tests; the engine instance is shared, so read it right after the call that wrote it)
-        self.last_log = []
+        # per scale: size, iterations run, first/best loss, seconds (diagnostics for benchmarks and tests)
+        diag.log = log = []
         for li, (s, size) in enumerate(levels):
             t_scale = time.perf_counter()
             iters = per_scale[li]
@@ -996,7 +1042,7 @@ class NMSREngine(Engine):
                 best_f = smooth_field(best_f, field_sigma)
                 U = combine_scales(U, best_f)
             runs = [len(h) for h in history]
-            self.last_log.append({"scale": s, "size": list(size), "loss_size": list(loss_size), "field_sigma": field_sigma, "iterations": done_it,
+            log.append({"scale": s, "size": list(size), "loss_size": list(loss_size), "field_sigma": field_sigma, "iterations": done_it,
                                   "pair_iterations": runs if not nets.shared else None,
                                   "loss": float(best_loss.mean()) if history[0] else None,
                                   "first_loss": float(np.mean([h[0] for h in history])) if history[0] else None,
