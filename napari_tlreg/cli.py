@@ -1,6 +1,6 @@
 """``napari-tlreg``: the command-line face of the public API.
 
-    napari-tlreg register INPUT [--method tlrn] [--reference 0] [--slice K] [--labels FILE]
+    napari-tlreg register INPUT [--method tlrn] [--reference T] [--slice K] [--labels FILE]
                          [--landmarks CSV] [--device auto] [--normalize auto] --out FOLDER
     napari-tlreg evaluate FOLDER... [--labels FILE] [--landmarks CSV] [--report FOLDER]
     napari-tlreg train METHOD [--data synthetic:cardiac|synthetic:satellite|FOLDER] [--iterations N]
@@ -54,8 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("register", help="register a sequence and write the results to a folder")
     r.add_argument("input", help="file, DICOM folder, or bundled sample name")
     r.add_argument("--method", default=None, help="engine (default: tlrn); see `napari-tlreg methods`")
-    r.add_argument("--reference", type=int, default=0, metavar="T",
-                   help="the frame every other frame is registered to (default 0; negative counts from the end: -1 is "
+    r.add_argument("--reference", type=int, default=None, metavar="T",
+                   help="the frame every other frame is registered to (default 0, or the frame with the most labels "
+                        "when the labels leave frame 0 empty, as the viewer does; negative counts from the end: -1 is "
                         "the last)")
     r.add_argument("--slice", type=int, default=None, metavar="K",
                    help="slice position of a multi-slice cine (DICOM folder, 4-D NIfTI, npz (S,T,H,W)); default 0")
@@ -288,6 +289,7 @@ def _print_warning(message: str) -> None:
 
 def cmd_register(args) -> int:
     from . import api, report
+    from .core.labels import labelled_frames, reference_on_labels
     from .io import load_points_csv, load_sequence
     from .io.contours import LABEL_NAMES, is_contour_source, load_contours
     from .io.writers import check_replaceable
@@ -303,6 +305,8 @@ def cmd_register(args) -> int:
         print(f"napari-tlreg register: {args.input} has {n_slices} slice positions; registering slice 0 "
               f"(--slice K for another)", file=sys.stderr)
     # everything that can be checked is checked before the (possibly long) registration
+    chosen = args.reference is not None
+    args.reference = args.reference if chosen else 0
     api.validate_frames(seq.frames, args.reference)
     if args.method is None and seq.shape[0] == 2:  # the default is trained on cine: say what a pair of dates wants
         print(f"napari-tlreg register: 2 frames: registering with {method} (the default, trained on cine sequences); "
@@ -320,6 +324,12 @@ def cmd_register(args) -> int:
         labels, landmarks = report.check_annotations(seq.shape, labels, landmarks, args.reference)
     except ValueError as exc:
         raise ValueError(f"{Path(args.landmarks or args.input).name}: {exc}") from None
+    best = None if chosen or labels is None else reference_on_labels(labels, 0)
+    if best is not None:  # expert contours on ED and ES: frame 0 would carry nothing and score no Dice
+        print(f"napari-tlreg register: reference: frame {best}, the most labelled (labelled frames: "
+              f"{', '.join(map(str, labelled_frames(labels)))}); frame 0 has none to carry to the others "
+              f"(--reference T for another)", file=sys.stderr)
+        args.reference = best
     for note in report.unannotated_reference(labels, landmarks, args.reference % seq.shape[0]):
         _print_warning(note)
 

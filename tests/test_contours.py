@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 
@@ -265,3 +266,22 @@ def test_the_sunnybrook_crops_masks_open_as_their_labels(shared_data, sunnybrook
     assert np.array_equal(load_sequence(tmp_path / "plain.npz").labels, (frames > 0).astype(np.int32))
     np.savez(tmp_path / "both.npz", frames=frames, endo=frames > 0, labels=np.full((3, 16, 16), 3, np.int32))
     assert (load_sequence(tmp_path / "both.npz").labels == 3).all()
+
+
+def test_register_without_a_reference_starts_on_the_most_labelled_frame(shared_data, tmp_path, capsys):
+    """(2026-12-05) The CLI registered to frame 0 when the expert's contours are on ED (18) and ES (7) only: nothing was
+    carried and no Dice scored, with a warning, where the viewer moves its reference to the most labelled frame. The
+    CLI does as the viewer, and says so; an explicit --reference is kept."""
+    crop = shared_data / "sunnybrook" / "SCD0000101_crop128.npz"
+    out = tmp_path / "out"
+    assert cli.main(["register", str(crop), "--slice", "4", "--out", str(out), "--no-montage"]) == 0
+    err = capsys.readouterr().err
+    assert "reference: frame 18, the most labelled (labelled frames: 7, 18); frame 0 has none" in err
+    assert "has no labels" not in err
+    assert json.loads((out / "result.json").read_text())["reference"] == 18
+    with open(out / "metrics.csv") as f:
+        rows = {int(r["t"]): r for r in csv.DictReader(f)}
+    assert float(rows[7]["dice_1"]) > float(rows[7]["dice_before"])
+    assert cli.main(["register", str(crop), "--slice", "4", "--reference", "0", "--out", str(out), "--no-montage"]) == 0
+    assert "the reference frame (0) has no labels" in capsys.readouterr().err
+    assert json.loads((out / "result.json").read_text())["reference"] == 0

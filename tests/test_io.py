@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -1593,3 +1594,47 @@ def test_a_volumes_slices_read_as_frames_are_said_and_two_stacked_axes_are_named
     with pytest.raises(SequenceReadError, match=r"tzyx.tif: image has axes TZYX of shape \(3, 2, 20, 24\) "
                                                 r"\(T=3, Z=2\); expected \(T, H, W\), one axis of frames"):
         load_sequence(tmp_path / "tzyx.tif")
+
+
+@pytest.mark.parametrize("value,expected,warned", [
+    ([2.0], None, True), ([0, 1], None, True), ([-2, 1], None, True), (["nan", 1], None, True),
+    ([2.0, 1.0], (2.0, 1.0), False)])
+def test_a_dicom_pixel_spacing_that_is_not_two_positive_numbers_is_said_and_left_out(tmp_path, value, expected, warned):
+    """(2026-12-05, anisotropy review) One PixelSpacing value refused the whole file as "truncated or corrupt: object
+    of type 'DSfloat' has no len()"; 0, negative or NaN values were dropped without a word. As the other readers: the
+    frames read, in pixels, with a warning that names the element."""
+    import pydicom
+
+    p = tmp_path / "b.dcm"
+    _write_dicom(p, np.random.default_rng(0).integers(0, 4000, (3, 20, 30)).astype(np.uint16))
+    ds = pydicom.dcmread(p)
+    ds.PixelSpacing = value if len(value) > 1 else value[0]
+    ds.save_as(p)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        seq = load_sequence(p)
+    assert seq.shape == (3, 20, 30) and seq.spacing == expected
+    said = [str(w.message) for w in seen if "PixelSpacing" in str(w.message)]
+    assert bool(said) == warned and all(m.startswith("b.dcm: DICOM PixelSpacing: ignoring pixel spacing") for m in said)
+
+
+def test_an_enhanced_dicom_with_its_pixel_spacing_per_frame_only_reads_it(tmp_path):
+    """(2026-12-05, anisotropy review) Enhanced multi-frame files may give PixelMeasuresSequence per frame only (no
+    shared group, no top-level PixelSpacing): read in pixels before."""
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    p = tmp_path / "e.dcm"
+    _write_dicom(p, np.random.default_rng(0).integers(0, 4000, (3, 20, 30)).astype(np.uint16))
+    ds = pydicom.dcmread(p)
+    del ds.PixelSpacing
+    frames = []
+    for _ in range(3):
+        measures, group = Dataset(), Dataset()
+        measures.PixelSpacing = [2.0, 1.0]
+        group.PixelMeasuresSequence = [measures]
+        frames.append(group)
+    ds.PerFrameFunctionalGroupsSequence = frames
+    ds.save_as(p)
+    seq = load_sequence(p)
+    assert seq.spacing == (2.0, 1.0) and seq.unit == "mm"

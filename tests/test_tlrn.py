@@ -673,7 +673,9 @@ def test_the_auto_scale_follows_a_pixel_size_in_mm_only():
     from napari_tlreg.engines.tlrn import spacing_scale
 
     assert spacing_scale((1.37, 1.37), "mm") == 0.5 and spacing_scale((0.7, 0.7), "mm") == 0.25
-    assert spacing_scale((1.0, 2.0), "mm") == 0.5  # the mean of the two: (1.5 mm) / 2.7 -> 2**-1
+    # non-square pixels: the coarser axis (the mean, 1.5 mm, ran 2 x 1 mm pixels at 0.5: 4 mm rows)
+    assert spacing_scale((1.0, 2.0), "mm") == spacing_scale((2.0, 1.0), "mm") == 1.0
+    assert spacing_scale((3.0, 0.5), "mm") == 1.0 and spacing_scale((1.2, 0.6), "mm") == 0.5
     assert spacing_scale((10.0, 10.0), "m") is None and spacing_scale(None, "mm") is None
     tlrn = get_engine("tlrn")
     auto = tlrn.validate_params({})

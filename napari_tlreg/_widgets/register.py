@@ -57,6 +57,7 @@ from napari_tlreg.api import (
     suggested_method,
     validate_frames,
 )
+from napari_tlreg.core.labels import labelled_frames, reference_on_labels
 from napari_tlreg.core.normalize import intensity_range
 from napari_tlreg.io import to_luminance
 from napari_tlreg._hooks import label_colormap
@@ -772,12 +773,11 @@ class RegisterWidget(ClosingDock, QWidget):
                 or tuple(np.shape(data)) != frames_shape(image)):  # another image's: Run refuses them, says why
             return None
         t = int(self.reference_spin.value())
-        counts = np.count_nonzero(np.asarray(data).reshape(len(data), -1), axis=1)
-        if not 0 <= t < len(counts) or counts[t] or not counts.any():
+        best = reference_on_labels(data, t)
+        if best is None:
             return None
-        best = int(np.argmax(counts))
         self.reference_spin.setValue(best)
-        drawn = ", ".join(str(k) for k in np.flatnonzero(counts))
+        drawn = ", ".join(str(k) for k in labelled_frames(data))
         return (f"reference: frame {best}, the most labelled of '{name}' (labelled frames: {drawn}); frame {t} "
                 "has none to carry to the others")
 

@@ -25,6 +25,23 @@ def as_label_ids(labels, what: str = "labels") -> np.ndarray:
     return lab.astype(np.int32, copy=False)
 
 
+def labelled_frames(labels) -> np.ndarray:
+    """The indices of the frames of ``(T, H, W)`` labels that have any label."""
+    lab = np.asarray(labels)
+    return np.flatnonzero(lab.reshape(len(lab), -1).any(axis=1))
+
+
+def reference_on_labels(labels, reference: int) -> int | None:
+    """The frame with the most labelled pixels where ``(T, H, W)`` labels leave ``reference`` empty but label other
+    frames (an expert's end-diastole and end-systole: only the reference's labels are carried to the others, so
+    nothing would be); None where the reference has labels, or no frame has."""
+    lab = np.asarray(labels)
+    counts = np.count_nonzero(lab.reshape(len(lab), -1), axis=1)
+    if not 0 <= reference < len(counts) or counts[reference] or not counts.any():
+        return None
+    return int(np.argmax(counts))
+
+
 def label_names(names) -> dict[int, str]:
     """``{id: name}`` of a labels layer's, a sequence's or a file's ``label_names`` (ids as ints or as the strings JSON
     keeps); entries whose key is no integer id are left out, and anything but a mapping gives ``{}``."""

@@ -1030,16 +1030,30 @@ def _check_dicom_claim(ds, n_files: int = 1) -> None:
     _check_frames(path, shape[:3])
 
 
-def _dicom_spacing(ds) -> tuple[float, float] | None:
-    """``(row, col)`` in mm from PixelSpacing, functional groups, or ultrasound regions."""
+def _dicom_pixel_spacing(ds):
+    """The PixelSpacing element's value: the image's own, the imager's, or an enhanced multi-frame file's functional
+    groups' (shared by the frames, or else the first frame's: some write it per frame only); None where there is none."""
     ps = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
-    if ps is None:
+    for groups in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        if ps is not None:
+            break
         try:
-            ps = ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].PixelSpacing
-        except (AttributeError, IndexError, KeyError):
+            ps = getattr(ds, groups)[0].PixelMeasuresSequence[0].PixelSpacing
+        except (AttributeError, IndexError, KeyError, TypeError):
             ps = None
-    if ps is not None and len(ps) >= 2 and float(ps[0]) > 0 and float(ps[1]) > 0:
-        return float(ps[0]), float(ps[1])
+    return ps
+
+
+def _dicom_spacing(ds) -> tuple[float, float] | None:
+    """``(row, col)`` in mm from PixelSpacing, functional groups, or ultrasound regions. A PixelSpacing that is not two
+    positive numbers is said and left out (one value was read as a corrupt file; 0 or NaN dropped without a word)."""
+    ps = _dicom_pixel_spacing(ds)
+    if ps is not None:
+        name = Path(str(getattr(ds, "filename", "") or "DICOM")).name
+        values = [ps] if isinstance(ps, (int, float, str, bytes)) else list(ps)  # one value: a DSfloat
+        sp = checked_spacing([_num(v, float("nan")) for v in values], f"{name}: DICOM PixelSpacing")
+        if sp is not None:
+            return sp
     factor, region = ultrasound_region_scale(ds)
     # PhysicalUnits 3 = cm; deltas are cm per pixel of the region's grid (maybe finer than the stored pixels)
     if region is not None and int(region.get("PhysicalUnitsXDirection", 0)) == 3 and int(region.get("PhysicalUnitsYDirection", 0)) == 3:
