@@ -104,6 +104,28 @@ def physical_size(sequence) -> tuple[tuple[float, float] | None, str | None]:
     return (None, None) if sequence.unit == "px" else (sequence.spacing, sequence.unit)
 
 
+def check_unit(unit, spacing) -> str:
+    """``unit`` (None: mm) as :func:`register` takes it: a length unit's name (mm, m, um, cm, ...), or ``"px"`` with no
+    spacing; a clear ``ValueError`` otherwise. Unchecked, ``unit="px"`` with a spacing gave ``*_mm`` columns of
+    values scaled by it under a result that said pixels, ``""`` columns named ``hd_``, and an unknown unit results
+    whose images were saved without their pixel size."""
+    from .io.readers import _unit_scale
+
+    if unit is None:
+        return "mm"
+    if not isinstance(unit, str):
+        raise ValueError(f"unit must be a length unit's name, such as 'mm' or 'm', got {unit!r}")
+    if unit == "px":
+        if spacing is not None:
+            raise ValueError("unit 'px' is no physical size: give spacing=None to measure in pixels, or the spacing's "
+                             "length unit ('mm', 'm', ...)")
+        return unit
+    if _unit_scale(unit) is None:
+        raise ValueError(f"unit {unit!r} is not a length unit napari-tlreg knows: mm, m, km, cm, um, nm, in "
+                         "(or their names, 'millimeter'...)")
+    return unit
+
+
 def run_params(method: str, params: dict[str, Any], shape, spacing=None, unit: str | None = None) -> dict[str, Any]:
     """``method``'s parameters as a run on frames of ``shape`` takes them: validated, and the choices that depend on
     the frames made (tlrn's scale from their pixel size; ``unit`` None: mm)."""
@@ -427,9 +449,9 @@ def register(
         unit = own_unit if unit is None else unit
         geotiff = (frames.metadata or {}).get("geotiff") or None  # the results' images go where the frames lie
         frames = frames.frames
-    unit = "mm" if unit is None else str(unit)
     arr, ref = validate_frames(frames, reference)
     spacing = check_spacing(spacing, 2)  # before the run: a bad one would fail only when the result is measured
+    unit = check_unit(unit, spacing)
     if geotiff is not None and not ((spacing is None and own_spacing is None) or (
             spacing is not None and own_spacing is not None and unit == own_unit and np.allclose(spacing, own_spacing))):
         geotiff = None  # another pixel size given: the map's would place the results at the wrong scale

@@ -101,7 +101,11 @@ def check_spacing(spacing, ndim: int = 2) -> tuple[float, ...] | None:
     if spacing is None:
         return None
     try:
-        s = (float(spacing),) * ndim if np.isscalar(spacing) else tuple(float(v) for v in spacing)
+        items = [spacing] if np.isscalar(spacing) else list(spacing)
+        # a string is no number ("2" was taken as 2 mm, "21" as (2, 1)), nor is True (1 mm)
+        if any(isinstance(v, (str, bytes, bool, np.bool_)) for v in items):
+            raise TypeError
+        s = (float(spacing),) * ndim if np.isscalar(spacing) else tuple(float(v) for v in items)
     except (TypeError, ValueError):  # float's own "could not convert string to float: '1mm'" named no argument
         raise ValueError(f"spacing must be {ndim} numbers (row, col) in the unit's length, or one number; got "
                          f"{spacing!r}") from None

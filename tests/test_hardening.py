@@ -1023,7 +1023,11 @@ def test_loading_a_damaged_result_folder_says_so(tmp_path, capsys, shift_engine)
                                             ((float("nan"), 1.0), "positive and finite"),
                                             ("1mm", r"^spacing must be 2 numbers \(row, col\) in the unit's length, "
                                                     r"or one number; got '1mm'$"),
-                                            ((1.0, "x"), "spacing must be 2 numbers")])
+                                            ((1.0, "x"), "spacing must be 2 numbers"),
+                                            # (2026-12-05, anisotropy review) taken as 2 mm, (2, 1) and 1 mm
+                                            ("2", "spacing must be 2 numbers"), ("21", "spacing must be 2 numbers"),
+                                            (True, "spacing must be 2 numbers"),
+                                            ((2.0, np.str_("1")), "spacing must be 2 numbers")])
 def test_register_checks_spacing_before_the_run(shift_engine, spacing, match):
     """A bad spacing was accepted (and saved), or failed only after the engine had run."""
     seen = []
@@ -2082,3 +2086,20 @@ def test_a_result_records_what_made_it_and_runs_again_from_its_record(tmp_path, 
     quick = dict(levels=1, iterations=1)
     assert tl.register(frames[:3], method="nmsr", **quick).provenance["weights"]["name"] == "nmsr_synth"
     assert "weights" not in tl.register(frames[:3], method="nmsr", init="random", **quick).provenance
+
+
+@pytest.mark.parametrize("unit, spacing, match", [
+    ("px", (2.0, 1.0), "unit 'px' is no physical size: give spacing=None"),
+    ("", (2.0, 1.0), "unit '' is not a length unit napari-tlreg knows"),
+    ("furlong", (2.0, 1.0), "unit 'furlong' is not a length unit napari-tlreg knows"),
+    (5, (2.0, 1.0), "unit must be a length unit's name, such as 'mm' or 'm', got 5")])
+def test_register_checks_the_unit_before_the_run(shift_engine, unit, spacing, match):
+    """(2026-12-05, anisotropy review) Any unit was taken: ``"px"`` with a spacing gave ``hd_mm`` columns of values
+    scaled by it under a result that said pixels, ``""`` columns named ``hd_``, and ``"furlong"`` results whose
+    images were saved without their pixel size."""
+    seen = []
+    with pytest.raises(ValueError, match=match):
+        tl.register(_seq(4), method=shift_engine, spacing=spacing, unit=unit, progress=lambda *a: seen.append(a))
+    assert seen == []
+    assert tl.register(_seq(4), method=shift_engine, unit="px").unit == "px"
+    assert tl.register(_seq(4), method=shift_engine, spacing=(2.0, 1.0), unit="um").unit == "um"

@@ -189,6 +189,7 @@ class PlotsWidget(ClosingDock, QWidget):
         base = img.name if img is not None else ""
         # another image: its own labels and landmarks (another image's kept chosen gave its TRE and Dice to this one)
         same = img is not None and img is self._filled_for
+        another = img is not self._filled_for
         self._filled_for = img
         self._labels = self._fill(self.labels_combo, labels, f"{base} labels", keep=same)
         self._points = self._fill(self.points_combo, points, f"{base} {LANDMARKS}", keep=same)
@@ -198,7 +199,9 @@ class PlotsWidget(ClosingDock, QWidget):
                 ly.events.data.connect(self._on_layer_data)
                 if isinstance(ly, Labels):  # the brush and the fill edit in place, without a data event
                     ly.events.paint.connect(self._on_layer_data)
-        if (self.current_labels(), self.current_points()) != self._inputs_for:  # not for every layer inserted
+        # not for every layer inserted; for another image always (one without labels or landmarks, turned to after a
+        # run, kept "no registration result for this image yet" beside its result: its inputs were the same, none)
+        if another or (self.current_labels(), self.current_points()) != self._inputs_for:
             self._on_inputs_changed()
 
     def _unhook_layers(self) -> None:
