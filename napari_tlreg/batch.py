@@ -91,6 +91,9 @@ def _sequence_files(folder: Path, skip: Path | None = None) -> list[Path] | None
         return None
     files, unreadable, series = [], [], False
     for p in entries:
+        if p.is_symlink() and not p.exists() and _suffix(p) in SUPPORTED_SUFFIXES:
+            unreadable.append(p)  # a link to a scan moved away: its own failed row (it was left out without a word)
+            continue
         if not p.is_file() or is_labels_file(p):
             continue
         kind = SUPPORTED_SUFFIXES.get(_suffix(p))
@@ -304,12 +307,19 @@ def is_finished(folder: str | os.PathLike, run: dict | None = None) -> bool:
 
 
 def _stamp(path) -> str | None:
-    """Size and modification time of a file, or of each file of a folder (a DICOM series): a source rewritten in
-    place, under the same name, is another source. ``None`` for what is no path (a bundled sample)."""
+    """Size and modification time of a file and of the labels file read with it (``<stem>_labels.tif``...), or of each
+    file of a folder (a DICOM series) but the hidden ones: a source rewritten in place, under the same name, is another
+    source. ``None`` for what is no path (a bundled sample). (The labels beside a file were left out: edited, a rerun
+    skipped the sequence and kept the old Dice; a ``.DS_Store`` written into a series registered it again.)"""
+    from .io.readers import sibling_labels_path
+
     if not isinstance(path, (str, os.PathLike)) or not Path(path).exists():
         return None
     p = Path(path)
-    files = [p] if p.is_file() else sorted(f for f in p.iterdir() if f.is_file())
+    if p.is_file():
+        files = [p] + [f for f in (sibling_labels_path(p),) if f is not None]
+    else:
+        files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
     text = ";".join(f"{f.name}:{st.st_size}:{st.st_mtime_ns}" for f in files for st in (f.stat(),))
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
@@ -687,6 +697,12 @@ def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, 
     """:func:`run_batch`'s work, with the arguments checked and ``out`` held."""
     items = expand_inputs(inputs, exclude=out, slice=None if slice == "all" else slice)
     if not items:
+        given = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+        inside = [p for p in given if Path(p).expanduser().exists()
+                  and Path(out).resolve() in (Path(p).expanduser().resolve(), *Path(p).expanduser().resolve().parents)]
+        if inside:  # it said "no input sequences given" to `batch cohort --out cohort`
+            raise ValueError(f"{os.fspath(inside[0])} is the output folder {out} or lies inside it, whose results are "
+                             "no inputs: name another folder for --out")
         raise ValueError("no input sequences given")
     session: list = []  # (client, cluster, owns_client), started on first need
 

@@ -287,6 +287,16 @@ def _print_warning(message: str) -> None:
     print(f"napari-tlreg register: warning: {message}", file=sys.stderr)
 
 
+def _inputs_of(args) -> list:
+    """The files a ``register`` reads: its input (and the labels file read with it), ``--labels``, ``--landmarks``."""
+    from .io.readers import sibling_labels_path
+
+    given = [args.input, args.labels, args.landmarks]
+    if Path(args.input).expanduser().is_file():
+        given.append(sibling_labels_path(Path(args.input).expanduser()))
+    return given
+
+
 def cmd_register(args) -> int:
     from . import api, report
     from .core.labels import labelled_frames, reference_on_labels
@@ -298,7 +308,8 @@ def cmd_register(args) -> int:
     api.get_engine(method)  # an unknown method fails before anything is read or computed
     if args.slice is not None and args.slice < 0:  # was read, then "out of range: the source has 1 slice position"
         raise ValueError(f"--slice is a slice position, 0 or more, got {args.slice}")
-    check_replaceable(args.out, "result.json", "result")  # ... and so does an --out that is someone else's folder
+    # ... and so does an --out that is someone else's folder, or holds this run's own files
+    check_replaceable(args.out, "result.json", "result", inputs=_inputs_of(args))
     seq = load_sequence(args.input, slice=args.slice, max_voxels=api.MAX_VOXELS)  # too large: refused before it is read
     n_slices = int(seq.metadata.get("n_slices", 1))
     if n_slices > 1 and args.slice is None:  # say so: the other slice positions are not registered

@@ -184,7 +184,7 @@ class RegistrationResult:
         An existing folder is replaced only if it holds an earlier result (``result.json``) or nothing."""
         from .io.writers import atomic_dir
 
-        folder = Path(folder)
+        folder = Path(folder).expanduser()  # the folder written ("~/x" returned as given: no such path)
         with atomic_dir(folder, replaces="result.json", kind="result") as tmp:
             self.write_into(tmp)
         return folder
@@ -223,7 +223,7 @@ class RegistrationResult:
         """Read a folder written by :meth:`save`."""
         from .io.readers import load_stack
 
-        folder = Path(folder)
+        folder = Path(folder).expanduser()  # as save and load_sequence take "~/x"
         meta_path = folder / "result.json"
         if not folder.exists():
             raise FileNotFoundError(f"{folder}: no such folder")

@@ -946,3 +946,53 @@ def test_overlapping_batches_keep_distributed_quiet_until_the_last_ends():
         assert log.level == logging.INFO
     finally:
         log.setLevel(before)
+
+
+def test_a_rerun_registers_again_when_the_labels_beside_a_file_change(cluster, shift_engine, tmp_path):
+    """(2026-12-05, paths review) The stamp was the source file's alone: its ``<stem>_labels.tif``, read and scored
+    with it, edited, a rerun skipped the sequence and kept the old Dice. A hidden file written into a series (macOS's
+    ``.DS_Store``) registered it again."""
+    path = tmp_path / "s.tif"
+    save_stack(path, _sequence(3))
+    labels = np.zeros((3, 40, 40), np.int32)
+    labels[:, 10:20, 10:20] = 1
+    save_stack(tmp_path / "s_labels.tif", labels)
+    out = tmp_path / "out"
+    kw = dict(scheduler=cluster.scheduler_address, montage=False)
+    assert [r["status"] for r in run_batch([path], shift_engine, out, **kw)] == ["ok"]
+    assert [r["status"] for r in run_batch([path], shift_engine, out, **kw)] == ["skipped"]
+    labels[1:] = 0
+    labels[1:, 25:35, 25:35] = 1
+    time.sleep(0.01)
+    save_stack(tmp_path / "s_labels.tif", labels)
+    assert [r["status"] for r in run_batch([path], shift_engine, out, **kw)] == ["ok"]
+    series = tmp_path / "series"
+    series.mkdir()
+    for t, frame in enumerate(_sequence(3)):
+        save_stack(series / f"f{t}.tif", frame)
+    assert [r["status"] for r in run_batch([series], shift_engine, out, **kw)] == ["ok"]
+    (series / ".DS_Store").write_bytes(b"\0" * 8)
+    assert [r["status"] for r in run_batch([series], shift_engine, out, **kw)] == ["skipped"]
+
+
+def test_a_dangling_link_in_a_cohort_folder_is_a_failed_row(tmp_path):
+    """(2026-12-05, paths review) A link to a scan moved away was left out of the batch without a word."""
+    cohort = tmp_path / "c"
+    cohort.mkdir()
+    save_stack(cohort / "a.tif", _sequence(3))
+    (cohort / "gone.tif").symlink_to(tmp_path / "nowhere" / "scan.tif")
+    items = expand_inputs([cohort])
+    assert [it["name"] for it in items] == ["a", "gone"]
+
+
+def test_an_output_folder_that_holds_every_input_is_named(tmp_path):
+    """(2026-12-05, paths review) ``batch cohort --out cohort`` said "no input sequences given": the inputs were given,
+    and left out for lying inside the output folder."""
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    save_stack(cohort / "a.tif", _sequence(3))
+    with pytest.raises(ValueError, match=r"cohort is the output folder .*cohort or lies inside it, whose results are "
+                                         r"no inputs: name another folder for --out"):
+        run_batch([cohort], "voxelmorph", cohort)
+    with pytest.raises(ValueError, match="^no input sequences given$"):
+        run_batch([], "voxelmorph", tmp_path / "out")

@@ -1773,30 +1773,30 @@ def test_a_killed_writes_leftovers_are_cleared_by_the_next_write_and_a_moved_asi
     import shutil
 
     shutil.rmtree(out)
-    (tmp_path / ".out.old-halfgone").mkdir()
-    (tmp_path / ".out.old-halfgone" / "warped.tif").write_bytes(b"II*\0")
+    (tmp_path / ".out.old-4a1f9011").mkdir()
+    (tmp_path / ".out.old-4a1f9011" / "warped.tif").write_bytes(b"II*\0")
     with atomic_dir(out, replaces="result.json", kind="result") as tmp:
         (tmp / "result.json").write_text('"new"')
     assert (out / "result.json").read_text() == '"new"' and not (out / "warped.tif").exists()
-    assert not (tmp_path / ".out.old-halfgone").exists()  # replaced by out: removed now
+    assert not (tmp_path / ".out.old-4a1f9011").exists()  # replaced by out: removed now
     shutil.rmtree(out)
-    (tmp_path / ".out.old-report").mkdir()  # another kind's whole output: left as it is while out is missing
-    (tmp_path / ".out.old-report" / "report.json").write_text("{}")
+    (tmp_path / ".out.old-0000000e").mkdir()  # another kind's whole output: left as it is while out is missing
+    (tmp_path / ".out.old-0000000e" / "report.json").write_text("{}")
     remove_leftovers(out, "result.json")
-    assert not out.exists() and (tmp_path / ".out.old-report" / "report.json").is_file()
-    shutil.rmtree(tmp_path / ".out.old-report")
-    for k, name in enumerate(("older", "newer")):
+    assert not out.exists() and (tmp_path / ".out.old-0000000e" / "report.json").is_file()
+    shutil.rmtree(tmp_path / ".out.old-0000000e")
+    for k, name in enumerate(("0000001a", "0000002b")):
         (tmp_path / f".out.old-{name}").mkdir()
         (tmp_path / f".out.old-{name}" / "result.json").write_text(f'"{name}"')
         os.utime(tmp_path / f".out.old-{name}", (1e9 + k, 1e9 + k))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "result.json").write_text('"linked"')
-    (tmp_path / ".out.old-link").symlink_to(elsewhere)
-    os.utime(tmp_path / ".out.old-link", (2e9, 2e9), follow_symlinks=False)
+    (tmp_path / ".out.old-0000003c").symlink_to(elsewhere)
+    os.utime(tmp_path / ".out.old-0000003c", (2e9, 2e9), follow_symlinks=False)
     remove_leftovers(out, "result.json")
-    assert (out / "result.json").read_text() == '"newer"' and (tmp_path / ".out.old-link").is_symlink()
-    assert (elsewhere / "result.json").is_file() and not (tmp_path / ".out.old-older").exists()
+    assert (out / "result.json").read_text() == '"0000002b"' and (tmp_path / ".out.old-0000003c").is_symlink()
+    assert (elsewhere / "result.json").is_file() and not (tmp_path / ".out.old-0000001a").exists()
 
 
 def test_sigterm_is_an_interrupt_for_every_command_but_view_and_only_while_it_runs():
@@ -2103,3 +2103,53 @@ def test_register_checks_the_unit_before_the_run(shift_engine, unit, spacing, ma
     assert seen == []
     assert tl.register(_seq(4), method=shift_engine, unit="px").unit == "px"
     assert tl.register(_seq(4), method=shift_engine, spacing=(2.0, 1.0), unit="um").unit == "um"
+
+
+def test_a_file_with_a_long_name_reads(tmp_path):
+    """(2026-12-05, paths review) A legal 249-byte file name was refused as "truncated or corrupt: File name too long":
+    the look for its labels beside it (``<stem>_labels.nii.gz``, 263 bytes) raised instead of finding none. With CJK
+    names that is 81 characters."""
+    for stem in ("s" * 245, "中" * 81):
+        path = save_stack(tmp_path / f"{stem}.tif", _seq(3))
+        seq = load_sequence(path)
+        assert seq.shape == (3, 32, 32) and seq.labels is None
+
+
+def test_register_refuses_an_out_folder_that_holds_its_own_input(tmp_path, monkeypatch, capsys):
+    """(2026-12-05, paths review) An input copied into an earlier result folder, registered with ``--out`` that folder,
+    was deleted by the result written there (rc 0), whose record then named a file gone; so were its labels."""
+    monkeypatch.chdir(tmp_path)
+    save_stack(tmp_path / "a.tif", _seq(3))
+    assert cli.main(["register", "a.tif", "--method", "voxelmorph", "--out", "r", "--no-montage"]) == 0
+    save_stack(tmp_path / "r" / "input.tif", _seq(3))
+    save_stack(tmp_path / "own_labels.tif", np.ones((3, 32, 32), np.int32))
+    (tmp_path / "r" / "own_labels.tif").write_bytes((tmp_path / "own_labels.tif").read_bytes())
+    capsys.readouterr()
+    assert cli.main(["register", "r/input.tif", "--method", "voxelmorph", "--out", "r", "--no-montage"]) == 2
+    assert "r: holds input.tif, read by this run; writing the output there would delete it" in capsys.readouterr().err
+    assert cli.main(["register", "a.tif", "--labels", "r/own_labels.tif", "--method", "voxelmorph", "--out", "r",
+                     "--no-montage"]) == 2
+    assert "holds own_labels.tif, read by this run" in capsys.readouterr().err
+    assert (tmp_path / "r" / "input.tif").is_file() and (tmp_path / "r" / "own_labels.tif").is_file()
+    assert cli.main(["register", "a.tif", "--method", "voxelmorph", "--out", "r", "--no-montage"]) == 0  # a result's
+
+
+def test_a_result_saved_to_home_loads_from_there(tmp_path, monkeypatch):
+    """(2026-12-05, paths review) ``save("~/x")`` wrote ``$HOME/x`` but returned ``~/x`` (no such path), and
+    ``load("~/x")`` said "no such folder"."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    res = tl.register(_seq(3), method="voxelmorph")
+    saved = res.save("~/res")
+    assert saved == tmp_path / "res" and saved.is_dir()
+    assert np.array_equal(tl.RegistrationResult.load("~/res").displacement, res.displacement)
+
+
+def test_a_writes_leftovers_are_its_own_only(tmp_path):
+    """(2026-12-05, paths review) The leftovers of output ``a`` were found as ``.a.tmp-*``, which is also the folder
+    being written for an output named ``a.tmp-1`` beside it (``.a.tmp-1.tmp-0f3c9a2b``): deleted mid-write."""
+    from napari_tlreg.io.writers import remove_leftovers
+
+    (tmp_path / ".a.tmp-1.tmp-0f3c9a2b").mkdir()
+    (tmp_path / ".a.tmp-0f3c9a2b").mkdir()
+    remove_leftovers(tmp_path / "a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".a.tmp-1.tmp-0f3c9a2b"]

@@ -240,30 +240,42 @@ def is_labels_file(path: Path) -> bool:
     return _stem(Path(path)).endswith("_labels")
 
 
-def _sibling_labels(path: Path, shape: tuple) -> tuple[np.ndarray | None, str | None]:
-    """Load ``<stem>_labels.tif/.tiff/.nii.gz/.nii/.npy`` next to ``path`` if its shape matches."""
+def sibling_labels_path(path) -> Path | None:
+    """The file ``<stem>_labels.tif/.tiff/.nii.gz/.nii/.npy`` beside ``path``, the first there is (None: none). A name
+    the file system cannot hold is no file there: a 249-byte file name made a 263-byte labels name, whose
+    "File name too long" refused the sequence itself as "truncated or corrupt"."""
+    path = Path(path)
     stem = _stem(path)
     for suf in (".tif", ".tiff", ".nii.gz", ".nii", ".npy"):
         cand = path.with_name(f"{stem}_labels{suf}")
-        if cand.is_file() and cand != path:
-            try:
-                lab, _, _ = load_stack(cand)
-                lab = _as_thw(lab, cand, "labels")
-            except (SequenceReadError, OSError) as e:
-                warnings.warn(f"ignoring labels {cand.name}: {e}", stacklevel=3)
-                return None, None
-            if lab.shape != tuple(shape):
-                warnings.warn(
-                    f"ignoring labels {cand.name}: shape {lab.shape} does not match frames {tuple(shape)}",
-                    stacklevel=3,
-                )
-                return None, None
-            try:
-                return as_label_ids(lab), str(cand)
-            except ValueError as e:
-                warnings.warn(f"ignoring labels {cand.name}: {e}", stacklevel=3)
-                return None, None
-    return None, None
+        try:
+            if cand.is_file() and cand != path:
+                return cand
+        except OSError:
+            continue
+    return None
+
+
+def _sibling_labels(path: Path, shape: tuple) -> tuple[np.ndarray | None, str | None]:
+    """Load ``<stem>_labels.tif/.tiff/.nii.gz/.nii/.npy`` next to ``path`` if its shape matches."""
+    cand = sibling_labels_path(path)
+    if cand is None:
+        return None, None
+    try:
+        lab, _, _ = load_stack(cand)
+        lab = _as_thw(lab, cand, "labels")
+    except (SequenceReadError, OSError) as e:
+        warnings.warn(f"ignoring labels {cand.name}: {e}", stacklevel=3)
+        return None, None
+    if lab.shape != tuple(shape):
+        warnings.warn(f"ignoring labels {cand.name}: shape {lab.shape} does not match frames {tuple(shape)}",
+                      stacklevel=3)
+        return None, None
+    try:
+        return as_label_ids(lab), str(cand)
+    except ValueError as e:
+        warnings.warn(f"ignoring labels {cand.name}: {e}", stacklevel=3)
+        return None, None
 
 
 # --------------------------------------------------------------------------- public

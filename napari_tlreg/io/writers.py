@@ -15,6 +15,7 @@ import gzip
 import io
 import math
 import os
+import re
 import secrets
 import shutil
 from contextlib import contextmanager
@@ -61,8 +62,20 @@ def _disk_full(exc: BaseException, target: Path) -> OSError | None:
     return None
 
 
+#: bytes a file name may have (Linux, macOS, Windows: 255); a sibling's ``.``, ``.tmp-`` and 8 hex digits take 14
+_NAME_MAX = 255
+
+
+def _sibling_prefix(target: Path, tag: str) -> str:
+    """``.<name>.<tag>-``, ``<name>`` cut to what fits beside 8 hex digits in one file name (an output named with 242
+    to 255 bytes was refused with its temporary sibling's "File name too long")."""
+    room = _NAME_MAX - len(f"..{tag}-") - 8
+    name = target.name.encode()[:room].decode(errors="ignore")
+    return f".{name}.{tag}-"
+
+
 def _tmp_sibling(target: Path, tag: str) -> Path:
-    return target.with_name(f".{target.name}.{tag}-{secrets.token_hex(4)}")
+    return target.with_name(_sibling_prefix(target, tag) + secrets.token_hex(4))
 
 
 @contextmanager
@@ -114,13 +127,22 @@ def _writable(folder: Path) -> bool:
         return False
 
 
-def check_replaceable(target, replaces: str | None = None, kind: str = "output") -> None:
+def check_replaceable(target, replaces: str | None = None, kind: str = "output", inputs=()) -> None:
     """Raise ``FileExistsError`` unless :func:`atomic_dir` may replace ``target``: it is missing, an empty folder,
-    or (with ``replaces``) a folder holding that file. Callers run it early too, before a long computation."""
+    or (with ``replaces``) a folder holding that file, and holds none of ``inputs`` (the run's own files: an input
+    copied into an earlier result folder was deleted by the result written there, and its record named a file gone).
+    Callers run it early too, before a long computation."""
     target = _final_target(target)
     here = Path.cwd().resolve()
     if target == here or target in here.parents:  # replacing it would move the folder the user is in aside
         raise FileExistsError(f"{target}: is the current folder or holds it; name a new folder for the output")
+    for given in inputs:
+        if given is None or not Path(given).expanduser().exists():
+            continue
+        p = _final_target(given)
+        if p != target and target in p.parents:
+            raise FileExistsError(f"{target}: holds {p.relative_to(target)}, read by this run; writing the output "
+                                  "there would delete it: name another folder for the output")
     if target.exists() and not target.is_dir():
         raise FileExistsError(f"{target}: exists and is not a folder")
     if replaces is not None and target.is_dir() and any(target.iterdir()) and not (target / replaces).is_file():
@@ -198,10 +220,11 @@ def remove_leftovers(target, replaces: str | None = None) -> None:
     parent = target.parent
     if not parent.is_dir():
         return
-    name = glob.escape(target.name)
-
     def leftovers(tag: str) -> list[Path]:
-        return [p for p in parent.glob(f".{name}.{tag}-*") if p.is_dir() and not p.is_symlink()]
+        # its own only: ".a.tmp-*" matched ".a.tmp-1.tmp-0f3c9a2b", the folder being written for an output "a.tmp-1"
+        prefix = _sibling_prefix(target, tag)
+        return [p for p in parent.glob(glob.escape(prefix) + "*") if p.is_dir() and not p.is_symlink()
+                and re.fullmatch(r"[0-9a-f]{8}", p.name[len(prefix):])]
 
     if not target.exists():  # stopped between atomic_dir's two renames: the moved-aside folder is the only copy
         whole = [p for p in leftovers("old") if replaces is None or (p / replaces).is_file()]
