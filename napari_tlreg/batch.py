@@ -52,8 +52,12 @@ __all__ = ["run_batch", "expand_inputs", "is_finished", "SUMMARY_NAME", "SUMMARY
 SUMMARY_NAME = "summary.csv"
 #: Metric columns copied from each result's ``metrics.json`` summary (means over non-reference frames).
 METRIC_KEYS = ("mse", "lncc", "lncc10", "folding_pct", "dice", "hd95", "tre")
+#: Distance columns in the sequence's pixel size too (``hd95_mm`` or ``tre_m`` in ``metrics.json``), under one name
+#: with the ``unit`` beside them (a cohort's sequences may have different ones; empty for one measured in pixels)
+PHYSICAL_KEYS = ("hd95", "tre")
 SUMMARY_FIELDS = ("name", "slice", "status", "seconds", "frames", "height", "width", "method", "runtime_s",
-                  *METRIC_KEYS, "warning", "error", "source", "folder")
+                  *METRIC_KEYS, *(f"{k}_physical" for k in PHYSICAL_KEYS), "unit", "warning", "error", "source",
+                  "folder")
 
 _GLOB_CHARS = set("*?[")
 #: Python's warnings machinery is the process's: two tasks of a Dask worker with several threads caught each other's
@@ -375,10 +379,14 @@ def _metrics_of(folder: Path) -> dict:
         out["method"] = doc.get("method")
         if doc.get("warnings"):  # what the run warned of (a rerun that skips it says it again)
             out["warning"] = "; ".join(str(w) for w in doc["warnings"])
-        for key in METRIC_KEYS:
+        unit = doc.get("unit")
+        physical = unit not in (None, "px") and doc.get("spacing") is not None
+        if physical:
+            out["unit"] = unit
+        for key in METRIC_KEYS + tuple(f"{k}_{unit}" for k in PHYSICAL_KEYS if physical):
             value = summary.get(key)
             if isinstance(value, (int, float)) and math.isfinite(value):
-                out[key] = float(value)
+                out[key if key in METRIC_KEYS else f"{key[:-len(unit) - 1]}_physical"] = float(value)
         shape = json.loads((folder / "result.json").read_text()).get("shape")
         if shape and len(shape) == 3:
             out["frames"], out["height"], out["width"] = (int(s) for s in shape)

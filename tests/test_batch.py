@@ -996,3 +996,25 @@ def test_an_output_folder_that_holds_every_input_is_named(tmp_path):
         run_batch([cohort], "voxelmorph", cohort)
     with pytest.raises(ValueError, match="^no input sequences given$"):
         run_batch([], "voxelmorph", tmp_path / "out")
+
+
+def test_the_summary_gives_distances_in_the_sequences_unit_too(cluster, shift_engine, tmp_path):
+    """(2026-12-05, anisotropy review) The cohort summary gave HD95 and TRE in pixels only, with no unit: a cohort of
+    1.29-1.37 mm cines summarised in pixels, its ``metrics.json`` holding ``hd95_mm`` beside."""
+    labels = np.zeros((3, 40, 40), np.int32)
+    labels[:, 10:20, 10:20] = 1  # drawn still on moving frames: a Hausdorff distance after registration
+    save_stack(tmp_path / "mm.nii.gz", _sequence(3), spacing=(2.0, 1.0))
+    save_stack(tmp_path / "mm_labels.nii.gz", labels, spacing=(2.0, 1.0))
+    save_stack(tmp_path / "px.tif", _sequence(3))
+    save_stack(tmp_path / "px_labels.tif", labels)
+    out = tmp_path / "out"
+    rows = {r["name"]: r for r in run_batch([tmp_path / "mm.nii.gz", tmp_path / "px.tif"], shift_engine, out,
+                                            scheduler=cluster.scheduler_address, montage=False)}
+    summary = json.loads((out / "mm" / "metrics.json").read_text())["summary"]
+    assert rows["mm"]["unit"] == "mm" and rows["mm"]["hd95_physical"] == pytest.approx(summary["hd95_mm"])
+    assert rows["mm"]["hd95"] == pytest.approx(summary["hd95"]) and rows["mm"]["hd95_physical"] != rows["mm"]["hd95"]
+    assert rows["px"]["unit"] is None and rows["px"]["hd95_physical"] is None and rows["px"]["hd95"] is not None
+    with open(out / "summary.csv") as f:
+        table = {r["name"]: r for r in csv.DictReader(f)}
+    assert table["mm"]["unit"] == "mm" and float(table["mm"]["hd95_physical"]) == pytest.approx(summary["hd95_mm"])
+    assert table["px"]["unit"] == "" and table["px"]["hd95_physical"] == ""
