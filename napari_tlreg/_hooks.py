@@ -265,15 +265,27 @@ def _labels_layer(path) -> LayerData:
 # ---------------------------------------------------------------------------------------------
 # Writers (single-layer: napari calls ``writer(path, data, meta)`` and expects the paths written)
 # ---------------------------------------------------------------------------------------------
+def spacing_of(scale, metadata) -> tuple[tuple[float, float] | None, str]:
+    """``(spacing, unit)`` of an image layer, from its ``scale`` and ``metadata``: the pixel size napari draws it at, in
+    the unit its reader gave (mm if none). A scale set on the layer (the layer's properties, ``layer.scale``, a header
+    put right by hand) is taken over the reader's; ``(None, "px")`` at scale 1 when the reader measured in pixels, or
+    gave nothing (its nominal 1 is no physical size). The docks and the writers both read it here: the docks took the
+    reader's spacing over a scale the user set and the writers the scale, so one layer was measured in pixels and
+    saved at 3 x 1.5 mm."""
+    info = (metadata or {}).get("napari_tlreg") or {}
+    recorded = info.get("spacing")
+    unit = info.get("unit")
+    length = str(unit) if unit and unit != "px" else "mm"
+    sp = (float(scale[-2]), float(scale[-1])) if scale is not None and len(scale) >= 2 else None
+    if recorded is not None and unit != "px" and (sp is None or np.allclose(sp, [float(s) for s in recorded])):
+        return (float(recorded[0]), float(recorded[1])), length
+    if sp is None or sp == (1.0, 1.0):
+        return None, "px"
+    return sp, length
+
+
 def _spacing_from_meta(meta: dict) -> tuple[float, float] | None:
-    info = (meta.get("metadata") or {}).get("napari_tlreg") or {}
-    if info.get("spacing") is not None:
-        return tuple(float(s) for s in info["spacing"])  # type: ignore[return-value]
-    scale = meta.get("scale")
-    if scale is None or len(scale) < 2:
-        return None
-    sp = (float(scale[-2]), float(scale[-1]))
-    return None if sp == (1.0, 1.0) else sp
+    return spacing_of(meta.get("scale"), meta.get("metadata"))[0]
 
 
 def _written(result: Any, path: str) -> list[str]:
@@ -286,9 +298,8 @@ def _written(result: Any, path: str) -> list[str]:
 
 def _unit_from_meta(meta: dict) -> str:
     """The layer's length unit (the one its reader gave, kept in its metadata), mm otherwise."""
-    info = (meta.get("metadata") or {}).get("napari_tlreg") or {}
-    unit = info.get("unit")
-    return str(unit) if unit and unit != "px" else "mm"
+    unit = spacing_of(meta.get("scale"), meta.get("metadata"))[1]
+    return "mm" if unit == "px" else unit
 
 
 class WriteRefused(OSError):

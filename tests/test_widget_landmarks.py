@@ -1317,3 +1317,29 @@ def test_an_image_chosen_in_one_dock_is_chosen_in_the_others(docks, qtbot, error
     later.close()
     qtbot.waitUntil(lambda: later._worker is None, timeout=10000)
     assert not errors
+
+
+def test_a_pixel_size_set_on_the_layer_is_what_the_docks_measure_and_the_writer_saves(docks, tmp_path):
+    """(2026-12-05, anisotropy review) The docks took the reader's pixel size (or none) over a scale the user set on the
+    layer, and the writer took the scale: one layer measured in pixels by the docks and saved at 3 x 1.5 mm."""
+    from napari_tlreg import _hooks
+    from napari_tlreg._widgets.landmarks import layer_spacing
+    from napari_tlreg.io import load_stack, save_stack
+
+    viewer, *_ = docks
+    save_stack(tmp_path / "mm.nii.gz", sequence()[0], spacing=(2.0, 1.0))
+    save_stack(tmp_path / "px.tif", sequence()[0])
+    for name, read, scale, expected in (("mm", ((2.0, 1.0), "mm"), (3.0, 1.5), ((3.0, 1.5), "mm")),
+                                        ("px", (None, "px"), (2.0, 1.0), ((2.0, 1.0), "mm"))):
+        (layer,) = viewer.open(str(tmp_path / f"{name}.{'nii.gz' if name == 'mm' else 'tif'}"), plugin="napari-tlreg")
+        assert layer_spacing(layer) == read
+        layer.scale = (1.0, *scale)  # the user's pixel size
+        assert layer_spacing(layer) == expected
+        out = tmp_path / f"{name}_saved.tif"
+        layer.save(str(out), plugin="napari-tlreg")
+        assert load_stack(out)[1:] == expected
+        layer.scale = (1.0, 1.0, 1.0)
+        assert layer_spacing(layer) == (None, "px")
+    sat = viewer.open_sample("napari-tlreg", "satellite")[0]
+    assert layer_spacing(sat) == (tuple(float(s) for s in sat.scale[-2:]), "m")
+    assert _hooks.spacing_of(None, sat.metadata) == layer_spacing(sat)

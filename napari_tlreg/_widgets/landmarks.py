@@ -43,11 +43,11 @@ from qtpy.QtWidgets import (
 from superqt.utils import create_worker
 
 from napari_tlreg import landmarks as LM
-from napari_tlreg._hooks import points_with_ids
+from napari_tlreg._hooks import points_with_ids, spacing_of
 from napari_tlreg.io import load_points_csv, save_points_csv
 from napari_tlreg.report import check_annotations
 
-from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, plugin_info, scroll_body,
+from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, scroll_body,
                       show_frame, watch_layers)
 from .store import fits, store_for, unwrap
 
@@ -95,15 +95,9 @@ def _item(text: str, data: Any = None) -> QTableWidgetItem:
 
 
 def layer_spacing(layer) -> tuple[tuple[float, float] | None, str]:
-    """``(spacing, unit)`` of an image layer: the reader's metadata, else a non-unit scale; ``(None, "px")`` for a
-    sequence in pixels (a reader's nominal 1 px spacing is no physical one)."""
-    info = plugin_info(layer)
-    if info.get("unit") == "px":
-        return None, "px"
-    if info.get("spacing") is not None:
-        return tuple(float(s) for s in info["spacing"]), str(info.get("unit") or "mm")  # type: ignore[return-value]
-    scale = tuple(float(s) for s in layer.scale[-2:])
-    return (None, "px") if scale == (1.0, 1.0) else (scale, "mm")
+    """``(spacing, unit)`` of an image layer (:func:`napari_tlreg._hooks.spacing_of`: the scale napari draws it at, in
+    its reader's unit); ``(None, "px")`` for a sequence in pixels."""
+    return spacing_of(layer.scale, layer.metadata)
 
 
 class LandmarkWidget(ClosingDock, QWidget):
