@@ -1638,3 +1638,18 @@ def test_an_enhanced_dicom_with_its_pixel_spacing_per_frame_only_reads_it(tmp_pa
     ds.save_as(p)
     seq = load_sequence(p)
     assert seq.spacing == (2.0, 1.0) and seq.unit == "mm"
+
+
+def test_a_result_folder_given_as_a_sequence_is_named_for_what_it_is(tmp_path):
+    """(2026-12-05, paths review) ``register results/a`` said "folder holds no readable DICOM image files", with a
+    warning that listed the result's TIFFs as "not DICOM"."""
+    import napari_tlreg as tl
+
+    res = tl.register(np.random.default_rng(0).random((3, 24, 24)).astype(np.float32), method="voxelmorph")
+    res.save(tmp_path / "a")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(SequenceReadError, match=r"^a: is a napari-tlreg result folder, not a sequence: its frames, "
+                                                    r"scaled to \[0, 1\], are a/frames.tif"):
+            load_sequence(tmp_path / "a")
+    assert load_sequence(tmp_path / "a" / "frames.tif").shape == (3, 24, 24)

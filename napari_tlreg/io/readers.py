@@ -332,6 +332,10 @@ def _load(source, slice, series):
                 hint = f" (and not a sample name; samples: {', '.join(sorted(names))})"
         raise FileNotFoundError(f"{source}: no such file or folder{hint}")
 
+    if path.is_dir() and (path / "result.json").is_file():  # was "folder holds no readable DICOM image files"
+        _fail(path, "is a napari-tlreg result folder, not a sequence: its frames, scaled to [0, 1], are "
+                    f"{path.name}/frames.tif, and its record (result.json, provenance) names the sequence it was made "
+                    "from; RegistrationResult.load reads it whole")
     if path.is_dir():
         files = frame_files(path)
         if files is not None and len(files) == 1:  # a folder of one file: that file's sequence
