@@ -21,7 +21,7 @@ from .engines.base import Cancelled, RunContext
 from .io.sequence import Sequence, not_real_reason
 from .result import RegistrationResult
 
-__all__ = ["register", "methods", "method_params", "available_devices", "Cancelled", "validate_frames", "check_shape", "blank_frames",
+__all__ = ["register", "methods", "method_params", "available_devices", "out_of_memory", "Cancelled", "validate_frames", "check_shape", "blank_frames",
            "available_memory", "check_memory",
            "MAX_VOXELS", "DEFAULT_METHOD", "PAIR_METHOD", "suggested_method", "NORMALIZATIONS"]
 
@@ -217,6 +217,21 @@ def worse_message(method: str, after: float, before: float, worse: int, n: int) 
     return (f"{method}: the warped reference matches the frames worse than the reference left as it is (mean MSE "
             f"{after:.3g} against {before:.3g}; worse on {worse} of {n} frames): this field does not fit these frames; "
             "try another method" + (" (nmsr fits the sequence in front of it)" if method != "nmsr" else ""))
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is the host or a GPU running out of memory (``MemoryError``, ``torch.OutOfMemoryError``: a
+    ``RuntimeError`` that the CLI printed as a traceback and the viewer as a bug); a GPU's cached blocks are given back
+    to the device when it is."""
+    if isinstance(exc, MemoryError):
+        return True
+    import torch
+
+    if not isinstance(exc, torch.OutOfMemoryError):
+        return False
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return True
 
 
 def available_devices() -> dict[str, bool]:

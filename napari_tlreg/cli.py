@@ -587,10 +587,14 @@ def _main(args) -> int:
         return 128 + 13
     except (ValueError, OSError, TypeError) as exc:
         return _error(args, exc)
-    except MemoryError:
+    except (MemoryError, RuntimeError) as exc:
+        from .api import out_of_memory
+
+        if not out_of_memory(exc):  # a bug or a backend's failure: its traceback
+            raise
         _end_progress()
-        print(f"napari-tlreg {args.command}: error: out of memory; crop, downsample or split the sequence",
-              file=sys.stderr)
+        print(f"napari-tlreg {args.command}: error: out of memory; crop, downsample or split the sequence"
+              + ("" if isinstance(exc, MemoryError) else ", or run on another device (--device cpu)"), file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         _end_progress()

@@ -2153,3 +2153,35 @@ def test_a_writes_leftovers_are_its_own_only(tmp_path):
     (tmp_path / ".a.tmp-0f3c9a2b").mkdir()
     remove_leftovers(tmp_path / "a")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".a.tmp-1.tmp-0f3c9a2b"]
+
+
+def test_a_gpu_out_of_memory_is_one_line_and_exit_2(shift_engine, tmp_path, monkeypatch, capsys):
+    """(2026-12-05, device review) ``torch.OutOfMemoryError`` is a ``RuntimeError``: the CLI printed its traceback
+    (exit 1) and the viewer reported it as a bug ("registration failed: OutOfMemoryError"), where the host's
+    ``MemoryError`` gets one line. Any other RuntimeError is still a bug's traceback."""
+    import torch
+
+    from _test_engines import ShiftEngine
+    from napari_tlreg._widgets.register import _run_job
+
+    save_stack(tmp_path / "a.tif", _seq(3))
+
+    def oom(self, *a, **k):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(ShiftEngine, "run", oom)
+    assert cli.main(["register", str(tmp_path / "a.tif"), "--method", shift_engine, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"napari-tlreg register: error: out of memory; crop, downsample or split the sequence, or run "
+                       "on another device (--device cpu)") and "Traceback" not in "".join(err)
+    out = _run_job(_seq(3), False, None, __import__("threading").Event(), lambda *a: None,
+                   {"method": shift_engine, "reference": 0, "device": "cpu", "normalize": "auto"},
+                   {"base": "a"})
+    assert out.kind == "error" and out.message.startswith("out of memory"), out
+
+    def bug(self, *a, **k):
+        raise RuntimeError("an engine's bug")
+
+    monkeypatch.setattr(ShiftEngine, "run", bug)
+    with pytest.raises(RuntimeError, match="an engine's bug"):
+        cli.main(["register", str(tmp_path / "a.tif"), "--method", shift_engine, "--out", str(tmp_path / "o")])

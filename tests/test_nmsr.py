@@ -1079,3 +1079,17 @@ def test_runs_in_threads_keep_their_thread_counts_and_diagnostics():
     assert seen["a_threads"] == own and seen["a"] == (own, 7.0, 2)
     assert seen["b_threads"] == default and seen["b"] == (default, 5.0, 1)  # recorded and ran as the process has it
     assert torch.get_num_threads() == default
+
+
+def test_the_edge_quantile_takes_rows_of_any_length(monkeypatch):
+    """(2026-12-05, device review) ``torch.quantile`` refuses rows over 2**24 elements: a frame over 4096² stopped at
+    NMSR's finest scale after every coarser one (a GPU holds such a run). The same value from ``kthvalue`` there."""
+    x = torch.rand(3, 1001, generator=torch.Generator().manual_seed(0))
+    exact = torch.quantile(x, nmsr.EDGE_QUANTILE, dim=1)
+    monkeypatch.setattr(nmsr, "_QUANTILE_MAX", 100)
+    for p in (nmsr.EDGE_QUANTILE, 0.5, 0.0, 1.0, 0.123):
+        torch.testing.assert_close(nmsr.row_quantile(x, p), torch.quantile(x, p, dim=1), rtol=0, atol=1e-7)
+    torch.testing.assert_close(nmsr.row_quantile(x, nmsr.EDGE_QUANTILE), exact, rtol=0, atol=1e-7)
+    monkeypatch.undo()
+    big = torch.rand(1, 2**24 + 3, generator=torch.Generator().manual_seed(1))
+    assert abs(float(nmsr.row_quantile(big, nmsr.EDGE_QUANTILE)[0]) - nmsr.EDGE_QUANTILE) < 1e-3

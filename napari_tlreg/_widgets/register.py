@@ -53,6 +53,7 @@ from napari_tlreg.api import (
     check_shape,
     method_params,
     methods,
+    out_of_memory,
     param_problem,
     suggested_method,
     validate_frames,
@@ -187,9 +188,9 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
         return _Outcome("cancelled")
     except (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:  # the user's to fix
         return _Outcome("error", message=str(exc))
-    except MemoryError:
-        return _Outcome("error", message="out of memory: crop or downsample the sequence, or use another device")
     except Exception as exc:  # a bug or a backend failure: report it, keep the viewer alive
+        if out_of_memory(exc):  # the host's, or a GPU's (a RuntimeError, reported as a bug)
+            return _Outcome("error", message="out of memory: crop or downsample the sequence, or use another device")
         log.exception("registration failed")
         return _Outcome("error", message=f"registration failed: {type(exc).__name__}: {exc}")
 

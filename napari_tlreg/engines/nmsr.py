@@ -482,6 +482,24 @@ def smooth_field(field: torch.Tensor, sigma: float) -> torch.Tensor:
     return _gaussian(field.flatten(0, 1)[:, None], sigma).view_as(field)
 
 
+#: elements a row ``torch.quantile`` takes ("quantile() input tensor is too large" beyond)
+_QUANTILE_MAX = 2**24
+
+
+def row_quantile(x: torch.Tensor, p: float) -> torch.Tensor:
+    """``torch.quantile(x, p, dim=1)`` (linear interpolation) of ``(N, M)`` rows of any length: torch refuses rows over
+    2**24 elements, which stopped a 4100² run at its finest scale after every coarser one (the same value from
+    ``kthvalue`` there)."""
+    if x.shape[1] <= _QUANTILE_MAX:
+        return torch.quantile(x, p, dim=1)
+    pos = p * (x.shape[1] - 1)
+    lo, frac = math.floor(pos), pos - math.floor(pos)
+    below = x.kthvalue(lo + 1, dim=1).values
+    if frac == 0:
+        return below
+    return below + frac * (x.kthvalue(lo + 2, dim=1).values - below)
+
+
 def edge_weights(images: torch.Tensor, beta: float) -> torch.Tensor:
     """Weights ``(N, 1, H, W)`` of the smoothness term at the edges of ``images`` ``(N, 1, H, W)``:
     ``1 / (1 + beta (g / q)²)``, ``g`` the gradient magnitude (central differences, one-sided at the borders:
@@ -490,7 +508,7 @@ def edge_weights(images: torch.Tensor, beta: float) -> torch.Tensor:
     g = _gaussian(images, EDGE_SIGMA)
     gr, gc = fields._gradient(g, 2), fields._gradient(g, 3)
     mag = (gr * gr + gc * gc).sqrt()
-    q = torch.quantile(mag.flatten(1), EDGE_QUANTILE, dim=1).view(-1, 1, 1, 1)
+    q = row_quantile(mag.flatten(1), EDGE_QUANTILE).view(-1, 1, 1, 1)
     ratio = torch.where(q > 0, mag / q.clamp_min(torch.finfo(mag.dtype).tiny), torch.zeros_like(mag))
     return 1.0 / (1.0 + beta * ratio * ratio)
 
