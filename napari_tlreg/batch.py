@@ -635,6 +635,9 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     if scheduler is None or str(scheduler) == "local":
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
             raise ValueError(f"n_workers must be an integer >= 1, got {n_workers!r}")
+        from .core.ops import resolve_device
+
+        resolve_device(device)  # the workers are this machine's: "no CUDA GPU" once, not a failed row a sequence
     out = Path(out).expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out}: exists and is not a folder")

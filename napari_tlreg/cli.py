@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--labels", default=None, help="labels file (T,H,W) or (H,W) on the reference; or, with a DICOM "
                    "folder, expert contour files (Sunnybrook's IM-0001-NNNN-icontour-manual.txt) or their folder")
     r.add_argument("--landmarks", default=None, help="CSV with columns id,t,row,col")
-    r.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    r.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
     r.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="engine parameter (repeatable)")
     r.add_argument("--normalize", default="auto", choices=NORMALIZATIONS,
                    help=NORMALIZE_HELP)
@@ -115,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--slice", type=_slice_choice, default=None, metavar="K|all",
                    help="slice position of each multi-slice cine (default 0), or all: every slice position, "
                         "each its own sequence NAME_slice<k>")
-    b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    b.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
     b.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="engine parameter (repeatable)")
     b.add_argument("--normalize", default="auto", choices=NORMALIZATIONS,
                    help=NORMALIZE_HELP)

@@ -764,13 +764,27 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
     return cfg.lr
 
 
+def _on_cpu(obj):
+    """``obj`` (a state dict: dicts, lists, tuples of tensors and plain values) with its tensors on the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: _on_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_on_cpu(v) for v in obj)
+    return obj
+
+
 def _save(out: Path, net, opt, step: int, cfg: TrainConfig, net_cfg: dict, stats: dict, val: dict | None = None) -> None:
     from .io.writers import atomic_path
 
     out.parent.mkdir(parents=True, exist_ok=True)
     ckpt = {
-        "model": net.state_dict(),
-        "optimizer": opt.state_dict(),
+        # on the CPU: a GPU's tensors saved as they are need map_location for a plain torch.load on a machine without
+        # one ("Attempting to deserialize object on a CUDA device"); a resumed optimizer puts its state back beside
+        # its parameters
+        "model": _on_cpu(net.state_dict()),
+        "optimizer": _on_cpu(opt.state_dict()),
         "step": step,
         "method": cfg.method,
         "config": net_cfg,

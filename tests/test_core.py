@@ -432,3 +432,15 @@ def test_array_likes_are_taken_as_their_values_or_refused_in_a_sentence():
     data, ids = LM.tracked_points(res, [])  # no points: nothing to track, as before
     assert data.shape == (0, 3) and ids.shape == (0,)
     assert tl.register(torch.from_numpy(np.stack([img, ref, ref])).to(torch.bfloat16), method="voxelmorph").displacement.shape == (3, 2, 32, 32)
+
+
+def test_warp_takes_a_tensor_on_another_device_beside_a_numpy_field():
+    """(2026-12-05, device review) ``tl.warp(gpu_tensor, numpy_field)`` put the field on the CPU and the image on its
+    device: "Expected all tensors to be on the same device". Shown with torch's meta device (no GPU here): the warp now
+    runs there, and only copying its data-less result out fails."""
+    import torch
+
+    import napari_tlreg as tl
+
+    with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor"):
+        tl.warp(torch.rand(16, 16, device="meta"), np.zeros((2, 16, 16), np.float32))

@@ -2185,3 +2185,22 @@ def test_a_gpu_out_of_memory_is_one_line_and_exit_2(shift_engine, tmp_path, monk
     monkeypatch.setattr(ShiftEngine, "run", bug)
     with pytest.raises(RuntimeError, match="an engine's bug"):
         cli.main(["register", str(tmp_path / "a.tif"), "--method", shift_engine, "--out", str(tmp_path / "o")])
+
+
+def test_the_cli_takes_cuda_n_and_a_batch_checks_the_device_before_its_cluster(tmp_path, capsys):
+    """(2026-12-05, device review) ``register --device cuda:1`` was argparse's "invalid choice" (the API and ``train``
+    take it), and ``batch --device cuda`` on a machine without a GPU started a cluster and failed every sequence in
+    its own row."""
+    import torch
+
+    from napari_tlreg.batch import run_batch
+
+    save_stack(tmp_path / "a.tif", _seq(3))
+    if not torch.cuda.is_available():
+        assert cli.main(["register", str(tmp_path / "a.tif"), "--device", "cuda:1", "--out", str(tmp_path / "o")]) == 2
+        assert "no CUDA GPU is available" in capsys.readouterr().err
+        with pytest.raises(ValueError, match="no CUDA GPU is available"):
+            run_batch([tmp_path / "a.tif"], "voxelmorph", tmp_path / "b", device="cuda")
+        assert not (tmp_path / "b" / "summary.csv").exists()
+    assert cli.main(["register", str(tmp_path / "a.tif"), "--device", "gpu", "--out", str(tmp_path / "o")]) == 2
+    assert "device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'gpu'" in capsys.readouterr().err

@@ -97,6 +97,12 @@ def warp(image, displacement, order: int = 1) -> np.ndarray:
     img = _tensor(image if img_np is None else (img_np.astype(np.int64) if img_dtype.kind == "b" else img_np))
     if tuple(img.shape[-2:]) != (h, w) or img.ndim not in (2, 3):
         raise ValueError(f"image shape {tuple(img.shape)} does not match field {(2, h, w) if single else tuple(u.shape)}")
+    # one device for both (a GPU tensor beside a numpy array: "Expected all tensors to be on the same device")
+    if u.device != img.device:
+        if img.device.type == "cpu":
+            img = img.to(u.device)
+        else:
+            u = u.to(img.device)
     if img.dtype == torch.float64:  # float64 in: computed in float64, whatever the field's dtype
         u = u.to(torch.float64)
     if is_int and order == 0:  # labels: exact for any integer (fields.warp picks each value whole)
@@ -140,7 +146,7 @@ def compose(a, b) -> np.ndarray:
     if ta.shape[-2:] != tb.shape[-2:]:
         raise ValueError(f"fields differ in size: {tuple(np.shape(a))} vs {tuple(np.shape(b))}")
     dt = torch.promote_types(ta.dtype, tb.dtype)
-    c = _f.compose(ta.to(dt), tb.to(dt))
+    c = _f.compose(ta.to(dt), tb.to(dt, device=ta.device))  # a GPU tensor beside a numpy array: on the tensor's
     return _out(c[0] if (sa and sb) else c)
 
 
