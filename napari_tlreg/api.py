@@ -457,6 +457,7 @@ def register(
         raise ValueError(f"cancel must be a threading.Event or a function returning True to stop, got {cancel!r}")
     geotiff, own_spacing = None, None
     sequence = frames if isinstance(frames, Sequence) else None  # its source goes into the result's provenance
+    given_unit = unit  # checked below; a Sequence's own is its reader's, kept as the file says it
     if isinstance(frames, Sequence):
         params = own_region_params(method, frames, params)
         own_spacing, own_unit = physical_size(frames)
@@ -466,7 +467,7 @@ def register(
         frames = frames.frames
     arr, ref = validate_frames(frames, reference)
     spacing = check_spacing(spacing, 2)  # before the run: a bad one would fail only when the result is measured
-    unit = check_unit(unit, spacing)
+    unit = check_unit(unit, spacing) if given_unit is not None else ("mm" if unit is None else str(unit))
     if geotiff is not None and not ((spacing is None and own_spacing is None) or (
             spacing is not None and own_spacing is not None and unit == own_unit and np.allclose(spacing, own_spacing))):
         geotiff = None  # another pixel size given: the map's would place the results at the wrong scale

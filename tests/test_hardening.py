@@ -1536,7 +1536,7 @@ def test_labels_without_the_reference_frame_are_said_to_carry_nothing(tmp_path, 
     lab[2, 10:20, 10:20] = 1
     save_stack(tmp_path / "lab.tif", lab)
     rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--labels", tmp_path / "lab.tif",
-                       "--out", tmp_path / "r", "--no-montage"], capsys)
+                       "--reference", "0", "--out", tmp_path / "r", "--no-montage"], capsys)  # (without: frame 2)
     want = ("the reference frame (0) has no labels, so none are carried to the other frames and Dice and Hausdorff "
             "stay empty; labelled frames: 2 (register with one of them as the reference)")
     assert rc == 0 and f"napari-tlreg register: warning: {want}" in err, err
@@ -1557,7 +1557,7 @@ def test_labels_without_the_reference_frame_are_said_to_carry_nothing(tmp_path, 
     rc, err, _ = _cli(["evaluate", tmp_path / "r", "--landmarks", tmp_path / "lm.csv"], capsys)
     assert rc == 0 and any(line.endswith(said) and "evaluate: warning" in line for line in err), err
     rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--landmarks", tmp_path / "lm.csv",
-                       "--out", tmp_path / "r3", "--no-montage"], capsys)
+                       "--reference", "0", "--out", tmp_path / "r3", "--no-montage"], capsys)  # (its labels: 2)
     assert rc == 0 and f"napari-tlreg register: warning: {said}" in err, err
     rc, err, _ = _cli(["evaluate", tmp_path / "r2", "--landmarks", tmp_path / "lm.csv"], capsys)  # reference 2
     assert rc == 0 and not any("no landmark lies" in line for line in err), err

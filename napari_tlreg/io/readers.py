@@ -63,6 +63,10 @@ _MM_PER_UNIT = {
     "nm": 1e-6, "nanometer": 1e-6, "µm": 1e-3, "\u03bcm": 1e-3, "um": 1e-3, "micron": 1e-3,
     "micrometer": 1e-3, "\\u00b5m": 1e-3, "mm": 1.0, "millimeter": 1.0, "cm": 10.0,
     "centimeter": 10.0, "inch": 25.4, "in": 25.4,
+    # the plurals and British spellings files write too ("microns" in an npz)
+    "nanometers": 1e-6, "microns": 1e-3, "micrometers": 1e-3, "micrometre": 1e-3, "micrometres": 1e-3,
+    "millimeters": 1.0, "millimetre": 1.0, "millimetres": 1.0, "centimeters": 10.0, "centimetre": 10.0,
+    "centimetres": 10.0, "inches": 25.4,
 }
 
 
