@@ -1316,6 +1316,10 @@ def test_an_image_chosen_in_one_dock_is_chosen_in_the_others(docks, qtbot, error
     assert later.current_image().name == "other" and chosen() == ["other"] * 3
     later.close()
     qtbot.waitUntil(lambda: later._worker is None, timeout=10000)
+    from napari_tlreg._widgets.store import store_for
+
+    viewer.layers.remove("other")  # gone: a dock opened later does not start on a new layer of that name
+    assert store_for(viewer).chosen_image() is None
     assert not errors
 
 
@@ -1343,3 +1347,50 @@ def test_a_pixel_size_set_on_the_layer_is_what_the_docks_measure_and_the_writer_
     sat = viewer.open_sample("napari-tlreg", "satellite")[0]
     assert layer_spacing(sat) == (tuple(float(s) for s in sat.scale[-2:]), "m")
     assert _hooks.spacing_of(None, sat.metadata) == layer_spacing(sat)
+
+
+def test_another_image_without_a_plan_starts_both_docks_on_the_same_reference(docks, qtbot, errors):
+    """(2026-12-05, viewer review) The Landmarks dock kept the previous image's reference for an image with no result
+    and nothing planned (slice 6's 18 for slice 3, the Register dock on 0): the pairs placed on 18 were dropped from
+    the run's TRE without a word. It starts where the Register dock does."""
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    for name in ("a", "b"):  # opened by our reader: the docks start them on frame 0
+        viewer.add_image(frames, name=name, metadata={"napari_tlreg": {"source": f"/data/{name}.tif"}})
+
+    def choose(dock, name):
+        i = dock.image_combo.findText(name)
+        dock.image_combo.setCurrentIndex(i)
+        dock.image_combo.activated.emit(i)
+
+    choose(lmw, "b")
+    lmw.reference_spin.setValue(3)  # the user's, for b: planned, the Register dock takes it
+    assert reg.current_image().name == "b" and reg.reference_spin.value() == 3
+    choose(lmw, "a")
+    assert reg.current_image().name == "a" and reg.reference_spin.value() == 0
+    assert lmw.reference == 0
+    choose(reg, "b")  # b's plan stands in both
+    assert lmw.reference == reg.reference_spin.value() == 3
+    assert not errors
+
+
+def test_the_register_docks_status_line_is_the_chosen_images(docks, qtbot, errors):
+    """(2026-12-05, viewer review) After slice 6 (reference 18) and slice 3 (reference 0) were registered, choosing
+    slice 6 again showed slice 3's "done: ... to frame 0" under slice 6's reference 18."""
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="a")
+    viewer.add_image(frames, name="b")
+    run_register(qtbot, reg, FieldEngine.name, image="a")
+    done_a = reg.status_label.text()
+    assert done_a.startswith("done: ")
+    reg.image_combo.setCurrentText("b")
+    assert reg.status_label.text() == ""
+    run_register(qtbot, reg, FieldEngine.name, image="b")
+    assert reg.status_label.text().startswith("done: ")
+    reg.image_combo.setCurrentText("a")
+    assert reg.status_label.text() == done_a
+    viewer.layers["a"].name = "renamed"
+    reg.image_combo.setCurrentText("b")
+    reg.image_combo.setCurrentText("renamed")
+    assert reg.status_label.text() == done_a and not errors

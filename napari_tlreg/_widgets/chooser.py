@@ -201,6 +201,20 @@ class ImageChooser:
             self.combo.setCurrentIndex(i)
 
 
+def start_reference(viewer, layer, planned: int | None) -> int:
+    """The reference frame the docks start ``layer`` on before it is registered: the one ``planned`` for it in a dock,
+    the sequence's own (a sample's: napari opens it on its middle frame), frame 0 for one our reader opened (as the CLI
+    and the API take it), the current frame for an image from elsewhere."""
+    n = frames_shape(layer)[0]
+    info = plugin_info(layer)
+    own = info.get("reference")
+    if planned is not None and 0 <= planned < n:
+        return int(planned)
+    if isinstance(own, int) and 0 <= own < n:
+        return own
+    return 0 if info else min(max(current_frame(viewer, layer), 0), n - 1)
+
+
 def plugin_info(layer) -> dict:
     """The plugin's record in a layer's metadata (the reader's spacing, source, slice position, DICOM image
     numbers...), ``{}`` for a layer without one."""

@@ -48,7 +48,7 @@ from napari_tlreg.io import load_points_csv, save_points_csv
 from napari_tlreg.report import check_annotations
 
 from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, scroll_body,
-                      show_frame, watch_layers)
+                      show_frame, start_reference, watch_layers)
 from .store import fits, store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,6 +114,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._worker = None
         self._refused: np.ndarray | None = None  # the last landmarks table refused (said once)
         self._setting_reference = False  # the reference set by the dock itself (a result's, the Register dock's)
+        self._reference_of = None  # the image the reference was last set for
         self._build()
         self._start_life()
         self._when_closed(watch_layers(self._viewer, self._on_layers_changed))
@@ -526,12 +527,19 @@ class LandmarkWidget(ClosingDock, QWidget):
         self.reference_spin.setEnabled(res is None)
         self.track_btn.setEnabled(res is not None)
         planned = self._store.planned_reference(self.image_name or "")
+        img = self.current_image()
+        another = img is not self._reference_of
+        self._reference_of = img
         self._setting_reference = True  # not the user's: not said to the Register dock (a value left from another
         try:  # image was planned for this one, and moved the Register dock from the user's 3 to 18)
             if res is not None and res.n_frames == self.n_frames:
                 self.reference_spin.setValue(int(res.reference))
             elif res is None and planned is not None and 0 <= planned < self.n_frames:
                 self.reference_spin.setValue(planned)  # the Register dock's, before a run
+            elif res is None and img is not None and another:
+                # another image, nothing planned: where the Register dock starts it (slice 6's 18 was kept for slice
+                # 3, the Register dock on 0, and the pairs placed on 18 were dropped from the run's TRE)
+                self.reference_spin.setValue(start_reference(self._viewer, img, None))
             self._on_reference_changed()
         finally:
             self._setting_reference = False

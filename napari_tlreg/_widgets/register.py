@@ -67,7 +67,7 @@ from napari_tlreg.report import labels_misfit
 
 from . import layers as L
 from .chooser import (RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, frames_shape, is_result, plugin_info,
-                      scroll_body)
+                      scroll_body, start_reference)
 from .store import store_for
 from .landmarks import layer_spacing
 
@@ -389,6 +389,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._cancel: threading.Event | None = None
         self._result = None  # last RegistrationResult
         self.results: dict[tuple[str, str], Any] = {}  # (image name, method) -> last RegistrationResult
+        self._done_text: dict[str, str] = {}  # image name -> the status line of its last run
         self._result_place: dict = {}  # base name, scale, translate of the last result's layers
         self._grid_was_visible = True  # the grid's visibility before the checkerboard hid it
         self._param_getters: dict[str, Callable[[], Any]] = {}
@@ -648,6 +649,8 @@ class RegisterWidget(ClosingDock, QWidget):
         # the Jacobian's legend is the last result's: shown with the image it was run on only
         self.legend.setVisible(self._result is not None and layer is not None
                                and self._result_place.get("base") == layer.name)
+        if not self.running:  # the chosen image's own last run, or nothing (slice 6 showed slice 3's "done ... frame 0")
+            self.status_label.setText(self._done_text.get(layer.name, "") if layer is not None else "")
         if layer is None:
             self.reference_spin.setRange(0, 0)
             return
@@ -657,12 +660,8 @@ class RegisterWidget(ClosingDock, QWidget):
         # opened, as the CLI and the API take it (it took napari's middle frame: the real echo's 14, a result the
         # CLI's would not match); the current frame for an image from elsewhere. Labels drawn elsewhere move it on
         # (_reference_on_own_labels)
-        info = plugin_info(layer)
-        own = info.get("reference")
         planned = store_for(self._viewer).planned_reference(layer.name)  # set in a dock before (the Landmarks')
-        self.reference_spin.setValue(planned if planned is not None and 0 <= planned < n
-                                     else own if isinstance(own, int) and 0 <= own < n else 0 if info
-                                     else self._current_frame(layer))
+        self.reference_spin.setValue(start_reference(self._viewer, layer, planned))
         self._method_for_image(layer, n)
         self._choose_own_region(reset=True)
         self._choose_own_labels(reset=True)
@@ -1214,6 +1213,7 @@ class RegisterWidget(ClosingDock, QWidget):
             f"in {res.runtime_s:.1f} s; worst folding {_percent(np.max(folding))}" + (" in the mask" if in_mask else "")
             + ("; intensities scaled per frame" if res.normalization == "frame" else "")
         )
+        self._done_text[str(settings["base"])] = self.status_label.text()
         key = (str(settings["base"]), str(res.method))
         self.results[key] = res
         store_for(self._viewer).add(*key, res)
@@ -1249,6 +1249,8 @@ class RegisterWidget(ClosingDock, QWidget):
         """An image renamed in the layer list takes its result layers along (a re-run would otherwise add a second
         set under the new name, both drawn)."""
         layers = self._viewer.layers
+        if old in self._done_text:
+            self._done_text[new] = self._done_text.pop(old)
         for suffix in L.SUFFIXES:
             src, dst = L.layer_name(old, suffix), L.layer_name(new, suffix)
             if src in layers and is_result(layers[src]) and dst not in layers:

@@ -79,6 +79,8 @@ class ResultStore:
     def remove(self, image: str, method: str | None = None) -> None:
         if method is None:  # the image is gone (or its data replaced): its planned reference with it
             self._planned.pop(str(image), None)
+            if self._chosen == str(image):  # a dock opened later started on a new layer of that name
+                self._chosen = None
         keys = [k for k in self._results if k[0] == image and (method is None or k[1] == method)]
         for k in keys:
             del self._results[k]
