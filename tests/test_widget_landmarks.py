@@ -1394,3 +1394,16 @@ def test_the_register_docks_status_line_is_the_chosen_images(docks, qtbot, error
     reg.image_combo.setCurrentText("b")
     reg.image_combo.setCurrentText("renamed")
     assert reg.status_label.text() == done_a and not errors
+
+
+def test_the_plots_say_the_unit_their_results_were_measured_in(docks, qtbot, errors):
+    """(2026-12-05, viewer review) With the image's scale reset after a run, the plots dock drew its distances in
+    "px" from the layer while the Landmarks dock kept the result's mm (the tables are the results')."""
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    layer = viewer.add_image(frames, name="seq", scale=(1, 2.0, 2.0))
+    run_register(qtbot, reg, FieldEngine.name)
+    qtbot.waitUntil(lambda: FieldEngine.name in plots.tables and not plots.busy, timeout=10000)
+    assert plots._inputs()[2:] == ((2.0, 2.0), "mm")
+    layer.scale = (1, 1, 1)
+    assert plots._inputs()[2:] == ((2.0, 2.0), "mm") and not errors
