@@ -528,8 +528,9 @@ class LandmarkWidget(ClosingDock, QWidget):
         self.track_btn.setEnabled(res is not None)
         planned = self._store.planned_reference(self.image_name or "")
         img = self.current_image()
-        another = img is not self._reference_of
-        self._reference_of = img
+        another = self._reference_of is not None and img is not self._reference_of  # not the dock's first image
+        if img is not None:
+            self._reference_of = img
         self._setting_reference = True  # not the user's: not said to the Register dock (a value left from another
         try:  # image was planned for this one, and moved the Register dock from the user's 3 to 18)
             if res is not None and res.n_frames == self.n_frames:
