@@ -1407,3 +1407,54 @@ def test_the_plots_say_the_unit_their_results_were_measured_in(docks, qtbot, err
     assert plots._inputs()[2:] == ((2.0, 2.0), "mm")
     layer.scale = (1, 1, 1)
     assert plots._inputs()[2:] == ((2.0, 2.0), "mm") and not errors
+
+
+def test_an_image_chosen_while_another_is_registered_keeps_the_docks(docks, qtbot, errors, monkeypatch):
+    """(2026-12-05, viewer review) A result arriving turned every dock back to its image: the pairs being placed on
+    the image chosen meanwhile were cut off (pairing mode off, the partner click dropped), the Register dock showed the
+    result's status and legend under the other image, and a reference planned for that image during the run was lost.
+    The docks stay on the user's choice; the run's line names its image; the plan is taken."""
+    import time as _time
+
+    field_run = FieldEngine.run
+
+    def slow(self, frames, reference, params, ctx):
+        for k in range(60):
+            ctx.report(k, 60, "slow")
+            ctx.check()
+            _time.sleep(0.05)
+        return field_run(self, frames, reference, params, ctx)
+
+    monkeypatch.setattr(FieldEngine, "run", slow)
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="a")
+    viewer.add_image(frames, name="b")
+    reg.image_combo.setCurrentText("a")
+    reg.method_combo.setCurrentIndex(reg.method_combo.findText(FieldEngine.name))
+    reg.reference_spin.setValue(0)
+    reg.run_btn.click()
+    qtbot.waitUntil(lambda: "slow" in reg.status_label.text(), timeout=10000)
+    # a's reference is the run's while it runs: held in the Landmarks dock (set to 2 meanwhile, the pairs placed on 2
+    # were dropped, or read backwards, when the result came at 0)
+    assert lmw.current_image().name == "a" and lmw.reference == 0 and not lmw.reference_spin.isEnabled()
+    i = lmw.image_combo.findText("b")
+    lmw.image_combo.setCurrentIndex(i)
+    lmw.image_combo.activated.emit(i)  # the user turns to b
+    assert reg.running and reg.current_image().name == "b" and lmw.reference_spin.isEnabled()
+    lmw.reference_spin.setValue(2)  # b's reference, planned during a's run
+    assert reg.reference_spin.value() == 2
+    qtbot.waitUntil(lambda: "registering 'a': slow" in reg.status_label.text(), timeout=10000)
+    lmw.pairing_box.setChecked(True)
+    click(lmw.landmarks_layer(), (2, 10, 10))
+    qtbot.waitUntil(lambda: not reg.running, timeout=20000)
+    assert [d.current_image().name for d in (reg, lmw, plots)] == ["b", "b", "b"]
+    assert lmw.pairing_box.isChecked() and reg.reference_spin.value() == lmw.reference == 2
+    assert reg.status_label.text().startswith("'a' done: ") and not reg.legend.isVisible()
+    click(lmw.landmarks_layer(), (3, 11, 10))  # the partner, after a's result landed
+    assert len(viewer.layers["b landmarks"].data) == 2
+    i = reg.image_combo.findText("a")
+    reg.image_combo.setCurrentIndex(i)
+    reg.image_combo.activated.emit(i)  # back to a: its own line and result
+    assert reg.status_label.text().startswith("done: ") and lmw.result_combo.currentText() == FieldEngine.name
+    assert not errors, errors

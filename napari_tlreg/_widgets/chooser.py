@@ -227,6 +227,11 @@ def _slice_info(layer) -> dict:
     return info if info.get("slice") is not None else {}
 
 
+def slice_of_cine(layer) -> bool:
+    """Whether ``layer`` is one slice position of a multi-slice cine (the reader opens one layer a position)."""
+    return bool(_slice_info(layer))
+
+
 def _cine_of(layer) -> tuple:
     """Which multi-slice cine a slice layer is of: its source, and its name less ``_slice<k>`` (a second copy of the
     same file, ``"a_slice2 [1]"``, is another)."""

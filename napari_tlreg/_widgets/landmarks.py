@@ -124,6 +124,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._store.added.connect(self._on_result_added)
         self._store.renamed.connect(self._on_layer_renamed)
         self._store.planned.connect(self._on_planned)
+        self._store.running.connect(self._on_result_selected)
         self._when_closed(self._disconnect_all)
         self._when_closed(self.images.share(self._store))  # the image chosen, shared with the other docks
         self._when_closed(self._unhook_layers)  # its keys, its click in pairing mode
@@ -341,7 +342,8 @@ class LandmarkWidget(ClosingDock, QWidget):
 
     def _disconnect_all(self, *_) -> None:
         for signal, slot in ((self._store.changed, self._on_result_changed), (self._store.added, self._on_result_added),
-                             (self._store.renamed, self._on_layer_renamed), (self._store.planned, self._on_planned)):
+                             (self._store.renamed, self._on_layer_renamed), (self._store.planned, self._on_planned),
+                             (self._store.running, self._on_result_selected)):
             try:
                 signal.disconnect(slot)
             except Exception:  # noqa: BLE001 - already gone
@@ -524,7 +526,8 @@ class LandmarkWidget(ClosingDock, QWidget):
 
     def _on_result_selected(self, *_) -> None:
         res = self.current_result()
-        self.reference_spin.setEnabled(res is None)
+        running = self._store.running_reference(self.image_name or "")  # being registered: its reference is the run's
+        self.reference_spin.setEnabled(res is None and running is None)
         self.track_btn.setEnabled(res is not None)
         planned = self._store.planned_reference(self.image_name or "")
         img = self.current_image()
@@ -535,6 +538,8 @@ class LandmarkWidget(ClosingDock, QWidget):
         try:  # image was planned for this one, and moved the Register dock from the user's 3 to 18)
             if res is not None and res.n_frames == self.n_frames:
                 self.reference_spin.setValue(int(res.reference))
+            elif res is None and running is not None and 0 <= running < self.n_frames:
+                self.reference_spin.setValue(running)
             elif res is None and planned is not None and 0 <= planned < self.n_frames:
                 self.reference_spin.setValue(planned)  # the Register dock's, before a run
             elif res is None and img is not None and another:

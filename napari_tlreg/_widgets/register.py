@@ -66,8 +66,8 @@ from napari_tlreg.io.contours import LABEL_NAMES, contour_labels
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
-from .chooser import (RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, frames_shape, is_result, plugin_info,
-                      scroll_body, start_reference)
+from .chooser import (HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, frames_shape,
+                      is_result, plugin_info, scroll_body, slice_of_cine, start_reference)
 from .store import store_for
 from .landmarks import layer_spacing
 
@@ -987,13 +987,14 @@ class RegisterWidget(ClosingDock, QWidget):
         """The reference the dock moved to by itself (onto the labelled frames) for the Landmarks dock, whose pairs are
         placed on it: it stayed on 0 while this dock moved to 18, and the pairs on 0 were dropped from the run's TRE."""
         layer = self.current_image()
-        if layer is not None and not self.running:
+        # not the image being registered (its reference is the run's); another shown meanwhile is planned as ever
+        if layer is not None and layer is not self._run_layer:
             store_for(self._viewer).plan(layer.name, int(self.reference_spin.value()))
 
     def _on_planned(self, image: str, reference: int) -> None:
         """Another dock set ``image``'s reference (the Landmarks dock, where pairs are placed): take it."""
         layer = self.current_image()
-        if (layer is not None and layer.name == image and not self.running
+        if (layer is not None and layer.name == image and layer is not self._run_layer
                 and 0 <= reference <= self.reference_spin.maximum() and reference != self.reference_spin.value()):
             self.reference_spin.setValue(reference)
 
@@ -1082,6 +1083,7 @@ class RegisterWidget(ClosingDock, QWidget):
         _RUNNING.add(self._cancel)
         self._run_layer = layer  # the image itself: it may be renamed or removed while the run goes on
         self._run_data = data
+        store_for(self._viewer).begin(layer.name, reference)
         progress = _Throttle(self._relay.progress.emit)
         info = plugin_info(layer)
         # a result's provenance: the file it came from (a sample by its name)
@@ -1115,7 +1117,9 @@ class RegisterWidget(ClosingDock, QWidget):
         if total > 0:
             self.progress_bar.setRange(0, total)
             self.progress_bar.setValue(min(done, total))
-        self.status_label.setText(f"{message} ({done}/{total})" if message else f"{done}/{total}")
+        text = f"{message} ({done}/{total})" if message else f"{done}/{total}"
+        run = self._run_layer  # another image chosen meanwhile: the line says which one runs
+        self.status_label.setText(text if run is None or self.current_image() is run else f"registering '{run.name}': {text}")
 
     def _on_returned(self, outcome: _Outcome) -> None:
         cancelled = self._cancel is not None and self._cancel.is_set()
@@ -1148,6 +1152,8 @@ class RegisterWidget(ClosingDock, QWidget):
     def _reset(self) -> None:
         if self._cancel is not None:
             _RUNNING.discard(self._cancel)
+        if self._run_layer is not None:
+            store_for(self._viewer).end(self._run_layer.name)
         self._worker = None
         self._run_layer = None
         self._run_removed = None
@@ -1177,12 +1183,21 @@ class RegisterWidget(ClosingDock, QWidget):
             outcome = _renamed(outcome, layer.name)
         res = outcome.result
         settings = outcome.settings
+        # another image chosen in a dock while it ran: the docks stay there (the pairs being placed on it were cut off
+        # by the result turning every dock back), and the result is shown when its image is chosen again
+        shown = layer is None or self.current_image() is layer
         self._result = res
         self._result_place = {k: settings[k] for k in ("base", "scale", "translate", "region")}
         self._add_layers(outcome.layers)
+        if layer is not None and not layer.visible and slice_of_cine(layer):
+            for _, kwargs, _ in outcome.layers:  # another slice of its cine shown now: its results wait hidden with it
+                if kwargs["name"] in self._viewer.layers:
+                    hidden = self._viewer.layers[kwargs["name"]]
+                    hidden.visible = False
+                    hidden.metadata[HIDDEN_WITH] = layer.name
         self._drop_stale_layers(str(settings["base"]), outcome.layers)
         self._grey_frame_under_the_overlay(str(settings["base"]), layer)
-        if layer is not None:  # napari selected the last layer added (the hidden arrows): the image again
+        if layer is not None and shown:  # napari selected the last layer added (the hidden arrows): the image again
             self._viewer.layers.selection.active = layer
         if isinstance(layer, Image) and layer.colormap.name == "gray" and not layer.rgb:
             # the frame green under the magenta warped reference: aligned structures white, a misalignment coloured
@@ -1203,20 +1218,19 @@ class RegisterWidget(ClosingDock, QWidget):
         folding, in_mask = res.folding_pct, res.mask is not None
         if jac is not None:
             self.legend.set_values(jac[1]["contrast_limits"], folding, in_mask=in_mask)
-            self.legend.setVisible(True)
+            self.legend.setVisible(shown)  # the legend goes with its image (_on_image_changed)
         for w in outcome.warnings:
             show_warning(f"Register sequence: {w}")
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
-        self.status_label.setText(
-            f"done: {res.n_frames} frames to frame {res.reference} with {res.method} on {res.device} "
-            f"in {res.runtime_s:.1f} s; worst folding {_percent(np.max(folding))}" + (" in the mask" if in_mask else "")
-            + ("; intensities scaled per frame" if res.normalization == "frame" else "")
-        )
-        self._done_text[str(settings["base"])] = self.status_label.text()
+        done = (f"done: {res.n_frames} frames to frame {res.reference} with {res.method} on {res.device} "
+                f"in {res.runtime_s:.1f} s; worst folding {_percent(np.max(folding))}" + (" in the mask" if in_mask else "")
+                + ("; intensities scaled per frame" if res.normalization == "frame" else ""))
+        self._done_text[str(settings["base"])] = done
+        self.status_label.setText(done if shown else f"'{settings['base']}' {done}")
         key = (str(settings["base"]), str(res.method))
         self.results[key] = res
-        store_for(self._viewer).add(*key, res)
+        store_for(self._viewer).add(*key, res, turn=shown)
         self.result_ready.emit(*key, res)
 
     def _add_layers(self, layer_data: list) -> None:

@@ -41,11 +41,28 @@ class ResultStore:
     #: ``chosen(image)``: the user chose an image in a dock; the other docks turn to it (slice 6 chosen in the Register
     #: dock, the Landmarks and plots docks stayed on slice 0, its curves drawn under slice 6 until a run)
     chosen = Signal(str)
+    #: ``running(image, reference)``: a registration of ``image`` to ``reference`` started, or ended (-1): the
+    #: Landmarks dock holds its reference there meanwhile (one changed during the run was ignored by it, and the pairs
+    #: placed on it were dropped, or read backwards, when the result came)
+    running = Signal(str, int)
 
     def __init__(self) -> None:
         self._results: dict[tuple[str, str], object] = {}
         self._planned: dict[str, int] = {}
         self._chosen: str | None = None
+        self._running: dict[str, int] = {}
+
+    def begin(self, image: str, reference: int) -> None:
+        self._running[str(image)] = int(reference)
+        self.running.emit(str(image), int(reference))
+
+    def end(self, image: str) -> None:
+        if self._running.pop(str(image), None) is not None:
+            self.running.emit(str(image), -1)
+
+    def running_reference(self, image: str) -> int | None:
+        """The reference ``image`` is being registered to now (None: it is not)."""
+        return self._running.get(str(image))
 
     def choose(self, image: str) -> None:
         """The user chose ``image`` in a dock: every dock turns to it (and a dock opened later starts on it)."""
@@ -65,13 +82,17 @@ class ResultStore:
     def planned_reference(self, image: str) -> int | None:
         return self._planned.get(str(image))
 
-    def add(self, image: str, method: str, result) -> None:
+    def add(self, image: str, method: str, result, turn: bool = True) -> None:
+        """A run's ``result`` for ``image``; with ``turn`` the docks turn to that image (not when the user chose another
+        while it ran)."""
         key = (str(image), str(method))
         self._results.pop(key, None)  # a re-run moves to the end (the latest)
         self._results[key] = result
-        self._chosen = key[0]  # the docks turn to it (added)
+        if turn:
+            self._chosen = key[0]  # the docks turn to it (added)
         self.changed.emit(*key)
-        self.added.emit(*key)
+        if turn:
+            self.added.emit(*key)
 
     def get(self, image: str, method: str):
         return self._results.get((image, method))
@@ -92,6 +113,8 @@ class ResultStore:
             self._planned[new] = self._planned.pop(old)
         if old != new and self._chosen == old:
             self._chosen = new
+        if old != new and old in self._running:
+            self._running[new] = self._running.pop(old)
         if old == new or not any(i == old for i, _ in self._results):
             return
         self._results = {((new if i == old else i), m): r for (i, m), r in self._results.items()}
