@@ -1458,3 +1458,41 @@ def test_an_image_chosen_while_another_is_registered_keeps_the_docks(docks, qtbo
     reg.image_combo.activated.emit(i)  # back to a: its own line and result
     assert reg.status_label.text().startswith("done: ") and lmw.result_combo.currentText() == FieldEngine.name
     assert not errors, errors
+
+
+def test_a_slices_result_landing_while_another_slice_is_shown_waits_hidden_with_it(docks, qtbot, errors, monkeypatch):
+    """(2026-12-05) Slice 0 of a cine registered, slice 1 chosen while it ran (slice 0 hidden): slice 0's overlay,
+    grid and Jacobian were added shown, over slice 1. They wait hidden with slice 0 and come back with it."""
+    import time as _time
+
+    field_run = FieldEngine.run
+
+    def slow(self, frames, reference, params, ctx):
+        for k in range(40):
+            ctx.report(k, 40, "slow")
+            ctx.check()
+            _time.sleep(0.05)
+        return field_run(self, frames, reference, params, ctx)
+
+    monkeypatch.setattr(FieldEngine, "run", slow)
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    for k in range(2):
+        viewer.add_image(frames, name=f"c_slice{k}", visible=k == 0,
+                         metadata={"napari_tlreg": {"source": "/data/c", "slice": k}})
+    reg.image_combo.setCurrentText("c_slice0")
+    reg.method_combo.setCurrentIndex(reg.method_combo.findText(FieldEngine.name))
+    reg.run_btn.click()
+    qtbot.waitUntil(lambda: "slow" in reg.status_label.text(), timeout=10000)
+    i = plots.image_combo.findText("c_slice1")
+    plots.image_combo.setCurrentIndex(i)
+    plots.image_combo.activated.emit(i)
+    assert viewer.layers["c_slice1"].visible and not viewer.layers["c_slice0"].visible
+    qtbot.waitUntil(lambda: not reg.running, timeout=20000)
+    made = [ly for ly in viewer.layers if ly.name.startswith("c_slice0 ")]
+    assert made and not any(ly.visible for ly in made)
+    i = reg.image_combo.findText("c_slice0")
+    reg.image_combo.setCurrentIndex(i)
+    reg.image_combo.activated.emit(i)
+    assert viewer.layers["c_slice0"].visible and not viewer.layers["c_slice1"].visible
+    assert any(ly.visible for ly in made) and not errors, errors
