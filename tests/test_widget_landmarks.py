@@ -1496,3 +1496,17 @@ def test_a_slices_result_landing_while_another_slice_is_shown_waits_hidden_with_
     reg.image_combo.activated.emit(i)
     assert viewer.layers["c_slice0"].visible and not viewer.layers["c_slice1"].visible
     assert any(ly.visible for ly in made) and not errors, errors
+
+
+def test_a_reference_set_in_the_register_dock_is_the_landmarks_docks(docks, qtbot, errors):
+    """(2026-12-05, viewer review) A reference typed into the Register dock stayed there (only its moves onto labelled
+    frames were shared): the Landmarks dock's pairs, on its own reference, were dropped from the run's TRE. The dock's
+    own starts (an image's first frame, napari's current frame) are not sent: the Landmarks dock keeps its own then."""
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    assert lmw.reference == 0
+    reg.reference_spin.setValue(2)  # the user's
+    assert lmw.reference == 2
+    lmw.reference_spin.setValue(1)
+    assert reg.reference_spin.value() == 1 and not errors

@@ -433,6 +433,10 @@ class RegisterWidget(ClosingDock, QWidget):
         self.current_frame_btn = QPushButton("use current frame")
         self.current_frame_btn.setToolTip("Take the frame the time slider shows as the reference")
         self.current_frame_btn.clicked.connect(self._use_current_frame)
+        # a reference the user sets here goes to the Landmarks dock, where the pairs are placed on it (one typed here
+        # stayed here: the Landmarks dock's pairs on its own reference were dropped from the run's TRE)
+        self._dock_sets_reference = False
+        self.reference_spin.valueChanged.connect(self._on_reference_edited)
         ref_row.addWidget(self.reference_spin, 1)
         ref_row.addWidget(self.current_frame_btn)
         form.addRow("reference", ref_row)
@@ -652,16 +656,19 @@ class RegisterWidget(ClosingDock, QWidget):
         if not self.running:  # the chosen image's own last run, or nothing (slice 6 showed slice 3's "done ... frame 0")
             self.status_label.setText(self._done_text.get(layer.name, "") if layer is not None else "")
         if layer is None:
-            self.reference_spin.setRange(0, 0)
+            with self._setting_reference():
+                self.reference_spin.setRange(0, 0)
             return
         n = frames_shape(layer)[0]
-        self.reference_spin.setRange(0, max(0, n - 1))
+        with self._setting_reference():
+            self.reference_spin.setRange(0, max(0, n - 1))
         # the sequence's own reference (a sample's: napari opens it on its middle frame); frame 0 for one our reader
         # opened, as the CLI and the API take it (it took napari's middle frame: the real echo's 14, a result the
         # CLI's would not match); the current frame for an image from elsewhere. Labels drawn elsewhere move it on
         # (_reference_on_own_labels)
         planned = store_for(self._viewer).planned_reference(layer.name)  # set in a dock before (the Landmarks')
-        self.reference_spin.setValue(start_reference(self._viewer, layer, planned))
+        with self._setting_reference():
+            self.reference_spin.setValue(start_reference(self._viewer, layer, planned))
         self._method_for_image(layer, n)
         self._choose_own_region(reset=True)
         self._choose_own_labels(reset=True)
@@ -776,7 +783,8 @@ class RegisterWidget(ClosingDock, QWidget):
         best = reference_on_labels(data, t)
         if best is None:
             return None
-        self.reference_spin.setValue(best)
+        with self._setting_reference():  # published by the caller, with its reason said
+            self.reference_spin.setValue(best)
         drawn = ", ".join(str(k) for k in labelled_frames(data))
         return (f"reference: frame {best}, the most labelled of '{name}' (labelled frames: {drawn}); frame {t} "
                 "has none to carry to the others")
@@ -983,6 +991,19 @@ class RegisterWidget(ClosingDock, QWidget):
         why = ImageChooser.why_none(self._viewer.layers)
         return f"{NO_IMAGE}: {why}" if why else NO_IMAGE
 
+    @contextlib.contextmanager
+    def _setting_reference(self):
+        """The reference set by the dock itself (an image's start, labels, another dock's plan): not the user's."""
+        before, self._dock_sets_reference = self._dock_sets_reference, True
+        try:
+            yield
+        finally:
+            self._dock_sets_reference = before
+
+    def _on_reference_edited(self, *_) -> None:
+        if not self._dock_sets_reference:
+            self._publish_reference()
+
     def _publish_reference(self, *_) -> None:
         """The reference the dock moved to by itself (onto the labelled frames) for the Landmarks dock, whose pairs are
         placed on it: it stayed on 0 while this dock moved to 18, and the pairs on 0 were dropped from the run's TRE."""
@@ -996,7 +1017,8 @@ class RegisterWidget(ClosingDock, QWidget):
         layer = self.current_image()
         if (layer is not None and layer.name == image and layer is not self._run_layer
                 and 0 <= reference <= self.reference_spin.maximum() and reference != self.reference_spin.value()):
-            self.reference_spin.setValue(reference)
+            with self._setting_reference():
+                self.reference_spin.setValue(reference)
 
     def _on_layer_removed(self, event=None) -> None:
         """The image being registered was removed: its result could not be shown, so the run stops now (it went on
