@@ -461,7 +461,8 @@ def register(
     if isinstance(frames, Sequence):
         params = own_region_params(method, frames, params)
         own_spacing, own_unit = physical_size(frames)
-        spacing = own_spacing if spacing is None else spacing
+        # unit="px" alone: measured in pixels (its own spacing was taken, then refused with "give spacing=None")
+        spacing = own_spacing if spacing is None and given_unit != "px" else spacing
         unit = own_unit if unit is None else unit
         geotiff = (frames.metadata or {}).get("geotiff") or None  # the results' images go where the frames lie
         frames = frames.frames

@@ -444,3 +444,26 @@ def test_warp_takes_a_tensor_on_another_device_beside_a_numpy_field():
 
     with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor"):
         tl.warp(torch.rand(16, 16, device="meta"), np.zeros((2, 16, 16), np.float32))
+
+
+def test_compose_takes_a_tensor_on_another_device_beside_a_numpy_field(monkeypatch):
+    """(2026-12-05, diff review) As warp: ``compose(gpu_tensor, numpy_field)`` put the numpy one on the CPU. Shown with
+    the meta device (no GPU here; its checks of the values are skipped): the composition runs there."""
+    import torch
+
+    import napari_tlreg as tl
+    from napari_tlreg.core import fields
+
+    seen = []
+    monkeypatch.setattr(fields, "compose", lambda a, b: seen.append((a.device.type, b.device.type)) or a)
+    from napari_tlreg.core import ops
+
+    def field(u, name=""):  # the meta tensor's values cannot be checked
+        return (u if isinstance(u, torch.Tensor) else torch.as_tensor(u))[None], True
+
+    monkeypatch.setattr(ops, "_field", field)
+    with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor"):
+        tl.compose(torch.zeros(2, 16, 16, device="meta"), np.zeros((2, 16, 16), np.float32))
+    with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor"):
+        tl.compose(np.zeros((2, 16, 16), np.float32), torch.zeros(2, 16, 16, device="meta"))
+    assert seen == [("meta", "meta")] * 2

@@ -2204,3 +2204,12 @@ def test_the_cli_takes_cuda_n_and_a_batch_checks_the_device_before_its_cluster(t
         assert not (tmp_path / "b" / "summary.csv").exists()
     assert cli.main(["register", str(tmp_path / "a.tif"), "--device", "gpu", "--out", str(tmp_path / "o")]) == 2
     assert "device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'gpu'" in capsys.readouterr().err
+
+
+def test_a_sequence_with_a_pixel_size_registers_in_pixels_when_told(shift_engine):
+    """(2026-12-05, diff review) ``register(seq, unit="px")`` took the Sequence's own spacing, then refused it: "unit
+    'px' is no physical size: give spacing=None", a spacing the user had not given."""
+    seq = tl.Sequence(_seq(3), spacing=(0.5, 0.5), unit="mm")
+    res = tl.register(seq, method=shift_engine, unit="px")
+    assert res.spacing is None and res.unit == "px"
+    assert tl.register(seq, method=shift_engine).spacing == (0.5, 0.5)

@@ -1087,9 +1087,50 @@ def test_the_edge_quantile_takes_rows_of_any_length(monkeypatch):
     x = torch.rand(3, 1001, generator=torch.Generator().manual_seed(0))
     exact = torch.quantile(x, nmsr.EDGE_QUANTILE, dim=1)
     monkeypatch.setattr(nmsr, "_QUANTILE_MAX", 100)
-    for p in (nmsr.EDGE_QUANTILE, 0.5, 0.0, 1.0, 0.123):
+    for p in (nmsr.EDGE_QUANTILE, 0.5, 0.0, 1.0, 0.123, 0.37, 0.9005):  # positions between elements too
         torch.testing.assert_close(nmsr.row_quantile(x, p), torch.quantile(x, p, dim=1), rtol=0, atol=1e-7)
     torch.testing.assert_close(nmsr.row_quantile(x, nmsr.EDGE_QUANTILE), exact, rtol=0, atol=1e-7)
     monkeypatch.undo()
     big = torch.rand(1, 2**24 + 3, generator=torch.Generator().manual_seed(1))
     assert abs(float(nmsr.row_quantile(big, nmsr.EDGE_QUANTILE)[0]) - nmsr.EDGE_QUANTILE) < 1e-3
+
+
+def test_a_runs_own_thread_count_is_put_back_in_its_own_thread():
+    """(2026-12-05, diff review) torch's count (OpenMP's) is a thread's own: the gate put it back only in the thread
+    that left last, so a worker thread that ran ``threads=1`` beside another kept 1 thread for every later run (and
+    recorded 1 for ``threads=0``). Each run puts the process's count back in its own thread."""
+    import threading
+
+    from napari_tlreg.engines.nmsr import _THREADS
+
+    default = torch.get_num_threads()
+    own = default + 1
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        torch.zeros(1) + 1  # a thread that has used torch
+        with _THREADS.hold(own):
+            a_in.set()
+            b_in.wait(10)
+        a_out.set()
+        seen["a"] = (torch.get_num_threads(), _THREADS.default())
+
+    def b():
+        a_in.wait(10)
+        with _THREADS.hold(own):
+            b_in.set()
+            a_out.wait(10)  # a leaves first
+        seen["b"] = torch.get_num_threads()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert seen["a"] == (default, default) and seen["b"] == default and torch.get_num_threads() == default
+    with _THREADS.hold(own):  # a run inside a run of the same thread (a progress callback's) does not wait
+        with _THREADS.hold(0):
+            assert torch.get_num_threads() == own
+        assert torch.get_num_threads() == own
+    assert torch.get_num_threads() == default

@@ -1406,7 +1406,11 @@ def test_the_plots_say_the_unit_their_results_were_measured_in(docks, qtbot, err
     qtbot.waitUntil(lambda: FieldEngine.name in plots.tables and not plots.busy, timeout=10000)
     assert plots._inputs()[2:] == ((2.0, 2.0), "mm")
     layer.scale = (1, 1, 1)
-    assert plots._inputs()[2:] == ((2.0, 2.0), "mm") and not errors
+    assert plots._inputs()[2:] == ((2.0, 2.0), "mm")
+    layer.scale = (1, 0.5, 0.5)  # put right, and another method run: its pixel size, not the oldest result's
+    run_register(qtbot, reg, HalfEngine.name)
+    qtbot.waitUntil(lambda: HalfEngine.name in plots.tables and not plots.busy, timeout=10000)
+    assert plots._inputs()[2:] == ((0.5, 0.5), "mm") and not errors
 
 
 def test_an_image_chosen_while_another_is_registered_keeps_the_docks(docks, qtbot, errors, monkeypatch):

@@ -212,7 +212,7 @@ def start_reference(viewer, layer, planned: int | None) -> int:
         return int(planned)
     if isinstance(own, int) and 0 <= own < n:
         return own
-    return 0 if info else min(max(current_frame(viewer, layer), 0), n - 1)
+    return 0 if info else max(0, min(current_frame(viewer, layer), n - 1))
 
 
 def plugin_info(layer) -> dict:

@@ -268,9 +268,11 @@ class PlotsWidget(ClosingDock, QWidget):
         landmarks = None if pts is None or not len(pts.data) else points_with_ids(pts.data, {"features": pts.features})
         img = self.current_image()
         spacing, unit = layer_spacing(img) if img is not None else (None, "px")
-        measured = next((r for r in self.results().values() if r.spacing is not None), None)
-        if measured is not None:  # its results were measured in their own pixel size: the axes say that one (a scale
-            spacing, unit = measured.spacing, measured.unit  # changed since gave px axes beside the Landmarks dock's mm)
+        # the results were measured in their own pixel size: the axes say the latest's, unless one is the layer's (a
+        # scale changed after a run gave px axes beside the Landmarks dock's mm; the oldest's labelled them all)
+        own = [(r.spacing, r.unit) for r in self.results().values() if r.spacing is not None]
+        if own and (spacing, unit) not in own:
+            spacing, unit = own[-1]
         return labels, landmarks, spacing, unit
 
     # -- evaluation --------------------------------------------------------------------------------

@@ -1032,6 +1032,7 @@ class RegisterWidget(ClosingDock, QWidget):
         if gone is None or is_result(gone) or gone.name in self._viewer.layers:
             return
         self.results = {key: res for key, res in self.results.items() if key[0] != gone.name}
+        self._done_text.pop(gone.name, None)  # a new layer of that name showed the old run's line
         if self._result is not None and self._result_place.get("base") == gone.name:
             self._result = None
 

@@ -146,7 +146,8 @@ def compose(a, b) -> np.ndarray:
     if ta.shape[-2:] != tb.shape[-2:]:
         raise ValueError(f"fields differ in size: {tuple(np.shape(a))} vs {tuple(np.shape(b))}")
     dt = torch.promote_types(ta.dtype, tb.dtype)
-    c = _f.compose(ta.to(dt), tb.to(dt, device=ta.device))  # a GPU tensor beside a numpy array: on the tensor's
+    dev = tb.device if ta.device.type == "cpu" else ta.device  # a GPU tensor beside a numpy array: on the tensor's
+    c = _f.compose(ta.to(device=dev, dtype=dt), tb.to(device=dev, dtype=dt))
     return _out(c[0] if (sa and sb) else c)
 
 

@@ -209,15 +209,18 @@ _INIT_LOCK = threading.Lock()  # a fresh network's seeded initialisation (NMSREn
 
 
 class _ThreadCount:
-    """torch's thread count is the process's: runs in threads share it where they ask for the same count (0: the
-    process's own), and one that asks for another waits until they end. Without this, a ``threads=0`` run started in
-    another thread during a ``threads=N`` one recorded and ran with N (fields 0.29 px apart from its re-run), and runs
-    of different counts restored each other's in the middle of a run."""
+    """torch's thread count (OpenMP's) is a thread's own, and a thread started later takes the count last set in any
+    thread. A run with its own ``threads`` sets it in its thread and puts back the process's count there; runs that
+    leave it as is (0) wait while any run holds its own (a ``threads=0`` run started during a ``threads=N`` one
+    recorded and ran with N: fields 0.29 px apart from its re-run), and runs of their own wait while those run. A run
+    inside a run of the same thread (a progress callback that registers) does not wait."""
 
     def __init__(self):
         self._cond = threading.Condition()
-        self._runs = 0  # runs holding the count now
+        self._default_runs = 0
+        self._own_runs = 0
         self._own: int | None = None  # the process's count, while runs hold one of their own
+        self._local = threading.local()
 
     def default(self) -> int:
         """The count a run that leaves it as is runs with (the process's, outside any run that set its own)."""
@@ -226,23 +229,40 @@ class _ThreadCount:
 
     @contextlib.contextmanager
     def hold(self, n: int):
-        """One run with ``n`` threads (0: as the process has it), alongside the runs of the same count."""
-        with self._cond:
-            while self._runs and (self._own is not None if n <= 0 else n != torch.get_num_threads()):
-                self._cond.wait()
-            if not self._runs and n > 0 and n != torch.get_num_threads():
-                self._own = torch.get_num_threads()
-                torch.set_num_threads(n)
-            self._runs += 1
+        """One run with ``n`` threads (0: as the process has it)."""
+        nested = getattr(self._local, "depth", 0) > 0
+        if not nested:
+            with self._cond:
+                if n <= 0:
+                    while self._own_runs:
+                        self._cond.wait()
+                    self._default_runs += 1
+                else:
+                    while self._default_runs:
+                        self._cond.wait()
+                    if not self._own_runs:
+                        self._own = torch.get_num_threads()
+                    self._own_runs += 1
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+        before = torch.get_num_threads()
+        back = before if nested or self._own is None else self._own  # the process's count, in this thread too
         try:
+            if n > 0 and n != before:
+                torch.set_num_threads(n)
             yield
         finally:
-            with self._cond:
-                self._runs -= 1
-                if not self._runs and self._own is not None:
-                    torch.set_num_threads(self._own)
-                    self._own = None
-                self._cond.notify_all()
+            if n > 0 and torch.get_num_threads() != back:
+                torch.set_num_threads(back)
+            self._local.depth -= 1
+            if not nested:
+                with self._cond:
+                    if n <= 0:
+                        self._default_runs -= 1
+                    else:
+                        self._own_runs -= 1
+                        if not self._own_runs:
+                            self._own = None
+                    self._cond.notify_all()
 
 
 _THREADS = _ThreadCount()
