@@ -708,8 +708,8 @@ def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, 
     """:func:`run_batch`'s work, with the arguments checked and ``out`` held."""
     items = expand_inputs(inputs, exclude=out, slice=None if slice == "all" else slice)
     if not items:
-        given = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-        inside = [p for p in given if Path(p).expanduser().exists()
+        listed = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+        inside = [p for p in listed if Path(p).expanduser().exists()
                   and Path(out).resolve() in (Path(p).expanduser().resolve(), *Path(p).expanduser().resolve().parents)]
         if inside:  # it said "no input sequences given" to `batch cohort --out cohort`
             raise ValueError(f"{os.fspath(inside[0])} is the output folder {out} or lies inside it, whose results are "

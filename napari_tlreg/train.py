@@ -769,7 +769,12 @@ def _on_cpu(obj):
     if isinstance(obj, torch.Tensor):
         return obj.cpu()
     if isinstance(obj, dict):
-        return {k: _on_cpu(v) for k, v in obj.items()}
+        out = type(obj)((k, _on_cpu(v)) for k, v in obj.items())
+        if hasattr(obj, "_metadata"):  # a state dict's module versions (load_state_dict reads them)
+            out._metadata = obj._metadata
+        return out
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a named tuple
+        return type(obj)(*(_on_cpu(v) for v in obj))
     if isinstance(obj, (list, tuple)):
         return type(obj)(_on_cpu(v) for v in obj)
     return obj

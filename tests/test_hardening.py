@@ -2131,6 +2131,9 @@ def test_register_refuses_an_out_folder_that_holds_its_own_input(tmp_path, monke
                      "--no-montage"]) == 2
     assert "holds own_labels.tif, read by this run" in capsys.readouterr().err
     assert (tmp_path / "r" / "input.tif").is_file() and (tmp_path / "r" / "own_labels.tif").is_file()
+    (tmp_path / "r" / "link.tif").symlink_to(tmp_path / "a.tif")  # a link in it to a file elsewhere: the link would go
+    assert cli.main(["register", "r/link.tif", "--method", "voxelmorph", "--out", "r", "--no-montage"]) == 2
+    assert "holds link.tif, read by this run" in capsys.readouterr().err
     assert cli.main(["register", "a.tif", "--method", "voxelmorph", "--out", "r", "--no-montage"]) == 0  # a result's
 
 

@@ -775,3 +775,20 @@ sys.exit(cli.main(sys.argv[1:]))
     assert "train: interrupted at step 2 of 3: checkpoint written to" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "napari-tlreg train: terminated"
     assert torch.load(out, weights_only=True)["step"] == 2
+
+
+def test_a_checkpoints_state_is_saved_on_the_cpu_as_torch_keeps_it():
+    """(2026-12-05, device and diff reviews) A GPU run's checkpoint held CUDA tensors (a plain ``torch.load`` on a
+    machine without one failed); the copy on the CPU keeps the state dict's type and module versions (``_metadata``,
+    which ``load_state_dict`` reads), and named tuples."""
+    from collections import namedtuple
+
+    from napari_tlreg.train import _on_cpu
+
+    sd = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2)).state_dict()
+    out = _on_cpu(sd)
+    assert type(out) is type(sd) and out._metadata == sd._metadata and list(out) == list(sd)
+    assert all(torch.equal(out[k], sd[k]) and out[k].device.type == "cpu" for k in sd)
+    pair = namedtuple("pair", "a b")(torch.zeros(1), [torch.ones(1)])
+    moved = _on_cpu(pair)
+    assert type(moved) is type(pair) and torch.equal(moved.b[0], torch.ones(1))

@@ -139,10 +139,11 @@ def check_replaceable(target, replaces: str | None = None, kind: str = "output",
     for given in inputs:
         if given is None or not Path(given).expanduser().exists():
             continue
-        p = _final_target(given)
-        if p != target and target in p.parents:
-            raise FileExistsError(f"{target}: holds {p.relative_to(target)}, read by this run; writing the output "
-                                  "there would delete it: name another folder for the output")
+        # the file itself and the path given (a link in the folder to a file elsewhere: the link would go)
+        for p in (_final_target(given), Path(os.path.abspath(Path(given).expanduser()))):
+            if p != target and target in p.parents:
+                raise FileExistsError(f"{target}: holds {p.relative_to(target)}, read by this run; writing the "
+                                      "output there would delete it: name another folder for the output")
     if target.exists() and not target.is_dir():
         raise FileExistsError(f"{target}: exists and is not a folder")
     if replaces is not None and target.is_dir() and any(target.iterdir()) and not (target / replaces).is_file():
