@@ -1385,7 +1385,7 @@ def test_the_register_docks_status_line_is_the_chosen_images(docks, qtbot, error
     done_a = reg.status_label.text()
     assert done_a.startswith("done: ")
     reg.image_combo.setCurrentText("b")
-    assert reg.status_label.text() == ""
+    assert reg.status_label.text() == "" and reg.progress_bar.value() == 0
     run_register(qtbot, reg, FieldEngine.name, image="b")
     assert reg.status_label.text().startswith("done: ")
     reg.image_combo.setCurrentText("a")

@@ -654,7 +654,10 @@ class RegisterWidget(ClosingDock, QWidget):
         self.legend.setVisible(self._result is not None and layer is not None
                                and self._result_place.get("base") == layer.name)
         if not self.running:  # the chosen image's own last run, or nothing (slice 6 showed slice 3's "done ... frame 0")
-            self.status_label.setText(self._done_text.get(layer.name, "") if layer is not None else "")
+            done = layer is not None and layer.name in self._done_text
+            self.status_label.setText(self._done_text[layer.name] if done else "")
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.setValue(1 if done else 0)  # 100 % under an image never run
         if layer is None:
             with self._setting_reference():
                 self.reference_spin.setRange(0, 0)
