@@ -1129,8 +1129,14 @@ def test_a_runs_own_thread_count_is_put_back_in_its_own_thread():
     for t in threads:
         t.join(30)
     assert seen["a"] == (default, default) and seen["b"] == default and torch.get_num_threads() == default
-    with _THREADS.hold(own):  # a run inside a run of the same thread (a progress callback's) does not wait
-        with _THREADS.hold(0):
-            assert torch.get_num_threads() == own
-        assert torch.get_num_threads() == own
-    assert torch.get_num_threads() == default
+    def nested():  # a run inside a run of the same thread (a progress callback's) does not wait
+        with _THREADS.hold(own):
+            with _THREADS.hold(0):
+                seen["inner"] = torch.get_num_threads()
+            seen["outer"] = torch.get_num_threads()
+        seen["after"] = torch.get_num_threads()
+
+    inner = threading.Thread(target=nested, daemon=True)  # a deadlock fails the test, not the run
+    inner.start()
+    inner.join(30)
+    assert not inner.is_alive() and (seen["inner"], seen["outer"], seen["after"]) == (own, own, default)

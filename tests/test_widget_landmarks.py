@@ -1393,7 +1393,11 @@ def test_the_register_docks_status_line_is_the_chosen_images(docks, qtbot, error
     viewer.layers["a"].name = "renamed"
     reg.image_combo.setCurrentText("b")
     reg.image_combo.setCurrentText("renamed")
-    assert reg.status_label.text() == done_a and not errors
+    assert reg.status_label.text() == done_a
+    viewer.layers.remove("renamed")  # gone: a new layer of its name has no run
+    viewer.add_image(frames, name="renamed")
+    reg.image_combo.setCurrentText("renamed")
+    assert reg.status_label.text() == "" and not errors
 
 
 def test_the_plots_say_the_unit_their_results_were_measured_in(docks, qtbot, errors):
@@ -1410,7 +1414,11 @@ def test_the_plots_say_the_unit_their_results_were_measured_in(docks, qtbot, err
     layer.scale = (1, 0.5, 0.5)  # put right, and another method run: its pixel size, not the oldest result's
     run_register(qtbot, reg, HalfEngine.name)
     qtbot.waitUntil(lambda: HalfEngine.name in plots.tables and not plots.busy, timeout=10000)
-    assert plots._inputs()[2:] == ((0.5, 0.5), "mm") and not errors
+    assert plots._inputs()[2:] == ((0.5, 0.5), "mm")
+    layer.scale = (1, 3.0, 3.0)  # no result's: the latest's
+    assert plots._inputs()[2:] == ((0.5, 0.5), "mm")
+    layer.scale = (1, 2.0, 2.0)  # an older result's: the layer's
+    assert plots._inputs()[2:] == ((2.0, 2.0), "mm") and not errors
 
 
 def test_an_image_chosen_while_another_is_registered_keeps_the_docks(docks, qtbot, errors, monkeypatch):
@@ -1451,17 +1459,61 @@ def test_an_image_chosen_while_another_is_registered_keeps_the_docks(docks, qtbo
     qtbot.waitUntil(lambda: "registering 'a': slow" in reg.status_label.text(), timeout=10000)
     lmw.pairing_box.setChecked(True)
     click(lmw.landmarks_layer(), (2, 10, 10))
+    assert viewer.layers.selection.active is viewer.layers["b landmarks"]
     qtbot.waitUntil(lambda: not reg.running, timeout=20000)
     assert [d.current_image().name for d in (reg, lmw, plots)] == ["b", "b", "b"]
+    from napari_tlreg._widgets.store import store_for
+
+    assert store_for(viewer).chosen_image() == "b"  # a dock opened now starts on b
     assert lmw.pairing_box.isChecked() and reg.reference_spin.value() == lmw.reference == 2
-    assert reg.status_label.text().startswith("'a' done: ") and not reg.legend.isVisible()
+    assert reg.status_label.text().startswith("'a' done: ") and reg.legend.isHidden()
+    # the canvas's clicks go to the active layer: still b's landmarks, not a's arrows added last
+    assert viewer.layers.selection.active is viewer.layers["b landmarks"]
+    a_results = [ly for ly in viewer.layers if ly.name.startswith("a ")]
+    assert a_results and not any(ly.visible for ly in a_results)  # not drawn over b
     click(lmw.landmarks_layer(), (3, 11, 10))  # the partner, after a's result landed
     assert len(viewer.layers["b landmarks"].data) == 2
     i = reg.image_combo.findText("a")
     reg.image_combo.setCurrentIndex(i)
     reg.image_combo.activated.emit(i)  # back to a: its own line and result
     assert reg.status_label.text().startswith("done: ") and lmw.result_combo.currentText() == FieldEngine.name
+    assert {ly.name for ly in a_results if ly.visible} == {"a warped reference", "a folds", "a grid"}
+    assert not viewer.layers["a displacement"].visible  # hidden at first, as ever (and the Jacobian)
     assert not errors, errors
+
+
+def test_a_run_cancelled_or_planned_over_leaves_the_landmarks_docks_reference_to_the_user(docks, qtbot, errors,
+                                                                                          monkeypatch):
+    """(2026-12-05, diff review) While an image is registered the Landmarks dock holds its reference at the run's,
+    whatever is planned meanwhile; a cancelled run gives the reference back."""
+    import time as _time
+
+    from napari_tlreg._widgets.store import store_for
+
+    field_run = FieldEngine.run
+
+    def slow(self, frames, reference, params, ctx):
+        for k in range(60):
+            ctx.report(k, 60, "slow")
+            ctx.check()
+            _time.sleep(0.05)
+        return field_run(self, frames, reference, params, ctx)
+
+    monkeypatch.setattr(FieldEngine, "run", slow)
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="a")
+    reg.method_combo.setCurrentIndex(reg.method_combo.findText(FieldEngine.name))
+    reg.reference_spin.setValue(1)
+    reg.run_btn.click()
+    qtbot.waitUntil(lambda: "slow" in reg.status_label.text(), timeout=10000)
+    store_for(viewer).plan("a", 3)  # another dock's, or a script's
+    assert lmw.reference == 1 and not lmw.reference_spin.isEnabled()
+    lmw._on_result_selected()  # (any refresh: the run's, not the plan)
+    assert lmw.reference == 1
+    reg.cancel()
+    qtbot.waitUntil(lambda: not reg.running, timeout=20000)
+    assert store_for(viewer).running_reference("a") is None and lmw.reference_spin.isEnabled() and not errors
 
 
 def test_a_slices_result_landing_while_another_slice_is_shown_waits_hidden_with_it(docks, qtbot, errors, monkeypatch):

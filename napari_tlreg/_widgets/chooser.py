@@ -227,11 +227,6 @@ def _slice_info(layer) -> dict:
     return info if info.get("slice") is not None else {}
 
 
-def slice_of_cine(layer) -> bool:
-    """Whether ``layer`` is one slice position of a multi-slice cine (the reader opens one layer a position)."""
-    return bool(_slice_info(layer))
-
-
 def _cine_of(layer) -> tuple:
     """Which multi-slice cine a slice layer is of: its source, and its name less ``_slice<k>`` (a second copy of the
     same file, ``"a_slice2 [1]"``, is another)."""
@@ -248,7 +243,13 @@ def show_slice(layers, layer) -> None:
     position of its cine is shown (the reader's, or the last one chosen), it is hidden with the layers named after it
     (its labels, its results), so that what the dock works on is what the canvas shows: the overlay of slice 6 was
     drawn over slice 0, and slice 3's contours stayed hidden. Several shown (side by side on purpose) stay shown."""
-    if layer is None or layer.visible or not _slice_info(layer):
+    if layer is not None and not _slice_info(layer):  # an image of its own: its results that waited hidden for it
+        for ly in layers:
+            if ly.metadata.get(HIDDEN_WITH) == layer.name:
+                ly.metadata.pop(HIDDEN_WITH, None)
+                ly.visible = True
+        return
+    if layer is None or layer.visible:
         return
     cine = _cine_of(layer)
     shown = [ly for ly in layers if ly is not layer and ly.visible and _slice_info(ly) and _cine_of(ly) == cine]

@@ -553,7 +553,8 @@ class LandmarkWidget(ClosingDock, QWidget):
     def _on_planned(self, image: str, reference: int) -> None:
         """The Register dock set ``image``'s reference before a run: the pairs are placed on it (this dock stayed on 0
         while that one moved to the labelled frame, 18, and the pairs on 0 were dropped from the run's TRE)."""
-        if image == self.image_name and self.current_result() is None and 0 <= reference < self.n_frames:
+        if (image == self.image_name and self.current_result() is None and 0 <= reference < self.n_frames
+                and self._store.running_reference(image) is None):  # being registered: the run's holds
             self._setting_reference = True
             try:
                 self.reference_spin.setValue(reference)

@@ -67,7 +67,7 @@ from napari_tlreg.report import labels_misfit
 
 from . import layers as L
 from .chooser import (HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, frames_shape,
-                      is_result, plugin_info, scroll_body, slice_of_cine, start_reference)
+                      is_result, plugin_info, scroll_body, start_reference)
 from .store import store_for
 from .landmarks import layer_spacing
 
@@ -436,6 +436,7 @@ class RegisterWidget(ClosingDock, QWidget):
         # a reference the user sets here goes to the Landmarks dock, where the pairs are placed on it (one typed here
         # stayed here: the Landmarks dock's pairs on its own reference were dropped from the run's TRE)
         self._dock_sets_reference = False
+        self.reference_spin.setKeyboardTracking(False)  # typed "18": one change, not 1 then 18
         self.reference_spin.valueChanged.connect(self._on_reference_edited)
         ref_row.addWidget(self.reference_spin, 1)
         ref_row.addWidget(self.current_frame_btn)
@@ -1214,17 +1215,21 @@ class RegisterWidget(ClosingDock, QWidget):
         shown = layer is None or self.current_image() is layer
         self._result = res
         self._result_place = {k: settings[k] for k in ("base", "scale", "translate", "region")}
+        active = self._viewer.layers.selection.active  # napari selects each layer added: the user's pairing layer lost
         self._add_layers(outcome.layers)
-        if layer is not None and not layer.visible and slice_of_cine(layer):
-            for _, kwargs, _ in outcome.layers:  # another slice of its cine shown now: its results wait hidden with it
-                if kwargs["name"] in self._viewer.layers:
-                    hidden = self._viewer.layers[kwargs["name"]]
+        if layer is not None and not shown:
+            for _, kwargs, _ in outcome.layers:  # another image shown now: its results wait hidden with it (drawn
+                # over the image chosen; shown again when a dock chooses it)
+                hidden = self._viewer.layers[kwargs["name"]] if kwargs["name"] in self._viewer.layers else None
+                if hidden is not None and hidden.visible:  # (the arrows, hidden at first, stay so)
                     hidden.visible = False
                     hidden.metadata[HIDDEN_WITH] = layer.name
         self._drop_stale_layers(str(settings["base"]), outcome.layers)
         self._grey_frame_under_the_overlay(str(settings["base"]), layer)
         if layer is not None and shown:  # napari selected the last layer added (the hidden arrows): the image again
             self._viewer.layers.selection.active = layer
+        elif active is not None and active in self._viewer.layers:  # the layer the user works on (canvas clicks)
+            self._viewer.layers.selection.active = active
         if isinstance(layer, Image) and layer.colormap.name == "gray" and not layer.rgb:
             # the frame green under the magenta warped reference: aligned structures white, a misalignment coloured
             # (a frame the user coloured is left as it is), at the contrast the warped reference has
