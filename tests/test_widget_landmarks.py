@@ -1421,12 +1421,9 @@ def test_the_plots_say_the_unit_their_results_were_measured_in(docks, qtbot, err
     assert plots._inputs()[2:] == ((2.0, 2.0), "mm") and not errors
 
 
-def test_an_image_chosen_while_another_is_registered_keeps_the_docks(docks, qtbot, errors, monkeypatch):
-    """(2026-12-05, viewer review) A result arriving turned every dock back to its image: the pairs being placed on
-    the image chosen meanwhile were cut off (pairing mode off, the partner click dropped), the Register dock showed the
-    result's status and legend under the other image, and a reference planned for that image during the run was lost.
-    The docks stay on the user's choice; the run's line names its image; the plan is taken."""
-    import time as _time
+def slow_field_engine(monkeypatch) -> None:
+    """FieldEngine made to take ~3 s (60 progress steps, cancel checked at each): a run to act during."""
+    import time
 
     field_run = FieldEngine.run
 
@@ -1434,10 +1431,18 @@ def test_an_image_chosen_while_another_is_registered_keeps_the_docks(docks, qtbo
         for k in range(60):
             ctx.report(k, 60, "slow")
             ctx.check()
-            _time.sleep(0.05)
+            time.sleep(0.05)
         return field_run(self, frames, reference, params, ctx)
 
     monkeypatch.setattr(FieldEngine, "run", slow)
+
+
+def test_an_image_chosen_while_another_is_registered_keeps_the_docks(docks, qtbot, errors, monkeypatch):
+    """(2026-12-05, viewer review) A result arriving turned every dock back to its image: the pairs being placed on
+    the image chosen meanwhile were cut off (pairing mode off, the partner click dropped), the Register dock showed the
+    result's status and legend under the other image, and a reference planned for that image during the run was lost.
+    The docks stay on the user's choice; the run's line names its image; the plan is taken."""
+    slow_field_engine(monkeypatch)
     viewer, reg, lmw, plots = docks
     frames, _ = sequence()
     viewer.add_image(frames, name="a")
@@ -1486,20 +1491,9 @@ def test_a_run_cancelled_or_planned_over_leaves_the_landmarks_docks_reference_to
                                                                                           monkeypatch):
     """(2026-12-05, diff review) While an image is registered the Landmarks dock holds its reference at the run's,
     whatever is planned meanwhile; a cancelled run gives the reference back."""
-    import time as _time
-
     from napari_tlreg._widgets.store import store_for
 
-    field_run = FieldEngine.run
-
-    def slow(self, frames, reference, params, ctx):
-        for k in range(60):
-            ctx.report(k, 60, "slow")
-            ctx.check()
-            _time.sleep(0.05)
-        return field_run(self, frames, reference, params, ctx)
-
-    monkeypatch.setattr(FieldEngine, "run", slow)
+    slow_field_engine(monkeypatch)
     viewer, reg, lmw, plots = docks
     frames, _ = sequence()
     viewer.add_image(frames, name="a")
@@ -1519,18 +1513,7 @@ def test_a_run_cancelled_or_planned_over_leaves_the_landmarks_docks_reference_to
 def test_a_slices_result_landing_while_another_slice_is_shown_waits_hidden_with_it(docks, qtbot, errors, monkeypatch):
     """(2026-12-05) Slice 0 of a cine registered, slice 1 chosen while it ran (slice 0 hidden): slice 0's overlay,
     grid and Jacobian were added shown, over slice 1. They wait hidden with slice 0 and come back with it."""
-    import time as _time
-
-    field_run = FieldEngine.run
-
-    def slow(self, frames, reference, params, ctx):
-        for k in range(40):
-            ctx.report(k, 40, "slow")
-            ctx.check()
-            _time.sleep(0.05)
-        return field_run(self, frames, reference, params, ctx)
-
-    monkeypatch.setattr(FieldEngine, "run", slow)
+    slow_field_engine(monkeypatch)
     viewer, reg, lmw, plots = docks
     frames, _ = sequence()
     for k in range(2):
