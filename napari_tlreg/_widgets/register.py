@@ -1009,8 +1009,9 @@ class RegisterWidget(ClosingDock, QWidget):
             self._publish_reference()
 
     def _publish_reference(self, *_) -> None:
-        """The reference the dock moved to by itself (onto the labelled frames) for the Landmarks dock, whose pairs are
-        placed on it: it stayed on 0 while this dock moved to 18, and the pairs on 0 were dropped from the run's TRE."""
+        """The reference the user set here, or the dock moved to onto the labelled frames, for the Landmarks dock, whose
+        pairs are placed on it: it stayed on 0 while this dock moved to 18, and the pairs on 0 were dropped from the
+        run's TRE."""
         layer = self.current_image()
         # not the image being registered (its reference is the run's); another shown meanwhile is planned as ever
         if layer is not None and layer is not self._run_layer:
