@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .metrics import summarize
-from .core.labels import as_label_ids, label_names as names_by_id
+from .core.labels import as_label_ids, label_names as names_by_id, labelled_frames
 from .landmarks import landmark_rows
 from .result import RegistrationResult, core_versions
 
@@ -74,7 +74,7 @@ def unannotated_reference(labels, landmarks, reference: int) -> list[str]:
     drawn on end-diastole and end-systole, the reference left at 0)."""
     notes = []
     if labels is not None and not labels[reference].any():
-        drawn = [int(t) for t in np.flatnonzero(labels.reshape(len(labels), -1).any(axis=1))]
+        drawn = [int(t) for t in labelled_frames(labels)]
         if drawn:
             notes.append(f"the reference frame ({reference}) has no labels, so none are carried to the other frames "
                          f"and Dice and Hausdorff stay empty; labelled frames: {_frames(drawn)} (register with one "
