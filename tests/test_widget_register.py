@@ -1201,6 +1201,21 @@ def test_result_overlays_stay_readable(widget, qtbot, notes):
     assert other.colormap.name == "inferno" and other.blending != "additive"
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.float64])
+def test_frame_contrast_in_the_layers_own_values(widget, qtbot, notes, dtype):
+    """A float64 (numpy's default, nibabel's get_fdata) or int32 image keeps a contrast of its own values after a run:
+    the limits came from the frames as registered, mapped onto [0, 1], and the image turned solid green."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    data = (frames * 3000 + 100).astype(dtype)
+    img = viewer.add_image(data, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert not notes, notes
+    assert img.colormap.name == "green"
+    assert img.contrast_limits == pytest.approx(np.percentile(data, [1, 99]), rel=1e-4)
+
+
 def test_the_time_slider_is_named(widget):
     """napari numbers the axes of a layer opened from a sample or the Plugins menu (the slider read "-3"): choosing a
     (T, H, W) image names them t, row, col; labels the user set are kept."""

@@ -167,8 +167,8 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
     raised. The checks that read every pixel (the grey copy of colour, NaN, constant frames) are made here, not on the
     GUI thread: 8 x 4000 x 4000 froze the viewer for 3.5 s at Run."""
     try:
-        frames = to_luminance(np.asarray(data)) if colour else data
-        frames, _ = validate_frames(frames, call["reference"])
+        shown = to_luminance(np.asarray(data)) if colour else np.asarray(data)  # as the layer holds them
+        frames, _ = validate_frames(shown, call["reference"])
     except (ValueError, TypeError) as exc:
         return _Outcome("refused", message=f"layer '{display['base']}': {exc}")
     except MemoryError:
@@ -180,8 +180,10 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
             return _Outcome("cancelled")
         res.provenance.update(origin or {})  # the layer's file (register saw only its pixels)
         layers, warnings = L.result_layers(res, labels=labels, **display)
-        # the frame's contrast as the warped reference's (normalised by the same percentiles): the overlay balanced
-        display = {**display, "frame_limits": intensity_range(frames)}
+        # the frame's contrast as the warped reference's (normalised by the same percentiles): the overlay balanced;
+        # in the layer's own values (validate_frames maps float64 and wide integers onto [0, 1]: an int32 or float64
+        # image took limits of (0.003, 0.985) and turned solid green)
+        display = {**display, "frame_limits": intensity_range(shown)}
         _preimport_layer_modules()
         return _Outcome("done", result=res, layers=layers, warnings=notes + warnings, settings=display)
     except Cancelled:
