@@ -271,12 +271,14 @@ def spacing_of(scale, metadata) -> tuple[tuple[float, float] | None, str]:
     put right by hand) is taken over the reader's; ``(None, "px")`` at scale 1 when the reader measured in pixels, or
     gave nothing (its nominal 1 is no physical size). The docks and the writers both read it here: the docks took the
     reader's spacing over a scale the user set and the writers the scale, so one layer was measured in pixels and
-    saved at 3 x 1.5 mm."""
+    saved at 3 x 1.5 mm. A flipped layer's (a negative scale) is its size."""
     info = (metadata or {}).get("napari_tlreg") or {}
     recorded = info.get("spacing")
     unit = info.get("unit")
     length = str(unit) if unit and unit != "px" else "mm"
-    sp = (float(scale[-2]), float(scale[-1])) if scale is not None and len(scale) >= 2 else None
+    # a negative scale flips the display only: its size is the pixel's (a flipped layer was refused for a "spacing"
+    # the user never set)
+    sp = (abs(float(scale[-2])), abs(float(scale[-1]))) if scale is not None and len(scale) >= 2 else None
     if recorded is not None and unit != "px" and (sp is None or np.allclose(sp, [float(s) for s in recorded])):
         return (float(recorded[0]), float(recorded[1])), length
     if sp is None or sp == (1.0, 1.0):

@@ -1549,3 +1549,75 @@ def test_a_reference_set_in_the_register_dock_is_the_landmarks_docks(docks, qtbo
     assert lmw.reference == 2
     lmw.reference_spin.setValue(1)
     assert reg.reference_spin.value() == 1 and not errors
+
+
+def _rotated_and_flipped() -> dict:
+    """A layer's drawing beyond scale and translate: rows flipped (a negative scale) and 30° of rotation in the frame's
+    plane (an affine: napari's ``rotate`` of a 3-D layer turns about three axes)."""
+    a = np.deg2rad(30.0)
+    affine = np.eye(4)
+    affine[1:3, 1:3] = [[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]
+    return {"scale": (1.0, -0.5, 0.5), "translate": (0.0, 40.0, 3.0), "affine": affine}
+
+
+def test_an_image_drawn_rotated_and_flipped_keeps_its_overlays_landmarks_and_tracks_on_it(docks, qtbot, errors):
+    """Result layers, the landmarks layer and the tracks copied only the image's scale and translate: under a rotated
+    image they were drawn upright beside it; a flipped one (negative scale) was refused for a negative "spacing"."""
+    viewer, reg, w, _ = docks
+    frames, _ = sequence()
+    img = viewer.add_image(frames, name="seq", **_rotated_and_flipped())
+    w.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    p = np.array([10.0, 12.0])
+    viewer.dims.set_current_step(0, 0)
+    click(layer, (0, *p))
+    for t in (1, 2, 3):
+        click(layer, (t, *(p - t * SHIFT)))
+    run_register(qtbot, reg, FieldEngine.name)
+    assert not errors, errors
+    res = reg.results[("seq", FieldEngine.name)]
+    assert res.spacing == (0.5, 0.5)
+    assert float(table_rows(w.tre_table)[1][1]) == pytest.approx(0.0, abs=1e-3)  # the clicks read as the pixels
+    w.track_btn.click()
+    qtbot.waitUntil(lambda: "seq tracked" in viewer.layers, timeout=10000)
+    drawn = img._data_to_world.affine_matrix
+    overlays = [ly for ly in viewer.layers if ly.name.startswith("seq ") and ly is not img]
+    assert len(overlays) >= 7, [ly.name for ly in overlays]
+    for ly in overlays:
+        np.testing.assert_allclose(ly._data_to_world.affine_matrix, drawn, atol=1e-12, err_msg=ly.name)
+
+
+def test_a_landmarks_layer_drawn_otherwise_is_read_through_the_world(docks, qtbot, errors):
+    """A points layer at scale 1 over an image at 2 mm (napari's CSV reader, a script in world units), its points on
+    the image's landmarks as drawn, was read as the image's pixels: a TRE of 4.5 px where the field is exact."""
+    viewer, reg, w, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq", scale=(1.0, 2.0, 2.0), translate=(0.0, 5.0, -3.0))
+    p = np.array([10.0, 12.0])
+    pixels = np.array([(t, *(p - t * SHIFT)) for t in range(T)])
+    world = pixels * (1.0, 2.0, 2.0) + (0.0, 5.0, -3.0)
+    viewer.add_points(world, name="seq landmarks", features={"id": np.zeros(T, dtype=np.int64)})
+    run_register(qtbot, reg, FieldEngine.name)
+    assert not errors, errors
+    tre = table_rows(w.tre_table)
+    assert float(tre[1][0]) == pytest.approx(np.mean([np.hypot(*(t * SHIFT)) for t in (1, 2, 3)]), abs=2e-3)
+    assert float(tre[1][1]) == pytest.approx(0.0, abs=1e-3)
+    np.testing.assert_allclose(plots._inputs()[1][:, 2:], pixels[:, 1:], atol=1e-9)  # the plots' too
+    # a point the dock writes back (undo of a move here: any push) goes to the layer in its own coordinates
+    w._push()
+    np.testing.assert_allclose(viewer.layers["seq landmarks"].data, world, atol=1e-9)
+
+
+@pytest.mark.parametrize("columns", [2, 4])
+def test_a_landmarks_layer_of_other_points_is_said_and_left_alone(docks, errors, columns):
+    """A layer named "<image> landmarks" whose points are not (t, row, col) raised from napari's layer events (the
+    dock styled it, or wrote (N, 3) points into it): said once, left out, and pairing does not take it."""
+    viewer, _, w, _ = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    pts = np.arange(2 * columns, dtype=float).reshape(2, columns) + 3
+    layer = viewer.add_points(pts, name="seq landmarks")
+    w.pairing_box.setChecked(True)
+    assert not w.pairing_box.isChecked()
+    np.testing.assert_array_equal(layer.data, pts)
+    assert len(errors) == 1 and f"{columns}-D points" in errors[0], errors

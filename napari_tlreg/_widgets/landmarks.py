@@ -94,6 +94,39 @@ def _item(text: str, data: Any = None) -> QTableWidgetItem:
     return it
 
 
+def transform_of(layer) -> dict[str, Any]:
+    """The rotation, shear and affine napari draws ``layer`` with besides its scale and translate: the layers drawn
+    on an image (its results, landmarks and tracks) take them too (an image rotated by 30° had its overlays drawn
+    upright beside it, and the landmarks clicked on it read as other pixels)."""
+    return {"rotate": np.asarray(layer.rotate), "shear": np.asarray(layer.shear), "affine": layer.affine.affine_matrix}
+
+
+def image_points(points: Points, image: Image | None, data=None) -> np.ndarray:
+    """``data`` (default: the layer's) of the Points layer ``points`` as ``(t, row, col)`` pixels of ``image``: through
+    the world napari draws both in, where the two layers are drawn differently (a points layer at scale 1 over an
+    image at 2 mm, whose points lay on its landmarks, was read as pixels: a TRE of 4.5 px for 0). ``ValueError``
+    for points that are not ``(t, row, col)``."""
+    if points.ndim != 3:
+        raise ValueError(f"'{points.name}' holds {points.ndim}-D points; landmarks are (t, row, col)")
+    data = np.asarray(points.data if data is None else data, dtype=float)
+    if image is None or not len(data) or _same_placement(points, image):
+        return data
+    return image._data_to_world.inverse(points._data_to_world(data))
+
+
+def layer_points(points: Points, image: Image | None, data) -> np.ndarray:
+    """``(t, row, col)`` pixels of ``image`` as the data of the Points layer ``points`` (:func:`image_points`'s
+    inverse)."""
+    data = np.asarray(data, dtype=float)
+    if image is None or not len(data) or _same_placement(points, image):
+        return data
+    return points._data_to_world.inverse(image._data_to_world(data))
+
+
+def _same_placement(a, b) -> bool:
+    return a.ndim == b.ndim and np.allclose(a._data_to_world.affine_matrix, b._data_to_world.affine_matrix)
+
+
 def layer_spacing(layer) -> tuple[tuple[float, float] | None, str]:
     """``(spacing, unit)`` of an image layer (:func:`napari_tlreg._hooks.spacing_of`: the scale napari draws it at, in
     its reader's unit); ``(None, "px")`` for a sequence in pixels."""
@@ -113,6 +146,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._pairing_layer: Points | None = None
         self._worker = None
         self._refused: np.ndarray | None = None  # the last landmarks table refused (said once)
+        self._misfits: set[int] = set()  # ids of landmark layers that are not (t, row, col) (said once)
         self._setting_reference = False  # the reference set by the dock itself (a result's, the Register dock's)
         self._reference_of = None  # the image the reference was last set for
         self._build()
@@ -248,7 +282,7 @@ class LandmarkWidget(ClosingDock, QWidget):
                 self._hooked.discard(id(layer))
         self.images.refresh(self._viewer.layers)
         for ly in self._viewer.layers:  # landmark layers appearing (a sample, a CSV dropped in)
-            if isinstance(ly, Points) and ly.name.endswith(f" {LANDMARKS}"):
+            if isinstance(ly, Points) and ly.name.endswith(f" {LANDMARKS}") and self._fits(ly):
                 self._hook_layer(ly)
         source = getattr(event, "source", None)
         if kind == "name" and (isinstance(source, Image) or (source is not None and is_result(source))):
@@ -293,18 +327,30 @@ class LandmarkWidget(ClosingDock, QWidget):
             return None
         name = f"{img.name} {LANDMARKS}"
         if name in self._viewer.layers and isinstance(self._viewer.layers[name], Points):
-            return self._viewer.layers[name]
+            layer = self._viewer.layers[name]
+            return layer if self._fits(layer) else None
         if not create:
             return None
         shape = frames_shape(img)
         with self._quiet():
             layer = self._viewer.add_points(
-                np.zeros((0, 3)), name=name, scale=img.scale, translate=img.translate,
+                np.zeros((0, 3)), name=name, scale=img.scale, translate=img.translate, **transform_of(img),
                 features={"id": np.zeros(0, dtype=np.int64)}, feature_defaults={"id": 0},
                 size=LM.point_size(shape), ndim=3,
             )
         self._hook_layer(layer)
         return layer
+
+    def _fits(self, layer: Points) -> bool:
+        """Whether the landmarks layer holds ``(t, row, col)`` points; said once if not (a 2-D or 4-D layer of that
+        name, a CSV of (row, col) opened under it, raised from napari's layer events and was written into)."""
+        if layer.ndim == 3:
+            return True
+        if id(layer) not in self._misfits:
+            self._misfits.add(id(layer))
+            self._error(f"'{layer.name}' holds {layer.ndim}-D points and is left out; landmarks are (t, row, col) "
+                        "points of the image's frames")
+        return False
 
     @staticmethod
     def _style_layer(layer: Points) -> None:
@@ -389,9 +435,14 @@ class LandmarkWidget(ClosingDock, QWidget):
         if m is None or not np.array_equal(table, m.table):
             self._take_layer(layer)
 
-    @staticmethod
-    def _layer_table(layer: Points) -> np.ndarray:
-        return points_with_ids(layer.data, {"features": layer.features})
+    def _image_of(self, layer: Points) -> Image | None:
+        """The image a landmarks layer ``"<image> landmarks"`` is of."""
+        name, layers = layer.name[: -len(f" {LANDMARKS}")], self._viewer.layers
+        return layers[name] if name in layers and isinstance(layers[name], Image) else None
+
+    def _layer_table(self, layer: Points) -> np.ndarray:
+        """The layer's landmarks in its image's pixels (``ValueError`` for points that are not ``(t, row, col)``)."""
+        return points_with_ids(image_points(layer, self._image_of(layer)), {"features": layer.features})
 
     @contextmanager
     def _quiet(self):
@@ -411,7 +462,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         if layer is not None:
             with self._quiet():
                 ids = m.ids
-                layer.data = m.points
+                layer.data = layer_points(layer, self._image_of(layer), m.points)
                 layer.features = {"id": ids}
                 layer.feature_defaults = {"id": m.next_id()}
                 if len(m):
@@ -600,6 +651,9 @@ class LandmarkWidget(ClosingDock, QWidget):
         if not on or self.current_image() is None:
             return
         layer = self.landmarks_layer(create=True)
+        if layer is None:  # a layer of that name that holds no (t, row, col) points (said)
+            self.pairing_box.setChecked(False)
+            return
         layer.mode = "pan_zoom"
         layer.mouse_drag_callbacks.append(self._on_click)
         self._pairing_layer = layer
@@ -914,7 +968,7 @@ class LandmarkWidget(ClosingDock, QWidget):
             self._error(f"place points on the reference frame (t={res.reference}) to track them")
             return
         img = self.current_image()
-        place = {"scale": tuple(img.scale), "translate": tuple(img.translate)}
+        place = {"scale": tuple(img.scale), "translate": tuple(img.translate), **transform_of(img)}
         self.track_btn.setEnabled(False)
         self._status(f"tracking {len(on_ref)} point(s) through {res.n_frames} frames…")
         worker = create_worker(LM.tracked_points, res, on_ref[:, 2:4], on_ref[:, 0].astype(np.int64), _start_thread=False,
@@ -947,7 +1001,7 @@ class LandmarkWidget(ClosingDock, QWidget):
                 layers.remove(name)
             size = LM.point_size(frames_shape(image))
             layer = self._viewer.add_points(
-                data, name=name, ndim=3, features={"id": ids}, scale=place["scale"], translate=place["translate"],
+                data, name=name, ndim=3, features={"id": ids}, **place,
                 face_color="magenta", border_color="white", border_width=0.1, size=size, symbol="cross",
                 # the id below-left of its cross, clear of it (at the point it was drawn under the cross) and of the
                 # landmark's own id, above-right

@@ -36,7 +36,7 @@ from napari_tlreg import report
 from napari_tlreg._hooks import points_with_ids
 from napari_tlreg.core.labels import label_names as names_by_id
 
-from .landmarks import LANDMARKS, TRACKED_KEY, layer_spacing
+from .landmarks import LANDMARKS, TRACKED_KEY, image_points, layer_spacing
 from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, plugin_info, scroll_body,
                       show_frame, watch_layers)
 from .store import fits, store_for, unwrap
@@ -265,8 +265,9 @@ class PlotsWidget(ClosingDock, QWidget):
         lab = self.current_labels()
         labels = None if lab is None else np.asarray(lab.data).astype(np.int32, copy=False)
         pts = self.current_points()
-        landmarks = None if pts is None or not len(pts.data) else points_with_ids(pts.data, {"features": pts.features})
         img = self.current_image()
+        landmarks = (None if pts is None or not len(pts.data)
+                     else points_with_ids(image_points(pts, img), {"features": pts.features}))
         spacing, unit = layer_spacing(img) if img is not None else (None, "px")
         # the results were measured in their own pixel size: the axes say the latest's, unless one is the layer's (a
         # scale changed after a run gave px axes beside the Landmarks dock's mm; the oldest's labelled them all)

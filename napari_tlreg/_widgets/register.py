@@ -69,7 +69,7 @@ from . import layers as L
 from .chooser import (HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, frames_shape,
                       is_result, plugin_info, scroll_body, start_reference)
 from .store import store_for
-from .landmarks import layer_spacing
+from .landmarks import layer_spacing, transform_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -728,7 +728,8 @@ class RegisterWidget(ClosingDock, QWidget):
             layer = own
         else:  # a new layer: the one there (edited by hand, or other labels) is kept, under its name
             layer = self._viewer.add_labels(
-                labels, name=f"{image.name} labels", scale=image.scale, translate=image.translate, opacity=0.5,
+                labels, name=f"{image.name} labels", scale=image.scale, translate=image.translate, **transform_of(image),
+                opacity=0.5,
                 colormap=label_colormap(), metadata={"label_names": dict(LABEL_NAMES),
                           # the images they were drawn on: Run refuses them on another slice
                           "napari_tlreg": {"source": str(folder), CONTOURS_OF: list(info["instance_numbers"])}})
@@ -1316,6 +1317,8 @@ class RegisterWidget(ClosingDock, QWidget):
         # pixels as 10 mm), or, at 1 m, with no pixel size at all
         size = {k: v for k, v in plugin_info(layers[base]).items() if k in ("spacing", "unit")} if base in layers else {}
         kwargs["metadata"] = {RESULT_KEY: True, **({"napari_tlreg": size} if size else {})}
+        if base in layers and layers[base].ndim == 3:  # drawn as the image is: rotated, sheared (overlays beside it)
+            kwargs.update(transform_of(layers[base]))
         name = kwargs["name"]
         existing = layers[name] if name in layers else None
         if existing is not None and isinstance(existing, LAYER_TYPES[layer_type]):
@@ -1323,7 +1326,8 @@ class RegisterWidget(ClosingDock, QWidget):
             for key, value in kwargs.items():
                 # an unchanged value is not set again: setting scale/translate, even to the same
                 # numbers, makes napari recompute the dims and refresh every layer (~0.25 s a re-run)
-                if key not in ("name", "visible", "opacity", "metadata") and not _same(getattr(existing, key, None), value):
+                now = existing.affine.affine_matrix if key == "affine" else getattr(existing, key, None)
+                if key not in ("name", "visible", "opacity", "metadata") and not _same(now, value):
                     setattr(existing, key, value)
             existing.metadata.update(kwargs["metadata"])
             return existing
