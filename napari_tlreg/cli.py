@@ -447,7 +447,10 @@ def cmd_evaluate(args) -> int:
     if args.report:
         report.export_report(results, args.report, labels=first[0], landmarks=first[1], source=", ".join(args.folder),
                              label_names=report.recorded_label_names(args.folder[0]) if args.labels is None else None)
-    print(json.dumps(summaries[args.folder[0]] if len(args.folder) == 1 else summaries, indent=2))
+    # standard JSON, as metrics.json is: a label absent from a frame has an infinite Hausdorff distance, "inf" (Python's
+    # Infinity on stdout failed JSON.parse, and jq read it as 1.8e308)
+    summary = summaries[args.folder[0]] if len(args.folder) == 1 else summaries
+    print(json.dumps(report.finite_json(summary), indent=2, allow_nan=False))
     if args.report:
         print(f"report written to {args.report}", file=sys.stderr)
     return 0

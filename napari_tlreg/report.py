@@ -165,7 +165,7 @@ def _write_metrics_files(folder: Path, res: RegistrationResult, rows: list[dict]
            "runtime_s": res.runtime_s, "normalization": res.normalization, "source": source, "spacing": res.spacing,
            "unit": res.unit, "versions": _versions(),
            "mse_lncc_region": region_note(res), **(extra or {}), "summary": summary, "frames": rows}
-    (folder / "metrics.json").write_text(json.dumps(_finite_json(doc), indent=2, default=_json_default))
+    (folder / "metrics.json").write_text(json.dumps(finite_json(doc), indent=2, default=_json_default))
     keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "t", k))
     _write_csv(folder / "metrics.csv", rows, first=tuple(keys))
     return summary
@@ -527,12 +527,12 @@ def _json_default(o):
     return str(o)
 
 
-def _finite_json(obj):
+def finite_json(obj):
     """``obj`` with every float JSON can hold: NaN as null, infinities as ``"inf"`` / ``"-inf"``."""
     if isinstance(obj, dict):
-        return {str(k): _finite_json(v) for k, v in obj.items()}
+        return {str(k): finite_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite_json(v) for v in obj]
+        return [finite_json(v) for v in obj]
     return _json_value(obj)
 
 
@@ -683,7 +683,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
             "files": files,
             **(extra or {}),
         }
-        (tmp / "report.json").write_text(json.dumps(_finite_json(doc), indent=2, default=_json_default))
+        (tmp / "report.json").write_text(json.dumps(finite_json(doc), indent=2, default=_json_default))
     return folder
 
 

@@ -2216,3 +2216,24 @@ def test_a_sequence_with_a_pixel_size_registers_in_pixels_when_told(shift_engine
     res = tl.register(seq, method=shift_engine, unit="px")
     assert res.spacing is None and res.unit == "px"
     assert tl.register(seq, method=shift_engine).spacing == (0.5, 0.5)
+
+
+def test_cli_evaluate_prints_standard_json(tmp_path, capsys):
+    """A label missing from a frame has an infinite Hausdorff distance: stdout carried Python's ``Infinity`` (not JSON:
+    JSON.parse failed on it, jq read 1.8e308) where metrics.json writes "inf"."""
+    import json
+
+    folder = _result_with_reference(tmp_path / "a", 0)
+    lab = np.zeros((3, 32, 32), np.int32)
+    lab[:, 10:20, 10:20] = 1
+    lab[2, 2:6, 2:6] = 3  # on frame 2 only: the reference's labels propagate no 3 there
+    np.save(tmp_path / "lab.npy", lab)
+    rc, err, out = _cli(["evaluate", folder, "--labels", tmp_path / "lab.npy"], capsys)
+    assert rc == 0, err
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    doc = json.loads(out, parse_constant=refuse)
+    saved = json.loads((folder / "metrics.json").read_text(), parse_constant=refuse)
+    assert doc == saved["summary"] and "inf" in doc.values()
