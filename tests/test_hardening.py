@@ -2237,3 +2237,23 @@ def test_cli_evaluate_prints_standard_json(tmp_path, capsys):
     doc = json.loads(out, parse_constant=refuse)
     saved = json.loads((folder / "metrics.json").read_text(), parse_constant=refuse)
     assert doc == saved["summary"] and "inf" in doc.values()
+
+
+def test_two_writes_of_one_output_at_once_both_end_and_the_last_is_kept(tmp_path):
+    """(2026-12-05, process review) ``register --out cc`` run twice at once: the second write took the first's folder
+    in the making for a killed write's leftover and deleted it; the first failed after its whole run ("No such file or
+    directory: '.cc.tmp-30c12916/montage.png'"). A folder left by a write that is gone is still cleared."""
+    from napari_tlreg.io.writers import atomic_dir
+
+    out = tmp_path / "cc"
+    with atomic_dir(out, replaces="result.json") as first:
+        (first / "result.json").write_text("first")
+        with atomic_dir(out, replaces="result.json") as second:
+            (second / "result.json").write_text("second")
+        assert (out / "result.json").read_text() == "second" and first.is_dir()
+        (first / "montage.png").write_bytes(b"png")  # the first goes on writing
+    assert (out / "result.json").read_text() == "first" and (out / "montage.png").is_file()
+    (tmp_path / ".cc.tmp-0f3c9a2b").mkdir()  # a killed write's: no one holds it
+    with atomic_dir(out, replaces="result.json") as third:
+        (third / "result.json").write_text("third")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cc"]

@@ -183,6 +183,7 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(target, "tmp")
     tmp.mkdir()
+    lock = _hold(tmp)
     try:
         yield tmp
         for root, _dirs, files in os.walk(tmp):
@@ -207,6 +208,51 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
         if full is not None:
             raise full from exc
         raise
+    finally:
+        _release(lock)
+
+
+def _hold(folder: Path) -> int | None:
+    """An advisory lock on a folder being written (its descriptor; None where there are no flock locks), so that
+    another write of the same output passes it by as no leftover: a second ``register --out`` to one folder deleted
+    the first's folder in the making, which then failed after its run. The lock goes with the process, so a killed
+    write's folder is a leftover again."""
+    try:
+        import fcntl
+
+        fd = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _release(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
+
+
+def _being_written(folder: Path) -> bool:
+    """Whether a write going on (of this process or another) holds ``folder`` (:func:`_hold`)."""
+    try:
+        import fcntl
+
+        fd = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
 
 
 def remove_leftovers(target, replaces: str | None = None) -> None:
@@ -216,7 +262,8 @@ def remove_leftovers(target, replaces: str | None = None) -> None:
     ``target`` held: the newest that holds ``replaces`` (a whole output of this kind) is put back first. The
     ``.tmp-*`` are removed; the ``.old-*`` once ``target`` is there (each was replaced by it); with ``target`` still
     missing they are left as they are (one killed while it was deleted, or another kind's output: put back, it was
-    refused after the run). Two writes into one folder at once are not supported (the batch locks its output)."""
+    refused after the run). A folder another write is making now is left to it (:func:`_hold`): of two writes
+    into one folder at once, the one that ends last is what the folder holds."""
     target = Path(target)
     parent = target.parent
     if not parent.is_dir():
@@ -232,7 +279,8 @@ def remove_leftovers(target, replaces: str | None = None) -> None:
         if whole:
             os.rename(max(whole, key=lambda p: p.stat().st_mtime), target)
     for left in leftovers("tmp") + (leftovers("old") if target.exists() else []):
-        shutil.rmtree(left, ignore_errors=True)
+        if not _being_written(left):  # another write's, going on now
+            shutil.rmtree(left, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- stacks
