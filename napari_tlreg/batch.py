@@ -810,6 +810,8 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
                 if rows[i]["status"] == "pending" and is_finished(
                         folder, run_record(items[i], method, given, reference, normalize, slice)):
                     rows[i] = _row(items[i], status="ok", folder=str(folder), **_metrics_of(folder))
+                with contextlib.suppress(OSError):  # a worker stopped mid-write left its full-size hidden copy
+                    remove_leftovers(folder, "result.json")
             write_summary([rows[k] for k in range(len(items))], out)
             raise
 

@@ -1018,3 +1018,25 @@ def test_the_summary_gives_distances_in_the_sequences_unit_too(cluster, shift_en
         table = {r["name"]: r for r in csv.DictReader(f)}
     assert table["mm"]["unit"] == "mm" and float(table["mm"]["hd95_physical"]) == pytest.approx(summary["hd95_mm"])
     assert table["px"]["unit"] == "" and table["px"]["hd95_physical"] == ""
+
+
+def test_an_interrupted_batch_clears_what_its_stopped_workers_left(cluster, shift_engine, tmp_path, monkeypatch):
+    """(2026-12-05, process review) SIGTERM or Ctrl-C during a batch stops its workers mid-write: their full-size
+    hidden ``.name.tmp-*`` stayed in OUT until a later batch into the same folder (none, often)."""
+    import distributed
+
+    save_stack(tmp_path / "a.tif", _sequence(3))
+    out = tmp_path / "out"
+
+    def interrupted(futures):
+        distributed.wait(futures)
+        (out / ".a.tmp-0badc0de").mkdir()  # what a worker stopped mid-write leaves
+        raise KeyboardInterrupt
+        yield  # a generator, as distributed's
+
+    monkeypatch.setattr(distributed, "as_completed", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch([tmp_path / "a.tif"], shift_engine, out, scheduler=cluster.scheduler_address, montage=False)
+    assert _hidden(out) == []
+    with open(out / "summary.csv") as f:
+        assert [r["status"] for r in csv.DictReader(f)] == ["ok"]
