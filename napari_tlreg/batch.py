@@ -248,7 +248,7 @@ def _hashed(item: dict) -> str:
     """``<name>-<hash>``, of the source and its slice position (slice 0 as none: the same sequence, :func:`_slice_key`)."""
     k = _slice_key(item.get("slice"))
     tag = item["source"] + ("" if k == 0 else f"#slice{k}")
-    return f"{item['name'] or 'sequence'}-{hashlib.sha1(tag.encode()).hexdigest()[:8]}"
+    return f"{item['name'] or 'sequence'}-{hashlib.sha1(tag.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
 
 
 def unique_names(items: list[dict], out: Path | None = None) -> list[dict]:
@@ -325,7 +325,7 @@ def _stamp(path) -> str | None:
     else:
         files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
     text = ";".join(f"{f.name}:{st.st_size}:{st.st_mtime_ns}" for f in files for st in (f.stat(),))
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
+    return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def run_record(item: dict, method: str, params: dict, reference: int, normalize: str, slice: int | None) -> dict:

@@ -561,12 +561,22 @@ def _sigterm_interrupts(command: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    _lenient_output()
     args = _parser().parse_args(argv)
     with warnings.catch_warnings():  # a warning is one line too, never a source excerpt
         warnings.showwarning = lambda message, category, *_a, **_k: print(
             f"napari-tlreg {args.command}: warning: {_first_line(message)}", file=sys.stderr)
         with _sigterm_interrupts(args.command):
             return _main(args)
+
+
+def _lenient_output() -> None:
+    """What the output's encoding cannot hold is written as backslash escapes, as Python's stderr does: a path that is
+    not UTF-8 (a byte 0xff, which Linux allows) on stdout failed a finished run ("'utf-8' codec can't encode
+    character '\\udcff'", exit 2, its result written), and the λ of ``methods nmsr`` failed on a Latin-1 console."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):  # not a text stream, or closed
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _main(args) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import sys
 import tracemalloc
 import warnings
 from pathlib import Path
@@ -2257,3 +2258,18 @@ def test_two_writes_of_one_output_at_once_both_end_and_the_last_is_kept(tmp_path
     with atomic_dir(out, replaces="result.json") as third:
         (third / "result.json").write_text("third")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cc"]
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="names must be UTF-8 there")
+def test_a_name_that_is_not_utf8_is_written_and_batched(tmp_path, capsys, shift_engine):
+    """(2026-12-05, process review) Linux allows any byte in a name: ``register --out $'bad\\xffname'`` ran the whole
+    registration, then failed with "'utf-8' codec can't encode character '\\udcff'" (the temporary sibling's name),
+    writing nothing; a cohort file so named failed the batch's stamp the same way."""
+    from napari_tlreg.batch import _hashed, _stamp
+
+    bad = os.fsdecode(b"bad\xffname")
+    src = save_stack(tmp_path / f"{bad}.tif", _seq(3))
+    rc, err, _ = _cli(["register", src, "--method", shift_engine, "--out", tmp_path / bad], capsys)
+    assert rc == 0, err
+    assert (tmp_path / bad / "result.json").is_file() and not [p for p in os.listdir(tmp_path) if p.startswith(".")]
+    assert _stamp(src) is not None and _hashed({"name": bad, "source": str(src)}).startswith(bad)

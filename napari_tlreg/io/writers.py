@@ -68,10 +68,14 @@ _NAME_MAX = 255
 
 def _sibling_prefix(target: Path, tag: str) -> str:
     """``.<name>.<tag>-``, ``<name>`` cut to what fits beside 8 hex digits in one file name (an output named with 242
-    to 255 bytes was refused with its temporary sibling's "File name too long")."""
+    to 255 bytes was refused with its temporary sibling's "File name too long"); a name that is not UTF-8 (a byte
+    0xff, which Linux allows) as it is (it failed with a codec error after the whole run)."""
     room = _NAME_MAX - len(f"..{tag}-") - 8
-    name = target.name.encode()[:room].decode(errors="ignore")
-    return f".{name}.{tag}-"
+    raw = os.fsencode(target.name)  # the name's bytes, as the file system has them (Linux allows any but / and NUL)
+    cut = raw[:room]
+    while cut and len(cut) < len(raw) and raw[len(cut)] & 0xC0 == 0x80:  # not through a UTF-8 character
+        cut = cut[:-1]
+    return f".{os.fsdecode(cut)}.{tag}-"
 
 
 def _tmp_sibling(target: Path, tag: str) -> Path:
