@@ -283,6 +283,20 @@ def test_affine_stage_recovers_a_known_affine_and_rejects_a_diverged_one():
     assert a.abs().max() < 20 and (tl.jacobian_determinant(a.numpy()) > 0).all()
 
 
+def test_the_affine_stage_takes_a_long_thin_strip():
+    """(2026-12-05, memory review) 8 x 4096 px: the phase correlation's start on a <= 256 px copy had 0 rows
+    (``RuntimeError: Input and output sizes should be greater than 0``; hsyn and multistep failed, tlrn ran)."""
+    from scipy.ndimage import gaussian_filter
+
+    from napari_tlreg.engines import pairs
+
+    b = gaussian_filter(np.random.default_rng(0).random((8, 4096)), 2.0).astype(np.float32)
+    moving, fixed = torch.from_numpy(b)[None, None], torch.from_numpy(np.roll(b, 3, 1))[None, None]
+    got = pairs.affine_prealign(moving, fixed)
+    assert got[0, 1, :, 64:-64].mean().item() == pytest.approx(-3.0, abs=0.3)  # fixed(x) = moving(x - 3 cols)
+    assert got[0, 0, :, 64:-64].abs().max().item() < 0.3
+
+
 def test_pair_batches_are_bounded_by_pixels_not_frames():
     from napari_tlreg.engines.pairs import chunk_size
 

@@ -301,8 +301,11 @@ def affine_prealign(moving: torch.Tensor, fixed: torch.Tensor, valid_moving: tor
     with torch.no_grad():
         if init_shift:
             k = max(1, max(h, w) // 256)  # shift estimate on a <= 256 px image, enough for a start
-            ms, fs = (resample(moving, (h // k, w // k)), resample(fixed, (h // k, w // k))) if k > 1 else (moving, fixed)
-            theta[:, 4:] = phase_correlation(ms, fs).double() * k
+            # never under 8 px a side (a 16 x 16384 strip came to 0 rows: "output sizes should be greater than 0")
+            hs, ws = min(h, max(8, h // k)), min(w, max(8, w // k))
+            ms, fs = (resample(moving, (hs, ws)), resample(fixed, (hs, ws))) if k > 1 else (moving, fixed)
+            theta[:, 4:] = phase_correlation(ms, fs).double() * torch.tensor([h / ms.shape[-2], w / ms.shape[-1]],
+                                                                             dtype=torch.float64, device=theta.device)
         theta0 = theta.clone()  # fallbacks when Gauss-Newton ends somewhere implausible or worse
         if isinstance(iterations, int):
             iterations = (iterations,) * len(levels)
