@@ -112,9 +112,9 @@ def test_load_slices_reads_the_source_once(tmp_path, monkeypatch, shared_data):
     calls = {"nifti": 0, "headers": 0, "pixels": 0}
     nifti, dcmread = readers._nifti_array, readers._dcmread
 
-    def count_nifti(p):
+    def count_nifti(p, *a, **kw):
         calls["nifti"] += 1
-        return nifti(p)
+        return nifti(p, *a, **kw)
 
     def count_dcmread(p, **kw):
         calls["headers" if kw.get("stop_before_pixels") else "pixels"] += 1
@@ -126,3 +126,22 @@ def test_load_slices_reads_the_source_once(tmp_path, monkeypatch, shared_data):
     folder = shared_data / "sunnybrook" / "dicom_SCD0000101"
     assert len(load_slices(folder)) == 12
     assert calls["headers"] == 240 and calls["pixels"] == 240
+
+
+def test_one_slice_of_a_4d_nifti_is_read_alone(tmp_path, monkeypatch):
+    """(2026-12-05, memory review) A cine of 40 slices x 128 frames of 512² was refused for its 5 GiB when one slice,
+    128 MiB, was asked for; a slice of a smaller one decoded the whole volume first (20x the slice's memory). Here
+    the cap is lowered to between one slice and the volume."""
+    import nibabel as nib
+
+    from napari_tlreg.io import readers
+
+    vol = np.random.default_rng(0).integers(0, 1000, (24, 16, 8, 10)).astype(np.int16)  # (X, Y, Z, T)
+    path = tmp_path / "cine.nii.gz"
+    nib.save(nib.Nifti1Image(vol, np.eye(4)), path)
+    monkeypatch.setattr(readers, "MAX_READ_VOXELS", 24 * 16 * 10 * 2)
+    seq = load_sequence(path, slice=3)
+    np.testing.assert_array_equal(seq.frames, np.transpose(vol[:, :, 3, :], (2, 1, 0)).astype(np.float32))
+    assert seq.metadata["n_slices"] == 8 and seq.metadata["slice"] == 3
+    with pytest.raises(readers.SequenceReadError, match="larger than"):  # every slice: the whole volume is kept
+        load_slices(path)

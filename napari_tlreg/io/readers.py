@@ -899,14 +899,23 @@ def _result_folder_spacing(path: Path) -> tuple[tuple[float, float] | None, str]
 
 
 # --------------------------------------------------------------------------- NIfTI
-def _nifti_array(path: Path):
-    """-> (raw voxel array in nibabel order, spacing (row, col), unit, metadata)."""
+def _nifti_array(path: Path, slice=None, lazy: bool = False):
+    """-> (voxel array in nibabel order, spacing (row, col), unit, metadata). ``lazy``: nibabel's proxy, read where
+    :func:`_nifti_to_napari` indexes it; a 4-D image is then claimed (:func:`_check_claim`) for the one slice position
+    ``slice`` that will be read (with :data:`EVERY`, every one: all are kept). A cine of 40 slices x 128 frames of
+    512² was refused for its 5 GiB when one slice of it, 128 MiB, was asked for, and a slice of a smaller one read the
+    whole volume first (20x the slice's memory)."""
     import nibabel as nib
 
     img = nib.load(str(path))
-    shape = img.header.get_data_shape()
-    n = _check_claim(path, shape, "NIfTI image")
-    dims = list(shape[:4]) + [1] * max(0, 2 - len(shape))  # (X, Y[, Z][, T]): the frames are (T, Y, X)
+    shape = tuple(int(s) for s in img.header.get_data_shape())
+    dims = list(shape)
+    while len(dims) > 4 and dims[-1] == 1:  # (X, Y, Z, T, 1, ...): trailing axes of one
+        dims.pop()
+    one_slice = lazy and len(dims) == 4 and slice is not EVERY
+    _check_claim(path, (dims[0], dims[1], dims[3]) if one_slice else shape, "NIfTI image")
+    n = math.prod(shape)
+    dims = dims[:4] + [1] * max(0, 2 - len(dims))  # (X, Y[, Z][, T]): the frames are (T, Y, X)
     _check_frames(path, (dims[3] if len(dims) == 4 else dims[2] if len(dims) == 3 else 1, dims[1], dims[0]))
     offset = int(img.dataobj.offset) if hasattr(img.dataobj, "offset") else int(img.header["vox_offset"])
     need = offset + n * img.header.get_data_dtype().itemsize
@@ -915,10 +924,11 @@ def _nifti_array(path: Path):
             _fail(path, f"truncated: the header claims {need:,} bytes, the file decompresses to fewer")
     else:
         _check_stored(path, 0, need)
-    data = np.asanyarray(img.dataobj)
-    if data.dtype.names:  # RGB24 / RGBA32 structured voxels
-        data = np.stack([data[n] for n in data.dtype.names[:3]], axis=-1)
-        data = to_luminance(data)
+    data = img.dataobj
+    if len(shape) > 4 and len(dims) == 4:
+        data = data.reshape(tuple(dims))
+    if not lazy:
+        data = _nifti_voxels(data)
     zooms = [float(z) for z in img.header.get_zooms()]
     space_unit, time_unit = img.header.get_xyzt_units()
     spacing, unit = None, "px"
@@ -928,40 +938,52 @@ def _nifti_array(path: Path):
             scale = (1.0, "mm")  # unknown unit: NIfTI tools assume mm
         if scale is not None:
             spacing, unit = (zooms[1] * scale[0], zooms[0] * scale[0]), scale[1]
-    meta = {"affine": np.asarray(img.affine).tolist(), "zooms": zooms, "dtype": str(data.dtype)}
+    dtype = img.header.get_data_dtype()
+    meta = {"affine": np.asarray(img.affine).tolist(), "zooms": zooms,
+            "dtype": str(np.dtype(np.float32) if dtype.names else dtype)}
     if len(zooms) >= 4 and time_unit in ("sec", "msec", "usec") and zooms[3] not in (0.0, 1.0):
         meta["frame_time_ms"] = zooms[3] * {"sec": 1000.0, "msec": 1.0, "usec": 1e-3}[time_unit]
     return data, spacing, unit, meta
 
 
-def _nifti_to_napari(data: np.ndarray, path: Path, slice: int | None):
-    """Voxel array (X, Y[, Z][, T]) -> ``(T, H, W)`` = data[x, y, t] -> out[t, y, x]."""
-    data = np.asarray(data)
+def _nifti_voxels(data) -> np.ndarray:
+    """Voxels read (from nibabel's proxy, or a part of it), RGB24 / RGBA32 structured voxels as their luminance."""
+    data = np.asanyarray(data)
+    if data.dtype.names:
+        data = to_luminance(np.stack([data[n] for n in data.dtype.names[:3]], axis=-1))
+    return data
+
+
+def _nifti_to_napari(data, path: Path, slice: int | None):
+    """Voxel array (X, Y[, Z][, T]), or nibabel's proxy of one (only what is returned is read) -> ``(T, H, W)`` =
+    data[x, y, t] -> out[t, y, x]."""
     while data.ndim > 4 and data.shape[-1] == 1:
         data = data[..., 0]
     n_slices = 1
     if data.ndim == 2:
-        return data.T[None], n_slices
+        return _nifti_voxels(data).T[None], n_slices
     if data.ndim == 3:  # (X, Y, T)
-        return np.transpose(data, (2, 1, 0)), n_slices
+        return np.transpose(_nifti_voxels(data), (2, 1, 0)), n_slices
     if data.ndim == 4:  # (X, Y, Z, T)
         n_slices = data.shape[2]
         k = 0 if slice is None else int(slice)
         if not 0 <= k < n_slices:
             _fail(path, f"slice={k} is out of range: the image has {n_slices} slice(s)")
-        return np.transpose(data[:, :, k, :], (2, 1, 0)), n_slices
+        return np.transpose(_nifti_voxels(data[:, :, k, :]), (2, 1, 0)), n_slices
     _fail(path, f"NIfTI image has shape {data.shape}; expected (X, Y, T) or (X, Y, Z, T)")
 
 
 def _read_nifti(path: Path, slice: int | None = None, **_) -> Sequence:
-    data, spacing, unit, meta0 = _nifti_array(path)
+    # one slice position: read alone; every one: the volume decoded once (a .nii.gz read per slice is decompressed
+    # up to it each time)
+    data, spacing, unit, meta0 = _nifti_array(path, slice, lazy=slice is not EVERY)
     spacing = checked_spacing(spacing, path.name)
     unit = unit if spacing else "px"
     zooms = meta0["zooms"]
     step = zooms[2] if len(zooms) == 3 else 0.0
     # (X, Y, Z): a volume, as NIfTI has it: a step of a slice's thickness or more (a frame time, 0.03, is no slice;
     # CAMUS's sequences step 1)
-    if np.ndim(data) == 3 and data.shape[2] > 1 and step not in (0.0, 1.0) and step >= min(zooms[:2]) > 0:
+    if data.ndim == 3 and data.shape[2] > 1 and step not in (0.0, 1.0) and step >= min(zooms[:2]) > 0:
         shown = step * spacing[1] / zooms[0] if spacing else step  # in the spacing's unit (a file in microns: mm)
         warnings.warn(f"{path.name}: its third axis steps {shown:g}{f' {unit}' if spacing else ''}, as a volume's "
                       f"slices do (NIfTI keeps time on the fourth): read its {data.shape[2]} planes as the frames of "
