@@ -1653,3 +1653,23 @@ def test_a_result_folder_given_as_a_sequence_is_named_for_what_it_is(tmp_path):
                                                     r"scaled to \[0, 1\], are a/frames.tif"):
             load_sequence(tmp_path / "a")
     assert load_sequence(tmp_path / "a" / "frames.tif").shape == (3, 24, 24)
+
+
+def test_colour_frames_turn_grey_a_frame_at_a_time():
+    """(2026-12-05, memory review) The float32 copy of every frame's three channels, made at once, took 3x the grey
+    result on top of it (a 150-frame 640x480 video read peaked at 2.7x what it kept). The values are as before."""
+    import tracemalloc
+
+    from napari_tlreg.io.readers import to_luminance
+
+    rgb = np.random.default_rng(0).integers(0, 256, (20, 64, 80, 4), dtype=np.uint8)
+    tracemalloc.start()
+    try:
+        grey = to_luminance(rgb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * grey.nbytes
+    w = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    np.testing.assert_allclose(grey, rgb[..., :3].astype(np.float32) @ w, rtol=1e-6)
+    np.testing.assert_array_equal(to_luminance(rgb[0]), grey[0])  # one frame as in a sequence
