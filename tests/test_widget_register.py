@@ -269,6 +269,23 @@ def test_labels_mismatch_is_refused_and_one_frame_fits(widget, qtbot, notes):
     assert "seq propagated labels" in [ly.name for ly in viewer.layers]
 
 
+def test_label_ids_beyond_int32_are_refused_at_run(widget, qtbot, notes):
+    """(2026-12-05, layer-kinds review) A uint64 labels layer with an id of 2**40 was refused only after the whole
+    run ("labels not propagated")."""
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    wide = labels.astype(np.uint64)
+    wide[wide == 1] = 2**40
+    viewer.add_labels(wide, name="wide")
+    choose(w.labels_combo, "wide")
+    choose(w.method_combo, TruthEngine.name)
+    w.run_btn.click()
+    assert not w.running and [k for k, _ in notes] == ["error"], notes
+    assert "labels 'wide'" in notes[0][1] and "int32 range" in notes[0][1]
+    assert "seq warped reference" not in [ly.name for ly in viewer.layers]
+
+
 def test_2d_labels_are_the_reference(widget, qtbot, notes):
     viewer, w = widget
     frames, labels = synthetic_sequence()

@@ -58,7 +58,7 @@ from napari_tlreg.api import (
     suggested_method,
     validate_frames,
 )
-from napari_tlreg.core.labels import labelled_frames, reference_on_labels
+from napari_tlreg.core.labels import as_label_ids, labelled_frames, reference_on_labels
 from napari_tlreg.core.normalize import intensity_range
 from napari_tlreg.io import to_luminance
 from napari_tlreg._hooks import label_colormap
@@ -1078,7 +1078,11 @@ class RegisterWidget(ClosingDock, QWidget):
             if misfit:
                 self._refuse(f"labels '{lab_layer.name}': {misfit}; choose labels of this image, or none")
                 return
-            labels = np.array(base_data(lab_layer))
+            try:  # ids beyond int32 (a uint64 layer) were refused only after the whole run
+                labels = as_label_ids(np.array(base_data(lab_layer)))
+            except ValueError as exc:
+                self._refuse(f"labels '{lab_layer.name}': {exc}; choose other labels, or none")
+                return
         scale = tuple(float(s) for s in layer.scale)
         translate = tuple(float(t) for t in layer.translate)
         # the reader's pixel size, 1 x 1 mm included (the command line used it, the dock took it for none: the auto
