@@ -413,7 +413,7 @@ def cmd_evaluate(args) -> int:
             report.check_annotations(res.frames.shape, None, landmarks, res.reference)
         except ValueError as exc:
             raise ValueError(f"{Path(args.landmarks).name}: {exc}") from None
-    summaries, first = {}, None
+    summaries, first, plan = {}, None, []
     for folder, res in zip(args.folder, results):
         # each kind not given: what the folder keeps (what register or an earlier evaluate used); a folder older
         # than that: its recorded source's own (else its Dice and TRE were lost)
@@ -432,6 +432,12 @@ def cmd_evaluate(args) -> int:
         lm = own[1] if want[1] else landmarks
         for note in report.unannotated_reference(None if lab is None else np.asarray(lab), lm, res.reference):
             print(f"napari-tlreg evaluate: warning: {folder}: {note}", file=sys.stderr)
+        lost = sorted(report.scored_annotations(Path(folder)) - {k for k, v in (("labels", lab), ("landmarks", lm))
+                                                                 if v is not None})
+        if lost:  # a folder written before they were kept in it: its recorded Dice and TRE were rewritten away
+            raise ValueError(f"{folder}: its metrics score {' and '.join(lost)} that it does not keep (written by an "
+                             f"earlier napari-tlreg) and that were not given: pass "
+                             f"{' and '.join('--' + k for k in lost)}, or its recorded figures would be lost")
         if lab is None and lm is None:
             print(f"napari-tlreg evaluate: {folder}: no labels or landmarks (none given, none kept in the folder or "
                   "readable from its source): image figures only", file=sys.stderr)
@@ -442,6 +448,8 @@ def cmd_evaluate(args) -> int:
                 print(f"napari-tlreg evaluate: {folder}: the report scores it with the {' and '.join(lent)} of "
                       f"{first[2]}", file=sys.stderr)
         first = first or (lab, lm, folder)
+        plan.append((folder, res, lab, lm))
+    for folder, res, lab, lm in plan:  # each folder checked before any is rewritten
         summaries[folder] = report.write_evaluation(res, folder, labels=lab, landmarks=lm,
                                                     keep_label_names=args.labels is None)
     if args.report:

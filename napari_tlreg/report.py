@@ -571,7 +571,9 @@ def _check_one_sequence(named: dict) -> None:
     first: dict = {}
     for name, res in named.items():
         seen = first.setdefault(res.normalization, (name, res))
-        if seen[1] is not res and not np.array_equal(seen[1].frames, res.frames):
+        # to float32's rounding of [0, 1] (one sequence normalised by two versions differed by 6e-8)
+        a, b = seen[1].frames, res.frames
+        if seen[1] is not res and not (a.shape == b.shape and np.allclose(a, b, rtol=0.0, atol=1e-5)):
             raise ValueError(f"results of different sequences cannot share a report: {seen[0]!r} and {name!r} hold "
                              "other frames (a report compares methods on one sequence)")
 
@@ -700,6 +702,20 @@ def recorded(folder: Path) -> tuple[str | None, dict]:
     source = doc.get("source")
     return (source if isinstance(source, str) else None), {k: doc[k] for k in ("batch", "warnings", "slice", "label_names")
                                                           if k in doc}
+
+
+def scored_annotations(folder: Path) -> set[str]:
+    """``"labels"`` and ``"landmarks"``, each that ``folder``'s ``metrics.json`` holds figures of (a Dice, a Hausdorff
+    distance; a TRE)."""
+    try:
+        summary = json.loads((folder / "metrics.json").read_text()).get("summary")
+    except (OSError, ValueError, AttributeError):
+        return set()
+    if not isinstance(summary, dict):
+        return set()
+    scored = {k for k, v in summary.items() if v is not None}
+    return ({"labels"} if any(k.startswith(("dice", "hd")) for k in scored) else set()) | (
+        {"landmarks"} if any(k.startswith("tre") for k in scored) else set())
 
 
 def names_of_labels(names) -> dict | None:

@@ -2273,3 +2273,42 @@ def test_a_name_that_is_not_utf8_is_written_and_batched(tmp_path, capsys, shift_
     assert rc == 0, err
     assert (tmp_path / bad / "result.json").is_file() and not [p for p in os.listdir(tmp_path) if p.startswith(".")]
     assert _stamp(src) is not None and _hashed({"name": bad, "source": str(src)}).startswith(bad)
+
+
+def test_evaluate_keeps_the_figures_of_an_older_folder_that_kept_no_annotations(tmp_path, capsys):
+    """(2026-12-05, upgrade review) A folder from before results kept their labels and landmarks: ``evaluate`` without
+    them rewrote its metrics without the Dice and TRE ``register`` had recorded (a note said "image figures only")."""
+    from napari_tlreg import report
+    from napari_tlreg.result import RegistrationResult
+
+    folder = _result_with_reference(tmp_path / "old", 0)
+    lab = np.zeros((3, 32, 32), np.int32)
+    lab[:, 10:20, 10:20] = 1
+    report.write_evaluation(RegistrationResult.load(folder), folder, labels=lab)
+    (folder / "labels.tif").unlink()  # as an older version left it
+    (folder / "propagated_labels.tif").unlink(missing_ok=True)
+    before = (folder / "metrics.json").read_bytes()
+    rc, err, _ = _cli(["evaluate", folder], capsys)
+    _assert_one_line_error(rc, err, command="evaluate", match="pass --labels, or its recorded figures would be lost")
+    assert (folder / "metrics.json").read_bytes() == before
+    np.save(tmp_path / "lab.npy", lab)
+    rc, err, out = _cli(["evaluate", folder, "--labels", tmp_path / "lab.npy"], capsys)
+    assert rc == 0 and json.loads(out)["dice"] is not None
+
+
+def test_a_report_takes_two_versions_results_of_one_sequence():
+    """(2026-12-05, upgrade review) One sequence normalised by two versions differs by float32's rounding (6e-8):
+    "results of different sequences cannot share a report"."""
+    from napari_tlreg.report import _check_one_sequence
+    from napari_tlreg.result import RegistrationResult
+
+    fr = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32)
+    u = np.zeros((3, 2, 16, 16), np.float32)
+
+    def result(frames):
+        return RegistrationResult(frames=frames, warped=frames, displacement=u, jacobian=np.ones((3, 16, 16), np.float32),
+                                  method="m", reference=0)
+
+    _check_one_sequence({"old": result(fr), "new": result(fr + np.float32(6e-8))})
+    with pytest.raises(ValueError, match="different sequences"):
+        _check_one_sequence({"a": result(fr), "b": result(np.roll(fr, 1, 1))})
