@@ -252,9 +252,11 @@ def read_sequences(path: str | os.PathLike | _Seq[str]) -> list[LayerData]:
 def _labels_layer(path) -> LayerData:
     """A labels stack (``save_stack(..., labels=True)``) as a Labels layer, scaled by its spacing."""
     from napari_tlreg.io import load_stack
-    from napari_tlreg.io.readers import _stem
+    from napari_tlreg.io.readers import _result_folder_spacing, _stem
 
     arr, spacing, unit = load_stack(path)
+    if spacing is None:  # a result folder's labels, saved without their spacing before 2026-12-04
+        spacing, unit = _result_folder_spacing(Path(path))
     sp = tuple(float(v) for v in spacing) if spacing is not None else (1.0, 1.0)
     info = {"name": _stem(Path(path)), "spacing": None if spacing is None else sp,
             "unit": unit if spacing is not None else "px", "source": str(path)}

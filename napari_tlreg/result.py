@@ -221,7 +221,7 @@ class RegistrationResult:
     @classmethod
     def load(cls, folder) -> "RegistrationResult":
         """Read a folder written by :meth:`save`."""
-        from .io.readers import load_stack
+        from .io.readers import load_stack, result_unit
 
         folder = Path(folder).expanduser()  # as save and load_sequence take "~/x"
         meta_path = folder / "result.json"
@@ -240,7 +240,7 @@ class RegistrationResult:
                           spacing=tuple(float(s) for s in meta["spacing"]) if meta.get("spacing") else None,
                           # results saved before it was recorded: per sequence
                           normalization=str(meta.get("normalization", "sequence")),
-                          unit=str(meta.get("unit", "mm")),  # results saved before it was recorded: mm
+                          unit=result_unit(folder, meta),  # results saved before it was recorded: their source's
                           geotiff=meta.get("geotiff") or None,
                           provenance=dict(meta.get("provenance") or {}))  # none in folders saved before it was
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:

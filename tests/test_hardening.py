@@ -2312,3 +2312,31 @@ def test_a_report_takes_two_versions_results_of_one_sequence():
     _check_one_sequence({"old": result(fr), "new": result(fr + np.float32(6e-8))})
     with pytest.raises(ValueError, match="different sequences"):
         _check_one_sequence({"a": result(fr), "b": result(np.roll(fr, 1, 1))})
+
+
+def test_an_older_result_folder_keeps_its_unit_and_its_labels(tmp_path):
+    """(2026-12-05, upgrade review) Folders saved before result.json recorded the unit (2026-12-04) loaded a map's
+    10 m pixels as 10 mm (TRE 1000x off, under "mm"); their label TIFFs, written without the labels mark and spacing,
+    opened as an image at scale 1 over frames at their pixel size."""
+    import tifffile
+
+    from napari_tlreg._hooks import read_sequences
+    from napari_tlreg.result import RegistrationResult
+
+    src = save_stack(tmp_path / "map.tif", _seq(3), spacing=(10.0, 10.0), unit="m")
+    res = tl.register(tl.load_sequence(src), method="nmsr", iterations=1, final_iterations=1)
+    assert res.unit == "m"
+    res.save(tmp_path / "r")
+    meta = json.loads((tmp_path / "r" / "result.json").read_text())
+    del meta["unit"]  # as saved then, with the source in metrics.json (`register --out`)
+    (tmp_path / "r" / "result.json").write_text(json.dumps(meta))
+    (tmp_path / "r" / "metrics.json").write_text(json.dumps({"source": str(src), "spacing": [10.0, 10.0]}))
+    assert RegistrationResult.load(tmp_path / "r").unit == "m"  # read from its source (metrics.json's)
+    src.unlink()
+    with pytest.warns(UserWarning, match="records no length unit"):
+        assert RegistrationResult.load(tmp_path / "r").unit == "mm"
+    tifffile.imwrite(tmp_path / "r" / "propagated_labels.tif", np.ones((3, 32, 32), np.int32))  # no mark, no spacing
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (data, kw, kind), = read_sequences(str(tmp_path / "r" / "propagated_labels.tif"))
+    assert kind == "labels" and tuple(kw["scale"]) == (1.0, 10.0, 10.0)

@@ -558,7 +558,10 @@ def is_labels_stack(path) -> bool:
             # before the reader's one line (napari's File > Open and `view` ask this first)
             with _caught_tiff_log(), tifffile.TiffFile(path) as tif:
                 shaped = tif.shaped_metadata
-                return bool(shaped and shaped[0].get("labels") is True)
+                if shaped and shaped[0].get("labels") is True:
+                    return True
+            # a result folder's, saved before labels were marked (2026-12-04)
+            return path.name in RESULT_LABELS and (path.parent / "result.json").is_file()
         if kind == "nifti":
             import nibabel as nib
 
@@ -889,20 +892,42 @@ def _read_tiff(path: Path, **_) -> Sequence:
 
 #: the images of a result folder (``RegistrationResult.save``), whose TIFFs hold no spacing of their own
 RESULT_IMAGES = ("frames.tif", "warped.tif", "jacobian.tif")
+#: a result folder's labels: written without the labels mark and spacing before 2026-12-04 (opened as an image at
+#: scale 1 over frames at 1.5 mm)
+RESULT_LABELS = ("labels.tif", "propagated_labels.tif")
 
 
 def _result_folder_spacing(path: Path) -> tuple[tuple[float, float] | None, str]:
-    """``(spacing, unit)`` of a result folder's image from the folder's ``result.json`` (``(None, "px")`` otherwise:
-    not such an image, or no spacing recorded), so that it overlays the folder's labels, which carry theirs."""
+    """``(spacing, unit)`` of a result folder's image or labels from the folder's ``result.json`` (``(None, "px")``
+    otherwise: not such a file, or no spacing recorded), so that it overlays the folder's other files."""
     meta_path = path.parent / "result.json"
-    if path.name not in RESULT_IMAGES or not meta_path.is_file():
+    if path.name not in RESULT_IMAGES + RESULT_LABELS or not meta_path.is_file():
         return None, "px"
     try:
         meta = json.loads(meta_path.read_text())
         spacing = checked_spacing(meta.get("spacing"), meta_path.name) if isinstance(meta, dict) else None
     except (OSError, ValueError, TypeError):
         return None, "px"
-    return (spacing, str(meta.get("unit") or "mm")) if spacing is not None else (None, "px")
+    return (spacing, result_unit(path.parent, meta)) if spacing is not None else (None, "px")
+
+
+def result_unit(folder: Path, meta: dict) -> str:
+    """The length unit of a result folder's spacing: its ``result.json``'s (``meta``). A folder saved before the unit
+    was recorded (2026-12-04): the unit its recorded source is read in now (``metrics.json``'s ``source``), else mm,
+    with a warning (a map's 10 m pixels were read as 10 mm: its TRE 1000x off, under "mm")."""
+    unit = meta.get("unit")
+    if unit:
+        return str(unit)
+    try:
+        source = json.loads((folder / "metrics.json").read_text()).get("source")
+        if isinstance(source, str) and source and (Path(source).exists() or source in samples()):
+            unit = load_sequence(source).unit
+            return unit if unit != "px" else "mm"  # a pixel size given by hand: mm, as the API took it then
+    except Exception:  # the source unreadable now: said below
+        pass
+    warnings.warn(f"{folder.name}: its result.json records no length unit (saved by napari-tlreg before 2026-12-04) "
+                  "and its source cannot be read: its pixel size is taken as mm", stacklevel=3)
+    return "mm"
 
 
 # --------------------------------------------------------------------------- NIfTI
