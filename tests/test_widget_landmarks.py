@@ -1621,3 +1621,28 @@ def test_a_landmarks_layer_of_other_points_is_said_and_left_alone(docks, errors,
     assert not w.pairing_box.isChecked()
     np.testing.assert_array_equal(layer.data, pts)
     assert len(errors) == 1 and f"{columns}-D points" in errors[0], errors
+
+
+def test_tab_leaves_the_landmarks_tables(docks, qtbot):
+    """(2026-12-05, keyboard review) Tab walked round the pairs table's cells and never left it: the TRE table,
+    tracking and the plots dock were out of a keyboard's reach."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+
+    viewer, _, w, _ = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    w.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    viewer.dims.set_current_step(0, 0)
+    click(layer, (0, 10.0, 12.0))
+    click(layer, (1, 9.0, 12.5))
+    window = viewer.window._qt_window
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    for table in (w.pairs_table, w.tre_table):
+        table.setFocus()
+        qtbot.waitUntil(table.hasFocus, timeout=2000)
+        QTest.keyClick(table, Qt.Key.Key_Tab)
+        assert not table.hasFocus(), table.objectName()

@@ -449,6 +449,8 @@ def test_advanced_parameters_fold_away(widget, qtbot):
     w.show()
     qtbot.waitExposed(w)
     assert w.findChild(object, "param_field_sigma").height() < 5 or not w.findChild(object, "param_field_sigma").isVisible()
+    # (2026-12-05, keyboard review) folded, out of Tab's reach: Tab went through 20 unseen editors, arrows changed them
+    assert not any(w.findChild(object, f"param_{k}").isEnabled() for k in advanced)
     w.findChild(object, "param_field_sigma").setValue(0.5)
     w.findChild(object, "param_noise_compensation").setChecked(False)
     assert w.advanced.text() == "advanced (20, 2 changed)"
@@ -457,6 +459,7 @@ def test_advanced_parameters_fold_away(widget, qtbot):
     assert w.advanced.text() == "advanced (20, 1 changed)"
     w.advanced.expand(animate=False)
     qtbot.waitUntil(lambda: w.findChild(object, "param_field_sigma").height() > 5, timeout=2000)
+    assert all(w.findChild(object, f"param_{k}").isEnabled() for k in advanced)
     choose(w.method_combo, "tlrn")  # no advanced parameters: no group
     assert w.advanced is None and w.param_values() == {}
     choose(w.method_combo, "nmsr")  # fresh editors at the defaults, the group open as the user left it
@@ -540,7 +543,15 @@ def test_cancel(widget, qtbot, notes):
     assert w.running and w.run_btn.text() == "Cancel"
     qtbot.waitUntil(lambda: w.progress_bar.value() > 0, timeout=10000)  # real progress arrives
     t0 = time.perf_counter()
+    window = w.window()
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    w.run_btn.setFocus()
     w.run_btn.click()
+    # (2026-12-05, keyboard review) the button stays enabled with the focus: disabled, it gave the focus to the grid
+    # spacing, which the next arrow key changed
+    assert w.run_btn.isEnabled() and w.run_btn.text() == "Cancelling…" and w.run_btn.hasFocus()
     qtbot.waitUntil(lambda: not w.running, timeout=1000)
     assert time.perf_counter() - t0 < 1.0
     assert w.run_btn.text() == "Run" and w.run_btn.isEnabled()
@@ -1231,6 +1242,18 @@ def test_frame_contrast_in_the_layers_own_values(widget, qtbot, notes, dtype):
     assert not notes, notes
     assert img.colormap.name == "green"
     assert img.contrast_limits == pytest.approx(np.percentile(data, [1, 99]), rel=1e-4)
+
+
+def test_a_result_does_not_widen_the_dock(widget, qtbot, notes):
+    """(2026-12-05, HiDPI review) The Jacobian legend's lines did not wrap: a result widened the dock's least width
+    from 347 to 468 px, pushing the window off a 1024 px (1280 x 720 at 125 %) screen."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert not notes, notes
+    assert w.legend.isVisibleTo(w) and w.legend.minimumSizeHint().width() < 300
 
 
 def test_the_time_slider_is_named(widget):

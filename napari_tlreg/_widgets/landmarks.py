@@ -239,6 +239,9 @@ class LandmarkWidget(ClosingDock, QWidget):
         self.pairs_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.pairs_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.pairs_table.setMinimumHeight(180)
+        # Tab goes on to the next control (Qt's tables keep it, wrapping round their cells: the TRE table, tracking
+        # and the plots dock were out of a keyboard's reach); the arrows move between cells
+        self.pairs_table.setTabKeyNavigation(False)
         self.pairs_table.itemSelectionChanged.connect(self._on_row_selected)
         self.pairs_table.setToolTip("Pairs: a landmark on a frame and its partner on the reference; TRE in pixels")
         root.addWidget(self.pairs_table, 2)
@@ -255,6 +258,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         self.tre_table.setVerticalHeaderLabels(STAT_ROWS)
         self.tre_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.tre_table.setMinimumHeight(self.tre_table.verticalHeader().defaultSectionSize() * (len(STAT_ROWS) + 1) + 6)
+        self.tre_table.setTabKeyNavigation(False)
         self.tre_table.setToolTip("mean/std/max of the Euclidean error; dx = mean |Δcol|, dy = mean |Δrow|, ds = mean distance")
         tl_.addWidget(self.tre_table)
         root.addWidget(tre_box)
@@ -889,6 +893,7 @@ class LandmarkWidget(ClosingDock, QWidget):
                 if m.active_id == key[0]:
                     for j in range(len(cells)):
                         tab.item(i, j).setBackground(Qt.GlobalColor.darkCyan)
+                        tab.item(i, j).setForeground(Qt.GlobalColor.white)  # the theme's text on it read at 3.5:1
                 if key == selected:
                     tab.selectRow(i)
         tab.blockSignals(False)

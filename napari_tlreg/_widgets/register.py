@@ -336,6 +336,9 @@ class _JacobianLegend(QWidget):
             ticks.addWidget(w, 1)
         # det of the pull field: the reference area one pixel of the frame shows (> 1: the tissue shrank since the reference)
         self.meaning = QLabel("since the reference: blue grew · white unchanged · red shrank")
+        # wrapped, as the lines below: unwrapped, a result's legend widened the docks by 120 px (off a 1024 px screen)
+        self.title.setWordWrap(True)
+        self.meaning.setWordWrap(True)
         self.overlay = QLabel(OVERLAY_TEXT["green"])
         self.overlay.setWordWrap(True)
         self.arrows = QLabel("arrows (“… displacement”): from a pixel to where its content is on the reference, "
@@ -346,6 +349,7 @@ class _JacobianLegend(QWidget):
         swatch.setFixedSize(14, 14)
         swatch.setStyleSheet(f"background: {_hex(ensure_colormap(L.FOLD_COLOR).map([1.0])[0])}; border: 1px solid #808080;")
         self.folds = QLabel()
+        self.folds.setWordWrap(True)
         folds.addWidget(swatch)
         folds.addWidget(self.folds, 1)
         for w in (self.title, self.ramp):
@@ -465,6 +469,7 @@ class RegisterWidget(ClosingDock, QWidget):
         # the parameters few users change (Engine.advanced), folded away: rebuilt per method
         self.advanced: QCollapsible | None = None
         self.advanced_form: QFormLayout | None = None
+        self._advanced_holder: QWidget | None = None
         self._advanced_keys: list[str] = []
         self._advanced_open = False
         inputs.addWidget(self.params_box)
@@ -863,7 +868,7 @@ class RegisterWidget(ClosingDock, QWidget):
             self.advanced.setObjectName("advanced_parameters")
             self.advanced.setToolTip("Parameters few users change: the benchmarks chose their defaults")
             self.advanced.toggled.connect(self._on_advanced_toggled)
-            holder = QWidget()
+            holder = self._advanced_holder = QWidget()
             self.advanced_form = QFormLayout(holder)
             self.advanced_form.setContentsMargins(0, 0, 0, 0)
             self.advanced.addWidget(holder)
@@ -895,6 +900,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._choose_own_region()
         if self.advanced is not None and self._advanced_open:
             self.advanced.expand(animate=False)
+        self._on_advanced_toggled(self._advanced_open)
         self.params_box.setVisible(bool(params))
         self._tab_through_parameters(advanced)
 
@@ -935,6 +941,8 @@ class RegisterWidget(ClosingDock, QWidget):
 
     def _on_advanced_toggled(self, expanded: bool) -> None:
         self._advanced_open = expanded  # kept for the next method that has advanced parameters
+        if self.advanced is not None:  # folded: out of Tab's reach (it went through 20 unseen editors, and the arrow
+            self._advanced_holder.setEnabled(expanded)  # keys changed them blind)
 
     def set_param(self, key: str, value: Any) -> None:
         """Set the current method's parameter ``key`` in the form, as if typed (``napari-tlreg view --param``);
@@ -1048,7 +1056,9 @@ class RegisterWidget(ClosingDock, QWidget):
         """Ask the running registration to stop (it raises ``Cancelled`` at its next step)."""
         if self._cancel is not None:
             self._cancel.set()
-            self.run_btn.setEnabled(False)
+            # the button keeps the focus (disabled, with the form above it, it gave the focus to the grid spacing,
+            # which the next arrow key changed); another click while it stops is a cancel again, nothing more
+            self.run_btn.setText("Cancelling…")
             self.status_label.setText("cancelling…")
 
     def run(self) -> None:
