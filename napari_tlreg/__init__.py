@@ -26,7 +26,7 @@ _LAZY = {
     "samples": "napari_tlreg.io",
     "Sequence": "napari_tlreg.io",
 }
-_SUBMODULES = {"metrics", "landmarks", "core", "engines", "io", "synth", "cli"}
+_SUBMODULES = {"metrics", "landmarks", "core", "engines", "io", "synth", "cli", "report", "batch"}
 
 __all__ = sorted([*_LAZY, "metrics", "__version__"])
 

@@ -6,6 +6,7 @@ batch) gets the same clear errors.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -82,6 +83,34 @@ def param_problem(method: str, key: str, value: Any) -> str | None:
     return None
 
 
+#: torch's threads in the process this one was forked from, where that one had more than one (None: not forked)
+_FORKED_FROM_THREADS: int | None = None
+
+
+def _after_fork_in_child() -> None:
+    """torch's OpenMP thread pool does not survive ``fork``: a registration in a forked worker (``multiprocessing.Pool``,
+    ``ProcessPoolExecutor``: fork is Linux's default before Python 3.14) of a process that had registered on more
+    than one thread waited for ever in its first convolution. The child runs torch on one thread instead."""
+    global _FORKED_FROM_THREADS
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    n = torch.get_num_threads()
+    if n > 1:
+        torch.set_num_threads(1)
+        _FORKED_FROM_THREADS = n
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def fork_message(threads: int) -> str:
+    return (f"this process was forked from one that ran torch on {threads} threads: torch runs on 1 thread here (its "
+            "thread pool does not survive a fork, and waited for ever); start worker processes with multiprocessing's "
+            "'spawn' or 'forkserver' method to use more")
+
+
 def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str, Any]:
     """``params`` with each region parameter of ``method`` (nmsr ``mask``) the caller left unset filled
     with ``sequence``'s own region (``metadata["mask"]``, e.g. the bundled echo's sector), as the
@@ -92,8 +121,13 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
     out = dict(params)
     if own is None or np.ndim(own) != 2:
         return out
+    frames = np.shape(getattr(sequence, "frames", ()))[-2:]
     for key, spec in method_params(method).items():
         if spec.get("region") and key not in out:
+            if len(frames) == 2 and np.shape(own) != frames:  # a sequence cropped without its mask: said as such
+                raise ValueError(f"{method}: the sequence's own region (metadata['mask'], "
+                                 f"{'x'.join(map(str, np.shape(own)))}) does not fit its frames "
+                                 f"({'x'.join(map(str, frames))}): crop it with the frames, or pass {key}=''")
             out[key] = np.asarray(own, bool)
     return out
 
@@ -489,6 +523,8 @@ def register(
         else:
             on_warning(message)
 
+    if _FORKED_FROM_THREADS and dev.type == "cpu":
+        warn(fork_message(_FORKED_FROM_THREADS))
     blank = blank_frames(arr)  # the run goes on, but says so (after every error)
     if blank:
         warn(blank_frames_message(blank, method if engine.chains_frames(checked) else None))

@@ -29,7 +29,7 @@ ARRAY_NOTES = {
 TRACK_TOLERANCE = 0.5
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed as objects: == over its arrays raised "truth value ... is ambiguous"
 class RegistrationResult:
     """A registered sequence (README: Conventions).
 

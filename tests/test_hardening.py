@@ -2340,3 +2340,60 @@ def test_an_older_result_folder_keeps_its_unit_and_its_labels(tmp_path):
         warnings.simplefilter("ignore")
         (data, kw, kind), = read_sequences(str(tmp_path / "r" / "propagated_labels.tif"))
     assert kind == "labels" and tuple(kw["scale"]) == (1.0, 10.0, 10.0)
+
+
+_FORKED_WORKER = """
+import multiprocessing as mp, warnings
+import numpy as np, torch
+import napari_tlreg as tl
+torch.set_num_threads(2)
+frames = np.random.default_rng(0).random((4, 32, 32)).astype(np.float32)
+tl.register(frames, method="tlrn")  # the parent's thread pool started
+def work(_):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        r = tl.register(frames, method="tlrn")
+    return r.displacement.shape, [str(x.message) for x in w]
+with mp.get_context("fork").Pool(1) as pool:
+    try:
+        print(pool.apply_async(work, (0,)).get(timeout=60))
+    except mp.TimeoutError:
+        print("HUNG")
+        pool.terminate()
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="no fork")
+def test_a_forked_worker_registers_and_says_it_runs_on_one_thread():
+    """(2026-12-05, pipeline review) ``multiprocessing.Pool`` (fork, Linux's default) after a registration in the
+    parent: the worker's first convolution waited for ever (torch's OpenMP pool does not survive fork)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _FORKED_WORKER], capture_output=True, text=True, timeout=150)
+    assert "HUNG" not in out.stdout and "(4, 2, 32, 32)" in out.stdout, (out.stdout, out.stderr[-2000:])
+    assert "forked from one that ran torch on 2 threads" in out.stdout
+
+
+def test_results_and_sequences_compare_as_objects_and_the_report_is_an_attribute():
+    """(2026-12-05, pipeline review) ``res == copy(res)`` and ``res in [...]`` raised "truth value of an array is
+    ambiguous" (a dataclass's == over its arrays), and neither hashed; ``tl.report`` and ``tl.batch`` were no
+    attributes (README names ``napari_tlreg.batch.run_batch``)."""
+    import copy
+
+    seq = tl.Sequence(frames=_seq(3))
+    res = tl.register(seq.frames, method="nmsr", iterations=1, final_iterations=1)
+    for obj in (seq, res):
+        other = copy.deepcopy(obj)
+        assert obj == obj and obj != other and obj in [other, obj] and len({obj, other}) == 2
+    assert callable(tl.report.write) and callable(tl.batch.run_batch)
+
+
+def test_a_cropped_sequence_with_its_own_region_is_told_what_does_not_fit():
+    """(2026-12-05, pipeline review) The echo cropped without its sector: "nmsr: mask of shape (128, 128) does not
+    match frames of 64x64", at run time, for a mask the user never passed."""
+    echo = tl.load_sequence("echo")
+    crop = tl.Sequence(frames=echo.frames[:3, :64, :64], metadata=echo.metadata)
+    with pytest.raises(ValueError, match=r"own region \(metadata\['mask'\], .*\) does not fit its frames \(64x64\)"):
+        tl.register(crop, method="nmsr")
+    res = tl.register(crop, method="nmsr", mask="", iterations=1, final_iterations=1)
+    assert res.mask is None

@@ -17,7 +17,7 @@ def not_real_reason(dtype) -> str:
     dtype = np.dtype(dtype)
     return f"frames must be real numbers, got dtype {dtype}" + (" (take the magnitude first)" if dtype.kind == "c" else "")
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed as objects: == over its arrays raised "truth value ... is ambiguous"
 class Sequence:
     """A loaded image sequence.
 
