@@ -545,13 +545,18 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
                 if spacing is not None:
                     vals.update({f"hd_{k}_mm": nan, f"hd95_{k}_mm": nan, f"hd_{k}_before_mm": nan,
                                  f"hd95_{k}_before_mm": nan})
-            if t != ref and propagated is not None and lab[t].any():
+            # the labels drawn on both this frame and the reference: a label on one of them only (Sunnybrook: the
+            # epicardium at ED only) is not annotated on the other; it is left out of the foreground, and its own
+            # columns stay NaN. (Drawn here but not on the reference, it was kept: nothing could be carried to it,
+            # and the foreground's Dice read 0.70 where the labels on both read 0.88, its own Dice 0, its HD inf.)
+            common = np.intersect1d(np.unique(ref_lab), np.unique(lab[t]))
+            common = common[common != 0]
+            if t != ref and propagated is not None and common.size:
                 pt, mt, before = propagated[t], lab[t], ref_lab
-                drawn = np.unique(mt)
-                if not np.isin(np.unique(ref_lab), drawn).all():
-                    # a label drawn on the reference but not on this frame (Sunnybrook: the epicardium at ED only) is
-                    # not annotated here: it is left out of the foreground, and its own columns stay NaN
-                    pt, before = np.where(np.isin(pt, drawn), pt, 0), np.where(np.isin(ref_lab, drawn), ref_lab, 0)
+                drawn = common
+                if not (np.array_equal(np.unique(ref_lab[ref_lab != 0]), common)
+                        and np.array_equal(np.unique(mt[mt != 0]), common)):
+                    pt, mt, before = (np.where(np.isin(a, common), a, 0) for a in (pt, mt, ref_lab))
                 # no distances: both foregrounds empty (0, as hausdorff() says) or one of them (inf)
                 none = 0.0 if not (_mask_of(pt, None).any() or _mask_of(mt, None).any()) else math.inf
                 vals["dice"] = dice(pt, mt)
@@ -564,7 +569,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
                     vals["hd_before_mm"], vals["hd95_before_mm"] = _hd_pair(surface_distances(before, mt, spacing=spacing))
                 for k in ids:
                     if k not in drawn:
-                        continue  # not annotated on this frame: NaN
+                        continue  # not annotated on both frames: NaN
                     vals[f"dice_{k}"] = dice(pt, mt, label=k)
                     vals[f"dice_{k}_before"] = dice(before, mt, label=k)
                     vals.update(_label_hd(pt, mt, k, None, ""))

@@ -449,6 +449,24 @@ def test_evaluate_counts_negative_label_ids_as_foreground():
     assert row["dice"] < 0.9 and row["hd"] > 0 and row["dice"] == same["dice"] and row["hd"] == same["hd"]
 
 
+@pytest.mark.parametrize("reference", [0, 1])
+def test_a_label_drawn_on_one_of_two_frames_is_left_out_whichever_is_the_reference(reference):
+    """(2026-12-05, metrics review) Sunnybrook draws the myocardium at end-diastole only. With ED as the reference it
+    was left out at ES; with ES as the reference it was kept at ED, where nothing could be carried to it: the
+    foreground Dice read 0.70 for 0.88, its own Dice 0 and HD inf (NaN: not annotated on both frames)."""
+    from napari_tlreg.result import RegistrationResult
+
+    u = np.zeros((2, 2, 24, 24), np.float32)  # the identity: every label drawn on both frames matches exactly
+    fr = np.random.default_rng(0).random((2, 24, 24)).astype(np.float32)
+    res = RegistrationResult(fr, fr, u, tl.jacobian_determinant(u), "x", reference=reference)
+    lab = np.zeros((2, 24, 24), np.int32)
+    lab[:, 8:16, 8:16] = 1
+    lab[0, 2:5, 2:20] = 2  # on frame 0 only
+    row = M.evaluate(res, labels=lab)[1 - reference]
+    assert row["dice"] == 1.0 and row["hd"] == 0.0 and row["dice_1"] == 1.0
+    assert all(math.isnan(row[k]) for k in ("dice_2", "hd_2", "hd95_2")), row
+
+
 def test_result_save_takes_numpy_scalars(tmp_path):
     from napari_tlreg.result import RegistrationResult
 
