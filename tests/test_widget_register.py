@@ -130,7 +130,9 @@ def test_run_end_to_end(widget, qtbot, notes):
     choose(w.method_combo, TruthEngine.name)
     # the parameter form follows the engine's defaults and choices
     form = {k: w.findChild(object, f"param_{k}") for k in TruthEngine.defaults}
-    assert type(form["gain"]).__name__ == "QDoubleSpinBox"
+    from qtpy.QtWidgets import QDoubleSpinBox
+
+    assert isinstance(form["gain"], QDoubleSpinBox)
     assert type(form["repeats"]).__name__ == "QSpinBox"
     assert type(form["flip"]).__name__ == "QCheckBox"
     assert type(form["mode"]).__name__ == "QComboBox" and form["mode"].count() == 2
@@ -1176,7 +1178,7 @@ def test_special_values_read_as_their_meaning_and_the_form_goes_no_lower(widget)
     steps.setValue(0)
     assert steps.text() == "the velocity as a displacement" and w.param_values() == {"steps": 0}
     scale.setValue(1.5)
-    assert scale.text() == "1.500" and w.param_values() == {"steps": 0, "scale": 1.5}
+    assert scale.text() == "1.5" and w.param_values() == {"steps": 0, "scale": 1.5}
     choose(w.method_combo, "nmsr")
     sym, pnf = w.findChild(object, "param_symmetric_from"), w.findChild(object, "param_pair_networks_from")
     assert sym.minimum() == 0.0 and sym.specialValueText() == "every scale"  # the lowest of the values its help names
@@ -1254,6 +1256,19 @@ def test_a_result_does_not_widen_the_dock(widget, qtbot, notes):
     run_and_wait(qtbot, w)
     assert not notes, notes
     assert w.legend.isVisibleTo(w) and w.legend.minimumSizeHint().width() < 300
+
+
+def test_the_form_takes_every_value_the_engine_does(widget):
+    """(2026-12-05, parameter review) nmsr's lr stopped at 1e-5 and tol at 1e-3 (decimals from the default's size), a
+    seed at 10**9: `view --param lr=1e-6` was refused, a run from Python could not be made again in the viewer."""
+    from napari_tlreg.engines import get_engine
+
+    _, w = widget
+    choose(w.method_combo, "nmsr")
+    for key, value in (("lr", 1e-6), ("tol", 5e-4), ("seed", 2**31 - 1), ("lr", 0.0123456)):
+        get_engine("nmsr").validate_params({key: value})  # the engine takes it
+        w.set_param(key, value)
+        assert w.param_values()[key] == value, key
 
 
 def test_the_time_slider_is_named(widget):

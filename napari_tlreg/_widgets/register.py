@@ -21,6 +21,7 @@ from napari.layers import Image, Labels, Layer, Vectors
 from napari.utils.colormaps import ensure_colormap
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QEvent, QObject, Qt, QThreadPool, QTimer, Signal
+from qtpy.QtGui import QValidator
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -219,17 +220,43 @@ class _Relay(QObject):
 
 
 # ---- small widget helpers -------------------------------------------------------------------------
+class _FloatSpin(QDoubleSpinBox):
+    """A number editor that takes any value its engine does, shown as briefly as it reads (0.002, 1e-06, 2.5): with
+    decimals fixed by the default's size, nmsr's ``lr`` could not go below 1e-5 nor ``tol`` below 1e-3, which the
+    engine takes (a run from Python could not be made again in the viewer)."""
+
+    def __init__(self):
+        super().__init__()
+        self.setDecimals(12)
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:.6g}"
+
+    def valueFromText(self, text: str) -> float:
+        try:
+            return float(text.strip())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int):
+        t = text.strip()
+        if t and t == self.specialValueText():
+            return QValidator.State.Acceptable, text, pos
+        try:
+            v = float(t)
+        except ValueError:
+            partial = t in ("", "-", "+", ".", "-.", "+.") or re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?", t)
+            return (QValidator.State.Intermediate if partial else QValidator.State.Invalid), text, pos
+        inside = self.minimum() <= v <= self.maximum()
+        return (QValidator.State.Acceptable if inside else QValidator.State.Intermediate), text, pos
+
+
 def _float_spin(value: float) -> QDoubleSpinBox:
-    w = QDoubleSpinBox()
+    w = _FloatSpin()
     mag = abs(float(value))
-    if mag == 0 or mag >= 0.01:
-        decimals, step = 3, (0.1 if mag == 0 else 10.0 ** np.floor(np.log10(mag)) / 10)
-    else:
-        exp = int(np.floor(np.log10(mag)))
-        decimals, step = min(12, -exp + 2), 10.0**exp
-    w.setDecimals(decimals)
+    step = 0.1 if mag == 0 else 10.0 ** np.floor(np.log10(mag)) / (10 if mag >= 0.01 else 1)
     w.setRange(-1e9, 1e9)
-    w.setSingleStep(max(step, 10.0**-decimals))
+    w.setSingleStep(step)
     w.setValue(float(value))
     return w
 
@@ -267,7 +294,7 @@ def _param_editor(default: Any, choices: tuple | None, help_text: str = "") -> t
     if isinstance(default, (int, float)):
         if isinstance(default, int):
             w = QSpinBox()
-            w.setRange(-(10**9), 10**9)
+            w.setRange(-(2**31) + 1, 2**31 - 1)  # a seed up to 2**31 - 1, as the engines take (10**9 refused it)
             w.setValue(default)
         else:
             w = _float_spin(default)
