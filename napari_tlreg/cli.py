@@ -139,7 +139,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def parse_params(items: list[str]) -> dict:
     """``KEY=VALUE`` strings (``--param``, and the benchmarks' ``--nmsr``) as a dict: a value that reads as JSON
-    (numbers, ``true``, lists) is that, any other the string itself."""
+    (numbers, ``true``, lists) is that; else a yes/no word (``True``, ``no``, ``on``...) a bool and a number as Python
+    reads it (``.5``, ``1.``, ``07``, ``inf``) a number (they were kept as text: "diffeomorphic must be True or
+    False, got 'True'"); any other the string itself."""
     params = {}
     for item in items:
         if "=" not in item:
@@ -148,8 +150,23 @@ def parse_params(items: list[str]) -> dict:
         try:
             params[key] = json.loads(raw)
         except json.JSONDecodeError:
-            params[key] = raw
+            params[key] = _plain_value(raw)
     return params
+
+
+_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
+def _plain_value(raw: str):
+    word = raw.strip().lower()
+    if word in _WORDS:
+        return _WORDS[word]
+    for kind in (int, float):
+        try:
+            return kind(raw.strip())
+        except ValueError:
+            pass
+    return raw
 
 
 def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int = 0, slice: int | None = None,

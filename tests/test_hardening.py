@@ -8,6 +8,7 @@ are in ``test_io.py``; here they go through the CLI and the viewer, plus a fuzz 
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import sys
@@ -2397,3 +2398,15 @@ def test_a_cropped_sequence_with_its_own_region_is_told_what_does_not_fit():
         tl.register(crop, method="nmsr")
     res = tl.register(crop, method="nmsr", mask="", iterations=1, final_iterations=1)
     assert res.mask is None
+
+
+def test_cli_params_read_as_people_write_them():
+    """(2026-12-05, parameter review) ``--param diffeomorphic=True`` was refused with "must be True or False, got
+    'True'", ``lr=.001`` with "must be a number, got '.001'" (JSON only; the rest kept as text)."""
+    from napari_tlreg.cli import parse_params
+
+    got = parse_params(["a=True", "b=.5", "c=07", "d=inf", "e=no", "f=ON", "g=1.", "h=nmsr_synth", "i=", "j=[1, 2]",
+                        "k=true", "l=3"])
+    assert got == {"a": True, "b": 0.5, "c": 7, "d": math.inf, "e": False, "f": True, "g": 1.0, "h": "nmsr_synth",
+                   "i": "", "j": [1, 2], "k": True, "l": 3}
+    assert type(got["c"]) is int and type(got["g"]) is float
