@@ -583,6 +583,53 @@ def test_closing_the_dock_cancels_its_run(widget, qtbot, notes):
     assert cancel not in R._RUNNING and w.status_label.text() == "cancelled" and not notes
 
 
+def test_a_widget_deleted_mid_run_lets_go_of_it(make_napari_viewer, qtbot, engines, notes):
+    """(2026-12-05, two-viewer review) A viewer closed during a run deletes its docks: the run was told to stop, but
+    its cancel event stayed in _RUNNING (one more for each viewer closed so)."""
+    from napari_tlreg._widgets import register as R
+
+    viewer = make_napari_viewer()
+    w = R.RegisterWidget(viewer)
+    viewer.window.add_dock_widget(w, name="Register sequence")
+    viewer.add_image(synthetic_sequence()[0], name="seq")
+    choose(w.method_combo, SlowEngine.name)
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: w.progress_bar.value() > 0, timeout=10000)
+    cancel = w._cancel
+    viewer.window.remove_dock_widget(w)
+    w.deleteLater()
+    qtbot.waitUntil(lambda: cancel not in R._RUNNING, timeout=5000)
+    assert cancel.is_set()
+
+
+def test_a_registration_leaves_a_thread_for_the_docks_short_jobs(widget, qtbot, notes):
+    """(2026-12-05, two-viewer review) Runs and the docks' short jobs (the plots' evaluation, the grid, tracking) share
+    Qt's global pool: with one core (a container, a Slurm job) a short job waited behind a registration of minutes."""
+    from qtpy.QtCore import QThreadPool
+    from superqt.utils import create_worker
+
+    pool = QThreadPool.globalInstance()
+    old = pool.maxThreadCount()
+    pool.setMaxThreadCount(1)
+    try:
+        viewer, w = widget
+        viewer.add_image(synthetic_sequence()[0], name="seq")
+        choose(w.method_combo, SlowEngine.name)
+        w.run_btn.click()
+        qtbot.waitUntil(lambda: w.progress_bar.value() > 0, timeout=10000)
+        got = []
+        job = create_worker(lambda: 42, _start_thread=False)
+        job.returned.connect(got.append)
+        job.start()
+        qtbot.waitUntil(lambda: got == [42], timeout=3000)
+        assert w.running  # the short job did not wait for the run's end
+        w.run_btn.click()
+        qtbot.waitUntil(lambda: not w.running, timeout=5000)
+        qtbot.waitUntil(lambda: pool.maxThreadCount() == 1, timeout=2000)  # given back
+    finally:
+        pool.setMaxThreadCount(old)
+
+
 EXIT_MID_RUN = """
 import sys, time
 sys.path.insert(0, {tests!r})

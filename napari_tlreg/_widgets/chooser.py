@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import weakref
 from typing import Callable
 
 import numpy as np
@@ -139,10 +140,11 @@ class ImageChooser:
         """Share the user's choice with the viewer's other docks through ``store`` (a ResultStore): a choice made here
         turns them, theirs turn this one, and a first listing starts on the image last chosen. Returns the undo."""
         self._store = store
+        held = weakref.ref(store)  # the slot outlives a closed viewer's combo in PyQt: it held the viewer's store
 
         def chosen_here(i: int) -> None:  # the user's choice only (activated), not one followed or re-listed
-            if 0 <= i < len(self._images):
-                store.choose(self._images[i].name)
+            if 0 <= i < len(self._images) and held() is not None:
+                held().choose(self._images[i].name)
 
         self.combo.activated.connect(chosen_here)
         store.chosen.connect(self.follow)

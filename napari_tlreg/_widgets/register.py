@@ -202,6 +202,19 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
 _RUNNING: set[threading.Event] = set()
 
 
+def _grow_pool() -> None:
+    """One more thread in Qt's global pool while a registration holds one: the docks' short jobs (the plots'
+    evaluation, the grid, tracking) share that pool, and with one core (a container, a Slurm job) or two viewers'
+    runs they waited behind registrations of minutes, shown "busy"."""
+    pool = QThreadPool.globalInstance()
+    pool.setMaxThreadCount(pool.maxThreadCount() + 1)
+
+
+def _shrink_pool() -> None:
+    pool = QThreadPool.globalInstance()
+    pool.setMaxThreadCount(max(1, pool.maxThreadCount() - 1))
+
+
 @atexit.register
 def _stop_runs_at_exit() -> None:
     """A run still going when Python exits would emit into objects already torn down (Qt aborts the process): stop
@@ -585,7 +598,8 @@ class RegisterWidget(ClosingDock, QWidget):
         self._when_closed(disconnect)
         holder = self._cancel_holder = [None]
         # if the widget goes away mid-run, stop the worker (a plain closure: no method of a deleted object)
-        self.destroyed.connect(lambda *_: holder[0] is not None and holder[0].set())
+        # the run told to stop, and let go of (its _reset never comes once the widget is gone)
+        self.destroyed.connect(lambda *_: holder[0] is not None and (holder[0].set(), _RUNNING.discard(holder[0])))
         store, slot = store_for(self._viewer), self._on_image_renamed  # result layers follow their image's name
         store.renamed.connect(slot)
         self.destroyed.connect(lambda *_: store.renamed.disconnect(slot))
@@ -1174,6 +1188,8 @@ class RegisterWidget(ClosingDock, QWidget):
         self.run_btn.setEnabled(True)
         self.progress_bar.setRange(0, 0)  # busy until the first step is reported
         self.status_label.setText(f"registering '{layer.name}' with {call['method']}…")
+        _grow_pool()
+        worker.finished.connect(_shrink_pool)  # the worker's own signal: also when the dock is gone before the end
         worker.start()
 
     def _refuse(self, message: str) -> None:
