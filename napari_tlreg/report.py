@@ -713,7 +713,7 @@ def scored_annotations(folder: Path) -> set[str]:
         return set()
     if not isinstance(summary, dict):
         return set()
-    scored = {k for k, v in summary.items() if v is not None}
+    scored = {k for k, v in summary.items() if v is not None and not k.endswith("_n")}  # a count of 0 pairs scores none
     return ({"labels"} if any(k.startswith(("dice", "hd")) for k in scored) else set()) | (
         {"landmarks"} if any(k.startswith("tre") for k in scored) else set())
 

@@ -2228,7 +2228,7 @@ def test_cli_evaluate_prints_standard_json(tmp_path, capsys):
     folder = _result_with_reference(tmp_path / "a", 0)
     lab = np.zeros((3, 32, 32), np.int32)
     lab[:, 10:20, 10:20] = 1
-    lab[2, 2:6, 2:6] = 3  # on frame 2 only: the reference's labels propagate no 3 there
+    lab[[0, 2], 2:6, 0:3] = 3  # on the reference and frame 2; carried by (-2, +3) px, it leaves frame 2: HD inf
     np.save(tmp_path / "lab.npy", lab)
     rc, err, out = _cli(["evaluate", folder, "--labels", tmp_path / "lab.npy"], capsys)
     assert rc == 0, err
@@ -2410,3 +2410,15 @@ def test_cli_params_read_as_people_write_them():
     assert got == {"a": True, "b": 0.5, "c": 7, "d": math.inf, "e": False, "f": True, "g": 1.0, "h": "nmsr_synth",
                    "i": "", "j": [1, 2], "k": True, "l": 3}
     assert type(got["c"]) is int and type(got["g"]) is float
+
+
+def test_evaluate_takes_a_folder_registered_with_an_empty_landmarks_file(tmp_path, capsys):
+    """(2026-12-05, diff review) Its metrics hold ``tre_n: 0`` and it keeps no landmarks.csv: the check for figures
+    an older folder would lose counted the 0 as a TRE and refused a folder this version had just written."""
+    src = save_stack(tmp_path / "seq.tif", _seq(3))
+    (tmp_path / "empty.csv").write_text("id,t,row,col\n")
+    rc, err, _ = _cli(["register", src, "--method", "tlrn", "--no-montage", "--landmarks", tmp_path / "empty.csv",
+                       "--out", tmp_path / "r"], capsys)
+    assert rc == 0, err
+    rc, err, _ = _cli(["evaluate", tmp_path / "r"], capsys)
+    assert rc == 0, err
