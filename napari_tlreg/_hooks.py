@@ -15,6 +15,9 @@ import numpy as np
 LayerData = tuple  # (data, kwargs, layer_type): napari's LayerDataTuple without importing napari
 #: key in a colour layer's ``metadata["napari_tlreg"]``: the grey image it shows in colour (display only, no input)
 COLOUR_OF = "colour_of"
+#: a Points layer's metadata key: its points are ``(t, row, col)`` pixels of its image, whatever either is drawn at
+#: (the layers napari-tlreg makes; another's is read through the world napari draws both in)
+IN_PIXELS = "napari_tlreg_pixels"
 
 #: Colours of label ids 1, 2, 3... (then again) on the plugin's labels layers, the expert's and the propagated ones
 #: alike: bright, and none of them near the grid's cyan (a light blue merged with it where an outline ran along a
@@ -139,7 +142,7 @@ def sequence_to_layers(seq) -> list[LayerData]:
                     "face_color": "transparent",
                     "border_color": "white",
                     "border_width": 0.2,
-                    "metadata": {"napari_tlreg": info},
+                    "metadata": {"napari_tlreg": info, IN_PIXELS: True},
                 },
                 "points",
             )

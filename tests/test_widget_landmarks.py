@@ -1646,3 +1646,21 @@ def test_tab_leaves_the_landmarks_tables(docks, qtbot):
         qtbot.waitUntil(table.hasFocus, timeout=2000)
         QTest.keyClick(table, Qt.Key.Key_Tab)
         assert not table.hasFocus(), table.objectName()
+
+
+def test_a_pixel_size_set_after_placing_landmarks_keeps_them(docks, qtbot, errors):
+    """(2026-12-05, diff review) The dock's own landmarks layer read through the world: a scale set on the image
+    afterwards (a header put right by hand) doubled every landmark, in the dock and the plots."""
+    viewer, _, w, plots = docks
+    frames, _ = sequence()
+    img = viewer.add_image(frames, name="seq")
+    w.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    viewer.dims.set_current_step(0, 0)
+    click(layer, (0, 10.0, 12.0))
+    click(layer, (1, 9.0, 12.5))
+    before = w.model().table.copy()
+    img.scale = (1.0, 0.5, 0.5)
+    np.testing.assert_array_equal(w.model().table, before)
+    np.testing.assert_array_equal(plots._inputs()[1], before)
+    assert not errors, errors

@@ -43,7 +43,7 @@ from qtpy.QtWidgets import (
 from superqt.utils import create_worker
 
 from napari_tlreg import landmarks as LM
-from napari_tlreg._hooks import points_with_ids, spacing_of
+from napari_tlreg._hooks import IN_PIXELS, points_with_ids, spacing_of
 from napari_tlreg.io import load_points_csv, save_points_csv
 from napari_tlreg.report import check_annotations
 
@@ -109,7 +109,7 @@ def image_points(points: Points, image: Image | None, data=None) -> np.ndarray:
     if points.ndim != 3:
         raise ValueError(f"'{points.name}' holds {points.ndim}-D points; landmarks are (t, row, col)")
     data = np.asarray(points.data if data is None else data, dtype=float)
-    if image is None or not len(data) or _same_placement(points, image):
+    if image is None or not len(data) or _in_pixels(points, image):
         return data
     return image._data_to_world.inverse(points._data_to_world(data))
 
@@ -118,13 +118,16 @@ def layer_points(points: Points, image: Image | None, data) -> np.ndarray:
     """``(t, row, col)`` pixels of ``image`` as the data of the Points layer ``points`` (:func:`image_points`'s
     inverse)."""
     data = np.asarray(data, dtype=float)
-    if image is None or not len(data) or _same_placement(points, image):
+    if image is None or not len(data) or _in_pixels(points, image):
         return data
     return points._data_to_world.inverse(image._data_to_world(data))
 
 
-def _same_placement(a, b) -> bool:
-    return a.ndim == b.ndim and np.allclose(a._data_to_world.affine_matrix, b._data_to_world.affine_matrix)
+def _in_pixels(points, image) -> bool:
+    """Whether ``points``' data are ``image``'s pixels as they are: a layer napari-tlreg made (a scale set on the
+    image afterwards doubled every landmark when its layer was read through the world), or one drawn as the image."""
+    return bool(points.metadata.get(IN_PIXELS)) or (
+        points.ndim == image.ndim and np.allclose(points._data_to_world.affine_matrix, image._data_to_world.affine_matrix))
 
 
 def layer_spacing(layer) -> tuple[tuple[float, float] | None, str]:
@@ -340,7 +343,7 @@ class LandmarkWidget(ClosingDock, QWidget):
             layer = self._viewer.add_points(
                 np.zeros((0, 3)), name=name, scale=img.scale, translate=img.translate, **transform_of(img),
                 features={"id": np.zeros(0, dtype=np.int64)}, feature_defaults={"id": 0},
-                size=LM.point_size(shape), ndim=3,
+                size=LM.point_size(shape), ndim=3, metadata={IN_PIXELS: True},
             )
         self._hook_layer(layer)
         return layer
@@ -1012,7 +1015,7 @@ class LandmarkWidget(ClosingDock, QWidget):
                 # landmark's own id, above-right
                 text={"string": "{id}", "size": 8, "color": "magenta", "anchor": "center",
                       "translation": [0, 0.9 * size, -0.9 * size]},
-                metadata={TRACKED_KEY: True, TRACKED_FROM: weakref.ref(res) if res is not None else None},
+                metadata={TRACKED_KEY: True, TRACKED_FROM: weakref.ref(res) if res is not None else None, IN_PIXELS: True},
             )
         n = len(np.unique(ids))
         self._status(f"{n} point(s) tracked through {len(data) // max(1, n)} frames → layer “{layer.name}”")

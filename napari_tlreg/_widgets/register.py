@@ -243,7 +243,7 @@ class _FloatSpin(QDoubleSpinBox):
         self.setDecimals(12)
 
     def textFromValue(self, value: float) -> str:
-        return f"{value:.6g}"
+        return f"{value:.12g}"  # what reads back as the value set (.6g rounded 0.0123456789 at Enter)
 
     def valueFromText(self, text: str) -> float:
         try:
