@@ -1664,3 +1664,31 @@ def test_a_pixel_size_set_after_placing_landmarks_keeps_them(docks, qtbot, error
     np.testing.assert_array_equal(w.model().table, before)
     np.testing.assert_array_equal(plots._inputs()[1], before)
     assert not errors, errors
+
+
+def test_edits_during_an_evaluation_make_one_more_not_one_each(docks, qtbot, errors, monkeypatch):
+    """(2026-12-05, responsiveness review) Each landmark click or brush stroke started a full evaluation, none ever
+    stopped: 47 for 15 pairs (866 s of CPU), and a registration waited 7 minutes behind them in the thread pool."""
+    import time as _time
+
+    from napari_tlreg import report
+
+    viewer, reg, _, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    run_register(qtbot, reg, FieldEngine.name)
+    qtbot.waitUntil(lambda: plots._worker is None and bool(plots.tables), timeout=10000)
+    real, calls = report.per_frame_tables, []
+
+    def slow(*a, **k):
+        calls.append(1)
+        _time.sleep(0.3)
+        return real(*a, **k)
+
+    monkeypatch.setattr(report, "per_frame_tables", slow)
+    for _ in range(6):  # edits arriving while the first evaluation runs
+        plots.recompute()
+        qtbot.wait(20)
+    qtbot.waitUntil(lambda: plots._worker is None and not getattr(plots, "_again", False), timeout=10000)
+    qtbot.wait(100)
+    assert len(calls) == 2 and plots.tables and not errors, (len(calls), errors)
