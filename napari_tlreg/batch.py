@@ -156,6 +156,11 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLik
         if source in seen:
             return
         seen.add(source)
+        try:
+            source.encode("utf-8")
+        except UnicodeEncodeError:  # a byte Linux allows in a name: Dask's messages refused it, failing the batch
+            error = error or ("its path is not UTF-8, which the workers' messages cannot carry: rename it, or register "
+                              "it with `napari-tlreg register`")
         items.append({"name": name, "source": source, "error": error})
 
     skip = Path(exclude).expanduser().resolve() if exclude is not None else None
@@ -591,7 +596,7 @@ def write_summary(rows: list[dict], out: str | os.PathLike) -> Path:
         w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in SUMMARY_FIELDS})
     path = Path(out) / SUMMARY_NAME
     with atomic_path(path) as tmp:
-        tmp.write_text(buf.getvalue(), encoding="utf-8")
+        tmp.write_text(buf.getvalue(), encoding="utf-8", errors="surrogateescape")  # a name's bytes as they are
     return path
 
 
@@ -766,7 +771,11 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
         folder = out / item["name"]
         remove_leftovers(folder, "result.json")  # a worker stopped with its cluster never ran atomic_dir's clean-up
         run = run_record(item, method, given, reference, normalize, slice)
-        if not item.get("error") and is_finished(folder, run):
+        if item.get("error"):  # failed here, not sent to a worker (a path Dask cannot carry failed the batch)
+            rows[i] = _row(item, status="failed", seconds=0.0, method=method, error=item["error"])
+            if on_row is not None:
+                on_row(rows[i])
+        elif is_finished(folder, run):
             rows[i] = _row(item, status="skipped", seconds=0.0, folder=str(folder), **_metrics_of(folder))
             if on_row is not None:
                 on_row(rows[i])

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sys
 import warnings
 import time
 from pathlib import Path
@@ -1040,3 +1042,16 @@ def test_an_interrupted_batch_clears_what_its_stopped_workers_left(cluster, shif
     assert _hidden(out) == []
     with open(out / "summary.csv") as f:
         assert [r["status"] for r in csv.DictReader(f)] == ["ok"]
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="names must be UTF-8 there")
+def test_a_file_name_that_is_not_utf8_is_one_failed_row(cluster, shift_engine, tmp_path):
+    """(2026-12-05, diff review) Dask's messages cannot carry such a path: the whole batch failed ("'utf-8' codec
+    can't encode"), the other sequences not run and no summary written."""
+    bad = tmp_path / os.fsdecode(b"bad\xffname.tif")
+    save_stack(bad, _sequence(3))
+    save_stack(tmp_path / "good.tif", _sequence(3, seed=1))
+    out = tmp_path / "out"
+    rows = run_batch([tmp_path / "good.tif", bad], shift_engine, out, scheduler=cluster.scheduler_address, montage=False)
+    assert [r["status"] for r in rows] == ["ok", "failed"] and "not UTF-8" in rows[1]["error"]
+    assert (out / "summary.csv").is_file()
