@@ -155,6 +155,16 @@ def run_register(qtbot, reg, method, image=None):
     qtbot.waitUntil(lambda: not reg.running, timeout=20000)
 
 
+def _pair_on_every_frame(viewer, w, p):
+    """In pairing mode, a landmark at ``p`` on the reference (0) and its exact partner on frames 1-3."""
+    w.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    viewer.dims.set_current_step(0, 0)
+    click(layer, (0, *p))
+    for t in (1, 2, 3):
+        click(layer, (t, *(p - t * SHIFT)))
+
+
 # ---- tests ------------------------------------------------------------------------------------------
 def test_pairing_clicks_keys_undo_table_and_csv(docks, qtbot, tmp_path, errors):
     viewer, _, w, _ = docks
@@ -934,13 +944,7 @@ def test_the_landmarks_docks_physical_tre_on_non_square_pixels(docks, qtbot, err
     viewer, reg, w, _ = docks
     frames, _ = sequence()
     viewer.add_image(frames, name="seq", scale=(1.0, 0.5, 2.0))
-    w.pairing_box.setChecked(True)
-    layer = viewer.layers["seq landmarks"]
-    p = np.array([10.0, 12.0])
-    viewer.dims.set_current_step(0, 0)
-    click(layer, (0, *p))
-    for t in (1, 2, 3):
-        click(layer, (t, *(p - t * SHIFT)))
+    _pair_on_every_frame(viewer, w, np.array([10.0, 12.0]))
     run_register(qtbot, reg, FieldEngine.name)
     tre = table_rows(w.tre_table)
     before_px = np.mean([np.hypot(*(t * SHIFT)) for t in (1, 2, 3)])
@@ -1566,13 +1570,7 @@ def test_an_image_drawn_rotated_and_flipped_keeps_its_overlays_landmarks_and_tra
     viewer, reg, w, _ = docks
     frames, _ = sequence()
     img = viewer.add_image(frames, name="seq", **_rotated_and_flipped())
-    w.pairing_box.setChecked(True)
-    layer = viewer.layers["seq landmarks"]
-    p = np.array([10.0, 12.0])
-    viewer.dims.set_current_step(0, 0)
-    click(layer, (0, *p))
-    for t in (1, 2, 3):
-        click(layer, (t, *(p - t * SHIFT)))
+    _pair_on_every_frame(viewer, w, np.array([10.0, 12.0]))
     run_register(qtbot, reg, FieldEngine.name)
     assert not errors, errors
     res = reg.results[("seq", FieldEngine.name)]

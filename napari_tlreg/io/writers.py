@@ -216,23 +216,29 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
         _release(lock)
 
 
-def _hold(folder: Path) -> int | None:
-    """An advisory lock on a folder being written (its descriptor; None where there are no flock locks), so that
-    another write of the same output passes it by as no leftover: a second ``register --out`` to one folder deleted
-    the first's folder in the making, which then failed after its run. The lock goes with the process, so a killed
-    write's folder is a leftover again."""
+def _lock(folder: Path) -> tuple[int | None, bool]:
+    """``(descriptor, held)``: an advisory lock taken on ``folder`` (None where it cannot be: no flock locks, no
+    folder), and whether another write holds it."""
     try:
         import fcntl
 
         fd = os.open(folder, os.O_RDONLY)
     except (ImportError, OSError):
-        return None
+        return None, False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as exc:
         os.close(fd)
-        return None
-    return fd
+        return None, isinstance(exc, BlockingIOError)
+    return fd, False
+
+
+def _hold(folder: Path) -> int | None:
+    """An advisory lock on a folder being written (its descriptor; None where there are no flock locks), so that
+    another write of the same output passes it by as no leftover: a second ``register --out`` to one folder deleted
+    the first's folder in the making, which then failed after its run. The lock goes with the process, so a killed
+    write's folder is a leftover again."""
+    return _lock(folder)[0]
 
 
 def _release(fd: int | None) -> None:
@@ -242,21 +248,9 @@ def _release(fd: int | None) -> None:
 
 def _being_written(folder: Path) -> bool:
     """Whether a write going on (of this process or another) holds ``folder`` (:func:`_hold`)."""
-    try:
-        import fcntl
-
-        fd = os.open(folder, os.O_RDONLY)
-    except (ImportError, OSError):
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    return False
+    fd, held = _lock(folder)
+    _release(fd)
+    return held
 
 
 def remove_leftovers(target, replaces: str | None = None) -> None:
