@@ -324,7 +324,7 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
     if arr.dtype.kind not in "uif b":  # the readers' words: "numeric" refused complex numbers
         raise ValueError(not_real_reason(arr.dtype))
     given = arr
-    if arr.dtype.itemsize > 4 or (arr.dtype.kind in "iu" and arr.dtype.itemsize == 4):
+    if rescaled_to_float32(arr.dtype):
         arr = _exact_to_float32(arr)
     arr = arr.astype(np.float32, copy=False)
     if not np.isfinite(arr).all():
@@ -341,6 +341,13 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
         raise ValueError(f"the reference frame {ref} is constant ({given[ref, 0, 0]:g} everywhere): "
                          "choose a frame with image content as the reference")
     return arr, ref
+
+
+def rescaled_to_float32(dtype) -> bool:
+    """Whether :func:`validate_frames` maps frames of ``dtype`` onto [0, 1] (float64, integers of 4 bytes or more);
+    others keep their values as float32."""
+    dtype = np.dtype(dtype)
+    return dtype.itemsize > 4 or (dtype.kind in "iu" and dtype.itemsize == 4)
 
 
 def _exact_to_float32(arr: np.ndarray) -> np.ndarray:

@@ -56,6 +56,7 @@ from napari_tlreg.api import (
     methods,
     out_of_memory,
     param_problem,
+    rescaled_to_float32,
     suggested_method,
     validate_frames,
 )
@@ -184,7 +185,7 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
         # the frame's contrast as the warped reference's (normalised by the same percentiles): the overlay balanced;
         # in the layer's own values (validate_frames maps float64 and wide integers onto [0, 1]: an int32 or float64
         # image took limits of (0.003, 0.985) and turned solid green)
-        display = {**display, "frame_limits": intensity_range(shown)}
+        display = {**display, "frame_limits": intensity_range(shown if rescaled_to_float32(shown.dtype) else frames)}
         _preimport_layer_modules()
         return _Outcome("done", result=res, layers=layers, warnings=notes + warnings, settings=display)
     except Cancelled:
