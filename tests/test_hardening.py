@@ -2422,3 +2422,14 @@ def test_evaluate_takes_a_folder_registered_with_an_empty_landmarks_file(tmp_pat
     assert rc == 0, err
     rc, err, _ = _cli(["evaluate", tmp_path / "r"], capsys)
     assert rc == 0, err
+
+
+def test_which_frames_validate_frames_rescales():
+    """``api.rescaled_to_float32``: the dtypes validate_frames maps onto [0, 1] (the viewer's frame contrast is then
+    taken from the layer's own values), the others kept as their values in float32."""
+    from napari_tlreg.api import rescaled_to_float32, validate_frames
+
+    for dtype in (np.float64, np.int32, np.uint32, np.int64, np.uint8, np.uint16, np.int16, np.float16, np.float32):
+        raw = (np.arange(3 * 16 * 16).reshape(3, 16, 16) % 97 + 3).astype(dtype)
+        out, _ = validate_frames(raw, 0)
+        assert rescaled_to_float32(dtype) == (not np.array_equal(out, raw.astype(np.float32))), dtype
