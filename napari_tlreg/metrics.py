@@ -534,6 +534,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
             propagated = _asarray(result.warp_labels(ref_lab), "propagated labels")
             if propagated.shape != frames.shape:
                 raise ValueError(f"warp_labels returned {propagated.shape}, expected {frames.shape}")
+        ref_ids = np.unique(ref_lab[ref_lab != 0])
         for t, row in enumerate(rows):
             keys = ["dice", "hd", "hd95", "dice_before", "hd_before", "hd95_before"]
             if spacing is not None:
@@ -549,14 +550,12 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
             # epicardium at ED only) is not annotated on the other; it is left out of the foreground, and its own
             # columns stay NaN. (Drawn here but not on the reference, it was kept: nothing could be carried to it,
             # and the foreground's Dice read 0.70 where the labels on both read 0.88, its own Dice 0, its HD inf.)
-            common = np.intersect1d(np.unique(ref_lab), np.unique(lab[t]))
-            common = common[common != 0]
-            if t != ref and propagated is not None and common.size:
+            frame_ids = np.unique(lab[t][lab[t] != 0])
+            drawn = np.intersect1d(ref_ids, frame_ids)
+            if t != ref and propagated is not None and drawn.size:
                 pt, mt, before = propagated[t], lab[t], ref_lab
-                drawn = common
-                if not (np.array_equal(np.unique(ref_lab[ref_lab != 0]), common)
-                        and np.array_equal(np.unique(mt[mt != 0]), common)):
-                    pt, mt, before = (np.where(np.isin(a, common), a, 0) for a in (pt, mt, ref_lab))
+                if not (np.array_equal(ref_ids, drawn) and np.array_equal(frame_ids, drawn)):
+                    pt, mt, before = (np.where(np.isin(a, drawn), a, 0) for a in (pt, mt, ref_lab))
                 # no distances: both foregrounds empty (0, as hausdorff() says) or one of them (inf)
                 none = 0.0 if not (_mask_of(pt, None).any() or _mask_of(mt, None).any()) else math.inf
                 vals["dice"] = dice(pt, mt)
