@@ -88,7 +88,7 @@ def docks(make_napari_viewer, qtbot, engines):
     viewer.window.add_dock_widget(plots, name="Evaluation plots")
     yield viewer, reg, lmw, plots
     for w in (plots, lmw):
-        qtbot.waitUntil(lambda w=w: w._worker is None, timeout=10000)
+        qtbot.waitUntil(lambda w=w: w._worker is None and getattr(w, "_exporting", None) is None, timeout=20000)
 
 
 def sequence():
@@ -420,6 +420,8 @@ def test_plots_overlay_click_worst_and_export(docks, qtbot, tmp_path, errors):
     monkey_path = tmp_path / "seq_report"
     plots._ask_folder = lambda: str(monkey_path)
     plots.export_btn.click()
+    qtbot.waitUntil(lambda: not plots.exporting, timeout=20000)
+    assert plots.exported == monkey_path and plots.export_btn.isEnabled()
     names = sorted(p.name for p in monkey_path.iterdir())
     assert names == ["landmark_pairs.csv", "landmarks.csv", "per_frame.csv", "plots.png", "report.json", "summary.csv", "tre.csv"]
     doc = json.loads((monkey_path / "report.json").read_text())
@@ -462,8 +464,10 @@ def test_satellite_15_pairs_register_export_matches_numpy(docks, qtbot, tmp_path
     assert not errors, errors
     qtbot.waitUntil(lambda: FieldEngine.name in plots.tables and not plots.busy, timeout=10000)
     assert plots.points_combo.currentText() == "satellite landmarks"
-    out = plots.export(tmp_path / "satellite_report")
-    assert out is not None, errors
+    assert plots.export(tmp_path / "satellite_report") is not None, errors
+    qtbot.waitUntil(lambda: not plots.exporting, timeout=20000)
+    out = plots.exported
+    assert out == tmp_path / "satellite_report", errors
     with open(out / "tre.csv", newline="") as f:
         tre = list(csv.DictReader(f))
     assert [r["t"] for r in tre] == ["1", "all"] and tre[-1]["n"] == "15"
@@ -1690,3 +1694,44 @@ def test_edits_during_an_evaluation_make_one_more_not_one_each(docks, qtbot, err
     qtbot.waitUntil(lambda: plots._worker is None and not getattr(plots, "_again", False), timeout=10000)
     qtbot.wait(100)
     assert len(calls) == 2 and plots.tables and not errors, (len(calls), errors)
+
+
+def test_export_writes_in_a_worker_thread_and_says_when_done(docks, qtbot, tmp_path, errors, monkeypatch):
+    """(2026-12-05, s41 note) Export while the plots were busy computed the tables, and always drew the plots' PNG, on
+    the GUI thread: the viewer froze for 4-40 s at 20x256² to 200x256². It now writes in a worker; the button waits
+    for it, a second export is refused, and a failure is said."""
+    import threading
+
+    from napari_tlreg import report
+
+    viewer, reg, _, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    run_register(qtbot, reg, FieldEngine.name)
+    qtbot.waitUntil(lambda: bool(plots.tables) and not plots.busy, timeout=10000)
+
+    real, go, threads = report.export_report, threading.Event(), []
+
+    def slow(*args, **kwargs):
+        threads.append(threading.current_thread())
+        assert go.wait(20)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(report, "export_report", slow)
+    assert plots.export(tmp_path / "rep") is not None
+    qtbot.waitUntil(lambda: bool(threads), timeout=5000)  # returned before the folder is written
+    assert threads[0] is not threading.main_thread() and not (tmp_path / "rep").exists()
+    assert plots.exporting and not plots.export_btn.isEnabled() and "writing the report" in plots.status_label.text()
+    assert plots.export(tmp_path / "other") is None and errors[-1].endswith("a report is being written: wait for it to end")
+    go.set()
+    qtbot.waitUntil(lambda: not plots.exporting, timeout=20000)
+    assert plots.exported == tmp_path / "rep" and (tmp_path / "rep" / "report.json").is_file()
+    assert plots.export_btn.isEnabled() and "report written to" in plots.status_label.text()
+    assert not (tmp_path / "other").exists() and len(errors) == 1
+
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "mine.txt").write_text("not a report")
+    plots.export(tmp_path / "taken")
+    qtbot.waitUntil(lambda: not plots.exporting, timeout=20000)
+    assert plots.exported is None and "export failed" in errors[-1] and plots.export_btn.isEnabled()
+    assert (tmp_path / "taken" / "mine.txt").read_text() == "not a report"

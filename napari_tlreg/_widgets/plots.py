@@ -70,6 +70,8 @@ class PlotsWidget(ClosingDock, QWidget):
         self._generation = 0
         self._worker = None
         self._again = False  # inputs changed while an evaluation ran: one more when it ends
+        self._exporting = None  # the worker writing a report folder
+        self.exported: Path | None = None  # the folder the last export wrote
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(250)
@@ -348,7 +350,7 @@ class PlotsWidget(ClosingDock, QWidget):
 
     def redraw(self, *_) -> None:
         # without a result (or its tables) these did nothing but say so
-        self.export_btn.setEnabled(bool(self.results()))
+        self.export_btn.setEnabled(bool(self.results()) and self._exporting is None)
         self.worst_btn.setEnabled(bool(self.tables))
         _, _, spacing, unit = self._inputs()
         self._axes = report.draw_metrics(self.figure, self.tables, self.metrics_shown(), label=self.label_combo.currentData(),
@@ -450,26 +452,54 @@ class PlotsWidget(ClosingDock, QWidget):
         if path:
             self.export(path)
 
-    def export(self, folder) -> Path | None:
-        """Write the report folder of every result of this image (atomically)."""
+    @property
+    def exporting(self) -> bool:
+        return self._exporting is not None
+
+    def export(self, folder):
+        """Write the report folder of every result of this image (atomically), in a worker thread.
+
+        The tables, when the plots are not up to date, and the plots' PNG are computed there: on the GUI thread they
+        froze the viewer for 4-40 s (20x256² to 200x256² frames). Returns the worker (started), or None when nothing is
+        exported; :attr:`exported` is the folder once it is written.
+        """
         results = self.results()
         if not results:
             self._error("nothing to export: run “Register sequence” first")
             return None
+        if self._exporting is not None:
+            self._error("a report is being written: wait for it to end")
+            return None
         labels, landmarks, spacing, unit = self._inputs()
+        if labels is not None:  # the layer's own array (int32): painting during the export must not change it
+            labels = labels.copy()
         img = self.current_image()
         source = (plugin_info(img).get("source") or img.name) if img is not None else None
         tables = self.tables if set(self.tables) == set(results) and not self.busy else None
-        try:
-            out = report.export_report(results, folder, labels=labels, landmarks=landmarks, spacing=spacing, unit=unit,
-                                       label=self.label_combo.currentData(), source=source, tables=tables,
-                                       label_names=self.label_names(),
-                                       extra={"image_layer": img.name if img is not None else None})
-        except (OSError, ValueError) as exc:
-            self._error(f"export failed: {exc}")
-            return None
+        worker = create_worker(report.export_report, results, folder, labels=labels, landmarks=landmarks,
+                               spacing=spacing, unit=unit, label=self.label_combo.currentData(), source=source,
+                               tables=tables, label_names=self.label_names(),
+                               extra={"image_layer": img.name if img is not None else None},
+                               _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda out: self.live and self._on_exported(out))
+        worker.errored.connect(lambda exc: self.live and self._error(f"export failed: {exc}"))
+        worker.finished.connect(lambda: self._on_export_done(worker))
+        self._exporting = worker
+        self.exported = None
+        self.export_btn.setEnabled(False)
+        self._status(f"writing the report to {folder}…")
+        worker.start()
+        return worker
+
+    def _on_exported(self, out: Path) -> None:
+        self.exported = Path(out)
         self._status(f"report written to {out}")
-        return out
+
+    def _on_export_done(self, worker) -> None:
+        if self._exporting is worker:
+            self._exporting = None
+            if self.live:
+                self.export_btn.setEnabled(bool(self.results()))
 
     # -- messages ----------------------------------------------------------------------------------
     def _status(self, text: str) -> None:
