@@ -5,6 +5,8 @@ batch) gets the same clear errors.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import sys
 import time
@@ -446,6 +448,22 @@ def blank_frames_message(blank: list[int], chained: str | None = None) -> str:
     return text
 
 
+def _keeps_torch_rng(fn):
+    """``fn`` with the caller's torch (CPU) random stream as it was, on return and on any exception: a notebook that
+    seeds its own work drew other numbers after a registration (the networks' default initialisation, before their
+    weights are loaded, draws from torch's one global generator)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_keeps_torch_rng
 def register(
     frames,
     method: str = DEFAULT_METHOD,
@@ -546,7 +564,8 @@ def register(
     # before the run: the weights file hashed as it is loaded (after, a file replaced or deleted during the run was
     # recorded for the network the run did not use, or lost the result)
     record = provenance(engine, checked, sequence)
-    u = engine.run(x, ref, checked, ctx)
+    with torch.random.fork_rng(devices=[dev]) if dev.type == "cuda" else contextlib.nullcontext():  # (the CPU's:
+        u = engine.run(x, ref, checked, ctx)  # _keeps_torch_rng)
     ctx.check()
     if tuple(u.shape) != (arr.shape[0], 2, *arr.shape[1:]):
         raise RuntimeError(f"engine {method!r} returned a field of shape {tuple(u.shape)} for frames {arr.shape}")

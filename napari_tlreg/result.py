@@ -74,6 +74,14 @@ class RegistrationResult:
         if self.spacing is None:  # no length without a pixel size (result.json said "mm" beside "spacing": null)
             self.unit = "px"
 
+    def __repr__(self) -> str:
+        # a line, not the arrays (the dataclass's printed 19-29 kB of them at the end of a notebook cell)
+        t, h, w = self.frames.shape
+        size = "pixels" if self.spacing is None else f"spacing=({self.spacing[0]:g}, {self.spacing[1]:g}) {self.unit}"
+        return (f"RegistrationResult(method={self.method!r}, {t} frames of {h}x{w}, reference={self.reference}, "
+                f"{size}, device={self.device!r}, runtime {self.runtime_s:.2f} s, normalization={self.normalization!r}"
+                f"{', inverse' if self.inverse is not None else ''})")
+
     @property
     def file_spacing(self) -> tuple[tuple[float, float] | None, str]:
         """``(spacing, unit)`` as the images it saves hold them: ``(None, "mm")`` without a spacing, or in a unit the

@@ -2433,3 +2433,48 @@ def test_which_frames_validate_frames_rescales():
         raw = (np.arange(3 * 16 * 16).reshape(3, 16, 16) % 97 + 3).astype(dtype)
         out, _ = validate_frames(raw, 0)
         assert rescaled_to_float32(dtype) == (not np.array_equal(out, raw.astype(np.float32))), dtype
+
+
+@pytest.mark.parametrize("method", ["tlrn", "nmsr"])
+def test_register_leaves_the_callers_torch_random_stream_as_it_was(method):
+    """(2026-12-05, notebook review) A notebook that seeded torch for its own work drew other numbers after a
+    registration: building the networks (default initialisation, before the weights load) drew from torch's global
+    generator, for every method."""
+    import torch
+
+    import napari_tlreg as tl
+
+    frames = tl.load_sequence("cardiac").frames[:3]
+    torch.manual_seed(0)
+    expected = torch.rand(4)
+    torch.manual_seed(0)
+    tl.register(frames, method=method, **({"iterations": 2} if method == "nmsr" else {}))
+    assert torch.equal(torch.rand(4), expected)
+    torch.manual_seed(0)
+    with pytest.raises(tl.Cancelled):
+        tl.register(frames, method=method, cancel=lambda: True)
+    assert torch.equal(torch.rand(4), expected)
+
+
+def test_results_and_sequences_print_as_a_line():
+    """(2026-12-05, notebook review) A cell ending with a result printed 19-29 kB of its arrays (427 lines), a
+    sequence 9 kB: the method, reference, shape and runtime buried in them."""
+    import napari_tlreg as tl
+
+    seq = tl.load_sequence("cardiac")
+    assert repr(seq) == "Sequence('cardiac', 20 frames of 128x128, spacing=(1.01562, 1.01562) mm, labels)"
+    res = tl.register(seq.frames[:3], method="voxelmorph", spacing=(0.5, 0.25))
+    text = repr(res)
+    assert text.startswith("RegistrationResult(method='voxelmorph', 3 frames of 128x128, reference=0, "
+                           "spacing=(0.5, 0.25) mm, device='cpu', runtime ") and "\n" not in text and len(text) < 200
+    assert str(res) == text
+
+
+@pytest.mark.parametrize("steps", [1.5, "7", -1, True, None])
+def test_integrate_velocity_takes_a_whole_number_of_steps(steps):
+    """(2026-12-05, notebook review) steps=1.5 ran one squaring and "7" seven, without a word."""
+    import napari_tlreg as tl
+
+    with pytest.raises(ValueError, match="steps must be a whole number of squarings >= 0, got"):
+        tl.integrate_velocity(np.zeros((2, 8, 8), np.float32), steps=steps)
+    assert tl.integrate_velocity(np.zeros((2, 8, 8), np.float32), steps=np.int64(3)).shape == (2, 8, 8)

@@ -134,6 +134,9 @@ def warp(image, displacement, order: int = 1) -> np.ndarray:
 
 def integrate_velocity(velocity, steps: int = 7) -> np.ndarray:
     """Scaling and squaring: stationary velocity ``(2, H, W)`` or ``(T, 2, H, W)`` (pixels) -> displacement, same shape."""
+    # a whole number of squarings (1.5 ran 1 and "7" ran 7, without a word): refused as check_reference refuses 1.0
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be a whole number of squarings >= 0, got {steps!r}")
     v, single = _field(velocity, "velocity")
     u = _f.integrate_velocity(v, int(steps))
     return _out(u[0] if single else u)

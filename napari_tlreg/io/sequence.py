@@ -54,6 +54,15 @@ class Sequence:
         if self.spacing is not None:  # a reader drops a bad one (checked_spacing); register refuses one given so
             self.spacing = (float(self.spacing[0]), float(self.spacing[1]))
 
+    def __repr__(self) -> str:
+        # a line, not the arrays (the dataclass's printed 9 kB of them at the end of a notebook cell)
+        t, h, w = self.frames.shape
+        parts = [f"{self.name!r}" if self.name else "", f"{t} frames of {h}x{w}",
+                 "" if self.spacing is None else f"spacing=({self.spacing[0]:g}, {self.spacing[1]:g}) {self.unit}",
+                 "" if self.labels is None else "labels",
+                 "" if self.landmarks is None else f"{len(self.landmarks)} landmark points"]
+        return f"Sequence({', '.join(p for p in parts if p)})"
+
     @property
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.frames.shape)  # type: ignore[return-value]
