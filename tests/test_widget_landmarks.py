@@ -88,7 +88,7 @@ def docks(make_napari_viewer, qtbot, engines):
     viewer.window.add_dock_widget(plots, name="Evaluation plots")
     yield viewer, reg, lmw, plots
     for w in (plots, lmw):
-        qtbot.waitUntil(lambda w=w: w._worker is None and getattr(w, "_exporting", None) is None, timeout=20000)
+        qtbot.waitUntil(lambda w=w: w._worker is None and w.__dict__.get("_exporting") is None, timeout=20000)
 
 
 def sequence():
@@ -1735,3 +1735,58 @@ def test_export_writes_in_a_worker_thread_and_says_when_done(docks, qtbot, tmp_p
     qtbot.waitUntil(lambda: not plots.exporting, timeout=20000)
     assert plots.exported is None and "export failed" in errors[-1] and plots.export_btn.isEnabled()
     assert (tmp_path / "taken" / "mine.txt").read_text() == "not a report"
+
+
+def test_save_dialogs_propose_a_file_name_of_the_whole_layer_name(docks, qtbot, errors, monkeypatch):
+    """(2026-12-05, locale review) A layer "LV/RV: base 12/03/2024" proposed "2024_report" and "2024_landmarks.csv"
+    (the dialog took the slashes for folders): two images of one year proposed the same name."""
+    from qtpy.QtWidgets import QFileDialog
+
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="LV/RV: base 12/03/2024")
+    run_register(qtbot, reg, FieldEngine.name, image="LV/RV: base 12/03/2024")
+    qtbot.waitUntil(lambda: bool(plots.tables) and not plots.busy, timeout=10000)
+    proposed = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(
+        lambda parent, title, default, *a: (proposed.append(default), ("", ""))[1]))
+    lmw._ask_path(save=True)
+    plots._ask_folder()
+    reg._on_save_clicked()
+    assert proposed == ["LV_RV_ base 12_03_2024_landmarks.csv", "LV_RV_ base 12_03_2024_report",
+                        f"LV_RV_ base 12_03_2024_{FieldEngine.name}"], proposed
+    assert not errors, errors
+
+
+def test_clicks_and_jumps_need_one_frame_on_the_canvas(docks, qtbot, errors):
+    """(2026-12-05, dims review) In the 3-D view a pairing click became a landmark at a point inside the volume
+    nobody saw (or "outside the image (t=-12...)"); with the dims transposed (time on the canvas) clicks took the
+    frame from another slider, and "jump to worst frame" said it went there while the canvas did not change. Now
+    they say what to do."""
+    viewer, reg, w, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    w.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    viewer.dims.ndisplay = 3
+    click(layer, (0, 10, 12))
+    assert len(layer.data) == 0
+    assert w.status_label.text() == ("the viewer draws the frames as a volume (3-D): switch it to 2-D to place "
+                                     "landmarks: nothing placed")
+    viewer.dims.ndisplay = 2
+    viewer.dims.order = (1, 0, 2)  # rows on the slider, time down the canvas
+    click(layer, (0, 10, 12))
+    assert len(layer.data) == 0 and "the time axis is drawn on the canvas" in w.status_label.text()
+    viewer.dims.order = (0, 2, 1)  # transposed, time still on the slider: a frame, placed
+    click(layer, (0, 10, 12))
+    assert len(layer.data) == 1
+
+    run_register(qtbot, reg, FieldEngine.name)
+    qtbot.waitUntil(lambda: bool(plots.tables) and not plots.busy, timeout=10000)
+    plots.jump_to_worst()
+    assert "not shown" not in plots.status_label.text()
+    viewer.dims.order = (1, 0, 2)
+    plots.jump_to_worst()
+    assert plots.status_label.text().endswith("(not shown: the time axis is drawn on the canvas, not on a slider: put "
+                                              "it back on the slider (transpose the dims))")
+    assert not errors, errors

@@ -1126,9 +1126,14 @@ def test_with_no_sequence_the_dock_says_why_an_image_is_not_one(widget, notes):
     assert w.current_image() is None and not w.run_btn.isEnabled()
     w.run()
     assert notes[-1][0] == "error"
-    assert notes[-1][1].endswith("'stack' is 4-D (3, 4, 32, 32): one axis of frames is registered, (T, H, W); split "
-                                 "the others first (a channel or z-plane a layer: right-click > Split Stack)")
-    assert w.run_btn.toolTip().startswith("no image sequence to register") and w.run_btn.toolTip().endswith("Split Stack)")
+    # (2026-12-05, dims review) napari's Split Stack splits the first axis: of a (T, Z, H, W) stack, a layer per time
+    # point, its z-planes then taken for frames; the dock says which axis it splits and what to do with time first
+    assert notes[-1][1].endswith("'stack' is 4-D (3, 4, 32, 32): one axis of frames is registered, (T, H, W). "
+                                 "Right-click > Split Stack splits its first axis into layers (a channel or z-plane a "
+                                 "layer when that axis is first); with time first, (T, Z, H, W), open the file with "
+                                 "napari-tlreg, which gives a sequence per slice position, or move the time axis "
+                                 "after it first")
+    assert w.run_btn.toolTip().startswith("no image sequence to register") and w.run_btn.toolTip().endswith("after it first")
     viewer.layers.clear()
     viewer.add_image(np.zeros((32, 32), np.float32), name="one")
     w.run()
@@ -1665,3 +1670,75 @@ def test_result_layers_saved_from_napari_keep_the_maps_pixel_size_and_unit(widge
         viewer.layers.save(str(path), selected=True, plugin="napari-tlreg")
         _, spacing, unit = load_stack(path)
         assert unit == "m" and spacing == pytest.approx(tuple(info["spacing"])), (suffix, spacing, unit)
+
+
+def test_save_a_result_and_open_it_again_over_its_image(widget, qtbot, notes, tmp_path):
+    """(2026-12-05) A registration made in the viewer could not be kept (napari saves no vectors layer, and a result
+    folder did not open): "save result" writes `register --out`'s folder (in a worker), "open result" shows a folder
+    over the image it was registered from, as a run's result (its layers; the store, so that the Landmarks and plots
+    docks score it), and refuses one of other frames or no result folder."""
+    from napari_tlreg import RegistrationResult
+    from napari_tlreg._widgets.store import store_for
+
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq", scale=(1.0, 0.5, 0.25))
+    choose(w.method_combo, TruthEngine.name)
+    assert not w.save_btn.isEnabled() and w.open_btn.isEnabled()  # nothing to save yet
+    run_and_wait(qtbot, w)
+    res = w.results[("seq", TruthEngine.name)]
+    assert w.save_btn.isEnabled()
+    assert w.save_result(tmp_path / "kept") is not None
+    assert not w.save_btn.isEnabled() and not w.open_btn.isEnabled() and not w.run_btn.isEnabled()  # while written
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert w.status_label.text() == f"saved the {TruthEngine.name} result of 'seq' to {tmp_path / 'kept'}"
+    assert w.run_btn.isEnabled() and w.save_btn.isEnabled() and not notes, notes
+    back = RegistrationResult.load(tmp_path / "kept")
+    np.testing.assert_array_equal(back.displacement, res.displacement)
+    assert back.spacing == (0.5, 0.25) and back.method == TruthEngine.name
+
+    viewer.add_image(frames.copy(), name="again", scale=(1.0, 0.5, 0.25))  # the same frames, another layer
+    choose(w.image_combo, "again")
+    assert not w.save_btn.isEnabled()  # its own result: none
+    w.open_result(tmp_path / "kept")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert not notes, notes
+    assert w.status_label.text().startswith(f"opened {tmp_path / 'kept'}: {T} frames to frame {REF}")
+    opened = store_for(viewer).get("again", TruthEngine.name)
+    np.testing.assert_array_equal(opened.displacement, res.displacement)
+    for s in RESULT_SUFFIXES[:-1]:  # (no labels chosen: none propagated)
+        assert viewer.layers[f"again {s}"].scale[-1] == 0.25
+    np.testing.assert_allclose(viewer.layers["again warped reference"].data, res.warped)
+    assert w.save_btn.isEnabled()
+
+    viewer.add_image(frames[::-1].copy(), name="other")  # frames of the same size, not those registered
+    choose(w.image_combo, "other")
+    w.open_result(tmp_path / "kept")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert notes[-1][0] == "error" and "was registered from other frames than 'other' holds" in notes[-1][1]
+    assert "other warped reference" not in viewer.layers and store_for(viewer).for_image("other") == {}
+    w.open_result(tmp_path)
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert notes[-1] == ("error", f"Register sequence: {tmp_path}: not a napari-tlreg result folder (no result.json)")
+    assert w.status_label.text().startswith("not opened:") and w.open_btn.isEnabled() and w.run_btn.isEnabled()
+
+
+@pytest.mark.parametrize("typed, value", [("2,5", 2.5), ("0,001", 0.001), ("0.75", 0.75), ("1,5e-3", 0.0015)])
+def test_a_decimal_comma_typed_reads_as_the_point(widget, qtbot, typed, value):
+    """(2026-12-05, locale review) Typed with a German or French keyboard (the keypad gives ","), "2,5" became 25
+    without a word (the comma keystroke was dropped, the digits kept) and "0,001" was lost."""
+    from qtpy.QtCore import QLocale, Qt
+    from qtpy.QtWidgets import QAbstractSpinBox
+
+    before = QLocale()
+    QLocale.setDefault(QLocale(QLocale.Language.German, QLocale.Country.Germany))
+    try:
+        _, w = widget
+        choose(w.method_combo, "nmsr")
+        box = w.findChild(QAbstractSpinBox, "param_smooth")
+        box.lineEdit().selectAll()
+        qtbot.keyClicks(box, typed)
+        qtbot.keyClick(box, Qt.Key.Key_Return)
+        assert w.param_values()["smooth"] == pytest.approx(value), box.text()
+    finally:
+        QLocale.setDefault(before)

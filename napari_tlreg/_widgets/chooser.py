@@ -39,6 +39,13 @@ def base_data(layer):
     return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
 
 
+def file_name(name: str, suffix: str) -> str:
+    """A file name a save dialog proposes for ``name`` (a layer's) + ``suffix``: the characters a path or a file
+    system takes otherwise made "_" (a layer "LV/RV: base 12/03/2024" proposed "2024_report", the dialog taking
+    the slashes for folders)."""
+    return re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name).strip() + suffix
+
+
 def frame_axis(viewer, layer) -> int:
     """The viewer's axis that is ``layer``'s time axis (its first): with a 4-D layer in the viewer too, axis 0 is
     that layer's extra axis, not the frames."""
@@ -54,6 +61,16 @@ def current_frame(viewer, layer) -> int:
         idx = float(viewer.dims.current_step[axis]) if viewer.dims.ndim > axis else 0.0
     n = frames_shape(layer)[0]
     return int(np.clip(round(idx), 0, max(0, n - 1)))
+
+
+def frame_not_shown(viewer, layer) -> str | None:
+    """Why the canvas shows no one frame of ``layer`` (its time axis drawn on the canvas: the 3-D view, or the dims
+    transposed), or None. A click there is no point of a frame, and moving the time axis changes nothing seen."""
+    if frame_axis(viewer, layer) not in tuple(viewer.dims.displayed):
+        return None
+    if viewer.dims.ndisplay == 3:
+        return "the viewer draws the frames as a volume (3-D): switch it to 2-D"
+    return "the time axis is drawn on the canvas, not on a slider: put it back on the slider (transpose the dims)"
 
 
 def show_frame(viewer, layer, t: int) -> None:
@@ -180,8 +197,12 @@ class ImageChooser:
                 shape = tuple(int(s) for s in base_data(ly).shape)
                 if ly.ndim < 3:
                     return f"'{ly.name}' is one image {shape}, with no time axis"
-                return (f"'{ly.name}' is {ly.ndim}-D {shape}: one axis of frames is registered, (T, H, W); split the "
-                        "others first (a channel or z-plane a layer: right-click > Split Stack)")
+                # napari's Split Stack splits the first axis: a (T, Z, H, W) stack split so gave one layer a time
+                # point, its z-planes taken for frames
+                return (f"'{ly.name}' is {ly.ndim}-D {shape}: one axis of frames is registered, (T, H, W). Right-click "
+                        "> Split Stack splits its first axis into layers (a channel or z-plane a layer when that axis "
+                        "is first); with time first, (T, Z, H, W), open the file with napari-tlreg, which gives a "
+                        "sequence per slice position, or move the time axis after it first")
         return ""
 
     def current(self) -> Image | None:

@@ -47,7 +47,7 @@ from napari_tlreg._hooks import IN_PIXELS, points_with_ids, spacing_of
 from napari_tlreg.io import load_points_csv, save_points_csv
 from napari_tlreg.report import check_annotations
 
-from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, scroll_body,
+from .chooser import (ClosingDock, ImageChooser, current_frame, file_name, frame_not_shown, frames_shape, is_result, scroll_body,
                       show_frame, start_reference, watch_layers)
 from .store import fits, store_for, unwrap
 
@@ -677,6 +677,11 @@ class LandmarkWidget(ClosingDock, QWidget):
             yield
         if dragged:
             return
+        img = self.current_image()
+        hidden = frame_not_shown(self._viewer, img) if img is not None else None
+        if hidden is not None:  # a 3-D click is a point inside the volume (a landmark nobody saw, or "t=-12")
+            self._status(f"{hidden} to place landmarks: nothing placed")
+            return
         pos = np.asarray(layer.world_to_data(event.position), dtype=float)
         self.place(int(round(pos[-3])), float(pos[-2]), float(pos[-1]))
 
@@ -788,7 +793,7 @@ class LandmarkWidget(ClosingDock, QWidget):
 
     # -- CSV -----------------------------------------------------------------------------------------
     def _ask_path(self, save: bool) -> str:
-        default = f"{self.image_name or 'landmarks'}_landmarks.csv"
+        default = file_name(self.image_name or "landmarks", "_landmarks.csv")
         if save:
             path, _ = QFileDialog.getSaveFileName(self, "Save landmarks", default, "CSV (*.csv)")
         else:

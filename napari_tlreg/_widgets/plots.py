@@ -37,7 +37,7 @@ from napari_tlreg._hooks import points_with_ids
 from napari_tlreg.core.labels import label_names as names_by_id
 
 from .landmarks import LANDMARKS, TRACKED_KEY, image_points, layer_spacing
-from .chooser import (ClosingDock, ImageChooser, current_frame, frames_shape, is_result, plugin_info, scroll_body,
+from .chooser import (ClosingDock, ImageChooser, current_frame, file_name, frame_not_shown, frames_shape, is_result, plugin_info, scroll_body,
                       show_frame, watch_layers)
 from .store import fits, store_for, unwrap
 
@@ -414,6 +414,9 @@ class PlotsWidget(ClosingDock, QWidget):
         if img is None:
             return
         show_frame(self._viewer, img, t)
+        hidden = frame_not_shown(self._viewer, img)
+        if hidden is not None:  # (the slider moved an axis the canvas draws whole: nothing changed)
+            self._status(f"frame {t}: not shown, {hidden}")
 
     def jump_to_worst(self) -> int | None:
         """Go to the worst frame of the chosen metric for the latest result; returns it (or ``None``)."""
@@ -437,13 +440,15 @@ class PlotsWidget(ClosingDock, QWidget):
         if metric in ("hd", "hd95", "tre"):
             shown += f" {unit if physical else 'px'}"
         self.go_to_frame(t)
-        self._status(f"worst {report.PLOT_METRICS[metric][0]} of {name}: {shown} at frame {t}")
+        hidden = frame_not_shown(self._viewer, self.current_image())
+        self._status(f"worst {report.PLOT_METRICS[metric][0]} of {name}: {shown} at frame {t}"
+                     + (f" (not shown: {hidden})" if hidden else ""))
         return t
 
     # -- export ------------------------------------------------------------------------------------
     def _ask_folder(self) -> str:
         img = self.current_image()
-        default = f"{img.name if img is not None else 'sequence'}_report"
+        default = file_name(img.name if img is not None else "sequence", "_report")
         path, _ = QFileDialog.getSaveFileName(self, "Export report folder", default, "Report folder (*)")
         return path
 

@@ -50,6 +50,7 @@ from napari_tlreg.api import (
     NORMALIZATIONS,
     Cancelled,
     available_devices,
+    blank_frames,
     check_reference,
     check_shape,
     method_params,
@@ -68,7 +69,7 @@ from napari_tlreg.io.contours import LABEL_NAMES, contour_labels
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
-from .chooser import (HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, frames_shape,
+from .chooser import (HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, file_name, frames_shape,
                       is_result, plugin_info, scroll_body, start_reference)
 from .store import store_for
 from .landmarks import layer_spacing, transform_of
@@ -181,13 +182,7 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
         if cancel.is_set():
             return _Outcome("cancelled")
         res.provenance.update(origin or {})  # the layer's file (register saw only its pixels)
-        layers, warnings = L.result_layers(res, labels=labels, **display)
-        # the frame's contrast as the warped reference's (normalised by the same percentiles): the overlay balanced;
-        # in the layer's own values (validate_frames maps float64 and wide integers onto [0, 1]: an int32 or float64
-        # image took limits of (0.003, 0.985) and turned solid green)
-        display = {**display, "frame_limits": intensity_range(shown if rescaled_to_float32(shown.dtype) else frames)}
-        _preimport_layer_modules()
-        return _Outcome("done", result=res, layers=layers, warnings=notes + warnings, settings=display)
+        return _shown(res, shown, frames, labels, display, notes)
     except Cancelled:
         return _Outcome("cancelled")
     except (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:  # the user's to fix
@@ -197,6 +192,56 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
             return _Outcome("error", message="out of memory: crop or downsample the sequence, or use another device")
         log.exception("registration failed")
         return _Outcome("error", message=f"registration failed: {type(exc).__name__}: {exc}")
+
+
+def _shown(res, shown: np.ndarray, frames: np.ndarray, labels, display: dict, notes: list[str]) -> _Outcome:
+    """A result's layers and display settings, made in the worker (a run's or an opened folder's)."""
+    layers, warnings = L.result_layers(res, labels=labels, **display)
+    # the frame's contrast as the warped reference's (normalised by the same percentiles): the overlay balanced;
+    # in the layer's own values (validate_frames maps float64 and wide integers onto [0, 1]: an int32 or float64
+    # image took limits of (0.003, 0.985) and turned solid green)
+    display = {**display, "frame_limits": intensity_range(shown if rescaled_to_float32(shown.dtype) else frames)}
+    _preimport_layer_modules()
+    return _Outcome("done", result=res, layers=layers, warnings=notes + warnings, settings=display)
+
+
+def _open_job(folder, data, colour: bool, labels, display: dict) -> _Outcome:
+    """Read a result folder (:meth:`RegistrationResult.save`, ``register --out``) and make its layers over the image
+    ``data`` it must have been registered from: the same frames, scaled as the run scaled them."""
+    from napari_tlreg.core.normalize import normalize as scale_intensities
+
+    base = display["base"]
+    try:
+        res = tl.RegistrationResult.load(folder)
+    except FileNotFoundError as exc:  # no such folder, or no result.json: said with the folder
+        return _Outcome("refused", message=str(exc))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return _Outcome("refused", message=f"{folder}: not a result that can be read: {exc}")
+    except MemoryError:
+        return _Outcome("refused", message=f"{folder}: out of memory reading it")
+    try:
+        shown = to_luminance(np.asarray(data)) if colour else np.asarray(data)
+        if tuple(res.frames.shape) != tuple(shown.shape):
+            return _Outcome("refused", message=(
+                f"{folder} registered frames of shape {tuple(res.frames.shape)} and '{base}' is "
+                f"{tuple(shown.shape)}: open it on the image it was made from"))
+        frames, ref = validate_frames(shown, res.reference)
+        mode = res.normalization if res.normalization in NORMALIZATIONS else "auto"
+        scaled = scale_intensities(frames, ref, mode, skip=blank_frames(frames))[0]
+        off = float(np.max(np.abs(scaled - res.frames)))
+        if not off <= 1e-4:  # another sequence of the same size (or the same one cropped, filtered...)
+            return _Outcome("refused", message=(
+                f"{folder} was registered from other frames than '{base}' holds (intensities up to {off:.3g} apart, "
+                "scaled as the run scaled them): open it on the image it was made from"))
+        return _shown(res, shown, frames, labels, display, [])
+    except (ValueError, TypeError) as exc:
+        return _Outcome("refused", message=f"layer '{base}': {exc}")
+    except MemoryError:
+        return _Outcome("refused", message="out of memory: crop or downsample the sequence")
+
+
+def _save_job(res, folder) -> str:
+    return str(res.save(folder))
 
 
 #: the cancel events of the runs going on now, in any dock
@@ -237,25 +282,30 @@ class _Relay(QObject):
 class _FloatSpin(QDoubleSpinBox):
     """A number editor that takes any value its engine does, shown as briefly as it reads (0.002, 1e-06, 2.5): with
     decimals fixed by the default's size, nmsr's ``lr`` could not go below 1e-5 nor ``tol`` below 1e-3, which the
-    engine takes (a run from Python could not be made again in the viewer)."""
+    engine takes (a run from Python could not be made again in the viewer). A decimal comma (German, French: the
+    keypad's) reads as the point: it was dropped, and "2,5" became 25 without a word."""
 
     def __init__(self):
         super().__init__()
         self.setDecimals(12)
+
+    @staticmethod
+    def _plain(text: str) -> str:
+        return text.strip().replace(",", ".")
 
     def textFromValue(self, value: float) -> str:
         return f"{value:.12g}"  # what reads back as the value set (.6g rounded 0.0123456789 at Enter)
 
     def valueFromText(self, text: str) -> float:
         try:
-            return float(text.strip())
+            return float(self._plain(text))
         except ValueError:
             return self.value()
 
     def validate(self, text: str, pos: int):
-        t = text.strip()
-        if t and t == self.specialValueText():
+        if text.strip() and text.strip() == self.specialValueText():
             return QValidator.State.Acceptable, text, pos
+        t = self._plain(text)
         try:
             v = float(t)
         except ValueError:
@@ -428,6 +478,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._viewer = napari_viewer
         self._labels_layers: list[Labels] = []
         self._worker = None
+        self._file_worker = None  # a result folder being saved or opened
         self._run_layer: Layer | None = None
         self._run_removed: str | None = None  # the name of the image removed while it was registered
         self._run_data = None  # the image's data the run took (replaced while it ran: the result is not its)
@@ -575,6 +626,19 @@ class RegisterWidget(ClosingDock, QWidget):
         self.legend = _JacobianLegend()
         self.legend.setVisible(False)
         dform.addRow(self.legend)
+        files = QHBoxLayout()
+        self.save_btn = QPushButton("save result…")
+        self.save_btn.setToolTip("Write the chosen image's result (this method's, else the latest) as a result folder, "
+                                 "as `napari-tlreg register --out` does: the fields, warped reference, Jacobian, frames")
+        self.save_btn.clicked.connect(self._on_save_clicked)
+        self.open_btn = QPushButton("open result…")
+        self.open_btn.setToolTip("Show a saved result folder over the chosen image, as a run's result (the image it "
+                                 "was registered from)")
+        self.open_btn.clicked.connect(self._on_open_clicked)
+        for b in (self.save_btn, self.open_btn):
+            b.setEnabled(False)
+            files.addWidget(b)
+        dform.addRow("result folder", files)
         root.addWidget(display)
         root.addStretch(1)
 
@@ -604,6 +668,8 @@ class RegisterWidget(ClosingDock, QWidget):
         store, slot = store_for(self._viewer), self._on_image_renamed  # result layers follow their image's name
         store.renamed.connect(slot)
         self.destroyed.connect(lambda *_: store.renamed.disconnect(slot))
+        store.changed.connect(self._update_file_buttons)  # a result to save, or none any more
+        self._when_closed(lambda: store.changed.disconnect(self._update_file_buttons))
         # the reference frame, shared with the Landmarks dock before a run (the pairs are placed on it)
         planned = self._on_planned
         store.planned.connect(planned)
@@ -698,6 +764,7 @@ class RegisterWidget(ClosingDock, QWidget):
 
     def _on_image_changed(self, *_) -> None:
         layer = self.current_image()
+        self._update_file_buttons()  # its own result to save, or none
         self.contours_btn.setEnabled(bool(plugin_info(layer).get("instance_numbers")))
         self.images.show_chosen(self._viewer.layers)
         # the Jacobian's legend is the last result's: shown with the image it was run on only
@@ -1038,10 +1105,11 @@ class RegisterWidget(ClosingDock, QWidget):
 
     def _update_run_button(self) -> None:
         """Run is enabled when there is an image sequence to register (without one it only said so)."""
+        self._update_file_buttons()
         if self.running:
             return
         has = self.current_image() is not None
-        self.run_btn.setEnabled(has)
+        self.run_btn.setEnabled(has and self._file_worker is None)
         self.run_btn.setToolTip(RUN_TIP if has else self._no_image())
 
     def _no_image(self) -> str:
@@ -1105,7 +1173,7 @@ class RegisterWidget(ClosingDock, QWidget):
 
     def run(self) -> None:
         """Validate the inputs and start the registration in a worker thread."""
-        if self.running:
+        if self.running or self._file_worker is not None:
             return
         layer = self.current_image()
         if layer is None:
@@ -1119,24 +1187,11 @@ class RegisterWidget(ClosingDock, QWidget):
         except ValueError as exc:
             self._refuse(f"layer '{layer.name}': {exc}")
             return
-        labels = None
-        lab_layer = self.current_labels()
-        if lab_layer is not None:  # labels of another size were said only after the whole run
-            misfit = labels_misfit((t, h, w), np.shape(base_data(lab_layer)))
-            drawn_on, numbers = plugin_info(lab_layer).get(CONTOURS_OF), plugin_info(layer).get("instance_numbers")
-            if misfit is None and drawn_on is not None and drawn_on != numbers:  # another slice's: scored, silently
-                misfit = (f"contours drawn on DICOM images {min(drawn_on)}-{max(drawn_on)}, and '{layer.name}' is "
-                          + (f"images {min(numbers)}-{max(numbers)}" if numbers else "not those images"))
-            if misfit:
-                self._refuse(f"labels '{lab_layer.name}': {misfit}; choose labels of this image, or none")
-                return
-            try:  # ids beyond int32 (a uint64 layer) were refused only after the whole run
-                labels = as_label_ids(np.array(base_data(lab_layer)))
-            except ValueError as exc:
-                self._refuse(f"labels '{lab_layer.name}': {exc}; choose other labels, or none")
-                return
-        scale = tuple(float(s) for s in layer.scale)
-        translate = tuple(float(t) for t in layer.translate)
+        try:
+            labels = self._chosen_labels(layer, (t, h, w))
+        except ValueError as exc:
+            self._refuse(str(exc))
+            return
         # the reader's pixel size, 1 x 1 mm included (the command line used it, the dock took it for none: the auto
         # scale of tlrn differed between the two), else a scale that is not 1 x 1
         spacing, unit = layer_spacing(layer)
@@ -1154,17 +1209,7 @@ class RegisterWidget(ClosingDock, QWidget):
             "unit": unit if unit not in (None, "px") else "mm",
             **params,
         }
-        display = {
-            "base": layer.name,
-            "grid_spacing": int(self.grid_spin.value()),
-            "checker": self.checker_box.isChecked(),
-            "scale": scale,
-            "translate": translate,
-            "region": self._own_region_mask(layer),
-            "grey_frame": bool(layer.rgb),  # napari cannot turn a colour image green under the overlay
-            # the propagated labels in the colours of the labels they come from (a label reads as itself on both)
-            "labels_colormap": lab_layer.colormap if lab_layer is not None else None,
-        }
+        display = self._display_settings(layer)
         self._cancel = threading.Event()
         self._cancel_holder[0] = self._cancel
         _RUNNING.add(self._cancel)
@@ -1187,11 +1232,146 @@ class RegisterWidget(ClosingDock, QWidget):
         self.inputs.setEnabled(False)
         self.run_btn.setText(CANCEL_TEXT)
         self.run_btn.setEnabled(True)
+        self._update_file_buttons()
         self.progress_bar.setRange(0, 0)  # busy until the first step is reported
         self.status_label.setText(f"registering '{layer.name}' with {call['method']}…")
         _grow_pool()
         worker.finished.connect(_shrink_pool)  # the worker's own signal: also when the dock is gone before the end
         worker.start()
+
+    def _chosen_labels(self, layer: Image, shape: tuple) -> np.ndarray | None:
+        """The labels chosen for ``layer`` (frames of ``shape``) as int32 ids, or None; ValueError (said as it is)
+        when they do not fit it."""
+        lab_layer = self.current_labels()
+        if lab_layer is None:
+            return None
+        misfit = labels_misfit(tuple(shape), np.shape(base_data(lab_layer)))  # said only after the whole run before
+        drawn_on, numbers = plugin_info(lab_layer).get(CONTOURS_OF), plugin_info(layer).get("instance_numbers")
+        if misfit is None and drawn_on is not None and drawn_on != numbers:  # another slice's: scored, silently
+            misfit = (f"contours drawn on DICOM images {min(drawn_on)}-{max(drawn_on)}, and '{layer.name}' is "
+                      + (f"images {min(numbers)}-{max(numbers)}" if numbers else "not those images"))
+        if misfit:
+            raise ValueError(f"labels '{lab_layer.name}': {misfit}; choose labels of this image, or none")
+        try:  # ids beyond int32 (a uint64 layer) were refused only after the whole run
+            return as_label_ids(np.array(base_data(lab_layer)))
+        except ValueError as exc:
+            raise ValueError(f"labels '{lab_layer.name}': {exc}; choose other labels, or none") from None
+
+    def _display_settings(self, layer: Image) -> dict:
+        """How a result of ``layer`` is drawn: its place, the grid, the checkerboard, the labels' colours."""
+        lab_layer = self.current_labels()
+        return {
+            "base": layer.name,
+            "grid_spacing": int(self.grid_spin.value()),
+            "checker": self.checker_box.isChecked(),
+            "scale": tuple(float(s) for s in layer.scale),
+            "translate": tuple(float(t) for t in layer.translate),
+            "region": self._own_region_mask(layer),
+            "grey_frame": bool(layer.rgb),  # napari cannot turn a colour image green under the overlay
+            # the propagated labels in the colours of the labels they come from (a label reads as itself on both)
+            "labels_colormap": lab_layer.colormap if lab_layer is not None else None,
+        }
+
+    # -- result folders ------------------------------------------------------------------------------
+    def current_result(self):
+        """The result of the chosen image that "save result" writes: the chosen method's, else the latest."""
+        layer = self.current_image()
+        if layer is None:
+            return None
+        mine = store_for(self._viewer).for_image(layer.name)
+        return mine.get(self.method_combo.currentData()) or (list(mine.values())[-1] if mine else None)
+
+    @property
+    def busy_with_files(self) -> bool:
+        return self._file_worker is not None
+
+    def _update_file_buttons(self, *_) -> None:
+        if not hasattr(self, "open_btn"):  # (an image chosen while the dock is built)
+            return
+        idle = self._file_worker is None and not self.running
+        self.save_btn.setEnabled(idle and self.current_result() is not None)
+        self.open_btn.setEnabled(idle and self.current_image() is not None)
+
+    def _on_save_clicked(self) -> None:
+        layer, res = self.current_image(), self.current_result()
+        if layer is None or res is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save the result as a folder",
+                                              file_name(layer.name, f"_{res.method}"), "Result folder (*)")
+        if path:
+            self.save_result(path)
+
+    def _on_open_clicked(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a result folder (result.json) on the chosen image")
+        if path:
+            self.open_result(path)
+
+    def save_result(self, folder):
+        """Write the chosen image's result (:meth:`current_result`) to ``folder`` as ``register --out`` does (in a
+        worker thread, atomically); it opens again with :meth:`open_result`, ``RegistrationResult.load`` and
+        ``napari-tlreg evaluate``. Returns the worker, or None when there is nothing to save."""
+        layer, res = self.current_image(), self.current_result()
+        if res is None or self._file_worker is not None or self.running:
+            self._refuse_file("save", "no result of this image to save: run it first" if res is None
+                              else "wait for the registration or the file being read or written")
+            return None
+        worker = create_worker(_save_job, res, folder, _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda out: self.live and self._said(
+            f"saved the {res.method} result of '{layer.name}' to {out}"))
+        worker.errored.connect(lambda exc: self.live and self._refuse_file("save", str(exc)))
+        self.status_label.setText(f"saving the {res.method} result of '{layer.name}' to {folder}…")
+        return self._start_file_worker(worker)
+
+    def open_result(self, folder):
+        """Show a result folder (:meth:`save_result`, ``register --out``, ``RegistrationResult.save``) over the chosen
+        image, as a run's result: its layers, and the Landmarks and plots docks score it. Refused when it was
+        registered from other frames. Returns the worker, or None when refused at once."""
+        layer = self.current_image()
+        if layer is None or self._file_worker is not None or self.running:
+            self._refuse_file("open", self._no_image() if layer is None
+                              else "wait for the registration or the file being read or written")
+            return None
+        data = base_data(layer)
+        try:
+            labels = self._chosen_labels(layer, frames_shape(layer))
+        except ValueError as exc:
+            self._refuse_file("open", str(exc))
+            return None
+        worker = create_worker(_open_job, folder, data, bool(layer.rgb), labels, self._display_settings(layer),
+                               _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda outcome: self.live and self._on_opened(outcome, layer, data, folder))
+        worker.errored.connect(lambda exc: self.live and self._refuse_file("open", f"{type(exc).__name__}: {exc}"))
+        self.status_label.setText(f"opening {folder} on '{layer.name}'…")
+        return self._start_file_worker(worker)
+
+    def _start_file_worker(self, worker):
+        self._file_worker = worker
+        worker.finished.connect(lambda: self.live and self._file_worker_done(worker))
+        self.inputs.setEnabled(False)
+        self.run_btn.setEnabled(False)
+        self._update_file_buttons()
+        worker.start()
+        return worker
+
+    def _file_worker_done(self, worker) -> None:
+        if self._file_worker is worker:
+            self._file_worker = None
+            self.inputs.setEnabled(not self.running)
+            self._update_run_button()
+            self._update_file_buttons()
+
+    def _on_opened(self, outcome: _Outcome, layer: Image, data, folder) -> None:
+        if outcome.kind != "done":
+            self._refuse_file("open", outcome.message)
+            return
+        self._show_result(outcome, layer, data, opened=folder)
+
+    def _said(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    def _refuse_file(self, what: str, message: str) -> None:
+        self.status_label.setText(f"not {'saved' if what == 'save' else 'opened'}: {message}")
+        show_error(f"Register sequence: {message}")
 
     def _refuse(self, message: str) -> None:
         """A run refused before it started: said in a notification and in the dock (not the last run's "done")."""
@@ -1255,7 +1435,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self.progress_bar.setValue(0)
 
     # -- results as layers ---------------------------------------------------------------------------
-    def _show_result(self, outcome: _Outcome, layer: Layer | None = None, data=None) -> None:
+    def _show_result(self, outcome: _Outcome, layer: Layer | None = None, data=None, opened=None) -> None:
         """Show a finished run's layers and publish its result; ``layer`` is the image it ran on (its name now),
         ``data`` the data the run took from it."""
         if layer is not None and layer not in self._viewer.layers:
@@ -1316,7 +1496,8 @@ class RegisterWidget(ClosingDock, QWidget):
             show_warning(f"Register sequence: {w}")
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1)
-        done = (f"done: {res.n_frames} frames to frame {res.reference} with {res.method} on {res.device} "
+        done = ((f"opened {opened}: " if opened is not None else "done: ")
+                + f"{res.n_frames} frames to frame {res.reference} with {res.method} on {res.device} "
                 f"in {res.runtime_s:.1f} s; worst folding {_percent(np.max(folding))}" + (" in the mask" if in_mask else "")
                 + ("; intensities scaled per frame" if res.normalization == "frame" else ""))
         self._done_text[str(settings["base"])] = done
