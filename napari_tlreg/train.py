@@ -565,13 +565,18 @@ def train(config: TrainConfig | None = None, progress: Callable[[int, int, dict]
     Checkpoints every ``checkpoint_every`` steps (atomically); ``resume=True`` continues from ``out``.
     Under ``torchrun`` each process trains on its own batches and gradients are averaged (DDP). Training on a CPU
     runs torch's deterministic algorithms; the process's setting is restored afterwards (in napari, what runs
-    next is not slowed by it).
+    next is not slowed by it), and so are torch's thread count (``threads``: every later registration in a notebook
+    ran on it, and every later test of a run) and its CPU random stream (seeded with ``seed``).
     """
     before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    threads = torch.get_num_threads()
     try:
-        return _train(config, progress, **overrides)
+        with torch.random.fork_rng(devices=[]):
+            return _train(config, progress, **overrides)
     finally:
         torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def _train(config: TrainConfig | None, progress: Callable[[int, int, dict], None] | None, **overrides) -> Path:

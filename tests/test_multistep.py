@@ -244,8 +244,19 @@ def test_cli_train_multistep(tmp_path):
     from napari_tlreg.cli import main
 
     out = tmp_path / "cli.pt"
-    rc = main(["train", "multistep", "--iterations", "1", "--batch", "1", "--size", "64", "--threads", "1",
-               "--device", "cpu", "--net", "steps=1", "--net", "c=4", "--out", str(out)])
+    # (2026-12-05, test-suite review) training left torch on its thread count (every later registration of a
+    # notebook, and every later test of a run, on one thread) and its random stream seeded
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    try:
+        rc = main(["train", "multistep", "--iterations", "1", "--batch", "1", "--size", "64", "--threads", "1",
+                   "--device", "cpu", "--net", "steps=1", "--net", "c=4", "--out", str(out)])
+        assert torch.get_num_threads() == 2 and torch.equal(torch.rand(3), expected)
+    finally:
+        torch.set_num_threads(threads)
     assert rc == 0
     assert json.loads(json.dumps(torch.load(out, weights_only=True)["config"]))["c"] == 4
 
