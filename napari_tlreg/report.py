@@ -409,7 +409,10 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
     ncols = ncols or (1 if n == 1 else 2)
     nrows = int(np.ceil(n / ncols))
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
-    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+    # each method its own colour (Okabe and Ito's, told apart with every colour-vision deficiency), marker and dashes:
+    # with hue alone, red and green (two methods) were one olive to a red-green-blind eye, blue and purple one blue
+    colours = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+    shapes, dashes = ["o", "s", "^", "D", "v", "P", "X"], ["-", "--", "-.", ":"]
     out, markers = {}, []
     first = next(iter(tables.values()))
     T = max(len(rows) for rows in tables.values())
@@ -424,7 +427,8 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             used_phys |= ph
             keep = _curve_mask(rows, v)
             scored |= bool(np.isfinite(v[keep]).any())
-            ax.plot(t[keep], v[keep], "-o", color=colours[j % len(colours)], ms=3.5, lw=1.4, label=name,
+            ax.plot(t[keep], v[keep], color=colours[j % len(colours)], marker=shapes[j % len(shapes)],
+                    linestyle=dashes[j % len(dashes)], ms=3.5, lw=1.4, label=name,
                     picker=True, pickradius=6)
         if not scored and m in ("dice", "hd", "hd95"):  # empty axes said nothing (the epicardium drawn at ED only)
             what = "these labels are" if label is None else f"{label_title(label, label_names)} is"

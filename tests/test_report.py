@@ -503,3 +503,20 @@ def test_a_result_folder_and_a_report_write_the_same_table_values(tmp_path):
     assert [r["is_reference"] for r in folder] == [r["is_reference"] for r in rep] == ["1", "0", "0"]
     for a, b in zip(folder, rep):
         assert {k: a[k] for k in a} == {k: b[k] for k in a}
+
+
+def test_methods_curves_differ_by_more_than_their_colour():
+    """(2026-12-05, colour-vision review) Every method was drawn "-o" in its own hue only: red and green one olive to
+    a red-green-blind eye, blue and purple one blue; the legend's swatches alike."""
+    from matplotlib.figure import Figure
+
+    from napari_tlreg import report
+
+    rows = [{"t": t, "mse": 0.1 * t, "mse_before": 0.2 * t, "folding_pct": 0.0} for t in range(4)]
+    fig = Figure()
+    axes = report.draw_metrics(fig, {"a": rows, "b": rows, "c": rows, "d": rows}, ["mse"])
+    ax = next(iter(axes))
+    curves = [ln for ln in ax.get_lines() if ln.get_label() in "abcd"]
+    assert len(curves) == 4
+    styles = {(ln.get_marker(), ln.get_linestyle()) for ln in curves}
+    assert len(styles) == 4 and len({ln.get_marker() for ln in curves}) == 4

@@ -102,6 +102,16 @@ def widget(make_napari_viewer, qtbot, engines):
         qtbot.waitUntil(lambda: not w.running, timeout=5000)
 
 
+@pytest.fixture
+def docks_all(make_napari_viewer):
+    from napari_tlreg._widgets.landmarks import LandmarkWidget
+    from napari_tlreg._widgets.plots import PlotsWidget
+    from napari_tlreg._widgets.register import RegisterWidget
+
+    viewer = make_napari_viewer()
+    return RegisterWidget(viewer), LandmarkWidget(viewer), PlotsWidget(viewer)
+
+
 def choose(combo, text):
     i = combo.findText(text)
     assert i >= 0, f"{text!r} not in {[combo.itemText(k) for k in range(combo.count())]}"
@@ -1557,8 +1567,23 @@ def test_a_refused_parameter_value_is_marked_as_it_is_typed(widget):
     editor.setValue(-1)
     assert "border" in editor.styleSheet() and editor.toolTip().startswith("<p><b>hsyn: levels must be in [1, ")
     assert editor.toolTip().endswith(tip)
+    # (2026-12-05, colour-vision review) in words too: the thin red border alone was an olive line to a red-blind eye
+    label = w.params_form.labelForField(editor) or w.advanced_form.labelForField(editor)
+    assert label.text() == "⚠ levels" and w.status_label.text().startswith("⚠ hsyn: levels must be in [1, ")
+    assert w.status_label.text().endswith(": Run refuses it")
     editor.setValue(2)
     assert editor.styleSheet() == "" and editor.toolTip() == tip
+    assert label.text() == "levels" and w.status_label.text() == "ready"
+
+
+def test_the_docks_controls_have_names_a_screen_reader_says(docks_all):
+    """(2026-12-05, accessibility review) Controls in rows of two widgets had no accessible name (the reference frame
+    read "spin box 0"), the frame buttons their triangles."""
+    reg, lmw, plots = docks_all
+    names = {reg.reference_spin: "reference frame", reg.labels_combo: "labels", plots.metric_combo: "metric",
+             lmw.prev_btn: "previous frame (B)", lmw.next_btn: "next frame (N)", lmw.pairs_table: "landmark pairs",
+             lmw.tre_frame_combo: "TRE frames", lmw.tre_table: "TRE statistics"}
+    assert {w.accessibleName(): n for w, n in names.items()} == {n: n for n in names.values()}
 
 
 def test_a_result_of_data_replaced_while_it_ran_is_discarded(widget, qtbot, notes):

@@ -112,6 +112,7 @@ class PlotsWidget(ClosingDock, QWidget):
         form.addRow("landmarks", self.points_combo)
         row = QHBoxLayout()
         self.metric_combo = QComboBox()
+        self.metric_combo.setAccessibleName("metric")  # (a row of two widgets binds no label)
         for key, (title, _) in report.PLOT_METRICS.items():
             self.metric_combo.addItem(title, key)
         self.metric_combo.setToolTip("The metric drawn (or highlighted) and used by “worst frame”")

@@ -515,6 +515,7 @@ class RegisterWidget(ClosingDock, QWidget):
         form.addRow("image", self.image_combo)
 
         self.labels_combo = QComboBox()
+        self.labels_combo.setAccessibleName("labels")  # (a row of two widgets binds no label: a screen reader said nothing)
         self.labels_combo.setToolTip("Labels (T, H, W) or (H, W): the reference frame's labels are propagated")
         self.contours_btn = QPushButton("contours…")
         self.contours_btn.setToolTip(CONTOURS_TIP)
@@ -527,6 +528,7 @@ class RegisterWidget(ClosingDock, QWidget):
 
         ref_row = QHBoxLayout()
         self.reference_spin = QSpinBox()
+        self.reference_spin.setAccessibleName("reference frame")  # (read as "spin box 0" alone)
         self.reference_spin.setToolTip("Frame every other frame is registered to")
         self.current_frame_btn = QPushButton("use current frame")
         self.current_frame_btn.setToolTip("Take the frame the time slider shows as the reference")
@@ -952,6 +954,9 @@ class RegisterWidget(ClosingDock, QWidget):
         self._on_method_changed()
 
     def _on_method_changed(self, *_) -> None:
+        self._problems: dict[str, str] = {}  # the parameters whose values the method refuses: {key: why}
+        if self.status_label.text().startswith("⚠ "):  # another method's parameter
+            self.status_label.setText("ready")
         while self.params_form.rowCount():
             self.params_form.removeRow(0)
         if self.advanced is not None:
@@ -1035,6 +1040,17 @@ class RegisterWidget(ClosingDock, QWidget):
         problem = param_problem(method, key, self._param_getters[key]())
         editor.setStyleSheet(f"border: 1px solid {PROBLEM_COLOUR};" if problem else "")
         editor.setToolTip(f"<p><b>{html.escape(problem)}</b></p>{tip}" if problem else tip)
+        # in words too: a thin red border alone was missed (on the dark theme, and by a red-blind eye an olive line)
+        advanced = self.advanced_form is not None and self.advanced_form.indexOf(editor) >= 0
+        label = (self.advanced_form if advanced else self.params_form).labelForField(editor)
+        if label is not None:
+            label.setText(f"⚠ {key}" if problem else key)
+        self._problems.pop(key, None)
+        if problem:
+            self._problems[key] = problem
+        if not self.running and (problem or self.status_label.text().startswith("⚠ ")):
+            first = next(iter(self._problems.values()), None)
+            self.status_label.setText(f"⚠ {first}: Run refuses it" if first else "ready")
 
     @staticmethod
     def _advanced_title(n: int, changed: int) -> str:
