@@ -587,13 +587,13 @@ def _connect(address: str):
 
 def write_summary(rows: list[dict], out: str | os.PathLike) -> Path:
     """Write ``out/summary.csv`` atomically; returns its path."""
-    from .io.writers import atomic_path
+    from .io.writers import atomic_path, spreadsheet_text
 
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for row in rows:
-        w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in SUMMARY_FIELDS})
+        w.writerow({k: ("" if row.get(k) is None else spreadsheet_text(row.get(k))) for k in SUMMARY_FIELDS})
     path = Path(out) / SUMMARY_NAME
     with atomic_path(path) as tmp:
         tmp.write_text(buf.getvalue(), encoding="utf-8", errors="surrogateescape")  # a name's bytes as they are

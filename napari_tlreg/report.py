@@ -504,10 +504,12 @@ def save_plots(tables: dict[str, list[dict]], path, *, label: int | None = None,
 
 # --------------------------------------------------------------------------- report folder
 def _csv_value(v):
+    from .io.writers import spreadsheet_text
+
     v = _clean(v)
     if isinstance(v, (bool, np.bool_)):
         return int(v)
-    return "" if v is None else v
+    return "" if v is None else spreadsheet_text(v)
 
 
 def _write_csv(path: Path, rows: list[dict], first: tuple[str, ...] = ()) -> None:

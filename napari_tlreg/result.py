@@ -152,11 +152,14 @@ class RegistrationResult:
 
     def inverse_field(self) -> np.ndarray:
         """``(T, 2, H, W)`` inverse of every displacement (the engine's learned one, else :func:`~napari_tlreg.invert`)."""
-        if self.inverse is None:
+        if self.inverse is not None:
+            return self.inverse
+        computed = self.__dict__.get("_computed_inverse")  # kept apart from ``inverse``, the engine's: a tracked
+        if computed is None:  # voxelmorph result saved an inverse.tif and came back as if it had a learned one
             from .core.ops import invert
 
-            self.inverse = invert(self.displacement)
-        return self.inverse
+            computed = self.__dict__["_computed_inverse"] = invert(self.displacement)
+        return computed
 
     def track_points(self, points) -> np.ndarray:
         """Reference points ``(N, 2)`` ``(row, col)`` -> ``(T, N, 2)`` positions in each frame: ``p + inv(u_t)(p)``.
@@ -230,6 +233,7 @@ class RegistrationResult:
     def load(cls, folder) -> "RegistrationResult":
         """Read a folder written by :meth:`save`."""
         from .io.readers import load_stack, result_unit
+        from .metrics import check_spacing
 
         folder = Path(folder).expanduser()  # as save and load_sequence take "~/x"
         meta_path = folder / "result.json"
@@ -243,19 +247,31 @@ class RegistrationResult:
             # the readers' TIFF path: a file cut short is an error (tifffile reads an ImageJ stack's first page then)
             arrays = {name: load_stack(folder / f"{name}.tif")[0] for name in _ARRAYS}
             inverse = load_stack(inv_path)[0] if inv_path.is_file() else None
-            fields = dict(method=str(meta["method"]), params=dict(meta.get("params") or {}), reference=int(meta["reference"]),
+            fields = dict(method=str(meta["method"]), params=dict(meta.get("params") or {}),
+                          reference=_whole(meta["reference"], "reference"),
                           device=str(meta.get("device", "cpu")), runtime_s=float(meta.get("runtime_s", 0.0)),
-                          spacing=tuple(float(s) for s in meta["spacing"]) if meta.get("spacing") else None,
+                          # a pixel size the metrics take (0, NaN or three values loaded, then raised in the docks)
+                          spacing=check_spacing(meta["spacing"], 2) if meta.get("spacing") else None,
                           # results saved before it was recorded: per sequence
                           normalization=str(meta.get("normalization", "sequence")),
                           unit=result_unit(folder, meta),  # results saved before it was recorded: their source's
                           geotiff=meta.get("geotiff") or None,
                           provenance=dict(meta.get("provenance") or {}))  # none in folders saved before it was
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            if meta.get("unit") is not None and not isinstance(meta["unit"], str):  # (a dict was taken as its text)
+                raise ValueError(f"unit must be text, got {meta['unit']!r}")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
+            # (a reference of Infinity, params nested 100000 deep: raised as they were, not as an unreadable folder)
             what = f"no {exc.args[0]!r} in result.json" if isinstance(exc, KeyError) else str(exc)
             raise ValueError(f"{folder}: unreadable result folder ({what})") from exc
         _check_saved_shapes(folder, arrays, inverse, fields)
         return cls(**arrays, inverse=inverse, **fields)
+
+
+def _whole(value, what: str) -> int:
+    """A whole number from JSON (1.7 was taken as frame 1)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{what} must be a whole number, got {value!r}")
+    return value
 
 
 def core_versions() -> dict:

@@ -8,6 +8,7 @@ are in ``test_io.py``; here they go through the CLI and the viewer, plus a fuzz 
 from __future__ import annotations
 
 import json
+import re
 import math
 import os
 import resource
@@ -2336,6 +2337,20 @@ def test_an_older_result_folder_keeps_its_unit_and_its_labels(tmp_path):
     src.unlink()
     with pytest.warns(UserWarning, match="records no length unit"):
         assert RegistrationResult.load(tmp_path / "r").unit == "mm"
+    # (2026-12-05, hostile files review) a source too large to be worth reading for a unit is not read (one of 30000²
+    # took 44 s and 4.3 GB to load a 16x16 result): its header is refused, the unit taken as mm with the warning
+    from napari_tlreg.io import readers
+
+    big = save_stack(tmp_path / "big.tif", np.zeros((2, 64, 64), np.float32), spacing=(10.0, 10.0), unit="m")
+    (tmp_path / "r" / "metrics.json").write_text(json.dumps({"source": str(big), "spacing": [10.0, 10.0]}))
+    assert RegistrationResult.load(tmp_path / "r").unit == "m"  # (its unit read: a small file)
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(readers, "RESULT_SOURCE_VOXELS", 2 * 64 * 64 - 1)
+    try:
+        with pytest.warns(UserWarning, match="records no length unit"):
+            assert RegistrationResult.load(tmp_path / "r").unit == "mm"
+    finally:
+        monkey.undo()
     tifffile.imwrite(tmp_path / "r" / "propagated_labels.tif", np.ones((3, 32, 32), np.int32))  # no mark, no spacing
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -2478,3 +2493,47 @@ def test_integrate_velocity_takes_a_whole_number_of_steps(steps):
     with pytest.raises(ValueError, match="steps must be a whole number of squarings >= 0, got"):
         tl.integrate_velocity(np.zeros((2, 8, 8), np.float32), steps=steps)
     assert tl.integrate_velocity(np.zeros((2, 8, 8), np.float32), steps=np.int64(3)).shape == (2, 8, 8)
+
+
+@pytest.mark.parametrize("key, value, why", [
+    ("reference", float("inf"), "reference must be a whole number, got inf"),
+    ("reference", 1.7, "reference must be a whole number, got 1.7"),
+    ("spacing", [0, 0], "spacing values must be positive and finite"),
+    ("spacing", [1.0, 2.0, 3.0], "spacing must have 2 values"),
+    ("unit", {"a": 1}, "unit must be text"),
+    ("params", "deep", "maximum recursion depth"),
+])
+def test_a_hostile_result_json_is_an_unreadable_folder(tmp_path, key, value, why):
+    """(2026-12-05, hostile files and save/open reviews) A result.json with a reference of Infinity or params nested
+    100000 deep raised OverflowError and RecursionError; spacing [0, 0], [NaN, -inf] or three values, a reference of
+    1.7 (frame 1) or a unit that is a dict loaded, and a spacing of 0 then raised in the viewer's docks."""
+    import napari_tlreg as tl
+
+    res = tl.register(tl.load_sequence("cardiac").frames[:2, :32, :32], method="voxelmorph", spacing=(1.0, 1.0))
+    res.save(tmp_path / "r")
+    path = tmp_path / "r" / "result.json"
+    text = path.read_text()
+    meta = json.loads(text)
+    if value == "deep":
+        path.write_text(text.replace('"params": {', '"params": {"x": ' + "[" * 100000 + "]" * 100000 + ", ", 1))
+    else:
+        meta[key] = value
+        path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=rf"unreadable result folder \(.*{re.escape(why)}"):
+        tl.RegistrationResult.load(tmp_path / "r")
+
+
+def test_a_tracked_result_saves_no_inverse_it_was_not_given():
+    """(2026-12-05, save/open review) Tracking points cached the numerical inverse as the result's ``inverse``: saved,
+    a voxelmorph result wrote an inverse.tif and came back as if its engine had learned one (as hsyn's)."""
+    import tempfile
+
+    import napari_tlreg as tl
+
+    res = tl.register(tl.load_sequence("cardiac").frames[:3, :32, :32], method="voxelmorph")
+    tracked = res.track_points(np.array([[10.0, 12.0]]))
+    assert tracked.shape == (3, 1, 2) and res.inverse is None
+    with tempfile.TemporaryDirectory() as d:
+        res.save(Path(d) / "r")
+        assert not (Path(d) / "r" / "inverse.tif").exists()
+        assert tl.RegistrationResult.load(Path(d) / "r").inverse is None

@@ -1673,3 +1673,41 @@ def test_colour_frames_turn_grey_a_frame_at_a_time():
     w = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     np.testing.assert_allclose(grey, rgb[..., :3].astype(np.float32) @ w, rtol=1e-6)
     np.testing.assert_array_equal(to_luminance(rgb[0]), grey[0])  # one frame as in a sequence
+
+
+def test_an_npz_member_of_no_numbers_is_refused_from_its_header(tmp_path, monkeypatch):
+    """(2026-12-05, hostile files review) A 4 MB npz of four 1 GiB void items (4 voxels: within every limit) took
+    6.2 GB and 39 s to be refused, after numpy decompressed it. Every member's header is checked before any is read."""
+    import zipfile
+
+    from napari_tlreg.io.readers import SequenceReadError
+
+    for name, arr in (("frames", np.zeros(4, dtype="V1048576")), ("landmarks", np.zeros(3, dtype="V1048576"))):
+        path = tmp_path / f"{name}.npz"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            with zf.open(f"{name}.npy", "w") as fp:
+                np.lib.format.write_array(fp, arr)
+            if name != "frames":
+                with zf.open("frames.npy", "w") as fp:
+                    np.lib.format.write_array(fp, np.zeros((2, 8, 8), np.float32))
+        read = []
+        monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", lambda self, key: read.append(key))
+        with pytest.raises(SequenceReadError, match=rf"array '{name}' has dtype \|V1048576 \([0-9,]+ bytes\): expected numbers"):
+            load_sequence(path)
+        assert read == []
+        monkeypatch.undo()
+    np.savez(tmp_path / "ok.npz", frames=np.zeros((2, 8, 8), np.float32), unit=np.array("m"), spacing=np.array([2.0, 2.0]))
+    assert load_sequence(tmp_path / "ok.npz").unit == "m"
+
+
+def test_a_landmarks_csv_larger_than_landmarks_take_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    """(2026-12-05, hostile files review) 10 million rows took 89 s and 5.9 GB (the GUI's import and evaluate's
+    --landmarks alike), with no bound and no word."""
+    from napari_tlreg.io import writers
+
+    path = tmp_path / "many.csv"
+    path.write_text("id,t,row,col\n" + "".join(f"{i},0,1.5,2.5\n" for i in range(2000)))
+    assert load_points_csv(path).shape == (2000, 4)
+    monkeypatch.setattr(writers, "MAX_POINTS_CSV_BYTES", path.stat().st_size - 1)
+    with pytest.raises(ValueError, match=r"many.csv: 0 MiB is more than landmarks take \(at most 0 MiB"):
+        load_points_csv(path)

@@ -520,3 +520,23 @@ def test_methods_curves_differ_by_more_than_their_colour():
     assert len(curves) == 4
     styles = {(ln.get_marker(), ln.get_linestyle()) for ln in curves}
     assert len(styles) == 4 and len({ln.get_marker() for ln in curves}) == 4
+
+
+def test_csv_cells_that_read_as_formulas_are_written_as_text(tmp_path):
+    """(2026-12-05, hostile files review) A file named =cmd|' /C calc'!A0.npz put its name and its error into a batch
+    summary's cells as a formula a spreadsheet runs; a method named so, into a report's. Numbers stay numbers."""
+    import csv
+
+    from napari_tlreg import report
+    from napari_tlreg.batch import write_summary
+
+    write_summary([{"name": '=HYPERLINK("http://x","y")', "status": "failed", "frames": -3,
+                    "error": "=cmd|' /C calc'!A0.npz: not a NumPy .npy/.npz file"}], tmp_path)
+    with open(tmp_path / "summary.csv", newline="") as f:
+        row = next(csv.DictReader(f))
+    assert row["name"] == '\'=HYPERLINK("http://x","y")' and row["error"].startswith("'=cmd|")
+    assert row["frames"] == "-3" and row["status"] == "failed"
+    report._write_csv(tmp_path / "r.csv", [{"method": "@SUM(A1)", "t": 0, "mse": -0.5}])
+    with open(tmp_path / "r.csv", newline="") as f:
+        row = next(csv.DictReader(f))
+    assert row == {"method": "'@SUM(A1)", "t": "0", "mse": "-0.5"}

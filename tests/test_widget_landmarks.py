@@ -1790,3 +1790,21 @@ def test_clicks_and_jumps_need_one_frame_on_the_canvas(docks, qtbot, errors):
     assert plots.status_label.text().endswith("(not shown: the time axis is drawn on the canvas, not on a slider: put "
                                               "it back on the slider (transpose the dims))")
     assert not errors, errors
+
+
+def test_the_landmarks_dock_measures_in_the_results_own_unit(docks, qtbot, errors):
+    """(2026-12-05, save/open review) A result measured in 10 m pixels (a folder opened over a layer in mm) had its TRE
+    in metres headed "mm": the dock paired the result's pixel size with the layer's unit."""
+    import dataclasses
+
+    from napari_tlreg._widgets.store import store_for
+
+    viewer, reg, w, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq", scale=(1.0, 0.5, 0.5))
+    run_register(qtbot, reg, FieldEngine.name)
+    assert w.spacing() == ((0.5, 0.5), "mm")
+    res = store_for(viewer).get("seq", FieldEngine.name)
+    store_for(viewer).add("seq", FieldEngine.name, dataclasses.replace(res, spacing=(10.0, 10.0), unit="m"))
+    assert w.spacing() == ((10.0, 10.0), "m")
+    assert not errors, errors

@@ -1735,6 +1735,15 @@ def test_save_a_result_and_open_it_again_over_its_image(widget, qtbot, notes, tm
         assert viewer.layers[f"again {s}"].scale[-1] == 0.25
     np.testing.assert_allclose(viewer.layers["again warped reference"].data, res.warped)
     assert w.save_btn.isEnabled()
+    # (save/open review) over the same frames shown in pixels: opened, and said that its distances are the folder's
+    viewer.add_image(frames.copy(), name="in px")
+    choose(w.image_combo, "in px")
+    w.open_result(tmp_path / "kept")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert notes == [("warning", f"Register sequence: {tmp_path / 'kept'} was measured with pixels of 0.5 x 0.25 mm "
+                                 "and 'in px' is shown at pixels: the TRE, Hausdorff distances and plots of this "
+                                 "result are in the folder's")], notes
+    notes.clear()
 
     viewer.add_image(frames[::-1].copy(), name="other")  # frames of the same size, not those registered
     choose(w.image_combo, "other")

@@ -643,8 +643,8 @@ class LandmarkWidget(ClosingDock, QWidget):
         res = self.current_result()
         img = self.current_image()
         sp, unit = layer_spacing(img) if img is not None else (None, "px")
-        if res is not None and res.spacing is not None:
-            return tuple(res.spacing), (unit if unit != "px" else "mm")
+        if res is not None and res.spacing is not None:  # in the result's own unit (an opened folder's 10 m pixels
+            return tuple(res.spacing), res.unit  # were headed "mm" over a layer in mm)
         return sp, unit
 
     # -- pairing ---------------------------------------------------------------------------------------

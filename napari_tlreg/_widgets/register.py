@@ -205,9 +205,10 @@ def _shown(res, shown: np.ndarray, frames: np.ndarray, labels, display: dict, no
     return _Outcome("done", result=res, layers=layers, warnings=notes + warnings, settings=display)
 
 
-def _open_job(folder, data, colour: bool, labels, display: dict) -> _Outcome:
+def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (None, "px")) -> _Outcome:
     """Read a result folder (:meth:`RegistrationResult.save`, ``register --out``) and make its layers over the image
-    ``data`` it must have been registered from: the same frames, scaled as the run scaled them."""
+    ``data`` it must have been registered from: the same frames, scaled as the run scaled them. ``size``: the image's
+    ``(spacing, unit)``; a folder measured at another pixel size says so (the docks measure in the folder's)."""
     from napari_tlreg.core.normalize import normalize as scale_intensities
 
     base = display["base"]
@@ -233,7 +234,13 @@ def _open_job(folder, data, colour: bool, labels, display: dict) -> _Outcome:
             return _Outcome("refused", message=(
                 f"{folder} was registered from other frames than '{base}' holds (intensities up to {off:.3g} apart, "
                 "scaled as the run scaled them): open it on the image it was made from"))
-        return _shown(res, shown, frames, labels, display, [])
+        notes = []
+        mine = "pixels" if res.spacing is None else f"{res.spacing[0]:g} x {res.spacing[1]:g} {res.unit}"
+        theirs = "pixels" if size[0] is None else f"{size[0][0]:g} x {size[0][1]:g} {size[1]}"
+        if mine != theirs:  # (a folder of 10 m pixels over a layer of 0.5 mm: TRE in metres headed mm, silently)
+            notes.append(f"{folder} was measured with pixels of {mine} and '{base}' is shown at {theirs}: the TRE, "
+                         f"Hausdorff distances and plots of this result are in the folder's")
+        return _shown(res, shown, frames, labels, display, notes)
     except (ValueError, TypeError) as exc:
         return _Outcome("refused", message=f"layer '{base}': {exc}")
     except MemoryError:
@@ -1354,7 +1361,7 @@ class RegisterWidget(ClosingDock, QWidget):
             self._refuse_file("open", str(exc))
             return None
         worker = create_worker(_open_job, folder, data, bool(layer.rgb), labels, self._display_settings(layer),
-                               _start_thread=False, _ignore_errors=True)
+                               layer_spacing(layer), _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda outcome: self.live and self._on_opened(outcome, layer, data, folder))
         worker.errored.connect(lambda exc: self.live and self._refuse_file("open", f"{type(exc).__name__}: {exc}"))
         self.status_label.setText(f"opening {folder} on '{layer.name}'…")
@@ -1454,14 +1461,17 @@ class RegisterWidget(ClosingDock, QWidget):
     def _show_result(self, outcome: _Outcome, layer: Layer | None = None, data=None, opened=None) -> None:
         """Show a finished run's layers and publish its result; ``layer`` is the image it ran on (its name now),
         ``data`` the data the run took from it."""
+        doing = "registered" if opened is None else f"{opened} was opened on it"
         if layer is not None and layer not in self._viewer.layers:
             # its result must not reach the other docks: a sequence opened later under the same name would inherit it
-            self.status_label.setText(f"'{layer.name}' was removed while it was registered: its result is discarded")
+            self.status_label.setText(f"'{layer.name}' was removed while {'it was ' if opened is None else ''}{doing}: "
+                                      "its result is discarded")
             return
         if layer is not None and data is not None and base_data(layer) is not data:
             # its data replaced while it ran (another sequence, or fewer frames): the result would lie over it
-            self.status_label.setText(f"'{layer.name}' changed while it was registered (its data was replaced): its "
-                                      "result is discarded; run it again")
+            self.status_label.setText(f"'{layer.name}' changed while {'it was ' if opened is None else ''}{doing} "
+                                      "(its data was replaced): its result is discarded; "
+                                      + ("run it again" if opened is None else "open it again"))
             show_warning(f"Register sequence: {self.status_label.text()}")
             return
         if layer is not None and layer.name != outcome.settings["base"]:  # renamed while it ran

@@ -911,6 +911,10 @@ def _result_folder_spacing(path: Path) -> tuple[tuple[float, float] | None, str]
     return (spacing, result_unit(path.parent, meta)) if spacing is not None else (None, "px")
 
 
+#: the most voxels of a legacy result's source read to learn its unit (:func:`result_unit`)
+RESULT_SOURCE_VOXELS = 2**24
+
+
 def result_unit(folder: Path, meta: dict) -> str:
     """The length unit of a result folder's spacing: its ``result.json``'s (``meta``). A folder saved before the unit
     was recorded (2026-12-04): the unit its recorded source is read in now (``metrics.json``'s ``source``), else mm,
@@ -921,7 +925,9 @@ def result_unit(folder: Path, meta: dict) -> str:
     try:
         source = json.loads((folder / "metrics.json").read_text()).get("source")
         if isinstance(source, str) and source and (Path(source).exists() or source in samples()):
-            unit = load_sequence(source).unit
+            # read only if small: a unit was all it was read for (a source of 30000² took 44 s and 4.3 GB to
+            # load a 16x16 result; "/" was searched for DICOM files); a map pair is well within it
+            unit = load_sequence(source, max_voxels=RESULT_SOURCE_VOXELS).unit
             return unit if unit != "px" else "mm"  # a pixel size given by hand: mm, as the API took it then
     except Exception:  # the source unreadable now: said below
         pass
@@ -1526,6 +1532,30 @@ def _npz_member_shape(z, key: str, path: Path) -> tuple:
     return shape
 
 
+#: the most bytes an npz member that holds no numbers (a unit's text) may claim
+MAX_TEXT_BYTES = 2**20
+
+
+def _check_npy_dtype(path: Path, dtype: np.dtype, n: int, what: str) -> None:
+    """Refuse from its header an array that holds no numbers and is not small text: a 4 MB npz of four 1 GiB void
+    items took 6.2 GB and 39 s to be refused after numpy decompressed it (the voxels counted 4)."""
+    if dtype.kind in "biufc" and dtype.itemsize <= 16:
+        return
+    if dtype.kind in "US" and n * dtype.itemsize <= MAX_TEXT_BYTES:
+        return
+    _fail(path, f"{what} has dtype {dtype} ({n * dtype.itemsize:,} bytes): expected numbers")
+
+
+def _check_npz_members(z, path: Path) -> None:
+    """Every member's header checked before any is read (frames, labels, masks, landmarks, spacing, unit)."""
+    for name in z.zip.namelist():
+        if not name.endswith(".npy"):
+            continue
+        with z.zip.open(name) as fp:
+            shape, dtype = _npy_header(fp)
+        _check_npy_dtype(path, dtype, _check_claim(path, shape, f"array {name[:-4]!r}"), f"array {name[:-4]!r}")
+
+
 def _numpy_colour(arr: np.ndarray) -> bool:
     """Whether an array read from ``.npy``/``.npz`` holds colour frames: 3 or 4 samples on its last axis, ``(H, W, C)``
     or ``(T, H, W, C)``."""
@@ -1547,6 +1577,7 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
         with open(path, "rb") as f:
             shape, dtype = _npy_header(f)
             offset = f.tell()
+        _check_npy_dtype(path, dtype, math.prod(int(s) for s in shape), "array")
         _check_stored(path, offset, _check_claim(path, shape, "array") * dtype.itemsize)
         _check_frames(path, _numpy_frames(shape))
     from .contours import LABEL_NAMES, is_mask_key, mask_labels
@@ -1559,6 +1590,7 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
         arr = loaded
     else:
         with loaded as z:
+            _check_npz_members(z, path)
             keys = list(z.files)
             key = next((k for k in _FRAME_KEYS if k in keys), None)
             if key is None:

@@ -541,6 +541,22 @@ def save_points_csv(path, points) -> Path:
 MAX_POINT_ID = 2.0**53
 
 
+def spreadsheet_text(value):
+    """A CSV cell a spreadsheet shows as text: one that starts as a formula does (``=``, ``+``, ``-``, ``@``, a tab
+    or a carriage return, and is no number) gets a leading ``'`` (a file named ``=cmd|' /C calc'!A0.npz`` put its
+    name and its error into a batch summary's cells as a formula Excel would run). Other values as they are."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
+
+
+#: the largest landmarks CSV read: about a million points (a 1000 points tracked through 1000 frames)
+MAX_POINTS_CSV_BYTES = 64 * 2**20
+
+
 def load_points_csv(path) -> np.ndarray:
     """Read landmarks -> ``(N, 4)`` float64 rows ``(id, t, row, col)``.
 
@@ -554,6 +570,10 @@ def load_points_csv(path) -> np.ndarray:
         raise ValueError(f"{path}: is a folder, not a CSV file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > MAX_POINTS_CSV_BYTES:  # (10 million rows took 89 s and 5.9 GB, parsed a cell at a time)
+        raise ValueError(f"{path.name}: {size / 2**20:,.0f} MiB is more than landmarks take (at most "
+                         f"{MAX_POINTS_CSV_BYTES / 2**20:.0f} MiB, about a million points)")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
