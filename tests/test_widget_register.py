@@ -1735,6 +1735,11 @@ def test_save_a_result_and_open_it_again_over_its_image(widget, qtbot, notes, tm
         assert viewer.layers[f"again {s}"].scale[-1] == 0.25
     np.testing.assert_allclose(viewer.layers["again warped reference"].data, res.warped)
     assert w.save_btn.isEnabled()
+    w.open_result(tmp_path / "kept")  # again: it replaces the one shown, and says so (a run not saved was lost)
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert notes == [("warning", f"Register sequence: {tmp_path / 'kept'} replaces the {TruthEngine.name} result of "
+                                 "'again' shown before (one result a method and image: save a result to keep it)")]
+    notes.clear()
     # (save/open review) over the same frames shown in pixels: opened, and said that its distances are the folder's
     viewer.add_image(frames.copy(), name="in px")
     choose(w.image_combo, "in px")

@@ -1387,6 +1387,11 @@ class RegisterWidget(ClosingDock, QWidget):
         if outcome.kind != "done":
             self._refuse_file("open", outcome.message)
             return
+        method = outcome.result.method
+        if layer in self._viewer.layers and store_for(self._viewer).get(layer.name, method) is not None:
+            # as a re-run does, but a run not saved is lost: said (a user opening a folder to compare it with a run)
+            outcome.warnings.append(f"{folder} replaces the {method} result of '{layer.name}' shown before (one "
+                                    "result a method and image: save a result to keep it)")
         self._show_result(outcome, layer, data, opened=folder)
 
     def _said(self, text: str) -> None:
