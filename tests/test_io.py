@@ -1711,3 +1711,103 @@ def test_a_landmarks_csv_larger_than_landmarks_take_is_refused_before_it_is_read
     monkeypatch.setattr(writers, "MAX_POINTS_CSV_BYTES", path.stat().st_size - 1)
     with pytest.raises(ValueError, match=r"many.csv: 0 MiB is more than landmarks take \(at most 0 MiB"):
         load_points_csv(path)
+
+
+def _enhanced_mr(path, frames, per_frame, shared=None):
+    """An enhanced multi-frame MR file of ``frames`` (uint16) whose per-frame functional groups are ``per_frame``."""
+    import pydicom
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence as Seq
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4.1"
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
+    ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID = "MR", generate_uid(), generate_uid()
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.NumberOfFrames = 1, "MONOCHROME2", len(frames)
+    ds.Rows, ds.Columns = frames.shape[1:]
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit, ds.PixelRepresentation = 15, 0
+    ds.PixelData = frames.astype("<u2").tobytes()
+    ds.PerFrameFunctionalGroupsSequence = Seq(per_frame)
+    ds.SharedFunctionalGroupsSequence = Seq([shared if shared is not None else Dataset()])
+    ds.save_as(path, enforce_file_format=True)
+    assert pydicom.dcmread(path).NumberOfFrames == len(frames)
+    return path
+
+
+def test_enhanced_dicom_rescale_and_slice_positions_are_read(tmp_path):
+    """(2026-12-05, DICOM review) An enhanced multi-frame file keeps its rescale in its functional groups: per-frame
+    slopes 1-6 were read as 1 (a flicker nobody acquired), a CT's -1024 intercept left out; a file of 2 slice
+    positions x 3 phases was one cine of 6 frames, jumping between the slices."""
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence as Seq
+
+    frames = np.stack([np.full((16, 24), 10 * (t + 1), np.uint16) for t in range(6)])
+    per = []
+    for t in range(6):
+        item, pvt = Dataset(), Dataset()
+        pvt.RescaleSlope, pvt.RescaleIntercept = float(t + 1), -5.0
+        item.PixelValueTransformationSequence = Seq([pvt])
+        per.append(item)
+    seq = load_sequence(_enhanced_mr(tmp_path / "rescale.dcm", frames, per))
+    np.testing.assert_allclose(seq.frames[:, 0, 0], [10 * (t + 1) * (t + 1) - 5.0 for t in range(6)])
+    shared, pvt = Dataset(), Dataset()
+    pvt.RescaleSlope, pvt.RescaleIntercept = 1.0, -1024.0
+    shared.PixelValueTransformationSequence = Seq([pvt])
+    seq = load_sequence(_enhanced_mr(tmp_path / "ct.dcm", frames, [Dataset() for _ in range(6)], shared))
+    np.testing.assert_allclose(seq.frames[:, 0, 0], [10 * (t + 1) - 1024.0 for t in range(6)])
+
+    per = []
+    for t in range(6):  # stored slice by slice, the phases of the second slice backwards
+        s, phase = divmod(t, 3)
+        item, plane, content = Dataset(), Dataset(), Dataset()
+        plane.ImagePositionPatient = [0.0, 0.0, 10.0 * s]
+        content.TemporalPositionIndex = (phase + 1) if s == 0 else (3 - phase)
+        item.PlanePositionSequence, item.FrameContentSequence = Seq([plane]), Seq([content])
+        per.append(item)
+    from napari_tlreg.io import load_slices
+
+    slices = load_slices(_enhanced_mr(tmp_path / "cine.dcm", frames, per))
+    assert [s.frames.shape for s in slices] == [(3, 16, 24), (3, 16, 24)]
+    np.testing.assert_array_equal(slices[0].frames[:, 0, 0], [10, 20, 30])
+    np.testing.assert_array_equal(slices[1].frames[:, 0, 0], [60, 50, 40])  # in temporal order
+    assert load_sequence(tmp_path / "cine.dcm", slice=1).metadata["n_slices"] == 2
+    with pytest.raises(SequenceReadError, match="slice=2 is out of range: the file has 2 slice positions"):
+        load_sequence(tmp_path / "cine.dcm", slice=2)
+
+
+def test_a_folder_of_several_dicom_clips_is_not_one_sequence(tmp_path):
+    """(2026-12-05, DICOM review) Two 30-frame echo clips of one series in a folder were glued into one sequence of 60
+    (the viewer and `register` registered across the join), where `batch` takes each clip on its own."""
+    import copy
+
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    for k in range(2):
+        clip = copy.deepcopy(pydicom.examples.ybr_color)
+        clip.InstanceNumber, clip.SOPInstanceUID = k + 1, generate_uid()
+        clip.save_as(tmp_path / f"clip{k}.dcm")
+    with pytest.raises(SequenceReadError, match=r"holds 2 multi-frame clips of one series \(clip0.dcm, clip1.dcm\): "
+                                                 r"each is a sequence of its own; open one file"):
+        load_sequence(tmp_path)
+    assert load_sequence(tmp_path / "clip1.dcm").frames.shape[0] == 30
+
+
+def test_a_dicom_compression_no_decoder_reads_says_what_to_install():
+    """(2026-12-05, DICOM review) A JPEG-LS file was "truncated or corrupt: Unable to decompress ... because all
+    plugins are missing dependencies:", cut at the colon before the packages that would read it."""
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file("JPEG-LL.dcm") or get_testdata_file("MR_small_jpeg_ls_lossless.dcm")
+    try:
+        load_sequence(path)
+    except SequenceReadError as exc:
+        text = str(exc)
+        assert "truncated or corrupt" not in text and "cannot be decoded with the packages installed" in text
+        assert "requires" in text and "install a decoder" in text
+    else:  # a decoder is installed here: nothing to say
+        pytest.skip("this environment decodes the file")

@@ -382,6 +382,8 @@ def _load(source, slice, series):
             raise SequenceReadError(f"{path.name}: too large to load into memory; crop, downsample or split it") from None
         except NotRealFrames as e:  # readable, but not frames to register: not "truncated or corrupt"
             raise SequenceReadError(f"{path.name}: {str(e).split(': ', 1)[-1]}") from None
+        except UndecodablePixels as e:  # a sound file whose compression no installed decoder reads
+            raise SequenceReadError(f"{path.name}: {e}") from None
         except Exception as e:  # wrap library errors (struct.error, KeyError, TiffFileError, ...)
             what = {"dicom": "folder of DICOM files", "stack": "folder of frames"}[kind] if path.is_dir() \
                 else f"{_KIND_TEXT[kind]} file"
@@ -1050,6 +1052,52 @@ def _dcmread(path: Path, **kw):
         return pydicom.dcmread(str(path), **kw)
 
 
+class UndecodablePixels(Exception):
+    """A DICOM file's compressed pixel data that no installed decoder reads (not a damaged file)."""
+
+
+def _decoded(ds) -> np.ndarray:
+    """``ds.pixel_array``; a compression no installed decoder takes raises :class:`UndecodablePixels` with pydicom's
+    whole reason (the packages that would read it): it was "truncated or corrupt: Unable to decompress 'JPEG-LS
+    Lossless Image Compression' pixel data because all plugins are missing dependencies:", cut at its colon."""
+    try:
+        return ds.pixel_array
+    except (RuntimeError, NotImplementedError) as exc:
+        text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        if not any(k in text for k in ("missing dependencies", "Unable to decode", "Unable to decompress",
+                                       "no pixel data handlers", "does not support")):
+            raise
+        ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+        name = getattr(ts, "name", None) or "compressed"
+        raise UndecodablePixels(f"its {name} pixel data cannot be decoded with the packages installed ({text}); "
+                                "install a decoder that takes it (e.g. pip install pylibjpeg pylibjpeg-libjpeg "
+                                "pylibjpeg-openjpeg, or python-gdcm), or convert the file") from None
+
+
+def _frame_rescales(ds, n: int) -> list[tuple[float, float]] | None:
+    """Each frame's ``(slope, intercept)`` of an enhanced multi-frame file, which keeps them in its functional groups
+    (pydicom's ``apply_rescale`` reads the top level only: an MR of per-frame slopes 1 to 6 was read with 1, a CT's
+    -1024 HU intercept left out); None when the top level has them, or none does."""
+    if "RescaleSlope" in ds or "RescaleIntercept" in ds or "ModalityLUTSequence" in ds:
+        return None
+
+    def of(item):
+        seq = item.get("PixelValueTransformationSequence") if item is not None else None
+        if not seq:
+            return None
+        t = seq[0]
+        return float(_num(t.get("RescaleSlope", 1), 1.0)), float(_num(t.get("RescaleIntercept", 0), 0.0))
+
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    per = ds.get("PerFrameFunctionalGroupsSequence")
+    base = of(shared[0]) if shared else None
+    out = [of(per[t]) if per is not None and t < len(per) else None for t in range(n)]
+    out = [o if o is not None else base for o in out]
+    if all(o is None for o in out):
+        return None
+    return [o if o is not None else (1.0, 0.0) for o in out]
+
+
 def _dicom_pixels(ds) -> tuple[np.ndarray, np.ndarray | None]:
     """``(T, H, W)`` float32 grey (modality LUT applied; MONOCHROME1 inverted) and RGB or None.
 
@@ -1058,7 +1106,7 @@ def _dicom_pixels(ds) -> tuple[np.ndarray, np.ndarray | None]:
     from pydicom.pixels import apply_rescale
 
     _check_dicom_claim(ds)
-    arr = ds.pixel_array
+    arr = _decoded(ds)
     nframes = int(ds.get("NumberOfFrames", 1) or 1)
     spp = int(ds.get("SamplesPerPixel", 1) or 1)
     if spp >= 3:  # pydicom >= 3 (as_rgb=True) already converted YBR_FULL(_422) to RGB
@@ -1074,8 +1122,12 @@ def _dicom_pixels(ds) -> tuple[np.ndarray, np.ndarray | None]:
         rgb = np.asarray(apply_color_lut(arr, ds))
         return to_luminance(rgb), rgb
     rescaled = True
+    per_frame = _frame_rescales(ds, len(arr))
     try:
-        grey = np.asarray(apply_rescale(arr, ds), dtype=np.float32)
+        if per_frame is not None:
+            grey = np.stack([f.astype(np.float32) * np.float32(a) + np.float32(b) for f, (a, b) in zip(arr, per_frame)])
+        else:
+            grey = np.asarray(apply_rescale(arr, ds), dtype=np.float32)
     except Exception:  # no or unusual modality LUT: keep stored values
         grey, rescaled = arr.astype(np.float32), False
     if photometric == "MONOCHROME1":  # the lowest value is white: flipped within the range the pixel data can
@@ -1213,7 +1265,29 @@ def _dicom_frame_time(ds) -> float | None:
     return None
 
 
-def _read_dicom(path: Path, **_) -> Sequence:
+def _enhanced_positions(ds, n: int) -> list[list[int]] | None:
+    """The frames of each slice position of an enhanced multi-frame file (its per-frame ImagePositionPatient), in
+    the order they first come, each in temporal order (TemporalPositionIndex); None for one position, none recorded,
+    or one frame a position (a volume's slices, no time: read as before). A file of 2 positions x 3 phases was one
+    cine of 6 frames, jumping between the slices."""
+    per = ds.get("PerFrameFunctionalGroupsSequence")
+    if per is None or len(per) != n:
+        return None
+    keys = []
+    for item in per:
+        plane = item.get("PlanePositionSequence")
+        pos = plane[0].get("ImagePositionPatient") if plane else None
+        content = item.get("FrameContentSequence")
+        when = _num(content[0].get("TemporalPositionIndex"), math.inf) if content else math.inf
+        keys.append((None if pos is None else tuple(round(float(v), 3) for v in pos), when))
+    positions = list(dict.fromkeys(p for p, _ in keys))
+    if len(positions) < 2 or None in positions:
+        return None
+    groups = [sorted((t for t in range(n) if keys[t][0] == p), key=lambda t: (keys[t][1], t)) for p in positions]
+    return groups if max(len(g) for g in groups) > 1 else None
+
+
+def _read_dicom(path: Path, slice: int | None = None, **_) -> Sequence:
     import pydicom.errors
 
     try:
@@ -1248,7 +1322,22 @@ def _read_dicom(path: Path, **_) -> Sequence:
     if fan is not None:
         meta["mask"] = fan
     spacing = checked_spacing(_dicom_spacing(ds), path.name)
-    return Sequence(grey, spacing=spacing, unit="mm" if spacing else "px", metadata=meta)
+    positions = _enhanced_positions(ds, len(grey))
+    if positions is None:  # (a slice asked beyond 0: refused by _load, which reads n_slices)
+        return Sequence(grey, spacing=spacing, unit="mm" if spacing else "px", metadata=meta)
+
+    def one(k):
+        k = 0 if k is None else int(k)
+        if not 0 <= k < len(positions):
+            _fail(path, f"slice={k} is out of range: the file has {len(positions)} slice positions")
+        idx = positions[k]
+        m = {**meta, "slice": k, "n_slices": len(positions), "frames_of_file": idx}
+        if rgb is not None:
+            m["rgb"] = rgb[idx]
+        return Sequence(grey[idx], spacing=spacing, unit="mm" if spacing else "px", name=f"{_stem(path)}_slice{k}",
+                        metadata=m)
+
+    return _per_slice(slice, len(positions), one)
 
 
 def _natural_key(name: str):
@@ -1367,6 +1456,11 @@ def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, ti
     if not 0 <= k < len(order):
         _fail(path, f"slice={k} is out of range: the folder has {len(order)} slice position(s)")
     chosen = sorted(groups[order[k]], key=time_key)
+    clips = [f.name for f, ds in chosen if int(_num(ds.get("NumberOfFrames", 1) or 1, 1)) > 1]
+    if len(clips) > 1:  # each a cine of its own (an echo series stores a clip a file): they were glued into one
+        _fail(path, f"holds {len(clips)} multi-frame clips of one series ({', '.join(clips[:4])}"
+                    + (", ..." if len(clips) > 4 else "") + "): each is a sequence of its own; open one file, or "
+                    "give the folder to `napari-tlreg batch` (a clip a sequence)")
     try:
         _check_dicom_claim(chosen[0][1], n_files=len(chosen))
     except SequenceReadError as exc:
@@ -1378,6 +1472,8 @@ def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, ti
             g, c = _dicom_pixels(_dcmread(f))
         except (SequenceReadError, MemoryError):
             raise
+        except UndecodablePixels as e:
+            _fail(path, f"{f.name}: {e}")
         except Exception as e:  # one damaged file of the series: say which
             _fail(path, f"{f.name} is not readable (truncated or corrupt: {_reason(e)})")
         if greys and g.shape[1:] != greys[0].shape[1:]:
