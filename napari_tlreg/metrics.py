@@ -273,12 +273,20 @@ def map_points(displacement, points) -> np.ndarray:
     t = t.astype(np.int64)
     if t.min() < 0 or t.max() >= u.shape[0]:
         raise ValueError(f"point time index out of range [0, {u.shape[0]}): {t.min()}..{t.max()}")
+    h, w = u.shape[-2:]
     for ti in np.unique(t):
         sel = t == ti
         coords = pts[sel, 1:].T  # (2, n): rows, cols
+        # only the box around the points, in the field's own type (each click of the Landmarks dock copied two whole
+        # 4096² planes to float64, 2-6 s on the GUI thread); the box's edge is the image's where a point lies beyond
+        # it, so "nearest" samples the same border
+        lo = np.clip(np.floor(coords.min(axis=1)).astype(np.int64) - 1, 0, [h - 1, w - 1])
+        hi = np.clip(np.floor(coords.max(axis=1)).astype(np.int64) + 3, 1, [h, w])
+        hi = np.maximum(hi, lo + 1)
+        local = coords - lo[:, None]
         for ch in range(2):
-            field = np.asarray(u[ti, ch], dtype=np.float64)
-            out[sel, ch] += ndi.map_coordinates(field, coords, order=1, mode="nearest")
+            box = np.asarray(u[ti, ch, lo[0]:hi[0], lo[1]:hi[1]])
+            out[sel, ch] += ndi.map_coordinates(box, local, order=1, mode="nearest", output=np.float64)
     return out
 
 

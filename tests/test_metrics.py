@@ -590,3 +590,23 @@ def test_the_summary_tre_is_pooled_over_the_pairs_as_tre_csv_all_row():
     assert s["tre"] == pytest.approx(pooled["after_mean"]) and s["tre_std"] == pytest.approx(pooled["after_std"])
     assert s["tre_before"] == pytest.approx(pooled["before_mean"]) and s["tre_dx"] == pytest.approx(pooled["after_dx"])
     assert s["tre_max"] == pytest.approx(pooled["after_max"])
+
+
+def test_map_points_samples_only_around_the_points_and_gives_the_same_values():
+    """(2026-12-05, large-data review) Each Landmarks click copied two whole field planes to float64 (2-6 s on the GUI
+    thread at 4096²): the box around the points is sampled in the field's own type, with the same border values."""
+    from scipy import ndimage as ndi
+
+    from napari_tlreg.metrics import map_points
+
+    rng = np.random.default_rng(0)
+    u = rng.normal(0, 3, (3, 2, 61, 47)).astype(np.float32)
+    pts = np.concatenate([rng.integers(0, 3, (200, 1)), rng.uniform(-9, 70, (200, 1)), rng.uniform(-9, 56, (200, 1))], 1)
+    pts = np.concatenate([pts, [[0, 0, 0], [1, 60, 46], [2, -5, 50], [2, 30.5, 46.9], [0, 60.5, -0.5], [1, 7.2, 7.9]]])
+    expected = pts[:, 1:].copy()
+    for i, (t, r, c) in enumerate(pts):
+        for ch in range(2):
+            expected[i, ch] += ndi.map_coordinates(u[int(t), ch].astype(np.float64), [[r], [c]], order=1,
+                                                   mode="nearest")[0]
+    np.testing.assert_array_equal(map_points(u, pts), expected)
+    np.testing.assert_array_equal(map_points(u, pts[-1:]), expected[-1:])  # one point: a 4x4 box
