@@ -1781,3 +1781,52 @@ def test_a_decimal_comma_typed_reads_as_the_point(widget, qtbot, typed, value):
         assert w.param_values()["smooth"] == pytest.approx(value), box.text()
     finally:
         QLocale.setDefault(before)
+
+
+def test_corrected_propagated_labels_are_kept_and_can_be_chosen(widget, qtbot, notes):
+    """(2026-12-05, result-edits review) Painted corrections of "<image> propagated labels" were overwritten by the
+    next run without a word (Ctrl+Z restored nothing), and a duplicate of the layer (napari copies the metadata) could
+    not be chosen as labels in any dock."""
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_labels(labels, name="seg")
+    choose(w.labels_combo, "seg")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    prop = viewer.layers["seq propagated labels"]
+    copy = viewer.add_labels(np.array(prop.data), name="my copy", metadata=dict(prop.metadata))
+    assert "my copy" in [w.labels_combo.itemText(i) for i in range(w.labels_combo.count())]  # a copy is the user's
+    assert "seq propagated labels" not in [w.labels_combo.itemText(i) for i in range(w.labels_combo.count())]
+    run_and_wait(qtbot, w)  # not painted: updated in place, no word
+    assert viewer.layers["seq propagated labels"] is prop and not notes, notes
+    prop.paint((2, 10, 10), 3)  # a correction
+    corrected = np.array(prop.data)
+    run_and_wait(qtbot, w)
+    assert notes == [("warning", "Register sequence: your edits of 'seq propagated labels' are kept as 'seq "
+                                 "propagated labels (edited)' (a labels layer of yours now); 'seq propagated labels' "
+                                 "holds the new run's")], notes
+    kept = viewer.layers["seq propagated labels (edited)"]
+    assert kept is prop and np.array_equal(kept.data, corrected)
+    new = viewer.layers["seq propagated labels"]
+    assert new is not prop and not np.array_equal(new.data, corrected)
+    assert "seq propagated labels (edited)" in [w.labels_combo.itemText(i) for i in range(w.labels_combo.count())]
+    assert copy in viewer.layers
+
+
+def test_an_images_data_replaced_drops_its_result_layers(widget, qtbot, notes):
+    """(2026-12-05, result-edits review) With the image's data replaced the plots and store dropped its result, but
+    the layers stayed drawn, the status said "done" and the grid spacing and checkerboard redrew the old result (its
+    opaque tiles hid the new frames)."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    layer = viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert "seq grid" in viewer.layers and w._result is not None
+    layer.data = frames[::-1].copy()
+    assert not any(f"seq {s}" in viewer.layers for s in RESULT_SUFFIXES), [ly.name for ly in viewer.layers]
+    assert w._result is None and not w.results and not w.save_btn.isEnabled()
+    assert w.status_label.text() == "'seq' changed (its data was replaced): its results are dropped; run it again"
+    w.checker_box.setChecked(True)  # nothing to redraw
+    assert "seq warped reference" not in viewer.layers and not notes, notes

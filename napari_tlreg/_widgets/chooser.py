@@ -18,9 +18,26 @@ from napari_tlreg._hooks import COLOUR_OF
 RESULT_KEY = "napari_tlreg_result"
 
 
+#: the result layers the docks made: napari's Duplicate Layer and Convert copy the metadata flag, and a user's corrected
+#: copy of the propagated labels could not be chosen as labels in any dock
+_MADE: weakref.WeakSet = weakref.WeakSet()
+
+
+def made_result(layer):
+    """``layer`` (just made by a dock, flagged :data:`RESULT_KEY`) is a result: :func:`is_result` holds for it."""
+    _MADE.add(layer)
+    return layer
+
+
 def is_result(layer) -> bool:
-    """Whether ``layer`` was made by our widgets (a result, never an input)."""
-    return bool(layer.metadata.get(RESULT_KEY))
+    """Whether ``layer`` was made by our widgets (a result, never an input); a copy the user made of one is theirs."""
+    return bool(layer.metadata.get(RESULT_KEY)) and layer in _MADE
+
+
+def unmake_result(layer) -> None:
+    """``layer`` is the user's now (a result they edited, kept beside the next run's)."""
+    _MADE.discard(layer)
+    layer.metadata.pop(RESULT_KEY, None)
 
 
 def is_colour_copy(layer) -> bool:

@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -70,7 +71,7 @@ from napari_tlreg.report import labels_misfit
 
 from . import layers as L
 from .chooser import (HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, file_name, frames_shape,
-                      is_result, plugin_info, scroll_body, start_reference)
+                      is_result, made_result, plugin_info, scroll_body, start_reference, unmake_result)
 from .store import store_for
 from .landmarks import layer_spacing, transform_of
 
@@ -103,6 +104,8 @@ RUN_TIP = ("Register every frame to the reference in the background (the viewer 
 # ---- work done in the worker thread (touches no widget) -------------------------------------------
 #: key in a contour labels layer's plugin metadata: the DICOM image numbers of the frames they were drawn on
 CONTOURS_OF = "contours_of"
+#: metadata flag of a result layer the user has painted
+EDITED = "napari_tlreg_edited"
 CONTOURS_TIP = ("Expert contours of this DICOM image (a folder of the Sunnybrook Cardiac Data's "
                 "IM-0001-NNNN-icontour-manual.txt files) as its labels: 1 inside the endocardium, 2 the myocardium")
 
@@ -679,6 +682,8 @@ class RegisterWidget(ClosingDock, QWidget):
         self.destroyed.connect(lambda *_: store.renamed.disconnect(slot))
         store.changed.connect(self._update_file_buttons)  # a result to save, or none any more
         self._when_closed(lambda: store.changed.disconnect(self._update_file_buttons))
+        store.changed.connect(self._on_result_dropped)
+        self._when_closed(lambda: store.changed.disconnect(self._on_result_dropped))
         # the reference frame, shared with the Landmarks dock before a run (the pairs are placed on it)
         planned = self._on_planned
         store.planned.connect(planned)
@@ -1185,6 +1190,25 @@ class RegisterWidget(ClosingDock, QWidget):
         if self._result is not None and self._result_place.get("base") == gone.name:
             self._result = None
 
+    def _on_result_dropped(self, image: str, method: str) -> None:
+        """The store let go of an image's result while the image stays: its data was replaced. Its layers go too, and
+        the dock's copy (the layers stayed drawn, the status said "done", the grid spacing and the checkerboard redrew
+        the old result, whose opaque tiles then hid the new frames)."""
+        key = (image, method)
+        if key not in self.results or store_for(self._viewer).get(image, method) is not None:
+            return
+        if image not in self._viewer.layers:
+            return  # the image removed: _on_layer_removed
+        dropped = self.results.pop(key)
+        self._done_text.pop(image, None)
+        if self._result is dropped:
+            self._result = None
+            self.legend.setVisible(False)
+        if not any(i == image for i, _ in self.results):
+            self._drop_stale_layers(image, [])
+        if not self.running:
+            self.status_label.setText(f"'{image}' changed (its data was replaced): its results are dropped; run it again")
+
     def cancel(self) -> None:
         """Ask the running registration to stop (it raises ``Cancelled`` at its next step)."""
         if self._cancel is not None:
@@ -1591,6 +1615,9 @@ class RegisterWidget(ClosingDock, QWidget):
             kwargs.update(transform_of(layers[base]))
         name = kwargs["name"]
         existing = layers[name] if name in layers else None
+        if existing is not None and is_result(existing) and existing.metadata.get(EDITED):
+            self._keep_edited(existing)  # the user's corrections: a re-run wrote over them, and Ctrl+Z did not
+            existing = None  # bring them back
         if existing is not None and isinstance(existing, LAYER_TYPES[layer_type]):
             existing.data = data
             for key, value in kwargs.items():
@@ -1604,11 +1631,28 @@ class RegisterWidget(ClosingDock, QWidget):
         if existing is not None:
             layers.remove(existing)
         after = {k: kwargs.pop(k) for k in SET_AFTER if k in kwargs}  # properties napari's constructors do not take
-        layer = Layer.create(data, kwargs, layer_type)
+        layer = made_result(Layer.create(data, kwargs, layer_type))
         for key, value in after.items():
             setattr(layer, key, value)
+        if isinstance(layer, Labels):  # painted or filled by the user: kept when the next run comes (_keep_edited)
+            ref = weakref.ref(layer)
+            layer.events.paint.connect(lambda _e=None: (ly := ref()) is not None and ly.metadata.__setitem__(EDITED, True))
         self._viewer.add_layer(layer)
         return layer
+
+    def _keep_edited(self, layer: Layer) -> None:
+        """A result layer the user edited (painted the propagated labels to correct them) stays, theirs, under another
+        name; the run's comes beside it."""
+        old, k = layer.name, 1
+        new = f"{old} (edited)"
+        while new in self._viewer.layers:
+            k += 1
+            new = f"{old} (edited {k})"
+        unmake_result(layer)
+        layer.metadata.pop(EDITED, None)
+        layer.name = new
+        show_warning(f"Register sequence: your edits of '{old}' are kept as '{new}' (a labels layer of yours now); "
+                     f"'{old}' holds the new run's")
 
     def _update_grid_layer(self) -> None:
         """The grid at the spin box's spacing, warped in a worker thread (on the GUI thread it froze the viewer for up
