@@ -2341,10 +2341,22 @@ def test_an_older_result_folder_keeps_its_unit_and_its_labels(tmp_path):
     # took 44 s and 4.3 GB to load a 16x16 result): its header is refused, the unit taken as mm with the warning
     from napari_tlreg.io import readers
 
+    # (diff review) a TIFF's or an npz's header says its unit, read alone: a 2 x 3000² map in metres kept "m"
     big = save_stack(tmp_path / "big.tif", np.zeros((2, 64, 64), np.float32), spacing=(10.0, 10.0), unit="m")
-    (tmp_path / "r" / "metrics.json").write_text(json.dumps({"source": str(big), "spacing": [10.0, 10.0]}))
-    assert RegistrationResult.load(tmp_path / "r").unit == "m"  # (its unit read: a small file)
+    np.savez(tmp_path / "big.npz", frames=np.zeros((2, 64, 64), np.float32), pixel_size_m=np.array(10.0))
     monkey = pytest.MonkeyPatch()
+    monkey.setattr(readers, "RESULT_SOURCE_VOXELS", 2 * 64 * 64 - 1)
+    monkey.setattr(readers, "load_sequence", lambda *a, **k: pytest.fail("read whole for its unit"))
+    try:
+        for source in (big, tmp_path / "big.npz"):
+            (tmp_path / "r" / "metrics.json").write_text(json.dumps({"source": str(source), "spacing": [10.0, 10.0]}))
+            assert RegistrationResult.load(tmp_path / "r").unit == "m"
+    finally:
+        monkey.undo()
+    nii = tmp_path / "big.nii.gz"  # a NIfTI's is read whole, if small
+    save_stack(nii, np.zeros((2, 64, 64), np.float32), spacing=(10.0, 10.0))
+    (tmp_path / "r" / "metrics.json").write_text(json.dumps({"source": str(nii), "spacing": [10.0, 10.0]}))
+    assert RegistrationResult.load(tmp_path / "r").unit == "mm"
     monkey.setattr(readers, "RESULT_SOURCE_VOXELS", 2 * 64 * 64 - 1)
     try:
         with pytest.warns(UserWarning, match="records no length unit"):
@@ -2498,6 +2510,7 @@ def test_integrate_velocity_takes_a_whole_number_of_steps(steps):
 @pytest.mark.parametrize("key, value, why", [
     ("reference", float("inf"), "reference must be a whole number, got inf"),
     ("reference", 1.7, "reference must be a whole number, got 1.7"),
+    ("reference", True, "reference must be a whole number, got True"),
     ("spacing", [0, 0], "spacing values must be positive and finite"),
     ("spacing", [1.0, 2.0, 3.0], "spacing must have 2 values"),
     ("unit", {"a": 1}, "unit must be text"),

@@ -1694,10 +1694,16 @@ def test_an_npz_member_of_no_numbers_is_refused_from_its_header(tmp_path, monkey
         monkeypatch.setattr(np.lib.npyio.NpzFile, "__getitem__", lambda self, key: read.append(key))
         with pytest.raises(SequenceReadError, match=rf"array '{name}' has dtype \|V1048576 \([0-9,]+ bytes\): expected numbers"):
             load_sequence(path)
-        assert read == []
+        assert name not in read  # refused from its header, never decompressed
         monkeypatch.undo()
     np.savez(tmp_path / "ok.npz", frames=np.zeros((2, 8, 8), np.float32), unit=np.array("m"), spacing=np.array([2.0, 2.0]))
     assert load_sequence(tmp_path / "ok.npz").unit == "m"
+    # (diff review) the members the reader does not use are not read, whatever they hold: a meta dict (pickled),
+    # dates, records, a long list of file names
+    np.savez(tmp_path / "extra.npz", frames=np.zeros((2, 8, 8), np.float32), meta=np.array({"a": 1}, dtype=object),
+             times=np.array(["2026-01-01", "2026-02-01"], dtype="datetime64[D]"),
+             names=np.array([f"file{i:07d}.dcm" for i in range(40000)]))
+    assert load_sequence(tmp_path / "extra.npz").frames.shape == (2, 8, 8)
 
 
 def test_a_landmarks_csv_larger_than_landmarks_take_is_refused_before_it_is_read(tmp_path, monkeypatch):
@@ -1713,7 +1719,7 @@ def test_a_landmarks_csv_larger_than_landmarks_take_is_refused_before_it_is_read
         load_points_csv(path)
 
 
-def _enhanced_mr(path, frames, per_frame, shared=None):
+def _enhanced_mr(path, frames, per_frame, shared=None, photometric="MONOCHROME2"):
     """An enhanced multi-frame MR file of ``frames`` (uint16) whose per-frame functional groups are ``per_frame``."""
     import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
@@ -1726,7 +1732,7 @@ def _enhanced_mr(path, frames, per_frame, shared=None):
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4.1"
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID = generate_uid()
     ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID = "MR", generate_uid(), generate_uid()
-    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.NumberOfFrames = 1, "MONOCHROME2", len(frames)
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.NumberOfFrames = 1, photometric, len(frames)
     ds.Rows, ds.Columns = frames.shape[1:]
     ds.BitsAllocated = ds.BitsStored = 16
     ds.HighBit, ds.PixelRepresentation = 15, 0
@@ -1759,6 +1765,16 @@ def test_enhanced_dicom_rescale_and_slice_positions_are_read(tmp_path):
     shared.PixelValueTransformationSequence = Seq([pvt])
     seq = load_sequence(_enhanced_mr(tmp_path / "ct.dcm", frames, [Dataset() for _ in range(6)], shared))
     np.testing.assert_allclose(seq.frames[:, 0, 0], [10 * (t + 1) - 1024.0 for t in range(6)])
+    # (diff review) MONOCHROME1 with the rescale in the groups: flipped within the rescaled range, as at the top level
+    top = _enhanced_mr(tmp_path / "m1top.dcm", frames, [Dataset() for _ in range(6)], photometric="MONOCHROME1")
+    import pydicom
+
+    ds = pydicom.dcmread(top)
+    ds.RescaleSlope, ds.RescaleIntercept = 1.0, -1024.0
+    ds.save_as(top)
+    grouped = _enhanced_mr(tmp_path / "m1groups.dcm", frames, [Dataset() for _ in range(6)], shared,
+                           photometric="MONOCHROME1")
+    np.testing.assert_array_equal(load_sequence(grouped).frames, load_sequence(top).frames)
 
     per = []
     for t in range(6):  # stored slice by slice, the phases of the second slice backwards
@@ -1795,6 +1811,26 @@ def test_a_folder_of_several_dicom_clips_is_not_one_sequence(tmp_path):
                                                  r"each is a sequence of its own; open one file"):
         load_sequence(tmp_path)
     assert load_sequence(tmp_path / "clip1.dcm").frames.shape[0] == 30
+
+
+def test_a_damaged_jpeg_dicom_is_still_truncated_or_corrupt(tmp_path):
+    """(2026-12-05, diff review) A JPEG frame whose header was damaged (Pillow installed, and it tried) was told to
+    install a decoder."""
+    import copy
+
+    import pydicom
+    from pydicom.encaps import generate_fragmented_frames
+
+    ds = copy.deepcopy(pydicom.examples.ybr_color)
+    data = bytearray(ds.PixelData)
+    first = next(generate_fragmented_frames(ds.PixelData))[0]
+    start = bytes(data).index(first)
+    data[start:start + 64] = bytes(64)
+    ds.PixelData = bytes(data)
+    ds.save_as(tmp_path / "bad.dcm")
+    with pytest.raises(SequenceReadError, match="truncated or corrupt") as info:
+        load_sequence(tmp_path / "bad.dcm")
+    assert "install a decoder" not in str(info.value)
 
 
 def test_a_dicom_compression_no_decoder_reads_says_what_to_install():

@@ -536,7 +536,8 @@ def test_csv_cells_that_read_as_formulas_are_written_as_text(tmp_path):
         row = next(csv.DictReader(f))
     assert row["name"] == '\'=HYPERLINK("http://x","y")' and row["error"].startswith("'=cmd|")
     assert row["frames"] == "-3" and row["status"] == "failed"
-    report._write_csv(tmp_path / "r.csv", [{"method": "@SUM(A1)", "t": 0, "mse": -0.5}])
+    report._write_csv(tmp_path / "r.csv", [{"method": "@SUM(A1)", "t": 0, "mse": -0.5, "a": "-2+3", "b": "-2.5",
+                                             "c": "+inf", "d": "x-y"}])
     with open(tmp_path / "r.csv", newline="") as f:
         row = next(csv.DictReader(f))
-    assert row == {"method": "'@SUM(A1)", "t": "0", "mse": "-0.5"}
+    assert row == {"method": "'@SUM(A1)", "t": "0", "mse": "-0.5", "a": "'-2+3", "b": "-2.5", "c": "+inf", "d": "x-y"}

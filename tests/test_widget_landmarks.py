@@ -1789,6 +1789,13 @@ def test_clicks_and_jumps_need_one_frame_on_the_canvas(docks, qtbot, errors):
     plots.jump_to_worst()
     assert plots.status_label.text().endswith("(not shown: the time axis is drawn on the canvas, not on a slider: put "
                                               "it back on the slider (transpose the dims))")
+    # (diff review) the Landmarks dock's frame buttons and the Register dock's "use current frame" say so too
+    w.step_frame(1)
+    assert w.status_label.text().startswith("frame ") and "not shown, the time axis is drawn" in w.status_label.text()
+    before = reg.reference_spin.value()
+    reg._use_current_frame()
+    assert reg.reference_spin.value() == before
+    assert reg.status_label.text().startswith("no frame is shown to use as the reference: the time axis is drawn")
     assert not errors, errors
 
 

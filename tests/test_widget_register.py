@@ -1762,15 +1762,19 @@ def test_save_a_result_and_open_it_again_over_its_image(widget, qtbot, notes, tm
     assert w.status_label.text().startswith("not opened:") and w.open_btn.isEnabled() and w.run_btn.isEnabled()
 
 
-@pytest.mark.parametrize("typed, value", [("2,5", 2.5), ("0,001", 0.001), ("0.75", 0.75), ("1,5e-3", 0.0015)])
-def test_a_decimal_comma_typed_reads_as_the_point(widget, qtbot, typed, value):
+@pytest.mark.parametrize("language, typed, value", [
+    ("German", "2,5", 2.5), ("German", "0,001", 0.001), ("German", "0.75", 0.75), ("German", "1,5e-3", 0.0015),
+    ("English", "1,000", 1000.0), ("English", "1,000.5", 1000.5), ("English", "2.5", 2.5)])
+def test_a_decimal_comma_typed_reads_as_the_point(widget, qtbot, language, typed, value):
     """(2026-12-05, locale review) Typed with a German or French keyboard (the keypad gives ","), "2,5" became 25
-    without a word (the comma keystroke was dropped, the digits kept) and "0,001" was lost."""
+    without a word (the comma keystroke was dropped, the digits kept) and "0,001" was lost; (diff review) where the
+    locale's decimal point is ".", a comma groups thousands, as it does ("1,000" was read as 1)."""
     from qtpy.QtCore import QLocale, Qt
     from qtpy.QtWidgets import QAbstractSpinBox
 
     before = QLocale()
-    QLocale.setDefault(QLocale(QLocale.Language.German, QLocale.Country.Germany))
+    QLocale.setDefault(QLocale(QLocale.Language.German, QLocale.Country.Germany) if language == "German"
+                       else QLocale(QLocale.Language.English, QLocale.Country.UnitedStates))
     try:
         _, w = widget
         choose(w.method_combo, "nmsr")

@@ -735,6 +735,9 @@ class LandmarkWidget(ClosingDock, QWidget):
         if img is None:
             return
         show_frame(self._viewer, img, t)
+        hidden = frame_not_shown(self._viewer, img)
+        if hidden is not None:  # (frame ▶ moved a slider nobody sees, and said nothing)
+            self._status(f"frame {t}: not shown, {hidden}")
 
     def step_frame(self, delta: int) -> None:
         """Next (``+1``) / previous (``-1``) frame, skipping the reference in pairing mode."""

@@ -21,7 +21,7 @@ import numpy as np
 from napari.layers import Image, Labels, Layer, Vectors
 from napari.utils.colormaps import ensure_colormap
 from napari.utils.notifications import show_error, show_warning
-from qtpy.QtCore import QEvent, QObject, Qt, QThreadPool, QTimer, Signal
+from qtpy.QtCore import QEvent, QLocale, QObject, Qt, QThreadPool, QTimer, Signal
 from qtpy.QtGui import QValidator
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -71,7 +71,7 @@ from napari_tlreg.report import labels_misfit
 
 from . import layers as L
 from .chooser import (HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, file_name, frames_shape,
-                      is_result, made_result, plugin_info, scroll_body, start_reference, unmake_result)
+                      frame_not_shown, is_result, made_result, plugin_info, scroll_body, start_reference, unmake_result)
 from .store import store_for
 from .landmarks import layer_spacing, transform_of
 
@@ -299,9 +299,15 @@ class _FloatSpin(QDoubleSpinBox):
         super().__init__()
         self.setDecimals(12)
 
-    @staticmethod
-    def _plain(text: str) -> str:
-        return text.strip().replace(",", ".")
+    def _plain(self, text: str) -> str:
+        """``text`` as Python reads a number: a comma is the decimal point where the locale's is one (its keypad's);
+        elsewhere a comma groups thousands ("1,000"), and only as it does (it made 1,000 into 1)."""
+        t = text.strip()
+        if QLocale().decimalPoint() == ",":  # (the system's; a widget keeps its parent's from when it was made)
+            return t.replace(",", ".")
+        if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?([eE][-+]?\d*)?", t):
+            return t.replace(",", "")
+        return t
 
     def textFromValue(self, value: float) -> str:
         return f"{value:.12g}"  # what reads back as the value set (.6g rounded 0.0123456789 at Enter)
@@ -319,7 +325,8 @@ class _FloatSpin(QDoubleSpinBox):
         try:
             v = float(t)
         except ValueError:
-            partial = t in ("", "-", "+", ".", "-.", "+.") or re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?", t)
+            partial = (t in ("", "-", "+", ".", "-.", "+.") or re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?", t)
+                       or re.fullmatch(r"[-+]?\d{1,3}(,\d{3})*,\d{0,2}", t))  # thousands being typed: "1,0"
             return (QValidator.State.Intermediate if partial else QValidator.State.Invalid), text, pos
         inside = self.minimum() <= v <= self.maximum()
         return (QValidator.State.Acceptable if inside else QValidator.State.Intermediate), text, pos
@@ -956,8 +963,13 @@ class RegisterWidget(ClosingDock, QWidget):
 
     def _use_current_frame(self) -> None:
         layer = self.current_image()
-        if layer is not None:
-            self.reference_spin.setValue(self._current_frame(layer))
+        if layer is None:
+            return
+        hidden = frame_not_shown(self._viewer, layer)
+        if hidden is not None:  # (it took the frame of a slider nobody sees)
+            self.status_label.setText(f"no frame is shown to use as the reference: {hidden}")
+            return
+        self.reference_spin.setValue(self._current_frame(layer))
 
     # -- method parameters ---------------------------------------------------------------------------
     def _on_method_set(self, *_) -> None:

@@ -913,8 +913,33 @@ def _result_folder_spacing(path: Path) -> tuple[tuple[float, float] | None, str]
     return (spacing, result_unit(path.parent, meta)) if spacing is not None else (None, "px")
 
 
-#: the most voxels of a legacy result's source read to learn its unit (:func:`result_unit`)
+#: the most voxels of a legacy result's source read whole to learn its unit (:func:`result_unit`), where its header
+#: alone does not say it (a TIFF's or an npz's does)
 RESULT_SOURCE_VOXELS = 2**24
+
+
+def _source_unit(source: str) -> str:
+    """The unit ``source`` is read in, from its header where that says it (a TIFF's tags, an npz's keys: a 3000² map
+    pair), else by reading it if small (a source of 30000² took 44 s and 4.3 GB to load a 16x16 result)."""
+    path = Path(source)
+    first = path
+    if path.is_dir():
+        files = frame_files(path)
+        first = files[0] if files else path
+    if first.is_file() and _suffix(first) in (".tif", ".tiff", ".ome.tif", ".ome.tiff"):
+        import tifffile
+
+        with tifffile.TiffFile(first) as tif:
+            spacing, unit = _tiff_spacing(tif, first)
+        return unit if spacing is not None else "px"
+    if path.is_file() and _suffix(path) == ".npz":
+        with np.load(path, allow_pickle=False) as z:  # as _read_numpy takes it
+            skey = next((k for k in _SPACING_KEYS if k in z.files), None)
+            unit = "m" if skey is not None and skey.endswith("_m") else "mm"
+            if "unit" in z.files:
+                unit = str(_read_member(z, "unit", path))
+            return unit if skey is not None else "px"
+    return load_sequence(source, max_voxels=RESULT_SOURCE_VOXELS).unit
 
 
 def result_unit(folder: Path, meta: dict) -> str:
@@ -927,9 +952,7 @@ def result_unit(folder: Path, meta: dict) -> str:
     try:
         source = json.loads((folder / "metrics.json").read_text()).get("source")
         if isinstance(source, str) and source and (Path(source).exists() or source in samples()):
-            # read only if small: a unit was all it was read for (a source of 30000² took 44 s and 4.3 GB to
-            # load a 16x16 result; "/" was searched for DICOM files); a map pair is well within it
-            unit = load_sequence(source, max_voxels=RESULT_SOURCE_VOXELS).unit
+            unit = _source_unit(source)
             return unit if unit != "px" else "mm"  # a pixel size given by hand: mm, as the API took it then
     except Exception:  # the source unreadable now: said below
         pass
@@ -1064,8 +1087,9 @@ def _decoded(ds) -> np.ndarray:
         return ds.pixel_array
     except (RuntimeError, NotImplementedError) as exc:
         text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        if not any(k in text for k in ("missing dependencies", "Unable to decode", "Unable to decompress",
-                                       "no pixel data handlers", "does not support")):
+        # a decoder missing, or one that does not take this variant (Pillow and 12-bit JPEG); a decoder that tried and
+        # failed ("cannot identify image file") read a damaged file: "truncated or corrupt", as before
+        if not any(k in text for k in ("missing dependencies", "no pixel data handlers", "does not support")):
             raise
         ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         name = getattr(ts, "name", None) or "compressed"
@@ -1132,6 +1156,11 @@ def _dicom_pixels(ds) -> tuple[np.ndarray, np.ndarray | None]:
         grey, rescaled = arr.astype(np.float32), False
     if photometric == "MONOCHROME1":  # the lowest value is white: flipped within the range the pixel data can
         ends = _stored_range(ds, arr.dtype)  # store, which every file of a series shares (its own values' would not)
+        if per_frame is not None and rescaled:  # each frame's range rescaled as the frame is
+            for t, (a, b) in enumerate(per_frame):
+                e = ends.astype(np.float64) * a + b
+                grey[t] = np.float32(e.min() + e.max()) - grey[t]
+            return grey, None
         try:
             ends = np.asarray(apply_rescale(ends, ds) if rescaled else ends, dtype=np.float64)
         except Exception:  # a modality LUT that cannot take the range's ends: the file's own values
@@ -1642,14 +1671,23 @@ def _check_npy_dtype(path: Path, dtype: np.dtype, n: int, what: str) -> None:
     _fail(path, f"{what} has dtype {dtype} ({n * dtype.itemsize:,} bytes): expected numbers")
 
 
-def _check_npz_members(z, path: Path) -> None:
-    """Every member's header checked before any is read (frames, labels, masks, landmarks, spacing, unit)."""
-    for name in z.zip.namelist():
-        if not name.endswith(".npy"):
-            continue
-        with z.zip.open(name) as fp:
-            shape, dtype = _npy_header(fp)
-        _check_npy_dtype(path, dtype, _check_claim(path, shape, f"array {name[:-4]!r}"), f"array {name[:-4]!r}")
+def _npz_header(z, key: str) -> tuple[tuple, np.dtype]:
+    """``(shape, dtype)`` of an npz member, from its header (nothing else read)."""
+    names = z.zip.namelist()
+    with z.zip.open(key + ".npy" if key + ".npy" in names else key) as fp:
+        return _npy_header(fp)
+
+
+def _read_member(z, key: str, path: Path) -> np.ndarray:
+    """An npz member the reader uses (frames, labels, landmarks, spacing, unit), its header checked before numpy
+    decompresses it; the members it does not use (a ``meta`` dict, dates, file names) are never read."""
+    _check_member(z, key, path)
+    return z[key]
+
+
+def _check_member(z, key: str, path: Path) -> None:
+    shape, dtype = _npz_header(z, key)
+    _check_npy_dtype(path, dtype, _check_claim(path, shape, f"array {key!r}"), f"array {key!r}")
 
 
 def _numpy_colour(arr: np.ndarray) -> bool:
@@ -1686,7 +1724,6 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
         arr = loaded
     else:
         with loaded as z:
-            _check_npz_members(z, path)
             keys = list(z.files)
             key = next((k for k in _FRAME_KEYS if k in keys), None)
             if key is None:
@@ -1698,7 +1735,7 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
                       and len(_npz_member_shape(z, k, path)) == 2 and min(_npz_member_shape(z, k, path)) > 4]
             # of the first image's type too: coordinate grids or a cloud mask beside a pair (float lat/lon beside
             # uint16 bands) are no frames
-            planes = [k for k in planes if z[k].dtype == z[planes[0]].dtype] if planes else planes
+            planes = [k for k in planes if _npz_header(z, k)[1] == _npz_header(z, planes[0])[1]] if planes else planes
             if key is None and (len(planes) < 2 or len({_npz_member_shape(z, k, path) for k in planes}) != 1):
                 _fail(path, f"npz holds no image array (keys: {', '.join(keys) or 'none'}); "
                             "expected 'frames' with shape (T, H, W), or 2-D images of one size")
@@ -1706,15 +1743,18 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
                 _npz_member_shape(z, "labels", path)
             if key is None:
                 _check_frames(path, (len(planes), *_npz_member_shape(z, planes[0], path)))
-                arr = np.stack([z[k] for k in planes])
+                arr = np.stack([_read_member(z, k, path) for k in planes])
                 meta["npz_keys"] = planes
             else:
                 _check_frames(path, _numpy_frames(_npz_member_shape(z, key, path)))
-                arr = z[key]
+                arr = _read_member(z, key, path)
                 meta["npz_key"] = key
             if "labels" in keys:
-                labels = z["labels"]
+                labels = _read_member(z, "labels", path)
             elif any(is_mask_key(k) for k in keys):  # an expert's masks: the Sunnybrook crops' endo, myo...
+                for k in keys:
+                    if is_mask_key(k):
+                        _check_member(z, k, path)  # (mask_labels reads it)
                 try:  # of the grey frames' shape
                     labels = mask_labels(z, arr.shape[:-1] if _numpy_colour(arr) else arr.shape)
                 except SequenceReadError as exc:
@@ -1722,15 +1762,15 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
                 if labels is not None:
                     meta["label_names"] = dict(LABEL_NAMES)
             if "landmarks" in keys:
-                landmarks = np.asarray(z["landmarks"], dtype=np.float64)
+                landmarks = np.asarray(_read_member(z, "landmarks", path), dtype=np.float64)
             skey = next((k for k in _SPACING_KEYS if k in keys), None)
             if skey is not None:
-                s = np.asarray(z[skey], dtype=np.float64).ravel()
+                s = np.asarray(_read_member(z, skey, path), dtype=np.float64).ravel()
                 spacing = (s[0], s[0]) if s.size == 1 else (s[-2], s[-1])
                 if skey.endswith("_m"):
                     unit = "m"
             if "unit" in keys:
-                unit = str(z["unit"])
+                unit = str(_read_member(z, "unit", path))
     if arr.dtype.kind not in "biuf":
         _fail(path, f"array has dtype {arr.dtype}; expected numbers")
     spacing = checked_spacing(spacing, path.name)
