@@ -9,6 +9,7 @@ import contextlib
 import functools
 import os
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -457,10 +458,27 @@ def _keeps_torch_rng(fn):
     def wrapper(*args, **kwargs):
         import torch
 
-        with torch.random.fork_rng(devices=[]):
+        global _RNG_HELD, _RNG_STATE
+        # one saved state for the runs going on at once (threads): each saving and putting back its own, a run that
+        # began while another had drawn put that draw's state back last (the caller's stream changed)
+        with _RNG_LOCK:
+            if _RNG_HELD == 0:
+                _RNG_STATE = torch.random.get_rng_state()
+            _RNG_HELD += 1
+        try:
             return fn(*args, **kwargs)
+        finally:
+            with _RNG_LOCK:
+                _RNG_HELD -= 1
+                if _RNG_HELD == 0:
+                    torch.random.set_rng_state(_RNG_STATE)
 
     return wrapper
+
+
+_RNG_LOCK = threading.Lock()
+_RNG_HELD = 0  # registrations going on now (:func:`_keeps_torch_rng`)
+_RNG_STATE = None
 
 
 @_keeps_torch_rng

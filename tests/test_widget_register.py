@@ -1834,3 +1834,29 @@ def test_an_images_data_replaced_drops_its_result_layers(widget, qtbot, notes):
     assert w.status_label.text() == "'seq' changed (its data was replaced): its results are dropped; run it again"
     w.checker_box.setChecked(True)  # nothing to redraw
     assert "seq warped reference" not in viewer.layers and not notes, notes
+
+
+def test_a_renamed_result_layer_is_still_the_one_updated(widget, qtbot, notes):
+    """(2026-12-05, result-edits review) A result layer the user renamed ("my grid", "my warped") was orphaned: the grid
+    spacing and the checkerboard did nothing, and a re-run drew a second set over it (twice the magenta)."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    grid, warped = viewer.layers["seq grid"], viewer.layers["seq warped reference"]
+    grid.name, warped.name = "my grid", "my warped"
+    before = np.array(grid.data)
+    w.grid_spin.setValue(4)
+    qtbot.waitUntil(lambda: not np.array_equal(grid.data, before), timeout=10000)  # the renamed one redrawn
+    w.checker_box.setChecked(True)
+    assert warped.blending != "additive" and not grid.visible
+    w.checker_box.setChecked(False)
+    run_and_wait(qtbot, w)
+    names = [ly.name for ly in viewer.layers]
+    assert "seq grid" not in names and "seq warped reference" not in names, names
+    assert viewer.layers["my grid"] is grid and viewer.layers["my warped"] is warped and not notes, notes
+    viewer.layers["seq"].name = "seq2"  # the image renamed: its renamed layers keep the names the user gave them
+    assert viewer.layers["my grid"] is grid and "seq2 jacobian" in viewer.layers
+    run_and_wait(qtbot, w)
+    assert "seq2 grid" not in viewer.layers and viewer.layers["my grid"] is grid

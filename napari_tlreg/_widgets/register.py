@@ -501,6 +501,9 @@ class RegisterWidget(ClosingDock, QWidget):
         self._run_data = None  # the image's data the run took (replaced while it ran: the result is not its)
         self._grid_gen = 0  # the latest grid asked for (a spacing changed again meanwhile: the older one is dropped)
         self._grid_workers: set = set()
+        #: the result layers made, by the name they were made under: one the user renamed ("my grid") is still the
+        #: one a re-run, the grid spacing and the checkerboard update (a second set was drawn over it)
+        self._made_as: dict[str, weakref.ref] = {}
         self._cancel: threading.Event | None = None
         self._result = None  # last RegistrationResult
         self.results: dict[tuple[str, str], Any] = {}  # (image name, method) -> last RegistrationResult
@@ -1529,7 +1532,7 @@ class RegisterWidget(ClosingDock, QWidget):
         if layer is not None and not shown:
             for _, kwargs, _ in outcome.layers:  # another image shown now: its results wait hidden with it (drawn
                 # over the image chosen; shown again when a dock chooses it)
-                hidden = self._viewer.layers[kwargs["name"]] if kwargs["name"] in self._viewer.layers else None
+                hidden = self._result_layer(kwargs["name"])
                 if hidden is not None and hidden.visible:  # (the arrows, hidden at first, stay so)
                     hidden.visible = False
                     hidden.metadata[HIDDEN_WITH] = layer.name
@@ -1586,10 +1589,10 @@ class RegisterWidget(ClosingDock, QWidget):
         """A colour image's grey frame (opaque) just above the image, under the other result layers: made again after
         the user removed it, it was added on top of them all and hid the overlay."""
         layers = self._viewer.layers
-        name = L.layer_name(base, L.GREY_FRAME)
-        if image is None or image not in layers or name not in layers:
+        grey = self._result_layer(L.layer_name(base, L.GREY_FRAME))
+        if image is None or image not in layers or grey is None:
             return
-        layers.move(layers.index(name), layers.index(image) + 1)  # before the layer after the image (a no-op there)
+        layers.move(layers.index(grey), layers.index(image) + 1)  # before the layer after the image (a no-op there)
 
     def _drop_stale_layers(self, base: str, layer_data: list) -> None:
         """Remove ``base``'s result layers that this run did not make (its propagated labels when this run had
@@ -1597,8 +1600,9 @@ class RegisterWidget(ClosingDock, QWidget):
         made = {kwargs["name"] for _, kwargs, _ in layer_data}
         for suffix in L.SUFFIXES:
             name = L.layer_name(base, suffix)
-            if name not in made and name in self._viewer.layers and is_result(self._viewer.layers[name]):
-                self._viewer.layers.remove(name)
+            layer = self._result_layer(name) if name not in made else None
+            if layer is not None:
+                self._viewer.layers.remove(layer)
 
     def _on_image_renamed(self, old: str, new: str) -> None:
         """An image renamed in the layer list takes its result layers along (a re-run would otherwise add a second
@@ -1608,8 +1612,11 @@ class RegisterWidget(ClosingDock, QWidget):
             self._done_text[new] = self._done_text.pop(old)
         for suffix in L.SUFFIXES:
             src, dst = L.layer_name(old, suffix), L.layer_name(new, suffix)
-            if src in layers and is_result(layers[src]) and dst not in layers:
-                layers[src].name = dst
+            layer = self._result_layer(src)
+            if layer is not None and dst not in layers:
+                if layer.name == src:  # (one the user renamed keeps the name they gave it)
+                    layer.name = dst
+                self._made_as[dst] = self._made_as.pop(src, weakref.ref(layer))
         self.results = {((new if i == old else i), m): r for (i, m), r in self.results.items()}
         if self._result_place.get("base") == old:
             self._result_place["base"] = new
@@ -1626,11 +1633,12 @@ class RegisterWidget(ClosingDock, QWidget):
         if base in layers and layers[base].ndim == 3:  # drawn as the image is: rotated, sheared (overlays beside it)
             kwargs.update(transform_of(layers[base]))
         name = kwargs["name"]
-        existing = layers[name] if name in layers else None
+        existing = layers[name] if name in layers else self._result_layer(name)
         if existing is not None and is_result(existing) and existing.metadata.get(EDITED):
             self._keep_edited(existing)  # the user's corrections: a re-run wrote over them, and Ctrl+Z did not
             existing = None  # bring them back
         if existing is not None and isinstance(existing, LAYER_TYPES[layer_type]):
+            self._made_as[name] = weakref.ref(existing)
             existing.data = data
             for key, value in kwargs.items():
                 # an unchanged value is not set again: setting scale/translate, even to the same
@@ -1646,11 +1654,22 @@ class RegisterWidget(ClosingDock, QWidget):
         layer = made_result(Layer.create(data, kwargs, layer_type))
         for key, value in after.items():
             setattr(layer, key, value)
+        self._made_as[name] = weakref.ref(layer)
         if isinstance(layer, Labels):  # painted or filled by the user: kept when the next run comes (_keep_edited)
             ref = weakref.ref(layer)
             layer.events.paint.connect(lambda _e=None: (ly := ref()) is not None and ly.metadata.__setitem__(EDITED, True))
         self._viewer.add_layer(layer)
         return layer
+
+    def _result_layer(self, name: str) -> Layer | None:
+        """The result layer made as ``name``: of that name, or the one made so and renamed since (None: none, or the
+        user removed it, or made it theirs)."""
+        layers = self._viewer.layers
+        if name in layers and is_result(layers[name]):
+            return layers[name]
+        ref = self._made_as.get(name)
+        layer = ref() if ref is not None else None
+        return layer if layer is not None and layer in layers and is_result(layer) else None
 
     def _keep_edited(self, layer: Layer) -> None:
         """A result layer the user edited (painted the propagated labels to correct them) stays, theirs, under another
@@ -1684,24 +1703,20 @@ class RegisterWidget(ClosingDock, QWidget):
 
     def _on_grid_ready(self, gen: int, res, layer_data) -> None:
         # only into the grid layer still shown: one the user removed (or a cleared viewer) is not brought back
-        name = layer_data[1]["name"]
-        layers = self._viewer.layers
-        if gen == self._grid_gen and res is self._result and name in layers and is_result(layers[name]):
+        if gen == self._grid_gen and res is self._result and self._result_layer(layer_data[1]["name"]) is not None:
             self._upsert(*layer_data)
 
     def _update_warped_layer(self, *_) -> None:
         if self._result is None:
             return
         p = self._result_place
-        name = L.layer_name(p["base"], L.WARPED)
-        if name not in self._viewer.layers or not is_result(self._viewer.layers[name]):
+        if self._result_layer(L.layer_name(p["base"], L.WARPED)) is None:
             return  # removed by the user: the checkerboard box brought it back, over whatever image was chosen then
         checker = self.checker_box.isChecked()
         self._upsert(*L.warped_layer(self._result, p["base"], checker=checker, scale=p["scale"], translate=p["translate"]))
         # the grid's lines ran along the tiles' edges, where a misalignment shows: hidden while the checkerboard is on
-        name = L.layer_name(p["base"], L.GRID)
-        grid = self._viewer.layers[name] if name in self._viewer.layers else None
-        if grid is not None and is_result(grid):
+        grid = self._result_layer(L.layer_name(p["base"], L.GRID))
+        if grid is not None:
             if checker:
                 self._grid_was_visible, grid.visible = grid.visible, False
             else:
