@@ -1815,3 +1815,35 @@ def test_the_landmarks_dock_measures_in_the_results_own_unit(docks, qtbot, error
     store_for(viewer).add("seq", FieldEngine.name, dataclasses.replace(res, spacing=(10.0, 10.0), unit="m"))
     assert w.spacing() == ((10.0, 10.0), "m")
     assert not errors, errors
+
+
+def test_a_docks_worker_is_held_until_it_ends_when_the_dock_goes(docks, qtbot, errors, monkeypatch):
+    """(2026-12-05, large-data review) A dock deleted while its evaluation ran let the worker be collected with it
+    while its thread still ran: the thread's signals raised "wrapped C/C++ object of type WorkerBaseSignals has been
+    deleted", and the process ended once. The docks' workers are held until they finish."""
+    import gc
+    import threading
+
+    from napari_tlreg import report
+    from napari_tlreg._widgets import chooser
+
+    viewer, reg, _, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    run_register(qtbot, reg, FieldEngine.name)
+    qtbot.waitUntil(lambda: not plots.busy, timeout=10000)
+    go, real = threading.Event(), report.per_frame_tables
+    monkeypatch.setattr(report, "per_frame_tables", lambda *a, **k: (go.wait(20), real(*a, **k))[1])
+    plots.recompute()
+    worker = plots._worker
+    assert worker is not None and worker in chooser._RUNNING_WORKERS
+    viewer.window.remove_dock_widget(plots)
+    plots.close()
+    plots.deleteLater()
+    del plots
+    qtbot.wait(50)
+    gc.collect()
+    assert worker in chooser._RUNNING_WORKERS
+    go.set()
+    qtbot.waitUntil(lambda: worker not in chooser._RUNNING_WORKERS, timeout=20000)
+    assert not errors, errors

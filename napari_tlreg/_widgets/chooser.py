@@ -40,6 +40,19 @@ def unmake_result(layer) -> None:
     layer.metadata.pop(RESULT_KEY, None)
 
 
+#: the docks' workers that have not finished: held here, not by their dock alone (a dock deleted mid-run let its
+#: worker be collected while its thread still ran, and the thread's signals then raised "wrapped C/C++ object of type
+#: WorkerBaseSignals has been deleted", which ended the process once)
+_RUNNING_WORKERS: set = set()
+
+
+def start_held(worker) -> None:
+    """Start ``worker`` (superqt's, made with ``_start_thread=False``), held until it finishes."""
+    _RUNNING_WORKERS.add(worker)
+    worker.finished.connect(lambda: _RUNNING_WORKERS.discard(worker))
+    worker.start()
+
+
 def is_colour_copy(layer) -> bool:
     """Whether ``layer`` is the colour copy of a grey sequence that our reader adds for display (never an input:
     its grey image is the one to register)."""

@@ -47,7 +47,7 @@ from napari_tlreg._hooks import IN_PIXELS, points_with_ids, spacing_of
 from napari_tlreg.io import load_points_csv, save_points_csv
 from napari_tlreg.report import check_annotations
 
-from .chooser import (ClosingDock, ImageChooser, current_frame, file_name, frame_not_shown, frames_shape, is_result, scroll_body,
+from .chooser import (start_held, ClosingDock, ImageChooser, current_frame, file_name, frame_not_shown, frames_shape, is_result, scroll_body,
                       show_frame, start_reference, watch_layers)
 from .store import fits, store_for, unwrap
 
@@ -1000,7 +1000,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         worker.finished.connect(lambda: (setattr(self, "_worker", None),
                                          self.live and self.track_btn.setEnabled(self.current_result() is not None)))
         self._worker = worker
-        worker.start()
+        start_held(worker)
 
     def _show_tracked(self, out, place: dict, image: Image, res=None) -> None:
         data, ids = out

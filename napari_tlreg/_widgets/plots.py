@@ -37,7 +37,7 @@ from napari_tlreg._hooks import points_with_ids
 from napari_tlreg.core.labels import label_names as names_by_id
 
 from .landmarks import LANDMARKS, TRACKED_KEY, image_points, layer_spacing
-from .chooser import (ClosingDock, ImageChooser, current_frame, file_name, frame_not_shown, frames_shape, is_result, plugin_info, scroll_body,
+from .chooser import (start_held, ClosingDock, ImageChooser, current_frame, file_name, frame_not_shown, frames_shape, is_result, plugin_info, scroll_body,
                       show_frame, watch_layers)
 from .store import fits, store_for, unwrap
 
@@ -313,7 +313,7 @@ class PlotsWidget(ClosingDock, QWidget):
         worker.errored.connect(lambda exc: self.live and self._on_error(gen, exc))
         worker.finished.connect(lambda: self._on_worker_done(worker))  # no Qt object touched
         self._worker = worker
-        worker.start()
+        start_held(worker)
 
     def _on_worker_done(self, worker) -> None:
         if self._worker is worker:
@@ -494,7 +494,7 @@ class PlotsWidget(ClosingDock, QWidget):
         self.exported = None
         self.export_btn.setEnabled(False)
         self._status(f"writing the report to {folder}…")
-        worker.start()
+        start_held(worker)
         return worker
 
     def _on_exported(self, out: Path) -> None:

@@ -70,7 +70,7 @@ from napari_tlreg.io.contours import LABEL_NAMES, contour_labels
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
-from .chooser import (HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, file_name, frames_shape,
+from .chooser import (start_held, HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, file_name, frames_shape,
                       frame_not_shown, is_result, made_result, plugin_info, scroll_body, start_reference, unmake_result)
 from .store import store_for
 from .landmarks import layer_spacing, transform_of
@@ -1299,7 +1299,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self.status_label.setText(f"registering '{layer.name}' with {call['method']}…")
         _grow_pool()
         worker.finished.connect(_shrink_pool)  # the worker's own signal: also when the dock is gone before the end
-        worker.start()
+        start_held(worker)
 
     def _chosen_labels(self, layer: Image, shape: tuple) -> np.ndarray | None:
         """The labels chosen for ``layer`` (frames of ``shape``) as int32 ids, or None; ValueError (said as it is)
@@ -1412,7 +1412,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self.inputs.setEnabled(False)
         self.run_btn.setEnabled(False)
         self._update_file_buttons()
-        worker.start()
+        start_held(worker)
         return worker
 
     def _file_worker_done(self, worker) -> None:
@@ -1699,7 +1699,7 @@ class RegisterWidget(ClosingDock, QWidget):
         worker.errored.connect(lambda exc: show_error(f"Register sequence: the grid could not be drawn: {exc}"))
         worker.finished.connect(lambda: self._grid_workers.discard(worker))
         self._grid_workers.add(worker)  # held until it ends
-        worker.start()
+        start_held(worker)
 
     def _on_grid_ready(self, gen: int, res, layer_data) -> None:
         # only into the grid layer still shown: one the user removed (or a cleared viewer) is not brought back
