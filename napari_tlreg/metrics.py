@@ -286,6 +286,8 @@ def map_points(displacement, points) -> np.ndarray:
         local = coords - lo[:, None]
         for ch in range(2):
             box = np.asarray(u[ti, ch, lo[0]:hi[0], lo[1]:hi[1]])
+            if box.dtype == np.float16:  # (scipy has no half kernel; the box is small)
+                box = box.astype(np.float32)
             out[sel, ch] += ndi.map_coordinates(box, local, order=1, mode="nearest", output=np.float64)
     return out
 

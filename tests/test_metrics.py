@@ -610,3 +610,5 @@ def test_map_points_samples_only_around_the_points_and_gives_the_same_values():
                                                    mode="nearest")[0]
     np.testing.assert_array_equal(map_points(u, pts), expected)
     np.testing.assert_array_equal(map_points(u, pts[-1:]), expected[-1:])  # one point: a 4x4 box
+    # (second diff review) a half-precision field (saved so, or a torch half tensor): scipy has no half kernel
+    np.testing.assert_allclose(map_points(u.astype(np.float16), pts), expected, atol=0.02)

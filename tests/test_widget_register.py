@@ -1764,7 +1764,8 @@ def test_save_a_result_and_open_it_again_over_its_image(widget, qtbot, notes, tm
 
 @pytest.mark.parametrize("language, typed, value", [
     ("German", "2,5", 2.5), ("German", "0,001", 0.001), ("German", "0.75", 0.75), ("German", "1,5e-3", 0.0015),
-    ("English", "1,000", 1000.0), ("English", "1,000.5", 1000.5), ("English", "2.5", 2.5)])
+    ("English", "1,000", 1000.0), ("English", "1,000.5", 1000.5), ("English", "2.5", 2.5), ("English", "2,5", 2.5),
+    ("English", "0,001", 0.001), ("English", "0,5", 0.5)])
 def test_a_decimal_comma_typed_reads_as_the_point(widget, qtbot, language, typed, value):
     """(2026-12-05, locale review) Typed with a German or French keyboard (the keypad gives ","), "2,5" became 25
     without a word (the comma keystroke was dropped, the digits kept) and "0,001" was lost; (diff review) where the
@@ -1816,6 +1817,19 @@ def test_corrected_propagated_labels_are_kept_and_can_be_chosen(widget, qtbot, n
     assert new is not prop and not np.array_equal(new.data, corrected)
     assert "seq propagated labels (edited)" in [w.labels_combo.itemText(i) for i in range(w.labels_combo.count())]
     assert copy in viewer.layers
+    # (second diff review) nor are they lost when the next run has no labels, or the image's data is replaced
+    notes.clear()
+    new.paint((2, 10, 10), 3)
+    choose(w.labels_combo, "none")
+    run_and_wait(qtbot, w)
+    assert viewer.layers["seq propagated labels (edited 2)"] is new and "seq propagated labels" not in viewer.layers
+    assert len(notes) == 1 and "kept as 'seq propagated labels (edited 2)'" in notes[0][1]
+    choose(w.labels_combo, "seg")
+    run_and_wait(qtbot, w)
+    again = viewer.layers["seq propagated labels"]
+    again.paint((2, 10, 10), 3)
+    viewer.layers["seq"].data = frames * 0.9
+    assert viewer.layers["seq propagated labels (edited 3)"] is again and "seq grid" not in viewer.layers
 
 
 def test_an_images_data_replaced_drops_its_result_layers(widget, qtbot, notes):

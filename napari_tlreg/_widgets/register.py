@@ -303,14 +303,17 @@ class _FloatSpin(QDoubleSpinBox):
         """``text`` as Python reads a number: a comma is the decimal point where the locale's is one (its keypad's);
         elsewhere a comma groups thousands ("1,000"), and only as it does (it made 1,000 into 1)."""
         t = text.strip()
-        if QLocale().decimalPoint() == ",":  # (the system's; a widget keeps its parent's from when it was made)
-            return t.replace(",", ".")
-        if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?([eE][-+]?\d*)?", t):
+        # where the point is ".", a comma groups thousands only as thousands are grouped ("1,000", "12,345.5"; not
+        # "0,001" nor "2,5", read as decimals: they became 1 and 25); where the locale's point is a comma, it is one
+        if QLocale().decimalPoint() != "," and re.fullmatch(r"[-+]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?([eE][-+]?\d*)?", t):
             return t.replace(",", "")
-        return t
+        return t.replace(",", ".")
 
     def textFromValue(self, value: float) -> str:
         return f"{value:.12g}"  # what reads back as the value set (.6g rounded 0.0123456789 at Enter)
+
+    def fixup(self, text: str) -> str:
+        return text  # (Qt's took a comma for a group separator and dropped it: "2,5" became 25)
 
     def valueFromText(self, text: str) -> float:
         try:
@@ -325,8 +328,7 @@ class _FloatSpin(QDoubleSpinBox):
         try:
             v = float(t)
         except ValueError:
-            partial = (t in ("", "-", "+", ".", "-.", "+.") or re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?", t)
-                       or re.fullmatch(r"[-+]?\d{1,3}(,\d{3})*,\d{0,2}", t))  # thousands being typed: "1,0"
+            partial = t in ("", "-", "+", ".", "-.", "+.") or re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?", t)
             return (QValidator.State.Intermediate if partial else QValidator.State.Invalid), text, pos
         inside = self.minimum() <= v <= self.maximum()
         return (QValidator.State.Acceptable if inside else QValidator.State.Intermediate), text, pos
@@ -1601,7 +1603,9 @@ class RegisterWidget(ClosingDock, QWidget):
         for suffix in L.SUFFIXES:
             name = L.layer_name(base, suffix)
             layer = self._result_layer(name) if name not in made else None
-            if layer is not None:
+            if layer is not None and layer.metadata.get(EDITED):  # the user's corrections: theirs, kept
+                self._keep_edited(layer)
+            elif layer is not None:
                 self._viewer.layers.remove(layer)
 
     def _on_image_renamed(self, old: str, new: str) -> None:
