@@ -250,10 +250,6 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
         return _Outcome("refused", message="out of memory: crop or downsample the sequence")
 
 
-def _save_job(res, folder) -> str:
-    return str(res.save(folder))
-
-
 #: the cancel events of the runs going on now, in any dock
 _RUNNING: set[threading.Event] = set()
 
@@ -1379,8 +1375,8 @@ class RegisterWidget(ClosingDock, QWidget):
             self._refuse_file("save", "no result of this image to save: run it first" if res is None
                               else "wait for the registration or the file being read or written")
             return None
-        worker = create_worker(_save_job, res, folder, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(lambda out: self.live and self._said(
+        worker = create_worker(res.save, folder, _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda out: self.live and self.status_label.setText(
             f"saved the {res.method} result of '{layer.name}' to {out}"))
         worker.errored.connect(lambda exc: self.live and self._refuse_file("save", str(exc)))
         self.status_label.setText(f"saving the {res.method} result of '{layer.name}' to {folder}…")
@@ -1434,9 +1430,6 @@ class RegisterWidget(ClosingDock, QWidget):
             outcome.warnings.append(f"{folder} replaces the {method} result of '{layer.name}' shown before (one "
                                     "result a method and image: save a result to keep it)")
         self._show_result(outcome, layer, data, opened=folder)
-
-    def _said(self, text: str) -> None:
-        self.status_label.setText(text)
 
     def _refuse_file(self, what: str, message: str) -> None:
         self.status_label.setText(f"not {'saved' if what == 'save' else 'opened'}: {message}")
