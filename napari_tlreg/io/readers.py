@@ -1646,11 +1646,8 @@ def _npy_header(fp) -> tuple[tuple, np.dtype]:
 
 def _npz_member_shape(z, key: str, path: Path) -> tuple:
     """Shape of one npz member from its header, after checking its claimed size (nothing allocated)."""
-    names = z.zip.namelist()
-    member = key + ".npy" if key + ".npy" in names else key
-    info = z.zip.getinfo(member)
-    with z.zip.open(member) as fp:
-        shape, dtype = _npy_header(fp)
+    info = z.zip.getinfo(_npz_member(z, key))
+    shape, dtype = _npz_header(z, key)
     n = _check_claim(path, shape, f"array {key!r}")
     if n * dtype.itemsize > info.file_size:
         _fail(path, f"truncated: array {key!r} claims {n * dtype.itemsize:,} bytes, its zip entry holds {info.file_size:,}")
@@ -1671,10 +1668,14 @@ def _check_npy_dtype(path: Path, dtype: np.dtype, n: int, what: str) -> None:
     _fail(path, f"{what} has dtype {dtype} ({n * dtype.itemsize:,} bytes): expected numbers")
 
 
+def _npz_member(z, key: str) -> str:
+    """The zip entry of npz member ``key``."""
+    return key + ".npy" if key + ".npy" in z.zip.namelist() else key
+
+
 def _npz_header(z, key: str) -> tuple[tuple, np.dtype]:
     """``(shape, dtype)`` of an npz member, from its header (nothing else read)."""
-    names = z.zip.namelist()
-    with z.zip.open(key + ".npy" if key + ".npy" in names else key) as fp:
+    with z.zip.open(_npz_member(z, key)) as fp:
         return _npy_header(fp)
 
 
@@ -1711,8 +1712,9 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
         with open(path, "rb") as f:
             shape, dtype = _npy_header(f)
             offset = f.tell()
-        _check_npy_dtype(path, dtype, math.prod(int(s) for s in shape), "array")
-        _check_stored(path, offset, _check_claim(path, shape, "array") * dtype.itemsize)
+        n = _check_claim(path, shape, "array")
+        _check_npy_dtype(path, dtype, n, "array")
+        _check_stored(path, offset, n * dtype.itemsize)
         _check_frames(path, _numpy_frames(shape))
     from .contours import LABEL_NAMES, is_mask_key, mask_labels
 
@@ -1735,7 +1737,8 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
                       and len(_npz_member_shape(z, k, path)) == 2 and min(_npz_member_shape(z, k, path)) > 4]
             # of the first image's type too: coordinate grids or a cloud mask beside a pair (float lat/lon beside
             # uint16 bands) are no frames
-            planes = [k for k in planes if _npz_header(z, k)[1] == _npz_header(z, planes[0])[1]] if planes else planes
+            first = _npz_header(z, planes[0])[1] if planes else None
+            planes = [k for k in planes if _npz_header(z, k)[1] == first]
             if key is None and (len(planes) < 2 or len({_npz_member_shape(z, k, path) for k in planes}) != 1):
                 _fail(path, f"npz holds no image array (keys: {', '.join(keys) or 'none'}); "
                             "expected 'frames' with shape (T, H, W), or 2-D images of one size")
