@@ -47,8 +47,8 @@ from napari_tlreg._hooks import IN_PIXELS, points_with_ids, spacing_of
 from napari_tlreg.io import load_points_csv, save_points_csv
 from napari_tlreg.report import check_annotations
 
-from .chooser import (start_held, ClosingDock, ImageChooser, current_frame, file_name, frame_not_shown, frames_shape, is_result, scroll_body,
-                      show_frame, start_reference, watch_layers)
+from .chooser import (ClosingDock, ImageChooser, current_frame, file_name, frame_not_shown, frames_shape, is_result,
+                      scroll_body, show_frame, start_held, start_reference, watch_layers)
 from .store import fits, store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover

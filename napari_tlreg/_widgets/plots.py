@@ -37,8 +37,8 @@ from napari_tlreg._hooks import points_with_ids
 from napari_tlreg.core.labels import label_names as names_by_id
 
 from .landmarks import LANDMARKS, TRACKED_KEY, image_points, layer_spacing
-from .chooser import (start_held, ClosingDock, ImageChooser, current_frame, file_name, frame_not_shown, frames_shape, is_result, plugin_info, scroll_body,
-                      show_frame, watch_layers)
+from .chooser import (ClosingDock, ImageChooser, current_frame, file_name, frame_not_shown, frames_shape, is_result,
+                      plugin_info, scroll_body, show_frame, start_held, watch_layers)
 from .store import fits, store_for, unwrap
 
 if TYPE_CHECKING:  # pragma: no cover

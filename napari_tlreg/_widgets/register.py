@@ -70,8 +70,9 @@ from napari_tlreg.io.contours import LABEL_NAMES, contour_labels
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
-from .chooser import (start_held, HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, file_name, frames_shape,
-                      frame_not_shown, is_result, made_result, plugin_info, scroll_body, start_reference, unmake_result)
+from .chooser import (HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, file_name,
+                      frame_not_shown, frames_shape, is_result, made_result, plugin_info, scroll_body, start_held,
+                      start_reference, unmake_result)
 from .store import store_for
 from .landmarks import layer_spacing, transform_of
 
