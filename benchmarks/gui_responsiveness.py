@@ -8,10 +8,17 @@ created (first run: napari builds each new layer on the GUI thread) or updated i
 registration. Also measures how long Cancel takes to stop a run (goal: < 1 s), and a baseline
 without any registration: the viewer idle, and only the progress display (status line and bar)
 updating at the widget's throttle rate, which is what the GUI thread itself does during a run.
+
+Each run is appended to ``results.json`` in ``--out`` (written atomically; ``--fresh`` starts the file anew): the
+README's figures are the ranges over the runs stored there (``tests/test_readme_figures.py`` checks them).
 """
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
+import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -28,6 +35,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-preimport", action="store_true",
                     help="skip the worker's import of what napari loads lazily for new layers (for a side-by-side)")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gui_responsiveness"))
+    ap.add_argument("--fresh", action="store_true", help="start results.json anew instead of appending this run")
     args = ap.parse_args(argv)
 
     import napari
@@ -147,6 +156,22 @@ def main(argv=None) -> int:
     print(f"cancel latency (s): {', '.join(f'{c:.3f}' for c in cancel_s)}")
     print(f"no registration, max gap (ms): viewer idle {baseline[0]:.1f}, progress display updating {baseline[1]:.1f}")
     viewer.close()
+    import qtpy
+
+    record = {"when": datetime.datetime.now().isoformat(timespec="seconds"), "machine": platform.node(),
+              "cpus": os.cpu_count(), "qt_api": qtpy.API_NAME, "method": args.method, "sample": args.sample,
+              "shape": [T, H, W], "preimport": not args.no_preimport,
+              "runs": [{"wall_s": wall, "max_gap_registration_ms": g_run, "blocked_showing_ms": g_add}
+                       for _, wall, g_run, g_add in rows],
+              "cancel_s": cancel_s, "idle_max_gap_ms": baseline[0], "progress_display_max_gap_ms": baseline[1]}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stored = [] if args.fresh or not (out / "results.json").exists() else \
+        json.loads((out / "results.json").read_text())["records"]
+    tmp = out / "results.json.tmp"
+    tmp.write_text(json.dumps({"records": stored + [record]}, indent=2))
+    os.replace(tmp, out / "results.json")
+    print(f"appended to {out / 'results.json'} ({len(stored) + 1} runs)")
     return 0
 
 

@@ -610,13 +610,21 @@ def test_flicker_smoke(tmp_path, restore_thread_env):
         flicker.main(["--methods", "tlrn,nope", "--out", str(tmp_path / "x")])
 
 
-def test_gui_responsiveness_runs_and_prints_its_table(qapp, capsys):
-    """It replaced the dock's ``_show_result`` with a one-argument stand-in, and crashed once the dock passed two."""
+def test_gui_responsiveness_runs_and_prints_its_table(qapp, capsys, tmp_path):
+    """It replaced the dock's ``_show_result`` with a one-argument stand-in, and crashed once the dock passed two.
+    Each run is appended to its results file, which the README's figures are checked against."""
     from benchmarks import gui_responsiveness
 
-    assert gui_responsiveness.main(["--tile", "1", "--repeat", "1"]) == 0
+    for _ in range(2):
+        assert gui_responsiveness.main(["--tile", "1", "--repeat", "1", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "max gap during registration (ms)" in out and "cancel latency (s):" in out
+    records = json.loads((tmp_path / "results.json").read_text())["records"]
+    assert len(records) == 2 and [r["shape"] for r in records] == [[20, 128, 128]] * 2
+    assert len(records[1]["runs"]) == 1 and len(records[1]["cancel_s"]) == 3 and records[1]["preimport"] is True
+    assert gui_responsiveness.main(["--tile", "1", "--repeat", "1", "--out", str(tmp_path), "--fresh"]) == 0
+    assert len(json.loads((tmp_path / "results.json").read_text())["records"]) == 1
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_peers_checks_its_methods_first_and_runs_without_the_none_row(tmp_path, restore_thread_env):

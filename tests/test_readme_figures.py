@@ -1044,3 +1044,34 @@ def test_docs_sunnyspread_table_and_prose_match_the_stored_results():
         ("NMSR's median Dice is below SyN-CC's median on {} of the {} slices, by {}–{} on {} of them",
          [len(gaps), S["slices"], min(rest), max(rest), len(rest)]),
     ])
+
+
+def test_readme_gui_responsiveness_figures_are_the_stored_runs():
+    """The GUI responsiveness paragraph quotes the ranges over the runs ``benchmarks/gui_responsiveness.py``
+    appended to its results file: the default runs' registrations and displays, the ``--no-preimport`` runs' first
+    display, every run's baselines and cancels."""
+    records = results_of("gui_responsiveness")["records"]
+    default = [r for r in records if r["preimport"]]
+    plain = [r for r in records if not r["preimport"]]
+    assert default and plain and all(r["shape"] == [100, 128, 128] and r["method"] == "tlrn" for r in records)
+
+    def span(values, fmt):
+        return fmt.format(min(values)), fmt.format(max(values))
+
+    gaps = [run["max_gap_registration_ms"] for r in default for run in r["runs"]]
+    first = [r["runs"][0]["blocked_showing_ms"] for r in default]
+    again = [run["blocked_showing_ms"] for r in default for run in r["runs"][1:]]
+    text = readme_prose()
+    assert_quotes(text, [
+        (f"`benchmarks/results/gui_responsiveness/results.json`, whose {{}} runs of", [str(len(records))]),
+        ("*during a registration* was {}–{} ms (goal < 50 ms: met by {} of the {} registrations of the default runs)",
+         [*span(gaps, "{:.1f}"), str(sum(g < 50 for g in gaps)), str(len(gaps))]),
+        ("the heartbeat's longest gap is {}–{} ms with the viewer idle and {}–{} ms while only the progress display",
+         [*span([r["idle_max_gap_ms"] for r in records], "{:.1f}"),
+          *span([r["progress_display_max_gap_ms"] for r in records], "{:.1f}")]),
+        ("creating the six result layers the first time blocked {}–{} ms, updating them in place on re-runs {}–{} ms",
+         [*span(first, "{:.0f}"), *span(again, "{:.0f}")]),
+        ("the {} runs with `--no-preimport`, alternated with the default ones, blocked {}–{} ms the first time",
+         [str(len(plain)), *span([r["runs"][0]["blocked_showing_ms"] for r in plain], "{:.0f}")]),
+        ("Cancel stopped a run in {}–{} s", [*span([c for r in records for c in r["cancel_s"]], "{:.3f}")]),
+    ])
