@@ -1874,3 +1874,44 @@ def test_a_renamed_result_layer_is_still_the_one_updated(widget, qtbot, notes):
     assert viewer.layers["my grid"] is grid and "seq2 jacobian" in viewer.layers
     run_and_wait(qtbot, w)
     assert "seq2 grid" not in viewer.layers and viewer.layers["my grid"] is grid
+
+
+def test_a_rerun_keeps_the_display_settings_the_user_gave_the_result_layers(widget, qtbot, notes):
+    """(2026-12-06) A re-run, or a grid spacing change, reset the colormap, contrast and blending the user had set on
+    the result layers to the plugin's. They are kept now, while the plugin would set what it set before (the
+    checkerboard turned on still draws its grey tiles); the Jacobian's legend follows the layer's limits and
+    colormap, the user's too."""
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_labels(labels, name="seg")
+    choose(w.method_combo, TruthEngine.name)
+    choose(w.labels_combo, "seg")
+    run_and_wait(qtbot, w)
+    warped, jac, grid = viewer.layers["seq warped reference"], viewer.layers["seq jacobian"], viewer.layers["seq grid"]
+    vectors, labs = viewer.layers["seq displacement"], viewer.layers["seq propagated labels"]
+    plugin_grid = grid.colormap.name
+    warped.colormap, warped.blending = "cyan", "translucent"
+    jac.contrast_limits = (0.5, 1.7)
+    assert w.legend.lo.text() == "≤ 0.5" and w.legend.hi.text() == "≥ 1.7" and w.legend.mid.text() == "1.1"
+    jac.colormap = "viridis"
+    assert "left end grew" in w.legend.meaning.text()
+    vectors.edge_width, labs.contour = 3.0, 0
+    w.set_param("gain", 0.5)
+    run_and_wait(qtbot, w)
+    for layer in (warped, jac, grid, vectors, labs):
+        assert viewer.layers[layer.name] is layer  # updated in place
+    assert warped.colormap.name == "cyan" and warped.blending == "translucent"
+    assert tuple(jac.contrast_limits) == (0.5, 1.7) and jac.colormap.name == "viridis"
+    assert w.legend.lo.text() == "≤ 0.5" and "left end grew" in w.legend.meaning.text()
+    assert vectors.edge_width == 3.0 and labs.contour == 0
+    assert grid.colormap.name == plugin_grid  # not changed by the user: the plugin's still
+    w.grid_spin.setValue(w.grid_spin.value() + 4)
+    qtbot.waitUntil(lambda: not w._grid_workers, timeout=10000)
+    assert warped.colormap.name == "cyan"
+    w.checker_box.setChecked(True)  # the checkerboard's own look: the plugin's value changed, so it is set
+    assert warped.colormap.name == "gray"
+    w.checker_box.setChecked(False)
+    assert warped.colormap.name != "cyan" and warped.blending == "additive"  # the overlay's again
+    jac.colormap = "bwr"
+    assert "blue grew" in w.legend.meaning.text()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import html
 import importlib
 import logging
@@ -107,6 +108,13 @@ RUN_TIP = ("Register every frame to the reference in the background (the viewer 
 CONTOURS_OF = "contours_of"
 #: metadata flag of a result layer the user has painted
 EDITED = "napari_tlreg_edited"
+#: a result layer's display settings that stay as the user set them when a re-run updates the layer in place (its
+#: colormap, contrast, blending, ...), while the plugin's own value for them is the one it set before
+STYLE_KEYS = ("colormap", "blending", "contrast_limits", "gamma", "contour", "edge_color", "edge_width", "length",
+              "vector_style")
+#: metadata of a result layer: the :data:`STYLE_KEYS` the user changed; the fingerprints of the values the plugin set
+RESTYLED, STYLED = "napari_tlreg_restyled", "napari_tlreg_styled"
+_STYLING: set[int] = set()  # ids of the result layers the plugin is setting now (their events are not the user's)
 CONTOURS_TIP = ("Expert contours of this DICOM image (a folder of the Sunnybrook Cardiac Data's "
                 "IM-0001-NNNN-icontour-manual.txt files) as its labels: 1 inside the endocardium, 2 the myocardium")
 
@@ -166,6 +174,46 @@ def _same(current: Any, value: Any) -> bool:
         return bool(np.array_equal(np.asarray(current), np.asarray(value)))
     except (TypeError, ValueError):
         return False
+
+
+def _fingerprint(value: Any) -> str:
+    """A value the plugin gives a display setting, as a short digest that is the same for the same setting (a napari
+    colormap, a list of colours, a name, numbers)."""
+    return hashlib.sha1(_canonical(value).encode()).hexdigest()[:16]
+
+
+def _canonical(value: Any) -> str:
+    if callable(getattr(value, "dict", None)):  # napari's colormaps (evented models)
+        value = value.dict()
+    if isinstance(value, dict):
+        return "{" + ",".join(sorted(f"{_canonical(k)}:{_canonical(v)}" for k, v in value.items())) + "}"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        try:
+            a = np.asarray(value)
+        except ValueError:  # ragged
+            a = None
+        if a is not None and a.dtype != object:
+            return f"{a.dtype.str}{a.shape}{a.tobytes().hex()}"
+        return "[" + ",".join(_canonical(v) for v in value) + "]"
+    return repr(value)
+
+
+def _watch_style(layer: Layer) -> None:
+    """Note in the layer's metadata which :data:`STYLE_KEYS` the user changes (not the plugin: :data:`_STYLING`)."""
+    ref = weakref.ref(layer)
+
+    def changed(event) -> None:
+        ly = ref()
+        if ly is None or id(ly) in _STYLING:
+            return
+        keys = ly.metadata.setdefault(RESTYLED, [])
+        if event.type not in keys:
+            keys.append(event.type)
+
+    for key in STYLE_KEYS:
+        emitter = getattr(layer.events, key, None)
+        if emitter is not None:
+            emitter.connect(changed)
 
 
 def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call: dict, display: dict,
@@ -415,6 +463,11 @@ OVERLAY_TEXT = {
 }
 
 
+#: the legend's line under the Jacobian's ramp: in the plugin's colormap, and in one the user chose
+JACOBIAN_MEANING = "since the reference: blue grew · white unchanged · red shrank"
+JACOBIAN_MEANING_OTHER = "since the reference: left end grew · 1 unchanged · right end shrank"
+
+
 class _JacobianLegend(QWidget):
     """Colour bar of the jacobian layer (its colormap and contrast limits) and the fold colour."""
 
@@ -424,15 +477,9 @@ class _JacobianLegend(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         self.title = QLabel("Jacobian det(I + ∇u) — layer “… jacobian”")
-        stops = np.linspace(0, 1, 9)
-        colors = ensure_colormap(L.JACOBIAN_COLORMAP).map(stops)
-        grad = ", ".join(f"stop:{s:.3f} {_hex(c)}" for s, c in zip(stops, colors))
         self.ramp = QLabel()
         self.ramp.setFixedHeight(14)
         self.ramp.setMinimumWidth(120)
-        self.ramp.setStyleSheet(
-            f"background: qlineargradient(x1:0, y1:0, x2:1, y2:0, {grad}); border: 1px solid #808080;"
-        )
         ticks = QHBoxLayout()
         self.lo = QLabel()
         self.mid = QLabel("1 (area kept)")
@@ -442,7 +489,7 @@ class _JacobianLegend(QWidget):
         for w in (self.lo, self.mid, self.hi):
             ticks.addWidget(w, 1)
         # det of the pull field: the reference area one pixel of the frame shows (> 1: the tissue shrank since the reference)
-        self.meaning = QLabel("since the reference: blue grew · white unchanged · red shrank")
+        self.meaning = QLabel(JACOBIAN_MEANING)
         # wrapped, as the lines below: unwrapped, a result's legend widened the docks by 120 px (off a 1024 px screen)
         self.title.setWordWrap(True)
         self.meaning.setWordWrap(True)
@@ -466,12 +513,28 @@ class _JacobianLegend(QWidget):
         lay.addLayout(folds)
         lay.addWidget(self.overlay)
         lay.addWidget(self.arrows)
+        self.set_colormap(L.JACOBIAN_COLORMAP)
         self.set_values((0.9, 1.1), None)
 
-    def set_values(self, limits: tuple[float, float], folding_pct, in_mask: bool = False) -> None:
-        lo, hi = limits
+    def set_colormap(self, colormap) -> None:
+        """The ramp in the Jacobian layer's colormap (the user's, when they chose another)."""
+        cmap = ensure_colormap(colormap)
+        stops = np.linspace(0, 1, 9)
+        grad = ", ".join(f"stop:{s:.3f} {_hex(c)}" for s, c in zip(stops, cmap.map(stops)))
+        self.ramp.setStyleSheet(f"background: qlineargradient(x1:0, y1:0, x2:1, y2:0, {grad}); border: 1px solid #808080;")
+        ours = cmap.name == ensure_colormap(L.JACOBIAN_COLORMAP).name
+        self.meaning.setText(JACOBIAN_MEANING if ours else JACOBIAN_MEANING_OTHER)
+
+    def set_limits(self, limits) -> None:
+        """The ticks at the Jacobian layer's contrast limits (the user's, when they set others)."""
+        lo, hi = (float(v) for v in limits)
         self.lo.setText(f"≤ {lo:.3g}")
         self.hi.setText(f"≥ {hi:.3g}")
+        mid = (lo + hi) / 2
+        self.mid.setText("1 (area kept)" if abs(mid - 1.0) < 1e-6 else f"{mid:.3g}")
+
+    def set_values(self, limits: tuple[float, float], folding_pct, in_mask: bool = False) -> None:
+        self.set_limits(limits)
         text = "folding: det ≤ 0 (layer “… folds”)"
         if folding_pct is not None and len(folding_pct):
             text += f" — worst frame {_percent(np.max(folding_pct))}" + (" in the mask" if in_mask else "")
@@ -503,6 +566,7 @@ class RegisterWidget(ClosingDock, QWidget):
         #: the result layers made, by the name they were made under: one the user renamed ("my grid") is still the
         #: one a re-run, the grid spacing and the checkerboard update (a second set was drawn over it)
         self._made_as: dict[str, weakref.ref] = {}
+        self._followed: weakref.WeakSet = weakref.WeakSet()  # Jacobian layers whose limits the legend follows
         self._cancel: threading.Event | None = None
         self._result = None  # last RegistrationResult
         self.results: dict[tuple[str, str], Any] = {}  # (image name, method) -> last RegistrationResult
@@ -1556,7 +1620,13 @@ class RegisterWidget(ClosingDock, QWidget):
         jac = next((d for d in outcome.layers if d[1]["name"].endswith(L.JACOBIAN)), None)
         folding, in_mask = res.folding_pct, res.mask is not None
         if jac is not None:
-            self.legend.set_values(jac[1]["contrast_limits"], folding, in_mask=in_mask)
+            jac_layer = self._result_layer(jac[1]["name"])
+            # the layer's limits and colormap: the user's, kept by a re-run (_upsert), and followed when they change
+            self.legend.set_values(jac_layer.contrast_limits if jac_layer is not None else jac[1]["contrast_limits"],
+                                   folding, in_mask=in_mask)
+            if jac_layer is not None:
+                self.legend.set_colormap(jac_layer.colormap)
+                self._follow_jacobian(jac_layer)
             self.legend.setVisible(shown)  # the legend goes with its image (_on_image_changed)
         for w in outcome.warnings:
             show_warning(f"Register sequence: {w}")
@@ -1572,6 +1642,25 @@ class RegisterWidget(ClosingDock, QWidget):
         self.results[key] = res
         store_for(self._viewer).add(*key, res, turn=shown)
         self.result_ready.emit(*key, res)
+
+    def _follow_jacobian(self, layer: Layer) -> None:
+        """The legend follows the Jacobian layer's contrast limits and colormap as the user changes them (once
+        connected a layer)."""
+        if layer in self._followed:
+            return
+        self._followed.add(layer)
+        me, ref = weakref.ref(self), weakref.ref(layer)
+
+        def changed(_event=None) -> None:
+            widget, ly = me(), ref()
+            if widget is None or ly is None or widget._result is None:
+                return
+            if ly is widget._result_layer(L.layer_name(widget._result_place["base"], L.JACOBIAN)):  # the shown one's
+                widget.legend.set_limits(ly.contrast_limits)
+                widget.legend.set_colormap(ly.colormap)
+
+        layer.events.contrast_limits.connect(changed)
+        layer.events.colormap.connect(changed)
 
     def _add_layers(self, layer_data: list) -> None:
         dims = self._viewer.dims
@@ -1637,21 +1726,41 @@ class RegisterWidget(ClosingDock, QWidget):
             existing = None  # bring them back
         if existing is not None and isinstance(existing, LAYER_TYPES[layer_type]):
             self._made_as[name] = weakref.ref(existing)
-            existing.data = data
-            for key, value in kwargs.items():
-                # an unchanged value is not set again: setting scale/translate, even to the same
-                # numbers, makes napari recompute the dims and refresh every layer (~0.25 s a re-run)
-                now = existing.affine.affine_matrix if key == "affine" else getattr(existing, key, None)
-                if key not in ("name", "visible", "opacity", "metadata") and not _same(now, value):
-                    setattr(existing, key, value)
+            styled = existing.metadata.setdefault(STYLED, {})
+            theirs = existing.metadata.setdefault(RESTYLED, [])
+            _STYLING.add(id(existing))
+            try:
+                existing.data = data
+                for key, value in kwargs.items():
+                    if key in ("name", "visible", "opacity", "metadata"):
+                        continue
+                    if key in STYLE_KEYS:
+                        mine = _fingerprint(value)
+                        # the user's setting kept while the plugin would set what it set before (the checkerboard
+                        # turned on: its grey tiles); their contrast limits whatever the new result's range
+                        if key in theirs and (key == "contrast_limits" or styled.get(key) == mine):
+                            continue
+                        styled[key] = mine
+                        if key in theirs:
+                            theirs.remove(key)
+                    # an unchanged value is not set again: setting scale/translate, even to the same
+                    # numbers, makes napari recompute the dims and refresh every layer (~0.25 s a re-run)
+                    now = existing.affine.affine_matrix if key == "affine" else getattr(existing, key, None)
+                    if not _same(now, value):
+                        setattr(existing, key, value)
+            finally:
+                _STYLING.discard(id(existing))
             existing.metadata.update(kwargs["metadata"])
             return existing
         if existing is not None:
             layers.remove(existing)
+        kwargs["metadata"][STYLED] = {k: _fingerprint(v) for k, v in kwargs.items() if k in STYLE_KEYS}
+        kwargs["metadata"][RESTYLED] = []
         after = {k: kwargs.pop(k) for k in SET_AFTER if k in kwargs}  # properties napari's constructors do not take
         layer = made_result(Layer.create(data, kwargs, layer_type))
         for key, value in after.items():
             setattr(layer, key, value)
+        _watch_style(layer)
         self._made_as[name] = weakref.ref(layer)
         if isinstance(layer, Labels):  # painted or filled by the user: kept when the next run comes (_keep_edited)
             ref = weakref.ref(layer)
