@@ -429,10 +429,25 @@ def _size(n: float) -> str:
 
 
 def blank_frames(frames: np.ndarray) -> list[int]:
-    """Indices of the frames of ``(T, H, W)`` ``frames`` that are constant (e.g. dropped frames of a video): nothing in
-    them can be matched, so their fields are the engine's guess (``register`` warns of them)."""
-    flat = np.asarray(frames).reshape(len(frames), -1)
-    return [int(i) for i in np.flatnonzero(flat.min(1) == flat.max(1))]
+    """Indices of the frames of ``(T, H, W)`` ``frames`` that are constant (e.g. dropped frames of a video), but for
+    isolated pixels: nothing in them can be matched, so their fields are the engine's guess (``register`` warns of
+    them). Isolated: gone in the frame's 3x3 median (a camera's hot pixels, up to 2x2 of them, show in its dropped
+    frames too; a dropped frame of zeros with 3 saturated pixels was taken for a frame and given a 12 px field)."""
+    from scipy.ndimage import median_filter
+
+    arr = np.asarray(frames)
+    flat = arr.reshape(len(arr), -1)
+    blank = flat.min(1) == flat.max(1)
+    for i in np.flatnonzero(~blank):
+        # a frame constant but for isolated pixels has one value in 98 % of its pixels or more, which one of 9 pixels
+        # spread over it then has too
+        values = np.unique(flat[i][np.linspace(0, flat.shape[1] - 1, 9).astype(np.int64)])
+        some = flat[i][::max(1, flat.shape[1] // 4096)]  # in 95 % of some 4096 pixels first: a frame of texture
+        values = [v for v in values if np.count_nonzero(some == v) >= 0.95 * len(some)]  # is passed over at once
+        if any(np.count_nonzero(flat[i] == v) >= 0.98 * flat.shape[1] for v in values):
+            med = median_filter(arr[i], size=3, mode="nearest")
+            blank[i] = med.min() == med.max()
+    return [int(i) for i in np.flatnonzero(blank)]
 
 
 def blank_frames_message(blank: list[int], chained: str | None = None) -> str:

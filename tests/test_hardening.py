@@ -246,6 +246,27 @@ def test_api_blank_frames_warn_and_still_register(shift_engine):
         tl.register(_seq(3), method=shift_engine)  # no blank frame: no warning
 
 
+def test_a_dropped_frame_that_shows_the_cameras_hot_pixels_is_blank_too(shift_engine):
+    """(2026-12-06) A camera's dropped frame still shows its hot pixels: zeros with 3 saturated pixels was taken for a
+    frame (tlrn gave it a 12 px field and carried it on to the next frames, without a word). Blank now: constant
+    but for what a 3x3 median removes; a frame of zeros with a blob of 3x3 px, or of texture, is not."""
+    from napari_tlreg.api import blank_frames
+
+    frames = (_seq(6) * 4000).astype(np.uint16)
+    frames[3] = 0
+    frames[:, [4, 20, 28], [9, 30, 2]] = 65535  # in every frame, the dropped one too
+    frames[3, 10:12, 14:16] = 65535  # and a 2x2 cluster
+    assert blank_frames(frames) == [3]
+    seen = []
+    tl.register(frames, method=shift_engine, on_warning=seen.append)
+    assert any(s.startswith("frame 3 is constant (blank)") for s in seen)
+    frames[3, 10:13, 14:17] = 65535  # 3x3: something to match
+    assert blank_frames(frames) == []
+    sparse = np.zeros((2, 64, 64), np.float32)
+    sparse[:, 30:34, 30:34] = 1.0  # 0.4 % of the frame: sparse, not blank
+    assert blank_frames(sparse) == []
+
+
 def test_cli_blank_frame_warns_on_one_line_and_registers(tmp_path, capsys, shift_engine):
     path = save_stack(tmp_path / "blank.tif", _with_blank(4, [3]))
     rc, err, out = _cli(["register", path, "--method", shift_engine, "--out", tmp_path / "o", "--no-montage"], capsys)
