@@ -586,6 +586,8 @@ def register(
     blank = blank_frames(arr)  # the run goes on, but says so (after every error)
     if blank:
         warn(blank_frames_message(blank, method if engine.chains_frames(checked) else None))
+    for note in engine.notes(checked, len(arr), ref):
+        warn(note)
     t0 = time.perf_counter()
     ctx = RunContext(progress=progress, cancel=cancel)
     ctx.check()  # a cancel during the checks is taken before the intensities are scaled (seconds on 8x4000x4000)

@@ -302,6 +302,8 @@ PLOT_METRICS: dict[str, tuple[str, str]] = {
     "folding": ("% folding", "lower"),
 }
 _DISTANCES = ("hd", "hd95", "tre")
+#: the most markers a plotted curve has (on longer sequences a marker every few frames, :func:`plot_tables`)
+MARKERS_PER_CURVE = 40
 
 
 def metric_column(metric: str, label: int | None = None, physical: bool = False) -> str:
@@ -416,6 +418,9 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
     out, markers = {}, []
     first = next(iter(tables.values()))
     T = max(len(rows) for rows in tables.values())
+    # at most ~40 markers a curve, each method's staggered: a marker on every one of 400 frames fused the curves into
+    # bands (one method's squares hid another's curve, and the shapes and dashes that tell them apart)
+    every = max(1, T // MARKERS_PER_CURVE)
     for k, ax in enumerate(axes.ravel()):
         if k >= n:
             ax.set_visible(False)
@@ -429,7 +434,7 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             scored |= bool(np.isfinite(v[keep]).any())
             ax.plot(t[keep], v[keep], color=colours[j % len(colours)], marker=shapes[j % len(shapes)],
                     linestyle=dashes[j % len(dashes)], ms=3.5, lw=1.4, label=name,
-                    picker=True, pickradius=6)
+                    markevery=(j * every // len(tables), every), picker=True, pickradius=6)
         if not scored and m in ("dice", "hd", "hd95"):  # empty axes said nothing (the epicardium drawn at ED only)
             what = "these labels are" if label is None else f"{label_title(label, label_names)} is"
             keys = {m} if label is None else {m, f"{m}_{label}"}
@@ -450,7 +455,8 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
                 bv = np.array([np.nan if r.get(col) is None else float(r[col]) for r in first])
                 keep = _curve_mask(first, bv)
                 if keep.any():
-                    ax.plot(bt[keep], bv[keep], "--x", color="0.55", lw=1.0, ms=3.5, label="before registration")
+                    ax.plot(bt[keep], bv[keep], "--x", color="0.55", lw=1.0, ms=3.5, label="before registration",
+                            markevery=(every // 2, every))
         if m == "folding":
             top = max([np.nanmax(np.r_[metric_series(rows, m)[1], 0.0]) for rows in tables.values()])
             ax.set_ylim(-0.02 * max(top, 0.1), max(top * 1.1, 0.1))

@@ -1140,3 +1140,24 @@ def test_a_runs_own_thread_count_is_put_back_in_its_own_thread():
     inner.start()
     inner.join(30)
     assert not inner.is_alive() and (seen["inner"], seen["outer"], seen["after"]) == (own, own, default)
+
+
+def test_a_long_consecutive_chain_is_warned_of():
+    """(2026-12-06) Consecutive pairing over a long clip drifts (each pair's error adds up; a review's clean periodic
+    clip of 150 frames ended several times further off than with the reference pairing) and nothing said so. A chain
+    of more than LONG_CHAIN pairs is warned of now; the reference pairing, and shorter chains, are not."""
+    from napari_tlreg.engines.nmsr import LONG_CHAIN
+
+    rng = np.random.default_rng(0)
+    frames = rng.random((LONG_CHAIN + 2, 16, 16)).astype(np.float32)
+    fast = dict(levels=1, iterations=1, init="random", threads=1)
+    seen = []
+    tl.register(frames, method="nmsr", pairing="consecutive", reference=0, on_warning=seen.append, **fast)
+    chain = [s for s in seen if s.startswith("pairing='consecutive' chains")]
+    assert chain == [f"pairing='consecutive' chains up to {LONG_CHAIN + 1} pairs from the reference (frame 0): each "
+                     "pair's error adds up along the chain, so the far frames drift; pairing='reference' registers "
+                     "every frame to the reference directly"]
+    for kw in (dict(pairing="consecutive", reference=1), dict(pairing="reference", reference=0)):  # 20 pairs; no chain
+        seen.clear()
+        tl.register(frames, method="nmsr", on_warning=seen.append, **kw, **fast)
+        assert not [s for s in seen if "chains" in s], kw

@@ -122,6 +122,29 @@ def test_a_label_drawn_on_no_frame_but_the_reference_says_so_in_its_plots():
                          "hd": ["no labels: choose a labels layer\nto score Dice and Hausdorff"], "mse": []}, texts
 
 
+def test_long_sequences_plot_at_most_about_40_markers_a_curve_staggered_between_methods():
+    """(2026-12-06, long clips review) A marker on every one of 400 frames fused the curves into bands: one method's
+    squares hid the other's curve, and the marker shapes and dashes that tell methods apart could not be seen."""
+    from matplotlib.figure import Figure
+
+    def rows(n, k):
+        return [{"t": t, "is_reference": t == 0, "mse": 0.01 + 0.001 * k + 0.0001 * t, "mse_before": 0.05}
+                for t in range(n)]
+
+    for n, every in ((30, 1), (400, 10)):
+        axes = report.draw_metrics(Figure(), {"a": rows(n, 0), "b": rows(n, 1)}, ["mse"])
+        (ax,) = axes
+        lines = {line.get_label(): line for line in ax.get_lines()
+                 if line.get_label() in ("a", "b", "before registration")}
+        assert len(lines) == 3
+        marks = {name: line.get_markevery() for name, line in lines.items()}
+        shown = {name: len(line.get_xdata()[marks[name][0]::marks[name][1]]) for name, line in lines.items()}
+        assert all(step == every for _, step in marks.values()), marks
+        assert max(shown.values()) <= (n if every == 1 else report.MARKERS_PER_CURVE + 1), shown
+        if every > 1:  # the two methods' markers on other frames
+            assert marks["a"][0] != marks["b"][0]
+
+
 # --------------------------------------------------------------------------- export folder
 def _independent_tre(res: RegistrationResult, lm: np.ndarray, t: int) -> np.ndarray:
     """Errors |q + u_t(q) - p| with a hand-written bilinear sample (border clamp), no project code."""

@@ -99,6 +99,11 @@ class Engine:
         beyond it too (``register``'s warning says so). Default: no, every frame is registered on its own."""
         return False
 
+    def notes(self, params: dict[str, Any], n_frames: int, reference: int) -> list[str]:
+        """What ``register`` says before a run with these validated ``params`` (a warning each, the run goes on).
+        Default: nothing."""
+        return []
+
     #: Peak memory a CPU run adds, in bytes: ``fixed + per_voxel · T·H·W + per_pixel · (full-size pixels held at once) +
     #: per_work_pixel · (pixels held at once at the engine's working resolution) + per_pair · (T - 1)``, the pixels
     #: from :meth:`pixels_at_once`. Fitted by ``benchmarks/memory.py`` as an upper envelope of measured peaks (its

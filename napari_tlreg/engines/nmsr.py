@@ -277,6 +277,9 @@ class _Diagnostics(threading.local):
     compensated: bool = False
 INIT_CHOICES = ("pretrained+previous", "pretrained", "previous", "random")
 PAIRINGS = ("reference", "consecutive")
+#: consecutive chains longer than this many pairs are warned of (:meth:`NMSREngine.notes`); the paper's echo
+#: sequences had up to 49 frames, tracked from the first, and the benchmarks' up to 30
+LONG_CHAIN = 20
 #: ``interpolation``: how the loss resamples the moving frame at the finest scale -> fields.warp's order
 INTERPOLATIONS = {"linear": 1, "cubic": 3}
 #: the parameter of Keys' cubic convolution kernel in torch's bicubic grid_sample
@@ -875,6 +878,15 @@ class NMSREngine(Engine):
 
     def chains_frames(self, params):
         return params["pairing"] == "consecutive"  # each frame's field is composed from its neighbours'
+
+    def notes(self, params, n_frames, reference):
+        """A consecutive chain of more than :data:`LONG_CHAIN` pairs is said: each pair's error adds up along it."""
+        longest = max(reference, n_frames - 1 - reference)
+        if params["pairing"] != "consecutive" or longest <= LONG_CHAIN:
+            return []
+        return [f"pairing='consecutive' chains up to {longest} pairs from the reference (frame {reference}): each "
+                "pair's error adds up along the chain, so the far frames drift; pairing='reference' registers every "
+                "frame to the reference directly"]
 
     def pixels_at_once(self, shape, params):
         """One block of the finest scale's pairs (its network and loss at full size): the most it holds at once."""
