@@ -1161,3 +1161,26 @@ def test_a_long_consecutive_chain_is_warned_of():
         seen.clear()
         tl.register(frames, method="nmsr", on_warning=seen.append, **kw, **fast)
         assert not [s for s in seen if "chains" in s], kw
+
+
+def test_progress_weighs_an_iteration_by_its_scales_pixels():
+    """(2026-12-06, long clips review) Progress counted iterations: the coarse scales' iterations, ~35x cheaper than
+    the finest's, filled half the bar in a fifth of the run (59 % shown with 97 % of a 400-frame run to go). An
+    iteration now weighs its scale's pixels times the pairs, plus a fixed cost."""
+    from napari_tlreg.engines.nmsr import PROGRESS_FIXED_COST
+
+    frames = np.random.default_rng(0).random((9, 64, 64)).astype(np.float32)
+    calls = []
+    tl.register(frames, method="nmsr", levels=4, iterations=2, final_iterations=2, tol=0.0, init="random",
+                threads=1, progress=lambda *a: calls.append(a))
+    steps = {}
+    for (d0, _, _), (d1, total, msg) in zip(calls, calls[1:]):
+        if ": iteration " in msg:
+            steps.setdefault(msg.split(" (")[0], set()).add(d1 - d0)
+    sizes = {"scale 0.125": 8 * 8, "scale 0.25": 16 * 16, "scale 0.5": 32 * 32, "scale 1": 64 * 64}
+    assert set(steps) == set(sizes) and all(len(s) == 1 for s in steps.values()), steps
+    cost = {k: v * 8 + PROGRESS_FIXED_COST for k, v in sizes.items()}
+    for k in sizes:
+        assert steps[k] == {max(1, round(100 * cost[k] / cost["scale 1"]))}, (k, steps[k])
+    assert calls[-1][:2] == (1, 1) and max(c[0] / c[1] for c in calls) <= 1
+    assert sorted(c[0] / c[1] for c in calls) == [c[0] / c[1] for c in calls]  # never backwards
