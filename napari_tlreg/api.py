@@ -428,26 +428,49 @@ def _size(n: float) -> str:
     return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
-def blank_frames(frames: np.ndarray) -> list[int]:
-    """Indices of the frames of ``(T, H, W)`` ``frames`` that are constant (e.g. dropped frames of a video), but for
-    isolated pixels: nothing in them can be matched, so their fields are the engine's guess (``register`` warns of
-    them). Isolated: gone in the frame's 3x3 median (a camera's hot pixels, up to 2x2 of them, show in its dropped
-    frames too; a dropped frame of zeros with 3 saturated pixels was taken for a frame and given a 12 px field)."""
-    from scipy.ndimage import median_filter
+#: a frame is blank (:func:`blank_frames`) with this many pixels off its value at most (or 0.01 % of it), isolated
+BLANK_ISOLATED_PIXELS = 16
 
+
+def blank_frames(frames: np.ndarray) -> list[int]:
+    """Indices of the frames of ``(T, H, W)`` ``frames`` that are constant (e.g. dropped frames of a video), but for a
+    few isolated pixels: nothing in them can be matched, so their fields are the engine's guess (``register`` warns
+    of them). A few: at most :data:`BLANK_ISOLATED_PIXELS` or 0.01 % of the frame; isolated: no 3x3 window (edges
+    replicated) holds 5 of them, so a 3x3 median removes them (a camera's hot pixels, up to 2x2 of them, show in its dropped frames too; a dropped frame of zeros with 3
+    saturated pixels was taken for a frame and given a 12 px field). A frame of 1-px lines or dots is not blank."""
     arr = np.asarray(frames)
     flat = arr.reshape(len(arr), -1)
     blank = flat.min(1) == flat.max(1)
+    n = flat.shape[1]
+    most_off = max(BLANK_ISOLATED_PIXELS, round(1e-4 * n))  # pixels off the frame's value: no more, and isolated
     for i in np.flatnonzero(~blank):
-        # a frame constant but for isolated pixels has one value in 98 % of its pixels or more, which one of 9 pixels
-        # spread over it then has too
-        values = np.unique(flat[i][np.linspace(0, flat.shape[1] - 1, 9).astype(np.int64)])
-        some = flat[i][::max(1, flat.shape[1] // 4096)]  # in 95 % of some 4096 pixels first: a frame of texture
-        values = [v for v in values if np.count_nonzero(some == v) >= 0.95 * len(some)]  # is passed over at once
-        if any(np.count_nonzero(flat[i] == v) >= 0.98 * flat.shape[1] for v in values):
-            med = median_filter(arr[i], size=3, mode="nearest")
-            blank[i] = med.min() == med.max()
+        # one value in all but a few pixels, which one of 9 pixels spread over the frame then has too (and 95 % of
+        # some 4096: a frame of texture is passed over at once)
+        values = np.unique(flat[i][np.linspace(0, n - 1, 9).astype(np.int64)])
+        some = flat[i][::max(1, n // 4096)]
+        values = [v for v in values if np.count_nonzero(some == v) >= 0.95 * len(some)]
+        for v in values:
+            off = np.flatnonzero(flat[i] != v)
+            if len(off) <= most_off:
+                blank[i] = _isolated(off, arr.shape[1:])
+                break
     return [int(i) for i in np.flatnonzero(blank)]
+
+
+def _isolated(off: np.ndarray, shape: tuple[int, int]) -> bool:
+    """Whether no 3x3 window of a frame of ``shape`` (edges replicated) holds 5 of the pixels at flat indices ``off``
+    (a few: only the windows around them are counted)."""
+    h, w = shape
+    rows, cols = np.divmod(off, w)
+    marked = set(zip(rows.tolist(), cols.tolist()))
+    for r, c in marked:
+        for cr in range(max(r - 1, 0), min(r + 2, h)):
+            for cc in range(max(c - 1, 0), min(c + 2, w)):
+                inside = sum((min(max(cr + dr, 0), h - 1), min(max(cc + dc, 0), w - 1)) in marked
+                             for dr in (-1, 0, 1) for dc in (-1, 0, 1))
+                if inside >= 5:
+                    return False
+    return True
 
 
 def blank_frames_message(blank: list[int], chained: str | None = None) -> str:

@@ -265,6 +265,37 @@ def test_a_dropped_frame_that_shows_the_cameras_hot_pixels_is_blank_too(shift_en
     sparse = np.zeros((2, 64, 64), np.float32)
     sparse[:, 30:34, 30:34] = 1.0  # 0.4 % of the frame: sparse, not blank
     assert blank_frames(sparse) == []
+    # (diff review) what a 3x3 median removes is not all noise: a 1-px curve, or dots (particles, stars) were blank
+    line = np.zeros((3, 128, 128), np.float32)
+    for t in range(3):
+        line[t, (np.arange(128) // 2 + t) % 128, np.arange(128)] = 1.0
+    dots = np.zeros((3, 128, 128), np.float32)
+    dots[:, np.arange(17) * 7 + 3, np.arange(17) * 5 + 9] = 1.0  # 17 single pixels: more than a camera's few
+    assert blank_frames(line) == [] and blank_frames(dots) == []
+    dots[1, :, :] = 0
+    dots[1, [3, 50, 90], [9, 60, 100]] = 1.0  # 3 of them left: a dropped frame's hot pixels
+    assert blank_frames(dots) == [1]
+
+
+def test_isolated_pixels_are_those_a_3x3_median_removes():
+    """``_isolated`` counts the windows around a few marked pixels; for pixels brighter than the rest it agrees with
+    scipy's 3x3 median (edges replicated) on random frames."""
+    from scipy.ndimage import median_filter
+
+    from napari_tlreg.api import _isolated
+
+    rng = np.random.default_rng(1)
+    agreed = {True: 0, False: 0}
+    for _ in range(300):
+        h, w = rng.integers(1, 9, 2)
+        frame = np.zeros((h, w), np.float32)
+        k = rng.integers(1, 7)
+        frame.flat[rng.choice(h * w, min(k, h * w), replace=False)] = 1.0
+        med = median_filter(frame, size=3, mode="nearest")
+        expected = bool(med.max() == 0)
+        assert _isolated(np.flatnonzero(frame), (h, w)) == expected, frame
+        agreed[expected] += 1
+    assert min(agreed.values()) > 30  # both answers were tried
 
 
 def test_cli_blank_frame_warns_on_one_line_and_registers(tmp_path, capsys, shift_engine):

@@ -1890,6 +1890,10 @@ def test_a_rerun_keeps_the_display_settings_the_user_gave_the_result_layers(widg
     run_and_wait(qtbot, w)
     warped, jac, grid = viewer.layers["seq warped reference"], viewer.layers["seq jacobian"], viewer.layers["seq grid"]
     vectors, labs = viewer.layers["seq displacement"], viewer.layers["seq propagated labels"]
+    from napari_tlreg._widgets.register import RESTYLED
+
+    # (diff review) napari's layer controls set a new layer's colormap: not taken for the user's
+    assert all(viewer.layers[f"seq {s}"].metadata[RESTYLED] == [] for s in RESULT_SUFFIXES)
     plugin_grid = grid.colormap.name
     warped.colormap, warped.blending = "cyan", "translucent"
     jac.contrast_limits = (0.5, 1.7)
@@ -1897,6 +1901,9 @@ def test_a_rerun_keeps_the_display_settings_the_user_gave_the_result_layers(widg
     jac.colormap = "viridis"
     assert "left end grew" in w.legend.meaning.text()
     vectors.edge_width, labs.contour = 3.0, 0
+    labs.new_colormap()  # "shuffle colours"
+    shuffled = np.asarray(labs.colormap.colors).copy()
+    viewer.layers["seg"].selected_label = 2  # the user paints on their own labels: not the propagated ones' look
     w.set_param("gain", 0.5)
     run_and_wait(qtbot, w)
     for layer in (warped, jac, grid, vectors, labs):
@@ -1904,7 +1911,7 @@ def test_a_rerun_keeps_the_display_settings_the_user_gave_the_result_layers(widg
     assert warped.colormap.name == "cyan" and warped.blending == "translucent"
     assert tuple(jac.contrast_limits) == (0.5, 1.7) and jac.colormap.name == "viridis"
     assert w.legend.lo.text() == "≤ 0.5" and "left end grew" in w.legend.meaning.text()
-    assert vectors.edge_width == 3.0 and labs.contour == 0
+    assert vectors.edge_width == 3.0 and labs.contour == 0 and np.array_equal(labs.colormap.colors, shuffled)
     assert grid.colormap.name == plugin_grid  # not changed by the user: the plugin's still
     w.grid_spin.setValue(w.grid_spin.value() + 4)
     qtbot.waitUntil(lambda: not w._grid_workers, timeout=10000)

@@ -114,6 +114,9 @@ STYLE_KEYS = ("colormap", "blending", "contrast_limits", "gamma", "contour", "ed
               "vector_style")
 #: metadata of a result layer: the :data:`STYLE_KEYS` the user changed; the fingerprints of the values the plugin set
 RESTYLED, STYLED = "napari_tlreg_restyled", "napari_tlreg_styled"
+#: fields of a napari colormap that are not its look: the label chosen to paint (a user painting their own labels
+#: changed the plugin's value for the propagated labels' colormap, and a re-run put back colours the user had changed)
+NOT_STYLE = ("selection", "use_selection")
 _STYLING: set[int] = set()  # ids of the result layers the plugin is setting now (their events are not the user's)
 CONTOURS_TIP = ("Expert contours of this DICOM image (a folder of the Sunnybrook Cardiac Data's "
                 "IM-0001-NNNN-icontour-manual.txt files) as its labels: 1 inside the endocardium, 2 the myocardium")
@@ -183,8 +186,8 @@ def _fingerprint(value: Any) -> str:
 
 
 def _canonical(value: Any) -> str:
-    if callable(getattr(value, "dict", None)):  # napari's colormaps (evented models)
-        value = value.dict()
+    if callable(getattr(value, "dict", None)):  # napari's colormaps (evented models), without a labels colormap's
+        value = {k: v for k, v in value.dict().items() if k not in NOT_STYLE}  # label chosen to paint
     if isinstance(value, dict):
         return "{" + ",".join(sorted(f"{_canonical(k)}:{_canonical(v)}" for k, v in value.items())) + "}"
     if isinstance(value, (list, tuple, np.ndarray)):
@@ -1765,7 +1768,11 @@ class RegisterWidget(ClosingDock, QWidget):
         if isinstance(layer, Labels):  # painted or filled by the user: kept when the next run comes (_keep_edited)
             ref = weakref.ref(layer)
             layer.events.paint.connect(lambda _e=None: (ly := ref()) is not None and ly.metadata.__setitem__(EDITED, True))
-        self._viewer.add_layer(layer)
+        _STYLING.add(id(layer))  # the layer controls napari makes for it set its colormap: not the user
+        try:
+            self._viewer.add_layer(layer)
+        finally:
+            _STYLING.discard(id(layer))
         return layer
 
     def _result_layer(self, name: str) -> Layer | None:
