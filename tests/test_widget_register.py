@@ -640,6 +640,37 @@ def test_a_registration_leaves_a_thread_for_the_docks_short_jobs(widget, qtbot, 
         pool.setMaxThreadCount(old)
 
 
+def test_the_docks_jobs_do_not_wait_behind_each_other(qtbot):
+    """(2026-12-06) A grid at a new spacing waited 116 s behind the plots' 76 s evaluation of 2x4096² frames in Qt's
+    global pool (one core: one thread). Every dock job started held has a thread of its own, given back at its end."""
+    import threading
+
+    from qtpy.QtCore import QThreadPool
+    from superqt.utils import create_worker
+
+    from napari_tlreg._widgets.chooser import start_held
+
+    pool = QThreadPool.globalInstance()
+    old = pool.maxThreadCount()
+    pool.setMaxThreadCount(1)
+    release = threading.Event()
+    try:
+        long_job = create_worker(lambda: release.wait(20), _start_thread=False)
+        start_held(long_job)
+        got = []
+        short = create_worker(lambda: 42, _start_thread=False)
+        short.returned.connect(got.append)
+        start_held(short)
+        qtbot.waitUntil(lambda: got == [42], timeout=3000)
+        assert not release.is_set()  # the long one still runs
+        release.set()
+        qtbot.waitUntil(lambda: pool.maxThreadCount() == 1, timeout=5000)  # both threads given back
+    finally:
+        release.set()
+        pool.waitForDone(5000)
+        pool.setMaxThreadCount(old)
+
+
 EXIT_MID_RUN = """
 import sys, time
 sys.path.insert(0, {tests!r})

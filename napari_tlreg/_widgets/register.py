@@ -306,19 +306,6 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
 _RUNNING: set[threading.Event] = set()
 
 
-def _grow_pool() -> None:
-    """One more thread in Qt's global pool while a registration holds one: the docks' short jobs (the plots'
-    evaluation, the grid, tracking) share that pool, and with one core (a container, a Slurm job) or two viewers'
-    runs they waited behind registrations of minutes, shown "busy"."""
-    pool = QThreadPool.globalInstance()
-    pool.setMaxThreadCount(pool.maxThreadCount() + 1)
-
-
-def _shrink_pool() -> None:
-    pool = QThreadPool.globalInstance()
-    pool.setMaxThreadCount(max(1, pool.maxThreadCount() - 1))
-
-
 @atexit.register
 def _stop_runs_at_exit() -> None:
     """A run still going when Python exits would emit into objects already torn down (Qt aborts the process): stop
@@ -1363,9 +1350,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._update_file_buttons()
         self.progress_bar.setRange(0, 0)  # busy until the first step is reported
         self.status_label.setText(f"registering '{layer.name}' with {call['method']}…")
-        _grow_pool()
-        worker.finished.connect(_shrink_pool)  # the worker's own signal: also when the dock is gone before the end
-        start_held(worker)
+        start_held(worker)  # a thread of its own: the docks' short jobs do not wait behind it
 
     def _chosen_labels(self, layer: Image, shape: tuple) -> np.ndarray | None:
         """The labels chosen for ``layer`` (frames of ``shape``) as int32 ids, or None; ValueError (said as it is)
