@@ -470,7 +470,11 @@ def cmd_evaluate(args) -> int:
         summaries[folder] = report.write_evaluation(res, folder, labels=lab, landmarks=lm,
                                                     keep_label_names=args.labels is None)
     if args.report:
-        report.export_report(results, args.report, labels=first[0], landmarks=first[1], source=", ".join(args.folder),
+        # the sequence the results were registered from, as the viewer's export names it (one, _check_one_source);
+        # the folders under a key of their own
+        made = report.recorded(Path(args.folder[0]))[0]
+        report.export_report(results, args.report, labels=first[0], landmarks=first[1],
+                             source=made or ", ".join(args.folder), extra={"result_folders": list(args.folder)},
                              label_names=report.recorded_label_names(args.folder[0]) if args.labels is None else None)
     # standard JSON, as metrics.json is: a label absent from a frame has an infinite Hausdorff distance, "inf" (Python's
     # Infinity on stdout failed JSON.parse, and jq read it as 1.8e308)

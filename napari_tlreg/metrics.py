@@ -46,6 +46,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .core.arrays import plain
+from .core.labels import labelled_frames
 
 __all__ = [
     "dice",
@@ -466,7 +467,32 @@ def _label_hd(a: np.ndarray, b: np.ndarray, k: int, spacing, suffix: str) -> dic
     return {f"hd_{k}{suffix}": hd, f"hd95_{k}{suffix}": hd95}
 
 
-def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | None = None, mask="result") -> list[dict]:
+def unannotated_reference(labels, landmarks, reference: int) -> list[str]:
+    """What to say when checked ``(T, H, W)`` labels, or ``(N, 4)`` landmarks, have none on the reference frame but
+    some elsewhere: only the reference's labels are carried to the other frames, and a landmark's error is measured
+    against its point on the reference, so Dice and Hausdorff, or TRE, come out empty without a word (expert contours
+    drawn on end-diastole and end-systole, the reference left at 0)."""
+    notes = []
+    if labels is not None and not labels[reference].any():
+        drawn = [int(t) for t in labelled_frames(labels)]
+        if drawn:
+            notes.append(f"the reference frame ({reference}) has no labels, so none are carried to the other frames "
+                         f"and Dice and Hausdorff stay empty; labelled frames: {_frames(drawn)} (register with one "
+                         "of them as the reference)")
+    if landmarks is not None and len(landmarks) and not (np.asarray(landmarks)[:, 1] == reference).any():
+        placed = sorted({int(t) for t in np.asarray(landmarks)[:, 1]})
+        notes.append(f"no landmark lies on the reference frame ({reference}), so no landmark has a partner to be "
+                     f"measured against and TRE stays empty; landmarks on frames: {_frames(placed)} (register with "
+                     "one of them as the reference)")
+    return notes
+
+
+def _frames(indices: list[int]) -> str:
+    return ", ".join(map(str, indices[:8])) + (", ..." if len(indices) > 8 else "")
+
+
+def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | None = None, mask="result",
+             on_warning=None) -> list[dict]:
     """Per-frame evaluation table of a RegistrationResult: one ``dict`` per frame ``t``.
 
     Always: ``t``, ``is_reference``, ``mse``, ``mse_before`` (the reference unwarped against the frame), ``lncc``
@@ -494,6 +520,9 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     positions: ``tre`` (mean), ``tre_std``, ``tre_max``, ``tre_dx`` (mean |Δcol|), ``tre_dy`` (mean
     |Δrow|), ``tre_n``, and ``tre_before`` (mean distance without registration). With spacing the
     same keys suffixed ``_mm`` (physical units). NaN on the reference and on frames without matches.
+
+    Labels or landmarks with none on the reference frame (so Dice and Hausdorff, or TRE, are NaN on every frame) are
+    said: a ``UserWarning``, or ``on_warning(message)`` (:func:`unannotated_reference`).
     """
     frames = _asarray(result.frames, "frames")
     warped = _asarray(result.warped, "warped")
@@ -616,6 +645,14 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
                         tre_dx_mm=after["dx"], tre_dy_mm=after["dy"], tre_before_mm=before["mean"],
                     )
             row.update(vals)
+    notes = unannotated_reference(lab if labels is not None else None, lm if landmarks is not None else None, ref)
+    for note in notes:  # every Dice, Hausdorff or TRE NaN, and nothing said (the CLI, batch and viewer said it)
+        if on_warning is None:
+            import warnings
+
+            warnings.warn(note, UserWarning, stacklevel=2)
+        else:
+            on_warning(note)
     return rows
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import summarize
+from .metrics import summarize, unannotated_reference  # noqa: F401 (said by the CLI, batch, the viewer)
 from .core.labels import as_label_ids, label_names as names_by_id, labelled_frames
 from .landmarks import landmark_rows
 from .result import RegistrationResult, core_versions
@@ -67,28 +67,9 @@ def labels_misfit(shape, labels_shape) -> str | None:
             f"{h}x{w} frame on the reference")
 
 
-def unannotated_reference(labels, landmarks, reference: int) -> list[str]:
-    """What to say when checked ``(T, H, W)`` labels, or ``(N, 4)`` landmarks, have none on the reference frame but
-    some elsewhere: only the reference's labels are carried to the other frames, and a landmark's error is measured
-    against its point on the reference, so Dice and Hausdorff, or TRE, come out empty without a word (expert contours
-    drawn on end-diastole and end-systole, the reference left at 0)."""
-    notes = []
-    if labels is not None and not labels[reference].any():
-        drawn = [int(t) for t in labelled_frames(labels)]
-        if drawn:
-            notes.append(f"the reference frame ({reference}) has no labels, so none are carried to the other frames "
-                         f"and Dice and Hausdorff stay empty; labelled frames: {_frames(drawn)} (register with one "
-                         "of them as the reference)")
-    if landmarks is not None and len(landmarks) and not (np.asarray(landmarks)[:, 1] == reference).any():
-        placed = sorted({int(t) for t in np.asarray(landmarks)[:, 1]})
-        notes.append(f"no landmark lies on the reference frame ({reference}), so no landmark has a partner to be "
-                     f"measured against and TRE stays empty; landmarks on frames: {_frames(placed)} (register with "
-                     "one of them as the reference)")
-    return notes
-
-
-def _frames(indices: list[int]) -> str:
-    return ", ".join(map(str, indices[:8])) + (", ..." if len(indices) > 8 else "")
+def _said_by_caller(_message: str) -> None:
+    """:func:`napari_tlreg.metrics.evaluate`'s notes are said by the callers of these tables (the CLI, batch, the
+    viewer: :func:`unannotated_reference`), once."""
 
 
 def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
@@ -142,7 +123,7 @@ def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
 def metrics_tables(res: RegistrationResult, labels=None, landmarks=None) -> tuple[list[dict], dict]:
     from .metrics import evaluate, summarize
 
-    raw = evaluate(res, labels=labels, landmarks=landmarks)
+    raw = evaluate(res, labels=labels, landmarks=landmarks, on_warning=_said_by_caller)
     return [{k: _clean(v) for k, v in row.items()} for row in raw], {k: _clean(v) for k, v in summarize(raw).items()}
 
 
@@ -370,7 +351,8 @@ def per_frame_tables(results: dict, labels=None, landmarks=None, spacing=None) -
     for name, res in results.items():
         if spacing is not None and getattr(res, "spacing", None) is None:
             res = dataclasses.replace(res, spacing=tuple(float(s) for s in spacing))
-        out[name] = [{k: _clean(v) for k, v in row.items()} for row in evaluate(res, labels=labels, landmarks=landmarks)]
+        out[name] = [{k: _clean(v) for k, v in row.items()} for row in evaluate(res, labels=labels, landmarks=landmarks,
+                                                                                  on_warning=_said_by_caller)]
     return out
 
 
@@ -704,13 +686,19 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
 def recorded(folder: Path) -> tuple[str | None, dict]:
     """What ``folder``'s ``metrics.json`` records of how the result was made, which re-evaluating it keeps: the
     source ``register`` read and its slice position, and a batch's run record and warnings (a rerun of the batch
-    still skips it)."""
+    still skips it). Without one (``RegistrationResult.save``), the source and slice its ``result.json`` records."""
     try:
         doc = json.loads((folder / "metrics.json").read_text())
     except (OSError, ValueError):
-        return None, {}
-    if not isinstance(doc, dict):
-        return None, {}
+        doc = None
+    if not isinstance(doc, dict):  # a folder RegistrationResult.save wrote: the source its result.json records
+        try:
+            prov = json.loads((folder / "result.json").read_text()).get("provenance")
+        except (OSError, ValueError, AttributeError, RecursionError):
+            prov = None
+        if not isinstance(prov, dict):
+            return None, {}
+        doc = {"source": prov.get("source"), **({"slice": prov["slice"]} if isinstance(prov.get("slice"), int) else {})}
     source = doc.get("source")
     return (source if isinstance(source, str) else None), {k: doc[k] for k in ("batch", "warnings", "slice", "label_names")
                                                           if k in doc}

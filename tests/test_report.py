@@ -372,7 +372,13 @@ def test_physical_columns_are_named_after_the_unit_in_the_files(tmp_path):
     meta = json.loads((tmp_path / "r" / "result.json").read_text())
     del meta["unit"]
     (tmp_path / "r" / "result.json").write_text(json.dumps(meta))
-    assert RegistrationResult.load(tmp_path / "r").unit == "mm"
+    # (its metrics.json records the source its result.json named since 2026-12-06: the sample, read in metres)
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["source"] == "satellite"
+    assert RegistrationResult.load(tmp_path / "r").unit == "m"
+    doc["source"] = None  # no source to read: mm, with a warning
+    (tmp_path / "r" / "metrics.json").write_text(json.dumps(doc))
+    with pytest.warns(UserWarning, match="its pixel size is taken as mm"):
+        assert RegistrationResult.load(tmp_path / "r").unit == "mm"
 
 
 def test_hd_and_mse_panels_draw_their_before_registration_curves():
@@ -564,3 +570,44 @@ def test_csv_cells_that_read_as_formulas_are_written_as_text(tmp_path):
     with open(tmp_path / "r.csv", newline="") as f:
         row = next(csv.DictReader(f))
     assert row == {"method": "'@SUM(A1)", "t": "0", "mse": "-0.5", "a": "'-2+3", "b": "-2.5", "c": "+inf", "d": "x-y"}
+
+
+def test_a_saved_folder_is_traced_to_its_source_and_a_report_names_the_sequence(tmp_path, capsys, recwarn):
+    """(2026-12-06, interfaces review) A folder ``RegistrationResult.save`` wrote has no metrics.json: `evaluate` found
+    no annotations ("none ... readable from its source", though result.json records it); the CLI's report.json named
+    the result folders as its source, the viewer's the sequence."""
+    import napari_tlreg as tl
+    from napari_tlreg.cli import main
+
+    seq = tl.load_sequence("cardiac")
+    res = tl.register(seq, method="tlrn")
+    assert res.provenance["source"] == "cardiac"
+    res.save(tmp_path / "saved")
+    assert not (tmp_path / "saved" / "metrics.json").exists()
+    assert report.recorded(tmp_path / "saved")[0] == "cardiac"
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "saved"), "--report", str(tmp_path / "rep")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["dice"] > 0.8, summary  # the sample's own labels, found through result.json
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert doc["source"] == "cardiac" and doc["result_folders"] == [str(tmp_path / "saved")]
+
+
+def test_evaluate_says_when_the_reference_has_no_annotations():
+    """(2026-12-06, interfaces review) Labels drawn on frames other than the reference (ED/ES contours, reference 0):
+    the API's table was NaN Dice on every frame without a word (the CLI, batch and the viewer said it)."""
+    lab = _labels()
+    lab[0] = 0  # nothing on the reference
+    res = _result(1.0)
+    with pytest.warns(UserWarning, match=r"^the reference frame \(0\) has no labels"):
+        rows = M.evaluate(res, labels=lab)
+    assert all(math.isnan(r["dice"]) for r in rows)
+    said = []
+    M.evaluate(res, labels=lab, landmarks=_landmarks()[_landmarks()[:, 1] != 0], on_warning=said.append)
+    assert len(said) == 2 and said[1].startswith("no landmark lies on the reference frame (0)")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        M.evaluate(res, labels=_labels(), landmarks=_landmarks())  # annotated reference: nothing said
+        report.per_frame_tables({"r": res}, labels=lab)  # said by the tables' callers, not twice

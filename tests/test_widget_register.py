@@ -7,6 +7,7 @@ via ``add_engine`` and remove them afterwards:
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -1953,3 +1954,33 @@ def test_a_rerun_keeps_the_display_settings_the_user_gave_the_result_layers(widg
     assert warped.colormap.name != "cyan" and warped.blending == "additive"  # the overlay's again
     jac.colormap = "bwr"
     assert "blue grew" in w.legend.meaning.text()
+
+
+def test_save_result_keeps_the_labels_and_landmarks_as_register_out_does(widget, qtbot, notes, tmp_path, capsys):
+    """(2026-12-06, interfaces review) "save result…" wrote the arrays only: no labels, landmarks or metrics, so
+    `evaluate` on the folder had no Dice or TRE ("none kept in the folder or readable from its source", though its
+    result.json records the source). It writes what `register --out` writes now, the annotations chosen in the
+    docks kept."""
+    from napari_tlreg import cli, report
+
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    img = viewer.add_image(frames, name="seq")
+    viewer.add_labels(labels, name="seg")
+    pts = [(t, 16 - (t - REF) * SHIFT[0], 14 - (t - REF) * SHIFT[1]) for t in range(T)]
+    viewer.add_points(np.array(pts, float), name="seq landmarks", features={"id": [1] * T})
+    choose(w.method_combo, TruthEngine.name)
+    choose(w.labels_combo, "seg")
+    run_and_wait(qtbot, w)
+    assert w.save_result(tmp_path / "kept") is not None
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=30000)
+    assert w.status_label.text() == (f"saved the {TruthEngine.name} result of 'seq' with its labels and its landmarks "
+                                     f"to {tmp_path / 'kept'}"), w.status_label.text()
+    names = {p.name for p in (tmp_path / "kept").iterdir()}
+    assert {"result.json", "metrics.json", "metrics.csv", report.LABELS_FILE, report.PROPAGATED_FILE,
+            report.LANDMARKS_FILE, "montage.png"} <= names, names
+    assert img.name == "seq" and not notes, notes
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(tmp_path / "kept")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["dice"] > 0.9 and summary["tre"] < 0.5 and summary["tre_n"] == (T - 1), summary

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-from napari.layers import Image, Labels, Layer, Vectors
+from napari.layers import Image, Labels, Layer, Points, Vectors
 from napari.utils.colormaps import ensure_colormap
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QEvent, QLocale, QObject, Qt, QThreadPool, QTimer, Signal
@@ -66,8 +66,9 @@ from napari_tlreg.api import (
 from napari_tlreg.core.labels import as_label_ids, labelled_frames, reference_on_labels
 from napari_tlreg.core.normalize import intensity_range
 from napari_tlreg.io import to_luminance
-from napari_tlreg._hooks import label_colormap
+from napari_tlreg._hooks import label_colormap, points_with_ids
 from napari_tlreg.io.contours import LABEL_NAMES, contour_labels
+from napari_tlreg import report
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
@@ -75,7 +76,7 @@ from .chooser import (HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_d
                       frame_not_shown, frames_shape, is_result, made_result, plugin_info, scroll_body, start_held,
                       start_reference, unmake_result)
 from .store import store_for
-from .landmarks import layer_spacing, transform_of
+from .landmarks import LANDMARKS, image_points, layer_spacing, transform_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -1428,12 +1429,33 @@ class RegisterWidget(ClosingDock, QWidget):
             self._refuse_file("save", "no result of this image to save: run it first" if res is None
                               else "wait for the registration or the file being read or written")
             return None
-        worker = create_worker(res.save, folder, _start_thread=False, _ignore_errors=True)
+        try:  # the annotations it is scored against, kept in the folder as register --out keeps them
+            labels = self._chosen_labels(layer, res.frames.shape)
+        except ValueError as exc:
+            self._refuse_file("save", str(exc))
+            return None
+        landmarks = self._image_landmarks(layer)
+        lab_layer = self.current_labels()
+        names = report.names_of_labels(lab_layer.metadata.get("label_names")) if labels is not None else None
+        prov = res.provenance
+        extra = {**({"slice": prov["slice"]} if "slice" in prov else {}), **({"label_names": names} if names else {})}
+        kept = [w for w, there in (("its labels", labels is not None), ("its landmarks", landmarks is not None)) if there]
+        worker = create_worker(report.write, res, folder, labels=labels, landmarks=landmarks, source=prov.get("source"),
+                               extra=extra, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda out: self.live and self.status_label.setText(
-            f"saved the {res.method} result of '{layer.name}' to {out}"))
+            f"saved the {res.method} result of '{layer.name}'" + (f" with {' and '.join(kept)}" if kept else "")
+            + f" to {out}"))
         worker.errored.connect(lambda exc: self.live and self._refuse_file("save", str(exc)))
         self.status_label.setText(f"saving the {res.method} result of '{layer.name}' to {folder}…")
         return self._start_file_worker(worker)
+
+    def _image_landmarks(self, layer: Image) -> np.ndarray | None:
+        """The landmarks placed on ``layer`` (its ``"<image> landmarks"`` layer) as ``(id, t, row, col)``, or None."""
+        name = f"{layer.name} {LANDMARKS}"
+        pts = self._viewer.layers[name] if name in self._viewer.layers else None
+        if not isinstance(pts, Points) or not len(pts.data):
+            return None
+        return points_with_ids(image_points(pts, layer), {"features": pts.features})
 
     def open_result(self, folder):
         """Show a result folder (:meth:`save_result`, ``register --out``, ``RegistrationResult.save``) over the chosen
