@@ -82,6 +82,24 @@ class RegistrationResult:
                 f"{size}, device={self.device!r}, runtime {self.runtime_s:.2f} s, normalization={self.normalization!r}"
                 f"{', inverse' if self.inverse is not None else ''})")
 
+    def _repr_html_(self) -> str:
+        """A table in a notebook (what :meth:`__repr__` says, with the worst folding and the source)."""
+        import html
+
+        t, h, w = self.frames.shape
+        folding = self.folding_pct
+        rows = [("method", self.method), ("frames", f"{t} of {h} x {w}"), ("reference", self.reference),
+                ("pixel size", "pixels" if self.spacing is None else
+                 f"{self.spacing[0]:g} x {self.spacing[1]:g} {self.unit}"),
+                ("intensities", self.normalization), ("device", self.device), ("runtime", f"{self.runtime_s:.2f} s"),
+                ("worst folding", f"{float(np.max(folding)) if len(folding) else 0.0:.3f} %"
+                 + (" in the mask" if self.mask is not None else "")),
+                ("source", self.provenance.get("source", "not recorded")),
+                ("inverse", "kept" if self.inverse is not None else "none")]
+        cells = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+                        f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>" for k, v in rows)
+        return f"<table><caption>RegistrationResult</caption>{cells}</table>"
+
     @property
     def file_spacing(self) -> tuple[tuple[float, float] | None, str]:
         """``(spacing, unit)`` as the images it saves hold them: ``(None, "mm")`` without a spacing, or in a unit the

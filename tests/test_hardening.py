@@ -2547,6 +2547,14 @@ def test_results_and_sequences_print_as_a_line():
     assert text.startswith("RegistrationResult(method='voxelmorph', 3 frames of 128x128, reference=0, "
                            "spacing=(0.5, 0.25) mm, device='cpu', runtime ") and "\n" not in text and len(text) < 200
     assert str(res) == text
+    # a notebook shows a table: what the line says, with the worst folding and the source, escaped
+    page = res._repr_html_()
+    assert page.startswith("<table><caption>RegistrationResult</caption>") and page.endswith("</table>")
+    for cell in ("<td style='text-align:left'>voxelmorph</td>", "<td style='text-align:left'>3 of 128 x 128</td>",
+                 "<td style='text-align:left'>0.5 x 0.25 mm</td>", "worst folding", "not recorded"):
+        assert cell in page, cell
+    res.method = "<b>x</b>"
+    assert "&lt;b&gt;x&lt;/b&gt;" in res._repr_html_() and "<b>" not in res._repr_html_()
 
 
 @pytest.mark.parametrize("steps", [1.5, "7", -1, True, None])
