@@ -544,7 +544,8 @@ def software_versions() -> dict:
     return out
 
 
-def _named(results) -> dict:
+def named_results(results) -> dict:
+    """``{name: result}`` of a result, a list of them (named by method: "tlrn", "tlrn #2") or a dict (as it is)."""
     if isinstance(results, RegistrationResult):
         results = [results]
     if isinstance(results, dict):
@@ -601,7 +602,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
 
     folder = Path(folder)
     check_replaceable(folder, "report.json", "report")  # before any work
-    named = _named(results)
+    named = named_results(results)
     if not named:
         raise ValueError("nothing to export: no registration result")
     shapes = {tuple(r.frames.shape) for r in named.values()}
@@ -734,13 +735,13 @@ LANDMARK_FILES = ("landmarks.csv", "tre.csv", "landmark_pairs.csv")
 
 
 def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=None, *, spacing=None,
-                     unit: str | None = None, keep_label_names: bool = True) -> dict:
+                     unit: str | None = None, keep_label_names: bool = True, rows_out: list | None = None) -> dict:
     """``napari-tlreg evaluate`` on one result folder: (re)write ``metrics.json``/``metrics.csv`` (as
     :func:`write_metrics`), ``plots.png``, and with landmarks ``landmarks.csv``, ``tre.csv`` and
     ``landmark_pairs.csv`` (as in :func:`export_report`), each file atomically; without landmarks, removes those an
     earlier evaluation wrote; with labels, ``labels.tif`` and ``propagated_labels.tif``. ``keep_label_names``: the
     labels are the folder's own, whose names ``metrics.json`` keeps (False: other labels, the names go). Returns the
-    summary."""
+    summary; ``rows_out``: a list its per-frame rows are appended to (a report of the same annotations takes them)."""
     from . import landmarks as LM
     from .io.writers import atomic_path, save_points_csv
 
@@ -752,6 +753,8 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
     labels, landmarks = check_annotations(res.frames.shape, labels, landmarks, res.reference)
     name = res.method
     computed = metrics_tables(res, labels, landmarks)  # evaluated once, for metrics.json and the plots
+    if rows_out is not None:
+        rows_out.append(computed[0])
     if spacing is None or res.spacing is not None:
         tables = {name: computed[0]}
     else:  # the plots in the spacing given (metrics.json keeps the result's own, pixels)

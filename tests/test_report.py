@@ -611,3 +611,38 @@ def test_evaluate_says_when_the_reference_has_no_annotations():
         warnings.simplefilter("error")
         M.evaluate(res, labels=_labels(), landmarks=_landmarks())  # annotated reference: nothing said
         report.per_frame_tables({"r": res}, labels=lab)  # said by the tables' callers, not twice
+
+
+def test_evaluate_report_takes_the_folders_own_tables(tmp_path, capsys, monkeypatch):
+    """(2026-12-06, profiling review) `evaluate FOLDERS --report` evaluated and drew every result twice (once for each
+    folder's metrics, once for the report: 40 % of its time). The report takes the folders' rows where they were
+    scored with its annotations, and its files are those it wrote before."""
+    from napari_tlreg.cli import main
+    from napari_tlreg.io import save_stack
+
+    a, b = tmp_path / "truth", tmp_path / "half"
+    _result(1.0, "truth").save(a)
+    _result(0.5, "half").save(b)
+    save_points_csv(tmp_path / "lm.csv", _landmarks())
+    save_stack(tmp_path / "lab.tif", _labels())
+    given = ["--landmarks", str(tmp_path / "lm.csv"), "--labels", str(tmp_path / "lab.tif")]
+    from napari_tlreg.io import load_points_csv as read_points
+    from napari_tlreg.io import load_sequence
+
+    labels = load_sequence(str(tmp_path / "lab.tif")).frames.astype(np.int32)
+    report.export_report([RegistrationResult.load(a), RegistrationResult.load(b)], tmp_path / "twice", labels=labels,
+                         landmarks=read_points(tmp_path / "lm.csv"))  # evaluated for the report itself
+    calls = []
+    real = report.per_frame_tables
+    monkeypatch.setattr(report, "per_frame_tables", lambda *x, **k: calls.append(1) or real(*x, **k))
+    assert main(["evaluate", str(a), str(b), *given, "--report", str(tmp_path / "once")]) == 0
+    assert calls == []  # not evaluated again for the report
+    for name in ("per_frame.csv", "summary.csv", "tre.csv", "landmark_pairs.csv"):
+        assert (tmp_path / "once" / name).read_bytes() == (tmp_path / "twice" / name).read_bytes(), name
+    # a folder scored with annotations of its own (not the report's): the report evaluates them all again
+    c = tmp_path / "own"
+    _result(0.5, "half").save(c)
+    assert main(["evaluate", str(c), "--landmarks", str(tmp_path / "lm.csv")]) == 0  # it keeps these landmarks
+    assert main(["evaluate", str(a), str(c), "--report", str(tmp_path / "mixed")]) == 0
+    assert calls == [1]
+    capsys.readouterr()
