@@ -743,9 +743,10 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
     labels are the folder's own, whose names ``metrics.json`` keeps (False: other labels, the names go). Returns the
     summary; ``rows_out``: a list its per-frame rows are appended to (a report of the same annotations takes them)."""
     from . import landmarks as LM
-    from .io.writers import atomic_path, save_points_csv
+    from .io.writers import atomic_path, check_place, save_points_csv
 
     folder = Path(folder)
+    check_place(folder / "metrics.json")  # a folder that cannot be written: said before the work, naming it
     if unit is None:
         unit = _unit_of(res, spacing)
     # the annotations as every step below takes them (one labels frame goes on the reference), and every figure

@@ -1847,3 +1847,57 @@ def test_a_dicom_compression_no_decoder_reads_says_what_to_install():
         assert "requires" in text and "install a decoder" in text
     else:  # a decoder is installed here: nothing to say
         pytest.skip("this environment decodes the file")
+
+
+def test_a_killed_file_write_is_removed_by_the_next_write_and_one_going_on_is_not(tmp_path):
+    """(2026-12-06, write-failure review) A write killed outright (SIGKILL) left its full-size hidden temporary file
+    beside the target for good, one per kill (folders' were removed by the next write). The next write of the target
+    removes them now; a temporary file another write holds is left alone."""
+    import subprocess
+    import sys
+
+    from napari_tlreg.io.writers import _sibling_prefix, atomic_path
+
+    target = tmp_path / "out.tif"
+    child = ("import os, sys, time\nfrom napari_tlreg.io.writers import atomic_path\n"
+             f"with atomic_path({str(target)!r}) as tmp:\n"
+             "    open(tmp, 'wb').write(b'x' * 1000)\n    print(tmp, flush=True)\n    time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+    held = Path(proc.stdout.readline().strip())
+    assert held.is_file() and held.name.startswith(_sibling_prefix(target, "tmp"))
+    with atomic_path(target) as tmp:  # another write while that one goes on: its file is left alone
+        tmp.write_bytes(b"first")
+    assert held.is_file() and target.read_bytes() == b"first"
+    proc.kill()
+    proc.wait()
+    assert held.is_file()  # killed: nothing removed it
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"second")
+    assert not held.exists() and target.read_bytes() == b"second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif"]
+    with pytest.raises(OSError, match="out.tif: nothing was written"):
+        with atomic_path(target):
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif"]
+
+
+def test_a_full_disk_is_said_naming_the_output_asked_for(tmp_path, monkeypatch):
+    """(2026-12-06, write-failure review) A full disk was "[Errno 28] No space left on device" with no path, or named
+    the hidden temporary file, gone by then: it names the output the user asked for now (a folder's, and the file in
+    it that failed)."""
+    import errno
+
+    from napari_tlreg.io.writers import atomic_dir, atomic_path
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match=rf"^\[Errno 28\] no space left on the device while writing {tmp_path / 'a.csv'}$"):
+        with atomic_path(tmp_path / "a.csv") as tmp:
+            full(tmp)
+    with pytest.raises(OSError) as info:
+        with atomic_dir(tmp_path / "res", replaces="result.json") as tmp:
+            with atomic_path(tmp / "jacobian.tif") as inner:
+                full(inner)
+    assert info.value.strerror == f"no space left on the device while writing {tmp_path / 'res'} (its jacobian.tif)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

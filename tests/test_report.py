@@ -646,3 +646,16 @@ def test_evaluate_report_takes_the_folders_own_tables(tmp_path, capsys, monkeypa
     assert main(["evaluate", str(a), str(c), "--report", str(tmp_path / "mixed")]) == 0
     assert calls == [1]
     capsys.readouterr()
+
+
+def test_evaluate_refuses_a_folder_it_cannot_write_before_the_work(tmp_path, monkeypatch):
+    """(2026-12-06, write-failure review) On a read-only mount `evaluate FOLDER` computed everything (4.3 s), then
+    failed naming its hidden `.metrics-tmp`; register --out and --report refused such a place at once."""
+    from napari_tlreg.io import writers
+
+    _result(1.0, "truth").save(tmp_path / "r")
+    real = writers._writable
+    monkeypatch.setattr(writers, "_writable", lambda folder: folder != tmp_path / "r" and real(folder))
+    monkeypatch.setattr(report, "metrics_tables", lambda *a, **k: pytest.fail("evaluated before the refusal"))
+    with pytest.raises(PermissionError, match=rf"metrics.json: cannot be written: {tmp_path / 'r'} does not let us"):
+        report.write_evaluation(RegistrationResult.load(tmp_path / "r"), tmp_path / "r")

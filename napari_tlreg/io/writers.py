@@ -54,12 +54,24 @@ def _final_target(target) -> Path:
     return Path(os.path.realpath(Path(target).expanduser()))
 
 
-def _disk_full(exc: BaseException, target: Path) -> OSError | None:
-    """A plain "no space left" error for a short write (tifffile reports a full disk as "N requested and M written",
-    without an errno)."""
-    if isinstance(exc, OSError) and exc.errno is None and "requested and" in str(exc) and "written" in str(exc):
-        return OSError(errno.ENOSPC, f"no space left on the device while writing {target} ({exc})")
-    return None
+def _disk_full(exc: BaseException, target: Path, inside: Path | None = None) -> OSError | None:
+    """A plain "no space left" error naming ``target``, the output the user named, for a full disk or quota (tifffile
+    reports a short write as "N requested and M written", without an errno; others named no path, or the hidden
+    temporary one, gone by then). ``inside``: the temporary folder of an :func:`atomic_dir` write, whose file that
+    failed is named relative to it."""
+    if not isinstance(exc, OSError):
+        return None
+    short = exc.errno is None and "requested and" in str(exc) and "written" in str(exc)
+    if not short and exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    where = ""
+    failed = getattr(exc, "output", None) or exc.filename  # (an inner atomic_path's own error names its output)
+    failed = Path(failed) if isinstance(failed, (str, os.PathLike)) else None
+    if inside is not None and failed is not None and inside in failed.parents:
+        where = f" (its {failed.relative_to(inside)})"
+    said = OSError(errno.ENOSPC, f"no space left on the device while writing {target}{where}")
+    said.output = str(target)
+    return said
 
 
 #: bytes a file name may have (Linux, macOS, Windows: 255); a sibling's ``.``, ``.tmp-`` and 8 hex digits take 14
@@ -100,10 +112,17 @@ def atomic_path(target):
         raise IsADirectoryError(f"{target}: is a folder, expected a file path")
     check_place(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_file_leftovers(target)
     tmp = _tmp_sibling(target, "tmp")
+    lock = None
     try:
+        # made and locked first (the block writes into it): a killed write's file is a leftover the next write to
+        # the target removes (each kill left a full-size hidden copy for good), one being written is not
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        lock = _lock_fd(fd)
+        made = os.fstat(fd).st_mtime_ns
         yield tmp
-        if not tmp.is_file():
+        if not tmp.is_file() or (tmp.stat().st_size == 0 and tmp.stat().st_mtime_ns == made):
             raise OSError(f"{target.name}: nothing was written")
         _fsync_file(tmp)
         os.replace(tmp, target)
@@ -117,6 +136,44 @@ def atomic_path(target):
         if full is not None:
             raise full from exc
         raise
+    finally:
+        _release(lock)
+
+
+def _lock_fd(fd: int) -> int:
+    """``fd`` with an advisory lock taken on it (:func:`_lock`'s, for a file already open); returned for
+    :func:`_release`."""
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (ImportError, OSError):
+        pass
+    return fd
+
+
+def _remove_file_leftovers(target: Path) -> None:
+    """The temporary files (``.<name>.tmp-<8 hex>``) an :func:`atomic_path` write of ``target`` left when its process
+    was killed: no write holds their lock. None is touched where there are no flock locks."""
+    prefix = _sibling_prefix(target, "tmp")
+    try:
+        names = [n for n in os.listdir(target.parent) if n.startswith(prefix)
+                 and re.fullmatch(r"[0-9a-f]{8}", n[len(prefix):])]
+    except OSError:
+        return
+    for name in names:
+        path = target.parent / name
+        if not path.is_file() or path.is_symlink():
+            continue
+        fd, held = _lock(path)
+        if fd is None:  # held by a write going on, or no locks here
+            continue
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
+        finally:
+            _release(fd)
 
 
 def _writable(folder: Path) -> bool:
@@ -208,7 +265,7 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
         remove_leftovers(target, replaces)  # what was left beside a missing target is replaced by it now
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        full = _disk_full(exc, target)
+        full = _disk_full(exc, target, inside=tmp)
         if full is not None:
             raise full from exc
         raise
