@@ -990,8 +990,8 @@ def test_folding_share_never_reads_zero_when_pixels_fold():
 
 
 # ---- found in review (2026-12-04) ------------------------------------------------------------------------------
-def test_a_rerun_without_labels_removes_the_earlier_propagated_labels(widget, qtbot, notes):
-    """The first run's "propagated labels" layer stayed on screen (and visible) after a run that made none."""
+def run_with_labels(widget, qtbot):
+    """The synthetic sequence ("seq") and its labels ("seg") registered with the truth engine: ``(viewer, dock)``."""
     viewer, w = widget
     frames, labels = synthetic_sequence()
     viewer.add_image(frames, name="seq")
@@ -999,6 +999,12 @@ def test_a_rerun_without_labels_removes_the_earlier_propagated_labels(widget, qt
     choose(w.method_combo, TruthEngine.name)
     choose(w.labels_combo, "seg")
     run_and_wait(qtbot, w)
+    return viewer, w
+
+
+def test_a_rerun_without_labels_removes_the_earlier_propagated_labels(widget, qtbot, notes):
+    """The first run's "propagated labels" layer stayed on screen (and visible) after a run that made none."""
+    viewer, w = run_with_labels(widget, qtbot)
     assert "seq propagated labels" in viewer.layers
     choose(w.labels_combo, "none")
     run_and_wait(qtbot, w)
@@ -1913,13 +1919,7 @@ def test_a_rerun_keeps_the_display_settings_the_user_gave_the_result_layers(widg
     the result layers to the plugin's. They are kept now, while the plugin would set what it set before (the
     checkerboard turned on still draws its grey tiles); the Jacobian's legend follows the layer's limits and
     colormap, the user's too."""
-    viewer, w = widget
-    frames, labels = synthetic_sequence()
-    viewer.add_image(frames, name="seq")
-    viewer.add_labels(labels, name="seg")
-    choose(w.method_combo, TruthEngine.name)
-    choose(w.labels_combo, "seg")
-    run_and_wait(qtbot, w)
+    viewer, w = run_with_labels(widget, qtbot)
     warped, jac, grid = viewer.layers["seq warped reference"], viewer.layers["seq jacobian"], viewer.layers["seq grid"]
     vectors, labs = viewer.layers["seq displacement"], viewer.layers["seq propagated labels"]
     from napari_tlreg._widgets.register import RESTYLED
