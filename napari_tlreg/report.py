@@ -239,16 +239,18 @@ def saved_annotations(folder: Path, shape, reference: int, labels: bool = True, 
 
 def save_montage(res: RegistrationResult, path, propagated=None, n_cols: int = 6) -> None:
     """PNG: for a few frames, the frame with propagated labels, the warped reference, |difference|, and the Jacobian."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    # a Figure of its own on Agg, not pyplot: the viewer's "save result…" writes it too, and pyplot's backend set to
+    # Agg there stopped the user's plt.show() for the rest of the session
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.figure import Figure
 
     T = res.n_frames
     ts = np.unique(np.linspace(0, T - 1, min(n_cols, T)).round().astype(int))
     rows = ["frame (+ propagated labels)", "reference warped to frame", "|frame - warped|", "Jacobian det (folds: black)"]
-    fig, axes = plt.subplots(len(rows), len(ts), figsize=(2.1 * len(ts) + 1.2, 2.1 * len(rows) + 0.6), squeeze=False)
+    fig = Figure(figsize=(2.1 * len(ts) + 1.2, 2.1 * len(rows) + 0.6))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(rows), len(ts), squeeze=False)
     jmax = max(1.0, float(np.abs(res.jacobian - 1).max()))
     norm = TwoSlopeNorm(vcenter=1.0, vmin=1 - min(jmax, 1.0), vmax=1 + jmax)
     for j, t in enumerate(ts):
@@ -269,7 +271,6 @@ def save_montage(res: RegistrationResult, path, propagated=None, n_cols: int = 6
     fig.colorbar(im, ax=axes[3, :].tolist(), fraction=0.02, pad=0.01, label="det(I+∇u)")
     fig.suptitle(f"{res.method}: {T} frames, reference {res.reference}, {res.runtime_s:.2f} s on {res.device}", fontsize=10)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 # --------------------------------------------------------------------------- per-frame curves

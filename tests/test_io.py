@@ -1901,3 +1901,12 @@ def test_a_full_disk_is_said_naming_the_output_asked_for(tmp_path, monkeypatch):
                 full(inner)
     assert info.value.strerror == f"no space left on the device while writing {tmp_path / 'res'} (its jacobian.tif)"
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+    def quota(*_a, **_k):  # a quota is said as one (df shows free space)
+        raise OSError(errno.EDQUOT, "Disk quota exceeded")
+
+    with pytest.raises(OSError) as info:
+        with atomic_path(tmp_path / "b.csv") as tmp:
+            quota(tmp)
+    assert info.value.errno == errno.EDQUOT
+    assert info.value.strerror == f"disk quota exceeded while writing {tmp_path / 'b.csv'}"

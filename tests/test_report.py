@@ -659,3 +659,19 @@ def test_evaluate_refuses_a_folder_it_cannot_write_before_the_work(tmp_path, mon
     monkeypatch.setattr(report, "metrics_tables", lambda *a, **k: pytest.fail("evaluated before the refusal"))
     with pytest.raises(PermissionError, match=rf"metrics.json: cannot be written: {tmp_path / 'r'} does not let us"):
         report.write_evaluation(RegistrationResult.load(tmp_path / "r"), tmp_path / "r")
+
+
+def test_the_montage_leaves_pyplot_alone(tmp_path):
+    """(2026-12-06, diff review) The viewer's "save result…" writes the montage too, which set pyplot's backend to
+    Agg: the user's plt.show() in napari's console opened no window for the rest of the session. The montage is a
+    Figure of its own now; pyplot is not even imported."""
+    import subprocess
+    import sys
+
+    _result(1.0, "truth").save(tmp_path / "r")
+    code = ("import sys\nfrom napari_tlreg import report\nfrom napari_tlreg.result import RegistrationResult\n"
+            f"report.save_montage(RegistrationResult.load({str(tmp_path / 'r')!r}), {str(tmp_path / 'm.png')!r})\n"
+            "print('matplotlib.pyplot' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False" and (tmp_path / "m.png").stat().st_size > 10_000

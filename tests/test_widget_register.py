@@ -1984,3 +1984,23 @@ def test_save_result_keeps_the_labels_and_landmarks_as_register_out_does(widget,
     assert cli.main(["evaluate", str(tmp_path / "kept")]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["dice"] > 0.9 and summary["tre"] < 0.5 and summary["tre_n"] == (T - 1), summary
+
+
+def test_save_result_leaves_out_annotations_that_do_not_fit_and_says_so(widget, qtbot, notes, tmp_path):
+    """(2026-12-06, diff review) With the annotations kept, a landmark beyond the image's frames (a longer layer
+    stretches the slider), a landmark id twice on a frame, or labels of another shape refused the whole save. The
+    result is saved without them now, and a notification says which were left out and why."""
+    from napari_tlreg import report
+
+    viewer, w = run_with_labels(widget, qtbot)
+    viewer.add_labels(np.zeros((T, H + 2, W), np.int32), name="other")
+    choose(w.labels_combo, "other")
+    viewer.add_points(np.array([[0, 10.0, 10.0], [0, 12.0, 12.0], [15, 10.0, 10.0]]), name="seq landmarks",
+                      features={"id": [1, 1, 2]})  # id 1 twice on frame 0; frame 15 of 4
+    assert w.save_result(tmp_path / "kept") is not None
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=30000)
+    assert w.status_label.text() == f"saved the {TruthEngine.name} result of 'seq' to {tmp_path / 'kept'}"
+    assert len(notes) == 1 and notes[0][1].startswith("Register sequence: saving the result without its labels ("), notes
+    assert " and its landmarks (" in notes[0][1]
+    names = {p.name for p in (tmp_path / "kept").iterdir()}
+    assert "result.json" in names and report.LABELS_FILE not in names and report.LANDMARKS_FILE not in names

@@ -1429,12 +1429,21 @@ class RegisterWidget(ClosingDock, QWidget):
             self._refuse_file("save", "no result of this image to save: run it first" if res is None
                               else "wait for the registration or the file being read or written")
             return None
-        try:  # the annotations it is scored against, kept in the folder as register --out keeps them
-            labels = self._chosen_labels(layer, res.frames.shape)
+        # the annotations it is scored against, kept in the folder as register --out keeps them; one that does not fit
+        # it (labels of another shape, a landmark beyond its frames) is left out, said, not the whole save refused
+        labels, landmarks, left_out = None, None, []
+        try:
+            labels = report.check_annotations(res.frames.shape, self._chosen_labels(layer, res.frames.shape), None,
+                                              res.reference)[0]
         except ValueError as exc:
-            self._refuse_file("save", str(exc))
-            return None
-        landmarks = self._image_landmarks(layer)
+            left_out.append(f"labels ({exc})")
+        try:
+            landmarks = report.check_annotations(res.frames.shape, None, self._image_landmarks(layer),
+                                                 res.reference)[1]
+        except ValueError as exc:
+            left_out.append(f"landmarks ({exc})")
+        if left_out:
+            show_warning(f"Register sequence: saving the result without its {' and its '.join(left_out)}")
         lab_layer = self.current_labels()
         names = report.names_of_labels(lab_layer.metadata.get("label_names")) if labels is not None else None
         prov = res.provenance

@@ -69,7 +69,9 @@ def _disk_full(exc: BaseException, target: Path, inside: Path | None = None) -> 
     failed = Path(failed) if isinstance(failed, (str, os.PathLike)) else None
     if inside is not None and failed is not None and inside in failed.parents:
         where = f" (its {failed.relative_to(inside)})"
-    said = OSError(errno.ENOSPC, f"no space left on the device while writing {target}{where}")
+    quota = exc.errno == errno.EDQUOT  # a quota's own words: df shows free space
+    said = OSError(errno.EDQUOT if quota else errno.ENOSPC,
+                   f"{'disk quota exceeded' if quota else 'no space left on the device'} while writing {target}{where}")
     said.output = str(target)
     return said
 
