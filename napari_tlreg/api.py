@@ -436,8 +436,9 @@ def blank_frames(frames: np.ndarray) -> list[int]:
     """Indices of the frames of ``(T, H, W)`` ``frames`` that are constant (e.g. dropped frames of a video), but for a
     few isolated pixels: nothing in them can be matched, so their fields are the engine's guess (``register`` warns
     of them). A few: at most :data:`BLANK_ISOLATED_PIXELS` or 0.01 % of the frame; isolated: no 3x3 window (edges
-    replicated) holds 5 of them, so a 3x3 median removes them (a camera's hot pixels, up to 2x2 of them, show in its dropped frames too; a dropped frame of zeros with 3
-    saturated pixels was taken for a frame and given a 12 px field). A frame of 1-px lines or dots is not blank."""
+    replicated) holds 5 of them, so a 3x3 median removes them (a camera's hot pixels, up to 2x2 of them, show in its
+    dropped frames too; a dropped frame of zeros with 3 saturated pixels was taken for a frame and given a 12 px
+    field). A frame of 1-px lines or dots is not blank."""
     arr = np.asarray(frames)
     flat = arr.reshape(len(arr), -1)
     blank = flat.min(1) == flat.max(1)

@@ -470,11 +470,10 @@ def cmd_evaluate(args) -> int:
     for folder, res, lab, lm in plan:  # each folder checked before any is rewritten
         summaries[folder] = report.write_evaluation(res, folder, labels=lab, landmarks=lm,
                                                     keep_label_names=args.labels is None, rows_out=rows)
-    # the report's tables are the folders' own where each was scored with the report's annotations (evaluated and
-    # drawn once, not again: 40 % of evaluate --report)
-    same = all(_same_annotations(lab, first[0]) and _same_annotations(lm, first[1]) for _, _, lab, lm in plan) \
-        if first is not None else False
     if args.report:
+        # the report's tables are the folders' own where each was scored with the report's annotations (evaluated
+        # once, not again: 40 % of evaluate --report)
+        same = all(_same_annotations(lab, first[0]) and _same_annotations(lm, first[1]) for _, _, lab, lm in plan)
         # the sequence the results were registered from, as the viewer's export names it (one, _check_one_source);
         # the folders under a key of their own
         made = report.recorded(Path(args.folder[0]))[0]
