@@ -196,6 +196,34 @@ def test_mse_hand():
         M.mse(a, np.zeros((3, 2)))
 
 
+def test_image_metrics_take_a_frame_at_a_time():
+    """``mse`` and ``lncc`` made float64 copies of both stacks at once (and ``evaluate``'s ``mse_before`` of the
+    reference broadcast to every frame): 16 bytes a pixel of the sequence, 160 MiB of a 40x512² float32 pair."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    a = rng.random((40, 128, 128), dtype=np.float32)
+    b = rng.random((40, 128, 128), dtype=np.float32)
+    mask = np.zeros((128, 128), bool)
+    mask[20:90, 10:100] = True
+    whole = a.size * 8  # one float64 stack
+    want = {"mse": [float(((a[i].astype(np.float64) - b[i]) ** 2).mean()) for i in range(40)],
+            "mse_mask": [float(((a[i].astype(np.float64) - b[i])[mask] ** 2).mean()) for i in range(40)]}
+    for name, call in {"mse": lambda: M.mse(a, b, per_frame=True),
+                       "mse_mask": lambda: M.mse(np.broadcast_to(a[0], a.shape), b, mask=mask, per_frame=True),
+                       "lncc": lambda: M.lncc(a, b, mask=mask, per_frame=True)}.items():
+        call()  # scipy's imports
+        tracemalloc.start()
+        got = call()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < whole / 2, (name, peak, whole)
+        if name == "mse_mask":
+            want[name] = [float(((a[0].astype(np.float64) - b[i])[mask] ** 2).mean()) for i in range(40)]
+        if name in want:
+            np.testing.assert_allclose(got, want[name], rtol=1e-12)
+
+
 def test_lncc_properties():
     rng = np.random.default_rng(0)
     a = rng.random((32, 32))
