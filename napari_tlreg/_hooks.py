@@ -270,20 +270,40 @@ def _labels_layer(path) -> LayerData:
 # ---------------------------------------------------------------------------------------------
 # Writers (single-layer: napari calls ``writer(path, data, meta)`` and expects the paths written)
 # ---------------------------------------------------------------------------------------------
-def spacing_of(scale, metadata) -> tuple[tuple[float, float] | None, str]:
-    """``(spacing, unit)`` of an image layer, from its ``scale`` and ``metadata``: the pixel size napari draws it at, in
-    the unit its reader gave (mm if none). A scale set on the layer (the layer's properties, ``layer.scale``, a header
-    put right by hand) is taken over the reader's; ``(None, "px")`` at scale 1 when the reader measured in pixels, or
-    gave nothing (its nominal 1 is no physical size). The docks and the writers both read it here: the docks took the
-    reader's spacing over a scale the user set and the writers the scale, so one layer was measured in pixels and
-    saved at 3 x 1.5 mm. A flipped layer's (a negative scale) is its size."""
+def _layer_length_units(units) -> tuple[float, str] | None:
+    """The factor and unit (mm, or m) of the lengths of a layer's row and column axes as napari's ``units`` give them
+    (``layer.units``: pint units, or their names); ``None`` where they are napari's default ``pixel``, or not two of
+    the lengths the readers know (:func:`napari_tlreg.io.readers._unit_scale`), or not one unit for both axes."""
+    from napari_tlreg.io.readers import _unit_scale
+
+    if units is None or len(units) < 2:
+        return None
+    names = [str(u) for u in tuple(units)[-2:]]
+    if names[0] != names[1] or names[0] in ("pixel", "px", "", "dimensionless"):
+        return None
+    return _unit_scale(names[0])
+
+
+def spacing_of(scale, metadata, units=None) -> tuple[tuple[float, float] | None, str]:
+    """``(spacing, unit)`` of an image layer, from its ``scale``, ``metadata`` and napari ``units``: the pixel size
+    napari draws it at, in the unit its reader gave (mm if none). A scale set on the layer (the layer's properties,
+    ``layer.scale``, a header put right by hand) is taken over the reader's; ``(None, "px")`` at scale 1 when the reader
+    measured in pixels, or gave nothing (its nominal 1 is no physical size). The docks and the writers both read it
+    here: the docks took the reader's spacing over a scale the user set and the writers the scale, so one layer was
+    measured in pixels and saved at 3 x 1.5 mm. A flipped layer's (a negative scale) is its size. Length ``units``
+    set on the layer (napari's ``layer.units``, e.g. ``("s", "um", "um")``) say what its scale is in, over the reader's
+    unit: a 0.5 µm pixel was measured, reported and saved as 0.5 mm. The spacing is then given in mm (or m), as the
+    readers give it."""
+    sp = (abs(float(scale[-2])), abs(float(scale[-1]))) if scale is not None and len(scale) >= 2 else None
+    given = _layer_length_units(units)
+    if given is not None and sp is not None:
+        return (sp[0] * given[0], sp[1] * given[0]), given[1]
     info = (metadata or {}).get("napari_tlreg") or {}
     recorded = info.get("spacing")
     unit = info.get("unit")
     length = str(unit) if unit and unit != "px" else "mm"
-    # a negative scale flips the display only: its size is the pixel's (a flipped layer was refused for a "spacing"
-    # the user never set)
-    sp = (abs(float(scale[-2])), abs(float(scale[-1]))) if scale is not None and len(scale) >= 2 else None
+    # a negative scale flips the display only (sp above): its size is the pixel's (a flipped layer was refused for a
+    # "spacing" the user never set)
     if recorded is not None and unit != "px" and (sp is None or np.allclose(sp, [float(s) for s in recorded])):
         return (float(recorded[0]), float(recorded[1])), length
     if sp is None or sp == (1.0, 1.0):
@@ -292,7 +312,7 @@ def spacing_of(scale, metadata) -> tuple[tuple[float, float] | None, str]:
 
 
 def _spacing_from_meta(meta: dict) -> tuple[float, float] | None:
-    return spacing_of(meta.get("scale"), meta.get("metadata"))[0]
+    return spacing_of(meta.get("scale"), meta.get("metadata"), meta.get("units"))[0]
 
 
 def _written(result: Any, path: str) -> list[str]:
@@ -305,7 +325,7 @@ def _written(result: Any, path: str) -> list[str]:
 
 def _unit_from_meta(meta: dict) -> str:
     """The layer's length unit (the one its reader gave, kept in its metadata), mm otherwise."""
-    unit = spacing_of(meta.get("scale"), meta.get("metadata"))[1]
+    unit = spacing_of(meta.get("scale"), meta.get("metadata"), meta.get("units"))[1]
     return "mm" if unit == "px" else unit
 
 

@@ -1357,6 +1357,30 @@ def test_a_pixel_size_set_on_the_layer_is_what_the_docks_measure_and_the_writer_
     assert _hooks.spacing_of(None, sat.metadata) == layer_spacing(sat)
 
 
+def test_the_length_units_set_on_a_layer_are_its_pixel_size_s_unit(docks, qtbot, errors, tmp_path):
+    """(2026-12-06, layer-state review) A layer at scale 0.5 with napari units micrometre was measured, reported and
+    saved as 0.5 mm (1000x its size), and its result layers, made in pixels, had napari drop the units of every layer
+    (the scale bar's "5 µm" became "5", "Inconsistent units across layers")."""
+    from napari_tlreg._widgets.landmarks import layer_spacing
+    from napari_tlreg.io import load_stack
+
+    viewer, reg, *_ = docks
+    layer = viewer.add_image(sequence()[0], name="cells", scale=(1.0, 0.5, 0.25), units=("s", "um", "um"))
+    assert layer_spacing(layer) == ((0.0005, 0.00025), "mm")  # the readers' unit (mm), as a micrometre file's
+    run_register(qtbot, reg, "lm_test_truth", "cells")
+    (res,) = reg.results.values()
+    assert res.spacing == pytest.approx((0.0005, 0.00025)) and res.unit == "mm"
+    grid = viewer.layers["cells grid"]
+    assert [str(u) for u in grid.units] == ["second", "micrometer", "micrometer"]
+    assert viewer.layers.units is not None  # one set of units for every layer: the scale bar keeps its "µm"
+    out = tmp_path / "cells.tif"
+    layer.save(str(out), plugin="napari-tlreg")
+    spacing, unit = load_stack(out)[1:]
+    assert spacing == pytest.approx((0.0005, 0.00025)) and unit == "mm"
+    layer.units = ("pixel", "pixel", "pixel")  # no length: the scale is in mm, as before units were read
+    assert layer_spacing(layer) == ((0.5, 0.25), "mm")
+
+
 def test_another_image_without_a_plan_starts_both_docks_on_the_same_reference(docks, qtbot, errors):
     """(2026-12-05, viewer review) The Landmarks dock kept the previous image's reference for an image with no result
     and nothing planned (slice 6's 18 for slice 3, the Register dock on 0): the pairs placed on 18 were dropped from

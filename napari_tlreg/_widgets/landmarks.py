@@ -97,8 +97,11 @@ def _item(text: str, data: Any = None) -> QTableWidgetItem:
 def transform_of(layer) -> dict[str, Any]:
     """The rotation, shear and affine napari draws ``layer`` with besides its scale and translate: the layers drawn
     on an image (its results, landmarks and tracks) take them too (an image rotated by 30° had its overlays drawn
-    upright beside it, and the landmarks clicked on it read as other pixels)."""
-    return {"rotate": np.asarray(layer.rotate), "shear": np.asarray(layer.shear), "affine": layer.affine.affine_matrix}
+    upright beside it, and the landmarks clicked on it read as other pixels). And its ``units``: layers of other
+    units than the image's made napari drop the units of them all (the scale bar's "5 µm" became "5")."""
+    out = {"rotate": np.asarray(layer.rotate), "shear": np.asarray(layer.shear), "affine": layer.affine.affine_matrix}
+    units = getattr(layer, "units", None)
+    return out if units is None else {**out, "units": tuple(units)}
 
 
 def image_points(points: Points, image: Image | None, data=None) -> np.ndarray:
@@ -132,8 +135,8 @@ def _in_pixels(points, image) -> bool:
 
 def layer_spacing(layer) -> tuple[tuple[float, float] | None, str]:
     """``(spacing, unit)`` of an image layer (:func:`napari_tlreg._hooks.spacing_of`: the scale napari draws it at, in
-    its reader's unit); ``(None, "px")`` for a sequence in pixels."""
-    return spacing_of(layer.scale, layer.metadata)
+    its reader's unit, or in the length units set on the layer); ``(None, "px")`` for a sequence in pixels."""
+    return spacing_of(layer.scale, layer.metadata, getattr(layer, "units", None))
 
 
 class LandmarkWidget(ClosingDock, QWidget):
