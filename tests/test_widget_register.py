@@ -2004,3 +2004,26 @@ def test_save_result_leaves_out_annotations_that_do_not_fit_and_says_so(widget, 
     assert " and its landmarks (" in notes[0][1]
     names = {p.name for p in (tmp_path / "kept").iterdir()}
     assert "result.json" in names and report.LABELS_FILE not in names and report.LANDMARKS_FILE not in names
+
+
+def test_the_lasting_status_line_says_the_run_s_own_checks(widget, qtbot, notes):
+    """(2026-12-06, clinician review) A field the run's own check found worse than none was said in a notification
+    only (cut off, covered by the next, faded): the dock's status line read "done: ... worst folding 0.00 %", also when
+    the image was chosen again. It says the warnings that distrust the result first."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_image(frames[:3], name="other")
+    choose(w.image_combo, "seq")
+    choose(w.method_combo, TruthEngine.name)
+    w.findChild(object, "param_gain").setValue(-1.0)  # every frame moved the wrong way: worse than none
+    run_and_wait(qtbot, w)
+    text = w.status_label.text()
+    assert text.startswith("done: ") and "\n⚠ widget_test_truth: the warped reference matches the frames worse" in text
+    assert any("matches the frames worse" in m for _, m in notes)  # and the notification, whole
+    choose(w.image_combo, "other")
+    choose(w.image_combo, "seq")
+    assert w.status_label.text() == text
+    w.findChild(object, "param_gain").setValue(1.0)
+    run_and_wait(qtbot, w)
+    assert "⚠" not in w.status_label.text()

@@ -169,6 +169,22 @@ def _preimport_layer_modules() -> None:
             importlib.import_module(name)
 
 
+#: the start of a warning that says the result itself is not to be trusted (the registration's own checks)
+DISTRUST = ("the warped reference matches the frames worse", "correlate negatively")
+
+
+def warned(warnings: list[str]) -> str:
+    """The run's warnings as the end of its lasting status line: a notification fades (and the next one covers it),
+    so a field the run's own check found worse than none read "done: ..." a minute later. The warnings that say the
+    result is not to be trusted first; the first one's opening words (the whole of every one in the notifications)."""
+    if not warnings:
+        return ""
+    ranked = sorted(warnings, key=lambda w: not any(d in w for d in DISTRUST))
+    first = ranked[0] if len(ranked[0]) <= 140 else ranked[0][:139].rstrip() + "…"
+    more = f" (and {len(ranked) - 1} more warning{'s' if len(ranked) > 2 else ''})" if len(ranked) > 1 else ""
+    return f"\n⚠ {first}{more}"
+
+
 def _same(current: Any, value: Any) -> bool:
     """Whether ``current`` (a layer attribute, an editor's value) already is ``value`` (numbers and
     tuples compared as arrays)."""
@@ -1654,7 +1670,7 @@ class RegisterWidget(ClosingDock, QWidget):
         done = ((f"opened {opened}: " if opened is not None else "done: ")
                 + f"{res.n_frames} frames to frame {res.reference} with {res.method} on {res.device} "
                 f"in {res.runtime_s:.1f} s; worst folding {_percent(np.max(folding))}" + (" in the mask" if in_mask else "")
-                + ("; intensities scaled per frame" if res.normalization == "frame" else ""))
+                + ("; intensities scaled per frame" if res.normalization == "frame" else "") + warned(outcome.warnings))
         self._done_text[str(settings["base"])] = done
         self.status_label.setText(done if shown else f"'{settings['base']}' {done}")
         key = (str(settings["base"]), str(res.method))
