@@ -2027,3 +2027,14 @@ def test_the_lasting_status_line_says_the_run_s_own_checks(widget, qtbot, notes)
     w.findChild(object, "param_gain").setValue(1.0)
     run_and_wait(qtbot, w)
     assert "⚠" not in w.status_label.text()
+
+
+def test_a_result_layer_made_again_goes_back_to_its_place_among_the_others(widget, qtbot, notes):
+    """(2026-12-06, layer-state review) The Jacobian the user removed came back on top at the next run: opaque, it hid
+    the folds and the grid its legend points at."""
+    viewer, w = run_with_labels(widget, qtbot)
+    order = [ly.name for ly in viewer.layers]
+    for gone in ("seq jacobian", "seq warped reference", "seq propagated labels"):
+        viewer.layers.remove(gone)
+        run_and_wait(qtbot, w)
+        assert [ly.name for ly in viewer.layers] == order, gone

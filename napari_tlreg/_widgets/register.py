@@ -1805,7 +1805,21 @@ class RegisterWidget(ClosingDock, QWidget):
             self._viewer.add_layer(layer)
         finally:
             _STYLING.discard(id(layer))
+        self._in_suffix_order(layer, base)
         return layer
+
+    def _in_suffix_order(self, layer: Layer, base: str | None) -> None:
+        """A result layer made again (the user removed it) under the image's result layers drawn above it in
+        :data:`~.layers.SUFFIXES`' order: added on top, the opaque Jacobian hid the folds and the grid its legend
+        points at."""
+        name, layers = layer.name, self._viewer.layers
+        suffix = name[len(base) + 1:] if base is not None and name.startswith(f"{base} ") else None
+        if suffix not in L.SUFFIXES:
+            return
+        above = [layers.index(ly) for x in L.SUFFIXES[L.SUFFIXES.index(suffix) + 1:]
+                 if (ly := self._result_layer(L.layer_name(base, x))) is not None and ly is not layer and ly in layers]
+        if above and layers.index(layer) > min(above):
+            layers.move(layers.index(layer), min(above))
 
     def _result_layer(self, name: str) -> Layer | None:
         """The result layer made as ``name``: of that name, or the one made so and renamed since (None: none, or the
