@@ -561,3 +561,54 @@ def test_despike_keeps_edges_and_blobs_and_clamps_isolated_pixels():
     img[0, 2, 1] = 7.0  # a hot pixel
     img[0, 4, 7] = -3.0  # a dead one on the bright side
     assert torch.equal(despike(img), expected)
+
+
+def _blobs(h: int, w: int, shifts) -> np.ndarray:
+    """A sum of 40 broad Gaussian blobs (sigma 2.5-5 px) and a faint wave, sampled at ``x + s`` for each pull
+    translation ``s``: a smooth image, content from beyond the frame's edges."""
+    rng = np.random.default_rng(3)
+    centres = np.column_stack([rng.uniform(-5, h + 5, 40), rng.uniform(-5, w + 5, 40)])
+    sig, amp = rng.uniform(2.5, 5.0, 40), rng.uniform(0.3, 1.0, 40)
+    rr, cc = np.mgrid[0:h, 0:w].astype(np.float64)
+    out = []
+    for sr, sc in shifts:
+        r, c = rr + sr, cc + sc
+        img = 0.2 * np.sin(r / 4.3) * np.cos(c / 5.1)
+        for (cr, ccn), s, a in zip(centres, sig, amp):
+            img = img + a * np.exp(-((r - cr) ** 2 + (c - ccn) ** 2) / (2 * s * s))
+        out.append(img)
+    return np.stack(out).astype(np.float32)
+
+
+@pytest.mark.parametrize("method", ["multistep", "hsyn"])
+def test_a_smooth_frame_s_shift_is_found_when_the_phase_correlation_s_start_is_no_start(method):
+    """(2026-12-06, conventions review) On smooth frames the phase correlation's peak is noise (the whitened spectrum
+    has no high frequencies to speak of): its start was (-7, 23) px for (2.6, -1.8), Gauss-Newton went astray from it
+    and the pair fell back to no motion: 0.1 px came back, without a word (the mirrored shift, frame 0, was found).
+    Gauss-Newton starts again from no motion where its first answer was not kept."""
+    truth = np.array([[1.3 * (t - 2), -0.9 * (t - 2)] for t in range(5)])
+    res = tl.register(_blobs(37, 61, truth), method=method, reference=2)
+    centre = np.median(res.displacement[:, :, 6:-6, 8:-8].reshape(5, 2, -1), axis=2)
+    np.testing.assert_allclose(centre, truth, atol=0.1 if method == "multistep" else 0.4)
+
+
+def test_a_date_of_inverted_contrast_keeps_its_motion_and_is_warned_of():
+    """(2026-12-06, pair engines review) The second date inverted (and moved by 30, -20 px): Gauss-Newton and the
+    phase correlation both found the motion, but the candidates were scored 1 - correlation, so the right one (at -1)
+    lost to no motion (at 0): multistep's field was 36 px off, and the frames, unaligned, did not correlate enough
+    for the inversion to be warned of. Now the motion is kept, and the inversion said."""
+    from scipy import ndimage
+
+    from napari_tlreg.engines import pairs
+
+    canvas = ndimage.gaussian_filter(np.random.default_rng(2).standard_normal((256, 256)), 2.0)
+    rr, cc = np.mgrid[0:128, 0:128].astype(np.float64) + 64
+    ref = canvas[64:192, 64:192]
+    moved = ndimage.map_coordinates(canvas, [rr + 30, cc - 20], order=3)
+    m, f = (torch.from_numpy(a.astype(np.float32))[None, None] for a in (ref, -moved))
+    u = pairs.affine_prealign(m, f)[0].numpy()
+    np.testing.assert_allclose(np.median(u.reshape(2, -1), axis=1), [30, -20], atol=0.05)
+    notes: list[str] = []
+    res = tl.register(np.stack([ref, -moved]).astype(np.float32), method="multistep", on_warning=notes.append)
+    np.testing.assert_allclose(np.median(res.displacement[1].reshape(2, -1), axis=1), [30, -20], atol=0.5)
+    assert any("correlate negatively" in n for n in notes), notes

@@ -1871,3 +1871,28 @@ def test_a_docks_worker_is_held_until_it_ends_when_the_dock_goes(docks, qtbot, e
     go.set()
     qtbot.waitUntil(lambda: worker not in chooser._RUNNING_WORKERS, timeout=20000)
     assert not errors, errors
+
+
+def test_the_layers_drawn_on_an_image_follow_its_placement_put_right_after_a_run(docks, qtbot, errors):
+    """(2026-12-06, layer-state review) A pixel size (or offset, or rotation) set on the image after a run left its
+    overlays and its landmarks where they were: the image in a small box beside a larger magenta overlay and grid."""
+    from napari_tlreg._widgets.store import placement, same_placement
+
+    viewer, reg, w, _ = docks
+    frames, _ = sequence()
+    img = viewer.add_image(frames, name="seq")
+    w.pairing_box.setChecked(True)
+    viewer.dims.set_current_step(0, 0)
+    click(viewer.layers["seq landmarks"], (0, 10.0, 12.0))
+    run_register(qtbot, reg, "lm_test_truth")
+    mine = viewer.add_image(frames, name="seq mine", scale=(1.0, 2.0, 2.0))  # the user's, drawn otherwise: left
+    img.scale = (1.0, 0.5, 0.25)
+    img.translate = (0.0, 10.0, -4.0)
+    img.rotate = 30
+    drawn = [ly for ly in viewer.layers if ly.name.startswith("seq ") and ly is not mine]
+    assert len(drawn) >= 6 and all(same_placement(placement(ly), placement(img)) for ly in drawn), [ly.name for ly in drawn]
+    assert mine.scale[-1] == 2.0 and mine.translate[-1] == 0.0
+    reg.grid_spin.setValue(reg.grid_spin.value() + 4)  # a grid drawn again takes the image's placement as it is now
+    qtbot.waitUntil(lambda: not reg._grid_workers, timeout=10000)
+    assert same_placement(placement(viewer.layers["seq grid"]), placement(img))
+    assert not errors, errors

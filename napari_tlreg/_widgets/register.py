@@ -1752,8 +1752,10 @@ class RegisterWidget(ClosingDock, QWidget):
         # pixels as 10 mm), or, at 1 m, with no pixel size at all
         size = {k: v for k, v in plugin_info(layers[base]).items() if k in ("spacing", "unit")} if base in layers else {}
         kwargs["metadata"] = {RESULT_KEY: True, **({"napari_tlreg": size} if size else {})}
-        if base in layers and layers[base].ndim == 3:  # drawn as the image is: rotated, sheared (overlays beside it)
-            kwargs.update(transform_of(layers[base]))
+        if base in layers and layers[base].ndim == 3:  # drawn as the image is now: rotated, sheared (overlays beside
+            # it), at the scale and place it has (one put right since the run: the store's placement follower)
+            kwargs.update(transform_of(layers[base]), scale=tuple(layers[base].scale),
+                          translate=tuple(layers[base].translate))
         name = kwargs["name"]
         existing = layers[name] if name in layers else self._result_layer(name)
         if existing is not None and is_result(existing) and existing.metadata.get(EDITED):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 
+import numpy as np
 from napari.layers import Image
 from psygnal import Signal
 
@@ -147,6 +148,21 @@ def unwrap(obj):
     return obj
 
 
+#: how napari draws a layer in the world: what the layers drawn on an image take from it (:func:`placement`)
+PLACEMENT = ("scale", "translate", "rotate", "shear", "affine", "units")
+
+
+def placement(layer) -> dict:
+    """``layer``'s :data:`PLACEMENT`, as values to compare and to set on another layer."""
+    return {"scale": np.asarray(layer.scale, float), "translate": np.asarray(layer.translate, float),
+            "rotate": np.asarray(layer.rotate, float), "shear": np.asarray(layer.shear, float),
+            "affine": np.asarray(layer.affine.affine_matrix, float), "units": tuple(getattr(layer, "units", ()) or ())}
+
+
+def same_placement(a: dict, b: dict) -> bool:
+    return all(a[k] == b[k] if k == "units" else (a[k].shape == b[k].shape and np.allclose(a[k], b[k])) for k in a)
+
+
 def store_for(viewer) -> ResultStore:
     """The result store of ``viewer`` (created on first use, dropped when the viewer is collected).
 
@@ -171,11 +187,31 @@ def _follow_renames(viewer, store: ResultStore) -> None:
         return
     names: dict[int, str] = {}
 
+    placed: dict[int, dict] = {}
+
     def track(layer) -> None:
         names[id(layer)] = layer.name
         layer.events.name.connect(lambda _event=None, ly=layer: renamed(ly))
         if isinstance(layer, Image):  # new pixels: the results no longer describe them (TRE, tracking, reports)
             layer.events.data.connect(lambda _event=None, ly=layer: store.remove(ly.name))
+            placed[id(layer)] = placement(layer)
+            for key in PLACEMENT:
+                getattr(layer.events, key).connect(lambda _event=None, ly=layer: moved(ly))
+
+    def moved(image) -> None:
+        """The layers drawn as ``image`` was, named after it (its results, landmarks, tracks, contours' labels, colour
+        copy), are drawn as it is now: a pixel size put right after a run left the overlays at the old size beside the
+        image (the landmarks too), without a word."""
+        old, now = placed.get(id(image)), placement(image)
+        placed[id(image)] = now
+        if old is None or same_placement(old, now):
+            return
+        for layer in list(layers):
+            if (layer is not image and layer.name.startswith(f"{image.name} ") and layer.ndim == image.ndim
+                    and same_placement(placement(layer), old)):
+                for key in PLACEMENT:
+                    if not same_placement({key: placement(layer)[key]}, {key: now[key]}):
+                        setattr(layer, key, now[key])
 
     def renamed(layer) -> None:
         old = names.get(id(layer))
@@ -187,6 +223,7 @@ def _follow_renames(viewer, store: ResultStore) -> None:
     def removed(layer) -> None:
         # the image is gone: its results go too (another sequence opened under the same name must not inherit them)
         names.pop(id(layer), None)
+        placed.pop(id(layer), None)
         if not any(ly.name == layer.name for ly in layers):
             store.remove(layer.name)
 

@@ -298,6 +298,60 @@ def _gauss(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
 
 
+def _gauss_newton(theta: torch.Tensor, moving: torch.Tensor, fixed: torch.Tensor, valid_moving: torch.Tensor | None,
+                  valid_fixed: torch.Tensor | None, levels: tuple[int, ...], iterations) -> torch.Tensor:
+    """:func:`affine_prealign`'s Gauss-Newton from ``theta`` ``(N, 6)`` (updated in place and returned)."""
+    n, _, h, w = moving.shape
+    dt = torch.float32
+    if isinstance(iterations, int):
+        iterations = (iterations,) * len(levels)
+    for lev, n_it in zip(levels, iterations):
+        hs, ws = max(8, h // lev), max(8, w // lev)
+        sigma = 0.5 * lev if lev > 1 else 0.6
+        m = _gauss(resample(moving.to(dt), (hs, ws)), sigma)
+        f = _gauss(resample(fixed.to(dt), (hs, ws)), sigma)
+        vm = torch.ones_like(m, dtype=torch.bool) if valid_moving is None else resample(valid_moving.to(dt), (hs, ws)) > 0.99
+        vf = torch.ones_like(f, dtype=torch.bool) if valid_fixed is None else resample(valid_fixed.to(dt), (hs, ws)) > 0.99
+        gr = fields._gradient(m[:, 0], 1)[:, None]
+        gc = fields._gradient(m[:, 0], 2)[:, None]
+        stack = torch.cat([m, gr, gc, vm.to(dt)], 1)
+        # pixel coordinates at this level, relative to the centre, in level pixels
+        sr, sc = (h - 1) / max(hs - 1, 1), (w - 1) / max(ws - 1, 1)
+        grid = fields.identity_grid(hs, ws, m.device, dt)
+        cr, cc = (hs - 1) / 2.0, (ws - 1) / 2.0
+        xr, xc = grid[:, 0] - cr, grid[:, 1] - cc
+        gain = torch.ones(n, dtype=torch.float64, device=m.device)
+        off = torch.zeros(n, dtype=torch.float64, device=m.device)
+        for _ in range(n_it):
+            u = affine_field(_theta_at_level(theta, sr, sc).to(dt), hs, ws)
+            s = fields.warp(stack, u)
+            mw, dr, dc, inside = s[:, 0], s[:, 1], s[:, 2], s[:, 3] > 0.99
+            wgt = (inside & vf[:, 0] & (u[:, 0] + grid[:, 0] >= 0) & (u[:, 0] + grid[:, 0] <= hs - 1)
+                   & (u[:, 1] + grid[:, 1] >= 0) & (u[:, 1] + grid[:, 1] <= ws - 1)).to(dt)
+            g = gain.to(dt).view(-1, 1, 1)
+            r = g * mw + off.to(dt).view(-1, 1, 1) - f[:, 0]
+            # d residual / d params: A (a00 a01 a10 a11) in level units, b (br, bc), gain, offset
+            J = torch.stack([g * dr * xr, g * dr * xc, g * dc * xr, g * dc * xc, g * dr, g * dc, mw, torch.ones_like(mw)], -1)
+            Jw = J * wgt[..., None]
+            H_ = torch.einsum("nhwi,nhwj->nij", Jw, J).double()
+            gvec = torch.einsum("nhwi,nhw->ni", Jw, r).double()
+            H_ = H_ + 1e-6 * torch.diag_embed(H_.diagonal(dim1=1, dim2=2).abs() + 1e-6)
+            delta = -torch.linalg.solve(H_, gvec[..., None])[..., 0]
+            delta = torch.nan_to_num(delta)
+            # back to full-resolution parameters
+            theta[:, 0] += delta[:, 0]
+            theta[:, 1] += delta[:, 1] * sr / sc
+            theta[:, 2] += delta[:, 2] * sc / sr
+            theta[:, 3] += delta[:, 3]
+            theta[:, 4] += delta[:, 4] * sr
+            theta[:, 5] += delta[:, 5] * sc
+            gain = gain + delta[:, 6]
+            off = off + delta[:, 7]
+            if float(delta[:, 4:6].abs().max()) < 1e-3 and float(delta[:, :4].abs().max()) < 1e-5:
+                break
+    return theta
+
+
 def affine_prealign(moving: torch.Tensor, fixed: torch.Tensor, valid_moving: torch.Tensor | None = None,
                     valid_fixed: torch.Tensor | None = None, levels: tuple[int, ...] = (4, 2, 1),
                     iterations: tuple[int, ...] = (12, 12, 4), init_shift: bool = True) -> torch.Tensor:
@@ -311,7 +365,6 @@ def affine_prealign(moving: torch.Tensor, fixed: torch.Tensor, valid_moving: tor
     stopping at half resolution moved the shift by 0.2 px (synthetic pairs: < 0.01 px).
     """
     n, _, h, w = moving.shape
-    dt = torch.float32
     theta = torch.zeros(n, 6, dtype=torch.float64, device=moving.device)
     theta[:, 0] = 1.0
     theta[:, 3] = 1.0
@@ -325,53 +378,20 @@ def affine_prealign(moving: torch.Tensor, fixed: torch.Tensor, valid_moving: tor
             theta[:, 4:] = phase_correlation(ms, fs).double() * torch.tensor([h / ms.shape[-2], w / ms.shape[-1]],
                                                                              dtype=torch.float64, device=theta.device)
         theta0 = theta.clone()  # fallbacks when Gauss-Newton ends somewhere implausible or worse
-        if isinstance(iterations, int):
-            iterations = (iterations,) * len(levels)
-        for lev, n_it in zip(levels, iterations):
-            hs, ws = max(8, h // lev), max(8, w // lev)
-            sigma = 0.5 * lev if lev > 1 else 0.6
-            m = _gauss(resample(moving.to(dt), (hs, ws)), sigma)
-            f = _gauss(resample(fixed.to(dt), (hs, ws)), sigma)
-            vm = torch.ones_like(m, dtype=torch.bool) if valid_moving is None else resample(valid_moving.to(dt), (hs, ws)) > 0.99
-            vf = torch.ones_like(f, dtype=torch.bool) if valid_fixed is None else resample(valid_fixed.to(dt), (hs, ws)) > 0.99
-            gr = fields._gradient(m[:, 0], 1)[:, None]
-            gc = fields._gradient(m[:, 0], 2)[:, None]
-            stack = torch.cat([m, gr, gc, vm.to(dt)], 1)
-            # pixel coordinates at this level, relative to the centre, in level pixels
-            sr, sc = (h - 1) / max(hs - 1, 1), (w - 1) / max(ws - 1, 1)
-            grid = fields.identity_grid(hs, ws, m.device, dt)
-            cr, cc = (hs - 1) / 2.0, (ws - 1) / 2.0
-            xr, xc = grid[:, 0] - cr, grid[:, 1] - cc
-            gain = torch.ones(n, dtype=torch.float64, device=m.device)
-            off = torch.zeros(n, dtype=torch.float64, device=m.device)
-            for _ in range(n_it):
-                u = affine_field(_theta_at_level(theta, sr, sc).to(dt), hs, ws)
-                s = fields.warp(stack, u)
-                mw, dr, dc, inside = s[:, 0], s[:, 1], s[:, 2], s[:, 3] > 0.99
-                wgt = (inside & vf[:, 0] & (u[:, 0] + grid[:, 0] >= 0) & (u[:, 0] + grid[:, 0] <= hs - 1)
-                       & (u[:, 1] + grid[:, 1] >= 0) & (u[:, 1] + grid[:, 1] <= ws - 1)).to(dt)
-                g = gain.to(dt).view(-1, 1, 1)
-                r = g * mw + off.to(dt).view(-1, 1, 1) - f[:, 0]
-                # d residual / d params: A (a00 a01 a10 a11) in level units, b (br, bc), gain, offset
-                J = torch.stack([g * dr * xr, g * dr * xc, g * dc * xr, g * dc * xc, g * dr, g * dc, mw, torch.ones_like(mw)], -1)
-                Jw = J * wgt[..., None]
-                H_ = torch.einsum("nhwi,nhwj->nij", Jw, J).double()
-                gvec = torch.einsum("nhwi,nhw->ni", Jw, r).double()
-                H_ = H_ + 1e-6 * torch.diag_embed(H_.diagonal(dim1=1, dim2=2).abs() + 1e-6)
-                delta = -torch.linalg.solve(H_, gvec[..., None])[..., 0]
-                delta = torch.nan_to_num(delta)
-                # back to full-resolution parameters
-                theta[:, 0] += delta[:, 0]
-                theta[:, 1] += delta[:, 1] * sr / sc
-                theta[:, 2] += delta[:, 2] * sc / sr
-                theta[:, 3] += delta[:, 3]
-                theta[:, 4] += delta[:, 4] * sr
-                theta[:, 5] += delta[:, 5] * sc
-                gain = gain + delta[:, 6]
-                off = off + delta[:, 7]
-                if float(delta[:, 4:6].abs().max()) < 1e-3 and float(delta[:, :4].abs().max()) < 1e-5:
-                    break
-        theta = choose_affine([theta, theta0, identity], moving, fixed, valid_fixed, plausible_affine(theta, h, w))
+        theta = _gauss_newton(theta, moving, fixed, valid_moving, valid_fixed, levels, iterations)
+        chosen = choose_affine([theta, theta0, identity], moving, fixed, valid_fixed, plausible_affine(theta, h, w))
+        lost = ~(chosen == theta).all(1)
+        if init_shift and bool(lost.any()):
+            # phase correlation's start can be meaningless (smooth frames: whitened, a spectrum without high
+            # frequencies is all rounding), Gauss-Newton went astray from it and the pair fell back to no motion (a
+            # 2.6 px shift of smooth blobs came back as 0.1 px, without a word): those pairs start again from none
+            i = lost.nonzero()[:, 0]
+            part = (lambda x: None if x is None else x[i])
+            again = _gauss_newton(identity[i].clone(), moving[i], fixed[i], part(valid_moving), part(valid_fixed),
+                                  levels, iterations)
+            chosen[i] = choose_affine([again, chosen[i], identity[i]], moving[i], fixed[i], part(valid_fixed),
+                                      plausible_affine(again, h, w))
+        theta = chosen
     return affine_field(theta, h, w).to(moving.dtype)
 
 
@@ -407,7 +427,10 @@ def choose_affine(candidates: list[torch.Tensor], moving: torch.Tensor, fixed: t
         inside = (pos[:, 0] >= 0) & (pos[:, 0] <= hs - 1) & (pos[:, 1] >= 0) & (pos[:, 1] <= ws - 1)
         wgt = (inside[:, None] & vf).float()
         ncc, cnt = weighted_ncc(mw, f, wgt)
-        cost = 1.0 - ncc + (cnt < 0.25 * hs * ws).float()  # an overlap under a quarter of the image is no match
+        # |ncc|: a date of inverted contrast matches at -1 (scored 1 - ncc, the right motion, found by Gauss-Newton
+        # and phase correlation alike, lost to no motion, 72 px off, without a word: the inversion is warned of once
+        # the frames are aligned, by the registration's check of the warped frames)
+        cost = 1.0 - ncc.abs() + (cnt < 0.25 * hs * ws).float()  # an overlap under a quarter of the image is no match
         if i == 0:
             cost = torch.where(first_ok, cost, torch.full_like(cost, float("inf")))
         costs.append(cost)
@@ -454,7 +477,8 @@ def refinement_helps(moving: torch.Tensor, fixed: torch.Tensor, refined: torch.T
         pos = grid + u.float()
         inside = ((pos[:, 0] >= 0) & (pos[:, 0] <= h - 1) & (pos[:, 1] >= 0) & (pos[:, 1] <= w - 1))[:, None]
         scores.append(weighted_ncc(fields.warp(m, u.float()), f, (inside & vf).float())[0])
-    return scores[0] > scores[1]
+    # by the correlation's size, as choose_affine: on a date of inverted contrast the better match is the more negative
+    return scores[0].abs() > scores[1].abs()
 
 
 def _ranks(images: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
