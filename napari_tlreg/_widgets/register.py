@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import numpy as np
 from napari.layers import Image, Labels, Layer, Points, Vectors
@@ -236,6 +236,21 @@ def _watch_style(layer: Layer) -> None:
             emitter.connect(changed)
 
 
+class _Unread(NamedTuple):
+    """A labels layer's data, checked by its shape on the GUI thread and read in the worker (a copy, a scan and a cast
+    of 16 x 2048² labels froze the window for 1.2 s at Run)."""
+
+    name: str
+    data: Any
+
+    def read(self) -> np.ndarray:
+        """The labels as int32 ids; ValueError (said as it is) for ids that are no ids."""
+        try:  # ids beyond int32 (a uint64 layer) were refused only after the whole run
+            return as_label_ids(np.array(self.data))
+        except ValueError as exc:
+            raise ValueError(f"labels '{self.name}': {exc}; choose other labels, or none") from None
+
+
 def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call: dict, display: dict,
              origin: dict | None = None) -> _Outcome:
     """Check the frames, register and build the layer data; every failure comes back as an :class:`_Outcome`, never
@@ -248,6 +263,12 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
         return _Outcome("refused", message=f"layer '{display['base']}': {exc}")
     except MemoryError:
         return _Outcome("refused", message="out of memory: crop or downsample the sequence")
+    try:
+        labels = labels.read() if isinstance(labels, _Unread) else labels
+    except ValueError as exc:
+        return _Outcome("refused", message=str(exc))
+    except MemoryError:
+        return _Outcome("refused", message="out of memory reading the labels: crop or downsample them")
     try:
         notes: list[str] = []  # the run's own warnings (e.g. blank frames), shown with the result's
         res = tl.register(frames, progress=progress, cancel=cancel, on_warning=notes.append, **call)
@@ -1320,7 +1341,7 @@ class RegisterWidget(ClosingDock, QWidget):
             self._refuse(f"layer '{layer.name}': {exc}")
             return
         try:
-            labels = self._chosen_labels(layer, (t, h, w))
+            labels = self._chosen_labels(layer, (t, h, w), read=False)  # read in the worker
         except ValueError as exc:
             self._refuse(str(exc))
             return
@@ -1369,9 +1390,9 @@ class RegisterWidget(ClosingDock, QWidget):
         self.status_label.setText(f"registering '{layer.name}' with {call['method']}…")
         start_held(worker)  # a thread of its own: the docks' short jobs do not wait behind it
 
-    def _chosen_labels(self, layer: Image, shape: tuple) -> np.ndarray | None:
+    def _chosen_labels(self, layer: Image, shape: tuple, read: bool = True) -> np.ndarray | _Unread | None:
         """The labels chosen for ``layer`` (frames of ``shape``) as int32 ids, or None; ValueError (said as it is)
-        when they do not fit it."""
+        when they do not fit it. ``read=False``: checked by their shape only, to be read in a worker (:class:`_Unread`)."""
         lab_layer = self.current_labels()
         if lab_layer is None:
             return None
@@ -1382,10 +1403,8 @@ class RegisterWidget(ClosingDock, QWidget):
                       + (f"images {min(numbers)}-{max(numbers)}" if numbers else "not those images"))
         if misfit:
             raise ValueError(f"labels '{lab_layer.name}': {misfit}; choose labels of this image, or none")
-        try:  # ids beyond int32 (a uint64 layer) were refused only after the whole run
-            return as_label_ids(np.array(base_data(lab_layer)))
-        except ValueError as exc:
-            raise ValueError(f"labels '{lab_layer.name}': {exc}; choose other labels, or none") from None
+        unread = _Unread(lab_layer.name, base_data(lab_layer))
+        return unread.read() if read else unread
 
     def _display_settings(self, layer: Image) -> dict:
         """How a result of ``layer`` is drawn: its place, the grid, the checkerboard, the labels' colours."""
