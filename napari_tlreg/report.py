@@ -357,9 +357,17 @@ def per_frame_tables(results: dict, labels=None, landmarks=None, spacing=None) -
     return out
 
 
-def _curve_mask(rows: list[dict], v: np.ndarray) -> np.ndarray:
-    """Points drawn on a curve: finite values of the non-reference frames (lines join across gaps)."""
-    return np.isfinite(v) & ~np.array([bool(r.get("is_reference", False)) for r in rows], dtype=bool)
+def _curve(rows: list[dict], t: np.ndarray, v: np.ndarray, start: int, every: int):
+    """``(x, y, markers)`` of a curve: the non-reference frames, NaN where the metric was not measured, so the line
+    breaks there (landmarks placed on frames 6 and 19 drew a line from one to the other, read as a TRE of frames 7-18
+    that nobody measured; the reference, never scored, is joined across), and a marker every ``every`` frames from
+    ``start`` and on every point alone between gaps (a line of one point draws nothing)."""
+    other = ~np.array([bool(r.get("is_reference", False)) for r in rows], dtype=bool)
+    x, y = t[other], np.where(np.isfinite(v), v, np.nan)[other]
+    ok = np.isfinite(y)
+    alone = ok & ~np.r_[False, ok[:-1]] & ~np.r_[ok[1:], False]
+    marks = sorted({i for i in range(start, len(y), every) if ok[i]} | {int(i) for i in np.flatnonzero(alone)})
+    return x, y, marks
 
 
 def label_title(label: int | None, names: dict | None = None) -> str:
@@ -413,11 +421,11 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
         for j, (name, rows) in enumerate(tables.items()):
             t, v, ph = metric_series(rows, m, label, physical)
             used_phys |= ph
-            keep = _curve_mask(rows, v)
-            scored |= bool(np.isfinite(v[keep]).any())
-            ax.plot(t[keep], v[keep], color=colours[j % len(colours)], marker=shapes[j % len(shapes)],
+            x, y, marks = _curve(rows, t, v, j * every // len(tables), every)
+            scored |= bool(np.isfinite(y).any())
+            ax.plot(x, y, color=colours[j % len(colours)], marker=shapes[j % len(shapes)],
                     linestyle=dashes[j % len(dashes)], ms=3.5, lw=1.4, label=name,
-                    markevery=(j * every // len(tables), every), picker=True, pickradius=6)
+                    markevery=marks, picker=True, pickradius=6)
         if not scored and m in ("dice", "hd", "hd95"):  # empty axes said nothing (the epicardium drawn at ED only)
             what = "these labels are" if label is None else f"{label_title(label, label_names)} is"
             keys = {m} if label is None else {m, f"{m}_{label}"}
@@ -436,10 +444,9 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             if any(col in r for r in first):
                 bt = np.array([int(r["t"]) for r in first])
                 bv = np.array([np.nan if r.get(col) is None else float(r[col]) for r in first])
-                keep = _curve_mask(first, bv)
-                if keep.any():
-                    ax.plot(bt[keep], bv[keep], "--x", color="0.55", lw=1.0, ms=3.5, label="before registration",
-                            markevery=(every // 2, every))
+                x, y, marks = _curve(first, bt, bv, every // 2, every)
+                if np.isfinite(y).any():
+                    ax.plot(x, y, "--x", color="0.55", lw=1.0, ms=3.5, label="before registration", markevery=marks)
         if m == "folding":
             top = max([np.nanmax(np.r_[metric_series(rows, m)[1], 0.0]) for rows in tables.values()])
             ax.set_ylim(-0.02 * max(top, 0.1), max(top * 1.1, 0.1))

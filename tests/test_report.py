@@ -137,12 +137,36 @@ def test_long_sequences_plot_at_most_about_40_markers_a_curve_staggered_between_
         lines = {line.get_label(): line for line in ax.get_lines()
                  if line.get_label() in ("a", "b", "before registration")}
         assert len(lines) == 3
-        marks = {name: line.get_markevery() for name, line in lines.items()}
-        shown = {name: len(line.get_xdata()[marks[name][0]::marks[name][1]]) for name, line in lines.items()}
-        assert all(step == every for _, step in marks.values()), marks
-        assert max(shown.values()) <= (n if every == 1 else report.MARKERS_PER_CURVE + 1), shown
+        marks = {name: list(line.get_markevery()) for name, line in lines.items()}
+        assert all(set(np.diff(m)) == {every} for m in marks.values()), marks
+        assert max(len(m) for m in marks.values()) <= (n if every == 1 else report.MARKERS_PER_CURVE + 1), marks
         if every > 1:  # the two methods' markers on other frames
             assert marks["a"][0] != marks["b"][0]
+
+
+def test_a_curve_breaks_where_a_metric_was_not_measured_and_marks_a_point_alone():
+    """(2026-12-06, clinician review) Landmarks on frames 6 and 19 only: the TRE curve drew a line from one to the
+    other, read as a TRE of frames 7-18 that nobody measured (the before curve a flat dashed one). The line breaks where
+    a frame has no value; the reference (never scored) is joined across; a point alone has its marker."""
+    from matplotlib.figure import Figure
+
+    rows = [{"t": t, "is_reference": t == 10, "tre": {6: 2.5, 19: 2.0, 20: 1.5}.get(t),
+             "tre_before": {6: 4.0, 19: 3.0, 20: 3.5}.get(t), "mse": 0.01 + 0.001 * t, "mse_before": 0.05}
+            for t in range(22)]
+    axes = report.draw_metrics(Figure(), {"a": rows}, ["tre", "mse"])
+    for ax, m in axes.items():
+        for line in ax.get_lines()[:2]:
+            if line.get_label() not in ("a", "before registration"):
+                continue
+            x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata(), float)
+            assert 10 not in x  # the reference is never a point
+            if m == "tre":
+                gap = [t for t in range(7, 19) if t != 10]
+                assert np.isin(gap, x).all() and np.isnan(y[np.isin(x, gap)]).all()  # a break, not a line over it
+                assert np.isfinite(y[np.isin(x, (6, 19, 20))]).all()
+                assert int(np.flatnonzero(x == 6)[0]) in list(line.get_markevery())  # alone: marked
+            else:
+                assert np.isfinite(y).all() and len(x) == 21  # joined across the reference
 
 
 # --------------------------------------------------------------------------- export folder
@@ -515,7 +539,8 @@ def test_a_labels_own_panels_have_its_before_registration_curve():
         if m in ("dice", "hd", "hd95", "mse"):
             assert "before registration" in names, (m, names)
         if m == "dice":
-            ys = [line.get_ydata() for line in ax.get_lines() if line.get_label() == "before registration"][0]
+            (line,) = [line for line in ax.get_lines() if line.get_label() == "before registration"]
+            ys = np.asarray(line.get_ydata(), float)[np.isin(line.get_xdata(), (2, 3))]
             np.testing.assert_allclose(ys, [r["dice_2_before"] for r in tables["truth"] if r["t"] in (2, 3)])
 
 
