@@ -1896,3 +1896,12 @@ def test_the_layers_drawn_on_an_image_follow_its_placement_put_right_after_a_run
     qtbot.waitUntil(lambda: not reg._grid_workers, timeout=10000)
     assert same_placement(placement(viewer.layers["seq grid"]), placement(img))
     assert not errors, errors
+
+
+def test_the_tre_summary_shows_micrometre_scale_figures():
+    """(2026-12-06) A layer in micrometres is measured in mm: the summary's TRE of 0.4 µm read "0.000"."""
+    from napari_tlreg._widgets.landmarks import _fmt
+
+    assert _fmt(0.0004, 3, small=True) == "0.0004" and _fmt(-0.00012345, 3, small=True) == "-0.000123"
+    assert _fmt(1.23456, 3, small=True) == "1.235" and _fmt(0.0, 3, small=True) == "0.000"
+    assert _fmt(0.0004, 3) == "0.000" and _fmt(float("nan"), 3, small=True) == "—"

@@ -73,7 +73,9 @@ _PAIR_ORDER = (0, 1, 6, 7, 2, 3, 4, 5)  # the cells below are built as id, t, ro
 STAT_ROWS = ("n", "mean", "std", "max", "dx", "dy", "ds")
 
 
-def _fmt(v, digits: int = 2) -> str:
+def _fmt(v, digits: int = 2, small: bool = False) -> str:
+    """``v`` with ``digits`` decimals; ``small``: a value those decimals round to 0 with ``digits`` significant ones
+    (a TRE of a micrometre pixel's fraction, 0.0004 mm, read "0.000")."""
     if v is None:
         return ""
     try:
@@ -82,6 +84,8 @@ def _fmt(v, digits: int = 2) -> str:
         return str(v)
     if not np.isfinite(f):
         return "—" if np.isnan(f) else "inf"
+    if small and f != 0 and abs(f) < 0.5 * 10.0 ** -digits:
+        return f"{f:.{digits}g}"
     return f"{f:.{digits}f}"
 
 
@@ -955,7 +959,7 @@ class LandmarkWidget(ClosingDock, QWidget):
                 elif stat == "n":
                     text = str(row["n"])
                 else:
-                    text = _fmt(row.get(f"{when}_{stat}{sfx}"), 3)
+                    text = _fmt(row.get(f"{when}_{stat}{sfx}"), 3, small=True)
                 tab.setItem(i, j, _item(text))
 
     def _selected_key(self) -> tuple[int, int] | None:
