@@ -1886,12 +1886,14 @@ def test_the_layers_drawn_on_an_image_follow_its_placement_put_right_after_a_run
     click(viewer.layers["seq landmarks"], (0, 10.0, 12.0))
     run_register(qtbot, reg, "lm_test_truth")
     mine = viewer.add_image(frames, name="seq mine", scale=(1.0, 2.0, 2.0))  # the user's, drawn otherwise: left
+    other = viewer.add_image(frames, name="seq 2")  # another image, drawn as seq is: its own (not a layer of seq's)
     img.scale = (1.0, 0.5, 0.25)
     img.translate = (0.0, 10.0, -4.0)
     img.rotate = 30
-    drawn = [ly for ly in viewer.layers if ly.name.startswith("seq ") and ly is not mine]
+    drawn = [ly for ly in viewer.layers if ly.name.startswith("seq ") and ly not in (mine, other)]
     assert len(drawn) >= 6 and all(same_placement(placement(ly), placement(img)) for ly in drawn), [ly.name for ly in drawn]
     assert mine.scale[-1] == 2.0 and mine.translate[-1] == 0.0
+    assert tuple(other.scale) == (1.0, 1.0, 1.0) and tuple(other.translate) == (0.0, 0.0, 0.0) and other.rotate[0, 1] == 0
     reg.grid_spin.setValue(reg.grid_spin.value() + 4)  # a grid drawn again takes the image's placement as it is now
     qtbot.waitUntil(lambda: not reg._grid_workers, timeout=10000)
     assert same_placement(placement(viewer.layers["seq grid"]), placement(img))

@@ -159,6 +159,19 @@ def placement(layer) -> dict:
             "affine": np.asarray(layer.affine.affine_matrix, float), "units": tuple(getattr(layer, "units", ()) or ())}
 
 
+def drawn_on(layer, image) -> bool:
+    """Whether ``layer`` is one the plugin draws on ``image`` (a result, landmarks or tracks in its pixels, its colour
+    copy, labels of its DICOM contours), not another of the user's named after it ("cells 2" beside "cells")."""
+    from napari_tlreg._hooks import COLOUR_OF, IN_PIXELS
+
+    from .chooser import is_result, plugin_info
+    from .register import CONTOURS_OF
+
+    info = plugin_info(layer)
+    return (is_result(layer) or bool(layer.metadata.get(IN_PIXELS)) or info.get(COLOUR_OF) == image.name
+            or CONTOURS_OF in info)
+
+
 def same_placement(a: dict, b: dict) -> bool:
     return all(a[k] == b[k] if k == "units" else (a[k].shape == b[k].shape and np.allclose(a[k], b[k])) for k in a)
 
@@ -208,7 +221,7 @@ def _follow_renames(viewer, store: ResultStore) -> None:
             return
         for layer in list(layers):
             if (layer is not image and layer.name.startswith(f"{image.name} ") and layer.ndim == image.ndim
-                    and same_placement(placement(layer), old)):
+                    and drawn_on(layer, image) and same_placement(placement(layer), old)):
                 for key in PLACEMENT:
                     if not same_placement({key: placement(layer)[key]}, {key: now[key]}):
                         setattr(layer, key, now[key])
