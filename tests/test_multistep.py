@@ -612,3 +612,27 @@ def test_a_date_of_inverted_contrast_keeps_its_motion_and_is_warned_of():
     res = tl.register(np.stack([ref, -moved]).astype(np.float32), method="multistep", on_warning=notes.append)
     np.testing.assert_allclose(np.median(res.displacement[1].reshape(2, -1), axis=1), [30, -20], atol=0.5)
     assert any("correlate negatively" in n for n in notes), notes
+
+
+def test_a_grating_shifted_near_half_its_period_is_not_taken_for_a_date_of_inverted_contrast():
+    """(2026-12-06, diff review) Scored by the size of their correlation on every pair, candidates that anti-correlate
+    won on ordinary pairs: a grating shifted by 0.48 of its period came back 26 px off, said to be "inverted". The
+    size counts only where no candidate correlates and one anti-correlates strongly."""
+    from scipy import ndimage
+
+    from napari_tlreg.engines import pairs
+
+    yy, xx = np.mgrid[:128, :128]
+    for seed in range(3):
+        noise = 0.02 * np.random.default_rng(seed).standard_normal((128, 128))
+        img = ndimage.gaussian_filter(np.sin(2 * np.pi * (yy + 0.3 * xx) / 25.0) + noise, 2)
+        moved = ndimage.shift(img, (-11.875, 0.0), order=3, mode="reflect")  # 0.475 of the period
+        m, f = (torch.tensor(a, dtype=torch.float32)[None, None] for a in (img, moved))
+        u = pairs.affine_prealign(m, f)[0, :, 64, 64].numpy()
+        assert np.hypot(u[0] - 11.875, u[1]) < 3, (seed, u)  # along the stripes a shift is not seen: ~1 px
+        # nor is a refinement that anti-correlates better than a coarse field that correlates (by the size, it was)
+        half = torch.tensor([7.17, -26.03]).view(1, 2, 1, 1).expand(1, 2, 128, 128)
+        near = torch.tensor([11.875 + 1.5, 0.0]).view(1, 2, 1, 1).expand(1, 2, 128, 128)
+        assert not bool(pairs.refinement_helps(m, f, half, near)[0])
+    scores = torch.tensor([[0.995, -0.98], [0.1, -0.9], [0.0, 0.05]])  # (candidates, pairs)
+    assert pairs.pair_inverted(scores).tolist() == [False, True]

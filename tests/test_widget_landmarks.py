@@ -1900,6 +1900,26 @@ def test_the_layers_drawn_on_an_image_follow_its_placement_put_right_after_a_run
     assert not errors, errors
 
 
+def test_the_layers_of_an_image_named_like_another_stay_with_their_own(make_napari_viewer):
+    """(2026-12-06, diff review) Two images "seq" (napari named the second "seq [1]"): a scale set on "seq" moved the
+    landmarks and results of "seq [1]" too (their names begin with "seq ")."""
+    from napari_tlreg._hooks import IN_PIXELS
+    from napari_tlreg._widgets.chooser import RESULT_KEY, made_result
+    from napari_tlreg._widgets.store import store_for
+
+    viewer = make_napari_viewer()
+    store_for(viewer)  # what every dock does
+    a = viewer.add_image(np.zeros((4, 32, 32), np.float32), name="seq")
+    b = viewer.add_image(np.zeros((4, 32, 32), np.float32), name="seq")
+    assert b.name == "seq [1]"
+    b_marks = viewer.add_points(np.array([[0, 10, 10.0]]), name="seq [1] landmarks", ndim=3, metadata={IN_PIXELS: True})
+    b_jac = made_result(viewer.add_image(np.zeros((4, 32, 32)), name="seq [1] jacobian", metadata={RESULT_KEY: True}))
+    a_marks = viewer.add_points(np.array([[0, 10, 10.0]]), name="seq landmarks", ndim=3, metadata={IN_PIXELS: True})
+    a.scale = (1.0, 2.0, 2.0)
+    assert tuple(a_marks.scale) == (1.0, 2.0, 2.0)
+    assert tuple(b_marks.scale) == (1.0, 1.0, 1.0) and tuple(b_jac.scale) == (1.0, 1.0, 1.0)
+
+
 def test_the_tre_summary_shows_micrometre_scale_figures():
     """(2026-12-06) A layer in micrometres is measured in mm: the summary's TRE of 0.4 µm read "0.000"."""
     from napari_tlreg._widgets.landmarks import _fmt

@@ -855,7 +855,7 @@ def test_intensity_choice_and_flicker_notice(widget, qtbot, notes):
     assert w.results[("seq", TruthEngine.name)].normalization == "frame"
     assert len(notes) == 1 and notes[0][0] == "warning", notes
     assert notes[0][1].startswith("Register sequence: frames 2, 3 differ in brightness from the reference by ")
-    assert w.status_label.text().endswith("; intensities scaled per frame")
+    assert "; intensities scaled per frame\n⚠ frames 2, 3 differ in brightness" in w.status_label.text()
     notes.clear()
     choose(w.normalize_combo, "one scale for the sequence")
     run_and_wait(qtbot, w)

@@ -159,6 +159,13 @@ def placement(layer) -> dict:
             "affine": np.asarray(layer.affine.affine_matrix, float), "units": tuple(getattr(layer, "units", ()) or ())}
 
 
+def named_after(layer, layers):
+    """The image ``layer`` is named after: the one whose name, and a space, begins its name, the longest of them
+    ("seq [1] landmarks" is of "seq [1]", not of "seq": they moved with "seq"); None if none."""
+    of = [ly for ly in layers if isinstance(ly, Image) and ly is not layer and layer.name.startswith(f"{ly.name} ")]
+    return max(of, key=lambda ly: len(ly.name)) if of else None
+
+
 def drawn_on(layer, image) -> bool:
     """Whether ``layer`` is one the plugin draws on ``image`` (a result, landmarks or tracks in its pixels, its colour
     copy, labels of its DICOM contours), not another of the user's named after it ("cells 2" beside "cells")."""
@@ -220,7 +227,7 @@ def _follow_renames(viewer, store: ResultStore) -> None:
         if old is None or same_placement(old, now):
             return
         for layer in list(layers):
-            if (layer is not image and layer.name.startswith(f"{image.name} ") and layer.ndim == image.ndim
+            if (layer is not image and named_after(layer, layers) is image and layer.ndim == image.ndim
                     and drawn_on(layer, image) and same_placement(placement(layer), old)):
                 for key in PLACEMENT:
                     if not same_placement({key: placement(layer)[key]}, {key: now[key]}):

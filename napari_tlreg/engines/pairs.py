@@ -402,6 +402,11 @@ def affine_prealign(moving: torch.Tensor, fixed: torch.Tensor, valid_moving: tor
 AFFINE_SCALE_RANGE = (0.5, 2.0)
 
 
+#: a pair is taken for a date of inverted contrast when none of its candidate alignments has a rank correlation of
+#: :data:`INVERTED_PAIR_BELOW` or more and one has -:data:`INVERTED_PAIR_AT` or less (:func:`pair_inverted`)
+INVERTED_PAIR_BELOW, INVERTED_PAIR_AT = 0.3, 0.5
+
+
 def choose_affine(candidates: list[torch.Tensor], moving: torch.Tensor, fixed: torch.Tensor,
                   valid_fixed: torch.Tensor | None, first_ok: torch.Tensor, size: int = 128) -> torch.Tensor:
     """Per pair, the candidate affine ``(N, 6)`` whose warp of ``moving`` best matches ``fixed``.
@@ -418,8 +423,8 @@ def choose_affine(candidates: list[torch.Tensor], moving: torch.Tensor, fixed: t
         else resample(valid_fixed.float(), (hs, ws)) > 0.99
     m = _ranks(resample(moving.float(), (hs, ws)))
     f = _ranks(resample(fixed.float(), (hs, ws)), vf)
-    costs = []
-    for i, th in enumerate(candidates):
+    nccs, small = [], []
+    for th in candidates:
         t = _theta_at_level(torch.nan_to_num(th), (h - 1) / max(hs - 1, 1), (w - 1) / max(ws - 1, 1))
         u = affine_field(t.float(), hs, ws)
         mw = fields.warp(m, u)
@@ -427,15 +432,26 @@ def choose_affine(candidates: list[torch.Tensor], moving: torch.Tensor, fixed: t
         inside = (pos[:, 0] >= 0) & (pos[:, 0] <= hs - 1) & (pos[:, 1] >= 0) & (pos[:, 1] <= ws - 1)
         wgt = (inside[:, None] & vf).float()
         ncc, cnt = weighted_ncc(mw, f, wgt)
-        # |ncc|: a date of inverted contrast matches at -1 (scored 1 - ncc, the right motion, found by Gauss-Newton
-        # and phase correlation alike, lost to no motion, 72 px off, without a word: the inversion is warned of once
-        # the frames are aligned, by the registration's check of the warped frames)
-        cost = 1.0 - ncc.abs() + (cnt < 0.25 * hs * ws).float()  # an overlap under a quarter of the image is no match
-        if i == 0:
-            cost = torch.where(first_ok, cost, torch.full_like(cost, float("inf")))
-        costs.append(cost)
-    best = torch.stack(costs).argmin(0)
+        nccs.append(ncc)
+        small.append(cnt < 0.25 * hs * ws)  # an overlap under a quarter of the image is no match
+    ncc = torch.stack(nccs)
+    # a date of inverted contrast matches at -1: where no candidate correlates and one anti-correlates strongly, the
+    # correlation counts by its size (scored 1 - ncc, the right motion, found by Gauss-Newton and phase correlation
+    # alike, lost to no motion, 72 px off, without a word; aligned, the inversion is warned of by the registration's
+    # check of the warped frames). Else by its sign: a periodic texture half a period off anti-correlates too (a
+    # grating's 12.5 px shift was taken for -26 px of an "inverted" date when every pair was scored by the size).
+    judged = ncc.clone()
+    judged[0] = torch.where(first_ok, ncc[0], torch.zeros_like(ncc[0]))  # a refused candidate says nothing of the pair
+    cost = 1.0 - torch.where(pair_inverted(judged), ncc.abs(), ncc) + torch.stack(small).float()
+    cost[0] = torch.where(first_ok, cost[0], torch.full_like(cost[0], float("inf")))
+    best = cost.argmin(0)
     return torch.stack(candidates)[best, torch.arange(n, device=best.device)]
+
+
+def pair_inverted(scores: torch.Tensor) -> torch.Tensor:
+    """Per pair, from the rank correlations ``scores`` ``(K, N)`` of its candidate alignments: whether it looks like a
+    date of inverted contrast (no candidate correlates, one anti-correlates strongly)."""
+    return (scores.max(0).values < INVERTED_PAIR_BELOW) & (scores.min(0).values < -INVERTED_PAIR_AT)
 
 
 def weighted_ncc(a: torch.Tensor, b: torch.Tensor, wgt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -477,8 +493,10 @@ def refinement_helps(moving: torch.Tensor, fixed: torch.Tensor, refined: torch.T
         pos = grid + u.float()
         inside = ((pos[:, 0] >= 0) & (pos[:, 0] <= h - 1) & (pos[:, 1] >= 0) & (pos[:, 1] <= w - 1))[:, None]
         scores.append(weighted_ncc(fields.warp(m, u.float()), f, (inside & vf).float())[0])
-    # by the correlation's size, as choose_affine: on a date of inverted contrast the better match is the more negative
-    return scores[0].abs() > scores[1].abs()
+    # towards the coarse field's sign: where the affine stage took the pair for a date of inverted contrast (it
+    # anti-correlates), the better match is the more negative; else a refinement that anti-correlates is no match
+    sign = torch.where(scores[1] < 0, -1.0, 1.0)
+    return scores[0] * sign > scores[1] * sign
 
 
 def _ranks(images: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
