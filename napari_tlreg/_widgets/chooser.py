@@ -16,6 +16,8 @@ from napari_tlreg._hooks import COLOUR_OF
 
 #: metadata flag of the layers our widgets create (results are never offered as inputs)
 RESULT_KEY = "napari_tlreg_result"
+#: key in a contour labels layer's plugin metadata: the DICOM image numbers of the frames they were drawn on
+CONTOURS_OF = "contours_of"
 
 
 #: the result layers the docks made: napari's Duplicate Layer and Convert copy the metadata flag, and a user's corrected

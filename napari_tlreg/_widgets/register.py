@@ -72,7 +72,7 @@ from napari_tlreg import report
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
-from .chooser import (HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, file_name,
+from .chooser import (CONTOURS_OF, HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, file_name,
                       frame_not_shown, frames_shape, is_result, made_result, plugin_info, scroll_body, start_held,
                       start_reference, unmake_result)
 from .store import store_for
@@ -105,8 +105,6 @@ RUN_TIP = ("Register every frame to the reference in the background (the viewer 
 
 
 # ---- work done in the worker thread (touches no widget) -------------------------------------------
-#: key in a contour labels layer's plugin metadata: the DICOM image numbers of the frames they were drawn on
-CONTOURS_OF = "contours_of"
 #: metadata flag of a result layer the user has painted
 EDITED = "napari_tlreg_edited"
 #: a result layer's display settings that stay as the user set them when a re-run updates the layer in place (its

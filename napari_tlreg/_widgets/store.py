@@ -171,8 +171,7 @@ def drawn_on(layer, image) -> bool:
     copy, labels of its DICOM contours), not another of the user's named after it ("cells 2" beside "cells")."""
     from napari_tlreg._hooks import COLOUR_OF, IN_PIXELS
 
-    from .chooser import is_result, plugin_info
-    from .register import CONTOURS_OF
+    from .chooser import CONTOURS_OF, is_result, plugin_info
 
     info = plugin_info(layer)
     return (is_result(layer) or bool(layer.metadata.get(IN_PIXELS)) or info.get(COLOUR_OF) == image.name
