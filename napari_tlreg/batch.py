@@ -554,6 +554,26 @@ def _quiet_on_ctrl_c(start: Callable):
         signal.signal(signal.SIGINT, signal.SIG_DFL if before is None else before)
 
 
+@contextlib.contextmanager
+def _interrupts_held():
+    """SIGINT and SIGTERM ignored while the block runs (in the main thread): an interrupted batch stops its cluster
+    and writes its last summary. A second Ctrl-C there (or ``timeout``'s signal, sent to the batch and then to its
+    process group) escaped the clean-up: the cluster was left to finish results after the summary had called them
+    "pending", and the exit waited 10 s for its workers."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+
 def _connect(address: str):
     """A ``Client`` of the scheduler at ``address``, or ``OSError`` within :data:`CONNECT_TIMEOUT` (and a few
     seconds): Dask's own timeout does not cover a port that accepts the connection and never answers (it waited
@@ -812,16 +832,17 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
                 if on_row is not None:
                     on_row(row)
         except BaseException:  # Ctrl-C: a result a worker finished before its row came back is not "pending"
-            with contextlib.suppress(Exception):
-                stop()  # first: a worker still running would finish a result after the summary called it pending
-            for i in todo:
-                folder = out / items[i]["name"]
-                if rows[i]["status"] == "pending" and is_finished(
-                        folder, run_record(items[i], method, given, reference, normalize, slice)):
-                    rows[i] = _row(items[i], status="ok", folder=str(folder), **_metrics_of(folder))
-                with contextlib.suppress(OSError):  # a worker stopped mid-write left its full-size hidden copy
-                    remove_leftovers(folder, "result.json")
-            write_summary([rows[k] for k in range(len(items))], out)
+            with _interrupts_held():  # a second Ctrl-C (or timeout's signal to the group) cut this short
+                with contextlib.suppress(Exception):
+                    stop()  # first: a worker still running would finish a result after the summary called it pending
+                for i in todo:
+                    folder = out / items[i]["name"]
+                    if rows[i]["status"] == "pending" and is_finished(
+                            folder, run_record(items[i], method, given, reference, normalize, slice)):
+                        rows[i] = _row(items[i], status="ok", folder=str(folder), **_metrics_of(folder))
+                    with contextlib.suppress(OSError):  # a worker stopped mid-write left its full-size hidden copy
+                        remove_leftovers(folder, "result.json")
+                write_summary([rows[k] for k in range(len(items))], out)
             raise
 
     ordered = [rows[i] for i in range(len(items))]

@@ -862,6 +862,39 @@ def test_a_users_own_folder_in_out_is_not_taken_for_a_result(cluster, shift_engi
     assert [(r["name"], r["status"]) for r in again] == [(rows[0]["name"], "skipped")], again
 
 
+def test_a_second_ctrl_c_does_not_cut_the_clean_up_short(cluster, shift_engine, tmp_path, monkeypatch):
+    """(2026-12-06, cohort review) Ctrl-C twice (or `timeout -s INT`, which signals the batch and then its group): the
+    second, while the cluster was being stopped, escaped the clean-up; the last summary was never written (finished
+    results left "pending") and the cluster never closed."""
+    import os
+    import signal
+
+    import napari_tlreg.batch as B
+    from distributed import Client
+
+    for k in range(3):
+        save_stack(tmp_path / f"s{k}.tif", _sequence(3, seed=k))
+    log = []
+
+    class Started:  # the cluster the batch stops: the second Ctrl-C comes while it does
+        def close(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            log.append("stop")
+
+    monkeypatch.setattr(B, "_client", lambda scheduler, n: (Client(cluster), Started(), True))
+    written = B.write_summary
+    monkeypatch.setattr(B, "write_summary", lambda rows, out: (log.append("summary"), written(rows, out))[1])
+
+    def interrupt(row):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch([tmp_path / f"s{k}.tif" for k in range(3)], shift_engine, tmp_path / "out", montage=False,
+                  on_row=interrupt)
+    assert log[-2:] == ["stop", "summary"], log
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
 def test_an_interrupted_batch_does_not_call_a_finished_result_pending(cluster, shift_engine, tmp_path, monkeypatch):
     """(2026-12-05, CLI review) Ctrl-C after a worker had written its result, before its row came back: the summary
     said "pending" for a complete folder, which the README says marks what is not new. Deterministic: the rows are
