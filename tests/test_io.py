@@ -485,6 +485,55 @@ def test_video_avi_lossless_codec(tmp_path):
     assert np.abs(seq.frames - grey).max() <= 2
 
 
+def test_a_variable_rate_video_gives_the_frames_it_holds_and_their_times(tmp_path):
+    """(2026-12-06, echo review) ffmpeg's default constant rate made a clip of 24 frames at uneven times 40 frames,
+    16 of them copies of the one before (registered as cardiac phases), at a frame time that fit neither."""
+    import subprocess
+    import warnings
+
+    import imageio_ffmpeg
+
+    grey = _smooth_video(t=24, h=48, w=64)
+    _write_video(tmp_path / "even.mp4", grey, fps=30, codec="libx264", quality=None,
+                 output_params=["-crf", "0"])
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(tmp_path / "even.mp4"),
+                    "-vf", "setpts='if(lt(N,12),N*2,24+(N-12))/30/TB'", "-fps_mode", "vfr", "-c:v", "libx264",
+                    "-crf", "0", str(tmp_path / "vfr.mp4")], check=True)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        seq = load_sequence(tmp_path / "vfr.mp4")
+    assert seq.shape == (24, 48, 64)
+    assert not any(np.array_equal(seq.frames[k], seq.frames[k - 1]) for k in range(1, 24))  # no copies
+    steps = np.diff(seq.metadata["trigger_times_ms"])
+    np.testing.assert_allclose(steps[:11], 2000 / 30, atol=1)
+    np.testing.assert_allclose(steps[12:], 1000 / 30, atol=1)
+    assert "fps" not in seq.metadata and seq.metadata["frame_time_ms"] == pytest.approx(float(np.median(steps)))
+    assert any("not evenly spaced in time" in str(w.message) for w in said)
+    even = load_sequence(tmp_path / "even.mp4")  # a constant rate: as before
+    assert even.shape == (24, 48, 64) and even.metadata["fps"] == pytest.approx(30.0) and "trigger_times_ms" not in even.metadata
+
+
+def test_a_video_frame_that_cannot_be_decoded_is_said(tmp_path):
+    """(2026-12-06, echo review) The last frame's data lost (zeros in its chunk): 29 of 30 frames came back, the heart
+    cycle one frame short, without a word."""
+    import re
+    import warnings
+
+    _write_video(tmp_path / "clip.avi", _smooth_video(t=10, h=48, w=64), fps=10, codec="mjpeg")
+    data = bytearray((tmp_path / "clip.avi").read_bytes())
+    movi, idx1 = data.find(b"movi"), data.find(b"idx1")
+    last = [m.start() for m in re.finditer(rb"00dc", data) if movi < m.start() < idx1][-1]
+    size = int.from_bytes(data[last + 4:last + 8], "little")
+    data[last + 8:last + 8 + size] = bytes(size)
+    (tmp_path / "damaged.avi").write_bytes(bytes(data))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        seq = load_sequence(tmp_path / "damaged.avi")
+    assert seq.shape[0] == 9
+    assert any("1 of its 10 frames could not be decoded and is left out" in str(w.message) for w in said), \
+        [str(w.message) for w in said]
+
+
 # --------------------------------------------------------------------------- bad inputs
 def _valid_file(tmp_path, fmt):
     x = _stack((6, 32, 48), np.uint16)

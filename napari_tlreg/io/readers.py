@@ -1559,7 +1559,9 @@ def _read_video(path: Path, **_) -> Sequence:
     if size is not None and len(size) >= 2 and math.isfinite(n_frames):
         _check_claim(path, (max(1, math.ceil(n_frames)), int(size[1]), int(size[0]), 3), "video")
         _check_frames(path, (max(1, math.ceil(n_frames)), int(size[1]), int(size[0])))
-    arr = iio.imread(path, plugin=plugin)
+    # the frames as the file holds them: at ffmpeg's default constant rate, a variable-rate clip of 24 frames came back
+    # as 40, 16 of them copies of the frame before, registered as cardiac phases
+    arr = iio.imread(path, plugin=plugin, **({"output_params": ["-fps_mode", "passthrough"]} if plugin == "FFMPEG" else {}))
     arr = np.asarray(arr)
     if arr.ndim == 3 and arr.shape[-1] not in (3, 4):  # (T, H, W) grey
         grey, rgb = arr.astype(np.float32), None
@@ -1570,11 +1572,48 @@ def _read_video(path: Path, **_) -> Sequence:
     if grey.size == 0 or grey.ndim != 3:
         _fail(path, "video holds no frames")
     meta = {"rgb": rgb} if rgb is not None else {}
+    times = _video_times(path) if plugin == "FFMPEG" else None
+    if times is not None and len(times) > len(grey):  # the decoder dropped what it could not decode, without a word
+        lost = len(times) - len(grey)
+        warnings.warn(f"{path.name}: {lost} of its {len(times)} frames could not be decoded and {'is' if lost == 1 else 'are'}"
+                      f" left out (the file may be damaged): {len(grey)} frames read", stacklevel=3)
     fps = meta_in.get("fps")
-    if fps and math.isfinite(float(fps)) and float(fps) > 0:
+    steps = np.diff(times) if times is not None and len(times) == len(grey) and len(times) > 2 else None
+    if steps is not None and steps.max() - steps.min() > VIDEO_UNEVEN * np.median(steps):
+        meta["trigger_times_ms"] = [float(1000.0 * (t - times[0])) for t in times]
+        meta["frame_time_ms"] = float(1000.0 * np.median(steps))
+        warnings.warn(f"{path.name}: its frames are not evenly spaced in time (a variable frame rate: "
+                      f"{1000 * steps.min():.1f} to {1000 * steps.max():.1f} ms apart); each frame is read as recorded, "
+                      "their times kept (trigger_times_ms)", stacklevel=3)
+    elif fps and math.isfinite(float(fps)) and float(fps) > 0:
         meta["fps"] = float(fps)
         meta["frame_time_ms"] = 1000.0 / float(fps)
     return Sequence(grey, metadata=meta)
+
+
+#: a video's frames are said to be unevenly spaced in time when their intervals differ by more than this share of the
+#: median interval
+VIDEO_UNEVEN = 0.25
+
+
+def _video_times(path: Path) -> np.ndarray | None:
+    """The presentation times (s, sorted) of the first video stream's packets, read by ffmpeg without decoding them
+    (the stream copied into ``framemd5``); None where ffmpeg cannot say."""
+    import subprocess
+
+    try:
+        import imageio_ffmpeg
+
+        out = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path),
+                              "-map", "0:v:0", "-c", "copy", "-f", "framemd5", "-"],
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+        base = re.search(r"^#tb 0: (\d+)/(\d+)", out, re.M)
+        pts = [int(line.split(",")[2]) for line in out.splitlines() if line and not line.startswith("#")]
+    except (ImportError, OSError, ValueError, IndexError, subprocess.SubprocessError):
+        return None
+    if base is None or not pts or int(base.group(2)) == 0:
+        return None
+    return np.sort(np.asarray(pts, np.float64)) * int(base.group(1)) / int(base.group(2))
 
 
 def _check_video_container(path: Path) -> None:
