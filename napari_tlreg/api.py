@@ -176,17 +176,24 @@ def run_params(method: str, params: dict[str, Any], shape, spacing=None, unit: s
 WORSE_TOLERANCE = 1e-5
 
 
-def worse_than_none(frames, warped, reference: int) -> tuple[float, float, int, int] | None:
+def worse_than_none(frames, warped, reference: int, valid=None) -> tuple[float, float, int, int] | None:
     """``(MSE after, MSE before, frames worse, frames)`` when the warped reference matches the (normalised) frames
     worse, on the mean over the frames other than the reference, than the reference left as it is (by more than
-    :data:`WORSE_TOLERANCE`); else None."""
+    :data:`WORSE_TOLERANCE`); else None. ``valid`` ``(T, H, W)`` bool: the pixels each frame's MSE is taken over (the
+    pair engines' no-data left out: a fill at 65535 on one date, which no field can match, said a right field "does
+    not fit")."""
     import torch
 
     others = [t for t in range(frames.shape[0]) if t != reference]
     ref = frames[reference].float()
+
+    def mse(a, t):
+        sq = (a - frames[t].float()) ** 2
+        return sq[valid[t]].mean() if valid is not None and bool(valid[t].any()) else sq.mean()
+
     # frame by frame: no copies of the whole sequence beside the run's own arrays (0.5 GB each at MAX_VOXELS)
-    after = torch.stack([((warped[t].float() - frames[t].float()) ** 2).mean() for t in others])
-    before = torch.stack([((ref - frames[t].float()) ** 2).mean() for t in others])
+    after = torch.stack([mse(warped[t].float(), t) for t in others])
+    before = torch.stack([mse(ref, t) for t in others])
     if float(after.mean()) <= float(before.mean()) + WORSE_TOLERANCE:
         return None
     return float(after.mean()), float(before.mean()), int((after > before + WORSE_TOLERANCE).sum()), len(others)
@@ -213,6 +220,15 @@ def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
         if int(meta.get("n_slices", 1)) > 1:
             out["slice"], out["n_slices"] = int(meta.get("slice", 0)), int(meta["n_slices"])
     return out
+
+
+def _valid_pixels(frames, reference: int):
+    """``(T, H, W)`` bool: the pixels of each frame that are data in it and in the reference (the pair engines'
+    :func:`~napari_tlreg.engines.pairs.nodata_mask`), or None where every pixel is."""
+    from .engines.pairs import nodata_mask
+
+    valid = nodata_mask(frames[:, None].float())[:, 0]
+    return None if bool(valid.all()) else valid & valid[reference]
 
 
 #: the correlation below which a frame is said to be of inverted contrast: every engine's inverted frames of the regimes
@@ -639,7 +655,7 @@ def register(
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     runtime = time.perf_counter() - t0
-    worse = worse_than_none(x, warped, ref)
+    worse = worse_than_none(x, warped, ref, _valid_pixels(x, ref) if checked.get("mask_nodata") else None)
     if worse:
         warn(worse_message(method, *worse))
     inverted = inverted_frames(x, warped, ref)

@@ -636,3 +636,19 @@ def test_a_grating_shifted_near_half_its_period_is_not_taken_for_a_date_of_inver
         assert not bool(pairs.refinement_helps(m, f, half, near)[0])
     scores = torch.tensor([[0.995, -0.98], [0.1, -0.9], [0.0, 0.05]])  # (candidates, pairs)
     assert pairs.pair_inverted(scores).tolist() == [False, True]
+
+
+def test_a_no_data_fill_does_not_make_a_right_field_worse_than_none(shared_data):
+    """(2026-12-06, satellite review) The real pair with the bottom 50 rows of the second date filled with 65535 (a
+    no-data value the engines leave out): the field was right, and the user was told it "does not fit these frames,
+    try another method" (the MSE, taken over the fill no field can match, was equal before and after)."""
+    import warnings
+
+    d = np.load(shared_data / "satellite" / "arosics_S2A_crop512_r1044_c1044.npz")
+    pair = np.stack([d["ref"], d["tgt"]]).astype(np.uint16)
+    pair[1, -50:] = 65535
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        res = tl.register(pair, method="hsyn", spacing=(10.0, 10.0), unit="m")
+    assert not any("worse than the reference" in str(w.message) for w in said), [str(w.message) for w in said]
+    np.testing.assert_allclose(np.median(res.displacement[1, :, :-50].reshape(2, -1), axis=1), [1.8, -0.6], atol=0.4)
