@@ -43,6 +43,8 @@ READER_SUFFIXES = (".tif", ".tiff", ".nii", ".nii.gz", ".dcm", ".dicom", ".ima",
 #: percentiles of a map's pixels its grey scale spans when opened (a satellite image; QGIS cuts 2-98 %): napari's
 #: min-max put the Sentinel-2 pair's fields in the lowest third (600-4149, 99.5 % of the pixels under 1997), dark
 MAP_WINDOW = (0.5, 99.5)
+#: a share of a map's pixels at its lowest or highest value that is taken for a no-data fill, left out of its window
+MAP_FILL_SHARE = 0.01
 
 
 def map_window(frames: np.ndarray) -> tuple[float, float] | None:
@@ -51,6 +53,9 @@ def map_window(frames: np.ndarray) -> tuple[float, float] | None:
     step = max(1, int(np.ceil(np.sqrt(frames.size / 4e6))))
     sample = np.asarray(frames[..., ::step, ::step], dtype=np.float64)
     sample = sample[np.isfinite(sample)]
+    for fill in (sample.min(), sample.max()) if sample.size else ():  # a no-data fill (0 at a tile's edge, 65535):
+        if (sample == fill).mean() >= MAP_FILL_SHARE:  # the window of the land (it opened at 0-1926 for 700-1997)
+            sample = sample[sample != fill]
     if sample.size == 0:
         return None
     lo, hi = (float(v) for v in np.percentile(sample, MAP_WINDOW))

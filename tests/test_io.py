@@ -1140,6 +1140,14 @@ def test_a_map_opens_with_its_fields_in_the_grey_scale(shared_data, make_napari_
     holes = pixels.copy()
     holes[:, :100] = np.nan  # no-data as NaN: the window of the numbers
     assert _hooks.map_window(holes) == pytest.approx(tuple(np.nanpercentile(holes, [0.5, 99.5])))
+    # (2026-12-06, satellite review) no-data as a fill, 0 at a tile's edge or 65535: the window of the land (a 0 border
+    # opened the pair at 0-1926, a 65535 strip at 700-65535: black)
+    for fill in (0.0, 65535.0):
+        filled = pixels.copy()
+        filled[1, :60] = fill
+        filled[1, :, :40] = fill
+        land = np.concatenate([pixels[0].ravel(), pixels[1, 60:, 40:].ravel()])
+        assert _hooks.map_window(filled) == pytest.approx(tuple(np.percentile(land, [0.5, 99.5])), rel=0.02)
 
 
 def test_a_samples_landmarks_are_rings_that_leave_the_image_visible():
