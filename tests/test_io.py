@@ -513,6 +513,33 @@ def test_a_variable_rate_video_gives_the_frames_it_holds_and_their_times(tmp_pat
     assert even.shape == (24, 48, 64) and even.metadata["fps"] == pytest.approx(30.0) and "trigger_times_ms" not in even.metadata
 
 
+@pytest.mark.parametrize("name, made", [
+    ("xvid.avi", ["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=2", "-c:v", "mpeg4", "-bf", "2"]),
+    ("fast.mov", ["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=240:duration=0.5", "-c:v", "libx264",
+                  "-video_track_timescale", "600"]),
+    ("trimmed.mp4", None)])
+def test_a_video_of_even_frames_is_read_as_such(tmp_path, name, made):
+    """(2026-12-06, diff review) An MPEG-4 AVI with B-frames (no presentation times: ffmpeg's -2**63, read as times
+    3.7e20 ms apart) and 240 fps at a 1/600 s clock (steps of 2 and 3 ticks) were said to be of a variable frame
+    rate; a trimmed MP4 (an edit list skipping 33 of its packets) was said to have 33 frames that could not be decoded."""
+    import subprocess
+    import warnings
+
+    import imageio_ffmpeg
+
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    if made is None:  # a lossless trim: the packets before its start kept, skipped by its edit list
+        subprocess.run([exe, "-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=4",
+                        "-c:v", "libx264", "-bf", "2", str(tmp_path / "whole.mp4")], check=True)
+        made = ["-ss", "1.3", "-i", str(tmp_path / "whole.mp4"), "-c", "copy"]
+    subprocess.run([exe, "-y", "-loglevel", "error", *made, str(tmp_path / name)], check=True)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        seq = load_sequence(tmp_path / name)
+    assert not [str(w.message) for w in said if w.category is not ResourceWarning]
+    assert "trigger_times_ms" not in seq.metadata and seq.metadata["fps"] > 0 and seq.shape[0] > 10
+
+
 def test_a_video_frame_that_cannot_be_decoded_is_said(tmp_path):
     """(2026-12-06, echo review) The last frame's data lost (zeros in its chunk): 29 of 30 frames came back, the heart
     cycle one frame short, without a word."""

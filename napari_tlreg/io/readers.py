@@ -1572,14 +1572,16 @@ def _read_video(path: Path, **_) -> Sequence:
     if grey.size == 0 or grey.ndim != 3:
         _fail(path, "video holds no frames")
     meta = {"rgb": rgb} if rgb is not None else {}
-    times = _video_times(path) if plugin == "FFMPEG" else None
+    timed = _video_times(path) if plugin == "FFMPEG" else None
+    times, tick = timed if timed is not None else (None, 0.0)
     if times is not None and len(times) > len(grey):  # the decoder dropped what it could not decode, without a word
         lost = len(times) - len(grey)
         warnings.warn(f"{path.name}: {lost} of its {len(times)} frames could not be decoded and {'is' if lost == 1 else 'are'}"
                       f" left out (the file may be damaged): {len(grey)} frames read", stacklevel=3)
     fps = meta_in.get("fps")
     steps = np.diff(times) if times is not None and len(times) == len(grey) and len(times) > 2 else None
-    if steps is not None and steps.max() - steps.min() > VIDEO_UNEVEN * np.median(steps):
+    # more than a tick of the stream's clock apart (240 fps at a 1/600 s clock steps 2 and 3 ticks: even)
+    if steps is not None and steps.max() - steps.min() > max(VIDEO_UNEVEN * np.median(steps), 1.01 * tick):
         meta["trigger_times_ms"] = [float(1000.0 * (t - times[0])) for t in times]
         meta["frame_time_ms"] = float(1000.0 * np.median(steps))
         warnings.warn(f"{path.name}: its frames are not evenly spaced in time (a variable frame rate: "
@@ -1596,9 +1598,9 @@ def _read_video(path: Path, **_) -> Sequence:
 VIDEO_UNEVEN = 0.25
 
 
-def _video_times(path: Path) -> np.ndarray | None:
+def _video_times(path: Path) -> tuple[np.ndarray, float] | None:
     """The presentation times (s, sorted) of the first video stream's packets, read by ffmpeg without decoding them
-    (the stream copied into ``framemd5``); None where ffmpeg cannot say."""
+    (the stream copied into ``framemd5``), and the stream's time base (s); None where ffmpeg cannot say."""
     import subprocess
 
     try:
@@ -1608,12 +1610,27 @@ def _video_times(path: Path) -> np.ndarray | None:
                               "-map", "0:v:0", "-c", "copy", "-f", "framemd5", "-"],
                              capture_output=True, text=True, timeout=120, check=True).stdout
         base = re.search(r"^#tb 0: (\d+)/(\d+)", out, re.M)
-        pts = [int(line.split(",")[2]) for line in out.splitlines() if line and not line.startswith("#")]
+        rows = [line.split(",") for line in out.splitlines() if line and not line.startswith("#")]
+        dts, pts = [int(r[1]) for r in rows], [int(r[2]) for r in rows]
     except (ImportError, OSError, ValueError, IndexError, subprocess.SubprocessError):
         return None
-    if base is None or not pts or int(base.group(2)) == 0:
+    if base is None or not rows or int(base.group(2)) == 0:
         return None
-    return np.sort(np.asarray(pts, np.float64)) * int(base.group(1)) / int(base.group(2))
+    # an AVI's packets may have no presentation time (ffmpeg's NOPTS, -2**63, read as a time: 3.7e20 ms apart): their
+    # decoding times, one a frame, else nothing to say
+    stamps = pts if NO_TIME not in pts else dts if NO_TIME not in dts else None
+    if stamps is None:
+        return None
+    t = np.sort(np.asarray(stamps, np.float64))
+    t = t[t >= 0]  # the packets an edit list skips (a trimmed MP4) come before its start: no frames, not lost ones
+    if len(t) == 0 or len(np.unique(t)) != len(t):
+        return None
+    tick = int(base.group(1)) / int(base.group(2))
+    return t * tick, tick
+
+
+#: ffmpeg's "no timestamp"
+NO_TIME = -(2**63)
 
 
 def _check_video_container(path: Path) -> None:
