@@ -222,13 +222,23 @@ def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
     return out
 
 
-def _valid_pixels(frames, reference: int):
-    """``(T, H, W)`` bool: the pixels of each frame that are data in it and in the reference (the pair engines'
-    :func:`~napari_tlreg.engines.pairs.nodata_mask`), or None where every pixel is."""
+#: the share of a frame its no-data may take for :func:`worse_than_none` to leave it out: more is taken for a dark
+#: background (a cell on an exact 0, 83 % of the frame: a field that smeared the cell passed the check)
+NODATA_AT_MOST = 0.5
+
+
+def _valid_pixels(frames, reference: int, u):
+    """``(T, H, W)`` bool: the pixels of each frame that are data in it, in the reference and in the reference warped
+    onto it by ``u`` (the pair engines' :func:`~napari_tlreg.engines.pairs.nodata_mask`: a fill on the reference,
+    moved by the field, was counted), or None where every pixel is data or the no-data is a background."""
+    from .core import fields as F
     from .engines.pairs import nodata_mask
 
     valid = nodata_mask(frames[:, None].float())[:, 0]
-    return None if bool(valid.all()) else valid & valid[reference]
+    if bool(valid.all()) or float((~valid).float().mean(dim=(1, 2)).max()) > NODATA_AT_MOST:
+        return None
+    moved = F.warp(valid[reference][None, None].float().expand(len(valid), 1, -1, -1), u)[:, 0] > 0.99
+    return valid & valid[reference] & moved
 
 
 #: the correlation below which a frame is said to be of inverted contrast: every engine's inverted frames of the regimes
@@ -655,7 +665,7 @@ def register(
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     runtime = time.perf_counter() - t0
-    worse = worse_than_none(x, warped, ref, _valid_pixels(x, ref) if checked.get("mask_nodata") else None)
+    worse = worse_than_none(x, warped, ref, _valid_pixels(x, ref, u) if checked.get("mask_nodata") else None)
     if worse:
         warn(worse_message(method, *worse))
     inverted = inverted_frames(x, warped, ref)

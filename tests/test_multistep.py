@@ -634,6 +634,10 @@ def test_a_grating_shifted_near_half_its_period_is_not_taken_for_a_date_of_inver
         half = torch.tensor([7.17, -26.03]).view(1, 2, 1, 1).expand(1, 2, 128, 128)
         near = torch.tensor([11.875 + 1.5, 0.0]).view(1, 2, 1, 1).expand(1, 2, 128, 128)
         assert not bool(pairs.refinement_helps(m, f, half, near)[0])
+        # and a right refinement of a coarse field that matches nothing (about -0.1: no inverted date) is taken
+        right = torch.tensor([11.875, 0.0]).view(1, 2, 1, 1).expand(1, 2, 128, 128)
+        lost = torch.tensor([5.0, 0.0]).view(1, 2, 1, 1).expand(1, 2, 128, 128)
+        assert bool(pairs.refinement_helps(m, f, right, lost)[0])
     scores = torch.tensor([[0.995, -0.98], [0.1, -0.9], [0.0, 0.05]])  # (candidates, pairs)
     assert pairs.pair_inverted(scores).tolist() == [False, True]
 
@@ -652,3 +656,29 @@ def test_a_no_data_fill_does_not_make_a_right_field_worse_than_none(shared_data)
         res = tl.register(pair, method="hsyn", spacing=(10.0, 10.0), unit="m")
     assert not any("worse than the reference" in str(w.message) for w in said), [str(w.message) for w in said]
     np.testing.assert_allclose(np.median(res.displacement[1, :, :-50].reshape(2, -1), axis=1), [1.8, -0.6], atol=0.4)
+    # (diff review) the fill on the reference: moved by the field onto the other date, it was counted there
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        on_reference = np.stack([d["ref"], d["tgt"]]).astype(np.uint16)
+        on_reference[0, -50:] = 65535
+        tl.register(on_reference, method="hsyn", spacing=(10.0, 10.0), unit="m")
+    assert not any("worse than the reference" in str(w.message) for w in said), [str(w.message) for w in said]
+
+
+def test_a_dark_background_is_no_no_data_to_the_worse_than_none_check():
+    """(2026-12-06, diff review) A cell on an exact 0 (83 % of the frame, taken for no-data) and a field that smeared
+    it over the background: left out, the background hid a field worse than none."""
+    from scipy import ndimage
+
+    from napari_tlreg import api
+
+    yy, xx = np.mgrid[:128, :128]
+    r = np.hypot(yy - 64, xx - 64)
+    img = np.where(r < 30, 0.3 + ndimage.gaussian_filter(np.random.default_rng(0).random((128, 128)), 2), 0.0)
+    x = torch.tensor(np.stack([img, img]) / img.max(), dtype=torch.float32)
+    u = torch.zeros(2, 2, 128, 128)
+    out = torch.tensor((r - 30).clip(0, None) / np.maximum(r, 1), dtype=torch.float32)
+    u[1, 0], u[1, 1] = -out * torch.tensor(yy - 64.0), -out * torch.tensor(xx - 64.0)
+    warped = fields.warp(x[0][None, None], u)[:, 0]
+    assert api._valid_pixels(x, 0, u) is None
+    assert api.worse_than_none(x, warped, 0, api._valid_pixels(x, 0, u)) is not None

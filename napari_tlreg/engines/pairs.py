@@ -493,9 +493,10 @@ def refinement_helps(moving: torch.Tensor, fixed: torch.Tensor, refined: torch.T
         pos = grid + u.float()
         inside = ((pos[:, 0] >= 0) & (pos[:, 0] <= h - 1) & (pos[:, 1] >= 0) & (pos[:, 1] <= w - 1))[:, None]
         scores.append(weighted_ncc(fields.warp(m, u.float()), f, (inside & vf).float())[0])
-    # towards the coarse field's sign: where the affine stage took the pair for a date of inverted contrast (it
-    # anti-correlates), the better match is the more negative; else a refinement that anti-correlates is no match
-    sign = torch.where(scores[1] < 0, -1.0, 1.0)
+    # towards the coarse field's sign where the affine stage took the pair for a date of inverted contrast (it
+    # anti-correlates strongly): the better match is the more negative; else a refinement that anti-correlates is no
+    # match (and a coarse field that matches nothing, at -0.05, is no inverted date: its right refinement was refused)
+    sign = torch.where(scores[1] <= -INVERTED_PAIR_AT, -1.0, 1.0)
     return scores[0] * sign > scores[1] * sign
 
 
