@@ -395,9 +395,9 @@ def test_ctrl_c_is_one_line(tmp_path, sig, rc, said):
     assert proc.returncode == rc and err.strip().splitlines() == [f"napari-tlreg batch: {said}"], err[-3000:]
 
 
-def test_on_ctrl_c_the_workers_are_stopped_before_the_summary_is_written(cluster, shift_engine, tmp_path, monkeypatch):
-    """(2026-12-05, cohort review) Ctrl-C wrote the summary, then closed the cluster: a worker that finished its
-    sequence in between left a complete result that the summary called "pending"."""
+def _interrupted_batch(cluster, engine, tmp_path, monkeypatch, on_stop=lambda: None) -> list[str]:
+    """A batch of 3 sequences interrupted (Ctrl-C) when its first row comes back, on a stand-in of the cluster it
+    starts (the shared one, whose stop runs ``on_stop`` and is logged, as each summary written): the log."""
     import napari_tlreg.batch as B
     from distributed import Client
 
@@ -405,8 +405,9 @@ def test_on_ctrl_c_the_workers_are_stopped_before_the_summary_is_written(cluster
         save_stack(tmp_path / f"s{k}.tif", _sequence(3, seed=k))
     log = []
 
-    class Started:  # the cluster the batch starts and stops: here the shared one, its stop logged
+    class Started:
         def close(self):
+            on_stop()
             log.append("stop")
 
     monkeypatch.setattr(B, "_client", lambda scheduler, n: (Client(cluster), Started(), True))
@@ -417,8 +418,14 @@ def test_on_ctrl_c_the_workers_are_stopped_before_the_summary_is_written(cluster
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_batch([tmp_path / f"s{k}.tif" for k in range(3)], shift_engine, tmp_path / "out", montage=False,
-                  on_row=interrupt)
+        run_batch([tmp_path / f"s{k}.tif" for k in range(3)], engine, tmp_path / "out", montage=False, on_row=interrupt)
+    return log
+
+
+def test_on_ctrl_c_the_workers_are_stopped_before_the_summary_is_written(cluster, shift_engine, tmp_path, monkeypatch):
+    """(2026-12-05, cohort review) Ctrl-C wrote the summary, then closed the cluster: a worker that finished its
+    sequence in between left a complete result that the summary called "pending"."""
+    log = _interrupted_batch(cluster, shift_engine, tmp_path, monkeypatch)
     assert "stop" in log and log[-1] == "summary" and log.index("stop") > log.index("summary"), log
     assert log.count("stop") == 1  # and once: the batch's own end does not stop it again
 
@@ -869,30 +876,10 @@ def test_a_second_ctrl_c_does_not_cut_the_clean_up_short(cluster, shift_engine, 
     import os
     import signal
 
-    import napari_tlreg.batch as B
-    from distributed import Client
-
-    for k in range(3):
-        save_stack(tmp_path / f"s{k}.tif", _sequence(3, seed=k))
-    log = []
-
-    class Started:  # the cluster the batch stops: the second Ctrl-C comes while it does
-        def close(self):
-            os.kill(os.getpid(), signal.SIGINT)
-            log.append("stop")
-
-    monkeypatch.setattr(B, "_client", lambda scheduler, n: (Client(cluster), Started(), True))
-    written = B.write_summary
-    monkeypatch.setattr(B, "write_summary", lambda rows, out: (log.append("summary"), written(rows, out))[1])
-
-    def interrupt(row):
-        raise KeyboardInterrupt
-
     before = signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job (xvfb-run's) ignores it
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            run_batch([tmp_path / f"s{k}.tif" for k in range(3)], shift_engine, tmp_path / "out", montage=False,
-                      on_row=interrupt)
+    try:  # the second Ctrl-C comes while the cluster is stopped
+        log = _interrupted_batch(cluster, shift_engine, tmp_path, monkeypatch,
+                                 on_stop=lambda: os.kill(os.getpid(), signal.SIGINT))
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
     finally:
         signal.signal(signal.SIGINT, before)
