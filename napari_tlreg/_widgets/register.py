@@ -72,9 +72,9 @@ from napari_tlreg import report
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
-from .chooser import (CONTOURS_OF, HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame, file_name,
-                      frame_not_shown, frames_shape, is_result, made_result, plugin_info, scroll_body, start_held,
-                      start_reference, unmake_result)
+from .chooser import (CONTOURS_OF, HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame,
+                      file_name, frame_not_shown, frames_shape, is_result, made_result, plugin_info, scroll_body,
+                      start_held, start_reference, unmake_result)
 from .store import store_for
 from .landmarks import LANDMARKS, image_points, layer_spacing, transform_of
 

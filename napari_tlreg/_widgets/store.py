@@ -226,10 +226,12 @@ def _follow_renames(viewer, store: ResultStore) -> None:
         if old is None or same_placement(old, now):
             return
         for layer in list(layers):
-            if (layer is not image and named_after(layer, layers) is image and layer.ndim == image.ndim
-                    and drawn_on(layer, image) and same_placement(placement(layer), old)):
+            if layer is image or layer.ndim != image.ndim or not drawn_on(layer, image):
+                continue
+            mine = placement(layer)
+            if named_after(layer, layers) is image and same_placement(mine, old):
                 for key in PLACEMENT:
-                    if not same_placement({key: placement(layer)[key]}, {key: now[key]}):
+                    if not same_placement({key: mine[key]}, {key: now[key]}):  # only what changed (napari redraws)
                         setattr(layer, key, now[key])
 
     def renamed(layer) -> None:
