@@ -14,7 +14,9 @@ import numpy as np
 from napari.layers import Image
 from psygnal import Signal
 
-from .chooser import frames_shape
+from napari_tlreg._hooks import COLOUR_OF, IN_PIXELS
+
+from .chooser import CONTOURS_OF, frames_shape, is_result, plugin_info
 
 __all__ = ["ResultStore", "store_for", "unwrap", "fits"]
 
@@ -169,10 +171,6 @@ def named_after(layer, layers):
 def drawn_on(layer, image) -> bool:
     """Whether ``layer`` is one the plugin draws on ``image`` (a result, landmarks or tracks in its pixels, its colour
     copy, labels of its DICOM contours), not another of the user's named after it ("cells 2" beside "cells")."""
-    from napari_tlreg._hooks import COLOUR_OF, IN_PIXELS
-
-    from .chooser import CONTOURS_OF, is_result, plugin_info
-
     info = plugin_info(layer)
     return (is_result(layer) or bool(layer.metadata.get(IN_PIXELS)) or info.get(COLOUR_OF) == image.name
             or CONTOURS_OF in info)
