@@ -222,23 +222,20 @@ def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
     return out
 
 
-#: the share of a frame its no-data may take for :func:`worse_than_none` to leave it out: more is taken for a dark
-#: background (a cell on an exact 0, 83 % of the frame: a field that smeared the cell passed the check)
-NODATA_AT_MOST = 0.5
-
-
 def _valid_pixels(frames, reference: int, u):
-    """``(T, H, W)`` bool: the pixels of each frame that are data in it, in the reference and in the reference warped
-    onto it by ``u`` (the pair engines' :func:`~napari_tlreg.engines.pairs.nodata_mask`: a fill on the reference,
-    moved by the field, was counted), or None where every pixel is data or the no-data is a background."""
-    from .core import fields as F
-    from .engines.pairs import nodata_mask
+    """``(T, H, W)`` bool tensor: :func:`napari_tlreg.core.nodata.compared_pixels` of the normalised ``frames`` and
+    the field ``u`` (tensors), or None."""
+    import torch
 
-    valid = nodata_mask(frames[:, None].float())[:, 0]
-    if bool(valid.all()) or float((~valid).float().mean(dim=(1, 2)).max()) > NODATA_AT_MOST:
-        return None
-    moved = F.warp(valid[reference][None, None].float().expand(len(valid), 1, -1, -1), u)[:, 0] > 0.99
-    return valid & valid[reference] & moved
+    from .core import fields as F
+    from .core.nodata import compared_pixels
+
+    def warp(image):
+        moving = torch.from_numpy(image).to(u.device)[None, None].expand(len(u), 1, -1, -1)
+        return F.warp(moving, u)[:, 0].cpu().numpy()
+
+    valid = compared_pixels(frames.cpu().numpy(), reference, warp)
+    return None if valid is None else torch.from_numpy(valid).to(frames.device)
 
 
 #: the correlation below which a frame is said to be of inverted contrast: every engine's inverted frames of the regimes

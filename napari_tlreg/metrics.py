@@ -511,7 +511,10 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     ``folding_pct`` are taken over ``mask`` ``(H, W)``:
     by default the region the registration was restricted to (``result.mask``, e.g. NMSR's ``mask``; the whole
     frame when it has none); None: the whole frame.
-    With a mask every row also has ``in_mask: True``.
+    With a mask every row also has ``in_mask: True``. A pair engine's result (``mask_nodata``) with no-data, and no
+    mask, takes ``mse``, ``mse_before``, ``lncc`` and ``lncc10`` over the pixels that are data in the frame, the
+    reference and the reference warped onto it (``result.data_region``: a 0 border counted gave 1.5 % less MSE where
+    the land's was 16 % less); its rows have ``data_only: True``.
 
     ``labels`` ``(T, H, W)`` (a frame without labels is all zero): the reference frame's labels
     are propagated with ``result.warp_labels`` and compared on every other labelled frame:
@@ -547,10 +550,13 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     nan = math.nan
 
     region = getattr(result, "mask", None) if isinstance(mask, str) and mask == "result" else mask
-    mse_t = mse(warped, frames, mask=region, per_frame=True)
-    lncc_t = lncc(warped, frames, mask=region, per_frame=True)
-    lncc10_t = lncc(warped, frames, radius=REPORTED_LNCC_RADIUS, mask=region, per_frame=True)
-    mse_before_t = mse(np.broadcast_to(frames[ref], frames.shape), frames, mask=region, per_frame=True)
+    # the pair engines' no-data left out of the image match, as of their losses
+    data = getattr(result, "data_region", None) if region is None and isinstance(mask, str) else None
+    matched = region if data is None else data
+    mse_t = mse(warped, frames, mask=matched, per_frame=True)
+    lncc_t = lncc(warped, frames, mask=matched, per_frame=True)
+    lncc10_t = lncc(warped, frames, radius=REPORTED_LNCC_RADIUS, mask=matched, per_frame=True)
+    mse_before_t = mse(np.broadcast_to(frames[ref], frames.shape), frames, mask=matched, per_frame=True)
     fold_t = negative_jacobian_fraction(disp, per_frame=True, mask=region)
     rows: list[dict[str, Any]] = [
         {
@@ -562,6 +568,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
             "lncc10": float(lncc10_t[t]),
             "folding_pct": float(fold_t[t]),
             **({"in_mask": True} if region is not None else {}),
+            **({"data_only": True} if data is not None else {}),
         }
         for t in range(T)
     ]

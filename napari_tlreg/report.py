@@ -459,6 +459,9 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             masked = [n for n, rows in tables.items() if any(r.get("in_mask") for r in rows)]
             if masked:
                 title += ", in the mask" if len(masked) == len(tables) else f", in the mask for {', '.join(masked)}"
+            on_data = [n for n, rows in tables.items() if any(r.get("data_only") for r in rows)]
+            if on_data:  # a pair engine's: its no-data left out
+                title += ", no-data left out" + ("" if len(on_data) == len(tables) else f" for {', '.join(on_data)}")
         ax.set_title(f"{title} {'↑' if better == 'higher' else '↓'}", fontsize=8.5)
         ax.tick_params(labelsize=7.5)
         ax.grid(True, lw=0.4, alpha=0.5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,19 @@ class RegistrationResult:
 
         value = self.params.get("mask")
         return decode_mask(value) if is_encoded_mask(value) else None
+
+    @cached_property
+    def data_region(self) -> np.ndarray | None:
+        """``(T, H, W)`` bool: where a pair engine's run (``mask_nodata``) compared data, or None (no such run, or
+        no no-data): the pixels that are data in the frame, in the reference and in the reference warped onto it
+        (:func:`napari_tlreg.core.nodata.compared_pixels`: a satellite date's 0 border or 65535 fill left out).
+        :func:`napari_tlreg.metrics.evaluate` takes the image match over it; the viewer draws the grid, the arrows and
+        the warped reference on it only. Computed once (the frames and field are not to be edited in place)."""
+        if not self.params.get("mask_nodata"):
+            return None
+        from .core.nodata import compared_pixels
+
+        return compared_pixels(self.frames, self.reference, self.warp_images)
 
     @property
     def folding_pct(self) -> np.ndarray:

@@ -118,7 +118,7 @@ def displacement_vectors(displacement: np.ndarray, step: int = 8, region: np.nda
 
     Each vector is ``[(t, row, col), (0, u_row, u_col)]``: at pixel ``x`` of frame ``t`` it points by
     ``u_t(x)``, to where that pixel's content sits in the reference (``frame_t(x) ≈ ref(x + u_t(x))``).
-    ``region`` ``(H, W)`` bool: only the samples inside it.
+    ``region`` ``(H, W)`` bool (or ``(T, H, W)``, a frame's own): only the samples inside it.
     """
     u = np.asarray(displacement)
     if u.ndim != 4 or u.shape[1] != 2:
@@ -130,7 +130,12 @@ def displacement_vectors(displacement: np.ndarray, step: int = 8, region: np.nda
     cols = np.arange(c0, w, step)
     tt, rr, cc = np.meshgrid(np.arange(t), rows, cols, indexing="ij")
     sub = u[:, :, rows][:, :, :, cols]  # (T, 2, nr, nc)
-    keep = np.ones(tt.shape, bool) if region is None else np.broadcast_to(_region(region, (h, w))[np.ix_(rows, cols)], tt.shape)
+    if region is None:
+        keep = np.ones(tt.shape, bool)
+    elif np.ndim(region) == 3 and len(region) == t:
+        keep = np.stack([_region(r, (h, w))[np.ix_(rows, cols)] for r in region])
+    else:
+        keep = np.broadcast_to(_region(region, (h, w))[np.ix_(rows, cols)], tt.shape)
     out = np.zeros((int(keep.sum()), 2, 3), dtype=np.float32)
     out[:, 0, 0] = tt[keep]
     out[:, 0, 1] = rr[keep]
@@ -163,17 +168,20 @@ def default_vector_step(shape: Sequence[int]) -> int:
 def warped_layer(res, base: str, *, checker: bool = False, tile: int | None = None, scale=None, translate=None) -> LayerData:
     """The reference warped onto every frame, ``(T, H, W)``.
 
-    Default: magenta, additive, to lay over the (grey/green) input so misalignment shows as colour.
+    Default: magenta, additive, to lay over the (grey/green) input so misalignment shows as colour. Black where a
+    pair engine's run compared no data (``res.data_region``: a date's no-data fill, the reference's moved onto a date),
+    which read as misalignment.
     ``checker=True``: a checkerboard of ``res.warped`` and ``res.frames`` (both normalised to [0, 1]),
     grey and opaque, so edges that do not continue across tiles show misalignment.
     """
     kw = {"name": layer_name(base, WARPED), "contrast_limits": (0.0, 1.0), **_placement(scale, translate)}
+    warped = res.warped if res.data_region is None else np.where(res.data_region, res.warped, 0.0)
     if checker:
         tile = default_tile(res.warped.shape) if tile is None else tile
-        data = checkerboard(res.warped, res.frames, tile).astype(np.float32, copy=False)
+        data = checkerboard(warped, res.frames, tile).astype(np.float32, copy=False)
         kw.update(colormap="gray", blending="translucent", opacity=1.0)
     else:
-        data = np.asarray(res.warped, dtype=np.float32)
+        data = np.asarray(warped, dtype=np.float32)
         kw.update(colormap=WARPED_COLORMAP, blending="additive", opacity=1.0)
     return data, kw, "image"
 
@@ -193,7 +201,8 @@ def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None, 
     square: :func:`grid_image`) pulled into every frame: ``(T, H, W)``.
 
     Drawn only inside ``res.mask`` when the run was restricted to a region (e.g. NMSR on the echo
-    sector): outside it nothing fitted the field, which is the network's extrapolation there.
+    sector): outside it nothing fitted the field, which is the network's extrapolation there; nor where a pair
+    engine's run compared no data (``res.data_region``).
     """
     grid = grid_image(res.frames.shape, spacing, (1.0, 1.0) if scale is None else tuple(scale)[-2:])
     data = np.clip(tl.warp(grid, res.displacement), 0.0, 1.0).astype(np.float32, copy=False)
@@ -203,6 +212,8 @@ def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None, 
     region = drawn_region(res, region)
     if region is not None:
         data *= _region(region, res.frames.shape[1:])
+    if res.data_region is not None:  # not over a date's no-data
+        data *= res.data_region
     kw = {
         "name": layer_name(base, GRID),
         "colormap": GRID_COLORMAP,
@@ -260,7 +271,10 @@ def displacement_layer(res, base: str, step: int | None = None, *, scale=None, t
     since the reference (the legend says so). Inside ``res.mask`` only, when the run was restricted to a region
     (as :func:`grid_layer`)."""
     step = default_vector_step(res.displacement.shape) if step is None else int(step)
-    data = displacement_vectors(res.displacement, step, drawn_region(res, region))
+    region = drawn_region(res, region)
+    if res.data_region is not None:  # not over a date's no-data
+        region = res.data_region & (True if region is None else _region(region, res.frames.shape[1:]))
+    data = displacement_vectors(res.displacement, step, region)
     kw = {
         "name": layer_name(base, DISPLACEMENT),
         "edge_width": max(0.3, 0.15 * step),

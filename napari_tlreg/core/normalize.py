@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .nodata import apart_fill
+
 #: ``tl.register``'s ``normalize`` choices
 NORMALIZATIONS = ("auto", "sequence", "frame")
 #: ``auto`` normalises each frame on its own where a frame's intensity spread differs from the reference frame's by
@@ -21,11 +23,15 @@ PAIR_GAIN, PAIR_OFFSET = 4.0, 1.0
 
 def intensity_range(frames: np.ndarray, low: float = 1.0, high: float = 99.0) -> tuple[float, float]:
     """The intensities :func:`normalize_sequence` maps to 0 and 1: the ``low``/``high`` percentiles, or the minimum and
-    maximum where those are equal (equal too: a constant sequence)."""
+    maximum where those are equal (equal too: a constant sequence). A no-data fill apart from the data's values (a
+    satellite date's 0 border or 65535 fill: :func:`~napari_tlreg.core.nodata.apart_fill`) is left out: it falls
+    outside the range and is clipped to 0 or 1."""
     f = np.asarray(frames, dtype=np.float32)
-    lo, hi = (float(v) for v in np.percentile(f, [low, high]))
+    apart = apart_fill(f)
+    data = f if apart is None else f[~apart]
+    lo, hi = (float(v) for v in np.percentile(data, [low, high]))
     if not hi > lo:
-        lo, hi = float(f.min()), float(f.max())
+        lo, hi = float(data.min()), float(data.max())
     return lo, hi
 
 
@@ -66,10 +72,15 @@ def brightness_changes(frames: np.ndarray, reference: int = 0, skip=()) -> dict[
     small. Frames in ``skip``, constant frames and quantile pairs with no spread in the reference are left out (a
     constant reference: ``{}``).
     """
-    f = np.asarray(frames, dtype=np.float32).reshape(len(frames), -1)
+    f = np.asarray(frames, dtype=np.float32)
+    apart = apart_fill(f)  # a fill apart from the data (a 65535 strip on one date) is no change of brightness
+    if apart is not None:
+        apart[apart.all(axis=(1, 2))] = False  # a blank frame is judged (skipped) as it is
+        apart = apart if apart.any() else None
+    f = f.reshape(len(f), -1) if apart is None else np.where(apart, np.nan, f).reshape(len(f), -1)
     f = f[:, :: max(1, f.shape[1] // SAMPLES)]  # large frames: a regular subsample is plenty for percentiles
     qs = sorted({q for pair in RANGES for q in pair} | set(LEVELS))
-    table = dict(zip(qs, np.percentile(f, qs, axis=1)))
+    table = dict(zip(qs, (np.percentile if apart is None else np.nanpercentile)(f, qs, axis=1)))
     full = table[99.0] - table[1.0]
     if not full[reference] > 0:
         return {}

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core import fields
+from ..core.nodata import MIN_FRACTION, data_pixels
 
 __all__ = [
     "nodata_mask",
@@ -35,37 +36,14 @@ __all__ = [
 
 
 # ---- no-data, normalisation -------------------------------------------------------------------
-def nodata_mask(images: torch.Tensor, min_fraction: float = 0.002) -> torch.Tensor:
-    """Boolean ``(N, 1, H, W)``: True where an image is **valid** data.
+def nodata_mask(images: torch.Tensor, min_fraction: float = MIN_FRACTION) -> torch.Tensor:
+    """Boolean ``(N, 1, H, W)``: True where an image is **valid** data (:func:`napari_tlreg.core.nodata.data_pixels`).
 
     No-data = a region of exactly constant value equal to the image's minimum or maximum, that
     touches the image border and covers at least ``min_fraction`` of the image (the fill of a
     scene footprint or a swath edge). Dark or saturated pixels inside the scene stay valid.
     """
-    from scipy import ndimage
-
-    x = images.detach().cpu().numpy()
-    valid = np.ones(x.shape, bool)
-    for i in range(x.shape[0]):
-        img = x[i, 0]
-        for v in (img.min(), img.max()):
-            flat = img == v
-            if flat.mean() < min_fraction:
-                continue
-            # a 3x3 constant neighbourhood: not a single clipped pixel in a textured area
-            core = ndimage.binary_erosion(flat, iterations=1, border_value=1)
-            lab, n = ndimage.label(core)
-            if n == 0:
-                continue
-            edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
-            edge = edge[edge > 0]
-            if edge.size == 0:
-                continue
-            region = np.isin(lab, edge)
-            region = ndimage.binary_dilation(region, iterations=1) & flat
-            if region.mean() >= min_fraction:
-                valid[i, 0] &= ~region
-    return torch.from_numpy(valid).to(images.device)
+    return torch.from_numpy(data_pixels(images.detach().cpu().numpy(), min_fraction)).to(images.device)
 
 
 def robust_normalize(images: torch.Tensor, valid: torch.Tensor | None = None, low: float = 0.01, high: float = 0.99) -> torch.Tensor:

@@ -1,0 +1,78 @@
+"""No-data: the constant fill of a scene's footprint or a swath's edge (numpy only).
+
+:func:`data_pixels` finds it the way the pair engines mask it (:func:`napari_tlreg.engines.pairs.nodata_mask`);
+:func:`apart_fill` is the part of it whose value no data pixel takes, outside the data's range (a 0 border beside
+land at 500-3000, a 65535 fill): the intensity scaling leaves that out of its percentiles.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+#: the share of an image a no-data region covers at least (smaller: clipped pixels, not a fill)
+MIN_FRACTION = 0.002
+
+
+def data_pixels(images: np.ndarray, min_fraction: float = MIN_FRACTION) -> np.ndarray:
+    """``(..., H, W)`` -> bool of the same shape: True where an image is **valid** data.
+
+    No-data = a region of exactly constant value equal to the image's minimum or maximum, that touches the image
+    border and covers at least ``min_fraction`` of the image. Dark or saturated pixels inside the scene stay valid.
+    """
+    from scipy import ndimage
+
+    x = np.asarray(images)
+    flat_images = x.reshape(-1, *x.shape[-2:])
+    valid = np.ones(flat_images.shape, bool)
+    for i, img in enumerate(flat_images):
+        for v in (img.min(), img.max()):
+            flat = img == v
+            if flat.mean() < min_fraction:
+                continue
+            # a 3x3 constant neighbourhood: not a single clipped pixel in a textured area
+            core = ndimage.binary_erosion(flat, iterations=1, border_value=1)
+            lab, n = ndimage.label(core)
+            if n == 0:
+                continue
+            edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+            edge = edge[edge > 0]
+            if edge.size == 0:
+                continue
+            region = np.isin(lab, edge)
+            region = ndimage.binary_dilation(region, iterations=1) & flat
+            if region.mean() >= min_fraction:
+                valid[i] &= ~region
+    return valid.reshape(x.shape)
+
+
+def apart_fill(frames: np.ndarray) -> np.ndarray | None:
+    """``(T, H, W)`` bool: the no-data pixels (:func:`data_pixels`) whose value lies outside the range of the
+    sequence's data pixels, or None where there are none.
+
+    A fill that data pixels share (the black outside an echo's fan, where the tissue is black too) is left in: it
+    changes no percentile the scaling takes by much. One apart from the data is what squeezed it: a 0 border beside
+    land at 500-3000 digital numbers put the land at [0.32, 1]; a 65535 fill put it at [0, 0.015].
+    """
+    f = np.asarray(frames)
+    valid = data_pixels(f)
+    if valid.all() or not valid.any():
+        return None
+    data = f[valid]
+    apart = ~valid & ((f < data.min()) | (f > data.max()))
+    return apart if apart.any() else None
+
+
+#: the share of a frame its no-data may take to be left out of a comparison: more is taken for a dark background (a
+#: cell on an exact 0, 83 % of the frame: a field that smeared the cell passed the worse-than-none check)
+NODATA_AT_MOST = 0.5
+
+
+def compared_pixels(frames: np.ndarray, reference: int, warp) -> np.ndarray | None:
+    """``(T, H, W)`` bool: the pixels of each frame that are data in it, in the reference and in the reference warped
+    onto it (``warp``: an ``(H, W)`` image on the reference -> its ``(T, H, W)`` warps by the result's field: a fill on
+    the reference, moved by the field, was counted), or None where every pixel is data or the no-data is a background
+    (more than :data:`NODATA_AT_MOST` of a frame)."""
+    valid = data_pixels(frames)
+    if valid.all() or float((~valid).mean(axis=(1, 2)).max()) > NODATA_AT_MOST:
+        return None
+    moved = np.asarray(warp(valid[reference].astype(np.float32))) > 0.99
+    return valid & valid[reference] & moved
