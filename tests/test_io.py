@@ -79,7 +79,8 @@ def _write_dicom(path, frames, *, spacing=(0.7, 0.9), frame_time=40.0, rgb=False
 def _write_video(path, grey, fps=10, **kw):
     import imageio.v3 as iio
 
-    iio.imwrite(path, np.repeat(grey[..., None], 3, axis=-1), plugin="FFMPEG", fps=fps, **kw)
+    frames = grey if grey.ndim == 4 else np.repeat(grey[..., None], 3, axis=-1)  # (T, H, W, 3): colour as it is
+    iio.imwrite(path, frames, plugin="FFMPEG", fps=fps, **kw)
 
 
 def _smooth_video(t=12, h=64, w=64):
@@ -474,7 +475,14 @@ def test_video_mp4_round_trip(tmp_path):
     assert seq.shape == grey.shape
     assert np.abs(seq.frames - grey).mean() < 3.0
     assert seq.metadata["fps"] == pytest.approx(10.0) and seq.metadata["reader"] == "video"
+    # a grey clip (decoded as rgb24, its channels equal) has no colour beside its grey frames: before, a hidden colour
+    # layer, and the overlay laid a grey copy of the frames under the result (sessions 44-45, echo review)
+    assert "rgb" not in seq.metadata and seq.frames.dtype == np.float32
+    colour = np.stack([grey, np.roll(grey, 5, axis=2), 255 - grey], axis=-1).astype(np.uint8)
+    _write_video(tmp_path / "colour.mp4", colour, fps=10)
+    seq = load_sequence(tmp_path / "colour.mp4")
     assert seq.metadata["rgb"].shape == grey.shape + (3,)
+    assert np.abs(seq.frames - to_luminance(colour)).mean() < 4.0
 
 
 def test_video_avi_lossless_codec(tmp_path):

@@ -1568,7 +1568,10 @@ def _read_video(path: Path, **_) -> Sequence:
     else:
         if arr.ndim == 3:
             arr = arr[None]
-        grey, rgb = _split_rgb(arr, True)
+        if _grey_channels(arr):  # a grey clip, decoded as rgb24: no colour layer beside it
+            grey, rgb = arr[..., 0].astype(np.float32), None
+        else:
+            grey, rgb = _split_rgb(arr, True)
     if grey.size == 0 or grey.ndim != 3:
         _fail(path, "video holds no frames")
     meta = {"rgb": rgb} if rgb is not None else {}
@@ -1591,6 +1594,12 @@ def _read_video(path: Path, **_) -> Sequence:
         meta["fps"] = float(fps)
         meta["frame_time_ms"] = 1000.0 / float(fps)
     return Sequence(grey, metadata=meta)
+
+
+def _grey_channels(arr: np.ndarray) -> bool:
+    """Whether ``(T, H, W, 3|4)`` colour frames are grey: red, green and blue equal in every pixel (ffmpeg decodes a
+    grey clip to rgb24; it got a hidden colour layer, and the overlay's grey frame layer under it). A frame at a time."""
+    return all(np.array_equal(f[..., 0], f[..., 1]) and np.array_equal(f[..., 0], f[..., 2]) for f in arr)
 
 
 #: a video's frames are said to be unevenly spaced in time when their intervals differ by more than this share of the
