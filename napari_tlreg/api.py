@@ -228,13 +228,13 @@ def _valid_pixels(frames, reference: int, u):
     import torch
 
     from .core import fields as F
-    from .core.nodata import compared_pixels
+    from .core.nodata import compared_pixels, data_pixels
 
     def warp(image):
         moving = torch.from_numpy(image).to(u.device)[None, None].expand(len(u), 1, -1, -1)
         return F.warp(moving, u)[:, 0].cpu().numpy()
 
-    valid = compared_pixels(frames.cpu().numpy(), reference, warp)
+    valid = compared_pixels(~data_pixels(frames.cpu().numpy()), reference, warp)
     return None if valid is None else torch.from_numpy(valid).to(frames.device)
 
 
@@ -584,6 +584,7 @@ def register(
     import torch
 
     from .core import fields as F
+    from .core.nodata import apart_fill
     from .core.normalize import flicker_message
     from .core.normalize import normalize as scale_intensities
     from .core.ops import resolve_device
@@ -638,7 +639,8 @@ def register(
     t0 = time.perf_counter()
     ctx = RunContext(progress=progress, cancel=cancel)
     ctx.check()  # a cancel during the checks is taken before the intensities are scaled (seconds on 8x4000x4000)
-    norm, normalization, flickering = scale_intensities(arr, ref, normalize, skip=blank)
+    nodata = apart_fill(arr)  # a no-data fill apart from the data: out of the scaling, the metrics, the overlay
+    norm, normalization, flickering = scale_intensities(arr, ref, normalize, skip=blank, fill=nodata)
     if flickering:
         warn(flicker_message(flickering))
     ctx.check()
@@ -686,4 +688,5 @@ def register(
         unit=unit,
         geotiff=geotiff,
         provenance=record,
+        nodata=nodata,
     )

@@ -511,10 +511,11 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     ``folding_pct`` are taken over ``mask`` ``(H, W)``:
     by default the region the registration was restricted to (``result.mask``, e.g. NMSR's ``mask``; the whole
     frame when it has none); None: the whole frame.
-    With a mask every row also has ``in_mask: True``. A pair engine's result (``mask_nodata``) with no-data, and no
-    mask, takes ``mse``, ``mse_before``, ``lncc`` and ``lncc10`` over the pixels that are data in the frame, the
-    reference and the reference warped onto it (``result.data_region``: a 0 border counted gave 1.5 % less MSE where
-    the land's was 16 % less); its rows have ``data_only: True``.
+    With a mask every row also has ``in_mask: True``. A result whose input held a no-data fill apart from its data
+    (``result.nodata``: a satellite date's 0 border), and no mask, takes ``mse``, ``mse_before``, ``lncc`` and
+    ``lncc10`` over the pixels that are data in the frame, the reference and the reference warped onto it
+    (``result.data_region``: a 0 border counted gave 1.5 % less MSE where the land's was 16 % less); its rows have
+    ``data_only: True``.
 
     ``labels`` ``(T, H, W)`` (a frame without labels is all zero): the reference frame's labels
     are propagated with ``result.warp_labels`` and compared on every other labelled frame:
@@ -550,7 +551,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     nan = math.nan
 
     region = getattr(result, "mask", None) if isinstance(mask, str) and mask == "result" else mask
-    # the pair engines' no-data left out of the image match, as of their losses
+    # the input's no-data fill left out of the image match (a satellite date's 0 border)
     data = getattr(result, "data_region", None) if region is None and isinstance(mask, str) else None
     matched = region if data is None else data
     mse_t = mse(warped, frames, mask=matched, per_frame=True)

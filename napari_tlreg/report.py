@@ -238,16 +238,27 @@ def saved_annotations(folder: Path, shape, reference: int, labels: bool = True, 
 
 
 def save_montage(res: RegistrationResult, path, propagated=None, n_cols: int = 6) -> None:
-    """PNG: for a few frames, the frame with propagated labels, the warped reference, |difference|, and the Jacobian."""
+    """PNG: for a few frames, the frame with propagated labels, the warped reference, |difference|, and the Jacobian
+    (:func:`montage_figure`)."""
+    montage_figure(res, propagated, n_cols).savefig(path, dpi=110)
+
+
+def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6):
+    """The montage's matplotlib ``Figure`` (on Agg): rows of frames, warped reference, |difference| (the input's
+    no-data grey: ``res.data_region``) and Jacobian, a column a frame for up to ``n_cols`` frames."""
     # a Figure of its own on Agg, not pyplot: the viewer's "save result…" writes it too, and pyplot's backend set to
     # Agg there stopped the user's plt.show() for the rest of the session
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.figure import Figure
 
     T = res.n_frames
     ts = np.unique(np.linspace(0, T - 1, min(n_cols, T)).round().astype(int))
-    rows = ["frame (+ propagated labels)", "reference warped to frame", "|frame - warped|", "Jacobian det (folds: black)"]
+    region = res.data_region  # the pixels the metrics beside it compare
+    diff_cmap = matplotlib.colormaps["magma"].with_extremes(bad="0.6")
+    rows = ["frame (+ propagated labels)", "reference warped to frame",
+            "|frame - warped|" + ("\n(no-data grey)" if region is not None else ""), "Jacobian det (folds: black)"]
     fig = Figure(figsize=(2.1 * len(ts) + 1.2, 2.1 * len(rows) + 0.6))
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(rows), len(ts), squeeze=False)
@@ -257,8 +268,11 @@ def save_montage(res: RegistrationResult, path, propagated=None, n_cols: int = 6
         axes[0, j].imshow(res.frames[t], cmap="gray", vmin=0, vmax=1)
         if propagated is not None and propagated[t].any():
             axes[0, j].contour(propagated[t] > 0, levels=[0.5], colors=["#ffcc00"], linewidths=1.0)
+        diff = np.abs(res.frames[t] - res.warped[t])
+        if region is not None:  # the input's no-data (its fill, the reference's moved onto the frame): grey, not error
+            diff = np.ma.masked_where(~region[t], diff)
         axes[1, j].imshow(res.warped[t], cmap="gray", vmin=0, vmax=1)
-        axes[2, j].imshow(np.abs(res.frames[t] - res.warped[t]), cmap="magma", vmin=0, vmax=0.5)
+        axes[2, j].imshow(diff, cmap=diff_cmap, vmin=0, vmax=0.5)
         im = axes[3, j].imshow(res.jacobian[t], cmap="RdBu_r", norm=norm)
         folds = np.ma.masked_where(res.jacobian[t] > 0, np.ones_like(res.jacobian[t]))
         axes[3, j].imshow(folds, cmap="gray_r", vmin=0, vmax=1)
@@ -270,10 +284,16 @@ def save_montage(res: RegistrationResult, path, propagated=None, n_cols: int = 6
         axes[i, 0].set_ylabel(name, fontsize=8)
     fig.colorbar(im, ax=axes[3, :].tolist(), fraction=0.02, pad=0.01, label="det(I+∇u)")
     fig.suptitle(f"{res.method}: {T} frames, reference {res.reference}, {res.runtime_s:.2f} s on {res.device}", fontsize=10)
-    fig.savefig(path, dpi=110)
+    return fig
 
 
 # --------------------------------------------------------------------------- per-frame curves
+def _series(rows: list[dict], col: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(frames, values)`` of a column of an evaluation table (None: NaN)."""
+    return (np.array([int(r["t"]) for r in rows]),
+            np.array([np.nan if r.get(col) is None else float(r[col]) for r in rows]))
+
+
 #: The per-frame curves of the plots (the TLRN paper's Figs. 3 and 5): key -> (title, better).
 PLOT_METRICS: dict[str, tuple[str, str]] = {
     "dice": ("Dice", "higher"),
@@ -384,8 +404,8 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
                  label_names: dict | None = None) -> dict:
     """Draw per-frame curves on a matplotlib ``Figure`` (cleared first): one axes per metric, one line per result.
 
-    Dashed grey: the same metric without registration (TRE, MSE, and Dice/HD of the foreground or of ``label``), from the
-    first table. ``current``: a vertical marker at that frame. ``label_names`` (``{id: name}``) names ``label`` in the
+    Dashed grey: the same metric without registration (TRE, MSE, and Dice/HD of the foreground or of ``label``), where
+    every table's is the same; else each table's own, dashed in its colour (MSE in a mask, or with no-data left out). ``current``: a vertical marker at that frame. ``label_names`` (``{id: name}``) names ``label`` in the
     titles. Returns ``{axes: metric}`` (for picking) and stores the frame markers in ``fig._tlreg_markers``.
     """
     from matplotlib.ticker import MaxNLocator
@@ -407,7 +427,6 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
     colours = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
     shapes, dashes = ["o", "s", "^", "D", "v", "P", "X"], ["-", "--", "-.", ":"]
     out, markers = {}, []
-    first = next(iter(tables.values()))
     T = max(len(rows) for rows in tables.values())
     # at most ~40 markers a curve, each method's staggered: a marker on every one of 400 frames fused the curves into
     # bands (one method's squares hid another's curve, and the shapes and dashes that tell them apart)
@@ -441,12 +460,18 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             if label is not None and m in ("dice", "hd", "hd95"):  # the label's own, without registration
                 base = f"{m}_{label}_before"
             col = base + ("_mm" if used_phys and m in _DISTANCES else "")  # in the unit of the curves above
-            if any(col in r for r in first):
-                bt = np.array([int(r["t"]) for r in first])
-                bv = np.array([np.nan if r.get(col) is None else float(r[col]) for r in first])
-                x, y, marks = _curve(first, bt, bv, every // 2, every)
+            before = [(j, name, rows, *_series(rows, col)) for j, (name, rows) in enumerate(tables.items())
+                      if any(col in r for r in rows)]
+            # one grey curve where every result's is the same; else each its own, in its colour (results measured on
+            # other pixels, a mask or a date's no-data left out: the first's drawn under all read as their baseline)
+            own = any(not (np.array_equal(b[3], before[0][3]) and np.allclose(b[4], before[0][4], equal_nan=True))
+                      for b in before[1:])
+            for j, name, rows, bt, bv in before if own else before[:1]:
+                x, y, marks = _curve(rows, bt, bv, every // 2, every)
                 if np.isfinite(y).any():
-                    ax.plot(x, y, "--x", color="0.55", lw=1.0, ms=3.5, label="before registration", markevery=marks)
+                    ax.plot(x, y, "--x", color=colours[j % len(colours)] if own else "0.55", lw=1.0, ms=3.5,
+                            alpha=0.6 if own else 1.0, markevery=marks,
+                            label=f"{name} before registration" if own else "before registration")
         if m == "folding":
             top = max([np.nanmax(np.r_[metric_series(rows, m)[1], 0.0]) for rows in tables.values()])
             ax.set_ylim(-0.02 * max(top, 0.1), max(top * 1.1, 0.1))

@@ -25,6 +25,8 @@ ARRAY_NOTES = {
                 "above 1 it shrank, <= 0 folded",
     "inverse": "inv(u_t), (T, 2, H, W), channels (row, col), in pixels, on the reference's grid: a reference point p "
                "lies at p + inv(u_t)(p) in frame t (compose(u_t, inv) = 0)",
+    "nodata": "(T, H, W), 1 where the input held a no-data fill apart from its data's values (a satellite date's 0 "
+              "border or 65535 fill), left out of the intensity scaling, the metrics and the overlay",
 }
 #: px: :meth:`RegistrationResult.track_points` warns of a tracked point that maps back farther than this from its own
 TRACK_TOLERANCE = 0.5
@@ -46,6 +48,8 @@ class RegistrationResult:
     normalization: ``"sequence"`` (one intensity scale for all frames) or ``"frame"`` (each frame its own).
     geotiff: the source GeoTIFF's georeferencing tags (``[[code, datatype, count, value], ...]``), or ``None``; its
         saved images carry them, so a GIS places ``warped.tif`` where the frames lie.
+    nodata: ``(T, H, W)`` bool or ``None``: the input's no-data fill apart from its data's values (saved as
+        ``nodata.tif``); ``data_region`` is what was compared.
     params: the method's parameters, kept as JSON values (what ``result.json`` holds: tuples become lists, numpy
         scalars Python numbers, dict keys strings); a value JSON cannot hold raises ``TypeError``.
     """
@@ -66,6 +70,9 @@ class RegistrationResult:
     geotiff: list | None = None
     #: what made the result: software versions, the weights' name and sha256, the source (``register`` fills it)
     provenance: dict = field(default_factory=dict)
+    #: ``(T, H, W)`` bool: the input's no-data fill apart from its data's values (``register`` finds it:
+    #: :func:`napari_tlreg.core.nodata.apart_fill`), or None
+    nodata: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # the parameters as result.json holds them (tuples as lists, numpy scalars as Python numbers, keys as
@@ -128,16 +135,17 @@ class RegistrationResult:
 
     @cached_property
     def data_region(self) -> np.ndarray | None:
-        """``(T, H, W)`` bool: where a pair engine's run (``mask_nodata``) compared data, or None (no such run, or
-        no no-data): the pixels that are data in the frame, in the reference and in the reference warped onto it
-        (:func:`napari_tlreg.core.nodata.compared_pixels`: a satellite date's 0 border or 65535 fill left out).
-        :func:`napari_tlreg.metrics.evaluate` takes the image match over it; the viewer draws the grid, the arrows and
-        the warped reference on it only. Computed once (the frames and field are not to be edited in place)."""
-        if not self.params.get("mask_nodata"):
+        """``(T, H, W)`` bool: the pixels compared, or None (every pixel): those that are data (not :attr:`nodata`)
+        in the frame, in the reference and in the reference warped onto it
+        (:func:`napari_tlreg.core.nodata.compared_pixels`; None too where the no-data is over half a frame, a
+        background). :func:`napari_tlreg.metrics.evaluate` takes the image match over it; the viewer draws the grid,
+        the arrows and the warped reference on it only. Computed once (the frames and field are not to be edited in
+        place)."""
+        if self.nodata is None:
             return None
         from .core.nodata import compared_pixels
 
-        return compared_pixels(self.frames, self.reference, self.warp_images)
+        return compared_pixels(self.nodata, self.reference, self.warp_images)
 
     @property
     def folding_pct(self) -> np.ndarray:
@@ -240,7 +248,8 @@ class RegistrationResult:
         # a frames.tif taken out of its folder was registered as pixels, at another scale)
         spacing, unit = self.file_spacing
         arrays = [(name, getattr(self, name)) for name in _ARRAYS]
-        for name, arr in arrays + ([("inverse", self.inverse)] if self.inverse is not None else []):
+        optional = [(name, arr) for name, arr in (("inverse", self.inverse), ("nodata", self.nodata)) if arr is not None]
+        for name, arr in arrays + optional:
             save_stack(folder / f"{name}.tif", np.ascontiguousarray(arr), spacing=spacing, unit=unit,
                        geotiff=self.geotiff)
         meta = {
@@ -257,7 +266,7 @@ class RegistrationResult:
             "displacement_unit": "px",
             "geotiff": self.geotiff,
             "provenance": self.provenance,
-            "arrays": {name: ARRAY_NOTES[name] for name in (*_ARRAYS, *(("inverse",) if self.inverse is not None else ()))},
+            "arrays": {name: ARRAY_NOTES[name] for name in (*_ARRAYS, *(name for name, _ in optional))},
         }
         (folder / "result.json").write_text(json.dumps(meta, indent=2, default=_json_plain))
 
@@ -273,12 +282,13 @@ class RegistrationResult:
             raise FileNotFoundError(f"{folder}: no such folder")
         if not meta_path.is_file():
             raise FileNotFoundError(f"{folder}: not a napari-tlreg result folder (no result.json)")
-        inv_path = folder / "inverse.tif"
+        inv_path, nodata_path = folder / "inverse.tif", folder / "nodata.tif"
         try:
             meta = json.loads(meta_path.read_text())
             # the readers' TIFF path: a file cut short is an error (tifffile reads an ImageJ stack's first page then)
             arrays = {name: load_stack(folder / f"{name}.tif")[0] for name in _ARRAYS}
             inverse = load_stack(inv_path)[0] if inv_path.is_file() else None
+            nodata = load_stack(nodata_path)[0].astype(bool) if nodata_path.is_file() else None  # (saved before: none)
             fields = dict(method=str(meta["method"]), params=dict(meta.get("params") or {}),
                           reference=_whole(meta["reference"], "reference"),
                           device=str(meta.get("device", "cpu")), runtime_s=float(meta.get("runtime_s", 0.0)),
@@ -295,8 +305,8 @@ class RegistrationResult:
             # (a reference of Infinity, params nested 100000 deep: raised as they were, not as an unreadable folder)
             what = f"no {exc.args[0]!r} in result.json" if isinstance(exc, KeyError) else str(exc)
             raise ValueError(f"{folder}: unreadable result folder ({what})") from exc
-        _check_saved_shapes(folder, arrays, inverse, fields)
-        return cls(**arrays, inverse=inverse, **fields)
+        _check_saved_shapes(folder, arrays, inverse, fields, nodata)
+        return cls(**arrays, inverse=inverse, nodata=nodata, **fields)
 
 
 def _whole(value, what: str) -> int:
@@ -329,7 +339,7 @@ def _json_plain(value):
     raise TypeError(f"a result's {type(value).__name__} value cannot be saved as JSON")
 
 
-def _check_saved_shapes(folder: Path, arrays: dict, inverse, fields: dict) -> None:
+def _check_saved_shapes(folder: Path, arrays: dict, inverse, fields: dict, nodata=None) -> None:
     """A saved result's arrays agree with each other and with its reference frame, or the folder is refused: a
     truncated or swapped file would otherwise load and fail later, far from its cause."""
     frames = arrays["frames"]
@@ -340,6 +350,8 @@ def _check_saved_shapes(folder: Path, arrays: dict, inverse, fields: dict) -> No
     got = {name: arrays[name].shape for name in want}
     if inverse is not None:
         want["inverse"], got["inverse"] = (t, 2, h, w), inverse.shape
+    if nodata is not None:
+        want["nodata"], got["nodata"] = (t, h, w), nodata.shape
     bad = [f"{name}.tif is {tuple(got[name])}, not {want[name]}" for name in want if tuple(got[name]) != want[name]]
     if bad:
         raise ValueError(f"{folder}: inconsistent result folder: frames.tif is {(t, h, w)}, and " + "; ".join(bad))

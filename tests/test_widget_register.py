@@ -2054,3 +2054,27 @@ def test_a_result_layer_made_again_goes_back_to_its_place_among_the_others(widge
         viewer.layers.remove(gone)
         run_and_wait(qtbot, w)
         assert [ly.name for ly in viewer.layers] == order, gone
+
+
+def test_a_dates_no_data_is_a_grey_layer_named_in_the_legend(widget, qtbot, notes):
+    """(Session 45 review) the fill of a satellite date read green or magenta, the legend's "misalignment"."""
+    from napari_tlreg.synth.satellite import satellite_pair
+
+    viewer, w = widget
+    f = satellite_pair(size=128, seed=4, n_landmarks=0).frames.astype(np.float32)
+    land = (500 + 2500 * (f - f.min()) / (f.max() - f.min())).astype(np.uint16)
+    filled = land.copy()
+    filled[1, :, :24] = 0
+    viewer.add_image(filled, name="pair")
+    choose(w.method_combo, "multistep")
+    run_and_wait(qtbot, w, timeout=60000)
+    assert not notes, notes
+    layer = viewer.layers["pair no data"]
+    assert layer.data[1, :, :24].all() and not layer.data[1, :, 32:].any()
+    names = [ly.name for ly in viewer.layers]
+    assert names.index("pair folds") < names.index("pair no data") < names.index("pair grid")
+    assert not w.legend.isHidden() and not w.legend.nodata.isHidden() and "no data" in w.legend.nodata.findChildren(
+        type(w.legend.folds))[-1].text()
+    viewer.layers["pair"].data = land  # the same image without its fill: the layer and the legend's line go
+    run_and_wait(qtbot, w, timeout=60000)
+    assert "pair no data" not in viewer.layers and w.legend.nodata.isHidden()

@@ -27,9 +27,11 @@ FOLDS = "folds"
 DISPLACEMENT = "displacement"
 LABELS = "propagated labels"
 GREY_FRAME = "grey frame"
+NODATA = "no data"
 # bottom -> top as first added: the Jacobian (hidden at first) above the warped reference, whose additive magenta
-# would otherwise wash its colours out when it is shown; a colour image's grey frame (green) under them all
-SUFFIXES = (GREY_FRAME, WARPED, JACOBIAN, FOLDS, GRID, DISPLACEMENT, LABELS)
+# would otherwise wash its colours out when it is shown; a colour image's grey frame (green) under them all; the
+# input's no-data over the overlay, the map and the folds (none of them means anything there)
+SUFFIXES = (GREY_FRAME, WARPED, JACOBIAN, FOLDS, NODATA, GRID, DISPLACEMENT, LABELS)
 
 #: Display choices shared with the widget's legend.
 WARPED_COLORMAP = "magenta"
@@ -45,6 +47,9 @@ FRAME_COLORMAP = "green"
 # tissue is larger in the frame than on the reference (it grew), white (1), red (det > 1) where it shrank
 JACOBIAN_COLORMAP = "bwr"
 FOLD_COLOR = "yellow"
+#: where the input held no data (a satellite date's fill): neither the overlay's green nor its magenta, which read as
+#: a misalignment there
+NODATA_COLOR = "#8c8c8c"
 VECTOR_COLOR = "orange"
 
 
@@ -265,6 +270,20 @@ def folds_layer(res, base: str, *, scale=None, translate=None) -> LayerData:
     return data, kw, "labels"
 
 
+def nodata_layer(res, base: str, *, scale=None, translate=None) -> LayerData | None:
+    """Labels ``(T, H, W)``: 1 where nothing was compared (``res.data_region`` false: the input's no-data fill, the
+    reference's moved onto a frame), drawn in :data:`NODATA_COLOR`; None where every pixel was compared."""
+    if res.data_region is None:
+        return None
+    kw = {
+        "name": layer_name(base, NODATA),
+        "colormap": {0: "transparent", 1: NODATA_COLOR, None: "transparent"},
+        "opacity": 0.85,
+        **_placement(scale, translate),
+    }
+    return (~res.data_region).astype(np.uint8), kw, "labels"
+
+
 def displacement_layer(res, base: str, step: int | None = None, *, scale=None, translate=None, region=None) -> LayerData:
     """Vectors of the pull displacement ``u_t(x)`` at ``x``, subsampled every ``step`` px (default ~8): each arrow
     goes from a pixel of frame t to where its content is on the reference, so it points against the tissue's motion
@@ -342,6 +361,7 @@ def result_layers(
         warped_layer(res, base, checker=checker, **place),
         jacobian_layer(res, base, visible=False, region=region, **place),
         folds_layer(res, base, **place),
+        *([nodata] if (nodata := nodata_layer(res, base, **place)) is not None else []),
         grid_layer(res, base, grid_spacing, region=region, visible=not checker, **place),  # not over the tiles' edges
         displacement_layer(res, base, region=region, **place),
     ]

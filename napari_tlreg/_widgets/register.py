@@ -524,6 +524,17 @@ class _JacobianLegend(QWidget):
         self.arrows = QLabel("arrows (“… displacement”): from a pixel to where its content is on the reference, "
                              "against the motion")
         self.arrows.setWordWrap(True)
+        self.nodata = QWidget()  # shown for a result whose input held no-data (a satellite date's fill)
+        row = QHBoxLayout(self.nodata)
+        row.setContentsMargins(0, 0, 0, 0)
+        grey = QLabel()
+        grey.setFixedSize(14, 14)
+        grey.setStyleSheet(f"background: {L.NODATA_COLOR}; border: 1px solid #808080;")
+        text = QLabel("no data, not compared (layer “… no data”): the input's fill, or the reference's moved there")
+        text.setWordWrap(True)
+        row.addWidget(grey)
+        row.addWidget(text, 1)
+        self.nodata.setVisible(False)
         folds = QHBoxLayout()
         swatch = QLabel()
         swatch.setFixedSize(14, 14)
@@ -538,6 +549,7 @@ class _JacobianLegend(QWidget):
         lay.addWidget(self.meaning)
         lay.addLayout(folds)
         lay.addWidget(self.overlay)
+        lay.addWidget(self.nodata)
         lay.addWidget(self.arrows)
         self.set_colormap(L.JACOBIAN_COLORMAP)
         self.set_values((0.9, 1.1), None)
@@ -1676,6 +1688,7 @@ class RegisterWidget(ClosingDock, QWidget):
             # the layer's limits and colormap: the user's, kept by a re-run (_upsert), and followed when they change
             self.legend.set_values(jac_layer.contrast_limits if jac_layer is not None else jac[1]["contrast_limits"],
                                    folding, in_mask=in_mask)
+            self.legend.nodata.setVisible(res.data_region is not None)
             if jac_layer is not None:
                 self.legend.set_colormap(jac_layer.colormap)
                 self._follow_jacobian(jac_layer)

@@ -45,19 +45,33 @@ def data_pixels(images: np.ndarray, min_fraction: float = MIN_FRACTION) -> np.nd
 
 
 def apart_fill(frames: np.ndarray) -> np.ndarray | None:
-    """``(T, H, W)`` bool: the no-data pixels (:func:`data_pixels`) whose value lies outside the range of the
-    sequence's data pixels, or None where there are none.
+    """``(T, H, W)`` bool: the no-data whose value lies outside the range of the sequence's data pixels, or None
+    where there is none.
 
-    A fill that data pixels share (the black outside an echo's fan, where the tissue is black too) is left in: it
-    changes no percentile the scaling takes by much. One apart from the data is what squeezed it: a 0 border beside
-    land at 500-3000 digital numbers put the land at [0.32, 1]; a 65535 fill put it at [0, 0.015].
+    No-data: :func:`data_pixels`' regions, and the pixels of the same value joined to the image's border through
+    pixels of that value (a one-pixel sliver of the fill along an edge, or a one-column gap between the edge and the
+    data, which :func:`data_pixels`' erosion keeps as data: taken for data, it set the data's range at the fill's
+    value and the fill was "shared"). A fill that data pixels share (the black outside an echo's fan, where the
+    tissue is black too) is left in: it changes no percentile the scaling takes by much. One apart from the data is
+    what squeezed it: a 0 border beside land at 500-3000 digital numbers put the land at [0.32, 1]; a 65535 fill put
+    it at [0, 0.015].
     """
+    from scipy import ndimage
+
     f = np.asarray(frames)
-    valid = data_pixels(f)
-    if valid.all() or not valid.any():
+    found = ~data_pixels(f)
+    if not found.any():
         return None
-    data = f[valid]
-    apart = ~valid & ((f < data.min()) | (f > data.max()))
+    fill = found.copy()
+    for t in range(len(f)):
+        for v in np.unique(f[t][found[t]]):  # the fill's values (the frame's minimum, maximum, or both)
+            lab, _ = ndimage.label(f[t] == v)
+            edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+            fill[t] |= np.isin(lab, edge[edge > 0])
+    data = f[~fill]
+    if data.size == 0:
+        return None
+    apart = fill & ((f < data.min()) | (f > data.max()))
     return apart if apart.any() else None
 
 
@@ -66,12 +80,12 @@ def apart_fill(frames: np.ndarray) -> np.ndarray | None:
 NODATA_AT_MOST = 0.5
 
 
-def compared_pixels(frames: np.ndarray, reference: int, warp) -> np.ndarray | None:
-    """``(T, H, W)`` bool: the pixels of each frame that are data in it, in the reference and in the reference warped
-    onto it (``warp``: an ``(H, W)`` image on the reference -> its ``(T, H, W)`` warps by the result's field: a fill on
-    the reference, moved by the field, was counted), or None where every pixel is data or the no-data is a background
-    (more than :data:`NODATA_AT_MOST` of a frame)."""
-    valid = data_pixels(frames)
+def compared_pixels(nodata: np.ndarray, reference: int, warp) -> np.ndarray | None:
+    """``(T, H, W)`` bool: the pixels of each frame that are data (not ``nodata``, ``(T, H, W)`` bool) in it, in the
+    reference and in the reference warped onto it (``warp``: an ``(H, W)`` image on the reference -> its
+    ``(T, H, W)`` warps by the result's field: a fill on the reference, moved by the field, was counted), or None
+    where every pixel is data or the no-data is a background (more than :data:`NODATA_AT_MOST` of a frame)."""
+    valid = ~np.asarray(nodata, bool)
     if valid.all() or float((~valid).mean(axis=(1, 2)).max()) > NODATA_AT_MOST:
         return None
     moved = np.asarray(warp(valid[reference].astype(np.float32))) > 0.99

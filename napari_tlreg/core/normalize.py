@@ -2,6 +2,8 @@
 flicker."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .nodata import apart_fill
@@ -21,35 +23,47 @@ FLICKER_MIN_FRAMES = 3
 PAIR_GAIN, PAIR_OFFSET = 4.0, 1.0
 
 
-def intensity_range(frames: np.ndarray, low: float = 1.0, high: float = 99.0) -> tuple[float, float]:
+#: ``fill``'s default: found in the frames (:func:`~napari_tlreg.core.nodata.apart_fill`)
+FIND = "find"
+
+
+def _fill(frames: np.ndarray, fill) -> np.ndarray | None:
+    return apart_fill(frames) if isinstance(fill, str) and fill == FIND else fill
+
+
+def intensity_range(frames: np.ndarray, low: float = 1.0, high: float = 99.0, fill=FIND) -> tuple[float, float]:
     """The intensities :func:`normalize_sequence` maps to 0 and 1: the ``low``/``high`` percentiles, or the minimum and
     maximum where those are equal (equal too: a constant sequence). A no-data fill apart from the data's values (a
-    satellite date's 0 border or 65535 fill: :func:`~napari_tlreg.core.nodata.apart_fill`) is left out: it falls
-    outside the range and is clipped to 0 or 1."""
+    satellite date's 0 border or 65535 fill: :func:`~napari_tlreg.core.nodata.apart_fill`, or ``fill``, ``(T, H, W)``
+    bool, where the caller found it) is left out: it falls outside the range and is clipped to 0 or 1."""
     f = np.asarray(frames, dtype=np.float32)
-    apart = apart_fill(f)
-    data = f if apart is None else f[~apart]
+    apart = _fill(f, fill)
+    data = f if apart is None or apart.all() else f[~apart]
     lo, hi = (float(v) for v in np.percentile(data, [low, high]))
     if not hi > lo:
         lo, hi = float(data.min()), float(data.max())
     return lo, hi
 
 
-def normalize_sequence(frames: np.ndarray, low: float = 1.0, high: float = 99.0) -> np.ndarray:
+def normalize_sequence(frames: np.ndarray, low: float = 1.0, high: float = 99.0, fill=FIND) -> np.ndarray:
     """Robust per-sequence scaling to [0, 1]: the ``low``/``high`` percentiles map to 0/1, then clip.
 
-    frames: ``(T, H, W)`` (any real dtype) -> float32 of the same shape. A constant sequence maps to 0.
+    frames: ``(T, H, W)`` (any real dtype) -> float32 of the same shape. A constant sequence maps to 0. ``fill``: as
+    :func:`intensity_range`.
     """
     f = np.asarray(frames, dtype=np.float32)
-    lo, hi = intensity_range(f, low, high)
+    lo, hi = intensity_range(f, low, high, fill)
     if not hi > lo:
         return np.zeros_like(f)
     return np.clip((f - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
 
 
-def normalize_frames(frames: np.ndarray, low: float = 1.0, high: float = 99.0) -> np.ndarray:
-    """:func:`normalize_sequence` of each frame on its own: a frame's gain and offset do not reach the engines."""
-    return np.stack([normalize_sequence(f[None], low, high)[0] for f in np.asarray(frames)])
+def normalize_frames(frames: np.ndarray, low: float = 1.0, high: float = 99.0, fill=FIND) -> np.ndarray:
+    """:func:`normalize_sequence` of each frame on its own: a frame's gain and offset do not reach the engines.
+    ``fill``: as :func:`intensity_range` (a given one: each frame's own part of it)."""
+    f = np.asarray(frames)
+    per = [FIND] * len(f) if isinstance(fill, str) else [None if fill is None else fill[t][None] for t in range(len(f))]
+    return np.stack([normalize_sequence(x[None], low, high, m)[0] for x, m in zip(f, per)])
 
 
 #: quantile pairs whose spread (upper minus lower) measures a frame's gain, and lower quantiles whose move measures its
@@ -60,7 +74,7 @@ LEVELS = (1.0, 5.0, 10.0, 25.0, 50.0)
 SAMPLES = 2**18
 
 
-def brightness_changes(frames: np.ndarray, reference: int = 0, skip=()) -> dict[int, tuple[float, float]]:
+def brightness_changes(frames: np.ndarray, reference: int = 0, skip=(), fill=FIND) -> dict[int, tuple[float, float]]:
     """How each frame's brightness differs from the reference frame's: ``{t: (factor, shift)}``.
 
     ``factor`` (>= 1): the spread between the quantiles of each pair of :data:`RANGES` in the frame over the same in
@@ -70,17 +84,19 @@ def brightness_changes(frames: np.ndarray, reference: int = 0, skip=()) -> dict[
     moves the top quantiles, a dark border the bottom ones, a contracting heart the middle ones), and the least is what
     all agree on: a lower bound of the frame's change (motion can also hide part of a gain), which motion alone keeps
     small. Frames in ``skip``, constant frames and quantile pairs with no spread in the reference are left out (a
-    constant reference: ``{}``).
+    constant reference: ``{}``), and so is a no-data fill apart from the data (``fill``: as :func:`intensity_range`).
     """
     f = np.asarray(frames, dtype=np.float32)
-    apart = apart_fill(f)  # a fill apart from the data (a 65535 strip on one date) is no change of brightness
-    if apart is not None:
-        apart[apart.all(axis=(1, 2))] = False  # a blank frame is judged (skipped) as it is
-        apart = apart if apart.any() else None
+    apart = _fill(f, fill)  # a fill apart from the data (a 65535 strip on one date) is no change of brightness
     f = f.reshape(len(f), -1) if apart is None else np.where(apart, np.nan, f).reshape(len(f), -1)
     f = f[:, :: max(1, f.shape[1] // SAMPLES)]  # large frames: a regular subsample is plenty for percentiles
     qs = sorted({q for pair in RANGES for q in pair} | set(LEVELS))
-    table = dict(zip(qs, (np.percentile if apart is None else np.nanpercentile)(f, qs, axis=1)))
+    if apart is None:
+        table = dict(zip(qs, np.percentile(f, qs, axis=1)))
+    else:  # a frame all fill (blank, or no data among the samples) has NaN quantiles: skipped below, unsaid
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            table = dict(zip(qs, np.nanpercentile(f, qs, axis=1)))
     full = table[99.0] - table[1.0]
     if not full[reference] > 0:
         return {}
@@ -95,7 +111,7 @@ def brightness_changes(frames: np.ndarray, reference: int = 0, skip=()) -> dict[
     return out
 
 
-def flicker(frames: np.ndarray, reference: int = 0, skip=()) -> dict[int, float]:
+def flicker(frames: np.ndarray, reference: int = 0, skip=(), fill=FIND) -> dict[int, float]:
     """Frames whose brightness differs from the reference frame's beyond what motion does (a camera's auto-exposure,
     frames windowed one by one on export): ``{t: change}``, ``change`` the larger of the range factor less 1 and the
     shift (:func:`brightness_changes`).
@@ -106,7 +122,7 @@ def flicker(frames: np.ndarray, reference: int = 0, skip=()) -> dict[int, float]
     :data:`FLICKER_MIN_FRAMES` frames (a pair of dates) by :data:`PAIR_GAIN` and :data:`PAIR_OFFSET` only.
     """
     gain, offset = (FLICKER_GAIN, FLICKER_OFFSET) if len(frames) >= FLICKER_MIN_FRAMES else (PAIR_GAIN, PAIR_OFFSET)
-    return {t: max(factor - 1.0, shift) for t, (factor, shift) in brightness_changes(frames, reference, skip).items()
+    return {t: max(factor - 1.0, shift) for t, (factor, shift) in brightness_changes(frames, reference, skip, fill).items()
             if factor > gain or shift > offset}
 
 
@@ -130,14 +146,17 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def normalize(frames: np.ndarray, reference: int = 0, mode: str = "auto", skip=()) -> tuple[np.ndarray, str, dict[int, float]]:
+def normalize(frames: np.ndarray, reference: int = 0, mode: str = "auto", skip=(), fill=FIND) -> tuple[np.ndarray, str, dict[int, float]]:
     """The frames scaled to [0, 1] as ``mode`` says: ``(normalised, "sequence" | "frame", flickering frames)``.
 
     ``sequence``: one scale for all (:func:`normalize_sequence`); ``frame``: each its own (:func:`normalize_frames`);
     ``auto``: per frame where :func:`flicker` finds frames whose brightness changed, else per sequence (then the
-    result is exactly ``sequence``'s).
+    result is exactly ``sequence``'s). ``fill``: a no-data fill apart from the data, ``(T, H, W)`` bool, or None (as
+    :func:`intensity_range`; found once here for the three uses).
     """
     check_mode(mode)
-    changed = flicker(frames, reference, skip) if mode == "auto" else {}
+    fill = _fill(np.asarray(frames), fill)
+    changed = flicker(frames, reference, skip, fill) if mode == "auto" else {}
     per_frame = mode == "frame" or bool(changed)
-    return (normalize_frames(frames) if per_frame else normalize_sequence(frames)), ("frame" if per_frame else "sequence"), changed
+    scaled = normalize_frames(frames, fill=fill) if per_frame else normalize_sequence(frames, fill=fill)
+    return scaled, ("frame" if per_frame else "sequence"), changed
