@@ -54,7 +54,7 @@ def map_window(frames: np.ndarray) -> tuple[float, float] | None:
     sample = np.asarray(frames[..., ::step, ::step], dtype=np.float64)
     sample = sample[np.isfinite(sample)]
     for fill in (sample.min(), sample.max()) if sample.size else ():  # a no-data fill (0 at a tile's edge, 65535):
-        if (sample == fill).mean() >= MAP_FILL_SHARE:  # the window of the land (it opened at 0-1926 for 700-1997)
+        if sample.size and (sample == fill).mean() >= MAP_FILL_SHARE:  # (a map all fill: emptied by the first)  # the window of the land (it opened at 0-1926 for 700-1997)
             sample = sample[sample != fill]
     if sample.size == 0:
         return None
