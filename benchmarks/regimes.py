@@ -31,7 +31,8 @@ import napari_tlreg as tl  # noqa: E402
 
 METHODS = ("tlrn", "voxelmorph", "multistep", "nmsr", "hsyn")
 SIZE, N_FRAMES = 96, 5
-WARNING_KINDS = {"worse": "matches the frames worse", "inverted": "correlate negatively", "flicker": "brightness"}
+WARNING_KINDS = {"worse": "matches the frames worse", "frame": "matches the frame worse", "inverted": "correlate negatively",
+                 "flicker": "brightness"}
 
 
 def reference_image(size: int = SIZE) -> np.ndarray:

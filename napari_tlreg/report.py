@@ -605,6 +605,11 @@ def _check_one_sequence(named: dict) -> None:
         # to float32's rounding of [0, 1] (one sequence normalised by two versions differed by 6e-8)
         a, b = seen[1].frames, res.frames
         if seen[1] is not res and not (a.shape == b.shape and np.allclose(a, b, rtol=0.0, atol=1e-5)):
+            source = (seen[1].provenance or {}).get("source")
+            if source and source == (res.provenance or {}).get("source"):  # one file, scaled two ways
+                raise ValueError(f"{seen[0]!r} and {name!r} were registered from the same file ({source}) but hold "
+                                 "its frames scaled otherwise (one registered by an earlier napari-tlreg, which counted "
+                                 "a no-data fill in the scale?): register them again to share a report")
             raise ValueError(f"results of different sequences cannot share a report: {seen[0]!r} and {name!r} hold "
                              "other frames (a report compares methods on one sequence)")
 

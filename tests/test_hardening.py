@@ -2367,6 +2367,12 @@ def test_a_report_takes_two_versions_results_of_one_sequence():
     _check_one_sequence({"old": result(fr), "new": result(fr + np.float32(6e-8))})
     with pytest.raises(ValueError, match="different sequences"):
         _check_one_sequence({"a": result(fr), "b": result(np.roll(fr, 1, 1))})
+    # (session 45 review) one file scaled two ways (an earlier version counted its no-data fill): said so, not "different
+    # sequences"
+    a, b = result(fr), result(0.5 + 0.5 * fr)
+    a.provenance["source"] = b.provenance["source"] = "/data/dates.tif"
+    with pytest.raises(ValueError, match=r"same file \(/data/dates.tif\) but hold its frames scaled otherwise"):
+        _check_one_sequence({"a": a, "b": b})
 
 
 def test_an_older_result_folder_keeps_its_unit_and_its_labels(tmp_path):

@@ -181,3 +181,20 @@ def test_the_plots_draw_each_results_baseline_where_they_differ():
     assert "multistep before registration" in labels and "nmsr before registration" in labels
     ax = next(iter(draw_metrics(fig, {"multistep": a, "again": a}, ["mse"])))
     assert [line.get_label() for line in ax.get_lines()].count("before registration") == 1
+
+
+def test_a_quantised_images_lowest_level_is_no_fill():
+    """(Session 45) the regimes benchmark's 8 grey levels: the dark background, its lowest level, all of it joined to
+    the border, lay below the rest of the data by one level and was taken for a fill (13 % of the pixels left out)."""
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    from benchmarks.regimes import cases
+
+    frames, _, _ = cases()["base, 8 grey levels"]
+    assert not data_pixels(frames).all()  # the pair engines' mask takes the background out of their losses
+    assert apart_fill(frames) is None
+    levels = np.round(land_like := np.linspace(0, 1, 64 * 64).reshape(1, 64, 64) * 7) / 7  # noqa: F841
+    g = np.concatenate([levels, levels]).astype(np.float32)
+    g[:, :, :12] = -1.0  # a fill 7 levels below: apart
+    assert apart_fill(g) is not None and apart_fill(g)[:, :, :12].all()

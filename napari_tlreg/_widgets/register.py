@@ -530,7 +530,8 @@ class _JacobianLegend(QWidget):
         grey = QLabel()
         grey.setFixedSize(14, 14)
         grey.setStyleSheet(f"background: {L.NODATA_COLOR}; border: 1px solid #808080;")
-        text = QLabel("no data, not compared (layer “… no data”): the input's fill, or the reference's moved there")
+        text = QLabel("not compared (layer “… no data”): the input's no-data, a flat region at its lowest or highest "
+                      "value apart from the rest (a fill; or clipped), or the reference's moved there")
         text.setWordWrap(True)
         row.addWidget(grey)
         row.addWidget(text, 1)

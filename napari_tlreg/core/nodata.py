@@ -44,6 +44,12 @@ def data_pixels(images: np.ndarray, min_fraction: float = MIN_FRACTION) -> np.nd
     return valid.reshape(x.shape)
 
 
+#: a fill is apart from the data where it lies farther from the data's nearest value than this many of the (median)
+#: steps between the data's own levels (a quantised image's dark background, 8 grey levels, lay one level below the
+#: rest: it is the image's lowest level, not a fill)
+LEVELS_APART = 2.0
+
+
 def apart_fill(frames: np.ndarray) -> np.ndarray | None:
     """``(T, H, W)`` bool: the no-data whose value lies outside the range of the sequence's data pixels, or None
     where there is none.
@@ -54,7 +60,7 @@ def apart_fill(frames: np.ndarray) -> np.ndarray | None:
     value and the fill was "shared"). A fill that data pixels share (the black outside an echo's fan, where the
     tissue is black too) is left in: it changes no percentile the scaling takes by much. One apart from the data is
     what squeezed it: a 0 border beside land at 500-3000 digital numbers put the land at [0.32, 1]; a 65535 fill put
-    it at [0, 0.015].
+    it at [0, 0.015]. Apart means beyond the data's range by more than :data:`LEVELS_APART` steps between its levels.
     """
     from scipy import ndimage
 
@@ -71,7 +77,16 @@ def apart_fill(frames: np.ndarray) -> np.ndarray | None:
     data = f[~fill]
     if data.size == 0:
         return None
-    apart = fill & ((f < data.min()) | (f > data.max()))
+    lo, hi = data.min(), data.max()
+    levels = np.unique(data[:: max(1, data.size // 2**20)])  # the data's levels, from ~1 M of its pixels
+    step = float(np.median(np.diff(levels))) if len(levels) > 1 else np.inf
+    apart = np.zeros(f.shape, bool)
+    for side, beyond in ((0, fill & (f < lo)), (1, fill & (f > hi))):
+        if not beyond.any():
+            continue
+        gap = float(lo - f[beyond].max()) if side == 0 else float(f[beyond].min() - hi)
+        if gap > LEVELS_APART * step:  # not the next level of a quantised image (a dark background at its lowest)
+            apart |= beyond
     return apart if apart.any() else None
 
 

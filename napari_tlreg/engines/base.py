@@ -93,6 +93,10 @@ class Engine:
         ``shape`` and pixel size (``spacing`` ``(row, col)`` in ``unit``, or None). Default: as they are."""
         return params
 
+    #: every frame is registered to the reference as a pair of its own (the pair engines): ``register`` then says which
+    #: frames the warped reference matches worse than none, even where the mean over the frames is better
+    pairwise: bool = False
+
     def chains_frames(self, params: dict[str, Any]) -> bool:
         """Whether a frame's field, with these validated ``params``, depends on the frames between it and the
         reference (a recurrent state, or consecutive fields composed): a blank frame then misleads the frames

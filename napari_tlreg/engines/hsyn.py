@@ -200,6 +200,7 @@ def register_pairs(net: HSyNNet, moving: torch.Tensor, fixed: torch.Tensor, leve
 
 class HSyNEngine(Engine):
     name = "hsyn"
+    pairwise = True
     #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (Engine.memory_model;
     #: ``benchmarks/memory.py --fit-only --fit-with benchmarks/results/memory/earlier/*.json``)
     memory_model = (0.0, 15.7, 255.0, 1630.0, 2.84e5)

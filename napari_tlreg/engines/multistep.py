@@ -253,6 +253,7 @@ def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor,
 
 class MultistepEngine(Engine):
     name = "multistep"
+    pairwise = True
     #: bytes: fixed, per voxel, per full-size and per working pixel held at once, per pair (Engine.memory_model;
     #: ``benchmarks/memory.py --fit-only --fit-with benchmarks/results/memory/earlier/*.json``)
     memory_model = (1.4e7, 3.71, 313.0, 787.0, 2.63e5)
