@@ -681,7 +681,8 @@ def summarize(rows: Sequence[dict], reference: int | None = None) -> dict:
 
     The reference row is the one with ``is_reference`` true (or ``t == reference`` when given).
     ``t`` and ``is_reference`` are left out; a column that is NaN everywhere gives NaN. Also
-    ``n_frames``: the number of frames averaged.
+    ``n_frames``: the number of frames averaged, and ``in_mask`` / ``data_only`` (True) where the rows have them (the
+    MSE and local CC taken in a mask, or with the input's no-data left out: a summary beside another's said nothing).
     """
     def is_ref(r: dict) -> bool:
         if reference is not None:
@@ -715,6 +716,9 @@ def summarize(rows: Sequence[dict], reference: int | None = None) -> dict:
         if k.endswith("_n") and vals.size:
             out[k] = int(out[k])  # a count (metrics.json said 18.0)
     out["n_frames"] = len(kept)
+    for flag in ("in_mask", "data_only"):  # where the image match was taken, as the rows say it
+        if any(r.get(flag) is True for r in kept):
+            out[flag] = True
     return out
 
 

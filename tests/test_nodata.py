@@ -198,3 +198,12 @@ def test_a_quantised_images_lowest_level_is_no_fill():
     g = np.concatenate([levels, levels]).astype(np.float32)
     g[:, :, :12] = -1.0  # a fill 7 levels below: apart
     assert apart_fill(g) is not None and apart_fill(g)[:, :, :12].all()
+
+
+def test_a_summary_says_where_its_image_match_was_taken():
+    """(Session 45 review) summary.csv and evaluate's printed summary put a result with its no-data left out beside
+    one measured on every pixel, unmarked."""
+    rows = [{"t": 0, "is_reference": True, "mse": 0.0, "data_only": True},
+            {"t": 1, "is_reference": False, "mse": 0.02, "data_only": True}]
+    assert summarize(rows)["data_only"] is True and "in_mask" not in summarize(rows)
+    assert "data_only" not in summarize([{k: v for k, v in r.items() if k != "data_only"} for r in rows])
