@@ -672,6 +672,7 @@ def test_a_dark_background_is_no_no_data_to_the_worse_than_none_check():
     from scipy import ndimage
 
     from napari_tlreg import api
+    from napari_tlreg.core.nodata import apart_fill
 
     yy, xx = np.mgrid[:128, :128]
     r = np.hypot(yy - 64, xx - 64)
@@ -681,8 +682,9 @@ def test_a_dark_background_is_no_no_data_to_the_worse_than_none_check():
     out = torch.tensor((r - 30).clip(0, None) / np.maximum(r, 1), dtype=torch.float32)
     u[1, 0], u[1, 1] = -out * torch.tensor(yy - 64.0), -out * torch.tensor(xx - 64.0)
     warped = fields.warp(x[0][None, None], u)[:, 0]
-    assert api._valid_pixels(x, 0, u) is None
-    assert api.worse_than_none(x, warped, 0, api._valid_pixels(x, 0, u)) is not None
+    nodata = apart_fill(x.numpy())
+    assert nodata is not None and api._valid_pixels(nodata, 0, u) is None  # a fill apart, but over half the frame
+    assert api.worse_than_none(x, warped, 0, api._valid_pixels(nodata, 0, u)) is not None
 
 
 def test_a_date_the_field_does_not_fit_is_said_even_where_the_mean_is_better(monkeypatch):
