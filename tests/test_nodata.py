@@ -207,3 +207,34 @@ def test_a_summary_says_where_its_image_match_was_taken():
             {"t": 1, "is_reference": False, "mse": 0.02, "data_only": True}]
     assert summarize(rows)["data_only"] is True and "in_mask" not in summarize(rows)
     assert "data_only" not in summarize([{k: v for k, v in r.items() if k != "data_only"} for r in rows])
+
+
+def _cells(t_frames=6, moving=True, radii=None):
+    """uint16 cells (1500 +- 60 counts) on an exact-0 background: islands in the frame."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:96, :96]
+    radii = radii or [42] * t_frames
+    return np.array([np.clip((np.hypot(yy - 45 - (3 * t if moving else 0), xx - 48) < radii[t])
+                             * (1500 + rng.normal(0, 60, (96, 96))), 0, None) for t in range(t_frames)]).astype(np.uint16)
+
+
+def test_a_cell_on_an_exact_zero_is_no_fill_and_a_wrong_field_is_still_said():
+    """(Session 45 regression review) a cell on an exact-0 background (40 % of the frame) was taken for land beside a
+    fill: the misaligned rim, the only sign of a wrong field, was left out of evaluate and of the worse-than-none
+    check (a field 6 px the wrong way read better than none), and a cell that grew and shrank was "flicker"."""
+    import torch
+
+    from napari_tlreg import api
+    from napari_tlreg.core.normalize import brightness_changes
+
+    raw = _cells(3)
+    assert not data_pixels(raw).all() and apart_fill(raw) is None  # the pair engines' mask takes it; no fill
+    x = normalize(raw)[0]
+    u = np.zeros((3, 2, 96, 96), np.float32)
+    u[:, 0] = np.array([3.0 * t for t in range(3)])[:, None, None]  # the wrong way (the truth is -3 t)
+    warped = tl.warp(np.broadcast_to(x[0], x.shape).copy(), u)
+    assert api.worse_than_none(torch.from_numpy(x), torch.from_numpy(np.asarray(warped)), 0,
+                               api._valid_pixels(apart_fill(raw), 0, torch.from_numpy(u))) is not None
+    sizes = _cells(6, moving=True, radii=[20, 22, 22, 20, 18, 18])
+    assert apart_fill(sizes) is None and normalize(sizes, 0, "auto")[1] == "sequence"
+    assert max(shift for _, shift in brightness_changes(sizes).values()) < 0.01
