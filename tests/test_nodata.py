@@ -238,3 +238,18 @@ def test_a_cell_on_an_exact_zero_is_no_fill_and_a_wrong_field_is_still_said():
     sizes = _cells(6, moving=True, radii=[20, 22, 22, 20, 18, 18])
     assert apart_fill(sizes) is None and normalize(sizes, 0, "auto")[1] == "sequence"
     assert max(shift for _, shift in brightness_changes(sizes).values()) < 0.01
+
+
+def test_a_rotated_scenes_corners_are_a_fill_and_a_cell_touching_the_edge_is_not():
+    """A rotated scene's footprint: its data touch the frame's edge at four points only, its fill four corners (a
+    Landsat scene's black corners); a cell cut by the frame's edge keeps one background round it."""
+    from scipy import ndimage
+
+    land = 500 + 2500 * ndimage.gaussian_filter(np.random.default_rng(1).random((2, 128, 128)), 2)
+    rr, cc = np.mgrid[:128, :128] - 63.5
+    scene = np.abs(rr) + np.abs(cc) < 66  # a square turned 45 degrees, its corners on the edges (5 px of each)
+    g = np.where(scene, land, 0).astype(np.uint16)
+    assert apart_fill(g) is not None and apart_fill(g)[:, ~scene].all()
+    cell = (np.hypot(rr - 40, cc) < 30)  # cut by the bottom edge
+    g = np.where(cell, land, 0).astype(np.uint16)
+    assert apart_fill(g) is None

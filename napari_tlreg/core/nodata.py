@@ -44,11 +44,19 @@ def data_pixels(images: np.ndarray, min_fraction: float = MIN_FRACTION) -> np.nd
     return valid.reshape(x.shape)
 
 
-#: a frame's no-data is a fill only where the data reach at least this share of the frame's edge, as a scene reaches
-#: past its footprint's fill (a swath edge, a rotated scene's corners); where the data are an island in it (a cell on
-#: an exact-0 background), it is a background, which a misregistration moves the data over: left out of the
-#: comparison, a field 6 px the wrong way read better than none (session 45 review)
+#: a frame's no-data is a background, not a fill, where the data are an island in it: they reach less than this share
+#: of the frame's edge and the no-data runs round the edge in one piece (a cell on an exact 0, touching the edge or
+#: not); a misregistration moves the data over a background, and left out of the comparison, a field 6 px the wrong
+#: way read better than none (session 45 review). A scene's footprint reaches the edge along a side (a swath edge, a
+#: tile at a scene's corner) or splits its fill into pieces (a rotated scene's four corners).
 DATA_ON_THE_EDGE = 0.25
+
+
+def _island(fill: np.ndarray) -> bool:
+    """Whether a frame's data, ``~fill`` ``(H, W)``, are an island in its no-data (:data:`DATA_ON_THE_EDGE`)."""
+    rim = np.concatenate([fill[0], fill[1:, -1], fill[-1, -2::-1], fill[-2:0:-1, 0]])  # round the edge, in order
+    pieces = int((rim & ~np.roll(rim, 1)).sum())  # runs of no-data along the edge (0: all of it)
+    return 1.0 - rim.mean() < DATA_ON_THE_EDGE and pieces <= 1
 #: a fill is apart from the data where it lies farther from the data's nearest value than this many of the (median)
 #: steps between the data's own levels (a quantised image's dark background, 8 grey levels, lay one level below the
 #: rest: it is the image's lowest level, not a fill)
@@ -66,8 +74,7 @@ def apart_fill(frames: np.ndarray) -> np.ndarray | None:
     tissue is black too) is left in: it changes no percentile the scaling takes by much. One apart from the data is
     what squeezed it: a 0 border beside land at 500-3000 digital numbers put the land at [0.32, 1]; a 65535 fill put
     it at [0, 0.015]. Apart means beyond the data's range by more than :data:`LEVELS_APART` steps between its levels;
-    and a frame's fill is one only where its data reach :data:`DATA_ON_THE_EDGE` of the frame's edge (not an island
-    on a background: a cell on an exact 0).
+    and a frame's fill is none where its data are an island in it (:data:`DATA_ON_THE_EDGE`: a cell on an exact 0).
     """
     from scipy import ndimage
 
@@ -81,8 +88,7 @@ def apart_fill(frames: np.ndarray) -> np.ndarray | None:
             lab, _ = ndimage.label(f[t] == v)
             edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
             fill[t] |= np.isin(lab, edge[edge > 0])
-        rim = np.concatenate([fill[t][0], fill[t][-1], fill[t][:, 0], fill[t][:, -1]])
-        if fill[t].any() and not fill[t].all() and 1.0 - rim.mean() < DATA_ON_THE_EDGE:
+        if fill[t].any() and not fill[t].all() and _island(fill[t]):
             fill[t] = False  # the data an island in it (a cell on an exact 0): a background, not a scene's footprint
     data = f[~fill]
     if data.size == 0:
