@@ -198,7 +198,7 @@ def worse_than_none(frames, warped, reference: int, valid=None) -> tuple[float, 
     """``(MSE after, MSE before, frames worse, frames)`` when the warped reference matches the (normalised) frames
     worse, on the mean over the frames other than the reference, than the reference left as it is (by more than
     :data:`WORSE_TOLERANCE`); else None. ``valid`` ``(T, H, W)`` bool: the pixels each frame's MSE is taken over (the
-    input's no-data fill left out, :func:`_valid_pixels`: a fill at 65535 on one date, which no field can match, said
+    pair engines' no-data left out, :func:`_valid_pixels`: a fill at 65535 on one date, which no field can match, said
     a right field "does not fit")."""
     others, after, before = _match(frames, warped, reference, valid)
     if float(after.mean()) <= float(before.mean()) + WORSE_TOLERANCE:
@@ -247,25 +247,21 @@ def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
     return out
 
 
-def _valid_pixels(nodata, reference: int, u):
-    """``(T, H, W)`` bool tensor: :func:`napari_tlreg.core.nodata.compared_pixels` of the input's no-data fill
-    ``nodata`` (``(T, H, W)`` numpy bool, :func:`~napari_tlreg.core.nodata.apart_fill`, or None) and the field ``u``
-    (a tensor): the pixels :func:`worse_than_none` compares, those ``RegistrationResult.data_region`` gives
-    ``evaluate`` (a warning and the figures beside it take the same pixels); None: every pixel."""
+def _valid_pixels(frames, reference: int, u):
+    """``(T, H, W)`` bool tensor: the pixels the pair engines' worse-than-none check compares (their ``mask_nodata``):
+    :func:`napari_tlreg.core.nodata.compared_pixels` of the (normalised) ``frames``' no-data
+    (:func:`~napari_tlreg.core.nodata.data_pixels`, the engines' own mask) and the field ``u`` (tensors), or None."""
     import torch
 
     from .core import fields as F
-    from .core.nodata import compared_pixels
-
-    if nodata is None:
-        return None
+    from .core.nodata import compared_pixels, data_pixels
 
     def warp(image):
         moving = torch.from_numpy(image).to(u.device)[None, None].expand(len(u), 1, -1, -1)
         return F.warp(moving, u)[:, 0].cpu().numpy()
 
-    valid = compared_pixels(nodata, reference, warp)
-    return None if valid is None else torch.from_numpy(valid).to(u.device)
+    valid = compared_pixels(~data_pixels(frames.cpu().numpy()), reference, warp)
+    return None if valid is None else torch.from_numpy(valid).to(frames.device)
 
 
 #: the correlation below which a frame is said to be of inverted contrast: every engine's inverted frames of the regimes
@@ -669,7 +665,8 @@ def register(
     t0 = time.perf_counter()
     ctx = RunContext(progress=progress, cancel=cancel)
     ctx.check()  # a cancel during the checks is taken before the intensities are scaled (seconds on 8x4000x4000)
-    nodata = apart_fill(arr)  # a no-data fill apart from the data: out of the scaling, the metrics, the overlay
+    # the pair engines' (mask_nodata): a no-data fill apart from the data, out of the scaling, the metrics, the overlay
+    nodata = apart_fill(arr) if checked.get("mask_nodata") else None
     norm, normalization, flickering = scale_intensities(arr, ref, normalize, skip=blank, fill=nodata)
     if flickering:
         warn(flicker_message(flickering))
@@ -694,7 +691,7 @@ def register(
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     runtime = time.perf_counter() - t0
-    valid = _valid_pixels(nodata, ref, u)  # the input's no-data fill left out, as evaluate leaves it out
+    valid = _valid_pixels(x, ref, u) if checked.get("mask_nodata") else None  # the engines' own no-data left out
     worse = worse_than_none(x, warped, ref, valid)
     inverted = inverted_frames(x, warped, ref)
     if worse:

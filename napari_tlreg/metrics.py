@@ -511,8 +511,8 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     ``folding_pct`` are taken over ``mask`` ``(H, W)``:
     by default the region the registration was restricted to (``result.mask``, e.g. NMSR's ``mask``; the whole
     frame when it has none); None: the whole frame.
-    With a mask every row also has ``in_mask: True``. A result whose input held a no-data fill apart from its data
-    (``result.nodata``: a satellite date's 0 border), and no mask, takes ``mse``, ``mse_before``, ``lncc`` and
+    With a mask every row also has ``in_mask: True``. A pair engine's result whose input held a no-data fill apart
+    from its data (``result.nodata``: a satellite date's 0 border), and no mask, takes ``mse``, ``mse_before``, ``lncc`` and
     ``lncc10`` over the pixels that are data in the frame, the reference and the reference warped onto it
     (``result.data_region``: a 0 border counted gave 1.5 % less MSE where the land's was 16 % less); its rows have
     ``data_only: True``.

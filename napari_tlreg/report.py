@@ -601,7 +601,8 @@ def _check_one_sequence(named: dict) -> None:
     cannot be told apart by their frames, and pass)."""
     first: dict = {}
     for name, res in named.items():
-        seen = first.setdefault(res.normalization, (name, res))
+        # scaled alike: the same normalisation, and the no-data left out of the scale or not (the pair engines')
+        seen = first.setdefault((res.normalization, getattr(res, "nodata", None) is not None), (name, res))
         # to float32's rounding of [0, 1] (one sequence normalised by two versions differed by 6e-8)
         a, b = seen[1].frames, res.frames
         if seen[1] is not res and not (a.shape == b.shape and np.allclose(a, b, rtol=0.0, atol=1e-5)):

@@ -70,8 +70,8 @@ class RegistrationResult:
     geotiff: list | None = None
     #: what made the result: software versions, the weights' name and sha256, the source (``register`` fills it)
     provenance: dict = field(default_factory=dict)
-    #: ``(T, H, W)`` bool: the input's no-data fill apart from its data's values (``register`` finds it:
-    #: :func:`napari_tlreg.core.nodata.apart_fill`), or None
+    #: ``(T, H, W)`` bool: the input's no-data fill apart from its data's values (``register`` finds it for the pair
+    #: engines, ``mask_nodata``: :func:`napari_tlreg.core.nodata.apart_fill`), or None
     nodata: np.ndarray | None = None
 
     def __post_init__(self) -> None:

@@ -682,9 +682,9 @@ def test_a_dark_background_is_no_no_data_to_the_worse_than_none_check():
     out = torch.tensor((r - 30).clip(0, None) / np.maximum(r, 1), dtype=torch.float32)
     u[1, 0], u[1, 1] = -out * torch.tensor(yy - 64.0), -out * torch.tensor(xx - 64.0)
     warped = fields.warp(x[0][None, None], u)[:, 0]
-    nodata = apart_fill(x.numpy())
-    assert nodata is None and api._valid_pixels(nodata, 0, u) is None  # an island's background: no fill (session 45)
-    assert api.worse_than_none(x, warped, 0, api._valid_pixels(nodata, 0, u)) is not None
+    assert apart_fill(x.numpy()) is None  # an island's background: no fill to leave out of the scale (session 45)
+    assert api._valid_pixels(x, 0, u) is None
+    assert api.worse_than_none(x, warped, 0, api._valid_pixels(x, 0, u)) is not None
 
 
 def test_a_date_the_field_does_not_fit_is_said_even_where_the_mean_is_better(monkeypatch):

@@ -125,11 +125,10 @@ def test_a_background_the_data_share_is_compared_as_before():
     assert res.nodata is None and res.data_region is None and "data_only" not in evaluate(res)[0]
 
 
-@pytest.mark.parametrize("method", ["voxelmorph", "nmsr"])
-def test_every_method_leaves_the_no_data_out_and_keeps_it_in_its_folder(land, method, tmp_path):
+@pytest.mark.parametrize("method", ["multistep", "hsyn"])
+def test_the_pair_engines_leave_the_no_data_out_and_keep_it_in_their_folder(land, method, tmp_path):
     g = _filled(land, 0, np.s_[1:, :, :30])
-    kw = {"iterations": 5, "final_iterations": 5, "final_iterations_large": 5} if method == "nmsr" else {}
-    res = tl.register(g, method=method, **kw)
+    res = tl.register(g, method=method)
     assert res.nodata is not None and res.nodata[1, :, :30].all() and not res.nodata[0].any()
     rows = evaluate(res)
     # the border (0 against land) counted: a larger MSE before, whatever the field does there
@@ -138,6 +137,25 @@ def test_every_method_leaves_the_no_data_out_and_keeps_it_in_its_folder(land, me
     np.testing.assert_array_equal(back.nodata, res.nodata)
     np.testing.assert_array_equal(back.data_region, res.data_region)
     assert evaluate(back)[1]["mse"] == pytest.approx(rows[1]["mse"])
+    off = tl.register(g, method=method, mask_nodata=False)  # the engines told not to mask it: nothing left out
+    assert off.nodata is None and "data_only" not in evaluate(off)[1]
+
+
+def test_the_other_methods_take_the_frames_as_before(land, tmp_path):
+    """(Session 45 reviews) the methods that do not mask no-data keep the scale and the comparison of every pixel: a
+    fill cannot be told from an exact-0 background by its values (dense cells cut by the frame's edges, a body's air),
+    and left out there it hid wrong fields from the worse-than-none check."""
+    g = _filled(land, 0, np.s_[1:, :, :30])
+    res = tl.register(g, method="voxelmorph")
+    assert res.nodata is None and res.data_region is None and "data_only" not in evaluate(res)[1]
+    np.testing.assert_array_equal(res.frames, normalize(g, 0, "auto", fill=None)[0])
+    # scaled otherwise than a pair engine's result of the same dates, it still shares a report with it
+    from napari_tlreg.report import export_report
+
+    pair = tl.register(g, method="multistep")
+    assert pair.nodata is not None and not np.allclose(pair.frames, res.frames)
+    export_report({"multistep": pair, "voxelmorph": res}, tmp_path / "report")
+    assert (tmp_path / "report" / "summary.csv").is_file()
 
 
 def test_no_data_is_grey_in_the_viewer_and_the_montage(land):
@@ -222,9 +240,6 @@ def test_a_cell_on_an_exact_zero_is_no_fill_and_a_wrong_field_is_still_said():
     """(Session 45 regression review) a cell on an exact-0 background (40 % of the frame) was taken for land beside a
     fill: the misaligned rim, the only sign of a wrong field, was left out of evaluate and of the worse-than-none
     check (a field 6 px the wrong way read better than none), and a cell that grew and shrank was "flicker"."""
-    import torch
-
-    from napari_tlreg import api
     from napari_tlreg.core.normalize import brightness_changes
 
     raw = _cells(3)
@@ -232,9 +247,10 @@ def test_a_cell_on_an_exact_zero_is_no_fill_and_a_wrong_field_is_still_said():
     x = normalize(raw)[0]
     u = np.zeros((3, 2, 96, 96), np.float32)
     u[:, 0] = np.array([3.0 * t for t in range(3)])[:, None, None]  # the wrong way (the truth is -3 t)
-    warped = tl.warp(np.broadcast_to(x[0], x.shape).copy(), u)
-    assert api.worse_than_none(torch.from_numpy(x), torch.from_numpy(np.asarray(warped)), 0,
-                               api._valid_pixels(apart_fill(raw), 0, torch.from_numpy(u))) is not None
+    warped = np.asarray(tl.warp(np.broadcast_to(x[0], x.shape).copy(), u))
+    res = tl.RegistrationResult(frames=x, warped=warped, displacement=u, jacobian=np.ones((3, 96, 96), np.float32),
+                                method="multistep", params={"mask_nodata": True}, nodata=apart_fill(raw))
+    assert res.data_region is None and all(r["mse"] > r["mse_before"] for r in evaluate(res)[1:])
     sizes = _cells(6, moving=True, radii=[20, 22, 22, 20, 18, 18])
     assert apart_fill(sizes) is None and normalize(sizes, 0, "auto")[1] == "sequence"
     assert max(shift for _, shift in brightness_changes(sizes).values()) < 0.01

@@ -300,6 +300,7 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
     """Read a result folder (:meth:`RegistrationResult.save`, ``register --out``) and make its layers over the image
     ``data`` it must have been registered from: the same frames, scaled as the run scaled them. ``size``: the image's
     ``(spacing, unit)``; a folder measured at another pixel size says so (the docks measure in the folder's)."""
+    from napari_tlreg.core.normalize import FIND
     from napari_tlreg.core.normalize import normalize as scale_intensities
 
     base = display["base"]
@@ -319,7 +320,8 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
                 f"{tuple(shown.shape)}: open it on the image it was made from"))
         frames, ref = validate_frames(shown, res.reference)
         mode = res.normalization if res.normalization in NORMALIZATIONS else "auto"
-        scaled = scale_intensities(frames, ref, mode, skip=blank_frames(frames))[0]
+        fill = FIND if res.params.get("mask_nodata") else None  # as the run found the no-data, or did not look
+        scaled = scale_intensities(frames, ref, mode, skip=blank_frames(frames), fill=fill)[0]
         off = float(np.max(np.abs(scaled - res.frames)))
         if not off <= 1e-4:  # another sequence of the same size (or the same one cropped, filtered...)
             return _Outcome("refused", message=(
