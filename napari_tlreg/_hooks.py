@@ -53,8 +53,10 @@ def map_window(frames: np.ndarray) -> tuple[float, float] | None:
     step = max(1, int(np.ceil(np.sqrt(frames.size / 4e6))))
     sample = np.asarray(frames[..., ::step, ::step], dtype=np.float64)
     sample = sample[np.isfinite(sample)]
-    for fill in (sample.min(), sample.max()) if sample.size else ():  # a no-data fill (0 at a tile's edge, 65535):
-        if sample.size and (sample == fill).mean() >= MAP_FILL_SHARE:  # (a map all fill: emptied by the first)  # the window of the land (it opened at 0-1926 for 700-1997)
+    # a no-data fill (0 at a tile's edge, 65535): the window of the land (it opened at 0-1926 for 700-1997); a map
+    # all fill is emptied by the first
+    for fill in (sample.min(), sample.max()) if sample.size else ():
+        if sample.size and (sample == fill).mean() >= MAP_FILL_SHARE:
             sample = sample[sample != fill]
     if sample.size == 0:
         return None

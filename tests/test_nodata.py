@@ -8,7 +8,7 @@ import pytest
 import napari_tlreg as tl
 from napari_tlreg.core.nodata import apart_fill, data_pixels
 from napari_tlreg.io.bundled import load_sample
-from napari_tlreg.core.normalize import intensity_range, normalize, normalize_sequence
+from napari_tlreg.core.normalize import FIND, intensity_range, normalize, normalize_sequence
 from napari_tlreg.metrics import evaluate, summarize
 from napari_tlreg.synth.satellite import satellite_pair
 
@@ -30,21 +30,22 @@ def _filled(f, fill, where):
 @pytest.mark.parametrize("fill, where", [(0, np.s_[:, :, :30]), (65535, np.s_[1:, :24, :])])
 def test_a_fill_apart_from_the_data_does_not_squeeze_the_land(land, fill, where):
     g = _filled(land, fill, where)
-    lo, hi = intensity_range(g)
+    lo, hi = intensity_range(g, fill=FIND)
     assert lo == pytest.approx(np.percentile(land, 1), rel=0.02) and hi == pytest.approx(np.percentile(land, 99), rel=0.02)
-    scaled = normalize_sequence(g)
+    scaled = normalize_sequence(g, fill=FIND)
     inside = scaled[:, 40:, 40:]  # land only
     # before: the 0 border put the land at [0.2, 1], the 65535 fill at [0, 0.035] (256 px, a 40-column border)
     assert inside.min() == 0.0 and inside.max() == 1.0
     assert np.all(scaled[where] == (0.0 if fill == 0 else 1.0))  # the fill clipped to an end
-    assert normalize(g, 0, "auto")[1] == "sequence"  # no "flicker" read into a fill
+    assert normalize(g, 0, "auto", fill=FIND)[1] == "sequence"  # no "flicker" read into a fill
+    assert intensity_range(g) == tuple(float(v) for v in np.percentile(g.astype(np.float32), [1, 99]))  # the default
 
 
 def test_a_fill_the_data_share_is_kept_as_before():
     echo = load_sample("echo").frames.astype(np.float32)  # black outside the fan, and black speckle inside
     assert not data_pixels(echo).all()  # its fan's outside is no-data to the pair engines ...
     assert apart_fill(echo) is None  # ... but data pixels take its value
-    assert intensity_range(echo) == tuple(float(v) for v in np.percentile(echo, [1, 99]))
+    assert intensity_range(echo, fill=FIND) == tuple(float(v) for v in np.percentile(echo, [1, 99]))
     inside = np.full((2, 64, 64), 0.0, np.float32)  # a 0 border beside data that reaches 0 too
     inside[:, 20:, 20:] = np.random.default_rng(0).uniform(0, 10, (2, 44, 44))
     inside[:, 30, 30] = 0.0
@@ -96,13 +97,13 @@ def test_a_sliver_of_the_fill_along_an_edge_does_not_make_it_shared(land):
     """(Session 45 review) one row of 0 along the top edge beside a 30-column 0 border: the erosion of data_pixels
     kept the row as data, its 0 set the data's range at the fill's value, and the land was scaled from 0 again."""
     g = _filled(land, 0, np.s_[:, :, :30])
-    expected = intensity_range(g)
+    expected = intensity_range(g, fill=FIND)
     g[:, 0, :] = 0
     assert apart_fill(g) is not None and apart_fill(g)[:, 0, :].all()
-    assert intensity_range(g) == pytest.approx(expected, rel=0.01)
+    assert intensity_range(g, fill=FIND) == pytest.approx(expected, rel=0.01)
     g = _filled(land, 0, np.s_[:, :, :30])
     g[:, :, 31] = 0  # a one-column gap between the border and the data
-    assert apart_fill(g)[:, :, 31].all() and intensity_range(g) == pytest.approx(expected, rel=0.01)
+    assert apart_fill(g)[:, :, 31].all() and intensity_range(g, fill=FIND) == pytest.approx(expected, rel=0.01)
 
 
 def test_a_frame_all_but_all_fill_is_judged_without_numpy_warnings(land):
@@ -114,7 +115,7 @@ def test_a_frame_all_but_all_fill_is_judged_without_numpy_warnings(land):
     g[1, :, 0] = 0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        normalize(g, 0, "auto")
+        normalize(g, 0, "auto", fill=FIND)
 
 
 def test_a_background_the_data_share_is_compared_as_before():
@@ -252,8 +253,8 @@ def test_a_cell_on_an_exact_zero_is_no_fill_and_a_wrong_field_is_still_said():
                                 method="multistep", params={"mask_nodata": True}, nodata=apart_fill(raw))
     assert res.data_region is None and all(r["mse"] > r["mse_before"] for r in evaluate(res)[1:])
     sizes = _cells(6, moving=True, radii=[20, 22, 22, 20, 18, 18])
-    assert apart_fill(sizes) is None and normalize(sizes, 0, "auto")[1] == "sequence"
-    assert max(shift for _, shift in brightness_changes(sizes).values()) < 0.01
+    assert apart_fill(sizes) is None and normalize(sizes, 0, "auto", fill=FIND)[1] == "sequence"
+    assert max(shift for _, shift in brightness_changes(sizes, fill=FIND).values()) < 0.01
 
 
 def test_a_rotated_scenes_corners_are_a_fill_and_a_cell_touching_the_edge_is_not():

@@ -2079,3 +2079,13 @@ def test_a_dates_no_data_is_a_grey_layer_named_in_the_legend(widget, qtbot, note
     viewer.layers["pair"].data = land  # the same image without its fill: the layer and the legend's line go
     run_and_wait(qtbot, w, timeout=60000)
     assert "pair no data" not in viewer.layers and w.legend.nodata.isHidden()
+
+
+def test_the_status_line_puts_a_dates_worse_than_none_first():
+    """(Session 45, read of the change) the pair engines' per-date warning was not among those that distrust the
+    result: the status line led with a flicker note."""
+    from napari_tlreg._widgets.register import warned
+
+    said = ["frames 1 differ in brightness from the reference by 30 % or more (flicker?): ...",
+            "multistep: on 1 of 3 frames the warped reference matches the frame worse than the reference left as it is"]
+    assert warned(said).startswith("\n⚠ multistep: on 1 of 3 frames")

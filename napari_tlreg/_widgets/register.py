@@ -168,7 +168,8 @@ def _preimport_layer_modules() -> None:
 
 
 #: the start of a warning that says the result itself is not to be trusted (the registration's own checks)
-DISTRUST = ("the warped reference matches the frames worse", "correlate negatively")
+DISTRUST = ("the warped reference matches the frames worse", "the warped reference matches the frame worse",
+            "correlate negatively")
 
 
 def warned(warnings: list[str]) -> str:
@@ -291,7 +292,8 @@ def _shown(res, shown: np.ndarray, frames: np.ndarray, labels, display: dict, no
     # the frame's contrast as the warped reference's (normalised by the same percentiles): the overlay balanced;
     # in the layer's own values (validate_frames maps float64 and wide integers onto [0, 1]: an int32 or float64
     # image took limits of (0.003, 0.985) and turned solid green)
-    display = {**display, "frame_limits": intensity_range(shown if rescaled_to_float32(shown.dtype) else frames)}
+    display = {**display, "frame_limits": intensity_range(shown if rescaled_to_float32(shown.dtype) else frames,
+                                                          fill=res.nodata)}  # scaled as the run scaled them
     _preimport_layer_modules()
     return _Outcome("done", result=res, layers=layers, warnings=notes + warnings, settings=display)
 

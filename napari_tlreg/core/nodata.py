@@ -57,6 +57,8 @@ def _island(fill: np.ndarray) -> bool:
     rim = np.concatenate([fill[0], fill[1:, -1], fill[-1, -2::-1], fill[-2:0:-1, 0]])  # round the edge, in order
     pieces = int((rim & ~np.roll(rim, 1)).sum())  # runs of no-data along the edge (0: all of it)
     return 1.0 - rim.mean() < DATA_ON_THE_EDGE and pieces <= 1
+
+
 #: a fill is apart from the data where it lies farther from the data's nearest value than this many of the (median)
 #: steps between the data's own levels (a quantised image's dark background, 8 grey levels, lay one level below the
 #: rest: it is the image's lowest level, not a fill)

@@ -23,7 +23,8 @@ FLICKER_MIN_FRAMES = 3
 PAIR_GAIN, PAIR_OFFSET = 4.0, 1.0
 
 
-#: ``fill``'s default: found in the frames (:func:`~napari_tlreg.core.nodata.apart_fill`)
+#: ``fill=FIND``: a no-data fill found in the frames (:func:`~napari_tlreg.core.nodata.apart_fill`); the default,
+#: None, counts every pixel (only the pair engines' runs leave a fill out: ``register``)
 FIND = "find"
 
 
@@ -31,11 +32,11 @@ def _fill(frames: np.ndarray, fill) -> np.ndarray | None:
     return apart_fill(frames) if isinstance(fill, str) and fill == FIND else fill
 
 
-def intensity_range(frames: np.ndarray, low: float = 1.0, high: float = 99.0, fill=FIND) -> tuple[float, float]:
+def intensity_range(frames: np.ndarray, low: float = 1.0, high: float = 99.0, fill=None) -> tuple[float, float]:
     """The intensities :func:`normalize_sequence` maps to 0 and 1: the ``low``/``high`` percentiles, or the minimum and
-    maximum where those are equal (equal too: a constant sequence). A no-data fill apart from the data's values (a
-    satellite date's 0 border or 65535 fill: :func:`~napari_tlreg.core.nodata.apart_fill`, or ``fill``, ``(T, H, W)``
-    bool, where the caller found it) is left out: it falls outside the range and is clipped to 0 or 1."""
+    maximum where those are equal (equal too: a constant sequence). ``fill``: a no-data fill apart from the data's
+    values (a satellite date's 0 border or 65535 fill), ``(T, H, W)`` bool, or :data:`FIND` to find it
+    (:func:`~napari_tlreg.core.nodata.apart_fill`), is left out: it falls outside the range and is clipped to 0 or 1."""
     f = np.asarray(frames, dtype=np.float32)
     apart = _fill(f, fill)
     data = f if apart is None or apart.all() else f[~apart]
@@ -45,7 +46,7 @@ def intensity_range(frames: np.ndarray, low: float = 1.0, high: float = 99.0, fi
     return lo, hi
 
 
-def normalize_sequence(frames: np.ndarray, low: float = 1.0, high: float = 99.0, fill=FIND) -> np.ndarray:
+def normalize_sequence(frames: np.ndarray, low: float = 1.0, high: float = 99.0, fill=None) -> np.ndarray:
     """Robust per-sequence scaling to [0, 1]: the ``low``/``high`` percentiles map to 0/1, then clip.
 
     frames: ``(T, H, W)`` (any real dtype) -> float32 of the same shape. A constant sequence maps to 0. ``fill``: as
@@ -58,7 +59,7 @@ def normalize_sequence(frames: np.ndarray, low: float = 1.0, high: float = 99.0,
     return np.clip((f - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
 
 
-def normalize_frames(frames: np.ndarray, low: float = 1.0, high: float = 99.0, fill=FIND) -> np.ndarray:
+def normalize_frames(frames: np.ndarray, low: float = 1.0, high: float = 99.0, fill=None) -> np.ndarray:
     """:func:`normalize_sequence` of each frame on its own: a frame's gain and offset do not reach the engines.
     ``fill``: as :func:`intensity_range` (a given one: each frame's own part of it)."""
     f = np.asarray(frames)
@@ -74,7 +75,7 @@ LEVELS = (1.0, 5.0, 10.0, 25.0, 50.0)
 SAMPLES = 2**18
 
 
-def brightness_changes(frames: np.ndarray, reference: int = 0, skip=(), fill=FIND) -> dict[int, tuple[float, float]]:
+def brightness_changes(frames: np.ndarray, reference: int = 0, skip=(), fill=None) -> dict[int, tuple[float, float]]:
     """How each frame's brightness differs from the reference frame's: ``{t: (factor, shift)}``.
 
     ``factor`` (>= 1): the spread between the quantiles of each pair of :data:`RANGES` in the frame over the same in
@@ -111,7 +112,7 @@ def brightness_changes(frames: np.ndarray, reference: int = 0, skip=(), fill=FIN
     return out
 
 
-def flicker(frames: np.ndarray, reference: int = 0, skip=(), fill=FIND) -> dict[int, float]:
+def flicker(frames: np.ndarray, reference: int = 0, skip=(), fill=None) -> dict[int, float]:
     """Frames whose brightness differs from the reference frame's beyond what motion does (a camera's auto-exposure,
     frames windowed one by one on export): ``{t: change}``, ``change`` the larger of the range factor less 1 and the
     shift (:func:`brightness_changes`).
@@ -146,7 +147,7 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def normalize(frames: np.ndarray, reference: int = 0, mode: str = "auto", skip=(), fill=FIND) -> tuple[np.ndarray, str, dict[int, float]]:
+def normalize(frames: np.ndarray, reference: int = 0, mode: str = "auto", skip=(), fill=None) -> tuple[np.ndarray, str, dict[int, float]]:
     """The frames scaled to [0, 1] as ``mode`` says: ``(normalised, "sequence" | "frame", flickering frames)``.
 
     ``sequence``: one scale for all (:func:`normalize_sequence`); ``frame``: each its own (:func:`normalize_frames`);
