@@ -290,8 +290,8 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6):
 # --------------------------------------------------------------------------- per-frame curves
 def _series(rows: list[dict], col: str) -> tuple[np.ndarray, np.ndarray]:
     """``(frames, values)`` of a column of an evaluation table (None: NaN)."""
-    return (np.array([int(r["t"]) for r in rows]),
-            np.array([np.nan if r.get(col) is None else float(r[col]) for r in rows]))
+    return (np.array([int(r["t"]) for r in rows], dtype=int),
+            np.array([np.nan if r.get(col) is None else float(r[col]) for r in rows], dtype=np.float64))
 
 
 #: The per-frame curves of the plots (the TLRN paper's Figs. 3 and 5): key -> (title, better).
@@ -334,8 +334,7 @@ def metric_series(rows: list[dict], metric: str, label: int | None = None, physi
     col = metric_column(metric, label, physical)
     if physical and col not in keys:
         col, physical = metric_column(metric, label, False), False
-    t = np.array([int(r["t"]) for r in rows], dtype=int)
-    v = np.array([np.nan if r.get(col) is None else float(r[col]) for r in rows], dtype=np.float64)
+    t, v = _series(rows, col)
     return t, v, physical
 
 
@@ -405,8 +404,8 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
     """Draw per-frame curves on a matplotlib ``Figure`` (cleared first): one axes per metric, one line per result.
 
     Dashed grey: the same metric without registration (TRE, MSE, and Dice/HD of the foreground or of ``label``), where
-    every table's is the same; else each table's own, dashed in its colour (MSE in a mask, or with no-data left out). ``current``: a vertical marker at that frame. ``label_names`` (``{id: name}``) names ``label`` in the
-    titles. Returns ``{axes: metric}`` (for picking) and stores the frame markers in ``fig._tlreg_markers``.
+    every table's is the same; else each table's own, dashed in its colour (MSE in a mask, or with no-data left out).
+    ``current``: a vertical marker at that frame. ``label_names`` (``{id: name}``) names ``label`` in the titles. Returns ``{axes: metric}`` (for picking) and stores the frame markers in ``fig._tlreg_markers``.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -481,12 +480,10 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
         if label is not None and m in ("dice", "hd", "hd95"):
             title += f", {label_title(label, label_names)}"
         if m == "mse":  # taken in the registration's mask (metrics.evaluate): say so, and for which results
-            masked = [n for n, rows in tables.items() if any(r.get("in_mask") for r in rows)]
-            if masked:
-                title += ", in the mask" if len(masked) == len(tables) else f", in the mask for {', '.join(masked)}"
-            on_data = [n for n, rows in tables.items() if any(r.get("data_only") for r in rows)]
-            if on_data:  # a pair engine's: its no-data left out
-                title += ", no-data left out" + ("" if len(on_data) == len(tables) else f" for {', '.join(on_data)}")
+            for flag, words in (("in_mask", "in the mask"), ("data_only", "no-data left out")):  # (a pair engine's)
+                named = [n for n, rows in tables.items() if any(r.get(flag) for r in rows)]
+                if named:
+                    title += f", {words}" + ("" if len(named) == len(tables) else f" for {', '.join(named)}")
         ax.set_title(f"{title} {'↑' if better == 'higher' else '↓'}", fontsize=8.5)
         ax.tick_params(labelsize=7.5)
         ax.grid(True, lw=0.4, alpha=0.5)
