@@ -247,10 +247,17 @@ def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
     return out
 
 
-def _valid_pixels(frames, reference: int, u):
+def given_nodata(frames, value: float) -> np.ndarray:
+    """``(T, H, W)`` bool: where ``frames`` (as given, before :func:`validate_frames` rescales float64 and wide integers)
+    equal the no-data ``value``."""
+    return np.asarray(plain(frames, "frames") == value)
+
+
+def _valid_pixels(frames, reference: int, u, nodata=None):
     """``(T, H, W)`` bool tensor: the pixels the pair engines' worse-than-none check compares (their ``mask_nodata``):
     :func:`napari_tlreg.core.nodata.compared_pixels` of the (normalised) ``frames``' no-data
-    (:func:`~napari_tlreg.core.nodata.data_pixels`, the engines' own mask) and the field ``u`` (tensors), or None."""
+    (:func:`~napari_tlreg.core.nodata.data_pixels`, the engines' own mask; ``nodata`` ``(T, H, W)`` bool where the
+    user's value gave it) and the field ``u`` (tensors), or None."""
     import torch
 
     from .core import fields as F
@@ -260,7 +267,8 @@ def _valid_pixels(frames, reference: int, u):
         moving = torch.from_numpy(image).to(u.device)[None, None].expand(len(u), 1, -1, -1)
         return F.warp(moving, u)[:, 0].cpu().numpy()
 
-    valid = compared_pixels(~data_pixels(frames.cpu().numpy()), reference, warp)
+    found = ~data_pixels(frames.cpu().numpy()) if nodata is None else nodata
+    valid = compared_pixels(found, reference, warp)
     return None if valid is None else torch.from_numpy(valid).to(frames.device)
 
 
@@ -633,6 +641,7 @@ def register(
         geotiff = (frames.metadata or {}).get("geotiff") or None  # the results' images go where the frames lie
         frames = frames.frames
     arr, ref = validate_frames(frames, reference)
+    raw = frames
     spacing = check_spacing(spacing, 2)  # before the run: a bad one would fail only when the result is measured
     unit = check_unit(unit, spacing) if given_unit is not None else ("mm" if unit is None else str(unit))
     if geotiff is not None and not ((spacing is None and own_spacing is None) or (
@@ -645,6 +654,8 @@ def register(
         if is_path(checked["weights"]):  # recorded as it ran: a relative path failed a re-run from elsewhere
             checked["weights"] = str(Path(checked["weights"]).expanduser().resolve())
     check_mode(normalize)
+    declared = checked.get("nodata") is not None
+    given = given_nodata(raw, checked["nodata"]) if declared else None  # in the values given (not those rescaled)
     dev = resolve_device(device)
     if dev.type == "cpu":  # a GPU that runs out raises a clear error of its own; the CPU's is the OOM killer
         check_memory(method, arr.shape, checked)
@@ -660,13 +671,20 @@ def register(
     blank = blank_frames(arr)  # the run goes on, but says so (after every error)
     if blank:
         warn(blank_frames_message(blank, method if engine.chains_frames(checked) else None))
+    if declared and not given.any():
+        warn(f"no pixel of the frames equals the no-data value {checked['nodata']:g}: every pixel is counted")
     for note in engine.notes(checked, len(arr), ref):
         warn(note)
     t0 = time.perf_counter()
     ctx = RunContext(progress=progress, cancel=cancel)
     ctx.check()  # a cancel during the checks is taken before the intensities are scaled (seconds on 8x4000x4000)
     # the pair engines' (mask_nodata): a no-data fill apart from the data, out of the scaling, the metrics, the overlay
-    nodata = apart_fill(arr) if checked.get("mask_nodata") else None
+    # (and of the engines' losses); the user's nodata value, where given, is the fill
+    if declared:  # the user's value is the fill, for the engines too (none where no pixel holds it)
+        nodata = given if given.any() else None
+        ctx.nodata = torch.from_numpy(given).to(dev)
+    else:
+        nodata = apart_fill(arr) if checked.get("mask_nodata") else None
     norm, normalization, flickering = scale_intensities(arr, ref, normalize, skip=blank, fill=nodata)
     if flickering:
         warn(flicker_message(flickering))
@@ -691,7 +709,7 @@ def register(
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     runtime = time.perf_counter() - t0
-    valid = _valid_pixels(x, ref, u) if checked.get("mask_nodata") else None  # the engines' own no-data left out
+    valid = _valid_pixels(x, ref, u, given) if checked.get("mask_nodata") else None  # the engines' no-data left out
     worse = worse_than_none(x, warped, ref, valid)
     inverted = inverted_frames(x, warped, ref)
     if worse:

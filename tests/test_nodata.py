@@ -270,3 +270,120 @@ def test_a_rotated_scenes_corners_are_a_fill_and_a_cell_touching_the_edge_is_not
     cell = (np.hypot(rr - 40, cc) < 30)  # cut by the bottom edge
     g = np.where(cell, land, 0).astype(np.uint16)
     assert apart_fill(g) is None
+
+
+# ---- the user's no-data value (2026-12-06): where the rule on values and shape errs ----------------------------------
+def _in_canvas(land, fill=65535, pad=24):
+    """The dates inside a canvas of ``fill`` all round (not apart: the fill surrounds the scene, which is not found)."""
+    t, h, w = land.shape
+    g = np.full((t, h + 2 * pad, w + 2 * pad), fill, np.uint16)
+    g[:, pad:pad + h, pad:pad + w] = land.round().astype(np.uint16)
+    return g
+
+
+@pytest.mark.parametrize("method", ["multistep", "hsyn"])
+def test_a_no_data_value_given_is_the_fill_everywhere(land, method, monkeypatch, tmp_path):
+    """A scene inside a 65535 canvas is no fill :func:`apart_fill` finds (the land squeezed to [0, 0.02] and
+    ``evaluate`` -17 % on a right field, session 45's note); ``nodata=65535`` says which pixels are the fill: the
+    scaling, the engines' losses, the figures and the saved folder leave exactly those out."""
+    from napari_tlreg.engines import pairs
+
+    g = _in_canvas(land)
+    auto = tl.register(g, method=method)
+    assert auto.nodata is None and auto.frames[:, 30:-30, 30:-30].max() < 0.1  # the land squeezed: not found
+    seen = []
+    prepare = pairs.prepare_pair
+    monkeypatch.setattr(pairs, "prepare_pair", lambda m, f, mask, valid=None: seen.append(valid) or prepare(m, f, mask, valid))
+    res = tl.register(g, method=method, nodata=65535)
+    fill = g == 65535
+    np.testing.assert_array_equal(res.nodata, fill)
+    inside = res.frames[:, 30:-30, 30:-30]
+    assert inside.min() == 0.0 and inside.max() == 1.0 and res.params["nodata"] == 65535.0
+    vm, vf = seen[0]  # the engine's losses took the given fill, not a mask of their own
+    np.testing.assert_array_equal(vm[0, 0].cpu().numpy(), ~fill[0])
+    np.testing.assert_array_equal(vf[0, 0].cpu().numpy(), ~fill[1])
+    rows = evaluate(res)
+    assert rows[1]["data_only"] and rows[1]["mse"] < 0.2 * rows[1]["mse_before"]  # the registration's gain shows
+    back = tl.RegistrationResult.load(res.save(tmp_path / "r"))
+    np.testing.assert_array_equal(back.nodata, fill)
+    assert back.params["nodata"] == 65535.0
+
+
+def test_a_no_data_value_is_checked_and_one_no_pixel_holds_is_said(land, monkeypatch):
+    from napari_tlreg.engines import pairs
+
+    g = _in_canvas(land)
+    for bad, words in (("sixty", "must be a number"), (True, "finite number"), (float("nan"), "finite number")):
+        with pytest.raises(ValueError, match=words):
+            tl.register(g, method="multistep", nodata=bad)
+    with pytest.raises(ValueError, match="mask_nodata=False leaves none out"):
+        tl.register(g, method="hsyn", nodata=0, mask_nodata=False)
+    with pytest.raises(ValueError, match="no parameter"):  # the methods that mask no no-data take none
+        tl.register(g, method="tlrn", nodata=65535)
+    said, seen = [], []
+    prepare = pairs.prepare_pair
+    monkeypatch.setattr(pairs, "prepare_pair", lambda m, f, mask, valid=None: seen.append(valid) or prepare(m, f, mask, valid))
+    border = _filled(land, 0, np.s_[1:, :, :30])  # a 0 border the rule and the engines' own mask would find
+    res = tl.register(border, method="hsyn", nodata=-9999, on_warning=said.append)
+    assert any("no pixel of the frames equals the no-data value -9999" in s for s in said), said
+    assert res.nodata is None  # the user said what the fill is: no other is searched for, by register or the engine
+    assert all(bool(v.all()) for v in seen[0])
+    assert tl.register(g, method="hsyn", nodata="65535").params["nodata"] == 65535.0  # the viewer's form's text
+
+
+def test_a_no_data_value_in_float64_frames_is_taken_before_they_are_rescaled(land):
+    """``validate_frames`` maps float64 frames onto [0, 1]: the value is compared with the frames as given."""
+    g = _in_canvas(land, fill=0).astype(np.float64)
+    g[g == 0] = -9999.0
+    res = tl.register(g, method="multistep", nodata=-9999.0)
+    np.testing.assert_array_equal(res.nodata, g == -9999.0)
+
+
+def test_the_cli_and_the_viewer_take_a_no_data_value(land, tmp_path, make_napari_viewer, qtbot, notes):
+    import tifffile
+
+    from napari_tlreg._widgets.register import RegisterWidget
+    from napari_tlreg.cli import main
+
+    g = _in_canvas(land)
+    tifffile.imwrite(tmp_path / "dates.tif", g)
+    assert main(["register", str(tmp_path / "dates.tif"), "--method", "multistep", "--param", "nodata=65535",
+                 "--out", str(tmp_path / "cli")]) == 0
+    np.testing.assert_array_equal(tl.RegistrationResult.load(tmp_path / "cli").nodata, g == 65535)
+
+    viewer = make_napari_viewer()
+    w = RegisterWidget(viewer)
+    viewer.add_image(g, name="dates")
+    w.method_combo.setCurrentIndex(w.method_combo.findData("multistep"))
+    editor = w.findChild(object, "param_nodata")
+    assert editor.placeholderText() == "not set" and "no-data value" in editor.toolTip()
+    editor.setText("65535")
+    assert w.param_values() == {"nodata": "65535"}
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: not w.running, timeout=60000)
+    assert not [n for n in notes if n[0] == "error"], notes
+    assert "dates no data" in viewer.layers
+    shown = viewer.layers["dates no data"].data.astype(bool)  # the fill, and where the warped reference samples it
+    assert shown[g == 65535].all()
+    np.testing.assert_array_equal(shown, ~tl.RegistrationResult.load(tmp_path / "cli").data_region)
+    # the folder the CLI wrote opens on the image: its frames scaled as the run scaled them, the fill left out
+    w.open_result(tmp_path / "cli")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert not [n for n in notes if n[0] == "error" or "other frames" in n[1]], notes  # (it replaces the run's: said)
+    assert w.status_label.text().startswith(f"opened {tmp_path / 'cli'}")
+    # a folder saved before the runs left a fill out (no nodata.tif; its frames scaled with the fill) opens too: it
+    # was refused as "other frames" when the fill was searched for again
+    import dataclasses
+
+    border = _filled(land, 0, np.s_[1:, :, :30])
+    res = tl.register(border, method="multistep")
+    assert res.nodata is not None
+    old = dataclasses.replace(res, frames=normalize(border, 0, "auto", fill=None)[0], nodata=None)
+    old.save(tmp_path / "old")
+    viewer.add_image(border, name="border")
+    w.image_combo.setCurrentIndex(w.image_combo.findText("border"))
+    notes.clear()
+    w.open_result(tmp_path / "old")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert not notes, notes
+    assert w.status_label.text().startswith(f"opened {tmp_path / 'old'}")

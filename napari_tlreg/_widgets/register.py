@@ -302,7 +302,6 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
     """Read a result folder (:meth:`RegistrationResult.save`, ``register --out``) and make its layers over the image
     ``data`` it must have been registered from: the same frames, scaled as the run scaled them. ``size``: the image's
     ``(spacing, unit)``; a folder measured at another pixel size says so (the docks measure in the folder's)."""
-    from napari_tlreg.core.normalize import FIND
     from napari_tlreg.core.normalize import normalize as scale_intensities
 
     base = display["base"]
@@ -322,8 +321,9 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
                 f"{tuple(shown.shape)}: open it on the image it was made from"))
         frames, ref = validate_frames(shown, res.reference)
         mode = res.normalization if res.normalization in NORMALIZATIONS else "auto"
-        fill = FIND if res.params.get("mask_nodata") else None  # as the run found the no-data, or did not look
-        scaled = scale_intensities(frames, ref, mode, skip=blank_frames(frames), fill=fill)[0]
+        # the no-data the run left out of its scaling (found, or the user's value), as it saved it: none in a folder
+        # saved before the runs left any out, whose frames were scaled with it
+        scaled = scale_intensities(frames, ref, mode, skip=blank_frames(frames), fill=res.nodata)[0]
         off = float(np.max(np.abs(scaled - res.frames)))
         if not off <= 1e-4:  # another sequence of the same size (or the same one cropped, filtered...)
             return _Outcome("refused", message=(

@@ -31,6 +31,8 @@ class RunContext:
     cancel: threading.Event | Callable[[], bool] | None = None
     #: an engine that learns its fields' inverse (``hsyn``) leaves it here, ``(T, 2, H, W)``; else None: fixed point
     inverse: torch.Tensor | None = None
+    #: ``(T, H, W)`` bool, True where the input holds its no-data value (the pair engines' ``nodata`` given), else None
+    nodata: torch.Tensor | None = None
 
     def report(self, done: int, total: int, message: str = "") -> None:
         self.check()

@@ -162,11 +162,12 @@ def load_net(weights: str, device: torch.device) -> tuple[HSyNNet, dict]:
 
 def register_pairs(net: HSyNNet, moving: torch.Tensor, fixed: torch.Tensor, levels: int = N_LEVELS, inverse: str = "learned",
                    scale: float = 1.0, affine: bool = False, mask_nodata: bool = True,
-                   step=None) -> tuple[torch.Tensor, torch.Tensor]:
+                   step=None, valid=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Pull field ``u`` with ``warp(moving, u) ≈ fixed`` and its inverse, each ``(N, 2, H, W)``, for raw pairs;
-    ``step(i)`` before the network's pass of the ``i``-th pair (progress, and a cancel, per pair)."""
+    ``step(i)`` before the network's pass of the ``i``-th pair (progress, and a cancel, per pair); ``valid``: the pairs'
+    known no-data masks (:func:`~napari_tlreg.engines.pairs.prepare_pair`)."""
     n, _, h, w = moving.shape
-    m, f, vm, vf = pairs.prepare_pair(moving, fixed, mask_nodata)
+    m, f, vm, vf = pairs.prepare_pair(moving, fixed, mask_nodata, valid)
     pre = pairs.affine_prealign(m, f, vm, vf) if affine else None
     if pre is not None:
         m = fields.warp(m, pre)
@@ -207,7 +208,8 @@ class HSyNEngine(Engine):
     description = "HSyN: hierarchical symmetric half-way fields + deformation-inverse network (pairs; learned inverse)"
     #: levels = 3: all three (coarse to fine); fewer uses only the coarse ones. inverse: how the final
     #: field is composed: the learned inverse net (the paper) or fixed-point inversion.
-    defaults = {"weights": "", "levels": N_LEVELS, "inverse": "learned", "affine": True, "scale": 0.0, "mask_nodata": True}
+    defaults = {"weights": "", "levels": N_LEVELS, "inverse": "learned", "affine": True, "scale": 0.0, "mask_nodata": True,
+                "nodata": None}
     help = {
         "weights": "shipped model name or .pt path (empty: the engine's shipped model)",
         "levels": "symmetric levels run, coarse to fine",
@@ -216,6 +218,7 @@ class HSyNEngine(Engine):
         "scale": "resolution the network runs at, as a factor (0: auto, from the size it was trained at)",
         "mask_nodata": "ignore no-data pixels in the images: a constant border at an image's minimum or maximum (a "
                        "satellite tile's fill; NaN must be filled first, e.g. with 0)",
+        "nodata": pairs.NODATA_HELP,
     }
     choices = {"inverse": ("learned", "fixed-point")}
     default_model = "hsyn_satellite128"
@@ -224,6 +227,7 @@ class HSyNEngine(Engine):
         if not 1 <= params["levels"] <= N_LEVELS:
             raise ValueError(f"hsyn: levels must be in [1, {N_LEVELS}], got {params['levels']}")
         pairs.check_scale(self.name, params["scale"])
+        pairs.check_nodata(self.name, params)
 
     def for_frames(self, params, shape, spacing, unit):
         """The "auto" scale resolved (the result records what ran: it said 0, whatever that was)."""
@@ -249,7 +253,8 @@ class HSyNEngine(Engine):
                 idx = others[k:k + chunk]
                 moving = frames[reference][None, None].expand(len(idx), 1, h, w)
                 u[idx], inv[idx] = register_pairs(net, moving, frames[idx][:, None], params["levels"], params["inverse"],
-                                                  scale, params["affine"], params["mask_nodata"], progress.at(k))
+                                                  scale, params["affine"], params["mask_nodata"], progress.at(k),
+                                                  pairs.given_valid(ctx, reference, idx))
         progress.end()
         # the learned inverse (compose(u_fm, h(u_mf))) goes with this run's context: kept on the engine, which every
         # run shares, a second run started before the first's result was made took it (fixed-point inverse instead)

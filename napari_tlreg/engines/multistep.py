@@ -219,7 +219,7 @@ def corner_weights(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
 
 def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor, steps: int, c: float,
                    scale: float = 1.0, affine: bool = False, mask_nodata: bool = True, chunk: int = 8,
-                   two_way: bool = True, only_if_better: bool = True, step=None) -> torch.Tensor:
+                   two_way: bool = True, only_if_better: bool = True, step=None, valid=None) -> torch.Tensor:
     """Pull fields ``(N, 2, H, W)`` with ``warp(moving, u) ≈ fixed`` for raw pairs ``(N, 1, H, W)``.
 
     ``two_way`` (our addition, not the paper's): the grid is a cumulative sum from the top-left corner, so the errors
@@ -233,9 +233,10 @@ def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor,
     explains the motion (a shift, a date repeated) the network would only add its jitter.
 
     ``step(i, label)``: called before the network's pass of the ``i``-th pair (progress, and a cancel, per pair).
+    ``valid``: the pairs' known no-data masks (:func:`~napari_tlreg.engines.pairs.prepare_pair`).
     """
     n, _, h, w = moving.shape
-    m, f, vm, vf = pairs.prepare_pair(moving, fixed, mask_nodata)
+    m, f, vm, vf = pairs.prepare_pair(moving, fixed, mask_nodata, valid)
     pre = pairs.affine_prealign(m, f, vm, vf) if affine else None
     # at least 16 px a side: three poolings leave 2x2 or more for the deepest block's instance norm (at 8x8, one pixel:
     # torch refuses it), whatever the frames' size and ``scale``
@@ -260,8 +261,8 @@ class MultistepEngine(Engine):
     description = "Multistep spatial-gradient network: logistic-bounded gradients, cumulative-sum grid, T refinement steps (satellite pairs)"
     #: c = 0 and steps = 0 mean "as the weights were trained" (shipped model: c = 2, the paper's value for
     #: VHR imagery, T = 3); scale = 0: auto (native up to 4x the training size, see pairs.auto_scale).
-    defaults = {"weights": "", "steps": 0, "c": 0.0, "affine": True, "scale": 0.0, "mask_nodata": True, "two_way": True,
-                "only_if_better": True}
+    defaults = {"weights": "", "steps": 0, "c": 0.0, "affine": True, "scale": 0.0, "mask_nodata": True, "nodata": None,
+                "two_way": True, "only_if_better": True}
     help = {
         "weights": "shipped model name or .pt path (empty: the engine's shipped model)",
         "steps": "refinement steps of the network (0: as trained)",
@@ -270,6 +271,7 @@ class MultistepEngine(Engine):
         "scale": "resolution the network runs at, as a factor (0: auto, from the size it was trained at)",
         "mask_nodata": "ignore no-data pixels in the images: a constant border at an image's minimum or maximum (a "
                        "satellite tile's fill; NaN must be filled first, e.g. with 0)",
+        "nodata": pairs.NODATA_HELP,
         "two_way": "also register the pair turned by 180° and blend the two fields by position (the grid's cumulative "
                    "sum drifts away from the corner it starts at; twice the network's time)",
         "only_if_better": "keep a pair's refinement by the network only where it matches the frame better than the "
@@ -285,6 +287,7 @@ class MultistepEngine(Engine):
         if params["c"] != 0.0 and not 1.0 < params["c"] <= C_MAX:
             raise ValueError(f"multistep: c must be 0 (as trained) or in (1, {C_MAX:g}], got {params['c']}")
         pairs.check_scale(self.name, params["scale"])
+        pairs.check_nodata(self.name, params)
 
     def for_frames(self, params, shape, spacing, unit):
         """The values "as trained" and "auto" resolved (the result records what ran: it said 0, whatever that was)."""
@@ -313,6 +316,6 @@ class MultistepEngine(Engine):
                 moving = frames[reference][None, None].expand(len(idx), 1, h, w)
                 u[idx] = register_pairs(net, moving, frames[idx][:, None], steps, c, scale, params["affine"],
                                          params["mask_nodata"], chunk, params["two_way"],
-                                         params["only_if_better"], progress.at(k))
+                                         params["only_if_better"], progress.at(k), pairs.given_valid(ctx, reference, idx))
         progress.end()
         return u

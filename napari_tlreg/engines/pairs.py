@@ -15,6 +15,10 @@ Conventions (README: Conventions): images ``(N, 1, H, W)``; fields are pull disp
 """
 from __future__ import annotations
 
+import math
+import numbers
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -84,9 +88,13 @@ def fill_nodata(images: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(x).to(images.device, images.dtype)
 
 
-def prepare_pair(moving: torch.Tensor, fixed: torch.Tensor, mask_nodata: bool = True):
-    """``(N,1,H,W)`` x2 -> normalised, filled moving and fixed, and their validity masks (or ``None``)."""
-    if mask_nodata:
+def prepare_pair(moving: torch.Tensor, fixed: torch.Tensor, mask_nodata: bool = True, valid=None):
+    """``(N,1,H,W)`` x2 -> normalised, filled moving and fixed, and their validity masks (or ``None``). ``valid``: the
+    masks ``(vm, vf)`` (True: data) when the no-data is known (a ``nodata`` value given), else found
+    (:func:`nodata_mask`)."""
+    if mask_nodata and valid is not None:
+        vm, vf = valid
+    elif mask_nodata:
         vm, vf = nodata_mask(moving), nodata_mask(fixed)
     else:
         vm = vf = None
@@ -163,6 +171,42 @@ def check_scale(engine: str, scale: float) -> None:
     """The ``scale`` parameter of a pair engine: 0 (auto, :func:`auto_scale`) or a factor in [0.125, 2]."""
     if scale != 0.0 and not 0.125 <= scale <= 2.0:
         raise ValueError(f"{engine}: scale must be 0 (auto) or in [0.125, 2], got {scale}")
+
+
+#: the pair engines' ``nodata`` parameter (multistep, hsyn)
+NODATA_HELP = ("the input's no-data value (a satellite tile's fill, e.g. 0 or 65535): its pixels, and only those, are "
+               "left out of the intensity scaling, the losses and the figures (not set: a constant border at a frame's "
+               "minimum or maximum is found)")
+
+
+def check_nodata(engine: str, params: dict[str, Any]) -> None:
+    """The ``nodata`` parameter of a pair engine: None (found) or a finite number (a text from the viewer's form is read
+    as one); set in ``params`` as a float."""
+    value = params["nodata"]
+    if value is None:
+        return
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ValueError(f"{engine}: nodata must be a number (the input's no-data value, e.g. 0 or 65535), got "
+                             f"{params['nodata']!r}") from None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise ValueError(f"{engine}: nodata must be a finite number (the input's no-data value, e.g. 0 or 65535), got "
+                         f"{params['nodata']!r}")
+    if not params["mask_nodata"]:
+        raise ValueError(f"{engine}: nodata={float(value):g} leaves a no-data value out and mask_nodata=False leaves "
+                         "none out: give one of them")
+    params["nodata"] = float(value)
+
+
+def given_valid(ctx, reference: int, idx: list[int]):
+    """``(vm, vf)`` ``(N, 1, H, W)`` bool (True: data) for the pairs of frames ``idx`` against ``reference`` from the run's
+    known no-data (``ctx.nodata``, a ``nodata`` value given), or None (found by each pair)."""
+    if ctx.nodata is None:
+        return None
+    data = ~ctx.nodata
+    return data[reference][None, None].expand(len(idx), 1, -1, -1), data[idx][:, None]
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
