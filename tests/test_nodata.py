@@ -170,7 +170,7 @@ def test_no_data_is_grey_in_the_viewer_and_the_montage(land):
     made = {kw["name"]: (data, kw, kind) for data, kw, kind in L.result_layers(res, "pair")[0]}
     data, kw, kind = made["pair no data"]
     assert kind == "labels" and data[1, :, :30].all() and not data[1, :, 40:].any() and not data[0, :, 40:].any()
-    assert kw["colormap"][1] == L.NODATA_COLOR
+    assert kw["colormap"][1] == L.NODATA_COLOR and kw["opacity"] == 1.0  # (at 0.85 a bright fill showed green through)
     names = list(made)
     assert names.index("pair folds") < names.index("pair no data") < names.index("pair grid")  # SUFFIXES' order
     clean = tl.register(land.astype(np.uint16), method="multistep")

@@ -278,7 +278,8 @@ def nodata_layer(res, base: str, *, scale=None, translate=None) -> LayerData | N
     kw = {
         "name": layer_name(base, NODATA),
         "colormap": {0: "transparent", 1: NODATA_COLOR, None: "transparent"},
-        "opacity": 0.85,
+        # opaque: at 0.85 a 65535 fill, the frame's brightest, showed pale green through it (the legend's "misalignment")
+        "opacity": 1.0,
         **_placement(scale, translate),
     }
     return (~res.data_region).astype(np.uint8), kw, "labels"
