@@ -90,6 +90,8 @@ def sequence_to_layers(seq) -> list[LayerData]:
             info[key] = list(seq.metadata[key])
     if int((getattr(seq, "metadata", None) or {}).get("n_slices", 1)) > 1:  # one slice position of several
         info["slice"] = int(seq.metadata.get("slice", 0))
+    if (getattr(seq, "metadata", None) or {}).get("nodata") is not None:  # a GeoTIFF's: the pair engines' form takes it
+        info["nodata"] = float(seq.metadata["nodata"])
     reference = (getattr(seq, "metadata", None) or {}).get("reference")
     if isinstance(reference, (int, np.integer)) and 0 <= reference < len(seq.frames):
         info["reference"] = int(reference)  # the sequence's own (a sample's): the dock starts on it

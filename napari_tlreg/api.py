@@ -119,9 +119,15 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
     with ``sequence``'s own region (``metadata["mask"]``, e.g. the bundled echo's sector), as the
     viewer's form starts on it and as a sequence's own labels are used; an empty value (``mask=""``)
     asks for the whole frame. The CLI's ``register`` and ``batch`` use this, and :func:`register` when
-    it is given a sequence rather than frames."""
-    own = (getattr(sequence, "metadata", None) or {}).get("mask")
+    it is given a sequence rather than frames. Likewise a file's own no-data value (``metadata["nodata"]``, a GeoTIFF's
+    GDAL_NODATA tag) fills a pair engine's ``nodata`` (:func:`own_param_note` says each)."""
+    meta = getattr(sequence, "metadata", None) or {}
+    own = meta.get("mask")
     out = dict(params)
+    # a file's own no-data value (a GeoTIFF's GDAL_NODATA) for a method that takes one, unless the user said otherwise
+    if meta.get("nodata") is not None and "nodata" in method_params(method) and "nodata" not in out \
+            and out.get("mask_nodata", True) is not False:
+        out["nodata"] = float(meta["nodata"])
     if own is None or np.ndim(own) != 2:
         return out
     frames = np.shape(getattr(sequence, "frames", ()))[-2:]
@@ -133,6 +139,14 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
                                  f"({'x'.join(map(str, frames))}): crop it with the frames, or pass {key}=''")
             out[key] = np.asarray(own, bool)
     return out
+
+
+def own_param_note(key: str, value) -> str:
+    """What the CLI and ``batch`` say of a parameter :func:`own_region_params` filled from the sequence itself."""
+    if key == "nodata":
+        return (f"nodata = the file's no-data value, {float(value):g} (--param nodata=VALUE for another, "
+                "--param mask_nodata=false for none)")
+    return f"{key} = the sequence's own region ({int(np.sum(value))} px); --param {key}= for the whole frame"
 
 
 def physical_size(sequence) -> tuple[tuple[float, float] | None, str | None]:

@@ -464,8 +464,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
         # summary, as register says it) and the registration's (e.g. blank frames): the run goes on, the summary says so
         for key, region in api.own_region_params(method, seq, params or {}).items():
             if key not in (params or {}):
-                notes.append(f"{key} = the sequence's own region ({int(region.sum())} px); --param {key}= for the "
-                             "whole frame")
+                notes.append(api.own_param_note(key, region))
         call = dict(params or {})
         if torch_threads and "threads" in api.method_params(method) and not call.get("threads"):
             # the threads it runs on, in its recorded parameters: NMSR's result depends on them (the same numbers

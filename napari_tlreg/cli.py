@@ -364,8 +364,7 @@ def cmd_register(args) -> int:
     given = parse_params(args.param)
     params = api.own_region_params(method, seq, given)
     for key in sorted(set(params) - set(given)):  # say so: it changes what is registered and reported
-        print(f"napari-tlreg register: {key} = the sequence's own region ({int(params[key].sum())} px); "
-              f"--param {key}= for the whole frame", file=sys.stderr)
+        print(f"napari-tlreg register: {api.own_param_note(key, params[key])}", file=sys.stderr)
     res = api.register(seq, method=method, reference=args.reference, device=args.device,  # its spacing too
                        progress=_progress_printer(method), on_warning=_print_warning, normalize=args.normalize, **params)
     _end_progress()

@@ -387,3 +387,72 @@ def test_the_cli_and_the_viewer_take_a_no_data_value(land, tmp_path, make_napari
     qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
     assert not notes, notes
     assert w.status_label.text().startswith(f"opened {tmp_path / 'old'}")
+
+
+def _geotiff(path, frames, nodata):
+    """A GeoTIFF as GDAL writes a tile with its no-data value (GDAL_NODATA, tag 42113, ASCII) and a 10 m pixel."""
+    import tifffile
+
+    tags = [(33550, "d", 3, (10.0, 10.0, 0.0), True), (33922, "d", 6, (0.0, 0.0, 0.0, 500000.0, 4000000.0, 0.0), True),
+            (34735, "H", 16, (1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 1, 3072, 0, 1, 32633), True)]
+    if nodata is not None:
+        tags.append((42113, "s", 0, nodata, True))
+    tifffile.imwrite(path, frames, extratags=tags)
+    return path
+
+
+def test_a_geotiffs_own_no_data_value_is_taken_and_said(land, tmp_path, capsys):
+    """A satellite tile's GeoTIFF says its no-data value (GDAL_NODATA): the reader keeps it, and the pair engines take
+    it from the sequence, as NMSR takes its own region (the CLI, batch and ``register(seq)``): a 65535 canvas is then
+    left out without a word from the user."""
+    from napari_tlreg.batch import register_one
+    from napari_tlreg.cli import main
+    from napari_tlreg.io import load_sequence
+
+    g = _in_canvas(land)
+    path = _geotiff(tmp_path / "dates.tif", g, "65535")
+    seq = load_sequence(path)
+    assert seq.metadata["nodata"] == 65535.0 and seq.unit == "m"
+    for text in ("nan", "none", None):  # a NaN fill (frames with NaN are refused anyway), a word, no tag: none
+        assert "nodata" not in load_sequence(_geotiff(tmp_path / f"x{text}.tif", g, text)).metadata
+    res = tl.register(seq, method="multistep")
+    assert res.params["nodata"] == 65535.0
+    np.testing.assert_array_equal(res.nodata, g == 65535)
+    assert tl.register(seq.frames, method="multistep").nodata is None  # frames alone: the rule's search, not found
+    assert tl.register(seq, method="multistep", mask_nodata=False).nodata is None  # the user's word wins
+    assert tl.register(seq, method="multistep", nodata=None).params["nodata"] is None
+    assert "nodata" not in tl.register(seq, method="voxelmorph").params
+
+    assert main(["register", str(path), "--method", "hsyn", "--out", str(tmp_path / "cli")]) == 0
+    assert "nodata = the file's no-data value, 65535 (--param nodata=VALUE for another" in capsys.readouterr().err
+    np.testing.assert_array_equal(tl.RegistrationResult.load(tmp_path / "cli").nodata, g == 65535)
+    row = register_one({"name": "dates", "source": str(path)}, "multistep", str(tmp_path / "batch"), montage=False)
+    assert row["status"] == "ok" and "nodata = the file's no-data value, 65535" in row["warning"], row
+
+
+def test_stacked_dates_with_other_no_data_values_take_none(land, tmp_path):
+    from napari_tlreg.io import load_sequence
+
+    g = _in_canvas(land)
+    folder = tmp_path / "dates"
+    folder.mkdir()
+    _geotiff(folder / "a.tif", g[0], "65535")
+    _geotiff(folder / "b.tif", g[1], "65535")
+    assert load_sequence(folder).metadata["nodata"] == 65535.0
+    _geotiff(folder / "b.tif", g[1], "0")
+    with pytest.warns(UserWarning, match="no-data values differ"):
+        assert "nodata" not in load_sequence(folder).metadata
+
+
+def test_the_form_starts_on_the_images_own_no_data_value(land, tmp_path, make_napari_viewer):
+    from napari_tlreg._widgets.register import RegisterWidget
+
+    viewer = make_napari_viewer()
+    w = RegisterWidget(viewer)
+    viewer.open(str(_geotiff(tmp_path / "dates.tif", _in_canvas(land), "65535")), plugin="napari-tlreg")
+    viewer.add_image(land, name="plain")
+    for name, method, text in (("dates", "multistep", "65535"), ("plain", "multistep", ""), ("dates", "hsyn", "65535")):
+        w.image_combo.setCurrentIndex(w.image_combo.findText(name))
+        w.method_combo.setCurrentIndex(w.method_combo.findData(method))
+        assert w.findChild(object, "param_nodata").text() == text, (name, method)
+    assert w.param_values() == {"nodata": "65535"}

@@ -921,6 +921,7 @@ class RegisterWidget(ClosingDock, QWidget):
             self.reference_spin.setValue(start_reference(self._viewer, layer, planned))
         self._method_for_image(layer, n)
         self._choose_own_region(reset=True)
+        self._choose_own_nodata()
         self._choose_own_labels(reset=True)
         dims = self._viewer.dims
         named = ("t", "row", "col")  # napari's numbered axes ("-3" on the time slider; after the layer list was
@@ -1070,6 +1071,17 @@ class RegisterWidget(ClosingDock, QWidget):
             if i >= 0:
                 combo.setCurrentIndex(i)
 
+    def _choose_own_nodata(self) -> None:
+        """A pair engine's ``nodata`` starts on the chosen image's own no-data value (a GeoTIFF's, which its reader
+        kept), or not set, as the CLI and the API take a file's."""
+        editor = self._param_editors.get("nodata")
+        layer = self.current_image()
+        if not isinstance(editor, QLineEdit) or layer is None:
+            return
+        own = plugin_info(layer).get("nodata")
+        text = "" if own is None else f"{float(own):g}"
+        editor.setText(text if own is None or float(text) == float(own) else repr(float(own)))
+
     def _use_current_frame(self) -> None:
         layer = self.current_image()
         if layer is None:
@@ -1145,6 +1157,7 @@ class RegisterWidget(ClosingDock, QWidget):
             if not spec.get("region"):
                 changed.connect(lambda *_, k=key, t=tip: self._flag_param(k, t))
         self._choose_own_region()
+        self._choose_own_nodata()
         if self.advanced is not None and self._advanced_open:
             self.advanced.expand(animate=False)
         self._on_advanced_toggled(self._advanced_open)

@@ -498,6 +498,10 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
         warnings.warn(f"{placed[0]}: its georeferencing differs from {paths[0].name}'s (another place or pixel grid"
                       f"{f', {len(placed)} files' if len(placed) > 1 else ''}): the frames are registered pixel for "
                       "pixel, and the results carry no georeferencing", stacklevel=3)
+    if "nodata" in meta and any(s.metadata.get("nodata") != meta["nodata"] for s in seqs):
+        meta.pop("nodata")  # one no-data value for every frame, or none given (found, as for a file without one)
+        warnings.warn(f"the files' no-data values differ ({', '.join(sorted({str(s.metadata.get('nodata')) for s in seqs}))}"
+                      f"): none is used (give the pair engines nodata=)", stacklevel=3)
     rgbs = [s.metadata.get("rgb") for s in seqs]
     if all(r is not None for r in rgbs) and len({np.shape(r) for r in rgbs}) == 1:
         meta["rgb"] = np.concatenate(rgbs)
@@ -675,6 +679,9 @@ def _tiff_array(path: Path):
         geo = geotiff_tags(tif.pages[0])
         if geo:
             meta["geotiff"] = geo
+        nodata = gdal_nodata(tif.pages[0])
+        if nodata is not None:
+            meta["nodata"] = nodata
     bad = [m for m in messages if _CORRUPT.search(m)]
     if bad:
         _fail(path, f"not a readable TIFF file (truncated or corrupt: {bad[0].splitlines()[0][:120]})")
@@ -759,6 +766,23 @@ def geotiff_tags(page) -> list[list]:
                                                       for v in np.ravel(np.asarray(value))]
         out.append([int(code), int(tag.dtype), int(tag.count), value])
     return out
+
+
+#: GDAL's no-data tag (ASCII: the value of the pixels that hold no data, e.g. "0" or "-9999")
+GDAL_NODATA = 42113
+
+
+def gdal_nodata(page) -> float | None:
+    """A TIFF page's no-data value (:data:`GDAL_NODATA`, as GDAL and rasterio write it), or None (none, "nan", or
+    not a number: frames with NaN are refused anyway)."""
+    tag = page.tags.get(GDAL_NODATA)
+    if tag is None:
+        return None
+    try:
+        value = float(str(tag.value).strip().strip("\x00"))
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
 
 
 def _geotiff_spacing(tif, path: Path) -> tuple[tuple[float, float], str] | None:
