@@ -126,7 +126,7 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
     out = dict(params)
     # a file's own no-data value (a GeoTIFF's GDAL_NODATA) for a method that takes one, unless the user said otherwise
     if meta.get("nodata") is not None and "nodata" in method_params(method) and "nodata" not in out \
-            and out.get("mask_nodata", True) is not False:
+            and bool(out.get("mask_nodata", True)):
         out["nodata"] = float(meta["nodata"])
     if own is None or np.ndim(own) != 2:
         return out
@@ -145,7 +145,7 @@ def own_param_note(key: str, value) -> str:
     """What the CLI and ``batch`` say of a parameter :func:`own_region_params` filled from the sequence itself."""
     if key == "nodata":
         return (f"nodata = the file's no-data value, {float(value):g} (--param nodata=VALUE for another, "
-                "--param mask_nodata=false for none)")
+                "--param nodata= to find it by the rule, --param mask_nodata=false for none)")
     return f"{key} = the sequence's own region ({int(np.sum(value))} px); --param {key}= for the whole frame"
 
 
@@ -261,6 +261,21 @@ def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
     return out
 
 
+#: a frame whose no-data takes more than this share of it is said: its field is mostly extrapolated
+NODATA_SAID_ABOVE = 0.9
+
+
+def nodata_frames_message(nodata: np.ndarray) -> str | None:
+    """What ``register`` says of the frames that are mostly no-data (:data:`NODATA_SAID_ABOVE`), or None."""
+    share = nodata.mean(axis=(1, 2))
+    mostly = [(t, float(s)) for t, s in enumerate(share) if s > NODATA_SAID_ABOVE]
+    if not mostly:
+        return None
+    listed = ", ".join(f"{t} ({100 * s:.1f} %)" for t, s in mostly[:8]) + (", ..." if len(mostly) > 8 else "")
+    return (f"frame{'s' if len(mostly) > 1 else ''} {listed} {'are' if len(mostly) > 1 else 'is'} mostly no-data: "
+            "the field there is extrapolated from the few data pixels, and its figures are taken on those alone")
+
+
 def given_nodata(frames, value: float) -> np.ndarray:
     """``(T, H, W)`` bool: where ``frames`` (as given, before :func:`validate_frames` rescales float64 and wide integers)
     equal the no-data ``value``."""
@@ -282,7 +297,7 @@ def _valid_pixels(frames, reference: int, u, nodata=None):
         return F.warp(moving, u)[:, 0].cpu().numpy()
 
     found = ~data_pixels(frames.cpu().numpy()) if nodata is None else nodata
-    valid = compared_pixels(found, reference, warp)
+    valid = compared_pixels(found, reference, warp, declared=nodata is not None)
     return None if valid is None else torch.from_numpy(valid).to(frames.device)
 
 
@@ -670,6 +685,11 @@ def register(
     check_mode(normalize)
     declared = checked.get("nodata") is not None
     given = given_nodata(raw, checked["nodata"]) if declared else None  # in the values given (not those rescaled)
+    if declared and given.any() and not given.all() and rescaled_to_float32((data := plain(raw, "frames")).dtype):
+        # validate_frames maps such frames' min..max onto [0, 1]: with a far fill in the range (GDAL's float no-data,
+        # -3.4e38) the data kept one level of float32; the fill takes the data's lowest value first (a reference all
+        # fill is refused there as constant)
+        arr, ref = validate_frames(np.where(given, data[~given].min(), data), ref)
     dev = resolve_device(device)
     if dev.type == "cpu":  # a GPU that runs out raises a clear error of its own; the CPU's is the OOM killer
         check_memory(method, arr.shape, checked)
@@ -682,23 +702,23 @@ def register(
 
     if _FORKED_FROM_THREADS and dev.type == "cpu":
         warn(fork_message(_FORKED_FROM_THREADS))
+    # the pair engines' (mask_nodata): a no-data fill apart from the data, out of the scaling, the metrics, the overlay
+    # (and of the engines' losses); the user's nodata value, where given, is the fill
+    nodata = (given if given.any() else None) if declared else apart_fill(arr) if checked.get("mask_nodata") else None
     blank = blank_frames(arr)  # the run goes on, but says so (after every error)
     if blank:
         warn(blank_frames_message(blank, method if engine.chains_frames(checked) else None))
     if declared and not given.any():
         warn(f"no pixel of the frames equals the no-data value {checked['nodata']:g}: every pixel is counted")
+    if nodata is not None and (sparse := nodata_frames_message(nodata)):
+        warn(sparse)
     for note in engine.notes(checked, len(arr), ref):
         warn(note)
     t0 = time.perf_counter()
     ctx = RunContext(progress=progress, cancel=cancel)
     ctx.check()  # a cancel during the checks is taken before the intensities are scaled (seconds on 8x4000x4000)
-    # the pair engines' (mask_nodata): a no-data fill apart from the data, out of the scaling, the metrics, the overlay
-    # (and of the engines' losses); the user's nodata value, where given, is the fill
     if declared:  # the user's value is the fill, for the engines too (none where no pixel holds it)
-        nodata = given if given.any() else None
         ctx.nodata = torch.from_numpy(given).to(dev)
-    else:
-        nodata = apart_fill(arr) if checked.get("mask_nodata") else None
     norm, normalization, flickering = scale_intensities(arr, ref, normalize, skip=blank, fill=nodata)
     if flickering:
         warn(flicker_message(flickering))

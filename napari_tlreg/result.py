@@ -137,15 +137,16 @@ class RegistrationResult:
     def data_region(self) -> np.ndarray | None:
         """``(T, H, W)`` bool: the pixels compared, or None (every pixel): those that are data (not :attr:`nodata`)
         in the frame, in the reference and in the reference warped onto it
-        (:func:`napari_tlreg.core.nodata.compared_pixels`; None too where the no-data is over half a frame, a
-        background). :func:`napari_tlreg.metrics.evaluate` takes the image match over it; the viewer draws the grid,
+        (:func:`napari_tlreg.core.nodata.compared_pixels`; None too where a no-data found, not given, is over half a
+        frame: a background). :func:`napari_tlreg.metrics.evaluate` takes the image match over it; the viewer draws the grid,
         the arrows and the warped reference on it only. Computed once (the frames and field are not to be edited in
         place)."""
         if self.nodata is None:
             return None
         from .core.nodata import compared_pixels
 
-        return compared_pixels(self.nodata, self.reference, self.warp_images)
+        declared = (self.params or {}).get("nodata") is not None  # the user's value or the file's: no background
+        return compared_pixels(self.nodata, self.reference, self.warp_images, declared)
 
     @property
     def folding_pct(self) -> np.ndarray:

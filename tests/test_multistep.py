@@ -741,3 +741,26 @@ def test_the_affine_stage_s_choice_is_not_drawn_half_a_pixel_off_by_noise():
     right, off = theta(*truth), theta(truth[0] + 0.5, truth[1] - 0.5)
     chosen = choose_affine([right, off], moving, fixed, None, torch.ones(n, dtype=torch.bool))
     assert torch.equal(chosen, right), chosen[:, 4:]
+
+
+def test_a_no_data_border_does_not_hide_a_noisy_pairs_noise():
+    """(2026-12-06, diff review) The noise share was taken over the whole image: a no-data border (flat, or filled by
+    the nearest data) hid 30 % white noise (a share of 0.08 read as 0.013 beside a 35-column border, 0 beside 50), and
+    the half-pixel-off candidate won again on 5 of 6 pairs. It is taken over the valid pixels."""
+    from napari_tlreg.engines.pairs import choose_affine, prepare_pair
+
+    truth, n = (2.0, -1.0), 6
+    for border in (35, 50):
+        rng = np.random.default_rng(5)
+        ref = _texture(96, 96, seed=4)
+        ref = ref / ref.std()
+        mov = np.repeat(ref[None], n, 0) + 0.3 * rng.standard_normal((n, 96, 96))
+        fix = np.stack([_shifted(ref, (-truth[0], -truth[1])) + 0.3 * rng.standard_normal((96, 96)) for _ in range(n)])
+        lo = min(mov.min(), fix.min()) - 5
+        mov[:, :, :border], fix[:, :, :border] = lo, lo
+        M, Fx = (torch.from_numpy(a[:, None].astype(np.float32)) for a in (mov, fix))
+        m, f, vm, vf = prepare_pair(M, Fx, True, (M != lo, Fx != lo))
+        theta = [torch.tensor([[1.0, 0.0, 0.0, 1.0, dr, dc]], dtype=torch.float64).repeat(n, 1)
+                 for dr, dc in (truth, (truth[0] + 0.5, truth[1] - 0.5))]
+        chosen = choose_affine(theta, m, f, vf, torch.ones(n, dtype=torch.bool), valid_moving=vm)
+        assert torch.equal(chosen, theta[0]), (border, chosen[:, 4:])

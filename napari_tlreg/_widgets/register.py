@@ -493,6 +493,13 @@ OVERLAY_TEXT = {
 }
 
 
+#: the legend's line on the no-data layer, for a fill the run found and for the user's (or the file's) value
+NODATA_FOUND_TEXT = ("not compared (layer “… no data”): the input's no-data, a flat region at its lowest or highest "
+                     "value apart from the rest (a fill; or clipped), or the reference's moved there")
+NODATA_GIVEN_TEXT = ("not compared (layer “… no data”): the input's pixels of its no-data value, {:g}, or the "
+                     "reference's moved there")
+
+
 #: the legend's line under the Jacobian's ramp: in the plugin's colormap, and in one the user chose
 JACOBIAN_MEANING = "since the reference: blue grew · white unchanged · red shrank"
 JACOBIAN_MEANING_OTHER = "since the reference: left end grew · 1 unchanged · right end shrank"
@@ -534,8 +541,7 @@ class _JacobianLegend(QWidget):
         grey = QLabel()
         grey.setFixedSize(14, 14)
         grey.setStyleSheet(f"background: {L.NODATA_COLOR}; border: 1px solid #808080;")
-        text = QLabel("not compared (layer “… no data”): the input's no-data, a flat region at its lowest or highest "
-                      "value apart from the rest (a fill; or clipped), or the reference's moved there")
+        text = self.nodata_text = QLabel(NODATA_FOUND_TEXT)
         text.setWordWrap(True)
         row.addWidget(grey)
         row.addWidget(text, 1)
@@ -619,6 +625,8 @@ class RegisterWidget(ClosingDock, QWidget):
         self._param_getters: dict[str, Callable[[], Any]] = {}
         self._param_defaults: dict[str, Any] = {}
         self._region_combos: dict[str, QComboBox] = {}  # region parameters: their Labels-layer choosers
+        self._param_editors: dict[str, QWidget] = {}
+        self._own_nodata_text = ""  # what _choose_own_nodata last put in the nodata field (a value typed is the user's)
         self._relay = _Relay(self)
         self._relay.progress.connect(self._on_progress)
         self._build()
@@ -1073,14 +1081,22 @@ class RegisterWidget(ClosingDock, QWidget):
 
     def _choose_own_nodata(self) -> None:
         """A pair engine's ``nodata`` starts on the chosen image's own no-data value (a GeoTIFF's, which its reader
-        kept), or not set, as the CLI and the API take a file's."""
-        editor = self._param_editors.get("nodata")
+        kept), or not set, as the CLI and the API take a file's; a value the user typed stays. The field is off while
+        ``mask_nodata`` is (none is left out: a value there was refused as a contradiction)."""
+        editor, mask = self._param_editors.get("nodata"), self._param_editors.get("mask_nodata")
         layer = self.current_image()
         if not isinstance(editor, QLineEdit) or layer is None:
             return
         own = plugin_info(layer).get("nodata")
         text = "" if own is None else f"{float(own):g}"
-        editor.setText(text if own is None or float(text) == float(own) else repr(float(own)))
+        text = text if own is None or float(text) == float(own) else repr(float(own))
+        if editor.text() in ("", self._own_nodata_text):
+            editor.setText(text)
+            self._own_nodata_text = text
+        if isinstance(mask, QCheckBox) and not editor.property("follows_mask"):
+            editor.setProperty("follows_mask", True)
+            mask.toggled.connect(editor.setEnabled)
+            editor.setEnabled(mask.isChecked())
 
     def _use_current_frame(self) -> None:
         layer = self.current_image()
@@ -1252,6 +1268,8 @@ class RegisterWidget(ClosingDock, QWidget):
         for a call from Python (so e.g. an edited nmsr ``smooth`` alone holds on every sequence). A region
         parameter (nmsr ``mask``) is the chosen Labels layer as an ``(H, W)`` mask; ``ValueError`` if it does not fit."""
         values = {k: get() for k, get in self._param_getters.items()}
+        if values.get("mask_nodata") is False:  # no no-data left out: the nodata field (off) is not sent
+            values.pop("nodata", None)
         return {k: v for k, v in values.items() if v is not None and not _same(v, self._param_defaults.get(k))}
 
     # -- running -------------------------------------------------------------------------------------
@@ -1707,6 +1725,8 @@ class RegisterWidget(ClosingDock, QWidget):
             self.legend.set_values(jac_layer.contrast_limits if jac_layer is not None else jac[1]["contrast_limits"],
                                    folding, in_mask=in_mask)
             self.legend.nodata.setVisible(res.data_region is not None)
+            given = (res.params or {}).get("nodata")
+            self.legend.nodata_text.setText(NODATA_FOUND_TEXT if given is None else NODATA_GIVEN_TEXT.format(given))
             if jac_layer is not None:
                 self.legend.set_colormap(jac_layer.colormap)
                 self._follow_jacobian(jac_layer)

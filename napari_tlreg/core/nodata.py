@@ -113,13 +113,15 @@ def apart_fill(frames: np.ndarray) -> np.ndarray | None:
 NODATA_AT_MOST = 0.5
 
 
-def compared_pixels(nodata: np.ndarray, reference: int, warp) -> np.ndarray | None:
+def compared_pixels(nodata: np.ndarray, reference: int, warp, declared: bool = False) -> np.ndarray | None:
     """``(T, H, W)`` bool: the pixels of each frame that are data (not ``nodata``, ``(T, H, W)`` bool) in it, in the
     reference and in the reference warped onto it (``warp``: an ``(H, W)`` image on the reference -> its
     ``(T, H, W)`` warps by the result's field: a fill on the reference, moved by the field, was counted), or None
-    where every pixel is data or the no-data is a background (more than :data:`NODATA_AT_MOST` of a frame)."""
+    where every pixel is data or the no-data is a background (more than :data:`NODATA_AT_MOST` of a frame). A no-data
+    ``declared`` (the user's value, a file's) is no background however much of a frame it takes (a swath edge's tile,
+    60 % fill, was counted whole: "worse than none" on a right field)."""
     valid = ~np.asarray(nodata, bool)
-    if valid.all() or float((~valid).mean(axis=(1, 2)).max()) > NODATA_AT_MOST:
+    if valid.all() or (not declared and float((~valid).mean(axis=(1, 2)).max()) > NODATA_AT_MOST):
         return None
     moved = np.asarray(warp(valid[reference].astype(np.float32))) > 0.99
     return valid & valid[reference] & moved

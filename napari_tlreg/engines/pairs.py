@@ -183,6 +183,8 @@ def check_nodata(engine: str, params: dict[str, Any]) -> None:
     """The ``nodata`` parameter of a pair engine: None (found) or a finite number (a text from the viewer's form is read
     as one); set in ``params`` as a float."""
     value = params["nodata"]
+    if isinstance(value, str) and not value.strip():  # "--param nodata=": none given, found by the rule
+        params["nodata"] = value = None
     if value is None:
         return
     if isinstance(value, str):
@@ -402,7 +404,8 @@ def affine_prealign(moving: torch.Tensor, fixed: torch.Tensor, valid_moving: tor
                                                                              dtype=torch.float64, device=theta.device)
         theta0 = theta.clone()  # fallbacks when Gauss-Newton ends somewhere implausible or worse
         theta = _gauss_newton(theta, moving, fixed, valid_moving, valid_fixed, levels, iterations)
-        chosen = choose_affine([theta, theta0, identity], moving, fixed, valid_fixed, plausible_affine(theta, h, w))
+        chosen = choose_affine([theta, theta0, identity], moving, fixed, valid_fixed, plausible_affine(theta, h, w),
+                               valid_moving=valid_moving)
         lost = ~(chosen == theta).all(1)
         if init_shift and bool(lost.any()):
             # phase correlation's start can be meaningless (smooth frames: whitened, a spectrum without high
@@ -413,7 +416,7 @@ def affine_prealign(moving: torch.Tensor, fixed: torch.Tensor, valid_moving: tor
             again = _gauss_newton(identity[i].clone(), moving[i], fixed[i], part(valid_moving), part(valid_fixed),
                                   levels, iterations)
             chosen[i] = choose_affine([again, chosen[i], identity[i]], moving[i], fixed[i], part(valid_fixed),
-                                      plausible_affine(again, h, w))
+                                      plausible_affine(again, h, w), valid_moving=part(valid_moving))
         theta = chosen
     return affine_field(theta, h, w).to(moving.dtype)
 
@@ -439,20 +442,30 @@ INVERTED_PAIR_BELOW, INVERTED_PAIR_AT = 0.3, 0.5
 NOISY_SHARE, NOISY_SIGMA = 0.05, 1.0
 
 
-def _noise_share(images: torch.Tensor) -> torch.Tensor:
-    """Per image ``(N,)``: the variance of white noise in ``images`` ``(N, 1, H, W)`` as a share of their variance."""
-    return (noise_variance(images).flatten() / images.var((1, 2, 3)).clamp_min(1e-30)).nan_to_num(0.0)
+def _noise_share(images: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Per image ``(N,)``: the variance of white noise in ``images`` ``(N, 1, H, W)`` as a share of their variance, over
+    the ``valid`` pixels where given (a no-data border, flat or filled, hid the noise: 30 % white noise beside a 30 %
+    border read as a share of 0.008)."""
+    if valid is None:
+        return (noise_variance(images).flatten() / images.var((1, 2, 3)).clamp_min(1e-30)).nan_to_num(0.0)
+    w = valid.float()
+    cnt = w.sum((1, 2, 3)).clamp_min(2.0)
+    mean = (images * w).sum((1, 2, 3), keepdim=True) / cnt.view(-1, 1, 1, 1)
+    var = (((images - mean) ** 2) * w).sum((1, 2, 3)) / (cnt - 1)
+    return (noise_variance(images, w).flatten() / var.clamp_min(1e-30)).nan_to_num(0.0)
 
 
 def choose_affine(candidates: list[torch.Tensor], moving: torch.Tensor, fixed: torch.Tensor,
-                  valid_fixed: torch.Tensor | None, first_ok: torch.Tensor, size: int = 128) -> torch.Tensor:
+                  valid_fixed: torch.Tensor | None, first_ok: torch.Tensor, size: int = 128,
+                  valid_moving: torch.Tensor | None = None) -> torch.Tensor:
     """Per pair, the candidate affine ``(N, 6)`` whose warp of ``moving`` best matches ``fixed``.
 
     Cost: 1 - the normalised cross-correlation of the images' ranks (Spearman's) over the valid overlap, on images of
     at most ``size`` px; the first candidate (the Gauss-Newton result) is used only where ``first_ok``. Ranks, not
     values: bright clouds on one date (8 blobs of 2.5x the land's brightest, 6 % of the frame) drew the values' NCC,
     and a Gauss-Newton affine fitted to the clouds 40 px off was kept over the right phase-correlation shift. A noisy
-    pair's images are smoothed before they are ranked (:data:`NOISY_SHARE`).
+    pair's images are smoothed before they are ranked (:data:`NOISY_SHARE`; its share of noise over the valid pixels,
+    ``valid_moving`` and ``valid_fixed``).
     """
     n, _, h, w = moving.shape
     k = max(1, max(h, w) // size)
@@ -460,7 +473,8 @@ def choose_affine(candidates: list[torch.Tensor], moving: torch.Tensor, fixed: t
     vf = torch.ones((n, 1, hs, ws), dtype=torch.bool, device=fixed.device) if valid_fixed is None \
         else resample(valid_fixed.float(), (hs, ws)) > 0.99
     m, f = resample(moving.float(), (hs, ws)), resample(fixed.float(), (hs, ws))
-    noisy = (_noise_share(m) > NOISY_SHARE) | (_noise_share(f) > NOISY_SHARE)
+    vm = None if valid_moving is None else resample(valid_moving.float(), (hs, ws)) > 0.99
+    noisy = (_noise_share(m, vm) > NOISY_SHARE) | (_noise_share(f, None if valid_fixed is None else vf) > NOISY_SHARE)
     if bool(noisy.any()):
         m = torch.where(noisy.view(-1, 1, 1, 1), _gauss(m, NOISY_SIGMA), m)
         f = torch.where(noisy.view(-1, 1, 1, 1), _gauss(f, NOISY_SIGMA), f)

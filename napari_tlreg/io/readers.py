@@ -498,10 +498,11 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
         warnings.warn(f"{placed[0]}: its georeferencing differs from {paths[0].name}'s (another place or pixel grid"
                       f"{f', {len(placed)} files' if len(placed) > 1 else ''}): the frames are registered pixel for "
                       "pixel, and the results carry no georeferencing", stacklevel=3)
-    if "nodata" in meta and any(s.metadata.get("nodata") != meta["nodata"] for s in seqs):
-        meta.pop("nodata")  # one no-data value for every frame, or none given (found, as for a file without one)
-        warnings.warn(f"the files' no-data values differ ({', '.join(sorted({str(s.metadata.get('nodata')) for s in seqs}))}"
-                      f"): none is used (give the pair engines nodata=)", stacklevel=3)
+    values = [s.metadata.get("nodata") for s in seqs]
+    if any(v is not None for v in values) and len(set(values)) > 1:
+        meta.pop("nodata", None)  # one no-data value for every frame, or none given (found, as for a file without one)
+        warnings.warn(f"the files' no-data values differ ({', '.join(sorted(map(str, set(values))))}): none is taken "
+                      "from them (the pair engines find each date's fill by their rule)", stacklevel=3)
     rgbs = [s.metadata.get("rgb") for s in seqs]
     if all(r is not None for r in rgbs) and len({np.shape(r) for r in rgbs}) == 1:
         meta["rgb"] = np.concatenate(rgbs)
