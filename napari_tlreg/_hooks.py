@@ -90,8 +90,9 @@ def sequence_to_layers(seq) -> list[LayerData]:
             info[key] = list(seq.metadata[key])
     if int((getattr(seq, "metadata", None) or {}).get("n_slices", 1)) > 1:  # one slice position of several
         info["slice"] = int(seq.metadata.get("slice", 0))
-    if (getattr(seq, "metadata", None) or {}).get("nodata") is not None:  # a GeoTIFF's: the pair engines' form takes it
-        info["nodata"] = float(seq.metadata["nodata"])
+    own_nodata = (getattr(seq, "metadata", None) or {}).get("nodata")
+    if own_nodata is not None and np.any(np.asarray(seq.frames) == own_nodata):  # a GeoTIFF's, where some pixel holds
+        info["nodata"] = float(own_nodata)  # it: the pair engines' form starts on it
     reference = (getattr(seq, "metadata", None) or {}).get("reference")
     if isinstance(reference, (int, np.integer)) and 0 <= reference < len(seq.frames):
         info["reference"] = int(reference)  # the sequence's own (a sample's): the dock starts on it

@@ -125,8 +125,9 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
     own = meta.get("mask")
     out = dict(params)
     # a file's own no-data value (a GeoTIFF's GDAL_NODATA) for a method that takes one, unless the user said otherwise
+    # (and some pixel holds it: a full tile of a file that declares 0 was told "no pixel equals the no-data value")
     if meta.get("nodata") is not None and "nodata" in method_params(method) and "nodata" not in out \
-            and bool(out.get("mask_nodata", True)):
+            and bool(out.get("mask_nodata", True)) and holds_value(getattr(sequence, "frames", ()), meta["nodata"]):
         out["nodata"] = float(meta["nodata"])
     if own is None or np.ndim(own) != 2:
         return out
@@ -139,6 +140,11 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
                                  f"({'x'.join(map(str, frames))}): crop it with the frames, or pass {key}=''")
             out[key] = np.asarray(own, bool)
     return out
+
+
+def holds_value(frames, value) -> bool:
+    """Whether some pixel of ``frames`` equals ``value`` (a file's no-data value: taken only where it is used)."""
+    return bool(np.any(np.asarray(frames) == value))
 
 
 def own_param_note(key: str, value) -> str:
@@ -195,13 +201,16 @@ def _match(frames, warped, reference: int, valid=None):
     the warped reference and against the reference left as it is (tensors), over ``valid`` where given."""
     import torch
 
-    others = [t for t in range(frames.shape[0]) if t != reference]
+    # a frame with nothing to compare (all no-data) is left out: compared whole it was "worse" by its fill's values
+    others = [t for t in range(frames.shape[0]) if t != reference and (valid is None or bool(valid[t].any()))]
     ref = frames[reference].float()
 
     def mse(a, t):
         sq = (a - frames[t].float()) ** 2
         return sq[valid[t]].mean() if valid is not None and bool(valid[t].any()) else sq.mean()
 
+    if not others:
+        return others, torch.zeros(0), torch.zeros(0)
     # frame by frame: no copies of the whole sequence beside the run's own arrays (0.5 GB each at MAX_VOXELS)
     after = torch.stack([mse(warped[t].float(), t) for t in others])
     before = torch.stack([mse(ref, t) for t in others])
@@ -215,7 +224,7 @@ def worse_than_none(frames, warped, reference: int, valid=None) -> tuple[float, 
     pair engines' no-data left out, :func:`_valid_pixels`: a fill at 65535 on one date, which no field can match, said
     a right field "does not fit")."""
     others, after, before = _match(frames, warped, reference, valid)
-    if float(after.mean()) <= float(before.mean()) + WORSE_TOLERANCE:
+    if not others or float(after.mean()) <= float(before.mean()) + WORSE_TOLERANCE:
         return None
     return float(after.mean()), float(before.mean()), int((after > before + WORSE_TOLERANCE).sum()), len(others)
 
@@ -265,15 +274,29 @@ def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
 NODATA_SAID_ABOVE = 0.9
 
 
-def nodata_frames_message(nodata: np.ndarray) -> str | None:
-    """What ``register`` says of the frames that are mostly no-data (:data:`NODATA_SAID_ABOVE`), or None."""
+def nodata_frames_message(nodata: np.ndarray, declared: bool) -> str | None:
+    """What ``register`` says of the frames that are mostly no-data (:data:`NODATA_SAID_ABOVE`), or None. ``declared``:
+    the no-data is the user's (or the file's) value, left out of the figures however much it takes; a fill found by
+    the rule over half a frame is counted (:func:`napari_tlreg.core.nodata.compared_pixels`)."""
     share = nodata.mean(axis=(1, 2))
     mostly = [(t, float(s)) for t, s in enumerate(share) if s > NODATA_SAID_ABOVE]
     if not mostly:
         return None
     listed = ", ".join(f"{t} ({100 * s:.1f} %)" for t, s in mostly[:8]) + (", ..." if len(mostly) > 8 else "")
-    return (f"frame{'s' if len(mostly) > 1 else ''} {listed} {'are' if len(mostly) > 1 else 'is'} mostly no-data: "
-            "the field there is extrapolated from the few data pixels, and its figures are taken on those alone")
+    said = (f"frame{'s' if len(mostly) > 1 else ''} {listed} {'are' if len(mostly) > 1 else 'is'} mostly no-data: the "
+            "field there is extrapolated from the few data pixels (none: the method's guess)")
+    return said + (", and its figures are taken on those alone" if declared else
+                   "; its figures count the whole frame (give nodata=VALUE to leave the fill out)")
+
+
+def without_far_fill(frames, nodata: np.ndarray, arr: np.ndarray, reference: int) -> tuple[np.ndarray, int]:
+    """:func:`validate_frames`' ``(arr, reference)`` of ``frames`` again with their no-data (``nodata``, the pixels of a
+    value given) at the data's lowest value, where that function maps the frames' min..max onto [0, 1] (float64,
+    wide integers): with a far fill in that range (GDAL's float no-data, -3.4e38) the data kept one level of float32.
+    Else ``(arr, reference)`` as they are. :func:`register` and the viewer's opening of a result folder scale alike."""
+    if not nodata.any() or nodata.all() or not rescaled_to_float32((data := plain(frames, "frames")).dtype):
+        return arr, reference
+    return validate_frames(np.where(nodata, data[~nodata].min(), data), reference)
 
 
 def given_nodata(frames, value: float) -> np.ndarray:
@@ -685,11 +708,8 @@ def register(
     check_mode(normalize)
     declared = checked.get("nodata") is not None
     given = given_nodata(raw, checked["nodata"]) if declared else None  # in the values given (not those rescaled)
-    if declared and given.any() and not given.all() and rescaled_to_float32((data := plain(raw, "frames")).dtype):
-        # validate_frames maps such frames' min..max onto [0, 1]: with a far fill in the range (GDAL's float no-data,
-        # -3.4e38) the data kept one level of float32; the fill takes the data's lowest value first (a reference all
-        # fill is refused there as constant)
-        arr, ref = validate_frames(np.where(given, data[~given].min(), data), ref)
+    if declared:
+        arr, ref = without_far_fill(raw, given, arr, ref)
     dev = resolve_device(device)
     if dev.type == "cpu":  # a GPU that runs out raises a clear error of its own; the CPU's is the OOM killer
         check_memory(method, arr.shape, checked)
@@ -710,7 +730,7 @@ def register(
         warn(blank_frames_message(blank, method if engine.chains_frames(checked) else None))
     if declared and not given.any():
         warn(f"no pixel of the frames equals the no-data value {checked['nodata']:g}: every pixel is counted")
-    if nodata is not None and (sparse := nodata_frames_message(nodata)):
+    if nodata is not None and (sparse := nodata_frames_message(nodata, declared)):
         warn(sparse)
     for note in engine.notes(checked, len(arr), ref):
         warn(note)

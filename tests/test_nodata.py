@@ -516,3 +516,76 @@ def test_an_empty_no_data_value_asks_for_the_rule(land, tmp_path):
     seq = load_sequence(_geotiff(tmp_path / "b.tif", border, "65535"))
     res = tl.register(seq, method="multistep", nodata="")
     assert res.params["nodata"] is None and res.nodata is not None and res.nodata[1, :, :30].all()
+
+
+def test_a_rerun_with_the_value_given_sets_the_frames_contrast_again_and_a_far_fill_run_opens(
+        land, tmp_path, make_napari_viewer, qtbot, notes):
+    """(2026-12-06, second review) The frame's contrast was set at the first run only: a run that did not find the
+    65535 canvas left [765, 65535], and the run with ``nodata=65535`` kept it (the land dark, the overlay all magenta:
+    "misalignment"). And a float64 run with GDAL's far float fill, scaled without it, did not open on its image."""
+    from napari_tlreg._widgets.register import RegisterWidget
+
+    viewer = make_napari_viewer()
+    w = RegisterWidget(viewer)
+    g = _in_canvas(land)
+    layer = viewer.add_image(g, name="dates")
+    w.method_combo.setCurrentIndex(w.method_combo.findData("multistep"))
+    editor = w.findChild(object, "param_nodata")
+    for text in ("", "65535"):
+        editor.setText(text)
+        w.run_btn.click()
+        qtbot.waitUntil(lambda: not w.running, timeout=60000)
+        if not text:
+            assert layer.contrast_limits[1] > 60000  # the canvas counted: the fill's 65535 at the top
+    lo, hi = layer.contrast_limits
+    assert hi < 4000 and lo > 400, (lo, hi)  # the land's own range now
+    layer.contrast_limits = (0.0, 5000.0)  # the user's limits stay at the next run
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: not w.running, timeout=60000)
+    assert tuple(layer.contrast_limits) == (0.0, 5000.0)
+
+    far = _in_canvas(land, fill=0).astype(np.float64) + 0.25
+    far[far < 1] = -3.4028234663852886e+38
+    tl.register(far, method="multistep", nodata=-3.4028234663852886e+38).save(tmp_path / "far")
+    viewer.add_image(far, name="far")
+    w.image_combo.setCurrentIndex(w.image_combo.findText("far"))
+    notes.clear()
+    w.open_result(tmp_path / "far")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert not [n for n in notes if n[0] == "error"], notes
+    assert w.status_label.text().startswith(f"opened {tmp_path / 'far'}")
+
+
+def test_a_files_value_no_pixel_holds_is_not_taken_nor_warned_of(land, tmp_path, capsys):
+    """(Second review) A full tile of a file that declares 0 (the common case) was told "no pixel of the frames equals
+    the no-data value 0" at every run."""
+    from napari_tlreg.cli import main
+    from napari_tlreg.io import load_sequence
+
+    path = _geotiff(tmp_path / "full.tif", land.round().astype(np.uint16), "0")
+    said = []
+    res = tl.register(load_sequence(path), method="multistep", on_warning=said.append)
+    assert not said and res.params["nodata"] is None, said
+    assert main(["register", str(path), "--method", "multistep", "--out", str(tmp_path / "o")]) == 0
+    err = capsys.readouterr().err
+    assert "no-data" not in err, err
+
+
+def test_a_date_all_no_data_is_no_worse_and_a_found_fill_over_half_is_said_as_counted(land):
+    """(Second review) A date all no-data was compared whole in the worse-than-none check ("worse" by its fill's
+    values); a fill the rule found over half of a frame is counted in the figures, and the message said they were
+    taken on the data alone."""
+    g = _in_canvas(land)
+    g = np.concatenate([g, np.full_like(g[:1], 65535)])
+    said = []
+    tl.register(g, method="hsyn", nodata=65535, on_warning=said.append)
+    assert not any("worse" in s for s in said), said
+    assert any("frame 2 (100.0 %) is mostly no-data" in s and "none: the method's guess" in s for s in said), said
+    strip = np.zeros((2, 200, 200), np.uint16)  # an L-shaped swath strip on a 0 fill: 92 % fill, found by the rule
+    strip[:, :160, :10] = land[:, :, :10].round().astype(np.uint16)
+    strip[:, 190:, :160] = land[:, :10, :].round().astype(np.uint16)
+    said.clear()
+    res = tl.register(strip, method="multistep", on_warning=said.append)
+    assert res.nodata is not None and res.nodata.mean(axis=(1, 2)).min() > 0.9
+    assert res.data_region is None  # counted whole: a found fill over half a frame is taken for a background
+    assert any("its figures count the whole frame (give nodata=VALUE" in s for s in said), said

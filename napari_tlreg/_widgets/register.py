@@ -55,6 +55,7 @@ from napari_tlreg.api import (
     blank_frames,
     check_reference,
     check_shape,
+    given_nodata,
     method_params,
     methods,
     out_of_memory,
@@ -62,6 +63,7 @@ from napari_tlreg.api import (
     rescaled_to_float32,
     suggested_method,
     validate_frames,
+    without_far_fill,
 )
 from napari_tlreg.core.labels import as_label_ids, labelled_frames, reference_on_labels
 from napari_tlreg.core.normalize import intensity_range
@@ -320,6 +322,8 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
                 f"{folder} registered frames of shape {tuple(res.frames.shape)} and '{base}' is "
                 f"{tuple(shown.shape)}: open it on the image it was made from"))
         frames, ref = validate_frames(shown, res.reference)
+        if (res.params or {}).get("nodata") is not None:  # a value given: its far fill out of the range, as the run did
+            frames, ref = without_far_fill(shown, given_nodata(shown, res.params["nodata"]), frames, ref)
         mode = res.normalization if res.normalization in NORMALIZATIONS else "auto"
         # the no-data the run left out of its scaling (found, or the user's value), as it saved it: none in a folder
         # saved before the runs left any out, whose frames were scaled with it
@@ -627,6 +631,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._region_combos: dict[str, QComboBox] = {}  # region parameters: their Labels-layer choosers
         self._param_editors: dict[str, QWidget] = {}
         self._own_nodata_text = ""  # what _choose_own_nodata last put in the nodata field (a value typed is the user's)
+        self._frame_limits_set: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # frame layer -> limits set
         self._relay = _Relay(self)
         self._relay.progress.connect(self._on_progress)
         self._build()
@@ -1702,13 +1707,19 @@ class RegisterWidget(ClosingDock, QWidget):
             self._viewer.layers.selection.active = layer
         elif active is not None and active in self._viewer.layers:  # the layer the user works on (canvas clicks)
             self._viewer.layers.selection.active = active
-        if isinstance(layer, Image) and layer.colormap.name == "gray" and not layer.rgb:
+        set_before = self._frame_limits_set.get(layer) if isinstance(layer, Image) else None
+        if isinstance(layer, Image) and not layer.rgb and (layer.colormap.name == "gray" or (
+                layer.colormap.name == L.FRAME_COLORMAP and set_before is not None
+                and np.allclose(layer.contrast_limits, set_before))):
             # the frame green under the magenta warped reference: aligned structures white, a misalignment coloured
-            # (a frame the user coloured is left as it is), at the contrast the warped reference has
+            # (a frame the user coloured is left as it is), at the contrast the warped reference has; again at each
+            # run while the limits are the ones set here (a run with the no-data value given after one without kept
+            # the first's [765, 65535]: the land dark, the overlay all magenta, "misalignment")
             layer.colormap, layer.blending = L.FRAME_COLORMAP, "additive"
             lo, hi = settings["frame_limits"]
             if hi > lo:
                 layer.contrast_limits = (lo, hi)
+                self._frame_limits_set[layer] = tuple(layer.contrast_limits)
         if isinstance(layer, Image):  # the legend says what the overlay shows (it promised white on a colour frame)
             green = not layer.rgb and layer.colormap.name == L.FRAME_COLORMAP
             self.legend.overlay.setText(OVERLAY_TEXT["green" if green else "rgb" if layer.rgb else "own"])

@@ -501,7 +501,8 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
     values = [s.metadata.get("nodata") for s in seqs]
     if any(v is not None for v in values) and len(set(values)) > 1:
         meta.pop("nodata", None)  # one no-data value for every frame, or none given (found, as for a file without one)
-        warnings.warn(f"the files' no-data values differ ({', '.join(sorted(map(str, set(values))))}): none is taken "
+        said = ", ".join(f"{'none' if v is None else f'{v:g}'} in {p.name}" for p, v in list(zip(paths, values))[:4])
+        warnings.warn(f"the files' no-data values differ ({said}{', ...' if len(paths) > 4 else ''}): none is taken "
                       "from them (the pair engines find each date's fill by their rule)", stacklevel=3)
     rgbs = [s.metadata.get("rgb") for s in seqs]
     if all(r is not None for r in rgbs) and len({np.shape(r) for r in rgbs}) == 1:
