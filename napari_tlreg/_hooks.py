@@ -91,8 +91,11 @@ def sequence_to_layers(seq) -> list[LayerData]:
     if int((getattr(seq, "metadata", None) or {}).get("n_slices", 1)) > 1:  # one slice position of several
         info["slice"] = int(seq.metadata.get("slice", 0))
     own_nodata = (getattr(seq, "metadata", None) or {}).get("nodata")
-    if own_nodata is not None and np.any(np.asarray(seq.frames) == own_nodata):  # a GeoTIFF's, where some pixel holds
-        info["nodata"] = float(own_nodata)  # it: the pair engines' form starts on it
+    if own_nodata is not None:  # a GeoTIFF's, where some pixel holds it (as the API takes it): the form starts on it
+        from napari_tlreg.api import given_nodata
+
+        if given_nodata(seq.frames, own_nodata).any():
+            info["nodata"] = float(own_nodata)
     reference = (getattr(seq, "metadata", None) or {}).get("reference")
     if isinstance(reference, (int, np.integer)) and 0 <= reference < len(seq.frames):
         info["reference"] = int(reference)  # the sequence's own (a sample's): the dock starts on it

@@ -127,7 +127,7 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
     # a file's own no-data value (a GeoTIFF's GDAL_NODATA) for a method that takes one, unless the user said otherwise
     # (and some pixel holds it: a full tile of a file that declares 0 was told "no pixel equals the no-data value")
     if meta.get("nodata") is not None and "nodata" in method_params(method) and "nodata" not in out \
-            and bool(out.get("mask_nodata", True)) and holds_value(getattr(sequence, "frames", ()), meta["nodata"]):
+            and bool(out.get("mask_nodata", True)) and given_nodata(sequence.frames, meta["nodata"]).any():
         out["nodata"] = float(meta["nodata"])
     if own is None or np.ndim(own) != 2:
         return out
@@ -140,11 +140,6 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
                                  f"({'x'.join(map(str, frames))}): crop it with the frames, or pass {key}=''")
             out[key] = np.asarray(own, bool)
     return out
-
-
-def holds_value(frames, value) -> bool:
-    """Whether some pixel of ``frames`` equals ``value`` (a file's no-data value: taken only where it is used)."""
-    return bool(np.any(np.asarray(frames) == value))
 
 
 def own_param_note(key: str, value) -> str:

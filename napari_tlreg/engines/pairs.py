@@ -446,9 +446,7 @@ def _noise_share(images: torch.Tensor, valid: torch.Tensor | None = None) -> tor
     """Per image ``(N,)``: the variance of white noise in ``images`` ``(N, 1, H, W)`` as a share of their variance, over
     the ``valid`` pixels where given (a no-data border, flat or filled, hid the noise: 30 % white noise beside a 30 %
     border read as a share of 0.008)."""
-    if valid is None:
-        return (noise_variance(images).flatten() / images.var((1, 2, 3)).clamp_min(1e-30)).nan_to_num(0.0)
-    w = valid.float()
+    w = torch.ones_like(images) if valid is None else valid.float()
     cnt = w.sum((1, 2, 3)).clamp_min(2.0)
     mean = (images * w).sum((1, 2, 3), keepdim=True) / cnt.view(-1, 1, 1, 1)
     var = (((images - mean) ** 2) * w).sum((1, 2, 3)) / (cnt - 1)
