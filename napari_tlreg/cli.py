@@ -1,8 +1,8 @@
 """``napari-tlreg``: the command-line face of the public API.
 
-    napari-tlreg register INPUT [--method tlrn] [--reference T] [--slice K] [--labels FILE]
+    napari-tlreg register INPUT [--method tlrn] [--reference T] [--slice K] [--labels FILE]...
                          [--landmarks CSV] [--device auto] [--normalize auto] --out FOLDER
-    napari-tlreg evaluate FOLDER... [--labels FILE] [--landmarks CSV] [--report FOLDER]
+    napari-tlreg evaluate FOLDER... [--labels FILE]... [--landmarks CSV] [--report FOLDER]
     napari-tlreg train METHOD [--data synthetic:cardiac|synthetic:satellite|FOLDER] [--iterations N]
                          [--net KEY=VALUE] --out WEIGHTS
     napari-tlreg batch INPUTS... --method M --out FOLDER [--scheduler local|ADDRESS] [--workers N]
@@ -60,8 +60,12 @@ def _parser() -> argparse.ArgumentParser:
                         "the last)")
     r.add_argument("--slice", type=int, default=None, metavar="K",
                    help="slice position of a multi-slice cine (DICOM folder, 4-D NIfTI, npz (S,T,H,W)); default 0")
-    r.add_argument("--labels", default=None, help="labels file (T,H,W) or (H,W) on the reference; or, with a DICOM "
-                   "folder, expert contour files (Sunnybrook's IM-0001-NNNN-icontour-manual.txt) or their folder")
+    r.add_argument("--labels", action="append", default=None, metavar="FILE",
+                   help="labels file (T,H,W) or (H,W) on the reference; a volume (X,Y,Z) of one time point, as "
+                        "ACDC's patientNNN_frameMM_gt.nii.gz: the frames' slice position, on frame MM (1-based) or "
+                        "else the reference; or, with a DICOM folder, expert contour files (Sunnybrook's "
+                        "IM-0001-NNNN-icontour-manual.txt) or their folder. Repeatable: each file labels its own "
+                        "frames (ACDC's ED and ES)")
     r.add_argument("--landmarks", default=None, help="CSV with columns id,t,row,col")
     r.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
     r.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="engine parameter (repeatable)")
@@ -72,7 +76,9 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="per-frame metrics, plots and TRE tables of saved result folder(s)")
     e.add_argument("folder", nargs="+", help="result folder(s) written by `register` (several: one sequence, several methods)")
-    e.add_argument("--labels", default=None, help="manual labels file (T,H,W): Dice/HD of the propagated labels")
+    e.add_argument("--labels", action="append", default=None, metavar="FILE",
+                   help="manual labels file (T,H,W): Dice/HD of the propagated labels; as register's --labels, at the "
+                        "slice position the folder was registered from (repeatable)")
     e.add_argument("--landmarks", default=None, help="CSV with columns id,t,row,col: TRE tables")
     e.add_argument("--report", default=None, metavar="FOLDER",
                    help="also write a report folder (as the viewer's Export) for all the results, atomically")
@@ -169,16 +175,51 @@ def _plain_value(raw: str):
     return raw
 
 
+def _labels_of(paths: list[str], shape: tuple[int, int, int], reference: int = 0, slice: int | None = None,
+               n_slices: int | None = None, seq=None) -> tuple:
+    """``(labels (T, H, W) int32, label names or None)`` of the ``--labels`` files, each read by :func:`_load_labels`
+    (or, with the frames' DICOM ``seq``, as expert contours), each labelling its own frames (ACDC's ED and ES
+    volumes): a frame two files label is refused."""
+    import numpy as np
+
+    from .core.labels import labelled_frames
+    from .io.contours import LABEL_NAMES, is_contour_source, load_contours
+
+    merged, by = None, {}
+    contours = seq is not None and all(is_contour_source(p) for p in paths)
+    for path in paths:
+        lab = (load_contours(path, seq) if contours else
+               _load_labels(path, shape, reference, slice, n_slices))
+        for t in labelled_frames(lab):
+            if int(t) in by:
+                raise ValueError(f"{path}: labels frame {t}, which {by[int(t)]} labels too")
+            by[int(t)] = path
+        merged = lab if merged is None else np.where(lab != 0, lab, merged)
+    return merged, (LABEL_NAMES if contours else None)
+
+
+def _named_frame(path) -> int | None:
+    """The frame an ACDC-style name gives (``patient001_frame12_gt.nii.gz``: frame 12, 1-based as ACDC counts: 11),
+    or ``None``."""
+    import re
+
+    m = re.search(r"frame[_-]?(\d+)", Path(path).name, re.IGNORECASE)
+    return int(m.group(1)) - 1 if m and int(m.group(1)) > 0 else None
+
+
 def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int = 0, slice: int | None = None,
                  n_slices: int | None = None):
     """Labels from a file, checked against the frames: ``(T, H, W)`` int32 (one frame goes on the reference). A
     file of several slice positions (a 4-D NIfTI, an ``(S, T, H, W)`` array) gives slice position ``slice`` (the
     frames' own, ``--slice``; default 0), and must have the frames' ``n_slices`` when that is known (9 positions of
-    labels against a stack of 12 gave another position's labels, without a word)."""
+    labels against a stack of 12 gave another position's labels, without a word). So does a NIfTI volume (X, Y, Z)
+    of one time point against a multi-slice source (ACDC's ``frameNN_gt``): its plane ``slice`` labels frame NN
+    of the name (1-based, as ACDC counts), or else the reference."""
     if path is None:
         return None
     from .io import load_sequence, load_stack
     from .io.contours import is_contour_source
+    from .io.readers import nifti_volume_slices
 
     if is_contour_source(path):
         raise ValueError(f"{Path(path).name}: contour files name the DICOM images they were drawn on: give them to "
@@ -199,6 +240,20 @@ def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int =
             if held > 1 and slice:
                 seq = load_sequence(path, slice=slice)
             lab = seq.frames
+    planes = nifti_volume_slices(path)
+    # one time point's volume against a multi-slice source (or, its count unknown, not one plane a frame): the
+    # frames' slice position, on the frame the name gives
+    if planes and (n_slices > 1 if n_slices else planes != shape[0]):
+        if n_slices and planes != n_slices:
+            raise ValueError(f"{path}: a labels volume of {planes} slice positions, the frames' source has {n_slices}")
+        k = slice or 0
+        if not 0 <= k < planes:
+            raise ValueError(f"{path}: a labels volume of {planes} slice positions has no slice {k}")
+        lab, named = lab[k], _named_frame(path)
+        if named is not None and named >= shape[0]:
+            raise ValueError(f"{path}: its name gives frame {named + 1} (1-based), and the sequence has {shape[0]} "
+                             "frames")
+        reference = reference if named is None else named
     while lab.ndim > 3 and lab.shape[0] == 1:
         lab = lab[0]
     if lab.ndim == 4 and lab.shape[1:] == tuple(shape):  # (S, T, H, W): the frames' slice position
@@ -228,12 +283,11 @@ def _recorded_annotations(folder: Path, res) -> tuple:
     from . import report
     from .io import load_sequence
 
-    source, kept = report.recorded(folder)
+    source = report.recorded(folder)[0]
     if not source:
         return None, None
-    slice = kept.get("slice", (kept.get("batch") or {}).get("slice"))
     try:
-        seq = load_sequence(source, slice=slice if isinstance(slice, int) else None)
+        seq = load_sequence(source, slice=_recorded_slice(folder))
     except (ValueError, OSError):
         return None, None
     if tuple(seq.shape) != tuple(res.frames.shape) or (seq.labels is None and seq.landmarks is None):
@@ -243,6 +297,15 @@ def _recorded_annotations(folder: Path, res) -> tuple:
     except ValueError:
         return None, None
     return out
+
+
+def _recorded_slice(folder: Path) -> int | None:
+    """The slice position ``folder``'s result was registered from (``register --slice``, a batch's), or ``None``."""
+    from . import report
+
+    kept = report.recorded(folder)[1]
+    slice = kept.get("slice", (kept.get("batch") or {}).get("slice"))
+    return slice if isinstance(slice, int) else None
 
 
 def _npz_labels(path):
@@ -308,7 +371,7 @@ def _inputs_of(args) -> list:
     """The files a ``register`` reads: its input (and the labels file read with it), ``--labels``, ``--landmarks``."""
     from .io.readers import sibling_labels_path
 
-    given = [args.input, args.labels, args.landmarks]
+    given = [args.input, *(args.labels or ()), args.landmarks]
     if Path(args.input).expanduser().is_file():
         given.append(sibling_labels_path(Path(args.input).expanduser()))
     return given
@@ -318,7 +381,6 @@ def cmd_register(args) -> int:
     from . import api, report
     from .core.labels import labelled_frames, reference_on_labels
     from .io import load_points_csv, load_sequence
-    from .io.contours import LABEL_NAMES, is_contour_source, load_contours
     from .io.writers import check_replaceable
 
     method = args.method or api.DEFAULT_METHOD
@@ -340,13 +402,9 @@ def cmd_register(args) -> int:
         print(f"napari-tlreg register: 2 frames: registering with {method} (the default, trained on cine sequences); "
               f"for a pair of dates (satellite), --method {api.PAIR_METHOD} (the viewer's choice) or multistep",
               file=sys.stderr)
-    names = None  # what each label id is (the plots and a report name them): the contours', the source's own labels'
-    if args.labels and is_contour_source(args.labels):  # expert contours (Sunnybrook): on the images they name
-        labels = load_contours(args.labels, seq)
-        names = LABEL_NAMES
-    else:
-        labels = _load_labels(args.labels, seq.shape, args.reference, args.slice, n_slices) if args.labels else seq.labels
-        names = None if args.labels else seq.metadata.get("label_names")
+    # what each label id is (the plots and a report name them): the contours', the source's own labels'
+    labels, names = (_labels_of(args.labels, seq.shape, args.reference, args.slice, n_slices, seq) if args.labels
+                     else (seq.labels, seq.metadata.get("label_names")))
     landmarks = load_points_csv(args.landmarks) if args.landmarks else seq.landmarks
     try:
         labels, landmarks = report.check_annotations(seq.shape, labels, landmarks, args.reference)
@@ -415,12 +473,17 @@ def cmd_evaluate(args) -> int:
     if args.report:  # before any folder is rewritten
         check_replaceable(args.report, "report.json", "report")
         _check_one_source(args.folder)
-    # one labels frame goes on each folder's own reference (read once per reference)
+    # one labels frame goes on each folder's own reference, a file of several slice positions gives the one each
+    # folder was registered from (slice 0's labels scored a slice 5 result: Dice 0.74 for 0.95); read once for each
+    keys = [(r.reference, _recorded_slice(Path(f))) for f, r in zip(args.folder, results)]
+    placed = {key: _labels_of(args.labels, results[0].frames.shape, key[0], key[1], None)[0]
+              for key in dict.fromkeys(keys)} if args.labels else {}
     refs = sorted({r.reference for r in results})
-    placed = {ref: _load_labels(args.labels, results[0].frames.shape, ref) for ref in refs} if args.labels else {}
-    if args.report and len(refs) > 1 and any(
-            not np.array_equal(placed[refs[0]], v) for v in placed.values()):
-        raise ValueError(f"{args.labels} is one frame of labels, which goes on each folder's reference, and these folders "
+    if args.report and len(placed) > 1 and any(
+            not np.array_equal(placed[keys[0]], v) for v in placed.values()):
+        raise ValueError(f"{', '.join(args.labels)}: labels placed on each folder's reference and slice position, "
+                         f"and these folders' differ (references {', '.join(map(str, refs))}, slices "
+                         f"{', '.join(str(k[1] or 0) for k in dict.fromkeys(keys))}); the folders "
                          f"have references {', '.join(map(str, refs))}: a shared --report needs labels for every frame "
                          "(T, H, W), or run evaluate on each folder with its own --report")
     landmarks = load_points_csv(args.landmarks) if args.landmarks else None
@@ -444,7 +507,7 @@ def cmd_evaluate(args) -> int:
             if took:
                 print(f"napari-tlreg evaluate: {folder}: the {' and '.join(('labels', 'landmarks')[k] for k in took)} "
                       f"of its source, {report.recorded(Path(folder))[0]}", file=sys.stderr)
-        lab = own[0] if want[0] else placed[res.reference]
+        lab = own[0] if want[0] else placed[(res.reference, _recorded_slice(Path(folder)))]
         lm = own[1] if want[1] else landmarks
         for note in report.unannotated_reference(None if lab is None else np.asarray(lab), lm, res.reference):
             print(f"napari-tlreg evaluate: warning: {folder}: {note}", file=sys.stderr)

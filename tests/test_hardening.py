@@ -1301,6 +1301,92 @@ def test_cli_labels_of_a_4d_nifti_follow_the_slice(tmp_path, capsys, shift_engin
         _assert_one_line_error(rc, err, match="labels of 2 slice positions, the frames' source has 3")
 
 
+def _acdc_like(tmp_path):
+    """A 4-D cine ``(X, Y, Z, T)`` of 3 slice positions x 5 frames, and ACDC's layout of its labels: one volume
+    ``(X, Y, Z)`` a labelled time point, ``p_frameNN_gt.nii`` (NN 1-based), zooms (1.5, 1.5, 10): slice z labelled
+    z + 1, on a square that moves with the frame."""
+    import nibabel as nib
+
+    img = np.random.default_rng(0).random((32, 32, 3, 5)).astype(np.float32)
+    nib.save(nib.Nifti1Image(img, np.eye(4)), tmp_path / "p_4d.nii")
+
+    def volume(name, t, planes=3):
+        lab = np.zeros((32, 32, planes), np.uint8)
+        for z in range(planes):
+            lab[4 + 2 * t:14 + 2 * t, 8:20, z] = z + 1  # (X, Y): rows 8-19, columns 4+2t-13+2t
+        g = nib.Nifti1Image(lab, np.diag([1.5, 1.5, 10.0, 1.0]))
+        g.header.set_zooms((1.5, 1.5, 10.0))
+        nib.save(g, tmp_path / name)
+        return tmp_path / name
+
+    return volume
+
+
+def test_cli_acdc_volume_labels_go_on_their_named_frame_at_the_slice(tmp_path, capsys, shift_engine):
+    """ACDC's labels come a volume a time point (``patient001_frame01_gt.nii.gz``: ED, ``frame12``: ES); against its
+    4-D cine they were refused ("labels of shape (10, H, W) do not match the frames"). Each one gives the frames'
+    slice position, on the frame its name gives (1-based, as ACDC counts), and several files label their own frames."""
+    import tifffile
+
+    volume = _acdc_like(tmp_path)
+    ed, es = volume("p_frame01_gt.nii", 0), volume("p_frame04_gt.nii", 3)
+    rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "2", "--labels", ed, "--labels", es,
+                       "--method", shift_engine, "--out", tmp_path / "o", "--no-montage"], capsys)
+    assert rc == 0, err
+    kept = tifffile.imread(tmp_path / "o" / "labels.tif")
+    want = np.zeros((5, 32, 32), np.int32)
+    want[0, 8:20, 4:14] = 3  # slice 2's label, on frame 0 (frame01) ...
+    want[3, 8:20, 10:20] = 3  # ... and frame 3 (frame04), where the square has moved
+    np.testing.assert_array_equal(kept, want)
+    summary = json.loads((tmp_path / "o" / "metrics.json").read_text())["summary"]
+    assert summary["dice"] is not None  # ED carried to ES and scored
+    # a name without a frame: on the reference, as a 2-D labels file
+    plain = volume("p_gt.nii", 0)
+    rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "1", "--reference", "2", "--labels", plain,
+                       "--method", shift_engine, "--out", tmp_path / "o2", "--no-montage"], capsys)
+    assert rc == 0, err
+    kept = tifffile.imread(tmp_path / "o2" / "labels.tif")
+    assert kept.reshape(5, -1).any(axis=1).tolist() == [False, False, True, False, False]
+    assert set(np.unique(kept[2])) == {0, 2}
+    for argv, match in (
+        (["--labels", volume("p_frame09_gt.nii", 0)], "p_frame09_gt.nii: its name gives frame 9 \\(1-based\\), and "
+                                                       "the sequence has 5 frames"),
+        (["--labels", volume("q_frame01_gt.nii", 0, planes=2)], "a labels volume of 2 slice positions, the frames' "
+                                                                 "source has 3"),
+        (["--labels", ed, "--labels", volume("r_frame01_gt.nii", 0)], "r_frame01_gt.nii: labels frame 0, which "
+                                                                       ".*p_frame01_gt.nii labels too"),
+    ):
+        rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "1", *argv, "--method", shift_engine,
+                           "--out", tmp_path / "bad", "--no-montage"], capsys)
+        _assert_one_line_error(rc, err)
+        assert re.search(match, err[-1]), err
+        assert not (tmp_path / "bad").exists()
+
+
+def test_cli_evaluate_takes_a_multi_slice_labels_file_at_the_folders_slice(tmp_path, capsys, shift_engine):
+    """``evaluate --labels`` of a 4-D labels file scored a ``--slice 2`` result with slice 0's labels, without a word
+    (M&Ms' ``_sa_gt.nii.gz`` on Sunnybrook's slice 5: Dice 0.74 for 0.95): it reads the folder's slice position, an
+    ACDC volume's too."""
+    import nibabel as nib
+    import tifffile
+
+    volume = _acdc_like(tmp_path)
+    lab = np.zeros((32, 32, 3, 5), np.int16)
+    for z in range(3):
+        lab[8:20, 8:20, z, :] = z + 1
+    nib.save(nib.Nifti1Image(lab, np.eye(4)), tmp_path / "p_4d_gt.nii")
+    rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "2", "--method", shift_engine,
+                       "--out", tmp_path / "o", "--no-montage"], capsys)
+    assert rc == 0, err
+    for given, frames in (([tmp_path / "p_4d_gt.nii"], [0, 1, 2, 3, 4]),
+                          ([volume("p_frame01_gt.nii", 0), volume("p_frame03_gt.nii", 2)], [0, 2])):
+        rc, err, _ = _cli(["evaluate", tmp_path / "o", *[a for g in given for a in ("--labels", g)]], capsys)
+        assert rc == 0, err
+        kept = tifffile.imread(tmp_path / "o" / "labels.tif")
+        assert kept.reshape(5, -1).any(axis=1).nonzero()[0].tolist() == frames
+        assert set(np.unique(kept)) == {0, 3}  # slice 2's label (slice 0's is 1)
+
+
 @pytest.mark.parametrize("labels, match", [
     (np.full((4, 32, 32), np.nan), "labels must be integers"),
     (np.full((4, 32, 32), 0.7), "labels must be integers"),

@@ -1062,6 +1062,30 @@ def _nifti_to_napari(data, path: Path, slice: int | None):
     _fail(path, f"NIfTI image has shape {data.shape}; expected (X, Y, T) or (X, Y, Z, T)")
 
 
+def _is_volume(shape, zooms) -> bool:
+    """Whether a NIfTI image of voxel ``shape`` and ``zooms`` is (X, Y, Z), a volume, as NIfTI has it: a third axis
+    stepping a slice's thickness or more (a frame time, 0.03, is no slice; CAMUS's sequences step 1)."""
+    step = zooms[2] if len(zooms) == 3 else 0.0
+    return len(shape) == 3 and shape[2] > 1 and step not in (0.0, 1.0) and step >= min(zooms[:2]) > 0
+
+
+def nifti_volume_slices(path) -> int | None:
+    """The slice positions of a NIfTI file that holds one volume (X, Y, Z), such as ACDC's ``frameNN_gt`` labels
+    of one time point, from its header; ``None`` for any other file."""
+    path = Path(path)
+    if (SUPPORTED_SUFFIXES.get(_suffix(path)) or _sniff(path)) != "nifti":
+        return None
+    try:
+        import nibabel as nib
+
+        header = nib.load(str(path)).header
+        shape = tuple(int(s) for s in header.get_data_shape())
+        zooms = [float(z) for z in header.get_zooms()]
+    except Exception:  # unreadable: the reader says why
+        return None
+    return shape[2] if _is_volume(shape, zooms) else None
+
+
 def _read_nifti(path: Path, slice: int | None = None, **_) -> Sequence:
     # one slice position: read alone; every one: the volume decoded once (a .nii.gz read per slice is decompressed
     # up to it each time)
@@ -1069,10 +1093,8 @@ def _read_nifti(path: Path, slice: int | None = None, **_) -> Sequence:
     spacing = checked_spacing(spacing, path.name)
     unit = unit if spacing else "px"
     zooms = meta0["zooms"]
-    step = zooms[2] if len(zooms) == 3 else 0.0
-    # (X, Y, Z): a volume, as NIfTI has it: a step of a slice's thickness or more (a frame time, 0.03, is no slice;
-    # CAMUS's sequences step 1)
-    if data.ndim == 3 and data.shape[2] > 1 and step not in (0.0, 1.0) and step >= min(zooms[:2]) > 0:
+    if _is_volume(data.shape, zooms):
+        step = zooms[2]
         shown = step * spacing[1] / zooms[0] if spacing else step  # in the spacing's unit (a file in microns: mm)
         warnings.warn(f"{path.name}: its third axis steps {shown:g}{f' {unit}' if spacing else ''}, as a volume's "
                       f"slices do (NIfTI keeps time on the fourth): read its {data.shape[2]} planes as the frames of "
