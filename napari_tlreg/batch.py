@@ -21,7 +21,7 @@
 * A sequence that fails (unreadable file, bad shape, an engine error, a dead worker) becomes a
   row with ``status="failed"`` and its error message; the others go on.
 * ``out/summary.csv`` (one row per sequence: name, slice, status, seconds, frames, key metrics, warning,
-  error) is written atomically at the start, every row ``pending``, and again as each sequence finishes.
+  note, error) is written atomically at the start, every row ``pending``, and again as each sequence finishes.
 
 The scheduler is a :class:`distributed.LocalCluster` by default (worker processes,
 ``threads_per_worker=1``, torch limited to ``cores // n_workers`` threads each), or an existing
@@ -56,7 +56,7 @@ METRIC_KEYS = ("mse", "lncc", "lncc10", "folding_pct", "dice", "hd95", "tre")
 #: with the ``unit`` beside them (a cohort's sequences may have different ones; empty for one measured in pixels)
 PHYSICAL_KEYS = ("hd95", "tre")
 SUMMARY_FIELDS = ("name", "slice", "status", "seconds", "frames", "height", "width", "method", "runtime_s",
-                  *METRIC_KEYS, *(f"{k}_physical" for k in PHYSICAL_KEYS), "unit", "warning", "error", "source",
+                  *METRIC_KEYS, *(f"{k}_physical" for k in PHYSICAL_KEYS), "unit", "warning", "note", "error", "source",
                   "folder")
 
 _GLOB_CHARS = set("*?[")
@@ -382,8 +382,9 @@ def _metrics_of(folder: Path) -> dict:
         summary = doc.get("summary") or {}
         out["runtime_s"] = doc.get("runtime_s")
         out["method"] = doc.get("method")
-        if doc.get("warnings"):  # what the run warned of (a rerun that skips it says it again)
-            out["warning"] = "; ".join(str(w) for w in doc["warnings"])
+        for key, column in (("warnings", "warning"), ("notes", "note")):  # what the run said (a rerun that skips
+            if doc.get(key):  # it says it again)
+                out[column] = "; ".join(str(w) for w in doc[key])
         unit = doc.get("unit")
         physical = unit not in (None, "px") and doc.get("spacing") is not None
         if physical:
@@ -430,6 +431,9 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
     t0 = time.perf_counter()
     folder = Path(out) / item["name"]
     notes: list[str] = []  # the reader's and the run's warnings: in the summary, a failed row's too
+    # and what register says plainly, not as a warning (the slice position registered, the parameters the sequence
+    # itself gave): its own column (it flagged every echo's and GeoTIFF's row among the real warnings)
+    said: list[str] = []
     if item.get("error"):
         return _row(item, status="failed", seconds=0.0, method=method, error=item["error"])
     try:
@@ -451,7 +455,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
         notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
         n_slices = int(seq.metadata.get("n_slices", 1))
         if n_slices > 1 and slice is None:  # as register says it: the other slice positions are not registered
-            notes.append(f"{n_slices} slice positions; slice 0 registered (--slice K, or all, for the others)")
+            said.append(f"{n_slices} slice positions; slice 0 registered (--slice K, or all, for the others)")
         api.validate_frames(seq.frames, reference)  # cheap checks first, before the registration
         left = _worker_memory_left()
         if left is not None and resolve_device(device).type == "cpu":  # the worker's own budget: its nanny would kill it
@@ -464,7 +468,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
         # summary, as register says it) and the registration's (e.g. blank frames): the run goes on, the summary says so
         for key, region in api.own_region_params(method, seq, params or {}).items():
             if key not in (params or {}):
-                notes.append(api.own_param_note(key, region))
+                said.append(api.own_param_note(key, region))
         call = dict(params or {})
         if torch_threads and "threads" in api.method_params(method) and not call.get("threads"):
             # the threads it runs on, in its recorded parameters: NMSR's result depends on them (the same numbers
@@ -474,14 +478,14 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
                            normalize=normalize, **call)
         run = run_record(item, method, params or {}, reference, normalize, slice)
         report.write(res, folder, labels=labels, landmarks=landmarks, montage=montage, source=item["source"],
-                     extra={"batch": run, "warnings": notes,
+                     extra={"batch": run, "warnings": notes, "notes": said,
                             **({"label_names": report.names_of_labels(seq.metadata.get("label_names"))}
                                if labels is not None and seq.metadata.get("label_names") else {})})
     except Exception as exc:  # a bad sequence is reported, never stops the cohort
         return _row(item, status="failed", seconds=round(time.perf_counter() - t0, 3), method=method,
-                    error=_one_line(exc), warning="; ".join(notes) or None)
+                    error=_one_line(exc), warning="; ".join(notes) or None, note="; ".join(said) or None)
     row = _row(item, status="ok", seconds=round(time.perf_counter() - t0, 3), method=method, folder=str(folder),
-               warning="; ".join(notes) or None)
+               warning="; ".join(notes) or None, note="; ".join(said) or None)
     row.update(_metrics_of(folder))
     return row
 

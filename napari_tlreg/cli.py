@@ -606,6 +606,8 @@ def cmd_batch(args) -> int:
         secs = f"{row['seconds']:.1f} s" if row.get("seconds") else ""
         extra = f": {row['error']}" if row.get("error") else ""
         print(f"{row['status']:8s} {row['name']} {secs}{extra}", flush=True)
+        if row.get("note"):  # as register says them: the slice registered, a parameter the sequence gave
+            print(f"napari-tlreg batch: {row['name']}: {row['note']}", file=sys.stderr, flush=True)
         if row.get("warning"):  # as register says them (no labels on the reference: no Dice), not in the CSV alone
             print(f"napari-tlreg batch: warning: {row['name']}: {row['warning']}", file=sys.stderr, flush=True)
 

@@ -740,8 +740,8 @@ def recorded(folder: Path) -> tuple[str | None, dict]:
             return None, {}
         doc = {"source": prov.get("source"), **({"slice": prov["slice"]} if isinstance(prov.get("slice"), int) else {})}
     source = doc.get("source")
-    return (source if isinstance(source, str) else None), {k: doc[k] for k in ("batch", "warnings", "slice", "label_names")
-                                                          if k in doc}
+    kept = ("batch", "warnings", "notes", "slice", "label_names")
+    return (source if isinstance(source, str) else None), {k: doc[k] for k in kept if k in doc}
 
 
 def scored_annotations(folder: Path) -> set[str]:

@@ -234,7 +234,13 @@ def test_batch_takes_a_slice_position_of_multi_slice_sources(cluster, shift_engi
     assert "slice positions" not in (rows["stack"]["warning"] or "")  # a slice given: nothing to say
     row = run_batch([folder / "stack.npz"], shift_engine, tmp_path / "dflt", scheduler=cluster.scheduler_address,
                     montage=False)[0]  # none given: slice 0, said as register says it (it was silent)
-    assert "3 slice positions; slice 0 registered (--slice K, or all, for the others)" in row["warning"]
+    # a note, in a column of its own: the warning column is for what went wrong (it flagged every such row)
+    assert row["note"] == "3 slice positions; slice 0 registered (--slice K, or all, for the others)"
+    assert row["warning"] is None, row["warning"]
+    again = run_batch([folder / "stack.npz"], shift_engine, tmp_path / "dflt", scheduler=cluster.scheduler_address,
+                      montage=False)[0]  # a rerun that skips it says it again
+    assert again["status"] == "skipped" and (again["note"], again["warning"]) == (row["note"], None)
+    assert _summary(tmp_path / "dflt")[0]["note"] == row["note"]
 
 
 def test_batch_every_slice_position(cluster, shift_engine, tmp_path):
@@ -364,7 +370,8 @@ def test_batch_uses_each_sequences_own_region(tmp_path):
     item = {"name": "echo", "source": "echo"}
     row = register_one(item, "nmsr", str(tmp_path / "own"), montage=False, params=quick)
     assert row["status"] == "ok", row
-    assert "mask = the sequence's own region (" in row["warning"]  # said, as register says it
+    assert "mask = the sequence's own region (" in row["note"]  # said, as register says it: a note, no warning
+    assert row["warning"] is None, row["warning"]
     assert np.array_equal(RegistrationResult.load(tmp_path / "own" / "echo").mask, load_sequence("echo").metadata["mask"])
     row = register_one(item, "nmsr", str(tmp_path / "whole"), montage=False, params={**quick, "mask": ""})
     assert row["status"] == "ok" and RegistrationResult.load(tmp_path / "whole" / "echo").mask is None
@@ -619,7 +626,7 @@ def test_a_rerun_with_a_slice_position_skips_it_and_other_positions_keep_their_r
     capsys.readouterr()
     assert cli.main(["batch", str(tmp_path / "stack.npz"), "--method", shift_engine, "--out", str(tmp_path / "cli"),
                      "--scheduler", cluster.scheduler_address, "--no-montage"]) == 0
-    assert ("napari-tlreg batch: warning: stack: 3 slice positions; slice 0 registered"
+    assert ("napari-tlreg batch: stack: 3 slice positions; slice 0 registered"  # said as register says it
             in capsys.readouterr().err)
 
 

@@ -428,7 +428,7 @@ def test_a_geotiffs_own_no_data_value_is_taken_and_said(land, tmp_path, capsys):
     assert "nodata = the file's no-data value, 65535 (--param nodata=VALUE for another" in capsys.readouterr().err
     np.testing.assert_array_equal(tl.RegistrationResult.load(tmp_path / "cli").nodata, g == 65535)
     row = register_one({"name": "dates", "source": str(path)}, "multistep", str(tmp_path / "batch"), montage=False)
-    assert row["status"] == "ok" and "nodata = the file's no-data value, 65535" in row["warning"], row
+    assert row["status"] == "ok" and "nodata = the file's no-data value, 65535" in row["note"], row
 
 
 def test_stacked_dates_with_other_no_data_values_take_none(land, tmp_path):
