@@ -83,8 +83,10 @@ def _sequence_files(folder: Path, skip: Path | None = None) -> list[Path] | None
     multi-frame DICOM file is a sequence of its own (an echo cohort: a clip per file), and so is a DICOM file that
     cannot be read (a failed row that says why; it was left out without a word). Sub-folders that are ``skip`` (the
     batch's output folder) or an earlier output of napari-tlreg are neither sequences nor a reason to take
-    ``folder`` for a cohort."""
-    from .io.readers import SUPPORTED_SUFFIXES, _sniff, _suffix, frame_files, is_labels_file, one_image
+    ``folder`` for a cohort. Labels files (``_labels``, ``_gt``) are left out, and so are NIfTI volumes of one time point
+    beside sequences (ACDC's ``frameNN.nii.gz`` beside its ``_4d.nii.gz``)."""
+    from .io.readers import (SUPPORTED_SUFFIXES, _sniff, _suffix, frame_files, is_labels_file, one_image,
+                             without_volumes)
 
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     subdirs = [p for p in entries if p.is_dir() and p.resolve() != skip and not _is_output_folder(p)]
@@ -115,6 +117,7 @@ def _sequence_files(folder: Path, skip: Path | None = None) -> list[Path] | None
             files.append(p)
     if not files and not subdirs:  # a series (its reader skips, and names, the files it cannot read)
         return None
+    files = without_volumes(files)
     # beside a series, a file that cannot be read is taken for one of its slices (the series' reader names it)
     return [folder] + files + subdirs if series else files + unreadable + subdirs
 
@@ -320,13 +323,13 @@ def _stamp(path) -> str | None:
     file of a folder (a DICOM series) but the hidden ones: a source rewritten in place, under the same name, is another
     source. ``None`` for what is no path (a bundled sample). (The labels beside a file were left out: edited, a rerun
     skipped the sequence and kept the old Dice; a ``.DS_Store`` written into a series registered it again.)"""
-    from .io.readers import sibling_labels_path
+    from .io.readers import sibling_labels_paths
 
     if not isinstance(path, (str, os.PathLike)) or not Path(path).exists():
         return None
     p = Path(path)
     if p.is_file():
-        files = [p] + [f for f in (sibling_labels_path(p),) if f is not None]
+        files = [p, *sibling_labels_paths(p)]
     else:
         files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
     text = ";".join(f"{f.name}:{st.st_size}:{st.st_mtime_ns}" for f in files for st in (f.stat(),))

@@ -175,7 +175,7 @@ def _plain_value(raw: str):
     return raw
 
 
-def _labels_of(paths: list[str], shape: tuple[int, int, int], reference: int = 0, slice: int | None = None,
+def _labels_of(paths: list[str], shape: tuple[int, int, int], reference: int | None = 0, slice: int | None = None,
                n_slices: int | None = None, seq=None) -> tuple:
     """``(labels (T, H, W) int32, label names or None)`` of the ``--labels`` files, each read by :func:`_load_labels`
     (or, with the frames' DICOM ``seq``, as expert contours), each labelling its own frames (ACDC's ED and ES
@@ -198,15 +198,6 @@ def _labels_of(paths: list[str], shape: tuple[int, int, int], reference: int = 0
     return merged, (LABEL_NAMES if contours else None)
 
 
-def _named_frame(path) -> int | None:
-    """The frame an ACDC-style name gives (``patient001_frame12_gt.nii.gz``: frame 12, 1-based as ACDC counts: 11),
-    or ``None``."""
-    import re
-
-    m = re.search(r"frame[_-]?(\d+)", Path(path).name, re.IGNORECASE)
-    return int(m.group(1)) - 1 if m and int(m.group(1)) > 0 else None
-
-
 def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int = 0, slice: int | None = None,
                  n_slices: int | None = None):
     """Labels from a file, checked against the frames: ``(T, H, W)`` int32 (one frame goes on the reference). A
@@ -214,12 +205,13 @@ def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int =
     frames' own, ``--slice``; default 0), and must have the frames' ``n_slices`` when that is known (9 positions of
     labels against a stack of 12 gave another position's labels, without a word). So does a NIfTI volume (X, Y, Z)
     of one time point against a multi-slice source (ACDC's ``frameNN_gt``): its plane ``slice`` labels frame NN
-    of the name (1-based, as ACDC counts), or else the reference."""
+    of the name (1-based, as ACDC counts), or else the reference, which must then be given (``None``: not given;
+    the first frame for any other labels)."""
     if path is None:
         return None
     from .io import load_sequence, load_stack
     from .io.contours import is_contour_source
-    from .io.readers import nifti_volume_slices
+    from .io.readers import named_frame, nifti_volume_slices, volume_plane
 
     if is_contour_source(path):
         raise ValueError(f"{Path(path).name}: contour files name the DICOM images they were drawn on: give them to "
@@ -244,16 +236,15 @@ def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int =
     # one time point's volume against a multi-slice source (or, its count unknown, not one plane a frame): the
     # frames' slice position, on the frame the name gives
     if planes and (n_slices > 1 if n_slices else planes != shape[0]):
-        if n_slices and planes != n_slices:
-            raise ValueError(f"{path}: a labels volume of {planes} slice positions, the frames' source has {n_slices}")
-        k = slice or 0
-        if not 0 <= k < planes:
-            raise ValueError(f"{path}: a labels volume of {planes} slice positions has no slice {k}")
-        lab, named = lab[k], _named_frame(path)
+        lab, named = volume_plane(Path(path), lab, slice, n_slices), named_frame(path)
         if named is not None and named >= shape[0]:
             raise ValueError(f"{path}: its name gives frame {named + 1} (1-based), and the sequence has {shape[0]} "
                              "frames")
+        if named is None and reference is None:  # frame 0, without a word, for an ED that was frame 18
+            raise ValueError(f"{path}: a labels volume of one time point whose name gives no frame (ACDC's "
+                             "patient001_frame01_gt: frame 1): give --reference T, the frame it labels")
         reference = reference if named is None else named
+    reference = 0 if reference is None else reference
     while lab.ndim > 3 and lab.shape[0] == 1:
         lab = lab[0]
     if lab.ndim == 4 and lab.shape[1:] == tuple(shape):  # (S, T, H, W): the frames' slice position
@@ -369,11 +360,11 @@ def _print_warning(message: str) -> None:
 
 def _inputs_of(args) -> list:
     """The files a ``register`` reads: its input (and the labels file read with it), ``--labels``, ``--landmarks``."""
-    from .io.readers import sibling_labels_path
+    from .io.readers import sibling_labels_paths
 
     given = [args.input, *(args.labels or ()), args.landmarks]
     if Path(args.input).expanduser().is_file():
-        given.append(sibling_labels_path(Path(args.input).expanduser()))
+        given += sibling_labels_paths(Path(args.input).expanduser())
     return given
 
 
@@ -403,7 +394,8 @@ def cmd_register(args) -> int:
               f"for a pair of dates (satellite), --method {api.PAIR_METHOD} (the viewer's choice) or multistep",
               file=sys.stderr)
     # what each label id is (the plots and a report name them): the contours', the source's own labels'
-    labels, names = (_labels_of(args.labels, seq.shape, args.reference, args.slice, n_slices, seq) if args.labels
+    labels, names = (_labels_of(args.labels, seq.shape, args.reference if chosen else None, args.slice, n_slices, seq)
+                     if args.labels
                      else (seq.labels, seq.metadata.get("label_names")))
     landmarks = load_points_csv(args.landmarks) if args.landmarks else seq.landmarks
     try:

@@ -1340,8 +1340,13 @@ def test_cli_acdc_volume_labels_go_on_their_named_frame_at_the_slice(tmp_path, c
     np.testing.assert_array_equal(kept, want)
     summary = json.loads((tmp_path / "o" / "metrics.json").read_text())["summary"]
     assert summary["dice"] is not None  # ED carried to ES and scored
-    # a name without a frame: on the reference, as a 2-D labels file
+    # a name without a frame: on the reference, as a 2-D labels file, when one is given (it went on frame 0 without a
+    # word: an M&Ms-2 ED volume, "_SA_ED_gt", scored against ES from the wrong frame)
     plain = volume("p_gt.nii", 0)
+    rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "1", "--labels", plain, "--method", shift_engine,
+                       "--out", tmp_path / "o2", "--no-montage"], capsys)
+    _assert_one_line_error(rc, err, match="p_gt.nii: a labels volume of one time point whose name gives no frame "
+                                          "(ACDC's patient001_frame01_gt: frame 1): give --reference T")
     rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "1", "--reference", "2", "--labels", plain,
                        "--method", shift_engine, "--out", tmp_path / "o2", "--no-montage"], capsys)
     assert rc == 0, err

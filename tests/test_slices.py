@@ -145,3 +145,73 @@ def test_one_slice_of_a_4d_nifti_is_read_alone(tmp_path, monkeypatch):
     assert seq.metadata["n_slices"] == 8 and seq.metadata["slice"] == 3
     with pytest.raises(readers.SequenceReadError, match="larger than"):  # every slice: the whole volume is kept
         load_slices(path)
+
+
+def _patient(folder, mnms=False):
+    """A patient of ACDC (``patient001/``: ``patient001_4d.nii.gz`` (X, Y, Z, T), its volumes of one time point
+    ``patient001_frame01.nii.gz`` and ground truth ``patient001_frame01_gt.nii.gz``, frames counted from 1) or M&Ms
+    (``A0S9V9_sa.nii.gz`` beside ``A0S9V9_sa_gt.nii.gz``, both (X, Y, Z, T), labels at ED and ES only). Slice z is
+    labelled z + 1 at frame 0 (ED) and 3 (ES), on a square that moves with the frame."""
+    nib = pytest.importorskip("nibabel")
+    folder.mkdir()
+    cine = np.random.default_rng(1).random((X, Y, Z, T)).astype(np.float32)
+    gt = np.zeros((X, Y, Z, T), np.uint8)
+    for t in (0, 3):
+        for z in range(Z):
+            gt[4 + 2 * t:14 + 2 * t, 8:20, z, t] = z + 1
+    volume = np.diag([1.5, 1.5, 10.0, 1.0])
+    if mnms:
+        nib.save(nib.Nifti1Image(cine, volume), folder / "A0S9V9_sa.nii.gz")
+        nib.save(nib.Nifti1Image(gt, volume), folder / "A0S9V9_sa_gt.nii.gz")
+        return folder / "A0S9V9_sa.nii.gz", gt
+    nib.save(nib.Nifti1Image(cine, volume), folder / "patient001_4d.nii.gz")
+    for t in (0, 3):
+        for name, data in ((f"patient001_frame{t + 1:02d}", cine[..., t]), (f"patient001_frame{t + 1:02d}_gt", gt[..., t])):
+            img = nib.Nifti1Image(data, volume)
+            img.header.set_zooms((1.5, 1.5, 10.0))
+            nib.save(img, folder / f"{name}.nii.gz")
+    (folder / "Info.cfg").write_text("ED: 1\nES: 4\n")
+    return folder / "patient001_4d.nii.gz", gt
+
+
+@pytest.mark.parametrize("mnms", [False, True], ids=["acdc", "mnms"])
+def test_a_cine_opens_with_its_datasets_ground_truth_at_every_slice(tmp_path, mnms):
+    """ACDC's and M&Ms' ground truth, beside the cine as the datasets keep it, is the cine's labels at each slice
+    position (the API, every slice, napari's layers): it was none, and the ground truth's files opened as grey images
+    (ACDC's volumes a "sequence" of their slices). In a patient's folder, the volumes of one time point beside the
+    cine are no frames of it: the folder opens as the cine (it was refused as a stack)."""
+    from napari_tlreg.batch import expand_inputs
+
+    cine, gt = _patient(tmp_path / "p", mnms)
+    want = [np.transpose(gt[:, :, z, :], (2, 1, 0)) for z in range(Z)]  # (T, Y, X) per slice position
+    for k in (0, 2):
+        seq = load_sequence(cine, slice=k)
+        np.testing.assert_array_equal(seq.labels, want[k])
+        assert set(np.unique(seq.labels[[0, 3]])) == {0, k + 1} and not seq.labels[[1, 2, 4]].any()
+    for k, seq in enumerate(load_slices(cine)):
+        np.testing.assert_array_equal(seq.labels, want[k])
+    layers = read_sequences(str(cine))
+    labels = {kw["name"]: d for d, kw, kind in layers if kind == "labels"}
+    np.testing.assert_array_equal(labels[f"{cine.name.split('.')[0]}_slice1 labels"], want[1])
+    assert [it["source"] for it in expand_inputs([tmp_path / "p"])] == [str(cine)]  # the ground truth is no sequence
+    if not mnms:  # nor are the volumes of one time point
+        seq = load_sequence(tmp_path / "p", slice=2)
+        assert seq.shape == (T, Y, X)
+        np.testing.assert_array_equal(seq.labels, want[2])
+
+
+def test_a_cohort_of_acdc_patients_is_scored_slice_by_slice(tmp_path, shift_engine):
+    """``batch --slice all`` over ACDC's layout (a folder a patient) gave no Dice and registered the ground truth and
+    the volumes of one time point as sequences of their slices."""
+    import tifffile
+
+    from napari_tlreg.batch import expand_inputs, register_one
+
+    (tmp_path / "cohort").mkdir()
+    cine, gt = _patient(tmp_path / "cohort" / "patient001")
+    (item,) = expand_inputs([tmp_path / "cohort"])
+    assert (item["name"], item["source"]) == ("patient001", str(tmp_path / "cohort" / "patient001"))
+    row = register_one(item, shift_engine, str(tmp_path / "out"), montage=False, slice=2)
+    assert row["status"] == "ok" and row["dice"] is not None, row
+    kept = np.asarray(tifffile.imread(tmp_path / "out" / "patient001" / "labels.tif"))
+    np.testing.assert_array_equal(kept, np.transpose(gt[:, :, 2, :], (2, 1, 0)))

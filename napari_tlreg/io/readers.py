@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import glob
 import json
 import logging
 import math
@@ -246,46 +247,108 @@ def _as_thw(arr: np.ndarray, path: Path, what: str = "image") -> np.ndarray:
     return arr.reshape((lead[0] if lead else 1, *arr.shape[-2:]))
 
 
+#: the endings of a labels file's name: the package's own, and the ground truth of ACDC, M&Ms and CAMUS
+LABELS_ENDINGS = ("_labels", "_gt")
+
+
 def is_labels_file(path: Path) -> bool:
-    """Whether ``path`` is a sequence's labels, ``<stem>_labels.<suffix>`` (loaded with that sequence, not as one)."""
-    return _stem(Path(path)).endswith("_labels")
+    """Whether ``path`` is a sequence's labels, ``<stem>_labels.<suffix>`` or ``<stem>_gt.<suffix>`` (loaded with that
+    sequence, not as one)."""
+    return _stem(Path(path)).endswith(LABELS_ENDINGS)
 
 
-def sibling_labels_path(path) -> Path | None:
-    """The file ``<stem>_labels.tif/.tiff/.nii.gz/.nii/.npy`` beside ``path``, the first there is (None: none). A name
-    the file system cannot hold is no file there: a 249-byte file name made a 263-byte labels name, whose
-    "File name too long" refused the sequence itself as "truncated or corrupt"."""
+def named_frame(path) -> int | None:
+    """The frame an ACDC-style name gives (``patient001_frame12_gt.nii.gz``: frame 12, 1-based as ACDC counts: 11),
+    or ``None``."""
+    m = re.search(r"frame[_-]?(\d+)", Path(path).name, re.IGNORECASE)
+    return int(m.group(1)) - 1 if m and int(m.group(1)) > 0 else None
+
+
+def sibling_labels_paths(path) -> list[Path]:
+    """The labels files beside ``path``: ``<stem>_labels`` or ``<stem>_gt`` (.tif/.tiff/.nii.gz/.nii/.npy), the first
+    there is; else, beside ACDC's ``patientNNN_4d.nii.gz``, its volumes of one time point ``patientNNN_frameMM_gt``
+    (by frame). A name the file system cannot hold is no file there: a 249-byte file name made a 263-byte labels
+    name, whose "File name too long" refused the sequence itself as "truncated or corrupt"."""
     path = Path(path)
     stem = _stem(path)
-    for suf in (".tif", ".tiff", ".nii.gz", ".nii", ".npy"):
-        cand = path.with_name(f"{stem}_labels{suf}")
+    for end in LABELS_ENDINGS:
+        for suf in (".tif", ".tiff", ".nii.gz", ".nii", ".npy"):
+            cand = path.with_name(f"{stem}{end}{suf}")
+            try:
+                if cand.is_file() and cand != path:
+                    return [cand]
+            except OSError:
+                continue
+    if stem.lower().endswith("_4d") and SUPPORTED_SUFFIXES.get(_suffix(path)) == "nifti":
         try:
-            if cand.is_file() and cand != path:
-                return cand
+            found = [q for q in path.parent.glob(f"{glob.escape(stem[:-3])}_frame*_gt.nii*")
+                     if q.is_file() and _suffix(q) in (".nii", ".nii.gz") and named_frame(q) is not None]
         except OSError:
-            continue
-    return None
+            return []
+        return sorted(found, key=named_frame)
+    return []
 
 
-def _sibling_labels(path: Path, shape: tuple) -> tuple[np.ndarray | None, str | None]:
-    """Load ``<stem>_labels.tif/.tiff/.nii.gz/.nii/.npy`` next to ``path`` if its shape matches."""
-    cand = sibling_labels_path(path)
-    if cand is None:
+def volume_plane(path: Path, lab: np.ndarray, slice: int | None, n_slices: int | None) -> np.ndarray:
+    """Plane ``slice`` (default 0) of ``lab``, the ``(Z, H, W)`` labels volume of one time point read from ``path``,
+    whose ``Z`` must be the frames' ``n_slices`` (when known)."""
+    planes = lab.shape[0]
+    if n_slices and planes != n_slices:
+        _fail(path, f"a labels volume of {planes} slice positions, the frames' source has {n_slices}")
+    k = slice or 0
+    if not 0 <= k < planes:
+        _fail(path, f"a labels volume of {planes} slice positions has no slice {k}")
+    return lab[k]
+
+
+def _labels_at(cand: Path, shape: tuple, slice: int | None, n_slices: int) -> np.ndarray:
+    """The labels ``cand`` holds for frames of ``shape`` at slice position ``slice`` of ``n_slices``: a 4-D NIfTI
+    (M&Ms' ``_sa_gt``) gives that position, an ACDC volume of one time point its plane on the frame its name
+    gives; anything else as stored."""
+    if SUPPORTED_SUFFIXES.get(_suffix(cand)) == "nifti" and n_slices > 1:
+        planes = nifti_volume_slices(cand)
+        if planes:  # (X, Y, Z) of one time point
+            t = named_frame(cand)
+            if t is None:
+                _fail(cand, "a labels volume of one time point whose name gives no frame (ACDC's frameNN)")
+            if t >= shape[0]:
+                _fail(cand, f"its name gives frame {t + 1} (1-based), and the sequence has {shape[0]} frames")
+            lab = np.zeros(shape, np.int64)
+            lab[t] = volume_plane(cand, load_stack(cand)[0], slice, n_slices)
+            return lab
+        data, _, _, _ = _nifti_array(cand, slice or 0, lazy=True)
+        if len(data.shape) == 4:  # (X, Y, Z, T): the frames' slice position
+            frames, held = _nifti_to_napari(data, cand, slice or 0)
+            if held != n_slices:
+                _fail(cand, f"labels of {held} slice positions, the frames' source has {n_slices}")
+            return frames
+    return load_stack(cand)[0]
+
+
+def _sibling_labels(path: Path, shape: tuple, slice: int | None = None,
+                    n_slices: int = 1) -> tuple[np.ndarray | None, str | None]:
+    """Load the labels beside ``path`` (:func:`sibling_labels_paths`) if their shape matches, at slice position
+    ``slice`` of a multi-slice source; ACDC's volumes, each on its own frame, in one."""
+    found = sibling_labels_paths(path)
+    if not found:
         return None, None
+    names = ", ".join(q.name for q in found)
     try:
-        lab, _, _ = load_stack(cand)
-        lab = _as_thw(lab, cand, "labels")
+        parts = [_as_thw(_labels_at(q, shape, slice, n_slices), q, "labels") for q in found]
     except (SequenceReadError, OSError) as e:
-        warnings.warn(f"ignoring labels {cand.name}: {e}", stacklevel=3)
+        warnings.warn(f"ignoring labels {names}: {e}", stacklevel=3)
         return None, None
+    lab = parts[0]
+    for one in parts[1:]:  # ACDC's volumes, each on its own frame of the sequence's shape (_labels_at)
+        lab = np.where(one != 0, one, lab)
     if lab.shape != tuple(shape):
-        warnings.warn(f"ignoring labels {cand.name}: shape {lab.shape} does not match frames {tuple(shape)}",
+        warnings.warn(f"ignoring labels {names}: shape {lab.shape} does not match frames {tuple(shape)}",
                       stacklevel=3)
         return None, None
     try:
-        return as_label_ids(lab), str(cand)
+        return as_label_ids(lab), ", ".join(map(str, found))
     except ValueError as e:
-        warnings.warn(f"ignoring labels {cand.name}: {e}", stacklevel=3)
+        warnings.warn(f"ignoring labels {names}: {e}", stacklevel=3)
         return None, None
 
 
@@ -416,7 +479,8 @@ def frame_files(folder) -> list[Path] | None:
     """The files of a folder of frames, in natural name order (``date2`` before ``date10``): one TIFF or NIfTI image a
     time point, e.g. a bi-temporal satellite pair as one GeoTIFF a date. ``None`` when the folder is something else:
     it holds a DICOM file (one without a suffix too: a DICOM series folder), it is a result folder (``result.json``),
-    or it holds no TIFF or NIfTI file. Labels files (``<stem>_labels.*``) and other files (notes, CSV) are left out.
+    or it holds no TIFF or NIfTI file. Labels files (``<stem>_labels.*``, ``<stem>_gt.*``), other files (notes, CSV)
+    and NIfTI volumes beside sequences (:func:`without_volumes`) are left out.
     """
     folder = Path(folder)
     try:
@@ -434,7 +498,15 @@ def frame_files(folder) -> list[Path] | None:
             return None
         if kind in FRAME_FILE_KINDS and not is_labels_file(p):
             files.append(p)
-    return files or None
+    return without_volumes(files) or None
+
+
+def without_volumes(files: list[Path]) -> list[Path]:
+    """``files`` less the NIfTI volumes of one time point among them, where other files are beside them: ACDC's
+    ``patient001_frame01.nii.gz`` beside its cine ``patient001_4d.nii.gz`` (the folder was a "stack" of them all, and a
+    cohort's row each a sequence of 10 "frames" of slices)."""
+    volumes = {p for p in files if SUPPORTED_SUFFIXES.get(_suffix(p)) == "nifti" and nifti_volume_slices(p)}
+    return [p for p in files if p not in volumes] if volumes and len(volumes) < len(files) else files
 
 
 def one_image(path) -> bool:
@@ -1106,7 +1178,7 @@ def _read_nifti(path: Path, slice: int | None = None, **_) -> Sequence:
         meta = dict(meta0)
         if n_slices > 1:
             meta.update(n_slices=n_slices, slice=int(k or 0))
-        labels, lab_src = _sibling_labels(path, frames.shape)
+        labels, lab_src = _sibling_labels(path, frames.shape, k, n_slices)
         if lab_src:
             meta["labels_source"] = lab_src
         return Sequence(frames, labels=labels, spacing=spacing, unit=unit, metadata=meta)
