@@ -82,7 +82,11 @@ def sequence_to_layers(seq) -> list[LayerData]:
     }
     source = (getattr(seq, "metadata", None) or {}).get("source")
     if source is not None:
-        info["source"] = str(source)
+        from napari_tlreg.api import recorded_source
+
+        # by its absolute path, as the API records it (a file opened as mnms/x.nii.gz was recorded so: its result
+        # could not be registered again from another folder)
+        info["source"] = recorded_source(source)
     if (getattr(seq, "metadata", None) or {}).get("reader") == "napari_tlreg.io.bundled":
         info["sample"] = name  # a result's provenance names it: load_sequence(name), not its stored file, gives it
     for key in ("instance_numbers", "slice_instance_numbers"):  # a DICOM folder's: what expert contours name

@@ -258,11 +258,17 @@ def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
     if meta.get("reader") == "napari_tlreg.io.bundled" and getattr(sequence, "name", ""):
         out["source"] = str(sequence.name)  # a sample by its name: its stored file holds other values than it gives
     elif meta.get("source") is not None:
-        src = Path(str(meta["source"])).expanduser()
-        out["source"] = str(src.resolve()) if src.exists() else str(meta["source"])
+        out["source"] = recorded_source(meta["source"])
         if int(meta.get("n_slices", 1)) > 1:
             out["slice"], out["n_slices"] = int(meta.get("slice", 0)), int(meta["n_slices"])
     return out
+
+
+def recorded_source(source) -> str:
+    """A sequence's source as a result records it: a file or folder by its absolute path (found again from anywhere),
+    anything else as given."""
+    src = Path(str(source)).expanduser()
+    return str(src.resolve()) if src.exists() else str(source)
 
 
 #: a frame whose no-data takes more than this share of it is said: its field is mostly extrapolated

@@ -215,3 +215,13 @@ def test_a_cohort_of_acdc_patients_is_scored_slice_by_slice(tmp_path, shift_engi
     assert row["status"] == "ok" and row["dice"] is not None, row
     kept = np.asarray(tifffile.imread(tmp_path / "out" / "patient001" / "labels.tif"))
     np.testing.assert_array_equal(kept, np.transpose(gt[:, :, 2, :], (2, 1, 0)))
+
+
+def test_a_file_opened_by_a_relative_path_is_recorded_by_its_absolute_one(tmp_path, monkeypatch):
+    """The viewer recorded the source of ``viewer.open("mnms/x.nii.gz")`` as given: its result's provenance was a path
+    relative to wherever napari had been started (the README says a file is recorded by its absolute path)."""
+    cine, _ = _patient(tmp_path / "mnms", mnms=True)
+    monkeypatch.chdir(tmp_path)
+    layers = read_sequences("mnms/A0S9V9_sa.nii.gz")
+    sources = {kw["metadata"]["napari_tlreg"]["source"] for _, kw, kind in layers if kind == "image"}
+    assert sources == {str(cine.resolve())}
