@@ -186,16 +186,15 @@ def _labels_of(paths: list[str], shape: tuple[int, int, int], reference: int | N
     from .io.contours import LABEL_NAMES, is_contour_source, load_contours
 
     merged, by = None, {}
-    contours = seq is not None and all(is_contour_source(p) for p in paths)
-    for path in paths:
-        lab = (load_contours(path, seq) if contours else
-               _load_labels(path, shape, reference, slice, n_slices))
+    contours = [seq is not None and is_contour_source(p) for p in paths]
+    for path, drawn in zip(paths, contours):
+        lab = load_contours(path, seq) if drawn else _load_labels(path, shape, reference, slice, n_slices)
         for t in labelled_frames(lab):
             if int(t) in by:
                 raise ValueError(f"{path}: labels frame {t}, which {by[int(t)]} labels too")
             by[int(t)] = path
         merged = lab if merged is None else np.where(lab != 0, lab, merged)
-    return merged, (LABEL_NAMES if contours else None)
+    return merged, (LABEL_NAMES if all(contours) else None)
 
 
 def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int = 0, slice: int | None = None,
@@ -278,7 +277,7 @@ def _recorded_annotations(folder: Path, res) -> tuple:
     if not source:
         return None, None
     try:
-        seq = load_sequence(source, slice=_recorded_slice(folder))
+        seq = load_sequence(source, slice=_recorded_slice(folder, res)[0])
     except (ValueError, OSError):
         return None, None
     if tuple(seq.shape) != tuple(res.frames.shape) or (seq.labels is None and seq.landmarks is None):
@@ -290,13 +289,19 @@ def _recorded_annotations(folder: Path, res) -> tuple:
     return out
 
 
-def _recorded_slice(folder: Path) -> int | None:
-    """The slice position ``folder``'s result was registered from (``register --slice``, a batch's), or ``None``."""
+def _recorded_slice(folder: Path, res=None) -> tuple[int | None, int | None]:
+    """``(slice position, slice positions of its source)`` of the sequence ``folder``'s result ``res`` was registered
+    from, as its provenance records them (a single-slice source: ``(None, 1)``), else its metrics.json (``register
+    --slice``, a batch's; the count unknown: ``None``). (A labels volume of as many planes as the frames, taken for
+    frames, was scored plane by plane against them.)"""
     from . import report
 
+    prov = getattr(res, "provenance", None) or {}
+    if isinstance(prov.get("n_slices"), int):
+        return (prov["slice"] if isinstance(prov.get("slice"), int) else None), prov["n_slices"]
     kept = report.recorded(folder)[1]
     slice = kept.get("slice", (kept.get("batch") or {}).get("slice"))
-    return slice if isinstance(slice, int) else None
+    return (slice if isinstance(slice, int) else None), (1 if prov.get("source") else None)
 
 
 def _npz_labels(path):
@@ -467,15 +472,13 @@ def cmd_evaluate(args) -> int:
         _check_one_source(args.folder)
     # one labels frame goes on each folder's own reference, a file of several slice positions gives the one each
     # folder was registered from (slice 0's labels scored a slice 5 result: Dice 0.74 for 0.95); read once for each
-    keys = [(r.reference, _recorded_slice(Path(f))) for f, r in zip(args.folder, results)]
-    placed = {key: _labels_of(args.labels, results[0].frames.shape, key[0], key[1], None)[0]
+    keys = [(r.reference, *_recorded_slice(Path(f), r)) for f, r in zip(args.folder, results)]
+    placed = {key: _labels_of(args.labels, results[0].frames.shape, *key)[0]
               for key in dict.fromkeys(keys)} if args.labels else {}
     refs = sorted({r.reference for r in results})
     if args.report and len(placed) > 1 and any(
             not np.array_equal(placed[keys[0]], v) for v in placed.values()):
-        raise ValueError(f"{', '.join(args.labels)}: labels placed on each folder's reference and slice position, "
-                         f"and these folders' differ (references {', '.join(map(str, refs))}, slices "
-                         f"{', '.join(str(k[1] or 0) for k in dict.fromkeys(keys))}); the folders "
+        raise ValueError(f"{', '.join(args.labels)}: labels placed on each folder's reference, and these folders "
                          f"have references {', '.join(map(str, refs))}: a shared --report needs labels for every frame "
                          "(T, H, W), or run evaluate on each folder with its own --report")
     landmarks = load_points_csv(args.landmarks) if args.landmarks else None
@@ -499,7 +502,7 @@ def cmd_evaluate(args) -> int:
             if took:
                 print(f"napari-tlreg evaluate: {folder}: the {' and '.join(('labels', 'landmarks')[k] for k in took)} "
                       f"of its source, {report.recorded(Path(folder))[0]}", file=sys.stderr)
-        lab = own[0] if want[0] else placed[(res.reference, _recorded_slice(Path(folder)))]
+        lab = own[0] if want[0] else placed[(res.reference, *_recorded_slice(Path(folder), res))]
         lm = own[1] if want[1] else landmarks
         for note in report.unannotated_reference(None if lab is None else np.asarray(lab), lm, res.reference):
             print(f"napari-tlreg evaluate: warning: {folder}: {note}", file=sys.stderr)

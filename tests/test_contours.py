@@ -79,6 +79,14 @@ def test_register_takes_the_contours_and_evaluate_reads_them_from_the_folder(sun
     assert cli.main(["evaluate", str(out)]) == 0  # the folder's labels
     assert cli.main(["evaluate", str(out), "--labels", str(contours)]) == 2
     assert "give them to `register DICOM_FOLDER --labels`" in capsys.readouterr().err
+    # beside a labels file of other frames (it was refused: "give them to `register DICOM_FOLDER --labels`")
+    extra = np.zeros((20, 256, 256), np.uint8)
+    extra[3, 100:120, 100:120] = 5
+    np.save(tmp_path / "extra.npy", extra)
+    assert cli.main(["register", str(dicom), "--slice", "6", "--reference", "18", "--labels", str(contours),
+                     "--labels", str(tmp_path / "extra.npy"), "--out", str(tmp_path / "r2"), "--no-montage"]) == 0
+    both = load_stack(tmp_path / "r2" / "labels.tif")[0]
+    assert np.array_equal(both, np.where(extra != 0, extra, kept))
 
 
 def test_the_register_dock_loads_contours_onto_the_dicom_slice_they_were_drawn_on(sunnybrook, make_napari_viewer,

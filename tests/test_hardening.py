@@ -1353,10 +1353,27 @@ def test_cli_acdc_volume_labels_go_on_their_named_frame_at_the_slice(tmp_path, c
     kept = tifffile.imread(tmp_path / "o2" / "labels.tif")
     assert kept.reshape(5, -1).any(axis=1).tolist() == [False, False, True, False, False]
     assert set(np.unique(kept[2])) == {0, 2}
+    # a named frame whatever --reference says (frame01 on a chosen reference 3: on frame 0)
+    rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "1", "--reference", "3", "--labels", ed,
+                       "--method", shift_engine, "--out", tmp_path / "o3", "--no-montage"], capsys)
+    assert rc == 0, err
+    kept = tifffile.imread(tmp_path / "o3" / "labels.tif")
+    assert kept.reshape(5, -1).any(axis=1).tolist() == [True, False, False, False, False]
+    # a labels folder (one TIFF a frame), as before (a folder was opened as a file: "Is a directory")
+    (tmp_path / "labdir").mkdir()
+    for t in range(5):
+        save_stack(tmp_path / "labdir" / f"f{t}.tif", (np.arange(32 * 32).reshape(32, 32) % 7 == 0).astype(np.uint8))
+    rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--labels", tmp_path / "labdir", "--method", shift_engine,
+                       "--out", tmp_path / "o4", "--no-montage"], capsys)
+    assert rc == 0, err
+    assert tifffile.imread(tmp_path / "o4" / "labels.tif").reshape(5, -1).any(axis=1).all()
     for argv, match in (
         (["--labels", volume("p_frame09_gt.nii", 0)], "p_frame09_gt.nii: its name gives frame 9 \\(1-based\\), and "
                                                        "the sequence has 5 frames"),
+        (["--labels", volume("p_frame06_gt.nii", 0)], "p_frame06_gt.nii: its name gives frame 6 \\(1-based\\)"),
         (["--labels", volume("q_frame01_gt.nii", 0, planes=2)], "a labels volume of 2 slice positions, the frames' "
+                                                                 "source has 3"),
+        (["--labels", volume("s_frame01_gt.nii", 0, planes=4)], "a labels volume of 4 slice positions, the frames' "
                                                                  "source has 3"),
         (["--labels", ed, "--labels", volume("r_frame01_gt.nii", 0)], "r_frame01_gt.nii: labels frame 0, which "
                                                                        ".*p_frame01_gt.nii labels too"),
@@ -1383,13 +1400,40 @@ def test_cli_evaluate_takes_a_multi_slice_labels_file_at_the_folders_slice(tmp_p
     rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "2", "--method", shift_engine,
                        "--out", tmp_path / "o", "--no-montage"], capsys)
     assert rc == 0, err
-    for given, frames in (([tmp_path / "p_4d_gt.nii"], [0, 1, 2, 3, 4]),
-                          ([volume("p_frame01_gt.nii", 0), volume("p_frame03_gt.nii", 2)], [0, 2])):
-        rc, err, _ = _cli(["evaluate", tmp_path / "o", *[a for g in given for a in ("--labels", g)]], capsys)
-        assert rc == 0, err
-        kept = tifffile.imread(tmp_path / "o" / "labels.tif")
-        assert kept.reshape(5, -1).any(axis=1).nonzero()[0].tolist() == frames
-        assert set(np.unique(kept)) == {0, 3}  # slice 2's label (slice 0's is 1)
+    from napari_tlreg.batch import register_one
+
+    row = register_one({"name": "b", "source": str(tmp_path / "p_4d.nii")}, shift_engine, str(tmp_path / "batch"),
+                       montage=False, slice=2)
+    assert row["status"] == "ok", row
+    for folder in (tmp_path / "o", tmp_path / "batch" / "b"):  # register's, and a batch's
+        for given, frames in (([tmp_path / "p_4d_gt.nii"], [0, 1, 2, 3, 4]),
+                              ([volume("p_frame01_gt.nii", 0), volume("p_frame03_gt.nii", 2)], [0, 2])):
+            rc, err, _ = _cli(["evaluate", folder, *[a for g in given for a in ("--labels", g)]], capsys)
+            assert rc == 0, err
+            kept = tifffile.imread(folder / "labels.tif")
+            assert kept.reshape(5, -1).any(axis=1).nonzero()[0].tolist() == frames
+            assert set(np.unique(kept)) == {0, 3}  # slice 2's label (slice 0's is 1)
+    # evaluate knows the source's slice positions, as register does: a volume of another count is refused ...
+    rc, err, _ = _cli(["evaluate", tmp_path / "o", "--labels", volume("q_frame01_gt.nii", 0, planes=2)], capsys)
+    _assert_one_line_error(rc, err, "evaluate", match="a labels volume of 2 slice positions, the frames' source has 3")
+    # ... and one of as many planes as frames is one time point's volume, not frames (5 slices x 5 frames: each plane
+    # was a frame of labels, 1..5)
+    nib.save(nib.Nifti1Image(np.random.default_rng(0).random((32, 32, 5, 5)).astype(np.float32), np.eye(4)),
+             tmp_path / "sq_4d.nii")
+    rc, err, _ = _cli(["register", tmp_path / "sq_4d.nii", "--slice", "2", "--method", shift_engine,
+                       "--out", tmp_path / "sq", "--no-montage"], capsys)
+    assert rc == 0, err
+    rc, err, _ = _cli(["evaluate", tmp_path / "sq", "--labels", volume("sq_frame01_gt.nii", 0, planes=5)], capsys)
+    assert rc == 0, err
+    kept = tifffile.imread(tmp_path / "sq" / "labels.tif")
+    assert kept.reshape(5, -1).any(axis=1).nonzero()[0].tolist() == [0] and set(np.unique(kept)) == {0, 3}
+    # a single-slice source: refused, as register refuses it (evaluate took plane 0)
+    save_stack(tmp_path / "one.tif", np.random.default_rng(0).random((5, 32, 32)).astype(np.float32))
+    rc, err, _ = _cli(["register", tmp_path / "one.tif", "--method", shift_engine, "--out", tmp_path / "one",
+                       "--no-montage"], capsys)
+    assert rc == 0, err
+    rc, err, _ = _cli(["evaluate", tmp_path / "one", "--labels", volume("p_frame01_gt.nii", 0)], capsys)
+    _assert_one_line_error(rc, err, "evaluate", match="do not match the frames (5, 32, 32)")
 
 
 @pytest.mark.parametrize("labels, match", [

@@ -1145,15 +1145,15 @@ def nifti_volume_slices(path) -> int | None:
     """The slice positions of a NIfTI file that holds one volume (X, Y, Z), such as ACDC's ``frameNN_gt`` labels
     of one time point, from its header; ``None`` for any other file."""
     path = Path(path)
-    if (SUPPORTED_SUFFIXES.get(_suffix(path)) or _sniff(path)) != "nifti":
-        return None
-    try:
+    try:  # a folder (of frames, a DICOM series) is none; nor is what cannot be read: the reader says why
+        if not path.is_file() or (SUPPORTED_SUFFIXES.get(_suffix(path)) or _sniff(path)) != "nifti":
+            return None
         import nibabel as nib
 
         header = nib.load(str(path)).header
         shape = tuple(int(s) for s in header.get_data_shape())
         zooms = [float(z) for z in header.get_zooms()]
-    except Exception:  # unreadable: the reader says why
+    except Exception:
         return None
     return shape[2] if _is_volume(shape, zooms) else None
 
