@@ -2089,3 +2089,30 @@ def test_the_status_line_puts_a_dates_worse_than_none_first():
     said = ["frames 1 differ in brightness from the reference by 30 % or more (flicker?): ...",
             "multistep: on 1 of 3 frames the warped reference matches the frame worse than the reference left as it is"]
     assert warned(said).startswith("\n⚠ multistep: on 1 of 3 frames")
+
+
+def test_the_plots_dock_scores_a_run_with_the_labels_the_register_dock_had(widget, qtbot):
+    """(2026-12-06, cardiac review) Labels chosen in the Register dock that are not the image's own (``"<image>
+    labels"``: a ground truth opened on its own) were not the plots dock's: after the run it stayed on "none", Dice
+    None, until they were chosen there too. The image's own labels stay its first choice."""
+    from napari_tlreg._widgets.plots import PlotsWidget
+
+    viewer, w = widget
+    plots = PlotsWidget(viewer)
+    frames, labels = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_labels(labels, name="seg")
+    choose(w.labels_combo, "seg")
+    choose(w.method_combo, TruthEngine.name)
+    assert plots.labels_combo.currentText() == "none"
+    run_and_wait(qtbot, w)
+    qtbot.waitUntil(lambda: plots.labels_combo.currentText() == "seg", timeout=5000)
+    assert plots.current_labels() is viewer.layers["seg"]
+    qtbot.waitUntil(lambda: any(r.get("dice") is not None for r in plots.tables.get(TruthEngine.name, [])),
+                    timeout=10000)  # scored
+    viewer.add_labels(labels, name="seq labels")  # its own labels, added later: chosen when the image is chosen again
+    viewer.add_image(frames, name="other")
+    choose(plots.images.combo, "other")
+    assert plots.labels_combo.currentText() == "none"  # another image: not seq's run's labels
+    choose(plots.images.combo, "seq")
+    assert plots.labels_combo.currentText() == "seq labels"

@@ -195,7 +195,11 @@ class PlotsWidget(ClosingDock, QWidget):
         same = img is not None and img is self._filled_for
         another = img is not self._filled_for
         self._filled_for = img
-        self._labels = self._fill(self.labels_combo, labels, f"{base} labels", keep=same)
+        # the image's own labels, else those its last run in the Register dock had
+        own = f"{base} labels"
+        used = self._store.labels_used(base) if img is not None else None
+        self._labels = self._fill(self.labels_combo, labels, own if used is None or own in [ly.name for ly in labels]
+                                  else used, keep=same)
         self._points = self._fill(self.points_combo, points, f"{base} {LANDMARKS}", keep=same)
         for ly in labels + points:
             if id(ly) not in self._hooked:
@@ -225,6 +229,8 @@ class PlotsWidget(ClosingDock, QWidget):
     def _on_result_changed(self, image: str, method: str) -> None:
         img = self.current_image()
         if img is not None and img.name == image:
+            if self.current_labels() is None and self._store.labels_used(image) is not None:
+                self._on_image_changed()  # the labels the run had (chosen in the Register dock)
             self._timer.start()
 
     def _on_inputs_changed(self, *_) -> None:

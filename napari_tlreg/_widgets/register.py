@@ -1420,6 +1420,8 @@ class RegisterWidget(ClosingDock, QWidget):
         self._run_layer = layer  # the image itself: it may be renamed or removed while the run goes on
         self._run_data = data
         store_for(self._viewer).begin(layer.name, reference)
+        chosen = self.current_labels()
+        store_for(self._viewer).use_labels(layer.name, None if labels is None or chosen is None else chosen.name)
         progress = _Throttle(self._relay.progress.emit)
         info = plugin_info(layer)
         # a result's provenance: the file it came from (a sample by its name)

@@ -54,6 +54,18 @@ class ResultStore:
         self._planned: dict[str, int] = {}
         self._chosen: str | None = None
         self._running: dict[str, int] = {}
+        self._labels: dict[str, str] = {}
+
+    def use_labels(self, image: str, labels: str | None) -> None:
+        """The labels layer ``image`` was last run with in the Register dock (None: none): the plots dock scores its
+        results with it where it has none chosen (they stayed on "none", Dice None, beside a run that had labels)."""
+        if labels is None:
+            self._labels.pop(str(image), None)
+        else:
+            self._labels[str(image)] = str(labels)
+
+    def labels_used(self, image: str) -> str | None:
+        return self._labels.get(str(image))
 
     def begin(self, image: str, reference: int) -> None:
         self._running[str(image)] = int(reference)
@@ -103,6 +115,7 @@ class ResultStore:
     def remove(self, image: str, method: str | None = None) -> None:
         if method is None:  # the image is gone (or its data replaced): its planned reference with it
             self._planned.pop(str(image), None)
+            self._labels.pop(str(image), None)
             if self._chosen == str(image):  # a dock opened later started on a new layer of that name
                 self._chosen = None
         keys = [k for k in self._results if k[0] == image and (method is None or k[1] == method)]
@@ -112,8 +125,9 @@ class ResultStore:
 
     def rename(self, old: str, new: str) -> None:
         """The image layer ``old`` is now called ``new``: its results, and its planned reference, follow it."""
-        if old != new and old in self._planned:
-            self._planned[new] = self._planned.pop(old)
+        for held in (self._planned, self._labels):
+            if old != new and old in held:
+                held[new] = held.pop(old)
         if old != new and self._chosen == old:
             self._chosen = new
         if old != new and old in self._running:
