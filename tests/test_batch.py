@@ -1086,3 +1086,27 @@ def test_a_file_name_that_is_not_utf8_is_one_failed_row(cluster, shift_engine, t
     rows = run_batch([tmp_path / "good.tif", bad], shift_engine, out, scheduler=cluster.scheduler_address, montage=False)
     assert [r["status"] for r in rows] == ["ok", "failed"] and "not UTF-8" in rows[1]["error"]
     assert (out / "summary.csv").is_file()
+
+
+def test_an_acdc_patient_is_registered_again_when_any_of_its_ground_truth_changes(cluster, shift_engine, tmp_path):
+    """Every ground-truth volume read with an ACDC cine is in its stamp (an edited ES volume, the second, kept the old
+    Dice on a rerun); the summary's note survives an ``evaluate`` of the folder (it rewrites metrics.json)."""
+    from test_slices import _patient
+
+    cine, _ = _patient(tmp_path / "p")
+    out = tmp_path / "out"
+    kw = dict(scheduler=cluster.scheduler_address, montage=False)
+    (first,) = run_batch([cine], shift_engine, out, **kw)
+    assert first["status"] == "ok" and first["dice"] is not None and "slice 0 registered" in first["note"]
+    assert cli.main(["evaluate", str(out / "patient001_4d")]) == 0
+    (again,) = run_batch([cine], shift_engine, out, **kw)
+    assert again["status"] == "skipped" and again["note"] == first["note"]
+    import nibabel as nib
+
+    es = tmp_path / "p" / "patient001_frame04_gt.nii.gz"
+    img = nib.load(es)
+    data = np.asarray(img.dataobj).copy()
+    data[:, :, 0] = 0
+    time.sleep(0.01)
+    nib.save(nib.Nifti1Image(data, img.affine, img.header), es)
+    assert [r["status"] for r in run_batch([cine], shift_engine, out, **kw)] == ["ok"]

@@ -225,3 +225,62 @@ def test_a_file_opened_by_a_relative_path_is_recorded_by_its_absolute_one(tmp_pa
     layers = read_sequences("mnms/A0S9V9_sa.nii.gz")
     sources = {kw["metadata"]["napari_tlreg"]["source"] for _, kw, kind in layers if kind == "image"}
     assert sources == {str(cine.resolve())}
+
+
+def test_the_ground_truth_rules_leave_what_worked_before_as_it_was(tmp_path):
+    """(2026-12-06, review of the ground-truth change) A corrupt labels file beside a 4-D cine refused the cine itself;
+    the package's own (X, Y, 1, T) labels beside one were dropped; a 3-D NIfTI clip whose third step is a frame time
+    (33 ms) left a cohort without a word, and a sequence named ``site_gt.tif`` with no ``site.*`` beside it too; a
+    ``frame<digits>`` anywhere in the name gave the frame (``scanframe2_frame06_gt``: frame 1)."""
+    nib = pytest.importorskip("nibabel")
+    from napari_tlreg.batch import expand_inputs
+    from napari_tlreg.io.readers import is_labels_file, named_frame
+
+    cine, gt = _patient(tmp_path / "m", mnms=True)
+    (tmp_path / "m" / "A0S9V9_sa_gt.nii.gz").write_bytes(b"not a NIfTI file" * 20)
+    with pytest.warns(UserWarning, match="ignoring labels A0S9V9_sa_gt.nii.gz: .*not a readable NIfTI file"):
+        seq = load_sequence(cine, slice=1)
+    assert seq.labels is None and seq.shape == (T, Y, X)
+    (tmp_path / "m" / "A0S9V9_sa_gt.nii.gz").unlink()
+    own = np.zeros((T, Y, X), np.int32)
+    own[2, 5:9, 5:9] = 4
+    save_stack(tmp_path / "m" / "A0S9V9_sa_labels.nii.gz", own, labels=True)  # (X, Y, 1, T), as this package writes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(load_sequence(cine, slice=2).labels, own)
+    cohort = tmp_path / "c"
+    cohort.mkdir()
+    for name in ("echo01", "echo02"):  # (X, Y, T) clips, 33.3 ms a frame
+        img = nib.Nifti1Image(np.random.default_rng(0).random((24, 20, 6)).astype(np.float32), np.eye(4))
+        img.header.set_zooms((0.3, 0.3, 33.3))
+        img.header.set_xyzt_units("mm", "msec")
+        nib.save(img, cohort / f"{name}.nii.gz")
+    save_stack(cohort / "site_gt.tif", np.random.default_rng(1).random((3, 16, 16)).astype(np.float32))
+    assert sorted(it["name"] for it in expand_inputs([cohort])) == ["echo01", "echo02", "site_gt"]
+    assert not is_labels_file(cohort / "site_gt.tif") and is_labels_file(tmp_path / "m" / "A0S9V9_sa_labels.nii.gz")
+    assert named_frame("scanframe2_frame06_gt.nii.gz") == 5 and named_frame("frame2_scan.nii") is None
+    assert named_frame("p_frame00_gt.nii") is None and named_frame("p_frame1.nii.gz") == 0
+
+
+def test_acdc_volumes_that_do_not_fit_are_said_and_leave_the_cine(tmp_path):
+    """A volume named past the last frame, or of another number of slice positions, is left out with a warning that
+    says why (the cine opens); so is a 4-D labels file of another number of slice positions."""
+    nib = pytest.importorskip("nibabel")
+
+    cine, _ = _patient(tmp_path / "p")
+    volume = np.zeros((X, Y, Z), np.uint8)
+    img = nib.Nifti1Image(volume, np.diag([1.5, 1.5, 10.0, 1.0]))
+    img.header.set_zooms((1.5, 1.5, 10.0))
+    nib.save(img, tmp_path / "p" / f"patient001_frame{T + 1:02d}_gt.nii.gz")  # one past the last frame
+    with pytest.warns(UserWarning, match=rf"its name gives frame {T + 1} \(1-based\), and the sequence has {T} frames"):
+        assert load_sequence(cine, slice=0).labels is None
+    (tmp_path / "p" / f"patient001_frame{T + 1:02d}_gt.nii.gz").unlink()
+    img = nib.Nifti1Image(np.zeros((X, Y, Z + 1), np.uint8), np.diag([1.5, 1.5, 10.0, 1.0]))
+    img.header.set_zooms((1.5, 1.5, 10.0))
+    nib.save(img, tmp_path / "p" / "patient001_frame02_gt.nii.gz")
+    with pytest.warns(UserWarning, match=f"a labels volume of {Z + 1} slice positions, the frames' source has {Z}"):
+        assert load_sequence(cine, slice=0).labels is None
+    cine, _ = _patient(tmp_path / "m", mnms=True)
+    nib.save(nib.Nifti1Image(np.zeros((X, Y, Z + 1, T), np.uint8), np.eye(4)), tmp_path / "m" / "A0S9V9_sa_gt.nii.gz")
+    with pytest.warns(UserWarning, match=f"labels of {Z + 1} slice positions, the frames' source has {Z}"):
+        assert load_sequence(cine, slice=0).labels is None

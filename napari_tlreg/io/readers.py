@@ -252,15 +252,24 @@ LABELS_ENDINGS = ("_labels", "_gt")
 
 
 def is_labels_file(path: Path) -> bool:
-    """Whether ``path`` is a sequence's labels, ``<stem>_labels.<suffix>`` or ``<stem>_gt.<suffix>`` (loaded with that
-    sequence, not as one)."""
-    return _stem(Path(path)).endswith(LABELS_ENDINGS)
+    """Whether ``path`` is a sequence's labels (loaded with that sequence, not as one): ``<stem>_labels.<suffix>``, or
+    ``<stem>_gt.<suffix>`` beside a file ``<stem>.*`` (a sequence named ``site_gt.tif`` alone is one)."""
+    path = Path(path)
+    stem = _stem(path)
+    if stem.endswith("_labels"):
+        return True
+    if not stem.endswith("_gt"):
+        return False
+    try:
+        return any(q != path and _stem(q) == stem[:-3] for q in path.parent.glob(f"{glob.escape(stem[:-3])}.*"))
+    except OSError:
+        return False
 
 
 def named_frame(path) -> int | None:
     """The frame an ACDC-style name gives (``patient001_frame12_gt.nii.gz``: frame 12, 1-based as ACDC counts: 11),
     or ``None``."""
-    m = re.search(r"frame[_-]?(\d+)", Path(path).name, re.IGNORECASE)
+    m = re.search(r"frame[_-]?(\d+)(_gt)?$", _stem(Path(path)), re.IGNORECASE)
     return int(m.group(1)) - 1 if m and int(m.group(1)) > 0 else None
 
 
@@ -301,10 +310,11 @@ def volume_plane(path: Path, lab: np.ndarray, slice: int | None, n_slices: int |
     return lab[k]
 
 
-def _labels_at(cand: Path, shape: tuple, slice: int | None, n_slices: int) -> np.ndarray:
+def _labels_at(cand: Path, shape: tuple, slice: int | None, n_slices: int, read: dict | None = None) -> np.ndarray:
     """The labels ``cand`` holds for frames of ``shape`` at slice position ``slice`` of ``n_slices``: a 4-D NIfTI
-    (M&Ms' ``_sa_gt``) gives that position, an ACDC volume of one time point its plane on the frame its name
-    gives; anything else as stored."""
+    of as many slice positions (M&Ms' ``_sa_gt``) gives that position, an ACDC volume of one time point its plane on
+    the frame its name gives; anything else (an (X, Y, 1, T) one too) as stored. ``read``: the files read whole, kept
+    for the next slice position (every slice of a 256² x 12 x 30 cine decompressed its labels 12 times)."""
     if SUPPORTED_SUFFIXES.get(_suffix(cand)) == "nifti" and n_slices > 1:
         planes = nifti_volume_slices(cand)
         if planes:  # (X, Y, Z) of one time point
@@ -313,28 +323,43 @@ def _labels_at(cand: Path, shape: tuple, slice: int | None, n_slices: int) -> np
                 _fail(cand, "a labels volume of one time point whose name gives no frame (ACDC's frameNN)")
             if t >= shape[0]:
                 _fail(cand, f"its name gives frame {t + 1} (1-based), and the sequence has {shape[0]} frames")
+            if read is None or cand not in read:
+                vol = load_stack(cand)[0]
+                if read is not None:
+                    read[cand] = vol
             lab = np.zeros(shape, np.int64)
-            lab[t] = volume_plane(cand, load_stack(cand)[0], slice, n_slices)
+            lab[t] = volume_plane(cand, vol if read is None else read[cand], slice, n_slices)
             return lab
-        data, _, _, _ = _nifti_array(cand, slice or 0, lazy=True)
-        if len(data.shape) == 4:  # (X, Y, Z, T): the frames' slice position
-            frames, held = _nifti_to_napari(data, cand, slice or 0)
-            if held != n_slices:
-                _fail(cand, f"labels of {held} slice positions, the frames' source has {n_slices}")
-            return frames
+        try:
+            if read is not None and cand in read:
+                data = read[cand]
+            else:
+                data = _nifti_array(cand, slice or 0, lazy=read is None)[0]
+                if read is not None:
+                    read[cand] = data
+            if len(data.shape) == 4 and data.shape[2] > 1:  # (X, Y, Z, T): the frames' slice position
+                frames, held = _nifti_to_napari(data, cand, slice or 0)
+                if held != n_slices:
+                    _fail(cand, f"labels of {held} slice positions, the frames' source has {n_slices}")
+                return frames
+        except SequenceReadError:
+            raise
+        except Exception as e:  # as load_stack says it (a corrupt labels file refused the cine beside it)
+            raise SequenceReadError(f"{cand.name}: not a readable NIfTI file (truncated or corrupt: {_reason(e)})") from e
     return load_stack(cand)[0]
 
 
-def _sibling_labels(path: Path, shape: tuple, slice: int | None = None,
-                    n_slices: int = 1) -> tuple[np.ndarray | None, str | None]:
+def _sibling_labels(path: Path, shape: tuple, slice: int | None = None, n_slices: int = 1,
+                    read: dict | None = None) -> tuple[np.ndarray | None, str | None]:
     """Load the labels beside ``path`` (:func:`sibling_labels_paths`) if their shape matches, at slice position
-    ``slice`` of a multi-slice source; ACDC's volumes, each on its own frame, in one."""
+    ``slice`` of a multi-slice source; ACDC's volumes, each on its own frame, in one. ``read``: as
+    :func:`_labels_at`'s."""
     found = sibling_labels_paths(path)
     if not found:
         return None, None
     names = ", ".join(q.name for q in found)
     try:
-        parts = [_as_thw(_labels_at(q, shape, slice, n_slices), q, "labels") for q in found]
+        parts = [_as_thw(_labels_at(q, shape, slice, n_slices, read), q, "labels") for q in found]
     except (SequenceReadError, OSError) as e:
         warnings.warn(f"ignoring labels {names}: {e}", stacklevel=3)
         return None, None
@@ -501,12 +526,22 @@ def frame_files(folder) -> list[Path] | None:
     return without_volumes(files) or None
 
 
+#: the endings of a multi-slice cine's name beside its volumes of one time point: ACDC's ``patient001_4d``, M&Ms-2's
+#: ``001_SA_CINE``
+CINE_ENDINGS = ("_4d", "_cine")
+
+
 def without_volumes(files: list[Path]) -> list[Path]:
-    """``files`` less the NIfTI volumes of one time point among them, where other files are beside them: ACDC's
-    ``patient001_frame01.nii.gz`` beside its cine ``patient001_4d.nii.gz`` (the folder was a "stack" of them all, and a
-    cohort's row each a sequence of 10 "frames" of slices)."""
-    volumes = {p for p in files if SUPPORTED_SUFFIXES.get(_suffix(p)) == "nifti" and nifti_volume_slices(p)}
-    return [p for p in files if p not in volumes] if volumes and len(volumes) < len(files) else files
+    """``files`` less the NIfTI volumes of one time point beside their cine, whose name is the cine's less its ending
+    (:data:`CINE_ENDINGS`) and more: ACDC's ``patient001_frame01.nii.gz`` beside ``patient001_4d.nii.gz`` (the folder
+    was a "stack" of them all, and a cohort's rows sequences of 10 "frames" of slices). Only the headers of such
+    files are read (a folder of 2000 frames read 2000)."""
+    nifti = [p for p in files if SUPPORTED_SUFFIXES.get(_suffix(p)) == "nifti"]
+    bases = [_stem(p)[: -len(end)] for p in nifti for end in CINE_ENDINGS if _stem(p).lower().endswith(end)]
+    drop = {p for p in nifti for base in bases
+            if _stem(p).startswith(base + "_") and _stem(p)[len(base):].lower() not in CINE_ENDINGS
+            and nifti_volume_slices(p)}
+    return [p for p in files if p not in drop]
 
 
 def one_image(path) -> bool:
@@ -1173,12 +1208,14 @@ def _read_nifti(path: Path, slice: int | None = None, **_) -> Sequence:
                       "a sequence; slices of one time point are no sequence to register (a cine is (X, Y, T), or "
                       "(X, Y, Z, T))", stacklevel=3)
 
+    read = {} if slice is EVERY else None  # labels files read once for every slice position
+
     def one(k):
         frames, n_slices = _nifti_to_napari(data, path, k)
         meta = dict(meta0)
         if n_slices > 1:
             meta.update(n_slices=n_slices, slice=int(k or 0))
-        labels, lab_src = _sibling_labels(path, frames.shape, k, n_slices)
+        labels, lab_src = _sibling_labels(path, frames.shape, k, n_slices, read)
         if lab_src:
             meta["labels_source"] = lab_src
         return Sequence(frames, labels=labels, spacing=spacing, unit=unit, metadata=meta)
