@@ -2094,7 +2094,8 @@ def test_the_status_line_puts_a_dates_worse_than_none_first():
 def test_the_plots_dock_scores_a_run_with_the_labels_the_register_dock_had(widget, qtbot):
     """(2026-12-06, cardiac review) Labels chosen in the Register dock that are not the image's own (``"<image>
     labels"``: a ground truth opened on its own) were not the plots dock's: after the run it stayed on "none", Dice
-    None, until they were chosen there too. The image's own labels stay its first choice."""
+    None, until they were chosen there too; a second run with other labels kept the first's (scored against the
+    propagated labels of the second). Labels the user chose in the plots dock stay."""
     from napari_tlreg._widgets.plots import PlotsWidget
 
     viewer, w = widget
@@ -2110,9 +2111,20 @@ def test_the_plots_dock_scores_a_run_with_the_labels_the_register_dock_had(widge
     assert plots.current_labels() is viewer.layers["seg"]
     qtbot.waitUntil(lambda: any(r.get("dice") is not None for r in plots.tables.get(TruthEngine.name, [])),
                     timeout=10000)  # scored
-    viewer.add_labels(labels, name="seq labels")  # its own labels, added later: chosen when the image is chosen again
+    lv = labels.copy()
+    lv[:, :16] = 0
+    viewer.add_labels(lv, name="half")
+    choose(w.labels_combo, "half")
+    run_and_wait(qtbot, w)
+    qtbot.waitUntil(lambda: plots.labels_combo.currentText() == "half", timeout=5000)  # the second run's
+    viewer.add_labels(labels, name="seq labels")  # its own labels, added later: the run's stay chosen
     viewer.add_image(frames, name="other")
     choose(plots.images.combo, "other")
     assert plots.labels_combo.currentText() == "none"  # another image: not seq's run's labels
     choose(plots.images.combo, "seq")
-    assert plots.labels_combo.currentText() == "seq labels"
+    assert plots.labels_combo.currentText() == "half"
+    choose(plots.labels_combo, "seg")  # the user's choice
+    choose(w.labels_combo, "seq labels")
+    run_and_wait(qtbot, w)
+    qtbot.wait(200)
+    assert plots.labels_combo.currentText() == "seg"

@@ -120,6 +120,7 @@ class PlotsWidget(ClosingDock, QWidget):
         # until the user (or a script) picks a metric, the dock picks one with values: the first, Dice, once labels
         # are scored, else the first there is
         self._metric_set_by_dock = True
+        self._followed: str | None = None  # the labels this dock took from a run in the Register dock
         self.metric_combo.currentIndexChanged.connect(lambda *_: setattr(self, "_metric_set_by_dock", False))
         self.all_box = QCheckBox("all metrics")
         self.all_box.setChecked(True)
@@ -195,11 +196,11 @@ class PlotsWidget(ClosingDock, QWidget):
         same = img is not None and img is self._filled_for
         another = img is not self._filled_for
         self._filled_for = img
-        # the image's own labels, else those its last run in the Register dock had
-        own = f"{base} labels"
+        # the labels its last run in the Register dock had (the propagated labels shown are theirs), else its own
         used = self._store.labels_used(base) if img is not None else None
-        self._labels = self._fill(self.labels_combo, labels, own if used is None or own in [ly.name for ly in labels]
-                                  else used, keep=same)
+        self._labels = self._fill(self.labels_combo, labels, used or f"{base} labels", keep=same)
+        if used is not None and self.labels_combo.currentText() == used:
+            self._followed = used
         self._points = self._fill(self.points_combo, points, f"{base} {LANDMARKS}", keep=same)
         for ly in labels + points:
             if id(ly) not in self._hooked:
@@ -229,8 +230,14 @@ class PlotsWidget(ClosingDock, QWidget):
     def _on_result_changed(self, image: str, method: str) -> None:
         img = self.current_image()
         if img is not None and img.name == image:
-            if self.current_labels() is None and self._store.labels_used(image) is not None:
-                self._on_image_changed()  # the labels the run had (chosen in the Register dock)
+            # the labels the run had (chosen in the Register dock), where this dock has none or the last run's: a
+            # second run with others kept the first's, scored against the propagated labels of the second
+            used, mine = self._store.labels_used(image), self.labels_combo.currentText()
+            if used is not None and used != mine and (self.current_labels() is None or mine == self._followed):
+                i = self.labels_combo.findText(used)
+                if i >= 0:
+                    self._followed = used
+                    self.labels_combo.setCurrentIndex(i)
             self._timer.start()
 
     def _on_inputs_changed(self, *_) -> None:
