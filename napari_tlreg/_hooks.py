@@ -253,7 +253,7 @@ def read_sequences(path: str | os.PathLike | _Seq[str]) -> list[LayerData]:
     that the Register widget can take any one. napari passes a list of paths for "Open Files as Stack" only: they are
     one sequence, a frame a file (:func:`napari_tlreg.io.readers.stack_files`)."""
     from napari_tlreg.io import load_slices
-    from napari_tlreg.io.readers import is_labels_stack
+    from napari_tlreg.io.readers import holds_integers, is_labels_file, is_labels_stack
 
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     if len(paths) > 1:
@@ -263,9 +263,33 @@ def read_sequences(path: str | os.PathLike | _Seq[str]) -> list[LayerData]:
         if is_labels_stack(p):  # a segmentation saved as one (the Labels writer): a Labels layer again
             layers.append(_labels_layer(p))
             continue
+        if is_labels_file(p) and holds_integers(p):  # a dataset's ground truth (ACDC, M&Ms, CAMUS): it opened as grey
+            layers += _named_labels_layers(Path(p))  # images of its planes, offered to register
+            continue
         for k, seq in enumerate(load_slices(p)):
             for data, kwargs, kind in sequence_to_layers(seq):
                 layers.append((data, {**kwargs, "visible": False} if k else kwargs, kind))
+    return layers
+
+
+def _named_labels_layers(path: Path) -> list[LayerData]:
+    """A labels file named as a sequence's (``<stem>_labels``, ``<stem>_gt``) as Labels layers named as that
+    sequence's own (``"<stem> labels"``; a 4-D NIfTI, M&Ms' ``_sa_gt``, one a slice position: ``"<stem>_slice<k>
+    labels"``), so the docks take them for that image's labels."""
+    from napari_tlreg.core.labels import as_label_ids
+    from napari_tlreg.io import load_slices
+    from napari_tlreg.io.readers import LABELS_ENDINGS, _stem
+
+    stem = _stem(path)
+    base = next(stem[: -len(end)] for end in LABELS_ENDINGS if stem.endswith(end))
+    seqs = load_slices(path)
+    layers = []
+    for k, seq in enumerate(seqs):
+        name = f"{base}_slice{k} labels" if len(seqs) > 1 else f"{base} labels"
+        sp = tuple(float(v) for v in seq.spacing) if seq.spacing is not None else (1.0, 1.0)
+        info = {"name": name, "spacing": None if seq.spacing is None else sp, "unit": seq.unit, "source": str(path)}
+        layers.append((as_label_ids(seq.frames), {"name": name, "scale": (1.0, *sp), "visible": not k,
+                                                  "metadata": {"napari_tlreg": info}}, "labels"))
     return layers
 
 

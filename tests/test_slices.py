@@ -284,3 +284,19 @@ def test_acdc_volumes_that_do_not_fit_are_said_and_leave_the_cine(tmp_path):
     nib.save(nib.Nifti1Image(np.zeros((X, Y, Z + 1, T), np.uint8), np.eye(4)), tmp_path / "m" / "A0S9V9_sa_gt.nii.gz")
     with pytest.warns(UserWarning, match=f"labels of {Z + 1} slice positions, the frames' source has {Z}"):
         assert load_sequence(cine, slice=0).labels is None
+
+
+def test_a_ground_truth_opened_on_its_own_is_labels_named_as_its_images(tmp_path):
+    """(2026-12-06, viewer review) ``patient001_frame01_gt.nii.gz`` or M&Ms' ``_sa_gt`` opened in napari gave grey
+    image layers of its planes, offered to register; they are Labels layers, named as the images they label."""
+    _, gt = _patient(tmp_path / "a")
+    with pytest.warns(UserWarning, match="as a volume's slices do"):  # one time point's planes
+        (layer,) = read_sequences(str(tmp_path / "a" / "patient001_frame04_gt.nii.gz"))
+    assert (layer[1]["name"], layer[2]) == ("patient001_frame04 labels", "labels")
+    np.testing.assert_array_equal(layer[0], np.transpose(gt[..., 3], (2, 1, 0)))
+    cine, gt = _patient(tmp_path / "m", mnms=True)
+    layers = read_sequences(str(tmp_path / "m" / "A0S9V9_sa_gt.nii.gz"))
+    assert [(kw["name"], kind, kw["visible"]) for _, kw, kind in layers] == [
+        (f"A0S9V9_sa_slice{k} labels", "labels", k == 0) for k in range(Z)]
+    np.testing.assert_array_equal(layers[2][0], np.transpose(gt[:, :, 2, :], (2, 1, 0)))
+    assert layers[2][0].dtype == np.int32

@@ -266,6 +266,25 @@ def is_labels_file(path: Path) -> bool:
         return False
 
 
+def holds_integers(path) -> bool:
+    """Whether a TIFF or NIfTI file stores integers, from its header (a labels file's ids, not an image's values)."""
+    path = Path(path)
+    kind = SUPPORTED_SUFFIXES.get(_suffix(path)) if path.is_file() else None
+    try:
+        if kind == "tiff":
+            import tifffile
+
+            with _caught_tiff_log(), tifffile.TiffFile(path) as tif:
+                return np.dtype(tif.series[0].dtype).kind in "iub"
+        if kind == "nifti":
+            import nibabel as nib
+
+            return np.dtype(nib.load(path).header.get_data_dtype()).kind in "iub"
+    except Exception:  # unreadable: the reader gives the error
+        return False
+    return False
+
+
 def named_frame(path) -> int | None:
     """The frame an ACDC-style name gives (``patient001_frame12_gt.nii.gz``: frame 12, 1-based as ACDC counts: 11),
     or ``None``."""
