@@ -11,6 +11,7 @@ import pytest
 import napari_tlreg as tl
 from napari_tlreg import cli
 from napari_tlreg._hooks import read_sequences
+from napari_tlreg.core.labels import labelled_frames
 from napari_tlreg.core.normalize import normalize_sequence
 from napari_tlreg.io import load_sequence, load_slices, save_stack
 
@@ -256,6 +257,7 @@ def test_the_ground_truth_rules_leave_what_worked_before_as_it_was(tmp_path):
         img.header.set_xyzt_units("mm", "msec")
         nib.save(img, cohort / f"{name}.nii.gz")
     save_stack(cohort / "site_gt.tif", np.random.default_rng(1).random((3, 16, 16)).astype(np.float32))
+    (cohort / "site.csv").write_text("notes\n")  # no image: site_gt.tif is a sequence of its own still
     assert sorted(it["name"] for it in expand_inputs([cohort])) == ["echo01", "echo02", "site_gt"]
     assert not is_labels_file(cohort / "site_gt.tif") and is_labels_file(tmp_path / "m" / "A0S9V9_sa_labels.nii.gz")
     assert named_frame("scanframe2_frame06_gt.nii.gz") == 5 and named_frame("frame2_scan.nii") is None
@@ -273,8 +275,11 @@ def test_acdc_volumes_that_do_not_fit_are_said_and_leave_the_cine(tmp_path):
     img.header.set_zooms((1.5, 1.5, 10.0))
     nib.save(img, tmp_path / "p" / f"patient001_frame{T + 1:02d}_gt.nii.gz")  # one past the last frame
     with pytest.warns(UserWarning, match=rf"its name gives frame {T + 1} \(1-based\), and the sequence has {T} frames"):
-        assert load_sequence(cine, slice=0).labels is None
+        seq = load_sequence(cine, slice=0)
+    assert labelled_frames(seq.labels).tolist() == [0, 3]  # the others still (the patient's were all left out)
     (tmp_path / "p" / f"patient001_frame{T + 1:02d}_gt.nii.gz").unlink()
+    (tmp_path / "p" / "patient001_frame01_gt.nii.gz").unlink()
+    (tmp_path / "p" / "patient001_frame04_gt.nii.gz").unlink()
     img = nib.Nifti1Image(np.zeros((X, Y, Z + 1), np.uint8), np.diag([1.5, 1.5, 10.0, 1.0]))
     img.header.set_zooms((1.5, 1.5, 10.0))
     nib.save(img, tmp_path / "p" / "patient001_frame02_gt.nii.gz")

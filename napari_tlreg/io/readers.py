@@ -261,7 +261,9 @@ def is_labels_file(path: Path) -> bool:
     if not stem.endswith("_gt"):
         return False
     try:
-        return any(q != path and _stem(q) == stem[:-3] for q in path.parent.glob(f"{glob.escape(stem[:-3])}.*"))
+        # an image or sequence file (site.csv, notes beside a sequence site_gt.tif made it labels)
+        return any(q != path and _stem(q) == stem[:-3] and _suffix(q) in SUPPORTED_SUFFIXES
+                   for q in path.parent.glob(f"{glob.escape(stem[:-3])}.*"))
     except OSError:
         return False
 
@@ -376,12 +378,16 @@ def _sibling_labels(path: Path, shape: tuple, slice: int | None = None, n_slices
     found = sibling_labels_paths(path)
     if not found:
         return None, None
-    names = ", ".join(q.name for q in found)
-    try:
-        parts = [_as_thw(_labels_at(q, shape, slice, n_slices, read), q, "labels") for q in found]
-    except (SequenceReadError, OSError) as e:
-        warnings.warn(f"ignoring labels {names}: {e}", stacklevel=3)
+    parts = {}
+    for q in found:  # each on its own: one of ACDC's volumes that does not fit left the patient's others out
+        try:
+            parts[q] = _as_thw(_labels_at(q, shape, slice, n_slices, read), q, "labels")
+        except (SequenceReadError, OSError) as e:
+            warnings.warn(f"ignoring labels {q.name}: {e}", stacklevel=3)
+    if not parts:
         return None, None
+    found, parts = list(parts), list(parts.values())
+    names = ", ".join(q.name for q in found)
     lab = parts[0]
     for one in parts[1:]:  # ACDC's volumes, each on its own frame of the sequence's shape (_labels_at)
         lab = np.where(one != 0, one, lab)
