@@ -64,8 +64,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="labels file (T,H,W) or (H,W) on the reference; a volume (X,Y,Z) of one time point, as "
                         "ACDC's patientNNN_frameMM_gt.nii.gz: the frames' slice position, on frame MM (1-based) or "
                         "else the reference; or, with a DICOM folder, expert contour files (Sunnybrook's "
-                        "IM-0001-NNNN-icontour-manual.txt) or their folder. Repeatable: each file labels its own "
-                        "frames (ACDC's ED and ES)")
+                        "IM-0001-NNNN-icontour-manual.txt) or their folder. FILE@T: one frame's labels on frame T. "
+                        "Repeatable: each file labels its own frames (ACDC's ED and ES)")
     r.add_argument("--landmarks", default=None, help="CSV with columns id,t,row,col")
     r.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
     r.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="engine parameter (repeatable)")
@@ -187,8 +187,9 @@ def _labels_of(paths: list[str], shape: tuple[int, int, int], reference: int | N
 
     merged, by = None, {}
     contours = [seq is not None and is_contour_source(p) for p in paths]
-    for path, drawn in zip(paths, contours):
-        lab = load_contours(path, seq) if drawn else _load_labels(path, shape, reference, slice, n_slices)
+    for given, drawn in zip(paths, contours):
+        path, at = _frame_given(given)
+        lab = load_contours(path, seq) if drawn else _load_labels(path, shape, reference, slice, n_slices, at)
         for t in labelled_frames(lab):
             if int(t) in by:
                 raise ValueError(f"{path}: labels frame {t}, which {by[int(t)]} labels too")
@@ -197,15 +198,25 @@ def _labels_of(paths: list[str], shape: tuple[int, int, int], reference: int | N
     return merged, (LABEL_NAMES if all(contours) else None)
 
 
+def _frame_given(text: str) -> tuple[str, int | None]:
+    """``FILE@T`` -> ``(FILE, T)``: the frame a file of one frame's labels goes on (M&Ms-2's ``001_SA_ES_gt``, CAMUS's
+    ``_ES_gt``, whose names give none); a name that is a file as it stands is that file."""
+    import re
+
+    m = re.fullmatch(r"(.+)@(\d+)", str(text))
+    return (m.group(1), int(m.group(2))) if m and not Path(text).expanduser().exists() else (str(text), None)
+
+
 def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int = 0, slice: int | None = None,
-                 n_slices: int | None = None):
+                 n_slices: int | None = None, at: int | None = None):
     """Labels from a file, checked against the frames: ``(T, H, W)`` int32 (one frame goes on the reference). A
     file of several slice positions (a 4-D NIfTI, an ``(S, T, H, W)`` array) gives slice position ``slice`` (the
     frames' own, ``--slice``; default 0), and must have the frames' ``n_slices`` when that is known (9 positions of
     labels against a stack of 12 gave another position's labels, without a word). So does a NIfTI volume (X, Y, Z)
     of one time point against a multi-slice source (ACDC's ``frameNN_gt``): its plane ``slice`` labels frame NN
     of the name (1-based, as ACDC counts), or else the reference, which must then be given (``None``: not given;
-    the first frame for any other labels)."""
+    the first frame for any other labels). ``at`` (``FILE@T``): the frame one frame's labels go on, whatever the
+    name or the reference."""
     if path is None:
         return None
     from .io import load_sequence, load_stack
@@ -239,11 +250,19 @@ def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int =
         if named is not None and named >= shape[0]:
             raise ValueError(f"{path}: its name gives frame {named + 1} (1-based), and the sequence has {shape[0]} "
                              "frames")
-        if named is None and reference is None:  # frame 0, without a word, for an ED that was frame 18
+        if named is None and reference is None and at is None:  # frame 0, without a word, for an ED that was 18
             raise ValueError(f"{path}: a labels volume of one time point whose name gives no frame (ACDC's "
-                             "patient001_frame01_gt: frame 1): give --reference T, the frame it labels")
+                             "patient001_frame01_gt: frame 1): give the frame it labels, --labels FILE@T (or "
+                             "--reference T)")
         reference = reference if named is None else named
     reference = 0 if reference is None else reference
+    if at is not None:  # the frame given with the file
+        if not 0 <= at < shape[0]:
+            raise ValueError(f"{path}@{at}: frame {at} is out of range for {shape[0]} frames [0, {shape[0] - 1}]")
+        if lab.ndim > 2 and not (lab.ndim == 3 and lab.shape[0] == 1):
+            raise ValueError(f"{path}@{at}: @T places one frame's labels, and this file holds {lab.shape[0]} frames "
+                             "(give it without @T)")
+        reference = at
     while lab.ndim > 3 and lab.shape[0] == 1:
         lab = lab[0]
     if lab.ndim == 4 and lab.shape[1:] == tuple(shape):  # (S, T, H, W): the frames' slice position
@@ -367,7 +386,7 @@ def _inputs_of(args) -> list:
     """The files a ``register`` reads: its input (and the labels file read with it), ``--labels``, ``--landmarks``."""
     from .io.readers import sibling_labels_paths
 
-    given = [args.input, *(args.labels or ()), args.landmarks]
+    given = [args.input, *(_frame_given(lab)[0] for lab in args.labels or ()), args.landmarks]
     if Path(args.input).expanduser().is_file():
         given += sibling_labels_paths(Path(args.input).expanduser())
     return given

@@ -1346,13 +1346,20 @@ def test_cli_acdc_volume_labels_go_on_their_named_frame_at_the_slice(tmp_path, c
     rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "1", "--labels", plain, "--method", shift_engine,
                        "--out", tmp_path / "o2", "--no-montage"], capsys)
     _assert_one_line_error(rc, err, match="p_gt.nii: a labels volume of one time point whose name gives no frame "
-                                          "(ACDC's patient001_frame01_gt: frame 1): give --reference T")
+                                          "(ACDC's patient001_frame01_gt: frame 1): give the frame it labels, "
+                                          "--labels FILE@T (or --reference T)")
     rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "1", "--reference", "2", "--labels", plain,
                        "--method", shift_engine, "--out", tmp_path / "o2", "--no-montage"], capsys)
     assert rc == 0, err
     kept = tifffile.imread(tmp_path / "o2" / "labels.tif")
     assert kept.reshape(5, -1).any(axis=1).tolist() == [False, False, True, False, False]
     assert set(np.unique(kept[2])) == {0, 2}
+    # M&Ms-2's (and CAMUS's) names give no frame: FILE@T (ED and ES were refused as labelling one frame twice)
+    sa_ed, sa_es = volume("001_SA_ED_gt.nii", 0), volume("001_SA_ES_gt.nii", 3)
+    rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "2", "--labels", f"{sa_ed}@0", "--labels",
+                       f"{sa_es}@3", "--method", shift_engine, "--out", tmp_path / "o5", "--no-montage"], capsys)
+    assert rc == 0, err
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "o5" / "labels.tif"), want)
     # a named frame whatever --reference says (frame01 on a chosen reference 3: on frame 0)
     rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "1", "--reference", "3", "--labels", ed,
                        "--method", shift_engine, "--out", tmp_path / "o3", "--no-montage"], capsys)
@@ -1371,6 +1378,11 @@ def test_cli_acdc_volume_labels_go_on_their_named_frame_at_the_slice(tmp_path, c
         (["--labels", volume("p_frame09_gt.nii", 0)], "p_frame09_gt.nii: its name gives frame 9 \\(1-based\\), and "
                                                        "the sequence has 5 frames"),
         (["--labels", volume("p_frame06_gt.nii", 0)], "p_frame06_gt.nii: its name gives frame 6 \\(1-based\\)"),
+        (["--labels", f"{sa_es}@5"], "001_SA_ES_gt.nii@5: frame 5 is out of range for 5 frames \\[0, 4\\]"),
+        (["--labels", f"{tmp_path / 'o5' / 'labels.tif'}@1"], "labels.tif@1: @T places one frame's labels, and this "
+                                                              "file holds 5 frames"),
+        (["--labels", sa_es], "001_SA_ES_gt.nii: a labels volume of one time point whose name gives no frame .*"
+                              "--labels FILE@T"),
         (["--labels", volume("q_frame01_gt.nii", 0, planes=2)], "a labels volume of 2 slice positions, the frames' "
                                                                  "source has 3"),
         (["--labels", volume("s_frame01_gt.nii", 0, planes=4)], "a labels volume of 4 slice positions, the frames' "

@@ -261,6 +261,16 @@ def test_the_ground_truth_rules_leave_what_worked_before_as_it_was(tmp_path):
     assert sorted(it["name"] for it in expand_inputs([cohort])) == ["echo01", "echo02", "site_gt"]
     assert not is_labels_file(cohort / "site_gt.tif") and is_labels_file(tmp_path / "m" / "A0S9V9_sa_labels.nii.gz")
     assert named_frame("scanframe2_frame06_gt.nii.gz") == 5 and named_frame("frame2_scan.nii") is None
+    # M&Ms-2's subject: its ED volume and ground truth beside its SA cine are no frames, nor a sequence to list
+    mm2 = tmp_path / "001"
+    mm2.mkdir()
+    volume = nib.Nifti1Image(np.zeros((X, Y, Z), np.float32), np.diag([1.5, 1.5, 10.0, 1.0]))
+    volume.header.set_zooms((1.5, 1.5, 10.0))
+    for name in ("001_SA_ED", "001_SA_ED_gt", "0010_SA_ED"):  # the last another subject's: not this cine's volume
+        nib.save(volume, mm2 / f"{name}.nii.gz")
+    nib.save(nib.Nifti1Image(np.random.default_rng(0).random((X, Y, Z, T)).astype(np.float32), np.eye(4)),
+             mm2 / "001_SA_CINE.nii.gz")
+    assert sorted(it["name"] for it in expand_inputs([mm2])) == ["0010_SA_ED", "001_SA_CINE"]
     assert named_frame("p_frame00_gt.nii") is None and named_frame("p_frame1.nii.gz") == 0
 
 
