@@ -1159,9 +1159,16 @@ def test_a_hidden_slice_chosen_in_any_dock_is_shown_with_its_own_overlays(docks,
     np.savez(tmp_path / "case_slice2.npz", frames=rng.random((2, T, H, W)).astype(np.float32))
     viewer.open(str(tmp_path / "case_slice2.npz"), plugin="napari-tlreg")
     lmw.image_combo.setCurrentIndex(lmw.image_combo.findText("a_slice1 [1]"))
-    assert viewer.layers["a_slice1 [1]"].visible and not viewer.layers["a_slice0 [1]"].visible and s2.visible
+    assert viewer.layers["a_slice1 [1]"].visible and not viewer.layers["a_slice0 [1]"].visible
+    # (2026-12-06, viewer review) the other cine's one shown position is hidden with its results (a second patient's
+    # slice chosen: the first's stayed drawn, blended into the second's additive overlay once it ran), and comes back
+    # with them when chosen again
+    assert not s2.visible and not result.visible
     lmw.image_combo.setCurrentIndex(lmw.image_combo.findText("case_slice2_slice1"))
     assert viewer.layers["case_slice2_slice1"].visible and not viewer.layers["case_slice2_slice0"].visible
+    assert not viewer.layers["a_slice1 [1]"].visible
+    lmw.image_combo.setCurrentIndex(lmw.image_combo.findText("a_slice2"))
+    assert s2.visible and result.visible and not viewer.layers["case_slice2_slice1"].visible
 
 
 def test_ids_edited_in_the_layers_features_are_the_pairs_everywhere(docks, qtbot, errors):

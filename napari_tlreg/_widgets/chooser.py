@@ -307,7 +307,8 @@ def show_slice(layers, layer) -> None:
     labels (the reader's ``"<name> labels"``: the expert's contours) and what was hidden with it. When one other
     position of its cine is shown (the reader's, or the last one chosen), it is hidden with the layers named after it
     (its labels, its results), so that what the dock works on is what the canvas shows: the overlay of slice 6 was
-    drawn over slice 0, and slice 3's contours stayed hidden. Several shown (side by side on purpose) stay shown."""
+    drawn over slice 0, and slice 3's contours stayed hidden; so is another cine's one shown position (another
+    patient's). Several shown of one cine (side by side on purpose) stay shown."""
     if layer is not None and not _slice_info(layer):  # an image of its own: its results that waited hidden for it
         for ly in layers:
             if ly.metadata.get(HIDDEN_WITH) == layer.name:
@@ -316,15 +317,20 @@ def show_slice(layers, layer) -> None:
         return
     if layer is None or layer.visible:
         return
-    cine = _cine_of(layer)
-    shown = [ly for ly in layers if ly is not layer and ly.visible and _slice_info(ly) and _cine_of(ly) == cine]
-    if len(shown) == 1:
-        prefix = f"{shown[0].name} "
-        for ly in layers:
-            if ly is shown[0] or (ly.visible and ly.name.startswith(prefix)):
-                ly.visible = False
-                if ly is not shown[0]:
-                    ly.metadata[HIDDEN_WITH] = shown[0].name
+    by_cine: dict[tuple, list] = {}
+    for ly in layers:
+        if ly is not layer and ly.visible and _slice_info(ly):
+            by_cine.setdefault(_cine_of(ly), []).append(ly)
+    # each cine's one shown slice position, this one's and another file's (a second patient's slice chosen: the first's
+    # results stayed drawn, under the second's additive overlay once it ran: two patients' contours on the frame)
+    for shown in by_cine.values():
+        if len(shown) == 1:
+            prefix = f"{shown[0].name} "
+            for ly in layers:
+                if ly is shown[0] or (ly.visible and ly.name.startswith(prefix)):
+                    ly.visible = False
+                    if ly is not shown[0]:
+                        ly.metadata[HIDDEN_WITH] = shown[0].name
     layer.visible = True
     own = f"{layer.name} labels"
     for ly in layers:
