@@ -264,8 +264,11 @@ def read_sequences(path: str | os.PathLike | _Seq[str]) -> list[LayerData]:
             layers.append(_labels_layer(p))
             continue
         if is_labels_file(p) and holds_integers(p):  # a dataset's ground truth (ACDC, M&Ms, CAMUS): it opened as grey
-            layers += _named_labels_layers(Path(p))  # images of its planes, offered to register
-            continue
+            try:  # images of its planes, offered to register
+                layers += _named_labels_layers(Path(p))
+                continue
+            except ValueError:  # no ids (an RGB TIFF, a NIfTI scaled to fractions): an image, as before
+                pass
         for k, seq in enumerate(load_slices(p)):
             for data, kwargs, kind in sequence_to_layers(seq):
                 layers.append((data, {**kwargs, "visible": False} if k else kwargs, kind))

@@ -186,9 +186,12 @@ def _labels_of(paths: list[str], shape: tuple[int, int, int], reference: int | N
     from .io.contours import LABEL_NAMES, is_contour_source, load_contours
 
     merged, by = None, {}
-    contours = [seq is not None and is_contour_source(p) for p in paths]
-    for given, drawn in zip(paths, contours):
-        path, at = _frame_given(given)
+    contours = []
+    for path, at in map(_frame_given, paths):
+        drawn = seq is not None and is_contour_source(path)
+        contours.append(drawn)
+        if drawn and at is not None:
+            raise ValueError(f"{path}@{at}: contour files name the images they were drawn on; give them without @T")
         lab = load_contours(path, seq) if drawn else _load_labels(path, shape, reference, slice, n_slices, at)
         for t in labelled_frames(lab):
             if int(t) in by:
@@ -203,7 +206,7 @@ def _frame_given(text: str) -> tuple[str, int | None]:
     ``_ES_gt``, whose names give none); a name that is a file as it stands is that file."""
     import re
 
-    m = re.fullmatch(r"(.+)@(\d+)", str(text))
+    m = re.fullmatch(r"(.+)@(-?\d+)", str(text))
     return (m.group(1), int(m.group(2))) if m and not Path(text).expanduser().exists() else (str(text), None)
 
 
@@ -247,7 +250,7 @@ def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int =
     # frames' slice position, on the frame the name gives
     if planes and (n_slices > 1 if n_slices else planes != shape[0]):
         lab, named = volume_plane(Path(path), lab, slice, n_slices), named_frame(path)
-        if named is not None and named >= shape[0]:
+        if named is not None and named >= shape[0] and at is None:
             raise ValueError(f"{path}: its name gives frame {named + 1} (1-based), and the sequence has {shape[0]} "
                              "frames")
         if named is None and reference is None and at is None:  # frame 0, without a word, for an ED that was 18
@@ -259,8 +262,9 @@ def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int =
     if at is not None:  # the frame given with the file
         if not 0 <= at < shape[0]:
             raise ValueError(f"{path}@{at}: frame {at} is out of range for {shape[0]} frames [0, {shape[0] - 1}]")
-        if lab.ndim > 2 and not (lab.ndim == 3 and lab.shape[0] == 1):
-            raise ValueError(f"{path}@{at}: @T places one frame's labels, and this file holds {lab.shape[0]} frames "
+        held = lab.reshape(-1, *lab.shape[-2:]).shape[0]
+        if held > 1:
+            raise ValueError(f"{path}@{at}: @T places one frame's labels, and this file holds {held} planes "
                              "(give it without @T)")
         reference = at
     while lab.ndim > 3 and lab.shape[0] == 1:

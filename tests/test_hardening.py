@@ -1360,6 +1360,11 @@ def test_cli_acdc_volume_labels_go_on_their_named_frame_at_the_slice(tmp_path, c
                        f"{sa_es}@3", "--method", shift_engine, "--out", tmp_path / "o5", "--no-montage"], capsys)
     assert rc == 0, err
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "o5" / "labels.tif"), want)
+    rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "2", "--labels", f"{ed}@0", "--labels",
+                       f"{volume('p_frame09_gt.nii', 3)}@3", "--method", shift_engine, "--out", tmp_path / "o6",
+                       "--no-montage"], capsys)  # @T before the name's frame (9, past the last)
+    assert rc == 0, err
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "o6" / "labels.tif"), want)
     # a named frame whatever --reference says (frame01 on a chosen reference 3: on frame 0)
     rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "1", "--reference", "3", "--labels", ed,
                        "--method", shift_engine, "--out", tmp_path / "o3", "--no-montage"], capsys)
@@ -1380,7 +1385,8 @@ def test_cli_acdc_volume_labels_go_on_their_named_frame_at_the_slice(tmp_path, c
         (["--labels", volume("p_frame06_gt.nii", 0)], "p_frame06_gt.nii: its name gives frame 6 \\(1-based\\)"),
         (["--labels", f"{sa_es}@5"], "001_SA_ES_gt.nii@5: frame 5 is out of range for 5 frames \\[0, 4\\]"),
         (["--labels", f"{tmp_path / 'o5' / 'labels.tif'}@1"], "labels.tif@1: @T places one frame's labels, and this "
-                                                              "file holds 5 frames"),
+                                                              "file holds 5 planes"),
+        (["--labels", f"{sa_es}@-1"], "001_SA_ES_gt.nii@-1: frame -1 is out of range for 5 frames"),
         (["--labels", sa_es], "001_SA_ES_gt.nii: a labels volume of one time point whose name gives no frame .*"
                               "--labels FILE@T"),
         (["--labels", volume("q_frame01_gt.nii", 0, planes=2)], "a labels volume of 2 slice positions, the frames' "

@@ -315,3 +315,22 @@ def test_a_ground_truth_opened_on_its_own_is_labels_named_as_its_images(tmp_path
         (f"A0S9V9_sa_slice{k} labels", "labels", k == 0) for k in range(Z)]
     np.testing.assert_array_equal(layers[2][0], np.transpose(gt[:, :, 2, :], (2, 1, 0)))
     assert layers[2][0].dtype == np.int32
+
+
+def test_a_labels_named_file_without_ids_opens_as_an_image_as_before(tmp_path):
+    """(2026-12-06, review) A labels-named RGB TIFF, or a NIfTI of integers scaled to fractions, beside its sequence
+    was refused by napari's reader ("labels must be integers"); it opens as an image, as before."""
+    nib = pytest.importorskip("nibabel")
+    save_stack(tmp_path / "cine.tif", np.random.default_rng(0).random((3, 16, 16)).astype(np.float32))
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "cine_gt.tif", np.random.default_rng(1).integers(0, 255, (16, 16, 3), np.uint8),
+                     photometric="rgb")
+    kinds = [kind for _, _, kind in read_sequences(str(tmp_path / "cine_gt.tif"))]
+    assert kinds and "labels" not in kinds
+    img = nib.Nifti1Image(np.arange(16 * 16 * 3, dtype=np.int16).reshape(16, 16, 3), np.eye(4))
+    img.header.set_slope_inter(0.5, 0)
+    nib.save(img, tmp_path / "clip_gt.nii.gz")
+    nib.save(img, tmp_path / "clip.nii.gz")
+    kinds = [kind for _, _, kind in read_sequences(str(tmp_path / "clip_gt.nii.gz"))]
+    assert kinds == ["image"]

@@ -2123,8 +2123,27 @@ def test_the_plots_dock_scores_a_run_with_the_labels_the_register_dock_had(widge
     assert plots.labels_combo.currentText() == "none"  # another image: not seq's run's labels
     choose(plots.images.combo, "seq")
     assert plots.labels_combo.currentText() == "half"
-    choose(plots.labels_combo, "seg")  # the user's choice
-    choose(w.labels_combo, "seq labels")
+    choose(w.labels_combo, "seg")
+    run_and_wait(qtbot, w)  # a third run, straight after: followed again
+    qtbot.waitUntil(lambda: plots.labels_combo.currentText() == "seg", timeout=5000)
+    choose(plots.labels_combo, "seq labels")  # the user's choice: kept
+    plots.labels_combo.activated.emit(plots.labels_combo.currentIndex())
+    choose(w.labels_combo, "half")
     run_and_wait(qtbot, w)
     qtbot.wait(200)
-    assert plots.labels_combo.currentText() == "seg"
+    assert plots.labels_combo.currentText() == "seq labels"
+    # the run's labels gone: the image's own (they gave "none")
+    viewer.layers.remove("half")
+    choose(plots.images.combo, "other")
+    choose(plots.images.combo, "seq")
+    assert plots.labels_combo.currentText() == "seq labels"
+    # a cancelled run's labels are not a result's (the next choice of the image took them)
+    from napari_tlreg._widgets.store import store_for
+
+    choose(w.labels_combo, "seg")
+    choose(w.method_combo, SlowEngine.name)
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: w.running, timeout=5000)
+    w.cancel()
+    qtbot.waitUntil(lambda: not w.running, timeout=10000)
+    assert store_for(viewer).labels_used("seq") == "half"

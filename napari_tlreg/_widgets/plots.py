@@ -101,6 +101,7 @@ class PlotsWidget(ClosingDock, QWidget):
         self.labels_combo = QComboBox()
         self.labels_combo.setToolTip("Manual labels (T, H, W): Dice/HD of the propagated reference labels on every labelled frame")
         self.labels_combo.currentIndexChanged.connect(self._on_inputs_changed)
+        self.labels_combo.activated.connect(self._on_labels_chosen)
         form.addRow("manual labels", self.labels_combo)
         self.label_combo = QComboBox()
         self.label_combo.setToolTip("Dice/HD of the foreground or of one label")
@@ -120,7 +121,7 @@ class PlotsWidget(ClosingDock, QWidget):
         # until the user (or a script) picks a metric, the dock picks one with values: the first, Dice, once labels
         # are scored, else the first there is
         self._metric_set_by_dock = True
-        self._followed: str | None = None  # the labels this dock took from a run in the Register dock
+        self._labels_by_user: set[str] = set()  # images whose labels the user chose here: no run's are followed
         self.metric_combo.currentIndexChanged.connect(lambda *_: setattr(self, "_metric_set_by_dock", False))
         self.all_box = QCheckBox("all metrics")
         self.all_box.setChecked(True)
@@ -198,9 +199,8 @@ class PlotsWidget(ClosingDock, QWidget):
         self._filled_for = img
         # the labels its last run in the Register dock had (the propagated labels shown are theirs), else its own
         used = self._store.labels_used(base) if img is not None else None
-        self._labels = self._fill(self.labels_combo, labels, used or f"{base} labels", keep=same)
-        if used is not None and self.labels_combo.currentText() == used:
-            self._followed = used
+        self._labels = self._fill(self.labels_combo, labels, used if used in [ly.name for ly in labels]
+                                  else f"{base} labels", keep=same)
         self._points = self._fill(self.points_combo, points, f"{base} {LANDMARKS}", keep=same)
         for ly in labels + points:
             if id(ly) not in self._hooked:
@@ -227,17 +227,21 @@ class PlotsWidget(ClosingDock, QWidget):
         if layer is None or layer.name in (self.labels_combo.currentText(), self.points_combo.currentText()):
             self._timer.start()  # the evaluation re-reads the label choices (the data is written after a paint event)
 
+    def _on_labels_chosen(self, *_) -> None:
+        """The user chose labels here: kept for this image, whatever a run in the Register dock had."""
+        img = self.current_image()
+        if img is not None:
+            self._labels_by_user.add(img.name)
+
     def _on_result_changed(self, image: str, method: str) -> None:
         img = self.current_image()
         if img is not None and img.name == image:
             # the labels the run had (chosen in the Register dock), where this dock has none or the last run's: a
             # second run with others kept the first's, scored against the propagated labels of the second
-            used, mine = self._store.labels_used(image), self.labels_combo.currentText()
-            if used is not None and used != mine and (self.current_labels() is None or mine == self._followed):
-                i = self.labels_combo.findText(used)
-                if i >= 0:
-                    self._followed = used
-                    self.labels_combo.setCurrentIndex(i)
+            used = self._store.labels_used(image)
+            i = self.labels_combo.findText(used) if used is not None else -1
+            if i > 0 and image not in self._labels_by_user:
+                self.labels_combo.setCurrentIndex(i)
             self._timer.start()
 
     def _on_inputs_changed(self, *_) -> None:

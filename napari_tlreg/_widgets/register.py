@@ -614,6 +614,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._run_layer: Layer | None = None
         self._run_removed: str | None = None  # the name of the image removed while it was registered
         self._run_data = None  # the image's data the run took (replaced while it ran: the result is not its)
+        self._run_labels: str | None = None  # the labels layer the run took
         self._grid_gen = 0  # the latest grid asked for (a spacing changed again meanwhile: the older one is dropped)
         self._grid_workers: set = set()
         #: the result layers made, by the name they were made under: one the user renamed ("my grid") is still the
@@ -1420,8 +1421,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._run_layer = layer  # the image itself: it may be renamed or removed while the run goes on
         self._run_data = data
         store_for(self._viewer).begin(layer.name, reference)
-        chosen = self.current_labels()
-        store_for(self._viewer).use_labels(layer.name, None if labels is None or chosen is None else chosen.name)
+        self._run_labels = None if labels is None else self.current_labels().name  # the plots dock scores with them
         progress = _Throttle(self._relay.progress.emit)
         info = plugin_info(layer)
         # a result's provenance: the file it came from (a sample by its name)
@@ -1756,6 +1756,8 @@ class RegisterWidget(ClosingDock, QWidget):
         self.status_label.setText(done if shown else f"'{settings['base']}' {done}")
         key = (str(settings["base"]), str(res.method))
         self.results[key] = res
+        # the labels this run had (a cancelled or failed run's are not a result's)
+        store_for(self._viewer).use_labels(key[0], self._run_labels)
         store_for(self._viewer).add(*key, res, turn=shown)
         self.result_ready.emit(*key, res)
 
