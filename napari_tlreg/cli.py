@@ -511,7 +511,7 @@ def cmd_evaluate(args) -> int:
         except ValueError as exc:
             raise ValueError(f"{Path(args.landmarks).name}: {exc}") from None
     summaries, first, plan = {}, None, []
-    for folder, res in zip(args.folder, results):
+    for folder, res, key in zip(args.folder, results, keys):
         # each kind not given: what the folder keeps (what register or an earlier evaluate used); a folder older
         # than that: its recorded source's own (else its Dice and TRE were lost)
         want = (args.labels is None, args.landmarks is None)
@@ -525,7 +525,7 @@ def cmd_evaluate(args) -> int:
             if took:
                 print(f"napari-tlreg evaluate: {folder}: the {' and '.join(('labels', 'landmarks')[k] for k in took)} "
                       f"of its source, {report.recorded(Path(folder))[0]}", file=sys.stderr)
-        lab = own[0] if want[0] else placed[(res.reference, *_recorded_slice(Path(folder), res))]
+        lab = own[0] if want[0] else placed[key]
         lm = own[1] if want[1] else landmarks
         for note in report.unannotated_reference(None if lab is None else np.asarray(lab), lm, res.reference):
             print(f"napari-tlreg evaluate: warning: {folder}: {note}", file=sys.stderr)

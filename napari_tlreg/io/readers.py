@@ -344,20 +344,11 @@ def _labels_at(cand: Path, shape: tuple, slice: int | None, n_slices: int, read:
                 _fail(cand, "a labels volume of one time point whose name gives no frame (ACDC's frameNN)")
             if t >= shape[0]:
                 _fail(cand, f"its name gives frame {t + 1} (1-based), and the sequence has {shape[0]} frames")
-            if read is None or cand not in read:
-                vol = load_stack(cand)[0]
-                if read is not None:
-                    read[cand] = vol
             lab = np.zeros(shape, np.int64)
-            lab[t] = volume_plane(cand, vol if read is None else read[cand], slice, n_slices)
+            lab[t] = volume_plane(cand, _once(read, cand, lambda: load_stack(cand)[0]), slice, n_slices)
             return lab
         try:
-            if read is not None and cand in read:
-                data = read[cand]
-            else:
-                data = _nifti_array(cand, slice or 0, lazy=read is None)[0]
-                if read is not None:
-                    read[cand] = data
+            data = _once(read, cand, lambda: _nifti_array(cand, slice or 0, lazy=read is None)[0])
             if len(data.shape) == 4 and data.shape[2] > 1:  # (X, Y, Z, T): the frames' slice position
                 frames, held = _nifti_to_napari(data, cand, slice or 0)
                 if held != n_slices:
@@ -368,6 +359,15 @@ def _labels_at(cand: Path, shape: tuple, slice: int | None, n_slices: int, read:
         except Exception as e:  # as load_stack says it (a corrupt labels file refused the cine beside it)
             raise SequenceReadError(f"{cand.name}: not a readable NIfTI file (truncated or corrupt: {_reason(e)})") from e
     return load_stack(cand)[0]
+
+
+def _once(read: dict | None, key, load):
+    """``load()``, kept in ``read`` (where there is one) for the next slice position that asks for ``key``."""
+    if read is None:
+        return load()
+    if key not in read:
+        read[key] = load()
+    return read[key]
 
 
 def _sibling_labels(path: Path, shape: tuple, slice: int | None = None, n_slices: int = 1,
