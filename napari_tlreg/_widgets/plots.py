@@ -236,8 +236,8 @@ class PlotsWidget(ClosingDock, QWidget):
     def _on_result_changed(self, image: str, method: str) -> None:
         img = self.current_image()
         if img is not None and img.name == image:
-            # the labels the run had (chosen in the Register dock), where this dock has none or the last run's: a
-            # second run with others kept the first's, scored against the propagated labels of the second
+            # the labels the run had (chosen in the Register dock), unless the user chose labels here for this image:
+            # a second run with others kept the first's, scored against the propagated labels of the second
             used = self._store.labels_used(image)
             i = self.labels_combo.findText(used) if used is not None else -1
             if i > 0 and image not in self._labels_by_user:
