@@ -23,6 +23,7 @@ _LAZY = {
     "Cancelled": "napari_tlreg.api",
     "RegistrationResult": "napari_tlreg.result",
     "load_sequence": "napari_tlreg.io",
+    "load_labels": "napari_tlreg.io",
     "samples": "napari_tlreg.io",
     "Sequence": "napari_tlreg.io",
 }
@@ -34,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import landmarks, metrics
     from .api import Cancelled, methods, register
     from .core.ops import compose, integrate_velocity, invert, jacobian_determinant, warp
-    from .io import Sequence, load_sequence, samples
+    from .io import Sequence, load_labels, load_sequence, samples
     from .result import RegistrationResult
 
 

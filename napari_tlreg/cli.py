@@ -175,119 +175,18 @@ def _plain_value(raw: str):
     return raw
 
 
-def _labels_of(paths: list[str], shape: tuple[int, int, int], reference: int | None = 0, slice: int | None = None,
-               n_slices: int | None = None, seq=None) -> tuple:
-    """``(labels (T, H, W) int32, label names or None)`` of the ``--labels`` files, each read by :func:`_load_labels`
-    (or, with the frames' DICOM ``seq``, as expert contours), each labelling its own frames (ACDC's ED and ES
-    volumes): a frame two files label is refused."""
-    import numpy as np
+def _labels_of(paths: list[str], like, reference: int | None = 0, slice: int | None = None,
+               n_slices: int | None = None) -> tuple:
+    """``(labels (T, H, W) int32, label names or None)`` of the ``--labels`` files (:func:`napari_tlreg.io.load_labels`:
+    ``like`` a Sequence, a DICOM series' for its contour files, or a shape): the contours' names where every file is
+    contours."""
+    from .io import load_labels
+    from .io.contours import LABEL_NAMES, is_contour_source
+    from .io.labels import frame_given
+    from .io.sequence import Sequence
 
-    from .core.labels import labelled_frames
-    from .io.contours import LABEL_NAMES, is_contour_source, load_contours
-
-    merged, by = None, {}
-    contours = []
-    for path, at in map(_frame_given, paths):
-        drawn = seq is not None and is_contour_source(path)
-        contours.append(drawn)
-        if drawn and at is not None:
-            raise ValueError(f"{path}@{at}: contour files name the images they were drawn on; give them without @T")
-        lab = load_contours(path, seq) if drawn else _load_labels(path, shape, reference, slice, n_slices, at)
-        for t in labelled_frames(lab):
-            if int(t) in by:
-                raise ValueError(f"{path}: labels frame {t}, which {by[int(t)]} labels too")
-            by[int(t)] = path
-        merged = lab if merged is None else np.where(lab != 0, lab, merged)
-    return merged, (LABEL_NAMES if all(contours) else None)
-
-
-def _frame_given(text: str) -> tuple[str, int | None]:
-    """``FILE@T`` -> ``(FILE, T)``: the frame a file of one frame's labels goes on (M&Ms-2's ``001_SA_ES_gt``, CAMUS's
-    ``_ES_gt``, whose names give none); a name that is a file as it stands is that file."""
-    import re
-
-    m = re.fullmatch(r"(.+)@(-?\d+)", str(text))
-    return (m.group(1), int(m.group(2))) if m and not Path(text).expanduser().exists() else (str(text), None)
-
-
-def _load_labels(path: str | None, shape: tuple[int, int, int], reference: int = 0, slice: int | None = None,
-                 n_slices: int | None = None, at: int | None = None):
-    """Labels from a file, checked against the frames: ``(T, H, W)`` int32 (one frame goes on the reference). A
-    file of several slice positions (a 4-D NIfTI, an ``(S, T, H, W)`` array) gives slice position ``slice`` (the
-    frames' own, ``--slice``; default 0), and must have the frames' ``n_slices`` when that is known (9 positions of
-    labels against a stack of 12 gave another position's labels, without a word). So does a NIfTI volume (X, Y, Z)
-    of one time point against a multi-slice source (ACDC's ``frameNN_gt``): its plane ``slice`` labels frame NN
-    of the name (1-based, as ACDC counts), or else the reference, which must then be given (``None``: not given;
-    the first frame for any other labels). ``at`` (``FILE@T``): the frame one frame's labels go on, whatever the
-    name or the reference."""
-    if path is None:
-        return None
-    from .io import load_sequence, load_stack
-    from .io.contours import is_contour_source
-    from .io.readers import named_frame, nifti_volume_slices, volume_plane
-
-    if is_contour_source(path):
-        raise ValueError(f"{Path(path).name}: contour files name the DICOM images they were drawn on: give them to "
-                         "`register DICOM_FOLDER --labels` (its result folder keeps them as labels, which evaluate reads)")
-
-    if not Path(path).expanduser().exists():  # load_sequence's "not a sample name" hint, and a sample's frames as labels
-        raise FileNotFoundError(f"{path}: no such labels file or folder")
-    if Path(path).suffix.lower() == ".npz":
-        lab = _npz_labels(path)
-    else:
-        try:  # the stored integers exactly (the sequence readers give float32 frames: ids over 2**24 would round)
-            lab = load_stack(path)[0]
-        except (ValueError, OSError):  # a 4-D NIfTI, DICOM, video: the sequence readers, at the frames' slice position
-            seq = load_sequence(path)
-            held = int(seq.metadata.get("n_slices", 1))
-            if held > 1 and n_slices is not None and held != n_slices:
-                raise ValueError(f"{path}: labels of {held} slice positions, the frames' source has {n_slices}")
-            if held > 1 and slice:
-                seq = load_sequence(path, slice=slice)
-            lab = seq.frames
-    planes = nifti_volume_slices(path)
-    # one time point's volume against a multi-slice source (or, its count unknown, not one plane a frame): the
-    # frames' slice position, on the frame the name gives
-    if planes and (n_slices > 1 if n_slices else planes != shape[0]):
-        lab, named = volume_plane(Path(path), lab, slice, n_slices), named_frame(path)
-        if named is not None and named >= shape[0] and at is None:
-            raise ValueError(f"{path}: its name gives frame {named + 1} (1-based), and the sequence has {shape[0]} "
-                             "frames")
-        if named is None and reference is None and at is None:  # frame 0, without a word, for an ED that was 18
-            raise ValueError(f"{path}: a labels volume of one time point whose name gives no frame (ACDC's "
-                             "patient001_frame01_gt: frame 1): give the frame it labels, --labels FILE@T (or "
-                             "--reference T)")
-        reference = reference if named is None else named
-    reference = 0 if reference is None else reference
-    if at is not None:  # the frame given with the file
-        if not 0 <= at < shape[0]:
-            raise ValueError(f"{path}@{at}: frame {at} is out of range for {shape[0]} frames [0, {shape[0] - 1}]")
-        held = lab.reshape(-1, *lab.shape[-2:]).shape[0]
-        if held > 1:
-            raise ValueError(f"{path}@{at}: @T places one frame's labels, and this file holds {held} planes "
-                             "(give it without @T)")
-        reference = at
-    while lab.ndim > 3 and lab.shape[0] == 1:
-        lab = lab[0]
-    if lab.ndim == 4 and lab.shape[1:] == tuple(shape):  # (S, T, H, W): the frames' slice position
-        if n_slices is not None and lab.shape[0] != n_slices:
-            raise ValueError(f"{path}: labels of {lab.shape[0]} slice positions, the frames' source has {n_slices}")
-        k = slice or 0
-        if not 0 <= k < lab.shape[0]:
-            raise ValueError(f"{path}: labels of {lab.shape[0]} slice positions have no slice {k}")
-        lab = lab[k]
-    if lab.ndim == 2:
-        lab = lab[None]
-    if lab.ndim != 3:
-        raise ValueError(f"{path}: labels of shape {lab.shape}; expected (T, H, W) or (H, W)")
-    if lab.shape[1:] != tuple(shape[1:]):
-        raise ValueError(f"{path}: labels of {lab.shape[1]}x{lab.shape[2]} do not match frames of {shape[1]}x{shape[2]}")
-    from .report import check_annotations
-
-    try:
-        return check_annotations(shape, lab, None, reference)[0]
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+    drawn = isinstance(like, Sequence) and all(is_contour_source(frame_given(p)[0]) for p in paths)
+    return load_labels(paths, like, reference=reference, slice=slice, n_slices=n_slices), (LABEL_NAMES if drawn else None)
 
 
 def _recorded_annotations(folder: Path, res) -> tuple:
@@ -325,23 +224,6 @@ def _recorded_slice(folder: Path, res=None) -> tuple[int | None, int | None]:
     kept = report.recorded(folder)[1]
     slice = kept.get("slice", (kept.get("batch") or {}).get("slice"))
     return (slice if isinstance(slice, int) else None), (1 if prov.get("source") else None)
-
-
-def _npz_labels(path):
-    """The labels of an ``.npz``: its ``labels`` array (the package's sequence files keep them beside ``frames``,
-    which are not labels), or its one array."""
-    import numpy as np
-
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            keys = list(z.keys())
-            if "labels" in keys or len(keys) == 1:
-                return z["labels" if "labels" in keys else keys[0]]
-    except Exception as exc:  # zipfile.BadZipFile, zlib.error, EOFError too: one line, not a traceback
-        from .core.region import unreadable_reason
-
-        raise ValueError(f"{path}: not a readable .npz file ({unreadable_reason(exc)})") from None
-    raise ValueError(f"{Path(path).name}: the .npz holds no 'labels' array (keys: {', '.join(keys) or 'none'})")
 
 
 _PROGRESS_LINE = [False]  # a "\r[...] done/total" progress line is open on stderr
@@ -388,9 +270,10 @@ def _print_warning(message: str) -> None:
 
 def _inputs_of(args) -> list:
     """The files a ``register`` reads: its input (and the labels file read with it), ``--labels``, ``--landmarks``."""
+    from .io.labels import frame_given
     from .io.readers import sibling_labels_paths
 
-    given = [args.input, *(_frame_given(lab)[0] for lab in args.labels or ()), args.landmarks]
+    given = [args.input, *(frame_given(lab)[0] for lab in args.labels or ()), args.landmarks]
     if Path(args.input).expanduser().is_file():
         given += sibling_labels_paths(Path(args.input).expanduser())
     return given
@@ -422,7 +305,7 @@ def cmd_register(args) -> int:
               f"for a pair of dates (satellite), --method {api.PAIR_METHOD} (the viewer's choice) or multistep",
               file=sys.stderr)
     # what each label id is (the plots and a report name them): the contours', the source's own labels'
-    labels, names = (_labels_of(args.labels, seq.shape, args.reference if chosen else None, args.slice, n_slices, seq)
+    labels, names = (_labels_of(args.labels, seq, args.reference if chosen else None, args.slice, n_slices)
                      if args.labels
                      else (seq.labels, seq.metadata.get("label_names")))
     landmarks = load_points_csv(args.landmarks) if args.landmarks else seq.landmarks

@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 
+import napari_tlreg as tl
 from napari_tlreg import cli
 from napari_tlreg.io import SequenceReadError, load_contours, load_sequence, load_stack
 from napari_tlreg.io.contours import LV_CAVITY, MYOCARDIUM
@@ -71,6 +72,9 @@ def test_register_takes_the_contours_and_evaluate_reads_them_from_the_folder(sun
                      "--out", str(out), "--no-montage"]) == 0
     kept = load_stack(out / "labels.tif")[0]
     assert np.array_equal(kept, load_contours(contours, load_sequence(dicom, slice=6)))
+    assert np.array_equal(tl.load_labels(contours, load_sequence(dicom, slice=6)), kept)  # from Python too
+    with pytest.raises(ValueError, match="give them with that series"):  # not against a shape: no images named
+        tl.load_labels(contours, kept.shape)
     rows = {int(r["t"]): r for r in csv.DictReader(open(out / "metrics.csv"))}
     es = rows[7]
     assert float(es["dice_1"]) > 0.9 > float(es["dice_before"]) and es["dice_2"] == ""
@@ -78,7 +82,7 @@ def test_register_takes_the_contours_and_evaluate_reads_them_from_the_folder(sun
     capsys.readouterr()
     assert cli.main(["evaluate", str(out)]) == 0  # the folder's labels
     assert cli.main(["evaluate", str(out), "--labels", str(contours)]) == 2
-    assert "give them to `register DICOM_FOLDER --labels`" in capsys.readouterr().err
+    assert "give them with that series (`register DICOM_FOLDER --labels`" in capsys.readouterr().err
     # beside a labels file of other frames (it was refused: "give them to `register DICOM_FOLDER --labels`")
     extra = np.zeros((20, 256, 256), np.uint8)
     extra[3, 100:120, 100:120] = 5

@@ -1347,7 +1347,8 @@ def test_cli_acdc_volume_labels_go_on_their_named_frame_at_the_slice(tmp_path, c
                        "--out", tmp_path / "o2", "--no-montage"], capsys)
     _assert_one_line_error(rc, err, match="p_gt.nii: a labels volume of one time point whose name gives no frame "
                                           "(ACDC's patient001_frame01_gt: frame 1): give the frame it labels, "
-                                          "--labels FILE@T (or --reference T)")
+                                          "--labels FILE@T (or --reference T; from Python, 'FILE@T' or "
+                                          "reference=T)")
     rc, err, _ = _cli(["register", tmp_path / "p_4d.nii", "--slice", "1", "--reference", "2", "--labels", plain,
                        "--method", shift_engine, "--out", tmp_path / "o2", "--no-montage"], capsys)
     assert rc == 0, err

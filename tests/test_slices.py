@@ -4,6 +4,7 @@ one by ``--slice`` and say so when there are others. (Batch: ``test_batch.py``.)
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,6 +174,39 @@ def _patient(folder, mnms=False):
             nib.save(img, folder / f"{name}.nii.gz")
     (folder / "Info.cfg").write_text("ED: 1\nES: 4\n")
     return folder / "patient001_4d.nii.gz", gt
+
+
+def test_load_labels_takes_from_python_what_the_cli_takes(tmp_path):
+    """``tl.load_labels``: the labels files ``--labels`` takes, from Python (there was no loader but the CLI's): ACDC's
+    volumes of one time point, each on the frame its name gives at the sequence's slice position (as the siblings'
+    reading gives them), ``FILE@T`` and ``reference=`` for a volume whose name gives no frame (refused without), a
+    shape with its slice position as evaluate gives it, and a frame two files label refused."""
+    import shutil
+
+    cine, gt = _patient(tmp_path / "patient001")
+    seq = tl.load_sequence(cine, slice=2)
+    ed, es = (cine.parent / f"patient001_frame{n:02d}_gt.nii.gz" for n in (1, 4))
+    lab = tl.load_labels([ed, es], seq)
+    assert lab.dtype == np.int32 and lab.shape == seq.shape
+    assert list(labelled_frames(lab)) == [0, 3] and set(np.unique(lab)) == {0, 3}  # slice 2's label, z + 1
+    np.testing.assert_array_equal(lab, seq.labels)  # one rule with the ground truth read beside the cine
+    np.testing.assert_array_equal(tl.load_labels([str(ed), str(es)], seq.shape, slice=2, n_slices=Z), lab)
+    at_slice0 = tl.load_labels(ed, tl.load_sequence(cine))
+    assert list(labelled_frames(at_slice0)) == [0] and set(np.unique(at_slice0)) == {0, 1}
+    other = tmp_path / "mnms2"
+    other.mkdir()
+    plain = Path(shutil.copy(es, other / "001_SA_ES_gt.nii.gz"))  # M&Ms-2's: the name gives no frame
+    with pytest.raises(ValueError, match="whose name gives no frame.*'FILE@T' or reference=T"):
+        tl.load_labels(plain, seq)
+    only_es = np.where(np.arange(T)[:, None, None] == 3, lab, 0)
+    np.testing.assert_array_equal(tl.load_labels(f"{plain}@3", seq), only_es)
+    np.testing.assert_array_equal(tl.load_labels(plain, seq, reference=3), only_es)
+    with pytest.raises(ValueError, match="labels frame 3, which .*frame04_gt.nii.gz labels too"):
+        tl.load_labels([es, f"{plain}@3"], seq)
+    with pytest.raises(ValueError, match="out of range for 5 frames"):
+        tl.load_labels(f"{plain}@5", seq)
+    with pytest.raises(ValueError, match=f"labels of {seq.shape[1]}x{seq.shape[2]} do not match frames of 20x20"):
+        tl.load_labels(ed, (T, 20, 20))
 
 
 @pytest.mark.parametrize("mnms", [False, True], ids=["acdc", "mnms"])
