@@ -33,6 +33,9 @@ __all__ = ["register", "methods", "method_params", "available_devices", "out_of_
 #: (2**27 float32 voxels = 512 MiB per copy; an engine holds several copies).
 MAX_VOXELS = 2**27
 MIN_SIZE = 8
+#: how to mend frames with NaN or infinite values, in Python's words (the Register dock says it in its own)
+NONFINITE_HINT = ("fill or mask them first (no-data: fill it with one value, e.g. np.nan_to_num(frames); the pair "
+                  "engines' mask_nodata ignores a border filled so)")
 DEFAULT_METHOD = "tlrn"
 #: the method the viewer starts on for a pair of dates: HSyN, trained on satellite pairs, the closest of the pair
 #: engines to the real Sentinel-2 pair's shift and to the semi-synthetic pairs' truth (README, pair engines); the
@@ -441,10 +444,11 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
         arr = _exact_to_float32(arr)
     arr = arr.astype(np.float32, copy=False)
     if not np.isfinite(arr).all():
-        bad = int((~np.isfinite(arr)).sum())
-        raise ValueError(f"frames contain {bad} NaN or infinite value(s); fill or mask them first (no-data: fill it "
-                         "with one value, e.g. np.nan_to_num(frames); the pair engines' mask_nodata ignores a border "
-                         "filled so)")
+        per_frame = (~np.isfinite(arr)).reshape(len(arr), -1).sum(1)
+        ts = np.flatnonzero(per_frame)
+        which = ("every frame" if len(ts) == len(arr) else f"frame {ts[0]}" if len(ts) == 1 else
+                 f"frames {', '.join(map(str, ts[:10]))}" + (f" and {len(ts) - 10} more" if len(ts) > 10 else ""))
+        raise ValueError(f"frames contain {int(per_frame.sum())} NaN or infinite value(s), in {which}; {NONFINITE_HINT}")
     ref = check_reference(reference, t)
     # a constant image has no structure to match: every engine would return its own bias as a motion
     lo, hi = arr.min(), arr.max()

@@ -273,6 +273,41 @@ def test_three_docks_fit_a_768_px_screen(docks, qtbot):
         assert area.minimumSizeHint().width() >= area.widget().minimumSizeHint().width()  # never cut at the side
 
 
+def test_the_status_keeps_its_lines_with_three_docks_on_a_768_px_screen(docks, qtbot):
+    """Laptop review: with the three docks stacked on a 1366x768 screen the Register dock's status got one line's
+    height and more, so a run's status, its warning not to trust the result last, was cut in half under the progress
+    bar (72 px for the 82 it needed). It is given the height its text needs (up to STATUS_LINES lines, the form above
+    scrolling the more), and the window still fits the screen."""
+    from napari_tlreg._widgets.register import FORM_LEAST_HEIGHT, STATUS_LINES
+
+    viewer, reg, _, _ = docks
+    window = viewer.window._qt_window
+    window.resize(1366, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    label = reg.status_label
+    text = ("done: 16 frames to frame 0 with tlrn on cpu in 0.5 s; worst folding 0.00 %; intensities scaled per frame\n"
+            "⚠ tlrn: the warped reference matches the frames worse than the reference left as it is (mean MSE 0.00638 "
+            "against 0.00628; worse on 8 of 15 frames) (and 1 more warning)")
+    label.setText(text)
+
+    def fits():
+        need = label.heightForWidth(label.width())
+        return label.height() >= need > 3 * label.fontMetrics().lineSpacing()
+
+    qtbot.waitUntil(fits, timeout=3000)
+    assert label.toolTip() == text
+    assert window.minimumSizeHint().height() <= 700
+    label.setText(" ".join([text] * 6))  # at most STATUS_LINES lines asked for; the rest in the tooltip
+    qtbot.wait(50)
+    line = label.fontMetrics().lineSpacing()
+    assert label.minimumHeight() == STATUS_LINES * line + line // 2
+    assert window.minimumSizeHint().height() <= 700
+    label.setText("ready")  # the form's least height back
+    qtbot.wait(50)
+    assert reg.findChild(QScrollArea, "scroll_area").minimumSizeHint().height() == FORM_LEAST_HEIGHT
+
+
 def test_a_sequence_in_pixels_has_one_pair_of_tre_columns(docks):
     """The lemniscate sample (unit px, the reader's nominal spacing 1 x 1) showed its TRE twice, all four columns
     "(px)"."""

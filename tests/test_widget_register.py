@@ -855,6 +855,9 @@ def test_intensity_choice_and_flicker_notice(widget, qtbot, notes):
     assert w.results[("seq", TruthEngine.name)].normalization == "frame"
     assert len(notes) == 1 and notes[0][0] == "warning", notes
     assert notes[0][1].startswith("Register sequence: frames 2, 3 differ in brightness from the reference by ")
+    # in the form's words (laptop review: it told a clinician "normalize='sequence'")
+    assert notes[0][1].endswith("each frame was normalised on its own (intensity “one scale for the sequence” keeps "
+                                "one scale for all)")
     assert "; intensities scaled per frame\n⚠ frames 2, 3 differ in brightness" in w.status_label.text()
     notes.clear()
     choose(w.normalize_combo, "one scale for the sequence")

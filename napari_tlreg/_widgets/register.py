@@ -22,7 +22,7 @@ import numpy as np
 from napari.layers import Image, Labels, Layer, Points, Vectors
 from napari.utils.colormaps import ensure_colormap
 from napari.utils.notifications import show_error, show_warning
-from qtpy.QtCore import QEvent, QLocale, QObject, Qt, QThreadPool, QTimer, Signal
+from qtpy.QtCore import QEvent, QLocale, QObject, QRect, Qt, QThreadPool, QTimer, Signal
 from qtpy.QtGui import QValidator
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -48,6 +48,7 @@ from superqt.utils import create_worker
 
 import napari_tlreg as tl
 from napari_tlreg.api import (
+    NONFINITE_HINT,
     DEFAULT_METHOD,
     NORMALIZATIONS,
     Cancelled,
@@ -66,7 +67,7 @@ from napari_tlreg.api import (
     without_far_fill,
 )
 from napari_tlreg.core.labels import as_label_ids, labelled_frames, reference_on_labels
-from napari_tlreg.core.normalize import intensity_range
+from napari_tlreg.core.normalize import ONE_SCALE_HINT, intensity_range
 from napari_tlreg.io import to_luminance
 from napari_tlreg._hooks import label_colormap, points_with_ids
 from napari_tlreg.io.contours import LABEL_NAMES, contour_labels
@@ -95,6 +96,23 @@ SET_AFTER = ("contour",)
 #: the intensity choices (``tl.register``'s ``normalize``) as the form names them
 NORMALIZE_TEXT = {"auto": "auto (per frame if they flicker)", "sequence": "one scale for the sequence",
                   "frame": "each frame its own"}
+#: the API's hints in Python's words, said in the form's (the flicker warning told a clinician to pass
+#: normalize='sequence'; frames with NaNs, to call np.nan_to_num and the pair engines' mask_nodata)
+DOCK_WORDS = {
+    ONE_SCALE_HINT: f"intensity “{NORMALIZE_TEXT['sequence']}” keeps one scale for all",
+    NONFINITE_HINT: "they are no image values: fill them with one value first, where the frames were made (or in "
+                    "napari's console, np.nan_to_num(layer.data)); a pair method's mask_nodata leaves a no-data "
+                    "fill out",
+}
+
+
+def in_dock_words(message: str) -> str:
+    """``message`` with the API's hints in :data:`DOCK_WORDS` said in the form's words."""
+    for python, ours in DOCK_WORDS.items():
+        message = message.replace(python, ours)
+    return message
+
+
 RUN_TEXT = "Run"
 #: the border of a parameter editor whose value the method refuses
 PROBLEM_COLOUR = "#e05050"
@@ -272,7 +290,8 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
         return _Outcome("refused", message="out of memory reading the labels: crop or downsample them")
     try:
         notes: list[str] = []  # the run's own warnings (e.g. blank frames), shown with the result's
-        res = tl.register(frames, progress=progress, cancel=cancel, on_warning=notes.append, **call)
+        res = tl.register(frames, progress=progress, cancel=cancel,
+                          on_warning=lambda m: notes.append(in_dock_words(m)), **call)
         if cancel.is_set():
             return _Outcome("cancelled")
         res.provenance.update(origin or {})  # the layer's file (register saw only its pixels)
@@ -509,6 +528,48 @@ JACOBIAN_MEANING = "since the reference: blue grew · white unchanged · red shr
 JACOBIAN_MEANING_OTHER = "since the reference: left end grew · 1 unchanged · right end shrank"
 
 
+#: the most lines of the Register dock's status kept in view however low the dock is (the whole text in its tooltip)
+STATUS_LINES = 5
+#: the least height of the Register dock's form where the status takes more lines (two rows of the form)
+FORM_FLOOR = 56
+
+
+class _StatusLabel(QLabel):
+    """The Register dock's status line: wrapped, and as high as its text needs at its width (up to
+    :data:`STATUS_LINES` lines), the least height of the scrolled ``form`` above it lowered by as much (down to
+    :data:`FORM_FLOOR`), so the dock's least height stays the same and the window still fits a 768-px screen. A plain
+    wrapped label asked for one line's height: with the three docks on such a screen the end of a run's status, the
+    warning not to trust the result, was cut in half; the whole text is its tooltip too."""
+
+    def __init__(self, text: str, form: QScrollArea):
+        super().__init__(text)
+        self.form = form
+        self.setWordWrap(True)
+        self.setToolTip(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        super().setText(text)
+        self.setToolTip(text)
+        self._fit()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        # the text's own height (QLabel's heightForWidth is never below the least height set here)
+        metrics, frame = self.fontMetrics(), self.contentsMargins()
+        inner = max(self.width() - frame.left() - frame.right() - 2 * self.margin(), 1)
+        text = metrics.boundingRect(QRect(0, 0, inner, 0), Qt.TextFlag.TextWordWrap, self.text()).height()
+        line = metrics.lineSpacing()
+        need = min(text + frame.top() + frame.bottom() + 2 * self.margin(), line * STATUS_LINES + line // 2)
+        if need != self.minimumHeight():  # a width change may change it; a height change never does
+            self.setMinimumHeight(need)
+            lines = max(1, round(need / line))  # the label's margins less than a line
+            self.form.least_height = max(FORM_FLOOR, FORM_LEAST_HEIGHT - (lines - 1) * line)
+            self.form.updateGeometry()
+
+
 class _JacobianLegend(QWidget):
     """Colour bar of the jacobian layer (its colormap and contrast limits) and the fold colour."""
 
@@ -732,7 +793,8 @@ class RegisterWidget(ClosingDock, QWidget):
         # Run, the progress and the status under the scrolled form, always in view: on a 1366x768 screen with the
         # three docks they were below nmsr's form, 0 px of them shown, the run's progress out of sight
         footer = self.layout()
-        self.findChild(QScrollArea, "scroll_area").least_height = FORM_LEAST_HEIGHT  # the window still fits 768 px
+        form = self.findChild(QScrollArea, "scroll_area")
+        form.least_height = FORM_LEAST_HEIGHT  # the window still fits 768 px
         self.run_btn = QPushButton(RUN_TEXT)
         self.run_btn.clicked.connect(self._on_run_clicked)
         footer.addWidget(self.run_btn)
@@ -740,8 +802,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         footer.addWidget(self.progress_bar)
-        self.status_label = QLabel("ready")
-        self.status_label.setWordWrap(True)
+        self.status_label = _StatusLabel("ready", form)
         footer.addWidget(self.status_label)
 
         display = QGroupBox("display")
@@ -1609,6 +1670,7 @@ class RegisterWidget(ClosingDock, QWidget):
 
     def _refuse(self, message: str) -> None:
         """A run refused before it started: said in a notification and in the dock (not the last run's "done")."""
+        message = in_dock_words(message)
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.status_label.setText(f"not run: {message}")

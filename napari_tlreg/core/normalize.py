@@ -127,6 +127,10 @@ def flicker(frames: np.ndarray, reference: int = 0, skip=(), fill=None) -> dict[
             if factor > gain or shift > offset}
 
 
+#: how to keep one scale where ``auto`` took each frame's own, in Python's words (the Register dock says it in its own)
+ONE_SCALE_HINT = "normalize='sequence' to keep one scale for all"
+
+
 def flicker_message(changed: dict[int, float]) -> str:
     """What ``register`` says when ``normalize="auto"`` normalised each frame on its own (at most 10 frames named; the
     change quoted is the least of theirs, and each measure is a lower bound: :func:`brightness_changes`)."""
@@ -136,8 +140,7 @@ def flicker_message(changed: dict[int, float]) -> str:
     least = min(changed.values())
     by = f"{100 * least:.0f} % or more (flicker?)" if least < PAIR_GAIN - 1 else \
         f"{least + 1:,.0f}x or more (another unit or encoding?)"
-    return (f"{which} in brightness from the reference by {by}: each frame was normalised on its own "
-            "(normalize='sequence' to keep one scale for all)")
+    return f"{which} in brightness from the reference by {by}: each frame was normalised on its own ({ONE_SCALE_HINT})"
 
 
 def check_mode(mode: str) -> str:
