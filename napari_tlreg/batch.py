@@ -396,9 +396,13 @@ def _metrics_of(folder: Path) -> dict:
             value = summary.get(key)
             if isinstance(value, (int, float)) and math.isfinite(value):
                 out[key if key in METRIC_KEYS else f"{key[:-len(unit) - 1]}_physical"] = float(value)
-        shape = json.loads((folder / "result.json").read_text()).get("shape")
+        made = json.loads((folder / "result.json").read_text())
+        shape = made.get("shape")
         if shape and len(shape) == 3:
             out["frames"], out["height"], out["width"] = (int(s) for s in shape)
+        prov = made.get("provenance") or {}
+        if isinstance(prov.get("n_slices"), int) and prov["n_slices"] > 1 and isinstance(prov.get("slice"), int):
+            out["slice"] = prov["slice"]  # the position registered, --slice or not (a 9-slice file's row had none)
     except (OSError, ValueError, TypeError, AttributeError):
         pass
     return out
@@ -467,6 +471,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
             api.check_memory(method, seq.frames.shape, checked, limit=left, where=" to this Dask worker (its memory limit)")
         labels, landmarks = report.check_annotations(seq.shape, seq.labels, seq.landmarks, reference)
         notes += report.unannotated_reference(labels, landmarks, reference % seq.shape[0])
+        said += report.reference_only(labels, landmarks, reference % seq.shape[0])
         # the sequence itself: its spacing, and its own region as the mask of a method that takes one (said in the
         # summary, as register says it) and the registration's (e.g. blank frames): the run goes on, the summary says so
         for key, region in api.own_region_params(method, seq, params or {}).items():

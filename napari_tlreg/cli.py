@@ -321,6 +321,8 @@ def cmd_register(args) -> int:
         args.reference = best
     for note in report.unannotated_reference(labels, landmarks, args.reference % seq.shape[0]):
         _print_warning(note)
+    for note in report.reference_only(labels, landmarks, args.reference % seq.shape[0]):
+        print(f"napari-tlreg register: {note}", file=sys.stderr)
 
     given = parse_params(args.param)
     params = api.own_region_params(method, seq, given)

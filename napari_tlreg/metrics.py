@@ -497,6 +497,23 @@ def unannotated_reference(labels, landmarks, reference: int) -> list[str]:
     return notes
 
 
+def reference_only(labels, landmarks, reference: int) -> list[str]:
+    """What to say, plainly (no warning: carrying a segmentation through the cycle is a use of its own), when checked
+    ``(T, H, W)`` labels, or ``(N, 4)`` landmarks, lie on the reference frame only: they are carried to every frame,
+    and with nothing on another frame to score them against, Dice and Hausdorff, or TRE, stay empty (one labels file
+    of the reference's gave none, without a word)."""
+    notes = []
+    if labels is not None and labels.shape[0] > 1 and labels[reference].any() and \
+            list(labelled_frames(labels)) == [reference]:
+        notes.append(f"labels on the reference frame ({reference}) only: carried to every frame, with no other frame's "
+                     "labels to score them against, so no Dice or Hausdorff (label another frame too, as end-systole, "
+                     "to score them)")
+    if landmarks is not None and len(landmarks) and (np.asarray(landmarks)[:, 1] == reference).all():
+        notes.append(f"landmarks on the reference frame ({reference}) only: tracked to every frame, with no other "
+                     "frame's to measure them against, so no TRE (place the same ids on another frame to measure it)")
+    return notes
+
+
 def _frames(indices: list[int]) -> str:
     return ", ".join(map(str, indices[:8])) + (", ..." if len(indices) > 8 else "")
 

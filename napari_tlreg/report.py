@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics import summarize, unannotated_reference  # noqa: F401 (said by the CLI, batch, the viewer)
+from .metrics import reference_only, summarize, unannotated_reference  # noqa: F401 (said by the CLI, batch, the viewer)
 from .core.labels import as_label_ids, label_names as names_by_id, labelled_frames
 from .landmarks import landmark_rows
 from .result import RegistrationResult, core_versions

@@ -223,7 +223,7 @@ def test_batch_takes_a_slice_position_of_multi_slice_sources(cluster, shift_engi
     np.savez(folder / "thin.npz", frames=stack[:1])
     rows = {r["name"]: r for r in run_batch([folder], shift_engine, tmp_path / "out", scheduler=cluster.scheduler_address,
                                              montage=False, slice=2)}
-    assert rows["stack"]["status"] == "ok"
+    assert rows["stack"]["status"] == "ok" and rows["stack"]["slice"] == 2  # the position in its row (README review)
     got = np.asarray(tifffile.imread(tmp_path / "out" / "stack" / "frames.tif"))
     np.testing.assert_array_equal(got, normalize_sequence(load_sequence(folder / "stack.npz", slice=2).frames))
     assert rows["thin"]["status"] == "failed" and "slice=2 is out of range" in rows["thin"]["error"]
@@ -241,6 +241,11 @@ def test_batch_takes_a_slice_position_of_multi_slice_sources(cluster, shift_engi
                       montage=False)[0]  # a rerun that skips it says it again
     assert again["status"] == "skipped" and (again["note"], again["warning"]) == (row["note"], None)
     assert _summary(tmp_path / "dflt")[0]["note"] == row["note"]
+    # the slice position registered in its column, without --slice too (it was empty: the note alone said it)
+    assert row["slice"] == again["slice"] == 0 and _summary(tmp_path / "dflt")[0]["slice"] == "0"
+    one = run_batch([folder / "thin.npz"], shift_engine, tmp_path / "one", scheduler=cluster.scheduler_address,
+                    montage=False)[0]
+    assert one["status"] == "ok" and one["slice"] is None  # one slice position: no slice to name
 
 
 def test_batch_every_slice_position(cluster, shift_engine, tmp_path):

@@ -2776,3 +2776,41 @@ def test_a_tracked_result_saves_no_inverse_it_was_not_given():
         res.save(Path(d) / "r")
         assert not (Path(d) / "r" / "inverse.tif").exists()
         assert tl.RegistrationResult.load(Path(d) / "r").inverse is None
+
+
+def test_labels_and_landmarks_on_the_reference_only_are_said_plainly(tmp_path, capsys, shift_engine):
+    """One labels file of the reference's (the propagation use) gave no Dice and said nothing, as did landmarks on the
+    reference only: register and batch say so, as a note (not a warning: it is a use of its own); labels on two
+    frames say nothing."""
+    import tifffile
+
+    from napari_tlreg.batch import register_one
+    from napari_tlreg.metrics import reference_only
+
+    frames = _seq(4)
+    np.save(tmp_path / "seq.npy", frames)
+    one = np.zeros((32, 32), np.uint8)
+    one[8:20, 8:20] = 1
+    tifffile.imwrite(tmp_path / "ref.tif", one)
+    np.savetxt(tmp_path / "pts.csv", [[1, 0, 10.0, 12.0], [2, 0, 20.0, 9.0]], delimiter=",",
+               header="id,t,row,col", comments="")
+    rc, err, _ = _cli(["register", tmp_path / "seq.npy", "--labels", tmp_path / "ref.tif", "--landmarks",
+                       tmp_path / "pts.csv", "--method", shift_engine, "--out", tmp_path / "o", "--no-montage"], capsys)
+    assert rc == 0, err
+    said = [line for line in err if "only" in line]
+    assert said == [
+        "napari-tlreg register: labels on the reference frame (0) only: carried to every frame, with no other frame's "
+        "labels to score them against, so no Dice or Hausdorff (label another frame too, as end-systole, to score them)",
+        "napari-tlreg register: landmarks on the reference frame (0) only: tracked to every frame, with no other "
+        "frame's to measure them against, so no TRE (place the same ids on another frame to measure it)"], err
+    assert not any("warning" in line for line in err), err
+    both = np.zeros((4, 32, 32), np.uint8)
+    both[0], both[2] = one, np.roll(one, 2, 0)
+    assert reference_only(both, np.array([[1, 0, 10.0, 12.0], [1, 2, 12.0, 10.0]]), 0) == []
+    assert reference_only(both, None, 2) == []  # labels elsewhere than on the reference: not this case
+    np.save(tmp_path / "seq_labels.npy", np.where(np.arange(4)[:, None, None] == 0, one, 0).astype(np.uint8))
+    assert tl.load_sequence(tmp_path / "seq.npy").metadata["labels_source"] == str(tmp_path / "seq_labels.npy")
+    row = register_one({"name": "seq", "source": str(tmp_path / "seq.npy")}, shift_engine, str(tmp_path / "b"),
+                       montage=False)
+    assert row["status"] == "ok" and row["warning"] is None, row
+    assert row["note"].startswith("labels on the reference frame (0) only: carried to every frame"), row

@@ -2046,6 +2046,10 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
                 lab = as_label_ids(lab)
             except ValueError as e:
                 _fail(path, str(e))
+        else:  # none of its own: <stem>_labels.* beside it, as a TIFF's or NIfTI's (a .npy's were never read)
+            lab, src = _sibling_labels(path, frames.shape, k, n_slices)
+            if src:
+                m["labels_source"] = src
         return Sequence(frames, labels=lab, spacing=spacing, unit=unit if spacing else "px",
                         landmarks=landmarks, metadata=m)
 
