@@ -1450,6 +1450,13 @@ def test_stacked_files_must_be_one_image_of_one_size_each(tmp_path):
     tifffile.imwrite(tmp_path / "small.tif", np.zeros((30, 50), np.float32))
     with pytest.raises(SequenceReadError, match=r"^clip.tif: holds 5 frames; files are stacked one image a file"):
         load_sequence([tmp_path / "a.tif", tmp_path / "clip.tif"])
+    cines = tmp_path / "subject"  # M&Ms-2's: its SA and LA cines side by side (said of a file, "open it on its own")
+    cines.mkdir()
+    for name in ("001_LA_CINE.tif", "001_SA_CINE.tif"):
+        tifffile.imwrite(cines / name, np.zeros((5, 40, 50), np.float32), photometric="minisblack")
+    with pytest.raises(SequenceReadError, match=r"^subject: holds sequences of their own \(001_LA_CINE.tif: 5 frames\), "
+                                                r"not one image a file to stack: open one of them \(batch registers"):
+        load_sequence(cines)
     with pytest.raises(SequenceReadError, match=r"^small.tif: is 30x50, but a.tif is 40x50: files are stacked as "
                                                 r"frames of one size"):
         load_sequence([tmp_path / "a.tif", tmp_path / "small.tif"])

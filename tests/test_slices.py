@@ -235,6 +235,33 @@ def test_a_cine_opens_with_its_datasets_ground_truth_at_every_slice(tmp_path, mn
         np.testing.assert_array_equal(seq.labels, want[2])
 
 
+def test_an_mnms2_subject_folder_is_its_cines_and_no_single_images(tmp_path):
+    """M&Ms-2's subject folder: its short-axis and long-axis cines side by side, with their ED and ES images (the
+    long axis's of one plane) and ground truth. batch takes the two cines (the long axis's ED and ES were rows that
+    failed, "needs at least 2 frames"); opened as one sequence it is refused in words of a folder of cines (it said
+    of one cine "open it on its own")."""
+    nib = pytest.importorskip("nibabel")
+    from napari_tlreg.batch import expand_inputs
+    from napari_tlreg.io import SequenceReadError
+
+    folder = tmp_path / "001"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+
+    def save(name, shape):
+        nib.save(nib.Nifti1Image(rng.random(shape).astype(np.float32), np.diag([1.5, 1.5, 10.0, 1.0])), folder / name)
+
+    save("001_SA_CINE.nii.gz", (X, Y, Z, T))
+    save("001_LA_CINE.nii.gz", (44, 40, 1, T))
+    for when in ("ED", "ES"):
+        save(f"001_SA_{when}.nii.gz", (X, Y, Z))
+        save(f"001_LA_{when}.nii.gz", (44, 40, 1))
+        nib.save(nib.Nifti1Image(np.zeros((44, 40, 1), np.uint8), np.eye(4)), folder / f"001_LA_{when}_gt.nii.gz")
+    assert [Path(it["source"]).name for it in expand_inputs([folder])] == ["001_LA_CINE.nii.gz", "001_SA_CINE.nii.gz"]
+    with pytest.raises(SequenceReadError, match=r"^001: holds sequences of their own \(001_LA_CINE.nii.gz: 5 frames\)"):
+        load_sequence(folder)
+
+
 def test_a_cohort_of_acdc_patients_is_scored_slice_by_slice(tmp_path, shift_engine):
     """``batch --slice all`` over ACDC's layout (a folder a patient) gave no Dice and registered the ground truth and
     the volumes of one time point as sequences of their slices."""

@@ -557,15 +557,16 @@ CINE_ENDINGS = ("_4d", "_cine")
 
 
 def without_volumes(files: list[Path]) -> list[Path]:
-    """``files`` less the NIfTI volumes of one time point beside their cine, whose name is the cine's less its ending
-    (:data:`CINE_ENDINGS`) and more: ACDC's ``patient001_frame01.nii.gz`` beside ``patient001_4d.nii.gz`` (the folder
-    was a "stack" of them all, and a cohort's rows sequences of 10 "frames" of slices). Only the headers of such
-    files are read (a folder of 2000 frames read 2000)."""
+    """``files`` less the NIfTI volumes (or single images) of one time point beside their cine, whose name is the
+    cine's less its ending (:data:`CINE_ENDINGS`) and more: ACDC's ``patient001_frame01.nii.gz`` beside
+    ``patient001_4d.nii.gz`` (the folder was a "stack" of them all, and a cohort's rows sequences of 10 "frames" of
+    slices), M&Ms-2's ``001_LA_ED.nii.gz`` (one plane) beside ``001_LA_CINE.nii.gz`` (a batch row failed on each,
+    "needs at least 2 frames"). Only the headers of such files are read (a folder of 2000 frames read 2000)."""
     nifti = [p for p in files if SUPPORTED_SUFFIXES.get(_suffix(p)) == "nifti"]
     bases = [_stem(p)[: -len(end)] for p in nifti for end in CINE_ENDINGS if _stem(p).lower().endswith(end)]
     drop = {p for p in nifti for base in bases
             if _stem(p).startswith(base + "_") and _stem(p)[len(base):].lower() not in CINE_ENDINGS
-            and nifti_volume_slices(p)}
+            and (nifti_volume_slices(p) or one_image(p))}  # M&Ms-2's long axis: 001_LA_ED, one plane of one time point
     return [p for p in files if p not in drop]
 
 
@@ -608,6 +609,9 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
         t, h, w = seq.frames.shape
         if t != 1 or int(seq.metadata.get("n_slices", 1)) > 1:
             where = f" at {seq.metadata['n_slices']} slice positions" if int(seq.metadata.get("n_slices", 1)) > 1 else ""
+            if source is not None and Path(source).is_dir():  # M&Ms-2's subject: its SA and LA cines side by side
+                _fail(Path(source), f"holds sequences of their own ({p.name}: {t} frames{where}), not one image a "
+                                    "file to stack: open one of them (batch registers each of a folder's)")
             _fail(p, f"holds {t} frames{where}; files are stacked one image a file (open it on its own)")
         if seqs:
             first = seqs[0]
