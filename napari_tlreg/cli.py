@@ -264,7 +264,10 @@ def _progress_printer(method: str):
 
 
 def _print_warning(message: str) -> None:
+    from .core.normalize import ONE_SCALE_HINT
+
     _end_progress()  # on a line of its own, not after a progress line
+    message = message.replace(ONE_SCALE_HINT, "--normalize sequence keeps one scale for all")  # the flag, not Python's
     print(f"napari-tlreg register: warning: {message}", file=sys.stderr)
 
 
