@@ -51,7 +51,10 @@ __all__ = ["run_batch", "expand_inputs", "is_finished", "SUMMARY_NAME", "SUMMARY
 
 SUMMARY_NAME = "summary.csv"
 #: Metric columns copied from each result's ``metrics.json`` summary (means over non-reference frames).
-METRIC_KEYS = ("mse", "lncc", "lncc10", "folding_pct", "dice", "hd95", "tre")
+#: each beside its value without registration (``_before``): a cohort's rows said what registration gave, not what
+#: it changed
+METRIC_KEYS = ("mse", "mse_before", "lncc", "lncc10", "folding_pct", "dice", "dice_before", "hd95", "hd95_before",
+               "tre", "tre_before")
 #: Distance columns in the sequence's pixel size too (``hd95_mm`` or ``tre_m`` in ``metrics.json``), under one name
 #: with the ``unit`` beside them (a cohort's sequences may have different ones; empty for one measured in pixels)
 PHYSICAL_KEYS = ("hd95", "tre")

@@ -132,6 +132,9 @@ def test_batch_cohort_failures_summary_and_rerun(cluster, shift_engine, tmp_path
     np.testing.assert_array_equal(u[:, :, 20, 20], [[-t, t] for t in range(5)])
     assert by_name["seq0"]["dice"] == pytest.approx(1.0)  # labels beside the file were propagated
     assert by_name["withpts"]["tre"] is not None
+    # each beside its value without registration: what registration changed (the shifted frames, exactly undone)
+    assert by_name["seq0"]["dice_before"] < 0.9 and by_name["seq1"]["mse_before"] > by_name["seq1"]["mse"]
+    assert by_name["withpts"]["tre_before"] > by_name["withpts"]["tre"] and by_name["seq0"]["hd95_before"] > 0
     assert not (out / "corrupt").exists() and not (out / "missing").exists()
     assert _hidden(out) == []  # no temporary folder or file left behind
 
