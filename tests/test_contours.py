@@ -91,6 +91,9 @@ def test_register_takes_the_contours_and_evaluate_reads_them_from_the_folder(sun
                      "--labels", str(tmp_path / "extra.npy"), "--out", str(tmp_path / "r2"), "--no-montage"]) == 0
     both = load_stack(tmp_path / "r2" / "labels.tif")[0]
     assert np.array_equal(both, np.where(extra != 0, extra, kept))
+    # the contours' names where every file is contours (mutation review: with one of ids only, none)
+    assert json.loads((out / "metrics.json").read_text())["label_names"] == {"1": "LV cavity", "2": "myocardium"}
+    assert "label_names" not in json.loads((tmp_path / "r2" / "metrics.json").read_text())
 
 
 def test_the_register_dock_loads_contours_onto_the_dicom_slice_they_were_drawn_on(sunnybrook, make_napari_viewer,

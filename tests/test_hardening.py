@@ -146,6 +146,10 @@ BAD_ARRAYS = [
      "96 NaN or infinite value(s), in every frame; fill or mask them first (no-data: fill it with one value, e.g. "
      "np.nan_to_num(frames)"),
     ("inf", np.where(np.eye(32, dtype=bool), np.inf, 1.0)[None].repeat(3, 0), "NaN or infinite"),
+    ("nan2", np.where(np.eye(32, dtype=bool) & (np.arange(3) > 0)[:, None, None], np.nan, 1.0),
+     "64 NaN or infinite value(s), in frames 1, 2;"),
+    ("nan12", np.where(np.eye(32, dtype=bool) & (np.arange(14) % 14 > 0)[:, None, None], np.nan, 1.0),
+     "in frames 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 3 more;"),
     ("-inf", np.where(np.eye(32, dtype=bool), -np.inf, 1.0)[None].repeat(3, 0), "NaN or infinite"),
     ("4-D", np.zeros((3, 2, 32, 32), np.float32), "must be a (T, H, W) sequence"),
     ("rgb", np.zeros((3, 32, 32, 3), np.float32), "colour"),

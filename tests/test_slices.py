@@ -3,6 +3,7 @@ own in the viewer (``io.load_slices`` through the reader hook and ``napari-tlreg
 one by ``--slice`` and say so when there are others. (Batch: ``test_batch.py``.)"""
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -207,6 +208,22 @@ def test_load_labels_takes_from_python_what_the_cli_takes(tmp_path):
         tl.load_labels(f"{plain}@5", seq)
     with pytest.raises(ValueError, match=f"labels of {seq.shape[1]}x{seq.shape[2]} do not match frames of 20x20"):
         tl.load_labels(ed, (T, 20, 20))
+    # (diff review) the frames themselves as like; a Sequence's slice and count, or a slice given over them
+    np.testing.assert_array_equal(tl.load_labels([ed, es], seq.frames, slice=2, n_slices=Z), lab)
+    np.testing.assert_array_equal(tl.load_labels([ed, es], tl.load_sequence(cine), slice=2), lab)
+    by_hand = tl.Sequence(seq.frames)  # no metadata: a slice given, the count unknown
+    np.testing.assert_array_equal(tl.load_labels([ed, es], by_hand, slice=2), lab)
+    sthw = np.zeros((Z, *seq.shape), np.uint8)
+    sthw[1, 2, 3:5, 3:5] = 4
+    np.save(tmp_path / "sthw.npy", sthw)
+    assert list(labelled_frames(tl.load_labels(tmp_path / "sthw.npy", tl.load_sequence(cine, slice=1)))) == [2]
+    np.save(tmp_path / "sthw.npy", sthw[:2])
+    with pytest.raises(ValueError, match="labels of 2 slice positions, the frames' source has 3"):
+        tl.load_labels(tmp_path / "sthw.npy", seq)
+    with pytest.raises(ValueError, match="no labels file given"):
+        tl.load_labels([], seq)
+    with pytest.raises(ValueError, match="give a Sequence, the frames or their shape"):
+        tl.load_labels(ed, "frames")
 
 
 @pytest.mark.parametrize("mnms", [False, True], ids=["acdc", "mnms"])
@@ -233,6 +250,26 @@ def test_a_cine_opens_with_its_datasets_ground_truth_at_every_slice(tmp_path, mn
         seq = load_sequence(tmp_path / "p", slice=2)
         assert seq.shape == (T, Y, X)
         np.testing.assert_array_equal(seq.labels, want[2])
+
+
+def test_labels_beside_a_multi_slice_array_give_each_slice_position_its_own(tmp_path):
+    """(Diff review) ``<stem>_labels.npy`` beside an ``(S, T, H, W)`` ``.npy``: one of the same shape was refused
+    (the cine had no labels), one of ``(T, H, W)`` went on every slice position without a word; each position now
+    has its own, and labels of one position, or of another count, are left out with a warning."""
+    frames = np.random.default_rng(0).random((Z, T, 16, 16)).astype(np.float32)
+    lab = np.zeros((Z, T, 16, 16), np.uint8)
+    for z in range(Z):
+        lab[z, :, 2:6, 2:6] = z + 1
+    np.save(tmp_path / "ms.npy", frames)
+    np.save(tmp_path / "ms_labels.npy", lab)
+    for k in range(Z):
+        np.testing.assert_array_equal(load_sequence(tmp_path / "ms.npy", slice=k).labels, lab[k])
+    assert [int(seq.labels.max()) for seq in load_slices(tmp_path / "ms.npy")] == [1, 2, 3]
+    for bad, said in ((lab[1], "shape (5, 16, 16)"), (lab[:2], "2 slice positions")):
+        np.save(tmp_path / "ms_labels.npy", bad)
+        with pytest.warns(UserWarning, match=f"ignoring labels ms_labels.npy: .*labels of {re.escape(said)}, the "
+                                             "frames' source has 3 slice positions"):
+            assert load_sequence(tmp_path / "ms.npy", slice=1).labels is None
 
 
 def test_an_mnms2_subject_folder_is_its_cines_and_no_single_images(tmp_path):

@@ -297,6 +297,9 @@ def test_the_status_keeps_its_lines_with_three_docks_on_a_768_px_screen(docks, q
 
     qtbot.waitUntil(fits, timeout=3000)
     assert label.toolTip() == text
+    narrow = label.minimumHeight()
+    label.resize(3 * label.width(), label.height())  # wider: fewer lines asked for, the form's share back
+    assert label.minimumHeight() < narrow
     assert window.minimumSizeHint().height() <= 700
     label.setText(" ".join([text] * 6))  # at most STATUS_LINES lines asked for; the rest in the tooltip
     qtbot.wait(50)

@@ -1814,6 +1814,14 @@ def test_save_a_result_and_open_it_again_over_its_image(widget, qtbot, notes, tm
     qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
     assert notes[-1][0] == "error" and "was registered from other frames than 'other' holds" in notes[-1][1]
     assert "other warped reference" not in viewer.layers and store_for(viewer).for_image("other") == {}
+    nan = frames.copy()
+    nan[1, 3, 3] = np.nan
+    viewer.add_image(nan, name="nan")  # refused in the dock's words (diff review: Python's np.nan_to_num there)
+    choose(w.image_combo, "nan")
+    w.open_result(tmp_path / "kept")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert notes[-1][0] == "error" and "in frame 1; they are no image values" in notes[-1][1], notes[-1]
+    assert "np.nan_to_num(frames)" not in w.status_label.text()
     w.open_result(tmp_path)
     qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
     assert notes[-1] == ("error", f"Register sequence: {tmp_path}: not a napari-tlreg result folder (no result.json)")

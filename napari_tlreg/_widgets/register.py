@@ -1665,6 +1665,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._show_result(outcome, layer, data, opened=folder)
 
     def _refuse_file(self, what: str, message: str) -> None:
+        message = in_dock_words(message)
         self.status_label.setText(f"not {'saved' if what == 'save' else 'opened'}: {message}")
         show_error(f"Register sequence: {message}")
 
@@ -1698,8 +1699,9 @@ class RegisterWidget(ClosingDock, QWidget):
             self._refuse(outcome.message)
             return
         if outcome.kind == "error":
-            self.status_label.setText(f"failed: {outcome.message}")
-            show_error(f"Register sequence: {outcome.message}")
+            message = in_dock_words(outcome.message)
+            self.status_label.setText(f"failed: {message}")
+            show_error(f"Register sequence: {message}")
             return
         self._show_result(outcome, layer, data)
 

@@ -22,8 +22,8 @@ def load_labels(files, like, *, reference: int | None = None, slice: int | None 
     files: a path, or a list of them, each labelling frames of its own (a frame two files label is refused). ``"FILE@T"``
         puts a file of one frame's labels on frame ``T`` (0-based; M&Ms-2's ``001_SA_ES_gt``, whose name gives none).
     like: the :class:`~napari_tlreg.io.Sequence` the labels are for (its shape, and the slice position it was read at
-        and its source's count of them, from its metadata; a DICOM series' for contour files), or a shape
-        ``(T, H, W)``.
+        and its source's count of them, from its metadata; a DICOM series' for contour files), or the frames
+        ``(T, H, W)`` or their shape.
     reference: the frame a file of one frame's labels goes on when neither ``@T`` nor its name gives one (``None``:
         not given; then frame 0, and a labels volume of one time point whose name gives no frame is refused rather
         than put on frame 0).
@@ -38,13 +38,18 @@ def load_labels(files, like, *, reference: int | None = None, slice: int | None 
     from .sequence import Sequence
 
     seq = like if isinstance(like, Sequence) else None
-    shape = tuple(int(s) for s in (like.shape if seq is not None else like))
+    shape = getattr(like, "shape", like)  # a Sequence's, frames' (an array) or a shape
+    try:
+        shape = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        shape = ()
     if len(shape) != 3:
-        raise ValueError(f"labels are for frames (T, H, W), got a shape {shape}")
+        raise ValueError(f"labels are for frames (T, H, W): give a Sequence, the frames or their shape, got {like!r:.80}")
     if seq is not None:
         meta = seq.metadata or {}
+        if n_slices is None:  # one slice position, as the readers record it, unless a slice is given for frames of
+            n_slices = meta.get("n_slices", 1 if slice is None else None)  # a Sequence made by hand
         slice = meta.get("slice") if slice is None else slice
-        n_slices = meta.get("n_slices", 1) if n_slices is None else n_slices
     paths = [files] if isinstance(files, (str, Path)) else list(files)
     if not paths:
         raise ValueError("no labels file given")

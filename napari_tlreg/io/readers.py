@@ -338,7 +338,8 @@ def volume_plane(path: Path, lab: np.ndarray, slice: int | None, n_slices: int |
 def _labels_at(cand: Path, shape: tuple, slice: int | None, n_slices: int, read: dict | None = None) -> np.ndarray:
     """The labels ``cand`` holds for frames of ``shape`` at slice position ``slice`` of ``n_slices``: a 4-D NIfTI
     of as many slice positions (M&Ms' ``_sa_gt``) gives that position, an ACDC volume of one time point its plane on
-    the frame its name gives; anything else (an (X, Y, 1, T) one too) as stored. ``read``: the files read whole, kept
+    the frame its name gives, an (S, T, H, W) array its position ``slice``; anything else (an (X, Y, 1, T) one too)
+    as stored. ``read``: the files read whole, kept
     for the next slice position (every slice of a 256² x 12 x 30 cine decompressed its labels 12 times)."""
     if SUPPORTED_SUFFIXES.get(_suffix(cand)) == "nifti" and n_slices > 1:
         planes = nifti_volume_slices(cand)
@@ -362,6 +363,14 @@ def _labels_at(cand: Path, shape: tuple, slice: int | None, n_slices: int, read:
             raise
         except Exception as e:  # as load_stack says it (a corrupt labels file refused the cine beside it)
             raise SequenceReadError(f"{cand.name}: not a readable NIfTI file (truncated or corrupt: {_reason(e)})") from e
+    if n_slices > 1 and SUPPORTED_SUFFIXES.get(_suffix(cand)) != "nifti":  # an (S, T, H, W) array beside an
+        # (S, T, H, W) .npy: the frames' position (one of (T, H, W) went on every slice position; one of theirs was
+        # refused); a NIfTI (X, Y, 1, T), as this package writes labels, stays as stored
+        lab = _once(read, cand, lambda: load_stack(cand)[0])
+        if lab.ndim != 4 or lab.shape[0] != n_slices:
+            held = f"{lab.shape[0]} slice positions" if lab.ndim == 4 else f"shape {lab.shape}"
+            _fail(cand, f"labels of {held}, the frames' source has {n_slices} slice positions (labels (S, T, H, W))")
+        return lab[slice or 0]
     return load_stack(cand)[0]
 
 
