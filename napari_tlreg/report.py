@@ -237,6 +237,17 @@ def saved_annotations(folder: Path, shape, reference: int, labels: bool = True, 
         raise ValueError(f"{folder}: its {LABELS_FILE} / {LANDMARKS_FILE}: {exc}") from None
 
 
+def jacobian_limits(jacobian: np.ndarray, minimum: float = 0.05) -> tuple[float, float]:
+    """Contrast limits ``(1 - d, 1 + d)`` symmetric about 1, with ``d`` the 99th percentile of ``|det - 1|`` (at least
+    ``minimum``) over the finite values (NaN: outside the region a field was fitted in): the viewer's Jacobian layer
+    and the montage's."""
+    jac = np.asarray(jacobian, dtype=np.float64)
+    finite = jac[np.isfinite(jac)]
+    d = float(np.percentile(np.abs(finite - 1.0), 99)) if finite.size else 0.0
+    d = max(d, float(minimum))
+    return 1.0 - d, 1.0 + d
+
+
 def save_montage(res: RegistrationResult, path, propagated=None, n_cols: int = 6) -> None:
     """PNG: for a few frames, the frame with propagated labels, the warped reference, |difference|, and the Jacobian
     (:func:`montage_figure`)."""
@@ -245,7 +256,8 @@ def save_montage(res: RegistrationResult, path, propagated=None, n_cols: int = 6
 
 def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6):
     """The montage's matplotlib ``Figure`` (on Agg): rows of frames, warped reference, |difference| (the input's
-    no-data grey: ``res.data_region``) and Jacobian, a column a frame for up to ``n_cols`` frames."""
+    no-data grey: ``res.data_region``; outside the run's mask, grey too) and Jacobian (inside the mask only, on the
+    viewer's scale: :func:`jacobian_limits`), a column a frame for up to ``n_cols`` frames."""
     # a Figure of its own on Agg, not pyplot: the viewer's "save result…" writes it too, and pyplot's backend set to
     # Agg there stopped the user's plt.show() for the rest of the session
     import matplotlib
@@ -256,14 +268,20 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6):
     T = res.n_frames
     ts = np.unique(np.linspace(0, T - 1, min(n_cols, T)).round().astype(int))
     region = res.data_region  # the pixels the metrics beside it compare
+    mask = None if res.mask is None else np.asarray(res.mask, dtype=bool)  # where the field was fitted (the sector)
     diff_cmap = matplotlib.colormaps["magma"].with_extremes(bad="0.6")
-    rows = ["frame (+ propagated labels)", "reference warped to frame",
-            "|frame - warped|" + ("\n(no-data grey)" if region is not None else ""), "Jacobian det (folds: black)"]
+    grey = "\n(no-data grey)" if region is not None else "\n(outside the mask grey)" if mask is not None else ""
+    rows = ["frame (+ propagated labels)", "reference warped to frame", "|frame - warped|" + grey,
+            "Jacobian det (folds: black)"]
     fig = Figure(figsize=(2.1 * len(ts) + 1.2, 2.1 * len(rows) + 0.6))
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(rows), len(ts), squeeze=False)
-    jmax = max(1.0, float(np.abs(res.jacobian - 1).max()))
-    norm = TwoSlopeNorm(vcenter=1.0, vmin=1 - min(jmax, 1.0), vmax=1 + jmax)
+    # the viewer's scale, over the field where it was fitted: one outlier pixel's 35 set a scale on which expansion
+    # vanished (the real echo's, whose det is 3 at its 99th percentile)
+    jac = res.jacobian if mask is None else np.where(mask, res.jacobian, np.nan)
+    lo, hi = jacobian_limits(jac)
+    norm = TwoSlopeNorm(vcenter=1.0, vmin=lo, vmax=hi)
+    jac_cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.6")
     for j, t in enumerate(ts):
         axes[0, j].imshow(res.frames[t], cmap="gray", vmin=0, vmax=1)
         if propagated is not None and propagated[t].any():
@@ -271,10 +289,12 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6):
         diff = np.abs(res.frames[t] - res.warped[t])
         if region is not None:  # the input's no-data (its fill, the reference's moved onto the frame): grey, not error
             diff = np.ma.masked_where(~region[t], diff)
+        elif mask is not None:  # nothing fitted there (the echo's burned-in text, moved by the field): grey
+            diff = np.ma.masked_where(~mask, diff)
         axes[1, j].imshow(res.warped[t], cmap="gray", vmin=0, vmax=1)
         axes[2, j].imshow(diff, cmap=diff_cmap, vmin=0, vmax=0.5)
-        im = axes[3, j].imshow(res.jacobian[t], cmap="RdBu_r", norm=norm)
-        folds = np.ma.masked_where(res.jacobian[t] > 0, np.ones_like(res.jacobian[t]))
+        im = axes[3, j].imshow(np.ma.masked_invalid(jac[t]), cmap=jac_cmap, norm=norm)
+        folds = np.ma.masked_where(~(jac[t] <= 0), np.ones_like(res.jacobian[t]))
         axes[3, j].imshow(folds, cmap="gray_r", vmin=0, vmax=1)
         axes[0, j].set_title(f"t={t}" + (" (ref)" if t == res.reference else ""), fontsize=9)
         for ax in axes[:, j]:
@@ -282,7 +302,7 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6):
             ax.set_yticks([])
     for i, name in enumerate(rows):
         axes[i, 0].set_ylabel(name, fontsize=8)
-    fig.colorbar(im, ax=axes[3, :].tolist(), fraction=0.02, pad=0.01, label="det(I+∇u)")
+    fig.colorbar(im, ax=axes[3, :].tolist(), fraction=0.02, pad=0.01, label="det(I+∇u)", extend="both")
     fig.suptitle(f"{res.method}: {T} frames, reference {res.reference}, {res.runtime_s:.2f} s on {res.device}", fontsize=10)
     return fig
 
@@ -479,8 +499,10 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             title += f" ({unit if used_phys else 'px'})"
         if label is not None and m in ("dice", "hd", "hd95"):
             title += f", {label_title(label, label_names)}"
-        if m == "mse":  # taken in the registration's mask (metrics.evaluate): say so, and for which results
+        if m in ("mse", "folding"):  # taken in the registration's mask (metrics.evaluate): say so, and for which
             for flag, words in (("in_mask", "in the mask"), ("data_only", "no-data left out")):  # (a pair engine's)
+                if m == "folding" and flag == "data_only":  # the folds are counted in the mask only
+                    continue
                 named = [n for n, rows in tables.items() if any(r.get(flag) for r in rows)]
                 if named:
                     title += f", {words}" + ("" if len(named) == len(tables) else f" for {', '.join(named)}")

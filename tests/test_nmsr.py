@@ -371,12 +371,14 @@ def test_mask_restricts_the_reported_mse_and_local_cc(tmp_path, phantom):
 
     from napari_tlreg.report import draw_metrics, per_frame_tables
 
-    def mse_title(results):
+    def mse_title(results, metric="mse"):
         fig = Figure()
-        axes = draw_metrics(fig, per_frame_tables(results), ["mse"])
+        axes = draw_metrics(fig, per_frame_tables(results), [metric])
         return next(iter(axes)).get_title()
 
     assert mse_title({"nmsr": back}).startswith("MSE, in the mask")
+    assert mse_title({"nmsr": back}, "folding").startswith("% folding, in the mask")  # (echo review) counted there too
+    assert mse_title({"plain": plain}, "folding").startswith("% folding ↓")
     assert mse_title({"nmsr": back, "plain": plain}).startswith("MSE, in the mask for nmsr")
     assert mse_title({"plain": plain}).startswith("MSE ↓")
 

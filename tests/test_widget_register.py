@@ -978,6 +978,35 @@ def test_result_layers_of_a_masked_run_draw_the_field_inside_its_region_only():
     lim_plain = L.jacobian_layer(plain, "s")[1]["contrast_limits"]
     lim_masked = L.jacobian_layer(masked, "s")[1]["contrast_limits"]
     assert lim_masked == L.jacobian_limits(jac[:, region]) and lim_masked[1] < lim_plain[1]
+    # (echo review) nothing of the field drawn outside the region: the warped reference there moved the echo's
+    # burned-in text, the same in every frame, and drew it as misalignment; the Jacobian coloured the black and the
+    # text as tissue that grew or shrank; the folds are those the figures count
+    w_plain, w_masked = L.warped_layer(plain, "s")[0], L.warped_layer(masked, "s")[0]
+    assert np.array_equal(w_masked[:, region], w_plain[:, region]) and w_plain[:, ~region].max() > 0.1
+    assert not w_masked[:, ~region].any()
+    tiles = L.warped_layer(masked, "s", checker=True, tile=4)[0]
+    np.testing.assert_array_equal(tiles[:, ~region], masked.frames[:, ~region])  # no tiles' edges there: the frame
+    j_masked = L.jacobian_layer(masked, "s")[0]
+    assert np.isnan(j_masked[:, ~region]).all() and np.isfinite(j_masked[:, region]).all()
+    assert np.isfinite(L.jacobian_layer(plain, "s")[0]).all()
+    folded = jac.copy()
+    folded[:, 4:8, 4:8] = folded[:, 4:8, -8:-4] = -0.5  # a fold inside the region and one outside
+    folding = RegistrationResult(frames=frames, warped=plain.warped, displacement=u, jacobian=folded, method="nmsr",
+                                 params={"mask": encode_mask(region)})
+    f = L.folds_layer(folding, "s")[0]
+    assert f[:, 4:8, 4:8].all() and not f[:, 4:8, -8:-4].any()
+    from napari_tlreg.report import montage_figure
+
+    fig = montage_figure(folding)
+    panels = [ax for ax in fig.axes if ax.images and ax.get_subplotspec() is not None]
+    ncols = panels[0].get_subplotspec().get_gridspec().ncols
+    diff = panels[2 * ncols].images[0].get_array()
+    assert diff.mask[~region].all() and not diff.mask[region].any()
+    assert "outside the mask grey" in panels[2 * ncols].get_ylabel()
+    det = panels[3 * ncols].images[0]
+    assert det.get_array().mask[~region].all()  # the Jacobian inside the mask only, on the viewer's scale
+    assert (det.norm.vmin, det.norm.vmax) == pytest.approx(L.jacobian_limits(folded[:, region]))
+    assert panels[3 * ncols].images[1].get_array().mask[:, -8:-4].all()  # the fold outside: not drawn
 
 
 def test_worker_preimports_what_napari_loads_lazily_for_result_layers():

@@ -16,6 +16,7 @@ import numpy as np
 
 import napari_tlreg as tl
 from napari_tlreg._hooks import label_colormap
+from napari_tlreg.report import jacobian_limits  # noqa: F401 (the montage's scale too)
 
 LayerData = tuple[Any, dict[str, Any], str]
 
@@ -109,15 +110,6 @@ def grid_image(shape: Sequence[int], spacing: int, pixel: Sequence[float] = (1.0
     return img
 
 
-def jacobian_limits(jacobian: np.ndarray, minimum: float = 0.05) -> tuple[float, float]:
-    """Contrast limits ``(1 - d, 1 + d)`` symmetric about 1, with ``d`` the 99th percentile of ``|det - 1|`` (at least ``minimum``)."""
-    jac = np.asarray(jacobian, dtype=np.float64)
-    finite = jac[np.isfinite(jac)]
-    d = float(np.percentile(np.abs(finite - 1.0), 99)) if finite.size else 0.0
-    d = max(d, float(minimum))
-    return 1.0 - d, 1.0 + d
-
-
 def displacement_vectors(displacement: np.ndarray, step: int = 8, region: np.ndarray | None = None) -> np.ndarray:
     """``(N, 2, 3)`` napari vectors of the pull fields ``(T, 2, H, W)`` sampled every ``step`` px.
 
@@ -170,20 +162,28 @@ def default_vector_step(shape: Sequence[int]) -> int:
 
 
 # ---- layers -----------------------------------------------------------------------------------
-def warped_layer(res, base: str, *, checker: bool = False, tile: int | None = None, scale=None, translate=None) -> LayerData:
+def warped_layer(res, base: str, *, checker: bool = False, tile: int | None = None, scale=None, translate=None,
+                 region=None) -> LayerData:
     """The reference warped onto every frame, ``(T, H, W)``.
 
     Default: magenta, additive, to lay over the (grey/green) input so misalignment shows as colour. Black where a
     pair engine's run compared no data (``res.data_region``: a date's no-data fill, the reference's moved onto a date),
-    which read as misalignment.
+    which read as misalignment, and outside the region the field was fitted in (:func:`drawn_region`: the echo's
+    burned-in text, the same in every frame, moved by the field there and drawn as misalignment).
     ``checker=True``: a checkerboard of ``res.warped`` and ``res.frames`` (both normalised to [0, 1]),
-    grey and opaque, so edges that do not continue across tiles show misalignment.
+    grey and opaque, so edges that do not continue across tiles show misalignment (outside the region: the frame).
     """
     kw = {"name": layer_name(base, WARPED), "contrast_limits": (0.0, 1.0), **_placement(scale, translate)}
     warped = res.warped if res.data_region is None else np.where(res.data_region, res.warped, 0.0)
+    region = drawn_region(res, region)
+    inside = None if region is None else _region(region, res.frames.shape[1:])
+    if inside is not None and not checker:
+        warped = np.where(inside, warped, 0.0)
     if checker:
         tile = default_tile(res.warped.shape) if tile is None else tile
         data = checkerboard(warped, res.frames, tile).astype(np.float32, copy=False)
+        if inside is not None:
+            data = np.where(inside, data, res.frames).astype(np.float32, copy=False)
         kw.update(colormap="gray", blending="translucent", opacity=1.0)
     else:
         data = np.asarray(warped, dtype=np.float32)
@@ -243,13 +243,17 @@ def _inside_reference(displacement: np.ndarray) -> np.ndarray:
 
 def jacobian_layer(res, base: str, *, scale=None, translate=None, visible: bool = True, region=None) -> LayerData:
     """``det(I + ∇u)`` per frame with a diverging colormap centred on 1 (white = no area change); its
-    limits from the values inside ``res.mask`` when the run was restricted to a region."""
+    limits from the values inside ``res.mask`` when the run was restricted to a region, and nothing drawn (NaN,
+    transparent) outside it: the field there fitted nothing (the echo's black and text were coloured as tissue that
+    grew or shrank)."""
     data = np.asarray(res.jacobian, dtype=np.float32)
     region = drawn_region(res, region)  # the colour scale spans the field where it was fitted (e.g. the echo sector)
+    if region is not None:
+        data = np.where(_region(region, data.shape[1:]), data, np.float32(np.nan))
     kw = {
         "name": layer_name(base, JACOBIAN),
         "colormap": JACOBIAN_COLORMAP,
-        "contrast_limits": jacobian_limits(data if region is None else data[:, _region(region, data.shape[1:])]),
+        "contrast_limits": jacobian_limits(data),  # NaN outside the region: left out
         "blending": "translucent",
         "opacity": 1.0,  # the legend's colours as drawn (at 0.7 the magenta overlay below tinted the whole map)
         "visible": visible,
@@ -258,9 +262,13 @@ def jacobian_layer(res, base: str, *, scale=None, translate=None, visible: bool 
     return data, kw, "image"
 
 
-def folds_layer(res, base: str, *, scale=None, translate=None) -> LayerData:
-    """Labels ``(T, H, W)``: 1 where the field folds (``det <= 0``), drawn in :data:`FOLD_COLOR`."""
+def folds_layer(res, base: str, *, scale=None, translate=None, region=None) -> LayerData:
+    """Labels ``(T, H, W)``: 1 where the field folds (``det <= 0``), drawn in :data:`FOLD_COLOR`, inside the region
+    the field was fitted in (:func:`drawn_region`), where the folding figures count them."""
     data = (np.asarray(res.jacobian) <= 0).astype(np.uint8)
+    region = drawn_region(res, region)
+    if region is not None:
+        data *= _region(region, data.shape[1:])
     kw = {
         "name": layer_name(base, FOLDS),
         "colormap": {0: "transparent", 1: FOLD_COLOR, None: "transparent"},
@@ -359,9 +367,9 @@ def result_layers(
     place = {"scale": scale, "translate": translate}
     out = [grey_frame_layer(res, base, **place)] if grey_frame else []
     out += [  # in the order of SUFFIXES, bottom to top
-        warped_layer(res, base, checker=checker, **place),
+        warped_layer(res, base, checker=checker, region=region, **place),
         jacobian_layer(res, base, visible=False, region=region, **place),
-        folds_layer(res, base, **place),
+        folds_layer(res, base, region=region, **place),
         *([nodata] if (nodata := nodata_layer(res, base, **place)) is not None else []),
         grid_layer(res, base, grid_spacing, region=region, visible=not checker, **place),  # not over the tiles' edges
         displacement_layer(res, base, region=region, **place),

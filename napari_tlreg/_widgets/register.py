@@ -2022,7 +2022,8 @@ class RegisterWidget(ClosingDock, QWidget):
         if self._result_layer(L.layer_name(p["base"], L.WARPED)) is None:
             return  # removed by the user: the checkerboard box brought it back, over whatever image was chosen then
         checker = self.checker_box.isChecked()
-        self._upsert(*L.warped_layer(self._result, p["base"], checker=checker, scale=p["scale"], translate=p["translate"]))
+        self._upsert(*L.warped_layer(self._result, p["base"], checker=checker, scale=p["scale"], translate=p["translate"],
+                                     region=p["region"]))
         # the grid's lines ran along the tiles' edges, where a misalignment shows: hidden while the checkerboard is on
         grid = self._result_layer(L.layer_name(p["base"], L.GRID))
         if grid is not None:
