@@ -306,6 +306,12 @@ def test_the_status_keeps_its_lines_with_three_docks_on_a_768_px_screen(docks, q
     line = label.fontMetrics().lineSpacing()
     assert label.minimumHeight() == STATUS_LINES * line + line // 2
     assert window.minimumSizeHint().height() <= 700
+    wide = window.minimumSizeHint().width()
+    path = "saved the tlrn result of 'seq' to /data/" + "a_long_folder_name" * 12 + "/result"
+    label.setText(path)  # a word longer than a line (a folder's path) widened the dock and the window to its width
+    qtbot.wait(50)
+    assert label.text() == label.toolTip() == path and window.minimumSizeHint().width() == wide
+    assert label.minimumHeight() > 2 * label.fontMetrics().lineSpacing()  # wrapped at its separators
     label.setText("ready")  # the form's least height back
     qtbot.wait(50)
     assert reg.findChild(QScrollArea, "scroll_area").minimumSizeHint().height() == FORM_LEAST_HEIGHT

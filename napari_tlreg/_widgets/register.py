@@ -37,6 +37,7 @@ from qtpy.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -544,13 +545,22 @@ class _StatusLabel(QLabel):
     def __init__(self, text: str, form: QScrollArea):
         super().__init__(text)
         self.form = form
+        self._text = text
         self.setWordWrap(True)
         self.setToolTip(text)
+        # never wider than the dock gives it: a word longer than a line (a folder's path) made the dock, and the
+        # window, as wide as the word (2,566 px for a 200-character path)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
     def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
-        super().setText(text)
+        self._text = text
+        super().setText(re.sub(r"([/\\_])", "\\1\u200b", text))  # a path wraps at its separators
         self.setToolTip(text)
         self._fit()
+
+    def text(self) -> str:
+        """The text as given (shown with breaks allowed in its paths)."""
+        return self._text
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().resizeEvent(event)
@@ -560,7 +570,7 @@ class _StatusLabel(QLabel):
         # the text's own height (QLabel's heightForWidth is never below the least height set here)
         metrics, frame = self.fontMetrics(), self.contentsMargins()
         inner = max(self.width() - frame.left() - frame.right() - 2 * self.margin(), 1)
-        text = metrics.boundingRect(QRect(0, 0, inner, 0), Qt.TextFlag.TextWordWrap, self.text()).height()
+        text = metrics.boundingRect(QRect(0, 0, inner, 0), Qt.TextFlag.TextWordWrap, QLabel.text(self)).height()
         line = metrics.lineSpacing()
         need = min(text + frame.top() + frame.bottom() + 2 * self.margin(), line * STATUS_LINES + line // 2)
         if need != self.minimumHeight():  # a width change may change it; a height change never does
