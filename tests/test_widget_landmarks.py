@@ -1803,6 +1803,13 @@ def test_export_writes_in_a_worker_thread_and_says_when_done(docks, qtbot, tmp_p
     assert plots.exported == tmp_path / "rep" and (tmp_path / "rep" / "report.json").is_file()
     assert plots.export_btn.isEnabled() and "report written to" in plots.status_label.text()
     assert not (tmp_path / "other").exists() and len(errors) == 1
+    deep = tmp_path / ("a_long_folder_name_of_a_study" * 8)  # the path in the status: not the dock's width
+    viewer.window._qt_window.show()
+    qtbot.waitExposed(viewer.window._qt_window)
+    width = plots.minimumSizeHint().width()
+    plots.export(deep)
+    qtbot.waitUntil(lambda: not plots.exporting, timeout=20000)
+    assert plots.status_label.text() == f"report written to {deep}" and plots.minimumSizeHint().width() <= width
 
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "mine.txt").write_text("not a report")

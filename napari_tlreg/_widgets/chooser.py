@@ -10,7 +10,8 @@ from typing import Callable
 import numpy as np
 from napari.layers import Image
 from qtpy.QtCore import QEvent, Qt, QThreadPool, QTimer
-from qtpy.QtWidgets import QComboBox, QDockWidget, QFrame, QMainWindow, QScrollArea, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (QComboBox, QDockWidget, QFrame, QLabel, QMainWindow, QScrollArea, QSizePolicy,
+                            QVBoxLayout, QWidget)
 
 from napari_tlreg._hooks import COLOUR_OF
 
@@ -338,6 +339,27 @@ def show_slice(layers, layer) -> None:
                 ly.name == own and _slice_info(ly) == _slice_info(layer) and not ly.visible):
             ly.metadata.pop(HIDDEN_WITH, None)
             ly.visible = True
+
+
+class StatusLabel(QLabel):
+    """A dock's status line: wrapped, a path wrapped at its separators, and never wider than its dock gives it (a word
+    longer than a line, a folder's path in "report written to PATH", made the dock and the window as wide as the word:
+    2,566 px for a 200-character path); the whole text is its tooltip, and :meth:`text` gives it as set."""
+
+    def __init__(self, text: str = ""):
+        super().__init__()
+        self.setWordWrap(True)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        self._text = text
+        super().setText(re.sub(r"([/\\_])", "\\1\u200b", text))  # a zero-width space: a line may break there
+        self.setToolTip(text)
+
+    def text(self) -> str:
+        """The text as set (shown with breaks allowed in its paths)."""
+        return self._text
 
 
 #: the least height of a dock's scroll area: three docks stacked still fit a 1366x768 laptop's screen (at 230 px the

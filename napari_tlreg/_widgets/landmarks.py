@@ -47,7 +47,8 @@ from napari_tlreg._hooks import IN_PIXELS, points_with_ids, spacing_of
 from napari_tlreg.io import load_points_csv, save_points_csv
 from napari_tlreg.report import check_annotations
 
-from .chooser import (ClosingDock, ImageChooser, current_frame, file_name, frame_not_shown, frames_shape, is_result,
+from .chooser import (ClosingDock, ImageChooser, StatusLabel, current_frame, file_name, frame_not_shown, frames_shape,
+                      is_result,
                       scroll_body, show_frame, start_held, start_reference, watch_layers)
 from .store import fits, store_for, unwrap
 
@@ -284,8 +285,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         self.track_btn.clicked.connect(self.track)
         row.addWidget(self.track_btn)
         root.addLayout(row)
-        self.status_label = QLabel("")
-        self.status_label.setWordWrap(True)
+        self.status_label = StatusLabel("")
         root.addWidget(self.status_label)
 
     # -- layers and images -------------------------------------------------------------------------

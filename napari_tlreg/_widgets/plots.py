@@ -22,7 +22,6 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
@@ -37,7 +36,8 @@ from napari_tlreg._hooks import points_with_ids
 from napari_tlreg.core.labels import label_names as names_by_id
 
 from .landmarks import LANDMARKS, TRACKED_KEY, image_points, layer_spacing
-from .chooser import (ClosingDock, ImageChooser, current_frame, file_name, frame_not_shown, frames_shape, is_result,
+from .chooser import (ClosingDock, ImageChooser, StatusLabel, current_frame, file_name, frame_not_shown, frames_shape,
+                      is_result,
                       plugin_info, scroll_body, show_frame, start_held, watch_layers)
 from .store import fits, store_for, unwrap
 
@@ -154,8 +154,7 @@ class PlotsWidget(ClosingDock, QWidget):
         self.worst_btn.setEnabled(False)  # until there are results (redraw)
         self.export_btn.setEnabled(False)
         root.addLayout(row)
-        self.status_label = QLabel("")
-        self.status_label.setWordWrap(True)
+        self.status_label = StatusLabel("")
         root.addWidget(self.status_label)
         report.draw_metrics(self.figure, {})
 

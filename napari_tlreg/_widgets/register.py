@@ -37,7 +37,6 @@ from qtpy.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -76,9 +75,9 @@ from napari_tlreg import report
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
-from .chooser import (CONTOURS_OF, HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, base_data, current_frame,
-                      file_name, frame_not_shown, frames_shape, is_result, made_result, plugin_info, scroll_body,
-                      start_held, start_reference, unmake_result)
+from .chooser import (CONTOURS_OF, HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, StatusLabel, base_data,
+                      current_frame, file_name, frame_not_shown, frames_shape, is_result, made_result, plugin_info,
+                      scroll_body, start_held, start_reference, unmake_result)
 from .store import store_for
 from .landmarks import LANDMARKS, image_points, layer_spacing, transform_of
 
@@ -535,7 +534,7 @@ STATUS_LINES = 5
 FORM_FLOOR = 56
 
 
-class _StatusLabel(QLabel):
+class _StatusLabel(StatusLabel):
     """The Register dock's status line: wrapped, and as high as its text needs at its width (up to
     :data:`STATUS_LINES` lines), the least height of the scrolled ``form`` above it lowered by as much (down to
     :data:`FORM_FLOOR`), so the dock's least height stays the same and the window still fits a 768-px screen. A plain
@@ -543,24 +542,12 @@ class _StatusLabel(QLabel):
     warning not to trust the result, was cut in half; the whole text is its tooltip too."""
 
     def __init__(self, text: str, form: QScrollArea):
-        super().__init__(text)
         self.form = form
-        self._text = text
-        self.setWordWrap(True)
-        self.setToolTip(text)
-        # never wider than the dock gives it: a word longer than a line (a folder's path) made the dock, and the
-        # window, as wide as the word (2,566 px for a 200-character path)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        super().__init__(text)
 
     def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
-        self._text = text
-        super().setText(re.sub(r"([/\\_])", "\\1\u200b", text))  # a path wraps at its separators
-        self.setToolTip(text)
+        super().setText(text)
         self._fit()
-
-    def text(self) -> str:
-        """The text as given (shown with breaks allowed in its paths)."""
-        return self._text
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         super().resizeEvent(event)
