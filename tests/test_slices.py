@@ -413,15 +413,6 @@ def test_a_ground_truth_opened_on_its_own_is_labels_named_as_its_images(tmp_path
         (f"A0S9V9_sa_slice{k} labels", "labels", k == 0) for k in range(Z)]
     np.testing.assert_array_equal(layers[2][0], np.transpose(gt[:, :, 2, :], (2, 1, 0)))
     assert layers[2][0].dtype == np.int32
-    ids = np.zeros((T, 16, 16), np.uint8)  # a .npy ground truth beside its .npy cine (it stayed a grey image)
-    ids[1, 4:9, 4:9] = 2
-    np.save(tmp_path / "clip.npy", np.random.default_rng(0).random((T, 16, 16)).astype(np.float32))
-    np.save(tmp_path / "clip_gt.npy", ids)
-    ((data, kw, kind),) = read_sequences(str(tmp_path / "clip_gt.npy"))
-    assert (kw["name"], kind) == ("clip labels", "labels") and data.dtype == np.int32
-    np.testing.assert_array_equal(data, ids)
-    np.save(tmp_path / "clip_gt.npy", ids.astype(np.float32))  # no ids stored: an image, as before
-    assert [kind for _, _, kind in read_sequences(str(tmp_path / "clip_gt.npy"))] == ["image"]
 
 
 def test_a_labels_named_file_without_ids_opens_as_an_image_as_before(tmp_path):

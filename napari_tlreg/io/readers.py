@@ -269,14 +269,10 @@ def is_labels_file(path: Path) -> bool:
 
 
 def holds_integers(path) -> bool:
-    """Whether a TIFF, NIfTI or ``.npy`` file stores integers, from its header (a labels file's ids, not an image's
-    values; a ``.npy`` ground truth opened on its own stayed a grey image)."""
+    """Whether a TIFF or NIfTI file stores integers, from its header (a labels file's ids, not an image's values)."""
     path = Path(path)
     kind = SUPPORTED_SUFFIXES.get(_suffix(path)) if path.is_file() else None
     try:
-        if _suffix(path) == ".npy" and kind:
-            with open(path, "rb") as f:
-                return _npy_header(f)[1].kind in "iub"
         if kind == "tiff":
             import tifffile
 
