@@ -57,7 +57,7 @@ METRIC_KEYS = ("mse", "mse_before", "lncc", "lncc10", "folding_pct", "dice", "di
                "tre", "tre_before")
 #: Distance columns in the sequence's pixel size too (``hd95_mm`` or ``tre_m`` in ``metrics.json``), under one name
 #: with the ``unit`` beside them (a cohort's sequences may have different ones; empty for one measured in pixels)
-PHYSICAL_KEYS = ("hd95", "tre")
+PHYSICAL_KEYS = ("hd95", "hd95_before", "tre", "tre_before")
 SUMMARY_FIELDS = ("name", "slice", "status", "seconds", "frames", "height", "width", "method", "runtime_s",
                   *METRIC_KEYS, *(f"{k}_physical" for k in PHYSICAL_KEYS), "unit", "warning", "note", "error", "source",
                   "folder")

@@ -263,12 +263,16 @@ def _progress_printer(method: str):
     return progress
 
 
-def _print_warning(message: str) -> None:
+def _in_cli_words(message: str) -> str:
+    """``message`` with the API's hint in Python's words said with the command's flag."""
     from .core.normalize import ONE_SCALE_HINT
 
+    return message.replace(ONE_SCALE_HINT, "--normalize sequence keeps one scale for all")
+
+
+def _print_warning(message: str) -> None:
     _end_progress()  # on a line of its own, not after a progress line
-    message = message.replace(ONE_SCALE_HINT, "--normalize sequence keeps one scale for all")  # the flag, not Python's
-    print(f"napari-tlreg register: warning: {message}", file=sys.stderr)
+    print(f"napari-tlreg register: warning: {_in_cli_words(message)}", file=sys.stderr)
 
 
 def _inputs_of(args) -> list:
@@ -515,7 +519,8 @@ def cmd_batch(args) -> int:
         if row.get("note"):  # as register says them: the slice registered, a parameter the sequence gave
             print(f"napari-tlreg batch: {row['name']}: {row['note']}", file=sys.stderr, flush=True)
         if row.get("warning"):  # as register says them (no labels on the reference: no Dice), not in the CSV alone
-            print(f"napari-tlreg batch: warning: {row['name']}: {row['warning']}", file=sys.stderr, flush=True)
+            print(f"napari-tlreg batch: warning: {row['name']}: {_in_cli_words(row['warning'])}", file=sys.stderr,
+                  flush=True)
 
     if args.workers < 1:  # the API's words were "n_workers must be an integer >= 1"
         raise ValueError(f"--workers must be 1 or more, got {args.workers}")

@@ -256,8 +256,8 @@ def save_montage(res: RegistrationResult, path, propagated=None, n_cols: int = 6
 
 def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6):
     """The montage's matplotlib ``Figure`` (on Agg): rows of frames, warped reference, |difference| (the input's
-    no-data grey: ``res.data_region``; outside the run's mask, grey too) and Jacobian (inside the mask only, on the
-    viewer's scale: :func:`jacobian_limits`), a column a frame for up to ``n_cols`` frames."""
+    no-data grey: ``res.data_region``; outside the run's mask, grey too) and Jacobian (inside the run's mask only, its
+    scale taken there: :func:`jacobian_limits`, as the viewer's), a column a frame for up to ``n_cols`` frames."""
     # a Figure of its own on Agg, not pyplot: the viewer's "save result…" writes it too, and pyplot's backend set to
     # Agg there stopped the user's plt.show() for the rest of the session
     import matplotlib
@@ -294,7 +294,8 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6):
         axes[1, j].imshow(res.warped[t], cmap="gray", vmin=0, vmax=1)
         axes[2, j].imshow(diff, cmap=diff_cmap, vmin=0, vmax=0.5)
         im = axes[3, j].imshow(np.ma.masked_invalid(jac[t]), cmap=jac_cmap, norm=norm)
-        folds = np.ma.masked_where(~(jac[t] <= 0), np.ones_like(res.jacobian[t]))
+        folded = ~(res.jacobian[t] > 0) if mask is None else ~(res.jacobian[t] > 0) & mask  # NaN too, as counted
+        folds = np.ma.masked_where(~folded, np.ones_like(res.jacobian[t]))
         axes[3, j].imshow(folds, cmap="gray_r", vmin=0, vmax=1)
         axes[0, j].set_title(f"t={t}" + (" (ref)" if t == res.reference else ""), fontsize=9)
         for ax in axes[:, j]:

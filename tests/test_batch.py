@@ -1053,6 +1053,7 @@ def test_the_summary_gives_distances_in_the_sequences_unit_too(cluster, shift_en
                                             scheduler=cluster.scheduler_address, montage=False)}
     summary = json.loads((out / "mm" / "metrics.json").read_text())["summary"]
     assert rows["mm"]["unit"] == "mm" and rows["mm"]["hd95_physical"] == pytest.approx(summary["hd95_mm"])
+    assert rows["mm"]["hd95_before_physical"] == pytest.approx(summary["hd95_before_mm"])  # beside it, before
     assert rows["mm"]["hd95"] == pytest.approx(summary["hd95"]) and rows["mm"]["hd95_physical"] != rows["mm"]["hd95"]
     assert rows["px"]["unit"] is None and rows["px"]["hd95_physical"] is None and rows["px"]["hd95"] is not None
     with open(out / "summary.csv") as f:

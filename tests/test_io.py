@@ -1457,6 +1457,13 @@ def test_stacked_files_must_be_one_image_of_one_size_each(tmp_path):
     with pytest.raises(SequenceReadError, match=r"^subject: holds sequences of their own \(001_LA_CINE.tif: 5 frames\), "
                                                 r"not one image a file to stack: open one of them \(batch registers"):
         load_sequence(cines)
+    stray = tmp_path / "stray"  # frames and one clip: that file is said, as before (review: "the folder holds sequences")
+    stray.mkdir()
+    for k in range(3):
+        tifffile.imwrite(stray / f"f{k}.tif", np.zeros((40, 50), np.float32))
+    tifffile.imwrite(stray / "f1b.tif", np.zeros((5, 40, 50), np.float32), photometric="minisblack")
+    with pytest.raises(SequenceReadError, match=r"^f1b.tif: holds 5 frames; files are stacked one image a file"):
+        load_sequence(stray)
     with pytest.raises(SequenceReadError, match=r"^small.tif: is 30x50, but a.tif is 40x50: files are stacked as "
                                                 r"frames of one size"):
         load_sequence([tmp_path / "a.tif", tmp_path / "small.tif"])

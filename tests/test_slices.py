@@ -297,6 +297,11 @@ def test_an_mnms2_subject_folder_is_its_cines_and_no_single_images(tmp_path):
     assert [Path(it["source"]).name for it in expand_inputs([folder])] == ["001_LA_CINE.nii.gz", "001_SA_CINE.nii.gz"]
     with pytest.raises(SequenceReadError, match=r"^001: holds sequences of their own \(001_LA_CINE.nii.gz: 5 frames\)"):
         load_sequence(folder)
+    frames = tmp_path / "frames"  # (review) frames one image a file named as copies of one: echo_cine, echo_cine_1...
+    frames.mkdir()
+    for name in ("echo_cine", *(f"echo_cine_{k}" for k in range(1, 6))):
+        nib.save(nib.Nifti1Image(rng.random((40, 32)).astype(np.float32), np.eye(4)), frames / f"{name}.nii.gz")
+    assert load_sequence(frames).shape == (6, 32, 40)  # a cine of one image leaves none out (it was 1 frame)
 
 
 def test_a_cohort_of_acdc_patients_is_scored_slice_by_slice(tmp_path, shift_engine):

@@ -982,19 +982,29 @@ def test_result_layers_of_a_masked_run_draw_the_field_inside_its_region_only():
     # burned-in text, the same in every frame, and drew it as misalignment; the Jacobian coloured the black and the
     # text as tissue that grew or shrank; the folds are those the figures count
     w_plain, w_masked = L.warped_layer(plain, "s")[0], L.warped_layer(masked, "s")[0]
-    assert np.array_equal(w_masked[:, region], w_plain[:, region]) and w_plain[:, ~region].max() > 0.1
-    assert not w_masked[:, ~region].any()
+    assert np.array_equal(w_masked[:, region], w_plain[:, region]) and np.array_equal(w_plain, plain.warped)
+    unregistered = np.broadcast_to(masked.frames[masked.reference], w_masked.shape)  # the reference as it is
+    np.testing.assert_array_equal(w_masked[:, ~region], unregistered[:, ~region])
+    assert not np.array_equal(w_plain[:, ~region], unregistered[:, ~region])
     tiles = L.warped_layer(masked, "s", checker=True, tile=4)[0]
-    np.testing.assert_array_equal(tiles[:, ~region], masked.frames[:, ~region])  # no tiles' edges there: the frame
+    np.testing.assert_array_equal(tiles, L.checkerboard(w_masked, masked.frames, 4))
+    own = {kw["name"]: d for d, kw, _ in L.result_layers(plain, "s", region=region)[0]}  # the image's own region
+    np.testing.assert_array_equal(own["s warped reference"], w_masked)
+    assert np.isnan(own["s jacobian"][:, ~region]).all()
     j_masked = L.jacobian_layer(masked, "s")[0]
     assert np.isnan(j_masked[:, ~region]).all() and np.isfinite(j_masked[:, region]).all()
     assert np.isfinite(L.jacobian_layer(plain, "s")[0]).all()
     folded = jac.copy()
     folded[:, 4:8, 4:8] = folded[:, 4:8, -8:-4] = -0.5  # a fold inside the region and one outside
+    folded[:, 10, 5] = np.nan  # not finite: counted as folded, drawn so
+    folded[:, 12:30, -12:] = 40.0  # outside: an outlier's scale (the echo's 35) the montage's must not take
     folding = RegistrationResult(frames=frames, warped=plain.warped, displacement=u, jacobian=folded, method="nmsr",
                                  params={"mask": encode_mask(region)})
     f = L.folds_layer(folding, "s")[0]
-    assert f[:, 4:8, 4:8].all() and not f[:, 4:8, -8:-4].any()
+    assert f[:, 4:8, 4:8].all() and not f[:, 4:8, -8:-4].any() and f[:, 10, 5].all()
+    unmasked = RegistrationResult(frames=frames, warped=plain.warped, displacement=u, jacobian=folded, method="tlrn")
+    folds_own = {kw["name"]: d for d, kw, _ in L.result_layers(unmasked, "s", region=region)[0]}["s folds"]
+    assert folds_own[:, 4:8, -8:-4].all()  # no mask: counted over the frame (the figures), drawn where they are
     from napari_tlreg.report import montage_figure
 
     fig = montage_figure(folding)
@@ -1006,7 +1016,9 @@ def test_result_layers_of_a_masked_run_draw_the_field_inside_its_region_only():
     det = panels[3 * ncols].images[0]
     assert det.get_array().mask[~region].all()  # the Jacobian inside the mask only, on the viewer's scale
     assert (det.norm.vmin, det.norm.vmax) == pytest.approx(L.jacobian_limits(folded[:, region]))
-    assert panels[3 * ncols].images[1].get_array().mask[:, -8:-4].all()  # the fold outside: not drawn
+    assert det.norm.vmax < 10  # not the outlier's
+    drawn = panels[3 * ncols].images[1].get_array().mask
+    assert drawn[:, -8:-4].all() and not drawn[10, 5] and not drawn[4:8, 4:8].any()  # inside, NaN too; not outside
 
 
 def test_worker_preimports_what_napari_loads_lazily_for_result_layers():
@@ -1457,6 +1469,16 @@ def test_grid_and_arrows_stay_inside_the_images_own_region(widget, qtbot, notes)
     vec = np.asarray(viewer.layers["seq displacement"].data)  # (N, 2, 3): start (t, row, col), direction
     rows, cols = vec[:, 0, 1].astype(int), vec[:, 0, 2].astype(int)
     assert len(vec) and not outside[rows, cols].any()
+    from napari_tlreg._widgets import layers as L
+
+    res = w.results[("seq", TruthEngine.name)]  # (echo review) the warped reference: the reference as it is outside
+    warped = np.asarray(viewer.layers["seq warped reference"].data)
+    np.testing.assert_array_equal(warped[:, outside], np.broadcast_to(res.frames[res.reference], warped.shape)[:, outside])
+    np.testing.assert_array_equal(warped[:, ~outside], res.warped[:, ~outside])
+    w.checker_box.setChecked(True)  # the checkerboard redrawn with the region too
+    tiles = np.asarray(viewer.layers["seq warped reference"].data)
+    np.testing.assert_array_equal(tiles, L.checkerboard(warped, res.frames, L.default_tile(warped.shape)))
+    w.checker_box.setChecked(False)
     before = np.asarray(viewer.layers["seq grid"].data).copy()
     w.grid_spin.setValue(4)
     qtbot.waitUntil(lambda: not np.array_equal(viewer.layers["seq grid"].data, before), timeout=3000)

@@ -168,22 +168,22 @@ def warped_layer(res, base: str, *, checker: bool = False, tile: int | None = No
 
     Default: magenta, additive, to lay over the (grey/green) input so misalignment shows as colour. Black where a
     pair engine's run compared no data (``res.data_region``: a date's no-data fill, the reference's moved onto a date),
-    which read as misalignment, and outside the region the field was fitted in (:func:`drawn_region`: the echo's
-    burned-in text, the same in every frame, moved by the field there and drawn as misalignment).
-    ``checker=True``: a checkerboard of ``res.warped`` and ``res.frames`` (both normalised to [0, 1]),
-    grey and opaque, so edges that do not continue across tiles show misalignment (outside the region: the frame).
+    which read as misalignment. Outside the region the field was fitted in (:func:`drawn_region`) the reference as it
+    is, unregistered: the echo's burned-in text, the same in every frame, moved by the field there read as
+    misalignment (and blanked, as green, which the legend calls one too); what moves there shows as unregistered.
+    ``checker=True``: a checkerboard of that and ``res.frames`` (both normalised to [0, 1]),
+    grey and opaque, so edges that do not continue across tiles show misalignment.
     """
     kw = {"name": layer_name(base, WARPED), "contrast_limits": (0.0, 1.0), **_placement(scale, translate)}
-    warped = res.warped if res.data_region is None else np.where(res.data_region, res.warped, 0.0)
+    warped = res.warped
     region = drawn_region(res, region)
-    inside = None if region is None else _region(region, res.frames.shape[1:])
-    if inside is not None and not checker:
-        warped = np.where(inside, warped, 0.0)
+    if region is not None:
+        warped = np.where(_region(region, res.frames.shape[1:]), warped, res.frames[res.reference])
+    if res.data_region is not None:
+        warped = np.where(res.data_region, warped, 0.0)
     if checker:
         tile = default_tile(res.warped.shape) if tile is None else tile
         data = checkerboard(warped, res.frames, tile).astype(np.float32, copy=False)
-        if inside is not None:
-            data = np.where(inside, data, res.frames).astype(np.float32, copy=False)
         kw.update(colormap="gray", blending="translucent", opacity=1.0)
     else:
         data = np.asarray(warped, dtype=np.float32)
@@ -262,13 +262,13 @@ def jacobian_layer(res, base: str, *, scale=None, translate=None, visible: bool 
     return data, kw, "image"
 
 
-def folds_layer(res, base: str, *, scale=None, translate=None, region=None) -> LayerData:
-    """Labels ``(T, H, W)``: 1 where the field folds (``det <= 0``), drawn in :data:`FOLD_COLOR`, inside the region
-    the field was fitted in (:func:`drawn_region`), where the folding figures count them."""
-    data = (np.asarray(res.jacobian) <= 0).astype(np.uint8)
-    region = drawn_region(res, region)
-    if region is not None:
-        data *= _region(region, data.shape[1:])
+def folds_layer(res, base: str, *, scale=None, translate=None) -> LayerData:
+    """Labels ``(T, H, W)``: 1 where the field folds (``det <= 0``, or not finite, as :func:`~napari_tlreg.metrics.
+    folded_percent` counts it), drawn in :data:`FOLD_COLOR`, inside the run's mask where it had one: where the folding
+    figures count them (the image's own region does not restrict them: a fold the legend counted went undrawn)."""
+    data = (~(np.asarray(res.jacobian) > 0)).astype(np.uint8)
+    if res.mask is not None:
+        data *= _region(res.mask, data.shape[1:])
     kw = {
         "name": layer_name(base, FOLDS),
         "colormap": {0: "transparent", 1: FOLD_COLOR, None: "transparent"},
@@ -369,7 +369,7 @@ def result_layers(
     out += [  # in the order of SUFFIXES, bottom to top
         warped_layer(res, base, checker=checker, region=region, **place),
         jacobian_layer(res, base, visible=False, region=region, **place),
-        folds_layer(res, base, region=region, **place),
+        folds_layer(res, base, **place),
         *([nodata] if (nodata := nodata_layer(res, base, **place)) is not None else []),
         grid_layer(res, base, grid_spacing, region=region, visible=not checker, **place),  # not over the tiles' edges
         displacement_layer(res, base, region=region, **place),

@@ -572,7 +572,8 @@ def without_volumes(files: list[Path]) -> list[Path]:
     slices), M&Ms-2's ``001_LA_ED.nii.gz`` (one plane) beside ``001_LA_CINE.nii.gz`` (a batch row failed on each,
     "needs at least 2 frames"). Only the headers of such files are read (a folder of 2000 frames read 2000)."""
     nifti = [p for p in files if SUPPORTED_SUFFIXES.get(_suffix(p)) == "nifti"]
-    bases = [_stem(p)[: -len(end)] for p in nifti for end in CINE_ENDINGS if _stem(p).lower().endswith(end)]
+    bases = [_stem(p)[: -len(end)] for p in nifti for end in CINE_ENDINGS  # a cine of frames (echo_cine_1 beside
+             if _stem(p).lower().endswith(end) and not one_image(p)]  # an image echo_cine: frames all, none dropped)
     drop = {p for p in nifti for base in bases
             if _stem(p).startswith(base + "_") and _stem(p)[len(base):].lower() not in CINE_ENDINGS
             and (nifti_volume_slices(p) or one_image(p))}  # M&Ms-2's long axis: 001_LA_ED, one plane of one time point
@@ -600,6 +601,15 @@ def one_image(path) -> bool:
     return False
 
 
+def _holds_frames(paths, limit) -> bool:
+    """Whether the first of ``paths`` (read, within ``limit`` voxels) is a sequence of several frames or slices."""
+    try:
+        seq = load_sequence(paths[0], max_voxels=limit)
+    except Exception:  # none, unreadable or too large: not known to be a sequence
+        return False
+    return seq.frames.shape[0] > 1 or int(seq.metadata.get("n_slices", 1)) > 1
+
+
 def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
     """Files of one image each -> the frames of one sequence, in the order given (a folder of frames:
     :func:`frame_files`; napari's "Open Files as Stack" gives the files picked).
@@ -618,7 +628,8 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
         t, h, w = seq.frames.shape
         if t != 1 or int(seq.metadata.get("n_slices", 1)) > 1:
             where = f" at {seq.metadata['n_slices']} slice positions" if int(seq.metadata.get("n_slices", 1)) > 1 else ""
-            if source is not None and Path(source).is_dir():  # M&Ms-2's subject: its SA and LA cines side by side
+            if source is not None and Path(source).is_dir() and not seqs and _holds_frames(paths[1:2], limit):
+                # M&Ms-2's subject: its SA and LA cines side by side (one such file among frames: that file is said)
                 _fail(Path(source), f"holds sequences of their own ({p.name}: {t} frames{where}), not one image a "
                                     "file to stack: open one of them (batch registers each of a folder's)")
             _fail(p, f"holds {t} frames{where}; files are stacked one image a file (open it on its own)")
