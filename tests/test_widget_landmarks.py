@@ -312,6 +312,9 @@ def test_the_status_keeps_its_lines_with_three_docks_on_a_768_px_screen(docks, q
     qtbot.wait(50)
     assert label.text() == label.toolTip() == path and window.minimumSizeHint().width() == wide
     assert label.minimumHeight() > 2 * label.fontMetrics().lineSpacing()  # wrapped at its separators
+    from qtpy.QtCore import Qt
+
+    assert label.textFormat() == Qt.TextFormat.PlainText  # a layer named "<i>seq</i>" said as named, not as HTML
     label.setText("ready")  # the form's least height back
     qtbot.wait(50)
     assert reg.findChild(QScrollArea, "scroll_area").minimumSizeHint().height() == FORM_LEAST_HEIGHT

@@ -349,6 +349,7 @@ class StatusLabel(QLabel):
     def __init__(self, text: str = ""):
         super().__init__()
         self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # a layer named "<i>seq</i>" as it is named (it was read as HTML)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setText(text)
 

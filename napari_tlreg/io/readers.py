@@ -601,15 +601,6 @@ def one_image(path) -> bool:
     return False
 
 
-def _holds_frames(paths, limit) -> bool:
-    """Whether the first of ``paths`` (read, within ``limit`` voxels) is a sequence of several frames or slices."""
-    try:
-        seq = load_sequence(paths[0], max_voxels=limit)
-    except Exception:  # none, unreadable or too large: not known to be a sequence
-        return False
-    return seq.frames.shape[0] > 1 or int(seq.metadata.get("n_slices", 1)) > 1
-
-
 def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
     """Files of one image each -> the frames of one sequence, in the order given (a folder of frames:
     :func:`frame_files`; napari's "Open Files as Stack" gives the files picked).
@@ -628,7 +619,7 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
         t, h, w = seq.frames.shape
         if t != 1 or int(seq.metadata.get("n_slices", 1)) > 1:
             where = f" at {seq.metadata['n_slices']} slice positions" if int(seq.metadata.get("n_slices", 1)) > 1 else ""
-            if source is not None and Path(source).is_dir() and not seqs and _holds_frames(paths[1:2], limit):
+            if source is not None and Path(source).is_dir() and not seqs and len(paths) > 1 and not one_image(paths[1]):
                 # M&Ms-2's subject: its SA and LA cines side by side (one such file among frames: that file is said)
                 _fail(Path(source), f"holds sequences of their own ({p.name}: {t} frames{where}), not one image a "
                                     "file to stack: open one of them (batch registers each of a folder's)")
