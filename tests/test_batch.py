@@ -323,6 +323,12 @@ def test_batch_cli(cluster, shift_engine, tmp_path, capsys):
                    "--scheduler", cluster.scheduler_address])
     cap = capsys.readouterr()
     assert rc == 0 and "0 ok, 3 skipped, 0 failed" in cap.out and cap.err == ""
+    flicker = _sequence(6).astype(np.float32) * np.array([1, 1, 1.9, 1, 1, 1], np.float32)[:, None, None]
+    save_stack(tmp_path / "flicker.tif", flicker)  # said with the flag, as register says it (it said Python's keyword)
+    rc = cli.main(["batch", str(tmp_path / "flicker.tif"), "--method", shift_engine, "--out", str(tmp_path / "fl"),
+                   "--scheduler", cluster.scheduler_address, "--no-montage"])
+    err = capsys.readouterr().err
+    assert rc == 0 and "differs in brightness" in err and "(--normalize sequence keeps one scale for all)" in err, err
 
 
 @pytest.mark.parametrize("argv, match", [
