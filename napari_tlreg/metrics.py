@@ -425,11 +425,19 @@ def negative_jacobian_fraction(u, per_frame: bool = False, mask=None):
     return per if per_frame else float(per.mean())
 
 
+def folds(det, mask=None) -> np.ndarray:
+    """Bool, ``det``'s shape (``(T, H, W)`` or one frame): the pixels :func:`folded_percent` counts as folded
+    (``det <= 0`` or not a number), inside ``mask`` ``(H, W)`` when given: the viewer's folds layer and the montage
+    draw these."""
+    fold = ~(np.asarray(det) > 0)
+    return fold if mask is None else fold & np.asarray(mask, dtype=bool)
+
+
 def folded_percent(det, mask=None) -> np.ndarray:
     """``(T,)`` percentage of pixels with ``det <= 0`` in each frame of ``det`` ``(T, H, W)``: of the pixels
     inside ``mask`` ``(H, W)`` when given (NaN where it is empty), else of the whole frame. A determinant that is
     not a number counts as folded (a broken field is not a fold-free one)."""
-    fold = ~(np.asarray(det) > 0)
+    fold = folds(det)
     if mask is None:
         return 100.0 * fold.reshape(fold.shape[0], -1).mean(axis=1)
     m = _asarray(mask, "mask")

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .metrics import reference_only, summarize, unannotated_reference  # noqa: F401 (said by the CLI, batch, the viewer)
+from .metrics import folds
 from .core.labels import as_label_ids, label_names as names_by_id, labelled_frames
 from .landmarks import landmark_rows
 from .result import RegistrationResult, core_versions
@@ -294,9 +295,8 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6):
         axes[1, j].imshow(res.warped[t], cmap="gray", vmin=0, vmax=1)
         axes[2, j].imshow(diff, cmap=diff_cmap, vmin=0, vmax=0.5)
         im = axes[3, j].imshow(np.ma.masked_invalid(jac[t]), cmap=jac_cmap, norm=norm)
-        folded = ~(res.jacobian[t] > 0) if mask is None else ~(res.jacobian[t] > 0) & mask  # NaN too, as counted
-        folds = np.ma.masked_where(~folded, np.ones_like(res.jacobian[t]))
-        axes[3, j].imshow(folds, cmap="gray_r", vmin=0, vmax=1)
+        folded = np.ma.masked_where(~folds(res.jacobian[t], mask), np.ones_like(res.jacobian[t]))
+        axes[3, j].imshow(folded, cmap="gray_r", vmin=0, vmax=1)
         axes[0, j].set_title(f"t={t}" + (" (ref)" if t == res.reference else ""), fontsize=9)
         for ax in axes[:, j]:
             ax.set_xticks([])

@@ -16,6 +16,7 @@ import numpy as np
 
 import napari_tlreg as tl
 from napari_tlreg._hooks import label_colormap
+from napari_tlreg.metrics import folds
 from napari_tlreg.report import jacobian_limits  # noqa: F401 (the montage's scale too)
 
 LayerData = tuple[Any, dict[str, Any], str]
@@ -266,9 +267,8 @@ def folds_layer(res, base: str, *, scale=None, translate=None) -> LayerData:
     """Labels ``(T, H, W)``: 1 where the field folds (``det <= 0``, or not finite, as :func:`~napari_tlreg.metrics.
     folded_percent` counts it), drawn in :data:`FOLD_COLOR`, inside the run's mask where it had one: where the folding
     figures count them (the image's own region does not restrict them: a fold the legend counted went undrawn)."""
-    data = (~(np.asarray(res.jacobian) > 0)).astype(np.uint8)
-    if res.mask is not None:
-        data *= _region(res.mask, data.shape[1:])
+    mask = None if res.mask is None else _region(res.mask, res.jacobian.shape[1:])
+    data = folds(res.jacobian, mask).astype(np.uint8)
     kw = {
         "name": layer_name(base, FOLDS),
         "colormap": {0: "transparent", 1: FOLD_COLOR, None: "transparent"},

@@ -84,7 +84,7 @@ def _one_file(path: str, shape: tuple[int, int, int], reference: int | None = 0,
     ACDC counts), or else the reference, which must then be given (``None``: not given; the first frame for any other
     labels). ``at`` (``FILE@T``): the frame one frame's labels go on, whatever the name or the reference."""
     from .contours import is_contour_source
-    from .readers import load_sequence, load_stack, named_frame, nifti_volume_slices, volume_plane
+    from .readers import frame_of_volume, load_sequence, load_stack, named_frame, nifti_volume_slices, volume_plane
 
     if is_contour_source(path):
         raise ValueError(f"{Path(path).name}: contour files name the DICOM images they were drawn on: give them with "
@@ -110,10 +110,8 @@ def _one_file(path: str, shape: tuple[int, int, int], reference: int | None = 0,
     # one time point's volume against a multi-slice source (or, its count unknown, not one plane a frame): the
     # frames' slice position, on the frame the name gives
     if planes and (n_slices > 1 if n_slices else planes != shape[0]):
-        lab, named = volume_plane(Path(path), lab, slice, n_slices), named_frame(path)
-        if named is not None and named >= shape[0] and at is None:
-            raise ValueError(f"{path}: its name gives frame {named + 1} (1-based), and the sequence has {shape[0]} "
-                             "frames")
+        lab = volume_plane(Path(path), lab, slice, n_slices)
+        named = named_frame(path) if at is not None else frame_of_volume(path, shape[0])  # @T: the name is not used
         if named is None and reference is None and at is None:  # frame 0, without a word, for an ED that was 18
             raise ValueError(f"{path}: a labels volume of one time point whose name gives no frame (ACDC's "
                              "patient001_frame01_gt: frame 1): give the frame it labels, --labels FILE@T (or "

@@ -294,6 +294,15 @@ def named_frame(path) -> int | None:
     return int(m.group(1)) - 1 if m and int(m.group(1)) > 0 else None
 
 
+def frame_of_volume(path, n_frames: int) -> int | None:
+    """The frame an ACDC-style labels volume's name gives (:func:`named_frame`), or ``None``; refused where the
+    sequence has no such frame (the reader's rule for the siblings and ``load_labels``' for ``--labels``)."""
+    t = named_frame(path)
+    if t is not None and t >= n_frames:
+        _fail(Path(path), f"its name gives frame {t + 1} (1-based), and the sequence has {n_frames} frames")
+    return t
+
+
 def sibling_labels_paths(path) -> list[Path]:
     """The labels files beside ``path``: ``<stem>_labels`` or ``<stem>_gt`` (.tif/.tiff/.nii.gz/.nii/.npy), the first
     there is; else, beside ACDC's ``patientNNN_4d.nii.gz``, its volumes of one time point ``patientNNN_frameMM_gt``
@@ -340,11 +349,9 @@ def _labels_at(cand: Path, shape: tuple, slice: int | None, n_slices: int, read:
     if SUPPORTED_SUFFIXES.get(_suffix(cand)) == "nifti" and n_slices > 1:
         planes = nifti_volume_slices(cand)
         if planes:  # (X, Y, Z) of one time point
-            t = named_frame(cand)
+            t = frame_of_volume(cand, shape[0])
             if t is None:
                 _fail(cand, "a labels volume of one time point whose name gives no frame (ACDC's frameNN)")
-            if t >= shape[0]:
-                _fail(cand, f"its name gives frame {t + 1} (1-based), and the sequence has {shape[0]} frames")
             lab = np.zeros(shape, np.int64)
             lab[t] = volume_plane(cand, _once(read, cand, lambda: load_stack(cand)[0]), slice, n_slices)
             return lab
