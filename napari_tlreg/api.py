@@ -145,6 +145,14 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
     return out
 
 
+def own_region(sequence) -> np.ndarray | None:
+    """A sequence's own region (``metadata["mask"]``, e.g. the real echo's sector) as an ``(H, W)`` bool array when it
+    fits the frames, else None: where a run without a mask of its own is drawn (the montage, as the viewer)."""
+    own = (getattr(sequence, "metadata", None) or {}).get("mask")
+    frames = np.shape(getattr(sequence, "frames", ()))[-2:]
+    return np.asarray(own, bool) if own is not None and np.ndim(own) == 2 and np.shape(own) == frames else None
+
+
 def own_param_note(key: str, value) -> str:
     """What the CLI and ``batch`` say of a parameter :func:`own_region_params` filled from the sequence itself."""
     if key == "nodata":

@@ -489,6 +489,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
                            normalize=normalize, **call)
         run = run_record(item, method, params or {}, reference, normalize, slice)
         report.write(res, folder, labels=labels, landmarks=landmarks, montage=montage, source=item["source"],
+                     region=api.own_region(seq),
                      extra={"batch": run, "warnings": notes, "notes": said,
                             **({"label_names": report.names_of_labels(seq.metadata.get("label_names"))}
                                if labels is not None and seq.metadata.get("label_names") else {})})

@@ -340,7 +340,7 @@ def cmd_register(args) -> int:
     _end_progress()
     source = Path(args.input)  # a file, as evaluate can find it again from anywhere; a sample by its name
     report.write(res, args.out, labels=labels, landmarks=landmarks, montage=not args.no_montage,
-                 source=str(source.resolve()) if source.exists() else str(args.input),
+                 region=api.own_region(seq), source=str(source.resolve()) if source.exists() else str(args.input),
                  extra={**({} if args.slice is None else {"slice": args.slice}),
                         **({"label_names": report.names_of_labels(names)} if labels is not None and names else {})})
     print(f"{method}: {seq.shape[0]} frames of {seq.shape[1]}x{seq.shape[2]} in {res.runtime_s:.2f} s on {res.device} -> {args.out}")

@@ -179,9 +179,10 @@ def write_metrics(res: RegistrationResult, folder, labels=None, landmarks=None, 
 
 
 def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bool = True, source: str | None = None,
-          extra: dict | None = None) -> Path:
+          extra: dict | None = None, region=None) -> Path:
     """Write everything for one run into ``out`` atomically: arrays, metrics, montage, labels. ``extra``: more keys
-    for ``metrics.json`` (a batch's run record and warnings)."""
+    for ``metrics.json`` (a batch's run record and warnings). ``region``: the image's own region (an ``(H, W)`` mask,
+    e.g. the echo's sector), for the montage of a run without a mask of its own (:func:`montage_figure`)."""
     from .io.writers import atomic_dir, save_points_csv
 
     out = Path(out)
@@ -194,7 +195,7 @@ def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bo
         if landmarks is not None and len(landmarks):
             save_points_csv(tmp / LANDMARKS_FILE, landmarks)
         if montage:
-            save_montage(res, tmp / "montage.png", propagated=propagated)
+            save_montage(res, tmp / "montage.png", propagated=propagated, region=region)
     return out
 
 
@@ -249,16 +250,18 @@ def jacobian_limits(jacobian: np.ndarray, minimum: float = 0.05) -> tuple[float,
     return 1.0 - d, 1.0 + d
 
 
-def save_montage(res: RegistrationResult, path, propagated=None, n_cols: int = 6) -> None:
+def save_montage(res: RegistrationResult, path, propagated=None, n_cols: int = 6, region=None) -> None:
     """PNG: for a few frames, the frame with propagated labels, the warped reference, |difference|, and the Jacobian
     (:func:`montage_figure`)."""
-    montage_figure(res, propagated, n_cols).savefig(path, dpi=110)
+    montage_figure(res, propagated, n_cols, region=region).savefig(path, dpi=110)
 
 
-def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6):
+def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6, region=None):
     """The montage's matplotlib ``Figure`` (on Agg): rows of frames, warped reference, |difference| (the input's
     no-data grey: ``res.data_region``; outside the run's mask, grey too) and Jacobian (inside the run's mask only, its
-    scale taken there: :func:`jacobian_limits`, as the viewer's), a column a frame for up to ``n_cols`` frames."""
+    scale taken there: :func:`jacobian_limits`, as the viewer's), a column a frame for up to ``n_cols`` frames.
+    A run without a mask of its own is drawn so inside ``region``, the image's own (the echo's sector), as the
+    viewer draws it; the figures beside it are the whole frame's (``mse_lncc_region``)."""
     # a Figure of its own on Agg, not pyplot: the viewer's "save result…" writes it too, and pyplot's backend set to
     # Agg there stopped the user's plt.show() for the rest of the session
     import matplotlib
@@ -268,10 +271,17 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6):
 
     T = res.n_frames
     ts = np.unique(np.linspace(0, T - 1, min(n_cols, T)).round().astype(int))
+    # where the field was fitted (the run's mask), else the image's own region (the sector: outside it a field no
+    # tissue constrained, over burned-in text and black)
+    own = res.mask if res.mask is not None else region
+    mask = None if own is None else np.asarray(own, dtype=bool)
+    if mask is not None and mask.shape != res.frames.shape[1:]:
+        raise ValueError(f"montage: a region of shape {mask.shape} does not match frames of "
+                         f"{res.frames.shape[1]}x{res.frames.shape[2]}")
     region = res.data_region  # the pixels the metrics beside it compare
-    mask = None if res.mask is None else np.asarray(res.mask, dtype=bool)  # where the field was fitted (the sector)
     diff_cmap = matplotlib.colormaps["magma"].with_extremes(bad="0.6")
-    grey = "\n(no-data grey)" if region is not None else "\n(outside the mask grey)" if mask is not None else ""
+    where = "mask" if res.mask is not None else "image's region"
+    grey = "\n(no-data grey)" if region is not None else f"\n(outside the {where} grey)" if mask is not None else ""
     rows = ["frame (+ propagated labels)", "reference warped to frame", "|frame - warped|" + grey,
             "Jacobian det (folds: black)"]
     fig = Figure(figsize=(2.1 * len(ts) + 1.2, 2.1 * len(rows) + 0.6))
@@ -295,7 +305,8 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6):
         axes[1, j].imshow(res.warped[t], cmap="gray", vmin=0, vmax=1)
         axes[2, j].imshow(diff, cmap=diff_cmap, vmin=0, vmax=0.5)
         im = axes[3, j].imshow(np.ma.masked_invalid(jac[t]), cmap=jac_cmap, norm=norm)
-        folded = np.ma.masked_where(~folds(res.jacobian[t], mask), np.ones_like(res.jacobian[t]))
+        # where the figures count them, as the viewer's folds layer: the run's mask, not the image's region
+        folded = np.ma.masked_where(~folds(res.jacobian[t], res.mask), np.ones_like(res.jacobian[t]))
         axes[3, j].imshow(folded, cmap="gray_r", vmin=0, vmax=1)
         axes[0, j].set_title(f"t={t}" + (" (ref)" if t == res.reference else ""), fontsize=9)
         for ax in axes[:, j]:

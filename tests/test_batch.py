@@ -373,7 +373,7 @@ def test_batch_with_shipped_tlrn(cluster, tmp_path):
     assert _hidden(tmp_path / "out") == []
 
 
-def test_batch_uses_each_sequences_own_region(tmp_path):
+def test_batch_uses_each_sequences_own_region(tmp_path, monkeypatch):
     """A cohort item with its own region (the echo sample's sector) is registered within it by nmsr, as by
     ``napari-tlreg register``; ``mask=""`` in the batch's params asks for the whole frame."""
     from napari_tlreg.batch import register_one
@@ -387,8 +387,13 @@ def test_batch_uses_each_sequences_own_region(tmp_path):
     assert "mask = the sequence's own region (" in row["note"]  # said, as register says it: a note, no warning
     assert row["warning"] is None, row["warning"]
     assert np.array_equal(RegistrationResult.load(tmp_path / "own" / "echo").mask, load_sequence("echo").metadata["mask"])
-    row = register_one(item, "nmsr", str(tmp_path / "whole"), montage=False, params={**quick, "mask": ""})
+    from napari_tlreg import report
+
+    drawn_in = []  # the montage of a run without a mask: drawn inside the sector, as the viewer draws it
+    monkeypatch.setattr(report, "save_montage", lambda res, path, propagated=None, region=None: drawn_in.append(region))
+    row = register_one(item, "nmsr", str(tmp_path / "whole"), montage=True, params={**quick, "mask": ""})
     assert row["status"] == "ok" and RegistrationResult.load(tmp_path / "whole" / "echo").mask is None
+    assert len(drawn_in) == 1 and np.array_equal(drawn_in[0], load_sequence("echo").metadata["mask"])
 
 
 @pytest.mark.parametrize("sig, rc, said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])

@@ -510,7 +510,7 @@ def test_cli_lists_a_methods_parameters(capsys, shift_engine):
     assert rc == 0 and any(ln.startswith("nmsr ") for ln in out.splitlines())
 
 
-def test_cli_register_uses_the_sequences_own_region(tmp_path, capsys):
+def test_cli_register_uses_the_sequences_own_region(tmp_path, capsys, monkeypatch):
     """``register echo --method nmsr``: the sample's sector is the mask unless the user says otherwise, as its
     own labels are used and as the viewer's form starts on it; ``--param mask=`` is the whole frame."""
     from napari_tlreg.io import load_sequence
@@ -522,9 +522,13 @@ def test_cli_register_uses_the_sequences_own_region(tmp_path, capsys):
     res = tl.RegistrationResult.load(tmp_path / "own")
     assert np.array_equal(res.mask, sector)
     assert json.loads((tmp_path / "own" / "metrics.json").read_text())["mse_lncc_region"].startswith("mask: ")
-    rc, err, _ = _cli(["register", "echo", "--method", "nmsr", "--param", "mask=", "--out", tmp_path / "whole", *quick], capsys)
+    drawn_in = []  # the montage of a run without a mask: drawn inside the sector, as the viewer draws it
+    monkeypatch.setattr(tl.report, "save_montage", lambda res, path, propagated=None, region=None: drawn_in.append(region))
+    rc, err, _ = _cli(["register", "echo", "--method", "nmsr", "--param", "mask=", "--out", tmp_path / "whole",
+                       *quick[:-1]], capsys)
     assert rc == 0 and not any("own region" in e for e in err)
     assert tl.RegistrationResult.load(tmp_path / "whole").mask is None
+    assert len(drawn_in) == 1 and np.array_equal(drawn_in[0], sector)
     assert tl.api.own_region_params("tlrn", load_sequence("echo"), {}) == {}  # no region parameter: nothing added
 
 

@@ -1019,6 +1019,17 @@ def test_result_layers_of_a_masked_run_draw_the_field_inside_its_region_only():
     assert det.norm.vmax < 10  # not the outlier's
     drawn = panels[3 * ncols].images[1].get_array().mask
     assert drawn[:, -8:-4].all() and not drawn[10, 5] and not drawn[4:8, 4:8].any()  # inside, NaN too; not outside
+    # a run without a mask over an image with its own region (tlrn on the echo): drawn where the viewer draws it (the
+    # whole frame's |diff| and an outlier's scale before); its folds where the figures count them, the whole frame
+    panels = [ax for ax in montage_figure(unmasked, region=region).axes if ax.images and ax.get_subplotspec() is not None]
+    diff = panels[2 * ncols].images[0].get_array()
+    assert diff.mask[~region].all() and not diff.mask[region].any()
+    assert "outside the image's region grey" in panels[2 * ncols].get_ylabel()
+    det = panels[3 * ncols].images[0]
+    assert det.get_array().mask[~region].all() and det.norm.vmax < 10
+    assert not panels[3 * ncols].images[1].get_array().mask[4:8, -8:-4].any()  # the fold outside: counted, drawn
+    with pytest.raises(ValueError, match="does not match"):
+        montage_figure(unmasked, region=region[:-1])
 
 
 def test_worker_preimports_what_napari_loads_lazily_for_result_layers():
@@ -1449,7 +1460,7 @@ def test_the_time_slider_is_named(widget):
     assert tuple(viewer.dims.axis_labels) == ("t", "row", "col")
 
 
-def test_grid_and_arrows_stay_inside_the_images_own_region(widget, qtbot, notes):
+def test_grid_and_arrows_stay_inside_the_images_own_region(widget, qtbot, notes, monkeypatch, tmp_path):
     """An image with its own region ("<image> mask", e.g. the real echo's sector) registered by a method without a
     mask: the grid and arrows are drawn inside the region only (they covered the burned-in text and the black outside
     the sector, a field no tissue constrained); re-drawn at another spacing, still inside; without the region, all over."""
@@ -1483,6 +1494,13 @@ def test_grid_and_arrows_stay_inside_the_images_own_region(widget, qtbot, notes)
     w.grid_spin.setValue(4)
     qtbot.waitUntil(lambda: not np.array_equal(viewer.layers["seq grid"].data, before), timeout=3000)
     assert np.asarray(viewer.layers["seq grid"].data)[:, outside].max() == 0
+    from napari_tlreg import report
+
+    drawn_in = []  # "save result…": its montage drawn inside the region, as the viewer draws it (the whole frame before)
+    monkeypatch.setattr(report, "save_montage", lambda res, path, propagated=None, region=None: drawn_in.append(region))
+    assert w.save_result(tmp_path / "kept") is not None
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert len(drawn_in) == 1 and np.array_equal(drawn_in[0], ~outside) and not notes, (drawn_in, notes)
     viewer.layers.remove("seq mask")
     run_and_wait(qtbot, w)
     assert np.asarray(viewer.layers["seq grid"].data)[:, outside].max() > 0

@@ -1595,8 +1595,10 @@ class RegisterWidget(ClosingDock, QWidget):
         prov = res.provenance
         extra = {**({"slice": prov["slice"]} if "slice" in prov else {}), **({"label_names": names} if names else {})}
         kept = [w for w, there in (("its labels", labels is not None), ("its landmarks", landmarks is not None)) if there]
+        own = self._own_region_mask(layer)  # the montage drawn where the viewer draws it (the echo's sector)
         worker = create_worker(report.write, res, folder, labels=labels, landmarks=landmarks, source=prov.get("source"),
-                               extra=extra, _start_thread=False, _ignore_errors=True)
+                               extra=extra, region=own if own is not None and own.shape == res.frames.shape[1:]
+                               else None, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda out: self.live and self.status_label.setText(
             f"saved the {res.method} result of '{layer.name}'" + (f" with {' and '.join(kept)}" if kept else "")
             + f" to {out}"))
