@@ -48,7 +48,10 @@ def _slice_choice(text: str):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     p = argparse.ArgumentParser(prog="napari-tlreg", description="Deformable registration of image sequences.")
+    p.add_argument("--version", action="version", version=f"napari-tlreg {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("register", help="register a sequence and write the results to a folder")

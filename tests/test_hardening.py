@@ -510,6 +510,14 @@ def test_cli_lists_a_methods_parameters(capsys, shift_engine):
     assert rc == 0 and any(ln.startswith("nmsr ") for ln in out.splitlines())
 
 
+def test_cli_says_its_version():
+    """``napari-tlreg --version`` (packaging review: "the following arguments are required: command")."""
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-m", "napari_tlreg", "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == f"napari-tlreg {tl.__version__}", (r.stdout, r.stderr)
+
+
 def test_cli_register_uses_the_sequences_own_region(tmp_path, capsys, monkeypatch):
     """``register echo --method nmsr``: the sample's sector is the mask unless the user says otherwise, as its
     own labels are used and as the viewer's form starts on it; ``--param mask=`` is the whole frame."""

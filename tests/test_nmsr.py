@@ -551,7 +551,9 @@ def test_shipped_warm_start_reaches_its_card_figures_on_a_quick_subset():
     want = model_card(nmsr.DEFAULT_MODEL)["figures"]["quick_check"]
     got = _train_script().figures("")["quick_check"]
     for part in ("warm_start_alone", "default_run_first_sequence"):
-        assert got[part]["dice_mean"] >= want[part]["dice_mean"] - 0.005, (part, got[part], want[part])
+        # both ways: a card the engine has moved away from, up or down, is re-measured (one said 0.0008 less than
+        # the engine reached, written before its changes); the tolerance is another machine's arithmetic
+        assert abs(got[part]["dice_mean"] - want[part]["dice_mean"]) <= 0.005, (part, got[part], want[part])
         assert got[part]["folding_pct"] <= want[part]["folding_pct"] + 0.1, (part, got[part], want[part])
     # and the warm start alone is worth having: well above no registration on the same phantoms
     from benchmarks.tlrn_paper import evaluate_cardiac

@@ -208,7 +208,7 @@ def test_shipped_weights_reach_their_card_figures_on_a_quick_subset():
         quick = card["figures"]["quick_check"]
         got = evaluate_cardiac(method, n_sequences=quick["n_sequences"], seed0=quick["seed0"], n_frames=quick["n_frames"],
                                weights=name)
-        assert got["dice_mean"] >= quick["dice_mean"] - 0.01, (name, got)
+        assert abs(got["dice_mean"] - quick["dice_mean"]) <= 0.01, (name, got)  # a card the model moved from: re-measured
         assert got["folding_pct"] <= quick["folding_pct"] + 0.1, (name, got)
 
 
