@@ -1618,15 +1618,45 @@ def test_an_npz_of_2d_images_of_one_size_is_a_sequence(shared_data, tmp_path):
     assert seq.shape == (2, 512, 512) and seq.spacing == pytest.approx((10.0, 10.0)) and seq.unit == "m"
     assert seq.metadata["npz_keys"] == ["ref", "tgt"]
     np.savez(tmp_path / "odd.npz", a=np.zeros((20, 20)), b=np.zeros((20, 30)))
-    with pytest.raises(SequenceReadError, match=r"^odd.npz: npz holds no image array \(keys: a, b\); expected 'frames' "
-                                                r"with shape \(T, H, W\), or 2-D images of one size$"):
+    with pytest.raises(SequenceReadError, match=r"^odd.npz: npz's images differ in size \(a 20x20 float64, b 20x30 "
+                                                r"float64\): crop or resample them to one size$"):
         load_sequence(tmp_path / "odd.npz")
+    np.savez(tmp_path / "bare.npz", spacing=np.ones(2), landmarks=np.zeros((3, 4)))
+    with pytest.raises(SequenceReadError, match=r"^bare.npz: npz holds no image array \(keys: spacing, landmarks\); "
+                                                r"expected 'frames' with shape \(T, H, W\), or 2-D images of one size$"):
+        load_sequence(tmp_path / "bare.npz")
     np.savez(tmp_path / "none.npz")  # (2026-12-05 review) was "not a NumPy .npy/.npz file (unrecognised header)"
     with pytest.raises(SequenceReadError, match=r"^none.npz: npz holds no arrays$"):
         load_sequence(tmp_path / "none.npz")
     np.savez(tmp_path / "one.npz", a=np.zeros((20, 20)), mask=np.ones((20, 20)))
-    with pytest.raises(SequenceReadError, match="no image array"):
+    with pytest.raises(SequenceReadError, match=r"^one.npz: npz holds one image \(a 20x20 float64\): a sequence needs "
+                                                r"at least 2 frames"):
         load_sequence(tmp_path / "one.npz")
+    # (satellite review) each said "holds no image array", of a file holding two images
+    g = np.arange(400, dtype=np.uint16).reshape(20, 20)
+    np.savez(tmp_path / "size.npz", ref=g, tgt=g[:10, :12])
+    with pytest.raises(SequenceReadError, match=r"^size.npz: npz's images differ in size \(ref 20x20 uint16, tgt 10x12 "
+                                                r"uint16\): crop or resample"):
+        load_sequence(tmp_path / "size.npz")
+    np.savez(tmp_path / "dtype.npz", ref=g, tgt=g.astype(np.float32) / 1e4)  # DN beside reflectance
+    with pytest.raises(SequenceReadError, match=r"^dtype.npz: npz's images are of different types \(ref 20x20 uint16, "
+                                                r"tgt 20x20 float32\): .* save the frames as one type$"):
+        load_sequence(tmp_path / "dtype.npz")
+
+
+def test_an_npz_pair_of_colour_dates_is_a_sequence(tmp_path):
+    """(satellite review) Two RGB dates saved as ``ref=``, ``tgt=`` (each ``(H, W, 3)``) opened as one frame, the
+    second date dropped without a word: they are the frames, as two grey dates are (colour kept for the viewer)."""
+    rng = np.random.default_rng(0)
+    a = (rng.random((24, 32, 3)) * 4000).astype(np.uint16)
+    np.savez(tmp_path / "rgb.npz", ref=a, tgt=a[::-1], pixel_size_m=np.array([10.0, 10.0]))
+    seq = load_sequence(tmp_path / "rgb.npz")
+    assert seq.shape == (2, 24, 32) and seq.metadata["npz_keys"] == ["ref", "tgt"] and seq.unit == "m"
+    assert not np.allclose(seq.frames[0], seq.frames[1])
+    np.testing.assert_allclose(seq.frames[1], seq.frames[0][::-1], atol=1e-6)
+    assert load_sequence(tmp_path / "rgb.npz").frames.shape == (2, 24, 32)
+    np.savez(tmp_path / "one.npz", ref=a)  # one colour image: one frame (register refuses it)
+    assert load_sequence(tmp_path / "one.npz").shape == (1, 24, 32)
 
 
 def test_a_series_of_dicom_files_named_by_uid_stays_a_series_beside_a_preview(tmp_path):

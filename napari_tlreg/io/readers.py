@@ -1963,7 +1963,54 @@ def _check_member(z, key: str, path: Path) -> None:
 def _numpy_colour(arr: np.ndarray) -> bool:
     """Whether an array read from ``.npy``/``.npz`` holds colour frames: 3 or 4 samples on its last axis, ``(H, W, C)``
     or ``(T, H, W, C)``."""
-    return arr.ndim in (3, 4) and arr.shape[-1] in (3, 4) and arr.shape[-2] > 4
+    return _colour_shape(arr.shape, (3, 4))
+
+
+def _colour_shape(shape: tuple, ndims=(3,)) -> bool:
+    """Whether arrays of ``shape`` are colour: 3 or 4 samples on the last axis, of ``ndims`` dimensions."""
+    return len(shape) in ndims and shape[-1] in (3, 4) and shape[-2] > 4
+
+
+def _npz_frames_keys(z, keys: list[str], path: Path) -> tuple[str | None, list[str]]:
+    """``(key, [])`` of the npz member holding the frames (``frames``, ``cine``, ... or the first of 3 or more
+    dimensions), or ``(None, planes)``: its images of one size and type, each a frame in the order stored (a
+    bi-temporal pair saved as ``ref=``, ``tgt=``: 2-D, or colour ``(H, W, 3)`` dates). Else a clear error naming what
+    the file holds."""
+    from .contours import is_mask_key
+
+    def shape(k):
+        return _npz_member_shape(z, k, path)
+
+    def said(ks):
+        return ", ".join(f"{k} {'x'.join(map(str, shape(k)))} {_npz_header(z, k)[1]}" for k in ks)
+
+    key = next((k for k in _FRAME_KEYS if k in keys), None)
+    if key is not None:
+        return key, []
+    candidates = [k for k in keys if k not in _NOT_FRAMES and not is_mask_key(k)]
+    deep = [k for k in candidates if len(shape(k)) >= 3]
+    if deep and not _colour_shape(shape(deep[0])):
+        return deep[0], []  # a (T, H, W) stack (or (S, T, H, W), (T, H, W, C))
+    if deep:  # colour images (H, W, 3): dates when there are several of one size and type, else the first one
+        dates = [k for k in deep if shape(k) == shape(deep[0]) and _npz_header(z, k)[1] == _npz_header(z, deep[0])[1]]
+        return (deep[0], []) if len(dates) < 2 else (None, dates)
+    planes = [k for k in candidates if len(shape(k)) == 2 and min(shape(k)) > 4]
+    # of the first image's type too: coordinate grids or a cloud mask beside a pair (float lat/lon beside uint16
+    # bands) are no frames
+    kind = [k for k in planes if _npz_header(z, k)[1] == _npz_header(z, planes[0])[1]] if planes else []
+    if len(kind) >= 2 and len({shape(k) for k in kind}) == 1:
+        return None, kind
+    if not planes:
+        _fail(path, f"npz holds no image array (keys: {', '.join(keys) or 'none'}); "
+                    "expected 'frames' with shape (T, H, W), or 2-D images of one size")
+    if len(planes) == 1:
+        _fail(path, f"npz holds one image ({said(planes)}): a sequence needs at least 2 frames (save them as "
+                    "'frames' with shape (T, H, W), or as 2-D images of one size)")
+    if len(kind) >= 2:
+        _fail(path, f"npz's images differ in size ({said(kind)}): crop or resample them to one size")
+    _fail(path, f"npz's images are of different types ({said(planes)}): the frames are the images of the first "
+                "one's type (coordinate grids beside a pair are left out), here one; save the frames as one type")
+    raise AssertionError("unreachable")
 
 
 def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
@@ -1996,25 +2043,11 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
     else:
         with loaded as z:
             keys = list(z.files)
-            key = next((k for k in _FRAME_KEYS if k in keys), None)
-            if key is None:
-                key = next((k for k in keys if len(_npz_member_shape(z, k, path)) >= 3 and k != "labels"
-                            and not is_mask_key(k)), None)
-            # no (T, H, W) array, but 2-D images of one size and type (a bi-temporal pair saved as ref=..., tgt=...):
-            # the frames, in the order stored
-            planes = [k for k in keys if key is None and k not in _NOT_FRAMES and not is_mask_key(k)
-                      and len(_npz_member_shape(z, k, path)) == 2 and min(_npz_member_shape(z, k, path)) > 4]
-            # of the first image's type too: coordinate grids or a cloud mask beside a pair (float lat/lon beside
-            # uint16 bands) are no frames
-            first = _npz_header(z, planes[0])[1] if planes else None
-            planes = [k for k in planes if _npz_header(z, k)[1] == first]
-            if key is None and (len(planes) < 2 or len({_npz_member_shape(z, k, path) for k in planes}) != 1):
-                _fail(path, f"npz holds no image array (keys: {', '.join(keys) or 'none'}); "
-                            "expected 'frames' with shape (T, H, W), or 2-D images of one size")
+            key, planes = _npz_frames_keys(z, keys, path)
             if "labels" in keys:
                 _npz_member_shape(z, "labels", path)
             if key is None:
-                _check_frames(path, (len(planes), *_npz_member_shape(z, planes[0], path)))
+                _check_frames(path, _numpy_frames((len(planes), *_npz_member_shape(z, planes[0], path))))
                 arr = np.stack([_read_member(z, k, path) for k in planes])
                 meta["npz_keys"] = planes
             else:
