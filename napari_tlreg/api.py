@@ -771,6 +771,7 @@ def register(
         u = u.detach().float()
         u[ref] = 0.0
         warped = F.warp(x[ref][None, None], u)[:, 0]
+        warped[ref] = x[ref]  # the reference itself (resampled at no displacement: an MSE of 1e-13, not 0)
         jac = F.jacobian_determinant(u)
         inv = ctx.inverse
     if dev.type == "cuda":
@@ -785,6 +786,8 @@ def register(
         warn(worse_frames_message(method, bad, len(x) - 1))  # the mean hid one date's failure (inverted: said below)
     if inverted:
         warn(inverted_message(method, inverted))
+    if ctx.notes:  # what the engine decided (multistep: pairs that kept the affine alone): said, not warned of
+        record["notes"] = list(ctx.notes)
     ctx.report(1, 1, "done")
     ctx.check()  # a cancel set in the last call too: API.md, "when set, register raises tl.Cancelled"
     return RegistrationResult(

@@ -341,6 +341,8 @@ def cmd_register(args) -> int:
     res = api.register(seq, method=method, reference=args.reference, device=args.device,  # its spacing too
                        progress=_progress_printer(method), on_warning=_print_warning, normalize=args.normalize, **params)
     _end_progress()
+    for note in res.provenance.get("notes", ()):  # what the run decided (multistep: a pair kept the affine alone)
+        print(f"napari-tlreg register: {note}", file=sys.stderr)
     source = Path(args.input)  # a file, as evaluate can find it again from anywhere; a sample by its name
     report.write(res, args.out, labels=labels, landmarks=landmarks, montage=not args.no_montage,
                  region=api.own_region(seq), source=str(source.resolve()) if source.exists() else str(args.input),

@@ -536,6 +536,12 @@ def test_a_rerun_redoes_what_another_source_or_setting_made(cluster, shift_engin
     assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, **kw)] == ["skipped"]
     assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, gain=1.0, **kw)] == ["skipped"]
     assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, gain=2.0, **kw)] == ["ok"]
+    # (cohort review) the last frame by either index is the same run: skipped (registered again before)
+    again = dict(gain=2.0, **kw)
+    assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, reference=-1, **again)] == ["ok"]
+    assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, reference=2, **again)] == ["skipped"]
+    assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, reference=1, **again)] == ["ok"]
+    assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, **again)] == ["ok"]
     rows = run_batch([tmp_path / "d2" / "a.tif"], shift_engine, out, gain=2.0, **kw)
     assert [r["status"] for r in rows] == ["ok"] and rows[0]["frames"] == 4  # d2's own frames, not d1's
     # ... in a folder of its own: out/a holds d1's result, which a later run on other inputs must not replace

@@ -2046,3 +2046,20 @@ def test_a_full_disk_is_said_naming_the_output_asked_for(tmp_path, monkeypatch):
             quota(tmp)
     assert info.value.errno == errno.EDQUOT
     assert info.value.strerror == f"disk quota exceeded while writing {tmp_path / 'b.csv'}"
+
+
+def test_a_corrupt_tiff_in_a_folder_logs_nothing_of_tifffiles_own(tmp_path):
+    """(cohort review) A corrupt TIFF in a cohort folder printed tifffile's log line ("<tifffile.TiffPages @...>
+    invalid offset to first page") over the one clear error, when ``batch`` looked whether the file is one image."""
+    import subprocess
+    import sys
+
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "a.tif", np.zeros((3, 32, 32), np.uint8))
+    data = (tmp_path / "a.tif").read_bytes()
+    (tmp_path / "bad.tif").write_bytes(data[:4] + (1 << 30).to_bytes(4, "little") + data[8:])
+    code = "import sys; from napari_tlreg.io.readers import one_image; print(one_image(sys.argv[1]))"
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "bad.tif")], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "False" and r.stderr == "", r.stderr

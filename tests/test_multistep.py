@@ -764,3 +764,32 @@ def test_a_no_data_border_does_not_hide_a_noisy_pairs_noise():
                  for dr, dc in (truth, (truth[0] + 0.5, truth[1] - 0.5))]
         chosen = choose_affine(theta, m, f, vf, torch.ones(n, dtype=torch.bool), valid_moving=vm)
         assert torch.equal(chosen, theta[0]), (border, chosen[:, 4:])
+
+
+def test_a_pair_that_kept_the_affine_alone_is_said(tmp_path, capsys):
+    """(satellite review) With ``only_if_better`` a pair the affine explains keeps it alone, its Jacobian flat white, and
+    nothing said so: the user took it for a failed run. Recorded (``provenance["notes"]``) and said by ``register``
+    (a note, not a warning: the affine is the right answer there), not when the refinement is kept or turned off."""
+    import warnings
+
+    from napari_tlreg import cli
+    from napari_tlreg.engines.multistep import affine_kept_message
+    from napari_tlreg.io import save_stack
+
+    frames, _ = _shifted_pair(64, shift=(2.0, -1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = tl.register(frames, method="multistep", scale=1.0)
+    note = ("multistep: every frame kept the affine alone (its Jacobian flat): the network's refinement matched the "
+            "frame worse (only_if_better=false keeps it)")
+    assert res.provenance["notes"] == [note]
+    assert np.ptp(res.jacobian[1]) < 1e-3  # flat: the affine's
+    assert "notes" not in tl.register(frames, method="multistep", scale=1.0, only_if_better=False).provenance
+    assert affine_kept_message([2, 5], 4).startswith("multistep: frames 2, 5 kept the affine alone")
+    assert res.warped[res.reference].tolist() == res.frames[res.reference].tolist()  # the reference itself, exactly
+    save_stack(tmp_path / "pair.tif", frames)
+    capsys.readouterr()
+    assert cli.main(["register", str(tmp_path / "pair.tif"), "--method", "multistep", "--param", "scale=1",
+                     "--out", str(tmp_path / "out"), "--no-montage"]) == 0
+    assert f"napari-tlreg register: {note}" in capsys.readouterr().err.splitlines()
+    assert tl.RegistrationResult.load(tmp_path / "out").provenance["notes"] == [note]

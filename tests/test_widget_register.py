@@ -2227,3 +2227,39 @@ def test_the_plots_dock_scores_a_run_with_the_labels_the_register_dock_had(widge
     w.cancel()
     qtbot.waitUntil(lambda: not w.running, timeout=10000)
     assert store_for(viewer).labels_used("seq") == "half"
+
+
+class NotingEngine(TruthEngine):
+    name = "widget_test_noting"
+    description = "test: the ground truth, with a note of what it decided"
+
+    def run(self, frames, reference, params, ctx):
+        ctx.notes.append("widget_test_noting: frame 2 kept the affine alone")
+        return super().run(frames, reference, params, ctx)
+
+
+@pytest.fixture
+def noting():
+    add_engine(NotingEngine.name, f"{__name__}:NotingEngine", NotingEngine.description)
+    yield
+    remove_engine(NotingEngine.name)
+
+
+def test_what_the_run_decided_stays_on_the_status_line(noting, widget, qtbot, notes, tmp_path):
+    """(satellite review) multistep keeping the affine alone (its Jacobian flat white) was said nowhere: the run's
+    notes (``provenance["notes"]``) are on the status line, not a warning; ``batch`` puts them in its note column."""
+    from napari_tlreg.batch import register_one
+    from napari_tlreg.io import save_stack
+
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, NotingEngine.name)
+    run_and_wait(qtbot, w)
+    assert "\nwidget_test_noting: frame 2 kept the affine alone" in w.status_label.text(), w.status_label.text()
+    assert "⚠" not in w.status_label.text() and not notes, notes
+    save_stack(tmp_path / "seq.tif", frames)
+    row = register_one({"name": "seq", "source": str(tmp_path / "seq.tif")}, NotingEngine.name, str(tmp_path / "out"),
+                       montage=False, engine_entry=(f"{__name__}:NotingEngine", NotingEngine.description))
+    assert row["status"] == "ok" and "widget_test_noting: frame 2 kept the affine alone" in row["note"], row
+    assert row["warning"] is None, row

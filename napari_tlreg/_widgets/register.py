@@ -1814,7 +1814,8 @@ class RegisterWidget(ClosingDock, QWidget):
         done = ((f"opened {opened}: " if opened is not None else "done: ")
                 + f"{res.n_frames} frames to frame {res.reference} with {res.method} on {res.device} "
                 f"in {res.runtime_s:.1f} s; worst folding {_percent(np.max(folding))}" + (" in the mask" if in_mask else "")
-                + ("; intensities scaled per frame" if res.normalization == "frame" else "") + warned(outcome.warnings))
+                + ("; intensities scaled per frame" if res.normalization == "frame" else "")
+                + "".join(f"\n{note}" for note in res.provenance.get("notes", ())) + warned(outcome.warnings))
         self._done_text[str(settings["base"])] = done
         self.status_label.setText(done if shown else f"'{settings['base']}' {done}")
         key = (str(settings["base"]), str(res.method))

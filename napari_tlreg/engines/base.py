@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -33,6 +33,8 @@ class RunContext:
     inverse: torch.Tensor | None = None
     #: ``(T, H, W)`` bool, True where the input holds its no-data value (the pair engines' ``nodata`` given), else None
     nodata: torch.Tensor | None = None
+    #: what the run decided that the user should hear of (``register`` says each as a warning after the run)
+    notes: list[str] = field(default_factory=list)
 
     def report(self, done: int, total: int, message: str = "") -> None:
         self.check()

@@ -219,7 +219,8 @@ def corner_weights(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
 
 def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor, steps: int, c: float,
                    scale: float = 1.0, affine: bool = False, mask_nodata: bool = True, chunk: int = 8,
-                   two_way: bool = True, only_if_better: bool = True, step=None, valid=None) -> torch.Tensor:
+                   two_way: bool = True, only_if_better: bool = True, step=None, valid=None,
+                   kept: list | None = None) -> torch.Tensor:
     """Pull fields ``(N, 2, H, W)`` with ``warp(moving, u) ≈ fixed`` for raw pairs ``(N, 1, H, W)``.
 
     ``two_way`` (our addition, not the paper's): the grid is a cumulative sum from the top-left corner, so the errors
@@ -234,6 +235,7 @@ def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor,
 
     ``step(i, label)``: called before the network's pass of the ``i``-th pair (progress, and a cancel, per pair).
     ``valid``: the pairs' known no-data masks (:func:`~napari_tlreg.engines.pairs.prepare_pair`).
+    ``kept``: a list that gets, per pair, whether it kept the affine alone (``only_if_better``).
     """
     n, _, h, w = moving.shape
     m, f, vm, vf = pairs.prepare_pair(moving, fixed, mask_nodata, valid)
@@ -248,8 +250,18 @@ def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor,
         weight = corner_weights(h, w, u)
         u = weight * u + (1 - weight) * back
     if pre is not None and only_if_better:
-        u = torch.where(pairs.refinement_helps(m, f, u, pre, vf)[:, None, None, None], u, pre)
+        helps = pairs.refinement_helps(m, f, u, pre, vf)
+        u = torch.where(helps[:, None, None, None], u, pre)
+        if kept is not None:
+            kept += (~helps).tolist()
     return u
+
+
+def affine_kept_message(frames: list[int], n_pairs: int) -> str:
+    """What ``register`` says of the pairs that kept the affine stage alone (``only_if_better``)."""
+    which = "every frame" if len(frames) == n_pairs else f"frame{'s' * (len(frames) > 1)} {', '.join(map(str, frames))}"
+    return (f"multistep: {which} kept the affine alone (its Jacobian flat): the network's refinement matched the "
+            "frame worse (only_if_better=false keeps it)")
 
 
 class MultistepEngine(Engine):
@@ -310,12 +322,17 @@ class MultistepEngine(Engine):
         others = [i for i in range(t) if i != reference]
         chunk = pairs.chunk_size(h, w)
         progress = pairs.PairSteps(ctx, len(others), 2 if params["two_way"] else 1)
+        kept: list[bool] = []  # per frame of ``others``: the affine alone kept (only_if_better)
         with torch.no_grad():
             for k in range(0, len(others), chunk):
                 idx = others[k:k + chunk]
                 moving = frames[reference][None, None].expand(len(idx), 1, h, w)
                 u[idx] = register_pairs(net, moving, frames[idx][:, None], steps, c, scale, params["affine"],
                                          params["mask_nodata"], chunk, params["two_way"],
-                                         params["only_if_better"], progress.at(k), pairs.given_valid(ctx, reference, idx))
+                                         params["only_if_better"], progress.at(k), pairs.given_valid(ctx, reference, idx),
+                                         kept)
         progress.end()
+        if any(kept):  # said: its flat Jacobian is no failure to run (a satellite user took it for one)
+            frames_kept = [i for i, k in zip(others, kept) if k]
+            ctx.notes.append(affine_kept_message(frames_kept, len(others)))
         return u

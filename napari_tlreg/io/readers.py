@@ -596,7 +596,7 @@ def one_image(path) -> bool:
         if kind == "tiff":
             import tifffile
 
-            with tifffile.TiffFile(path) as tif:
+            with _caught_tiff_log(), tifffile.TiffFile(path) as tif:  # a corrupt file: its reader says why, once
                 s = tif.series[0]
                 return _tiff_frames(s.shape, s.axes)[0] == 1
         if kind == "nifti":
