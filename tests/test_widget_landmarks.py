@@ -348,6 +348,8 @@ def test_landmarks_survive_rerun_tre_and_tracking(docks, qtbot, errors):
             click(layer, (t, *(p - t * SHIFT)))
     assert len(layer.data) == 12
     data0, ids0 = layer.data.copy(), layer.features["id"].to_numpy().copy()
+    assert w.tre_line.text().startswith("TRE mean ") and w.tre_line.text().endswith(
+        " before registration (9 pairs, all frames (pooled))") and " after" not in w.tre_line.text()
 
     run_register(qtbot, reg, FieldEngine.name)
     assert not errors, errors
@@ -360,6 +362,9 @@ def test_landmarks_survive_rerun_tre_and_tracking(docks, qtbot, errors):
     assert float(tre[1][1]) == pytest.approx(0.0, abs=1e-3)
     assert float(tre[1][3]) == pytest.approx(0.0, abs=1e-3)  # physical (spacing 0.5 from the layer scale)
     assert float(tre[1][2]) == pytest.approx(0.5 * float(tre[1][0]), abs=2e-3)
+    # (landmarks review) the mean on the dock's top line too: the TRE box is out of view with three docks stacked
+    assert w.tre_line.text() == (f"TRE mean 0.00 px (0.00 mm) after, {float(tre[1][0]):.2f} px ({float(tre[1][2]):.2f} "
+                                 "mm) before registration (9 pairs, all frames (pooled))"), w.tre_line.text()
 
     # a re-run (and another method) never touches the landmarks
     run_register(qtbot, reg, FieldEngine.name)
@@ -1325,6 +1330,10 @@ def test_the_docks_share_the_reference_before_a_run(docks, shared_data):
     assert w.reference == 18 and "t=18" in w.hint_label.text()
     w.reference_spin.setValue(7)  # the user's choice where the pairs go
     assert reg.reference_spin.value() == 7
+    # (landmarks review) its status said "reference: frame 18, the most labelled ..." beside a reference of 7
+    assert reg.status_label.text() == "reference: frame 7, set in the Landmarks & TRE dock", reg.status_label.text()
+    reg.reference_spin.setValue(9)  # and set in the Register dock itself
+    assert reg.status_label.text() == "reference: frame 9, set here" and w.reference == 9
 
 
 def test_turning_the_landmarks_dock_to_an_image_plans_nothing_and_a_removed_image_takes_its_plan(docks):
@@ -1988,3 +1997,24 @@ def test_the_tre_summary_shows_micrometre_scale_figures():
     assert _fmt(0.0004, 3, small=True) == "0.0004" and _fmt(-0.00012345, 3, small=True) == "-0.000123"
     assert _fmt(1.23456, 3, small=True) == "1.235" and _fmt(0.0, 3, small=True) == "0.000"
     assert _fmt(0.0004, 3) == "0.000" and _fmt(float("nan"), 3, small=True) == "—"
+
+
+def test_a_deleted_images_pairs_and_tre_leave_the_tables(docks, qtbot, errors):
+    """(landmarks review) The only image deleted after its run: the combo went blank and the hint said "add an image
+    sequence", but the tables kept its 9 pairs and its TRE (another method's, against its reference)."""
+    viewer, reg, w, _ = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    w.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    for p in np.array([[10.0, 12.0], [20.0, 8.0]]):
+        viewer.dims.set_current_step(0, 0)
+        click(layer, (0, *p))
+        click(layer, (2, *(p - 2 * SHIFT)))
+    run_register(qtbot, reg, FieldEngine.name)
+    assert w.pairs_table.rowCount() == 2 and w.tre_table.rowCount() > 0
+    viewer.layers.remove("seq")
+    assert w.tre_line.text() == ""
+    assert w.pairs_table.rowCount() == 0 and not any(any(r) for r in table_rows(w.tre_table)), (
+        table_rows(w.pairs_table), table_rows(w.tre_table))
+    assert not errors, errors

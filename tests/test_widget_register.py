@@ -2263,3 +2263,58 @@ def test_what_the_run_decided_stays_on_the_status_line(noting, widget, qtbot, no
                        montage=False, engine_entry=(f"{__name__}:NotingEngine", NotingEngine.description))
     assert row["status"] == "ok" and "widget_test_noting: frame 2 kept the affine alone" in row["note"], row
     assert row["warning"] is None, row
+
+
+def test_a_removed_images_result_layers_go_with_it(widget, qtbot, notes):
+    """(landmarks review) The image deleted: its warped reference, grid, Jacobian, folds... stayed drawn, no dock's
+    result any more, and sat over the same file opened again. They go with it; a layer the user corrected stays,
+    theirs, and so does a layer of theirs; all of them at once (``layers.clear()``) is no error."""
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_labels(labels, name="seg")
+    choose(w.labels_combo, "seg")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    made = {ly.name for ly in viewer.layers} - {"seq", "seg"}
+    assert {"seq warped reference", "seq grid", "seq jacobian", "seq propagated labels"} <= made, made
+    viewer.layers["seq propagated labels"].paint((2, 10, 10), 3)  # a correction
+    viewer.layers.remove("seq")
+    qtbot.waitUntil(lambda: "seq grid" not in viewer.layers, timeout=3000)
+    assert [ly.name for ly in viewer.layers] == ["seg", "seq propagated labels (edited)"], [ly.name for ly in viewer.layers]
+    assert notes == [("warning", "Register sequence: your edits of 'seq propagated labels' are kept as 'seq propagated "
+                                 "labels (edited)' (a labels layer of yours now); 'seq' was removed")], notes
+    viewer.add_image(frames, name="seq")  # the same file again, then every layer at once
+    run_and_wait(qtbot, w)
+    viewer.layers.clear()
+    qtbot.wait(50)
+    assert len(viewer.layers) == 0
+    viewer.add_image(frames, name="seq")
+    run_and_wait(qtbot, w)
+    viewer.layers.remove("seq")
+    viewer.add_image(frames, name="seq")  # opened again before the dock's turn: the layers are still the removed one's
+    qtbot.waitUntil(lambda: "seq grid" not in viewer.layers, timeout=3000)
+    assert w.current_result() is None and not notes[1:], notes
+
+
+def test_frames_scaled_each_its_own_are_shown_as_registered(widget, qtbot, notes):
+    """(satellite review) Dates in other units (DN beside reflectance) registered right, scaled frame by frame, but
+    the frame layer's one contrast window showed the second date black under the magenta warped reference: all
+    "misalignment". The frames as registered go under the overlay (as a colour image's), said in the legend."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    frames = frames.copy()
+    frames[1::2] *= 1e-3  # every other frame in other units
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    w.normalize_combo.setCurrentIndex(w.normalize_combo.findData("frame"))
+    run_and_wait(qtbot, w)
+    res = w.results[("seq", TruthEngine.name)]
+    assert res.normalization == "frame"
+    names = [ly.name for ly in viewer.layers]
+    assert names.index("seq grey frame") == names.index("seq") + 1 < names.index("seq warped reference"), names
+    np.testing.assert_array_equal(viewer.layers["seq grey frame"].data, res.frames)
+    assert "scaled frame by frame" in w.legend.overlay.text()
+    w.normalize_combo.setCurrentIndex(w.normalize_combo.findData("sequence"))
+    run_and_wait(qtbot, w)
+    assert "seq grey frame" not in viewer.layers and "scaled frame by frame" not in w.legend.overlay.text()

@@ -74,6 +74,22 @@ _PAIR_ORDER = (0, 1, 6, 7, 2, 3, 4, 5)  # the cells below are built as id, t, ro
 STAT_ROWS = ("n", "mean", "std", "max", "dx", "dy", "ds")
 
 
+def tre_line(row: dict | None, frames: str, unit: str | None, registered: bool) -> str:
+    """The TRE summary in one line (the dock's top): mean after and before registration over ``frames``, in pixels and
+    in ``unit`` when the image has a pixel size."""
+    if row is None or not row.get("n"):
+        return ""
+
+    def mean(when):
+        px = _fmt(row.get(f"{when}_mean"), 2, small=True)
+        return px + " px" + (f" ({_fmt(row.get(f'{when}_mean_mm'), 2, small=True)} {unit})" if unit else "")
+
+    pairs = f"{row['n']} pair{'s' * (row['n'] != 1)}, {frames}"
+    if not registered:
+        return f"TRE mean {mean('before')} before registration ({pairs})"
+    return f"TRE mean {mean('after')} after, {mean('before')} before registration ({pairs})"
+
+
 def _fmt(v, digits: int = 2, small: bool = False) -> str:
     """``v`` with ``digits`` decimals; ``small``: a value those decimals round to 0 with ``digits`` significant ones
     (a TRE of a micrometre pixel's fraction, 0.0004 mm, read "0.000")."""
@@ -201,6 +217,11 @@ class LandmarkWidget(ClosingDock, QWidget):
         self.reference_spin.setToolTip("Reference frame of the pairs (the result's, when one is chosen)")
         self.reference_spin.valueChanged.connect(self._on_reference_changed)
         form.addRow("reference", self.reference_spin)
+        # the figure the dock is for, on screen with three docks stacked (the TRE box below is scrolled out of view on
+        # a laptop's screen, and the pairs table but for a row)
+        self.tre_line = StatusLabel("")
+        self.tre_line.setAccessibleName("TRE summary")
+        root.addWidget(self.tre_line)
 
         pair_box = QGroupBox("place pairs")
         pl = QVBoxLayout(pair_box)
@@ -475,7 +496,8 @@ class LandmarkWidget(ClosingDock, QWidget):
         """Model -> layer (data, ids, colours), then the tables. ``create``: add the layer if it is missing
         and there are landmarks (user edits only: never while reacting to layer events)."""
         m = self._models.get(self.image_name or "")
-        if m is None:
+        if m is None:  # no image (its layer deleted): the tables empty, not the gone image's pairs and TRE
+            self._refresh_tables()
             return
         layer = self.landmarks_layer(create=create and len(m) > 0)
         if layer is not None:
@@ -961,6 +983,8 @@ class LandmarkWidget(ClosingDock, QWidget):
                 else:
                     text = _fmt(row.get(f"{when}_{stat}{sfx}"), 3, small=True)
                 tab.setItem(i, j, _item(text))
+        self.tre_line.setText(tre_line(row, self.tre_frame_combo.currentText(), unit if sp is not None else None,
+                                       self._displacement() is not None))
 
     def _selected_key(self) -> tuple[int, int] | None:
         rows = self.pairs_table.selectionModel().selectedRows()

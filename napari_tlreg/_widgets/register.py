@@ -309,6 +309,10 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
 
 def _shown(res, shown: np.ndarray, frames: np.ndarray, labels, display: dict, notes: list[str]) -> _Outcome:
     """A result's layers and display settings, made in the worker (a run's or an opened folder's)."""
+    if res.normalization == "frame":  # frames scaled each its own (dates in other units, a flickering cine): one
+        # contrast window over the image showed a date black under the magenta overlay ("misalignment" everywhere);
+        # the frames as registered go under the overlay, as a colour image's do
+        display = {**display, "grey_frame": True}
     layers, warnings = L.result_layers(res, labels=labels, **display)
     # the frame's contrast as the warped reference's (normalised by the same percentiles): the overlay balanced;
     # in the layer's own values (validate_frames maps float64 and wide integers onto [0, 1]: an int32 or float64
@@ -511,6 +515,9 @@ OVERLAY_TEXT = {
              "magenta",
     "rgb": "overlay: the frame as registered (grey, layer “… grey frame”, over the colour image) green, the warped "
            "reference magenta: aligned structures white, a misalignment green or magenta",
+    "per_frame": "overlay: the frame as registered (its intensities scaled frame by frame, as the run scaled them: "
+                 "layer “… grey frame”, over the image) green, the warped reference magenta: aligned structures "
+                 "white, a misalignment green or magenta",
     "own": "overlay: the warped reference magenta, added over the frame in the colormap you gave it (a gray frame "
            "turns green: aligned structures white, a misalignment green or magenta)",
 }
@@ -1371,7 +1378,16 @@ class RegisterWidget(ClosingDock, QWidget):
 
     def _on_reference_edited(self, *_) -> None:
         if not self._dock_sets_reference:
+            self._reference_said("set here")
             self._publish_reference()
+
+    def _reference_said(self, where: str) -> None:
+        """The status line's "reference: frame 18, the most labelled ..." replaced once the reference is set elsewhere
+        (here by the user, or in the Landmarks dock): it went on saying 18 beside a reference of 7."""
+        said = self.status_label.text()
+        value = int(self.reference_spin.value())
+        if said.startswith("reference: frame ") and not said.startswith(f"reference: frame {value},"):
+            self.status_label.setText(f"reference: frame {value}, {where}")
 
     def _publish_reference(self, *_) -> None:
         """The reference the user set here, or the dock moved to onto the labelled frames, for the Landmarks dock, whose
@@ -1389,12 +1405,14 @@ class RegisterWidget(ClosingDock, QWidget):
                 and 0 <= reference <= self.reference_spin.maximum() and reference != self.reference_spin.value()):
             with self._setting_reference():
                 self.reference_spin.setValue(reference)
+            self._reference_said("set in the Landmarks & TRE dock")
 
     def _on_layer_removed(self, event=None) -> None:
         """The image being registered was removed: its result could not be shown, so the run stops now (it went on
         to the end, minutes for NMSR, with the Run button taken). A removed image's results go with it (the dock kept
-        every one: 12 cine files opened, run and closed held 300 MiB); its legend goes with the choice of another image
-        (:meth:`_on_image_changed`)."""
+        every one: 12 cine files opened, run and closed held 300 MiB), and so do its result layers (they stayed drawn,
+        no dock's result any more, over a file opened again under that name; the ones the user edited stay, and the
+        landmarks, theirs); its legend goes with the choice of another image (:meth:`_on_image_changed`)."""
         gone = getattr(event, "value", None)
         if self.running and self._run_layer is not None and gone is self._run_layer:
             self._run_removed = self._run_layer.name
@@ -1405,6 +1423,18 @@ class RegisterWidget(ClosingDock, QWidget):
         self._done_text.pop(gone.name, None)  # a new layer of that name showed the old run's line
         if self._result is not None and self._result_place.get("base") == gone.name:
             self._result = None
+        # after the layer list's event (removing layers inside it, e.g. during viewer.layers.clear(), is not safe)
+        QTimer.singleShot(0, lambda name=gone.name: self.live and self._drop_layers_of_removed(name))
+
+    def _drop_layers_of_removed(self, image: str) -> None:
+        """The result layers of ``image``, removed (:meth:`_on_layer_removed`; also when an image of that name is back
+        already: they are the removed one's); one the user edited stays, theirs (as a re-run keeps it)."""
+        for suffix in L.SUFFIXES:
+            layer = self._result_layer(L.layer_name(image, suffix))
+            if layer is not None and layer.metadata.get(EDITED):
+                self._keep_edited(layer, then=f"'{image}' was removed")
+            elif layer is not None:
+                self._viewer.layers.remove(layer)
 
     def _on_result_dropped(self, image: str, method: str) -> None:
         """The store let go of an image's result while the image stays: its data was replaced. Its layers go too, and
@@ -1787,7 +1817,8 @@ class RegisterWidget(ClosingDock, QWidget):
                 self._frame_limits_set[layer] = tuple(layer.contrast_limits)
         if isinstance(layer, Image):  # the legend says what the overlay shows (it promised white on a colour frame)
             green = not layer.rgb and layer.colormap.name == L.FRAME_COLORMAP
-            self.legend.overlay.setText(OVERLAY_TEXT["green" if green else "rgb" if layer.rgb else "own"])
+            self.legend.overlay.setText(OVERLAY_TEXT["rgb" if layer.rgb else "per_frame" if settings.get("grey_frame")
+                                                     else "green" if green else "own"])
         # display settings changed while it ran: redraw those layers now
         if settings["grid_spacing"] != self.grid_spin.value():
             self._update_grid_layer()
@@ -1980,9 +2011,9 @@ class RegisterWidget(ClosingDock, QWidget):
         layer = ref() if ref is not None else None
         return layer if layer is not None and layer in layers and is_result(layer) else None
 
-    def _keep_edited(self, layer: Layer) -> None:
+    def _keep_edited(self, layer: Layer, then: str | None = None) -> None:
         """A result layer the user edited (painted the propagated labels to correct them) stays, theirs, under another
-        name; the run's comes beside it."""
+        name; the run's comes beside it (``then``: what happened instead, said)."""
         old, k = layer.name, 1
         new = f"{old} (edited)"
         while new in self._viewer.layers:
@@ -1992,7 +2023,7 @@ class RegisterWidget(ClosingDock, QWidget):
         layer.metadata.pop(EDITED, None)
         layer.name = new
         show_warning(f"Register sequence: your edits of '{old}' are kept as '{new}' (a labels layer of yours now); "
-                     f"'{old}' holds the new run's")
+                     + (then or f"'{old}' holds the new run's"))
 
     def _update_grid_layer(self) -> None:
         """The grid at the spin box's spacing, warped in a worker thread (on the GUI thread it froze the viewer for up
