@@ -1,7 +1,9 @@
 """Cohort registration on Dask: one task per sequence, each result folder written atomically.
 
     from napari_tlreg.batch import run_batch
-    rows = run_batch(["cohort/*.nii.gz", "dicom/patient01", "cardiac"], "tlrn", "results/")
+
+    if __name__ == "__main__":  # in a script: each Dask worker process imports it again
+        rows = run_batch(["cohort/*.nii.gz", "dicom/patient01", "cardiac"], "tlrn", "results/")
 
 * ``inputs``: files, DICOM folders, bundled sample names, or globs of them. A folder that holds
   sequence files (TIFF, NIfTI, video, npz, multi-frame DICOM) or sub-folders is a cohort folder: its sequence
@@ -548,9 +550,12 @@ def _client(scheduler, n_workers: int):
             return Client(scheduler), None, True
         raise ValueError(f"scheduler must be 'local', an address or a distributed.Client, got {type(scheduler).__name__}")
     if scheduler is None or str(scheduler) == "local":
-        cluster = _quiet_on_ctrl_c(lambda: LocalCluster(
-            n_workers=int(n_workers), threads_per_worker=1, processes=True, dashboard_address=None,
-            silence_logs=logging.CRITICAL, scheduler_kwargs={"dashboard_address": ":0"}))  # no dashboard; any free port
+        try:
+            cluster = _quiet_on_ctrl_c(lambda: LocalCluster(
+                n_workers=int(n_workers), threads_per_worker=1, processes=True, dashboard_address=None,
+                silence_logs=logging.CRITICAL, scheduler_kwargs={"dashboard_address": ":0"}))  # no dashboard; any port
+        except RuntimeError as exc:  # its workers failed to start: most often a script without the main guard
+            raise RuntimeError(f"the local Dask cluster's workers failed to start ({exc}); {UNGUARDED}") from None
         try:
             return Client(cluster), cluster, True
         except BaseException:
@@ -671,6 +676,10 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     """
     from .engines import get_engine
 
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):  # a new worker process importing the script
+        raise RuntimeError(UNGUARDED)  # (as multiprocessing's own check; it went on into a batch of its own)
     require_dask()
     engine = get_engine(method)  # unknown method -> ValueError now, not once per sequence
     checked = engine.validate_params(params)
@@ -696,6 +705,11 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     with _only_batch_in(out):
         return _run_batch(inputs, method, out, scheduler, n_workers, reference=reference, device=device,
                           montage=montage, on_row=on_row, normalize=normalize, slice=slice, given=given)
+
+
+#: what a batch started from a script without ``if __name__ == "__main__":`` says
+UNGUARDED = ("run_batch: a local Dask cluster's worker processes import the script that starts it again: call "
+             "run_batch under `if __name__ == \"__main__\":`")
 
 
 @contextlib.contextmanager

@@ -1136,3 +1136,22 @@ def test_an_acdc_patient_is_registered_again_when_any_of_its_ground_truth_change
     time.sleep(0.01)
     nib.save(nib.Nifti1Image(data, img.affine, img.header), es)
     assert [r["status"] for r in run_batch([cine], shift_engine, out, **kw)] == ["ok"]
+
+
+def test_a_batch_from_a_script_without_the_main_guard_says_so(tmp_path):
+    """(API review) ``run_batch`` in a script without ``if __name__ == "__main__":``: each worker process imported the
+    script again and started a batch of its own, ~200 lines of tracebacks ending in "Nanny failed to start". The
+    worker's import and the parent both say what to do."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "noguard.py"
+    script.write_text("from napari_tlreg.batch import run_batch\n"
+                      f"run_batch(['lemniscate'], 'tlrn', {str(tmp_path / 'out')!r}, n_workers=1, montage=False)\n")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    from napari_tlreg.batch import UNGUARDED
+
+    last = r.stderr.strip().splitlines()[-1]
+    assert r.returncode == 1 and last.startswith("RuntimeError: the local Dask cluster's workers failed to start")
+    assert last.endswith(UNGUARDED) and f"RuntimeError: {UNGUARDED}" in r.stderr.splitlines(), r.stderr[-3000:]
+    assert 'under `if __name__ == "__main__":`' in UNGUARDED

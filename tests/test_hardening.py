@@ -2749,6 +2749,23 @@ def test_integrate_velocity_takes_a_whole_number_of_steps(steps):
     assert tl.integrate_velocity(np.zeros((2, 8, 8), np.float32), steps=np.int64(3)).shape == (2, 8, 8)
 
 
+@pytest.mark.parametrize("kw, why", [({"iterations": -1}, "iterations must be a whole number >= 1, got -1"),
+                                     ({"iterations": 0}, "iterations must be a whole number >= 1, got 0"),
+                                     ({"iterations": 2.5}, "iterations must be a whole number >= 1, got 2.5"),
+                                     ({"tol": -1}, r"tol must be a number > 0 \(px\), got -1"),
+                                     ({"tol": float("nan")}, r"tol must be a number > 0 \(px\), got nan"),
+                                     ({"tol": "1e-3"}, r"tol must be a number > 0 \(px\), got '1e-3'")])
+def test_invert_takes_whole_iterations_and_a_positive_tolerance(kw, why):
+    """(API review) ``iterations=-1`` or ``0`` returned ``-u`` without a word (0.18 px off where the default is 4e-5
+    px), 2.5 ran 2, and a tolerance of -1 or NaN was taken."""
+    import napari_tlreg as tl
+
+    u = np.zeros((2, 8, 8), np.float32)
+    with pytest.raises(ValueError, match=f"^{why}$"):
+        tl.invert(u, **kw)
+    assert tl.invert(u, iterations=np.int64(3), tol=1e-3).shape == (2, 8, 8)
+
+
 @pytest.mark.parametrize("key, value, why", [
     ("reference", float("inf"), "reference must be a whole number, got inf"),
     ("reference", 1.7, "reference must be a whole number, got 1.7"),

@@ -296,7 +296,8 @@ def test_streaming_in_blocks_equals_one_pass_and_reports_progress():
         whole = predict_velocities(net, x, 6, block=1000)
         blocks = predict_velocities(net, x, 6, RunContext(progress=lambda d, t, m: seen.append((d, t))), block=4)
     assert torch.allclose(whole, blocks, atol=1e-5)
-    assert seen[0] == (0, 22) and len(seen) == 4 + 2  # forward chain 16 frames = 4 blocks, backward 6 = 2
+    assert seen[0] == (0, 22) and len(seen) == 4 + 2 + 1  # forward chain 16 frames = 4 blocks, backward 6 = 2
+    assert seen[-1] == (22, 22)  # the stage ends at its total (API review: it stopped at (16, 22))
 
 
 def test_half_resolution_head_geometry():
