@@ -323,7 +323,8 @@ def is_finished(folder: str | os.PathLike, run: dict | None = None) -> bool:
     if isinstance(made, dict) and made.get("reference") != run.get("reference"):  # -1 and 11 of 12 frames: one run
         try:
             n = int(json.loads((folder / "result.json").read_text())["shape"][0])
-            if made["reference"] % n == run["reference"] % n:
+            refs = (made["reference"], run["reference"])  # both of its frames (5 of 3 frames is no run: it fails)
+            if all(-n <= r < n for r in refs) and refs[0] % n == refs[1] % n:
                 run = {**run, "reference": made["reference"]}
         except (OSError, ValueError, TypeError, KeyError, IndexError, ZeroDivisionError):
             pass

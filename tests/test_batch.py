@@ -540,6 +540,9 @@ def test_a_rerun_redoes_what_another_source_or_setting_made(cluster, shift_engin
     again = dict(gain=2.0, **kw)
     assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, reference=-1, **again)] == ["ok"]
     assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, reference=2, **again)] == ["skipped"]
+    for beyond in (5, -4):  # of no frame of the 3: failed, said (skipped as the same run, by the modulus, in review)
+        rows = run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, reference=beyond, **again)
+        assert [r["status"] for r in rows] == ["failed"] and "out of range" in rows[0]["error"], rows
     assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, reference=1, **again)] == ["ok"]
     assert [r["status"] for r in run_batch([tmp_path / "d1" / "a.tif"], shift_engine, out, **again)] == ["ok"]
     rows = run_batch([tmp_path / "d2" / "a.tif"], shift_engine, out, gain=2.0, **kw)

@@ -1639,9 +1639,15 @@ def test_an_npz_of_2d_images_of_one_size_is_a_sequence(shared_data, tmp_path):
                                                 r"uint16\): crop or resample"):
         load_sequence(tmp_path / "size.npz")
     np.savez(tmp_path / "dtype.npz", ref=g, tgt=g.astype(np.float32) / 1e4)  # DN beside reflectance
-    with pytest.raises(SequenceReadError, match=r"^dtype.npz: npz's images are of different types \(ref 20x20 uint16, "
-                                                r"tgt 20x20 float32\): .* save the frames as one type$"):
+    with pytest.raises(SequenceReadError, match=r"^dtype.npz: npz's images differ in type or size \(ref 20x20 uint16, "
+                                                r"tgt 20x20 float32\): the frames are images of one size and type"):
         load_sequence(tmp_path / "dtype.npz")
+    # (review of the change) two sets of images, neither the integers alone: which are the frames is asked
+    lat = np.zeros((20, 20))
+    np.savez(tmp_path / "sets.npz", lat=lat, lon=lat, ref=g.astype(np.float32), tgt=g.astype(np.float32))
+    with pytest.raises(SequenceReadError, match=r"^sets.npz: npz holds several sets of images \(lat 20x20 float64, "
+                                                r"lon 20x20 float64; ref 20x20 float32, tgt 20x20 float32\)"):
+        load_sequence(tmp_path / "sets.npz")
 
 
 def test_an_npz_pair_of_colour_dates_is_a_sequence(tmp_path):
@@ -1657,6 +1663,16 @@ def test_an_npz_pair_of_colour_dates_is_a_sequence(tmp_path):
     assert load_sequence(tmp_path / "rgb.npz").frames.shape == (2, 24, 32)
     np.savez(tmp_path / "one.npz", ref=a)  # one colour image: one frame (register refuses it)
     assert load_sequence(tmp_path / "one.npz").shape == (1, 24, 32)
+    # (review of the change) colour dates of other types or sizes, or colour beside grey: refused, naming them (one
+    # frame, the other date dropped without a word)
+    for name, other, what in (("types", a.astype(np.float32), "type or size"), ("sizes", a[:20], "size"),
+                              ("grey", a[..., 0], "type or size")):
+        np.savez(tmp_path / f"{name}.npz", ref=a, tgt=other)
+        with pytest.raises(SequenceReadError, match=rf"^{name}.npz: npz's images differ in {what} \(ref 24x32x3 uint16"):
+            load_sequence(tmp_path / f"{name}.npz")
+    grey = a[..., 0]  # a grey pair beside a colour quick-look: the pair
+    np.savez(tmp_path / "look.npz", a=grey, b=grey[::-1], c=a)
+    assert load_sequence(tmp_path / "look.npz").metadata["npz_keys"] == ["a", "b"]
 
 
 def test_a_series_of_dicom_files_named_by_uid_stays_a_series_beside_a_preview(tmp_path):
@@ -1684,6 +1700,10 @@ def test_an_npz_pair_beside_coordinate_grids_is_the_pair(tmp_path):
     seq = load_sequence(tmp_path / "geo.npz")
     assert seq.metadata["npz_keys"] == ["ref", "tgt"] and seq.unit == "m"
     np.testing.assert_array_equal(seq.frames, pair)
+    np.savez(tmp_path / "first.npz", lat=lat, lon=lon, ref=pair[0], tgt=pair[1])  # (review) the grids stored first
+    assert load_sequence(tmp_path / "first.npz").metadata["npz_keys"] == ["ref", "tgt"]
+    np.savez(tmp_path / "cloud.npz", cloud=(pair[0] > 9).astype(np.uint8), ref=pair[0], tgt=pair[1])  # a mask first
+    assert load_sequence(tmp_path / "cloud.npz").metadata["npz_keys"] == ["ref", "tgt"]
 
 
 def test_a_volumes_slices_read_as_frames_are_said_and_two_stacked_axes_are_named(tmp_path):

@@ -1972,14 +1972,18 @@ def _colour_shape(shape: tuple, ndims=(3,)) -> bool:
 
 
 def _npz_frames_keys(z, keys: list[str], path: Path) -> tuple[str | None, list[str]]:
-    """``(key, [])`` of the npz member holding the frames (``frames``, ``cine``, ... or the first of 3 or more
-    dimensions), or ``(None, planes)``: its images of one size and type, each a frame in the order stored (a
-    bi-temporal pair saved as ``ref=``, ``tgt=``: 2-D, or colour ``(H, W, 3)`` dates). Else a clear error naming what
-    the file holds."""
+    """``(key, [])`` of the npz member holding the frames (``frames``, ``cine``, ... or the first stack of 3 or more
+    dimensions), or ``(None, images)``: its images of one size and type, each a frame in the order stored (a
+    bi-temporal pair saved as ``ref=``, ``tgt=``: 2-D, or colour ``(H, W, 3)`` dates). Images of other sizes or types
+    beside them (a cloud mask, a quick-look) are left out; of two such sets (coordinate grids beside a pair) the one
+    of integers (the bands). Else a clear error naming what the file holds."""
     from .contours import is_mask_key
 
     def shape(k):
         return _npz_member_shape(z, k, path)
+
+    def kind(k):
+        return shape(k), _npz_header(z, k)[1]
 
     def said(ks):
         return ", ".join(f"{k} {'x'.join(map(str, shape(k)))} {_npz_header(z, k)[1]}" for k in ks)
@@ -1988,28 +1992,34 @@ def _npz_frames_keys(z, keys: list[str], path: Path) -> tuple[str | None, list[s
     if key is not None:
         return key, []
     candidates = [k for k in keys if k not in _NOT_FRAMES and not is_mask_key(k)]
-    deep = [k for k in candidates if len(shape(k)) >= 3]
-    if deep and not _colour_shape(shape(deep[0])):
-        return deep[0], []  # a (T, H, W) stack (or (S, T, H, W), (T, H, W, C))
-    if deep:  # colour images (H, W, 3): dates when there are several of one size and type, else the first one
-        dates = [k for k in deep if shape(k) == shape(deep[0]) and _npz_header(z, k)[1] == _npz_header(z, deep[0])[1]]
-        return (deep[0], []) if len(dates) < 2 else (None, dates)
-    planes = [k for k in candidates if len(shape(k)) == 2 and min(shape(k)) > 4]
-    # of the first image's type too: coordinate grids or a cloud mask beside a pair (float lat/lon beside uint16
-    # bands) are no frames
-    kind = [k for k in planes if _npz_header(z, k)[1] == _npz_header(z, planes[0])[1]] if planes else []
-    if len(kind) >= 2 and len({shape(k) for k in kind}) == 1:
-        return None, kind
-    if not planes:
+    stack = next((k for k in candidates if len(shape(k)) >= 3 and not _colour_shape(shape(k))), None)
+    if stack is not None:
+        return stack, []  # a (T, H, W) stack (or (S, T, H, W), (T, H, W, C))
+    images = [k for k in candidates if _colour_shape(shape(k)) or (len(shape(k)) == 2 and min(shape(k)) > 4)]
+    sets: dict = {}
+    for k in images:
+        sets.setdefault(kind(k), []).append(k)
+    dates = [ks for ks in sets.values() if len(ks) >= 2]
+    if len(dates) > 1:  # e.g. float lat/lon grids beside a uint16 pair: the integers are the bands
+        whole = [ks for ks in dates if np.issubdtype(_npz_header(z, ks[0])[1], np.integer)]
+        dates = whole if len(whole) == 1 else dates
+    if len(dates) == 1:
+        return None, dates[0]
+    if len(dates) > 1:
+        _fail(path, f"npz holds several sets of images ({'; '.join(said(ks) for ks in dates)}): which are the frames? "
+                    "save them as 'frames' with shape (T, H, W)")
+    if not images:
         _fail(path, f"npz holds no image array (keys: {', '.join(keys) or 'none'}); "
                     "expected 'frames' with shape (T, H, W), or 2-D images of one size")
-    if len(planes) == 1:
-        _fail(path, f"npz holds one image ({said(planes)}): a sequence needs at least 2 frames (save them as "
+    if len(images) == 1:
+        if _colour_shape(shape(images[0])):
+            return images[0], []  # one colour image: one frame (register refuses it, saying so)
+        _fail(path, f"npz holds one image ({said(images)}): a sequence needs at least 2 frames (save them as "
                     "'frames' with shape (T, H, W), or as 2-D images of one size)")
-    if len(kind) >= 2:
-        _fail(path, f"npz's images differ in size ({said(kind)}): crop or resample them to one size")
-    _fail(path, f"npz's images are of different types ({said(planes)}): the frames are the images of the first "
-                "one's type (coordinate grids beside a pair are left out), here one; save the frames as one type")
+    if len({(len(shape(k)), _npz_header(z, k)[1]) for k in images}) == 1:  # of one type, all grey or all colour
+        _fail(path, f"npz's images differ in size ({said(images)}): crop or resample them to one size")
+    _fail(path, f"npz's images differ in type or size ({said(images)}): the frames are images of one size and "
+                "type (all grey or all colour); save them so")
     raise AssertionError("unreachable")
 
 
