@@ -253,7 +253,8 @@ def jacobian_limits(jacobian: np.ndarray, minimum: float = 0.05) -> tuple[float,
 def save_montage(res: RegistrationResult, path, propagated=None, n_cols: int = 6, region=None) -> None:
     """PNG: for a few frames, the frame with propagated labels, the warped reference, |difference|, and the Jacobian
     (:func:`montage_figure`)."""
-    montage_figure(res, propagated, n_cols, region=region).savefig(path, dpi=110)
+    # tight: the colour bar's label was cut at the right edge when its ticks were wide ("1.05")
+    montage_figure(res, propagated, n_cols, region=region).savefig(path, dpi=110, bbox_inches="tight")
 
 
 def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6, region=None):
@@ -282,7 +283,8 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6, re
     diff_cmap = matplotlib.colormaps["magma"].with_extremes(bad="0.6")
     where = "mask" if res.mask is not None else "image's region"
     grey = "\n(no-data grey)" if region is not None else f"\n(outside the {where} grey)" if mask is not None else ""
-    rows = ["frame (+ propagated labels)", "reference warped to frame", "|frame - warped|" + grey,
+    rows = ["frame" + (" (+ propagated labels)" if propagated is not None else ""), "reference warped to frame",
+            "|frame - warped|" + grey,
             "Jacobian det (folds: black)"]
     fig = Figure(figsize=(2.1 * len(ts) + 1.2, 2.1 * len(rows) + 0.6))
     FigureCanvasAgg(fig)

@@ -700,3 +700,29 @@ def test_the_montage_leaves_pyplot_alone(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False" and (tmp_path / "m.png").stat().st_size > 10_000
+
+
+def test_the_montage_keeps_its_colour_bar_label(tmp_path):
+    """(satellite review) On a pair (two columns) the colour bar's label "det(I+∇u)" was cut at the montage's right edge
+    (it ran 6 px past the figure). The PNG spans every artist, the label included."""
+    from PIL import Image
+
+    import napari_tlreg as tl
+    from napari_tlreg.result import RegistrationResult
+
+    rng = np.random.default_rng(0)
+    frames = rng.random((2, 64, 64)).astype(np.float32)
+    u = np.zeros((2, 2, 64, 64), np.float32)
+    u[1, 0] = (np.linspace(0, 1.28, 64) * np.linspace(0, 1, 64))[:, None]
+    res = RegistrationResult(frames=frames, warped=np.asarray(tl.warp(frames[0], u)), displacement=u,
+                             jacobian=np.asarray(tl.jacobian_determinant(u)), method="x")
+    fig = report.montage_figure(res)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    label = bar.yaxis.label.get_window_extent(renderer)
+    tight = fig.get_tightbbox(renderer)  # inches
+    assert tight.x1 * fig.dpi >= label.x1 - 0.5
+    report.save_montage(res, tmp_path / "m.png")
+    width = Image.open(tmp_path / "m.png").size[0]
+    assert abs(width - (tight.width + 0.2) * 110) <= 3, (width, tight.width)  # the tight box (+ 0.1 in a side)

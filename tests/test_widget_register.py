@@ -1025,6 +1025,7 @@ def test_result_layers_of_a_masked_run_draw_the_field_inside_its_region_only():
     diff = panels[2 * ncols].images[0].get_array()
     assert diff.mask[~region].all() and not diff.mask[region].any()
     assert "outside the image's region grey" in panels[2 * ncols].get_ylabel()
+    assert panels[0].get_ylabel() == "frame"  # no labels: not "(+ propagated labels)" (satellite review)
     det = panels[3 * ncols].images[0]
     assert det.get_array().mask[~region].all() and det.norm.vmax < 10
     assert not panels[3 * ncols].images[1].get_array().mask[4:8, -8:-4].any()  # the fold outside: counted, drawn
