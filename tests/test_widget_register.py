@@ -1924,17 +1924,23 @@ def test_a_decimal_comma_typed_reads_as_the_point(widget, qtbot, language, typed
         QLocale.setDefault(before)
 
 
-def test_corrected_propagated_labels_are_kept_and_can_be_chosen(widget, qtbot, notes):
-    """(2026-12-05, result-edits review) Painted corrections of "<image> propagated labels" were overwritten by the
-    next run without a word (Ctrl+Z restored nothing), and a duplicate of the layer (napari copies the metadata) could
-    not be chosen as labels in any dock."""
-    viewer, w = widget
+def _run_with_labels(qtbot, viewer, w) -> np.ndarray:
+    """The synthetic sequence as "seq" with its labels "seg", registered by the truth engine; returns the frames."""
     frames, labels = synthetic_sequence()
     viewer.add_image(frames, name="seq")
     viewer.add_labels(labels, name="seg")
     choose(w.labels_combo, "seg")
     choose(w.method_combo, TruthEngine.name)
     run_and_wait(qtbot, w)
+    return frames
+
+
+def test_corrected_propagated_labels_are_kept_and_can_be_chosen(widget, qtbot, notes):
+    """(2026-12-05, result-edits review) Painted corrections of "<image> propagated labels" were overwritten by the
+    next run without a word (Ctrl+Z restored nothing), and a duplicate of the layer (napari copies the metadata) could
+    not be chosen as labels in any dock."""
+    viewer, w = widget
+    frames = _run_with_labels(qtbot, viewer, w)
     prop = viewer.layers["seq propagated labels"]
     copy = viewer.add_labels(np.array(prop.data), name="my copy", metadata=dict(prop.metadata))
     assert "my copy" in [w.labels_combo.itemText(i) for i in range(w.labels_combo.count())]  # a copy is the user's
@@ -2271,12 +2277,7 @@ def test_a_removed_images_result_layers_go_with_it(widget, qtbot, notes):
     result any more, and sat over the same file opened again. They go with it; a layer the user corrected stays,
     theirs, and so does a layer of theirs; all of them at once (``layers.clear()``) is no error."""
     viewer, w = widget
-    frames, labels = synthetic_sequence()
-    viewer.add_image(frames, name="seq")
-    viewer.add_labels(labels, name="seg")
-    choose(w.labels_combo, "seg")
-    choose(w.method_combo, TruthEngine.name)
-    run_and_wait(qtbot, w)
+    frames = _run_with_labels(qtbot, viewer, w)
     made = {ly.name for ly in viewer.layers} - {"seq", "seg"}
     assert {"seq warped reference", "seq grid", "seq jacobian", "seq propagated labels"} <= made, made
     viewer.layers["seq propagated labels"].paint((2, 10, 10), 3)  # a correction
