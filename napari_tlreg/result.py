@@ -358,3 +358,17 @@ def _check_saved_shapes(folder: Path, arrays: dict, inverse, fields: dict, nodat
         raise ValueError(f"{folder}: inconsistent result folder: frames.tif is {(t, h, w)}, and " + "; ".join(bad))
     if not 0 <= fields["reference"] < t:
         raise ValueError(f"{folder}: inconsistent result folder: reference {fields['reference']} of {t} frames")
+    # (viewer QA review) values no run makes: a displacement of 1e30 opened as "worst folding 0.00 %", a NaN
+    # jacobian.tif as "100.00 %", a nodata of text raised in the dock, half-way through showing the result
+    for name in ("displacement", "jacobian", *(("inverse",) if inverse is not None else ())):
+        values = inverse if name == "inverse" else arrays[name]
+        if not np.isfinite(values).all():
+            raise ValueError(f"{folder}: unreadable result folder ({name}.tif holds NaN or infinite values)")
+    far = 10 * max(h, w)
+    if np.abs(arrays["displacement"]).max() > far:
+        raise ValueError(f"{folder}: unreadable result folder (displacement.tif moves pixels more than {far} px, ten "
+                         "times the frame)")
+    nodata = fields["params"].get("nodata")
+    if nodata is not None and (isinstance(nodata, bool) or not isinstance(nodata, (int, float))
+                               or not np.isfinite(nodata)):
+        raise ValueError(f"{folder}: unreadable result folder (its no-data value must be a number, got {nodata!r})")

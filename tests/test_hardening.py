@@ -2774,6 +2774,8 @@ def test_invert_takes_whole_iterations_and_a_positive_tolerance(kw, why):
     ("spacing", [1.0, 2.0, 3.0], "spacing must have 2 values"),
     ("unit", {"a": 1}, "unit must be text"),
     ("params", "deep", "maximum recursion depth"),
+    ("params", {"nodata": "0"}, "its no-data value must be a number, got '0'"),  # (viewer QA review: raised in the
+    ("params", {"nodata": True}, "its no-data value must be a number, got True"),  # dock, half-way through showing it)
 ])
 def test_a_hostile_result_json_is_an_unreadable_folder(tmp_path, key, value, why):
     """(2026-12-05, hostile files and save/open reviews) A result.json with a reference of Infinity or params nested
@@ -2792,6 +2794,24 @@ def test_a_hostile_result_json_is_an_unreadable_folder(tmp_path, key, value, why
         meta[key] = value
         path.write_text(json.dumps(meta))
     with pytest.raises(ValueError, match=rf"unreadable result folder \(.*{re.escape(why)}"):
+        tl.RegistrationResult.load(tmp_path / "r")
+
+
+@pytest.mark.parametrize("name, value, why", [("displacement", 1e30, "displacement.tif moves pixels more than 320 px"),
+                                             ("displacement", np.nan, "displacement.tif holds NaN or infinite values"),
+                                             ("jacobian", np.nan, "jacobian.tif holds NaN or infinite values")])
+def test_a_result_folder_of_values_no_run_makes_is_refused(tmp_path, name, value, why):
+    """(viewer QA review) A displacement.tif of 1e30 opened as "worst folding 0.00 %" (the Jacobian is the file's), a
+    NaN jacobian.tif as "100.00 %"."""
+    import tifffile
+
+    import napari_tlreg as tl
+
+    res = tl.register(tl.load_sequence("cardiac").frames[:2, :32, :32], method="voxelmorph")
+    res.save(tmp_path / "r")
+    bad = np.full_like(getattr(res, name), value)
+    tifffile.imwrite(tmp_path / "r" / f"{name}.tif", bad, photometric="minisblack")
+    with pytest.raises(ValueError, match=rf"unreadable result folder \({re.escape(why)}"):
         tl.RegistrationResult.load(tmp_path / "r")
 
 

@@ -2018,3 +2018,54 @@ def test_a_deleted_images_pairs_and_tre_leave_the_tables(docks, qtbot, errors):
     assert w.pairs_table.rowCount() == 0 and not any(any(r) for r in table_rows(w.tre_table)), (
         table_rows(w.pairs_table), table_rows(w.tre_table))
     assert not errors, errors
+
+
+def test_a_landmarks_layer_with_a_nan_id_is_said_not_raised(docks, errors):
+    """(viewer QA review) A Points layer "<image> landmarks" whose ids hold NaN, added while its image is chosen: the
+    ValueError escaped the layer-inserted event (to napari, and to the console's viewer.add_points); it is said as a
+    layer taken later is, and the dock goes on."""
+    viewer, _, w, _ = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_points(np.array([[0.0, 10.0, 12.0], [1.0, 11.0, 12.0]]), name="seq landmarks",
+                      features={"id": [1.0, np.nan]})
+    assert any("'seq landmarks' not taken:" in e and "NaN" in e for e in errors), errors
+    assert w.pairs_table.rowCount() == 0
+
+
+def test_layers_are_placed_through_public_properties_only():
+    """(viewer QA review) The pixels of a landmark were found through the layers' private ``_data_to_world``: through
+    the viewer napari hands a plugin (its public-only proxy) every save, track and export warned "unavailable no
+    earlier than 0.10.0". The transform made from the public properties is napari's own."""
+    import warnings
+
+    from napari.layers import Image, Points
+    from napari.utils._proxies import PublicOnlyProxy
+
+    from napari_tlreg._widgets.landmarks import image_points, to_world
+
+    image = Image(np.zeros((3, 8, 8)), scale=(1, 0.5, 0.25), translate=(0, 3, 4), shear=(0.1, 0.2, 0.3),
+                  rotate=((1, 0, 0), (0, 0.8, -0.6), (0, 0.6, 0.8)), affine=np.diag([1, 2, 3, 1.0]))
+    points = Points(np.array([[1.0, 2.0, 3.0], [2.0, 5.0, 1.0]]), scale=(1, 2, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for layer in (image, points):
+            np.testing.assert_allclose(to_world(layer).affine_matrix, layer._data_to_world.affine_matrix, atol=1e-12)
+        want = image._data_to_world.inverse(points._data_to_world(points.data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no private access through napari's proxy
+        got = image_points(PublicOnlyProxy(points), PublicOnlyProxy(image))
+    np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+def test_another_image_clears_the_previous_ones_error(docks, errors):
+    """(viewer QA review) After the layers were cleared and another image chosen, the status still said the previous
+    image's "landmark id 1: frame 99 is out of range for 6 frames"."""
+    viewer, _, w, _ = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="a")
+    viewer.add_points(np.array([[0.0, 10.0, 12.0], [1.0, 11.0, 12.0]]), name="a landmarks", features={"id": [1.0, np.nan]})
+    assert "not taken" in w.status_label.text()
+    viewer.layers.clear()
+    viewer.add_image(frames, name="b")
+    assert w.image_name == "b" and w.status_label.text() == "", w.status_label.text()

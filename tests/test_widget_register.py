@@ -1896,6 +1896,7 @@ def test_save_a_result_and_open_it_again_over_its_image(widget, qtbot, notes, tm
     qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
     assert notes[-1] == ("error", f"Register sequence: {tmp_path}: not a napari-tlreg result folder (no result.json)")
     assert w.status_label.text().startswith("not opened:") and w.open_btn.isEnabled() and w.run_btn.isEnabled()
+    assert w.progress_bar.value() == 0  # not the last run's 100 % beside "not opened" (viewer QA review)
 
 
 @pytest.mark.parametrize("language, typed, value", [

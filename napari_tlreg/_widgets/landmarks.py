@@ -135,7 +135,7 @@ def image_points(points: Points, image: Image | None, data=None) -> np.ndarray:
     data = np.asarray(points.data if data is None else data, dtype=float)
     if image is None or not len(data) or _in_pixels(points, image):
         return data
-    return image._data_to_world.inverse(points._data_to_world(data))
+    return to_world(image).inverse(to_world(points)(data))
 
 
 def layer_points(points: Points, image: Image | None, data) -> np.ndarray:
@@ -144,14 +144,24 @@ def layer_points(points: Points, image: Image | None, data) -> np.ndarray:
     data = np.asarray(data, dtype=float)
     if image is None or not len(data) or _in_pixels(points, image):
         return data
-    return points._data_to_world.inverse(image._data_to_world(data))
+    return to_world(points).inverse(to_world(image)(data))
 
 
 def _in_pixels(points, image) -> bool:
     """Whether ``points``' data are ``image``'s pixels as they are: a layer napari-tlreg made (a scale set on the
     image afterwards doubled every landmark when its layer was read through the world), or one drawn as the image."""
     return bool(points.metadata.get(IN_PIXELS)) or (
-        points.ndim == image.ndim and np.allclose(points._data_to_world.affine_matrix, image._data_to_world.affine_matrix))
+        points.ndim == image.ndim and np.allclose(to_world(points).affine_matrix, to_world(image).affine_matrix))
+
+
+def to_world(layer):
+    """The transform napari draws ``layer``'s data with, ``affine * (rotate * shear * scale + translate)``, from the
+    layer's public properties (its private ``_data_to_world``, through the viewer napari hands a plugin, warned of
+    on every save, track and export: "unavailable no earlier than 0.10.0")."""
+    from napari.utils.transforms import Affine
+
+    inner = Affine(scale=layer.scale, translate=layer.translate, rotate=layer.rotate, shear=layer.shear, ndim=layer.ndim)
+    return layer.affine.compose(inner)
 
 
 def layer_spacing(layer) -> tuple[tuple[float, float] | None, str]:
@@ -445,7 +455,11 @@ class LandmarkWidget(ClosingDock, QWidget):
             m = self._models[name] = LM.LandmarkModel(reference=self.reference)
             layer = self.landmarks_layer()
             if layer is not None:
-                m.set_table(self._layer_table(layer), undoable=False)
+                try:
+                    m.set_table(self._layer_table(layer), undoable=False)
+                except ValueError:  # ids of NaN, points not (t, row, col): said, as a layer taken later is (it
+                    self._take_layer(layer)  # escaped to napari, and to the console's viewer.add_points)
+                    return m
                 self._push(create=False)
         else:
             self._adopt_in_place_edits()  # the action that asked acts on the ids the layer holds
@@ -554,6 +568,10 @@ class LandmarkWidget(ClosingDock, QWidget):
 
     # -- image / result / reference -------------------------------------------------------------------
     def _on_image_changed(self, *_) -> None:
+        if hasattr(self, "status_label") and self.image_name != getattr(self, "_status_of", None):  # another image:
+            self._status_of = self.image_name  # not the previous one's error (viewer QA review: "frame 99 is out of
+            # range" of a layer gone)
+            self.status_label.setText("")
         self.images.show_chosen(self._viewer.layers)  # landmarks placed on the slice the canvas shows
         T = self.n_frames
         self.reference_spin.blockSignals(True)

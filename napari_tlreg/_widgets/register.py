@@ -1695,6 +1695,8 @@ class RegisterWidget(ClosingDock, QWidget):
 
     def _refuse_file(self, what: str, message: str) -> None:
         message = in_dock_words(message)
+        self.progress_bar.setRange(0, 1)  # not the last run's 100 % beside "not opened" (viewer QA review)
+        self.progress_bar.setValue(0)
         self.status_label.setText(f"not {'saved' if what == 'save' else 'opened'}: {message}")
         show_error(f"Register sequence: {message}")
 
