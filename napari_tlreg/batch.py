@@ -556,7 +556,9 @@ def _client(scheduler, n_workers: int):
                 n_workers=int(n_workers), threads_per_worker=1, processes=True, dashboard_address=None,
                 silence_logs=logging.CRITICAL, scheduler_kwargs={"dashboard_address": ":0"}))  # no dashboard; any port
         except RuntimeError as exc:  # its workers failed to start: most often a script without the main guard
-            raise RuntimeError(f"the local Dask cluster's workers failed to start ({exc}); {UNGUARDED}") from None
+            raise RuntimeError(f"the local Dask cluster's workers failed to start ({exc}); if a script started it "
+                               "without `if __name__ == \"__main__\":`, call run_batch under it (each worker "
+                               "imports the script again)") from None
         try:
             return Client(cluster), cluster, True
         except BaseException:

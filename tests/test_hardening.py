@@ -2754,7 +2754,11 @@ def test_integrate_velocity_takes_a_whole_number_of_steps(steps):
                                      ({"iterations": 2.5}, "iterations must be a whole number >= 1, got 2.5"),
                                      ({"tol": -1}, r"tol must be a number > 0 \(px\), got -1"),
                                      ({"tol": float("nan")}, r"tol must be a number > 0 \(px\), got nan"),
-                                     ({"tol": "1e-3"}, r"tol must be a number > 0 \(px\), got '1e-3'")])
+                                     ({"tol": "1e-3"}, r"tol must be a number > 0 \(px\), got '1e-3'"),
+                                     ({"tol": True}, r"tol must be a number > 0 \(px\), got True"),
+                                     ({"tol": float("inf")}, r"tol must be a number > 0 \(px\), got inf"),
+                                     ({"tol": 10**400}, r"tol must be a number > 0 \(px\), got 1" + "0" * 400),
+                                     ({"iterations": True}, "iterations must be a whole number >= 1, got True")])
 def test_invert_takes_whole_iterations_and_a_positive_tolerance(kw, why):
     """(API review) ``iterations=-1`` or ``0`` returned ``-u`` without a word (0.18 px off where the default is 4e-5
     px), 2.5 ran 2, and a tolerance of -1 or NaN was taken."""
@@ -2776,6 +2780,7 @@ def test_invert_takes_whole_iterations_and_a_positive_tolerance(kw, why):
     ("params", "deep", "maximum recursion depth"),
     ("params", {"nodata": "0"}, "its no-data value must be a number, got '0'"),  # (viewer QA review: raised in the
     ("params", {"nodata": True}, "its no-data value must be a number, got True"),  # dock, half-way through showing it)
+    ("params", {"nodata": float("nan")}, "its no-data value must be a number, got nan"),
 ])
 def test_a_hostile_result_json_is_an_unreadable_folder(tmp_path, key, value, why):
     """(2026-12-05, hostile files and save/open reviews) A result.json with a reference of Infinity or params nested
@@ -2799,7 +2804,8 @@ def test_a_hostile_result_json_is_an_unreadable_folder(tmp_path, key, value, why
 
 @pytest.mark.parametrize("name, value, why", [("displacement", 1e30, "displacement.tif moves pixels more than 320 px"),
                                              ("displacement", np.nan, "displacement.tif holds NaN or infinite values"),
-                                             ("jacobian", np.nan, "jacobian.tif holds NaN or infinite values")])
+                                             ("jacobian", np.nan, "jacobian.tif holds NaN or infinite values"),
+                                             ("inverse", np.inf, "inverse.tif holds NaN or infinite values")])
 def test_a_result_folder_of_values_no_run_makes_is_refused(tmp_path, name, value, why):
     """(viewer QA review) A displacement.tif of 1e30 opened as "worst folding 0.00 %" (the Jacobian is the file's), a
     NaN jacobian.tif as "100.00 %"."""
@@ -2808,6 +2814,7 @@ def test_a_result_folder_of_values_no_run_makes_is_refused(tmp_path, name, value
     import napari_tlreg as tl
 
     res = tl.register(tl.load_sequence("cardiac").frames[:2, :32, :32], method="voxelmorph")
+    res.inverse = -res.displacement  # (hsyn's learned inverse is saved; a NaN one loaded)
     res.save(tmp_path / "r")
     bad = np.full_like(getattr(res, name), value)
     tifffile.imwrite(tmp_path / "r" / f"{name}.tif", bad, photometric="minisblack")

@@ -1642,11 +1642,19 @@ def test_an_npz_of_2d_images_of_one_size_is_a_sequence(shared_data, tmp_path):
     with pytest.raises(SequenceReadError, match=r"^dtype.npz: npz's images differ in type or size \(ref 20x20 uint16, "
                                                 r"tgt 20x20 float32\): the frames are images of one size and type"):
         load_sequence(tmp_path / "dtype.npz")
-    # (review of the change) two sets of images, neither the integers alone: which are the frames is asked
-    lat = np.zeros((20, 20))
-    np.savez(tmp_path / "sets.npz", lat=lat, lon=lat, ref=g.astype(np.float32), tgt=g.astype(np.float32))
-    with pytest.raises(SequenceReadError, match=r"^sets.npz: npz holds several sets of images \(lat 20x20 float64, "
-                                                r"lon 20x20 float64; ref 20x20 float32, tgt 20x20 float32\)"):
+    # (reviews of the change) several sets of images: the one not named as auxiliary, else not float64, else asked
+    f32, grid = g.astype(np.float32), np.zeros((20, 20))
+    for name, sets, want in (("clouds", dict(ref=f32, tgt=f32, cloud_ref=g.astype(np.uint8), cloud_tgt=g.astype(np.uint8)),
+                              ["ref", "tgt"]),
+                             ("dem", dict(dem_a=g.astype(np.int16), dem_b=g.astype(np.int16), ref=f32, tgt=f32), ["ref", "tgt"]),
+                             ("grids", dict(p=grid, q=grid, ref=f32, tgt=f32), ["ref", "tgt"]),
+                             ("looks", dict(a=g, b=g, quicklook_a=np.stack([g] * 3, -1), quicklook_b=np.stack([g] * 3, -1)),
+                              ["a", "b"])):
+        np.savez(tmp_path / f"{name}.npz", **sets)
+        assert load_sequence(tmp_path / f"{name}.npz").metadata["npz_keys"] == want, name
+    np.savez(tmp_path / "sets.npz", a=g, b=g, c=g.astype(np.uint8), d=g.astype(np.uint8))
+    with pytest.raises(SequenceReadError, match=r"^sets.npz: npz holds several sets of images \(a 20x20 uint16, "
+                                                r"b 20x20 uint16; c 20x20 uint8, d 20x20 uint8\): which are the frames"):
         load_sequence(tmp_path / "sets.npz")
 
 

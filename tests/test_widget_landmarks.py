@@ -2031,6 +2031,16 @@ def test_a_landmarks_layer_with_a_nan_id_is_said_not_raised(docks, errors):
                       features={"id": [1.0, np.nan]})
     assert any("'seq landmarks' not taken:" in e and "NaN" in e for e in errors), errors
     assert w.pairs_table.rowCount() == 0
+    layer = viewer.layers["seq landmarks"]  # (review of the change) left as it is: it was emptied
+    assert len(layer.data) == 2 and np.isnan(layer.features["id"][1])
+    layer.features = {"id": [1, 2]}  # ids mended in place: taken at the dock's next look
+    w._adopt_in_place_edits()
+    assert w.model() is not None and len(w.model()) == 2 and len(layer.data) == 2
+    viewer.add_points(np.array([[0.0, 10.0, 12.0], [1.0, 11.0, 12.0]]), name="b landmarks",
+                      features={"id": [np.nan, 2.0]})  # its layer first, then its image
+    viewer.add_image(frames, name="b")
+    w.image_combo.setCurrentText("b")
+    assert w.image_name == "b" and len(viewer.layers["b landmarks"].data) == 2
 
 
 def test_layers_are_placed_through_public_properties_only():

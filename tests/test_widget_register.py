@@ -1892,11 +1892,19 @@ def test_save_a_result_and_open_it_again_over_its_image(widget, qtbot, notes, tm
     qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
     assert notes[-1][0] == "error" and "in frame 1; they are no image values" in notes[-1][1], notes[-1]
     assert "np.nan_to_num(frames)" not in w.status_label.text()
+    w.progress_bar.setRange(0, 1)  # as a run leaves it: 100 %
+    w.progress_bar.setValue(1)
     w.open_result(tmp_path)
     qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
     assert notes[-1] == ("error", f"Register sequence: {tmp_path}: not a napari-tlreg result folder (no result.json)")
     assert w.status_label.text().startswith("not opened:") and w.open_btn.isEnabled() and w.run_btn.isEnabled()
     assert w.progress_bar.value() == 0  # not the last run's 100 % beside "not opened" (viewer QA review)
+    choose(w.image_combo, "seq")
+    w.progress_bar.setValue(1)
+    (tmp_path / "a file").write_text("mine")
+    assert w.save_result(tmp_path / "a file") is not None  # refused: a file of the user's is there
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert w.status_label.text().startswith("not saved:") and w.progress_bar.value() == 0, w.status_label.text()
 
 
 @pytest.mark.parametrize("language, typed, value", [

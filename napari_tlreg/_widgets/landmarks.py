@@ -178,6 +178,8 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._viewer = unwrap(napari_viewer)
         self._store = store_for(napari_viewer)
         self._models: dict[str, LM.LandmarkModel] = {}
+        #: images whose landmarks layer could not be read (a NaN id): the dock does not write its model over the layer
+        self._unread: set[str] = set()
         self._syncing = False
         self._hooked: set[int] = set()  # ids of landmark layers whose events/keys we connected
         self._pairing_layer: Points | None = None
@@ -458,7 +460,8 @@ class LandmarkWidget(ClosingDock, QWidget):
                 try:
                     m.set_table(self._layer_table(layer), undoable=False)
                 except ValueError:  # ids of NaN, points not (t, row, col): said, as a layer taken later is (it
-                    self._take_layer(layer)  # escaped to napari, and to the console's viewer.add_points)
+                    self._unread.add(name)  # escaped to napari); the layer is left as it is, not emptied
+                    self._take_layer(layer)
                     return m
                 self._push(create=False)
         else:
@@ -510,8 +513,8 @@ class LandmarkWidget(ClosingDock, QWidget):
         """Model -> layer (data, ids, colours), then the tables. ``create``: add the layer if it is missing
         and there are landmarks (user edits only: never while reacting to layer events)."""
         m = self._models.get(self.image_name or "")
-        if m is None:  # no image (its layer deleted): the tables empty, not the gone image's pairs and TRE
-            self._refresh_tables()
+        if m is None or self.image_name in self._unread:  # no image (its layer deleted): the tables empty, not the
+            self._refresh_tables()  # gone image's pairs; a layer not taken: left as it is (written over, emptied)
             return
         layer = self.landmarks_layer(create=create and len(m) > 0)
         if layer is not None:
@@ -561,6 +564,7 @@ class LandmarkWidget(ClosingDock, QWidget):
             self._refused = table  # said once: the poll does not say it again every second
             self._error(f"'{layer.name}' not taken: {exc}")
             return
+        self._unread.discard(image)  # its landmarks read: the dock writes them again
         if not np.array_equal(kept, table) and image == self.image_name:
             self._push()  # ids repaired: show them
         elif image == self.image_name:

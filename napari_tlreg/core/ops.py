@@ -161,7 +161,11 @@ def invert(u, iterations: int = 100, tol: float = 1e-4) -> np.ndarray:
     # (API review) -1 and 0 returned -u without a word (its error 0.18 px where the default reaches 4e-5), 2.5 ran 2
     if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
         raise ValueError(f"iterations must be a whole number >= 1, got {iterations!r}")
-    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.integer, np.floating)) or not 0 < tol < math.inf:
+    try:  # (10**400 raised OverflowError)
+        number = float(tol) if not isinstance(tol, bool) and isinstance(tol, (int, float, np.integer, np.floating)) else None
+    except OverflowError:
+        number = None
+    if number is None or not 0 < number < math.inf:
         raise ValueError(f"tol must be a number > 0 (px), got {tol!r}")
     t, single = _field(u)
     v = _f.invert(t, iterations=int(iterations), tol=float(tol))

@@ -1971,12 +1971,18 @@ def _colour_shape(shape: tuple, ndims=(3,)) -> bool:
     return len(shape) in ndims and shape[-1] in (3, 4) and shape[-2] > 4
 
 
+#: an npz member's name that says it holds no frame (a date's cloud or quality mask, coordinates, elevation)
+_AUXILIARY = re.compile(r"mask|cloud|qa|quality|valid|^lat|^lon|latitude|longitude|dem$|^dem|elev|^x$|^y$|quick|"
+                        r"preview|thumb", re.I)
+
+
 def _npz_frames_keys(z, keys: list[str], path: Path) -> tuple[str | None, list[str]]:
     """``(key, [])`` of the npz member holding the frames (``frames``, ``cine``, ... or the first stack of 3 or more
     dimensions), or ``(None, images)``: its images of one size and type, each a frame in the order stored (a
     bi-temporal pair saved as ``ref=``, ``tgt=``: 2-D, or colour ``(H, W, 3)`` dates). Images of other sizes or types
-    beside them (a cloud mask, a quick-look) are left out; of two such sets (coordinate grids beside a pair) the one
-    of integers (the bands). Else a clear error naming what the file holds."""
+    beside them (a cloud mask, a quick-look) are left out; of several such sets, the one not named as auxiliary
+    (:data:`_AUXILIARY`: clouds, grids, elevation), else the one that is not float64 (coordinate grids beside a pair).
+    Else a clear error naming what the file holds."""
     from .contours import is_mask_key
 
     def shape(k):
@@ -2000,9 +2006,13 @@ def _npz_frames_keys(z, keys: list[str], path: Path) -> tuple[str | None, list[s
     for k in images:
         sets.setdefault(kind(k), []).append(k)
     dates = [ks for ks in sets.values() if len(ks) >= 2]
-    if len(dates) > 1:  # e.g. float lat/lon grids beside a uint16 pair: the integers are the bands
-        whole = [ks for ks in dates if np.issubdtype(_npz_header(z, ks[0])[1], np.integer)]
-        dates = whole if len(whole) == 1 else dates
+    if len(dates) > 1:  # beside a pair: sets named as what no frame is (cloud masks, grids, a DEM), then float64
+        # coordinate grids (lat/lon beside uint16 bands); else which set is asked
+        named = [ks for ks in dates if not all(_AUXILIARY.search(k) for k in ks)]
+        dates = named or dates
+    if len(dates) > 1:
+        grids = [ks for ks in dates if _npz_header(z, ks[0])[1] != np.float64]
+        dates = grids if len(grids) == 1 else dates
     if len(dates) == 1:
         return None, dates[0]
     if len(dates) > 1:
