@@ -218,6 +218,15 @@ def _is_dicom_folder(path: Path, probe: int = 16) -> bool:
     return any(_is_dicom_file(p) for p in entries[:probe])
 
 
+def _holds_no_files(path: Path) -> bool:
+    """A folder with no file in it (none but hidden ones): empty, or of sub-folders only (a patient's series), which
+    no reader opens; :func:`read_sequences` says which."""
+    try:
+        return not any(p.is_file() and not p.name.startswith(".") for p in path.iterdir())
+    except OSError:
+        return False
+
+
 #: the files of a result folder (``RegistrationResult.save``) that are no image sequence: ``(T, 2, H, W)`` fields
 FIELD_FILES = ("displacement.tif", "inverse.tif")
 
@@ -225,8 +234,8 @@ FIELD_FILES = ("displacement.tif", "inverse.tif")
 def _can_read(path: str | os.PathLike) -> bool:
     p = Path(path)
     if p.is_dir():
-        if _is_dicom_folder(p):
-            return True
+        if _is_dicom_folder(p) or _holds_no_files(p):  # (empty, or a patient's folder of series: the reader says
+            return True  # so; napari said "refused the file", or that no plugin reads it)
         from napari_tlreg.io.readers import frame_files
 
         return frame_files(p) is not None

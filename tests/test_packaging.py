@@ -288,7 +288,23 @@ def test_reader_claims_only_its_files(tmp_path):
     assert _hooks.get_reader(str(tmp_path / "a.nii.gz")) is not None
     assert _hooks.get_reader([str(tmp_path / "a.npz"), str(tmp_path / "b.tiff")]) is not None
     assert _hooks.get_reader(str(tmp_path / "a.png")) is None
-    assert _hooks.get_reader(str(tmp_path)) is None  # an empty folder is not a DICOM series
+    (tmp_path / "a.png").write_bytes(b"")  # a folder of files none of ours: napari's own (a PNG stack) or another's
+    (tmp_path / "notes.txt").write_text("x")
+    assert _hooks.get_reader(str(tmp_path)) is None
+    # (viewer QA review) an empty folder, or one of folders only (a patient's series), is claimed to say why it opens
+    # nothing: napari said "refused the file" when the user chose napari-tlreg, else that no plugin reads it
+    from napari_tlreg.io import SequenceReadError
+
+    for folder, why in (("empty", r"^empty: the folder is empty"), ("patient", r"^patient: holds no image files, only "
+                                                                             r"folders \(s1, s2\): open one of them")):
+        (tmp_path / folder).mkdir()
+        if folder == "patient":
+            (tmp_path / folder / "s1").mkdir()
+            (tmp_path / folder / "s2").mkdir()
+        reader = _hooks.get_reader(str(tmp_path / folder))
+        assert reader is not None
+        with pytest.raises(SequenceReadError, match=why):
+            reader(str(tmp_path / folder))
     dicom_dir = REPO_ROOT.parent / "shared" / "data" / "sunnybrook" / "dicom_SCD0000101"
     if dicom_dir.is_dir():
         assert _hooks.get_reader(str(dicom_dir)) is not None
