@@ -2306,6 +2306,18 @@ def test_a_removed_images_result_layers_go_with_it(widget, qtbot, notes):
     viewer.add_image(frames, name="seq")  # opened again before the dock's turn: the layers are still the removed one's
     qtbot.waitUntil(lambda: "seq grid" not in viewer.layers, timeout=3000)
     assert w.current_result() is None and not notes[1:], notes
+    # (review of the change) another image renamed to the removed one's name before the dock's turn: its layers
+    # follow it once the removed one's are gone (they stayed "other ...", and a re-run drew a second set)
+    run_and_wait(qtbot, w)  # "seq"'s layers, in the way of the rename below
+    viewer.add_image(frames, name="other")
+    choose(w.image_combo, "other")
+    run_and_wait(qtbot, w)
+    assert {"seq grid", "other grid"} <= {ly.name for ly in viewer.layers}
+    viewer.layers.remove("seq")
+    viewer.layers["other"].name = "seq"
+    qtbot.waitUntil(lambda: "other grid" not in viewer.layers, timeout=3000)
+    assert {"seq grid", "seq warped reference"} <= {ly.name for ly in viewer.layers}
+    assert not any(ly.name.startswith("other") for ly in viewer.layers), [ly.name for ly in viewer.layers]
 
 
 def test_frames_scaled_each_its_own_are_shown_as_registered(widget, qtbot, notes):

@@ -685,6 +685,8 @@ class RegisterWidget(ClosingDock, QWidget):
         #: the result layers made, by the name they were made under: one the user renamed ("my grid") is still the
         #: one a re-run, the grid spacing and the checkerboard update (a second set was drawn over it)
         self._made_as: dict[str, weakref.ref] = {}
+        #: an image renamed onto a name whose result layers were in the way: new name -> old name
+        self._renamed_over: dict[str, str] = {}
         self._followed: weakref.WeakSet = weakref.WeakSet()  # Jacobian layers whose limits the legend follows
         self._cancel: threading.Event | None = None
         self._result = None  # last RegistrationResult
@@ -1435,6 +1437,9 @@ class RegisterWidget(ClosingDock, QWidget):
                 self._keep_edited(layer, then=f"'{image}' was removed")
             elif layer is not None:
                 self._viewer.layers.remove(layer)
+        old = self._renamed_over.pop(image, None)  # an image renamed to this name meanwhile: its layers follow it now
+        if old is not None and image in self._viewer.layers:
+            self._on_image_renamed(old, image)
 
     def _on_result_dropped(self, image: str, method: str) -> None:
         """The store let go of an image's result while the image stays: its data was replaced. Its layers go too, and
@@ -1919,6 +1924,8 @@ class RegisterWidget(ClosingDock, QWidget):
                 if layer.name == src:  # (one the user renamed keeps the name they gave it)
                     layer.name = dst
                 self._made_as[dst] = self._made_as.pop(src, weakref.ref(layer))
+            elif layer is not None:  # the name taken, e.g. by the layers of an image just removed (dropped in a
+                self._renamed_over[new] = old  # moment): taken along again then (:meth:`_drop_layers_of_removed`)
         self.results = {((new if i == old else i), m): r for (i, m), r in self.results.items()}
         if self._result_place.get("base") == old:
             self._result_place["base"] = new
