@@ -485,6 +485,26 @@ def test_video_mp4_round_trip(tmp_path):
     assert np.abs(seq.frames - to_luminance(colour)).mean() < 4.0
 
 
+def test_a_grey_mjpeg_clip_opens_grey(tmp_path):
+    """(README review) A grey clip in MJPEG, a common export, decodes to RGB with green 1-2 levels off its red: it got
+    a hidden colour layer and the grey frame under the overlay; a colour clip keeps its colour."""
+    import imageio
+
+    grey = _smooth_video(t=6)
+    writer = imageio.get_writer(tmp_path / "grey.avi", fps=10, codec="mjpeg", macro_block_size=1)
+    for f in grey:
+        writer.append_data(np.repeat(f[..., None], 3, -1))
+    writer.close()
+    seq = load_sequence(tmp_path / "grey.avi")
+    assert "rgb" not in seq.metadata and seq.shape == grey.shape and np.abs(seq.frames - grey).mean() < 3.0
+    colour = np.stack([grey, np.roll(grey, 5, axis=2), 255 - grey], axis=-1).astype(np.uint8)
+    writer = imageio.get_writer(tmp_path / "colour.avi", fps=10, codec="mjpeg", macro_block_size=1)
+    for f in colour:
+        writer.append_data(f)
+    writer.close()
+    assert load_sequence(tmp_path / "colour.avi").metadata["rgb"].shape == grey.shape + (3,)
+
+
 def test_video_avi_lossless_codec(tmp_path):
     grey = _smooth_video(t=6, h=32, w=48)
     _write_video(tmp_path / "clip.avi", grey, fps=5, codec="ffv1")
@@ -1410,6 +1430,12 @@ def test_a_tiff_of_images_of_different_sizes_says_so(tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_sequence(tmp_path / "clip_thumb.tif").shape == (3, 64, 64)
+    with tifffile.TiffWriter(tmp_path / "stacks.tif") as tw:  # (README review) two stacks: the second was dropped
+        tw.write(np.zeros((3, 32, 32), np.uint16), photometric="minisblack")  # without a word
+        tw.write(np.zeros((3, 30, 30), np.uint16), photometric="minisblack")
+    with pytest.warns(UserWarning, match=r"stacks.tif: read its first series only \(3x32x32, QYX\); it also holds "
+                                         r"3x30x30, left out"):
+        assert load_sequence(tmp_path / "stacks.tif").shape == (3, 32, 32)
 
 
 def _date_pair(shared_data, folder, crop=128):

@@ -166,7 +166,7 @@ def invert(u, iterations: int = 100, tol: float = 1e-4) -> np.ndarray:
     except OverflowError:
         number = None
     if number is None or not 0 < number < math.inf:
-        raise ValueError(f"tol must be a number > 0 (px), got {tol!r}")
+        raise ValueError(f"tol must be a number > 0 (px), got {repr(tol)[:40]}")
     t, single = _field(u)
     v = _f.invert(t, iterations=int(iterations), tol=float(tol))
     return _out(v[0] if single else v)

@@ -864,6 +864,11 @@ def _frame_series(series: list, path: Path) -> list:
         warnings.warn(f"{path.name}: read its first image only ({first.shape[0]}x{first.shape[1]}), one frame; it "
                       f"also holds {sizes}, taken for a thumbnail or pyramid level (if a frame, resample it onto the "
                       "first's grid)", stacklevel=4)
+    elif first.axes not in ("YX", "YXS") and len(images) > 1:  # stacks (README review: the second dropped silently;
+        # a thumbnail after a stack, of other axes, is nothing to say)
+        shapes = ", ".join("x".join(map(str, s.shape)) for s in images[1:4]) + (", ..." if len(images) > 4 else "")
+        warnings.warn(f"{path.name}: read its first series only ({'x'.join(map(str, first.shape))}, {first.axes}); it "
+                      f"also holds {shapes}, left out (one sequence a file: save the others apart)", stacklevel=4)
     return [first]
 
 
@@ -1773,7 +1778,7 @@ def _read_video(path: Path, **_) -> Sequence:
         if arr.ndim == 3:
             arr = arr[None]
         if _grey_channels(arr):  # a grey clip, decoded as rgb24: no colour layer beside it
-            grey, rgb = arr[..., 0].astype(np.float32), None
+            grey, rgb = arr[..., :3].astype(np.float32).mean(axis=-1), None
         else:
             grey, rgb = _split_rgb(arr, True)
     if grey.size == 0 or grey.ndim != 3:
@@ -1803,7 +1808,13 @@ def _read_video(path: Path, **_) -> Sequence:
 def _grey_channels(arr: np.ndarray) -> bool:
     """Whether ``(T, H, W, 3|4)`` colour frames are grey: red, green and blue equal in every pixel (ffmpeg decodes a
     grey clip to rgb24; it got a hidden colour layer, and the overlay's grey frame layer under it). A frame at a time."""
-    return all(np.array_equal(f[..., 0], f[..., 1]) and np.array_equal(f[..., 0], f[..., 2]) for f in arr)
+    # within 2 levels of 8 bits: an MJPEG clip's YUV -> RGB leaves green 1-2 levels off its red (README review)
+    tol = 2 if arr.dtype == np.uint8 else 2 / 255 * (np.iinfo(arr.dtype).max if arr.dtype.kind in "iu" else 1.0)
+
+    def near(a, b) -> bool:
+        return bool(np.abs(a.astype(np.float32) - b.astype(np.float32)).max() <= tol)
+
+    return all(near(f[..., 0], f[..., 1]) and near(f[..., 0], f[..., 2]) for f in arr)
 
 
 #: a video's frames are said to be unevenly spaced in time when their intervals differ by more than this share of the
