@@ -2079,3 +2079,26 @@ def test_another_image_clears_the_previous_ones_error(docks, errors):
     viewer.layers.clear()
     viewer.add_image(frames, name="b")
     assert w.image_name == "b" and w.status_label.text() == "", w.status_label.text()
+
+
+def test_a_refresh_keeps_the_selected_pair_and_sizes_the_columns_once(docks):
+    """(performance review) With a row selected, a refresh of 200 pairs froze the viewer ~6 s (every point moved or
+    placed, every run shown): the header measured every row at each cell set, the row selected again meanwhile. The
+    table is filled with no row selected and its painting off, sized once, and the pair selected again after
+    (``benchmarks/landmarks_table.py`` times both)."""
+    from qtpy.QtWidgets import QHeaderView
+
+    viewer, _, w, _ = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    pts = [[0, 10.0 + k, 12.0] for k in range(6)] + [[2, 9.0 + k, 11.0] for k in range(6)]
+    viewer.add_points(np.array(pts), name="seq landmarks", features={"id": list(range(1, 7)) * 2})
+    tab = w.pairs_table
+    assert tab.rowCount() == 6
+    tab.selectRow(3)
+    key = w._selected_key()
+    w._refresh_pairs()
+    assert w._selected_key() == key and tab.updatesEnabled()
+    assert tab.horizontalHeader().sectionResizeMode(0) == QHeaderView.ResizeMode.Interactive
+    widths = [tab.columnWidth(j) for j in range(tab.columnCount())]
+    assert all(wd >= tab.horizontalHeader().sectionSizeHint(j) - 1 for j, wd in enumerate(widths)), widths  # fits

@@ -284,7 +284,9 @@ class LandmarkWidget(ClosingDock, QWidget):
         self.pairs_table.verticalHeader().setVisible(False)
         self.pairs_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.pairs_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.pairs_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # sized to the contents once a refresh (ResizeToContents measured every row at each cell set: with a row
+        # selected a refresh of 200 pairs froze the viewer 6 s, each point moved or placed, each run)
+        self.pairs_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.pairs_table.setMinimumHeight(180)
         # Tab goes on to the next control (Qt's tables keep it, wrapping round their cells: the TRE table, tracking
         # and the plots dock were out of a keyboard's reach); the arrows move between cells
@@ -935,7 +937,10 @@ class LandmarkWidget(ClosingDock, QWidget):
         tab = self.pairs_table
         selected = self._selected_key()
         tab.blockSignals(True)
+        tab.setUpdatesEnabled(False)
+        tab.clearSelection()
         tab.setRowCount(0)
+        again = None
         if pairs is not None:
             sp, _ = self.spacing()
             errors = LM.pair_errors(pairs, self._displacement(), spacing=sp)
@@ -962,7 +967,11 @@ class LandmarkWidget(ClosingDock, QWidget):
                         tab.item(i, j).setBackground(Qt.GlobalColor.darkCyan)
                         tab.item(i, j).setForeground(Qt.GlobalColor.white)  # the theme's text on it read at 3.5:1
                 if key == selected:
-                    tab.selectRow(i)
+                    again = i
+        tab.resizeColumnsToContents()
+        if again is not None:  # selected after the cells are set (before, each cell set with a row selected)
+            tab.selectRow(again)
+        tab.setUpdatesEnabled(True)
         tab.blockSignals(False)
 
     def _refresh_tre_frames(self) -> None:
