@@ -2036,11 +2036,19 @@ def test_a_landmarks_layer_with_a_nan_id_is_said_not_raised(docks, errors):
     layer.features = {"id": [1, 2]}  # ids mended in place: taken at the dock's next look
     w._adopt_in_place_edits()
     assert w.model() is not None and len(w.model()) == 2 and len(layer.data) == 2
+    assert w.place(w.reference, 20.0, 20.0) is not None, w.status_label.text()  # and written again by the dock
+    assert len(layer.data) == 3
     viewer.add_points(np.array([[0.0, 10.0, 12.0], [1.0, 11.0, 12.0]]), name="b landmarks",
                       features={"id": [np.nan, 2.0]})  # its layer first, then its image
     viewer.add_image(frames, name="b")
     w.image_combo.setCurrentText("b")
     assert w.image_name == "b" and len(viewer.layers["b landmarks"].data) == 2
+    viewer.layers["b"].name = "c"  # (third review) renamed: still left as it is (it was emptied)
+    assert len(viewer.layers["c landmarks"].data) == 2
+    viewer.layers.remove("c landmarks")  # deleted: the dock places landmarks again, in a layer of its own
+    w.image_combo.setCurrentText("c")
+    assert w.place(w.reference, 20.0, 20.0) is not None, w.status_label.text()
+    assert "c landmarks" in viewer.layers and len(viewer.layers["c landmarks"].data) == 1
 
 
 def test_layers_are_placed_through_public_properties_only():

@@ -330,8 +330,9 @@ class LandmarkWidget(ClosingDock, QWidget):
         layer = getattr(event, "value", None)
         kind = getattr(event, "type", "")
         if isinstance(layer, Points) and kind in ("inserted", "removed") and layer.name.endswith(f" {LANDMARKS}"):
-            # a landmark layer replaced or deleted by the user: its model starts again from the layer
+            # a landmark layer replaced or deleted by the user: its model starts again from the layer (read again)
             self._models.pop(layer.name[: -len(f" {LANDMARKS}")], None)
+            self._unread.discard(layer.name[: -len(f" {LANDMARKS}")])
             if kind == "removed":
                 self._hooked.discard(id(layer))
         self.images.refresh(self._viewer.layers)
@@ -359,6 +360,9 @@ class LandmarkWidget(ClosingDock, QWidget):
                     layers[src].name = dst
         if old in self._models:
             self._models[new] = self._models.pop(old)
+        if old in self._unread:  # its layer not read: left as it is under the new name too (it was emptied)
+            self._unread.discard(old)
+            self._unread.add(new)
         self._on_image_changed()
 
     def current_image(self) -> Image | None:
