@@ -221,10 +221,15 @@ def _is_dicom_folder(path: Path, probe: int = 16) -> bool:
 def _holds_no_files(path: Path) -> bool:
     """A folder with no file in it (none but hidden ones): empty, or of sub-folders only (a patient's series), which
     no reader opens; :func:`read_sequences` says which."""
+    if path.suffix.lower() == ".zarr":  # an OME-Zarr's folder holds folders and hidden files only: napari's own
+        return False
     try:
-        return not any(p.is_file() and not p.name.startswith(".") for p in path.iterdir())
+        entries = list(path.iterdir())
     except OSError:
         return False
+    if any(p.name in (".zgroup", ".zarray", ".zattrs", "zarr.json") for p in entries):
+        return False
+    return not any(p.is_file() and not p.name.startswith(".") for p in entries)
 
 
 #: the files of a result folder (``RegistrationResult.save``) that are no image sequence: ``(T, 2, H, W)`` fields

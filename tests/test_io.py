@@ -1433,9 +1433,15 @@ def test_a_tiff_of_images_of_different_sizes_says_so(tmp_path, capsys):
     with tifffile.TiffWriter(tmp_path / "stacks.tif") as tw:  # (README review) two stacks: the second was dropped
         tw.write(np.zeros((3, 32, 32), np.uint16), photometric="minisblack")  # without a word
         tw.write(np.zeros((3, 30, 30), np.uint16), photometric="minisblack")
-    with pytest.warns(UserWarning, match=r"stacks.tif: read its first series only \(3x32x32, QYX\); it also holds "
+    with pytest.warns(UserWarning, match=r"stacks.tif: read its first series only \(3x32x32\); it also holds "
                                          r"3x30x30, left out"):
         assert load_sequence(tmp_path / "stacks.tif").shape == (3, 32, 32)
+    with tifffile.TiffWriter(tmp_path / "image_stack.tif") as tw:  # (third review) an image, then a stack: silent
+        tw.write(np.zeros((32, 32), np.uint16), photometric="minisblack")
+        tw.write(np.zeros((4, 32, 32), np.uint16), photometric="minisblack")
+    with pytest.warns(UserWarning, match=r"image_stack.tif: read its first image only \(32x32\), one frame; it also "
+                                         r"holds 4x32x32, left out"):
+        assert load_sequence(tmp_path / "image_stack.tif").shape == (1, 32, 32)
 
 
 def _date_pair(shared_data, folder, crop=128):
@@ -1668,20 +1674,27 @@ def test_an_npz_of_2d_images_of_one_size_is_a_sequence(shared_data, tmp_path):
     with pytest.raises(SequenceReadError, match=r"^dtype.npz: npz's images differ in type or size \(ref 20x20 uint16, "
                                                 r"tgt 20x20 float32\): the frames are images of one size and type"):
         load_sequence(tmp_path / "dtype.npz")
-    # (reviews of the change) several sets of images: the one not named as auxiliary, else not float64, else asked
+    # (reviews of the change) images named as no frame (whole words: clouds, grids, a DEM, quick-looks) are left out;
+    # several sets of images are asked which
     f32, grid = g.astype(np.float32), np.zeros((20, 20))
     for name, sets, want in (("clouds", dict(ref=f32, tgt=f32, cloud_ref=g.astype(np.uint8), cloud_tgt=g.astype(np.uint8)),
                               ["ref", "tgt"]),
                              ("dem", dict(dem_a=g.astype(np.int16), dem_b=g.astype(np.int16), ref=f32, tgt=f32), ["ref", "tgt"]),
-                             ("grids", dict(p=grid, q=grid, ref=f32, tgt=f32), ["ref", "tgt"]),
-                             ("looks", dict(a=g, b=g, quicklook_a=np.stack([g] * 3, -1), quicklook_b=np.stack([g] * 3, -1)),
-                              ["a", "b"])):
+                             ("looks", dict(a=g, b=g, quicklook_a=np.stack([g] * 3, -1), thumb_b=np.stack([g] * 3, -1)),
+                              ["a", "b"]),
+                             ("words", dict(latest=g, demo=g, invalid=g), ["latest", "demo", "invalid"])):
         np.savez(tmp_path / f"{name}.npz", **sets)
         assert load_sequence(tmp_path / f"{name}.npz").metadata["npz_keys"] == want, name
-    np.savez(tmp_path / "sets.npz", a=g, b=g, c=g.astype(np.uint8), d=g.astype(np.uint8))
-    with pytest.raises(SequenceReadError, match=r"^sets.npz: npz holds several sets of images \(a 20x20 uint16, "
-                                                r"b 20x20 uint16; c 20x20 uint8, d 20x20 uint8\): which are the frames"):
-        load_sequence(tmp_path / "sets.npz")
+    np.savez(tmp_path / "latlon.npz", ref=grid + 1, tgt=grid + 2, lat=grid, lon=grid)  # of the pair's own kind
+    with pytest.warns(UserWarning, match=r"latlon.npz: lat, lon left out of the frames \(named as masks, grids or "
+                                         r"quick-looks\); the frames: ref, tgt"):
+        assert load_sequence(tmp_path / "latlon.npz").metadata["npz_keys"] == ["ref", "tgt"]
+    for name, sets in (("sets", dict(a=g, b=g, c=g.astype(np.uint8), d=g.astype(np.uint8))),
+                       ("grids", dict(p=grid, q=grid, ref=f32, tgt=f32))):
+        np.savez(tmp_path / f"{name}.npz", **sets)
+        with pytest.raises(SequenceReadError, match=rf"^{name}.npz: npz holds several sets of images .*: which are the "
+                                                    "frames"):
+            load_sequence(tmp_path / f"{name}.npz")
 
 
 def test_an_npz_pair_of_colour_dates_is_a_sequence(tmp_path):

@@ -305,6 +305,13 @@ def test_reader_claims_only_its_files(tmp_path):
         assert reader is not None
         with pytest.raises(SequenceReadError, match=why):
             reader(str(tmp_path / folder))
+    (tmp_path / "hidden").mkdir()  # hidden files only (a .DS_Store): empty
+    (tmp_path / "hidden" / ".DS_Store").write_bytes(b"x")
+    assert _hooks.get_reader(str(tmp_path / "hidden")) is not None
+    for zarr in ("img.zarr", "plain"):  # an OME-Zarr's folder (hidden metadata, folders): napari's, not ours
+        (tmp_path / zarr / "0").mkdir(parents=True)
+        (tmp_path / zarr / ".zgroup").write_text("{}")
+        assert _hooks.get_reader(str(tmp_path / zarr)) is None, zarr
     dicom_dir = REPO_ROOT.parent / "shared" / "data" / "sunnybrook" / "dicom_SCD0000101"
     if dicom_dir.is_dir():
         assert _hooks.get_reader(str(dicom_dir)) is not None

@@ -2110,3 +2110,6 @@ def test_a_refresh_keeps_the_selected_pair_and_sizes_the_columns_once(docks):
     assert tab.horizontalHeader().sectionResizeMode(0) == QHeaderView.ResizeMode.Interactive
     widths = [tab.columnWidth(j) for j in range(tab.columnCount())]
     assert all(wd >= tab.horizontalHeader().sectionSizeHint(j) - 1 for j, wd in enumerate(widths)), widths  # fits
+    tab.setColumnWidth(3, widths[3] + 80)  # the user's wider column stays so at the next refresh (third review)
+    w._refresh_pairs()
+    assert tab.columnWidth(3) == widths[3] + 80

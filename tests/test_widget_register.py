@@ -2308,15 +2308,20 @@ def test_a_removed_images_result_layers_go_with_it(widget, qtbot, notes):
     assert w.current_result() is None and not notes[1:], notes
     # (review of the change) another image renamed to the removed one's name before the dock's turn: its layers
     # follow it once the removed one's are gone (they stayed "other ...", and a re-run drew a second set)
-    run_and_wait(qtbot, w)  # "seq"'s layers, in the way of the rename below
+    run_and_wait(qtbot, w)  # "seq"'s layers, in the way of the rename below (no labels: no propagated labels)
     viewer.add_image(frames, name="other")
     choose(w.image_combo, "other")
+    viewer.add_labels(synthetic_sequence()[1], name="seg2")
+    choose(w.labels_combo, "seg2")
     run_and_wait(qtbot, w)
-    assert {"seq grid", "other grid"} <= {ly.name for ly in viewer.layers}
+    assert {"seq grid", "other grid", "other propagated labels"} <= {ly.name for ly in viewer.layers}
+    assert "seq propagated labels" not in viewer.layers
     viewer.layers.remove("seq")
     viewer.layers["other"].name = "seq"
     qtbot.waitUntil(lambda: "other grid" not in viewer.layers, timeout=3000)
-    assert {"seq grid", "seq warped reference"} <= {ly.name for ly in viewer.layers}
+    qtbot.wait(50)
+    # the removed one's layers, not those that took their names: its propagated labels stayed (third review)
+    assert {"seq grid", "seq warped reference", "seq propagated labels"} <= {ly.name for ly in viewer.layers}
     assert not any(ly.name.startswith("other") for ly in viewer.layers), [ly.name for ly in viewer.layers]
 
 

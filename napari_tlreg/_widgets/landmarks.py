@@ -972,7 +972,11 @@ class LandmarkWidget(ClosingDock, QWidget):
                         tab.item(i, j).setForeground(Qt.GlobalColor.white)  # the theme's text on it read at 3.5:1
                 if key == selected:
                     again = i
+        widths = [tab.columnWidth(j) for j in range(tab.columnCount())]
         tab.resizeColumnsToContents()
+        for j, wide in enumerate(widths):  # a column the user made wider stays so (reset at every refresh otherwise)
+            if wide > tab.columnWidth(j) and tab.rowCount():
+                tab.setColumnWidth(j, wide)
         if again is not None:  # selected after the cells are set (before, each cell set with a row selected)
             tab.selectRow(again)
         tab.setUpdatesEnabled(True)

@@ -1426,16 +1426,21 @@ class RegisterWidget(ClosingDock, QWidget):
         if self._result is not None and self._result_place.get("base") == gone.name:
             self._result = None
         # after the layer list's event (removing layers inside it, e.g. during viewer.layers.clear(), is not safe)
-        QTimer.singleShot(0, lambda name=gone.name: self.live and self._drop_layers_of_removed(name))
+        # the layers themselves, taken now: by the time the timer fires another image may carry the name (renamed)
+        doomed = [ly for ly in (self._result_layer(L.layer_name(gone.name, suffix)) for suffix in L.SUFFIXES)
+                  if ly is not None]
+        QTimer.singleShot(0, lambda name=gone.name: self.live and self._drop_layers_of_removed(name, doomed))
 
-    def _drop_layers_of_removed(self, image: str) -> None:
-        """The result layers of ``image``, removed (:meth:`_on_layer_removed`; also when an image of that name is back
-        already: they are the removed one's); one the user edited stays, theirs (as a re-run keeps it)."""
-        for suffix in L.SUFFIXES:
-            layer = self._result_layer(L.layer_name(image, suffix))
-            if layer is not None and layer.metadata.get(EDITED):
+    def _drop_layers_of_removed(self, image: str, doomed: list) -> None:
+        """``doomed``, the result layers ``image`` had when it was removed (:meth:`_on_layer_removed`), removed (also
+        when an image of that name is back already: they are the removed one's); one the user edited stays, theirs
+        (as a re-run keeps it)."""
+        for layer in doomed:
+            if layer not in self._viewer.layers or not is_result(layer):  # gone, or made the user's meanwhile
+                continue
+            if layer.metadata.get(EDITED):
                 self._keep_edited(layer, then=f"'{image}' was removed")
-            elif layer is not None:
+            else:
                 self._viewer.layers.remove(layer)
         old = self._renamed_over.pop(image, None)  # an image renamed to this name meanwhile: its layers follow it now
         if old is not None and image in self._viewer.layers:

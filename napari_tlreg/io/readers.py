@@ -867,7 +867,12 @@ def _frame_series(series: list, path: Path) -> list:
     elif first.axes not in ("YX", "YXS") and len(images) > 1:  # stacks (README review: the second dropped silently;
         # a thumbnail after a stack, of other axes, is nothing to say)
         shapes = ", ".join("x".join(map(str, s.shape)) for s in images[1:4]) + (", ..." if len(images) > 4 else "")
-        warnings.warn(f"{path.name}: read its first series only ({'x'.join(map(str, first.shape))}, {first.axes}); it "
+        warnings.warn(f"{path.name}: read its first series only ({'x'.join(map(str, first.shape))}); it also holds "
+                      f"{shapes}, left out (one sequence a file: save the others apart)", stacklevel=4)
+    elif first.axes in ("YX", "YXS") and (stacks := [s for s in series[1:] if s.axes not in ("YX", "YXS")
+                                                      and len(s.shape) > len(first.shape)]):
+        shapes = ", ".join("x".join(map(str, s.shape)) for s in stacks[:3]) + (", ..." if len(stacks) > 3 else "")
+        warnings.warn(f"{path.name}: read its first image only ({first.shape[0]}x{first.shape[1]}), one frame; it "
                       f"also holds {shapes}, left out (one sequence a file: save the others apart)", stacklevel=4)
     return [first]
 
@@ -1982,18 +1987,25 @@ def _colour_shape(shape: tuple, ndims=(3,)) -> bool:
     return len(shape) in ndims and shape[-1] in (3, 4) and shape[-2] > 4
 
 
-#: an npz member's name that says it holds no frame (a date's cloud or quality mask, coordinates, elevation)
-_AUXILIARY = re.compile(r"mask|cloud|qa|quality|valid|^lat|^lon|latitude|longitude|dem$|^dem|elev|^x$|^y$|quick|"
-                        r"preview|thumb", re.I)
+#: the words of an npz member's name that say it holds no frame (a date's cloud or quality mask, coordinates, elevation,
+#: a quick-look), as whole words of the name (``cloud_2016``, ``lat``; not ``latest``, ``demo``, ``invalid``)
+_AUXILIARY_WORDS = frozenset({"mask", "masks", "cloud", "clouds", "cloudmask", "qa", "quality", "valid", "validity",
+                              "lat", "lon", "latitude", "longitude", "dem", "elev", "elevation", "quicklook", "ql",
+                              "preview", "thumb", "thumbnail", "scl"})
+
+
+def _auxiliary(key: str) -> bool:
+    """Whether an npz member's name says it holds no frame (:data:`_AUXILIARY_WORDS`; ``x``, ``y``: grids)."""
+    words = [w for w in re.split(r"[^a-z]+", key.lower()) if w]
+    return key.lower() in ("x", "y", "xx", "yy") or any(w in _AUXILIARY_WORDS for w in words)
 
 
 def _npz_frames_keys(z, keys: list[str], path: Path) -> tuple[str | None, list[str]]:
     """``(key, [])`` of the npz member holding the frames (``frames``, ``cine``, ... or the first stack of 3 or more
     dimensions), or ``(None, images)``: its images of one size and type, each a frame in the order stored (a
     bi-temporal pair saved as ``ref=``, ``tgt=``: 2-D, or colour ``(H, W, 3)`` dates). Images of other sizes or types
-    beside them (a cloud mask, a quick-look) are left out; of several such sets, the one not named as auxiliary
-    (:data:`_AUXILIARY`: clouds, grids, elevation), else the one that is not float64 (coordinate grids beside a pair).
-    Else a clear error naming what the file holds."""
+    beside them are left out, and so are images named as no frame (:func:`_auxiliary`: cloud masks, coordinate grids,
+    elevation, quick-looks); several sets are asked which. Else a clear error naming what the file holds."""
     from .contours import is_mask_key
 
     def shape(k):
@@ -2013,18 +2025,18 @@ def _npz_frames_keys(z, keys: list[str], path: Path) -> tuple[str | None, list[s
     if stack is not None:
         return stack, []  # a (T, H, W) stack (or (S, T, H, W), (T, H, W, C))
     images = [k for k in candidates if _colour_shape(shape(k)) or (len(shape(k)) == 2 and min(shape(k)) > 4)]
+    # named as what no frame is (clouds, grids, a DEM, quick-looks): left out, said where they are of the frames' kind
+    left_out = [k for k in images if _auxiliary(k)]
+    images = [k for k in images if not _auxiliary(k)]
     sets: dict = {}
     for k in images:
         sets.setdefault(kind(k), []).append(k)
     dates = [ks for ks in sets.values() if len(ks) >= 2]
-    if len(dates) > 1:  # beside a pair: sets named as what no frame is (cloud masks, grids, a DEM), then float64
-        # coordinate grids (lat/lon beside uint16 bands); else which set is asked
-        named = [ks for ks in dates if not all(_AUXILIARY.search(k) for k in ks)]
-        dates = named or dates
-    if len(dates) > 1:
-        grids = [ks for ks in dates if _npz_header(z, ks[0])[1] != np.float64]
-        dates = grids if len(grids) == 1 else dates
     if len(dates) == 1:
+        alike = [k for k in left_out if kind(k) == kind(dates[0][0])]
+        if alike:  # (a float64 pair beside float64 lat/lon grids: 4 frames, the grids registered as dates)
+            warnings.warn(f"{path.name}: {', '.join(alike)} left out of the frames (named as masks, grids or "
+                          f"quick-looks); the frames: {', '.join(dates[0])}", stacklevel=4)
         return None, dates[0]
     if len(dates) > 1:
         _fail(path, f"npz holds several sets of images ({'; '.join(said(ks) for ks in dates)}): which are the frames? "
