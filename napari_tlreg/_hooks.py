@@ -12,6 +12,8 @@ from typing import Any, Callable, Sequence as _Seq
 
 import numpy as np
 
+from napari_tlreg.core.arrays import frame_time_ms
+
 LayerData = tuple  # (data, kwargs, layer_type): napari's LayerDataTuple without importing napari
 #: key in a colour layer's ``metadata["napari_tlreg"]``: the grey image it shows in colour (display only, no input)
 COLOUR_OF = "colour_of"
@@ -100,6 +102,8 @@ def sequence_to_layers(seq) -> list[LayerData]:
 
         if given_nodata(seq.frames, own_nodata).any():
             info["nodata"] = float(own_nodata)
+    if (ms := frame_time_ms(getattr(seq, "metadata", None))) is not None:
+        info["frame_time_ms"] = ms  # a run's provenance takes it: the reports' and plots' time
     reference = (getattr(seq, "metadata", None) or {}).get("reference")
     if isinstance(reference, (int, np.integer)) and 0 <= reference < len(seq.frames):
         info["reference"] = int(reference)  # the sequence's own (a sample's): the dock starts on it
@@ -411,8 +415,10 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
     RGB TIFF)."""
     from napari_tlreg.io import save_stack
 
+    info = (meta.get("metadata") or {}).get("napari_tlreg")
     return _written(save_stack(path, np.asarray(data), spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta),
-                               rgb=bool(meta.get("rgb"))), path)
+                               rgb=bool(meta.get("rgb")), frame_time_ms=frame_time_ms(info if isinstance(info, dict)
+                                                                                       else None)), path)
 
 
 @_refusing

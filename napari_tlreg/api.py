@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .core.arrays import plain
+from .core.arrays import frame_time_ms, plain
 from .core.normalize import NORMALIZATIONS, check_mode
 from .engines import get_engine
 from .engines import methods as _methods
@@ -272,6 +272,8 @@ def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
         out["source"] = recorded_source(meta["source"])
         if int(meta.get("n_slices", 1)) > 1:
             out["slice"], out["n_slices"] = int(meta.get("slice", 0)), int(meta["n_slices"])
+    if (ms := frame_time_ms(meta)) is not None:  # the reader's (a DICOM's FrameTime): the reports' time column
+        out["frame_time_ms"] = ms
     return out
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from .metrics import reference_only, summarize, unannotated_reference  # noqa: F401 (said by the CLI, batch, the viewer)
 from .metrics import folds
+from .core.arrays import frame_time_ms as _frame_ms
 from .core.labels import as_label_ids, label_names as names_by_id, labelled_frames
 from .landmarks import landmark_rows
 from .result import RegistrationResult, core_versions
@@ -140,15 +141,34 @@ def _versions() -> dict:
     return core_versions()
 
 
+def frame_time_ms(*results) -> float | None:
+    """Milliseconds between frames as the source recorded them (a DICOM's FrameTime or trigger times, a NIfTI's
+    pixdim[4], a video's rate; ``provenance["frame_time_ms"]``), from the first result that has it, else None."""
+    for res in results:
+        if (ms := _frame_ms(getattr(res, "provenance", None))) is not None:
+            return ms
+    return None
+
+
+def timed(rows: list[dict], ms: float | None) -> list[dict]:
+    """Rows with ``time_ms`` (``t`` times the frame time, from frame 0) beside ``t`` when the frame time is known."""
+    if ms is None:
+        return rows
+    return [{**r, "time_ms": round(r["t"] * ms, 3)} if "t" in r else r for r in rows]
+
+
 def _write_metrics_files(folder: Path, res: RegistrationResult, rows: list[dict], summary: dict, source: str | None,
                          extra: dict | None = None) -> dict:
-    rows, summary = in_unit(rows, res.unit), in_unit(summary, res.unit)
+    ms = frame_time_ms(res)
+    rows, summary = timed(in_unit(rows, res.unit), ms), in_unit(summary, res.unit)
+    if source is None:  # the file register read (the API's report.write gave "source": null beside the provenance's)
+        source = (res.provenance or {}).get("source")
     doc = {"method": res.method, "params": res.params, "reference": res.reference, "device": res.device,
            "runtime_s": res.runtime_s, "normalization": res.normalization, "source": source, "spacing": res.spacing,
-           "unit": res.unit, "versions": _versions(),
+           "unit": res.unit, "frame_time_ms": ms, "versions": _versions(),
            "mse_lncc_region": region_note(res), **(extra or {}), "summary": summary, "frames": rows}
     (folder / "metrics.json").write_text(json.dumps(finite_json(doc), indent=2, default=_json_default))
-    keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "t", k))
+    keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "t", k != "time_ms", k))
     _write_csv(folder / "metrics.csv", rows, first=tuple(keys))
     return summary
 
@@ -434,12 +454,13 @@ def label_title(label: int | None, names: dict | None = None) -> str:
 
 def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None = None, *, label: int | None = None,
                  physical: bool = True, unit: str = "mm", current: int | None = None, ncols: int | None = None,
-                 label_names: dict | None = None) -> dict:
+                 label_names: dict | None = None, frame_ms: float | None = None) -> dict:
     """Draw per-frame curves on a matplotlib ``Figure`` (cleared first): one axes per metric, one line per result.
 
     Dashed grey: the same metric without registration (TRE, MSE, and Dice/HD of the foreground or of ``label``), where
     every table's is the same; else each table's own, dashed in its colour (MSE in a mask, or with no-data left out).
-    ``current``: a vertical marker at that frame. ``label_names`` (``{id: name}``) names ``label`` in the titles. Returns ``{axes: metric}`` (for picking) and stores the frame markers in ``fig._tlreg_markers``.
+    ``current``: a vertical marker at that frame. ``label_names`` (``{id: name}``) names ``label`` in the titles.
+    ``frame_ms``: the time between frames (:func:`frame_time_ms`), said on the frame axis. Returns ``{axes: metric}`` (for picking) and stores the frame markers in ``fig._tlreg_markers``.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -526,7 +547,7 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
         ax.set_xlim(-0.5, T - 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
         if k >= n - ncols:  # nothing below this one: label its axis
-            ax.set_xlabel("frame", fontsize=8)
+            ax.set_xlabel("frame" if frame_ms is None else f"frame ({frame_ms:.4g} ms apart)", fontsize=8)
             ax.xaxis.set_tick_params(labelbottom=True)
         markers.append(ax.axvline(current if current is not None else -10, color="0.6", lw=1.2, ls=":", zorder=0.5))
         out[ax] = m
@@ -545,7 +566,8 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
 
 
 def save_plots(tables: dict[str, list[dict]], path, *, label: int | None = None, physical: bool = True,
-               unit: str = "mm", metrics: list[str] | None = None, label_names: dict | None = None) -> None:
+               unit: str = "mm", metrics: list[str] | None = None, label_names: dict | None = None,
+               frame_ms: float | None = None) -> None:
     """Write the per-frame curves of every available metric to a PNG (Agg canvas, no pyplot, no Qt)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -555,7 +577,8 @@ def save_plots(tables: dict[str, list[dict]], path, *, label: int | None = None,
     nrows = int(np.ceil(len(metrics) / ncols))
     fig = Figure(figsize=(4.2 * ncols, 2.4 * nrows + 0.6))
     FigureCanvasAgg(fig)
-    draw_metrics(fig, tables, metrics, label=label, physical=physical, unit=unit, ncols=ncols, label_names=label_names)
+    draw_metrics(fig, tables, metrics, label=label, physical=physical, unit=unit, ncols=ncols, label_names=label_names,
+                 frame_ms=frame_ms)
     fig.savefig(path, dpi=120, format="png")
 
 
@@ -650,13 +673,14 @@ def _check_one_sequence(named: dict) -> None:
 
 def export_report(results, folder, labels=None, landmarks=None, *, spacing=None, unit: str | None = None,
                   label: int | None = None, source: str | None = None, tables: dict | None = None,
-                  extra: dict | None = None, label_names: dict | None = None) -> Path:
+                  extra: dict | None = None, label_names: dict | None = None, frame_ms: float | None = None) -> Path:
     """Write a report folder atomically (all files appear at once, or none).
 
     ``results``: a RegistrationResult, a list of them (named by method) or ``{name: result}``, all of
     one sequence. Files:
 
-    * ``per_frame.csv``: one row per result and frame (``method``, ``t`` then every evaluate column);
+    * ``per_frame.csv``: one row per result and frame (``method``, ``t``, ``time_ms`` where the results' source
+      gave a frame time, then every evaluate column);
     * ``summary.csv``: one row per result, the mean over the non-reference frames;
     * ``plots.png``: the per-frame curves of every available metric, results overlaid;
     * with landmarks: ``landmarks.csv`` (``id,t,row,col``), ``tre.csv`` (per frame and ``all``: before
@@ -668,7 +692,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     ``tables``: precomputed :func:`per_frame_tables` output (the viewer passes what it plotted).
     ``unit``: the spacing's length unit (default: the results'); physical columns are named after it (``_mm``,
     ``_m``). ``label_names`` (``{id: name}``, a labels layer's ``label_names``): in ``report.json`` and the plots'
-    titles.
+    titles. ``frame_ms``: milliseconds between frames (default: the results' provenance's, :func:`frame_time_ms`).
     """
     import datetime
 
@@ -698,12 +722,15 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     if tables is None:
         tables = per_frame_tables(named, labels=labels, landmarks=lm, spacing=spacing)
     methods_doc, per_frame, summaries, tre_rows, pair_rows = [], [], [], [], []
+    ms = _frame_ms({"frame_time_ms": frame_ms}) if frame_ms is not None else frame_time_ms(*named.values())
+    if source is None:  # the file register read, as the results' provenance has it
+        source = next((r.provenance["source"] for r in named.values() if (r.provenance or {}).get("source")), None)
     if unit is None:
         unit = _unit_of(next(iter(named.values())), spacing)
     for name, res in named.items():
         sp = res.spacing if res.spacing is not None else spacing
         rows = tables[name]
-        per_frame += [{"method": name, **r} for r in rows]
+        per_frame += [{"method": name, **r} for r in timed(rows, ms)]
         summary = {k: _clean(v) for k, v in summarize(rows).items()}
         summaries.append({"method": name, **summary})
         doc = {"name": name, "method": res.method, "params": res.params, "reference": res.reference,
@@ -726,9 +753,9 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
         per_frame, summaries, tre_rows, pair_rows = (in_unit(rows, unit) for rows in (per_frame, summaries, tre_rows, pair_rows))
         methods_doc = [{**d, "summary": in_unit(d["summary"], unit), **({"tre": in_unit(d["tre"], unit)} if "tre" in d else {})}
                        for d in methods_doc]
-        _write_csv(tmp / "per_frame.csv", per_frame, first=("method", "t"))
+        _write_csv(tmp / "per_frame.csv", per_frame, first=("method", "t", "time_ms"))
         _write_csv(tmp / "summary.csv", summaries, first=("method",))
-        save_plots(tables, tmp / "plots.png", label=label, unit=unit, label_names=label_names)
+        save_plots(tables, tmp / "plots.png", label=label, unit=unit, label_names=label_names, frame_ms=ms)
         files = ["per_frame.csv", "summary.csv", "plots.png"]
         if lm is not None:
             save_points_csv(tmp / "landmarks.csv", lm)
@@ -742,6 +769,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
             "source": source,
             "frames": list(next(iter(shapes))),
             "unit": unit,
+            "frame_time_ms": ms,
             # the unit of the columns named after it; the others (hd, hd95, tre, dx, dy...) are in pixels
             "columns": f"distances in pixels; with the suffix _{unit}, in {unit}" if unit != "px" else "distances in pixels",
             "labels": None if labels is None else {

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .core.arrays import plain
+from .core.arrays import frame_time_ms, plain
 
 _ARRAYS = ("frames", "warped", "displacement", "jacobian")
 _FORMAT = 1
@@ -250,9 +250,10 @@ class RegistrationResult:
         spacing, unit = self.file_spacing
         arrays = [(name, getattr(self, name)) for name in _ARRAYS]
         optional = [(name, arr) for name, arr in (("inverse", self.inverse), ("nodata", self.nodata)) if arr is not None]
+        ms = frame_time_ms(self.provenance)  # Fiji's frame interval: the source's time between frames
         for name, arr in arrays + optional:
             save_stack(folder / f"{name}.tif", np.ascontiguousarray(arr), spacing=spacing, unit=unit,
-                       geotiff=self.geotiff)
+                       geotiff=self.geotiff, frame_time_ms=ms)
         meta = {
             "format": _FORMAT,
             "method": self.method,

@@ -2130,3 +2130,98 @@ def test_a_corrupt_tiff_in_a_folder_logs_nothing_of_tifffiles_own(tmp_path):
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "bad.tif")], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "False" and r.stderr == "", r.stderr
+
+
+def test_a_result_written_again_keeps_what_the_user_saved_in_its_folder(tmp_path, monkeypatch):
+    """(2026-12-06, interoperability review) A segmentation saved beside warped.tif (ITK-SNAP) and notes were deleted
+    without a word when `register` wrote to the folder again: they go into the new folder; the old outputs do not
+    (a labels.tif of an earlier run with labels is not kept beside a run without them). A failed swap puts them back."""
+    import os
+
+    from napari_tlreg import report
+    from napari_tlreg.io import writers
+    from napari_tlreg.result import RegistrationResult
+
+    T, H, W = 3, 16, 16
+    frames = np.random.default_rng(0).random((T, H, W)).astype(np.float32)
+    res = RegistrationResult(frames=frames, warped=frames, displacement=np.zeros((T, 2, H, W), np.float32),
+                             jacobian=np.ones((T, H, W), np.float32), method="x")
+    out = tmp_path / "res"
+    labels = np.zeros((T, H, W), np.int32)
+    labels[0, 4:9, 4:9] = 1
+    report.write(res, out, labels=labels, montage=False)
+    assert (out / "labels.tif").exists() and (out / "propagated_labels.tif").exists()
+    (out / "notes.txt").write_text("mine")
+    (out / "seg").mkdir()
+    (out / "seg" / "seg.nii.gz").write_bytes(b"x")
+    report.write(res, out, montage=False)
+    assert (out / "notes.txt").read_text() == "mine" and (out / "seg" / "seg.nii.gz").read_bytes() == b"x"
+    assert not (out / "labels.tif").exists() and not (out / "propagated_labels.tif").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]  # nothing left beside it
+    # every name a result or a report folder holds is one napari-tlreg knows as its own (else it would be kept)
+    report.write(res, out, labels=labels, landmarks=np.array([[0, 0, 5.0, 5.0], [0, 1, 5.0, 5.0]]), montage=True)
+    rep = report.export_report({"x": res}, tmp_path / "rep", labels=labels,
+                               landmarks=np.array([[0, 0, 5.0, 5.0], [0, 1, 5.0, 5.0]]))
+    for folder in (out, rep):
+        assert {p.name for p in folder.iterdir()} - {"notes.txt", "seg"} <= writers.OUTPUT_FILES
+    # the swap fails: the user's files are back where they were, the old result as it was
+    real = os.rename
+
+    def failing(a, b):
+        if Path(b) == out and ".tmp-" in Path(a).name:  # the new folder into place
+            raise OSError("rename failed")
+        return real(a, b)
+
+    monkeypatch.setattr(writers.os, "rename", failing)
+    with pytest.raises(OSError, match="rename failed"):
+        report.write(res, out, montage=False)
+    monkeypatch.undo()
+    assert (out / "notes.txt").read_text() == "mine" and (out / "labels.tif").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep", "res"]
+
+
+def test_a_mount_point_as_the_output_is_refused_before_the_run(tmp_path, monkeypatch):
+    """(2026-12-06, interoperability review) `--out` a mount point (a Docker volume) failed after the whole run with
+    "Device or resource busy: '/out' -> '/.out.old-12c3a78d'": it cannot be moved aside; said before any work."""
+    from napari_tlreg.io import writers
+
+    out = tmp_path / "vol"
+    out.mkdir()
+    monkeypatch.setattr(writers.os.path, "ismount", lambda p: Path(p) == out)
+    with pytest.raises(FileExistsError, match=r"is a mount point.*inside it for the output \(.*vol/result\)"):
+        writers.check_replaceable(out, "result.json", "result")
+    writers.check_replaceable(out / "result", "result.json", "result")  # a folder inside it is fine
+
+
+def test_a_stacks_frame_time_is_written_where_its_format_keeps_it_and_read_back(tmp_path):
+    """(2026-12-06, interoperability review) A NIfTI cine of 40 ms frames saved from napari came out with pixdim[4]
+    1 and no time unit (ITK read 1 s between frames), and a result's warped.tif had no frame interval for Fiji."""
+    import nibabel as nib
+    import tifffile
+
+    from napari_tlreg._hooks import write_image
+    from napari_tlreg.io import save_stack
+
+    frames = np.random.default_rng(1).random((4, 10, 12)).astype(np.float32)
+    nii = save_stack(tmp_path / "c.nii.gz", frames, spacing=(1.5, 1.5), frame_time_ms=40.0)
+    hdr = nib.load(nii).header
+    assert hdr.get_zooms()[3] == pytest.approx(40.0) and hdr.get_xyzt_units() == ("mm", "msec")
+    tif = save_stack(tmp_path / "c.tif", frames, spacing=(1.5, 1.5), frame_time_ms=40.0)
+    with tifffile.TiffFile(tif) as f:
+        assert f.imagej_metadata["finterval"] == pytest.approx(0.04)
+    for p in (nii, tif):
+        seq = load_sequence(p)
+        assert seq.metadata["frame_time_ms"] == pytest.approx(40.0)
+        np.testing.assert_array_equal(seq.frames, frames)
+    # without one: as before (no time unit, no interval); a single image has none to keep
+    assert nib.load(save_stack(tmp_path / "n.nii", frames)).header.get_xyzt_units()[1] == "unknown"
+    assert "frame_time_ms" not in load_sequence(save_stack(tmp_path / "n.tif", frames)).metadata
+    save_stack(tmp_path / "one.nii", frames[0], frame_time_ms=40.0)
+    with pytest.raises(ValueError, match="frame_time_ms must be a positive number"):
+        save_stack(tmp_path / "bad.tif", frames, frame_time_ms=float("nan"))
+    assert not (tmp_path / "bad.tif").exists()
+    # File > Save Layers: the layer's (its reader's) frame time goes with it
+    meta = {"scale": (1.0, 1.5, 1.5), "metadata": {"napari_tlreg": {"frame_time_ms": 33.3, "unit": "mm",
+                                                                   "spacing": (1.5, 1.5)}}}
+    write_image(str(tmp_path / "layer.nii.gz"), frames, meta)
+    assert load_sequence(tmp_path / "layer.nii.gz").metadata["frame_time_ms"] == pytest.approx(33.3)

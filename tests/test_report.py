@@ -726,3 +726,62 @@ def test_the_montage_keeps_its_colour_bar_label(tmp_path):
     report.save_montage(res, tmp_path / "m.png")
     width = Image.open(tmp_path / "m.png").size[0]
     assert abs(width - (tight.width + 0.2) * 110) <= 3, (width, tight.width)  # the tight box (+ 0.1 in a side)
+
+
+def test_a_frame_time_goes_from_the_file_to_the_tables_and_plots(tmp_path):
+    """(2026-12-06) The reader's frame time (a DICOM's FrameTime) was read and dropped: the tables and the plots'
+    axis were in frames only, where a cardiologist reads milliseconds since the first frame."""
+    import napari_tlreg as tl
+    from napari_tlreg._hooks import sequence_to_layers
+    from napari_tlreg.core.arrays import frame_time_ms
+    from napari_tlreg.io import Sequence
+
+    res = _result()
+    seq = Sequence(frames=res.frames, metadata={"frame_time_ms": 40.0, "source": "cine.dcm"})
+    assert sequence_to_layers(seq)[0][1]["metadata"]["napari_tlreg"]["frame_time_ms"] == 40.0
+    out = tl.register(seq, method="tlrn")
+    assert out.provenance["frame_time_ms"] == 40.0
+    report.write(out, tmp_path / "res")
+    rows = _read_csv(tmp_path / "res" / "metrics.csv")
+    assert list(rows[0])[:2] == ["t", "time_ms"] and [r["time_ms"] for r in rows] == ["0.0", "40.0", "80.0", "120.0"]
+    assert json.loads((tmp_path / "res" / "metrics.json").read_text())["frame_time_ms"] == 40.0
+    import tifffile
+
+    with tifffile.TiffFile(tmp_path / "res" / "warped.tif") as f:  # Fiji's frame interval, in seconds
+        assert f.imagej_metadata["finterval"] == pytest.approx(0.04)
+    again = RegistrationResult.load(tmp_path / "res")
+    assert report.frame_time_ms(again) == 40.0  # kept in result.json: a report of the folder has it too
+    rep = report.export_report({"a": again}, tmp_path / "rep")
+    per = _read_csv(rep / "per_frame.csv")
+    assert list(per[0])[:3] == ["method", "t", "time_ms"] and per[-1]["time_ms"] == "120.0"
+    assert json.loads((rep / "report.json").read_text())["frame_time_ms"] == 40.0
+    # given by the caller (the viewer: the image's), it wins over none
+    rep2 = report.export_report({"a": res}, tmp_path / "rep2", frame_ms=25.0)
+    assert _read_csv(rep2 / "per_frame.csv")[1]["time_ms"] == "25.0"
+    # without one: no column, and the axis says frames
+    rep3 = report.export_report({"a": res}, tmp_path / "rep3")
+    assert "time_ms" not in _read_csv(rep3 / "per_frame.csv")[0]
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    axes = report.draw_metrics(fig, report.per_frame_tables({"a": again}), frame_ms=40.0)
+    assert {ax.get_xlabel() for ax in axes} - {""} == {"frame (40 ms apart)"}
+    axes = report.draw_metrics(fig, report.per_frame_tables({"a": again}))
+    assert {ax.get_xlabel() for ax in axes} - {""} == {"frame"}
+    # what a reader may hand over that is no time between frames
+    for bad in (0, -5.0, float("nan"), float("inf"), True, "40", None):
+        assert frame_time_ms({"frame_time_ms": bad}) is None
+    assert frame_time_ms({"frame_time_ms": np.float32(33.5)}) == 33.5 and frame_time_ms(None) is None
+
+
+def test_the_apis_reports_name_the_source_the_results_were_read_from(tmp_path):
+    """(2026-12-06, interoperability review) `report.write` and `export_report` from Python wrote "source": null
+    beside a result whose provenance named its file (the CLI passes it)."""
+    res = _result()
+    res.provenance["source"] = "/data/cine.nii.gz"
+    report.write(res, tmp_path / "res", montage=False)
+    assert json.loads((tmp_path / "res" / "metrics.json").read_text())["source"] == "/data/cine.nii.gz"
+    rep = report.export_report({"a": _result(), "b": res}, tmp_path / "rep")
+    assert json.loads((rep / "report.json").read_text())["source"] == "/data/cine.nii.gz"
+    rep = report.export_report({"a": res}, tmp_path / "rep2", source="given")  # the caller's wins
+    assert json.loads((rep / "report.json").read_text())["source"] == "given"

@@ -1076,6 +1076,31 @@ def test_jump_to_worst_says_the_tre_in_the_plots_unit(docks, qtbot, errors):
     assert not errors, errors
 
 
+def test_the_plots_and_their_export_say_the_files_frame_time(docks, qtbot, tmp_path, errors):
+    """(2026-12-06) A DICOM cine's frame time was read and dropped: the plots said "frame" only, where a cardiologist
+    reads milliseconds. The image's (its reader's ``frame_time_ms``) goes into the run's provenance, the plots' axis,
+    the worst frame's status and the exported report."""
+    viewer, reg, lmw, plots = docks
+    frames, labels = sequence()
+    viewer.add_image(frames, name="seq", metadata={"napari_tlreg": {"name": "seq", "frame_time_ms": 40.0}})
+    viewer.add_labels(labels, name="seq labels")
+    run_register(qtbot, reg, HalfEngine.name)
+    qtbot.waitUntil(lambda: HalfEngine.name in plots.tables and not plots.busy, timeout=10000)
+    assert reg.results[("seq", HalfEngine.name)].provenance["frame_time_ms"] == 40.0
+    assert {ax.get_xlabel() for ax in plots._axes} - {""} == {"frame (40 ms apart)"}
+    plots.all_box.setChecked(False)
+    plots.metric_combo.setCurrentIndex(plots.metric_combo.findData("dice"))
+    t = plots.jump_to_worst()
+    assert t and plots.status_label.text().endswith(f"at frame {t} ({40 * t} ms)")
+    plots.export(tmp_path / "rep")
+    qtbot.waitUntil(lambda: plots.exported is not None, timeout=20000)
+    import csv
+
+    rows = list(csv.DictReader(open(tmp_path / "rep" / "per_frame.csv")))
+    assert [float(r["time_ms"]) for r in rows] == [40.0 * k for k in range(T)]
+    assert not errors, errors
+
+
 def test_the_docks_turn_to_the_image_just_registered(docks, qtbot, errors):
     """A 12-slice stack opens as 12 images; slice 5 registered, the Landmarks and Evaluation plots docks stayed on
     slice 0 ("none (before registration only)"): they turn to the image of a new result."""

@@ -33,6 +33,7 @@ from superqt.utils import create_worker
 
 from napari_tlreg import report
 from napari_tlreg._hooks import points_with_ids
+from napari_tlreg.core.arrays import frame_time_ms
 from napari_tlreg.core.labels import label_names as names_by_id
 
 from .landmarks import LANDMARKS, TRACKED_KEY, image_points, layer_spacing
@@ -296,6 +297,12 @@ class PlotsWidget(ClosingDock, QWidget):
             spacing, unit = own[-1]
         return labels, landmarks, spacing, unit
 
+    def frame_ms(self) -> float | None:
+        """Milliseconds between frames: the results' source's (their provenance), else the image's reader's."""
+        img = self.current_image()
+        ms = report.frame_time_ms(*self.results().values())
+        return ms if ms is not None or img is None else frame_time_ms(plugin_info(img))
+
     # -- evaluation --------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
@@ -372,7 +379,8 @@ class PlotsWidget(ClosingDock, QWidget):
         _, _, spacing, unit = self._inputs()
         self._axes = report.draw_metrics(self.figure, self.tables, self.metrics_shown(), label=self.label_combo.currentData(),
                                          label_names=self.label_names(),
-                                         physical=spacing is not None, unit=unit, current=self._frame_now())
+                                         physical=spacing is not None, unit=unit, current=self._frame_now(),
+                                         frame_ms=self.frame_ms())
         chosen = self.metric_combo.currentData()
         for ax, m in self._axes.items():
             if m == chosen and len(self._axes) > 1:
@@ -458,7 +466,9 @@ class PlotsWidget(ClosingDock, QWidget):
             shown += f" {unit if physical else 'px'}"
         self.go_to_frame(t)
         hidden = frame_not_shown(self._viewer, self.current_image())
+        ms = self.frame_ms()
         self._status(f"worst {report.PLOT_METRICS[metric][0]} of {name}: {shown} at frame {t}"
+                     + (f" ({t * ms:.0f} ms)" if ms is not None else "")
                      + (f" (not shown: {hidden})" if hidden else ""))
         return t
 
@@ -500,7 +510,7 @@ class PlotsWidget(ClosingDock, QWidget):
         tables = self.tables if set(self.tables) == set(results) and not self.busy else None
         worker = create_worker(report.export_report, results, folder, labels=labels, landmarks=landmarks,
                                spacing=spacing, unit=unit, label=self.label_combo.currentData(), source=source,
-                               tables=tables, label_names=self.label_names(),
+                               tables=tables, label_names=self.label_names(), frame_ms=self.frame_ms(),
                                extra={"image_layer": img.name if img is not None else None},
                                _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda out: self.live and self._on_exported(out))

@@ -26,3 +26,13 @@ def plain(x, name: str = "array", dtype=None) -> np.ndarray:
     if not a.dtype.isnative:  # FITS, some .npy and TIFF files: torch refuses them
         a = a.astype(a.dtype.newbyteorder("="))
     return a if dtype is None else a.astype(dtype, copy=False)
+
+
+def frame_time_ms(meta) -> float | None:
+    """``meta["frame_time_ms"]`` (a reader's: a DICOM's FrameTime or trigger times, a NIfTI's pixdim[4], a video's
+    rate; a result's provenance) when it is a positive finite number of milliseconds between frames, else None."""
+    v = (meta or {}).get("frame_time_ms") if isinstance(meta, dict) or meta is None else None
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) \
+            and np.isfinite(v) and v > 0:
+        return float(v)
+    return None

@@ -838,6 +838,9 @@ def _tiff_array(path: Path):
         nodata = gdal_nodata(tif.pages[0])
         if nodata is not None:
             meta["nodata"] = nodata
+        finterval = (tif.imagej_metadata or {}).get("finterval")  # ImageJ's frame interval, in seconds
+        if isinstance(finterval, (int, float)) and math.isfinite(finterval) and finterval > 0 and t > 1:
+            meta["frame_time_ms"] = 1000.0 * float(finterval)
     bad = [m for m in messages if _CORRUPT.search(m)]
     if bad:
         _fail(path, f"not a readable TIFF file (truncated or corrupt: {bad[0].splitlines()[0][:120]})")

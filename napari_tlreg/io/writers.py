@@ -26,6 +26,14 @@ import numpy as np
 __all__ = ["atomic_path", "atomic_dir", "save_stack", "save_points_csv", "load_points_csv"]
 
 POINTS_HEADER = ("id", "t", "row", "col")
+#: every name napari-tlreg writes into its result and report folders: replacing such a folder replaces these and
+#: keeps whatever else the user put there (a segmentation saved beside warped.tif, notes), which was deleted
+OUTPUT_FILES = frozenset({
+    "result.json", "frames.tif", "warped.tif", "displacement.tif", "jacobian.tif", "inverse.tif", "nodata.tif",
+    "metrics.json", "metrics.csv", "montage.png", "plots.png", "labels.tif", "propagated_labels.tif",
+    "landmarks.csv", "tre.csv", "landmark_pairs.csv", "per_frame.csv", "summary.csv", "report.json",
+    ".metrics-tmp",
+})
 
 
 # --------------------------------------------------------------------------- atomicity
@@ -209,6 +217,10 @@ def check_replaceable(target, replaces: str | None = None, kind: str = "output",
                                       "output there would delete it: name another folder for the output")
     if target.exists() and not target.is_dir():
         raise FileExistsError(f"{target}: exists and is not a folder")
+    if target.is_dir() and os.path.ismount(target):  # (a Docker volume, a drive): found after the run, as "Device
+        # or resource busy: '/out' -> '/.out.old-12c3a78d'" when the folder was moved aside to be replaced
+        raise FileExistsError(f"{target}: is a mount point, which cannot be replaced as a whole: name a folder "
+                              f"inside it for the output ({target / kind})")
     if replaces is not None and target.is_dir() and any(target.iterdir()) and not (target / replaces).is_file():
         raise FileExistsError(f"{target}: exists and is not a napari-tlreg {kind} folder (no {replaces}); writing "
                               "there would delete what it holds: choose a new or empty folder")
@@ -235,7 +247,8 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
     If ``target`` already exists (a folder), it is moved aside, the new folder renamed into
     place, then the old one deleted; if the final rename fails the old folder is restored.
     On an exception inside the block the temporary folder is deleted and the exception
-    propagates, leaving ``target`` as it was.
+    propagates, leaving ``target`` as it was. With ``replaces``, what the old folder holds that napari-tlreg does not
+    write (:data:`OUTPUT_FILES`: a segmentation or notes the user saved there) goes into the new one.
     ``replaces``: a file name that marks an earlier output of the same kind (``result.json``); a
     non-empty folder without it is refused before anything is written (``FileExistsError``, naming
     ``kind``), as replacing it would delete whatever else the user kept there.
@@ -253,12 +266,22 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
             for name in files:
                 _fsync_file(Path(root) / name)
         if target.exists():
+            kept = [] if replaces is None else [  # (an output of ours: what else it holds is the user's)
+                e for e in os.listdir(target) if e not in OUTPUT_FILES and not (tmp / e).exists()]
+            for e in kept:  # the user's, into the new folder (one file system: a rename each)
+                os.rename(target / e, tmp / e)
             old = _tmp_sibling(target, "old")
-            os.rename(target, old)
             try:
-                os.rename(tmp, target)
+                os.rename(target, old)
+                try:
+                    os.rename(tmp, target)
+                except BaseException:
+                    os.rename(old, target)
+                    raise
             except BaseException:
-                os.rename(old, target)
+                for e in kept:  # back where they were, before the new folder is deleted
+                    if (tmp / e).exists() or (tmp / e).is_symlink():
+                        os.rename(tmp / e, target / e)
                 raise
             shutil.rmtree(old, ignore_errors=True)
         else:
@@ -357,7 +380,7 @@ _AXES = {2: "YX", 3: "TYX", 4: "TCYX"}
 
 
 def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False, labels: bool = False,
-               geotiff: list | None = None) -> Path:
+               geotiff: list | None = None, frame_time_ms: float | None = None) -> Path:
     """Write an array atomically, format chosen by suffix; returns the path.
 
     array: ``(H, W)``, ``(T, H, W)`` (TIFF also ``(T, C, H, W)`` or any N-D). Values and dtype
@@ -369,6 +392,9 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
         (the readers take its luminance as the frames and keep the colour). TIFF only.
     geotiff: georeferencing tags ``[[code, datatype, count, value], ...]`` (``readers.geotiff_tags`` of the source),
         written into a plain or ImageJ TIFF so that a GIS places the image where its source lies.
+    frame_time_ms: milliseconds between the frames of a ``(T, H, W)`` stack, kept where the format has a place the
+        readers read it back from: NIfTI's pixdim[4] (in msec) and an ImageJ hyperstack's ``finterval`` (ITK, Fiji
+        and the readers give the frame time; it was 1 with no unit). Ignored elsewhere.
     labels: an integer segmentation, marked as one in the file (TIFF: ``"labels": true`` in its JSON description,
         always a plain TIFF; NIfTI: intent ``label``) so that the plugin's reader opens it as a Labels layer
         (:func:`~napari_tlreg.io.readers.is_labels_stack`).
@@ -410,6 +436,11 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
                              f"{arr.shape} for {path.suffix or 'no suffix'}")
         if arr.dtype not in (np.uint8, np.uint16, np.float32):
             arr = arr.astype(np.float32)
+    if frame_time_ms is not None:
+        ft = float(frame_time_ms)
+        if not (math.isfinite(ft) and ft > 0):
+            raise ValueError(f"{path.name}: frame_time_ms must be a positive number, got {frame_time_ms!r}")
+        frame_time_ms = ft if arr.ndim == 3 and not rgb else None
     if spacing is not None:
         spacing = (float(spacing[0]), float(spacing[1]))
         if not all(math.isfinite(s) and s > 0 for s in spacing):
@@ -419,9 +450,11 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
         if rgb:
             _write_rgb_tiff(tmp, arr, spacing, unit)
         elif kind == "nifti":
-            _write_nifti(tmp, arr, spacing, unit, gz=path.name.lower().endswith(".gz"), labels=labels)
+            _write_nifti(tmp, arr, spacing, unit, gz=path.name.lower().endswith(".gz"), labels=labels,
+                         frame_time_ms=frame_time_ms)
         else:
-            _write_tiff(tmp, arr, spacing, unit, ome=(kind == "ome"), labels=labels, extratags=extratags)
+            _write_tiff(tmp, arr, spacing, unit, ome=(kind == "ome"), labels=labels, extratags=extratags,
+                        frame_time_ms=frame_time_ms)
     return path
 
 
@@ -448,7 +481,7 @@ def _write_rgb_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str) -> None:
 
 
 def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool, labels: bool = False,
-                extratags: list | None = None) -> None:
+                extratags: list | None = None, frame_time_ms: float | None = None) -> None:
     import tifffile
 
     extratags = extratags or []
@@ -469,6 +502,8 @@ def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool, label
         if spacing is not None:
             kw["resolution"] = (1.0 / spacing[1], 1.0 / spacing[0])
             md["unit"] = unit
+        if frame_time_ms is not None and axes == "TYX":
+            md["finterval"] = frame_time_ms / 1000.0  # ImageJ's, in seconds
         tifffile.imwrite(tmp, arr, imagej=True, metadata=md, extratags=extratags, **kw)
         return
     md = {"axes": axes} if axes else {}
@@ -523,7 +558,8 @@ def _geotiff_extratags(geotiff, name: str) -> list[tuple]:
     return out
 
 
-def _write_nifti(tmp: Path, arr: np.ndarray, spacing, unit: str, gz: bool, labels: bool = False) -> None:
+def _write_nifti(tmp: Path, arr: np.ndarray, spacing, unit: str, gz: bool, labels: bool = False,
+                 frame_time_ms: float | None = None) -> None:
     import nibabel as nib
 
     if arr.ndim == 2:
@@ -541,9 +577,12 @@ def _write_nifti(tmp: Path, arr: np.ndarray, spacing, unit: str, gz: bool, label
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
     zooms = (sc, sr) + (1.0,) * (data.ndim - 2)
+    timed = frame_time_ms is not None and data.ndim == 4
+    if timed:
+        zooms = zooms[:3] + (frame_time_ms,)
     img.header.set_zooms(zooms)
     nifti_unit = {"mm": "mm", "m": "meter", "um": "micron", "µm": "micron"}.get(unit, "unknown")
-    img.header.set_xyzt_units(nifti_unit if spacing is not None else "unknown", "unknown")
+    img.header.set_xyzt_units(nifti_unit if spacing is not None else "unknown", "msec" if timed else "unknown")
     if labels:
         img.header.set_intent("label")
     raw = img.to_bytes()
