@@ -409,14 +409,24 @@ def _refusing(write: Callable[..., list[str]]) -> Callable[..., list[str]]:
     return hook
 
 
+def _opened_again(path: str, arr: np.ndarray) -> None:
+    """Refuse a layer of more than ``(T, H, W)``: written, the readers refused it ("expected (T, H, W)")."""
+    if arr.ndim > 3:
+        raise ValueError(f"{Path(path).name}: napari-tlreg saves (H, W) and (T, H, W) layers, which it opens again; "
+                         f"this one is {arr.shape}: save one channel or z-plane a file, or choose napari's own writer")
+
+
 @_refusing
 def write_image(path: str, data: Any, meta: dict) -> list[str]:
     """Save an Image layer as ``.tif`` or ``.nii.gz`` (spacing and its unit from the layer; an RGB layer as an
     RGB TIFF)."""
     from napari_tlreg.io import save_stack
 
+    arr = np.asarray(data)
+    if not meta.get("rgb"):
+        _opened_again(path, arr)
     info = (meta.get("metadata") or {}).get("napari_tlreg")
-    return _written(save_stack(path, np.asarray(data), spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta),
+    return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta),
                                rgb=bool(meta.get("rgb")), frame_time_ms=frame_time_ms(info if isinstance(info, dict)
                                                                                        else None)), path)
 
@@ -427,6 +437,7 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
     from napari_tlreg.io import save_stack
 
     arr = np.asarray(data)
+    _opened_again(path, arr)
     if not np.issubdtype(arr.dtype, np.integer):
         arr = arr.astype(np.int32)
     return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta), labels=True),

@@ -665,7 +665,8 @@ def register(
     images carry it) and its own region as the mask of a method that takes one
     (:func:`own_region_params`; ``mask=None`` for the whole frame), as the CLI and the viewer do.
     method: one of :func:`methods`. device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
-    progress: ``callable(done, total, message)``. cancel: ``threading.Event`` or ``callable() -> bool``,
+    progress: ``callable(done, total, message)``; what it returns is ignored (to stop, set ``cancel``, or raise: the
+    exception comes out of ``register`` as it is). cancel: ``threading.Event`` or ``callable() -> bool``,
     checked between steps; when set, :class:`Cancelled` is raised and nothing is returned.
     spacing: ``(row, col)`` pixel size, carried into the result for physical-unit reporting.
     unit: the spacing's length unit (``"mm"``, ``"m"``, ...: ``RegistrationResult.unit``); default the Sequence's

@@ -86,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--report", default=None, metavar="FOLDER",
                    help="also write a report folder (as the viewer's Export) for all the results, atomically")
 
+    x = sub.add_parser("itk", help="write a result folder's frames and fields as NIfTI for ITK and ANTs")
+    x.add_argument("folder", help="result folder written by `register`")
+    x.add_argument("--out", required=True, help="output folder: reference.nii.gz, frame_<t>.nii.gz, "
+                   "displacement_<t>.nii.gz (antsApplyTransforms -t), itk.json")
+
     t = sub.add_parser("train", help="train a learned engine (by hand; minutes to hours on a CPU)")
     t.add_argument("method", choices=["tlrn", "voxelmorph", "multistep", "hsyn"])
     t.add_argument("--data", default=None, help="synthetic:cardiac|synthetic:lemniscate|synthetic:mix (sequences), "
@@ -375,6 +380,19 @@ def cmd_methods(args) -> int:
     return 0
 
 
+def cmd_itk(args) -> int:
+    from .io.writers import check_replaceable
+    from .result import RegistrationResult
+
+    check_replaceable(args.out, "itk.json", "itk", inputs=[args.folder])  # before the folder is read
+    res = RegistrationResult.load(args.folder)
+    out = res.save_itk(args.out)
+    ants = json.loads((out / "itk.json").read_text())["ants"]
+    print(f"wrote {out}: {res.n_frames} frames and their displacement fields; in it, `{ants}` warps the reference "
+          f"onto frame {(res.reference + 1) % res.n_frames}")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     import numpy as np
 
@@ -612,7 +630,7 @@ def _main(args) -> int:
                 print(f"{name:12s} {desc}")
             return 0
         return {"register": cmd_register, "evaluate": cmd_evaluate, "train": cmd_train, "view": cmd_view,
-                "batch": cmd_batch}[args.command](args)
+                "batch": cmd_batch, "itk": cmd_itk}[args.command](args)
     except BrokenPipeError as exc:
         if not _stdout_closed():  # another pipe (a Dask scheduler's): an error like any other
             return _error(args, exc)

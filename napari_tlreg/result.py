@@ -241,6 +241,37 @@ class RegistrationResult:
             self.write_into(tmp)
         return folder
 
+    def save_itk(self, folder) -> Path:
+        """Write the result for ITK and ANTs, atomically: ``reference.nii.gz``, ``frame_<t>.nii.gz`` and
+        ``displacement_<t>.nii.gz`` (:func:`~napari_tlreg.io.writers.save_itk_displacement`) per frame, on one grid
+        (the pixel size, ITK's identity direction, origin 0), and ``itk.json`` (the convention and the command).
+        ``antsApplyTransforms -d 2 -i reference.nii.gz -r frame_<t>.nii.gz -t displacement_<t>.nii.gz -o out.nii.gz``
+        gives frame t's warped reference; the fields are the pull fields of the result (in the spacing's unit).
+        An existing folder is replaced only if it holds an earlier export (``itk.json``) or nothing."""
+        from .io.writers import atomic_dir, save_itk_displacement, save_stack
+
+        folder = Path(folder).expanduser()
+        spacing, unit = self.file_spacing
+        digits = max(3, len(str(self.n_frames - 1)))
+        with atomic_dir(folder, replaces="itk.json", kind="itk") as tmp:
+            save_stack(tmp / "reference.nii.gz", self.frames[self.reference], spacing=spacing, unit=unit)
+            for t in range(self.n_frames):
+                save_stack(tmp / f"frame_{t:0{digits}d}.nii.gz", self.frames[t], spacing=spacing, unit=unit)
+                save_itk_displacement(tmp / f"displacement_{t:0{digits}d}.nii.gz", self.displacement[t],
+                                      spacing=spacing, unit=unit)
+            t = (self.reference + 1) % self.n_frames
+            (tmp / "itk.json").write_text(json.dumps({
+                "napari_tlreg_itk": 1, "method": self.method, "reference": int(self.reference),
+                "frames": self.n_frames, "spacing": list(spacing) if spacing is not None else None,
+                "unit": unit if spacing is not None else "px",
+                "displacement": "frame t's pull field in ITK's physical space: a point p of frame t lies at p + d(p) "
+                                "on the reference (x = column, y = row, in the unit; intent VECTOR, as ANTs' warps)",
+                "ants": f"antsApplyTransforms -d 2 -i reference.nii.gz -r frame_{t:0{digits}d}.nii.gz "
+                        f"-t displacement_{t:0{digits}d}.nii.gz -o warped_{t:0{digits}d}.nii.gz",
+                "source": (self.provenance or {}).get("source"),
+            }, indent=2))
+        return folder
+
     def write_into(self, folder: Path) -> None:
         """Write the arrays and ``result.json`` into an existing folder (not atomic: see :meth:`save`)."""
         from .io.writers import save_stack

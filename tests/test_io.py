@@ -2225,3 +2225,88 @@ def test_a_stacks_frame_time_is_written_where_its_format_keeps_it_and_read_back(
                                                                    "spacing": (1.5, 1.5)}}}
     write_image(str(tmp_path / "layer.nii.gz"), frames, meta)
     assert load_sequence(tmp_path / "layer.nii.gz").metadata["frame_time_ms"] == pytest.approx(33.3)
+
+
+def test_the_layer_writers_refuse_what_the_readers_would_not_open_again(tmp_path):
+    """(2026-12-06, napari review) File > Save Layers of a (C, T, H, W) image with the plugin's writer wrote a TCYX
+    TIFF that the plugin's reader then refused ("expected (T, H, W)"): said at the save, nothing written. The writers
+    take .tiff and .nii too (the readers did; "not a valid writer")."""
+    import yaml
+
+    from napari_tlreg import _hooks
+
+    four = np.zeros((3, 4, 16, 16), np.float32)
+    for write in (_hooks.write_image, _hooks.write_labels):
+        with pytest.raises(_hooks.WriteRefused, match=r"\(3, 4, 16, 16\): save one channel or z-plane a file"):
+            write(str(tmp_path / "4d.tif"), four.astype(np.int32), {})
+    assert not list(tmp_path.iterdir())
+    frames = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32)
+    for name in ("a.tiff", "a.nii"):
+        np.testing.assert_array_equal(load_sequence(_hooks.write_image(str(tmp_path / name), frames, {})[0]).frames,
+                                      frames)
+    manifest = yaml.safe_load((Path(_hooks.__file__).parent / "napari.yaml").read_text())
+    for w in manifest["contributions"]["writers"][:2]:
+        assert set(w["filename_extensions"]) == {".tif", ".tiff", ".nii.gz", ".nii"}
+
+
+def test_an_itk_export_holds_the_fields_as_itk_and_ants_read_them(tmp_path, capsys):
+    """(2026-12-06, interoperability review) A result's fields could not be taken to ITK or ANTs (NIfTI refused 4-D
+    stacks). `save_itk` / `napari-tlreg itk` write each frame's pull field as ANTs writes a warp: a NIfTI vector
+    image (W, H, 1, 1, 2), intent VECTOR, vectors (x, y) = (col, row) * spacing in ITK's physical space on the grid of
+    the frames' NIfTI (ITK: identity direction, origin 0). Checked here by resampling as ITK does, from the files;
+    SimpleITK 2.5.7 reading the same files (DisplacementFieldTransform + Resample) gave the result's warped frames to
+    4e-6 on the cardiac sample, square and 0.5 x 0.25 mm pixels (session of 2026-12-06)."""
+    import json
+
+    import nibabel as nib
+    from scipy.ndimage import map_coordinates
+
+    from napari_tlreg.cli import main
+    from napari_tlreg.result import RegistrationResult
+
+    T, H, W = 3, 12, 16
+    rng = np.random.default_rng(3)
+    frames = rng.random((T, H, W)).astype(np.float32)
+    u = np.zeros((T, 2, H, W), np.float32)
+    rr, cc = np.mgrid[0:H, 0:W].astype(np.float32)
+    u[1, 0], u[1, 1] = 0.7 + 0.05 * cc, -1.3 + 0.02 * rr  # row and col parts differ: a swap or a sign shows
+    u[2] = -0.5 * u[1]
+    warped = np.stack([map_coordinates(frames[0].astype(np.float64), [rr + u[t, 0], cc + u[t, 1]], order=1,
+                                       mode="nearest") for t in range(T)]).astype(np.float32)
+    res = RegistrationResult(frames=frames, warped=warped, displacement=u, jacobian=np.ones((T, H, W), np.float32),
+                             method="x", spacing=(0.5, 0.25))
+    out = res.save_itk(tmp_path / "itk")
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["itk.json", "reference.nii.gz"] + [f"{k}_{t:03d}.nii.gz" for k in ("frame", "displacement") for t in range(T)])
+    ref = nib.load(out / "reference.nii.gz")
+    np.testing.assert_array_equal(np.asarray(ref.dataobj).T, frames[0])
+    for t in range(T):
+        d = nib.load(out / f"displacement_{t:03d}.nii.gz")
+        assert d.shape == (W, H, 1, 1, 2) and int(d.header["intent_code"]) == 1007
+        np.testing.assert_allclose(d.affine, nib.load(out / f"frame_{t:03d}.nii.gz").affine)
+        np.testing.assert_allclose(d.header.get_zooms()[:2], (0.25, 0.5))
+        v = np.asarray(d.dataobj)[:, :, 0, 0, :].transpose(1, 0, 2)  # (H, W, 2): ITK's (x, y)
+        # ITK: pixel (row, col) at physical (col * 0.25, row * 0.5); p + d(p) back to pixels on the reference
+        rows, cols = (rr * 0.5 + v[..., 1]) / 0.5, (cc * 0.25 + v[..., 0]) / 0.25
+        again = map_coordinates(frames[0].astype(np.float64), [rows, cols], order=1, mode="nearest")
+        np.testing.assert_allclose(again, warped[t], atol=1e-5)
+    doc = json.loads((out / "itk.json").read_text())
+    assert doc["ants"].startswith("antsApplyTransforms -d 2 -i reference.nii.gz -r frame_001.nii.gz -t displacement_001")
+    # the CLI, from a result folder; into a folder that holds something else: refused before anything is written
+    res.save(tmp_path / "res")
+    assert main(["itk", str(tmp_path / "res"), "--out", str(tmp_path / "cli")]) == 0
+    assert "warps the reference onto frame 1" in capsys.readouterr().out
+    for name in ("displacement_002.nii.gz", "frame_000.nii.gz"):
+        a, b = nib.load(tmp_path / "cli" / name), nib.load(out / name)
+        np.testing.assert_allclose(np.asarray(a.dataobj), np.asarray(b.dataobj), atol=1e-6)
+        np.testing.assert_allclose(a.affine, b.affine, rtol=1e-6)
+    assert main(["itk", str(tmp_path / "res"), "--out", str(tmp_path / "res")]) == 2
+    assert "not a napari-tlreg itk folder" in capsys.readouterr().err
+    assert (tmp_path / "res" / "result.json").exists()
+    with pytest.raises(ValueError, match="NaN"):
+        bad = u.copy()
+        bad[1, 0, 0, 0] = np.nan
+        from napari_tlreg.io.writers import save_itk_displacement
+
+        save_itk_displacement(tmp_path / "bad.nii.gz", bad[1])
+    assert not (tmp_path / "bad.nii.gz").exists()

@@ -2346,3 +2346,49 @@ def test_frames_scaled_each_its_own_are_shown_as_registered(widget, qtbot, notes
     w.normalize_combo.setCurrentIndex(w.normalize_combo.findData("sequence"))
     run_and_wait(qtbot, w)
     assert "seq grey frame" not in viewer.layers and "scaled frame by frame" not in w.legend.overlay.text()
+
+
+def test_a_reopened_register_dock_takes_over_the_result_on_screen(make_napari_viewer, qtbot, engines):
+    """(2026-12-06, napari review) napari's "x" deletes the dock and its menu makes a new one: the reopened dock's grid
+    spacing and checkerboard did nothing to the result on screen, its status was empty, its bar at 0 %, its Jacobian
+    legend hidden. It takes over what the closed one had."""
+    viewer = make_napari_viewer()
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    _, w = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    done = w.status_label.text()
+    assert done.startswith("done:") and w.legend.isVisibleTo(w)
+    limits = viewer.layers["seq jacobian"].contrast_limits
+    viewer.window.remove_dock_widget(w)  # what the dock's close button does
+    _, w2 = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
+    assert w2 is not w and w2.current_image() is viewer.layers["seq"]
+    assert w2.status_label.text() == done and w2.progress_bar.value() == 1 and w2.legend.isVisibleTo(w2)
+    assert w2.results == w.results and w2.save_btn.isEnabled()
+    grid = viewer.layers["seq grid"]
+    before = grid.data.copy()
+    w2.grid_spin.setValue(4 if w2.grid_spin.value() != 4 else 6)
+    qtbot.waitUntil(lambda: not np.array_equal(viewer.layers["seq grid"].data, before), timeout=3000)
+    assert viewer.layers["seq grid"] is grid  # redrawn in place, not a second set
+    w2.checker_box.setChecked(True)
+    assert viewer.layers["seq warped reference"].colormap.name == "gray" and not grid.visible
+    w2.checker_box.setChecked(False)
+    assert viewer.layers["seq warped reference"].colormap.name == "magenta" and grid.visible
+    # the legend follows the Jacobian layer for the new dock
+    viewer.layers["seq jacobian"].contrast_limits = (limits[0], limits[1] * 2)
+    assert w2.legend.hi.text() == f"≥ {limits[1] * 2:.3g}"
+    # a second closing and opening hands it on again; a run in the new dock replaces the layers, never piles them up
+    viewer.window.remove_dock_widget(w2)
+    _, w3 = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
+    n = len(viewer.layers)
+    choose(w3.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w3)
+    assert len(viewer.layers) == n and w3.status_label.text().startswith("done:")
+    # an image removed while no dock was open: the next one has nothing of it
+    viewer.window.remove_dock_widget(w3)
+    for ly in [ly for ly in viewer.layers if ly.name.startswith("seq")]:
+        viewer.layers.remove(ly)
+    viewer.add_image(frames, name="other")
+    _, w4 = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
+    assert w4.results == {} and w4._result is None and w4.status_label.text() == "" and not w4.legend.isVisibleTo(w4)

@@ -594,9 +594,11 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._push(create=False)
         self._update_hint()  # now that the image's model is made (the results' refresh gave the hint before it)
         has_image = self.current_image() is not None  # without one, these buttons did nothing and said nothing
-        for w in (self.pairing_box, self.prev_btn, self.next_btn, self.next_landmark_btn, self.undo_btn, self.delete_btn,
+        for w in (self.pairing_box, self.prev_btn, self.next_btn, self.next_landmark_btn, self.delete_btn,
                   self.load_btn, self.save_btn):
             w.setEnabled(has_image)
+        m = self._models.get(self.image_name or "")  # (enabled with nothing to undo: "nothing to undo")
+        self.undo_btn.setEnabled(has_image and m is not None and m.can_undo)
 
     def _on_result_changed(self, image: str, method: str) -> None:
         self._drop_stale_tracks(image)

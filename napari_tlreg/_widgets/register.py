@@ -78,7 +78,7 @@ from . import layers as L
 from .chooser import (CONTOURS_OF, HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, StatusLabel, base_data,
                       current_frame, file_name, frame_not_shown, frames_shape, is_result, made_result, plugin_info,
                       scroll_body, start_held, start_reference, unmake_result)
-from .store import store_for
+from .store import store_for, unwrap
 from .landmarks import LANDMARKS, image_points, layer_spacing, transform_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -672,7 +672,10 @@ class RegisterWidget(ClosingDock, QWidget):
 
     def __init__(self, napari_viewer: napari.viewer.Viewer, parent: QWidget | None = None):
         super().__init__(parent)
-        self._viewer = napari_viewer
+        # the viewer itself, not napari's PublicOnlyProxy (the plugin menu's dock got it): through the proxy every
+        # access gives a new object, so the weak references and identity checks on layers never held (the legend
+        # followed no change of the Jacobian layer's limits)
+        self._viewer = unwrap(napari_viewer)
         self._labels_layers: list[Labels] = []
         self._worker = None
         self._file_worker = None  # a result folder being saved or opened
@@ -694,6 +697,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._done_text: dict[str, str] = {}  # image name -> the status line of its last run
         self._result_place: dict = {}  # base name, scale, translate of the last result's layers
         self._grid_was_visible = True  # the grid's visibility before the checkerboard hid it
+        self._legend_args: dict = {}  # what the Jacobian's legend says of the last result (_fill_legend)
         self._param_getters: dict[str, Callable[[], Any]] = {}
         self._param_defaults: dict[str, Any] = {}
         self._region_combos: dict[str, QComboBox] = {}  # region parameters: their Labels-layer choosers
@@ -703,9 +707,38 @@ class RegisterWidget(ClosingDock, QWidget):
         self._relay = _Relay(self)
         self._relay.progress.connect(self._on_progress)
         self._build()
+        self._take_over()
         self._connect_viewer()
         self._refresh_layers()
         self._on_method_changed()
+        if self._result is not None:
+            self._fill_legend()
+            self._on_image_changed()  # its status, progress and legend, as the closed dock had them
+
+    #: what a closed dock hands to the one napari makes when it is opened again (its "x" deletes the widget): the
+    #: result on screen and where it is drawn, each image's status line, the result layers it made (the reopened dock's
+    #: grid spacing, checkerboard and legend did nothing to the result shown; its status was empty, its bar at 0 %)
+    _HANDED = ("_result", "results", "_done_text", "_result_place", "_made_as", "_renamed_over",
+               "_frame_limits_set", "_grid_was_visible", "_legend_args")
+
+    def _take_over(self) -> None:
+        """Take what the viewer's last closed Register dock left (:attr:`_HANDED`), and leave ours when closed."""
+        store = store_for(self._viewer)
+        for key, value in (store.take_dock_state() or {}).items():
+            setattr(self, key, value)
+        names = {ly.name for ly in self._viewer.layers}  # what went meanwhile, with no dock to follow it, is dropped
+        self.results = {k: v for k, v in self.results.items() if k[0] in names}
+        self._done_text = {k: v for k, v in self._done_text.items() if k in names}
+        if self._result_place.get("base") not in names:
+            self._result, self._result_place, self._legend_args = None, {}, {}
+        me = weakref.ref(self)  # (a closure holding the widget, or its values as they were, kept them alive)
+
+        def leave() -> None:
+            widget = me()
+            if widget is not None:  # the values at its closing (results are replaced, not mutated, by each run)
+                store.keep_dock_state({key: getattr(widget, key) for key in widget._HANDED})
+
+        self._leave_state = leave
 
     # -- construction ------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -870,6 +903,7 @@ class RegisterWidget(ClosingDock, QWidget):
                 layer.events.name.disconnect(refresh)
 
         self._when_closed(disconnect)
+        self._when_closed(self._leave_state)  # for the dock opened next (_take_over)
         holder = self._cancel_holder = [None]
         # if the widget goes away mid-run, stop the worker (a plain closure: no method of a deleted object)
         # the run told to stop, and let go of (its _reset never comes once the widget is gone)
@@ -1829,8 +1863,9 @@ class RegisterWidget(ClosingDock, QWidget):
                 self._frame_limits_set[layer] = tuple(layer.contrast_limits)
         if isinstance(layer, Image):  # the legend says what the overlay shows (it promised white on a colour frame)
             green = not layer.rgb and layer.colormap.name == L.FRAME_COLORMAP
-            self.legend.overlay.setText(OVERLAY_TEXT["rgb" if layer.rgb else "per_frame" if settings.get("grey_frame")
-                                                     else "green" if green else "own"])
+            self._legend_args["overlay"] = OVERLAY_TEXT["rgb" if layer.rgb else "per_frame"
+                                                        if settings.get("grey_frame") else "green" if green else "own"]
+            self.legend.overlay.setText(self._legend_args["overlay"])
         # display settings changed while it ran: redraw those layers now
         if settings["grid_spacing"] != self.grid_spin.value():
             self._update_grid_layer()
@@ -1839,21 +1874,18 @@ class RegisterWidget(ClosingDock, QWidget):
         jac = next((d for d in outcome.layers if d[1]["name"].endswith(L.JACOBIAN)), None)
         folding, in_mask = res.folding_pct, res.mask is not None
         if jac is not None:
-            jac_layer = self._result_layer(jac[1]["name"])
-            # the layer's limits and colormap: the user's, kept by a re-run (_upsert), and followed when they change
-            self.legend.set_values(jac_layer.contrast_limits if jac_layer is not None else jac[1]["contrast_limits"],
-                                   folding, in_mask=in_mask)
-            self.legend.nodata.setVisible(res.data_region is not None)
             given = (res.params or {}).get("nodata")
-            self.legend.nodata_text.setText(NODATA_FOUND_TEXT if given is None else NODATA_GIVEN_TEXT.format(given))
-            if jac_layer is not None:
-                self.legend.set_colormap(jac_layer.colormap)
-                self._follow_jacobian(jac_layer)
+            self._legend_args.update(
+                jacobian=jac[1]["name"], limits=jac[1]["contrast_limits"], folding=folding, in_mask=in_mask,
+                nodata=res.data_region is not None,
+                nodata_text=NODATA_FOUND_TEXT if given is None else NODATA_GIVEN_TEXT.format(given))
+            self._fill_legend()
             self.legend.setVisible(shown)  # the legend goes with its image (_on_image_changed)
         for w in outcome.warnings:
             show_warning(f"Register sequence: {w}")
         self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(1)
+        chosen = self.current_image()  # another image chosen meanwhile: its own bar (100 % under one never run)
+        self.progress_bar.setValue(1 if shown or (chosen is not None and chosen.name in self._done_text) else 0)
         done = ((f"opened {opened}: " if opened is not None else "done: ")
                 + f"{res.n_frames} frames to frame {res.reference} with {res.method} on {res.device} "
                 f"in {res.runtime_s:.1f} s; worst folding {_percent(np.max(folding))}" + (" in the mask" if in_mask else "")
@@ -1867,6 +1899,23 @@ class RegisterWidget(ClosingDock, QWidget):
         store_for(self._viewer).use_labels(key[0], self._run_labels)
         store_for(self._viewer).add(*key, res, turn=shown)
         self.result_ready.emit(*key, res)
+
+    def _fill_legend(self) -> None:
+        """The Jacobian's legend of the last result (:attr:`_legend_args`), at its layer's limits and colormap: the
+        user's, kept by a re-run (_upsert), and followed when they change."""
+        a = self._legend_args
+        if "overlay" in a:
+            self.legend.overlay.setText(a["overlay"])
+        if "jacobian" not in a:
+            return
+        jac_layer = self._result_layer(a["jacobian"])
+        self.legend.set_values(jac_layer.contrast_limits if jac_layer is not None else a["limits"], a["folding"],
+                               in_mask=a["in_mask"])
+        self.legend.nodata.setVisible(a["nodata"])
+        self.legend.nodata_text.setText(a["nodata_text"])
+        if jac_layer is not None:
+            self.legend.set_colormap(jac_layer.colormap)
+            self._follow_jacobian(jac_layer)
 
     def _follow_jacobian(self, layer: Layer) -> None:
         """The legend follows the Jacobian layer's contrast limits and colormap as the user changes them (once

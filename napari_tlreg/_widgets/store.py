@@ -55,6 +55,15 @@ class ResultStore:
         self._chosen: str | None = None
         self._running: dict[str, int] = {}
         self._labels: dict[str, str] = {}
+        self._dock_state: dict | None = None
+
+    def keep_dock_state(self, state: dict) -> None:
+        """What a closed Register dock leaves for the next one opened in this viewer (napari makes a new widget)."""
+        self._dock_state = dict(state)
+
+    def take_dock_state(self) -> dict | None:
+        state, self._dock_state = self._dock_state, None
+        return state
 
     def use_labels(self, image: str, labels: str | None) -> None:
         """The labels layer ``image`` was last run with in the Register dock (None: none): the plots dock scores its

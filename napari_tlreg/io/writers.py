@@ -32,8 +32,15 @@ OUTPUT_FILES = frozenset({
     "result.json", "frames.tif", "warped.tif", "displacement.tif", "jacobian.tif", "inverse.tif", "nodata.tif",
     "metrics.json", "metrics.csv", "montage.png", "plots.png", "labels.tif", "propagated_labels.tif",
     "landmarks.csv", "tre.csv", "landmark_pairs.csv", "per_frame.csv", "summary.csv", "report.json",
-    ".metrics-tmp",
+    ".metrics-tmp", "itk.json", "reference.nii.gz",
 })
+#: the per-frame files of an ITK export (:meth:`RegistrationResult.save_itk`)
+_NUMBERED_OUTPUT = re.compile(r"(frame|displacement)_\d{3,}\.nii\.gz")
+
+
+def is_output_file(name: str) -> bool:
+    """A name napari-tlreg writes into its output folders (:data:`OUTPUT_FILES`, an ITK export's frame files)."""
+    return name in OUTPUT_FILES or _NUMBERED_OUTPUT.fullmatch(name) is not None
 
 
 # --------------------------------------------------------------------------- atomicity
@@ -267,7 +274,7 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
                 _fsync_file(Path(root) / name)
         if target.exists():
             kept = [] if replaces is None else [  # (an output of ours: what else it holds is the user's)
-                e for e in os.listdir(target) if e not in OUTPUT_FILES and not (tmp / e).exists()]
+                e for e in os.listdir(target) if not is_output_file(e) and not (tmp / e).exists()]
             for e in kept:  # the user's, into the new folder (one file system: a rename each)
                 os.rename(target / e, tmp / e)
             old = _tmp_sibling(target, "old")
@@ -592,6 +599,47 @@ def _write_nifti(tmp: Path, arr: np.ndarray, spacing, unit: str, gz: bool, label
                 g.write(raw)
         else:
             f.write(raw)
+
+
+def save_itk_displacement(path, field, spacing=None, *, unit: str = "mm") -> Path:
+    """Write one pull field ``(2, H, W)`` (pixels, channels (row, col)) as the displacement field ITK and ANTs read
+    (``antsApplyTransforms -t``, ``itk.DisplacementFieldTransform``), atomically: a NIfTI vector image
+    ``(W, H, 1, 1, 2)``, intent VECTOR (1007) as ANTs writes its warps, on the grid :func:`save_stack` gives a
+    NIfTI image (ITK's identity direction, origin 0), its vectors ``(x, y) = (col, row) * spacing`` in ITK's
+    physical (LPS) space, as ITK reads them (not flipped like the grid's RAS affine). A point ``p`` of the frame maps
+    to ``p + d(p)`` on the reference: ``antsApplyTransforms -i reference -r frame -t this`` gives the frame's warped
+    reference."""
+    import nibabel as nib
+
+    path = Path(path)
+    u = np.asarray(field, dtype=np.float64)
+    if u.ndim != 3 or u.shape[0] != 2:
+        raise ValueError(f"{path.name}: expected one displacement (2, H, W), got {u.shape}")
+    if not np.isfinite(u).all():
+        raise ValueError(f"{path.name}: the displacement holds NaN or infinite values")
+    if not path.name.lower().endswith((".nii", ".nii.gz")):
+        raise ValueError(f"{path.name}: an ITK displacement is written as .nii or .nii.gz")
+    if spacing is not None:
+        spacing, unit = _canonical_spacing(path, (float(spacing[0]), float(spacing[1])), unit)
+    sr, sc = spacing if spacing is not None else (1.0, 1.0)
+    vec = np.stack([u[1] * sc, u[0] * sr], axis=-1)  # (H, W, 2): ITK's x (col), y (row)
+    data = np.ascontiguousarray(np.transpose(vec, (1, 0, 2))[:, :, None, None, :].astype(np.float32))
+    affine = np.diag([-sc, -sr, 1.0, 1.0])
+    img = nib.Nifti1Image(data, affine, dtype=np.float32)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    img.header.set_intent(1007)
+    img.header.set_xyzt_units({"mm": "mm", "m": "meter"}.get(unit, "unknown") if spacing is not None else "unknown",
+                              "unknown")
+    raw = img.to_bytes()
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            if path.name.lower().endswith(".gz"):
+                with gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as g:
+                    g.write(raw)
+            else:
+                f.write(raw)
+    return path
 
 
 # --------------------------------------------------------------------------- points CSV
