@@ -1160,7 +1160,7 @@ def test_napari_shows_why_a_writer_refuses_and_opens_every_suffix_the_readers_ta
 
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((2, 3, 8, 8), np.float32), name="four")
-    with pytest.raises(_hooks.WriteRefused, match="NIfTI stacks must be"):
+    with pytest.raises(_hooks.WriteRefused, match=r"napari-tlreg saves \(H, W\) and \(T, H, W\) layers"):
         viewer.layers.save(str(tmp_path / "four.nii.gz"), selected=True, plugin="napari-tlreg")
     assert not (tmp_path / "four.nii.gz").exists()
     mf = PluginManifest.from_file(Path(napari_tlreg.__file__).parent / "napari.yaml")

@@ -91,3 +91,20 @@ def test_view_starts_on_the_image_not_a_hidden_layer(monkeypatch, make_napari_vi
     names = [layer.name for layer in viewer.layers]
     assert names[-1] == "echo_real mask" and not viewer.layers[-1].visible  # what napari would have activated
     assert viewer.layers.selection.active is viewer.layers["echo_real"]
+
+
+def test_view_docks_the_plugins_own_register_dock(monkeypatch, make_napari_viewer):
+    """(2026-12-06, plugin-menu review) `view` docked a Register widget of its own: Plugins > Register sequence then
+    added a second one beside it ("Register sequence (napari-tlreg)"), which did not share the first's result. The
+    menu gives the same dock now."""
+    from napari_tlreg._widgets import launch as launch_mod
+    from napari_tlreg._widgets.register import RegisterWidget
+
+    viewer = make_napari_viewer()
+    monkeypatch.setattr(launch_mod.napari, "Viewer", lambda **kw: viewer)
+    monkeypatch.setattr(launch_mod.napari, "run", lambda: None)
+    assert launch_mod.launch("lemniscate") == 0
+    docks = [w for w in viewer.window._qt_window.findChildren(RegisterWidget)]
+    assert len(docks) == 1
+    _, again = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
+    assert again is docks[0] and len(viewer.window._qt_window.findChildren(RegisterWidget)) == 1

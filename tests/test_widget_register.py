@@ -2392,3 +2392,57 @@ def test_a_reopened_register_dock_takes_over_the_result_on_screen(make_napari_vi
     viewer.add_image(frames, name="other")
     _, w4 = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
     assert w4.results == {} and w4._result is None and w4.status_label.text() == "" and not w4.legend.isVisibleTo(w4)
+
+
+def test_a_reopened_register_dock_catches_up_with_renames_and_removals_made_while_it_was_closed(
+        make_napari_viewer, qtbot, engines):
+    """(2026-12-06, plugin-menu review) With the dock closed, an image removed and a new one opened under its name:
+    the reopened dock showed the old run's status, legend and layers over it. An image renamed meanwhile: its results
+    and layers were lost to the reopened dock (a run added a second set). The dock catches up with the store."""
+    viewer = make_napari_viewer()
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="a")
+    viewer.add_image(frames.copy(), name="b")
+    _, w = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
+    choose(w.method_combo, TruthEngine.name)
+    for name in ("a", "b"):
+        choose(w.image_combo, name)
+        run_and_wait(qtbot, w)
+    assert {"a grid", "b grid"} <= {ly.name for ly in viewer.layers}
+    viewer.window.remove_dock_widget(w)
+    viewer.layers.remove("a")  # removed, and opened again: never registered
+    viewer.add_image(frames.copy(), name="a")
+    viewer.layers["b"].name = "c"  # renamed
+    _, w2 = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
+    qtbot.wait(50)
+    names = [ly.name for ly in viewer.layers]
+    assert not [n for n in names if n.startswith("a ")], names  # the removed image's layers went
+    assert "c grid" in names and "b grid" not in names  # the renamed one's followed it
+    assert set(w2.results) == {("c", TruthEngine.name)}
+    choose(w2.image_combo, "a")
+    assert w2.status_label.text() == "" and w2.progress_bar.value() == 0 and not w2.legend.isVisibleTo(w2)
+    choose(w2.image_combo, "c")
+    assert w2.status_label.text().startswith("done:") and w2.legend.isVisibleTo(w2)
+    grid = viewer.layers["c grid"]
+    before = grid.data.copy()
+    w2.grid_spin.setValue(4 if w2.grid_spin.value() != 4 else 6)
+    qtbot.waitUntil(lambda: not np.array_equal(grid.data, before), timeout=3000)
+    n = len(viewer.layers)
+    choose(w2.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w2)
+    assert len(viewer.layers) == n  # replaced in place, not a second set
+
+
+def test_a_colormaps_fingerprint_uses_no_deprecated_pydantic_call():
+    """(2026-12-06, plugin-menu review) Every run warned "PydanticDeprecatedSince20: The dict method is deprecated"
+    (napari's colormaps are pydantic 2 models): model_dump is taken first."""
+    import warnings
+
+    from napari.utils.colormaps import ensure_colormap
+
+    from napari_tlreg._widgets.register import _fingerprint
+
+    magenta, green = ensure_colormap("magenta"), ensure_colormap("green")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _fingerprint(magenta) == _fingerprint(ensure_colormap("magenta")) != _fingerprint(green)

@@ -8,7 +8,6 @@ import napari
 from qtpy.QtCore import QTimer
 
 from .._hooks import read_sequences
-from .register import RegisterWidget
 
 
 def quiet_pyqt5_notice() -> None:
@@ -44,8 +43,9 @@ def launch(source: str = "cardiac", method: str | None = None, run: bool = False
     viewer.layers.selection.active = viewer.layers[name]  # napari activates the last added: the echo's hidden mask
     viewer.dims.axis_labels = ("t", "row", "col")
     viewer.dims.set_current_step(0, 0)  # the sample's reference frame; the widget defaults to the current frame
-    widget = RegisterWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Register sequence", area="right")
+    # the plugin's own dock, as the Plugins menu makes it: the menu gives this one again (a second dock, not sharing
+    # the first's result, was added beside it), and what users get is what runs here
+    _, widget = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
     widget.image_combo.setCurrentText(name)
     if f"{name} labels" in viewer.layers:
         widget.labels_combo.setCurrentText(f"{name} labels")

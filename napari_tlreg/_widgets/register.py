@@ -222,8 +222,12 @@ def _fingerprint(value: Any) -> str:
 
 
 def _canonical(value: Any) -> str:
-    if callable(getattr(value, "dict", None)):  # napari's colormaps (evented models), without a labels colormap's
-        value = {k: v for k, v in value.dict().items() if k not in NOT_STYLE}  # label chosen to paint
+    # napari's colormaps (evented models), without a labels colormap's label chosen to paint; pydantic 2's model_dump
+    # (its dict() warned "deprecated" at every run)
+    dump = getattr(value, "model_dump", None) if not isinstance(value, type) else None
+    dump = dump if callable(dump) else getattr(value, "dict", None)
+    if callable(dump) and not isinstance(value, dict):
+        value = {k: v for k, v in dump().items() if k not in NOT_STYLE}
     if isinstance(value, dict):
         return "{" + ",".join(sorted(f"{_canonical(k)}:{_canonical(v)}" for k, v in value.items())) + "}"
     if isinstance(value, (list, tuple, np.ndarray)):
@@ -711,6 +715,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._connect_viewer()
         self._refresh_layers()
         self._on_method_changed()
+        self._catch_up()
         if self._result is not None:
             self._fill_legend()
             self._on_image_changed()  # its status, progress and legend, as the closed dock had them
@@ -726,11 +731,6 @@ class RegisterWidget(ClosingDock, QWidget):
         store = store_for(self._viewer)
         for key, value in (store.take_dock_state() or {}).items():
             setattr(self, key, value)
-        names = {ly.name for ly in self._viewer.layers}  # what went meanwhile, with no dock to follow it, is dropped
-        self.results = {k: v for k, v in self.results.items() if k[0] in names}
-        self._done_text = {k: v for k, v in self._done_text.items() if k in names}
-        if self._result_place.get("base") not in names:
-            self._result, self._result_place, self._legend_args = None, {}, {}
         me = weakref.ref(self)  # (a closure holding the widget, or its values as they were, kept them alive)
 
         def leave() -> None:
@@ -910,7 +910,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self.destroyed.connect(lambda *_: holder[0] is not None and (holder[0].set(), _RUNNING.discard(holder[0])))
         store, slot = store_for(self._viewer), self._on_image_renamed  # result layers follow their image's name
         store.renamed.connect(slot)
-        self.destroyed.connect(lambda *_: store.renamed.disconnect(slot))
+        self._when_closed(lambda: store.renamed.disconnect(slot))  # the next dock catches up (_catch_up)
         store.changed.connect(self._update_file_buttons)  # a result to save, or none any more
         self._when_closed(lambda: store.changed.disconnect(self._update_file_buttons))
         store.changed.connect(self._on_result_dropped)
@@ -1899,6 +1899,24 @@ class RegisterWidget(ClosingDock, QWidget):
         store_for(self._viewer).use_labels(key[0], self._run_labels)
         store_for(self._viewer).add(*key, res, turn=shown)
         self.result_ready.emit(*key, res)
+
+    def _catch_up(self) -> None:
+        """What happened while no Register dock was open, as the viewer's store followed it (:meth:`_take_over`): an
+        image renamed takes its result layers along; a removed image's results and layers go, and so do those of one
+        whose data was replaced (a new image of a removed one's name showed its status, legend and layers)."""
+        now = {id(res): key for key, res in store_for(self._viewer).items()}
+        for (image, _), res in list(self.results.items()):
+            key = now.get(id(res))
+            if key is not None and key[0] != image:
+                self._on_image_renamed(image, key[0])
+        gone = {image for (image, _), res in self.results.items() if id(res) not in now}
+        self.results = {key: res for key, res in self.results.items() if id(res) in now}
+        if self._result is not None and id(self._result) not in now:
+            self._result, self._result_place, self._legend_args = None, {}, {}
+        for image in gone - {image for image, _ in self.results}:
+            self._done_text.pop(image, None)
+            doomed = [ly for ly in (self._result_layer(L.layer_name(image, s)) for s in L.SUFFIXES) if ly is not None]
+            self._drop_layers_of_removed(image, doomed)
 
     def _fill_legend(self) -> None:
         """The Jacobian's legend of the last result (:attr:`_legend_args`), at its layer's limits and colormap: the

@@ -152,6 +152,10 @@ class ResultStore:
         """``{method: result}`` of one image, oldest first."""
         return {m: r for (i, m), r in self._results.items() if i == image}
 
+    def items(self) -> list[tuple[tuple[str, str], object]]:
+        """``[((image, method), result), ...]``, oldest first."""
+        return list(self._results.items())
+
     def images(self) -> list[str]:
         return list(dict.fromkeys(i for i, _ in self._results))
 
