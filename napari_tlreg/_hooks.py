@@ -109,7 +109,12 @@ def sequence_to_layers(seq) -> list[LayerData]:
         info["reference"] = int(reference)  # the sequence's own (a sample's): the dock starts on it
 
     frames = np.asarray(seq.frames)
-    image_kw = {"name": name, "scale": scale, "metadata": {"napari_tlreg": info}}
+    # the axes' names and the pixel size's unit, as napari shows them (the scale bar said "25 pixel" for 25 mm, the
+    # time slider "-3"); napari's new labels layer takes them from the image, the docks' layers too (placement)
+    axes = {"axis_labels": ("t", "row", "col")}
+    if info["unit"] in ("mm", "m"):
+        axes["units"] = ("pixel", info["unit"], info["unit"])
+    image_kw = {"name": name, "scale": scale, "metadata": {"napari_tlreg": info}, **axes}
     if info["unit"] == "m" and (window := map_window(frames)) is not None:
         image_kw["contrast_limits"] = window  # the slider spans it; its popup's "reset" goes back to min-max
     layers: list[LayerData] = [(frames, image_kw, "image")]
@@ -119,7 +124,7 @@ def sequence_to_layers(seq) -> list[LayerData]:
         layers.append(
             (
                 np.asarray(rgb),
-                {"name": f"{name} colour", "scale": scale, "rgb": True, "visible": False,
+                {"name": f"{name} colour", "scale": scale, "rgb": True, "visible": False, **axes,
                  "metadata": {"napari_tlreg": {**info, COLOUR_OF: name}}},
                 "image",
             )
@@ -129,7 +134,7 @@ def sequence_to_layers(seq) -> list[LayerData]:
         layers.append(
             (
                 np.asarray(labels).astype(np.int32, copy=False),
-                {"name": f"{name} labels", "scale": scale, "opacity": 0.5, "colormap": label_colormap(),
+                {"name": f"{name} labels", "scale": scale, "opacity": 0.5, "colormap": label_colormap(), **axes,
                  # what each id is (a sample's: myocardium, LV blood pool), as the Evaluation plots dock lists them
                  "metadata": {"napari_tlreg": info, **_label_names(seq)}},
                 "labels",
@@ -141,6 +146,7 @@ def sequence_to_layers(seq) -> list[LayerData]:
             (
                 np.asarray(mask).astype(np.int32),
                 {"name": f"{name} mask", "scale": scale[1:], "opacity": 0.25, "visible": False,
+                 **{k: v[1:] for k, v in axes.items()},
                  "metadata": {"napari_tlreg": info}},
                 "labels",
             )
@@ -156,6 +162,7 @@ def sequence_to_layers(seq) -> list[LayerData]:
                 {
                     "name": f"{name} landmarks",
                     "scale": scale,
+                    **axes,
                     "features": {"id": lm[:, 0].astype(np.int64)},
                     # rings the size the Landmarks dock gives its points: napari's filled white discs hid what
                     # they mark (a building's corner)

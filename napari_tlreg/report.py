@@ -129,6 +129,24 @@ def metrics_tables(res: RegistrationResult, labels=None, landmarks=None) -> tupl
     return [{k: _clean(v) for k, v in row.items()} for row in raw], {k: _clean(v) for k, v in summarize(raw).items()}
 
 
+def readable_params(params: dict) -> dict:
+    """A result's parameters for the reports (``metrics.json``, ``report.json``): a mask given as a region, kept in
+    ``result.json`` as ``"mask:HxW:<base64>"`` (12,800 characters for the echo's sector, in the middle of the
+    parameters a reader looks at), said as its size."""
+    from .core.region import decode_mask, is_encoded_mask
+
+    out = {}
+    for key, value in (params or {}).items():
+        if is_encoded_mask(value):
+            try:
+                m = decode_mask(value)
+                value = f"mask: {int(m.sum())} of {m.shape[0]}x{m.shape[1]} px (the whole mask in result.json)"
+            except ValueError:
+                value = "mask (in result.json)"
+        out[key] = value
+    return out
+
+
 def region_note(res: RegistrationResult) -> str:
     """Where the MSE, local CC and folding of a result's tables were taken (:func:`napari_tlreg.metrics.evaluate`;
     the key ``mse_lncc_region`` is older than folding's being taken there too)."""
@@ -163,7 +181,7 @@ def _write_metrics_files(folder: Path, res: RegistrationResult, rows: list[dict]
     rows, summary = timed(in_unit(rows, res.unit), ms), in_unit(summary, res.unit)
     if source is None:  # the file register read (the API's report.write gave "source": null beside the provenance's)
         source = (res.provenance or {}).get("source")
-    doc = {"method": res.method, "params": res.params, "reference": res.reference, "device": res.device,
+    doc = {"method": res.method, "params": readable_params(res.params), "reference": res.reference, "device": res.device,
            "runtime_s": res.runtime_s, "normalization": res.normalization, "source": source, "spacing": res.spacing,
            "unit": res.unit, "frame_time_ms": ms, "versions": _versions(),
            "mse_lncc_region": region_note(res), **(extra or {}), "summary": summary, "frames": rows}
@@ -292,6 +310,7 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6, re
 
     T = res.n_frames
     ts = np.unique(np.linspace(0, T - 1, min(n_cols, T)).round().astype(int))
+    ms = frame_time_ms(res)  # the columns' times, where the source gave its frame time
     # where the field was fitted (the run's mask), else the image's own region (the sector: outside it a field no
     # tissue constrained, over burned-in text and black)
     own = res.mask if res.mask is not None else region
@@ -330,7 +349,8 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6, re
         # where the figures count them, as the viewer's folds layer: the run's mask, not the image's region
         folded = np.ma.masked_where(~folds(res.jacobian[t], res.mask), np.ones_like(res.jacobian[t]))
         axes[3, j].imshow(folded, cmap="gray_r", vmin=0, vmax=1)
-        axes[0, j].set_title(f"t={t}" + (" (ref)" if t == res.reference else ""), fontsize=9)
+        axes[0, j].set_title(f"t={t}" + (f", {t * ms:.0f} ms" if ms is not None else "")
+                             + (" (ref)" if t == res.reference else ""), fontsize=9)
         for ax in axes[:, j]:
             ax.set_xticks([])
             ax.set_yticks([])
@@ -351,7 +371,7 @@ def _series(rows: list[dict], col: str) -> tuple[np.ndarray, np.ndarray]:
 #: The per-frame curves of the plots (the TLRN paper's Figs. 3 and 5): key -> (title, better).
 PLOT_METRICS: dict[str, tuple[str, str]] = {
     "dice": ("Dice", "higher"),
-    "hd": ("HD (max)", "lower"),
+    "hd": ("HD max", "lower"),
     "hd95": ("HD95", "lower"),
     "tre": ("TRE", "lower"),
     "mse": ("MSE", "lower"),
@@ -557,10 +577,11 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             if nm not in handles:
                 handles[nm] = h
                 names.append(nm)
-    if handles:  # ↑ / ↓ in the titles: higher / lower is better
+    if handles:  # ↑ / ↓ in the titles: higher / lower is better (those drawn: "↑ higher" beside TRE, MSE alone)
+        drawn = {PLOT_METRICS[m][1] for m in out.values()}
+        says = "   ".join(w for d, w in (("higher", "↑ higher is better"), ("lower", "↓ lower is better")) if d in drawn)
         fig.legend([handles[n] for n in names], names, loc="outside upper center", ncol=min(3, len(names)),
-                   fontsize=7.5, frameon=False, title="↑ higher is better   ↓ lower is better",
-                   title_fontsize=7)
+                   fontsize=7.5, frameon=False, title=says, title_fontsize=7)
     fig._tlreg_markers = markers
     return out
 
@@ -733,7 +754,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
         per_frame += [{"method": name, **r} for r in timed(rows, ms)]
         summary = {k: _clean(v) for k, v in summarize(rows).items()}
         summaries.append({"method": name, **summary})
-        doc = {"name": name, "method": res.method, "params": res.params, "reference": res.reference,
+        doc = {"name": name, "method": res.method, "params": readable_params(res.params), "reference": res.reference,
                "device": res.device, "runtime_s": res.runtime_s, "normalization": res.normalization,
                "spacing": list(sp) if sp is not None else None, "mse_lncc_region": region_note(res), "summary": summary}
         if lm is not None:

@@ -246,12 +246,15 @@ class RegistrationResult:
         ``displacement_<t>.nii.gz`` (:func:`~napari_tlreg.io.writers.save_itk_displacement`) per frame, on one grid
         (the pixel size, ITK's identity direction, origin 0), and ``itk.json`` (the convention and the command).
         ``antsApplyTransforms -d 2 -i reference.nii.gz -r frame_<t>.nii.gz -t displacement_<t>.nii.gz -o out.nii.gz``
-        gives frame t's warped reference; the fields are the pull fields of the result (in the spacing's unit).
+        gives frame t's warped reference; the fields are the pull fields of the result, in mm (a map's metres too: ITK
+        takes NIfTI's lengths in mm).
         An existing folder is replaced only if it holds an earlier export (``itk.json``) or nothing."""
         from .io.writers import atomic_dir, save_itk_displacement, save_stack
 
         folder = Path(folder).expanduser()
         spacing, unit = self.file_spacing
+        if spacing is not None and unit == "m":  # ITK reads NIfTI's metres as mm (x 1000) and its vectors as they are
+            spacing, unit = (spacing[0] * 1000.0, spacing[1] * 1000.0), "mm"  # (a map's field 1000x too small)
         digits = max(3, len(str(self.n_frames - 1)))
         with atomic_dir(folder, replaces="itk.json", kind="itk") as tmp:
             save_stack(tmp / "reference.nii.gz", self.frames[self.reference], spacing=spacing, unit=unit)

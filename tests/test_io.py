@@ -2162,8 +2162,8 @@ def test_a_result_written_again_keeps_what_the_user_saved_in_its_folder(tmp_path
     report.write(res, out, labels=labels, landmarks=np.array([[0, 0, 5.0, 5.0], [0, 1, 5.0, 5.0]]), montage=True)
     rep = report.export_report({"x": res}, tmp_path / "rep", labels=labels,
                                landmarks=np.array([[0, 0, 5.0, 5.0], [0, 1, 5.0, 5.0]]))
-    for folder in (out, rep):
-        assert {p.name for p in folder.iterdir()} - {"notes.txt", "seg"} <= writers.OUTPUT_FILES
+    for folder, marker in ((out, "result.json"), (rep, "report.json")):
+        assert {p.name for p in folder.iterdir()} - {"notes.txt", "seg"} <= writers.OUTPUT_FILES[marker]
     # the swap fails: the user's files are back where they were, the old result as it was
     real = os.rename
 
@@ -2178,6 +2178,33 @@ def test_a_result_written_again_keeps_what_the_user_saved_in_its_folder(tmp_path
     monkeypatch.undo()
     assert (out / "notes.txt").read_text() == "mine" and (out / "labels.tif").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep", "res"]
+    # (diff review) a name another kind of folder writes is the user's here: a report keeps a labels.tif put in it
+    (rep / "labels.tif").write_bytes(b"mine")
+    (rep / "result.json").write_text("mine")
+    report.export_report({"x": res}, rep)
+    assert (rep / "labels.tif").read_bytes() == b"mine" and (rep / "result.json").read_text() == "mine"
+    # killed after the swap, before the user's files were moved: the old folder holds them; the next write takes them
+    old = tmp_path / ".res.old-0123abcd"
+    old.mkdir()
+    (old / "result.json").write_text("{}")
+    (old / "later.txt").write_text("kept")
+    report.write(res, out, montage=False)
+    assert (out / "later.txt").read_text() == "kept" and not old.exists()
+    # one that cannot be moved (a mount point in the folder): the old folder is kept with it, and said
+    real = os.rename
+
+    def busy(a, b):
+        if Path(a).name == "notes.txt" and ".old-" in Path(a).parent.name:
+            raise OSError(16, "Device or resource busy")
+        return real(a, b)
+
+    monkeypatch.setattr(writers.os, "rename", busy)
+    with pytest.warns(UserWarning, match=r"notes\.txt, kept in it before, could not be moved into it: they are in"):
+        report.write(res, out, montage=False)
+    monkeypatch.undo()
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith(".res.old-")]
+    assert len(kept) == 1 and (kept[0] / "notes.txt").read_text() == "mine" and not (out / "notes.txt").exists()
+    assert (out / "seg" / "seg.nii.gz").exists()  # the others were moved
 
 
 def test_a_mount_point_as_the_output_is_refused_before_the_run(tmp_path, monkeypatch):
@@ -2213,6 +2240,8 @@ def test_a_stacks_frame_time_is_written_where_its_format_keeps_it_and_read_back(
         seq = load_sequence(p)
         assert seq.metadata["frame_time_ms"] == pytest.approx(40.0)
         np.testing.assert_array_equal(seq.frames, frames)
+    # (diff review) 1 ms apart was read as no frame time (1 was taken for a placeholder whatever its unit)
+    assert load_sequence(save_stack(tmp_path / "fast.nii", frames, frame_time_ms=1.0)).metadata["frame_time_ms"] == 1.0
     # without one: as before (no time unit, no interval); a single image has none to keep
     assert nib.load(save_stack(tmp_path / "n.nii", frames)).header.get_xyzt_units()[1] == "unknown"
     assert "frame_time_ms" not in load_sequence(save_stack(tmp_path / "n.tif", frames)).metadata
@@ -2276,6 +2305,20 @@ def test_an_itk_export_holds_the_fields_as_itk_and_ants_read_them(tmp_path, caps
     res = RegistrationResult(frames=frames, warped=warped, displacement=u, jacobian=np.ones((T, H, W), np.float32),
                              method="x", spacing=(0.5, 0.25))
     out = res.save_itk(tmp_path / "itk")
+    # (diff review) a map in metres: ITK reads NIfTI's lengths as mm, so the export is in mm, grid and vectors alike
+    # (the vectors were metres on a grid ITK read as 1000x larger); another reference, and the command names the next
+    import dataclasses
+
+    geo = dataclasses.replace(res, unit="m", spacing=(10.0, 5.0), reference=1)
+    m_out = geo.save_itk(tmp_path / "itk_m")
+    d = nib.load(m_out / "displacement_002.nii.gz")
+    assert d.header.get_xyzt_units()[0] == "mm" and np.allclose(d.header.get_zooms()[:2], (5000.0, 10000.0))
+    v = np.asarray(d.dataobj)[:, :, 0, 0, :].transpose(1, 0, 2)
+    np.testing.assert_allclose(v[..., 0], u[2, 1] * 5000.0, rtol=1e-6)
+    np.testing.assert_allclose(v[..., 1], u[2, 0] * 10000.0, rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(nib.load(m_out / "reference.nii.gz").dataobj).T, frames[1])
+    m_doc = json.loads((m_out / "itk.json").read_text())
+    assert m_doc["unit"] == "mm" and "-r frame_002.nii.gz -t displacement_002.nii.gz" in m_doc["ants"]
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["itk.json", "reference.nii.gz"] + [f"{k}_{t:03d}.nii.gz" for k in ("frame", "displacement") for t in range(T)])
     ref = nib.load(out / "reference.nii.gz")
@@ -2283,6 +2326,7 @@ def test_an_itk_export_holds_the_fields_as_itk_and_ants_read_them(tmp_path, caps
     for t in range(T):
         d = nib.load(out / f"displacement_{t:03d}.nii.gz")
         assert d.shape == (W, H, 1, 1, 2) and int(d.header["intent_code"]) == 1007
+        assert d.header.get_xyzt_units()[0] == "mm"
         np.testing.assert_allclose(d.affine, nib.load(out / f"frame_{t:03d}.nii.gz").affine)
         np.testing.assert_allclose(d.header.get_zooms()[:2], (0.25, 0.5))
         v = np.asarray(d.dataobj)[:, :, 0, 0, :].transpose(1, 0, 2)  # (H, W, 2): ITK's (x, y)

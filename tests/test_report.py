@@ -747,8 +747,24 @@ def test_a_frame_time_goes_from_the_file_to_the_tables_and_plots(tmp_path):
     assert json.loads((tmp_path / "res" / "metrics.json").read_text())["frame_time_ms"] == 40.0
     import tifffile
 
-    with tifffile.TiffFile(tmp_path / "res" / "warped.tif") as f:  # Fiji's frame interval, in seconds
-        assert f.imagej_metadata["finterval"] == pytest.approx(0.04)
+    for name in ("warped.tif", "displacement.tif"):  # Fiji's frame interval, in seconds (the field's TCYX too)
+        with tifffile.TiffFile(tmp_path / "res" / name) as f:
+            assert f.imagej_metadata["finterval"] == pytest.approx(0.04), name
+    # the montage's columns say their times; the reports' parameters say a mask's size, not its 12,800 characters
+    from napari_tlreg.core.region import encode_mask
+
+    fig = report.montage_figure(out)
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["t=0, 0 ms (ref)", "t=1, 40 ms"]
+    mask = np.zeros(res.frames.shape[1:], bool)
+    mask[2:10, 3:9] = True
+    masked = RegistrationResult(**{**{k: getattr(res, k) for k in ("frames", "warped", "displacement", "jacobian",
+                                                                    "method")}, "params": {"mask": encode_mask(mask)}})
+    assert report.readable_params(masked.params) == {"mask": f"mask: 48 of {H}x{W} px (the whole mask in result.json)"}
+    report.write(masked, tmp_path / "masked", montage=False)
+    assert json.loads((tmp_path / "masked" / "metrics.json").read_text())["params"]["mask"].startswith("mask: 48 of")
+    assert json.loads((tmp_path / "masked" / "result.json").read_text())["params"]["mask"] == encode_mask(mask)
+    rep = report.export_report({"m": masked}, tmp_path / "masked_rep")
+    assert json.loads((rep / "report.json").read_text())["results"][0]["params"]["mask"].startswith("mask: 48 of")
     again = RegistrationResult.load(tmp_path / "res")
     assert report.frame_time_ms(again) == 40.0  # kept in result.json: a report of the folder has it too
     rep = report.export_report({"a": again}, tmp_path / "rep")
@@ -756,7 +772,7 @@ def test_a_frame_time_goes_from_the_file_to_the_tables_and_plots(tmp_path):
     assert list(per[0])[:3] == ["method", "t", "time_ms"] and per[-1]["time_ms"] == "120.0"
     assert json.loads((rep / "report.json").read_text())["frame_time_ms"] == 40.0
     # given by the caller (the viewer: the image's), it wins over none
-    rep2 = report.export_report({"a": res}, tmp_path / "rep2", frame_ms=25.0)
+    rep2 = report.export_report({"a": again}, tmp_path / "rep2", frame_ms=25.0)
     assert _read_csv(rep2 / "per_frame.csv")[1]["time_ms"] == "25.0"
     # without one: no column, and the axis says frames
     rep3 = report.export_report({"a": res}, tmp_path / "rep3")
@@ -766,6 +782,8 @@ def test_a_frame_time_goes_from_the_file_to_the_tables_and_plots(tmp_path):
     fig = Figure()
     axes = report.draw_metrics(fig, report.per_frame_tables({"a": again}), frame_ms=40.0)
     assert {ax.get_xlabel() for ax in axes} - {""} == {"frame (40 ms apart)"}
+    # every panel drawn here is lower-is-better: the legend says that alone (it said "↑ higher is better" too)
+    assert set(axes.values()) <= {"mse", "folding"} and fig.legends[0].get_title().get_text() == "↓ lower is better"
     axes = report.draw_metrics(fig, report.per_frame_tables({"a": again}))
     assert {ax.get_xlabel() for ax in axes} - {""} == {"frame"}
     # what a reader may hand over that is no time between frames

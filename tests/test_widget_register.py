@@ -2385,13 +2385,15 @@ def test_a_reopened_register_dock_takes_over_the_result_on_screen(make_napari_vi
     choose(w3.method_combo, TruthEngine.name)
     run_and_wait(qtbot, w3)
     assert len(viewer.layers) == n and w3.status_label.text().startswith("done:")
-    # an image removed while no dock was open: the next one has nothing of it
+    # an image removed while no dock was open, and another opened under its name: the next dock has nothing of the
+    # first (diff review: its status, 100 % bar and legend were shown over the new one)
     viewer.window.remove_dock_widget(w3)
-    for ly in [ly for ly in viewer.layers if ly.name.startswith("seq")]:
-        viewer.layers.remove(ly)
-    viewer.add_image(frames, name="other")
+    viewer.layers.remove("seq")
+    viewer.add_image(frames.copy(), name="seq")
     _, w4 = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")
+    assert w4.current_image() is viewer.layers["seq"]
     assert w4.results == {} and w4._result is None and w4.status_label.text() == "" and not w4.legend.isVisibleTo(w4)
+    assert w4.progress_bar.value() == 0 and not [ly.name for ly in viewer.layers if ly.name.startswith("seq ")]
 
 
 def test_a_reopened_register_dock_catches_up_with_renames_and_removals_made_while_it_was_closed(

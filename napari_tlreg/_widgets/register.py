@@ -715,10 +715,12 @@ class RegisterWidget(ClosingDock, QWidget):
         self._connect_viewer()
         self._refresh_layers()
         self._on_method_changed()
-        self._catch_up()
-        if self._result is not None:
-            self._fill_legend()
-            self._on_image_changed()  # its status, progress and legend, as the closed dock had them
+        if self._handed:
+            self._catch_up()
+            if self._result is not None:
+                self._fill_legend()
+            self._on_image_changed()  # its status, progress and legend, as the closed dock had them (or none: the
+            # listing above showed a removed image's status over a new one of its name, before _catch_up dropped it)
 
     #: what a closed dock hands to the one napari makes when it is opened again (its "x" deletes the widget): the
     #: result on screen and where it is drawn, each image's status line, the result layers it made (the reopened dock's
@@ -729,7 +731,9 @@ class RegisterWidget(ClosingDock, QWidget):
     def _take_over(self) -> None:
         """Take what the viewer's last closed Register dock left (:attr:`_HANDED`), and leave ours when closed."""
         store = store_for(self._viewer)
-        for key, value in (store.take_dock_state() or {}).items():
+        handed = store.take_dock_state()
+        self._handed = handed is not None
+        for key, value in (handed or {}).items():
             setattr(self, key, value)
         me = weakref.ref(self)  # (a closure holding the widget, or its values as they were, kept them alive)
 

@@ -1197,7 +1197,9 @@ def _nifti_array(path: Path, slice=None, lazy: bool = False):
     dtype = img.header.get_data_dtype()
     meta = {"affine": np.asarray(img.affine).tolist(), "zooms": zooms,
             "dtype": str(np.dtype(np.float32) if dtype.names else dtype)}
-    if len(zooms) >= 4 and time_unit in ("sec", "msec", "usec") and zooms[3] not in (0.0, 1.0):
+    # a frame time in ms or µs (napari-tlreg writes ms: 1 ms frames were lost); 1 s is many tools' placeholder
+    if len(zooms) >= 4 and time_unit in ("sec", "msec", "usec") and zooms[3] > 0 and not (
+            zooms[3] == 1.0 and time_unit == "sec"):
         meta["frame_time_ms"] = zooms[3] * {"sec": 1000.0, "msec": 1.0, "usec": 1e-3}[time_unit]
     return data, spacing, unit, meta
 

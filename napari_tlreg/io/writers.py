@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import shutil
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,21 +27,42 @@ import numpy as np
 __all__ = ["atomic_path", "atomic_dir", "save_stack", "save_points_csv", "load_points_csv"]
 
 POINTS_HEADER = ("id", "t", "row", "col")
-#: every name napari-tlreg writes into its result and report folders: replacing such a folder replaces these and
-#: keeps whatever else the user put there (a segmentation saved beside warped.tif, notes), which was deleted
-OUTPUT_FILES = frozenset({
-    "result.json", "frames.tif", "warped.tif", "displacement.tif", "jacobian.tif", "inverse.tif", "nodata.tif",
-    "metrics.json", "metrics.csv", "montage.png", "plots.png", "labels.tif", "propagated_labels.tif",
-    "landmarks.csv", "tre.csv", "landmark_pairs.csv", "per_frame.csv", "summary.csv", "report.json",
-    ".metrics-tmp", "itk.json", "reference.nii.gz",
-})
+#: the names napari-tlreg writes into each kind of output folder, by the file that marks it: replacing such a folder
+#: replaces these and keeps whatever else the user put there (a segmentation saved beside warped.tif, notes), which
+#: was deleted; a name of another kind's (a labels.tif in a report folder) is the user's there
+OUTPUT_FILES = {
+    "result.json": frozenset({
+        "result.json", "frames.tif", "warped.tif", "displacement.tif", "jacobian.tif", "inverse.tif", "nodata.tif",
+        "metrics.json", "metrics.csv", "montage.png", "plots.png", "labels.tif", "propagated_labels.tif",
+        "landmarks.csv", "tre.csv", "landmark_pairs.csv", ".metrics-tmp"}),
+    "report.json": frozenset({
+        "report.json", "per_frame.csv", "summary.csv", "plots.png", "landmarks.csv", "tre.csv", "landmark_pairs.csv"}),
+    "itk.json": frozenset({"itk.json", "reference.nii.gz"}),
+}
 #: the per-frame files of an ITK export (:meth:`RegistrationResult.save_itk`)
 _NUMBERED_OUTPUT = re.compile(r"(frame|displacement)_\d{3,}\.nii\.gz")
 
 
-def is_output_file(name: str) -> bool:
-    """A name napari-tlreg writes into its output folders (:data:`OUTPUT_FILES`, an ITK export's frame files)."""
-    return name in OUTPUT_FILES or _NUMBERED_OUTPUT.fullmatch(name) is not None
+def is_output_file(name: str, replaces: str) -> bool:
+    """A name napari-tlreg writes into the output folder that ``replaces`` marks (:data:`OUTPUT_FILES`)."""
+    return name in OUTPUT_FILES.get(replaces, ()) or (
+        replaces == "itk.json" and _NUMBERED_OUTPUT.fullmatch(name) is not None)
+
+
+def _salvage(old: Path, target: Path, replaces: str) -> list[str]:
+    """Move what the user kept in an output folder being replaced (``old``, moved aside) into its replacement
+    ``target``; returns the names that could not be moved (a mount point, a name the new folder holds)."""
+    left = []
+    for e in os.listdir(old):
+        if is_output_file(e, replaces):
+            continue
+        try:
+            if (target / e).exists() or (target / e).is_symlink():
+                raise FileExistsError(e)
+            os.rename(old / e, target / e)
+        except OSError:
+            left.append(e)
+    return left
 
 
 # --------------------------------------------------------------------------- atomicity
@@ -255,7 +277,9 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
     place, then the old one deleted; if the final rename fails the old folder is restored.
     On an exception inside the block the temporary folder is deleted and the exception
     propagates, leaving ``target`` as it was. With ``replaces``, what the old folder holds that napari-tlreg does not
-    write (:data:`OUTPUT_FILES`: a segmentation or notes the user saved there) goes into the new one.
+    write there (:data:`OUTPUT_FILES`: a segmentation or notes the user saved) goes into the new one, once it is in
+    place; what cannot be moved stays in the old folder, which is then kept beside it and said (a warning), and a write
+    killed before the move leaves the old folder, whose files the next write salvages (:func:`remove_leftovers`).
     ``replaces``: a file name that marks an earlier output of the same kind (``result.json``); a
     non-empty folder without it is refused before anything is written (``FileExistsError``, naming
     ``kind``), as replacing it would delete whatever else the user kept there.
@@ -273,24 +297,19 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
             for name in files:
                 _fsync_file(Path(root) / name)
         if target.exists():
-            kept = [] if replaces is None else [  # (an output of ours: what else it holds is the user's)
-                e for e in os.listdir(target) if not is_output_file(e) and not (tmp / e).exists()]
-            for e in kept:  # the user's, into the new folder (one file system: a rename each)
-                os.rename(target / e, tmp / e)
             old = _tmp_sibling(target, "old")
+            os.rename(target, old)
             try:
-                os.rename(target, old)
-                try:
-                    os.rename(tmp, target)
-                except BaseException:
-                    os.rename(old, target)
-                    raise
+                os.rename(tmp, target)
             except BaseException:
-                for e in kept:  # back where they were, before the new folder is deleted
-                    if (tmp / e).exists() or (tmp / e).is_symlink():
-                        os.rename(tmp / e, target / e)
+                os.rename(old, target)
                 raise
-            shutil.rmtree(old, ignore_errors=True)
+            left = _salvage(old, target, replaces) if replaces is not None else []  # the user's, into the new one
+            if left:
+                warnings.warn(f"{target}: written; {', '.join(left[:5])}{', ...' if len(left) > 5 else ''}, kept in "
+                              f"it before, could not be moved into it: they are in {old}", stacklevel=3)
+            else:
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, target)
         _fsync_dir(target.parent)
@@ -366,8 +385,12 @@ def remove_leftovers(target, replaces: str | None = None) -> None:
         if whole:
             os.rename(max(whole, key=lambda p: p.stat().st_mtime), target)
     for left in leftovers("tmp") + (leftovers("old") if target.exists() else []):
-        if not _being_written(left):  # another write's, going on now
-            shutil.rmtree(left, ignore_errors=True)
+        if _being_written(left):  # another write's, going on now
+            continue
+        if left.name.startswith(_sibling_prefix(target, "old")) and replaces is not None and target.is_dir() \
+                and _salvage(left, target, replaces):  # a write killed before it moved the user's files over
+            continue  # what could not be moved stays, with its folder
+        shutil.rmtree(left, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- stacks
@@ -399,7 +422,7 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
         (the readers take its luminance as the frames and keep the colour). TIFF only.
     geotiff: georeferencing tags ``[[code, datatype, count, value], ...]`` (``readers.geotiff_tags`` of the source),
         written into a plain or ImageJ TIFF so that a GIS places the image where its source lies.
-    frame_time_ms: milliseconds between the frames of a ``(T, H, W)`` stack, kept where the format has a place the
+    frame_time_ms: milliseconds between the frames of a ``(T, H, W)`` (or ``(T, C, H, W)``) stack, kept where the format has a place the
         readers read it back from: NIfTI's pixdim[4] (in msec) and an ImageJ hyperstack's ``finterval`` (ITK, Fiji
         and the readers give the frame time; it was 1 with no unit). Ignored elsewhere.
     labels: an integer segmentation, marked as one in the file (TIFF: ``"labels": true`` in its JSON description,
@@ -447,7 +470,7 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
         ft = float(frame_time_ms)
         if not (math.isfinite(ft) and ft > 0):
             raise ValueError(f"{path.name}: frame_time_ms must be a positive number, got {frame_time_ms!r}")
-        frame_time_ms = ft if arr.ndim == 3 and not rgb else None
+        frame_time_ms = ft if arr.ndim in (3, 4) and not rgb else None  # (T, H, W), and (T, 2, H, W) fields
     if spacing is not None:
         spacing = (float(spacing[0]), float(spacing[1]))
         if not all(math.isfinite(s) and s > 0 for s in spacing):
@@ -509,7 +532,7 @@ def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool, label
         if spacing is not None:
             kw["resolution"] = (1.0 / spacing[1], 1.0 / spacing[0])
             md["unit"] = unit
-        if frame_time_ms is not None and axes == "TYX":
+        if frame_time_ms is not None and axes in ("TYX", "TCYX"):
             md["finterval"] = frame_time_ms / 1000.0  # ImageJ's, in seconds
         tifffile.imwrite(tmp, arr, imagej=True, metadata=md, extratags=extratags, **kw)
         return
