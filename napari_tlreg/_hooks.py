@@ -109,11 +109,11 @@ def sequence_to_layers(seq) -> list[LayerData]:
         info["reference"] = int(reference)  # the sequence's own (a sample's): the dock starts on it
 
     frames = np.asarray(seq.frames)
-    # the axes' names and the pixel size's unit, as napari shows them (the scale bar said "25 pixel" for 25 mm, the
-    # time slider "-3"); napari's new labels layer takes them from the image, the docks' layers too (placement)
+    # the axes' names, as napari shows them (the time slider said "-3"; napari takes the longest named, and a layer
+    # left unnamed beside them is not said to differ). Not napari's ``units``: with them, every layer added without
+    # (a script's, another reader's) made napari notify "Inconsistent units across layers" (its scale bar says
+    # "pixel" for the world's mm)
     axes = {"axis_labels": ("t", "row", "col")}
-    if info["unit"] in ("mm", "m"):
-        axes["units"] = ("pixel", info["unit"], info["unit"])
     image_kw = {"name": name, "scale": scale, "metadata": {"napari_tlreg": info}, **axes}
     if info["unit"] == "m" and (window := map_window(frames)) is not None:
         image_kw["contrast_limits"] = window  # the slider spans it; its popup's "reset" goes back to min-max

@@ -217,15 +217,16 @@ def write_metrics(res: RegistrationResult, folder, labels=None, landmarks=None, 
 
 
 def write(res: RegistrationResult, out, labels=None, landmarks=None, montage: bool = True, source: str | None = None,
-          extra: dict | None = None, region=None) -> Path:
+          extra: dict | None = None, region=None, on_warning=None) -> Path:
     """Write everything for one run into ``out`` atomically: arrays, metrics, montage, labels. ``extra``: more keys
     for ``metrics.json`` (a batch's run record and warnings). ``region``: the image's own region (an ``(H, W)`` mask,
-    e.g. the echo's sector), for the montage of a run without a mask of its own (:func:`montage_figure`)."""
+    e.g. the echo's sector), for the montage of a run without a mask of its own (:func:`montage_figure`).
+    ``on_warning``: where what the write says goes (files of the user's it could not keep; :func:`~.io.writers.atomic_dir`)."""
     from .io.writers import atomic_dir, save_points_csv
 
     out = Path(out)
     labels, landmarks = check_annotations(res.frames.shape, labels, landmarks, res.reference)
-    with atomic_dir(out, replaces="result.json", kind="result") as tmp:
+    with atomic_dir(out, replaces="result.json", kind="result", on_warning=on_warning) as tmp:
         res.write_into(tmp)
         rows, summary = metrics_tables(res, labels, landmarks)
         _write_metrics_files(tmp, res, rows, summary, source, extra)
@@ -694,7 +695,8 @@ def _check_one_sequence(named: dict) -> None:
 
 def export_report(results, folder, labels=None, landmarks=None, *, spacing=None, unit: str | None = None,
                   label: int | None = None, source: str | None = None, tables: dict | None = None,
-                  extra: dict | None = None, label_names: dict | None = None, frame_ms: float | None = None) -> Path:
+                  extra: dict | None = None, label_names: dict | None = None, frame_ms: float | None = None,
+                  on_warning=None) -> Path:
     """Write a report folder atomically (all files appear at once, or none).
 
     ``results``: a RegistrationResult, a list of them (named by method) or ``{name: result}``, all of
@@ -714,6 +716,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     ``unit``: the spacing's length unit (default: the results'); physical columns are named after it (``_mm``,
     ``_m``). ``label_names`` (``{id: name}``, a labels layer's ``label_names``): in ``report.json`` and the plots'
     titles. ``frame_ms``: milliseconds between frames (default: the results' provenance's, :func:`frame_time_ms`).
+    ``on_warning``: as :func:`write`'s.
     """
     import datetime
 
@@ -770,7 +773,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     figures = {"plots.png": "per-frame curves: " + ", ".join(PLOT_METRICS[m][0] for m in shown)
                + (f"; Dice and Hausdorff of {label_title(label, names)}"
                   if labels is not None and {"dice", "hd", "hd95"} & set(shown) else "")}
-    with atomic_dir(folder, replaces="report.json", kind="report") as tmp:
+    with atomic_dir(folder, replaces="report.json", kind="report", on_warning=on_warning) as tmp:
         per_frame, summaries, tre_rows, pair_rows = (in_unit(rows, unit) for rows in (per_frame, summaries, tre_rows, pair_rows))
         methods_doc = [{**d, "summary": in_unit(d["summary"], unit), **({"tre": in_unit(d["tre"], unit)} if "tre" in d else {})}
                        for d in methods_doc]

@@ -2199,12 +2199,27 @@ def test_a_result_written_again_keeps_what_the_user_saved_in_its_folder(tmp_path
         return real(a, b)
 
     monkeypatch.setattr(writers.os, "rename", busy)
-    with pytest.warns(UserWarning, match=r"notes\.txt, kept in it before, could not be moved into it: they are in"):
+    with pytest.warns(UserWarning, match=r"notes\.txt, kept in it before, could not be moved into it \(.*\): they are in"):
         report.write(res, out, montage=False)
     monkeypatch.undo()
     kept = [p for p in tmp_path.iterdir() if p.name.startswith(".res.old-")]
     assert len(kept) == 1 and (kept[0] / "notes.txt").read_text() == "mine" and not (out / "notes.txt").exists()
     assert (out / "seg" / "seg.nii.gz").exists()  # the others were moved
+    # (second review) a later write tries again, and says it again while it cannot: nothing kept silently for good
+    (out / "notes.txt").write_text("newer")  # a name the folder holds now
+    with pytest.warns(UserWarning, match=r"notes\.txt, kept in it before, could not be moved"):
+        report.write(res, out, montage=False)
+    assert (kept[0] / "notes.txt").read_text() == "mine" and (out / "notes.txt").read_text() == "newer"
+    # a leftover of another kind of output beside it (an ITK export's) is not taken for the user's files
+    other = tmp_path / ".res.old-89abcdef"
+    other.mkdir()
+    (other / "itk.json").write_text("{}")
+    (other / "frame_000.nii.gz").write_bytes(b"x")
+    import shutil
+
+    shutil.rmtree(kept[0])
+    report.write(res, out, montage=False)
+    assert not other.exists() and not (out / "itk.json").exists() and not (out / "frame_000.nii.gz").exists()
 
 
 def test_a_mount_point_as_the_output_is_refused_before_the_run(tmp_path, monkeypatch):

@@ -2149,3 +2149,31 @@ def test_a_refresh_keeps_the_selected_pair_and_sizes_the_columns_once(docks):
     tab.setColumnWidth(3, widths[3] + 80)  # the user's wider column stays so at the next refresh (third review)
     w._refresh_pairs()
     assert tab.columnWidth(3) == widths[3] + 80
+
+
+def test_an_export_over_a_report_says_what_of_the_users_it_could_not_keep(docks, qtbot, tmp_path, errors,
+                                                                          monkeypatch):
+    """(2026-12-06, second review) The plots dock's export runs in a worker: a file of the user's in the report
+    folder that could not be moved into the new one was said by a warning that reached no one."""
+    import os as _os
+
+    from napari_tlreg._widgets import plots as plots_mod
+    from napari_tlreg.io import writers
+
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    run_register(qtbot, reg, FieldEngine.name)
+    qtbot.waitUntil(lambda: FieldEngine.name in plots.tables and not plots.busy, timeout=10000)
+    plots.export(tmp_path / "rep")
+    qtbot.waitUntil(lambda: plots.exported is not None, timeout=20000)
+    (tmp_path / "rep" / "mine").mkdir()
+    said = []
+    monkeypatch.setattr(plots_mod, "show_warning", said.append)
+    real = _os.rename
+    monkeypatch.setattr(writers.os, "rename", lambda a, b: (_ for _ in ()).throw(OSError(16, "busy"))
+                        if _os.path.basename(a) == "mine" else real(a, b))
+    plots.export(tmp_path / "rep")
+    qtbot.waitUntil(lambda: plots.exported is not None and not plots.exporting, timeout=20000)
+    assert len(said) == 1 and "mine, kept in it before, could not be moved" in said[0]
+    assert "could not be moved" in plots.status_label.text() and not errors, errors

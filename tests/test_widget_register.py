@@ -1849,6 +1849,32 @@ def test_save_a_result_and_open_it_again_over_its_image(widget, qtbot, notes, tm
     back = RegistrationResult.load(tmp_path / "kept")
     np.testing.assert_array_equal(back.displacement, res.displacement)
     assert back.spacing == (0.5, 0.25) and back.method == TruthEngine.name
+    # (2026-12-06, second review) saved again over a folder holding the user's own files: they are kept; one that
+    # cannot be moved into the new folder is said in a notification and the status (a worker's warning reached no one)
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    (tmp_path / "kept" / "seg").mkdir()
+    import os as _os
+
+    from napari_tlreg.io import writers
+
+    real = _os.rename
+
+    def busy(a, b):
+        if _os.path.basename(a) == "seg" and ".old-" in _os.path.basename(_os.path.dirname(a)):
+            raise OSError(16, "Device or resource busy")
+        return real(a, b)
+
+    writers.os.rename = busy
+    try:
+        w.save_result(tmp_path / "kept")
+        qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    finally:
+        writers.os.rename = real
+    assert (tmp_path / "kept" / "notes.txt").read_text() == "mine"
+    assert len(notes) == 1 and notes[0][0] == "warning" and "seg, kept in it before, could not be moved" in notes[0][1]
+    assert w.status_label.text().startswith(f"saved the {TruthEngine.name} result of 'seq' to") and "⚠" in \
+        w.status_label.text()
+    notes.clear()
 
     viewer.add_image(frames.copy(), name="again", scale=(1.0, 0.5, 0.25))  # the same frames, another layer
     choose(w.image_combo, "again")

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from napari.layers import Image, Labels, Points
-from napari.utils.notifications import show_error
+from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -508,12 +508,14 @@ class PlotsWidget(ClosingDock, QWidget):
         img = self.current_image()
         source = (plugin_info(img).get("source") or img.name) if img is not None else None
         tables = self.tables if set(self.tables) == set(results) and not self.busy else None
+        said: list[str] = []  # the write's warnings (a worker's reach no one)
         worker = create_worker(report.export_report, results, folder, labels=labels, landmarks=landmarks,
                                spacing=spacing, unit=unit, label=self.label_combo.currentData(), source=source,
                                tables=tables, label_names=self.label_names(), frame_ms=self.frame_ms(),
+                               on_warning=said.append,
                                extra={"image_layer": img.name if img is not None else None},
                                _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(lambda out: self.live and self._on_exported(out))
+        worker.returned.connect(lambda out: self.live and self._on_exported(out, said))
         worker.errored.connect(lambda exc: self.live and self._error(f"export failed: {exc}"))
         worker.finished.connect(lambda: self._on_export_done(worker))
         self._exporting = worker
@@ -523,9 +525,11 @@ class PlotsWidget(ClosingDock, QWidget):
         start_held(worker)
         return worker
 
-    def _on_exported(self, out: Path) -> None:
+    def _on_exported(self, out: Path, said: list[str] = ()) -> None:
         self.exported = Path(out)
-        self._status(f"report written to {out}")
+        for text in said:  # files of the user's the write could not keep in the folder
+            show_warning(f"Evaluation plots: {text}")
+        self._status(f"report written to {out}" + "".join(f"; {text}" for text in said))
 
     def _on_export_done(self, worker) -> None:
         if self._exporting is worker:

@@ -1674,15 +1674,21 @@ class RegisterWidget(ClosingDock, QWidget):
         extra = {**({"slice": prov["slice"]} if "slice" in prov else {}), **({"label_names": names} if names else {})}
         kept = [w for w, there in (("its labels", labels is not None), ("its landmarks", landmarks is not None)) if there]
         own = self._own_region_mask(layer)  # the montage drawn where the viewer draws it (the echo's sector)
+        said: list[str] = []  # the write's warnings (files of the user's it could not keep): a worker's reach no one
         worker = create_worker(report.write, res, folder, labels=labels, landmarks=landmarks, source=prov.get("source"),
                                extra=extra, region=own if own is not None and own.shape == res.frames.shape[1:]
-                               else None, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(lambda out: self.live and self.status_label.setText(
+                               else None, on_warning=said.append, _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(lambda out: self.live and self._on_saved(
             f"saved the {res.method} result of '{layer.name}'" + (f" with {' and '.join(kept)}" if kept else "")
-            + f" to {out}"))
+            + f" to {out}", said))
         worker.errored.connect(lambda exc: self.live and self._refuse_file("save", str(exc)))
         self.status_label.setText(f"saving the {res.method} result of '{layer.name}' to {folder}…")
         return self._start_file_worker(worker)
+
+    def _on_saved(self, done: str, said: list[str]) -> None:
+        for text in said:
+            show_warning(f"Register sequence: {text}")
+        self.status_label.setText(done + warned(said))
 
     def _image_landmarks(self, layer: Image) -> np.ndarray | None:
         """The landmarks placed on ``layer`` (its ``"<image> landmarks"`` layer) as ``(id, t, row, col)``, or None."""

@@ -49,6 +49,18 @@ def is_output_file(name: str, replaces: str) -> bool:
         replaces == "itk.json" and _NUMBERED_OUTPUT.fullmatch(name) is not None)
 
 
+def _say(on_warning, message: str) -> None:
+    if on_warning is not None:
+        on_warning(message)
+    else:
+        warnings.warn(message, UserWarning, stacklevel=5)
+
+
+def _left_behind(target: Path, old: Path, left: list[str]) -> str:
+    return (f"{target}: {', '.join(left[:5])}{', ...' if len(left) > 5 else ''}, kept in it before, could not be moved "
+            f"into it (a name it holds now, a mount point, a permission): they are in {old}")
+
+
 def _salvage(old: Path, target: Path, replaces: str) -> list[str]:
     """Move what the user kept in an output folder being replaced (``old``, moved aside) into its replacement
     ``target``; returns the names that could not be moved (a mount point, a name the new folder holds)."""
@@ -270,7 +282,7 @@ def check_place(target: Path) -> None:
 
 
 @contextmanager
-def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
+def atomic_dir(target, *, replaces: str | None = None, kind: str = "output", on_warning=None):
     """Yield a temporary folder next to ``target``; on success it replaces ``target``.
 
     If ``target`` already exists (a folder), it is moved aside, the new folder renamed into
@@ -280,12 +292,14 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
     write there (:data:`OUTPUT_FILES`: a segmentation or notes the user saved) goes into the new one, once it is in
     place; what cannot be moved stays in the old folder, which is then kept beside it and said (a warning), and a write
     killed before the move leaves the old folder, whose files the next write salvages (:func:`remove_leftovers`).
+    ``on_warning(message)``: where that is said (default: ``warnings.warn``; the viewer's workers pass their own, as a
+    worker thread's warnings reach no one).
     ``replaces``: a file name that marks an earlier output of the same kind (``result.json``); a
     non-empty folder without it is refused before anything is written (``FileExistsError``, naming
     ``kind``), as replacing it would delete whatever else the user kept there.
     """
     target = _final_target(target)
-    remove_leftovers(target, replaces)
+    remove_leftovers(target, replaces, on_warning)
     check_replaceable(target, replaces, kind)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(target, "tmp")
@@ -297,23 +311,32 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output"):
             for name in files:
                 _fsync_file(Path(root) / name)
         if target.exists():
-            old = _tmp_sibling(target, "old")
-            os.rename(target, old)
+            # held while it is moved aside and emptied: another write's remove_leftovers passes it by (it salvaged
+            # from it, or deleted it, half-way through this one)
+            held = _hold(target)
             try:
-                os.rename(tmp, target)
-            except BaseException:
-                os.rename(old, target)
-                raise
-            left = _salvage(old, target, replaces) if replaces is not None else []  # the user's, into the new one
-            if left:
-                warnings.warn(f"{target}: written; {', '.join(left[:5])}{', ...' if len(left) > 5 else ''}, kept in "
-                              f"it before, could not be moved into it: they are in {old}", stacklevel=3)
-            else:
-                shutil.rmtree(old, ignore_errors=True)
+                old = _tmp_sibling(target, "old")
+                os.rename(target, old)
+                try:
+                    os.rename(tmp, target)
+                except BaseException:
+                    os.rename(old, target)
+                    raise
+                try:
+                    left = _salvage(old, target, replaces) if replaces is not None else []  # the user's, into it
+                except OSError as exc:  # (the new output is in place: said, not raised)
+                    left = [f"what it held ({exc.strerror or exc})"]
+                if left:
+                    _say(on_warning, _left_behind(target, old, left))
+                else:
+                    shutil.rmtree(old, ignore_errors=True)
+            finally:
+                _release(held)
         else:
             os.rename(tmp, target)
         _fsync_dir(target.parent)
-        remove_leftovers(target, replaces)  # what was left beside a missing target is replaced by it now
+        # what was left beside a missing target is replaced by it now (what stays was said above: not twice)
+        remove_leftovers(target, replaces, on_warning=lambda _message: None)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         full = _disk_full(exc, target, inside=tmp)
@@ -361,7 +384,7 @@ def _being_written(folder: Path) -> bool:
     return held
 
 
-def remove_leftovers(target, replaces: str | None = None) -> None:
+def remove_leftovers(target, replaces: str | None = None, on_warning=None) -> None:
     """The temporary siblings (``.<name>.tmp-*``, ``.<name>.old-*``) of an output folder that an earlier write left
     when its process was killed (SIGKILL, a power cut: :func:`atomic_dir`'s clean-up never ran; each kill left a
     full-size hidden copy). With ``target`` missing, a folder moved aside whose replacement never arrived was what
@@ -388,8 +411,14 @@ def remove_leftovers(target, replaces: str | None = None) -> None:
         if _being_written(left):  # another write's, going on now
             continue
         if left.name.startswith(_sibling_prefix(target, "old")) and replaces is not None and target.is_dir() \
-                and _salvage(left, target, replaces):  # a write killed before it moved the user's files over
-            continue  # what could not be moved stays, with its folder
+                and (left / replaces).is_file():  # a write killed before it moved the user's files over
+            try:
+                stuck = _salvage(left, target, replaces)
+            except OSError as exc:
+                stuck = [f"what it held ({exc.strerror or exc})"]
+            if stuck:  # what could not be moved stays, with its folder, and is said at every write
+                _say(on_warning, _left_behind(target, left, stuck))
+                continue
         shutil.rmtree(left, ignore_errors=True)
 
 
