@@ -447,8 +447,9 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
     _opened_again(path, arr)
     if not np.issubdtype(arr.dtype, np.integer):
         arr = arr.astype(np.int32)
-    return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta), labels=True),
-                    path)
+    info = (meta.get("metadata") or {}).get("napari_tlreg")
+    return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta), labels=True,
+                               frame_time_ms=frame_time_ms(info if isinstance(info, dict) else None)), path)
 
 
 def points_with_ids(data: Any, meta: dict) -> np.ndarray:

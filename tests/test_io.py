@@ -2269,6 +2269,10 @@ def test_a_stacks_frame_time_is_written_where_its_format_keeps_it_and_read_back(
                                                                    "spacing": (1.5, 1.5)}}}
     write_image(str(tmp_path / "layer.nii.gz"), frames, meta)
     assert load_sequence(tmp_path / "layer.nii.gz").metadata["frame_time_ms"] == pytest.approx(33.3)
+    from napari_tlreg._hooks import write_labels  # (final review) labels as NIfTI too (a TIFF of labels keeps none)
+
+    write_labels(str(tmp_path / "lab.nii.gz"), (frames > 0.5).astype(np.int32), meta)
+    assert nib.load(tmp_path / "lab.nii.gz").header.get_zooms()[3] == pytest.approx(33.3)
 
 
 def test_the_layer_writers_refuse_what_the_readers_would_not_open_again(tmp_path):

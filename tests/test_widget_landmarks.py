@@ -1106,6 +1106,13 @@ def test_the_plots_and_their_export_say_the_files_frame_time(docks, qtbot, tmp_p
 
     rows = list(csv.DictReader(open(tmp_path / "rep" / "per_frame.csv")))
     assert [float(r["time_ms"]) for r in rows] == [40.0 * k for k in range(T)]
+    # (final review) a result layer saved with File > Save Layers keeps it too (it had the pixel size alone)
+    import nibabel as nib
+
+    viewer.layers.selection.active = viewer.layers["seq warped reference"]
+    viewer.layers.save(str(tmp_path / "warped.nii.gz"), selected=True, plugin="napari-tlreg")
+    hdr = nib.load(tmp_path / "warped.nii.gz").header
+    assert hdr.get_zooms()[3] == pytest.approx(40.0) and hdr.get_xyzt_units()[1] == "msec"
     assert not errors, errors
 
 

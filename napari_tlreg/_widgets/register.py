@@ -2019,7 +2019,9 @@ class RegisterWidget(ClosingDock, QWidget):
         base = self._result_place.get("base")
         # the image's pixel size and unit, for napari's File > Save Layers: a map's results were written in mm (10 m
         # pixels as 10 mm), or, at 1 m, with no pixel size at all
-        size = {k: v for k, v in plugin_info(layers[base]).items() if k in ("spacing", "unit")} if base in layers else {}
+        # (and its frame time: a warped reference saved as NIfTI had none)
+        size = {k: v for k, v in plugin_info(layers[base]).items() if k in ("spacing", "unit", "frame_time_ms")} \
+            if base in layers else {}
         kwargs["metadata"] = {RESULT_KEY: True, **({"napari_tlreg": size} if size else {})}
         if base in layers and layers[base].ndim == 3:  # drawn as the image is now: rotated, sheared (overlays beside
             # it), at the scale and place it has (one put right since the run: the store's placement follower)
