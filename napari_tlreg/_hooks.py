@@ -416,6 +416,11 @@ def _refusing(write: Callable[..., list[str]]) -> Callable[..., list[str]]:
     return hook
 
 
+def _frame_time_from_meta(meta: dict) -> float | None:
+    """The layer's frame time (its reader's, kept in its metadata; a result layer's, its image's), or None."""
+    return frame_time_ms((meta.get("metadata") or {}).get("napari_tlreg"))
+
+
 def _opened_again(path: str, arr: np.ndarray) -> None:
     """Refuse a layer of more than ``(T, H, W)``: written, the readers refused it ("expected (T, H, W)")."""
     if arr.ndim > 3:
@@ -432,10 +437,8 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
     arr = np.asarray(data)
     if not meta.get("rgb"):
         _opened_again(path, arr)
-    info = (meta.get("metadata") or {}).get("napari_tlreg")
     return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta),
-                               rgb=bool(meta.get("rgb")), frame_time_ms=frame_time_ms(info if isinstance(info, dict)
-                                                                                       else None)), path)
+                               rgb=bool(meta.get("rgb")), frame_time_ms=_frame_time_from_meta(meta)), path)
 
 
 @_refusing
@@ -447,9 +450,8 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
     _opened_again(path, arr)
     if not np.issubdtype(arr.dtype, np.integer):
         arr = arr.astype(np.int32)
-    info = (meta.get("metadata") or {}).get("napari_tlreg")
     return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta), labels=True,
-                               frame_time_ms=frame_time_ms(info if isinstance(info, dict) else None)), path)
+                               frame_time_ms=_frame_time_from_meta(meta)), path)
 
 
 def points_with_ids(data: Any, meta: dict) -> np.ndarray:

@@ -224,9 +224,8 @@ def _fingerprint(value: Any) -> str:
 def _canonical(value: Any) -> str:
     # napari's colormaps (evented models), without a labels colormap's label chosen to paint; pydantic 2's model_dump
     # (its dict() warned "deprecated" at every run)
-    dump = getattr(value, "model_dump", None) if not isinstance(value, type) else None
-    dump = dump if callable(dump) else getattr(value, "dict", None)
-    if callable(dump) and not isinstance(value, dict):
+    dump = getattr(value, "model_dump", None) or getattr(value, "dict", None)
+    if callable(dump):
         value = {k: v for k, v in dump().items() if k not in NOT_STYLE}
     if isinstance(value, dict):
         return "{" + ",".join(sorted(f"{_canonical(k)}:{_canonical(v)}" for k, v in value.items())) + "}"

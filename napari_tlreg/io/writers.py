@@ -644,6 +644,11 @@ def _write_nifti(tmp: Path, arr: np.ndarray, spacing, unit: str, gz: bool, label
     img.header.set_xyzt_units(nifti_unit if spacing is not None else "unknown", "msec" if timed else "unknown")
     if labels:
         img.header.set_intent("label")
+    _nifti_bytes(tmp, img, gz)
+
+
+def _nifti_bytes(tmp: Path, img, gz: bool) -> None:
+    """A nibabel image into ``tmp``, gzipped with no time stamp (the same array, the same bytes)."""
     raw = img.to_bytes()
     with open(tmp, "wb") as f:
         if gz:
@@ -683,14 +688,8 @@ def save_itk_displacement(path, field, spacing=None, *, unit: str = "mm") -> Pat
     img.header.set_intent(1007)
     img.header.set_xyzt_units({"mm": "mm", "m": "meter"}.get(unit, "unknown") if spacing is not None else "unknown",
                               "unknown")
-    raw = img.to_bytes()
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            if path.name.lower().endswith(".gz"):
-                with gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as g:
-                    g.write(raw)
-            else:
-                f.write(raw)
+        _nifti_bytes(tmp, img, gz=path.name.lower().endswith(".gz"))
     return path
 
 
