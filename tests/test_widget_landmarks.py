@@ -2184,3 +2184,26 @@ def test_an_export_over_a_report_says_what_of_the_users_it_could_not_keep(docks,
     qtbot.waitUntil(lambda: plots.exported is not None and not plots.exporting, timeout=20000)
     assert len(said) == 1 and "mine, kept in it before, could not be moved" in said[0]
     assert "could not be moved" in plots.status_label.text() and not errors, errors
+
+
+def test_an_image_renamed_while_no_landmarks_dock_is_open_keeps_its_landmarks(make_napari_viewer, qtbot, engines,
+                                                                              errors):
+    """(2026-12-06, plugin-menu review) With the Landmarks dock closed, an image renamed left its landmarks under the
+    old name: the reopened dock showed 0 pairs (the points in "lemniscate landmarks" beside "lem"). The viewer's store
+    takes them along while no Landmarks dock is open; an open dock does it itself, once."""
+    viewer, reg, lmw, plots = _plugin_docks(make_napari_viewer)
+    lmw.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    viewer.dims.set_current_step(0, 0)
+    click(layer, (0, 10, 12))
+    viewer.dims.set_current_step(0, 1)
+    click(layer, (1, 10 - 0.75, 12 + 0.5))
+    assert len(table_rows(lmw.pairs_table)) == 1
+    viewer.window.remove_dock_widget(lmw)
+    viewer.layers["seq"].name = "renamed"
+    assert layer.name == "renamed landmarks" and "seq landmarks" not in viewer.layers
+    _, lmw2 = viewer.window.add_plugin_dock_widget("napari-tlreg", "Landmarks & TRE")
+    assert lmw2.image_name == "renamed" and len(table_rows(lmw2.pairs_table)) == 1
+    viewer.layers["renamed"].name = "again"  # the open dock's own rename: one layer, moved once
+    assert layer.name == "again landmarks" and [ly.name for ly in viewer.layers].count("again landmarks") == 1
+    assert len(table_rows(lmw2.pairs_table)) == 1 and not errors, errors

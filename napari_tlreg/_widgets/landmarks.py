@@ -170,6 +170,15 @@ def layer_spacing(layer) -> tuple[tuple[float, float] | None, str]:
     return spacing_of(layer.scale, layer.metadata, getattr(layer, "units", None))
 
 
+def follow_image_name(layers, old: str, new: str) -> None:
+    """An image renamed ``old`` -> ``new`` takes its landmark layer and its tracked points along (the Landmarks dock,
+    or the viewer's store while no Landmarks dock is open: a dock reopened after found no landmarks)."""
+    for suffix in (LANDMARKS, TRACKED):
+        src, dst = f"{old} {suffix}", f"{new} {suffix}"
+        if src in layers and dst not in layers and (suffix == LANDMARKS or layers[src].metadata.get(TRACKED_KEY)):
+            layers[src].name = dst
+
+
 class LandmarkWidget(ClosingDock, QWidget):
     """Landmark pairs per sequence, their TRE before/after registration, and point tracking."""
 
@@ -199,6 +208,9 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._store.planned.connect(self._on_planned)
         self._store.running.connect(self._on_result_selected)
         self._when_closed(self._disconnect_all)
+        store = self._store
+        store.landmark_docks += 1  # it takes its images' landmark layers along when they are renamed, while open
+        self._when_closed(lambda: setattr(store, "landmark_docks", store.landmark_docks - 1))
         self._when_closed(self.images.share(self._store))  # the image chosen, shared with the other docks
         self._when_closed(self._unhook_layers)  # its keys, its click in pairing mode
         # napari's features table edits the ids in place (layer.features.iloc[...] = id), with no event: looked for
@@ -353,11 +365,8 @@ class LandmarkWidget(ClosingDock, QWidget):
         layer = layers[new] if new in layers else None
         if not isinstance(layer, Image) or is_result(layer):  # a result layer following its image: nothing to do
             return
-        for suffix in (LANDMARKS, TRACKED):
-            src, dst = f"{old} {suffix}", f"{new} {suffix}"
-            if src in layers and dst not in layers and (suffix == LANDMARKS or layers[src].metadata.get(TRACKED_KEY)):
-                with self._quiet():
-                    layers[src].name = dst
+        with self._quiet():
+            follow_image_name(layers, old, new)
         if old in self._models:
             self._models[new] = self._models.pop(old)
         if old in self._unread:  # its layer not read: left as it is under the new name too (it was emptied)

@@ -56,6 +56,8 @@ class ResultStore:
         self._running: dict[str, int] = {}
         self._labels: dict[str, str] = {}
         self._dock_state: dict | None = None
+        #: Landmarks docks open: while none is, the store takes an image's landmark layers along when it is renamed
+        self.landmark_docks = 0
 
     def keep_dock_state(self, state: dict) -> None:
         """What a closed Register dock leaves for the next one opened in this viewer (napari makes a new widget)."""
@@ -264,6 +266,12 @@ def _follow_renames(viewer, store: ResultStore) -> None:
         names[id(layer)] = layer.name
         if old is not None and old != layer.name:
             store.rename(old, layer.name)
+            if not store.landmark_docks and isinstance(layer, Image):
+                from .chooser import is_result
+                from .landmarks import follow_image_name
+
+                if not is_result(layer):
+                    follow_image_name(layers, old, layer.name)
             store.renamed.emit(old, layer.name)
 
     def removed(layer) -> None:
