@@ -63,9 +63,14 @@ def _left_behind(target: Path, old: Path, left: list[str]) -> str:
 
 def _salvage(old: Path, target: Path, replaces: str) -> list[str]:
     """Move what the user kept in an output folder being replaced (``old``, moved aside) into its replacement
-    ``target``; returns the names that could not be moved (a mount point, a name the new folder holds)."""
+    ``target``; returns the names that could not be moved (a mount point, a name the new folder holds), or what stopped
+    its listing."""
+    try:
+        names = os.listdir(old)
+    except OSError as exc:
+        return [f"what it held ({exc.strerror or exc})"]
     left = []
-    for e in os.listdir(old):
+    for e in names:
         if is_output_file(e, replaces):
             continue
         try:
@@ -322,10 +327,8 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output", on_
                 except BaseException:
                     os.rename(old, target)
                     raise
-                try:
-                    left = _salvage(old, target, replaces) if replaces is not None else []  # the user's, into it
-                except OSError as exc:  # (the new output is in place: said, not raised)
-                    left = [f"what it held ({exc.strerror or exc})"]
+                # the user's, into it (the new output is in place: what cannot be moved is said, not raised)
+                left = _salvage(old, target, replaces) if replaces is not None else []
                 if left:
                     _say(on_warning, _left_behind(target, old, left))
                 else:
@@ -412,10 +415,7 @@ def remove_leftovers(target, replaces: str | None = None, on_warning=None) -> No
             continue
         if left.name.startswith(_sibling_prefix(target, "old")) and replaces is not None and target.is_dir() \
                 and (left / replaces).is_file():  # a write killed before it moved the user's files over
-            try:
-                stuck = _salvage(left, target, replaces)
-            except OSError as exc:
-                stuck = [f"what it held ({exc.strerror or exc})"]
+            stuck = _salvage(left, target, replaces)
             if stuck:  # what could not be moved stays, with its folder, and is said at every write
                 _say(on_warning, _left_behind(target, left, stuck))
                 continue
