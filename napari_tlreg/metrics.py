@@ -369,7 +369,9 @@ def lncc_map(a, b, radius: int = DEFAULT_LNCC_RADIUS, squared: bool = False) -> 
 def lncc(a, b, radius: int = DEFAULT_LNCC_RADIUS, mask=None, per_frame: bool = False, squared: bool = False):
     """Mean local normalised cross-correlation, ``(2·radius+1)²`` windows (default 9x9), eps 1e-5.
 
-    2-D -> float (1.0 for identical or positively affinely related textured images); ``(T, H, W)``
+    2-D -> float (1.0 for identical or positively affinely related images textured in every window; a window
+    where either is flat counts 0, so an image with flat areas scores below 1 against itself: ``lncc(b, b)`` is the
+    best any ``a`` can reach against ``b``, 0.25-0.99 for the bundled samples at radius 4); ``(T, H, W)``
     -> mean over frames, or per frame with ``per_frame=True``. With ``mask``: mean over the mask.
     ``squared=True``: VoxelMorph's ``cc²`` form (in [0, 1]).
     """

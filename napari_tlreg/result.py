@@ -30,6 +30,8 @@ ARRAY_NOTES = {
 }
 #: px: :meth:`RegistrationResult.track_points` warns of a tracked point that maps back farther than this from its own
 TRACK_TOLERANCE = 0.5
+#: px: ... and of a tracked point farther than this outside the frame (rows 0..H-1, columns 0..W-1)
+OUTSIDE_TOLERANCE = 0.5
 
 
 @dataclass(eq=False)  # compared and hashed as objects: == over its arrays raised "truth value ... is ambiguous"
@@ -228,6 +230,16 @@ class RegistrationResult:
                           f"point in {int(bad.any(1).sum())} frame(s) (worst {miss[t, k]:.2f} px: point {k} in frame "
                           f"{t}): the field folds or is not invertible there, so their positions are approximate",
                           UserWarning, stacklevel=2)
+        # a point whose content leaves the frame: the field there is the border's, so its position is extrapolated
+        H, W = self.frames.shape[-2:]
+        off = np.maximum(np.maximum(-out, out - np.array([H - 1, W - 1])), 0.0).max(axis=2)  # px outside, (T, N)
+        out_of = off > OUTSIDE_TOLERANCE
+        if out_of.any():
+            t, k = np.unravel_index(np.argmax(off), off.shape)
+            warnings.warn(f"{int(out_of.any(0).sum())} of {n} tracked point(s) leave the frame in "
+                          f"{int(out_of.any(1).sum())} frame(s) (farthest: point {k} in frame {t}, at "
+                          f"({out[t, k, 0]:.1f}, {out[t, k, 1]:.1f}) in a {H}x{W} frame): the field outside is the "
+                          f"border's, so their positions there are extrapolated", UserWarning, stacklevel=2)
         return out
 
     # ---- persistence -------------------------------------------------------------------------

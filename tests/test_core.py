@@ -1,4 +1,6 @@
 """Properties of the deformation core (tl.warp, integrate_velocity, compose, invert, jacobian_determinant)."""
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -270,6 +272,24 @@ def test_track_points_follow_a_strong_zoom_and_warn_where_the_field_folds():
     grid = np.stack(np.meshgrid(np.arange(4, 60, 8.0), np.arange(4, 60, 8.0)), -1).reshape(-1, 2)
     with pytest.warns(UserWarning, match=r"of 49 tracked point\(s\) do not map back onto their reference point"):
         res_fold.track_points(grid)
+
+
+def test_track_points_warn_of_a_point_whose_content_leaves_the_frame():
+    """A shift of 5 rows down carries a reference point at row 60 of 64 to row 65: tracked to 65 by the border's
+    field, without a word before; a point that stays inside is tracked without a warning."""
+    from napari_tlreg.result import RegistrationResult
+
+    u = np.zeros((2, 2, 64, 48), np.float32)
+    u[1, 0] = -5.0  # frame_1(x) = reference(x - 5 rows): the content moves 5 rows down
+    res = RegistrationResult(np.zeros((2, 64, 48), np.float32), np.zeros((2, 64, 48), np.float32), u,
+                             tl.jacobian_determinant(u), "x")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        inside = res.track_points(np.array([[20.0, 10.0], [58.0, 47.0]]))
+    np.testing.assert_allclose(inside[1], [[25.0, 10.0], [63.0, 47.0]], atol=0.02)
+    with pytest.warns(UserWarning, match=r"1 of 2 tracked point\(s\) leave the frame in 1 frame\(s\) \(farthest: "
+                                         r"point 1 in frame 1, at \(65\.0, 30\.0\) in a 64x48 frame\)"):
+        res.track_points(np.array([[20.0, 10.0], [60.0, 30.0]]))
 
 
 def test_nearest_halves_round_up_so_labels_shift_whole():

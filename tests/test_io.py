@@ -149,6 +149,17 @@ def test_plain_tiff_resolution_tags_in_cm(tmp_path):
     assert load_sequence(p).spacing == pytest.approx((0.5, 0.25))
 
 
+def test_imagej_resolution_reads_back_the_pixel_size_written_not_its_rational_noise(tmp_path):
+    """1 / (1/2.3) through a TIFF rational read back as 2.3000000000000003 (in result.json and itk.json)."""
+    import tifffile
+
+    p = tmp_path / "aniso.tif"
+    tifffile.imwrite(p, _stack((2, 6, 7), np.uint8), imagej=True, resolution=(1 / 2.3, 1 / 0.6),
+                     metadata={"axes": "TYX", "unit": "mm"})
+    seq = load_sequence(p)
+    assert tuple(seq.spacing) == (0.6, 2.3) and seq.unit == "mm"
+
+
 def test_rgb_tiff_to_luminance_keeps_colour(tmp_path):
     import tifffile
 

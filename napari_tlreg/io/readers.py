@@ -1029,7 +1029,8 @@ def _tiff_spacing(tif, path: Path) -> tuple[tuple[float, float] | None, str]:
     scale = _unit_scale(unit)
     if scale is None:
         return None, "px"
-    return (scale[0] / yres, scale[0] / xres), scale[1]
+    # a TIFF rational holds ~9 significant digits: 1 / (1/2.3) read back as 2.3000000000000003 is 2.3
+    return (float(f"{scale[0] / yres:.9g}"), float(f"{scale[0] / xres:.9g}")), scale[1]
 
 
 #: a reader's ``slice`` for every slice position at once (:func:`load_slices`): the reader then reads the source once
