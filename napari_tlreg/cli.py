@@ -254,7 +254,8 @@ def _progress_printer(method: str):
     state = {"width": 0, "last": -float("inf"), "text": None}
 
     def progress(done, total, message):
-        text = f"[{method}] {done}/{total} {message}"
+        # the API's last call, (1, 1, "done"), after an engine's 2/2: "done" alone (a "1/1" read as a count going back)
+        text = f"[{method}] done" if message == "done" and done == total == 1 else f"[{method}] {done}/{total} {message}"
         if text == state["text"]:  # the engine's last report and the API's "done" after it: said once
             return
         state["text"] = text

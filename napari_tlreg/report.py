@@ -325,13 +325,15 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6, re
     grey = "\n(no-data grey)" if region is not None else f"\n(outside the {where} grey)" if mask is not None else ""
     rows = ["frame" + (" (+ propagated labels)" if propagated is not None else ""), "reference warped to frame",
             "|frame - warped|" + grey,
-            "Jacobian det (folds: black)"]
+            "Jacobian det (folds: black)" + ("\n(no-data grey)" if region is not None else "")]
     fig = Figure(figsize=(2.1 * len(ts) + 1.2, 2.1 * len(rows) + 0.6))
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(rows), len(ts), squeeze=False)
     # the viewer's scale, over the field where it was fitted: one outlier pixel's 35 set a scale on which expansion
     # vanished (the real echo's, whose det is 3 at its 99th percentile)
     jac = res.jacobian if mask is None else np.where(mask, res.jacobian, np.nan)
+    if region is not None:  # nor over a date's no-data: a field no data constrained, drawn as ground that moved
+        jac = np.where(region, jac, np.nan)
     lo, hi = jacobian_limits(jac)
     norm = TwoSlopeNorm(vcenter=1.0, vmin=lo, vmax=hi)
     jac_cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.6")

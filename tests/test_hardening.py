@@ -918,8 +918,9 @@ def test_cli_progress_lines_in_a_log_and_on_a_terminal(monkeypatch):
         progress(i, 10, f"step {i}")
         clock[0] += 0.5
     progress(10, 10, "step 10")  # (satellite review) the engine's last report and the API's after it: one line
+    progress(1, 1, "done")  # the API's last call: "done" alone (multistep's 2/2, then "1/1 done", read as going back)
     lines = log.getvalue().splitlines()
-    assert lines == ["[m] 1/10 step 1", "[m] 5/10 step 5", "[m] 9/10 step 9", "[m] 10/10 step 10"]
+    assert lines == ["[m] 1/10 step 1", "[m] 5/10 step 5", "[m] 9/10 step 9", "[m] 10/10 step 10", "[m] done"]
     tty = Stream(True)
     monkeypatch.setattr(cli.sys, "stderr", tty)
     progress = cli._progress_printer("m")

@@ -91,6 +91,22 @@ def test_the_overlay_shows_no_grid_nor_warped_reference_over_a_dates_no_data(lan
     assert ((arrows[:, 0, 0] == 0) & (arrows[:, 0, 2] < 30)).any()  # the reference has data there
     checker = L.warped_layer(res, "pair", checker=True)[0]
     assert np.isfinite(checker).all()
+    # (session 51 review) nor a Jacobian over it: the field guessed there drew stripes read as ground that moved, and
+    # set the colour scale; in the viewer and in the report's montage alike
+    jac_kw = {kw["name"]: kw for _, kw, _ in L.result_layers(res, "pair")[0]}["pair jacobian"]
+    jac = layers["pair jacobian"]
+    assert np.isnan(jac[1, :, :30]).all() and np.isfinite(jac[1, :, 40:]).all() and np.isfinite(jac[0]).all()
+    assert jac_kw["contrast_limits"] == L.jacobian_limits(np.where(res.data_region, res.jacobian, np.nan))
+    from napari_tlreg.report import montage_figure
+
+    fig = montage_figure(res)
+    shown = [ax.images[0].get_array() for ax in fig.axes if ax.get_ylabel().startswith("Jacobian")]
+    assert "(no-data grey)" in [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel().startswith("Jacobian")][0]
+    assert len(shown) == 1  # the first column's axis holds the row label: frame 0
+    cols = [ax for ax in fig.axes if ax.images and ax.get_subplotspec() is not None
+            and ax.get_subplotspec().rowspan.start == 3]
+    second = np.ma.getmaskarray(cols[1].images[0].get_array())
+    assert second[:, :30].all() and not second[:, 40:].all()
 
 
 def test_a_sliver_of_the_fill_along_an_edge_does_not_make_it_shared(land):

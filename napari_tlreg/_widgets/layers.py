@@ -246,11 +246,13 @@ def jacobian_layer(res, base: str, *, scale=None, translate=None, visible: bool 
     """``det(I + ∇u)`` per frame with a diverging colormap centred on 1 (white = no area change); its
     limits from the values inside ``res.mask`` when the run was restricted to a region, and nothing drawn (NaN,
     transparent) outside it: the field there fitted nothing (the echo's black and text were coloured as tissue that
-    grew or shrank)."""
+    grew or shrank); nor where a pair engine's run compared no data (``res.data_region``)."""
     data = np.asarray(res.jacobian, dtype=np.float32)
     region = drawn_region(res, region)  # the colour scale spans the field where it was fitted (e.g. the echo sector)
     if region is not None:
         data = np.where(_region(region, data.shape[1:]), data, np.float32(np.nan))
+    if res.data_region is not None:  # nor over a date's no-data (nothing constrained the field there)
+        data = np.where(res.data_region, data, np.float32(np.nan))
     kw = {
         "name": layer_name(base, JACOBIAN),
         "colormap": JACOBIAN_COLORMAP,
