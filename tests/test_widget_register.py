@@ -170,6 +170,9 @@ def test_run_end_to_end(widget, qtbot, notes):
         np.testing.assert_allclose(layer.scale, img.scale)
         np.testing.assert_allclose(layer.translate, img.translate)
         assert names.index(f"seq {s}") > names.index("seq")  # above the image
+    # (clinician review) the additive warped reference just above its image, under the user's labels: on top it was
+    # summed with their filled contour, which read as magenta "misalignment" over an aligned cavity
+    assert names.index("seq warped reference") == names.index("seq") + 1 < names.index("seg")
     assert viewer.dims.current_step[0] == REF  # the viewer stays on its frame
     for s in ("warped reference", "grid", "jacobian", "folds", "propagated labels"):
         assert viewer.layers[f"seq {s}"].data.shape == (T, H, W), s
@@ -2075,10 +2078,12 @@ def test_a_rerun_keeps_the_display_settings_the_user_gave_the_result_layers(widg
     labs.new_colormap()  # "shuffle colours"
     shuffled = np.asarray(labs.colormap.colors).copy()
     viewer.layers["seg"].selected_label = 2  # the user paints on their own labels: not the propagated ones' look
+    viewer.layers.move(viewer.layers.index(warped), len(viewer.layers))  # and puts the warped reference on top
     w.set_param("gain", 0.5)
     run_and_wait(qtbot, w)
     for layer in (warped, jac, grid, vectors, labs):
         assert viewer.layers[layer.name] is layer  # updated in place
+    assert viewer.layers[-1] is warped  # where the user put it (only a new one goes just above its image)
     assert warped.colormap.name == "cyan" and warped.blending == "translucent"
     assert tuple(jac.contrast_limits) == (0.5, 1.7) and jac.colormap.name == "viridis"
     assert w.legend.lo.text() == "≤ 0.5" and "left end grew" in w.legend.meaning.text()

@@ -1843,6 +1843,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._result = res
         self._result_place = {k: settings[k] for k in ("base", "scale", "translate", "region")}
         active = self._viewer.layers.selection.active  # napari selects each layer added: the user's pairing layer lost
+        warped_before = self._result_layer(L.layer_name(str(settings["base"]), L.WARPED))
         self._add_layers(outcome.layers)
         if layer is not None and not shown:
             for _, kwargs, _ in outcome.layers:  # another image shown now: its results wait hidden with it (drawn
@@ -1852,7 +1853,7 @@ class RegisterWidget(ClosingDock, QWidget):
                     hidden.visible = False
                     hidden.metadata[HIDDEN_WITH] = layer.name
         self._drop_stale_layers(str(settings["base"]), outcome.layers)
-        self._grey_frame_under_the_overlay(str(settings["base"]), layer)
+        self._grey_frame_under_the_overlay(str(settings["base"]), layer, warped_before)
         if layer is not None and shown:  # napari selected the last layer added (the hidden arrows): the image again
             self._viewer.layers.selection.active = layer
         elif active is not None and active in self._viewer.layers:  # the layer the user works on (canvas clicks)
@@ -1971,14 +1972,22 @@ class RegisterWidget(ClosingDock, QWidget):
         if len(dims.current_step) == len(step):
             dims.current_step = step
 
-    def _grey_frame_under_the_overlay(self, base: str, image: Layer | None) -> None:
+    def _grey_frame_under_the_overlay(self, base: str, image: Layer | None, warped_before: Layer | None = None) -> None:
         """A colour image's grey frame (opaque) just above the image, under the other result layers: made again after
-        the user removed it, it was added on top of them all and hid the overlay."""
+        the user removed it, it was added on top of them all and hid the overlay. A warped reference made by this
+        run goes just above them (a re-run leaves it where the user put it), under the layers the user had over the
+        image: added on top, its additive magenta summed with the image's own labels (an expert's filled ES contour
+        read as hot pink, "misalignment", over a cavity that was aligned)."""
         layers = self._viewer.layers
-        grey = self._result_layer(L.layer_name(base, L.GREY_FRAME))
-        if image is None or image not in layers or grey is None:
+        if image is None or image not in layers:
             return
-        layers.move(layers.index(grey), layers.index(image) + 1)  # before the layer after the image (a no-op there)
+        grey = self._result_layer(L.layer_name(base, L.GREY_FRAME))
+        if grey is not None:
+            layers.move(layers.index(grey), layers.index(image) + 1)  # before the layer after the image (no-op there)
+        warped = self._result_layer(L.layer_name(base, L.WARPED))
+        if warped is not None and warped is not warped_before:
+            below = grey if grey is not None else image
+            layers.move(layers.index(warped), layers.index(below) + 1)
 
     def _drop_stale_layers(self, base: str, layer_data: list) -> None:
         """Remove ``base``'s result layers that this run did not make (its propagated labels when this run had
