@@ -6,7 +6,8 @@
 #
 #   source scripts/_venv.sh && tlreg_ensure_venv test    # then use "$TLREG_PY"
 #
-# Environment knobs: PYTHON (interpreter used to create the venv), TLREG_VENV (venv folder,
+# Environment knobs: PYTHON (interpreter used to create the venv; an existing venv of Python >= 3.11 is kept:
+# delete it to remake it with PYTHON), TLREG_VENV (venv folder,
 # default <repo>/.venv), TLREG_FORCE_INSTALL=1 (reinstall even when the stamp is current).
 
 TLREG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,13 +16,25 @@ TLREG_PY="$TLREG_VENV/bin/python"
 
 _tlreg_log() { printf '[napari-tlreg] %s\n' "$*" >&2; }
 
+# ensurepip too: Debian's python3.11 has the venv module without it (python3.11-venv), and venv then fails
+_TLREG_PY_OK='import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 11) else 1)'
+
 _tlreg_pick_python() {
   local cand
-  for cand in "${PYTHON:-}" python3.11 python3 python; do
-    [ -n "$cand" ] || continue
+  if [ -n "${PYTHON:-}" ]; then  # the user's choice: used, or said why not (not swapped for another silently)
+    if ! command -v "$PYTHON" >/dev/null 2>&1; then
+      _tlreg_log "PYTHON=$PYTHON: no such interpreter"
+    elif ! "$PYTHON" -c "$_TLREG_PY_OK" 2>/dev/null; then
+      _tlreg_log "PYTHON=$PYTHON: not a Python >= 3.11 with the venv and ensurepip modules ($("$PYTHON" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null || echo 'it does not run'))"
+    else
+      echo "$PYTHON"
+      return 0
+    fi
+    return 1
+  fi
+  for cand in python3.11 python3 python; do
     command -v "$cand" >/dev/null 2>&1 || continue
-    # ensurepip too: Debian's python3.11 has the venv module without it (python3.11-venv), and venv then fails
-    if "$cand" -c 'import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+    if "$cand" -c "$_TLREG_PY_OK" 2>/dev/null; then
       echo "$cand"
       return 0
     fi
@@ -77,10 +90,16 @@ _tlreg_pip() {
 
 tlreg_ensure_venv() {
   local extra="${1:-napari}" py start stamp="$TLREG_VENV/.tlreg-install-stamp"
-  # a venv without pip (made where ensurepip was missing) is remade, or every later run would fail on it
-  if [ ! -x "$TLREG_PY" ] || ! "$TLREG_PY" -c 'import pip' >/dev/null 2>&1; then
+  # a venv without pip (made where ensurepip was missing), or of a Python below 3.11 (a .venv made before by hand), is
+  # remade: every later run failed on it ("No module named pip", "requires a different Python: 3.10.13")
+  if [ ! -x "$TLREG_PY" ] || ! "$TLREG_PY" -c 'import sys, pip; sys.exit(0 if sys.version_info >= (3, 11) else 1)' >/dev/null 2>&1; then
+    [ -e "$TLREG_VENV" ] && _tlreg_log "$TLREG_VENV has no pip or a Python below 3.11 ($("$TLREG_PY" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null || echo 'none that runs')): made again"
     # no usable Python: on Debian/Ubuntu the system set-up installs python3-venv (with Qt's libraries), then retry
-    py="$(_tlreg_pick_python 2>/dev/null)" || { bash "$TLREG_ROOT/scripts/setup_system.sh" && py="$(_tlreg_pick_python)"; } || return 1
+    if [ -n "${PYTHON:-}" ]; then  # the user's interpreter: its own error, no system set-up that cannot mend it
+      py="$(_tlreg_pick_python)" || return 1
+    else
+      py="$(_tlreg_pick_python 2>/dev/null)" || { bash "$TLREG_ROOT/scripts/setup_system.sh" && py="$(_tlreg_pick_python)"; } || return 1
+    fi
     _tlreg_log "creating virtual environment $TLREG_VENV with $("$py" -c 'import sys; print(sys.executable, sys.version.split()[0])')"
     "$py" -m venv --clear "$TLREG_VENV" || return 1
     rm -f "$stamp"

@@ -10,7 +10,8 @@ PACKAGES=(
   python3-venv                       # venv's ensurepip: Debian's python3 has the venv module without it
   xvfb xauth x11-utils               # virtual X server, its auth helper, xdpyinfo
   libgl1 libegl1 libgl1-mesa-dri     # OpenGL (Mesa software rendering for Xvfb's GLX)
-  libglib2.0-0 libfontconfig1 libdbus-1-3
+  "libglib2.0-0|libglib2.0-0t64" libfontconfig1 libdbus-1-3  # a|b: either installed will do (Ubuntu 24.04 and
+                                                              # Debian 13 renamed it), a is installed where missing
   libxkbcommon-x11-0 libxkbcommon0   # what Qt 6's libqxcb.so and libQt6XcbQpa link against (ldd) ...
   libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
   libxcb-xinerama0 libxcb-xfixes0 libxcb-shape0 libxcb-cursor0  # libxcb-cursor0: required from Qt 6.5
@@ -22,12 +23,19 @@ if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; th
   exit 0
 fi
 
-missing=()
-for pkg in "${PACKAGES[@]}"; do
+installed() {
   # dpkg -s exits 0 also for removed-but-configured packages: check the status line.
-  if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
-    missing+=("$pkg")
-  fi
+  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
+}
+
+missing=()
+for group in "${PACKAGES[@]}"; do
+  found=0
+  IFS='|' read -r -a names <<< "$group"
+  for pkg in "${names[@]}"; do
+    if installed "$pkg"; then found=1; break; fi
+  done
+  [ "$found" = 1 ] || missing+=("${names[0]}")  # apt resolves the first to its provider where it was renamed
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

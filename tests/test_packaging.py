@@ -459,6 +459,63 @@ def test_a_venv_without_pip_is_made_again(tmp_path):
     assert subprocess.run([str(venv / "bin" / "python"), "-c", "import pip"]).returncode == 0
 
 
+def test_a_venv_of_a_python_below_311_is_made_again_and_an_unusable_PYTHON_is_said(tmp_path):
+    """(Session 51 review) a ``.venv`` made by hand with Python 3.10 was kept (it has pip), and every run failed with
+    pip's "requires a different Python: 3.10.13 not in '>=3.11'"; ``PYTHON=`` set to an interpreter that cannot be used
+    was passed over for another without a word. (The 3.10 venv is a stand-in: a ``python`` that imports pip and says
+    it is below 3.11.)"""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    fake = venv / "bin" / "python"
+    py310 = '#!/bin/sh\ncase "$*" in *version_info*) exit 1;; *split*) echo 3.10.13;; *) exit 0;; esac\n'
+    fake.write_text(py310)
+    fake.chmod(0o755)
+    script = (f"set -euo pipefail; TLREG_VENV={venv}; source {REPO_ROOT / 'scripts' / '_venv.sh'}; "
+              "_tlreg_pip() { echo \"pip $*\"; }; tlreg_ensure_venv napari")  # pip itself stubbed: no install
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON"}
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**env, "PYTHON": sys.executable})
+    assert proc.returncode == 0, proc.stderr
+    assert f"{venv} has no pip or a Python below 3.11 (3.10.13): made again" in proc.stderr
+    assert "creating virtual environment" in proc.stderr
+    version = subprocess.run([str(venv / "bin" / "python"), "-c", "import sys, pip; print(sys.version_info >= (3, 11))"],
+                             capture_output=True, text=True)
+    assert version.stdout.strip() == "True"
+    other, old = tmp_path / "other", tmp_path / "python3.10"
+    old.write_text(py310)  # (the venv's stand-in is a real venv now)
+    old.chmod(0o755)
+    for python, said in ((str(tmp_path / "no-such-python"), "no such interpreter"),
+                         (str(old), "not a Python >= 3.11 with the venv and ensurepip modules (3.10.13)")):
+        proc = subprocess.run(["bash", "-c", script.replace(str(venv), str(other))], capture_output=True, text=True,
+                              timeout=300, env={**env, "PYTHON": python})
+        assert proc.returncode != 0 and f"PYTHON={python}: {said}" in proc.stderr, proc.stderr
+        assert not (other / "bin" / "python").exists()
+
+
+def test_system_setup_takes_a_renamed_package_for_installed(tmp_path):
+    """(Session 51 review) Ubuntu 24.04 and Debian 13 ship ``libglib2.0-0t64`` for ``libglib2.0-0``: ``dpkg -s`` of the
+    old name says "not installed", so every run of the test command ran apt-get again (a sudo prompt each time).
+    A dpkg that knows only the new name: no apt-get; one that knows neither: apt-get installs the old name."""
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    calls = tmp_path / "apt-calls"
+    tools = {
+        "dpkg": 'case "$2" in libglib2.0-0) exit 1;; libglib2.0-0t64) [ -n "$NO_GLIB" ] && exit 1;; esac\n'
+                'echo "Status: install ok installed"',
+        "apt-get": f'echo "$*" >> {calls}',
+        "sudo": 'exec "$@"',
+    }
+    for name, body in tools.items():
+        (bin_ / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_ / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_}:{os.environ['PATH']}"}
+    proc = _run(["bash", "scripts/setup_system.sh"], env=env)
+    assert proc.returncode == 0 and proc.stderr == "" and not calls.exists(), proc.stderr
+    proc = _run(["bash", "scripts/setup_system.sh"], env={**env, "NO_GLIB": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert calls.read_text().splitlines()[-1].endswith("--no-install-recommends libglib2.0-0")
+
+
 def test_the_sdist_holds_what_its_tests_import_and_python_matches_napari():
     """The sdist shipped tests/ without the benchmarks/ they import; ``requires-python`` said 3.10, which napari 0.9
     does not support."""
