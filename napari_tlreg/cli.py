@@ -562,15 +562,16 @@ def cmd_batch(args) -> int:
 
 
 def cmd_view(args) -> int:
+    import importlib.util
+
+    # napari first: without it a display does not help (the two were said one at a time, the display first)
+    if importlib.util.find_spec("napari") is None:
+        raise OSError('napari is not installed: pip install "napari-tlreg[napari]" (or use `napari-tlreg register`)')
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                                                  or os.environ.get("QT_QPA_PLATFORM")):
         # Qt would abort the process (SIGABRT) with a page about its xcb plugin
         raise OSError("no display to open napari on (DISPLAY is not set): run it in a desktop session or under "
                       "xvfb-run, or use `napari-tlreg register` without one")
-    import importlib.util
-
-    if importlib.util.find_spec("napari") is None:
-        raise OSError('napari is not installed: pip install "napari-tlreg[napari]" (or use `napari-tlreg register`)')
     from ._widgets.launch import launch
 
     return launch(args.input, method=args.method, run=args.run, screenshot=args.screenshot,
