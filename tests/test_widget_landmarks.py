@@ -695,6 +695,22 @@ def test_the_hint_counts_the_pairs_of_an_image_opened_before_the_dock(make_napar
     assert w.hint_label.text().startswith("15 pair(s)")
 
 
+def test_the_hint_says_why_landmarks_off_the_reference_make_no_pairs(docks, qtbot):
+    """(Session 51, clinician review) Pairs placed between frames 18 and 7, then a run to reference 10: the dock said
+    "0 pair(s). Tick “pairing mode” ..." and the TRE line went blank, with no word of where the points are."""
+    viewer, _, w, _ = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    data = np.array([[1, 10.0, 12.0], [2, 11.0, 13.0], [1, 20.0, 8.0], [2, 21.0, 9.0], [2, 5.0, 5.0]])
+    viewer.add_points(data, name="seq landmarks", ndim=3, features={"id": [0, 0, 1, 1, 2]})
+    qtbot.wait(10)
+    assert w.reference == 0
+    assert w.hint_label.text() == ("5 landmark point(s) on frames 1, 2, none on the reference (t=0): no pairs, no TRE. "
+                                   "Register with reference 2, or place points on the reference.")
+    w.reference_spin.setValue(1)
+    assert w.hint_label.text().startswith("2 pair(s). Tick")
+
+
 # ---- found in review (session 29) ----------------------------------------------------------------------------
 def _plots_idle(qtbot, plots):
     qtbot.wait(plots._timer.interval() + 50)
@@ -1431,6 +1447,42 @@ def test_an_image_chosen_in_one_dock_is_chosen_in_the_others(docks, qtbot, error
 
     viewer.layers.remove("other")  # gone: a dock opened later does not start on a new layer of that name
     assert store_for(viewer).chosen_image() is None
+    assert not errors
+
+
+def test_an_image_selected_in_the_layer_list_is_chosen_in_every_dock(docks, qtbot, errors):
+    """(Session 51, clinician review) With slice 6 selected (and shown) in the layer list the docks stayed on slice 0,
+    hidden: Run registered it. An image the user selects is chosen now (its colour copy stands for its grey image);
+    napari's own activation of a layer it adds or of a neighbour of one removed is not the user's choice."""
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    seq = viewer.add_image(frames, name="seq")
+    viewer.add_image(frames[::-1].copy(), name="other")
+    qtbot.wait(10)
+
+    def chosen():
+        return [d.current_image().name for d in (reg, lmw, plots)]
+
+    assert chosen() == ["seq"] * 3 and viewer.layers.selection.active.name == "other"  # napari's: not followed
+    viewer.layers.selection.active = viewer.layers["other"]
+    viewer.layers.selection.active = seq
+    viewer.layers.selection.active = viewer.layers["other"]
+    assert chosen() == ["other"] * 3
+    viewer.add_labels(np.zeros(frames.shape, np.int32), name="seg")
+    viewer.layers.selection.active = viewer.layers["seg"]  # not an image: the docks stay
+    assert chosen() == ["other"] * 3
+    from napari_tlreg._hooks import COLOUR_OF
+
+    colour = viewer.add_image(np.repeat(frames[..., None], 3, -1), name="seq colour", rgb=True,
+                              metadata={"napari_tlreg": {COLOUR_OF: "seq"}})
+    viewer.add_image(frames.copy(), name="new")  # napari activates it
+    assert chosen() == ["other"] * 3
+    qtbot.wait(10)
+    viewer.layers.selection.active = colour
+    assert chosen() == ["seq"] * 3
+    viewer.layers.selection.select_only(viewer.layers["seg"])
+    viewer.layers.remove_selected()  # napari selects the layer below the one removed: "other"
+    assert viewer.layers.selection.active.name == "other" and chosen() == ["seq"] * 3
     assert not errors
 
 

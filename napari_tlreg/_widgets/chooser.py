@@ -196,9 +196,10 @@ class ImageChooser:
         self._shown: Image | None = None  # the choice show_chosen last acted on
         self._store = None  # the viewer's ResultStore, once the choice is shared (share)
 
-    def share(self, store) -> Callable[[], None]:
+    def share(self, store, viewer=None) -> Callable[[], None]:
         """Share the user's choice with the viewer's other docks through ``store`` (a ResultStore): a choice made here
-        turns them, theirs turn this one, and a first listing starts on the image last chosen. Returns the undo."""
+        turns them, theirs turn this one, and a first listing starts on the image last chosen. With ``viewer``, an
+        image the user selects in its layer list is chosen too (:func:`selected_image`). Returns the undo."""
         self._store = store
         held = weakref.ref(store)  # the slot outlives a closed viewer's combo in PyQt: it held the viewer's store
 
@@ -208,10 +209,12 @@ class ImageChooser:
 
         self.combo.activated.connect(chosen_here)
         store.chosen.connect(self.follow)
+        unselect = follow_selection(viewer, store) if viewer is not None else (lambda: None)
 
         def undo() -> None:
             self.combo.activated.disconnect(chosen_here)
             store.chosen.disconnect(self.follow)
+            unselect()
             self._store = None
         return undo
 
@@ -265,6 +268,46 @@ class ImageChooser:
         i = self.combo.findText(name)
         if i >= 0 and i != self.combo.currentIndex():
             self.combo.setCurrentIndex(i)
+
+
+def selected_image(layer) -> str | None:
+    """The name of the sequence image a selected ``layer`` stands for (its grey image for our reader's colour copy),
+    or None (not an image of frames, or a result)."""
+    if not isinstance(layer, Image) or layer.ndim != 3 or is_result(layer):
+        return None
+    return plugin_info(layer)[COLOUR_OF] if is_colour_copy(layer) else layer.name
+
+
+def follow_selection(viewer, store) -> Callable[[], None]:
+    """The docks turn to an image the user selects in ``viewer``'s layer list (they stayed on the image chosen
+    before: with slice 6 selected and shown, Run registered slice 0, hidden); not to one napari makes active as it
+    adds or removes layers (the last slice a file opened, a neighbour of a layer deleted). Returns the undo."""
+    layers = viewer.layers
+    adding = [False]  # napari activates a layer added (after its "inserted"), a neighbour of one removed
+    held = weakref.ref(store)
+
+    def settle() -> None:
+        adding[0] = False
+
+    def busy(_event=None) -> None:
+        adding[0] = True
+        QTimer.singleShot(0, settle)  # once this change is done (the selection is set in the same call)
+
+    def active(event) -> None:
+        name = selected_image(event.value)
+        st = held()
+        if not adding[0] and name is not None and st is not None and name != st.chosen_image():
+            st.choose(name)
+
+    layers.events.inserted.connect(busy)
+    layers.events.removed.connect(busy)
+    layers.selection.events.active.connect(active)
+
+    def undo() -> None:
+        layers.events.inserted.disconnect(busy)
+        layers.events.removed.disconnect(busy)
+        layers.selection.events.active.disconnect(active)
+    return undo
 
 
 def start_reference(viewer, layer, planned: int | None) -> int:

@@ -211,7 +211,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         store = self._store
         store.landmark_docks += 1  # it takes its images' landmark layers along when they are renamed, while open
         self._when_closed(lambda: setattr(store, "landmark_docks", store.landmark_docks - 1))
-        self._when_closed(self.images.share(self._store))  # the image chosen, shared with the other docks
+        self._when_closed(self.images.share(self._store, self._viewer))  # the image chosen, shared with the other docks
         self._when_closed(self._unhook_layers)  # its keys, its click in pairing mode
         # napari's features table edits the ids in place (layer.features.iloc[...] = id), with no event: looked for
         # every EDIT_POLL_MS while the dock is open, and before each of its actions (model())
@@ -857,7 +857,15 @@ class LandmarkWidget(ClosingDock, QWidget):
             return
         ref = self.reference
         a = m.active_id
-        if not self.pairing_box.isChecked():
+        on = m.table[:, 1].astype(int) if len(m) else np.zeros(0, int)
+        if not self.pairing_box.isChecked() and len(m) and not (on == ref).any():
+            # (clinician review) after a re-run to another reference, "0 pair(s)" and the points drawn grey, no reason
+            frames, counts = np.unique(on, return_counts=True)
+            listed = ", ".join(str(t) for t in frames[:6]) + (", …" if len(frames) > 6 else "")
+            text = (f"{len(m)} landmark point(s) on frame{'s' * (len(frames) > 1)} {listed}, none on the reference "
+                    f"(t={ref}): no pairs, no TRE. Register with reference {int(frames[np.argmax(counts)])}, or place "
+                    "points on the reference.")
+        elif not self.pairing_box.isChecked():
             text = f"{len(m.pairs(None))} pair(s). Tick “pairing mode” and click on the reference frame (t={ref})."
         elif a is not None and m.position(a, ref) is None and m.frames_of(a):
             text = f"landmark {a} has no point on the reference: click on the reference frame (t={ref}) to place it"

@@ -86,7 +86,7 @@ class PlotsWidget(ClosingDock, QWidget):
         self._when_closed(lambda: self._store.changed.disconnect(self._on_result_changed))
         self._store.added.connect(self.images.follow)  # a run's result: the dock turns to its image
         self._when_closed(lambda: self._store.added.disconnect(self.images.follow))
-        self._when_closed(self.images.share(self._store))  # the image chosen, shared with the other docks
+        self._when_closed(self.images.share(self._store, self._viewer))  # the image chosen, shared with the other docks
         self._when_closed(self._timer.stop)
         self._when_closed(self._unhook_layers)
         self._on_layers_changed()

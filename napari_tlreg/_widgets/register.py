@@ -922,7 +922,7 @@ class RegisterWidget(ClosingDock, QWidget):
         planned = self._on_planned
         store.planned.connect(planned)
         self._when_closed(lambda: store.planned.disconnect(planned))
-        self._when_closed(self.images.share(store))  # the image chosen, shared with the other docks
+        self._when_closed(self.images.share(store, self._viewer))  # the image chosen, shared with the other docks
 
     def event(self, e) -> bool:
         # napari's closing a dock takes the widget out of it (setParent(None)) without deleting it: stop its run
