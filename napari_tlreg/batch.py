@@ -448,7 +448,6 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
     Runs on a Dask worker (or anywhere). ``engine_entry`` (``(target, description)`` from the
     submitting process's registry) makes an engine added at run time known in the worker too.
     """
-    t0 = time.perf_counter()
     folder = Path(out) / item["name"]
     notes: list[str] = []  # the reader's and the run's warnings: in the summary, a failed row's too
     # and what register says plainly, not as a warning (the slice position registered, the parameters the sequence
@@ -456,12 +455,14 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
     said: list[str] = []
     if item.get("error"):
         return _row(item, status="failed", seconds=0.0, method=method, error=item["error"])
+    t0 = time.perf_counter()
     try:
         from . import api, report
         from .core.ops import resolve_device
         from .engines import add_engine, methods
         from .io import load_sequence
 
+        t0 = time.perf_counter()  # the sequence's time, from here: a worker's first imports (torch: 12-18 s) are not
         if engine_entry is not None and method not in methods():
             add_engine(method, *engine_entry)
         if torch_threads:
@@ -537,6 +538,24 @@ def _every_slice(items: list[dict], counts: list[int]) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- the batch
+#: a cgroup v2 CPU quota: "max 100000" (none) or "200000 100000" (2 cores)
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cpus() -> int:
+    """The cores this process may run on: its CPU affinity (``taskset``, a SLURM allocation; ``os.cpu_count`` counts
+    the machine's, and 2 workers on 4 cores of a 64-core node took 32 torch threads each), capped by a cgroup v2
+    quota (a container's ``--cpus``)."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = CGROUP_CPU_MAX.read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
+
+
 def _client(scheduler, n_workers: int):
     """``(client, cluster, owns_client)`` for ``scheduler``: None/"local", an address, a cluster or a Client.
 
@@ -846,7 +865,7 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
         from distributed import as_completed
 
         c, local = client()
-        threads = max(1, (os.cpu_count() or 1) // int(n_workers)) if local else None
+        threads = max(1, usable_cpus() // int(n_workers)) if local else None
         entry = _REGISTRY.get(method)
         futures = {}
         for i in todo:
@@ -882,6 +901,10 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
                         rows[i] = _row(items[i], status="ok", folder=str(folder), **_metrics_of(folder))
                     with contextlib.suppress(OSError):  # a worker stopped mid-write left its full-size hidden copy
                         remove_leftovers(folder, "result.json")
+                    if not local and rows[i]["status"] == "pending":  # a cluster not started here runs its tasks
+                        # to their end (Dask stops no task once started): the result lands after this summary
+                        rows[i]["note"] = ("interrupted: a task running on the cluster may still write its result; "
+                                           "run the batch again to collect it")
                 write_summary([rows[k] for k in range(len(items))], out)
             raise
 

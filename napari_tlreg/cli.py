@@ -402,10 +402,19 @@ def cmd_evaluate(args) -> int:
     from .io.writers import check_replaceable
     from .result import RegistrationResult
 
+    from .batch import SUMMARY_NAME
+
+    # a batch's output: its summary (OUT/* names it beside the case folders) is no result; the folder itself says so
+    args.folder = [f for f in args.folder if not (Path(f).name == SUMMARY_NAME and Path(f).is_file())] or args.folder
+    for f in args.folder:
+        if (Path(f) / SUMMARY_NAME).is_file() and not (Path(f) / "result.json").exists():
+            raise ValueError(f"{f}: a batch's output folder, not a result folder: give its result folders ({f}/*/)")
     results = [RegistrationResult.load(f) for f in args.folder]
     shapes = {tuple(r.frames.shape) for r in results}
-    if len(shapes) > 1:
-        raise ValueError(f"the result folders hold different sequences (shapes {sorted(shapes)})")
+    if len(shapes) > 1 and (args.report or args.labels or args.landmarks):  # one sequence's annotations, one report
+        raise ValueError(f"the result folders hold different sequences (shapes {sorted(shapes)}): --report, --labels "
+                         "and --landmarks are for the results of one sequence (without them each folder is evaluated "
+                         "on its own)")
     if args.report:  # before any folder is rewritten
         check_replaceable(args.report, "report.json", "report")
         _check_one_source(args.folder)

@@ -944,6 +944,10 @@ def test_an_interrupted_batch_does_not_call_a_finished_result_pending(cluster, s
     assert rows["seq0"]["status"] == rows["seq1"]["status"] == "ok", rows
     assert rows["seq1"]["frames"] == "5" and float(rows["seq0"]["mse"]) >= 0
     assert rows["corrupt"]["status"] == "pending"  # its row (a failure) never came back: not a folder to call done
+    # (session 51, cohort review) a cluster not started here runs a started task to its end: a result could land
+    # after this summary called it pending, without a word
+    assert rows["corrupt"]["note"] == ("interrupted: a task running on the cluster may still write its result; run the "
+                                       "batch again to collect it")
 
 
 def test_a_record_from_before_shipped_models_were_stamped_is_still_finished():
@@ -1159,3 +1163,20 @@ def test_a_batch_from_a_script_without_the_main_guard_says_so(tmp_path):
     assert last.endswith("call run_batch under it (each worker imports the script again)"), last  # said as a maybe:
     assert f"RuntimeError: {UNGUARDED}" in r.stderr.splitlines(), r.stderr[-3000:]  # the worker's import is sure
     assert 'under `if __name__ == "__main__":`' in UNGUARDED
+
+
+def test_a_local_batch_counts_the_cores_it_may_use_not_the_machines(monkeypatch, tmp_path):
+    """(Session 51, cohort review) torch's threads per worker came from ``os.cpu_count()``: under ``taskset -c 1`` a
+    worker ran 2 threads on 1 core; 2 workers on a 4-core SLURM allocation of a 64-core node would take 32 each."""
+    from napari_tlreg import batch
+
+    monkeypatch.setattr(batch.os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(batch.os, "sched_getaffinity", lambda pid: {4, 5, 6, 7}, raising=False)
+    monkeypatch.setattr(batch, "CGROUP_CPU_MAX", tmp_path / "none")
+    assert batch.usable_cpus() == 4
+    quota = tmp_path / "cpu.max"
+    quota.write_text("200000 100000\n")  # a container's --cpus=2
+    monkeypatch.setattr(batch, "CGROUP_CPU_MAX", quota)
+    assert batch.usable_cpus() == 2
+    quota.write_text("max 100000\n")
+    assert batch.usable_cpus() == 4

@@ -423,6 +423,34 @@ def test_hd_and_mse_panels_draw_their_before_registration_curves():
         assert before.get_ydata()[0] == pytest.approx(want)
 
 
+def test_evaluate_takes_a_batchs_results_of_several_shapes_each_on_its_own(tmp_path, capsys):
+    """(Session 51, cohort review) ``evaluate OUT/*/`` over a batch's results was refused ("different sequences") when
+    their shapes differed, accepted when two patients' happened to agree; ``evaluate OUT`` said only "no result.json",
+    and ``evaluate OUT/*`` stopped at ``summary.csv``. Without --report (or annotations for one sequence) each folder
+    is evaluated on its own; a batch's folder is named as one; its summary is passed over."""
+    import dataclasses
+
+    from napari_tlreg.batch import SUMMARY_NAME
+    from napari_tlreg.cli import main
+
+    out = tmp_path / "OUT"
+    a = _result(1.0)
+    small = dataclasses.replace(a, frames=a.frames[:3], warped=a.warped[:3], displacement=a.displacement[:3],
+                                jacobian=a.jacobian[:3])
+    report.write(a, out / "p1", source="/data/p1.nii.gz", montage=False)
+    report.write(small, out / "p2", source="/data/p2.nii.gz", montage=False)
+    (out / SUMMARY_NAME).write_text("name,status\np1,ok\np2,ok\n")
+    capsys.readouterr()
+    assert main(["evaluate", *sorted(str(p) for p in out.iterdir())]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert sorted(printed) == [str(out / "p1"), str(out / "p2")]
+    assert main(["evaluate", str(out / "p1"), str(out / "p2"), "--report", str(tmp_path / "rep")]) == 2
+    assert "different sequences (shapes" in capsys.readouterr().err and not (tmp_path / "rep").exists()
+    assert main(["evaluate", str(out)]) == 2
+    assert f"{out}: a batch's output folder, not a result folder: give its result folders ({out}/*/)" in \
+        capsys.readouterr().err
+
+
 def test_a_report_refuses_results_of_different_sequences_of_one_shape(tmp_path, capsys):
     """Two patients' cines of one shape shared a report as two methods ("shift", "shift #2"); through
     ``evaluate A B --report`` too, after both folders were re-evaluated."""
