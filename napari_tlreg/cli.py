@@ -315,7 +315,10 @@ def cmd_register(args) -> int:
     # everything that can be checked is checked before the (possibly long) registration
     chosen = args.reference is not None
     args.reference = args.reference if chosen else 0
-    api.validate_frames(seq.frames, args.reference)
+    try:
+        api.validate_frames(seq.frames, args.reference)
+    except ValueError as exc:  # named, as every reader's error is ("needs at least 2 frames, got 1": which file?)
+        raise ValueError(f"{args.input}: {exc}") from None
     if args.method is None and seq.shape[0] == 2:  # the default is trained on cine: say what a pair of dates wants
         print(f"napari-tlreg register: 2 frames: registering with {method} (the default, trained on cine sequences); "
               f"for a pair of dates (satellite), --method {api.PAIR_METHOD} (the viewer's choice) or multistep",

@@ -2879,3 +2879,31 @@ def test_labels_and_landmarks_on_the_reference_only_are_said_plainly(tmp_path, c
                        montage=False)
     assert row["status"] == "ok" and row["warning"] is None, row
     assert row["note"].startswith("labels on the reference frame (0) only: carried to every frame"), row
+
+
+# ---- found in review (session 51, bad-input fuzzing) ----------------------------------------------------------------
+def test_odd_files_are_named_for_what_they_are(tmp_path, capsys):
+    """A one-frame TIFF's "needs at least 2 frames, got 1" named no file (every reader's error does); a TIFF of 0
+    frames read as "truncated"; a dangling symbolic link as "no such file ... (and not a sample name ...)"; a
+    writer's fractional frame index as ``np.float64(0.5)``."""
+    import tifffile
+
+    from napari_tlreg import _hooks
+    from napari_tlreg.io import load_sequence
+
+    one = tmp_path / "one.tif"
+    tifffile.imwrite(one, np.zeros((1, 16, 16), np.float32))
+    rc, err, _ = _cli(["register", one, "--method", "voxelmorph", "--out", tmp_path / "o"], capsys)
+    _assert_one_line_error(rc, err, match=f"{one}: a sequence needs at least 2 frames to register, got 1")
+    empty = tmp_path / "zeroframes.tif"
+    with pytest.warns(UserWarning, match="zero-size"):  # tifffile writes it, with a word
+        tifffile.imwrite(empty, np.zeros((0, 16, 16), np.float32))
+    with pytest.raises(ValueError, match=r"zeroframes.tif: holds no image data \(shape \(0, 16, 16\)\)"):
+        load_sequence(empty)
+    dangling = tmp_path / "dangling.tif"
+    dangling.symlink_to(tmp_path / "gone.tif")
+    with pytest.raises(FileNotFoundError, match="dangling.tif: a symbolic link to nothing"):
+        load_sequence(dangling)
+    with pytest.raises(_hooks.WriteRefused, match=r"pf.csv: t must be an integer, got 0.5 \(point 0\)$"):
+        _hooks.write_points(str(tmp_path / "pf.csv"), np.array([[0.5, 1.0, 2.0]]), {})
+    assert not (tmp_path / "o").exists() and not (tmp_path / "pf.csv").exists()

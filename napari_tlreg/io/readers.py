@@ -464,6 +464,8 @@ def _load(source, slice, series):
                 raise SequenceReadError(f"{source}: slice={slice} is out of range: the sample has 1 slice position")
             return [lambda: seq] if slice is EVERY else seq
     path = Path(source).expanduser()
+    if not path.exists() and path.is_symlink():  # not "no such file ... (and not a sample name)"
+        raise FileNotFoundError(f"{source}: a symbolic link to nothing (its target is missing, or links loop)")
     if not path.exists():
         hint = ""
         if isinstance(source, str):
@@ -892,6 +894,8 @@ def _tiff_frames(shape, axes: str) -> tuple[int, int, int]:
 
 def _check_tiff_series(path: Path, s) -> None:
     """Before reading: the claimed size is within limits and uncompressed data lies inside the file."""
+    if 0 in tuple(s.shape):  # was "truncated: image data runs past the end of the file"
+        _fail(path, f"holds no image data (shape {tuple(int(n) for n in s.shape)})")
     _check_claim(path, s.shape, "TIFF image")
     size = path.stat().st_size
     truncated = "not a readable TIFF file (truncated: image data runs past the end of the file)"

@@ -719,7 +719,7 @@ def save_points_csv(path, points) -> Path:
     frac = pts[:, :2] != np.round(pts[:, :2])
     if frac.any():
         i, j = np.argwhere(frac)[0]
-        raise ValueError(f"{path.name}: {POINTS_HEADER[j]} must be an integer, got {pts[i, j]!r} (point {i})")
+        raise ValueError(f"{path.name}: {POINTS_HEADER[j]} must be an integer, got {float(pts[i, j]):g} (point {i})")
     keys = [tuple(r) for r in pts[:, :2]]
     if len(set(keys)) != len(keys):
         pid, t = next(k for i, k in enumerate(keys) if k in keys[:i])
