@@ -2907,3 +2907,34 @@ def test_odd_files_are_named_for_what_they_are(tmp_path, capsys):
     with pytest.raises(_hooks.WriteRefused, match=r"pf.csv: t must be an integer, got 0.5 \(point 0\)$"):
         _hooks.write_points(str(tmp_path / "pf.csv"), np.array([[0.5, 1.0, 2.0]]), {})
     assert not (tmp_path / "o").exists() and not (tmp_path / "pf.csv").exists()
+
+
+def test_an_npz_of_several_stacks_says_which_it_registers(tmp_path):
+    """Two unrelated stacks (``foo`` 4x32x32, ``bar`` 5x16x16): the first was registered without a word, where two
+    sets of 2-D images are refused as ambiguous."""
+    from napari_tlreg.io import load_sequence
+
+    p = tmp_path / "nokeys3.npz"
+    np.savez(p, foo=np.zeros((4, 32, 32), np.float32), bar=np.ones((5, 16, 16)))
+    with pytest.warns(UserWarning, match=r"nokeys3.npz: npz holds several stacks \(foo 4x32x32 float32, bar 5x16x16 "
+                                         r"float64\): registering 'foo', the first; save the frames as 'frames'"):
+        seq = load_sequence(p)
+    assert seq.frames.shape == (4, 32, 32)
+
+
+def test_a_label_over_the_whole_reference_is_said_to_score_nothing(tmp_path, capsys):
+    """Labels of -1 everywhere (an "ignore" mask) gave Dice 1 and HD95 0 on every frame without a word."""
+    from napari_tlreg.metrics import unannotated_reference
+
+    lab = np.full((3, 16, 16), -1, np.int32)
+    said = unannotated_reference(lab, None, 1)
+    assert said == ["label -1 covers the whole reference frame (1), so it covers every frame and its Dice is 1 and "
+                    "Hausdorff 0 whatever the registration: is this a segmentation?"]
+    lab[:, :4] = 0
+    assert unannotated_reference(lab, None, 1) == [] and unannotated_reference(np.zeros_like(lab), None, 1) == []
+    seq = tmp_path / "seq.npy"
+    np.save(seq, np.random.default_rng(0).random((3, 16, 16)).astype(np.float32))
+    np.save(tmp_path / "neg.npy", np.full((16, 16), -1, np.int32))
+    rc, err, _ = _cli(["register", seq, "--method", "voxelmorph", "--labels", tmp_path / "neg.npy",
+                       "--out", tmp_path / "o"], capsys)
+    assert rc == 0 and any("label -1 covers the whole reference frame (0)" in line for line in err), err

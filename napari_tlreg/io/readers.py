@@ -2031,9 +2031,12 @@ def _npz_frames_keys(z, keys: list[str], path: Path) -> tuple[str | None, list[s
     if key is not None:
         return key, []
     candidates = [k for k in keys if k not in _NOT_FRAMES and not is_mask_key(k)]
-    stack = next((k for k in candidates if len(shape(k)) >= 3 and not _colour_shape(shape(k))), None)
-    if stack is not None:
-        return stack, []  # a (T, H, W) stack (or (S, T, H, W), (T, H, W, C))
+    stacks = [k for k in candidates if len(shape(k)) >= 3 and not _colour_shape(shape(k))]
+    if len(stacks) > 1:  # (fuzzing review) the first was taken without a word
+        warnings.warn(f"{path.name}: npz holds several stacks ({said(stacks)}): registering {stacks[0]!r}, the first; "
+                      "save the frames as 'frames' to choose", stacklevel=4)
+    if stacks:
+        return stacks[0], []  # a (T, H, W) stack (or (S, T, H, W), (T, H, W, C))
     images = [k for k in candidates if _colour_shape(shape(k)) or (len(shape(k)) == 2 and min(shape(k)) > 4)]
     # named as what no frame is (clouds, grids, a DEM, quick-looks): left out, said where they are of the frames' kind
     left_out = [k for k in images if _auxiliary(k)]
