@@ -1014,6 +1014,7 @@ def test_viewer_run_that_would_not_fit_in_memory_notifies(viewer_widget, qtbot, 
     qtbot.waitUntil(lambda: not w.running, timeout=20000)
     assert len(notes) == 1 and notes[0][0] == "error", notes
     assert "tlrn on 3 frames of 64x64 needs about" in notes[0][1] and "MiB of memory and 1 MiB is available" in notes[0][1]
+    assert w.status_label.text().startswith("not run: tlrn on 3 frames")  # (fuzzing review) was "failed: ..."
     assert len(viewer.layers) == n_layers
     monkeypatch.setattr(api, "available_memory", lambda: None)
     notes.clear()

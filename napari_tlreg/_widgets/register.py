@@ -291,9 +291,16 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
         return _Outcome("refused", message=str(exc))
     except MemoryError:
         return _Outcome("refused", message="out of memory reading the labels: crop or downsample them")
+    started: list[bool] = []  # a first progress call: the engine runs (before it, register checks what it was given)
+
+    def steps(*args) -> None:
+        started.append(True)
+        if progress is not None:
+            progress(*args)
+
     try:
         notes: list[str] = []  # the run's own warnings (e.g. blank frames), shown with the result's
-        res = tl.register(frames, progress=progress, cancel=cancel,
+        res = tl.register(frames, progress=steps, cancel=cancel,
                           on_warning=lambda m: notes.append(in_dock_words(m)), **call)
         if cancel.is_set():
             return _Outcome("cancelled")
@@ -302,7 +309,8 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
     except Cancelled:
         return _Outcome("cancelled")
     except (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:  # the user's to fix
-        return _Outcome("error", message=str(exc))
+        # refused by register's checks (the memory it would need, a parameter) said as "not run", not "failed"
+        return _Outcome("error" if started else "refused", message=str(exc))
     except Exception as exc:  # a bug or a backend failure: report it, keep the viewer alive
         if out_of_memory(exc):  # the host's, or a GPU's (a RuntimeError, reported as a bug)
             return _Outcome("error", message="out of memory: crop or downsample the sequence, or use another device")
