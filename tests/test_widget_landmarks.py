@@ -1192,6 +1192,36 @@ def test_a_dock_opened_below_others_gets_its_share_of_the_column(make_napari_vie
         qtbot.waitUntil(lambda w=w: getattr(w, "_worker", None) is None, timeout=10000)
 
 
+def test_the_jacobian_legend_comes_into_view_when_its_layer_is_turned_on(make_napari_viewer, qtbot, engines):
+    """(Session 51, clinician review) With the three docks stacked in a 1600x1000 window the Register dock's form
+    showed down to "scale": the Jacobian's legend, below, was out of view when the map was turned on."""
+    from napari_tlreg._widgets.landmarks import LandmarkWidget
+    from napari_tlreg._widgets.plots import PlotsWidget
+    from napari_tlreg._widgets.register import RegisterWidget
+
+    viewer = make_napari_viewer(show=True)
+    window = viewer.window._qt_window
+    window.resize(1600, 1000)
+    qtbot.waitExposed(window)
+    reg, lmw, plots = RegisterWidget(viewer), LandmarkWidget(viewer), PlotsWidget(viewer)
+    for w, name in ((reg, "Register sequence"), (lmw, "Landmarks & TRE"), (plots, "Evaluation plots")):
+        viewer.window.add_dock_widget(w, name=name)
+    viewer.add_image(sequence()[0], name="seq")
+    run_register(qtbot, reg, FieldEngine.name)
+    jac = viewer.layers["seq jacobian"]
+    form = reg.findChild(QScrollArea, "scroll_area")
+    form.verticalScrollBar().setValue(0)  # the top of the form, as after choosing the method
+    qtbot.wait(50)
+    jac.visible = False
+    jac.visible = True
+    qtbot.wait(50)
+    legend = reg.legend.visibleRegion().boundingRect()  # as much of it as the form's view holds (it showed 0 px)
+    assert legend.height() >= min(reg.legend.height(), form.viewport().height()) - 1, (legend, form.viewport().height())
+    assert legend.top() == 0  # its title and ramp first
+    for w in (lmw, plots):
+        qtbot.waitUntil(lambda w=w: getattr(w, "_worker", None) is None, timeout=10000)
+
+
 def test_a_chosen_slice_comes_with_its_expert_labels_and_what_was_hidden_with_it(docks, tmp_path):
     """(2026-12-05, viewer review) Choosing slice 3 of a Sunnybrook crop showed the slice but left its expert labels
     (the reader's ``"<name> labels"``) hidden: at end-systole no contour to compare the propagated one with; and a

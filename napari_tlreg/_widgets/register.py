@@ -22,7 +22,7 @@ import numpy as np
 from napari.layers import Image, Labels, Layer, Points, Vectors
 from napari.utils.colormaps import ensure_colormap
 from napari.utils.notifications import show_error, show_warning
-from qtpy.QtCore import QEvent, QLocale, QObject, QRect, Qt, QThreadPool, QTimer, Signal
+from qtpy.QtCore import QEvent, QLocale, QObject, QPoint, QRect, Qt, QThreadPool, QTimer, Signal
 from qtpy.QtGui import QValidator
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -1969,8 +1969,20 @@ class RegisterWidget(ClosingDock, QWidget):
                 widget.legend.set_limits(ly.contrast_limits)
                 widget.legend.set_colormap(ly.colormap)
 
+        def shown(_event=None) -> None:  # (clinician review) turned on, its legend below the fold of a dock stacked
+            widget, ly = me(), ref()  # with two others (1000 px high: out of view): scrolled into view
+            if widget is None or ly is None or not ly.visible or not widget.live or widget.legend.isHidden():
+                return
+            form = widget.findChild(QScrollArea, "scroll_area")
+            if form is not None:
+                form.ensureWidgetVisible(widget.legend, 0, 0)
+                top = widget.legend.mapTo(form.widget(), QPoint(0, 0)).y()
+                if widget.legend.height() > form.viewport().height():  # taller than the view: its title and ramp
+                    form.verticalScrollBar().setValue(top)
+
         layer.events.contrast_limits.connect(changed)
         layer.events.colormap.connect(changed)
+        layer.events.visible.connect(shown)
 
     def _add_layers(self, layer_data: list) -> None:
         dims = self._viewer.dims
