@@ -246,7 +246,7 @@ def tracked_points(result, points, ids=None) -> tuple[np.ndarray, np.ndarray]:
     ids = np.arange(n) if ids is None else np.asarray(ids).reshape(-1)
     if len(ids) != n:
         raise ValueError(f"{len(ids)} ids for {n} points")
-    pos = result.track_points(pts) if n else np.zeros((result.n_frames, 0, 2))
+    pos = result.track_points(pts, ids=ids) if n else np.zeros((result.n_frames, 0, 2))
     T = pos.shape[0]
     data = np.column_stack([np.repeat(np.arange(T), n), pos.reshape(-1, 2)]) if n else np.zeros((0, 3))
     return data, np.tile(ids.astype(np.int64), T)

@@ -502,8 +502,9 @@ def unannotated_reference(labels, landmarks, reference: int) -> list[str]:
     elif labels is not None:
         ids, counts = np.unique(labels[reference], return_counts=True)
         if len(ids) == 1:  # (fuzzing review) -1 everywhere, an "ignore" mask: Dice 1 and HD 0 on every frame, silently
-            notes.append(f"label {int(ids[0])} covers the whole reference frame ({reference}), so it covers every "
-                         "frame and its Dice is 1 and Hausdorff 0 whatever the registration: is this a segmentation?")
+            notes.append(f"label {int(ids[0])} covers the whole reference frame ({reference}), so carried to every "
+                         "frame it covers each whole: its Dice and Hausdorff measure how much of a frame is labelled, "
+                         "not the registration (is this a segmentation?)")
     if landmarks is not None and len(landmarks) and not (np.asarray(landmarks)[:, 1] == reference).any():
         placed = sorted({int(t) for t in np.asarray(landmarks)[:, 1]})
         notes.append(f"no landmark lies on the reference frame ({reference}), so no landmark has a partner to be "

@@ -93,7 +93,16 @@ tlreg_ensure_venv() {
   # a venv without pip (made where ensurepip was missing), or of a Python below 3.11 (a .venv made before by hand), is
   # remade: every later run failed on it ("No module named pip", "requires a different Python: 3.10.13")
   if [ ! -x "$TLREG_PY" ] || ! "$TLREG_PY" -c 'import sys, pip; sys.exit(0 if sys.version_info >= (3, 11) else 1)' >/dev/null 2>&1; then
-    [ -e "$TLREG_VENV" ] && _tlreg_log "$TLREG_VENV has no pip or a Python below 3.11 ($("$TLREG_PY" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null || echo 'none that runs')): made again"
+    if [ -n "$(ls -A "$TLREG_VENV" 2>/dev/null)" ]; then
+      local why="$TLREG_VENV has no pip or a Python below 3.11 ($("$TLREG_PY" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null || echo 'none that runs'))"
+      # remade only where it is ours (the repo's .venv, or one this script made): TLREG_VENV naming the user's own
+      # environment must not be emptied
+      if [ "$TLREG_VENV" != "$TLREG_ROOT/.venv" ] && [ ! -e "$TLREG_VENV/.tlreg-made" ] && [ ! -e "$stamp" ]; then
+        _tlreg_log "$why, and it was not made here: delete it, or set TLREG_VENV to another folder"
+        return 1
+      fi
+      _tlreg_log "$why: made again"
+    fi
     # no usable Python: on Debian/Ubuntu the system set-up installs python3-venv (with Qt's libraries), then retry
     if [ -n "${PYTHON:-}" ]; then  # the user's interpreter: its own error, no system set-up that cannot mend it
       py="$(_tlreg_pick_python)" || return 1
@@ -101,7 +110,10 @@ tlreg_ensure_venv() {
       py="$(_tlreg_pick_python 2>/dev/null)" || { bash "$TLREG_ROOT/scripts/setup_system.sh" && py="$(_tlreg_pick_python)"; } || return 1
     fi
     _tlreg_log "creating virtual environment $TLREG_VENV with $("$py" -c 'import sys; print(sys.executable, sys.version.split()[0])')"
-    "$py" -m venv --clear "$TLREG_VENV" || return 1
+    local made=0
+    "$py" -m venv --clear "$TLREG_VENV" || made=$?
+    [ -d "$TLREG_VENV" ] && : > "$TLREG_VENV/.tlreg-made"  # ours, made again next time (also where ensurepip failed)
+    [ "$made" = 0 ] || return 1
     rm -f "$stamp"
   fi
   if [ "${TLREG_FORCE_INSTALL:-0}" != 1 ] && _tlreg_install_current "$extra"; then

@@ -290,6 +290,13 @@ def test_track_points_warn_of_a_point_whose_content_leaves_the_frame():
     with pytest.warns(UserWarning, match=r"1 of 2 tracked point\(s\) leave the frame in 1 frame\(s\) \(farthest: "
                                          r"point 1 in frame 1, at \(65\.0, 30\.0\) in a 64x48 frame\)"):
         res.track_points(np.array([[20.0, 10.0], [60.0, 30.0]]))
+    with pytest.warns(UserWarning, match=r"\(farthest: landmark 9 in frame 1"):  # named as the caller names them
+        res.track_points(np.array([[20.0, 10.0], [60.0, 30.0]]), ids=[4, 9])
+    with warnings.catch_warnings(record=True) as said:  # outside on the reference already: said so, not "leaving"
+        warnings.simplefilter("always")
+        res.track_points(np.array([[-3.0, 10.0]]))
+    assert [str(w.message) for w in said] == ["1 of 1 reference point(s) lie outside the 64x48 frame (first: point 0): "
+                                              "their positions are extrapolated from the border's field"]
 
 
 def test_nearest_halves_round_up_so_labels_shift_whole():

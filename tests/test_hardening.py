@@ -798,7 +798,7 @@ def test_viewer_unknown_method_and_reference_out_of_range(viewer_widget, qtbot, 
     finally:
         add_engine(shift_engine, *entry)
     assert notes[-1][0] == "error" and f"unknown method '{shift_engine}'" in notes[-1][1], notes
-    assert w.status_label.text().startswith("failed: ")
+    assert w.status_label.text().startswith("not run: ")  # refused by register's checks: nothing ran
     _alive(viewer, qtbot, w, shift_engine, notes)
 
 
@@ -2929,8 +2929,9 @@ def test_a_label_over_the_whole_reference_is_said_to_score_nothing(tmp_path, cap
 
     lab = np.full((3, 16, 16), -1, np.int32)
     said = unannotated_reference(lab, None, 1)
-    assert said == ["label -1 covers the whole reference frame (1), so it covers every frame and its Dice is 1 and "
-                    "Hausdorff 0 whatever the registration: is this a segmentation?"]
+    assert said == ["label -1 covers the whole reference frame (1), so carried to every frame it covers each whole: "
+                    "its Dice and Hausdorff measure how much of a frame is labelled, not the registration (is this a "
+                    "segmentation?)"]
     lab[:, :4] = 0
     assert unannotated_reference(lab, None, 1) == [] and unannotated_reference(np.zeros_like(lab), None, 1) == []
     seq = tmp_path / "seq.npy"

@@ -451,6 +451,7 @@ def test_a_venv_without_pip_is_made_again(tmp_path):
     and every later run failed on it ("No module named pip") until it was deleted by hand."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    (venv / ".tlreg-made").touch()  # made by the script (a TLREG_VENV it did not make is left alone: below)
     script = (f"set -euo pipefail; TLREG_VENV={venv}; source {REPO_ROOT / 'scripts' / '_venv.sh'}; "
               "_tlreg_pip() { echo \"pip $*\"; }; tlreg_ensure_venv napari")  # pip itself stubbed: no install
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
@@ -470,9 +471,16 @@ def test_a_venv_of_a_python_below_311_is_made_again_and_an_unusable_PYTHON_is_sa
     py310 = '#!/bin/sh\ncase "$*" in *version_info*) exit 1;; *split*) echo 3.10.13;; *) exit 0;; esac\n'
     fake.write_text(py310)
     fake.chmod(0o755)
+    (venv / "notes.txt").write_text("mine")
     script = (f"set -euo pipefail; TLREG_VENV={venv}; source {REPO_ROOT / 'scripts' / '_venv.sh'}; "
               "_tlreg_pip() { echo \"pip $*\"; }; tlreg_ensure_venv napari")  # pip itself stubbed: no install
     env = {k: v for k, v in os.environ.items() if k != "PYTHON"}
+    # (diff review) a TLREG_VENV the script did not make is the user's: refused, not emptied by venv --clear
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**env, "PYTHON": sys.executable})
+    assert proc.returncode != 0 and "it was not made here: delete it, or set TLREG_VENV to another folder" in proc.stderr
+    assert (venv / "notes.txt").read_text() == "mine" and fake.read_text() == py310
+    (venv / ".tlreg-made").touch()  # one the script made: made again
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300,
                           env={**env, "PYTHON": sys.executable})
     assert proc.returncode == 0, proc.stderr

@@ -70,6 +70,7 @@ def errors(monkeypatch):
     for mod in (landmarks, plots, register):
         monkeypatch.setattr(mod, "show_error", lambda msg: seen.append(str(msg)))
     monkeypatch.setattr(register, "show_warning", lambda msg: seen.append(str(msg)))
+    monkeypatch.setattr(landmarks, "show_warning", lambda msg: seen.append(str(msg)))
     return seen
 
 
@@ -1031,6 +1032,30 @@ def test_the_landmarks_docks_physical_tre_on_non_square_pixels(docks, qtbot, err
     before_mm = np.mean([np.hypot(*(t * SHIFT * (0.5, 2.0))) for t in (1, 2, 3)])
     assert float(tre[1][0]) == pytest.approx(before_px, abs=2e-3)
     assert float(tre[1][2]) == pytest.approx(before_mm, abs=2e-3) and not errors, errors
+
+
+def test_tracking_says_a_point_whose_content_leaves_the_frame(docks, qtbot, errors):
+    """(Session 51, diff review) The tracking's warnings were caught by the dock's worker and reached no one: a point
+    tracked out of the frame (the border's field extrapolated) was "tracked" without a word. Named by its landmark
+    id, as the table shows it."""
+    viewer, reg, w, _ = docks
+    frames, _ = sequence()
+    n = len(frames)
+    field = np.zeros((n, 2, *frames.shape[1:]), np.float32)
+    field[:, 0] = -np.arange(n)[:, None, None] * 3.0  # frame t: the content 3t rows down
+    FieldEngine.FIELD = field
+    viewer.add_image(frames, name="seq")
+    run_register(qtbot, reg, FieldEngine.name)
+    h = frames.shape[1]
+    viewer.add_points(np.array([[0, 5.0, 5.0], [0, h - 2.0, 6.0]]), name="seq landmarks", ndim=3,
+                      features={"id": [3, 7]})
+    qtbot.wait(10)
+    w.track_btn.click()
+    qtbot.waitUntil(lambda: "seq tracked" in viewer.layers, timeout=10000)
+    said = [e for e in errors if "leave the frame" in e]
+    assert len(said) == 1 and said[0].startswith("Landmarks: 1 of 2 tracked point(s) leave the frame in ") \
+        and "(farthest: landmark 7 in frame " in said[0], errors
+    assert "; 1 of 2 tracked point(s) leave the frame" in w.status_label.text()
 
 
 def test_tracked_points_are_not_landmarks_and_go_with_the_result_they_followed(docks, qtbot, errors):

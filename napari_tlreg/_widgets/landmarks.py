@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from napari.layers import Image, Points
-from napari.utils.notifications import show_error
+from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -1083,15 +1083,19 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._status(f"tracking {len(on_ref)} point(s) through {res.n_frames} frames…")
         worker = create_worker(LM.tracked_points, res, on_ref[:, 2:4], on_ref[:, 0].astype(np.int64), _start_thread=False,
                                _ignore_errors=True)  # errors go to self._error only (not re-raised as well)
+        # the tracking's warnings (points that leave the frame, or where the field folds): superqt's worker catches
+        # them (they reached no one), said with the tracks (emitted from the worker before its return: in order)
+        said: list[str] = []
+        worker.warned.connect(lambda w: said.append(str(w[0])))
         # a closed dock or viewer drops what comes back (its combos are gone)
-        worker.returned.connect(lambda out: self.live and self._show_tracked(out, place, img, res))
+        worker.returned.connect(lambda out: self.live and self._show_tracked(out, place, img, res, said))
         worker.errored.connect(lambda exc: self.live and self._error(f"tracking failed: {exc}"))
         worker.finished.connect(lambda: (setattr(self, "_worker", None),
                                          self.live and self.track_btn.setEnabled(self.current_result() is not None)))
         self._worker = worker
         start_held(worker)
 
-    def _show_tracked(self, out, place: dict, image: Image, res=None) -> None:
+    def _show_tracked(self, out, place: dict, image: Image, res=None, said=()) -> None:
         data, ids = out
         if image not in self._viewer.layers:  # removed while it was tracked: its tracks are for no image now
             self._status(f"'{image.name}' was removed while its points were tracked: the tracks are discarded")
@@ -1120,7 +1124,10 @@ class LandmarkWidget(ClosingDock, QWidget):
                 metadata={TRACKED_KEY: True, TRACKED_FROM: weakref.ref(res) if res is not None else None, IN_PIXELS: True},
             )
         n = len(np.unique(ids))
-        self._status(f"{n} point(s) tracked through {len(data) // max(1, n)} frames → layer “{layer.name}”")
+        self._status(f"{n} point(s) tracked through {len(data) // max(1, n)} frames → layer “{layer.name}”"
+                     + "".join(f"; {w}" for w in said))
+        for w in said:
+            show_warning(f"Landmarks: {w}")
 
     # -- messages ------------------------------------------------------------------------------------
     def _status(self, text: str) -> None:
