@@ -27,7 +27,9 @@ _LAZY = {
     "samples": "napari_tlreg.io",
     "Sequence": "napari_tlreg.io",
 }
-_SUBMODULES = {"metrics", "landmarks", "core", "engines", "io", "synth", "cli", "report", "batch"}
+# as dotted names too: ``napari_tlreg.api.MAX_VOXELS``, ``napari_tlreg.train.train`` (the README's) after a plain import
+_SUBMODULES = {"metrics", "landmarks", "core", "engines", "io", "synth", "cli", "report", "batch", "api", "result",
+               "train"}
 
 __all__ = sorted([*_LAZY, "metrics", "__version__"])
 

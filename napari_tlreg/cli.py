@@ -95,27 +95,30 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("method", choices=["tlrn", "voxelmorph", "multistep", "hsyn"])
     t.add_argument("--data", default=None, help="synthetic:cardiac|synthetic:lemniscate|synthetic:mix (sequences), "
                    "synthetic:satellite (pairs) or a folder; default: the method's synthetic data")
-    t.add_argument("--iterations", "--epochs", type=int, default=2000, dest="iterations")
-    t.add_argument("--batch", type=int, default=4)
-    t.add_argument("--frames", type=int, default=8, dest="n_frames")
+    t.add_argument("--iterations", "--epochs", type=int, default=2000, dest="iterations",
+                   help="optimiser steps (default 2000)")
+    t.add_argument("--batch", type=int, default=4, help="sequences (or pairs) a step (default 4)")
+    t.add_argument("--frames", type=int, default=8, dest="n_frames", help="frames of a training sequence (default 8)")
     t.add_argument("--size", type=int, default=None, help="training image size (default 64 sequences, 128 pairs)")
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default 0.001)")
     t.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
                    help="cosine: anneal the learning rate to 0 over the iterations")
     t.add_argument("--weight", type=float, default=None,
                    help="regulariser weight (default: TLRN Grad 0.03, multistep beta 0.01, HSyN lambda1 1)")
     t.add_argument("--net", action="append", default=[], metavar="KEY=VALUE",
                    help="network/method option, e.g. c=2 or steps=3 (multistep); repeatable")
-    t.add_argument("--seed", type=int, default=1234)
-    t.add_argument("--device", default="auto")
-    t.add_argument("--threads", type=int, default=0)
-    t.add_argument("--checkpoint-every", type=int, default=200)
+    t.add_argument("--seed", type=int, default=1234, help="the data's and the network's seed (default 1234)")
+    t.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
+    t.add_argument("--threads", type=int, default=0, help="torch threads (default 0: torch's own choice)")
+    t.add_argument("--checkpoint-every", type=int, default=200,
+                   help="write the checkpoint OUT every N steps, atomically (default 200)")
     t.add_argument("--val-every", type=int, default=0,
-                   help="every N steps, the loss on held-out batches; the best weights go to OUT's .best.pt (0: off)")
+                   help="every N steps, the loss on held-out batches; the best weights go beside OUT, w.pt -> "
+                        "w.best.pt (default 0: off)")
     t.add_argument("--val-batches", type=int, default=4, help="held-out batches for --val-every (default 4)")
-    t.add_argument("--resume", action="store_true")
+    t.add_argument("--resume", action="store_true", help="continue the training checkpointed in OUT")
     t.add_argument("--init", default="", help="start from these weights (fine-tuning)")
-    t.add_argument("--out", required=True)
+    t.add_argument("--out", required=True, help="the weights file written (a checkpoint: resumable)")
 
     b = sub.add_parser("batch", help="register a cohort on Dask: one result folder per sequence + summary.csv")
     b.add_argument("inputs", nargs="+", help="files, DICOM folders, cohort folders, sample names or globs")
@@ -136,8 +139,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--no-montage", action="store_true", help="skip the PNG montages")
 
     v = sub.add_parser("view", help="open napari with the plugin docked on a sequence")
-    v.add_argument("input", nargs="?", default="cardiac")
-    v.add_argument("--method", default=None)
+    v.add_argument("input", nargs="?", default="cardiac",
+                   help="a file, DICOM folder or sample name (default: the cardiac sample)")
+    v.add_argument("--method", default=None, help="the engine chosen in the dock (default: the dock's choice for "
+                   "the sequence)")
     v.add_argument("--run", action="store_true", help="start the registration at once")
     v.add_argument("--screenshot", default=None,
                    help="save a screenshot after the run (whose status line it prints) and quit")

@@ -1,0 +1,56 @@
+"""The README's Python examples run as written (a docs test found the second failing after the first: KeyError)."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def _blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def test_the_python_api_example_and_its_run_again_from_the_record_run_as_written(tmp_path, monkeypatch):
+    """The "Python API" block, then the block that loads its saved result and registers its source again: the same
+    field to the bit (README: "Run it again from the record")."""
+    blocks = _blocks()
+    api = next(b for b in blocks if b.startswith("import napari_tlreg as tl"))
+    again = next(b for b in blocks if b.startswith('res = tl.RegistrationResult.load("results/cardiac")'))
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    arrays = {"v": rng.normal(size=(2, 16, 16)) * 0.3, "img": rng.random((16, 16)),
+              "a": rng.normal(size=(2, 16, 16)) * 0.3, "b": rng.normal(size=(2, 16, 16)) * 0.3}
+    space = dict(arrays)
+    exec(compile(api, "README: Python API", "exec"), space)  # noqa: S102 - the README's own code
+    assert (tmp_path / "results" / "cardiac" / "result.json").is_file()
+    exec(compile(again, "README: run it again", "exec"), space)  # noqa: S102
+    np.testing.assert_array_equal(space["again"].displacement, space["res"].displacement)
+
+
+def test_the_dotted_names_the_readme_gives_resolve_after_a_plain_import():
+    """``napari_tlreg.api.MAX_VOXELS`` and ``napari_tlreg.train.train`` raised AttributeError after ``import
+    napari_tlreg`` (the package loads its parts on first use; these were not among them)."""
+    names = sorted(set(re.findall(r"`(napari_tlreg(?:\.[A-Za-z_]+)+)", README)))
+    assert "napari_tlreg.api.MAX_VOXELS" in names and "napari_tlreg.train.train" in names
+    code = ("import functools, importlib, napari_tlreg, sys\n"
+            "plain = [n for n in ('napari_tlreg.api.MAX_VOXELS', 'napari_tlreg.train.train', 'napari_tlreg.batch.run_batch')\n"
+            "         if not hasattr(functools.reduce(getattr, n.split('.')[1:-1], napari_tlreg), n.split('.')[-1])]\n"
+            "bad = []\n"
+            "for name in sys.argv[1:]:  # each names something that exists (a module's function: its module imported)\n"
+            "    parts = name.split('.')\n"
+            "    for i in range(len(parts), 0, -1):\n"
+            "        try:\n"
+            "            functools.reduce(getattr, parts[i:], importlib.import_module('.'.join(parts[:i])))\n"
+            "            break\n"
+            "        except (ImportError, AttributeError):\n"
+            "            continue\n"
+            "    else:\n"
+            "        bad.append(name)\n"
+            "print(plain, bad)\n")
+    out = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "[] []", (out.stdout, out.stderr[-2000:])
