@@ -52,5 +52,5 @@ def __getattr__(name: str):
     return value
 
 
-def __dir__():
-    return __all__
+def __dir__():  # the parts too (tab completion of ``tl.api``, ``tl.io``, ...)
+    return sorted({*__all__, *_SUBMODULES})

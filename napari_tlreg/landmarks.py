@@ -230,12 +230,12 @@ def tre_summary(landmarks, reference: int, displacement=None, spacing=None, fram
     return empty
 
 
-def tracked_points(result, points, ids=None) -> tuple[np.ndarray, np.ndarray]:
+def tracked_points(result, points, ids=None, on_warning=None) -> tuple[np.ndarray, np.ndarray]:
     """Follow reference points through every frame with ``result.track_points``.
 
     points ``(N, 2)`` ``(row, col)`` on the reference; returns ``data (T*N, 3)`` rows ``(t, row, col)``
     (frame-major) and ``ids (T*N,)`` (``ids`` or ``0..N-1`` repeated per frame), ready for a napari
-    Points layer with ``features={"id": ids}``.
+    Points layer with ``features={"id": ids}``. ``on_warning(message)``: the tracking's warnings (else warned).
     """
     pts = plain(points, "points", np.float64)
     if pts.size == 0:
@@ -246,7 +246,7 @@ def tracked_points(result, points, ids=None) -> tuple[np.ndarray, np.ndarray]:
     ids = np.arange(n) if ids is None else np.asarray(ids).reshape(-1)
     if len(ids) != n:
         raise ValueError(f"{len(ids)} ids for {n} points")
-    pos = result.track_points(pts, ids=ids) if n else np.zeros((result.n_frames, 0, 2))
+    pos = result.track_points(pts, ids=ids, on_warning=on_warning) if n else np.zeros((result.n_frames, 0, 2))
     T = pos.shape[0]
     data = np.column_stack([np.repeat(np.arange(T), n), pos.reshape(-1, 2)]) if n else np.zeros((0, 3))
     return data, np.tile(ids.astype(np.int64), T)

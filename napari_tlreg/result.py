@@ -204,20 +204,30 @@ class RegistrationResult:
             computed = self.__dict__["_computed_inverse"] = invert(self.displacement)
         return computed
 
-    def track_points(self, points, ids=None) -> np.ndarray:
+    def track_points(self, points, ids=None, on_warning=None) -> np.ndarray:
         """Reference points ``(N, 2)`` ``(row, col)`` -> ``(T, N, 2)`` positions in each frame: ``p + inv(u_t)(p)``.
 
         Warns (``UserWarning``) when a position ``q`` does not map back onto its point (``q + u_t(q)`` more than
         :data:`TRACK_TOLERANCE` px from ``p``): where the field folds, no inverse exists; and when one leaves the
         frame (:data:`OUTSIDE_TOLERANCE`): the field there is the border's. ``ids``: the points' names in the warnings
-        ("landmark 7"; else "point k", their index)."""
+        ("landmark 7"; else "point k", their index), one a point; ``on_warning(message)`` takes the warnings instead."""
         from .metrics import map_points
 
         pts = plain(points, "points", np.float64)
         if pts.ndim != 2 or pts.shape[1] != 2:
             raise ValueError(f"points must be (N, 2) rows (row, col), got shape {pts.shape}")
         n = len(pts)
-        named = (lambda k: f"point {k}") if ids is None else (lambda k: f"landmark {np.asarray(ids).reshape(-1)[k]}")
+        if ids is not None:
+            ids = np.asarray([ids] if isinstance(ids, str) else ids).reshape(-1)
+            if len(ids) != n:
+                raise ValueError(f"{len(ids)} ids for {n} points")
+        named = (lambda k: f"point {k}") if ids is None else (lambda k: f"landmark {ids[k]}")
+
+        def say(message: str) -> None:
+            if on_warning is not None:
+                on_warning(message)
+            else:
+                warnings.warn(message, UserWarning, stacklevel=3)
         inv = self.inverse_field()
         out = np.empty((self.n_frames, n, 2))
         miss = np.zeros((self.n_frames, n))
@@ -229,25 +239,24 @@ class RegistrationResult:
         bad = miss > TRACK_TOLERANCE
         if bad.any():
             t, k = np.unravel_index(np.argmax(miss), miss.shape)
-            warnings.warn(f"{int(bad.any(0).sum())} of {n} tracked point(s) do not map back onto their reference "
+            say(f"{int(bad.any(0).sum())} of {n} tracked point(s) do not map back onto their reference "
                           f"point in {int(bad.any(1).sum())} frame(s) (worst {miss[t, k]:.2f} px: {named(k)} in frame "
-                          f"{t}): the field folds or is not invertible there, so their positions are approximate",
-                          UserWarning, stacklevel=2)
+                          f"{t}): the field folds or is not invertible there, so their positions are approximate")
         # a point whose content leaves the frame: the field there is the border's, so its position is extrapolated
         H, W = self.frames.shape[-2:]
         off = np.maximum(np.maximum(-out, out - np.array([H - 1, W - 1])), 0.0).max(axis=2)  # px outside, (T, N)
         already = off[self.reference] > OUTSIDE_TOLERANCE  # outside on the reference itself: not "leaving"
         out_of = (off > OUTSIDE_TOLERANCE) & ~already
         if already.any():
-            warnings.warn(f"{int(already.sum())} of {n} reference point(s) lie outside the {H}x{W} frame (first: "
+            say(f"{int(already.sum())} of {n} reference point(s) lie outside the {H}x{W} frame (first: "
                           f"{named(int(np.argmax(already)))}): their positions are extrapolated from the border's "
-                          "field", UserWarning, stacklevel=2)
+                          "field")
         if out_of.any():
             t, k = np.unravel_index(np.argmax(np.where(out_of, off, -1.0)), off.shape)
-            warnings.warn(f"{int(out_of.any(0).sum())} of {n} tracked point(s) leave the frame in "
+            say(f"{int(out_of.any(0).sum())} of {n} tracked point(s) leave the frame in "
                           f"{int(out_of.any(1).sum())} frame(s) (farthest: {named(k)} in frame {t}, at "
                           f"({out[t, k, 0]:.1f}, {out[t, k, 1]:.1f}) in a {H}x{W} frame): the field outside is the "
-                          f"border's, so their positions there are extrapolated", UserWarning, stacklevel=2)
+                          f"border's, so their positions there are extrapolated")
         return out
 
     # ---- persistence -------------------------------------------------------------------------

@@ -97,7 +97,8 @@ tlreg_ensure_venv() {
       local why="$TLREG_VENV has no pip or a Python below 3.11 ($("$TLREG_PY" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null || echo 'none that runs'))"
       # remade only where it is ours (the repo's .venv, or one this script made): TLREG_VENV naming the user's own
       # environment must not be emptied
-      if [ "$TLREG_VENV" != "$TLREG_ROOT/.venv" ] && [ ! -e "$TLREG_VENV/.tlreg-made" ] && [ ! -e "$stamp" ]; then
+      # (the install stamp proves nothing: it is written into a working venv the user made and named)
+      if ! [ "$TLREG_VENV" -ef "$TLREG_ROOT/.venv" ] && [ ! -e "$TLREG_VENV/.tlreg-made" ]; then
         _tlreg_log "$why, and it was not made here: delete it, or set TLREG_VENV to another folder"
         return 1
       fi

@@ -292,6 +292,13 @@ def test_track_points_warn_of_a_point_whose_content_leaves_the_frame():
         res.track_points(np.array([[20.0, 10.0], [60.0, 30.0]]))
     with pytest.warns(UserWarning, match=r"\(farthest: landmark 9 in frame 1"):  # named as the caller names them
         res.track_points(np.array([[20.0, 10.0], [60.0, 30.0]]), ids=[4, 9])
+    with pytest.raises(ValueError, match="1 ids for 2 points"):  # (second review) an IndexError, and only on a warning
+        res.track_points(np.array([[20.0, 10.0], [60.0, 30.0]]), ids=[4])
+    with warnings.catch_warnings():  # to the caller's callback (the dock's: no other thread's warnings with them)
+        warnings.simplefilter("error")
+        told: list[str] = []
+        res.track_points(np.array([[60.0, 30.0]]), ids=["a"], on_warning=told.append)
+    assert len(told) == 1 and "(farthest: landmark a in frame 1" in told[0]
     with warnings.catch_warnings(record=True) as said:  # outside on the reference already: said so, not "leaving"
         warnings.simplefilter("always")
         res.track_points(np.array([[-3.0, 10.0]]))

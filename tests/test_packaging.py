@@ -480,6 +480,10 @@ def test_a_venv_of_a_python_below_311_is_made_again_and_an_unusable_PYTHON_is_sa
                           env={**env, "PYTHON": sys.executable})
     assert proc.returncode != 0 and "it was not made here: delete it, or set TLREG_VENV to another folder" in proc.stderr
     assert (venv / "notes.txt").read_text() == "mine" and fake.read_text() == py310
+    (venv / ".tlreg-install-stamp").write_text("napari 0\n")  # installed into once: still the user's (second review)
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**env, "PYTHON": sys.executable})
+    assert proc.returncode != 0 and (venv / "notes.txt").read_text() == "mine"
     (venv / ".tlreg-made").touch()  # one the script made: made again
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300,
                           env={**env, "PYTHON": sys.executable})

@@ -38,6 +38,8 @@ def test_the_dotted_names_the_readme_gives_resolve_after_a_plain_import():
     names = sorted(set(re.findall(r"`(napari_tlreg(?:\.[A-Za-z_]+)+)", README)))
     assert "napari_tlreg.api.MAX_VOXELS" in names and "napari_tlreg.train.train" in names
     code = ("import functools, importlib, napari_tlreg, sys\n"
+            "assert not {'torch', 'qtpy', 'napari'} & set(sys.modules), 'a plain import stays light'\n"
+            "assert {'api', 'io', 'train', 'register'} <= set(dir(napari_tlreg)), dir(napari_tlreg)  # tab completion\n"
             "plain = [n for n in ('napari_tlreg.api.MAX_VOXELS', 'napari_tlreg.train.train', 'napari_tlreg.batch.run_batch')\n"
             "         if not hasattr(functools.reduce(getattr, n.split('.')[1:-1], napari_tlreg), n.split('.')[-1])]\n"
             "bad = []\n"

@@ -1081,12 +1081,12 @@ class LandmarkWidget(ClosingDock, QWidget):
         place = {"scale": tuple(img.scale), "translate": tuple(img.translate), **transform_of(img)}
         self.track_btn.setEnabled(False)
         self._status(f"tracking {len(on_ref)} point(s) through {res.n_frames} frames…")
-        worker = create_worker(LM.tracked_points, res, on_ref[:, 2:4], on_ref[:, 0].astype(np.int64), _start_thread=False,
-                               _ignore_errors=True)  # errors go to self._error only (not re-raised as well)
-        # the tracking's warnings (points that leave the frame, or where the field folds): superqt's worker catches
-        # them (they reached no one), said with the tracks (emitted from the worker before its return: in order)
+        # the tracking's warnings (points that leave the frame, or where the field folds), said with the tracks: its
+        # own, by callback (superqt's worker caught them, reaching no one; its `warned` takes any thread's meanwhile)
         said: list[str] = []
-        worker.warned.connect(lambda w: said.append(str(w[0])))
+        worker = create_worker(LM.tracked_points, res, on_ref[:, 2:4], on_ref[:, 0].astype(np.int64),
+                               on_warning=said.append, _start_thread=False,
+                               _ignore_errors=True)  # errors go to self._error only (not re-raised as well)
         # a closed dock or viewer drops what comes back (its combos are gone)
         worker.returned.connect(lambda out: self.live and self._show_tracked(out, place, img, res, said))
         worker.errored.connect(lambda exc: self.live and self._error(f"tracking failed: {exc}"))
