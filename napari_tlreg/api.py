@@ -11,13 +11,13 @@ import os
 import sys
 import threading
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from .core.arrays import frame_time_ms, plain
+from .core.notes import say
 from .core.normalize import NORMALIZATIONS, check_mode
 from .engines import get_engine
 from .engines import methods as _methods
@@ -731,10 +731,7 @@ def register(
         check_memory(method, arr.shape, checked)
 
     def warn(message: str) -> None:
-        if on_warning is None:
-            warnings.warn(message, UserWarning, stacklevel=3)
-        else:
-            on_warning(message)
+        say(on_warning, message, stacklevel=3)
 
     if _FORKED_FROM_THREADS and dev.type == "cpu":
         warn(fork_message(_FORKED_FROM_THREADS))

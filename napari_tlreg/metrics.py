@@ -46,6 +46,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .core.arrays import plain
+from .core.notes import say
 from .core.labels import labelled_frames
 
 __all__ = [
@@ -698,12 +699,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
             row.update(vals)
     notes = unannotated_reference(lab if labels is not None else None, lm if landmarks is not None else None, ref)
     for note in notes:  # every Dice, Hausdorff or TRE NaN, and nothing said (the CLI, batch and viewer said it)
-        if on_warning is None:
-            import warnings
-
-            warnings.warn(note, UserWarning, stacklevel=2)
-        else:
-            on_warning(note)
+        say(on_warning, note)
     return rows
 
 

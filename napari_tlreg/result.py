@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -211,6 +210,7 @@ class RegistrationResult:
         :data:`TRACK_TOLERANCE` px from ``p``): where the field folds, no inverse exists; and when one leaves the
         frame (:data:`OUTSIDE_TOLERANCE`): the field there is the border's. ``ids``: the points' names in the warnings
         ("landmark 7"; else "point k", their index), one a point; ``on_warning(message)`` takes the warnings instead."""
+        from .core.notes import say
         from .metrics import map_points
 
         pts = plain(points, "points", np.float64)
@@ -222,12 +222,6 @@ class RegistrationResult:
             if len(ids) != n:
                 raise ValueError(f"{len(ids)} ids for {n} points")
         named = (lambda k: f"point {k}") if ids is None else (lambda k: f"landmark {ids[k]}")
-
-        def say(message: str) -> None:
-            if on_warning is not None:
-                on_warning(message)
-            else:
-                warnings.warn(message, UserWarning, stacklevel=3)
         inv = self.inverse_field()
         out = np.empty((self.n_frames, n, 2))
         miss = np.zeros((self.n_frames, n))
@@ -239,24 +233,23 @@ class RegistrationResult:
         bad = miss > TRACK_TOLERANCE
         if bad.any():
             t, k = np.unravel_index(np.argmax(miss), miss.shape)
-            say(f"{int(bad.any(0).sum())} of {n} tracked point(s) do not map back onto their reference "
-                          f"point in {int(bad.any(1).sum())} frame(s) (worst {miss[t, k]:.2f} px: {named(k)} in frame "
-                          f"{t}): the field folds or is not invertible there, so their positions are approximate")
+            say(on_warning, f"{int(bad.any(0).sum())} of {n} tracked point(s) do not map back onto their reference "
+                f"point in {int(bad.any(1).sum())} frame(s) (worst {miss[t, k]:.2f} px: {named(k)} in frame {t}): the "
+                "field folds or is not invertible there, so their positions are approximate")
         # a point whose content leaves the frame: the field there is the border's, so its position is extrapolated
         H, W = self.frames.shape[-2:]
         off = np.maximum(np.maximum(-out, out - np.array([H - 1, W - 1])), 0.0).max(axis=2)  # px outside, (T, N)
         already = off[self.reference] > OUTSIDE_TOLERANCE  # outside on the reference itself: not "leaving"
         out_of = (off > OUTSIDE_TOLERANCE) & ~already
         if already.any():
-            say(f"{int(already.sum())} of {n} reference point(s) lie outside the {H}x{W} frame (first: "
-                          f"{named(int(np.argmax(already)))}): their positions are extrapolated from the border's "
-                          "field")
+            say(on_warning, f"{int(already.sum())} of {n} reference point(s) lie outside the {H}x{W} frame (first: "
+                f"{named(int(np.argmax(already)))}): their positions are extrapolated from the border's field")
         if out_of.any():
             t, k = np.unravel_index(np.argmax(np.where(out_of, off, -1.0)), off.shape)
-            say(f"{int(out_of.any(0).sum())} of {n} tracked point(s) leave the frame in "
-                          f"{int(out_of.any(1).sum())} frame(s) (farthest: {named(k)} in frame {t}, at "
-                          f"({out[t, k, 0]:.1f}, {out[t, k, 1]:.1f}) in a {H}x{W} frame): the field outside is the "
-                          f"border's, so their positions there are extrapolated")
+            say(on_warning, f"{int(out_of.any(0).sum())} of {n} tracked point(s) leave the frame in "
+                f"{int(out_of.any(1).sum())} frame(s) (farthest: {named(k)} in frame {t}, at ({out[t, k, 0]:.1f}, "
+                f"{out[t, k, 1]:.1f}) in a {H}x{W} frame): the field outside is the border's, so their positions there "
+                "are extrapolated")
         return out
 
     # ---- persistence -------------------------------------------------------------------------

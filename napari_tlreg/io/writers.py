@@ -18,11 +18,12 @@ import os
 import re
 import secrets
 import shutil
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+from ..core.notes import say
 
 __all__ = ["atomic_path", "atomic_dir", "save_stack", "save_points_csv", "load_points_csv"]
 
@@ -50,10 +51,7 @@ def is_output_file(name: str, replaces: str) -> bool:
 
 
 def _say(on_warning, message: str) -> None:
-    if on_warning is not None:
-        on_warning(message)
-    else:
-        warnings.warn(message, UserWarning, stacklevel=5)
+    say(on_warning, message, stacklevel=5)  # the user's call, through atomic_dir's frames
 
 
 def _left_behind(target: Path, old: Path, left: list[str]) -> str:
