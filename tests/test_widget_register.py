@@ -197,14 +197,17 @@ def test_run_end_to_end(widget, qtbot, notes):
     inter = np.logical_and(prop > 0, labels > 0).sum(axis=(1, 2))
     dice = 2 * inter / ((prop > 0).sum(axis=(1, 2)) + (labels > 0).sum(axis=(1, 2)))
     assert dice.min() > 0.9, dice
-    # (viewer review) in the colours of the labels they come from: a user's layer's own (napari's); the plugin's
-    # labels layers take its palette, which gave neither label 1 napari's dark brown nor label 2 the grid's cyan
-    ids = [int(k) for k in np.unique(labels) if k]
-    seg, shown = viewer.layers["seg"], viewer.layers["seq propagated labels"]
-    np.testing.assert_allclose(shown.colormap.map(np.array(ids)), seg.colormap.map(np.array(ids)))
+    # (viewer review) the plugin's labels layers take its palette, which gave neither label 1 napari's dark brown
+    # nor label 2 the grid's cyan; the propagated labels take it too where the user's layer has napari's own
+    # default colours (label 1's dark-brown contour was lost on dark MRI), and their colours where they chose them
     from napari_tlreg._hooks import LABEL_PALETTE, label_colormap
 
     from napari.layers import Labels
+
+    ids = [int(k) for k in np.unique(labels) if k]
+    seg, shown = viewer.layers["seg"], viewer.layers["seq propagated labels"]
+    np.testing.assert_allclose(shown.colormap.map(np.array(ids)), np.array(LABEL_PALETTE[: len(ids)]), atol=1e-6)
+    assert np.abs(seg.colormap.map(np.array([1]))[0, :3] - (0.47, 0.15, 0.02)).max() < 0.01  # napari's brown
 
     ours = Labels(labels, colormap=label_colormap())  # the reader's and the contours' layers, not added here
     n = len(LABEL_PALETTE)
@@ -229,8 +232,11 @@ def test_run_end_to_end(widget, qtbot, notes):
     placed: list[str] = []
     viewer.layers["seq jacobian"].events.scale.connect(lambda e: placed.append("scale"))
     viewer.layers["seq jacobian"].events.translate.connect(lambda e: placed.append("translate"))
+    seg.new_colormap()  # the user's own colours ("shuffle colors"): the next run's labels take them
     run_and_wait(qtbot, w)
     assert not notes, notes
+    assert viewer.layers["seq propagated labels"] is shown
+    np.testing.assert_allclose(shown.colormap.map(np.array(ids)), seg.colormap.map(np.array(ids)))
     assert len(viewer.layers) == n_layers
     assert sorted(ly.name for ly in viewer.layers) == sorted(names)
     assert placed == []

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 import numpy as np
 from napari.layers import Image, Labels, Layer, Points, Vectors
 from napari.utils.colormaps import ensure_colormap
+from napari.utils.colormaps import label_colormap as napari_label_colormap
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtCore import QEvent, QLocale, QObject, QPoint, QRect, Qt, QThreadPool, QTimer, Signal
 from qtpy.QtGui import QValidator
@@ -104,6 +105,16 @@ DOCK_WORDS = {
                     "napari's console, np.nan_to_num(layer.data)); a pair method's mask_nodata leaves a no-data "
                     "fill out",
 }
+#: the seed of the colours napari gives a new labels layer (``napari.utils.colormaps.label_colormap``'s default)
+NAPARI_LABEL_SEED = 0.5
+
+
+def napari_default_colours(layer: Labels) -> bool:
+    """Whether ``layer`` has the colours napari gives a new labels layer (not shuffled, nor chosen by its user)."""
+    cm = layer.colormap
+    if getattr(cm, "seed", None) != NAPARI_LABEL_SEED:
+        return False
+    return np.array_equal(cm.colors, napari_label_colormap(len(cm.colors) - 1, seed=NAPARI_LABEL_SEED).colors)
 
 
 def in_dock_words(message: str) -> str:
@@ -1613,8 +1624,9 @@ class RegisterWidget(ClosingDock, QWidget):
             "translate": tuple(float(t) for t in layer.translate),
             "region": self._own_region_mask(layer),
             "grey_frame": bool(layer.rgb),  # napari cannot turn a colour image green under the overlay
-            # the propagated labels in the colours of the labels they come from (a label reads as itself on both)
-            "labels_colormap": lab_layer.colormap if lab_layer is not None else None,
+            # the propagated labels in the colours of the labels they come from (a label reads as itself on both),
+            # but for napari's own default colours: its label 1, dark brown, drawn as a contour was lost on dark MRI
+            "labels_colormap": None if lab_layer is None or napari_default_colours(lab_layer) else lab_layer.colormap,
         }
 
     # -- result folders ------------------------------------------------------------------------------
