@@ -1873,7 +1873,7 @@ class RegisterWidget(ClosingDock, QWidget):
                     hidden.visible = False
                     hidden.metadata[HIDDEN_WITH] = layer.name
         self._drop_stale_layers(str(settings["base"]), outcome.layers)
-        self._grey_frame_under_the_overlay(str(settings["base"]), layer, warped_before)
+        self._place_under_the_users_layers(str(settings["base"]), layer, warped_before)
         if layer is not None and shown:  # napari selected the last layer added (the hidden arrows): the image again
             self._viewer.layers.selection.active = layer
         elif active is not None and active in self._viewer.layers:  # the layer the user works on (canvas clicks)
@@ -2004,9 +2004,10 @@ class RegisterWidget(ClosingDock, QWidget):
         if len(dims.current_step) == len(step):
             dims.current_step = step
 
-    def _grey_frame_under_the_overlay(self, base: str, image: Layer | None, warped_before: Layer | None = None) -> None:
-        """A colour image's grey frame (opaque) just above the image, under the other result layers: made again after
-        the user removed it, it was added on top of them all and hid the overlay. A warped reference made by this
+    def _place_under_the_users_layers(self, base: str, image: Layer | None, warped_before: Layer | None = None) -> None:
+        """The layers drawn with the image itself just above it, under the layers over it. A colour image's grey frame
+        (opaque) under the other result layers: made again after the user removed it, it was added on top of them all
+        and hid the overlay. A warped reference made by this
         run goes just above them (a re-run leaves it where the user put it), under the layers the user had over the
         image: added on top, its additive magenta summed with the image's own labels (an expert's filled ES contour
         read as hot pink, "misalignment", over a cavity that was aligned)."""
