@@ -106,6 +106,37 @@ def test_load_sequence_reaches_the_samples():
     assert np.array_equal(seq.frames, ref.frames)
 
 
+@pytest.mark.parametrize("name", sorted(SYNTHETIC))
+def test_a_sample_file_opened_by_its_path_is_the_sample(name, tmp_path):
+    """(echo review) ``echo.npz`` opened by its path (File > Open, the CLI, ``load_sequence``) lost its sector mask, so
+    NMSR registered and scored it over the whole frame, with another λ; its label names and reference went too."""
+    import shutil
+
+    from napari_tlreg._hooks import read_sequences
+    from napari_tlreg.io import SequenceReadError, load_sequence
+
+    path = tmp_path / f"my_{name}.npz"  # a user's copy, named as they like
+    shutil.copy(samples_dir() / f"{name}.npz", path)
+    seq, ref = load_sequence(path), load_sample(name)
+    assert seq.name == f"my_{name}" and seq.metadata["source"] == str(path)
+    assert np.array_equal(seq.frames, ref.frames) and seq.spacing == ref.spacing and seq.unit == ref.unit
+    for a, b in ((seq.labels, ref.labels), (seq.landmarks, ref.landmarks)):
+        assert (a is None) == (b is None) and (a is None or np.array_equal(a, b))
+    assert set(seq.metadata) == set(ref.metadata)
+    for k in ("mask", "displacement", "label_names", "reference", "frame_time_ms"):
+        if k in ref.metadata:
+            assert np.array_equal(seq.metadata[k], ref.metadata[k]) if isinstance(ref.metadata[k], np.ndarray) \
+                else seq.metadata[k] == ref.metadata[k], k
+    names = [kw["name"] for _, kw, _ in read_sequences(str(path))]
+    assert (f"my_{name} mask" in names) == ("mask" in ref.metadata), names
+    # a file of that format whose mask does not fit its frames is refused, saying so
+    with np.load(path, allow_pickle=False) as z:
+        members = dict(z)
+    np.savez(tmp_path / "bad.npz", **{**members, "mask": np.ones((3, 3), bool)})
+    with pytest.raises(SequenceReadError, match=r"mask \(3, 3\) does not match frames"):
+        load_sequence(tmp_path / "bad.npz")
+
+
 def _make_samples_module():
     path = Path(__file__).resolve().parents[1] / "scripts" / "make_samples.py"
     if not path.is_file():

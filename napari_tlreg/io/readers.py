@@ -2069,11 +2069,36 @@ def _npz_frames_keys(z, keys: list[str], path: Path) -> tuple[str | None, list[s
     raise AssertionError("unreachable")
 
 
+#: the members that make an npz one of the package's own (:func:`~napari_tlreg.io.bundled.pack_sequence`: a sample's)
+PACKED_KEYS = ("frames", "frame_levels", "metadata_json")
+
+
+def _read_packed(z, keys: list[str], path: Path) -> Sequence:
+    """An npz in the package's own format (a sample's file opened by its path) read as the sample is, with its sector
+    mask, label names, reference frame and true field: read as any npz, the bundled echo lost its mask, so NMSR
+    registered (and scored) it over the whole frame, with another λ, without a word."""
+    from .bundled import unpack_sequence
+
+    for k in keys:
+        _check_member(z, k, path)
+    shape = _npz_member_shape(z, "frames", path)
+    if len(shape) != 3:
+        _fail(path, f"frames {shape}: expected (T, H, W)")
+    _check_frames(path, shape)
+    for k, want in (("mask", shape[1:]), ("displacement", (shape[0], 2, *shape[1:]))):
+        if k in keys and _npz_member_shape(z, k, path) != want:
+            _fail(path, f"{k} {_npz_member_shape(z, k, path)} does not match frames {shape}")
+    seq = unpack_sequence(z, source=str(path))
+    seq.name = _stem(path)
+    return seq
+
+
 def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
     """``.npy`` (one array) or ``.npz`` with ``frames`` (or ``cine``, or the first >=3-D array, or else its 2-D images of
     one size, in the order stored: a pair saved as ``ref=``, ``tgt=``), optional ``labels`` (or an expert's masks,
     ``endo``, ``epi``, ``myo`` and their frame flags: :func:`~napari_tlreg.io.contours.mask_labels`), ``spacing``
-    ``(row, col)`` (unit ``unit`` key, default mm; ``pixel_size_m``: metres), ``landmarks``."""
+    ``(row, col)`` (unit ``unit`` key, default mm; ``pixel_size_m``: metres), ``landmarks``. A sample's file (the
+    package's own format, :data:`PACKED_KEYS`) is read as that sample, its region ``mask`` with it."""
     with open(path, "rb") as f:
         magic = f.read(6)
     if magic[:4] == b"PK\x05\x06":  # a zip's end record first: np.savez with no arrays
@@ -2099,6 +2124,8 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
     else:
         with loaded as z:
             keys = list(z.files)
+            if set(PACKED_KEYS) <= set(keys):
+                return _read_packed(z, keys, path)
             key, planes = _npz_frames_keys(z, keys, path)
             if "labels" in keys:
                 _npz_member_shape(z, "labels", path)
