@@ -373,7 +373,9 @@ def lncc(a, b, radius: int = DEFAULT_LNCC_RADIUS, mask=None, per_frame: bool = F
     2-D -> float (1.0 for identical or positively affinely related images textured in every window; a window
     where either is flat counts 0, so an image with flat areas scores below 1 against itself: ``lncc(b, b)`` is the
     best any ``a`` can reach against ``b``, 0.25-0.99 for the bundled samples at radius 4); ``(T, H, W)``
-    -> mean over frames, or per frame with ``per_frame=True``. With ``mask``: mean over the mask.
+    -> mean over frames, or per frame with ``per_frame=True``. With ``mask``: mean over the mask of the windows'
+    CC, each window taken on the whole image (one on the mask's edge sees past it: a sharp edge, such as an echo's
+    fan against its black surround, lifts the figure, unregistered frames' more than registered ones').
     ``squared=True``: VoxelMorph's ``cc²`` form (in [0, 1]).
     """
     a, b, m, single = _stack_pair(a, b, mask)
