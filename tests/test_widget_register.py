@@ -271,6 +271,33 @@ def test_labels_off_the_reference_frame_are_said_to_carry_nothing(widget, qtbot,
     assert notes == []
 
 
+def test_labels_picked_on_other_frames_bring_the_reference(widget, qtbot, notes):
+    """(legibility review) Labels the user drew on another frame and picked in the combo left the reference on frame
+    0 (a file's): Run carried nothing, said only after it. As an image's own labels and loaded contours do, they bring
+    the reference onto their most labelled frame, said in the status line; one the user sets after stays theirs."""
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    only = np.zeros_like(labels)
+    only[REF + 1] = labels[REF + 1]
+    viewer.add_labels(only, name="seg")
+    w.reference_spin.setValue(0)
+    i = w.labels_combo.findText("seg")
+    w.labels_combo.setCurrentIndex(i)
+    w.labels_combo.activated.emit(i)  # as a user picks it
+    assert w.reference_spin.value() == REF + 1
+    assert f"reference: frame {REF + 1}, the most labelled of 'seg'" in w.status_label.text()
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert notes == [], notes
+    assert viewer.layers["seq propagated labels"].data[REF].any()
+    # labelled on the reference already: picked again, nothing moves
+    w.reference_spin.setValue(REF)
+    viewer.layers["seg"].data = labels
+    w.labels_combo.activated.emit(i)
+    assert w.reference_spin.value() == REF
+
+
 def test_labels_mismatch_is_refused_and_one_frame_fits(widget, qtbot, notes):
     """Labels of another size were a warning after the whole run; refused at Run (2026-12-05). One frame's labels,
     (H, W) or (1, H, W), are the reference's, as check_annotations takes them."""
@@ -945,6 +972,10 @@ def test_layer_helpers():
     assert rows.tolist() == [0, 4, 8, 9] and cols.tolist() == [0, 16, 32, 39]
     assert ga[4, 3] == 0.35 and ga[3, 16] == 1.0 and ga[4, 16] == 1.0  # 0.25 by the ratio, at least 0.35
     assert np.array_equal(L.grid_image((10, 40), 4, (0.5, 2.0)).T, L.grid_image((40, 10), 4, (2.0, 0.5)))
+    # (legibility review) the grid's "auto" spacing: 8 px lines drew 64 a side on a 512-px satellite pair, a cyan mesh
+    # over a quarter of the map; 32 cells across the longer side, lines at least 8 px apart
+    assert [L.auto_grid_spacing(s) for s in ((20, 64, 64), (128, 128), (256, 256), (240, 320), (2, 512, 512),
+                                             (480, 640))] == [8, 8, 8, 10, 16, 20]
     lo, hi = L.jacobian_limits(np.array([0.5, 1.0, 1.2]))
     assert lo < 1 < hi and np.isclose(1 - lo, hi - 1)
     assert L.jacobian_limits(np.ones(4)) == (0.95, 1.05)
@@ -1634,13 +1665,16 @@ def test_the_grid_is_redrawn_off_the_gui_thread(widget, qtbot, notes, monkeypatc
     choose(w.method_combo, TruthEngine.name)
     run_and_wait(qtbot, w)
     threads, real = [], L.grid_layer
+    res = w.results[("seq", TruthEngine.name)]
+    # the dock starts on "auto": the grid of the frames' size (legibility review: 8 px whatever the size)
+    assert w.grid_spin.text() == "auto" and w.grid_spacing() is None
+    np.testing.assert_array_equal(viewer.layers["seq grid"].data, real(res, "seq", L.auto_grid_spacing(frames.shape))[0])
     monkeypatch.setattr(L, "grid_layer", lambda *a, **k: threads.append(threading.current_thread()) or real(*a, **k))
     for spacing in (3, 5, 6):
         w.grid_spin.setValue(spacing)
         w._update_grid_layer()  # as if each one's debounce had run out
     qtbot.waitUntil(lambda: not w._grid_workers, timeout=5000)
     assert threads and threading.main_thread() not in threads
-    res = w.results[("seq", TruthEngine.name)]
     np.testing.assert_array_equal(viewer.layers["seq grid"].data, real(res, "seq", 6)[0])
     viewer.layers.remove("seq grid")  # removed by the user (or the viewer cleared) while a grid is drawn: not back
     w.grid_spin.setValue(9)
@@ -2077,7 +2111,13 @@ def test_a_rerun_keeps_the_display_settings_the_user_gave_the_result_layers(widg
     plugin_grid = grid.colormap.name
     warped.colormap, warped.blending = "cyan", "translucent"
     jac.contrast_limits = (0.5, 1.7)
-    assert w.legend.lo.text() == "≤ 0.5" and w.legend.hi.text() == "≥ 1.7" and w.legend.mid.text() == "1.1"
+    assert w.legend.lo.text() == "≤ 0.50" and w.legend.hi.text() == "≥ 1.70" and w.legend.mid.text() == "1.10"
+    # (legibility review) both ends to as many decimals: 3 significant digits read 1 ± 0.296 as "≤ 0.704 … ≥ 1.3"
+    jac.contrast_limits = (0.704, 1.296)
+    assert (w.legend.lo.text(), w.legend.mid.text(), w.legend.hi.text()) == ("≤ 0.70", "1 (area kept)", "≥ 1.30")
+    jac.contrast_limits = (0.99, 1.01)
+    assert (w.legend.lo.text(), w.legend.hi.text()) == ("≤ 0.990", "≥ 1.010")
+    jac.contrast_limits = (0.5, 1.7)
     jac.colormap = "viridis"
     assert "left end grew" in w.legend.meaning.text()
     vectors.edge_width, labs.contour = 3.0, 0
@@ -2092,7 +2132,7 @@ def test_a_rerun_keeps_the_display_settings_the_user_gave_the_result_layers(widg
     assert viewer.layers[-1] is warped  # where the user put it (only a new one goes just above its image)
     assert warped.colormap.name == "cyan" and warped.blending == "translucent"
     assert tuple(jac.contrast_limits) == (0.5, 1.7) and jac.colormap.name == "viridis"
-    assert w.legend.lo.text() == "≤ 0.5" and "left end grew" in w.legend.meaning.text()
+    assert w.legend.lo.text() == "≤ 0.50" and "left end grew" in w.legend.meaning.text()
     assert vectors.edge_width == 3.0 and labs.contour == 0 and np.array_equal(labs.colormap.colors, shuffled)
     assert grid.colormap.name == plugin_grid  # not changed by the user: the plugin's still
     w.grid_spin.setValue(w.grid_spin.value() + 4)
@@ -2414,7 +2454,7 @@ def test_a_reopened_register_dock_takes_over_the_result_on_screen(make_napari_vi
     assert viewer.layers["seq warped reference"].colormap.name == "magenta" and grid.visible
     # the legend follows the Jacobian layer for the new dock
     viewer.layers["seq jacobian"].contrast_limits = (limits[0], limits[1] * 2)
-    assert w2.legend.hi.text() == f"≥ {limits[1] * 2:.3g}"
+    assert w2.legend.hi.text() == f"≥ {limits[1] * 2:.2f}"
     # a second closing and opening hands it on again; a run in the new dock replaces the layers, never piles them up
     viewer.window.remove_dock_widget(w2)
     _, w3 = viewer.window.add_plugin_dock_widget("napari-tlreg", "Register sequence")

@@ -42,6 +42,10 @@ GRID_COLOR = "cyan"
 #: (translucent), so a line keeps its colour over bright tissue and over the Jacobian map (added, cyan vanished into
 #: white tissue and tinted the map)
 GRID_COLORMAP = {"colors": [[0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 1.0]], "name": "tlreg grid", "interpolation": "linear"}
+#: the grid's spacing "auto": about this many cells across the longer side, lines at least :data:`GRID_MIN_SPACING`
+#: px apart (8 px on a 512-px satellite pair drew 64 lines a side, a cyan mesh over a quarter of the map)
+GRID_CELLS = 32
+GRID_MIN_SPACING = 8
 #: the frame under the warped reference once a result is shown: green beside its magenta, so aligned tissue reads
 #: white and a misalignment green or magenta (over a grey frame everything read pink)
 FRAME_COLORMAP = "green"
@@ -201,15 +205,22 @@ def grey_frame_layer(res, base: str, *, scale=None, translate=None) -> LayerData
     return np.asarray(res.frames, dtype=np.float32), kw, "image"
 
 
-def grid_layer(res, base: str, spacing: int = 8, *, scale=None, translate=None, region=None,
+def auto_grid_spacing(shape) -> int:
+    """The grid spacing "auto" gives frames of ``shape`` (``(..., H, W)``): :data:`GRID_CELLS` cells across the longer
+    side, lines at least :data:`GRID_MIN_SPACING` px apart (8 px up to 256-px frames, 16 px at 512)."""
+    return max(GRID_MIN_SPACING, round(max(shape[-2:]) / GRID_CELLS))
+
+
+def grid_layer(res, base: str, spacing: int | None = None, *, scale=None, translate=None, region=None,
                visible: bool = True) -> LayerData:
     """The reference's regular grid (lines every ``spacing`` px, of the coarser axis when ``scale``'s pixels are not
-    square: :func:`grid_image`) pulled into every frame: ``(T, H, W)``.
+    square: :func:`grid_image`; None: :func:`auto_grid_spacing`) pulled into every frame: ``(T, H, W)``.
 
     Drawn only inside ``res.mask`` when the run was restricted to a region (e.g. NMSR on the echo
     sector): outside it nothing fitted the field, which is the network's extrapolation there; nor where a pair
     engine's run compared no data (``res.data_region``).
     """
+    spacing = auto_grid_spacing(res.frames.shape) if spacing is None else spacing
     grid = grid_image(res.frames.shape, spacing, (1.0, 1.0) if scale is None else tuple(scale)[-2:])
     data = np.clip(tl.warp(grid, res.displacement), 0.0, 1.0).astype(np.float32, copy=False)
     # where a frame shows what lies beyond the reference's edge, the warp repeats the edge (its closing grid line)
@@ -355,7 +366,7 @@ def result_layers(
     base: str,
     labels: np.ndarray | None = None,
     *,
-    grid_spacing: int = 8,
+    grid_spacing: int | None = None,
     checker: bool = False,
     scale=None,
     translate=None,

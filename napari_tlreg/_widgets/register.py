@@ -11,6 +11,7 @@ import hashlib
 import html
 import importlib
 import logging
+import math
 import re
 import threading
 import time
@@ -105,6 +106,8 @@ DOCK_WORDS = {
                     "napari's console, np.nan_to_num(layer.data)); a pair method's mask_nodata leaves a no-data "
                     "fill out",
 }
+#: the grid spacing spin box's value for "auto" (:func:`~._widgets.layers.auto_grid_spacing`)
+GRID_AUTO = 1
 #: the seed of the colours napari gives a new labels layer (``napari.utils.colormaps.label_colormap``'s default)
 NAPARI_LABEL_SEED = 0.5
 
@@ -668,10 +671,12 @@ class _JacobianLegend(QWidget):
     def set_limits(self, limits) -> None:
         """The ticks at the Jacobian layer's contrast limits (the user's, when they set others)."""
         lo, hi = (float(v) for v in limits)
-        self.lo.setText(f"≤ {lo:.3g}")
-        self.hi.setText(f"≥ {hi:.3g}")
+        # both ends to as many decimals (3 significant digits read 1 ± 0.296 as "≤ 0.704 … ≥ 1.3": not symmetric)
+        digits = max(2, 1 - math.floor(math.log10(hi - lo))) if hi > lo else 3
+        self.lo.setText(f"≤ {lo:.{digits}f}")
+        self.hi.setText(f"≥ {hi:.{digits}f}")
         mid = (lo + hi) / 2
-        self.mid.setText("1 (area kept)" if abs(mid - 1.0) < 1e-6 else f"{mid:.3g}")
+        self.mid.setText("1 (area kept)" if abs(mid - 1.0) < 1e-6 else f"{mid:.{digits}f}")
 
     def set_values(self, limits: tuple[float, float], folding_pct, in_mask: bool = False) -> None:
         self.set_limits(limits)
@@ -779,6 +784,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self.labels_combo = QComboBox()
         self.labels_combo.setAccessibleName("labels")  # (a row of two widgets binds no label: a screen reader said nothing)
         self.labels_combo.setToolTip("Labels (T, H, W) or (H, W): the reference frame's labels are propagated")
+        self.labels_combo.activated.connect(self._on_labels_chosen)
         self.contours_btn = QPushButton("contours…")
         self.contours_btn.setToolTip(CONTOURS_TIP)
         self.contours_btn.setEnabled(False)  # until a DICOM image that records its image numbers is chosen
@@ -869,11 +875,14 @@ class RegisterWidget(ClosingDock, QWidget):
         display = QGroupBox("display")
         dform = QFormLayout(display)
         self.grid_spin = QSpinBox()
-        self.grid_spin.setRange(2, 512)
-        self.grid_spin.setValue(8)
+        self.grid_spin.setRange(GRID_AUTO, 512)
+        self.grid_spin.setSpecialValueText("auto")
+        self.grid_spin.setValue(GRID_AUTO)
         self.grid_spin.setSuffix(" px")
         self.grid_spin.setToolTip("Spacing of the reference grid drawn deformed in the “… grid” layer (pixels of the "
-                                  "coarser axis when they are not square: the cells stay square)")
+                                  "coarser axis when they are not square: the cells stay square); auto: "
+                                  f"{L.GRID_CELLS} cells across the longer side, lines at least "
+                                  f"{L.GRID_MIN_SPACING} px apart")
         self._grid_timer = QTimer(self)
         self._grid_timer.setSingleShot(True)
         self._grid_timer.setInterval(200)
@@ -1177,6 +1186,15 @@ class RegisterWidget(ClosingDock, QWidget):
         drawn = ", ".join(str(k) for k in labelled_frames(data))
         return (f"reference: frame {best}, the most labelled of '{name}' (labelled frames: {drawn}); frame {t} "
                 "has none to carry to the others")
+
+    def _on_labels_chosen(self, _index=None) -> None:
+        """Labels the user picks, drawn on other frames than the reference only, bring the reference onto them (as
+        an image's own labels and loaded contours do), said in the status line: it stayed on frame 0 and Run carried
+        nothing, said only after the run."""
+        moved = self._reference_on_labels()
+        if moved:
+            self.status_label.setText(moved)
+            self._publish_reference()
 
     def _choose_own_labels(self, reset: bool = False) -> None:
         """Labels start on the image's own when it has them (as the region does; the user can pick "none"); with
@@ -1618,7 +1636,7 @@ class RegisterWidget(ClosingDock, QWidget):
         lab_layer = self.current_labels()
         return {
             "base": layer.name,
-            "grid_spacing": int(self.grid_spin.value()),
+            "grid_spacing": self.grid_spacing(),
             "checker": self.checker_box.isChecked(),
             "scale": tuple(float(s) for s in layer.scale),
             "translate": tuple(float(t) for t in layer.translate),
@@ -1897,7 +1915,7 @@ class RegisterWidget(ClosingDock, QWidget):
                                                         if settings.get("grey_frame") else "green" if green else "own"]
             self.legend.overlay.setText(self._legend_args["overlay"])
         # display settings changed while it ran: redraw those layers now
-        if settings["grid_spacing"] != self.grid_spin.value():
+        if settings["grid_spacing"] != self.grid_spacing():
             self._update_grid_layer()
         if settings["checker"] != self.checker_box.isChecked():
             self._update_warped_layer()
@@ -2159,6 +2177,11 @@ class RegisterWidget(ClosingDock, QWidget):
         show_warning(f"Register sequence: your edits of '{old}' are kept as '{new}' (a labels layer of yours now); "
                      + (then or f"'{old}' holds the new run's"))
 
+    def grid_spacing(self) -> int | None:
+        """The grid spacing set in the dock, in px; None for "auto" (:func:`~._widgets.layers.auto_grid_spacing`)."""
+        value = int(self.grid_spin.value())
+        return None if value == GRID_AUTO else value
+
     def _update_grid_layer(self) -> None:
         """The grid at the spin box's spacing, warped in a worker thread (on the GUI thread it froze the viewer for up
         to 1 s at 30x480x640); the layer takes the newest one that is still for the shown result."""
@@ -2167,7 +2190,7 @@ class RegisterWidget(ClosingDock, QWidget):
         p, res = self._result_place, self._result
         self._grid_gen += 1
         gen = self._grid_gen
-        worker = create_worker(L.grid_layer, res, p["base"], int(self.grid_spin.value()), scale=p["scale"],
+        worker = create_worker(L.grid_layer, res, p["base"], self.grid_spacing(), scale=p["scale"],
                                translate=p["translate"], region=p["region"], _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda out: self._on_grid_ready(gen, res, out))
         worker.errored.connect(lambda exc: show_error(f"Register sequence: the grid could not be drawn: {exc}"))
