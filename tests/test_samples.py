@@ -135,6 +135,14 @@ def test_a_sample_file_opened_by_its_path_is_the_sample(name, tmp_path):
     np.savez(tmp_path / "bad.npz", **{**members, "mask": np.ones((3, 3), bool)})
     with pytest.raises(SequenceReadError, match=r"mask \(3, 3\) does not match frames"):
         load_sequence(tmp_path / "bad.npz")
+    np.savez(tmp_path / "bad.npz", **{**members, "frame_levels": np.int64(0)})  # frames of inf, loaded
+    with pytest.raises(SequenceReadError, match="frame_levels"):
+        load_sequence(tmp_path / "bad.npz")
+    if "labels" in members:  # said as it is, not "truncated or corrupt"
+        np.savez(tmp_path / "bad.npz", **{**members, "labels": members["labels"][:, :10]})
+        with pytest.raises(SequenceReadError, match=r"labels \(\d+, 10, \d+\) does not match") as e:
+            load_sequence(tmp_path / "bad.npz")
+        assert "corrupt" not in str(e.value)
 
 
 def _make_samples_module():

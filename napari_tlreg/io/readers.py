@@ -2085,9 +2085,12 @@ def _read_packed(z, keys: list[str], path: Path) -> Sequence:
     if len(shape) != 3:
         _fail(path, f"frames {shape}: expected (T, H, W)")
     _check_frames(path, shape)
-    for k, want in (("mask", shape[1:]), ("displacement", (shape[0], 2, *shape[1:]))):
+    for k, want in (("labels", shape), ("mask", shape[1:]), ("displacement", (shape[0], 2, *shape[1:]))):
         if k in keys and _npz_member_shape(z, k, path) != want:
             _fail(path, f"{k} {_npz_member_shape(z, k, path)} does not match frames {shape}")
+    levels = np.asarray(z["frame_levels"], np.float64)
+    if levels.size != 1 or not np.isfinite(levels).all() or float(levels.ravel()[0]) <= 0:
+        _fail(path, f"frame_levels {levels.ravel()[:3].tolist()}: expected one positive number (the frames' full scale)")
     seq = unpack_sequence(z, source=str(path))
     seq.name = _stem(path)
     return seq
