@@ -76,7 +76,12 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
     median / max, checked against the sunnybrook section's figures (seed 1234, no perturbation); on how many slices
     NMSR's median is at least SyN-CC's and on which NMSR's highest is below SyN-CC's lowest; ``--sunny-part K/N``:
     every N-th slice from the K-th, the others keeping their figures;
-19. ``--profile``: where the time of one echo registration goes (torch.profiler).
+19. "cpucheck": NMSR's defaults and SyN-CC once more on the cases of sections 1 (the bundled echo, 8 phantoms) and
+    6 (8 fresh, 8 held-out phantoms, 2 held-out echoes) and on the Sunnybrook ED,ES pairs, on this machine's CPU,
+    beside the stored rows of those sections (made on another CPU: ``cpu`` in results.json; this run's is
+    ``cpu_of_the_last_partial_run``): per figure, where NMSR is worse than SyN-CC here and there, and the cases whose
+    verdict changed (:func:`cpu_verdicts`);
+20. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ``--nmsr KEY=VALUE`` (repeatable) sets an option every NMSR row starts from instead of the engine's default (a row's
 own options still win). The engine's defaults have been ``interpolation="cubic"``, ``edge_weight=1`` since the
@@ -1043,6 +1048,61 @@ SUNNYBROOK_NMSR = {"nmsr (ED,ES pair)": {}, "nmsr smooth=10 (ED,ES pair)": {"smo
                    "nmsr consecutive (ED..ES)": {"pairing": "consecutive"}}
 
 
+def cpu_check(cases: dict[str, list[dict]], R: dict, use_ants: bool, sunny_limit: int | None) -> dict:
+    """"cpucheck": NMSR's defaults and SyN-CC once more on the synthetic, fresh and held-out sections' cases and on the
+    Sunnybrook ED,ES pairs, on this machine's CPU, beside those sections' stored rows (an optimisation does not give
+    the same bits on another CPU, and ANTs' affine stage may choose otherwise): per case the figures, and where the
+    verdict "NMSR worse than SyN-CC" (:data:`WORSE_IF`; Sunnybrook: Dice) differs from the stored one's."""
+    out: dict = {"cpu": cpu_info(), "stored_cpu": R.get("cpu"), "cases": {}, "sunnybrook": {}}
+    if not use_ants:
+        print("\ncpucheck: needs ANTs (the bench extra); skipped")
+        return out
+    for sec, cs in cases.items():
+        for case in cs:
+            rows = {"nmsr": run_nmsr(case), "ants SyNCC": run_ants(case, **ANTS["ants SyNCC"])}
+            out["cases"][f"{sec}: {case['name']}"] = rows
+            print_table(f"cpucheck, {sec}: {case['name']}", rows)
+    if SHARED.is_dir():
+        for k, (name, cine, ed, es, endo_ed, endo_es) in enumerate(sunnybrook_cases()):
+            if sunny_limit is not None and k >= sunny_limit:
+                break
+            dice, res = sunnybrook_nmsr(cine[[ed, es]], endo_ed, endo_es)
+            _, labs, _, _ = ants_register(res.frames, 0, endo_ed.astype(np.int32), **ANTS["ants SyNCC"])
+            out["sunnybrook"][name] = {"nmsr": float(dice), "ants SyNCC": float(metrics.dice(labs[1] > 0, endo_es))}
+    out["verdicts"] = cpu_verdicts(out, R)
+    for k, v in out["verdicts"].items():
+        print(f"  cpucheck {k}: NMSR worse here on {v['here']}, stored on {v['stored']}; changed: {', '.join(v['changed']) or 'none'}")
+    return out
+
+
+def cpu_verdicts(check: dict, R: dict) -> dict[str, dict]:
+    """Per figure, the cases where NMSR is worse than SyN-CC in ``check`` (this CPU's rows) and in ``R``'s stored
+    sections, and those whose verdict changed (a case missing from ``R`` is left out)."""
+    worse: dict[str, dict] = {k: {"here": [], "stored": [], "changed": []} for k in [*WORSE_IF, "sunnybrook dice"]}
+
+    def add(figure, name, here, stored):
+        v = worse[figure]
+        v["here"] += [name] if here else []
+        v["stored"] += [name] if stored else []
+        v["changed"] += [name] if here != stored else []
+
+    for key, rows in check.get("cases", {}).items():
+        sec, name = key.split(": ", 1)
+        stored = R.get(sec, {}).get(name)
+        if not stored or "ants SyNCC" not in stored:
+            continue
+        for figure, is_worse in WORSE_IF.items():
+            add(figure, key, bool(is_worse(rows["nmsr"][figure], rows["ants SyNCC"][figure])),
+                bool(is_worse(stored["nmsr"][figure], stored["ants SyNCC"][figure])))
+    sunny = R.get("sunnybrook", {})
+    for name, d in check.get("sunnybrook", {}).items():
+        n_old = sunny.get("nmsr (ED,ES pair)", {}).get("per_case", {}).get(name)
+        a_old = sunny.get("ants SyNCC", {}).get("per_case", {}).get(name)
+        if n_old is not None and a_old is not None:
+            add("sunnybrook dice", name, d["nmsr"] < d["ants SyNCC"], n_old < a_old)
+    return worse
+
+
 # ---- main ----------------------------------------------------------------------------------------
 def cpu_info() -> dict:
     """The CPU the run had (model name and the instruction set torch's kernels use): the arithmetic of large frames
@@ -1065,7 +1125,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread,truth,sunnyspread")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread,truth,sunnyspread,cpucheck")
     ap.add_argument("--rounds", type=int, default=3, help="pace section: rounds of NMSR and SyN-CC timed side by side")
     ap.add_argument("--seed-phantoms", default="", help="seeds and spread sections: only these phantoms (comma list of their seeds, "
                     "e.g. 70000,70001); the others keep the results.json's figures")
@@ -1113,7 +1173,9 @@ def run_sections(args) -> int:
     prev = out / "results.json"
     # sections skipped in this run keep their results from the last one (e.g. --skip ... --profile)
     R: dict = json.loads(prev.read_text()) if skip and prev.is_file() else {}
-    R.update({"torch": torch.__version__, "cpu": cpu_info(), "threads": args.threads, "ants": use_ants, "quick": args.quick,
+    if R.get("cpu") not in (None, cpu_info()):  # the kept sections' CPU stays said; this run's is said beside it
+        R["cpu_of_the_last_partial_run"] = cpu_info()
+    R.update({"torch": torch.__version__, "cpu": R.get("cpu") or cpu_info(), "threads": args.threads, "ants": use_ants, "quick": args.quick,
               "load_avg_start": os.getloadavg(), "nmsr_defaults": method_params("nmsr")})
     R["nmsr_defaults"] = {k: v["default"] for k, v in R["nmsr_defaults"].items()}
     R["nmsr_defaults"].update(NMSR_DEFAULT)  # what this run's NMSR rows start from
@@ -1394,6 +1456,17 @@ def run_sections(args) -> int:
         k, n = (int(v) for v in args.sunny_part.split("/"))
         R["sunnyspread"] = sunnybrook_spread(R, use_ants, sunny_limit, (k, n), ANTS_SEEDS[:2] if args.smoke else ANTS_SEEDS,
                                              PERTURBATIONS[:2] if args.smoke else PERTURBATIONS)
+
+    if "cpucheck" not in skip:
+        if args.smoke:
+            check_cases = {"synthetic": [first_frames(phantom_case(0))]}
+        else:
+            n = 3 if args.quick else 8
+            check_cases = {"synthetic": [echo_case()] + [phantom_case(i) for i in range(n)],
+                           "fresh": [phantom_case(i) for i in range(FRESH_OFFSET, FRESH_OFFSET + n)],
+                           "heldout": [phantom_case(i) for i in range(HELDOUT_OFFSET, HELDOUT_OFFSET + n)]
+                           + [echo_case_seed(seed) for seed in HELDOUT_ECHO_SEEDS[: 1 if args.quick else None]]}
+        R["cpucheck"] = cpu_check(check_cases, R, use_ants, sunny_limit)
 
     if args.profile:
         R["profile"] = profile_echo(cases[0])

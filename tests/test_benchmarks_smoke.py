@@ -30,7 +30,7 @@ def restore_thread_env(monkeypatch):
 
 
 #: every section of ``benchmarks/nmsr.py``, in its --skip help's order
-NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread,truth,sunnyspread"
+NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread,truth,sunnyspread,cpucheck"
 
 
 def smoke_skip(*run: str) -> str:
@@ -158,6 +158,36 @@ def test_nmsr_benchmark_pace_times_candidates_in_the_same_rounds(monkeypatch):
     assert row["ratios"] == pytest.approx([0.5, 1 / 3, 1.5]) and row["median_ratio"] == pytest.approx(0.5)
     cand = row["candidates"]["cand"]
     assert cand["s"] == [11.0, 15.0, 6.0] and cand["ratios"] == pytest.approx([0.55, 0.5, 0.75]) and cand["median_ratio"] == pytest.approx(0.55)
+
+
+def test_nmsr_benchmark_cpucheck_compares_the_verdicts_with_the_stored_ones(tmp_path, restore_thread_env):
+    """``cpu_verdicts``: per figure the cases where NMSR is worse than SyN-CC on this CPU and in the stored sections,
+    and the ones that changed; a partial run keeps the stored sections' CPU and says its own beside it."""
+    from benchmarks import nmsr as bench
+
+    def rows(n, a):
+        return {"nmsr": dict(zip(("mse", "lncc10", "dice", "epe_px"), n)), "ants SyNCC": dict(zip(("mse", "lncc10", "dice", "epe_px"), a))}
+
+    R = {"synthetic": {"phantom 1": rows((1, 0.9, 0.98, 0.2), (2, 0.8, 0.97, 0.5)),  # better on all
+                       "phantom 2": rows((2, 0.8, 0.97, 0.2), (1, 0.9, 0.98, 0.5))},  # worse but EPE
+         "sunnybrook": {"nmsr (ED,ES pair)": {"per_case": {"s0": 0.90, "s1": 0.80}},
+                        "ants SyNCC": {"per_case": {"s0": 0.85, "s1": 0.85}}}}
+    check = {"cases": {"synthetic: phantom 1": rows((1, 0.9, 0.96, 0.2), (2, 0.8, 0.97, 0.5)),  # Dice now worse
+                       "synthetic: phantom 2": rows((2, 0.8, 0.97, 0.2), (1, 0.9, 0.98, 0.5)),
+                       "fresh: phantom 9": rows((9, 0, 0, 9), (1, 1, 1, 1))},  # not stored: left out
+             "sunnybrook": {"s0": {"nmsr": 0.90, "ants SyNCC": 0.85}, "s1": {"nmsr": 0.86, "ants SyNCC": 0.85}}}
+    v = bench.cpu_verdicts(check, R)
+    assert v["dice"] == {"here": ["synthetic: phantom 1", "synthetic: phantom 2"], "stored": ["synthetic: phantom 2"],
+                         "changed": ["synthetic: phantom 1"]}
+    assert v["mse"]["here"] == v["mse"]["stored"] == ["synthetic: phantom 2"] and v["mse"]["changed"] == []
+    assert v["epe_px"]["here"] == []
+    assert v["sunnybrook dice"] == {"here": [], "stored": ["s1"], "changed": ["s1"]}
+    # a partial run (one section) over results made on another CPU: their CPU stays said, this run's beside it
+    (tmp_path / "results.json").write_text(json.dumps({"cpu": {"model": "elsewhere"}, "edges": {"kept": 1}}))
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", smoke_skip("cpucheck")]) == 0
+    out = json.loads((tmp_path / "results.json").read_text())
+    assert out["cpu"] == {"model": "elsewhere"} and out["cpu_of_the_last_partial_run"] == bench.cpu_info()
+    assert out["edges"] == {"kept": 1} and out["cpucheck"]["stored_cpu"] == {"model": "elsewhere"}
 
 
 def test_nmsr_benchmark_spread_perturbs_the_frames_and_counts_against_syncc_seeds(monkeypatch):
