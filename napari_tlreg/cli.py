@@ -47,10 +47,17 @@ def _slice_choice(text: str):
     return k
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """A bad option prints one line, as every other bad input does (argparse's usage block before it made 8-10)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    p = argparse.ArgumentParser(prog="napari-tlreg", description="Deformable registration of image sequences.")
+    p = _OneLineParser(prog="napari-tlreg", description="Deformable registration of image sequences.")
     p.add_argument("--version", action="version", version=f"napari-tlreg {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 

@@ -305,6 +305,23 @@ def test_isolated_pixels_are_those_a_3x3_median_removes():
     assert min(agreed.values()) > 30  # both answers were tried
 
 
+@pytest.mark.parametrize("argv, command, match", [
+    (["register", "lemniscate", "--normalize", "bogus", "--out", "x"], "register", "invalid choice: 'bogus'"),
+    (["register", "lemniscate"], "register", "required: --out"),
+    (["train", "nosuchmethod", "--out", "w.pt"], "train", "nosuchmethod"),
+    (["frobnicate"], None, "invalid choice: 'frobnicate'"),
+])
+def test_cli_bad_options_are_one_line(argv, command, match, capsys):
+    """(design review) API.md: a bad input prints one clear line to stderr; a bad option printed argparse's usage block
+    before it (8-10 lines)."""
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    prog = "napari-tlreg" + (f" {command}" if command else "")
+    assert e.value.code == 2 and len(err) == 1 and err[0].startswith(f"{prog}: error: ") and match in err[0], err
+    assert err[0].endswith(f"(see {prog} --help)")
+
+
 def test_cli_blank_frame_warns_on_one_line_and_registers(tmp_path, capsys, shift_engine):
     path = save_stack(tmp_path / "blank.tif", _with_blank(4, [3]))
     rc, err, out = _cli(["register", path, "--method", shift_engine, "--out", tmp_path / "o", "--no-montage"], capsys)
