@@ -138,6 +138,10 @@ def test_a_sample_file_opened_by_its_path_is_the_sample(name, tmp_path):
     np.savez(tmp_path / "bad.npz", **{**members, "frame_levels": np.int64(0)})  # frames of inf, loaded
     with pytest.raises(SequenceReadError, match="frame_levels"):
         load_sequence(tmp_path / "bad.npz")
+    np.savez(tmp_path / "bad.npz", **{**members, "spacing": np.array([np.nan, 1.0])})  # as any reader's bad pixel size
+    with pytest.warns(UserWarning, match="ignoring pixel spacing"):
+        odd = load_sequence(tmp_path / "bad.npz")
+    assert odd.spacing is None and odd.unit == "px"
     if "labels" in members:  # said as it is, not "truncated or corrupt"
         np.savez(tmp_path / "bad.npz", **{**members, "labels": members["labels"][:, :10]})
         with pytest.raises(SequenceReadError, match=r"labels \(\d+, 10, \d+\) does not match") as e:

@@ -2093,6 +2093,9 @@ def _read_packed(z, keys: list[str], path: Path) -> Sequence:
         _fail(path, f"frame_levels {levels.ravel()[:3].tolist()}: expected one positive number (the frames' full scale)")
     seq = unpack_sequence(z, source=str(path))
     seq.name = _stem(path)
+    seq.spacing = checked_spacing(seq.spacing, path.name)  # a bad pixel size: said, measured in pixels
+    if seq.spacing is None:
+        seq.unit = "px"
     return seq
 
 
