@@ -1173,6 +1173,7 @@ def run_sections(args) -> int:
     prev = out / "results.json"
     # sections skipped in this run keep their results from the last one (e.g. --skip ... --profile)
     R: dict = json.loads(prev.read_text()) if skip and prev.is_file() else {}
+    R.pop("cpu_of_the_last_partial_run", None)
     if R.get("cpu") not in (None, cpu_info()):  # the kept sections' CPU stays said; this run's is said beside it
         R["cpu_of_the_last_partial_run"] = cpu_info()
     R.update({"torch": torch.__version__, "cpu": R.get("cpu") or cpu_info(), "threads": args.threads, "ants": use_ants, "quick": args.quick,

@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     p = _OneLineParser(prog="napari-tlreg", description="Deformable registration of image sequences.")
     p.add_argument("--version", action="version", version=f"napari-tlreg {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+    p.set_defaults(_commands=sub.choices)  # for main: an unknown option is said with its command's help
 
     r = sub.add_parser("register", help="register a sequence and write the results to a folder")
     r.add_argument("input", help="file, DICOM folder, or bundled sample name")
@@ -628,7 +629,11 @@ def _sigterm_interrupts(command: str):
 
 def main(argv: list[str] | None = None) -> int:
     _lenient_output()
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # argparse says it with the top level's help, which lists none of the command's options
+        args._commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    del args._commands
     with warnings.catch_warnings():  # a warning is one line too, never a source excerpt
         warnings.showwarning = lambda message, category, *_a, **_k: print(
             f"napari-tlreg {args.command}: warning: {_first_line(message)}", file=sys.stderr)

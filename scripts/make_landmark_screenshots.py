@@ -49,7 +49,7 @@ def show_result(reg, image, res, labels=None):
     from napari_tlreg._widgets import layers as L
     from napari_tlreg._widgets.register import _Outcome
 
-    settings = {"base": image.name, "grid_spacing": int(reg.grid_spin.value()), "checker": False,
+    settings = {"base": image.name, "grid_spacing": reg.grid_spacing(), "checker": False,
                 "scale": tuple(image.scale), "translate": tuple(image.translate), "region": None}
     layers, warnings = L.result_layers(res, labels=labels, **settings)
     reg._show_result(_Outcome("done", result=res, layers=layers, warnings=warnings, settings=settings))

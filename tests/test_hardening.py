@@ -310,6 +310,8 @@ def test_isolated_pixels_are_those_a_3x3_median_removes():
     (["register", "lemniscate"], "register", "required: --out"),
     (["train", "nosuchmethod", "--out", "w.pt"], "train", "nosuchmethod"),
     (["frobnicate"], None, "invalid choice: 'frobnicate'"),
+    # (diff review) argparse said an unknown option with the top level's help, which lists none of register's
+    (["register", "lemniscate", "--out", "x", "--frobble"], "register", "unrecognized arguments: --frobble"),
 ])
 def test_cli_bad_options_are_one_line(argv, command, match, capsys):
     """(design review) API.md: a bad input prints one clear line to stderr; a bad option printed argparse's usage block

@@ -142,7 +142,17 @@ def test_a_sample_file_opened_by_its_path_is_the_sample(name, tmp_path):
     with pytest.warns(UserWarning, match="ignoring pixel spacing"):
         odd = load_sequence(tmp_path / "bad.npz")
     assert odd.spacing is None and odd.unit == "px"
+    np.savez(tmp_path / "bad.npz", **{**members, "metadata_json": np.str_("{not json")})
+    with pytest.raises(SequenceReadError, match="its metadata_json is no JSON") as e:
+        load_sequence(tmp_path / "bad.npz")
+    assert "corrupt" not in str(e.value)
+    # (diff review) without one of the format's members it is any npz, as before (it was refused)
+    np.savez(tmp_path / "plain.npz", **{k: v for k, v in members.items() if k != "spacing"})
+    assert np.array_equal(load_sequence(tmp_path / "plain.npz").frames.shape, ref.frames.shape)
     if "labels" in members:  # said as it is, not "truncated or corrupt"
+        np.savez(tmp_path / "bad.npz", **{**members, "labels": members["labels"] + 0.5})
+        with pytest.raises(SequenceReadError, match=r"^bad\.npz: labels must be integers"):
+            load_sequence(tmp_path / "bad.npz")
         np.savez(tmp_path / "bad.npz", **{**members, "labels": members["labels"][:, :10]})
         with pytest.raises(SequenceReadError, match=r"labels \(\d+, 10, \d+\) does not match") as e:
             load_sequence(tmp_path / "bad.npz")

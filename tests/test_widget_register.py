@@ -218,7 +218,7 @@ def test_run_end_to_end(widget, qtbot, notes):
     # display controls update the layers in place
     grid = viewer.layers["seq grid"]
     before = grid.data.copy()
-    w.grid_spin.setValue(4)
+    w.grid_spin.setValue(6)  # (auto: 4 of these 0.5 x 0.25 mm pixels' coarse axis, cells 8 fine pixels wide)
     qtbot.waitUntil(lambda: not np.array_equal(viewer.layers["seq grid"].data, before), timeout=3000)
     assert viewer.layers["seq grid"] is grid
     w.checker_box.setChecked(True)
@@ -287,6 +287,9 @@ def test_labels_picked_on_other_frames_bring_the_reference(widget, qtbot, notes)
     w.labels_combo.activated.emit(i)  # as a user picks it
     assert w.reference_spin.value() == REF + 1
     assert f"reference: frame {REF + 1}, the most labelled of 'seg'" in w.status_label.text()
+    from napari_tlreg._widgets.store import store_for
+
+    assert store_for(viewer).planned_reference("seq") == REF + 1  # for the Landmarks dock, whose pairs go on it
     choose(w.method_combo, TruthEngine.name)
     run_and_wait(qtbot, w)
     assert notes == [], notes
@@ -296,6 +299,30 @@ def test_labels_picked_on_other_frames_bring_the_reference(widget, qtbot, notes)
     viewer.layers["seg"].data = labels
     w.labels_combo.activated.emit(i)
     assert w.reference_spin.value() == REF
+    # (diff review) the usual way: a new, empty labels layer picked, then painted on the frame shown
+    new = viewer.add_labels(np.zeros_like(labels), name="drawn")
+    w.reference_spin.setValue(0)
+    k = w.labels_combo.findText("drawn")
+    w.labels_combo.setCurrentIndex(k)
+    w.labels_combo.activated.emit(k)
+    assert w.reference_spin.value() == 0  # nothing drawn yet
+    new.paint((REF, 20, 20), 1)
+    qtbot.waitUntil(lambda: w.reference_spin.value() == REF, timeout=3000)
+    assert "the most labelled of 'drawn'" in w.status_label.text()
+    new.paint((REF + 2, 20, 20), 1)  # the reference has labels now: painting elsewhere leaves it
+    qtbot.wait(50)
+    assert w.reference_spin.value() == REF
+    # a refresh of the layer list with labels elsewhere does not move a reference the user set
+    w.reference_spin.setValue(1)
+    viewer.add_image(frames, name="other")
+    viewer.layers.remove("other")
+    assert w.reference_spin.value() == 1 and w.current_labels() is new
+    # only the chosen layer is listened to: painting the one no longer chosen moves nothing
+    w.labels_combo.setCurrentIndex(0)
+    w.reference_spin.setValue(1)
+    new.paint((REF, 30, 30), 2)
+    qtbot.wait(50)
+    assert w.reference_spin.value() == 1
 
 
 def test_labels_mismatch_is_refused_and_one_frame_fits(widget, qtbot, notes):
@@ -976,6 +1003,11 @@ def test_layer_helpers():
     # over a quarter of the map; 32 cells across the longer side, lines at least 8 px apart
     assert [L.auto_grid_spacing(s) for s in ((20, 64, 64), (128, 128), (256, 256), (240, 320), (2, 512, 512),
                                              (480, 640))] == [8, 8, 8, 10, 16, 20]
+    # (diff review) on screen with pixels that are not square: 100 x 400 pixels of 4 x 1 mm are 400 x 400 mm, 32 cells a
+    # side (12 px of the coarse axis gave 8), and cells at least 8 fine pixels wide
+    g = L.grid_image((100, 400), L.auto_grid_spacing((100, 400), (4.0, 1.0)), (4.0, 1.0))
+    assert 30 <= len(np.flatnonzero(g[:, 5] > 0)) <= 36 and 30 <= len(np.flatnonzero(g[5, :] > 0)) <= 36
+    assert L.auto_grid_spacing((1000, 250), (0.25, 1.0)) == 8  # 250 x 250 mm: 32 cells would be 7.8 mm, under 8 px
     lo, hi = L.jacobian_limits(np.array([0.5, 1.0, 1.2]))
     assert lo < 1 < hi and np.isclose(1 - lo, hi - 1)
     assert L.jacobian_limits(np.ones(4)) == (0.95, 1.05)
@@ -1668,6 +1700,10 @@ def test_the_grid_is_redrawn_off_the_gui_thread(widget, qtbot, notes, monkeypatc
     res = w.results[("seq", TruthEngine.name)]
     # the dock starts on "auto": the grid of the frames' size (legibility review: 8 px whatever the size)
     assert w.grid_spin.text() == "auto" and w.grid_spacing() is None
+    w.grid_spin.stepBy(1)  # (diff review) "+" from auto went to 2 px, the densest grid: it goes to auto's spacing
+    assert w.grid_spacing() == L.auto_grid_spacing(frames.shape)
+    w.grid_spin.stepBy(-100)
+    assert w.grid_spacing() is None
     np.testing.assert_array_equal(viewer.layers["seq grid"].data, real(res, "seq", L.auto_grid_spacing(frames.shape))[0])
     monkeypatch.setattr(L, "grid_layer", lambda *a, **k: threads.append(threading.current_thread()) or real(*a, **k))
     for spacing in (3, 5, 6):

@@ -10,6 +10,7 @@ layers sit on it in time and space.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -205,10 +206,14 @@ def grey_frame_layer(res, base: str, *, scale=None, translate=None) -> LayerData
     return np.asarray(res.frames, dtype=np.float32), kw, "image"
 
 
-def auto_grid_spacing(shape) -> int:
-    """The grid spacing "auto" gives frames of ``shape`` (``(..., H, W)``): :data:`GRID_CELLS` cells across the longer
-    side, lines at least :data:`GRID_MIN_SPACING` px apart (8 px up to 256-px frames, 16 px at 512)."""
-    return max(GRID_MIN_SPACING, round(max(shape[-2:]) / GRID_CELLS))
+def auto_grid_spacing(shape, pixel: Sequence[float] = (1.0, 1.0)) -> int:
+    """The grid spacing "auto" gives frames of ``shape`` (``(..., H, W)``) of pixels ``pixel`` (``(row, col)`` sizes),
+    in :func:`grid_image`'s units (pixels of the coarser axis): :data:`GRID_CELLS` cells across the longer side on
+    screen, lines at least :data:`GRID_MIN_SPACING` fine pixels apart (square pixels: 8 px up to 256-px frames, 16 at 512)."""
+    h, w = (int(s) for s in shape[-2:])
+    sr, sc = (abs(float(p)) or 1.0 for p in pixel)
+    fine, coarse = min(sr, sc), max(sr, sc)
+    return max(2, round(max(h * sr, w * sc) / (GRID_CELLS * coarse)), math.ceil(GRID_MIN_SPACING * fine / coarse - 1e-9))
 
 
 def grid_layer(res, base: str, spacing: int | None = None, *, scale=None, translate=None, region=None,
@@ -220,8 +225,8 @@ def grid_layer(res, base: str, spacing: int | None = None, *, scale=None, transl
     sector): outside it nothing fitted the field, which is the network's extrapolation there; nor where a pair
     engine's run compared no data (``res.data_region``).
     """
-    spacing = auto_grid_spacing(res.frames.shape) if spacing is None else spacing
-    grid = grid_image(res.frames.shape, spacing, (1.0, 1.0) if scale is None else tuple(scale)[-2:])
+    pixel = (1.0, 1.0) if scale is None else tuple(scale)[-2:]
+    grid = grid_image(res.frames.shape, auto_grid_spacing(res.frames.shape, pixel) if spacing is None else spacing, pixel)
     data = np.clip(tl.warp(grid, res.displacement), 0.0, 1.0).astype(np.float32, copy=False)
     # where a frame shows what lies beyond the reference's edge, the warp repeats the edge (its closing grid line)
     # over |u| px: a solid band that reads as heavy compression; nothing of the grid is there

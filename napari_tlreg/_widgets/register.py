@@ -112,6 +112,29 @@ GRID_AUTO = 1
 NAPARI_LABEL_SEED = 0.5
 
 
+def _unwatch(watched: list) -> None:
+    """Disconnect the ``(emitter, handler)`` pairs in ``watched`` and empty it."""
+    for emitter, handler in watched:
+        with contextlib.suppress(Exception):  # a layer gone with its events
+            emitter.disconnect(handler)
+    watched.clear()
+
+
+class _GridSpin(QSpinBox):
+    """The grid spacing: "auto" at its minimum; a step up from "auto" goes to the spacing auto gives the image (a "+"
+    went to 2 px, 256 lines a side on a 512-px map where auto drew 32 cells)."""
+
+    def __init__(self, auto_value: Callable[[], int]):
+        super().__init__()
+        self._auto_value = auto_value
+
+    def stepBy(self, steps: int) -> None:
+        if self.value() == self.minimum() and steps > 0:
+            self.setValue(min(self.maximum(), max(self.minimum() + 1, self._auto_value()) + steps - 1))
+        else:
+            super().stepBy(steps)
+
+
 def napari_default_colours(layer: Labels) -> bool:
     """Whether ``layer`` has the colours napari gives a new labels layer (not shuffled, nor chosen by its user)."""
     cm = layer.colormap
@@ -785,6 +808,8 @@ class RegisterWidget(ClosingDock, QWidget):
         self.labels_combo.setAccessibleName("labels")  # (a row of two widgets binds no label: a screen reader said nothing)
         self.labels_combo.setToolTip("Labels (T, H, W) or (H, W): the reference frame's labels are propagated")
         self.labels_combo.activated.connect(self._on_labels_chosen)
+        self._watched_labels: list = []  # the chosen labels layer, while the dock listens to its painting
+        self.labels_combo.currentIndexChanged.connect(lambda _i: self._watch_labels())
         self.contours_btn = QPushButton("contours…")
         self.contours_btn.setToolTip(CONTOURS_TIP)
         self.contours_btn.setEnabled(False)  # until a DICOM image that records its image numbers is chosen
@@ -874,7 +899,7 @@ class RegisterWidget(ClosingDock, QWidget):
 
         display = QGroupBox("display")
         dform = QFormLayout(display)
-        self.grid_spin = QSpinBox()
+        self.grid_spin = _GridSpin(self._auto_grid_spacing)
         self.grid_spin.setRange(GRID_AUTO, 512)
         self.grid_spin.setSpecialValueText("auto")
         self.grid_spin.setValue(GRID_AUTO)
@@ -934,6 +959,8 @@ class RegisterWidget(ClosingDock, QWidget):
                 layer.events.name.disconnect(refresh)
 
         self._when_closed(disconnect)
+        self._when_closed(lambda watched=self._watched_labels: _unwatch(watched))
+        self._watch_labels()
         self._when_closed(self._leave_state)  # for the dock opened next (_take_over)
         holder = self._cancel_holder = [None]
         # if the widget goes away mid-run, stop the worker (a plain closure: no method of a deleted object)
@@ -1190,11 +1217,38 @@ class RegisterWidget(ClosingDock, QWidget):
     def _on_labels_chosen(self, _index=None) -> None:
         """Labels the user picks, drawn on other frames than the reference only, bring the reference onto them (as
         an image's own labels and loaded contours do), said in the status line: it stayed on frame 0 and Run carried
-        nothing, said only after the run."""
+        nothing, said only after the run. So do labels the user paints after picking them (:meth:`_watch_labels`:
+        a new labels layer is empty when it is picked)."""
+        if self.running:
+            return
         moved = self._reference_on_labels()
         if moved:
             self.status_label.setText(moved)
             self._publish_reference()
+
+    def _watch_labels(self) -> None:
+        """Listen to the chosen labels layer's painting (and data set anew), and to no other's."""
+        _unwatch(self._watched_labels)
+        layer = self.current_labels()
+        if layer is None:
+            return
+        handler = self._on_labels_painted
+        for emitter in (layer.events.paint, layer.events.data):
+            emitter.connect(handler)
+            self._watched_labels.append((emitter, handler))
+
+    def _on_labels_painted(self, _event=None) -> None:
+        # napari says "paint" before the stroke is in the layer's data: looked at once this event is done
+        QTimer.singleShot(0, lambda: self.live and self._check_painted_labels())
+
+    def _check_painted_labels(self) -> None:
+        layer = self.current_labels()
+        if layer is None:
+            return
+        data, t = base_data(layer), int(self.reference_spin.value())
+        if np.ndim(data) == 3 and 0 <= t < len(data) and np.asarray(data[t]).any():  # the reference has labels
+            return
+        self._on_labels_chosen()
 
     def _choose_own_labels(self, reset: bool = False) -> None:
         """Labels start on the image's own when it has them (as the region does; the user can pick "none"); with
@@ -2176,6 +2230,13 @@ class RegisterWidget(ClosingDock, QWidget):
         layer.name = new
         show_warning(f"Register sequence: your edits of '{old}' are kept as '{new}' (a labels layer of yours now); "
                      + (then or f"'{old}' holds the new run's"))
+
+    def _auto_grid_spacing(self) -> int:
+        """The spacing "auto" gives the chosen image (8 px without one)."""
+        image = self.current_image()
+        if image is None:
+            return L.GRID_MIN_SPACING
+        return L.auto_grid_spacing(frames_shape(image), tuple(image.scale)[-2:])
 
     def grid_spacing(self) -> int | None:
         """The grid spacing set in the dock, in px; None for "auto" (:func:`~._widgets.layers.auto_grid_spacing`)."""

@@ -2070,7 +2070,7 @@ def _npz_frames_keys(z, keys: list[str], path: Path) -> tuple[str | None, list[s
 
 
 #: the members that make an npz one of the package's own (:func:`~napari_tlreg.io.bundled.pack_sequence`: a sample's)
-PACKED_KEYS = ("frames", "frame_levels", "metadata_json")
+PACKED_KEYS = ("frames", "frame_levels", "metadata_json", "spacing", "unit", "name")
 
 
 def _read_packed(z, keys: list[str], path: Path) -> Sequence:
@@ -2091,7 +2091,12 @@ def _read_packed(z, keys: list[str], path: Path) -> Sequence:
     levels = np.asarray(z["frame_levels"], np.float64)
     if levels.size != 1 or not np.isfinite(levels).all() or float(levels.ravel()[0]) <= 0:
         _fail(path, f"frame_levels {levels.ravel()[:3].tolist()}: expected one positive number (the frames' full scale)")
-    seq = unpack_sequence(z, source=str(path))
+    try:
+        seq = unpack_sequence(z, source=str(path))
+    except json.JSONDecodeError as e:  # said as they are, not "truncated or corrupt"
+        _fail(path, f"its metadata_json is no JSON ({e})")
+    except (ValueError, TypeError) as e:  # labels that are no ids (the Sequence's own words, less the sample's name)
+        _fail(path, str(e).split(": ", 1)[-1])
     seq.name = _stem(path)
     seq.spacing = checked_spacing(seq.spacing, path.name)  # a bad pixel size: said, measured in pixels
     if seq.spacing is None:
