@@ -913,6 +913,45 @@ def nmsr_docstring_prose(R: dict) -> list[tuple[str, list]]:
     ]
 
 
+def test_readme_cpucheck_paragraph_quotes_the_stored_run():
+    """"On another CPU": the cpucheck section's figures and counts, against the stored sections they were run beside."""
+    R = results_of("nmsr")
+    C = R["cpucheck"]
+    assert C["stored_cpu"] == R["cpu"] != C["cpu"] == R["cpu_of_the_last_partial_run"]
+    assert "EPYC" in R["cpu"]["model"] and "Xeon" in C["cpu"]["model"]  # as the paragraph names them
+    cases = {key: (rows, R[key.split(": ", 1)[0]][key.split(": ", 1)[1]]) for key, rows in C["cases"].items()}
+    v = C["verdicts"]
+
+    def moved(method):
+        return max(abs(new[method]["dice"] - old[method]["dice"]) for new, old in cases.values())
+
+    top = max(cases, key=lambda k: abs(cases[k][0]["ants SyNCC"]["dice"] - cases[k][1]["ants SyNCC"]["dice"]))
+    assert top == "synthetic: phantom 50000"
+    assert not v["mse"]["changed"] and not v["lncc10"]["changed"] and not v["epe_px"]["here"]
+    assert v["dice"]["here"] == ["fresh: phantom 60001", "heldout: phantom 70006"]
+    n, o = cases["heldout: phantom 70006"]
+    sb = C["sunnybrook"]
+    times = {m: [new[m]["seconds"] / old[m]["seconds"] for new, old in cases.values()] for m in ("nmsr", "ants SyNCC")}
+    ratio = [new["nmsr"]["seconds"] / new["ants SyNCC"]["seconds"] for new, _ in cases.values()]
+    assert_quotes(readme_prose(), [
+        ("ran again on the {} synthetic cases and the {} Sunnybrook ED,ES pairs. Per case NMSR's Dice moved by up to {} and "
+         "SyN-CC's by up to {} (phantom 50000: {} → {})",
+         [len(cases), len(sb), moved("nmsr"), moved("ants SyNCC"), cases[top][1]["ants SyNCC"]["dice"],
+          cases[top][0]["ants SyNCC"]["dice"]]),
+        ("(NMSR's MSE worse than SyN-CC's on the same {} cases, its LCC10 on the same {}), and so does the endpoint error "
+         "(NMSR's better on all {})", [len(v["mse"]["here"]), len(v["lncc10"]["here"]), len(cases)]),
+        ("Its Dice is below SyN-CC's on {} phantoms there, 60001 and 70006 ({} vs {}; {} vs {} above), and its Sunnybrook "
+         "pair below SyN-CC's on {} of the {} slices ({} slices changed, either way; mean {} vs {})",
+         [len(v["dice"]["here"]), n["nmsr"]["dice"], n["ants SyNCC"]["dice"], o["nmsr"]["dice"], o["ants SyNCC"]["dice"],
+          len(v["sunnybrook dice"]["here"]), len(sb), len(v["sunnybrook dice"]["changed"]),
+          float(np.mean([d["nmsr"] for d in sb.values()])), float(np.mean([d["ants SyNCC"] for d in sb.values()]))]),
+        ("That machine took {}–{}x the EPYC run's time for NMSR and {}–{}x for SyN-CC, and beside the tests NMSR took "
+         "{}–{} of SyN-CC's time, more than SyN-CC on {} of the {} cases",
+         [min(times["nmsr"]), max(times["nmsr"]), min(times["ants SyNCC"]), max(times["ants SyNCC"]), min(ratio), max(ratio),
+          sum(r > 1 for r in ratio), len(cases)]),
+    ])
+
+
 def test_the_nmsr_engine_docstring_quotes_the_stored_results():
     """The engine's docstring quotes the NMSR benchmark's current run too (its history, "from … to" an earlier run's
     figure, is not checked)."""
