@@ -251,14 +251,20 @@ def test_run_end_to_end(widget, qtbot, notes):
     assert [w.labels_combo.itemText(i) for i in range(w.labels_combo.count())] == ["none", "seg"]
 
 
-def test_labels_off_the_reference_frame_are_said_to_carry_nothing(widget, qtbot, notes):
-    """Labels drawn on other frames than the reference: the propagated layer came out empty, without a word."""
-    viewer, w = widget
+def labelled_off_the_reference(viewer) -> tuple[np.ndarray, np.ndarray]:
+    """Image "seq" and labels "seg" drawn on frame REF + 1 only; returns the sequence's frames and its whole labels."""
     frames, labels = synthetic_sequence()
     viewer.add_image(frames, name="seq")
     only = np.zeros_like(labels)
     only[REF + 1] = labels[REF + 1]
     viewer.add_labels(only, name="seg")
+    return frames, labels
+
+
+def test_labels_off_the_reference_frame_are_said_to_carry_nothing(widget, qtbot, notes):
+    """Labels drawn on other frames than the reference: the propagated layer came out empty, without a word."""
+    viewer, w = widget
+    frames, labels = labelled_off_the_reference(viewer)
     choose(w.labels_combo, "seg")
     choose(w.method_combo, TruthEngine.name)
     w.reference_spin.setValue(REF)
@@ -276,11 +282,7 @@ def test_labels_picked_on_other_frames_bring_the_reference(widget, qtbot, notes)
     0 (a file's): Run carried nothing, said only after it. As an image's own labels and loaded contours do, they bring
     the reference onto their most labelled frame, said in the status line; one the user sets after stays theirs."""
     viewer, w = widget
-    frames, labels = synthetic_sequence()
-    viewer.add_image(frames, name="seq")
-    only = np.zeros_like(labels)
-    only[REF + 1] = labels[REF + 1]
-    viewer.add_labels(only, name="seg")
+    frames, labels = labelled_off_the_reference(viewer)
     w.reference_spin.setValue(0)
     i = w.labels_combo.findText("seg")
     w.labels_combo.setCurrentIndex(i)
