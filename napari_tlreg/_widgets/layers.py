@@ -93,6 +93,12 @@ def default_tile(shape: Sequence[int]) -> int:
     return max(2, int(min(shape[-2:])) // 8)
 
 
+def _pixel_sizes(pixel: Sequence[float]) -> tuple[float, float, float, float]:
+    """``(row, col, finer, coarser)`` sizes of a pixel ``(row, col)`` as the grid takes them (0 counts as 1)."""
+    sr, sc = (abs(float(p)) or 1.0 for p in pixel)
+    return sr, sc, min(sr, sc), max(sr, sc)
+
+
 def grid_image(shape: Sequence[int], spacing: int, pixel: Sequence[float] = (1.0, 1.0)) -> np.ndarray:
     """``(H, W)`` float32 image: 1 on the rows and columns ``0, spacing, 2*spacing, ...`` and on the last ones; 0 elsewhere.
     (Pulled into a frame, :func:`grid_layer` leaves out what comes from beyond the reference's edge.)
@@ -103,8 +109,7 @@ def grid_image(shape: Sequence[int], spacing: int, pixel: Sequence[float] = (1.0
     rows were 4x the columns' width: bands that hid the image)."""
     h, w = (int(s) for s in shape[-2:])
     spacing = max(2, int(spacing))
-    sr, sc = (abs(float(p)) or 1.0 for p in pixel)
-    fine, coarse = min(sr, sc), max(sr, sc)
+    sr, sc, fine, coarse = _pixel_sizes(pixel)
     step_r, step_c = (max(2, int(round(spacing * coarse / s))) for s in (sr, sc))
     img = np.zeros((h, w), dtype=np.float32)
     # 1 along the finer axis; at least 0.35 (at 5.0 x 0.5 mm the rows' 0.1 vanished once warped)
@@ -211,8 +216,7 @@ def auto_grid_spacing(shape, pixel: Sequence[float] = (1.0, 1.0)) -> int:
     in :func:`grid_image`'s units (pixels of the coarser axis): :data:`GRID_CELLS` cells across the longer side on
     screen, lines at least :data:`GRID_MIN_SPACING` fine pixels apart (square pixels: 8 px up to 256-px frames, 16 at 512)."""
     h, w = (int(s) for s in shape[-2:])
-    sr, sc = (abs(float(p)) or 1.0 for p in pixel)
-    fine, coarse = min(sr, sc), max(sr, sc)
+    sr, sc, fine, coarse = _pixel_sizes(pixel)
     return max(2, round(max(h * sr, w * sc) / (GRID_CELLS * coarse)), math.ceil(GRID_MIN_SPACING * fine / coarse - 1e-9))
 
 

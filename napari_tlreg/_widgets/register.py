@@ -1187,6 +1187,10 @@ class RegisterWidget(ClosingDock, QWidget):
         layer = self.current_image()
         if layer is None or isinstance(plugin_info(layer).get("reference"), int):
             return
+        self._reference_onto_chosen_labels()
+
+    def _reference_onto_chosen_labels(self) -> None:
+        """:meth:`_reference_on_labels` for the chosen labels, said in the status line and published when it moved."""
         moved = self._reference_on_labels()
         if moved:
             self.status_label.setText(moved)
@@ -1219,12 +1223,8 @@ class RegisterWidget(ClosingDock, QWidget):
         an image's own labels and loaded contours do), said in the status line: it stayed on frame 0 and Run carried
         nothing, said only after the run. So do labels the user paints after picking them (:meth:`_watch_labels`:
         a new labels layer is empty when it is picked)."""
-        if self.running:
-            return
-        moved = self._reference_on_labels()
-        if moved:
-            self.status_label.setText(moved)
-            self._publish_reference()
+        if not self.running:
+            self._reference_onto_chosen_labels()
 
     def _watch_labels(self) -> None:
         """Listen to the chosen labels layer's painting (and data set anew), and to no other's."""
