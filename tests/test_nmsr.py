@@ -1172,6 +1172,26 @@ def test_a_long_consecutive_chain_is_warned_of():
         assert not [s for s in seen if "chains" in s], kw
 
 
+def test_a_mask_smaller_than_one_loss_window_is_warned_of():
+    """(2026-12-07) A mask of 1 px or 3x3 was taken without a word: the frames are blanked outside it, so the field
+    is fitted to a handful of pixels. A mask of fewer pixels than one loss window ((2r+1)^2) is said now; one of
+    exactly that many is not."""
+    frames = np.random.default_rng(0).random((3, 24, 24)).astype(np.float32)
+    fast = dict(levels=1, iterations=1, init="random", threads=1)
+    for side, radius, said in ((1, 6, "1 pixel,"), (3, 2, "9 pixels,"), (5, 2, None)):
+        mask = np.zeros((24, 24), bool)
+        mask[8:8 + side, 8:8 + side] = True
+        seen = []
+        tl.register(frames, method="nmsr", mask=mask, radius=radius, on_warning=seen.append, **fast)
+        small = [s for s in seen if s.startswith("the mask holds")]
+        if said is None:
+            assert not small, seen
+        else:
+            assert small == [f"the mask holds {said} fewer than one loss window ({2 * radius + 1}x{2 * radius + 1}, "
+                             f"radius {radius}): the frames are blanked outside it, so the field is fitted to that "
+                             "little and is no better than its guess elsewhere"]
+
+
 def test_progress_weighs_an_iteration_by_its_scales_pixels():
     """(2026-12-06, long clips review) Progress counted iterations: the coarse scales' iterations, ~35x cheaper than
     the finest's, filled half the bar in a fifth of the run (59 % shown with 97 % of a 400-frame run to go). An

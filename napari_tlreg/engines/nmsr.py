@@ -882,13 +882,21 @@ class NMSREngine(Engine):
         return params["pairing"] == "consecutive"  # each frame's field is composed from its neighbours'
 
     def notes(self, params, n_frames, reference):
-        """A consecutive chain of more than :data:`LONG_CHAIN` pairs is said: each pair's error adds up along it."""
+        """A consecutive chain of more than :data:`LONG_CHAIN` pairs is said: each pair's error adds up along it; and a
+        mask of fewer pixels than one loss window: the frames are blanked outside it, so the field fits that little."""
+        out = []
+        if params["mask"] is not None:
+            inside, side = int(decode_mask(params["mask"]).sum()), 2 * params["radius"] + 1
+            if inside < side * side:
+                out.append(f"the mask holds {inside} pixel{'s' * (inside != 1)}, fewer than one loss window "
+                           f"({side}x{side}, radius {params['radius']}): the frames are blanked outside it, so the "
+                           "field is fitted to that little and is no better than its guess elsewhere")
         longest = max(reference, n_frames - 1 - reference)
-        if params["pairing"] != "consecutive" or longest <= LONG_CHAIN:
-            return []
-        return [f"pairing='consecutive' chains up to {longest} pairs from the reference (frame {reference}): each "
-                "pair's error adds up along the chain, so the far frames drift; pairing='reference' registers every "
-                "frame to the reference directly"]
+        if params["pairing"] == "consecutive" and longest > LONG_CHAIN:
+            out.append(f"pairing='consecutive' chains up to {longest} pairs from the reference (frame {reference}): "
+                       "each pair's error adds up along the chain, so the far frames drift; pairing='reference' "
+                       "registers every frame to the reference directly")
+        return out
 
     def pixels_at_once(self, shape, params):
         """One block of the finest scale's pairs (its network and loss at full size): the most it holds at once."""
