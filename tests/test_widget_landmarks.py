@@ -1541,6 +1541,25 @@ def test_an_image_selected_in_the_layer_list_is_chosen_in_every_dock(docks, qtbo
     assert not errors
 
 
+def test_a_sample_opened_leaves_its_image_active_not_its_hidden_mask(docks, qtbot, errors):
+    """(2026-12-07) napari activates the last layer a sample adds: the echo's sector mask, hidden, whose labels controls
+    then stood in the layer panel (a brush stroke painted the hidden mask). With the docks open its image is active
+    now, and the docks stay on the image they had; a shown layer added last (the cardiac sample's labels) stays."""
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    for sample, active in (("echo_real", "echo_real"), ("echo", "echo"), ("cardiac", "cardiac labels")):
+        viewer.open_sample("napari-tlreg", sample)
+        qtbot.wait(20)
+        assert viewer.layers.selection.active.name == active, sample
+        assert [d.current_image().name for d in (reg, lmw, plots)] == ["seq"] * 3
+    mask = viewer.layers["echo mask"]
+    viewer.layers.selection.active = mask  # the user's own choice of it stays
+    qtbot.wait(20)
+    assert viewer.layers.selection.active is mask
+    assert not errors
+
+
 def test_a_pixel_size_set_on_the_layer_is_what_the_docks_measure_and_the_writer_saves(docks, tmp_path):
     """(2026-12-05, anisotropy review) The docks took the reader's pixel size (or none) over a scale the user set on the
     layer, and the writer took the scale: one layer measured in pixels by the docks and saved at 3 x 1.5 mm."""

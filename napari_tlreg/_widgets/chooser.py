@@ -278,6 +278,17 @@ def selected_image(layer) -> str | None:
     return plugin_info(layer)[COLOUR_OF] if is_colour_copy(layer) else layer.name
 
 
+def companion_of(layer, layers) -> Image | None:
+    """The image in ``layers`` that a hidden layer our reader made beside it stands for (its ``"<name> mask"``, its
+    ``"<name> colour"``), or None (another layer, a shown one, or its image gone)."""
+    if layer is None or layer.visible:
+        return None
+    info = plugin_info(layer)
+    name = info.get(COLOUR_OF) or info.get("name")
+    image = layers[name] if isinstance(name, str) and name != layer.name and name in layers else None
+    return image if isinstance(image, Image) else None
+
+
 def follow_selection(viewer, store) -> Callable[[], None]:
     """The docks turn to an image the user selects in ``viewer``'s layer list (they stayed on the image chosen
     before: with slice 6 selected and shown, Run registered slice 0, hidden); not to one napari makes active as it
@@ -287,6 +298,11 @@ def follow_selection(viewer, store) -> Callable[[], None]:
     held = weakref.ref(store)
 
     def settle() -> None:
+        # napari activated the last layer a file or sample added: the echo's sector mask or a colour copy, hidden, whose
+        # controls then stood in the layer panel (a brush stroke went into the hidden mask); its image is active instead
+        image = companion_of(layers.selection.active, layers)
+        if image is not None:
+            layers.selection.active = image  # still "adding": the docks stay where they were
         adding[0] = False
 
     def busy(_event=None) -> None:
