@@ -211,9 +211,10 @@ def test_pairing_clicks_keys_undo_table_and_csv(docks, qtbot, tmp_path, errors):
     rows = table_rows(w.pairs_table)
     assert [r[:2] for r in rows] == [["0", "1"], ["0", "2"], ["0", "3"], ["1", "0 (ref)"]]
     assert rows[0][4:8] == ["9.2", "12.5", "10.0", "12.0"]
-    assert rows[0][2] == f"{np.hypot(0.75, 0.5):.2f}" and rows[0][3] == "—"  # TRE before; no result yet
-    # in pixels, and the header says so (with anisotropic spacing 4.12 px is 2.83 mm: read as mm it misled)
-    assert [w.pairs_table.horizontalHeaderItem(j).text() for j in (2, 3)] == ["TRE before (px)", "TRE after (px)"]
+    # TRE before; no result yet. In the layer's unit (0.5 mm pixels), and the header says so (2026-12-07: px only,
+    # where the TRE line gave mm too; with non-square pixels px and mm rank the pairs differently)
+    assert rows[0][2] == f"{np.hypot(0.75, 0.5) * 0.5:.2f}" and rows[0][3] == "—"
+    assert [w.pairs_table.horizontalHeaderItem(j).text() for j in (2, 3)] == ["TRE before (mm)", "TRE after (mm)"]
     assert rows[3][2] == "no partner"
     tre = table_rows(w.tre_table)
     assert tre[0][0] == "3"  # n

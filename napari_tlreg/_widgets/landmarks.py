@@ -965,13 +965,18 @@ class LandmarkWidget(ClosingDock, QWidget):
         tab.setRowCount(0)
         again = None
         if pairs is not None:
-            sp, _ = self.spacing()
+            sp, unit = self.spacing()
             errors = LM.pair_errors(pairs, self._displacement(), spacing=sp)
+            # the errors in the image's unit where it has a pixel size (the TRE line and box give both): with
+            # non-square pixels px and mm rank the pairs differently (4.03 px = 4.10 mm, 3.61 px = 4.78 mm)
+            sfx = "" if sp is None else "_mm"
+            for j, when in ((2, "before"), (3, "after")):
+                tab.horizontalHeaderItem(j).setText(f"TRE {when} ({'px' if sp is None else unit})")
             rows: list[tuple] = []
             for e in errors:
                 rows.append(((e["id"], e["t"]), [str(e["id"]), str(e["t"]), _fmt(e["row"], 1), _fmt(e["col"], 1),
                                                  _fmt(e["ref_row"], 1), _fmt(e["ref_col"], 1),
-                                                 _fmt(e["error_before"]), _fmt(e["error_after"])]))
+                                                 _fmt(e["error_before" + sfx]), _fmt(e["error_after" + sfx])]))
             for pid in pairs.reference_only:
                 p = m.position(int(pid), pairs.reference)
                 rows.append(((int(pid), pairs.reference), [str(pid), f"{pairs.reference} (ref)", _fmt(p[0], 1), _fmt(p[1], 1),
@@ -1119,7 +1124,8 @@ class LandmarkWidget(ClosingDock, QWidget):
                 face_color="magenta", border_color="white", border_width=0.1, size=size, symbol="cross",
                 # the id below-left of its cross, clear of it (at the point it was drawn under the cross) and of the
                 # landmark's own id, above-right
-                text={"string": "{id}", "size": 8, "color": "magenta", "anchor": "center",
+                # white: magenta ids over the magenta warped reference and the label fills could not be read
+                text={"string": "{id}", "size": 9, "color": "white", "anchor": "center",
                       "translation": [0, 0.9 * size, -0.9 * size]},
                 metadata={TRACKED_KEY: True, TRACKED_FROM: weakref.ref(res) if res is not None else None, IN_PIXELS: True},
             )
