@@ -390,6 +390,16 @@ def _row(item: dict, **values) -> dict:
     return row
 
 
+def _said_stale(row: dict, out: Path) -> dict:
+    """``row``, a failed one whose folder still holds an earlier result (of this source as it was then, or of
+    another run) with that said in its note: the folder is left as it was, and ``evaluate OUT/*/`` would score it."""
+    folder = out / row["name"]
+    if row["status"] == "failed" and (folder / "result.json").is_file():
+        said = f"an earlier result is left in {folder}: not this run's"
+        row["note"] = f"{row['note']}; {said}" if row.get("note") else said
+    return row
+
+
 def _metrics_of(folder: Path) -> dict:
     """Frames, size, runtime and the key metrics recorded in a finished result folder."""
     out: dict[str, Any] = {}
@@ -720,6 +730,9 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     out = Path(out).expanduser().resolve()
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out}: exists and is not a folder")
+    for marker, kind in (("result.json", "a result"), ("report.json", "a report"), ("itk.json", "an ITK export")):
+        if (out / marker).is_file():  # a cohort's folders and summary went into it (register refuses the reverse)
+            raise FileExistsError(f"{out}: {kind} folder napari-tlreg wrote, not a batch's: name another folder")
     from .io.writers import check_place
 
     check_place(out / SUMMARY_NAME)  # a read-only OUT said "[Errno 30] Read-only file system: '.../.summary.csv.tmp-...'"
@@ -851,7 +864,7 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
         remove_leftovers(folder, "result.json")  # a worker stopped with its cluster never ran atomic_dir's clean-up
         run = run_record(item, method, given, reference, normalize, slice)
         if item.get("error"):  # failed here, not sent to a worker (a path Dask cannot carry failed the batch)
-            rows[i] = _row(item, status="failed", seconds=0.0, method=method, error=item["error"])
+            rows[i] = _said_stale(_row(item, status="failed", seconds=0.0, method=method, error=item["error"]), out)
             if on_row is not None:
                 on_row(rows[i])
         elif is_finished(folder, run):
@@ -886,7 +899,7 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
                     row = fut.result()
                 except Exception as exc:  # the worker died (KilledWorker), a pickling error, ...
                     row = _row(items[i], status="failed", method=method, error=f"task failed: {_one_line(exc)}")
-                rows[i] = row
+                rows[i] = row = _said_stale(row, out)
                 write_summary([rows[k] for k in range(len(items))], out)
                 if on_row is not None:
                     on_row(row)

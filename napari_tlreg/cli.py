@@ -562,9 +562,10 @@ def cmd_batch(args) -> int:
         raise OSError(str(exc)) from None
 
     def report(row: dict) -> None:
-        secs = f"{row['seconds']:.1f} s" if row.get("seconds") else ""
+        # a time where one was taken (0.0 s too; a skipped row took none): "failed   a : ..." had lost it
+        secs = f" {row['seconds']:.1f} s" if row.get("seconds") is not None and row["status"] != "skipped" else ""
         extra = f": {row['error']}" if row.get("error") else ""
-        print(f"{row['status']:8s} {row['name']} {secs}{extra}", flush=True)
+        print(f"{row['status']:8s} {row['name']}{secs}{extra}", flush=True)
         if row.get("note"):  # as register says them: the slice registered, a parameter the sequence gave
             print(f"napari-tlreg batch: {row['name']}: {row['note']}", file=sys.stderr, flush=True)
         if row.get("warning"):  # as register says them (no labels on the reference: no Dice), not in the CSV alone

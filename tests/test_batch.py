@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sys
 import warnings
 import time
@@ -1180,3 +1181,43 @@ def test_a_local_batch_counts_the_cores_it_may_use_not_the_machines(monkeypatch,
     assert batch.usable_cpus() == 2
     quota.write_text("max 100000\n")
     assert batch.usable_cpus() == 4
+
+
+def test_a_source_that_now_fails_says_its_earlier_result_is_left_and_a_result_folder_is_no_batch_output(
+        cluster, shift_engine, tmp_path, capsys):
+    """(2026-12-07, cohort review) A source that registered, rewritten with NaN frames, failed on the rerun with an
+    empty folder column while OUT/a kept the earlier result, which `evaluate OUT/*/` scored without a word: the row's
+    note says it now. `batch --out` into a folder `register` wrote mixed a cohort into it: refused. And the progress
+    line of a row failed before any work lost its "0.0 s", leaving "failed   a : ...", a skipped one said nothing."""
+    path = tmp_path / "a.tif"
+    save_stack(path, _sequence(3))
+    out = tmp_path / "out"
+    common = ["--method", shift_engine, "--scheduler", cluster.scheduler_address, "--no-montage"]
+    assert cli.main(["batch", str(path), "--out", str(out), *common]) == 0
+    capsys.readouterr()
+    frames = _sequence(3)
+    frames[1] = np.nan
+    save_stack(path, frames)
+    assert cli.main(["batch", str(path), "--out", str(out), *common]) == 1
+    cap = capsys.readouterr()
+    (row,) = _summary(out)
+    assert row["status"] == "failed" and row["folder"] == "" and (out / "a" / "result.json").is_file()
+    assert row["note"] == f"an earlier result is left in {out / 'a'}: not this run's"
+    assert f"napari-tlreg batch: a: an earlier result is left in {out / 'a'}: not this run's" in cap.err
+    line = next(x for x in cap.out.splitlines() if x.startswith("failed"))
+    assert re.match(r"failed   a \d+\.\d s: ", line), line
+    (tmp_path / "empty.tif").write_bytes(b"")
+    assert cli.main(["batch", str(tmp_path / "empty.tif"), "--out", str(tmp_path / "o2"), *common]) == 1
+    assert "failed   empty 0.0 s: " in capsys.readouterr().out
+    save_stack(path, _sequence(3))
+    assert cli.main(["batch", str(path), "--out", str(out), *common]) == 0
+    assert cli.main(["batch", str(path), "--out", str(out), *common]) == 0
+    assert "skipped  a\n" in capsys.readouterr().out
+    # a result folder as OUT: one line, exit 2, nothing written into it
+    assert cli.main(["register", str(path), "--method", shift_engine, "--out", str(tmp_path / "r1")]) == 0
+    before = sorted(p.name for p in (tmp_path / "r1").iterdir())
+    capsys.readouterr()
+    assert cli.main(["batch", str(path), "--out", str(tmp_path / "r1"), *common]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"napari-tlreg batch: error: {tmp_path / 'r1'}: a result folder napari-tlreg wrote, not a batch's: name another folder"
+    assert sorted(p.name for p in (tmp_path / "r1").iterdir()) == before
