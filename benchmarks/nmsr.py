@@ -1016,6 +1016,10 @@ def profile_echo(case) -> dict:
 FRESH_OFFSET = 10_000
 #: the phantoms of the pace section: 60001 (NMSR slower than SyN-CC in the fresh section) and 60004 (level)
 PACE_PHANTOMS = (FRESH_OFFSET + 1, FRESH_OFFSET + 2, FRESH_OFFSET + 4)
+#: the sections, in the order they run (``--skip``, ``--only``)
+SECTIONS = ("synthetic", "landscape", "consecutive", "variants", "cold", "fresh", "heldout", "real", "realcc", "realsub",
+            "sunnybrook", "noise", "pace", "radius", "symmetric", "objective", "seeds", "edges", "cubic", "cubicpace",
+            "spread", "truth", "sunnyspread", "cpucheck")
 #: the held-out set (``heldout`` section), fixed on 2026-12-03 before any of it was run: seeds nobody
 #: had registered while the defaults were chosen: 8 phantoms, seeds 70,000+, and 2 synthetic echoes
 #: like the bundled one (its seed is 0; the warm start saw 10,000-13,999)
@@ -1125,7 +1129,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ants", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="torch and ITK threads (the same for both)")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread,truth,sunnyspread,cpucheck")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: " + ",".join(SECTIONS))
+    ap.add_argument("--only", default="", help="comma list of the sections to run (every other one skipped), e.g. "
+                    "--only pace,cold --out benchmarks/results/nmsr/xeon: the time goal on another CPU")
     ap.add_argument("--rounds", type=int, default=3, help="pace section: rounds of NMSR and SyN-CC timed side by side")
     ap.add_argument("--seed-phantoms", default="", help="seeds and spread sections: only these phantoms (comma list of their seeds, "
                     "e.g. 70000,70001); the others keep the results.json's figures")
@@ -1140,6 +1146,11 @@ def main(argv=None) -> int:
     ap.add_argument("--recount", action="store_true", help="run nothing: count the option studies' Sunnybrook slices "
                     "again against the sunnybrook section of --out's results.json and write it back")
     args = ap.parse_args(argv)
+    if args.only:
+        only = set(filter(None, args.only.split(",")))
+        if only - set(SECTIONS):
+            ap.error(f"--only: no section(s) {', '.join(sorted(only - set(SECTIONS)))}; they are {', '.join(SECTIONS)}")
+        args.skip = ",".join([*filter(None, args.skip.split(",")), *(x for x in SECTIONS if x not in only)])
     if args.recount:
         path = Path(args.out) / "results.json"
         R = json.loads(path.read_text())

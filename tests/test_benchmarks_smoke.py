@@ -29,13 +29,25 @@ def restore_thread_env(monkeypatch):
             monkeypatch.delenv(var, raising=False)
 
 
-#: every section of ``benchmarks/nmsr.py``, in its --skip help's order
-NMSR_SECTIONS = "synthetic,landscape,consecutive,variants,cold,fresh,heldout,real,realcc,realsub,sunnybrook,noise,pace,radius,symmetric,objective,seeds,edges,cubic,cubicpace,spread,truth,sunnyspread,cpucheck"
-
-
 def smoke_skip(*run: str) -> str:
     """``--skip`` for ``benchmarks/nmsr.py``: every section but ``run`` (a new section is skipped by every test at once)."""
-    return ",".join(s for s in NMSR_SECTIONS.split(",") if s not in run)
+    from benchmarks.nmsr import SECTIONS
+
+    return ",".join(s for s in SECTIONS if s not in run)
+
+
+def test_nmsr_benchmark_only_runs_the_sections_named(monkeypatch):
+    """``--only pace,cold`` (the time goal on another CPU) skips every other section; a name that is no section is
+    one line of error."""
+    from benchmarks import nmsr
+
+    seen = []
+    monkeypatch.setattr(nmsr, "run_sections", lambda args: seen.append(set(args.skip.split(","))) or 0)
+    assert nmsr.main(["--only", "pace,cold"]) == 0
+    assert seen == [set(nmsr.SECTIONS) - {"pace", "cold"}]
+    with pytest.raises(SystemExit) as exc:
+        nmsr.main(["--only", "pace,nope"])
+    assert exc.value.code == 2
 
 
 def test_peers_smoke(tmp_path, restore_thread_env):

@@ -952,6 +952,26 @@ def test_readme_cpucheck_paragraph_quotes_the_stored_run():
     ])
 
 
+def test_readme_quotes_the_time_goal_on_another_cpu():
+    """"On another CPU": the pace and cold sections run there (``--only pace,cold --out benchmarks/results/nmsr/xeon``)."""
+    X = results_of("nmsr/xeon")
+    assert "Xeon" in X["cpu"]["model"] and "EPYC" in results_of("nmsr")["cpu"]["model"]
+    P, c, a = X["pace"], X["cold_start_8x64x64"], X["cold_start_syncc_process"]
+    assert list(P) == ["echo_real 0-5", "phantom 60001", "phantom 60002", "phantom 60004"]
+    echo = P["echo_real 0-5"]
+    assert_quotes(readme_prose(), [
+        ("NMSR took {}x SyN-CC's time on the real echo's first 6 frames, {}x on 60001, {}x on 60002 and {}x on 60004 "
+         "(medians of {} rounds; NMSR's rounds {}–{} s on the echo, SyN-CC's {}–{} s)",
+         [*(r["median_ratio"] for r in P.values()), len(echo["ratios"]), min(echo["nmsr_s"]), max(echo["nmsr_s"]),
+          min(echo["syncc_s"]), max(echo["syncc_s"])]),
+        ("a cold start on 8x64x64 took {} s in a fresh process, {} s with the imports (goal < {} s), against SyN-CC's {} s "
+         "({} s with its imports) in a fresh process of its own and {} s in the benchmark's; a second run in the same "
+         "process, {} s against {} s",
+         [c["first_register_s"], c["process_s"], 20, a["first_register_s"], a["process_s"],
+          X["cold_start_ants"]["ants SyNCC"], c["second_register_s"], a["second_register_s"]]),
+    ])
+
+
 def test_the_nmsr_engine_docstring_quotes_the_stored_results():
     """The engine's docstring quotes the NMSR benchmark's current run too (its history, "from … to" an earlier run's
     figure, is not checked)."""
