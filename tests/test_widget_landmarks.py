@@ -1542,14 +1542,19 @@ def test_an_image_selected_in_the_layer_list_is_chosen_in_every_dock(docks, qtbo
     assert not errors
 
 
-def test_a_sample_opened_leaves_its_image_active_not_its_hidden_mask(docks, qtbot, errors):
+def test_a_sample_opened_leaves_a_shown_layer_active_not_its_hidden_mask(docks, qtbot, errors):
     """(2026-12-07) napari activates the last layer a sample adds: the echo's sector mask, hidden, whose labels controls
-    then stood in the layer panel (a brush stroke painted the hidden mask). With the docks open its image is active
-    now, and the docks stay on the image they had; a shown layer added last (the cardiac sample's labels) stays."""
+    then stood in the layer panel (a brush stroke painted the hidden mask); a DICOM series' last slice, hidden (a
+    contrast change went to a slice not shown). With the docks open the last shown layer added is active now, and the
+    docks stay on the image they had; a shown layer added last (the cardiac sample's labels) stays."""
     viewer, reg, lmw, plots = docks
     frames, _ = sequence()
     viewer.add_image(frames, name="seq")
-    for sample, active in (("echo_real", "echo_real"), ("echo", "echo"), ("cardiac", "cardiac labels")):
+    viewer.add_image(frames[::-1].copy(), name="s0")
+    viewer.add_image(frames.copy(), name="s1", visible=False)  # as a series' slices are added, one event-loop turn
+    qtbot.wait(20)
+    assert viewer.layers.selection.active.name == "s0"
+    for sample, active in (("echo_real", "echo_real"), ("echo", "echo labels"), ("cardiac", "cardiac labels")):
         viewer.open_sample("napari-tlreg", sample)
         qtbot.wait(20)
         assert viewer.layers.selection.active.name == active, sample

@@ -278,36 +278,34 @@ def selected_image(layer) -> str | None:
     return plugin_info(layer)[COLOUR_OF] if is_colour_copy(layer) else layer.name
 
 
-def companion_of(layer, layers) -> Image | None:
-    """The image in ``layers`` that a hidden layer our reader made beside it stands for (its ``"<name> mask"``, its
-    ``"<name> colour"``), or None (another layer, a shown one, or its image gone)."""
-    if layer is None or layer.visible:
-        return None
-    info = plugin_info(layer)
-    name = info.get(COLOUR_OF) or info.get("name")
-    image = layers[name] if isinstance(name, str) and name != layer.name and name in layers else None
-    return image if isinstance(image, Image) else None
-
-
 def follow_selection(viewer, store) -> Callable[[], None]:
     """The docks turn to an image the user selects in ``viewer``'s layer list (they stayed on the image chosen
     before: with slice 6 selected and shown, Run registered slice 0, hidden); not to one napari makes active as it
     adds or removes layers (the last slice a file opened, a neighbour of a layer deleted). Returns the undo."""
     layers = viewer.layers
     adding = [False]  # napari activates a layer added (after its "inserted"), a neighbour of one removed
+    added: list = []  # the layers added since the last settle
     held = weakref.ref(store)
 
     def settle() -> None:
-        # napari activated the last layer a file or sample added: the echo's sector mask or a colour copy, hidden, whose
-        # controls then stood in the layer panel (a brush stroke went into the hidden mask); its image is active instead
-        image = companion_of(layers.selection.active, layers)
-        if image is not None:
-            layers.selection.active = image  # still "adding": the docks stay where they were
+        # napari activated the last layer a file or sample added, hidden: the echo's sector mask, a colour copy, the
+        # last slice of a DICOM series; its controls then stood in the layer panel (a brush stroke went into the hidden
+        # mask, a contrast change to a slice not shown). The last one shown among those added is active instead
+        active = layers.selection.active
+        if active is not None and not active.visible and any(ly is active for ly in added):
+            shown = [ly for ly in added if ly.visible and ly in layers]
+            if shown:
+                layers.selection.active = shown[-1]  # still "adding": the docks stay where they were
+        added.clear()
         adding[0] = False
 
     def busy(_event=None) -> None:
         adding[0] = True
         QTimer.singleShot(0, settle)  # once this change is done (the selection is set in the same call)
+
+    def inserted(event) -> None:
+        added.append(event.value)
+        busy()
 
     def active(event) -> None:
         name = selected_image(event.value)
@@ -315,12 +313,12 @@ def follow_selection(viewer, store) -> Callable[[], None]:
         if not adding[0] and name is not None and st is not None and name != st.chosen_image():
             st.choose(name)
 
-    layers.events.inserted.connect(busy)
+    layers.events.inserted.connect(inserted)
     layers.events.removed.connect(busy)
     layers.selection.events.active.connect(active)
 
     def undo() -> None:
-        layers.events.inserted.disconnect(busy)
+        layers.events.inserted.disconnect(inserted)
         layers.events.removed.disconnect(busy)
         layers.selection.events.active.disconnect(active)
     return undo
