@@ -301,6 +301,9 @@ def test_labels_picked_on_other_frames_bring_the_reference(widget, qtbot, notes)
     viewer.layers["seg"].data = labels
     w.labels_combo.activated.emit(i)
     assert w.reference_spin.value() == REF
+    drawn_on = ", ".join(str(t) for t in np.flatnonzero(labels.reshape(len(labels), -1).any(1)))
+    # (2026-12-07, clinician review) the status line said what the labels chosen before were: it says these
+    assert w.status_label.text() == f"labels: 'seg', drawn on frames {drawn_on}"
     # (diff review) the usual way: a new, empty labels layer picked, then painted on the frame shown
     new = viewer.add_labels(np.zeros_like(labels), name="drawn")
     w.reference_spin.setValue(0)
@@ -308,6 +311,8 @@ def test_labels_picked_on_other_frames_bring_the_reference(widget, qtbot, notes)
     w.labels_combo.setCurrentIndex(k)
     w.labels_combo.activated.emit(k)
     assert w.reference_spin.value() == 0  # nothing drawn yet
+    assert w.status_label.text() == ("labels: 'drawn', empty: paint the reference frame (t=0) to carry it through "
+                                     "the sequence")
     new.paint((REF, 20, 20), 1)
     qtbot.waitUntil(lambda: w.reference_spin.value() == REF, timeout=3000)
     assert "the most labelled of 'drawn'" in w.status_label.text()
@@ -321,6 +326,8 @@ def test_labels_picked_on_other_frames_bring_the_reference(widget, qtbot, notes)
     assert w.reference_spin.value() == 1 and w.current_labels() is new
     # only the chosen layer is listened to: painting the one no longer chosen moves nothing
     w.labels_combo.setCurrentIndex(0)
+    w.labels_combo.activated.emit(0)
+    assert w.status_label.text() == "labels: none (Run propagates no segmentation and gives no Dice)"
     w.reference_spin.setValue(1)
     new.paint((REF, 30, 30), 2)
     qtbot.wait(50)

@@ -807,7 +807,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self.labels_combo = QComboBox()
         self.labels_combo.setAccessibleName("labels")  # (a row of two widgets binds no label: a screen reader said nothing)
         self.labels_combo.setToolTip("Labels (T, H, W) or (H, W): the reference frame's labels are propagated")
-        self.labels_combo.activated.connect(self._on_labels_chosen)
+        self.labels_combo.activated.connect(self._on_labels_picked)
         self._watched_labels: list = []  # the chosen labels layer, while the dock listens to its painting
         self.labels_combo.currentIndexChanged.connect(lambda _i: self._watch_labels())
         self.contours_btn = QPushButton("contours…")
@@ -1189,12 +1189,30 @@ class RegisterWidget(ClosingDock, QWidget):
             return
         self._reference_onto_chosen_labels()
 
-    def _reference_onto_chosen_labels(self) -> None:
-        """:meth:`_reference_on_labels` for the chosen labels, said in the status line and published when it moved."""
+    def _reference_onto_chosen_labels(self) -> str | None:
+        """:meth:`_reference_on_labels` for the chosen labels, said in the status line and published when it moved;
+        returns what it said (None: the reference stayed)."""
         moved = self._reference_on_labels()
         if moved:
             self.status_label.setText(moved)
             self._publish_reference()
+        return moved
+
+    def _labels_said(self) -> str:
+        """The status line's words for the labels chosen, where the reference stays on them (the line described the
+        labels chosen before: "contours of frames 7, 18 loaded as ..." over a new empty layer picked)."""
+        lab, image = self.current_labels(), self.current_image()
+        if lab is None:
+            return "labels: none (Run propagates no segmentation and gives no Dice)"
+        data, t = base_data(lab), int(self.reference_spin.value())
+        if image is None or np.ndim(data) != 3 or tuple(np.shape(data)) != frames_shape(image):
+            return f"labels: '{lab.name}' do not fit the image's frames: Run says why it cannot use them"
+        if np.size(data) > self.LABELS_READ_LIMIT:
+            return f"labels: '{lab.name}'"
+        drawn = labelled_frames(data)
+        if not len(drawn):
+            return f"labels: '{lab.name}', empty: paint the reference frame (t={t}) to carry it through the sequence"
+        return f"labels: '{lab.name}', drawn on frame{'s' * (len(drawn) > 1)} {', '.join(str(k) for k in drawn)}"
 
     def _reference_on_labels(self, data=None, name: str | None = None) -> str | None:
         """With labels (``data``, named ``name``; else the chosen layer's) drawn on some frames only (an expert's, at
@@ -1225,6 +1243,12 @@ class RegisterWidget(ClosingDock, QWidget):
         a new labels layer is empty when it is picked)."""
         if not self.running:
             self._reference_onto_chosen_labels()
+
+    def _on_labels_picked(self, _index=None) -> None:
+        """The user's pick in the labels list: :meth:`_on_labels_chosen`, and where the reference stays, what the
+        labels picked are, in the status line."""
+        if not self.running and self._reference_onto_chosen_labels() is None:
+            self.status_label.setText(self._labels_said())
 
     def _watch_labels(self) -> None:
         """Listen to the chosen labels layer's painting (and data set anew), and to no other's."""
