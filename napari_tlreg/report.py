@@ -555,16 +555,18 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
         title, better = PLOT_METRICS[m]
         if m in _DISTANCES:
             title += f" ({unit if used_phys else 'px'})"
+        said = []  # on a line of their own: beside the metric, two columns' titles ran into each other and were cut
         if label is not None and m in ("dice", "hd", "hd95"):
-            title += f", {label_title(label, label_names)}"
+            said.append(label_title(label, label_names))
         if m in ("mse", "folding"):  # taken in the registration's mask (metrics.evaluate): say so, and for which
             for flag, words in (("in_mask", "in the mask"), ("data_only", "no-data left out")):  # (a pair engine's)
                 if m == "folding" and flag == "data_only":  # the folds are counted in the mask only
                     continue
                 named = [n for n, rows in tables.items() if any(r.get(flag) for r in rows)]
                 if named:
-                    title += f", {words}" + ("" if len(named) == len(tables) else f" for {', '.join(named)}")
-        ax.set_title(f"{title} {'↑' if better == 'higher' else '↓'}", fontsize=8.5)
+                    said.append(words + ("" if len(named) == len(tables) else f" for {', '.join(named)}"))
+        ax.set_title(f"{title} {'↑' if better == 'higher' else '↓'}" + "".join(f"\n{w}" for w in said[:1])
+                     + "".join(f", {w}" for w in said[1:]), fontsize=8.5)
         ax.tick_params(labelsize=7.5)
         ax.grid(True, lw=0.4, alpha=0.5)
         ax.set_xlim(-0.5, T - 0.5)

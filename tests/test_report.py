@@ -525,7 +525,8 @@ def test_the_plots_and_the_report_name_the_labels_and_the_unit_of_each_column(tm
     names = {1: "LV wall", 2: "LV cavity"}
     tables = report.per_frame_tables({"truth": _result(1.0)}, labels=_labels())
     titles = {m: ax.get_title() for ax, m in report.draw_metrics(Figure(), tables, label=2, label_names=names).items()}
-    assert titles["dice"] == "Dice, label 2 (LV cavity) ↑" and titles["hd95"].startswith("HD95 (mm), label 2 (LV cavity)")
+    # (2026-12-07) the label on a line of its own: beside the metric two columns' titles ran into each other
+    assert titles["dice"] == "Dice ↑\nlabel 2 (LV cavity)" and titles["hd95"] == "HD95 (mm) ↓\nlabel 2 (LV cavity)"
     assert report.draw_metrics(Figure(), tables, label=2) and report.label_title(2) == "label 2"
     # names as JSON keeps them (string ids), and keys that are no id (a user's layer's), taken and skipped alike
     assert report.label_title(2, {"2": "LV cavity", "bg": "background"}) == "label 2 (LV cavity)"
