@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence as _Seq
 import numpy as np
 
 from napari_tlreg.core.arrays import frame_time_ms
+from napari_tlreg.io.sequence import MAP_UNIT, is_map
 
 LayerData = tuple  # (data, kwargs, layer_type): napari's LayerDataTuple without importing napari
 #: key in a colour layer's ``metadata["napari_tlreg"]``: the grey image it shows in colour (display only, no input)
@@ -104,6 +105,8 @@ def sequence_to_layers(seq) -> list[LayerData]:
             info["nodata"] = float(own_nodata)
     if (ms := frame_time_ms(getattr(seq, "metadata", None))) is not None:
         info["frame_time_ms"] = ms  # a run's provenance takes it: the reports' and plots' time
+    if (getattr(seq, "metadata", None) or {}).get("geotiff") and info["unit"] != MAP_UNIT:
+        info["map"] = True  # a GeoTIFF in degrees, measured in pixels: a map all the same (its method, its window)
     reference = (getattr(seq, "metadata", None) or {}).get("reference")
     if isinstance(reference, (int, np.integer)) and 0 <= reference < len(seq.frames):
         info["reference"] = int(reference)  # the sequence's own (a sample's): the dock starts on it
@@ -115,7 +118,7 @@ def sequence_to_layers(seq) -> list[LayerData]:
     # "pixel" for the world's mm)
     axes = {"axis_labels": ("t", "row", "col")}
     image_kw = {"name": name, "scale": scale, "metadata": {"napari_tlreg": info}, **axes}
-    if info["unit"] == "m" and (window := map_window(frames)) is not None:
+    if is_map(seq) and (window := map_window(frames)) is not None:
         image_kw["contrast_limits"] = window  # the slider spans it; its popup's "reset" goes back to min-max
     layers: list[LayerData] = [(frames, image_kw, "image")]
     rgb = (getattr(seq, "metadata", None) or {}).get("rgb")

@@ -22,7 +22,7 @@ from .core.normalize import NORMALIZATIONS, check_mode
 from .engines import get_engine
 from .engines import methods as _methods
 from .engines.base import Cancelled, RunContext
-from .io.sequence import Sequence, not_real_reason
+from .io.sequence import MAP_UNIT, Sequence, not_real_reason
 from .result import RegistrationResult
 
 __all__ = ["register", "methods", "method_params", "available_devices", "out_of_memory", "Cancelled", "validate_frames", "check_shape", "blank_frames",
@@ -41,16 +41,15 @@ DEFAULT_METHOD = "tlrn"
 #: engines to the real Sentinel-2 pair's shift and to the semi-synthetic pairs' truth (README, pair engines); the
 #: default, trained on cine, gave that pair a field worse than none
 PAIR_METHOD = "hsyn"
-#: the unit of a map's pixel size (the readers give metres for m and km: GeoTIFFs, the satellite sample)
-MAP_UNIT = "m"
 
 
-def suggested_method(n_frames: int, unit: str | None = None) -> str:
+def suggested_method(n_frames: int, unit: str | None = None, geotiff: bool = False) -> str:
     """The method to start on for ``n_frames`` frames whose pixel size is in ``unit``: :data:`PAIR_METHOD` for two
-    frames of a map (pixels in metres: a pair of dates), else :data:`DEFAULT_METHOD`. Two frames in pixels could be
-    anything: on the 28 Sunnybrook ED/ES pairs given without their pixel size HSyN's Dice was 0.8965 against tlrn's
-    0.9249 (``benchmarks/tlrn_paper.py --sections edpairs``). :func:`register`'s own default stays :data:`DEFAULT_METHOD` (the API's)."""
-    return PAIR_METHOD if n_frames == 2 and unit == MAP_UNIT else DEFAULT_METHOD
+    frames of a map (pixels in metres, or ``geotiff``: a GeoTIFF's, one in degrees measured in pixels; a pair of dates), else
+    :data:`DEFAULT_METHOD`. Two frames in pixels could be anything: on the 28 Sunnybrook ED/ES pairs given without
+    their pixel size HSyN's Dice was 0.8965 against tlrn's 0.9249 (``benchmarks/tlrn_paper.py --sections edpairs``).
+    :func:`register`'s own default stays :data:`DEFAULT_METHOD` (the API's)."""
+    return PAIR_METHOD if n_frames == 2 and (unit == MAP_UNIT or geotiff) else DEFAULT_METHOD
 
 
 def methods() -> dict[str, str]:

@@ -476,12 +476,23 @@ def test_a_pair_of_dates_starts_on_the_pair_method_until_the_method_is_chosen(wi
     save_stack(tmp_path / "edes.nii.gz", rng.random((2, 32, 32)).astype(np.float32), (1.3, 1.3))  # ED, ES in mm
     save_stack(tmp_path / "cine.tif", rng.random((5, 32, 32)).astype(np.float32))
     save_stack(tmp_path / "two.tif", rng.random((2, 32, 32)).astype(np.float32))  # in pixels
-    for name in ("pair.tif", "edes.nii.gz", "cine.tif", "two.tif"):
+    from test_io import _geotiff
+
+    # (2026-12-07, satellite review) a pair in degrees (EPSG:4326, as Earth Engine exports it), measured in pixels:
+    # tlrn's field was ~4 px off, without a word
+    _geotiff(tmp_path / "geo.tif", (rng.random((2, 32, 32)) * 3000).astype(np.uint16), scale=(1.5e-4, 9e-5), model=2)
+    for name in ("pair.tif", "edes.nii.gz", "cine.tif", "two.tif", "geo.tif"):
         viewer.open(str(tmp_path / name), plugin="napari-tlreg")
     assert PAIR_METHOD != DEFAULT_METHOD
     choose(w.image_combo, "pair")
     assert w.method_combo.currentData() == PAIR_METHOD
     assert f"method: {PAIR_METHOD}, for a pair of dates (2 frames)" in w.status_label.text()
+    choose(w.image_combo, "edes")
+    choose(w.image_combo, "geo")
+    assert w.method_combo.currentData() == PAIR_METHOD and viewer.layers["geo"].metadata["napari_tlreg"]["map"]
+    from napari_tlreg._hooks import map_window
+
+    assert viewer.layers["geo"].contrast_limits == pytest.approx(list(map_window(viewer.layers["geo"].data)))  # a map's
     form = set(w._param_defaults)  # the form is the pair method's
     assert form <= set(method_params(PAIR_METHOD)) and form - set(method_params(DEFAULT_METHOD))
     choose(w.image_combo, "edes")  # two phases of a heart, in mm: the cine-trained default
@@ -492,7 +503,10 @@ def test_a_pair_of_dates_starts_on_the_pair_method_until_the_method_is_chosen(wi
     choose(w.image_combo, "pair")
     choose(w.image_combo, "cine")
     assert w.method_combo.currentData() == DEFAULT_METHOD
+    choose(w.image_combo, "pair")
+    assert w.status_label.text().startswith(f"method: {PAIR_METHOD}")
     choose(w.method_combo, "voxelmorph")  # chosen: kept, whatever image comes next
+    assert w.status_label.text() == "ready"  # (2026-12-07) it kept recommending the pair method over the user's
     choose(w.image_combo, "pair")
     assert w.method_combo.currentData() == "voxelmorph"
     w2 = type(w)(viewer)  # a second dock, set by a script before it chooses the pair: kept too
@@ -504,6 +518,7 @@ def test_a_pair_of_dates_starts_on_the_pair_method_until_the_method_is_chosen(wi
     # two frames in pixels could be anything (an ED/ES pair without its pixel size: hsyn's Dice below tlrn's)
     assert [suggested_method(n, unit) for n, unit in ((2, None), (2, "px"), (2, "m"), (2, "mm"), (3, "m"))] \
         == [DEFAULT_METHOD, DEFAULT_METHOD, PAIR_METHOD, DEFAULT_METHOD, DEFAULT_METHOD]
+    assert [suggested_method(n, "px", geotiff=True) for n in (2, 3)] == [PAIR_METHOD, DEFAULT_METHOD]
 
 
 def test_only_edited_parameters_are_passed(widget):

@@ -1108,7 +1108,7 @@ class RegisterWidget(ClosingDock, QWidget):
         was set by someone else; said in the status line when it changes."""
         if self._method_chosen:
             return
-        name = suggested_method(n_frames, layer_spacing(layer)[1])
+        name = suggested_method(n_frames, layer_spacing(layer)[1], geotiff=bool(plugin_info(layer).get("map")))
         i = self.method_combo.findData(name)
         if i < 0 or i == self.method_combo.currentIndex():
             return
@@ -1337,6 +1337,8 @@ class RegisterWidget(ClosingDock, QWidget):
     def _on_method_set(self, *_) -> None:
         if not self._setting_method:
             self._method_chosen = True
+            if self.status_label.text().startswith("method: "):  # the suggestion, over the user's own choice now
+                self.status_label.setText("ready")
         self._on_method_changed()
 
     def _on_method_changed(self, *_) -> None:

@@ -13,6 +13,15 @@ class NotRealFrames(ValueError):
     """Frames that are not real numbers (complex, objects): a reader names the file and this reason."""
 
 
+#: the unit of a map's pixel size (the readers give metres for m and km: GeoTIFFs, the satellite sample)
+MAP_UNIT = "m"
+
+
+def is_map(sequence) -> bool:
+    """A sequence of maps: its pixel size in metres, or a GeoTIFF's (one in degrees is measured in pixels)."""
+    return getattr(sequence, "unit", None) == MAP_UNIT or bool((getattr(sequence, "metadata", None) or {}).get("geotiff"))
+
+
 def not_real_reason(dtype) -> str:
     dtype = np.dtype(dtype)
     return f"frames must be real numbers, got dtype {dtype}" + (" (take the magnitude first)" if dtype.kind == "c" else "")
