@@ -147,12 +147,16 @@ def readable_params(params: dict) -> dict:
     return out
 
 
-def region_note(res: RegistrationResult) -> str:
-    """Where the MSE, local CC and folding of a result's tables were taken (:func:`napari_tlreg.metrics.evaluate`;
-    the key ``mse_lncc_region`` is older than folding's being taken there too)."""
+def region_note(res: RegistrationResult, rows: list[dict]) -> str:
+    """Where the MSE, local CC and folding of a result's tables (``rows``) were taken
+    (:func:`napari_tlreg.metrics.evaluate`; the key ``mse_lncc_region`` is older than folding's being taken there too)."""
     m = res.mask
-    h, w = res.frames.shape[1:]
-    return "whole frame" if m is None else f"mask: {int(m.sum())} of {h}x{w} px"
+    t, h, w = res.frames.shape
+    where = "whole frame" if m is None else f"mask: {int(m.sum())} of {h}x{w} px"
+    if not any(r.get("data_only") for r in rows):
+        return where
+    # a date's no-data fill left out of the image match (it said "whole frame" over figures taken on the data only)
+    return f"{where}, no-data left out of the MSE and local CC: {int(res.data_region.sum())} of {t}x{h}x{w} px compared"
 
 
 def _versions() -> dict:
@@ -184,7 +188,7 @@ def _write_metrics_files(folder: Path, res: RegistrationResult, rows: list[dict]
     doc = {"method": res.method, "params": readable_params(res.params), "reference": res.reference, "device": res.device,
            "runtime_s": res.runtime_s, "normalization": res.normalization, "source": source, "spacing": res.spacing,
            "unit": res.unit, "frame_time_ms": ms, "versions": _versions(),
-           "mse_lncc_region": region_note(res), **(extra or {}), "summary": summary, "frames": rows}
+           "mse_lncc_region": region_note(res, rows), **(extra or {}), "summary": summary, "frames": rows}
     (folder / "metrics.json").write_text(json.dumps(finite_json(doc), indent=2, default=_json_default))
     keys = sorted({k for row in rows for k in row}, key=lambda k: (k != "t", k != "time_ms", k))
     _write_csv(folder / "metrics.csv", rows, first=tuple(keys))
@@ -763,7 +767,7 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
         summaries.append({"method": name, **summary})
         doc = {"name": name, "method": res.method, "params": readable_params(res.params), "reference": res.reference,
                "device": res.device, "runtime_s": res.runtime_s, "normalization": res.normalization,
-               "spacing": list(sp) if sp is not None else None, "mse_lncc_region": region_note(res), "summary": summary}
+               "spacing": list(sp) if sp is not None else None, "mse_lncc_region": region_note(res, rows), "summary": summary}
         if lm is not None:
             tt = LM.tre_table(lm, res.reference, res.displacement, spacing=sp, n_frames=T)
             tre_rows += [{"method": name, **r} for r in tt]

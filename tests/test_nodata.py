@@ -2,6 +2,8 @@
 left out where it lies apart from the data's values; a fill the data share (an echo's black fan) is kept as it was."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -59,7 +61,7 @@ def test_data_pixels_finds_a_border_fill_not_a_dark_spot(land):
     assert not v[:, :, :30].any() and v[:, :, 30:].all()
 
 
-def test_evaluate_leaves_a_pair_engines_no_data_out(land):
+def test_evaluate_leaves_a_pair_engines_no_data_out(land, tmp_path):
     clean = tl.register(land.astype(np.uint16), method="multistep")
     gain = lambda r: 1 - summarize(evaluate(r))["mse"] / summarize(evaluate(r))["mse_before"]  # noqa: E731
     g = _filled(land, 0, np.s_[:, :, :30])
@@ -72,6 +74,17 @@ def test_evaluate_leaves_a_pair_engines_no_data_out(land):
     assert "data_only" not in evaluate(res, mask=None)[0] and whole["mse_before"] < summarize(rows)["mse_before"]
     # no mask_nodata (or none found): as before
     assert "data_only" not in evaluate(clean)[0]
+    # (2026-12-07, satellite review) metrics.json and report.json said "whole frame" over figures of the data only
+    from napari_tlreg.report import export_report, write_metrics
+
+    compared = int(res.data_region.sum())
+    for k, (r, said) in enumerate(((res, f"whole frame, no-data left out of the MSE and local CC: {compared} of "
+                                         f"{'x'.join(map(str, g.shape))} px compared"), (clean, "whole frame"))):
+        (tmp_path / f"m{k}").mkdir()
+        write_metrics(r, tmp_path / f"m{k}")
+        assert json.loads((tmp_path / f"m{k}" / "metrics.json").read_text())["mse_lncc_region"] == said
+        export_report({"pair": r}, tmp_path / f"rep{k}")
+        assert json.loads((tmp_path / f"rep{k}" / "report.json").read_text())["results"][0]["mse_lncc_region"] == said
     assert res.data_region is not None and not res.data_region[:, :, :30].any()
 
 
