@@ -1192,6 +1192,17 @@ def test_a_mask_smaller_than_one_loss_window_is_warned_of():
                              "little and is no better than its guess elsewhere"]
 
 
+def test_a_mask_that_does_not_fit_the_frames_is_refused_before_any_work():
+    """(2026-12-07, API review) A mask of another shape was refused once the run had begun (2.2 s into 8x2048x2048,
+    after the intensities were scaled), and after a warning that it was smaller than a loss window."""
+    frames = np.random.default_rng(0).random((3, 24, 24)).astype(np.float32)
+    seen, steps = [], []
+    with pytest.raises(ValueError, match=r"^nmsr: mask of shape \(10, 10\) does not match frames of 24x24$"):
+        tl.register(frames, method="nmsr", mask=np.ones((10, 10)), on_warning=seen.append,
+                    progress=lambda *a: steps.append(a))
+    assert seen == [] and steps == []
+
+
 def test_progress_weighs_an_iteration_by_its_scales_pixels():
     """(2026-12-06, long clips review) Progress counted iterations: the coarse scales' iterations, ~35x cheaper than
     the finest's, filled half the bar in a fifth of the run (59 % shown with 97 % of a 400-frame run to go). An

@@ -810,7 +810,8 @@ class NMSREngine(Engine):
         "pairing": "reference: every frame against the reference; consecutive: each frame against its "
                    "neighbour, fields composed (dense tracking)",
         "levels": "scales, coarse to fine: 4 = 1/8, 1/4, 1/2, 1",
-        "iterations": "Adam iterations per scale at most (each scale also stops on a loss plateau)",
+        "iterations": "Adam iterations per scale at most on frames up to iterations_side px, times root(H·W)/"
+                      "iterations_side on larger ones (each scale also stops on a loss plateau)",
         "lr": "Adam learning rate",
         "smooth": f"λ, weight of the smoothness term, on noisy frames (white noise ≥ {100 * CLEAN_NOISE:g} % of "
                   "their variance); changed alone, it holds on every sequence",
@@ -875,7 +876,10 @@ class NMSREngine(Engine):
 
     def for_frames(self, params, shape, spacing, unit):
         """``threads = 0`` ("leave as is") recorded as the count it runs on: the fields depend on it (lemniscate,
-        1 vs 2 threads: 0.15 px at most), and a result that said 0 could not be run again to the same numbers."""
+        1 vs 2 threads: 0.15 px at most), and a result that said 0 could not be run again to the same numbers. A mask
+        that does not fit the frames is refused here, before any work (it was refused once the run had begun)."""
+        if params["mask"] is not None and (got := decode_mask(params["mask"]).shape) != tuple(shape[-2:]):
+            raise ValueError(f"nmsr: mask of shape {got} does not match frames of {shape[-2]}x{shape[-1]}")
         return params if params["threads"] else {**params, "threads": _THREADS.default()}
 
     def chains_frames(self, params):
