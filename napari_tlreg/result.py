@@ -198,9 +198,9 @@ class RegistrationResult:
             return self.inverse
         computed = self.__dict__.get("_computed_inverse")  # kept apart from ``inverse``, the engine's: a tracked
         if computed is None:  # voxelmorph result saved an inverse.tif and came back as if it had a learned one
-            from .core.ops import invert
+            from .core.ops import inverse_of  # where it is no inverse: track_points says so, point by point
 
-            computed = self.__dict__["_computed_inverse"] = invert(self.displacement)
+            computed = self.__dict__["_computed_inverse"] = inverse_of(self.displacement)[0]
         return computed
 
     def track_points(self, points, ids=None, on_warning=None) -> np.ndarray:

@@ -253,6 +253,25 @@ def test_invert_keeps_the_fixed_point_answer_where_it_converges():
     assert np.abs(v - w).max() < 1e-3 and np.abs(tl.compose(u, v)).max() < 1e-3
 
 
+def test_invert_warns_where_what_it_returns_is_no_inverse():
+    """(2026-12-07, API review) A field folded on 37 % of its pixels came back from invert 23.5 px off, without a word
+    (track_points said so; the toolbox did not). A residual above INVERSE_TOLERANCE is warned of; a field that does not
+    fold is not."""
+    from napari_tlreg.core.ops import INVERSE_TOLERANCE
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tl.invert(_radial_zoom(1.5))  # a strong zoom, no fold: inverted, nothing said
+    folds = _radial_zoom(-3.0)  # pulls through the centre: x + u(x) folds there
+    folded = 100 * float((tl.jacobian_determinant(folds) <= 0).mean())
+    assert folded > 1
+    with pytest.warns(UserWarning, match=r"invert: the inverse is off by up to [0-9.]+ px .*: the field folds on "
+                                         rf"{folded:.3g} % of its pixels, where no inverse exists") as seen:
+        v = tl.invert(folds)
+    assert float(seen[0].message.args[0].split("up to ")[1].split(" px")[0]) > INVERSE_TOLERANCE
+    assert np.abs(tl.compose(folds, v)).max() > INVERSE_TOLERANCE
+
+
 def test_track_points_follow_a_strong_zoom_and_warn_where_the_field_folds():
     from napari_tlreg.result import RegistrationResult
 
