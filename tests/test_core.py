@@ -522,3 +522,12 @@ def test_compose_takes_a_tensor_on_another_device_beside_a_numpy_field(monkeypat
     with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor"):
         tl.compose(np.zeros((2, 16, 16), np.float32), torch.zeros(2, 16, 16, device="meta"))
     assert seen == [("meta", "meta")] * 2
+
+
+def test_compose_names_its_fields_when_their_counts_differ():
+    """(2026-12-07, API review) compose(3 fields, 2 fields) said "batch mismatch: image (3, 2, 16, 16) vs field ...":
+    both are fields, called a and b. One field beside several still goes with each."""
+    a, b = np.zeros((3, 2, 16, 16)), np.zeros((2, 2, 16, 16))
+    with pytest.raises(ValueError, match=r"^a has 3 fields and b 2: give as many of each, or one of either$"):
+        tl.compose(a, b)
+    assert tl.compose(a[0], b).shape == (2, 2, 16, 16) and tl.compose(a, b[:1]).shape == (3, 2, 16, 16)

@@ -150,6 +150,8 @@ def compose(a, b) -> np.ndarray:
     tb, sb = _field(b, "b")
     if ta.shape[-2:] != tb.shape[-2:]:
         raise ValueError(f"fields differ in size: {tuple(np.shape(a))} vs {tuple(np.shape(b))}")
+    if len(ta) != len(tb) and 1 not in (len(ta), len(tb)):  # (it said "batch mismatch: image ... vs field ...")
+        raise ValueError(f"a has {len(ta)} fields and b {len(tb)}: give as many of each, or one of either")
     dt = torch.promote_types(ta.dtype, tb.dtype)
     dev = tb.device if ta.device.type == "cpu" else ta.device  # a GPU tensor beside a numpy array: on the tensor's
     c = _f.compose(ta.to(device=dev, dtype=dt), tb.to(device=dev, dtype=dt))
