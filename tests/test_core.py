@@ -531,3 +531,18 @@ def test_compose_names_its_fields_when_their_counts_differ():
     with pytest.raises(ValueError, match=r"^a has 3 fields and b 2: give as many of each, or one of either$"):
         tl.compose(a, b)
     assert tl.compose(a[0], b).shape == (2, 2, 16, 16) and tl.compose(a, b[:1]).shape == (3, 2, 16, 16)
+
+
+def test_warp_gives_a_float_image_back_in_its_own_dtype():
+    """(2026-12-07, API review) A float32 image through numpy's float64 field came back float64, a float16 one too:
+    the field's precision decided. Float images come back in their own dtype (computed in float64 where either is)."""
+    import torch
+
+    u = np.zeros((2, 8, 8))
+    u[0] = 0.5
+    img = np.arange(64, dtype=np.float64).reshape(8, 8)
+    for image, dtype in ((img.astype(np.float32), np.float32), (img.astype(np.float16), np.float16),
+                         (torch.from_numpy(img.astype(np.float32)), np.float32), (img, np.float64)):
+        out = tl.warp(image, u)
+        assert out.dtype == dtype
+        np.testing.assert_allclose(out[:-1], (img[:-1] + img[1:]) / 2, rtol=1e-3)  # half a row down, bilinear

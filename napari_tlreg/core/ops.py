@@ -87,7 +87,8 @@ def warp(image, displacement, order: int = 1) -> np.ndarray:
     - image ``(H, W)`` with fields ``(T, 2, H, W)`` -> ``(T, H, W)`` (one image through every field).
     order: 1 bilinear (the default, for every dtype), 0 nearest (labels: the README's Conventions warp them with
     ``order=0``, as :meth:`RegistrationResult.warp_labels` does), 3 bicubic. Integer images come back in their own
-    dtype (interpolated values rounded and clipped into it).
+    dtype (interpolated values rounded and clipped into it), float images in theirs (computed in float64 where either
+    the image or the field is; a float32 image through numpy's float64 field came back float64).
     """
     img_np = plain(image, "image") if not isinstance(image, torch.Tensor) else None
     img_dtype = img_np.dtype if img_np is not None else None
@@ -131,7 +132,11 @@ def warp(image, displacement, order: int = 1) -> np.ndarray:
         if out.is_floating_point():  # bicubic overshoots the values it interpolates: clipped, not wrapped round
             out = _f.round_into(out, torch.from_numpy(np.empty(0, own)).dtype)
         return _out(out).astype(own)
-    return _out(out)
+    try:  # in the image's own float dtype (bfloat16, which numpy has not, as computed)
+        own = img_dtype if img_dtype is not None else torch.empty(0, dtype=image.dtype).numpy().dtype
+    except TypeError:
+        own = None
+    return _out(out) if own is None else _out(out).astype(own, copy=False)
 
 
 def integrate_velocity(velocity, steps: int = 7) -> np.ndarray:
