@@ -2749,6 +2749,7 @@ def test_results_and_sequences_print_as_a_line():
 
     seq = tl.load_sequence("cardiac")
     assert repr(seq) == "Sequence('cardiac', 20 frames of 128x128, spacing=(1.01562, 1.01562) mm, labels)"
+    assert repr(tl.Sequence(frames=seq.frames[:1])) == "Sequence(1 frame of 128x128)"  # (API review: "1 frames")
     res = tl.register(seq.frames[:3], method="voxelmorph", spacing=(0.5, 0.25))
     text = repr(res)
     assert text.startswith("RegistrationResult(method='voxelmorph', 3 frames of 128x128, reference=0, "

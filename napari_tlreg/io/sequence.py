@@ -66,7 +66,7 @@ class Sequence:
     def __repr__(self) -> str:
         # a line, not the arrays (the dataclass's printed 9 kB of them at the end of a notebook cell)
         t, h, w = self.frames.shape
-        parts = [f"{self.name!r}" if self.name else "", f"{t} frames of {h}x{w}",
+        parts = [f"{self.name!r}" if self.name else "", f"{t} frame{'s' * (t != 1)} of {h}x{w}",
                  "" if self.spacing is None else f"spacing=({self.spacing[0]:g}, {self.spacing[1]:g}) {self.unit}",
                  "" if self.labels is None else "labels",
                  "" if self.landmarks is None else f"{len(self.landmarks)} landmark points"]
