@@ -281,10 +281,11 @@ def read_sequences(path: str | os.PathLike | _Seq[str]) -> list[LayerData]:
     that the Register widget can take any one. napari passes a list of paths for "Open Files as Stack" only: they are
     one sequence, a frame a file (:func:`napari_tlreg.io.readers.stack_files`)."""
     from napari_tlreg.io import load_slices
-    from napari_tlreg.io.readers import holds_integers, is_labels_file, is_labels_stack
+    from napari_tlreg.io.readers import _natural_key, holds_integers, is_labels_file, is_labels_stack
 
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
-    if len(paths) > 1:
+    if len(paths) > 1:  # in name order, as a folder of frames opens (date2 before date10; napari gives them as picked)
+        paths = sorted(paths, key=lambda p: _natural_key(Path(p).name))
         return [layer for seq in load_slices(paths) for layer in sequence_to_layers(seq)]
     layers: list[LayerData] = []
     for p in paths:

@@ -1565,6 +1565,13 @@ def test_open_files_as_stack_in_napari_gives_one_sequence(make_napari_viewer, sh
     one = viewer.open(files[0], plugin="napari-tlreg")  # one file alone: its own layer, as before
     assert one[0].data.shape == (1, 64, 64)
     assert len(_hooks.read_sequences(files)) == 1
+    # (2026-12-07, readers review) in name order, as a folder of frames opens: sorted by napari, frame10 came before 2
+    frames = [np.full((8, 8), k, np.float32) for k in range(12)]
+    for k, f in enumerate(frames):
+        save_stack(tmp_path / f"frame{k}.tif", f[None])
+    picked = sorted(str(tmp_path / f"frame{k}.tif") for k in range(12))  # frame0, frame1, frame10, frame11, frame2, ...
+    [layer] = viewer.open(picked, stack=True, plugin="napari-tlreg")
+    assert layer.data[:, 0, 0].tolist() == list(range(12))
 
 
 def test_a_suffixless_dicom_file_whose_preamble_is_a_tiff_header_is_read_as_dicom(tmp_path):
@@ -2384,3 +2391,18 @@ def test_an_itk_export_holds_the_fields_as_itk_and_ants_read_them(tmp_path, caps
 
         save_itk_displacement(tmp_path / "bad.nii.gz", bad[1])
     assert not (tmp_path / "bad.nii.gz").exists()
+
+
+def test_a_folder_of_png_frames_is_told_what_a_folder_of_frames_holds(tmp_path):
+    """(2026-12-07, readers review) A folder of PNG frames, a common export, was refused with "folder holds no readable
+    DICOM image files" alone: what a folder of frames holds is said now."""
+    import imageio.v3 as iio
+
+    (tmp_path / "pngs").mkdir()
+    for k in range(3):
+        iio.imwrite(tmp_path / "pngs" / f"frame{k}.png", np.full((8, 8), 50 * k, np.uint8))
+    with pytest.warns(UserWarning, match="skipped 3 non-DICOM"):
+        with pytest.raises(SequenceReadError, match=r"no readable DICOM image files, and its \.png files are no frames "
+                                                     r"napari-tlreg reads: a folder of frames holds one TIFF or NIfTI "
+                                                     r"image a file"):
+            load_sequence(tmp_path / "pngs")

@@ -1661,7 +1661,11 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
                         " open one of them")
         _fail(path, "the folder is empty (a sequence folder holds DICOM files, or one TIFF or NIfTI image a frame)")
     if not headers:
-        _fail(path, "folder holds no readable DICOM image files")
+        # a folder of PNG or JPEG frames (a common export) was told of DICOM files alone
+        kinds = sorted({f.suffix.lower() for f in files if f.suffix and _suffix(f) not in SUPPORTED_SUFFIXES})
+        _fail(path, "folder holds no readable DICOM image files"
+              + (f", and its {', '.join(kinds)} files are no frames napari-tlreg reads: a folder of frames holds one "
+                 "TIFF or NIfTI image a file (convert them, e.g. with imageio)" if kinds else ""))
 
     # series
     by_series: dict[str, list] = {}
