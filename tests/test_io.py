@@ -2269,10 +2269,14 @@ def test_a_stacks_frame_time_is_written_where_its_format_keeps_it_and_read_back(
     tif = save_stack(tmp_path / "c.tif", frames, spacing=(1.5, 1.5), frame_time_ms=40.0)
     with tifffile.TiffFile(tif) as f:
         assert f.imagej_metadata["finterval"] == pytest.approx(0.04)
-    for p in (nii, tif):
+    # (2026-12-07, readers review) OME-TIFF keeps it too (TimeIncrement), and a file in seconds, OME's default unit
+    ome = save_stack(tmp_path / "c.ome.tif", frames, spacing=(1.5, 1.5), frame_time_ms=40.0)
+    for p in (nii, tif, ome):
         seq = load_sequence(p)
         assert seq.metadata["frame_time_ms"] == pytest.approx(40.0)
         np.testing.assert_array_equal(seq.frames, frames)
+    tifffile.imwrite(tmp_path / "s.ome.tif", frames, ome=True, metadata={"axes": "TYX", "TimeIncrement": 0.025})
+    assert load_sequence(tmp_path / "s.ome.tif").metadata["frame_time_ms"] == pytest.approx(25.0)
     # (diff review) 1 ms apart was read as no frame time (1 was taken for a placeholder whatever its unit)
     assert load_sequence(save_stack(tmp_path / "fast.nii", frames, frame_time_ms=1.0)).metadata["frame_time_ms"] == 1.0
     # without one: as before (no time unit, no interval); a single image has none to keep

@@ -843,10 +843,32 @@ def _tiff_array(path: Path):
         finterval = (tif.imagej_metadata or {}).get("finterval")  # ImageJ's frame interval, in seconds
         if isinstance(finterval, (int, float)) and math.isfinite(finterval) and finterval > 0 and t > 1:
             meta["frame_time_ms"] = 1000.0 * float(finterval)
+        elif t > 1 and (ms := _ome_frame_time_ms(tif)) is not None:
+            meta["frame_time_ms"] = ms
     bad = [m for m in messages if _CORRUPT.search(m)]
     if bad:
         _fail(path, f"not a readable TIFF file (truncated or corrupt: {bad[0].splitlines()[0][:120]})")
     return arr, axes, spacing, unit, meta
+
+
+#: OME's time units, in milliseconds (TimeIncrementUnit; the schema's default is seconds)
+_OME_TIME_MS = {"s": 1000.0, "ms": 1.0, "µs": 1e-3, "us": 1e-3, "min": 60_000.0, "h": 3_600_000.0}
+
+
+def _ome_frame_time_ms(tif) -> float | None:
+    """An OME-TIFF's frame time (``Pixels@TimeIncrement`` in its unit) in ms, or None (none, or not a time)."""
+    if not (tif.is_ome and tif.ome_metadata):
+        return None
+    try:
+        root = ET.fromstring(tif.ome_metadata)
+    except ET.ParseError:
+        return None
+    pix = next((e for e in root.iter() if e.tag.endswith("Pixels")), None)
+    try:
+        ms = float(pix.get("TimeIncrement")) * _OME_TIME_MS[pix.get("TimeIncrementUnit", "s")]
+    except (AttributeError, TypeError, ValueError, KeyError):
+        return None
+    return ms if math.isfinite(ms) and ms > 0 else None
 
 
 def _frame_series(series: list, path: Path) -> list:

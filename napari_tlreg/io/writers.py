@@ -450,8 +450,8 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
     geotiff: georeferencing tags ``[[code, datatype, count, value], ...]`` (``readers.geotiff_tags`` of the source),
         written into a plain or ImageJ TIFF so that a GIS places the image where its source lies.
     frame_time_ms: milliseconds between the frames of a ``(T, H, W)`` (or ``(T, C, H, W)``) stack, kept where the format has a place the
-        readers read it back from: NIfTI's pixdim[4] (in msec) and an ImageJ hyperstack's ``finterval`` (ITK, Fiji
-        and the readers give the frame time; it was 1 with no unit). Ignored elsewhere.
+        readers read it back from: NIfTI's pixdim[4] (in msec), an ImageJ hyperstack's ``finterval`` (ITK, Fiji
+        and the readers give the frame time; it was 1 with no unit) and an OME-TIFF's ``TimeIncrement``. Ignored elsewhere.
     labels: an integer segmentation, marked as one in the file (TIFF: ``"labels": true`` in its JSON description,
         always a plain TIFF; NIfTI: intent ``label``) so that the plugin's reader opens it as a Labels layer
         (:func:`~napari_tlreg.io.readers.is_labels_stack`).
@@ -549,6 +549,8 @@ def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool, label
         if spacing is not None:
             md.update(PhysicalSizeY=spacing[0], PhysicalSizeYUnit=unit,
                       PhysicalSizeX=spacing[1], PhysicalSizeXUnit=unit)
+        if frame_time_ms is not None and axes and axes[0] == "T":  # a sequence's frame time (it was lost in OME)
+            md.update(TimeIncrement=float(frame_time_ms), TimeIncrementUnit="ms")
         tifffile.imwrite(tmp, arr, ome=True, metadata=md)
         return
     # ImageJ hyperstacks read back with their axes of length 1 squeezed away ((1, 2, H, W) as (2, H, W): one frame of
