@@ -310,7 +310,7 @@ def _inputs_of(args) -> list:
 
 def cmd_register(args) -> int:
     from . import api, report
-    from .core.labels import labelled_frames, reference_on_labels
+    from .core.labels import frames_said, labelled_frames, reference_on_labels
     from .io import load_points_csv, load_sequence
     from .io.writers import check_replaceable
 
@@ -348,7 +348,7 @@ def cmd_register(args) -> int:
     best = None if chosen or labels is None else reference_on_labels(labels, 0)
     if best is not None:  # expert contours on ED and ES: frame 0 would carry nothing and score no Dice
         print(f"napari-tlreg register: reference: frame {best}, the most labelled (labelled frames: "
-              f"{', '.join(map(str, labelled_frames(labels)))}); frame 0 has none to carry to the others "
+              f"{frames_said(labelled_frames(labels))}); frame 0 has none to carry to the others "
               f"(--reference T for another)", file=sys.stderr)
         args.reference = best
     for note in report.unannotated_reference(labels, landmarks, args.reference % seq.shape[0]):

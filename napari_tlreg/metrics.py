@@ -47,7 +47,7 @@ import numpy as np
 
 from .core.arrays import plain
 from .core.notes import say
-from .core.labels import labelled_frames
+from .core.labels import frames_said, labelled_frames
 
 __all__ = [
     "dice",
@@ -500,7 +500,7 @@ def unannotated_reference(labels, landmarks, reference: int) -> list[str]:
         drawn = [int(t) for t in labelled_frames(labels)]
         if drawn:
             notes.append(f"the reference frame ({reference}) has no labels, so none are carried to the other frames "
-                         f"and Dice and Hausdorff stay empty; labelled frames: {_frames(drawn)} (register with one "
+                         f"and Dice and Hausdorff stay empty; labelled frames: {frames_said(drawn)} (register with one "
                          "of them as the reference)")
     elif labels is not None:
         ids, counts = np.unique(labels[reference], return_counts=True)
@@ -511,7 +511,7 @@ def unannotated_reference(labels, landmarks, reference: int) -> list[str]:
     if landmarks is not None and len(landmarks) and not (np.asarray(landmarks)[:, 1] == reference).any():
         placed = sorted({int(t) for t in np.asarray(landmarks)[:, 1]})
         notes.append(f"no landmark lies on the reference frame ({reference}), so no landmark has a partner to be "
-                     f"measured against and TRE stays empty; landmarks on frames: {_frames(placed)} (register with "
+                     f"measured against and TRE stays empty; landmarks on frames: {frames_said(placed)} (register with "
                      "one of them as the reference)")
     return notes
 
@@ -531,10 +531,6 @@ def reference_only(labels, landmarks, reference: int) -> list[str]:
         notes.append(f"landmarks on the reference frame ({reference}) only: tracked to every frame, with no other "
                      "frame's to measure them against, so no TRE (place the same ids on another frame to measure it)")
     return notes
-
-
-def _frames(indices: list[int]) -> str:
-    return ", ".join(map(str, indices[:8])) + (", ..." if len(indices) > 8 else "")
 
 
 def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | None = None, mask="result",

@@ -281,6 +281,8 @@ def test_labels_picked_on_other_frames_bring_the_reference(widget, qtbot, notes)
     """(legibility review) Labels the user drew on another frame and picked in the combo left the reference on frame
     0 (a file's): Run carried nothing, said only after it. As an image's own labels and loaded contours do, they bring
     the reference onto their most labelled frame, said in the status line; one the user sets after stays theirs."""
+    from napari_tlreg.core.labels import frames_said
+
     viewer, w = widget
     frames, labels = labelled_off_the_reference(viewer)
     w.reference_spin.setValue(0)
@@ -301,7 +303,7 @@ def test_labels_picked_on_other_frames_bring_the_reference(widget, qtbot, notes)
     viewer.layers["seg"].data = labels
     w.labels_combo.activated.emit(i)
     assert w.reference_spin.value() == REF
-    drawn_on = ", ".join(str(t) for t in np.flatnonzero(labels.reshape(len(labels), -1).any(1)))
+    drawn_on = frames_said(np.flatnonzero(labels.reshape(len(labels), -1).any(1)))
     # (2026-12-07, clinician review) the status line said what the labels chosen before were: it says these
     assert w.status_label.text() == f"labels: 'seg', drawn on frames {drawn_on}"
     # (diff review) the usual way: a new, empty labels layer picked, then painted on the frame shown
@@ -328,6 +330,13 @@ def test_labels_picked_on_other_frames_bring_the_reference(widget, qtbot, notes)
     w.labels_combo.setCurrentIndex(0)
     w.labels_combo.activated.emit(0)
     assert w.status_label.text() == "labels: none (Run propagates no segmentation and gives no Dice)"
+    # (diff review) one frame's labels (H, W), which Run takes as the reference's, were said not to fit
+    viewer.add_labels(labels[REF].copy(), name="flat")
+    j = w.labels_combo.findText("flat")
+    w.labels_combo.setCurrentIndex(j)
+    w.labels_combo.activated.emit(j)
+    assert w.status_label.text() == "labels: 'flat', one frame: taken as the reference's (t=1)"
+    w.labels_combo.setCurrentIndex(0)
     w.reference_spin.setValue(1)
     new.paint((REF, 30, 30), 2)
     qtbot.wait(50)

@@ -68,7 +68,7 @@ from napari_tlreg.api import (
     validate_frames,
     without_far_fill,
 )
-from napari_tlreg.core.labels import as_label_ids, labelled_frames, reference_on_labels
+from napari_tlreg.core.labels import as_label_ids, frames_said, labelled_frames, reference_on_labels
 from napari_tlreg.core.normalize import ONE_SCALE_HINT, intensity_range
 from napari_tlreg.io import to_luminance
 from napari_tlreg._hooks import label_colormap, points_with_ids
@@ -1205,14 +1205,17 @@ class RegisterWidget(ClosingDock, QWidget):
         if lab is None:
             return "labels: none (Run propagates no segmentation and gives no Dice)"
         data, t = base_data(lab), int(self.reference_spin.value())
-        if image is None or np.ndim(data) != 3 or tuple(np.shape(data)) != frames_shape(image):
+        shape = frames_shape(image) if image is not None else None
+        if shape is not None and np.ndim(data) == 2 and tuple(np.shape(data)) == shape[1:]:
+            return f"labels: '{lab.name}', one frame: taken as the reference's (t={t})"
+        if shape is None or np.ndim(data) != 3 or tuple(np.shape(data)) != shape:
             return f"labels: '{lab.name}' do not fit the image's frames: Run says why it cannot use them"
         if np.size(data) > self.LABELS_READ_LIMIT:
             return f"labels: '{lab.name}'"
         drawn = labelled_frames(data)
         if not len(drawn):
             return f"labels: '{lab.name}', empty: paint the reference frame (t={t}) to carry it through the sequence"
-        return f"labels: '{lab.name}', drawn on frame{'s' * (len(drawn) > 1)} {', '.join(str(k) for k in drawn)}"
+        return f"labels: '{lab.name}', drawn on frame{'s' * (len(drawn) > 1)} {frames_said(drawn)}"
 
     def _reference_on_labels(self, data=None, name: str | None = None) -> str | None:
         """With labels (``data``, named ``name``; else the chosen layer's) drawn on some frames only (an expert's, at
@@ -1232,7 +1235,7 @@ class RegisterWidget(ClosingDock, QWidget):
             return None
         with self._setting_reference():  # published by the caller, with its reason said
             self.reference_spin.setValue(best)
-        drawn = ", ".join(str(k) for k in labelled_frames(data))
+        drawn = frames_said(labelled_frames(data))
         return (f"reference: frame {best}, the most labelled of '{name}' (labelled frames: {drawn}); frame {t} "
                 "has none to carry to the others")
 

@@ -31,6 +31,20 @@ def labelled_frames(labels) -> np.ndarray:
     return np.flatnonzero(lab.reshape(len(lab), -1).any(axis=1))
 
 
+def frames_said(indices, most: int = 8) -> str:
+    """Frame indices in words, runs joined (``0–299``; ``3, 9, 12–20``), at most ``most`` pieces then ``...``: a list of
+    300 labelled frames made a 1,423-character status line."""
+    idx = sorted({int(i) for i in indices})
+    runs: list[list[int]] = []
+    for i in idx:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    words = [str(a) if a == b else f"{a}, {b}" if b == a + 1 else f"{a}–{b}" for a, b in runs]
+    return ", ".join(words[:most]) + (", ..." if len(words) > most else "")
+
+
 def reference_on_labels(labels, reference: int) -> int | None:
     """The frame with the most labelled pixels where ``(T, H, W)`` labels leave ``reference`` empty but label other
     frames (an expert's end-diastole and end-systole: only the reference's labels are carried to the others, so
