@@ -176,15 +176,21 @@ def invert(u, iterations: int = 100, tol: float = 1e-4) -> np.ndarray:
     if residual > INVERSE_TOLERANCE:
         import warnings
 
-        warnings.warn(f"invert: the inverse is off by up to {residual:.3g} px (compose(u, inverse) should be 0)"
-                      + (f": the field folds on {folded:.3g} % of its pixels, where no inverse exists" if folded else
-                         f"; more iterations (now {iterations}) may bring it closer"), UserWarning, stacklevel=2)
+        if folded:
+            t, pct = folded
+            why = (f": the field{f' of frame {t}' if t is not None else ''} folds on {pct:.3g} % of its pixels, where "
+                   "no inverse exists")
+        else:  # more iterations did not help a strong shrink (its inverse reads beyond the frame's border)
+            why = f": where it does not fold, its inverse may read beyond the frame's border (or need more than {iterations} iterations)"
+        warnings.warn(f"invert: the inverse is off by up to {residual:.3g} px (compose(u, inverse) should be 0){why}",
+                      UserWarning, stacklevel=2)
     return v
 
 
-def inverse_of(u, iterations: int = 100, tol: float = 1e-4) -> tuple[np.ndarray, float, float]:
-    """:func:`invert`'s inverse without its warning, with its residual ``max |v + u(x + v)|`` (px) and the % of
-    pixels where ``u`` folds (det <= 0): for a caller that checks what it needs of it itself."""
+def inverse_of(u, iterations: int = 100, tol: float = 1e-4) -> tuple[np.ndarray, float, tuple[int | None, float] | None]:
+    """:func:`invert`'s inverse without its warning, with its residual ``max |v + u(x + v)|`` (px) and, where that is
+    above :data:`INVERSE_TOLERANCE` and ``u`` folds, ``(frame, %)``: the frame that folds most (None for one field) and
+    the % of its pixels with det <= 0 (else None); for a caller that checks what it needs of it itself."""
     # (API review) -1 and 0 returned -u without a word (its error 0.18 px where the default reaches 4e-5), 2.5 ran 2
     if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
         raise ValueError(f"iterations must be a whole number >= 1, got {iterations!r}")
@@ -197,7 +203,11 @@ def inverse_of(u, iterations: int = 100, tol: float = 1e-4) -> tuple[np.ndarray,
     t, single = _field(u)
     v = _f.invert(t, iterations=int(iterations), tol=float(tol))
     residual = float((v + _f.warp(t, v)).abs().amax()) if v.numel() else 0.0
-    folded = float((_f.jacobian_determinant(t) <= 0).double().mean() * 100) if residual > INVERSE_TOLERANCE else 0.0
+    folded = None
+    if residual > INVERSE_TOLERANCE:
+        pct = (_f.jacobian_determinant(t) <= 0).flatten(1).double().mean(1) * 100  # a frame's share, not the stack's
+        k = int(pct.argmax())
+        folded = (None if single else k, float(pct[k])) if float(pct[k]) > 0 else None
     return _out(v[0] if single else v), residual, folded
 
 
