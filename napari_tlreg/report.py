@@ -569,8 +569,7 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
                 named = [n for n, rows in tables.items() if any(r.get(flag) for r in rows)]
                 if named:
                     said.append(words + ("" if len(named) == len(tables) else f" for {', '.join(named)}"))
-        ax.set_title(f"{title} {'↑' if better == 'higher' else '↓'}" + "".join(f"\n{w}" for w in said[:1])
-                     + "".join(f", {w}" for w in said[1:]), fontsize=8.5)
+        ax.set_title(f"{title} {'↑' if better == 'higher' else '↓'}" + "".join(f"\n{w}" for w in said), fontsize=8.5)
         ax.tick_params(labelsize=7.5)
         ax.grid(True, lw=0.4, alpha=0.5)
         ax.set_xlim(-0.5, T - 0.5)

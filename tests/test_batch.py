@@ -1209,6 +1209,11 @@ def test_a_source_that_now_fails_says_its_earlier_result_is_left_and_a_result_fo
     (tmp_path / "empty.tif").write_bytes(b"")
     assert cli.main(["batch", str(tmp_path / "empty.tif"), "--out", str(tmp_path / "o2"), *common]) == 1
     assert "failed   empty 0.0 s: " in capsys.readouterr().out
+    # (diff review) a source that fails before it is sent to a worker (an empty file) says it too
+    path.write_bytes(b"")
+    assert cli.main(["batch", str(path), "--out", str(out), *common]) == 1
+    cap = capsys.readouterr()
+    assert "failed   a 0.0 s: " in cap.out and _summary(out)[0]["note"] == f"an earlier result is left in {out / 'a'}: not this run's"
     save_stack(path, _sequence(3))
     assert cli.main(["batch", str(path), "--out", str(out), *common]) == 0
     assert cli.main(["batch", str(path), "--out", str(out), *common]) == 0

@@ -386,6 +386,10 @@ def test_mask_restricts_the_reported_mse_and_local_cc(tmp_path, phantom):
     assert titles[0] == "MSE ↓\nno-data left out" and titles[1].startswith("% folding ↓")
     assert mse_title({"nmsr": back, "plain": plain}) == "MSE ↓\nin the mask for nmsr"
     assert mse_title({"plain": plain}).startswith("MSE ↓")
+    # (diff review) two of them, each on its own line (on one they ran into the next column's title)
+    both = {"nmsr": per_frame_tables({"nmsr": back})["nmsr"], "pair": nodata}
+    assert next(iter(draw_metrics(Figure(), both, ["mse"]))).get_title() == \
+        "MSE ↓\nin the mask for nmsr\nno-data left out for pair"
 
 
 def test_register_takes_a_sequence_with_its_own_region():
