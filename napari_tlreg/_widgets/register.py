@@ -69,6 +69,7 @@ from napari_tlreg.api import (
     without_far_fill,
 )
 from napari_tlreg.core.labels import as_label_ids, frames_said, labelled_frames, reference_on_labels
+from napari_tlreg.core.memory import give_back_freed_memory
 from napari_tlreg.core.normalize import ONE_SCALE_HINT, intensity_range
 from napari_tlreg.io import to_luminance
 from napari_tlreg._hooks import label_colormap, points_with_ids
@@ -1599,6 +1600,7 @@ class RegisterWidget(ClosingDock, QWidget):
                 self._keep_edited(layer, then=f"'{image}' was removed")
             else:
                 self._viewer.layers.remove(layer)
+        give_back_freed_memory()
         old = self._renamed_over.pop(image, None)  # an image renamed to this name meanwhile: its layers follow it now
         if old is not None and image in self._viewer.layers:
             self._on_image_renamed(old, image)
@@ -1909,6 +1911,7 @@ class RegisterWidget(ClosingDock, QWidget):
             show_error(f"Register sequence: {message}")
             return
         self._show_result(outcome, layer, data)
+        give_back_freed_memory()  # the worker thread's heap kept the run's freed temporaries
 
     def _on_errored(self, exc: BaseException) -> None:  # not expected: _run_job catches everything
         self._reset()
