@@ -2277,6 +2277,10 @@ def test_a_stacks_frame_time_is_written_where_its_format_keeps_it_and_read_back(
         np.testing.assert_array_equal(seq.frames, frames)
     tifffile.imwrite(tmp_path / "s.ome.tif", frames, ome=True, metadata={"axes": "TYX", "TimeIncrement": 0.025})
     assert load_sequence(tmp_path / "s.ome.tif").metadata["frame_time_ms"] == pytest.approx(25.0)
+    # (diff review) a z-stack's slices have no frame time, whatever its TimeIncrement
+    tifffile.imwrite(tmp_path / "z.ome.tif", frames, ome=True, metadata={"axes": "ZYX", "TimeIncrement": 0.04})
+    with pytest.warns(UserWarning, match="z-slices"):
+        assert "frame_time_ms" not in load_sequence(tmp_path / "z.ome.tif").metadata
     # (diff review) 1 ms apart was read as no frame time (1 was taken for a placeholder whatever its unit)
     assert load_sequence(save_stack(tmp_path / "fast.nii", frames, frame_time_ms=1.0)).metadata["frame_time_ms"] == 1.0
     # without one: as before (no time unit, no interval); a single image has none to keep
@@ -2410,3 +2414,10 @@ def test_a_folder_of_png_frames_is_told_what_a_folder_of_frames_holds(tmp_path):
                                                      r"napari-tlreg reads: a folder of frames holds one TIFF or NIfTI "
                                                      r"image a file"):
             load_sequence(tmp_path / "pngs")
+    # (diff review) DICOM files named by UID without an image (".100", ".101"): no "kinds" listed, no advice to convert
+    (tmp_path / "uids").mkdir()
+    for k in range(3):
+        (tmp_path / "uids" / f"1.2.840.1{k}.100").write_bytes(b"not an image")
+    with pytest.warns(UserWarning), pytest.raises(SequenceReadError) as err:
+        load_sequence(tmp_path / "uids")
+    assert str(err.value).endswith("folder holds no readable DICOM image files")

@@ -336,6 +336,11 @@ def test_labels_picked_on_other_frames_bring_the_reference(widget, qtbot, notes)
     w.labels_combo.setCurrentIndex(j)
     w.labels_combo.activated.emit(j)
     assert w.status_label.text() == "labels: 'flat', one frame: taken as the reference's (t=1)"
+    viewer.add_labels(labels[REF][None].copy(), name="one")  # (1, H, W), as a one-frame TIFF opens: taken too
+    j = w.labels_combo.findText("one")
+    w.labels_combo.setCurrentIndex(j)
+    w.labels_combo.activated.emit(j)
+    assert w.status_label.text() == "labels: 'one', one frame: taken as the reference's (t=1)"
     w.labels_combo.setCurrentIndex(0)
     w.reference_spin.setValue(1)
     new.paint((REF, 30, 30), 2)

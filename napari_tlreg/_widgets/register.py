@@ -1207,7 +1207,7 @@ class RegisterWidget(ClosingDock, QWidget):
             return "labels: none (Run propagates no segmentation and gives no Dice)"
         data, t = base_data(lab), int(self.reference_spin.value())
         shape = frames_shape(image) if image is not None else None
-        if shape is not None and np.ndim(data) == 2 and tuple(np.shape(data)) == shape[1:]:
+        if shape is not None and tuple(np.shape(data)) in (shape[1:], (1, *shape[1:])):  # (H, W), or (1, H, W) as read
             return f"labels: '{lab.name}', one frame: taken as the reference's (t={t})"
         if shape is None or np.ndim(data) != 3 or tuple(np.shape(data)) != shape:
             return f"labels: '{lab.name}' do not fit the image's frames: Run says why it cannot use them"

@@ -843,7 +843,7 @@ def _tiff_array(path: Path):
         finterval = (tif.imagej_metadata or {}).get("finterval")  # ImageJ's frame interval, in seconds
         if isinstance(finterval, (int, float)) and math.isfinite(finterval) and finterval > 0 and t > 1:
             meta["frame_time_ms"] = 1000.0 * float(finterval)
-        elif t > 1 and (ms := _ome_frame_time_ms(tif)) is not None:
+        elif t > 1 and "T" in axes and (ms := _ome_frame_time_ms(tif)) is not None:  # (a z-stack's is no frame time)
             meta["frame_time_ms"] = ms
     bad = [m for m in messages if _CORRUPT.search(m)]
     if bad:
@@ -851,8 +851,11 @@ def _tiff_array(path: Path):
     return arr, axes, spacing, unit, meta
 
 
+#: picture files a folder of frames may hold that the readers do not take (said as such)
+_RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 #: OME's time units, in milliseconds (TimeIncrementUnit; the schema's default is seconds)
-_OME_TIME_MS = {"s": 1000.0, "ms": 1.0, "µs": 1e-3, "us": 1e-3, "min": 60_000.0, "h": 3_600_000.0}
+_OME_TIME_MS = {"s": 1000.0, "ms": 1.0, "µs": 1e-3, "\u03bcs": 1e-3, "us": 1e-3, "ns": 1e-6, "min": 60_000.0,
+                "h": 3_600_000.0}
 
 
 def _ome_frame_time_ms(tif) -> float | None:
@@ -1684,7 +1687,7 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
         _fail(path, "the folder is empty (a sequence folder holds DICOM files, or one TIFF or NIfTI image a frame)")
     if not headers:
         # a folder of PNG or JPEG frames (a common export) was told of DICOM files alone
-        kinds = sorted({f.suffix.lower() for f in files if f.suffix and _suffix(f) not in SUPPORTED_SUFFIXES})
+        kinds = sorted({f.suffix.lower() for f in files} & _RASTER_SUFFIXES)  # (a DICOM UID's ".100" is no kind)
         _fail(path, "folder holds no readable DICOM image files"
               + (f", and its {', '.join(kinds)} files are no frames napari-tlreg reads: a folder of frames holds one "
                  "TIFF or NIfTI image a file (convert them, e.g. with imageio)" if kinds else ""))
