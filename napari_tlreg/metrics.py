@@ -247,6 +247,22 @@ def tre(moved_points, target_points, spacing=None) -> dict:
     return out
 
 
+def sample_field(u, t: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``u[t](q)`` ``(M, 2)`` float64 for fields ``u`` ``(T, 2, H, W)``, frame indices ``t`` ``(M,)`` and points ``q``
+    ``(M, 2)`` ``(row, col)``: bilinear, the border's value outside, as :func:`map_points` samples (to the last bit or
+    so: scipy's kernel sums in another order), for points of many frames at once and without its checks (the
+    point tracking's Newton steps, :meth:`~napari_tlreg.result.RegistrationResult.track_points`)."""
+    h, w = u.shape[-2:]
+    r, c = np.clip(q[:, 0], 0, h - 1), np.clip(q[:, 1], 0, w - 1)
+    r0 = np.clip(np.floor(r).astype(np.int64), 0, max(h - 2, 0))
+    c0 = np.clip(np.floor(c).astype(np.int64), 0, max(w - 2, 0))
+    r1, c1 = np.minimum(r0 + 1, h - 1), np.minimum(c0 + 1, w - 1)
+    fr, fc = (r - r0)[:, None], (c - c0)[:, None]
+    at = lambda rr, cc: np.asarray(u[t, :, rr, cc], dtype=np.float64)  # noqa: E731  (M, 2)
+    return (at(r0, c0) * (1 - fr) * (1 - fc) + at(r0, c1) * (1 - fr) * fc + at(r1, c0) * fr * (1 - fc)
+            + at(r1, c1) * fr * fc)
+
+
 def map_points(displacement, points) -> np.ndarray:
     """Positions in the reference of points given in the frames: ``q + u_t(q)``.
 

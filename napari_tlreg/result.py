@@ -33,39 +33,28 @@ TRACK_TOLERANCE = 0.5
 OUTSIDE_TOLERANCE = 0.5
 
 
-def _bilinear(u: np.ndarray, t: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """``u[t](q)`` ``(M, 2)`` float64 for fields ``u`` ``(T, 2, H, W)``, frames ``t`` ``(M,)`` and points ``q`` ``(M, 2)``:
-    bilinear, the border's value outside (as :func:`napari_tlreg.metrics.map_points`)."""
-    h, w = u.shape[-2:]
-    r, c = np.clip(q[:, 0], 0, h - 1), np.clip(q[:, 1], 0, w - 1)
-    r0, c0 = np.clip(np.floor(r).astype(np.int64), 0, max(h - 2, 0)), np.clip(np.floor(c).astype(np.int64), 0, max(w - 2, 0))
-    r1, c1 = np.minimum(r0 + 1, h - 1), np.minimum(c0 + 1, w - 1)
-    fr, fc = (r - r0)[:, None], (c - c0)[:, None]
-    at = lambda rr, cc: u[t, :, rr, cc].astype(np.float64)  # noqa: E731  (M, 2)
-    return (at(r0, c0) * (1 - fr) * (1 - fc) + at(r0, c1) * (1 - fr) * fc + at(r1, c0) * fr * (1 - fc)
-            + at(r1, c1) * fr * fc)
-
-
 def _positions_in_frames(u: np.ndarray, points: np.ndarray, inverse: np.ndarray | None = None,
                          iterations: int = 50, tol: float = 1e-4) -> np.ndarray:
     """``(T, N, 2)``: for every frame ``t`` and reference point ``p`` the ``q`` with ``q + u_t(q) = p`` (Newton's steps
     at the points, at most a pixel each; the Jacobian by central differences of the bilinear field), from
     ``p + inverse_t(p)`` (an engine's learned inverse) or ``p - u_t(p)``; where none is found (a fold), the ``q`` that
     came closest."""
+    from .metrics import sample_field
+
     T, n = len(u), len(points)
     t, p = np.repeat(np.arange(T), n), np.tile(points, (T, 1))
-    q = p + _bilinear(inverse, t, p) if inverse is not None else p - _bilinear(u, t, p)
+    q = p + sample_field(inverse, t, p) if inverse is not None else p - sample_field(u, t, p)
     best, best_res = q.copy(), np.full(len(q), np.inf)
     dr, dc = np.array([0.5, 0.0]), np.array([0.0, 0.5])
     for _ in range(iterations):
-        r = q + _bilinear(u, t, q) - p
+        r = q + sample_field(u, t, q) - p
         res = np.abs(r).max(axis=1) if len(r) else np.zeros(0)
         better = res < best_res
         best[better], best_res[better] = q[better], res[better]
         if not len(res) or best_res.max() < tol:
             break
-        du_r = _bilinear(u, t, q + dr) - _bilinear(u, t, q - dr)  # d u / d row (h = 0.5 each side)
-        du_c = _bilinear(u, t, q + dc) - _bilinear(u, t, q - dc)
+        du_r = sample_field(u, t, q + dr) - sample_field(u, t, q - dr)  # d u / d row (h = 0.5 each side)
+        du_c = sample_field(u, t, q + dc) - sample_field(u, t, q - dc)
         a, b, c, d = 1.0 + du_r[:, 0], du_c[:, 0], du_r[:, 1], 1.0 + du_c[:, 1]
         det = a * d - b * c
         ok = np.abs(det) > 1e-6  # folded or singular: the fixed-point step
@@ -286,8 +275,9 @@ class RegistrationResult:
             inv = inverse_of(self.displacement[stalled])[0]
             for k, t in enumerate(stalled):
                 alt = map_points(inv[k], pts)
-                closer = misses(int(t), alt) < miss[t]
-                out[t][closer], miss[t][closer] = alt[closer], misses(int(t), alt)[closer]
+                alt_miss = misses(int(t), alt)
+                closer = alt_miss < miss[t]
+                out[t][closer], miss[t][closer] = alt[closer], alt_miss[closer]
         bad = miss > TRACK_TOLERANCE
         if bad.any():
             t, k = np.unravel_index(np.argmax(miss), miss.shape)
