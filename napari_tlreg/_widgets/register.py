@@ -1207,10 +1207,10 @@ class RegisterWidget(ClosingDock, QWidget):
             return "labels: none (Run propagates no segmentation and gives no Dice)"
         data, t = base_data(lab), int(self.reference_spin.value())
         shape = frames_shape(image) if image is not None else None
-        if shape is not None and tuple(np.shape(data)) in (shape[1:], (1, *shape[1:])):  # (H, W), or (1, H, W) as read
-            return f"labels: '{lab.name}', one frame: taken as the reference's (t={t})"
-        if shape is None or np.ndim(data) != 3 or tuple(np.shape(data)) != shape:
+        if shape is None or labels_misfit(shape, np.shape(data)) is not None:  # Run's own test of them
             return f"labels: '{lab.name}' do not fit the image's frames: Run says why it cannot use them"
+        if tuple(np.shape(data)) != tuple(shape):  # (H, W), or (1, H, W) as read
+            return f"labels: '{lab.name}', one frame: taken as the reference's (t={t})"
         if np.size(data) > self.LABELS_READ_LIMIT:
             return f"labels: '{lab.name}'"
         drawn = labelled_frames(data)
