@@ -81,7 +81,7 @@ def _is_output_folder(folder: Path) -> bool:
 
 def _sequence_files(folder: Path, skip: Path | None = None) -> list[Path] | None:
     """The sequences of a cohort folder, or ``None`` when ``folder`` is itself a sequence: a DICOM series and nothing
-    else, or a folder of frames without sub-folders (one TIFF or NIfTI image a file: ``io.readers.frame_files``).
+    else, or a folder of frames without sub-folders (one TIFF, NIfTI or picture image a file: ``io.readers.frame_files``).
 
     Single-frame DICOM files are the slices of a series, which the folder is: with other sequence files or
     sub-folders beside them, the folder is listed too (a preview TIFF beside a series dropped the series). A
@@ -89,7 +89,7 @@ def _sequence_files(folder: Path, skip: Path | None = None) -> list[Path] | None
     cannot be read (a failed row that says why; it was left out without a word). Sub-folders that are ``skip`` (the
     batch's output folder) or an earlier output of napari-tlreg are neither sequences nor a reason to take
     ``folder`` for a cohort. Labels files (``_labels``, ``_gt``) are left out, and so are NIfTI volumes of one time point
-    beside sequences (ACDC's ``frameNN.nii.gz`` beside its ``_4d.nii.gz``)."""
+    beside sequences (ACDC's ``frameNN.nii.gz`` beside its ``_4d.nii.gz``) and pictures of one image (a figure)."""
     from .io.readers import (SUPPORTED_SUFFIXES, _sniff, _suffix, frame_files, is_labels_file, one_image,
                              without_volumes)
 
@@ -118,6 +118,8 @@ def _sequence_files(folder: Path, skip: Path | None = None) -> list[Path] | None
                 unreadable.append(p)
             else:
                 files.append(p)
+        elif kind == "picture" and one_image(p):  # a figure beside sequences (an animated GIF is a sequence)
+            continue
         elif kind is not None:
             files.append(p)
     if not files and not subdirs:  # a series (its reader skips, and names, the files it cannot read)

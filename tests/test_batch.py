@@ -1226,3 +1226,24 @@ def test_a_source_that_now_fails_says_its_earlier_result_is_left_and_a_result_fo
     err = capsys.readouterr().err.strip()
     assert err == f"napari-tlreg batch: error: {tmp_path / 'r1'}: a result folder napari-tlreg wrote, not a batch's: name another folder"
     assert sorted(p.name for p in (tmp_path / "r1").iterdir()) == before
+
+
+def test_a_cohort_keeps_its_gif_clips_and_leaves_out_its_figures(tmp_path):
+    """(2026-12-07) Pictures are read now: an animated GIF in a cohort folder is a sequence (a row), a PNG of one image
+    beside sequences (a figure, a screenshot) is none (it would be a failed row, "needs at least 2 frames"), and a
+    folder of PNG frames alone is one sequence."""
+    import imageio.v3 as iio
+
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    save_stack(cohort / "c.tif", _sequence(3))
+    iio.imwrite(cohort / "clip.gif", np.arange(4, dtype=np.uint8)[:, None, None] * np.ones((16, 16), np.uint8),
+                duration=40, loop=0)  # (frames alike are one frame to Pillow's GIF writer)
+    iio.imwrite(cohort / "figure.png", np.zeros((16, 16, 3), np.uint8))
+    assert sorted(it["name"] for it in expand_inputs([cohort])) == ["c", "clip"]
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for k in range(3):
+        iio.imwrite(frames / f"f{k}.png", np.full((16, 16), k, np.uint8))
+    items = expand_inputs([frames])
+    assert [it["name"] for it in items] == ["frames"] and not items[0]["error"]

@@ -1176,8 +1176,10 @@ def test_napari_shows_why_a_writer_refuses_and_opens_every_suffix_the_readers_ta
     assert not (tmp_path / "four.nii.gz").exists()
     mf = PluginManifest.from_file(Path(napari_tlreg.__file__).parent / "napari.yaml")
     assert set(mf.contributions.readers[0].filename_patterns) == {f"*{s}" for s in _hooks.READER_SUFFIXES}
-    # every suffix load_sequence reads, but .npy (napari's own reader opens arrays) and .ome.tif (a .tif)
-    assert {s for s in SUPPORTED_SUFFIXES if s != ".npy" and not s.startswith(".ome")} == set(_hooks.READER_SUFFIXES)
+    # every suffix load_sequence reads, but .npy (napari's own reader opens arrays), .ome.tif (a .tif) and pictures
+    # (napari's own reader opens them, and a folder of them: no choice of reader asked for every PNG)
+    assert {s for s, kind in SUPPORTED_SUFFIXES.items() if s != ".npy" and not s.startswith(".ome")
+            and kind != "picture"} == set(_hooks.READER_SUFFIXES)
     ima = tmp_path / "heart.ima"
     shutil.copy(get_testdata_file("MR_small.dcm"), ima)
     layers = viewer.open(str(ima), plugin="napari-tlreg")
@@ -2401,19 +2403,19 @@ def test_an_itk_export_holds_the_fields_as_itk_and_ants_read_them(tmp_path, caps
     assert not (tmp_path / "bad.nii.gz").exists()
 
 
-def test_a_folder_of_png_frames_is_told_what_a_folder_of_frames_holds(tmp_path):
-    """(2026-12-07, readers review) A folder of PNG frames, a common export, was refused with "folder holds no readable
-    DICOM image files" alone: what a folder of frames holds is said now."""
-    import imageio.v3 as iio
+def test_a_folder_of_other_pictures_is_told_what_a_folder_of_frames_holds(tmp_path):
+    """(2026-12-07, readers review) A folder of pictures no reader takes was refused with "folder holds no readable
+    DICOM image files" alone: what a folder of frames holds is said now (PNG and JPEG frames are read: below)."""
+    from PIL import Image
 
-    (tmp_path / "pngs").mkdir()
+    (tmp_path / "ppms").mkdir()
     for k in range(3):
-        iio.imwrite(tmp_path / "pngs" / f"frame{k}.png", np.full((8, 8), 50 * k, np.uint8))
+        Image.fromarray(np.full((8, 8), 50 * k, np.uint8)).save(tmp_path / "ppms" / f"frame{k}.ppm")
     with pytest.warns(UserWarning, match="skipped 3 non-DICOM"):
-        with pytest.raises(SequenceReadError, match=r"no readable DICOM image files, and its \.png files are no frames "
-                                                     r"napari-tlreg reads: a folder of frames holds one TIFF or NIfTI "
-                                                     r"image a file"):
-            load_sequence(tmp_path / "pngs")
+        with pytest.raises(SequenceReadError, match=r"no readable DICOM image files, and its \.ppm files are pictures "
+                                                     r"napari-tlreg does not read \(a folder of frames holds one TIFF, "
+                                                     r"NIfTI, PNG, JPEG, BMP, GIF or WebP image a file\)"):
+            load_sequence(tmp_path / "ppms")
     # (diff review) DICOM files named by UID without an image (".100", ".101"): no "kinds" listed, no advice to convert
     (tmp_path / "uids").mkdir()
     for k in range(3):
@@ -2421,3 +2423,55 @@ def test_a_folder_of_png_frames_is_told_what_a_folder_of_frames_holds(tmp_path):
     with pytest.warns(UserWarning), pytest.raises(SequenceReadError) as err:
         load_sequence(tmp_path / "uids")
     assert str(err.value).endswith("folder holds no readable DICOM image files")
+
+
+def test_pictures_are_frames_and_an_animated_gif_a_sequence(tmp_path):
+    """(2026-12-07) A folder of PNG or JPEG frames, the commonest export of a clip, was refused (only TIFF and NIfTI
+    frames were read): it is a sequence now, in name order, 16-bit PNG values kept, colour kept beside its luminance;
+    an animated GIF (an echo clip saved for slides) is a sequence of its own with its frame interval; a damaged
+    picture is said to be one; a lone picture is one frame (napari's own reader keeps opening pictures in napari)."""
+    import imageio.v3 as iio
+    from PIL import Image
+
+    from napari_tlreg import _hooks
+
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 65535, (12, 9, 11)).astype(np.uint16)
+    (tmp_path / "png16").mkdir()
+    for k in range(12):  # frame10 after frame9, not after frame1
+        iio.imwrite(tmp_path / "png16" / f"frame{k}.png", grey[k])
+    seq = load_sequence(tmp_path / "png16")
+    assert seq.frames.shape == (12, 9, 11) and seq.frames.dtype == np.float32 and seq.spacing is None
+    np.testing.assert_array_equal(seq.frames, grey.astype(np.float32))
+    assert seq.metadata["reader"] == "stack" and "rgb" not in seq.metadata
+    assert _hooks.get_reader(str(tmp_path / "png16")) is None  # napari's own reader stacks a folder of pictures
+
+    colour = rng.integers(0, 255, (2, 9, 11, 3)).astype(np.uint8)
+    (tmp_path / "rgb").mkdir()
+    for k in range(2):
+        iio.imwrite(tmp_path / "rgb" / f"t{k}.png", colour[k])
+    seq = load_sequence(tmp_path / "rgb")
+    np.testing.assert_array_equal(seq.metadata["rgb"], colour)
+    np.testing.assert_allclose(seq.frames, colour.astype(np.float32) @ np.float32([0.299, 0.587, 0.114]), rtol=1e-6)
+
+    clip = np.repeat(np.arange(5, dtype=np.uint8)[:, None, None] * 40, 16 * 20).reshape(5, 16, 20)
+    clip[:, 4:8, 5:9] = 255
+    iio.imwrite(tmp_path / "clip.gif", clip, duration=40, loop=0)
+    seq = load_sequence(tmp_path / "clip.gif")
+    assert seq.frames.shape == (5, 16, 20) and "rgb" not in seq.metadata  # a grey palette: grey, no colour layer
+    np.testing.assert_array_equal(seq.frames, clip.astype(np.float32))
+    assert seq.metadata["frame_time_ms"] == 40.0 and seq.metadata["reader"] == "picture"
+
+    Image.fromarray(clip[1]).save(tmp_path / "one.jpg", quality=100)
+    seq = load_sequence(tmp_path / "one.jpg")
+    assert seq.frames.shape == (1, 16, 20) and abs(float(seq.frames[0, 0, 0]) - 40) <= 2
+    (tmp_path / "noname").write_bytes((tmp_path / "one.jpg").read_bytes())  # by its first bytes
+    assert load_sequence(tmp_path / "noname").frames.shape == (1, 16, 20)
+
+    data = (tmp_path / "png16" / "frame3.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(SequenceReadError, match=r"^cut\.png: not a readable picture file \(truncated or corrupt"):
+        load_sequence(tmp_path / "cut.png")
+    (tmp_path / "png16" / "frame3.png").write_bytes(data[: len(data) // 2])  # one frame of the folder damaged
+    with pytest.raises(SequenceReadError, match=r"^frame3\.png: not a readable picture file"):
+        load_sequence(tmp_path / "png16")

@@ -56,8 +56,10 @@ SUPPORTED_SUFFIXES = {
     ".dcm": "dicom", ".dicom": "dicom", ".ima": "dicom",
     ".avi": "video", ".mp4": "video", ".mov": "video",
     ".npz": "npz", ".npy": "npz",
+    # pictures: one frame a file (a folder of them is a sequence), or an animated GIF's, PNG's or WebP's frames
+    ".png": "picture", ".jpg": "picture", ".jpeg": "picture", ".bmp": "picture", ".gif": "picture", ".webp": "picture",
 }
-_KIND_TEXT = {"tiff": "TIFF", "nifti": "NIfTI", "dicom": "DICOM", "video": "video", "npz": "NumPy"}
+_KIND_TEXT = {"tiff": "TIFF", "nifti": "NIfTI", "dicom": "DICOM", "video": "video", "npz": "NumPy", "picture": "picture"}
 
 # mm per unit, for spacing conversion; metres are kept as metres (satellite data).
 _MM_PER_UNIT = {
@@ -186,6 +188,8 @@ def _sniff(path: Path) -> str | None:
         return "npz"
     if len(head) >= 348 and head[344:347] in (b"n+1", b"ni1"):
         return "nifti"
+    if head[:8] == b"\x89PNG\r\n\x1a\n" or head[:3] == b"\xff\xd8\xff" or head[:6] in (b"GIF87a", b"GIF89a"):
+        return "picture"
     return None
 
 
@@ -540,14 +544,14 @@ def _load(source, slice, series):
 
 
 #: the files of which a folder of frames is made (or napari's "Open Files as Stack"), one image a file
-FRAME_FILE_KINDS = ("tiff", "nifti")
+FRAME_FILE_KINDS = ("tiff", "nifti", "picture")
 
 
 def frame_files(folder) -> list[Path] | None:
-    """The files of a folder of frames, in natural name order (``date2`` before ``date10``): one TIFF or NIfTI image a
-    time point, e.g. a bi-temporal satellite pair as one GeoTIFF a date. ``None`` when the folder is something else:
-    it holds a DICOM file (one without a suffix too: a DICOM series folder), it is a result folder (``result.json``),
-    or it holds no TIFF or NIfTI file. Labels files (``<stem>_labels.*``, ``<stem>_gt.*``), other files (notes, CSV)
+    """The files of a folder of frames, in natural name order (``date2`` before ``date10``): one TIFF, NIfTI or picture
+    (PNG, JPEG, ...) image a time point, e.g. a bi-temporal satellite pair as one GeoTIFF a date, a clip exported as
+    PNG frames. ``None`` when the folder is something else: it holds a DICOM file (one without a suffix too: a DICOM
+    series folder), it is a result folder (``result.json``), or it holds no TIFF, NIfTI or picture file. Labels files (``<stem>_labels.*``, ``<stem>_gt.*``), other files (notes, CSV)
     and NIfTI volumes beside sequences (:func:`without_volumes`) are left out.
     """
     folder = Path(folder)
@@ -590,8 +594,8 @@ def without_volumes(files: list[Path]) -> list[Path]:
 
 
 def one_image(path) -> bool:
-    """Whether a TIFF or NIfTI file holds one 2-D image, from its header (the pixels are not read): a frame of a
-    folder of frames rather than a sequence of its own."""
+    """Whether a TIFF, NIfTI or picture file holds one 2-D image, from its header (the pixels are not read): a frame
+    of a folder of frames rather than a sequence of its own (an animated GIF is a sequence)."""
     path = Path(path)
     kind = SUPPORTED_SUFFIXES.get(_suffix(path))
     try:
@@ -605,6 +609,8 @@ def one_image(path) -> bool:
             import nibabel
 
             return math.prod(nibabel.load(path).shape[2:]) == 1
+        if kind == "picture":
+            return _picture_header(path)[0] == 1
     except Exception:  # unreadable: its reader says why
         return False
     return False
@@ -851,8 +857,8 @@ def _tiff_array(path: Path):
     return arr, axes, spacing, unit, meta
 
 
-#: picture files a folder of frames may hold that the readers do not take (said as such)
-_RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+#: picture files a folder may hold that the readers do not take (said as such)
+_RASTER_SUFFIXES = {".tga", ".ico", ".jp2", ".j2k", ".heic", ".avif", ".ppm", ".pgm", ".pnm"}
 #: OME's time units, in milliseconds (TimeIncrementUnit; the schema's default is seconds)
 _OME_TIME_MS = {"s": 1000.0, "ms": 1.0, "µs": 1e-3, "\u03bcs": 1e-3, "us": 1e-3, "ns": 1e-6, "min": 60_000.0,
                 "h": 3_600_000.0}
@@ -1684,13 +1690,13 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
         if subs:  # a patient's folder of series folders
             _fail(path, f"holds no image files, only folders ({', '.join(subs[:5])}{' ...' if len(subs) > 5 else ''}):"
                         " open one of them")
-        _fail(path, "the folder is empty (a sequence folder holds DICOM files, or one TIFF or NIfTI image a frame)")
+        _fail(path, "the folder is empty (a sequence folder holds DICOM files, or one TIFF, NIfTI or picture image a frame)")
     if not headers:
         # a folder of PNG or JPEG frames (a common export) was told of DICOM files alone
         kinds = sorted({f.suffix.lower() for f in files} & _RASTER_SUFFIXES)  # (a DICOM UID's ".100" is no kind)
         _fail(path, "folder holds no readable DICOM image files"
-              + (f", and its {', '.join(kinds)} files are no frames napari-tlreg reads: a folder of frames holds one "
-                 "TIFF or NIfTI image a file (convert them, e.g. with imageio)" if kinds else ""))
+              + (f", and its {', '.join(kinds)} files are pictures napari-tlreg does not read (a folder of frames "
+                 "holds one TIFF, NIfTI, PNG, JPEG, BMP, GIF or WebP image a file)" if kinds else ""))
 
     # series
     by_series: dict[str, list] = {}
@@ -2234,10 +2240,62 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
     return _per_slice(slice, arr.shape[0] if arr.ndim == 4 else 1, one)
 
 
+# --------------------------------------------------------------------------- pictures
+def _picture_header(path: Path) -> tuple[int, int, int, str, float | None]:
+    """``(frames, height, width, mode, ms between frames or None)`` of a picture file, from its header (Pillow opens
+    lazily: the pixels are not decoded)."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # a large scan is no attack; said below
+        try:
+            with Image.open(path) as im:
+                n = int(getattr(im, "n_frames", 1) or 1)
+                ms = im.info.get("duration")
+                return n, im.size[1], im.size[0], im.mode, float(ms) if n > 1 and ms and float(ms) > 0 else None
+        except Image.DecompressionBombError as e:  # over twice Pillow's MAX_IMAGE_PIXELS (~179 M pixels a picture)
+            _fail(path, f"picture too large for Pillow to decode ({_reason(e).split(',')[0]}): convert it to TIFF, or "
+                        "crop or downsample it")
+
+
+def _read_picture(path: Path, **_) -> Sequence:
+    """A picture via Pillow: PNG (8 or 16 bits), JPEG, BMP, WebP or GIF. One frame (a folder of them is a sequence:
+    :func:`frame_files`), or an animated file's frames (an echo clip saved as a GIF), their interval kept
+    (``frame_time_ms``). Colour -> luminance, the colour kept; colour pictures whose channels are equal (a GIF's grey
+    palette) are grey; alpha is dropped. No pixel size: a picture's dots per inch are a printer's, not a scan's."""
+    import imageio.v3 as iio
+
+    n, h, w, mode, ms = _picture_header(path)
+    _check_claim(path, (n, h, w), "picture")
+    _check_frames(path, (n, h, w))
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        arr = np.asarray(iio.imread(path, index=None if n > 1 else 0, plugin="pillow"))
+    if n == 1:
+        arr = arr[None]
+    if arr.ndim == 4 and arr.shape[-1] in (1, 2):  # grey (with alpha: "LA")
+        arr = arr[..., 0]
+    if arr.ndim == 4 and _grey_channels(arr):
+        grey, rgb = arr[..., 0].astype(np.float32), None
+    elif arr.ndim == 4:
+        grey, rgb = _split_rgb(arr, True)
+    else:
+        grey, rgb = arr.astype(np.float32), None
+    if grey.ndim != 3 or grey.shape != (n, h, w):
+        _fail(path, f"picture decoded as {arr.shape}, its header says {n} frame(s) of {h}x{w}")
+    meta = {"rgb": rgb} if rgb is not None else {}
+    if ms is not None:
+        meta["frame_time_ms"] = ms
+    return Sequence(grey, metadata=meta)
+
+
 _READERS = {
     "tiff": _read_tiff,
     "nifti": _read_nifti,
     "dicom": _read_dicom,
     "video": _read_video,
     "npz": _read_numpy,
+    "picture": _read_picture,
 }
