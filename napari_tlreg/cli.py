@@ -73,8 +73,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="slice position of a multi-slice cine (DICOM folder, 4-D NIfTI, npz (S,T,H,W)); default 0")
     r.add_argument("--labels", action="append", default=None, metavar="FILE",
                    help="labels file (T,H,W) or (H,W) on the reference; a volume (X,Y,Z) of one time point, as "
-                        "ACDC's patientNNN_frameMM_gt.nii.gz: the frames' slice position, on frame MM (1-based) or "
-                        "else the reference; or, with a DICOM folder, expert contour files (Sunnybrook's "
+                        "ACDC's patientNNN_frameMM_gt.nii.gz: the frames' slice position, on frame MM (1-based); one whose "
+                        "name gives no frame needs FILE@T or --reference T; or, with a DICOM folder, expert contour files (Sunnybrook's "
                         "IM-0001-NNNN-icontour-manual.txt) or their folder. FILE@T: one frame's labels on frame T. "
                         "Repeatable: each file labels its own frames (ACDC's ED and ES)")
     r.add_argument("--landmarks", default=None, help="CSV with columns id,t,row,col")

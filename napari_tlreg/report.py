@@ -457,6 +457,11 @@ def per_frame_tables(results: dict, labels=None, landmarks=None, spacing=None) -
     return out
 
 
+#: a curve of at most this many scored frames, with frames left unscored, has the frame of each point alone (no
+#: scored frame beside it) written beside it (the x axis is shared: its frame numbers are under the lowest panels only)
+FEW_POINTS = 3
+
+
 def _curve(rows: list[dict], t: np.ndarray, v: np.ndarray, start: int, every: int):
     """``(x, y, markers)`` of a curve: the non-reference frames, NaN where the metric was not measured, so the line
     breaks there (landmarks placed on frames 6 and 19 drew a line from one to the other, read as a TRE of frames 7-18
@@ -526,6 +531,12 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             ax.plot(x, y, color=colours[j % len(colours)], marker=shapes[j % len(shapes)],
                     linestyle=dashes[j % len(dashes)], ms=3.5, lw=1.4, label=name,
                     markevery=marks, picker=True, pickradius=6)
+            ok = np.isfinite(y)
+            alone = ok & ~np.r_[False, ok[:-1]] & ~np.r_[ok[1:], False]  # no line through it to read its frame by
+            if 0 < ok.sum() <= min(FEW_POINTS, len(y) - 1):  # a lone dot's frame (TRE on the frames where landmarks
+                for xi, yi in zip(x[alone], y[alone]):  # were): the frame numbers were panels below
+                    ax.annotate(f"t={xi:g}", (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=6.5,
+                                color=colours[j % len(colours)])
         if not scored and m in ("dice", "hd", "hd95"):  # empty axes said nothing (the epicardium drawn at ED only)
             what = "these labels are" if label is None else f"{label_title(label, label_names)} is"
             keys = {m} if label is None else {m, f"{m}_{label}"}

@@ -128,7 +128,7 @@ def test_cli_junk_dicom_folder_and_missing_input(tmp_path, capsys, shift_engine)
     (tmp_path / "empty").mkdir()  # was "holds no readable DICOM image files" (a folder of frames is one too)
     rc, err, _ = _cli(["register", tmp_path / "empty", "--method", shift_engine, "--out", tmp_path / "o"], capsys)
     _assert_one_line_error(rc, err, match="empty: the folder is empty (a sequence folder holds DICOM files, or one "
-                                          "TIFF or NIfTI image a frame)")
+                                          "TIFF, NIfTI or picture image a frame)")
     rc, err, _ = _cli(["register", tmp_path / "none.tif", "--method", shift_engine, "--out", tmp_path / "o"], capsys)
     _assert_one_line_error(rc, err, match="none.tif: no such file or folder")
     assert not (tmp_path / "o").exists()
@@ -1208,6 +1208,22 @@ def test_cli_labels_from_an_npz_are_its_labels_array(tmp_path, capsys, shift_eng
     rc, err, _ = _cli(["register", tmp_path / "seq.npz", "--method", shift_engine, "--labels", tmp_path / "ids.npz",
                        "--out", tmp_path / "o3"], capsys)
     _assert_one_line_error(rc, err, match="labels hold 4,095 different ids (at most 1,000)")
+
+
+def test_an_output_of_another_kind_is_refused_as_what_it_is(tmp_path, capsys, shift_engine, good_tif):
+    """(2026-12-07, docs review) ``register --out`` a batch's output folder was refused as "not a napari-tlreg result
+    folder", of a folder napari-tlreg wrote: what it is is said now (a batch's output, a result as a report)."""
+    batch = tmp_path / "batch1"
+    batch.mkdir()
+    (batch / "summary.csv").write_text("name\n")
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--out", batch, "--no-montage"], capsys)
+    _assert_one_line_error(rc, err, match="batch1: is a napari-tlreg batch's output (summary.csv), not a result folder "
+                                          "(no result.json); writing there would delete what it holds")
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--out", tmp_path / "r"], capsys)
+    assert rc == 0, err
+    rc, err, _ = _cli(["evaluate", tmp_path / "r", "--report", tmp_path / "r"], capsys)
+    _assert_one_line_error(rc, err, command="evaluate", match="r: is a napari-tlreg result, not a report folder")
+    assert (tmp_path / "r" / "result.json").is_file() and sorted(os.listdir(batch)) == ["summary.csv"]
 
 
 def test_cli_evaluate_refuses_its_report_folder_before_rewriting_results(tmp_path, capsys, shift_engine, good_tif):

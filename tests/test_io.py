@@ -2392,7 +2392,7 @@ def test_an_itk_export_holds_the_fields_as_itk_and_ants_read_them(tmp_path, caps
         np.testing.assert_allclose(np.asarray(a.dataobj), np.asarray(b.dataobj), atol=1e-6)
         np.testing.assert_allclose(a.affine, b.affine, rtol=1e-6)
     assert main(["itk", str(tmp_path / "res"), "--out", str(tmp_path / "res")]) == 2
-    assert "not a napari-tlreg itk folder" in capsys.readouterr().err
+    assert "res: is a napari-tlreg result, not an ITK export folder (no itk.json)" in capsys.readouterr().err
     assert (tmp_path / "res" / "result.json").exists()
     with pytest.raises(ValueError, match="NaN"):
         bad = u.copy()

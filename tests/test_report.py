@@ -112,7 +112,8 @@ def test_a_label_drawn_on_no_frame_but_the_reference_says_so_in_its_plots():
     ticks = {m: len(ax.get_yticks()) for ax, m in report.draw_metrics(Figure(), tables, label=2).items()}
     assert ticks["dice"] == ticks["hd95"] == 0 and ticks["mse"] > 0  # no scale of nothing beside the words
     texts = {m: [t.get_text() for t in ax.texts] for ax, m in report.draw_metrics(Figure(), tables, label=1).items()}
-    assert not any(texts.values()), texts  # label 1 is scored
+    assert not any(t for v in texts.values() for t in v if not t.startswith("t=")), texts  # label 1 is scored
+    assert texts["dice"] == []  # (on 2 of the 3 frames, side by side: a line, read by the axis below)
     # (satellite landmarks review) no labels at all: not "drawn on no frame but the reference"
     bare = report.per_frame_tables({"truth": _result(1.0)})
     for label in (None, 2):
@@ -832,3 +833,20 @@ def test_the_apis_reports_name_the_source_the_results_were_read_from(tmp_path):
     assert json.loads((rep / "report.json").read_text())["source"] == "/data/cine.nii.gz"
     rep = report.export_report({"a": res}, tmp_path / "rep2", source="given")  # the caller's wins
     assert json.loads((rep / "report.json").read_text())["source"] == "given"
+
+
+def test_a_curve_of_a_few_scored_frames_names_them():
+    """(2026-12-07, echo user review) Landmarks on frames 0 and 10 only: the TRE panel showed one dot with no frame
+    number (the shared x axis numbers the lowest panels only). A curve of at most 3 scored frames among unscored ones
+    writes each point's frame beside it; a curve scored on every frame does not."""
+    from matplotlib.figure import Figure
+
+    lm = _landmarks()
+    sparse = lm[np.isin(lm[:, 1], [0, 3])]  # the reference's and frame 3's landmarks only
+    tables = report.per_frame_tables({"truth": _result(1.0)}, landmarks=sparse)
+    texts = {m: [t.get_text() for t in ax.texts] for ax, m in report.draw_metrics(Figure(), tables).items()}
+    assert texts["tre"] == ["t=3"] and texts["mse"] == [], texts
+    apart = lm[np.isin(lm[:, 1], [0, 1, 3])]  # frames 1 and 3, apart: both named
+    tables = report.per_frame_tables({"truth": _result(1.0)}, landmarks=apart)
+    texts = {m: [t.get_text() for t in ax.texts] for ax, m in report.draw_metrics(Figure(), tables).items()}
+    assert texts["tre"] == ["t=1", "t=3"], texts

@@ -437,3 +437,23 @@ def test_a_labels_named_file_without_ids_opens_as_an_image_as_before(tmp_path):
     nib.save(img, tmp_path / "clip.nii.gz")
     kinds = [kind for _, _, kind in read_sequences(str(tmp_path / "clip_gt.nii.gz"))]
     assert kinds == ["image"]
+
+
+def test_one_slice_of_any_multi_slice_source_is_named_for_its_slice(tmp_path):
+    """(2026-12-07, docs review) ``load_sequence(..., slice=K)`` named a DICOM folder's slice ``<name>_slice<K>`` and a
+    4-D NIfTI's or an (S, T, H, W) npz's as the file (slice 3 and slice 0 under one name, as the API, the CLI's default
+    output folder and napari's layer took it); ``load_slices`` named them all ``_slice<k>``. One rule now; a source of
+    one slice position keeps its name."""
+    import nibabel as nib
+
+    from napari_tlreg.io import load_sequence, load_slices
+
+    rng = np.random.default_rng(0)
+    nib.save(nib.Nifti1Image(rng.random((16, 12, 3, 4)).astype(np.float32), np.eye(4)), tmp_path / "cine.nii.gz")
+    np.savez(tmp_path / "stack.npz", frames=rng.random((3, 4, 12, 16)).astype(np.float32))
+    np.savez(tmp_path / "one.npz", frames=rng.random((4, 12, 16)).astype(np.float32))
+    for name in ("cine", "stack"):
+        src = tmp_path / (f"{name}.nii.gz" if name == "cine" else f"{name}.npz")
+        assert load_sequence(src).name == f"{name}_slice0" and load_sequence(src, slice=2).name == f"{name}_slice2"
+        assert [s.name for s in load_slices(src)] == [f"{name}_slice{k}" for k in range(3)]
+    assert load_sequence(tmp_path / "one.npz").name == "one"

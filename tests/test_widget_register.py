@@ -2619,3 +2619,66 @@ def test_the_heap_is_trimmed_after_a_run_and_after_its_image_goes(widget, qtbot,
     assert len(calls) == 1 and "seq warped reference" in viewer.layers
     viewer.layers.remove("seq")
     qtbot.waitUntil(lambda: len(calls) == 2, timeout=5000)
+
+
+def test_a_runs_overlays_stay_under_another_image_above_its_own(widget, qtbot):
+    """(2026-12-07, echo user review) The real clip registered with the echo sample opened over it: the clip's grid,
+    folds and Jacobian were added on top of every layer, drawn over the sample's fan and labels as if they were its
+    deformation. A run's new result layers go under the next image above their own (in their order; a colour image's
+    own hidden colour layer is no other image); a result layer the user moved stays where they put it."""
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    a = viewer.add_image(frames, name="a")
+    viewer.add_image(np.repeat(frames[..., None], 3, axis=-1), name="a colour", visible=False)  # the reader's
+    viewer.add_labels(labels, name="seg")  # the user's own labels over their image: under its overlays, as before
+    b = viewer.add_image(frames[::-1].copy(), name="b")
+    viewer.add_labels(labels, name="b labels")
+    choose(w.image_combo, "a")
+    choose(w.method_combo, TruthEngine.name)
+    choose(w.labels_combo, "seg")
+    run_and_wait(qtbot, w)
+    names = [ly.name for ly in viewer.layers]
+    assert names == ["a", "a warped reference", "a colour", "seg", "a jacobian", "a folds", "a grid", "a displacement",
+                     "a propagated labels", "b", "b labels"], names
+    viewer.layers.move(viewer.layers.index("a grid"), len(viewer.layers))  # the user wants the grid on top
+    run_and_wait(qtbot, w)
+    assert viewer.layers[-1].name == "a grid" and viewer.layers.index("a jacobian") < viewer.layers.index(b)
+    viewer.layers.move(viewer.layers.index("a grid"), viewer.layers.index(b))  # back under b
+    choose(w.image_combo, "b")  # b's overlays: on top (nothing over b), as before
+    run_and_wait(qtbot, w)
+    names = [ly.name for ly in viewer.layers]
+    assert names.index("b grid") > names.index("b") > names.index("a grid") and names[-1] == "b propagated labels"
+
+
+def test_labels_and_masks_of_another_size_are_greyed_out_with_why(widget, qtbot):
+    """(2026-12-07, echo user review) With the real clip (240x320) chosen, the labels and mask lists offered the echo
+    sample's layers (128x128): picked, they were refused only at Run. They are listed greyed out, with why in the item's
+    tooltip, for the image chosen; those that fit (one frame's labels too) are not."""
+    from qtpy.QtCore import Qt
+
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    viewer.add_image(frames, name="a")
+    viewer.add_labels(labels, name="a labels")
+    viewer.add_labels(labels[0], name="one frame")
+    viewer.add_labels(np.zeros((3, 20, 24), np.int32), name="other")
+    viewer.add_image(np.zeros((3, 20, 24), np.float32), name="small")
+    choose(w.image_combo, "a")
+    choose(w.method_combo, "nmsr")
+    mask = w.findChild(object, "param_mask")
+
+    def enabled(combo):
+        return {combo.itemText(i): combo.model().item(i).isEnabled() for i in range(combo.count())}
+
+    assert enabled(w.labels_combo) == {"none": True, "a labels": True, "one frame": True, "other": False}
+    assert enabled(mask) == {"none (whole frame)": True, "a labels": True, "one frame": True, "other": False}
+    tip = w.labels_combo.itemData(w.labels_combo.findText("other"), Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("does not fit 'a': labels of shape (3, 20, 24) do not match the frames")
+    assert mask.itemData(mask.findText("other"), Qt.ItemDataRole.ToolTipRole) == (
+        "does not fit 'a': 'other' is 20x24, the image 'a' " f"{frames.shape[1]}x{frames.shape[2]}")
+    choose(w.image_combo, "small")  # the other way round
+    assert enabled(w.labels_combo) == {"none": True, "a labels": False, "one frame": False, "other": True}
+    assert enabled(w.findChild(object, "param_mask"))["a labels"] is False
+    assert w.labels_combo.itemData(w.labels_combo.findText("other"), Qt.ItemDataRole.ToolTipRole) is None
+    viewer.add_labels(np.zeros((20, 24), np.int32), name="new")  # a layer added: marked as the others
+    assert enabled(w.labels_combo)["new"] is True and enabled(w.labels_combo)["a labels"] is False

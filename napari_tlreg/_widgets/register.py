@@ -1019,6 +1019,32 @@ class RegisterWidget(ClosingDock, QWidget):
             self._choose_own_labels(reset=True)
         for combo in self._region_combos.values():
             self._fill_region_combo(combo)
+        self._mark_fits()
+
+    def _mark_fits(self) -> None:
+        """Grey out, in the labels and region lists, the layers that cannot fit the chosen image's frames (another
+        image's, of another size: picked, they were refused only at Run), with why as the item's tooltip (Run's own
+        tests: :func:`~napari_tlreg.report.labels_misfit`, and a region's frame size)."""
+        image = self.current_image()
+        shape = frames_shape(image) if image is not None else None
+
+        def misfit(layer, region: bool) -> str | None:
+            if shape is None or layer is None:
+                return None
+            got = tuple(np.shape(base_data(layer)))
+            if not region:
+                return labels_misfit(shape, got)
+            return None if got[-2:] == tuple(shape[1:]) else (
+                f"'{layer.name}' is {got[-2]}x{got[-1]}, the image '{image.name}' {shape[1]}x{shape[2]}")
+
+        lists = [(self.labels_combo, self._labels_layers, False)]
+        lists += [(c, [c.itemData(i) for i in range(1, c.count())], True) for c in self._region_combos.values()]
+        for combo, layers, region in lists:
+            model = combo.model()
+            for i, layer in enumerate(layers, start=1):
+                why = misfit(layer, region)
+                model.item(i).setEnabled(why is None)
+                combo.setItemData(i, f"does not fit '{image.name}': {why}" if why else None, Qt.ItemDataRole.ToolTipRole)
 
     def _fill_region_combo(self, combo: QComboBox) -> None:
         """"none" and the viewer's Labels layers (not results), keeping the layer chosen before."""
@@ -1068,6 +1094,7 @@ class RegisterWidget(ClosingDock, QWidget):
 
     def _on_image_changed(self, *_) -> None:
         layer = self.current_image()
+        self._mark_fits()
         self._update_file_buttons()  # its own result to save, or none
         self.contours_btn.setEnabled(bool(plugin_info(layer).get("instance_numbers")))
         self.images.show_chosen(self._viewer.layers)
@@ -1405,6 +1432,7 @@ class RegisterWidget(ClosingDock, QWidget):
                 changed.connect(lambda *_, k=key, t=tip: self._flag_param(k, t))
         self._choose_own_region()
         self._choose_own_nodata()
+        self._mark_fits()
         if self.advanced is not None and self._advanced_open:
             self.advanced.expand(animate=False)
         self._on_advanced_toggled(self._advanced_open)
@@ -1967,7 +1995,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._result = res
         self._result_place = {k: settings[k] for k in ("base", "scale", "translate", "region")}
         active = self._viewer.layers.selection.active  # napari selects each layer added: the user's pairing layer lost
-        warped_before = self._result_layer(L.layer_name(str(settings["base"]), L.WARPED))
+        before = {self._result_layer(L.layer_name(str(settings["base"]), x)) for x in L.SUFFIXES} - {None}
         self._add_layers(outcome.layers)
         if layer is not None and not shown:
             for _, kwargs, _ in outcome.layers:  # another image shown now: its results wait hidden with it (drawn
@@ -1977,7 +2005,7 @@ class RegisterWidget(ClosingDock, QWidget):
                     hidden.visible = False
                     hidden.metadata[HIDDEN_WITH] = layer.name
         self._drop_stale_layers(str(settings["base"]), outcome.layers)
-        self._place_under_the_users_layers(str(settings["base"]), layer, warped_before)
+        self._place_under_the_users_layers(str(settings["base"]), layer, before)
         if layer is not None and shown:  # napari selected the last layer added (the hidden arrows): the image again
             self._viewer.layers.selection.active = layer
         elif active is not None and active in self._viewer.layers:  # the layer the user works on (canvas clicks)
@@ -2108,13 +2136,15 @@ class RegisterWidget(ClosingDock, QWidget):
         if len(dims.current_step) == len(step):
             dims.current_step = step
 
-    def _place_under_the_users_layers(self, base: str, image: Layer | None, warped_before: Layer | None = None) -> None:
+    def _place_under_the_users_layers(self, base: str, image: Layer | None, before: set = frozenset()) -> None:
         """The layers drawn with the image itself just above it, under the layers over it. A colour image's grey frame
         (opaque) under the other result layers: made again after the user removed it, it was added on top of them all
         and hid the overlay. A warped reference made by this
         run goes just above them (a re-run leaves it where the user put it), under the layers the user had over the
         image: added on top, its additive magenta summed with the image's own labels (an expert's filled ES contour
-        read as hot pink, "misalignment", over a cavity that was aligned)."""
+        read as hot pink, "misalignment", over a cavity that was aligned). The other result layers this run made
+        (``before``: those there before it, left where they are) go under another image drawn above this one: added
+        on top, a clip's grid and Jacobian were drawn over the echo sample opened after it, as its deformation."""
         layers = self._viewer.layers
         if image is None or image not in layers:
             return
@@ -2122,9 +2152,19 @@ class RegisterWidget(ClosingDock, QWidget):
         if grey is not None:
             layers.move(layers.index(grey), layers.index(image) + 1)  # before the layer after the image (no-op there)
         warped = self._result_layer(L.layer_name(base, L.WARPED))
-        if warped is not None and warped is not warped_before:
+        if warped is not None and warped not in before:
             below = grey if grey is not None else image
             layers.move(layers.index(warped), layers.index(below) + 1)
+        ours = {ly for x in L.SUFFIXES if (ly := self._result_layer(L.layer_name(base, x))) is not None}
+        # the first other image over this one (its own hidden colour layer is no other image)
+        other = next((ly for ly in list(layers)[layers.index(image) + 1:] if isinstance(ly, Image) and ly not in ours
+                      and ly.name != f"{image.name} colour"), None)
+        if other is None:
+            return
+        for x in (x for x in L.SUFFIXES if x not in (L.GREY_FRAME, L.WARPED)):  # in their order, each above the last
+            ly = self._result_layer(L.layer_name(base, x))
+            if ly is not None and ly not in before and layers.index(ly) > layers.index(other):
+                layers.move(layers.index(ly), layers.index(other))
 
     def _drop_stale_layers(self, base: str, layer_data: list) -> None:
         """Remove ``base``'s result layers that this run did not make (its propagated labels when this run had

@@ -531,7 +531,10 @@ def _load(source, slice, series):
         seq.metadata.setdefault("reader", kind)
         if not seq.name:
             seq.name = _stem(path)
-        return seq
+        k = seq.metadata.get("slice")
+        if int(seq.metadata.get("n_slices", 1)) > 1 and k is not None and not seq.name.endswith(f"_slice{k}"):
+            seq.name = f"{seq.name}_slice{k}"  # as a DICOM folder's, and load_slices' (a 4-D NIfTI's and an npz's
+        return seq  # slice 3 were named as the file, the name of its slice 0 too)
 
     got = guarded(lambda: reader(path, slice=slice, series=series))
     if slice is not EVERY:

@@ -242,6 +242,11 @@ def _writable(folder: Path) -> bool:
         return False
 
 
+#: the files that mark the folders napari-tlreg writes, and what each folder is (said where another kind is asked for)
+_OUTPUT_MARKS = {"result.json": "a napari-tlreg result", "summary.csv": "a napari-tlreg batch's output (summary.csv)",
+                 "report.json": "a napari-tlreg evaluation report", "itk.json": "a napari-tlreg ITK export"}
+
+
 def check_replaceable(target, replaces: str | None = None, kind: str = "output", inputs=()) -> None:
     """Raise ``FileExistsError`` unless :func:`atomic_dir` may replace ``target``: it is missing, an empty folder,
     or (with ``replaces``) a folder holding that file, and holds none of ``inputs`` (the run's own files: an input
@@ -266,6 +271,11 @@ def check_replaceable(target, replaces: str | None = None, kind: str = "output",
         raise FileExistsError(f"{target}: is a mount point, which cannot be replaced as a whole: name a folder "
                               f"inside it for the output ({target / kind})")
     if replaces is not None and target.is_dir() and any(target.iterdir()) and not (target / replaces).is_file():
+        other = next((what for name, what in _OUTPUT_MARKS.items() if (target / name).is_file()), None)
+        if other is not None:  # ours, of another kind: "is not a napari-tlreg ... folder" said of a batch's own output
+            asked = {"itk": "an ITK export", "output": "an output"}.get(kind, f"a {kind}")
+            raise FileExistsError(f"{target}: is {other}, not {asked} folder (no {replaces}); writing there would "
+                                  "delete what it holds: choose a new or empty folder")
         raise FileExistsError(f"{target}: exists and is not a napari-tlreg {kind} folder (no {replaces}); writing "
                               "there would delete what it holds: choose a new or empty folder")
     check_place(target)
