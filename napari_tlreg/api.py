@@ -261,7 +261,8 @@ def worse_frames_note(method: str, frames: list[tuple[int, float, float]], n: in
     one = len(frames) == 1
     return (f"{method}: on {len(frames)} of {n} frames the warped reference matches the frame worse than the reference "
             f"left as it is (MSE, frame: {listed}), though better on the mean: read {'its' if one else 'their'} "
-            "figures with that in mind, or try nmsr, which fits each frame of the sequence in front of it")
+            "figures with that in mind" + ("" if method == "nmsr" else
+                                           ", or try nmsr, which fits each frame of the sequence in front of it"))
 
 
 def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
