@@ -36,8 +36,9 @@ def label_colormap() -> list:
     return [(0.0, 0.0, 0.0, 0.0), *LABEL_PALETTE]
 
 
-#: File name endings the reader takes (the same patterns as in napari.yaml); pictures (PNG, JPEG, GIF, ...), which
-#: ``load_sequence`` reads too, are left to napari's own reader, a picture or a folder of them.
+#: File name endings the reader takes (the same patterns as in napari.yaml); a picture (PNG, JPEG, GIF, ...), which
+#: ``load_sequence`` reads too, is left to napari's own reader (no choice of reader asked for every PNG); a folder of
+#: them is read (napari offers a folder to every reader that takes folders, and asks which).
 READER_SUFFIXES = (".tif", ".tiff", ".nii", ".nii.gz", ".dcm", ".dicom", ".ima", ".avi", ".mp4", ".mov", ".npz")
 
 
@@ -256,10 +257,9 @@ def _can_read(path: str | os.PathLike) -> bool:
     if p.is_dir():
         if _is_dicom_folder(p) or _holds_no_files(p):  # (empty, or a patient's folder of series: the reader says
             return True  # so; napari said "refused the file", or that no plugin reads it)
-        from napari_tlreg.io.readers import SUPPORTED_SUFFIXES, _suffix, frame_files
+        from napari_tlreg.io.readers import frame_files
 
-        files = frame_files(p)  # a folder of pictures alone (PNG, JPEG): napari's own reader stacks them, as before
-        return files is not None and any(SUPPORTED_SUFFIXES[_suffix(f)] != "picture" for f in files)
+        return frame_files(p) is not None  # a folder of pictures too: napari offers every folder to both readers
     if p.name in FIELD_FILES and (p.parent / "result.json").is_file():
         return False  # a field: napari's own reader shows it as the 4-D array it is
     return p.name.lower().endswith(READER_SUFFIXES)
@@ -269,7 +269,7 @@ def get_reader(path: str | os.PathLike | _Seq[str]) -> Callable[[Any], list[Laye
     """napari reader hook: a function reading ``path`` into layers, or ``None`` if not ours.
 
     Takes the file types in :data:`READER_SUFFIXES`, folders of DICOM files (one cine series) and folders of frames
-    (one TIFF or NIfTI image a file; a folder of pictures alone is napari's own); a list of paths (napari's "Open Files as Stack") is one sequence, a frame a file.
+    (one TIFF, NIfTI or picture image a file); a list of paths (napari's "Open Files as Stack") is one sequence, a frame a file.
     """
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     if not paths or not all(_can_read(p) for p in paths):

@@ -174,6 +174,8 @@ def parse_params(items: list[str]) -> dict:
         if "=" not in item:
             raise ValueError(f"--param expects KEY=VALUE, got {item!r}")
         key, raw = item.split("=", 1)
+        if not key.strip():  # "=3": "method 'tlrn' has no parameter(s) ; known: ..."
+            raise ValueError(f"--param expects KEY=VALUE, got {item!r} (no KEY)")
         try:
             params[key] = json.loads(raw)
         except json.JSONDecodeError:

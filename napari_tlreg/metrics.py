@@ -470,7 +470,10 @@ def folded_percent(det, mask=None) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- evaluation table
-def _landmark_table(landmarks, T: int) -> np.ndarray:
+def _landmark_table(landmarks, T: int, size: tuple[int, int] | None = None) -> np.ndarray:
+    """``landmarks`` checked as ``(N, 4)`` rows ``(id, t, row, col)`` on ``T`` frames of ``size`` ``(H, W)`` (the
+    checks of :func:`~napari_tlreg.report.check_annotations`: a point 500 px outside a 32x32 image gave a TRE of 484 px
+    from the API, where the command line refused it)."""
     lm = _asarray(landmarks, "landmarks").astype(np.float64)
     if lm.ndim == 1 and lm.size == 0:
         lm = lm.reshape(0, 4)
@@ -484,6 +487,13 @@ def _landmark_table(landmarks, T: int) -> np.ndarray:
         raise ValueError("landmark ids and time indices must be integers")
     if lm.shape[0] and (tt.min() < 0 or tt.max() >= T):
         raise ValueError(f"landmark time index out of range [0, {T})")
+    if size is not None:
+        h, w = size
+        out = (lm[:, 2] < -0.5) | (lm[:, 2] > h - 0.5) | (lm[:, 3] < -0.5) | (lm[:, 3] > w - 0.5)
+        if out.any():
+            pid, t, r, c = lm[np.flatnonzero(out)[0]]
+            raise ValueError(f"landmark id {pid:g} in frame {t:g} at (row {r:g}, col {c:g}) lies outside the {h}x{w} "
+                             "image")
     lm[:, 0], lm[:, 1] = ids, tt
     keys = lm[:, :2]
     if np.unique(keys, axis=0).shape[0] != keys.shape[0]:
@@ -508,7 +518,7 @@ def _label_hd(a: np.ndarray, b: np.ndarray, k: int, spacing, suffix: str) -> dic
 
 def unannotated_reference(labels, landmarks, reference: int) -> list[str]:
     """What to say when checked ``(T, H, W)`` labels, or ``(N, 4)`` landmarks, have none on the reference frame but
-    some elsewhere: only the reference's labels are carried to the other frames, and a landmark's error is measured
+    some elsewhere, or none at all: only the reference's labels are carried to the other frames, and a landmark's error is measured
     against its point on the reference, so Dice and Hausdorff, or TRE, come out empty without a word (expert contours
     drawn on end-diastole and end-systole, the reference left at 0)."""
     notes = []
@@ -518,12 +528,17 @@ def unannotated_reference(labels, landmarks, reference: int) -> list[str]:
             notes.append(f"the reference frame ({reference}) has no labels, so none are carried to the other frames "
                          f"and Dice and Hausdorff stay empty; labelled frames: {frames_said(drawn)} (register with one "
                          "of them as the reference)")
+        else:  # (robustness review) all 0: a run "done", Dice and Hausdorff empty, without a word
+            notes.append("the labels hold no label (0 on every frame): nothing is carried to the other frames, and "
+                         "Dice and Hausdorff stay empty")
     elif labels is not None:
         ids, counts = np.unique(labels[reference], return_counts=True)
         if len(ids) == 1:  # (fuzzing review) -1 everywhere, an "ignore" mask: Dice 1 and HD 0 on every frame, silently
             notes.append(f"label {int(ids[0])} covers the whole reference frame ({reference}), so carried to every "
                          "frame it covers each whole: its Dice and Hausdorff measure how much of a frame is labelled, "
                          "not the registration (is this a segmentation?)")
+    if landmarks is not None and not len(landmarks):  # a landmarks file of its header alone
+        notes.append("the landmarks hold no landmark: TRE stays empty")
     if landmarks is not None and len(landmarks) and not (np.asarray(landmarks)[:, 1] == reference).any():
         placed = sorted({int(t) for t in np.asarray(landmarks)[:, 1]})
         notes.append(f"no landmark lies on the reference frame ({reference}), so no landmark has a partner to be "
@@ -684,7 +699,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
             row.update(vals)
 
     if landmarks is not None:
-        lm = _landmark_table(landmarks, T)
+        lm = _landmark_table(landmarks, T, frames.shape[1:])
         ref_pos = {int(r[0]): r[2:4] for r in lm[lm[:, 1] == ref]}
         base = ["tre", "tre_std", "tre_max", "tre_dx", "tre_dy", "tre_before"]
         for t, row in enumerate(rows):

@@ -523,6 +523,7 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             continue
         m = metrics[k]
         used_phys = scored = False
+        named: set = set()  # the frames written beside their points
         for j, (name, rows) in enumerate(tables.items()):
             t, v, ph = metric_series(rows, m, label, physical)
             used_phys |= ph
@@ -535,8 +536,10 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             alone = ok & ~np.r_[False, ok[:-1]] & ~np.r_[ok[1:], False]  # no line through it to read its frame by
             if 0 < ok.sum() <= min(FEW_POINTS, len(y) - 1):  # a lone dot's frame (TRE on the frames where landmarks
                 for xi, yi in zip(x[alone], y[alone]):  # were): the frame numbers were panels below
-                    ax.annotate(f"t={xi:g}", (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=6.5,
-                                color=colours[j % len(colours)])
+                    if xi not in named:  # once a frame: each method's fell on the others'
+                        named.add(xi)
+                        ax.annotate(f"t={xi:g}", (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=6.5,
+                                    color=colours[j % len(colours)] if len(tables) == 1 else "0.3")
         if not scored and m in ("dice", "hd", "hd95"):  # empty axes said nothing (the epicardium drawn at ED only)
             what = "these labels are" if label is None else f"{label_title(label, label_names)} is"
             keys = {m} if label is None else {m, f"{m}_{label}"}

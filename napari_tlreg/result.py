@@ -249,6 +249,8 @@ class RegistrationResult:
         pts = plain(points, "points", np.float64)
         if pts.ndim != 2 or pts.shape[1] != 2:
             raise ValueError(f"points must be (N, 2) rows (row, col), got shape {pts.shape}")
+        if not np.isfinite(pts).all():  # before the solve: numpy's casts warned twice first
+            raise ValueError("points contain NaN or inf")
         n = len(pts)
         if ids is not None:
             ids = np.asarray([ids] if isinstance(ids, str) else ids).reshape(-1)
@@ -390,7 +392,11 @@ class RegistrationResult:
             raise FileNotFoundError(f"{folder}: not a napari-tlreg result folder (no result.json)")
         inv_path, nodata_path = folder / "inverse.tif", folder / "nodata.tif"
         try:
-            meta = json.loads(meta_path.read_text())
+            try:
+                meta = json.loads(meta_path.read_text())
+            except json.JSONDecodeError as exc:  # (it said "Expecting value: line 2 column 1 (char 12)" of no file)
+                raise ValueError(f"result.json is not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno}): "
+                                 "cut short or edited") from None
             # the readers' TIFF path: a file cut short is an error (tifffile reads an ImageJ stack's first page then)
             arrays = {name: load_stack(folder / f"{name}.tif")[0] for name in _ARRAYS}
             inverse = load_stack(inv_path)[0] if inv_path.is_file() else None

@@ -1224,6 +1224,53 @@ def test_an_output_of_another_kind_is_refused_as_what_it_is(tmp_path, capsys, sh
     rc, err, _ = _cli(["evaluate", tmp_path / "r", "--report", tmp_path / "r"], capsys)
     _assert_one_line_error(rc, err, command="evaluate", match="r: is a napari-tlreg result, not a report folder")
     assert (tmp_path / "r" / "result.json").is_file() and sorted(os.listdir(batch)) == ["summary.csv"]
+    rc, err, _ = _cli(["evaluate", tmp_path / "r", "--report", tmp_path / "rep"], capsys)
+    assert rc == 0 and (tmp_path / "rep" / "summary.csv").is_file(), err  # a report writes a summary.csv too
+    rc, err, _ = _cli(["itk", tmp_path / "r", "--out", tmp_path / "rep"], capsys)
+    _assert_one_line_error(rc, err, command="itk", match="rep: is a napari-tlreg evaluation report, not an ITK export")
+
+
+def test_robustness_review_of_2026_12_07(tmp_path, capsys, shift_engine, good_tif):
+    """Landmarks outside the image gave a TRE of 484 px from ``metrics.evaluate`` (the CLI refused them); labels all 0
+    and a landmarks file of its header alone gave empty Dice and TRE without a word; a NaN point made numpy warn twice
+    before ``track_points``' error; a folder or an empty file as weights was "not found" and "EOFError: "; a
+    result.json cut short said "Expecting value: line 2 column 1" of no file; ``--param =3`` named a parameter ""."""
+    import json
+    import warnings
+
+    from napari_tlreg import metrics as M
+
+    res = tl.register(_seq(5), method=shift_engine)
+    with pytest.raises(ValueError, match=r"landmark id 0 in frame 0 at \(row 500, col -16\) lies outside the 32x32 "
+                                         "image"):
+        M.evaluate(res, landmarks=[[0, 0, 500, -16], [0, 3, 19, 16]])
+    said = []
+    M.evaluate(res, labels=np.zeros((5, 32, 32), np.int32), landmarks=np.zeros((0, 4)), on_warning=said.append)
+    assert said == ["the labels hold no label (0 on every frame): nothing is carried to the other frames, and Dice and "
+                    "Hausdorff stay empty", "the landmarks hold no landmark: TRE stays empty"]
+    (tmp_path / "lm.csv").write_text("id,t,row,col\n")
+    rc, err, _ = _cli(["register", good_tif, "--method", shift_engine, "--landmarks", tmp_path / "lm.csv", "--out",
+                       tmp_path / "o", "--no-montage"], capsys)
+    assert rc == 0 and any("the landmarks hold no landmark: TRE stays empty" in line for line in err), err
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="points contain NaN or inf"):
+            res.track_points(np.array([[np.nan, 3.0]]))
+    (tmp_path / "w dir ü").mkdir()
+    (tmp_path / "empty.pt").write_bytes(b"")
+    for weights, why in ((tmp_path / "w dir ü", "is a folder, not a weights file"),
+                         (tmp_path / "empty.pt", "file is empty, not a weights file")):
+        rc, err, _ = _cli(["register", good_tif, "--param", f"weights={weights}", "--out", tmp_path / "o2"], capsys)
+        _assert_one_line_error(rc, err, match=why)
+    rc, err, _ = _cli(["register", good_tif, "--param", "=3", "--out", tmp_path / "o2"], capsys)
+    _assert_one_line_error(rc, err, match="--param expects KEY=VALUE, got '=3' (no KEY)")
+    res.save(tmp_path / "cut")
+    text = (tmp_path / "cut" / "result.json").read_text()
+    (tmp_path / "cut" / "result.json").write_text(text[:12])
+    with pytest.raises(ValueError, match=r"unreadable result folder \(result\.json is not valid JSON \(Expecting "
+                                         r".*, line \d+ column \d+\): cut short or edited\)"):
+        tl.RegistrationResult.load(tmp_path / "cut")
+    assert json.loads(text)["method"] == shift_engine
 
 
 def test_cli_evaluate_refuses_its_report_folder_before_rewriting_results(tmp_path, capsys, shift_engine, good_tif):
@@ -2969,7 +3016,11 @@ def test_a_label_over_the_whole_reference_is_said_to_score_nothing(tmp_path, cap
                     "its Dice and Hausdorff measure how much of a frame is labelled, not the registration (is this a "
                     "segmentation?)"]
     lab[:, :4] = 0
-    assert unannotated_reference(lab, None, 1) == [] and unannotated_reference(np.zeros_like(lab), None, 1) == []
+    assert unannotated_reference(lab, None, 1) == []
+    # 0 everywhere is no label covering the frame: it is no label at all (2026-12-07: it went unsaid)
+    assert unannotated_reference(np.zeros_like(lab), None, 1) == [
+        "the labels hold no label (0 on every frame): nothing is carried to the other frames, and Dice and Hausdorff "
+        "stay empty"]
     seq = tmp_path / "seq.npy"
     np.save(seq, np.random.default_rng(0).random((3, 16, 16)).astype(np.float32))
     np.save(tmp_path / "neg.npy", np.full((16, 16), -1, np.int32))

@@ -2443,8 +2443,11 @@ def test_pictures_are_frames_and_an_animated_gif_a_sequence(tmp_path):
     seq = load_sequence(tmp_path / "png16")
     assert seq.frames.shape == (12, 9, 11) and seq.frames.dtype == np.float32 and seq.spacing is None
     np.testing.assert_array_equal(seq.frames, grey.astype(np.float32))
-    assert seq.metadata["reader"] == "stack" and "rgb" not in seq.metadata
-    assert _hooks.get_reader(str(tmp_path / "png16")) is None  # napari's own reader stacks a folder of pictures
+    assert seq.metadata["reader"] == "stack" and "rgb" not in seq.metadata and seq.metadata["bits"] == 16
+    # napari offers a folder to every reader of folders and asks which: ours reads it (it said "refused the file")
+    assert _hooks.get_reader(str(tmp_path / "png16")) is not None and _hooks.get_reader(str(tmp_path / "a.png")) is None
+    layers = _hooks.get_reader(str(tmp_path / "png16"))(str(tmp_path / "png16"))
+    assert layers[0][0].shape == (12, 9, 11) and layers[0][1]["name"] == "png16"
 
     colour = rng.integers(0, 255, (2, 9, 11, 3)).astype(np.uint8)
     (tmp_path / "rgb").mkdir()
@@ -2467,6 +2470,37 @@ def test_pictures_are_frames_and_an_animated_gif_a_sequence(tmp_path):
     assert seq.frames.shape == (1, 16, 20) and abs(float(seq.frames[0, 0, 0]) - 40) <= 2
     (tmp_path / "noname").write_bytes((tmp_path / "one.jpg").read_bytes())  # by its first bytes
     assert load_sequence(tmp_path / "noname").frames.shape == (1, 16, 20)
+
+    # (diff review) an animated WebP gave its first frame and failed; its durations were read before decoding
+    clip_rgb = np.stack([clip, clip[::-1], 255 - clip], -1)
+    Image.fromarray(clip_rgb[0]).save(tmp_path / "clip.webp", save_all=True, lossless=True, duration=[40, 40, 40, 40, 40],
+                                      append_images=[Image.fromarray(f) for f in clip_rgb[1:]])
+    seq = load_sequence(tmp_path / "clip.webp")
+    assert seq.frames.shape == (5, 16, 20) and seq.metadata["frame_time_ms"] == 40.0
+    np.testing.assert_array_equal(seq.metadata["rgb"], clip_rgb)
+    # (diff review) uneven durations: the frames' times, said, as a video's
+    Image.fromarray(clip[0]).save(tmp_path / "uneven.gif", save_all=True, duration=[40, 80, 40, 40, 40],
+                                  append_images=[Image.fromarray(f) for f in clip[1:]])
+    with pytest.warns(UserWarning, match=r"uneven\.gif: its frames are not evenly spaced in time \(40 to 80 ms apart\)"):
+        seq = load_sequence(tmp_path / "uneven.gif")
+    assert seq.metadata["trigger_times_ms"] == [0.0, 40.0, 120.0, 160.0, 200.0]
+    # (diff review) a CMYK JPEG's four channels were taken for RGBA: grey 94 for 161
+    rgb = np.zeros((16, 20, 3), np.uint8)
+    rgb[...] = (170, 176, 57)
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "cmyk.jpg", quality=100)
+    seq = load_sequence(tmp_path / "cmyk.jpg")
+    want = float(np.float32([170, 176, 57]) @ np.float32([0.299, 0.587, 0.114]))
+    assert abs(float(seq.frames.mean()) - want) < 3 and seq.metadata["rgb"].shape == (1, 16, 20, 3)
+
+    # (diff review) a folder mixing 8- and 16-bit frames, or grey among colour, was stacked without a word
+    (tmp_path / "mixed").mkdir()
+    iio.imwrite(tmp_path / "mixed" / "a.png", grey[0].astype(np.uint8))
+    iio.imwrite(tmp_path / "mixed" / "b.png", grey[1])
+    with pytest.warns(UserWarning, match=r"grey values are of different bit depths \(8-bit a\.png, 16-bit b\.png\)"):
+        load_sequence(tmp_path / "mixed")
+    iio.imwrite(tmp_path / "rgb" / "t2.png", colour[0, ..., 0])
+    with pytest.warns(UserWarning, match=r"t2\.png: not in colour as t0\.png is .*shown grey, with no colour layer"):
+        assert "rgb" not in load_sequence(tmp_path / "rgb").metadata
 
     data = (tmp_path / "png16" / "frame3.png").read_bytes()
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])

@@ -288,7 +288,7 @@ def test_reader_claims_only_its_files(tmp_path):
     assert _hooks.get_reader(str(tmp_path / "a.nii.gz")) is not None
     assert _hooks.get_reader([str(tmp_path / "a.npz"), str(tmp_path / "b.tiff")]) is not None
     assert _hooks.get_reader(str(tmp_path / "a.png")) is None
-    (tmp_path / "a.png").write_bytes(b"")  # a folder of files none of ours: napari's own (a PNG stack) or another's
+    (tmp_path / "a.svg").write_bytes(b"")  # a folder of files none of ours: napari's own or another's
     (tmp_path / "notes.txt").write_text("x")
     assert _hooks.get_reader(str(tmp_path)) is None
     # (viewer QA review) an empty folder, or one of folders only (a patient's series), is claimed to say why it opens

@@ -2040,6 +2040,12 @@ def test_save_a_result_and_open_it_again_over_its_image(widget, qtbot, notes, tm
     w.open_result(tmp_path)
     qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
     assert notes[-1] == ("error", f"Register sequence: {tmp_path}: not a napari-tlreg result folder (no result.json)")
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "result.json").write_text('{"method": ')
+    w.open_result(tmp_path / "cut")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert notes[-1][1].startswith(f"Register sequence: {tmp_path / 'cut'}: not a result that can be read: unreadable "
+                                   "result folder (result.json is not valid JSON (") and notes[-1][1].count("cut") == 2
     assert w.status_label.text().startswith("not opened:") and w.open_btn.isEnabled() and w.run_btn.isEnabled()
     assert w.progress_bar.value() == 0  # not the last run's 100 % beside "not opened" (viewer QA review)
     choose(w.image_combo, "seq")
@@ -2629,7 +2635,8 @@ def test_a_runs_overlays_stay_under_another_image_above_its_own(widget, qtbot):
     viewer, w = widget
     frames, labels = synthetic_sequence()
     a = viewer.add_image(frames, name="a")
-    viewer.add_image(np.repeat(frames[..., None], 3, axis=-1), name="a colour", visible=False)  # the reader's
+    viewer.add_image(np.repeat(frames[..., None], 3, axis=-1), name="a colour", visible=False,  # the reader's
+                     metadata={"napari_tlreg": {"colour_of": "a"}})
     viewer.add_labels(labels, name="seg")  # the user's own labels over their image: under its overlays, as before
     b = viewer.add_image(frames[::-1].copy(), name="b")
     viewer.add_labels(labels, name="b labels")
@@ -2682,3 +2689,20 @@ def test_labels_and_masks_of_another_size_are_greyed_out_with_why(widget, qtbot)
     assert w.labels_combo.itemData(w.labels_combo.findText("other"), Qt.ItemDataRole.ToolTipRole) is None
     viewer.add_labels(np.zeros((20, 24), np.int32), name="new")  # a layer added: marked as the others
     assert enabled(w.labels_combo)["new"] is True and enabled(w.labels_combo)["a labels"] is False
+
+
+def test_a_renamed_colour_images_overlays_stay_over_its_colour_layer(widget, qtbot):
+    """(diff review) A colour sequence renamed after opening: its hidden colour layer (named for the old name) was
+    taken for another image, and the overlays went under it, hidden where the user showed the colour."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    img = viewer.add_image(frames, name="rgbseq")
+    viewer.add_image(np.repeat(frames[..., None], 3, axis=-1), name="rgbseq colour", visible=False,
+                     metadata={"napari_tlreg": {"colour_of": "rgbseq"}})
+    viewer.add_image(frames[::-1].copy(), name="b")
+    img.name = "q"
+    choose(w.image_combo, "q")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    names = [ly.name for ly in viewer.layers]
+    assert names.index("rgbseq colour") < names.index("q grid") < names.index("b") and names[-1] == "b", names

@@ -79,8 +79,8 @@ from napari_tlreg.report import labels_misfit
 
 from . import layers as L
 from .chooser import (CONTOURS_OF, HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, StatusLabel, base_data,
-                      current_frame, file_name, frame_not_shown, frames_shape, is_result, made_result, plugin_info,
-                      scroll_body, start_held, start_reference, unmake_result)
+                      current_frame, file_name, frame_not_shown, frames_shape, is_colour_copy, is_result, made_result,
+                      plugin_info, scroll_body, start_held, start_reference, unmake_result)
 from .store import store_for, unwrap
 from .landmarks import LANDMARKS, image_points, layer_spacing, transform_of
 
@@ -384,7 +384,8 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
     except FileNotFoundError as exc:  # no such folder, or no result.json: said with the folder
         return _Outcome("refused", message=str(exc))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        return _Outcome("refused", message=f"{folder}: not a result that can be read: {exc}")
+        said = str(exc)[len(f"{folder}: "):] if str(exc).startswith(f"{folder}: ") else str(exc)  # (the folder twice)
+        return _Outcome("refused", message=f"{folder}: not a result that can be read: {said}")
     except MemoryError:
         return _Outcome("refused", message=f"{folder}: out of memory reading it")
     try:
@@ -2156,9 +2157,10 @@ class RegisterWidget(ClosingDock, QWidget):
             below = grey if grey is not None else image
             layers.move(layers.index(warped), layers.index(below) + 1)
         ours = {ly for x in L.SUFFIXES if (ly := self._result_layer(L.layer_name(base, x))) is not None}
-        # the first other image over this one (its own hidden colour layer is no other image)
+        # the first other image over this one (a hidden colour layer, its own or another's, is no other image: its grey
+        # one is; by name, a renamed image's own was taken for another, and its overlays went under it)
         other = next((ly for ly in list(layers)[layers.index(image) + 1:] if isinstance(ly, Image) and ly not in ours
-                      and ly.name != f"{image.name} colour"), None)
+                      and not is_colour_copy(ly)), None)
         if other is None:
             return
         for x in (x for x in L.SUFFIXES if x not in (L.GREY_FRAME, L.WARPED)):  # in their order, each above the last

@@ -67,8 +67,12 @@ def _load_failure(exc: BaseException) -> str:
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a trainer checkpoint or a bare state dict safely (``weights_only=True``)."""
     path = Path(path)
+    if path.is_dir():  # (it said "not found" of a folder that is there)
+        raise ValueError(f"{path}: is a folder, not a weights file")
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
+    if path.stat().st_size == 0:  # as every other empty input says (torch said "EOFError: ")
+        raise ValueError(f"{path}: file is empty, not a weights file")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt, truncated or not a torch file

@@ -672,6 +672,21 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
     rgbs = [s.metadata.get("rgb") for s in seqs]
     if all(r is not None for r in rgbs) and len({np.shape(r) for r in rgbs}) == 1:
         meta["rgb"] = np.concatenate(rgbs)
+    elif any(r is not None for r in rgbs):  # (diff review) a grey frame among colour ones dropped the colour unsaid
+        odd = [p.name for p, r in zip(paths, rgbs) if r is None] or [p.name for p, r in zip(paths, rgbs)
+                                                                       if np.shape(r) != np.shape(rgbs[0])]
+        warnings.warn(f"{odd[0]}{f' and {len(odd) - 1} more' if len(odd) > 1 else ''}: not in colour as "
+                      f"{paths[0].name if rgbs[0] is not None else 'the others'} {'is' if rgbs[0] is not None else 'are'}"
+                      " (or of other channels): the frames are shown grey, with no colour layer", stacklevel=3)
+    bits = [s.metadata.get("bits") for s in seqs]
+    if len(set(bits) - {None}) > 1:  # a 16-bit frame beside 8-bit ones: values of another scale, registered as such
+        meta.pop("bits", None)
+        firsts: dict = {}  # one file of each depth
+        for f, b in zip(paths, bits):
+            firsts.setdefault(b, f.name)
+        said = ", ".join(f"{b}-bit {name}" for b, name in firsts.items() if b is not None)
+        warnings.warn(f"the pictures' grey values are of different bit depths ({said}): their values are on other scales (0-255 beside 0-65535), registered as they are; convert "
+                      "them to one depth", stacklevel=3)
     meta.update(source=str(source if source is not None else paths[0]), reader="stack", files=[str(p) for p in paths])
     # named for the files it holds: the first file's name alone named the stack of both dates after one of them
     name = name or (first.name if len(seqs) == 1 else f"{first.name}..{seqs[-1].name}")
@@ -2244,53 +2259,76 @@ def _read_numpy(path: Path, slice: int | None = None, **_) -> Sequence:
 
 
 # --------------------------------------------------------------------------- pictures
-def _picture_header(path: Path) -> tuple[int, int, int, str, float | None]:
-    """``(frames, height, width, mode, ms between frames or None)`` of a picture file, from its header (Pillow opens
-    lazily: the pixels are not decoded)."""
+#: Pillow's modes read as they are: grey of 1 bit (bool), 8, 16 and 32 bits, and float; RGB. Any other (palette, CMYK,
+#: YCbCr, LAB, with alpha) is converted to RGB first (a CMYK JPEG's four channels were taken for RGBA: grey 94 for 161)
+_PICTURE_AS_IS = ("1", "L", "I;16", "I;16L", "I;16B", "I", "F", "RGB")
+#: the bits of a grey mode's values (a folder mixing them stacks values of other scales: said)
+_PICTURE_BITS = {"1": 1, "L": 8, "LA": 8, "P": 8, "PA": 8, "I;16": 16, "I;16L": 16, "I;16B": 16, "I": 32, "F": 32}
+
+
+def _picture_header(path: Path) -> tuple[int, int, int, str]:
+    """``(frames, height, width, mode)`` of a picture file, from its header (Pillow opens lazily: the pixels are not
+    decoded)."""
     from PIL import Image
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # a large scan is no attack; said below
         try:
             with Image.open(path) as im:
-                n = int(getattr(im, "n_frames", 1) or 1)
-                ms = im.info.get("duration")
-                return n, im.size[1], im.size[0], im.mode, float(ms) if n > 1 and ms and float(ms) > 0 else None
+                return int(getattr(im, "n_frames", 1) or 1), im.size[1], im.size[0], im.mode
         except Image.DecompressionBombError as e:  # over twice Pillow's MAX_IMAGE_PIXELS (~179 M pixels a picture)
             _fail(path, f"picture too large for Pillow to decode ({_reason(e).split(',')[0]}): convert it to TIFF, or "
                         "crop or downsample it")
 
 
 def _read_picture(path: Path, **_) -> Sequence:
-    """A picture via Pillow: PNG (8 or 16 bits), JPEG, BMP, WebP or GIF. One frame (a folder of them is a sequence:
-    :func:`frame_files`), or an animated file's frames (an echo clip saved as a GIF), their interval kept
-    (``frame_time_ms``). Colour -> luminance, the colour kept; colour pictures whose channels are equal (a GIF's grey
-    palette) are grey; alpha is dropped. No pixel size: a picture's dots per inch are a printer's, not a scan's."""
-    import imageio.v3 as iio
+    """A picture via Pillow: PNG (1, 8 or 16 bits), JPEG (CMYK too), BMP, WebP or GIF. One frame (a folder of them is
+    a sequence: :func:`frame_files`), or an animated GIF's, PNG's or WebP's frames (an echo clip saved for slides),
+    their interval kept (``frame_time_ms``; frames of uneven durations: their times, ``trigger_times_ms``, said).
+    Colour -> luminance, the colour kept; colour whose channels are equal (a GIF's grey palette) is grey; alpha is
+    dropped. No pixel size: a picture's dots per inch are a printer's, not a scan's. ``metadata["bits"]``: a grey
+    picture's bits (see :func:`stack_files`)."""
+    from PIL import Image, ImageSequence
 
-    n, h, w, mode, ms = _picture_header(path)
+    n, h, w, mode = _picture_header(path)
     _check_claim(path, (n, h, w), "picture")
     _check_frames(path, (n, h, w))
-    from PIL import Image
-
+    frames, durations = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        arr = np.asarray(iio.imread(path, index=None if n > 1 else 0, plugin="pillow"))
-    if n == 1:
-        arr = arr[None]
-    if arr.ndim == 4 and arr.shape[-1] in (1, 2):  # grey (with alpha: "LA")
-        arr = arr[..., 0]
+        with Image.open(path) as im:
+            for frame in ImageSequence.Iterator(im):
+                frame.load()  # (WebP gives a frame's duration once it is decoded)
+                durations.append(frame.info.get("duration"))
+                if frame.mode == "LA":
+                    frame = frame.convert("L")
+                elif frame.mode not in _PICTURE_AS_IS:
+                    frame = frame.convert("RGB")
+                frames.append(np.asarray(frame))
+    if len(frames) != n or any(f.shape[:2] != (h, w) for f in frames):
+        _fail(path, f"picture decoded as {len(frames)} frame(s) of {frames[0].shape[:2] if frames else '?'}, its header "
+                    f"says {n} of {h}x{w}")
+    if any(f.ndim == 3 for f in frames):  # grey frames among colour ones (an animated GIF's): as colour
+        frames = [f if f.ndim == 3 else np.repeat(f[..., None], 3, axis=-1) for f in frames]
+    arr = np.stack(frames)
     if arr.ndim == 4 and _grey_channels(arr):
         grey, rgb = arr[..., 0].astype(np.float32), None
     elif arr.ndim == 4:
         grey, rgb = _split_rgb(arr, True)
     else:
         grey, rgb = arr.astype(np.float32), None
-    if grey.ndim != 3 or grey.shape != (n, h, w):
-        _fail(path, f"picture decoded as {arr.shape}, its header says {n} frame(s) of {h}x{w}")
-    meta = {"rgb": rgb} if rgb is not None else {}
-    if ms is not None:
-        meta["frame_time_ms"] = ms
+    meta: dict = {"rgb": rgb} if rgb is not None else {}
+    if rgb is None:
+        meta["bits"] = _PICTURE_BITS.get(mode, 8)
+    ms = [float(d) for d in durations if d]
+    if n > 1 and len(ms) == n and min(ms) > 0:
+        if max(ms) - min(ms) > VIDEO_UNEVEN * float(np.median(ms)):  # as a video's
+            meta["trigger_times_ms"] = [0.0, *np.cumsum(ms[:-1]).tolist()]
+            meta["frame_time_ms"] = float(np.median(ms))
+            warnings.warn(f"{path.name}: its frames are not evenly spaced in time ({min(ms):g} to {max(ms):g} ms "
+                          "apart); each frame is read as recorded, their times kept (trigger_times_ms)", stacklevel=3)
+        else:
+            meta["frame_time_ms"] = float(np.median(ms))
     return Sequence(grey, metadata=meta)
 
 

@@ -243,8 +243,9 @@ def _writable(folder: Path) -> bool:
 
 
 #: the files that mark the folders napari-tlreg writes, and what each folder is (said where another kind is asked for)
-_OUTPUT_MARKS = {"result.json": "a napari-tlreg result", "summary.csv": "a napari-tlreg batch's output (summary.csv)",
-                 "report.json": "a napari-tlreg evaluation report", "itk.json": "a napari-tlreg ITK export"}
+_OUTPUT_MARKS = {"result.json": "a napari-tlreg result", "report.json": "a napari-tlreg evaluation report",
+                 "itk.json": "a napari-tlreg ITK export",
+                 "summary.csv": "a napari-tlreg batch's output (summary.csv)"}  # last: a report writes one too
 
 
 def check_replaceable(target, replaces: str | None = None, kind: str = "output", inputs=()) -> None:
