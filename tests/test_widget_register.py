@@ -2706,3 +2706,16 @@ def test_a_renamed_colour_images_overlays_stay_over_its_colour_layer(widget, qtb
     run_and_wait(qtbot, w)
     names = [ly.name for ly in viewer.layers]
     assert names.index("rgbseq colour") < names.index("q grid") < names.index("b") and names[-1] == "b", names
+
+
+def test_labels_all_zero_are_said_after_a_run(widget, qtbot, notes):
+    """(2026-12-07, robustness review) An empty labels layer chosen: the run ended "done" with no Dice and no word."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_labels(np.zeros(frames.shape, np.int32), name="empty")
+    choose(w.method_combo, TruthEngine.name)
+    choose(w.labels_combo, "empty")
+    run_and_wait(qtbot, w)
+    said = [m for kind, m in notes if kind == "warning"]
+    assert any("the labels hold no label (0 on every frame)" in m for m in said), notes
