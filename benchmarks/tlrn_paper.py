@@ -184,7 +184,7 @@ def evaluate_lemniscate(method: str, n_sequences: int = 200, n_frames: int = 12,
 
 
 def sunnybrook_cases():
-    """(name, cine (20,H,W), ed, es, endo_ed, endo_es, spacing) for every slice with both contours."""
+    """(name, cine (20,H,W), ed, es, endo_ed, endo_es) for every slice with both contours."""
     for path in sorted(SHARED.glob("sunnybrook/SCD*_crop128.npz")):
         d = np.load(path)
         for s in range(d["cine"].shape[0]):

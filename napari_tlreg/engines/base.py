@@ -33,7 +33,8 @@ class RunContext:
     inverse: torch.Tensor | None = None
     #: ``(T, H, W)`` bool, True where the input holds its no-data value (the pair engines' ``nodata`` given), else None
     nodata: torch.Tensor | None = None
-    #: what the run decided that the user should hear of (``register`` says each as a warning after the run)
+    #: what the run decided that the user should hear of: kept in the result's ``provenance["notes"]``, said by the
+    #: CLI, the dock's status line and a batch's note column (not warned of)
     notes: list[str] = field(default_factory=list)
 
     def report(self, done: int, total: int, message: str = "") -> None:
