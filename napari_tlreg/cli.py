@@ -545,10 +545,12 @@ def _check_one_source(folders: list[str]) -> None:
 
 
 def cmd_train(args) -> int:
-    from .train import TrainConfig, train
+    from .train import TrainConfig, resumed_settings, train
 
-    opts = {k: v for k, v in vars(args).items() if k != "command"}
+    opts = {k: v for k, v in vars(args).items() if k not in ("command", "given")}
     opts["net"] = parse_params(opts["net"])
+    if args.resume:  # what the command line leaves out is the checkpoint's (it refused every setting not restated)
+        opts.update(resumed_settings(opts["out"], getattr(args, "given", set(opts))))
     cfg = TrainConfig(**opts)
     out = train(cfg)
     print(f"weights written to {out}")
@@ -636,12 +638,25 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra:  # argparse says it with the top level's help, which lists none of the command's options
         args._commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "train":  # the options given on the command line (a --resume takes the others as saved)
+        args.given = _given_options(args._commands["train"], sys.argv[1:] if argv is None else argv)
     del args._commands
     with warnings.catch_warnings():  # a warning is one line too, never a source excerpt
         warnings.showwarning = lambda message, category, *_a, **_k: print(
             f"napari-tlreg {args.command}: warning: {_first_line(message)}", file=sys.stderr)
         with _sigterm_interrupts(args.command):
             return _main(args)
+
+
+def _given_options(command: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The ``dest`` of each of ``command``'s options that ``argv`` gives (its defaults suppressed, parsed again)."""
+    import copy
+
+    bare = copy.deepcopy(command)
+    for action in bare._actions:
+        action.default = argparse.SUPPRESS
+    given, _ = bare.parse_known_args(list(argv)[1:])  # after the command's name
+    return set(vars(given))
 
 
 def _lenient_output() -> None:

@@ -509,7 +509,11 @@ def resolve_config(cfg: TrainConfig) -> TrainConfig:
             ("--threads", cfg.threads, cfg.threads >= 0, "0 (torch's default) or more"),
             ("--checkpoint-every", cfg.checkpoint_every, cfg.checkpoint_every >= 1, "at least 1"),
             ("--val-every", cfg.val_every, cfg.val_every >= 0, "0 (none) or more"),
-            ("--val-batches", cfg.val_batches, cfg.val_batches >= 1, "at least 1")):
+            ("--val-batches", cfg.val_batches, cfg.val_batches >= 1, "at least 1"),
+            # (training review) --lr inf and --weight nan segfaulted in torch's grid_sample; --weight -5 rewarded
+            # roughness and its weights were written
+            ("--lr", cfg.lr, math.isfinite(cfg.lr) and cfg.lr > 0, "a finite number above 0"),
+            ("--weight", cfg.weight, math.isfinite(cfg.weight) and cfg.weight >= 0, "a finite number, 0 or more")):
         if not ok:
             raise ValueError(f"train: {flag} must be {need}, got {value}")
     out = Path(cfg.out)
@@ -652,6 +656,10 @@ def _train(config: TrainConfig | None, progress: Callable[[int, int, dict], None
                 group["lr"] = learning_rate(cfg, step)
             batch = torch.from_numpy(make_batch(cfg, step, rank, folders)).to(device)
             loss, stats = task.loss(model, batch, cfg, net_cfg, step)
+            if not bool(torch.isfinite(loss)):  # diverged: a NaN field's backward through grid_sample (border
+                # padding) segfaulted torch, no message and no checkpoint (--lr 10)
+                raise ValueError(f"train: the loss is not finite at step {step + 1} (training diverged): lower --lr; "
+                                 + (f"the last checkpoint (step {saved}) stands" if saved else "nothing was written"))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             stepping = True  # the weights change in place: Ctrl-C now leaves them half updated
@@ -699,6 +707,25 @@ def _train(config: TrainConfig | None, progress: Callable[[int, int, dict], None
 RESUMED_AS_SAVED = ("method", "data", "batch", "n_frames", "size", "lr", "lr_schedule", "weight", "seed", "val_batches")
 
 
+def resumed_settings(out, given: set[str]) -> dict:
+    """The settings of the checkpoint ``out`` that a ``--resume`` did not give (``given``: the options it gave, by
+    their ``TrainConfig`` names), to train on as saved: ``--resume --iterations 12`` was refused for every setting not
+    restated ("--data 'synthetic:mix' -> 'synthetic:cardiac'; --batch 2 -> 4; ..."). None where ``out`` is no
+    readable checkpoint (the run says why)."""
+    from .engines.weights import load_checkpoint
+
+    try:
+        ckpt = load_checkpoint(out)
+    except (OSError, ValueError):
+        return {}
+    saved = ckpt.get("train") or {}
+    taken = {k: saved[k] for k in RESUMED_AS_SAVED if k != "method" and k in saved and k not in given}
+    task = TASKS.get(ckpt.get("method") or saved.get("method"))
+    if "net" not in given and isinstance(ckpt.get("config"), dict) and task is not None:  # the options a user sets
+        taken["net"] = {k: v for k, v in ckpt["config"].items() if k in task.default_net}
+    return taken
+
+
 def _check_resumed(ckpt: dict, cfg: TrainConfig, net_cfg: dict, out: Path) -> None:
     """Refuse a ``--resume`` with other settings than its checkpoint's (they were taken silently, and the
     checkpoint's record, its training size among them, rewritten); warn where a longer ``--iterations`` changes the
@@ -707,7 +734,8 @@ def _check_resumed(ckpt: dict, cfg: TrainConfig, net_cfg: dict, out: Path) -> No
     now = asdict(cfg)
     if ckpt.get("method") not in (None, cfg.method):
         raise ValueError(f"--resume {out}: a {ckpt['method']} checkpoint; this run trains {cfg.method}")
-    changed = [f"--{k.replace('_', '-')} {saved[k]!r} -> {now[k]!r}" for k in RESUMED_AS_SAVED
+    flag = {"n_frames": "--frames"}  # the command line's names ("--n-frames" is none)
+    changed = [f"{flag.get(k, '--' + k.replace('_', '-'))} {saved[k]!r} -> {now[k]!r}" for k in RESUMED_AS_SAVED
                if k in saved and saved[k] != now[k]]
     # the keys the checkpoint has: one written before a network option existed lacks it (and had its default)
     old_cfg = dict(ckpt.get("config") or {})

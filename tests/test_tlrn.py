@@ -1,5 +1,6 @@
 """TLRN / VoxelMorph engines, the trainer, and the shipped weights."""
 import json
+import math
 import os
 import re
 import subprocess
@@ -644,6 +645,44 @@ def test_a_sequence_engines_frames_worse_than_none_are_said_in_a_note():
                          said[-1]) if said else None
     assert found and float(found[1]) > 1.2 * float(found[2]), said
     assert "notes" not in tl.register(tl.load_sequence("cardiac"), method="tlrn").provenance  # none worse there
+
+
+def test_training_that_diverges_or_is_given_no_finite_setting_says_so(tmp_path):
+    """(2026-12-07, training review) ``--lr 10`` diverged and killed the process (a NaN field's backward through
+    grid_sample: exit 139, no message, no checkpoint); ``--lr inf`` and ``--weight nan`` likewise; ``--weight -5``
+    rewarded roughness and wrote its weights. Run in a process of its own: on the code before, it segfaulted."""
+    run = subprocess.run([sys.executable, "-m", "napari_tlreg", "train", "tlrn", "--iterations", "40", "--batch", "1",
+                          "--frames", "3", "--size", "16", "--threads", "1", "--checkpoint-every", "5", "--lr", "10",
+                          "--out", str(tmp_path / "dv.pt")], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, (run.returncode, run.stderr[-500:])
+    assert re.search(r"error: train: the loss is not finite at step \d+ \(training diverged\): lower --lr; nothing "
+                     r"was written", run.stderr), run.stderr[-500:]
+    for kw, flag, need in ((dict(lr=math.inf), "--lr", "a finite number above 0"),
+                           (dict(weight=math.nan), "--weight", "a finite number, 0 or more"),
+                           (dict(weight=-5.0), "--weight", "a finite number, 0 or more")):
+        with pytest.raises(ValueError, match=f"train: {flag} must be {need}, got"):
+            train(_tiny(tmp_path, "bad.pt", **kw), progress=lambda *a: None)
+    assert not (tmp_path / "bad.pt").exists()
+
+
+def test_a_resume_on_the_command_line_takes_the_checkpoints_own_settings(tmp_path, capsys):
+    """(2026-12-07, training review) ``train tlrn --resume --iterations 12 --out w.pt`` was refused for every setting
+    the checkpoint holds and the command line left at its default ("--data 'synthetic:mix' -> 'synthetic:cardiac';
+    --batch 2 -> 4; --n-frames 4 -> 8; ..."), naming a flag ``--n-frames`` that does not exist. What is not given is
+    the checkpoint's; what is given and differs is refused, by the command line's names."""
+    from napari_tlreg.cli import main
+
+    out = str(tmp_path / "w.pt")
+    base = ["train", "tlrn", "--threads", "1", "--out", out]
+    assert main(base + ["--data", "synthetic:mix", "--iterations", "2", "--batch", "2", "--frames", "4", "--size", "32",
+                        "--net", "enc=[8,16,16,16]", "--checkpoint-every", "1"]) == 0
+    assert main(base + ["--resume", "--iterations", "3"]) == 0
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["step"] == 3 and ckpt["train"]["batch"] == 2 and ckpt["train"]["n_frames"] == 4
+    assert ckpt["train"]["data"] == "synthetic:mix" and ckpt["config"]["enc"] == [8, 16, 16, 16]
+    capsys.readouterr()
+    assert main(base + ["--resume", "--iterations", "4", "--frames", "8"]) == 2
+    assert "other settings (--frames 4 -> 8)" in capsys.readouterr().err
 
 
 def test_resume_continues_the_run_it_was_and_ctrl_c_keeps_the_steps_done(tmp_path, capsys):

@@ -1067,6 +1067,9 @@ class NMSREngine(Engine):
                         extra_b = None if noise_var_f is None else interpolation_noise(psi, noise_var_f[idx], order)
                         sim = 0.5 * (sim + lncc_loss_per_pair(back, M_loss[idx], radius, w_s, extra_b))
                     loss = sim + lam * grad_l2_per_item(f, None if edge_w is None else edge_w[idx])
+                    if not bool(torch.isfinite(loss).all()):  # before the backward: a NaN field's, through
+                        # grid_sample with border padding, can kill the process (the trainer's did, at --lr 10)
+                        raise ValueError(f"nmsr: the loss diverged at scale {s:g}, iteration {it + 1} (try a smaller lr)")
                     # a shared network minimises the mean over pairs; a pair's own network its own loss
                     (loss.sum() / (n_pairs if nets.shared else 1)).backward()
                     losses[b0 : b0 + len(idx)] = loss.detach()
