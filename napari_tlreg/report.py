@@ -591,7 +591,8 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
         if k >= n - ncols:  # nothing below this one: label its axis
             ax.set_xlabel("frame" if frame_ms is None else f"frame ({frame_ms:.4g} ms apart)", fontsize=8)
             ax.xaxis.set_tick_params(labelbottom=True)
-        markers.append(ax.axvline(current if current is not None else -10, color="0.6", lw=1.2, ls=":", zorder=0.5))
+        # a pale band, under the curves: a grey dotted line ran through the grey "before" cross of a pair's one frame
+        markers.append(ax.axvline(current if current is not None else -10, color="0.88", lw=5, zorder=0.5))
         out[ax] = m
     handles, names = {}, []
     for ax in out:

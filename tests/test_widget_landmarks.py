@@ -214,7 +214,8 @@ def test_pairing_clicks_keys_undo_table_and_csv(docks, qtbot, tmp_path, errors):
     # TRE before; no result yet. In the layer's unit (0.5 mm pixels), and the header says so (2026-12-07: px only,
     # where the TRE line gave mm too; with non-square pixels px and mm rank the pairs differently)
     assert rows[0][2] == f"{np.hypot(0.75, 0.5) * 0.5:.2f}" and rows[0][3] == "—"
-    assert [w.pairs_table.horizontalHeaderItem(j).text() for j in (2, 3)] == ["TRE before (mm)", "TRE after (mm)"]
+    assert [w.pairs_table.horizontalHeaderItem(j).text() for j in (2, 3)] == ["before (mm)", "after (mm)"]
+    assert w.pairs_table.horizontalHeaderItem(2).toolTip().startswith("TRE before registration (mm)")
     assert rows[3][2] == "no partner"
     tre = table_rows(w.tre_table)
     assert tre[0][0] == "3"  # n

@@ -2719,3 +2719,28 @@ def test_labels_all_zero_are_said_after_a_run(widget, qtbot, notes):
     run_and_wait(qtbot, w)
     said = [m for kind, m in notes if kind == "warning"]
     assert any("the labels hold no label (0 on every frame)" in m for m in said), notes
+
+
+def test_the_legend_follows_the_checkerboard_and_the_bar_the_layers_being_made(widget, qtbot):
+    """(2026-12-07, UX review) With the checkerboard on, the legend still described the green and magenta overlay over
+    grey tiles; the bar said 100 % with Cancel shown while the result's layers were made, the status line the engine's
+    last word ("integrated (1/1)")."""
+    from napari_tlreg._widgets.register import CHECKER_TEXT, OVERLAY_TEXT
+
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert w.legend.overlay.text() == OVERLAY_TEXT["green"]
+    w.checker_box.setChecked(True)
+    assert w.legend.overlay.text() == CHECKER_TEXT
+    w.checker_box.setChecked(False)
+    assert w.legend.overlay.text() == OVERLAY_TEXT["green"]
+    choose(w.method_combo, SlowEngine.name)
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: w.running, timeout=5000)
+    w._on_progress(1, 1, "done")  # as register says it, before the layers are made
+    assert w.progress_bar.maximum() == 0 and w.status_label.text() == "registered: making the result layers"
+    w.cancel()
+    qtbot.waitUntil(lambda: not w.running, timeout=10000)

@@ -69,7 +69,8 @@ ORPHAN_COLOR = (0.6, 0.6, 0.6, 1.0)  # grey: no partner on the reference
 ACTIVE_BORDER = (1.0, 1.0, 1.0, 1.0)
 BORDER = (0.0, 0.0, 0.0, 1.0)
 # the errors next to the ids, the positions after them (a narrow dock shows what matters without scrolling)
-PAIR_COLUMNS = ("id", "t", "TRE before (px)", "TRE after (px)", "row", "col", "ref row", "ref col")
+#: (the TRE columns' headers short, their meaning in their tooltips: "TRE before (mm)" left "ref ro" cut off at 1920 px)
+PAIR_COLUMNS = ("id", "t", "before (px)", "after (px)", "row", "col", "ref row", "ref col")
 _PAIR_ORDER = (0, 1, 6, 7, 2, 3, 4, 5)  # the cells below are built as id, t, row, col, ref row, ref col, TRE b/a
 STAT_ROWS = ("n", "mean", "std", "max", "dx", "dy", "ds")
 
@@ -304,7 +305,8 @@ class LandmarkWidget(ClosingDock, QWidget):
         # and the plots dock were out of a keyboard's reach); the arrows move between cells
         self.pairs_table.setTabKeyNavigation(False)
         self.pairs_table.itemSelectionChanged.connect(self._on_row_selected)
-        self.pairs_table.setToolTip("Pairs: a landmark on a frame and its partner on the reference; TRE in pixels")
+        self.pairs_table.setToolTip("Pairs: a landmark on a frame and its partner on the reference; TRE in the image's "
+                                    "unit (pixels where it has no pixel size)")
         root.addWidget(self.pairs_table, 2)
 
         tre_box = QGroupBox("TRE (target registration error)")
@@ -971,7 +973,9 @@ class LandmarkWidget(ClosingDock, QWidget):
             # non-square pixels px and mm rank the pairs differently (4.03 px = 4.10 mm, 3.61 px = 4.78 mm)
             sfx = "" if sp is None else "_mm"
             for j, when in ((2, "before"), (3, "after")):
-                tab.horizontalHeaderItem(j).setText(f"TRE {when} ({'px' if sp is None else unit})")
+                tab.horizontalHeaderItem(j).setText(f"{when} ({'px' if sp is None else unit})")
+                tab.horizontalHeaderItem(j).setToolTip(f"TRE {when} registration ({'px' if sp is None else unit}): "
+                                                       "the landmark's distance from its partner's position")
             rows: list[tuple] = []
             for e in errors:
                 rows.append(((e["id"], e["t"]), [str(e["id"]), str(e["t"]), _fmt(e["row"], 1), _fmt(e["col"], 1),

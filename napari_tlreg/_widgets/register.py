@@ -562,15 +562,19 @@ def _hex(rgba) -> str:
 #: the legend's line on the overlay, by how the frame under the warped reference is drawn
 OVERLAY_TEXT = {
     "green": "overlay: the frame green, the warped reference magenta: aligned structures white, a misalignment green or "
-             "magenta",
+             "magenta (so is a change of brightness between the frames: two dates' roofs)",
     "rgb": "overlay: the frame as registered (grey, layer “… grey frame”, over the colour image) green, the warped "
-           "reference magenta: aligned structures white, a misalignment green or magenta",
+           "reference magenta: aligned structures white, a misalignment green or magenta (so is a change of "
+           "brightness between the frames)",
     "per_frame": "overlay: the frame as registered (its intensities scaled frame by frame, as the run scaled them: "
                  "layer “… grey frame”, over the image) green, the warped reference magenta: aligned structures "
                  "white, a misalignment green or magenta",
     "own": "overlay: the warped reference magenta, added over the frame in the colormap you gave it (a gray frame "
            "turns green: aligned structures white, a misalignment green or magenta)",
 }
+#: the legend's line while the checkerboard is on (it described the green and magenta overlay over grey tiles)
+CHECKER_TEXT = ("checkerboard: tiles of the warped reference and of the frame in turn; an edge that breaks where two "
+                "tiles meet is a misalignment")
 
 
 #: the legend's line on the no-data layer, for a fill the run found and for the user's (or the file's) value
@@ -1916,10 +1920,14 @@ class RegisterWidget(ClosingDock, QWidget):
     def _on_progress(self, done: int, total: int, message: str) -> None:
         if not self.running:
             return
-        if total > 0:
+        if message == "done" and total > 0 and done >= total:  # the engine is done; the layers are still to make (a
+            # second of "100 %" with Cancel shown, and the engine's last word, "integrated (1/1)")
+            self.progress_bar.setRange(0, 0)
+            message, done, total = "registered: making the result layers", 0, 0
+        elif total > 0:
             self.progress_bar.setRange(0, total)
             self.progress_bar.setValue(min(done, total))
-        text = f"{message} ({done}/{total})" if message else f"{done}/{total}"
+        text = message if not total else f"{message} ({done}/{total})" if message else f"{done}/{total}"
         run = self._run_layer  # another image chosen meanwhile: the line says which one runs
         self.status_label.setText(text if run is None or self.current_image() is run else f"registering '{run.name}': {text}")
 
@@ -2028,7 +2036,7 @@ class RegisterWidget(ClosingDock, QWidget):
             green = not layer.rgb and layer.colormap.name == L.FRAME_COLORMAP
             self._legend_args["overlay"] = OVERLAY_TEXT["rgb" if layer.rgb else "per_frame"
                                                         if settings.get("grey_frame") else "green" if green else "own"]
-            self.legend.overlay.setText(self._legend_args["overlay"])
+            self.legend.overlay.setText(self._overlay_text())
         # display settings changed while it ran: redraw those layers now
         if settings["grid_spacing"] != self.grid_spacing():
             self._update_grid_layer()
@@ -2086,7 +2094,7 @@ class RegisterWidget(ClosingDock, QWidget):
         user's, kept by a re-run (_upsert), and followed when they change."""
         a = self._legend_args
         if "overlay" in a:
-            self.legend.overlay.setText(a["overlay"])
+            self.legend.overlay.setText(self._overlay_text())
         if "jacobian" not in a:
             return
         jac_layer = self._result_layer(a["jacobian"])
@@ -2338,7 +2346,12 @@ class RegisterWidget(ClosingDock, QWidget):
         if gen == self._grid_gen and res is self._result and self._result_layer(layer_data[1]["name"]) is not None:
             self._upsert(*layer_data)
 
+    def _overlay_text(self) -> str:
+        """The legend's line on the overlay: the checkerboard's while it is on, else how the frame is drawn."""
+        return CHECKER_TEXT if self.checker_box.isChecked() else self._legend_args.get("overlay", OVERLAY_TEXT["green"])
+
     def _update_warped_layer(self, *_) -> None:
+        self.legend.overlay.setText(self._overlay_text())
         if self._result is None:
             return
         p = self._result_place
