@@ -57,7 +57,9 @@ FOLD_COLOR = "yellow"
 #: where the input held no data (a satellite date's fill): neither the overlay's green nor its magenta, which read as
 #: a misalignment there
 NODATA_COLOR = "#8c8c8c"
-VECTOR_COLOR = "orange"
+#: the arrows' colour: none of the labels' (orange arrows vanished in label 2's orange LV cavity), the grid's cyan or
+#: the folds' yellow
+VECTOR_COLOR = "#5c9dff"
 
 
 def layer_name(base: str, suffix: str) -> str:

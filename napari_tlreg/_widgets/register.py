@@ -890,9 +890,13 @@ class RegisterWidget(ClosingDock, QWidget):
 
         # Run, the progress and the status under the scrolled form, always in view: on a 1366x768 screen with the
         # three docks they were below nmsr's form, 0 px of them shown, the run's progress out of sight
-        footer = self.layout()
         form = self.findChild(QScrollArea, "scroll_area")
         form.least_height = FORM_LEAST_HEIGHT  # the window still fits 768 px
+        holder = QWidget()  # with the form's side margins (at the dock's edges, Run's right border was cut off)
+        footer = QVBoxLayout(holder)
+        left, _, right, _ = form.widget().layout().getContentsMargins()
+        footer.setContentsMargins(left, 0, right, 0)
+        self.layout().addWidget(holder)
         self.run_btn = QPushButton(RUN_TEXT)
         self.run_btn.clicked.connect(self._on_run_clicked)
         footer.addWidget(self.run_btn)
