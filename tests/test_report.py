@@ -853,3 +853,20 @@ def test_a_curve_of_a_few_scored_frames_names_them():
     tables = report.per_frame_tables({"truth": _result(1.0), "half": _result(0.5)}, landmarks=apart)
     texts = {m: [t.get_text() for t in ax.texts] for ax, m in report.draw_metrics(Figure(), tables).items()}
     assert texts["tre"] == ["t=1", "t=3"], texts  # (diff review) once a frame: each method's fell on the other's
+
+
+def test_a_pair_of_frames_has_its_values_written(shift_engine):
+    """(2026-12-07, UX review) A pair of dates: each panel one dot a method and one grey cross, the cross against the
+    top edge and under the frame marker, no value to read. The values are written beside their points."""
+    from matplotlib.figure import Figure
+
+    import napari_tlreg as tl
+
+    rng = np.random.default_rng(0)
+    a = rng.random((32, 32)).astype(np.float32)
+    res = tl.register(np.stack([a, np.roll(a, 2, axis=0)]), method=shift_engine)
+    tables = report.per_frame_tables({"shift": res})
+    axes = report.draw_metrics(Figure(), tables, current=1)
+    texts = {m: [t.get_text() for t in ax.texts] for ax, m in axes.items()}
+    mse = tables["shift"][1]
+    assert texts["mse"] == [f"{mse['mse']:.3g}", f"{mse['mse_before']:.3g}"], (texts, mse)
