@@ -550,7 +550,10 @@ def cmd_train(args) -> int:
     opts = {k: v for k, v in vars(args).items() if k not in ("command", "given")}
     opts["net"] = parse_params(opts["net"])
     if args.resume:  # what the command line leaves out is the checkpoint's (it refused every setting not restated)
-        opts.update(resumed_settings(opts["out"], getattr(args, "given", set(opts))))
+        taken = resumed_settings(opts["out"], getattr(args, "given", set(opts)))
+        if "net" in taken:  # key by key: one --net option given kept the others the checkpoint's
+            taken["net"] = {**taken["net"], **opts["net"]}
+        opts.update(taken)
     cfg = TrainConfig(**opts)
     out = train(cfg)
     print(f"weights written to {out}")

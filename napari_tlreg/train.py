@@ -710,8 +710,9 @@ RESUMED_AS_SAVED = ("method", "data", "batch", "n_frames", "size", "lr", "lr_sch
 def resumed_settings(out, given: set[str]) -> dict:
     """The settings of the checkpoint ``out`` that a ``--resume`` did not give (``given``: the options it gave, by
     their ``TrainConfig`` names), to train on as saved: ``--resume --iterations 12`` was refused for every setting not
-    restated ("--data 'synthetic:mix' -> 'synthetic:cardiac'; --batch 2 -> 4; ..."). None where ``out`` is no
-    readable checkpoint (the run says why)."""
+    restated ("--data 'synthetic:mix' -> 'synthetic:cardiac'; --batch 2 -> 4; ..."). ``net``: the checkpoint's network
+    options, for the caller to update with those given. Empty where ``out`` is no readable checkpoint (the run says
+    why)."""
     from .engines.weights import load_checkpoint
 
     try:
@@ -719,9 +720,10 @@ def resumed_settings(out, given: set[str]) -> dict:
     except (OSError, ValueError):
         return {}
     saved = ckpt.get("train") or {}
-    taken = {k: saved[k] for k in RESUMED_AS_SAVED if k != "method" and k in saved and k not in given}
+    # the planned length too (a plain --resume of a 3000-step run stopped at the default 2000, and recorded it)
+    taken = {k: saved[k] for k in (*RESUMED_AS_SAVED, "iterations") if k != "method" and k in saved and k not in given}
     task = TASKS.get(ckpt.get("method") or saved.get("method"))
-    if "net" not in given and isinstance(ckpt.get("config"), dict) and task is not None:  # the options a user sets
+    if isinstance(ckpt.get("config"), dict) and task is not None:  # the network options a user sets, key by key
         taken["net"] = {k: v for k, v in ckpt["config"].items() if k in task.default_net}
     return taken
 

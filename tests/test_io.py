@@ -2484,6 +2484,13 @@ def test_pictures_are_frames_and_an_animated_gif_a_sequence(tmp_path):
     with pytest.warns(UserWarning, match=r"uneven\.gif: its frames are not evenly spaced in time \(40 to 80 ms apart\)"):
         seq = load_sequence(tmp_path / "uneven.gif")
     assert seq.metadata["trigger_times_ms"] == [0.0, 40.0, 120.0, 160.0, 200.0]
+    # (diff review) a loop's last frame held longer is no uneven interval
+    Image.fromarray(clip[0]).save(tmp_path / "hold.gif", save_all=True, duration=[40, 40, 40, 40, 1000],
+                                  append_images=[Image.fromarray(f) for f in clip[1:]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seq = load_sequence(tmp_path / "hold.gif")
+    assert seq.metadata["frame_time_ms"] == 40.0 and "trigger_times_ms" not in seq.metadata
     # (diff review) a CMYK JPEG's four channels were taken for RGBA: grey 94 for 161
     rgb = np.zeros((16, 20, 3), np.uint8)
     rgb[...] = (170, 176, 57)
@@ -2496,11 +2503,18 @@ def test_pictures_are_frames_and_an_animated_gif_a_sequence(tmp_path):
     (tmp_path / "mixed").mkdir()
     iio.imwrite(tmp_path / "mixed" / "a.png", grey[0].astype(np.uint8))
     iio.imwrite(tmp_path / "mixed" / "b.png", grey[1])
-    with pytest.warns(UserWarning, match=r"grey values are of different bit depths \(8-bit a\.png, 16-bit b\.png\)"):
+    with pytest.warns(UserWarning, match=r"grey values are of different bit depths \(8-bit a\.png, 16-bit b\.png\): "
+                                         r"their values are on other scales \(0-255 beside 0-65535\)"):
         load_sequence(tmp_path / "mixed")
+    # (diff review) a grey frame among colour ones is grey in the colour layer (the colour of all was dropped)
     iio.imwrite(tmp_path / "rgb" / "t2.png", colour[0, ..., 0])
-    with pytest.warns(UserWarning, match=r"t2\.png: not in colour as t0\.png is .*shown grey, with no colour layer"):
-        assert "rgb" not in load_sequence(tmp_path / "rgb").metadata
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seq = load_sequence(tmp_path / "rgb")
+    np.testing.assert_array_equal(seq.metadata["rgb"][:2], colour)
+    np.testing.assert_array_equal(seq.metadata["rgb"][2], np.repeat(colour[0, ..., :1], 3, axis=-1))
+    iio.imwrite(tmp_path / "rgb" / "t3.png", np.concatenate([colour[1], colour[1, ..., :1]], axis=-1))  # RGBA:
+    assert load_sequence(tmp_path / "rgb").metadata["rgb"].shape == (4, 9, 11, 3)  # its alpha dropped, as RGB
 
     data = (tmp_path / "png16" / "frame3.png").read_bytes()
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])

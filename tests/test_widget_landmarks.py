@@ -2340,3 +2340,27 @@ def test_an_image_renamed_while_no_landmarks_dock_is_open_keeps_its_landmarks(ma
     viewer.layers["renamed"].name = "again"  # the open dock's own rename: one layer, moved once
     assert layer.name == "again landmarks" and [ly.name for ly in viewer.layers].count("again landmarks") == 1
     assert len(table_rows(lmw2.pairs_table)) == 1 and not errors, errors
+
+
+def test_a_landmark_off_the_image_is_left_out_of_the_plots_not_every_curve(docks, qtbot, errors):
+    """(2026-12-07, diff review) One point napari let fall outside the image (the evaluation now refuses them) emptied
+    the plots dock: every curve, MSE and Dice with TRE, and an error twice. It is left out, and said."""
+    viewer, reg, w, plots = docks
+    frames, labels = sequence()
+    viewer.add_image(frames, name="A")
+    viewer.add_labels(labels, name="A labels")
+    viewer.add_points(np.array([[0, 10.0, 10.0], [1, 12.0, 11.0], [1, 500.0, 11.0]]), name="A landmarks",
+                      features={"id": [0, 0, 3]})
+    run_register(qtbot, reg, FieldEngine.name, image="A")
+    plots.image_combo.setCurrentText("A")
+    plots.recompute()
+    qtbot.waitUntil(lambda: not plots.busy, timeout=20000)
+    assert "tre" in report_metrics(plots.tables) and "mse" in report_metrics(plots.tables)
+    assert plots.status_label.text().endswith("(1 landmark outside the image left out)"), plots.status_label.text()
+    assert not errors, errors
+
+
+def report_metrics(tables):
+    from napari_tlreg import report
+
+    return report.available_metrics(tables)

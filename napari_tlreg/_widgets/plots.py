@@ -71,6 +71,7 @@ class PlotsWidget(ClosingDock, QWidget):
         self._generation = 0
         self._worker = None
         self._again = False  # inputs changed while an evaluation ran: one more when it ends
+        self._outside = 0  # landmarks outside the image, left out of the evaluation (said)
         self._exporting = None  # the worker writing a report folder
         self.exported: Path | None = None  # the folder the last export wrote
         self._timer = QTimer(self)
@@ -289,6 +290,14 @@ class PlotsWidget(ClosingDock, QWidget):
         img = self.current_image()
         landmarks = (None if pts is None or not len(pts.data)
                      else points_with_ids(image_points(pts, img), {"features": pts.features}))
+        self._outside = 0
+        if landmarks is not None and img is not None:  # a point napari let fall off the image: left out, said (the
+            # evaluation refused them all, and every curve with them)
+            h, w = frames_shape(img)[1:]
+            inside = ((landmarks[:, 2] >= -0.5) & (landmarks[:, 2] <= h - 0.5) & (landmarks[:, 3] >= -0.5)
+                      & (landmarks[:, 3] <= w - 0.5))
+            self._outside = int((~inside).sum())
+            landmarks = landmarks[inside]
         spacing, unit = layer_spacing(img) if img is not None else (None, "px")
         # the results were measured in their own pixel size: the axes say the latest's, unless one is the layer's (a
         # scale changed after a run gave px axes beside the Landmarks dock's mm; the oldest's labelled them all)
@@ -355,7 +364,9 @@ class PlotsWidget(ClosingDock, QWidget):
             self.metric_combo.setCurrentIndex(self.metric_combo.findData(avail[0]))
             self.metric_combo.blockSignals(False)
         self.redraw()
-        self._status(f"{len(tables)} result(s): " + ", ".join(tables) + " — click a curve to go to that frame")
+        off = self._outside
+        self._status(f"{len(tables)} result(s): " + ", ".join(tables) + " — click a curve to go to that frame"
+                     + (f" ({off} landmark{'s' * (off > 1)} outside the image left out)" if off else ""))
 
     def _on_error(self, gen: int, exc: BaseException) -> None:
         if gen != self._generation:

@@ -562,7 +562,7 @@ def _hex(rgba) -> str:
 #: the legend's line on the overlay, by how the frame under the warped reference is drawn
 OVERLAY_TEXT = {
     "green": "overlay: the frame green, the warped reference magenta: aligned structures white, a misalignment green or "
-             "magenta (so is a change of brightness between the frames: two dates' roofs)",
+             "magenta (so is a change of brightness between the frames)",
     "rgb": "overlay: the frame as registered (grey, layer “… grey frame”, over the colour image) green, the warped "
            "reference magenta: aligned structures white, a misalignment green or magenta (so is a change of "
            "brightness between the frames)",

@@ -670,14 +670,19 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
         warnings.warn(f"the files' no-data values differ ({said}{', ...' if len(paths) > 4 else ''}): none is taken "
                       "from them (the pair engines find each date's fill by their rule)", stacklevel=3)
     rgbs = [s.metadata.get("rgb") for s in seqs]
+    shapes = {np.shape(r) for r in rgbs if r is not None}
+    if len(shapes) == 1 and (like := next(r for r in rgbs if r is not None)).shape[-1] == 3:
+        # a grey frame among colour ones (a colour file whose channels are equal: an echo export's frames without
+        # Doppler) is grey in the colour layer too: the colour of every frame was dropped for it
+        rgbs = [r if r is not None else np.repeat(s.frames[..., None], 3, axis=-1).astype(like.dtype)
+                for r, s in zip(rgbs, seqs)]
     if all(r is not None for r in rgbs) and len({np.shape(r) for r in rgbs}) == 1:
         meta["rgb"] = np.concatenate(rgbs)
-    elif any(r is not None for r in rgbs):  # (diff review) a grey frame among colour ones dropped the colour unsaid
-        odd = [p.name for p, r in zip(paths, rgbs) if r is None] or [p.name for p, r in zip(paths, rgbs)
-                                                                       if np.shape(r) != np.shape(rgbs[0])]
-        warnings.warn(f"{odd[0]}{f' and {len(odd) - 1} more' if len(odd) > 1 else ''}: not in colour as "
-                      f"{paths[0].name if rgbs[0] is not None else 'the others'} {'is' if rgbs[0] is not None else 'are'}"
-                      " (or of other channels): the frames are shown grey, with no colour layer", stacklevel=3)
+    elif any(r is not None for r in rgbs):  # (diff review) channels of another count dropped the colour unsaid
+        odd = [p.name for p, r in zip(paths, rgbs) if r is None or np.shape(r) != np.shape(rgbs[0])]
+        warnings.warn(f"{odd[0]}{f' and {len(odd) - 1} more' if len(odd) > 1 else ''}: its colour is not as "
+                      f"{paths[0].name}'s (other channels, RGB beside RGBA, or none): the frames are shown grey, with "
+                      "no colour layer", stacklevel=3)
     bits = [s.metadata.get("bits") for s in seqs]
     if len(set(bits) - {None}) > 1:  # a 16-bit frame beside 8-bit ones: values of another scale, registered as such
         meta.pop("bits", None)
@@ -685,8 +690,9 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
         for f, b in zip(paths, bits):
             firsts.setdefault(b, f.name)
         said = ", ".join(f"{b}-bit {name}" for b, name in firsts.items() if b is not None)
-        warnings.warn(f"the pictures' grey values are of different bit depths ({said}): their values are on other scales (0-255 beside 0-65535), registered as they are; convert "
-                      "them to one depth", stacklevel=3)
+        ranges = " beside ".join(f"0-{2 ** b - 1}" for b in sorted(b for b in firsts if b is not None))
+        warnings.warn(f"the pictures' grey values are of different bit depths ({said}): their values are on other "
+                      f"scales ({ranges}), registered as they are; convert them to one depth", stacklevel=3)
     meta.update(source=str(source if source is not None else paths[0]), reader="stack", files=[str(p) for p in paths])
     # named for the files it holds: the first file's name alone named the stack of both dates after one of them
     name = name or (first.name if len(seqs) == 1 else f"{first.name}..{seqs[-1].name}")
@@ -2322,13 +2328,14 @@ def _read_picture(path: Path, **_) -> Sequence:
         meta["bits"] = _PICTURE_BITS.get(mode, 8)
     ms = [float(d) for d in durations if d]
     if n > 1 and len(ms) == n and min(ms) > 0:
-        if max(ms) - min(ms) > VIDEO_UNEVEN * float(np.median(ms)):  # as a video's
+        gaps = ms[:-1]  # the last frame's duration is a loop's hold, no interval between two frames
+        if max(gaps) - min(gaps) > VIDEO_UNEVEN * float(np.median(gaps)):  # as a video's
             meta["trigger_times_ms"] = [0.0, *np.cumsum(ms[:-1]).tolist()]
-            meta["frame_time_ms"] = float(np.median(ms))
-            warnings.warn(f"{path.name}: its frames are not evenly spaced in time ({min(ms):g} to {max(ms):g} ms "
-                          "apart); each frame is read as recorded, their times kept (trigger_times_ms)", stacklevel=3)
+            meta["frame_time_ms"] = float(np.median(gaps))
+            warnings.warn(f"{path.name}: its frames are not evenly spaced in time ({min(gaps):g} to {max(gaps):g} "
+                          "ms apart); each frame is read as recorded, their times kept (trigger_times_ms)", stacklevel=3)
         else:
-            meta["frame_time_ms"] = float(np.median(ms))
+            meta["frame_time_ms"] = float(np.median(gaps))
     return Sequence(grey, metadata=meta)
 
 
