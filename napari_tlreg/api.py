@@ -257,13 +257,13 @@ def worse_frames_note(method: str, frames: list[tuple[int, float, float]]) -> st
     over the frames is better (else :func:`worse_message` warns), and the model's field, fitted to the sequence as a
     whole, can miss a frame that hardly moves (tlrn left the real echo's frame 1 at an MSE of 0.0023 against 0.0016
     unregistered, without a word)."""
-    more = " ..." if len(frames) > 5 else ""
-    ts = ", ".join(str(t) for t, _, _ in frames[:5]) + more
-    mses = ", ".join(f"{a:.3g} against {b:.3g}" for _, a, b in frames[:5]) + more
     one = len(frames) == 1
+    t, a, b = max(frames, key=lambda f: f[1] - f[2])  # the worst
+    which = f"frame {t}" if one else f"{len(frames)} frames ({', '.join(str(f[0]) for f in frames[:5])}" + (
+        " ...)" if len(frames) > 5 else ")")
     # short: the dock's status line holds it (six lines of it hid the form at 1280x720)
-    return (f"{method}: frame{'' if one else 's'} {ts} match{'es' if one else ''} the warped reference worse "
-            f"than the reference left as it is (MSE {mses}), though better on the mean"
+    return (f"{method}: {which} match{'es' if one else ''} the warped reference worse than the reference left as it "
+            f"is (MSE {a:.3g} against {b:.3g}{'' if one else f' at frame {t}'}), though better on the mean"
             + ("" if method == "nmsr" else "; nmsr fits each frame"))
 
 

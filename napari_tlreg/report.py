@@ -459,7 +459,8 @@ def per_frame_tables(results: dict, labels=None, landmarks=None, spacing=None) -
 
 def _value_beside(ax, x: np.ndarray, y: np.ndarray, colour) -> None:
     """A pair's one frame: its value written beside its point, with room above and below (a pair of dates drew one
-    dot a method and one grey cross, the cross against the top edge and under the frame marker)."""
+    dot a method and one grey cross, the cross against the top edge and under the frame marker). One result's only:
+    several results' values fell on one another (their curves' colours and the axis tell them apart)."""
     if len(y) == 1 and np.isfinite(y[0]):
         ax.annotate(f"{y[0]:.3g}", (x[0], y[0]), textcoords="offset points", xytext=(7, 0), va="center", fontsize=7,
                     color=colour)
@@ -541,7 +542,8 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             ax.plot(x, y, color=colours[j % len(colours)], marker=shapes[j % len(shapes)],
                     linestyle=dashes[j % len(dashes)], ms=3.5, lw=1.4, label=name,
                     markevery=marks, picker=True, pickradius=6)
-            _value_beside(ax, x, y, colours[j % len(colours)])
+            if len(tables) == 1:  # (several results' values fell on one another)
+                _value_beside(ax, x, y, colours[j % len(colours)])
             ok = np.isfinite(y)
             alone = ok & ~np.r_[False, ok[:-1]] & ~np.r_[ok[1:], False]  # no line through it to read its frame by
             if 0 < ok.sum() <= min(FEW_POINTS, len(y) - 1):  # a lone dot's frame (TRE on the frames where landmarks
@@ -577,7 +579,11 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
                     ax.plot(x, y, "--x", color=colours[j % len(colours)] if own else "0.55", lw=1.0, ms=3.5,
                             alpha=0.6 if own else 1.0, markevery=marks,
                             label=f"{name} before registration" if own else "before registration")
-                    _value_beside(ax, x, y, colours[j % len(colours)] if own else "0.4")
+                    if len(tables) == 1:
+                        _value_beside(ax, x, y, "0.4")
+        lo, hi = ax.get_ylim()
+        if T == 2 and lo < 0 <= ax.dataLim.ymin:  # a pair's room around its point: no negative TRE or MSE on the axis
+            ax.set_ylim(-0.04 * hi, hi)
         if m == "folding":
             top = max([np.nanmax(np.r_[metric_series(rows, m)[1], 0.0]) for rows in tables.values()])
             ax.set_ylim(-0.02 * max(top, 0.1), max(top * 1.1, 0.1))

@@ -721,7 +721,9 @@ def resumed_settings(out, given: set[str]) -> dict:
         return {}
     saved = ckpt.get("train") or {}
     # the planned length too (a plain --resume of a 3000-step run stopped at the default 2000, and recorded it)
-    taken = {k: saved[k] for k in (*RESUMED_AS_SAVED, "iterations") if k != "method" and k in saved and k not in given}
+    # and its validation and checkpoints' rhythm (a plain --resume switched validation off, unsaid)
+    taken = {k: saved[k] for k in (*RESUMED_AS_SAVED, "iterations", "val_every", "checkpoint_every")
+             if k != "method" and k in saved and k not in given}
     task = TASKS.get(ckpt.get("method") or saved.get("method"))
     if isinstance(ckpt.get("config"), dict) and task is not None:  # the network options a user sets, key by key
         taken["net"] = {k: v for k, v in ckpt["config"].items() if k in task.default_net}

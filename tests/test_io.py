@@ -2515,6 +2515,17 @@ def test_pictures_are_frames_and_an_animated_gif_a_sequence(tmp_path):
     np.testing.assert_array_equal(seq.metadata["rgb"][2], np.repeat(colour[0, ..., :1], 3, axis=-1))
     iio.imwrite(tmp_path / "rgb" / "t3.png", np.concatenate([colour[1], colour[1, ..., :1]], axis=-1))  # RGBA:
     assert load_sequence(tmp_path / "rgb").metadata["rgb"].shape == (4, 9, 11, 3)  # its alpha dropped, as RGB
+    # (third diff review) a 16-bit grey picture among 8-bit colour ones: not wrapped into the colour layer's uint8
+    # (40000 showed as 64), said as another depth
+    iio.imwrite(tmp_path / "rgb" / "t4.png", grey[4])
+    with pytest.warns(UserWarning) as said:
+        seq = load_sequence(tmp_path / "rgb")
+    assert "rgb" not in seq.metadata and any("8-bit t0.png, 16-bit t4.png" in str(w.message) for w in said)
+    # RGBA TIFF frames beside RGB ones keep their colour, alpha dropped (as pictures'; all colour was dropped)
+    (tmp_path / "tifs").mkdir()
+    save_stack(tmp_path / "tifs" / "t0.tif", colour[0], rgb=True)
+    save_stack(tmp_path / "tifs" / "t1.tif", np.concatenate([colour[1], colour[1, ..., :1]], axis=-1), rgb=True)
+    np.testing.assert_array_equal(load_sequence(tmp_path / "tifs").metadata["rgb"], colour)
 
     data = (tmp_path / "png16" / "frame3.png").read_bytes()
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])

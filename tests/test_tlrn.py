@@ -685,10 +685,12 @@ def test_a_resume_on_the_command_line_takes_the_checkpoints_own_settings(tmp_pat
     # (diff review) a plain --resume ran to the default 2000 steps, not the 3 planned; one --net option given
     # replaced them all, the others then "changed" to their defaults
     ckpt["train"]["iterations"] = 5  # as a run of 5 planned steps interrupted at step 3 leaves it
+    ckpt["train"]["val_every"] = 2  # (third diff review) and its validation, which a plain --resume switched off
     torch.save(ckpt, out)
     assert main(base + ["--resume", "--net", "flow_level=0"]) == 0
     ckpt = torch.load(out, weights_only=True)
     assert ckpt["step"] == 5 and ckpt["train"]["iterations"] == 5 and ckpt["config"]["enc"] == [8, 16, 16, 16]
+    assert ckpt["train"]["val_every"] == 2 and [s for s, _ in ckpt["val"]["history"]] == [4, 5]
 
 
 def test_resume_continues_the_run_it_was_and_ctrl_c_keeps_the_steps_done(tmp_path, capsys):

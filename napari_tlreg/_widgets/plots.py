@@ -520,11 +520,14 @@ class PlotsWidget(ClosingDock, QWidget):
         source = (plugin_info(img).get("source") or img.name) if img is not None else None
         tables = self.tables if set(self.tables) == set(results) and not self.busy else None
         said: list[str] = []  # the write's warnings (a worker's reach no one)
+        if self._outside:  # said with the report too, and in it (its landmarks.csv lacked the point without a word)
+            said.append(f"{self._outside} landmark{'s' * (self._outside > 1)} outside the image left out")
         worker = create_worker(report.export_report, results, folder, labels=labels, landmarks=landmarks,
                                spacing=spacing, unit=unit, label=self.label_combo.currentData(), source=source,
                                tables=tables, label_names=self.label_names(), frame_ms=self.frame_ms(),
                                on_warning=said.append,
-                               extra={"image_layer": img.name if img is not None else None},
+                               extra={"image_layer": img.name if img is not None else None,
+                                      **({"landmarks_outside_left_out": self._outside} if self._outside else {})},
                                _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda out: self.live and self._on_exported(out, said))
         worker.errored.connect(lambda exc: self.live and self._error(f"export failed: {exc}"))

@@ -670,11 +670,15 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
         warnings.warn(f"the files' no-data values differ ({said}{', ...' if len(paths) > 4 else ''}): none is taken "
                       "from them (the pair engines find each date's fill by their rule)", stacklevel=3)
     rgbs = [s.metadata.get("rgb") for s in seqs]
+    if len({np.shape(r)[-1] for r in rgbs if r is not None}) > 1:  # RGB beside RGBA: the colour, alpha dropped
+        rgbs = [r if r is None else r[..., :3] for r in rgbs]
     shapes = {np.shape(r) for r in rgbs if r is not None}
     if len(shapes) == 1 and (like := next(r for r in rgbs if r is not None)).shape[-1] == 3:
-        # a grey frame among colour ones (a colour file whose channels are equal: an echo export's frames without
-        # Doppler) is grey in the colour layer too: the colour of every frame was dropped for it
-        rgbs = [r if r is not None else np.repeat(s.frames[..., None], 3, axis=-1).astype(like.dtype)
+        # a grey picture among colour ones of its depth (a colour file whose channels are equal: an echo export's
+        # frames without Doppler) is grey in the colour layer too: the colour of every frame was dropped for it
+        colour_bits = next(s.metadata.get("bits") for r, s in zip(rgbs, seqs) if r is not None)
+        rgbs = [np.repeat(s.frames[..., None], 3, axis=-1).astype(like.dtype)
+                if r is None and colour_bits is not None and s.metadata.get("bits") == colour_bits else r
                 for r, s in zip(rgbs, seqs)]
     if all(r is not None for r in rgbs) and len({np.shape(r) for r in rgbs}) == 1:
         meta["rgb"] = np.concatenate(rgbs)
@@ -684,7 +688,7 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
                       f"{paths[0].name}'s (other channels, RGB beside RGBA, or none): the frames are shown grey, with "
                       "no colour layer", stacklevel=3)
     bits = [s.metadata.get("bits") for s in seqs]
-    if len(set(bits) - {None}) > 1:  # a 16-bit frame beside 8-bit ones: values of another scale, registered as such
+    if len(set(bits) - {None}) > 1:  # a 16-bit frame beside 8-bit ones (grey or colour): values of another scale
         meta.pop("bits", None)
         firsts: dict = {}  # one file of each depth
         for f, b in zip(paths, bits):
@@ -2324,8 +2328,8 @@ def _read_picture(path: Path, **_) -> Sequence:
     else:
         grey, rgb = arr.astype(np.float32), None
     meta: dict = {"rgb": rgb} if rgb is not None else {}
-    if rgb is None:
-        meta["bits"] = _PICTURE_BITS.get(mode, 8)
+    # a grey picture's bits by its mode, a colour one's by its values' type (Pillow's colour is 8 bits a channel)
+    meta["bits"] = _PICTURE_BITS.get(mode, 8) if rgb is None else 8 * rgb.dtype.itemsize
     ms = [float(d) for d in durations if d]
     if n > 1 and len(ms) == n and min(ms) > 0:
         gaps = ms[:-1]  # the last frame's duration is a loop's hold, no interval between two frames
