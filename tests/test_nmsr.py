@@ -1022,6 +1022,22 @@ def test_an_lr_that_diverges_is_a_clear_error():
             tl.register(frames, method="nmsr", iterations=20, lr=lr)
 
 
+def test_a_loss_not_finite_is_refused_before_its_backward(monkeypatch):
+    """(2026-12-07, training review) A NaN field's backward through grid_sample with border padding can kill the
+    process (the trainer's did, at --lr 10): the loss is checked before the backward, block by block."""
+    from napari_tlreg.engines import nmsr
+
+    rng = np.random.default_rng(0)
+    img = ndi.gaussian_filter(rng.random((32, 32)), 3).astype(np.float32)
+    backwards = []
+    real_grad = nmsr.grad_l2_per_item
+    monkeypatch.setattr(nmsr, "grad_l2_per_item", lambda f, w=None: real_grad(f, w) * float("nan"))
+    monkeypatch.setattr(torch.Tensor, "backward", lambda *a, **k: backwards.append(1))
+    with pytest.raises(ValueError, match=r"nmsr: the loss diverged at scale 0.125, iteration 1 \(try a smaller lr\)"):
+        tl.register(np.stack([img, np.roll(img, 1, 0)]), method="nmsr", iterations=5, init="random")
+    assert backwards == []
+
+
 def test_numpy_scalars_are_parameters_like_python_numbers():
     """``np.int64(5)`` for an integer parameter and ``np.float32`` for a number were refused with a TypeError."""
     engine = get_engine("nmsr")

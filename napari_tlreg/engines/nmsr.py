@@ -1075,9 +1075,7 @@ class NMSREngine(Engine):
                     losses[b0 : b0 + len(idx)] = loss.detach()
                     new_f.append(f.detach())
                 f = new_f[0] if len(new_f) == 1 else torch.cat(new_f)
-                if not bool(torch.isfinite(losses).all()):
-                    raise ValueError(f"nmsr: the loss diverged at scale {s:g}, iteration {it + 1} (try a smaller lr)")
-                # an lr far too large diverges with a finite loss: the field runs off the image (hundreds to 1e15 px)
+                # (a loss not finite is refused block by block, before its backward, above) an lr far too large diverges with a finite loss: the field runs off the image (hundreds to 1e15 px)
                 reach = float(f.abs().amax()) if bool(torch.isfinite(f).all()) else math.inf
                 if reach > DIVERGED_REACH * max(size):
                     raise ValueError(f"nmsr: the optimisation diverged at scale {s:g}, iteration {it + 1}: the field "

@@ -2296,8 +2296,8 @@ def _read_picture(path: Path, **_) -> Sequence:
     a sequence: :func:`frame_files`), or an animated GIF's, PNG's or WebP's frames (an echo clip saved for slides),
     their interval kept (``frame_time_ms``; frames of uneven durations: their times, ``trigger_times_ms``, said).
     Colour -> luminance, the colour kept; colour whose channels are equal (a GIF's grey palette) is grey; alpha is
-    dropped. No pixel size: a picture's dots per inch are a printer's, not a scan's. ``metadata["bits"]``: a grey
-    picture's bits (see :func:`stack_files`)."""
+    dropped. No pixel size: a picture's dots per inch are a printer's, not a scan's. ``metadata["bits"]``: the bits of
+    its values, a channel's for colour (see :func:`stack_files`)."""
     from PIL import Image, ImageSequence
 
     n, h, w, mode = _picture_header(path)
