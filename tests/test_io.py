@@ -2534,3 +2534,20 @@ def test_pictures_are_frames_and_an_animated_gif_a_sequence(tmp_path):
     (tmp_path / "png16" / "frame3.png").write_bytes(data[: len(data) // 2])  # one frame of the folder damaged
     with pytest.raises(SequenceReadError, match=r"^frame3\.png: not a readable picture file"):
         load_sequence(tmp_path / "png16")
+
+
+def test_a_colour_stack_keeps_its_frame_time(tmp_path):
+    """(carried since session 53) A colour layer saved to TIFF lost its frame time: ImageJ's finterval, where the grey
+    stacks keep it, has no RGB stack to go with. It is in the colour TIFF's JSON description, and read back."""
+    from napari_tlreg import _hooks
+
+    colour = np.random.default_rng(0).integers(0, 255, (4, 8, 9, 3)).astype(np.uint8)
+    save_stack(tmp_path / "c.tif", colour, spacing=(0.5, 0.5), rgb=True, frame_time_ms=33.3)
+    seq = load_sequence(tmp_path / "c.tif")
+    assert seq.metadata["frame_time_ms"] == 33.3 and seq.spacing == (0.5, 0.5)
+    np.testing.assert_array_equal(seq.metadata["rgb"], colour)
+    meta = {"rgb": True, "scale": (1.0, 0.5, 0.5), "metadata": {"napari_tlreg": {"frame_time_ms": 40.0}}}
+    _hooks.write_image(str(tmp_path / "layer.tif"), colour, meta)  # the napari writer of a colour layer
+    assert load_sequence(tmp_path / "layer.tif").metadata["frame_time_ms"] == 40.0
+    save_stack(tmp_path / "one.tif", colour[0], rgb=True, frame_time_ms=33.3)  # one picture: no frame time
+    assert "frame_time_ms" not in load_sequence(tmp_path / "one.tif").metadata

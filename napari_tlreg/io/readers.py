@@ -879,6 +879,8 @@ def _tiff_array(path: Path):
             meta["frame_time_ms"] = 1000.0 * float(finterval)
         elif t > 1 and "T" in axes and (ms := _ome_frame_time_ms(tif)) is not None:  # (a z-stack's is no frame time)
             meta["frame_time_ms"] = ms
+        elif t > 1 and (ms := _shaped_frame_time_ms(tif)) is not None:  # save_stack's colour TIFF
+            meta["frame_time_ms"] = ms
     bad = [m for m in messages if _CORRUPT.search(m)]
     if bad:
         _fail(path, f"not a readable TIFF file (truncated or corrupt: {bad[0].splitlines()[0][:120]})")
@@ -890,6 +892,14 @@ _RASTER_SUFFIXES = {".tga", ".ico", ".jp2", ".j2k", ".heic", ".avif", ".ppm", ".
 #: OME's time units, in milliseconds (TimeIncrementUnit; the schema's default is seconds)
 _OME_TIME_MS = {"s": 1000.0, "ms": 1.0, "µs": 1e-3, "\u03bcs": 1e-3, "us": 1e-3, "ns": 1e-6, "min": 60_000.0,
                 "h": 3_600_000.0}
+
+
+def _shaped_frame_time_ms(tif) -> float | None:
+    """The frame time ``save_stack`` writes into a colour TIFF's JSON description (ImageJ's ``finterval`` has no RGB
+    stack to go with), or None."""
+    shaped = getattr(tif, "shaped_metadata", None)
+    ms = (shaped[0] or {}).get("frame_time_ms") if shaped else None
+    return float(ms) if isinstance(ms, (int, float)) and math.isfinite(ms) and ms > 0 else None
 
 
 def _ome_frame_time_ms(tif) -> float | None:

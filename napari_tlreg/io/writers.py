@@ -508,7 +508,8 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
         ft = float(frame_time_ms)
         if not (math.isfinite(ft) and ft > 0):
             raise ValueError(f"{path.name}: frame_time_ms must be a positive number, got {frame_time_ms!r}")
-        frame_time_ms = ft if arr.ndim in (3, 4) and not rgb else None  # (T, H, W), and (T, 2, H, W) fields
+        # (T, H, W), (T, 2, H, W) fields, and (T, H, W, C) colour (a colour layer saved lost its frame time)
+        frame_time_ms = ft if arr.ndim in (3, 4) and not rgb or rgb and arr.ndim == 4 else None
     if spacing is not None:
         spacing = (float(spacing[0]), float(spacing[1]))
         if not all(math.isfinite(s) and s > 0 for s in spacing):
@@ -516,7 +517,7 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
         spacing, unit = _canonical_spacing(path, spacing, unit)
     with atomic_path(path) as tmp:
         if rgb:
-            _write_rgb_tiff(tmp, arr, spacing, unit)
+            _write_rgb_tiff(tmp, arr, spacing, unit, frame_time_ms)
         elif kind == "nifti":
             _write_nifti(tmp, arr, spacing, unit, gz=path.name.lower().endswith(".gz"), labels=labels,
                          frame_time_ms=frame_time_ms)
@@ -537,13 +538,15 @@ def _canonical_spacing(path: Path, spacing: tuple[float, float], unit: str) -> t
     return (spacing[0] * scale[0], spacing[1] * scale[0]), scale[1]
 
 
-def _write_rgb_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str) -> None:
-    """``(H, W, 3|4)`` or ``(T, H, W, 3|4)`` as an RGB(A) TIFF (spacing in its JSON description)."""
+def _write_rgb_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, frame_time_ms: float | None = None) -> None:
+    """``(H, W, 3|4)`` or ``(T, H, W, 3|4)`` as an RGB(A) TIFF (spacing and the frame time in its JSON description)."""
     import tifffile
 
     md: dict = {"axes": "YXS" if arr.ndim == 3 else "TYXS"}
     if spacing is not None:
         md.update(spacing=list(spacing), unit=unit)
+    if frame_time_ms is not None:
+        md["frame_time_ms"] = float(frame_time_ms)
     extra = {"extrasamples": ["unassalpha"]} if arr.shape[-1] == 4 else {}
     tifffile.imwrite(tmp, arr, imagej=False, ome=False, metadata=md, photometric="rgb", **extra)
 
