@@ -470,6 +470,13 @@ def folded_percent(det, mask=None) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- evaluation table
+def landmarks_inside(landmarks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Which ``(N, 4)`` rows ``(id, t, row, col)`` lie on a frame of ``size`` ``(H, W)`` (pixel centres ``0 .. H-1``,
+    half a pixel of margin), as a bool mask: the evaluation refuses the others, the plots dock leaves them out."""
+    h, w = size
+    return (landmarks[:, 2] >= -0.5) & (landmarks[:, 2] <= h - 0.5) & (landmarks[:, 3] >= -0.5) & (landmarks[:, 3] <= w - 0.5)
+
+
 def _landmark_table(landmarks, T: int, size: tuple[int, int] | None = None) -> np.ndarray:
     """``landmarks`` checked as ``(N, 4)`` rows ``(id, t, row, col)`` on ``T`` frames of ``size`` ``(H, W)`` (the
     checks of :func:`~napari_tlreg.report.check_annotations`: a point 500 px outside a 32x32 image gave a TRE of 484 px
@@ -487,13 +494,10 @@ def _landmark_table(landmarks, T: int, size: tuple[int, int] | None = None) -> n
         raise ValueError("landmark ids and time indices must be integers")
     if lm.shape[0] and (tt.min() < 0 or tt.max() >= T):
         raise ValueError(f"landmark time index out of range [0, {T})")
-    if size is not None:
-        h, w = size
-        out = (lm[:, 2] < -0.5) | (lm[:, 2] > h - 0.5) | (lm[:, 3] < -0.5) | (lm[:, 3] > w - 0.5)
-        if out.any():
-            pid, t, r, c = lm[np.flatnonzero(out)[0]]
-            raise ValueError(f"landmark id {pid:g} in frame {t:g} at (row {r:g}, col {c:g}) lies outside the {h}x{w} "
-                             "image")
+    if size is not None and not (inside := landmarks_inside(lm, size)).all():
+        pid, t, r, c = lm[np.flatnonzero(~inside)[0]]
+        raise ValueError(f"landmark id {pid:g} in frame {t:g} at (row {r:g}, col {c:g}) lies outside the "
+                         f"{size[0]}x{size[1]} image")
     lm[:, 0], lm[:, 1] = ids, tt
     keys = lm[:, :2]
     if np.unique(keys, axis=0).shape[0] != keys.shape[0]:

@@ -35,6 +35,7 @@ from napari_tlreg import report
 from napari_tlreg._hooks import points_with_ids
 from napari_tlreg.core.arrays import frame_time_ms
 from napari_tlreg.core.labels import label_names as names_by_id
+from napari_tlreg.metrics import landmarks_inside
 
 from .landmarks import LANDMARKS, TRACKED_KEY, image_points, layer_spacing
 from .chooser import (ClosingDock, ImageChooser, StatusLabel, current_frame, file_name, frame_not_shown, frames_shape,
@@ -293,9 +294,7 @@ class PlotsWidget(ClosingDock, QWidget):
         self._outside = 0
         if landmarks is not None and img is not None:  # a point napari let fall off the image: left out, said (the
             # evaluation refused them all, and every curve with them)
-            h, w = frames_shape(img)[1:]
-            inside = ((landmarks[:, 2] >= -0.5) & (landmarks[:, 2] <= h - 0.5) & (landmarks[:, 3] >= -0.5)
-                      & (landmarks[:, 3] <= w - 0.5))
+            inside = landmarks_inside(landmarks, frames_shape(img)[1:])
             self._outside = int((~inside).sum())
             landmarks = landmarks[inside]
         spacing, unit = layer_spacing(img) if img is not None else (None, "px")
