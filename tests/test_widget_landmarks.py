@@ -864,8 +864,12 @@ def test_a_replaced_result_is_freed(docks, qtbot, errors):
     lmw.track()
     qtbot.waitUntil(lambda: lmw._worker is None, timeout=10000)
     first = weakref.ref(store_for(viewer).get("seq", FieldEngine.name))
+    evaluated = plots._generation
     run_register(qtbot, reg, FieldEngine.name)  # replaces it
-    qtbot.waitUntil(lambda: not plots.busy and bool(plots.tables), timeout=10000)
+    # the Plots dock's evaluation of the new result, not the old tables (which held as soon as the run was shown, while
+    # the dock's timer was still to start the evaluation whose arguments hold the old result: a failure in one CI run)
+    qtbot.waitUntil(lambda: plots._generation > evaluated and not plots.busy and bool(plots.tables), timeout=10000)
+    qtbot.waitUntil(lambda: reg._worker is None and not reg._grid_workers and lmw._worker is None, timeout=10000)
     assert store_for(viewer).get("seq", FieldEngine.name) is not first()
     for _ in range(3):
         gc.collect()
