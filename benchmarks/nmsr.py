@@ -81,7 +81,13 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
     beside the stored rows of those sections (made on another CPU: ``cpu`` in results.json; this run's is
     ``cpu_of_the_last_partial_run``): per figure, where NMSR is worse than SyN-CC here and there, and the cases whose
     verdict changed (:func:`cpu_verdicts`);
-20. ``--profile``: where the time of one echo registration goes (torch.profiler).
+20. "maskscale": NMSR's masked cases (the bundled echo, the 2 held-out echoes, the real echo's first 6 frames and its
+    whole clip) since ``tl.register`` scales their intensities from the percentiles inside the mask (2026-12-07;
+    before, the whole frame's): NMSR's defaults now, NMSR given the frames scaled the earlier way (the whole frame's
+    percentiles; register's scale inside the mask is then the identity on these cases, checked) and SyN-CC given the
+    frames as NMSR scales them now; each row scored on the frames it was given (MSE is not comparable between the two
+    scales, LCC10, Dice and EPE are); ``--mask-cases synthetic|real``: some of the cases only, merged with the stored ones;
+21. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ``--nmsr KEY=VALUE`` (repeatable) sets an option every NMSR row starts from instead of the engine's default (a row's
 own options still win). The engine's defaults have been ``interpolation="cubic"``, ``edge_weight=1`` since the
@@ -313,6 +319,15 @@ def wall_errors(field, gt, labels, others, wall: int = 1, cavity: int = 2) -> di
             "twist_pct": float(100.0 * f_tan / g_tan) if turns else None}
 
 
+def scaled(frames: np.ndarray, mask=None) -> np.ndarray:
+    """``frames`` scaled to [0, 1] as ``tl.register`` scales NMSR's: from the percentiles inside ``mask`` where there is
+    one (:func:`napari_tlreg.api.scaled_apart`), so that every method is given and scored on the same frames."""
+    from napari_tlreg.api import scaled_apart
+
+    region = None if mask is None else np.asarray(mask, bool)
+    return normalize_sequence(frames, fill=scaled_apart(None, region, np.shape(frames)))
+
+
 def run_nmsr(case, **params) -> dict:
     mask = case["mask"]
     kw = dict(NMSR_DEFAULT, **params)
@@ -337,7 +352,7 @@ def noise_share(frames: np.ndarray, mask=None) -> float:
 
     from napari_tlreg.engines.nmsr import noise_variance, white_noise_ratio
 
-    x = torch.from_numpy(normalize_sequence(frames))
+    x = torch.from_numpy(scaled(frames, mask))
     w = None if mask is None else torch.from_numpy(np.asarray(mask, np.float32))[None, None]
     if w is not None:
         x = x * w[0]
@@ -369,7 +384,7 @@ def run_ants(case, syn="SyN", **options) -> dict:
     its endpoint error covers the pixels it pulls from outside the frame too, and the reference resampled through it
     as NMSR's warped frames are; ANTs' own output, 0 where it samples outside the frame, dominated its MSE and local
     CC on the phantoms, scored over the whole frame). Its labels are ANTs' own."""
-    frames_n = normalize_sequence(case["frames"])
+    frames_n = scaled(case["frames"], case["mask"])
     ref = case.get("reference", 0)
     labels = case.get("labels")
     warped, labs, jac, secs, field = ants_as_ours(frames_n, ref, None if labels is None else labels[ref], syn=syn,
@@ -383,7 +398,7 @@ def run_ants(case, syn="SyN", **options) -> dict:
 def run_truth(case) -> dict:
     """The true motion scored as a registration: the reference resampled through it (bilinear, as every method's),
     its labels through it (nearest)."""
-    frames_n = normalize_sequence(case["frames"])
+    frames_n = scaled(case["frames"], case["mask"])
     ref = case.get("reference", 0)
     gt = np.nan_to_num(case["gt"])
     warped = np.asarray(tl.warp(frames_n[ref], gt))
@@ -438,7 +453,7 @@ def beside_syncc(case, use_ants: bool) -> dict[str, dict]:
 
 
 def run_none(case) -> dict:
-    frames_n = normalize_sequence(case["frames"])
+    frames_n = scaled(case["frames"], case["mask"])
     ref = case.get("reference", 0)
     T = len(frames_n)
     labels = case.get("labels")
@@ -1019,7 +1034,7 @@ PACE_PHANTOMS = (FRESH_OFFSET + 1, FRESH_OFFSET + 2, FRESH_OFFSET + 4)
 #: the sections, in the order they run (``--skip``, ``--only``)
 SECTIONS = ("synthetic", "landscape", "consecutive", "variants", "cold", "fresh", "heldout", "real", "realcc", "realsub",
             "sunnybrook", "noise", "pace", "radius", "symmetric", "objective", "seeds", "edges", "cubic", "cubicpace",
-            "spread", "truth", "sunnyspread", "cpucheck")
+            "spread", "truth", "sunnyspread", "cpucheck", "maskscale")
 #: the held-out set (``heldout`` section), fixed on 2026-12-03 before any of it was run: seeds nobody
 #: had registered while the defaults were chosen: 8 phantoms, seeds 70,000+, and 2 synthetic echoes
 #: like the bundled one (its seed is 0; the warm start saw 10,000-13,999)
@@ -1050,6 +1065,41 @@ EARLIER_DEFAULTS = {"interpolation": "linear", "edge_weight": 0.0}
 #: chain through every phase from ED to ES
 SUNNYBROOK_NMSR = {"nmsr (ED,ES pair)": {}, "nmsr smooth=10 (ED,ES pair)": {"smooth": 10.0},
                    "nmsr consecutive (ED..ES)": {"pairing": "consecutive"}}
+
+
+#: the maskscale section's rows: NMSR's defaults, NMSR on the frames scaled the earlier way, SyN-CC
+MASK_ROWS = ("nmsr", "nmsr, whole-frame scale (before)", "ants SyNCC")
+
+
+def mask_cases(which: str, smoke: bool = False) -> list[dict]:
+    """The maskscale section's cases: ``"synthetic"`` (the bundled echo, the 2 held-out echoes), ``"real"`` (the real
+    echo's first 6 frames, in the whole clip's fan, and the whole clip) or ``"all"``."""
+    if smoke:
+        return [first_frames(echo_case())]
+    out = [echo_case()] + [echo_case_seed(seed) for seed in HELDOUT_ECHO_SEEDS] if which in ("synthetic", "all") else []
+    return out + ([real_echo_head(6), real_echo_clip()] if which in ("real", "all") else [])
+
+
+def mask_scale(cases: list[dict], use_ants: bool, kept: dict | None = None) -> dict:
+    """"maskscale" (module docstring, 20): per case the :data:`MASK_ROWS`, and per figure whether NMSR is worse than
+    SyN-CC (:data:`WORSE_IF`, the figures the case has), now and with the earlier scale. ``kept``: the stored
+    section, whose other cases stay."""
+    out = {"cpu": cpu_info(), "cases": dict((kept or {}).get("cases", {}))}
+    for case in cases:
+        earlier = normalize_sequence(case["frames"])
+        if not np.array_equal(scaled(earlier, case["mask"]), earlier):  # else the row would not be the earlier scale's
+            raise RuntimeError(f"{case['name']}: the frames scaled on the whole frame are scaled again in the mask")
+        rows = {"nmsr": run_nmsr(case), "nmsr, whole-frame scale (before)": run_nmsr({**case, "frames": earlier})}
+        if use_ants:
+            rows["ants SyNCC"] = run_ants(case, **ANTS["ants SyNCC"])
+        print_table(f"maskscale: {case['name']} (intensities scaled in the mask)", rows)
+        out["cases"][case["name"]] = rows
+    if use_ants:
+        out["worse_than_syncc"] = {
+            row: {k: [n for n, rows in out["cases"].items() if k in rows[row] and bool(worse(rows[row][k], rows["ants SyNCC"][k]))]
+                  for k, worse in WORSE_IF.items()}
+            for row in MASK_ROWS[:2]}
+    return out
 
 
 def cpu_check(cases: dict[str, list[dict]], R: dict, use_ants: bool, sunny_limit: int | None) -> dict:
@@ -1139,6 +1189,8 @@ def main(argv=None) -> int:
                     "from the K-th (e.g. 0/2 and 1/2 in two processes); the others keep the results.json's figures")
     ap.add_argument("--truth-cases", default="", help="truth section: only these cases (comma list of names, e.g. "
                     "'phantom 50004,echo 70000,echo (bundled)')")
+    ap.add_argument("--mask-cases", default="all", choices=("all", "synthetic", "real"),
+                    help="maskscale section: the synthetic echoes, the real echo's, or all; the others keep their figures")
     ap.add_argument("--nmsr", action="append", default=[], metavar="KEY=VALUE",
                     help="an NMSR option every NMSR row starts from instead of the engine's default (repeatable; "
                          "e.g. --nmsr interpolation=linear --nmsr edge_weight=0: the defaults before the eighteenth run)")
@@ -1479,6 +1531,9 @@ def run_sections(args) -> int:
                            "heldout": [phantom_case(i) for i in range(HELDOUT_OFFSET, HELDOUT_OFFSET + n)]
                            + [echo_case_seed(seed) for seed in HELDOUT_ECHO_SEEDS[: 1 if args.quick else None]]}
         R["cpucheck"] = cpu_check(check_cases, R, use_ants, sunny_limit)
+
+    if "maskscale" not in skip:
+        R["maskscale"] = mask_scale(mask_cases(args.mask_cases, args.smoke), use_ants, R.get("maskscale"))
 
     if args.profile:
         R["profile"] = profile_echo(cases[0])

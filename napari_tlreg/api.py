@@ -327,6 +327,15 @@ def without_far_fill(frames, nodata: np.ndarray, arr: np.ndarray, reference: int
     return validate_frames(np.where(nodata, data[~nodata].min(), data), reference)
 
 
+def scaled_apart(nodata: np.ndarray | None, region: np.ndarray | None, shape) -> np.ndarray | None:
+    """``(T, H, W)`` bool: the pixels left out of the intensities' scale (clipped to 0 or 1 with it): the no-data
+    fill, and what lies outside the engine's region (:meth:`~napari_tlreg.engines.base.Engine.scaling_region`)."""
+    if region is None or region.all():
+        return nodata
+    outside = np.broadcast_to(~region, shape)
+    return outside if nodata is None else nodata | outside
+
+
 def given_nodata(frames, value: float) -> np.ndarray:
     """``(T, H, W)`` bool: where ``frames`` (as given, before :func:`validate_frames` rescales float64 and wide integers)
     equal the no-data ``value``."""
@@ -692,7 +701,8 @@ def register(
     all frames), ``"frame"`` (each frame its own: a flickering video's gain and offset do not reach the engine) or
     ``"auto"`` (the default: per frame where some frame's brightness differs from the reference's beyond what motion
     does, :func:`napari_tlreg.core.normalize.flicker`, and then ``on_warning`` says so; else per sequence).
-    ``RegistrationResult.normalization`` says which was used.
+    ``RegistrationResult.normalization`` says which was used. The scale is the 1st-99th percentiles of the pixels
+    the engine sees: with NMSR's ``mask``, those inside it (a caption outside an echo's fan changes nothing).
     A constant sequence, or a constant reference frame, is an error: nothing in it can be matched.
     ``params`` are the method's own parameters (see each engine's ``defaults``).
     Returns a :class:`RegistrationResult` whose displacements are pull fields in pixels.
@@ -766,7 +776,8 @@ def register(
     ctx.check()  # a cancel during the checks is taken before the intensities are scaled (seconds on 8x4000x4000)
     if declared:  # the user's value is the fill, for the engines too (none where no pixel holds it)
         ctx.nodata = torch.from_numpy(given).to(dev)
-    norm, normalization, flickering = scale_intensities(arr, ref, normalize, skip=blank, fill=nodata)
+    norm, normalization, flickering = scale_intensities(arr, ref, normalize, skip=blank,
+                                                        fill=scaled_apart(nodata, engine.scaling_region(checked), arr.shape))
     if flickering:
         warn(flicker_message(flickering))
     ctx.check()

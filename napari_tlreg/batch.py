@@ -55,8 +55,8 @@ SUMMARY_NAME = "summary.csv"
 #: Metric columns copied from each result's ``metrics.json`` summary (means over non-reference frames).
 #: each beside its value without registration (``_before``): a cohort's rows said what registration gave, not what
 #: it changed
-METRIC_KEYS = ("mse", "mse_before", "lncc", "lncc10", "folding_pct", "dice", "dice_before", "hd95", "hd95_before",
-               "tre", "tre_before")
+METRIC_KEYS = ("mse", "mse_before", "lncc", "lncc_before", "lncc10", "lncc10_before", "folding_pct", "dice",
+               "dice_before", "hd95", "hd95_before", "tre", "tre_before")
 #: Distance columns in the sequence's pixel size too (``hd95_mm`` or ``tre_m`` in ``metrics.json``), under one name
 #: with the ``unit`` beside them (a cohort's sequences may have different ones; empty for one measured in pixels)
 PHYSICAL_KEYS = ("hd95", "hd95_before", "tre", "tre_before")
@@ -468,6 +468,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
     if item.get("error"):
         return _row(item, status="failed", seconds=0.0, method=method, error=item["error"])
     t0 = time.perf_counter()
+    size: dict = {}  # the frames' count and size, once read: a failed row says them too (a one-frame file's said none)
     try:
         from . import api, report
         from .core.ops import resolve_device
@@ -486,6 +487,8 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
             warnings.simplefilter("always")  # folder's skipped files) goes in the summary with the run's own
             seq = load_sequence(item["source"], slice=slice, max_voxels=api.MAX_VOXELS)  # refused before it is read
         notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        if len(shape := tuple(getattr(seq.frames, "shape", ()))) == 3:
+            size = dict(zip(("frames", "height", "width"), (int(n) for n in shape)))
         n_slices = int(seq.metadata.get("n_slices", 1))
         if n_slices > 1 and slice is None:  # as register says it: the other slice positions are not registered
             said.append(f"{n_slices} slice positions; slice 0 registered (--slice K, or all, for the others)")
@@ -519,7 +522,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
                                if labels is not None and seq.metadata.get("label_names") else {})})
     except Exception as exc:  # a bad sequence is reported, never stops the cohort
         return _row(item, status="failed", seconds=round(time.perf_counter() - t0, 3), method=method,
-                    error=_one_line(exc), warning="; ".join(notes) or None, note="; ".join(said) or None)
+                    error=_one_line(exc), warning="; ".join(notes) or None, note="; ".join(said) or None, **size)
     row = _row(item, status="ok", seconds=round(time.perf_counter() - t0, 3), method=method, folder=str(folder),
                warning="; ".join(notes) or None, note="; ".join(said) or None)
     row.update(_metrics_of(folder))

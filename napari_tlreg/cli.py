@@ -561,7 +561,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    from .batch import SUMMARY_NAME, require_dask, run_batch
+    from .batch import SUMMARY_NAME, expand_inputs, require_dask, run_batch
 
     try:
         require_dask()
@@ -581,6 +581,12 @@ def cmd_batch(args) -> int:
 
     if args.workers < 1:  # the API's words were "n_workers must be an integer >= 1"
         raise ValueError(f"--workers must be 1 or more, got {args.workers}")
+    # no input that is a sequence (a typo): refused as a bad argument is, before OUT is made (it left an output folder
+    # of one failed row, exit 1; review)
+    found = expand_inputs(args.inputs, exclude=args.out)
+    if found and all(item["error"] for item in found):
+        said = "; ".join(e if (e := item["error"]).startswith(item["source"]) else f"{item['source']}: {e}" for item in found[:3])
+        raise ValueError(f"no sequence to register: {said}" + (f" (and {len(found) - 3} more)" if len(found) > 3 else ""))
     rows = run_batch(args.inputs, args.method, args.out, scheduler=args.scheduler, n_workers=args.workers,
                      reference=args.reference, device=args.device, montage=not args.no_montage, on_row=report,
                      normalize=args.normalize, slice=args.slice, **parse_params(args.param))

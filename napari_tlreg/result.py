@@ -166,6 +166,19 @@ class RegistrationResult:
         value = self.params.get("mask")
         return decode_mask(value) if is_encoded_mask(value) else None
 
+    @property
+    def scaled_apart(self) -> np.ndarray | None:
+        """``(T, H, W)`` bool: the pixels the run left out of its intensity scale (:func:`napari_tlreg.api.scaled_apart`:
+        its no-data, and what lies outside its engine's region, NMSR's mask), or None: the frames were scaled on them all."""
+        from .api import scaled_apart
+        from .engines import get_engine
+
+        try:
+            region = get_engine(self.method).scaling_region(self.params)
+        except (ValueError, KeyError, TypeError):  # a method this version does not have, or its parameters
+            region = self.mask
+        return scaled_apart(self.nodata, region, tuple(self.frames.shape))
+
     @cached_property
     def data_region(self) -> np.ndarray | None:
         """``(T, H, W)`` bool: the pixels compared, or None (every pixel): those that are data (not :attr:`nodata`)

@@ -135,6 +135,7 @@ def test_batch_cohort_failures_summary_and_rerun(cluster, shift_engine, tmp_path
     assert by_name["withpts"]["tre"] is not None
     # each beside its value without registration: what registration changed (the shifted frames, exactly undone)
     assert by_name["seq0"]["dice_before"] < 0.9 and by_name["seq1"]["mse_before"] > by_name["seq1"]["mse"]
+    assert by_name["seq1"]["lncc_before"] < by_name["seq1"]["lncc"] and by_name["seq1"]["lncc10_before"] < by_name["seq1"]["lncc10"]
     assert by_name["withpts"]["tre_before"] > by_name["withpts"]["tre"] and by_name["seq0"]["hd95_before"] > 0
     assert not (out / "corrupt").exists() and not (out / "missing").exists()
     assert _hidden(out) == []  # no temporary folder or file left behind
@@ -349,6 +350,26 @@ def test_batch_cli_bad_arguments_exit_2_before_any_work(shift_engine, tmp_path, 
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.parametrize("inputs, said", [
+    (["nosuch"], "no sequence to register: nosuch: no such file, folder or sample name"),
+    (["cohort/*.xyz", "nope.tif"], "no sequence to register: cohort/*.xyz: no file or folder matches this pattern; "
+                                   "nope.tif: no such file"),
+])
+def test_batch_cli_with_no_input_found_exits_2_and_writes_nothing(shift_engine, tmp_path, capsys, monkeypatch, inputs,
+                                                                  said):
+    """A typo in every input wrote an output folder of failed rows and exited 1 (a bad argument exits 2, nothing
+    written; review); an input found beside one not found is a cohort with a failed row, as before."""
+    monkeypatch.chdir(tmp_path)
+    rc = cli.main(["batch", *inputs, "--method", shift_engine, "--out", "out"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith(f"napari-tlreg batch: error: {said}"), err
+    assert not (tmp_path / "out").exists()
+    save_stack(tmp_path / "a.tif", _sequence(3))
+    assert cli.main(["batch", "a.tif", *inputs, "--method", shift_engine, "--out", "out", "--workers", "1",
+                     "--no-montage"]) == 1
+    assert (tmp_path / "out" / "summary.csv").is_file()
+
+
 def test_batch_default_local_cluster(shift_engine, tmp_path):
     """``scheduler=None``: a LocalCluster is started for the batch and closed afterwards."""
     save_stack(tmp_path / "one.tif", _sequence(3))
@@ -487,6 +508,7 @@ def test_a_failed_row_keeps_the_readers_warning(tmp_path):
                        montage=False)
     assert row["status"] == "failed" and "at least 2 frames" in row["error"]
     assert "read as one colour frame" in row["warning"], row
+    assert (row["frames"], row["height"], row["width"]) == (1, 32, 32)  # read: its size said (they were empty; review)
 
 
 # ---- found in review (2026-12-04) ------------------------------------------------------------------------------

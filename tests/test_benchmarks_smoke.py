@@ -107,6 +107,22 @@ def test_nmsr_benchmark_smoke_and_section_merge(tmp_path, restore_thread_env):
     assert json.loads((tmp_path / "results.json").read_text())["synthetic"] == R["synthetic"]
 
 
+def test_nmsr_benchmark_maskscale_section_scores_both_scales(tmp_path, restore_thread_env):
+    """``--smoke`` of the maskscale section: NMSR's row is given (and scored on) the frames scaled in the mask, as
+    ``tl.register`` scales them and ANTs is given them (``scaled``); the earlier scale's row on the whole frame's."""
+    from benchmarks import nmsr as bench
+
+    assert bench.main(["--smoke", "--no-ants", "--out", str(tmp_path), "--skip", smoke_skip("maskscale")]) == 0
+    section = json.loads((tmp_path / "results.json").read_text())["maskscale"]
+    rows = section["cases"]["echo (bundled)"]
+    assert set(rows) == {"nmsr", "nmsr, whole-frame scale (before)"} and "worse_than_syncc" not in section
+    assert rows["nmsr"]["mse"] != rows["nmsr, whole-frame scale (before)"]["mse"]  # other frames, other figures
+    case = bench.first_frames(bench.echo_case())
+    res = tl.register(case["frames"], method="nmsr", mask=case["mask"], levels=1, iterations=1, threads=1)
+    assert np.array_equal(res.frames, bench.scaled(case["frames"], case["mask"]))
+    assert not np.array_equal(res.frames, bench.normalize_sequence(case["frames"]))
+
+
 def test_nmsr_benchmark_wall_errors_measure_the_recovered_twist():
     """``wall_errors``: a field with half the true rotation recovers 50 % of the twist; the truth 100 % and no error."""
     from benchmarks.nmsr import wall_errors

@@ -413,7 +413,8 @@ def test_evaluate_unregistered_and_physical_units():
 def test_evaluate_minimal_and_errors():
     res = _fake_result(SHIFTS)
     rows = M.evaluate(res)
-    assert set(rows[1]) == {"t", "is_reference", "mse", "mse_before", "lncc", "lncc10", "folding_pct"}
+    assert set(rows[1]) == {"t", "is_reference", "mse", "mse_before", "lncc", "lncc_before", "lncc10", "lncc10_before",
+                            "folding_pct"}
     with pytest.raises(ValueError):
         M.evaluate(res, labels=np.zeros((2, 24, 24), int))
     with pytest.raises(ValueError):
@@ -524,6 +525,10 @@ def test_evaluate_reports_the_local_cc_of_nmsrs_paper_in_the_mask():
         assert rows[t]["lncc"] == pytest.approx(M.lncc(warped[t], frames[t], radius=4, mask=mask))
         assert rows[t]["lncc10"] != pytest.approx(rows[t]["lncc"])
         assert rows[t]["lncc10"] != pytest.approx(M.lncc(warped[t], frames[t], radius=10))  # in the mask
+        # ... each beside the reference unwarped (a cohort's summary gave the local CC beside nothing; review)
+        assert rows[t]["lncc_before"] == pytest.approx(M.lncc(frames[0], frames[t], radius=4, mask=mask))
+        assert rows[t]["lncc10_before"] == pytest.approx(M.lncc(frames[0], frames[t], radius=10, mask=mask))
+        assert rows[t]["lncc10_before"] != pytest.approx(rows[t]["lncc10"])
 
 
 def test_a_label_not_drawn_on_a_frame_is_not_annotated_there(shared_data):

@@ -643,6 +643,68 @@ def test_nmsr_mask_from_a_labels_layer(widget, qtbot, notes):
     assert combo.currentText() == "none (whole frame)" and "mask" not in w.param_values()
 
 
+def test_an_nmsr_result_in_a_mask_is_shown_and_reopened_at_the_mask_scale(widget, qtbot, notes, tmp_path):
+    """NMSR's frames are scaled from the percentiles inside its mask (a caption outside an echo's fan set them before):
+    the frame under the overlay takes the same contrast, and the result folder opens on its image again; so does a
+    folder saved when the whole frame set the scale (it was refused as "other frames" otherwise)."""
+    import dataclasses
+
+    from napari_tlreg.core.normalize import intensity_range, normalize_sequence
+
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    frames[:, :3, :] = 9.0  # a bright caption outside the mask
+    region = np.zeros((H, W), np.int32)
+    region[4:30, 2:30] = 1
+    img = viewer.add_image(frames, name="seq")
+    viewer.add_labels(region, name="roi")
+    choose(w.method_combo, "nmsr")
+    choose(w.findChild(object, "param_mask"), "roi")
+    for key, value in (("levels", 1), ("iterations", 3), ("threads", 1)):
+        w.findChild(object, f"param_{key}").setValue(value)
+    run_and_wait(qtbot, w, timeout=60000)
+    assert not [n for n in notes if n[0] == "error"], notes
+    res = w.results[("seq", "nmsr")]
+    inside = np.broadcast_to(region == 0, frames.shape)
+    lo, hi = intensity_range(frames, fill=inside)
+    assert hi < 1.0 and img.contrast_limits == pytest.approx((lo, hi), rel=1e-5)  # not the caption's 9
+    assert np.allclose(res.frames[:, region != 0], np.clip((frames[:, region != 0] - lo) / (hi - lo), 0, 1), atol=1e-6)
+    res.save(tmp_path / "now")
+    old = dataclasses.replace(res, frames=normalize_sequence(frames))  # as a run before 2026-12-07 scaled them
+    old.save(tmp_path / "before")
+    for folder in ("now", "before"):
+        notes.clear()
+        w.open_result(tmp_path / folder)
+        qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+        assert [n[0] for n in notes] == ["warning"] and "replaces the nmsr result" in notes[0][1], (folder, notes)
+        assert w.status_label.text().startswith(f"opened {tmp_path / folder}")
+    assert img.contrast_limits == pytest.approx(intensity_range(frames), rel=1e-5)  # the earlier folder's own scale
+
+
+def test_the_propagated_labels_keep_their_names_and_the_legend_says_them(widget, qtbot, notes):
+    """The propagated labels are outlines in the colours of the labels they come from: the legend says which is which
+    (filled, outlined: both red on a cine, told apart by nothing on screen), and they keep the labels' names (the plots
+    of them said "label 1" for the expert's "LV cavity"; clinician review)."""
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_labels(labels, name="seg", metadata={"label_names": {1: "LV cavity"}})
+    choose(w.method_combo, TruthEngine.name)
+    choose(w.labels_combo, "seg")
+    assert w.legend.isHidden() or not w.legend.labels.isVisibleTo(w.legend)
+    run_and_wait(qtbot, w)
+    assert viewer.layers["seq propagated labels"].metadata["label_names"] == {1: "LV cavity"}
+    assert w.legend.labels.isVisibleTo(w.legend) and "propagated labels" in w.legend.labels.text()
+    assert w.legend.grid.isVisibleTo(w.legend) and "grid" in w.legend.grid.text()
+    viewer.layers["seg"].metadata["label_names"] = {}
+    run_and_wait(qtbot, w)  # updated in place: the names go with the labels' own
+    assert viewer.layers["seq propagated labels"].metadata["label_names"] == {}
+    choose(w.labels_combo, "none")
+    run_and_wait(qtbot, w)
+    assert not w.legend.labels.isVisibleTo(w.legend)  # no outlines drawn: no line for them
+    assert not notes, notes
+
+
 def test_nmsr_mask_starts_on_the_images_own_region(widget):
     """A sample's region (the echo sector, Labels ``"echo mask"``) is NMSR's mask from the start, as in the
     benchmark; "none" chosen by the user stays none."""

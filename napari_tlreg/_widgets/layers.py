@@ -357,9 +357,11 @@ def reference_labels(labels: np.ndarray, reference: int, n_frames: int) -> np.nd
     raise ValueError(f"labels must be (T, H, W) or (H, W), got shape {lab.shape}")
 
 
-def labels_layer(res, labels: np.ndarray, base: str, *, scale=None, translate=None, colormap=None) -> LayerData:
+def labels_layer(res, labels: np.ndarray, base: str, *, scale=None, translate=None, colormap=None,
+                 label_names: dict | None = None) -> LayerData:
     """The reference frame's labels propagated to every frame (``res.warp_labels``): Labels ``(T, H, W)``, in
-    ``colormap`` (the labels layer's they come from), else the plugin's (:func:`napari_tlreg._hooks.label_colormap`).
+    ``colormap`` (the labels layer's they come from), else the plugin's (:func:`napari_tlreg._hooks.label_colormap`),
+    with their ``label_names`` (``{id: name}``: the plots and exports name them so; ``{}`` on a re-run without names).
 
     Raises ``ValueError`` with a plain message when the labels do not match the frames.
     """
@@ -368,7 +370,7 @@ def labels_layer(res, labels: np.ndarray, base: str, *, scale=None, translate=No
     # outlines: the frame's own labels (filled, beneath) and the anatomy stay visible; where the two disagree it shows
     kw = {"name": layer_name(base, LABELS), "opacity": 0.9, "contour": 1,
           "colormap": label_colormap() if colormap is None else colormap,
-          **_placement(scale, translate)}
+          "metadata": {"label_names": dict(label_names or {})}, **_placement(scale, translate)}
     return data, kw, "labels"
 
 
@@ -384,6 +386,7 @@ def result_layers(
     region=None,
     grey_frame: bool = False,
     labels_colormap=None,
+    label_names: dict | None = None,
 ) -> tuple[list[LayerData], list[str]]:
     """All result layers for one run, bottom to top, and the plain-text warnings of the ones skipped. ``region``: the
     image's own region, where the grid and arrows are drawn when the run had no mask (:func:`drawn_region`).
@@ -401,7 +404,7 @@ def result_layers(
     warnings: list[str] = []
     if labels is not None:
         try:
-            out.append(labels_layer(res, labels, base, colormap=labels_colormap, **place))
+            out.append(labels_layer(res, labels, base, colormap=labels_colormap, label_names=label_names, **place))
         except ValueError as exc:
             warnings.append(f"labels not propagated: {exc}")
         else:

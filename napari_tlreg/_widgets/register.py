@@ -69,6 +69,7 @@ from napari_tlreg.api import (
     without_far_fill,
 )
 from napari_tlreg.core.labels import as_label_ids, frames_said, labelled_frames, reference_on_labels
+from napari_tlreg.core.labels import label_names as names_by_id
 from napari_tlreg.core.memory import give_back_freed_memory
 from napari_tlreg.core.normalize import ONE_SCALE_HINT, intensity_range
 from napari_tlreg.io import to_luminance
@@ -343,7 +344,7 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
         if cancel.is_set():
             return _Outcome("cancelled")
         res.provenance.update(origin or {})  # the layer's file (register saw only its pixels)
-        return _shown(res, shown, frames, labels, display, notes)
+        return _shown(res, shown, frames, labels, display, notes, res.scaled_apart)
     except Cancelled:
         return _Outcome("cancelled")
     except (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:  # the user's to fix
@@ -356,8 +357,9 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
         return _Outcome("error", message=f"registration failed: {type(exc).__name__}: {exc}")
 
 
-def _shown(res, shown: np.ndarray, frames: np.ndarray, labels, display: dict, notes: list[str]) -> _Outcome:
-    """A result's layers and display settings, made in the worker (a run's or an opened folder's)."""
+def _shown(res, shown: np.ndarray, frames: np.ndarray, labels, display: dict, notes: list[str], apart) -> _Outcome:
+    """A result's layers and display settings, made in the worker (a run's or an opened folder's). ``apart``: the
+    pixels the run left out of the frames' scale (:attr:`~napari_tlreg.result.RegistrationResult.scaled_apart`)."""
     if res.normalization == "frame":  # frames scaled each its own (dates in other units, a flickering cine): one
         # contrast window over the image showed a date black under the magenta overlay ("misalignment" everywhere);
         # the frames as registered go under the overlay, as a colour image's do
@@ -366,8 +368,8 @@ def _shown(res, shown: np.ndarray, frames: np.ndarray, labels, display: dict, no
     # the frame's contrast as the warped reference's (normalised by the same percentiles): the overlay balanced;
     # in the layer's own values (validate_frames maps float64 and wide integers onto [0, 1]: an int32 or float64
     # image took limits of (0.003, 0.985) and turned solid green)
-    display = {**display, "frame_limits": intensity_range(shown if rescaled_to_float32(shown.dtype) else frames,
-                                                          fill=res.nodata)}  # scaled as the run scaled them
+    # the frame scaled as the run scaled its frames (NMSR's: in its mask)
+    display = {**display, "frame_limits": intensity_range(shown if rescaled_to_float32(shown.dtype) else frames, fill=apart)}
     _preimport_layer_modules()
     return _Outcome("done", result=res, layers=layers, warnings=notes + warnings, settings=display)
 
@@ -400,8 +402,13 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
         mode = res.normalization if res.normalization in NORMALIZATIONS else "auto"
         # the no-data the run left out of its scaling (found, or the user's value), as it saved it: none in a folder
         # saved before the runs left any out, whose frames were scaled with it
-        scaled = scale_intensities(frames, ref, mode, skip=blank_frames(frames), fill=res.nodata)[0]
+        apart = res.scaled_apart
+        scaled = scale_intensities(frames, ref, mode, skip=blank_frames(frames), fill=apart)[0]
         off = float(np.max(np.abs(scaled - res.frames)))
+        if not off <= 1e-4 and res.mask is not None:  # saved before NMSR's frames were scaled in its mask (2026-12-07)
+            earlier = scale_intensities(frames, ref, mode, skip=blank_frames(frames), fill=res.nodata)[0]
+            if float(np.max(np.abs(earlier - res.frames))) <= 1e-4:
+                apart, off = res.nodata, 0.0
         if not off <= 1e-4:  # another sequence of the same size (or the same one cropped, filtered...)
             return _Outcome("refused", message=(
                 f"{folder} was registered from other frames than '{base}' holds (intensities up to {off:.3g} apart, "
@@ -412,7 +419,7 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
         if mine != theirs:  # (a folder of 10 m pixels over a layer of 0.5 mm: TRE in metres headed mm, silently)
             notes.append(f"{folder} was measured with pixels of {mine} and '{base}' is shown at {theirs}: the TRE, "
                          f"Hausdorff distances and plots of this result are in the folder's")
-        return _shown(res, shown, frames, labels, display, notes)
+        return _shown(res, shown, frames, labels, display, notes, apart)
     except (ValueError, TypeError) as exc:
         return _Outcome("refused", message=f"layer '{base}': {exc}")
     except MemoryError:
@@ -658,6 +665,14 @@ class _JacobianLegend(QWidget):
         self.arrows = QLabel("arrows (“… displacement”): from a pixel to where its content is on the reference, "
                              "against the motion")
         self.arrows.setWordWrap(True)
+        # (clinician review: the propagated labels' outlines and the expert's filled labels, both red, were told apart
+        # by nothing on screen)
+        self.grid = QLabel(f"cyan lines (“… {L.GRID}”): the reference's square grid as it lies in this frame")
+        self.labels = QLabel(f"outlines (“… {L.LABELS}”): the reference frame's labels carried to this frame; "
+                             "filled: the labels as they were drawn")
+        for w in (self.grid, self.labels):
+            w.setWordWrap(True)
+        self.labels.setVisible(False)  # shown for a result with labels propagated
         self.nodata = QWidget()  # shown for a result whose input held no-data (a satellite date's fill)
         row = QHBoxLayout(self.nodata)
         row.setContentsMargins(0, 0, 0, 0)
@@ -685,6 +700,8 @@ class _JacobianLegend(QWidget):
         lay.addWidget(self.overlay)
         lay.addWidget(self.nodata)
         lay.addWidget(self.arrows)
+        lay.addWidget(self.grid)
+        lay.addWidget(self.labels)
         self.set_colormap(L.JACOBIAN_COLORMAP)
         self.set_values((0.9, 1.1), None)
 
@@ -1767,6 +1784,8 @@ class RegisterWidget(ClosingDock, QWidget):
             # the propagated labels in the colours of the labels they come from (a label reads as itself on both),
             # but for napari's own default colours: its label 1, dark brown, drawn as a contour was lost on dark MRI
             "labels_colormap": None if lab_layer is None or napari_default_colours(lab_layer) else lab_layer.colormap,
+            # ... and by their names (the expert's contours' "LV cavity": "label 1" in the plots of the propagated ones)
+            "label_names": {} if lab_layer is None else names_by_id(lab_layer.metadata.get("label_names")),
         }
 
     # -- result folders ------------------------------------------------------------------------------
@@ -2052,7 +2071,7 @@ class RegisterWidget(ClosingDock, QWidget):
             given = (res.params or {}).get("nodata")
             self._legend_args.update(
                 jacobian=jac[1]["name"], limits=jac[1]["contrast_limits"], folding=folding, in_mask=in_mask,
-                nodata=res.data_region is not None,
+                nodata=res.data_region is not None, labels=any(d[1]["name"].endswith(L.LABELS) for d in outcome.layers),
                 nodata_text=NODATA_FOUND_TEXT if given is None else NODATA_GIVEN_TEXT.format(given))
             self._fill_legend()
             self.legend.setVisible(shown)  # the legend goes with its image (_on_image_changed)
@@ -2105,6 +2124,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self.legend.set_values(jac_layer.contrast_limits if jac_layer is not None else a["limits"], a["folding"],
                                in_mask=a["in_mask"])
         self.legend.nodata.setVisible(a["nodata"])
+        self.legend.labels.setVisible(a.get("labels", False))
         self.legend.nodata_text.setText(a["nodata_text"])
         if jac_layer is not None:
             self.legend.set_colormap(jac_layer.colormap)
@@ -2221,7 +2241,7 @@ class RegisterWidget(ClosingDock, QWidget):
         # (and its frame time: a warped reference saved as NIfTI had none)
         size = {k: v for k, v in plugin_info(layers[base]).items() if k in ("spacing", "unit", "frame_time_ms")} \
             if base in layers else {}
-        kwargs["metadata"] = {RESULT_KEY: True, **({"napari_tlreg": size} if size else {})}
+        kwargs["metadata"] = {**kwargs.get("metadata", {}), RESULT_KEY: True, **({"napari_tlreg": size} if size else {})}
         if base in layers and layers[base].ndim == 3:  # drawn as the image is now: rotated, sheared (overlays beside
             # it), at the scale and place it has (one put right since the run: the store's placement follower)
             kwargs.update(transform_of(layers[base]), scale=tuple(layers[base].scale),

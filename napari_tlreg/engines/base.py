@@ -98,6 +98,11 @@ class Engine:
         ``shape`` and pixel size (``spacing`` ``(row, col)`` in ``unit``, or None). Default: as they are."""
         return params
 
+    def scaling_region(self, params: dict[str, Any]) -> np.ndarray | None:
+        """``(H, W)`` bool: the pixels whose intensities set the scale to [0, 1] (``register``'s ``normalize``), where
+        the engine sees only a region of the frames (its mask); None: the whole frame (the default)."""
+        return None
+
     #: every frame is registered to the reference as a pair of its own (the pair engines): ``register`` then says which
     #: frames the warped reference matches worse than none, even where the mean over the frames is better
     pairwise: bool = False

@@ -80,7 +80,8 @@ the previous scale's optimised weights (NMSR_VI), ``"pretrained+previous"`` both
 ``"random"`` a fresh network per scale (plain NMSR).
 
 A ``mask`` ``(H, W)`` (e.g. the echo sector or the LV) multiplies the frames before anything sees
-them and weights the LNCC, so nothing outside it can change the result. It is accepted as an
+them and weights the LNCC, and ``tl.register`` scales the intensities from the percentiles inside it
+(:meth:`NMSREngine.scaling_region`), so nothing outside it can change the result. It is accepted as an
 array, a ``.npy/.npz/.tif/.png`` path, or the encoded string the result's ``params`` keep
 (``"mask:HxW:<base64>"``, so results with a mask still save to JSON). Each scale stops early when
 the loss fell by less than ``tol`` times its total fall over the last ``patience`` iterations;
@@ -901,6 +902,11 @@ class NMSREngine(Engine):
                        "each pair's error adds up along the chain, so the far frames drift; pairing='reference' "
                        "registers every frame to the reference directly")
         return out
+
+    def scaling_region(self, params):
+        """The mask: the intensities inside it set the scale (a caption or an ECG trace outside an echo's fan, brighter
+        than the fan, lowered the fan's contrast and clipped less of it, and with it moved the field inside: 4.9 px)."""
+        return None if params["mask"] is None else decode_mask(params["mask"]).astype(bool)
 
     def pixels_at_once(self, shape, params):
         """One block of the finest scale's pairs (its network and loss at full size): the most it holds at once."""
