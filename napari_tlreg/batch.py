@@ -371,7 +371,11 @@ def run_record(item: dict, method: str, params: dict, reference: int, normalize:
               "stamp": {"source": _stamp(item["source"]), "weights": weights},
               # another napari-tlreg or torch registers again (a re-run skipped results of older versions, mixed in
               # one summary without a word)
-              "software": {k: v for k, v in core_versions().items() if k in ("napari_tlreg", "torch")}}
+              "software": {k: v for k, v in core_versions().items() if k in ("napari_tlreg", "torch")},
+              # a method that scales the intensities inside its region (NMSR's mask: the sequence's own, or given) since
+              # 2026-12-07: its earlier results, scaled on the whole frame, are registered again (a re-run skipped them,
+              # rows of both scales in one summary; diff review)
+              **({"intensity_scale": "in the region"} if getattr(engine, "region_params", ()) else {})}
     return json.loads(json.dumps(record, default=str))
 
 

@@ -5,6 +5,7 @@ Used by the CLI (``register``/``evaluate``) and the main job; matplotlib with th
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import platform
@@ -152,7 +153,8 @@ def region_note(res: RegistrationResult, rows: list[dict]) -> str:
     (:func:`napari_tlreg.metrics.evaluate`; the key ``mse_lncc_region`` is older than folding's being taken there too)."""
     m = res.mask
     t, h, w = res.frames.shape
-    where = "whole frame" if m is None else f"mask: {int(m.sum())} of {h}x{w} px"
+    where = "whole frame" if m is None else f"mask: {int(m.sum())} of {h}x{w} px" + (
+        ", the intensities scaled from its pixels" if getattr(res, "scaled_apart", None) is not None else "")
     if not any(r.get("data_only") for r in rows):
         return where
     # a date's no-data fill left out of the image match (it said "whole frame" over figures taken on the data only)
@@ -712,14 +714,21 @@ def named_results(results) -> dict:
     return out
 
 
+def _scale_signature(res) -> str | None:
+    """What tells apart the pixels a result's run left out of its intensity scale (None: none left out)."""
+    apart = getattr(res, "scaled_apart", None)
+    return None if apart is None else hashlib.sha1(np.packbits(np.asarray(apart, bool)).tobytes()).hexdigest()
+
+
 def _check_one_sequence(named: dict) -> None:
     """Refuse results of different sequences of one shape (two patients' cines): a report would compare them as
     methods. Results scaled alike hold the same frames when they are of one sequence (results scaled otherwise
     cannot be told apart by their frames, and pass)."""
     first: dict = {}
     for name, res in named.items():
-        # scaled alike: the same normalisation, and the no-data left out of the scale or not (the pair engines')
-        seen = first.setdefault((res.normalization, getattr(res, "nodata", None) is not None), (name, res))
+        # scaled alike: the same normalisation, and the same pixels left out of the scale (the pair engines' no-data,
+        # what lies outside NMSR's mask: a report of tlrn and NMSR on the bundled echo was refused as "scaled otherwise")
+        seen = first.setdefault((res.normalization, _scale_signature(res)), (name, res))
         # to float32's rounding of [0, 1] (one sequence normalised by two versions differed by 6e-8)
         a, b = seen[1].frames, res.frames
         if seen[1] is not res and not (a.shape == b.shape and np.allclose(a, b, rtol=0.0, atol=1e-5)):

@@ -621,6 +621,16 @@ def test_a_shipped_model_is_stamped_by_its_sha256():
         == model_card("tlrn_synth64")["sha256"][:16]
 
 
+def test_an_nmsr_run_records_its_intensity_scale():
+    """NMSR scales the intensities inside its mask since 2026-12-07 (the sequence's own region, or one given): a batch
+    re-run skipped its results of before, scaled on the whole frame, and mixed both in one summary (diff review).
+    Its record says the scale (so those are registered again); the other methods' records are as they were."""
+    from napari_tlreg.batch import run_record
+
+    assert run_record({"source": "echo"}, "nmsr", {}, 0, "auto", None)["intensity_scale"] == "in the region"
+    assert "intensity_scale" not in run_record({"source": "cardiac"}, "tlrn", {}, 0, "auto", None)
+
+
 def _made_from(folder: Path) -> str:
     return json.loads((folder / "metrics.json").read_text())["batch"]["source"]
 

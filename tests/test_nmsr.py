@@ -1,5 +1,6 @@
 """NMSR engine: eq. 4 in the pull convention, both pairings against ground truth, warm starts,
 mask, progress / cancel / early stop, determinism, parameter checks. Tiny sequences: fast."""
+import dataclasses
 import json
 import math
 import shutil
@@ -406,13 +407,22 @@ def test_mask_restricts_the_reported_mse_and_local_cc(tmp_path, phantom):
     assert np.array_equal(back.mask, mask) and np.allclose([r["mse"] for r in metrics.evaluate(back)], inside)
     write_metrics(back, tmp_path / "res")
     doc = json.loads((tmp_path / "res" / "metrics.json").read_text())
-    assert doc["mse_lncc_region"] == f"mask: {mask.sum()} of 32x32 px"
+    assert doc["mse_lncc_region"] == f"mask: {mask.sum()} of 32x32 px, the intensities scaled from its pixels"
     assert np.isclose(doc["summary"]["mse"], np.mean(np.delete(inside, res.reference)))
     export_report({"nmsr": back}, tmp_path / "report")
     assert json.loads((tmp_path / "report" / "report.json").read_text())["results"][0]["mse_lncc_region"].startswith("mask: ")
     plain = tl.register(frames, method="nmsr", levels=1, iterations=3, init="random", threads=1)
     assert plain.mask is None and np.allclose([r["mse"] for r in metrics.evaluate(plain)],
                                               metrics.mse(plain.warped, plain.frames, per_frame=True))
+    # one report of both: their frames are scaled otherwise (in the mask, on the whole frame), and it was refused as
+    # "results of different sequences" (diff review)
+    assert not np.allclose(plain.frames, back.frames, atol=1e-5)
+    export_report({"nmsr": back, "whole frame": plain}, tmp_path / "both")
+    regions = [r["mse_lncc_region"] for r in json.loads((tmp_path / "both" / "report.json").read_text())["results"]]
+    assert regions == [doc["mse_lncc_region"], "whole frame"]
+    with pytest.raises(ValueError, match="different sequences"):  # ... while another sequence still is
+        export_report({"nmsr": back, "other": dataclasses.replace(back, frames=back.frames[:, ::-1].copy())},
+                      tmp_path / "other")
     # every row says so (the plots' MSE title too); a result without a mask has no such column
     assert all(r["in_mask"] is True for r in rows) and "in_mask" not in metrics.evaluate(plain)[0]
     from matplotlib.figure import Figure
