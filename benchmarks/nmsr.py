@@ -86,7 +86,8 @@ Prints tables and writes ``results.json`` + ``nmsr.png`` into ``--out``:
     before, the whole frame's): NMSR's defaults now, NMSR given the frames scaled the earlier way (the whole frame's
     percentiles; register's scale inside the mask is then the identity on these cases, checked) and SyN-CC given the
     frames as NMSR scales them now; each row scored on the frames it was given (MSE is not comparable between the two
-    scales, LCC10, Dice and EPE are); ``--mask-cases synthetic|real``: some of the cases only, merged with the stored ones;
+    scales, LCC10, Dice and EPE are), and per figure the cases where NMSR's defaults are worse than SyN-CC
+    (:func:`mask_verdicts`); ``--mask-cases synthetic|real``: some of the cases only, merged with the stored ones;
 21. ``--profile``: where the time of one echo registration goes (torch.profiler).
 
 ``--nmsr KEY=VALUE`` (repeatable) sets an option every NMSR row starts from instead of the engine's default (a row's
@@ -1095,11 +1096,16 @@ def mask_scale(cases: list[dict], use_ants: bool, kept: dict | None = None) -> d
         print_table(f"maskscale: {case['name']} (intensities scaled in the mask)", rows)
         out["cases"][case["name"]] = rows
     if use_ants:
-        out["worse_than_syncc"] = {
-            row: {k: [n for n, rows in out["cases"].items() if k in rows[row] and bool(worse(rows[row][k], rows["ants SyNCC"][k]))]
-                  for k, worse in WORSE_IF.items()}
-            for row in MASK_ROWS[:2]}
+        out["worse_than_syncc"] = mask_verdicts(out["cases"])
     return out
+
+
+def mask_verdicts(cases: dict[str, dict]) -> dict[str, list[str]]:
+    """Per figure of :data:`WORSE_IF` the maskscale cases where NMSR's defaults are worse than SyN-CC, both given the
+    frames scaled in the mask (the earlier scale's row is not judged here: its MSE is on other frames; its verdicts
+    are the cpucheck section's, whose NMSR rows it equals on the same CPU)."""
+    return {k: [n for n, rows in cases.items() if k in rows["nmsr"] and bool(worse(rows["nmsr"][k], rows["ants SyNCC"][k]))]
+            for k, worse in WORSE_IF.items()}
 
 
 def cpu_check(cases: dict[str, list[dict]], R: dict, use_ants: bool, sunny_limit: int | None) -> dict:

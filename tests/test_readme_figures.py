@@ -952,6 +952,48 @@ def test_readme_cpucheck_paragraph_quotes_the_stored_run():
     ])
 
 
+def test_readme_maskscale_paragraph_quotes_the_stored_run():
+    """"Intensities scaled in the mask": the maskscale section's table and counts; its earlier-scale NMSR rows equal the
+    cpucheck section's (the same CPU, the same scale), which the paragraph says and quotes."""
+    R = results_of("nmsr")
+    M, C = R["maskscale"], R["cpucheck"]
+    assert M["cpu"] == C["cpu"] and "Xeon" in M["cpu"]["model"]
+    cases, before, now = M["cases"], "nmsr, whole-frame scale (before)", ("nmsr", "ants SyNCC")
+    for name, section in (("echo (bundled)", "synthetic"), ("echo 70000", "heldout"), ("echo 70001", "heldout")):
+        assert all(cases[name][before][k] == C["cases"][f"{section}: {name}"]["nmsr"][k] for k in ("mse", "lncc10", "dice", "epe_px"))
+    assert M["worse_than_syncc"] == {"dice": [], "lncc10": ["echo 70000"], "mse": ["echo 70000"], "epe_px": []}
+    better = [n for n, rows in cases.items() if rows["nmsr"]["mse"] < rows["ants SyNCC"]["mse"]
+              and rows["nmsr"]["lncc10"] > rows["ants SyNCC"]["lncc10"]]
+    lower = [n for n, rows in cases.items() if rows["nmsr"]["lncc10"] < rows[before]["lncc10"]]
+    ratio = [rows["nmsr"]["seconds"] / rows["ants SyNCC"]["seconds"] for rows in cases.values()]
+    labels = {"echo (bundled)": "bundled echo 24x128²", "echo 70000": "held-out echo 70000", "echo 70001": "held-out echo 70001",
+              "echo_real 0-5": "real echo, frames 0–5", "echo_real": "real echo, whole clip (30x240x320)"}
+    assert list(cases) == list(labels)
+    figures = ("mse", "lncc10", "dice", "epe_px")
+    rows = []
+    for name, label in labels.items():
+        cells, values = [], []
+        for row in (now[0], before, now[1]):
+            have = [k for k in figures if k in cases[name][row]]
+            cells.append(" / ".join(["{}"] * len(have) + ["–"] * (len(figures) - len(have))) + " · {} s")
+            values += [cases[name][row][k] for k in have] + [cases[name][row]["seconds"]]
+        rows.append((f"| {label} | " + " | ".join(cells) + " |", values))
+    e, s = cases["echo 70000"], C["cases"]["synthetic: echo (bundled)"]
+    assert_quotes(readme_prose(), [*rows,
+        ("At the mask's scale NMSR's MSE and LCC10 are better than SyN-CC's on {} of the {} cases, the bundled echo among "
+         "them (where at the whole frame's scale its MSE was not: {} vs {} on this CPU, cpucheck), and worse on held-out "
+         "echo 70000, both (there, at the whole frame's scale, its MSE was worse and its LCC10 better: {} vs {})",
+         [len(better), len(cases), s["nmsr"]["mse"], s["ants SyNCC"]["mse"], e[before]["lncc10"],
+          C["cases"]["heldout: echo 70000"]["ants SyNCC"]["lncc10"]]),
+        ("It took {}–{} of SyN-CC's time. Its own LCC10 is a little lower at the mask's scale on {} of the {} cases (the "
+         "whole clip {} against {}), higher on the bundled echo",
+         [min(ratio), max(ratio), len(lower), len(cases), cases["echo_real"]["nmsr"]["lncc10"], cases["echo_real"][before]["lncc10"]]),
+    ])
+    assert "echo (bundled)" in better and "echo 70000" not in better and "echo (bundled)" not in lower
+    assert C["cases"]["heldout: echo 70000"]["nmsr"]["mse"] > C["cases"]["heldout: echo 70000"]["ants SyNCC"]["mse"]
+    assert e[before]["lncc10"] > C["cases"]["heldout: echo 70000"]["ants SyNCC"]["lncc10"]
+
+
 def test_readme_quotes_the_time_goal_on_another_cpu():
     """"On another CPU": the pace and cold sections run there (``--only pace,cold --out benchmarks/results/nmsr/xeon``)."""
     X = results_of("nmsr/xeon")
