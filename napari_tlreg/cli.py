@@ -503,7 +503,9 @@ def cmd_evaluate(args) -> int:
         tables = dict(zip(report.named_results(results), rows)) if same else None
         report.export_report(results, args.report, labels=first[0], landmarks=first[1], tables=tables,
                              source=made or ", ".join(args.folder), extra={"result_folders": list(args.folder)},
-                             label_names=report.recorded_label_names(args.folder[0]) if args.labels is None else None)
+                             label_names=report.recorded_label_names(args.folder[0]) if args.labels is None else None,
+                             on_warning=lambda m: print(f"napari-tlreg evaluate: warning: {_in_cli_words(m)}",
+                                                        file=sys.stderr))
     # standard JSON, as metrics.json is: a label absent from a frame has an infinite Hausdorff distance, "inf" (Python's
     # Infinity on stdout failed JSON.parse, and jq read it as 1.8e308)
     summary = summaries[args.folder[0]] if len(args.folder) == 1 else summaries

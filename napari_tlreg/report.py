@@ -16,6 +16,7 @@ import numpy as np
 from .metrics import reference_only, summarize, unannotated_reference  # noqa: F401 (said by the CLI, batch, the viewer)
 from .metrics import folds
 from .core.arrays import frame_time_ms as _frame_ms
+from .core.notes import say
 from .core.labels import as_label_ids, label_names as names_by_id, labelled_frames
 from .landmarks import landmark_rows
 from .result import RegistrationResult, core_versions
@@ -793,6 +794,11 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
         lm = None
     if tables is None:
         tables = per_frame_tables(named, labels=labels, landmarks=lm, spacing=spacing)
+    regions = {name: region_note(res, tables.get(name) or []) for name, res in named.items()}
+    if len(set(regions.values())) > 1:  # (NMSR's in its mask, at its scale, beside tlrn's whole frame: read as one
+        # measure, unsaid; echo review)
+        say(on_warning, "the results' MSE and local CC are taken over other pixels or at other intensity scales: compare "
+            "them within a result, not between (" + "; ".join(f"{n}: {r}" for n, r in regions.items()) + ")")
     methods_doc, per_frame, summaries, tre_rows, pair_rows = [], [], [], [], []
     ms = _frame_ms({"frame_time_ms": frame_ms}) if frame_ms is not None else frame_time_ms(*named.values())
     if source is None:  # the file register read, as the results' provenance has it

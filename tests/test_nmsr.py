@@ -417,7 +417,12 @@ def test_mask_restricts_the_reported_mse_and_local_cc(tmp_path, phantom):
     # one report of both: their frames are scaled otherwise (in the mask, on the whole frame), and it was refused as
     # "results of different sequences" (diff review)
     assert not np.allclose(plain.frames, back.frames, atol=1e-5)
-    export_report({"nmsr": back, "whole frame": plain}, tmp_path / "both")
+    said = []
+    export_report({"nmsr": back, "whole frame": plain}, tmp_path / "both", on_warning=said.append)
+    # ... and said not to be compared between them (echo review: read as one measure)
+    assert len(said) == 1 and "compare them within a result, not between" in said[0] and "whole frame" in said[0], said
+    export_report({"nmsr": back}, tmp_path / "one", on_warning=said.append)
+    assert len(said) == 1
     regions = [r["mse_lncc_region"] for r in json.loads((tmp_path / "both" / "report.json").read_text())["results"]]
     assert regions == [doc["mse_lncc_region"], "whole frame"]
     with pytest.raises(ValueError, match="different sequences"):  # ... while another sequence still is

@@ -1923,6 +1923,10 @@ class RegisterWidget(ClosingDock, QWidget):
             # as a re-run does, but a run not saved is lost: said (a user opening a folder to compare it with a run)
             outcome.warnings.append(f"{folder} replaces the {method} result of '{layer.name}' shown before (one "
                                     "result a method and image: save a result to keep it)")
+        # the method the folder holds, chosen (the form said another, whose result "save result" would have written
+        # while this one was on screen; echo review)
+        if layer in self._viewer.layers and (i := self.method_combo.findData(method)) >= 0:
+            self.method_combo.setCurrentIndex(i)
         self._show_result(outcome, layer, data, opened=folder)
 
     def _refuse_file(self, what: str, message: str) -> None:
