@@ -562,6 +562,23 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _not_a_sequence(source: str) -> str | None:
+    """Why ``source``, a file ``batch`` found, is no sequence it reads (a glob that matched notes and tables), or None:
+    a file of a kind it reads (by its suffix, or by its first bytes), a folder or a sample's name, which the
+    batch's rows judge."""
+    from .io.readers import SUPPORTED_SUFFIXES, _sniff, _suffix
+
+    path = Path(source)
+    if not path.is_file() or _suffix(path) in SUPPORTED_SUFFIXES:
+        return None
+    try:
+        if path.stat().st_size and _sniff(path) is not None:  # a DICOM file without a suffix (IM0001), a TIFF
+            return None
+    except OSError:
+        return None  # unreadable: its row says why
+    return f"{source}: not a file napari-tlreg reads (TIFF, NIfTI, DICOM, video, npz/npy or pictures)"
+
+
 def cmd_batch(args) -> int:
     from .batch import SUMMARY_NAME, expand_inputs, require_dask, run_batch
 
@@ -585,7 +602,8 @@ def cmd_batch(args) -> int:
         raise ValueError(f"--workers must be 1 or more, got {args.workers}")
     # no input that is a sequence (a typo): refused as a bad argument is, before OUT is made (it left an output folder
     # of one failed row, exit 1; review)
-    found = expand_inputs(args.inputs, exclude=args.out)
+    found = [{**item, "error": item["error"] or _not_a_sequence(item["source"])}
+             for item in expand_inputs(args.inputs, exclude=args.out)]
     if found and all(item["error"] for item in found):
         said = "; ".join(e if (e := item["error"]).startswith(item["source"]) else f"{item['source']}: {e}" for item in found[:3])
         raise ValueError(f"no sequence to register: {said}" + (f" (and {len(found) - 3} more)" if len(found) > 3 else ""))

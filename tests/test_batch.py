@@ -354,12 +354,16 @@ def test_batch_cli_bad_arguments_exit_2_before_any_work(shift_engine, tmp_path, 
     (["nosuch"], "no sequence to register: nosuch: no such file, folder or sample name"),
     (["cohort/*.xyz", "nope.tif"], "no sequence to register: cohort/*.xyz: no file or folder matches this pattern; "
                                    "nope.tif: no such file"),
+    (["notes/*"], "no sequence to register: "),  # found, but none a sequence (diff review)
 ])
 def test_batch_cli_with_no_input_found_exits_2_and_writes_nothing(shift_engine, tmp_path, capsys, monkeypatch, inputs,
                                                                   said):
     """A typo in every input wrote an output folder of failed rows and exited 1 (a bad argument exits 2, nothing
     written; review); an input found beside one not found is a cohort with a failed row, as before."""
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("not a sequence")
+    (tmp_path / "notes" / "b.csv").write_text("1,2\n")
     rc = cli.main(["batch", *inputs, "--method", shift_engine, "--out", "out"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith(f"napari-tlreg batch: error: {said}"), err
