@@ -721,6 +721,12 @@ def _scale_signature(res) -> str | None:
     return None if apart is None else hashlib.sha1(np.packbits(np.asarray(apart, bool)).tobytes()).hexdigest()
 
 
+def _mask_signature(res) -> str | None:
+    """What tells apart the regions results' MSE and local CC were taken in (their masks; None: the whole frame)."""
+    m = getattr(res, "mask", None)
+    return None if m is None else hashlib.sha1(np.packbits(np.asarray(m, bool)).tobytes()).hexdigest()
+
+
 def _check_one_sequence(named: dict) -> None:
     """Refuse results of different sequences of one shape (two patients' cines): a report would compare them as
     methods. Results scaled alike hold the same frames when they are of one sequence (results scaled otherwise
@@ -795,8 +801,11 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     if tables is None:
         tables = per_frame_tables(named, labels=labels, landmarks=lm, spacing=spacing)
     regions = {name: region_note(res, tables.get(name) or []) for name, res in named.items()}
-    if len(set(regions.values())) > 1:  # (NMSR's in its mask, at its scale, beside tlrn's whole frame: read as one
-        # measure, unsaid; echo review)
+    # (NMSR's in its mask, at its scale, beside tlrn's whole frame: read as one measure, unsaid; echo review) by the
+    # kind of region, not its pixel count: two pair engines' no-data left out differ by where each warps the fill
+    kinds = {(_mask_signature(res), any(r.get("data_only") for r in tables.get(name) or []), _scale_signature(res))
+             for name, res in named.items()}
+    if len(kinds) > 1:
         say(on_warning, "the results' MSE and local CC are taken over other pixels or at other intensity scales: compare "
             "them within a result, not between (" + "; ".join(f"{n}: {r}" for n, r in regions.items()) + ")")
     methods_doc, per_frame, summaries, tre_rows, pair_rows = [], [], [], [], []
