@@ -962,6 +962,28 @@ def test_bands_of_one_multispectral_tiff_are_not_called_rgb(tmp_path):
     assert load_sequence(tmp_path / "f4.tif").shape == (4, 20, 30)
 
 
+def test_a_multispectral_geotiff_of_more_bands_is_refused_and_interleaved_bands_are_said(tmp_path):
+    """(Satellite review) a 6-band GeoTIFF, pixel-interleaved as GDAL writes it or band-separate, was read as 512 frames
+    of 512x6 pixels, and 3-4 interleaved bands were turned into luminance without a word (the band-separate ones
+    warned). Refused with what to do, and said, in a GIS user's words."""
+    import tifffile
+
+    bands = np.random.default_rng(0).integers(0, 4000, (40, 30, 6), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "contig.tif", bands, photometric="minisblack", planarconfig="contig")
+    tifffile.imwrite(tmp_path / "separate.tif", np.moveaxis(bands, -1, 0), photometric="minisblack",
+                     planarconfig="separate")
+    for name in ("contig.tif", "separate.tif"):
+        with pytest.raises(SequenceReadError, match=rf"{name}: holds 6 bands of each pixel .*gdal_translate -b N"):
+            load_sequence(tmp_path / name)
+    tifffile.imwrite(tmp_path / "b4.tif", bands[..., :4], photometric="minisblack", planarconfig="contig")
+    with pytest.warns(UserWarning, match=r"b4.tif: read as one frame of 4 bands .*gdal_translate -b N"):
+        assert load_sequence(tmp_path / "b4.tif").shape == (1, 40, 30)
+    tifffile.imwrite(tmp_path / "rgb.tif", (bands[..., :3] // 16).astype(np.uint8), photometric="rgb")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a colour picture: nothing to say
+        assert load_sequence(tmp_path / "rgb.tif").shape == (1, 40, 30)
+
+
 def test_a_tiff_of_a_photometric_tifffile_does_not_name_still_reads(tmp_path):
     """(2026-12-05, code review) The reader took ``photometric.name``: tifffile gives an int for a value it does not
     know, and every such TIFF became "not a readable TIFF file ('int' object has no attribute 'name')"."""

@@ -1118,8 +1118,22 @@ def _per_slice(slice, n: int, one):
     return one(slice)
 
 
+#: how to make a multispectral GeoTIFF one image a file, in a GIS user's words
+ONE_BAND_HINT = "save one band a file (gdal_translate -b N) and the dates in one folder"
+
+
 def _read_tiff(path: Path, **_) -> Sequence:
     arr, axes, spacing, unit, meta = _tiff_array(path)
+    photometric = meta.get("photometric", "RGB")
+    if "S" in axes and len(axes) == arr.ndim and (n := arr.shape[axes.index("S")]) > 4:  # (a 6-band GeoTIFF was read
+        # as 512 frames of 512x6 pixels; satellite review)
+        _fail(path, f"holds {n} bands of each pixel (a multispectral image), which is no sequence of frames: "
+                    + ONE_BAND_HINT)
+    if axes.endswith("YXS") and arr.shape[-1] in (3, 4) and photometric not in ("RGB", "YCBCR", "PALETTE"):
+        n = arr.shape[-1]  # GDAL's pixel-interleaved bands: said as the band-separate ones are (it was silent)
+        warnings.warn(f"{path.name}: read as {'one frame' if arr.ndim == 3 else 'frames'} of {n} bands (a "
+                      "multispectral image), registered on their luminance as if the first 3 were red, green, blue "
+                      f"(Sentinel-2's B2, B3, B4 are blue, green, red); for one band, {ONE_BAND_HINT}", stacklevel=3)
     if axes == "SYX" and arr.shape[0] in (3, 4):  # tifffile's default for a (3|4, H, W) array before 2025
         n = arr.shape[0]
         if meta.pop("photometric", "RGB") == "RGB":
@@ -1129,7 +1143,8 @@ def _read_tiff(path: Path, **_) -> Sequence:
         else:  # minisblack with extra samples: the bands of one multispectral image (a GeoTIFF), not RGB
             warnings.warn(f"{path.name}: read as one frame of {n} bands (the file stores them as samples of each "
                           "pixel), registered on their luminance as if the first 3 were red, green, blue; if they are "
-                          f"{n} frames, save them without planarconfig='separate'", stacklevel=3)
+                          f"{n} frames, save them without planarconfig='separate'; for one band, {ONE_BAND_HINT}",
+                          stacklevel=3)
     meta.pop("photometric", None)
     if "S" in axes and len(axes) == arr.ndim:  # samples per pixel: colour, or grey with alpha
         arr = np.moveaxis(arr, axes.index("S"), -1)
