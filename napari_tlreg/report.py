@@ -724,7 +724,9 @@ def _scale_signature(res) -> str | None:
 def _mask_signature(res) -> str | None:
     """What tells apart the regions results' MSE and local CC were taken in (their masks; None: the whole frame)."""
     m = getattr(res, "mask", None)
-    return None if m is None else hashlib.sha1(np.packbits(np.asarray(m, bool)).tobytes()).hexdigest()
+    if m is None or np.asarray(m, bool).all():  # a mask of every pixel: the whole frame
+        return None
+    return hashlib.sha1(np.packbits(np.asarray(m, bool)).tobytes()).hexdigest()
 
 
 def _check_one_sequence(named: dict) -> None:
@@ -803,11 +805,13 @@ def export_report(results, folder, labels=None, landmarks=None, *, spacing=None,
     regions = {name: region_note(res, tables.get(name) or []) for name, res in named.items()}
     # (NMSR's in its mask, at its scale, beside tlrn's whole frame: read as one measure, unsaid; echo review) by the
     # kind of region, not its pixel count: two pair engines' no-data left out differ by where each warps the fill
-    kinds = {(_mask_signature(res), any(r.get("data_only") for r in tables.get(name) or []), _scale_signature(res))
-             for name, res in named.items()}
+    kinds = {(_mask_signature(res), any(r.get("data_only") for r in tables.get(name) or []), _scale_signature(res),
+              res.normalization) for name, res in named.items()}  # (each frame scaled on its own: MSE 270x apart)
     if len(kinds) > 1:
         say(on_warning, "the results' MSE and local CC are taken over other pixels or at other intensity scales: compare "
-            "them within a result, not between (" + "; ".join(f"{n}: {r}" for n, r in regions.items()) + ")")
+            "them within a result, not between (" + "; ".join(
+                f"{n}: {r}" + (", each frame scaled on its own" if named[n].normalization == "frame" else "")
+                for n, r in regions.items()) + ")")
     methods_doc, per_frame, summaries, tre_rows, pair_rows = [], [], [], [], []
     ms = _frame_ms({"frame_time_ms": frame_ms}) if frame_ms is not None else frame_time_ms(*named.values())
     if source is None:  # the file register read, as the results' provenance has it

@@ -978,6 +978,10 @@ def test_a_multispectral_geotiff_of_more_bands_is_refused_and_interleaved_bands_
     tifffile.imwrite(tmp_path / "b4.tif", bands[..., :4], photometric="minisblack", planarconfig="contig")
     with pytest.warns(UserWarning, match=r"b4.tif: read as one frame of 4 bands .*gdal_translate -b N"):
         assert load_sequence(tmp_path / "b4.tif").shape == (1, 40, 30)
+    tifffile.imwrite(tmp_path / "cmyk.tif", (bands[..., :4] // 16).astype(np.uint8), photometric="separated")
+    with pytest.warns(UserWarning, match=r"cmyk.tif: a CMYK image") as said:  # print ink, not a scene's bands
+        load_sequence(tmp_path / "cmyk.tif")
+    assert not any("multispectral" in str(m.message) for m in said)
     tifffile.imwrite(tmp_path / "rgb.tif", (bands[..., :3] // 16).astype(np.uint8), photometric="rgb")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a colour picture: nothing to say

@@ -422,6 +422,9 @@ def test_mask_restricts_the_reported_mse_and_local_cc(tmp_path, phantom):
     # ... and said not to be compared between them (echo review: read as one measure)
     assert len(said) == 1 and "compare them within a result, not between" in said[0] and "whole frame" in said[0], said
     export_report({"nmsr": back}, tmp_path / "one", on_warning=said.append)
+    # a mask of every pixel is the whole frame: nothing to say (diff review)
+    full = tl.register(frames, method="nmsr", mask=np.ones_like(mask), levels=1, iterations=3, init="random", threads=1)
+    export_report({"nmsr": full, "whole frame": plain}, tmp_path / "full", on_warning=said.append)
     assert len(said) == 1
     regions = [r["mse_lncc_region"] for r in json.loads((tmp_path / "both" / "report.json").read_text())["results"]]
     assert regions == [doc["mse_lncc_region"], "whole frame"]

@@ -672,6 +672,8 @@ def test_an_nmsr_result_in_a_mask_is_shown_and_reopened_at_the_mask_scale(widget
     res.save(tmp_path / "now")
     old = dataclasses.replace(res, frames=normalize_sequence(frames))  # as a run before 2026-12-07 scaled them
     old.save(tmp_path / "before")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)  # another method's result of the image, the form on it
     for folder in ("now", "before"):
         notes.clear()
         choose(w.method_combo, TruthEngine.name)  # another method in the form: the folder's is chosen as it opens
@@ -679,8 +681,9 @@ def test_an_nmsr_result_in_a_mask_is_shown_and_reopened_at_the_mask_scale(widget
         qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
         assert [n[0] for n in notes] == ["warning"] and "replaces the nmsr result" in notes[0][1], (folder, notes)
         assert w.status_label.text().startswith(f"opened {tmp_path / folder}")
-        # (echo review: the form kept the other method, and "save result" would have written that one's result)
-        assert w.method_combo.currentData() == "nmsr" and w.current_result() is w.results[("seq", "nmsr")]
+        # "save result" writes what is on screen (echo review: the form's method's result, while the folder's was shown)
+        assert w.method_combo.currentData() == TruthEngine.name  # the form as the user left it (diff review)
+        assert w.current_result() is w.results[("seq", "nmsr")]
     assert img.contrast_limits == pytest.approx(intensity_range(frames), rel=1e-5)  # the earlier folder's own scale
 
 

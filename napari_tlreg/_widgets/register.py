@@ -1790,11 +1790,16 @@ class RegisterWidget(ClosingDock, QWidget):
 
     # -- result folders ------------------------------------------------------------------------------
     def current_result(self):
-        """The result of the chosen image that "save result" writes: the chosen method's, else the latest."""
+        """The result of the chosen image that "save result" writes: the one on screen, else the chosen method's, else
+        the latest. (A folder opened of another method than the form's: the form's method's result was written while
+        the folder's was on screen; echo review. The form is left as the user set it.)"""
         layer = self.current_image()
         if layer is None:
             return None
         mine = store_for(self._viewer).for_image(layer.name)
+        shown = self._result if self._result_place.get("base") == layer.name else None
+        if shown is not None and any(r is shown for r in mine.values()):
+            return shown
         return mine.get(self.method_combo.currentData()) or (list(mine.values())[-1] if mine else None)
 
     @property
@@ -1923,10 +1928,6 @@ class RegisterWidget(ClosingDock, QWidget):
             # as a re-run does, but a run not saved is lost: said (a user opening a folder to compare it with a run)
             outcome.warnings.append(f"{folder} replaces the {method} result of '{layer.name}' shown before (one "
                                     "result a method and image: save a result to keep it)")
-        # the method the folder holds, chosen (the form said another, whose result "save result" would have written
-        # while this one was on screen; echo review)
-        if layer in self._viewer.layers and (i := self.method_combo.findData(method)) >= 0:
-            self.method_combo.setCurrentIndex(i)
         self._show_result(outcome, layer, data, opened=folder)
 
     def _refuse_file(self, what: str, message: str) -> None:

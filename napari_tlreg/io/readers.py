@@ -1129,7 +1129,10 @@ def _read_tiff(path: Path, **_) -> Sequence:
         # as 512 frames of 512x6 pixels; satellite review)
         _fail(path, f"holds {n} bands of each pixel (a multispectral image), which is no sequence of frames: "
                     + ONE_BAND_HINT)
-    if axes.endswith("YXS") and arr.shape[-1] in (3, 4) and photometric not in ("RGB", "YCBCR", "PALETTE"):
+    if photometric == "SEPARATED" and "S" in axes:  # CMYK ink planes (a print file): no bands of a scene
+        warnings.warn(f"{path.name}: a CMYK image, registered on its first 3 ink planes taken as red, green, blue (their "
+                      "brightness inverted): save it as RGB or grey", stacklevel=3)
+    elif axes.endswith("YXS") and arr.shape[-1] in (3, 4) and photometric not in ("RGB", "YCBCR", "PALETTE"):
         n = arr.shape[-1]  # GDAL's pixel-interleaved bands: said as the band-separate ones are (it was silent)
         warnings.warn(f"{path.name}: read as {'one frame' if arr.ndim == 3 else 'frames'} of {n} bands (a "
                       "multispectral image), registered on their luminance as if the first 3 were red, green, blue "
