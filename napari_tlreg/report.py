@@ -715,18 +715,21 @@ def named_results(results) -> dict:
     return out
 
 
+def _signature(pixels) -> str | None:
+    """What tells one set of pixels (a bool array) from another; None for None or every pixel."""
+    if pixels is None or (pixels := np.asarray(pixels, bool)).all():
+        return None
+    return hashlib.sha1(np.packbits(pixels).tobytes() + str(pixels.shape).encode()).hexdigest()
+
+
 def _scale_signature(res) -> str | None:
     """What tells apart the pixels a result's run left out of its intensity scale (None: none left out)."""
-    apart = getattr(res, "scaled_apart", None)
-    return None if apart is None else hashlib.sha1(np.packbits(np.asarray(apart, bool)).tobytes()).hexdigest()
+    return _signature(getattr(res, "scaled_apart", None))
 
 
 def _mask_signature(res) -> str | None:
     """What tells apart the regions results' MSE and local CC were taken in (their masks; None: the whole frame)."""
-    m = getattr(res, "mask", None)
-    if m is None or np.asarray(m, bool).all():  # a mask of every pixel: the whole frame
-        return None
-    return hashlib.sha1(np.packbits(np.asarray(m, bool)).tobytes()).hexdigest()
+    return _signature(getattr(res, "mask", None))
 
 
 def _check_one_sequence(named: dict) -> None:
