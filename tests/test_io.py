@@ -978,6 +978,10 @@ def test_a_multispectral_geotiff_of_more_bands_is_refused_and_interleaved_bands_
     tifffile.imwrite(tmp_path / "b4.tif", bands[..., :4], photometric="minisblack", planarconfig="contig")
     with pytest.warns(UserWarning, match=r"b4.tif: read as one frame of 4 bands .*gdal_translate -b N"):
         assert load_sequence(tmp_path / "b4.tif").shape == (1, 40, 30)
+    tifffile.imwrite(tmp_path / "vv_vh.tif", bands[..., :2], photometric="minisblack", planarconfig="contig")
+    with pytest.warns(UserWarning, match=r"vv_vh.tif: holds 2 bands of each pixel; the first is read"):
+        seq = load_sequence(tmp_path / "vv_vh.tif")
+    assert np.array_equal(seq.frames[0], bands[..., 0].astype(np.float32)) and "extrasamples" not in seq.metadata
     tifffile.imwrite(tmp_path / "cmyk.tif", (bands[..., :4] // 16).astype(np.uint8), photometric="separated")
     with pytest.warns(UserWarning, match=r"cmyk.tif: a CMYK image") as said:  # print ink, not a scene's bands
         load_sequence(tmp_path / "cmyk.tif")

@@ -867,7 +867,9 @@ def _tiff_array(path: Path):
             arr, axes = np.stack([s.asarray() for s in series]), "T" + series[0].axes
         spacing, unit = _tiff_spacing(tif, path)
         photometric = series[0].keyframe.photometric  # an int for a value tifffile does not name
-        meta = {"tiff_axes": axes, "dtype": str(arr.dtype), "photometric": getattr(photometric, "name", str(photometric))}
+        meta = {"tiff_axes": axes, "dtype": str(arr.dtype), "photometric": getattr(photometric, "name", str(photometric)),
+                # what the samples beside the colour or grey ones are: alpha, or bands of their own (0, unspecified)
+                "extrasamples": [int(e) for e in (series[0].keyframe.extrasamples or ())]}
         geo = geotiff_tags(tif.pages[0])
         if geo:
             meta["geotiff"] = geo
@@ -1124,7 +1126,7 @@ ONE_BAND_HINT = "save one band a file (gdal_translate -b N) and the dates in one
 
 def _read_tiff(path: Path, **_) -> Sequence:
     arr, axes, spacing, unit, meta = _tiff_array(path)
-    photometric = meta.get("photometric", "RGB")
+    photometric, extra = meta.get("photometric", "RGB"), meta.pop("extrasamples", [])
     if "S" in axes and len(axes) == arr.ndim and (n := arr.shape[axes.index("S")]) > 4:  # (a 6-band GeoTIFF was read
         # as 512 frames of 512x6 pixels; satellite review)
         _fail(path, f"holds {n} bands of each pixel (a multispectral image), which is no sequence of frames: "
@@ -1153,6 +1155,9 @@ def _read_tiff(path: Path, **_) -> Sequence:
         arr = np.moveaxis(arr, axes.index("S"), -1)
         axes = axes.replace("S", "") + "S"
         if arr.shape[-1] == 2:  # grey + alpha: the grey
+            if extra == [0]:  # two bands of their own (a radar's VV and VH): said (it was silent)
+                warnings.warn(f"{path.name}: holds 2 bands of each pixel; the first is read (for the other, "
+                              f"{ONE_BAND_HINT})", stacklevel=3)
             arr, axes = arr[..., 0], axes[:-1]
     rgb_last = axes.endswith("S") or (arr.ndim == 4 and arr.shape[-1] in (3, 4))
     grey, rgb = _split_rgb(arr, rgb_last)
