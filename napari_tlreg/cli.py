@@ -563,20 +563,31 @@ def cmd_train(args) -> int:
 
 
 def _not_a_sequence(source: str) -> str | None:
-    """Why ``source``, a file ``batch`` found, is no sequence it reads (a glob that matched notes and tables), or None:
-    a file of a kind it reads (by its suffix, or by its first bytes), a folder or a sample's name, which the
-    batch's rows judge."""
+    """Why ``source``, a file or folder ``batch`` found, is no sequence it reads (a glob that matched notes and tables, a
+    folder of them), or None: a file of a kind it reads (by its suffix, or by its first bytes), a folder that holds one
+    or a sub-folder, or a sample's name, which the batch's rows judge."""
     from .io.readers import SUPPORTED_SUFFIXES, _sniff, _suffix
 
     path = Path(source)
-    if not path.is_file() or _suffix(path) in SUPPORTED_SUFFIXES:
-        return None
-    try:
-        if path.stat().st_size and _sniff(path) is not None:  # a DICOM file without a suffix (IM0001), a TIFF
+
+    def readable(p: Path) -> bool:
+        try:  # a DICOM file without a suffix (IM0001), a TIFF; unreadable: its row says why
+            return _suffix(p) in SUPPORTED_SUFFIXES or (p.stat().st_size > 0 and _sniff(p) is not None)
+        except OSError:
+            return True
+
+    kinds = "TIFF, NIfTI, DICOM, video, npz/npy or pictures"
+    if path.is_dir():  # a folder given itself (a series, frames): one of its files at least (it wrote OUT, exit 1)
+        try:
+            entries = [p for p in path.iterdir() if not p.name.startswith(".")]
+        except OSError:
             return None
-    except OSError:
-        return None  # unreadable: its row says why
-    return f"{source}: not a file napari-tlreg reads (TIFF, NIfTI, DICOM, video, npz/npy or pictures)"
+        if any(p.is_dir() for p in entries) or any(readable(p) for p in entries if p.is_file()):
+            return None
+        return f"{source}: holds no file napari-tlreg reads ({kinds})"
+    if not path.is_file() or readable(path):
+        return None
+    return f"{source}: not a file napari-tlreg reads ({kinds})"
 
 
 def cmd_batch(args) -> int:

@@ -355,6 +355,7 @@ def test_batch_cli_bad_arguments_exit_2_before_any_work(shift_engine, tmp_path, 
     (["cohort/*.xyz", "nope.tif"], "no sequence to register: cohort/*.xyz: no file or folder matches this pattern; "
                                    "nope.tif: no such file"),
     (["notes/*"], "no sequence to register: "),  # found, but none a sequence (diff review)
+    (["notes"], "no sequence to register: "),  # ... and the folder of them given itself
 ])
 def test_batch_cli_with_no_input_found_exits_2_and_writes_nothing(shift_engine, tmp_path, capsys, monkeypatch, inputs,
                                                                   said):
@@ -367,6 +368,8 @@ def test_batch_cli_with_no_input_found_exits_2_and_writes_nothing(shift_engine, 
     rc = cli.main(["batch", *inputs, "--method", shift_engine, "--out", "out"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and err[0].startswith(f"napari-tlreg batch: error: {said}"), err
+    assert inputs[0] != "notes" or err[0].endswith("notes: holds no file napari-tlreg reads (TIFF, NIfTI, DICOM, video, "
+                                                   "npz/npy or pictures)")
     assert not (tmp_path / "out").exists()
     save_stack(tmp_path / "a.tif", _sequence(3))
     assert cli.main(["batch", "a.tif", *inputs, "--method", shift_engine, "--out", "out", "--workers", "1",
