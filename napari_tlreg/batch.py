@@ -356,6 +356,7 @@ def run_record(item: dict, method: str, params: dict, reference: int, normalize:
     method's parameters with their defaults filled in (``gain=1.0`` given or not is the same run), and the stamps
     (:func:`_stamp`) of the source's files and of a weights file, as JSON."""
     from .engines import get_engine
+    from .engines.base import Engine
 
     from .result import core_versions
 
@@ -375,7 +376,7 @@ def run_record(item: dict, method: str, params: dict, reference: int, normalize:
               # a method that scales the intensities inside its region (NMSR's mask: the sequence's own, or given) since
               # 2026-12-07: its earlier results, scaled on the whole frame, are registered again (a re-run skipped them,
               # rows of both scales in one summary; diff review)
-              **({"intensity_scale": "in the region"} if getattr(engine, "region_params", ()) else {})}
+              **({"intensity_scale": "in the region"} if type(engine).scaling_region is not Engine.scaling_region else {})}
     return json.loads(json.dumps(record, default=str))
 
 
