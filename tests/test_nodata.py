@@ -469,6 +469,29 @@ def test_a_geotiffs_own_no_data_value_is_taken_and_said(land, tmp_path, capsys):
     assert row["status"] == "ok" and "nodata = the file's no-data value, 65535" in row["note"], row
 
 
+def test_a_float_geotiffs_nan_no_data_is_read_as_a_fill_the_engines_leave_out(land, tmp_path):
+    """(2026-12-07) A float raster's usual no-data is NaN (GDAL_NODATA "nan": rasterio's, gdalwarp's): every method
+    refuses NaN, so the file was refused for the very pixels it says hold no data. The reader fills them with a value
+    no data pixel takes, says so, and the pair engines leave them out as they do a 65535 fill; NaN in a file that does
+    not say it is no-data is still refused."""
+    from napari_tlreg.io import load_sequence
+
+    g = (land / 3000.0).astype(np.float32)  # reflectance-like, 0.17-1
+    g[1, :, :20] = np.nan  # a swath edge on the second date
+    with pytest.warns(UserWarning, match=r"its no-data value is NaN \(GDAL_NODATA\); its 3200 NaN pixels are read as -9999"):
+        seq = load_sequence(_geotiff(tmp_path / "nan.tif", g, "nan"))
+    assert seq.metadata["nodata"] == -9999.0 and np.isfinite(seq.frames).all()
+    res = tl.register(seq, method="multistep")
+    assert res.params["nodata"] == -9999.0
+    np.testing.assert_array_equal(res.nodata, np.isnan(g))
+    with pytest.raises(ValueError, match="NaN or infinite"):  # no tag: NaN is no value the file names
+        tl.register(load_sequence(_geotiff(tmp_path / "bare.tif", g, None)), method="multistep")
+    deep = g * 20000 - 15000  # data reach down to -11,667 (span 16,667): the fill lies twice their span below
+    with pytest.warns(UserWarning, match="read as -45000"):
+        seq = load_sequence(_geotiff(tmp_path / "deep.tif", deep, "NaN"))
+    assert seq.metadata["nodata"] == -45000.0 and seq.frames[~np.isnan(g)].min() > -12000
+
+
 def test_stacked_dates_with_other_no_data_values_take_none(land, tmp_path):
     from napari_tlreg.io import load_sequence
 

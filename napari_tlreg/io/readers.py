@@ -876,6 +876,11 @@ def _tiff_array(path: Path):
         nodata = gdal_nodata(tif.pages[0])
         if nodata is not None:
             meta["nodata"] = nodata
+        elif gdal_nodata_is_nan(tif.pages[0]) and arr.dtype.kind == "f" and np.isnan(arr).any():
+            arr, meta["nodata"] = _nan_filled(arr)
+            warnings.warn(f"{path.name}: its no-data value is NaN (GDAL_NODATA); its {int(np.sum(arr == meta['nodata']))} "
+                          f"NaN pixels are read as {meta['nodata']:g}, a value no data pixel takes, which the pair "
+                          "engines leave out as no-data", stacklevel=2)
         finterval = (tif.imagej_metadata or {}).get("finterval")  # ImageJ's frame interval, in seconds
         if isinstance(finterval, (int, float)) and math.isfinite(finterval) and finterval > 0 and t > 1:
             meta["frame_time_ms"] = 1000.0 * float(finterval)
@@ -1027,6 +1032,29 @@ def gdal_nodata(page) -> float | None:
     except ValueError:
         return None
     return value if np.isfinite(value) else None
+
+
+def gdal_nodata_is_nan(page) -> bool:
+    """Whether a TIFF page's :data:`GDAL_NODATA` says NaN (a float raster's usual no-data: rasterio's, GDAL's warp)."""
+    tag = page.tags.get(GDAL_NODATA)
+    return tag is not None and str(tag.value).strip().strip("\x00").lower() in ("nan", "-nan", "+nan")
+
+
+#: the value a float raster's NaN no-data is read as (GDAL's usual fill), where it lies well below the data
+NAN_FILL = -9999.0
+
+
+def _nan_filled(arr: np.ndarray) -> tuple[np.ndarray, float]:
+    """``arr`` (float) with its NaN set to one value no data pixel takes, well apart from the data's range (the rule
+    of :func:`napari_tlreg.core.nodata.apart_fill`), and that value: :data:`NAN_FILL`, or one the data's span below
+    their least value where they reach down to it. Every method refuses NaN; a fill value is what they leave out."""
+    data = arr[np.isfinite(arr)]
+    lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)
+    span = max(hi - lo, 1.0)
+    fill = NAN_FILL if NAN_FILL < lo - span else float(np.floor(lo - 2 * span))
+    out = np.array(arr, copy=True)
+    out[np.isnan(out)] = fill
+    return out, fill
 
 
 def _geotiff_spacing(tif, path: Path) -> tuple[tuple[float, float], str] | None:
