@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(_commands=sub.choices)  # for main: an unknown option is said with its command's help
 
     r = sub.add_parser("register", help="register a sequence and write the results to a folder")
-    r.add_argument("input", help="file, DICOM folder, or bundled sample name")
+    r.add_argument("input", nargs="+", help="file, DICOM folder, or bundled sample name; several files of one image each "
+                   "(a satellite pair's dates) are the frames of one sequence, in the order given")
     r.add_argument("--method", default=None, help="engine (default: tlrn); see `napari-tlreg methods`")
     r.add_argument("--reference", type=int, default=None, metavar="T",
                    help="the frame every other frame is registered to (default 0, or the frame with the most labels "
@@ -304,9 +305,9 @@ def _inputs_of(args) -> list:
     from .io.labels import frame_given
     from .io.readers import sibling_labels_paths
 
-    given = [args.input, *(frame_given(lab)[0] for lab in args.labels or ()), args.landmarks]
-    if Path(args.input).expanduser().is_file():
-        given += sibling_labels_paths(Path(args.input).expanduser())
+    given = [*args.input, *(frame_given(lab)[0] for lab in args.labels or ()), args.landmarks]
+    if len(args.input) == 1 and Path(args.input[0]).expanduser().is_file():
+        given += sibling_labels_paths(Path(args.input[0]).expanduser())
     return given
 
 
@@ -322,7 +323,11 @@ def cmd_register(args) -> int:
         raise ValueError(f"--slice is a slice position, 0 or more, got {args.slice}")
     # ... and so does an --out that is someone else's folder, or holds this run's own files
     check_replaceable(args.out, "result.json", "result", inputs=_inputs_of(args))
-    seq = load_sequence(args.input, slice=args.slice, max_voxels=api.MAX_VOXELS)  # too large: refused before it is read
+    files, args.input = args.input, args.input[0] if len(args.input) == 1 else " + ".join(args.input)
+    if len(files) > 1 and args.slice not in (None, 0):
+        raise ValueError(f"--slice {args.slice}: files stacked as frames have 1 slice position")
+    # too large: refused before it is read; several files: one frame each, stacked
+    seq = load_sequence(files[0] if len(files) == 1 else files, slice=args.slice, max_voxels=api.MAX_VOXELS)
     n_slices = int(seq.metadata.get("n_slices", 1))
     if n_slices > 1 and args.slice is None:  # say so: the other slice positions are not registered
         print(f"napari-tlreg register: {args.input} has {n_slices} slice positions; registering slice 0 "
@@ -346,7 +351,7 @@ def cmd_register(args) -> int:
     try:
         labels, landmarks = report.check_annotations(seq.shape, labels, landmarks, args.reference)
     except ValueError as exc:
-        raise ValueError(f"{Path(args.landmarks or args.input).name}: {exc}") from None
+        raise ValueError(f"{Path(args.landmarks).name if args.landmarks else Path(files[0]).name if len(files) == 1 else args.input}: {exc}") from None
     best = None if chosen or labels is None else reference_on_labels(labels, 0)
     if best is not None:  # expert contours on ED and ES: frame 0 would carry nothing and score no Dice
         print(f"napari-tlreg register: reference: frame {best}, the most labelled (labelled frames: "
@@ -367,10 +372,11 @@ def cmd_register(args) -> int:
     _end_progress()
     for note in res.provenance.get("notes", ()):  # what the run decided (multistep: a pair kept the affine alone)
         print(f"napari-tlreg register: {note}", file=sys.stderr)
-    source = Path(args.input)  # a file, as evaluate can find it again from anywhere; a sample by its name
+    source = Path(files[0])  # a file, as evaluate can find it again from anywhere; a sample by its name
     report.write(res, args.out, labels=labels, landmarks=landmarks, montage=not args.no_montage,
-                 region=api.own_region(seq), source=str(source.resolve()) if source.exists() else str(args.input),
+                 region=api.own_region(seq), source=str(source.resolve()) if source.exists() else str(files[0]),
                  extra={**({} if args.slice is None else {"slice": args.slice}),
+                        **({"files": [str(Path(f).resolve()) for f in files]} if len(files) > 1 else {}),
                         **({"label_names": report.names_of_labels(names)} if labels is not None and names else {})})
     print(f"{method}: {seq.shape[0]} frames of {seq.shape[1]}x{seq.shape[2]} in {res.runtime_s:.2f} s on {res.device} -> {args.out}")
     return 0

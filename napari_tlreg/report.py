@@ -898,7 +898,7 @@ def recorded(folder: Path) -> tuple[str | None, dict]:
             return None, {}
         doc = {"source": prov.get("source"), **({"slice": prov["slice"]} if isinstance(prov.get("slice"), int) else {})}
     source = doc.get("source")
-    kept = ("batch", "warnings", "notes", "slice", "label_names")
+    kept = ("batch", "warnings", "notes", "slice", "label_names", "files")
     return (source if isinstance(source, str) else None), {k: doc[k] for k in kept if k in doc}
 
 

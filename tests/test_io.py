@@ -1517,6 +1517,35 @@ def test_a_folder_of_one_geotiff_a_date_is_a_sequence(shared_data, tmp_path, cap
     assert np.abs(shift).max() > 0.3
 
 
+def test_register_takes_the_dates_as_files(shared_data, tmp_path, capsys):
+    """(2026-12-07) Two GeoTIFFs, one a date, given to ``register`` as they come (`register a.tif b.tif`) were refused
+    ("unrecognized arguments"): only their folder was read. Several files are the frames of one sequence in the order
+    given, as a folder of them is; the result records them, and a re-evaluation keeps the record."""
+    import json
+
+    import napari_tlreg as tl
+    from napari_tlreg import cli
+
+    _date_pair(shared_data, tmp_path / "pair")
+    late, early = (str(tmp_path / "pair" / n) for n in ("S2A_20160608.tif", "S2A_20160529.tif"))
+    assert cli.main(["register", early, late, "--method", "multistep", "--out", str(tmp_path / "r")]) == 0
+    by_folder = tl.RegistrationResult.load(tmp_path / "r")
+    assert cli.main(["register", str(tmp_path / "pair"), "--method", "multistep", "--out", str(tmp_path / "f")]) == 0
+    np.testing.assert_array_equal(by_folder.displacement, tl.RegistrationResult.load(tmp_path / "f").displacement)
+    assert by_folder.spacing == pytest.approx((10.0, 10.0))
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["files"] == [early, late]
+    assert cli.main(["evaluate", str(tmp_path / "r")]) == 0
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["files"] == [early, late]
+    assert cli.main(["register", late, early, "--method", "multistep", "--out", str(tmp_path / "back")]) == 0
+    back = tl.RegistrationResult.load(tmp_path / "back").frames  # the order given: the later date is the reference
+    np.testing.assert_array_equal(back[::-1], by_folder.frames)
+    capsys.readouterr()
+    assert cli.main(["register", early, str(tmp_path / "none.tif"), "--out", str(tmp_path / "x")]) == 2
+    assert "none.tif: no such file or folder" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert cli.main(["register", early, late, "--slice", "1", "--out", str(tmp_path / "x")]) == 2
+    assert "files stacked as frames have 1 slice position" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
 def test_stacked_files_must_be_one_image_of_one_size_each(tmp_path):
     import tifffile
 
