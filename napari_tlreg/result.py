@@ -372,7 +372,7 @@ class RegistrationResult:
         ms = frame_time_ms(self.provenance)  # Fiji's frame interval: the source's time between frames
         for name, arr in arrays + optional:
             save_stack(folder / f"{name}.tif", np.ascontiguousarray(arr), spacing=spacing, unit=unit,
-                       geotiff=self.geotiff, frame_time_ms=ms)
+                       geotiff=self.geotiff, frame_time_ms=ms, values=ARRAY_NOTES[name])
         meta = {
             "format": _FORMAT,
             "method": self.method,

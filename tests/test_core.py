@@ -409,6 +409,32 @@ def test_result_params_survive_save_and_load(tmp_path):
         RegistrationResult(z, z, np.zeros((2, 2, 8, 8), np.float32), z + 1, "x", params={"f": print})
 
 
+@pytest.mark.parametrize("spacing", [None, (10.0, 10.0)])
+def test_a_saved_fields_tiff_says_its_values_are_pixels(tmp_path, spacing):
+    """(2026-12-07, satellite review) displacement.tif carries the image's pixel size (10 m), which a GIS reads, and
+    said nothing of its values: a field in pixels read as metres is 10x off. Each saved TIFF says what its values are in
+    its description (ImageJ's hyperstack: a line; a plain TIFF: a JSON key), as result.json does."""
+    import tifffile
+
+    from napari_tlreg.result import ARRAY_NOTES, RegistrationResult
+
+    z = np.zeros((3, 8, 8), np.float32)
+    res = RegistrationResult(z, z, np.ones((3, 2, 8, 8), np.float32), z + 1, "x", spacing=spacing, unit="m")
+    folder = res.save(tmp_path / "r")
+    with tifffile.TiffFile(folder / "displacement.tif") as tif:
+        text = tif.pages[0].description
+        meta = tif.imagej_metadata if tif.is_imagej else tif.shaped_metadata[0]
+    assert "in pixels (not the unit)" in text and meta["values"] == ARRAY_NOTES["displacement"]
+    loaded = RegistrationResult.load(folder)
+    np.testing.assert_array_equal(loaded.displacement, res.displacement)
+    assert loaded.spacing == (None if spacing is None else pytest.approx(spacing))
+    from napari_tlreg.io.writers import save_stack
+
+    one = save_stack(tmp_path / "one.tif", np.ones((1, 2, 8, 8), np.float32), spacing=spacing, values="in pixels")
+    with tifffile.TiffFile(one) as tif:  # an axis of length 1: a plain TIFF, its JSON description
+        assert not tif.is_imagej and tif.shaped_metadata[0]["values"] == "in pixels"
+
+
 # ---- from the mutation review of the core modules (2026-12-05): each assertion fails on a mutant that passed ----
 def test_nearest_warp_rounds_halves_up_and_keeps_the_last_row_and_column():
     """Labels are warped by nearest neighbour: a field of exactly half a pixel (rounded to even, every other column of

@@ -448,7 +448,7 @@ _AXES = {2: "YX", 3: "TYX", 4: "TCYX"}
 
 
 def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False, labels: bool = False,
-               geotiff: list | None = None, frame_time_ms: float | None = None) -> Path:
+               geotiff: list | None = None, frame_time_ms: float | None = None, values: str | None = None) -> Path:
     """Write an array atomically, format chosen by suffix; returns the path.
 
     array: ``(H, W)``, ``(T, H, W)`` (TIFF also ``(T, C, H, W)`` or any N-D). Values and dtype
@@ -466,6 +466,9 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
     labels: an integer segmentation, marked as one in the file (TIFF: ``"labels": true`` in its JSON description,
         always a plain TIFF; NIfTI: intent ``label``) so that the plugin's reader opens it as a Labels layer
         (:func:`~napari_tlreg.io.readers.is_labels_stack`).
+    values: what the values are, in words (a displacement's "in pixels"), written into a TIFF's description (``values``:
+        a line of an ImageJ hyperstack's, a key of a plain TIFF's JSON; GDAL shows it as TIFFTAG_IMAGEDESCRIPTION,
+        Fiji under Image > Show Info): the pixel size the file carries says nothing of its values. TIFF only.
 
     ``.tif/.tiff``: ImageJ-compatible hyperstack for uint8/uint16/float32 without axes of length 1 (spacing as
     ImageJ resolution + unit), otherwise a plain TIFF with spacing in its JSON description and, for
@@ -523,7 +526,7 @@ def save_stack(path, array, spacing=None, *, unit: str = "mm", rgb: bool = False
                          frame_time_ms=frame_time_ms)
         else:
             _write_tiff(tmp, arr, spacing, unit, ome=(kind == "ome"), labels=labels, extratags=extratags,
-                        frame_time_ms=frame_time_ms)
+                        frame_time_ms=frame_time_ms, values=None if kind == "ome" else values)
     return path
 
 
@@ -552,7 +555,7 @@ def _write_rgb_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, frame_time_m
 
 
 def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool, labels: bool = False,
-                extratags: list | None = None, frame_time_ms: float | None = None) -> None:
+                extratags: list | None = None, frame_time_ms: float | None = None, values: str | None = None) -> None:
     import tifffile
 
     extratags = extratags or []
@@ -577,11 +580,15 @@ def _write_tiff(tmp: Path, arr: np.ndarray, spacing, unit: str, ome: bool, label
             md["unit"] = unit
         if frame_time_ms is not None and axes in ("TYX", "TCYX"):
             md["finterval"] = frame_time_ms / 1000.0  # ImageJ's, in seconds
+        if values:
+            md["values"] = " ".join(values.split())  # a line of ImageJ's description
         tifffile.imwrite(tmp, arr, imagej=True, metadata=md, extratags=extratags, **kw)
         return
     md = {"axes": axes} if axes else {}
     if labels:
         md["labels"] = True
+    if values:
+        md["values"] = values
     kw = {}
     if spacing is not None:
         md.update(spacing=list(spacing), unit=unit)
