@@ -143,6 +143,34 @@ def _dicom_frames(path: Path) -> int | None:
         return None
 
 
+def not_a_sequence(source: str) -> str | None:
+    """Why ``source``, a file or folder ``batch`` found, is no sequence it reads (a glob that matched notes and tables, a
+    folder of them), or None: a file of a kind it reads (by its suffix, or by its first bytes), a folder that holds one
+    or a sub-folder, or a sample's name, which the batch's rows judge."""
+    from .io.readers import SUPPORTED_SUFFIXES, _sniff, _suffix
+
+    path = Path(source)
+
+    def readable(p: Path) -> bool:
+        try:  # a DICOM file without a suffix (IM0001), a TIFF; unreadable: its row says why
+            return _suffix(p) in SUPPORTED_SUFFIXES or (p.stat().st_size > 0 and _sniff(p) is not None)
+        except OSError:
+            return True
+
+    kinds = "TIFF, NIfTI, DICOM, video, npz/npy or pictures"
+    if path.is_dir():  # a folder given itself (a series, frames): one of its files at least (it wrote OUT, exit 1)
+        try:
+            entries = [p for p in path.iterdir() if not p.name.startswith(".")]
+        except OSError:
+            return None
+        if any(p.is_dir() for p in entries) or any(readable(p) for p in entries if p.is_file()):
+            return None
+        return f"{source}: holds no file napari-tlreg reads ({kinds})"
+    if not path.is_file() or readable(path):
+        return None
+    return f"{source}: not a file napari-tlreg reads ({kinds})"
+
+
 def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike | None = None,
                   slice: int | None = None) -> list[dict]:
     """Resolve ``inputs`` into ``[{"name", "source", "error"}]``, one per sequence, in input order.

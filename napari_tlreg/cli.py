@@ -568,36 +568,8 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _not_a_sequence(source: str) -> str | None:
-    """Why ``source``, a file or folder ``batch`` found, is no sequence it reads (a glob that matched notes and tables, a
-    folder of them), or None: a file of a kind it reads (by its suffix, or by its first bytes), a folder that holds one
-    or a sub-folder, or a sample's name, which the batch's rows judge."""
-    from .io.readers import SUPPORTED_SUFFIXES, _sniff, _suffix
-
-    path = Path(source)
-
-    def readable(p: Path) -> bool:
-        try:  # a DICOM file without a suffix (IM0001), a TIFF; unreadable: its row says why
-            return _suffix(p) in SUPPORTED_SUFFIXES or (p.stat().st_size > 0 and _sniff(p) is not None)
-        except OSError:
-            return True
-
-    kinds = "TIFF, NIfTI, DICOM, video, npz/npy or pictures"
-    if path.is_dir():  # a folder given itself (a series, frames): one of its files at least (it wrote OUT, exit 1)
-        try:
-            entries = [p for p in path.iterdir() if not p.name.startswith(".")]
-        except OSError:
-            return None
-        if any(p.is_dir() for p in entries) or any(readable(p) for p in entries if p.is_file()):
-            return None
-        return f"{source}: holds no file napari-tlreg reads ({kinds})"
-    if not path.is_file() or readable(path):
-        return None
-    return f"{source}: not a file napari-tlreg reads ({kinds})"
-
-
 def cmd_batch(args) -> int:
-    from .batch import SUMMARY_NAME, expand_inputs, require_dask, run_batch
+    from .batch import SUMMARY_NAME, expand_inputs, not_a_sequence, require_dask, run_batch
 
     try:
         require_dask()
@@ -619,7 +591,7 @@ def cmd_batch(args) -> int:
         raise ValueError(f"--workers must be 1 or more, got {args.workers}")
     # no input that is a sequence (a typo): refused as a bad argument is, before OUT is made (it left an output folder
     # of one failed row, exit 1; review)
-    found = [{**item, "error": item["error"] or _not_a_sequence(item["source"])}
+    found = [{**item, "error": item["error"] or not_a_sequence(item["source"])}
              for item in expand_inputs(args.inputs, exclude=args.out)]
     if found and all(item["error"] for item in found):
         said = "; ".join(e if (e := item["error"]).startswith(item["source"]) else f"{item['source']}: {e}" for item in found[:3])
