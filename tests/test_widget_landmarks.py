@@ -449,6 +449,23 @@ def test_plots_overlay_click_worst_and_export(docks, qtbot, tmp_path, errors):
         assert all(mk.get_xdata()[0] == 1 for mk in plots.figure._tlreg_markers) and repaints == []
     finally:
         del plots.canvas.repaint
+    # (2026-12-07, landmarks review) the band marks the frame under its points, blitted or drawn in full: blitted last,
+    # it hid them (ED/ES contours: the Dice panel looked empty on the one frame it scores)
+    ax = next(a for a, m in plots._axes.items() if m == "dice")
+    line = next(ln for ln in ax.get_lines() if ln.get_label() == HalfEngine.name)
+    from matplotlib.colors import to_rgb
+
+    want = np.round(255 * np.array(to_rgb(line.get_color())))
+    for full in (False, True):
+        viewer.dims.set_current_step(0, 0)
+        qtbot.wait(5)
+        viewer.dims.set_current_step(0, 2)
+        if full:
+            plots.canvas.draw()
+        qtbot.wait(5)
+        x, y = ax.transData.transform((2, plots.tables[HalfEngine.name][2]["dice_2"]))
+        pixel = np.asarray(plots.canvas.buffer_rgba())[int(round(plots.canvas.figure.bbox.height - y)), int(round(x)), :3]
+        assert np.abs(pixel.astype(int) - want).max() < 40, (full, pixel, want)
 
     # worst frame: the lowest Dice (label 2) of the latest result, computed independently
     plots.all_box.setChecked(False)

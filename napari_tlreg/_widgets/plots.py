@@ -403,8 +403,18 @@ class PlotsWidget(ClosingDock, QWidget):
     def _on_canvas_drawn(self, event=None) -> None:
         """After a full draw: keep the picture without the frame markers, then draw them on it."""
         self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+        self._draw_markers()
+
+    def _draw_markers(self) -> None:
+        """The frame markers over the picture, and each axes' curves, points and values over them again: a band blitted
+        last hid the points of the frame it marks (a pair of expert contours, ED and ES: the Dice, HD and TRE panels
+        looked empty on the frame "jump to worst frame" went to)."""
         for mk in getattr(self.figure, "_tlreg_markers", []):
-            mk.axes.draw_artist(mk)
+            ax = mk.axes
+            ax.draw_artist(mk)
+            for artist in (*ax.collections, *ax.lines, *ax.texts):
+                if artist is not mk and artist.get_visible() and not artist.get_animated():
+                    ax.draw_artist(artist)
 
     def _frame_now(self) -> int | None:
         """The frame the viewer shows, of the chosen image (None without one)."""
@@ -426,8 +436,7 @@ class PlotsWidget(ClosingDock, QWidget):
             self.canvas.draw_idle()
             return
         self.canvas.restore_region(self._background)
-        for mk in markers:
-            mk.axes.draw_artist(mk)
+        self._draw_markers()
         # shown at Qt's next paint, not now: blit() repaints at once, inside the dims event of a layer being removed,
         # and napari's layer list, painted with it while half removed, raised (or aborted Python: "select all, delete")
         self.canvas.update()
