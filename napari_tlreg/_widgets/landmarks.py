@@ -306,8 +306,10 @@ class LandmarkWidget(ClosingDock, QWidget):
         # and the plots dock were out of a keyboard's reach); the arrows move between cells
         self.pairs_table.setTabKeyNavigation(False)
         self.pairs_table.itemSelectionChanged.connect(self._on_row_selected)
-        self.pairs_table.setToolTip("Pairs: a landmark on a frame and its partner on the reference; TRE in the image's "
-                                    "unit (pixels where it has no pixel size)")
+        self.pairs_table.setToolTip("Pairs: a landmark q on a frame and its partner p on the reference; TRE in the "
+                                    "image's unit (pixels where it has no pixel size), measured on the reference: "
+                                    "|q + u(q) − p|, where the field carries q. A tracked reference point (the "
+                                    "inverse map) can lie a little nearer or farther from q on its frame")
         root.addWidget(self.pairs_table, 2)
 
         tre_box = QGroupBox("TRE (target registration error)")
@@ -331,7 +333,9 @@ class LandmarkWidget(ClosingDock, QWidget):
 
         row = QHBoxLayout()
         self.track_btn = QPushButton("track reference points")
-        self.track_btn.setToolTip("Follow the landmarks placed on the reference through every frame (layer “<image> tracked”)")
+        self.track_btn.setToolTip("Follow the landmarks placed on the reference through every frame (layer “<image> "
+                                  "tracked”: the q with q + u(q) = p). TRE is measured on the reference (|q + u(q) − p| "
+                                  "for your q), so a tracked cross's distance from your point can differ from it")
         self.track_btn.clicked.connect(self.track)
         row.addWidget(self.track_btn)
         root.addLayout(row)
