@@ -193,6 +193,27 @@ def test_a_patient_folder_with_its_contours_inside_still_opens_and_papillary_fil
     assert labels[7, 105, 105] == labels[7, 125, 125] == 1 and labels.sum() == 2 * 11 * 11
 
 
+def test_the_sunnybrook_crops_masks_are_labels_given_as_labels_too(shared_data, tmp_path, capsys):
+    """(2026-12-07, landmarks review) The crops' masks open as labels, but given as labels (``--labels CROP.npz``,
+    ``load_labels``) they were refused: "the .npz holds no 'labels' array". They are the same labels either way, at
+    the frames' slice position."""
+    import napari_tlreg as tl
+
+    crop = shared_data / "sunnybrook" / "SCD0000101_crop128.npz"
+    one = shared_data / "sunnybrook" / "sunnybrook_SCD0000101_slice6_crop128.npz"
+    for path, k in ((one, None), (crop, 0), (crop, 4)):
+        seq = load_sequence(path, slice=k)
+        np.testing.assert_array_equal(tl.load_labels([path], seq), seq.labels)
+    out = tmp_path / "r"
+    assert cli.main(["register", str(one), "--method", "voxelmorph", "--reference", "18", "--out", str(out)]) == 0
+    (out / "metrics.json").unlink()  # nothing kept: the labels come from --labels alone
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), "--labels", str(one)]) == 0
+    with open(out / "metrics.csv") as f:
+        rows = {int(r["t"]): r for r in csv.DictReader(f)}
+    assert float(rows[7]["dice_1"]) > float(rows[7]["dice_1_before"]) > 0.5
+
+
 def test_the_sunnybrook_crops_masks_open_as_their_labels(shared_data, sunnybrook, tmp_path):
     """An ``.npz`` with an expert's masks (``endo``, ``epi``, ``myo`` and their ``has_*`` frame flags, or one frame's
     ``endo_ed`` with ``ed_index``) opens with them as labels, as the contour files give them; before, its labels were

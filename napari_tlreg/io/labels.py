@@ -94,7 +94,7 @@ def _one_file(path: str, shape: tuple[int, int, int], reference: int | None = 0,
     if not Path(path).expanduser().exists():  # load_sequence's "not a sample name" hint, and a sample's frames as labels
         raise FileNotFoundError(f"{path}: no such labels file or folder")
     if Path(path).suffix.lower() == ".npz":
-        lab = _npz_labels(path)
+        lab = _npz_labels(path, shape, slice, n_slices)
     else:
         try:  # the stored integers exactly (the sequence readers give float32 frames: ids over 2**24 would round)
             lab = load_stack(path)[0]
@@ -149,16 +149,32 @@ def _one_file(path: str, shape: tuple[int, int, int], reference: int | None = 0,
         raise ValueError(f"{path}: {exc}") from None
 
 
-def _npz_labels(path):
+def _npz_labels(path, shape, slice=None, n_slices=None):
     """The labels of an ``.npz``: its ``labels`` array (the package's sequence files keep them beside ``frames``,
-    which are not labels), or its one array."""
+    which are not labels), its one array, or an expert's masks (``endo``, ``epi``, ``myo`` and their frame flags, as a
+    Sunnybrook crop holds them: :func:`~napari_tlreg.io.contours.mask_labels`), which the sequence reader takes as
+    labels too: given as ``--labels`` they were refused."""
+    from .contours import is_mask_key, mask_labels
+    from .readers import SequenceReadError
+
     try:
         with np.load(path, allow_pickle=False) as z:
             keys = list(z.keys())
             if "labels" in keys or len(keys) == 1:
                 return z["labels" if "labels" in keys else keys[0]]
+            # the masks and what they name (their frame flags, a one-frame mask's <phase>_index), not the frames
+            masks = {k: z[k] for k in keys if is_mask_key(k) or k.endswith("_index")}
     except Exception as exc:  # zipfile.BadZipFile, zlib.error, EOFError too: one line, not a traceback
         from ..core.region import unreadable_reason
 
         raise ValueError(f"{path}: not a readable .npz file ({unreadable_reason(exc)})") from None
+    if any(is_mask_key(k) for k in masks):
+        n = int(n_slices or 1)
+        sliced = n > 1 and any(np.ndim(v) == 4 for v in masks.values())  # (S, T, H, W): the frames' slice position
+        try:
+            lab = mask_labels(masks, (n, *shape) if sliced else tuple(shape))
+        except SequenceReadError as exc:
+            raise ValueError(f"{Path(path).name}: {exc}") from None
+        if lab is not None:
+            return lab[slice or 0] if sliced else lab
     raise ValueError(f"{Path(path).name}: the .npz holds no 'labels' array (keys: {', '.join(keys) or 'none'})")
