@@ -589,6 +589,9 @@ def test_a_result_folder_and_a_report_write_the_same_table_values(tmp_path):
     assert [r["is_reference"] for r in folder] == [r["is_reference"] for r in rep] == ["1", "0", "0"]
     for a, b in zip(folder, rep):
         assert {k: a[k] for k in a} == {k: b[k] for k in a}
+    # (2026-12-07, landmarks review) ... in one order of columns: sorted by name, is_reference sat between hd_mm and lncc
+    assert list(folder[0]) == [k for k in rep[0] if k != "method"]
+    assert list(folder[0])[:4] == ["t", "is_reference", "mse", "mse_before"]
 
 
 def test_methods_curves_differ_by_more_than_their_colour():
