@@ -167,6 +167,21 @@ def _pair_on_every_frame(viewer, w, p):
 
 
 # ---- tests ------------------------------------------------------------------------------------------
+def test_a_click_places_its_point_without_the_float_noise_of_the_world_to_data_step(docks):
+    """(2026-12-07, landmarks review) A click in mm became data coordinates such as 62.95399999999999 and
+    46.99999999999999, which every saved table then carried. Placed to a millionth of a pixel."""
+    viewer, _, w, _ = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq", scale=(1.0, 1.48, 1.48))
+    w.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    assert np.asarray(layer.world_to_data((0.0, 0.074, 0.037)))[1:].tolist() != [0.05, 0.025]  # the noise 0.074 mm gives on 1.48 mm pixels
+    for kind in ("mouse_press", "mouse_release"):
+        callbacks = mouse_press_callbacks if kind == "mouse_press" else mouse_release_callbacks
+        callbacks(layer, _ev(type=kind, position=(0.0, 0.074, 0.037)))
+    assert layer.data.tolist() == [[0.0, 0.05, 0.025]]
+
+
 def test_pairing_clicks_keys_undo_table_and_csv(docks, qtbot, tmp_path, errors):
     viewer, _, w, _ = docks
     frames, _ = sequence()

@@ -762,7 +762,8 @@ class LandmarkWidget(ClosingDock, QWidget):
         if hidden is not None:  # a 3-D click is a point inside the volume (a landmark nobody saw, or "t=-12")
             self._status(f"{hidden} to place landmarks: nothing placed")
             return
-        pos = np.asarray(layer.world_to_data(event.position), dtype=float)
+        # to a millionth of a pixel: world (mm) -> data left 62.95399999999999 in every saved table
+        pos = np.round(np.asarray(layer.world_to_data(event.position), dtype=float), 6)
         self.place(int(round(pos[-3])), float(pos[-2]), float(pos[-1]))
 
     def place(self, t: int, row: float, col: float) -> LM.Placement | None:
