@@ -894,6 +894,38 @@ def test_a_series_folder_with_other_files_is_still_a_series_and_no_dicom_is_drop
     assert sorted(it["name"] for it in expand_inputs([cohort])) == ["a", "corrupt"]  # reported, not dropped
 
 
+def test_clips_beside_a_preview_picture_are_a_cohort_not_one_frame(tmp_path):
+    """(2026-12-07, bad-input review) A cohort folder of clips (videos, NumPy arrays) with one picture or TIFF of one
+    image beside them was taken for a folder of frames of that one image: the batch made one failed row, "needs at
+    least 2 frames", and registered none of the clips; ``load_sequence`` read the picture alone. The clips are the
+    cohort (the figure left out, a truncated TIFF its own failed row); opened, the folder says it holds several, and
+    a folder of one clip is that clip."""
+    from napari_tlreg.io.readers import SequenceReadError
+
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    for name in ("a", "b"):
+        np.save(cohort / f"{name}.npy", _sequence(3))
+    import imageio.v3 as iio
+
+    iio.imwrite(cohort / "overview.png", (255 * _sequence(1)[0]).astype(np.uint8))
+    assert [it["name"] for it in expand_inputs([cohort])] == ["a", "b"]
+    with pytest.raises(SequenceReadError, match=r"cohort: holds 2 sequences of their own \(a.npy, b.npy\), not one"):
+        load_sequence(cohort)
+    (cohort / "cut.tif").write_bytes(tifffile_bytes(_sequence(1)[0])[:300])  # truncated: its own row, not the folder
+    assert [it["name"] for it in expand_inputs([cohort])] == ["a", "b", "cut"]
+    (cohort / "b.npy").unlink()
+    np.testing.assert_array_equal(load_sequence(cohort).frames, np.load(cohort / "a.npy"))
+
+
+def tifffile_bytes(image) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, image)
+    return buf.getvalue()
+
+
 def test_folders_of_one_image_a_date_are_sequences_in_a_batch(cluster, shift_engine, tmp_path):
     """``batch pairs/*``, each folder a satellite pair as one TIFF a date: every TIFF was a sequence of its own, a
     failed row each ("at least 2 frames"). A folder of frames is a sequence, given itself or inside a cohort; a

@@ -484,6 +484,13 @@ def _load(source, slice, series):
                     "from; RegistrationResult.load reads it whole")
     if path.is_dir():
         files = frame_files(path)
+        own = None if files is not None else sequence_files_in(path)
+        if own is not None and len(own) == 1:  # a folder of one clip (and notes, labels, a preview): that clip
+            return _load(str(own[0]), slice, series)
+        if own:  # clips side by side (a cohort): one of them was read, or none ("no readable DICOM image files")
+            names = ", ".join(p.name for p in own[:4]) + (f" and {len(own) - 4} more" if len(own) > 4 else "")
+            _fail(path, f"holds {len(own)} sequences of their own ({names}), not one: open one of them "
+                        "(`napari-tlreg batch FOLDER` registers each)")
         if files is not None and len(files) == 1:  # a folder of one file: that file's sequence
             return _load(str(files[0]), slice, series)
         if files is not None:  # one image a file: a satellite pair as one GeoTIFF a date
@@ -550,11 +557,29 @@ def _load(source, slice, series):
 FRAME_FILE_KINDS = ("tiff", "nifti", "picture")
 
 
+def sequence_files_in(folder) -> list[Path] | None:
+    """The files of ``folder`` that are sequences by their kind (videos, NumPy arrays; labels files left out), in
+    natural name order; ``None`` where it holds none, or holds a DICOM file (a series: its reader takes the folder)."""
+    try:
+        entries = sorted((p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith(".")),
+                         key=lambda p: _natural_key(p.name))
+    except OSError:
+        return None
+    kinds = {p: SUPPORTED_SUFFIXES.get(_suffix(p)) for p in entries if not is_labels_file(p)}
+    if not any(k in ("video", "npz") for k in kinds.values()):
+        return None
+    if any(k == "dicom" or (k is None and p.stat().st_size and _sniff(p) == "dicom") for p, k in kinds.items()):
+        return None
+    return [p for p, k in kinds.items() if k in ("video", "npz")]
+
+
 def frame_files(folder) -> list[Path] | None:
     """The files of a folder of frames, in natural name order (``date2`` before ``date10``): one TIFF, NIfTI or picture
     (PNG, JPEG, ...) image a time point, e.g. a bi-temporal satellite pair as one GeoTIFF a date, a clip exported as
     PNG frames. ``None`` when the folder is something else: it holds a DICOM file (one without a suffix too: a DICOM
-    series folder), it is a result folder (``result.json``), or it holds no TIFF, NIfTI or picture file. Labels files (``<stem>_labels.*``, ``<stem>_gt.*``), other files (notes, CSV)
+    series folder), or a sequence of another kind (a video, a NumPy array: clips of a cohort beside a preview picture
+    were taken for one frame of it), it is a result folder (``result.json``), or it holds no TIFF, NIfTI or picture
+    file. Labels files (``<stem>_labels.*``, ``<stem>_gt.*``), other files (notes, CSV)
     and NIfTI volumes beside sequences (:func:`without_volumes`) are left out.
     """
     folder = Path(folder)
@@ -570,6 +595,8 @@ def frame_files(folder) -> list[Path] | None:
         kind = SUPPORTED_SUFFIXES.get(_suffix(p))
         # a DICOM file by its header whatever its suffix: scanners name them IM0001, or by UID (1.3.12.2.1107.5.2.0)
         if kind == "dicom" or (kind is None and p.stat().st_size and _sniff(p) == "dicom"):
+            return None
+        if kind in ("video", "npz") and not is_labels_file(p):
             return None
         if kind in FRAME_FILE_KINDS and not is_labels_file(p):
             files.append(p)
