@@ -1555,14 +1555,17 @@ def test_result_overlays_stay_readable(widget, qtbot, notes):
     opaque (its colours are the legend's); the propagated labels are outlines over the frame's own labels."""
     viewer, w = widget
     frames, labels = synthetic_sequence()
+    viewer.add_image(np.ones_like(frames), name="opened before")  # another sequence, under this one
     img = viewer.add_image(frames, name="seq")
     viewer.add_labels(labels, name="seg")
+    choose(w.image_combo, "seq")
     choose(w.labels_combo, "seg")
     choose(w.method_combo, TruthEngine.name)
     assert img.colormap.name == "gray"
     run_and_wait(qtbot, w)
     assert not notes, notes
-    assert img.colormap.name == "green" and img.blending == "additive"
+    # (2026-12-07, README review) the frame stays opaque: additive, the sequence under it showed through its black
+    assert img.colormap.name == "green" and img.blending == "translucent_no_depth" and img.opacity == 1.0
     # ... at the contrast the warped reference has: the percentiles the frames were normalised by
     assert img.contrast_limits == pytest.approx(np.percentile(frames, [1, 99]), rel=1e-5)
     assert viewer.layers.selection.active is img  # not the hidden arrows layer napari selected last

@@ -2054,8 +2054,10 @@ class RegisterWidget(ClosingDock, QWidget):
             # the frame green under the magenta warped reference: aligned structures white, a misalignment coloured
             # (a frame the user coloured is left as it is), at the contrast the warped reference has; again at each
             # run while the limits are the ones set here (a run with the no-data value given after one without kept
-            # the first's [765, 65535]: the land dark, the overlay all magenta, "misalignment")
-            layer.colormap, layer.blending = L.FRAME_COLORMAP, "additive"
+            # the first's [765, 65535]: the land dark, the overlay all magenta, "misalignment"). Its blending is left
+            # as it was (opaque): the warped reference is added over it, and another sequence opened before showed
+            # through a frame made additive (a heart and its labels through the lemniscate's overlay; README review)
+            layer.colormap = L.FRAME_COLORMAP
             lo, hi = settings["frame_limits"]
             if hi > lo:
                 layer.contrast_limits = (lo, hi)
