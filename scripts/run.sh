@@ -43,21 +43,23 @@ if display_usable; then
   exec "$TLREG_VENV/bin/napari-tlreg" view "$input" --run "$@"
 fi
 
-# Headless: results/<name> under the repository, unless the caller gave --out.
-out_given=0
+# Headless: results/<name> under the repository, unless the caller gave --out (then that folder).
+out=""
+prev=""
 for a in "$@"; do
-  case "$a" in --out|--out=*) out_given=1 ;; esac
+  case "$a" in --out=*) out="${a#--out=}" ;; esac
+  if [ "$prev" = "--out" ]; then out="$a"; fi
+  prev="$a"
 done
-extra=()
-if [ "$out_given" = 0 ]; then
+cmd=(register "$input")
+if [ -z "$out" ]; then
   name="$(basename -- "${input%/}")"
   name="${name%%.*}"
   out="$TLREG_ROOT/results/${name:-sequence}"
-  extra=(--out "$out")
+  cmd+=(--out "$out")
 fi
-echo "[napari-tlreg] no usable display: registering headless (napari-tlreg register $input ${extra[*]} $*)" >&2
-"$TLREG_VENV/bin/napari-tlreg" register "$input" ${extra[@]+"${extra[@]}"} "$@"
-if [ "$out_given" = 0 ]; then
-  echo "[napari-tlreg] results are in $out"
-  ls -1 "$out" 2>/dev/null | sed 's/^/    /' || true
-fi
+cmd+=("$@")
+echo "[napari-tlreg] no usable display: registering headless (napari-tlreg ${cmd[*]})" >&2
+"$TLREG_VENV/bin/napari-tlreg" "${cmd[@]}"
+echo "[napari-tlreg] results are in $out"
+ls -1 "$out" 2>/dev/null | sed 's/^/    /' || true

@@ -296,10 +296,13 @@ def test_streaming_in_blocks_equals_one_pass_and_reports_progress():
     seen = []
     with torch.no_grad():
         whole = predict_velocities(net, x, 6, block=1000)
-        blocks = predict_velocities(net, x, 6, RunContext(progress=lambda d, t, m: seen.append((d, t))), block=4)
+        blocks = predict_velocities(net, x, 6, RunContext(progress=lambda d, t, m: seen.append((d, t, m))), block=4)
     assert torch.allclose(whole, blocks, atol=1e-5)
-    assert seen[0] == (0, 22) and len(seen) == 4 + 2 + 1  # forward chain 16 frames = 4 blocks, backward 6 = 2
-    assert seen[-1] == (22, 22)  # the stage ends at its total (API review: it stopped at (16, 22))
+    assert seen[0][:2] == (0, 22) and len(seen) == 4 + 2 + 1  # forward chain 16 frames = 4 blocks, backward 6 = 2
+    assert seen[-1][:2] == (22, 22)  # the stage ends at its total (API review: it stopped at (16, 22))
+    # the frames by their numbers (README review: "frames 1-1 of 19" while frame 19 was registered to reference 18)
+    assert [m for *_, m in seen[:6]] == ["frames 7-10 (4 of 22)", "frames 11-14 (8 of 22)", "frames 15-18 (12 of 22)",
+                                         "frames 19-22 (16 of 22)", "frames 5-2 (20 of 22)", "frames 1-0 (22 of 22)"]
 
 
 def test_half_resolution_head_geometry():

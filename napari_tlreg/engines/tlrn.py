@@ -102,7 +102,9 @@ def predict_velocities(net: TLRNNet, frames: torch.Tensor, reference: int, ctx: 
         for start in range(0, len(chain), block):
             idx = chain[start : start + block]
             if ctx is not None:
-                ctx.report(done, total, f"frames {done + 1}-{done + len(idx)} of {total}")
+                # the frames' own numbers (it said "frames 1-1 of 19" registering frame 19 to reference 18)
+                which = f"frame {idx[0]}" if len(idx) == 1 else f"frames {idx[0]}-{idx[-1]}"
+                ctx.report(done, total, f"{which} ({done + len(idx)} of {total})")
             out, state = net.step(ref, x[idx][None], state, t0=start)
             v[idx] = out[0]
             done += len(idx)
