@@ -614,18 +614,25 @@ def test_nmsr_mask_from_a_labels_layer(widget, qtbot, notes):
     viewer.add_labels(labels, name="seg")  # (T, H, W): its plane at the reference
     viewer.add_labels(np.ones((H + 2, W), np.int32), name="too big")
     viewer.add_labels(np.zeros((H, W), np.int32), name="blank")
-    assert [combo.itemText(i) for i in range(combo.count())] == ["none (whole frame)", "roi", "seg", "too big", "blank"]
+    elsewhere = np.zeros((T, H, W), np.int32)
+    elsewhere[[REF - 1, REF + 1], 4:28, 6:30] = 1  # (bad-input review) painted, but not on the reference
+    viewer.add_labels(elsewhere, name="off ref")
+    assert [combo.itemText(i) for i in range(combo.count())] == ["none (whole frame)", "roi", "seg", "too big", "blank",
+                                                                 "off ref"]
     w.reference_spin.setValue(REF)
     choose(combo, "seg")
     assert np.array_equal(w.param_values()["mask"], labels[REF] != 0)
-    for name, says in (("too big", "mask layer 'too big' is 34x32, the image 'seq' 32x32"), ("blank", "mask layer 'blank' is empty")):
+    for name, says in (("too big", "mask layer 'too big' is 34x32, the image 'seq' 32x32"),
+                       ("blank", "mask layer 'blank' is empty: paint the region"),
+                       ("off ref", f"mask layer 'off ref' is empty on the reference frame {REF} (painted on frames "
+                                   f"{REF - 1}, {REF + 1}): paint it on frame {REF}, or make a painted frame the reference")):
         choose(combo, name)
         n_layers = len(viewer.layers)
         notes.clear()
         w.run_btn.click()
         assert not w.running and len(viewer.layers) == n_layers and says in notes[-1][1], notes
     viewer.layers["too big"].name = "wide"  # renames follow; the choice stays on its layer
-    assert combo.currentText() == "blank" and combo.findText("wide") > 0
+    assert combo.currentText() == "off ref" and combo.findText("wide") > 0
     choose(combo, "roi")
     for key, value in (("levels", 1), ("iterations", 3), ("threads", 1)):
         w.findChild(object, f"param_{key}").setValue(value)
@@ -1546,6 +1553,30 @@ def test_special_values_read_as_their_meaning_and_the_form_goes_no_lower(widget)
                     get_engine(method).validate_params({key: type(spec["default"])(below)})
                 checked += 1
     assert checked >= 15
+
+
+def test_an_image_added_beside_the_chosen_one_is_said_and_not_registered_unchosen(widget, qtbot, notes):
+    """(2026-12-07, README review) A sample opened after a run left the docks on the first image, as napari's own
+    layer lists do, without a word: Run registered the first again, and the report written after it was the first's
+    under the second's name. The dock says which image it stays on; a hidden slice added says nothing."""
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="first")
+    assert w.image_combo.currentText() == "first"
+    viewer.add_image(frames[:, ::-1].copy(), name="hidden slice", visible=False)
+    assert "added" not in w.status_label.text()
+    viewer.add_image(frames[:, :, ::-1].copy(), name="second")
+    assert w.image_combo.currentText() == "first"
+    assert w.status_label.text() == "'second' added; the docks stay on 'first': choose 'second' under image to register it"
+    viewer.add_image(frames[::-1].copy(), name="third")  # said once, of the latest
+    assert w.status_label.text() == "'third' added; the docks stay on 'first': choose 'third' under image to register it"
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert w.status_label.text().startswith("done: ")
+    viewer.add_image(frames, name="fourth")  # a run's word goes (it stays the first's, shown when it is chosen again)
+    assert w.status_label.text() == "'fourth' added; the docks stay on 'first': choose 'fourth' under image to register it"
+    choose(w.image_combo, "second")
+    assert "added" not in w.status_label.text()
 
 
 def test_result_overlays_stay_readable(widget, qtbot, notes):

@@ -81,7 +81,7 @@ from napari_tlreg.report import labels_misfit
 from . import layers as L
 from .chooser import (CONTOURS_OF, HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, StatusLabel, base_data,
                       current_frame, file_name, frame_not_shown, frames_shape, is_colour_copy, is_result, made_result,
-                      plugin_info, scroll_body, start_held, start_reference, unmake_result)
+                      plugin_info, scroll_body, selected_image, start_held, start_reference, unmake_result)
 from .store import store_for, unwrap
 from .landmarks import LANDMARKS, image_points, layer_spacing, transform_of
 
@@ -602,6 +602,10 @@ STATUS_LINES = 5
 FORM_FLOOR = 56
 
 
+#: the Register dock's word on an image added beside the one chosen (:meth:`RegisterWidget._on_layer_inserted`)
+_ADDED = re.compile(r"'.*' added; the docks stay on '.*': choose '.*' under image to register it$")
+
+
 class _StatusLabel(StatusLabel):
     """The Register dock's status line: wrapped, and as high as its text needs at its width (up to
     :data:`STATUS_LINES` lines), the least height of the scrolled ``form`` above it lowered by as much (down to
@@ -1018,6 +1022,17 @@ class RegisterWidget(ClosingDock, QWidget):
         if layer is not None:
             layer.events.name.connect(self._refresh_layers)
         self._refresh_layers()
+        image = self.current_image()
+        if (isinstance(layer, Image) and layer.visible and selected_image(layer) == layer.name and image is not None
+                and image is not layer and not self.running):
+            # the docks stay on the image chosen (as napari's own layer lists do), which Run registers: say so (a
+            # sample opened after a run, Run registered the first again, and its report was written for the second),
+            # below what was said of that image (its method for a pair of dates), not of an earlier run or addition
+            lines = self.status_label.text().split("\n")
+            ran = re.match(r"('[^\n]*' )?(done|opened .*?): \d+ frames to frame", lines[0])  # a run's word (its own)
+            kept = [] if ran else [line for line in lines if line and not _ADDED.match(line)]
+            self.status_label.setText("\n".join(kept[:1] + [f"'{layer.name}' added; the docks stay on '{image.name}': "
+                                                             f"choose '{layer.name}' under image to register it"]))
         if layer is not None and layer is self._own_region_layer():  # e.g. a sample's sector, added after its image
             self._choose_own_region()
         if layer is not None and layer is self._own_labels_layer():  # a sample's labels, added after its image
@@ -1091,10 +1106,16 @@ class RegisterWidget(ClosingDock, QWidget):
         if layer is None or layer not in self._viewer.layers:
             return None
         data = np.asarray(base_data(layer))
+        painted = ""
         if data.ndim == 3:
             ref = int(self.reference_spin.value())
             if not 0 <= ref < data.shape[0]:
                 raise ValueError(f"{key} layer '{layer.name}' has {data.shape[0]} frames, no frame {ref} (the reference)")
+            if not data[ref].any() and data.any():  # painted, but elsewhere: "is empty" was said of a painted layer
+                on = [int(t) for t in np.flatnonzero(data.reshape(len(data), -1).any(1))]
+                painted = (f" on the reference frame {ref} (painted on frame{'s' * (len(on) > 1)} "
+                           f"{', '.join(map(str, on[:6]))}{' ...' if len(on) > 6 else ''}): paint it on frame {ref}, "
+                           "or make a painted frame the reference")
             data = data[ref]
         image = self.current_image()
         if image is not None:
@@ -1104,7 +1125,8 @@ class RegisterWidget(ClosingDock, QWidget):
                                  f"the image '{image.name}' {shape[0]}x{shape[1]}")
         mask = data != 0
         if not mask.any():
-            raise ValueError(f"{key} layer '{layer.name}' is empty: paint the region to register in (nonzero = inside)")
+            raise ValueError(f"{key} layer '{layer.name}' is empty" + (
+                painted or ": paint the region to register in (nonzero = inside)"))
         return mask
 
     def current_image(self) -> Image | None:
