@@ -52,12 +52,13 @@ MAP_WINDOW = (0.5, 99.5)
 MAP_FILL_SHARE = 0.01
 
 
-def map_window(frames: np.ndarray) -> tuple[float, float] | None:
-    """The contrast limits :data:`MAP_WINDOW` gives ``frames`` (read on at most ~4 M of their pixels), or None
-    where they are flat."""
+def map_window(frames: np.ndarray, nodata: float | None = None) -> tuple[float, float] | None:
+    """The contrast limits :data:`MAP_WINDOW` gives ``frames`` (read on at most ~4 M of their pixels), their no-data
+    value left out (a file's own, however few pixels hold it: 0.7 % of -9999 set the window's low end there, the land
+    all white), or None where they are flat."""
     step = max(1, int(np.ceil(np.sqrt(frames.size / 4e6))))
     sample = np.asarray(frames[..., ::step, ::step], dtype=np.float64)
-    sample = sample[np.isfinite(sample)]
+    sample = sample[np.isfinite(sample) & (sample != (np.nan if nodata is None else nodata))]
     # a no-data fill (0 at a tile's edge, 65535): the window of the land (it opened at 0-1926 for 700-1997); a map
     # all fill is emptied by the first
     for fill in (sample.min(), sample.max()) if sample.size else ():
@@ -120,7 +121,7 @@ def sequence_to_layers(seq) -> list[LayerData]:
     # "pixel" for the world's mm)
     axes = {"axis_labels": ("t", "row", "col")}
     image_kw = {"name": name, "scale": scale, "metadata": {"napari_tlreg": info}, **axes}
-    if is_map(seq) and (window := map_window(frames)) is not None:
+    if is_map(seq) and (window := map_window(frames, (getattr(seq, "metadata", None) or {}).get("nodata"))) is not None:
         image_kw["contrast_limits"] = window  # the slider spans it; its popup's "reset" goes back to min-max
     layers: list[LayerData] = [(frames, image_kw, "image")]
     rgb = (getattr(seq, "metadata", None) or {}).get("rgb")

@@ -326,6 +326,12 @@ def cmd_register(args) -> int:
     files, args.input = args.input, args.input[0] if len(args.input) == 1 else " + ".join(args.input)
     if len(files) > 1 and args.slice not in (None, 0):
         raise ValueError(f"--slice {args.slice}: files stacked as frames have 1 slice position")
+    if len(files) > 1:
+        from .io.readers import is_labels_file
+
+        for f in files:  # (a folder of dates leaves them out; given, one was registered as a date)
+            if is_labels_file(Path(f)):
+                raise ValueError(f"{f}: a labels file (its name says so), not a frame: give it as --labels {f}")
     # too large: refused before it is read; several files: one frame each, stacked
     seq = load_sequence(files[0] if len(files) == 1 else files, slice=args.slice, max_voxels=api.MAX_VOXELS)
     n_slices = int(seq.metadata.get("n_slices", 1))

@@ -915,7 +915,17 @@ def test_clips_beside_a_preview_picture_are_a_cohort_not_one_frame(tmp_path):
     (cohort / "cut.tif").write_bytes(tifffile_bytes(_sequence(1)[0])[:300])  # truncated: its own row, not the folder
     assert [it["name"] for it in expand_inputs([cohort])] == ["a", "b", "cut"]
     (cohort / "b.npy").unlink()
-    np.testing.assert_array_equal(load_sequence(cohort).frames, np.load(cohort / "a.npy"))
+    (cohort / "cut.tif").unlink()
+    np.testing.assert_array_equal(load_sequence(cohort).frames, np.load(cohort / "a.npy"))  # one clip and its preview
+    # (diff review) frames, a picture a frame, beside a stray array (a flow, a mask saved with them) are still frames
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    clip = (255 * _sequence(5)).astype(np.uint8)
+    for t, image in enumerate(clip):
+        iio.imwrite(frames / f"f{t}.png", image)
+    np.save(frames / "flow.npy", np.zeros((2, 40, 40), np.float32))
+    np.testing.assert_array_equal(load_sequence(frames).frames, clip.astype(np.float32))
+    assert [it["name"] for it in expand_inputs([frames])] == ["frames"]
 
 
 def tifffile_bytes(image) -> bytes:

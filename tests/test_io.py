@@ -1544,6 +1544,12 @@ def test_register_takes_the_dates_as_files(shared_data, tmp_path, capsys):
     assert "none.tif: no such file or folder" in capsys.readouterr().err and not (tmp_path / "x").exists()
     assert cli.main(["register", early, late, "--slice", "1", "--out", str(tmp_path / "x")]) == 2
     assert "files stacked as frames have 1 slice position" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    # (diff review) a labels file among them is no date (it was registered as one)
+    labels = tmp_path / "pair" / "S2A_20160529_labels.tif"
+    save_stack(labels, np.ones((128, 128), np.uint8), labels=True)
+    assert cli.main(["register", early, str(labels), "--out", str(tmp_path / "x")]) == 2
+    assert f"{labels}: a labels file (its name says so), not a frame: give it as --labels" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_stacked_files_must_be_one_image_of_one_size_each(tmp_path):

@@ -490,6 +490,32 @@ def test_a_float_geotiffs_nan_no_data_is_read_as_a_fill_the_engines_leave_out(la
     with pytest.warns(UserWarning, match="read as -45000"):
         seq = load_sequence(_geotiff(tmp_path / "deep.tif", deep, "NaN"))
     assert seq.metadata["nodata"] == -45000.0 and seq.frames[~np.isnan(g)].min() > -12000
+    # (diff review) float16 could not hold its fill (-inf, then refused); data reaching float32's ends fill within it
+    with pytest.warns(UserWarning, match="read as"):
+        half = load_sequence(_geotiff(tmp_path / "half.tif", g.astype(np.float16), "nan"))
+    assert half.metadata["nodata"] == -9999.0 and np.isfinite(half.frames).all()
+    huge = g * np.float32(3e38)
+    with pytest.warns(UserWarning, match="read as"):
+        far = load_sequence(_geotiff(tmp_path / "huge.tif", huge, "nan"))
+    assert np.isfinite(far.frames).all() and far.frames.min() == far.metadata["nodata"] < np.nanmin(huge)
+    # the viewer's window leaves the fill out, however few pixels hold it (0.8 % of -9999: the land all white)
+    from napari_tlreg._hooks import map_window
+
+    few = g.copy()
+    few[:, :2, :3] = np.nan
+    with pytest.warns(UserWarning, match="read as -9999"):
+        seq = load_sequence(_geotiff(tmp_path / "few.tif", few, "nan"))
+    assert map_window(seq.frames, -9999.0) == pytest.approx(tuple(np.nanpercentile(few, [0.5, 99.5])), rel=1e-4)
+    # dates stacked, each file saying NaN: one fill for both, below both dates' data (one had none, one reached -9000)
+    dates = tmp_path / "dates"
+    dates.mkdir()
+    _geotiff(dates / "d1.tif", g[:1], "nan")
+    _geotiff(dates / "d2.tif", (g[1:] * 20000 - 9500).astype(np.float32), "nan")
+    with pytest.warns(UserWarning, match="d2.tif: its no-data value is NaN") as said:
+        seq = load_sequence(dates)
+    assert not [w for w in said if "differ" in str(w.message)]  # "none in d1.tif": it was dropped
+    fill = seq.metadata["nodata"]
+    assert fill < -9500 and np.array_equal(seq.frames == fill, np.isnan(g))
 
 
 def test_stacked_dates_with_other_no_data_values_take_none(land, tmp_path):

@@ -577,9 +577,9 @@ def frame_files(folder) -> list[Path] | None:
     """The files of a folder of frames, in natural name order (``date2`` before ``date10``): one TIFF, NIfTI or picture
     (PNG, JPEG, ...) image a time point, e.g. a bi-temporal satellite pair as one GeoTIFF a date, a clip exported as
     PNG frames. ``None`` when the folder is something else: it holds a DICOM file (one without a suffix too: a DICOM
-    series folder), or a sequence of another kind (a video, a NumPy array: clips of a cohort beside a preview picture
-    were taken for one frame of it), it is a result folder (``result.json``), or it holds no TIFF, NIfTI or picture
-    file. Labels files (``<stem>_labels.*``, ``<stem>_gt.*``), other files (notes, CSV)
+    series folder), or no more such files than sequences of another kind (videos, NumPy arrays: clips of a cohort
+    beside a preview picture were taken for one frame of it), it is a result folder (``result.json``), or it holds no
+    TIFF, NIfTI or picture file. Labels files (``<stem>_labels.*``, ``<stem>_gt.*``), other files (notes, CSV)
     and NIfTI volumes beside sequences (:func:`without_volumes`) are left out.
     """
     folder = Path(folder)
@@ -590,17 +590,19 @@ def frame_files(folder) -> list[Path] | None:
         return None
     if (folder / "result.json").is_file():
         return None
-    files = []
+    files, clips = [], 0
     for p in entries:
         kind = SUPPORTED_SUFFIXES.get(_suffix(p))
         # a DICOM file by its header whatever its suffix: scanners name them IM0001, or by UID (1.3.12.2.1107.5.2.0)
         if kind == "dicom" or (kind is None and p.stat().st_size and _sniff(p) == "dicom"):
             return None
-        if kind in ("video", "npz") and not is_labels_file(p):
-            return None
+        clips += kind in ("video", "npz") and not is_labels_file(p)
         if kind in FRAME_FILE_KINDS and not is_labels_file(p):
             files.append(p)
-    return without_volumes(files) or None
+    files = without_volumes(files)
+    # a picture or two beside as many clips is no folder of frames (a cohort's preview); frames beside a stray array
+    # (a flow, a mask saved with them) still are
+    return None if clips and len(files) <= max(clips, 1) else files or None
 
 
 #: the endings of a multi-slice cine's name beside its volumes of one time point: ACDC's ``patient001_4d``, M&Ms-2's
@@ -691,6 +693,13 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
                       f"{f', {len(placed)} files' if len(placed) > 1 else ''}): the frames are registered pixel for "
                       "pixel, and the results carry no georeferencing", stacklevel=3)
     values = [s.metadata.get("nodata") for s in seqs]
+    if all(s.metadata.get("nodata_nan") for s in seqs) and len(set(values)) > 1:
+        # dates whose files say NaN: one fill below every date's data (each file's own was set by its own range)
+        common = nan_fill_value(np.concatenate([np.ravel(s.frames[s.frames != v]) for s, v in zip(seqs, values)]))
+        for s, v in zip(seqs, values):
+            s.frames[s.frames == v] = common
+        values = [common] * len(seqs)
+        meta["nodata"] = common
     if any(v is not None for v in values) and len(set(values)) > 1:
         meta.pop("nodata", None)  # one no-data value for every frame, or none given (found, as for a file without one)
         said = ", ".join(f"{'none' if v is None else f'{v:g}'} in {p.name}" for p, v in list(zip(paths, values))[:4])
@@ -903,11 +912,17 @@ def _tiff_array(path: Path):
         nodata = gdal_nodata(tif.pages[0])
         if nodata is not None:
             meta["nodata"] = nodata
-        elif gdal_nodata_is_nan(tif.pages[0]) and arr.dtype.kind == "f" and np.isnan(arr).any():
-            arr, meta["nodata"] = _nan_filled(arr)
-            warnings.warn(f"{path.name}: its no-data value is NaN (GDAL_NODATA); its {int(np.sum(arr == meta['nodata']))} "
-                          f"NaN pixels are read as {meta['nodata']:g}, a value no data pixel takes, which the pair "
-                          "engines leave out as no-data", stacklevel=2)
+        elif gdal_nodata_is_nan(tif.pages[0]) and arr.dtype.kind == "f":
+            n = int(np.isnan(arr).sum())
+            try:
+                arr, meta["nodata"] = _nan_filled(arr)
+            except SequenceReadError as exc:
+                _fail(path, str(exc))
+            meta["nodata_nan"] = True  # (dates stacked: one fill for all, :func:`stack_files`)
+            if n:
+                warnings.warn(f"{path.name}: its no-data value is NaN (GDAL_NODATA); its {n} NaN pixels are read as "
+                              f"{meta['nodata']:g}, a value no data pixel takes, which the pair engines leave out as "
+                              "no-data", stacklevel=2)
         finterval = (tif.imagej_metadata or {}).get("finterval")  # ImageJ's frame interval, in seconds
         if isinstance(finterval, (int, float)) and math.isfinite(finterval) and finterval > 0 and t > 1:
             meta["frame_time_ms"] = 1000.0 * float(finterval)
@@ -1071,15 +1086,28 @@ def gdal_nodata_is_nan(page) -> bool:
 NAN_FILL = -9999.0
 
 
-def _nan_filled(arr: np.ndarray) -> tuple[np.ndarray, float]:
-    """``arr`` (float) with its NaN set to one value no data pixel takes, well apart from the data's range (the rule
-    of :func:`napari_tlreg.core.nodata.apart_fill`), and that value: :data:`NAN_FILL`, or one the data's span below
-    their least value where they reach down to it. Every method refuses NaN; a fill value is what they leave out."""
-    data = arr[np.isfinite(arr)]
-    lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)
+def nan_fill_value(data: np.ndarray) -> float:
+    """A value well apart from ``data``'s finite range, below it (the rule of
+    :func:`napari_tlreg.core.nodata.apart_fill`): :data:`NAN_FILL`, or the data's span twice below their least value
+    where they reach down to it, within float32 (the frames' type)."""
+    finite = data[np.isfinite(data)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     span = max(hi - lo, 1.0)
     fill = NAN_FILL if NAN_FILL < lo - span else float(np.floor(lo - 2 * span))
-    out = np.array(arr, copy=True)
+    least = float(np.finfo(np.float32).min)
+    if fill < least:  # (data reaching -1e38: -inf, which every method refuses)
+        fill = least
+    if fill >= lo:
+        raise SequenceReadError(f"its data reach float32's least value ({lo:g}): no value below them is left for its "
+                                "NaN no-data")
+    return fill
+
+
+def _nan_filled(arr: np.ndarray) -> tuple[np.ndarray, float]:
+    """``arr`` (float) as float32 with its NaN set to one value no data pixel takes (:func:`nan_fill_value`), and that
+    value. Every method refuses NaN; a fill value is what they leave out. (float16 could not hold the fill: -inf.)"""
+    out = np.array(arr, dtype=np.float32, copy=True)
+    fill = nan_fill_value(out)
     out[np.isnan(out)] = fill
     return out, fill
 
