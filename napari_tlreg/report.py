@@ -500,8 +500,10 @@ def label_title(label: int | None, names: dict | None = None) -> str:
 
 def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None = None, *, label: int | None = None,
                  physical: bool = True, unit: str = "mm", current: int | None = None, ncols: int | None = None,
-                 label_names: dict | None = None, frame_ms: float | None = None) -> dict:
-    """Draw per-frame curves on a matplotlib ``Figure`` (cleared first): one axes per metric, one line per result.
+                 label_names: dict | None = None, frame_ms: float | None = None,
+                 empty: str = "no results to plot yet:\nregister a sequence first") -> dict:
+    """Draw per-frame curves on a matplotlib ``Figure`` (cleared first): one axes per metric, one line per result
+    (``empty``: what it says where there is none).
 
     Dashed grey: the same metric without registration (TRE, MSE, and Dice/HD of the foreground or of ``label``), where
     every table's is the same; else each table's own, dashed in its colour (MSE in a mask, or with no-data left out).
@@ -515,7 +517,7 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
     tables = {k: v for k, v in tables.items() if v}
     metrics = [m for m in (metrics or available_metrics(tables)) if m in PLOT_METRICS]
     if not tables or not metrics:
-        fig.text(0.5, 0.5, "no results to plot yet:\nregister a sequence first", ha="center", va="center", fontsize=10)
+        fig.text(0.5, 0.5, empty, ha="center", va="center", fontsize=10)
         fig._tlreg_markers = []
         return {}
     n = len(metrics)

@@ -409,6 +409,28 @@ def test_landmarks_survive_rerun_tre_and_tracking(docks, qtbot, errors):
     assert [w.image_combo.itemText(i) for i in range(w.image_combo.count())] == ["seq"]
 
 
+def test_the_plots_say_they_are_evaluating_while_they_are(docks, qtbot, monkeypatch):
+    """(2026-12-07, large-data review) While a result was scored (86 s at 32x2048x2048) the figure said "no results to
+    plot yet: register a sequence first"."""
+    import threading
+
+    from napari_tlreg import report
+
+    viewer, reg, _, plots = docks
+    gate, real = threading.Event(), report.per_frame_tables
+    monkeypatch.setattr(report, "per_frame_tables", lambda *a, **k: (gate.wait(20), real(*a, **k))[1])
+    viewer.add_image(sequence()[0], name="seq")
+    try:
+        run_register(qtbot, reg, FieldEngine.name)
+        qtbot.waitUntil(lambda: plots._worker is not None, timeout=5000)
+        said = [t.get_text() for t in plots.figure.texts]
+        assert said == ["evaluating 1 result(s)…"], said
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: not plots.busy and bool(plots.tables), timeout=20000)
+    assert not plots.figure.texts and plots._axes
+
+
 def test_plots_overlay_click_worst_and_export(docks, qtbot, tmp_path, errors):
     from matplotlib.backend_bases import MouseEvent
 

@@ -344,6 +344,8 @@ class PlotsWidget(ClosingDock, QWidget):
         worker.errored.connect(lambda exc: self.live and self._on_error(gen, exc))
         worker.finished.connect(lambda: self._on_worker_done(worker))  # no Qt object touched
         self._worker = worker
+        if not self.tables:  # the figure says so too (it said "register a sequence first")
+            self.redraw()
         start_held(worker)
 
     def _on_worker_done(self, worker) -> None:
@@ -390,7 +392,7 @@ class PlotsWidget(ClosingDock, QWidget):
         self._axes = report.draw_metrics(self.figure, self.tables, self.metrics_shown(), label=self.label_combo.currentData(),
                                          label_names=self.label_names(),
                                          physical=spacing is not None, unit=unit, current=self._frame_now(),
-                                         frame_ms=self.frame_ms())
+                                         frame_ms=self.frame_ms(), **self._empty_text())
         chosen = self.metric_combo.currentData()
         for ax, m in self._axes.items():
             if m == chosen and len(self._axes) > 1:
@@ -399,6 +401,13 @@ class PlotsWidget(ClosingDock, QWidget):
             mk.set_animated(True)  # left out of full draws: moved by blitting (_update_marker)
         self._background = None
         self.canvas.draw_idle()
+
+    def _empty_text(self) -> dict:
+        """What the figure says while it has nothing to draw and results are being evaluated (it said "register a
+        sequence first" for the 86 s a 32x2048x2048 result took; large-data review)."""
+        if self.busy and not self.tables and self.results():
+            return {"empty": f"evaluating {len(self.results())} result(s)…"}
+        return {}
 
     def _on_canvas_drawn(self, event=None) -> None:
         """After a full draw: keep the picture without the frame markers, then draw them on it."""
