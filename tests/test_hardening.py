@@ -2191,6 +2191,24 @@ def test_the_results_own_stage_is_said_and_takes_a_cancel():
         assert said[-1][:2] == (step, 3)  # taken at once, before the next step
 
 
+@pytest.mark.parametrize("method, after", [("hsyn", "invert"), ("multistep", "refinement_helps")])
+def test_a_pair_engine_takes_a_cancel_after_its_last_pass(method, after, monkeypatch):
+    """(2026-12-07, large-data review) One 2048² pair took 5.2 s to cancel: after the network's pass the inverse, the
+    composition (hsyn) and the check of the refinement against the affine (multistep) ran on without a check."""
+    from napari_tlreg.engines import hsyn, pairs
+
+    target = hsyn.HSyNNet if after == "invert" else pairs
+    real, ran = getattr(target, after), []
+    monkeypatch.setattr(target, after, lambda *a, **k: (ran.append(1), real(*a, **k))[1])
+    frames = _pair_sequence(2)
+    passes = []
+    last = 2 if method == "multistep" else 1  # multistep's two passes: as given and turned
+    with pytest.raises(tl.Cancelled):
+        tl.register(frames, method=method, progress=lambda d, t, m: passes.append(m),
+                    cancel=lambda: len([m for m in passes if m.startswith("pair 1 of 1")]) >= last)
+    assert len([m for m in passes if m.startswith("pair 1 of 1")]) == last and not ran
+
+
 @pytest.mark.parametrize("method, passes", [("multistep", 2), ("hsyn", 1)])
 def test_pair_engines_report_and_take_a_cancel_pair_by_pair(method, passes):
     """A pair engine reported and checked once per chunk of up to 8 pairs: a cancel at the first call took 12.4 s on

@@ -162,10 +162,12 @@ def load_net(weights: str, device: torch.device) -> tuple[HSyNNet, dict]:
 
 def register_pairs(net: HSyNNet, moving: torch.Tensor, fixed: torch.Tensor, levels: int = N_LEVELS, inverse: str = "learned",
                    scale: float = 1.0, affine: bool = False, mask_nodata: bool = True,
-                   step=None, valid=None) -> tuple[torch.Tensor, torch.Tensor]:
+                   step=None, valid=None, check=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Pull field ``u`` with ``warp(moving, u) ≈ fixed`` and its inverse, each ``(N, 2, H, W)``, for raw pairs;
-    ``step(i)`` before the network's pass of the ``i``-th pair (progress, and a cancel, per pair); ``valid``: the pairs'
-    known no-data masks (:func:`~napari_tlreg.engines.pairs.prepare_pair`)."""
+    ``step(i)`` before the network's pass of the ``i``-th pair (progress, and a cancel, per pair); ``check()`` between
+    the stages after the passes (a cancel: the inverse and the composition took 5 s of a 2048² pair); ``valid``: the
+    pairs' known no-data masks (:func:`~napari_tlreg.engines.pairs.prepare_pair`)."""
+    check = check or (lambda: None)
     n, _, h, w = moving.shape
     m, f, vm, vf = pairs.prepare_pair(moving, fixed, mask_nodata, valid)
     pre = pairs.affine_prealign(m, f, vm, vf) if affine else None
@@ -181,6 +183,7 @@ def register_pairs(net: HSyNNet, moving: torch.Tensor, fixed: torch.Tensor, leve
             step(i, "", min(chunk, n - i))
         halves.append(net.half_fields(ms[i:i + chunk], fs[i:i + chunk], levels)[:2])
     u_mf, u_fm = (torch.cat(parts) for parts in zip(*halves))
+    check()
     full = ms.shape[-2:]
     u_mf, u_fm = _unpool_field(u_mf, full), _unpool_field(u_fm, full)
     if inverse == "learned":
@@ -188,6 +191,7 @@ def register_pairs(net: HSyNNet, moving: torch.Tensor, fixed: torch.Tensor, leve
     else:
         inv = fields.invert(torch.cat([u_fm, u_mf], 0))
     inv_fm, inv_mf = inv[:n], inv[n:]
+    check()
     u = fields.compose(u_mf, inv_fm)[:, :, : size[0], : size[1]]
     u_inv = fields.compose(u_fm, inv_mf)[:, :, : size[0], : size[1]]
     if size != (h, w):
@@ -254,7 +258,7 @@ class HSyNEngine(Engine):
                 moving = frames[reference][None, None].expand(len(idx), 1, h, w)
                 u[idx], inv[idx] = register_pairs(net, moving, frames[idx][:, None], params["levels"], params["inverse"],
                                                   scale, params["affine"], params["mask_nodata"], progress.at(k),
-                                                  pairs.given_valid(ctx, reference, idx))
+                                                  pairs.given_valid(ctx, reference, idx), ctx.check)
         progress.end()
         # the learned inverse (compose(u_fm, h(u_mf))) goes with this run's context: kept on the engine, which every
         # run shares, a second run started before the first's result was made took it (fixed-point inverse instead)

@@ -220,7 +220,7 @@ def corner_weights(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
 def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor, steps: int, c: float,
                    scale: float = 1.0, affine: bool = False, mask_nodata: bool = True, chunk: int = 8,
                    two_way: bool = True, only_if_better: bool = True, step=None, valid=None,
-                   kept: list | None = None) -> torch.Tensor:
+                   kept: list | None = None, check=None) -> torch.Tensor:
     """Pull fields ``(N, 2, H, W)`` with ``warp(moving, u) ≈ fixed`` for raw pairs ``(N, 1, H, W)``.
 
     ``two_way`` (our addition, not the paper's): the grid is a cumulative sum from the top-left corner, so the errors
@@ -236,6 +236,7 @@ def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor,
     ``step(i, label)``: called before the network's pass of the ``i``-th pair (progress, and a cancel, per pair).
     ``valid``: the pairs' known no-data masks (:func:`~napari_tlreg.engines.pairs.prepare_pair`).
     ``kept``: a list that gets, per pair, whether it kept the affine alone (``only_if_better``).
+    ``check()``: between the stages after the passes (a cancel).
     """
     n, _, h, w = moving.shape
     m, f, vm, vf = pairs.prepare_pair(moving, fixed, mask_nodata, valid)
@@ -249,6 +250,8 @@ def register_pairs(net: MultistepNet, moving: torch.Tensor, fixed: torch.Tensor,
                                        size, chunk, step, "turned"))
         weight = corner_weights(h, w, u)
         u = weight * u + (1 - weight) * back
+    if check is not None:
+        check()
     if pre is not None and only_if_better:
         helps = pairs.refinement_helps(m, f, u, pre, vf)
         u = torch.where(helps[:, None, None, None], u, pre)
@@ -330,7 +333,7 @@ class MultistepEngine(Engine):
                 u[idx] = register_pairs(net, moving, frames[idx][:, None], steps, c, scale, params["affine"],
                                          params["mask_nodata"], chunk, params["two_way"],
                                          params["only_if_better"], progress.at(k), pairs.given_valid(ctx, reference, idx),
-                                         kept)
+                                         kept, ctx.check)
         progress.end()
         if any(kept):  # said: its flat Jacobian is no failure to run (a satellite user took it for one)
             frames_kept = [i for i, k in zip(others, kept) if k]
