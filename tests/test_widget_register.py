@@ -1569,6 +1569,7 @@ def test_the_status_gives_the_time_in_all_where_it_is_seconds_more(widget, qtbot
     run_and_wait(qtbot, w)
     assert "in all" not in w.status_label.text()  # a quick one: its own time only
     real = R._shown
+    monkeypatch.setattr(R, "IN_ALL_AFTER_S", 2.0)
     monkeypatch.setattr(R, "_shown", lambda *a, **k: (time.sleep(2.5), real(*a, **k))[1])
     run_and_wait(qtbot, w)
     assert re.search(r"in \d+\.\d s \([3-9] s in all, with its checks and layers\); worst folding",

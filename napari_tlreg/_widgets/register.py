@@ -199,14 +199,20 @@ def _renamed(outcome: _Outcome, base: str) -> _Outcome:
     return replace(outcome, layers=layers, settings={**outcome.settings, "base": base})
 
 
+#: s: the status says the time from Run to the result on screen where it is this much, and half again, more than the
+#: registration's own
+IN_ALL_AFTER_S = 5.0
+
+
 def _in_all(runtime: float, settings: dict, opened) -> str:
-    """The time from Run to the result on screen where it is seconds more than the registration's own (its checks
+    """The time from Run to the result on screen where it is much more than the registration's own (its checks
     against the frames and the result's layers: 39 s registered, 82 s in all at the size limit; large-data review)."""
     started = settings.get("started")
     if opened is not None or started is None:
         return ""
     total = time.monotonic() - started
-    return f" ({total:.0f} s in all, with its checks and layers)" if total - runtime >= 2.0 else ""
+    return (f" ({total:.0f} s in all, with its checks and layers)"
+            if total - runtime >= IN_ALL_AFTER_S and total >= 1.5 * runtime else "")
 
 
 class _Throttle:
