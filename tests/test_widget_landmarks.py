@@ -429,6 +429,12 @@ def test_the_plots_say_they_are_evaluating_while_they_are(docks, qtbot, monkeypa
         gate.set()
     qtbot.waitUntil(lambda: not plots.busy and bool(plots.tables), timeout=20000)
     assert not plots.figure.texts and plots._axes
+    # (diff review) an evaluation that fails leaves the figure saying so no longer
+    monkeypatch.setattr(report, "per_frame_tables", lambda *a, **k: 1 / 0)
+    viewer.add_image(sequence()[0], name="seq2")
+    run_register(qtbot, reg, FieldEngine.name, image="seq2")
+    qtbot.waitUntil(lambda: not plots.busy and "failed" in plots.status_label.text(), timeout=20000)
+    assert [t.get_text() for t in plots.figure.texts] == ["no results to plot yet:\nregister a sequence first"]
 
 
 def test_plots_overlay_click_worst_and_export(docks, qtbot, tmp_path, errors):

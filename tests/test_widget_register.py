@@ -1555,6 +1555,18 @@ def test_special_values_read_as_their_meaning_and_the_form_goes_no_lower(widget)
     assert checked >= 15
 
 
+def test_the_progress_throttle_passes_a_stages_first_step():
+    """(2026-12-07, diff review) The result's stage began 50 ms after the engine's last step and was dropped by the
+    throttle: the dock said "registered (11/11)" through the seconds of the warp."""
+    from napari_tlreg._widgets.register import _Throttle
+
+    said = []
+    throttle = _Throttle(lambda *a: said.append(a), interval=60.0)
+    for step in [(0, 11, "pair 1"), (5, 11, "pair 6"), (11, 11, "registered"), (0, 3, "checking"), (1, 3, "next")]:
+        throttle(*step)
+    assert said == [(0, 11, "pair 1"), (11, 11, "registered"), (0, 3, "checking")]
+
+
 def test_the_status_gives_the_time_in_all_where_it_is_seconds_more(widget, qtbot, notes, monkeypatch):
     """(2026-12-07, large-data review) "done: ... in 39.3 s" was shown 82 s after Run: the checks against the frames
     and the result's layers took the rest. Where they take seconds, the status says the time in all."""

@@ -354,6 +354,8 @@ class PlotsWidget(ClosingDock, QWidget):
             if self._again and self.live:
                 self._again = False
                 self.recompute()
+            elif self.live and not self.tables:  # it failed: the figure no longer says "evaluating" (diff review)
+                self.redraw()
 
     def _on_tables(self, gen: int, tables: dict) -> None:
         if gen != self._generation:
