@@ -924,7 +924,9 @@ def test_clips_beside_a_preview_picture_are_a_cohort_not_one_frame(tmp_path):
     for t, image in enumerate(clip):
         iio.imwrite(frames / f"f{t}.png", image)
     np.save(frames / "flow.npy", np.zeros((2, 40, 40), np.float32))
-    np.testing.assert_array_equal(load_sequence(frames).frames, clip.astype(np.float32))
+    with pytest.warns(UserWarning, match="frames: read as a folder of 5 frames, one picture a file; flow.npy beside "
+                                         "them is left out"):
+        np.testing.assert_array_equal(load_sequence(frames).frames, clip.astype(np.float32))
     assert [it["name"] for it in expand_inputs([frames])] == ["frames"]
 
 

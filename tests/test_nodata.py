@@ -515,6 +515,7 @@ def test_a_float_geotiffs_nan_no_data_is_read_as_a_fill_the_engines_leave_out(la
         seq = load_sequence(dates)
     assert not [w for w in said if "differ" in str(w.message)]  # "none in d1.tif": it was dropped
     fill = seq.metadata["nodata"]
+    assert f"the files' NaN no-data is read as {fill:g} in every one of them" in str(said[-1].message)
     assert fill < -9500 and np.array_equal(seq.frames == fill, np.isnan(g))
 
 

@@ -495,6 +495,11 @@ def _load(source, slice, series):
             return _load(str(files[0]), slice, series)
         if files is not None:  # one image a file: a satellite pair as one GeoTIFF a date
             kind = "stack"
+            if left := sequence_files_in(path):  # said: a clip beside frames is not read (diff review: silent)
+                names = ", ".join(p.name for p in left[:4]) + (" ..." if len(left) > 4 else "")
+                warnings.warn(f"{path.name}: read as a folder of {len(files)} frames, one picture a file; {names} "
+                              f"beside them {'is' if len(left) == 1 else 'are'} left out (open "
+                              f"{'it' if len(left) == 1 else 'one'} on its own)", stacklevel=2)
 
             def reader(path, slice=None, series=None):
                 return stack_files(files, name=path.name, source=path)
@@ -700,6 +705,8 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
             s.frames[s.frames == v] = common
         values = [common] * len(seqs)
         meta["nodata"] = common
+        warnings.warn(f"the files' NaN no-data is read as {common:g} in every one of them (one value below every "
+                      "date's data; each file read alone takes its own)", stacklevel=3)
     if any(v is not None for v in values) and len(set(values)) > 1:
         meta.pop("nodata", None)  # one no-data value for every frame, or none given (found, as for a file without one)
         said = ", ".join(f"{'none' if v is None else f'{v:g}'} in {p.name}" for p, v in list(zip(paths, values))[:4])
