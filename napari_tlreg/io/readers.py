@@ -562,13 +562,21 @@ def _load(source, slice, series):
 FRAME_FILE_KINDS = ("tiff", "nifti", "picture")
 
 
+def _files_in(folder) -> list[Path] | None:
+    """The files of ``folder`` (not hidden), in natural name order (``date2`` before ``date10``); None where it cannot
+    be listed."""
+    try:
+        return sorted((p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith(".")),
+                      key=lambda p: _natural_key(p.name))
+    except OSError:
+        return None
+
+
 def sequence_files_in(folder) -> list[Path] | None:
     """The files of ``folder`` that are sequences by their kind (videos, NumPy arrays; labels files left out), in
     natural name order; ``None`` where it holds none, or holds a DICOM file (a series: its reader takes the folder)."""
-    try:
-        entries = sorted((p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith(".")),
-                         key=lambda p: _natural_key(p.name))
-    except OSError:
+    entries = _files_in(folder)
+    if entries is None:
         return None
     kinds = {p: SUPPORTED_SUFFIXES.get(_suffix(p)) for p in entries if not is_labels_file(p)}
     if not any(k in ("video", "npz") for k in kinds.values()):
@@ -588,12 +596,8 @@ def frame_files(folder) -> list[Path] | None:
     and NIfTI volumes beside sequences (:func:`without_volumes`) are left out.
     """
     folder = Path(folder)
-    try:
-        entries = sorted((p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")),
-                         key=lambda p: _natural_key(p.name))
-    except OSError:
-        return None
-    if (folder / "result.json").is_file():
+    entries = _files_in(folder)
+    if entries is None or (folder / "result.json").is_file():
         return None
     files, clips = [], 0
     for p in entries:
@@ -1073,20 +1077,22 @@ GDAL_NODATA = 42113
 def gdal_nodata(page) -> float | None:
     """A TIFF page's no-data value (:data:`GDAL_NODATA`, as GDAL and rasterio write it), or None (none, "nan", or
     not a number: frames with NaN are refused anyway)."""
-    tag = page.tags.get(GDAL_NODATA)
-    if tag is None:
-        return None
     try:
-        value = float(str(tag.value).strip().strip("\x00"))
-    except ValueError:
+        value = float(_gdal_nodata_text(page))
+    except (TypeError, ValueError):
         return None
     return value if np.isfinite(value) else None
 
 
+def _gdal_nodata_text(page) -> str | None:
+    """The text of a TIFF page's :data:`GDAL_NODATA` tag (ASCII, NUL-terminated), or None."""
+    tag = page.tags.get(GDAL_NODATA)
+    return None if tag is None else str(tag.value).strip().strip("\x00")
+
+
 def gdal_nodata_is_nan(page) -> bool:
     """Whether a TIFF page's :data:`GDAL_NODATA` says NaN (a float raster's usual no-data: rasterio's, GDAL's warp)."""
-    tag = page.tags.get(GDAL_NODATA)
-    return tag is not None and str(tag.value).strip().strip("\x00").lower() in ("nan", "-nan", "+nan")
+    return (_gdal_nodata_text(page) or "").lower() in ("nan", "-nan", "+nan")
 
 
 #: the value a float raster's NaN no-data is read as (GDAL's usual fill), where it lies well below the data
