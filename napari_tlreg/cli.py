@@ -323,7 +323,8 @@ def cmd_register(args) -> int:
         raise ValueError(f"--slice is a slice position, 0 or more, got {args.slice}")
     # ... and so does an --out that is someone else's folder, or holds this run's own files
     check_replaceable(args.out, "result.json", "result", inputs=_inputs_of(args))
-    files, args.input = args.input, args.input[0] if len(args.input) == 1 else " + ".join(args.input)
+    files = args.input
+    said = files[0] if len(files) == 1 else " + ".join(files)  # what the messages call the input
     if len(files) > 1 and args.slice not in (None, 0):
         raise ValueError(f"--slice {args.slice}: files stacked as frames have 1 slice position")
     if len(files) > 1:
@@ -336,7 +337,7 @@ def cmd_register(args) -> int:
     seq = load_sequence(files[0] if len(files) == 1 else files, slice=args.slice, max_voxels=api.MAX_VOXELS)
     n_slices = int(seq.metadata.get("n_slices", 1))
     if n_slices > 1 and args.slice is None:  # say so: the other slice positions are not registered
-        print(f"napari-tlreg register: {args.input} has {n_slices} slice positions; registering slice 0 "
+        print(f"napari-tlreg register: {said} has {n_slices} slice positions; registering slice 0 "
               f"(--slice K for another)", file=sys.stderr)
     # everything that can be checked is checked before the (possibly long) registration
     chosen = args.reference is not None
@@ -344,7 +345,7 @@ def cmd_register(args) -> int:
     try:
         api.validate_frames(seq.frames, args.reference)
     except ValueError as exc:  # named, as every reader's error is ("needs at least 2 frames, got 1": which file?)
-        raise ValueError(f"{args.input}: {exc}") from None
+        raise ValueError(f"{said}: {exc}") from None
     if args.method is None and seq.shape[0] == 2:  # the default is trained on cine: say what a pair of dates wants
         print(f"napari-tlreg register: 2 frames: registering with {method} (the default, trained on cine sequences); "
               f"for a pair of dates (satellite), --method {api.PAIR_METHOD} (the viewer's choice) or multistep",
@@ -357,7 +358,8 @@ def cmd_register(args) -> int:
     try:
         labels, landmarks = report.check_annotations(seq.shape, labels, landmarks, args.reference)
     except ValueError as exc:
-        raise ValueError(f"{Path(args.landmarks).name if args.landmarks else Path(files[0]).name if len(files) == 1 else args.input}: {exc}") from None
+        named = Path(args.landmarks).name if args.landmarks else Path(said).name if len(files) == 1 else said
+        raise ValueError(f"{named}: {exc}") from None
     best = None if chosen or labels is None else reference_on_labels(labels, 0)
     if best is not None:  # expert contours on ED and ES: frame 0 would carry nothing and score no Dice
         print(f"napari-tlreg register: reference: frame {best}, the most labelled (labelled frames: "
