@@ -1046,9 +1046,9 @@ class RegisterWidget(ClosingDock, QWidget):
             # the docks stay on the image chosen (as napari's own layer lists do), which Run registers: say so (a
             # sample opened after a run, Run registered the first again, and its report was written for the second),
             # below what was said of that image (its method for a pair of dates), not of an earlier run or addition
-            lines = self.status_label.text().split("\n")
-            ran = re.match(r"('[^\n]*' )?(done|opened .*?): \d+ frames to frame", lines[0])  # a run's word (its own)
-            kept = [] if ran else [line for line in lines if line and not _ADDED.match(line)]
+            text = self.status_label.text()
+            ran = any(text in (done, f"'{base}' {done}") for base, done in self._done_text.items())  # a run's word
+            kept = [] if ran else [line for line in text.split("\n") if line and not _ADDED.match(line)]
             self.status_label.setText("\n".join(kept[:1] + [f"'{layer.name}' added; the docks stay on '{image.name}': "
                                                              f"choose '{layer.name}' under image to register it"]))
         if layer is not None and layer is self._own_region_layer():  # e.g. a sample's sector, added after its image
