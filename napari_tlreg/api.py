@@ -754,7 +754,10 @@ def register(
     if dev.type == "cpu":  # a GPU that runs out raises a clear error of its own; the CPU's is the OOM killer
         check_memory(method, arr.shape, checked)
 
+    said: list[str] = []  # kept in the result's provenance: a folder reopened says them again (it lost "worse than none")
+
     def warn(message: str) -> None:
+        said.append(str(message))
         say(on_warning, message, stacklevel=3)
 
     if _FORKED_FROM_THREADS and dev.type == "cpu":
@@ -824,6 +827,8 @@ def register(
         warn(inverted_message(method, inverted))
     if ctx.notes:  # what the engine decided (multistep: pairs that kept the affine alone): said, not warned of
         record["notes"] = list(ctx.notes)
+    if said:
+        record["warnings"] = list(said)
     ctx.report(1, 1, "done")
     ctx.check()  # a cancel set in the last call too: API.md, "when set, register raises tl.Cancelled"
     return RegistrationResult(

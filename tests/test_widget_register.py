@@ -2411,7 +2411,7 @@ def test_save_result_leaves_out_annotations_that_do_not_fit_and_says_so(widget, 
     assert "result.json" in names and report.LABELS_FILE not in names and report.LANDMARKS_FILE not in names
 
 
-def test_the_lasting_status_line_says_the_run_s_own_checks(widget, qtbot, notes):
+def test_the_lasting_status_line_says_the_run_s_own_checks(widget, qtbot, notes, tmp_path):
     """(2026-12-06, clinician review) A field the run's own check found worse than none was said in a notification
     only (cut off, covered by the next, faded): the dock's status line read "done: ... worst folding 0.00 %", also when
     the image was chosen again. It says the warnings that distrust the result first."""
@@ -2429,9 +2429,14 @@ def test_the_lasting_status_line_says_the_run_s_own_checks(widget, qtbot, notes)
     choose(w.image_combo, "other")
     choose(w.image_combo, "seq")
     assert w.status_label.text() == text
+    # (2026-12-07, echo review) ... and so does the folder it is saved to, reopened (it was shown as a good result)
+    saved = w.results[("seq", TruthEngine.name)].save(tmp_path / "bad")
     w.findChild(object, "param_gain").setValue(1.0)
     run_and_wait(qtbot, w)
     assert "⚠" not in w.status_label.text()
+    w.open_result(saved)
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert "\n⚠ widget_test_truth: the warped reference matches the frames worse" in w.status_label.text()
 
 
 def test_a_result_layer_made_again_goes_back_to_its_place_among_the_others(widget, qtbot, notes):

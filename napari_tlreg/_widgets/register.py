@@ -431,7 +431,8 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
             return _Outcome("refused", message=(
                 f"{folder} was registered from other frames than '{base}' holds (intensities up to {off:.3g} apart, "
                 "scaled as the run scaled them): open it on the image it was made from"))
-        notes = []
+        # what its run warned of, as the run said it (a field worse than none: reopened, it was shown as good)
+        notes = [str(w) for w in (res.provenance or {}).get("warnings", ()) if isinstance(w, str)]
         mine = "pixels" if res.spacing is None else f"{res.spacing[0]:g} x {res.spacing[1]:g} {res.unit}"
         theirs = "pixels" if size[0] is None else f"{size[0][0]:g} x {size[0][1]:g} {size[1]}"
         if mine != theirs:  # (a folder of 10 m pixels over a layer of 0.5 mm: TRE in metres headed mm, silently)
