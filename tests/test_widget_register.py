@@ -2482,6 +2482,11 @@ def test_the_status_line_puts_a_dates_worse_than_none_first():
     said = ["frames 1 differ in brightness from the reference by 30 % or more (flicker?): ...",
             "multistep: on 1 of 3 frames the warped reference matches the frame worse than the reference left as it is"]
     assert warned(said).startswith("\n⚠ multistep: on 1 of 3 frames")
+    # (2026-12-07, echo review) whole: cut at 140 characters, "worse than none" lost what it means, in the tooltip too
+    from napari_tlreg.api import worse_message
+
+    message = worse_message("nmsr", 0.00405, 0.0034, 5, 7)
+    assert warned([message]) == f"\n⚠ {message}" and message.endswith("this field does not fit these frames; try another method")
 
 
 def test_the_plots_dock_scores_a_run_with_the_labels_the_register_dock_had(widget, qtbot):

@@ -249,14 +249,19 @@ DISTRUST = ("the warped reference matches the frames worse", "the warped referen
             "correlate negatively")
 
 
+#: the most characters of a run's first warning its status line keeps
+WARNING_CHARS = 400
+
+
 def warned(warnings: list[str]) -> str:
     """The run's warnings as the end of its lasting status line: a notification fades (and the next one covers it),
     so a field the run's own check found worse than none read "done: ..." a minute later. The warnings that say the
-    result is not to be trusted first; the first one's opening words (the whole of every one in the notifications)."""
+    result is not to be trusted first; the first one whole up to :data:`WARNING_CHARS` (the status line shows what its
+    lines hold, its tooltip all of it; cut at 140, "worse than none" lost "this field does not fit these frames")."""
     if not warnings:
         return ""
     ranked = sorted(warnings, key=lambda w: not any(d in w for d in DISTRUST))
-    first = ranked[0] if len(ranked[0]) <= 140 else ranked[0][:139].rstrip() + "…"
+    first = ranked[0] if len(ranked[0]) <= WARNING_CHARS else ranked[0][:WARNING_CHARS - 1].rstrip() + "…"
     more = f" (and {len(ranked) - 1} more warning{'s' if len(ranked) > 2 else ''})" if len(ranked) > 1 else ""
     return f"\n⚠ {first}{more}"
 
