@@ -1562,9 +1562,17 @@ def test_the_progress_throttle_passes_a_stages_first_step():
 
     said = []
     throttle = _Throttle(lambda *a: said.append(a), interval=60.0)
-    for step in [(0, 11, "pair 1"), (5, 11, "pair 6"), (11, 11, "registered"), (0, 3, "checking"), (1, 3, "next")]:
+    for step in [(0, 11, "run: pair 1"), (5, 11, "run: pair 6"), (11, 11, "run: registered"),
+                 (0, 3, "checking the result: warping"), (1, 3, "checking the result: Jacobian")]:
         throttle(*step)
-    assert said == [(0, 11, "pair 1"), (11, 11, "registered"), (0, 3, "checking")]
+    assert said == [(0, 11, "run: pair 1"), (11, 11, "run: registered"), (0, 3, "checking the result: warping")]
+    said.clear()  # (echo review) NMSR counts on across its scales: a new scale's words pass, its iterations do not
+    for step in [(300, 638, "scale 0.5: iteration 12/13"), (338, 638, "scale 0.5: done after 13 iterations"),
+                 (338, 638, "scale 1 (240x320, λ 3): start"), (350, 638, "scale 1 (240x320): iteration 1/3"),
+                 (360, 638, "scale 1 (240x320): iteration 2/3")]:
+        throttle(*step)
+    assert [m for *_, m in said] == ["scale 0.5: iteration 12/13", "scale 1 (240x320, λ 3): start",
+                                     "scale 1 (240x320): iteration 1/3"]
 
 
 def test_the_status_gives_the_time_in_all_where_it_is_seconds_more(widget, qtbot, notes, monkeypatch):

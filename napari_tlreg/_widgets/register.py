@@ -222,13 +222,17 @@ class _Throttle:
         self._emit = emit
         self._interval = interval
         self._last = 0.0
+        self._stage = None
 
     def __call__(self, done: int, total: int, message: str = "") -> None:
         now = time.monotonic()
-        # a stage's first step too: "checking the result" came 50 ms after the engine's last and was dropped, the
-        # dock saying "registered (11/11)" through the seconds of the warp (diff review)
-        if now - self._last >= self._interval or done >= total or done == 0:
-            self._last = now
+        # a stage's first step too (its count at 0, or its words before the first ":" new): "checking the result" came
+        # 50 ms after the engine's last and was dropped, the dock saying "registered (11/11)" through the warp (diff
+        # review); NMSR's "scale 1 (240x320, λ 3): start", counted on from the scale before, was dropped likewise and
+        # "scale 0.5: done" said for 8 s (echo review)
+        stage = str(message).split(":", 1)[0]
+        if now - self._last >= self._interval or done >= total or done == 0 or stage != self._stage:
+            self._last, self._stage = now, stage
             self._emit(int(done), int(total), str(message))
 
 
