@@ -1555,6 +1555,25 @@ def test_special_values_read_as_their_meaning_and_the_form_goes_no_lower(widget)
     assert checked >= 15
 
 
+def test_a_folder_opened_over_a_saved_result_does_not_say_it_is_lost(widget, qtbot, notes, tmp_path):
+    """(2026-12-07, echo review) Reopening the folder just saved said "... replaces the result shown before (... save a
+    result to keep it)": it was saved. Over a result not saved it is still said."""
+    viewer, w = widget
+    viewer.add_image(synthetic_sequence()[0], name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    w.save_result(tmp_path / "kept")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    notes.clear()
+    w.open_result(tmp_path / "kept")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert not notes and "replaces" not in w.status_label.text(), notes
+    run_and_wait(qtbot, w)  # a new run, not saved: opening the folder over it says so
+    w.open_result(tmp_path / "kept")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert len(notes) == 1 and "replaces the" in notes[0][1], notes
+
+
 def test_the_progress_throttle_passes_a_stages_first_step():
     """(2026-12-07, diff review) The result's stage began 50 ms after the engine's last step and was dropped by the
     throttle: the dock said "registered (11/11)" through the seconds of the warp."""

@@ -800,6 +800,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._result = None  # last RegistrationResult
         self.results: dict[tuple[str, str], Any] = {}  # (image name, method) -> last RegistrationResult
         self._done_text: dict[str, str] = {}  # image name -> the status line of its last run
+        self._saved_results: set[int] = set()  # ids of the results saved from this dock (while the store holds them)
         self._result_place: dict = {}  # base name, scale, translate of the last result's layers
         self._grid_was_visible = True  # the grid's visibility before the checkerboard hid it
         self._legend_args: dict = {}  # what the Jacobian's legend says of the last result (_fill_legend)
@@ -827,7 +828,7 @@ class RegisterWidget(ClosingDock, QWidget):
     #: result on screen and where it is drawn, each image's status line, the result layers it made (the reopened dock's
     #: grid spacing, checkerboard and legend did nothing to the result shown; its status was empty, its bar at 0 %)
     _HANDED = ("_result", "results", "_done_text", "_result_place", "_made_as", "_renamed_over",
-               "_frame_limits_set", "_grid_was_visible", "_legend_args")
+               "_frame_limits_set", "_grid_was_visible", "_legend_args", "_saved_results")
 
     def _take_over(self) -> None:
         """Take what the viewer's last closed Register dock left (:attr:`_HANDED`), and leave ours when closed."""
@@ -1914,12 +1915,14 @@ class RegisterWidget(ClosingDock, QWidget):
                                else None, on_warning=said.append, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda out: self.live and self._on_saved(
             f"saved the {res.method} result of '{layer.name}'" + (f" with {' and '.join(kept)}" if kept else "")
-            + f" to {out}", said))
+            + f" to {out}", said, res))
         worker.errored.connect(lambda exc: self.live and self._refuse_file("save", str(exc)))
         self.status_label.setText(f"saving the {res.method} result of '{layer.name}' to {folder}…")
         return self._start_file_worker(worker)
 
-    def _on_saved(self, done: str, said: list[str]) -> None:
+    def _on_saved(self, done: str, said: list[str], res=None) -> None:
+        if res is not None:  # kept: a folder opened over it does not say it is lost (echo review)
+            self._saved_results.add(id(res))
         for text in said:
             show_warning(f"Register sequence: {text}")
         self.status_label.setText(done + warned(said))
@@ -1975,8 +1978,10 @@ class RegisterWidget(ClosingDock, QWidget):
             self._refuse_file("open", outcome.message)
             return
         method = outcome.result.method
-        if layer in self._viewer.layers and store_for(self._viewer).get(layer.name, method) is not None:
-            # as a re-run does, but a run not saved is lost: said (a user opening a folder to compare it with a run)
+        shown = store_for(self._viewer).get(layer.name, method) if layer in self._viewer.layers else None
+        if shown is not None and id(shown) not in self._saved_results:
+            # as a re-run does, but a run not saved is lost: said (a user opening a folder to compare it with a run;
+            # not of one saved, which a user reopening the folder just written was told to save)
             outcome.warnings.append(f"{folder} replaces the {method} result of '{layer.name}' shown before (one "
                                     "result a method and image: save a result to keep it)")
         self._show_result(outcome, layer, data, opened=folder)
