@@ -671,6 +671,23 @@ def test_flicker_smoke(tmp_path, restore_thread_env):
         flicker.main(["--methods", "tlrn,nope", "--out", str(tmp_path / "x")])
 
 
+def test_evaluate_benchmark_times_both_paths_on_the_same_figures(tmp_path, capsys, monkeypatch):
+    """``benchmarks/evaluate.py --smoke``: both ways of taking the local CC give the same table; a path that gave
+    other figures would fail the run."""
+    from benchmarks import evaluate
+
+    assert evaluate.main(["--smoke", "--out", str(tmp_path)]) == 0
+    R = json.loads((tmp_path / "results.json").read_text())
+    (row,) = R["rows"]
+    assert row["size"] == 64 and row["same_figures"] is True and row["separate_s"] > 0 and row["shared_s"] > 0
+    assert "| 3 x 64² |" in capsys.readouterr().out
+    from napari_tlreg.metrics import lncc_after_before
+
+    off = lambda *a, **k: tuple(x + 1e-9 for x in lncc_after_before(*a, **k))  # noqa: E731
+    monkeypatch.setattr(evaluate, "separate_lncc", off)
+    assert evaluate.main(["--smoke", "--out", str(tmp_path / "b")]) == 1
+
+
 def test_gui_responsiveness_runs_and_prints_its_table(qapp, capsys, tmp_path):
     """It replaced the dock's ``_show_result`` with a one-argument stand-in, and crashed once the dock passed two.
     Each run is appended to its results file, which the README's figures are checked against."""

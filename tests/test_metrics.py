@@ -254,6 +254,23 @@ def test_lncc_mask_and_stack():
     assert M.lncc(np.stack([a, a]), np.stack([a, b])) == pytest.approx(per.mean())
 
 
+
+def test_lncc_after_before_gives_lncc_figures_exactly():
+    # evaluate's shared-terms path: the same numbers, bit for bit, as lncc(warped, frames) and lncc(frames[ref], frames)
+    rng = np.random.default_rng(3)
+    frames = rng.random((4, 30, 26)).astype(np.float32)
+    warped = (frames + 0.2 * rng.random(frames.shape)).astype(np.float32)
+    masks = [None, rng.random((30, 26)) > 0.4, np.zeros((4, 30, 26), bool)]
+    masks[2][1:, 5:20, 3:9] = True  # frame 0's mask empty: NaN
+    for radius in (2, 10):
+        for mask in masks:
+            after, before = M.lncc_after_before(warped, frames, 1, radius=radius, mask=mask)
+            np.testing.assert_array_equal(after, M.lncc(warped, frames, radius=radius, mask=mask, per_frame=True))
+            unwarped = np.broadcast_to(frames[1], frames.shape)
+            np.testing.assert_array_equal(before, M.lncc(unwarped, frames, radius=radius, mask=mask, per_frame=True))
+    assert np.isnan(after[0]) and np.isnan(before[0]) and not np.isnan(after[1:]).any()
+    assert before[1] == pytest.approx(1.0, abs=1e-4) and after[1] < before[1]  # the reference against itself
+
 # --------------------------------------------------------------------------- folding
 def _band_field(h=10, w=8, rows=(2, 5)):
     u = np.zeros((2, h, w))
