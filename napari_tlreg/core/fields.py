@@ -132,7 +132,7 @@ def integrate_velocity(v: torch.Tensor, steps: int = 7) -> torch.Tensor:
 SLOW_CONVERGENCE = 0.9
 
 
-def invert(u: torch.Tensor, iterations: int = 100, tol: float = 1e-4) -> torch.Tensor:
+def invert(u: torch.Tensor, iterations: int = 100, tol: float = 1e-4, init: torch.Tensor | None = None) -> torch.Tensor:
     """Inverse of a displacement: ``v`` with ``compose(u, v) ≈ 0``, i.e. ``v(x) + u(x + v(x)) = 0``.
 
     Fixed-point iteration ``v <- -u(x + v(x))``, which converges where the field compresses by less than 2x
@@ -141,9 +141,10 @@ def invert(u: torch.Tensor, iterations: int = 100, tol: float = 1e-4) -> torch.T
     ``v <- v - (I + ∇u(x + v))⁻¹ (v + u(x + v))`` take over, which converge wherever ``x + u(x)`` does not fold. The
     least residual ``max |v + u(x + v)|`` seen is returned (for invertible smooth fields ``compose(v, u) ≈ 0`` too).
     Stops early when the residual is below ``tol`` pixels. ``tol=0`` runs every iteration of the fixed-point
-    update, without a host sync and differentiable (NMSR's ``symmetric`` loss).
+    update, without a host sync and differentiable (NMSR's ``symmetric`` loss). ``init``: where to start (an
+    engine's learned inverse, refined); ``-u`` when None.
     """
-    v = -u
+    v = -u if init is None else init.to(dtype=u.dtype, device=u.device)
     if tol <= 0:
         for _ in range(iterations):
             v = -warp(u, v)
