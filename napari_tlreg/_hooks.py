@@ -30,10 +30,33 @@ LABEL_PALETTE = ((1.0, 0.15, 0.15, 1.0), (1.0, 0.62, 0.0, 1.0), (0.6, 0.4, 1.0, 
                  (1.0, 0.9, 0.1, 1.0))
 
 
-def label_colormap() -> list:
+#: the palette's colour of a structure whatever id its file gives it, by a word of its name: the wall red, the cavity
+#: orange (the bundled samples number the wall 1 and the cavity 2, the expert's contours the cavity 1 and the
+#: myocardium 2: the same heart's cavity read orange in one and red in the other; cine review)
+STRUCTURE_COLOURS = (("myocard", 0), ("wall", 0), ("cavity", 1), ("blood pool", 1))
+
+
+def _structure_colour(name) -> int | None:
+    said = str(name).lower()
+    return next((colour for word, colour in STRUCTURE_COLOURS if word in said), None)
+
+
+def label_colormap(names: dict | None = None) -> list:
     """A Labels layer's ``colormap``: 0 transparent, then :data:`LABEL_PALETTE` over and over (napari reads a list of
-    colours as a cycle, so an id painted later has a colour too)."""
-    return [(0.0, 0.0, 0.0, 0.0), *LABEL_PALETTE]
+    colours as a cycle, so an id painted later has a colour too). ``names`` (``{id: name}``): a structure named in
+    :data:`STRUCTURE_COLOURS` takes its colour (one id a colour), the other ids the palette's others in order."""
+    n = len(LABEL_PALETTE)
+    chosen: dict[int, int] = {}
+    for key, name in sorted((names or {}).items(), key=lambda kv: str(kv[0])):
+        try:
+            k = int(key)
+        except (TypeError, ValueError):
+            continue
+        colour = _structure_colour(name)
+        if 1 <= k <= n and colour is not None and colour not in chosen.values():
+            chosen[k] = colour
+    free = iter(c for c in range(n) if c not in chosen.values())
+    return [(0.0, 0.0, 0.0, 0.0), *(LABEL_PALETTE[chosen[k] if k in chosen else next(free)] for k in range(1, n + 1))]
 
 
 #: File name endings the reader takes (the same patterns as in napari.yaml); a picture (PNG, JPEG, GIF, ...), which
@@ -140,7 +163,8 @@ def sequence_to_layers(seq) -> list[LayerData]:
         layers.append(
             (
                 np.asarray(labels).astype(np.int32, copy=False),
-                {"name": f"{name} labels", "scale": scale, "opacity": 0.5, "colormap": label_colormap(), **axes,
+                {"name": f"{name} labels", "scale": scale, "opacity": 0.5,
+                 "colormap": label_colormap(_label_names(seq).get("label_names")), **axes,
                  # what each id is (a sample's: myocardium, LV blood pool), as the Evaluation plots dock lists them
                  "metadata": {"napari_tlreg": info, **_label_names(seq)}},
                 "labels",

@@ -321,3 +321,26 @@ def test_register_without_a_reference_starts_on_the_most_labelled_frame(shared_d
     assert cli.main(["register", str(crop), "--slice", "4", "--reference", "0", "--out", str(out), "--no-montage"]) == 0
     assert "the reference frame (0) has no labels" in capsys.readouterr().err
     assert json.loads((out / "result.json").read_text())["reference"] == 0
+
+
+def test_a_structure_takes_one_colour_whatever_its_id(shared_data):
+    """(2026-12-07, cine review) The bundled samples number the wall 1 and the cavity 2, the expert's contours the cavity
+    1 and the myocardium 2: the cavity was orange in the sample and red in the patient's file. Named structures take
+    their colour, the wall red and the cavity orange, whatever their ids; other ids the palette's other colours."""
+    from napari_tlreg._hooks import LABEL_PALETTE, label_colormap, sequence_to_layers
+
+    red, orange, violet = LABEL_PALETTE[:3]
+    assert label_colormap()[1:3] == [red, orange]
+    assert label_colormap({1: "LV cavity", 2: "myocardium"})[1:4] == [orange, red, violet]
+    assert label_colormap({"1": "LV wall", "2": "LV cavity"})[1:3] == [red, orange]  # keys as JSON gives them
+    assert label_colormap({1: "LV cavity", 2: "RV cavity", 3: "scar"})[1:4] == [orange, red, violet]  # one id a colour
+    assert len(label_colormap({1: "LV cavity"})) == len(LABEL_PALETTE) + 1  # the cycle's length kept
+
+    def cavity_colour(seq):
+        (data, kw, _), = [layer for layer in sequence_to_layers(seq) if layer[2] == "labels"]
+        names = kw["metadata"]["label_names"]
+        (cavity,) = [int(k) for k, name in names.items() if "cavity" in name or "blood pool" in name]
+        return kw["colormap"][cavity]
+
+    patient = load_sequence(shared_data / "sunnybrook" / "sunnybrook_SCD0000101_slice6_crop128.npz")
+    assert cavity_colour(tl.load_sequence("cardiac")) == cavity_colour(patient) == orange

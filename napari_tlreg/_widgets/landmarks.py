@@ -64,7 +64,7 @@ TRACKED_KEY = "napari_tlreg_tracked"
 TRACKED_FROM = "napari_tlreg_tracked_from"
 NO_RESULT = "none (before registration only)"
 REF_COLOR = (0.0, 0.85, 1.0, 1.0)  # cyan: on the reference
-# lime: on another frame (orange was label 2's, the LV cavity's fill: a landmark in it showed only as its outline)
+# lime: on another frame (orange is the LV cavity's fill: a landmark in it showed only as its outline)
 PARTNER_COLOR = (0.6, 1.0, 0.0, 1.0)
 ORPHAN_COLOR = (0.6, 0.6, 0.6, 1.0)  # grey: no partner on the reference
 ACTIVE_BORDER = (1.0, 1.0, 1.0, 1.0)

@@ -57,7 +57,7 @@ FOLD_COLOR = "yellow"
 #: where the input held no data (a satellite date's fill): neither the overlay's green nor its magenta, which read as
 #: a misalignment there
 NODATA_COLOR = "#8c8c8c"
-#: the arrows' colour: none of the labels' (orange arrows vanished in label 2's orange LV cavity), the grid's cyan or
+#: the arrows' colour: none of the labels' (orange arrows vanished in the orange LV cavity), the grid's cyan or
 #: the folds' yellow
 VECTOR_COLOR = "#5c9dff"
 
@@ -369,7 +369,7 @@ def labels_layer(res, labels: np.ndarray, base: str, *, scale=None, translate=No
     data = res.warp_labels(ref)
     # outlines: the frame's own labels (filled, beneath) and the anatomy stay visible; where the two disagree it shows
     kw = {"name": layer_name(base, LABELS), "opacity": 0.9, "contour": 1,
-          "colormap": label_colormap() if colormap is None else colormap,
+          "colormap": label_colormap(label_names) if colormap is None else colormap,
           "metadata": {"label_names": dict(label_names or {})}, **_placement(scale, translate)}
     return data, kw, "labels"
 

@@ -1253,7 +1253,7 @@ class RegisterWidget(ClosingDock, QWidget):
             layer = self._viewer.add_labels(
                 labels, name=f"{image.name} labels", scale=image.scale, translate=image.translate, **transform_of(image),
                 opacity=0.5,
-                colormap=label_colormap(), metadata={"label_names": dict(LABEL_NAMES),
+                colormap=label_colormap(LABEL_NAMES), metadata={"label_names": dict(LABEL_NAMES),
                           # the images they were drawn on: Run refuses them on another slice
                           "napari_tlreg": {"source": str(folder), CONTOURS_OF: list(info["instance_numbers"])}})
         self.labels_combo.setCurrentIndex(self._labels_layers.index(layer) + 1)
