@@ -131,8 +131,13 @@ def sequence_to_layers(seq) -> list[LayerData]:
             info["nodata"] = float(own_nodata)
     if (ms := frame_time_ms(getattr(seq, "metadata", None))) is not None:
         info["frame_time_ms"] = ms  # a run's provenance takes it: the reports' and plots' time
-    if (getattr(seq, "metadata", None) or {}).get("geotiff") and info["unit"] != MAP_UNIT:
-        info["map"] = True  # a GeoTIFF in degrees, measured in pixels: a map all the same (its method, its window)
+    geotiff = (getattr(seq, "metadata", None) or {}).get("geotiff")
+    if geotiff:
+        # where the map lies: a result registered in the dock and a layer saved take it (they were saved without it,
+        # the command line's with it; satellite review)
+        info["geotiff"] = geotiff
+        if info["unit"] != MAP_UNIT:
+            info["map"] = True  # a GeoTIFF in degrees, measured in pixels: a map all the same (its method, its window)
     reference = (getattr(seq, "metadata", None) or {}).get("reference")
     if isinstance(reference, (int, np.integer)) and 0 <= reference < len(seq.frames):
         info["reference"] = int(reference)  # the sequence's own (a sample's): the dock starts on it
@@ -423,6 +428,23 @@ def _written(result: Any, path: str) -> list[str]:
     return [str(path)]
 
 
+def geotiff_of(info: dict, spacing) -> list | None:
+    """A layer's GeoTIFF georeferencing (its reader's, kept in ``info``: the plugin's metadata), where the layer is
+    still drawn at the map's pixel size ``spacing`` (another scale set: the map's tags would place it wrongly)."""
+    tags = (info or {}).get("geotiff")
+    own = (info or {}).get("spacing")
+    if not tags or (spacing is None) != (own is None) or (own is not None and not np.allclose(spacing, own)):
+        return None
+    return tags
+
+
+def _geotiff_from_meta(meta: dict, path: str) -> list | None:
+    """The layer's georeferencing where it is saved as a grey ``.tif`` (NIfTI and colour TIFFs hold none)."""
+    if meta.get("rgb") or not str(path).lower().endswith((".tif", ".tiff")):
+        return None
+    return geotiff_of((meta.get("metadata") or {}).get("napari_tlreg"), _spacing_from_meta(meta))
+
+
 def _unit_from_meta(meta: dict) -> str:
     """The layer's length unit (the one its reader gave, kept in its metadata), mm otherwise."""
     unit = spacing_of(meta.get("scale"), meta.get("metadata"), meta.get("units"))[1]
@@ -469,7 +491,8 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
     if not meta.get("rgb"):
         _opened_again(path, arr)
     return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta),
-                               rgb=bool(meta.get("rgb")), frame_time_ms=_frame_time_from_meta(meta)), path)
+                               rgb=bool(meta.get("rgb")), frame_time_ms=_frame_time_from_meta(meta),
+                               geotiff=_geotiff_from_meta(meta, path)), path)
 
 
 @_refusing
@@ -482,7 +505,7 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
     if not np.issubdtype(arr.dtype, np.integer):
         arr = arr.astype(np.int32)
     return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta), labels=True,
-                               frame_time_ms=_frame_time_from_meta(meta)), path)
+                               frame_time_ms=_frame_time_from_meta(meta), geotiff=_geotiff_from_meta(meta, path)), path)
 
 
 def points_with_ids(data: Any, meta: dict) -> np.ndarray:

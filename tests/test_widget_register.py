@@ -535,6 +535,43 @@ def test_a_pair_of_dates_starts_on_the_pair_method_until_the_method_is_chosen(wi
     assert [suggested_method(n, "px", geotiff=True) for n in (2, 3)] == [PAIR_METHOD, DEFAULT_METHOD]
 
 
+def test_a_geotiff_pair_registered_in_the_dock_is_saved_where_its_map_lies(widget, qtbot, notes, tmp_path):
+    """(2026-12-07, satellite review) The command line's result of a GeoTIFF pair carried its georeferencing; the
+    dock's, of the same file, did not (the reader's layer kept no tags), nor did a result layer saved with File > Save.
+    Both carry the source's tags now; a layer drawn at another pixel size does not."""
+    from scipy.ndimage import gaussian_filter, shift
+    from test_io import _geotiff
+
+    from napari_tlreg._hooks import write_image
+    from napari_tlreg.io import load_sequence
+
+    viewer, w = widget
+    a = gaussian_filter(np.random.default_rng(0).random((48, 56)), 2) * 4000
+    _geotiff(tmp_path / "geo.tif", np.stack([a, shift(a, (1.5, -1.0))]).astype(np.uint16), scale=(10.0, 10.0))
+    tags = load_sequence(tmp_path / "geo.tif").metadata["geotiff"]
+    viewer.open(str(tmp_path / "geo.tif"), plugin="napari-tlreg")
+    choose(w.image_combo, "geo")
+    choose(w.method_combo, "multistep")
+    run_and_wait(qtbot, w, timeout=60000)
+    assert w.current_result() is not None and w.current_result().geotiff == tags
+    assert w.save_result(tmp_path / "kept") is not None
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    import tifffile
+
+    from napari_tlreg.io.readers import geotiff_tags
+
+    for name in ("warped.tif", "displacement.tif", "jacobian.tif"):
+        with tifffile.TiffFile(tmp_path / "kept" / name) as tif:
+            assert geotiff_tags(tif.pages[0]) == tags, name
+    data, meta, _ = viewer.layers["geo warped reference"].as_layer_data_tuple()
+    write_image(str(tmp_path / "warped_layer.tif"), data, meta)
+    assert load_sequence(tmp_path / "warped_layer.tif").metadata.get("geotiff") == tags
+    write_image(str(tmp_path / "warped_layer.nii.gz"), data, meta)  # NIfTI holds none: saved all the same
+    meta["scale"] = (1.0, 20.0, 20.0)  # drawn at another pixel size: the map's tags would misplace it
+    write_image(str(tmp_path / "rescaled.tif"), data, meta)
+    assert not load_sequence(tmp_path / "rescaled.tif").metadata.get("geotiff")
+
+
 def test_only_edited_parameters_are_passed(widget):
     """The form sends what the user changed; the engine fills in its defaults, as for a call from
     Python (an nmsr ``smooth`` edited alone then holds on every sequence, clean or noisy)."""

@@ -73,7 +73,7 @@ from napari_tlreg.core.labels import label_names as names_by_id
 from napari_tlreg.core.memory import give_back_freed_memory
 from napari_tlreg.core.normalize import ONE_SCALE_HINT, intensity_range
 from napari_tlreg.io import to_luminance
-from napari_tlreg._hooks import label_colormap, points_with_ids
+from napari_tlreg._hooks import geotiff_of, label_colormap, points_with_ids
 from napari_tlreg.io.contours import LABEL_NAMES, contour_labels
 from napari_tlreg import report
 from napari_tlreg.report import labels_misfit
@@ -340,7 +340,7 @@ class _Unread(NamedTuple):
 
 
 def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call: dict, display: dict,
-             origin: dict | None = None) -> _Outcome:
+             origin: dict | None = None, geotiff: list | None = None) -> _Outcome:
     """Check the frames, register and build the layer data; every failure comes back as an :class:`_Outcome`, never
     raised. The checks that read every pixel (the grey copy of colour, NaN, constant frames) are made here, not on the
     GUI thread: 8 x 4000 x 4000 froze the viewer for 3.5 s at Run."""
@@ -371,6 +371,7 @@ def _run_job(data, colour: bool, labels, cancel: threading.Event, progress, call
         if cancel.is_set():
             return _Outcome("cancelled")
         res.provenance.update(origin or {})  # the layer's file (register saw only its pixels)
+        res.geotiff = geotiff  # ... and where its map lies: the result's images are saved there
         return _shown(res, shown, frames, labels, display, notes, res.scaled_apart)
     except Cancelled:
         return _Outcome("cancelled")
@@ -1791,7 +1792,7 @@ class RegisterWidget(ClosingDock, QWidget):
         if "sample" in info:
             origin["source"] = info["sample"]
         worker = create_worker(_run_job, data, bool(layer.rgb), labels, self._cancel, progress, call, display, origin,
-                               _start_thread=False,
+                               geotiff_of(info, spacing), _start_thread=False,
                                _ignore_errors=True)  # errors go to _on_errored only (not re-raised as well)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_errored)
@@ -2303,7 +2304,7 @@ class RegisterWidget(ClosingDock, QWidget):
         # the image's pixel size and unit, for napari's File > Save Layers: a map's results were written in mm (10 m
         # pixels as 10 mm), or, at 1 m, with no pixel size at all
         # (and its frame time: a warped reference saved as NIfTI had none)
-        size = {k: v for k, v in plugin_info(layers[base]).items() if k in ("spacing", "unit", "frame_time_ms")} \
+        size = {k: v for k, v in plugin_info(layers[base]).items() if k in ("spacing", "unit", "frame_time_ms", "geotiff")} \
             if base in layers else {}
         kwargs["metadata"] = {**kwargs.get("metadata", {}), RESULT_KEY: True, **({"napari_tlreg": size} if size else {})}
         if base in layers and layers[base].ndim == 3:  # drawn as the image is now: rotated, sheared (overlays beside
