@@ -171,6 +171,22 @@ def not_a_sequence(source: str) -> str | None:
     return f"{source}: not a file napari-tlreg reads ({kinds})"
 
 
+def labels_of_a_sequence_beside(path: Path) -> bool:
+    """Whether ``path`` is a labels file (``<stem>_labels.*``, ``<stem>_gt.*``) with its sequence ``<stem>.*`` beside it,
+    which ``load_sequence`` reads it with: no sequence of its own (a ``<stem>_labels.tif`` alone may be one)."""
+    from .io.readers import SUPPORTED_SUFFIXES, _stem, _suffix, is_labels_file
+
+    path = Path(path)
+    if not is_labels_file(path):
+        return False
+    stem = _stem(path).rsplit("_", 1)[0]
+    try:
+        return any(q != path and _stem(q) == stem and _suffix(q) in SUPPORTED_SUFFIXES
+                   for q in path.parent.glob(f"{glob.escape(stem)}.*"))
+    except OSError:
+        return False
+
+
 def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike | None = None,
                   slice: int | None = None) -> list[dict]:
     """Resolve ``inputs`` into ``[{"name", "source", "error"}]``, one per sequence, in input order.
@@ -217,8 +233,8 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLik
                         add(str(q), q.name if q.is_dir() else _stem(q))
                 return
             add(str(p), p.name)
-        else:
-            add(str(p), _stem(p))
+        elif not labels_of_a_sequence_beside(p):  # `batch cohort/*` as the shell gives it: a labels file beside its
+            add(str(p), _stem(p))  # sequence is read with it, as in a folder or a quoted pattern (it was registered)
 
     for raw in inputs:
         text = os.fspath(raw)
@@ -418,6 +434,25 @@ def _one_line(exc: BaseException) -> str:
     return f"{name}: {first}"[:500] if first else name
 
 
+#: the library that reads a file of each ending (imported lazily by the readers: a worker's first NIfTI took 0.8 s more
+#: than the next, a corrupt one "failed in 2.6 s"; cohort review)
+READER_MODULES = {".nii": "nibabel", ".nii.gz": "nibabel", ".tif": "tifffile", ".tiff": "tifffile", ".dcm": "pydicom",
+                  ".dicom": "pydicom", ".ima": "pydicom", ".avi": "imageio", ".mp4": "imageio", ".mov": "imageio"}
+
+
+def _import_reader_of(source: str) -> None:
+    """Import the library that reads ``source`` (a folder: a DICOM series'), before its time is taken."""
+    import importlib
+
+    from .io.readers import _suffix
+
+    path = Path(source)
+    name = "pydicom" if path.is_dir() else READER_MODULES.get(_suffix(path))
+    if name is not None:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
 def _row(item: dict, **values) -> dict:
     row = {k: None for k in SUMMARY_FIELDS}
     row.update(name=item["name"], slice=item.get("slice"), source=item["source"])
@@ -508,6 +543,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
         from .engines import add_engine, methods
         from .io import load_sequence
 
+        _import_reader_of(item["source"])
         t0 = time.perf_counter()  # the sequence's time, from here: a worker's first imports (torch: 12-18 s) are not
         if engine_entry is not None and method not in methods():
             add_engine(method, *engine_entry)
@@ -945,11 +981,17 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
             with _interrupts_held():  # a second Ctrl-C (or timeout's signal to the group) cut this short
                 with contextlib.suppress(Exception):
                     stop()  # first: a worker still running would finish a result after the summary called it pending
+                finished = []
                 for i in todo:
                     folder = out / items[i]["name"]
                     if rows[i]["status"] == "pending" and is_finished(
                             folder, run_record(items[i], method, given, reference, normalize, slice)):
-                        rows[i] = _row(items[i], status="ok", folder=str(folder), **_metrics_of(folder))
+                        # said as every row is (it was "ok" in summary.csv, never printed; its seconds unknown here)
+                        done = _metrics_of(folder)
+                        said = "finished as the batch was interrupted (its seconds not measured)"
+                        done["note"] = f"{done['note']}; {said}" if done.get("note") else said
+                        rows[i] = _row(items[i], status="ok", folder=str(folder), **done)
+                        finished.append(rows[i])
                     with contextlib.suppress(OSError):  # a worker stopped mid-write left its full-size hidden copy
                         remove_leftovers(folder, "result.json")
                     if not local and rows[i]["status"] == "pending":  # a cluster not started here runs its tasks
@@ -957,6 +999,9 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
                         rows[i]["note"] = ("interrupted: a task running on the cluster may still write its result; "
                                            "run the batch again to collect it")
                 write_summary([rows[k] for k in range(len(items))], out)
+                for row in finished if on_row is not None else ():  # after the summary: nothing said cuts it short
+                    with contextlib.suppress(Exception, KeyboardInterrupt):
+                        on_row(row)
             raise
 
     ordered = [rows[i] for i in range(len(items))]

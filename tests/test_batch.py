@@ -104,6 +104,13 @@ def test_expand_inputs(tmp_path, monkeypatch):
     errors = {it["source"]: it["error"] for it in items if it["error"]}
     assert set(errors) == {"nope/*.tif", "missing.tif"}
     assert "no file or folder matches" in errors["nope/*.tif"] and "no such file" in errors["missing.tif"]
+    # (2026-12-07, cohort review) `batch cohort/*` as the shell expands it: the labels file beside its sequence is read
+    # with it, as from the folder (it was registered as a sequence of its own); a labels-named file alone is one
+    listed = sorted(str(p) for p in (tmp_path / "cohort").iterdir())
+    assert any(p.endswith("seq0_labels.tif") for p in listed)
+    assert sorted(it["name"] for it in expand_inputs(listed)) == sorted(it["name"] for it in expand_inputs(["cohort"]))
+    save_stack(other / "alone_labels.tif", _sequence(2))
+    assert [it["name"] for it in expand_inputs([other / "alone_labels.tif"])] == ["alone_labels"]
 
 
 def test_batch_cohort_failures_summary_and_rerun(cluster, shift_engine, tmp_path):
@@ -1021,11 +1028,15 @@ def test_an_interrupted_batch_does_not_call_a_finished_result_pending(cluster, s
         raise KeyboardInterrupt
 
     monkeypatch.setattr(distributed, "as_completed", interrupted)
+    said = []
     with pytest.raises(KeyboardInterrupt):
         run_batch([paths["seq0"], paths["seq1"], tmp_path / "cohort" / "corrupt.nii.gz"], shift_engine, out,
-                  scheduler=cluster.scheduler_address, montage=False)
+                  scheduler=cluster.scheduler_address, montage=False, on_row=said.append)
     rows = {r["name"]: r for r in csv.DictReader(open(out / SUMMARY_NAME))}
     assert rows["seq0"]["status"] == rows["seq1"]["status"] == "ok", rows
+    # (2026-12-07, cohort review) they were "ok" in summary.csv but never said, their seconds blank without a word
+    assert sorted(r["name"] for r in said) == ["seq0", "seq1"] and all(r["status"] == "ok" for r in said)
+    assert rows["seq0"]["seconds"] == "" and "finished as the batch was interrupted" in rows["seq0"]["note"]
     assert rows["seq1"]["frames"] == "5" and float(rows["seq0"]["mse"]) >= 0
     assert rows["corrupt"]["status"] == "pending"  # its row (a failure) never came back: not a folder to call done
     # (session 51, cohort review) a cluster not started here runs a started task to its end: a result could land
@@ -1330,3 +1341,23 @@ def test_a_cohort_keeps_its_gif_clips_and_leaves_out_its_figures(tmp_path):
         iio.imwrite(frames / f"f{k}.png", np.full((16, 16), k, np.uint8))
     items = expand_inputs([frames])
     assert [it["name"] for it in items] == ["frames"] and not items[0]["error"]
+
+
+def test_a_cases_seconds_leave_out_its_readers_import(tmp_path, monkeypatch):
+    """(2026-12-07, cohort review) A worker's first NIfTI imported nibabel inside the case's time (a 220-byte corrupt
+    file "failed in 2.6 s", a corrupt TIFF in 0.0 s): the reader's library is imported before the clock starts."""
+    import importlib
+
+    from napari_tlreg import batch
+
+    wanted = []
+    monkeypatch.setattr(importlib, "import_module", lambda name: wanted.append(name))
+    (tmp_path / "series").mkdir()
+    for source in ("a.nii.gz", "b.TIF", "c.npz", "d.mp4", str(tmp_path / "series")):
+        batch._import_reader_of(source)
+    assert wanted == ["nibabel", "tifffile", "imageio", "pydicom"]
+    order = []
+    monkeypatch.setattr(batch, "_import_reader_of", lambda source: order.append("import"))
+    monkeypatch.setattr(batch.time, "perf_counter", lambda: order.append("clock") or 0.0)
+    batch.register_one({"name": "x", "source": str(tmp_path / "missing.nii.gz"), "error": None}, "tlrn", tmp_path)
+    assert order[:2] == ["clock", "import"] and order[2] == "clock"
