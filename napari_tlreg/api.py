@@ -396,10 +396,16 @@ def inverted_message(method: str, frames: list[tuple[int, float]]) -> str:
                 "those frames first, or use nmsr (it matches by local correlation)"))
 
 
-def worse_message(method: str, after: float, before: float, worse: int, n: int) -> str:
+def worse_message(method: str, after: float, before: float, worse: int, n: int, suggested: str | None = None) -> str:
+    """``suggested``: the method :func:`suggested_method` gives these frames (a pair of dates: the pair engine, not
+    nmsr, which the message named to a satellite pair; satellite review)."""
+    if suggested == PAIR_METHOD:
+        other = f" ({'multistep' if method == PAIR_METHOD else PAIR_METHOD}, for a pair of dates)"
+    else:
+        other = " (nmsr fits the sequence in front of it)" if method != "nmsr" else ""
     return (f"{method}: the warped reference matches the frames worse than the reference left as it is (mean MSE "
             f"{after:.3g} against {before:.3g}; worse on {worse} of {n} frames): this field does not fit these frames; "
-            "try another method" + (" (nmsr fits the sequence in front of it)" if method != "nmsr" else ""))
+            "try another method" + other)
 
 
 def out_of_memory(exc: BaseException) -> bool:
@@ -817,7 +823,7 @@ def register(
     ctx.check()
     inverted = inverted_frames(x, warped, ref)
     if worse:
-        warn(worse_message(method, *worse))
+        warn(worse_message(method, *worse, suggested=suggested_method(len(x), unit, geotiff is not None)))
     elif bad := [b for b in worse_frames(x, warped, ref, valid) if b[0] not in dict(inverted)]:
         if engine.pairwise:
             warn(worse_frames_message(method, bad, len(x) - 1))  # the mean hid one date's failure (inverted: below)

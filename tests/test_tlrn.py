@@ -634,6 +634,27 @@ def test_a_field_that_matches_worse_than_none_is_warned_of(shared_data):
     assert notes == []
 
 
+def test_a_pair_of_dates_worse_than_none_is_pointed_to_the_pair_engines(monkeypatch):
+    """(2026-12-07, satellite review) A Sentinel-2 pair whose field matched worse than none was told to try nmsr, two
+    lines after the command line had named the pair engines for a pair of dates."""
+    from napari_tlreg import api
+    from napari_tlreg.api import PAIR_METHOD, worse_message
+
+    monkeypatch.setattr(api, "worse_than_none", lambda *a: (0.02, 0.01, 1, 1))
+    rng = np.random.default_rng(0)
+    pair = rng.random((2, 32, 32)).astype(np.float32)
+    notes = []
+    tl.register(pair, method="multistep", spacing=(10.0, 10.0), unit="m", on_warning=notes.append)
+    assert notes[0].endswith(f"try another method ({PAIR_METHOD}, for a pair of dates)"), notes
+    notes.clear()
+    tl.register(pair, method=PAIR_METHOD, spacing=(10.0, 10.0), unit="m", on_warning=notes.append)
+    assert notes[0].endswith("try another method (multistep, for a pair of dates)"), notes
+    notes.clear()
+    tl.register(pair, method="multistep", spacing=(1.3, 1.3), on_warning=notes.append)  # an ED/ES pair in mm
+    assert notes[0].endswith("(nmsr fits the sequence in front of it)"), notes
+    assert worse_message("nmsr", 0.02, 0.01, 1, 1).endswith("try another method")
+
+
 def test_a_sequence_engines_frames_worse_than_none_are_said_in_a_note():
     """(2026-12-07, clinician review) tlrn left frames next to the reference worse than unregistered (the real echo's
     frame 1: MSE 0.0023 against 0.0016) without a word, the mean over the frames being better: the pair engines name
