@@ -1320,10 +1320,10 @@ def test_cli_and_batch_refuse_a_too_large_sequence_before_reading_it(tmp_path, m
     assert row["status"] == "failed" and "exceeds the limit of 11,999" in row["error"]
 
 
-def _geotiff(path, frames, scale=(10.0, 20.0), model=1, linear=None, origin=(626000.0, 5220000.0)):
+def _geotiff(path, frames, scale=(10.0, 20.0), model=1, linear=None, origin=(626000.0, 5220000.0), epsg=None):
     import tifffile
 
-    keys = [1024, 0, 1, model, 1025, 0, 1, 1] + ([3076, 0, 1, linear] if linear else [])
+    keys = [1024, 0, 1, model, 1025, 0, 1, 1] + ([3072, 0, 1, epsg] if epsg else []) + ([3076, 0, 1, linear] if linear else [])
     tags = [(33550, "d", 3, (scale[0], scale[1], 0.0), True), (33922, "d", 6, (0, 0, 0, *origin, 0.0), True),
             (34735, "H", 4 + len(keys), (1, 1, 0, len(keys) // 4, *keys), True)]
     tifffile.imwrite(path, frames, extratags=tags, photometric="minisblack")
@@ -1714,6 +1714,35 @@ def test_stacked_files_keep_colour_and_warn_of_another_pixel_size(tmp_path):
                                          r"a.tif's is used"):
         seq = load_sequence([tmp_path / "a.tif", tmp_path / "b.tif"])
     assert seq.spacing == pytest.approx((10.0, 10.0)) and seq.metadata["source"] == str(tmp_path / "a.tif")
+
+
+def test_stacked_dates_of_other_colour_or_coordinate_systems_are_said_as_they_are(tmp_path):
+    """(2026-12-07, satellite review) A grey date beside a colour one was said as "a.tif and 1 more: its colour is not
+    as a.tif's", the first file differing from itself; two dates in two UTM zones as "another place or pixel grid"."""
+    import tifffile
+
+    from napari_tlreg.io.readers import geotiff_crs, geotiff_tags
+
+    rng = np.random.default_rng(0)
+    tifffile.imwrite(tmp_path / "grey.tif", rng.integers(0, 255, (20, 30)).astype(np.uint8))
+    tifffile.imwrite(tmp_path / "rgb.tif", rng.integers(0, 255, (20, 30, 3)).astype(np.uint8), photometric="rgb")
+    tifffile.imwrite(tmp_path / "rgba.tif", rng.integers(0, 255, (20, 30, 4)).astype(np.uint8), photometric="rgb",
+                     extrasamples=[2])
+    with pytest.warns(UserWarning, match=r"^the files' colour differs \(grey: grey.tif; RGB: rgb.tif\): the frames are "
+                                         r"shown grey, with no colour layer$"):
+        assert "rgb" not in load_sequence([tmp_path / "grey.tif", tmp_path / "rgb.tif"]).metadata
+    with warnings.catch_warnings():  # RGB beside RGBA: the colour kept, alpha dropped
+        warnings.simplefilter("error")
+        assert load_sequence([tmp_path / "rgb.tif", tmp_path / "rgba.tif"]).metadata["rgb"].shape == (2, 20, 30, 3)
+    _geotiff(tmp_path / "z33.tif", np.zeros((20, 30), np.uint16), scale=(10.0, 10.0), epsg=32633)
+    _geotiff(tmp_path / "z32.tif", np.ones((20, 30), np.uint16), scale=(10.0, 10.0), epsg=32632)
+    with tifffile.TiffFile(tmp_path / "z33.tif") as tif:
+        assert geotiff_crs(geotiff_tags(tif.pages[0])) == "EPSG:32633"
+    assert geotiff_crs([]) is None and geotiff_crs(None) is None
+    with pytest.warns(UserWarning, match=r"z32.tif: its georeferencing differs from z33.tif's \(another coordinate "
+                                         r"system, EPSG:32632 against EPSG:32633: reproject one date onto the other's "
+                                         r"grid first\)"):
+        assert "geotiff" not in load_sequence([tmp_path / "z33.tif", tmp_path / "z32.tif"]).metadata
 
 
 def test_a_folder_of_series_folders_says_to_open_one(tmp_path):

@@ -698,7 +698,11 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
     placed = [p.name for p, s in zip(paths, seqs) if s.metadata.get("geotiff") != first.metadata.get("geotiff")]
     if placed:  # one map grid for every frame, or none
         meta.pop("geotiff", None)
-        warnings.warn(f"{placed[0]}: its georeferencing differs from {paths[0].name}'s (another place or pixel grid"
+        crs = [geotiff_crs(s.metadata.get("geotiff")) for s in seqs]
+        other = next((c for c in crs[1:] if c != crs[0] and c is not None), None)
+        why = (f"another coordinate system, {other} against {crs[0]}: reproject one date onto the other's grid first"
+               if other is not None and crs[0] is not None else "another place or pixel grid")  # (satellite review)
+        warnings.warn(f"{placed[0]}: its georeferencing differs from {paths[0].name}'s ({why}"
                       f"{f', {len(placed)} files' if len(placed) > 1 else ''}): the frames are registered pixel for "
                       "pixel, and the results carry no georeferencing", stacklevel=3)
     values = [s.metadata.get("nodata") for s in seqs]
@@ -730,10 +734,16 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
     if all(r is not None for r in rgbs) and len({np.shape(r) for r in rgbs}) == 1:
         meta["rgb"] = np.concatenate(rgbs)
     elif any(r is not None for r in rgbs):  # (diff review) channels of another count dropped the colour unsaid
-        odd = [p.name for p, r in zip(paths, rgbs) if r is None or np.shape(r) != np.shape(rgbs[0])]
-        warnings.warn(f"{odd[0]}{f' and {len(odd) - 1} more' if len(odd) > 1 else ''}: its colour is not as "
-                      f"{paths[0].name}'s (other channels, RGB beside RGBA, or none): the frames are shown grey, with "
-                      "no colour layer", stacklevel=3)
+        # each kind named with its files (a grey first date beside a colour one: the first was said to differ from
+        # itself; satellite review)
+        kinds: dict[str, list[str]] = {}
+        for p, r in zip(paths, rgbs):
+            kinds.setdefault("grey" if r is None else {3: "RGB", 4: "RGBA"}.get(np.shape(r)[-1], "colour"),
+                             []).append(p.name)
+        said = "; ".join(f"{kind}: {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}"
+                         for kind, names in kinds.items())
+        warnings.warn(f"the files' colour differs ({said}): the frames are shown grey, with no colour layer",
+                      stacklevel=3)
     bits = [s.metadata.get("bits") for s in seqs]
     if len(set(bits) - {None}) > 1:  # a 16-bit frame beside 8-bit ones (grey or colour): values of another scale
         meta.pop("bits", None)
@@ -1068,6 +1078,18 @@ def geotiff_tags(page) -> list[list]:
                                                       for v in np.ravel(np.asarray(value))]
         out.append([int(code), int(tag.dtype), int(tag.count), value])
     return out
+
+
+def geotiff_crs(tags) -> str | None:
+    """``"EPSG:<code>"`` of a map's coordinate system from its :func:`geotiff_tags` (the GeoKeyDirectory's
+    ProjectedCSTypeGeoKey, else its GeographicTypeGeoKey), or None where it names none (or a user-defined one)."""
+    keys = next((value for code, _, _, value in tags or () if code == 34735 and not isinstance(value, str)), None)
+    if not keys or len(keys) < 4:
+        return None
+    found = {int(keys[k]): keys[k + 3] for k in range(4, 4 + 4 * int(keys[3]), 4)
+             if k + 3 < len(keys) and int(keys[k + 1]) == 0}  # a value held in the directory itself
+    code = found.get(3072) or found.get(2048)
+    return f"EPSG:{int(code)}" if code and int(code) != 32767 else None
 
 
 #: GDAL's no-data tag (ASCII: the value of the pixels that hold no data, e.g. "0" or "-9999")
