@@ -88,6 +88,15 @@ _tlreg_pip() {
   return "$rc"
 }
 
+_tlreg_torch_pin() {  # torch's requirement as pyproject.toml pins it ("torch==2.13.0")
+  "$TLREG_PY" - "$TLREG_ROOT/pyproject.toml" <<'PY'
+import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    deps = tomllib.load(f)["project"]["dependencies"]
+print(next(d for d in deps if d.replace(" ", "").lower().startswith("torch=")).replace(" ", ""))
+PY
+}
+
 tlreg_ensure_venv() {
   local extra="${1:-napari}" py start stamp="$TLREG_VENV/.tlreg-install-stamp"
   # a venv without pip (made where ensurepip was missing), or of a Python below 3.11 (a .venv made before by hand), is
@@ -123,8 +132,16 @@ tlreg_ensure_venv() {
   start=$SECONDS
   _tlreg_log "installing napari-tlreg[$extra] into $TLREG_VENV (a few minutes on a fresh machine) ..."
   _tlreg_pip install --upgrade pip || return 1
-  # torch==2.13.0 (CPU) is pinned by pyproject.toml; a CUDA build of torch 2.13 installed
-  # beforehand satisfies the pin and is kept (see README).
+  # torch, pinned by pyproject.toml: its CPU build first, from PyTorch's CPU index (PyPI's Linux wheel of torch is the
+  # CUDA one, ~2.5 GB more; packaging review), unless the venv has torch already (a CUDA build installed beforehand
+  # satisfies the pin and is kept, see README) or TLREG_TORCH_INDEX is set empty (the usual index's build).
+  local torch_index="${TLREG_TORCH_INDEX-https://download.pytorch.org/whl/cpu}" torch_pin
+  if [ -n "$torch_index" ] && ! "$TLREG_PY" -c "import torch" >/dev/null 2>&1; then
+    torch_pin="$(_tlreg_torch_pin)" || return 1
+    _tlreg_log "installing $torch_pin from $torch_index (set TLREG_TORCH_INDEX= to take the usual index's build)"
+    _tlreg_pip install --progress-bar off --timeout 30 --retries 1 --index-url "$torch_index" "$torch_pin" \
+      || _tlreg_log "$torch_pin not found at $torch_index: pip takes torch from the usual index"
+  fi
   (cd "$TLREG_ROOT" && _tlreg_pip install --progress-bar off -e ".[$extra]") || return 1
   # The project moved from PyQt5 to PyQt6: a venv made before keeps PyQt5, which qtpy would
   # still pick first. Remove it so that every .venv runs the Qt the tests run.

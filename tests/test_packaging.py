@@ -460,6 +460,30 @@ def test_a_venv_without_pip_is_made_again(tmp_path):
     assert subprocess.run([str(venv / "bin" / "python"), "-c", "import pip"]).returncode == 0
 
 
+def test_a_new_venv_takes_torchs_cpu_build_first(tmp_path):
+    """(2026-12-07, packaging review) On a fresh Linux machine `bash scripts/run.sh` took torch from PyPI, whose Linux
+    wheel is the CUDA build (~2.5 GB more; this machine's wheel folder hid it): the set-up installs the pinned torch
+    from PyTorch's CPU index first, unless the venv has torch (a CUDA build put there first is kept) or
+    TLREG_TORCH_INDEX is empty."""
+    import tomllib
+
+    pin = next(d for d in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+               if d.startswith("torch"))
+    venv = tmp_path / "venv"
+    script = (f"set -euo pipefail; TLREG_VENV={venv}; source {REPO_ROOT / 'scripts' / '_venv.sh'}; "
+              "_tlreg_pip() { echo \"pip $*\"; }; tlreg_ensure_venv napari")  # pip itself stubbed: no install
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHON", "TLREG_TORCH_INDEX")}
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    pips = [line for line in proc.stdout.splitlines() if line.startswith("pip install")]
+    assert pips[1].endswith(f"--index-url https://download.pytorch.org/whl/cpu {pin}") and pin == "torch==2.13.0", pips
+    assert pips[2].endswith("-e .[napari]"), pips
+    (venv / ".tlreg-install-stamp").unlink(missing_ok=True)
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**env, "TLREG_TORCH_INDEX": "", "TLREG_FORCE_INSTALL": "1"})
+    assert proc.returncode == 0 and "download.pytorch.org" not in proc.stdout, proc.stdout
+
+
 def test_a_venv_of_a_python_below_311_is_made_again_and_an_unusable_PYTHON_is_said(tmp_path):
     """(Session 51 review) a ``.venv`` made by hand with Python 3.10 was kept (it has pip), and every run failed with
     pip's "requires a different Python: 3.10.13 not in '>=3.11'"; ``PYTHON=`` set to an interpreter that cannot be used
