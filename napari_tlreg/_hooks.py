@@ -138,6 +138,9 @@ def sequence_to_layers(seq) -> list[LayerData]:
         info["geotiff"] = geotiff
         if info["unit"] != MAP_UNIT:
             info["map"] = True  # a GeoTIFF in degrees, measured in pixels: a map all the same (its method, its window)
+    weights = (getattr(seq, "metadata", None) or {}).get("weights")
+    if isinstance(weights, dict) and weights:
+        info["weights"] = {str(k): str(v) for k, v in weights.items()}  # a sample's model: the dock's form starts on it
     reference = (getattr(seq, "metadata", None) or {}).get("reference")
     if isinstance(reference, (int, np.integer)) and 0 <= reference < len(seq.frames):
         info["reference"] = int(reference)  # the sequence's own (a sample's): the dock starts on it

@@ -122,10 +122,14 @@ def own_region_params(method: str, sequence, params: dict[str, Any]) -> dict[str
     viewer's form starts on it and as a sequence's own labels are used; an empty value (``mask=""``)
     asks for the whole frame. The CLI's ``register`` and ``batch`` use this, and :func:`register` when
     it is given a sequence rather than frames. Likewise a file's own no-data value (``metadata["nodata"]``, a GeoTIFF's
-    GDAL_NODATA tag) fills a pair engine's ``nodata`` (:func:`own_param_note` says each)."""
+    GDAL_NODATA tag) fills a pair engine's ``nodata``, and a sample's model (``metadata["weights"]``: ``{method: name}``,
+    the lemniscate's) the method's ``weights`` (:func:`own_param_note` says each)."""
     meta = getattr(sequence, "metadata", None) or {}
     own = meta.get("mask")
     out = dict(params)
+    weights = (meta.get("weights") or {}).get(method) if isinstance(meta.get("weights"), dict) else None
+    if weights and "weights" in method_params(method) and "weights" not in out:
+        out["weights"] = str(weights)
     # a file's own no-data value (a GeoTIFF's GDAL_NODATA) for a method that takes one, unless the user said otherwise
     # (and some pixel holds it: a full tile of a file that declares 0 was told "no pixel equals the no-data value")
     if meta.get("nodata") is not None and "nodata" in method_params(method) and "nodata" not in out \
@@ -154,6 +158,8 @@ def own_region(sequence) -> np.ndarray | None:
 
 def own_param_note(key: str, value) -> str:
     """What the CLI and ``batch`` say of a parameter :func:`own_region_params` filled from the sequence itself."""
+    if key == "weights":
+        return f"weights = {value}, the model trained for this sample (--param weights= for the method's default)"
     if key == "nodata":
         return (f"nodata = the file's no-data value, {float(value):g} (--param nodata=VALUE for another, "
                 "--param nodata= to find it by the rule, --param mask_nodata=false for none)")

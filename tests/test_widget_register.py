@@ -1102,6 +1102,28 @@ def test_engine_error_notifies(widget, qtbot, notes):
     assert w.run_btn.text() == "Run" and len(viewer.layers) == n_layers
 
 
+def test_the_lemniscates_form_starts_on_its_own_model(widget):
+    """(2026-12-07, packaging review) The dock registered the lemniscate sample with the cine model, 12x the MSE of the
+    model trained for it: its form starts on the sample's model, as the CLI and the API take it; another image's
+    goes back to the method's default, and a name the user typed stays."""
+    from qtpy.QtWidgets import QLineEdit
+
+    viewer, w = widget
+    viewer.open_sample("napari-tlreg", "lemniscate")
+    viewer.open_sample("napari-tlreg", "cardiac")
+    weights = lambda: w.findChild(QLineEdit, "param_weights").text()  # noqa: E731
+    choose(w.image_combo, "lemniscate")
+    choose(w.method_combo, "tlrn")
+    assert weights() == "tlrn_synth64" and w.param_values()["weights"] == "tlrn_synth64"
+    choose(w.method_combo, "voxelmorph")
+    assert weights() == "voxelmorph_synth64"
+    choose(w.image_combo, "cardiac")
+    assert weights() == "" and "weights" not in w.param_values()
+    w.findChild(QLineEdit, "param_weights").setText("voxelmorph_cine64")
+    choose(w.image_combo, "lemniscate")
+    assert weights() == "voxelmorph_cine64"  # the user's
+
+
 def test_the_images_own_labels_are_chosen(widget):
     """Opened from the Plugins menu, the dock left labels on "none" beside a sample's "<image> labels": its labels
     were not propagated unless the user picked them (``napari-tlreg view`` did)."""

@@ -810,6 +810,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._region_combos: dict[str, QComboBox] = {}  # region parameters: their Labels-layer choosers
         self._param_editors: dict[str, QWidget] = {}
         self._own_nodata_text = ""  # what _choose_own_nodata last put in the nodata field (a value typed is the user's)
+        self._own_weights_text = ""  # ... and _choose_own_weights in the weights field
         self._frame_limits_set: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # frame layer -> limits set
         self._relay = _Relay(self)
         self._relay.progress.connect(self._on_progress)
@@ -1201,6 +1202,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._method_for_image(layer, n)
         self._choose_own_region(reset=True)
         self._choose_own_nodata()
+        self._choose_own_weights()
         self._choose_own_labels(reset=True)
         dims = self._viewer.dims
         named = ("t", "row", "col")  # napari's numbered axes ("-3" on the time slider; after the layer list was
@@ -1432,6 +1434,18 @@ class RegisterWidget(ClosingDock, QWidget):
             mask.toggled.connect(editor.setEnabled)
             editor.setEnabled(mask.isChecked())
 
+    def _choose_own_weights(self) -> None:
+        """A method's ``weights`` start on the model trained for the chosen image (a sample's: the lemniscate's, which
+        the cine models registered at 12x its MSE), as the CLI and the API take it; a name the user typed stays."""
+        editor = self._param_editors.get("weights")
+        layer = self.current_image()
+        if not isinstance(editor, QLineEdit) or layer is None:
+            return
+        own = str((plugin_info(layer).get("weights") or {}).get(self.method_combo.currentData(), ""))
+        if editor.text() in ("", self._own_weights_text):
+            editor.setText(own)
+            self._own_weights_text = own
+
     def _use_current_frame(self) -> None:
         layer = self.current_image()
         if layer is None:
@@ -1510,6 +1524,7 @@ class RegisterWidget(ClosingDock, QWidget):
                 changed.connect(lambda *_, k=key, t=tip: self._flag_param(k, t))
         self._choose_own_region()
         self._choose_own_nodata()
+        self._choose_own_weights()
         self._mark_fits()
         if self.advanced is not None and self._advanced_open:
             self.advanced.expand(animate=False)
