@@ -113,9 +113,20 @@ def ship(checkpoint: str, name: str, command: str, notes: str = "") -> dict:
     return {
         "name": name, "method": method, "file": f"weights/{name}.pt", "sha256": sha256(wpath),
         "config": ck["config"], "train_size": ck["train"]["size"],
-        "training": {**ck["train"], "iterations_done": ck["step"], "command": command,
+        "training": {**_file_names(ck["train"]), "iterations_done": ck["step"], "command": command,
                      "final_batch_loss": ck.get("last", {}), "notes": notes},
     }
+
+
+def _file_names(record):
+    """A training record with the files it wrote and started from (``out``, ``init``) by their names: the trainer's
+    scratch paths (/tmp/exp3/...) shipped in every model card; packaging review."""
+    if isinstance(record, dict):
+        return {k: (Path(v).name if k in ("out", "init") and isinstance(v, str) and v else _file_names(v))
+                for k, v in record.items()}
+    if isinstance(record, list):
+        return [_file_names(v) for v in record]
+    return record
 
 
 def main(argv=None) -> int:

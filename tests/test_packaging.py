@@ -105,6 +105,27 @@ def test_wheel_ships_data_folder(wheel, folder):
         pytest.skip(f"{folder}/ has no files yet: nothing to ship")
 
 
+def test_model_cards_hold_no_path_of_the_machine_that_trained_them():
+    """(2026-12-07, packaging review) The shipped cards said where the trainer wrote its checkpoints
+    ("/tmp/exp3/tlrn_card5.pt"); ship_weights now keeps a file's name only, and the cards were mended so."""
+    import json
+    import re
+
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))
+    try:
+        from ship_weights import _file_names
+    finally:
+        sys.path.remove(str(REPO_ROOT / "scripts"))
+    cards = sorted((REPO_ROOT / "resources" / "models").glob("*.json"))
+    assert cards
+    for card in cards:
+        text = card.read_text()
+        assert not re.search(r'"(?:/tmp|/work|/home|/Users|[A-Za-z]:\\\\)', text), card.name
+        json.loads(text)
+    record = {"out": "/tmp/exp3/a.pt", "stages": [{"init": "/tmp/b/c.pt", "lr": 1e-4}], "init": ""}
+    assert _file_names(record) == {"out": "a.pt", "stages": [{"init": "c.pt", "lr": 1e-4}], "init": ""}
+
+
 # ---------------------------------------------------------------------------------------------
 # (b) the wheel installed into a fresh venv (dependencies borrowed from this venv via a .pth)
 # ---------------------------------------------------------------------------------------------
