@@ -1086,6 +1086,29 @@ def test_monochrome1_folder_is_inverted_alike_in_every_file(tmp_path):
 
 
 @needs_sunny
+def test_a_file_without_its_trigger_time_does_not_become_the_first_frame(tmp_path):
+    """(2026-12-07, DICOM review) One file of a cine slice without TriggerTime was sorted as time 0: phase 10 of 20
+    became frame 0, the reference, without a word. Such a slice is ordered by InstanceNumber, and that is said."""
+    import shutil
+
+    import pydicom
+
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    for folder in (whole, cut):
+        folder.mkdir()
+        for i in range(1, 21):
+            shutil.copy(DICOM_FOLDER / f"{i}.dcm", folder / f"{i}.dcm")
+    ds = pydicom.dcmread(cut / "10.dcm")
+    del ds.TriggerTime
+    ds.save_as(cut / "10.dcm")
+    want = load_sequence(whole)
+    with pytest.warns(UserWarning, match=r"cut: 1 of the 20 files of slice position 0 have no TriggerTime \(10.dcm\): "
+                                         r"its frames are ordered by their InstanceNumber"):
+        got = load_sequence(cut)
+    np.testing.assert_array_equal(got.frames, want.frames)
+
+
+@needs_sunny
 def test_load_slices_holds_its_limit_with_slices_of_different_lengths(tmp_path):
     """The limit was checked with the first slice's size: a 2-phase slice 0 let a 20-phase slice 1 pass it."""
     import shutil

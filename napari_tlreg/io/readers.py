@@ -1922,7 +1922,17 @@ def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, ti
     k = 0 if slice is None else int(slice)
     if not 0 <= k < len(order):
         _fail(path, f"slice={k} is out of range: the folder has {len(order)} slice position(s)")
-    chosen = sorted(groups[order[k]], key=time_key)
+    members = groups[order[k]]
+    timed = [math.isfinite(_num(ds.get("TriggerTime"), math.nan)) for _, ds in members]
+    if all(timed):
+        chosen = sorted(members, key=time_key)
+    else:  # a file without its time sorted first as time 0 and became the reference (phase 10 of 20; DICOM review)
+        chosen = sorted(members, key=lambda item: time_key(item)[1:])
+        if any(timed):
+            untimed = sorted((f.name for (f, _), t in zip(members, timed) if not t), key=_natural_key)
+            warnings.warn(f"{path.name}: {len(untimed)} of the {len(members)} files of slice position {k} have no "
+                          f"TriggerTime ({', '.join(untimed[:3])}{', ...' if len(untimed) > 3 else ''}): its frames "
+                          "are ordered by their InstanceNumber", stacklevel=4)
     clips = [f.name for f, ds in chosen if int(_num(ds.get("NumberOfFrames", 1) or 1, 1)) > 1]
     if len(clips) > 1:  # each a cine of its own (an echo series stores a clip a file): they were glued into one
         _fail(path, f"holds {len(clips)} multi-frame clips of one series ({', '.join(clips[:4])}"
