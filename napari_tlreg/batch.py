@@ -180,9 +180,9 @@ def labels_of_a_sequence_beside(path: Path) -> bool:
     if not is_labels_file(path):
         return False
     stem = _stem(path).rsplit("_", 1)[0]
-    try:
-        return any(q != path and _stem(q) == stem and _suffix(q) in SUPPORTED_SUFFIXES
-                   for q in path.parent.glob(f"{glob.escape(stem)}.*"))
+    try:  # a file of the sequence, or its folder of frames (a folder given skips it too)
+        return (path.parent / stem).is_dir() or any(q != path and _stem(q) == stem and _suffix(q) in SUPPORTED_SUFFIXES
+                                                    for q in path.parent.glob(f"{glob.escape(stem)}.*"))
     except OSError:
         return False
 
@@ -395,6 +395,16 @@ def _stamp(path) -> str | None:
     return hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
+def _sample_weights(source: str, method: str) -> str | None:
+    """The model a bundled sample named ``source`` registers with under ``method`` (the lemniscate's), else None (a
+    record of the run was made with the method's default: a re-run with weights= given empty was skipped; diff review)."""
+    from .io.bundled import SAMPLE_WEIGHTS
+
+    if Path(source).expanduser().exists():
+        return None
+    return SAMPLE_WEIGHTS.get(source, {}).get(method)
+
+
 def run_record(item: dict, method: str, params: dict, reference: int, normalize: str, slice: int | None) -> dict:
     """What decides a batch result (:func:`is_finished`), as ``metrics.json`` records it under ``batch``: the
     method's parameters with their defaults filled in (``gain=1.0`` given or not is the same run), and the stamps
@@ -405,7 +415,11 @@ def run_record(item: dict, method: str, params: dict, reference: int, normalize:
     from .result import core_versions
 
     engine = get_engine(method)
-    full = engine.validate_params(params or {})
+    params = dict(params or {})
+    own = _sample_weights(item["source"], method)
+    if own is not None and "weights" not in params and "weights" in engine.defaults:
+        params["weights"] = own  # the run takes the sample's model (api.own_region_params): recorded as it ran
+    full = engine.validate_params(params)
     weights = _stamp(full.get("weights") or None)
     if weights is None and "weights" in full and getattr(engine, "default_model", None):
         from .engines.weights import identify  # a shipped model: its sha256 (a new one under the same name re-runs)
@@ -874,18 +888,27 @@ class _QuietDistributed:
 _QUIET = _QuietDistributed()
 
 
+def no_inputs(inputs, out) -> ValueError:
+    """The error of ``inputs`` that give no sequence (:func:`expand_inputs` found none), saying why where it can."""
+    listed = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    inside = [p for p in listed if Path(p).expanduser().exists()
+              and Path(out).resolve() in (Path(p).expanduser().resolve(), *Path(p).expanduser().resolve().parents)]
+    if inside:  # it said "no input sequences given" to `batch cohort --out cohort`
+        return ValueError(f"{os.fspath(inside[0])} is the output folder {out} or lies inside it, whose results are "
+                          "no inputs: name another folder for --out")
+    labels = [p for p in listed if Path(p).expanduser().is_file() and labels_of_a_sequence_beside(Path(p).expanduser())]
+    if labels:  # (diff review) a labels file alone was "no input sequences given"
+        return ValueError(f"{os.fspath(labels[0])} is the labels of the sequence beside it, read with that sequence: "
+                          "give the sequence (or its folder) instead")
+    return ValueError("no input sequences given")
+
+
 def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, montage, on_row, normalize, slice,
                given) -> list[dict]:
     """:func:`run_batch`'s work, with the arguments checked and ``out`` held."""
     items = expand_inputs(inputs, exclude=out, slice=None if slice == "all" else slice)
     if not items:
-        listed = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-        inside = [p for p in listed if Path(p).expanduser().exists()
-                  and Path(out).resolve() in (Path(p).expanduser().resolve(), *Path(p).expanduser().resolve().parents)]
-        if inside:  # it said "no input sequences given" to `batch cohort --out cohort`
-            raise ValueError(f"{os.fspath(inside[0])} is the output folder {out} or lies inside it, whose results are "
-                             "no inputs: name another folder for --out")
-        raise ValueError("no input sequences given")
+        raise no_inputs(inputs, out)
     session: list = []  # (client, cluster, owns_client), started on first need
 
     def client():

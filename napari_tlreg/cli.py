@@ -601,6 +601,10 @@ def cmd_batch(args) -> int:
     # of one failed row, exit 1; review)
     found = [{**item, "error": item["error"] or not_a_sequence(item["source"])}
              for item in expand_inputs(args.inputs, exclude=args.out)]
+    if not found:  # said before OUT is made (it was left empty)
+        from .batch import no_inputs
+
+        raise no_inputs(args.inputs, args.out)
     if found and all(item["error"] for item in found):
         said = "; ".join(e if (e := item["error"]).startswith(item["source"]) else f"{item['source']}: {e}" for item in found[:3])
         raise ValueError(f"no sequence to register: {said}" + (f" (and {len(found) - 3} more)" if len(found) > 3 else ""))

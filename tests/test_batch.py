@@ -111,6 +111,12 @@ def test_expand_inputs(tmp_path, monkeypatch):
     assert sorted(it["name"] for it in expand_inputs(listed)) == sorted(it["name"] for it in expand_inputs(["cohort"]))
     save_stack(other / "alone_labels.tif", _sequence(2))
     assert [it["name"] for it in expand_inputs([other / "alone_labels.tif"])] == ["alone_labels"]
+    with pytest.raises(ValueError, match=r"seq0_labels.tif is the labels of the sequence beside it, read with that "
+                                         r"sequence: give the sequence \(or its folder\) instead"):
+        run_batch([tmp_path / "cohort" / "seq0_labels.tif"], "tlrn", tmp_path / "out")
+    (other / "frames").mkdir()  # a folder of frames beside its labels file
+    save_stack(other / "frames_labels.tif", _sequence(2))
+    assert "frames_labels" not in [it["name"] for it in expand_inputs([other / "frames_labels.tif", other / "frames"])]
 
 
 def test_batch_cohort_failures_summary_and_rerun(cluster, shift_engine, tmp_path):
@@ -1361,3 +1367,18 @@ def test_a_cases_seconds_leave_out_its_readers_import(tmp_path, monkeypatch):
     monkeypatch.setattr(batch.time, "perf_counter", lambda: order.append("clock") or 0.0)
     batch.register_one({"name": "x", "source": str(tmp_path / "missing.nii.gz"), "error": None}, "tlrn", tmp_path)
     assert order[:2] == ["clock", "import"] and order[2] == "clock"
+
+
+def test_a_samples_own_model_is_what_its_batch_record_says():
+    """(2026-12-07, diff review) The lemniscate registers with its own model unless weights are given, but the batch's
+    record said the method's default: a re-run with weights= given empty (the note's own advice) was skipped, and a
+    result made with the cine model before was kept as if current."""
+    from napari_tlreg.batch import run_record
+
+    item = {"name": "lemniscate", "source": "lemniscate"}
+    own = run_record(item, "tlrn", {}, 0, "auto", None)
+    default = run_record(item, "tlrn", {"weights": ""}, 0, "auto", None)
+    assert own["params"]["weights"] == "tlrn_synth64" and default["params"]["weights"] == ""
+    assert own["stamp"]["weights"] != default["stamp"]["weights"]
+    assert run_record({"name": "c", "source": "cardiac"}, "tlrn", {}, 0, "auto", None)["params"]["weights"] == ""
+    assert "weights" in run_record(item, "nmsr", {}, 0, "auto", None)["params"]  # nmsr: no model of the sample's
