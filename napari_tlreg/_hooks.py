@@ -136,6 +136,7 @@ def sequence_to_layers(seq) -> list[LayerData]:
         # where the map lies: a result registered in the dock and a layer saved take it (they were saved without it,
         # the command line's with it; satellite review)
         info["geotiff"] = geotiff
+        info["map_size"] = [int(n) for n in np.shape(seq.frames)[-2:]]  # the grid the tags place (a crop is not on it)
         if info["unit"] != MAP_UNIT:
             info["map"] = True  # a GeoTIFF in degrees, measured in pixels: a map all the same (its method, its window)
     weights = (getattr(seq, "metadata", None) or {}).get("weights")
@@ -431,21 +432,28 @@ def _written(result: Any, path: str) -> list[str]:
     return [str(path)]
 
 
-def geotiff_of(info: dict, spacing) -> list | None:
+def geotiff_of(info: dict, spacing, shape=None, translate=None) -> list | None:
     """A layer's GeoTIFF georeferencing (its reader's, kept in ``info``: the plugin's metadata), where the layer is
-    still drawn at the map's pixel size ``spacing`` (another scale set: the map's tags would place it wrongly)."""
+    still the map's grid: drawn at its pixel size ``spacing``, of its ``(H, W)`` ``shape`` and not moved (``translate``,
+    napari's, zero). Else None: another scale, a crop (saved 300 m off where it lay; diff review) or a move would be
+    placed wrongly by the map's tags."""
     tags = (info or {}).get("geotiff")
     own = (info or {}).get("spacing")
     if not tags or (spacing is None) != (own is None) or (own is not None and not np.allclose(spacing, own)):
         return None
+    if shape is not None and info.get("map_size") is not None and [int(n) for n in tuple(shape)[-2:]] != list(info["map_size"]):
+        return None
+    if translate is not None and np.any(np.asarray(translate, float)[-2:] != 0):
+        return None
     return tags
 
 
-def _geotiff_from_meta(meta: dict, path: str) -> list | None:
+def _geotiff_from_meta(meta: dict, path: str, shape) -> list | None:
     """The layer's georeferencing where it is saved as a grey ``.tif`` (NIfTI and colour TIFFs hold none)."""
     if meta.get("rgb") or not str(path).lower().endswith((".tif", ".tiff")):
         return None
-    return geotiff_of((meta.get("metadata") or {}).get("napari_tlreg"), _spacing_from_meta(meta))
+    return geotiff_of((meta.get("metadata") or {}).get("napari_tlreg"), _spacing_from_meta(meta), shape,
+                      meta.get("translate"))
 
 
 def _unit_from_meta(meta: dict) -> str:
@@ -495,7 +503,7 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
         _opened_again(path, arr)
     return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta),
                                rgb=bool(meta.get("rgb")), frame_time_ms=_frame_time_from_meta(meta),
-                               geotiff=_geotiff_from_meta(meta, path)), path)
+                               geotiff=_geotiff_from_meta(meta, path, arr.shape)), path)
 
 
 @_refusing
@@ -508,7 +516,7 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
     if not np.issubdtype(arr.dtype, np.integer):
         arr = arr.astype(np.int32)
     return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta), labels=True,
-                               frame_time_ms=_frame_time_from_meta(meta), geotiff=_geotiff_from_meta(meta, path)), path)
+                               frame_time_ms=_frame_time_from_meta(meta), geotiff=_geotiff_from_meta(meta, path, arr.shape)), path)
 
 
 def points_with_ids(data: Any, meta: dict) -> np.ndarray:

@@ -134,13 +134,19 @@ tlreg_ensure_venv() {
   _tlreg_pip install --upgrade pip || return 1
   # torch, pinned by pyproject.toml: its CPU build first, from PyTorch's CPU index (PyPI's Linux wheel of torch is the
   # CUDA one, ~2.5 GB more; packaging review), unless the venv has torch already (a CUDA build installed beforehand
-  # satisfies the pin and is kept, see README) or TLREG_TORCH_INDEX is set empty (the usual index's build).
+  # satisfies the pin and is kept, see README) or TLREG_TORCH_INDEX is set empty (the usual index's build). A torch of
+  # another version is replaced from the CPU index too (the editable install took PyPI's CUDA build for it; diff review).
   local torch_index="${TLREG_TORCH_INDEX-https://download.pytorch.org/whl/cpu}" torch_pin
-  if [ -n "$torch_index" ] && ! "$TLREG_PY" -c "import torch" >/dev/null 2>&1; then
-    torch_pin="$(_tlreg_torch_pin)" || return 1
+  torch_pin="$(_tlreg_torch_pin)" || return 1
+  if [ -n "$torch_index" ] && ! "$TLREG_PY" - "$torch_pin" >/dev/null 2>&1 <<'PY'
+import sys
+from importlib.metadata import version
+sys.exit(version("torch").split("+")[0] != sys.argv[1].split("==")[1])
+PY
+  then
     _tlreg_log "installing $torch_pin from $torch_index (set TLREG_TORCH_INDEX= to take the usual index's build)"
     _tlreg_pip install --progress-bar off --timeout 30 --retries 1 --index-url "$torch_index" "$torch_pin" \
-      || _tlreg_log "$torch_pin not found at $torch_index: pip takes torch from the usual index"
+      || _tlreg_log "$torch_pin not installed from $torch_index (not there, or not reachable): pip takes torch from the usual index"
   fi
   (cd "$TLREG_ROOT" && _tlreg_pip install --progress-bar off -e ".[$extra]") || return 1
   # The project moved from PyQt5 to PyQt6: a venv made before keeps PyQt5, which qtpy would

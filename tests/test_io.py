@@ -1766,6 +1766,11 @@ def test_stacked_dates_of_other_colour_or_coordinate_systems_are_said_as_they_ar
                                          r"system, EPSG:32632 against EPSG:32633: reproject one date onto the other's "
                                          r"grid first\)"):
         assert "geotiff" not in load_sequence([tmp_path / "z33.tif", tmp_path / "z32.tif"]).metadata
+    _geotiff(tmp_path / "z33b.tif", np.ones((20, 30), np.uint16), scale=(10.0, 10.0), epsg=32633,
+             origin=(626100.0, 5220000.0))  # the first's system, 100 m on: the file in the other system is named
+    with pytest.warns(UserWarning, match=r"z32.tif: its georeferencing differs from z33.tif's \(another coordinate "
+                                         r"system, EPSG:32632 against EPSG:32633: .*, 2 files\)"):
+        load_sequence([tmp_path / "z33.tif", tmp_path / "z33b.tif", tmp_path / "z32.tif"])
 
 
 def test_a_folder_of_series_folders_says_to_open_one(tmp_path):

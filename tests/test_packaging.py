@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -503,6 +504,19 @@ def test_a_new_venv_takes_torchs_cpu_build_first(tmp_path):
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300,
                           env={**env, "TLREG_TORCH_INDEX": "", "TLREG_FORCE_INSTALL": "1"})
     assert proc.returncode == 0 and "download.pytorch.org" not in proc.stdout, proc.stdout
+    # (diff review) a torch of another version was kept, and the editable install took PyPI's CUDA build for it; a
+    # build of the pinned version (CUDA's, put there first) is kept
+    (site,) = venv.glob("lib/python3.*/site-packages")
+    for version, replaced in (("2.12.0+cpu", True), ("2.13.0+cu126", False)):
+        for old in site.glob("torch-*.dist-info"):
+            shutil.rmtree(old)
+        info = site / f"torch-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: torch\nVersion: {version}\n")
+        proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300,
+                              env={**env, "TLREG_FORCE_INSTALL": "1"})
+        assert proc.returncode == 0 and ("download.pytorch.org/whl/cpu torch==2.13.0" in proc.stdout) == replaced, \
+            (version, proc.stdout)
 
 
 def test_a_venv_of_a_python_below_311_is_made_again_and_an_unusable_PYTHON_is_said(tmp_path):

@@ -570,6 +570,17 @@ def test_a_geotiff_pair_registered_in_the_dock_is_saved_where_its_map_lies(widge
     meta["scale"] = (1.0, 20.0, 20.0)  # drawn at another pixel size: the map's tags would misplace it
     write_image(str(tmp_path / "rescaled.tif"), data, meta)
     assert not load_sequence(tmp_path / "rescaled.tif").metadata.get("geotiff")
+    # (diff review) a crop kept in place, or the map moved: its tags would place it 300 m off
+    data, meta, _ = viewer.layers["geo warped reference"].as_layer_data_tuple()
+    write_image(str(tmp_path / "crop.tif"), np.asarray(data)[:, 20:, 30:], {**meta, "translate": (0.0, 200.0, 300.0)})
+    write_image(str(tmp_path / "cropped.tif"), np.asarray(data)[:, 20:, 30:], meta)
+    write_image(str(tmp_path / "moved.tif"), data, {**meta, "translate": (0.0, 200.0, 300.0)})
+    for name in ("crop.tif", "cropped.tif", "moved.tif"):
+        assert not load_sequence(tmp_path / name).metadata.get("geotiff"), name
+    geo = viewer.layers["geo"]
+    geo.data = np.asarray(geo.data)[:, 20:, 30:]  # cropped in the console: the dock's result is no longer on the map
+    run_and_wait(qtbot, w, timeout=60000)
+    assert w.current_result() is not None and w.current_result().geotiff is None
 
 
 def test_only_edited_parameters_are_passed(widget):

@@ -1807,7 +1807,7 @@ class RegisterWidget(ClosingDock, QWidget):
         if "sample" in info:
             origin["source"] = info["sample"]
         worker = create_worker(_run_job, data, bool(layer.rgb), labels, self._cancel, progress, call, display, origin,
-                               geotiff_of(info, spacing), _start_thread=False,
+                               geotiff_of(info, spacing, (h, w), layer.translate), _start_thread=False,
                                _ignore_errors=True)  # errors go to _on_errored only (not re-raised as well)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_errored)
@@ -2319,7 +2319,8 @@ class RegisterWidget(ClosingDock, QWidget):
         # the image's pixel size and unit, for napari's File > Save Layers: a map's results were written in mm (10 m
         # pixels as 10 mm), or, at 1 m, with no pixel size at all
         # (and its frame time: a warped reference saved as NIfTI had none)
-        size = {k: v for k, v in plugin_info(layers[base]).items() if k in ("spacing", "unit", "frame_time_ms", "geotiff")} \
+        size = {k: v for k, v in plugin_info(layers[base]).items()
+                if k in ("spacing", "unit", "frame_time_ms", "geotiff", "map_size")} \
             if base in layers else {}
         kwargs["metadata"] = {**kwargs.get("metadata", {}), RESULT_KEY: True, **({"napari_tlreg": size} if size else {})}
         if base in layers and layers[base].ndim == 3:  # drawn as the image is now: rotated, sheared (overlays beside

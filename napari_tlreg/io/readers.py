@@ -699,9 +699,11 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
     if placed:  # one map grid for every frame, or none
         meta.pop("geotiff", None)
         crs = [geotiff_crs(s.metadata.get("geotiff")) for s in seqs]
-        other = next((c for c in crs[1:] if c != crs[0] and c is not None), None)
-        why = (f"another coordinate system, {other} against {crs[0]}: reproject one date onto the other's grid first"
-               if other is not None and crs[0] is not None else "another place or pixel grid")  # (satellite review)
+        other = next((k for k, c in enumerate(crs) if k and c != crs[0] and c is not None), None)
+        why = (f"another coordinate system, {crs[other]} against {crs[0]}: reproject one date onto the other's grid "
+               "first" if other is not None and crs[0] is not None else "another place or pixel grid")  # satellite review
+        if other is not None and crs[0] is not None:  # the file in the other system named (diff review)
+            placed = [paths[other].name] + [name for name in placed if name != paths[other].name]
         warnings.warn(f"{placed[0]}: its georeferencing differs from {paths[0].name}'s ({why}"
                       f"{f', {len(placed)} files' if len(placed) > 1 else ''}): the frames are registered pixel for "
                       "pixel, and the results carry no georeferencing", stacklevel=3)
