@@ -249,13 +249,21 @@ def worse_frames(frames, warped, reference: int, valid=None) -> list[tuple[int, 
     return [(t, float(a), float(b)) for t, a, b in zip(others, after, before) if float(a) > float(b) + WORSE_TOLERANCE]
 
 
-def worse_frames_message(method: str, frames: list[tuple[int, float, float]], n: int) -> str:
+def _another_method(method: str, suggested: str | None) -> str:
+    """What a warning that a field does not fit suggests: the other pair engine for a map's dates (``suggested``:
+    :func:`suggested_method`'s choice; nmsr was named to a Sentinel-2 pair: satellite review), else nmsr."""
+    if suggested == PAIR_METHOD:
+        return f" ({'multistep' if method == PAIR_METHOD else PAIR_METHOD}, for dates of a map)"
+    return " (nmsr fits the sequence in front of it)" if method != "nmsr" else ""
+
+
+def worse_frames_message(method: str, frames: list[tuple[int, float, float]], n: int, suggested: str | None = None) -> str:
     listed = ", ".join(f"{t} ({a:.3g} against {b:.3g})" for t, a, b in frames[:5]) + (" ..." if len(frames) > 5 else "")
     one = len(frames) == 1
     return (f"{method}: on {len(frames)} of {n} frames the warped reference matches the frame worse than the reference "
             f"left as it is (MSE, frame: {listed}): {'its field does' if one else 'their fields do'} not fit "
             f"{'that frame' if one else 'those frames'} (each frame is registered on its own); check "
-            f"{'it' if one else 'them'}, or try another method (nmsr fits the sequence in front of it)")
+            f"{'it' if one else 'them'}, or try another method" + _another_method(method, suggested))
 
 
 def worse_frames_note(method: str, frames: list[tuple[int, float, float]]) -> str:
@@ -403,12 +411,8 @@ def inverted_message(method: str, frames: list[tuple[int, float]]) -> str:
 
 
 def worse_message(method: str, after: float, before: float, worse: int, n: int, suggested: str | None = None) -> str:
-    """``suggested``: the method :func:`suggested_method` gives these frames (a pair of dates: the pair engine, not
-    nmsr, which the message named to a satellite pair; satellite review)."""
-    if suggested == PAIR_METHOD:
-        other = f" ({'multistep' if method == PAIR_METHOD else PAIR_METHOD}, for a pair of dates)"
-    else:
-        other = " (nmsr fits the sequence in front of it)" if method != "nmsr" else ""
+    """``suggested``: the method :func:`suggested_method` gives these frames (:func:`_another_method`)."""
+    other = _another_method(method, suggested)
     return (f"{method}: the warped reference matches the frames worse than the reference left as it is (mean MSE "
             f"{after:.3g} against {before:.3g}; worse on {worse} of {n} frames): this field does not fit these frames; "
             "try another method" + other)
@@ -828,11 +832,13 @@ def register(
     worse = worse_than_none(x, warped, ref, valid)
     ctx.check()
     inverted = inverted_frames(x, warped, ref)
+    # a map's dates (in metres, or a GeoTIFF's) are pointed to the pair engines, other frames to nmsr
+    suggested = PAIR_METHOD if unit == MAP_UNIT or geotiff is not None else None
     if worse:
-        warn(worse_message(method, *worse, suggested=suggested_method(len(x), unit, geotiff is not None)))
+        warn(worse_message(method, *worse, suggested=suggested))
     elif bad := [b for b in worse_frames(x, warped, ref, valid) if b[0] not in dict(inverted)]:
         if engine.pairwise:
-            warn(worse_frames_message(method, bad, len(x) - 1))  # the mean hid one date's failure (inverted: below)
+            warn(worse_frames_message(method, bad, len(x) - 1, suggested))  # the mean hid one date's failure (inverted: below)
         else:  # a sequence engine's frames next to the reference, where little moves (tlrn on the echo sample's
             ctx.notes.append(worse_frames_note(method, bad))  # frames 1 and 23): said, not warned of
     if inverted:

@@ -645,10 +645,10 @@ def test_a_pair_of_dates_worse_than_none_is_pointed_to_the_pair_engines(monkeypa
     pair = rng.random((2, 32, 32)).astype(np.float32)
     notes = []
     tl.register(pair, method="multistep", spacing=(10.0, 10.0), unit="m", on_warning=notes.append)
-    assert notes[0].endswith(f"try another method ({PAIR_METHOD}, for a pair of dates)"), notes
+    assert notes[0].endswith(f"try another method ({PAIR_METHOD}, for dates of a map)"), notes
     notes.clear()
     tl.register(pair, method=PAIR_METHOD, spacing=(10.0, 10.0), unit="m", on_warning=notes.append)
-    assert notes[0].endswith("try another method (multistep, for a pair of dates)"), notes
+    assert notes[0].endswith("try another method (multistep, for dates of a map)"), notes
     notes.clear()
     tl.register(pair, method="multistep", spacing=(1.3, 1.3), on_warning=notes.append)  # an ED/ES pair in mm
     assert notes[0].endswith("(nmsr fits the sequence in front of it)"), notes
