@@ -737,11 +737,13 @@ def register(
         raise ValueError(f"progress must be a function progress(done, total, message), got {progress!r}")
     if cancel is not None and not (callable(getattr(cancel, "is_set", None)) or callable(cancel)):
         raise ValueError(f"cancel must be a threading.Event or a function returning True to stop, got {cancel!r}")
-    geotiff, own_spacing = None, None
+    geotiff, own_spacing, sample_notes = None, None, []
     sequence = frames if isinstance(frames, Sequence) else None  # its source goes into the result's provenance
     given_unit = unit  # checked below; a Sequence's own is its reader's, kept as the file says it
     if isinstance(frames, Sequence):
-        params = own_region_params(method, frames, params)
+        given_params, params = params, own_region_params(method, frames, params)
+        if "weights" in params and "weights" not in given_params:  # a sample's own model, said as the CLI says it
+            sample_notes.append(own_param_note("weights", params["weights"]))
         own_spacing, own_unit = physical_size(frames)
         # unit="px" alone: measured in pixels (its own spacing was taken, then refused with "give spacing=None")
         spacing = own_spacing if spacing is None and given_unit != "px" else spacing
@@ -792,6 +794,7 @@ def register(
         warn(note)
     t0 = time.perf_counter()
     ctx = RunContext(progress=progress, cancel=cancel)
+    ctx.notes.extend(sample_notes)  # (diff review: the API took the lemniscate's model without a word)
     ctx.check()  # a cancel during the checks is taken before the intensities are scaled (seconds on 8x4000x4000)
     if declared:  # the user's value is the fill, for the engines too (none where no pixel holds it)
         ctx.nodata = torch.from_numpy(given).to(dev)

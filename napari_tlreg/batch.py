@@ -587,7 +587,7 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
         # the sequence itself: its spacing, and its own region as the mask of a method that takes one (said in the
         # summary, as register says it) and the registration's (e.g. blank frames): the run goes on, the summary says so
         for key, region in api.own_region_params(method, seq, params or {}).items():
-            if key not in (params or {}):
+            if key not in (params or {}) and key != "weights":  # a sample's model: register notes it itself
                 said.append(api.own_param_note(key, region))
         call = dict(params or {})
         if torch_threads and "threads" in api.method_params(method) and not call.get("threads"):

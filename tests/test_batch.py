@@ -811,6 +811,7 @@ def test_a_batch_result_records_the_threads_it_ran_on(tmp_path):
     row = register_one({"name": "lem", "source": "lemniscate"}, "tlrn", str(tmp_path / "tl"), montage=False,
                        torch_threads=2)
     assert row["status"] == "ok" and "threads" not in RegistrationResult.load(tmp_path / "tl" / "lem").params
+    assert row["note"].count("weights = tlrn_synth64") == 1, row["note"]  # the sample's model, said once
 
 
 def test_a_second_batch_into_the_same_folder_is_refused_before_any_work(cluster, shift_engine, tmp_path, capsys):
