@@ -448,7 +448,9 @@ def check_shape(shape) -> tuple[int, int, int]:
     if t < 2:
         raise ValueError(f"a sequence needs at least 2 frames to register, got {t}")
     if h < MIN_SIZE or w < MIN_SIZE:
-        raise ValueError(f"frames of {h}x{w} pixels are too small (minimum {MIN_SIZE}x{MIN_SIZE})")
+        raise ValueError(f"frames of {h}x{w} pixels are too small (minimum {MIN_SIZE}x{MIN_SIZE})"
+                         + (f"; frames {tuple(shape)} given (H, W, T)? pass np.moveaxis(frames, -1, 0)"
+                            if t >= MIN_SIZE and h >= MIN_SIZE and w < MIN_SIZE else ""))
     if t * h * w > MAX_VOXELS:
         raise ValueError(
             f"sequence of {t}x{h}x{w} = {t * h * w:,} voxels exceeds the limit of {MAX_VOXELS:,}; "
@@ -476,7 +478,11 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
         raise ValueError(f"frames must be an array (T, H, W) or a Sequence, not a file or sample name ({str(frames)!r}): "
                          "load it first, tl.register(tl.load_sequence(...))")
     shape = tuple(getattr(frames, "shape", ()))
-    if not shape:
+    if not shape and isinstance(frames, (list, tuple)) and len(frames) and hasattr(frames[0], "shape"):
+        shape = (len(frames), *np.shape(frames[0]))  # checked before the copy (10 of 4096² took 738 MB to refuse)
+        if len(shape) == 3:
+            check_shape(shape)
+    if not shape or isinstance(frames, (list, tuple)):
         frames = np.asarray(frames)
         shape = frames.shape
     if len(shape) == 4 and shape[-1] in (3, 4):
@@ -783,6 +789,9 @@ def register(
     # the pair engines' (mask_nodata): a no-data fill apart from the data, out of the scaling, the metrics, the overlay
     # (and of the engines' losses); the user's nodata value, where given, is the fill
     nodata = (given if given.any() else None) if declared else apart_fill(arr) if checked.get("mask_nodata") else None
+    if arr.shape[0] == arr.shape[1] and 2 * arr.shape[2] < arr.shape[0]:  # (API review: (48, 48, 20) ran as 48 frames)
+        warn(f"frames of shape {tuple(arr.shape)} are taken as {arr.shape[0]} frames of {arr.shape[1]}x{arr.shape[2]}"
+             " (T, H, W): if the last axis is time, pass np.moveaxis(frames, -1, 0)")
     blank = blank_frames(arr)  # the run goes on, but says so (after every error)
     if blank:
         warn(blank_frames_message(blank, method if engine.chains_frames(checked) else None))

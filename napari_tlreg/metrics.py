@@ -643,6 +643,9 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     Labels or landmarks with none on the reference frame (so Dice and Hausdorff, or TRE, are NaN on every frame) are
     said: a ``UserWarning``, or ``on_warning(message)`` (:func:`unannotated_reference`).
     """
+    if not all(hasattr(result, k) for k in ("frames", "warped", "displacement", "reference")):  # (API review)
+        raise TypeError(f"evaluate takes a RegistrationResult (tl.register(...) or RegistrationResult.load(folder)), "
+                        f"got {type(result).__name__}")
     frames = _asarray(result.frames, "frames")
     warped = _asarray(result.warped, "warped")
     disp = _asarray(result.displacement, "displacement")

@@ -363,8 +363,22 @@ class RegistrationResult:
         return folder
 
     def write_into(self, folder: Path) -> None:
-        """Write the arrays and ``result.json`` into an existing folder (not atomic: see :meth:`save`)."""
+        """Write the arrays and ``result.json`` into an existing folder (not atomic: see :meth:`save`). A result that
+        :meth:`load` would refuse (arrays of other shapes, NaN in the field or the Jacobian) is refused before anything
+        is written (it was saved, then could not be opened: API review)."""
         from .io.writers import save_stack
+
+        arrays = {name: np.asarray(getattr(self, name)) for name in _ARRAYS}
+        try:
+            _check_saved_shapes(Path(folder), arrays, self.inverse, {"reference": self.reference, "params": self.params},
+                                self.nodata)
+        except ValueError as exc:
+            reason = str(exc).split(": ", 1)[-1]
+            for start, end in (("unreadable result folder (", ")"), ("inconsistent result folder: ", "")):
+                if reason.startswith(start) and reason.endswith(end):
+                    reason = reason[len(start):len(reason) - len(end)]
+            raise ValueError(f"not saved: RegistrationResult.load would refuse it ({reason}); put the arrays right "
+                             "first") from None
 
         # each image carries the pixel size (a copy of warped.tif opens in Fiji, a GIS or the readers at its size:
         # a frames.tif taken out of its folder was registered as pixels, at another scale)

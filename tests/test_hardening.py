@@ -3069,3 +3069,71 @@ def test_a_label_over_the_whole_reference_is_said_to_score_nothing(tmp_path, cap
     rc, err, _ = _cli(["register", seq, "--method", "voxelmorph", "--labels", tmp_path / "neg.npy",
                        "--out", tmp_path / "o"], capsys)
     assert rc == 0 and any("label -1 covers the whole reference frame (0)" in line for line in err), err
+
+
+def test_a_result_load_would_refuse_is_not_saved(tmp_path):
+    """(2026-12-07, API review) A Jacobian blanked with NaN for a figure, or a displacement of the wrong shape, was saved
+    without a word, and RegistrationResult.load then refused the folder: refused at save now, nothing written."""
+    from napari_tlreg.result import RegistrationResult
+
+    f = np.zeros((3, 16, 16), np.float32)
+    u = np.zeros((3, 2, 16, 16), np.float32)
+    res = RegistrationResult(f, f.copy(), u, np.ones_like(f), "tlrn")
+    jac = res.jacobian.copy()
+    res.jacobian[:, :4] = np.nan
+    with pytest.raises(ValueError, match=r"^not saved: RegistrationResult.load would refuse it \(.*jacobian.tif holds "
+                                         r"NaN or infinite values\); put the arrays right first$"):
+        res.save(tmp_path / "nan")
+    assert not (tmp_path / "nan").exists()
+    res.jacobian = jac
+    res.displacement = np.zeros((3, 2, 8, 16), np.float32)
+    with pytest.raises(ValueError, match=r"displacement.tif is \(3, 2, 8, 16\), not \(3, 2, 16, 16\)"):
+        res.save(tmp_path / "shape")
+    assert not (tmp_path / "shape").exists()
+    res.displacement = u
+    assert RegistrationResult.load(res.save(tmp_path / "ok")).frames.shape == (3, 16, 16)
+
+
+def test_frames_given_time_last_are_said_and_a_long_list_is_refused_before_its_copy():
+    """(2026-12-07, API review) A (48, 48, 20) cine, time last, ran as 48 frames of 48x20 with a flicker warning only;
+    (64, 64, 4) was "too small" with no word of the axes; a list of ten 4096² frames was copied (738 MB) to be refused."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    f = rng.random((20, 48, 48)).astype(np.float32)
+    notes = []
+    tl.register(np.moveaxis(f, 0, -1), method="tlrn", on_warning=notes.append)
+    assert any("frames of shape (48, 48, 20) are taken as 48 frames of 48x20 (T, H, W): if the last axis is time, "
+               "pass np.moveaxis(frames, -1, 0)" in n for n in notes), notes
+    notes.clear()
+    tl.register(f, method="tlrn", on_warning=notes.append)
+    assert not [n for n in notes if "moveaxis" in n]
+    with pytest.raises(ValueError, match=r"too small \(minimum 8x8\); frames \(64, 64, 4\) given \(H, W, T\)\? pass "
+                                         r"np.moveaxis\(frames, -1, 0\)"):
+        tl.register(np.zeros((64, 64, 4), np.float32))
+    big = [np.zeros((4096, 4096), np.float32)] * 10
+    tracemalloc.start()
+    with pytest.raises(ValueError, match="exceeds the limit"):
+        tl.register(big)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50e6, peak
+
+
+def test_the_toolbox_refuses_what_is_no_array_of_numbers_in_its_own_words():
+    """(2026-12-07, API review) tl.warp(img, None) and tl.jacobian_determinant("abc") raised torch's TypeError
+    ("can't convert np.ndarray of type numpy.object_") from deep inside; register said it plainly."""
+    img = np.zeros((8, 8), np.float32)
+    with pytest.raises(ValueError, match=r"^displacement must be an array of numbers, got None$"):
+        tl.warp(img, None)
+    with pytest.raises(ValueError, match=r"^displacement must be an array of numbers, got 'abc'$"):
+        tl.jacobian_determinant("abc")
+    with pytest.raises(ValueError, match=r"^image must be an array of numbers, got an array of dtype <U1$"):
+        tl.warp(np.full((8, 8), "x"), np.zeros((2, 8, 8)))
+
+
+def test_evaluate_of_no_result_says_what_it_takes():
+    """(2026-12-07, API review) evaluate(frames, labels=...) raised "'numpy.ndarray' object has no attribute 'frames'"."""
+    with pytest.raises(TypeError, match=r"^evaluate takes a RegistrationResult \(tl.register\(...\) or "
+                                        r"RegistrationResult.load\(folder\)\), got ndarray$"):
+        tl.metrics.evaluate(np.zeros((3, 8, 8)))

@@ -36,13 +36,16 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return dev
 
 
-def _tensor(x, dtype=None, device=None) -> torch.Tensor:
+def _tensor(x, dtype=None, device=None, name: str = "input") -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         if x.is_complex():
             plain(x)  # its ValueError
         t = x
     else:
         a = np.ascontiguousarray(plain(x))
+        if a.dtype.kind not in "biuf":  # None, text: torch's "can't convert np.ndarray of type numpy.object_" (API review)
+            raise ValueError(f"{name} must be an array of numbers, got "
+                             + (f"an array of dtype {a.dtype}" if np.ndim(x) else repr(x)[:60]))
         # torch warns of "undefined behavior" on a read-only array (a memmap, np.load(mmap_mode="r")): a copy
         t = torch.as_tensor(a if a.flags.writeable else a.copy())
     if dtype is not None:
@@ -62,7 +65,7 @@ def _float_dtype(*arrays) -> torch.dtype:
 def _field(u, name: str = "displacement") -> tuple[torch.Tensor, bool]:
     """Validate a field; return it batched ``(N, 2, H, W)`` and whether it was a single frame."""
     dt = _float_dtype(u)
-    t = _tensor(u, dt)
+    t = _tensor(u, dt, name=name)
     if not bool(torch.isfinite(t).all()):  # a broken field would warp to plausible values and count as fold-free
         bad = int((~torch.isfinite(t)).sum())
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
@@ -97,7 +100,7 @@ def warp(image, displacement, order: int = 1) -> np.ndarray:
     )
     u, single = _field(displacement)
     h, w = u.shape[-2:]
-    img = _tensor(image if img_np is None else (img_np.astype(np.int64) if img_dtype.kind == "b" else img_np))
+    img = _tensor(image if img_np is None else (img_np.astype(np.int64) if img_dtype.kind == "b" else img_np), name="image")
     if tuple(img.shape[-2:]) != (h, w) or img.ndim not in (2, 3):
         raise ValueError(f"image shape {tuple(img.shape)} does not match field {(2, h, w) if single else tuple(u.shape)}")
     # one device for both (a GPU tensor beside a numpy array: "Expected all tensors to be on the same device")
