@@ -2673,3 +2673,16 @@ def test_a_colour_stack_keeps_its_frame_time(tmp_path):
     assert load_sequence(tmp_path / "layer.tif").metadata["frame_time_ms"] == 40.0
     save_stack(tmp_path / "one.tif", colour[0], rgb=True, frame_time_ms=33.3)  # one picture: no frame time
     assert "frame_time_ms" not in load_sequence(tmp_path / "one.tif").metadata
+
+
+def test_an_itk_displacement_field_is_said_to_be_one(tmp_path):
+    """(2026-12-07, DICOM review) `napari-tlreg itk`'s displacement_000.nii.gz, a vector image (X, Y, 1, 1, 2), was "not
+    a readable NIfTI file (truncated or corrupt: cannot reshape ...)"."""
+    import napari_tlreg as tl
+
+    res = tl.register(np.random.default_rng(0).random((3, 16, 16)).astype(np.float32), method="tlrn")
+    res.save_itk(tmp_path / "itk")
+    with pytest.raises(SequenceReadError, match=r"displacement_001.nii.gz: holds 2 values a voxel \(shape \(16, 16, 1, "
+                                                r"1, 2\)\): a displacement \(vector\) field, not an image sequence"):
+        load_sequence(tmp_path / "itk" / "displacement_001.nii.gz")
+    assert load_sequence(tmp_path / "itk" / "frame_001.nii.gz").shape == (1, 16, 16)

@@ -1385,6 +1385,11 @@ def _nifti_array(path: Path, slice=None, lazy: bool = False):
     dims = list(shape)
     while len(dims) > 4 and dims[-1] == 1:  # (X, Y, Z, T, 1, ...): trailing axes of one
         dims.pop()
+    if len(dims) > 4:  # a vector image (ITK's displacement field, (X, Y, Z, T, 2)): it was "truncated or corrupt"
+        intent = int(img.header.get("intent_code", 0)) if hasattr(img.header, "get") else 0
+        what = "a displacement (vector) field" if intent == 1007 or dims[4] in (2, 3) else "not one value a voxel"
+        _fail(path, f"holds {dims[4]} values a voxel (shape {tuple(shape)}): {what}, not an image sequence; "
+                    "napari-tlreg reads its own results from their folder (RegistrationResult.load, File > Open)")
     one_slice = lazy and len(dims) == 4 and slice is not EVERY
     _check_claim(path, (dims[0], dims[1], dims[3]) if one_slice else shape, "NIfTI image")
     n = math.prod(shape)
