@@ -2686,3 +2686,20 @@ def test_an_itk_displacement_field_is_said_to_be_one(tmp_path):
                                                 r"1, 2\)\): a displacement \(vector\) field, not an image sequence"):
         load_sequence(tmp_path / "itk" / "displacement_001.nii.gz")
     assert load_sequence(tmp_path / "itk" / "frame_001.nii.gz").shape == (1, 16, 16)
+
+
+@needs_sunny
+def test_a_series_file_cut_off_in_its_header_fails_the_folder_naming_it(tmp_path):
+    """(2026-12-07, DICOM review) A phase file cut off inside its header was skipped as "image-less" and the cine
+    registered a phase short; one cut inside its pixels failed the folder. Both fail it now, naming the file."""
+    import shutil
+
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    for i in range(1, 21):
+        shutil.copy(DICOM_FOLDER / f"{i}.dcm", folder / f"{i}.dcm")
+    data = (folder / "7.dcm").read_bytes()
+    (folder / "7.dcm").write_bytes(data[:400])
+    with pytest.raises(SequenceReadError, match=r"^cut: 7.dcm is not readable \(truncated: it says it is an MR Image "
+                                                r"Storage object, and ends before its image\)$"):
+        load_sequence(folder)

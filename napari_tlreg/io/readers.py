@@ -1757,6 +1757,13 @@ def _enhanced_positions(ds, n: int) -> list[list[int]] | None:
     return groups if max(len(g) for g in groups) > 1 else None
 
 
+def _sop_kind(ds) -> str:
+    """What a DICOM object says it is (its SOP class's name, "MR Image Storage"), from its meta header if it has one."""
+    file_meta = getattr(ds, "file_meta", None)
+    sop = (file_meta.get("MediaStorageSOPClassUID") if file_meta is not None else None) or ds.get("SOPClassUID")
+    return str(getattr(sop, "name", "") or "")
+
+
 def _read_dicom(path: Path, slice: int | None = None, **_) -> Sequence:
     import pydicom.errors
 
@@ -1772,9 +1779,7 @@ def _read_dicom(path: Path, slice: int | None = None, **_) -> Sequence:
             _fail(path, "not a readable DICOM file (truncated: " + ("it ends inside its data" if cut else
                         f"the header describes a {ds.get('Rows')}x{ds.get('Columns')} image, the pixel data is missing")
                   + ")")
-        file_meta = getattr(ds, "file_meta", None)
-        sop = (file_meta.get("MediaStorageSOPClassUID") if file_meta is not None else None) or ds.get("SOPClassUID")
-        kind = str(getattr(sop, "name", "") or "")
+        kind = _sop_kind(ds)
         if "Image Storage" in kind:  # cut off before its first image attribute: the meta header says what it was
             _fail(path, f"not a readable DICOM file (truncated: it says it is an {kind} object, and ends before "
                         "its image)")
@@ -1856,6 +1861,10 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
             skipped.append(f"{f.name} ({_reason(e)})")
             continue
         if "Rows" not in ds:
+            if "Image Storage" in (kind := _sop_kind(ds)):  # a frame of the series cut off in its header: it was
+                # skipped, the cine registered a phase short (one cut in its pixels failed the folder; DICOM review)
+                _fail(path, f"{f.name} is not readable (truncated: it says it is an {kind} object, and ends before "
+                            "its image)")
             skipped.append(f"{f.name} (no image)")
             continue
         headers.append((f, ds))
