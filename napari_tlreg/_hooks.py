@@ -123,6 +123,7 @@ def sequence_to_layers(seq) -> list[LayerData]:
             info[key] = list(seq.metadata[key])
     if int((getattr(seq, "metadata", None) or {}).get("n_slices", 1)) > 1:  # one slice position of several
         info["slice"] = int(seq.metadata.get("slice", 0))
+        info["n_slices"] = int(seq.metadata["n_slices"])  # a result's provenance records both, as the CLI's does
     own_nodata = (getattr(seq, "metadata", None) or {}).get("nodata")
     if own_nodata is not None:  # a GeoTIFF's, where some pixel holds it (as the API takes it): the form starts on it
         from napari_tlreg.api import given_nodata

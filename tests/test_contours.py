@@ -143,6 +143,13 @@ def test_the_register_dock_loads_contours_onto_the_dicom_slice_they_were_drawn_o
     assert not w.running and w.status_label.text().startswith(
         f"not run: labels '{again.name}': contours drawn on DICOM images 121-140, and '{dicom.name}_slice2' is images "
         "41-60; choose labels of this image, or none"), w.status_label.text()
+    # (2026-12-07, DICOM review) a run of slice 6 records its slice and the folder's count, as the command line's does
+    w.image_combo.setCurrentIndex(w.image_combo.findText(name))
+    w.labels_combo.setCurrentIndex(0)
+    w.run_btn.click()
+    qtbot.waitUntil(lambda: not w.running, timeout=60000)
+    prov = w.current_result().provenance
+    assert prov["slice"] == 6 and prov["n_slices"] == 12 and prov["source"] == str(dicom), prov
     viewer.add_image(np.random.default_rng(0).random((4, 32, 32)), name="not dicom")
     w.image_combo.setCurrentIndex(w.image_combo.findText("not dicom"))
     assert not w.contours_btn.isEnabled()

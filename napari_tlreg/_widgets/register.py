@@ -1803,7 +1803,7 @@ class RegisterWidget(ClosingDock, QWidget):
         progress = _Throttle(self._relay.progress.emit)
         info = plugin_info(layer)
         # a result's provenance: the file it came from (a sample by its name)
-        origin = {k: info[k] for k in ("source", "slice", "frame_time_ms") if k in info}
+        origin = {k: info[k] for k in ("source", "slice", "n_slices", "frame_time_ms") if k in info}
         if "sample" in info:
             origin["source"] = info["sample"]
         worker = create_worker(_run_job, data, bool(layer.rgb), labels, self._cancel, progress, call, display, origin,
