@@ -296,6 +296,8 @@ def test_the_status_keeps_its_lines_with_three_docks_on_a_768_px_screen(docks, q
     height and more, so a run's status, its warning not to trust the result last, was cut in half under the progress
     bar (72 px for the 82 it needed). It is given the height its text needs (up to STATUS_LINES lines, the form above
     scrolling the more), and the window still fits the screen."""
+    from qtpy.QtCore import Qt
+
     from napari_tlreg._widgets.register import FORM_LEAST_HEIGHT, STATUS_LINES
 
     viewer, reg, _, _ = docks
@@ -323,6 +325,7 @@ def test_the_status_keeps_its_lines_with_three_docks_on_a_768_px_screen(docks, q
     qtbot.wait(50)
     line = label.fontMetrics().lineSpacing()
     assert label.minimumHeight() == STATUS_LINES * line + line // 2
+    assert label.alignment() & Qt.AlignmentFlag.AlignTop  # the first line kept whole, the tail cut (it was centred)
     assert window.minimumSizeHint().height() <= 700
     wide = window.minimumSizeHint().width()
     path = "saved the tlrn result of 'seq' to /data/" + "a_long_folder_name" * 12 + "/result"

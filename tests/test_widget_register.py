@@ -792,6 +792,7 @@ def test_cancel(widget, qtbot, notes):
     viewer.add_image(frames, name="seq")
     choose(w.method_combo, SlowEngine.name)
     n_layers = len(viewer.layers)
+    assert w.run_btn.autoDefault()  # Enter on the focused button runs, as Space does (2026-12-07, UX review)
     w.run_btn.click()
     assert w.running and w.run_btn.text() == "Cancel"
     qtbot.waitUntil(lambda: w.progress_bar.value() > 0, timeout=10000)  # real progress arrives
@@ -805,6 +806,8 @@ def test_cancel(widget, qtbot, notes):
     # (2026-12-05, keyboard review) the button stays enabled with the focus: disabled, it gave the focus to the grid
     # spacing, which the next arrow key changed
     assert w.run_btn.isEnabled() and w.run_btn.text() == "Cancelling…" and w.run_btn.hasFocus()
+    w._on_progress(5, 10, "a step already on its way")  # (2026-12-07, UX review) it overwrote "cancelling…"
+    assert w.status_label.text() == "cancelling…"
     qtbot.waitUntil(lambda: not w.running, timeout=2000)
     assert time.perf_counter() - t0 < 2.0  # (SlowEngine checks every 20 ms: a cancel not taken runs 8 s)
     assert w.run_btn.text() == "Run" and w.run_btn.isEnabled()

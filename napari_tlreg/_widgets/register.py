@@ -645,6 +645,10 @@ class _StatusLabel(StatusLabel):
     def __init__(self, text: str, form: QScrollArea):
         self.form = form
         super().__init__(text)
+        # a text longer than the lines it is given keeps its first line, the run's summary, whole (centred, it lost
+        # half of it and the end; UX review)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setIndent(0)  # (a framed label indents its text by an "x" on its aligned sides: half a line more asked for)
 
     def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
         super().setText(text)
@@ -656,11 +660,13 @@ class _StatusLabel(StatusLabel):
 
     def _fit(self) -> None:
         # the text's own height (QLabel's heightForWidth is never below the least height set here)
-        metrics, frame = self.fontMetrics(), self.contentsMargins()
-        inner = max(self.width() - frame.left() - frame.right() - 2 * self.margin(), 1)
+        # (the contents rectangle, as QLabel wraps in it: napari's style sheet pads it beyond the contents margins, and
+        # the text took a line more than was asked for)
+        metrics, inside = self.fontMetrics(), self.contentsRect()
+        inner = max(inside.width() - 2 * self.margin(), 1)
         text = metrics.boundingRect(QRect(0, 0, inner, 0), Qt.TextFlag.TextWordWrap, QLabel.text(self)).height()
         line = metrics.lineSpacing()
-        need = min(text + frame.top() + frame.bottom() + 2 * self.margin(), line * STATUS_LINES + line // 2)
+        need = min(text + self.height() - inside.height() + 2 * self.margin(), line * STATUS_LINES + line // 2)
         if need != self.minimumHeight():  # a width change may change it; a height change never does
             self.setMinimumHeight(need)
             lines = max(1, round(need / line))  # the label's margins less than a line
@@ -950,6 +956,7 @@ class RegisterWidget(ClosingDock, QWidget):
         footer.setContentsMargins(left, 0, right, 0)
         self.layout().addWidget(holder)
         self.run_btn = QPushButton(RUN_TEXT)
+        self.run_btn.setAutoDefault(True)  # Enter on the focused button runs, as Space does (UX review)
         self.run_btn.clicked.connect(self._on_run_clicked)
         footer.addWidget(self.run_btn)
         self.progress_bar = QProgressBar()
@@ -2018,8 +2025,8 @@ class RegisterWidget(ClosingDock, QWidget):
         show_error(f"Register sequence: {message}")
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
-        if not self.running:
-            return
+        if not self.running or (self._cancel is not None and self._cancel.is_set()):  # "cancelling…" stays (a step
+            return  # already on its way overwrote it; UX review)
         if message == "done" and total > 0 and done >= total:  # the engine is done; the layers are still to make (a
             # second of "100 %" with Cancel shown, and the engine's last word, "integrated (1/1)")
             self.progress_bar.setRange(0, 0)
