@@ -2437,3 +2437,21 @@ def test_a_landmark_off_the_image_is_left_out_of_the_plots_not_every_curve(docks
     assert plots.status_label.text().endswith("; 1 landmark outside the image left out"), plots.status_label.text()
     assert json.loads((tmp_path / "rep" / "report.json").read_text())["landmarks_outside_left_out"] == 1
     assert not errors, errors
+
+
+def test_controls_greyed_out_say_why_in_their_tooltips(docks, qtbot):
+    """(2026-12-07, UX review) Run said why it was off; "save result…", "undo", "track reference points", "export
+    report…" and "jump to worst frame" were greyed out without a word. Their tooltips say why, and go back when on."""
+    viewer, reg, lmw, plots = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    off = {reg.save_btn: "no result of this image: run it first", lmw.track_btn: "no result of this image",
+           lmw.undo_btn: "nothing to undo", plots.export_btn: "no result of this image yet",
+           plots.worst_btn: "no result of this image yet"}
+    for button, why in off.items():
+        assert not button.isEnabled() and f"(off: {why}" in button.toolTip(), (button.text(), button.toolTip())
+    own = {button: button.property("own_tip") for button in off}
+    run_register(qtbot, reg, FieldEngine.name, "seq")
+    qtbot.waitUntil(lambda: plots.export_btn.isEnabled() and plots.worst_btn.isEnabled(), timeout=20000)
+    for button in (reg.save_btn, lmw.track_btn, plots.export_btn, plots.worst_btn):
+        assert button.isEnabled() and button.toolTip() == own[button] and "(off:" not in button.toolTip(), button.text()

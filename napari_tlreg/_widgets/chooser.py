@@ -398,6 +398,17 @@ def show_slice(layers, layer) -> None:
             ly.visible = True
 
 
+def enable(widget: QWidget, on: bool, why_not: str) -> None:
+    """Enable ``widget``, or grey it out with ``why_not`` after its own tooltip (controls greyed out said nothing of
+    why, unlike Run; UX review)."""
+    own = widget.property("own_tip")
+    if own is None:
+        own = widget.toolTip()
+        widget.setProperty("own_tip", own)
+    widget.setEnabled(bool(on))
+    widget.setToolTip(own if on else f"{own}\n(off: {why_not})" if own else f"off: {why_not}")
+
+
 class StatusLabel(QLabel):
     """A dock's status line: wrapped, a path wrapped at its separators, and never wider than its dock gives it (a word
     longer than a line, a folder's path in "report written to PATH", made the dock and the window as wide as the word:

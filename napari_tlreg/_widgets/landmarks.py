@@ -47,8 +47,8 @@ from napari_tlreg._hooks import IN_PIXELS, points_with_ids, spacing_of
 from napari_tlreg.io import load_points_csv, save_points_csv
 from napari_tlreg.report import check_annotations
 
-from .chooser import (ClosingDock, ImageChooser, StatusLabel, current_frame, file_name, frame_not_shown, frames_shape,
-                      is_result,
+from .chooser import (ClosingDock, ImageChooser, StatusLabel, current_frame, enable, file_name, frame_not_shown,
+                      frames_shape, is_result,
                       scroll_body, show_frame, start_held, start_reference, watch_layers)
 from .store import fits, store_for, unwrap
 
@@ -279,6 +279,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         pl.addLayout(row)
         row = QHBoxLayout()
         self.undo_btn = QPushButton("undo (Ctrl+Z)")
+        self.undo_btn.setToolTip("Undo the last change to the landmarks (placed, moved, deleted, loaded)")
         self.undo_btn.clicked.connect(self.undo)
         self.delete_btn = QPushButton("delete point")
         self.delete_btn.setToolTip("Delete the point of the selected table row")
@@ -614,7 +615,7 @@ class LandmarkWidget(ClosingDock, QWidget):
                   self.load_btn, self.save_btn):
             w.setEnabled(has_image)
         m = self._models.get(self.image_name or "")  # (enabled with nothing to undo: "nothing to undo")
-        self.undo_btn.setEnabled(has_image and m is not None and m.can_undo)
+        enable(self.undo_btn, has_image and m is not None and m.can_undo, "nothing to undo")
 
     def _on_result_changed(self, image: str, method: str) -> None:
         self._drop_stale_tracks(image)
@@ -666,7 +667,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         res = self.current_result()
         running = self._store.running_reference(self.image_name or "")  # being registered: its reference is the run's
         self.reference_spin.setEnabled(res is None and running is None)
-        self.track_btn.setEnabled(res is not None)
+        enable(self.track_btn, res is not None, "no result of this image: register it first (Register sequence)")
         planned = self._store.planned_reference(self.image_name or "")
         img = self.current_image()
         another = self._reference_of is not None and img is not self._reference_of  # not the dock's first image
@@ -955,7 +956,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         self._refresh_tre_frames()
         self._refresh_tre()
         m = self._models.get(self.image_name or "")
-        self.undo_btn.setEnabled(bool(m is not None and m.can_undo))
+        enable(self.undo_btn, bool(m is not None and m.can_undo), "nothing to undo")
 
     def _displacement(self):
         res = self.current_result()

@@ -38,10 +38,13 @@ from napari_tlreg.core.labels import label_names as names_by_id
 from napari_tlreg.metrics import landmarks_inside
 
 from .landmarks import LANDMARKS, TRACKED_KEY, image_points, layer_spacing
-from .chooser import (ClosingDock, ImageChooser, StatusLabel, current_frame, file_name, frame_not_shown, frames_shape,
-                      is_result,
+from .chooser import (ClosingDock, ImageChooser, StatusLabel, current_frame, enable, file_name, frame_not_shown,
+                      frames_shape, is_result,
                       plugin_info, scroll_body, show_frame, start_held, watch_layers)
 from .store import fits, store_for, unwrap
+
+#: why the plots dock's buttons are off before a result (their tooltips say it)
+NO_RESULT = "no result of this image yet: register it first (Register sequence)"
 
 if TYPE_CHECKING:  # pragma: no cover
     import napari
@@ -154,8 +157,8 @@ class PlotsWidget(ClosingDock, QWidget):
         self.export_btn.clicked.connect(self._on_export_clicked)
         for b in (self.worst_btn, self.refresh_btn, self.export_btn):
             row.addWidget(b)
-        self.worst_btn.setEnabled(False)  # until there are results (redraw)
-        self.export_btn.setEnabled(False)
+        enable(self.worst_btn, False, NO_RESULT)  # until there are results (redraw)
+        enable(self.export_btn, False, NO_RESULT)
         root.addLayout(row)
         self.status_label = StatusLabel("")
         root.addWidget(self.status_label)
@@ -388,8 +391,9 @@ class PlotsWidget(ClosingDock, QWidget):
 
     def redraw(self, *_) -> None:
         # without a result (or its tables) these did nothing but say so
-        self.export_btn.setEnabled(bool(self.results()) and self._exporting is None)
-        self.worst_btn.setEnabled(bool(self.tables))
+        enable(self.export_btn, bool(self.results()) and self._exporting is None,
+               NO_RESULT if not self.results() else "a report is being written")
+        enable(self.worst_btn, bool(self.tables), NO_RESULT)
         _, _, spacing, unit = self._inputs()
         self._axes = report.draw_metrics(self.figure, self.tables, self.metrics_shown(), label=self.label_combo.currentData(),
                                          label_names=self.label_names(),
@@ -553,7 +557,7 @@ class PlotsWidget(ClosingDock, QWidget):
         worker.finished.connect(lambda: self._on_export_done(worker))
         self._exporting = worker
         self.exported = None
-        self.export_btn.setEnabled(False)
+        enable(self.export_btn, False, "a report is being written")
         self._status(f"writing the report to {folder}…")
         start_held(worker)
         return worker
@@ -568,7 +572,7 @@ class PlotsWidget(ClosingDock, QWidget):
         if self._exporting is worker:
             self._exporting = None
             if self.live:
-                self.export_btn.setEnabled(bool(self.results()))
+                enable(self.export_btn, bool(self.results()), NO_RESULT)
 
     # -- messages ----------------------------------------------------------------------------------
     def _status(self, text: str) -> None:

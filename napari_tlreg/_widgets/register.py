@@ -79,7 +79,7 @@ from napari_tlreg import report
 from napari_tlreg.report import labels_misfit
 
 from . import layers as L
-from .chooser import (CONTOURS_OF, HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, StatusLabel, base_data,
+from .chooser import (CONTOURS_OF, HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, StatusLabel, base_data, enable,
                       current_frame, file_name, frame_not_shown, frames_shape, is_colour_copy, is_result, made_result,
                       plugin_info, scroll_body, selected_image, start_held, start_reference, unmake_result)
 from .store import store_for, unwrap
@@ -1885,7 +1885,8 @@ class RegisterWidget(ClosingDock, QWidget):
         if not hasattr(self, "open_btn"):  # (an image chosen while the dock is built)
             return
         idle = self._file_worker is None and not self.running
-        self.save_btn.setEnabled(idle and self.current_result() is not None)
+        enable(self.save_btn, idle and self.current_result() is not None,
+               "no result of this image: run it first" if idle else "wait for the registration or the file")
         self.open_btn.setEnabled(idle and self.current_image() is not None)
 
     def _on_save_clicked(self) -> None:
