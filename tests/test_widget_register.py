@@ -835,6 +835,9 @@ def test_closing_the_dock_cancels_its_run(widget, qtbot, notes):
     assert cancel.is_set()
     qtbot.waitUntil(lambda: not w.running, timeout=2000)
     assert cancel not in R._RUNNING and w.status_label.text() == "cancelled" and not notes
+    # (2026-12-07, UX review) the dock opened next said nothing of it: its status was empty
+    again = R.RegisterWidget(viewer)
+    assert again.status_label.text() == "the run was cancelled: the Register dock was closed during it"
 
 
 def test_a_widget_deleted_mid_run_lets_go_of_it(make_napari_viewer, qtbot, engines, notes):

@@ -2046,6 +2046,11 @@ class RegisterWidget(ClosingDock, QWidget):
         if outcome.kind == "cancelled" or cancelled:
             self.status_label.setText(f"'{removed}' was removed while it was registered: the run was cancelled"
                                       if removed is not None else "cancelled")
+            if not self.live and layer is not None and removed is None:  # the dock closed during the run: the one
+                # opened next says so (its status was empty, as if nothing had run; UX review)
+                said = "the run was cancelled: the Register dock was closed during it"
+                earlier = self._done_text.get(layer.name)
+                self._done_text[layer.name] = said + (f"\n(before it: {earlier})" if earlier else "")
             return
         if outcome.kind == "refused":
             self._refuse(outcome.message)
