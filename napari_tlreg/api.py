@@ -479,7 +479,11 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
                          "load it first, tl.register(tl.load_sequence(...))")
     shape = tuple(getattr(frames, "shape", ()))
     if not shape and isinstance(frames, (list, tuple)) and len(frames) and hasattr(frames[0], "shape"):
-        shape = (len(frames), *np.shape(frames[0]))  # checked before the copy (10 of 4096² took 738 MB to refuse)
+        sizes = sorted({tuple(np.shape(f)) for f in frames})
+        if len(sizes) > 1:  # (a small first frame said "too small", a later one numpy's "inhomogeneous shape")
+            raise ValueError(f"frames of different sizes ({', '.join('x'.join(map(str, s)) for s in sizes[:4])}"
+                             f"{', ...' if len(sizes) > 4 else ''}): every frame must have one size")
+        shape = (len(frames), *sizes[0])  # checked before the copy (10 of 4096² took 738 MB to refuse)
         if len(shape) == 3:
             check_shape(shape)
     if not shape or isinstance(frames, (list, tuple)):

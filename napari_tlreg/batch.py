@@ -180,9 +180,9 @@ def labels_of_a_sequence_beside(path: Path) -> bool:
     if not is_labels_file(path):
         return False
     stem = _stem(path).rsplit("_", 1)[0]
-    try:  # a file of the sequence, or its folder of frames (a folder given skips it too)
-        return (path.parent / stem).is_dir() or any(q != path and _stem(q) == stem and _suffix(q) in SUPPORTED_SUFFIXES
-                                                    for q in path.parent.glob(f"{glob.escape(stem)}.*"))
+    try:  # a file of the sequence (a folder of frames does not read labels beside it)
+        return any(q != path and _stem(q) == stem and _suffix(q) in SUPPORTED_SUFFIXES
+                   for q in path.parent.glob(f"{glob.escape(stem)}.*"))
     except OSError:
         return False
 
@@ -400,8 +400,17 @@ def _sample_weights(source: str, method: str) -> str | None:
     record of the run was made with the method's default: a re-run with weights= given empty was skipped; diff review)."""
     from .io.bundled import SAMPLE_WEIGHTS
 
-    if Path(source).expanduser().exists():
-        return None
+    path = Path(source).expanduser()
+    if path.exists():  # a copy of a sample's file names the sample inside (io.bundled.unpack_sequence takes it)
+        if path.suffix.lower() != ".npz" or not path.is_file():
+            return None
+        import numpy as np
+
+        try:
+            with np.load(path) as data:
+                source = str(data["name"]) if "name" in data.files and "metadata_json" in data.files else ""
+        except Exception:  # not ours to judge here: the run says what is wrong with it
+            return None
     return SAMPLE_WEIGHTS.get(source, {}).get(method)
 
 
@@ -899,7 +908,7 @@ def no_inputs(inputs, out) -> ValueError:
     labels = [p for p in listed if Path(p).expanduser().is_file() and labels_of_a_sequence_beside(Path(p).expanduser())]
     if labels:  # (diff review) a labels file alone was "no input sequences given"
         return ValueError(f"{os.fspath(labels[0])} is the labels of the sequence beside it, read with that sequence: "
-                          "give the sequence (or its folder) instead")
+                          "give the sequence instead")
     return ValueError("no input sequences given")
 
 

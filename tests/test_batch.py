@@ -112,11 +112,8 @@ def test_expand_inputs(tmp_path, monkeypatch):
     save_stack(other / "alone_labels.tif", _sequence(2))
     assert [it["name"] for it in expand_inputs([other / "alone_labels.tif"])] == ["alone_labels"]
     with pytest.raises(ValueError, match=r"seq0_labels.tif is the labels of the sequence beside it, read with that "
-                                         r"sequence: give the sequence \(or its folder\) instead"):
+                                         r"sequence: give the sequence instead"):
         run_batch([tmp_path / "cohort" / "seq0_labels.tif"], "tlrn", tmp_path / "out")
-    (other / "frames").mkdir()  # a folder of frames beside its labels file
-    save_stack(other / "frames_labels.tif", _sequence(2))
-    assert "frames_labels" not in [it["name"] for it in expand_inputs([other / "frames_labels.tif", other / "frames"])]
 
 
 def test_batch_cohort_failures_summary_and_rerun(cluster, shift_engine, tmp_path):
@@ -1370,7 +1367,7 @@ def test_a_cases_seconds_leave_out_its_readers_import(tmp_path, monkeypatch):
     assert order[:2] == ["clock", "import"] and order[2] == "clock"
 
 
-def test_a_samples_own_model_is_what_its_batch_record_says():
+def test_a_samples_own_model_is_what_its_batch_record_says(tmp_path):
     """(2026-12-07, diff review) The lemniscate registers with its own model unless weights are given, but the batch's
     record said the method's default: a re-run with weights= given empty (the note's own advice) was skipped, and a
     result made with the cine model before was kept as if current."""
@@ -1383,3 +1380,15 @@ def test_a_samples_own_model_is_what_its_batch_record_says():
     assert own["stamp"]["weights"] != default["stamp"]["weights"]
     assert run_record({"name": "c", "source": "cardiac"}, "tlrn", {}, 0, "auto", None)["params"]["weights"] == ""
     assert "weights" in run_record(item, "nmsr", {}, 0, "auto", None)["params"]  # nmsr: no model of the sample's
+    # (second diff review) the sample's file by its path, or a copy of it, names the sample inside: its model too
+    import shutil
+
+    from napari_tlreg.io.bundled import sample_path
+
+    copy = tmp_path / "mine.npz"
+    shutil.copy(sample_path("lemniscate"), copy)
+    for source in (str(sample_path("lemniscate")), str(copy)):
+        assert run_record({"name": "x", "source": source}, "tlrn", {}, 0, "auto", None)["params"]["weights"] \
+            == "tlrn_synth64", source
+    assert run_record({"name": "c", "source": str(sample_path("cardiac"))}, "tlrn", {}, 0, "auto",
+                      None)["params"]["weights"] == ""

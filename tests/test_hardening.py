@@ -3118,6 +3118,12 @@ def test_frames_given_time_last_are_said_and_a_long_list_is_refused_before_its_c
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 50e6, peak
+    # (second diff review) frames of different sizes said so, whichever comes first
+    for given in ([np.zeros((4, 4)), np.zeros((32, 32)), np.zeros((32, 32))], [np.zeros((32, 32)), np.zeros((4, 4))]):
+        with pytest.raises(ValueError, match=r"^frames of different sizes \((32x32, 4x4|4x4, 32x32)\): every frame must "
+                                             r"have one size$"):
+            tl.register(given)
+    assert tl.jacobian_determinant(np.zeros((2, 8, 8), np.longdouble)).shape == (8, 8)  # torch has no long double
 
 
 def test_the_toolbox_refuses_what_is_no_array_of_numbers_in_its_own_words():

@@ -2703,3 +2703,13 @@ def test_a_series_file_cut_off_in_its_header_fails_the_folder_naming_it(tmp_path
     with pytest.raises(SequenceReadError, match=r"^cut: 7.dcm is not readable \(truncated: it says it is an MR Image "
                                                 r"Storage object, and ends before its image\)$"):
         load_sequence(folder)
+    # (diff review) a file of another slice position, cut where its place is known, fails that slice alone
+    two = tmp_path / "two"
+    two.mkdir()
+    for i in range(1, 41):
+        shutil.copy(DICOM_FOLDER / f"{i}.dcm", two / f"{i}.dcm")
+    data = (two / "25.dcm").read_bytes()
+    (two / "25.dcm").write_bytes(data[:data.index(b"\x28\x00\x10\x00")])  # cut before Rows (0028,0010)
+    assert load_sequence(two, slice=0).shape == (20, 256, 256)
+    with pytest.raises(SequenceReadError, match=r"^two: 25.dcm is not readable \(truncated"):
+        load_sequence(two, slice=1)

@@ -43,6 +43,8 @@ def _tensor(x, dtype=None, device=None, name: str = "input") -> torch.Tensor:
         t = x
     else:
         a = np.ascontiguousarray(plain(x))
+        if a.dtype.kind == "f" and a.dtype.itemsize > 8:  # long double: torch has none
+            a = a.astype(np.float64)
         if a.dtype.kind not in "biuf":  # None, text: torch's "can't convert np.ndarray of type numpy.object_" (API review)
             raise ValueError(f"{name} must be an array of numbers, got "
                              + (f"an array of dtype {a.dtype}" if np.ndim(x) else repr(x)[:60]))

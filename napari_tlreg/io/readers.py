@@ -1387,9 +1387,11 @@ def _nifti_array(path: Path, slice=None, lazy: bool = False):
         dims.pop()
     if len(dims) > 4:  # a vector image (ITK's displacement field, (X, Y, Z, T, 2)): it was "truncated or corrupt"
         intent = int(img.header.get("intent_code", 0)) if hasattr(img.header, "get") else 0
-        what = "a displacement (vector) field" if intent == 1007 or dims[4] in (2, 3) else "not one value a voxel"
-        _fail(path, f"holds {dims[4]} values a voxel (shape {tuple(shape)}): {what}, not an image sequence; "
-                    "napari-tlreg reads its own results from their folder (RegistrationResult.load, File > Open)")
+        values = math.prod(dims[4:])
+        _fail(path, f"holds {values} values a voxel (shape {tuple(shape)})"
+                    + (": a displacement (vector) field" if intent == 1007 else "") + ", not an image sequence of one "
+                    "value a pixel; napari-tlreg reads its own results from their folder (RegistrationResult.load, "
+                    "File > Open)")
     one_slice = lazy and len(dims) == 4 and slice is not EVERY
     _check_claim(path, (dims[0], dims[1], dims[3]) if one_slice else shape, "NIfTI image")
     n = math.prod(shape)
@@ -1850,7 +1852,7 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
 
     files = sorted((p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")),
                    key=lambda p: _natural_key(p.name))
-    headers, skipped = [], []
+    headers, skipped, cut = [], [], []
     for f in files:
         try:
             ds = _dcmread(f, stop_before_pixels=True)
@@ -1861,10 +1863,11 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
             skipped.append(f"{f.name} ({_reason(e)})")
             continue
         if "Rows" not in ds:
-            if "Image Storage" in (kind := _sop_kind(ds)):  # a frame of the series cut off in its header: it was
-                # skipped, the cine registered a phase short (one cut in its pixels failed the folder; DICOM review)
-                _fail(path, f"{f.name} is not readable (truncated: it says it is an {kind} object, and ends before "
-                            "its image)")
+            if "Image Storage" in (kind := _sop_kind(ds)):  # an image cut off in its header: it was skipped, the cine
+                # registered a phase short (one cut in its pixels failed it; DICOM review). Its series and place come
+                # before its image's attributes: the slice it belongs to fails (_dicom_slice), not the others
+                cut.append((f, kind, str(ds.get("SeriesInstanceUID", "")) or None, _slice_key(ds)))
+                continue
             skipped.append(f"{f.name} (no image)")
             continue
         headers.append((f, ds))
@@ -1886,6 +1889,9 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
             _fail(path, f"holds no image files, only folders ({', '.join(subs[:5])}{' ...' if len(subs) > 5 else ''}):"
                         " open one of them")
         _fail(path, "the folder is empty (a sequence folder holds DICOM files, or one TIFF, NIfTI or picture image a frame)")
+    if not headers and cut:  # every image cut off in its header
+        _fail(path, f"{cut[0][0].name} is not readable (truncated: it says it is an {cut[0][1]} object, and ends before "
+                    "its image)")
     if not headers:
         # a folder of PNG or JPEG frames (a common export) was told of DICOM files alone
         kinds = sorted({f.suffix.lower() for f in files} & _RASTER_SUFFIXES)  # (a DICOM UID's ".100" is no kind)
@@ -1923,7 +1929,8 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
         return (_num(ds.get("TriggerTime"), 0.0), _num(ds.get("InstanceNumber")), _natural_key(f.name))
 
     order = sorted(groups, key=lambda k: min(time_key(it)[1:] for it in groups[k]))
-    return _per_slice(slice, len(order), functools.partial(_dicom_slice, path, uid, uids, order, groups, time_key, skipped))
+    return _per_slice(slice, len(order), functools.partial(_dicom_slice, path, uid, uids, order, groups, time_key, skipped,
+                                                           cut))
 
 
 def _instance(ds) -> int | None:
@@ -1932,10 +1939,15 @@ def _instance(ds) -> int | None:
     return int(n) if math.isfinite(n) else None
 
 
-def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, time_key, skipped: list,
+def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, time_key, skipped: list, cut: list,
                  slice: int | None) -> Sequence:
-    """Slice position ``slice`` (default 0) of a DICOM folder that :func:`_read_dicom_folder` indexed."""
+    """Slice position ``slice`` (default 0) of a DICOM folder that :func:`_read_dicom_folder` indexed; ``cut``: its
+    image files cut off in their headers, ``(file, kind, series, slice key)``, which fail the slice they may be of."""
     k = 0 if slice is None else int(slice)
+    for f, kind, series, key in cut:
+        if series in (None, uid) and (key is None or 0 <= k < len(order) and key == order[k]):
+            _fail(path, f"{f.name} is not readable (truncated: it says it is an {kind} object, and ends before its "
+                        "image)")
     if not 0 <= k < len(order):
         _fail(path, f"slice={k} is out of range: the folder has {len(order)} slice position(s)")
     members = groups[order[k]]
