@@ -479,6 +479,8 @@ def validate_frames(frames, reference: int = 0) -> tuple[np.ndarray, int]:
                          "load it first, tl.register(tl.load_sequence(...))")
     shape = tuple(getattr(frames, "shape", ()))
     if not shape and isinstance(frames, (list, tuple)) and len(frames) and hasattr(frames[0], "shape"):
+        if any(f is None for f in frames):  # (its size said as "")
+            raise ValueError(f"frame {next(i for i, f in enumerate(frames) if f is None)} is None, not an image")
         sizes = sorted({tuple(np.shape(f)) for f in frames})
         if len(sizes) > 1:  # (a small first frame said "too small", a later one numpy's "inhomogeneous shape")
             raise ValueError(f"frames of different sizes ({', '.join('x'.join(map(str, s)) for s in sizes[:4])}"

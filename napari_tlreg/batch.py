@@ -180,9 +180,10 @@ def labels_of_a_sequence_beside(path: Path) -> bool:
     if not is_labels_file(path):
         return False
     stem = _stem(path).rsplit("_", 1)[0]
-    try:  # a file of the sequence (a folder of frames does not read labels beside it)
-        return any(q != path and _stem(q) == stem and _suffix(q) in SUPPORTED_SUFFIXES
-                   for q in path.parent.glob(f"{glob.escape(stem)}.*"))
+    try:  # a file of the sequence, or a folder of that name (left out beside it, as in a folder given; its reader
+        # reads no labels beside it: :func:`no_inputs` says so)
+        return (path.parent / stem).is_dir() or any(q != path and _stem(q) == stem and _suffix(q) in SUPPORTED_SUFFIXES
+                                                    for q in path.parent.glob(f"{glob.escape(stem)}.*"))
     except OSError:
         return False
 
@@ -399,6 +400,7 @@ def _sample_weights(source: str, method: str) -> str | None:
     """The model a bundled sample named ``source`` registers with under ``method`` (the lemniscate's), else None (a
     record of the run was made with the method's default: a re-run with weights= given empty was skipped; diff review)."""
     from .io.bundled import SAMPLE_WEIGHTS
+    from .io.readers import PACKED_KEYS
 
     path = Path(source).expanduser()
     if path.exists():  # a copy of a sample's file names the sample inside (io.bundled.unpack_sequence takes it)
@@ -408,7 +410,7 @@ def _sample_weights(source: str, method: str) -> str | None:
 
         try:
             with np.load(path) as data:
-                source = str(data["name"]) if "name" in data.files and "metadata_json" in data.files else ""
+                source = str(data["name"]) if set(PACKED_KEYS) <= set(data.files) else ""  # as the reader takes it
         except Exception:  # not ours to judge here: the run says what is wrong with it
             return None
     return SAMPLE_WEIGHTS.get(source, {}).get(method)
@@ -897,6 +899,12 @@ class _QuietDistributed:
 _QUIET = _QuietDistributed()
 
 
+def _stem_of(path: Path) -> str:
+    from .io.readers import _stem
+
+    return _stem(path)
+
+
 def no_inputs(inputs, out) -> ValueError:
     """The error of ``inputs`` that give no sequence (:func:`expand_inputs` found none), saying why where it can."""
     listed = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
@@ -907,6 +915,12 @@ def no_inputs(inputs, out) -> ValueError:
                           "no inputs: name another folder for --out")
     labels = [p for p in listed if Path(p).expanduser().is_file() and labels_of_a_sequence_beside(Path(p).expanduser())]
     if labels:  # (diff review) a labels file alone was "no input sequences given"
+        first = Path(labels[0]).expanduser()
+        folder = first.parent / _stem_of(first).rsplit("_", 1)[0]
+        if folder.is_dir():
+            return ValueError(f"{os.fspath(labels[0])} is named as the labels of the folder {folder.name} beside it, "
+                              "which is no sequence file (its reader reads no labels beside it): register the folder "
+                              f"with `napari-tlreg register {folder.name} --labels {first.name}`")
         return ValueError(f"{os.fspath(labels[0])} is the labels of the sequence beside it, read with that sequence: "
                           "give the sequence instead")
     return ValueError("no input sequences given")

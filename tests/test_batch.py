@@ -114,6 +114,13 @@ def test_expand_inputs(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"seq0_labels.tif is the labels of the sequence beside it, read with that "
                                          r"sequence: give the sequence instead"):
         run_batch([tmp_path / "cohort" / "seq0_labels.tif"], "tlrn", tmp_path / "out")
+    (other / "frames").mkdir()  # a folder of frames beside a labels file: left out beside it, as from the folder
+    save_stack(other / "frames_labels.tif", _sequence(2))
+    assert "frames_labels" not in [it["name"] for it in expand_inputs([other / "frames_labels.tif", other / "frames"])]
+    with pytest.raises(ValueError, match=r"frames_labels.tif is named as the labels of the folder frames beside it, "
+                                         r"which is no sequence file \(its reader reads no labels beside it\): register "
+                                         r"the folder with `napari-tlreg register frames --labels frames_labels.tif`"):
+        run_batch([other / "frames_labels.tif"], "tlrn", tmp_path / "out2")
 
 
 def test_batch_cohort_failures_summary_and_rerun(cluster, shift_engine, tmp_path):

@@ -2713,3 +2713,17 @@ def test_a_series_file_cut_off_in_its_header_fails_the_folder_naming_it(tmp_path
     assert load_sequence(two, slice=0).shape == (20, 256, 256)
     with pytest.raises(SequenceReadError, match=r"^two: 25.dcm is not readable \(truncated"):
         load_sequence(two, slice=1)
+    # (third diff review) cut before its SliceLocation (placed by its position, which no slice is keyed by), or the
+    # only file of its slice: every slice of the series fails (one was read a phase short, the other "out of range")
+    (two / "25.dcm").write_bytes(data[:data.index(b"\x20\x00\x41\x10")])  # before SliceLocation (0020,1041)
+    for k in (0, 1):
+        with pytest.raises(SequenceReadError, match=r"^two: 25.dcm is not readable \(truncated"):
+            load_sequence(two, slice=k)
+    last = tmp_path / "last"
+    last.mkdir()
+    for i in range(1, 22):
+        shutil.copy(DICOM_FOLDER / f"{i}.dcm", last / f"{i}.dcm")
+    data = (last / "21.dcm").read_bytes()
+    (last / "21.dcm").write_bytes(data[:data.index(b"\x28\x00\x10\x00")])
+    with pytest.raises(SequenceReadError, match=r"^last: 21.dcm is not readable \(truncated"):
+        load_sequence(last)

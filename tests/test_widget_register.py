@@ -833,11 +833,22 @@ def test_closing_the_dock_cancels_its_run(widget, qtbot, notes):
     assert cancel in R._RUNNING
     viewer.window.remove_dock_widget(w)
     assert cancel.is_set()
+    # (2026-12-07, UX review) the dock opened next said nothing of it: its status was empty (also when opened at once)
+    again = R.RegisterWidget(viewer)
+    assert again.status_label.text() == R.CLOSED_RUN and again.progress_bar.value() == 0
     qtbot.waitUntil(lambda: not w.running, timeout=2000)
     assert cancel not in R._RUNNING and w.status_label.text() == "cancelled" and not notes
-    # (2026-12-07, UX review) the dock opened next said nothing of it: its status was empty
-    again = R.RegisterWidget(viewer)
-    assert again.status_label.text() == "the run was cancelled: the Register dock was closed during it"
+    viewer.window.add_dock_widget(again)
+    again._done_text["seq"] = "done: 8 frames ...\n⚠ a warning"  # a result before: its first line kept, not nested
+    choose(again.method_combo, SlowEngine.name)
+    for _ in range(2):
+        again.run_btn.click()
+        qtbot.waitUntil(lambda: again.progress_bar.value() > 0, timeout=10000)
+        viewer.window.remove_dock_widget(again)
+        qtbot.waitUntil(lambda: not again.running, timeout=2000)
+        again = R.RegisterWidget(viewer)
+        viewer.window.add_dock_widget(again)
+        assert again.status_label.text() == f"{R.CLOSED_RUN}\n(before it: done: 8 frames ...)", again.status_label.text()
 
 
 def test_a_widget_deleted_mid_run_lets_go_of_it(make_napari_viewer, qtbot, engines, notes):

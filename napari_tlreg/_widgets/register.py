@@ -253,6 +253,9 @@ DISTRUST = ("the warped reference matches the frames worse", "the warped referen
             "correlate negatively")
 
 
+#: what the dock opened after one closed during a run says of it
+CLOSED_RUN = "the run was cancelled: the Register dock was closed during it"
+
 #: the most characters of a run's first warning its status line keeps
 WARNING_CHARS = 400
 
@@ -1031,6 +1034,8 @@ class RegisterWidget(ClosingDock, QWidget):
         self._when_closed(lambda watched=self._watched_labels: _unwatch(watched))
         self._watch_labels()
         self._when_closed(self._leave_state)  # for the dock opened next (_take_over)
+        me = weakref.ref(self)  # ... which says a run the closing cancelled (run first: the undo steps go backwards)
+        self._when_closed(lambda: (widget := me()) is not None and widget._say_closed_run())
         holder = self._cancel_holder = [None]
         # if the widget goes away mid-run, stop the worker (a plain closure: no method of a deleted object)
         # the run told to stop, and let go of (its _reset never comes once the widget is gone)
@@ -1191,7 +1196,8 @@ class RegisterWidget(ClosingDock, QWidget):
             done = layer is not None and layer.name in self._done_text
             self.status_label.setText(self._done_text[layer.name] if done else "")
             self.progress_bar.setRange(0, 1)
-            self.progress_bar.setValue(1 if done else 0)  # 100 % under an image never run
+            self.progress_bar.setValue(1 if done and not self._done_text[layer.name].startswith(CLOSED_RUN) else 0)
+            # (100 % under an image never run; 0 under a run cancelled by the dock's closing)
         if layer is None:
             with self._setting_reference():
                 self.reference_spin.setRange(0, 0)
@@ -2039,6 +2045,19 @@ class RegisterWidget(ClosingDock, QWidget):
         run = self._run_layer  # another image chosen meanwhile: the line says which one runs
         self.status_label.setText(text if run is None or self.current_image() is run else f"registering '{run.name}': {text}")
 
+    def _say_closed_run(self) -> None:
+        """The dock is closed during a run, which the closing cancels: the dock opened next says so (its status was
+        empty, as if nothing had run; UX review), with the image's result before it, if any, on a line of its own."""
+        layer = self._run_layer
+        if layer is None or self._worker is None:
+            return
+        before = self._done_text.get(layer.name, "")
+        if before.startswith(CLOSED_RUN):  # closed during a run before: the result before that one (not nested)
+            before = before[len(CLOSED_RUN):].removeprefix("\n(before it: ").removesuffix(")")
+        else:
+            before = before.split("\n", 1)[0]
+        self._done_text[layer.name] = CLOSED_RUN + (f"\n(before it: {before})" if before else "")
+
     def _on_returned(self, outcome: _Outcome) -> None:
         cancelled = self._cancel is not None and self._cancel.is_set()
         layer, removed, data = self._run_layer, self._run_removed, self._run_data
@@ -2046,11 +2065,6 @@ class RegisterWidget(ClosingDock, QWidget):
         if outcome.kind == "cancelled" or cancelled:
             self.status_label.setText(f"'{removed}' was removed while it was registered: the run was cancelled"
                                       if removed is not None else "cancelled")
-            if not self.live and layer is not None and removed is None:  # the dock closed during the run: the one
-                # opened next says so (its status was empty, as if nothing had run; UX review)
-                said = "the run was cancelled: the Register dock was closed during it"
-                earlier = self._done_text.get(layer.name)
-                self._done_text[layer.name] = said + (f"\n(before it: {earlier})" if earlier else "")
             return
         if outcome.kind == "refused":
             self._refuse(outcome.message)

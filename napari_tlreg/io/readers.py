@@ -1944,8 +1944,8 @@ def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, ti
     """Slice position ``slice`` (default 0) of a DICOM folder that :func:`_read_dicom_folder` indexed; ``cut``: its
     image files cut off in their headers, ``(file, kind, series, slice key)``, which fail the slice they may be of."""
     k = 0 if slice is None else int(slice)
-    for f, kind, series, key in cut:
-        if series in (None, uid) and (key is None or 0 <= k < len(order) and key == order[k]):
+    for f, kind, series, key in cut:  # its place unknown, or none of the series' (keyed otherwise): every slice's
+        if series in (None, uid) and (key is None or key not in order or 0 <= k < len(order) and key == order[k]):
             _fail(path, f"{f.name} is not readable (truncated: it says it is an {kind} object, and ends before its "
                         "image)")
     if not 0 <= k < len(order):
