@@ -156,10 +156,12 @@ def own_region(sequence) -> np.ndarray | None:
     return np.asarray(own, bool) if own is not None and np.ndim(own) == 2 and np.shape(own) == frames else None
 
 
-def own_param_note(key: str, value) -> str:
-    """What the CLI and ``batch`` say of a parameter :func:`own_region_params` filled from the sequence itself."""
+def own_param_note(key: str, value, python: bool = False) -> str:
+    """What the CLI and ``batch`` say of a parameter :func:`own_region_params` filled from the sequence itself
+    (``python``: :func:`register`'s note, in its own words)."""
     if key == "weights":
-        return f"weights = {value}, the model trained for this sample (--param weights= for the method's default)"
+        return (f"weights = {value}, the model trained for this sample ("
+                + ("weights=''" if python else "--param weights=") + " for the method's default)")
     if key == "nodata":
         return (f"nodata = the file's no-data value, {float(value):g} (--param nodata=VALUE for another, "
                 "--param nodata= to find it by the rule, --param mask_nodata=false for none)")
@@ -755,7 +757,7 @@ def register(
     if isinstance(frames, Sequence):
         given_params, params = params, own_region_params(method, frames, params)
         if "weights" in params and "weights" not in given_params:  # a sample's own model, said as the CLI says it
-            sample_notes.append(own_param_note("weights", params["weights"]))
+            sample_notes.append(own_param_note("weights", params["weights"], python=True))
         own_spacing, own_unit = physical_size(frames)
         # unit="px" alone: measured in pixels (its own spacing was taken, then refused with "give spacing=None")
         spacing = own_spacing if spacing is None and given_unit != "px" else spacing

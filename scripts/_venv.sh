@@ -8,7 +8,8 @@
 #
 # Environment knobs: PYTHON (interpreter used to create the venv; an existing venv of Python >= 3.11 is kept:
 # delete it to remake it with PYTHON), TLREG_VENV (venv folder,
-# default <repo>/.venv), TLREG_FORCE_INSTALL=1 (reinstall even when the stamp is current).
+# default <repo>/.venv), TLREG_FORCE_INSTALL=1 (reinstall even when the stamp is current), TLREG_TORCH_INDEX (the
+# index torch is taken from first: PyTorch's CPU index when unset, the usual index's build when empty).
 
 TLREG_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TLREG_VENV="${TLREG_VENV:-$TLREG_ROOT/.venv}"
@@ -51,6 +52,7 @@ import hashlib, pathlib, sys
 root, extra = pathlib.Path(sys.argv[1]), sys.argv[2]
 h = hashlib.sha256((root / "pyproject.toml").read_bytes())
 h.update(f"\0{extra}\0{root}\0{sys.version}".encode())
+h.update(__import__("os").environ.get("TLREG_TORCH_INDEX", "").encode())  # another torch index asked for: install again
 print(h.hexdigest()[:32])
 PY
 }
@@ -136,14 +138,18 @@ tlreg_ensure_venv() {
   # CUDA one, ~2.5 GB more; packaging review), unless the venv has torch already (a CUDA build installed beforehand
   # satisfies the pin and is kept, see README) or TLREG_TORCH_INDEX is set empty (the usual index's build). A torch of
   # another version is replaced from the CPU index too (the editable install took PyPI's CUDA build for it; diff review).
-  local torch_index="${TLREG_TORCH_INDEX-https://download.pytorch.org/whl/cpu}" torch_pin
+  # TLREG_TORCH_INDEX given: its build too (".../whl/cu126": 2.13.0+cu126; a CPU torch there was kept; README review).
+  local torch_index="${TLREG_TORCH_INDEX-https://download.pytorch.org/whl/cpu}" torch_pin build=""
   torch_pin="$(_tlreg_torch_pin)" || return 1
-  if [ -n "$torch_index" ] && ! "$TLREG_PY" - "$torch_pin" >/dev/null 2>&1 <<'PY'
+  [ -n "${TLREG_TORCH_INDEX:-}" ] && build="${TLREG_TORCH_INDEX%/}" && build="${build##*/}"
+  if [ -n "$torch_index" ] && ! "$TLREG_PY" - "$torch_pin" "$build" >/dev/null 2>&1 <<'PY'
 import sys
 from importlib.metadata import version
-sys.exit(version("torch").split("+")[0] != sys.argv[1].split("==")[1])
+public, _, local = version("torch").partition("+")
+sys.exit(public != sys.argv[1].split("==")[1] or (sys.argv[2] not in ("", local)))
 PY
   then
+    torch_pin="$torch_pin${build:++$build}"  # the build named (2.13.0+cpu installed satisfied a plain 2.13.0)
     _tlreg_log "installing $torch_pin from $torch_index (set TLREG_TORCH_INDEX= to take the usual index's build)"
     _tlreg_pip install --progress-bar off --timeout 30 --retries 1 --index-url "$torch_index" "$torch_pin" \
       || _tlreg_log "$torch_pin not installed from $torch_index (not there, or not reachable): pip takes torch from the usual index"

@@ -1391,7 +1391,7 @@ def _nifti_array(path: Path, slice=None, lazy: bool = False):
         _fail(path, f"holds {values} values a voxel (shape {tuple(shape)})"
                     + (": a displacement (vector) field" if intent == 1007 else "") + ", not an image sequence of one "
                     "value a pixel; napari-tlreg reads its own results from their folder (RegistrationResult.load, "
-                    "File > Open)")
+                    "the Register dock's open result…)")
     one_slice = lazy and len(dims) == 4 and slice is not EVERY
     _check_claim(path, (dims[0], dims[1], dims[3]) if one_slice else shape, "NIfTI image")
     n = math.prod(shape)
