@@ -507,29 +507,27 @@ def test_a_new_venv_takes_torchs_cpu_build_first(tmp_path):
     # (diff review) a torch of another version was kept, and the editable install took PyPI's CUDA build for it; a
     # build of the pinned version (CUDA's, put there first) is kept
     (site,) = venv.glob("lib/python3.*/site-packages")
-    for version, replaced in (("2.12.0+cpu", True), ("2.13.0+cu126", False)):
+
+    def set_up_over(version: str, **more) -> str:
+        """The set-up's output over a venv whose torch (its metadata alone) is ``version``."""
         for old in site.glob("torch-*.dist-info"):
             shutil.rmtree(old)
         info = site / f"torch-{version}.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: torch\nVersion: {version}\n")
-        proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300,
-                              env={**env, "TLREG_FORCE_INSTALL": "1"})
-        assert proc.returncode == 0 and ("download.pytorch.org/whl/cpu torch==2.13.0" in proc.stdout) == replaced, \
-            (version, proc.stdout)
+        proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300, env={**env, **more})
+        assert proc.returncode == 0 and "-e .[napari]" in proc.stdout, (version, proc.stdout, proc.stderr)
+        return proc.stdout
+
+    for version, replaced in (("2.12.0+cpu", True), ("2.13.0+cu126", False)):
+        out = set_up_over(version, TLREG_FORCE_INSTALL="1")
+        assert ("download.pytorch.org/whl/cpu torch==2.13.0" in out) == replaced, (version, out)
     # (README review) a build named by TLREG_TORCH_INDEX replaces another build of the pinned version (a CPU torch
     # was kept under the GPU line of the README), and naming another index installs again (the stamp was current)
     cu = "https://download.pytorch.org/whl/cu126"
     for version, replaced in (("2.13.0+cpu", True), ("2.13.0+cu126", False)):
-        for old in site.glob("torch-*.dist-info"):
-            shutil.rmtree(old)
-        info = site / f"torch-{version}.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: torch\nVersion: {version}\n")
-        proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300,
-                              env={**env, "TLREG_TORCH_INDEX": cu})
-        assert proc.returncode == 0 and "-e .[napari]" in proc.stdout, (version, proc.stdout, proc.stderr)
-        assert (f"--index-url {cu} torch==2.13.0+cu126" in proc.stdout) == replaced, (version, proc.stdout)
+        out = set_up_over(version, TLREG_TORCH_INDEX=cu)
+        assert (f"--index-url {cu} torch==2.13.0+cu126" in out) == replaced, (version, out)
 
 
 def test_a_venv_of_a_python_below_311_is_made_again_and_an_unusable_PYTHON_is_said(tmp_path):
