@@ -399,21 +399,9 @@ def _stamp(path) -> str | None:
 def _sample_weights(source: str, method: str) -> str | None:
     """The model a bundled sample named ``source`` registers with under ``method`` (the lemniscate's), else None (a
     record of the run was made with the method's default: a re-run with weights= given empty was skipped; diff review)."""
-    from .io.bundled import SAMPLE_WEIGHTS
-    from .io.readers import PACKED_KEYS
+    from .io.bundled import sample_models
 
-    path = Path(source).expanduser()
-    if path.exists():  # a copy of a sample's file names the sample inside (io.bundled.unpack_sequence takes it)
-        if path.suffix.lower() != ".npz" or not path.is_file():
-            return None
-        import numpy as np
-
-        try:
-            with np.load(path) as data:
-                source = str(data["name"]) if set(PACKED_KEYS) <= set(data.files) else ""  # as the reader takes it
-        except Exception:  # not ours to judge here: the run says what is wrong with it
-            return None
-    return SAMPLE_WEIGHTS.get(source, {}).get(method)
+    return sample_models(source).get(method)
 
 
 def run_record(item: dict, method: str, params: dict, reference: int, normalize: str, slice: int | None) -> dict:
@@ -899,12 +887,6 @@ class _QuietDistributed:
 _QUIET = _QuietDistributed()
 
 
-def _stem_of(path: Path) -> str:
-    from .io.readers import _stem
-
-    return _stem(path)
-
-
 def no_inputs(inputs, out) -> ValueError:
     """The error of ``inputs`` that give no sequence (:func:`expand_inputs` found none), saying why where it can."""
     listed = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
@@ -916,7 +898,9 @@ def no_inputs(inputs, out) -> ValueError:
     labels = [p for p in listed if Path(p).expanduser().is_file() and labels_of_a_sequence_beside(Path(p).expanduser())]
     if labels:  # (diff review) a labels file alone was "no input sequences given"
         first = Path(labels[0]).expanduser()
-        folder = first.parent / _stem_of(first).rsplit("_", 1)[0]
+        from .io.readers import _stem
+
+        folder = first.parent / _stem(first).rsplit("_", 1)[0]
         if folder.is_dir():
             return ValueError(f"{os.fspath(labels[0])} is named as the labels of the folder {folder.name} beside it, "
                               "which is no sequence file (its reader reads no labels beside it): register the folder "

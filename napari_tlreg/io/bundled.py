@@ -40,6 +40,26 @@ _DESCRIPTIONS = {
 #: the lemniscate's MSE 12x the lemniscate model's (0.0099 against 0.0008; packaging review)
 SAMPLE_WEIGHTS = {"lemniscate": {"tlrn": "tlrn_synth64", "voxelmorph": "voxelmorph_synth64"}}
 
+def sample_models(source) -> dict:
+    """``{method: model}`` a sample registers with (:data:`SAMPLE_WEIGHTS`), for a sample's name or a file of it (a copy
+    opened by its path names the sample inside, as :func:`unpack_sequence` takes it); ``{}`` for anything else, a file
+    that cannot be read included (its run says what is wrong with it)."""
+    from pathlib import Path
+
+    from .readers import PACKED_KEYS
+
+    path = Path(str(source)).expanduser()
+    if path.exists():
+        if path.suffix.lower() != ".npz" or not path.is_file():
+            return {}
+        try:
+            with np.load(path) as data:
+                source = str(data["name"]) if set(PACKED_KEYS) <= set(data.files) else ""
+        except Exception:
+            return {}
+    return dict(SAMPLE_WEIGHTS.get(str(source), {}))
+
+
 # stored frames are quantised to uint16 over [0, 1]
 _FRAME_LEVELS = 65535
 
