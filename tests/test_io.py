@@ -347,8 +347,10 @@ def test_dicom_folder_without_dicom(tmp_path):
 def test_dicom_multiframe_real():
     import pydicom
 
-    seq = load_sequence(MULTIFRAME)
-    assert seq.shape == (16, 256, 256)
+    with pytest.warns(UserWarning, match=r"heart_cine_multiframe_16x256x256\.dcm: the DICOM records no pixel size "
+                      r"\(no PixelSpacing.*read in pixels, and distances \(TRE, Hausdorff\) are measured in pixels"):
+        seq = load_sequence(MULTIFRAME)  # the real file has no PixelSpacing: said, not silent
+    assert seq.shape == (16, 256, 256) and seq.spacing is None and seq.unit == "px"
     assert seq.metadata["frame_time_ms"] == pytest.approx(69.47)
     np.testing.assert_array_equal(seq.frames, pydicom.dcmread(MULTIFRAME).pixel_array.astype(np.float32))
 
@@ -356,7 +358,9 @@ def test_dicom_multiframe_real():
 def test_dicom_echo_ybr_ultrasound_regions():
     import pydicom.examples
 
-    seq = load_sequence(pydicom.examples.get_path("ybr_color"))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*records no pixel size")  # its size is in its ultrasound regions
+        seq = load_sequence(pydicom.examples.get_path("ybr_color"))
     assert seq.shape == (30, 240, 320)
     # PhysicalDelta 0.0510 cm refers to the 640x480 original; the stored pixels are 2x coarser
     assert seq.unit == "mm" and seq.spacing == pytest.approx((1.020994112, 1.020994112))

@@ -1664,6 +1664,12 @@ def _dicom_spacing(ds) -> tuple[float, float] | None:
         dx, dy = float(region.PhysicalDeltaX), float(region.PhysicalDeltaY)
         if dx > 0 and dy > 0:
             return dy * 10.0 * factor, dx * 10.0 * factor
+    if ps is not None:  # a PixelSpacing that is not two positive numbers: said above, with "measuring in pixels"
+        return None
+    name = Path(str(getattr(ds, "filename", "") or "DICOM")).name
+    warnings.warn(f"{name}: the DICOM records no pixel size (no PixelSpacing, ImagerPixelSpacing or ultrasound "
+                  "region in cm): it is read in pixels, and distances (TRE, Hausdorff) are measured in pixels; from "
+                  "Python, register(..., spacing=(row_mm, col_mm)) gives it one", stacklevel=2)
     return None
 
 
