@@ -1,6 +1,6 @@
 """``napari-tlreg``: the command-line face of the public API.
 
-    napari-tlreg register INPUT [--method tlrn] [--reference T] [--slice K] [--labels FILE]...
+    napari-tlreg register INPUT [--method tlrn] [--reference T] [--slice K] [--series K|UID] [--labels FILE]...
                          [--landmarks CSV] [--device auto] [--normalize auto] --out FOLDER
     napari-tlreg evaluate FOLDER... [--labels FILE]... [--landmarks CSV] [--report FOLDER]
     napari-tlreg train METHOD [--data synthetic:cardiac|synthetic:satellite|FOLDER] [--iterations N]
@@ -32,6 +32,11 @@ from .core.normalize import NORMALIZATIONS
 
 NORMALIZE_HELP = ("intensity scale: per frame where frames flicker in brightness (auto), one for the sequence, "
                   "or each frame its own")
+
+
+def _series_choice(text: str):
+    """``--series``'s value: a 0-based index in SeriesNumber order, or a SeriesInstanceUID (dotted digits)."""
+    return int(text) if text.isdigit() else text
 
 
 def _slice_choice(text: str):
@@ -72,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
                         "the last)")
     r.add_argument("--slice", type=int, default=None, metavar="K",
                    help="slice position of a multi-slice cine (DICOM folder, 4-D NIfTI, npz (S,T,H,W)); default 0")
+    r.add_argument("--series", type=_series_choice, default=None, metavar="K|UID",
+                   help="of a DICOM folder holding several series: the K-th in SeriesNumber order (0-based) or its "
+                        "SeriesInstanceUID; default the series of the most files (said)")
     r.add_argument("--labels", action="append", default=None, metavar="FILE",
                    help="labels file (T,H,W) or (H,W) on the reference; a volume (X,Y,Z) of one time point, as "
                         "ACDC's patientNNN_frameMM_gt.nii.gz: the frames' slice position, on frame MM (1-based); one whose "
@@ -223,7 +231,8 @@ def _recorded_annotations(folder: Path, res) -> tuple:
     if not source:
         return None, None
     try:
-        seq = load_sequence(source, slice=_recorded_slice(folder, res)[0])
+        seq = load_sequence(source, slice=_recorded_slice(folder, res)[0],
+                            series=(getattr(res, "provenance", None) or {}).get("series"))
     except (ValueError, OSError):
         return None, None
     if tuple(seq.shape) != tuple(res.frames.shape) or (seq.labels is None and seq.landmarks is None):
@@ -291,8 +300,10 @@ def _progress_printer(method: str):
 def _in_cli_words(message: str) -> str:
     """``message`` with the API's hint in Python's words said with the command's flag."""
     from .core.normalize import ONE_SCALE_HINT
+    from .io.readers import SERIES_HINT
 
-    return message.replace(ONE_SCALE_HINT, "--normalize sequence keeps one scale for all")
+    return (message.replace(ONE_SCALE_HINT, "--normalize sequence keeps one scale for all")
+            .replace(SERIES_HINT, "; --series K (0-based, in SeriesNumber order) or --series UID chooses another"))
 
 
 def _print_warning(message: str) -> None:
@@ -334,7 +345,10 @@ def cmd_register(args) -> int:
             if is_labels_file(Path(f)):
                 raise ValueError(f"{f}: a labels file (its name says so), not a frame: give it as --labels {f}")
     # too large: refused before it is read; several files: one frame each, stacked
-    seq = load_sequence(files[0] if len(files) == 1 else files, slice=args.slice, max_voxels=api.MAX_VOXELS)
+    if len(files) > 1 and args.series is not None:
+        raise ValueError("--series chooses a series of one DICOM folder; files stacked as frames are one series")
+    seq = load_sequence(files[0] if len(files) == 1 else files, slice=args.slice, series=args.series,
+                        max_voxels=api.MAX_VOXELS)
     n_slices = int(seq.metadata.get("n_slices", 1))
     if n_slices > 1 and args.slice is None:  # say so: the other slice positions are not registered
         print(f"napari-tlreg register: {said} has {n_slices} slice positions; registering slice 0 "
@@ -673,7 +687,7 @@ def main(argv: list[str] | None = None) -> int:
     del args._commands
     with warnings.catch_warnings():  # a warning is one line too, never a source excerpt
         warnings.showwarning = lambda message, category, *_a, **_k: print(
-            f"napari-tlreg {args.command}: warning: {_first_line(message)}", file=sys.stderr)
+            f"napari-tlreg {args.command}: warning: {_in_cli_words(_first_line(message))}", file=sys.stderr)
         with _sigterm_interrupts(args.command):
             return _main(args)
 

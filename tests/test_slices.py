@@ -457,3 +457,68 @@ def test_one_slice_of_any_multi_slice_source_is_named_for_its_slice(tmp_path):
         assert load_sequence(src).name == f"{name}_slice0" and load_sequence(src, slice=2).name == f"{name}_slice2"
         assert [s.name for s in load_slices(src)] == [f"{name}_slice{k}" for k in range(3)]
     assert load_sequence(tmp_path / "one.npz").name == "one"
+
+
+def _two_series(shared_data, tmp_path):
+    """A folder of two series: the Sunnybrook patient's slice 0 (20 phases, SeriesNumber 300 as written) and 8 phases
+    of its slice 1 written as another series (SeriesNumber 301, "second"), as an export of a study puts them."""
+    import shutil
+
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    src = shared_data / "sunnybrook" / "dicom_SCD0000101"
+    folder = tmp_path / "study"
+    folder.mkdir()
+    for n in range(1, 21):
+        shutil.copy(src / f"{n}.dcm", folder / f"{n}.dcm")
+    uid = generate_uid(entropy_srcs=["second series"])
+    for n in range(21, 29):
+        ds = pydicom.dcmread(src / f"{n}.dcm")
+        ds.SeriesInstanceUID, ds.SeriesNumber, ds.SeriesDescription = uid, 301, "second"
+        with warnings.catch_warnings():  # the file's own UIDs do not conform ("Invalid value for VR UI")
+            warnings.simplefilter("ignore")
+            ds.save_as(folder / f"b{n}.dcm")
+    first = str(pydicom.dcmread(folder / "1.dcm").SeriesInstanceUID)
+    return folder, first, uid
+
+
+def test_a_folder_of_several_series_says_them_and_the_cli_chooses_one(shared_data, tmp_path, capsys):
+    """(2026-12-07) A folder of several series took the largest, said "pass series= to choose" (Python's words, in
+    the CLI too, which had no way to choose), and named it by its UID alone; a result of another series could not say
+    which it was, so `evaluate` re-read the default one."""
+    folder, first, second = _two_series(shared_data, tmp_path)
+    with pytest.warns(UserWarning, match=r"study: 2 series found \(0: 20 files, SeriesNumber 300; "
+                                         r"1: 8 files, SeriesNumber 301, 'second'\); using series 0, of the most files; "
+                                         r"series=K \(0-based, in SeriesNumber order\) or series=UID chooses another"):
+        seq = load_sequence(folder)
+    assert seq.shape[0] == 20 and seq.metadata["series_uid"] == first
+    by_index, by_uid = load_sequence(folder, series=1), load_sequence(folder, series=second)
+    assert by_index.shape[0] == by_uid.shape[0] == 8 and by_index.metadata["series_uid"] == second
+    np.testing.assert_array_equal(by_index.frames, by_uid.frames)
+
+    out = tmp_path / "second"
+    assert cli.main(["register", str(folder), "--series", "1",
+                     "--out", str(out), "--no-montage"]) == 0
+    assert "series found" not in capsys.readouterr().err  # chosen: nothing to say
+    res = tl.RegistrationResult.load(out)
+    assert res.frames.shape[0] == 8 and res.provenance["series"] == second
+    assert cli.main(["register", str(folder),
+                     "--out", str(tmp_path / "default"), "--no-montage"]) == 0
+    err = capsys.readouterr().err
+    assert "using series 0, of the most files; --series K (0-based, in SeriesNumber order) or --series UID chooses " \
+           "another" in err and "series=K" not in err
+    assert tl.RegistrationResult.load(tmp_path / "default").provenance["series"] == first
+    assert cli.main(["register", str(folder), "--series", "5", "--out", str(tmp_path / "x"), "--no-montage"]) == 2
+    assert "series=5 is out of range: the folder has 2 series" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_series_of_a_file_that_holds_none_is_refused(tmp_path):
+    """series= on a TIFF was ignored: the file's frames registered as if it had chosen."""
+    from napari_tlreg.io import SequenceReadError
+
+    path = save_stack(tmp_path / "s.tif", np.zeros((3, 16, 16), np.float32))
+    with pytest.raises(SequenceReadError, match=r"^s.tif: series=1 chooses one series of a DICOM folder; a TIFF file "
+                                                r"holds no series to choose$"):
+        load_sequence(path, series=1)

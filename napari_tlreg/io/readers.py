@@ -548,6 +548,9 @@ def _load(source, slice, series):
             seq.name = f"{seq.name}_slice{k}"  # as a DICOM folder's, and load_slices' (a 4-D NIfTI's and an npz's
         return seq  # slice 3 were named as the file, the name of its slice 0 too)
 
+    if series is not None and kind != "dicom":  # (ignored before: the default image registered without a word)
+        what = "folder of frames" if kind == "stack" else f"{_KIND_TEXT.get(kind, kind)} file"
+        _fail(path, f"series={series!r} chooses one series of a DICOM folder; a {what} holds no series to choose")
     got = guarded(lambda: reader(path, slice=slice, series=series))
     if slice is not EVERY:
         if slice not in (None, 0) and int(got.metadata.get("n_slices", 1)) <= 1:
@@ -1634,6 +1637,18 @@ def _check_dicom_claim(ds, n_files: int = 1) -> None:
     _check_frames(path, shape[:3])
 
 
+#: how to choose another series, in Python's words (the CLI says its --series)
+SERIES_HINT = "; series=K (0-based, in SeriesNumber order) or series=UID chooses another"
+
+
+def _series_said(k: int, items: list) -> str:
+    """Series ``k`` of a folder, for a message: its number, its description and its count of files."""
+    ds = items[0][1]
+    number, what = ds.get("SeriesNumber"), str(ds.get("SeriesDescription", "") or "").strip()
+    return (f"{k}: {len(items)} file{'s' if len(items) != 1 else ''}" + (f", SeriesNumber {number}" if number not in (None, "") else "")
+            + (f", {what!r}" if what else ""))
+
+
 def _dicom_pixel_spacing(ds):
     """The PixelSpacing element's value: the image's own, the imager's, or an enhanced multi-frame file's functional
     groups' (shared by the frames, or else the first frame's: some write it per frame only); None where there is none."""
@@ -1911,10 +1926,10 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
         by_series.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append((f, ds))
     uids = sorted(by_series, key=lambda u: (_num(by_series[u][0][1].get("SeriesNumber")), u))
     if series is None:
-        uid = max(uids, key=lambda u: len(by_series[u]))
+        uid = max(uids, key=lambda u: len(by_series[u]))  # of as many files: the lower SeriesNumber (uids' order)
         if len(uids) > 1:
-            warnings.warn(f"{path.name}: {len(uids)} series found; using the largest ({uid}); "
-                          "pass series= to choose", stacklevel=3)
+            warnings.warn(f"{path.name}: {len(uids)} series found ({'; '.join(_series_said(k, by_series[u]) for k, u in enumerate(uids))}); "
+                          f"using series {uids.index(uid)}, of the most files{SERIES_HINT}", stacklevel=3)
     elif isinstance(series, str):
         if series not in by_series:
             _fail(path, f"series {series!r} not found; series in folder: {', '.join(uids)}")
