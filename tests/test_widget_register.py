@@ -1681,6 +1681,30 @@ def test_the_progress_throttle_passes_a_stages_first_step():
                                      "scale 1 (240x320): iteration 1/3"]
 
 
+def test_the_progress_throttle_sends_a_held_step_when_nothing_follows_it():
+    """(carried since 2026-12-06) A step 10 ms after the one before was dropped; where a long step followed it (a big
+    pair's warp), the status named the step before it for the whole of the long one. It is sent ``interval`` s late
+    instead, unless a later step went first (then it is stale: never sent after it)."""
+    import time
+
+    from napari_tlreg._widgets.register import _Throttle
+
+    said = []
+    throttle = _Throttle(lambda *a: said.append(a), interval=0.2)
+    throttle(0, 10, "run: pair 1")
+    throttle(1, 10, "run: pair 2")  # held: 0.2 s have not passed
+    assert said == [(0, 10, "run: pair 1")]
+    time.sleep(0.5)  # ... and nothing followed: sent once the interval is over, once
+    assert said == [(0, 10, "run: pair 1"), (1, 10, "run: pair 2")]
+    said.clear()
+    time.sleep(0.25)
+    throttle(2, 10, "run: pair 3")  # sent at once
+    throttle(3, 10, "run: pair 4")  # held ...
+    throttle(0, 3, "checking the result: warping")  # ... and overtaken by a new stage, sent at once
+    time.sleep(0.5)
+    assert said == [(2, 10, "run: pair 3"), (0, 3, "checking the result: warping")]
+
+
 def test_the_status_gives_the_time_in_all_where_it_is_seconds_more(widget, qtbot, notes, monkeypatch):
     """(2026-12-07, large-data review) "done: ... in 39.3 s" was shown 82 s after Run: the checks against the frames
     and the result's layers took the rest. Where they take seconds, the status says the time in all."""

@@ -216,24 +216,48 @@ def _in_all(runtime: float, settings: dict, opened) -> str:
 
 
 class _Throttle:
-    """Forward ``progress(done, total, message)`` at most every ``interval`` s (always the last step)."""
+    """Forward ``progress(done, total, message)`` at most every ``interval`` s (always the last step, a stage's first,
+    and, ``interval`` s after it came, a step held back when nothing followed it: the step before a long one was shown
+    late or never, the status naming the one before it through the long step)."""
 
     def __init__(self, emit: Callable[[int, int, str], None], interval: float = 0.05):
         self._emit = emit
         self._interval = interval
         self._last = 0.0
         self._stage = None
+        self._lock = threading.Lock()  # the worker's steps and the timer's trailing one: one at a time, in order
+        self._held: tuple[int, int, str] | None = None
+        self._timer: threading.Timer | None = None
 
     def __call__(self, done: int, total: int, message: str = "") -> None:
-        now = time.monotonic()
-        # a stage's first step too (its count at 0, or its words before the first ":" new): "checking the result" came
-        # 50 ms after the engine's last and was dropped, the dock saying "registered (11/11)" through the warp (diff
-        # review); NMSR's "scale 1 (240x320, λ 3): start", counted on from the scale before, was dropped likewise and
-        # "scale 0.5: done" said for 8 s (echo review)
-        stage = str(message).split(":", 1)[0]
-        if now - self._last >= self._interval or done >= total or done == 0 or stage != self._stage:
-            self._last, self._stage = now, stage
-            self._emit(int(done), int(total), str(message))
+        step = (int(done), int(total), str(message))
+        with self._lock:
+            now = time.monotonic()
+            # a stage's first step too (its count at 0, or its words before the first ":" new): "checking the result"
+            # came 50 ms after the engine's last and was dropped, the dock saying "registered (11/11)" through the
+            # warp (diff review); NMSR's "scale 1 (240x320, λ 3): start", counted on from the scale before, was dropped
+            # likewise and "scale 0.5: done" said for 8 s (echo review)
+            stage = step[2].split(":", 1)[0]
+            if now - self._last >= self._interval or done >= total or done == 0 or stage != self._stage:
+                self._held = None
+                self._send(step, now, stage)
+                return
+            self._held = step
+            if self._timer is None:
+                self._timer = threading.Timer(self._interval - (now - self._last), self._trail)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _send(self, step: tuple[int, int, str], now: float, stage: str) -> None:
+        self._last, self._stage = now, stage
+        self._emit(*step)  # (a Qt signal: queued to the GUI thread, in the order sent)
+
+    def _trail(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._held is not None:  # nothing has been sent since it came
+                step, self._held = self._held, None
+                self._send(step, time.monotonic(), step[2].split(":", 1)[0])
 
 
 #: Modules napari imports lazily the first time it builds our result layers (the Labels layers'
