@@ -231,6 +231,9 @@ def test_pairing_clicks_keys_undo_table_and_csv(docks, qtbot, tmp_path, errors):
     assert rows[0][2] == f"{np.hypot(0.75, 0.5) * 0.5:.2f}" and rows[0][3] == "—"
     assert [w.pairs_table.horizontalHeaderItem(j).text() for j in (2, 3)] == ["before (mm)", "after (mm)"]
     assert w.pairs_table.horizontalHeaderItem(2).toolTip().startswith("TRE before registration (mm)")
+    # ... and the positions beside them, in pixels, say so (the review of 2026-12-07 read "9.2, 12.5" as mm)
+    assert [w.pairs_table.horizontalHeaderItem(j).text() for j in range(4, 8)] == [
+        "row (px)", "col (px)", "ref row (px)", "ref col (px)"]
     assert rows[3][2] == "no partner"
     tre = table_rows(w.tre_table)
     assert tre[0][0] == "3"  # n
@@ -353,6 +356,9 @@ def test_a_sequence_in_pixels_has_one_pair_of_tre_columns(docks):
     w._refresh_tre()
     assert [w.tre_table.horizontalHeaderItem(j).text() for j in range(w.tre_table.columnCount())] == [
         "before (px)", "after (px)"]
+    w._refresh_pairs()  # the positions are in the errors' unit: said once, by the errors' headers
+    assert [w.pairs_table.horizontalHeaderItem(j).text() for j in range(2, 8)] == [
+        "before (px)", "after (px)", "row", "col", "ref row", "ref col"]
 
 
 def test_landmarks_survive_rerun_tre_and_tracking(docks, qtbot, errors):

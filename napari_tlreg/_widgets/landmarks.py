@@ -983,6 +983,12 @@ class LandmarkWidget(ClosingDock, QWidget):
                 tab.horizontalHeaderItem(j).setText(f"{when} ({'px' if sp is None else unit})")
                 tab.horizontalHeaderItem(j).setToolTip(f"TRE {when} registration ({'px' if sp is None else unit}): "
                                                        "the landmark's distance from its partner's position")
+            for j, name in enumerate(PAIR_COLUMNS[4:], start=4):  # positions stay in pixels: said beside mm errors
+                mine = name if sp is None else f"{name} (px)"  # (a 2 x 0.5 mm image's "41.5, 21.6" read as mm)
+                tab.horizontalHeaderItem(j).setText(mine)
+                whose = "the partner on the reference" if name.startswith("ref") else "the landmark on its frame"
+                tab.horizontalHeaderItem(j).setToolTip(f"{whose}: its {name.split()[-1]}, in pixels of the image (its "
+                                                       "data coordinates)")
             rows: list[tuple] = []
             for e in errors:
                 rows.append(((e["id"], e["t"]), [str(e["id"]), str(e["t"]), _fmt(e["row"], 1), _fmt(e["col"], 1),
