@@ -41,6 +41,8 @@ DEFAULT_METHOD = "tlrn"
 #: engines to the real Sentinel-2 pair's shift and to the semi-synthetic pairs' truth (README, pair engines); the
 #: default, trained on cine, gave that pair a field worse than none
 PAIR_METHOD = "hsyn"
+#: the words before ":" of register's own steps after the engine's (its result warped, measured and checked)
+RESULT_STAGE = "checking the result"
 
 
 def suggested_method(n_frames: int, unit: str | None = None, geotiff: bool = False) -> str:
@@ -835,21 +837,21 @@ def register(
         raise ValueError(f"{method}: the registration gave NaN or infinite displacements; nothing is returned")
     # the result's own stage, said and cancellable (on 32x2048x2048 it took 19-37 s after the engine's last word, the
     # bar at 100 % and Cancel taken only at its end; large-data review)
-    ctx.report(0, 3, "checking the result: warping the reference")
+    ctx.report(0, 3, f"{RESULT_STAGE}: warping the reference")
     with torch.no_grad():
         u = u.detach().float()
         u[ref] = 0.0
         warped = F.warp(x[ref][None, None], u)[:, 0]
         warped[ref] = x[ref]  # the reference itself (resampled at no displacement: an MSE of 1e-13, not 0)
         ctx.check()
-        ctx.report(1, 3, "checking the result: Jacobian determinant")
+        ctx.report(1, 3, f"{RESULT_STAGE}: Jacobian determinant")
         jac = F.jacobian_determinant(u)
         inv = ctx.inverse
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     runtime = time.perf_counter() - t0
     ctx.check()
-    ctx.report(2, 3, "checking the result: against the frames")
+    ctx.report(2, 3, f"{RESULT_STAGE}: against the frames")
     valid = _valid_pixels(x, ref, u, given) if checked.get("mask_nodata") else None  # the engines' no-data left out
     worse = worse_than_none(x, warped, ref, valid)
     ctx.check()

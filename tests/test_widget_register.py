@@ -3023,6 +3023,11 @@ def test_the_legend_follows_the_checkerboard_and_the_bar_the_layers_being_made(w
     choose(w.method_combo, SlowEngine.name)
     w.run_btn.click()
     qtbot.waitUntil(lambda: w.running, timeout=5000)
+    w._on_progress(7, 7, "integrated")
+    assert (w.progress_bar.maximum(), w.progress_bar.value()) == (7, 7)
+    # register's own stage after the engine's: the bar busy (it went from 100 % to 0/3: read as a restart, twice)
+    w._on_progress(0, 3, "checking the result: warping the reference")
+    assert w.progress_bar.maximum() == 0 and w.status_label.text() == "checking the result: warping the reference (0/3)"
     w._on_progress(1, 1, "done")  # as register says it, before the layers are made
     assert w.progress_bar.maximum() == 0 and w.status_label.text() == "registered: making the result layers"
     w.cancel()

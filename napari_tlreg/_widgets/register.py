@@ -53,6 +53,7 @@ from napari_tlreg.api import (
     NONFINITE_HINT,
     DEFAULT_METHOD,
     NORMALIZATIONS,
+    RESULT_STAGE,
     Cancelled,
     available_devices,
     blank_frames,
@@ -2062,6 +2063,8 @@ class RegisterWidget(ClosingDock, QWidget):
             # second of "100 %" with Cancel shown, and the engine's last word, "integrated (1/1)")
             self.progress_bar.setRange(0, 0)
             message, done, total = "registered: making the result layers", 0, 0
+        elif message.startswith(RESULT_STAGE):  # the engine is done; the result is checked: busy, not a bar that
+            self.progress_bar.setRange(0, 0)  # went from 100 % back to 0 (two reviewers read it as a restart)
         elif total > 0:
             self.progress_bar.setRange(0, total)
             self.progress_bar.setValue(min(done, total))
