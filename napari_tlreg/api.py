@@ -853,6 +853,10 @@ def register(
     ctx.check()
     ctx.report(2, 3, f"{RESULT_STAGE}: against the frames")
     valid = _valid_pixels(x, ref, u, given) if checked.get("mask_nodata") else None  # the engines' no-data left out
+    region = engine.scaling_region(checked)  # NMSR's mask: the frames compared where the run fitted them, as the
+    if region is not None and not region.all():  # metrics are (the echo's caption outside its fan, which no field
+        inside = torch.from_numpy(np.broadcast_to(region, x.shape).copy()).to(x.device)  # moves, made frames "worse")
+        valid = inside if valid is None else valid & inside
     worse = worse_than_none(x, warped, ref, valid)
     ctx.check()
     inverted = inverted_frames(x, warped, ref)

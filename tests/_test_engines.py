@@ -48,3 +48,37 @@ class ShiftEngine(Engine):
             u[i, 1] = dc * params["gain"]
         ctx.report(t, t, "done")
         return u
+
+
+MASKED_SHIFT_ENGINE = "test_masked_shift"
+MASKED_SHIFT_TARGET = f"{__name__}:MaskedShiftEngine"
+
+
+class MaskedShiftEngine(Engine):
+    """test: a region engine (as NMSR with its ``mask``): frame t's content is the reference's 2t rows down; its field
+    says so over the whole frame, outside the region too (where an engine fitted in it extrapolates)."""
+
+    name = MASKED_SHIFT_ENGINE
+    description = "test: 2 rows a frame, a region's"
+    defaults = {"mask": None}
+    region_params = ("mask",)
+
+    def validate_params(self, params):
+        from napari_tlreg.core.region import coerce_mask
+
+        out = super().validate_params(params)
+        out["mask"] = coerce_mask(out["mask"], self.name)
+        return out
+
+    def scaling_region(self, params):
+        from napari_tlreg.core.region import decode_mask
+
+        return None if params["mask"] is None else decode_mask(params["mask"]).astype(bool)
+
+    def run(self, frames, reference, params, ctx):
+        t = frames.shape[0]
+        u = torch.zeros((t, 2, *frames.shape[1:]), dtype=frames.dtype, device=frames.device)
+        for i in range(t):
+            u[i, 0] = 2.0 * (i - reference)
+        ctx.report(1, 1, "done")
+        return u
