@@ -798,6 +798,26 @@ def test_atomic_path_success_and_unknown_suffix(tmp_path):
     assert not (tmp_path / "a.png").exists()
 
 
+def test_a_write_onto_a_device_or_a_pipe_is_refused_and_leaves_it_as_it_is(tmp_path):
+    """(2026-12-07, bad-input review) Saving to a device or a pipe renamed a plain file onto it: the container's
+    /dev/full became a 41-byte CSV, and `train --out /dev/null` would replace /dev/null for good."""
+    import stat
+
+    from napari_tlreg.io import save_points_csv
+
+    fifo = tmp_path / "pipe.tif"
+    os.mkfifo(fifo)
+    link = tmp_path / "null.csv"
+    link.symlink_to("/dev/null")  # a link to a device: followed, and refused as the device is
+    for target, write in [(fifo, lambda p: save_stack(p, _stack((2, 8, 8)))),
+                          (link, lambda p: save_points_csv(p, np.array([[0, 0, 1.0, 1.0], [0, 1, 2.0, 2.0]])))]:
+        with pytest.raises(FileExistsError, match=r"is not a file \(a device, a pipe or a socket\) and is not "
+                                                  r"replaced; write to a file's path"):
+            write(target)
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and stat.S_ISCHR(Path("/dev/null").stat().st_mode)
+    assert _only(tmp_path) == ["null.csv", "pipe.tif"]
+
+
 def test_atomic_dir_replaces_or_keeps(tmp_path):
     out = tmp_path / "res"
     with atomic_dir(out) as d:

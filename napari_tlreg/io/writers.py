@@ -164,6 +164,9 @@ def atomic_path(target):
     target = _final_target(target)
     if target.is_dir():
         raise IsADirectoryError(f"{target}: is a folder, expected a file path")
+    if target.exists() and not target.is_file():  # replaced by a plain file: /dev/null became a 1.4 MB checkpoint
+        raise FileExistsError(f"{target}: is not a file (a device, a pipe or a socket) and is not replaced; write to a "
+                              "file's path")
     check_place(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_file_leftovers(target)
