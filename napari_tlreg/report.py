@@ -943,7 +943,7 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
     labels are the folder's own, whose names ``metrics.json`` keeps (False: other labels, the names go). Returns the
     summary; ``rows_out``: a list its per-frame rows are appended to (a report of the same annotations takes them)."""
     from . import landmarks as LM
-    from .io.writers import atomic_path, check_place, save_points_csv
+    from .io.writers import atomic_path, check_place, save_points_csv, staged_files
 
     folder = Path(folder)
     check_place(folder / "metrics.json")  # a folder that cannot be written: said before the work, naming it
@@ -971,19 +971,20 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
     source, kept = recorded(folder)
     if not keep_label_names:  # the names of the labels it was scored on before, not of these
         kept.pop("label_names", None)
-    summary = write_metrics(res, folder, source=source, extra=kept, tables=computed)
-    if labels is not None:  # the folder keeps what it was evaluated against (a later `evaluate FOLDER` reads it)
-        save_label_files(folder, res, labels)
-    with atomic_path(folder / "plots.png") as tmp:
-        save_plots(tables, tmp, unit=unit)
-    if lm_files is not None:
-        lm, tt, pairs = lm_files
-        save_points_csv(folder / "landmarks.csv", lm)
-        for fname, rows, first in (("tre.csv", tt, ("t", "n")), ("landmark_pairs.csv", pairs, ("id", "t"))):
-            with atomic_path(folder / fname) as tmp:
-                _write_csv(tmp, in_unit([{"method": name, **r} for r in rows], unit), first=("method", *first))
-        summary = {**summary, "tre_all": in_unit({k: _clean(v) for k, v in tt[-1].items()}, unit)}
-    else:  # an earlier evaluation's landmark files would sit beside metrics without TRE
-        for fname in LANDMARK_FILES:
-            (folder / fname).unlink(missing_ok=True)
+    # every file written first, then moved in together: a failure (a full disk at the plots) leaves the folder as it
+    # was (it mixed the new metrics and labels with the old plots and landmarks); an earlier evaluation's landmark
+    # files would sit beside metrics without TRE: removed once the rest is in
+    with staged_files(folder, remove=LANDMARK_FILES if lm_files is None else ()) as stage:
+        summary = write_metrics(res, stage, source=source, extra=kept, tables=computed)
+        if labels is not None:  # the folder keeps what it was evaluated against (a later `evaluate FOLDER` reads it)
+            save_label_files(stage, res, labels)
+        with atomic_path(stage / "plots.png") as tmp:
+            save_plots(tables, tmp, unit=unit)
+        if lm_files is not None:
+            lm, tt, pairs = lm_files
+            save_points_csv(stage / "landmarks.csv", lm)
+            for fname, rows, first in (("tre.csv", tt, ("t", "n")), ("landmark_pairs.csv", pairs, ("id", "t"))):
+                with atomic_path(stage / fname) as tmp:
+                    _write_csv(tmp, in_unit([{"method": name, **r} for r in rows], unit), first=("method", *first))
+            summary = {**summary, "tre_all": in_unit({k: _clean(v) for k, v in tt[-1].items()}, unit)}
     return summary

@@ -1737,6 +1737,40 @@ def test_cli_evaluate_puts_one_labels_frame_on_each_folders_own_reference(tmp_pa
     assert sorted(r["reference"] for r in doc["results"]) == [0, 1]
 
 
+def test_an_evaluation_that_fails_while_writing_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    """(2026-12-07, bad-input review) `evaluate` failing at its plots (a full disk) had replaced metrics.json,
+    metrics.csv and the labels already, left the old plots and wrote no landmark files: two evaluations in one folder,
+    and the next `evaluate FOLDER` read the new labels without the landmarks. Its files are moved in together now."""
+    import errno
+
+    from napari_tlreg import report
+    from napari_tlreg.result import RegistrationResult
+
+    folder = _result_with_reference(tmp_path / "r", 0)
+    res = RegistrationResult.load(folder)
+    lab = np.zeros((32, 32), np.int32)
+    lab[10:20, 10:20] = 1
+    report.write_evaluation(res, folder, labels=lab)  # an evaluation with labels and no landmarks
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert "propagated_labels.tif" in before and "tre.csv" not in before
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(report, "save_plots", full)
+    other = np.zeros((32, 32), np.int32)
+    other[4:12, 4:12] = 2
+    with pytest.raises(OSError, match=r"no space left on the device while writing .*r \(its plots.png\)"):
+        report.write_evaluation(res, folder, labels=other, landmarks=np.array([[1, 0, 5.0, 5.0], [1, 2, 6.0, 5.0]]))
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # nothing replaced, nothing left beside
+    monkeypatch.undo()
+    report.write_evaluation(res, folder, labels=other, landmarks=np.array([[1, 0, 5.0, 5.0], [1, 2, 6.0, 5.0]]))
+    assert {"tre.csv", "landmark_pairs.csv", "landmarks.csv"} <= {p.name for p in folder.iterdir()}
+    report.write_evaluation(res, folder, labels=other)  # again without landmarks: theirs go, once the rest is in
+    assert not {"tre.csv", "landmark_pairs.csv", "landmarks.csv"} & {p.name for p in folder.iterdir()}
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
 def test_write_evaluation_takes_one_labels_frame_and_fails_before_writing(tmp_path):
     """``report.write_evaluation`` with one (H, W) labels frame (the reference's, as every writer takes it) evaluates
     (it rewrote metrics and labels, then failed before plots.png); a bad annotation leaves the folder untouched;

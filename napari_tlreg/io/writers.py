@@ -379,6 +379,39 @@ def _lock(folder: Path) -> tuple[int | None, bool]:
     return fd, False
 
 
+@contextmanager
+def staged_files(folder, remove=()):
+    """Yield a temporary folder inside ``folder``: the files written into it are moved into ``folder`` together once
+    the block ends (each a rename), and the names in ``remove`` are then removed from it. A failure in the block
+    leaves ``folder`` as it was: an ``evaluate`` that failed at its plots had replaced ``metrics.json`` and the
+    labels before, two evaluations mixed in one folder."""
+    folder = _final_target(folder)
+    mark = folder / "staged"  # the stage is ".staged.tmp-<8 hex>": a killed write's is a leftover of the next
+    check_place(mark)
+    remove_leftovers(mark)
+    stage = _tmp_sibling(mark, "tmp")
+    stage.mkdir()
+    lock = _hold(stage)
+    try:
+        yield stage
+        made = sorted((p for p in stage.iterdir() if p.is_file()), key=lambda p: (p.name == "metrics.json", p.name))
+        for p in made:
+            _fsync_file(p)
+        for p in made:  # metrics.json, the evaluation's record, last
+            os.replace(p, folder / p.name)
+        for name in remove:
+            (folder / name).unlink(missing_ok=True)
+        _fsync_dir(folder)
+    except BaseException as exc:
+        full = _disk_full(exc, folder, inside=stage)
+        if full is not None:
+            raise full from exc
+        raise
+    finally:
+        _release(lock)
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def _hold(folder: Path) -> int | None:
     """An advisory lock on a folder being written (its descriptor; None where there are no flock locks), so that
     another write of the same output passes it by as no leftover: a second ``register --out`` to one folder deleted
