@@ -21,6 +21,9 @@ COLOUR_OF = "colour_of"
 #: a Points layer's metadata key: its points are ``(t, row, col)`` pixels of its image, whatever either is drawn at
 #: (the layers napari-tlreg makes; another's is read through the world napari draws both in)
 IN_PIXELS = "napari_tlreg_pixels"
+#: a layer's metadata key: how many of its pixels one of its image's holds along each axis (the Register dock's grid,
+#: drawn on a finer raster than small frames); its pixel size is its image's divided by it
+FINE_KEY = "napari_tlreg_fine"
 
 #: Colours of label ids 1, 2, 3... (then again) on the plugin's labels layers, the expert's and the propagated ones
 #: alike: bright, and none of them near the grid's cyan (a light blue merged with it where an outline ran along a
@@ -409,14 +412,16 @@ def spacing_of(scale, metadata, units=None) -> tuple[tuple[float, float] | None,
     if given is not None and sp is not None:
         return (sp[0] * given[0], sp[1] * given[0]), given[1]
     info = (metadata or {}).get("napari_tlreg") or {}
+    fine = float((metadata or {}).get(FINE_KEY, 1) or 1)  # a layer drawn finer than its image: the image's, / fine
     recorded = info.get("spacing")
     unit = info.get("unit")
     length = str(unit) if unit and unit != "px" else "mm"
     # a negative scale flips the display only (sp above): its size is the pixel's (a flipped layer was refused for a
     # "spacing" the user never set)
-    if recorded is not None and unit != "px" and (sp is None or np.allclose(sp, [float(s) for s in recorded])):
-        return (float(recorded[0]), float(recorded[1])), length
-    if sp is None or sp == (1.0, 1.0):
+    if recorded is not None and unit != "px" and (
+            sp is None or np.allclose(sp, [float(s) / fine for s in recorded])):
+        return (float(recorded[0]) / fine, float(recorded[1]) / fine), length
+    if sp is None or np.allclose(sp, (1.0 / fine, 1.0 / fine)):  # (an image in pixels: no physical size)
         return None, "px"
     return sp, length
 

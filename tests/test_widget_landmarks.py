@@ -344,6 +344,26 @@ def test_the_status_keeps_its_lines_with_three_docks_on_a_768_px_screen(docks, q
     assert reg.findChild(QScrollArea, "scroll_area").minimumSizeHint().height() == FORM_LEAST_HEIGHT
 
 
+def test_a_point_added_off_the_image_with_naparis_own_tool_is_not_taken(docks, errors):
+    """(2026-12-07, bad-input review) napari's own Points tool put a landmark at (400, -50) on a 32x32 image: the dock
+    took it (a TRE of 394 px) and saved a CSV that the dock's own "load CSV…" and the CLI refuse."""
+    viewer, _, w, _ = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq")
+    _pair_on_every_frame(viewer, w, np.array([10.0, 12.0]))
+    layer = viewer.layers["seq landmarks"]
+    pairs = table_rows(w.pairs_table)
+    layer.add([2.0, 400.0, -50.0])
+    assert errors and errors[-1] == (f"Landmarks: 'seq landmarks' not taken: landmark id 1 on frame 2 at (row "
+                                     f"400.0, col -50.0) lies outside the {H}x{W} image: move it onto the image, or "
+                                     "delete it"), errors
+    assert table_rows(w.pairs_table) == pairs and len(w.model()) == 4  # the dock's landmarks as they were
+    said = len(errors)
+    layer.selected_data = {len(layer.data) - 1}
+    layer.remove_selected()  # deleted: the layer is the dock's landmarks again, taken without a word
+    assert len(errors) == said and len(w.model()) == 4 and table_rows(w.pairs_table) == pairs
+
+
 def test_a_sequence_in_pixels_has_one_pair_of_tre_columns(docks):
     """The lemniscate sample (unit px, the reader's nominal spacing 1 x 1) showed its TRE twice, all four columns
     "(px)"."""
@@ -1922,7 +1942,11 @@ def test_an_image_drawn_rotated_and_flipped_keeps_its_overlays_landmarks_and_tra
     overlays = [ly for ly in viewer.layers if ly.name.startswith("seq ") and ly is not img]
     assert len(overlays) >= 7, [ly.name for ly in overlays]
     for ly in overlays:
-        np.testing.assert_allclose(ly._data_to_world.affine_matrix, drawn, atol=1e-12, err_msg=ly.name)
+        fine = ly.metadata.get("napari_tlreg_fine", 1)  # the grid: drawn on a raster 4x finer than the 32-px frames
+        on_image = np.eye(4)  # its pixel j's centre at the image's (j + 0.5) / fine - 0.5
+        on_image[[1, 2], [1, 2]], on_image[[1, 2], 3] = 1 / fine, -0.5 + 0.5 / fine
+        assert fine == (4 if ly.name == "seq grid" else 1), ly.name
+        np.testing.assert_allclose(ly._data_to_world.affine_matrix, drawn @ on_image, atol=1e-12, err_msg=ly.name)
 
 
 def test_a_landmarks_layer_drawn_otherwise_is_read_through_the_world(docks, qtbot, errors):
@@ -2195,7 +2219,7 @@ def test_a_docks_worker_is_held_until_it_ends_when_the_dock_goes(docks, qtbot, e
 def test_the_layers_drawn_on_an_image_follow_its_placement_put_right_after_a_run(docks, qtbot, errors):
     """(2026-12-06, layer-state review) A pixel size (or offset, or rotation) set on the image after a run left its
     overlays and its landmarks where they were: the image in a small box beside a larger magenta overlay and grid."""
-    from napari_tlreg._widgets.store import placement, same_placement
+    from napari_tlreg._widgets.store import _finer_placement, placement, same_placement
 
     viewer, reg, w, _ = docks
     frames, _ = sequence()
@@ -2210,12 +2234,15 @@ def test_the_layers_drawn_on_an_image_follow_its_placement_put_right_after_a_run
     img.translate = (0.0, 10.0, -4.0)
     img.rotate = 30
     drawn = [ly for ly in viewer.layers if ly.name.startswith("seq ") and ly not in (mine, other)]
-    assert len(drawn) >= 6 and all(same_placement(placement(ly), placement(img)) for ly in drawn), [ly.name for ly in drawn]
+    # (the grid on its finer raster: 1/4 of the image's pixel, within it)
+    assert len(drawn) >= 6 and all(same_placement(placement(ly), _finer_placement(placement(img), 4) if
+                                                  ly.name == "seq grid" else placement(img)) for ly in drawn), \
+        [ly.name for ly in drawn]
     assert mine.scale[-1] == 2.0 and mine.translate[-1] == 0.0
     assert tuple(other.scale) == (1.0, 1.0, 1.0) and tuple(other.translate) == (0.0, 0.0, 0.0) and other.rotate[0, 1] == 0
     reg.grid_spin.setValue(reg.grid_spin.value() + 4)  # a grid drawn again takes the image's placement as it is now
     qtbot.waitUntil(lambda: not reg._grid_workers, timeout=10000)
-    assert same_placement(placement(viewer.layers["seq grid"]), placement(img))
+    assert same_placement(placement(viewer.layers["seq grid"]), _finer_placement(placement(img), 4))
     assert not errors, errors
 
 

@@ -45,6 +45,7 @@ from superqt.utils import create_worker
 from napari_tlreg import landmarks as LM
 from napari_tlreg._hooks import IN_PIXELS, points_with_ids, spacing_of
 from napari_tlreg.io import load_points_csv, save_points_csv
+from napari_tlreg.metrics import landmarks_inside
 from napari_tlreg.report import check_annotations
 
 from .chooser import (ClosingDock, ImageChooser, StatusLabel, current_frame, enable, file_name, frame_not_shown,
@@ -115,6 +116,20 @@ def _item(text: str, data: Any = None) -> QTableWidgetItem:
     if data is not None:
         it.setData(Qt.ItemDataRole.UserRole, data)
     return it
+
+
+def _inside_or_said(table: np.ndarray, image) -> None:
+    """``ValueError`` naming the first landmark of ``table`` ``(id, t, row, col)`` that lies outside ``image``'s
+    frames: one added with napari's own Points tool off the image was taken (a TRE of 394 px), then saved in a CSV
+    that the dock and the CLI refuse (a click of the dock's own is refused as it comes)."""
+    if image is None or not len(table):
+        return
+    h, w = frames_shape(image)[1:]
+    outside = ~landmarks_inside(table, (h, w))
+    if outside.any():
+        pid, t, r, c = table[np.flatnonzero(outside)[0]]
+        raise ValueError(f"landmark id {pid:g} on frame {t:g} at (row {r:.1f}, col {c:.1f}) lies outside the {h}x{w} "
+                         "image: move it onto the image, or delete it")
 
 
 def transform_of(layer) -> dict[str, Any]:
@@ -582,6 +597,7 @@ class LandmarkWidget(ClosingDock, QWidget):
         table = None
         try:  # raised inside napari's setter (a NaN id typed into the features table), it reached the user as a crash
             table = self._layer_table(layer)
+            _inside_or_said(table, self._image_of(layer))
             kept = m.set_table(table)
         except ValueError as exc:
             self._refused = table  # said once: the poll does not say it again every second

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 import napari_tlreg as tl
-from napari_tlreg._hooks import label_colormap
+from napari_tlreg._hooks import FINE_KEY, label_colormap  # FINE_KEY: the grid's raster, finer than the frames'
 from napari_tlreg.metrics import folds
 from napari_tlreg.report import jacobian_limits  # noqa: F401 (the montage's scale too)
 
@@ -47,6 +47,11 @@ GRID_COLORMAP = {"colors": [[0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 1.0]], "name":
 #: px apart (8 px on a 512-px satellite pair drew 64 lines a side, a cyan mesh over a quarter of the map)
 GRID_CELLS = 32
 GRID_MIN_SPACING = 8
+#: the grid of frames under :data:`GRID_RASTER` px is drawn on a raster up to :data:`GRID_FINE` times finer than
+#: theirs (:func:`grid_fineness`), its lines a fine pixel wide: a line a frame's pixel wide, spread to two by the warp,
+#: covered a quarter of each 8-px cell of a 64-px frame, a cyan mesh over the heart
+GRID_RASTER = 512
+GRID_FINE = 4
 #: the frame under the warped reference once a result is shown: green beside its magenta, so aligned tissue reads
 #: white and a misalignment green or magenta (over a grey frame everything read pink)
 FRAME_COLORMAP = "green"
@@ -101,26 +106,73 @@ def _pixel_sizes(pixel: Sequence[float]) -> tuple[float, float, float, float]:
     return sr, sc, min(sr, sc), max(sr, sc)
 
 
-def grid_image(shape: Sequence[int], spacing: int, pixel: Sequence[float] = (1.0, 1.0)) -> np.ndarray:
+def grid_image(shape: Sequence[int], spacing: int, pixel: Sequence[float] = (1.0, 1.0), fine: int = 1) -> np.ndarray:
     """``(H, W)`` float32 image: 1 on the rows and columns ``0, spacing, 2*spacing, ...`` and on the last ones; 0 elsewhere.
     (Pulled into a frame, :func:`grid_layer` leaves out what comes from beyond the reference's edge.)
 
     ``pixel``: the pixel's size ``(row, col)`` (the layer's scale). With anisotropic pixels ``spacing`` counts the
     coarser axis's pixels and the other axis gets the step of the same length, so the cells are square on screen; a
     line one coarse pixel wide is drawn fainter by the ratio (at least 0.35), so both directions weigh alike (a 2.0 x 0.5 mm grid's
-    rows were 4x the columns' width: bands that hid the image)."""
+    rows were 4x the columns' width: bands that hid the image).
+
+    ``fine``: the image is ``(fine * H, fine * W)``, each pixel of ``shape`` ``fine`` x ``fine`` of its pixels, and a
+    line one of them wide, in the middle of the pixel of ``shape`` it is on."""
     h, w = (int(s) for s in shape[-2:])
-    spacing = max(2, int(spacing))
-    sr, sc, fine, coarse = _pixel_sizes(pixel)
+    spacing, fine = max(2, int(spacing)), max(1, int(fine))
+    sr, sc, small, coarse = _pixel_sizes(pixel)
     step_r, step_c = (max(2, int(round(spacing * coarse / s))) for s in (sr, sc))
-    img = np.zeros((h, w), dtype=np.float32)
+    img = np.zeros((h * fine, w * fine), dtype=np.float32)
     # 1 along the finer axis; at least 0.35 (at 5.0 x 0.5 mm the rows' 0.1 vanished once warped)
-    row_ink, col_ink = max(fine / sr, 0.35), max(fine / sc, 0.35)
-    for rows in (slice(None, None, step_r), h - 1):
-        img[rows, :] = np.maximum(img[rows, :], row_ink)
-    for cols in (slice(None, None, step_c), w - 1):
-        img[:, cols] = np.maximum(img[:, cols], col_ink)
+    row_ink, col_ink = max(small / sr, 0.35), max(small / sc, 0.35)
+    mid = (fine - 1) // 2
+    rows = np.unique(np.r_[np.arange(0, h, step_r), h - 1]) * fine + mid
+    cols = np.unique(np.r_[np.arange(0, w, step_c), w - 1]) * fine + mid
+    img[rows, :] = row_ink
+    img[:, cols] = np.maximum(img[:, cols], col_ink)
     return img
+
+
+def grid_fineness(shape: Sequence[int]) -> int:
+    """How many times finer than frames of ``shape`` (``(..., H, W)``) the grid is drawn: up to :data:`GRID_FINE`,
+    to at most :data:`GRID_RASTER` px along the longer side (1 for frames of that size or larger)."""
+    return max(1, min(GRID_FINE, GRID_RASTER // max(1, *(int(s) for s in shape[-2:]))))
+
+
+def _finer(a: np.ndarray, fine: int) -> np.ndarray:
+    """``a`` ``(..., H, W)`` sampled bilinearly at the centres of a raster ``fine`` times finer (the edges repeated)."""
+    a = np.asarray(a, dtype=np.float32)
+    for axis in (-2, -1):
+        n = a.shape[axis]
+        pos = np.clip((np.arange(n * fine, dtype=np.float32) + 0.5) / fine - 0.5, 0.0, n - 1)
+        lo = np.floor(pos).astype(np.intp)
+        hi = np.minimum(lo + 1, n - 1)
+        wt = (pos - lo).reshape((-1, 1) if axis == -2 else (-1,))
+        a = np.take(a, lo, axis=axis) * (1.0 - wt) + np.take(a, hi, axis=axis) * wt
+    return a
+
+
+def _repeat(mask: np.ndarray, fine: int) -> np.ndarray:
+    """``mask`` ``(..., H, W)`` on a raster ``fine`` times finer, each pixel ``fine`` x ``fine`` of it."""
+    return np.asarray(mask).repeat(fine, axis=-2).repeat(fine, axis=-1) if fine > 1 else np.asarray(mask)
+
+
+def fine_place(place: dict[str, Any], fine: int) -> dict[str, Any]:
+    """The ``scale`` and ``translate`` that draw a layer ``fine`` times finer than an image drawn with ``place``
+    (``scale``, ``translate``, and its ``rotate`` and ``shear`` where given) over that image: its pixels ``1/fine`` of
+    the image's, their centres within the image's pixels (the first at ``-0.5 + 0.5 / fine`` of the image's pixel 0).
+    The other keys of ``place`` as they are."""
+    if fine <= 1:
+        return dict(place)
+    from napari.utils.transforms import Affine
+
+    scale = np.asarray(place.get("scale", (1.0, 1.0, 1.0)), dtype=float)
+    translate = np.asarray(place.get("translate", np.zeros(len(scale))), dtype=float)
+    shift = np.zeros(len(scale))
+    shift[-2:] = -0.5 + 0.5 / fine  # in the image's pixels
+    linear = Affine(scale=scale, rotate=place.get("rotate"), shear=place.get("shear"), ndim=len(scale)).linear_matrix
+    finer = scale.copy()
+    finer[-2:] /= fine
+    return {**place, "scale": tuple(float(s) for s in finer), "translate": tuple(float(t) for t in translate + linear @ shift)}
 
 
 def displacement_vectors(displacement: np.ndarray, step: int = 8, region: np.ndarray | None = None) -> np.ndarray:
@@ -232,16 +284,20 @@ def grid_layer(res, base: str, spacing: int | None = None, *, scale=None, transl
     engine's run compared no data (``res.data_region``).
     """
     pixel = (1.0, 1.0) if scale is None else tuple(scale)[-2:]
-    grid = grid_image(res.frames.shape, auto_grid_spacing(res.frames.shape, pixel) if spacing is None else spacing, pixel)
-    data = np.clip(tl.warp(grid, res.displacement), 0.0, 1.0).astype(np.float32, copy=False)
+    fine = grid_fineness(res.frames.shape)  # frames under 512 px: drawn finer, its lines thinner than a pixel
+    grid = grid_image(res.frames.shape, auto_grid_spacing(res.frames.shape, pixel) if spacing is None else spacing,
+                      pixel, fine)
+    u = res.displacement if fine == 1 else _finer(res.displacement, fine) * np.float32(fine)  # in the fine pixels
+    data = np.clip(tl.warp(grid, u), 0.0, 1.0).astype(np.float32, copy=False)
     # where a frame shows what lies beyond the reference's edge, the warp repeats the edge (its closing grid line)
     # over |u| px: a solid band that reads as heavy compression; nothing of the grid is there
-    data *= _inside_reference(res.displacement)
+    data *= _inside_reference(u)
     region = drawn_region(res, region)
     if region is not None:
-        data *= _region(region, res.frames.shape[1:])
+        data *= _repeat(_region(region, res.frames.shape[1:]), fine)
     if res.data_region is not None:  # not over a date's no-data
-        data *= res.data_region
+        data *= _repeat(res.data_region, fine)
+    place = _placement(scale, translate)
     kw = {
         "name": layer_name(base, GRID),
         "colormap": GRID_COLORMAP,
@@ -249,7 +305,8 @@ def grid_layer(res, base: str, spacing: int | None = None, *, scale=None, transl
         "contrast_limits": (0.0, 0.8),  # bilinear sampling spreads a 1-px line to ~0.5 over 2 px: keep it visible
         "opacity": 0.5,
         "visible": visible,
-        **_placement(scale, translate),
+        "metadata": {FINE_KEY: fine},
+        **(fine_place({"scale": (1.0, 1.0, 1.0), **place}, fine) if fine > 1 else place),
     }
     return data, kw, "image"
 

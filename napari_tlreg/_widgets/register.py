@@ -229,10 +229,22 @@ class _Throttle:
         self._lock = threading.Lock()  # the worker's steps and the timer's trailing one: one at a time, in order
         self._held: tuple[int, int, str] | None = None
         self._timer: threading.Timer | None = None
+        self._closed = False
+
+    def close(self) -> None:
+        """Send nothing more (the run is over, or its dock gone: a step sent by the timer after the dock was deleted
+        crashed the process): what is held is dropped, the timer stopped. Once it returns, nothing is being sent."""
+        with self._lock:
+            self._closed, self._held = True, None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
     def __call__(self, done: int, total: int, message: str = "") -> None:
         step = (int(done), int(total), str(message))
         with self._lock:
+            if self._closed:
+                return
             now = time.monotonic()
             # a stage's first step too (its count at 0, or its words before the first ":" new): "checking the result"
             # came 50 ms after the engine's last and was dropped, the dock saying "registered (11/11)" through the
@@ -256,7 +268,7 @@ class _Throttle:
     def _trail(self) -> None:
         with self._lock:
             self._timer = None
-            if self._held is not None:  # nothing has been sent since it came
+            if self._held is not None and not self._closed:  # nothing has been sent since it came
                 step, self._held = self._held, None
                 self._send(step, time.monotonic(), step[2].split(":", 1)[0])
 
@@ -1065,6 +1077,8 @@ class RegisterWidget(ClosingDock, QWidget):
         # if the widget goes away mid-run, stop the worker (a plain closure: no method of a deleted object)
         # the run told to stop, and let go of (its _reset never comes once the widget is gone)
         self.destroyed.connect(lambda *_: holder[0] is not None and (holder[0].set(), _RUNNING.discard(holder[0])))
+        throttle = self._throttle_holder = [None]  # ... and its progress sent no more (to the relay, deleted next)
+        self.destroyed.connect(lambda *_: throttle[0] is not None and throttle[0].close())
         store, slot = store_for(self._viewer), self._on_image_renamed  # result layers follow their image's name
         store.renamed.connect(slot)
         self._when_closed(lambda: store.renamed.disconnect(slot))  # the next dock catches up (_catch_up)
@@ -1838,7 +1852,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self._run_data = data
         store_for(self._viewer).begin(layer.name, reference)
         self._run_labels = None if labels is None else self.current_labels().name  # the plots dock scores with them
-        progress = _Throttle(self._relay.progress.emit)
+        progress = self._throttle_holder[0] = _Throttle(self._relay.progress.emit)
         info = plugin_info(layer)
         # a result's provenance: the file it came from (a sample by its name)
         origin = {k: info[k] for k in ("source", "slice", "n_slices", "frame_time_ms") if k in info}
@@ -2116,6 +2130,9 @@ class RegisterWidget(ClosingDock, QWidget):
             self._reset()
 
     def _reset(self) -> None:
+        if self._throttle_holder[0] is not None:  # the run is over: a step it held back is stale
+            self._throttle_holder[0].close()
+            self._throttle_holder[0] = None
         if self._cancel is not None:
             _RUNNING.discard(self._cancel)
         if self._run_layer is not None:
@@ -2381,6 +2398,7 @@ class RegisterWidget(ClosingDock, QWidget):
             # it), at the scale and place it has (one put right since the run: the store's placement follower)
             kwargs.update(transform_of(layers[base]), scale=tuple(layers[base].scale),
                           translate=tuple(layers[base].translate))
+            kwargs.update(L.fine_place(kwargs, kwargs["metadata"].get(L.FINE_KEY, 1)))  # the grid: on a finer raster
         name = kwargs["name"]
         existing = layers[name] if name in layers else self._result_layer(name)
         if existing is not None and is_result(existing) and existing.metadata.get(EDITED):

@@ -17,6 +17,7 @@ from psygnal import Signal
 from napari_tlreg._hooks import COLOUR_OF, IN_PIXELS
 
 from .chooser import CONTOURS_OF, frames_shape, is_result, plugin_info
+from .layers import FINE_KEY, fine_place
 
 __all__ = ["ResultStore", "store_for", "unwrap", "fits"]
 
@@ -190,6 +191,13 @@ def placement(layer) -> dict:
             "affine": np.asarray(layer.affine.affine_matrix, float), "units": tuple(getattr(layer, "units", ()) or ())}
 
 
+def _finer_placement(place: dict, fine: int) -> dict:
+    """:func:`placement` ``place`` of an image as a layer drawn ``fine`` times finer over it takes it
+    (:func:`~.layers.fine_place`)."""
+    out = fine_place(place, fine)
+    return {**out, "scale": np.asarray(out["scale"], float), "translate": np.asarray(out["translate"], float)}
+
+
 def named_after(layer, layers):
     """The image ``layer`` is named after: the one whose name, and a space, begins its name, the longest of them
     ("seq [1] landmarks" is of "seq [1]", not of "seq": they moved with "seq"); None if none."""
@@ -255,11 +263,12 @@ def _follow_renames(viewer, store: ResultStore) -> None:
         for layer in list(layers):
             if layer is image or layer.ndim != image.ndim or not drawn_on(layer, image):
                 continue
-            mine = placement(layer)
-            if named_after(layer, layers) is image and same_placement(mine, old):
+            mine, fine = placement(layer), int(layer.metadata.get(FINE_KEY, 1))  # (the grid: on a finer raster)
+            was, will = (old, now) if fine == 1 else (_finer_placement(old, fine), _finer_placement(now, fine))
+            if named_after(layer, layers) is image and same_placement(mine, was):
                 for key in PLACEMENT:
-                    if not same_placement({key: mine[key]}, {key: now[key]}):  # only what changed (napari redraws)
-                        setattr(layer, key, now[key])
+                    if not same_placement({key: mine[key]}, {key: will[key]}):  # only what changed (napari redraws)
+                        setattr(layer, key, will[key])
 
     def renamed(layer) -> None:
         old = names.get(id(layer))
