@@ -426,6 +426,11 @@ class RegistrationResult:
             except json.JSONDecodeError as exc:  # (it said "Expecting value: line 2 column 1 (char 12)" of no file)
                 raise ValueError(f"result.json is not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno}): "
                                  "cut short or edited") from None
+            for key, value in (("result.json", meta), ("its params", (meta or {}).get("params") if isinstance(
+                    meta, dict) else None), ("its provenance", meta.get("provenance") if isinstance(meta, dict) else None)):
+                if value is not None and not isinstance(value, dict):  # (said "list indices must be integers ...")
+                    raise ValueError(f"{key} holds {type(value).__name__} {_short(value)}, not a result's record "
+                                     "of names and values")
             # the readers' TIFF path: a file cut short is an error (tifffile reads an ImageJ stack's first page then)
             arrays = {name: load_stack(folder / f"{name}.tif")[0] for name in _ARRAYS}
             inverse = load_stack(inv_path)[0] if inv_path.is_file() else None
@@ -453,8 +458,17 @@ class RegistrationResult:
 def _whole(value, what: str) -> int:
     """A whole number from JSON (1.7 was taken as frame 1)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{what} must be a whole number, got {value!r}")
+        raise ValueError(f"{what} must be a whole number, got {_short(value)}")
     return value
+
+
+def _short(value, room: int = 40) -> str:
+    """``value``'s repr for a message, cut to ``room`` characters (a reference of 10**400 printed 401 digits)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        return f"a whole number of more than {room} digits"
+    return text if len(text) <= room else text[: room - 1] + "…"
 
 
 def core_versions() -> dict:
@@ -497,10 +511,12 @@ def _check_saved_shapes(folder: Path, arrays: dict, inverse, fields: dict, nodat
     if bad:
         raise ValueError(f"{folder}: inconsistent result folder: frames.tif is {(t, h, w)}, and " + "; ".join(bad))
     if not 0 <= fields["reference"] < t:
-        raise ValueError(f"{folder}: inconsistent result folder: reference {fields['reference']} of {t} frames")
+        raise ValueError(f"{folder}: inconsistent result folder: reference {_short(fields['reference'])} of {t} frames")
     # (viewer QA review) values no run makes: a displacement of 1e30 opened as "worst folding 0.00 %", a NaN
     # jacobian.tif as "100.00 %", a nodata of text raised in the dock, half-way through showing the result
-    for name in ("displacement", "jacobian", *(("inverse",) if inverse is not None else ())):
+    # the frames and the warped reference too: a register refuses NaN frames, so saved ones are a damaged file (a
+    # frames.tif of NaN opened as "intensities up to nan apart", and evaluate gave an MSE of null with exit status 0)
+    for name in ("frames", "warped", "displacement", "jacobian", *(("inverse",) if inverse is not None else ())):
         values = inverse if name == "inverse" else arrays[name]
         if not np.isfinite(values).all():
             raise ValueError(f"{folder}: unreadable result folder ({name}.tif holds NaN or infinite values)")

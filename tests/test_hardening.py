@@ -2946,6 +2946,12 @@ def test_invert_takes_whole_iterations_and_a_positive_tolerance(kw, why):
     ("params", {"nodata": "0"}, "its no-data value must be a number, got '0'"),  # (viewer QA review: raised in the
     ("params", {"nodata": True}, "its no-data value must be a number, got True"),  # dock, half-way through showing it)
     ("params", {"nodata": float("nan")}, "its no-data value must be a number, got nan"),
+    # (2026-12-07, bad-input review: "list indices must be integers or slices, not str", "cannot convert dictionary
+    # update sequence element #0 to a sequence", a reference of 401 digits said whole)
+    ("*", [1], "result.json holds list [1], not a result's record of names and values"),
+    ("params", [1], "its params holds list [1], not a result's record of names and values"),
+    ("provenance", "text", "its provenance holds str 'text', not a result's record of names and values"),
+    ("reference", 10 ** 400, "reference 1" + "0" * 38 + "… of 2 frames"),
 ])
 def test_a_hostile_result_json_is_an_unreadable_folder(tmp_path, key, value, why):
     """(2026-12-05, hostile files and save/open reviews) A result.json with a reference of Infinity or params nested
@@ -2960,14 +2966,18 @@ def test_a_hostile_result_json_is_an_unreadable_folder(tmp_path, key, value, why
     meta = json.loads(text)
     if value == "deep":
         path.write_text(text.replace('"params": {', '"params": {"x": ' + "[" * 100000 + "]" * 100000 + ", ", 1))
+    elif key == "*":
+        path.write_text(json.dumps(value))
     else:
         meta[key] = value
         path.write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match=rf"unreadable result folder \(.*{re.escape(why)}"):
+    with pytest.raises(ValueError, match=rf"(unreadable|inconsistent) result folder:? \(?.*{re.escape(why)}"):
         tl.RegistrationResult.load(tmp_path / "r")
 
 
-@pytest.mark.parametrize("name, value, why", [("displacement", 1e30, "displacement.tif moves pixels more than 320 px"),
+@pytest.mark.parametrize("name, value, why", [("frames", np.nan, "frames.tif holds NaN or infinite values"),
+                                             ("warped", np.inf, "warped.tif holds NaN or infinite values"),
+                                             ("displacement", 1e30, "displacement.tif moves pixels more than 320 px"),
                                              ("displacement", np.nan, "displacement.tif holds NaN or infinite values"),
                                              ("jacobian", np.nan, "jacobian.tif holds NaN or infinite values"),
                                              ("inverse", np.inf, "inverse.tif holds NaN or infinite values")])
