@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -401,7 +402,38 @@ def cmd_register(args) -> int:
                         **({"files": [str(Path(f).resolve()) for f in files]} if len(files) > 1 else {}),
                         **({"label_names": report.names_of_labels(names)} if labels is not None and names else {})})
     print(f"{method}: {seq.shape[0]} frames of {seq.shape[1]}x{seq.shape[2]} in {res.runtime_s:.2f} s on {res.device} -> {args.out}")
+    try:  # what it reached, in a line (metrics.json had to be opened: echo review)
+        summary = json.loads((Path(args.out) / "metrics.json").read_text()).get("summary") or {}
+    except (OSError, ValueError):
+        summary = {}
+    if said := summary_said(summary, res.unit if res.spacing is not None else None):
+        print(f"  {said}")
     return 0
+
+
+def summary_said(summary: dict, unit: str | None) -> str:
+    """A result's summary (``metrics.json``'s) in one line: the means over the frames of MSE, local CC (radius 10),
+    Dice, HD95 and TRE (in ``unit`` where the result has a pixel size), each beside its value unregistered, and the
+    worst folding."""
+    def num(key):
+        value = summary.get(key)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
+
+    parts = []
+    sfx = "_mm" if unit else ""  # (the physical keys are written *_mm whatever the unit, as metrics.json names them)
+    for label, key, fmt, length in (("MSE", "mse", ".3g", ""), ("local CC (radius 10)", "lncc10", ".3f", ""),
+                                    ("Dice", "dice", ".3f", ""), ("HD95", "hd95", ".2f", unit or "px"),
+                                    ("TRE", "tre", ".2f", unit or "px")):
+        after = num(f"{key}{sfx}" if length else key)
+        before = num(f"{key}_before{sfx}" if length else f"{key}_before")
+        if after is None:
+            continue
+        part = f"{label} {after:{fmt}}{' ' + length if length else ''}"
+        parts.append(part + (f" ({before:{fmt}} unregistered)" if before is not None else ""))
+    if (folds := num("folding_pct")) is not None:
+        parts.append(f"folding {folds:.2f} %")
+    n = summary.get("n_frames")
+    return (f"mean over {n} frames: " if isinstance(n, int) else "") + ", ".join(parts) if parts else ""
 
 
 def cmd_methods(args) -> int:

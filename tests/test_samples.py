@@ -239,3 +239,22 @@ def test_the_lemniscate_registers_with_the_model_trained_for_it(capsys, tmp_path
     err = capsys.readouterr().err
     assert err.count("weights = voxelmorph_synth64, the model trained for this sample (--param weights= for the "
                      "method's default)") == 1, err
+
+
+def test_cli_register_says_what_the_result_reached(tmp_path, capsys):
+    """(2026-12-07, echo review) `register` printed its time and folder only: the MSE, local CC and Dice reached had
+    to be read from metrics.json. A second line gives the means, each beside the frames unregistered."""
+    import json
+
+    from napari_tlreg import cli
+
+    assert cli.main(["register", "cardiac", "--out", str(tmp_path / "r"), "--no-montage"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    summary = json.loads((tmp_path / "r" / "metrics.json").read_text())["summary"]
+    assert len(out) == 2 and out[0].startswith("tlrn: 20 frames of 128x128 in ")
+    assert out[1] == (f"  mean over 19 frames: MSE {summary['mse']:.3g} ({summary['mse_before']:.3g} unregistered), "
+                      f"local CC (radius 10) {summary['lncc10']:.3f} ({summary['lncc10_before']:.3f} unregistered), "
+                      f"Dice {summary['dice']:.3f} ({summary['dice_before']:.3f} unregistered), "
+                      f"HD95 {summary['hd95_mm']:.2f} mm ({summary['hd95_before_mm']:.2f} unregistered), "
+                      f"folding {summary['folding_pct']:.2f} %")
+    assert summary["dice"] > summary["dice_before"] and summary["mse"] < summary["mse_before"]
