@@ -351,6 +351,9 @@ def cmd_register(args) -> int:
     seq = load_sequence(files[0] if len(files) == 1 else files, slice=args.slice, series=args.series,
                         max_voxels=api.MAX_VOXELS)
     n_slices = int(seq.metadata.get("n_slices", 1))
+    if not args.labels and seq.labels is not None and seq.metadata.get("labels_source"):  # scored: said (echo review)
+        print(f"napari-tlreg register: labels: {Path(str(seq.metadata['labels_source'])).name}, beside the input "
+              "(--labels FILE for others)", file=sys.stderr)
     if n_slices > 1 and args.slice is None:  # say so: the other slice positions are not registered
         print(f"napari-tlreg register: {said} has {n_slices} slice positions; registering slice 0 "
               f"(--slice K for another)", file=sys.stderr)

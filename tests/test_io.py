@@ -193,6 +193,22 @@ def test_sibling_labels_loaded_and_mismatch_ignored(tmp_path):
     assert seq.labels is None
 
 
+def test_cli_register_says_the_labels_it_found_beside_its_input(tmp_path, capsys):
+    """(2026-12-07, echo review) A labels file beside the input was read and scored (Dice in metrics.json) without a
+    word on the console."""
+    from napari_tlreg import cli
+
+    seq = load_sequence("cardiac")
+    save_stack(tmp_path / "heart.tif", seq.frames[:4])
+    save_stack(tmp_path / "heart_labels.tif", seq.labels[:4], labels=True)
+    assert cli.main(["register", str(tmp_path / "heart.tif"), "--out", str(tmp_path / "r"), "--no-montage"]) == 0
+    assert "napari-tlreg register: labels: heart_labels.tif, beside the input (--labels FILE for others)" in \
+        capsys.readouterr().err
+    assert cli.main(["register", str(tmp_path / "heart.tif"), "--labels", str(tmp_path / "heart_labels.tif"),
+                     "--out", str(tmp_path / "r2"), "--no-montage"]) == 0
+    assert "beside the input" not in capsys.readouterr().err  # given: nothing to say
+
+
 def test_nan_frames_allowed_at_load(tmp_path):
     x = _stack((3, 5, 6))
     x[1, 2, 2] = np.nan
