@@ -3091,3 +3091,16 @@ def test_the_legend_follows_the_checkerboard_and_the_bar_the_layers_being_made(w
     assert w.progress_bar.maximum() == 0 and w.status_label.text() == "registered: making the result layers"
     w.cancel()
     qtbot.waitUntil(lambda: not w.running, timeout=10000)
+
+
+def test_a_dock_opened_starts_on_the_image_of_the_active_layer(make_napari_viewer, qtbot):
+    """(2026-12-07, echo review) Opened after two samples with the second's mask active, the dock chose the first
+    sample's image (the first image of the list)."""
+    from napari_tlreg._widgets.register import RegisterWidget
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-tlreg", "lemniscate")
+    viewer.open_sample("napari-tlreg", "cardiac")
+    viewer.layers.selection.active = viewer.layers["cardiac labels"]
+    w = RegisterWidget(viewer)
+    assert w.image_combo.itemText(0) == "lemniscate" and w.image_combo.currentText() == "cardiac"

@@ -226,6 +226,8 @@ class ImageChooser:
         old = self.current()
         if old is None and self._store is not None:  # a dock opened after another chose: it starts there
             old = next((ly for ly in images if ly.name == self._store.chosen_image()), None)
+        if old is None:  # else on the image the active layer is, or is of ("echo mask": the dock chose "echo_real",
+            old = _image_of_active(layers, images)  # the first of two samples, beside "echo"'s own mask)
         self.combo.blockSignals(True)
         self.combo.clear()
         for ly in images:
@@ -268,6 +270,19 @@ class ImageChooser:
         i = self.combo.findText(name)
         if i >= 0 and i != self.combo.currentIndex():
             self.combo.setCurrentIndex(i)
+
+
+def _image_of_active(layers, images: list):
+    """The image of ``images`` that ``layers``' active layer is (its colour copy's grey one), or that it is named after
+    ("<image> mask", "<image> labels": the longest such name); None without one."""
+    active = getattr(getattr(layers, "selection", None), "active", None)
+    if active is None:
+        return None
+    name = selected_image(active)
+    if name is None:
+        of = [ly.name for ly in images if active.name.startswith(f"{ly.name} ")]
+        name = max(of, key=len) if of else None
+    return next((ly for ly in images if ly.name == name), None)
 
 
 def selected_image(layer) -> str | None:
