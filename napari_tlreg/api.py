@@ -306,6 +306,8 @@ def provenance(engine, params: dict[str, Any], sequence=None) -> dict[str, Any]:
             out["slice"], out["n_slices"] = int(meta.get("slice", 0)), int(meta["n_slices"])
         if int(meta.get("n_series", 1)) > 1:  # a DICOM folder of several series: which one (its SeriesInstanceUID)
             out["series"] = str(meta["series_uid"])
+    if isinstance(meta.get("frames"), list) and "source" in out:  # a sub-clip (Sequence[start:stop]): which frames
+        out["frames"] = [int(v) for v in meta["frames"]]
     if (ms := frame_time_ms(meta)) is not None:  # the reader's (a DICOM's FrameTime): the reports' time column
         out["frame_time_ms"] = ms
     return out

@@ -1,6 +1,6 @@
 """``napari-tlreg``: the command-line face of the public API.
 
-    napari-tlreg register INPUT [--method tlrn] [--reference T] [--slice K] [--series K|UID] [--labels FILE]...
+    napari-tlreg register INPUT [--method tlrn] [--reference T] [--slice K] [--series K|UID] [--frames A:B] [--labels FILE]...
                          [--landmarks CSV] [--device auto] [--normalize auto] --out FOLDER
     napari-tlreg evaluate FOLDER... [--labels FILE]... [--landmarks CSV] [--report FOLDER]
     napari-tlreg train METHOD [--data synthetic:cardiac|synthetic:satellite|FOLDER] [--iterations N]
@@ -33,6 +33,27 @@ from .core.normalize import NORMALIZATIONS
 
 NORMALIZE_HELP = ("intensity scale: per frame where frames flicker in brightness (auto), one for the sequence, "
                   "or each frame its own")
+
+
+def _frames_choice(text: str) -> slice:
+    """``--frames``' value: ``START:STOP`` or ``START:STOP:STEP`` (Python's slice of the frames; either end may be
+    left out)."""
+    parts = text.split(":")
+    try:
+        if not 2 <= len(parts) <= 3:
+            raise ValueError
+        start, stop, *step = (int(p) if p.strip() else None for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:STOP or START:STOP:STEP (frames START to STOP-1), got "
+                                         f"{text!r}") from None
+    step = step[0] if step else None
+    if step is not None and step < 1:
+        raise argparse.ArgumentTypeError(f"a step of 1 or more, got {step}")
+    return slice(start, stop, step)
+
+
+def _frames_said(frames: slice) -> str:
+    return ":".join("" if v is None else str(v) for v in (frames.start, frames.stop, frames.step)).rstrip(":") or ":"
 
 
 def _series_choice(text: str):
@@ -78,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
                         "the last)")
     r.add_argument("--slice", type=int, default=None, metavar="K",
                    help="slice position of a multi-slice cine (DICOM folder, 4-D NIfTI, npz (S,T,H,W)); default 0")
+    r.add_argument("--frames", type=_frames_choice, default=None, metavar="START:STOP",
+                   help="register these frames only (frames START to STOP-1, as Python slices them; a third part "
+                        "steps): a sub-clip, with the source's pixel size, region and labels; --reference, --labels "
+                        "and --landmarks then describe the frames chosen")
     r.add_argument("--series", type=_series_choice, default=None, metavar="K|UID",
                    help="of a DICOM folder holding several series: the K-th in SeriesNumber order (0-based) or its "
                         "SeriesInstanceUID; default the series of the most files (said)")
@@ -232,8 +257,10 @@ def _recorded_annotations(folder: Path, res) -> tuple:
     if not source:
         return None, None
     try:
-        seq = load_sequence(source, slice=_recorded_slice(folder, res)[0],
-                            series=(getattr(res, "provenance", None) or {}).get("series"))
+        prov = getattr(res, "provenance", None) or {}
+        seq = load_sequence(source, slice=_recorded_slice(folder, res)[0], series=prov.get("series"))
+        if isinstance(prov.get("frames"), list) and len(prov["frames"]) == 3:  # a sub-clip's (register --frames)
+            seq = seq[slice(*prov["frames"])]
     except (ValueError, OSError):
         return None, None
     if tuple(seq.shape) != tuple(res.frames.shape) or (seq.labels is None and seq.landmarks is None):
@@ -350,6 +377,11 @@ def cmd_register(args) -> int:
         raise ValueError("--series chooses a series of one DICOM folder; files stacked as frames are one series")
     seq = load_sequence(files[0] if len(files) == 1 else files, slice=args.slice, series=args.series,
                         max_voxels=api.MAX_VOXELS)
+    if args.frames is not None:  # a sub-clip, with its pixel size, region (the echo's fan) and own labels
+        try:
+            seq = seq[args.frames]
+        except ValueError as exc:
+            raise ValueError(f"{said}: --frames {_frames_said(args.frames)}: {str(exc).split(': ', 1)[-1]}") from None
     n_slices = int(seq.metadata.get("n_slices", 1))
     if not args.labels and seq.labels is not None and seq.metadata.get("labels_source"):  # scored: said (echo review)
         print(f"napari-tlreg register: labels: {Path(str(seq.metadata['labels_source'])).name}, beside the input "

@@ -258,3 +258,33 @@ def test_cli_register_says_what_the_result_reached(tmp_path, capsys):
                       f"HD95 {summary['hd95_mm']:.2f} mm ({summary['hd95_before_mm']:.2f} unregistered), "
                       f"folding {summary['folding_pct']:.2f} %")
     assert summary["dice"] > summary["dice_before"] and summary["mse"] < summary["mse_before"]
+
+
+def test_cli_registers_a_sub_clip_with_its_region_and_pixel_size(tmp_path, capsys):
+    """(2026-12-07, echo review) The real echo's whole clip takes minutes; a sub-clip could only be registered from
+    frames cut out of the array, which lost the fan (NMSR then fitted the caption too) and the pixel size. `register
+    --frames` cuts the sequence, what belongs to its frames with it, and records which frames; evaluate reads them."""
+    import json
+
+    import napari_tlreg as tl
+    from napari_tlreg import cli
+
+    whole = tl.load_sequence("echo")
+    out = tmp_path / "r"
+    assert cli.main(["register", "echo", "--frames", "4:10", "--method", "nmsr", "--param", "iterations=2",
+                     "--out", str(out), "--no-montage"]) == 0
+    res = tl.RegistrationResult.load(out)
+    assert res.n_frames == 6 and res.provenance["frames"] == [4, 10, 1] and res.provenance["source"] == "echo"
+    assert res.spacing == whole.spacing and np.array_equal(res.mask, whole.metadata["mask"])  # its fan, its size
+    cut = whole[4:10]
+    np.testing.assert_array_equal(cut.labels, whole.labels[4:10])
+    assert cut.metadata["frames"] == [4, 10, 1] and "reference" not in cut.metadata  # frame 0 is not among them
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out)]) == 0  # the sub-clip's own labels, read again from the sample, cut
+    summary = json.loads(capsys.readouterr().out)
+    assert 0 < summary["dice"] <= 1
+    assert whole[0:10:2].metadata["reference"] == 0 and whole[0:10:2].metadata["displacement"].shape[0] == 5
+    assert cli.main(["register", "echo", "--frames", "30:40", "--out", str(tmp_path / "x")]) == 2
+    assert "echo: --frames 30:40: no frame of its 24" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    with pytest.raises(ValueError, match="a step of 1 or more"):
+        whole[::-1]

@@ -76,3 +76,55 @@ class Sequence:
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.frames.shape)  # type: ignore[return-value]
 
+    def __getitem__(self, frames: slice) -> "Sequence":
+        """``seq[start:stop]`` (a step too): a sequence of those frames, with what belongs to them (labels, landmarks
+        renumbered, a colour copy, trigger times, DICOM image numbers, a sample's true motion and reference where it
+        is among them) and the rest of its metadata (pixel size, region, source); ``metadata["frames"]`` records
+        ``[start, stop, step]`` of the source's frames. (A sub-clip of the real echo kept neither its fan nor its pixel
+        size when it was cut from ``seq.frames``.)"""
+        if not isinstance(frames, slice):
+            raise TypeError(f"a Sequence is cut by a slice of its frames, seq[start:stop], got {frames!r} (seq.frames[t] "
+                            "is one frame)")
+        n = self.shape[0]
+        picked = range(n)[frames]
+        if picked.step < 0:
+            raise ValueError(f"{self.name or 'sequence'}: frames are cut in their order (a step of 1 or more), got a "
+                             f"step of {frames.step}")
+        if len(picked) == 0:
+            raise ValueError(f"{self.name or 'sequence'}[{frames.start}:{frames.stop}]: no frame of its {n}")
+        index = {t: k for k, t in enumerate(picked)}
+        meta = dict(self.metadata)
+        for key in _PER_FRAME:  # (T, ...) arrays and lists: the frames kept
+            if key in meta and meta[key] is not None and len(meta[key]) == n:
+                value = meta[key]
+                meta[key] = value[frames] if isinstance(value, np.ndarray) else [value[t] for t in picked]
+        ref = meta.get("reference")
+        if isinstance(ref, int) and ref in index:  # a sample's reference, and its true motion from it
+            meta["reference"] = index[ref]
+        else:
+            for key in ("reference", "displacement", "matchable"):
+                meta.pop(key, None)
+        if picked.step != 1 and isinstance(meta.get("frame_time_ms"), (int, float)):
+            meta["frame_time_ms"] = float(meta["frame_time_ms"]) * abs(picked.step)
+        outer = meta.get("frames")  # cut before: in the source's frames
+        start, step = (outer[0] + outer[2] * picked.start, outer[2] * picked.step) if outer else (picked.start, picked.step)
+        meta["frames"] = [start, start + step * len(picked), step]
+        landmarks = None
+        if self.landmarks is not None:
+            lm = np.asarray(self.landmarks, np.float64)
+            keep = np.array([int(round(t)) in index for t in lm[:, 1]], bool)
+            landmarks = lm[keep].copy()
+            landmarks[:, 1] = [index[int(round(t))] for t in landmarks[:, 1]]
+            for key in _PER_LANDMARK:
+                if isinstance(meta.get(key), list) and len(meta[key]) == len(lm):
+                    meta[key] = [v for v, k in zip(meta[key], keep) if k]
+        return Sequence(self.frames[frames], labels=None if self.labels is None else self.labels[frames],
+                        spacing=self.spacing, unit=self.unit, landmarks=landmarks, name=self.name, metadata=meta)
+
+
+#: metadata that holds one item a frame (a reader's colour copy, DICOM trigger times and image numbers, a sample's true
+#: motion and activation), cut with the frames
+_PER_FRAME = ("rgb", "trigger_times_ms", "instance_numbers", "files", "displacement", "activation", "matchable")
+#: metadata that holds one item a landmark (the satellite sample's kinds), kept with the landmarks
+_PER_LANDMARK = ("landmark_kind",)
+
