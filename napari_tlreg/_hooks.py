@@ -412,16 +412,14 @@ def spacing_of(scale, metadata, units=None) -> tuple[tuple[float, float] | None,
     if given is not None and sp is not None:
         return (sp[0] * given[0], sp[1] * given[0]), given[1]
     info = (metadata or {}).get("napari_tlreg") or {}
-    fine = float((metadata or {}).get(FINE_KEY, 1) or 1)  # a layer drawn finer than its image: the image's, / fine
     recorded = info.get("spacing")
     unit = info.get("unit")
     length = str(unit) if unit and unit != "px" else "mm"
     # a negative scale flips the display only (sp above): its size is the pixel's (a flipped layer was refused for a
     # "spacing" the user never set)
-    if recorded is not None and unit != "px" and (
-            sp is None or np.allclose(sp, [float(s) / fine for s in recorded])):
-        return (float(recorded[0]) / fine, float(recorded[1]) / fine), length
-    if sp is None or np.allclose(sp, (1.0 / fine, 1.0 / fine)):  # (an image in pixels: no physical size)
+    if recorded is not None and unit != "px" and (sp is None or np.allclose(sp, [float(s) for s in recorded])):
+        return (float(recorded[0]), float(recorded[1])), length
+    if sp is None or sp == (1.0, 1.0):
         return None, "px"
     return sp, length
 
@@ -498,6 +496,25 @@ def _opened_again(path: str, arr: np.ndarray) -> None:
                          f"this one is {arr.shape}: save one channel or z-plane a file, or choose napari's own writer")
 
 
+def _on_its_image(arr: np.ndarray, meta: dict) -> tuple[np.ndarray, dict]:
+    """A layer drawn on a finer raster than its image (the Register dock's grid, :data:`FINE_KEY`) as it lies on the
+    image's own pixels: each block of ``fine`` x ``fine`` by its brightest (a line a fine pixel wide stays a line), at
+    the image's scale and place. Saved finer, it came back at the image's place shifted by the fine raster's offset
+    (2/5 of a pixel), which no file keeps."""
+    fine = int((meta.get("metadata") or {}).get(FINE_KEY, 1) or 1)
+    if fine <= 1 or arr.ndim < 2 or arr.shape[-1] % fine or arr.shape[-2] % fine:
+        return arr, meta
+    h, w = arr.shape[-2] // fine, arr.shape[-1] // fine
+    coarse = arr.reshape(*arr.shape[:-2], h, fine, w, fine).max(axis=(-3, -1))
+    scale = np.asarray(meta.get("scale") if meta.get("scale") is not None else np.ones(arr.ndim), float).copy()
+    scale[-2:] *= fine
+    translate = np.asarray(meta.get("translate") if meta.get("translate") is not None else np.zeros(arr.ndim), float)
+    translate = translate.copy()
+    translate[-2:] -= scale[-2:] * (-0.5 + 0.5 / fine)  # (rotated or sheared, only a map's check reads it: unmoved)
+    inner = {k: v for k, v in (meta.get("metadata") or {}).items() if k != FINE_KEY}
+    return coarse, {**meta, "scale": tuple(scale), "translate": tuple(translate), "metadata": inner}
+
+
 @_refusing
 def write_image(path: str, data: Any, meta: dict) -> list[str]:
     """Save an Image layer as ``.tif`` or ``.nii.gz`` (spacing and its unit from the layer; an RGB layer as an
@@ -505,6 +522,7 @@ def write_image(path: str, data: Any, meta: dict) -> list[str]:
     from napari_tlreg.io import save_stack
 
     arr = np.asarray(data)
+    arr, meta = _on_its_image(arr, meta)
     if not meta.get("rgb"):
         _opened_again(path, arr)
     return _written(save_stack(path, arr, spacing=_spacing_from_meta(meta), unit=_unit_from_meta(meta),

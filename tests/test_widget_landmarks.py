@@ -1942,10 +1942,10 @@ def test_an_image_drawn_rotated_and_flipped_keeps_its_overlays_landmarks_and_tra
     overlays = [ly for ly in viewer.layers if ly.name.startswith("seq ") and ly is not img]
     assert len(overlays) >= 7, [ly.name for ly in overlays]
     for ly in overlays:
-        fine = ly.metadata.get("napari_tlreg_fine", 1)  # the grid: drawn on a raster 4x finer than the 32-px frames
+        fine = ly.metadata.get("napari_tlreg_fine", 1)  # the grid: drawn on a raster 5x finer than the 32-px frames
         on_image = np.eye(4)  # its pixel j's centre at the image's (j + 0.5) / fine - 0.5
         on_image[[1, 2], [1, 2]], on_image[[1, 2], 3] = 1 / fine, -0.5 + 0.5 / fine
-        assert fine == (4 if ly.name == "seq grid" else 1), ly.name
+        assert fine == (5 if ly.name == "seq grid" else 1), ly.name
         np.testing.assert_allclose(ly._data_to_world.affine_matrix, drawn @ on_image, atol=1e-12, err_msg=ly.name)
 
 
@@ -2234,15 +2234,22 @@ def test_the_layers_drawn_on_an_image_follow_its_placement_put_right_after_a_run
     img.translate = (0.0, 10.0, -4.0)
     img.rotate = 30
     drawn = [ly for ly in viewer.layers if ly.name.startswith("seq ") and ly not in (mine, other)]
-    # (the grid on its finer raster: 1/4 of the image's pixel, within it)
-    assert len(drawn) >= 6 and all(same_placement(placement(ly), _finer_placement(placement(img), 4) if
+    # (the grid on its finer raster: 1/5 of the image's pixel, within it)
+    assert len(drawn) >= 6 and all(same_placement(placement(ly), _finer_placement(placement(img), 5) if
                                                   ly.name == "seq grid" else placement(img)) for ly in drawn), \
         [ly.name for ly in drawn]
     assert mine.scale[-1] == 2.0 and mine.translate[-1] == 0.0
     assert tuple(other.scale) == (1.0, 1.0, 1.0) and tuple(other.translate) == (0.0, 0.0, 0.0) and other.rotate[0, 1] == 0
+    before = np.asarray(viewer.layers["seq grid"].data).copy()
     reg.grid_spin.setValue(reg.grid_spin.value() + 4)  # a grid drawn again takes the image's placement as it is now
-    qtbot.waitUntil(lambda: not reg._grid_workers, timeout=10000)
-    assert same_placement(placement(viewer.layers["seq grid"]), _finer_placement(placement(img), 4))
+    qtbot.waitUntil(lambda: not np.array_equal(viewer.layers["seq grid"].data, before), timeout=10000)
+    assert same_placement(placement(viewer.layers["seq grid"]), _finer_placement(placement(img), 5))
+    # ... and its pixel size as it is now: square cells on 0.5 x 0.25 mm pixels (the size at the run, 1 x 1, drew
+    # cells twice as tall as wide; visual review)
+    ref = reg.results[("seq", "lm_test_truth")].reference
+    drawn = np.asarray(viewer.layers["seq grid"].data[ref])
+    rows, cols = np.flatnonzero(drawn.min(axis=1) > 0.3), np.flatnonzero(drawn.min(axis=0) > 0.3)
+    assert np.diff(rows)[0] * 0.5 == np.diff(cols)[0] * 0.25, (rows, cols)
     assert not errors, errors
 
 

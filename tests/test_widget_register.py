@@ -167,8 +167,8 @@ def test_run_end_to_end(widget, qtbot, notes):
     for s in RESULT_SUFFIXES:
         assert f"seq {s}" in names, names
         layer = viewer.layers[f"seq {s}"]
-        # the grid: on a raster 4x finer than the 32-px frames, its pixels a quarter of the image's, centred in them
-        fine = 4 if s == "grid" else 1
+        # the grid: on a raster 5x finer than the 32-px frames, its pixels a fifth of the image's, centred in them
+        fine = 5 if s == "grid" else 1
         np.testing.assert_allclose(layer.scale, np.divide(img.scale, (1, fine, fine)))
         np.testing.assert_allclose(layer.translate, img.translate + np.multiply(img.scale, (0, *[0.5 / fine - 0.5] * 2)))
         assert names.index(f"seq {s}") > names.index("seq")  # above the image
@@ -177,7 +177,7 @@ def test_run_end_to_end(widget, qtbot, notes):
     assert names.index("seq warped reference") == names.index("seq") + 1 < names.index("seg")
     assert viewer.dims.current_step[0] == REF  # the viewer stays on its frame
     for s in ("warped reference", "grid", "jacobian", "folds", "propagated labels"):
-        assert viewer.layers[f"seq {s}"].data.shape == ((T, 4 * H, 4 * W) if s == "grid" else (T, H, W)), s
+        assert viewer.layers[f"seq {s}"].data.shape == ((T, 5 * H, 5 * W) if s == "grid" else (T, H, W)), s
     warped = viewer.layers["seq warped reference"]
     assert warped.blending == "additive" and warped.colormap.name == "magenta"
     jac = viewer.layers["seq jacobian"]
@@ -247,7 +247,7 @@ def test_run_end_to_end(widget, qtbot, notes):
     run_and_wait(qtbot, w)
     assert "translate" in placed and "scale" not in placed
     for s in RESULT_SUFFIXES:  # (the grid's pixel centres a quarter of the image's in from its pixel's edge)
-        shift = np.multiply(img.scale, (0, -0.375, -0.375)) if s == "grid" else 0
+        shift = np.multiply(img.scale, (0, -0.4, -0.4)) if s == "grid" else 0
         np.testing.assert_allclose(viewer.layers[f"seq {s}"].translate, np.add((0, 5, 6), shift))
     # results stay out of the input combos
     assert [w.image_combo.itemText(i) for i in range(w.image_combo.count())] == ["seq"]
@@ -1246,8 +1246,8 @@ def test_result_layers_of_a_masked_run_draw_the_field_inside_its_region_only():
     masked = RegistrationResult(frames=frames, warped=plain.warped, displacement=u, jacobian=jac, method="nmsr",
                                 params={"mask": encode_mask(region)})
     g_plain, g_masked = L.grid_layer(plain, "s")[0], L.grid_layer(masked, "s")[0]
-    fine = region.repeat(4, 0).repeat(4, 1)  # the grid of 32-px frames is drawn 4x finer (its lines thinner)
-    assert g_plain.shape == (T, 4 * H, 4 * W)
+    fine = region.repeat(5, 0).repeat(5, 1)  # the grid of 32-px frames is drawn 5x finer (its lines thinner)
+    assert g_plain.shape == (T, 5 * H, 5 * W)
     assert g_plain[:, ~fine].max() > 0.5 and g_masked[:, ~fine].max() == 0.0
     assert np.array_equal(g_masked[:, fine], g_plain[:, fine])
     v_plain, v_masked = L.displacement_layer(plain, "s", 8)[0], L.displacement_layer(masked, "s", 8)[0]
@@ -1423,12 +1423,12 @@ def test_the_grid_shows_no_band_where_a_frame_shows_what_lies_beyond_the_referen
     from napari_tlreg._widgets import layers as L
 
     data, _, _ = L.grid_layer(_shift_result((6.0, 0.0)), "seq", 8)
-    assert data.shape[-2:] == (4 * 48, 4 * 64)  # drawn 4x finer: a line is the second of its pixel's 4 fine rows
-    full_rows = [r for r in range(48) if data[1, 4 * r + 1].min() > 0.5]
+    assert data.shape[-2:] == (5 * 48, 5 * 64)  # drawn 5x finer: a line is the middle of its pixel's 5 fine rows
+    full_rows = [r for r in range(48) if data[1, 5 * r + 2].min() > 0.5]
     # the lines of reference rows 8, 16, ..., 40 and its closing edge row 47, 6 px up; beyond that edge (41.5) nothing
-    assert full_rows == [2, 10, 18, 26, 34, 41] and data[1, 4 * 42:].max() == 0.0
+    assert full_rows == [2, 10, 18, 26, 34, 41] and data[1, 5 * 42:].max() == 0.0
     data, _, _ = L.grid_layer(_shift_result((3.0, -2.0)), "seq", 8)
-    assert data[1, 4 * 45:].max() == 0.0 and data[1, :, :4 * 2].max() == 0.0
+    assert data[1, 5 * 45:].max() == 0.0 and data[1, :, :5 * 2].max() == 0.0
 
 
 def test_the_jacobian_is_drawn_above_the_warped_reference_and_its_legend_reads_as_the_field_does(qtbot):
@@ -1864,7 +1864,7 @@ def test_the_time_slider_is_named(widget):
 def test_the_grid_of_small_frames_is_drawn_finer_over_its_image_and_saved_at_its_own_pixel_size(widget, qtbot, notes,
                                                                                                 tmp_path, scale):
     """(2026-12-07, carried from the UX review) On 64-px frames a grid line a pixel wide, spread to two by the warp,
-    covered a quarter of every 8-px cell: a cyan mesh over the heart. Frames under 512 px get a grid up to 4x finer,
+    covered a quarter of every 8-px cell: a cyan mesh over the heart. Frames under 342 px get a grid 3 or 5x finer,
     drawn over the image (its pixels a quarter of the image's, centred in them) and saved by File > Save at that size."""
     from napari_tlreg import _hooks
     from napari_tlreg._widgets import layers as L
@@ -1876,29 +1876,32 @@ def test_the_grid_of_small_frames_is_drawn_finer_over_its_image_and_saved_at_its
     choose(w.method_combo, TruthEngine.name)
     run_and_wait(qtbot, w)
     grid = viewer.layers["seq grid"]
-    assert L.grid_fineness(frames.shape) == 4 and grid.data.shape == (T, 4 * H, 4 * W)
-    assert tuple(grid.scale) == pytest.approx((1.0, scale[1] / 4, scale[2] / 4))
-    # the fine pixel 1 of the image's pixel 0 is centred at its 0.375 - 0.5 = -0.125
-    np.testing.assert_allclose(grid.data_to_world((0, 1, 1)), np.multiply(scale, (0, -0.125, -0.125)), atol=1e-12)
-    lines = np.flatnonzero(L.grid_image(frames.shape, 8, fine=4)[:, 3])
-    assert lines.tolist() == [1, 33, 65, 97, 125]  # rows 0, 8, 16, 24 and the last, 31: a fine pixel wide each
+    assert L.grid_fineness(frames.shape) == 5 and grid.data.shape == (T, 5 * H, 5 * W)
+    assert tuple(grid.scale) == pytest.approx((1.0, scale[1] / 5, scale[2] / 5))
+    # the fine pixel 2 of the image's pixel 0 is centred on it, the first of them at 0.1 - 0.5 = -0.4
+    np.testing.assert_allclose(grid.data_to_world((0, 2, 2)), (0, 0, 0), atol=1e-12)
+    np.testing.assert_allclose(grid.data_to_world((0, 0, 0)), np.multiply(scale, (0, -0.4, -0.4)), atol=1e-12)
+    lines = np.flatnonzero(L.grid_image(frames.shape, 8, fine=5)[:, 3])
+    assert lines.tolist() == [2, 42, 82, 122, 157]  # rows 0, 8, 16, 24 and the last, 31: a fine pixel wide each
     # each fine pixel shows the fine grid where the field takes its centre x (in the image's pixels): x + u_t(x),
     # by scipy (u read bilinearly, its edges repeated; nothing beyond the reference's edge)
     from scipy.ndimage import map_coordinates
 
     res, t = w.results[("seq", TruthEngine.name)], 2
-    x = np.stack(np.mgrid[0:4 * H, 0:4 * W]).astype(np.float64) / 4 + (0.5 / 4 - 0.5)  # fine centres, image's pixels
+    x = np.stack(np.mgrid[0:5 * H, 0:5 * W]).astype(np.float64) / 5 + (0.5 / 5 - 0.5)  # fine centres, image's pixels
     u = np.stack([map_coordinates(res.displacement[t, k].astype(np.float64), x, order=1, mode="nearest") for k in (0, 1)])
     to = x + u
     inside = np.all((to >= -0.5) & (to <= np.array([H - 0.5, W - 0.5])[:, None, None]), axis=0)
-    fine_grid = L.grid_image(frames.shape, L.auto_grid_spacing(frames.shape, scale[1:]), fine=4)
-    want = map_coordinates(fine_grid, (to + 0.5) * 4 - 0.5, order=1, mode="nearest") * inside
+    fine_grid = L.grid_image(frames.shape, L.auto_grid_spacing(frames.shape, scale[1:]), fine=5)
+    want = map_coordinates(fine_grid, (to + 0.5) * 5 - 0.5, order=1, mode="nearest") * inside
     assert np.abs(u).max() >= 0.5  # the lines moved (2 fine pixels and more)
     np.testing.assert_allclose(grid.data[t], np.clip(want, 0, 1), atol=1e-4)
     saved = _hooks.write_image(str(tmp_path / "grid.tif"), grid.data, grid.as_layer_data_tuple()[1])[0]
     back = load_sequence(saved)
-    assert back.shape == (T, 4 * H, 4 * W)
-    assert back.spacing == (None if scale[1] == 1.0 else pytest.approx((0.125, 0.125)))
+    # saved on the image's own pixels (each 5 x 5 block by its brightest), at its pixel size: reopened, it lies on it
+    # (saved finer, it came back shifted by the fine raster's offset, 2/5 of a pixel, which no file keeps)
+    assert back.shape == (T, H, W) and back.spacing == (None if scale[1] == 1.0 else pytest.approx(scale[1:]))
+    np.testing.assert_array_equal(back.frames, grid.data.reshape(T, H, 5, W, 5).max(axis=(2, 4)))
     assert not notes, notes
 
 
@@ -1918,7 +1921,7 @@ def test_grid_and_arrows_stay_inside_the_images_own_region(widget, qtbot, notes,
     assert not notes, notes
     outside = region == 0
     grid = np.asarray(viewer.layers["seq grid"].data)
-    out_fine = outside.repeat(4, 0).repeat(4, 1)  # (the grid of 32-px frames: drawn 4x finer)
+    out_fine = outside.repeat(5, 0).repeat(5, 1)  # (the grid of 32-px frames: drawn 5x finer)
     assert grid[:, out_fine].max() == 0 and grid[:, ~out_fine].max() > 0
     vec = np.asarray(viewer.layers["seq displacement"].data)  # (N, 2, 3): start (t, row, col), direction
     rows, cols = vec[:, 0, 1].astype(int), vec[:, 0, 2].astype(int)
@@ -2335,7 +2338,7 @@ def test_save_a_result_and_open_it_again_over_its_image(widget, qtbot, notes, tm
     opened = store_for(viewer).get("again", TruthEngine.name)
     np.testing.assert_array_equal(opened.displacement, res.displacement)
     for s in RESULT_SUFFIXES[:-1]:  # (no labels chosen: none propagated)
-        assert viewer.layers[f"again {s}"].scale[-1] == (0.25 / 4 if s == "grid" else 0.25)  # (the grid: 4x finer)
+        assert viewer.layers[f"again {s}"].scale[-1] == (0.25 / 5 if s == "grid" else 0.25)  # (the grid: 5x finer)
     np.testing.assert_allclose(viewer.layers["again warped reference"].data, res.warped)
     assert w.save_btn.isEnabled()
     w.open_result(tmp_path / "kept")  # again: it replaces the one shown, and says so (a run not saved was lost)

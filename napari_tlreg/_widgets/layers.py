@@ -47,11 +47,13 @@ GRID_COLORMAP = {"colors": [[0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 1.0]], "name":
 #: px apart (8 px on a 512-px satellite pair drew 64 lines a side, a cyan mesh over a quarter of the map)
 GRID_CELLS = 32
 GRID_MIN_SPACING = 8
-#: the grid of frames under :data:`GRID_RASTER` px is drawn on a raster up to :data:`GRID_FINE` times finer than
-#: theirs (:func:`grid_fineness`), its lines a fine pixel wide: a line a frame's pixel wide, spread to two by the warp,
-#: covered a quarter of each 8-px cell of a 64-px frame, a cyan mesh over the heart
-GRID_RASTER = 512
-GRID_FINE = 4
+#: the grid of frames under :data:`GRID_RASTER` / 3 px is drawn on a raster 3 or :data:`GRID_FINE` times finer than
+#: theirs, of at most :data:`GRID_RASTER` px a side and :data:`GRID_PIXELS` pixels in all (:func:`grid_fineness`), its
+#: lines a fine pixel wide: a line a frame's pixel wide, spread to two by the warp, covered a quarter of each 8-px cell
+#: of a 64-px frame, a cyan mesh over the heart
+GRID_RASTER = 1024
+GRID_FINE = 5
+GRID_PIXELS = 2 ** 25  # 128 MB of float32: the real echo's 30 x 240 x 320 at 3x
 #: the frame under the warped reference once a result is shown: green beside its magenta, so aligned tissue reads
 #: white and a misalignment green or magenta (over a grey frame everything read pink)
 FRAME_COLORMAP = "green"
@@ -116,7 +118,7 @@ def grid_image(shape: Sequence[int], spacing: int, pixel: Sequence[float] = (1.0
     rows were 4x the columns' width: bands that hid the image).
 
     ``fine``: the image is ``(fine * H, fine * W)``, each pixel of ``shape`` ``fine`` x ``fine`` of its pixels, and a
-    line one of them wide, in the middle of the pixel of ``shape`` it is on."""
+    line one of them wide, in the middle of the pixel of ``shape`` it is on (``fine`` odd: :func:`grid_fineness`)."""
     h, w = (int(s) for s in shape[-2:])
     spacing, fine = max(2, int(spacing)), max(1, int(fine))
     sr, sc, small, coarse = _pixel_sizes(pixel)
@@ -133,9 +135,16 @@ def grid_image(shape: Sequence[int], spacing: int, pixel: Sequence[float] = (1.0
 
 
 def grid_fineness(shape: Sequence[int]) -> int:
-    """How many times finer than frames of ``shape`` (``(..., H, W)``) the grid is drawn: up to :data:`GRID_FINE`,
-    to at most :data:`GRID_RASTER` px along the longer side (1 for frames of that size or larger)."""
-    return max(1, min(GRID_FINE, GRID_RASTER // max(1, *(int(s) for s in shape[-2:]))))
+    """How many times finer than frames of ``shape`` (``(T, H, W)``) the grid is drawn: an odd number (a line in the
+    middle of its pixel's fine pixels), up to :data:`GRID_FINE`, the raster at most :data:`GRID_RASTER` px along the
+    longer side and :data:`GRID_PIXELS` in all (1 for frames of a third of that size or larger, or too many)."""
+    h, w = (max(1, int(s)) for s in shape[-2:])
+    t = max(1, int(shape[0])) if len(shape) >= 3 else 1
+    fine = min(GRID_FINE, GRID_RASTER // max(h, w))
+    fine -= 1 - fine % 2  # odd
+    while fine > 1 and t * h * w * fine * fine > GRID_PIXELS:
+        fine -= 2
+    return max(1, fine)
 
 
 def _finer(a: np.ndarray, fine: int) -> np.ndarray:
@@ -287,11 +296,14 @@ def grid_layer(res, base: str, spacing: int | None = None, *, scale=None, transl
     fine = grid_fineness(res.frames.shape)  # frames under 512 px: drawn finer, its lines thinner than a pixel
     grid = grid_image(res.frames.shape, auto_grid_spacing(res.frames.shape, pixel) if spacing is None else spacing,
                       pixel, fine)
-    u = res.displacement if fine == 1 else _finer(res.displacement, fine) * np.float32(fine)  # in the fine pixels
-    data = np.clip(tl.warp(grid, u), 0.0, 1.0).astype(np.float32, copy=False)
-    # where a frame shows what lies beyond the reference's edge, the warp repeats the edge (its closing grid line)
-    # over |u| px: a solid band that reads as heavy compression; nothing of the grid is there
-    data *= _inside_reference(u)
+    data = np.empty((res.n_frames, *grid.shape), np.float32)
+    for t in range(res.n_frames):  # a frame at a time: the field on the fine raster is twice the grid's size
+        u = res.displacement[t:t + 1]
+        u = u if fine == 1 else _finer(u, fine) * np.float32(fine)  # in the fine pixels
+        data[t] = np.clip(tl.warp(grid, u)[0], 0.0, 1.0)
+        # where a frame shows what lies beyond the reference's edge, the warp repeats the edge (its closing grid
+        # line) over |u| px: a solid band that reads as heavy compression; nothing of the grid is there
+        data[t] *= _inside_reference(u)[0]
     region = drawn_region(res, region)
     if region is not None:
         data *= _repeat(_region(region, res.frames.shape[1:]), fine)

@@ -2510,7 +2510,9 @@ class RegisterWidget(ClosingDock, QWidget):
         p, res = self._result_place, self._result
         self._grid_gen += 1
         gen = self._grid_gen
-        worker = create_worker(L.grid_layer, res, p["base"], self.grid_spacing(), scale=p["scale"],
+        layers = self._viewer.layers  # the image's scale now: its cells square at a pixel size put right since the run
+        scale = tuple(layers[p["base"]].scale) if p["base"] in layers and layers[p["base"]].ndim == 3 else p["scale"]
+        worker = create_worker(L.grid_layer, res, p["base"], self.grid_spacing(), scale=scale,
                                translate=p["translate"], region=p["region"], _start_thread=False, _ignore_errors=True)
         worker.returned.connect(lambda out: self._on_grid_ready(gen, res, out))
         worker.errored.connect(lambda exc: show_error(f"Register sequence: the grid could not be drawn: {exc}"))
