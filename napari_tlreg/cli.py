@@ -455,7 +455,7 @@ def summary_said(summary: dict, unit: str | None) -> str:
         return value if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
 
     parts = []
-    sfx = "_mm" if unit else ""  # (the physical keys are written *_mm whatever the unit, as metrics.json names them)
+    sfx = f"_{unit}" if unit else ""  # metrics.json's physical keys, named after the unit (report.in_unit: tre_m)
     for label, key, fmt, length in (("MSE", "mse", ".3g", ""), ("local CC (radius 10)", "lncc10", ".3f", ""),
                                     ("Dice", "dice", ".3f", ""), ("HD95", "hd95", ".2f", unit or "px"),
                                     ("TRE", "tre", ".2f", unit or "px")):
@@ -468,7 +468,8 @@ def summary_said(summary: dict, unit: str | None) -> str:
     if (folds := num("folding_pct")) is not None:
         parts.append(f"folding {folds:.2f} %")
     n = summary.get("n_frames")
-    return (f"mean over {n} frames: " if isinstance(n, int) else "") + ", ".join(parts) if parts else ""
+    over = (f"mean over {n} frames: " if n != 1 else "the frame against the reference: ") if isinstance(n, int) else ""
+    return over + ", ".join(parts) if parts else ""
 
 
 def cmd_methods(args) -> int:

@@ -288,3 +288,17 @@ def test_cli_registers_a_sub_clip_with_its_region_and_pixel_size(tmp_path, capsy
     assert "echo: --frames 30:40: no frame of its 24" in capsys.readouterr().err and not (tmp_path / "x").exists()
     with pytest.raises(ValueError, match="a step of 1 or more"):
         whole[::-1]
+
+
+def test_cli_register_says_the_tre_of_a_map_in_metres(tmp_path, capsys):
+    """(2026-12-07, CLI review) The summary line looked for `tre_mm`, which metrics.json names after the unit
+    (`tre_m` in metres): the satellite pair's TRE was left out, and "mean over 1 frames" said."""
+    import json
+
+    from napari_tlreg import cli
+
+    assert cli.main(["register", "satellite", "--method", "hsyn", "--out", str(tmp_path / "r"), "--no-montage"]) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    summary = json.loads((tmp_path / "r" / "metrics.json").read_text())["summary"]
+    assert line.startswith("  the frame against the reference: MSE ")
+    assert f", TRE {summary['tre_m']:.2f} m ({summary['tre_before_m']:.2f} unregistered), folding" in line
