@@ -22,6 +22,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -325,13 +326,19 @@ def _progress_printer(method: str):
     return progress
 
 
-def _in_cli_words(message: str) -> str:
-    """``message`` with the API's hint in Python's words said with the command's flag."""
+def _in_cli_words(message: str, command: str = "register") -> str:
+    """``message`` with the API's hints and arguments in Python's words said with ``command``'s flags (or the command
+    that has one: only ``register`` chooses a series)."""
     from .core.normalize import ONE_SCALE_HINT
-    from .io.readers import SERIES_HINT
+    from .io.readers import PIXEL_SIZE_HINT, SERIES_HINT
 
-    return (message.replace(ONE_SCALE_HINT, "--normalize sequence keeps one scale for all")
-            .replace(SERIES_HINT, "; --series K (0-based, in SeriesNumber order) or --series UID chooses another"))
+    series = ("; --series K (0-based, in SeriesNumber order) or --series UID chooses another" if command == "register"
+              else "; `napari-tlreg register FOLDER --series K` (0-based, in SeriesNumber order) registers another")
+    message = (message.replace(ONE_SCALE_HINT, "--normalize sequence keeps one scale for all")
+               .replace(SERIES_HINT, series).replace(PIXEL_SIZE_HINT, ""))
+    # the readers' errors name their arguments as Python does ("slice=3 is out of range"): the flags here
+    message = re.sub(r"\bslice=(\d+) is out of range", r"--slice \1 is out of range", message)
+    return re.sub(r"\bseries=('?[^ ']+'?) (is out of range|chooses)", r"--series \1 \2", message)
 
 
 def _print_warning(message: str) -> None:
@@ -600,7 +607,7 @@ def cmd_evaluate(args) -> int:
         report.export_report(results, args.report, labels=first[0], landmarks=first[1], tables=tables,
                              source=made or ", ".join(args.folder), extra={"result_folders": list(args.folder)},
                              label_names=report.recorded_label_names(args.folder[0]) if args.labels is None else None,
-                             on_warning=lambda m: print(f"napari-tlreg evaluate: warning: {_in_cli_words(m)}",
+                             on_warning=lambda m: print(f"napari-tlreg evaluate: warning: {_in_cli_words(m, 'evaluate')}",
                                                         file=sys.stderr))
     # standard JSON, as metrics.json is: a label absent from a frame has an infinite Hausdorff distance, "inf" (Python's
     # Infinity on stdout failed JSON.parse, and jq read it as 1.8e308)
@@ -674,7 +681,7 @@ def cmd_batch(args) -> int:
         if row.get("note"):  # as register says them: the slice registered, a parameter the sequence gave
             print(f"napari-tlreg batch: {row['name']}: {row['note']}", file=sys.stderr, flush=True)
         if row.get("warning"):  # as register says them (no labels on the reference: no Dice), not in the CSV alone
-            print(f"napari-tlreg batch: warning: {row['name']}: {_in_cli_words(row['warning'])}", file=sys.stderr,
+            print(f"napari-tlreg batch: warning: {row['name']}: {_in_cli_words(row['warning'], 'batch')}", file=sys.stderr,
                   flush=True)
 
     if args.workers < 1:  # the API's words were "n_workers must be an integer >= 1"
@@ -755,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
     del args._commands
     with warnings.catch_warnings():  # a warning is one line too, never a source excerpt
         warnings.showwarning = lambda message, category, *_a, **_k: print(
-            f"napari-tlreg {args.command}: warning: {_in_cli_words(_first_line(message))}", file=sys.stderr)
+            f"napari-tlreg {args.command}: warning: {_in_cli_words(_first_line(message), args.command)}", file=sys.stderr)
         with _sigterm_interrupts(args.command):
             return _main(args)
 
@@ -819,7 +826,7 @@ def _main(args) -> int:
 
 def _error(args, exc: BaseException) -> int:
     _end_progress()
-    print(f"napari-tlreg {args.command}: error: {_first_line(exc)}", file=sys.stderr)
+    print(f"napari-tlreg {args.command}: error: {_in_cli_words(_first_line(exc), args.command)}", file=sys.stderr)
     return 2
 
 

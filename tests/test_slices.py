@@ -79,7 +79,8 @@ def test_cli_register_takes_a_slice_and_says_when_there_are_others(tmp_path, cap
     res = tl.RegistrationResult.load(tmp_path / "s2")
     np.testing.assert_array_equal(res.frames, normalize_sequence(load_sequence(path, slice=2).frames))
     assert cli.main(["register", str(path), "--slice", "9", "--out", str(tmp_path / "s9"), "--no-montage"]) != 0
-    assert "slice=9 is out of range: the image has 3 slice(s)" in capsys.readouterr().err
+    assert "error: stack.nii.gz: --slice 9 is out of range: the image has 3 slice(s)" in capsys.readouterr().err  # (CLI:
+    # "slice=9", Python's words)
     assert not (tmp_path / "s9").exists()
 
 
@@ -510,7 +511,7 @@ def test_a_folder_of_several_series_says_them_and_the_cli_chooses_one(shared_dat
            "another" in err and "series=K" not in err
     assert tl.RegistrationResult.load(tmp_path / "default").provenance["series"] == first
     assert cli.main(["register", str(folder), "--series", "5", "--out", str(tmp_path / "x"), "--no-montage"]) == 2
-    assert "series=5 is out of range: the folder has 2 series" in capsys.readouterr().err
+    assert "error: study: --series 5 is out of range: the folder has 2 series" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 
@@ -522,3 +523,33 @@ def test_series_of_a_file_that_holds_none_is_refused(tmp_path):
     with pytest.raises(SequenceReadError, match=r"^s.tif: series=1 chooses one series of a DICOM folder; a TIFF file "
                                                 r"holds no series to choose$"):
         load_sequence(path, series=1)
+
+
+def test_the_cli_says_the_series_hint_with_the_command_that_has_the_flag(shared_data, tmp_path, capsys):
+    """(2026-12-07, diff review) Every command's warnings were given register's `--series K`: batch and view have
+    none ("unrecognized arguments: --series 1"). And a DICOM folder of no pixel size named its first file and gave
+    Python's `spacing=` to a command line that has no such flag."""
+    import pydicom
+
+    from napari_tlreg.cli import _in_cli_words
+
+    folder, _, _ = _two_series(shared_data, tmp_path)
+    with pytest.warns(UserWarning) as seen:
+        load_sequence(folder)
+    said = next(str(w.message) for w in seen if "series found" in str(w.message))
+    assert _in_cli_words(said, "register").endswith("; --series K (0-based, in SeriesNumber order) or --series UID "
+                                                    "chooses another")
+    assert _in_cli_words(said, "batch").endswith("; `napari-tlreg register FOLDER --series K` (0-based, in SeriesNumber "
+                                                 "order) registers another") and "--series K or" not in said
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for n in range(1, 4):
+        ds = pydicom.dcmread(shared_data / "sunnybrook" / "dicom_SCD0000101" / f"{n}.dcm")
+        del ds.PixelSpacing
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds.save_as(bare / f"IM{n:04d}.dcm")
+    with pytest.warns(UserWarning, match=r"^bare: the DICOM records no pixel size") as seen:
+        load_sequence(bare)
+    said = next(str(w.message) for w in seen if "no pixel size" in str(w.message))
+    assert "spacing=(row_mm, col_mm)" in said and _in_cli_words(said).endswith("are measured in pixels")

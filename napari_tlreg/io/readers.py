@@ -1663,7 +1663,11 @@ def _dicom_pixel_spacing(ds):
     return ps
 
 
-def _dicom_spacing(ds) -> tuple[float, float] | None:
+#: how to give a sequence of no pixel size one, in Python's words (the CLI has no flag for it: it leaves it out)
+PIXEL_SIZE_HINT = "; from Python, register(..., spacing=(row_mm, col_mm)) gives it one"
+
+
+def _dicom_spacing(ds, what: str | None = None) -> tuple[float, float] | None:
     """``(row, col)`` in mm from PixelSpacing, functional groups, or ultrasound regions. A PixelSpacing that is not two
     positive numbers is said and left out (one value was read as a corrupt file; 0 or NaN dropped without a word)."""
     ps = _dicom_pixel_spacing(ds)
@@ -1681,10 +1685,10 @@ def _dicom_spacing(ds) -> tuple[float, float] | None:
             return dy * 10.0 * factor, dx * 10.0 * factor
     if ps is not None:  # a PixelSpacing that is not two positive numbers: said above, with "measuring in pixels"
         return None
-    name = Path(str(getattr(ds, "filename", "") or "DICOM")).name
+    name = what or Path(str(getattr(ds, "filename", "") or "DICOM")).name  # a folder's name, not its first file's
     warnings.warn(f"{name}: the DICOM records no pixel size (no PixelSpacing, ImagerPixelSpacing or ultrasound "
-                  "region in cm): it is read in pixels, and distances (TRE, Hausdorff) are measured in pixels; from "
-                  "Python, register(..., spacing=(row_mm, col_mm)) gives it one", stacklevel=2)
+                  "region in cm): it is read in pixels, and distances (TRE, Hausdorff) are measured in pixels"
+                  + PIXEL_SIZE_HINT, stacklevel=2)
     return None
 
 
@@ -2032,7 +2036,7 @@ def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, ti
         meta["frame_time_ms"] = ft
     if rgbs and len(rgbs) == len(greys):
         meta["rgb"] = np.concatenate(rgbs, axis=0)
-    spacing = checked_spacing(_dicom_spacing(first), path.name)
+    spacing = checked_spacing(_dicom_spacing(first, path.name), path.name)
     name = path.name if len(order) == 1 else f"{path.name}_slice{k}"
     return Sequence(frames, spacing=spacing, unit="mm" if spacing else "px", name=name, metadata=meta)
 
