@@ -218,8 +218,8 @@ def _in_all(runtime: float, settings: dict, opened) -> str:
 
 class _Throttle:
     """Forward ``progress(done, total, message)`` at most every ``interval`` s (always the last step, a stage's first,
-    and, ``interval`` s after it came, a step held back when nothing followed it: the step before a long one was shown
-    late or never, the status naming the one before it through the long step)."""
+    and a step held back when nothing followed it, once ``interval`` s have passed since the step sent before it: the
+    step before a long one was shown late or never, the status naming the one before it through the long step)."""
 
     def __init__(self, emit: Callable[[int, int, str], None], interval: float = 0.05):
         self._emit = emit
