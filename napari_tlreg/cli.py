@@ -575,6 +575,8 @@ def cmd_evaluate(args) -> int:
         lm = own[1] if want[1] else landmarks
         for note in report.unannotated_reference(None if lab is None else np.asarray(lab), lm, res.reference):
             print(f"napari-tlreg evaluate: warning: {folder}: {note}", file=sys.stderr)
+        for note in report.reference_only(None if lab is None else np.asarray(lab), lm, res.reference):
+            print(f"napari-tlreg evaluate: {folder}: {note}", file=sys.stderr)  # (it exited 0 with a null Dice, silent)
         lost = sorted(report.scored_annotations(Path(folder)) - {k for k, v in (("labels", lab), ("landmarks", lm))
                                                                  if v is not None})
         if lost:  # a folder written before they were kept in it: its recorded Dice and TRE were rewritten away

@@ -302,3 +302,21 @@ def test_cli_register_says_the_tre_of_a_map_in_metres(tmp_path, capsys):
     summary = json.loads((tmp_path / "r" / "metrics.json").read_text())["summary"]
     assert line.startswith("  the frame against the reference: MSE ")
     assert f", TRE {summary['tre_m']:.2f} m ({summary['tre_before_m']:.2f} unregistered), folding" in line
+
+
+def test_cli_evaluate_says_labels_on_the_reference_only(tmp_path, capsys):
+    """(2026-12-07, CLI review) `evaluate --labels` with labels on the reference frame only exited 0 with a null Dice
+    and an empty stderr (register says why there is none)."""
+    import napari_tlreg as tl
+    from napari_tlreg import cli
+    from napari_tlreg.io import save_stack
+
+    assert cli.main(["register", "lemniscate", "--out", str(tmp_path / "r"), "--no-montage"]) == 0
+    seq = tl.load_sequence("lemniscate")
+    lab = np.zeros(seq.shape, np.int32)
+    lab[0, 20:40, 20:40] = 1
+    save_stack(tmp_path / "ref_only.tif", lab, labels=True)
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(tmp_path / "r"), "--labels", str(tmp_path / "ref_only.tif")]) == 0
+    assert (f"napari-tlreg evaluate: {tmp_path / 'r'}: labels on the reference frame (0) only: carried to every frame"
+            in capsys.readouterr().err)
