@@ -32,6 +32,10 @@ def _clean(value):
     return value
 
 
+#: the montage's outlines of the propagated labels, a colour a label id in order (yellow first, as before)
+OUTLINE_COLOURS = ("#ffcc00", "#00e5ff", "#ff4da6", "#7cff4d")
+
+
 def in_unit(obj, unit: str | None):
     """Rows (a dict, or a list of them) with their physical columns (``*_mm``, in the spacing's unit) named after
     ``unit`` when it is not mm: ``tre_m`` for a satellite sequence in metres, whose ``tre_mm`` held metres."""
@@ -347,8 +351,10 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6, re
     jac_cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.6")
     for j, t in enumerate(ts):
         axes[0, j].imshow(res.frames[t], cmap="gray", vmin=0, vmax=1)
-        if propagated is not None and propagated[t].any():
-            axes[0, j].contour(propagated[t] > 0, levels=[0.5], colors=["#ffcc00"], linewidths=1.0)
+        if propagated is not None and propagated[t].any():  # each label its outline (one around them all hid the
+            for k, lab in enumerate(i for i in np.unique(propagated[t]) if i != 0):  # cavity inside the wall)
+                axes[0, j].contour(propagated[t] == lab, levels=[0.5], colors=[OUTLINE_COLOURS[k % len(OUTLINE_COLOURS)]],
+                                   linewidths=1.0)
         diff = np.abs(res.frames[t] - res.warped[t])
         if region is not None:  # the input's no-data (its fill, the reference's moved onto the frame): grey, not error
             diff = np.ma.masked_where(~region[t], diff)

@@ -875,3 +875,16 @@ def test_a_pair_of_frames_has_its_values_written(shift_engine):
     texts = {m: [t.get_text() for t in ax.texts] for ax, m in axes.items()}
     mse = tables["shift"][1]
     assert texts["mse"] == [f"{mse['mse']:.3g}", f"{mse['mse_before']:.3g}"], (texts, mse)
+
+
+def test_the_montage_outlines_each_propagated_label(tmp_path):
+    """(2026-12-07, CLI review) The montage drew one outline around every label at once (labels > 0): the cavity
+    inside the myocardium had none. Each label id has its own, in its own colour."""
+    import napari_tlreg as tl
+
+    seq = tl.load_sequence("cardiac")
+    res = tl.register(seq.frames[:4], method="voxelmorph")
+    fig = report.montage_figure(res, propagated=res.warp_labels(seq.labels[0]))
+    first = fig.axes[0]
+    colours = {tuple(np.round(c.get_edgecolor()[0][:3], 3)) for c in first.collections}
+    assert len(first.collections) == 2 and len(colours) == 2  # myocardium and cavity, each its colour
