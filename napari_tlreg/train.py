@@ -642,10 +642,12 @@ def _train(config: TrainConfig | None, progress: Callable[[int, int, dict], None
     net.train()
 
     bar = None
-    if rank == 0 and progress is None:
+    if rank == 0 and progress is None and sys.stderr.isatty():
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.iterations, initial=start, desc=f"train {cfg.method}", unit="it")
+    elif rank == 0 and progress is None:  # a log (a batch job's, SLURM's): lines, not a bar redrawn every step
+        bar = _LogLines(cfg.iterations, start, f"train {cfg.method}")
     t0 = time.perf_counter()
     stats: dict[str, float] = {}
     done = saved = start
@@ -789,6 +791,39 @@ def validation_loss(task, net, batches: list[np.ndarray], cfg: TrainConfig, net_
     finally:
         net.train(was_training)
     return float(np.mean(total))
+
+
+class _LogLines:
+    """tqdm's ``update``/``set_postfix``/``close`` for a log: a whole line every :data:`LOG_EVERY_S` seconds and at the
+    end (tqdm's bar in a file was one line of every step's redraw, ``\r`` apart)."""
+
+    def __init__(self, total: int, initial: int, desc: str):
+        self.total, self.n, self.desc = total, initial, desc
+        self.t0 = self.last = time.monotonic()
+        self.first, self.postfix = initial, ""
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = time.monotonic()
+        if now - self.last >= LOG_EVERY_S or self.n >= self.total:
+            self.last = now
+            self._line(now)
+
+    def set_postfix(self, values: dict) -> None:
+        self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
+
+    def close(self) -> None:
+        if self.last == self.t0 and self.n > self.first:  # nothing said yet: say where it stopped
+            self._line(time.monotonic())
+
+    def _line(self, now: float) -> None:
+        rate = (self.n - self.first) / max(now - self.t0, 1e-9)
+        print(f"{self.desc}: step {self.n}/{self.total} ({rate:.2f} it/s)" + (f", {self.postfix}" if self.postfix else ""),
+              file=sys.stderr, flush=True)
+
+
+#: seconds between a training's progress lines in a log (stderr not a terminal)
+LOG_EVERY_S = 30.0
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:

@@ -884,3 +884,18 @@ def test_a_checkpoints_state_is_saved_on_the_cpu_as_torch_keeps_it():
     pair = namedtuple("pair", "a b")(torch.zeros(1), [torch.ones(1)])
     moved = _on_cpu(pair)
     assert type(moved) is type(pair) and torch.equal(moved.b[0], torch.ones(1))
+
+
+def test_train_writes_whole_lines_to_a_log(tmp_path):
+    """(2026-12-07, CLI review) With stderr a file (a batch job's log), tqdm's bar was one line of every step's redraw,
+    carriage returns apart. A log gets whole lines: at most one every LOG_EVERY_S seconds, and the last step's."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "napari_tlreg", "train", "tlrn", "--iterations", "3", "--batch", "1",
+                          "--frames", "3", "--size", "32", "--threads", "1", "--val-every", "0",
+                          "--out", str(tmp_path / "w.pt")], capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "\r" not in run.stderr
+    lines = [ln for ln in run.stderr.splitlines() if ln.startswith("train tlrn: step ")]
+    assert len(lines) == 1 and lines[0].startswith("train tlrn: step 3/3 (") and "it/s), mse=" in lines[0], run.stderr
