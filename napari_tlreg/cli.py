@@ -828,7 +828,9 @@ def _main(args) -> int:
 
 def _error(args, exc: BaseException) -> int:
     _end_progress()
-    print(f"napari-tlreg {args.command}: error: {_in_cli_words(_first_line(exc), args.command)}", file=sys.stderr)
+    said = _first_line(exc)
+    said = said.removeprefix(f"{args.command}: ")  # the API's "train: ..." said once ("train: error: train: ...")
+    print(f"napari-tlreg {args.command}: error: {_in_cli_words(said, args.command)}", file=sys.stderr)
     return 2
 
 

@@ -678,7 +678,7 @@ def test_training_that_diverges_or_is_given_no_finite_setting_says_so(tmp_path):
                           "--frames", "3", "--size", "16", "--threads", "1", "--checkpoint-every", "5", "--lr", "10",
                           "--out", str(tmp_path / "dv.pt")], capture_output=True, text=True, timeout=300)
     assert run.returncode == 2, (run.returncode, run.stderr[-500:])
-    assert re.search(r"error: train: the loss is not finite at step \d+ \(training diverged\): lower --lr; nothing "
+    assert re.search(r"napari-tlreg train: error: the loss is not finite at step \d+ \(training diverged\): lower --lr; nothing "
                      r"was written", run.stderr), run.stderr[-500:]
     for kw, flag, need in ((dict(lr=math.inf), "--lr", "a finite number above 0"),
                            (dict(weight=math.nan), "--weight", "a finite number, 0 or more"),
