@@ -260,9 +260,10 @@ def _recorded_annotations(folder: Path, res) -> tuple:
     try:
         prov = getattr(res, "provenance", None) or {}
         seq = load_sequence(source, slice=_recorded_slice(folder, res)[0], series=prov.get("series"))
-        if isinstance(prov.get("frames"), list) and len(prov["frames"]) == 3:  # a sub-clip's (register --frames)
-            seq = seq[slice(*prov["frames"])]
-    except (ValueError, OSError):
+        frames = prov.get("frames")
+        if isinstance(frames, list) and len(frames) == 3:  # a sub-clip's (register --frames)
+            seq = seq[slice(*frames)]
+    except (ValueError, OSError, TypeError):  # (TypeError: a record's frames edited into no slice)
         return None, None
     if tuple(seq.shape) != tuple(res.frames.shape) or (seq.labels is None and seq.landmarks is None):
         return None, None
@@ -444,19 +445,34 @@ def cmd_register(args) -> int:
                         **({"files": [str(Path(f).resolve()) for f in files]} if len(files) > 1 else {}),
                         **({"label_names": report.names_of_labels(names)} if labels is not None and names else {})})
     print(f"{method}: {seq.shape[0]} frames of {seq.shape[1]}x{seq.shape[2]} in {res.runtime_s:.2f} s on {res.device} -> {args.out}")
-    try:  # what it reached, in a line (metrics.json had to be opened: echo review)
-        summary = json.loads((Path(args.out) / "metrics.json").read_text()).get("summary") or {}
-    except (OSError, ValueError):
-        summary = {}
+    summary = _summary_of(args.out)  # what it reached, in a line (metrics.json had to be opened: echo review)
     if said := summary_said(summary, res.unit if res.spacing is not None else None):
         print(f"  {said}")
     return 0
 
 
+def _summary_of(folder) -> dict:
+    """``metrics.json``'s summary of a result folder, with the worst frame's folding (``folding_worst_pct``, as the
+    viewer says it: the summary's is the mean) and where its MSE and local CC were taken (``region``); {} if none."""
+    try:
+        doc = json.loads((Path(folder) / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    summary = dict(doc.get("summary") or {}) if isinstance(doc, dict) else {}
+    folds = [r.get("folding_pct") for r in doc.get("frames") or () if isinstance(r, dict)]
+    folds = [f for f in folds if isinstance(f, (int, float)) and not isinstance(f, bool) and math.isfinite(f)]
+    if folds:
+        summary["folding_worst_pct"] = max(folds)
+    where = doc.get("mse_lncc_region")
+    if isinstance(where, str) and where != "whole frame":  # NMSR's mask, or a date's no-data left out
+        summary["region"] = "in the mask" if where.startswith("mask") else "with the no-data left out"
+    return summary
+
+
 def summary_said(summary: dict, unit: str | None) -> str:
-    """A result's summary (``metrics.json``'s) in one line: the means over the frames of MSE, local CC (radius 10),
-    Dice, HD95 and TRE (in ``unit`` where the result has a pixel size), each beside its value unregistered, and the
-    worst folding."""
+    """A result's summary (:func:`_summary_of`) in one line: the means over the frames of MSE, local CC (radius 10),
+    Dice, HD95 and TRE (in ``unit`` where the result has a pixel size), each beside its value unregistered, where the
+    MSE and local CC were taken when not on the whole frame, and the worst frame's folding."""
     def num(key):
         value = summary.get(key)
         return value if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
@@ -472,8 +488,12 @@ def summary_said(summary: dict, unit: str | None) -> str:
             continue
         part = f"{label} {after:{fmt}}{' ' + length if length else ''}"
         parts.append(part + (f" ({before:{fmt}} unregistered)" if before is not None else ""))
-    if (folds := num("folding_pct")) is not None:
-        parts.append(f"folding {folds:.2f} %")
+    if parts and isinstance(summary.get("region"), str):  # NMSR's mask: its MSE and local CC are the mask's
+        parts[0] = parts[0].replace("MSE ", f"{summary['region']}: MSE ", 1)
+    if (folds := num("folding_worst_pct")) is not None:
+        parts.append(f"worst folding {folds:.2f} %")
+    elif (folds := num("folding_pct")) is not None:
+        parts.append(f"folding {folds:.2f} % (mean)")
     n = summary.get("n_frames")
     over = (f"mean over {n} frames: " if n != 1 else "the frame against the reference: ") if isinstance(n, int) else ""
     return over + ", ".join(parts) if parts else ""
@@ -829,7 +849,8 @@ def _main(args) -> int:
 def _error(args, exc: BaseException) -> int:
     _end_progress()
     said = _first_line(exc)
-    said = said.removeprefix(f"{args.command}: ")  # the API's "train: ..." said once ("train: error: train: ...")
+    if args.command == "train":  # the API's "train: ..." said once ("train: error: train: ...")
+        said = said.removeprefix("train: ")
     print(f"napari-tlreg {args.command}: error: {_in_cli_words(said, args.command)}", file=sys.stderr)
     return 2
 

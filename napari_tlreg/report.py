@@ -349,12 +349,13 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6, re
     lo, hi = jacobian_limits(jac)
     norm = TwoSlopeNorm(vcenter=1.0, vmin=lo, vmax=hi)
     jac_cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="0.6")
+    # each label its outline, a colour an id over every frame (one outline around them all hid the cavity in the wall)
+    ids = [] if propagated is None else [int(i) for i in np.unique(np.asarray(propagated)[list(ts)]) if i != 0]
+    colour = {i: OUTLINE_COLOURS[k % len(OUTLINE_COLOURS)] for k, i in enumerate(ids)}
     for j, t in enumerate(ts):
         axes[0, j].imshow(res.frames[t], cmap="gray", vmin=0, vmax=1)
-        if propagated is not None and propagated[t].any():  # each label its outline (one around them all hid the
-            for k, lab in enumerate(i for i in np.unique(propagated[t]) if i != 0):  # cavity inside the wall)
-                axes[0, j].contour(propagated[t] == lab, levels=[0.5], colors=[OUTLINE_COLOURS[k % len(OUTLINE_COLOURS)]],
-                                   linewidths=1.0)
+        for lab in (i for i in ids if (propagated[t] == i).any()):
+            axes[0, j].contour(propagated[t] == lab, levels=[0.5], colors=[colour[lab]], linewidths=1.0)
         diff = np.abs(res.frames[t] - res.warped[t])
         if region is not None:  # the input's no-data (its fill, the reference's moved onto the frame): grey, not error
             diff = np.ma.masked_where(~region[t], diff)

@@ -679,9 +679,10 @@ def _train(config: TrainConfig | None, progress: Callable[[int, int, dict], None
                     if val["best_loss"] is None or loss_val < val["best_loss"]:
                         val["best_loss"], val["best_step"] = loss_val, done
                         _save(best_path(out), net, opt, done, cfg, net_cfg, stats, val)
-                if bar is not None:
+                if bar is not None:  # this step's loss, then the step (a log's line said the step before's)
+                    bar.set_postfix({k: (f"{v:.5f}" if abs(v) < 1 else f"{v:.3f}") for k, v in stats.items() if k != "seconds"},
+                                    refresh=False)
                     bar.update(1)
-                    bar.set_postfix({k: (f"{v:.5f}" if abs(v) < 1 else f"{v:.3f}") for k, v in stats.items() if k != "seconds"})
                 if progress is not None:
                     progress(done, cfg.iterations, stats)
                 if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
@@ -809,7 +810,7 @@ class _LogLines:
             self.last = now
             self._line(now)
 
-    def set_postfix(self, values: dict) -> None:
+    def set_postfix(self, values: dict, refresh: bool = True) -> None:
         self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
 
     def close(self) -> None:
