@@ -19,10 +19,11 @@ def test_view_runs_registers_and_saves_a_screenshot(tmp_path):
     img = np.asarray(Image.open(png).convert("RGB"))
     assert img.shape[0] > 400 and img.shape[1] > 600 and img.std() > 10  # a real window, not a blank frame
     # ... and it registered (a window that never ran passed the line above): the dock's status, and the overlay's
-    # colours on the canvas (the green frame, the magenta warped reference, the cyan grid; ~10,000 px without them)
+    # colours on the canvas (the green frame, the magenta warped reference, the cyan grid; ~10,000 px without them,
+    # ~47,000 with them since the grid's lines are thinner than a frame's pixel, 50,000 and more before)
     assert "napari-tlreg view: done: 12 frames to frame 0 with tlrn" in proc.stdout, proc.stdout[-2000:]
     chroma = img.astype(int).max(-1) - img.astype(int).min(-1)
-    assert (chroma > 80).sum() > 50_000
+    assert (chroma > 80).sum() > 30_000
 
 
 def test_pyqt5_deprecation_toast_is_kept_off_our_viewers(make_napari_viewer):

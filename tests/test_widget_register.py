@@ -1168,6 +1168,7 @@ def test_the_images_own_labels_are_chosen(widget):
     assert w.labels_combo.currentText() == "cardiac labels"
     from napari_tlreg._widgets.register import RegisterWidget
 
+    viewer.layers.selection.active = viewer.layers["cardiac"]  # (a dock starts on the active layer's image)
     late = RegisterWidget(viewer)  # a dock opened after the sample: its labels were already there
     assert late.image_combo.currentText() == "cardiac" and late.labels_combo.currentText() == "cardiac labels"
 
