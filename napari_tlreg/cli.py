@@ -386,10 +386,15 @@ def cmd_register(args) -> int:
     seq = load_sequence(files[0] if len(files) == 1 else files, slice=args.slice, series=args.series,
                         max_voxels=api.MAX_VOXELS)
     if args.frames is not None:  # a sub-clip, with its pixel size, region (the echo's fan) and own labels
+        n_source = seq.shape[0]
         try:
             seq = seq[args.frames]
         except ValueError as exc:
             raise ValueError(f"{said}: --frames {_frames_said(args.frames)}: {str(exc).split(': ', 1)[-1]}") from None
+        first, _, step = seq.metadata["frames"]
+        print(f"napari-tlreg register: frames {frames_said(range(first, first + step * seq.shape[0], step))} of its "
+              f"{n_source} (--frames {_frames_said(args.frames)}): the frame numbers below, --reference's, --labels' "
+              f"and --landmarks' count them from 0 to {seq.shape[0] - 1}", file=sys.stderr)
     n_slices = int(seq.metadata.get("n_slices", 1))
     if not args.labels and seq.labels is not None and seq.metadata.get("labels_source"):  # scored: said (echo review)
         print(f"napari-tlreg register: labels: {Path(str(seq.metadata['labels_source'])).name}, beside the input "
@@ -409,15 +414,19 @@ def cmd_register(args) -> int:
               f"for a pair of dates (satellite), --method {api.PAIR_METHOD} (the viewer's choice) or multistep",
               file=sys.stderr)
     # what each label id is (the plots and a report name them): the contours', the source's own labels'
-    labels, names = (_labels_of(args.labels, seq, args.reference if chosen else None, args.slice, n_slices)
-                     if args.labels
-                     else (seq.labels, seq.metadata.get("label_names")))
+    cut = "" if args.frames is None else f" (with --frames, of the {seq.shape[0]} frames chosen)"
+    try:
+        labels, names = (_labels_of(args.labels, seq, args.reference if chosen else None, args.slice, n_slices)
+                         if args.labels
+                         else (seq.labels, seq.metadata.get("label_names")))
+    except ValueError as exc:
+        raise ValueError(f"{exc}{cut}") from None
     landmarks = load_points_csv(args.landmarks) if args.landmarks else seq.landmarks
     try:
         labels, landmarks = report.check_annotations(seq.shape, labels, landmarks, args.reference)
     except ValueError as exc:
         named = Path(args.landmarks).name if args.landmarks else Path(said).name if len(files) == 1 else said
-        raise ValueError(f"{named}: {exc}") from None
+        raise ValueError(f"{named}: {exc}{cut}") from None
     best = None if chosen or labels is None else reference_on_labels(labels, 0)
     if best is not None:  # expert contours on ED and ES: frame 0 would carry nothing and score no Dice
         print(f"napari-tlreg register: reference: frame {best}, the most labelled (labelled frames: "

@@ -755,7 +755,8 @@ def _check_one_sequence(named: dict) -> None:
         a, b = seen[1].frames, res.frames
         if seen[1] is not res and not (a.shape == b.shape and np.allclose(a, b, rtol=0.0, atol=1e-5)):
             source = (seen[1].provenance or {}).get("source")
-            if source and source == (res.provenance or {}).get("source"):  # one file, scaled two ways
+            cut = (seen[1].provenance or {}).get("frames"), (res.provenance or {}).get("frames")  # two sub-clips of it
+            if source and source == (res.provenance or {}).get("source") and cut[0] == cut[1]:  # one file, scaled two ways
                 raise ValueError(f"{seen[0]!r} and {name!r} were registered from the same file ({source}) but hold "
                                  "its frames scaled otherwise (one registered by an earlier napari-tlreg, which counted "
                                  "a no-data fill in the scale?): register them again to share a report")

@@ -287,6 +287,21 @@ def test_cli_registers_a_sub_clip_with_its_region_and_pixel_size(tmp_path, capsy
     assert whole[0:10:2].metadata["reference"] == 0 and whole[0:10:2].metadata["displacement"].shape[0] == 5
     assert cli.main(["register", "echo", "--frames", "30:40", "--out", str(tmp_path / "x")]) == 2
     assert "echo: --frames 30:40: no frame of its 24" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    # (diff and echo reviews) which frames, said: the numbers after it count from the sub-clip's first; files of the
+    # whole clip are said to be so; two sub-clips of one file are two sequences to a report, not "scaled otherwise"
+    assert cli.main(["register", "echo", "--frames", "4:12:2", "--out", str(tmp_path / "s"), "--no-montage"]) == 0
+    assert ("napari-tlreg register: frames 4, 6, 8, 10 of its 24 (--frames 4:12:2): the frame numbers below, "
+            "--reference's, --labels' and --landmarks' count them from 0 to 3") in capsys.readouterr().err
+    from napari_tlreg.io import save_stack
+
+    save_stack(tmp_path / "whole.tif", whole.labels, labels=True)
+    assert cli.main(["register", "echo", "--frames", "4:12:2", "--labels", str(tmp_path / "whole.tif"),
+                     "--out", str(tmp_path / "y")]) == 2
+    assert "(with --frames, of the 4 frames chosen)" in capsys.readouterr().err
+    for cut in ("0:5", "5:10"):
+        assert cli.main(["register", "cardiac", "--frames", cut, "--out", str(tmp_path / cut), "--no-montage"]) == 0
+    with pytest.raises(ValueError, match="results of different sequences cannot share a report"):
+        tl.report.export_report([tl.RegistrationResult.load(tmp_path / cut) for cut in ("0:5", "5:10")], tmp_path / "rep")
     with pytest.raises(ValueError, match="a step of 1 or more"):
         whole[::-1]
 
