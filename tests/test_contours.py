@@ -352,3 +352,16 @@ def test_a_structure_takes_one_colour_whatever_its_id(shared_data):
 
     patient = load_sequence(shared_data / "sunnybrook" / "sunnybrook_SCD0000101_slice6_crop128.npz")
     assert cavity_colour(tl.load_sequence("cardiac")) == cavity_colour(patient) == orange
+
+
+def test_contours_outside_a_sub_clip_are_said_so_not_sent_to_another_slice(shared_data, tmp_path, capsys):
+    """(2026-12-07, diff review) `--slice 3 --frames 10:16` with the expert's contours (of that slice's frames 7 and
+    18) said "they are of slice positions 2, 3, 4, ... (slice=, --slice)": slice 3 is the one chosen."""
+    from napari_tlreg import cli
+
+    data = shared_data / "sunnybrook"
+    assert cli.main(["register", str(data / "dicom_SCD0000101"), "--slice", "3", "--frames", "10:16", "--labels",
+                     str(data / "contours_SCD0000101"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "no contour is of these frames (images 71-76); they are of this slice position's frames left out " \
+           "(--frames)" in err and "--slice" not in err.split("error:")[-1]

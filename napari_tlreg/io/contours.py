@@ -71,10 +71,11 @@ def load_contours(path, sequence) -> np.ndarray:
     """
     meta = sequence.metadata or {}
     return contour_labels(path, meta.get("instance_numbers"), sequence.shape, meta.get("slice_instance_numbers"),
-                          name=sequence.name)
+                          name=sequence.name, cut_from=meta.get("slice") if meta.get("frames") else None)
 
 
-def contour_labels(path, instance_numbers, shape, slice_instance_numbers=None, name: str = "") -> np.ndarray:
+def contour_labels(path, instance_numbers, shape, slice_instance_numbers=None, name: str = "",
+                   cut_from: int | None = None) -> np.ndarray:
     """:func:`load_contours` for frames of ``shape`` ``(T, H, W)`` that are the DICOM images ``instance_numbers``
     (one a frame); ``slice_instance_numbers`` (each slice position's) names the position the contours are of when
     they are of none of these frames."""
@@ -101,20 +102,23 @@ def contour_labels(path, instance_numbers, shape, slice_instance_numbers=None, n
             drawn[(t, kind)] = drawn.get((t, kind), False) | fill_polygon(_polygon(f), shape[1:])
     if not drawn:
         raise SequenceReadError(f"{path.name}: no contour is of these frames (images {min(numbers)}-{max(numbers)}); "
-                                + _where(slice_instance_numbers or [], elsewhere))
+                                + _where(slice_instance_numbers or [], elsewhere, cut_from))
     labels = np.zeros(shape, np.int32)
     for (t, kind), mask in sorted(drawn.items(), key=lambda item: item[0][1] == "i"):  # epicardium first
         labels[t][mask] = MYOCARDIUM if kind == "o" else LV_CAVITY
     return labels
 
 
-def _where(slices: list, numbers: list[int]) -> str:
-    """Which slice position (``slices``: each one's image numbers) holds the contoured images ``numbers``."""
+def _where(slices: list, numbers: list[int], cut_from: int | None = None) -> str:
+    """Which slice position (``slices``: each one's image numbers) holds the contoured images ``numbers``;
+    ``cut_from``: the slice position the frames were cut from (a sub-clip), whose other frames may hold them."""
     if not numbers:  # papillary muscles alone
         return "its files of them draw no endocardium (i) or epicardium (o)"
     if not slices:  # the caller did not say which images each slice position holds
         return f"they name images {min(numbers)}-{max(numbers)}, another slice position's (slice_instance_numbers names it)"
     held = sorted({k for k, ns in enumerate(slices) for n in numbers if n in set(ns)})
+    if cut_from is not None and cut_from in held:  # (it sent the user to --slice, the slice position chosen)
+        return "they are of this slice position's frames left out (--frames)"
     if held:
         return f"they are of slice position{'s' if len(held) > 1 else ''} {', '.join(map(str, held))} (slice=, --slice)"
     return f"they name images {min(numbers)}-{max(numbers)}, which the folder does not hold"
