@@ -3108,3 +3108,18 @@ def test_a_dock_opened_starts_on_the_image_of_the_active_layer(make_napari_viewe
     viewer.layers.selection.active = viewer.layers["cardiac labels"]
     w = RegisterWidget(viewer)
     assert w.image_combo.itemText(0) == "lemniscate" and w.image_combo.currentText() == "cardiac"
+
+
+def test_a_sub_clip_result_opened_on_its_whole_source_says_which_frames(widget, qtbot, notes, tmp_path):
+    """(2026-12-07, echo re-check) A `register --frames 0:5` result opened on its source was refused with "open it on
+    the image it was made from", which it was: the refusal names its frames and the folder's own frames.tif."""
+    from napari_tlreg import cli
+
+    assert cli.main(["register", "cardiac", "--frames", "0:5", "--out", str(tmp_path / "r"), "--no-montage"]) == 0
+    viewer, w = widget
+    viewer.open_sample("napari-tlreg", "cardiac")
+    choose(w.image_combo, "cardiac")
+    w.open_result(tmp_path / "r")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert notes and (f"registered frames 0 to 4 of its source: open {tmp_path / 'r'}/frames.tif, its frames, and "
+                      "the result on it") in notes[-1][1], notes

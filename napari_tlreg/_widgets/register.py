@@ -461,9 +461,14 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
     try:
         shown = to_luminance(np.asarray(data)) if colour else np.asarray(data)
         if tuple(res.frames.shape) != tuple(shown.shape):
+            cut = (res.provenance or {}).get("frames")  # a sub-clip's (register --frames): its frames.tif is the image
+            made = (f"{folder} registered frames {cut[0]} to {cut[1] - 1}{f' (every {cut[2]})' if cut[2] != 1 else ''} "
+                    f"of its source: open {folder}/frames.tif, its frames, and the result on it"
+                    if isinstance(cut, list) and len(cut) == 3 and all(isinstance(v, int) for v in cut) else
+                    "open it on the image it was made from")
             return _Outcome("refused", message=(
                 f"{folder} registered frames of shape {tuple(res.frames.shape)} and '{base}' is "
-                f"{tuple(shown.shape)}: open it on the image it was made from"))
+                f"{tuple(shown.shape)}: {made}"))
         frames, ref = validate_frames(shown, res.reference)
         if (res.params or {}).get("nodata") is not None:  # a value given: its far fill out of the range, as the run did
             frames, ref = without_far_fill(shown, given_nodata(shown, res.params["nodata"]), frames, ref)
