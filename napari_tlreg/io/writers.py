@@ -144,6 +144,14 @@ def _sibling_prefix(target: Path, tag: str) -> str:
     return f".{os.fsdecode(cut)}.{tag}-"
 
 
+def _raise_if_full(exc: BaseException, target: Path, inside: Path | None = None) -> None:
+    """Raise :func:`_disk_full`'s plain error for ``exc`` (from it) when it is a full disk or quota; else return, for
+    the caller to re-raise ``exc`` as it is."""
+    full = _disk_full(exc, target, inside)
+    if full is not None:
+        raise full from exc
+
+
 def _tmp_sibling(target: Path, tag: str) -> Path:
     return target.with_name(_sibling_prefix(target, tag) + secrets.token_hex(4))
 
@@ -189,9 +197,7 @@ def atomic_path(target):
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
-        full = _disk_full(exc, target)
-        if full is not None:
-            raise full from exc
+        _raise_if_full(exc, target)
         raise
     finally:
         _release(lock)
@@ -354,9 +360,7 @@ def atomic_dir(target, *, replaces: str | None = None, kind: str = "output", on_
         remove_leftovers(target, replaces, on_warning=lambda _message: None)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        full = _disk_full(exc, target, inside=tmp)
-        if full is not None:
-            raise full from exc
+        _raise_if_full(exc, target, inside=tmp)
         raise
     finally:
         _release(lock)
@@ -403,9 +407,7 @@ def staged_files(folder, remove=()):
             (folder / name).unlink(missing_ok=True)
         _fsync_dir(folder)
     except BaseException as exc:
-        full = _disk_full(exc, folder, inside=stage)
-        if full is not None:
-            raise full from exc
+        _raise_if_full(exc, folder, inside=stage)
         raise
     finally:
         _release(lock)
