@@ -821,8 +821,9 @@ def register(
     ctx.check()  # a cancel during the checks is taken before the intensities are scaled (seconds on 8x4000x4000)
     if declared:  # the user's value is the fill, for the engines too (none where no pixel holds it)
         ctx.nodata = torch.from_numpy(given).to(dev)
+    region = engine.scaling_region(checked)  # NMSR's mask: its scale, and the frames compared after the run
     norm, normalization, flickering = scale_intensities(arr, ref, normalize, skip=blank,
-                                                        fill=scaled_apart(nodata, engine.scaling_region(checked), arr.shape))
+                                                        fill=scaled_apart(nodata, region, arr.shape))
     if flickering:
         warn(flicker_message(flickering))
     ctx.check()
@@ -855,9 +856,9 @@ def register(
     ctx.check()
     ctx.report(2, 3, f"{RESULT_STAGE}: against the frames")
     valid = _valid_pixels(x, ref, u, given) if checked.get("mask_nodata") else None  # the engines' no-data left out
-    region = engine.scaling_region(checked)  # NMSR's mask: the frames compared where the run fitted them, as the
-    if region is not None and not region.all():  # metrics are (the echo's caption outside its fan, which no field
-        inside = torch.from_numpy(np.broadcast_to(region, x.shape).copy()).to(x.device)  # moves, made frames "worse")
+    if region is not None and not region.all():  # NMSR's mask: the frames compared where the run fitted them, as the
+        # metrics are (the echo's caption outside its fan, which no field moves, made frames "worse")
+        inside = torch.from_numpy(np.ascontiguousarray(region)).to(x.device).expand(x.shape)
         valid = inside if valid is None else valid & inside
     worse = worse_than_none(x, warped, ref, valid)
     ctx.check()

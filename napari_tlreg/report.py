@@ -354,8 +354,9 @@ def montage_figure(res: RegistrationResult, propagated=None, n_cols: int = 6, re
     colour = {i: OUTLINE_COLOURS[k % len(OUTLINE_COLOURS)] for k, i in enumerate(ids)}
     for j, t in enumerate(ts):
         axes[0, j].imshow(res.frames[t], cmap="gray", vmin=0, vmax=1)
-        for lab in (i for i in ids if (propagated[t] == i).any()):
-            axes[0, j].contour(propagated[t] == lab, levels=[0.5], colors=[colour[lab]], linewidths=1.0)
+        for lab in ids:
+            if (this := propagated[t] == lab).any():
+                axes[0, j].contour(this, levels=[0.5], colors=[colour[lab]], linewidths=1.0)
         diff = np.abs(res.frames[t] - res.warped[t])
         if region is not None:  # the input's no-data (its fill, the reference's moved onto the frame): grey, not error
             diff = np.ma.masked_where(~region[t], diff)

@@ -272,16 +272,22 @@ class ImageChooser:
             self.combo.setCurrentIndex(i)
 
 
+def named_after(layer, layers):
+    """The image ``layer`` is named after: the one whose name, and a space, begins its name, the longest of them
+    ("seq [1] landmarks" is of "seq [1]", not of "seq": they moved with "seq"); None if none."""
+    of = [ly for ly in layers if isinstance(ly, Image) and ly is not layer and layer.name.startswith(f"{ly.name} ")]
+    return max(of, key=lambda ly: len(ly.name)) if of else None
+
+
 def _image_of_active(layers, images: list):
     """The image of ``images`` that ``layers``' active layer is (its colour copy's grey one), or that it is named after
-    ("<image> mask", "<image> labels": the longest such name); None without one."""
+    ("<image> mask", "<image> labels"); None without one."""
     active = getattr(getattr(layers, "selection", None), "active", None)
     if active is None:
         return None
     name = selected_image(active)
     if name is None:
-        of = [ly.name for ly in images if active.name.startswith(f"{ly.name} ")]
-        name = max(of, key=len) if of else None
+        return named_after(active, images)
     return next((ly for ly in images if ly.name == name), None)
 
 

@@ -318,7 +318,7 @@ def grid_layer(res, base: str, spacing: int | None = None, *, scale=None, transl
         "opacity": 0.5,
         "visible": visible,
         "metadata": {FINE_KEY: fine},
-        **(fine_place({"scale": (1.0, 1.0, 1.0), **place}, fine) if fine > 1 else place),
+        **fine_place(place, fine),
     }
     return data, kw, "image"
 

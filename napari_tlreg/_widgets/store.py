@@ -16,7 +16,7 @@ from psygnal import Signal
 
 from napari_tlreg._hooks import COLOUR_OF, IN_PIXELS
 
-from .chooser import CONTOURS_OF, frames_shape, is_result, plugin_info
+from .chooser import CONTOURS_OF, frames_shape, is_result, named_after, plugin_info
 from .layers import FINE_KEY, fine_place
 
 __all__ = ["ResultStore", "store_for", "unwrap", "fits"]
@@ -196,13 +196,6 @@ def _finer_placement(place: dict, fine: int) -> dict:
     (:func:`~.layers.fine_place`)."""
     out = fine_place(place, fine)
     return {**out, "scale": np.asarray(out["scale"], float), "translate": np.asarray(out["translate"], float)}
-
-
-def named_after(layer, layers):
-    """The image ``layer`` is named after: the one whose name, and a space, begins its name, the longest of them
-    ("seq [1] landmarks" is of "seq [1]", not of "seq": they moved with "seq"); None if none."""
-    of = [ly for ly in layers if isinstance(ly, Image) and ly is not layer and layer.name.startswith(f"{ly.name} ")]
-    return max(of, key=lambda ly: len(ly.name)) if of else None
 
 
 def drawn_on(layer, image) -> bool:
