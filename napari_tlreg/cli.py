@@ -531,11 +531,20 @@ def cmd_methods(args) -> int:
     return 0
 
 
+def _not_a_batch_folder(folder) -> None:
+    """``ValueError`` for a batch's output folder given where a result folder is wanted (its results are inside it)."""
+    from .batch import SUMMARY_NAME
+
+    if (Path(folder) / SUMMARY_NAME).is_file() and not (Path(folder) / "result.json").exists():
+        raise ValueError(f"{folder}: a batch's output folder, not a result folder: give its result folders ({folder}/*/)")
+
+
 def cmd_itk(args) -> int:
     from .io.writers import check_replaceable
     from .result import RegistrationResult
 
     check_replaceable(args.out, "itk.json", "itk", inputs=[args.folder])  # before the folder is read
+    _not_a_batch_folder(args.folder)  # (it said "not a napari-tlreg result folder")
     res = RegistrationResult.load(args.folder)
     out = res.save_itk(args.out)
     ants = json.loads((out / "itk.json").read_text())["ants"]
@@ -557,8 +566,7 @@ def cmd_evaluate(args) -> int:
     # a batch's output: its summary (OUT/* names it beside the case folders) is no result; the folder itself says so
     args.folder = [f for f in args.folder if not (Path(f).name == SUMMARY_NAME and Path(f).is_file())] or args.folder
     for f in args.folder:
-        if (Path(f) / SUMMARY_NAME).is_file() and not (Path(f) / "result.json").exists():
-            raise ValueError(f"{f}: a batch's output folder, not a result folder: give its result folders ({f}/*/)")
+        _not_a_batch_folder(f)
     results = [RegistrationResult.load(f) for f in args.folder]
     shapes = {tuple(r.frames.shape) for r in results}
     if len(shapes) > 1 and (args.report or args.labels or args.landmarks):  # one sequence's annotations, one report

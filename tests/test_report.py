@@ -450,6 +450,9 @@ def test_evaluate_takes_a_batchs_results_of_several_shapes_each_on_its_own(tmp_p
     assert main(["evaluate", str(out)]) == 2
     assert f"{out}: a batch's output folder, not a result folder: give its result folders ({out}/*/)" in \
         capsys.readouterr().err
+    assert main(["itk", str(out), "--out", str(tmp_path / "itk")]) == 2  # (CLI review: "not a result folder")
+    assert f"{out}: a batch's output folder, not a result folder: give its result folders ({out}/*/)" in \
+        capsys.readouterr().err and not (tmp_path / "itk").exists()
 
 
 def test_a_report_refuses_results_of_different_sequences_of_one_shape(tmp_path, capsys):

@@ -302,7 +302,8 @@ def test_streaming_in_blocks_equals_one_pass_and_reports_progress():
     assert seen[-1][:2] == (22, 22)  # the stage ends at its total (API review: it stopped at (16, 22))
     # the frames by their numbers (README review: "frames 1-1 of 19" while frame 19 was registered to reference 18)
     assert [m for *_, m in seen[:6]] == ["frames 7-10 (4 of 22)", "frames 11-14 (8 of 22)", "frames 15-18 (12 of 22)",
-                                         "frames 19-22 (16 of 22)", "frames 5-2 (20 of 22)", "frames 1-0 (22 of 22)"]
+                                         "frames 19-22 (16 of 22)", "frames 2-5 (20 of 22)", "frames 0-1 (22 of 22)"]
+    # (CLI review: "frames 1-0" for the chain back towards frame 0)
 
 
 def test_half_resolution_head_geometry():

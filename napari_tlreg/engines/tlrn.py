@@ -103,7 +103,8 @@ def predict_velocities(net: TLRNNet, frames: torch.Tensor, reference: int, ctx: 
             idx = chain[start : start + block]
             if ctx is not None:
                 # the frames' own numbers (it said "frames 1-1 of 19" registering frame 19 to reference 18)
-                which = f"frame {idx[0]}" if len(idx) == 1 else f"frames {idx[0]}-{idx[-1]}"
+                which = f"frame {idx[0]}" if len(idx) == 1 else f"frames {min(idx)}-{max(idx)}"  # (a chain back
+                # towards frame 0 said "frames 1-0")
                 ctx.report(done, total, f"{which} ({done + len(idx)} of {total})")
             out, state = net.step(ref, x[idx][None], state, t0=start)
             v[idx] = out[0]
