@@ -102,8 +102,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="slice position of a multi-slice cine (DICOM folder, 4-D NIfTI, npz (S,T,H,W)); default 0")
     r.add_argument("--frames", type=_frames_choice, default=None, metavar="START:STOP",
                    help="register these frames only (frames START to STOP-1, as Python slices them; a third part "
-                        "steps): a sub-clip, with the source's pixel size, region and labels; --reference, --labels "
-                        "and --landmarks then describe the frames chosen")
+                        "steps; a negative START counts from the end, given as --frames=-5:): a sub-clip, with the "
+                        "source's pixel size, region and labels; --reference, --labels and --landmarks then describe "
+                        "the frames chosen")
     r.add_argument("--series", type=_series_choice, default=None, metavar="K|UID",
                    help="of a DICOM folder holding several series: the K-th in SeriesNumber order (0-based) or its "
                         "SeriesInstanceUID; default the series of the most files (said)")
