@@ -2772,3 +2772,17 @@ def test_a_series_file_cut_off_in_its_header_fails_the_folder_naming_it(tmp_path
     (last / "21.dcm").write_bytes(data[:data.index(b"\x28\x00\x10\x00")])
     with pytest.raises(SequenceReadError, match=r"^last: 21.dcm is not readable \(truncated"):
         load_sequence(last)
+
+
+def test_cli_register_says_a_file_given_twice(tmp_path, capsys):
+    """(2026-12-07, bad-input review) `register a.png a.png` registered the picture against itself, said only as a
+    field "worse than none"."""
+    from napari_tlreg import cli
+
+    seq = load_sequence("satellite")
+    save_stack(tmp_path / "a.tif", seq.frames[:1])
+    save_stack(tmp_path / "b.tif", seq.frames[1:])
+    assert cli.main(["register", str(tmp_path / "a.tif"), str(tmp_path / "b.tif"), str(tmp_path / "a.tif"),
+                     "--method", "hsyn", "--out", str(tmp_path / "r"), "--no-montage"]) == 0
+    assert (f"napari-tlreg register: warning: {tmp_path / 'a.tif'} is given twice, as frames 0 and 2: the same file, "
+            "registered against itself") in capsys.readouterr().err
