@@ -381,12 +381,6 @@ def cmd_register(args) -> int:
         for f in files:  # (a folder of dates leaves them out; given, one was registered as a date)
             if is_labels_file(Path(f)):
                 raise ValueError(f"{f}: a labels file (its name says so), not a frame: give it as --labels {f}")
-        seen: dict = {}
-        for k, f in enumerate(files):  # a date given twice registered as two (said only as "worse than none")
-            first = seen.setdefault(Path(f).expanduser().resolve(), k)
-            if first != k:
-                _print_warning(f"{f} is given twice, as frames {first} and {k}: the same file, registered against "
-                               "itself")
     # too large: refused before it is read; several files: one frame each, stacked
     if len(files) > 1 and args.series is not None:
         raise ValueError("--series chooses a series of one DICOM folder; files stacked as frames are one series")

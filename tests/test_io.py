@@ -2786,3 +2786,5 @@ def test_cli_register_says_a_file_given_twice(tmp_path, capsys):
                      "--method", "hsyn", "--out", str(tmp_path / "r"), "--no-montage"]) == 0
     assert (f"napari-tlreg register: warning: {tmp_path / 'a.tif'} is given twice, as frames 0 and 2: the same file, "
             "registered against itself") in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="a.tif is given twice, as frames 0 and 1"):  # the API's (and napari's) list
+        load_sequence([tmp_path / "a.tif", tmp_path / "a.tif"])

@@ -671,6 +671,12 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
     paths = [Path(p).expanduser() for p in paths]
     if not paths:
         raise SequenceReadError("no files to stack")
+    seen: dict = {}
+    for k, p in enumerate(paths):  # a date given twice registered as two (said only as "worse than none")
+        first = seen.setdefault(p.resolve(), k)
+        if first != k:
+            warnings.warn(f"{p} is given twice, as frames {first} and {k}: the same file, registered against itself",
+                          stacklevel=2)
     limit = _SEQUENCE_LIMIT.get()
     seqs: list[Sequence] = []
     for p in paths:
