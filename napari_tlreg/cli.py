@@ -249,15 +249,15 @@ def _labels_of(paths: list[str], like, reference: int | None = 0, slice: int | N
     return load_labels(paths, like, reference=reference, slice=slice, n_slices=n_slices), (LABEL_NAMES if drawn else None)
 
 
-def _recorded_annotations(folder: Path, res) -> tuple:
-    """The labels and landmarks of the source ``register`` recorded in ``folder`` (a sample, a file), when it can
-    still be read and holds the same frames; else ``(None, None)``."""
+def _recorded_sequence(folder: Path, res):
+    """The sequence ``register`` recorded in ``folder`` as its source (its slice position, series and sub-clip), read
+    again, when it can still be read and holds the same frames; else ``None``."""
     from . import report
     from .io import load_sequence
 
     source = report.recorded(folder)[0]
     if not source:
-        return None, None
+        return None
     try:
         prov = getattr(res, "provenance", None) or {}
         seq = load_sequence(source, slice=_recorded_slice(folder, res)[0], series=prov.get("series"))
@@ -265,14 +265,41 @@ def _recorded_annotations(folder: Path, res) -> tuple:
         if isinstance(frames, list) and len(frames) == 3:  # a sub-clip's (register --frames)
             seq = seq[slice(*frames)]
     except (ValueError, OSError, TypeError):  # (TypeError: a record's frames edited into no slice)
-        return None, None
-    if tuple(seq.shape) != tuple(res.frames.shape) or (seq.labels is None and seq.landmarks is None):
+        return None
+    return seq if tuple(seq.shape) == tuple(res.frames.shape) else None
+
+
+def _recorded_annotations(folder: Path, res) -> tuple:
+    """The labels and landmarks of the source ``register`` recorded in ``folder`` (a sample, a file), when it can
+    still be read and holds the same frames; else ``(None, None)``."""
+    from . import report
+
+    seq = _recorded_sequence(folder, res)
+    if seq is None or (seq.labels is None and seq.landmarks is None):
         return None, None
     try:
         out = report.check_annotations(seq.shape, seq.labels, seq.landmarks, res.reference)
     except ValueError:
         return None, None
     return out
+
+
+def _labels_like(paths: list[str], folder: Path, res):
+    """What ``evaluate``'s ``--labels`` are read against for the result ``res`` in ``folder``: its frames' shape, or,
+    for a DICOM series' contour files (which name the images they were drawn on), the series it was registered from,
+    read again from its record."""
+    from .io.contours import is_contour_source
+    from .io.labels import frame_given
+
+    contours = [p for p in paths if is_contour_source(frame_given(p)[0])]
+    if not contours:
+        return res.frames.shape
+    seq = _recorded_sequence(folder, res)
+    if seq is None:
+        raise ValueError(f"{Path(contours[0]).name}: contour files name the DICOM images they were drawn on, and "
+                         f"{folder}'s record names no source that can be read again with its frames (moved?): "
+                         f"register the DICOM series again with --labels {contours[0]}")
+    return seq
 
 
 def _recorded_slice(folder: Path, res=None) -> tuple[int | None, int | None]:
@@ -580,11 +607,13 @@ def cmd_evaluate(args) -> int:
     # one labels frame goes on each folder's own reference, a file of several slice positions gives the one each
     # folder was registered from (slice 0's labels scored a slice 5 result: Dice 0.74 for 0.95); read once for each
     keys = [(r.reference, *_recorded_slice(Path(f), r)) for f, r in zip(args.folder, results)]
-    placed = {key: _labels_of(args.labels, results[0].frames.shape, *key)[0]
-              for key in dict.fromkeys(keys)} if args.labels else {}
+    placed = {}
+    for folder, res, key in zip(args.folder, results, keys) if args.labels else ():
+        if key not in placed:
+            placed[key] = _labels_of(args.labels, _labels_like(args.labels, Path(folder), res), *key)
     refs = sorted({r.reference for r in results})
     if args.report and len(placed) > 1 and any(
-            not np.array_equal(placed[keys[0]], v) for v in placed.values()):
+            not np.array_equal(placed[keys[0]][0], v[0]) for v in placed.values()):
         raise ValueError(f"{', '.join(args.labels)}: labels placed on each folder's reference, and these folders "
                          f"have references {', '.join(map(str, refs))}: a shared --report needs labels for every frame "
                          "(T, H, W), or run evaluate on each folder with its own --report")
@@ -609,7 +638,7 @@ def cmd_evaluate(args) -> int:
             if took:
                 print(f"napari-tlreg evaluate: {folder}: the {' and '.join(('labels', 'landmarks')[k] for k in took)} "
                       f"of its source, {report.recorded(Path(folder))[0]}", file=sys.stderr)
-        lab = own[0] if want[0] else placed[key]
+        lab = own[0] if want[0] else placed[key][0]
         lm = own[1] if want[1] else landmarks
         for note in report.unannotated_reference(None if lab is None else np.asarray(lab), lm, res.reference):
             print(f"napari-tlreg evaluate: warning: {folder}: {note}", file=sys.stderr)
@@ -633,9 +662,10 @@ def cmd_evaluate(args) -> int:
         first = first or (lab, lm, folder)
         plan.append((folder, res, lab, lm))
     rows = []
-    for folder, res, lab, lm in plan:  # each folder checked before any is rewritten
+    for (folder, res, lab, lm), key in zip(plan, keys):  # each folder checked before any is rewritten
         summaries[folder] = report.write_evaluation(res, folder, labels=lab, landmarks=lm,
-                                                    keep_label_names=args.labels is None, rows_out=rows)
+                                                    keep_label_names=args.labels is None, rows_out=rows,
+                                                    label_names=placed[key][1] if key in placed else None)
     if args.report:
         # the report's tables are the folders' own where each was scored with the report's annotations (evaluated
         # once, not again: 40 % of evaluate --report)
@@ -646,7 +676,8 @@ def cmd_evaluate(args) -> int:
         tables = dict(zip(report.named_results(results), rows)) if same else None
         report.export_report(results, args.report, labels=first[0], landmarks=first[1], tables=tables,
                              source=made or ", ".join(args.folder), extra={"result_folders": list(args.folder)},
-                             label_names=report.recorded_label_names(args.folder[0]) if args.labels is None else None,
+                             label_names=(report.recorded_label_names(args.folder[0]) if args.labels is None
+                                          else placed[keys[0]][1]),
                              on_warning=lambda m: print(f"napari-tlreg evaluate: warning: {_in_cli_words(m, 'evaluate')}",
                                                         file=sys.stderr))
     # standard JSON, as metrics.json is: a label absent from a frame has an infinite Hausdorff distance, "inf" (Python's

@@ -944,12 +944,14 @@ LANDMARK_FILES = ("landmarks.csv", "tre.csv", "landmark_pairs.csv")
 
 
 def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=None, *, spacing=None,
-                     unit: str | None = None, keep_label_names: bool = True, rows_out: list | None = None) -> dict:
+                     unit: str | None = None, keep_label_names: bool = True, label_names=None,
+                     rows_out: list | None = None) -> dict:
     """``napari-tlreg evaluate`` on one result folder: (re)write ``metrics.json``/``metrics.csv`` (as
     :func:`write_metrics`), ``plots.png``, and with landmarks ``landmarks.csv``, ``tre.csv`` and
     ``landmark_pairs.csv`` (as in :func:`export_report`), each file atomically; without landmarks, removes those an
     earlier evaluation wrote; with labels, ``labels.tif`` and ``propagated_labels.tif``. ``keep_label_names``: the
-    labels are the folder's own, whose names ``metrics.json`` keeps (False: other labels, the names go). Returns the
+    labels are the folder's own, whose names ``metrics.json`` keeps (False: other labels, the names go, unless
+    ``label_names`` gives theirs: a DICOM series' contours'). Returns the
     summary; ``rows_out``: a list its per-frame rows are appended to (a report of the same annotations takes them)."""
     from . import landmarks as LM
     from .io.writers import atomic_path, check_place, save_points_csv, staged_files
@@ -980,6 +982,8 @@ def write_evaluation(res: RegistrationResult, folder, labels=None, landmarks=Non
     source, kept = recorded(folder)
     if not keep_label_names:  # the names of the labels it was scored on before, not of these
         kept.pop("label_names", None)
+        if names_of_labels(label_names):
+            kept["label_names"] = names_of_labels(label_names)
     # every file written first, then moved in together: a failure (a full disk at the plots) leaves the folder as it
     # was (it mixed the new metrics and labels with the old plots and landmarks); an earlier evaluation's landmark
     # files would sit beside metrics without TRE: removed once the rest is in

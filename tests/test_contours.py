@@ -82,8 +82,21 @@ def test_register_takes_the_contours_and_evaluate_reads_them_from_the_folder(sun
     assert not math.isnan(float(es["hd95_1_mm"]))
     capsys.readouterr()
     assert cli.main(["evaluate", str(out)]) == 0  # the folder's labels
+    kept_summary = json.loads((out / "metrics.json").read_text())["summary"]
+    # the contours again, read against the series the folder records (2026-12-07: refused, in Python's words)
+    (out / "labels.tif").unlink()
+    assert cli.main(["evaluate", str(out), "--labels", str(contours)]) == 0
+    assert np.array_equal(load_stack(out / "labels.tif")[0], kept)
+    assert json.loads((out / "metrics.json").read_text())["summary"]["dice"] == pytest.approx(kept_summary["dice"])
+    assert json.loads((out / "metrics.json").read_text())["label_names"] == {"1": "LV cavity", "2": "myocardium"}
+    doc = json.loads((out / "metrics.json").read_text())  # its source moved: said, in the CLI's words
+    doc["source"] = str(tmp_path / "moved")
+    (out / "metrics.json").write_text(json.dumps(doc))
+    capsys.readouterr()
     assert cli.main(["evaluate", str(out), "--labels", str(contours)]) == 2
-    assert "give them with that series (`register DICOM_FOLDER --labels`" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "names no source that can be read again" in err and f"--labels {contours}" in err
+    assert "load_labels" not in err
     # beside a labels file of other frames (it was refused: "give them to `register DICOM_FOLDER --labels`")
     extra = np.zeros((20, 256, 256), np.uint8)
     extra[3, 100:120, 100:120] = 5
