@@ -779,7 +779,8 @@ def require_dask() -> None:
 
 def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, reference: int = 0,
               device: str = "auto", montage: bool = True, on_row: Callable[[dict], None] | None = None,
-              normalize: str = "auto", slice: int | None = None, **params) -> list[dict]:
+              normalize: str = "auto", slice: int | None = None, on_start: Callable[[dict], None] | None = None,
+              **params) -> list[dict]:
     """Register every sequence of ``inputs`` with ``method`` on Dask; one folder per sequence under ``out``.
 
     scheduler: ``None`` or ``"local"`` (a LocalCluster of ``n_workers`` processes, started and
@@ -788,6 +789,9 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     slice: the slice position of each multi-slice source (``load_sequence``'s ``slice``; default 0), or ``"all"``:
         every slice position, each its own sequence ``"<name>_slice<k>"`` (counted on the workers first).
     on_row: called with each row as its sequence finishes (in completion order).
+    on_start: called once the sequences are sent to the workers, with ``{"sequences": N sent, "workers": W, "threads":
+        each local worker's torch threads (None on a cluster not started here), "local": bool}`` (not called when
+        every sequence is finished or failed already).
     Returns one row per sequence, in input order: ``name``, ``status`` (``ok``/``skipped``/
     ``failed``), ``seconds``, ``frames``, key metrics, ``error``, ...; the same rows are written
     to ``out/summary.csv``. An unknown method or bad parameters raise ``ValueError`` before any
@@ -826,7 +830,8 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     out.mkdir(parents=True, exist_ok=True)
     with _only_batch_in(out):
         return _run_batch(inputs, method, out, scheduler, n_workers, reference=reference, device=device,
-                          montage=montage, on_row=on_row, normalize=normalize, slice=slice, given=given)
+                          montage=montage, on_row=on_row, normalize=normalize, slice=slice, given=given,
+                          on_start=on_start)
 
 
 #: what a batch started from a script without ``if __name__ == "__main__":`` says
@@ -911,7 +916,7 @@ def no_inputs(inputs, out) -> ValueError:
 
 
 def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, montage, on_row, normalize, slice,
-               given) -> list[dict]:
+               given, on_start=None) -> list[dict]:
     """:func:`run_batch`'s work, with the arguments checked and ``out`` held."""
     items = expand_inputs(inputs, exclude=out, slice=None if slice == "all" else slice)
     if not items:
@@ -946,13 +951,14 @@ def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, 
             items = unique_names(_every_slice(items, [1 if it.get("error") else next(counts) for it in items]), out)
         return _register_items(items, client, method, out, reference=reference, device=device,
                                montage=montage, on_row=on_row, normalize=normalize,
-                               slice=None if slice == "all" else slice, given=given, n_workers=n_workers, stop=stop)
+                               slice=None if slice == "all" else slice, given=given, n_workers=n_workers, stop=stop,
+                               on_start=on_start)
     finally:
         stop()
 
 
 def _register_items(items, client, method, out, *, reference, device, montage, on_row, normalize, slice,
-                    given, n_workers, stop: Callable[[], None] = lambda: None) -> list[dict]:
+                    given, n_workers, stop: Callable[[], None] = lambda: None, on_start=None) -> list[dict]:
     """:func:`run_batch`'s work on resolved ``items``: skip the finished, register the others on Dask (``client()``
     starts the session: ``(client, local)``; ``stop()`` ends it), write the summary."""
     from .engines import _REGISTRY
@@ -996,6 +1002,9 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
         for i in todo:
             rows[i] = _row(items[i], status="pending", method=method, folder=str(out / items[i]["name"]))
         write_summary([rows[i] for i in range(len(items))], out)
+        if on_start is not None:  # a long cohort said nothing until its first sequence ended
+            workers = n_workers if local else len(c.scheduler_info().get("workers", {}))
+            on_start({"sequences": len(todo), "workers": workers, "threads": threads, "local": local})
         try:
             for fut in as_completed(list(futures)):
                 i = futures[fut]

@@ -736,6 +736,11 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _count(n: int, what: str) -> str:
+    """``"1 worker"``, ``"2 workers"``."""
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
 def cmd_batch(args) -> int:
     from .batch import SUMMARY_NAME, expand_inputs, not_a_sequence, require_dask, run_batch
 
@@ -768,8 +773,15 @@ def cmd_batch(args) -> int:
     if found and all(item["error"] for item in found):
         said = "; ".join(e if (e := item["error"]).startswith(item["source"]) else f"{item['source']}: {e}" for item in found[:3])
         raise ValueError(f"no sequence to register: {said}" + (f" (and {len(found) - 3} more)" if len(found) > 3 else ""))
+    def started(run: dict) -> None:
+        where = (f"a local cluster of {_count(run['workers'], 'worker')}, {_count(run['threads'], 'thread')} each"
+                 if run["local"] else f"{args.scheduler} ({_count(run['workers'], 'worker')})")
+        print(f"napari-tlreg batch: {_count(run['sequences'], 'sequence')} sent to {where}: a line as each ends",
+              file=sys.stderr, flush=True)
+
     rows = run_batch(args.inputs, args.method, args.out, scheduler=args.scheduler, n_workers=args.workers,
                      reference=args.reference, device=args.device, montage=not args.no_montage, on_row=report,
+                     on_start=started,
                      normalize=args.normalize, slice=args.slice, **parse_params(args.param))
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "skipped", "failed")}
     print(f"{len(rows)} sequence(s): {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed "

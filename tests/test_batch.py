@@ -337,7 +337,10 @@ def test_batch_cli(cluster, shift_engine, tmp_path, capsys):
     cap = capsys.readouterr()
     assert rc == 1  # a sequence failed: summary written, non-zero exit
     assert "3 ok, 0 skipped, 1 failed" in cap.out and "corrupt.nii.gz:" in cap.out
-    assert cap.err.strip().splitlines() == [f"napari-tlreg batch: 1 sequence(s) failed; see {out / 'summary.csv'}"]
+    # said as they are sent: a long cohort was silent until its first sequence ended
+    assert cap.err.strip().splitlines() == [
+        f"napari-tlreg batch: 4 sequences sent to {cluster.scheduler_address} (2 workers): a line as each ends",
+        f"napari-tlreg batch: 1 sequence(s) failed; see {out / 'summary.csv'}"]
     rc = cli.main(["batch", str(tmp_path / "cohort" / "seq*.tif"), "--method", shift_engine, "--out", str(out),
                    "--scheduler", cluster.scheduler_address])
     cap = capsys.readouterr()
@@ -464,7 +467,10 @@ def test_ctrl_c_is_one_line(tmp_path, sig, rc, said):
     time.sleep(1.0)
     os.killpg(proc.pid, getattr(signal, sig))
     _, err = proc.communicate(timeout=90)
-    assert proc.returncode == rc and err.strip().splitlines() == [f"napari-tlreg batch: {said}"], err[-3000:]
+    lines = err.strip().splitlines()  # (the line said as the sequences are sent, before: the signal may beat it)
+    sent = "napari-tlreg batch: 3 sequences sent to a local cluster of 2 workers, "
+    assert proc.returncode == rc and lines[-1] == f"napari-tlreg batch: {said}", err[-3000:]
+    assert len(lines) == 1 or (len(lines) == 2 and lines[0].startswith(sent)), err[-3000:]
 
 
 def _interrupted_batch(cluster, engine, tmp_path, monkeypatch, on_stop=lambda: None) -> list[str]:
