@@ -796,7 +796,7 @@ def register(
 
     def warn(message: str) -> None:
         said.append(str(message))
-        say(on_warning, message, stacklevel=3)
+        say(on_warning, message)
 
     if _FORKED_FROM_THREADS and dev.type == "cpu":
         warn(fork_message(_FORKED_FROM_THREADS))

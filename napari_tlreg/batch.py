@@ -188,6 +188,18 @@ def labels_of_a_sequence_beside(path: Path) -> bool:
         return False
 
 
+def _as_inputs(inputs) -> list:
+    """``inputs`` as a list of paths, globs or names; ``TypeError`` saying what they are for anything else (frames in
+    memory: ``os.fspath``'s bare "expected str, bytes or os.PathLike object, not ndarray")."""
+    inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    for raw in inputs:
+        if not isinstance(raw, (str, os.PathLike)):
+            raise TypeError(f"a batch's inputs are files, folders, globs or sample names, got {type(raw).__name__}: "
+                            "save frames in memory to files first (napari_tlreg.io.save_stack(path, frames)), or "
+                            "register them with napari_tlreg.register")
+    return inputs
+
+
 def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLike | None = None,
                   slice: int | None = None) -> list[dict]:
     """Resolve ``inputs`` into ``[{"name", "source", "error"}]``, one per sequence, in input order.
@@ -201,8 +213,6 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLik
     from .io import samples
     from .io.readers import is_labels_file
 
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
     sample_names = None
     items: list[dict] = []
     seen: set[str] = set()
@@ -237,7 +247,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLik
         elif not labels_of_a_sequence_beside(p):  # `batch cohort/*` as the shell gives it: a labels file beside its
             add(str(p), _stem(p))  # sequence is read with it, as in a folder or a quoted pattern (it was registered)
 
-    for raw in inputs:
+    for raw in _as_inputs(inputs):
         text = os.fspath(raw)
         path = Path(text).expanduser()
         if path.exists():
@@ -804,6 +814,7 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     if getattr(multiprocessing.current_process(), "_inheriting", False):  # a new worker process importing the script
         raise RuntimeError(UNGUARDED)  # (as multiprocessing's own check; it went on into a batch of its own)
     require_dask()
+    inputs = _as_inputs(inputs)  # before OUT is made
     engine = get_engine(method)  # unknown method -> ValueError now, not once per sequence
     checked = engine.validate_params(params)
     given = {k: checked[k] for k in params}

@@ -318,6 +318,33 @@ class RegistrationResult:
         return out
 
     # ---- persistence -------------------------------------------------------------------------
+    def source_sequence(self):
+        """The :class:`~napari_tlreg.io.Sequence` this result was registered from, read again as its ``provenance``
+        records it: the source (a sample's name, a file's or folder's path), its slice position, a DICOM folder's
+        series, a sub-clip's frames (``seq[a:b]``, ``register --frames``). To run it again, or to read its labels.
+
+        Raises ``ValueError`` where no source is recorded (frames given as an array) or the one read holds other
+        frames than the result's; the reader's errors (a moved file: ``SequenceReadError``) as they are."""
+        from .io import load_sequence
+
+        prov = self.provenance or {}
+        if not isinstance(prov.get("source"), str):
+            raise ValueError("no source recorded: this result was registered from frames given as an array")
+        slice_at = prov.get("slice") if isinstance(prov.get("slice"), int) else None
+        seq = load_sequence(prov["source"], slice=slice_at,
+                            **({"series": prov["series"]} if isinstance(prov.get("series"), str) else {}))
+        frames = prov.get("frames")
+        if frames is not None:
+            if not (isinstance(frames, list) and len(frames) == 3 and all(isinstance(v, int) for v in frames)):
+                raise ValueError("provenance['frames'] is no [start, stop, step] of the source's frames: "
+                                 f"{frames!r:.80}")
+            seq = seq[slice(*frames)]
+        if seq.shape != tuple(self.frames.shape):
+            raise ValueError(f"{prov['source']}: {seq.shape[0]} frames of {seq.shape[1]}x{seq.shape[2]} read from it "
+                             f"now, the result has {self.n_frames} of {self.frames.shape[1]}x{self.frames.shape[2]}: not the "
+                             "sequence it was registered from")
+        return seq
+
     def save(self, folder) -> Path:
         """Write the result to ``folder`` (TIFF per array + ``result.json``), atomically: a failure leaves no partial folder.
         An existing folder is replaced only if it holds an earlier result (``result.json``) or nothing."""

@@ -43,6 +43,7 @@ from .core import fields
 from .core.normalize import normalize_sequence
 from .engines.nets import grad_l2, half_resolution_state, velocity_to_displacement
 from .engines.tlrn import INTEGRATION_STEPS, build_net
+from .core.notes import user_stacklevel
 
 SEQUENCE_METHODS = ("tlrn", "voxelmorph")
 LR_SCHEDULES = ("constant", "cosine")
@@ -109,7 +110,8 @@ def _training_sequences(folder: Path, finite: bool = True):
             else:
                 yield seq
     if skipped:
-        warnings.warn(f"{folder}: skipped {len(skipped)} file(s): " + "; ".join(skipped), stacklevel=2)
+        warnings.warn(f"{folder}: skipped {len(skipped)} file(s): " + "; ".join(skipped),
+                      stacklevel=user_stacklevel())
 
 
 def _varies(frames: np.ndarray) -> bool:
@@ -618,7 +620,7 @@ def _train(config: TrainConfig | None, progress: Callable[[int, int, dict], None
     if cfg.resume and not out.is_file():
         import warnings
 
-        warnings.warn(f"--resume: no checkpoint at {out}; training from step 0", stacklevel=2)
+        warnings.warn(f"--resume: no checkpoint at {out}; training from step 0", stacklevel=user_stacklevel())
     if cfg.resume and out.is_file():
         from .engines.weights import load_checkpoint
 
@@ -756,7 +758,8 @@ def _check_resumed(ckpt: dict, cfg: TrainConfig, net_cfg: dict, out: Path) -> No
 
         warnings.warn(f"--resume {out}: --iterations {saved['iterations']} -> {cfg.iterations}: the "
                       + ("cosine learning rate" if cfg.lr_schedule == "cosine" else "levels' schedule")
-                      + " follows --iterations, so the steps to come differ from the run that was planned", stacklevel=3)
+                      + " follows --iterations, so the steps to come differ from the run that was planned",
+                      stacklevel=user_stacklevel())
 
 
 def _load_fitting(net, state: dict, what: str, strict: bool) -> None:

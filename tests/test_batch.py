@@ -1405,3 +1405,15 @@ def test_a_samples_own_model_is_what_its_batch_record_says(tmp_path):
             == "tlrn_synth64", source
     assert run_record({"name": "c", "source": str(sample_path("cardiac"))}, "tlrn", {}, 0, "auto",
                       None)["params"]["weights"] == ""
+
+
+def test_frames_in_memory_are_refused_saying_what_a_batch_takes(tmp_path):
+    """``run_batch([array, array], ...)`` in a notebook raised os.fspath's bare "expected str, bytes or os.PathLike
+    object, not ndarray" (API review, 2026-12-07); refused before the output folder is made."""
+    frames = _sequence(4)
+    for given in ([frames, frames], frames, ["cardiac", frames]):
+        with pytest.raises(TypeError, match="inputs are files, folders, globs or sample names, got ndarray: save "
+                                            r"frames in memory to files first \(napari_tlreg.io.save_stack"):
+            run_batch(given, "voxelmorph", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert [it["name"] for it in expand_inputs(iter(["cardiac"]))] == ["cardiac"]  # any iterable of names

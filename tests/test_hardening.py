@@ -2465,7 +2465,7 @@ def test_a_result_records_what_made_it_and_runs_again_from_its_record(tmp_path, 
     echo = load_sequence("echo")
     first = tl.register(echo, method="nmsr", levels=2, iterations=5)
     assert first.provenance["source"] == "echo"
-    seq2 = tl.load_sequence(first.provenance["source"], slice=first.provenance.get("slice"))
+    seq2 = first.source_sequence()
     again = tl.register(seq2, method=first.method, reference=first.reference, normalize=first.normalization,
                         **first.params)
     np.testing.assert_array_equal(again.displacement, first.displacement)
@@ -3187,3 +3187,23 @@ def test_evaluate_of_no_result_says_what_it_takes():
     with pytest.raises(TypeError, match=r"^evaluate takes a RegistrationResult \(tl.register\(...\) or "
                                         r"RegistrationResult.load\(folder\)\), got ndarray$"):
         tl.metrics.evaluate(np.zeros((3, 8, 8)))
+
+
+def test_warnings_name_the_users_line_not_the_package(shared_data):
+    """A notebook's warning names the cell's line that called: every ``register`` warning named ``api.py``'s wrapper
+    (``return fn(*args, **kwargs)``: its fixed stacklevel did not count the wrapper) (API review, 2026-12-07)."""
+    import warnings
+
+    frames = tl.load_sequence("cardiac").frames[:6].copy()
+    frames[3] = 0.5  # a blank frame: warned
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tl.register(frames, method="voxelmorph")
+        line = sys._getframe().f_lineno - 1
+    said = [w for w in caught if "constant" in str(w.message)]
+    assert said and all((w.filename, w.lineno) == (__file__, line) for w in said), [(w.filename, w.lineno) for w in said]
+    with warnings.catch_warnings(record=True) as caught:  # a reader's, however deep
+        warnings.simplefilter("always")
+        load_sequence(shared_data / "dicom" / "heart_cine_multiframe_16x256x256.dcm")
+        line = sys._getframe().f_lineno - 1
+    assert caught and all((w.filename, w.lineno) == (__file__, line) for w in caught if w.category is UserWarning)

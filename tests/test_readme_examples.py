@@ -54,3 +54,36 @@ def test_the_dotted_names_the_readme_gives_resolve_after_a_plain_import():
             "print(plain, bad)\n")
     out = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "[] []", (out.stdout, out.stderr[-2000:])
+
+
+def test_a_sub_clip_and_a_dicom_slice_are_read_again_from_their_record(tmp_path, shared_data):
+    """``res.source_sequence()``: the README's "run it again" read ``provenance["source"]`` and ``["slice"]`` alone, so a
+    sub-clip's result (``seq[4:12]``) gave back the whole 20 frames, and running it again registered another sequence
+    (API review, 2026-12-07)."""
+    import pytest
+
+    import napari_tlreg as tl
+
+    seq = tl.load_sequence("cardiac")[4:12]
+    assert len(seq) == 8 and len(tl.load_sequence("cardiac")) == 20
+    res = tl.register(seq, method="voxelmorph", reference=2)
+    res.save(tmp_path / "clip")
+    back = tl.RegistrationResult.load(tmp_path / "clip")
+    again_seq = back.source_sequence()
+    np.testing.assert_array_equal(again_seq.frames, seq.frames)
+    np.testing.assert_array_equal(again_seq.labels, seq.labels)
+    again = tl.register(again_seq, method=back.method, reference=back.reference, normalize=back.normalization,
+                        **back.params)
+    np.testing.assert_array_equal(again.displacement, res.displacement)
+    # a slice position of a DICOM folder
+    dicom = shared_data / "sunnybrook" / "dicom_SCD0000101"
+    one = tl.load_sequence(dicom, slice=6)[5:9]
+    got = tl.register(one, method="voxelmorph").source_sequence()
+    assert got.metadata["slice"] == 6 and got.metadata["frames"] == [5, 9, 1]
+    np.testing.assert_array_equal(got.frames, one.frames)
+    # none recorded (an array), a record that no longer matches its source: said
+    with pytest.raises(ValueError, match="no source recorded"):
+        tl.register(seq.frames, method="voxelmorph").source_sequence()
+    back.provenance["frames"] = [4, 10, 1]
+    with pytest.raises(ValueError, match="not the sequence it was registered from"):
+        back.source_sequence()

@@ -2,13 +2,27 @@
 prints it, the docks show it, a batch keeps it in its row), else as a ``UserWarning``."""
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
+
+_PACKAGE = str(Path(__file__).resolve().parents[1])
 
 
-def say(on_warning, message: str, stacklevel: int = 2) -> None:
-    """``on_warning(message)``, or ``warnings.warn(message, UserWarning)`` with ``stacklevel`` counted as if the caller
-    had called ``warnings.warn`` itself."""
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for a ``warnings.warn`` in the calling function that names the first line outside this
+    package: the user's (a notebook's cell, a script's line), however deep in the package the warning is raised (a
+    fixed level named ``api.py``'s wrapper for every warning of ``register``). Python 3.12's ``skip_file_prefixes``."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def say(on_warning, message: str, stacklevel: int | None = None) -> None:
+    """``on_warning(message)``, or ``warnings.warn(message, UserWarning)`` naming the user's line (``stacklevel``
+    given: counted as if the caller had called ``warnings.warn`` itself)."""
     if on_warning is not None:
         on_warning(message)
     else:
-        warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
+        warnings.warn(message, UserWarning, stacklevel=user_stacklevel() if stacklevel is None else stacklevel + 1)

@@ -13,6 +13,7 @@ import torch
 
 from . import fields as _f
 from .arrays import plain
+from .notes import user_stacklevel
 
 __all__ = ["warp", "integrate_velocity", "compose", "invert", "jacobian_determinant", "resolve_device"]
 
@@ -192,7 +193,7 @@ def invert(u, iterations: int = 100, tol: float = 1e-4) -> np.ndarray:
             why = f": where it does not fold, its inverse may read beyond the frame's border (or need more than {iterations} iterations)"
         warnings.warn(f"invert: the inverse is off by up to {residual:.3g} px (compose(u, inverse) and "
                       f"compose(inverse, u) should be 0){why}",
-                      UserWarning, stacklevel=2)
+                      UserWarning, stacklevel=user_stacklevel())
     return v
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .readers import SequenceReadError
+from ..core.notes import user_stacklevel
 
 #: label values: the left-ventricular cavity (inside the endocardial contour) and the myocardium (inside the
 #: epicardial contour, outside the endocardial one)
@@ -152,7 +153,7 @@ def mask_labels(z, shape) -> np.ndarray | None:
     drawn: dict[str, np.ndarray] = {}  # kind -> masks of the frames' shape, empty where not drawn
 
     def skip(key: str, why: str) -> None:
-        warnings.warn(f"'{key}' left out of the labels: {why}", stacklevel=4)
+        warnings.warn(f"'{key}' left out of the labels: {why}", stacklevel=user_stacklevel())
 
     for key in z:
         m = MASK_KEY.match(key)

@@ -39,6 +39,7 @@ import numpy as np
 
 from ..core.labels import as_label_ids
 from .sequence import NotRealFrames, Sequence, not_real_reason
+from ..core.notes import user_stacklevel
 
 __all__ = [
     "SequenceReadError",
@@ -210,7 +211,7 @@ def checked_spacing(spacing, what: str) -> tuple[float, float] | None:
         sp = np.array([np.nan])
     if sp.size != 2 or not (np.isfinite(sp).all() and (sp > 0).all()):
         warnings.warn(f"{what}: ignoring pixel spacing {tuple(sp.tolist())} (not two positive finite numbers); "
-                      "measuring in pixels", stacklevel=3)
+                      "measuring in pixels", stacklevel=user_stacklevel())
         return None
     return float(sp[0]), float(sp[1])
 
@@ -403,7 +404,7 @@ def _sibling_labels(path: Path, shape: tuple, slice: int | None = None, n_slices
         try:
             parts[q] = _as_thw(_labels_at(q, shape, slice, n_slices, read), q, "labels")
         except (SequenceReadError, OSError) as e:
-            warnings.warn(f"ignoring labels {q.name}: {e}", stacklevel=3)
+            warnings.warn(f"ignoring labels {q.name}: {e}", stacklevel=user_stacklevel())
     if not parts:
         return None, None
     found, parts = list(parts), list(parts.values())
@@ -413,12 +414,12 @@ def _sibling_labels(path: Path, shape: tuple, slice: int | None = None, n_slices
         lab = np.where(one != 0, one, lab)
     if lab.shape != tuple(shape):
         warnings.warn(f"ignoring labels {names}: shape {lab.shape} does not match frames {tuple(shape)}",
-                      stacklevel=3)
+                      stacklevel=user_stacklevel())
         return None, None
     try:
         return as_label_ids(lab), ", ".join(map(str, found))
     except ValueError as e:
-        warnings.warn(f"ignoring labels {names}: {e}", stacklevel=3)
+        warnings.warn(f"ignoring labels {names}: {e}", stacklevel=user_stacklevel())
         return None, None
 
 
@@ -499,7 +500,7 @@ def _load(source, slice, series):
                 names = ", ".join(p.name for p in left[:4]) + (" ..." if len(left) > 4 else "")
                 warnings.warn(f"{path.name}: read as a folder of {len(files)} frames, one picture a file; {names} "
                               f"beside them {'is' if len(left) == 1 else 'are'} left out (open "
-                              f"{'it' if len(left) == 1 else 'one'} on its own)", stacklevel=2)
+                              f"{'it' if len(left) == 1 else 'one'} on its own)", stacklevel=user_stacklevel())
 
             def reader(path, slice=None, series=None):
                 return stack_files(files, name=path.name, source=path)
@@ -676,7 +677,7 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
         first = seen.setdefault(p.resolve(), k)
         if first != k:
             warnings.warn(f"{p} is given twice, as frames {first} and {k}: the same file, registered against itself",
-                          stacklevel=2)
+                          stacklevel=user_stacklevel())
     limit = _SEQUENCE_LIMIT.get()
     seqs: list[Sequence] = []
     for p in paths:
@@ -698,7 +699,7 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
                     seq.spacing is not None and not np.allclose(seq.spacing, first.spacing, rtol=1e-6)):
                 warnings.warn(f"{p.name}: pixel size {seq.spacing or 'not recorded'} {seq.unit} differs from "
                               f"{paths[0].name}'s ({first.spacing or 'not recorded'} {first.unit}); "
-                              f"{paths[0].name}'s is used", stacklevel=3)
+                              f"{paths[0].name}'s is used", stacklevel=user_stacklevel())
         else:
             _check_frames(p, (len(paths), h, w), header=False)  # the stack as a whole, before the others are read
         seqs.append(seq)
@@ -715,7 +716,7 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
             placed = [paths[other].name] + [name for name in placed if name != paths[other].name]
         warnings.warn(f"{placed[0]}: its georeferencing differs from {paths[0].name}'s ({why}"
                       f"{f', {len(placed)} files' if len(placed) > 1 else ''}): the frames are registered pixel for "
-                      "pixel, and the results carry no georeferencing", stacklevel=3)
+                      "pixel, and the results carry no georeferencing", stacklevel=user_stacklevel())
     values = [s.metadata.get("nodata") for s in seqs]
     if all(s.metadata.get("nodata_nan") for s in seqs) and len(set(values)) > 1:
         # dates whose files say NaN: one fill below every date's data (each file's own was set by its own range)
@@ -725,12 +726,12 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
         values = [common] * len(seqs)
         meta["nodata"] = common
         warnings.warn(f"the files' NaN no-data is read as {common:g} in every one of them (one value below every "
-                      "date's data; each file read alone takes its own)", stacklevel=3)
+                      "date's data; each file read alone takes its own)", stacklevel=user_stacklevel())
     if any(v is not None for v in values) and len(set(values)) > 1:
         meta.pop("nodata", None)  # one no-data value for every frame, or none given (found, as for a file without one)
         said = ", ".join(f"{'none' if v is None else f'{v:g}'} in {p.name}" for p, v in list(zip(paths, values))[:4])
         warnings.warn(f"the files' no-data values differ ({said}{', ...' if len(paths) > 4 else ''}): none is taken "
-                      "from them (the pair engines find each date's fill by their rule)", stacklevel=3)
+                      "from them (the pair engines find each date's fill by their rule)", stacklevel=user_stacklevel())
     rgbs = [s.metadata.get("rgb") for s in seqs]
     if len({np.shape(r)[-1] for r in rgbs if r is not None}) > 1:  # RGB beside RGBA: the colour, alpha dropped
         rgbs = [r if r is None else r[..., :3] for r in rgbs]
@@ -754,7 +755,7 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
         said = "; ".join(f"{kind}: {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}"
                          for kind, names in kinds.items())
         warnings.warn(f"the files' colour differs ({said}): the frames are shown grey, with no colour layer",
-                      stacklevel=3)
+                      stacklevel=user_stacklevel())
     bits = [s.metadata.get("bits") for s in seqs]
     if len(set(bits) - {None}) > 1:  # a 16-bit frame beside 8-bit ones (grey or colour): values of another scale
         meta.pop("bits", None)
@@ -764,7 +765,8 @@ def stack_files(paths, *, name: str | None = None, source=None) -> Sequence:
         said = ", ".join(f"{b}-bit {name}" for b, name in firsts.items() if b is not None)
         ranges = " beside ".join(f"0-{2 ** b - 1}" for b in sorted(b for b in firsts if b is not None))
         warnings.warn(f"the pictures' grey values are of different bit depths ({said}): their values are on other "
-                      f"scales ({ranges}), registered as they are; convert them to one depth", stacklevel=3)
+                      f"scales ({ranges}), registered as they are; convert them to one depth",
+                      stacklevel=user_stacklevel())
     meta.update(source=str(source if source is not None else paths[0]), reader="stack", files=[str(p) for p in paths])
     # named for the files it holds: the first file's name alone named the stack of both dates after one of them
     name = name or (first.name if len(seqs) == 1 else f"{first.name}..{seqs[-1].name}")
@@ -807,7 +809,8 @@ def load_slices(source, *, series: int | str | None = None, max_voxels: int = MA
         seq.name = f"{base}_slice{k}"
     if len(out) < n:
         warnings.warn(f"{base}: loaded slices 0-{len(out) - 1} of {n}; the others would pass {max_voxels:,} voxels "
-                      f"in all (load_sequence(..., slice={len(out)}) loads one on its own)", stacklevel=2)
+                      f"in all (load_sequence(..., slice={len(out)}) loads one on its own)",
+                      stacklevel=user_stacklevel())
     return out
 
 
@@ -954,7 +957,7 @@ def _tiff_array(path: Path):
             if n:
                 warnings.warn(f"{path.name}: its no-data value is NaN (GDAL_NODATA); its {n} NaN pixels are read as "
                               f"{meta['nodata']:g}, a value no data pixel takes, which the pair engines leave out as "
-                              "no-data", stacklevel=2)
+                              "no-data", stacklevel=user_stacklevel())
         finterval = (tif.imagej_metadata or {}).get("finterval")  # ImageJ's frame interval, in seconds
         if isinstance(finterval, (int, float)) and math.isfinite(finterval) and finterval > 0 and t > 1:
             meta["frame_time_ms"] = 1000.0 * float(finterval)
@@ -1013,22 +1016,23 @@ def _frame_series(series: list, path: Path) -> list:
             min(s.shape[0] / first.shape[0], s.shape[1] / first.shape[1]) > 0.6 for s in other):
         sizes = ", ".join(f"{s.shape[0]}x{s.shape[1]}" for s in images[:4]) + (", ..." if len(images) > 4 else "")
         warnings.warn(f"{path.name}: its images differ in size ({sizes}): read the first only; resample the frames "
-                      "onto one grid to register them together", stacklevel=4)
+                      "onto one grid to register them together", stacklevel=user_stacklevel())
     elif first.axes in ("YX", "YXS") and other:  # one image, and smaller ones: a thumbnail, or a 20 m date by a 10 m one
         sizes = ", ".join(f"{s.shape[0]}x{s.shape[1]}" for s in other[:3]) + (", ..." if len(other) > 3 else "")
         warnings.warn(f"{path.name}: read its first image only ({first.shape[0]}x{first.shape[1]}), one frame; it "
                       f"also holds {sizes}, taken for a thumbnail or pyramid level (if a frame, resample it onto the "
-                      "first's grid)", stacklevel=4)
+                      "first's grid)", stacklevel=user_stacklevel())
     elif first.axes not in ("YX", "YXS") and len(images) > 1:  # stacks (README review: the second dropped silently;
         # a thumbnail after a stack, of other axes, is nothing to say)
         shapes = ", ".join("x".join(map(str, s.shape)) for s in images[1:4]) + (", ..." if len(images) > 4 else "")
         warnings.warn(f"{path.name}: read its first series only ({'x'.join(map(str, first.shape))}); it also holds "
-                      f"{shapes}, left out (one sequence a file: save the others apart)", stacklevel=4)
+                      f"{shapes}, left out (one sequence a file: save the others apart)", stacklevel=user_stacklevel())
     elif first.axes in ("YX", "YXS") and (stacks := [s for s in series[1:] if s.axes not in ("YX", "YXS")
                                                       and len(s.shape) > len(first.shape)]):
         shapes = ", ".join("x".join(map(str, s.shape)) for s in stacks[:3]) + (", ..." if len(stacks) > 3 else "")
         warnings.warn(f"{path.name}: read its first image only ({first.shape[0]}x{first.shape[1]}), one frame; it "
-                      f"also holds {shapes}, left out (one sequence a file: save the others apart)", stacklevel=4)
+                      f"also holds {shapes}, left out (one sequence a file: save the others apart)",
+                      stacklevel=user_stacklevel())
     return [first]
 
 
@@ -1176,7 +1180,7 @@ def _geotiff_spacing(tif, path: Path) -> tuple[tuple[float, float], str] | None:
     linear = int(md.get("ProjLinearUnitsGeoKey", 9001) or 9001)
     if model != 1 or linear not in _GEO_LINEAR_M:  # degrees, or a unit we do not know: no length
         warnings.warn(f"{path.name}: its GeoTIFF pixel size ({sy:g}, {sx:g}) is not in a known "
-                      "length unit (a geographic model's degrees?); measuring in pixels", stacklevel=4)
+                      "length unit (a geographic model's degrees?); measuring in pixels", stacklevel=user_stacklevel())
         return None
     return (sy * _GEO_LINEAR_M[linear], sx * _GEO_LINEAR_M[linear]), "m"
 
@@ -1262,23 +1266,24 @@ def _read_tiff(path: Path, **_) -> Sequence:
                     + ONE_BAND_HINT)
     if photometric == "SEPARATED" and "S" in axes:  # CMYK ink planes (a print file): no bands of a scene
         warnings.warn(f"{path.name}: a CMYK image, registered on its first 3 ink planes taken as red, green, blue (their "
-                      "brightness inverted): save it as RGB or grey", stacklevel=3)
+                      "brightness inverted): save it as RGB or grey", stacklevel=user_stacklevel())
     elif axes.endswith("YXS") and arr.shape[-1] in (3, 4) and photometric not in ("RGB", "YCBCR", "PALETTE"):
         n = arr.shape[-1]  # GDAL's pixel-interleaved bands: said as the band-separate ones are (it was silent)
         warnings.warn(f"{path.name}: read as {'one frame' if arr.ndim == 3 else 'frames'} of {n} bands (a "
                       "multispectral image), registered on their luminance as if the first 3 were red, green, blue "
-                      f"(Sentinel-2's B2, B3, B4 are blue, green, red); for one band, {ONE_BAND_HINT}", stacklevel=3)
+                      f"(Sentinel-2's B2, B3, B4 are blue, green, red); for one band, {ONE_BAND_HINT}",
+                      stacklevel=user_stacklevel())
     if axes == "SYX" and arr.shape[0] in (3, 4):  # tifffile's default for a (3|4, H, W) array before 2025
         n = arr.shape[0]
         if meta.pop("photometric", "RGB") == "RGB":
             warnings.warn(f"{path.name}: read as one colour frame (the file stores {n} planes as RGB"
                           f"{'A' if n == 4 else ''}); if they are {n} frames, save them with "
-                          "photometric='minisblack'", stacklevel=3)
+                          "photometric='minisblack'", stacklevel=user_stacklevel())
         else:  # minisblack with extra samples: the bands of one multispectral image (a GeoTIFF), not RGB
             warnings.warn(f"{path.name}: read as one frame of {n} bands (the file stores them as samples of each "
                           "pixel), registered on their luminance as if the first 3 were red, green, blue; if they are "
                           f"{n} frames, save them without planarconfig='separate'; for one band, {ONE_BAND_HINT}",
-                          stacklevel=3)
+                          stacklevel=user_stacklevel())
     meta.pop("photometric", None)
     if "S" in axes and len(axes) == arr.ndim:  # samples per pixel: colour, or grey with alpha
         arr = np.moveaxis(arr, axes.index("S"), -1)
@@ -1286,7 +1291,7 @@ def _read_tiff(path: Path, **_) -> Sequence:
         if arr.shape[-1] == 2:  # grey + alpha: the grey
             if extra == [0]:  # two bands of their own (a radar's VV and VH): said (it was silent)
                 warnings.warn(f"{path.name}: holds 2 bands of each pixel; the first is read (for the other, "
-                              f"{ONE_BAND_HINT})", stacklevel=3)
+                              f"{ONE_BAND_HINT})", stacklevel=user_stacklevel())
             arr, axes = arr[..., 0], axes[:-1]
     rgb_last = axes.endswith("S") or (arr.ndim == 4 and arr.shape[-1] in (3, 4))
     grey, rgb = _split_rgb(arr, rgb_last)
@@ -1298,7 +1303,7 @@ def _read_tiff(path: Path, **_) -> Sequence:
     if many and many[0].startswith("Z="):  # an ImageJ stack of slices (no time axis): read as frames
         warnings.warn(f"{path.name}: its {many[0][2:]} z-slices (axes {plain}, no time axis) are read as the frames "
                       "of a sequence; a volume's slices are no sequence to register (an ImageJ stack of frames is "
-                      "saved with frames=, not slices=)", stacklevel=3)
+                      "saved with frames=, not slices=)", stacklevel=user_stacklevel())
     frames = _as_thw(grey, path)
     if rgb is not None:
         meta["rgb"] = rgb.reshape(frames.shape + rgb.shape[-1:])
@@ -1376,7 +1381,7 @@ def result_unit(folder: Path, meta: dict) -> str:
     except Exception:  # the source unreadable now: said below
         pass
     warnings.warn(f"{folder.name}: its result.json records no length unit (saved by napari-tlreg before 2026-12-04) "
-                  "and its source cannot be read: its pixel size is taken as mm", stacklevel=3)
+                  "and its source cannot be read: its pixel size is taken as mm", stacklevel=user_stacklevel())
     return "mm"
 
 
@@ -1501,7 +1506,7 @@ def _read_nifti(path: Path, slice: int | None = None, **_) -> Sequence:
         warnings.warn(f"{path.name}: its third axis steps {shown:g}{f' {unit}' if spacing else ''}, as a volume's "
                       f"slices do (NIfTI keeps time on the fourth): read its {data.shape[2]} planes as the frames of "
                       "a sequence; slices of one time point are no sequence to register (a cine is (X, Y, T), or "
-                      "(X, Y, Z, T))", stacklevel=3)
+                      "(X, Y, Z, T))", stacklevel=user_stacklevel())
 
     read = {} if slice is EVERY else None  # labels files read once for every slice position
 
@@ -1694,7 +1699,7 @@ def _dicom_spacing(ds, what: str | None = None) -> tuple[float, float] | None:
     name = what or Path(str(getattr(ds, "filename", "") or "DICOM")).name  # a folder's name, not its first file's
     warnings.warn(f"{name}: the DICOM records no pixel size (no PixelSpacing, ImagerPixelSpacing or ultrasound "
                   "region in cm): it is read in pixels, and distances (TRE, Hausdorff) are measured in pixels"
-                  + PIXEL_SIZE_HINT, stacklevel=2)
+                  + PIXEL_SIZE_HINT, stacklevel=user_stacklevel())
     return None
 
 
@@ -1818,7 +1823,7 @@ def _read_dicom(path: Path, slice: int | None = None, **_) -> Sequence:
                         "its image)")
         _fail(path, "DICOM file holds no image (no pixel data)")
     for message in (str(w.message) for w in caught if not str(w.message).startswith("Invalid value for VR")):
-        warnings.warn(f"{path.name}: {message}", stacklevel=3)
+        warnings.warn(f"{path.name}: {message}", stacklevel=user_stacklevel())
     grey, rgb = _dicom_pixels(ds)
     meta = {"modality": str(ds.get("Modality", "")), "photometric": str(ds.get("PhotometricInterpretation", ""))}
     ft = _dicom_frame_time(ds)
@@ -1912,7 +1917,7 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
         warnings.warn(
             f"{path.name}: skipped {len(skipped)} non-DICOM or image-less file(s): "
             + ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else ""),
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     if not files:  # "no readable DICOM image files" left out the folders of frames a folder can also be
         subs = sorted((p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_natural_key)
@@ -1939,7 +1944,8 @@ def _read_dicom_folder(path: Path, slice: int | None = None, series: int | str |
         uid = max(uids, key=lambda u: len(by_series[u]))  # of as many files: the lower SeriesNumber (uids' order)
         if len(uids) > 1:
             warnings.warn(f"{path.name}: {len(uids)} series found ({'; '.join(_series_said(k, by_series[u]) for k, u in enumerate(uids))}); "
-                          f"using series {uids.index(uid)}, of the most files{SERIES_HINT}", stacklevel=3)
+                          f"using series {uids.index(uid)}, of the most files{SERIES_HINT}",
+                          stacklevel=user_stacklevel())
     elif isinstance(series, str):
         if series not in by_series:
             _fail(path, f"series {series!r} not found; series in folder: {', '.join(uids)}")
@@ -1991,7 +1997,7 @@ def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, ti
             untimed = sorted((f.name for (f, _), t in zip(members, timed) if not t), key=_natural_key)
             warnings.warn(f"{path.name}: {len(untimed)} of the {len(members)} files of slice position {k} have no "
                           f"TriggerTime ({', '.join(untimed[:3])}{', ...' if len(untimed) > 3 else ''}): its frames "
-                          "are ordered by their InstanceNumber", stacklevel=4)
+                          "are ordered by their InstanceNumber", stacklevel=user_stacklevel())
     clips = [f.name for f, ds in chosen if int(_num(ds.get("NumberOfFrames", 1) or 1, 1)) > 1]
     if len(clips) > 1:  # each a cine of its own (an echo series stores a clip a file): they were glued into one
         _fail(path, f"holds {len(clips)} multi-frame clips of one series ({', '.join(clips[:4])}"
@@ -2087,7 +2093,7 @@ def _read_video(path: Path, **_) -> Sequence:
     if times is not None and len(times) > len(grey):  # the decoder dropped what it could not decode, without a word
         lost = len(times) - len(grey)
         warnings.warn(f"{path.name}: {lost} of its {len(times)} frames could not be decoded and {'is' if lost == 1 else 'are'}"
-                      f" left out (the file may be damaged): {len(grey)} frames read", stacklevel=3)
+                      f" left out (the file may be damaged): {len(grey)} frames read", stacklevel=user_stacklevel())
     fps = meta_in.get("fps")
     steps = np.diff(times) if times is not None and len(times) == len(grey) and len(times) > 2 else None
     # more than a tick of the stream's clock apart (240 fps at a 1/600 s clock steps 2 and 3 ticks: even)
@@ -2096,7 +2102,7 @@ def _read_video(path: Path, **_) -> Sequence:
         meta["frame_time_ms"] = float(1000.0 * np.median(steps))
         warnings.warn(f"{path.name}: its frames are not evenly spaced in time (a variable frame rate: "
                       f"{1000 * steps.min():.1f} to {1000 * steps.max():.1f} ms apart); each frame is read as recorded, "
-                      "their times kept (trigger_times_ms)", stacklevel=3)
+                      "their times kept (trigger_times_ms)", stacklevel=user_stacklevel())
     elif fps and math.isfinite(float(fps)) and float(fps) > 0:
         meta["fps"] = float(fps)
         meta["frame_time_ms"] = 1000.0 / float(fps)
@@ -2317,7 +2323,7 @@ def _npz_frames_keys(z, keys: list[str], path: Path) -> tuple[str | None, list[s
     stacks = [k for k in candidates if len(shape(k)) >= 3 and not _colour_shape(shape(k))]
     if len(stacks) > 1:  # (fuzzing review) the first was taken without a word
         warnings.warn(f"{path.name}: npz holds several stacks ({said(stacks)}): registering {stacks[0]!r}, the first; "
-                      "save the frames as 'frames' to choose", stacklevel=4)
+                      "save the frames as 'frames' to choose", stacklevel=user_stacklevel())
     if stacks:
         return stacks[0], []  # a (T, H, W) stack (or (S, T, H, W), (T, H, W, C))
     images = [k for k in candidates if _colour_shape(shape(k)) or (len(shape(k)) == 2 and min(shape(k)) > 4)]
@@ -2332,7 +2338,7 @@ def _npz_frames_keys(z, keys: list[str], path: Path) -> tuple[str | None, list[s
         alike = [k for k in left_out if kind(k) == kind(dates[0][0])]
         if alike:  # (a float64 pair beside float64 lat/lon grids: 4 frames, the grids registered as dates)
             warnings.warn(f"{path.name}: {', '.join(alike)} left out of the frames (named as masks, grids or "
-                          f"quick-looks); the frames: {', '.join(dates[0])}", stacklevel=4)
+                          f"quick-looks); the frames: {', '.join(dates[0])}", stacklevel=user_stacklevel())
         return None, dates[0]
     if len(dates) > 1:
         _fail(path, f"npz holds several sets of images ({'; '.join(said(ks) for ks in dates)}): which are the frames? "
@@ -2557,7 +2563,8 @@ def _read_picture(path: Path, **_) -> Sequence:
             meta["trigger_times_ms"] = [0.0, *np.cumsum(ms[:-1]).tolist()]
             meta["frame_time_ms"] = float(np.median(gaps))
             warnings.warn(f"{path.name}: its frames are not evenly spaced in time ({min(gaps):g} to {max(gaps):g} "
-                          "ms apart); each frame is read as recorded, their times kept (trigger_times_ms)", stacklevel=3)
+                          "ms apart); each frame is read as recorded, their times kept (trigger_times_ms)",
+                          stacklevel=user_stacklevel())
         else:
             meta["frame_time_ms"] = float(np.median(gaps))
     return Sequence(grey, metadata=meta)

@@ -51,7 +51,7 @@ def is_output_file(name: str, replaces: str) -> bool:
 
 
 def _say(on_warning, message: str) -> None:
-    say(on_warning, message, stacklevel=5)  # the user's call, through atomic_dir's frames
+    say(on_warning, message)  # the user's line, through atomic_dir's frames
 
 
 def _left_behind(target: Path, old: Path, left: list[str]) -> str:
