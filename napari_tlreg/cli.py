@@ -137,11 +137,12 @@ def _parser() -> argparse.ArgumentParser:
                    "displacement_<t>.nii.gz (antsApplyTransforms -t), itk.json")
 
     t = sub.add_parser("train", help="train a learned engine (by hand; minutes to hours on a CPU)")
-    t.add_argument("method", choices=["tlrn", "voxelmorph", "multistep", "hsyn"])
+    t.add_argument("method", choices=["tlrn", "voxelmorph", "multistep", "hsyn"],
+                   help="the engine trained: tlrn or voxelmorph (sequences), multistep or hsyn (pairs)")
     t.add_argument("--data", default=None, help="synthetic:cardiac|synthetic:lemniscate|synthetic:mix (sequences), "
                    "synthetic:satellite (pairs) or a folder; default: the method's synthetic data")
     t.add_argument("--iterations", "--epochs", type=int, default=2000, dest="iterations",
-                   help="optimiser steps (default 2000)")
+                   help="optimiser steps (default 2000; --epochs is the same count of steps, not passes over the data)")
     t.add_argument("--batch", type=int, default=4, help="sequences (or pairs) a step (default 4)")
     t.add_argument("--frames", type=int, default=8, dest="n_frames", help="frames of a training sequence (default 8)")
     t.add_argument("--size", type=int, default=None, help="training image size (default 64 sequences, 128 pairs)")
@@ -733,6 +734,15 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(**opts)
     out = train(cfg)
     print(f"weights written to {out}")
+    if cfg.val_every > 0:  # the best held-out loss's weights, beside it (written, never named)
+        from .engines.weights import load_checkpoint
+        from .train import best_path
+
+        best = best_path(out)
+        val = load_checkpoint(best).get("val") if best.is_file() else None
+        if isinstance(val, dict) and val.get("best_step") is not None:
+            print(f"the lowest held-out loss's weights (step {val['best_step']}, val={val['best_loss']:.5g}) written to "
+                  f"{best}")
     return 0
 
 

@@ -369,7 +369,7 @@ def test_cosine_learning_rate_schedule_and_resume(tmp_path):
         train(_tiny(tmp_path, "c.pt", lr_schedule="step"), progress=lambda *a: None)
 
 
-def test_validation_keeps_the_best_checkpoint_and_resumes_its_history(tmp_path):
+def test_validation_keeps_the_best_checkpoint_and_resumes_its_history(tmp_path, capsys):
     from napari_tlreg.engines.weights import load_checkpoint
     from napari_tlreg.train import best_path
 
@@ -407,7 +407,11 @@ def test_validation_keeps_the_best_checkpoint_and_resumes_its_history(tmp_path):
 
     assert main(["train", "tlrn", "--iterations", "2", "--batch", "1", "--frames", "3", "--size", "32", "--threads", "1",
                  "--device", "cpu", "--val-every", "1", "--val-batches", "1", "--out", str(tmp_path / "c.pt")]) == 0
-    assert load_checkpoint(tmp_path / "c.best.pt")["val"]["history"][0][0] == 1
+    best = load_checkpoint(tmp_path / "c.best.pt")["val"]
+    assert best["history"][0][0] == 1
+    # named where it was written (it was not: the user found w.best.pt by listing the folder)
+    assert (f"the lowest held-out loss's weights (step {best['best_step']}, val={best['best_loss']:.5g}) written to "
+            f"{tmp_path / 'c.best.pt'}") in capsys.readouterr().out
 
 
 def test_hsyn_validation_compares_only_within_one_number_of_levels():
