@@ -33,6 +33,7 @@ file system). No Qt, no napari: safe for headless workers.
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import csv
 import glob
@@ -434,7 +435,9 @@ def run_record(item: dict, method: str, params: dict, reference: int, normalize:
         from .engines.weights import identify  # a shipped model: its sha256 (a new one under the same name re-runs)
 
         weights = identify(str(full["weights"]), engine.default_model)["sha256"][:16]
-    record = {"source": item["source"], "slice": _slice_key(item.get("slice", slice)), "method": method, "params": full,
+    record = {"source": item["source"], "slice": _slice_key(item.get("slice", slice)),
+              **({"frames": item["frames"]} if item.get("frames") is not None else {}),  # a sub-clip: another run
+              "method": method, "params": full,
               "reference": reference, "normalize": normalize,
               "stamp": {"source": _stamp(item["source"]), "weights": weights},
               # another napari-tlreg or torch registers again (a re-run skipped results of older versions, mixed in
@@ -448,6 +451,24 @@ def run_record(item: dict, method: str, params: dict, reference: int, normalize:
 
 
 # --------------------------------------------------------------------------- one task
+def _frames_record(frames) -> list | None:
+    """``run_batch``'s ``frames`` (a ``slice``) as recorded, ``[start, stop, step]`` (``None`` where not given)."""
+    if frames is None:
+        return None
+    if not isinstance(frames, builtins.slice) or not all(
+            v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in (frames.start, frames.stop, frames.step)):
+        raise ValueError(f"frames must be a slice of the frames, slice(start, stop), got {frames!r}")
+    if frames.step is not None and frames.step < 1:
+        raise ValueError(f"frames: a step of 1 or more, got {frames.step}")
+    return [frames.start, frames.stop, frames.step]
+
+
+def _frames_text(frames: list) -> str:
+    """``[start, stop, step]`` as the CLI's ``--frames`` writes it (``10:16``)."""
+    start, stop, step = ("" if v is None else str(v) for v in frames)
+    return f"{start}:{stop}" + (f":{step}" if step else "")
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
@@ -579,6 +600,18 @@ def register_one(item: dict, method: str, out: str, *, reference: int = 0, devic
             warnings.simplefilter("always")  # folder's skipped files) goes in the summary with the run's own
             seq = load_sequence(item["source"], slice=slice, max_voxels=api.MAX_VOXELS)  # refused before it is read
         notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        if item.get("frames") is not None:  # a sub-clip of each sequence (batch --frames), as register --frames cuts it
+            n_source = seq.shape[0]
+            try:
+                seq = seq[builtins.slice(*item["frames"])]
+            except ValueError as exc:
+                raise ValueError(f"frames {_frames_text(item['frames'])}: {str(exc).split(': ', 1)[-1]}") from None
+            first, _, step = seq.metadata["frames"]
+            if seq.shape[0] < 2:  # (validate_frames' "at least 2 frames, got 1" did not say the cut made it one)
+                raise ValueError(f"frames {_frames_text(item['frames'])} leave frame {first} alone of its {n_source}: "
+                                 "a sequence needs at least 2 frames to register")
+            said.append(f"frames {first}-{first + step * (seq.shape[0] - 1)}{f' every {step}' if step > 1 else ''} of "
+                        f"its {n_source}")
         if len(shape := tuple(getattr(seq.frames, "shape", ()))) == 3:
             size = dict(zip(("frames", "height", "width"), (int(n) for n in shape)))
         n_slices = int(seq.metadata.get("n_slices", 1))
@@ -789,8 +822,8 @@ def require_dask() -> None:
 
 def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, reference: int = 0,
               device: str = "auto", montage: bool = True, on_row: Callable[[dict], None] | None = None,
-              normalize: str = "auto", slice: int | None = None, on_start: Callable[[dict], None] | None = None,
-              **params) -> list[dict]:
+              normalize: str = "auto", slice: int | None = None, frames: builtins.slice | None = None,
+              on_start: Callable[[dict], None] | None = None, **params) -> list[dict]:
     """Register every sequence of ``inputs`` with ``method`` on Dask; one folder per sequence under ``out``.
 
     scheduler: ``None`` or ``"local"`` (a LocalCluster of ``n_workers`` processes, started and
@@ -798,6 +831,8 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     reference, device, normalize, params: as for :func:`napari_tlreg.register` (same for every sequence).
     slice: the slice position of each multi-slice source (``load_sequence``'s ``slice``; default 0), or ``"all"``:
         every slice position, each its own sequence ``"<name>_slice<k>"`` (counted on the workers first).
+    frames: a sub-clip of every sequence, ``slice(start, stop)`` (a step too) of its frames, as ``seq[start:stop]``
+        cuts it (with its labels, landmarks and region); recorded, and a sequence too short for it fails its row.
     on_row: called with each row as its sequence finishes (in completion order).
     on_start: called once the sequences are sent to the workers, with ``{"sequences": N sent, "workers": W, "threads":
         each local worker's torch threads (None on a cluster not started here), "local": bool}`` (not called when
@@ -823,6 +858,7 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     check_mode(normalize)
     if not (slice is None or slice == "all" or (isinstance(slice, int) and not isinstance(slice, bool) and slice >= 0)):
         raise ValueError(f"slice must be a slice position (an integer >= 0) or 'all', got {slice!r}")
+    cut = _frames_record(frames)
     if scheduler is None or str(scheduler) == "local":
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
             raise ValueError(f"n_workers must be an integer >= 1, got {n_workers!r}")
@@ -842,7 +878,7 @@ def run_batch(inputs, method: str, out, scheduler=None, n_workers: int = 2, *, r
     with _only_batch_in(out):
         return _run_batch(inputs, method, out, scheduler, n_workers, reference=reference, device=device,
                           montage=montage, on_row=on_row, normalize=normalize, slice=slice, given=given,
-                          on_start=on_start)
+                          on_start=on_start, frames=cut)
 
 
 #: what a batch started from a script without ``if __name__ == "__main__":`` says
@@ -927,9 +963,11 @@ def no_inputs(inputs, out) -> ValueError:
 
 
 def _run_batch(inputs, method, out, scheduler, n_workers, *, reference, device, montage, on_row, normalize, slice,
-               given, on_start=None) -> list[dict]:
+               given, on_start=None, frames: list | None = None) -> list[dict]:
     """:func:`run_batch`'s work, with the arguments checked and ``out`` held."""
     items = expand_inputs(inputs, exclude=out, slice=None if slice == "all" else slice)
+    if frames is not None:  # each sequence's sub-clip, decided with its item (recorded, compared by a rerun)
+        items = [{**it, "frames": frames} for it in items]
     if not items:
         raise no_inputs(inputs, out)
     session: list = []  # (client, cluster, owns_client), started on first need

@@ -6,7 +6,7 @@
     napari-tlreg train METHOD [--data synthetic:cardiac|synthetic:satellite|FOLDER] [--iterations N]
                          [--net KEY=VALUE] --out WEIGHTS
     napari-tlreg batch INPUTS... --method M --out FOLDER [--scheduler local|ADDRESS] [--workers N]
-                       [--param KEY=VALUE] [--reference 0] [--slice K|all] [--device auto] [--normalize auto]
+                       [--param KEY=VALUE] [--reference 0] [--slice K|all] [--frames A:B] [--device auto] [--normalize auto]
                        [--no-montage]
     napari-tlreg view [INPUT] [--run]          (napari with the plugin docked)
     napari-tlreg methods [METHOD] | samples
@@ -54,7 +54,10 @@ def _frames_choice(text: str) -> slice:
 
 
 def _frames_said(frames: slice) -> str:
-    return ":".join("" if v is None else str(v) for v in (frames.start, frames.stop, frames.step)).rstrip(":") or ":"
+    """``--frames``' value as given: ``3:`` (not ``3``, which reads as a frame), ``2:30:2``."""
+    from .batch import _frames_text
+
+    return _frames_text([frames.start, frames.stop, frames.step])
 
 
 def _series_choice(text: str):
@@ -178,6 +181,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--slice", type=_slice_choice, default=None, metavar="K|all",
                    help="slice position of each multi-slice cine (default 0), or all: every slice position, "
                         "each its own sequence NAME_slice<k>")
+    b.add_argument("--frames", type=_frames_choice, default=None, metavar="START:STOP",
+                   help="a sub-clip of every sequence, frames START to STOP-1 (START:STOP:STEP steps; a negative START "
+                        "counts from the end: --frames=-5:), as register --frames; a sequence too short fails its row")
     b.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
     b.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="engine parameter (repeatable)")
     b.add_argument("--normalize", default="auto", choices=NORMALIZATIONS,
@@ -792,7 +798,7 @@ def cmd_batch(args) -> int:
     rows = run_batch(args.inputs, args.method, args.out, scheduler=args.scheduler, n_workers=args.workers,
                      reference=args.reference, device=args.device, montage=not args.no_montage, on_row=report,
                      on_start=started,
-                     normalize=args.normalize, slice=args.slice, **parse_params(args.param))
+                     normalize=args.normalize, slice=args.slice, frames=args.frames, **parse_params(args.param))
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "skipped", "failed")}
     print(f"{len(rows)} sequence(s): {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed "
           f"-> {Path(args.out) / SUMMARY_NAME}")

@@ -1417,3 +1417,39 @@ def test_frames_in_memory_are_refused_saying_what_a_batch_takes(tmp_path):
             run_batch(given, "voxelmorph", tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert [it["name"] for it in expand_inputs(iter(["cardiac"]))] == ["cardiac"]  # any iterable of names
+
+
+
+def test_a_sub_clip_of_every_sequence_is_registered_recorded_and_read_again(cluster, shift_engine, tmp_path, capsys):
+    """``batch --frames A:B`` (run_batch's ``frames``): each sequence cut as ``register --frames`` cuts it (its labels
+    with it), said in its row, recorded (a rerun of the same frames skips, other frames register again), read again by
+    ``evaluate``; a sequence too short for it fails its own row. (The CLI had no way to it: a long echo cohort.)"""
+    import json
+
+    from napari_tlreg.result import RegistrationResult
+
+    _cohort(tmp_path / "cohort")  # seq0: 4 frames (labels beside it), seq1: 5, seq2: 6
+    out = tmp_path / "out"
+    args = ["batch", str(tmp_path / "cohort" / "seq*.tif"), "--method", shift_engine, "--out", str(out),
+            "--scheduler", cluster.scheduler_address, "--no-montage"]
+    assert cli.main([*args, "--frames", "1:4"]) == 0
+    cap = capsys.readouterr()
+    rows = {r["name"]: r for r in csv.DictReader(open(out / "summary.csv"))}
+    assert {n: (r["status"], r["frames"]) for n, r in rows.items()} == {
+        "seq0": ("ok", "3"), "seq1": ("ok", "3"), "seq2": ("ok", "3")}
+    assert "napari-tlreg batch: seq1: frames 1-3 of its 5" in cap.err
+    assert rows["seq0"]["dice"] != ""  # its labels cut with it
+    res = RegistrationResult.load(out / "seq1")
+    assert res.provenance["frames"] == [1, 4, 1] and res.source_sequence().shape == res.frames.shape
+    assert cli.main([*args, "--frames", "1:4"]) == 0 and "0 ok, 3 skipped" in capsys.readouterr().out
+    assert cli.main(["evaluate", str(out / "seq0")]) == 0  # its source read again, cut as it was: its labels
+    assert json.loads(capsys.readouterr().out)["dice"] == pytest.approx(float(rows["seq0"]["dice"]))
+    assert cli.main([*args, "--frames", "3:"]) == 1  # other frames: registered again; seq0 keeps one frame: fails
+    rows = {r["name"]: r for r in csv.DictReader(open(out / "summary.csv"))}
+    assert {n: r["status"] for n, r in rows.items()} == {"seq0": "failed", "seq1": "ok", "seq2": "ok"}
+    assert (rows["seq1"]["frames"], rows["seq2"]["frames"]) == ("2", "3")
+    assert rows["seq0"]["error"] == ("frames 3: leave frame 3 alone of its 4: a sequence needs at least 2 frames to "
+                                     "register"), rows["seq0"]["error"]
+    for bad in (slice(3, 1, -1), "1:4", slice(0.5, 2)):
+        with pytest.raises(ValueError, match="frames"):
+            run_batch([tmp_path / "cohort" / "seq1.tif"], shift_engine, tmp_path / "bad", frames=bad)
