@@ -3124,3 +3124,28 @@ def test_a_sub_clip_result_opened_on_its_whole_source_says_which_frames(widget, 
     qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
     assert notes and (f"registered frames 0 to 4 of its source: open {tmp_path / 'r'}/frames.tif, its frames, and "
                       "the result on it") in notes[-1][1], notes
+
+
+def test_small_displacements_are_drawn_longer_and_the_legend_says_how_much(widget, qtbot):
+    """(Remote-sensing review, 2026-12-07) A satellite pair's 2 px shift drawn at its true length made specks on a
+    512 px frame whose direction could not be seen: the arrows are drawn the largest of 1, 2, 5, 10... times that keeps
+    the longest within their spacing, and the legend says the factor, and the one the user sets."""
+    from napari_tlreg._widgets import layers as L
+    from napari_tlreg._widgets.register import arrows_text
+
+    res = _shift_result((2.0, -0.6), h=512, w=512)
+    data, kw, _ = L.displacement_layer(res, "pair")
+    assert L.default_vector_step(res.displacement.shape) == 8 and kw["length"] == 2.0  # 2.09 px: 4.2 of 8 px
+    assert L.displacement_layer(_shift_result((0.3, 0.0)), "s")[1]["length"] == 20.0  # 6 of 8 px
+    assert L.displacement_layer(_shift_result((6.0, 0.0)), "s")[1]["length"] == 1.0  # long enough: as they are
+    assert L.arrow_length(np.zeros((0, 2, 3), np.float32), 8) == 1
+    assert "drawn" not in arrows_text(1.0) and "drawn 2x as long" in arrows_text(2.0)
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    arrows = viewer.layers["seq displacement"]
+    assert w.legend.arrows.text() == arrows_text(float(arrows.length))
+    arrows.length = 3.0  # the user's, followed
+    assert "drawn 3x as long" in w.legend.arrows.text()

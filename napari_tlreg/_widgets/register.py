@@ -719,6 +719,13 @@ class _StatusLabel(StatusLabel):
             self.form.updateGeometry()
 
 
+def arrows_text(length: float) -> str:
+    """The legend's line on the arrows drawn ``length`` times their length (the layer's length control)."""
+    drawn = "" if length == 1 else f", drawn {length:g}x as long (the layer's length)"
+    return (f"arrows (“… displacement”{drawn}): from a pixel to where its content is on the reference, against the "
+            "motion")
+
+
 class _JacobianLegend(QWidget):
     """Colour bar of the jacobian layer (its colormap and contrast limits) and the fold colour."""
 
@@ -746,8 +753,7 @@ class _JacobianLegend(QWidget):
         self.meaning.setWordWrap(True)
         self.overlay = QLabel(OVERLAY_TEXT["green"])
         self.overlay.setWordWrap(True)
-        self.arrows = QLabel("arrows (“… displacement”): from a pixel to where its content is on the reference, "
-                             "against the motion")
+        self.arrows = QLabel(arrows_text(1.0))
         self.arrows.setWordWrap(True)
         # (clinician review: the propagated labels' outlines and the expert's filled labels, both red, were told apart
         # by nothing on screen)
@@ -2226,6 +2232,7 @@ class RegisterWidget(ClosingDock, QWidget):
             given = (res.params or {}).get("nodata")
             self._legend_args.update(
                 jacobian=jac[1]["name"], limits=jac[1]["contrast_limits"], folding=folding, in_mask=in_mask,
+                arrows=next((d[1]["name"] for d in outcome.layers if d[1]["name"].endswith(L.DISPLACEMENT)), ""),
                 nodata=res.data_region is not None, labels=any(d[1]["name"].endswith(L.LABELS) for d in outcome.layers),
                 nodata_text=NODATA_FOUND_TEXT if given is None else NODATA_GIVEN_TEXT.format(given))
             self._fill_legend()
@@ -2282,6 +2289,19 @@ class RegisterWidget(ClosingDock, QWidget):
         self.legend.nodata.setVisible(a["nodata"])
         self.legend.labels.setVisible(a.get("labels", False))
         self.legend.nodata_text.setText(a["nodata_text"])
+        arrows = self._result_layer(a.get("arrows", ""))
+        self.legend.arrows.setText(arrows_text(float(arrows.length) if arrows is not None else 1.0))
+        if arrows is not None and arrows not in self._followed:  # the length the user sets, said as they set it
+            self._followed.add(arrows)
+            me, ref = weakref.ref(self), weakref.ref(arrows)
+
+            def lengthened(_event=None) -> None:
+                widget, ly = me(), ref()
+                if widget is not None and ly is not None and ly is widget._result_layer(
+                        widget._legend_args.get("arrows", "")):
+                    widget.legend.arrows.setText(arrows_text(float(ly.length)))
+
+            arrows.events.length.connect(lengthened)
         if jac_layer is not None:
             self.legend.set_colormap(jac_layer.colormap)
             self._follow_jacobian(jac_layer)
