@@ -253,11 +253,20 @@ def worse_frames(frames, warped, reference: int, valid=None) -> list[tuple[int, 
     return [(t, float(a), float(b)) for t, a, b in zip(others, after, before) if float(a) > float(b) + WORSE_TOLERANCE]
 
 
+#: ``suggested`` for two frames not known to be a map's (:func:`_another_method`)
+TWO_FRAMES = "two frames"
+
+
 def _another_method(method: str, suggested: str | None) -> str:
     """What a warning that a field does not fit suggests: the other pair engine for a map's dates (``suggested``:
     :func:`suggested_method`'s choice; nmsr was named to a Sentinel-2 pair: satellite review), else nmsr."""
     if suggested == PAIR_METHOD:
         return f" ({'multistep' if method == PAIR_METHOD else PAIR_METHOD}, for dates of a map)"
+    if suggested == TWO_FRAMES:  # two frames in pixels, a map's or not: both (the CLI's first line named hsyn, this
+        # nmsr, for a pair of plain TIFFs; remote-sensing review)
+        said = ["nmsr fits the pair in front of it"] * (method != "nmsr") + [
+            f"{PAIR_METHOD if method != PAIR_METHOD else 'multistep'} for dates of a map"]
+        return f" ({'; '.join(said)})"
     return " (nmsr fits the sequence in front of it)" if method != "nmsr" else ""
 
 
@@ -864,7 +873,7 @@ def register(
     ctx.check()
     inverted = inverted_frames(x, warped, ref)
     # a map's dates (in metres, or a GeoTIFF's) are pointed to the pair engines, other frames to nmsr
-    suggested = PAIR_METHOD if unit == MAP_UNIT or geotiff is not None else None
+    suggested = PAIR_METHOD if unit == MAP_UNIT or geotiff is not None else TWO_FRAMES if len(x) == 2 and spacing is None else None
     if worse:
         warn(worse_message(method, *worse, suggested=suggested))
     elif bad := [b for b in worse_frames(x, warped, ref, valid) if b[0] not in dict(inverted)]:

@@ -658,6 +658,12 @@ def test_a_pair_of_dates_worse_than_none_is_pointed_to_the_pair_engines(monkeypa
     tl.register(pair, method="multistep", spacing=(1.3, 1.3), on_warning=notes.append)  # an ED/ES pair in mm
     assert notes[0].endswith("(nmsr fits the sequence in front of it)"), notes
     assert worse_message("nmsr", 0.02, 0.01, 1, 1).endswith("try another method")
+    notes.clear()  # two frames in pixels (plain TIFFs): a map's dates or not, both (2026-12-07, remote-sensing review)
+    tl.register(pair, method="multistep", on_warning=notes.append)
+    assert notes[0].endswith(f"(nmsr fits the pair in front of it; {PAIR_METHOD} for dates of a map)"), notes
+    notes.clear()
+    tl.register(pair, method="nmsr", levels=1, iterations=2, on_warning=notes.append)
+    assert notes[0].endswith(f"try another method ({PAIR_METHOD} for dates of a map)"), notes
 
 
 def test_a_sequence_engines_frames_worse_than_none_are_said_in_a_note():
