@@ -755,7 +755,7 @@ def register(
     import torch
 
     from .core import fields as F
-    from .core.nodata import apart_fill
+    from .core.nodata import apart_fill, inner_fill, inner_fill_message
     from .core.normalize import flicker_message
     from .core.normalize import normalize as scale_intensities
     from .core.ops import resolve_device
@@ -812,6 +812,12 @@ def register(
     # the pair engines' (mask_nodata): a no-data fill apart from the data, out of the scaling, the metrics, the overlay
     # (and of the engines' losses); the user's nodata value, where given, is the fill
     nodata = (given if given.any() else None) if declared else apart_fill(arr) if checked.get("mask_nodata") else None
+    values = np.asarray(plain(raw, "frames"))  # a raster's digital numbers, integers (read as float32 too): a float
+    # image's dark cavity at 0 (the synthetic echo's) is no cloud mask
+    sample = values.reshape(-1)[:: max(1, values.size // 2**16)]
+    if (not declared and checked.get("mask_nodata") and np.array_equal(sample, np.round(sample))
+            and (inner := inner_fill(values))):
+        warn(inner_fill_message(inner, arr.shape))  # the rule finds a border's fill, not a hole's
     if arr.shape[0] == arr.shape[1] and 2 * arr.shape[2] < arr.shape[0]:  # (API review: (48, 48, 20) ran as 48 frames)
         warn(f"frames of shape {tuple(arr.shape)} are taken as {arr.shape[0]} frames of {arr.shape[1]}x{arr.shape[2]}"
              " (T, H, W): if the last axis is time, pass np.moveaxis(frames, -1, 0)")

@@ -678,3 +678,32 @@ def test_a_date_all_no_data_is_no_worse_and_a_found_fill_over_half_is_said_as_co
     assert res.nodata is not None and res.nodata.mean(axis=(1, 2)).min() > 0.9
     assert res.data_region is None  # counted whole: a found fill over half a frame is taken for a background
     assert any("its figures count the whole frame (give nodata=VALUE" in s for s in said), said
+
+
+def test_a_hole_of_no_data_inside_a_date_is_said_with_the_value_to_give(land):
+    """(Remote-sensing review, 2026-12-07) A cloud mask's 0s inside a date are not found by the rule, which takes a
+    fill that touches the frame's border, and counting them as data kept a 0 border beside them in too: the field got
+    worse everywhere without a word. Said, with the value to give; not for a fill given, nor for data that reach down
+    to the value, nor for a float image's dark cavity."""
+    from napari_tlreg.core.nodata import inner_fill
+
+    g = _filled(land, 0, np.s_[1, 60:100, 50:110])  # a 40x60 block of 0 inside date 1
+    notes: list[str] = []
+    tl.register(g, method="hsyn", on_warning=notes.append)
+    said = [n for n in notes if "inside the image" in n]
+    assert said == [f"frame 1 holds a block of one value inside the image (2400 px of 0, {100 * 2400 / 160**2:.1f} % "
+                    "of the frame; a cloud mask?), counted as data, as is a border of that value beside them: if it "
+                    "is no-data, give nodata=0 (--param nodata=0; the form's nodata field)"], notes
+    notes.clear()
+    res = tl.register(g, method="hsyn", nodata=0, on_warning=notes.append)
+    assert not [n for n in notes if "inside the image" in n] and not res.data_region[1, 70, 70]
+    # not: a block at a level the data reach (a dark field whose shades run 1, 2, 3... beside it), a float image's
+    # cavity at 0
+    low = g.copy()
+    low[1, 120:130, 10:50] = np.arange(1, 41, dtype=np.uint16)
+    assert inner_fill(g) == [(1, 0.0, 2400)] and inner_fill(low) == []
+    cavity = np.full((2, 64, 64), 0.6, np.float32) + np.random.default_rng(0).random((2, 64, 64)).astype(np.float32) * .3
+    cavity[:, 20:40, 20:40] = 0.0
+    notes.clear()
+    tl.register(cavity, method="hsyn", on_warning=notes.append)
+    assert inner_fill(cavity) != [] and not [n for n in notes if "inside the image" in n]  # found, not said: not DNs

@@ -108,6 +108,52 @@ def apart_fill(frames: np.ndarray) -> np.ndarray | None:
     return apart if apart.any() else None
 
 
+def inner_fill(frames: np.ndarray, min_fraction: float = MIN_FRACTION) -> list[tuple[int, float, int]]:
+    """``[(frame, value, pixels)]``: blocks of a frame's lowest or highest value, constant and touching no border of the
+    frame, of at least ``min_fraction`` of it in all, that :func:`data_pixels` takes for data (a cloud mask's 0s inside
+    a Sentinel-2 date: they counted as data, and kept a 0 border beside them in too; remote-sensing review)."""
+    from scipy import ndimage
+
+    out = []
+    f = np.asarray(frames)
+    for t in range(len(f)):
+        for v in dict.fromkeys((f[t].min(), f[t].max())):
+            flat = f[t] == v
+            if flat.mean() < min_fraction:
+                continue
+            square = np.ones((3, 3), bool)  # (a cross lost a block's four corners)
+            lab, n = ndimage.label(ndimage.binary_erosion(flat, square, border_value=1))
+            if n == 0:
+                continue
+            edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+            inner = ndimage.binary_dilation((lab > 0) & ~np.isin(lab, edge[edge > 0]), square) & flat
+            if inner.mean() >= min_fraction and _apart(f[t][~flat], v):
+                out.append((t, float(v), int(inner.sum())))
+    return out
+
+
+def _apart(data: np.ndarray, value) -> bool:
+    """Whether ``value`` lies beyond the range of ``data`` by more than :data:`LEVELS_APART` steps between its levels,
+    as :func:`apart_fill` takes a fill (a dark cavity at 0 in a phantom whose tissue reaches down to it is no hole)."""
+    if data.size == 0:
+        return False
+    levels = np.unique(data[:: max(1, data.size // 2**20)])
+    step = float(np.median(np.diff(levels))) if len(levels) > 1 else np.inf
+    gap = float(data.min() - value) if value <= data.min() else float(value - data.max())
+    return gap > LEVELS_APART * step
+
+
+def inner_fill_message(found: list[tuple[int, float, int]], shape) -> str:
+    """What :func:`inner_fill`'s blocks say: taken for data, and how to give them as no-data."""
+    t, v, n = max(found, key=lambda f: f[2])
+    share = f"{n} px of {v:g}, {100 * n / (shape[-2] * shape[-1]):.1f} % of the frame"
+    said = (f"frame {t} holds a block" if len(found) == 1 else
+            f"frames {', '.join(str(f[0]) for f in found)} hold blocks") + " of one value inside the image"
+    return (f"{said} ({'' if len(found) == 1 else f'frame {t}: '}{share}; a cloud mask?), counted as data, as is a "
+            f"border of that value beside them: if it is no-data, give nodata={v:g} (--param nodata={v:g}; the form's "
+            "nodata field)")
+
+
 #: the share of a frame its no-data may take to be left out of a comparison: more is taken for a dark background (a
 #: cell on an exact 0, 83 % of the frame: a field that smeared the cell passed the worse-than-none check)
 NODATA_AT_MOST = 0.5
