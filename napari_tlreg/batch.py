@@ -451,6 +451,15 @@ def run_record(item: dict, method: str, params: dict, reference: int, normalize:
 
 
 # --------------------------------------------------------------------------- one task
+def _count_workers(client) -> int:
+    """The workers of a cluster not started here (distributed 2025.4 and later listed 5 at most by default)."""
+    try:
+        info = client.scheduler_info(n_workers=-1)
+    except TypeError:  # a distributed before that argument: every worker
+        info = client.scheduler_info()
+    return len(info.get("workers", {}))
+
+
 def _frames_record(frames) -> list | None:
     """``run_batch``'s ``frames`` (a ``slice``) as recorded, ``[start, stop, step]`` (``None`` where not given)."""
     if frames is None:
@@ -460,13 +469,15 @@ def _frames_record(frames) -> list | None:
         raise ValueError(f"frames must be a slice of the frames, slice(start, stop), got {frames!r}")
     if frames.step is not None and frames.step < 1:
         raise ValueError(f"frames: a step of 1 or more, got {frames.step}")
-    return [frames.start, frames.stop, frames.step]
+    # as the frames it takes, where that does not depend on the sequence: 1:4 and 1:4:1 are one run, 0: is every frame
+    start, stop, step = (0 if frames.start is None else frames.start), frames.stop, frames.step or 1
+    return None if (start, stop, step) == (0, None, 1) else [start, stop, step]
 
 
 def _frames_text(frames: list) -> str:
     """``[start, stop, step]`` as the CLI's ``--frames`` writes it (``10:16``)."""
     start, stop, step = ("" if v is None else str(v) for v in frames)
-    return f"{start}:{stop}" + (f":{step}" if step else "")
+    return f"{start}:{stop}" + (f":{step}" if step not in ("", "1") else "")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -1051,10 +1062,10 @@ def _register_items(items, client, method, out, *, reference, device, montage, o
         for i in todo:
             rows[i] = _row(items[i], status="pending", method=method, folder=str(out / items[i]["name"]))
         write_summary([rows[i] for i in range(len(items))], out)
-        if on_start is not None:  # a long cohort said nothing until its first sequence ended
-            workers = n_workers if local else len(c.scheduler_info().get("workers", {}))
-            on_start({"sequences": len(todo), "workers": workers, "threads": threads, "local": local})
         try:
+            if on_start is not None:  # a long cohort said nothing until its first sequence ended (in the try: a Ctrl-C
+                on_start({"sequences": len(todo), "workers": n_workers if local else _count_workers(c),  # here is one
+                          "threads": threads, "local": local})  # as any other)
             for fut in as_completed(list(futures)):
                 i = futures[fut]
                 try:

@@ -613,11 +613,14 @@ def cmd_evaluate(args) -> int:
         _check_one_source(args.folder)
     # one labels frame goes on each folder's own reference, a file of several slice positions gives the one each
     # folder was registered from (slice 0's labels scored a slice 5 result: Dice 0.74 for 0.95); read once for each
-    keys = [(r.reference, *_recorded_slice(Path(f), r)) for f, r in zip(args.folder, results)]
+    # (and its sub-clip: contour files are read against each folder's frames; two sub-clips of one slice were given
+    # the first's labels; diff review)
+    keys = [(r.reference, *_recorded_slice(Path(f), r), str((r.provenance or {}).get("frames")))
+            for f, r in zip(args.folder, results)]
     placed = {}
     for folder, res, key in zip(args.folder, results, keys) if args.labels else ():
         if key not in placed:
-            placed[key] = _labels_of(args.labels, _labels_like(args.labels, Path(folder), res), *key)
+            placed[key] = _labels_of(args.labels, _labels_like(args.labels, Path(folder), res), *key[:3])
     refs = sorted({r.reference for r in results})
     if args.report and len(placed) > 1 and any(
             not np.array_equal(placed[keys[0]][0], v[0]) for v in placed.values()):

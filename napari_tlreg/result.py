@@ -340,9 +340,11 @@ class RegistrationResult:
                                  f"{frames!r:.80}")
             seq = seq[slice(*frames)]
         if seq.shape != tuple(self.frames.shape):
-            raise ValueError(f"{prov['source']}: {seq.shape[0]} frames of {seq.shape[1]}x{seq.shape[2]} read from it "
-                             f"now, the result has {self.n_frames} of {self.frames.shape[1]}x{self.frames.shape[2]}: not the "
-                             "sequence it was registered from")
+            t, h, w = seq.shape
+            raise ValueError(f"{prov['source']} gives {t} frame{'s' * (t != 1)} of {h}x{w} now, the result has "
+                             f"{self.n_frames} of {self.frames.shape[1]}x{self.frames.shape[2]}: not the sequence it was "
+                             "registered from (changed since, or one of several files stacked as frames, of which the "
+                             "record keeps the first)")
         return seq
 
     def save(self, folder) -> Path:

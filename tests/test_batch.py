@@ -1441,7 +1441,7 @@ def test_a_sub_clip_of_every_sequence_is_registered_recorded_and_read_again(clus
     assert rows["seq0"]["dice"] != ""  # its labels cut with it
     res = RegistrationResult.load(out / "seq1")
     assert res.provenance["frames"] == [1, 4, 1] and res.source_sequence().shape == res.frames.shape
-    assert cli.main([*args, "--frames", "1:4"]) == 0 and "0 ok, 3 skipped" in capsys.readouterr().out
+    assert cli.main([*args, "--frames", "1:4:1"]) == 0 and "0 ok, 3 skipped" in capsys.readouterr().out  # the same
     assert cli.main(["evaluate", str(out / "seq0")]) == 0  # its source read again, cut as it was: its labels
     assert json.loads(capsys.readouterr().out)["dice"] == pytest.approx(float(rows["seq0"]["dice"]))
     assert cli.main([*args, "--frames", "3:"]) == 1  # other frames: registered again; seq0 keeps one frame: fails
@@ -1450,6 +1450,11 @@ def test_a_sub_clip_of_every_sequence_is_registered_recorded_and_read_again(clus
     assert (rows["seq1"]["frames"], rows["seq2"]["frames"]) == ("2", "3")
     assert rows["seq0"]["error"] == ("frames 3: leave frame 3 alone of its 4: a sequence needs at least 2 frames to "
                                      "register"), rows["seq0"]["error"]
+    # the frames a run takes, not as typed (1:4:1 is 1:4; 0: is every frame, as none given; diff review)
+    from napari_tlreg.batch import _frames_record
+
+    assert _frames_record(slice(1, 4, 1)) == _frames_record(slice(1, 4)) == [1, 4, 1]
+    assert _frames_record(slice(0, None)) is None and _frames_record(slice(None, 4)) == [0, 4, 1]
     for bad in (slice(3, 1, -1), "1:4", slice(0.5, 2)):
         with pytest.raises(ValueError, match="frames"):
             run_batch([tmp_path / "cohort" / "seq1.tif"], shift_engine, tmp_path / "bad", frames=bad)

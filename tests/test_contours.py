@@ -378,3 +378,20 @@ def test_contours_outside_a_sub_clip_are_said_so_not_sent_to_another_slice(share
     err = capsys.readouterr().err
     assert "no contour is of these frames (images 71-76); they are of this slice position's frames left out " \
            "(--frames)" in err and "--slice" not in err.split("error:")[-1]
+
+
+def test_evaluate_reads_contours_against_each_folders_own_sub_clip(sunnybrook, tmp_path, capsys):
+    """(Diff review, 2026-12-07) Labels were read once per (reference, slice position): two sub-clips of one slice
+    with the same reference got the first folder's contours, silently."""
+    import shutil
+
+    dicom, contours, _ = sunnybrook
+    for name, cut in (("A", "0:12"), ("C", "8:20")):
+        assert cli.main(["register", str(dicom), "--slice", "6", "--frames", cut, "--reference", "7", "--method",
+                         "voxelmorph", "--labels", str(contours), "--out", str(tmp_path / name), "--no-montage"]) == 0
+    shutil.copytree(tmp_path / "C", tmp_path / "C2")
+    assert cli.main(["evaluate", str(tmp_path / "C"), "--labels", str(contours)]) == 0
+    assert cli.main(["evaluate", str(tmp_path / "A"), str(tmp_path / "C2"), "--labels", str(contours)]) == 0
+    alone, beside, a = (load_stack(tmp_path / n / "labels.tif")[0] for n in ("C", "C2", "A"))
+    assert np.array_equal(alone, beside) and not np.array_equal(a, beside)
+    assert np.array_equal(alone, tl.load_labels(contours, load_sequence(dicom, slice=6)[8:20]))

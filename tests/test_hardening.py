@@ -3207,3 +3207,30 @@ def test_warnings_name_the_users_line_not_the_package(shared_data):
         load_sequence(shared_data / "dicom" / "heart_cine_multiframe_16x256x256.dcm")
         line = sys._getframe().f_lineno - 1
     assert caught and all((w.filename, w.lineno) == (__file__, line) for w in caught if w.category is UserWarning)
+
+
+def test_a_warning_through_a_context_manager_or_a_symlinked_home_names_the_users_line(tmp_path, monkeypatch):
+    """(Diff review, 2026-12-07) A warning from inside ``atomic_dir`` named contextlib's ``__exit__``, and imported
+    through a symlinked path every warning named the package's own line (the frames' file names are not resolved)."""
+    import subprocess
+    import warnings
+
+    from napari_tlreg.io import writers
+
+    res = tl.register(tl.load_sequence("cardiac").frames[:4], method="voxelmorph")
+    res.save(tmp_path / "r")
+    monkeypatch.setattr(writers, "_salvage", lambda old, target, replaces: ["my_notes.txt"])  # a file not moved
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res.save(tmp_path / "r")
+        line = sys._getframe().f_lineno - 1
+    said = [w for w in caught if "my_notes.txt" in str(w.message)]
+    assert said and all((w.filename, w.lineno) == (__file__, line) for w in said), [(w.filename, w.lineno) for w in said]
+    (tmp_path / "link").symlink_to(Path(tl.__file__).resolve().parents[1], target_is_directory=True)
+    script = tmp_path / "user.py"
+    script.write_text("import warnings, numpy as np\nimport napari_tlreg as tl\nwarnings.simplefilter('always')\n"
+                      "f = np.random.default_rng(0).random((4, 32, 32)).astype('float32'); f[2] = 0.5\n"
+                      "tl.register(f, method='voxelmorph')\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(tmp_path / "link"), "PYTHONDONTWRITEBYTECODE": "1"})
+    assert out.returncode == 0 and f"{script}:5: UserWarning: frame 2 is constant" in out.stderr, out.stderr[-2000:]

@@ -65,7 +65,7 @@ def test_a_sub_clip_and_a_dicom_slice_are_read_again_from_their_record(tmp_path,
     import napari_tlreg as tl
 
     seq = tl.load_sequence("cardiac")[4:12]
-    assert len(seq) == 8 and len(tl.load_sequence("cardiac")) == 20
+    assert seq.shape[0] == 8
     res = tl.register(seq, method="voxelmorph", reference=2)
     res.save(tmp_path / "clip")
     back = tl.RegistrationResult.load(tmp_path / "clip")

@@ -2,19 +2,25 @@
 prints it, the docks show it, a batch keeps it in its row), else as a ``UserWarning``."""
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import warnings
-from pathlib import Path
 
-_PACKAGE = str(Path(__file__).resolve().parents[1])
+# the package's folder as imported (a frame's file name is not resolved: through a symlinked home, a resolved one
+# named no frame the package's) and resolved; and contextlib's (atomic_dir's warnings pass through its __exit__)
+_PACKAGE = tuple(dict.fromkeys(os.path.dirname(os.path.dirname(p)) + os.sep
+                               for p in (os.path.abspath(__file__), os.path.realpath(__file__))))
+_SKIPPED = (*_PACKAGE, contextlib.__file__)
 
 
 def user_stacklevel() -> int:
     """The ``stacklevel`` for a ``warnings.warn`` in the calling function that names the first line outside this
-    package: the user's (a notebook's cell, a script's line), however deep in the package the warning is raised (a
-    fixed level named ``api.py``'s wrapper for every warning of ``register``). Python 3.12's ``skip_file_prefixes``."""
+    package (and contextlib's context managers): the user's (a notebook's cell, a script's line), however deep in the
+    package the warning is raised (a fixed level named ``api.py``'s wrapper for every warning of ``register``).
+    Python 3.12's ``skip_file_prefixes``."""
     frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+    while frame is not None and frame.f_code.co_filename.startswith(_SKIPPED):
         frame, level = frame.f_back, level + 1
     return level
 

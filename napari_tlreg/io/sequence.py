@@ -76,10 +76,6 @@ class Sequence:
     def shape(self) -> tuple[int, int, int]:
         return tuple(self.frames.shape)  # type: ignore[return-value]
 
-    def __len__(self) -> int:
-        """The number of frames (``seq[a:b]`` cuts them)."""
-        return int(self.frames.shape[0])
-
     def __getitem__(self, frames: slice) -> "Sequence":
         """``seq[start:stop]`` (a step too): a sequence of those frames, with what belongs to them (labels, landmarks
         renumbered, a colour copy, trigger times, DICOM image numbers, a sample's true motion and reference where it
