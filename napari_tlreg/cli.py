@@ -472,6 +472,12 @@ def cmd_register(args) -> int:
         _print_warning(note)
     for note in report.reference_only(labels, landmarks, args.reference % seq.shape[0]):
         print(f"napari-tlreg register: {note}", file=sys.stderr)
+    stacked = seq.metadata.get("files") if not seq.metadata.get("frames") else None
+    if isinstance(stacked, list) and len(stacked) == seq.shape[0] > 1:  # which file the others are registered to
+        # (a folder of dates in name order: the earlier the reference, and the field's sign with it; review)
+        print(f"napari-tlreg register: {seq.shape[0]} files as frames"
+              f"{', in name order' if len(files) == 1 else ''}: the reference, frame "
+              f"{args.reference % seq.shape[0]}, is {Path(stacked[args.reference % seq.shape[0]]).name}", file=sys.stderr)
 
     given = parse_params(args.param)
     params = api.own_region_params(method, seq, given)

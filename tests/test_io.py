@@ -1607,7 +1607,10 @@ def test_register_takes_the_dates_as_files(shared_data, tmp_path, capsys):
     assert cli.main(["register", late, early, "--method", "multistep", "--out", str(tmp_path / "back")]) == 0
     back = tl.RegistrationResult.load(tmp_path / "back").frames  # the order given: the later date is the reference
     np.testing.assert_array_equal(back[::-1], by_folder.frames)
-    capsys.readouterr()
+    # which file the others were registered to, said (a folder of dates: the earlier, by name; remote-sensing review)
+    err = capsys.readouterr().err
+    assert "napari-tlreg register: 2 files as frames, in name order: the reference, frame 0, is S2A_20160529.tif" in err
+    assert "napari-tlreg register: 2 files as frames: the reference, frame 0, is S2A_20160608.tif" in err
     assert cli.main(["register", early, str(tmp_path / "none.tif"), "--out", str(tmp_path / "x")]) == 2
     assert "none.tif: no such file or folder" in capsys.readouterr().err and not (tmp_path / "x").exists()
     assert cli.main(["register", early, late, "--slice", "1", "--out", str(tmp_path / "x")]) == 2
