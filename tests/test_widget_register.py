@@ -3149,3 +3149,35 @@ def test_small_displacements_are_drawn_longer_and_the_legend_says_how_much(widge
     assert w.legend.arrows.text() == arrows_text(float(arrows.length))
     arrows.length = 3.0  # the user's, followed
     assert "drawn 3x as long" in w.legend.arrows.text()
+
+
+def test_layers_of_the_users_named_as_results_are_never_written_over_nor_removed(widget, qtbot, monkeypatch):
+    """(napari review, 2026-12-07) The user's own labels opened again under a result's name ("seq propagated labels",
+    as File > Save Layers and Open give them) had their paint wiped by the next run, and a Points layer of a result's
+    name was removed: a run takes only layers it made; its result goes beside theirs ("<name> [1]"), said."""
+    from napari_tlreg._widgets import register as mod
+    from napari_tlreg._widgets.chooser import is_result
+
+    said = []
+    monkeypatch.setattr(mod, "show_info", said.append)
+    viewer, w = widget
+    frames, labels = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_labels(labels, name="seg")
+    painted = np.zeros_like(labels)
+    painted[:, 2:6, 2:6] = 7
+    mine = viewer.add_labels(painted.copy(), name="seq propagated labels")
+    pts = viewer.add_points(np.array([[0, 5.0, 5.0]]), name="seq jacobian")
+    choose(w.image_combo, "seq")
+    choose(w.labels_combo, "seg")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    assert mine in viewer.layers and np.array_equal(mine.data, painted) and not is_result(mine)
+    assert pts in viewer.layers and pts.name == "seq jacobian" and len(pts.data) == 1
+    made = {ly.name for ly in viewer.layers if is_result(ly)}
+    assert {"seq propagated labels [1]", "seq jacobian [1]"} <= made, made
+    assert any("'seq propagated labels' is a layer of yours, left as it is: the result is 'seq propagated labels [1]'"
+               in m for m in said), said
+    run_and_wait(qtbot, w)  # a second run updates its own, not theirs, and makes no third
+    assert np.array_equal(mine.data, painted) and pts in viewer.layers
+    assert sum(ly.name.startswith("seq propagated labels") for ly in viewer.layers) == 2

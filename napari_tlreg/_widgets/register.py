@@ -23,7 +23,7 @@ import numpy as np
 from napari.layers import Image, Labels, Layer, Points, Vectors
 from napari.utils.colormaps import ensure_colormap
 from napari.utils.colormaps import label_colormap as napari_label_colormap
-from napari.utils.notifications import show_error, show_warning
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QEvent, QLocale, QObject, QPoint, QRect, Qt, QThreadPool, QTimer, Signal
 from qtpy.QtGui import QValidator
 from qtpy.QtWidgets import (
@@ -2425,7 +2425,11 @@ class RegisterWidget(ClosingDock, QWidget):
                           translate=tuple(layers[base].translate))
             kwargs.update(L.fine_place(kwargs, kwargs["metadata"].get(L.FINE_KEY, 1)))  # the grid: on a finer raster
         name = kwargs["name"]
-        existing = layers[name] if name in layers else self._result_layer(name)
+        # a layer of the user's of that name (their labels saved from a result and opened again) is theirs: never
+        # written over nor removed (its paint was wiped, a Points layer removed; napari review); the result goes
+        # beside it, napari naming it "<name> [1]"
+        existing = self._result_layer(name)
+        theirs = layers[name] if name in layers and not is_result(layers[name]) else None
         if existing is not None and is_result(existing) and existing.metadata.get(EDITED):
             self._keep_edited(existing)  # the user's corrections: a re-run wrote over them, and Ctrl+Z did not
             existing = None  # bring them back
@@ -2476,6 +2480,8 @@ class RegisterWidget(ClosingDock, QWidget):
         finally:
             _STYLING.discard(id(layer))
         self._in_suffix_order(layer, base)
+        if theirs is not None and theirs in layers and layer.name != name:
+            show_info(f"Register sequence: '{name}' is a layer of yours, left as it is: the result is '{layer.name}'")
         return layer
 
     def _in_suffix_order(self, layer: Layer, base: str | None) -> None:
