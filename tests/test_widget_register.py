@@ -3181,3 +3181,22 @@ def test_layers_of_the_users_named_as_results_are_never_written_over_nor_removed
     run_and_wait(qtbot, w)  # a second run updates its own, not theirs, and makes no third
     assert np.array_equal(mine.data, painted) and pts in viewer.layers
     assert sum(ly.name.startswith("seq propagated labels") for ly in viewer.layers) == 2
+
+
+def test_result_layers_go_under_the_users_landmarks(widget, qtbot):
+    """(napari review, 2026-12-07) Added on top, the opaque Jacobian hid every landmark pair over the image (still
+    placed by clicks on what could not be seen): a run's layers go under the user's points and shapes over it."""
+    from napari_tlreg._widgets.chooser import is_result
+
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    viewer.add_image(frames, name="seq")
+    pts = viewer.add_points(np.array([[0, 5.0, 5.0], [1, 6.0, 6.0]]), name="seq landmarks")
+    shapes = viewer.add_shapes([np.array([[2.0, 2.0], [2.0, 9.0], [9.0, 9.0]])], shape_type="polygon", name="roi")
+    choose(w.image_combo, "seq")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    names = [ly.name for ly in viewer.layers]
+    made = [i for i, ly in enumerate(viewer.layers) if is_result(ly)]
+    assert made and max(made) < names.index("seq landmarks") < names.index("roi"), names
+    assert viewer.layers.index(pts) == len(viewer.layers) - 2 and viewer.layers[-1] is shapes

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import numpy as np
-from napari.layers import Image, Labels, Layer, Points, Vectors
+from napari.layers import Image, Labels, Layer, Points, Shapes, Vectors
 from napari.utils.colormaps import ensure_colormap
 from napari.utils.colormaps import label_colormap as napari_label_colormap
 from napari.utils.notifications import show_error, show_info, show_warning
@@ -2369,12 +2369,17 @@ class RegisterWidget(ClosingDock, QWidget):
         # one is; by name, a renamed image's own was taken for another, and its overlays went under it)
         other = next((ly for ly in list(layers)[layers.index(image) + 1:] if isinstance(ly, Image) and ly not in ours
                       and not is_colour_copy(ly)), None)
-        if other is None:
-            return
-        for x in (x for x in L.SUFFIXES if x not in (L.GREY_FRAME, L.WARPED)):  # in their order, each above the last
-            ly = self._result_layer(L.layer_name(base, x))
-            if ly is not None and ly not in before and layers.index(ly) > layers.index(other):
-                layers.move(layers.index(ly), layers.index(other))
+        # and under the user's points and shapes over the image (their landmarks: the opaque Jacobian hid every pair,
+        # still placed by clicks on what could not be seen; napari review)
+        marks = next((ly for ly in list(layers)[layers.index(image) + 1:] if isinstance(ly, (Points, Shapes))
+                      and not is_result(ly)), None)
+        for over in (other, marks):
+            if over is None:
+                continue
+            for x in (x for x in L.SUFFIXES if x not in (L.GREY_FRAME, L.WARPED)):  # in their order, each above the last
+                ly = self._result_layer(L.layer_name(base, x))
+                if ly is not None and ly not in before and layers.index(ly) > layers.index(over):
+                    layers.move(layers.index(ly), layers.index(over))
 
     def _drop_stale_layers(self, base: str, layer_data: list) -> None:
         """Remove ``base``'s result layers that this run did not make (its propagated labels when this run had
