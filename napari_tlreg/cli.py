@@ -432,7 +432,9 @@ def cmd_register(args) -> int:
               f"and --landmarks' count them from 0 to {seq.shape[0] - 1}", file=sys.stderr)
     n_slices = int(seq.metadata.get("n_slices", 1))
     if not args.labels and seq.labels is not None and seq.metadata.get("labels_source"):  # scored: said (echo review)
-        print(f"napari-tlreg register: labels: {Path(str(seq.metadata['labels_source'])).name}, beside the input "
+        found = seq.metadata["labels_source"]  # a file, or ACDC's volumes (it named the last of them alone)
+        print(f"napari-tlreg register: labels: "
+              f"{', '.join(Path(str(p)).name for p in (found if isinstance(found, list) else [found]))}, beside the input "
               "(--labels FILE for others)", file=sys.stderr)
     if n_slices > 1 and args.slice is None:  # say so: the other slice positions are not registered
         print(f"napari-tlreg register: {said} has {n_slices} slice positions; registering slice 0 "

@@ -228,7 +228,7 @@ def test_load_labels_takes_from_python_what_the_cli_takes(tmp_path):
 
 
 @pytest.mark.parametrize("mnms", [False, True], ids=["acdc", "mnms"])
-def test_a_cine_opens_with_its_datasets_ground_truth_at_every_slice(tmp_path, mnms):
+def test_a_cine_opens_with_its_datasets_ground_truth_at_every_slice(tmp_path, mnms, capsys):
     """ACDC's and M&Ms' ground truth, beside the cine as the datasets keep it, is the cine's labels at each slice
     position (the API, every slice, napari's layers): it was none, and the ground truth's files opened as grey images
     (ACDC's volumes a "sequence" of their slices). In a patient's folder, the volumes of one time point beside the
@@ -251,6 +251,13 @@ def test_a_cine_opens_with_its_datasets_ground_truth_at_every_slice(tmp_path, mn
         seq = load_sequence(tmp_path / "p", slice=2)
         assert seq.shape == (T, Y, X)
         np.testing.assert_array_equal(seq.labels, want[2])
+        # register names every volume it took (it named the last alone: "patient001_frame04_gt.nii.gz"; README review)
+        from napari_tlreg import cli
+
+        assert cli.main(["register", str(cine), "--slice", "2", "--method", "voxelmorph", "--out",
+                         str(tmp_path / "r"), "--no-montage"]) == 0
+        assert ("napari-tlreg register: labels: patient001_frame01_gt.nii.gz, patient001_frame04_gt.nii.gz, beside "
+                "the input") in capsys.readouterr().err
 
 
 def test_labels_beside_a_multi_slice_array_give_each_slice_position_its_own(tmp_path):

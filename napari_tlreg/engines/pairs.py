@@ -176,7 +176,8 @@ def check_scale(engine: str, scale: float) -> None:
 #: the pair engines' ``nodata`` parameter (multistep, hsyn)
 NODATA_HELP = ("the input's no-data value (a satellite tile's fill, e.g. 0 or 65535): its pixels, and only those, are "
                "left out of the intensity scaling, the losses and the figures (not set: a constant border at a frame's "
-               "minimum or maximum is found). A GeoTIFF's own value (GDAL_NODATA) fills it in; off while mask_nodata is")
+               "minimum or maximum is found). A GeoTIFF's own value (GDAL_NODATA) fills it in; not taken with "
+               "mask_nodata off (which leaves no no-data out)")
 
 
 def check_nodata(engine: str, params: dict[str, Any]) -> None:

@@ -392,7 +392,7 @@ def _once(read: dict | None, key, load):
 
 
 def _sibling_labels(path: Path, shape: tuple, slice: int | None = None, n_slices: int = 1,
-                    read: dict | None = None) -> tuple[np.ndarray | None, str | None]:
+                    read: dict | None = None) -> tuple[np.ndarray | None, str | list[str] | None]:
     """Load the labels beside ``path`` (:func:`sibling_labels_paths`) if their shape matches, at slice position
     ``slice`` of a multi-slice source; ACDC's volumes, each on its own frame, in one. ``read``: as
     :func:`_labels_at`'s."""
@@ -417,7 +417,8 @@ def _sibling_labels(path: Path, shape: tuple, slice: int | None = None, n_slices
                       stacklevel=user_stacklevel())
         return None, None
     try:
-        return as_label_ids(lab), ", ".join(map(str, found))
+        # the file, or the files (ACDC's volumes: a path list; joined, a comma in a path could not be told apart)
+        return as_label_ids(lab), (str(found[0]) if len(found) == 1 else [str(q) for q in found])
     except ValueError as e:
         warnings.warn(f"ignoring labels {names}: {e}", stacklevel=user_stacklevel())
         return None, None
