@@ -815,7 +815,7 @@ def register(
     values = np.asarray(plain(raw, "frames"))  # a raster's digital numbers, integers (read as float32 too): a float
     # image's dark cavity at 0 (the synthetic echo's) is no cloud mask
     sample = values.reshape(-1)[:: max(1, values.size // 2**16)]
-    if (not declared and checked.get("mask_nodata") and np.array_equal(sample, np.round(sample))
+    if (not declared and checked.get("mask_nodata") and values.dtype != bool and np.array_equal(sample, np.round(sample))
             and (inner := inner_fill(values))):
         warn(inner_fill_message(inner, arr.shape))  # the rule finds a border's fill, not a hole's
     if arr.shape[0] == arr.shape[1] and 2 * arr.shape[2] < arr.shape[0]:  # (API review: (48, 48, 20) ran as 48 frames)

@@ -474,7 +474,9 @@ def cmd_register(args) -> int:
         _print_warning(note)
     for note in report.reference_only(labels, landmarks, args.reference % seq.shape[0]):
         print(f"napari-tlreg register: {note}", file=sys.stderr)
-    stacked = seq.metadata.get("files") if not seq.metadata.get("frames") else None
+    # (files stacked: a DICOM series' own files are ordered by their tags, not their names)
+    stacked = seq.metadata.get("files") if seq.metadata.get("reader") == "stack" and not seq.metadata.get("frames") \
+        else None
     if isinstance(stacked, list) and len(stacked) == seq.shape[0] > 1:  # which file the others are registered to
         # (a folder of dates in name order: the earlier the reference, and the field's sign with it; review)
         print(f"napari-tlreg register: {seq.shape[0]} files as frames"

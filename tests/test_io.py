@@ -1611,6 +1611,10 @@ def test_register_takes_the_dates_as_files(shared_data, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "napari-tlreg register: 2 files as frames, in name order: the reference, frame 0, is S2A_20160529.tif" in err
     assert "napari-tlreg register: 2 files as frames: the reference, frame 0, is S2A_20160608.tif" in err
+    # not of a DICOM series' own files, ordered by their tags (diff review: "20 files as frames, in name order")
+    assert cli.main(["register", str(shared_data / "sunnybrook" / "dicom_SCD0000101"), "--slice", "3", "--method",
+                     "voxelmorph", "--out", str(tmp_path / "d"), "--no-montage"]) == 0
+    assert "files as frames" not in capsys.readouterr().err
     assert cli.main(["register", early, str(tmp_path / "none.tif"), "--out", str(tmp_path / "x")]) == 2
     assert "none.tif: no such file or folder" in capsys.readouterr().err and not (tmp_path / "x").exists()
     assert cli.main(["register", early, late, "--slice", "1", "--out", str(tmp_path / "x")]) == 2

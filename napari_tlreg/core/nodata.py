@@ -108,6 +108,11 @@ def apart_fill(frames: np.ndarray) -> np.ndarray | None:
     return apart if apart.any() else None
 
 
+#: the distinct values a frame's data need for :func:`inner_fill` to judge a block apart from them (a phantom of a
+#: background, a wall and a blood pool at 30, 80 and 200 was told to give its blood pool as no-data; diff review)
+MANY_LEVELS = 32
+
+
 def inner_fill(frames: np.ndarray, min_fraction: float = MIN_FRACTION) -> list[tuple[int, float, int]]:
     """``[(frame, value, pixels)]``: blocks of a frame's lowest or highest value, constant and touching no border of the
     frame, of at least ``min_fraction`` of it in all, that :func:`data_pixels` takes for data (a cloud mask's 0s inside
@@ -137,9 +142,12 @@ def _apart(data: np.ndarray, value) -> bool:
     as :func:`apart_fill` takes a fill (a dark cavity at 0 in a phantom whose tissue reaches down to it is no hole)."""
     if data.size == 0:
         return False
+    data, value = data.astype(np.float64, copy=False), float(value)  # (int16's -32768 overflowed in the gap)
     levels = np.unique(data[:: max(1, data.size // 2**20)])
-    step = float(np.median(np.diff(levels))) if len(levels) > 1 else np.inf
-    gap = float(data.min() - value) if value <= data.min() else float(value - data.max())
+    if len(levels) < MANY_LEVELS:  # a picture of a few flat regions (a digital phantom): its levels are no scale
+        return False
+    step = float(np.median(np.diff(levels)))
+    gap = data.min() - value if value <= data.min() else value - data.max()
     return gap > LEVELS_APART * step
 
 
