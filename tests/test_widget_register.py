@@ -3200,3 +3200,24 @@ def test_result_layers_go_under_the_users_landmarks(widget, qtbot):
     made = [i for i, ly in enumerate(viewer.layers) if is_result(ly)]
     assert made and max(made) < names.index("seq landmarks") < names.index("roi"), names
     assert viewer.layers.index(pts) == len(viewer.layers) - 2 and viewer.layers[-1] is shapes
+
+
+def test_a_result_named_beside_a_users_layer_follows_its_image_when_renamed(widget, qtbot):
+    """(Diff review, 2026-12-07) "seq jacobian [1]", made beside the user's "seq jacobian", kept the old name when the
+    image was renamed, and then followed the next image named "seq" (its scale too)."""
+    from napari_tlreg._widgets.chooser import is_result
+
+    viewer, w = widget
+    frames, _ = synthetic_sequence()
+    img = viewer.add_image(frames, name="seq")
+    viewer.add_points(np.array([[0, 5.0, 5.0]]), name="seq jacobian")
+    choose(w.image_combo, "seq")
+    choose(w.method_combo, TruthEngine.name)
+    run_and_wait(qtbot, w)
+    jac = viewer.layers["seq jacobian [1]"]
+    assert is_result(jac)
+    img.name = "heart"
+    qtbot.waitUntil(lambda: jac.name == "heart jacobian", timeout=3000)
+    assert viewer.layers["seq jacobian"] is not jac and "heart grid" in viewer.layers
+    img.scale = (1.0, 2.0, 2.0)
+    qtbot.waitUntil(lambda: tuple(jac.scale)[1:] == (2.0, 2.0), timeout=3000)

@@ -2403,7 +2403,10 @@ class RegisterWidget(ClosingDock, QWidget):
             src, dst = L.layer_name(old, suffix), L.layer_name(new, suffix)
             layer = self._result_layer(src)
             if layer is not None and dst not in layers:
-                if layer.name == src:  # (one the user renamed keeps the name they gave it)
+                # (one the user renamed keeps the name they gave it; one napari named "<name> [1]" beside a layer of
+                # the user's of its name is renamed as the others: it kept the old image's name and followed the
+                # image that took that name next; diff review)
+                if layer.name == src or re.fullmatch(re.escape(src) + r" \[\d+\]", layer.name):
                     layer.name = dst
                 self._made_as[dst] = self._made_as.pop(src, weakref.ref(layer))
             elif layer is not None:  # the name taken, e.g. by the layers of an image just removed (dropped in a
