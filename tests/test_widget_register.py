@@ -3111,6 +3111,20 @@ def test_a_dock_opened_starts_on_the_image_of_the_active_layer(make_napari_viewe
     assert w.image_combo.itemText(0) == "lemniscate" and w.image_combo.currentText() == "cardiac"
 
 
+def test_a_dock_opened_after_a_multi_slice_source_starts_on_the_slice_shown(make_napari_viewer, qtbot, shared_data):
+    """(2026-12-07, clinician review) Docked after a DICOM folder of 12 slice positions was opened, the dock took
+    napari's active layer, the last slice (hidden), and turned the canvas to it: a slice below the heart."""
+    from napari_tlreg._widgets.register import RegisterWidget
+
+    viewer = make_napari_viewer()
+    viewer.open(str(shared_data / "sunnybrook" / "dicom_SCD0000101"), plugin="napari-tlreg")
+    assert viewer.layers.selection.active.name.endswith("_slice11")  # napari's: the last added
+    w = RegisterWidget(viewer)
+    assert w.image_combo.currentText().endswith("_slice0")
+    shown = [ly.name for ly in viewer.layers if ly.visible]
+    assert shown == [w.image_combo.currentText()], shown
+
+
 def test_a_sub_clip_result_opened_on_its_whole_source_says_which_frames(widget, qtbot, notes, tmp_path):
     """(2026-12-07, echo re-check) A `register --frames 0:5` result opened on its source was refused with "open it on
     the image it was made from", which it was: the refusal names its frames and the folder's own frames.tif."""

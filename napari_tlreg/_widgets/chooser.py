@@ -281,14 +281,15 @@ def named_after(layer, layers):
 
 def _image_of_active(layers, images: list):
     """The image of ``images`` that ``layers``' active layer is (its colour copy's grey one), or that it is named after
-    ("<image> mask", "<image> labels"); None without one."""
+    ("<image> mask", "<image> labels"), where that image is shown; None without one. (A hidden one is napari's choice,
+    not the user's: opening a multi-slice folder activates its last slice, hidden, and a dock docked then turned the
+    canvas to it, a slice below the heart; clinician review.)"""
     active = getattr(getattr(layers, "selection", None), "active", None)
     if active is None:
         return None
     name = selected_image(active)
-    if name is None:
-        return named_after(active, images)
-    return next((ly for ly in images if ly.name == name), None)
+    image = named_after(active, images) if name is None else next((ly for ly in images if ly.name == name), None)
+    return image if image is not None and image.visible else None
 
 
 def selected_image(layer) -> str | None:
