@@ -2495,3 +2495,24 @@ def test_controls_greyed_out_say_why_in_their_tooltips(docks, qtbot):
     qtbot.waitUntil(lambda: plots.export_btn.isEnabled() and plots.worst_btn.isEnabled(), timeout=20000)
     for button in (reg.save_btn, lmw.track_btn, plots.export_btn, plots.worst_btn):
         assert button.isEnabled() and button.toolTip() == own[button] and "(off:" not in button.toolTip(), button.text()
+
+
+def test_auto_advance_follows_the_frames_the_earlier_landmarks_were_paired_on(docks, qtbot):
+    """(Clinician review, 2026-12-07) Pairs between ED (the reference) and ES only: each click on ED went to frame 0
+    and each on ES to the frame after it, expecting a partner on every frame. After the first landmark, the next go to
+    the frames the earlier ones were paired on; a landmark tracked through every frame keeps every frame."""
+    viewer, _, w, _ = docks
+    frames, _ = sequence()
+    viewer.add_image(frames, name="seq", scale=SCALE)
+    w.pairing_box.setChecked(True)
+    layer = viewer.layers["seq landmarks"]
+    click(layer, (0, 10, 12))
+    assert viewer.dims.current_step[0] == 1  # the first: every frame is expected
+    w.go_to_frame(2)
+    click(layer, (2, 11, 13))  # its partner on frame 2 alone ("ES")
+    w.go_to_frame(0)
+    click(layer, (0, 20, 8))  # the next landmark on the reference: to frame 2, where the first was paired
+    assert viewer.dims.current_step[0] == 2
+    click(layer, (2, 21, 9))
+    assert viewer.dims.current_step[0] == 0 and w.model().active_id is None  # its pair done: back to the reference
+    assert sorted(map(tuple, w.model().table[:, :2].astype(int).tolist())) == [(0, 0), (0, 2), (1, 0), (1, 2)]
