@@ -560,3 +560,4 @@ def test_the_cli_says_the_series_hint_with_the_command_that_has_the_flag(shared_
         load_sequence(bare)
     said = next(str(w.message) for w in seen if "no pixel size" in str(w.message))
     assert "spacing=(row_mm, col_mm)" in said and _in_cli_words(said).endswith("are measured in pixels")
+    assert "in napari, the layer's scale gives it one" in said  # the viewer's way too (clinician review)

@@ -1676,7 +1676,9 @@ def _dicom_pixel_spacing(ds):
 
 
 #: how to give a sequence of no pixel size one, in Python's words (the CLI has no flag for it: it leaves it out)
-PIXEL_SIZE_HINT = "; from Python, register(..., spacing=(row_mm, col_mm)) gives it one"
+#: (said in napari too: the layer's scale, which the docks measure in, is the viewer's way; clinician review)
+PIXEL_SIZE_HINT = ("; in napari, the layer's scale gives it one (its console: layer.scale = (1, row_mm, col_mm)), from "
+                   "Python register(..., spacing=(row_mm, col_mm))")
 
 
 def _dicom_spacing(ds, what: str | None = None) -> tuple[float, float] | None:
