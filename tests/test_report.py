@@ -95,6 +95,11 @@ def test_draw_metrics_overlays_results():
         assert "truth" in names and "half" in names, (m, names)
     assert len(fig._tlreg_markers) == 6 and fig._tlreg_markers[0].get_xdata()[0] == 2
     assert report.draw_metrics(Figure(), {}) == {}
+    # distances from 0 (TRE 2.547 and 2.530 mm filled the panel, read as a large gain; clinician review)
+    rows = [{"t": t, "is_reference": t == 0, "tre": 2.53 + 0.001 * t, "tre_before": 2.547, "n_tre": 3}
+            for t in range(5)]
+    ax = next(iter(report.draw_metrics(Figure(), {"m": rows}, ["tre"])))
+    assert ax.get_ylim()[0] == 0.0 and ax.get_ylim()[1] >= 2.547
 
 
 def test_a_label_drawn_on_no_frame_but_the_reference_says_so_in_its_plots():
