@@ -253,6 +253,17 @@ def worse_frames(frames, warped, reference: int, valid=None) -> list[tuple[int, 
     return [(t, float(a), float(b)) for t, a, b in zip(others, after, before) if float(a) > float(b) + WORSE_TOLERANCE]
 
 
+def _inner_fill_of(raw) -> list:
+    """:func:`~napari_tlreg.core.nodata.inner_fill` of the frames as given, where they are a raster's digital numbers:
+    integers (read as float32 too; not booleans); a float image's dark cavity at 0 (the synthetic echo's) is no cloud
+    mask."""
+    from .core.nodata import inner_fill
+
+    values = np.asarray(plain(raw, "frames"))
+    sample = values.reshape(-1)[:: max(1, values.size // 2**16)]
+    return inner_fill(values) if values.dtype != bool and np.array_equal(sample, np.round(sample)) else []
+
+
 #: ``suggested`` for two frames not known to be a map's (:func:`_another_method`)
 TWO_FRAMES = "two frames"
 
@@ -755,7 +766,7 @@ def register(
     import torch
 
     from .core import fields as F
-    from .core.nodata import apart_fill, inner_fill, inner_fill_message
+    from .core.nodata import apart_fill, inner_fill_message
     from .core.normalize import flicker_message
     from .core.normalize import normalize as scale_intensities
     from .core.ops import resolve_device
@@ -812,11 +823,7 @@ def register(
     # the pair engines' (mask_nodata): a no-data fill apart from the data, out of the scaling, the metrics, the overlay
     # (and of the engines' losses); the user's nodata value, where given, is the fill
     nodata = (given if given.any() else None) if declared else apart_fill(arr) if checked.get("mask_nodata") else None
-    values = np.asarray(plain(raw, "frames"))  # a raster's digital numbers, integers (read as float32 too): a float
-    # image's dark cavity at 0 (the synthetic echo's) is no cloud mask
-    sample = values.reshape(-1)[:: max(1, values.size // 2**16)]
-    if (not declared and checked.get("mask_nodata") and values.dtype != bool and np.array_equal(sample, np.round(sample))
-            and (inner := inner_fill(values))):
+    if not declared and checked.get("mask_nodata") and (inner := _inner_fill_of(raw)):
         warn(inner_fill_message(inner, arr.shape))  # the rule finds a border's fill, not a hole's
     if arr.shape[0] == arr.shape[1] and 2 * arr.shape[2] < arr.shape[0]:  # (API review: (48, 48, 20) ran as 48 frames)
         warn(f"frames of shape {tuple(arr.shape)} are taken as {arr.shape[0]} frames of {arr.shape[1]}x{arr.shape[2]}"

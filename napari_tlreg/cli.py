@@ -259,21 +259,22 @@ def _labels_of(paths: list[str], like, reference: int | None = 0, slice: int | N
 def _recorded_sequence(folder: Path, res):
     """The sequence ``register`` recorded in ``folder`` as its source (its slice position, series and sub-clip), read
     again, when it can still be read and holds the same frames; else ``None``."""
+    import copy
+
     from . import report
-    from .io import load_sequence
 
     source = report.recorded(folder)[0]
     if not source:
         return None
+    # as RegistrationResult.source_sequence reads it, from the folder's record (metrics.json's source and slice: a
+    # batch's, a folder older than the provenance's)
+    recorded = copy.copy(res)
+    recorded.provenance = {**(getattr(res, "provenance", None) or {}), "source": source,
+                           "slice": _recorded_slice(folder, res)[0]}
     try:
-        prov = getattr(res, "provenance", None) or {}
-        seq = load_sequence(source, slice=_recorded_slice(folder, res)[0], series=prov.get("series"))
-        frames = prov.get("frames")
-        if isinstance(frames, list) and len(frames) == 3:  # a sub-clip's (register --frames)
-            seq = seq[slice(*frames)]
-    except (ValueError, OSError, TypeError):  # (TypeError: a record's frames edited into no slice)
+        return recorded.source_sequence()
+    except (ValueError, OSError, TypeError):  # (TypeError: a record edited into no slice)
         return None
-    return seq if tuple(seq.shape) == tuple(res.frames.shape) else None
 
 
 def _recorded_annotations(folder: Path, res) -> tuple:

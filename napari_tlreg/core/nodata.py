@@ -29,13 +29,8 @@ def data_pixels(images: np.ndarray, min_fraction: float = MIN_FRACTION) -> np.nd
             if flat.mean() < min_fraction:
                 continue
             # a 3x3 constant neighbourhood: not a single clipped pixel in a textured area
-            core = ndimage.binary_erosion(flat, iterations=1, border_value=1)
-            lab, n = ndimage.label(core)
-            if n == 0:
-                continue
-            edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
-            edge = edge[edge > 0]
-            if edge.size == 0:
+            lab, n, edge = _constant_cores(flat)
+            if n == 0 or edge.size == 0:
                 continue
             region = np.isin(lab, edge)
             region = ndimage.binary_dilation(region, iterations=1) & flat
@@ -50,6 +45,16 @@ def data_pixels(images: np.ndarray, min_fraction: float = MIN_FRACTION) -> np.nd
 #: way read better than none (session 45 review). A scene's footprint reaches the edge along a side (a swath edge, a
 #: tile at a scene's corner) or splits its fill into pieces (a rotated scene's four corners).
 DATA_ON_THE_EDGE = 0.25
+
+
+def _constant_cores(flat: np.ndarray, structure=None) -> tuple[np.ndarray, int, np.ndarray]:
+    """``(labels, count, the labels touching the frame's border)`` of ``flat``'s (bool) regions eroded once by
+    ``structure`` (scipy's cross by default): its constant neighbourhoods, not a single clipped pixel."""
+    from scipy import ndimage
+
+    lab, n = ndimage.label(ndimage.binary_erosion(flat, structure, iterations=1, border_value=1))
+    edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+    return lab, n, edge[edge > 0]
 
 
 def _island(fill: np.ndarray) -> bool:
@@ -127,11 +132,10 @@ def inner_fill(frames: np.ndarray, min_fraction: float = MIN_FRACTION) -> list[t
             if flat.mean() < min_fraction:
                 continue
             square = np.ones((3, 3), bool)  # (a cross lost a block's four corners)
-            lab, n = ndimage.label(ndimage.binary_erosion(flat, square, border_value=1))
+            lab, n, edge = _constant_cores(flat, square)
             if n == 0:
                 continue
-            edge = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
-            inner = ndimage.binary_dilation((lab > 0) & ~np.isin(lab, edge[edge > 0]), square) & flat
+            inner = ndimage.binary_dilation((lab > 0) & ~np.isin(lab, edge), square) & flat
             if inner.mean() >= min_fraction and _apart(f[t][~flat], v):
                 out.append((t, float(v), int(inner.sum())))
     return out

@@ -25,10 +25,9 @@ def user_stacklevel() -> int:
     return level
 
 
-def say(on_warning, message: str, stacklevel: int | None = None) -> None:
-    """``on_warning(message)``, or ``warnings.warn(message, UserWarning)`` naming the user's line (``stacklevel``
-    given: counted as if the caller had called ``warnings.warn`` itself)."""
+def say(on_warning, message: str) -> None:
+    """``on_warning(message)``, or ``warnings.warn(message, UserWarning)`` naming the user's line."""
     if on_warning is not None:
         on_warning(message)
     else:
-        warnings.warn(message, UserWarning, stacklevel=user_stacklevel() if stacklevel is None else stacklevel + 1)
+        warnings.warn(message, UserWarning, stacklevel=user_stacklevel())
