@@ -3163,6 +3163,8 @@ def test_small_displacements_are_drawn_longer_and_the_legend_says_how_much(widge
     assert w.legend.arrows.text() == arrows_text(float(arrows.length))
     arrows.length = 3.0  # the user's, followed
     assert "drawn 3x as long" in w.legend.arrows.text()
+    viewer.layers.remove(arrows)  # its factor goes with it (diff review: the legend kept it)
+    assert w.legend.arrows.text() == arrows_text(1.0)
 
 
 def test_layers_of_the_users_named_as_results_are_never_written_over_nor_removed(widget, qtbot, monkeypatch):

@@ -1761,6 +1761,9 @@ class RegisterWidget(ClosingDock, QWidget):
         if self.running and self._run_layer is not None and gone is self._run_layer:
             self._run_removed = self._run_layer.name
             self.cancel()
+        made = self._made_as.get(self._legend_args.get("arrows", ""))
+        if gone is not None and made is not None and made() is gone:  # the legend's arrows: their factor goes with
+            self.legend.arrows.setText(arrows_text(1.0))  # them (it kept "drawn 50x"; diff review)
         if gone is None or is_result(gone) or gone.name in self._viewer.layers:
             return
         self.results = {key: res for key, res in self.results.items() if key[0] != gone.name}
