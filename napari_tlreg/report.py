@@ -599,7 +599,9 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
         if T == 2 and lo < 0 <= ax.dataLim.ymin:  # a pair's room around its point: no negative TRE or MSE on the axis
             ax.set_ylim(-0.04 * hi, hi)
         elif m in _DISTANCES and lo > 0 and np.isfinite(hi):  # distances from 0: 2.547 and 2.530 mm filled the panel,
-            ax.set_ylim(0.0, hi)  # a gain of 0.7 % read as a large one (clinician review)
+            # a gain of 0.7 % read as a large one (clinician review); above the highest, room (it sat on the border)
+            top = ax.dataLim.ymax
+            ax.set_ylim(0.0, max(hi, 1.08 * top) if np.isfinite(top) else hi)
         if m == "folding":
             top = max([np.nanmax(np.r_[metric_series(rows, m)[1], 0.0]) for rows in tables.values()])
             ax.set_ylim(-0.02 * max(top, 0.1), max(top * 1.1, 0.1))

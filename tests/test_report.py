@@ -99,7 +99,7 @@ def test_draw_metrics_overlays_results():
     rows = [{"t": t, "is_reference": t == 0, "tre": 2.53 + 0.001 * t, "tre_before": 2.547, "n_tre": 3}
             for t in range(5)]
     ax = next(iter(report.draw_metrics(Figure(), {"m": rows}, ["tre"])))
-    assert ax.get_ylim()[0] == 0.0 and ax.get_ylim()[1] >= 2.547
+    assert ax.get_ylim()[0] == 0.0 and ax.get_ylim()[1] >= 1.05 * 2.547  # room above the highest (diff review)
 
 
 def test_a_label_drawn_on_no_frame_but_the_reference_says_so_in_its_plots():

@@ -3123,6 +3123,23 @@ def test_a_dock_opened_after_a_multi_slice_source_starts_on_the_slice_shown(make
     assert w.image_combo.currentText().endswith("_slice0")
     shown = [ly.name for ly in viewer.layers if ly.visible]
     assert shown == [w.image_combo.currentText()], shown
+    # not the first image listed: the shown slice of that source (diff review: an image opened before took it)
+    viewer2 = make_napari_viewer()
+    viewer2.open_sample("napari-tlreg", "cardiac")
+    viewer2.open(str(shared_data / "sunnybrook" / "dicom_SCD0000101"), plugin="napari-tlreg")
+    assert RegisterWidget(viewer2).image_combo.currentText().endswith("_slice0")
+    # a colour copy shown over its hidden grey image, and an image the user hid and selected: those
+    viewer3 = make_napari_viewer()
+    viewer3.open_sample("napari-tlreg", "lemniscate")
+    viewer3.open_sample("napari-tlreg", "echo_real")
+    colour = next(ly for ly in viewer3.layers if ly.name.endswith("colour"))
+    grey = viewer3.layers[colour.name.removesuffix(" colour")]
+    colour.visible, grey.visible = True, False
+    viewer3.layers.selection.active = colour
+    assert RegisterWidget(viewer3).image_combo.currentText() == grey.name
+    viewer3.layers.selection.active = grey
+    colour.visible = False
+    assert RegisterWidget(viewer3).image_combo.currentText() == grey.name
 
 
 def test_a_sub_clip_result_opened_on_its_whole_source_says_which_frames(widget, qtbot, notes, tmp_path):

@@ -281,15 +281,20 @@ def named_after(layer, layers):
 
 def _image_of_active(layers, images: list):
     """The image of ``images`` that ``layers``' active layer is (its colour copy's grey one), or that it is named after
-    ("<image> mask", "<image> labels"), where that image is shown; None without one. (A hidden one is napari's choice,
-    not the user's: opening a multi-slice folder activates its last slice, hidden, and a dock docked then turned the
-    canvas to it, a slice below the heart; clinician review.)"""
+    ("<image> mask", "<image> labels"); None without one. An active layer hidden with its image is napari's choice, not
+    the user's: opening a multi-slice folder activates its last slice, hidden, and a dock docked then turned the canvas
+    to it, a slice below the heart (clinician review): the slice of that source shown instead, if one is."""
     active = getattr(getattr(layers, "selection", None), "active", None)
     if active is None:
         return None
     name = selected_image(active)
     image = named_after(active, images) if name is None else next((ly for ly in images if ly.name == name), None)
-    return image if image is not None and image.visible else None
+    info = plugin_info(image) if image is not None else {}
+    if image is None or image.visible or active.visible or int(info.get("n_slices", 1)) <= 1:  # (a colour copy shown
+        return image  # over its hidden grey image, an image the user hid and selected: that one)
+    return next((ly for ly in images if ly.visible and info.get("source") is not None
+                 and plugin_info(ly).get("source") == info["source"]
+                 and plugin_info(ly).get("n_slices") == info["n_slices"]), None)
 
 
 def selected_image(layer) -> str | None:

@@ -810,7 +810,8 @@ class LandmarkWidget(ClosingDock, QWidget):
         others = [t for t in range(self.n_frames) if t != m.reference]
         # the frames the landmarks before this one have partners on (ED with ES: the one other frame; a click on ED
         # went to frame 0, one on ES to the frame after it; clinician review), else every frame
-        before = {t for pid in set(m.ids.tolist()) - {p.id} for t in m.frames_of(pid)} - {m.reference}
+        others_at = m.table[m.ids != p.id, 1]  # (one pass over the table: a scan an id grew as their square)
+        before = {int(t) for t in others_at} - {m.reference}
         wanted = [t for t in others if t in before] or others
         missing = [t for t in wanted if t not in m.frames_of(p.id)]
         if not missing:
