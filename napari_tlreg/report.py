@@ -509,23 +509,34 @@ def label_title(label: int | None, names: dict | None = None) -> str:
 def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None = None, *, label: int | None = None,
                  physical: bool = True, unit: str = "mm", current: int | None = None, ncols: int | None = None,
                  label_names: dict | None = None, frame_ms: float | None = None,
-                 empty: str = "no results to plot yet:\nregister a sequence first") -> dict:
+                 empty: str = "no results to plot yet:\nregister a sequence first",
+                 theme: tuple[str, str] | None = None) -> dict:
     """Draw per-frame curves on a matplotlib ``Figure`` (cleared first): one axes per metric, one line per result
     (``empty``: what it says where there is none).
 
     Dashed grey: the same metric without registration (TRE, MSE, and Dice/HD of the foreground or of ``label``), where
     every table's is the same; else each table's own, dashed in its colour (MSE in a mask, or with no-data left out).
     ``current``: a vertical marker at that frame. ``label_names`` (``{id: name}``) names ``label`` in the titles.
-    ``frame_ms``: the time between frames (:func:`frame_time_ms`), said on the frame axis. Returns ``{axes: metric}`` (for picking) and stores the frame markers in ``fig._tlreg_markers``.
+    ``frame_ms``: the time between frames (:func:`frame_time_ms`), said on the frame axis. ``theme``: ``(background,
+    text)`` colours (a viewer's theme; white and black without): the greys are mixed between them. Returns
+    ``{axes: metric}`` (for picking) and stores the frame markers in ``fig._tlreg_markers``.
     """
+    import matplotlib.colors as mcolors
     from matplotlib.ticker import MaxNLocator
 
     fig.clear()
+    face, ink = theme or ("white", "black")
+    face_rgb, ink_rgb = np.array(mcolors.to_rgb(face)), np.array(mcolors.to_rgb(ink))
+
+    def grey(light: float):  # matplotlib's grey ``light`` ("0.35") on white with black ink, between face and ink
+        return tuple(ink_rgb + light * (face_rgb - ink_rgb))
+
+    fig.set_facecolor(face)
     fig.set_layout_engine("constrained", h_pad=0.04, w_pad=0.04, hspace=0.02, wspace=0.02)
     tables = {k: v for k, v in tables.items() if v}
     metrics = [m for m in (metrics or available_metrics(tables)) if m in PLOT_METRICS]
     if not tables or not metrics:
-        fig.text(0.5, 0.5, empty, ha="center", va="center", fontsize=10)
+        fig.text(0.5, 0.5, empty, ha="center", va="center", fontsize=10, color=ink)
         fig._tlreg_markers = []
         return {}
     n = len(metrics)
@@ -534,7 +545,9 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
     # each method its own colour (Okabe and Ito's, told apart with every colour-vision deficiency), marker and dashes:
     # with hue alone, red and green (two methods) were one olive to a red-green-blind eye, blue and purple one blue
-    colours = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+    colours = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", ink]
+    if face_rgb.mean() < 0.5:  # on a dark theme the dark blue first method was hard to see: Okabe and Ito's sky blue
+        colours[0], colours[5] = colours[5], colours[0]
     shapes, dashes = ["o", "s", "^", "D", "v", "P", "X"], ["-", "--", "-.", ":"]
     out, markers = {}, []
     T = max(len(rows) for rows in tables.values())
@@ -545,6 +558,9 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
         if k >= n:
             ax.set_visible(False)
             continue
+        ax.set_facecolor(face)
+        for spine in ax.spines.values():
+            spine.set_edgecolor(grey(0.2))
         m = metrics[k]
         used_phys = scored = False
         named: set = set()  # the frames written beside their points
@@ -565,7 +581,7 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
                     if xi not in named:  # once a frame: each method's fell on the others'
                         named.add(xi)
                         ax.annotate(f"t={xi:g}", (xi, yi), textcoords="offset points", xytext=(3, 3), fontsize=6.5,
-                                    color=colours[j % len(colours)] if len(tables) == 1 else "0.3")
+                                    color=colours[j % len(colours)] if len(tables) == 1 else grey(0.3))
         if not scored and m in ("dice", "hd", "hd95"):  # empty axes said nothing (the epicardium drawn at ED only)
             what = "these labels are" if label is None else f"{label_title(label, label_names)} is"
             keys = {m} if label is None else {m, f"{m}_{label}"}
@@ -573,7 +589,7 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             # without labels at all, "drawn on no frame but the reference" sent the user looking for the frames
             note = f"{what} drawn on no frame\nbut the reference: nothing to score" if labelled else \
                 "no labels: choose a labels layer\nto score Dice and Hausdorff"
-            ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=8, color="0.35")
+            ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=8, color=grey(0.35))
             ax.set_yticks([])  # a scale of nothing (-0.04..0.04) read as values
         base = {"tre": "tre_before", "dice": "dice_before", "hd": "hd_before", "hd95": "hd95_before",
                 "mse": "mse_before"}.get(m)
@@ -590,11 +606,11 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
             for j, name, rows, bt, bv in before if own else before[:1]:
                 x, y, marks = _curve(rows, bt, bv, every // 2, every)
                 if np.isfinite(y).any():
-                    ax.plot(x, y, "--x", color=colours[j % len(colours)] if own else "0.55", lw=1.0, ms=3.5,
+                    ax.plot(x, y, "--x", color=colours[j % len(colours)] if own else grey(0.55), lw=1.0, ms=3.5,
                             alpha=0.6 if own else 1.0, markevery=marks,
                             label=f"{name} before registration" if own else "before registration")
                     if len(tables) == 1:
-                        _value_beside(ax, x, y, "0.4")
+                        _value_beside(ax, x, y, grey(0.4))
         lo, hi = ax.get_ylim()
         if T == 2 and lo < 0 <= ax.dataLim.ymin:  # a pair's room around its point: no negative TRE or MSE on the axis
             ax.set_ylim(-0.04 * hi, hi)
@@ -618,16 +634,17 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
                 named = [n for n, rows in tables.items() if any(r.get(flag) for r in rows)]
                 if named:
                     said.append(words + ("" if len(named) == len(tables) else f" for {', '.join(named)}"))
-        ax.set_title(f"{title} {'↑' if better == 'higher' else '↓'}" + "".join(f"\n{w}" for w in said), fontsize=8.5)
-        ax.tick_params(labelsize=7.5)
-        ax.grid(True, lw=0.4, alpha=0.5)
+        ax.set_title(f"{title} {'↑' if better == 'higher' else '↓'}" + "".join(f"\n{w}" for w in said), fontsize=8.5,
+                     color=ink)
+        ax.tick_params(labelsize=7.5, colors=ink)
+        ax.grid(True, lw=0.4, alpha=0.5, color=grey(0.7))
         ax.set_xlim(-0.5, T - 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
         if k >= n - ncols:  # nothing below this one: label its axis
-            ax.set_xlabel("frame" if frame_ms is None else f"frame ({frame_ms:.4g} ms apart)", fontsize=8)
+            ax.set_xlabel("frame" if frame_ms is None else f"frame ({frame_ms:.4g} ms apart)", fontsize=8, color=ink)
             ax.xaxis.set_tick_params(labelbottom=True)
         # a pale band, under the curves: a grey dotted line ran through the grey "before" cross of a pair's one frame
-        markers.append(ax.axvline(current if current is not None else -10, color="0.88", lw=5, zorder=0.5))
+        markers.append(ax.axvline(current if current is not None else -10, color=grey(0.88), lw=5, zorder=0.5))
         out[ax] = m
     handles, names = {}, []
     for ax in out:
@@ -638,8 +655,9 @@ def draw_metrics(fig, tables: dict[str, list[dict]], metrics: list[str] | None =
     if handles:  # ↑ / ↓ in the titles: higher / lower is better (those drawn: "↑ higher" beside TRE, MSE alone)
         drawn = {PLOT_METRICS[m][1] for m in out.values()}
         says = "   ".join(w for d, w in (("higher", "↑ higher is better"), ("lower", "↓ lower is better")) if d in drawn)
-        fig.legend([handles[n] for n in names], names, loc="outside upper center", ncol=min(3, len(names)),
-                   fontsize=7.5, frameon=False, title=says, title_fontsize=7)
+        legend = fig.legend([handles[n] for n in names], names, loc="outside upper center", ncol=min(3, len(names)),
+                            fontsize=7.5, frameon=False, title=says, title_fontsize=7, labelcolor=ink)
+        legend.get_title().set_color(ink)
     fig._tlreg_markers = markers
     return out
 

@@ -2516,3 +2516,34 @@ def test_auto_advance_follows_the_frames_the_earlier_landmarks_were_paired_on(do
     click(layer, (2, 21, 9))
     assert viewer.dims.current_step[0] == 0 and w.model().active_id is None  # its pair done: back to the reference
     assert sorted(map(tuple, w.model().table[:, :2].astype(int).tolist())) == [(0, 0), (0, 2), (1, 0), (1, 2)]
+
+
+def test_the_plots_follow_the_viewers_theme(docks, qtbot, errors):
+    """(2026-12-07, review) The Evaluation plots stayed white with black text in napari's dark dock; now they take the
+    viewer's theme, and change with it."""
+    import matplotlib.colors as mcolors
+    from napari.utils.theme import get_theme
+
+    viewer, reg, lmw, plots = docks
+    frames, labels = sequence()
+    viewer.add_image(frames, name="seq")
+    viewer.add_labels(labels, name="seq labels")
+    reg.labels_combo.setCurrentText("seq labels")
+    run_register(qtbot, reg, FieldEngine.name)
+    qtbot.waitUntil(lambda: FieldEngine.name in plots.tables and not plots.busy, timeout=10000)
+    for name in ("dark", "light"):
+        viewer.theme = name
+        theme = get_theme(name)
+        face, ink = mcolors.to_rgb(theme.background.as_hex()), mcolors.to_rgb(theme.text.as_hex())
+        assert mcolors.to_rgb(plots.figure.get_facecolor()) == pytest.approx(face)
+        for ax in plots._axes:
+            assert mcolors.to_rgb(ax.get_facecolor()) == pytest.approx(face)
+            assert mcolors.to_rgb(ax.title.get_color()) == pytest.approx(ink)
+            assert all(mcolors.to_rgb(t.get_color()) == pytest.approx(ink) for t in ax.get_yticklabels())
+            before = [ln for ln in ax.get_lines() if ln.get_label() == "before registration"]
+            # the "before" curve's grey lies between the two, nearer the face than the ink, in either theme
+            for ln in before:
+                grey = np.array(mcolors.to_rgb(ln.get_color()))
+                assert np.linalg.norm(grey - face) < np.linalg.norm(grey - ink)
+        assert all(mcolors.to_rgb(t.get_color()) == pytest.approx(ink) for t in plots.figure.legends[0].get_texts())
+    assert not errors, errors

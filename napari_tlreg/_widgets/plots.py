@@ -15,6 +15,7 @@ from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from napari.layers import Image, Labels, Points
 from napari.utils.notifications import show_error, show_warning
+from napari.utils.theme import get_theme
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -86,6 +87,8 @@ class PlotsWidget(ClosingDock, QWidget):
         self._start_life()
         self._when_closed(watch_layers(self._viewer, self._on_layers_changed))
         self._viewer.dims.events.current_step.connect(self._update_marker)
+        self._viewer.events.theme.connect(self.redraw)
+        self._when_closed(lambda: self._viewer.events.theme.disconnect(self.redraw))
         self._when_closed(lambda: self._viewer.dims.events.current_step.disconnect(self._update_marker))
         self._store.changed.connect(self._on_result_changed)
         self._when_closed(lambda: self._store.changed.disconnect(self._on_result_changed))
@@ -162,7 +165,7 @@ class PlotsWidget(ClosingDock, QWidget):
         root.addLayout(row)
         self.status_label = StatusLabel("")
         root.addWidget(self.status_label)
-        report.draw_metrics(self.figure, {})
+        report.draw_metrics(self.figure, {}, theme=self._theme())
 
     # -- inputs ------------------------------------------------------------------------------------
     def _on_layers_changed(self, event=None) -> None:
@@ -398,7 +401,7 @@ class PlotsWidget(ClosingDock, QWidget):
         self._axes = report.draw_metrics(self.figure, self.tables, self.metrics_shown(), label=self.label_combo.currentData(),
                                          label_names=self.label_names(),
                                          physical=spacing is not None, unit=unit, current=self._frame_now(),
-                                         frame_ms=self.frame_ms(), **self._empty_text())
+                                         frame_ms=self.frame_ms(), theme=self._theme(), **self._empty_text())
         chosen = self.metric_combo.currentData()
         for ax, m in self._axes.items():
             if m == chosen and len(self._axes) > 1:
@@ -407,6 +410,11 @@ class PlotsWidget(ClosingDock, QWidget):
             mk.set_animated(True)  # left out of full draws: moved by blitting (_update_marker)
         self._background = None
         self.canvas.draw_idle()
+
+    def _theme(self) -> tuple[str, str]:
+        """The viewer's theme's background and text colours, for the figure (it stayed white on napari's dark theme)."""
+        theme = get_theme(self._viewer.theme)
+        return theme.background.as_hex(), theme.text.as_hex()
 
     def _empty_text(self) -> dict:
         """What the figure says while it has nothing to draw and results are being evaluated (it said "register a
