@@ -180,6 +180,8 @@ def test_a_click_places_its_point_without_the_float_noise_of_the_world_to_data_s
         callbacks = mouse_press_callbacks if kind == "mouse_press" else mouse_release_callbacks
         callbacks(layer, _ev(type=kind, position=(0.0, 0.074, 0.037)))
     assert layer.data.tolist() == [[0.0, 0.05, 0.025]]
+    # drawn as a ring, not napari's filled disc, which hid the edge or corner it marks (2026-12-07)
+    assert str(layer.symbol[0]) == "ring" and str(layer.current_symbol) == "ring"
 
 
 def test_pairing_clicks_keys_undo_table_and_csv(docks, qtbot, tmp_path, errors):

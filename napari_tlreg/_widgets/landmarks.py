@@ -427,6 +427,8 @@ class LandmarkWidget(ClosingDock, QWidget):
                 np.zeros((0, 3)), name=name, scale=img.scale, translate=img.translate, **transform_of(img),
                 features={"id": np.zeros(0, dtype=np.int64)}, feature_defaults={"id": 0},
                 size=LM.point_size(shape), ndim=3, metadata={IN_PIXELS: True},
+                # rings: a filled disc hid the edge or corner it marks, the very thing placed on (clinician review)
+                symbol="ring",
             )
         self._hook_layer(layer)
         return layer
