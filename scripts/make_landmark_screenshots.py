@@ -46,7 +46,7 @@ def truth_result(seq):
 
 def show_result(reg, image, res, labels=None):
     """What the Register widget does when a run returns (layers, store, signal)."""
-    from napari_tlreg._widgets import layers as L
+    from napari_tlreg import display as L
     from napari_tlreg._widgets.register import _Outcome
 
     settings = {"base": image.name, "grid_spacing": reg.grid_spacing(), "checker": False,

@@ -89,7 +89,7 @@ def test_evaluate_leaves_a_pair_engines_no_data_out(land, tmp_path):
 
 
 def test_the_overlay_shows_no_grid_nor_warped_reference_over_a_dates_no_data(land):
-    from napari_tlreg._widgets import layers as L
+    from napari_tlreg import display as L
 
     g = _filled(land, 0, np.s_[1:, :, :30])  # the second date's border
     res = tl.register(g, method="multistep")
@@ -201,7 +201,7 @@ def test_the_other_methods_take_the_frames_as_before(land, tmp_path):
 def test_no_data_is_grey_in_the_viewer_and_the_montage(land):
     """(Session 45 review) blanked warped reference over a date's fill left the frame's green there: "a misalignment"
     by the legend; the montage's |frame - warped| row showed the fill as its largest error."""
-    from napari_tlreg._widgets import layers as L
+    from napari_tlreg import display as L
     from napari_tlreg.report import montage_figure
 
     g = _filled(land, 0, np.s_[1:, :, :30])

@@ -1187,9 +1187,9 @@ def test_a_missing_weights_file_is_the_users_error_not_a_bug(widget, qtbot, note
     assert not [r for r in caplog.records if r.exc_info], "logged as a bug"
 
 
-# ---- layers.py: plain functions, no Qt ----------------------------------------------------------
+# ---- display.py: plain functions, no Qt ----------------------------------------------------------
 def test_layer_helpers():
-    from napari_tlreg._widgets import layers as L
+    from napari_tlreg import display as L
 
     a = np.zeros((2, 8, 8))
     b = np.ones((2, 8, 8))
@@ -1235,7 +1235,7 @@ def test_result_layers_of_a_masked_run_draw_the_field_inside_its_region_only():
     grid and the vectors are drawn inside it only, and the Jacobian's colour limits come from inside it;
     the same result without a mask is drawn everywhere."""
     from napari_tlreg import RegistrationResult, jacobian_determinant, warp
-    from napari_tlreg._widgets import layers as L
+    from napari_tlreg import display as L
     from napari_tlreg.core.region import encode_mask
 
     frames, _ = synthetic_sequence()
@@ -1422,7 +1422,7 @@ def _shift_result(shift=(6.0, 0.0), h=48, w=64):
 def test_the_grid_shows_no_band_where_a_frame_shows_what_lies_beyond_the_reference():
     """Review (2026-12-04): pulled 6 px, the reference's closing edge line was repeated over rows 41-47: a solid band
     that reads as heavy compression."""
-    from napari_tlreg._widgets import layers as L
+    from napari_tlreg import display as L
 
     data, _, _ = L.grid_layer(_shift_result((6.0, 0.0)), "seq", 8)
     assert data.shape[-2:] == (5 * 48, 5 * 64)  # drawn 5x finer: a line is the middle of its pixel's 5 fine rows
@@ -1436,7 +1436,7 @@ def test_the_grid_shows_no_band_where_a_frame_shows_what_lies_beyond_the_referen
 def test_the_jacobian_is_drawn_above_the_warped_reference_and_its_legend_reads_as_the_field_does(qtbot):
     """Review (2026-12-04): the legend said red = grows where det > 1 of the pull field, which is tissue that shrank;
     and the Jacobian lay under the warped reference's additive magenta, which washed its colours out."""
-    from napari_tlreg._widgets import layers as L
+    from napari_tlreg import display as L
     from napari_tlreg._widgets.register import _JacobianLegend
     from napari_tlreg.core.ops import jacobian_determinant
     from napari_tlreg.result import RegistrationResult
@@ -1869,7 +1869,7 @@ def test_the_grid_of_small_frames_is_drawn_finer_over_its_image_and_saved_at_its
     covered a quarter of every 8-px cell: a cyan mesh over the heart. Frames under 342 px get a grid 3 or 5x finer,
     drawn over the image (its pixels a quarter of the image's, centred in them) and saved by File > Save at that size."""
     from napari_tlreg import _hooks
-    from napari_tlreg._widgets import layers as L
+    from napari_tlreg import display as L
     from napari_tlreg.io import load_sequence
 
     viewer, w = widget
@@ -1928,7 +1928,7 @@ def test_grid_and_arrows_stay_inside_the_images_own_region(widget, qtbot, notes,
     vec = np.asarray(viewer.layers["seq displacement"].data)  # (N, 2, 3): start (t, row, col), direction
     rows, cols = vec[:, 0, 1].astype(int), vec[:, 0, 2].astype(int)
     assert len(vec) and not outside[rows, cols].any()
-    from napari_tlreg._widgets import layers as L
+    from napari_tlreg import display as L
 
     res = w.results[("seq", TruthEngine.name)]  # (echo review) the warped reference: the reference as it is outside
     warped = np.asarray(viewer.layers["seq warped reference"].data)
@@ -2064,7 +2064,7 @@ def test_the_grid_is_redrawn_off_the_gui_thread(widget, qtbot, notes, monkeypatc
     frozen): it is computed in a worker, and of spacings changed quickly only the last one's grid is shown."""
     import threading
 
-    from napari_tlreg._widgets import layers as L
+    from napari_tlreg import display as L
 
     viewer, w = widget
     frames, _ = synthetic_sequence()
@@ -2195,7 +2195,7 @@ def test_a_removed_images_results_go_and_the_checkerboard_brings_back_no_removed
     import gc
     import weakref
 
-    from napari_tlreg._widgets import layers as L
+    from napari_tlreg import display as L
 
     viewer, w = widget
     frames, _ = synthetic_sequence()
@@ -3161,7 +3161,7 @@ def test_small_displacements_are_drawn_longer_and_the_legend_says_how_much(widge
     """(Remote-sensing review, 2026-12-07) A satellite pair's 2 px shift drawn at its true length made specks on a
     512 px frame whose direction could not be seen: the arrows are drawn the largest of 1, 2, 5, 10... times that keeps
     the longest within their spacing, and the legend says the factor, and the one the user sets."""
-    from napari_tlreg._widgets import layers as L
+    from napari_tlreg import display as L
     from napari_tlreg._widgets.register import arrows_text
 
     res = _shift_result((2.0, -0.6), h=512, w=512)

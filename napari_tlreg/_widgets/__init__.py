@@ -1,9 +1,9 @@
-"""napari widgets (Qt). A face on the public API: no registration math lives here.
+"""napari widgets (Qt). A face on the public API: no registration math lives here (what a result shows as
+layers is built by :mod:`napari_tlreg.display`, without Qt).
 
 - :class:`~napari_tlreg._widgets.register.RegisterWidget`: the "Register sequence" dock widget.
 - :class:`~napari_tlreg._widgets.landmarks.LandmarkWidget`: "Landmarks & TRE" (pairs, TRE, tracking).
 - :class:`~napari_tlreg._widgets.plots.PlotsWidget`: "Evaluation plots" (per-frame curves, export).
-- :mod:`napari_tlreg._widgets.layers`: ``RegistrationResult`` -> napari ``LayerData`` tuples (no Qt).
 - :mod:`napari_tlreg._widgets.store`: the results of a viewer, shared by its widgets (no Qt).
 """
 from __future__ import annotations

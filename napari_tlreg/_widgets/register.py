@@ -1,7 +1,7 @@
 """The "Register sequence" dock widget: a face on :func:`napari_tlreg.register`.
 
 Qt code only: the registration runs in a worker thread through the public API, and the
-result arrays become layers through the plain functions of :mod:`napari_tlreg._widgets.layers`.
+result arrays become layers through the plain functions of :mod:`napari_tlreg.display`.
 """
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ from napari_tlreg.io.contours import LABEL_NAMES, contour_labels
 from napari_tlreg import report
 from napari_tlreg.report import labels_misfit
 
-from . import layers as L
+from napari_tlreg import display as L
 from .chooser import (CONTOURS_OF, HIDDEN_WITH, RESULT_KEY, ClosingDock, ImageChooser, StatusLabel, base_data, enable,
                       current_frame, file_name, frame_not_shown, frames_shape, is_colour_copy, is_result, made_result,
                       plugin_info, scroll_body, selected_image, start_held, start_reference, unmake_result)
@@ -109,7 +109,7 @@ DOCK_WORDS = {
                     "napari's console, np.nan_to_num(layer.data)); a pair method's mask_nodata leaves a no-data "
                     "fill out",
 }
-#: the grid spacing spin box's value for "auto" (:func:`~._widgets.layers.auto_grid_spacing`)
+#: the grid spacing spin box's value for "auto" (:func:`~napari_tlreg.display.auto_grid_spacing`)
 GRID_AUTO = 1
 #: the seed of the colours napari gives a new labels layer (``napari.utils.colormaps.label_colormap``'s default)
 NAPARI_LABEL_SEED = 0.5
@@ -2540,7 +2540,7 @@ class RegisterWidget(ClosingDock, QWidget):
         return L.auto_grid_spacing(frames_shape(image), tuple(image.scale)[-2:])
 
     def grid_spacing(self) -> int | None:
-        """The grid spacing set in the dock, in px; None for "auto" (:func:`~._widgets.layers.auto_grid_spacing`)."""
+        """The grid spacing set in the dock, in px; None for "auto" (:func:`~napari_tlreg.display.auto_grid_spacing`)."""
         value = int(self.grid_spin.value())
         return None if value == GRID_AUTO else value
 

@@ -17,7 +17,7 @@ from psygnal import Signal
 from napari_tlreg._hooks import COLOUR_OF, IN_PIXELS
 
 from .chooser import CONTOURS_OF, frames_shape, is_result, named_after, plugin_info
-from .layers import FINE_KEY, fine_place
+from napari_tlreg.display import FINE_KEY, fine_place
 
 __all__ = ["ResultStore", "store_for", "unwrap", "fits"]
 
@@ -193,7 +193,7 @@ def placement(layer) -> dict:
 
 def _finer_placement(place: dict, fine: int) -> dict:
     """:func:`placement` ``place`` of an image as a layer drawn ``fine`` times finer over it takes it
-    (:func:`~.layers.fine_place`)."""
+    (:func:`napari_tlreg.display.fine_place`)."""
     out = fine_place(place, fine)
     return {**out, "scale": np.asarray(out["scale"], float), "translate": np.asarray(out["translate"], float)}
 

@@ -1,9 +1,10 @@
-"""``RegistrationResult`` -> napari layer data, as plain functions (no Qt, no viewer).
+"""What the viewer shows of a result: ``RegistrationResult`` -> napari layer data, as plain functions (numpy and
+napari's transforms: no Qt, no viewer), used by the Register dock and scripts alike.
 
 Each ``*_layer`` function returns a napari ``LayerData`` tuple ``(data, kwargs, layer_type)``
 that ``viewer._add_layer_from_data(*t)`` (or ``napari.layers.Layer.create(*t)``) turns into a
-layer. Every number comes from the public API (:class:`~napari_tlreg.RegistrationResult`,
-:func:`napari_tlreg.warp`); this module only reshapes arrays and picks display settings.
+layer. The fields, warps and Jacobians come from the public API (:class:`~napari_tlreg.RegistrationResult`,
+:func:`napari_tlreg.warp`); this module draws them: the grid's raster, the arrows' length, the colour scales.
 
 ``scale`` and ``translate`` are those of the input ``(T, H, W)`` image layer, so the result
 layers sit on it in time and space.
@@ -18,7 +19,7 @@ import numpy as np
 import napari_tlreg as tl
 from napari_tlreg._hooks import FINE_KEY, label_colormap  # FINE_KEY: the grid's raster, finer than the frames'
 from napari_tlreg.metrics import folds
-from napari_tlreg.report import jacobian_limits  # noqa: F401 (the montage's scale too)
+from napari_tlreg.report import jacobian_limits  # (the montage's scale too)
 
 LayerData = tuple[Any, dict[str, Any], str]
 
