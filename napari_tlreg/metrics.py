@@ -515,31 +515,11 @@ def landmarks_inside(landmarks: np.ndarray, size: tuple[int, int]) -> np.ndarray
 
 
 def _landmark_table(landmarks, T: int, size: tuple[int, int] | None = None) -> np.ndarray:
-    """``landmarks`` checked as ``(N, 4)`` rows ``(id, t, row, col)`` on ``T`` frames of ``size`` ``(H, W)`` (the
-    checks of :func:`~napari_tlreg.report.check_annotations`: a point 500 px outside a 32x32 image gave a TRE of 484 px
-    from the API, where the command line refused it)."""
-    lm = _asarray(landmarks, "landmarks").astype(np.float64)
-    if lm.ndim == 1 and lm.size == 0:
-        lm = lm.reshape(0, 4)
-    if lm.ndim != 2 or lm.shape[1] != 4:
-        raise ValueError(f"landmarks must be (N, 4) rows (id, t, row, col), got {lm.shape}")
-    if not np.isfinite(lm).all():
-        raise ValueError("landmarks contain NaN or inf")
-    tt = np.rint(lm[:, 1])
-    ids = np.rint(lm[:, 0])
-    if np.any(np.abs(tt - lm[:, 1]) > 1e-6) or np.any(np.abs(ids - lm[:, 0]) > 1e-6):
-        raise ValueError("landmark ids and time indices must be integers")
-    if lm.shape[0] and (tt.min() < 0 or tt.max() >= T):
-        raise ValueError(f"landmark time index out of range [0, {T})")
-    if size is not None and not (inside := landmarks_inside(lm, size)).all():
-        pid, t, r, c = lm[np.flatnonzero(~inside)[0]]
-        raise ValueError(f"landmark id {pid:g} in frame {t:g} at (row {r:g}, col {c:g}) lies outside the "
-                         f"{size[0]}x{size[1]} image")
-    lm[:, 0], lm[:, 1] = ids, tt
-    keys = lm[:, :2]
-    if np.unique(keys, axis=0).shape[0] != keys.shape[0]:
-        raise ValueError("landmark (id, t) pairs must be unique")
-    return lm
+    """``landmarks`` checked as ``(N, 4)`` rows ``(id, t, row, col)`` on ``T`` frames of ``size`` ``(H, W)``
+    (:func:`napari_tlreg.landmarks.as_table`, the one check of them all)."""
+    from .landmarks import as_table
+
+    return as_table(_asarray(landmarks, "landmarks"), T, size)
 
 
 def _hd_pair(d: np.ndarray, empty: float = math.inf) -> tuple[float, float]:

@@ -18,7 +18,7 @@ from .metrics import folds
 from .core.arrays import frame_time_ms as _frame_ms
 from .core.notes import say
 from .core.labels import as_label_ids, label_names as names_by_id, labelled_frames
-from .landmarks import landmark_rows
+from .landmarks import as_table
 from .result import RegistrationResult, core_versions
 
 
@@ -110,20 +110,7 @@ def check_annotations(shape, labels=None, landmarks=None, reference: int = 0):
             raise ValueError(f"labels hold {n_ids:,} different ids (at most {MAX_LABEL_IDS:,}): is this an image "
                              "rather than a segmentation?")
     if landmarks is not None:
-        pts = landmark_rows(landmarks)
-        if (pts[:, 0] != np.round(pts[:, 0])).any():
-            raise ValueError(f"landmark ids must be integers, got {pts[pts[:, 0] != np.round(pts[:, 0]), 0][0]:g}")
-        for pid, tt, r, c in pts:
-            if tt != round(tt) or not 0 <= tt < t:
-                raise ValueError(f"landmark id {pid:g}: frame {tt:g} is out of range for {t} frames [0, {t - 1}]")
-            if not (-0.5 <= r <= h - 0.5 and -0.5 <= c <= w - 0.5):
-                raise ValueError(f"landmark id {pid:g} in frame {int(tt)} at (row {r:g}, col {c:g}) lies outside "
-                                 f"the {h}x{w} image")
-        seen: set[tuple[float, float]] = set()
-        for pid, tt in pts[:, :2]:
-            if (pid, tt) in seen:
-                raise ValueError(f"landmark id {pid:g} appears twice in frame {tt:g}")
-            seen.add((pid, tt))
+        pts = as_table(landmarks, t, (h, w))
         landmarks = pts
     return labels, landmarks
 

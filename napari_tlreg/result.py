@@ -317,6 +317,30 @@ class RegistrationResult:
                 "are extrapolated")
         return out
 
+    def frames_apart(self, frames) -> tuple[np.ndarray, np.ndarray | None, float]:
+        """How far ``frames`` (``(T, H, W)``, in their own values: a file read again, an image layer's data) are from
+        the frames this result registered, scaled as its run scaled them (the reference's range, its no-data value
+        and mask, the pixels it left out of the scale). Returns ``(frames as the engines take them, the pixels left
+        out of the scale, the largest difference of scaled intensities)``: ~0 (at most ``1e-4``) for the frames it
+        was made from; another sequence of the same size, or the same one cropped or filtered, is further.
+        Raises ``ValueError`` for frames no run takes (:func:`~napari_tlreg.api.validate_frames`)."""
+        from .api import blank_frames, given_nodata, validate_frames, without_far_fill
+        from .core.normalize import NORMALIZATIONS, normalize as scale_intensities
+
+        shown = np.asarray(frames)
+        arr, ref = validate_frames(shown, self.reference)
+        if (self.params or {}).get("nodata") is not None:  # a value given: its far fill out of the range, as the run did
+            arr, ref = without_far_fill(shown, given_nodata(shown, self.params["nodata"]), arr, ref)
+        mode = self.normalization if self.normalization in NORMALIZATIONS else "auto"
+        skip = blank_frames(arr)
+        apart = self.scaled_apart  # the no-data its run left out of the scale (found, or the user's value)
+        off = float(np.max(np.abs(scale_intensities(arr, ref, mode, skip=skip, fill=apart)[0] - self.frames)))
+        if not off <= 1e-4 and self.mask is not None:  # saved before NMSR's frames were scaled in its mask (2026-12-07)
+            earlier = float(np.max(np.abs(scale_intensities(arr, ref, mode, skip=skip, fill=self.nodata)[0] - self.frames)))
+            if earlier <= 1e-4:
+                apart, off = self.nodata, earlier
+        return arr, apart, off
+
     # ---- persistence -------------------------------------------------------------------------
     def source_sequence(self):
         """The :class:`~napari_tlreg.io.Sequence` this result was registered from, read again as its ``provenance``
@@ -345,6 +369,11 @@ class RegistrationResult:
                              f"{self.n_frames} of {self.frames.shape[1]}x{self.frames.shape[2]}: not the sequence it was "
                              "registered from (changed since, or one of several files stacked as frames, of which the "
                              "record keeps the first)")
+        off = self.frames_apart(seq.frames)[2]
+        if not off <= 1e-4:  # the same size, other frames: scored against them, its labels and landmarks are another's
+            raise ValueError(f"{prov['source']} holds other frames now than the result registered (intensities up to "
+                             f"{off:.3g} apart, scaled as the run scaled them): not the sequence it was registered from "
+                             "(changed since?)")
         return seq
 
     def save(self, folder) -> Path:

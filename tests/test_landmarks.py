@@ -40,9 +40,9 @@ def test_match_pairs_by_id():
 
 
 @pytest.mark.parametrize("bad, msg", [
-    (np.array([[1, 0, 1.0, 1.0], [1, 0, 2.0, 2.0]]), "more than once"),
-    (np.array([[1.5, 0, 1.0, 1.0]]), "ids must be integers"),
-    (np.array([[1, 0.5, 1.0, 1.0]]), "ts must be integers"),
+    (np.array([[1, 0, 1.0, 1.0], [1, 0, 2.0, 2.0]]), "landmark id 1 appears twice in frame 0"),
+    (np.array([[1.5, 0, 1.0, 1.0]]), "ids must be integers, got 1.5"),
+    (np.array([[1, 0.5, 1.0, 1.0]]), "frame 0.5 is not a frame index"),
     (np.array([[1, 3, 1.0, 1.0]]), "out of range"),
     (np.array([[1, 0, np.nan, 1.0]]), "NaN"),
     (np.zeros((2, 3)), "(N, 4)"),
@@ -50,6 +50,25 @@ def test_match_pairs_by_id():
 def test_as_table_rejects(bad, msg):
     with pytest.raises(ValueError, match=msg.replace("(", r"\(").replace(")", r"\)")):
         LM.as_table(bad, n_frames=3)
+
+
+def test_one_check_of_landmarks_off_the_image_for_the_api_the_cli_and_the_tre_table():
+    """(2026-12-07, code review) ``metrics.evaluate`` and the CLI refused a landmark off the image; ``tre_table``,
+    ``tre_summary`` and ``match_pairs`` took it (a TRE of 40.5 px from a point 60 px below a 40x40 image). One check,
+    ``as_table``, now serves them all."""
+    from napari_tlreg import metrics as M
+    from napari_tlreg.report import check_annotations
+
+    u = np.zeros((2, 2, 40, 40), np.float32)
+    lm = np.array([[1, 0, 10.0, 10.0], [1, 1, 100.0, 10.0]])
+    said = r"landmark id 1 in frame 1 at \(row 100, col 10\) lies outside the 40x40 image"
+    for call in (lambda: LM.tre_table(lm, 0, u), lambda: LM.tre_summary(lm, 0, u),
+                 lambda: LM.match_pairs(lm, 0, 2, (40, 40)), lambda: LM.as_table(lm, 2, (40, 40)),
+                 lambda: check_annotations((2, 40, 40), None, lm), lambda: M._landmark_table(lm, 2, (40, 40))):
+        with pytest.raises(ValueError, match=said):
+            call()
+    lm[1, 2] = 39.5  # on the image (half a pixel of margin): taken
+    assert LM.tre_table(lm, 0, u)[-1]["before_mean"] == pytest.approx(29.5)
 
 
 # --------------------------------------------------------------------------- TRE arithmetic

@@ -87,3 +87,10 @@ def test_a_sub_clip_and_a_dicom_slice_are_read_again_from_their_record(tmp_path,
     back.provenance["frames"] = [4, 10, 1]
     with pytest.raises(ValueError, match="not the sequence it was registered from"):
         back.source_sequence()
+    # (2026-12-07, code review) a record of as many frames of the same size, other frames: refused too (the shapes
+    # alone were compared, and evaluate scored a result against the labels of a changed source)
+    back.provenance["frames"] = [5, 13, 1]
+    with pytest.raises(ValueError, match="holds other frames now than the result registered"):
+        back.source_sequence()
+    back.provenance["frames"] = [4, 12, 1]
+    assert back.source_sequence().shape == (8, *seq.shape[1:])  # its own again

@@ -373,3 +373,20 @@ def test_echo_says_which_pixels_its_field_can_match():
     err = (warped[es] - s.frames[es]) ** 2
     assert (fan & ~ok[es]).mean() / fan.mean() > 0.05
     assert err[ok[es]].mean() < 0.2 * err[fan].mean()
+
+
+def test_the_phantoms_nearest_warp_is_the_cores():
+    """(2026-12-07, code review) ``synth``'s numpy nearest warp, which makes the phantoms' true labels, rounded halves
+    to even where the core's ``warp(..., order=0)`` rounds them up: a field of half a pixel gave other labels."""
+    import napari_tlreg as tl
+    from napari_tlreg.synth._common import warp_nearest
+
+    labels = np.tile(np.arange(8, dtype=np.int32), (6, 1)) + 10 * np.arange(6, dtype=np.int32)[:, None]
+    u = np.zeros((3, 2, 6, 8), np.float32)
+    u[0, 1] = 0.5  # exactly half a pixel: where the two roundings part
+    u[1, 0] = -0.5
+    u[2] = np.random.default_rng(0).uniform(-3, 3, (2, 6, 8)).round(1)
+    mine = warp_nearest(labels, u)
+    core = np.stack([tl.warp(labels, u[t], order=0) for t in range(3)])
+    np.testing.assert_array_equal(mine, core)
+    assert mine[0, 0].tolist() == [1, 2, 3, 4, 5, 6, 7, 7]

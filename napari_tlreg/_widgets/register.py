@@ -56,10 +56,8 @@ from napari_tlreg.api import (
     RESULT_STAGE,
     Cancelled,
     available_devices,
-    blank_frames,
     check_reference,
     check_shape,
-    given_nodata,
     method_params,
     methods,
     out_of_memory,
@@ -67,7 +65,6 @@ from napari_tlreg.api import (
     rescaled_to_float32,
     suggested_method,
     validate_frames,
-    without_far_fill,
 )
 from napari_tlreg.core.labels import as_label_ids, frames_said, labelled_frames, reference_on_labels
 from napari_tlreg.core.labels import label_names as names_by_id
@@ -446,8 +443,6 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
     """Read a result folder (:meth:`RegistrationResult.save`, ``register --out``) and make its layers over the image
     ``data`` it must have been registered from: the same frames, scaled as the run scaled them. ``size``: the image's
     ``(spacing, unit)``; a folder measured at another pixel size says so (the docks measure in the folder's)."""
-    from napari_tlreg.core.normalize import normalize as scale_intensities
-
     base = display["base"]
     try:
         res = tl.RegistrationResult.load(folder)
@@ -469,19 +464,7 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
             return _Outcome("refused", message=(
                 f"{folder} registered frames of shape {tuple(res.frames.shape)} and '{base}' is "
                 f"{tuple(shown.shape)}: {made}"))
-        frames, ref = validate_frames(shown, res.reference)
-        if (res.params or {}).get("nodata") is not None:  # a value given: its far fill out of the range, as the run did
-            frames, ref = without_far_fill(shown, given_nodata(shown, res.params["nodata"]), frames, ref)
-        mode = res.normalization if res.normalization in NORMALIZATIONS else "auto"
-        # the no-data the run left out of its scaling (found, or the user's value), as it saved it: none in a folder
-        # saved before the runs left any out, whose frames were scaled with it
-        apart = res.scaled_apart
-        scaled = scale_intensities(frames, ref, mode, skip=blank_frames(frames), fill=apart)[0]
-        off = float(np.max(np.abs(scaled - res.frames)))
-        if not off <= 1e-4 and res.mask is not None:  # saved before NMSR's frames were scaled in its mask (2026-12-07)
-            earlier = scale_intensities(frames, ref, mode, skip=blank_frames(frames), fill=res.nodata)[0]
-            if float(np.max(np.abs(earlier - res.frames))) <= 1e-4:
-                apart, off = res.nodata, 0.0
+        frames, apart, off = res.frames_apart(shown)
         if not off <= 1e-4:  # another sequence of the same size (or the same one cropped, filtered...)
             return _Outcome("refused", message=(
                 f"{folder} was registered from other frames than '{base}' holds (intensities up to {off:.3g} apart, "

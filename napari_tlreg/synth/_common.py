@@ -86,12 +86,13 @@ def warp_nearest(labels: np.ndarray, u: np.ndarray) -> np.ndarray:
     """``labels_t = labels(x + u_t(x))`` with nearest sampling and border replication.
 
     labels ``(H, W)`` integer; u ``(T, 2, H, W)`` or ``(N, T, 2, H, W)``. The numpy twin of
-    ``napari_tlreg.core.ops.warp(labels, u, order=0)``.
+    ``napari_tlreg.core.ops.warp(labels, u, order=0)``: halves round up as there (``np.rint`` rounds them to even, and
+    a field of exactly half a pixel gave other pixels than the core's warp).
     """
     h, w = labels.shape
     rr, cc = pixel_grid(h, w)
-    ri = np.clip(np.rint(rr + u[..., 0, :, :]), 0, h - 1).astype(np.intp)
-    ci = np.clip(np.rint(cc + u[..., 1, :, :]), 0, w - 1).astype(np.intp)
+    ri = np.clip(np.floor(rr + u[..., 0, :, :] + 0.5), 0, h - 1).astype(np.intp)
+    ci = np.clip(np.floor(cc + u[..., 1, :, :] + 0.5), 0, w - 1).astype(np.intp)
     return labels[ri, ci]
 
 
