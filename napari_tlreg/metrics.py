@@ -592,7 +592,7 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     Always: ``t``, ``is_reference``, ``mse``, ``mse_before`` (the reference unwarped against the frame), ``lncc``
     (reference warped onto the frame vs the frame, 9x9 LNCC), ``lncc10`` (21x21: the radius NMSR's paper evaluates
     with), ``lncc_before`` and ``lncc10_before`` (the reference unwarped) and ``folding_pct`` (% of pixels with
-    ``det(I+∇u) <= 0``). The image match (``mse``, ``lncc``, ``lncc10``, each before too) and ``folding_pct`` are
+    ``det(I+∇u) <= 0``, of ``result.jacobian`` where it has one). The image match (``mse``, ``lncc``, ``lncc10``, each before too) and ``folding_pct`` are
     taken over ``mask`` ``(H, W)``:
     by default the region the registration was restricted to (``result.mask``, e.g. NMSR's ``mask``; the whole
     frame when it has none); None: the whole frame.
@@ -648,7 +648,10 @@ def evaluate(result, labels=None, landmarks=None, label_ids: Iterable[int] | Non
     lncc10_t, lncc10_before_t = lncc_after_before(warped, frames, ref, radius=REPORTED_LNCC_RADIUS, mask=matched)
     unwarped = np.broadcast_to(frames[ref], frames.shape)
     mse_before_t = mse(unwarped, frames, mask=matched, per_frame=True)
-    fold_t = negative_jacobian_fraction(disp, per_frame=True, mask=region)
+    det = getattr(result, "jacobian", None)  # the result's own (the folds layer's, the dock's "worst folding"): one
+    # computed again here, in float64, counted another fold % where a determinant lay within rounding of 0
+    fold_t = folded_percent(det, region) if det is not None and np.shape(det) == frames.shape else \
+        negative_jacobian_fraction(disp, per_frame=True, mask=region)
     rows: list[dict[str, Any]] = [
         {
             "t": t,

@@ -690,3 +690,18 @@ def test_surface_distances_over_the_masks_box_are_those_over_the_whole_frame(spa
         if not b.any():
             b[5, 5] = True
         np.testing.assert_array_equal(M.surface_distances(a, b, spacing=spacing), whole(a, b))
+
+
+def test_evaluate_counts_the_folds_the_result_shows():
+    """(2026-12-07, code review) ``evaluate`` took the Jacobian again in float64 where the result (the folds layer,
+    the Register dock's "worst folding") has float32's: a determinant within rounding of 0 was a fold in one and not
+    the other (11.1 % against 0.0 % on a 3x3 field). It counts the result's own."""
+    import napari_tlreg as tl
+
+    res = tl.register(np.random.default_rng(0).random((3, 16, 16)).astype(np.float32), method="voxelmorph")
+    res.jacobian = res.jacobian.copy()
+    res.jacobian[1, 4, 4] = 0.0  # a fold in the result's determinant that a recount of its field would not find
+    assert res.jacobian[1].min() == 0.0 and M.jacobian_determinant_np(res.displacement[1])[4, 4] > 0
+    rows = M.evaluate(res)
+    np.testing.assert_allclose([r["folding_pct"] for r in rows], res.folding_pct)
+    assert rows[1]["folding_pct"] == pytest.approx(100 / 256)

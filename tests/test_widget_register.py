@@ -804,15 +804,14 @@ def test_cancel(widget, qtbot, notes):
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
     w.run_btn.setFocus()
-    t0 = time.perf_counter()  # the cancel alone (showing the window took two thirds of a loaded CI machine's 1.2 s)
     w.run_btn.click()
     # (2026-12-05, keyboard review) the button stays enabled with the focus: disabled, it gave the focus to the grid
     # spacing, which the next arrow key changed
     assert w.run_btn.isEnabled() and w.run_btn.text() == "Cancelling…" and w.run_btn.hasFocus()
     w._on_progress(5, 10, "a step already on its way")  # (2026-12-07, UX review) it overwrote "cancelling…"
     assert w.status_label.text() == "cancelling…"
+    # within 2 s (SlowEngine checks every 20 ms: a cancel not taken runs 8 s)
     qtbot.waitUntil(lambda: not w.running, timeout=2000)
-    assert time.perf_counter() - t0 < 2.0  # (SlowEngine checks every 20 ms: a cancel not taken runs 8 s)
     assert w.run_btn.text() == "Run" and w.run_btn.isEnabled()
     assert w.status_label.text() == "cancelled"
     assert len(viewer.layers) == n_layers
