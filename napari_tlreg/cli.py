@@ -31,6 +31,7 @@ import warnings
 from pathlib import Path
 
 from .core.normalize import NORMALIZATIONS
+from .core.notes import time_left
 
 NORMALIZE_HELP = ("intensity scale: per frame where frames flicker in brightness (auto), one for the sequence, "
                   "or each frame its own")
@@ -342,11 +343,14 @@ def _progress_printer(method: str):
     """Progress on stderr: on a terminal one line rewritten in place (padded over the longer line it
     replaces); elsewhere whole lines, at most one every ``LOG_PROGRESS_EVERY`` s, and the last."""
     tty = sys.stderr.isatty()
-    state = {"width": 0, "last": -float("inf"), "text": None}
+    state = {"width": 0, "last": -float("inf"), "text": None, "started": time.monotonic()}
 
     def progress(done, total, message):
         # the API's last call, (1, 1, "done"), after an engine's 2/2: "done" alone (a "1/1" read as a count going back)
         text = f"[{method}] done" if message == "done" and done == total == 1 else f"[{method}] {done}/{total} {message}"
+        left = time_left(time.monotonic() - state["started"], done, total)  # at the pace so far
+        if left and not (message == "done" and done == total == 1):
+            text += f" ({left})"
         if text == state["text"]:  # the engine's last report and the API's "done" after it: said once
             return
         state["text"] = text

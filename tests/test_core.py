@@ -653,3 +653,14 @@ def test_track_points_near_a_fold_fall_back_on_the_frames_inverse():
     res_nan = RegistrationResult(res.frames, res.warped, bad, res.jacobian, "x")
     with pytest.raises(ValueError, match=r"^displacement contains 1 NaN or infinite value\(s\)$"):
         res_nan.track_points(np.array([[21.0, 3.0]]))
+
+
+def test_time_left_is_said_at_the_pace_so_far_once_there_is_one():
+    from napari_tlreg.core.notes import time_left
+
+    assert time_left(2.0, 50, 100) is None  # 2 s in: too soon
+    assert time_left(100.0, 2, 100) is None  # 2 % done: too soon
+    assert time_left(10.0, 50, 100) == "about 10 s left"
+    assert time_left(100.0, 50, 100) == "about 2 min left"
+    assert time_left(600.0, 10, 100) == "about 1.5 h left"
+    assert time_left(600.0, 100, 100) is None and time_left(6.0, 0, 0) is None

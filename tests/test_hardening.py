@@ -948,6 +948,17 @@ def test_cli_progress_lines_in_a_log_and_on_a_terminal(monkeypatch):
     cli._end_progress()
     first, second = tty.getvalue().split("\r")[1:]
     assert second.rstrip("\n").startswith("[m] 2/2 short") and len(second.rstrip("\n")) == len(first)
+    # (2026-12-07, echo review) the time left at the pace so far, from 3 % done and 5 s in; not on the last line
+    log = Stream(False)
+    monkeypatch.setattr(cli.sys, "stderr", log)
+    clock[0] = 100.0
+    progress = cli._progress_printer("m")
+    for done, at in ((1, 101.0), (2, 110.0), (20, 180.0), (60, 400.0), (100, 700.0)):
+        clock[0] = at
+        progress(done, 100, "step")
+    progress(1, 1, "done")
+    assert log.getvalue().splitlines() == ["[m] 1/100 step", "[m] 2/100 step", "[m] 20/100 step (about 5 min left)",
+                                           "[m] 60/100 step (about 3 min left)", "[m] 100/100 step", "[m] done"]
 
 
 # --------------------------------------------------------------------------- memory: refused before it runs

@@ -804,6 +804,10 @@ def test_cancel(widget, qtbot, notes):
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
     w.run_btn.setFocus()
+    # (2026-12-07, echo review) the bar says the time left at the pace so far (a 10-minute run said "7%" and no more)
+    w._run_started -= 100.0
+    w._on_progress(50, 100, "half way")
+    assert "about 2 min left" in w.progress_bar.text() and w.progress_bar.text().startswith("50%")
     w.run_btn.click()
     # (2026-12-05, keyboard review) the button stays enabled with the focus: disabled, it gave the focus to the grid
     # spacing, which the next arrow key changed
@@ -815,6 +819,7 @@ def test_cancel(widget, qtbot, notes):
     assert w.run_btn.text() == "Run" and w.run_btn.isEnabled()
     assert w.status_label.text() == "cancelled"
     assert len(viewer.layers) == n_layers
+    assert "left" not in w.progress_bar.text()
     assert not notes, notes
     qtbot.wait(100)  # nothing arrives late
     assert len(viewer.layers) == n_layers

@@ -1065,8 +1065,11 @@ class LandmarkWidget(ClosingDock, QWidget):
         if pairs is None:
             return None
         sp, _ = self.spacing()
-        return LM.tre_summary(m.table, m.reference, self._displacement(), spacing=sp,
-                              frame=self.tre_frame_combo.currentData())
+        disp = self._displacement()
+        table = m.table
+        if disp is not None:  # a point of a layer taken as it was, off the image: its TRE would be the border field's
+            table = table[landmarks_inside(table, np.shape(disp)[-2:])]  # (the plots dock leaves it out, and says so)
+        return LM.tre_summary(table, m.reference, disp, spacing=sp, frame=self.tre_frame_combo.currentData())
 
     def _refresh_tre(self, *_) -> None:
         row = self.tre_values()
