@@ -188,7 +188,10 @@ def sequence_to_layers(seq) -> list[LayerData]:
         layers.append(
             (
                 np.asarray(mask).astype(np.int32),
-                {"name": f"{name} mask", "scale": scale[1:], "opacity": 0.25, "visible": False,
+                # a white veil when shown: napari's first label colour, dark brown at 0.25, was all but invisible over
+                # an echo's dark fan (echo review)
+                {"name": f"{name} mask", "scale": scale[1:], "opacity": 0.3, "visible": False,
+                 "colormap": [(0.0, 0.0, 0.0, 0.0), (1.0, 1.0, 1.0, 1.0)],
                  **{k: v[1:] for k, v in axes.items()},
                  "metadata": {"napari_tlreg": info}},
                 "labels",

@@ -413,6 +413,8 @@ def test_sample_hooks_give_layer_tuples(name):
         elif kind2 == "labels" and kw2["name"].endswith(" mask"):  # a region (the echo sector): 2-D, hidden
             assert np.asarray(data2).shape == np.asarray(data).shape[1:] and tuple(kw2["scale"]) == tuple(kw["scale"][1:])
             assert kw2["visible"] is False
+            # shown, a white veil (napari's default dark brown at 0.25 was all but invisible on the echo's fan)
+            assert tuple(kw2["colormap"][1]) == (1.0, 1.0, 1.0, 1.0) and kw2["opacity"] >= 0.3
         elif kind2 == "labels":
             assert np.asarray(data2).shape == np.asarray(data).shape
         else:
