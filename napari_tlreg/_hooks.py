@@ -224,6 +224,30 @@ def sequence_to_layers(seq) -> list[LayerData]:
     return layers
 
 
+def clip_info(info: dict, start: int, stop: int, n: int) -> dict:
+    """The plugin's record (:func:`sequence_to_layers`' ``metadata["napari_tlreg"]``) of a layer of ``n`` frames, for a
+    layer of its frames ``start .. stop - 1``: what there is one of a frame (a DICOM series' image numbers) cut with
+    them, its own reference where it is among them (else none), and ``"frames"``, ``[start, stop, step]`` of the
+    source's frames, as ``Sequence[start:stop]`` records it (a result's provenance takes it: read again, scored by
+    ``evaluate``, its sub-clip of the source)."""
+    out = dict(info)
+    numbers = out.get("instance_numbers")
+    if isinstance(numbers, list) and len(numbers) == n:
+        out["instance_numbers"] = numbers[start:stop]
+    else:
+        out.pop("instance_numbers", None)
+    ref = out.pop("reference", None)
+    if isinstance(ref, int) and start <= ref < stop:
+        out["reference"] = ref - start
+    outer = out.get("frames")
+    if isinstance(outer, list) and len(outer) == 3 and all(isinstance(v, int) for v in outer):
+        first, step = outer[0] + outer[2] * start, outer[2]
+    else:
+        first, step = start, 1
+    out["frames"] = [first, first + step * (stop - start), step]
+    return out
+
+
 def _label_names(seq) -> dict:
     """``{"label_names": {id: name}}`` of a sequence that names its labels, else ``{}``."""
     from napari_tlreg.core.labels import label_names

@@ -3258,3 +3258,61 @@ def test_a_result_named_beside_a_users_layer_follows_its_image_when_renamed(widg
     assert viewer.layers["seq jacobian"] is not jac and "heart grid" in viewer.layers
     img.scale = (1.0, 2.0, 2.0)
     qtbot.waitUntil(lambda: tuple(jac.scale)[1:] == (2.0, 2.0), timeout=3000)
+
+
+def test_a_sub_clip_is_registered_as_a_layer_of_its_own_on_the_same_frames(widget, qtbot, notes):
+    """(2026-12-07, echo review) The dock registered every frame: NMSR on the real echo's 30 took ~10 minutes, and a
+    sub-clip made in the console lost the sector mask, the frame time and the source. Frames A to B are cut into a
+    layer of their own, with the image's labels, mask and landmarks, on the same frames of the slider; its result
+    records which frames of the source it registered."""
+    from napari_tlreg._widgets.store import store_for
+
+    viewer, w = widget
+    rng = np.random.default_rng(0)
+    frames = rng.random((6, H, W)).astype(np.float32)
+    labels = (rng.random((6, H, W)) > 0.5).astype(np.int32)
+    mask = np.zeros((H, W), np.int32)
+    mask[4:28, 4:28] = 1
+    info = {"source": "/data/seq.tif", "frame_time_ms": 40.0, "instance_numbers": [11, 12, 13, 14, 15, 16]}
+    viewer.add_image(frames, name="seq", scale=(1.0, 1.5, 1.5), metadata={"napari_tlreg": info})
+    viewer.add_labels(labels, name="seq labels", scale=(1.0, 1.5, 1.5))
+    viewer.add_image(np.stack([frames] * 3, axis=-1), name="seq colour", rgb=True, scale=(1.0, 1.5, 1.5), visible=False)
+    viewer.add_labels(mask, name="seq mask", scale=(1.5, 1.5), visible=False)
+    viewer.add_points(np.array([[0, 5.0, 5.0], [2, 6.0, 5.0], [3, 7.0, 5.0], [5, 8.0, 5.0]]), name="seq landmarks",
+                      scale=(1.0, 1.5, 1.5), features={"id": [0, 0, 0, 0]})
+    w.image_combo.setCurrentText("seq")
+    w.labels_combo.setCurrentText("seq labels")
+    choose(w.method_combo, TruthEngine.name)
+    assert w.frames_range() is None and (w.first_spin.value(), w.last_spin.value()) == (0, 5)
+    w.set_frames(2, 4)
+    w.reference_spin.setValue(5)
+    run_and_wait(qtbot, w)
+    assert "not run: the reference, frame 5, is not among frames 2-4" in w.status_label.text()
+    assert "seq frames 2-4" not in viewer.layers
+    w.reference_spin.setValue(3)
+    run_and_wait(qtbot, w)
+    clip = viewer.layers["seq frames 2-4"]
+    np.testing.assert_array_equal(clip.data, frames[2:5])
+    assert clip.translate[0] == 2.0 and tuple(clip.scale) == (1.0, 1.5, 1.5)  # on frames 2-4 of the slider
+    np.testing.assert_array_equal(viewer.layers["seq frames 2-4 labels"].data, labels[2:5])
+    np.testing.assert_array_equal(viewer.layers["seq frames 2-4 mask"].data, mask)
+    colour = viewer.layers["seq frames 2-4 colour"]
+    assert colour.rgb and not colour.visible and colour.translate[0] == 2.0
+    np.testing.assert_array_equal(colour.data[..., 0], frames[2:5])
+    lm = viewer.layers["seq frames 2-4 landmarks"]
+    assert lm.data.tolist() == [[0.0, 6.0, 5.0], [1.0, 7.0, 5.0]] and lm.translate[0] == 2.0
+    assert not viewer.layers["seq"].visible and not viewer.layers["seq labels"].visible  # not drawn twice
+    own = clip.metadata["napari_tlreg"]
+    assert own["frames"] == [2, 5, 1] and own["instance_numbers"] == [13, 14, 15] and own["frame_time_ms"] == 40.0
+    res = store_for(viewer).get("seq frames 2-4", TruthEngine.name)
+    assert res is not None and res.n_frames == 3 and res.reference == 1
+    assert res.provenance["frames"] == [2, 5, 1] and res.provenance["source"] == "/data/seq.tif"
+    assert viewer.layers["seq frames 2-4 warped reference"].translate[0] == 2.0
+    assert w.image_combo.currentText() == "seq frames 2-4" and w.frames_range() is None
+    # the same frames again: the layer made before is run again, not another one
+    w.image_combo.setCurrentText("seq")
+    w.set_frames(2, 4)
+    w.reference_spin.setValue(2)
+    run_and_wait(qtbot, w)
+    assert [ly.name for ly in viewer.layers].count("seq frames 2-4") == 1
+    assert store_for(viewer).get("seq frames 2-4", TruthEngine.name).reference == 0
