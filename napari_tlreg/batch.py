@@ -77,7 +77,10 @@ CONNECT_TIMEOUT = "20s"
 def _is_output_folder(folder: Path) -> bool:
     """Whether ``folder`` is what napari-tlreg wrote: a result (``result.json``) or a batch's output (its
     ``summary.csv``), not a DICOM series of a cohort."""
-    return (folder / "result.json").is_file() or (folder / SUMMARY_NAME).is_file()
+    try:
+        return (folder / "result.json").is_file() or (folder / SUMMARY_NAME).is_file()
+    except OSError:  # a folder this user may not read: taken as a sequence, whose row says why
+        return False
 
 
 def _sequence_files(folder: Path, skip: Path | None = None) -> list[Path] | None:
@@ -99,7 +102,10 @@ def _sequence_files(folder: Path, skip: Path | None = None) -> list[Path] | None
     frames = frame_files(folder)
     # a folder of frames (one GeoTIFF a date): a sequence; every file one image, from the headers (a 2-D preview first
     # by name beside cines made the folder a "sequence" of them all)
-    if frames and not subdirs and all(one_image(f) for f in frames):
+    # (a frame that cannot be read, half copied, made the folder's other frames sequences of one frame each: it
+    # fails the folder's one row, naming the file)
+    kinds = [one_image(f) for f in frames or ()]
+    if frames and not subdirs and kinds.count(True) >= 2 and False not in kinds:
         return None
     files, unreadable, series = [], [], False
     for p in entries:
@@ -238,7 +244,11 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], exclude: str | os.PathLik
         if skip is not None and (p == skip or skip in p.parents):
             return
         if p.is_dir():
-            inner = _sequence_files(p, skip)
+            try:
+                inner = _sequence_files(p, skip)
+            except PermissionError:  # its own failed row (the whole batch stopped on Python's "[Errno 13]")
+                add(str(p), p.name, f"{p.name}: permission denied: this user may not read the folder")
+                return
             if inner is not None:
                 for q in inner:
                     if skip is None or (q != skip and skip not in q.parents):

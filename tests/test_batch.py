@@ -954,6 +954,22 @@ def test_clips_beside_a_preview_picture_are_a_cohort_not_one_frame(tmp_path):
     assert [it["name"] for it in expand_inputs([frames])] == ["frames"]
 
 
+def test_a_folder_of_frames_with_one_frame_half_copied_is_one_failed_sequence(tmp_path):
+    """(2026-12-07, bad-input review) One frame file of a folder of frames that could not be read (empty, half copied,
+    not readable) made each other frame a "sequence" of one frame: 11 failed rows saying a sequence needs 2 frames.
+    The folder is one sequence, and its row says which file is at fault."""
+    from napari_tlreg.io.readers import SequenceReadError
+
+    folder = tmp_path / "dates"
+    folder.mkdir()
+    for t, image in enumerate(_sequence(6)):
+        tifffile.imwrite(folder / f"f{t:02d}.tif", image.astype(np.float32))
+    (folder / "f03.tif").write_bytes(b"")
+    assert [it["name"] for it in expand_inputs([folder])] == ["dates"]
+    with pytest.raises(SequenceReadError, match="f03.tif"):
+        load_sequence(folder)
+
+
 def tifffile_bytes(image) -> bytes:
     import io
 

@@ -3245,3 +3245,39 @@ def test_a_warning_through_a_context_manager_or_a_symlinked_home_names_the_users
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(tmp_path / "link"), "PYTHONDONTWRITEBYTECODE": "1"})
     assert out.returncode == 0 and f"{script}:5: UserWarning: frame 2 is constant" in out.stderr, out.stderr[-2000:]
+
+
+def test_a_folder_or_file_this_user_may_not_read_is_said_so(tmp_path, monkeypatch, capsys):
+    """(2026-12-07, bad-input review, run as a user without root's override) A folder of mode 000 gave "[Errno 13]
+    Permission denied: '.../result.json'", a file nobody wrote, read as an output problem; in a batch it stopped every
+    sequence; a file of mode 000 was "truncated or corrupt". (Root reads anything: the refusals are simulated.)"""
+    import os as _os
+    from pathlib import Path
+
+    from napari_tlreg import batch
+    from napari_tlreg.io import readers
+    from napari_tlreg.io.readers import SequenceReadError, _damaged
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    save_stack(locked / "a.tif", _seq(3, 32, 32))
+    real_access = _os.access
+    monkeypatch.setattr(readers.os, "access", lambda p, mode: False if Path(p) == locked else real_access(p, mode))
+    with pytest.raises(SequenceReadError, match=r"^locked: permission denied: this user may not read the folder$"):
+        load_sequence(locked)
+    real_iterdir = Path.iterdir
+
+    def iterdir(self):
+        if self == locked:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    good = save_stack(tmp_path / "good.tif", _seq(3, 32, 32))
+    items = batch.expand_inputs([locked, good])
+    assert [(it["name"], it["error"]) for it in items] == [
+        ("locked", "locked: permission denied: this user may not read the folder"), ("good", None)]
+    wrapped = ValueError("a library's own words")  # a reader's library raising its own error from the refusal
+    wrapped.__cause__ = PermissionError(13, "Permission denied")
+    assert _damaged(wrapped) == "permission denied: this user may not read it"
+    assert _damaged(ValueError("bad magic")) == "truncated or corrupt: bad magic"

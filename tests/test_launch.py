@@ -26,6 +26,22 @@ def test_view_runs_registers_and_saves_a_screenshot(tmp_path):
     assert (chroma > 80).sum() > 30_000
 
 
+def test_view_says_a_refused_run_in_its_exit_status(tmp_path):
+    """(2026-12-07, bad-input review) ``view --run --screenshot`` of frames a run refuses (NaN) printed "not run" and
+    exited 0: a script could not tell. It exits 2, its screenshot written all the same."""
+    from napari_tlreg.io import save_stack
+
+    frames = np.random.default_rng(0).random((3, 32, 32)).astype(np.float32)
+    frames[1, 4, 4] = np.nan
+    src = save_stack(tmp_path / "nan.tif", frames)
+    png = tmp_path / "shot.png"
+    cmd = [sys.executable, "-m", "napari_tlreg.cli", "view", str(src), "--method", "tlrn", "--run", "--screenshot",
+           str(png)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+    assert "napari-tlreg view: not run:" in proc.stdout and png.is_file()
+
+
 def test_pyqt5_deprecation_toast_is_kept_off_our_viewers(make_napari_viewer):
     from napari._qt import qt_main_window
     from napari.utils.notifications import notification_manager

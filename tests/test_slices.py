@@ -561,3 +561,25 @@ def test_the_cli_says_the_series_hint_with_the_command_that_has_the_flag(shared_
     said = next(str(w.message) for w in seen if "no pixel size" in str(w.message))
     assert "spacing=(row_mm, col_mm)" in said and _in_cli_words(said).endswith("are measured in pixels")
     assert "in napari, the layer's scale gives it one" in said  # the viewer's way too (clinician review)
+
+
+def test_one_damaged_file_of_a_dicom_stack_leaves_its_slice_out_not_the_stack(tmp_path, shared_data):
+    """(2026-12-07, bad-input review) One DICOM file of a 12-slice cine cut short refused the whole folder in napari
+    (the command line registers the other slices): that slice is left out, said, and the others keep their numbers."""
+    import shutil
+
+    folder = tmp_path / "dcm"
+    shutil.copytree(shared_data / "sunnybrook" / "dicom_SCD0000101", folder)
+    with open(folder / "125.dcm", "r+b") as f:  # an image of slice 6, its pixels cut off
+        f.truncate(2000)
+    with pytest.warns(UserWarning, match=r"dcm: 1 of 12 slices left out, not readable \(slice 6: dcm: 125\.dcm is not "
+                                         r"readable"):
+        layers = read_sequences(str(folder))
+    names = [kw["name"] for _, kw, kind in layers if kind == "image"]
+    assert names == [f"dcm_slice{k}" for k in range(12) if k != 6]
+    slice7 = next(kw for _, kw, kind in layers if kind == "image" and kw["name"] == "dcm_slice7")
+    assert slice7["metadata"]["napari_tlreg"]["slice"] == 7  # its own slice position, registered as such
+    from napari_tlreg.io import SequenceReadError
+
+    with pytest.raises(SequenceReadError, match="125.dcm"):
+        load_sequence(folder, slice=6)

@@ -65,10 +65,13 @@ def launch(source: str = "cardiac", method: str | None = None, run: bool = False
         viewer.close()
         raise
 
+    outcome = {"done": not run}
+
     def finish():
         if widget.running:
             QTimer.singleShot(200, finish)
             return
+        outcome["done"] = not run or widget.status_label.text().startswith("done")
         if screenshot:
             if run:  # what the screenshot shows, for a script or a log that has no window to read it from
                 print(f"napari-tlreg view: {widget.status_label.text()}", flush=True)
@@ -87,4 +90,5 @@ def launch(source: str = "cardiac", method: str | None = None, run: bool = False
     elif screenshot:
         QTimer.singleShot(800, finish)
     napari.run()
-    return 0
+    # a run refused or failed: not 0, so that a script knows (its screenshot was written all the same, exit 0)
+    return 0 if outcome["done"] else 2

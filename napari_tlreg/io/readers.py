@@ -29,6 +29,7 @@ import glob
 import json
 import logging
 import math
+import os
 import re
 import threading
 import warnings
@@ -198,6 +199,18 @@ def _reason(exc: BaseException) -> str:
     """First line of an exception message, short, for wrapping library errors."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _damaged(exc: BaseException) -> str:
+    """Why a file could not be read, for "not a readable ... (<this>)": "truncated or corrupt: <the library's reason>",
+    or that this user may not read it (a permission refused read as damage, sending the user looking for one)."""
+    seen, e = set(), exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, PermissionError):
+            return "permission denied: this user may not read it"
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return f"truncated or corrupt: {_reason(exc)}"
 
 
 def checked_spacing(spacing, what: str) -> tuple[float, float] | None:
@@ -370,7 +383,7 @@ def _labels_at(cand: Path, shape: tuple, slice: int | None, n_slices: int, read:
         except SequenceReadError:
             raise
         except Exception as e:  # as load_stack says it (a corrupt labels file refused the cine beside it)
-            raise SequenceReadError(f"{cand.name}: not a readable NIfTI file (truncated or corrupt: {_reason(e)})") from e
+            raise SequenceReadError(f"{cand.name}: not a readable NIfTI file ({_damaged(e)})") from e
     if n_slices > 1 and SUPPORTED_SUFFIXES.get(_suffix(cand)) != "nifti":  # an (S, T, H, W) array beside an
         # (S, T, H, W) .npy: the frames' position (one of (T, H, W) went on every slice position; one of theirs was
         # refused); a NIfTI (X, Y, 1, T), as this package writes labels, stays as stored
@@ -480,6 +493,8 @@ def _load(source, slice, series):
                 hint = f" (and not a sample name; samples: {', '.join(sorted(names))})"
         raise FileNotFoundError(f"{source}: no such file or folder{hint}")
 
+    if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):  # ("[Errno 13] Permission denied: .../result.json",
+        _fail(path, "permission denied: this user may not read the folder")  # which named no file of the user's)
     if path.is_dir() and (path / "result.json").is_file():  # was "folder holds no readable DICOM image files"
         _fail(path, "is a napari-tlreg result folder, not a sequence: its frames, scaled to [0, 1], are "
                     f"{path.name}/frames.tif, and its record (result.json, provenance) names the sequence it was made "
@@ -537,7 +552,7 @@ def _load(source, slice, series):
             what = {"dicom": "folder of DICOM files", "stack": "folder of frames"}[kind] if path.is_dir() \
                 else f"{_KIND_TEXT[kind]} file"
             raise SequenceReadError(
-                f"{path.name}: not a readable {what} (truncated or corrupt: {_reason(e)})"
+                f"{path.name}: not a readable {what} ({_damaged(e)})"
             ) from e
         if isinstance(seq, list):  # the builders of every slice position (slice=EVERY)
             return seq
@@ -639,9 +654,10 @@ def without_volumes(files: list[Path]) -> list[Path]:
     return [p for p in files if p not in drop]
 
 
-def one_image(path) -> bool:
+def one_image(path) -> bool | None:
     """Whether a TIFF, NIfTI or picture file holds one 2-D image, from its header (the pixels are not read): a frame
-    of a folder of frames rather than a sequence of its own (an animated GIF is a sequence)."""
+    of a folder of frames rather than a sequence of its own (an animated GIF is a sequence). None where the header
+    cannot be read (empty, cut short, not readable by this user): neither, its reader says why."""
     path = Path(path)
     kind = SUPPORTED_SUFFIXES.get(_suffix(path))
     try:
@@ -658,7 +674,7 @@ def one_image(path) -> bool:
         if kind == "picture":
             return _picture_header(path)[0] == 1
     except Exception:  # unreadable: its reader says why
-        return False
+        return None
     return False
 
 
@@ -792,27 +808,39 @@ def load_slices(source, *, series: int | str | None = None, max_voxels: int = MA
     """
     builders = _load(source, EVERY, series)  # the source read (a DICOM folder indexed) once
     n = len(builders)
-    first = builders[0]()
     if n == 1:
-        return [first]
-    out = [first]
-    total = first.frames.size
-    for build in builders[1:]:
-        if total + first.frames.size > max_voxels:  # a slice like the first would not fit: not read at all
+        return [builders[0]()]
+    out: list[tuple[int, Sequence]] = []
+    failed: list[tuple[int, SequenceReadError]] = []
+    total, cut = 0, None
+    for k, build in enumerate(builders):
+        if out and total + out[0][1].frames.size > max_voxels:  # a slice like the first would not fit: not read at all
+            cut = k
             break
-        seq = build()
+        try:
+            seq = build()
+        except SequenceReadError as exc:  # one damaged file of a stack: that slice left out, said (the whole folder
+            failed.append((k, exc))  # was refused in napari, where the command line registers the others)
+            continue
         if total + seq.frames.size > max_voxels:  # slices of a stack can differ in frames
+            cut = k
             break
         total += seq.frames.size
-        out.append(seq)
-    base = first.name[: -len("_slice0")] if first.name.endswith("_slice0") else first.name
-    for k, seq in enumerate(out):
+        out.append((k, seq))
+    if not out:
+        raise failed[0][1]
+    k0, first = out[0]
+    base = first.name[: -len(f"_slice{k0}")] if first.name.endswith(f"_slice{k0}") else first.name
+    for k, seq in out:
         seq.name = f"{base}_slice{k}"
-    if len(out) < n:
-        warnings.warn(f"{base}: loaded slices 0-{len(out) - 1} of {n}; the others would pass {max_voxels:,} voxels "
-                      f"in all (load_sequence(..., slice={len(out)}) loads one on its own)",
+    if failed:
+        said = "; ".join(f"slice {k}: {exc}" for k, exc in failed[:3]) + (f"; and {len(failed) - 3} more" if len(failed) > 3 else "")
+        warnings.warn(f"{base}: {len(failed)} of {n} slices left out, not readable ({said})", stacklevel=user_stacklevel())
+    if cut is not None:
+        warnings.warn(f"{base}: loaded slices {out[0][0]}-{out[-1][0]} of {n}; the others would pass {max_voxels:,} "
+                      f"voxels in all (load_sequence(..., slice={cut}) loads one on its own)",
                       stacklevel=user_stacklevel())
-    return out
+    return [seq for _, seq in out]
 
 
 def is_labels_stack(path) -> bool:
@@ -873,7 +901,7 @@ def load_stack(path) -> tuple[np.ndarray, tuple[float, float] | None, str]:
         raise SequenceReadError(f"{path.name}: too large to load into memory; crop, downsample or split it") from None
     except Exception as e:
         raise SequenceReadError(
-            f"{path.name}: not a readable {_KIND_TEXT.get(kind, kind)} file (truncated or corrupt: {_reason(e)})"
+            f"{path.name}: not a readable {_KIND_TEXT.get(kind, kind)} file ({_damaged(e)})"
         ) from e
     return arr, spacing, unit
 
@@ -2020,7 +2048,7 @@ def _dicom_slice(path: Path, uid: str, uids: list, order: list, groups: dict, ti
         except UndecodablePixels as e:
             _fail(path, f"{f.name}: {e}")
         except Exception as e:  # one damaged file of the series: say which
-            _fail(path, f"{f.name} is not readable (truncated or corrupt: {_reason(e)})")
+            _fail(path, f"{f.name} is not readable ({_damaged(e)})")
         if greys and g.shape[1:] != greys[0].shape[1:]:
             _fail(path, f"{f.name} has size {g.shape[1:]} but earlier frames have {greys[0].shape[1:]}")
         greys.append(g)
