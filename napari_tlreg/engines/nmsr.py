@@ -1103,9 +1103,14 @@ class NMSREngine(Engine):
                         running.remove(g)
                         nets.keep(kept, groups[g])
                 lv = float(losses.mean())
-                note = "" if nets.shared else f", {n_pairs - len(running)}/{n_pairs} pairs converged"
+                # pairs stopped early, once there are any ("0/29 pairs converged", said through a whole run, read as a
+                # fit that failed; echo review); "of at most": the early stop ends most scales before (150 in the form,
+                # 325 on the echo's larger frames, went by as "20/325")
+                settled = n_pairs - len(running)
+                note = "" if nets.shared or not settled else f", {settled} of {n_pairs} pairs settled"
                 ctx.report(starts[li] + done_it * units[li], total,
-                           f"scale {s:g} ({size[0]}x{size[1]}): iteration {done_it}/{iters}, loss {lv:.4f}{note}")
+                           f"scale {s:g} ({size[0]}x{size[1]}): iteration {done_it} of at most {iters}, "
+                           f"loss {lv:.4f}{note}")
                 if not running:
                     break
             with torch.no_grad():
