@@ -348,6 +348,8 @@ def _progress_printer(method: str):
     def progress(done, total, message):
         # the API's last call, (1, 1, "done"), after an engine's 2/2: "done" alone (a "1/1" read as a count going back)
         text = f"[{method}] done" if message == "done" and done == total == 1 else f"[{method}] {done}/{total} {message}"
+        if total != state.get("total"):  # a stage of its own count (the result's checks after the engine): timed anew
+            state["started"], state["total"] = time.monotonic(), total
         left = time_left(time.monotonic() - state["started"], done, total)  # at the pace so far
         if left and not (message == "done" and done == total == 1):
             text += f" ({left})"

@@ -959,6 +959,19 @@ def test_cli_progress_lines_in_a_log_and_on_a_terminal(monkeypatch):
     progress(1, 1, "done")
     assert log.getvalue().splitlines() == ["[m] 1/100 step", "[m] 2/100 step", "[m] 20/100 step (about 5 min left)",
                                            "[m] 60/100 step (about 3 min left)", "[m] 100/100 step", "[m] done"]
+    # (diff review) a stage of its own count after the engine's (the result's checks): timed anew, not from the start
+    log = Stream(False)
+    monkeypatch.setattr(cli.sys, "stderr", log)
+    clock[0] = 0.0
+    progress = cli._progress_printer("m")
+    progress(1, 100, "step")
+    clock[0] = 600.0
+    progress(100, 100, "step")
+    clock[0] = 601.0
+    progress(1, 3, "checking the result")
+    clock[0] = 607.0
+    progress(2, 3, "checking the result")
+    assert log.getvalue().splitlines()[-2:] == ["[m] 100/100 step", "[m] 2/3 checking the result (about 5 s left)"]
 
 
 # --------------------------------------------------------------------------- memory: refused before it runs

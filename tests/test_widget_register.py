@@ -805,7 +805,7 @@ def test_cancel(widget, qtbot, notes):
     qtbot.waitUntil(window.isActiveWindow, timeout=5000)
     w.run_btn.setFocus()
     # (2026-12-07, echo review) the bar says the time left at the pace so far (a 10-minute run said "7%" and no more)
-    w._run_started -= 100.0
+    w._run_started, w._run_total = w._run_started - 100.0, 100
     w._on_progress(50, 100, "half way")
     assert "about 2 min left" in w.progress_bar.text() and w.progress_bar.text().startswith("50%")
     w.run_btn.click()
@@ -3276,7 +3276,8 @@ def test_a_sub_clip_is_registered_as_a_layer_of_its_own_on_the_same_frames(widge
     info = {"source": "/data/seq.tif", "frame_time_ms": 40.0, "instance_numbers": [11, 12, 13, 14, 15, 16]}
     viewer.add_image(frames, name="seq", scale=(1.0, 1.5, 1.5), metadata={"napari_tlreg": info})
     viewer.add_labels(labels, name="seq labels", scale=(1.0, 1.5, 1.5))
-    viewer.add_image(np.stack([frames] * 3, axis=-1), name="seq colour", rgb=True, scale=(1.0, 1.5, 1.5), visible=False)
+    viewer.add_image(np.stack([frames] * 3, axis=-1), name="seq colour", rgb=True, scale=(1.0, 1.5, 1.5), visible=False,
+                     metadata={"napari_tlreg": {"colour_of": "seq"}})  # as the reader gives it
     viewer.add_labels(mask, name="seq mask", scale=(1.5, 1.5), visible=False)
     viewer.add_points(np.array([[0, 5.0, 5.0], [2, 6.0, 5.0], [3, 7.0, 5.0], [5, 8.0, 5.0]]), name="seq landmarks",
                       scale=(1.0, 1.5, 1.5), features={"id": [0, 0, 0, 0]})
@@ -3284,6 +3285,11 @@ def test_a_sub_clip_is_registered_as_a_layer_of_its_own_on_the_same_frames(widge
     w.labels_combo.setCurrentText("seq labels")
     choose(w.method_combo, TruthEngine.name)
     assert w.frames_range() is None and (w.first_spin.value(), w.last_spin.value()) == (0, 5)
+    w.set_frames(3, 3)  # (diff review) one frame: refused before anything is cut
+    w.reference_spin.setValue(3)
+    run_and_wait(qtbot, w)
+    assert "not run: frames 3-3 of 'seq': a sequence needs at least 2 frames" in w.status_label.text()
+    assert "seq frames 3-3" not in viewer.layers and viewer.layers["seq"].visible
     w.set_frames(2, 4)
     w.reference_spin.setValue(5)
     run_and_wait(qtbot, w)
@@ -3298,6 +3304,11 @@ def test_a_sub_clip_is_registered_as_a_layer_of_its_own_on_the_same_frames(widge
     np.testing.assert_array_equal(viewer.layers["seq frames 2-4 mask"].data, mask)
     colour = viewer.layers["seq frames 2-4 colour"]
     assert colour.rgb and not colour.visible and colour.translate[0] == 2.0
+    # (diff review) the clip's colour copy is the clip's, not an image to register; its labels and landmarks over it
+    assert colour.metadata["napari_tlreg"]["colour_of"] == "seq frames 2-4"
+    assert "seq frames 2-4 colour" not in [w.image_combo.itemText(i) for i in range(w.image_combo.count())]
+    order = [ly.name for ly in viewer.layers]
+    assert order.index("seq frames 2-4 labels") > order.index("seq frames 2-4") < order.index("seq frames 2-4 landmarks")
     np.testing.assert_array_equal(colour.data[..., 0], frames[2:5])
     lm = viewer.layers["seq frames 2-4 landmarks"]
     assert lm.data.tolist() == [[0.0, 6.0, 5.0], [1.0, 7.0, 5.0]] and lm.translate[0] == 2.0
@@ -3316,3 +3327,24 @@ def test_a_sub_clip_is_registered_as_a_layer_of_its_own_on_the_same_frames(widge
     run_and_wait(qtbot, w)
     assert [ly.name for ly in viewer.layers].count("seq frames 2-4") == 1
     assert store_for(viewer).get("seq frames 2-4", TruthEngine.name).reference == 0
+    # (diff review) ... brought up to date: the image's frames and the labels chosen as they are now (the clip ran on
+    # the frames it was cut from, after the image's data was replaced)
+    viewer.layers["seq"].data = frames[::-1].copy()
+    viewer.layers["seq labels"].data = 1 - labels
+    w.image_combo.setCurrentText("seq")
+    w.labels_combo.setCurrentText("seq labels")
+    w.set_frames(2, 4)
+    w.reference_spin.setValue(2)
+    run_and_wait(qtbot, w)
+    np.testing.assert_array_equal(viewer.layers["seq frames 2-4"].data, frames[::-1][2:5])
+    np.testing.assert_array_equal(viewer.layers["seq frames 2-4 labels"].data, (1 - labels)[2:5])
+    assert w.status_label.text().startswith("done")
+    # a multiscale image: refused, nothing cut
+    viewer.add_image([frames, frames[:, ::2, ::2]], name="pyramid", multiscale=True)
+    w.image_combo.setCurrentText("pyramid")
+    assert w.current_image() is viewer.layers["pyramid"]  # (the chooser lists a multiscale image)
+    w.set_frames(1, 3)
+    w.reference_spin.setValue(1)
+    run_and_wait(qtbot, w)
+    assert "not run: frames 1-3 of 'pyramid': a multiscale image is not cut" in w.status_label.text()
+    assert "pyramid frames 1-3" not in viewer.layers

@@ -72,7 +72,7 @@ from napari_tlreg.core.memory import give_back_freed_memory
 from napari_tlreg.core.normalize import ONE_SCALE_HINT, intensity_range
 from napari_tlreg.core.notes import time_left
 from napari_tlreg.io import to_luminance
-from napari_tlreg._hooks import clip_info, geotiff_of, label_colormap, points_with_ids
+from napari_tlreg._hooks import COLOUR_OF, clip_info, geotiff_of, label_colormap, points_with_ids
 from napari_tlreg.io.contours import LABEL_NAMES, contour_labels
 from napari_tlreg import report
 from napari_tlreg.report import labels_misfit
@@ -1021,7 +1021,7 @@ class RegisterWidget(ClosingDock, QWidget):
         footer.addWidget(self.run_btn)
         self.progress_bar = QProgressBar()
         self.progress_bar.setFormat("%p%")
-        self._run_started = time.monotonic()
+        self._run_started, self._run_total = time.monotonic(), None
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         footer.addWidget(self.progress_bar)
@@ -1859,23 +1859,29 @@ class RegisterWidget(ClosingDock, QWidget):
         """Register frames ``first..last`` of ``layer``: they become an image layer of their own, ``"<image> frames
         first-last"``, on the same frames of the time slider, with the image's own labels, region mask, colour copy
         and landmarks cut alike (the labels chosen here too), the image's copies hidden; then that layer is run, its
-        frames recorded as the result's (``provenance["frames"]``, as ``register --frames`` records them)."""
+        frames recorded as the result's (``provenance["frames"]``, as ``register --frames`` records them). Made
+        before: brought up to date with the image and the labels chosen, then run."""
         reference = int(self.reference_spin.value())
         if not first <= reference <= last:
             self._refuse(f"the reference, frame {reference}, is not among frames {first}-{last}: choose one of them "
                          "as the reference, or all the frames")
             return
+        try:  # refused before anything is cut (a clip of one frame was made, then refused)
+            check_shape((last - first + 1, *frames_shape(layer)[1:]))
+            if layer.multiscale:
+                raise ValueError("a multiscale image is not cut into frames here: register it whole")
+        except ValueError as exc:
+            self._refuse(f"frames {first}-{last} of '{layer.name}': {exc}")
+            return
         name = f"{layer.name} frames {first}-{last}"
-        n = last - first + 1
         clip = self._viewer.layers[name] if name in self._viewer.layers else None
-        if clip is not None and not (isinstance(clip, Image) and frames_shape(clip)[0] == n):
+        if clip is not None and not (isinstance(clip, Image) and frames_shape(clip)[0] == last - first + 1):
             self._refuse(f"a layer named '{name}' is there already and holds other data: rename it, or choose other "
                          "frames")
             return
         try:
-            if clip is None:
-                clip = self._make_clip(layer, first, last, name)
-        except (ValueError, TypeError, MemoryError) as exc:
+            clip = self._make_clip(layer, first, last, name, clip)
+        except (ValueError, TypeError, IndexError, MemoryError) as exc:
             self._refuse(f"frames {first}-{last} of '{layer.name}' could not be cut: {exc}")
             return
         self.image_combo.setCurrentText(name)
@@ -1886,7 +1892,9 @@ class RegisterWidget(ClosingDock, QWidget):
             self.reference_spin.setValue(reference - first)
         self.run()
 
-    def _make_clip(self, layer: Image, first: int, last: int, name: str) -> Image:
+    def _make_clip(self, layer: Image, first: int, last: int, name: str, clip: Image | None = None) -> Image:
+        """:meth:`_run_clip`'s layers; ``clip``, made before, given the image's frames and the labels' as they are now
+        (the image's data replaced, its labels painted since: the clip ran on the old ones)."""
         from napari.layers import Layer as _Layer
 
         T = frames_shape(layer)[0]
@@ -1898,25 +1906,48 @@ class RegisterWidget(ClosingDock, QWidget):
             translate[0] += first * float(np.asarray(state["scale"])[0])
             return {**state, "translate": translate}
 
+        def record(source) -> dict:  # the plugin's record of a copy: the image's cut; a colour copy's and contours' own
+            if source is layer:
+                return info
+            rec = dict(plugin_info(source))
+            if rec.get(COLOUR_OF) == layer.name:  # (the clip's colour copy was offered as an image to register)
+                rec[COLOUR_OF] = name
+            if isinstance(rec.get(CONTOURS_OF), list) and len(rec[CONTOURS_OF]) == T:  # the frames they are of
+                rec[CONTOURS_OF] = rec[CONTOURS_OF][first:stop]
+            return rec
+
         def copy(source, data, new_name: str, time: bool, **changes):
             _, state, kind = source.as_layer_data_tuple()
             state = {**state, "name": new_name, **changes}
             meta = dict(state.get("metadata") or {})
             if "napari_tlreg" in meta or source is layer:
-                meta["napari_tlreg"] = info
+                meta["napari_tlreg"] = record(source)
             state["metadata"] = meta
             new = _Layer.create(data, placed(state) if time else state, kind)
             self._viewer.add_layer(new)
             return new
 
-        hidden = []
         own = {sfx: self._viewer.layers[f"{layer.name} {sfx}"] for sfx in ("colour", "labels", "mask", "landmarks")
                if f"{layer.name} {sfx}" in self._viewer.layers}
         chosen = self.current_labels()
         labels = chosen if chosen is not None else own.get("labels")
+        labels = labels if isinstance(labels, Labels) and np.shape(base_data(labels))[:1] == (T,) else None
+        if clip is not None:  # made before: its frames and labels as the image's and the chosen labels' are now
+            frames = base_data(layer)[first:stop]
+            if not np.array_equal(np.asarray(clip.data), np.asarray(frames)):
+                clip.data = frames
+            cut = f"{name} labels"
+            if labels is not None and cut in self._viewer.layers and labels.name != cut:
+                fresh = np.array(base_data(labels)[first:stop])
+                if not np.array_equal(np.asarray(self._viewer.layers[cut].data), fresh):
+                    self._viewer.layers[cut].data = fresh
+            return clip
+        # the image first: the labels and landmarks over it (added before it, it hid them)
+        clip = copy(layer, base_data(layer)[first:stop], name, True)
+        hidden = []
         if isinstance(own.get("colour"), Image) and own["colour"].rgb and frames_shape(own["colour"])[0] == T:
             copy(own["colour"], base_data(own["colour"])[first:stop], f"{name} colour", True, visible=False)
-        if isinstance(labels, Labels) and np.shape(base_data(labels))[:1] == (T,):
+        if labels is not None:
             copy(labels, np.array(base_data(labels)[first:stop]), f"{name} labels", True)
             hidden.append(labels)
         if isinstance(own.get("mask"), Labels) and own["mask"].ndim == 2:
@@ -1928,12 +1959,12 @@ class RegisterWidget(ClosingDock, QWidget):
             data[:, 0] -= first
             self._viewer.add_points(
                 data, name=f"{name} landmarks", features=points.features.iloc[np.flatnonzero(keep)].reset_index(drop=True),
-                size=np.asarray(points.size)[keep] if np.ndim(points.size) else points.size, symbol="ring",
+                size=np.asarray(points.size)[keep], symbol=np.asarray(points.symbol)[keep],
                 face_color=np.asarray(points.face_color)[keep], border_color=np.asarray(points.border_color)[keep],
+                border_width=np.asarray(points.border_width)[keep], border_width_is_relative=points.border_width_is_relative,
                 metadata=dict(points.metadata), ndim=3,
                 **placed({"scale": points.scale, "translate": points.translate}), **transform_of(points))
             hidden.append(points)
-        clip = copy(layer, base_data(layer)[first:stop], name, True)
         for ly in (layer, *hidden):
             ly.visible = False
         self.status_label.setText(f"frames {first}-{last} of '{layer.name}' made the layer '{name}' ('{layer.name}' "
@@ -2016,7 +2047,7 @@ class RegisterWidget(ClosingDock, QWidget):
         self.run_btn.setEnabled(True)
         self._update_file_buttons()
         self.progress_bar.setRange(0, 0)  # busy until the first step is reported
-        self._run_started = time.monotonic()
+        self._run_started, self._run_total = time.monotonic(), None
         self.status_label.setText(f"registering '{layer.name}' with {call['method']}…")
         start_held(worker)  # a thread of its own: the docks' short jobs do not wait behind it
 
@@ -2230,6 +2261,8 @@ class RegisterWidget(ClosingDock, QWidget):
             self.progress_bar.setRange(0, total)
             self.progress_bar.setValue(min(done, total))
             # the time left at the pace so far (a 10-minute NMSR run on a real echo clip said 7 % and no more)
+            if total != self._run_total:  # a stage of its own count: timed anew
+                self._run_started, self._run_total = time.monotonic(), total
             left = time_left(time.monotonic() - self._run_started, done, total)
             self.progress_bar.setFormat(f"%p%  ·  {left}" if left else "%p%")
         text = message if not total else f"{message} ({done}/{total})" if message else f"{done}/{total}"
