@@ -6,7 +6,8 @@ Self-supervised with the test-time loss of the ``nmsr`` engine (-LNCC radius 6 +
 seeds 10_000 + step (benchmarks test on phantoms with seeds >= 50_000 and on the bundled echo,
 seed 0: disjoint), at a random scale of 1/8, 1/4, 1/2 or 1 (the scales the engine optimises at),
 both pairings (reference -> frame and consecutive frames), random flips/transposes and gamma.
-Writes ``resources/weights/nmsr_synth.pt`` and its model card ``resources/models/nmsr_synth.json``
+Writes ``OUT/weights/nmsr_synth.pt`` and its model card ``OUT/models/nmsr_synth.json`` (``--out``, default
+``./nmsr_warm_start``; ``--out resources`` replaces the shipped ones)
 (sha256, config, how it was trained, and the figures it reaches: :func:`figures`, which the tests
 re-measure). Minutes on one CPU thread. ``--supervised α`` adds α times the squared endpoint error
 against the sequences' true fields (:func:`pair_truth`), ``--init`` starts from other weights (the
@@ -131,7 +132,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--name", default="nmsr_synth")
-    ap.add_argument("--out", default=str(ROOT / "resources"))
+    # (training review: a trial run replaced the shipped weights and their card, whose check then failed)
+    ap.add_argument("--out", default="nmsr_warm_start",
+                    help="folder that gets weights/<name>.pt and models/<name>.json (default: ./nmsr_warm_start); "
+                         "`--out resources` replaces the shipped ones")
     ap.add_argument("--figures-only", action="store_true", help="measure the figures of the weights in --out, no training")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -168,10 +172,13 @@ def main(argv=None) -> int:
         if step % 100 == 0 or step == args.steps - 1:
             print(f"step {step:5d}  loss(ema) {ema:.4f}  {what:16s} {time.perf_counter() - t0:7.1f} s", flush=True)
     state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    save_weights(wpath, {"model": state, "config": config, "method": "nmsr"})
+    # weights and card go in together, once the figures are measured: an interrupted run left new weights beside the
+    # old card, or a card without figures
+    staged = wpath.with_name(f"{wpath.stem}.new.pt")
+    save_weights(staged, {"model": state, "config": config, "method": "nmsr"})
     card = {
         "file": f"weights/{args.name}.pt",
-        "sha256": sha256(wpath),
+        "sha256": sha256(staged),
         "method": "nmsr",
         "config": config,
         "description": "NMSR warm start (NMSR_V): the engine's U-Net pre-optimised with its own test-time loss on synthetic cardiac phantoms and echo sequences",
@@ -190,10 +197,10 @@ def main(argv=None) -> int:
         },
         "figures": {},
     }
-    write_model_card(card_path, card)  # the record first: the figures take a minute more
     if args.steps >= 100:
-        card["figures"] = figures(str(wpath))
-        write_model_card(card_path, card)
+        card["figures"] = figures(str(staged))
+    staged.replace(wpath)
+    write_model_card(card_path, card)
     print(f"wrote {wpath} ({wpath.stat().st_size / 1e3:.0f} kB) and {card_path}")
     return 0
 

@@ -3294,3 +3294,22 @@ def test_a_folder_or_file_this_user_may_not_read_is_said_so(tmp_path, monkeypatc
     wrapped.__cause__ = PermissionError(13, "Permission denied")
     assert _damaged(wrapped) == "permission denied: this user may not read it"
     assert _damaged(ValueError("bad magic")) == "truncated or corrupt: bad magic"
+
+
+def test_weights_under_home_and_a_truncated_weights_file(tmp_path, monkeypatch):
+    """(2026-12-07, training review) ``weights="~/mine.pt"`` was "not found" for tlrn, voxelmorph, multistep and hsyn
+    (nmsr read it); a weights file cut short said torch's text cut off before it said it was corrupt."""
+    import shutil
+
+    from napari_tlreg.engines.weights import resources_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name, method in (("tlrn_cine64", "tlrn"), ("multistep_satellite128", "multistep")):
+        shutil.copy(resources_dir() / "weights" / f"{name}.pt", tmp_path / "mine.pt")
+        res = tl.register(_seq(2 if method == "multistep" else 3, 32, 32), method=method, weights="~/mine.pt")
+        assert res.provenance["weights"]["name"] == str(tmp_path / "mine.pt"), res.provenance["weights"]
+    data = (tmp_path / "mine.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"cut\.pt: not a readable weights file \(truncated or corrupt: its archive is "
+                                         r"incomplete"):
+        tl.register(_seq(3, 32, 32), method="tlrn", weights=str(tmp_path / "cut.pt"))

@@ -32,10 +32,12 @@ def test_shipped_weights_reach_their_card_figures_on_a_quick_subset(name):
 
     quick = model_card(name)["figures"]["quick_check"]
     got = evaluate_synthetic(MODELS[name], n_pairs=quick["n_pairs"], size=quick["size"], seed0=quick["seed0"], **quick["params"])
-    assert got["ds"] <= quick["ds"] + 0.05, got
-    assert got["folding_pct"] <= quick["folding_pct"] + 0.1, got
+    # both ways, within the card's rounding and another CPU's arithmetic (they match to ~2e-5 px here): 0.05 px above
+    # the card let weights 10 % noisier pass, 18-25 % worse on held-out pairs (training review, 2026-12-07)
+    assert abs(got["ds"] - quick["ds"]) <= 0.003, got
+    assert got["folding_pct"] <= quick["folding_pct"] + 0.01, got
     if "inverse_residual" in quick:
-        assert got["inverse_residual"] <= quick["inverse_residual"] + 0.02, got
+        assert abs(got["inverse_residual"] - quick["inverse_residual"]) <= 0.002, got
 
 
 @pytest.mark.parametrize("name", MODELS)

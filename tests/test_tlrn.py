@@ -210,8 +210,30 @@ def test_shipped_weights_reach_their_card_figures_on_a_quick_subset():
         quick = card["figures"]["quick_check"]
         got = evaluate_cardiac(method, n_sequences=quick["n_sequences"], seed0=quick["seed0"], n_frames=quick["n_frames"],
                                weights=name)
-        assert abs(got["dice_mean"] - quick["dice_mean"]) <= 0.01, (name, got)  # a card the model moved from: re-measured
-        assert got["folding_pct"] <= quick["folding_pct"] + 0.1, (name, got)
+        # within the card's rounding (4 places) and another CPU's arithmetic (the figures match to ~5e-5 here): at 0.01,
+        # weights 5 % noisier passed (0.9638 against 0.9677) and scored below ANTs' Dice on the unseen phantoms
+        # (training review, 2026-12-07); a card the model moved from, up or down, is re-measured
+        assert abs(got["dice_mean"] - quick["dice_mean"]) <= 0.002, (name, got)
+        assert got["folding_pct"] <= quick["folding_pct"] + 0.01, (name, got)
+
+
+def test_every_shipped_weights_file_has_a_card_and_every_card_is_checked():
+    """(2026-12-07, training review) The checks' lists were written by hand: a model shipped beside them, or a weights
+    file without a card, passed every test. Every file in resources/weights is a card's, and every card's quick
+    figures are re-measured by one of the checks (tlrn/voxelmorph here, multistep/hsyn in test_shipped_pairs, nmsr in
+    test_nmsr)."""
+    import json
+
+    from napari_tlreg._paths import resources_dir
+
+    cards = {p.stem: json.loads(p.read_text()) for p in (resources_dir() / "models").glob("*.json")}
+    weights = {p.name for p in (resources_dir() / "weights").glob("*") if p.is_file() and not p.name.startswith(".")}
+    assert weights == {Path(c["file"]).name for c in cards.values()}, "a weights file without a card, or a card without one"
+    from test_shipped_pairs import MODELS as PAIRS
+
+    checked = {"tlrn_cine64", "voxelmorph_cine64", "tlrn_synth64", "voxelmorph_synth64", *PAIRS, "nmsr_synth"}
+    assert set(cards) == checked, f"cards no check re-measures: {sorted(set(cards) - checked)}"
+    assert all("quick_check" in c["figures"] for c in cards.values())
 
 
 # ---- training -----------------------------------------------------------------------------------------

@@ -60,13 +60,16 @@ def _load_failure(exc: BaseException) -> str:
     if "weights_only" in text or "Weights only load failed" in text:
         return ("corrupt, or not tensors alone: weights are read with torch.load(weights_only=True), which loads no "
                 "other Python objects; save the model's state_dict() or the trainer's checkpoint")
+    if "central directory" in text or "zip archive" in text or "PytorchStreamReader" in text:  # a zip cut short
+        return "truncated or corrupt: its archive is incomplete (a copy or a save that did not finish?)"
     first = text.splitlines()[0] if text else ""
     return f"{exc.__class__.__name__}: {first[:157] + '...' if len(first) > 160 else first}"
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a trainer checkpoint or a bare state dict safely (``weights_only=True``)."""
-    path = Path(path)
+    """Load a trainer checkpoint or a bare state dict safely (``weights_only=True``); ``~`` is the user's home (tlrn,
+    voxelmorph, multistep and hsyn said "not found" of ``~/mine.pt``, which nmsr read)."""
+    path = Path(path).expanduser()
     if path.is_dir():  # (it said "not found" of a folder that is there)
         raise ValueError(f"{path}: is a folder, not a weights file")
     if not path.is_file():
