@@ -28,7 +28,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from napari_tlreg.engines.weights import save_weights, sha256, write_model_card  # noqa: E402
+from napari_tlreg.engines.weights import load_checkpoint, save_weights, sha256, write_model_card  # noqa: E402
 
 WEIGHTS, MODELS = ROOT / "resources" / "weights", ROOT / "resources" / "models"
 
@@ -98,7 +98,10 @@ def ship(checkpoint: str, name: str, command: str, notes: str = "") -> dict:
     measure)."""
     if not Path(checkpoint).is_file():
         raise SystemExit(f"ship_weights: no checkpoint at {checkpoint}")
-    ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    try:  # the engines' safe load and its one line (torch's own advised weights_only=False, which runs the file's code)
+        ck = load_checkpoint(checkpoint)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"ship_weights: {exc}") from None
     missing = [k for k in ("model", "config", "method", "train", "step") if k not in ck]
     if missing:  # a bare state_dict: its method, network configuration and training size are not known
         raise SystemExit(f"ship_weights: {checkpoint} is not a trainer checkpoint (no {', '.join(missing)}): ship what "
