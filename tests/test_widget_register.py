@@ -3151,14 +3151,21 @@ def test_a_sub_clip_result_opened_on_its_whole_source_says_which_frames(widget, 
     the image it was made from", which it was: the refusal names its frames and the folder's own frames.tif."""
     from napari_tlreg import cli
 
-    assert cli.main(["register", "cardiac", "--frames", "0:5", "--out", str(tmp_path / "r"), "--no-montage"]) == 0
+    assert cli.main(["register", "cardiac", "--frames", "0:10:2", "--out", str(tmp_path / "r"), "--no-montage"]) == 0
     viewer, w = widget
     viewer.open_sample("napari-tlreg", "cardiac")
     choose(w.image_combo, "cardiac")
     w.open_result(tmp_path / "r")
     qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
-    assert notes and (f"registered frames 0 to 4 of its source: open {tmp_path / 'r'}/frames.tif, its frames, and "
-                      "the result on it") in notes[-1][1], notes
+    assert notes and (f"registered frames 0 to 9 (every 2) of its source: open {tmp_path / 'r'}/frames.tif, its "
+                      "frames, and the result on it") in notes[-1][1], notes
+    # (2026-12-07, diff review) frames in a row: cut again from the sample, as the dock cuts them, and opened there
+    assert cli.main(["register", "cardiac", "--frames", "0:5", "--out", str(tmp_path / "r5"), "--no-montage"]) == 0
+    choose(w.image_combo, "cardiac")
+    w.open_result(tmp_path / "r5")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert w.status_label.text().startswith(f"opened {tmp_path / 'r5'}: 5 frames"), w.status_label.text()
+    assert w.image_combo.currentText() == "cardiac frames 0-4" and "cardiac frames 0-4 warped reference" in viewer.layers
 
 
 def test_small_displacements_are_drawn_longer_and_the_legend_says_how_much(widget, qtbot):
@@ -3258,6 +3265,40 @@ def test_a_result_named_beside_a_users_layer_follows_its_image_when_renamed(widg
     assert viewer.layers["seq jacobian"] is not jac and "heart grid" in viewer.layers
     img.scale = (1.0, 2.0, 2.0)
     qtbot.waitUntil(lambda: tuple(jac.scale)[1:] == (2.0, 2.0), timeout=3000)
+
+
+def test_a_sub_clips_saved_result_opens_on_its_whole_sequence(widget, qtbot, notes, tmp_path):
+    """(2026-12-07, diff review) A sub-clip's saved result was refused on the sequence it was cut from ("open its
+    frames.tif"), with no way in the dock to cut the clip again without a run: it is cut again, and opened on it."""
+    from napari_tlreg._widgets.store import store_for
+
+    viewer, w = widget
+    frames = np.random.default_rng(1).random((6, H, W)).astype(np.float32)
+    viewer.add_image(frames, name="seq", metadata={"napari_tlreg": {"source": "/data/seq.tif"}})
+    choose(w.method_combo, TruthEngine.name)
+    w.set_frames(1, 4)
+    w.reference_spin.setValue(2)
+    run_and_wait(qtbot, w)
+    assert w.save_result(tmp_path / "clip") is not None
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    for name in [ly.name for ly in viewer.layers if ly.name != "seq"]:
+        viewer.layers.remove(name)
+    viewer.layers["seq"].visible = True
+    w.image_combo.setCurrentText("seq")
+    w.open_result(tmp_path / "clip")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert w.status_label.text().startswith(f"opened {tmp_path / 'clip'}: 4 frames to frame 1"), w.status_label.text()
+    clip = viewer.layers["seq frames 1-4"]
+    np.testing.assert_array_equal(clip.data, frames[1:5])
+    res = store_for(viewer).get("seq frames 1-4", TruthEngine.name)
+    assert res is not None and res.reference == 1 and res.provenance["frames"] == [1, 5, 1]
+    assert "seq frames 1-4 warped reference" in viewer.layers and not viewer.layers["seq"].visible
+    # another sequence's clip result (another source): not cut, refused as before
+    viewer.add_image(frames, name="other", metadata={"napari_tlreg": {"source": "/data/other.tif"}})
+    w.image_combo.setCurrentText("other")
+    w.open_result(tmp_path / "clip")
+    qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+    assert w.status_label.text().startswith("not opened") and "other frames 1-4" not in viewer.layers
 
 
 def test_a_sub_clip_is_registered_as_a_layer_of_its_own_on_the_same_frames(widget, qtbot, notes):

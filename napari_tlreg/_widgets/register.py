@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import html
 import importlib
+import json
 import logging
 import math
 import re
@@ -17,6 +18,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 import numpy as np
@@ -443,6 +445,30 @@ def _shown(res, shown: np.ndarray, frames: np.ndarray, labels, display: dict, no
     display = {**display, "frame_limits": intensity_range(shown if rescaled_to_float32(shown.dtype) else frames, fill=apart)}
     _preimport_layer_modules()
     return _Outcome("done", result=res, layers=layers, warnings=notes + warnings, settings=display)
+
+
+def _recorded_clip(folder, layer) -> tuple[int, int] | None:
+    """``(first, last)`` frames of ``layer`` that the result in ``folder`` registered, when it is a sub-clip's
+    (``provenance["frames"]``, step 1) of a sequence like ``layer`` (as many frames or more, itself no sub-clip, the
+    same source where both record one); else None (opened on ``layer`` as it is, or refused with the reason)."""
+    try:
+        record = json.loads((Path(folder).expanduser() / "result.json").read_text())
+        prov, shape = record.get("provenance") or {}, record.get("shape")
+    except (OSError, ValueError, AttributeError):
+        return None
+    cut, info = prov.get("frames"), plugin_info(layer)
+    if not (isinstance(cut, list) and len(cut) == 3 and all(isinstance(v, int) for v in cut) and cut[2] == 1):
+        return None
+    n = frames_shape(layer)[0]
+    first, stop = cut[0], cut[1]
+    own = info.get("sample", info.get("source"))
+    if not 0 <= first < stop <= n or stop - first == n or info.get("frames") is not None:
+        return None
+    if isinstance(own, str) and isinstance(prov.get("source"), str) and own != prov["source"]:
+        return None
+    if isinstance(shape, list) and shape and shape[0] != stop - first:
+        return None
+    return first, stop - 1
 
 
 def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (None, "px")) -> _Outcome:
@@ -2191,6 +2217,24 @@ class RegisterWidget(ClosingDock, QWidget):
             self._refuse_file("open", self._no_image() if layer is None
                               else "wait for the registration or the file being read or written")
             return None
+        cut = _recorded_clip(folder, layer)
+        if cut is not None:  # a sub-clip's result on its whole sequence: on the clip, cut again (it was refused, with
+            first, last = cut  # no way in the dock to cut it without a run; diff review)
+            name = f"{layer.name} frames {first}-{last}"
+            made = self._viewer.layers[name] if name in self._viewer.layers else None
+            if made is not None and not (isinstance(made, Image) and frames_shape(made)[0] == last - first + 1):
+                self._refuse_file("open", f"a layer named '{name}' is there already and holds other data: rename it")
+                return None
+            try:
+                clip = self._make_clip(layer, first, last, name, made)
+            except (ValueError, TypeError, IndexError, MemoryError) as exc:
+                self._refuse_file("open", f"frames {first}-{last} of '{layer.name}' could not be cut: {exc}")
+                return None
+            self.image_combo.setCurrentText(name)
+            if self.current_image() is not clip:
+                self._refuse_file("open", f"'{name}' cannot be registered here")
+                return None
+            layer = clip
         data = base_data(layer)
         try:
             labels = self._chosen_labels(layer, frames_shape(layer))
