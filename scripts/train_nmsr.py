@@ -133,12 +133,12 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--name", default="nmsr_synth")
     # (training review: a trial run replaced the shipped weights and their card, whose check then failed)
-    ap.add_argument("--out", default="nmsr_warm_start",
-                    help="folder that gets weights/<name>.pt and models/<name>.json (default: ./nmsr_warm_start); "
-                         "`--out resources` replaces the shipped ones")
+    ap.add_argument("--out", default=None,
+                    help="folder that gets weights/<name>.pt and models/<name>.json (default: ./nmsr_warm_start; "
+                         "with --figures-only the shipped ones, resources/); `--out resources` replaces the shipped ones")
     ap.add_argument("--figures-only", action="store_true", help="measure the figures of the weights in --out, no training")
     args = ap.parse_args(argv)
-    out = Path(args.out)
+    out = Path(args.out if args.out is not None else ROOT / "resources" if args.figures_only else "nmsr_warm_start")
     wpath, card_path = out / "weights" / f"{args.name}.pt", out / "models" / f"{args.name}.json"
     if args.figures_only:
         card = json.loads(card_path.read_text())
@@ -174,8 +174,16 @@ def main(argv=None) -> int:
     state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     # weights and card go in together, once the figures are measured: an interrupted run left new weights beside the
     # old card, or a card without figures
-    staged = wpath.with_name(f"{wpath.stem}.new.pt")
-    save_weights(staged, {"model": state, "config": config, "method": "nmsr"})
+    staged = wpath.with_name(f".{wpath.stem}.staging.pt")  # hidden, and gone if the run stops before the end
+    try:
+        save_weights(staged, {"model": state, "config": config, "method": "nmsr"})
+        return _ship(args, argv, config, staged, wpath, card_path, t0)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def _ship(args, argv, config, staged: Path, wpath: Path, card_path: Path, t0: float) -> int:
+    """Measure the staged weights and put them and their card in place together."""
     card = {
         "file": f"weights/{args.name}.pt",
         "sha256": sha256(staged),

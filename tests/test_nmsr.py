@@ -562,11 +562,44 @@ def test_tiny_warm_start_training_run_writes_weights_the_engine_uses(tmp_path, p
     wfile = tmp_path / "weights" / "nmsr_synth.pt"
     card = json.loads((tmp_path / "models" / "nmsr_synth.json").read_text())
     assert card["sha256"] == sha256(wfile) and card["training"]["iterations"] == 3 and card["config"] == nmsr.NET_CONFIG
-    assert not list(tmp_path.rglob("*.tmp*"))  # written atomically, nothing left behind
+    assert not list(tmp_path.rglob("*.tmp*")) and not list(tmp_path.rglob(".*"))  # atomic, nothing left behind
     frames, _ = phantom
     mine = tl.register(frames, method="nmsr", weights=str(wfile), iterations=0, init="pretrained", threads=1)
     shipped = tl.register(frames, method="nmsr", iterations=0, init="pretrained", threads=1)
     assert np.abs(mine.displacement - shipped.displacement).max() > 1e-3  # the new network's field, not the shipped one's
+
+
+def test_an_interrupted_warm_start_training_leaves_the_shipped_files_as_they_were(tmp_path, monkeypatch):
+    """(2026-12-07, training reviews) train_nmsr.py wrote into resources/ by default, the weights first and the card
+    with its figures a minute later: a trial run replaced the shipped warm start, and one stopped in between left new
+    weights beside the old card (or a staged file the card check then took for weights without a card)."""
+    import shutil
+
+    train = _train_script()
+    out = tmp_path / "res"
+    (out / "weights").mkdir(parents=True)
+    (out / "models").mkdir()
+    from napari_tlreg.engines.weights import resources_dir
+
+    for sub, suffix in (("weights", ".pt"), ("models", ".json")):
+        shutil.copy(resources_dir() / sub / f"{nmsr.DEFAULT_MODEL}{suffix}", out / sub)
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def stop(_weights):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "figures", stop)
+    with pytest.raises(KeyboardInterrupt):
+        train.main(["--steps", "100", "--pairs", "1", "--out", str(out)])
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    # without --out: a folder of its own where it runs, not the shipped files
+    from napari_tlreg.engines.weights import sha256
+
+    shipped = sha256(resources_dir() / "weights" / f"{nmsr.DEFAULT_MODEL}.pt")
+    monkeypatch.chdir(tmp_path)
+    assert train.main(["--steps", "3", "--pairs", "1"]) == 0
+    assert (tmp_path / "nmsr_warm_start" / "weights" / f"{nmsr.DEFAULT_MODEL}.pt").is_file()
+    assert sha256(resources_dir() / "weights" / f"{nmsr.DEFAULT_MODEL}.pt") == shipped
 
 
 def test_training_truth_carries_each_moving_frame_onto_its_fixed_one():

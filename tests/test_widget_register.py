@@ -3287,7 +3287,8 @@ def test_a_sub_clips_saved_result_opens_on_its_whole_sequence(widget, qtbot, not
     w.image_combo.setCurrentText("seq")
     w.open_result(tmp_path / "clip")
     qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
-    assert w.status_label.text().startswith(f"opened {tmp_path / 'clip'}: 4 frames to frame 1"), w.status_label.text()
+    assert w.status_label.text().startswith(f"opened {tmp_path / 'clip'}: 4 frames to frame 1 (frames 1-4 of the "
+                                            "source, the reference its frame 2)"), w.status_label.text()
     clip = viewer.layers["seq frames 1-4"]
     np.testing.assert_array_equal(clip.data, frames[1:5])
     res = store_for(viewer).get("seq frames 1-4", TruthEngine.name)
@@ -3378,8 +3379,20 @@ def test_a_sub_clip_is_registered_as_a_layer_of_its_own_on_the_same_frames(widge
     w.reference_spin.setValue(2)
     run_and_wait(qtbot, w)
     np.testing.assert_array_equal(viewer.layers["seq frames 2-4"].data, frames[::-1][2:5])
-    np.testing.assert_array_equal(viewer.layers["seq frames 2-4 labels"].data, (1 - labels)[2:5])
-    assert w.status_label.text().startswith("done")
+    # the clip's labels are never written over (they may have been painted there, second diff review): the new cut
+    # beside them, said, and the run takes it
+    np.testing.assert_array_equal(viewer.layers["seq frames 2-4 labels"].data, labels[2:5])
+    np.testing.assert_array_equal(viewer.layers["seq frames 2-4 labels [1]"].data, (1 - labels)[2:5])
+    assert any("'seq frames 2-4 labels' holds other labels" in m for k, m in notes if k == "warning"), notes
+    assert w.labels_combo.currentText() == "seq frames 2-4 labels [1]" and w.status_label.text().startswith("done")
+    # "none" chosen for the image: the clip runs without labels (its own were taken all the same)
+    w.image_combo.setCurrentText("seq")
+    w.labels_combo.setCurrentIndex(0)
+    w.set_frames(2, 4)
+    w.reference_spin.setValue(2)
+    run_and_wait(qtbot, w)
+    assert w.labels_combo.currentIndex() == 0 and w.status_label.text().startswith("done")
+    assert store_for(viewer).get("seq frames 2-4", TruthEngine.name) is not None
     # a multiscale image: refused, nothing cut
     viewer.add_image([frames, frames[:, ::2, ::2]], name="pyramid", multiscale=True)
     w.image_combo.setCurrentText("pyramid")

@@ -447,6 +447,18 @@ def _shown(res, shown: np.ndarray, frames: np.ndarray, labels, display: dict, no
     return _Outcome("done", result=res, layers=layers, warnings=notes + warnings, settings=display)
 
 
+def _of_source(res) -> str:
+    """" (frames A-B of the source, the reference its frame R)" for a sub-clip's result (``provenance["frames"]``), the
+    numbers the time slider shows (the dock's reference, Landmarks and plots count the clip's own frames from 0)."""
+    cut = (res.provenance or {}).get("frames")
+    if not (isinstance(cut, list) and len(cut) == 3 and all(isinstance(v, int) for v in cut)):
+        return ""
+    first, _, step = cut
+    last = first + step * (res.n_frames - 1)
+    every = f" every {step}" if step != 1 else ""
+    return f" (frames {first}-{last}{every} of the source, the reference its frame {first + step * res.reference})"
+
+
 def _recorded_clip(folder, layer) -> tuple[int, int] | None:
     """``(first, last)`` frames of ``layer`` that the result in ``folder`` registered, when it is a sub-clip's
     (``provenance["frames"]``, step 1) of a sequence like ``layer`` (as many frames or more, itself no sub-clip, the
@@ -1906,7 +1918,7 @@ class RegisterWidget(ClosingDock, QWidget):
                          "frames")
             return
         try:
-            clip = self._make_clip(layer, first, last, name, clip)
+            clip, labels = self._make_clip(layer, first, last, name, clip)
         except (ValueError, TypeError, IndexError, MemoryError) as exc:
             self._refuse(f"frames {first}-{last} of '{layer.name}' could not be cut: {exc}")
             return
@@ -1914,13 +1926,20 @@ class RegisterWidget(ClosingDock, QWidget):
         if self.current_image() is not clip:  # (not listed: not an image this dock takes)
             self._refuse(f"'{name}' cannot be registered here")
             return
+        # the labels chosen for the image, cut (none where none was chosen: the clip's own were taken)
+        i = 0 if labels is None else self.labels_combo.findText(labels.name)
+        self.labels_combo.setCurrentIndex(max(0, i))
         with self._setting_reference():
             self.reference_spin.setValue(reference - first)
         self.run()
 
-    def _make_clip(self, layer: Image, first: int, last: int, name: str, clip: Image | None = None) -> Image:
-        """:meth:`_run_clip`'s layers; ``clip``, made before, given the image's frames and the labels' as they are now
-        (the image's data replaced, its labels painted since: the clip ran on the old ones)."""
+    def _make_clip(self, layer: Image, first: int, last: int, name: str,
+                   clip: Image | None = None) -> tuple[Image, Labels | None]:
+        """:meth:`_run_clip`'s layers, and the clip's labels: those chosen for ``layer`` (none if none), cut. ``clip``,
+        made before, is given the image's frames as they are now (its data replaced since: the clip ran on the old
+        ones); the labels' cut goes into ``"<clip> labels"``, made if missing (labels chosen after the clip was made
+        were left out), or beside it, ``"<clip> labels [1]"``, where it holds other labels (painted there: a run from
+        the image wrote over them)."""
         from napari.layers import Layer as _Layer
 
         T = frames_shape(layer)[0]
@@ -1953,29 +1972,40 @@ class RegisterWidget(ClosingDock, QWidget):
             self._viewer.add_layer(new)
             return new
 
+        def cut_labels(labels) -> Labels | None:
+            if labels is None:
+                return None
+            fresh = np.array(base_data(labels)[first:stop])
+            target = f"{name} labels"
+            k = 0
+            while target in self._viewer.layers:
+                there = self._viewer.layers[target]
+                if isinstance(there, Labels) and np.shape(there.data) == fresh.shape and np.array_equal(there.data, fresh):
+                    return there
+                k += 1
+                target = f"{name} labels [{k}]"
+            if k:
+                show_warning(f"Register sequence: '{name} labels' holds other labels (painted there?): kept; the cut of "
+                             f"'{labels.name}' is '{target}'")
+            made = copy(labels, fresh, target, True)
+            labels.visible = False
+            return made
+
         own = {sfx: self._viewer.layers[f"{layer.name} {sfx}"] for sfx in ("colour", "labels", "mask", "landmarks")
                if f"{layer.name} {sfx}" in self._viewer.layers}
-        chosen = self.current_labels()
-        labels = chosen if chosen is not None else own.get("labels")
+        labels = self.current_labels()  # as chosen: "none" is none (the image's own were taken all the same)
         labels = labels if isinstance(labels, Labels) and np.shape(base_data(labels))[:1] == (T,) else None
-        if clip is not None:  # made before: its frames and labels as the image's and the chosen labels' are now
+        if clip is not None:  # made before: its frames as the image's are now
             frames = base_data(layer)[first:stop]
             if not np.array_equal(np.asarray(clip.data), np.asarray(frames)):
                 clip.data = frames
-            cut = f"{name} labels"
-            if labels is not None and cut in self._viewer.layers and labels.name != cut:
-                fresh = np.array(base_data(labels)[first:stop])
-                if not np.array_equal(np.asarray(self._viewer.layers[cut].data), fresh):
-                    self._viewer.layers[cut].data = fresh
-            return clip
+            return clip, cut_labels(labels)
         # the image first: the labels and landmarks over it (added before it, it hid them)
         clip = copy(layer, base_data(layer)[first:stop], name, True)
         hidden = []
         if isinstance(own.get("colour"), Image) and own["colour"].rgb and frames_shape(own["colour"])[0] == T:
             copy(own["colour"], base_data(own["colour"])[first:stop], f"{name} colour", True, visible=False)
-        if labels is not None:
-            copy(labels, np.array(base_data(labels)[first:stop]), f"{name} labels", True)
-            hidden.append(labels)
+        clip_labels = cut_labels(labels)
         if isinstance(own.get("mask"), Labels) and own["mask"].ndim == 2:
             copy(own["mask"], np.array(base_data(own["mask"])), f"{name} mask", False)
         points = own.get("landmarks")
@@ -1995,7 +2025,7 @@ class RegisterWidget(ClosingDock, QWidget):
             ly.visible = False
         self.status_label.setText(f"frames {first}-{last} of '{layer.name}' made the layer '{name}' ('{layer.name}' "
                                   "hidden: shown again in the layer list)")
-        return clip
+        return clip, clip_labels
 
     def cancel(self) -> None:
         """Ask the running registration to stop (it raises ``Cancelled`` at its next step)."""
@@ -2226,7 +2256,7 @@ class RegisterWidget(ClosingDock, QWidget):
                 self._refuse_file("open", f"a layer named '{name}' is there already and holds other data: rename it")
                 return None
             try:
-                clip = self._make_clip(layer, first, last, name, made)
+                clip, _ = self._make_clip(layer, first, last, name, made)
             except (ValueError, TypeError, IndexError, MemoryError) as exc:
                 self._refuse_file("open", f"frames {first}-{last} of '{layer.name}' could not be cut: {exc}")
                 return None
@@ -2460,7 +2490,7 @@ class RegisterWidget(ClosingDock, QWidget):
         chosen = self.current_image()  # another image chosen meanwhile: its own bar (100 % under one never run)
         self.progress_bar.setValue(1 if shown or (chosen is not None and chosen.name in self._done_text) else 0)
         done = ((f"opened {opened}: " if opened is not None else "done: ")
-                + f"{res.n_frames} frames to frame {res.reference} with {res.method} on {res.device} "
+                + f"{res.n_frames} frames to frame {res.reference}{_of_source(res)} with {res.method} on {res.device} "
                 f"in {res.runtime_s:.1f} s{_in_all(res.runtime_s, settings, opened)}; worst folding "
                 f"{_percent(np.max(folding))}" + (" in the mask" if in_mask else "")
                 + ("; intensities scaled per frame" if res.normalization == "frame" else "")
