@@ -323,11 +323,15 @@ class RegistrationResult:
         and mask, the pixels it left out of the scale). Returns ``(frames as the engines take them, the pixels left
         out of the scale, the largest difference of scaled intensities)``: ~0 (at most ``1e-4``) for the frames it
         was made from; another sequence of the same size, or the same one cropped or filtered, is further.
-        Raises ``ValueError`` for frames no run takes (:func:`~napari_tlreg.api.validate_frames`)."""
+        Raises ``ValueError`` for frames of another shape and frames no run takes
+        (:func:`~napari_tlreg.api.validate_frames`)."""
         from .api import blank_frames, given_nodata, validate_frames, without_far_fill
         from .core.normalize import NORMALIZATIONS, normalize as scale_intensities
 
         shown = np.asarray(frames)
+        if tuple(shown.shape[:3]) != tuple(self.frames.shape):
+            raise ValueError(f"frames of shape {tuple(shown.shape)} against the result's {tuple(self.frames.shape)}: "
+                             "not the frames it registered")
         arr, ref = validate_frames(shown, self.reference)
         if (self.params or {}).get("nodata") is not None:  # a value given: its far fill out of the range, as the run did
             arr, ref = without_far_fill(shown, given_nodata(shown, self.params["nodata"]), arr, ref)

@@ -662,5 +662,6 @@ def test_time_left_is_said_at_the_pace_so_far_once_there_is_one():
     assert time_left(100.0, 2, 100) is None  # 2 % done: too soon
     assert time_left(10.0, 50, 100) == "about 10 s left"
     assert time_left(100.0, 50, 100) == "about 2 min left"
+    assert time_left(58.0, 50, 100) == "about 1 min left" and time_left(54.0, 50, 100) == "about 55 s left"
     assert time_left(600.0, 10, 100) == "about 1.5 h left"
     assert time_left(600.0, 100, 100) is None and time_left(6.0, 0, 0) is None

@@ -3294,12 +3294,26 @@ def test_a_sub_clips_saved_result_opens_on_its_whole_sequence(widget, qtbot, not
     res = store_for(viewer).get("seq frames 1-4", TruthEngine.name)
     assert res is not None and res.reference == 1 and res.provenance["frames"] == [1, 5, 1]
     assert "seq frames 1-4 warped reference" in viewer.layers and not viewer.layers["seq"].visible
-    # another sequence's clip result (another source): not cut, refused as before
-    viewer.add_image(frames, name="other", metadata={"napari_tlreg": {"source": "/data/other.tif"}})
-    w.image_combo.setCurrentText("other")
+    # another sequence's clip result (another source, or none recorded): not cut, refused as before
+    for name, meta in (("other", {"napari_tlreg": {"source": "/data/other.tif"}}), ("bare", None)):
+        viewer.add_image(frames, name=name, metadata=meta)
+        w.image_combo.setCurrentText(name)
+        w.open_result(tmp_path / "clip")
+        qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
+        assert w.status_label.text().startswith("not opened") and f"{name} frames 1-4" not in viewer.layers
+    # (README check) its source recorded, but other frames now: the clip cut for it goes again, and the image is
+    # shown and chosen as it was
+    for name in [ly.name for ly in viewer.layers if ly.name.startswith("seq frames")]:
+        viewer.layers.remove(name)
+    viewer.layers["seq"].data = frames[::-1].copy()
+    viewer.layers["seq"].visible = True
+    w.image_combo.setCurrentText("seq")
+    n_layers = len(viewer.layers)
     w.open_result(tmp_path / "clip")
     qtbot.waitUntil(lambda: not w.busy_with_files, timeout=20000)
-    assert w.status_label.text().startswith("not opened") and "other frames 1-4" not in viewer.layers
+    assert w.status_label.text().startswith("not opened") and "other frames than 'seq frames 1-4'" in w.status_label.text()
+    assert len(viewer.layers) == n_layers and "seq frames 1-4" not in viewer.layers
+    assert viewer.layers["seq"].visible and w.image_combo.currentText() == "seq"
 
 
 def test_a_sub_clip_is_registered_as_a_layer_of_its_own_on_the_same_frames(widget, qtbot, notes):

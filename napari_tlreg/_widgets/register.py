@@ -180,7 +180,7 @@ _STYLING: set[int] = set()  # ids of the result layers the plugin is setting now
 #: the frames row's tooltip
 FRAMES_TIP = ("Register these frames only (both in): a cardiac cycle, or a few frames to try a slow method on first. "
               "They become an image layer of their own, '<image> frames A-B', on the same frames of the time slider, "
-              "with the image's labels, region and landmarks cut alike; the whole sequence is hidden, not changed. "
+              "with the labels chosen, the image's region and landmarks cut alike; the whole sequence is hidden, not changed. "
               "The result records which frames of the source it registered.")
 CONTOURS_TIP = ("Expert contours of this DICOM image (a folder of the Sunnybrook Cardiac Data's "
                 "IM-0001-NNNN-icontour-manual.txt files) as its labels: 1 inside the endocardium, 2 the myocardium")
@@ -462,7 +462,7 @@ def _of_source(res) -> str:
 def _recorded_clip(folder, layer) -> tuple[int, int] | None:
     """``(first, last)`` frames of ``layer`` that the result in ``folder`` registered, when it is a sub-clip's
     (``provenance["frames"]``, step 1) of a sequence like ``layer`` (as many frames or more, itself no sub-clip, the
-    same source where both record one); else None (opened on ``layer`` as it is, or refused with the reason)."""
+    source recorded by both); else None (opened on ``layer`` as it is, or refused with the reason)."""
     try:
         record = json.loads((Path(folder).expanduser() / "result.json").read_text())
         prov, shape = record.get("provenance") or {}, record.get("shape")
@@ -476,8 +476,8 @@ def _recorded_clip(folder, layer) -> tuple[int, int] | None:
     own = info.get("sample", info.get("source"))
     if not 0 <= first < stop <= n or stop - first == n or info.get("frames") is not None:
         return None
-    if isinstance(own, str) and isinstance(prov.get("source"), str) and own != prov["source"]:
-        return None
+    if not (isinstance(own, str) and isinstance(prov.get("source"), str) and own == prov["source"]):
+        return None  # (cut from an image that records no source, then refused: a clip left behind, named in the refusal)
     if isinstance(shape, list) and shape and shape[0] != stop - first:
         return None
     return first, stop - 1
@@ -1895,8 +1895,8 @@ class RegisterWidget(ClosingDock, QWidget):
 
     def _run_clip(self, layer: Image, first: int, last: int) -> None:
         """Register frames ``first..last`` of ``layer``: they become an image layer of their own, ``"<image> frames
-        first-last"``, on the same frames of the time slider, with the image's own labels, region mask, colour copy
-        and landmarks cut alike (the labels chosen here too), the image's copies hidden; then that layer is run, its
+        first-last"``, on the same frames of the time slider, with the labels chosen (none if none), the image's own
+        region mask, colour copy and landmarks cut alike, the layers copied hidden; then that layer is run, its
         frames recorded as the result's (``provenance["frames"]``, as ``register --frames`` records them). Made
         before: brought up to date with the image and the labels chosen, then run."""
         reference = int(self.reference_spin.value())
@@ -2008,6 +2008,7 @@ class RegisterWidget(ClosingDock, QWidget):
         clip_labels = cut_labels(labels)
         if isinstance(own.get("mask"), Labels) and own["mask"].ndim == 2:
             copy(own["mask"], np.array(base_data(own["mask"])), f"{name} mask", False)
+            hidden.append(own["mask"])
         points = own.get("landmarks")
         if isinstance(points, Points) and points.ndim == 3 and len(points.data):
             keep = (np.rint(points.data[:, 0]) >= first) & (np.rint(points.data[:, 0]) <= last)
@@ -2247,7 +2248,7 @@ class RegisterWidget(ClosingDock, QWidget):
             self._refuse_file("open", self._no_image() if layer is None
                               else "wait for the registration or the file being read or written")
             return None
-        cut = _recorded_clip(folder, layer)
+        cut, undo = _recorded_clip(folder, layer), None
         if cut is not None:  # a sub-clip's result on its whole sequence: on the clip, cut again (it was refused, with
             first, last = cut  # no way in the dock to cut it without a run; diff review)
             name = f"{layer.name} frames {first}-{last}"
@@ -2255,6 +2256,8 @@ class RegisterWidget(ClosingDock, QWidget):
             if made is not None and not (isinstance(made, Image) and frames_shape(made)[0] == last - first + 1):
                 self._refuse_file("open", f"a layer named '{name}' is there already and holds other data: rename it")
                 return None
+            shown = {ly.name: ly.visible for ly in self._viewer.layers}
+            undo = (layer, shown) if made is None else None  # cut now: taken away again if the folder is refused
             try:
                 clip, _ = self._make_clip(layer, first, last, name, made)
             except (ValueError, TypeError, IndexError, MemoryError) as exc:
@@ -2273,7 +2276,7 @@ class RegisterWidget(ClosingDock, QWidget):
             return None
         worker = create_worker(_open_job, folder, data, bool(layer.rgb), labels, self._display_settings(layer),
                                layer_spacing(layer), _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(lambda outcome: self.live and self._on_opened(outcome, layer, data, folder))
+        worker.returned.connect(lambda outcome: self.live and self._on_opened(outcome, layer, data, folder, undo))
         worker.errored.connect(lambda exc: self.live and self._refuse_file("open", f"{type(exc).__name__}: {exc}"))
         self.status_label.setText(f"opening {folder} on '{layer.name}'…")
         return self._start_file_worker(worker)
@@ -2294,8 +2297,16 @@ class RegisterWidget(ClosingDock, QWidget):
             self._update_run_button()
             self._update_file_buttons()
 
-    def _on_opened(self, outcome: _Outcome, layer: Image, data, folder) -> None:
+    def _on_opened(self, outcome: _Outcome, layer: Image, data, folder, undo=None) -> None:
         if outcome.kind != "done":
+            if undo is not None:  # the clip cut for this folder: gone again, the image shown and chosen as before
+                source, shown = undo
+                for ly in [ly for ly in self._viewer.layers if ly.name not in shown]:
+                    self._viewer.layers.remove(ly)
+                for ly in self._viewer.layers:
+                    ly.visible = shown.get(ly.name, ly.visible)
+                if source in self._viewer.layers:
+                    self.image_combo.setCurrentText(source.name)
             self._refuse_file("open", outcome.message)
             return
         method = outcome.result.method

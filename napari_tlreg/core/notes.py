@@ -39,15 +39,17 @@ TIME_LEFT_FROM = (0.03, 5.0)
 
 
 def time_left(elapsed_s: float, done: int, total: int) -> str | None:
-    """"about N min left" (or "N s") for a run ``done`` of ``total`` steps in ``elapsed_s`` seconds, at the pace so
-    far; None before :data:`TIME_LEFT_FROM` (too soon to say), when done, or without a count."""
+    """"about N s left" (in 5 s steps) under a minute, "about N min left" under 90 minutes, "about N.N h left" beyond,
+    for a run ``done`` of ``total`` steps in ``elapsed_s`` seconds, at the pace so far; None before
+    :data:`TIME_LEFT_FROM` (too soon to say), when done, or without a count."""
     if total <= 0 or done <= 0 or done >= total:
         return None
     frac = done / total
     if frac < TIME_LEFT_FROM[0] or elapsed_s < TIME_LEFT_FROM[1]:
         return None
     left = elapsed_s * (1.0 - frac) / frac
-    if left < 60:
-        return f"about {max(5, int(round(left / 5.0)) * 5)} s left"
+    seconds = max(5, int(round(left / 5.0)) * 5)
+    if seconds < 60:  # (58 s was "about 60 s left")
+        return f"about {seconds} s left"
     minutes = left / 60.0
     return f"about {int(round(minutes))} min left" if minutes < 90 else f"about {minutes / 60:.1f} h left"
