@@ -981,7 +981,6 @@ class RegisterWidget(ClosingDock, QWidget):
         # took ~10 minutes, with no way in the dock to try it on a few first)
         clip_row = QHBoxLayout()
         self.first_spin, self.last_spin = QSpinBox(), QSpinBox()
-        self._frames_of = 1  # the number of frames the row was set for
         for spin, said in ((self.first_spin, "first frame"), (self.last_spin, "last frame")):
             spin.setAccessibleName(said)
             spin.setToolTip(FRAMES_TIP)
@@ -1865,7 +1864,6 @@ class RegisterWidget(ClosingDock, QWidget):
     # -- a sub-clip ---------------------------------------------------------------------------------
     def _set_frames_range(self, n: int) -> None:
         """The frames row over all ``n`` frames of the image chosen (another image: all of its frames)."""
-        self._frames_of = n
         for spin in (self.first_spin, self.last_spin):
             spin.blockSignals(True)
         self.first_spin.setRange(0, max(0, n - 1))
@@ -1881,7 +1879,7 @@ class RegisterWidget(ClosingDock, QWidget):
         if layer is None:
             return None
         n = frames_shape(layer)[0]
-        if n != self._frames_of:  # its data replaced since (another number of frames): all of them
+        if n != self.last_spin.maximum() + 1:  # its data replaced since (another number of frames): all of them
             self._set_frames_range(n)
         first, last = int(self.first_spin.value()), int(self.last_spin.value())
         return None if (first, last) == (0, n - 1) else (first, last)
