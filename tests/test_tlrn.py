@@ -932,3 +932,13 @@ def test_train_writes_whole_lines_to_a_log(tmp_path):
     assert "\r" not in run.stderr
     lines = [ln for ln in run.stderr.splitlines() if ln.startswith("train tlrn: step ")]
     assert len(lines) == 1 and lines[0].startswith("train tlrn: step 3/3 (") and "it/s), mse=" in lines[0], run.stderr
+
+
+def test_each_engines_weights_help_names_the_model_it_runs_without_one():
+    """(2026-12-07, training review) The weights field said "the engine's shipped model" (which one?); its empty
+    meaning is the engine's own default model, by name, for every trainable engine."""
+    from napari_tlreg.engines import get_engine
+
+    for method in ("tlrn", "voxelmorph", "multistep", "hsyn", "nmsr"):
+        engine = get_engine(method)
+        assert f"(empty: {engine.default_model})" in engine.help["weights"], method

@@ -1630,7 +1630,7 @@ def test_special_values_read_as_their_meaning_and_the_form_goes_no_lower(widget)
     viewer, w = widget
     choose(w.method_combo, "tlrn")
     scale, steps, weights = (w.findChild(object, f"param_{k}") for k in ("scale", "steps", "weights"))
-    assert scale.text() == "auto" and scale.minimum() == 0.0 and weights.placeholderText() == "the engine's shipped model"
+    assert scale.text() == "auto" and scale.minimum() == 0.0 and weights.placeholderText() == "tlrn_cine64"
     assert steps.text() == "7" and steps.minimum() == 0
     steps.setValue(0)
     assert steps.text() == "the velocity as a displacement" and w.param_values() == {"steps": 0}

@@ -215,7 +215,7 @@ class HSyNEngine(Engine):
     defaults = {"weights": "", "levels": N_LEVELS, "inverse": "learned", "affine": True, "scale": 0.0, "mask_nodata": True,
                 "nodata": None}
     help = {
-        "weights": "shipped model name or .pt path (empty: the engine's shipped model)",
+        "weights": "shipped model name or .pt path (empty: hsyn_satellite128)",
         "levels": "symmetric levels run, coarse to fine",
         "inverse": "inverse of the half-way fields: the learned network or fixed-point iterations",
         "affine": "find a global affine first, then the deformable part (as the shipped network was trained)",

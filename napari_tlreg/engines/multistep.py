@@ -279,7 +279,7 @@ class MultistepEngine(Engine):
     defaults = {"weights": "", "steps": 0, "c": 0.0, "affine": True, "scale": 0.0, "mask_nodata": True, "nodata": None,
                 "two_way": True, "only_if_better": True}
     help = {
-        "weights": "shipped model name or .pt path (empty: the engine's shipped model)",
+        "weights": "shipped model name or .pt path (empty: multistep_satellite128)",
         "steps": "refinement steps of the network (0: as trained)",
         "c": "upper bound of the spatial gradients, > 1 (0: as trained)",
         "affine": "find a global affine first, then the deformable part (as the shipped network was trained)",

@@ -124,7 +124,7 @@ class TLRNEngine(Engine):
     #: quarter of the frame (:func:`auto_scale`)
     defaults = {"weights": "", "scale": 0.0, "steps": INTEGRATION_STEPS}
     help = {
-        "weights": "shipped model name or .pt path (empty: the engine's shipped model)",
+        "weights": "shipped model name or .pt path (empty: tlrn_cine64)",
         "scale": "resolution the network runs at, as a factor (0: auto, from the size it was trained at, and with a "
                  "pixel size in mm never coarser than the 2.7 mm a pixel of its training)",
         "steps": "scaling-and-squaring steps integrating the velocities (0: the velocity as a displacement)",
@@ -185,3 +185,5 @@ class VoxelMorphEngine(TLRNEngine):
     memory_model = (0.0, 73.0, 0.0, 413.0, 4.58e4)
     residual = False
     default_model = "voxelmorph_cine64"
+    # the weights field names the model it runs (it said "the engine's shipped model"; training review)
+    help = {**TLRNEngine.help, "weights": "shipped model name or .pt path (empty: voxelmorph_cine64)"}
