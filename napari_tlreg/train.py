@@ -777,6 +777,13 @@ def _load_fitting(net, state: dict, what: str, strict: bool) -> None:
                else f"its tensors are not this network's ({len(set(own) ^ set(state))} differ)")
         raise ValueError(f"train: {what}: these weights do not fit the {type(net).__name__}: {why}")
     net.load_state_dict(state, strict=strict)
+    untrained = [k for k in own if k not in state]
+    if untrained:  # (tlrn from voxelmorph weights: its temporal unit started from scratch without a word)
+        import warnings
+
+        parts = sorted({k.split(".")[0] for k in untrained})
+        warnings.warn(f"train: {what}: {len(untrained)} of the {type(net).__name__}'s {len(own)} tensors are not in "
+                      f"these weights and start untrained ({', '.join(parts)})", stacklevel=user_stacklevel())
 
 
 def best_path(out: str | Path) -> Path:

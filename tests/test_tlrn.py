@@ -942,3 +942,16 @@ def test_each_engines_weights_help_names_the_model_it_runs_without_one():
     for method in ("tlrn", "voxelmorph", "multistep", "hsyn", "nmsr"):
         engine = get_engine(method)
         assert f"(empty: {engine.default_model})" in engine.help["weights"], method
+
+
+def test_a_fine_tuning_from_another_engines_weights_says_what_starts_untrained(tmp_path):
+    """(2026-12-07, training review) ``train tlrn --init voxelmorph_cine64`` started TLRN's temporal unit from scratch
+    without a word: said, with the parts that start untrained."""
+    with pytest.warns(UserWarning, match=r"--init voxelmorph_cine64: \d+ of the TLRNNet's \d+ tensors are not in these "
+                                         r"weights and start untrained \("):
+        train(_tiny(tmp_path, init="voxelmorph_cine64", iterations=1))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # its own weights: every tensor in them, nothing said
+        train(_tiny(tmp_path, name="again.pt", init="tlrn_cine64", iterations=1))
