@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence as _Seq
 
 import numpy as np
 
-from napari_tlreg.core.arrays import frame_time_ms
+from napari_tlreg.core.arrays import frame_time_ms, recorded_frames
 from napari_tlreg.io.sequence import MAP_UNIT, is_map
 
 LayerData = tuple  # (data, kwargs, layer_type): napari's LayerDataTuple without importing napari
@@ -239,8 +239,8 @@ def clip_info(info: dict, start: int, stop: int, n: int) -> dict:
     ref = out.pop("reference", None)
     if isinstance(ref, int) and start <= ref < stop:
         out["reference"] = ref - start
-    outer = out.get("frames")
-    if isinstance(outer, list) and len(outer) == 3 and all(isinstance(v, int) for v in outer):
+    outer = recorded_frames(out)
+    if outer is not None:
         first, step = outer[0] + outer[2] * start, outer[2]
     else:
         first, step = start, 1

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .core.arrays import frame_time_ms, plain
+from .core.arrays import frame_time_ms, plain, recorded_frames
 
 _ARRAYS = ("frames", "warped", "displacement", "jacobian")
 _FORMAT = 1
@@ -363,7 +363,7 @@ class RegistrationResult:
                             **({"series": prov["series"]} if isinstance(prov.get("series"), str) else {}))
         frames = prov.get("frames")
         if frames is not None:
-            if not (isinstance(frames, list) and len(frames) == 3 and all(isinstance(v, int) for v in frames)):
+            if recorded_frames(prov) is None:
                 raise ValueError("provenance['frames'] is no [start, stop, step] of the source's frames: "
                                  f"{frames!r:.80}")
             seq = seq[slice(*frames)]

@@ -68,6 +68,7 @@ from napari_tlreg.api import (
     suggested_method,
     validate_frames,
 )
+from napari_tlreg.core.arrays import recorded_frames
 from napari_tlreg.core.labels import as_label_ids, frames_said, labelled_frames, reference_on_labels
 from napari_tlreg.core.labels import label_names as names_by_id
 from napari_tlreg.core.memory import give_back_freed_memory
@@ -450,8 +451,8 @@ def _shown(res, shown: np.ndarray, frames: np.ndarray, labels, display: dict, no
 def _of_source(res) -> str:
     """" (frames A-B of the source, the reference its frame R)" for a sub-clip's result (``provenance["frames"]``), the
     numbers the time slider shows (the dock's reference, Landmarks and plots count the clip's own frames from 0)."""
-    cut = (res.provenance or {}).get("frames")
-    if not (isinstance(cut, list) and len(cut) == 3 and all(isinstance(v, int) for v in cut)):
+    cut = recorded_frames(res.provenance)
+    if cut is None:
         return ""
     first, _, step = cut
     last = first + step * (res.n_frames - 1)
@@ -468,8 +469,8 @@ def _recorded_clip(folder, layer) -> tuple[int, int] | None:
         prov, shape = record.get("provenance") or {}, record.get("shape")
     except (OSError, ValueError, AttributeError):
         return None
-    cut, info = prov.get("frames"), plugin_info(layer)
-    if not (isinstance(cut, list) and len(cut) == 3 and all(isinstance(v, int) for v in cut) and cut[2] == 1):
+    cut, info = recorded_frames(prov), plugin_info(layer)
+    if cut is None or cut[2] != 1:
         return None
     n = frames_shape(layer)[0]
     first, stop = cut[0], cut[1]
@@ -500,11 +501,10 @@ def _open_job(folder, data, colour: bool, labels, display: dict, size: tuple = (
     try:
         shown = to_luminance(np.asarray(data)) if colour else np.asarray(data)
         if tuple(res.frames.shape) != tuple(shown.shape):
-            cut = (res.provenance or {}).get("frames")  # a sub-clip's (register --frames): its frames.tif is the image
+            cut = recorded_frames(res.provenance)  # a sub-clip's (register --frames): its frames.tif is the image
             made = (f"{folder} registered frames {cut[0]} to {cut[1] - 1}{f' (every {cut[2]})' if cut[2] != 1 else ''} "
                     f"of its source: open {folder}/frames.tif, its frames, and the result on it"
-                    if isinstance(cut, list) and len(cut) == 3 and all(isinstance(v, int) for v in cut) else
-                    "open it on the image it was made from")
+                    if cut is not None else "open it on the image it was made from")
             return _Outcome("refused", message=(
                 f"{folder} registered frames of shape {tuple(res.frames.shape)} and '{base}' is "
                 f"{tuple(shown.shape)}: {made}"))
@@ -1909,27 +1909,37 @@ class RegisterWidget(ClosingDock, QWidget):
         except ValueError as exc:
             self._refuse(f"frames {first}-{last} of '{layer.name}': {exc}")
             return
-        name = f"{layer.name} frames {first}-{last}"
-        clip = self._viewer.layers[name] if name in self._viewer.layers else None
-        if clip is not None and not (isinstance(clip, Image) and frames_shape(clip)[0] == last - first + 1):
-            self._refuse(f"a layer named '{name}' is there already and holds other data: rename it, or choose other "
-                         "frames")
+        cut = self._cut_and_choose(layer, first, last, self._refuse, ", or choose other frames")
+        if cut is None:
             return
-        try:
-            clip, labels = self._make_clip(layer, first, last, name, clip)
-        except (ValueError, TypeError, IndexError, MemoryError) as exc:
-            self._refuse(f"frames {first}-{last} of '{layer.name}' could not be cut: {exc}")
-            return
-        self.image_combo.setCurrentText(name)
-        if self.current_image() is not clip:  # (not listed: not an image this dock takes)
-            self._refuse(f"'{name}' cannot be registered here")
-            return
+        _, labels, _ = cut
         # the labels chosen for the image, cut (none where none was chosen: the clip's own were taken)
         i = 0 if labels is None else self.labels_combo.findText(labels.name)
         self.labels_combo.setCurrentIndex(max(0, i))
         with self._setting_reference():
             self.reference_spin.setValue(reference - first)
         self.run()
+
+    def _cut_and_choose(self, layer: Image, first: int, last: int, refuse: Callable[[str], None],
+                        rename: str = "") -> tuple[Image, Labels | None, bool] | None:
+        """Frames ``first..last`` of ``layer`` as their layer (:meth:`_make_clip`; the one made before brought up to
+        date), chosen in the dock: ``(clip, its labels, made now)``, or None where ``refuse(message)`` said why (a
+        layer of the clip's name holding other data, a cut that failed, a layer the dock does not take)."""
+        name = f"{layer.name} frames {first}-{last}"
+        made = self._viewer.layers[name] if name in self._viewer.layers else None
+        if made is not None and not (isinstance(made, Image) and frames_shape(made)[0] == last - first + 1):
+            refuse(f"a layer named '{name}' is there already and holds other data: rename it{rename}")
+            return None
+        try:
+            clip, labels = self._make_clip(layer, first, last, name, made)
+        except (ValueError, TypeError, IndexError, MemoryError) as exc:
+            refuse(f"frames {first}-{last} of '{layer.name}' could not be cut: {exc}")
+            return None
+        self.image_combo.setCurrentText(name)
+        if self.current_image() is not clip:  # (not listed: not an image this dock takes)
+            refuse(f"'{name}' cannot be registered here")
+            return None
+        return clip, labels, made is None
 
     def _make_clip(self, layer: Image, first: int, last: int, name: str,
                    clip: Image | None = None) -> tuple[Image, Labels | None]:
@@ -2248,24 +2258,12 @@ class RegisterWidget(ClosingDock, QWidget):
             return None
         cut, undo = _recorded_clip(folder, layer), None
         if cut is not None:  # a sub-clip's result on its whole sequence: on the clip, cut again (it was refused, with
-            first, last = cut  # no way in the dock to cut it without a run; diff review)
-            name = f"{layer.name} frames {first}-{last}"
-            made = self._viewer.layers[name] if name in self._viewer.layers else None
-            if made is not None and not (isinstance(made, Image) and frames_shape(made)[0] == last - first + 1):
-                self._refuse_file("open", f"a layer named '{name}' is there already and holds other data: rename it")
+            shown = {ly.name: ly.visible for ly in self._viewer.layers}  # no way in the dock to cut it without a run
+            made = self._cut_and_choose(layer, *cut, lambda message: self._refuse_file("open", message))
+            if made is None:
                 return None
-            shown = {ly.name: ly.visible for ly in self._viewer.layers}
-            undo = (layer, shown) if made is None else None  # cut now: taken away again if the folder is refused
-            try:
-                clip, _ = self._make_clip(layer, first, last, name, made)
-            except (ValueError, TypeError, IndexError, MemoryError) as exc:
-                self._refuse_file("open", f"frames {first}-{last} of '{layer.name}' could not be cut: {exc}")
-                return None
-            self.image_combo.setCurrentText(name)
-            if self.current_image() is not clip:
-                self._refuse_file("open", f"'{name}' cannot be registered here")
-                return None
-            layer = clip
+            undo = (layer, shown) if made[2] else None  # cut now: taken away again if the folder is refused
+            layer = made[0]
         data = base_data(layer)
         try:
             labels = self._chosen_labels(layer, frames_shape(layer))

@@ -28,6 +28,15 @@ def plain(x, name: str = "array", dtype=None) -> np.ndarray:
     return a if dtype is None else a.astype(dtype, copy=False)
 
 
+def recorded_frames(meta) -> list[int] | None:
+    """``meta["frames"]`` (a sub-clip's record, ``Sequence[a:b]``, ``register --frames``, the dock's frames A to B; a
+    result's provenance) when it is ``[start, stop, step]`` of whole numbers, else None."""
+    v = (meta or {}).get("frames") if isinstance(meta, dict) or meta is None else None
+    if isinstance(v, list) and len(v) == 3 and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+        return v
+    return None
+
+
 def frame_time_ms(meta) -> float | None:
     """``meta["frame_time_ms"]`` (a reader's: a DICOM's FrameTime or trigger times, a NIfTI's pixdim[4], a video's
     rate; a result's provenance) when it is a positive finite number of milliseconds between frames, else None."""
